@@ -1,0 +1,70 @@
+"""Command-line interface: `bayesmeta <command>`.
+
+Each command lives in its own module and registers itself on the shared Typer app. User errors
+(:class:`bayesmeta.errors.BayesmetaError`) print one line on stderr and exit with status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from bayesmeta.errors import BayesmetaError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Bayesian reanalysis of published meta-analyses.",
+)
+
+# Modules that define commands on `app`; each is imported for its side effect of registering.
+COMMAND_MODULES = (
+    "frequentist",
+    "compare",
+    "fit",
+    "ppc",
+    "sensitivity",
+    "reinterpret",
+    "tsa",
+    "monitor",
+    "reanalyze",
+)
+
+
+def _register() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            importlib.import_module(f"bayesmeta.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"bayesmeta.cli.{name}":
+                raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning user errors into exit status 2."""
+    _register()
+    try:
+        app(args=argv, standalone_mode=False)
+    except BayesmetaError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 2
+    except (typer.Exit, SystemExit) as exc:
+        code = getattr(exc, "exit_code", getattr(exc, "code", 0))
+        return int(code or 0)
+    except typer.Abort:
+        return 1
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show(file=sys.stderr)
+            return 2
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
