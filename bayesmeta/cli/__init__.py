@@ -20,6 +20,11 @@ app = typer.Typer(
     help="Bayesian reanalysis of published meta-analyses.",
 )
 
+@app.callback()
+def _root() -> None:
+    """Bayesian reanalysis of published meta-analyses."""
+
+
 # Modules that define commands on `app`; each is imported for its side effect of registering.
 COMMAND_MODULES = (
     "frequentist",
@@ -44,25 +49,15 @@ def _register() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app, turning user errors into exit status 2."""
+    """Entry point: run the app and return its exit status (2 for user errors and usage errors)."""
     _register()
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="bayesmeta")
     except BayesmetaError as exc:
         typer.echo(f"error: {exc}", err=True)
         return 2
-    except (typer.Exit, SystemExit) as exc:
-        code = getattr(exc, "exit_code", getattr(exc, "code", 0))
-        return int(code or 0)
-    except typer.Abort:
-        return 1
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show(file=sys.stderr)
-            return 2
-        raise
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return 0
 
 

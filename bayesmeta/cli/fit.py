@@ -1,0 +1,115 @@
+"""`bayesmeta fit`: a Bayesian normal-normal model (or meta-regression) on a user's CSV."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+from bayesmeta.cli import app
+from bayesmeta.errors import InputError
+
+
+class Engine(str, Enum):
+    exact = "exact"
+    nuts = "nuts"
+
+
+class Measure(str, Enum):
+    HR = "HR"
+    RR = "RR"
+    OR = "OR"
+    MD = "MD"
+
+
+@app.command("fit")
+def fit_command(
+    data: Annotated[str, typer.Argument(help="CSV: study + (yi,sei | yi,vi | estimate,ci_lower,ci_upper | counts)")],
+    measure: Annotated[Optional[Measure], typer.Option(help="effect measure of the data")] = None,
+    mu_prior: Annotated[str, typer.Option("--mu-prior", help='prior of mu, e.g. "normal(0, 4)" or "flat"')] = "normal(0, 4)",
+    tau_prior: Annotated[str, typer.Option("--tau-prior", help='prior of tau, e.g. "halfnormal(0.5)"')] = "halfnormal(0.5)",
+    covariates: Annotated[
+        Optional[str], typer.Option(help="comma-separated study-level columns for a meta-regression")
+    ] = None,
+    engine: Annotated[Engine, typer.Option(help="exact integration or NUTS sampling")] = Engine.exact,
+    below: Annotated[
+        Optional[list[float]], typer.Option("--below", help="report P(exp(mu) < value); repeatable")
+    ] = None,
+    draws: Annotated[int, typer.Option(help="NUTS draws per chain")] = 1000,
+    chains: Annotated[int, typer.Option(help="NUTS chains")] = 4,
+    seed: Annotated[int, typer.Option(help="random seed (recorded in the output)")] = 0,
+    strict: Annotated[bool, typer.Option(help="NUTS: fail instead of warning on poor diagnostics")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Fit y_i ~ N(theta_i, s_i^2), theta_i ~ N(mu + x_i'beta, tau^2) and print posterior summaries."""
+    from bayesmeta.design import design_matrix
+    from bayesmeta.tables import read_effect_table
+
+    table = read_effect_table(data, measure.value if measure else None)
+    X, names = None, ()
+    if covariates:
+        columns = [c.strip() for c in covariates.split(",") if c.strip()]
+        missing = [c for c in columns if c not in table.covariates.columns]
+        if missing:
+            raise InputError(
+                f"no covariate column {', '.join(map(repr, missing))}",
+                file=data,
+                column=missing[0],
+                valid=", ".join(table.covariates.columns) or "no other columns in this file",
+            )
+        X, names = design_matrix(table.covariates, columns)
+    common = dict(
+        mu_prior=mu_prior,
+        tau_prior=tau_prior,
+        X=X,
+        covariate_names=names,
+        study_ids=table.study,
+        measure=table.measure,
+        seed=seed,
+    )
+    if engine is Engine.exact:
+        from bayesmeta.exact import fit_exact
+
+        post = fit_exact(table.yi, table.sei, **common)
+    else:
+        from bayesmeta.mcmc import fit_nuts
+
+        post = fit_nuts(table.yi, table.sei, draws=draws, chains=chains, strict=strict, **common)
+    thresholds = tuple(below or ())
+    result = post.to_dict(below=thresholds)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2, allow_nan=False))
+        return
+    _print_table(post, thresholds)
+
+
+def _print_table(post, thresholds: tuple[float, ...]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"Posterior ({post.engine} engine, k = {post.k}, measure {post.measure})")
+    for col in ("parameter", "mean", "sd", "median", "95% CrI"):
+        table.add_column(col, justify="right" if col != "parameter" else "left")
+    for name, row in post.summary().iterrows():
+        table.add_row(
+            str(name),
+            f"{row['mean']:.4f}",
+            f"{row['sd']:.4f}",
+            f"{row['median']:.4f}",
+            f"[{row['ci_lower']:.4f}, {row['ci_upper']:.4f}]",
+        )
+    console.print(table)
+    if post.is_ratio:
+        nat = post.summary(scale="natural").loc["mu"]
+        console.print(
+            f"pooled {post.measure}: {nat['median']:.3f} (95% CrI {nat['ci_lower']:.3f} to {nat['ci_upper']:.3f})"
+        )
+    for v in thresholds:
+        label = f"exp(mu) < {v:g}" if post.is_ratio else f"mu < {v:g}"
+        console.print(f"P({label}) = {post.prob_below(v):.4f}")
+    console.print(f"priors: mu ~ {post.priors.get('mu')}, tau ~ {post.priors.get('tau')}; seed {post.seed}")
+    for w in post.warnings:
+        console.print(f"[yellow]warning:[/yellow] {w}")
