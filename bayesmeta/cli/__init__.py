@@ -59,7 +59,3 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

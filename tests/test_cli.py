@@ -1,0 +1,47 @@
+"""The command-line entry point: exit status 2 and one line on stderr for user errors, no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from bayesmeta.cli import main
+
+
+def test_unknown_command_is_a_usage_error(capsys):
+    assert main(["no-such-command"]) == 2
+    assert "No such command" in capsys.readouterr().err
+
+
+def test_missing_file_exits_2_without_traceback(tmp_path):
+    missing = tmp_path / "absent.csv"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bayesmeta.cli", "fit", str(missing)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert str(missing) in proc.stderr
+
+
+def test_bad_prior_text_exits_2(tmp_path, capsys):
+    data = tmp_path / "d.csv"
+    data.write_text("study,yi,sei\nA,-0.5,0.2\nB,-0.3,0.25\nC,-0.1,0.3\n")
+    assert main(["fit", str(data), "--tau-prior", "halfnormal(-1)"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "halfnormal" in err
+
+
+def test_fit_json_has_the_documented_fields(tmp_path, capsys):
+    import json
+
+    data = tmp_path / "d.csv"
+    data.write_text("study,yi,sei\nA,-0.5,0.2\nB,-0.3,0.25\nC,-0.1,0.3\n")
+    assert main(["fit", str(data), "--measure", "HR", "--below", "0.7", "--below", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("mu", "tau", "predictive"):
+        assert set(out[key]) >= {"mean", "sd", "median", "ci_lower", "ci_upper"}
+        assert out[key]["ci_lower"] < out[key]["median"] < out[key]["ci_upper"]
+    assert out["engine"] == "exact" and out["k"] == 3
+    assert 0 < out["prob_below"]["0.7"] < out["prob_below"]["1.0"] < 1
