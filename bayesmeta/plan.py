@@ -1,0 +1,465 @@
+"""The reanalysis plan: one TOML file that says what to compute (outcomes, priors, covariates, thresholds,
+monitoring, trial sequential analysis, MCMC cross-check).
+
+:func:`load_plan` reads it with :mod:`tomllib`, checks every key and value, resolves relative paths against the
+plan's folder, and raises :class:`~bayesmeta.errors.InputError` naming the file, the key path (for example
+``outcomes.OS.thresholds``) and what would be valid. ``models/haic.toml`` is the documented example.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bayesmeta.errors import InputError
+
+MEASURES = ("HR", "RR", "OR")
+BENEFITS = ("below", "above")
+MONITOR_ORDERS = ("year", "file")
+TSA_HETEROGENEITY = ("D2", "I2", "none")
+
+
+@dataclass(frozen=True)
+class OutcomePlan:
+    """One outcome to analyse: its label, ratio measure, the direction of benefit and the thresholds at which
+    posterior probabilities are reported (on the ratio scale)."""
+
+    name: str
+    label: str
+    measure: str
+    benefit: str
+    thresholds: tuple[float, ...]
+
+    @property
+    def benefit_below(self) -> bool:
+        return self.benefit == "below"
+
+
+@dataclass(frozen=True)
+class TSAPlan:
+    """Trial sequential analysis of a binary outcome (Wetterslev et al. 2008): the anticipated relative risk
+    reduction (negative for an increase), error rates, the control-arm event rate, and the heterogeneity
+    correction of the information size."""
+
+    outcome: str
+    relative_risk_reduction: float
+    alpha: float
+    power: float
+    control_rate: float
+    control_rate_source: str
+    heterogeneity: str
+
+
+@dataclass(frozen=True)
+class MonitoringPlan:
+    """Sequential posterior monitoring (:func:`bayesmeta.sequential.monitor`): studies enter in ``order``; the
+    rule stops for benefit when P(benefit side of 1) > ``benefit_probability`` and for futility when
+    P(benefit beyond the outcome's MCID) < ``futility_probability``. The operating characteristics of the rule
+    are simulated ``simulations`` times per true ratio and heterogeneity value."""
+
+    outcomes: tuple[str, ...]
+    order: str
+    benefit_probability: float
+    futility_mcid: dict[str, float]
+    futility_probability: float
+    simulations: int
+    true_ratios: dict[str, tuple[float, ...]]
+    tau_values: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class MCMCPlan:
+    """The NUTS cross-check of the exact engine's main models."""
+
+    outcomes: tuple[str, ...]
+    chains: int
+    draws: int
+    tune: int
+    target_accept: float
+    cores: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated reanalysis plan (paths absolute)."""
+
+    path: Path
+    title: str
+    seed: int
+    level: float
+    studies: Path
+    outcomes_file: Path
+    published: Path | None
+    priors_file: Path
+    main_prior: str
+    sensitivity_priors: tuple[str, ...]
+    outcomes: tuple[OutcomePlan, ...]
+    covariates: tuple[str, ...]
+    min_per_level: int
+    monitoring: MonitoringPlan
+    tsa: tuple[TSAPlan, ...]
+    mcmc: MCMCPlan
+    raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    def outcome(self, name: str) -> OutcomePlan:
+        for o in self.outcomes:
+            if o.name == name:
+                return o
+        raise KeyError(f"outcome {name!r} is not in the plan ({', '.join(o.name for o in self.outcomes)})")
+
+    def with_mcmc(self, **changes: Any) -> "Plan":
+        """A copy with some MCMC settings changed (for quick runs)."""
+        return replace(self, mcmc=replace(self.mcmc, **changes))
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the plan's settings and the bytes of every input file it names."""
+        h = hashlib.sha256()
+        h.update(json.dumps(_plain(self), sort_keys=True, default=str).encode())
+        for p in (self.studies, self.outcomes_file, self.published, self.priors_file):
+            if p is not None:
+                h.update(str(p.name).encode())
+                h.update(Path(p).read_bytes())
+        return h.hexdigest()
+
+
+def _plain(plan: Plan) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    d = asdict(plan)
+    d.pop("raw", None)
+    d.pop("path", None)
+    for key in ("studies", "outcomes_file", "published", "priors_file"):
+        d[key] = None if d[key] is None else Path(d[key]).name
+    return d
+
+
+# -- validation helpers -------------------------------------------------------------------------------------
+class _Reader:
+    """Typed access to a TOML table that reports errors by key path."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = str(file)
+
+    def fail(self, key: str, message: str, valid: str | None = None) -> InputError:
+        return InputError(f"key '{key}': {message}", file=self.file, valid=valid)
+
+    def get(self, table: dict[str, Any], path: str, key: str, kind: type | tuple[type, ...], *,
+            default: Any = ..., valid: str | None = None) -> Any:
+        full = f"{path}.{key}" if path else key
+        if key not in table:
+            if default is ...:
+                raise self.fail(full, "missing", valid)
+            return default
+        value = table[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        # TOML integers are acceptable where a float is expected; booleans are never numbers
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if isinstance(value, bool) and bool not in kinds:
+            raise self.fail(full, f"expected {_kind_name(kinds)}, got a boolean", valid)
+        if not isinstance(value, kinds):
+            raise self.fail(full, f"expected {_kind_name(kinds)}, got {type(value).__name__} {value!r}", valid)
+        return value
+
+    def table(self, table: dict[str, Any], path: str, key: str, *, default: Any = ...) -> dict[str, Any]:
+        return self.get(table, path, key, dict, default=default, valid="a table")
+
+    def str_list(self, table: dict[str, Any], path: str, key: str, *, default: Any = ...,
+                 valid: str | None = None) -> tuple[str, ...]:
+        value = self.get(table, path, key, list, default=default, valid=valid)
+        full = f"{path}.{key}" if path else key
+        for i, item in enumerate(value):
+            if not isinstance(item, str):
+                raise self.fail(f"{full}[{i}]", f"expected a string, got {item!r}", valid)
+        return tuple(value)
+
+    def float_list(self, table: dict[str, Any], path: str, key: str) -> tuple[float, ...]:
+        value = self.get(table, path, key, list, valid="a list of positive numbers")
+        full = f"{path}.{key}"
+        out = []
+        for i, item in enumerate(value):
+            if isinstance(item, bool) or not isinstance(item, (int, float)):
+                raise self.fail(f"{full}[{i}]", f"expected a number, got {item!r}", "a positive number")
+            out.append(float(item))
+        return tuple(out)
+
+    def choice(self, table: dict[str, Any], path: str, key: str, options: tuple[str, ...], *,
+               default: Any = ...) -> str:
+        value = self.get(table, path, key, str, default=default, valid=", ".join(options))
+        if value not in options:
+            raise self.fail(f"{path}.{key}" if path else key, f"unknown value {value!r}", ", ".join(options))
+        return value
+
+    def in_range(self, value: float, full: str, lo: float, hi: float, *, closed: bool = False) -> float:
+        ok = lo <= value <= hi if closed else lo < value < hi
+        if not ok:
+            bounds = f"[{lo}, {hi}]" if closed else f"({lo}, {hi})"
+            raise self.fail(full, f"value {value} out of range", f"a number in {bounds}")
+        return value
+
+    def positive_int(self, table: dict[str, Any], path: str, key: str, *, default: Any = ...) -> int:
+        value = self.get(table, path, key, int, default=default, valid="a positive integer")
+        if value < 1:
+            raise self.fail(f"{path}.{key}", f"value {value} is not positive", "a positive integer")
+        return int(value)
+
+    def unknown_keys(self, table: dict[str, Any], path: str, allowed: tuple[str, ...]) -> None:
+        for key in table:
+            if key not in allowed:
+                full = f"{path}.{key}" if path else key
+                raise self.fail(full, "unknown key", ", ".join(allowed))
+
+
+def _kind_name(kinds: tuple[type, ...]) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", list: "a list", dict: "a table",
+             bool: "true or false"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _resolve(base: Path, value: str) -> Path:
+    p = Path(value)
+    return p if p.is_absolute() else (base / p).resolve()
+
+
+def _project_root(plan_path: Path) -> Path:
+    """Relative data paths are taken from the folder holding the plan's ``models/`` folder when the plan lives
+    in one (so ``models/haic.toml`` can say ``data/haic_studies.csv``), else from the plan's own folder."""
+    folder = plan_path.parent
+    return folder.parent if folder.name == "models" else folder
+
+
+# -- loading -----------------------------------------------------------------------------------------------
+TOP_KEYS = ("title", "seed", "level", "data", "priors", "outcomes", "covariates", "monitoring", "tsa", "mcmc")
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Read and validate a plan TOML file; see ``models/haic.toml`` for every key with comments."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise InputError("plan file not found", file=str(path), valid="a path to a .toml plan")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not valid TOML: {exc}", file=str(path)) from None
+    r = _Reader(path)
+    r.unknown_keys(raw, "", TOP_KEYS)
+    root = _project_root(path)
+
+    title = r.get(raw, "", "title", str)
+    seed = r.get(raw, "", "seed", int, valid="a non-negative integer")
+    if seed < 0:
+        raise r.fail("seed", f"value {seed} is negative", "a non-negative integer")
+    level = r.in_range(r.get(raw, "", "level", float, default=0.95), "level", 0.0, 1.0)
+
+    data = r.table(raw, "", "data")
+    r.unknown_keys(data, "data", ("studies", "outcomes", "published", "priors"))
+    files: dict[str, Path | None] = {}
+    for key in ("studies", "outcomes", "published", "priors"):
+        value = r.get(data, "data", key, str, default=None if key == "published" else ...,
+                      valid="a path relative to the project folder")
+        if value is None:
+            files[key] = None
+            continue
+        p = _resolve(root, value)
+        if not p.is_file():
+            raise r.fail(f"data.{key}", f"file {str(p)!r} not found", "an existing file")
+        files[key] = p
+
+    outcome_names = _outcomes_in_file(files["outcomes"])  # type: ignore[arg-type]
+    study_columns = _columns_of(files["studies"])  # type: ignore[arg-type]
+    prior_names = _prior_set_names(files["priors"])  # type: ignore[arg-type]
+
+    priors = r.table(raw, "", "priors")
+    r.unknown_keys(priors, "priors", ("main", "sensitivity"))
+    main_prior = r.get(priors, "priors", "main", str, valid=", ".join(prior_names))
+    if main_prior not in prior_names:
+        raise r.fail("priors.main", f"unknown prior set {main_prior!r} in {files['priors'].name}",
+                     ", ".join(prior_names))
+    sens = r.str_list(priors, "priors", "sensitivity", default=[], valid=", ".join(prior_names))
+    for i, name in enumerate(sens):
+        if name not in prior_names:
+            raise r.fail(f"priors.sensitivity[{i}]", f"unknown prior set {name!r} in {files['priors'].name}",
+                         ", ".join(prior_names))
+
+    out_table = r.table(raw, "", "outcomes")
+    if not out_table:
+        raise r.fail("outcomes", "no outcome given", "one table per outcome, e.g. [outcomes.OS]")
+    outcomes = []
+    for name, spec in out_table.items():
+        p = f"outcomes.{name}"
+        if name not in outcome_names:
+            raise r.fail(p, f"outcome {name!r} has no rows in {files['outcomes'].name}", ", ".join(outcome_names))
+        if not isinstance(spec, dict):
+            raise r.fail(p, f"expected a table, got {spec!r}", "a table with label, measure, benefit, thresholds")
+        r.unknown_keys(spec, p, ("label", "measure", "benefit", "thresholds"))
+        measure = r.choice(spec, p, "measure", MEASURES)
+        benefit = r.choice(spec, p, "benefit", BENEFITS)
+        thresholds = r.float_list(spec, p, "thresholds")
+        if not thresholds:
+            raise r.fail(f"{p}.thresholds", "empty list", "a list of positive numbers")
+        for i, t in enumerate(thresholds):
+            if t <= 0:
+                raise r.fail(f"{p}.thresholds[{i}]", f"value {t} is not positive", "a positive ratio")
+        outcomes.append(OutcomePlan(name, r.get(spec, p, "label", str, default=name), measure, benefit,
+                                    tuple(sorted(set(thresholds)))))
+    names = tuple(o.name for o in outcomes)
+
+    cov = r.table(raw, "", "covariates", default={})
+    r.unknown_keys(cov, "covariates", ("columns", "min_per_level"))
+    covariates = r.str_list(cov, "covariates", "columns", default=[], valid=", ".join(study_columns))
+    for i, c in enumerate(covariates):
+        if c not in study_columns:
+            raise r.fail(f"covariates.columns[{i}]", f"column {c!r} is not in {files['studies'].name}",
+                         ", ".join(study_columns))
+    min_per_level = r.positive_int(cov, "covariates", "min_per_level", default=2)
+
+    monitoring = _load_monitoring(r, r.table(raw, "", "monitoring"), outcomes)
+    tsa = _load_tsa(r, r.table(raw, "", "tsa", default={}), names, files["published"])
+    mcmc = _load_mcmc(r, r.table(raw, "", "mcmc"), names)
+
+    return Plan(
+        path=path, title=title, seed=int(seed), level=float(level),
+        studies=files["studies"], outcomes_file=files["outcomes"], published=files["published"],  # type: ignore
+        priors_file=files["priors"], main_prior=main_prior, sensitivity_priors=sens,  # type: ignore[arg-type]
+        outcomes=tuple(outcomes), covariates=covariates, min_per_level=min_per_level,
+        monitoring=monitoring, tsa=tsa, mcmc=mcmc, raw=raw,
+    )
+
+
+def _known(r: _Reader, key: str, values: tuple[str, ...], names: tuple[str, ...]) -> None:
+    for i, v in enumerate(values):
+        if v not in names:
+            raise r.fail(f"{key}[{i}]", f"outcome {v!r} is not among the plan's outcomes", ", ".join(names))
+
+
+def _per_direction(r: _Reader, t: dict[str, Any], key: str, outcomes: list[OutcomePlan],
+                   chosen: tuple[str, ...], *, many: bool) -> dict[str, Any]:
+    """A value per direction of benefit (``{ below = 0.8, above = 1.25 }``), mapped to each monitored outcome;
+    each value must lie on its direction's benefit side of 1 (1 itself allowed for lists of true ratios)."""
+    table = r.table(t, "monitoring", key)
+    r.unknown_keys(table, f"monitoring.{key}", BENEFITS)
+    out: dict[str, Any] = {}
+    for o in outcomes:
+        if o.name not in chosen:
+            continue
+        full = f"monitoring.{key}.{o.benefit}"
+        side = "at most 1" if o.benefit_below else "at least 1"
+        if many:
+            values = r.float_list(table, f"monitoring.{key}", o.benefit)
+        else:
+            values = (r.get(table, f"monitoring.{key}", o.benefit, float, valid=f"a ratio {side}"),)
+        for i, v in enumerate(values):
+            wrong = v <= 0 or (v > 1 if o.benefit_below else v < 1) or (not many and v == 1)
+            if wrong:
+                where = f"{full}[{i}]" if many else full
+                raise r.fail(where, f"value {v} is not on the benefit side of 1 for '{o.benefit}'",
+                             f"a positive ratio {side}")
+        out[o.name] = tuple(values) if many else float(values[0])
+    return out
+
+
+def _load_monitoring(r: _Reader, t: dict[str, Any], outcomes: list[OutcomePlan]) -> MonitoringPlan:
+    names = tuple(o.name for o in outcomes)
+    r.unknown_keys(t, "monitoring", ("outcomes", "order", "benefit_probability", "futility_mcid",
+                                     "futility_probability", "simulations", "true_ratios", "tau_values"))
+    chosen = r.str_list(t, "monitoring", "outcomes", valid=", ".join(names))
+    _known(r, "monitoring.outcomes", chosen, names)
+    order = r.choice(t, "monitoring", "order", MONITOR_ORDERS, default="year")
+    benefit_p = r.in_range(r.get(t, "monitoring", "benefit_probability", float),
+                           "monitoring.benefit_probability", 0.0, 1.0)
+    futility_p = r.in_range(r.get(t, "monitoring", "futility_probability", float),
+                            "monitoring.futility_probability", 0.0, 1.0)
+    taus = r.float_list(t, "monitoring", "tau_values")
+    for i, v in enumerate(taus):
+        if v < 0:
+            raise r.fail(f"monitoring.tau_values[{i}]", f"value {v} is negative", "a number >= 0")
+    return MonitoringPlan(
+        outcomes=chosen, order=order, benefit_probability=benefit_p,
+        futility_mcid=_per_direction(r, t, "futility_mcid", outcomes, chosen, many=False),
+        futility_probability=futility_p,
+        simulations=r.positive_int(t, "monitoring", "simulations", default=200),
+        true_ratios=_per_direction(r, t, "true_ratios", outcomes, chosen, many=True),
+        tau_values=taus,
+    )
+
+
+def _load_tsa(r: _Reader, t: dict[str, Any], names: tuple[str, ...], published: Path | None) -> tuple[TSAPlan, ...]:
+    out = []
+    for name, spec in t.items():
+        p = f"tsa.{name}"
+        if name not in names:
+            raise r.fail(p, f"outcome {name!r} is not among the plan's outcomes", ", ".join(names))
+        if not isinstance(spec, dict):
+            raise r.fail(p, f"expected a table, got {spec!r}", "a table")
+        r.unknown_keys(spec, p, ("relative_risk_reduction", "alpha", "power", "control_rate", "control_arm",
+                                 "heterogeneity"))
+        change = r.get(spec, p, "relative_risk_reduction", float, valid="a relative risk reduction such as 0.30")
+        if change == 0 or not -1 < change < 1:
+            raise r.fail(f"{p}.relative_risk_reduction", f"value {change} is not usable",
+                         "a non-zero number in (-1, 1)")
+        alpha = r.in_range(r.get(spec, p, "alpha", float, default=0.05), f"{p}.alpha", 0.0, 1.0)
+        power = r.in_range(r.get(spec, p, "power", float, default=0.80), f"{p}.power", 0.0, 1.0)
+        rate = r.get(spec, p, "control_rate", (float, str), valid="a proportion, or \"published\"")
+        if isinstance(rate, str):
+            if rate != "published":
+                raise r.fail(f"{p}.control_rate", f"unknown value {rate!r}", "a proportion, or \"published\"")
+            if published is None:
+                raise r.fail(f"{p}.control_rate", "\"published\" needs data.published", "a proportion")
+            arm = r.get(spec, p, "control_arm", str, valid="the control arm's 'level' in the published rates")
+            value = _published_control_rate(published, name, arm)
+            source = f"{published.name}: {name} rate in arm '{arm}'"
+            if value is None:
+                raise r.fail(f"{p}.control_arm", f"{published.name} has no row (outcome {name}, analysis rate, "
+                             f"level {arm!r})", "a level of a 'rate' row of that outcome")
+        else:
+            value, source = rate, "plan"
+        r.in_range(value, f"{p}.control_rate", 0.0, 1.0)
+        out.append(TSAPlan(name, float(change), float(alpha), float(power), float(value), source,
+                           r.choice(spec, p, "heterogeneity", TSA_HETEROGENEITY, default="D2")))
+    return tuple(out)
+
+
+def _load_mcmc(r: _Reader, t: dict[str, Any], names: tuple[str, ...]) -> MCMCPlan:
+    r.unknown_keys(t, "mcmc", ("outcomes", "chains", "draws", "tune", "target_accept", "cores"))
+    chosen = r.str_list(t, "mcmc", "outcomes", valid=", ".join(names))
+    _known(r, "mcmc.outcomes", chosen, names)
+    return MCMCPlan(
+        outcomes=chosen,
+        chains=r.positive_int(t, "mcmc", "chains"),
+        draws=r.positive_int(t, "mcmc", "draws"),
+        tune=r.positive_int(t, "mcmc", "tune"),
+        target_accept=r.in_range(r.get(t, "mcmc", "target_accept", float, default=0.9), "mcmc.target_accept",
+                                 0.0, 1.0),
+        cores=r.positive_int(t, "mcmc", "cores", default=1),
+    )
+
+
+# -- peeks at the input files needed to validate names ----------------------------------------------------
+def _outcomes_in_file(path: Path) -> tuple[str, ...]:
+    try:
+        frame = pd.read_csv(path, usecols=["outcome"], dtype=str)
+    except ValueError:
+        raise InputError("no 'outcome' column", file=str(path), column="outcome") from None
+    return tuple(dict.fromkeys(frame["outcome"].dropna().str.strip()))
+
+
+def _columns_of(path: Path) -> tuple[str, ...]:
+    return tuple(pd.read_csv(path, nrows=0).columns)
+
+
+def _prior_set_names(path: Path) -> tuple[str, ...]:
+    from bayesmeta.priors import load_prior_sets
+
+    return tuple(load_prior_sets(path))
+
+
+def _published_control_rate(path: Path, outcome: str, arm: str) -> float | None:
+    frame = pd.read_csv(path, dtype={"level": str})
+    rows = frame[(frame["outcome"] == outcome) & (frame["analysis"] == "rate") & (frame["level"] == arm)]
+    return None if rows.empty else float(rows["estimate"].iloc[0])

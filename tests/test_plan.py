@@ -1,0 +1,121 @@
+"""The reanalysis plan: models/haic.toml loads; each planted error names its key path."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bayesmeta.errors import InputError
+from bayesmeta.plan import load_plan
+
+ROOT = Path(__file__).resolve().parents[1]
+HAIC = ROOT / "models" / "haic.toml"
+
+
+def _absolute_copy(tmp_path: Path, text: str) -> Path:
+    """The HAIC plan with its data paths made absolute, written to tmp_path."""
+    for rel in ("data/haic_studies.csv", "data/haic_outcomes.csv", "data/published_results.csv",
+                "models/priors.toml"):
+        text = text.replace(f'"{rel}"', f'"{ROOT / rel}"')
+    path = tmp_path / "plan.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_haic_plan_loads_with_its_settings():
+    plan = load_plan(HAIC)
+    assert [o.name for o in plan.outcomes] == ["OS", "PFS", "ORR", "DCR"]
+    assert plan.outcome("OS").measure == "HR" and plan.outcome("OS").benefit_below
+    assert plan.outcome("ORR").measure == "RR" and not plan.outcome("ORR").benefit_below
+    assert plan.outcome("OS").thresholds == (0.7, 0.8, 1.0)
+    assert plan.covariates == ("platinum", "systemic", "design")
+    assert plan.studies == ROOT / "data" / "haic_studies.csv"
+    published = pd.read_csv(ROOT / "data" / "published_results.csv")
+    rates = published[(published["analysis"] == "rate") & (published["level"] == "systemic")]
+    tsa = {t.outcome: t for t in plan.tsa}
+    assert set(tsa) == {"ORR", "DCR"}
+    for name in ("ORR", "DCR"):
+        assert tsa[name].control_rate == pytest.approx(float(rates.loc[rates["outcome"] == name, "estimate"].iloc[0]))
+    assert tsa["ORR"].relative_risk_reduction == 0.30 and tsa["DCR"].relative_risk_reduction == 0.15
+    assert plan.monitoring.futility_mcid == {"OS": 0.8, "PFS": 0.8, "ORR": 1.25, "DCR": 1.25}
+    assert plan.monitoring.true_ratios["OS"] == (1.0, 0.8, 0.7)
+    assert plan.mcmc.chains >= 2 and set(plan.mcmc.outcomes) <= {"OS", "PFS", "ORR", "DCR"}
+
+
+def test_fingerprint_changes_with_the_plan_and_the_data(tmp_path):
+    text = HAIC.read_text()
+    a = load_plan(_absolute_copy(tmp_path, text)).fingerprint()
+    assert a == load_plan(HAIC).fingerprint()
+    b = load_plan(_absolute_copy(tmp_path, text.replace("seed = 20250417", "seed = 1"))).fingerprint()
+    assert a != b
+    assert load_plan(HAIC).with_mcmc(draws=50).fingerprint() != a
+
+
+PLANTED = [
+    # (description, edit of the TOML text, key path the error must name)
+    ("missing key", lambda t: t.replace('measure = "HR"\nbenefit = "below"\nthresholds = [0.7, 0.8, 1.0]\n\n[outcomes.PFS]',
+                                        'benefit = "below"\nthresholds = [0.7, 0.8, 1.0]\n\n[outcomes.PFS]'),
+     "outcomes.OS.measure"),
+    ("wrong type", lambda t: t.replace("draws = 1000", 'draws = "many"'), "mcmc.draws"),
+    ("wrong type in a list", lambda t: t.replace("thresholds = [0.7, 0.8, 1.0]\n\n[outcomes.PFS]",
+                                                 'thresholds = [0.7, "0.8", 1.0]\n\n[outcomes.PFS]'),
+     "outcomes.OS.thresholds[1]"),
+    ("unknown prior", lambda t: t.replace('main = "', 'main = "no_such_prior_'), "priors.main"),
+    ("unknown sensitivity prior", lambda t: re.sub(r"sensitivity = \[", 'sensitivity = ["nope", ', t),
+     "priors.sensitivity[0]"),
+    ("unknown outcome", lambda t: t.replace("[outcomes.DCR]", "[outcomes.QOL]"), "outcomes.QOL"),
+    ("monitoring of an outcome not in the plan", lambda t: t.replace('outcomes = ["OS", "PFS", "ORR", "DCR"]\norder',
+                                                                     'outcomes = ["OS", "AE"]\norder'),
+     "monitoring.outcomes[1]"),
+    ("unknown measure", lambda t: t.replace('measure = "RR"', 'measure = "RD"', 1), "outcomes.ORR.measure"),
+    ("negative threshold", lambda t: t.replace("[1.0, 1.25, 1.4286]", "[1.0, -1.25]", 1),
+     "outcomes.ORR.thresholds[1]"),
+    ("probability out of range", lambda t: t.replace("benefit_probability = 0.975", "benefit_probability = 1.5"),
+     "monitoring.benefit_probability"),
+    ("MCID on the wrong side of 1", lambda t: t.replace("above = 1.25 }", "above = 0.8 }"),
+     "monitoring.futility_mcid.above"),
+    ("unknown covariate", lambda t: t.replace('"platinum", "systemic"', '"platinum", "country"'),
+     "covariates.columns[1]"),
+    ("unknown top-level key", lambda t: "colour = 'blue'\n" + t, "colour"),
+    ("missing data file", lambda t: t.replace("haic_studies.csv", "no_such_file.csv"), "data.studies"),
+    ("unknown control arm", lambda t: t.replace('control_arm = "systemic"', 'control_arm = "placebo"', 1),
+     "tsa.ORR.control_arm"),
+]
+
+
+@pytest.mark.parametrize("description,edit,key", PLANTED, ids=[p[0] for p in PLANTED])
+def test_planted_error_names_the_key(tmp_path, description, edit, key):
+    text = HAIC.read_text()
+    edited = edit(text)
+    assert edited != text, f"the edit for {description!r} did not apply"
+    path = _absolute_copy(tmp_path, edited)
+    with pytest.raises(InputError) as info:
+        load_plan(path)
+    message = str(info.value)
+    assert f"key '{key}'" in message
+    assert str(path) in message
+
+
+def test_error_says_what_is_valid(tmp_path):
+    path = _absolute_copy(tmp_path, HAIC.read_text().replace('main = "', 'main = "zzz'))
+    with pytest.raises(InputError) as info:
+        load_plan(path)
+    from bayesmeta.priors import load_prior_sets
+
+    names = list(load_prior_sets(ROOT / "models" / "priors.toml"))
+    assert names and all(name in info.value.valid for name in names)
+
+
+def test_invalid_toml_names_the_file(tmp_path):
+    path = tmp_path / "broken.toml"
+    path.write_text("title = \n")
+    with pytest.raises(InputError, match="broken.toml: not valid TOML"):
+        load_plan(path)
+
+
+def test_missing_plan_file(tmp_path):
+    with pytest.raises(InputError, match="plan file not found"):
+        load_plan(tmp_path / "absent.toml")
