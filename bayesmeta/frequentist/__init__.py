@@ -1,0 +1,34 @@
+"""Frequentist meta-analysis reproducing R metafor: the cross-check for the Bayesian engines.
+
+One module per verb: ``rma`` (common/random effects and meta-regression), ``tau2_ci_qprofile``,
+``mantel_haenszel``, ``egger_test``, ``leave_one_out``, ``cumulative``, ``subgroup_analysis``,
+``spearman_correlation`` and ``paper_rule`` (the pooling rule of the HAIC meta-analysis).
+"""
+
+from bayesmeta.frequentist.correlation import spearman_correlation
+from bayesmeta.frequentist.cumulative import cumulative
+from bayesmeta.frequentist.egger import EggerResult, egger_test
+from bayesmeta.frequentist.leave_one_out import leave_one_out
+from bayesmeta.frequentist.mantel_haenszel import MantelHaenszelResult, mantel_haenszel
+from bayesmeta.frequentist.paper_rule import paper_rule
+from bayesmeta.frequentist.qprofile import tau2_ci_qprofile
+from bayesmeta.frequentist.result import Coefficient, RmaResult
+from bayesmeta.frequentist.rma import rma
+from bayesmeta.frequentist.subgroups import SubgroupResult, subgroup_analysis
+
+__all__ = [
+    "Coefficient",
+    "EggerResult",
+    "MantelHaenszelResult",
+    "RmaResult",
+    "SubgroupResult",
+    "cumulative",
+    "egger_test",
+    "leave_one_out",
+    "mantel_haenszel",
+    "paper_rule",
+    "rma",
+    "spearman_correlation",
+    "subgroup_analysis",
+    "tau2_ci_qprofile",
+]

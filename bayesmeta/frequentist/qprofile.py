@@ -1,0 +1,56 @@
+"""Q-profile confidence interval for tau^2 (Viechtbauer 2007, Stat Med 26:37-52; metafor ``confint.rma.uni``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy import optimize, stats
+
+from bayesmeta.errors import ModelError
+from bayesmeta.frequentist.inputs import check_effects, check_level, design_matrix
+from bayesmeta.frequentist.tau2 import weighted_fit
+
+_MAX_TAU2 = 1e8
+
+
+def tau2_ci_qprofile(
+    yi: ArrayLike,
+    vi: ArrayLike,
+    level: float = 0.95,
+    mods: ArrayLike | None = None,
+    mod_names: Sequence[str] | None = None,
+) -> tuple[float, float]:
+    """Q-profile interval for tau^2: the values where the generalised Q(tau^2) = sum w*(y - Xb*)^2 with
+    w* = 1/(v + tau^2) equals the chi^2_{k-p} quantiles 1 - alpha/2 (lower bound) and alpha/2 (upper bound).
+
+    Q(tau^2) decreases in tau^2, so each bound is unique; a bound is truncated at 0 when Q(0) already lies below
+    its quantile, as metafor does.
+    """
+    level = check_level(level)
+    y, v = check_effects(yi, vi, min_k=2)
+    x, _ = design_matrix(mods, y.size, mod_names)
+    df = y.size - x.shape[1]
+    if df < 1:
+        raise ModelError(f"the Q-profile interval needs k > p (k = {y.size}, p = {x.shape[1]})")
+    alpha = 1 - level
+
+    def q(t: float) -> float:
+        return weighted_fit(y, v, x, t).q(y)
+
+    q0 = q(0.0)
+
+    def bound(target: float) -> float:
+        if q0 <= target:
+            return 0.0
+        hi = 1.0
+        while q(hi) > target:
+            hi *= 4.0
+            if hi > _MAX_TAU2:
+                raise ModelError("Q-profile bound for tau^2 beyond 1e8")
+        return float(optimize.brentq(lambda t: q(t) - target, 0.0, hi, xtol=1e-13, rtol=4 * np.finfo(float).eps))
+
+    lower = bound(float(stats.chi2.ppf(1 - alpha / 2, df)))
+    upper = bound(float(stats.chi2.ppf(alpha / 2, df)))
+    return lower, upper
