@@ -1,0 +1,780 @@
+"""Prior distributions for the normal-normal hierarchical model, shared by both engines.
+
+A prior is written as short text, e.g. ``"normal(0, 4)"`` or ``"halfnormal(0.5)"``, and parsed by
+:func:`parse_prior` into a :class:`Prior` that gives a vectorised numpy log-density (for the exact engine), draws,
+a power-scaled version (for prior sensitivity; Kallioinen et al. 2024) and the matching PyMC random variable.
+
+Parametrisations (all on the analysis scale; tau is the between-study standard deviation):
+
+- effect priors (``mu``, ``beta``): ``normal(mean, sd)``, ``flat`` (improper uniform on the real line);
+- heterogeneity priors (``tau``): ``halfnormal(scale)``, ``halfcauchy(scale)``, ``halft(nu, scale)``,
+  ``exponential(rate)``, ``uniform(lower, upper)`` (``uniform(0, inf)`` is improper), ``lognormal(meanlog, sdlog)``
+  (log tau ~ N(meanlog, sdlog^2)), ``lognormal_tau2(meanlog, sdlog)`` (log tau^2 ~ N(meanlog, sdlog^2), the form in
+  which Turner et al. 2015, Stat Med 34:984, publish their empirical priors; it equals
+  ``lognormal(meanlog/2, sdlog/2)`` on tau), ``jeffreys`` (Tibshirani's 1989 variant of the Jeffreys prior used by R
+  bayesmeta, p(tau) proportional to sqrt(sum_i (tau/(s_i^2 + tau^2))^2); improper and data-dependent through the
+  standard errors s_i; Roever 2020, J Stat Softw 93(6)), ``halfflat`` (improper uniform on tau > 0);
+- ``power(<prior>, alpha)``: the prior density raised to the power alpha (renormalised when the prior is proper).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+from scipy import special, stats
+
+from bayesmeta.errors import InputError, ModelError
+
+VALID_FORMS = (
+    "normal(mean, sd), flat, halfnormal(scale), halfcauchy(scale), halft(nu, scale), exponential(rate), "
+    "uniform(lower, upper), uniform(0, inf), lognormal(meanlog, sdlog), lognormal_tau2(meanlog, sdlog), "
+    "jeffreys, halfflat, power(<prior>, alpha)"
+)
+EFFECT_FAMILIES = ("normal", "flat")
+DEFAULT_PRIOR_FILE = Path(__file__).resolve().parent.parent / "models" / "priors.toml"
+
+
+def _fmt(x: float) -> str:
+    """Shortest text that reads back as the same float ('4', '0.5', 'inf')."""
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if float(x).is_integer() and abs(x) < 1e15:
+        return str(int(x))
+    return repr(float(x))
+
+
+class Prior:
+    """A prior density for one parameter.
+
+    Attributes: ``text`` (canonical text; ``str(prior)``), ``family``, ``proper``, ``support`` ('real' for effect
+    priors, 'positive' for tau priors).
+    """
+
+    family: str = ""
+    proper: bool = True
+    support: str = "positive"
+
+    @property
+    def text(self) -> str:
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"Prior({self.text!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Prior) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    # -- densities --------------------------------------------------------------------------------------
+    def logpdf(self, x: np.ndarray | float, sei: np.ndarray | None = None) -> np.ndarray:
+        """Log-density at x (normalised when proper; -inf outside the support). ``sei`` is used by jeffreys."""
+        raise NotImplementedError
+
+    def pdf(self, x: np.ndarray | float, sei: np.ndarray | None = None) -> np.ndarray:
+        return np.exp(self.logpdf(x, sei))
+
+    def rvs(self, size: int | tuple[int, ...], rng: np.random.Generator | int | None = None) -> np.ndarray:
+        """Random draws (proper priors only)."""
+        raise ModelError(f"cannot draw from the improper prior {self.text}")
+
+    def power(self, alpha: float) -> Prior:
+        """The prior raised to the power alpha > 0: p(x)^alpha, renormalised when proper."""
+        alpha = _check_alpha(alpha)
+        if alpha == 1.0:
+            return self
+        return self._power(alpha)
+
+    def _power(self, alpha: float) -> Prior:
+        return PoweredPrior(self, alpha)
+
+    # -- for the quadrature of the exact engine ---------------------------------------------------------
+    def scale(self) -> float | None:
+        """A characteristic scale of a tau prior (None when scale-free)."""
+        return None
+
+    def tail_exponent(self) -> float:
+        """a such that p(tau) decays like tau^(-a) or faster for large tau (inf: faster than any power).
+
+        Used to decide whether an improper tau prior gives a proper posterior."""
+        return math.inf
+
+    # -- PyMC -------------------------------------------------------------------------------------------
+    def to_pymc(self, name: str, sei: np.ndarray | None = None):
+        """Create the random variable ``name`` with this prior in the current ``pm.Model()`` context."""
+        raise NotImplementedError
+
+    def _pymc_dist(self):
+        """An unregistered PyMC distribution with this density (proper priors)."""
+        raise NotImplementedError
+
+    def _pymc_logp(self, value, sei: np.ndarray | None = None):
+        """The log-density as a PyTensor expression of ``value`` (up to a constant)."""
+        import pymc as pm
+
+        return pm.logp(self._pymc_dist(), value)
+
+
+def _check_alpha(alpha: float) -> float:
+    alpha = float(alpha)
+    if not (math.isfinite(alpha) and alpha > 0):
+        raise ModelError(f"a power-scaling exponent must be a positive number, got {alpha}")
+    return alpha
+
+
+def _rng(rng: np.random.Generator | int | None) -> np.random.Generator:
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+def _positive_logpdf(x: np.ndarray | float, inside) -> np.ndarray:
+    """Evaluate ``inside(x)`` for x >= 0 and -inf elsewhere (vectorised)."""
+    x = np.asarray(x, dtype=float)
+    out = np.full(x.shape, -np.inf)
+    ok = x >= 0
+    if np.any(ok):
+        out[ok] = inside(x[ok])
+    return out
+
+
+# -- effect priors -----------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class NormalPrior(Prior):
+    """normal(mean, sd)."""
+
+    mean: float
+    sd: float
+    family = "normal"
+    support = "real"
+
+    @property
+    def text(self) -> str:
+        return f"normal({_fmt(self.mean)}, {_fmt(self.sd)})"
+
+    def logpdf(self, x, sei=None):
+        return stats.norm.logpdf(np.asarray(x, dtype=float), self.mean, self.sd)
+
+    def rvs(self, size, rng=None):
+        return _rng(rng).normal(self.mean, self.sd, size)
+
+    def _power(self, alpha):
+        return NormalPrior(self.mean, self.sd / math.sqrt(alpha))
+
+    def to_pymc(self, name, sei=None):
+        import pymc as pm
+
+        return pm.Normal(name, mu=self.mean, sigma=self.sd)
+
+    def _pymc_dist(self):
+        import pymc as pm
+
+        return pm.Normal.dist(mu=self.mean, sigma=self.sd)
+
+
+@dataclass(frozen=True, eq=False)
+class FlatPrior(Prior):
+    """flat: the improper uniform density on the real line (log-density 0)."""
+
+    family = "flat"
+    proper = False
+    support = "real"
+
+    @property
+    def text(self) -> str:
+        return "flat"
+
+    def logpdf(self, x, sei=None):
+        return np.zeros(np.shape(x))
+
+    def _power(self, alpha):
+        return self
+
+    def to_pymc(self, name, sei=None):
+        import pymc as pm
+
+        return pm.Flat(name)
+
+
+# -- heterogeneity priors ----------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class HalfNormalPrior(Prior):
+    """halfnormal(scale): density 2 N(tau; 0, scale^2) on tau >= 0 (Roever et al. 2021 recommend scales 0.5
+    and 1.0 for log-ratio endpoints)."""
+
+    scale_: float
+    family = "halfnormal"
+
+    @property
+    def text(self) -> str:
+        return f"halfnormal({_fmt(self.scale_)})"
+
+    def logpdf(self, x, sei=None):
+        return _positive_logpdf(x, lambda t: stats.halfnorm.logpdf(t, scale=self.scale_))
+
+    def rvs(self, size, rng=None):
+        return np.abs(_rng(rng).normal(0.0, self.scale_, size))
+
+    def _power(self, alpha):
+        return HalfNormalPrior(self.scale_ / math.sqrt(alpha))
+
+    def scale(self):
+        return self.scale_
+
+    def to_pymc(self, name, sei=None):
+        import pymc as pm
+
+        return pm.HalfNormal(name, sigma=self.scale_)
+
+    def _pymc_dist(self):
+        import pymc as pm
+
+        return pm.HalfNormal.dist(sigma=self.scale_)
+
+
+@dataclass(frozen=True, eq=False)
+class HalfCauchyPrior(Prior):
+    """halfcauchy(scale): density 2 / (pi scale (1 + (tau/scale)^2)) on tau >= 0."""
+
+    scale_: float
+    family = "halfcauchy"
+
+    @property
+    def text(self) -> str:
+        return f"halfcauchy({_fmt(self.scale_)})"
+
+    def logpdf(self, x, sei=None):
+        return _positive_logpdf(x, lambda t: stats.halfcauchy.logpdf(t, scale=self.scale_))
+
+    def rvs(self, size, rng=None):
+        return stats.halfcauchy.rvs(scale=self.scale_, size=size, random_state=_rng(rng))
+
+    def scale(self):
+        return self.scale_
+
+    def tail_exponent(self):
+        return 2.0
+
+    def to_pymc(self, name, sei=None):
+        import pymc as pm
+
+        return pm.HalfCauchy(name, beta=self.scale_)
+
+    def _pymc_dist(self):
+        import pymc as pm
+
+        return pm.HalfCauchy.dist(beta=self.scale_)
+
+
+@dataclass(frozen=True, eq=False)
+class HalfTPrior(Prior):
+    """halft(nu, scale): the half-Student-t with nu degrees of freedom, 2 t_nu(tau/scale)/scale on tau >= 0."""
+
+    nu: float
+    scale_: float
+    family = "halft"
+
+    @property
+    def text(self) -> str:
+        return f"halft({_fmt(self.nu)}, {_fmt(self.scale_)})"
+
+    def logpdf(self, x, sei=None):
+        return _positive_logpdf(
+            x, lambda t: math.log(2.0) + stats.t.logpdf(t, df=self.nu, scale=self.scale_)
+        )
+
+    def rvs(self, size, rng=None):
+        return np.abs(stats.t.rvs(df=self.nu, scale=self.scale_, size=size, random_state=_rng(rng)))
+
+    def scale(self):
+        return self.scale_
+
+    def tail_exponent(self):
+        return self.nu + 1.0
+
+    def to_pymc(self, name, sei=None):
+        import pymc as pm
+
+        return pm.HalfStudentT(name, nu=self.nu, sigma=self.scale_)
+
+    def _pymc_dist(self):
+        import pymc as pm
+
+        return pm.HalfStudentT.dist(nu=self.nu, sigma=self.scale_)
+
+
+@dataclass(frozen=True, eq=False)
+class ExponentialPrior(Prior):
+    """exponential(rate): density rate exp(-rate tau) on tau >= 0 (mean 1/rate)."""
+
+    rate: float
+    family = "exponential"
+
+    @property
+    def text(self) -> str:
+        return f"exponential({_fmt(self.rate)})"
+
+    def logpdf(self, x, sei=None):
+        return _positive_logpdf(x, lambda t: math.log(self.rate) - self.rate * t)
+
+    def rvs(self, size, rng=None):
+        return _rng(rng).exponential(1.0 / self.rate, size)
+
+    def _power(self, alpha):
+        return ExponentialPrior(self.rate * alpha)
+
+    def scale(self):
+        return 1.0 / self.rate
+
+    def to_pymc(self, name, sei=None):
+        import pymc as pm
+
+        return pm.Exponential(name, lam=self.rate)
+
+    def _pymc_dist(self):
+        import pymc as pm
+
+        return pm.Exponential.dist(lam=self.rate)
+
+
+@dataclass(frozen=True, eq=False)
+class UniformPrior(Prior):
+    """uniform(lower, upper) on tau, 0 <= lower < upper; ``uniform(0, inf)`` is the improper flat prior on
+    tau > 0 (R bayesmeta's default "uniform")."""
+
+    lower: float
+    upper: float
+    family = "uniform"
+
+    @property
+    def proper(self) -> bool:  # type: ignore[override]
+        return math.isfinite(self.upper)
+
+    @property
+    def text(self) -> str:
+        return f"uniform({_fmt(self.lower)}, {_fmt(self.upper)})"
+
+    def logpdf(self, x, sei=None):
+        x = np.asarray(x, dtype=float)
+        inside = (x >= self.lower) & (x <= self.upper)
+        level = -math.log(self.upper - self.lower) if self.proper else 0.0
+        return np.where(inside, level, -np.inf)
+
+    def rvs(self, size, rng=None):
+        if not self.proper:
+            return super().rvs(size, rng)
+        return _rng(rng).uniform(self.lower, self.upper, size)
+
+    def _power(self, alpha):
+        return self
+
+    def scale(self):
+        return self.upper if self.proper else None
+
+    def tail_exponent(self):
+        return math.inf if self.proper else 0.0
+
+    def to_pymc(self, name, sei=None):
+        import pymc as pm
+
+        if not self.proper:
+            return pm.HalfFlat(name)
+        return pm.Uniform(name, lower=self.lower, upper=self.upper)
+
+    def _pymc_dist(self):
+        import pymc as pm
+
+        return pm.Uniform.dist(lower=self.lower, upper=self.upper)
+
+    def _pymc_logp(self, value, sei=None):
+        if not self.proper:
+            return 0.0 * value
+        return super()._pymc_logp(value, sei)
+
+
+@dataclass(frozen=True, eq=False)
+class LogNormalPrior(Prior):
+    """lognormal(meanlog, sdlog) on tau: log tau ~ N(meanlog, sdlog^2).
+
+    ``on_tau2=True`` keeps the text form ``lognormal_tau2(m, s)`` of a prior stated for tau^2 (log tau^2 ~ N(m, s^2),
+    Turner et al. 2015); the density used is that of tau, lognormal(m/2, s/2)."""
+
+    meanlog: float
+    sdlog: float
+    on_tau2: bool = False
+    family = "lognormal"
+
+    @property
+    def text(self) -> str:
+        if self.on_tau2:
+            return f"lognormal_tau2({_fmt(2 * self.meanlog)}, {_fmt(2 * self.sdlog)})"
+        return f"lognormal({_fmt(self.meanlog)}, {_fmt(self.sdlog)})"
+
+    def logpdf(self, x, sei=None):
+        x = np.asarray(x, dtype=float)
+        out = np.full(x.shape, -np.inf)
+        ok = x > 0
+        out[ok] = stats.lognorm.logpdf(x[ok], s=self.sdlog, scale=math.exp(self.meanlog))
+        return out
+
+    def rvs(self, size, rng=None):
+        return _rng(rng).lognormal(self.meanlog, self.sdlog, size)
+
+    def _power(self, alpha):
+        # p^alpha on tau is again log-normal: exp(alpha * log p) with log p = -u - (u - m)^2 / (2 s^2), u = log tau
+        s2 = self.sdlog**2
+        return LogNormalPrior(self.meanlog + (1.0 - alpha) * s2 / alpha, self.sdlog / math.sqrt(alpha))
+
+    def scale(self):
+        return math.exp(self.meanlog)
+
+    def to_pymc(self, name, sei=None):
+        import pymc as pm
+
+        return pm.LogNormal(name, mu=self.meanlog, sigma=self.sdlog)
+
+    def _pymc_dist(self):
+        import pymc as pm
+
+        return pm.LogNormal.dist(mu=self.meanlog, sigma=self.sdlog)
+
+
+@dataclass(frozen=True, eq=False)
+class HalfFlatPrior(Prior):
+    """halfflat: the improper uniform density on tau > 0 (same density as uniform(0, inf))."""
+
+    family = "halfflat"
+    proper = False
+
+    @property
+    def text(self) -> str:
+        return "halfflat"
+
+    def logpdf(self, x, sei=None):
+        return _positive_logpdf(x, lambda t: np.zeros(t.shape))
+
+    def _power(self, alpha):
+        return self
+
+    def tail_exponent(self):
+        return 0.0
+
+    def to_pymc(self, name, sei=None):
+        import pymc as pm
+
+        return pm.HalfFlat(name)
+
+    def _pymc_logp(self, value, sei=None):
+        return 0.0 * value
+
+
+@dataclass(frozen=True, eq=False)
+class JeffreysPrior(Prior):
+    """jeffreys: p(tau) proportional to sqrt(sum_i (tau / (s_i^2 + tau^2))^2), improper (Tibshirani 1989; the
+    "Jeffreys" option of R bayesmeta, Roever 2020). Needs the standard errors ``sei``; decays like 1/tau."""
+
+    family = "jeffreys"
+    proper = False
+
+    @property
+    def text(self) -> str:
+        return "jeffreys"
+
+    def logpdf(self, x, sei=None):
+        if sei is None:
+            raise ModelError("the jeffreys prior needs the studies' standard errors (sei)")
+        s2 = np.asarray(sei, dtype=float) ** 2
+
+        def inside(t):
+            ratio = t[..., None] / (s2 + t[..., None] ** 2)
+            with np.errstate(divide="ignore"):
+                return 0.5 * np.log(np.sum(ratio**2, axis=-1))
+
+        return _positive_logpdf(x, inside)
+
+    def tail_exponent(self):
+        return 1.0
+
+    def to_pymc(self, name, sei=None):
+        import pymc as pm
+
+        if sei is None:
+            raise ModelError("the jeffreys prior needs the studies' standard errors (sei)")
+        tau = pm.HalfFlat(name)
+        pm.Potential(f"{name}_jeffreys", self._pymc_logp(tau, sei))
+        return tau
+
+    def _pymc_logp(self, value, sei=None):
+        import pytensor.tensor as pt
+
+        if sei is None:
+            raise ModelError("the jeffreys prior needs the studies' standard errors (sei)")
+        s2 = np.asarray(sei, dtype=float) ** 2
+        return 0.5 * pt.log(pt.sum((value / (s2 + value**2)) ** 2))
+
+
+@dataclass(frozen=True, eq=False)
+class PoweredPrior(Prior):
+    """power(base, alpha): density proportional to base(x)^alpha, renormalised numerically when base is proper.
+
+    Used for power-scaling sensitivity (Kallioinen, Paananen, Buerkner, Vehtari 2024, Stat Comput 34:57) where the
+    family is not closed under powers (half-Cauchy, half-t, Jeffreys)."""
+
+    base: Prior
+    alpha: float
+    family = "power"
+
+    @property
+    def support(self) -> str:  # type: ignore[override]
+        return self.base.support
+
+    @property
+    def text(self) -> str:
+        return f"power({self.base.text}, {_fmt(self.alpha)})"
+
+    @property
+    def proper(self) -> bool:  # type: ignore[override]
+        # base^alpha of a proper tau prior with tails ~ tau^-a stays integrable only while a * alpha > 1
+        return self.base.proper and self.tail_exponent() > 1.0
+
+    @cached_property
+    def _grid(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """(u, log density of u = log tau unnormalised, log normaliser): trapezoid rule on u, which converges
+        geometrically for this smooth integrand decaying at both ends."""
+        centre = math.log(self.base.scale() or 1.0)
+        excess = self.tail_exponent() - 1.0
+        upper = centre + 40.0 + (60.0 / excess if math.isfinite(excess) else 0.0)
+        u = np.arange(centre - 60.0, upper, 0.02)
+        with np.errstate(over="ignore"):
+            logd = self.alpha * self.base.logpdf(np.exp(u)) + u
+        top = float(np.max(logd))
+        log_norm = top + math.log(np.sum(np.exp(logd - top)) * 0.02)
+        return u, logd, log_norm
+
+    def logpdf(self, x, sei=None):
+        log_norm = self._grid[2] if self.proper else 0.0
+        return self.alpha * self.base.logpdf(x, sei) - log_norm
+
+    def rvs(self, size, rng=None):
+        if not self.proper:
+            return super().rvs(size, rng)
+        u, logd, log_norm = self._grid
+        dens = np.exp(logd - log_norm)
+        cdf = np.concatenate([[0.0], np.cumsum((dens[1:] + dens[:-1]) / 2 * np.diff(u))])
+        cdf /= cdf[-1]
+        q = _rng(rng).uniform(size=size)
+        return np.exp(np.interp(q, cdf, u))
+
+    def _power(self, alpha):
+        return PoweredPrior(self.base, self.alpha * alpha)
+
+    def scale(self):
+        return self.base.scale()
+
+    def tail_exponent(self):
+        return self.alpha * self.base.tail_exponent()
+
+    def to_pymc(self, name, sei=None):
+        import pymc as pm
+
+        var = pm.HalfFlat(name) if self.support == "positive" else pm.Flat(name)
+        pm.Potential(f"{name}_prior", self._pymc_logp(var, sei))
+        return var
+
+    def _pymc_logp(self, value, sei=None):
+        log_norm = self._grid[2] if self.proper else 0.0
+        return self.alpha * self.base._pymc_logp(value, sei) - log_norm
+
+
+# -- parsing -------------------------------------------------------------------------------------------------
+_CALL = re.compile(r"^\s*([A-Za-z_][A-Za-z_0-9]*)\s*(?:\((.*)\))?\s*$", re.DOTALL)
+_ARITY = {
+    "normal": 2,
+    "flat": 0,
+    "halfnormal": 1,
+    "halfcauchy": 1,
+    "halft": 2,
+    "exponential": 1,
+    "uniform": 2,
+    "lognormal": 2,
+    "lognormal_tau2": 2,
+    "jeffreys": 0,
+    "halfflat": 0,
+    "power": 2,
+}
+
+
+def _bad(text: str, why: str) -> ModelError:
+    return ModelError(f"cannot read prior {text!r}: {why} (valid forms: {VALID_FORMS})")
+
+
+def _split_args(inner: str) -> list[str]:
+    """Split on commas at the top level of parentheses."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(inner):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(inner[start:i])
+            start = i + 1
+    parts.append(inner[start:])
+    return [p.strip() for p in parts]
+
+
+def _number(text: str, arg: str) -> float:
+    try:
+        value = float(arg)
+    except ValueError:
+        raise _bad(text, f"{arg!r} is not a number") from None
+    if math.isnan(value):
+        raise _bad(text, "NaN is not a valid parameter")
+    return value
+
+
+def parse_prior(text: str | Prior, for_param: str | None = None) -> Prior:
+    """Parse a prior's text form (see the module docstring); a Prior passes through unchanged.
+
+    ``for_param`` ('mu', 'beta' or 'tau'), when given, checks that the family suits the parameter: normal and
+    flat for effects, the positive families for tau. Raises ModelError naming the valid forms."""
+    if isinstance(text, Prior):
+        prior = text
+    else:
+        if not isinstance(text, str):
+            raise _bad(str(text), "a prior must be given as text")
+        prior = _parse(text)
+    if for_param is not None:
+        want = "positive" if for_param == "tau" else "real"
+        if prior.support != want:
+            kinds = (
+                "halfnormal, halfcauchy, halft, exponential, uniform, lognormal, lognormal_tau2, jeffreys, halfflat"
+                if want == "positive"
+                else "normal, flat"
+            )
+            raise ModelError(f"prior {prior.text!r} does not suit parameter {for_param!r} (valid families: {kinds})")
+    return prior
+
+
+def _parse(text: str) -> Prior:
+    match = _CALL.match(text)
+    if not match:
+        raise _bad(text, "not of the form name(arguments)")
+    name, inner = match.group(1).lower(), match.group(2)
+    if name not in _ARITY:
+        raise _bad(text, f"unknown family {name!r}")
+    args = [] if inner is None or inner.strip() == "" else _split_args(inner)
+    if len(args) != _ARITY[name]:
+        raise _bad(text, f"{name} takes {_ARITY[name]} argument(s), got {len(args)}")
+    if name == "power":
+        base = _parse(args[0])
+        alpha = _number(text, args[1])
+        if not (math.isfinite(alpha) and alpha > 0):
+            raise _bad(text, "the exponent alpha must be a positive number")
+        return PoweredPrior(base, alpha) if alpha != 1 else base
+    nums = [_number(text, a) for a in args]
+
+    def positive(value: float, what: str) -> float:
+        if not (math.isfinite(value) and value > 0):
+            raise _bad(text, f"{what} must be a positive finite number, got {_fmt(value)}")
+        return value
+
+    def finite(value: float, what: str) -> float:
+        if not math.isfinite(value):
+            raise _bad(text, f"{what} must be finite, got {_fmt(value)}")
+        return value
+
+    if name == "normal":
+        return NormalPrior(finite(nums[0], "the mean"), positive(nums[1], "the sd"))
+    if name == "flat":
+        return FlatPrior()
+    if name == "halfnormal":
+        return HalfNormalPrior(positive(nums[0], "the scale"))
+    if name == "halfcauchy":
+        return HalfCauchyPrior(positive(nums[0], "the scale"))
+    if name == "halft":
+        return HalfTPrior(positive(nums[0], "nu"), positive(nums[1], "the scale"))
+    if name == "exponential":
+        return ExponentialPrior(positive(nums[0], "the rate"))
+    if name == "uniform":
+        lower, upper = nums
+        if not (math.isfinite(lower) and lower >= 0):
+            raise _bad(text, "the lower bound of a tau prior must be a finite number >= 0")
+        if not upper > lower:
+            raise _bad(text, "the upper bound must exceed the lower bound")
+        if math.isinf(upper) and lower != 0:
+            raise _bad(text, "an unbounded uniform prior must start at 0: uniform(0, inf)")
+        return UniformPrior(lower, upper)
+    if name == "lognormal":
+        return LogNormalPrior(finite(nums[0], "meanlog"), positive(nums[1], "sdlog"))
+    if name == "lognormal_tau2":
+        return LogNormalPrior(finite(nums[0], "meanlog") / 2, positive(nums[1], "sdlog") / 2, on_tau2=True)
+    if name == "jeffreys":
+        return JeffreysPrior()
+    return HalfFlatPrior()
+
+
+# -- named prior sets ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PriorSet:
+    """A named combination of priors for mu, tau and the meta-regression coefficients beta."""
+
+    name: str
+    mu: Prior
+    tau: Prior
+    beta: Prior
+    description: str = ""
+    source: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"mu": self.mu.text, "tau": self.tau.text, "beta": self.beta.text}
+
+
+def load_prior_sets(path: str | Path | None = None) -> dict[str, PriorSet]:
+    """Read named prior sets from a TOML file (default ``models/priors.toml``): one table per set with keys
+    ``mu``, ``tau``, ``beta`` (prior texts), ``description`` and ``source``; ``beta`` defaults to ``mu``."""
+    file = Path(path) if path is not None else DEFAULT_PRIOR_FILE
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("prior file not found", file=str(file)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not valid TOML: {exc}", file=str(file)) from None
+    sets: dict[str, PriorSet] = {}
+    for name, table in raw.items():
+        if not isinstance(table, dict):
+            raise InputError("each prior set must be a table", file=str(file), column=name, valid="[name] mu = ...")
+        for key in ("mu", "tau"):
+            if key not in table:
+                raise InputError(f"prior set {name!r} lacks {key!r}", file=str(file), column=f"{name}.{key}")
+        parsed = {}
+        for key in ("mu", "tau", "beta"):
+            try:
+                parsed[key] = parse_prior(str(table.get(key, table["mu"])), for_param=key)
+            except ModelError as exc:
+                raise InputError(str(exc), file=str(file), column=f"{name}.{key}") from None
+        sets[name] = PriorSet(
+            name=name,
+            mu=parsed["mu"],
+            tau=parsed["tau"],
+            beta=parsed["beta"],
+            description=str(table.get("description", "")),
+            source=str(table.get("source", "")),
+        )
+    return sets
+
+
+def normal_tail_scale(threshold_ratio: float, prob: float = 0.05) -> float:
+    """sd s0 of a normal prior centred at 0 with P(exp(mu) < threshold_ratio) = prob (Spiegelhalter et al. 2004,
+    ch. 5): s0 = ln(threshold) / Phi^-1(prob); e.g. threshold 0.7, prob 5% gives ln(0.7)/-1.645."""
+    if not 0 < threshold_ratio < 1:
+        raise ModelError(f"the threshold ratio must lie in (0, 1), got {threshold_ratio}")
+    return math.log(threshold_ratio) / special.ndtri(prob)
