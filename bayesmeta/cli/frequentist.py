@@ -1,0 +1,119 @@
+"""`bayesmeta frequentist`: common- or random-effects meta-analysis of a CSV, as R metafor ``rma`` computes it."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from typing import Annotated, Any, Optional
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+from scipy import stats
+
+from bayesmeta.cli import app
+
+RATIO_MEASURES = ("HR", "RR", "OR")
+
+
+class Method(str, Enum):
+    FE = "FE"
+    DL = "DL"
+    REML = "REML"
+    PM = "PM"
+    ML = "ML"
+
+
+class Measure(str, Enum):
+    HR = "HR"
+    RR = "RR"
+    OR = "OR"
+    MD = "MD"
+
+
+def _natural(result: dict[str, Any]) -> dict[str, float | None]:
+    """Estimate, CI and prediction interval back-transformed to the ratio scale."""
+    keys = ("estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper")
+    return {k: (None if result[k] is None else float(np.exp(result[k]))) for k in keys}
+
+
+def _fmt(x: float | None, digits: int = 4) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def _p(x: float | None) -> str:
+    return "-" if x is None else (f"{x:.4f}" if x >= 1e-4 else f"{x:.2e}")
+
+
+@app.command("frequentist")
+def frequentist_command(
+    data: Annotated[str, typer.Argument(help="CSV: study + (yi,sei | yi,vi | estimate,ci_lower,ci_upper | counts)")],
+    method: Annotated[Method, typer.Option(help="tau^2 estimator (FE: common effect)")] = Method.REML,
+    hksj: Annotated[bool, typer.Option("--hksj", help="Knapp-Hartung (HKSJ) t-based inference")] = False,
+    measure: Annotated[
+        Optional[Measure],
+        typer.Option(help="effect measure [default: the file's measure column, else yi as given, RR for counts]"),
+    ] = None,
+    level: Annotated[float, typer.Option(help="confidence level")] = 0.95,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object (analysis scale)")] = False,
+) -> None:
+    """Pool the studies with metafor's conventions: estimate, CI, tau^2, I^2, H^2, Q and the prediction interval."""
+    from bayesmeta.frequentist import rma
+    from bayesmeta.tables import read_effect_table
+
+    table = read_effect_table(data, measure.value if measure else None)
+    fit = rma(table.yi, table.vi, method=method.value, test="knha" if hksj else "z", level=level)
+    out = {"source": table.source, "measure": table.measure, "study": list(table.study), **fit.as_dict()}
+    ratio = table.measure in RATIO_MEASURES
+    if ratio:
+        out["natural_scale"] = _natural(out)
+    if as_json:
+        typer.echo(json.dumps(out))
+        return
+    _print_tables(table, fit, out, ratio)
+
+
+def _print_tables(table, fit, out: dict[str, Any], ratio: bool) -> None:
+    console = Console()
+    model = "common-effect" if fit.method == "FE" else f"random-effects ({fit.method})"
+    test = "Knapp-Hartung t" if fit.test == "knha" else "z"
+    pct = f"{100 * fit.level:g}%"
+
+    weights = 1.0 / (table.vi + fit.tau2)
+    studies = Table(title=f"{table.source}: {fit.k} studies, measure {table.measure}")
+    studies.add_column("study")
+    studies.add_column("yi", justify="right")
+    studies.add_column("sei", justify="right")
+    if ratio:
+        studies.add_column(f"{table.measure} [{pct} CI]", justify="right")
+    studies.add_column("weight %", justify="right")
+    z = float(stats.norm.ppf(1 - (1 - fit.level) / 2))
+    for name, y, s, w in zip(table.study, table.yi, table.sei, weights / weights.sum()):
+        row = [name, _fmt(y), _fmt(s)]
+        if ratio:
+            row.append(f"{np.exp(y):.2f} [{np.exp(y - z * s):.2f}, {np.exp(y + z * s):.2f}]")
+        row.append(f"{100 * w:.1f}")
+        studies.add_row(*row)
+    console.print(studies)
+
+    summary = Table(title=f"Pooled {model} estimate, {test} test")
+    summary.add_column("quantity")
+    summary.add_column("value", justify="right")
+    if ratio:
+        nat = out["natural_scale"]
+        summary.add_row(
+            f"{table.measure} [{pct} CI]", f"{nat['estimate']:.3f} [{nat['ci_lower']:.3f}, {nat['ci_upper']:.3f}]"
+        )
+        summary.add_row(f"{pct} prediction interval", f"[{nat['pi_lower']:.3f}, {nat['pi_upper']:.3f}]")
+    summary.add_row("estimate (analysis scale)", f"{fit.estimate:.4f} (se {fit.se:.4f})")
+    summary.add_row(f"{pct} CI (analysis scale)", f"[{fit.ci_lower:.4f}, {fit.ci_upper:.4f}]")
+    if not ratio:
+        summary.add_row(f"{pct} prediction interval", f"[{fit.pi_lower:.4f}, {fit.pi_upper:.4f}]")
+    stat = "t" if fit.test == "knha" else "z"
+    summary.add_row(f"{stat}, p", f"{fit.zval:.3f}, {_p(fit.pval)}")
+    summary.add_row("tau^2", _fmt(fit.tau2) + ("" if fit.tau2_se is None else f" (se {fit.tau2_se:.4f})"))
+    summary.add_row("I^2", f"{fit.i2:.1f}%")
+    summary.add_row("H^2", f"{fit.h2:.2f}")
+    summary.add_row(f"Q (df {fit.q_df}), p", f"{fit.q:.2f}, {_p(fit.q_p)}")
+    console.print(summary)
