@@ -1,0 +1,262 @@
+"""A user's own effect table (the command line's input) read into an :class:`EffectTable`.
+
+Accepted forms, besides a ``study`` (or ``study_id``) column, tried in this order:
+1. ``yi, sei`` -- effects on the analysis scale with their standard errors;
+2. ``yi, vi`` -- effects with their sampling variances;
+3. ``estimate, ci_lower, ci_upper`` -- a ratio (HR, RR, OR; logged) or a mean difference (MD) with a 95% CI,
+   se = (U - L) / (2 * 1.959964) on the analysis scale (Tierney et al. 2007);
+4. ``events_treatment, total_treatment, events_control, total_control`` -- arm counts, log RR by default or log
+   OR with measure OR (metafor ``escalc`` conventions: 0.5 added to the cells of studies with a zero cell;
+   studies with no events in either arm dropped and listed in ``dropped``).
+Arm counts given alongside another form are validated and kept in ``counts``; every other column becomes a
+covariate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bayesmeta.data import (
+    COUNT_COLUMNS,
+    check_arm_counts,
+    check_interval,
+    check_unique,
+    numeric_column,
+    read_text_csv,
+    spreadsheet_row,
+)
+from bayesmeta.effects import both_arms_zero, log_or_from_counts, log_ratio_from_ci, log_rr_from_counts
+from bayesmeta.errors import InputError
+
+TABLE_MEASURES: tuple[str, ...] = ("HR", "RR", "OR", "MD", "GEN")
+FORMS: tuple[tuple[str, ...], ...] = (
+    ("yi", "sei"),
+    ("yi", "vi"),
+    ("estimate", "ci_lower", "ci_upper"),
+    COUNT_COLUMNS,
+)
+FORMS_TEXT = "; ".join(", ".join(form) for form in FORMS)
+# Columns of an effects frame (bayesmeta.effects.derive_effects) that describe the derivation, not the study.
+_BOOKKEEPING = ("outcome", "measure", "vi", "method", "usable", "reason")
+_Z975 = 1.959963984540054
+
+
+@dataclass(frozen=True, eq=False)
+class EffectTable:
+    """Study effects on the analysis scale (log ratio, or raw for MD/GEN) ready for a model.
+
+    ``counts`` holds the arm counts (index study) when the table gave them, ``covariates`` every other column
+    (index study), ``dropped`` the studies removed because neither arm had an event, ``source`` the file.
+    """
+
+    study: tuple[str, ...]
+    yi: np.ndarray
+    sei: np.ndarray
+    measure: str
+    method: tuple[str, ...]
+    counts: pd.DataFrame | None
+    covariates: pd.DataFrame
+    source: str
+    dropped: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("yi", "sei"):
+            values = np.array(getattr(self, name), dtype=float)
+            values.setflags(write=False)
+            object.__setattr__(self, name, values)
+        k = len(self.study)
+        if not (self.yi.shape == self.sei.shape == (k,)) or len(self.method) != k:
+            raise ValueError("study, yi, sei and method must have one entry per study")
+        if k == 0:
+            raise InputError("no studies left to analyse", file=self.source)
+        if not (np.all(np.isfinite(self.yi)) and np.all(np.isfinite(self.sei)) and np.all(self.sei > 0)):
+            raise InputError("effects must be finite with positive standard errors", file=self.source)
+
+    @property
+    def vi(self) -> np.ndarray:
+        """Sampling variances sei^2."""
+        return self.sei**2
+
+    @property
+    def k(self) -> int:
+        """Number of studies."""
+        return len(self.study)
+
+    def to_frame(self) -> pd.DataFrame:
+        """study, yi, sei, vi, method and the covariates as one DataFrame (index study)."""
+        frame = pd.DataFrame(
+            {"yi": self.yi, "sei": self.sei, "vi": self.vi, "method": self.method},
+            index=pd.Index(self.study, name="study"),
+        )
+        return frame.join(self.covariates)
+
+
+def _normalise_measure(measure: str | None, file: str) -> str | None:
+    if measure is None:
+        return None
+    upper = str(measure).strip().upper()
+    if upper not in TABLE_MEASURES:
+        raise InputError(f"unknown measure '{measure}'", file=file, column="measure",
+                         valid=", ".join(TABLE_MEASURES))
+    return upper
+
+
+def _measure_from_column(frame: pd.DataFrame, file: str) -> str | None:
+    """The one value of a ``measure`` column (blank cells ignored), used when no measure is passed."""
+    if "measure" not in frame.columns:
+        return None
+    first: str | None = None
+    for position, value in enumerate(frame["measure"].astype(str)):
+        if value == "":
+            continue
+        if value.upper() not in TABLE_MEASURES:
+            raise InputError(f"unknown measure '{value}'", file=file, row=spreadsheet_row(position),
+                             column="measure", valid=", ".join(TABLE_MEASURES))
+        if first is not None and value.upper() != first:
+            raise InputError(f"measure '{value}' differs from '{first}' on an earlier row", file=file,
+                             row=spreadsheet_row(position), column="measure", valid="one measure per table")
+        first = first or value.upper()
+    return first
+
+
+def _study_column(frame: pd.DataFrame, file: str) -> str:
+    for name in ("study", "study_id"):
+        if name in frame.columns:
+            return name
+    raise InputError("missing study column", file=file, column="study",
+                     valid=f"a 'study' (or 'study_id') column and one of: {FORMS_TEXT}")
+
+
+def _text_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """In-memory frames to the text form the validators read: blanks for missing values."""
+    text = pd.DataFrame(index=range(len(frame)))
+    for column in frame.columns:
+        values = frame[column].to_numpy(dtype=object)
+        text[str(column)] = ["" if (v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)))
+                             else repr(float(v)) if isinstance(v, (float, np.floating)) else str(v).strip()
+                             for v in values]
+    return text
+
+
+def _covariate(values: pd.Series) -> pd.Series:
+    """Numeric when every non-blank cell is a number, else text; blanks are missing."""
+    blank = values == ""
+    numbers = pd.to_numeric(values.where(~blank, None), errors="coerce")
+    if numbers[~blank].notna().all():
+        if not blank.any() and np.all(numbers == np.round(numbers)):
+            return numbers.astype("int64")
+        return numbers.astype(float)
+    return values.where(~blank, None).astype(object)
+
+
+def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
+                  methods: pd.Series | None = None) -> EffectTable:
+    if frame.empty:
+        raise InputError("the table has no data rows", file=file)
+    study_column = _study_column(frame, file)
+    for position, cell in enumerate(frame[study_column]):
+        if cell == "":
+            raise InputError("blank study name", file=file, row=spreadsheet_row(position), column=study_column,
+                             valid="a non-empty study label")
+    check_unique(frame, [study_column], file, "study")
+    measure = _normalise_measure(measure, file) or _measure_from_column(frame, file)
+    form = next((f for f in FORMS if all(c in frame.columns for c in f)), None)
+    if form is None:
+        raise InputError("no effect columns found", file=file,
+                         valid=f"a '{study_column}' column and one of: {FORMS_TEXT}")
+    has_counts = all(c in frame.columns for c in COUNT_COLUMNS)
+    counts = None
+    if has_counts:
+        counts = pd.DataFrame({c: numeric_column(frame, c, file, integer=True) for c in COUNT_COLUMNS})
+        check_arm_counts(counts, file)
+        given = counts.notna().all(axis=1)
+        if form == COUNT_COLUMNS and not given.all():
+            position = int(np.flatnonzero(~given.to_numpy())[0])
+            raise InputError("blank arm counts", file=file, row=spreadsheet_row(position),
+                             column=COUNT_COLUMNS[0], valid="all four arm counts for every study")
+        if given.any() and not given.all():
+            position = int(np.flatnonzero(~given.to_numpy())[0])
+            raise InputError("arm counts given for some studies only", file=file, row=spreadsheet_row(position),
+                             column=COUNT_COLUMNS[0], valid="arm counts for every study or for none")
+        if not given.any():
+            counts = None
+
+    studies = frame[study_column].astype(str)
+    keep = np.ones(len(frame), dtype=bool)
+    if form == ("yi", "sei"):
+        yi = numeric_column(frame, "yi", file, required=True).to_numpy()
+        sei = numeric_column(frame, "sei", file, required=True, positive=True).to_numpy()
+        method = np.array(["given"] * len(frame), dtype=object)
+        measure = measure or "GEN"
+    elif form == ("yi", "vi"):
+        yi = numeric_column(frame, "yi", file, required=True).to_numpy()
+        sei = np.sqrt(numeric_column(frame, "vi", file, required=True, positive=True).to_numpy())
+        method = np.array(["given"] * len(frame), dtype=object)
+        measure = measure or "GEN"
+    elif form == ("estimate", "ci_lower", "ci_upper"):
+        if measure not in ("HR", "RR", "OR", "MD"):
+            raise InputError("an estimate with a CI needs its measure", file=file, column="measure",
+                             valid="HR, RR, OR (ratio scale, analysed as logs) or MD (raw scale)")
+        values = pd.DataFrame({c: numeric_column(frame, c, file, required=True) for c in form})
+        check_interval(values, pd.Series([measure] * len(frame)), file)
+        est, lower, upper = (values[c].to_numpy() for c in form)
+        if measure == "MD":
+            yi, sei = est, (upper - lower) / (2 * _Z975)
+        else:
+            yi, sei = log_ratio_from_ci(est, lower, upper)
+        method = np.array(["ci"] * len(frame), dtype=object)
+    else:
+        measure = measure or "RR"
+        if measure not in ("RR", "OR"):
+            raise InputError(f"arm counts give a log RR or log OR, not {measure}", file=file, column="measure",
+                             valid="RR (default) or OR")
+        a, n1, c, n2 = (counts[col].to_numpy() for col in COUNT_COLUMNS)
+        function = log_rr_from_counts if measure == "RR" else log_or_from_counts
+        yi, vi, corrected = function(a, n1, c, n2)
+        yi, sei = np.atleast_1d(yi), np.sqrt(np.atleast_1d(vi))
+        keep = ~np.atleast_1d(both_arms_zero(a, c))
+        method = np.where(np.atleast_1d(corrected), "counts_cc", "counts").astype(object)
+    if methods is not None:
+        method = methods.astype(str).to_numpy(dtype=object)
+
+    used = {study_column, *form, *(COUNT_COLUMNS if has_counts else ()), *_BOOKKEEPING}
+    covariates = pd.DataFrame({c: _covariate(frame[c]) for c in frame.columns if c not in used})
+    index = pd.Index(studies, name="study")
+    covariates.index = index
+    if counts is not None:
+        counts.index = index
+        counts = counts.astype("int64")
+    dropped = tuple(studies[~keep])
+    if not keep.any():
+        raise InputError("every study has no events in either arm: nothing to analyse", file=file)
+    return EffectTable(
+        study=tuple(studies[keep]),
+        yi=np.asarray(yi, dtype=float)[keep],
+        sei=np.asarray(sei, dtype=float)[keep],
+        measure=measure,
+        method=tuple(str(m) for m in method[keep]),
+        counts=None if counts is None else counts[keep],
+        covariates=covariates[keep],
+        source=file,
+        dropped=dropped,
+    )
+
+
+def read_effect_table(path: str | Path, measure: str | None = None) -> EffectTable:
+    """Read and validate a user's effect table (forms in the module docstring). ``measure`` is one of HR, RR,
+    OR, MD or GEN; when None it comes from a ``measure`` column, else GEN for yi forms and RR for counts."""
+    file = str(path)
+    return _effect_table(read_text_csv(path), measure, file)
+
+
+def effect_table_from_frame(df: pd.DataFrame, measure: str | None, source: str = "<frame>") -> EffectTable:
+    """An :class:`EffectTable` from an in-memory frame in one of the accepted forms, e.g. the output of
+    :func:`bayesmeta.effects.effects_for` (its ``method`` column is kept, its bookkeeping columns dropped)."""
+    methods = None
+    if "method" in df.columns and "yi" in df.columns:
+        methods = df["method"].reset_index(drop=True)
+    return _effect_table(_text_frame(df), measure, source, methods)
