@@ -1,0 +1,706 @@
+"""Trial sequential analysis (TSA) of a cumulative meta-analysis of a binary outcome.
+
+Wetterslev J, Thorlund K, Brok J, Gluud C (2008) J Clin Epidemiol 61:64-75 (TSA, required information size);
+Wetterslev J, Thorlund K, Brok J, Gluud C (2009) BMC Med Res Methodol 9:86 (diversity D^2);
+Wetterslev J, Jakobsen JC, Gluud C (2017) BMC Med Res Methodol 17:39 (TSA in practice);
+Lan KKG, DeMets DL (1983) Biometrika 70:659-663 (alpha spending);
+Armitage P, McPherson CK, Rowe BC (1969) J R Stat Soc A 132:235-244 and Jennison C, Turnbull BW (2000)
+*Group Sequential Methods with Applications to Clinical Trials*, ch. 7 and 19 (recursive numerical integration).
+
+Pieces, each usable alone:
+
+- :func:`required_information_size` (RIS, participants) and :func:`implied_diversity`, its inverse in D^2;
+- :func:`diversity`: D^2 = 1 - V_fixed / V_random;
+- :func:`obf_spending` and :func:`boundaries`: Lan-DeMets alpha spending and exact group-sequential boundaries
+  (with optional non-binding beta-spending futility boundaries), and :func:`exit_probabilities`;
+- :func:`cumulative_z`: the cumulative Z-curve in chronological order;
+- :func:`tsa`: all of it together, returning a :class:`TSAResult`.
+
+Spending conventions for a two-sided test (``convention``):
+
+- ``'two-sided'`` (default; Lan & DeMets 1983 as stated, and the TSA program of the Copenhagen Trial Unit): the
+  *total* alpha spent by information fraction t is A(t) = 2 - 2 Phi(z_{1-alpha/2} / sqrt(t)), shared equally by
+  the two symmetric boundaries;
+- ``'per-side'`` (gsDesign ``sfLDOF`` with one-sided alpha/2 on each side, ldbounds with ``alpha`` split per
+  side, and the R package RTSA): each side spends 2 - 2 Phi(z_{1-alpha/4} / sqrt(t)). For 5 equally spaced looks
+  and alpha = 0.05 this gives the widely tabulated 4.877, 3.357, 2.680, 2.290, 2.031; the classic two-sided
+  convention gives lower interim boundaries (4.383 at t = 0.2) and the same final alpha.
+
+Information beyond the RIS: boundaries are planned up to information fraction 1 (the RIS); a look with more
+information than the RIS is compared with the final boundary, at fraction 1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+from scipy import optimize, special, stats
+
+from bayesmeta.errors import InputError, ModelError
+
+Convention = Literal["two-sided", "per-side"]
+SpendingFunction = Callable[[np.ndarray, float], np.ndarray]
+
+_Z_TRUNCATE = 10.0  # standard deviations kept on either side of the mean in the numerical integration
+_GRID_POINTS = 401  # Simpson points per look (odd); boundaries change by < 1e-9 from 1601 points
+_Z_MAX = 37.0  # largest finite boundary searched; a smaller increment of spending gives an infinite boundary
+
+
+# -- required information size ----------------------------------------------------------------------------
+def _check_probability(value: float, name: str) -> float:
+    value = float(value)
+    if not math.isfinite(value) or not (0.0 < value < 1.0):
+        raise InputError(f"{name} = {value!r} is outside (0, 1)", column=name, valid="a number strictly between 0 and 1")
+    return value
+
+
+def _check_diversity(value: float) -> float:
+    value = float(value)
+    if not math.isfinite(value) or not (0.0 <= value < 1.0):
+        raise InputError(f"diversity D^2 = {value!r} is outside [0, 1)", column="diversity", valid="0 <= D^2 < 1")
+    return value
+
+
+def _fixed_information_size(p_control: float, relative_risk_reduction: float, alpha: float, power: float) -> float:
+    p_c = _check_probability(p_control, "p_control")
+    rrr = float(relative_risk_reduction)
+    if not math.isfinite(rrr) or rrr == 0.0 or rrr >= 1.0:
+        raise InputError(
+            f"relative risk reduction {rrr!r} is not usable",
+            column="relative_risk_reduction",
+            valid="a non-zero number below 1 (negative for a relative increase)",
+        )
+    p_e = p_c * (1.0 - rrr)
+    if not 0.0 < p_e < 1.0:
+        raise InputError(
+            f"the intervention-arm proportion p_control * (1 - RRR) = {p_e:g} is outside (0, 1)",
+            column="relative_risk_reduction",
+            valid=f"RRR between {1 - 1 / p_c:.4g} and 1, excluding 0",
+        )
+    alpha = _check_probability(alpha, "alpha")
+    power = _check_probability(power, "power")
+    z = stats.norm.ppf(1.0 - alpha / 2.0) + stats.norm.ppf(power)
+    p_bar = (p_c + p_e) / 2.0
+    delta = p_c - p_e
+    return float(4.0 * z**2 * p_bar * (1.0 - p_bar) / delta**2)
+
+
+def required_information_size(
+    p_control: float,
+    relative_risk_reduction: float,
+    alpha: float = 0.05,
+    power: float = 0.80,
+    diversity: float = 0.0,
+) -> float:
+    """Required information size (total participants, both arms) for a binary outcome (Wetterslev 2008, 2009).
+
+    RIS = 4 (z_{1-alpha/2} + z_{1-beta})^2 p (1 - p) / delta^2 with p_e = p_c (1 - RRR), p = (p_c + p_e) / 2 and
+    delta = p_c - p_e (two-sided alpha, equal allocation); heterogeneity-adjusted RIS / (1 - D^2).
+
+    The TSA program takes the control-arm proportion and a relative risk *reduction*; a negative RRR is a
+    relative increase. The result is not rounded; TSA software reports ``math.ceil`` of it.
+    """
+    fixed = _fixed_information_size(p_control, relative_risk_reduction, alpha, power)
+    return fixed / (1.0 - _check_diversity(diversity))
+
+
+def implied_diversity(
+    ris_published: float,
+    p_control: float,
+    relative_risk_reduction: float,
+    alpha: float = 0.05,
+    power: float = 0.80,
+) -> float:
+    """The D^2 at which the adjusted RIS equals ``ris_published``: D^2 = 1 - RIS_fixed / RIS_published.
+
+    A published RIS rounded up to whole participants N is reproduced by every D^2 in
+    (1 - RIS_fixed / (N - 1), 1 - RIS_fixed / N]; this returns the upper end. A negative value means the
+    published size is smaller than the fixed-effect RIS under these inputs (no D^2 can explain it).
+    """
+    n = float(ris_published)
+    if not math.isfinite(n) or n <= 0:
+        raise InputError(f"published RIS {n!r} is not a positive number", column="ris_published")
+    return 1.0 - _fixed_information_size(p_control, relative_risk_reduction, alpha, power) / n
+
+
+def diversity(vi: ArrayLike, tau2: float) -> float:
+    """Diversity D^2 = 1 - V_fixed / V_random = (V_random - V_fixed) / V_random (Wetterslev et al. 2009).
+
+    V_fixed = 1 / sum(1/v_i) and V_random = 1 / sum(1/(v_i + tau^2)) are the variances of the common-effect and
+    random-effects pooled estimates. Equivalently D^2 = tau^2 / (tau^2 + sigma_D^2), the share of the
+    between-study variance in tau^2 plus the 'diversity-adjusted sampling error'
+    sigma_D^2 = tau^2 V_fixed / (V_random - V_fixed). With equal variances v, D^2 = tau^2 / (tau^2 + v).
+    """
+    return _diversity(_check_variances(vi), tau2)
+
+
+def _diversity(v: np.ndarray, tau2: float) -> float:
+    tau2 = float(tau2)
+    if not math.isfinite(tau2) or tau2 < 0:
+        raise InputError(f"tau^2 = {tau2!r} is not a non-negative number", column="tau2", valid="tau^2 >= 0")
+    v_fixed = 1.0 / np.sum(1.0 / v)
+    v_random = 1.0 / np.sum(1.0 / (v + tau2))
+    return float(1.0 - v_fixed / v_random)
+
+
+def _check_variances(vi: ArrayLike) -> np.ndarray:
+    v = np.atleast_1d(np.asarray(vi, dtype=float))
+    if v.ndim != 1 or v.size == 0:
+        raise InputError("sampling variances must be a non-empty 1-d sequence", column="vi")
+    bad = np.flatnonzero(~np.isfinite(v) | (v <= 0))
+    if bad.size:
+        raise InputError(f"sampling variance {v[bad[0]]!r} of study {bad[0] + 1} is not positive", column="vi",
+                         valid="finite numbers > 0")
+    return v
+
+
+# -- alpha spending ---------------------------------------------------------------------------------------
+def _ldof(t: np.ndarray, level: float) -> np.ndarray:
+    """gsDesign sfLDOF: 2 - 2 Phi(z_{1-level/2} / sqrt(t)) on (0, 1], 0 at t = 0, ``level`` beyond 1."""
+    t = np.clip(np.asarray(t, dtype=float), 0.0, 1.0)
+    z = stats.norm.isf(level / 2.0)
+    with np.errstate(divide="ignore"):
+        out = 2.0 * stats.norm.sf(z / np.sqrt(t))
+    return np.where(t > 0, out, 0.0)
+
+
+def _ldpocock(t: np.ndarray, level: float) -> np.ndarray:
+    """Lan-DeMets Pocock-type spending: level * ln(1 + (e - 1) t)."""
+    t = np.clip(np.asarray(t, dtype=float), 0.0, 1.0)
+    return level * np.log1p((math.e - 1.0) * t)
+
+
+_SPENDING: dict[str, SpendingFunction] = {"obf": _ldof, "pocock": _ldpocock}
+
+
+def _check_convention(convention: str) -> str:
+    if convention not in ("two-sided", "per-side"):
+        raise InputError(f"unknown spending convention {convention!r}", column="convention",
+                         valid="'two-sided' or 'per-side'")
+    return convention
+
+
+def _total_spending(spending: str | SpendingFunction, level: float, sides: int, convention: str) -> Callable:
+    """Cumulative spending of both sides together, A(t), under the chosen convention."""
+    if callable(spending):
+        base = spending
+    elif spending in _SPENDING:
+        base = _SPENDING[spending]
+    else:
+        raise InputError(f"unknown spending function {spending!r}", column="spending",
+                         valid="'obf', 'pocock' or a callable f(t, alpha)")
+    if sides == 1 or _check_convention(convention) == "two-sided":
+        return lambda t: np.asarray(base(np.asarray(t, dtype=float), level), dtype=float)
+    return lambda t: 2.0 * np.asarray(base(np.asarray(t, dtype=float), level / 2.0), dtype=float)
+
+
+def obf_spending(
+    t: ArrayLike, alpha: float = 0.05, sides: int = 2, convention: Convention = "two-sided"
+) -> np.ndarray:
+    """Cumulative alpha spent by information fraction t, Lan-DeMets O'Brien-Fleming type (Lan & DeMets 1983).
+
+    sides=2, convention='two-sided' (default): alpha(t) = 2 - 2 Phi(z_{1-alpha/2} / sqrt(t)), both sides
+    together. sides=2, convention='per-side': 2 x [2 - 2 Phi(z_{1-alpha/4} / sqrt(t))] (gsDesign ``sfLDOF`` at
+    alpha/2 on each side, as RTSA). sides=1: 2 - 2 Phi(z_{1-alpha/2} / sqrt(t)) with alpha one-sided (gsDesign
+    ``sfLDOF``). Fractions above 1 spend alpha.
+    """
+    alpha = _check_probability(alpha, "alpha")
+    if sides not in (1, 2):
+        raise InputError(f"sides = {sides!r}", column="sides", valid="1 or 2")
+    return _total_spending("obf", alpha, sides, convention)(np.asarray(t, dtype=float))
+
+
+# -- recursive numerical integration -------------------------------------------------------------------------
+@dataclass
+class _State:
+    """Sub-density of Z at the last look on the continuation region, as Simpson-weighted grid values."""
+
+    z: np.ndarray
+    weight: np.ndarray  # Simpson weight x sub-density at z
+    t: float
+
+
+def _start() -> _State:
+    # A point mass at Z = 0 with information 0: the first look's exit formulas then reduce to the normal ones.
+    return _State(np.zeros(1), np.ones(1), 0.0)
+
+
+def _transition_args(state: _State, z_new: np.ndarray | float, t_new: float, drift: float) -> np.ndarray:
+    """Standardised argument (z_new sqrt(t_new) - z sqrt(t) - drift dt) / sqrt(dt) for every grid pair."""
+    dt = t_new - state.t
+    return (np.multiply.outer(np.atleast_1d(z_new) * math.sqrt(t_new), np.ones_like(state.z))
+            - state.z * math.sqrt(state.t) - drift * dt) / math.sqrt(dt)
+
+
+def _weighted_log_sum(log_terms: np.ndarray, weight: np.ndarray) -> float:
+    """log sum(weight * exp(log_terms)) without underflow (weights >= 0)."""
+    top = float(np.max(log_terms))
+    if not math.isfinite(top):
+        return -math.inf
+    total = float(np.dot(weight, np.exp(log_terms - top)))
+    return top + math.log(total) if total > 0 else -math.inf
+
+
+def _log_exit_upper(state: _State, c: float, t_new: float, drift: float) -> float:
+    """log P(continue so far, Z_new > c)."""
+    arg = _transition_args(state, c, t_new, drift)[0]
+    return _weighted_log_sum(special.log_ndtr(-arg), state.weight)
+
+
+def _log_exit_lower(state: _State, c: float, t_new: float, drift: float) -> float:
+    """log P(continue so far, Z_new < c)."""
+    arg = _transition_args(state, c, t_new, drift)[0]
+    return _weighted_log_sum(special.log_ndtr(arg), state.weight)
+
+
+def _advance(state: _State, lower: float, upper: float, t_new: float, drift: float) -> _State:
+    """Propagate the sub-density to the next look and restrict it to the continuation region (lower, upper)."""
+    mean = drift * math.sqrt(t_new)
+    lo = max(lower, mean - _Z_TRUNCATE)
+    hi = min(upper, mean + _Z_TRUNCATE)
+    if not lo < hi:
+        return _State(np.array([mean]), np.zeros(1), t_new)
+    z = np.linspace(lo, hi, _GRID_POINTS)
+    simpson = np.ones(_GRID_POINTS)
+    simpson[1:-1:2] = 4.0
+    simpson[2:-1:2] = 2.0
+    simpson *= (hi - lo) / (_GRID_POINTS - 1) / 3.0
+    dt = t_new - state.t
+    arg = _transition_args(state, z, t_new, drift)
+    density = np.exp(-0.5 * arg * arg) @ state.weight
+    density *= math.sqrt(t_new / dt) / math.sqrt(2.0 * math.pi)
+    return _State(z, simpson * density, t_new)
+
+
+def _solve(log_exit: Callable[[float], float], target: float, increasing: bool) -> float:
+    """Boundary c with exit probability equal to ``target`` (exit falls in c for upper, rises for lower)."""
+    if target <= 0.0:
+        return math.inf if not increasing else -math.inf
+    log_target = math.log(target)
+
+    def f(c: float) -> float:
+        return log_exit(c) - log_target
+
+    lo, hi = -_Z_MAX, _Z_MAX
+    f_lo, f_hi = f(lo), f(hi)
+    if increasing:  # lower boundary: exit grows with c
+        if f_lo > 0:
+            return -math.inf
+        if f_hi < 0:
+            return math.inf
+    else:
+        if f_hi > 0:
+            return math.inf
+        if f_lo < 0:
+            return -math.inf
+    return float(optimize.brentq(f, lo, hi, xtol=1e-10, rtol=1e-12, maxiter=200))
+
+
+def _check_fractions(information_fractions: ArrayLike) -> np.ndarray:
+    t = np.atleast_1d(np.asarray(information_fractions, dtype=float))
+    if t.ndim != 1 or t.size == 0:
+        raise InputError("information fractions must be a non-empty 1-d sequence", column="information_fractions")
+    if not np.all(np.isfinite(t)) or np.any(t <= 0):
+        raise InputError("information fractions must be finite and > 0", column="information_fractions",
+                         valid="increasing numbers > 0 (1 = the required information size)")
+    if np.any(np.diff(t) <= 0):
+        position = int(np.flatnonzero(np.diff(t) <= 0)[0]) + 1
+        raise InputError(f"information fraction {t[position]:g} at look {position + 1} does not increase",
+                         column="information_fractions", valid="strictly increasing fractions")
+    return t
+
+
+@dataclass(frozen=True)
+class Boundaries:
+    """Group-sequential monitoring boundaries on the Z scale, one per look.
+
+    ``efficacy`` is the upper boundary; with ``sides=2`` the lower one is ``-efficacy``. ``futility`` (when
+    beta-spending was requested) is the non-binding futility boundary on the side of benefit under the drift
+    ``drift`` (E[Z] = drift sqrt(t)); TSA draws it symmetrically as the inner wedge |Z| < futility. Infinite
+    values mean no spending at that look (no boundary).
+    """
+
+    fractions: np.ndarray
+    efficacy: np.ndarray
+    alpha_spent: np.ndarray  # cumulative, both sides together
+    alpha: float
+    sides: int
+    convention: str
+    spending: str
+    futility: np.ndarray | None = None
+    beta_spent: np.ndarray | None = None
+    beta: float | None = None
+    drift: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "fractions": _json_list(self.fractions),
+            "efficacy": _json_list(self.efficacy),
+            "alpha_spent": _json_list(self.alpha_spent),
+            "alpha": self.alpha,
+            "sides": self.sides,
+            "convention": self.convention,
+            "spending": self.spending,
+        }
+        if self.futility is not None:
+            out.update(futility=_json_list(self.futility), beta_spent=_json_list(self.beta_spent), beta=self.beta,
+                       drift=self.drift)
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        frame = pd.DataFrame({"fraction": self.fractions, "efficacy": self.efficacy, "alpha_spent": self.alpha_spent})
+        if self.futility is not None:
+            frame["futility"] = self.futility
+            frame["beta_spent"] = self.beta_spent
+        return frame
+
+
+def _json_list(values: np.ndarray | None) -> list[float | None] | None:
+    if values is None:
+        return None
+    return [float(v) if math.isfinite(v) else None for v in np.asarray(values, dtype=float)]
+
+
+def boundaries(
+    information_fractions: ArrayLike,
+    alpha: float = 0.05,
+    spending: str | SpendingFunction = "obf",
+    convention: Convention = "two-sided",
+    sides: int = 2,
+    beta: float | None = None,
+    drift: float | None = None,
+) -> Boundaries:
+    """Exact alpha-spending boundaries by recursive numerical integration (Armitage, McPherson & Rowe 1969;
+    Jennison & Turnbull 2000, ch. 7 and 19).
+
+    Z_k = S(t_k) / sqrt(t_k) for a Brownian motion S on the information-fraction scale. The boundary at look k
+    solves P(no earlier crossing, |Z_k| >= c_k) = A(t_k) - A(t_{k-1}) under H0 (one-sided: Z_k >= c_k), where A
+    is the cumulative spending of ``spending`` ('obf': Lan-DeMets O'Brien-Fleming type; 'pocock': Lan-DeMets
+    Pocock type; or a callable f(t, level)) under ``convention`` (see the module docstring). Fractions above 1
+    spend nothing further (A(t) = alpha); a look after the one that reached 1 has an infinite boundary.
+
+    beta: request non-binding futility boundaries by beta spending with the same spending family at level beta
+    (J&T 2000, section 7.3): under the drift (default z_{1-alpha/sides} + z_{1-beta}, the effect the RIS was
+    sized for), f_k solves P(f_j < Z_j < c_j for j < k, Z_k <= f_k) = B(t_k) - B(t_{k-1}). Efficacy boundaries
+    ignore the futility ones (non-binding); a futility boundary above the efficacy one is set to it.
+
+    Numerics: Simpson's rule on 401 points per look over the continuation region truncated at 10 standard
+    deviations; boundaries found by Brent's method on the log exit probability.
+    """
+    t = _check_fractions(information_fractions)
+    alpha = _check_probability(alpha, "alpha")
+    if sides not in (1, 2):
+        raise InputError(f"sides = {sides!r}", column="sides", valid="1 or 2")
+    convention = _check_convention(convention)
+    name = spending if isinstance(spending, str) else getattr(spending, "__name__", "custom")
+    spend = _total_spending(spending, alpha, sides, convention)
+    cumulative = np.maximum.accumulate(np.clip(spend(t), 0.0, alpha))
+
+    efficacy = np.empty(t.size)
+    state = _start()
+    previous = 0.0
+    for k, t_k in enumerate(t):
+        increment = cumulative[k] - previous
+        previous = cumulative[k]
+        if sides == 2:
+            def log_exit(c: float, s: _State = state, tk: float = t_k) -> float:
+                return float(np.logaddexp(_log_exit_upper(s, c, tk, 0.0), _log_exit_lower(s, -c, tk, 0.0)))
+        else:
+            def log_exit(c: float, s: _State = state, tk: float = t_k) -> float:
+                return _log_exit_upper(s, c, tk, 0.0)
+        c_k = _solve(log_exit, increment, increasing=False) if increment > 1e-300 else math.inf
+        c_k = max(c_k, 0.0) if math.isfinite(c_k) else c_k
+        efficacy[k] = c_k
+        state = _advance(state, -c_k if sides == 2 else -math.inf, c_k, t_k, 0.0)
+
+    if beta is None:
+        return Boundaries(t, efficacy, cumulative, alpha, sides, convention, name)
+
+    beta = _check_probability(beta, "beta")
+    if drift is None:
+        drift = float(stats.norm.isf(alpha / sides) + stats.norm.isf(beta))
+    beta_spend = _total_spending(spending, beta, 1, "two-sided")
+    beta_cumulative = np.maximum.accumulate(np.clip(beta_spend(t), 0.0, beta))
+    futility = np.empty(t.size)
+    state = _start()
+    previous = 0.0
+    for k, t_k in enumerate(t):
+        increment = beta_cumulative[k] - previous
+        previous = beta_cumulative[k]
+
+        def log_exit_low(f: float, s: _State = state, tk: float = t_k) -> float:
+            return _log_exit_lower(s, f, tk, drift)
+
+        f_k = _solve(log_exit_low, increment, increasing=True) if increment > 1e-300 else -math.inf
+        f_k = min(f_k, efficacy[k])
+        futility[k] = f_k
+        lower = max(f_k, -efficacy[k]) if sides == 2 else f_k
+        state = _advance(state, lower, efficacy[k], t_k, drift)
+    return Boundaries(t, efficacy, cumulative, alpha, sides, convention, name, futility, beta_cumulative, beta,
+                      float(drift))
+
+
+def exit_probabilities(
+    information_fractions: ArrayLike,
+    upper: ArrayLike,
+    lower: ArrayLike | None = None,
+    drift: float = 0.0,
+) -> pd.DataFrame:
+    """Probabilities of first crossing the upper (Z >= upper_k) or lower (Z <= lower_k) boundary at each look,
+    for a Brownian motion with E[Z_k] = drift sqrt(t_k) (same recursion as :func:`boundaries`).
+
+    ``lower`` defaults to ``-upper`` (symmetric two-sided); pass ``-inf`` values for a one-sided design.
+    """
+    t = _check_fractions(information_fractions)
+    up = np.broadcast_to(np.asarray(upper, dtype=float), t.shape)
+    low = -up if lower is None else np.broadcast_to(np.asarray(lower, dtype=float), t.shape)
+    state = _start()
+    p_up = np.empty(t.size)
+    p_low = np.empty(t.size)
+    for k, t_k in enumerate(t):
+        p_up[k] = math.exp(_log_exit_upper(state, up[k], t_k, drift)) if math.isfinite(up[k]) else 0.0
+        p_low[k] = math.exp(_log_exit_lower(state, low[k], t_k, drift)) if math.isfinite(low[k]) else 0.0
+        state = _advance(state, low[k], up[k], t_k, drift)
+    return pd.DataFrame({"fraction": t, "upper": p_up, "lower": p_low,
+                         "cumulative": np.cumsum(p_up + p_low)})
+
+
+# -- cumulative meta-analysis ---------------------------------------------------------------------------------
+def _pool(y: np.ndarray, v: np.ndarray, method: str) -> tuple[float, float, float]:
+    """Inverse-variance pooling: common effect (FE) or DerSimonian & Laird (1986) random effects.
+
+    DL: tau^2 = max(0, (Q - (k - 1)) / (sum w - sum w^2 / sum w)), w = 1/v; weights 1/(v + tau^2).
+    Returns (estimate, standard error, tau^2).
+    """
+    w = 1.0 / v
+    tau2 = 0.0
+    if method == "DL" and y.size > 1:
+        mu_fixed = np.sum(w * y) / np.sum(w)
+        q = np.sum(w * (y - mu_fixed) ** 2)
+        tau2 = max(0.0, (q - (y.size - 1)) / (np.sum(w) - np.sum(w**2) / np.sum(w)))
+    w_star = 1.0 / (v + tau2)
+    return float(np.sum(w_star * y) / np.sum(w_star)), float(math.sqrt(1.0 / np.sum(w_star))), float(tau2)
+
+
+def _check_method(method: str) -> str:
+    if method not in ("DL", "FE"):
+        raise InputError(f"unknown pooling method {method!r}", column="method", valid="'DL' or 'FE'")
+    return method
+
+
+def cumulative_z(
+    yi: ArrayLike,
+    vi: ArrayLike,
+    order: ArrayLike | None = None,
+    sample_sizes: ArrayLike | None = None,
+    method: str = "DL",
+    ris: float | None = None,
+    study: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """The cumulative Z-curve: after each study in chronological order, the pooled log effect, its SE and
+    Z = estimate / SE, with the accrued participants and their fraction of the RIS (Wetterslev et al. 2008).
+
+    order: sort key (e.g. publication year; ties keep the input order); None keeps the input order.
+    sample_sizes: participants per study (both arms). method: 'DL' (DerSimonian-Laird) or 'FE' (inverse variance).
+    Columns: look, study, n, n_cumulative, fraction (n_cumulative / ris, NaN without ris), estimate, se, z, tau2.
+    """
+    y = np.atleast_1d(np.asarray(yi, dtype=float))
+    v = _check_variances(vi)
+    if y.shape != v.shape or not np.all(np.isfinite(y)):
+        raise InputError("effects yi must be finite and as many as the variances vi", column="yi")
+    method = _check_method(method)
+    k = y.size
+    labels = [f"study {i + 1}" for i in range(k)] if study is None else [str(s) for s in study]
+    if len(labels) != k:
+        raise InputError(f"{len(labels)} study labels for {k} effects", column="study")
+    if sample_sizes is None:
+        n = np.full(k, np.nan)
+    else:
+        n = np.atleast_1d(np.asarray(sample_sizes, dtype=float))
+        if n.shape != y.shape or not np.all(np.isfinite(n)) or np.any(n <= 0):
+            raise InputError("sample sizes must be positive numbers, one per study", column="sample_sizes",
+                             valid="participants per study (both arms), > 0")
+    if order is None:
+        index = np.arange(k)
+    else:
+        keys = np.atleast_1d(np.asarray(order))
+        if keys.shape != y.shape:
+            raise InputError(f"{keys.size} order keys for {k} studies", column="order")
+        index = np.argsort(keys, kind="stable")
+    rows = []
+    for j in range(1, k + 1):
+        chosen = index[:j]
+        estimate, se, tau2 = _pool(y[chosen], v[chosen], method)
+        rows.append((estimate, se, tau2))
+    pooled = np.array(rows)
+    n_sorted = n[index]
+    n_cumulative = np.cumsum(n_sorted)
+    fraction = n_cumulative / float(ris) if ris is not None else np.full(k, np.nan)
+    return pd.DataFrame({
+        "look": np.arange(1, k + 1),
+        "study": [labels[i] for i in index],
+        "n": n_sorted,
+        "n_cumulative": n_cumulative,
+        "fraction": fraction,
+        "estimate": pooled[:, 0],
+        "se": pooled[:, 1],
+        "z": pooled[:, 0] / pooled[:, 1],
+        "tau2": pooled[:, 2],
+    })
+
+
+# -- the whole analysis -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TSAResult:
+    """A trial sequential analysis: information size, Z-curve with its boundaries, and what the curve crossed.
+
+    ``curve`` has one row per look (study added) with the columns of :func:`cumulative_z` and ``efficacy``
+    (|Z| boundary at that look; for looks beyond the RIS, the final boundary) and ``futility`` (inner wedge,
+    NaN where there is none). ``crossed_efficacy_at`` / ``crossed_futility_at`` are the first look (1-based)
+    where |Z| >= efficacy, resp. 0 < |Z| < futility before the RIS; ``reached_ris_at`` the first look whose
+    accrued participants reach the RIS.
+    """
+
+    ris_fixed: float
+    diversity: float
+    diversity_source: str
+    ris: float
+    ris_rounded: int
+    p_control: float
+    relative_risk_reduction: float
+    alpha: float
+    power: float
+    method: str
+    convention: str
+    curve: pd.DataFrame
+    boundaries: Boundaries
+    crossed_efficacy_at: int | None
+    crossed_efficacy_side: str | None
+    crossed_futility_at: int | None
+    reached_ris_at: int | None
+    final_z: float = field(default=math.nan)
+
+    @property
+    def crossed_efficacy(self) -> bool:
+        return self.crossed_efficacy_at is not None
+
+    @property
+    def reached_ris(self) -> bool:
+        return self.reached_ris_at is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        curve = self.curve.astype(object).where(self.curve.notna(), None)
+        records = []
+        for row in curve.to_dict(orient="records"):
+            records.append({key: (None if isinstance(val, float) and not math.isfinite(val) else
+                                  (val.item() if hasattr(val, "item") else val)) for key, val in row.items()})
+        return {
+            "ris_fixed": self.ris_fixed,
+            "diversity": self.diversity,
+            "diversity_source": self.diversity_source,
+            "ris": self.ris,
+            "ris_rounded": self.ris_rounded,
+            "p_control": self.p_control,
+            "relative_risk_reduction": self.relative_risk_reduction,
+            "alpha": self.alpha,
+            "power": self.power,
+            "method": self.method,
+            "convention": self.convention,
+            "crossed_efficacy": self.crossed_efficacy,
+            "crossed_efficacy_at": self.crossed_efficacy_at,
+            "crossed_efficacy_side": self.crossed_efficacy_side,
+            "crossed_futility_at": self.crossed_futility_at,
+            "reached_ris": self.reached_ris,
+            "reached_ris_at": self.reached_ris_at,
+            "final_z": self.final_z,
+            "curve": records,
+            "boundaries": self.boundaries.as_dict(),
+        }
+
+
+def tsa(
+    yi: ArrayLike,
+    vi: ArrayLike,
+    sample_sizes: ArrayLike,
+    p_control: float,
+    relative_risk_reduction: float,
+    alpha: float = 0.05,
+    power: float = 0.80,
+    diversity: float | str = "auto",
+    order: ArrayLike | None = None,
+    method: str = "DL",
+    convention: Convention = "two-sided",
+    futility: bool = True,
+    study: Sequence[str] | None = None,
+) -> TSAResult:
+    """Trial sequential analysis of a binary outcome (Wetterslev et al. 2008, 2017).
+
+    diversity: a D^2 in [0, 1), or 'auto' for D^2 of all studies with the DerSimonian-Laird tau^2
+    (:func:`diversity`; 0 with method 'FE'). RIS from :func:`required_information_size`, rounded up to whole
+    participants; information fraction = accrued participants / rounded RIS. Boundaries: Lan-DeMets
+    O'Brien-Fleming-type alpha spending at the looks before the RIS plus a final look at the RIS
+    (:func:`boundaries`, two-sided), and with ``futility`` a non-binding beta-spending futility wedge.
+    """
+    y = np.atleast_1d(np.asarray(yi, dtype=float))
+    v = _check_variances(vi)
+    method = _check_method(method)
+    if isinstance(diversity, str):
+        if diversity != "auto":
+            raise InputError(f"diversity {diversity!r} is not a number or 'auto'", column="diversity",
+                             valid="'auto' or a D^2 in [0, 1)")
+        tau2 = _pool(y, v, "DL")[2] if method == "DL" else 0.0
+        d2 = _diversity(v, tau2)
+        source = f"estimated (DerSimonian-Laird tau^2 = {tau2:.4g}, k = {y.size})" if method == "DL" else "FE: 0"
+    else:
+        d2 = _check_diversity(diversity)
+        source = "given"
+    ris_fixed = _fixed_information_size(p_control, relative_risk_reduction, alpha, power)
+    if d2 >= 1.0 - 1e-12:
+        raise ModelError("diversity D^2 is 1: the heterogeneity-adjusted information size is infinite")
+    ris = ris_fixed / (1.0 - d2)
+    ris_rounded = math.ceil(ris - 1e-9)
+    curve = cumulative_z(y, v, order=order, sample_sizes=sample_sizes, method=method, ris=ris_rounded, study=study)
+    fractions = curve["fraction"].to_numpy()
+    planned = np.append(fractions[fractions < 1.0], 1.0)
+    bounds = boundaries(planned, alpha=alpha, convention=convention, beta=(1.0 - power) if futility else None)
+    position = np.minimum(np.searchsorted(planned, fractions, side="left"), planned.size - 1)
+    efficacy = bounds.efficacy[position]
+    curve["efficacy"] = efficacy
+    if bounds.futility is not None:
+        wedge = np.where((fractions < 1.0) & (bounds.futility[position] > 0), bounds.futility[position], np.nan)
+        curve["futility"] = wedge
+    else:
+        curve["futility"] = np.nan
+    z = curve["z"].to_numpy()
+    crossed = np.flatnonzero(np.abs(z) >= efficacy)
+    crossed_at = int(crossed[0]) + 1 if crossed.size else None
+    side = None if crossed_at is None else ("upper" if z[crossed_at - 1] > 0 else "lower")
+    wedge = curve["futility"].to_numpy()
+    inside = np.flatnonzero(np.isfinite(wedge) & (np.abs(z) < np.nan_to_num(wedge, nan=-1.0)))
+    reached = np.flatnonzero(curve["n_cumulative"].to_numpy() >= ris_rounded)
+    return TSAResult(
+        ris_fixed=ris_fixed,
+        diversity=float(d2),
+        diversity_source=source,
+        ris=float(ris),
+        ris_rounded=ris_rounded,
+        p_control=float(p_control),
+        relative_risk_reduction=float(relative_risk_reduction),
+        alpha=float(alpha),
+        power=float(power),
+        method=method,
+        convention=convention,
+        curve=curve,
+        boundaries=bounds,
+        crossed_efficacy_at=crossed_at,
+        crossed_efficacy_side=side,
+        crossed_futility_at=int(inside[0]) + 1 if inside.size else None,
+        reached_ris_at=int(reached[0]) + 1 if reached.size else None,
+        final_z=float(z[-1]),
+    )

@@ -1,0 +1,305 @@
+"""Trial sequential analysis: information size, diversity, Lan-DeMets boundaries, the Z-curve and the CLI.
+
+References used here:
+- gsDesign ``sfLDOF`` / ldbounds / RTSA (alpha = 0.025 per side, i.e. the 'per-side' convention): 5 equally spaced
+  looks 4.877, 3.357, 2.680, 2.290, 2.031; 3 looks 3.710, 2.511, 1.993; one-sided 0.025 at t = 0.5, 0.75, 1:
+  2.963, 2.359, 2.014 (RTSA vignette).
+- metafor 3.8-1 ``rma.uni`` on dat.bcg (log RR): FE -0.43028516365 (se 0.040498751711); DL -0.71411722207
+  (se 0.17874208954, tau^2 0.30876026286, I^2 92.1173468546%).
+- Lu et al. 2025 (Int J Surg 111:3494), Results "TSA for ORR and DCR": RIS 2633 (ORR, RRR 30%) and 1469 (DCR,
+  RRR 15%) with the control (systemic) rates 0.2519 and 0.71 printed in the Results.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from bayesmeta import tsa
+from bayesmeta.cli import main
+from bayesmeta.errors import InputError
+
+Z975 = 1.959963984540054
+Z80 = 0.8416212335729143
+
+# dat.bcg (metafor): arm counts, year; log RR and variance as escalc computes them.
+BCG = [
+    ("Aronson", 4, 123, 11, 139, 1948),
+    ("Ferguson & Simes", 6, 306, 29, 303, 1949),
+    ("Rosenthal a", 3, 231, 11, 220, 1960),
+    ("Hart & Sutherland", 62, 13598, 248, 12867, 1977),
+    ("Frimodt-Moller", 33, 5069, 47, 5808, 1973),
+    ("Stein & Aronson", 180, 1541, 372, 1451, 1953),
+    ("Vandiviere", 8, 2545, 10, 629, 1973),
+    ("TPT Madras", 505, 88391, 499, 88391, 1980),
+    ("Coetzee & Berjak", 29, 7499, 45, 7277, 1968),
+    ("Rosenthal b", 17, 1716, 65, 1665, 1961),
+    ("Comstock a", 186, 50634, 141, 27338, 1974),
+    ("Comstock & Webster", 5, 2498, 3, 2341, 1969),
+    ("Comstock b", 27, 16913, 29, 17854, 1976),
+]
+
+
+def bcg_effects():
+    a, n1, c, n2 = (np.array([row[i] for row in BCG], dtype=float) for i in range(1, 5))
+    yi = np.log((a / n1) / (c / n2))
+    vi = 1 / a - 1 / n1 + 1 / c - 1 / n2
+    return yi, vi, n1 + n2, np.array([row[5] for row in BCG])
+
+
+# -- required information size --------------------------------------------------------------------------------
+def test_ris_matches_the_closed_form_by_hand():
+    # p_c = 0.2, RRR 25%: p_e = 0.15, p = 0.175, delta = 0.05
+    by_hand = 4 * (Z975 + Z80) ** 2 * 0.175 * 0.825 / 0.05**2
+    assert tsa.required_information_size(0.2, 0.25) == pytest.approx(by_hand, rel=1e-12)
+    assert by_hand == pytest.approx(1813.09, abs=0.01)
+    assert tsa.required_information_size(0.2, 0.25, diversity=0.5) == pytest.approx(2 * by_hand, rel=1e-12)
+    # alpha 0.01, power 0.9
+    z = 2.5758293035489004 + 1.2815515655446004
+    assert tsa.required_information_size(0.2, 0.25, alpha=0.01, power=0.9) == pytest.approx(
+        4 * z**2 * 0.175 * 0.825 / 0.05**2, rel=1e-12)
+
+
+def test_a_negative_rrr_is_a_relative_increase():
+    # p_c = 0.25, +30%: p_e = 0.325, p = 0.2875, delta = -0.075
+    by_hand = 4 * (Z975 + Z80) ** 2 * 0.2875 * 0.7125 / 0.075**2
+    assert tsa.required_information_size(0.25, -0.30) == pytest.approx(by_hand, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "p_control, rrr, published, d2",
+    [(0.2519, 0.30, 2633, 0.6486), (0.71, 0.15, 1469, 0.5750)],
+    ids=["ORR", "DCR"],
+)
+def test_published_haic_information_sizes_are_reproduced(p_control, rrr, published, d2):
+    """Control = systemic arm, p_e = p_c (1 - RRR) (the TSA program's inputs), and D^2 = 64.86% (ORR), 57.5% (DCR)."""
+    assert math.ceil(tsa.required_information_size(p_control, rrr, diversity=d2)) == published
+    implied = tsa.implied_diversity(published, p_control, rrr)
+    fixed = tsa.required_information_size(p_control, rrr)
+    assert 1 - fixed / (published - 1) < d2 <= implied
+    assert fixed / (1 - implied) == pytest.approx(published, rel=1e-12)
+
+
+def test_published_i2_does_not_reproduce_the_haic_information_sizes():
+    # The forest-plot I^2 (65%, 55%) gives 2644 and 1387, not 2633 and 1469: the program used D^2.
+    assert math.ceil(tsa.required_information_size(0.2519, 0.30, diversity=0.65)) == 2644
+    assert math.ceil(tsa.required_information_size(0.71, 0.15, diversity=0.55)) == 1387
+
+
+def test_ris_rejects_impossible_inputs():
+    with pytest.raises(InputError, match="p_control"):
+        tsa.required_information_size(1.2, 0.3)
+    with pytest.raises(InputError, match="outside"):
+        tsa.required_information_size(0.8, -0.5)  # p_e = 1.2
+    with pytest.raises(InputError, match="D\\^2"):
+        tsa.required_information_size(0.2, 0.3, diversity=1.0)
+    with pytest.raises(InputError, match="relative risk reduction"):
+        tsa.required_information_size(0.2, 0.0)
+
+
+# -- diversity ----------------------------------------------------------------------------------------------------
+def test_diversity_with_equal_variances_is_tau2_over_tau2_plus_v():
+    assert tsa.diversity([0.04] * 6, 0.02) == pytest.approx(0.02 / 0.06, rel=1e-12)
+    assert tsa.diversity([0.04, 0.1, 0.2], 0.0) == 0.0
+
+
+def test_diversity_matches_metafor_variances_and_exceeds_i2_on_bcg():
+    _, vi, _, _ = bcg_effects()
+    d2 = tsa.diversity(vi, 0.30876026286)
+    se_fe, se_dl = 0.040498751711, 0.17874208954  # metafor rma.uni, FE and DL
+    assert d2 == pytest.approx(1 - se_fe**2 / se_dl**2, abs=1e-9)
+    assert d2 >= 0.921173468546  # Wetterslev 2009: D^2 >= I^2
+
+
+# -- spending and boundaries -------------------------------------------------------------------------------------
+def test_obf_spending_closed_forms():
+    t = np.array([0.2, 0.5, 1.0, 1.5])
+    two = tsa.obf_spending(t, 0.05)
+    assert two[0] == pytest.approx(2 - 2 * 0.5 * math.erfc(-(Z975 / math.sqrt(0.2)) / math.sqrt(2)), rel=1e-10)
+    assert two[2] == pytest.approx(0.05) and two[3] == pytest.approx(0.05)
+    z_quarter = 2.241402727604947  # z_{1 - 0.05/4}
+    per = tsa.obf_spending(t, 0.05, convention="per-side")
+    assert per[1] == pytest.approx(2 * (2 - 2 * (1 - 0.5 * math.erfc(z_quarter / math.sqrt(0.5) / math.sqrt(2)))),
+                                   rel=1e-10)
+    assert per[2] == pytest.approx(0.05)
+
+
+def test_per_side_boundaries_match_published_lan_demets_tables():
+    five = tsa.boundaries([0.2, 0.4, 0.6, 0.8, 1.0], alpha=0.05, convention="per-side")
+    assert np.round(five.efficacy, 3).tolist() == [4.877, 3.357, 2.680, 2.290, 2.031]
+    three = tsa.boundaries([1 / 3, 2 / 3, 1.0], alpha=0.05, convention="per-side")
+    assert np.round(three.efficacy, 3).tolist() == [3.710, 2.511, 1.993]
+    one_sided = tsa.boundaries([0.5, 0.75, 1.0], alpha=0.025, sides=1)
+    assert np.round(one_sided.efficacy, 3).tolist() == [2.963, 2.359, 2.014]
+
+
+def test_two_sided_classic_boundaries_start_at_the_closed_form_and_differ_from_per_side():
+    b = tsa.boundaries([0.2, 0.4, 0.6, 0.8, 1.0], alpha=0.05)
+    assert b.convention == "two-sided"
+    assert b.efficacy[0] == pytest.approx(Z975 / math.sqrt(0.2), abs=1e-6)  # all alpha(0.2) spent at look 1
+    per = tsa.boundaries([0.2, 0.4, 0.6, 0.8, 1.0], alpha=0.05, convention="per-side")
+    assert np.all(b.efficacy[:4] < per.efficacy[:4] - 0.03)
+    assert tsa.boundaries([1.0]).efficacy[0] == pytest.approx(Z975, abs=1e-7)
+
+
+def test_pocock_spending_is_linear_in_alpha_so_both_conventions_agree():
+    t = [0.2, 0.4, 0.6, 0.8, 1.0]
+    a = tsa.boundaries(t, spending="pocock").efficacy
+    b = tsa.boundaries(t, spending="pocock", convention="per-side").efficacy
+    assert np.allclose(a, b, atol=1e-8)
+    assert np.all(np.diff(a) < 0) and 2.3 < a[-1] < a[0] < 2.5
+
+
+def _simulate_z(fractions, n, seed, drift=0.0):
+    rng = np.random.default_rng(seed)
+    t = np.asarray(fractions)
+    steps = rng.standard_normal((n, t.size)) * np.sqrt(np.diff(t, prepend=0.0)) + drift * np.diff(t, prepend=0.0)
+    return np.cumsum(steps, axis=1) / np.sqrt(t)
+
+
+@pytest.mark.parametrize("convention", ["two-sided", "per-side"])
+def test_crossing_probability_under_h0_equals_spent_alpha_by_monte_carlo(convention):
+    fractions = [0.12, 0.3, 0.45, 0.7, 0.85, 1.0]
+    b = tsa.boundaries(fractions, alpha=0.05, convention=convention)
+    n = 400_000
+    z = _simulate_z(fractions, n, seed=20250101)
+    crossed = np.abs(z) >= b.efficacy
+    first = np.where(crossed.any(axis=1), crossed.argmax(axis=1), -1)
+    cumulative = np.array([np.mean((first >= 0) & (first <= k)) for k in range(len(fractions))])
+    mc_se = np.sqrt(b.alpha_spent * (1 - b.alpha_spent) / n)
+    assert np.all(np.abs(cumulative - b.alpha_spent) < 4 * mc_se + 1e-5)
+    assert abs(cumulative[-1] - 0.05) < 4 * math.sqrt(0.05 * 0.95 / n)
+
+
+def test_futility_boundaries_spend_beta_under_the_alternative_by_monte_carlo():
+    fractions = [0.2, 0.4, 0.6, 0.8, 1.0]
+    b = tsa.boundaries(fractions, alpha=0.05, beta=0.2)
+    assert b.drift == pytest.approx(Z975 + Z80, rel=1e-12)
+    assert np.all(np.diff(b.futility) > 0) and b.futility[-1] < b.efficacy[-1]
+    n = 400_000
+    z = _simulate_z(fractions, n, seed=7, drift=b.drift)
+    first = np.full(n, -1)
+    kind = np.zeros(n, dtype=int)  # 1 efficacy (either side), 2 futility
+    for k in range(len(fractions)):
+        open_ = first < 0
+        eff = open_ & (np.abs(z[:, k]) >= b.efficacy[k])
+        fut = open_ & ~eff & (z[:, k] <= b.futility[k])
+        first[eff | fut] = k
+        kind[eff] = 1
+        kind[fut] = 2
+    cumulative = np.array([np.mean((kind == 2) & (first <= k)) for k in range(len(fractions))])
+    mc_se = np.sqrt(b.beta_spent * (1 - b.beta_spent) / n)
+    assert np.all(np.abs(cumulative - b.beta_spent) < 4 * mc_se + 1e-5)
+    # power of the efficacy boundaries alone (futility non-binding): recursion against the same paths
+    crossed = np.abs(z) >= b.efficacy
+    hit = crossed.any(axis=1)
+    at = crossed.argmax(axis=1)
+    power_mc = np.mean(hit & (z[np.arange(n), at] > 0))
+    probs = tsa.exit_probabilities(fractions, b.efficacy, drift=b.drift)
+    assert probs["upper"].sum() == pytest.approx(power_mc, abs=4 * math.sqrt(0.25 / n))
+    assert probs["upper"].sum() < 0.8  # a group-sequential design at the fixed-design RIS loses some power
+
+
+def test_exit_probabilities_under_h0_return_the_spending_increments():
+    b = tsa.boundaries([0.25, 0.5, 0.75, 1.0])
+    probs = tsa.exit_probabilities(b.fractions, b.efficacy)
+    assert np.allclose(probs["cumulative"], b.alpha_spent, atol=1e-9)
+    assert np.allclose(probs["upper"], probs["lower"], atol=1e-12)
+
+
+def test_boundaries_reject_non_increasing_fractions():
+    with pytest.raises(InputError, match="does not increase"):
+        tsa.boundaries([0.3, 0.3, 1.0])
+    with pytest.raises(InputError, match="convention"):
+        tsa.boundaries([0.5, 1.0], convention="one-sided")
+
+
+# -- cumulative Z-curve and the whole analysis ----------------------------------------------------------------------
+def test_cumulative_z_final_look_matches_metafor_dl_and_fe():
+    yi, vi, n, year = bcg_effects()
+    dl = tsa.cumulative_z(yi, vi, order=year, sample_sizes=n, method="DL")
+    assert dl["estimate"].iloc[-1] == pytest.approx(-0.71411722207, abs=1e-9)
+    assert dl["se"].iloc[-1] == pytest.approx(0.17874208954, abs=1e-9)
+    assert dl["tau2"].iloc[-1] == pytest.approx(0.30876026286, abs=1e-9)
+    fe = tsa.cumulative_z(yi, vi, method="FE")
+    assert fe["estimate"].iloc[-1] == pytest.approx(-0.43028516365, abs=1e-9)
+    assert fe["z"].iloc[-1] == pytest.approx(-0.43028516365 / 0.040498751711, rel=1e-8)
+
+
+def test_cumulative_z_is_in_chronological_order_with_accrued_participants():
+    yi, vi, n, year = bcg_effects()
+    curve = tsa.cumulative_z(yi, vi, order=year, sample_sizes=n, ris=100_000, study=[r[0] for r in BCG])
+    assert curve["study"].tolist()[:3] == ["Aronson", "Ferguson & Simes", "Stein & Aronson"]
+    assert curve["z"].iloc[0] == pytest.approx(yi[0] / math.sqrt(vi[0]), rel=1e-12)
+    assert curve["n_cumulative"].iloc[-1] == n.sum()
+    assert curve["fraction"].iloc[2] == pytest.approx((262 + 609 + 2992) / 100_000)
+    assert np.all(np.diff(curve["n_cumulative"]) > 0)
+
+
+def _planted(effect, k=8, n_per_arm=150, se=0.2):
+    yi = np.full(k, effect)
+    vi = np.full(k, se**2)
+    return yi, vi, np.full(k, 2.0 * n_per_arm)
+
+
+def test_tsa_with_a_large_effect_crosses_the_boundary_before_the_ris():
+    yi, vi, n = _planted(np.log(0.6))
+    result = tsa.tsa(yi, vi, n, p_control=0.3, relative_risk_reduction=0.25, diversity=0.0)
+    assert result.ris_rounded == math.ceil(tsa.required_information_size(0.3, 0.25))
+    assert result.crossed_efficacy and result.crossed_efficacy_side == "lower"
+    k = result.crossed_efficacy_at - 1
+    assert abs(result.curve["z"].iloc[k]) >= result.curve["efficacy"].iloc[k]
+    assert np.all(np.abs(result.curve["z"].iloc[:k]) < result.curve["efficacy"].iloc[:k])
+    assert result.curve["fraction"].iloc[k] < 1
+
+
+def test_tsa_with_no_effect_enters_the_futility_wedge_and_never_crosses():
+    yi, vi, n = _planted(0.0, k=12)
+    result = tsa.tsa(yi, vi, n, p_control=0.3, relative_risk_reduction=0.25, diversity=0.0)
+    assert not result.crossed_efficacy
+    assert result.crossed_futility_at is not None
+    assert result.reached_ris and result.reached_ris_at is not None
+    beyond = result.curve["fraction"] >= 1
+    assert np.allclose(result.curve.loc[beyond, "efficacy"], result.boundaries.efficacy[-1])
+    json.dumps(result.as_dict(), allow_nan=False)
+
+
+def test_tsa_auto_diversity_is_the_dl_diversity_of_all_studies():
+    yi, vi, n, year = bcg_effects()
+    result = tsa.tsa(yi, vi, n, p_control=0.01, relative_risk_reduction=0.3, order=year)
+    assert result.diversity == pytest.approx(tsa.diversity(vi, 0.30876026286), abs=1e-9)
+    assert result.ris == pytest.approx(result.ris_fixed / (1 - result.diversity))
+
+
+# -- command line -------------------------------------------------------------------------------------------------
+def _counts_csv(tmp_path):
+    path = tmp_path / "bcg.csv"
+    lines = ["study,events_treatment,total_treatment,events_control,total_control,year"]
+    lines += [f"{s},{a},{b},{c},{d},{y}" for s, a, b, c, d, y in BCG]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_cli_tsa_json(tmp_path, capsys):
+    path = _counts_csv(tmp_path)
+    assert main(["tsa", str(path), "--p-control", "0.01", "--rrr", "0.3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["ris_rounded"] == math.ceil(out["ris"])
+    assert out["diversity"] == pytest.approx(tsa.diversity(bcg_effects()[1], 0.30876026286), abs=1e-6)
+    assert [row["study"] for row in out["curve"]][:2] == ["Aronson", "Ferguson & Simes"]
+    assert out["crossed_efficacy"] is True
+
+
+def test_cli_tsa_text_and_errors(tmp_path, capsys):
+    path = _counts_csv(tmp_path)
+    assert main(["tsa", str(path), "--rrr", "0.3", "--diversity", "0.5"]) == 0
+    assert "RIS" in capsys.readouterr().out
+    assert main(["tsa", str(path), "--rrr", "0.3", "--diversity", "lots"]) == 2
+    assert "--diversity" in capsys.readouterr().err
+    effects = tmp_path / "effects.csv"
+    effects.write_text("study,yi,sei\nA,-0.5,0.2\nB,-0.3,0.25\n")
+    assert main(["tsa", str(effects), "--rrr", "0.3"]) == 2
+    assert "arm counts" in capsys.readouterr().err
