@@ -26,7 +26,8 @@ def tau2_ci_qprofile(
     w* = 1/(v + tau^2) equals the chi^2_{k-p} quantiles 1 - alpha/2 (lower bound) and alpha/2 (upper bound).
 
     Q(tau^2) decreases in tau^2, so each bound is unique; a bound is truncated at 0 when Q(0) already lies below
-    its quantile, as metafor does.
+    its quantile, as metafor does. Bounds are solved to machine precision (metafor's default uniroot tolerance is
+    1.2e-4) and are not capped (metafor caps the search at tau^2 = max(100, 10 tau^2-hat) by default).
     """
     level = check_level(level)
     y, v = check_effects(yi, vi, min_k=2)
