@@ -1,0 +1,195 @@
+"""Internal consistency of published ratio estimates: does each printed "HR (95% CI), p" hang together?
+
+For a ratio with a 95% CI computed on the log scale (as meta-analysis software does), y = ln(est) lies midway
+between ln(L) and ln(U), se = (ln U - ln L) / (2 x 1.959964), and the two-sided p-value is 2 Phi(-|y| / se)
+(Altman DG & Bland JM (2011) BMJ 343:d2090, "How to obtain the P value from a confidence interval"). Printed
+numbers are rounded, so each check asks whether *some* values that round to the printed ones satisfy it:
+
+- estimate inside the CI: rounding is monotone, so the printed order must already hold;
+- symmetry on the log scale: est'^2 = L' U' for some est', L', U' within half a unit of the last printed decimal
+  (``decimals``, 2 by default) of the printed values;
+- p-value: the range of p implied by all such values must meet the printed p (for "=", the interval of values
+  that round to it at its printed number of decimals; for "<", values below the bound);
+- degenerate: lower = upper, which carries no standard error.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from bayesmeta.errors import InputError
+
+RATIO_MEASURES: tuple[str, ...] = ("HR", "RR", "OR")
+Z_975: float = float(stats.norm.ppf(0.975))
+_KEY_COLUMNS: tuple[str, ...] = ("outcome", "analysis", "variable", "level")
+
+
+def _spreadsheet_row(position: int) -> int:
+    return int(position) + 2
+
+
+def read_published(published: pd.DataFrame | str | Path) -> tuple[pd.DataFrame, str | None]:
+    """The published table as text cells (so printed decimals are kept), and its file name if read from disk."""
+    if isinstance(published, pd.DataFrame):
+        return published.reset_index(drop=True), None
+    path = Path(published)
+    if not path.is_file():
+        raise InputError("file not found", file=str(path))
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise InputError("the file is empty", file=str(path)) from None
+    return frame, str(path)
+
+
+def _number(frame: pd.DataFrame, position: int, column: str, file: str | None) -> float:
+    """A cell as a float (blank or missing -> NaN); anything else that is not a number is an error."""
+    if column not in frame.columns:
+        return math.nan
+    cell = frame[column].iloc[position]
+    if cell is None or (isinstance(cell, str) and cell.strip() == ""):
+        return math.nan
+    try:
+        value = float(cell)
+    except (TypeError, ValueError):
+        raise InputError(f"'{cell}' is not a number", file=file, row=_spreadsheet_row(position), column=column,
+                         valid="a number or a blank cell") from None
+    return value
+
+
+def decimals_of(cell: Any) -> int:
+    """Number of printed decimals of a cell: from the text when it is text, else from the shortest float repr."""
+    text = cell.strip() if isinstance(cell, str) else np.format_float_positional(float(cell), trim="-")
+    if "e" in text.lower():
+        text = np.format_float_positional(float(text), trim="-")
+    return len(text.split(".", 1)[1]) if "." in text else 0
+
+
+def published_ratio_rows(published: pd.DataFrame | str | Path) -> pd.DataFrame:
+    """Every HR/RR/OR row of a published-results table with its numbers, its spreadsheet row and printed p decimals.
+
+    Columns kept: outcome, analysis, variable, level, measure, estimate, ci_lower, ci_upper, p_value, p_relation,
+    p_decimals and ``row`` (the spreadsheet row: header = 1). Needs at least measure, estimate, ci_lower, ci_upper.
+    """
+    frame, file = read_published(published)
+    missing = [c for c in ("measure", "estimate", "ci_lower", "ci_upper") if c not in frame.columns]
+    if missing:
+        raise InputError(f"missing column {missing[0]!r}", file=file, column=missing[0],
+                         valid="a table with measure, estimate, ci_lower, ci_upper (and p_value, p_relation)")
+    measures = frame["measure"].astype(str).str.strip()
+    records = []
+    for position in np.flatnonzero(measures.isin(RATIO_MEASURES).to_numpy()):
+        position = int(position)
+        row = {key: (str(frame[key].iloc[position]).strip() if key in frame.columns else "") for key in _KEY_COLUMNS}
+        row["measure"] = measures.iloc[position]
+        for column in ("estimate", "ci_lower", "ci_upper", "p_value"):
+            row[column] = _number(frame, position, column, file)
+            if column != "p_value" and math.isfinite(row[column]) and row[column] <= 0:
+                raise InputError(f"ratio {row[column]:g} is not positive", file=file,
+                                 row=_spreadsheet_row(position), column=column, valid="a ratio > 0")
+        relation = str(frame["p_relation"].iloc[position]).strip() if "p_relation" in frame.columns else ""
+        relation = "" if relation.lower() in ("nan", "none") else relation
+        if math.isfinite(row["p_value"]) and relation not in ("=", "<", ""):
+            raise InputError(f"p relation '{relation}' is not understood", file=file,
+                             row=_spreadsheet_row(position), column="p_relation", valid="'=', '<' or blank")
+        row["p_relation"] = relation or ("=" if math.isfinite(row["p_value"]) else "")
+        row["p_decimals"] = decimals_of(frame["p_value"].iloc[position]) if math.isfinite(row["p_value"]) else 0
+        row["row"] = _spreadsheet_row(position)
+        records.append(row)
+    columns = [*_KEY_COLUMNS, "measure", "estimate", "ci_lower", "ci_upper", "p_value", "p_relation", "p_decimals",
+               "row"]
+    return pd.DataFrame.from_records(records, columns=columns)
+
+
+def _p_two_sided(z: np.ndarray) -> np.ndarray:
+    return 2.0 * stats.norm.sf(np.abs(z))
+
+
+def check_published(published: pd.DataFrame | str | Path, decimals: int = 2) -> pd.DataFrame:
+    """Check every HR/RR/OR row with a CI of a published-results table (see the module docstring).
+
+    ``decimals``: printed decimals of the ratios and CI limits (half a unit of the last one is the rounding
+    allowance). Returns one row per ratio row with its key columns and: implied_p (from the printed numbers),
+    implied_p_low / implied_p_high (range over all values that round to the printed ones), log_asymmetry
+    (ln est - (ln L + ln U) / 2 as printed), estimate_inside, log_symmetric, p_consistent (NA without a printed
+    p), flag ('ok', 'inconsistent', 'degenerate', or 'no CI') and a plain-language reason.
+    """
+    rows = published_ratio_rows(published)
+    h = 0.5 * 10.0 ** (-int(decimals))
+    est, low, up = (rows[c].to_numpy(dtype=float) for c in ("estimate", "ci_lower", "ci_upper"))
+    has_ci = np.isfinite(est) & np.isfinite(low) & np.isfinite(up)
+    degenerate = has_ci & (up <= low)
+    usable = has_ci & ~degenerate
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.log(est)
+        se = (np.log(up) - np.log(low)) / (2.0 * Z_975)
+        implied_p = np.where(usable, _p_two_sided(y / se), np.nan)
+        asymmetry = np.where(has_ci, y - (np.log(low) + np.log(up)) / 2.0, np.nan)
+        # extremes over the rounding box: |y| smallest/largest, se largest/smallest
+        e_lo, e_hi = np.maximum(est - h, 1e-12), est + h
+        abs_y_min = np.where((e_lo <= 1.0) & (e_hi >= 1.0), 0.0, np.minimum(np.abs(np.log(e_lo)), np.abs(np.log(e_hi))))
+        abs_y_max = np.maximum(np.abs(np.log(e_lo)), np.abs(np.log(e_hi)))
+        se_max = (np.log(up + h) - np.log(np.maximum(low - h, 1e-12))) / (2.0 * Z_975)
+        se_min_width = np.log(np.maximum(up - h, 1e-12)) - np.log(low + h)
+        se_min = np.where(se_min_width > 0, se_min_width / (2.0 * Z_975), 0.0)
+        z_low = abs_y_min / se_max
+        z_high = np.where(se_min > 0, abs_y_max / np.where(se_min > 0, se_min, 1.0), np.inf)
+    p_low = np.where(usable, _p_two_sided(z_high), np.nan)
+    p_high = np.where(usable, _p_two_sided(z_low), np.nan)
+    inside = np.where(has_ci, (low <= est) & (est <= up), False)
+    # est'^2 = L' U' is attainable iff [(e-h)^2, (e+h)^2] meets [(L-h)(U-h), (L+h)(U+h)]
+    symmetric = np.where(has_ci, (np.maximum(est - h, 0) ** 2 <= (low + h) * (up + h))
+                         & ((est + h) ** 2 >= np.maximum(low - h, 0) * np.maximum(up - h, 0)), False)
+
+    p_printed = rows["p_value"].to_numpy(dtype=float)
+    relation = rows["p_relation"].to_numpy()
+    p_decimals = rows["p_decimals"].to_numpy(dtype=int)
+    p_ok: list[Any] = []
+    for i in range(len(rows)):
+        if not usable[i] or not math.isfinite(p_printed[i]):
+            p_ok.append(pd.NA)
+            continue
+        if relation[i] == "<":
+            p_ok.append(bool(p_low[i] < p_printed[i]))
+        else:
+            half = 0.5 * 10.0 ** (-int(p_decimals[i]))
+            p_ok.append(bool(p_low[i] <= p_printed[i] + half and p_high[i] >= p_printed[i] - half))
+
+    flags, reasons = [], []
+    for i in range(len(rows)):
+        if not has_ci[i]:
+            flags.append("no CI")
+            reasons.append("no confidence interval printed; nothing to check")
+            continue
+        if degenerate[i]:
+            flags.append("degenerate")
+            reasons.append(f"interval {low[i]:g} to {up[i]:g} has no width: no standard error can be derived")
+            continue
+        problems = []
+        if not inside[i]:
+            problems.append(f"estimate {est[i]:g} lies outside its CI {low[i]:g} to {up[i]:g}")
+        if not symmetric[i]:
+            problems.append(f"CI is asymmetric on the log scale beyond rounding (ln est - midpoint = {asymmetry[i]:+.3f})")
+        if p_ok[i] is False:
+            problems.append(f"printed p {relation[i]} {p_printed[i]:g} but the CI implies p between "
+                            f"{p_low[i]:.2g} and {p_high[i]:.2g}")
+        flags.append("inconsistent" if problems else "ok")
+        reasons.append("; ".join(problems) if problems else "estimate, CI and p agree within rounding")
+
+    out = rows[[*_KEY_COLUMNS, "measure", "estimate", "ci_lower", "ci_upper", "p_value", "p_relation", "row"]].copy()
+    out["implied_p"] = implied_p
+    out["implied_p_low"] = p_low
+    out["implied_p_high"] = p_high
+    out["log_asymmetry"] = asymmetry
+    out["estimate_inside"] = inside
+    out["log_symmetric"] = symmetric
+    out["p_consistent"] = pd.array(p_ok, dtype="boolean")
+    out["flag"] = flags
+    out["reason"] = reasons
+    return out
