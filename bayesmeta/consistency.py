@@ -63,6 +63,13 @@ def _number(frame: pd.DataFrame, position: int, column: str, file: str | None) -
     return value
 
 
+def _text(cell: Any) -> str:
+    """A key cell as stripped text; missing values (None, NaN, NA) as ''."""
+    if cell is None or cell is pd.NA or (isinstance(cell, float) and math.isnan(cell)):
+        return ""
+    return str(cell).strip()
+
+
 def decimals_of(cell: Any) -> int:
     """Number of printed decimals of a cell: from the text when it is text, else from the shortest float repr."""
     text = cell.strip() if isinstance(cell, str) else np.format_float_positional(float(cell), trim="-")
@@ -86,15 +93,14 @@ def published_ratio_rows(published: pd.DataFrame | str | Path) -> pd.DataFrame:
     records = []
     for position in np.flatnonzero(measures.isin(RATIO_MEASURES).to_numpy()):
         position = int(position)
-        row = {key: (str(frame[key].iloc[position]).strip() if key in frame.columns else "") for key in _KEY_COLUMNS}
+        row = {key: _text(frame[key].iloc[position]) if key in frame.columns else "" for key in _KEY_COLUMNS}
         row["measure"] = measures.iloc[position]
         for column in ("estimate", "ci_lower", "ci_upper", "p_value"):
             row[column] = _number(frame, position, column, file)
             if column != "p_value" and math.isfinite(row[column]) and row[column] <= 0:
                 raise InputError(f"ratio {row[column]:g} is not positive", file=file,
                                  row=_spreadsheet_row(position), column=column, valid="a ratio > 0")
-        relation = str(frame["p_relation"].iloc[position]).strip() if "p_relation" in frame.columns else ""
-        relation = "" if relation.lower() in ("nan", "none") else relation
+        relation = _text(frame["p_relation"].iloc[position]) if "p_relation" in frame.columns else ""
         if math.isfinite(row["p_value"]) and relation not in ("=", "<", ""):
             raise InputError(f"p relation '{relation}' is not understood", file=file,
                              row=_spreadsheet_row(position), column="p_relation", valid="'=', '<' or blank")

@@ -18,7 +18,7 @@ Pieces, each usable alone:
 
 Spending conventions for a two-sided test (``convention``):
 
-- ``'two-sided'`` (default; Lan & DeMets 1983 as stated, and the TSA program of the Copenhagen Trial Unit): the
+- ``'two-sided'`` (default, "classic": the form written by Lan & DeMets 1983 with a two-sided alpha): the
   *total* alpha spent by information fraction t is A(t) = 2 - 2 Phi(z_{1-alpha/2} / sqrt(t)), shared equally by
   the two symmetric boundaries;
 - ``'per-side'`` (gsDesign ``sfLDOF`` with one-sided alpha/2 on each side, ldbounds with ``alpha`` split per
@@ -122,6 +122,13 @@ def implied_diversity(
     A published RIS rounded up to whole participants N is reproduced by every D^2 in
     (1 - RIS_fixed / (N - 1), 1 - RIS_fixed / N]; this returns the upper end. A negative value means the
     published size is smaller than the fixed-effect RIS under these inputs (no D^2 can explain it).
+
+    Example (Lu et al. 2025, TSA of response rates, where the treatment *raises* the rate): with the systemic
+    arm as control and the RRR entered as a reduction, p_c = 0.2519, RRR = 0.30 gives RIS_fixed = 925.07 and the
+    published 2633 implies D^2 in (0.6485, 0.6487]; p_c = 0.71, RRR = 0.15 gives 623.99 and 1469 implies
+    D^2 in (0.5749, 0.5752]. The forest-plot I^2 (65%, 55%) would give 2644 and 1387 instead. Reading the
+    change as an increase (RRR = -0.30, -0.15) implies D^2 = 0.570 and 0.659; the first is below the reported
+    I^2 = 65%, which D^2 >= I^2 (Wetterslev 2009) excludes, so the reduction reading is the consistent one.
     """
     n = float(ris_published)
     if not math.isfinite(n) or n <= 0:

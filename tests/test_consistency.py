@@ -97,3 +97,11 @@ def test_bad_cells_are_located(tmp_path):
     path.write_text("outcome,measure,estimate\nOS,HR,0.5\n")
     with pytest.raises(InputError, match="ci_lower"):
         check_published(path)
+
+
+def test_a_frame_read_with_default_pandas_types_gives_the_same_flags():
+    as_text = check_published(PUBLISHED)
+    as_numbers = check_published(pd.read_csv(PUBLISHED))
+    assert as_numbers["flag"].tolist() == as_text["flag"].tolist()
+    assert as_numbers["level"].tolist() == as_text["level"].tolist()
+    assert "nan" not in as_numbers["level"].tolist()
