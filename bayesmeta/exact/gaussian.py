@@ -1,0 +1,115 @@
+"""Gaussian algebra of the normal-normal hierarchical model for a given tau (Roever 2020, sec. 2; Roever & Friede
+2022 for the meta-regression).
+
+Model: y_i ~ N(x_i'b + u_i, s_i^2), u_i ~ N(0, tau^2), b ~ N(b0, diag(v)) with v_j = inf for flat components.
+With W = diag(1 / (s_i^2 + tau^2)) and prior precision P0 = diag(1/v):
+
+- b | tau, y ~ N(m, A^-1), A = X'WX + P0, m = A^-1 (X'Wy + P0 b0);
+- log p(y | tau) = -(k - p_flat)/2 log(2 pi) - 1/2 log|S_tau| + 1/2 sum_proper log P0_j - 1/2 log|A| - Q/2,
+  Q = sum_i W_ii (y_i - x_i'm)^2 + (m - b0)' P0 (m - b0): the marginal likelihood N(y; X b0, S_tau + X B0 X')
+  when every component of b has a normal prior, and the restricted likelihood (up to a constant) for flat ones;
+- theta_i | tau, y ~ N((1 - B_i) y_i + B_i x_i'm, s_i^2 (1 - B_i) + B_i^2 x_i'A^-1 x_i), B_i = s_i^2/(s_i^2 + tau^2).
+
+Everything is vectorised over n datasets (rows; absent studies masked out) and M values of tau per dataset.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+@dataclass(frozen=True)
+class Conditional:
+    """Moments of b | tau, y at tau of shape (n, M): mean (n, M, p), cov (n, M, p, p), loglik (n, M)."""
+
+    tau: np.ndarray
+    mean: np.ndarray
+    cov: np.ndarray
+    loglik: np.ndarray
+
+
+class GaussianModel:
+    """n datasets sharing a design X (k x p, intercept first); y, s2, mask (n, k); prior mean and precision of b
+    (n, p), precision 0 for a flat component."""
+
+    def __init__(
+        self,
+        y: np.ndarray,
+        s2: np.ndarray,
+        mask: np.ndarray,
+        design: np.ndarray,
+        prior_mean: np.ndarray,
+        prior_prec: np.ndarray,
+    ) -> None:
+        self.mask = np.asarray(mask, dtype=bool)
+        self.y = np.where(self.mask, y, 0.0)
+        self.s2 = np.where(self.mask, s2, 1.0)
+        self.design = np.asarray(design, dtype=float)
+        self.prior_mean = np.asarray(prior_mean, dtype=float)
+        self.prior_prec = np.asarray(prior_prec, dtype=float)
+        self.p = self.design.shape[1]
+        self.k_eff = self.mask.sum(axis=1)
+        proper = self.prior_prec > 0
+        self.p_flat = np.sum(~proper, axis=1)
+        with np.errstate(divide="ignore"):
+            self._const = -0.5 * (self.k_eff - self.p_flat) * _LOG_2PI + 0.5 * np.sum(
+                np.where(proper, np.log(self.prior_prec), 0.0), axis=1
+            )
+
+    def subset(self, rows: np.ndarray) -> GaussianModel:
+        return GaussianModel(
+            self.y[rows], self.s2[rows], self.mask[rows], self.design, self.prior_mean[rows], self.prior_prec[rows]
+        )
+
+    def _weights(self, tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        v = self.s2[:, None, :] + (tau * tau)[..., None]
+        w = np.where(self.mask[:, None, :], 1.0 / v, 0.0)
+        logdet = np.sum(np.where(self.mask[:, None, :], np.log(v), 0.0), axis=-1)
+        return w, logdet
+
+    def conditional(self, tau: np.ndarray) -> Conditional:
+        """Moments of b | tau, y and log p(y | tau) for tau of shape (n, M)."""
+        tau = np.asarray(tau, dtype=float)
+        w, logdet_v = self._weights(tau)
+        y = self.y[:, None, :]
+        b0, p0 = self.prior_mean[:, None, :], self.prior_prec[:, None, :]
+        if self.p == 1:
+            x = self.design[:, 0]
+            a = np.sum(w * x * x, axis=-1) + p0[..., 0]
+            r = np.sum(w * x * y, axis=-1) + p0[..., 0] * b0[..., 0]
+            mean = (r / a)[..., None]
+            cov = (1.0 / a)[..., None, None]
+            logdet_a = np.log(a)
+            fitted = mean * x
+        else:
+            x = self.design
+            a = np.einsum("ki,nmk,kj->nmij", x, w, x) + p0[..., None] * np.eye(self.p)
+            r = np.einsum("ki,nmk->nmi", x, w * y) + p0 * b0
+            chol = np.linalg.cholesky(a)
+            cov = np.linalg.inv(a)
+            mean = np.einsum("nmij,nmj->nmi", cov, r)
+            logdet_a = 2.0 * np.sum(np.log(np.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
+            fitted = np.einsum("ki,nmi->nmk", x, mean)
+        quad = np.sum(w * (y - fitted) ** 2, axis=-1) + np.sum(p0 * (mean - b0) ** 2, axis=-1)
+        loglik = self._const[:, None] - 0.5 * (logdet_v + logdet_a + quad)
+        return Conditional(tau=tau, mean=mean, cov=cov, loglik=loglik)
+
+    def loglik(self, tau: np.ndarray) -> np.ndarray:
+        return self.conditional(tau).loglik
+
+    def theta_moments(self, cond: Conditional) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and variance of theta_i | tau, y (b integrated out), each (n, M, k)."""
+        t2 = (cond.tau * cond.tau)[..., None]
+        v = self.s2[:, None, :] + t2
+        shrink = self.s2[:, None, :] / v
+        x = self.design
+        fitted = np.einsum("ki,nmi->nmk", x, cond.mean)
+        spread = np.einsum("ki,nmij,kj->nmk", x, cond.cov, x)
+        mean = (t2 / v) * self.y[:, None, :] + shrink * fitted
+        var = self.s2[:, None, :] * t2 / v + shrink * shrink * spread
+        return mean, var
