@@ -37,6 +37,7 @@ VALID_FORMS = (
     "jeffreys, halfflat, power(<prior>, alpha)"
 )
 EFFECT_FAMILIES = ("normal", "flat")
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 DEFAULT_PRIOR_FILE = Path(__file__).resolve().parent.parent / "models" / "priors.toml"
 
 
@@ -161,7 +162,8 @@ class NormalPrior(Prior):
         return f"normal({_fmt(self.mean)}, {_fmt(self.sd)})"
 
     def logpdf(self, x, sei=None):
-        return stats.norm.logpdf(np.asarray(x, dtype=float), self.mean, self.sd)
+        z = (np.asarray(x, dtype=float) - self.mean) / self.sd
+        return -_HALF_LOG_2PI - math.log(self.sd) - 0.5 * z * z
 
     def rvs(self, size, rng=None):
         return _rng(rng).normal(self.mean, self.sd, size)
@@ -218,7 +220,8 @@ class HalfNormalPrior(Prior):
         return f"halfnormal({_fmt(self.scale_)})"
 
     def logpdf(self, x, sei=None):
-        return _positive_logpdf(x, lambda t: stats.halfnorm.logpdf(t, scale=self.scale_))
+        const = math.log(2.0) - _HALF_LOG_2PI - math.log(self.scale_)
+        return _positive_logpdf(x, lambda t: const - 0.5 * (t / self.scale_) ** 2)
 
     def rvs(self, size, rng=None):
         return np.abs(_rng(rng).normal(0.0, self.scale_, size))
@@ -252,7 +255,8 @@ class HalfCauchyPrior(Prior):
         return f"halfcauchy({_fmt(self.scale_)})"
 
     def logpdf(self, x, sei=None):
-        return _positive_logpdf(x, lambda t: stats.halfcauchy.logpdf(t, scale=self.scale_))
+        const = math.log(2.0 / math.pi) - math.log(self.scale_)
+        return _positive_logpdf(x, lambda t: const - np.log1p((t / self.scale_) ** 2))
 
     def rvs(self, size, rng=None):
         return stats.halfcauchy.rvs(scale=self.scale_, size=size, random_state=_rng(rng))
@@ -287,9 +291,12 @@ class HalfTPrior(Prior):
         return f"halft({_fmt(self.nu)}, {_fmt(self.scale_)})"
 
     def logpdf(self, x, sei=None):
-        return _positive_logpdf(
-            x, lambda t: math.log(2.0) + stats.t.logpdf(t, df=self.nu, scale=self.scale_)
+        nu = self.nu
+        const = (
+            math.log(2.0) + special.gammaln((nu + 1) / 2) - special.gammaln(nu / 2)
+            - 0.5 * math.log(nu * math.pi) - math.log(self.scale_)
         )
+        return _positive_logpdf(x, lambda t: const - (nu + 1) / 2 * np.log1p((t / self.scale_) ** 2 / nu))
 
     def rvs(self, size, rng=None):
         return np.abs(stats.t.rvs(df=self.nu, scale=self.scale_, size=size, random_state=_rng(rng)))
@@ -422,7 +429,9 @@ class LogNormalPrior(Prior):
         x = np.asarray(x, dtype=float)
         out = np.full(x.shape, -np.inf)
         ok = x > 0
-        out[ok] = stats.lognorm.logpdf(x[ok], s=self.sdlog, scale=math.exp(self.meanlog))
+        log_x = np.log(x[ok])
+        z = (log_x - self.meanlog) / self.sdlog
+        out[ok] = -log_x - math.log(self.sdlog) - _HALF_LOG_2PI - 0.5 * z * z
         return out
 
     def rvs(self, size, rng=None):
