@@ -1,0 +1,138 @@
+"""`bayesmeta monitor`: sequential posterior monitoring of a cumulating meta-analysis on a user's CSV."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from typing import Annotated, Optional
+
+import numpy as np
+import pandas as pd
+import typer
+
+from bayesmeta.cli import app
+from bayesmeta.data import spreadsheet_row
+from bayesmeta.errors import InputError
+
+
+class Measure(str, Enum):
+    HR = "HR"
+    RR = "RR"
+    OR = "OR"
+    MD = "MD"
+
+
+@app.command("monitor")
+def monitor_command(
+    data: Annotated[str, typer.Argument(help="CSV: study + (yi,sei | yi,vi | estimate,ci_lower,ci_upper | counts)")],
+    measure: Annotated[
+        Optional[Measure],
+        typer.Option(help="effect measure [default: the file's measure column, else HR for yi/sei data, RR for counts]"),
+    ] = None,
+    mu_prior: Annotated[str, typer.Option("--mu-prior", help='prior of mu, e.g. "normal(0, 4)"')] = "normal(0, 4)",
+    tau_prior: Annotated[str, typer.Option("--tau-prior", help='prior of tau, e.g. "halfnormal(0.5)"')] = "halfnormal(0.5)",
+    mcid: Annotated[float, typer.Option(help="minimal clinically important ratio for the futility rule")] = 0.8,
+    no_futility: Annotated[bool, typer.Option("--no-futility", help="monitor for benefit only")] = False,
+    benefit_prob: Annotated[float, typer.Option(help="stop for benefit when P(benefit) exceeds this")] = 0.975,
+    futility_prob: Annotated[float, typer.Option(help="stop for futility when P(beyond MCID) is below this")] = 0.1,
+    benefit_above: Annotated[
+        bool, typer.Option("--benefit-above", help="benefit is a ratio above 1 (e.g. RR of response)")
+    ] = False,
+    threshold: Annotated[
+        Optional[list[float]], typer.Option("--threshold", help="report P(ratio < value) per look; repeatable")
+    ] = None,
+    order_by: Annotated[str, typer.Option(help="column giving the publication order (file order if absent)")] = "year",
+    plot: Annotated[Optional[str], typer.Option(help="write the monitoring figure to this file (png, pdf, svg)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """After each study (by year, then study id) the exact posterior of the pooled effect, with the decision:
+    benefit when P(ratio < 1) > benefit-prob, futility when P(ratio < MCID) < futility-prob."""
+    from bayesmeta.sequential import monitor
+    from bayesmeta.tables import read_effect_table
+
+    table = read_effect_table(data, measure.value if measure else None)
+    if measure is None and table.measure == "GEN":
+        table = read_effect_table(data, "HR")
+    covariates = table.covariates
+    order = None
+    if order_by in covariates.columns:
+        order = covariates[order_by].to_numpy()
+        missing = np.flatnonzero(pd.isna(order))
+        if missing.size:
+            raise InputError(
+                f"missing {order_by} for study {table.study[missing[0]]}",
+                file=data,
+                row=spreadsheet_row(int(missing[0])),
+                column=order_by,
+                valid="a value in every row, or no such column (file order)",
+            )
+    sizes = covariates["n_total"].to_numpy(dtype=float) if "n_total" in covariates.columns else None
+    default_thresholds = (1.0, 0.7) if not benefit_above else (1.0, 1.25)
+    result = monitor(
+        table.yi,
+        table.sei,
+        order,
+        mu_prior=mu_prior,
+        tau_prior=tau_prior,
+        study_ids=list(table.study),
+        sample_sizes=sizes,
+        thresholds=tuple(threshold) if threshold else default_thresholds,
+        benefit_prob=benefit_prob,
+        futility_mcid=None if no_futility else mcid,
+        futility_prob=futility_prob,
+        measure=table.measure,
+        benefit_below=not benefit_above,
+    )
+    if plot:
+        from bayesmeta.plots.monitoring import plot_monitoring
+
+        fig = plot_monitoring(
+            result.table,
+            measure=result.measure,
+            benefit_prob=benefit_prob,
+            futility_prob=None if no_futility else futility_prob,
+        )
+        fig.savefig(plot)
+    if as_json:
+        out = result.as_dict()
+        out["order"] = order_by if order is not None else "file"
+        typer.echo(json.dumps(out, indent=2, allow_nan=False))
+        return
+    _print_table(result, order_by if order is not None else "file order")
+
+
+def _header(column: str) -> str:
+    for prefix, sign in (("prob_below_", "<"), ("prob_above_", ">")):
+        if column.startswith(prefix):
+            return f"P({sign} {column[len(prefix):]})"
+    return column
+
+
+def _print_table(result, order_label: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    frame = result.table
+    prob_cols = [c for c in frame.columns if c.startswith(("prob_below_", "prob_above_"))]
+    title = f"Sequential posterior monitoring ({result.measure}; studies by {order_label})"
+    out = Table(title=title)
+    for col in ("look", "study", "n_cum", "median", "95% CrI", *prob_cols, "tau", "decision"):
+        if col == "n_cum" and "n_cum" not in frame.columns:
+            continue
+        out.add_column(_header(col), justify="right")
+    for _, row in frame.iterrows():
+        cells = [str(row["look"]), str(row["study"])]
+        if "n_cum" in frame.columns:
+            cells.append(f"{row['n_cum']:.0f}")
+        cells += [f"{row['median']:.3f}", f"[{row['ci_lower']:.3f}, {row['ci_upper']:.3f}]"]
+        cells += [f"{row[c]:.4f}" for c in prob_cols]
+        cells += [f"{row['tau_median']:.3f}", str(row["decision"])]
+        out.add_row(*cells)
+    console.print(out)
+    stop = result.first_stop
+    if stop is None:
+        console.print("no stop: the rule was not met at any look")
+    else:
+        console.print(f"first stop: look {stop.look} ({stop.study}), {stop.reason}")
+    console.print(f"priors: mu ~ {result.priors['mu']}, tau ~ {result.priors['tau']}")
