@@ -1,0 +1,339 @@
+"""Posterior predictive checks of the normal-normal hierarchical model (Gelman et al. 2013, Bayesian Data
+Analysis, 3rd ed., ch. 6; Roever 2020, J Stat Softw 93(6), sec. on ``pppvalue``).
+
+Model: y_i | theta_i ~ N(theta_i, s_i^2), theta_i ~ N(mu, tau^2).
+
+Per-study checks (:func:`study_predictive_pvalues`):
+- posterior predictive: p_i = P(y_i^rep <= y_i | y) with y_i^rep ~ N(theta_i, s_i^2), theta_i from its
+  posterior given all studies (a check of the fitted study effect; conservative, since y_i was used);
+- leave-one-out (:func:`loo_pit`): p_i = P(y_i^rep <= y_i | y_{-i}) with y_i^rep ~ N(theta_new, s_i^2) and
+  theta_new from the posterior without study i -- the LOO probability integral transform (LOO-PIT). In the
+  normal-normal model theta_i | y_{-i} is exactly the predictive theta_new | y_{-i}.
+Two-sided p-values are 2 min(p, 1 - p).
+
+How the probabilities are computed:
+- exact engine: the posterior marginal of theta_i (or of theta_new) is a mixture of normals over the tau
+  quadrature nodes, so its convolution with N(0, s_i^2) is the same mixture with every component variance
+  increased by s_i^2 -- closed form, no sampling. The LOO posteriors come from refitting the exact engine
+  without each study (one batched call with a mask).
+- NUTS: from the posterior draws, Rao-Blackwellised: p_i = mean_s Phi((y_i - theta_i^(s)) / s_i); the LOO
+  version uses Pareto-smoothed importance sampling (ArviZ ``az.loo``/``az.psislw``, Vehtari, Gelman & Gabry
+  2017) with the study's likelihood integrated over theta_i, N(y_i; mu, s_i^2 + tau^2) (far more stable
+  importance ratios than the conditional N(y_i; theta_i, s_i^2)); the Pareto k of each study is reported
+  (k > 0.7: the LOO estimate for that study is unreliable).
+
+Heterogeneity check (:func:`q_discrepancy_ppp`): the realised discrepancy T(y, mu) = Q(y, mu) =
+sum_i (y_i - mu)^2 / s_i^2 (Cochran's Q with the parameter mu in place of its estimate; Gelman, Meng & Stern
+1996) and ppp = P(T(y^rep, mu) >= T(y, mu) | y), replicating new studies: for each posterior draw (mu, tau),
+theta_i^rep ~ N(mu, tau^2) and y_i^rep ~ N(theta_i^rep, s_i^2). A ppp near 0 means the observed spread is larger
+than the fitted heterogeneity explains (tau underestimated, e.g. by a too narrow tau prior, or outliers).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from bayesmeta.errors import ModelError
+from bayesmeta.exact.mixture import NormalMixture
+from bayesmeta.posterior import Posterior
+
+# Grid over a theta marginal's support for the convolution with the sampling error (points, tail mass cut).
+_GRID_POINTS = 4001
+_GRID_TAIL = 1e-9
+PARETO_K_WARN = 0.7
+
+
+# -- predictive distributions as normal mixtures -------------------------------------------------------------
+def _normalised(w: np.ndarray) -> np.ndarray:
+    w = np.asarray(w, dtype=float)
+    return w / w.sum()
+
+
+def _mixture_components(marginal: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(weights, means, sds) when the marginal exposes its normal-mixture form, else None."""
+    parts = [getattr(marginal, name, None) for name in ("weights", "means", "sds")]
+    if any(p is None for p in parts):
+        return None
+    w, m, s = (np.asarray(p, dtype=float).ravel() for p in parts)
+    if not (w.shape == m.shape == s.shape) or w.size == 0:
+        return None
+    return _normalised(w), m, s
+
+
+def convolve_marginal(marginal: Any, sei: float) -> NormalMixture:
+    """Distribution of theta + e, e ~ N(0, sei^2), theta from a posterior marginal.
+
+    A normal-mixture marginal is convolved in closed form (variances add). Otherwise theta is discretised on a
+    grid of ``_GRID_POINTS`` points between its 1e-9 and 1 - 1e-9 quantiles, with the CDF increments as masses
+    at the cell midpoints and the variance h^2/12 of a uniform cell of width h added to each component.
+    """
+    parts = _mixture_components(marginal)
+    if parts is not None:
+        w, m, s = parts
+        return NormalMixture(w, m, np.sqrt(s**2 + sei**2))
+    lo, hi = (float(v) for v in np.asarray(marginal.ppf([_GRID_TAIL, 1 - _GRID_TAIL]), dtype=float))
+    if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
+        raise ModelError("cannot build the predictive distribution: the theta marginal has no finite support")
+    edges = np.linspace(lo, hi, _GRID_POINTS)
+    cdf = np.asarray(marginal.cdf(edges), dtype=float)
+    mass = np.diff(cdf)
+    mass[0] += cdf[0]
+    mass[-1] += 1.0 - cdf[-1]
+    mass = np.clip(mass, 0.0, None)
+    h = edges[1] - edges[0]
+    keep = mass > 0
+    centres = 0.5 * (edges[1:] + edges[:-1])[keep]
+    return NormalMixture(_normalised(mass[keep]), centres, np.full(centres.size, np.sqrt(sei**2 + h**2 / 12)))
+
+
+def _draws_mixture(theta_draws: np.ndarray, sei: float, weights: np.ndarray | None = None) -> NormalMixture:
+    """Predictive of theta + e from (weighted) draws of theta: an equal- or importance-weighted normal mixture."""
+    t = np.asarray(theta_draws, dtype=float).ravel()
+    w = np.full(t.size, 1.0 / t.size) if weights is None else _normalised(weights)
+    return NormalMixture(w, t, np.full(t.size, float(sei)))
+
+
+def _two_sided(p: np.ndarray) -> np.ndarray:
+    return np.clip(2 * np.minimum(p, 1 - p), 0.0, 1.0)
+
+
+def _is_exact(post: Posterior) -> bool:
+    return post.draws is None
+
+
+# -- per-study predictive p-values ---------------------------------------------------------------------------
+def study_predictive_pvalues(post: Posterior, *, level: float = 0.95, loo: bool = True) -> pd.DataFrame:
+    """Per-study posterior predictive p-values, with the LOO-PIT version when ``loo`` is True.
+
+    Columns (index ``study``): y, sei; ``pit`` = P(y_i^rep <= y_i | y), ``p_two_sided``, ``pred_lower``,
+    ``pred_upper`` (the ``level`` posterior predictive interval of y_i^rep); with ``loo``: ``loo_pit``,
+    ``loo_p_two_sided``, ``loo_lower``, ``loo_upper``, ``elpd_loo``, ``pareto_k`` (see :func:`loo_pit`).
+    Analysis (log) scale. ``attrs`` records the engine and how the numbers were computed.
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    rows = []
+    exact = _is_exact(post)
+    theta_draws = None if exact else np.asarray(post.draws["theta"], dtype=float).reshape(-1, post.k)
+    for i, sid in enumerate(post.study_ids):
+        s = float(post.sei[i])
+        if exact:
+            pred = convolve_marginal(post.marginal(f"theta[{sid}]"), s)
+        else:
+            pred = _draws_mixture(theta_draws[:, i], s)
+        pit = float(pred.cdf(post.y[i]))
+        lo, hi = pred.interval(level)
+        rows.append({"study": sid, "y": float(post.y[i]), "sei": s, "pit": pit, "pred_lower": lo, "pred_upper": hi})
+    table = pd.DataFrame(rows).set_index("study")
+    table.insert(3, "p_two_sided", _two_sided(table["pit"].to_numpy()))
+    method = (
+        "exact: theta_i marginal convolved with N(0, s_i^2)"
+        if exact
+        else "draws: mean over posterior draws of Phi((y_i - theta_i) / s_i)"
+    )
+    if loo:
+        loo_table = loo_pit(post, level=level)
+        for col in ("loo_pit", "loo_p_two_sided", "loo_lower", "loo_upper", "elpd_loo", "pareto_k"):
+            table[col] = loo_table[col]
+        method += "; LOO: " + str(loo_table.attrs["method"])
+    notes = list(loo_table.attrs["warnings"]) if loo else []
+    table.attrs.update(
+        {"engine": post.engine, "measure": post.measure, "level": level, "method": method, "warnings": notes}
+    )
+    return table
+
+
+def loo_pit(post: Posterior, *, level: float = 0.95) -> pd.DataFrame:
+    """Leave-one-out probability integral transform: P(y_i^rep <= y_i | y_{-i}) per study.
+
+    Exact engine: the model is refitted without each study (one batched exact call with a mask) and the
+    predictive theta_new | y_{-i} is convolved with N(0, s_i^2); ``elpd_loo`` is the exact log predictive density
+    log p(y_i | y_{-i}) and ``pareto_k`` is NaN (no importance sampling). NUTS: PSIS-LOO with the likelihood
+    integrated over theta_i (see the module docstring); ``pareto_k`` from ``az.loo``.
+
+    Columns (index ``study``): y, sei, loo_pit, loo_p_two_sided, loo_lower, loo_upper (the ``level`` LOO
+    predictive interval of y_i), elpd_loo, pareto_k.
+    """
+    if post.covariates:
+        raise ModelError(
+            "LOO predictive checks are implemented for the model without covariates; "
+            "refit without covariates or use the posterior predictive p-values (loo=False)"
+        )
+    if post.k < 3:
+        raise ModelError(f"leave-one-out needs at least 3 studies, got {post.k}")
+    if _is_exact(post):
+        mixtures, elpd, k_hat, method = _loo_exact(post)
+    else:
+        mixtures, elpd, k_hat, method = _loo_psis(post)
+    rows = []
+    for i, sid in enumerate(post.study_ids):
+        pred = mixtures[i]
+        p = float(pred.cdf(post.y[i]))
+        lo, hi = pred.interval(level)
+        rows.append(
+            {
+                "study": sid,
+                "y": float(post.y[i]),
+                "sei": float(post.sei[i]),
+                "loo_pit": p,
+                "loo_p_two_sided": float(_two_sided(np.array(p))),
+                "loo_lower": lo,
+                "loo_upper": hi,
+                "elpd_loo": float(elpd[i]),
+                "pareto_k": float(k_hat[i]),
+            }
+        )
+    table = pd.DataFrame(rows).set_index("study")
+    unreliable = [str(s) for s in table.index[table["pareto_k"] > PARETO_K_WARN]]
+    notes = [f"Pareto k > {PARETO_K_WARN} (LOO estimate unreliable) for: {', '.join(unreliable)}"] if unreliable else []
+    table.attrs.update(
+        {"engine": post.engine, "measure": post.measure, "level": level, "method": method, "warnings": notes}
+    )
+    return table
+
+
+def _loo_exact(post: Posterior) -> tuple[list[NormalMixture], np.ndarray, np.ndarray, str]:
+    from bayesmeta.exact import fit_exact_batch
+
+    k = post.k
+    mask = ~np.eye(k, dtype=bool)
+    batch = fit_exact_batch(
+        np.broadcast_to(post.y, (k, k)).copy(),
+        np.broadcast_to(post.sei, (k, k)).copy(),
+        mu_prior=post.priors["mu"],
+        tau_prior=post.priors["tau"],
+        mask=mask,
+    )
+    mixtures = [convolve_marginal(batch.posterior(i).marginal("theta_new"), float(post.sei[i])) for i in range(k)]
+    elpd = np.log([float(mixtures[i].pdf(post.y[i])) for i in range(k)])
+    return mixtures, elpd, np.full(k, np.nan), "exact: refit without study i, theta_new convolved with N(0, s_i^2)"
+
+
+def _integrated_loglik(post: Posterior, mu: np.ndarray, tau: np.ndarray) -> np.ndarray:
+    """log N(y_i; mu, s_i^2 + tau^2) per draw and study: shape (chain, draw, study)."""
+    scale = np.sqrt(post.sei**2 + tau[..., None] ** 2)
+    return stats.norm.logpdf(post.y, loc=mu[..., None], scale=scale)
+
+
+def _loo_psis(post: Posterior) -> tuple[list[NormalMixture], np.ndarray, np.ndarray, str]:
+    import arviz as az
+
+    mu = np.asarray(post.draws["mu"], dtype=float)
+    tau = np.asarray(post.draws["tau"], dtype=float)
+    if mu.ndim != 2:
+        raise ModelError("NUTS draws must be shaped (chain, draw)")
+    loglik = _integrated_loglik(post, mu, tau)
+    idata = az.from_dict(
+        posterior={"mu": mu, "tau": tau},
+        log_likelihood={"y": loglik},
+        observed_data={"y": post.y},
+        coords={"study": list(post.study_ids)},
+        dims={"y": ["study"]},
+    )
+    reff = _relative_ess(idata)
+    # ArviZ warns when a Pareto k exceeds 0.7; the k of every study is returned in the table instead.
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto", category=UserWarning)
+        loo = az.loo(idata, pointwise=True, reff=reff)
+        log_w, _ = az.psislw(-idata.log_likelihood["y"].stack(__sample__=("chain", "draw")), reff=reff)
+    weights = np.exp(log_w.transpose("study", "__sample__").values)
+    mu_flat, tau_flat = mu.reshape(-1), tau.reshape(-1)
+    mixtures = []
+    for i in range(post.k):
+        sds = np.sqrt(post.sei[i] ** 2 + tau_flat**2)
+        mixtures.append(NormalMixture(_normalised(weights[i]), mu_flat, sds))
+    elpd = np.asarray(loo.loo_i.values, dtype=float)
+    k_hat = np.asarray(loo.pareto_k.values, dtype=float)
+    method = "PSIS-LOO (ArviZ) with the likelihood integrated over theta_i, N(y_i; mu, s_i^2 + tau^2)"
+    return mixtures, elpd, k_hat, method
+
+
+def _relative_ess(idata: Any) -> float:
+    """Relative efficiency of the draws as ``az.loo`` computes it (1 for a single chain)."""
+    import arviz as az
+
+    post = idata.posterior
+    n = post.sizes["chain"] * post.sizes["draw"]
+    if post.sizes["chain"] == 1:
+        return 1.0
+    ess = az.ess(post, method="mean")
+    return float(np.hstack([ess[v].values.ravel() for v in ess.data_vars]).mean() / n)
+
+
+def uniform_ecdf_band(n: int, level: float = 0.95, points: int = 201) -> pd.DataFrame:
+    """Pointwise band for the ECDF of ``n`` independent uniform values: at u, n F_n(u) ~ Binomial(n, u), so
+    the band is the binomial ``level`` interval divided by n. Columns u, lower, upper."""
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    u = np.linspace(0.0, 1.0, points)
+    lo, hi = stats.binom.interval(level, n, u)
+    return pd.DataFrame({"u": u, "lower": lo / n, "upper": hi / n})
+
+
+# -- heterogeneity discrepancy -------------------------------------------------------------------------------
+@dataclass
+class QDiscrepancyResult:
+    """ppp = P(T(y_rep, mu) >= T(y, mu) | y) with T = Q(y, mu); ``t_obs`` and ``t_rep`` per draw."""
+
+    ppp: float
+    mc_se: float
+    n_draws: int
+    seed: int | None
+    t_obs: np.ndarray = field(repr=False)
+    t_rep: np.ndarray = field(repr=False)
+    statistic: str = "Q(y, mu) = sum (y_i - mu)^2 / s_i^2"
+    replication: str = "new studies: theta_rep ~ N(mu, tau^2), y_rep ~ N(theta_rep, s_i^2)"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "ppp": self.ppp,
+            "mc_se": self.mc_se,
+            "n_draws": self.n_draws,
+            "seed": self.seed,
+            "t_obs_median": float(np.median(self.t_obs)),
+            "t_rep_median": float(np.median(self.t_rep)),
+            "statistic": self.statistic,
+            "replication": self.replication,
+        }
+
+
+def q_statistic(y: np.ndarray, sei: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """Q(y, mu) = sum_i (y_i - mu)^2 / s_i^2 for each mu (broadcast over leading axes of ``y`` and ``mu``)."""
+    return np.sum(((np.asarray(y) - np.asarray(mu)[..., None]) / np.asarray(sei)) ** 2, axis=-1)
+
+
+def q_discrepancy_ppp(post: Posterior, n_draws: int = 4000, seed: int | None = 0) -> QDiscrepancyResult:
+    """Posterior predictive p-value of the heterogeneity discrepancy T = Q(y, mu) (see the module docstring).
+
+    For each posterior draw (mu, tau) (``n_draws`` from the exact sampler, or every stored NUTS draw) new
+    studies are replicated, y_rep ~ N(mu, s_i^2 + tau^2), and ppp is the share of draws with
+    T(y_rep, mu) >= T(y, mu); ``mc_se`` = sqrt(ppp (1 - ppp) / n). ``seed`` drives both the exact sampler and
+    the replication.
+    """
+    if post.covariates:
+        raise ModelError("the Q discrepancy is implemented for the model without covariates")
+    if n_draws < 100:
+        raise ValueError(f"n_draws must be at least 100, got {n_draws}")
+    rng = np.random.default_rng(seed)
+    draws = post.get_draws(n_draws, seed)
+    mu = np.asarray(draws["mu"], dtype=float).ravel()
+    tau = np.asarray(draws["tau"], dtype=float).ravel()
+    sd = np.sqrt(post.sei**2 + tau[:, None] ** 2)
+    y_rep = mu[:, None] + sd * rng.standard_normal((mu.size, post.k))
+    t_obs = q_statistic(post.y, post.sei, mu)
+    t_rep = np.sum(((y_rep - mu[:, None]) / post.sei) ** 2, axis=-1)
+    ppp = float(np.mean(t_rep >= t_obs))
+    return QDiscrepancyResult(
+        ppp=ppp,
+        mc_se=float(np.sqrt(ppp * (1 - ppp) / mu.size)),
+        n_draws=int(mu.size),
+        seed=seed,
+        t_obs=t_obs,
+        t_rep=t_rep,
+    )
