@@ -1,0 +1,181 @@
+"""`bayesmeta sensitivity`: prior grid, power-scaling sensitivity and leave-one-study-out influence (exact engine)."""
+
+from __future__ import annotations
+
+import json
+import math
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bayesmeta.cli import app
+
+
+class SensitivityMeasure(str, Enum):
+    HR = "HR"
+    RR = "RR"
+    OR = "OR"
+    MD = "MD"
+
+
+class Benefit(str, Enum):
+    below = "below"
+    above = "above"
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item"):
+        return _plain(value.item())
+    return value
+
+
+def _records(frame, index_name: str | None = None) -> list[dict[str, object]]:
+    out = []
+    for idx, row in frame.iterrows():
+        rec = {index_name: str(idx)} if index_name else {}
+        rec.update({str(c): _plain(v) for c, v in row.items()})
+        out.append(rec)
+    return out
+
+
+@app.command("sensitivity")
+def sensitivity_command(
+    data: Annotated[str, typer.Argument(help="CSV: study + (yi,sei | yi,vi | estimate,ci_lower,ci_upper | counts)")],
+    measure: Annotated[SensitivityMeasure | None, typer.Option(help="effect measure of the data")] = None,
+    mu_prior: Annotated[str, typer.Option("--mu-prior", help="mu prior of the main analysis")] = "normal(0, 4)",
+    tau_prior: Annotated[str, typer.Option("--tau-prior", help="tau prior of the main analysis")] = "halfnormal(0.5)",
+    priors: Annotated[str | None, typer.Option(help="TOML file of named prior sets")] = None,
+    threshold: Annotated[
+        list[float] | None, typer.Option("--threshold", help="ratio thresholds for P(ratio < t); repeatable")
+    ] = None,
+    benefit: Annotated[
+        Benefit, typer.Option(help="'below' when a ratio below 1 is benefit, else 'above'")
+    ] = Benefit.below,
+    figures: Annotated[str | None, typer.Option(help="folder to write the sensitivity figures (PNG) into")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Refit under every named prior set and half-normal tau scale, flag conclusions that change, compute
+    power-scaling prior/likelihood sensitivity (Kallioinen et al. 2024) and leave-one-study-out influence."""
+    from bayesmeta.influence import leave_one_out
+    from bayesmeta.priors import load_prior_sets, parse_prior
+    from bayesmeta.sensitivity import conclusion_changes, power_scaling, prior_grid
+    from bayesmeta.tables import read_effect_table
+
+    table = read_effect_table(data, measure.value if measure else None)
+    mu, tau = parse_prior(mu_prior, "mu"), parse_prior(tau_prior, "tau")
+    below = benefit is Benefit.below
+    thresholds = tuple(threshold) if threshold else ((1.0, 0.8, 0.7) if below else (1.0, 1.25, 1.4286))
+    decisive = min(thresholds) if below else max(thresholds)
+    sets = load_prior_sets(priors)
+    grid = prior_grid(table.yi, table.sei, sets, thresholds=thresholds, measure=table.measure, benefit_below=below)
+    changes = conclusion_changes(grid, threshold=decisive)
+    power = power_scaling((table.yi, table.sei), mu_prior=mu, tau_prior=tau)
+    loo = leave_one_out(
+        table.yi,
+        table.sei,
+        mu_prior=mu,
+        tau_prior=tau,
+        study_ids=table.study,
+        measure=table.measure,
+        thresholds=(1.0, decisive) if decisive != 1.0 else (1.0,),
+        benefit_below=below,
+    )
+    if figures:
+        _write_figures(Path(figures), grid, power, loo, table.measure, decisive)
+    if as_json:
+        out = {
+            "measure": table.measure,
+            "k": len(table.study),
+            "priors": {"mu": mu.text, "tau": tau.text},
+            "prior_grid": _records(grid),
+            "conclusion": {
+                "column": changes.attrs["column"],
+                "cuts": list(changes.attrs["cuts"]),
+                "robust": bool(changes.attrs["robust"]),
+                "changes": [bool(v) for v in changes["changes"]],
+            },
+            "power_scaling": _records(power),
+            "influence": {
+                "full": {k: _plain(v) for k, v in loo.attrs["full"].items()},
+                "omitted": _records(loo, "omitted"),
+            },
+        }
+        typer.echo(json.dumps(out, indent=2, allow_nan=False))
+        return
+    _print(table.measure, grid, changes, power, loo)
+
+
+def _print(measure: str, grid, changes, power, loo) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    prob_cols = [c for c in grid.columns if str(c).startswith("prob_")]
+    t = Table(title=f"Prior grid ({measure}; median and 95% CrI of the pooled effect)")
+    for col in ("prior set", "tau prior", "median", "95% CrI", "tau median", "95% predictive", *prob_cols, "changes"):
+        t.add_column(col, justify="left" if col in ("prior set", "tau prior") else "right")
+    for (_, r), changed in zip(grid.iterrows(), changes["changes"]):
+        t.add_row(
+            str(r["prior_set"]),
+            str(r["tau_prior"]),
+            f"{r['median']:.3f}",
+            f"[{r['ci_lower']:.3f}, {r['ci_upper']:.3f}]",
+            f"{r['tau_median']:.3f}",
+            f"[{r['pred_lower']:.3f}, {r['pred_upper']:.3f}]",
+            *[f"{r[c]:.3f}" for c in prob_cols],
+            "yes" if changed else "",
+        )
+    console.print(t)
+    verdict = "does not change" if changes.attrs["robust"] else "changes"
+    console.print(f"{changes.attrs['column']} {verdict} band (cuts {changes.attrs['cuts']}) across these priors")
+
+    p = Table(title="Power-scaling sensitivity (Kallioinen et al. 2024; threshold 0.05)")
+    for col in ("parameter", "prior", "likelihood", "diagnosis"):
+        p.add_column(col, justify="left" if col in ("parameter", "diagnosis") else "right")
+    for _, r in power.iterrows():
+        p.add_row(str(r["parameter"]), f"{r['prior']:.4f}", f"{r['likelihood']:.4f}", str(r["diagnosis"]))
+    console.print(p)
+
+    loo_probs = [c for c in loo.columns if str(c).startswith("prob_")]
+    i = Table(title="Leave one study out")
+    for col in ("omitted", "median", "95% CrI", *loo_probs, "tau median", "shift (sd)", "KL"):
+        i.add_column(col, justify="left" if col == "omitted" else "right")
+    for sid, r in loo.iterrows():
+        i.add_row(
+            str(sid),
+            f"{r['median']:.3f}",
+            f"[{r['ci_lower']:.3f}, {r['ci_upper']:.3f}]",
+            *[f"{r[c]:.3f}" for c in loo_probs],
+            f"{r['tau_median']:.3f}",
+            f"{r['shift_sd']:+.2f}",
+            f"{r['kl']:.3f}",
+        )
+    console.print(i)
+    full = loo.attrs["full"]
+    console.print(
+        f"all studies: median {full['median']:.3f} [{full['ci_lower']:.3f}, {full['ci_upper']:.3f}]; "
+        f"most influential: {loo['kl'].idxmax()} (KL {loo['kl'].max():.3f})"
+    )
+
+
+def _write_figures(folder: Path, grid, power, loo, measure: str, decisive: float) -> None:
+    from bayesmeta.plots.sensitivity import (
+        plot_influence,
+        plot_power_scaling,
+        plot_prior_grid,
+    )
+
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = tuple(sorted({1.0, decisive}))
+    column = next(c for c in grid.columns if str(c).startswith("prob_") and str(c).endswith(f"_{decisive:g}"))
+    plot_prior_grid(grid, measure=measure, lines=lines, probability_column=column).savefig(
+        folder / "sensitivity_prior_grid.png", dpi=150
+    )
+    plot_power_scaling(power).savefig(folder / "sensitivity_power_scaling.png", dpi=150)
+    plot_influence(loo, loo.attrs["full"], measure=measure, lines=lines).savefig(
+        folder / "sensitivity_influence.png", dpi=150
+    )
