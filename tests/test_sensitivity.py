@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from bayesmeta.cli import main
+from bayesmeta.errors import InputError
 from bayesmeta.exact import fit_exact
 from bayesmeta.posterior import Posterior
 from bayesmeta.priors import load_prior_sets
@@ -272,7 +273,7 @@ def test_conclusion_changes_bands():
     assert list(out["changes"]) == [False, False, True, True]
     assert out.attrs["robust"] is False
     assert conclusion_changes(table.iloc[:2], threshold=0.7).attrs["robust"] is True
-    with pytest.raises(Exception, match="0.8"):
+    with pytest.raises(InputError, match="0.8"):
         conclusion_changes(table, threshold=0.8)
 
 
