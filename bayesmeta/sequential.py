@@ -148,15 +148,11 @@ def _prob_column(threshold: float, benefit_below: bool) -> str:
 
 def _benefit_probabilities(batch, cuts: Sequence[float], benefit_below: bool) -> np.ndarray:
     """P(mu < cut) (or P(mu > cut)) for each cut on the analysis scale: shape (len(cuts), n)."""
-    out = np.empty((len(cuts), _batch_size(batch)))
+    out = np.empty((len(cuts), batch.n))
     for i, cut in enumerate(cuts):
-        p = np.clip(np.asarray(batch.cdf(cut, "mu"), dtype=float), 0.0, 1.0)
-        out[i] = p if benefit_below else 1.0 - p
+        p = batch.cdf(cut, "mu") if benefit_below else batch.sf(cut, "mu")
+        out[i] = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
     return out
-
-
-def _batch_size(batch) -> int:
-    return int(np.asarray(batch.mean("mu")).shape[0])
 
 
 def _decisions(p_null: np.ndarray, p_mcid: np.ndarray | None, rule: MonitoringRule) -> tuple[np.ndarray, ...]:
