@@ -113,6 +113,7 @@ def _print_table(result, order_label: str) -> None:
     from rich.table import Table
 
     console = Console()
+    console.width = max(console.width, 132)  # one line per look even when not writing to a terminal
     frame = result.table
     prob_cols = [c for c in frame.columns if c.startswith(("prob_below_", "prob_above_"))]
     title = f"Sequential posterior monitoring ({result.measure}; studies by {order_label})"

@@ -10,10 +10,12 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib import ticker
 from matplotlib.figure import Figure
 
 from bayesmeta.posterior import RATIO_MEASURES
 
+_RATIO_TICKS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0)
 _TSA_ALIASES = {
     "information_fraction": ("information_fraction", "fraction"),
     "z": ("z",),
@@ -82,6 +84,13 @@ def plot_monitoring(
     ax_effect.axhline(1.0 if ratio else 0.0, color="black", lw=0.8)
     if ratio:
         ax_effect.set_yscale("log")
+        low = np.nanmin(np.r_[lower, table.get("pred_lower", lower)])
+        high = np.nanmax(np.r_[upper, table.get("pred_upper", upper)])
+        ticks = [v for v in _RATIO_TICKS if low / 1.2 <= v <= high * 1.2] or [1.0]
+        ax_effect.yaxis.set_major_locator(ticker.FixedLocator(ticks))
+        ax_effect.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax_effect.yaxis.set_minor_formatter(ticker.NullFormatter())
+    ax_effect.tick_params(labelbottom=False)
     ax_effect.set_ylabel(f"pooled {measure}" if ratio else f"pooled effect ({measure})")
     stops = table.index[table["decision"] != "continue"] if "decision" in table.columns else []
     if len(stops):
