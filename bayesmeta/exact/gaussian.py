@@ -88,13 +88,14 @@ class GaussianModel:
             fitted = mean * x
         else:
             x = self.design
-            a = np.einsum("ki,nmk,kj->nmij", x, w, x) + p0[..., None] * np.eye(self.p)
-            r = np.einsum("ki,nmk->nmi", x, w * y) + p0 * b0
+            outer = x[:, :, None] * x[:, None, :]
+            a = np.tensordot(w, outer, axes=([2], [0])) + p0[..., None] * np.eye(self.p)
+            r = (w * y) @ x + p0 * b0
             chol = np.linalg.cholesky(a)
             cov = np.linalg.inv(a)
             mean = np.einsum("nmij,nmj->nmi", cov, r)
             logdet_a = 2.0 * np.sum(np.log(np.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
-            fitted = np.einsum("ki,nmi->nmk", x, mean)
+            fitted = mean @ x.T
         quad = np.sum(w * (y - fitted) ** 2, axis=-1) + np.sum(p0 * (mean - b0) ** 2, axis=-1)
         loglik = self._const[:, None] - 0.5 * (logdet_v + logdet_a + quad)
         return Conditional(tau=tau, mean=mean, cov=cov, loglik=loglik)

@@ -83,29 +83,46 @@ class TauMarginal:
             out[ok] = self._cdf_t(tau_to_t(x[ok], self.rule.c, self.rule.lower, self.rule.upper))
         return out
 
+    def _start(self, q: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Starting values for the quantile iteration: linear interpolation between nodes j and j + 1 of
+        log F (below the median) or log(1 - F) (above), which the tails make nearly linear in t."""
+        cum, nodes = self.cum, self.rule.t
+        upper = q > 0.5
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = np.where(upper, np.log1p(-cum[j]), np.log(cum[j]))
+            b = np.where(upper, np.log1p(-cum[j + 1]), np.log(cum[j + 1]))
+            v = np.where(upper, np.log1p(-q), np.log(q))
+            s = (v - a) / (b - a)
+        s = np.where(np.isfinite(s), np.clip(s, 0.0, 1.0), 0.5)
+        return nodes[j] + s * (nodes[j + 1] - nodes[j])
+
     def ppf(self, q: np.ndarray | float) -> np.ndarray:
         q = np.asarray(q, dtype=float)
         if np.any(~((q >= 0) & (q <= 1))):
             raise ValueError("quantile probabilities must lie in [0, 1]")
-        cum, nodes, h = self.cum, self.rule.t, self.rule.h
+        cum, nodes = self.cum, self.rule.t
         flat = q.ravel()
         j = np.clip(np.searchsorted(cum, flat, side="right") - 1, 0, nodes.size - 2)
-        lo, hi = nodes[j], nodes[j + 1]
-        width = cum[j + 1] - cum[j]
-        t = lo + h * np.clip(np.where(width > 0, (flat - cum[j]) / np.where(width > 0, width, 1.0), 0.5), 0, 1)
-        for _ in range(40):
-            g = cum[j] + self._integral(nodes[j], t) - flat
-            lo = np.where(g < 0, t, lo)
-            hi = np.where(g > 0, t, hi)
-            dens = np.exp(self._log_g(t) - self._log_norm)
+        lo, hi = nodes[j].copy(), nodes[j + 1].copy()
+        t = self._start(flat, j)
+        active = (flat > 0) & (flat < 1)
+        for _ in range(60):
+            if not active.any():
+                break
+            ta, ja, la, ha = t[active], j[active], lo[active], hi[active]
+            g = cum[ja] + self._integral(nodes[ja], ta) - flat[active]
+            la = np.where(g < 0, ta, la)
+            ha = np.where(g > 0, ta, ha)
+            dens = np.exp(self._log_g(ta) - self._log_norm)
             with np.errstate(divide="ignore", invalid="ignore"):
                 step = g / dens
-            tn = t - step
-            done = (np.abs(step) <= 1e-14 * (1.0 + np.abs(t))) | (g == 0)
-            bad = ~done & (~np.isfinite(tn) | (tn <= lo) | (tn >= hi))
-            t = np.where(bad, 0.5 * (lo + hi), tn)
-            if np.all(done | (hi - lo <= 1e-14 * (1.0 + np.abs(t)))):
-                break
+            tn = ta - step
+            done = (np.abs(step) <= 1e-14 * (1.0 + np.abs(ta))) | (g == 0)
+            bad = ~done & (~np.isfinite(tn) | (tn <= la) | (tn >= ha))
+            t[active] = np.where(bad, 0.5 * (la + ha), tn)
+            lo[active], hi[active] = la, ha
+            done |= ha - la <= 1e-14 * (1.0 + np.abs(ta))
+            active[np.flatnonzero(active)[done]] = False
         tau = t_to_tau(t, self.rule.c, self.rule.lower, self.rule.upper)[0]
         tau = np.where(flat <= 0, self.rule.lower, np.where(flat >= 1, self.rule.upper, tau))
         return tau.reshape(q.shape)

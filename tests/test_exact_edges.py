@@ -1,0 +1,90 @@
+"""Random inputs: finite, monotone CDFs whose quantile functions invert them; degenerate data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bayesmeta.errors import InputError, ModelError
+from bayesmeta.exact import fit_exact
+
+PRIOR_PAIRS = [
+    ("normal(0, 4)", "halfnormal(0.5)"),
+    ("flat", "halfcauchy(1)"),
+    ("normal(0, 1)", "lognormal_tau2(-2.56, 1.74)"),
+    ("flat", "uniform(0, 2)"),
+    ("normal(0, 10)", "exponential(1)"),
+    ("flat", "halft(3, 0.5)"),
+]
+
+
+@st.composite
+def datasets(draw):
+    k = draw(st.integers(1, 6))
+    log_se = draw(st.lists(st.floats(-4 * np.log(10), 3 * np.log(10)), min_size=k, max_size=k))
+    y = draw(st.lists(st.floats(-5, 5), min_size=k, max_size=k))
+    mu, tau = draw(st.sampled_from(PRIOR_PAIRS))
+    return np.array(y), np.exp(log_se), mu, tau
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(datasets())
+def test_random_inputs_give_proper_monotone_invertible_marginals(data):
+    y, s, mu_prior, tau_prior = data
+    post = fit_exact(y, s, mu_prior=mu_prior, tau_prior=tau_prior)
+    for name in ("mu", "tau", "theta_new", "theta[1]"):
+        m = post.marginal(name)
+        mean, sd = m.mean(), m.std()
+        assert np.isfinite(mean) and np.isfinite(sd) and sd > 0
+        q = np.array([0.001, 0.025, 0.25, 0.5, 0.75, 0.975, 0.999])
+        x = m.ppf(q)
+        assert np.all(np.isfinite(x)) and np.all(np.diff(x) > 0)
+        grid = np.linspace(x[0], x[-1], 60)
+        cdf = m.cdf(grid)
+        assert np.all(np.isfinite(cdf)) and np.all((cdf >= 0) & (cdf <= 1))
+        assert np.all(np.diff(cdf) >= -1e-13)
+        np.testing.assert_allclose(m.cdf(x), q, atol=1e-9)
+        inner = grid[(cdf > 1e-3) & (cdf < 1 - 1e-3)]
+        np.testing.assert_allclose(m.ppf(m.cdf(inner)), inner, atol=1e-7 * sd)
+        assert np.all(m.pdf(grid) >= 0)
+    lo, hi = post.marginal("tau").interval(0.95, "shortest")
+    assert 0 <= lo < hi
+
+
+def test_identical_studies_and_extreme_spread():
+    post = fit_exact([0.2] * 5, [0.1] * 5, mu_prior="flat", tau_prior="halfnormal(0.5)")
+    assert post.marginal("mu").median() == pytest.approx(0.2, abs=1e-12)
+    assert post.marginal("tau").median() < 0.1
+    post = fit_exact([-50.0, 50.0, 0.0], [0.01, 0.01, 0.01], mu_prior="flat", tau_prior="halfcauchy(1)")
+    assert 10 < post.marginal("tau").median() < 1000
+
+
+@pytest.mark.parametrize(
+    "y,s,match",
+    [
+        ([0.1, np.nan], [0.1, 0.2], "yi"),
+        ([0.1, 0.2], [0.1, 0.0], "sei"),
+        ([0.1, 0.2], [0.1, np.inf], "sei"),
+        ([0.1, 0.2], [0.1], "one length"),
+        ([], [], "non-empty"),
+    ],
+)
+def test_bad_data_is_located(y, s, match):
+    with pytest.raises(InputError, match=match):
+        fit_exact(y, s)
+
+
+def test_bad_data_names_the_row():
+    err = pytest.raises(InputError, fit_exact, [0.1, 0.2, 0.3], [0.1, -1.0, 0.2])
+    assert err.value.row == 3 and err.value.column == "sei"
+
+
+def test_bad_priors_and_ids():
+    with pytest.raises(ModelError, match="does not suit parameter 'tau'"):
+        fit_exact([0.1, 0.2], [0.1, 0.1], tau_prior="normal(0, 1)")
+    with pytest.raises(ModelError, match="valid forms"):
+        fit_exact([0.1, 0.2], [0.1, 0.1], mu_prior="cauchy(0, 1)")
+    with pytest.raises(InputError, match="appears more than once"):
+        fit_exact([0.1, 0.2], [0.1, 0.1], study_ids=["a", "a"])
