@@ -26,8 +26,9 @@ look j, one batched call fits the first j studies of every simulated sequence th
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Callable, NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -279,7 +280,9 @@ def monitor(
     table["tau_median"] = np.asarray(batch.ppf(0.5, "tau"), dtype=float)
     for t in cuts_reported:
         table[_prob_column(t, benefit_below)] = prob_of[t]
-    benefit, futility = _decisions(prob_of[null], prob_of.get(futility_mcid) if futility_mcid is not None else None, rule)
+    benefit, futility = _decisions(
+        prob_of[null], prob_of.get(futility_mcid) if futility_mcid is not None else None, rule
+    )
     table["benefit"] = benefit
     table["futility"] = futility
     table["decision"] = np.where(benefit, "benefit", np.where(futility, "futility", "continue"))
@@ -363,8 +366,7 @@ def sequence_stops(
         probs = np.empty((len(cuts), active.size))
         for start in range(0, active.size, max_batch):
             rows = active[start : start + max_batch]
-            batch = fit_exact_batch(y[rows, :j], se[rows, :j], mu_prior=mu_prior, tau_prior=tau_prior,
-                                    measure=measure)
+            batch = fit_exact_batch(y[rows, :j], se[rows, :j], mu_prior=mu_prior, tau_prior=tau_prior, measure=measure)
             probs[:, start : start + rows.size] = _benefit_probabilities(batch, cuts, rule.benefit_below)
         benefit, futility = _decisions(probs[0], probs[1] if len(cuts) > 1 else None, rule)
         stop = benefit | futility
@@ -468,8 +470,16 @@ def side_by_side(result: MonitoringResult, tsa_curve: pd.DataFrame | object) -> 
             valid="the same studies ordered the same way (by year, ties by study id)",
         )
     null_col = _prob_column(_null_value(result.measure), result.rule.benefit_below)
-    keep = ["look", "study", *(["n_cum"] if "n_cum" in ours.columns else []), "median", "ci_lower", "ci_upper",
-            null_col, "decision"]
+    keep = [
+        "look",
+        "study",
+        *(["n_cum"] if "n_cum" in ours.columns else []),
+        "median",
+        "ci_lower",
+        "ci_upper",
+        null_col,
+        "decision",
+    ]
     out = ours[keep].copy()
     z = curve["z"].to_numpy(dtype=float)
     efficacy = curve["efficacy"].to_numpy(dtype=float) if "efficacy" in curve.columns else np.full(z.size, np.nan)

@@ -113,8 +113,15 @@ def test_benefit_above_one_flips_every_probability():
     y = np.log(1.6) + rng.normal(0, 0.1, 6)
     s = np.full(6, 0.3)
     res = monitor(
-        y, s, None, mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR, measure="RR", benefit_below=False,
-        thresholds=(1.0, 1.3), futility_mcid=1.25,
+        y,
+        s,
+        None,
+        mu_prior=MU_PRIOR,
+        tau_prior=TAU_PRIOR,
+        measure="RR",
+        benefit_below=False,
+        thresholds=(1.0, 1.3),
+        futility_mcid=1.25,
     )
     for j in range(1, 7):
         post = _independent_look(y, s, j, measure="RR")
@@ -134,8 +141,7 @@ def test_studies_are_ordered_by_year_then_study_id():
     assert list(res.table["study"]) == ["D", "B", "C", "A"]
     assert list(res.table["order"]) == [2019, 2020, 2020, 2021]
     # Look 2 holds D and B: compare with an exact fit on exactly those two.
-    post = fit_exact(np.array([-0.4, -0.3]), np.array([0.5, 0.4]), mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR,
-                     measure="HR")
+    post = fit_exact(np.array([-0.4, -0.3]), np.array([0.5, 0.4]), mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR, measure="HR")
     assert res.table["prob_below_1"].iloc[1] == pytest.approx(post.prob_below(1.0), abs=1e-8)
 
 
@@ -153,9 +159,9 @@ def test_as_dict_is_json_ready_and_carries_the_first_stop():
 @pytest.mark.parametrize(
     "kwargs, fragment",
     [
-        (dict(futility_mcid=1.25), "benefit side"),
-        (dict(benefit_prob=1.5), "benefit_prob"),
-        (dict(thresholds=(0.0,)), "positive"),
+        ({"futility_mcid": 1.25}, "benefit side"),
+        ({"benefit_prob": 1.5}, "benefit_prob"),
+        ({"thresholds": (0.0,)}, "positive"),
     ],
 )
 def test_bad_rule_settings_are_refused(kwargs, fragment):
@@ -203,16 +209,30 @@ def test_null_benefit_rate_is_bounded_by_the_repeated_significance_probability()
     crossings = _common_effect_crossings(k, pool, n_sim, seed)
     assert abs(crossings - bound) < 3 * np.sqrt(bound * (1 - bound) / n_sim)
     oc = operating_characteristics(
-        k, pool, true_ratio=1.0, tau_values=(0.0,), n_sim=n_sim, seed=seed,
-        mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR, futility_mcid=None,
+        k,
+        pool,
+        true_ratio=1.0,
+        tau_values=(0.0,),
+        n_sim=n_sim,
+        seed=seed,
+        mu_prior=MU_PRIOR,
+        tau_prior=TAU_PRIOR,
+        futility_mcid=None,
     )
     row = oc.iloc[0]
     assert row["p_benefit"] <= crossings
     assert row["p_futility"] == 0.0
     # With tau held near 0 and a vague effect prior the posterior rule is the common-effect test itself.
     near_fe = operating_characteristics(
-        k, pool, true_ratio=1.0, tau_values=(0.0,), n_sim=n_sim, seed=seed,
-        mu_prior="normal(0, 100)", tau_prior="halfnormal(0.001)", futility_mcid=None,
+        k,
+        pool,
+        true_ratio=1.0,
+        tau_values=(0.0,),
+        n_sim=n_sim,
+        seed=seed,
+        mu_prior="normal(0, 100)",
+        tau_prior="halfnormal(0.001)",
+        futility_mcid=None,
     )
     assert near_fe["p_benefit"].iloc[0] == pytest.approx(crossings, abs=1.01 / n_sim)
 
@@ -242,8 +262,15 @@ def _brute_force(k, pool, truths, taus, n_sim, seed, mcid):
                 stops.append(stop)
                 reasons.append(reason)
             stops, reasons = np.array(stops), np.array(reasons)
-            rows.append((r, t, np.mean(reasons == "benefit"), np.mean(reasons == "futility"),
-                         stops[stops > 0].mean() if (stops > 0).any() else np.nan))
+            rows.append(
+                (
+                    r,
+                    t,
+                    np.mean(reasons == "benefit"),
+                    np.mean(reasons == "futility"),
+                    stops[stops > 0].mean() if (stops > 0).any() else np.nan,
+                )
+            )
     return rows
 
 
@@ -251,8 +278,16 @@ def test_vectorised_simulation_matches_a_per_sequence_loop_with_the_same_seed():
     k, n_sim, seed = 5, 16, 7
     pool = np.array([0.15, 0.25, 0.4])
     oc = operating_characteristics(
-        k, pool, true_ratio=(1.0, 0.7), tau_values=(0.0, 0.3), n_sim=n_sim, seed=seed,
-        mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR, futility_mcid=0.8, max_batch=37,
+        k,
+        pool,
+        true_ratio=(1.0, 0.7),
+        tau_values=(0.0, 0.3),
+        n_sim=n_sim,
+        seed=seed,
+        mu_prior=MU_PRIOR,
+        tau_prior=TAU_PRIOR,
+        futility_mcid=0.8,
+        max_batch=37,
     )
     brute = _brute_force(k, pool, (1.0, 0.7), (0.0, 0.3), n_sim, seed, 0.8)
     assert len(oc) == len(brute) == 4
@@ -265,8 +300,14 @@ def test_vectorised_simulation_matches_a_per_sequence_loop_with_the_same_seed():
 
 def test_benefit_rate_is_higher_when_the_treatment_works():
     oc = operating_characteristics(
-        5, np.array([0.2, 0.3]), true_ratio=(1.0, 0.7), tau_values=(0.0, 0.2), n_sim=100, seed=1,
-        mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR,
+        5,
+        np.array([0.2, 0.3]),
+        true_ratio=(1.0, 0.7),
+        tau_values=(0.0, 0.2),
+        n_sim=100,
+        seed=1,
+        mu_prior=MU_PRIOR,
+        tau_prior=TAU_PRIOR,
     )
     for tau in (0.0, 0.2):
         null = oc[(oc["true_ratio"] == 1.0) & (oc["tau"] == tau)].iloc[0]
@@ -306,12 +347,13 @@ def test_monitoring_figure_draws_the_trajectory_and_the_tsa_panel():
 
     y = np.full(5, np.log(0.6))
     res = monitor(y, np.full(5, 0.3), None, mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR)
-    tsa = pd.DataFrame({"information_fraction": [0.2, 0.4, 0.6, 0.8, 1.0], "z": [1, 2, 2.5, 3, 3.5],
-                        "upper": [6, 4, 3.2, 2.8, 2.5]})
+    tsa = pd.DataFrame(
+        {"information_fraction": [0.2, 0.4, 0.6, 0.8, 1.0], "z": [1, 2, 2.5, 3, 3.5], "upper": [6, 4, 3.2, 2.8, 2.5]}
+    )
     fig = plot_monitoring(res.table, measure="HR", tsa=tsa)
     assert isinstance(fig, Figure)
     assert len(fig.axes) == 3
-    ax_effect, ax_prob, ax_tsa = fig.axes
+    ax_effect, _ax_prob, ax_tsa = fig.axes
     np.testing.assert_allclose(ax_effect.lines[0].get_ydata(), res.table["median"])
     np.testing.assert_allclose(ax_tsa.lines[0].get_ydata(), tsa["z"])
     assert len(plot_monitoring(res.table).axes) == 2
@@ -344,8 +386,14 @@ def test_side_by_side_joins_the_tsa_curve_look_by_look():
     # The first look where |Z| reaches the boundary is the TSA's own reading.
     crossed = np.flatnonzero(both["tsa_efficacy"].to_numpy())
     assert (int(crossed[0]) + 1 if crossed.size else None) == t.crossed_efficacy_at
-    shuffled = monitor(res.table["median"].pipe(np.log), np.full(5, 0.2), None, study_ids=list("EDCBA"),
-                       mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR)
+    shuffled = monitor(
+        res.table["median"].pipe(np.log),
+        np.full(5, 0.2),
+        None,
+        study_ids=list("EDCBA"),
+        mu_prior=MU_PRIOR,
+        tau_prior=TAU_PRIOR,
+    )
     with pytest.raises(InputError, match="different orders"):
         side_by_side(shuffled, t)
 
@@ -357,8 +405,9 @@ def test_monitoring_figure_takes_a_tsa_curve():
     fig = plot_monitoring(res.table, tsa=t.curve)
     ax_tsa = fig.axes[2]
     np.testing.assert_allclose(ax_tsa.lines[0].get_xdata(), t.curve["fraction"])
-    np.testing.assert_allclose(ax_tsa.lines[2].get_ydata(), -np.where(np.isfinite(t.curve["efficacy"]),
-                                                                        t.curve["efficacy"], np.nan))
+    np.testing.assert_allclose(
+        ax_tsa.lines[2].get_ydata(), -np.where(np.isfinite(t.curve["efficacy"]), t.curve["efficacy"], np.nan)
+    )
 
 
 def test_cli_monitor_json_matches_the_library(tmp_path, capsys):
@@ -366,8 +415,7 @@ def test_cli_monitor_json_matches_the_library(tmp_path, capsys):
 
     data = tmp_path / "seq.csv"
     data.write_text(
-        "study,yi,sei,year,n_total\n"
-        "Late,-0.7,0.2,2022,200\nEarly,-0.5,0.3,2018,100\nMid,-0.6,0.25,2020,150\n"
+        "study,yi,sei,year,n_total\nLate,-0.7,0.2,2022,200\nEarly,-0.5,0.3,2018,100\nMid,-0.6,0.25,2020,150\n"
     )
     assert main(["monitor", str(data), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from enum import Enum
-from typing import Annotated, Optional
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
@@ -26,11 +26,15 @@ class Measure(str, Enum):
 def monitor_command(
     data: Annotated[str, typer.Argument(help="CSV: study + (yi,sei | yi,vi | estimate,ci_lower,ci_upper | counts)")],
     measure: Annotated[
-        Optional[Measure],
-        typer.Option(help="effect measure [default: the file's measure column, else HR for yi/sei data, RR for counts]"),
+        Measure | None,
+        typer.Option(
+            help="effect measure [default: the file's measure column, else HR for yi/sei data, RR for counts]"
+        ),
     ] = None,
     mu_prior: Annotated[str, typer.Option("--mu-prior", help='prior of mu, e.g. "normal(0, 4)"')] = "normal(0, 4)",
-    tau_prior: Annotated[str, typer.Option("--tau-prior", help='prior of tau, e.g. "halfnormal(0.5)"')] = "halfnormal(0.5)",
+    tau_prior: Annotated[
+        str, typer.Option("--tau-prior", help='prior of tau, e.g. "halfnormal(0.5)"')
+    ] = "halfnormal(0.5)",
     mcid: Annotated[float, typer.Option(help="minimal clinically important ratio for the futility rule")] = 0.8,
     no_futility: Annotated[bool, typer.Option("--no-futility", help="monitor for benefit only")] = False,
     benefit_prob: Annotated[float, typer.Option(help="stop for benefit when P(benefit) exceeds this")] = 0.975,
@@ -39,10 +43,10 @@ def monitor_command(
         bool, typer.Option("--benefit-above", help="benefit is a ratio above 1 (e.g. RR of response)")
     ] = False,
     threshold: Annotated[
-        Optional[list[float]], typer.Option("--threshold", help="report P(ratio < value) per look; repeatable")
+        list[float] | None, typer.Option("--threshold", help="report P(ratio < value) per look; repeatable")
     ] = None,
     order_by: Annotated[str, typer.Option(help="column giving the publication order (file order if absent)")] = "year",
-    plot: Annotated[Optional[str], typer.Option(help="write the monitoring figure to this file (png, pdf, svg)")] = None,
+    plot: Annotated[str | None, typer.Option(help="write the monitoring figure to this file (png, pdf, svg)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """After each study (by year, then study id) the exact posterior of the pooled effect, with the decision:
@@ -104,7 +108,7 @@ def monitor_command(
 def _header(column: str) -> str:
     for prefix, sign in (("prob_below_", "<"), ("prob_above_", ">")):
         if column.startswith(prefix):
-            return f"P({sign} {column[len(prefix):]})"
+            return f"P({sign} {column[len(prefix) :]})"
     return column
 
 

@@ -6,7 +6,7 @@ no statistics are computed here.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -135,7 +135,9 @@ def plot_monitoring(
         if "futility" in cols and np.any(np.isfinite(cols["futility"])):
             ax_tsa.plot(x, cols["futility"], "-", color="tab:orange", label="futility wedge")
             ax_tsa.plot(x, -cols["futility"], "-", color="tab:orange")
-        ax_tsa.axhline(conventional_z, color="tab:gray", ls="--", lw=1, label=f"conventional |Z| = {conventional_z:.2f}")
+        ax_tsa.axhline(
+            conventional_z, color="tab:gray", ls="--", lw=1, label=f"conventional |Z| = {conventional_z:.2f}"
+        )
         ax_tsa.axhline(-conventional_z, color="tab:gray", ls="--", lw=1)
         ax_tsa.axhline(0, color="black", lw=0.8)
         if with_ris:
