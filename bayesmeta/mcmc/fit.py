@@ -1,0 +1,123 @@
+"""NUTS fit of the normal-normal hierarchical model and the meta-regression."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import stats
+
+from bayesmeta.errors import ModelError
+from bayesmeta.exact.checks import check_proper
+from bayesmeta.mcmc.inputs import design_columns, effects_and_errors
+from bayesmeta.mcmc.models import ParamSpec, Structure, pad, padded_size
+from bayesmeta.mcmc.prior_forms import prior_form
+from bayesmeta.mcmc.run import (FitRecord, SamplerSettings, build_posterior, draws_of, predictive_draws,
+                                prior_scaling_data, sample)
+from bayesmeta.posterior import Posterior
+from bayesmeta.priors import FlatPrior, NormalPrior, Prior, parse_prior
+
+
+def coefficient_priors(beta_prior, mu_prior: Prior, p: int) -> tuple[Prior, ...]:
+    """One prior per coefficient: ``beta_prior`` (one text for all, or one per covariate); by default
+    normal(0, sd of mu's prior), or flat when mu's prior is flat (the exact engine's default)."""
+    if p == 0:
+        return ()
+    if beta_prior is None:
+        default = NormalPrior(0.0, mu_prior.sd) if isinstance(mu_prior, NormalPrior) else FlatPrior()
+        return (default,) * p
+    if isinstance(beta_prior, (str, Prior)):
+        return (parse_prior(beta_prior, for_param="beta"),) * p
+    priors = tuple(parse_prior(b, for_param="beta") for b in beta_prior)
+    if len(priors) != p:
+        raise ModelError(f"{len(priors)} beta priors for {p} covariates")
+    return priors
+
+
+def check_identified(k: int, location_priors: Sequence[Prior], tau_prior: Prior, X: np.ndarray | None) -> None:
+    """Refuse an improper posterior: the propriety rule shared with the exact engine
+    (:func:`bayesmeta.exact.checks.check_proper`), plus a full-rank design when coefficients have flat priors."""
+    n_flat = sum(not p.proper for p in location_priors)
+    if n_flat and X is not None:
+        full = np.column_stack([np.ones(k), X])
+        if np.linalg.matrix_rank(full) < full.shape[1]:
+            raise ModelError("the design matrix (with intercept) is rank-deficient, so flat priors on mu and beta "
+                             "give an improper posterior; use normal priors or drop a covariate")
+    check_proper(k, n_flat, tau_prior, location_priors[0])
+
+
+def fit_nuts(
+    y: Sequence[float] | np.ndarray,
+    sei: Sequence[float] | np.ndarray,
+    *,
+    mu_prior: str | Prior = "normal(0, 4)",
+    tau_prior: str | Prior = "halfnormal(0.5)",
+    X: np.ndarray | None = None,
+    covariate_names: Sequence[str] = (),
+    beta_prior: str | Prior | Sequence[str | Prior] | None = None,
+    study_ids: Sequence[str] | None = None,
+    measure: str = "GEN",
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 4,
+    cores: int | None = None,
+    seed: int = 0,
+    strict: bool = False,
+    target_accept: float = 0.9,
+    progressbar: bool = False,
+    pad_to: int | None = None,
+) -> Posterior:
+    """NUTS fit of the normal-normal hierarchical model or meta-regression (Roever 2020, J Stat Softw 93(6)):
+    y_i ~ N(theta_i, sei_i^2), theta_i = mu + x_i' beta + tau z_i, z_i ~ N(0, 1) (non-centred).
+
+    theta_new ~ N(mu, tau^2) is drawn once per posterior draw (a new study at x = 0). ``beta_prior`` defaults
+    to normal(0, sd of mu's prior) (flat if mu's is flat). Studies are padded to ``pad_to`` slots (default: k
+    rounded up to a multiple of 8); pass ``pad_to = k_full`` in a leave-one-out or cumulative series so that
+    every refit reuses one compiled model. Failed convergence checks (:mod:`bayesmeta.mcmc.diagnostics`) become
+    ``warnings``, or a :class:`~bayesmeta.errors.ModelError` when ``strict``.
+    """
+    y_arr, sei_arr, ids = effects_and_errors(y, sei, study_ids)
+    k = y_arr.size
+    X_arr, covariates = design_columns(X, covariate_names, k)
+    p = len(covariates)
+    mu = parse_prior(mu_prior, for_param="mu")
+    tau = parse_prior(tau_prior, for_param="tau")
+    betas = coefficient_priors(beta_prior, mu, p)
+    check_identified(k, (mu, *betas), tau, X_arr)
+    settings = SamplerSettings(draws, tune, chains, cores, seed, target_accept, progressbar)
+    priors = {"mu": mu, "tau": tau, **{f"beta{j}": b for j, b in enumerate(betas)}}
+    forms = {name: prior_form(prior) for name, prior in priors.items()}
+    k_pad = padded_size(k, pad_to)
+    structure = Structure(
+        likelihood="normal",
+        k_pad=k_pad,
+        mu=ParamSpec.from_form(forms["mu"], sei_arr),
+        tau=ParamSpec.from_form(forms["tau"], sei_arr),
+        beta=tuple(ParamSpec.from_form(forms[f"beta{j}"], sei_arr) for j in range(p)),
+    )
+    data = {"y": pad(y_arr, k_pad, 0.0), "sei": pad(sei_arr, k_pad, 1.0), "mask": pad(np.ones(k), k_pad, 0.0)}
+    if p:
+        data["X"] = pad(X_arr, k_pad, 0.0)
+    data.update(prior_scaling_data(structure, forms))
+    raw, record = sample(structure, data, settings)
+
+    post = {"mu": draws_of(raw, "mu"), "tau": draws_of(raw, "tau")}
+    mean = post["mu"][..., None]
+    if p:
+        post["beta"] = draws_of(raw, "beta").reshape(post["mu"].shape + (p,))
+        mean = mean + post["beta"] @ X_arr.T
+    post["theta"] = mean + post["tau"][..., None] * draws_of(raw, "z")[..., :k]
+    post["theta_new"] = predictive_draws(post["mu"], post["tau"], seed)
+    constant = {"sei": sei_arr}
+    prior_texts = {"mu": mu.text, "tau": tau.text}
+    if p:
+        constant["X"] = X_arr
+        prior_texts["beta"] = ", ".join(b.text for b in betas)
+    fit = FitRecord(
+        raw=raw, record=record, post=post,
+        loglik={"y": stats.norm.logpdf(y_arr, loc=post["theta"], scale=sei_arr)},
+        observed={"y": y_arr}, constant=constant, priors=priors, prior_texts=prior_texts, ids=ids, y=y_arr,
+        sei=sei_arr, measure=measure, seed=seed, diagnose_vars=["mu", "tau", "theta"] + (["beta"] if p else []),
+        covariates=covariates, X=X_arr,
+    )
+    return build_posterior(fit, strict)

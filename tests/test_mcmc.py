@@ -1,0 +1,286 @@
+"""NUTS engine (normal-normal model and meta-regression): R bayesmeta's published numbers and the exact engine
+within 3 Monte Carlo standard errors, the diagnostics gate, refits without recompiling, reproducibility.
+
+Compiled structures used (each compiled once for the module): eight schools (8 slots, half-Cauchy tau prior);
+16 slots with normal mu / half-normal tau (HAIC OS, its leave-one-out and prior-grid refits, Crins 2014, the
+deliberately short run); 16 slots with one covariate (meta-regression).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayesmeta.effects import effects_for
+from bayesmeta.errors import InputError, ModelError
+from bayesmeta.exact import fit_exact
+from bayesmeta.mcmc import CACHE, ESS_MIN, RHAT_MAX, diagnose, fit_nuts, padded_size
+from bayesmeta.mcmc.prior_forms import prior_form
+from bayesmeta.posterior import Posterior, SampleMarginal
+from bayesmeta.priors import parse_prior
+
+pytestmark = pytest.mark.slow
+
+REF = Path(__file__).parent / "reference"
+PUBLISHED = json.loads((REF / "bayesmeta_published.json").read_text())
+SEED = 1
+OS_PRIORS = {"mu_prior": "normal(0, 4)", "tau_prior": "halfnormal(0.5)"}
+
+
+def _table(name: str) -> pd.DataFrame:
+    return pd.read_csv(REF / name)
+
+
+@pytest.fixture(scope="module")
+def os_effects() -> pd.DataFrame:
+    return effects_for("OS")
+
+
+@pytest.fixture(scope="module")
+def schools() -> Posterior:
+    d = _table("eight_schools.csv")
+    return fit_nuts(d.yi, d.sei, mu_prior="normal(0, 50)", tau_prior="halfcauchy(25)", study_ids=d.study,
+                    seed=SEED, target_accept=0.95)
+
+
+@pytest.fixture(scope="module")
+def os_fit(os_effects) -> Posterior:
+    return fit_nuts(os_effects.yi, os_effects.sei, study_ids=os_effects.study_id, measure="HR", seed=SEED,
+                    **OS_PRIORS)
+
+
+@pytest.fixture(scope="module")
+def crins(os_fit) -> Posterior:
+    # 6 studies in the 16 slots compiled for HAIC OS (os_fit is requested so that the structure exists)
+    d = _table("crins2014.csv")
+    return fit_nuts(d.yi, d.sei, study_ids=d.study, measure="OR", seed=SEED, pad_to=16, **OS_PRIORS)
+
+
+def _estimate_and_mcse(post: Posterior, param: str, stat: str) -> tuple[float, float]:
+    """A posterior mean or quantile and its Monte Carlo standard error (ArviZ: Vehtari et al. 2021)."""
+    idata = post.extras["idata"]
+    name, _, index = param.partition("[")
+    sel = {"covariate" if name == "beta" else "study": index[:-1]} if index else {}
+    values = idata.posterior[name].sel(sel).to_dataset(name="v")
+    if stat == "mean":
+        return post.marginal(param).mean(), float(az.mcse(values, method="mean")["v"])
+    q = 0.5 if stat == "median" else float(stat[1:])
+    return float(post.marginal(param).ppf(q)), float(az.mcse(values, method="quantile", prob=q)["v"])
+
+
+def _assert_within_3_mcse(post: Posterior, param: str, stat: str, reference: float) -> None:
+    estimate, mcse = _estimate_and_mcse(post, param, stat)
+    assert mcse > 0
+    assert abs(estimate - reference) < 3 * mcse, (param, stat, estimate, reference, mcse)
+
+
+# -- published R bayesmeta numbers -------------------------------------------------------------------------
+def test_eight_schools_matches_r_bayesmeta(schools):
+    ref = PUBLISHED["eight_schools_halfcauchy"]
+    _assert_within_3_mcse(schools, "mu", "median", ref["mu"]["median"])
+    _assert_within_3_mcse(schools, "mu", "mean", ref["mu"]["mean"])
+    _assert_within_3_mcse(schools, "tau", "median", ref["tau"]["median"])
+    _assert_within_3_mcse(schools, "tau", "q0.025", ref["tau"]["central95"][0])
+    _assert_within_3_mcse(schools, "tau", "q0.975", ref["tau"]["central95"][1])
+    _assert_within_3_mcse(schools, "theta_new", "median", ref["theta_new"]["median"])
+
+
+def test_crins_matches_r_bayesmeta(crins):
+    ref = PUBLISHED["crins2014"]
+    _assert_within_3_mcse(crins, "mu", "median", ref["mu"]["median"])
+    _assert_within_3_mcse(crins, "mu", "mean", ref["mu"]["mean"])
+    _assert_within_3_mcse(crins, "mu", "q0.025", ref["mu"]["central95"][0])
+    _assert_within_3_mcse(crins, "mu", "q0.975", ref["mu"]["central95"][1])
+    _assert_within_3_mcse(crins, "tau", "median", ref["tau"]["median"])
+    _assert_within_3_mcse(crins, "tau", "mean", ref["tau"]["mean"])
+    _assert_within_3_mcse(crins, "theta_new", "median", ref["theta_new"]["median"])
+
+
+# -- the exact engine as reference -------------------------------------------------------------------------
+def _assert_matches_exact(post: Posterior, exact: Posterior, params: tuple[str, ...]) -> None:
+    for param in params:
+        m = exact.marginal(param)
+        _assert_within_3_mcse(post, param, "mean", m.mean())
+        for q in (0.025, 0.5, 0.975):
+            _assert_within_3_mcse(post, param, f"q{q}", float(m.ppf(q)))
+
+
+def test_haic_os_matches_exact_engine(os_fit, os_effects):
+    exact = fit_exact(os_effects.yi, os_effects.sei, study_ids=os_effects.study_id, **OS_PRIORS)
+    _assert_matches_exact(os_fit, exact, ("mu", "tau", "theta_new", "theta[Kudo2018]", "theta[He2019]"))
+
+
+def test_meta_regression_matches_exact_engine(os_effects):
+    X = (os_effects.year.to_numpy(dtype=float) - 2020.0)[:, None]
+    args = dict(X=X, covariate_names=["year"], study_ids=os_effects.study_id, **OS_PRIORS)
+    post = fit_nuts(os_effects.yi, os_effects.sei, seed=SEED, **args)
+    exact = fit_exact(os_effects.yi, os_effects.sei, **args)
+    assert post.priors["beta"] == "normal(0, 4)"  # the exact engine's default: normal(0, sd of mu's prior)
+    _assert_matches_exact(post, exact, ("mu", "tau", "beta[year]"))
+    assert post.draws["beta"].shape == (4, 1000, 1)
+    assert post.extras["idata"].posterior["beta"].dims == ("chain", "draw", "covariate")
+
+
+# -- refits: same compiled model, new data -----------------------------------------------------------------
+def test_refits_reuse_the_compiled_model_and_are_correct(os_fit, os_effects):
+    compiles = CACHE.compiles
+    keep = os_effects.study_id != "Kudo2018"
+    sub = os_effects[keep]
+    loo = fit_nuts(sub.yi, sub.sei, study_ids=sub.study_id, seed=SEED, **OS_PRIORS)
+    grid = fit_nuts(os_effects.yi, os_effects.sei, study_ids=os_effects.study_id, seed=SEED,
+                    mu_prior="normal(0, 2)", tau_prior="halfnormal(1)")
+    assert CACHE.compiles == compiles
+    assert loo.diagnostics["settings"]["cache_hit"] and grid.diagnostics["settings"]["cache_hit"]
+    assert loo.diagnostics["settings"]["compile_seconds"] == 0.0
+
+    exact_loo = fit_exact(sub.yi, sub.sei, study_ids=sub.study_id, **OS_PRIORS)
+    exact_grid = fit_exact(os_effects.yi, os_effects.sei, mu_prior="normal(0, 2)", tau_prior="halfnormal(1)")
+    _assert_matches_exact(loo, exact_loo, ("mu", "tau"))
+    _assert_matches_exact(grid, exact_grid, ("mu", "tau"))
+    # leaving Kudo2018 out moves mu by far more than Monte Carlo error (and the move matches the exact engine)
+    shift = loo.marginal("mu").median() - os_fit.marginal("mu").median()
+    assert abs(shift) > 10 * _estimate_and_mcse(os_fit, "mu", "median")[1]
+    assert loo.k == 9 and "theta[Kudo2018]" not in loo.marginals
+
+
+def test_crins_refit_in_padded_slots_is_a_cache_hit(crins):
+    assert crins.diagnostics["settings"]["cache_hit"]
+    assert crins.diagnostics["settings"]["k_padded"] == 16
+    assert crins.draws["theta"].shape == (4, 1000, 6)
+
+
+# -- diagnostics gate --------------------------------------------------------------------------------------
+def test_good_run_has_no_warnings(crins):
+    d = crins.diagnostics
+    assert crins.warnings == []
+    assert d["rhat_max"] < RHAT_MAX and d["ess_bulk_min"] >= ESS_MIN and d["ess_tail_min"] >= ESS_MIN
+    assert d["divergences"] == 0
+    assert set(d["table"]) >= {"mu", "tau", "theta[Heffron (2003)]"}
+    assert d["settings"]["seed"] == SEED and d["settings"]["chains"] == 4 and d["settings"]["sampler"] == "nutpie"
+
+
+def test_short_run_warns_and_strict_mode_raises(os_fit, os_effects):
+    args = dict(study_ids=os_effects.study_id, seed=SEED, draws=20, tune=20, **OS_PRIORS)
+    short = fit_nuts(os_effects.yi, os_effects.sei, **args)
+    assert any("effective sample size" in w for w in short.warnings)
+    assert all(w.endswith(".") for w in short.warnings)
+    with pytest.raises(ModelError, match="convergence checks"):
+        fit_nuts(os_effects.yi, os_effects.sei, strict=True, **args)
+
+
+def _idata(posterior: dict, diverging: np.ndarray | None = None) -> az.InferenceData:
+    stats = None if diverging is None else {"diverging": diverging}
+    return az.from_dict(posterior=posterior, sample_stats=stats)
+
+
+def test_diagnose_flags_each_failure_and_passes_independent_draws():
+    rng = np.random.default_rng(0)
+    good = rng.standard_normal((4, 1000))
+    diagnostics, warnings = diagnose(_idata({"mu": good}, np.zeros((4, 1000), bool)))
+    assert warnings == [] and diagnostics["divergences"] == 0
+    assert diagnostics["rhat_max"] < 1.01 and diagnostics["ess_bulk_min"] > 2000
+
+    shifted = good + np.array([0.0, 0.0, 0.0, 0.5])[:, None]  # one chain elsewhere
+    _, warnings = diagnose(_idata({"mu": shifted}))
+    assert any(w.startswith("R-hat reaches") for w in warnings)
+
+    sticky = np.repeat(rng.standard_normal((4, 50)), 20, axis=1)  # each value held for 20 draws
+    _, warnings = diagnose(_idata({"mu": sticky}))
+    assert any("bulk effective" in w for w in warnings) and any("tail effective" in w for w in warnings)
+
+    diverging = np.zeros((4, 1000), bool)
+    diverging[2, 10] = True
+    diagnostics, warnings = diagnose(_idata({"mu": good}, diverging))
+    assert diagnostics["divergences"] == 1 and warnings == [warnings[0]] and "1 of 4000" in warnings[0]
+
+
+# -- reproducibility and the result contract ---------------------------------------------------------------
+def test_same_seed_gives_identical_draws(os_fit, os_effects):
+    again = fit_nuts(os_effects.yi, os_effects.sei, study_ids=os_effects.study_id, measure="HR", seed=SEED,
+                     **OS_PRIORS)
+    other = fit_nuts(os_effects.yi, os_effects.sei, study_ids=os_effects.study_id, measure="HR", seed=SEED + 1,
+                     **OS_PRIORS)
+    for name in ("mu", "tau", "theta", "theta_new"):
+        np.testing.assert_array_equal(again.draws[name], os_fit.draws[name])
+    assert not np.array_equal(other.draws["mu"], os_fit.draws["mu"])
+
+
+def test_posterior_contract(os_fit, os_effects):
+    k = len(os_effects)
+    assert os_fit.engine == "nuts" and os_fit.measure == "HR" and os_fit.k == k
+    assert os_fit.draws["mu"].shape == (4, 1000) and os_fit.draws["theta"].shape == (4, 1000, k)
+    assert set(os_fit.draws) == {"mu", "tau", "theta", "theta_new"}
+    assert all(isinstance(m, SampleMarginal) for m in os_fit.marginals.values())
+    assert set(os_fit.marginals) == {"mu", "tau", "theta_new"} | {f"theta[{s}]" for s in os_effects.study_id}
+    # theta_new ~ N(mu, tau^2) draw by draw: (theta_new - mu) has sd sqrt(E tau^2)
+    theta_new = os_fit.draws["theta_new"]
+    assert abs(np.std(theta_new - os_fit.draws["mu"]) / np.sqrt(np.mean(os_fit.draws["tau"] ** 2)) - 1) < 0.05
+    json.dumps(os_fit.to_dict(below=(0.8,)), allow_nan=False)
+
+
+def test_inference_data_supports_loo_and_power_scaling(os_fit, os_effects):
+    idata = os_fit.extras["idata"]
+    assert {"posterior", "log_likelihood", "log_prior", "prior", "sample_stats", "observed_data"} <= set(
+        idata.groups())
+    np.testing.assert_allclose(idata.observed_data["y"].values, os_effects.yi)
+    loo = az.loo(idata, pointwise=True)
+    assert loo.n_data_points == len(os_effects) and math.isfinite(loo.elpd_loo)
+    sens = az.psens(idata, component="prior", var_names=["mu", "tau"])
+    assert all(math.isfinite(float(sens[v])) and float(sens[v]) >= 0 for v in ("mu", "tau"))
+    # the prior group holds draws from the priors: halfnormal(0.5) has median 0.5 * 0.6745
+    assert abs(float(np.median(idata.prior["tau"])) - 0.5 * 0.67449) < 0.02
+
+
+# -- priors, padding, refusals (no sampling) ---------------------------------------------------------------
+@pytest.mark.parametrize("text", ["normal(0.3, 2)", "halfnormal(0.5)", "halfcauchy(25)", "halft(3, 0.4)",
+                                  "exponential(2)", "uniform(0, 3)", "lognormal(-1.2, 0.8)",
+                                  "lognormal_tau2(-2.5, 1.6)"])
+def test_scaled_prior_forms_keep_the_density(text):
+    prior = parse_prior(text)
+    form = prior_form(prior)
+    assert form.unit is not None
+    x = np.array([0.05, 0.3, 1.0, 2.5]) if prior.support == "positive" else np.array([-2.0, 0.1, 1.7])
+    unit = form.unit.logpdf((x - form.loc) / form.scale) - math.log(form.scale)
+    np.testing.assert_allclose(unit, prior.logpdf(x), rtol=1e-12)
+
+
+@pytest.mark.parametrize("text", ["flat", "halfflat", "uniform(0, inf)", "jeffreys", "power(halfcauchy(1), 0.5)"])
+def test_other_priors_are_compiled_as_written(text):
+    form = prior_form(parse_prior(text))
+    assert form.unit is None and (form.loc, form.scale) == (0.0, 1.0)
+    assert form.depends_on_sei == ("jeffreys" in text)
+
+
+def test_padded_size():
+    assert [padded_size(k) for k in (1, 8, 9, 17)] == [8, 8, 16, 24]
+    assert padded_size(16, pad_to=17) == 17
+    with pytest.raises(ValueError, match="smaller"):
+        padded_size(17, pad_to=16)
+
+
+def test_improper_posterior_is_refused_before_sampling():
+    compiles = CACHE.compiles
+    with pytest.raises(ModelError, match="improper posterior"):
+        fit_nuts([0.1, 0.4], [0.2, 0.3], mu_prior="flat", tau_prior="halfflat")
+    with pytest.raises(ModelError, match="rank-deficient"):
+        fit_nuts([0.1, 0.4, 0.2], [0.2, 0.3, 0.2], mu_prior="flat", X=np.ones((3, 1)))
+    assert CACHE.compiles == compiles
+
+
+def test_bad_input_names_study_row_and_column():
+    with pytest.raises(InputError) as err:
+        fit_nuts([0.1, 0.2, 0.3], [0.2, -0.1, 0.3], study_ids=["a", "b", "c"])
+    assert err.value.column == "sei" and err.value.row == 3 and "'b'" in str(err.value)
+    with pytest.raises(InputError) as err:
+        fit_nuts([0.1, float("nan")], [0.2, 0.1])
+    assert err.value.column == "yi" and err.value.row == 3
+    with pytest.raises(ModelError, match="does not suit"):
+        fit_nuts([0.1, 0.2], [0.2, 0.1], tau_prior="normal(0, 1)")
+    with pytest.raises(ModelError, match="draws"):
+        fit_nuts([0.1, 0.2], [0.2, 0.1], draws=2)
