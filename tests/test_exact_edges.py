@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from bayesmeta.errors import InputError, ModelError
 from bayesmeta.exact import fit_exact
 
+TAIL = {"halfnormal": np.inf, "halfcauchy": 2.0, "lognormal_tau2": np.inf, "uniform": np.inf, "exponential": np.inf,
+        "halft": 4.0}
 PRIOR_PAIRS = [
     ("normal(0, 4)", "halfnormal(0.5)"),
     ("flat", "halfcauchy(1)"),
@@ -34,10 +36,16 @@ def datasets(draw):
 def test_random_inputs_give_proper_monotone_invertible_marginals(data):
     y, s, mu_prior, tau_prior = data
     post = fit_exact(y, s, mu_prior=mu_prior, tau_prior=tau_prior)
+    # p(tau | y) decays like tau^-r, r = prior tail exponent + k - (1 if mu is flat): E(tau^m) < inf iff r > m + 1
+    r = TAIL[tau_prior.split("(")[0]] + y.size - (mu_prior == "flat")
     for name in ("mu", "tau", "theta_new", "theta[1]"):
         m = post.marginal(name)
         mean, sd = m.mean(), m.std()
-        assert np.isfinite(mean) and np.isfinite(sd) and sd > 0
+        heavy = name in ("tau", "theta_new") or (name == "mu" and mu_prior == "flat")
+        assert np.isfinite(mean) == (not heavy or r > 2)
+        assert np.isfinite(sd) == (not heavy or r > 3)
+        sd = m.interval(0.5)[1] - m.interval(0.5)[0]
+        assert sd > 0
         q = np.array([0.001, 0.025, 0.25, 0.5, 0.75, 0.975, 0.999])
         x = m.ppf(q)
         assert np.all(np.isfinite(x)) and np.all(np.diff(x) > 0)
@@ -51,6 +59,24 @@ def test_random_inputs_give_proper_monotone_invertible_marginals(data):
         assert np.all(m.pdf(grid) >= 0)
     lo, hi = post.marginal("tau").interval(0.95, "shortest")
     assert 0 <= lo < hi
+
+
+def test_moments_that_do_not_exist_are_not_reported():
+    """k = 1 with a flat mu and a half-Cauchy tau prior: p(tau | y) is the half-Cauchy prior, whose mean is
+    infinite; theta_new and mu (given tau, N(y, s^2 + tau^2)) then have no mean either. Quantiles exist."""
+    post = fit_exact([0.3], [0.2], mu_prior="flat", tau_prior="halfcauchy(0.5)")
+    assert post.marginal("tau").mean() == np.inf and post.marginal("tau").std() == np.inf
+    for name in ("mu", "theta_new"):
+        assert np.isnan(post.marginal(name).mean()) and post.marginal(name).std() == np.inf
+    assert post.marginal("tau").median() == pytest.approx(0.5, rel=1e-10)
+    assert post.marginal("mu").median() == pytest.approx(0.3, abs=1e-12)
+    assert np.isfinite(post.marginal("theta[1]").mean())
+    # with a normal prior on mu, its moments exist whatever the tail of tau
+    post = fit_exact([0.3], [0.2], mu_prior="normal(0, 1)", tau_prior="halfcauchy(0.5)")
+    assert np.isfinite(post.marginal("mu").std()) and post.marginal("theta_new").std() == np.inf
+    # one more study: p(tau | y) ~ tau^-3, the mean exists but not the variance
+    post = fit_exact([0.3, 0.1], [0.2, 0.3], mu_prior="flat", tau_prior="halfcauchy(0.5)")
+    assert np.isfinite(post.marginal("tau").mean()) and post.marginal("tau").std() == np.inf
 
 
 def test_identical_studies_and_extreme_spread():

@@ -15,9 +15,9 @@ import numpy as np
 from bayesmeta.errors import InputError, ModelError
 from bayesmeta.exact.checks import check_data, check_proper
 from bayesmeta.exact.gaussian import GaussianModel
-from bayesmeta.exact.mixture import NormalMixture, mixture_cdf, mixture_moments, mixture_ppf, mixture_sf
+from bayesmeta.exact.mixture import MixtureFamily, mixture_cdf, mixture_moments, mixture_ppf, mixture_sf
 from bayesmeta.exact.quadrature import TauRule, build_rules
-from bayesmeta.exact.tau import TauMarginal
+from bayesmeta.exact.tau import TauBatch, TauMarginal
 from bayesmeta.posterior import Marginal, Posterior, _check_level
 from bayesmeta.priors import FlatPrior, NormalPrior, Prior, UniformPrior, parse_prior
 
@@ -60,6 +60,8 @@ class ExactBatch:
         covariate_names: tuple[str, ...] = (),
         measure: str = "GEN",
         seed: int | None = 0,
+        logpost=None,
+        tail: np.ndarray | None = None,
     ) -> None:
         self.model, self.rules = model, rules
         self.y, self.sei, self.mask = y, sei, mask
@@ -76,26 +78,19 @@ class ExactBatch:
         cond = model.conditional(self.tau)
         self._mu = (cond.mean[..., 0], np.sqrt(cond.cov[..., 0, 0]))
         self._new = (cond.mean[..., 0], np.sqrt(cond.cov[..., 0, 0] + self.tau**2))
-        self._tau_marginals: dict[int, TauMarginal] = {}
+        self.taus = TauBatch(rules, logpost, tail)
+        # theta_new = mu + tau z: its mean needs E(tau) < inf, its variance E(tau^2) < inf; so do the
+        # coefficients with flat priors, whose conditional sd grows like tau
+        self._new_moments = (self.taus.tail > 2, self.taus.tail > 3)
+        self._flat = model.prior_prec == 0
+        self._rows = np.arange(self.n)
 
     @property
     def n(self) -> int:
         return len(self.rules)
 
-    # -- pieces of member i -----------------------------------------------------------------------------
-    def _logpost(self, i: int):
-        prior, sei_i, sub = self.tau_priors[i], self.sei[i, self.mask[i]], self.model.subset(np.array([i]))
-
-        def logpost(tau: np.ndarray) -> np.ndarray:
-            with np.errstate(divide="ignore"):
-                return prior.logpdf(tau, sei_i) + sub.loglik(np.asarray(tau, dtype=float)[None, :])[0]
-
-        return logpost
-
     def tau_marginal(self, i: int) -> TauMarginal:
-        if i not in self._tau_marginals:
-            self._tau_marginals[i] = TauMarginal(self.rules[i], self._logpost(i))
-        return self._tau_marginals[i]
+        return self.taus.marginal(i)
 
     def log_marginal_likelihood(self) -> np.ndarray:
         """log p(y) per member (NaN where a prior is improper and p(y) is not defined)."""
@@ -121,7 +116,7 @@ class ExactBatch:
         """P(param <= x) for each member; x is a scalar or one value per member."""
         x = self._per_member(x)
         if param == "tau":
-            return np.array([float(self.tau_marginal(i).cdf(x[i])) for i in range(self.n)])
+            return self.taus.cdf(x[:, None], self._rows)[:, 0]
         return mixture_cdf(x, *self._mixture(param))
 
     def sf(self, x: np.ndarray | float, param: str = "mu") -> np.ndarray:
@@ -134,27 +129,31 @@ class ExactBatch:
     def ppf(self, q: np.ndarray | float, param: str = "mu") -> np.ndarray:
         q = self._per_member(q)
         if param == "tau":
-            return np.array([float(self.tau_marginal(i).ppf(q[i])) for i in range(self.n)])
+            return self.taus.ppf(q[:, None], self._rows)[:, 0]
         return mixture_ppf(q, *self._mixture(param))
 
     def mean(self, param: str = "mu") -> np.ndarray:
         if param == "tau":
-            return np.sum(self.weights * self.tau, axis=1)
-        return mixture_moments(*self._mixture(param))[0]
+            return self.taus.mean.copy()
+        mean = mixture_moments(*self._mixture(param))[0]
+        exists = self._new_moments[0] if param == "theta_new" else self._new_moments[0] | ~self._flat[:, 0]
+        return np.where(exists, mean, np.nan)
 
     def std(self, param: str = "mu") -> np.ndarray:
         if param == "tau":
-            mean = self.mean("tau")
-            return np.sqrt(np.sum(self.weights * (self.tau - mean[:, None]) ** 2, axis=1))
-        return mixture_moments(*self._mixture(param))[1]
+            return self.taus.std.copy()
+        sd = mixture_moments(*self._mixture(param))[1]
+        exists = self._new_moments[1] if param == "theta_new" else self._new_moments[1] | ~self._flat[:, 0]
+        return np.where(exists, sd, np.inf)
 
     def interval(self, level: float = 0.95, param: str = "mu", kind: str = "central") -> np.ndarray:
         """(n, 2) credible intervals; 'shortest' is computed member by member."""
         _check_level(level)
         if kind == "central":
-            lo = self.ppf((1 - level) / 2, param)
-            hi = self.ppf((1 + level) / 2, param)
-            return np.stack([lo, hi], axis=1)
+            probs = np.array([(1 - level) / 2, (1 + level) / 2])
+            if param == "tau":
+                return self.taus.ppf(np.tile(probs, (self.n, 1)), self._rows)
+            return np.stack([self.ppf(p, param) for p in probs], axis=1)
         if kind == "shortest":
             return np.array([self.posterior(i).marginal(param).interval(level, "shortest") for i in range(self.n)])
         raise ValueError(f"unknown interval kind {kind!r} (valid: 'central', 'shortest')")
@@ -171,16 +170,19 @@ class ExactBatch:
         w = rule.weights
         mean_b, sd_b = cond.mean[0], np.sqrt(np.diagonal(cond.cov[0], axis1=-2, axis2=-1))
         ids = tuple(sid for sid, p in zip(self.study_ids, present) if p)
-        marginals: dict[str, Marginal] = {
-            "mu": NormalMixture(w, mean_b[:, 0], sd_b[:, 0]),
-            "tau": self.tau_marginal(i),
-            "theta_new": NormalMixture(w, mean_b[:, 0], np.sqrt(cond.cov[0, :, 0, 0] + rule.tau**2)),
-        }
-        for r, name in enumerate(self.covariate_names, start=1):
-            marginals[f"beta[{name}]"] = NormalMixture(w, mean_b[:, r], sd_b[:, r])
         cols = np.flatnonzero(present)
-        for sid, col in zip(ids, cols):
-            marginals[f"theta[{sid}]"] = NormalMixture(w, th_mean[0, :, col], np.sqrt(th_var[0, :, col]))
+        names = ["mu", "theta_new", *(f"beta[{c}]" for c in self.covariate_names), *(f"theta[{sid}]" for sid in ids)]
+        means = np.vstack([mean_b[:, 0], mean_b[:, 0], mean_b[:, 1:].T, th_mean[0][:, cols].T])
+        sds = np.vstack([sd_b[:, 0], np.sqrt(cond.cov[0, :, 0, 0] + rule.tau**2), sd_b[:, 1:].T,
+                         np.sqrt(th_var[0][:, cols].T)])
+        family = MixtureFamily(w, means, sds)
+        heavy = (bool(self._new_moments[0][i]), bool(self._new_moments[1][i]))
+        coef_moments = [heavy if flat else (True, True) for flat in self._flat[i]]
+        moments = [coef_moments[0], heavy, *coef_moments[1:]]
+        mixtures = {name: family.member(r, moments[r] if r < len(moments) else (True, True))
+                    for r, name in enumerate(names)}
+        marginals: dict[str, Marginal] = {"mu": mixtures.pop("mu"), "tau": self.tau_marginal(i)}
+        marginals.update(mixtures)
         priors = {"mu": self.mu_priors[i].text, "tau": self.tau_priors[i].text}
         if self.covariate_names:
             texts = [b.text for b in self.beta_priors[i]]
@@ -266,6 +268,33 @@ def _scales(y: np.ndarray, sei: np.ndarray, mask: np.ndarray, b0: np.ndarray, pr
     return lower, upper, support_lo, support_hi
 
 
+def _log_posterior(model: GaussianModel, tau_priors: list[Prior], sei: np.ndarray, mask: np.ndarray):
+    """log p(tau) + log p(y | tau) for tau (m, M) of datasets ``rows`` (m,). The prior is evaluated once for all
+    rows when they share it and it does not depend on the data (jeffreys does, through sei)."""
+    n = len(tau_priors)
+    shared = all(p == tau_priors[0] for p in tau_priors) and "jeffreys" not in tau_priors[0].text
+    subsets: dict[bytes, GaussianModel] = {}
+
+    def logpost(tau: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            if shared:
+                prior = tau_priors[0].logpdf(tau)
+            else:
+                prior = np.stack([tau_priors[r].logpdf(tau[j], sei[r, mask[r]]) for j, r in enumerate(rows)])
+        if rows.size == n and np.array_equal(rows, np.arange(n)):
+            sub = model
+        else:
+            key = rows.tobytes()
+            if key not in subsets:
+                if len(subsets) > 64:
+                    subsets.clear()
+                subsets[key] = model.subset(rows)
+            sub = subsets[key]
+        return prior + sub.loglik(tau)
+
+    return logpost
+
+
 def fit_members(
     y: np.ndarray,
     sei: np.ndarray,
@@ -284,6 +313,7 @@ def fit_members(
     check_data(y, sei, mask)
     n, p = y.shape[0], design.shape[1]
     b0, prec = np.zeros((n, p)), np.zeros((n, p))
+    tail = np.empty(n)
     for i in range(n):
         coefs = [mu_priors[i], *beta_priors[i]]
         if len(coefs) != p:
@@ -293,6 +323,7 @@ def fit_members(
         flat = prec[i] == 0
         k = int(mask[i].sum())
         check_proper(k, int(flat.sum()), tau_priors[i], mu_priors[i])
+        tail[i] = tau_priors[i].tail_exponent() + k - flat.sum()
         if flat.any():
             sub = design[mask[i]][:, flat]
             if np.linalg.matrix_rank(sub) < sub.shape[1]:
@@ -302,15 +333,11 @@ def fit_members(
                 )
     model = GaussianModel(y, sei**2, mask, design, b0, prec)
 
-    def logpost(tau: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore"):
-            prior = np.stack([tau_priors[r].logpdf(tau[j], sei[r, mask[r]]) for j, r in enumerate(rows)])
-        return prior + model.subset(rows).loglik(tau)
-
+    logpost = _log_posterior(model, tau_priors, sei, mask)
     lower, upper, support_lo, support_hi = _scales(y, sei, mask, b0, prec, tau_priors)
     rules = build_rules(logpost, n, lower, upper, support_lo, support_hi, h_scale=h_scale)
     return ExactBatch(model, rules, y, sei, mask, mu_priors, tau_priors, beta_priors, study_ids,
-                      covariate_names, measure, seed)
+                      covariate_names, measure, seed, logpost, tail)
 
 
 def _as_2d(values: np.ndarray | Sequence[float], name: str) -> np.ndarray:

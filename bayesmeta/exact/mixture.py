@@ -114,11 +114,45 @@ def shortest_by_probability(
     return float(a), float(b)
 
 
-class NormalMixture:
-    """The marginal posterior sum_j w_j N(m_j, s_j^2); implements the :class:`bayesmeta.posterior.Marginal`
-    protocol. ``shortest`` intervals assume a unimodal density (as R bayesmeta does)."""
+class MixtureFamily:
+    """Mixtures sharing the node weights (the marginals of one posterior): quantiles are found for every member
+    at once and cached, because summaries ask the same probabilities of every parameter."""
 
     def __init__(self, weights: np.ndarray, means: np.ndarray, sds: np.ndarray) -> None:
+        w = np.asarray(weights, dtype=float)
+        self.weights = w / w.sum()
+        self.means = np.atleast_2d(np.asarray(means, dtype=float))
+        self.sds = np.atleast_2d(np.asarray(sds, dtype=float))
+        self._cache: dict[float, np.ndarray] = {}
+
+    def member(self, row: int, moments: tuple[bool, bool] = (True, True)) -> NormalMixture:
+        return NormalMixture(self.weights, self.means[row], self.sds[row], family=(self, row), moments=moments)
+
+    def quantiles(self, row: int, probs: list[float]) -> list[float]:
+        missing = [v for v in dict.fromkeys(probs) if v not in self._cache]
+        if missing:
+            rows = self.means.shape[0]
+            q = np.repeat(np.array(missing), rows)
+            found = mixture_ppf(q, self.weights, np.tile(self.means, (len(missing), 1)),
+                                np.tile(self.sds, (len(missing), 1)))
+            for i, v in enumerate(missing):
+                self._cache[v] = found[i * rows : (i + 1) * rows]
+        return [float(self._cache[v][row]) for v in probs]
+
+
+class NormalMixture:
+    """The marginal posterior sum_j w_j N(m_j, s_j^2); implements the :class:`bayesmeta.posterior.Marginal`
+    protocol. ``shortest`` intervals assume a unimodal density (as R bayesmeta does). ``moments`` says whether
+    the mean and the variance of the continuous mixture exist (the rule's finite sums always do)."""
+
+    def __init__(
+        self,
+        weights: np.ndarray,
+        means: np.ndarray,
+        sds: np.ndarray,
+        family: tuple[MixtureFamily, int] | None = None,
+        moments: tuple[bool, bool] = (True, True),
+    ) -> None:
         w = np.asarray(weights, dtype=float)
         self.weights = w / w.sum()
         self.means = np.asarray(means, dtype=float)
@@ -127,6 +161,8 @@ class NormalMixture:
             raise ValueError("weights, means and sds must be 1-d arrays of one length")
         self._mean, self._std = (float(v) for v in mixture_moments(self.weights, self.means, self.sds))
         self._quantiles: dict[float, float] = {}
+        self._family = family
+        self._moments = moments
 
     def pdf(self, x: np.ndarray | float) -> np.ndarray:
         return mixture_pdf(np.asarray(x, dtype=float), self.weights, self.means, self.sds)
@@ -139,18 +175,23 @@ class NormalMixture:
 
     def ppf(self, q: np.ndarray | float) -> np.ndarray:
         q = np.asarray(q, dtype=float)
-        flat = q.ravel()
-        missing = [v for v in dict.fromkeys(flat.tolist()) if v not in self._quantiles]
+        flat = q.ravel().tolist()
+        if self._family is not None:
+            family, row = self._family
+            return np.array(family.quantiles(row, flat)).reshape(q.shape)
+        missing = [v for v in dict.fromkeys(flat) if v not in self._quantiles]
         if missing:
             found = mixture_ppf(np.array(missing), self.weights, self.means, self.sds)
             self._quantiles.update(zip(missing, found.tolist()))
-        return np.array([self._quantiles[v] for v in flat.tolist()]).reshape(q.shape)
+        return np.array([self._quantiles[v] for v in flat]).reshape(q.shape)
 
     def mean(self) -> float:
-        return self._mean
+        """The mean (NaN when it does not exist, e.g. a predictive under a very heavy-tailed tau posterior)."""
+        return self._mean if self._moments[0] else math.nan
 
     def std(self) -> float:
-        return self._std
+        """The standard deviation (inf when the second moment is infinite)."""
+        return self._std if self._moments[1] else math.inf
 
     def median(self) -> float:
         return float(self.ppf(0.5))

@@ -59,13 +59,14 @@ def _z_to_tau(log_z, log_jac, lower, upper):
     return lower + np.where(bounded, part, z), np.where(bounded, jac_b, log_jac)
 
 
-def tau_to_t(tau: np.ndarray, c: float, lower: float, upper: float) -> np.ndarray:
-    """Inverse of t_to_tau (lower < tau < upper): Newton's method on t - exp(-t) = log(z / c), which is
-    increasing and concave, so iterates from the left converge monotonically."""
+def tau_to_t(tau: np.ndarray, c, lower, upper) -> np.ndarray:
+    """Inverse of t_to_tau (lower < tau < upper; c, lower, upper broadcast against tau): Newton's method on
+    t - exp(-t) = log(z / c), which is increasing and concave, so iterates from the left converge monotonically."""
     d = np.asarray(tau, dtype=float) - lower
-    width = upper - lower
-    z = d if math.isinf(width) else width * d / (width - d)
-    zeta = np.log(z) - math.log(c)
+    width = np.asarray(upper, dtype=float) - lower
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where(np.isinf(width), d, width * d / (width - d))
+        zeta = np.log(z) - np.log(c)
     t = np.where(zeta >= 0, zeta, -np.log1p(-np.minimum(zeta, 0.0)))
     for _ in range(60):
         e = np.exp(-t)
@@ -109,12 +110,22 @@ def _pilot_logdens(logpost: LogPost, row: int, lower: float, upper: float) -> Ca
     return g
 
 
-def _design_rule(g: Callable[[np.ndarray], np.ndarray], lo: float, hi: float, h_max: float) -> tuple[float, float, float]:
-    """Pilot on a grid in u = log z: returns (c, h, t_end)."""
+def _design_rule(
+    g: Callable[[np.ndarray], np.ndarray],
+    lo: float,
+    hi: float,
+    h_max: float,
+    pilot: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[float, float, float]:
+    """Pilot on a grid in u = log z (``pilot``: its values when already computed): returns (c, h, t_end)."""
     step = PILOT_STEP
     for _ in range(60):
-        u = np.arange(lo, hi + step / 2, step)
-        g_u = g(u)
+        if pilot is not None:
+            (u, g_u), pilot = pilot, None
+            lo, hi = float(u[0]), float(u[-1])
+        else:
+            u = np.arange(lo, hi + step / 2, step)
+            g_u = g(u)
         gmax = float(np.max(g_u))
         if not np.isfinite(gmax):
             raise ModelError("the posterior density of tau is zero or not finite everywhere on the search grid")
@@ -170,12 +181,18 @@ def build_rules(
     tau for datasets ``rows``; ``lower_scale``/``upper_scale`` bracket the scales of the problem (standard errors,
     prior scale, spread of y); ``lower``, ``upper`` are the ends of the prior's support (upper inf if unbounded).
     ``h_scale`` < 1 refines the rule (used to check convergence)."""
+    lo = np.log(np.asarray(lower_scale, dtype=float)) - 10.0
+    hi = np.log(np.asarray(upper_scale, dtype=float)) + 8.0
+    # one evaluation of every dataset's pilot on a common grid
+    u = np.arange(lo.min(), hi.max() + PILOT_STEP / 2, PILOT_STEP)
+    tau, log_jac = _z_to_tau(u[None, :], u[None, :], np.asarray(lower)[:, None], np.asarray(upper)[:, None])
+    with np.errstate(invalid="ignore"):
+        g_all = logpost(tau, np.arange(n)) + log_jac
+    g_all = np.where(np.isnan(g_all), -np.inf, g_all)
     designs = []
     for i in range(n):
         g = _pilot_logdens(logpost, i, float(lower[i]), float(upper[i]))
-        lo = math.log(lower_scale[i]) - 10.0
-        hi = math.log(upper_scale[i]) + 8.0
-        designs.append(_design_rule(g, lo, hi, H_MAX * h_scale))
+        designs.append(_design_rule(g, float(lo[i]), float(hi[i]), H_MAX * h_scale, pilot=(u, g_all[i])))
     rules: list[TauRule | None] = [None] * n
     pending = list(range(n))
     t_ends = [d[2] for d in designs]

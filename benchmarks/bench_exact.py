@@ -1,0 +1,83 @@
+"""Benchmark of the exact engine (budgets: one k = 17 fit with every summary <= 20 ms; a 100-prior grid <= 1 s).
+
+Run: python benchmarks/bench_exact.py  (exit status 1 when a median exceeds its budget)
+
+Cases:
+- fit + summary: fit_exact on k = 17 simulated log hazard ratios, then Posterior.summary() (mean, sd, median and
+  central 95% interval of mu, tau, theta_new and all 17 theta_i) and the shortest 95% intervals of mu, tau and
+  theta_new;
+- prior grid: fit_exact_priors over 10 x 10 (normal sd of mu, half-normal scale of tau) prior pairs, then the
+  central 95% intervals of mu and tau and P(mu < 0) for every member;
+- 4000 joint draws: Posterior.get_draws on the k = 17 fit.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from bayesmeta.exact import fit_exact, fit_exact_priors
+
+REPEATS = 25
+K = 17
+RNG = np.random.default_rng(20250101)
+SEI = RNG.uniform(0.1, 0.5, K)
+Y = RNG.normal(-0.4, 0.25, K) + RNG.normal(0.0, SEI)
+GRID = [(f"normal(0, {m:g})", f"halfnormal({t:g})") for m in np.linspace(0.5, 5, 10) for t in np.linspace(0.1, 1.5, 10)]
+
+
+def fit_and_summarise() -> None:
+    post = fit_exact(Y, SEI, mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)")
+    post.summary()
+    for name in ("mu", "tau", "theta_new"):
+        post.marginal(name).interval(0.95, "shortest")
+
+
+def prior_grid() -> None:
+    batch = fit_exact_priors(Y, SEI, priors=GRID)
+    batch.interval(0.95, "mu")
+    batch.interval(0.95, "tau")
+    batch.cdf(0.0, "mu")
+
+
+POST = fit_exact(Y, SEI, mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)")
+
+
+def joint_draws() -> None:
+    POST.get_draws(4000, seed=1)
+
+
+CASES = [
+    ("fit k=17 + all summaries", fit_and_summarise, 0.020),
+    ("100-prior grid", prior_grid, 1.0),
+    ("4000 joint draws (k=17)", joint_draws, None),
+]
+
+
+def median_seconds(fn) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> int:
+    print(f"{'case':<28} {'median':>10} {'budget':>10}")
+    ok = True
+    for name, fn, budget in CASES:
+        median = median_seconds(fn)
+        limit = "-" if budget is None else f"{budget * 1000:.0f} ms"
+        print(f"{name:<28} {median * 1000:>7.1f} ms {limit:>10}")
+        ok &= budget is None or median <= budget
+    print(f"(medians over {REPEATS} repeats; R bayesmeta needs about 2.4 s for one fit)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
