@@ -30,7 +30,7 @@ def _check_complete(series: pd.Series, column: str) -> None:
 def reference_level(series: pd.Series) -> str:
     """The most frequent level of a factor, ties broken alphabetically (levels compared as text)."""
     counts = series.astype(str).value_counts()
-    return sorted(counts.index, key=lambda level: (-counts[level], level))[0]
+    return min(counts.index, key=lambda level: (-counts[level], level))
 
 
 def design_matrix(covariates: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -42,9 +42,7 @@ def design_matrix(covariates: pd.DataFrame, columns: list[str]) -> tuple[np.ndar
     names: list[str] = []
     for column in columns:
         if column not in covariates.columns:
-            raise InputError(
-                "no such covariate column", column=column, valid=", ".join(map(str, covariates.columns))
-            )
+            raise InputError("no such covariate column", column=column, valid=", ".join(map(str, covariates.columns)))
         series = covariates[column]
         _check_complete(series, column)
         if _is_numeric(series):

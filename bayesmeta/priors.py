@@ -293,8 +293,11 @@ class HalfTPrior(Prior):
     def logpdf(self, x, sei=None):
         nu = self.nu
         const = (
-            math.log(2.0) + special.gammaln((nu + 1) / 2) - special.gammaln(nu / 2)
-            - 0.5 * math.log(nu * math.pi) - math.log(self.scale_)
+            math.log(2.0)
+            + special.gammaln((nu + 1) / 2)
+            - special.gammaln(nu / 2)
+            - 0.5 * math.log(nu * math.pi)
+            - math.log(self.scale_)
         )
         return _positive_logpdf(x, lambda t: const - (nu + 1) / 2 * np.log1p((t / self.scale_) ** 2 / nu))
 

@@ -139,12 +139,14 @@ class Independent:
         return (np.sum(w * self.y) + self.m0 / self.v0) / prec, 1.0 / prec
 
     def _integrate(self, g):
-        f = lambda t: math.exp(self._log_post(t) - self.top) * g(t)  # noqa: E731
-        return sum(integrate.quad(f, a, b, epsabs=0, epsrel=self.epsrel, limit=100)[0]
-                   for a, b in zip(self.breaks[:-1], self.breaks[1:]))
+        f = lambda t: math.exp(self._log_post(t) - self.top) * g(t)
+        return sum(
+            integrate.quad(f, a, b, epsabs=0, epsrel=self.epsrel, limit=100)[0]
+            for a, b in zip(self.breaks[:-1], self.breaks[1:])
+        )
 
     def tau_cdf(self, x):
-        f = lambda t: math.exp(self._log_post(t) - self.top)  # noqa: E731
+        f = lambda t: math.exp(self._log_post(t) - self.top)
         return integrate.quad(f, 0, x, epsabs=0, epsrel=self.epsrel, limit=200)[0] / self.z
 
     def mu_cdf(self, x, predictive=False):
@@ -263,8 +265,12 @@ def test_one_study_with_flat_mu_keeps_the_tau_prior():
     tau = post.marginal("tau")
     for q in (0.1, 0.5, 0.9):
         assert float(tau.ppf(q)) == pytest.approx(stats.halfnorm.ppf(q, scale=0.5), rel=1e-9)
-    want = integrate.quad(lambda t: stats.halfnorm.pdf(t, scale=0.5) * stats.norm.cdf(0.0, 0.3, math.hypot(0.2, t)),
-                          0, np.inf, epsrel=1e-12)[0]
+    want = integrate.quad(
+        lambda t: stats.halfnorm.pdf(t, scale=0.5) * stats.norm.cdf(0.0, 0.3, math.hypot(0.2, t)),
+        0,
+        np.inf,
+        epsrel=1e-12,
+    )[0]
     assert float(post.marginal("mu").cdf(0.0)) == pytest.approx(want, abs=1e-10)
 
 
@@ -307,8 +313,12 @@ def test_posterior_contents(crins):
 def test_joint_sampler_reproduces_the_marginals(crins):
     draws = crins.get_draws(10000, seed=3)
     assert draws["theta"].shape == (1, 10000, 6) and draws["mu"].shape == (1, 10000)
-    for name, values in [("mu", draws["mu"]), ("tau", draws["tau"]), ("theta_new", draws["theta_new"]),
-                         ("theta[Gibelli (2004)]", draws["theta"][..., 1])]:
+    for name, values in [
+        ("mu", draws["mu"]),
+        ("tau", draws["tau"]),
+        ("theta_new", draws["theta_new"]),
+        ("theta[Gibelli (2004)]", draws["theta"][..., 1]),
+    ]:
         assert stats.kstest(values.ravel(), crins.marginal(name).cdf).pvalue > 1e-3, name
     np.testing.assert_array_equal(crins.get_draws(10, seed=5)["tau"], crins.get_draws(10, seed=5)["tau"])
     # the joint structure: theta_i - mu is correlated with y_i - mu as the model implies
@@ -338,8 +348,10 @@ def test_bayes_factors_equal_marginal_likelihood_ratios(crins, crins_independent
     log_m1 = crins_independent.log_evidence()
     assert bayes_factor_tau0(crins) == pytest.approx(math.exp(log_m1 - log_m0), rel=1e-7)
     # H0: mu = 0 -> integral over tau of p(tau) N(y; 0, diag(s^2 + tau^2))
-    f = lambda t: stats.halfnorm.pdf(t, scale=0.5) * math.exp(  # noqa: E731
-        stats.multivariate_normal.logpdf(y, np.zeros(k), np.diag(s**2 + t * t)) - log_m1)
+    f = lambda t: (
+        stats.halfnorm.pdf(t, scale=0.5)
+        * math.exp(stats.multivariate_normal.logpdf(y, np.zeros(k), np.diag(s**2 + t * t)) - log_m1)
+    )
     ratio0 = integrate.quad(f, 0, np.inf, epsabs=0, epsrel=1e-12, limit=200)[0]
     assert bayes_factor_mu0(crins) == pytest.approx(1 / ratio0, rel=1e-7)
 

@@ -46,8 +46,9 @@ def test_masked_datasets_equal_single_fits():
         assert full.k == keep.sum()
         assert full.study_ids == tuple(str(j + 1) for j in np.flatnonzero(keep))
         for j, sid in enumerate(full.study_ids):
-            assert full.marginal(f"theta[{sid}]").mean() == pytest.approx(post.marginal(f"theta[{j + 1}]").mean(),
-                                                                          rel=1e-10)
+            assert full.marginal(f"theta[{sid}]").mean() == pytest.approx(
+                post.marginal(f"theta[{j + 1}]").mean(), rel=1e-10
+            )
         assert batch.log_marginal_likelihood()[i] == pytest.approx(post.extras["log_marginal_likelihood"], rel=1e-12)
 
 

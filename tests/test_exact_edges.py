@@ -10,8 +10,14 @@ from hypothesis import strategies as st
 from bayesmeta.errors import InputError, ModelError
 from bayesmeta.exact import fit_exact
 
-TAIL = {"halfnormal": np.inf, "halfcauchy": 2.0, "lognormal_tau2": np.inf, "uniform": np.inf, "exponential": np.inf,
-        "halft": 4.0}
+TAIL = {
+    "halfnormal": np.inf,
+    "halfcauchy": 2.0,
+    "lognormal_tau2": np.inf,
+    "uniform": np.inf,
+    "exponential": np.inf,
+    "halft": 4.0,
+}
 PRIOR_PAIRS = [
     ("normal(0, 4)", "halfnormal(0.5)"),
     ("flat", "halfcauchy(1)"),

@@ -38,9 +38,16 @@ def test_tau_near_zero_gives_weighted_least_squares():
 def test_fixed_tau_gives_the_gls_posterior_with_normal_priors():
     tau0 = 0.3
     prior_mean, prior_sd = np.array([0.1, -0.01]), np.array([2.0, 0.05])
-    post = fit_exact(Y, S, X=BCG["ablat"].to_numpy(), covariate_names=["ablat"], mu_prior="normal(0.1, 2)",
-                     beta_prior="normal(-0.01, 0.05)", tau_prior=f"uniform({tau0}, {tau0 * (1 + 1e-9)})",
-                     study_ids=BCG["study"])
+    post = fit_exact(
+        Y,
+        S,
+        X=BCG["ablat"].to_numpy(),
+        covariate_names=["ablat"],
+        mu_prior="normal(0.1, 2)",
+        beta_prior="normal(-0.01, 0.05)",
+        tau_prior=f"uniform({tau0}, {tau0 * (1 + 1e-9)})",
+        study_ids=BCG["study"],
+    )
     design = np.column_stack([np.ones(Y.size), BCG["ablat"]])
     w = 1 / (S**2 + tau0**2)
     prec = design.T @ (w[:, None] * design) + np.diag(1 / prior_sd**2)
@@ -62,8 +69,15 @@ def test_beta_marginal_against_independent_quadrature():
     x = BCG["ablat"].to_numpy()
     design = np.column_stack([np.ones(Y.size), x])
     b0, v0 = np.array([0.0, 0.0]), np.array([4.0, 0.1]) ** 2
-    post = fit_exact(Y, S, X=x, covariate_names=["ablat"], mu_prior="normal(0, 4)", beta_prior="normal(0, 0.1)",
-                     tau_prior="halfnormal(0.5)")
+    post = fit_exact(
+        Y,
+        S,
+        X=x,
+        covariate_names=["ablat"],
+        mu_prior="normal(0, 4)",
+        beta_prior="normal(0, 0.1)",
+        tau_prior="halfnormal(0.5)",
+    )
 
     def log_post(t):
         cov = np.diag(S**2 + t * t) + design @ np.diag(v0) @ design.T
@@ -75,12 +89,12 @@ def test_beta_marginal_against_independent_quadrature():
         return c @ (design.T @ (w * Y)), c
 
     top = log_post(0.3)
-    dens = lambda t: math.exp(log_post(t) - top)  # noqa: E731
+    dens = lambda t: math.exp(log_post(t) - top)
     z = integrate.quad(dens, 0, 5, epsabs=0, epsrel=1e-11, limit=200)[0]
     beta = post.marginal("beta[ablat]")
     for q in (0.05, 0.5, 0.95):
         xq = float(beta.ppf(q))
-        f = lambda t: dens(t) * stats.norm.cdf(xq, cond(t)[0][1], math.sqrt(cond(t)[1][1, 1]))  # noqa: E731
+        f = lambda t, xq=xq: dens(t) * stats.norm.cdf(xq, cond(t)[0][1], math.sqrt(cond(t)[1][1, 1]))
         assert integrate.quad(f, 0, 5, epsabs=0, epsrel=1e-11, limit=200)[0] / z == pytest.approx(q, abs=1e-9)
     assert post.extras["log_marginal_likelihood"] == pytest.approx(top + math.log(z), abs=1e-8)
 
@@ -112,8 +126,15 @@ def test_simulation_recovers_known_coefficients():
 
 def test_regression_sampler():
     x = BCG["ablat"].to_numpy()
-    post = fit_exact(Y, S, X=x, covariate_names=["ablat"], mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)",
-                     study_ids=BCG["study"])
+    post = fit_exact(
+        Y,
+        S,
+        X=x,
+        covariate_names=["ablat"],
+        mu_prior="normal(0, 4)",
+        tau_prior="halfnormal(0.5)",
+        study_ids=BCG["study"],
+    )
     draws = post.get_draws(8000, seed=2)
     assert draws["beta"].shape == (1, 8000, 1) and draws["theta"].shape == (1, 8000, 13)
     assert stats.kstest(draws["beta"].ravel(), post.marginal("beta[ablat]").cdf).pvalue > 1e-3
@@ -137,6 +158,12 @@ def test_regression_errors():
     # proper, but p(tau | y) ~ tau^-2 leaves the flat-prior slope without a mean
     assert np.isfinite(beta.median()) and np.isnan(beta.mean())
     # with a normal prior the slope is identified by the prior even from collinear covariates
-    post = fit_exact(Y, S, X=np.column_stack([x, 2 * x]), covariate_names=["a", "b"], mu_prior="normal(0, 4)",
-                     beta_prior=["normal(0, 1)", "normal(0, 1)"])
+    post = fit_exact(
+        Y,
+        S,
+        X=np.column_stack([x, 2 * x]),
+        covariate_names=["a", "b"],
+        mu_prior="normal(0, 4)",
+        beta_prior=["normal(0, 1)", "normal(0, 1)"],
+    )
     assert post.marginal("beta[a]").mean() == pytest.approx(0.5 * post.marginal("beta[b]").mean(), rel=1e-6)

@@ -84,8 +84,22 @@ def test_parse_is_tolerant_of_case_and_spaces():
 
 @pytest.mark.parametrize(
     "text",
-    ["normal(0)", "foo(1)", "halfnormal(-1)", "halfnormal(0)", "uniform(1, inf)", "uniform(2, 1)", "normal(0, x)",
-     "", "normal(nan, 1)", "normal(inf, 1)", "power(halfnormal(1), 0)", "halfcauchy", "flat(1)", "normal 0 1"],
+    [
+        "normal(0)",
+        "foo(1)",
+        "halfnormal(-1)",
+        "halfnormal(0)",
+        "uniform(1, inf)",
+        "uniform(2, 1)",
+        "normal(0, x)",
+        "",
+        "normal(nan, 1)",
+        "normal(inf, 1)",
+        "power(halfnormal(1), 0)",
+        "halfcauchy",
+        "flat(1)",
+        "normal 0 1",
+    ],
 )
 def test_malformed_text_says_the_valid_forms(text):
     with pytest.raises(ModelError, match=r"valid forms: normal\(mean, sd\), flat"):

@@ -19,8 +19,11 @@ from bayesmeta.priors import parse_prior
 def _require_proper(post: Posterior) -> None:
     if post.engine != "exact":
         raise ModelError("exact Bayes factors need a posterior from the exact engine")
-    improper = [f"{name}: {text}" for name, text in post.priors.items()
-                if any(not parse_prior(t.strip()).proper for t in text.split(";"))]
+    improper = [
+        f"{name}: {text}"
+        for name, text in post.priors.items()
+        if any(not parse_prior(t.strip()).proper for t in text.split(";"))
+    ]
     if improper:
         raise ModelError(
             "a Bayes factor needs proper priors (the marginal likelihood is undefined otherwise); improper: "

@@ -23,8 +23,9 @@ def check_data(y: np.ndarray, sei: np.ndarray, mask: np.ndarray) -> None:
             row, col = np.argwhere(bad)[0]
             where = f"dataset {row + 1}, " if y.shape[0] > 1 else ""
             valid = "a finite number" if name == "yi" else "a positive finite number"
-            raise InputError(f"{where}study {col + 1}: {name} is {values[row, col]!r}", row=int(col) + 2,
-                             column=name, valid=valid)
+            raise InputError(
+                f"{where}study {col + 1}: {name} is {values[row, col]!r}", row=int(col) + 2, column=name, valid=valid
+            )
     empty = np.flatnonzero(mask.sum(axis=1) == 0)
     if empty.size:
         raise InputError(f"dataset {empty[0] + 1} has no studies")
@@ -36,8 +37,10 @@ def check_proper(k: int, n_flat: int, tau_prior: Prior, mu_prior: Prior) -> None
     As tau -> inf the (restricted) likelihood p(y | tau) behaves like tau^-(k - p_flat), p_flat the number of
     coefficients with a flat prior, and is bounded as tau -> 0. With a tau prior decaying like tau^-a the posterior
     of tau is proper iff a + k - p_flat > 1. So: any proper tau prior works for k >= p_flat; the improper
-    uniform(0, inf) (a = 0) needs k >= p_flat + 2, e.g. k >= 3 with a flat prior on mu (Roever 2020, sec. 2.5, and
-    the bayesmeta documentation on improper priors); the Jeffreys prior (a = 1) needs k >= p_flat + 1."""
+    uniform(0, inf) (a = 0) needs k >= p_flat + 2, e.g. k >= 3 with a flat prior on mu (the condition Gelman 2006,
+    Bayesian Anal 1:515, states for the uniform prior on the group-level sd); the Jeffreys prior (a = 1) needs
+    k >= p_flat + 1. R bayesmeta accepts improper priors and leaves propriety to the user (its documentation:
+    the posterior "may or may not be a proper probability distribution"); here such fits are refused."""
     if k < n_flat:
         raise ModelError(
             f"{n_flat} coefficient(s) have flat priors but there are only {k} studies; give them normal priors "

@@ -15,7 +15,7 @@ import numpy as np
 from bayesmeta.errors import InputError, ModelError
 from bayesmeta.exact.checks import check_data, check_proper
 from bayesmeta.exact.gaussian import GaussianModel
-from bayesmeta.exact.mixture import MixtureFamily, mixture_cdf, mixture_moments, mixture_ppf, mixture_sf
+from bayesmeta.exact.mixture import MixtureFamily, NormalMixture, mixture_cdf, mixture_moments, mixture_ppf, mixture_sf
 from bayesmeta.exact.quadrature import TauRule, build_rules
 from bayesmeta.exact.tau import TauBatch, TauMarginal
 from bayesmeta.posterior import Marginal, Posterior, _check_level
@@ -96,8 +96,10 @@ class ExactBatch:
         """log p(y) per member (NaN where a prior is improper and p(y) is not defined)."""
         out = np.array([r.log_evidence for r in self.rules])
         proper = np.array(
-            [t.proper and m.proper and all(b.proper for b in bs)
-             for t, m, bs in zip(self.tau_priors, self.mu_priors, self.beta_priors)]
+            [
+                t.proper and m.proper and all(b.proper for b in bs)
+                for t, m, bs in zip(self.tau_priors, self.mu_priors, self.beta_priors)
+            ]
         )
         return np.where(proper, out, np.nan)
 
@@ -155,7 +157,10 @@ class ExactBatch:
                 return self.taus.ppf(np.tile(probs, (self.n, 1)), self._rows)
             return np.stack([self.ppf(p, param) for p in probs], axis=1)
         if kind == "shortest":
-            return np.array([self.posterior(i).marginal(param).interval(level, "shortest") for i in range(self.n)])
+            if param == "tau":
+                return np.array([self.taus.marginal(i).interval(level, "shortest") for i in range(self.n)])
+            w, m, s = self._mixture(param)
+            return np.array([NormalMixture(w[i], m[i], s[i]).interval(level, "shortest") for i in range(self.n)])
         raise ValueError(f"unknown interval kind {kind!r} (valid: 'central', 'shortest')")
 
     # -- full posterior of one member -------------------------------------------------------------------
@@ -173,14 +178,16 @@ class ExactBatch:
         cols = np.flatnonzero(present)
         names = ["mu", "theta_new", *(f"beta[{c}]" for c in self.covariate_names), *(f"theta[{sid}]" for sid in ids)]
         means = np.vstack([mean_b[:, 0], mean_b[:, 0], mean_b[:, 1:].T, th_mean[0][:, cols].T])
-        sds = np.vstack([sd_b[:, 0], np.sqrt(cond.cov[0, :, 0, 0] + rule.tau**2), sd_b[:, 1:].T,
-                         np.sqrt(th_var[0][:, cols].T)])
+        sds = np.vstack(
+            [sd_b[:, 0], np.sqrt(cond.cov[0, :, 0, 0] + rule.tau**2), sd_b[:, 1:].T, np.sqrt(th_var[0][:, cols].T)]
+        )
         family = MixtureFamily(w, means, sds)
         heavy = (bool(self._new_moments[0][i]), bool(self._new_moments[1][i]))
         coef_moments = [heavy if flat else (True, True) for flat in self._flat[i]]
         moments = [coef_moments[0], heavy, *coef_moments[1:]]
-        mixtures = {name: family.member(r, moments[r] if r < len(moments) else (True, True))
-                    for r, name in enumerate(names)}
+        mixtures = {
+            name: family.member(r, moments[r] if r < len(moments) else (True, True)) for r, name in enumerate(names)
+        }
         marginals: dict[str, Marginal] = {"mu": mixtures.pop("mu"), "tau": self.tau_marginal(i)}
         marginals.update(mixtures)
         priors = {"mu": self.mu_priors[i].text, "tau": self.tau_priors[i].text}
@@ -245,8 +252,9 @@ def _joint_sampler(sub: GaussianModel, tau_marginal: TauMarginal, cols: np.ndarr
     return sample
 
 
-def _scales(y: np.ndarray, sei: np.ndarray, mask: np.ndarray, b0: np.ndarray, prec: np.ndarray,
-            tau_priors: list[Prior]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _scales(
+    y: np.ndarray, sei: np.ndarray, mask: np.ndarray, b0: np.ndarray, prec: np.ndarray, tau_priors: list[Prior]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """For each dataset: scales bracketing the posterior of tau (lower, upper: standard errors, prior scale,
     spread of y) and the ends of the prior's support."""
     n = y.shape[0]
@@ -336,8 +344,22 @@ def fit_members(
     logpost = _log_posterior(model, tau_priors, sei, mask)
     lower, upper, support_lo, support_hi = _scales(y, sei, mask, b0, prec, tau_priors)
     rules = build_rules(logpost, n, lower, upper, support_lo, support_hi, h_scale=h_scale)
-    return ExactBatch(model, rules, y, sei, mask, mu_priors, tau_priors, beta_priors, study_ids,
-                      covariate_names, measure, seed, logpost, tail)
+    return ExactBatch(
+        model,
+        rules,
+        y,
+        sei,
+        mask,
+        mu_priors,
+        tau_priors,
+        beta_priors,
+        study_ids,
+        covariate_names,
+        measure,
+        seed,
+        logpost,
+        tail,
+    )
 
 
 def _as_2d(values: np.ndarray | Sequence[float], name: str) -> np.ndarray:
@@ -413,8 +435,9 @@ def fit_exact(
     design = np.hstack([np.ones((k, 1)), x])
     # the rule's error decreases geometrically with its step; a tighter rtol than the default refines the step
     h_scale = 1.0 if rtol >= 1e-8 else max(0.25, (-math.log10(1e-8) / -math.log10(rtol)) ** 0.5)
-    batch = fit_members(y2, s2, np.ones_like(y2, dtype=bool), design, [mu], [tau], [betas], ids, names,
-                        measure, seed, h_scale)
+    batch = fit_members(
+        y2, s2, np.ones_like(y2, dtype=bool), design, [mu], [tau], [betas], ids, names, measure, seed, h_scale
+    )
     return batch.posterior(0)
 
 
@@ -448,8 +471,19 @@ def fit_exact_batch(
     n, k = y2.shape
     mu = parse_prior(mu_prior, for_param="mu")
     tau = parse_prior(tau_prior, for_param="tau")
-    return fit_members(y2, s2, m, np.ones((k, 1)), [mu] * n, [tau] * n, [[] for _ in range(n)],
-                       _study_ids(study_ids, k), (), measure, seed)
+    return fit_members(
+        y2,
+        s2,
+        m,
+        np.ones((k, 1)),
+        [mu] * n,
+        [tau] * n,
+        [[] for _ in range(n)],
+        _study_ids(study_ids, k),
+        (),
+        measure,
+        seed,
+    )
 
 
 def fit_exact_priors(
@@ -470,5 +504,16 @@ def fit_exact_priors(
     n, k = len(priors), y2.shape[1]
     mus = [parse_prior(mu, for_param="mu") for mu, _ in priors]
     taus = [parse_prior(t, for_param="tau") for _, t in priors]
-    return fit_members(np.repeat(y2, n, 0), np.repeat(s2, n, 0), np.ones((n, k), dtype=bool), np.ones((k, 1)),
-                       mus, taus, [[] for _ in range(n)], _study_ids(study_ids, k), (), measure, seed)
+    return fit_members(
+        np.repeat(y2, n, 0),
+        np.repeat(s2, n, 0),
+        np.ones((n, k), dtype=bool),
+        np.ones((k, 1)),
+        mus,
+        taus,
+        [[] for _ in range(n)],
+        _study_ids(study_ids, k),
+        (),
+        measure,
+        seed,
+    )

@@ -90,9 +90,7 @@ def mixture_ppf(q: np.ndarray, w: np.ndarray, m: np.ndarray, s: np.ndarray) -> n
     return np.where(q <= 0, -np.inf, np.where(q >= 1, np.inf, x))
 
 
-def shortest_by_probability(
-    ppf, pdf, level: float, lower_support: float | None = None
-) -> tuple[float, float]:
+def shortest_by_probability(ppf, pdf, level: float, lower_support: float | None = None) -> tuple[float, float]:
     """Shortest interval [Q(p), Q(p + level)] of a unimodal distribution: the p where the density is equal at
     both ends, or p = 0 when the density at the lower end of the support is at least that at Q(level)."""
     room = 1.0 - level
@@ -108,7 +106,7 @@ def shortest_by_probability(
     if g_lo < 0 < g_hi:
         p = optimize.brentq(gap, eps, room - eps, xtol=1e-13, rtol=1e-12)
     else:
-        width = lambda p: float(np.diff(ppf(np.array([p, p + level])))[0])  # noqa: E731
+        width = lambda p: float(np.diff(ppf(np.array([p, p + level])))[0])
         p = optimize.minimize_scalar(width, bounds=(0.0, room), method="bounded", options={"xatol": 1e-12}).x
     a, b = ppf(np.array([p, p + level]))
     return float(a), float(b)
@@ -133,8 +131,9 @@ class MixtureFamily:
         if missing:
             rows = self.means.shape[0]
             q = np.repeat(np.array(missing), rows)
-            found = mixture_ppf(q, self.weights, np.tile(self.means, (len(missing), 1)),
-                                np.tile(self.sds, (len(missing), 1)))
+            found = mixture_ppf(
+                q, self.weights, np.tile(self.means, (len(missing), 1)), np.tile(self.sds, (len(missing), 1))
+            )
             for i, v in enumerate(missing):
                 self._cache[v] = found[i * rows : (i + 1) * rows]
         return [float(self._cache[v][row]) for v in probs]

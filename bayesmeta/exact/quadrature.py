@@ -13,8 +13,8 @@ exp(-46) (about 1e-20) of the largest are dropped.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy.special import logsumexp

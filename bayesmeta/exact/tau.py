@@ -6,8 +6,7 @@ quantiles together; :class:`TauMarginal` is the view of one of them with the Mar
 
 from __future__ import annotations
 
-import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -117,8 +116,9 @@ class TauBatch:
             inside = ok & (t > first) & (t < last)
             val = np.where(t >= last, 1.0, 0.0)
             if inside.any():
-                val = np.where(inside, self.cdf_and_parts(np.where(inside, t, first + 1e-3 * self.h[rows, None]),
-                                                          rows)[0], val)
+                val = np.where(
+                    inside, self.cdf_and_parts(np.where(inside, t, first + 1e-3 * self.h[rows, None]), rows)[0], val
+                )
             out = np.where(ok, np.clip(val, 0.0, 1.0), out)
         return out
 
