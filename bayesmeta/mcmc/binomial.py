@@ -142,7 +142,8 @@ def fit_binomial_nuts(
     post["theta"] = post["mu"][..., None] + post["tau"][..., None] * draws_of(raw, "z")[..., :k]
     post["theta_new"] = predictive_draws(post["mu"], post["tau"], seed)
     centre, spread = post["baseline_mean"][..., None], post["baseline_sd"][..., None]
-    alpha = (1 - centred) * centre + spread ** (1 - centred) * draws_of(raw, "a")[..., :k]
+    raw_a = draws_of(raw, "a")[..., :k]
+    alpha = (1 - centred) * (centre + spread * raw_a) + centred * raw_a
     loglik = _binom_logpmf(a, n1, alpha + post["theta"] / 2) + _binom_logpmf(c, n2, alpha - post["theta"] / 2)
     fit = FitRecord(
         raw=raw, record=record, post=post, loglik={"events": loglik},

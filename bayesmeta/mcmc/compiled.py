@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import nutpie
@@ -31,7 +32,10 @@ class CompiledModelCache:
                 return self.models[structure], True, 0.0
             start = time.perf_counter()
             model = build_model(structure)
-            compiled = nutpie.compile_pymc_model(model, var_names=structure.var_names)
+            with warnings.catch_warnings():
+                # the log-density runs in numba; PyTensor's C/BLAS linkage only serves the initial-point helper
+                warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
+                compiled = nutpie.compile_pymc_model(model, var_names=structure.var_names)
             seconds = time.perf_counter() - start
             self.models[structure] = compiled
             self.compiles += 1

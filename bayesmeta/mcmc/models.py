@@ -127,7 +127,7 @@ def build_binomial_model(structure: Structure) -> pm.Model:
     """The (masked, padded) binomial-normal model on arm counts for ``structure``.
 
     Each baseline is centred (w_i = 1) or non-centred (w_i = 0) according to the data vector ``centred``:
-    raw_i ~ N(w_i m_alpha, s_alpha^w_i) and alpha_i = (1 - w_i) m_alpha + s_alpha^(1 - w_i) raw_i
+    raw_i ~ N(w_i m_alpha, w_i s_alpha + 1 - w_i) and alpha_i = (1 - w_i) (m_alpha + s_alpha raw_i) + w_i raw_i
     (Papaspiliopoulos, Roberts & Skold 2007), so well-informed baselines avoid the non-centred form's poor mixing
     and weakly informed ones (and the padding) avoid the funnel. The likelihood omits the binomial coefficients,
     which hold no parameter.
@@ -146,13 +146,13 @@ def build_binomial_model(structure: Structure) -> pm.Model:
         m_alpha = _location_scale("baseline_mean", structure.baseline_mean)
         s_alpha = _location_scale("baseline_sd", structure.baseline_sd, loc=False)
         z = pm.Normal("z", 0.0, 1.0, shape=k)
-        raw = pm.Normal("a", mu=w * m_alpha, sigma=s_alpha**w, shape=k)
-        alpha = (1.0 - w) * m_alpha + s_alpha ** (1.0 - w) * raw
+        raw = pm.Normal("a", mu=w * m_alpha, sigma=w * s_alpha + (1.0 - w), shape=k)
+        alpha = (1.0 - w) * (m_alpha + s_alpha * raw) + w * raw
         theta = mu + tau * z
         eta_t, eta_c = alpha + theta / 2, alpha - theta / 2
-        # log expit(x) = -softplus(-x)
-        loglik = -events_t * pt.softplus(-eta_t) - (total_t - events_t) * pt.softplus(eta_t)
-        loglik += -events_c * pt.softplus(-eta_c) - (total_c - events_c) * pt.softplus(eta_c)
+        # e log expit(eta) + (n - e) log(1 - expit(eta)) = -n softplus(-eta) - (n - e) eta
+        loglik = -total_t * pt.softplus(-eta_t) - (total_t - events_t) * eta_t
+        loglik += -total_c * pt.softplus(-eta_c) - (total_c - events_c) * eta_c
         pm.Potential("loglik", pt.sum(mask * loglik))
     return model
 
