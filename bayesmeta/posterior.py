@@ -179,12 +179,13 @@ class Posterior:
                 "ci_lower": lo,
                 "ci_upper": hi,
             }
-            if scale == "natural" and self.is_ratio and name != "tau":
+            if scale == "natural":
+                transform = np.exp if self.is_ratio and name != "tau" else float
                 row = {
                     "parameter": name,
-                    "median": float(np.exp(row["median"])),
-                    "ci_lower": float(np.exp(lo)),
-                    "ci_upper": float(np.exp(hi)),
+                    "median": float(transform(row["median"])),
+                    "ci_lower": float(transform(lo)),
+                    "ci_upper": float(transform(hi)),
                 }
             rows.append(row)
         return pd.DataFrame(rows).set_index("parameter")
