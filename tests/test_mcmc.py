@@ -45,21 +45,36 @@ def os_effects() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def schools() -> Posterior:
     d = _table("eight_schools.csv")
-    return fit_nuts(d.yi, d.sei, mu_prior="normal(0, 50)", tau_prior="halfcauchy(25)", study_ids=d.study,
-                    seed=SEED, target_accept=0.95)
+    return fit_nuts(
+        d.yi,
+        d.sei,
+        mu_prior="normal(0, 50)",
+        tau_prior="halfcauchy(25)",
+        study_ids=d.study,
+        seed=SEED,
+        target_accept=0.95,
+    )
 
 
 @pytest.fixture(scope="module")
 def os_fit(os_effects) -> Posterior:
-    return fit_nuts(os_effects.yi, os_effects.sei, study_ids=os_effects.study_id, measure="HR", seed=SEED,
-                    **OS_PRIORS)
+    return fit_nuts(
+        os_effects.yi,
+        os_effects.sei,
+        study_ids=os_effects.study_id,
+        measure="HR",
+        seed=SEED,
+        **OS_PRIORS,
+    )
 
 
 @pytest.fixture(scope="module")
 def crins(os_fit) -> Posterior:
     # 6 studies in the 16 slots compiled for HAIC OS (os_fit is requested so that the structure exists)
     d = _table("crins2014.csv")
-    return fit_nuts(d.yi, d.sei, study_ids=d.study, measure="OR", seed=SEED, pad_to=16, **OS_PRIORS)
+    return fit_nuts(
+        d.yi, d.sei, study_ids=d.study, measure="OR", seed=SEED, pad_to=16, **OS_PRIORS
+    )
 
 
 def _estimate_and_mcse(post: Posterior, param: str, stat: str) -> tuple[float, float]:
@@ -71,13 +86,23 @@ def _estimate_and_mcse(post: Posterior, param: str, stat: str) -> tuple[float, f
     if stat == "mean":
         return post.marginal(param).mean(), float(az.mcse(values, method="mean")["v"])
     q = 0.5 if stat == "median" else float(stat[1:])
-    return float(post.marginal(param).ppf(q)), float(az.mcse(values, method="quantile", prob=q)["v"])
+    return float(post.marginal(param).ppf(q)), float(
+        az.mcse(values, method="quantile", prob=q)["v"]
+    )
 
 
-def _assert_within_3_mcse(post: Posterior, param: str, stat: str, reference: float) -> None:
+def _assert_within_3_mcse(
+    post: Posterior, param: str, stat: str, reference: float
+) -> None:
     estimate, mcse = _estimate_and_mcse(post, param, stat)
     assert mcse > 0
-    assert abs(estimate - reference) < 3 * mcse, (param, stat, estimate, reference, mcse)
+    assert abs(estimate - reference) < 3 * mcse, (
+        param,
+        stat,
+        estimate,
+        reference,
+        mcse,
+    )
 
 
 # -- published R bayesmeta numbers -------------------------------------------------------------------------
@@ -103,7 +128,9 @@ def test_crins_matches_r_bayesmeta(crins):
 
 
 # -- the exact engine as reference -------------------------------------------------------------------------
-def _assert_matches_exact(post: Posterior, exact: Posterior, params: tuple[str, ...]) -> None:
+def _assert_matches_exact(
+    post: Posterior, exact: Posterior, params: tuple[str, ...]
+) -> None:
     for param in params:
         m = exact.marginal(param)
         _assert_within_3_mcse(post, param, "mean", m.mean())
@@ -112,16 +139,24 @@ def _assert_matches_exact(post: Posterior, exact: Posterior, params: tuple[str, 
 
 
 def test_haic_os_matches_exact_engine(os_fit, os_effects):
-    exact = fit_exact(os_effects.yi, os_effects.sei, study_ids=os_effects.study_id, **OS_PRIORS)
-    _assert_matches_exact(os_fit, exact, ("mu", "tau", "theta_new", "theta[Kudo2018]", "theta[He2019]"))
+    exact = fit_exact(
+        os_effects.yi, os_effects.sei, study_ids=os_effects.study_id, **OS_PRIORS
+    )
+    _assert_matches_exact(
+        os_fit, exact, ("mu", "tau", "theta_new", "theta[Kudo2018]", "theta[He2019]")
+    )
 
 
 def test_meta_regression_matches_exact_engine(os_effects):
     X = (os_effects.year.to_numpy(dtype=float) - 2020.0)[:, None]
-    args = dict(X=X, covariate_names=["year"], study_ids=os_effects.study_id, **OS_PRIORS)
+    args = dict(
+        X=X, covariate_names=["year"], study_ids=os_effects.study_id, **OS_PRIORS
+    )
     post = fit_nuts(os_effects.yi, os_effects.sei, seed=SEED, **args)
     exact = fit_exact(os_effects.yi, os_effects.sei, **args)
-    assert post.priors["beta"] == "normal(0, 4)"  # the exact engine's default: normal(0, sd of mu's prior)
+    assert (
+        post.priors["beta"] == "normal(0, 4)"
+    )  # the exact engine's default: normal(0, sd of mu's prior)
     _assert_matches_exact(post, exact, ("mu", "tau", "beta[year]"))
     assert post.draws["beta"].shape == (4, 1000, 1)
     assert post.extras["idata"].posterior["beta"].dims == ("chain", "draw", "covariate")
@@ -133,14 +168,28 @@ def test_refits_reuse_the_compiled_model_and_are_correct(os_fit, os_effects):
     keep = os_effects.study_id != "Kudo2018"
     sub = os_effects[keep]
     loo = fit_nuts(sub.yi, sub.sei, study_ids=sub.study_id, seed=SEED, **OS_PRIORS)
-    grid = fit_nuts(os_effects.yi, os_effects.sei, study_ids=os_effects.study_id, seed=SEED,
-                    mu_prior="normal(0, 2)", tau_prior="halfnormal(1)")
+    grid = fit_nuts(
+        os_effects.yi,
+        os_effects.sei,
+        study_ids=os_effects.study_id,
+        seed=SEED,
+        mu_prior="normal(0, 2)",
+        tau_prior="halfnormal(1)",
+    )
     assert CACHE.compiles == compiles
-    assert loo.diagnostics["settings"]["cache_hit"] and grid.diagnostics["settings"]["cache_hit"]
+    assert (
+        loo.diagnostics["settings"]["cache_hit"]
+        and grid.diagnostics["settings"]["cache_hit"]
+    )
     assert loo.diagnostics["settings"]["compile_seconds"] == 0.0
 
     exact_loo = fit_exact(sub.yi, sub.sei, study_ids=sub.study_id, **OS_PRIORS)
-    exact_grid = fit_exact(os_effects.yi, os_effects.sei, mu_prior="normal(0, 2)", tau_prior="halfnormal(1)")
+    exact_grid = fit_exact(
+        os_effects.yi,
+        os_effects.sei,
+        mu_prior="normal(0, 2)",
+        tau_prior="halfnormal(1)",
+    )
     _assert_matches_exact(loo, exact_loo, ("mu", "tau"))
     _assert_matches_exact(grid, exact_grid, ("mu", "tau"))
     # leaving Kudo2018 out moves mu by far more than Monte Carlo error (and the move matches the exact engine)
@@ -159,14 +208,24 @@ def test_crins_refit_in_padded_slots_is_a_cache_hit(crins):
 def test_good_run_has_no_warnings(crins):
     d = crins.diagnostics
     assert crins.warnings == []
-    assert d["rhat_max"] < RHAT_MAX and d["ess_bulk_min"] >= ESS_MIN and d["ess_tail_min"] >= ESS_MIN
+    assert (
+        d["rhat_max"] < RHAT_MAX
+        and d["ess_bulk_min"] >= ESS_MIN
+        and d["ess_tail_min"] >= ESS_MIN
+    )
     assert d["divergences"] == 0
     assert set(d["table"]) >= {"mu", "tau", "theta[Heffron (2003)]"}
-    assert d["settings"]["seed"] == SEED and d["settings"]["chains"] == 4 and d["settings"]["sampler"] == "nutpie"
+    assert (
+        d["settings"]["seed"] == SEED
+        and d["settings"]["chains"] == 4
+        and d["settings"]["sampler"] == "nutpie"
+    )
 
 
 def test_short_run_warns_and_strict_mode_raises(os_fit, os_effects):
-    args = dict(study_ids=os_effects.study_id, seed=SEED, draws=20, tune=20, **OS_PRIORS)
+    args = dict(
+        study_ids=os_effects.study_id, seed=SEED, draws=20, tune=20, **OS_PRIORS
+    )
     short = fit_nuts(os_effects.yi, os_effects.sei, **args)
     assert any("effective sample size" in w for w in short.warnings)
     assert all(w.endswith(".") for w in short.warnings)
@@ -190,22 +249,42 @@ def test_diagnose_flags_each_failure_and_passes_independent_draws():
     _, warnings = diagnose(_idata({"mu": shifted}))
     assert any(w.startswith("R-hat reaches") for w in warnings)
 
-    sticky = np.repeat(rng.standard_normal((4, 50)), 20, axis=1)  # each value held for 20 draws
+    sticky = np.repeat(
+        rng.standard_normal((4, 50)), 20, axis=1
+    )  # each value held for 20 draws
     _, warnings = diagnose(_idata({"mu": sticky}))
-    assert any("bulk effective" in w for w in warnings) and any("tail effective" in w for w in warnings)
+    assert any("bulk effective" in w for w in warnings) and any(
+        "tail effective" in w for w in warnings
+    )
 
     diverging = np.zeros((4, 1000), bool)
     diverging[2, 10] = True
     diagnostics, warnings = diagnose(_idata({"mu": good}, diverging))
-    assert diagnostics["divergences"] == 1 and warnings == [warnings[0]] and "1 of 4000" in warnings[0]
+    assert (
+        diagnostics["divergences"] == 1
+        and warnings == [warnings[0]]
+        and "1 of 4000" in warnings[0]
+    )
 
 
 # -- reproducibility and the result contract ---------------------------------------------------------------
 def test_same_seed_gives_identical_draws(os_fit, os_effects):
-    again = fit_nuts(os_effects.yi, os_effects.sei, study_ids=os_effects.study_id, measure="HR", seed=SEED,
-                     **OS_PRIORS)
-    other = fit_nuts(os_effects.yi, os_effects.sei, study_ids=os_effects.study_id, measure="HR", seed=SEED + 1,
-                     **OS_PRIORS)
+    again = fit_nuts(
+        os_effects.yi,
+        os_effects.sei,
+        study_ids=os_effects.study_id,
+        measure="HR",
+        seed=SEED,
+        **OS_PRIORS,
+    )
+    other = fit_nuts(
+        os_effects.yi,
+        os_effects.sei,
+        study_ids=os_effects.study_id,
+        measure="HR",
+        seed=SEED + 1,
+        **OS_PRIORS,
+    )
     for name in ("mu", "tau", "theta", "theta_new"):
         np.testing.assert_array_equal(again.draws[name], os_fit.draws[name])
     assert not np.array_equal(other.draws["mu"], os_fit.draws["mu"])
@@ -214,43 +293,82 @@ def test_same_seed_gives_identical_draws(os_fit, os_effects):
 def test_posterior_contract(os_fit, os_effects):
     k = len(os_effects)
     assert os_fit.engine == "nuts" and os_fit.measure == "HR" and os_fit.k == k
-    assert os_fit.draws["mu"].shape == (4, 1000) and os_fit.draws["theta"].shape == (4, 1000, k)
+    assert os_fit.draws["mu"].shape == (4, 1000) and os_fit.draws["theta"].shape == (
+        4,
+        1000,
+        k,
+    )
     assert set(os_fit.draws) == {"mu", "tau", "theta", "theta_new"}
     assert all(isinstance(m, SampleMarginal) for m in os_fit.marginals.values())
-    assert set(os_fit.marginals) == {"mu", "tau", "theta_new"} | {f"theta[{s}]" for s in os_effects.study_id}
+    assert set(os_fit.marginals) == {"mu", "tau", "theta_new"} | {
+        f"theta[{s}]" for s in os_effects.study_id
+    }
     # theta_new ~ N(mu, tau^2) draw by draw: (theta_new - mu) has sd sqrt(E tau^2)
     theta_new = os_fit.draws["theta_new"]
-    assert abs(np.std(theta_new - os_fit.draws["mu"]) / np.sqrt(np.mean(os_fit.draws["tau"] ** 2)) - 1) < 0.05
+    assert (
+        abs(
+            np.std(theta_new - os_fit.draws["mu"])
+            / np.sqrt(np.mean(os_fit.draws["tau"] ** 2))
+            - 1
+        )
+        < 0.05
+    )
     json.dumps(os_fit.to_dict(below=(0.8,)), allow_nan=False)
 
 
+@pytest.mark.filterwarnings("ignore:Estimated shape parameter of Pareto")  # Kudo2018 is influential
 def test_inference_data_supports_loo_and_power_scaling(os_fit, os_effects):
     idata = os_fit.extras["idata"]
-    assert {"posterior", "log_likelihood", "log_prior", "prior", "sample_stats", "observed_data"} <= set(
-        idata.groups())
+    assert {
+        "posterior",
+        "log_likelihood",
+        "log_prior",
+        "prior",
+        "sample_stats",
+        "observed_data",
+    } <= set(idata.groups())
     np.testing.assert_allclose(idata.observed_data["y"].values, os_effects.yi)
     loo = az.loo(idata, pointwise=True)
     assert loo.n_data_points == len(os_effects) and math.isfinite(loo.elpd_loo)
     sens = az.psens(idata, component="prior", var_names=["mu", "tau"])
-    assert all(math.isfinite(float(sens[v])) and float(sens[v]) >= 0 for v in ("mu", "tau"))
+    assert all(
+        math.isfinite(float(sens[v])) and float(sens[v]) >= 0 for v in ("mu", "tau")
+    )
     # the prior group holds draws from the priors: halfnormal(0.5) has median 0.5 * 0.6745
     assert abs(float(np.median(idata.prior["tau"])) - 0.5 * 0.67449) < 0.02
 
 
 # -- priors, padding, refusals (no sampling) ---------------------------------------------------------------
-@pytest.mark.parametrize("text", ["normal(0.3, 2)", "halfnormal(0.5)", "halfcauchy(25)", "halft(3, 0.4)",
-                                  "exponential(2)", "uniform(0, 3)", "lognormal(-1.2, 0.8)",
-                                  "lognormal_tau2(-2.5, 1.6)"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "normal(0.3, 2)",
+        "halfnormal(0.5)",
+        "halfcauchy(25)",
+        "halft(3, 0.4)",
+        "exponential(2)",
+        "uniform(0, 3)",
+        "lognormal(-1.2, 0.8)",
+        "lognormal_tau2(-2.5, 1.6)",
+    ],
+)
 def test_scaled_prior_forms_keep_the_density(text):
     prior = parse_prior(text)
     form = prior_form(prior)
     assert form.unit is not None
-    x = np.array([0.05, 0.3, 1.0, 2.5]) if prior.support == "positive" else np.array([-2.0, 0.1, 1.7])
+    x = (
+        np.array([0.05, 0.3, 1.0, 2.5])
+        if prior.support == "positive"
+        else np.array([-2.0, 0.1, 1.7])
+    )
     unit = form.unit.logpdf((x - form.loc) / form.scale) - math.log(form.scale)
     np.testing.assert_allclose(unit, prior.logpdf(x), rtol=1e-12)
 
 
-@pytest.mark.parametrize("text", ["flat", "halfflat", "uniform(0, inf)", "jeffreys", "power(halfcauchy(1), 0.5)"])
+@pytest.mark.parametrize(
+    "text",
+    ["flat", "halfflat", "uniform(0, inf)", "jeffreys", "power(halfcauchy(1), 0.5)"],
+)
 def test_other_priors_are_compiled_as_written(text):
     form = prior_form(parse_prior(text))
     assert form.unit is None and (form.loc, form.scale) == (0.0, 1.0)

@@ -25,7 +25,7 @@ def counts() -> dict[str, np.ndarray]:
     theta = rng.normal(MU, TAU, K)
     alpha = rng.normal(-1.0, 0.5, K)
     n = rng.integers(400, 1200, size=(2, K))
-    expit = lambda x: 1.0 / (1.0 + np.exp(-x))  # noqa: E731
+    expit = lambda x: 1.0 / (1.0 + np.exp(-x))
     a = rng.binomial(n[0], expit(alpha + theta / 2))
     c = rng.binomial(n[1], expit(alpha - theta / 2))
     return {"a": a, "n1": n[0], "c": c, "n2": n[1], "theta": theta}
@@ -33,7 +33,9 @@ def counts() -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def fit(counts) -> Posterior:
-    return fit_binomial_nuts(counts["a"], counts["n1"], counts["c"], counts["n2"], seed=SEED)
+    return fit_binomial_nuts(
+        counts["a"], counts["n1"], counts["c"], counts["n2"], seed=SEED
+    )
 
 
 def test_posterior_covers_the_simulated_truth(fit, counts):
@@ -50,10 +52,14 @@ def test_large_arms_agree_with_the_normal_approximation(fit, counts):
     """With 400-1200 patients per arm the two-stage normal model on escalc log ORs is accurate, so both models
     give the same mu and tau to a small fraction of a posterior sd."""
     y, var, _ = log_or_from_counts(counts["a"], counts["n1"], counts["c"], counts["n2"])
-    exact = fit_exact(y, np.sqrt(var), mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)")
+    exact = fit_exact(
+        y, np.sqrt(var), mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)"
+    )
     for param in ("mu", "tau"):
         sd = exact.marginal(param).std()
-        assert abs(fit.marginal(param).mean() - exact.marginal(param).mean()) < 0.15 * sd
+        assert (
+            abs(fit.marginal(param).mean() - exact.marginal(param).mean()) < 0.15 * sd
+        )
         assert abs(fit.marginal(param).std() - sd) < 0.15 * sd
     np.testing.assert_allclose(fit.y, y)
     np.testing.assert_allclose(fit.sei, np.sqrt(var))
@@ -61,7 +67,9 @@ def test_large_arms_agree_with_the_normal_approximation(fit, counts):
 
 def test_same_seed_same_draws_without_recompiling(fit, counts):
     compiles = CACHE.compiles
-    again = fit_binomial_nuts(counts["a"], counts["n1"], counts["c"], counts["n2"], seed=SEED)
+    again = fit_binomial_nuts(
+        counts["a"], counts["n1"], counts["c"], counts["n2"], seed=SEED
+    )
     assert CACHE.compiles == compiles and again.diagnostics["settings"]["cache_hit"]
     for name in ("mu", "tau", "theta", "theta_new"):
         np.testing.assert_array_equal(again.draws[name], fit.draws[name])
@@ -72,7 +80,11 @@ def test_study_without_events_stays_in_the_likelihood(fit, counts):
     a[0] = c[0] = 0
     post = fit_binomial_nuts(a, counts["n1"], c, counts["n2"], seed=SEED)
     assert post.k == K and post.diagnostics["settings"]["cache_hit"]
-    assert np.isnan(post.y[0]) and np.isnan(post.sei[0]) and np.all(np.isfinite(post.y[1:]))
+    assert (
+        np.isnan(post.y[0])
+        and np.isnan(post.sei[0])
+        and np.all(np.isfinite(post.y[1:]))
+    )
     assert post.warnings[0].startswith("Study 'study1' has no events in either arm")
     idata = post.extras["idata"]
     assert idata.log_likelihood["events"].shape == (4, 1000, K)

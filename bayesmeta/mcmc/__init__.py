@@ -9,9 +9,9 @@ from bayesmeta.mcmc.models import padded_size
 
 __all__ = [
     "CACHE",
-    "CompiledModelCache",
     "ESS_MIN",
     "RHAT_MAX",
+    "CompiledModelCache",
     "check_identified",
     "diagnose",
     "fit_binomial_nuts",

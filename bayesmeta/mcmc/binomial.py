@@ -25,19 +25,38 @@ from bayesmeta.mcmc.fit import check_identified
 from bayesmeta.mcmc.inputs import arm_counts
 from bayesmeta.mcmc.models import ParamSpec, Structure, pad, padded_size
 from bayesmeta.mcmc.prior_forms import prior_form
-from bayesmeta.mcmc.run import (FitRecord, SamplerSettings, build_posterior, draws_of, predictive_draws,
-                                prior_scaling_data, sample)
+from bayesmeta.mcmc.run import (
+    FitRecord,
+    SamplerSettings,
+    build_posterior,
+    draws_of,
+    predictive_draws,
+    prior_scaling_data,
+    sample,
+)
 from bayesmeta.posterior import Posterior
 from bayesmeta.priors import Prior, parse_prior
 
 
-def _binom_logpmf(events: np.ndarray, total: np.ndarray, logit_p: np.ndarray) -> np.ndarray:
+def _binom_logpmf(
+    events: np.ndarray, total: np.ndarray, logit_p: np.ndarray
+) -> np.ndarray:
     """log Bin(events; total, expit(logit_p)), stable for extreme logits (log expit(x) = -log(1 + e^-x))."""
-    log_choose = special.gammaln(total + 1) - special.gammaln(events + 1) - special.gammaln(total - events + 1)
-    return log_choose - events * np.logaddexp(0.0, -logit_p) - (total - events) * np.logaddexp(0.0, logit_p)
+    log_choose = (
+        special.gammaln(total + 1)
+        - special.gammaln(events + 1)
+        - special.gammaln(total - events + 1)
+    )
+    return (
+        log_choose
+        - events * np.logaddexp(0.0, -logit_p)
+        - (total - events) * np.logaddexp(0.0, logit_p)
+    )
 
 
-def centred_baselines(a: np.ndarray, n1: np.ndarray, c: np.ndarray, n2: np.ndarray) -> np.ndarray:
+def centred_baselines(
+    a: np.ndarray, n1: np.ndarray, c: np.ndarray, n2: np.ndarray
+) -> np.ndarray:
     """1 where a study's baseline is better sampled centred, else 0.
 
     Centring suits a latent variable whose data identify it much better than its population distribution does
@@ -94,26 +113,37 @@ def fit_binomial_nuts(
         )
     if measure != "OR":
         raise ModelError(f"unknown measure {measure!r} for arm counts (valid: 'OR')")
-    a, n1, c, n2, ids = arm_counts(events_treatment, total_treatment, events_control, total_control, study_ids)
+    a, n1, c, n2, ids = arm_counts(
+        events_treatment, total_treatment, events_control, total_control, study_ids
+    )
     k = a.size
     mu = parse_prior(mu_prior, for_param="mu")
     tau = parse_prior(tau_prior, for_param="tau")
     m_alpha = parse_prior(baseline_mean_prior, for_param="mu")
     s_alpha = parse_prior(baseline_sd_prior, for_param="tau")
     if not (m_alpha.proper and s_alpha.proper):
-        raise ModelError("the baseline priors must be proper (e.g. normal(0, 10) and halfnormal(2.5))")
+        raise ModelError(
+            "the baseline priors must be proper (e.g. normal(0, 10) and halfnormal(2.5))"
+        )
     if tau.family == "jeffreys":
-        raise ModelError("the jeffreys prior is defined through within-study standard errors; arm counts have "
-                         "none in this model (valid: a proper tau prior such as halfnormal(0.5))")
+        raise ModelError(
+            "the jeffreys prior is defined through within-study standard errors; arm counts have "
+            "none in this model (valid: a proper tau prior such as halfnormal(0.5))"
+        )
     check_identified(k, (mu,), tau, None)
     y, var, _ = log_or_from_counts(a, n1, c, n2)
-    y, sei = np.atleast_1d(np.asarray(y, dtype=float)), np.sqrt(np.atleast_1d(np.asarray(var, dtype=float)))
+    y, sei = (
+        np.atleast_1d(np.asarray(y, dtype=float)),
+        np.sqrt(np.atleast_1d(np.asarray(var, dtype=float))),
+    )
     notes = [
         f"Study {ids[i]!r} has no events in either arm: it enters the binomial likelihood but has no empirical "
         "log odds ratio to display."
         for i in np.flatnonzero(~np.isfinite(y))
     ]
-    settings = SamplerSettings(draws, tune, chains, cores, seed, target_accept, progressbar)
+    settings = SamplerSettings(
+        draws, tune, chains, cores, seed, target_accept, progressbar
+    )
     priors = {"mu": mu, "tau": tau, "baseline_mean": m_alpha, "baseline_sd": s_alpha}
     forms = {name: prior_form(prior) for name, prior in priors.items()}
     k_pad = padded_size(k, pad_to)
@@ -137,21 +167,46 @@ def fit_binomial_nuts(
     data.update(prior_scaling_data(structure, forms))
     raw, record = sample(structure, data, settings)
 
-    post = {"mu": draws_of(raw, "mu"), "tau": draws_of(raw, "tau"),
-            "baseline_mean": draws_of(raw, "baseline_mean"), "baseline_sd": draws_of(raw, "baseline_sd")}
-    post["theta"] = post["mu"][..., None] + post["tau"][..., None] * draws_of(raw, "z")[..., :k]
+    post = {
+        "mu": draws_of(raw, "mu"),
+        "tau": draws_of(raw, "tau"),
+        "baseline_mean": draws_of(raw, "baseline_mean"),
+        "baseline_sd": draws_of(raw, "baseline_sd"),
+    }
+    post["theta"] = (
+        post["mu"][..., None] + post["tau"][..., None] * draws_of(raw, "z")[..., :k]
+    )
     post["theta_new"] = predictive_draws(post["mu"], post["tau"], seed)
     centre, spread = post["baseline_mean"][..., None], post["baseline_sd"][..., None]
     raw_a = draws_of(raw, "a")[..., :k]
     alpha = (1 - centred) * (centre + spread * raw_a) + centred * raw_a
-    loglik = _binom_logpmf(a, n1, alpha + post["theta"] / 2) + _binom_logpmf(c, n2, alpha - post["theta"] / 2)
+    loglik = _binom_logpmf(a, n1, alpha + post["theta"] / 2) + _binom_logpmf(
+        c, n2, alpha - post["theta"] / 2
+    )
     fit = FitRecord(
-        raw=raw, record=record, post=post, loglik={"events": loglik},
+        raw=raw,
+        record=record,
+        post=post,
+        loglik={"events": loglik},
         observed={"events_treatment": a, "events_control": c},
-        constant={"total_treatment": n1, "total_control": n2, "centred_baseline": centred},
+        constant={
+            "total_treatment": n1,
+            "total_control": n2,
+            "centred_baseline": centred,
+        },
         priors={"mu": mu, "tau": tau},
-        prior_texts={"mu": mu.text, "tau": tau.text, "baseline_mean": m_alpha.text, "baseline_sd": s_alpha.text},
-        ids=ids, y=y, sei=sei, measure="OR", seed=seed,
-        diagnose_vars=["mu", "tau", "theta", "baseline_mean", "baseline_sd"], notes=notes,
+        prior_texts={
+            "mu": mu.text,
+            "tau": tau.text,
+            "baseline_mean": m_alpha.text,
+            "baseline_sd": s_alpha.text,
+        },
+        ids=ids,
+        y=y,
+        sei=sei,
+        measure="OR",
+        seed=seed,
+        diagnose_vars=["mu", "tau", "theta", "baseline_mean", "baseline_sd"],
+        notes=notes,
     )
     return build_posterior(fit, strict)

@@ -34,8 +34,12 @@ class CompiledModelCache:
             model = build_model(structure)
             with warnings.catch_warnings():
                 # the log-density runs in numba; PyTensor's C/BLAS linkage only serves the initial-point helper
-                warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
-                compiled = nutpie.compile_pymc_model(model, var_names=structure.var_names)
+                warnings.filterwarnings(
+                    "ignore", message="PyTensor could not link to a BLAS"
+                )
+                compiled = nutpie.compile_pymc_model(
+                    model, var_names=structure.var_names
+                )
             seconds = time.perf_counter() - start
             self.models[structure] = compiled
             self.compiles += 1

@@ -44,7 +44,9 @@ def diagnose(
     parameter from :func:`arviz.summary`: mean, sd, mcse_mean, ess_bulk, ess_tail, r_hat).
     """
     if not _sample_dims_ok(idata):
-        raise ValueError("diagnostics need a posterior group with at least 4 draws per chain")
+        raise ValueError(
+            "diagnostics need a posterior group with at least 4 draws per chain"
+        )
     table = az.summary(idata, var_names=var_names, kind="all", round_to="none")
     rhat, rhat_at = _worst(table, "r_hat", largest=True)
     bulk, bulk_at = _worst(table, "ess_bulk", largest=False)
@@ -62,7 +64,10 @@ def diagnose(
         "divergences": divergences,
         "n_draws": n_draws,
         "table": {
-            str(name): {col: float(row[col]) for col in ("mean", "sd", "mcse_mean", "ess_bulk", "ess_tail", "r_hat")}
+            str(name): {
+                col: float(row[col])
+                for col in ("mean", "sd", "mcse_mean", "ess_bulk", "ess_tail", "r_hat")
+            }
             for name, row in table.iterrows()
         },
     }

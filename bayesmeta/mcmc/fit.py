@@ -12,8 +12,15 @@ from bayesmeta.exact.checks import check_proper
 from bayesmeta.mcmc.inputs import design_columns, effects_and_errors
 from bayesmeta.mcmc.models import ParamSpec, Structure, pad, padded_size
 from bayesmeta.mcmc.prior_forms import prior_form
-from bayesmeta.mcmc.run import (FitRecord, SamplerSettings, build_posterior, draws_of, predictive_draws,
-                                prior_scaling_data, sample)
+from bayesmeta.mcmc.run import (
+    FitRecord,
+    SamplerSettings,
+    build_posterior,
+    draws_of,
+    predictive_draws,
+    prior_scaling_data,
+    sample,
+)
 from bayesmeta.posterior import Posterior
 from bayesmeta.priors import FlatPrior, NormalPrior, Prior, parse_prior
 
@@ -24,7 +31,11 @@ def coefficient_priors(beta_prior, mu_prior: Prior, p: int) -> tuple[Prior, ...]
     if p == 0:
         return ()
     if beta_prior is None:
-        default = NormalPrior(0.0, mu_prior.sd) if isinstance(mu_prior, NormalPrior) else FlatPrior()
+        default = (
+            NormalPrior(0.0, mu_prior.sd)
+            if isinstance(mu_prior, NormalPrior)
+            else FlatPrior()
+        )
         return (default,) * p
     if isinstance(beta_prior, (str, Prior)):
         return (parse_prior(beta_prior, for_param="beta"),) * p
@@ -34,15 +45,19 @@ def coefficient_priors(beta_prior, mu_prior: Prior, p: int) -> tuple[Prior, ...]
     return priors
 
 
-def check_identified(k: int, location_priors: Sequence[Prior], tau_prior: Prior, X: np.ndarray | None) -> None:
+def check_identified(
+    k: int, location_priors: Sequence[Prior], tau_prior: Prior, X: np.ndarray | None
+) -> None:
     """Refuse an improper posterior: the propriety rule shared with the exact engine
     (:func:`bayesmeta.exact.checks.check_proper`), plus a full-rank design when coefficients have flat priors."""
     n_flat = sum(not p.proper for p in location_priors)
     if n_flat and X is not None:
         full = np.column_stack([np.ones(k), X])
         if np.linalg.matrix_rank(full) < full.shape[1]:
-            raise ModelError("the design matrix (with intercept) is rank-deficient, so flat priors on mu and beta "
-                             "give an improper posterior; use normal priors or drop a covariate")
+            raise ModelError(
+                "the design matrix (with intercept) is rank-deficient, so flat priors on mu and beta "
+                "give an improper posterior; use normal priors or drop a covariate"
+            )
     check_proper(k, n_flat, tau_prior, location_priors[0])
 
 
@@ -84,7 +99,9 @@ def fit_nuts(
     tau = parse_prior(tau_prior, for_param="tau")
     betas = coefficient_priors(beta_prior, mu, p)
     check_identified(k, (mu, *betas), tau, X_arr)
-    settings = SamplerSettings(draws, tune, chains, cores, seed, target_accept, progressbar)
+    settings = SamplerSettings(
+        draws, tune, chains, cores, seed, target_accept, progressbar
+    )
     priors = {"mu": mu, "tau": tau, **{f"beta{j}": b for j, b in enumerate(betas)}}
     forms = {name: prior_form(prior) for name, prior in priors.items()}
     k_pad = padded_size(k, pad_to)
@@ -95,7 +112,11 @@ def fit_nuts(
         tau=ParamSpec.from_form(forms["tau"], sei_arr),
         beta=tuple(ParamSpec.from_form(forms[f"beta{j}"], sei_arr) for j in range(p)),
     )
-    data = {"y": pad(y_arr, k_pad, 0.0), "sei": pad(sei_arr, k_pad, 1.0), "mask": pad(np.ones(k), k_pad, 0.0)}
+    data = {
+        "y": pad(y_arr, k_pad, 0.0),
+        "sei": pad(sei_arr, k_pad, 1.0),
+        "mask": pad(np.ones(k), k_pad, 0.0),
+    }
     if p:
         data["X"] = pad(X_arr, k_pad, 0.0)
     data.update(prior_scaling_data(structure, forms))
@@ -114,10 +135,21 @@ def fit_nuts(
         constant["X"] = X_arr
         prior_texts["beta"] = ", ".join(b.text for b in betas)
     fit = FitRecord(
-        raw=raw, record=record, post=post,
+        raw=raw,
+        record=record,
+        post=post,
         loglik={"y": stats.norm.logpdf(y_arr, loc=post["theta"], scale=sei_arr)},
-        observed={"y": y_arr}, constant=constant, priors=priors, prior_texts=prior_texts, ids=ids, y=y_arr,
-        sei=sei_arr, measure=measure, seed=seed, diagnose_vars=["mu", "tau", "theta"] + (["beta"] if p else []),
-        covariates=covariates, X=X_arr,
+        observed={"y": y_arr},
+        constant=constant,
+        priors=priors,
+        prior_texts=prior_texts,
+        ids=ids,
+        y=y_arr,
+        sei=sei_arr,
+        measure=measure,
+        seed=seed,
+        diagnose_vars=["mu", "tau", "theta"] + (["beta"] if p else []),
+        covariates=covariates,
+        X=X_arr,
     )
     return build_posterior(fit, strict)

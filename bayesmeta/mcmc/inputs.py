@@ -24,8 +24,12 @@ def study_labels(study_ids: Sequence[str] | None, k: int) -> tuple[str, ...]:
     seen: set[str] = set()
     for i, sid in enumerate(ids):
         if sid in seen:
-            raise InputError(f"study id {sid!r} appears more than once", row=i + 2, column="study",
-                             valid="unique study ids")
+            raise InputError(
+                f"study id {sid!r} appears more than once",
+                row=i + 2,
+                column="study",
+                valid="unique study ids",
+            )
         seen.add(sid)
     return ids
 
@@ -33,29 +37,48 @@ def study_labels(study_ids: Sequence[str] | None, k: int) -> tuple[str, ...]:
 def _one_dimensional(values, column: str) -> np.ndarray:
     arr = np.asarray(values, dtype=float)
     if arr.ndim != 1 or arr.size == 0:
-        raise InputError(f"{column} must be a non-empty one-dimensional sequence of numbers", column=column)
+        raise InputError(
+            f"{column} must be a non-empty one-dimensional sequence of numbers",
+            column=column,
+        )
     return arr
 
 
-def effects_and_errors(y, sei, study_ids: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+def effects_and_errors(
+    y, sei, study_ids: Sequence[str] | None
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """(yi, sei, study ids): finite effects and positive finite standard errors, one per study."""
     y_arr = _one_dimensional(y, "yi")
     sei_arr = _one_dimensional(sei, "sei")
     if sei_arr.size != y_arr.size:
-        raise InputError(f"{y_arr.size} effects but {sei_arr.size} standard errors", column="sei")
+        raise InputError(
+            f"{y_arr.size} effects but {sei_arr.size} standard errors", column="sei"
+        )
     ids = study_labels(study_ids, y_arr.size)
     for column, values, ok, valid in (
         ("yi", y_arr, np.isfinite(y_arr), "a finite number"),
-        ("sei", sei_arr, np.isfinite(sei_arr) & (sei_arr > 0), "a positive finite number"),
+        (
+            "sei",
+            sei_arr,
+            np.isfinite(sei_arr) & (sei_arr > 0),
+            "a positive finite number",
+        ),
     ):
         bad = np.flatnonzero(~ok)
         if bad.size:
             i = int(bad[0])
-            raise InputError(f"study {ids[i]!r}: {column} is {values[i]!r}", row=i + 2, column=column, valid=valid)
+            raise InputError(
+                f"study {ids[i]!r}: {column} is {values[i]!r}",
+                row=i + 2,
+                column=column,
+                valid=valid,
+            )
     return y_arr, sei_arr, ids
 
 
-def design_columns(X, covariate_names: Sequence[str], k: int) -> tuple[np.ndarray | None, tuple[str, ...]]:
+def design_columns(
+    X, covariate_names: Sequence[str], k: int
+) -> tuple[np.ndarray | None, tuple[str, ...]]:
     """The covariate matrix without intercept (None when there is none) and one name per column."""
     if X is None:
         return None, ()
@@ -63,48 +86,85 @@ def design_columns(X, covariate_names: Sequence[str], k: int) -> tuple[np.ndarra
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2 or arr.shape[0] != k:
-        raise InputError(f"the design matrix must have one row per study ({k}), got shape {arr.shape}",
-                         column="covariates")
+        raise InputError(
+            f"the design matrix must have one row per study ({k}), got shape {arr.shape}",
+            column="covariates",
+        )
     if arr.shape[1] == 0:
         return None, ()
     bad = np.argwhere(~np.isfinite(arr))
-    names = tuple(str(n) for n in covariate_names) or tuple(f"x{j + 1}" for j in range(arr.shape[1]))
+    names = tuple(str(n) for n in covariate_names) or tuple(
+        f"x{j + 1}" for j in range(arr.shape[1])
+    )
     if len(names) != arr.shape[1]:
-        raise InputError(f"{len(names)} covariate names for {arr.shape[1]} design columns", column="covariates")
+        raise InputError(
+            f"{len(names)} covariate names for {arr.shape[1]} design columns",
+            column="covariates",
+        )
     if bad.size:
         i, j = (int(v) for v in bad[0])
-        raise InputError(f"covariate value {arr[i, j]!r}", row=i + 2, column=names[j], valid="a finite number")
+        raise InputError(
+            f"covariate value {arr[i, j]!r}",
+            row=i + 2,
+            column=names[j],
+            valid="a finite number",
+        )
     return arr, names
 
 
 def arm_counts(
-    events_treatment, total_treatment, events_control, total_control, study_ids: Sequence[str] | None
+    events_treatment,
+    total_treatment,
+    events_control,
+    total_control,
+    study_ids: Sequence[str] | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]:
     """(a, n1, c, n2, study ids): whole-number counts with 0 <= events <= total and total > 0 in both arms."""
-    arrays = [_one_dimensional(v, name) for v, name in zip(
-        (events_treatment, total_treatment, events_control, total_control), ARM_COLUMNS)]
+    arrays = [
+        _one_dimensional(v, name)
+        for v, name in zip(
+            (events_treatment, total_treatment, events_control, total_control),
+            ARM_COLUMNS,
+        )
+    ]
     k = arrays[0].size
     for arr, column in zip(arrays, ARM_COLUMNS):
         if arr.size != k:
-            raise InputError(f"{column} has {arr.size} entries for {k} studies", column=column)
+            raise InputError(
+                f"{column} has {arr.size} entries for {k} studies", column=column
+            )
     ids = study_labels(study_ids, k)
     for arr, column in zip(arrays, ARM_COLUMNS):
         bad = np.flatnonzero(~np.isfinite(arr) | (arr < 0) | (arr != np.round(arr)))
         if bad.size:
             i = int(bad[0])
-            raise InputError(f"study {ids[i]!r}: {column} is {arr[i]!r}", row=i + 2, column=column,
-                             valid="a whole number >= 0")
+            raise InputError(
+                f"study {ids[i]!r}: {column} is {arr[i]!r}",
+                row=i + 2,
+                column=column,
+                valid="a whole number >= 0",
+            )
     a, n1, c, n2 = (arr.astype(np.int64) for arr in arrays)
-    for events, total, ev_col, tot_col in ((a, n1, ARM_COLUMNS[0], ARM_COLUMNS[1]),
-                                           (c, n2, ARM_COLUMNS[2], ARM_COLUMNS[3])):
+    for events, total, ev_col, tot_col in (
+        (a, n1, ARM_COLUMNS[0], ARM_COLUMNS[1]),
+        (c, n2, ARM_COLUMNS[2], ARM_COLUMNS[3]),
+    ):
         bad = np.flatnonzero(total <= 0)
         if bad.size:
             i = int(bad[0])
-            raise InputError(f"study {ids[i]!r}: {tot_col} is {total[i]}", row=i + 2, column=tot_col,
-                             valid="a positive arm size")
+            raise InputError(
+                f"study {ids[i]!r}: {tot_col} is {total[i]}",
+                row=i + 2,
+                column=tot_col,
+                valid="a positive arm size",
+            )
         bad = np.flatnonzero(events > total)
         if bad.size:
             i = int(bad[0])
-            raise InputError(f"study {ids[i]!r}: {ev_col} ({events[i]}) exceeds {tot_col} ({total[i]})",
-                             row=i + 2, column=ev_col, valid=f"0 to {tot_col}")
+            raise InputError(
+                f"study {ids[i]!r}: {ev_col} ({events[i]}) exceeds {tot_col} ({total[i]})",
+                row=i + 2,
+                column=ev_col,
+                valid=f"0 to {tot_col}",
+            )
     return a, n1, c, n2, ids

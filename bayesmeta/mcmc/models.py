@@ -37,7 +37,9 @@ def padded_size(k: int, pad_to: int | None = None) -> int:
     of 8 (so a leave-one-out or cumulative series can pass ``pad_to = k_full`` and compile once)."""
     if pad_to is not None:
         if pad_to < k:
-            raise ValueError(f"pad_to = {pad_to} is smaller than the number of studies ({k})")
+            raise ValueError(
+                f"pad_to = {pad_to} is smaller than the number of studies ({k})"
+            )
         return int(pad_to)
     return int(PAD_BLOCK * np.ceil(k / PAD_BLOCK))
 
@@ -51,8 +53,12 @@ class ParamSpec:
     sei: tuple[float, ...] | None = None
 
     @classmethod
-    def from_form(cls, form: PriorForm, sei: np.ndarray | None = None) -> "ParamSpec":
-        tied = tuple(float(s) for s in sei) if form.depends_on_sei and sei is not None else None
+    def from_form(cls, form: PriorForm, sei: np.ndarray | None = None) -> ParamSpec:
+        tied = (
+            tuple(float(s) for s in sei)
+            if form.depends_on_sei and sei is not None
+            else None
+        )
         return cls(text=form.compiled_text, scaled=form.unit is not None, sei=tied)
 
 
@@ -94,7 +100,9 @@ def _parameter(name: str, spec: ParamSpec, *, loc: bool = True) -> pt.TensorVari
     return value
 
 
-def _location_scale(name: str, spec: ParamSpec, *, loc: bool = True) -> pt.TensorVariable:
+def _location_scale(
+    name: str, spec: ParamSpec, *, loc: bool = True
+) -> pt.TensorVariable:
     value = _parameter(name, spec, loc=loc)
     if spec.scaled:
         return pm.Deterministic(name, value)
@@ -114,7 +122,9 @@ def build_normal_model(structure: Structure) -> pm.Model:
         mean = mu
         if p:
             X = pm.Data("X", np.zeros((k, p)))
-            coefs = [_parameter(f"beta{j}", spec) for j, spec in enumerate(structure.beta)]
+            coefs = [
+                _parameter(f"beta{j}", spec) for j, spec in enumerate(structure.beta)
+            ]
             beta = pm.Deterministic("beta", pt.stack(coefs))
             mean = mu + pt.sum(X * beta, axis=1)
         theta = mean + tau * z
@@ -162,10 +172,14 @@ def build_model(structure: Structure) -> pm.Model:
         return build_normal_model(structure)
     if structure.likelihood == "binomial":
         return build_binomial_model(structure)
-    raise ValueError(f"unknown likelihood {structure.likelihood!r} (valid: 'normal', 'binomial')")
+    raise ValueError(
+        f"unknown likelihood {structure.likelihood!r} (valid: 'normal', 'binomial')"
+    )
 
 
-def prior_data(name: str, spec: ParamSpec, form: PriorForm, *, loc: bool = True) -> dict[str, np.ndarray]:
+def prior_data(
+    name: str, spec: ParamSpec, form: PriorForm, *, loc: bool = True
+) -> dict[str, np.ndarray]:
     """The data entries that set a scaled prior's location and scale."""
     if not spec.scaled:
         return {}
@@ -178,5 +192,7 @@ def prior_data(name: str, spec: ParamSpec, form: PriorForm, *, loc: bool = True)
 def pad(values: np.ndarray, k_pad: int, fill: float) -> np.ndarray:
     """``values`` (first axis: study) followed by ``fill`` up to ``k_pad`` rows."""
     values = np.asarray(values)
-    extra = np.full((k_pad - values.shape[0],) + values.shape[1:], fill, dtype=values.dtype)
+    extra = np.full(
+        (k_pad - values.shape[0],) + values.shape[1:], fill, dtype=values.dtype
+    )
     return np.concatenate([values, extra], axis=0)

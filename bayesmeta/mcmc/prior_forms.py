@@ -47,13 +47,23 @@ def prior_form(prior: Prior) -> PriorForm:
     """
     family = prior.family
     if family == "normal":
-        return PriorForm(prior, dataclasses.replace(prior, mean=0.0, sd=1.0), prior.mean, prior.sd)
+        return PriorForm(
+            prior, dataclasses.replace(prior, mean=0.0, sd=1.0), prior.mean, prior.sd
+        )
     if family in ("halfnormal", "halfcauchy", "halft"):
-        return PriorForm(prior, dataclasses.replace(prior, scale_=1.0), 0.0, prior.scale_)
+        return PriorForm(
+            prior, dataclasses.replace(prior, scale_=1.0), 0.0, prior.scale_
+        )
     if family == "exponential":
-        return PriorForm(prior, dataclasses.replace(prior, rate=1.0), 0.0, 1.0 / prior.rate)
+        return PriorForm(
+            prior, dataclasses.replace(prior, rate=1.0), 0.0, 1.0 / prior.rate
+        )
     if family == "uniform" and prior.proper and prior.lower == 0:
         return PriorForm(prior, dataclasses.replace(prior, upper=1.0), 0.0, prior.upper)
     if family == "lognormal":
-        return PriorForm(prior, dataclasses.replace(prior, meanlog=0.0), 0.0, math.exp(prior.meanlog))
-    return PriorForm(prior, None, depends_on_sei=family == "jeffreys" or "jeffreys" in prior.text)
+        return PriorForm(
+            prior, dataclasses.replace(prior, meanlog=0.0), 0.0, math.exp(prior.meanlog)
+        )
+    return PriorForm(
+        prior, None, depends_on_sei=family == "jeffreys" or "jeffreys" in prior.text
+    )

@@ -26,8 +26,16 @@ from bayesmeta.posterior import Posterior, SampleMarginal
 from bayesmeta.priors import Prior
 
 ENGINE = "nuts"
-_STATS = {"diverging": "diverging", "energy": "energy", "energy_error": "energy_error", "step_size": "step_size",
-          "n_steps": "n_steps", "depth": "tree_depth", "mean_tree_accept": "acceptance_rate", "logp": "lp"}
+_STATS = {
+    "diverging": "diverging",
+    "energy": "energy",
+    "energy_error": "energy_error",
+    "step_size": "step_size",
+    "n_steps": "n_steps",
+    "depth": "tree_depth",
+    "mean_tree_accept": "acceptance_rate",
+    "logp": "lp",
+}
 
 
 @dataclass(frozen=True)
@@ -42,13 +50,19 @@ class SamplerSettings:
 
     def check(self) -> None:
         if self.draws < 4 or self.tune < 0 or self.chains < 1:
-            raise ModelError(f"need draws >= 4, tune >= 0 and chains >= 1 (got draws={self.draws}, "
-                             f"tune={self.tune}, chains={self.chains})")
+            raise ModelError(
+                f"need draws >= 4, tune >= 0 and chains >= 1 (got draws={self.draws}, "
+                f"tune={self.tune}, chains={self.chains})"
+            )
         if not 0 < self.target_accept < 1:
-            raise ModelError(f"target_accept must lie strictly between 0 and 1, got {self.target_accept}")
+            raise ModelError(
+                f"target_accept must lie strictly between 0 and 1, got {self.target_accept}"
+            )
 
 
-def prior_scaling_data(structure: Structure, forms: dict[str, PriorForm]) -> dict[str, np.ndarray]:
+def prior_scaling_data(
+    structure: Structure, forms: dict[str, PriorForm]
+) -> dict[str, np.ndarray]:
     """The ``pm.Data`` entries that set every scaled prior's location and scale."""
     data: dict[str, np.ndarray] = {}
     data.update(prior_data("mu", structure.mu, forms["mu"]))
@@ -56,21 +70,37 @@ def prior_scaling_data(structure: Structure, forms: dict[str, PriorForm]) -> dic
     for j, spec in enumerate(structure.beta):
         data.update(prior_data(f"beta{j}", spec, forms[f"beta{j}"]))
     if structure.baseline_mean is not None and structure.baseline_sd is not None:
-        data.update(prior_data("baseline_mean", structure.baseline_mean, forms["baseline_mean"]))
-        data.update(prior_data("baseline_sd", structure.baseline_sd, forms["baseline_sd"], loc=False))
+        data.update(
+            prior_data("baseline_mean", structure.baseline_mean, forms["baseline_mean"])
+        )
+        data.update(
+            prior_data(
+                "baseline_sd", structure.baseline_sd, forms["baseline_sd"], loc=False
+            )
+        )
     return data
 
 
-def sample(structure: Structure, data: dict[str, np.ndarray], settings: SamplerSettings):
+def sample(
+    structure: Structure, data: dict[str, np.ndarray], settings: SamplerSettings
+):
     """Draw from the compiled model of ``structure`` with ``data`` swapped in: (nutpie InferenceData, record)."""
     settings.check()
     compiled, hit, compile_seconds = CACHE.get(structure)
     model = compiled.with_data(**data)
     cores = settings.cores or min(settings.chains, os.cpu_count() or 1)
     start = time.perf_counter()
-    raw = nutpie.sample(model, draws=settings.draws, tune=settings.tune, chains=settings.chains, cores=cores,
-                        seed=int(settings.seed), progress_bar=settings.progressbar,
-                        target_accept=float(settings.target_accept), save_warmup=False)
+    raw = nutpie.sample(
+        model,
+        draws=settings.draws,
+        tune=settings.tune,
+        chains=settings.chains,
+        cores=cores,
+        seed=int(settings.seed),
+        progress_bar=settings.progressbar,
+        target_accept=float(settings.target_accept),
+        save_warmup=False,
+    )
     record = {
         "sampler": "nutpie",
         "sampler_version": metadata.version("nutpie"),
@@ -109,23 +139,40 @@ def _sample_stats(raw) -> dict[str, np.ndarray]:
     return out
 
 
-def _prior_draws(priors: dict[str, Prior], n: int, seed: int, p: int) -> dict[str, np.ndarray] | None:
+def _prior_draws(
+    priors: dict[str, Prior], n: int, seed: int, p: int
+) -> dict[str, np.ndarray] | None:
     """Prior draws of mu, tau, theta_new (and beta) shaped (1, n); None when a prior is improper."""
     if not all(prior.proper for prior in priors.values()):
         return None
     rng = np.random.default_rng([int(seed), 2])
-    out = {"mu": priors["mu"].rvs(n, rng)[None, :], "tau": priors["tau"].rvs(n, rng)[None, :]}
+    out = {
+        "mu": priors["mu"].rvs(n, rng)[None, :],
+        "tau": priors["tau"].rvs(n, rng)[None, :],
+    }
     out["theta_new"] = out["mu"] + out["tau"] * rng.standard_normal((1, n))
     if p:
-        out["beta"] = np.stack([priors[f"beta{j}"].rvs(n, rng) for j in range(p)], axis=-1)[None]
+        out["beta"] = np.stack(
+            [priors[f"beta{j}"].rvs(n, rng) for j in range(p)], axis=-1
+        )[None]
     return out
 
 
-def _log_prior(priors: dict[str, Prior], post: dict[str, np.ndarray], sei: np.ndarray | None, p: int):
+def _log_prior(
+    priors: dict[str, Prior],
+    post: dict[str, np.ndarray],
+    sei: np.ndarray | None,
+    p: int,
+):
     """log p(mu), log p(tau) (and log p(beta_j)) at every draw: the ``log_prior`` group used by az.psens."""
-    out = {"mu": priors["mu"].logpdf(post["mu"]), "tau": priors["tau"].logpdf(post["tau"], sei=sei)}
+    out = {
+        "mu": priors["mu"].logpdf(post["mu"]),
+        "tau": priors["tau"].logpdf(post["tau"], sei=sei),
+    }
     if p:
-        out["beta"] = np.stack([priors[f"beta{j}"].logpdf(post["beta"][..., j]) for j in range(p)], axis=-1)
+        out["beta"] = np.stack(
+            [priors[f"beta{j}"].logpdf(post["beta"][..., j]) for j in range(p)], axis=-1
+        )
     return out
 
 
@@ -160,7 +207,9 @@ def build_posterior(fit: FitRecord, strict: bool) -> Posterior:
     coords: dict[str, list[str]] = {"study": list(fit.ids)}
     dims: dict[str, list[str]] = {"theta": ["study"]}
     dims.update({name: ["study"] for name in (*fit.loglik, *fit.observed)})
-    dims.update({name: ["study"] for name, v in fit.constant.items() if np.ndim(v) == 1})
+    dims.update(
+        {name: ["study"] for name, v in fit.constant.items() if np.ndim(v) == 1}
+    )
     if p:
         coords["covariate"] = list(fit.covariates)
         dims["beta"] = ["covariate"]
@@ -175,26 +224,55 @@ def build_posterior(fit: FitRecord, strict: bool) -> Posterior:
         prior=prior,
         coords=coords,
         dims=dims,
-        attrs={"engine": ENGINE, "measure": fit.measure, "seed": int(fit.seed),
-               **{f"prior_{k}": v for k, v in fit.prior_texts.items()}},
+        attrs={
+            "engine": ENGINE,
+            "measure": fit.measure,
+            "seed": int(fit.seed),
+            **{f"prior_{k}": v for k, v in fit.prior_texts.items()},
+        },
     )
     tied_sei = fit.sei if fit.priors["tau"].family == "jeffreys" else None
-    idata.add_groups({"log_prior": _log_prior(fit.priors, post, tied_sei, p)}, coords=coords, dims=dims)
+    idata.add_groups(
+        {"log_prior": _log_prior(fit.priors, post, tied_sei, p)},
+        coords=coords,
+        dims=dims,
+    )
     diagnostics, failed = diagnose(idata, var_names=fit.diagnose_vars)
     diagnostics["settings"] = fit.record
     if strict and failed:
-        raise ModelError("the MCMC fit failed its convergence checks: " + " ".join(failed))
-    marginals = {"mu": SampleMarginal(post["mu"]), "tau": SampleMarginal(post["tau"]),
-                 "theta_new": SampleMarginal(post["theta_new"])}
+        raise ModelError(
+            "the MCMC fit failed its convergence checks: " + " ".join(failed)
+        )
+    marginals = {
+        "mu": SampleMarginal(post["mu"]),
+        "tau": SampleMarginal(post["tau"]),
+        "theta_new": SampleMarginal(post["theta_new"]),
+    }
     for j, name in enumerate(fit.covariates):
         marginals[f"beta[{name}]"] = SampleMarginal(post["beta"][..., j])
     for i, sid in enumerate(fit.ids):
         marginals[f"theta[{sid}]"] = SampleMarginal(post["theta"][..., i])
-    stored = {name: post[name] for name in ("mu", "tau", "theta", "theta_new", "beta") if name in post}
+    stored = {
+        name: post[name]
+        for name in ("mu", "tau", "theta", "theta_new", "beta")
+        if name in post
+    }
     extras: dict[str, object] = {"idata": idata}
     if prior is not None:
         extras["prior_draws"] = prior
-    return Posterior(engine=ENGINE, measure=fit.measure, study_ids=fit.ids, y=fit.y, sei=fit.sei,
-                     marginals=marginals, priors=fit.prior_texts, covariates=fit.covariates, design=fit.X,
-                     draws=stored, diagnostics=diagnostics, warnings=fit.notes + failed, seed=int(fit.seed),
-                     extras=extras)
+    return Posterior(
+        engine=ENGINE,
+        measure=fit.measure,
+        study_ids=fit.ids,
+        y=fit.y,
+        sei=fit.sei,
+        marginals=marginals,
+        priors=fit.prior_texts,
+        covariates=fit.covariates,
+        design=fit.X,
+        draws=stored,
+        diagnostics=diagnostics,
+        warnings=fit.notes + failed,
+        seed=int(fit.seed),
+        extras=extras,
+    )
