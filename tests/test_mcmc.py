@@ -316,7 +316,8 @@ def test_posterior_contract(os_fit, os_effects):
     json.dumps(os_fit.to_dict(below=(0.8,)), allow_nan=False)
 
 
-@pytest.mark.filterwarnings("ignore:Estimated shape parameter of Pareto")  # Kudo2018 is influential
+# Kudo2018 is influential, so PSIS warns about its Pareto k
+@pytest.mark.filterwarnings("ignore:Estimated shape parameter of Pareto")
 def test_inference_data_supports_loo_and_power_scaling(os_fit, os_effects):
     idata = os_fit.extras["idata"]
     assert {
