@@ -14,8 +14,9 @@ Binomial-normal model on arm counts (Smith, Spiegelhalter & Thomas 1995, Stat Me
 Ozdemir 2010, Stat Med 29:3046), with exchangeable study baselines and the +-1/2 coding of the treatment
 effect discussed by Jackson, Law, Stijnen, Viechtbauer & White (2018, Stat Med 37:1059):
     events_ti ~ Bin(n_ti, expit(alpha_i + theta_i / 2)),  events_ci ~ Bin(n_ci, expit(alpha_i - theta_i / 2)),
-    alpha_i = m_alpha + s_alpha * a_i,  a_i ~ N(0, 1),  theta_i = mu + tau * z_i,
-so theta_i is exactly the log odds ratio of study i and both arms carry the same share of its heterogeneity.
+    alpha_i ~ N(m_alpha, s_alpha^2),  theta_i = mu + tau * z_i,
+so theta_i is exactly the log odds ratio of study i and both arms carry the same share of its heterogeneity;
+each alpha_i is sampled centred or non-centred as its data suggest (see :func:`build_binomial_model`).
 """
 
 from __future__ import annotations
