@@ -97,6 +97,7 @@ class Plan:
     outcomes_file: Path
     published: Path | None
     priors_file: Path
+    control_arm: str | None
     main_prior: str
     sensitivity_priors: tuple[str, ...]
     outcomes: tuple[OutcomePlan, ...]
@@ -258,7 +259,7 @@ def load_plan(path: str | Path) -> Plan:
     level = r.in_range(r.get(raw, "", "level", float, default=0.95), "level", 0.0, 1.0)
 
     data = r.table(raw, "", "data")
-    r.unknown_keys(data, "data", ("studies", "outcomes", "published", "priors"))
+    r.unknown_keys(data, "data", ("studies", "outcomes", "published", "priors", "control_arm"))
     files: dict[str, Path | None] = {}
     for key in ("studies", "outcomes", "published", "priors"):
         value = r.get(data, "data", key, str, default=None if key == "published" else ...,
@@ -271,6 +272,15 @@ def load_plan(path: str | Path) -> Plan:
             raise r.fail(f"data.{key}", f"file {str(p)!r} not found", "an existing file")
         files[key] = p
 
+    control_arm = r.get(data, "data", "control_arm", str, default=None,
+                        valid="the 'level' naming the control arm in the published 'rate' rows")
+    if control_arm is not None:
+        if files["published"] is None:
+            raise r.fail("data.control_arm", "given without data.published", "remove it, or add data.published")
+        arms = _published_arms(files["published"])
+        if control_arm not in arms:
+            raise r.fail("data.control_arm", f"no 'rate' row of {files['published'].name} has level {control_arm!r}",
+                         ", ".join(arms) or "no rate rows in the file")
     outcome_names = _outcomes_in_file(files["outcomes"])  # type: ignore[arg-type]
     study_columns = _columns_of(files["studies"])  # type: ignore[arg-type]
     prior_names = _prior_set_names(files["priors"])  # type: ignore[arg-type]
@@ -320,13 +330,13 @@ def load_plan(path: str | Path) -> Plan:
     min_per_level = r.positive_int(cov, "covariates", "min_per_level", default=2)
 
     monitoring = _load_monitoring(r, r.table(raw, "", "monitoring"), outcomes)
-    tsa = _load_tsa(r, r.table(raw, "", "tsa", default={}), names, files["published"])
+    tsa = _load_tsa(r, r.table(raw, "", "tsa", default={}), names, files["published"], control_arm)
     mcmc = _load_mcmc(r, r.table(raw, "", "mcmc"), names)
 
     return Plan(
         path=path, title=title, seed=int(seed), level=float(level),
         studies=files["studies"], outcomes_file=files["outcomes"], published=files["published"],  # type: ignore
-        priors_file=files["priors"], main_prior=main_prior, sensitivity_priors=sens,  # type: ignore[arg-type]
+        priors_file=files["priors"], control_arm=control_arm, main_prior=main_prior, sensitivity_priors=sens,  # type: ignore[arg-type]
         outcomes=tuple(outcomes), covariates=covariates, min_per_level=min_per_level,
         monitoring=monitoring, tsa=tsa, mcmc=mcmc, raw=raw,
     )
@@ -389,7 +399,8 @@ def _load_monitoring(r: _Reader, t: dict[str, Any], outcomes: list[OutcomePlan])
     )
 
 
-def _load_tsa(r: _Reader, t: dict[str, Any], names: tuple[str, ...], published: Path | None) -> tuple[TSAPlan, ...]:
+def _load_tsa(r: _Reader, t: dict[str, Any], names: tuple[str, ...], published: Path | None,
+              control_arm: str | None) -> tuple[TSAPlan, ...]:
     out = []
     for name, spec in t.items():
         p = f"tsa.{name}"
@@ -397,8 +408,7 @@ def _load_tsa(r: _Reader, t: dict[str, Any], names: tuple[str, ...], published: 
             raise r.fail(p, f"outcome {name!r} is not among the plan's outcomes", ", ".join(names))
         if not isinstance(spec, dict):
             raise r.fail(p, f"expected a table, got {spec!r}", "a table")
-        r.unknown_keys(spec, p, ("relative_risk_reduction", "alpha", "power", "control_rate", "control_arm",
-                                 "heterogeneity"))
+        r.unknown_keys(spec, p, ("relative_risk_reduction", "alpha", "power", "control_rate", "heterogeneity"))
         change = r.get(spec, p, "relative_risk_reduction", float, valid="a relative risk reduction such as 0.30")
         if change == 0 or not -1 < change < 1:
             raise r.fail(f"{p}.relative_risk_reduction", f"value {change} is not usable",
@@ -409,14 +419,14 @@ def _load_tsa(r: _Reader, t: dict[str, Any], names: tuple[str, ...], published: 
         if isinstance(rate, str):
             if rate != "published":
                 raise r.fail(f"{p}.control_rate", f"unknown value {rate!r}", "a proportion, or \"published\"")
-            if published is None:
-                raise r.fail(f"{p}.control_rate", "\"published\" needs data.published", "a proportion")
-            arm = r.get(spec, p, "control_arm", str, valid="the control arm's 'level' in the published rates")
-            value = _published_control_rate(published, name, arm)
-            source = f"{published.name}: {name} rate in arm '{arm}'"
+            if published is None or control_arm is None:
+                raise r.fail(f"{p}.control_rate", "\"published\" needs data.published and data.control_arm",
+                             "a proportion")
+            value = _published_control_rate(published, name, control_arm)
+            source = f"{published.name}: {name} rate in arm '{control_arm}'"
             if value is None:
-                raise r.fail(f"{p}.control_arm", f"{published.name} has no row (outcome {name}, analysis rate, "
-                             f"level {arm!r})", "a level of a 'rate' row of that outcome")
+                raise r.fail(f"{p}.control_rate", f"{published.name} has no row (outcome {name}, analysis rate, "
+                             f"level {control_arm!r})", "a proportion, or a published rate of the control arm")
         else:
             value, source = rate, "plan"
         r.in_range(value, f"{p}.control_rate", 0.0, 1.0)
@@ -457,6 +467,11 @@ def _prior_set_names(path: Path) -> tuple[str, ...]:
     from bayesmeta.priors import load_prior_sets
 
     return tuple(load_prior_sets(path))
+
+
+def _published_arms(path: Path) -> tuple[str, ...]:
+    frame = pd.read_csv(path, dtype={"level": str})
+    return tuple(dict.fromkeys(frame.loc[frame["analysis"] == "rate", "level"].dropna()))
 
 
 def _published_control_rate(path: Path, outcome: str, arm: str) -> float | None:

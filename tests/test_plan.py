@@ -41,7 +41,7 @@ def test_haic_plan_loads_with_its_settings():
         assert tsa[name].control_rate == pytest.approx(float(rates.loc[rates["outcome"] == name, "estimate"].iloc[0]))
     assert tsa["ORR"].relative_risk_reduction == 0.30 and tsa["DCR"].relative_risk_reduction == 0.15
     assert plan.monitoring.futility_mcid == {"OS": 0.8, "PFS": 0.8, "ORR": 1.25, "DCR": 1.25}
-    assert plan.monitoring.true_ratios["OS"] == (1.0, 0.8, 0.7)
+    assert plan.monitoring.true_ratios["OS"] == (1.0, 0.7)
     assert plan.mcmc.chains >= 2 and set(plan.mcmc.outcomes) <= {"OS", "PFS", "ORR", "DCR"}
 
 
@@ -59,7 +59,7 @@ PLANTED = [
     ("missing key", lambda t: t.replace('measure = "HR"\nbenefit = "below"\nthresholds = [0.7, 0.8, 1.0]\n\n[outcomes.PFS]',
                                         'benefit = "below"\nthresholds = [0.7, 0.8, 1.0]\n\n[outcomes.PFS]'),
      "outcomes.OS.measure"),
-    ("wrong type", lambda t: t.replace("draws = 1000", 'draws = "many"'), "mcmc.draws"),
+    ("wrong type", lambda t: t.replace("draws = 2500", 'draws = "many"'), "mcmc.draws"),
     ("wrong type in a list", lambda t: t.replace("thresholds = [0.7, 0.8, 1.0]\n\n[outcomes.PFS]",
                                                  'thresholds = [0.7, "0.8", 1.0]\n\n[outcomes.PFS]'),
      "outcomes.OS.thresholds[1]"),
@@ -71,7 +71,7 @@ PLANTED = [
                                                                      'outcomes = ["OS", "AE"]\norder'),
      "monitoring.outcomes[1]"),
     ("unknown measure", lambda t: t.replace('measure = "RR"', 'measure = "RD"', 1), "outcomes.ORR.measure"),
-    ("negative threshold", lambda t: t.replace("[1.0, 1.25, 1.4286]", "[1.0, -1.25]", 1),
+    ("negative threshold", lambda t: t.replace("[1.0, 1.25, 1.43]", "[1.0, -1.25]", 1),
      "outcomes.ORR.thresholds[1]"),
     ("probability out of range", lambda t: t.replace("benefit_probability = 0.975", "benefit_probability = 1.5"),
      "monitoring.benefit_probability"),
@@ -82,7 +82,9 @@ PLANTED = [
     ("unknown top-level key", lambda t: "colour = 'blue'\n" + t, "colour"),
     ("missing data file", lambda t: t.replace("haic_studies.csv", "no_such_file.csv"), "data.studies"),
     ("unknown control arm", lambda t: t.replace('control_arm = "systemic"', 'control_arm = "placebo"', 1),
-     "tsa.ORR.control_arm"),
+     "data.control_arm"),
+    ("published control rate without a control arm", lambda t: t.replace('control_arm = "systemic"', "", 1),
+     "tsa.ORR.control_rate"),
 ]
 
 

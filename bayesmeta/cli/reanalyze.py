@@ -1,0 +1,63 @@
+"""`bayesmeta reanalyze PLAN.toml --out DIR`: run a whole reanalysis plan and write its report."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from bayesmeta.cli import app
+
+
+@app.command("reanalyze")
+def reanalyze_command(
+    plan_file: Annotated[str, typer.Argument(help="the plan TOML, e.g. models/haic.toml")],
+    out: Annotated[str, typer.Option("--out", help="folder for report.html, report.md, summary.json, figures")],
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="recompute even when a cached result exists")] = False,
+    cache_dir: Annotated[
+        Optional[str], typer.Option("--cache-dir", help="cache folder (default .cache/bayesmeta)")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
+) -> None:
+    """Run every analysis of the plan (with a progress bar) and write the report; unchanged inputs re-use the
+    cached fits."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from bayesmeta.cache import ResultCache
+    from bayesmeta.plan import load_plan
+    from bayesmeta.reanalysis import plan_steps, run_plan
+    from bayesmeta.report import write_report
+
+    started = time.perf_counter()
+    plan = load_plan(plan_file)
+    cache = None if no_cache else ResultCache(cache_dir)
+    console = Console(stderr=True)
+    steps = plan_steps(plan)
+    with Progress(TextColumn("[bold]{task.description:<48}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, disable=quiet, transient=False) as bar:
+        task = bar.add_task("starting", total=len(steps) + 1)
+        seen = [0]
+
+        def progress(description: str) -> None:
+            if seen[0]:
+                bar.advance(task)
+            seen[0] += 1
+            bar.update(task, description=description)
+
+        result = run_plan(plan, progress, cache=cache)
+        if result.cache_hit:
+            bar.update(task, description="re-using cached fits", completed=len(steps))
+        else:
+            bar.advance(task)
+        bar.update(task, description="writing the report")
+        files = write_report(result, out)
+        bar.update(task, description="done", completed=len(steps) + 1)
+    elapsed = time.perf_counter() - started
+    source = "cached fits" if result.cache_hit else "fresh fits"
+    n_warn = len(result.warnings)
+    typer.echo(f"wrote {files.html} ({len(files.figures)} figure files, {len(files.posteriors)} NetCDF posteriors) "
+               f"from {source} in {elapsed:.1f} s; {n_warn} warning{'s' if n_warn != 1 else ''}")
+    typer.echo(f"  {Path(files.markdown)}\n  {Path(files.summary)}")

@@ -1,0 +1,137 @@
+"""Bayesian forest plot: each study's observed estimate beside its shrunken (posterior) effect, then the pooled
+rows (posterior of mu, the predictive interval for a new study, the recomputed frequentist estimate and the
+published one), with the numbers printed on the right.
+
+Takes tables computed by the analysis (:meth:`bayesmeta.posterior.Posterior.shrinkage` and the pooled summaries
+that :func:`bayesmeta.reanalysis.run_plan` assembles); computes no statistics.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib import rc_context
+from matplotlib.figure import Figure
+from matplotlib.transforms import blended_transform_factory
+
+from bayesmeta.plots import style
+
+STUDY_COLUMNS = ("label", "y", "lower", "upper", "theta", "theta_lower", "theta_upper")
+POOLED_COLUMNS = ("label", "estimate", "lower", "upper", "kind")
+POOLED_KINDS = {
+    "bayes": (style.BAYES, "D"),
+    "predictive": (style.PREDICTIVE, "_"),
+    "frequentist": (style.FREQUENTIST, "D"),
+    "published": (style.PUBLISHED, "D"),
+}
+
+
+def _check(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} lacks columns {', '.join(missing)} (needs {', '.join(columns)})")
+
+
+def _fmt(est: float, lo: float, hi: float, measure: str) -> str:
+    e, l, h = style.to_display([est, lo, hi], measure)
+    interval = f"[{l:.2f}, {h:.2f}]" if np.isfinite(l) and np.isfinite(h) else ""
+    if not np.isfinite(e):
+        return interval
+    return f"{e:.2f} {interval}".rstrip()
+
+
+def plot_forest(
+    studies: pd.DataFrame,
+    pooled: pd.DataFrame,
+    *,
+    measure: str = "HR",
+    thresholds: Sequence[float] = (),
+    level: float = 0.95,
+    title: str | None = None,
+    favours: tuple[str, str] | None = None,
+) -> Figure:
+    """Forest plot on the analysis scale shown as ratios (log axis).
+
+    ``studies``: one row per study with label, y, lower, upper (observed estimate and its interval) and theta,
+    theta_lower, theta_upper (posterior of the study's effect); all on the analysis scale. ``pooled``: rows with
+    label, estimate, lower, upper and kind ('bayes', 'predictive', 'frequentist', 'published'); NaN estimate
+    draws only the interval (a predictive interval has no point). ``thresholds`` (ratio scale) are drawn as
+    dotted lines. ``favours``: labels for the two sides of the null, e.g. ('favours HAIC', 'favours control').
+    """
+    _check(studies, STUDY_COLUMNS, "studies table")
+    _check(pooled, POOLED_COLUMNS, "pooled table")
+    n_rows = len(studies) + len(pooled) + 1
+    with rc_context(style.RC):
+        fig = Figure(figsize=(style.WIDTH, 1.2 + 0.32 * n_rows), layout="constrained")
+        grid = fig.add_gridspec(1, 2, width_ratios=(3.0, 1.35), wspace=0.0)
+        ax = fig.add_subplot(grid[0, 0])
+        ax_text = fig.add_subplot(grid[0, 1], sharey=ax)
+        ax_text.axis("off")
+
+        positions, labels = [], []
+        y_pos = n_rows
+        values = []
+        for _, row in studies.iterrows():
+            y_pos -= 1
+            ax.errorbar(style.to_display(row["y"], measure), y_pos + 0.16,
+                        xerr=None, fmt="s", color=style.OBSERVED, ms=4)
+            ax.plot(style.to_display([row["lower"], row["upper"]], measure), [y_pos + 0.16] * 2,
+                    color=style.OBSERVED, lw=1)
+            ax.plot(style.to_display(row["theta"], measure), y_pos - 0.16, "o", color=style.BAYES, ms=4)
+            ax.plot(style.to_display([row["theta_lower"], row["theta_upper"]], measure), [y_pos - 0.16] * 2,
+                    color=style.BAYES, lw=1)
+            ax_text.text(0.02, y_pos + 0.16, _fmt(row["y"], row["lower"], row["upper"], measure),
+                         va="center", fontsize=style.FONT_SIZE - 1, color=style.OBSERVED)
+            ax_text.text(0.02, y_pos - 0.16, _fmt(row["theta"], row["theta_lower"], row["theta_upper"], measure),
+                         va="center", fontsize=style.FONT_SIZE - 1, color=style.BAYES)
+            positions.append(y_pos)
+            labels.append(str(row["label"]))
+            values += [row["lower"], row["upper"], row["theta_lower"], row["theta_upper"]]
+        y_pos -= 1
+        ax.axhline(y_pos, color="#bbbbbb", lw=0.6)
+        for _, row in pooled.iterrows():
+            y_pos -= 1
+            color, marker = POOLED_KINDS.get(str(row["kind"]), (style.OBSERVED, "D"))
+            lo, hi = style.to_display([row["lower"], row["upper"]], measure)
+            if np.isfinite(lo) and np.isfinite(hi):
+                lw = 4 if row["kind"] == "predictive" else 1.6
+                ax.plot([lo, hi], [y_pos, y_pos], color=color, lw=lw, alpha=0.6 if lw > 2 else 1,
+                        solid_capstyle="butt")
+                values += [row["lower"], row["upper"]]
+            if np.isfinite(row["estimate"]):
+                ax.plot(style.to_display(row["estimate"], measure), y_pos, marker, color=color, ms=7)
+            ax_text.text(0.02, y_pos, _fmt(row["estimate"], row["lower"], row["upper"], measure), va="center",
+                         fontsize=style.FONT_SIZE - 1, color=color, fontweight="bold")
+            positions.append(y_pos)
+            labels.append(str(row["label"]))
+
+        finite = np.asarray([v for v in values if np.isfinite(v)], dtype=float)
+        lo, hi = (finite.min(), finite.max()) if finite.size else (-1.0, 1.0)
+        lo, hi = min(lo, 0.0), max(hi, 0.0)  # the null (0 on the analysis scale) is always in view
+        lo_d, hi_d = style.to_display([lo, hi], measure)
+        style.ratio_axis(ax, measure, float(lo_d), float(hi_d))
+        ax.axvline(style.null_value(measure), color=style.NULL_LINE, lw=0.8)
+        for t in thresholds:
+            if lo_d <= t <= hi_d and t != style.null_value(measure):
+                ax.axvline(t, color=style.THRESHOLD, lw=0.8, ls=":")
+        ax.set_yticks(positions)
+        ax.set_yticklabels(labels)
+        ax.set_ylim(-0.7, n_rows - 0.3)
+        ax.tick_params(axis="y", length=0)
+        pct = f"{100 * level:g}%"
+        ax.set_xlabel(f"{measure} ({pct} intervals; log scale)" if style.is_ratio(measure) else measure)
+        ax.plot([], [], "s-", color=style.OBSERVED, ms=4, lw=1, label="observed")
+        ax.plot([], [], "o-", color=style.BAYES, ms=4, lw=1, label="shrunken (posterior)")
+        ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, frameon=False, borderaxespad=0.2)
+        if favours:
+            trans = blended_transform_factory(ax.transData, ax.transAxes)
+            ax.text(style.null_value(measure), -0.11, f"\u2190 {favours[0]}   ", transform=trans, ha="right",
+                    va="top", fontsize=style.FONT_SIZE - 1)
+            ax.text(style.null_value(measure), -0.11, f"   {favours[1]} \u2192", transform=trans, ha="left",
+                    va="top", fontsize=style.FONT_SIZE - 1)
+        ax_text.set_title(f"estimate [{pct} interval]", loc="left", fontsize=style.FONT_SIZE)
+        if title:
+            fig.suptitle(title)
+    return fig

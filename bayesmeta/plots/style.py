@@ -1,0 +1,78 @@
+"""Shared look of the report figures: colours, sizes and the ratio axis.
+
+Colours are the Okabe-Ito palette (Okabe & Ito 2008), readable with the common colour-vision deficiencies.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+from bayesmeta.posterior import RATIO_MEASURES
+
+OBSERVED = "#000000"
+BAYES = "#0072B2"
+PREDICTIVE = "#56B4E9"
+FREQUENTIST = "#E69F00"
+PUBLISHED = "#D55E00"
+THRESHOLD = "#CC79A7"
+NULL_LINE = "#555555"
+LEVELS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9")
+
+FONT_SIZE = 9
+WIDTH = 8.0  # inches; every report figure shares the width so they line up on the page
+
+RC = {
+    "font.size": FONT_SIZE,
+    "axes.titlesize": FONT_SIZE + 1,
+    "axes.labelsize": FONT_SIZE,
+    "legend.fontsize": FONT_SIZE - 1,
+    "xtick.labelsize": FONT_SIZE - 1,
+    "ytick.labelsize": FONT_SIZE - 1,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "svg.fonttype": "none",
+}
+
+_NICE = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0)
+
+
+def is_ratio(measure: str) -> bool:
+    return measure in RATIO_MEASURES
+
+
+def ratio_ticks(lo: float, hi: float) -> list[float]:
+    """Readable ratio tick values covering [lo, hi] (ratio scale), always including 1."""
+    ticks = [t for t in _NICE if lo * 0.95 <= t <= hi * 1.05]
+    if 1.0 not in ticks:
+        ticks.append(1.0)
+    if len(ticks) < 3:
+        ticks = sorted(set(ticks) | {round(lo, 2), round(hi, 2)})
+    return sorted(ticks)
+
+
+def ratio_axis(ax: Axes, measure: str, lo: float, hi: float, axis: str = "x") -> None:
+    """Put a log-scaled ratio axis on ``ax`` between ``lo`` and ``hi`` (ratio scale) with plain tick labels."""
+    set_scale = ax.set_xscale if axis == "x" else ax.set_yscale
+    set_lim = ax.set_xlim if axis == "x" else ax.set_ylim
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    if not is_ratio(measure):
+        set_lim(lo, hi)
+        return
+    set_scale("log")
+    pad = (np.log(hi) - np.log(lo)) * 0.04
+    set_lim(float(np.exp(np.log(lo) - pad)), float(np.exp(np.log(hi) + pad)))
+    target.set_major_locator(FixedLocator(ratio_ticks(lo, hi)))
+    target.set_minor_locator(NullLocator())
+    target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+
+
+def to_display(values: np.ndarray | float, measure: str) -> np.ndarray:
+    """Analysis scale -> display scale (exp for ratio measures)."""
+    v = np.asarray(values, dtype=float)
+    return np.exp(v) if is_ratio(measure) else v
+
+
+def null_value(measure: str) -> float:
+    return 1.0 if is_ratio(measure) else 0.0

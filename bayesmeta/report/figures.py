@@ -1,0 +1,312 @@
+"""The report's figures, drawn by the plots modules from what :func:`bayesmeta.reanalysis.run_plan` computed, and
+saved as PNG and SVG. Nothing is computed here beyond arranging tables for the plotting functions."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from bayesmeta.reanalysis import OutcomeAnalysis, ReanalysisResult, clinical_threshold
+from bayesmeta.report.formatting import stated
+
+PNG_DPI = 110
+
+
+@dataclass
+class FigureSpec:
+    """A figure to draw: ``draw`` returns the matplotlib Figure; ``section`` is the report section it belongs
+    to; ``outcome`` is the outcome it shows ('' for figures covering all outcomes)."""
+
+    id: str
+    section: str
+    title: str
+    caption: str
+    draw: Callable[[], Figure]
+    outcome: str = ""
+
+
+@dataclass
+class SavedFigure:
+    """A figure written to disk: file names relative to the report folder, and the PNG bytes for embedding."""
+
+    id: str
+    section: str
+    title: str
+    caption: str
+    outcome: str
+    png: str
+    svg: str
+    png_bytes: bytes
+    width: int
+    height: int
+
+
+# -- tables for the forest and meta-regression plots ---------------------------------------------------------
+def forest_tables(a: OutcomeAnalysis, level: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Study rows (observed and shrunken) and pooled rows (posterior, predictive, REML, published)."""
+    from scipy import stats
+
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    sh = a.shrinkage
+    eff = a.effects.set_index("study_id")
+    studies = pd.DataFrame({
+        "label": [f"{eff.loc[s, 'first_author']} {int(eff.loc[s, 'year'])}" if "first_author" in eff.columns
+                  else s for s in sh.index],
+        "y": sh["y"].to_numpy(), "lower": (sh["y"] - z * sh["sei"]).to_numpy(),
+        "upper": (sh["y"] + z * sh["sei"]).to_numpy(), "theta": sh["mean"].to_numpy(),
+        "theta_lower": sh["ci_lower"].to_numpy(), "theta_upper": sh["ci_upper"].to_numpy(),
+    })
+    b = a.bayes
+    reml = a.frequentist["reml"]
+    pooled = [
+        {"label": "Bayesian pooled (posterior median)", "estimate": b["mu"]["median"],
+         "lower": b["mu"]["ci_lower"], "upper": b["mu"]["ci_upper"], "kind": "bayes"},
+        {"label": "Bayesian predictive (new study)", "estimate": np.nan, "lower": b["predictive"]["ci_lower"],
+         "upper": b["predictive"]["ci_upper"], "kind": "predictive"},
+        {"label": f"Frequentist REML (k = {a.k})", "estimate": reml.estimate, "lower": reml.ci_lower,
+         "upper": reml.ci_upper, "kind": "frequentist"},
+    ]
+    published = a.published
+    if published and all(np.isfinite([published["estimate"], published["ci_lower"], published["ci_upper"]])):
+        pooled.append({"label": f"Published (k = {published['k']})", "estimate": np.log(published["estimate"]),
+                       "lower": np.log(published["ci_lower"]), "upper": np.log(published["ci_upper"]),
+                       "kind": "published"})
+    return studies, pd.DataFrame(pooled)
+
+
+def metareg_panels(a: OutcomeAnalysis, level: float) -> list:
+    from scipy import stats
+
+    from bayesmeta.plots.metareg import MetaregPanel
+
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    panels = []
+    for m in a.metaregression:
+        if not m.get("fitted") or m.get("kind") != "factor":
+            continue
+        column = m["covariate"]
+        eff = a.effects
+        studies = pd.DataFrame({
+            "level": eff[column].astype(str).to_numpy(),
+            "label": [f"{fa} {int(yr)}" for fa, yr in zip(eff["first_author"], eff["year"])],
+            "y": eff["yi"].to_numpy(float),
+            "lower": (eff["yi"] - z * eff["sei"]).to_numpy(float),
+            "upper": (eff["yi"] + z * eff["sei"]).to_numpy(float),
+        })
+        levels = pd.DataFrame(m["levels"])[["level", "median", "lower", "upper"]]
+        notes = [f"{a.plan.measure} ratio {c['level']} / {c['reference']}: {c['ratio_median']:.2f} "
+                 f"[{c['ratio_lower']:.2f}, {c['ratio_upper']:.2f}]; {stated('P(ratio < 1)', c['p_ratio_below_1'])}"
+                 for c in m["contrasts"]]
+        panels.append(MetaregPanel(covariate=column, levels=levels, studies=studies, notes=notes))
+    return panels
+
+
+def density_panels(result: ReanalysisResult) -> list:
+    from bayesmeta.plots.density import DensityPanel
+
+    panels = []
+    for a in result.outcomes.values():
+        if not a.density:
+            continue
+        o = a.plan
+        lines = sorted({1.0, clinical_threshold(o)})
+        notes = [stated(p["statement"], p["probability"]) for p in a.bayes["probabilities"]
+                 if p["parameter"] == "mu"]
+        panels.append(DensityPanel(
+            title=f"{o.label} ({o.name}, k = {a.k})", measure=o.measure, grid=a.density["grid"],
+            curves={"pooled effect (mu)": a.density["mu"], "new study (predictive)": a.density["predictive"]},
+            kinds={"pooled effect (mu)": "mu", "new study (predictive)": "predictive"},
+            thresholds=lines, notes=notes, shade_beyond=lines[0] if o.benefit_below else lines[-1],
+            benefit_below=o.benefit_below,
+        ))
+    return panels
+
+
+# -- the list of figures -------------------------------------------------------------------------------------
+def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
+    """Every figure of the report, in the order of the report's sections."""
+    from bayesmeta.plots.density import plot_densities
+    from bayesmeta.plots.forest import plot_forest
+    from bayesmeta.plots.funnel import plot_funnel
+    from bayesmeta.plots.metareg import plot_metaregression
+    from bayesmeta.plots.monitoring import plot_monitoring
+    from bayesmeta.plots.ppc import plot_predictive_intervals
+    from bayesmeta.plots.sensitivity import plot_influence, plot_prior_grid
+
+    level = result.plan.level
+    fitted = [a for a in result.outcomes.values() if a.bayes]
+    specs: list[FigureSpec] = []
+    for a in fitted:
+        o = a.plan
+        favours = ("favours HAIC + systemic", "favours control") if o.benefit_below else \
+            ("favours control", "favours HAIC + systemic")
+        specs.append(FigureSpec(
+            f"forest_{o.name}", "forest", f"Forest plot: {o.label}",
+            f"Observed study estimates (black) and their shrunken posterior effects (blue); the pooled posterior, "
+            f"the {100 * level:g}% predictive interval for a new study, the recomputed REML estimate and the "
+            f"published estimate.",
+            lambda a=a, favours=favours: plot_forest(*forest_tables(a, level), measure=a.plan.measure,
+                                                     thresholds=a.plan.thresholds, level=level,
+                                                     title=f"{a.plan.label} ({a.plan.measure})", favours=favours),
+            o.name))
+    panels = density_panels(result)
+    if panels:
+        specs.append(FigureSpec(
+            "densities", "densities", "Posterior densities",
+            "Posterior density of the pooled effect (shaded beyond the clinical threshold) and of a new study's "
+            "effect, with lines at the clinical threshold and at 1.",
+            lambda: plot_densities(panels), ""))
+    for a in fitted:
+        mp = metareg_panels(a, level)
+        if mp:
+            specs.append(FigureSpec(
+                f"metareg_{a.name}", "metaregression", f"Meta-regression: {a.plan.label}",
+                "Pooled effect at each covariate level (posterior median and interval, diamonds) with the "
+                "studies of that level; one panel per covariate with enough studies per level.",
+                lambda a=a, mp=mp: plot_metaregression(mp, measure=a.plan.measure, level=level,
+                                                       title=f"{a.plan.label}: effect by study characteristic"),
+                a.name))
+    for a in fitted:
+        table = a.ppc.get("studies")
+        if table is not None:
+            specs.append(FigureSpec(
+                f"ppc_studies_{a.name}", "ppc", f"Posterior predictive intervals: {a.plan.label}",
+                "Each study's observed estimate against its posterior predictive interval (and the leave-one-out "
+                "interval), with the two-sided LOO p-value.",
+                lambda a=a, table=table: plot_predictive_intervals(table, measure=a.plan.measure,
+                                                                  title=f"{a.plan.label}: predictive check"),
+                a.name))
+    for a in fitted:
+        grid = a.sensitivity.get("grid")
+        if grid is not None:
+            lines = sorted({1.0, clinical_threshold(a.plan)})
+            column = _probability_column(grid, clinical_threshold(a.plan))
+            specs.append(FigureSpec(
+                f"prior_grid_{a.name}", "sensitivity", f"Prior sensitivity: {a.plan.label}",
+                "Pooled effect and predictive interval under each prior set crossed with half-normal "
+                "heterogeneity priors; on the right, the probability of a clinically important benefit.",
+                lambda a=a, grid=grid, lines=lines, column=column: plot_prior_grid(
+                    grid, measure=a.plan.measure, lines=lines, probability_column=column,
+                    title=f"{a.plan.label}: prior sensitivity"),
+                a.name))
+    for a in fitted:
+        if a.influence is not None:
+            lines = sorted({1.0, clinical_threshold(a.plan)})
+            specs.append(FigureSpec(
+                f"influence_{a.name}", "influence", f"Influence: {a.plan.label}",
+                "Pooled effect with each study left out, against the posterior from all studies.",
+                lambda a=a, lines=lines: plot_influence(a.influence, a.influence.attrs["full"],
+                                                        measure=a.plan.measure, lines=lines,
+                                                        title=f"{a.plan.label}: leave one study out"),
+                a.name))
+    for a in fitted:
+        if a.monitoring is not None:
+            t = a.tsa
+            specs.append(FigureSpec(
+                f"monitoring_{a.name}", "monitoring", f"Sequential monitoring: {a.plan.label}",
+                "Posterior of the pooled effect as studies accrue in publication order, with the decision "
+                "probabilities" + (", beside the trial sequential analysis Z-curve and its boundaries." if t
+                                   is not None else "."),
+                lambda a=a, t=t: plot_monitoring(
+                    a.monitoring.table, measure=a.plan.measure,
+                    benefit_prob=result.plan.monitoring.benefit_probability,
+                    futility_prob=result.plan.monitoring.futility_probability,
+                    tsa=None if t is None else _tsa_curve(t),
+                    ris_label=None if t is None else f"RIS = {t.ris_rounded} patients",
+                    title=f"{a.plan.label}: monitoring" + (" vs TSA" if t is not None else "")),
+                a.name))
+    funnel = [a for a in fitted if a.k >= 3]
+    if funnel:
+        specs.append(FigureSpec(
+            "funnel", "funnel", "Funnel plots",
+            "Study estimates against their standard errors with the REML pooled estimate and the 95% pseudo-"
+            "confidence region; Egger's test in each panel.",
+            lambda: _funnel_figure(funnel, level, plot_funnel), ""))
+    return specs
+
+
+def _probability_column(grid: pd.DataFrame, threshold: float) -> str | None:
+    """The prior-grid column holding P(benefit beyond ``threshold``)."""
+    for column in grid.columns:
+        if str(column).startswith("prob_") and abs(float(str(column).rsplit("_", 1)[1]) - threshold) < 1e-9:
+            return str(column)
+    return None
+
+
+def _tsa_curve(t) -> pd.DataFrame:
+    curve = t.curve
+    out = pd.DataFrame({"information_fraction": curve["fraction"], "z": curve["z"], "upper": curve["efficacy"],
+                        "lower": -curve["efficacy"]})
+    if "futility" in curve.columns and curve["futility"].notna().any():
+        out["futility_upper"] = curve["futility"]
+        out["futility_lower"] = -curve["futility"]
+    return out
+
+
+def _funnel_figure(analyses: list[OutcomeAnalysis], level: float, plot_funnel) -> Figure:
+    from matplotlib import rc_context
+
+    from bayesmeta.plots import style
+
+    ncols = 2 if len(analyses) > 1 else 1
+    nrows = int(np.ceil(len(analyses) / ncols))
+    with rc_context(style.RC):
+        fig = Figure(figsize=(style.WIDTH, 3.3 * nrows), layout="constrained")
+        axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+        for ax in axes[len(analyses):]:
+            ax.set_visible(False)
+        for ax, a in zip(axes, analyses):
+            egger = a.frequentist.get("egger")
+            notes = [] if egger is None else [f"Egger intercept {egger.intercept:.2f}, p = {egger.pval:.3f}"]
+            plot_funnel(a.effects["yi"], a.effects["sei"], pooled=a.frequentist["reml"].estimate,
+                        labels=a.effects["first_author"].str.split().str[0].tolist(), measure=a.plan.measure,
+                        level=level, notes=notes, title=f"{a.plan.label} (k = {a.k})", ax=ax)
+    return fig
+
+
+# -- saving --------------------------------------------------------------------------------------------------
+_PENDING: list[FigureSpec] = []  # read by forked children of save_figures
+
+
+def _save_one(spec: FigureSpec, folder: Path) -> tuple[bytes, int, int]:
+    fig = spec.draw()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=PNG_DPI)
+    png = buffer.getvalue()
+    fig.set_layout_engine("none")  # the layout is fixed by the first save; the SVG reuses it
+    (folder / f"{spec.id}.png").write_bytes(png)
+    fig.savefig(folder / f"{spec.id}.svg", format="svg")
+    width, height = (int(round(v * PNG_DPI)) for v in fig.get_size_inches())
+    return png, width, height
+
+
+def _save_pending(index: int, folder: str) -> tuple[bytes, int, int]:
+    return _save_one(_PENDING[index], Path(folder))
+
+
+def save_figures(specs: list[FigureSpec], folder: Path, processes: int = 2) -> list[SavedFigure]:
+    """Draw each figure and write ``<id>.png`` and ``<id>.svg`` into ``folder``; with ``processes`` > 1 (and
+    the 'fork' start method available) the figures are drawn by that many forked processes."""
+    import multiprocessing
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if processes > 1 and len(specs) > 1 and "fork" in multiprocessing.get_all_start_methods():
+        from concurrent.futures import ProcessPoolExecutor
+
+        _PENDING[:] = specs
+        try:
+            with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")) as pool:
+                drawn = list(pool.map(_save_pending, range(len(specs)), [str(folder)] * len(specs)))
+        finally:
+            _PENDING.clear()
+    else:
+        drawn = [_save_one(spec, folder) for spec in specs]
+    return [SavedFigure(spec.id, spec.section, spec.title, spec.caption, spec.outcome,
+                        f"{folder.name}/{spec.id}.png", f"{folder.name}/{spec.id}.svg", png, width, height)
+            for spec, (png, width, height) in zip(specs, drawn)]

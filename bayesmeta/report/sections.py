@@ -1,0 +1,510 @@
+"""The report's content as a list of sections made of simple blocks (paragraphs, tables, lists, figures), built
+from the summary dict (:meth:`bayesmeta.reanalysis.ReanalysisResult.to_summary`) and the saved figures. The
+Markdown and HTML writers render the same sections, so both formats carry the same numbers, and every number
+shown is one of summary.json's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from bayesmeta.report.figures import SavedFigure
+from bayesmeta.report.formatting import interval, num, prob, pval, stated
+
+
+# -- blocks ------------------------------------------------------------------------------------------------
+@dataclass
+class Paragraph:
+    text: str
+    kind: str = "p"  # 'p', 'note' or 'warning'
+
+
+@dataclass
+class Heading:
+    text: str
+
+
+@dataclass
+class Bullets:
+    items: list[str]
+    kind: str = "ul"
+
+
+@dataclass
+class Table:
+    columns: list[str]
+    rows: list[list[str]]
+    caption: str = ""
+
+
+@dataclass
+class FigureBlock:
+    figure: SavedFigure
+
+
+@dataclass
+class Section:
+    id: str
+    title: str
+    blocks: list[Any] = field(default_factory=list)
+
+
+SECTION_TITLES = (
+    ("overview", "Overview and data coverage"),
+    ("main-results", "Main results"),
+    ("comparison", "Comparison with the published results"),
+    ("forest", "Forest plots with shrinkage"),
+    ("densities", "Posterior densities"),
+    ("metaregression", "Meta-regression"),
+    ("ppc", "Posterior predictive checks"),
+    ("sensitivity", "Prior sensitivity"),
+    ("influence", "Influence of single studies"),
+    ("reinterpretation", "Reinterpretation of the published estimates"),
+    ("consistency", "Consistency of the printed numbers"),
+    ("monitoring", "Sequential monitoring versus trial sequential analysis"),
+    ("funnel", "Funnel plots and Egger's test"),
+    ("diagnostics", "MCMC cross-check, diagnostics and warnings"),
+    ("methods", "Methods and reproducibility"),
+)
+
+
+# -- number formats ----------------------------------------------------------------------------------------
+def _exp(x: Any, measure: str) -> Any:
+    import math
+
+    if x is None or measure not in ("HR", "RR", "OR"):
+        return x
+    return math.exp(float(x))
+
+
+def _table(records: Sequence[dict[str, Any]], spec: Sequence[tuple[str, str, Callable[[Any], str]]],
+           caption: str = "") -> Table:
+    rows = [[fmt(r.get(key)) for key, _, fmt in spec] for r in records]
+    return Table([header for _, header, _ in spec], rows, caption)
+
+
+def _text(x: Any) -> str:
+    return "-" if x is None or x == "" else str(x)
+
+
+def _int(x: Any) -> str:
+    return "-" if x is None else f"{int(x)}"
+
+
+# -- the sections ------------------------------------------------------------------------------------------
+def build_sections(summary: dict[str, Any], figures: Sequence[SavedFigure]) -> list[Section]:
+    """All report sections, in order (see SECTION_TITLES)."""
+    builders = {
+        "overview": _overview, "main-results": _main_results, "comparison": _comparison, "forest": _forest,
+        "densities": _densities, "metaregression": _metaregression, "ppc": _ppc, "sensitivity": _sensitivity,
+        "influence": _influence, "reinterpretation": _reinterpretation, "consistency": _consistency,
+        "monitoring": _monitoring, "funnel": _funnel, "diagnostics": _diagnostics, "methods": _methods,
+    }
+    sections = []
+    for sid, title in SECTION_TITLES:
+        section = Section(sid, title)
+        section.blocks = builders[sid](summary)
+        for f in figures:
+            if f.section == sid:
+                section.blocks.append(FigureBlock(f))
+        sections.append(section)
+    return sections
+
+
+def _outcomes(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return list(summary["outcomes"].items())
+
+
+def _fitted(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(n, o) for n, o in _outcomes(summary) if o["bayes"]]
+
+
+def _overview(s: dict[str, Any]) -> list[Any]:
+    main = s["priors"][next(iter(s["priors"]))]
+    main_name = next(iter(s["priors"]))
+    names = ", ".join(f"{o['label']} ({n}, {o['measure']})" for n, o in _outcomes(s))
+    blocks: list[Any] = [
+        Paragraph(f"{s['title']}. This report reanalyses the published meta-analysis from the study-level data in "
+                  f"{s['inputs']['outcomes']} and {s['inputs']['studies']} with a Bayesian normal-normal hierarchical "
+                  f"model (main prior '{main_name}': mu ~ {main['mu']}, tau ~ {main['tau']}), and sets every result "
+                  f"beside the published number. Outcomes: {names}."),
+        Paragraph("Data coverage: the paper pooled more studies than have results readable here, so every "
+                  "analysis below uses fewer studies than the paper. The table gives, per outcome, the number of "
+                  "studies the paper pooled (k published), the rows in the data, and the studies used (k used)."),
+        _table(s["coverage"], [
+            ("label", "Outcome", _text), ("k_published", "k published", _int), ("rows_in_data", "rows in data", _int),
+            ("k_used", "k used", _int), ("studies_used", "studies used", lambda v: ", ".join(v) if v else "none"),
+            ("methods", "effect derived from", lambda d: ", ".join(f"{k}: {n}" for k, n in d.items()) or "-"),
+        ], "k used vs k published per outcome"),
+        Bullets([c["statement"] for c in s["coverage"]]),
+    ]
+    not_used = [{"outcome": c["outcome"], **n} for c in s["coverage"] for n in c["not_used"]]
+    if not_used:
+        blocks.append(Paragraph("Studies the paper pooled that are not used here, and why:"))
+        blocks.append(_table(not_used, [("outcome", "Outcome", _text), ("study", "Study", _text),
+                                        ("reason", "Reason", _text)], "Studies without usable data"))
+    if s["missing_studies"]:
+        listing = ", ".join(f"{m['first_author']} {m['year']}" for m in s["missing_studies"])
+        blocks.append(Paragraph(f"{len(s['missing_studies'])} included studies have no outcome row at all "
+                                f"({listing}): their reports were not readable (see data/README.md).", "note"))
+    return blocks
+
+
+def _main_results(s: dict[str, Any]) -> list[Any]:
+    blocks: list[Any] = []
+    rows = []
+    for name, o in _fitted(s):
+        nat = o["bayes"]["natural"]
+        m = o["measure"]
+        probs = {(p["parameter"], p["threshold"]): p for p in o["bayes"]["probabilities"]}
+        clinical = min(o["thresholds"]) if o["benefit"] == "below" else max(o["thresholds"])
+        rows.append({
+            "outcome": f"{o['label']} ({m})", "k": o["k"],
+            "mu": interval(nat["mu"]["median"], nat["mu"]["lower"], nat["mu"]["upper"]),
+            "pred": interval(None, None, None) if nat["predictive"] is None else
+            f"{num(nat['predictive']['lower'])} to {num(nat['predictive']['upper'])}",
+            "tau": interval(nat["tau"]["median"], nat["tau"]["lower"], nat["tau"]["upper"]),
+            "p1": stated(probs[("mu", 1.0)]["statement"], probs[("mu", 1.0)]["probability"])
+            if ("mu", 1.0) in probs else "-",
+            "pc": stated(probs[("mu", clinical)]["statement"], probs[("mu", clinical)]["probability"]),
+        })
+    level = f"{100 * s['level']:g}%"
+    blocks.append(_table(rows, [("outcome", "Outcome", _text), ("k", "k", _int),
+                                ("mu", f"pooled, median ({level} CrI)", _text),
+                                ("pred", f"{level} predictive interval (new study)", _text),
+                                ("tau", "tau, median (CrI)", _text), ("p1", "P(any benefit)", _text),
+                                ("pc", "P(clinically important benefit)", _text)],
+                      "Posterior summaries under the main prior (ratio scale; tau on the log scale)"))
+    for name, o in _fitted(s):
+        blocks.append(Heading(f"{o['label']}: probability statements"))
+        items = []
+        for p in o["bayes"]["probabilities"]:
+            subject = "the pooled" if p["parameter"] == "mu" else "a new study's"
+            items.append(f"That {subject} {o['measure']} is {'below' if o['benefit'] == 'below' else 'above'} "
+                         f"{p['threshold']:g} is {p['words']}: {stated(p['statement'], p['probability'])}"
+                         f"{' (the pooled effect)' if p['parameter'] == 'mu' else ' (the effect in a new study)'}.")
+        blocks.append(Bullets(items))
+    for name, o in _outcomes(s):
+        if not o["bayes"]:
+            blocks.append(Paragraph(f"{o['label']}: no posterior ({'; '.join(o['skipped'].values())}).", "warning"))
+    return blocks
+
+
+def _comparison(s: dict[str, Any]) -> list[Any]:
+    rows = s["comparison"]
+    blocks: list[Any] = [
+        Paragraph("Every published number of the paper that the data can speak to, beside its frequentist "
+                  "recomputation from the studies with data and the Bayesian counterpart, with the number of "
+                  "studies used against the number published. 'Status' says whether the recomputation reproduces "
+                  "the published value."),
+        _table(rows, [("outcome", "Outcome", _text), ("quantity", "Published quantity", _text),
+                      ("k_published", "k published", _int), ("k_used", "k used", _int),
+                      ("published", "Published", _text), ("recomputed", "Recomputed (frequentist)", _text),
+                      ("bayesian", "Bayesian", _text), ("status", "Status", _text),
+                      ("plain", "In plain words", _text)], "Published vs recomputed vs Bayesian"),
+    ]
+    if s["published_not_covered"]:
+        blocks.append(Paragraph("Published numbers the data cannot speak to:"))
+        blocks.append(_table(s["published_not_covered"], [("outcome", "Outcome", _text),
+                                                          ("analysis", "Analysis", _text), ("rows", "rows", _int),
+                                                          ("reason", "Why not", _text)]))
+    return blocks
+
+
+def _forest(s: dict[str, Any]) -> list[Any]:
+    blocks: list[Any] = [Paragraph(
+        "Each study's own estimate (black) is pulled toward the pooled mean by the hierarchical model (blue, the "
+        "posterior of the study's true effect); the share of the distance moved is the shrinkage. Below the "
+        "studies: the Bayesian pooled effect, the predictive interval for a new study, the recomputed REML "
+        "estimate and the published estimate.")]
+    for name, o in _fitted(s):
+        m = o["measure"]
+        rows = [{"study": r["study"], "obs": interval(_exp(r["y"], m), _exp(r["y"] - 1.959964 * r["sei"], m),
+                                                         _exp(r["y"] + 1.959964 * r["sei"], m)),
+                 "post": interval(_exp(r["mean"], m), _exp(r["ci_lower"], m), _exp(r["ci_upper"], m)),
+                 "shrink": r["shrinkage"]} for r in o["shrinkage"]]
+        blocks.append(_table(rows, [("study", "Study", _text), ("obs", f"observed {m} (95% CI)", _text),
+                                    ("post", f"shrunken {m}: exp(posterior mean) (CrI)", _text),
+                                    ("shrink", "shrinkage share", lambda v: num(v, 2))],
+                             f"{o['label']}: observed and shrunken study effects"))
+    return blocks
+
+
+def _densities(s: dict[str, Any]) -> list[Any]:
+    items = []
+    for name, o in _fitted(s):
+        ps = [p for p in o["bayes"]["probabilities"] if p["parameter"] == "mu"]
+        items.append(f"{o['label']}: " + "; ".join(stated(p["statement"], p["probability"]) for p in ps))
+    return [Paragraph("The area under the pooled-effect curve beyond a line is the posterior probability that the "
+                      "effect lies beyond it; the wider curve is the effect expected in a new study."), Bullets(items)]
+
+
+def _metaregression(s: dict[str, Any]) -> list[Any]:
+    blocks: list[Any] = [Paragraph(
+        "One exact meta-regression per study characteristic (treatment coding, reference = the most frequent "
+        "level). The ratio is the effect in the other level divided by that in the reference level; "
+        "P(ratio < 1) is the posterior probability that the other level has the smaller ratio. A covariate is "
+        "analysed only when each level has enough studies with data.")]
+    for name, o in _fitted(s):
+        rows, skipped = [], []
+        for m in o["metaregression"]:
+            if not m["fitted"]:
+                skipped.append(f"{m['covariate']}: {m['reason']}")
+                continue
+            for c in m["contrasts"]:
+                numeric = m.get("kind") == "numeric"
+                rows.append({
+                    "cov": m["covariate"],
+                    "levels": "numeric covariate" if numeric else
+                    ", ".join(f"{lv['level']} (k = {lv['k']}): {num(_exp(lv['median'], o['measure']))}"
+                              for lv in m["levels"]),
+                    "ratio": (f"per unit: {interval(c['ratio_median'], c['ratio_lower'], c['ratio_upper'], 3)}"
+                              if numeric else f"{c['level']} / {c['reference']}: "
+                              f"{interval(c['ratio_median'], c['ratio_lower'], c['ratio_upper'])}"),
+                    "p": prob(c["p_ratio_below_1"]), "tau": num(m["tau_median"]),
+                    "freq": pval(m["frequentist"]["qm_p"]),
+                })
+        for what, why in o["skipped"].items():
+            if what.startswith("meta-regression"):
+                skipped.append(f"{what[len('meta-regression on '):]}: {why}")
+        if rows:
+            blocks.append(_table(rows, [("cov", "Covariate", _text), ("levels", f"pooled {o['measure']} by level", _text),
+                                        ("ratio", "ratio (CrI)", _text), ("p", "P(ratio < 1)", _text),
+                                        ("tau", "tau (median)", _text), ("freq", "REML QM p", _text)],
+                                 f"{o['label']}: meta-regression"))
+        if skipped:
+            blocks.append(Paragraph(f"{o['label']}, not analysed: " + "; ".join(skipped) + ".", "note"))
+    return blocks
+
+
+def _ppc(s: dict[str, Any]) -> list[Any]:
+    blocks: list[Any] = [Paragraph(
+        "Posterior predictive checks: for each study, the probability that a replicate of it falls below the "
+        "observed value (PIT) under the posterior from all studies and from all other studies (leave-one-out); "
+        "two-sided values near 0 mark a study the model does not expect. The heterogeneity check compares "
+        "Cochran's Q of the data with that of replicated meta-analyses (ppp near 0: more spread than the model "
+        "allows).")]
+    rows = []
+    for name, o in _fitted(s):
+        q = o["ppc"].get("q")
+        rows.append({"o": o["label"], "ppp": None if q is None else q["ppp"],
+                     "se": None if q is None else q["mc_se"]})
+    blocks.append(_table(rows, [("o", "Outcome", _text), ("ppp", "Q-discrepancy ppp", prob),
+                                ("se", "Monte Carlo SE", lambda v: num(v, 3))], "Heterogeneity check"))
+    for name, o in _fitted(s):
+        table = o["ppc"].get("studies") or []
+        if table:
+            blocks.append(_table(table, [("study", "Study", _text), ("pit", "PIT", lambda v: num(v, 3)),
+                                         ("p_two_sided", "two-sided p", lambda v: num(v, 3)),
+                                         ("loo_pit", "LOO-PIT", lambda v: num(v, 3)),
+                                         ("loo_p_two_sided", "LOO two-sided p", lambda v: num(v, 3)),
+                                         ("pareto_k", "Pareto k", lambda v: num(v, 2))],
+                                 f"{o['label']}: per-study predictive checks"))
+    return blocks
+
+
+def _sensitivity(s: dict[str, Any]) -> list[Any]:
+    blocks: list[Any] = [Paragraph(
+        "The model is refitted under each prior set of the plan, each crossed with half-normal heterogeneity "
+        "priors of several scales. A conclusion is robust when the probability of a clinically important benefit "
+        "stays in the same band (below 0.5, 0.5 to 0.9, 0.9 or more) under every prior. Power-scaling "
+        "sensitivity (Kallioinen et al. 2024) flags parameters whose posterior moves when the prior or the "
+        "likelihood is slightly strengthened or weakened (threshold 0.05).")]
+    for name, o in _fitted(s):
+        sens = o["sensitivity"]
+        grid = sens.get("grid") or []
+        if grid:
+            pcol = next((k for k in grid[0] if k.startswith("prob_") and
+                         abs(float(k.rsplit("_", 1)[1]) - sens["clinical_threshold"]) < 1e-9), None)
+            pcol = pcol or next(k for k in grid[0] if k.startswith("prob_"))
+            sign = "<" if pcol.startswith("prob_below") else ">"
+            blocks.append(_table(grid, [("prior_set", "Prior set", _text), ("mu_prior", "mu prior", _text),
+                                        ("tau_prior", "tau prior", _text),
+                                        ("median", f"pooled {o['measure']}", num),
+                                        ("ci_lower", "CrI lower", num), ("ci_upper", "CrI upper", num),
+                                        ("tau_median", "tau median", num),
+                                        (pcol, f"P({o['measure']} {sign} {pcol.rsplit('_', 1)[1]})", prob)],
+                                 f"{o['label']}: posterior under each prior"))
+            robust = sens.get("robust")
+            blocks.append(Paragraph(
+                f"{o['label']}: the conclusion about P({o['measure']} {sign} {pcol.rsplit('_', 1)[1]}) is "
+                + ("robust: it stays in the same band under every prior." if robust else
+                   "not robust: it changes band under some priors (see the table)."),
+                "p" if robust else "warning"))
+        power = sens.get("power_scaling") or []
+        if power:
+            blocks.append(_table(power, [("parameter", "Parameter", _text), ("prior", "prior sensitivity", lambda v: num(v, 3)),
+                                         ("likelihood", "likelihood sensitivity", lambda v: num(v, 3)),
+                                         ("diagnosis", "diagnosis", _text)],
+                                 f"{o['label']}: power-scaling sensitivity"))
+    return blocks
+
+
+def _influence(s: dict[str, Any]) -> list[Any]:
+    blocks: list[Any] = [Paragraph(
+        "Each study is left out in turn and the exact posterior recomputed; 'shift' is the change of the "
+        "posterior median of mu in posterior standard deviations and KL the information lost about mu.")]
+    for name, o in _fitted(s):
+        rows = o["influence"]
+        if not rows:
+            blocks.append(Paragraph(f"{o['label']}: {o['skipped'].get('influence', 'not computed')}.", "note"))
+            continue
+        pcols = [k for k in rows[0] if k.startswith("prob_")]
+        spec = [("omitted", "Study left out", _text), ("median", f"pooled {o['measure']}", num),
+                ("ci_lower", "CrI lower", num), ("ci_upper", "CrI upper", num)]
+        spec += [(c, f"P({o['measure']} {'<' if 'below' in c else '>'} {c.rsplit('_', 1)[1]})", prob) for c in pcols]
+        spec += [("shift_sd", "shift (sd)", num), ("kl", "KL", lambda v: num(v, 3))]
+        blocks.append(_table(rows, spec, f"{o['label']}: leave one study out"))
+    return blocks
+
+
+def _reinterpretation(s: dict[str, Any]) -> list[Any]:
+    rows = [r for r in s["reinterpretation"] if r.get("analysis") in ("pooled", "regimen") and r.get("status") == "ok"]
+    other = [r for r in s["reinterpretation"] if r.get("analysis") not in ("pooled", "regimen")]
+    blocks: list[Any] = [Paragraph(
+        "Each published pooled estimate is reinterpreted on its own (normal likelihood from its CI) under "
+        "reference priors: skeptical (centred on no effect, P(benefit beyond the MCID) = 5%), enthusiastic "
+        "(centred on the MCID), pessimistic and vague (Zampieri et al. 2021). ROPE: the region of practical "
+        "equivalence around 1."),
+        _table(rows, [("outcome", "Outcome", _text), ("analysis", "Analysis", _text), ("level", "Row", _text),
+                      ("prior", "Prior", _text), ("estimate", "Published", num),
+                      ("median", "Posterior median", num), ("lower", "CrI lower", num), ("upper", "CrI upper", num),
+                      ("p_benefit", "P(benefit)", prob), ("p_mcid", "P(beyond MCID)", prob),
+                      ("p_rope", "P(in ROPE)", prob)], "Published pooled and regimen estimates under reference priors")]
+    if other:
+        n_rows = len({(r["outcome"], r["analysis"], r["variable"], r["level"]) for r in other})
+        blocks.append(Paragraph(f"summary.json also holds the reinterpretation of the {n_rows} published subgroup "
+                                f"and prognostic-factor rows under the same priors.", "note"))
+    return blocks
+
+
+def _consistency(s: dict[str, Any]) -> list[Any]:
+    rows = s["consistency"]
+    flagged = [r for r in rows if r.get("flag") not in ("ok", "no CI")]
+    ok = sum(1 for r in rows if r.get("flag") == "ok")
+    blocks: list[Any] = [Paragraph(
+        f"Each printed ratio with a CI was checked: the estimate inside its CI, the CI symmetric on the log "
+        f"scale within rounding, and the printed p-value compatible with the CI. {ok} of {len(rows)} rows are "
+        f"consistent; {len(flagged)} are flagged.")]
+    if flagged:
+        blocks.append(_table(flagged, [("outcome", "Outcome", _text), ("analysis", "Analysis", _text),
+                                       ("variable", "Variable", _text), ("level", "Level", _text),
+                                       ("estimate", "Estimate", num), ("ci_lower", "Lower", num),
+                                       ("ci_upper", "Upper", num), ("flag", "Flag", _text),
+                                       ("reason", "Reason", _text)], "Flagged published rows"))
+    return blocks
+
+
+def _monitoring(s: dict[str, Any]) -> list[Any]:
+    st = s["monitoring_settings"]
+    blocks: list[Any] = [Paragraph(
+        f"Sequential posterior monitoring adds the studies in publication order and stops for benefit when "
+        f"P(benefit) > {st['benefit_probability']:g}, or for futility when the probability of a benefit beyond the "
+        f"MCID falls below {st['futility_probability']:g}. Trial sequential analysis (TSA) monitors the cumulative "
+        f"Z-statistic against O'Brien-Fleming-type boundaries up to the required information size (RIS).")]
+    rows = []
+    for name, o in _fitted(s):
+        mon = o["monitoring"]
+        if mon is None:
+            continue
+        stop = mon["first_stop"]
+        last = mon["looks"][-1]
+        tsa = o["tsa"]
+        rows.append({
+            "o": o["label"], "k": o["k"],
+            "stop": "never" if stop is None else f"{stop['reason']} at look {stop['look']} ({stop['study']})",
+            "final": interval(last["median"], last["ci_lower"], last["ci_upper"]),
+            "tsa": "-" if tsa is None else
+            (f"RIS {tsa['ris_rounded']}, D^2 {num(tsa['diversity'])}; "
+             + (f"efficacy boundary crossed at look {tsa['crossed_efficacy_at']}" if tsa["crossed_efficacy"]
+                else "efficacy boundary not crossed")
+             + ("; RIS reached" if tsa["reached_ris"] else "; RIS not reached")),
+            "pub": "-" if not o.get("tsa_settings") or o["tsa_settings"].get("published_ris") is None else
+            f"{o['tsa_settings']['published_ris']:.0f} (implies D^2 = "
+            f"{num(o['tsa_settings']['implied_diversity_of_published_ris'])})",
+        })
+    blocks.append(_table(rows, [("o", "Outcome", _text), ("k", "k", _int), ("stop", "Bayesian monitoring", _text),
+                                ("final", "posterior at the last look", _text), ("tsa", "TSA (recomputed)", _text),
+                                ("pub", "published RIS", _text)], "Monitoring vs TSA"))
+    for name, o in _fitted(s):
+        oc = o["operating_characteristics"]
+        if oc:
+            blocks.append(_table(oc, [("true_ratio", f"true {o['measure']}", num), ("tau", "tau", num),
+                                      ("p_benefit", "P(stop for benefit)", lambda v: num(v, 3)),
+                                      ("p_futility", "P(stop for futility)", lambda v: num(v, 3)),
+                                      ("p_no_stop", "P(no stop)", lambda v: num(v, 3)),
+                                      ("mean_look", "mean look at stop", lambda v: num(v, 1)),
+                                      ("mcse_benefit", "MCSE", lambda v: num(v, 3))],
+                                 f"{o['label']}: operating characteristics of the monitoring rule "
+                                 f"({s['monitoring_settings']['simulations']} simulations per row)"))
+    return blocks
+
+
+def _funnel(s: dict[str, Any]) -> list[Any]:
+    rows = []
+    for name, o in _fitted(s):
+        e = o["frequentist"].get("egger")
+        rows.append({"o": o["label"], "k": o["k"], "int": None if e is None else e["intercept"],
+                     "p": None if e is None else e["pval"],
+                     "pub": (o.get("published") or {}).get("where", "-")})
+    return [Paragraph("Funnel plots show each study's estimate against its standard error; Egger's regression tests "
+                      "the asymmetry (few studies give the test little power)."),
+            _table(rows, [("o", "Outcome", _text), ("k", "k", _int), ("int", "Egger intercept", num),
+                          ("p", "Egger p", pval)], "Egger's test on the studies with data")]
+
+
+def _diagnostics(s: dict[str, Any]) -> list[Any]:
+    blocks: list[Any] = [Paragraph(
+        "The main models are refitted with NUTS (PyMC, sampled by nutpie) and compared with the exact engine: "
+        "quantiles of mu and tau and the decision probabilities, with the NUTS Monte Carlo standard error and "
+        "z = (NUTS - exact) / MCSE (|z| > 4 flags a disagreement).")]
+    for name, o in _fitted(s):
+        m = o["mcmc"]
+        if m is None:
+            blocks.append(Paragraph(f"{o['label']}: no NUTS cross-check ({o['skipped'].get('NUTS cross-check', '')}).",
+                                    "note"))
+            continue
+        d = m["diagnostics"]
+        blocks.append(Paragraph(
+            f"{o['label']}: {m['chains']} chains x {m['draws']} draws (seed {m['seed']}); max R-hat "
+            f"{num(d.get('rhat_max'), 3)}, min bulk ESS {num(d.get('ess_bulk_min'), 0)}, min tail ESS "
+            f"{num(d.get('ess_tail_min'), 0)}, divergences {d.get('divergences', '-')}; "
+            + ("all quantities agree with the exact engine." if m["all_agree"] else
+               "some quantities disagree with the exact engine (see the warnings).")))
+        blocks.append(_table(m["agreement"], [("parameter", "Parameter", _text), ("quantity", "Quantity", _text),
+                                              ("exact", "exact", lambda v: num(v, 4)),
+                                              ("nuts", "NUTS", lambda v: num(v, 4)),
+                                              ("mcse", "MCSE", lambda v: num(v, 4)),
+                                              ("z", "z", lambda v: num(v, 2))],
+                             f"{o['label']}: exact vs NUTS"))
+    warnings = s["warnings"]
+    blocks.append(Heading("All warnings"))
+    if warnings:
+        blocks.append(Bullets([f"{w['outcome']}: {w['message']}" for w in warnings], "warnings"))
+    else:
+        blocks.append(Paragraph("No warnings: every fit passed its diagnostics."))
+    return blocks
+
+
+def _methods(s: dict[str, Any]) -> list[Any]:
+    priors = [{"name": n, **p} for n, p in s["priors"].items()]
+    mc = s["mcmc_settings"]
+    return [
+        Paragraph("Effects: log hazard ratios from reported HRs with CIs (or p-values, or medians with p under "
+                  "exponential survival; Tierney et al. 2007) and log risk ratios from arm counts (metafor "
+                  "conventions). Frequentist pooling reproduces R metafor (REML; the paper's rule: common effect "
+                  "if I^2 < 50%, else DerSimonian-Laird). Bayesian model: y_i ~ N(theta_i, s_i^2), "
+                  "theta_i ~ N(mu, tau^2), posterior by numerical integration over tau (Roever 2020), cross-checked "
+                  "by NUTS. Trial sequential analysis after Wetterslev et al. (2008)."),
+        _table(priors, [("name", "Prior set", _text), ("mu", "mu", _text), ("tau", "tau", _text),
+                        ("beta", "beta", _text), ("description", "description", _text), ("source", "source", _text)],
+               "Prior sets (the first is the main prior)"),
+        _table([{"k": k, "v": v} for k, v in s["seeds"].items()], [("k", "Step", _text), ("v", "Seed", _text)],
+               "Seeds of every random step"),
+        _table([{"k": k, "v": v} for k, v in s["versions"].items()], [("k", "Package", _text),
+                                                                      ("v", "Version", _text)], "Package versions"),
+        _table([{"k": k, "v": v} for k, v in s["inputs"].items()] + [{"k": "plan", "v": s["plan"]}],
+               [("k", "Input", _text), ("v", "File", _text)], "Inputs"),
+        Paragraph(f"NUTS settings: {mc['chains']} chains, {mc['tune']} tuning and {mc['draws']} draws per chain, "
+                  f"target acceptance {mc['target_accept']}. Cache key: {s['cache_key'] or 'not cached'}."),
+    ]
