@@ -294,7 +294,8 @@ def test_quantiles_are_stable_under_refinement(y, s, mu_prior, tau_prior):
     assert fine.diagnostics["step"] < base.diagnostics["step"]
     q = np.array([0.01, 0.025, 0.5, 0.975, 0.99])
     for name in ("mu", "tau", "theta_new"):
-        scale = base.marginal(name).std()
+        # The interquartile range sets the scale: the sd need not exist (flat mu with a heavy-tailed tau posterior).
+        scale = float(np.diff(base.marginal(name).ppf([0.25, 0.75]))[0])
         np.testing.assert_allclose(fine.marginal(name).ppf(q), base.marginal(name).ppf(q), atol=1e-6 * scale, rtol=0)
 
 
