@@ -214,6 +214,26 @@ class Posterior:
             )
         return pd.DataFrame(rows).set_index("study")
 
+    def covariate_effects(self, level: float = 0.95) -> pd.DataFrame:
+        """Meta-regression coefficients as contrasts: one row per beta, with the posterior median and interval of
+        exp(beta) — for a factor level, the ratio of HRs (RRs, ORs) between that level and the reference — and
+        P(exp(beta) < 1); on the analysis scale (ratio columns hold beta itself) for non-ratio measures."""
+        transform = np.exp if self.is_ratio else (lambda v: v)
+        rows = []
+        for name in self.covariates:
+            m = self.marginal(f"beta[{name}]")
+            lo, hi = m.interval(level)
+            rows.append(
+                {
+                    "covariate": name,
+                    "median": float(transform(m.median())),
+                    "ci_lower": float(transform(lo)),
+                    "ci_upper": float(transform(hi)),
+                    "prob_below_1" if self.is_ratio else "prob_below_0": float(np.clip(m.cdf(0.0), 0.0, 1.0)),
+                }
+            )
+        return pd.DataFrame(rows).set_index("covariate") if rows else pd.DataFrame()
+
     # -- draws and ArviZ ----------------------------------------------------------------------------------
     def get_draws(self, n_draws: int = 4000, seed: int | None = None) -> dict[str, np.ndarray]:
         """Joint posterior draws shaped (chain, draw, ...); stored draws if the engine kept them."""

@@ -79,3 +79,20 @@ def test_sample_marginal_matches_numpy_and_shortest_interval():
         m.interval(1.5)
     with pytest.raises(ValueError):
         SampleMarginal([0.0, np.nan])
+
+
+def test_covariate_effects_are_ratios_of_hrs_with_their_probability():
+    # With tau held at ~0 and flat priors, beta | y is the weighted least squares normal.
+    y = np.array([-0.7, -0.6, -0.2, -0.1, -0.65, -0.15])
+    sei = np.array([0.2, 0.25, 0.2, 0.3, 0.22, 0.28])
+    x = np.array([[0.0], [0.0], [1.0], [1.0], [0.0], [1.0]])
+    post = fit_exact(y, sei, mu_prior="flat", tau_prior="halfnormal(1e-6)", X=x, covariate_names=("cis",),
+                     measure="HR")
+    X = np.column_stack([np.ones(6), x[:, 0]])
+    W = np.diag(1 / sei**2)
+    cov = np.linalg.inv(X.T @ W @ X)
+    b = cov @ X.T @ W @ y
+    row = post.covariate_effects().loc["cis"]
+    assert row["median"] == pytest.approx(np.exp(b[1]), rel=1e-5)
+    assert row["prob_below_1"] == pytest.approx(stats.norm.cdf(0, b[1], np.sqrt(cov[1, 1])), abs=1e-6)
+    assert row["ci_lower"] == pytest.approx(np.exp(b[1] - 1.959964 * np.sqrt(cov[1, 1])), rel=1e-5)
