@@ -45,3 +45,20 @@ def test_fit_json_has_the_documented_fields(tmp_path, capsys):
         assert out[key]["ci_lower"] < out[key]["median"] < out[key]["ci_upper"]
     assert out["engine"] == "exact" and out["k"] == 3
     assert 0 < out["prob_below"]["0.7"] < out["prob_below"]["1.0"] < 1
+
+
+def test_fit_with_covariates_reports_beta(tmp_path, capsys):
+    import json
+
+    data = tmp_path / "d.csv"
+    data.write_text(
+        "study,yi,sei,platinum\nA,-0.7,0.2,ox\nB,-0.6,0.25,ox\nC,-0.2,0.2,cis\nD,-0.1,0.3,cis\nE,-0.65,0.22,ox\n"
+    )
+    assert main(["fit", str(data), "--measure", "HR", "--covariates", "platinum", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "beta.platinum[cis]" in out
+    assert out["beta.platinum[cis]"]["median"] > 0  # cisplatin studies have the larger log HRs
+    assert main(["fit", str(data), "--measure", "HR", "--covariates", "platinum"]) == 0
+    assert "ratio of HRs" in capsys.readouterr().out
+    assert main(["fit", str(data), "--covariates", "nope"]) == 2
+    assert "column 'nope'" in capsys.readouterr().err

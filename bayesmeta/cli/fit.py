@@ -107,6 +107,15 @@ def _print_table(post, thresholds: tuple[float, ...]) -> None:
         console.print(
             f"pooled {post.measure}: {nat['median']:.3f} (95% CrI {nat['ci_lower']:.3f} to {nat['ci_upper']:.3f})"
         )
+    if post.covariates:
+        effects = post.covariate_effects()
+        label = f"ratio of {post.measure}s" if post.is_ratio else "difference"
+        for name, row in effects.iterrows():
+            p_col = "prob_below_1" if post.is_ratio else "prob_below_0"
+            console.print(
+                f"{name}: {label} {row['median']:.3f} (95% CrI {row['ci_lower']:.3f} to {row['ci_upper']:.3f}), "
+                f"P(< {1 if post.is_ratio else 0}) = {row[p_col]:.3f}"
+            )
     for v in thresholds:
         label = f"exp(mu) < {v:g}" if post.is_ratio else f"mu < {v:g}"
         console.print(f"P({label}) = {post.prob_below(v):.4f}")
