@@ -43,6 +43,11 @@ def egger_test(yi: ArrayLike, vi: ArrayLike, level: float = 0.95) -> EggerResult
     se = np.sqrt(v)
     z = y / se
     x = np.column_stack([np.ones_like(se), 1.0 / se])
+    if np.linalg.matrix_rank(x) < 2:
+        raise ModelError(
+            "Egger's test needs studies of different precision: all sampling variances are equal, so the "
+            "precision 1/se cannot be separated from the intercept"
+        )
     coef, *_ = np.linalg.lstsq(x, z, rcond=None)
     resid = z - x @ coef
     df = y.size - 2

@@ -120,6 +120,11 @@ def mantel_haenszel(
         xt, yt = a + c, b + d
         cmh = float((abs(np.sum(a - (n1 / N) * xt)) - 0.5) ** 2 / np.sum((n1 / N) * (n2 / N) * (xt * (yt / (N - 1)))))
         cmh_p = float(stats.chi2.sf(cmh, 1))
+    if not var > 0:
+        # every patient of every table had the event: the tables carry no information on the ratio
+        raise ModelError(
+            f"the Mantel-Haenszel {measure} has zero variance: every patient in both arms of every study had the event"
+        )
     beta = float(np.log(R / S))
     se = float(np.sqrt(var))
     crit = float(stats.norm.ppf(1 - (1 - level) / 2))

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 from numpy.typing import ArrayLike
-from scipy import optimize, stats
+from scipy import stats
 
 from bayesmeta.errors import ModelError
 from bayesmeta.frequentist.inputs import check_effects, check_level, design_matrix
-from bayesmeta.frequentist.tau2 import weighted_fit
-
-_MAX_TAU2 = 1e8
+from bayesmeta.frequentist.tau2 import bracket_root, weighted_fit
 
 
 def tau2_ci_qprofile(
@@ -27,7 +24,8 @@ def tau2_ci_qprofile(
 
     Q(tau^2) decreases in tau^2, so each bound is unique; a bound is truncated at 0 when Q(0) already lies below
     its quantile, as metafor does. Bounds are solved to machine precision (metafor's default uniroot tolerance is
-    1.2e-4) and are not capped (metafor caps the search at tau^2 = max(100, 10 tau^2-hat) by default).
+    1.2e-4) and searched up to 1e8 times the data's scale max v + sum (y - mean y)^2, so the interval scales with
+    the data (metafor caps the search at tau^2 = max(100, 10 tau^2-hat) by default).
     """
     level = check_level(level)
     y, v = check_effects(yi, vi, min_k=2)
@@ -38,19 +36,14 @@ def tau2_ci_qprofile(
     alpha = 1 - level
 
     def q(t: float) -> float:
-        return weighted_fit(y, v, x, t).q(y)
+        return weighted_fit(y, v, x, t).q()
 
     q0 = q(0.0)
 
     def bound(target: float) -> float:
         if q0 <= target:
             return 0.0
-        hi = 1.0
-        while q(hi) > target:
-            hi *= 4.0
-            if hi > _MAX_TAU2:
-                raise ModelError("Q-profile bound for tau^2 beyond 1e8")
-        return float(optimize.brentq(lambda t: q(t) - target, 0.0, hi, xtol=1e-13, rtol=4 * np.finfo(float).eps))
+        return bracket_root(lambda t: q(t) - target, y, v, what="Q-profile bound for tau^2")
 
     lower = bound(float(stats.chi2.ppf(1 - alpha / 2, df)))
     upper = bound(float(stats.chi2.ppf(alpha / 2, df)))

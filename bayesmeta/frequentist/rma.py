@@ -90,7 +90,7 @@ def rma(
     vb = fit.vb
     df_resid = k - p
     if test == "knha":
-        s2 = fit.q(y) / df_resid
+        s2 = fit.q() / df_resid
         if not s2 > np.finfo(float).eps:
             raise ModelError("the Knapp-Hartung scale factor is zero (the model fits the effects exactly)")
         vb = vb * s2
@@ -116,13 +116,13 @@ def rma(
 
     fit0 = weighted_fit(y, v, x, 0.0)
     if df_resid > 0:
-        q = max(0.0, fit0.q(y))
+        q = max(0.0, fit0.q())
         q_p = float(stats.chi2.sf(q, df_resid))
         if method == "FE":
             i2 = max(0.0, 100.0 * (q - df_resid) / q) if q > 0 else 0.0
             h2 = q / df_resid
         else:
-            s2_typical = df_resid / float(np.trace(fit0.P))
+            s2_typical = df_resid / fit0.trace_p
             i2 = 100.0 * tau2 / (s2_typical + tau2)
             h2 = tau2 / s2_typical + 1.0
     else:
@@ -186,11 +186,12 @@ def _pseudo_r2(method: str, y, v, x, tau2: float) -> float:
     k, p = x.shape
     if method != "FE":
         tau2_re = estimate_tau2(method, y, v, np.ones((k, 1)))
-        return 0.0 if tau2_re == 0 else max(0.0, 100.0 * (tau2_re - tau2) / tau2_re)
+        # written as 1 - ratio so that tau^2 = 0 gives exactly 100, not 100 plus rounding
+        return 0.0 if tau2_re == 0 else max(0.0, 100.0 * (1.0 - tau2 / tau2_re))
     w = 1.0 / v
     if np.all(y == y[0]):
         return 0.0
-    rss = weighted_fit(y, v, x, 0.0).q(y)
+    rss = weighted_fit(y, v, x, 0.0).q()
     ybar = np.sum(w * y) / np.sum(w)
     tss = float(np.sum(w * (y - ybar) ** 2))
     adj = 1.0 - (rss / tss) * (k - 1) / (k - p)

@@ -18,43 +18,95 @@ from scipy import optimize
 from bayesmeta.errors import ModelError
 
 _XTOL = 1e-13
-_MAX_TAU2 = 1e8
+_MAX_SCALE = 1e8
 
 
 @dataclass(frozen=True)
 class WeightedFit:
-    """Weighted least squares at a given tau^2: W = diag(1 / (v + tau^2))."""
+    """Weighted least squares at a given tau^2: W = diag(1 / (v + tau^2)), P = W - W X (X'WX)^-1 X'W.
+
+    Computed from a complete Householder QR of W^(1/2) X = [U1 U2] [R; 0] with the rows in decreasing order of
+    weight (row sorting keeps the factorisation accurate row by row when the weights span many orders of
+    magnitude; Cox AJ & Higham NJ 1998, BIT 38:34-53). The projection onto the residual space is U2 U2', so the
+    Q statistic sum w (y - Xb)^2 = |U2' W^(1/2) y|^2, Py = W (y - Xb) and tr(P) = sum w_i (1 - h_ii) come
+    without the cancellation of forming y'Py or sum w - sum w^2 / sum w, which loses every digit when one
+    study outweighs the others by 1e14.
+    """
 
     tau2: float
     w: NDArray[np.float64]
     beta: NDArray[np.float64]
     vb: NDArray[np.float64]  # (X'WX)^-1
-    P: NDArray[np.float64]  # W - W X (X'WX)^-1 X'W
+    resid: NDArray[np.float64]  # y - Xb
+    q_value: float  # sum w (y - Xb)^2
+    complement: NDArray[np.float64]  # W^(1/2) U2, so that P = complement @ complement.T
 
-    def q(self, y: NDArray[np.float64]) -> float:
+    def q(self) -> float:
         """Generalised Q statistic y'Py = sum w (y - Xb)^2."""
-        return float(y @ self.P @ y)
+        return self.q_value
+
+    @property
+    def py(self) -> NDArray[np.float64]:
+        """P y = W (y - Xb)."""
+        return self.w * self.resid
+
+    @property
+    def trace_p(self) -> float:
+        """tr(P) = sum_i w_i (1 - h_ii)."""
+        return float(np.sum(self.complement**2))
+
+    @property
+    def P(self) -> NDArray[np.float64]:
+        return self.complement @ self.complement.T
 
 
 def weighted_fit(y: NDArray[np.float64], v: NDArray[np.float64], x: NDArray[np.float64], tau2: float) -> WeightedFit:
+    k, p = x.shape
     w = 1.0 / (v + tau2)
-    xtw = x.T * w
-    xtwx = xtw @ x
-    vb = np.linalg.inv(xtwx)
-    beta = vb @ (xtw @ y)
-    wx = xtw.T
-    P = np.diag(w) - wx @ vb @ wx.T
-    return WeightedFit(tau2=float(tau2), w=w, beta=beta, vb=vb, P=P)
+    sw = np.sqrt(w)
+    order = np.argsort(-w, kind="stable")
+    q_full, r_full = np.linalg.qr(sw[order, None] * x[order], mode="complete")
+    r = r_full[:p]
+    rhs = q_full.T @ (sw[order] * y[order])
+    r_inv = np.linalg.inv(r)  # upper triangular p x p: back substitution
+    beta = r_inv @ rhs[:p]
+    vb = r_inv @ r_inv.T
+    q2 = np.empty((k, k - p))
+    q2[order] = q_full[:, p:]
+    resid_w = np.empty(k)
+    resid_w[order] = q_full[:, p:] @ rhs[p:]  # W^(1/2) (y - Xb), the projection onto the residual space
+    return WeightedFit(
+        tau2=float(tau2),
+        w=w,
+        beta=beta,
+        vb=vb,
+        resid=resid_w / sw,
+        q_value=float(np.sum(rhs[p:] ** 2)),
+        complement=sw[:, None] * q2,
+    )
 
 
-def _bracket_root(f, lo: float = 0.0) -> float:
-    """Root of a function that is positive at ``lo`` and negative far out (found by doubling)."""
-    hi = 1.0
+def tau2_scale(y: NDArray[np.float64], v: NDArray[np.float64]) -> float:
+    """The data's own scale for tau^2: the largest sampling variance plus the spread sum (y - mean y)^2.
+
+    Roots of the estimating equations lie below a small multiple of it (Q(tau^2) <= sum (y - mean y)^2 / tau^2),
+    so searches are bounded relative to it: multiplying y by a and v by a^2 multiplies every tau^2 by a^2.
+    """
+    return float(np.max(v) + np.sum((y - np.mean(y)) ** 2))
+
+
+def bracket_root(f, y: NDArray[np.float64], v: NDArray[np.float64], what: str = "tau^2 estimate") -> float:
+    """Root in tau^2 >= 0 of a function positive at 0 and negative far out, searched from the data's scale
+    (:func:`tau2_scale`) by quadrupling, then solved by Brent's method to a precision far below the smallest
+    sampling variance."""
+    scale = tau2_scale(y, v)
+    hi = scale
     while f(hi) > 0:
         hi *= 4.0
-        if hi > _MAX_TAU2:
-            raise ModelError("tau^2 estimate diverges (no root of the estimating equation below 1e8)")
-    return float(optimize.brentq(f, lo, hi, xtol=_XTOL, rtol=4 * np.finfo(float).eps, maxiter=500))
+        if hi > _MAX_SCALE * scale:
+            raise ModelError(f"{what} diverges (no root below {_MAX_SCALE:g} times the data's scale {scale:.3g})")
+    xtol = _XTOL * float(np.min(v))
+    return float(optimize.brentq(f, 0.0, hi, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=500))
 
 
 def tau2_dl(y: NDArray[np.float64], v: NDArray[np.float64], x: NDArray[np.float64]) -> float:
@@ -64,7 +116,7 @@ def tau2_dl(y: NDArray[np.float64], v: NDArray[np.float64], x: NDArray[np.float6
     """
     k, p = x.shape
     fit0 = weighted_fit(y, v, x, 0.0)
-    return max(0.0, (fit0.q(y) - (k - p)) / float(np.trace(fit0.P)))
+    return max(0.0, (fit0.q() - (k - p)) / fit0.trace_p)
 
 
 def tau2_pm(y: NDArray[np.float64], v: NDArray[np.float64], x: NDArray[np.float64]) -> float:
@@ -73,23 +125,21 @@ def tau2_pm(y: NDArray[np.float64], v: NDArray[np.float64], x: NDArray[np.float6
     target = k - p
 
     def f(t: float) -> float:
-        return weighted_fit(y, v, x, t).q(y) - target
+        return weighted_fit(y, v, x, t).q() - target
 
     if f(0.0) <= 0:
         return 0.0
-    return _bracket_root(f)
+    return bracket_root(f, y, v)
 
 
 def _ml_score(y, v, x, t: float) -> float:
     fit = weighted_fit(y, v, x, t)
-    r = y - x @ fit.beta
-    return float(np.sum(fit.w**2 * r**2) - np.sum(fit.w))
+    return float(np.sum(fit.py**2) - np.sum(fit.w))
 
 
 def _reml_score(y, v, x, t: float) -> float:
-    P = weighted_fit(y, v, x, t).P
-    Py = P @ y
-    return float(Py @ Py - np.trace(P))
+    fit = weighted_fit(y, v, x, t)
+    return float(np.sum(fit.py**2) - fit.trace_p)
 
 
 def tau2_ml(y: NDArray[np.float64], v: NDArray[np.float64], x: NDArray[np.float64]) -> float:
@@ -97,7 +147,7 @@ def tau2_ml(y: NDArray[np.float64], v: NDArray[np.float64], x: NDArray[np.float6
     score is negative at tau^2 = 0."""
     if _ml_score(y, v, x, 0.0) <= 0:
         return 0.0
-    return _bracket_root(lambda t: _ml_score(y, v, x, t))
+    return bracket_root(lambda t: _ml_score(y, v, x, t), y, v)
 
 
 def tau2_reml(y: NDArray[np.float64], v: NDArray[np.float64], x: NDArray[np.float64]) -> float:
@@ -105,7 +155,7 @@ def tau2_reml(y: NDArray[np.float64], v: NDArray[np.float64], x: NDArray[np.floa
     restricted score is negative at tau^2 = 0."""
     if _reml_score(y, v, x, 0.0) <= 0:
         return 0.0
-    return _bracket_root(lambda t: _reml_score(y, v, x, t))
+    return bracket_root(lambda t: _reml_score(y, v, x, t), y, v)
 
 
 ESTIMATORS = {"DL": tau2_dl, "PM": tau2_pm, "ML": tau2_ml, "REML": tau2_reml}
@@ -127,8 +177,8 @@ def tau2_standard_error(
     """
     k, p = x.shape
     if method == "DL":
-        P0 = weighted_fit(y, v, x, 0.0).P
-        tr = float(np.trace(P0))
+        fit0 = weighted_fit(y, v, x, 0.0)
+        P0, tr = fit0.P, fit0.trace_p
         return float(np.sqrt((2 * (k - p) + 4 * tau2 * tr + 2 * tau2**2 * np.sum(P0 * P0)) / tr**2))
     if method == "ML":
         w = 1.0 / (v + tau2)
