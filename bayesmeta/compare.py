@@ -6,19 +6,25 @@ I^2 < 50%, else DerSimonian-Laird random effects) and with REML, with the number
 number the paper pooled. The published meta-regression and subgroup-difference p-values are set beside the
 ones the available studies give, where they allow an estimate (k >= 3 with both levels present).
 
+The published Spearman correlations of the studies' ORR risk ratio with their OS and PFS hazard ratios (overall
+and in the FOLFOX studies) are set beside the correlation of the available studies that report both outcomes.
+
 Agreement of a pooled result: 'reproduced' when each point estimate lies inside the other's 95% CI,
 'overlapping' when only the CIs overlap, 'not reproduced' when they are disjoint. Agreement of a p-value: whether
-both fall on the same side of 0.05.
+both fall on the same side of 0.05. Agreement of a correlation: 'agree' with the same sign and p-values on the
+same side of 0.05, 'same direction' with the same sign only, 'opposite direction' otherwise.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from bayesmeta.design import design_matrix, reference_level
 from bayesmeta.errors import BayesmetaError, InputError
-from bayesmeta.frequentist import paper_rule, rma, subgroup_analysis
+from bayesmeta.frequentist import paper_rule, rma, spearman_correlation, subgroup_analysis
 
 OUTCOMES: tuple[str, ...] = ("OS", "PFS", "ORR", "DCR", "AE")
 STUDY_VARIABLES: tuple[str, ...] = ("platinum", "systemic", "design")
@@ -36,6 +42,11 @@ P_COLUMNS: tuple[str, ...] = (
     "outcome", "variable", "k_used", "levels", "published_p", "published_p_relation",
     "method", "p", "status", "note",
 )  # fmt: skip
+CORRELATION_COLUMNS: tuple[str, ...] = (
+    "pair", "x_outcome", "y_outcome", "subset", "n_published", "n_used", "studies",
+    "published_r", "published_p", "published_p_relation", "r", "p", "status", "note",
+)  # fmt: skip
+MIN_PAIRS = 3
 
 
 EFFECT_COLUMNS: tuple[str, ...] = ("study_id", "outcome", "measure", "yi", "vi")
@@ -265,3 +276,146 @@ def compare_subgroups(effects: pd.DataFrame | None = None, published: pd.DataFra
     sum Q_within; random effects (DL): Wald-type Q of the subgroup estimates, separate tau^2 per subgroup, as
     R meta). 'not estimable' unless k >= 3 and both levels are present."""
     return _compare_p(_load_effects(effects), _load_published(published), "subgroup_difference", _subgroup_fit)
+
+
+# The paper (Results, Study characteristics): oxaliplatin-based HAIC in 14 studies [7,8,10-12,26-34], "of which
+# FOLFOX (oxaliplatin, fluorouracil, and leucovorin) or modified FOLFOX regimens were applied in 13 studies
+# [7,8,10-12,26-33]"; the one left out, ref. 34 (Zhao 2019), infused oxaliplatin alone.
+OXALIPLATIN_WITHOUT_FOLFOX: frozenset[str] = frozenset({"Zhao2019"})
+
+
+def _all_studies(rows: pd.DataFrame) -> pd.Series:
+    return pd.Series(True, index=rows.index)
+
+
+def _folfox_studies(rows: pd.DataFrame) -> pd.Series:
+    """HAIC with a FOLFOX regimen: oxaliplatin-based, except the study the paper lists as oxaliplatin alone."""
+    if "platinum" not in rows.columns:
+        raise InputError("the effects carry no 'platinum' column to tell the FOLFOX studies", column="platinum")
+    return (rows["platinum"] == "oxaliplatin") & ~rows["study_id"].isin(OXALIPLATIN_WITHOUT_FOLFOX)
+
+
+CORRELATION_SUBSETS: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
+    "all": _all_studies,
+    "FOLFOX": _folfox_studies,
+}
+
+
+def _effects_by_outcome(
+    effects_by_outcome: Mapping[str, pd.DataFrame] | pd.DataFrame | None, needed: list[str]
+) -> dict[str, pd.DataFrame]:
+    if effects_by_outcome is None:
+        from bayesmeta.data import load_outcomes, load_studies
+        from bayesmeta.effects import effects_for
+
+        studies = load_studies()
+        outcomes = load_outcomes(studies=studies)
+        present = set(outcomes["outcome"])
+        return {o: effects_for(o, outcomes, studies) for o in needed if o in present}
+    if isinstance(effects_by_outcome, pd.DataFrame):
+        effects = _load_effects(effects_by_outcome)
+        return {str(o): rows for o, rows in effects.groupby("outcome", sort=False)}
+    out = {}
+    for outcome, rows in effects_by_outcome.items():
+        missing = [c for c in ("study_id", "yi") if c not in rows.columns]
+        if missing:
+            raise InputError(f"the {outcome} effects lack column(s) {', '.join(missing)}", column=missing[0],
+                             valid="the columns of bayesmeta.effects.effects_for")  # fmt: skip
+        out[str(outcome)] = rows
+    return out
+
+
+def _pair(name: str) -> tuple[str, str]:
+    parts = str(name).split("~")
+    if len(parts) != 2 or not all(parts):
+        raise InputError(f"a correlation row names '{name}', not a pair of outcomes", column="outcome",
+                         valid="two outcomes joined by '~', e.g. ORR~OS")  # fmt: skip
+    return parts[0], parts[1]
+
+
+def _paired(effects: dict[str, pd.DataFrame], x: str, y: str) -> pd.DataFrame:
+    """One row per study with both outcomes (its first row of each), in the order of the x outcome's rows."""
+    if x not in effects or y not in effects:
+        return pd.DataFrame(columns=["study_id", "yi_x", "yi_y"])
+    left = effects[x].drop_duplicates("study_id")
+    right = effects[y].drop_duplicates("study_id")[["study_id", "yi"]]
+    return left.merge(right, on="study_id", suffixes=("_x", "_y"))
+
+
+def compare_correlations(
+    effects_by_outcome: Mapping[str, pd.DataFrame] | pd.DataFrame | None = None,
+    published: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Published Spearman correlations (data/published_results.csv, analysis 'correlation': ORR~OS and ORR~PFS,
+    over all studies and over the FOLFOX studies) beside Spearman's rho of the available studies' effects.
+
+    ``effects_by_outcome`` maps an outcome to its effects (``bayesmeta.effects.effects_for`` rows: study_id, yi,
+    and platinum for the FOLFOX subset), or is one long table with an 'outcome' column; None loads the data.
+    A pair 'X~Y' correlates the studies reporting both X and Y: their log ratios, which rank as the ratios do
+    (the paper correlated ORR RR with OS/PFS HR). rho and p as :func:`bayesmeta.frequentist.spearman_correlation`
+    (t approximation on n - 2 df). 'not estimable' with fewer than 3 pairs; n_published is the published k when
+    the table gives one (the paper does not print the number of studies in each correlation).
+    """
+    published = _load_published(published)
+    rows = published[published["analysis"] == "correlation"]
+    pairs = [_pair(name) for name in rows["outcome"]]
+    needed = list(dict.fromkeys(o for pair in pairs for o in pair))
+    effects = _effects_by_outcome(effects_by_outcome, needed)
+    records = []
+    for (x, y), (_, pub) in zip(pairs, rows.iterrows(), strict=True):
+        level = pub["level"]
+        subset = "all" if pd.isna(level) or str(level) == "" else str(level)
+        rec: dict[str, object] = dict.fromkeys(CORRELATION_COLUMNS)
+        rec.update(
+            pair=f"{x}~{y}",
+            x_outcome=x,
+            y_outcome=y,
+            subset=subset,
+            n_published=None if pd.isna(pub["k"]) else int(pub["k"]),
+            published_r=float(pub["estimate"]),
+            published_p=None if pd.isna(pub["p_value"]) else float(pub["p_value"]),
+            published_p_relation=None if pd.isna(pub["p_value"]) else _relation(pub["p_relation"]),
+        )
+        both = _paired(effects, x, y)
+        try:
+            if subset not in CORRELATION_SUBSETS:
+                known = ", ".join(CORRELATION_SUBSETS)
+                raise InputError(f"the subset '{subset}' is not defined here", column="level", valid=known)
+            both = both[CORRELATION_SUBSETS[subset](both).to_numpy(bool)] if len(both) else both
+        except InputError as exc:
+            rec.update(n_used=0, studies="", status="not estimable", note=f"not estimable: {exc}")
+        else:
+            rec.update(n_used=len(both), studies=";".join(both["study_id"].astype(str)))
+            rec["status"], rec["note"] = _correlation_verdict(rec, both)
+        records.append(rec)
+    table = pd.DataFrame(records, columns=list(CORRELATION_COLUMNS))
+    for column in ("n_published", "n_used"):
+        table[column] = table[column].astype("Int64")
+    return table
+
+
+def _relation(value: object) -> str:
+    return "<" if value == "<" else "="
+
+
+def _correlation_verdict(rec: dict, both: pd.DataFrame) -> tuple[str, str]:
+    n, n_pub = rec["n_used"], rec["n_published"]
+    of = f"n {n} of {n_pub}" if n_pub is not None else f"n {n}"
+    published_p = rec["published_p"]
+    pub_text = f"published rho {rec['published_r']:.2f}" + (
+        "" if published_p is None else f" ({_p_text(published_p, rec['published_p_relation'])})"
+    )
+    if n < MIN_PAIRS:
+        both_outcomes = f"{rec['x_outcome']} and {rec['y_outcome']}"
+        return "not estimable", f"{of}: fewer than {MIN_PAIRS} studies report both {both_outcomes}; {pub_text}"
+    try:
+        r, p = spearman_correlation(both["yi_x"].to_numpy(float), both["yi_y"].to_numpy(float))
+    except BayesmetaError as exc:
+        return "not estimable", f"{of}: {exc}; {pub_text}"
+    rec.update(r=r, p=p)
+    text = f"{of}: rho {r:.2f} (p = {p:.3g}) vs {pub_text}"
+    if np.sign(r) != np.sign(rec["published_r"]):
+        return "opposite direction", text
+    if published_p is None or _p_verdict(published_p, rec["published_p_relation"], p) == "agree":
+        return "agree", text
+    return "same direction", f"{text}; the p-values fall on different sides of {ALPHA:g}"

@@ -11,7 +11,15 @@ import pandas as pd
 import pytest
 
 from bayesmeta.cli import main
-from bayesmeta.compare import OUTCOMES, compare_metaregression, compare_pooled, compare_subgroups
+from scipy import stats
+
+from bayesmeta.compare import (
+    OUTCOMES,
+    compare_correlations,
+    compare_metaregression,
+    compare_pooled,
+    compare_subgroups,
+)
 from bayesmeta.errors import InputError
 
 FIX = json.loads((Path(__file__).parent / "reference" / "metafor_fixtures.json").read_text())
@@ -155,6 +163,79 @@ def test_effects_without_required_columns():
                        _published([]))  # fmt: skip
 
 
+def _outcome_rows(outcome: str, values: dict[str, float], platinum: dict[str, str]) -> pd.DataFrame:
+    ids = list(values)
+    return pd.DataFrame({
+        "study_id": ids, "outcome": outcome, "measure": "RR" if outcome == "ORR" else "HR",
+        "yi": [values[i] for i in ids], "vi": 0.04, "platinum": [platinum[i] for i in ids],
+    })  # fmt: skip
+
+
+PLATINUM = {"S1": "oxaliplatin", "S2": "oxaliplatin", "S3": "oxaliplatin", "S4": "oxaliplatin", "S5": "cisplatin",
+            "Zhao2019": "oxaliplatin", "S6": "oxaliplatin", "S7": "cisplatin"}  # fmt: skip
+# log RR of ORR and log HR of OS; S6 has no OS, S7 no ORR, PFS pairs with ORR in two studies only
+ORR = {"S1": 0.1, "S2": 0.5, "S3": 0.3, "S4": 0.9, "S5": 0.7, "Zhao2019": 1.5, "S6": 2.0}
+OS = {"S1": -0.2, "S2": -0.6, "S3": -0.1, "S4": -0.4, "S5": -0.3, "Zhao2019": -0.05, "S7": -0.9}
+PFS = {"S1": -0.3, "S2": -0.1, "S7": -0.5}
+
+
+def _spearman_p(r: float, n: int) -> float:
+    """Two-sided p of the t approximation t = r sqrt((n - 2) / (1 - r^2)) on n - 2 df."""
+    t = r * np.sqrt((n - 2) / (1 - r * r))
+    return float(2 * stats.t.sf(abs(t), n - 2))
+
+
+def test_compare_correlations_synthetic():
+    effects = {o: _outcome_rows(o, v, PLATINUM) for o, v in (("ORR", ORR), ("OS", OS), ("PFS", PFS))}
+    published = _published([
+        _row(outcome="ORR~OS", analysis="correlation", variable="all", level="all", k=16, measure="spearman_r",
+             estimate=0.10, p_value=0.85, p_relation="="),
+        _row(outcome="ORR~PFS", analysis="correlation", variable="all", level="all", measure="spearman_r",
+             estimate=-0.52, p_value=0.069, p_relation="="),
+        _row(outcome="ORR~OS", analysis="correlation", variable="FOLFOX", level="FOLFOX", measure="spearman_r",
+             estimate=-0.79, p_value=0.0013, p_relation="="),
+        _row(outcome="ORR~OS", analysis="correlation", variable="FOLFOX", level="FOLFOX", measure="spearman_r",
+             estimate=0.5, p_value=0.01, p_relation="<"),
+        _row(outcome="ORR~OS", analysis="correlation", variable="cisplatin", level="cisplatin",
+             measure="spearman_r", estimate=0.3, p_value=0.2, p_relation="="),
+        # rows of other analyses are ignored
+        _row(outcome="OS", analysis="pooled", k=5, measure="HR", estimate=0.5, ci_lower=0.4, ci_upper=0.6),
+    ])  # fmt: skip
+    table = compare_correlations(effects, published)
+    assert list(table["pair"]) == ["ORR~OS", "ORR~PFS", "ORR~OS", "ORR~OS", "ORR~OS"]
+
+    # all six studies with both: ORR ranks S1 1, S3 2, S2 3, S5 4, S4 5, Zhao 6; OS ranks S2 1, S4 2, S5 3,
+    # S1 4, S3 5, Zhao 6; sum d^2 = 9 + 4 + 9 + 9 + 1 + 0 = 32, rho = 1 - 6 * 32 / (6 * 35) = 3/35
+    overall = table.iloc[0]
+    assert overall["n_used"] == 6 and overall["n_published"] == 16
+    assert overall["studies"] == "S1;S2;S3;S4;S5;Zhao2019"
+    assert overall["r"] == pytest.approx(3 / 35, abs=1e-12)
+    assert overall["p"] == pytest.approx(_spearman_p(3 / 35, 6), rel=1e-9)
+    assert overall["status"] == "agree"  # same sign, both p >= 0.05
+    assert overall["note"].startswith("n 6 of 16: rho 0.09")
+
+    pfs = table.iloc[1]
+    assert pfs["status"] == "not estimable" and pfs["n_used"] == 2 and pd.isna(pfs["r"])
+    assert "fewer than 3 studies report both ORR and PFS" in pfs["note"]
+
+    # FOLFOX: oxaliplatin without Zhao 2019 (oxaliplatin alone): S1..S4, ORR ranks 1 3 2 4, OS ranks 3 1 4 2,
+    # sum d^2 = 16, rho = 1 - 6 * 16 / (4 * 15) = -0.6 (with Zhao 2019 it would be +0.2)
+    folfox = table.iloc[2]
+    assert folfox["n_used"] == 4 and folfox["studies"] == "S1;S2;S3;S4"
+    assert folfox["r"] == pytest.approx(-0.6, abs=1e-12)
+    assert folfox["p"] == pytest.approx(_spearman_p(-0.6, 4), rel=1e-9)
+    assert folfox["status"] == "same direction"  # published p = 0.0013, recomputed p about 0.4
+    assert "different sides of 0.05" in folfox["note"]
+    assert table.iloc[3]["status"] == "opposite direction" and table.iloc[3]["published_p_relation"] == "<"
+
+    unknown = table.iloc[4]
+    assert unknown["status"] == "not estimable" and "'cisplatin' is not defined" in unknown["note"]
+
+    # one long effects table gives the same comparison
+    long = pd.concat(effects.values(), ignore_index=True)
+    pd.testing.assert_frame_equal(compare_correlations(long, published), table)
+
+
 def test_haic_table_structure():
     pooled = compare_pooled()
     assert {"OS", "PFS", "ORR", "DCR"} <= set(pooled["outcome"])
@@ -165,6 +246,23 @@ def test_haic_table_structure():
                                      "single study"}  # fmt: skip
     for _, row in published.iterrows():
         assert row["note"].startswith(f"k {row['k_used']} of {row['k_published']}")
+    correlations = compare_correlations()
+    assert list(zip(correlations["pair"], correlations["subset"], strict=True)) == [
+        ("ORR~OS", "all"), ("ORR~PFS", "all"), ("ORR~OS", "FOLFOX"), ("ORR~PFS", "FOLFOX")
+    ]  # fmt: skip
+    from bayesmeta.data import load_outcomes, load_studies
+    from bayesmeta.effects import effects_for
+
+    studies = load_studies()
+    outcomes = load_outcomes(studies=studies)
+    orr = effects_for("ORR", outcomes, studies).set_index("study_id")["platinum"]
+    for row in correlations.itertuples():
+        paired = set(orr.index) & set(effects_for(row.y_outcome, outcomes, studies)["study_id"])
+        if row.subset == "FOLFOX":  # oxaliplatin-based except Zhao 2019, which infused oxaliplatin alone
+            paired = {s for s in paired if orr[s] == "oxaliplatin" and s != "Zhao2019"}
+        assert row.n_used == len(paired)
+        assert (row.status == "not estimable") == (row.n_used < 3)
+        assert row.status == "not estimable" or -1 <= row.r <= 1 and 0 <= row.p <= 1
     for frame in (compare_metaregression(), compare_subgroups()):
         assert len(frame) == 12  # OS, PFS, ORR, DCR x platinum, systemic, design
         estimable = frame["status"] != "not estimable"
@@ -176,7 +274,8 @@ def test_haic_table_structure():
 def test_cli_compare_json(capsys):
     assert main(["compare", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"pooled", "meta_regression", "subgroups"}
+    assert set(out) == {"pooled", "meta_regression", "subgroups", "correlations"}
+    assert [r["pair"] for r in out["correlations"]] == ["ORR~OS", "ORR~PFS", "ORR~OS", "ORR~PFS"]
     assert [r["outcome"] for r in out["pooled"]][:4] == ["OS", "PFS", "ORR", "DCR"]
     assert all(isinstance(r["k_used"], int) for r in out["pooled"])
 
@@ -185,3 +284,4 @@ def test_cli_compare_table(capsys):
     assert main(["compare"]) == 0
     text = capsys.readouterr().out
     assert "published" in text and "OS" in text and "Subgroup-difference" in text
+    assert "Spearman correlations" in text and "ORR~PFS (FOLFOX)" in text

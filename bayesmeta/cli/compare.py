@@ -34,15 +34,28 @@ def _ci(est: object, lo: object, hi: object) -> str:
 def compare_command(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object with the three tables")] = False,
 ) -> None:
-    """Published pooled HR/RR, meta-regression and subgroup p-values against the recomputation from the studies
-    in data/ (the paper's rule: common effect if I^2 < 50%, else DerSimonian-Laird; REML alongside)."""
-    from bayesmeta.compare import compare_metaregression, compare_pooled, compare_subgroups, records
+    """Published pooled HR/RR, meta-regression and subgroup p-values and ORR-vs-OS/PFS Spearman correlations
+    against the recomputation from the studies in data/ (the paper's rule: common effect if I^2 < 50%, else
+    DerSimonian-Laird; REML alongside)."""
+    from bayesmeta.compare import (
+        compare_correlations,
+        compare_metaregression,
+        compare_pooled,
+        compare_subgroups,
+        records,
+    )
 
     pooled = compare_pooled()
     metareg = compare_metaregression()
     subgroups = compare_subgroups()
+    correlations = compare_correlations()
     if as_json:
-        out = {"pooled": records(pooled), "meta_regression": records(metareg), "subgroups": records(subgroups)}
+        out = {
+            "pooled": records(pooled),
+            "meta_regression": records(metareg),
+            "subgroups": records(subgroups),
+            "correlations": records(correlations),
+        }
         typer.echo(json.dumps(out))
         return
     # piped output gets a fixed width wide enough for the tables (rich assumes 80 columns off a terminal)
@@ -89,3 +102,21 @@ def compare_command(
                 r["status"],
             )
         console.print(t)
+    t = Table(title="Spearman correlations of study effects: published vs recomputed")
+    for column in ("pair", "subset", "n used/published", "published", "recomputed", "status"):
+        t.add_column(column)
+    for r in records(correlations):
+        published_p = "" if r["published_p"] is None else (
+            f", p {'<' if r['published_p_relation'] == '<' else '='} {r['published_p']:g}"
+        )
+        t.add_row(
+            r["pair"],
+            r["subset"],
+            f"{r['n_used']}/{_num(r['n_published'])}",
+            f"rho {r['published_r']:.2f}{published_p}",
+            "-" if r["r"] is None else f"rho {r['r']:.2f}, p {r['p']:.3g}",
+            r["status"],
+        )
+    console.print(t)
+    for r in records(correlations):
+        console.print(f"{r['pair']} ({r['subset']}): {r['note']}", soft_wrap=True)
