@@ -8,6 +8,7 @@ atomically (temporary file, then rename).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pickle
@@ -34,8 +35,10 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+@functools.lru_cache(maxsize=1)
 def source_fingerprint() -> str:
-    """SHA-256 over the package's Python source files (path and bytes)."""
+    """SHA-256 over the package's Python source files (path and bytes), computed once per process: the code
+    this process runs is the code it imported."""
     root = Path(bayesmeta.__file__).resolve().parent
     h = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):

@@ -386,6 +386,17 @@ def _consistency(s: dict[str, Any]) -> list[Any]:
         f"Each printed ratio with a CI was checked: the estimate inside its CI, the CI symmetric on the log "
         f"scale within rounding, and the printed p-value compatible with the CI. {ok} of {len(rows)} rows are "
         f"consistent; {len(flagged)} are flagged.")]
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    for r in rows:
+        key = (str(r.get("outcome")), str(r.get("analysis")))
+        counts.setdefault(key, {}).setdefault(str(r.get("flag")), 0)
+        counts[key][str(r.get("flag"))] += 1
+    blocks.append(_table([{"outcome": o, "analysis": a, "checked": sum(c.values()),
+                           "flags": ", ".join(f"{flag}: {n}" for flag, n in sorted(c.items()))}
+                          for (o, a), c in counts.items()],
+                         [("outcome", "Outcome", _text), ("analysis", "Analysis", _text),
+                          ("checked", "rows checked", _int), ("flags", "result", _text)],
+                         "Published ratio rows checked, by outcome and analysis"))
     if flagged:
         blocks.append(_table(flagged, [("outcome", "Outcome", _text), ("analysis", "Analysis", _text),
                                        ("variable", "Variable", _text), ("level", "Level", _text),

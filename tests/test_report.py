@@ -1,0 +1,194 @@
+"""The report written by `bayesmeta reanalyze`: files, sections, self-containment, numbers traceable to
+summary.json and to the library, cache re-use, and atomic writing."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import arviz as az
+import numpy as np
+import pytest
+
+from bayesmeta.cli import main
+from bayesmeta.exact import fit_exact
+from bayesmeta.report.sections import SECTION_TITLES
+
+ROOT = Path(__file__).resolve().parents[1]
+PLAN = ROOT / "tests" / "reference" / "reanalysis_synthetic" / "plan.toml"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Run the CLI twice on the synthetic plan with one cache folder: a fresh run, then a cached one."""
+    base = tmp_path_factory.mktemp("report")
+    out, cache = base / "report", base / "cache"
+    codes, summaries = [], []
+    for _ in range(2):
+        codes.append(main(["reanalyze", str(PLAN), "--out", str(out), "--cache-dir", str(cache), "--quiet"]))
+        summaries.append((out / "summary.json").read_bytes())
+    return out, cache, codes, summaries
+
+
+def test_the_command_writes_every_output(built):
+    out, _, codes, _ = built
+    assert codes == [0, 0]
+    summary = json.loads((out / "summary.json").read_text())
+    for f in summary["figures"]:
+        assert (out / f["png"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert b"<svg" in (out / f["svg"]).read_bytes()[:400]
+    ids = {f["id"] for f in summary["figures"]}
+    assert {"forest_AE", "forest_PFS", "forest_ORR", "densities", "metareg_AE", "ppc_studies_AE",
+            "prior_grid_AE", "influence_AE", "monitoring_AE", "monitoring_ORR", "funnel"} <= ids
+    for name in ("AE", "PFS", "ORR"):
+        idata = az.from_netcdf(out / "posteriors" / f"{name}_exact.nc")
+        assert idata.posterior["theta"].sizes["study"] == summary["outcomes"][name]["k"]
+        assert abs(float(np.median(idata.posterior["mu"])) - summary["outcomes"][name]["bayes"]["mu"]["median"]) < 0.02
+
+
+def test_second_run_reuses_the_cache_and_writes_the_same_summary(built):
+    out, cache, _, summaries = built
+    assert summaries[0] == summaries[1]
+    assert len(list(cache.glob("*.pkl"))) == 1
+
+
+class _Sections(HTMLParser):
+    """Collects each report section's text and counts its tables, images and list items."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sections: dict[str, dict] = {}
+        self.current: str | None = None
+        self.depth = 0
+        self.images: list[str] = []
+        self.external: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "section" and "report-section" in (a.get("class") or ""):
+            self.current, self.depth = a["id"], 0
+            self.sections[self.current] = {"text": "", "tables": 0, "images": 0, "items": 0}
+        elif self.current is not None:
+            if tag == "section":
+                self.depth += 1
+            key = {"table": "tables", "img": "images", "li": "items"}.get(tag)
+            if key:
+                self.sections[self.current][key] += 1
+        if tag == "img":
+            self.images.append(a.get("src", ""))
+        for attr in ("src", "href"):
+            value = a.get(attr) or ""
+            if value and not value.startswith(("data:", "#")):
+                self.external.append(value)
+        if tag == "link":
+            self.external.append(str(a))
+
+    def handle_endtag(self, tag):
+        if tag == "section" and self.current is not None:
+            if self.depth == 0:
+                self.current = None
+            else:
+                self.depth -= 1
+
+    def handle_data(self, data):
+        if self.current is not None:
+            self.sections[self.current]["text"] += data
+
+
+def test_html_is_self_contained_with_every_section_filled(built):
+    out, *_ = built
+    parser = _Sections()
+    parser.feed((out / "report.html").read_text())
+    assert list(parser.sections) == [sid for sid, _ in SECTION_TITLES]
+    for sid, content in parser.sections.items():
+        body = re.sub(r"\s+", " ", content["text"]).strip()
+        assert len(body) > 80, f"section {sid} is nearly empty"
+        assert content["tables"] + content["images"] + content["items"] > 0, f"section {sid} has no content"
+    summary = json.loads((out / "summary.json").read_text())
+    assert len(parser.images) == len(summary["figures"])
+    assert all(src.startswith("data:image/png;base64,") for src in parser.images)
+    assert parser.external == []
+
+
+def test_markdown_has_every_section_and_links_existing_figures(built):
+    out, *_ = built
+    md = (out / "report.md").read_text()
+    for sid, title in SECTION_TITLES:
+        assert f"## {title}" in md and f'<a id="{sid}"></a>' in md
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    assert links and all((out / link).is_file() for link in links)
+
+
+def test_report_numbers_come_from_summary_and_the_library(built):
+    """The probability printed in both reports is summary.json's, which is fit_exact's."""
+    out, *_ = built
+    summary = json.loads((out / "summary.json").read_text())
+    effects = summary["outcomes"]["ORR"]["effects"]
+    post = fit_exact([e["yi"] for e in effects], [e["sei"] for e in effects], mu_prior="normal(0, 4)",
+                     tau_prior="halfnormal(0.5)", measure="RR")
+    p = post.prob_above(1.5)
+    row = next(r for r in summary["outcomes"]["ORR"]["bayes"]["probabilities"]
+               if r["parameter"] == "mu" and r["threshold"] == 1.5)
+    assert row["probability"] == pytest.approx(p, abs=1e-12)
+    text = f"P(RR > 1.5) = {p:.3f}"
+    assert text in (out / "report.md").read_text()
+    assert text in html.unescape((out / "report.html").read_text())
+    reml = summary["outcomes"]["AE"]["frequentist"]["reml"]
+    assert f"{np.exp(reml['estimate']):.2f} ({np.exp(reml['ci_lower']):.2f} to {np.exp(reml['ci_upper']):.2f})" \
+        in (out / "report.md").read_text()
+
+
+def test_report_states_warnings_seeds_versions_and_coverage(built):
+    out, *_ = built
+    summary = json.loads((out / "summary.json").read_text())
+    md = (out / "report.md").read_text()
+    assert summary["warnings"], "the synthetic plan is expected to raise prior-sensitivity warnings"
+    for w in summary["warnings"]:
+        assert w["message"] in md
+    for step, seed in summary["seeds"].items():
+        assert f"| {step} | {seed} |" in md
+    for package, version in summary["versions"].items():
+        assert f"| {package} | {version} |" in md
+    assert "X1Unread2009" in md and "not readable" in md
+
+
+def test_failed_write_leaves_the_previous_report_untouched(built, tmp_path, monkeypatch):
+    from bayesmeta.cache import ResultCache
+    from bayesmeta.plan import load_plan
+    from bayesmeta.reanalysis import run_plan
+    from bayesmeta.report import figures, writer
+
+    out, cache, _, summaries = built
+    target = tmp_path / "report"
+    shutil.copytree(out, target)
+    result = run_plan(load_plan(PLAN), cache=ResultCache(cache))
+    assert result.cache_hit
+    before = (target / "summary.json").read_bytes()
+
+    def broken(spec_result):
+        specs = figures.figure_specs(spec_result)
+        specs[0].draw = lambda: (_ for _ in ()).throw(RuntimeError("figure failed"))
+        return specs[:2]
+
+    monkeypatch.setattr(writer, "figure_specs", broken)
+    with pytest.raises(RuntimeError, match="figure failed"):
+        writer.write_report(result, target)
+    assert (target / "summary.json").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+
+
+def test_plan_errors_exit_2_naming_the_key(tmp_path, capsys):
+    bad = tmp_path / "plan.toml"
+    bad.write_text(PLAN.read_text().replace('main = "weakly_informative"', 'main = "nonexistent"')
+                   .replace('"studies.csv"', f'"{PLAN.parent / "studies.csv"}"')
+                   .replace('"outcomes.csv"', f'"{PLAN.parent / "outcomes.csv"}"')
+                   .replace('"published.csv"', f'"{PLAN.parent / "published.csv"}"')
+                   .replace('"priors.toml"', f'"{PLAN.parent / "priors.toml"}"'))
+    assert main(["reanalyze", str(bad), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "key 'priors.main'" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
