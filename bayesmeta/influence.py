@@ -23,23 +23,12 @@ import pandas as pd
 from scipy import special
 
 from bayesmeta.errors import InputError, ModelError
-from bayesmeta.posterior import RATIO_MEASURES, Posterior
+from bayesmeta.posterior import Posterior
 from bayesmeta.priors import Prior, parse_prior
+from bayesmeta.scales import prob_column, to_analysis, to_reported
 
 _KL_BINS = 2000
 _KL_TAIL = 1e-10
-
-
-def _to_reported(values: np.ndarray, measure: str) -> np.ndarray:
-    return np.exp(values) if measure in RATIO_MEASURES else np.asarray(values, dtype=float)
-
-
-def _to_analysis(value: float, measure: str) -> float:
-    if measure in RATIO_MEASURES:
-        if value <= 0:
-            raise InputError(f"a ratio threshold must be positive, got {value}", valid="a ratio > 0")
-        return float(np.log(value))
-    return float(value)
 
 
 def leave_one_out(
@@ -93,13 +82,13 @@ def leave_one_out(
     tau_median = np.asarray(batch.ppf(0.5, "tau"), dtype=float)
     probs = {}
     for t in thresholds:
-        p = np.clip(np.asarray(batch.cdf(_to_analysis(float(t), measure), "mu"), dtype=float), 0.0, 1.0)
-        probs[f"prob_{'below' if benefit_below else 'above'}_{float(t):g}"] = p if benefit_below else 1.0 - p
+        p = np.clip(np.asarray(batch.cdf(to_analysis(float(t), measure), "mu"), dtype=float), 0.0, 1.0)
+        probs[prob_column(float(t), benefit_below)] = p if benefit_below else 1.0 - p
 
     table = pd.DataFrame({"omitted": ids})
-    table["median"] = _to_reported(median[1:], measure)
-    table["ci_lower"] = _to_reported(ci[1:, 0], measure)
-    table["ci_upper"] = _to_reported(ci[1:, 1], measure)
+    table["median"] = to_reported(median[1:], measure)
+    table["ci_lower"] = to_reported(ci[1:, 0], measure)
+    table["ci_upper"] = to_reported(ci[1:, 1], measure)
     for name, p in probs.items():
         table[name] = p[1:]
     table["tau_median"] = tau_median[1:]
@@ -107,9 +96,9 @@ def leave_one_out(
     table["kl"] = _kl_from_full(batch, k + 1)
     table = table.set_index("omitted")
     full = {
-        "median": float(_to_reported(median[0], measure)),
-        "ci_lower": float(_to_reported(ci[0, 0], measure)),
-        "ci_upper": float(_to_reported(ci[0, 1], measure)),
+        "median": float(to_reported(median[0], measure)),
+        "ci_lower": float(to_reported(ci[0, 0], measure)),
+        "ci_upper": float(to_reported(ci[0, 1], measure)),
         "tau_median": float(tau_median[0]),
         "sd_mu": float(sd[0]),
         **{name: float(p[0]) for name, p in probs.items()},

@@ -25,8 +25,9 @@ import pandas as pd
 from scipy import special
 
 from bayesmeta.errors import InputError, ModelError
-from bayesmeta.posterior import RATIO_MEASURES, Posterior
+from bayesmeta.posterior import Posterior
 from bayesmeta.priors import Prior, PriorSet, load_prior_sets, parse_prior
+from bayesmeta.scales import prob_column, to_analysis, to_reported
 
 SENSITIVITY_THRESHOLD = 0.05
 POWER_ALPHAS = (0.99, 1.01)
@@ -94,22 +95,6 @@ def _check_alphas(alphas: Sequence[float]) -> tuple[float, float]:
 def _cdf_grid(members: Sequence[Posterior], x: np.ndarray, param: str) -> np.ndarray:
     """CDF of ``param`` of each member posterior on the grid x: shape (len(members), len(x))."""
     return np.vstack([np.asarray(m.marginal(param).cdf(x), dtype=float) for m in members])
-
-
-def _to_reported(values: np.ndarray, measure: str) -> np.ndarray:
-    return np.exp(values) if measure in RATIO_MEASURES else np.asarray(values, dtype=float)
-
-
-def _to_analysis(value: float, measure: str) -> float:
-    if measure in RATIO_MEASURES:
-        if value <= 0:
-            raise InputError(f"a ratio threshold must be positive, got {value}", valid="a ratio > 0")
-        return float(np.log(value))
-    return float(value)
-
-
-def _prob_column(threshold: float, benefit_below: bool) -> str:
-    return f"prob_{'below' if benefit_below else 'above'}_{threshold:g}"
 
 
 def _check_data(y: Any, sei: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -191,17 +176,17 @@ def prior_grid(
     ci = np.asarray(batch.interval(level, "mu"), dtype=float)
     pred = np.asarray(batch.interval(level, "theta_new"), dtype=float)
     tau_ci = np.asarray(batch.interval(level, "tau"), dtype=float)
-    table["median"] = _to_reported(np.asarray(batch.ppf(0.5, "mu"), dtype=float), measure)
-    table["ci_lower"] = _to_reported(ci[:, 0], measure)
-    table["ci_upper"] = _to_reported(ci[:, 1], measure)
-    table["pred_lower"] = _to_reported(pred[:, 0], measure)
-    table["pred_upper"] = _to_reported(pred[:, 1], measure)
+    table["median"] = to_reported(np.asarray(batch.ppf(0.5, "mu"), dtype=float), measure)
+    table["ci_lower"] = to_reported(ci[:, 0], measure)
+    table["ci_upper"] = to_reported(ci[:, 1], measure)
+    table["pred_lower"] = to_reported(pred[:, 0], measure)
+    table["pred_upper"] = to_reported(pred[:, 1], measure)
     table["tau_median"] = np.asarray(batch.ppf(0.5, "tau"), dtype=float)
     table["tau_lower"] = tau_ci[:, 0]
     table["tau_upper"] = tau_ci[:, 1]
     for t in thresholds:
-        p = np.clip(np.asarray(batch.cdf(_to_analysis(float(t), measure), "mu"), dtype=float), 0.0, 1.0)
-        table[_prob_column(float(t), benefit_below)] = p if benefit_below else 1.0 - p
+        p = np.clip(np.asarray(batch.cdf(to_analysis(float(t), measure), "mu"), dtype=float), 0.0, 1.0)
+        table[prob_column(float(t), benefit_below)] = p if benefit_below else 1.0 - p
     table.attrs.update({"measure": measure, "level": level, "benefit_below": benefit_below, "k": int(y_arr.size)})
     return table
 

@@ -36,6 +36,7 @@ import pandas as pd
 from bayesmeta.errors import InputError
 from bayesmeta.exact import fit_exact_batch
 from bayesmeta.posterior import RATIO_MEASURES
+from bayesmeta.scales import null_value, prob_column, to_analysis, to_reported
 
 # Datasets per batched call in the simulation: bounds memory (datasets x studies x quadrature nodes).
 _MAX_BATCH = 8192
@@ -62,7 +63,7 @@ class MonitoringRule:
         """Refuse an MCID on the wrong side of the null (e.g. 1.25 for an HR where benefit is below 1)."""
         if self.futility_mcid is None:
             return
-        null = _null_value(measure)
+        null = null_value(measure)
         if measure in RATIO_MEASURES and self.futility_mcid <= 0:
             raise InputError(f"the MCID must be a positive ratio, got {self.futility_mcid}", valid="a ratio > 0")
         wrong = self.futility_mcid >= null if self.benefit_below else self.futility_mcid <= null
@@ -125,26 +126,6 @@ def _plain(value: object) -> object:
     if isinstance(value, (np.floating, float)):
         return None if np.isnan(value) else float(value)
     return value
-
-
-def _null_value(measure: str) -> float:
-    return 1.0 if measure in RATIO_MEASURES else 0.0
-
-
-def _to_analysis(value: float, measure: str) -> float:
-    if measure in RATIO_MEASURES:
-        if value <= 0:
-            raise InputError(f"a ratio threshold must be positive, got {value}", valid="a ratio > 0")
-        return float(np.log(value))
-    return float(value)
-
-
-def _to_reported(values: np.ndarray, measure: str) -> np.ndarray:
-    return np.exp(values) if measure in RATIO_MEASURES else values
-
-
-def _prob_column(threshold: float, benefit_below: bool) -> str:
-    return f"prob_{'below' if benefit_below else 'above'}_{threshold:g}"
 
 
 def _benefit_probabilities(batch, cuts: Sequence[float], benefit_below: bool) -> np.ndarray:
@@ -252,13 +233,13 @@ def monitor(
     )
 
     thresholds = tuple(float(t) for t in thresholds)
-    null = _null_value(measure)
+    null = null_value(measure)
     cuts_reported = list(dict.fromkeys([null, *thresholds] + ([futility_mcid] if futility_mcid is not None else [])))
-    probs = _benefit_probabilities(batch, [_to_analysis(t, measure) for t in cuts_reported], benefit_below)
+    probs = _benefit_probabilities(batch, [to_analysis(t, measure) for t in cuts_reported], benefit_below)
     prob_of = dict(zip(cuts_reported, probs))
 
-    ci = _to_reported(np.asarray(batch.interval(level, "mu"), dtype=float), measure)
-    pred = _to_reported(np.asarray(batch.interval(level, "theta_new"), dtype=float), measure)
+    ci = to_reported(np.asarray(batch.interval(level, "mu"), dtype=float), measure)
+    pred = to_reported(np.asarray(batch.interval(level, "theta_new"), dtype=float), measure)
     table = pd.DataFrame(
         {
             "look": np.arange(1, k + 1),
@@ -272,14 +253,14 @@ def monitor(
         if n.shape != (k,):
             raise InputError(f"{n.size} sample sizes for {k} studies", column="n_total")
         table["n_cum"] = np.cumsum(n[idx])
-    table["median"] = _to_reported(np.asarray(batch.ppf(0.5, "mu"), dtype=float), measure)
+    table["median"] = to_reported(np.asarray(batch.ppf(0.5, "mu"), dtype=float), measure)
     table["ci_lower"] = ci[:, 0]
     table["ci_upper"] = ci[:, 1]
     table["pred_lower"] = pred[:, 0]
     table["pred_upper"] = pred[:, 1]
     table["tau_median"] = np.asarray(batch.ppf(0.5, "tau"), dtype=float)
     for t in cuts_reported:
-        table[_prob_column(t, benefit_below)] = prob_of[t]
+        table[prob_column(t, benefit_below)] = prob_of[t]
     benefit, futility = _decisions(
         prob_of[null], prob_of.get(futility_mcid) if futility_mcid is not None else None, rule
     )
@@ -355,8 +336,8 @@ def sequence_stops(
     running (in chunks of at most ``max_batch`` data sets), so sequences that have stopped cost nothing more.
     """
     n_seq, k = y.shape
-    null = _to_analysis(_null_value(measure), measure)
-    cuts = [null] + ([_to_analysis(rule.futility_mcid, measure)] if rule.futility_mcid is not None else [])
+    null = to_analysis(null_value(measure), measure)
+    cuts = [null] + ([to_analysis(rule.futility_mcid, measure)] if rule.futility_mcid is not None else [])
     look = np.zeros(n_seq, dtype=int)
     reason = np.full(n_seq, "", dtype=object)
     for j in range(1, k + 1):
@@ -413,7 +394,7 @@ def operating_characteristics(
     se, z_theta, z_y = simulate_sequences(k, sei, n_sim, rng)
 
     scenarios = [(r, t) for r in truths for t in taus]
-    y = np.concatenate([_to_analysis(r, measure) + t * z_theta + se * z_y for r, t in scenarios])
+    y = np.concatenate([to_analysis(r, measure) + t * z_theta + se * z_y for r, t in scenarios])
     first, reason = sequence_stops(
         y,
         np.tile(se, (len(scenarios), 1)),
@@ -469,7 +450,7 @@ def side_by_side(result: MonitoringResult, tsa_curve: pd.DataFrame | object) -> 
             column="study",
             valid="the same studies ordered the same way (by year, ties by study id)",
         )
-    null_col = _prob_column(_null_value(result.measure), result.rule.benefit_below)
+    null_col = prob_column(null_value(result.measure), result.rule.benefit_below)
     keep = [
         "look",
         "study",
