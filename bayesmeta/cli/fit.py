@@ -9,6 +9,15 @@ from typing import Annotated, Optional
 import typer
 
 from bayesmeta.cli import app
+from bayesmeta.cli.options import (
+    DEFAULT_MU_PRIOR,
+    DEFAULT_TAU_PRIOR,
+    DataArgument,
+    JsonOption,
+    MeasureOption,
+    TauPriorOption,
+    measure_value,
+)
 from bayesmeta.errors import InputError
 
 
@@ -17,19 +26,12 @@ class Engine(str, Enum):
     nuts = "nuts"
 
 
-class Measure(str, Enum):
-    HR = "HR"
-    RR = "RR"
-    OR = "OR"
-    MD = "MD"
-
-
 @app.command("fit")
 def fit_command(
-    data: Annotated[str, typer.Argument(help="CSV: study + (yi,sei | yi,vi | estimate,ci_lower,ci_upper | counts)")],
-    measure: Annotated[Optional[Measure], typer.Option(help="effect measure of the data")] = None,
-    mu_prior: Annotated[str, typer.Option("--mu-prior", help='prior of mu, e.g. "normal(0, 4)" or "flat"')] = "normal(0, 4)",
-    tau_prior: Annotated[str, typer.Option("--tau-prior", help='prior of tau, e.g. "halfnormal(0.5)"')] = "halfnormal(0.5)",
+    data: DataArgument,
+    measure: MeasureOption = None,
+    mu_prior: Annotated[str, typer.Option("--mu-prior", help='prior of mu, e.g. "normal(0, 4)" or "flat"')] = DEFAULT_MU_PRIOR,
+    tau_prior: TauPriorOption = DEFAULT_TAU_PRIOR,
     covariates: Annotated[
         Optional[str], typer.Option(help="comma-separated study-level columns for a meta-regression")
     ] = None,
@@ -41,13 +43,13 @@ def fit_command(
     chains: Annotated[int, typer.Option(help="NUTS chains")] = 4,
     seed: Annotated[int, typer.Option(help="random seed (recorded in the output)")] = 0,
     strict: Annotated[bool, typer.Option(help="NUTS: fail instead of warning on poor diagnostics")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Fit y_i ~ N(theta_i, s_i^2), theta_i ~ N(mu + x_i'beta, tau^2) and print posterior summaries."""
     from bayesmeta.design import design_matrix
     from bayesmeta.tables import read_effect_table
 
-    table = read_effect_table(data, measure.value if measure else None)
+    table = read_effect_table(data, measure_value(measure))
     X, names = None, ()
     if covariates:
         columns = [c.strip() for c in covariates.split(",") if c.strip()]

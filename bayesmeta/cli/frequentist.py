@@ -13,6 +13,7 @@ from rich.table import Table
 from scipy import stats
 
 from bayesmeta.cli import app
+from bayesmeta.cli.options import DataArgument, Measure, measure_value
 
 RATIO_MEASURES = ("HR", "RR", "OR")
 
@@ -23,13 +24,6 @@ class Method(str, Enum):
     REML = "REML"
     PM = "PM"
     ML = "ML"
-
-
-class Measure(str, Enum):
-    HR = "HR"
-    RR = "RR"
-    OR = "OR"
-    MD = "MD"
 
 
 def _natural(result: dict[str, Any]) -> dict[str, float | None]:
@@ -48,7 +42,7 @@ def _p(x: float | None) -> str:
 
 @app.command("frequentist")
 def frequentist_command(
-    data: Annotated[str, typer.Argument(help="CSV: study + (yi,sei | yi,vi | estimate,ci_lower,ci_upper | counts)")],
+    data: DataArgument,
     method: Annotated[Method, typer.Option(help="tau^2 estimator (FE: common effect)")] = Method.REML,
     hksj: Annotated[bool, typer.Option("--hksj", help="Knapp-Hartung (HKSJ) t-based inference")] = False,
     measure: Annotated[
@@ -62,7 +56,7 @@ def frequentist_command(
     from bayesmeta.frequentist import rma
     from bayesmeta.tables import read_effect_table
 
-    table = read_effect_table(data, measure.value if measure else None)
+    table = read_effect_table(data, measure_value(measure))
     fit = rma(table.yi, table.vi, method=method.value, test="knha" if hksj else "z", level=level)
     out = {"source": table.source, "measure": table.measure, "study": list(table.study), **fit.as_dict()}
     ratio = table.measure in RATIO_MEASURES

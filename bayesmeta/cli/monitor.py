@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
 from typing import Annotated
 
 import numpy as np
@@ -11,30 +10,31 @@ import pandas as pd
 import typer
 
 from bayesmeta.cli import app
+from bayesmeta.cli.options import (
+    DEFAULT_MU_PRIOR,
+    DEFAULT_TAU_PRIOR,
+    DataArgument,
+    JsonOption,
+    Measure,
+    MuPriorOption,
+    TauPriorOption,
+    measure_value,
+)
 from bayesmeta.data import spreadsheet_row
 from bayesmeta.errors import InputError
 
 
-class Measure(str, Enum):
-    HR = "HR"
-    RR = "RR"
-    OR = "OR"
-    MD = "MD"
-
-
 @app.command("monitor")
 def monitor_command(
-    data: Annotated[str, typer.Argument(help="CSV: study + (yi,sei | yi,vi | estimate,ci_lower,ci_upper | counts)")],
+    data: DataArgument,
     measure: Annotated[
         Measure | None,
         typer.Option(
             help="effect measure [default: the file's measure column, else HR for yi/sei data, RR for counts]"
         ),
     ] = None,
-    mu_prior: Annotated[str, typer.Option("--mu-prior", help='prior of mu, e.g. "normal(0, 4)"')] = "normal(0, 4)",
-    tau_prior: Annotated[
-        str, typer.Option("--tau-prior", help='prior of tau, e.g. "halfnormal(0.5)"')
-    ] = "halfnormal(0.5)",
+    mu_prior: MuPriorOption = DEFAULT_MU_PRIOR,
+    tau_prior: TauPriorOption = DEFAULT_TAU_PRIOR,
     mcid: Annotated[float, typer.Option(help="minimal clinically important ratio for the futility rule")] = 0.8,
     no_futility: Annotated[bool, typer.Option("--no-futility", help="monitor for benefit only")] = False,
     benefit_prob: Annotated[float, typer.Option(help="stop for benefit when P(benefit) exceeds this")] = 0.975,
@@ -47,14 +47,14 @@ def monitor_command(
     ] = None,
     order_by: Annotated[str, typer.Option(help="column giving the publication order (file order if absent)")] = "year",
     plot: Annotated[str | None, typer.Option(help="write the monitoring figure to this file (png, pdf, svg)")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """After each study (by year, then study id) the exact posterior of the pooled effect, with the decision:
     benefit when P(ratio < 1) > benefit-prob, futility when P(ratio < MCID) < futility-prob."""
     from bayesmeta.sequential import monitor
     from bayesmeta.tables import read_effect_table
 
-    table = read_effect_table(data, measure.value if measure else None)
+    table = read_effect_table(data, measure_value(measure))
     if measure is None and table.measure == "GEN":
         table = read_effect_table(data, "HR")
     covariates = table.covariates

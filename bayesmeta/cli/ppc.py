@@ -3,45 +3,36 @@
 from __future__ import annotations
 
 import json
-import math
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from bayesmeta.cli import app
-
-
-class PPCMeasure(str, Enum):
-    HR = "HR"
-    RR = "RR"
-    OR = "OR"
-    MD = "MD"
-
-
-def _plain(value: object) -> object:
-    """JSON-ready: NaN -> None, numpy scalars -> Python."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item"):
-        return _plain(value.item())
-    return value
+from bayesmeta.cli.options import (
+    DEFAULT_MU_PRIOR,
+    DEFAULT_TAU_PRIOR,
+    DataArgument,
+    JsonOption,
+    MeasureOption,
+    MuPriorOption,
+    TauPriorOption,
+    measure_value,
+    plain,
+)
 
 
 @app.command("ppc")
 def ppc_command(
-    data: Annotated[str, typer.Argument(help="CSV: study + (yi,sei | yi,vi | estimate,ci_lower,ci_upper | counts)")],
-    measure: Annotated[PPCMeasure | None, typer.Option(help="effect measure of the data")] = None,
-    mu_prior: Annotated[str, typer.Option("--mu-prior", help='prior of mu, e.g. "normal(0, 4)"')] = "normal(0, 4)",
-    tau_prior: Annotated[
-        str, typer.Option("--tau-prior", help='prior of tau, e.g. "halfnormal(0.5)"')
-    ] = "halfnormal(0.5)",
+    data: DataArgument,
+    measure: MeasureOption = None,
+    mu_prior: MuPriorOption = DEFAULT_MU_PRIOR,
+    tau_prior: TauPriorOption = DEFAULT_TAU_PRIOR,
     level: Annotated[float, typer.Option(help="level of the predictive intervals")] = 0.95,
     draws: Annotated[int, typer.Option(help="posterior draws for the Q-discrepancy p-value")] = 4000,
     seed: Annotated[int, typer.Option(help="random seed (recorded in the output)")] = 0,
     figures: Annotated[str | None, typer.Option(help="folder to write the PPC figures (PNG) into")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Per-study posterior predictive and leave-one-out p-values (LOO-PIT), and the Q-discrepancy
     posterior predictive p-value of the heterogeneity model (exact engine)."""
@@ -49,7 +40,7 @@ def ppc_command(
     from bayesmeta.ppc import q_discrepancy_ppp, study_predictive_pvalues
     from bayesmeta.tables import read_effect_table
 
-    table = read_effect_table(data, measure.value if measure else None)
+    table = read_effect_table(data, measure_value(measure))
     post = fit_exact(
         table.yi,
         table.sei,
@@ -72,9 +63,9 @@ def ppc_command(
             "level": level,
             "method": studies.attrs["method"],
             "studies": [
-                {"study": str(sid), **{c: _plain(v) for c, v in row.items()}} for sid, row in studies.iterrows()
+                {"study": str(sid), **{c: plain(v) for c, v in row.items()}} for sid, row in studies.iterrows()
             ],
-            "q_discrepancy": {k: _plain(v) for k, v in q.to_dict().items()},
+            "q_discrepancy": {k: plain(v) for k, v in q.to_dict().items()},
             "seed": seed,
         }
         typer.echo(json.dumps(out, indent=2, allow_nan=False))

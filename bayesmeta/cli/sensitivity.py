@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -11,13 +10,15 @@ from typing import Annotated
 import typer
 
 from bayesmeta.cli import app
-
-
-class SensitivityMeasure(str, Enum):
-    HR = "HR"
-    RR = "RR"
-    OR = "OR"
-    MD = "MD"
+from bayesmeta.cli.options import (
+    DEFAULT_MU_PRIOR,
+    DEFAULT_TAU_PRIOR,
+    DataArgument,
+    JsonOption,
+    MeasureOption,
+    measure_value,
+    plain,
+)
 
 
 class Benefit(str, Enum):
@@ -25,29 +26,21 @@ class Benefit(str, Enum):
     above = "above"
 
 
-def _plain(value: object) -> object:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item"):
-        return _plain(value.item())
-    return value
-
-
 def _records(frame, index_name: str | None = None) -> list[dict[str, object]]:
     out = []
     for idx, row in frame.iterrows():
         rec = {index_name: str(idx)} if index_name else {}
-        rec.update({str(c): _plain(v) for c, v in row.items()})
+        rec.update({str(c): plain(v) for c, v in row.items()})
         out.append(rec)
     return out
 
 
 @app.command("sensitivity")
 def sensitivity_command(
-    data: Annotated[str, typer.Argument(help="CSV: study + (yi,sei | yi,vi | estimate,ci_lower,ci_upper | counts)")],
-    measure: Annotated[SensitivityMeasure | None, typer.Option(help="effect measure of the data")] = None,
-    mu_prior: Annotated[str, typer.Option("--mu-prior", help="mu prior of the main analysis")] = "normal(0, 4)",
-    tau_prior: Annotated[str, typer.Option("--tau-prior", help="tau prior of the main analysis")] = "halfnormal(0.5)",
+    data: DataArgument,
+    measure: MeasureOption = None,
+    mu_prior: Annotated[str, typer.Option("--mu-prior", help="mu prior of the main analysis")] = DEFAULT_MU_PRIOR,
+    tau_prior: Annotated[str, typer.Option("--tau-prior", help="tau prior of the main analysis")] = DEFAULT_TAU_PRIOR,
     priors: Annotated[str | None, typer.Option(help="TOML file of named prior sets")] = None,
     threshold: Annotated[
         list[float] | None, typer.Option("--threshold", help="ratio thresholds for P(ratio < t); repeatable")
@@ -56,7 +49,7 @@ def sensitivity_command(
         Benefit, typer.Option(help="'below' when a ratio below 1 is benefit, else 'above'")
     ] = Benefit.below,
     figures: Annotated[str | None, typer.Option(help="folder to write the sensitivity figures (PNG) into")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Refit under every named prior set and half-normal tau scale, flag conclusions that change, compute
     power-scaling prior/likelihood sensitivity (Kallioinen et al. 2024) and leave-one-study-out influence."""
@@ -65,7 +58,7 @@ def sensitivity_command(
     from bayesmeta.sensitivity import conclusion_changes, power_scaling, prior_grid
     from bayesmeta.tables import read_effect_table
 
-    table = read_effect_table(data, measure.value if measure else None)
+    table = read_effect_table(data, measure_value(measure))
     mu, tau = parse_prior(mu_prior, "mu"), parse_prior(tau_prior, "tau")
     below = benefit is Benefit.below
     thresholds = tuple(threshold) if threshold else ((1.0, 0.8, 0.7) if below else (1.0, 1.25, 1.4286))
@@ -100,7 +93,7 @@ def sensitivity_command(
             },
             "power_scaling": _records(power),
             "influence": {
-                "full": {k: _plain(v) for k, v in loo.attrs["full"].items()},
+                "full": {k: plain(v) for k, v in loo.attrs["full"].items()},
                 "omitted": _records(loo, "omitted"),
             },
         }

@@ -10,6 +10,7 @@ import numpy as np
 import typer
 
 from bayesmeta.cli import app
+from bayesmeta.cli.options import JsonOption
 from bayesmeta.errors import InputError
 
 
@@ -48,7 +49,7 @@ def tsa_command(
     convention: Annotated[SpendingConvention, typer.Option(help="alpha spending: two-sided total (TSA program) "
                                                            "or per side (gsDesign sfLDOF, RTSA)")] = SpendingConvention.two_sided,
     futility: Annotated[bool, typer.Option(help="add non-binding beta-spending futility boundaries")] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Required information size, cumulative Z-curve and Lan-DeMets O'Brien-Fleming boundaries (Wetterslev 2008)."""
     from bayesmeta.tables import read_effect_table
