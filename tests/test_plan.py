@@ -56,8 +56,8 @@ def test_fingerprint_changes_with_the_plan_and_the_data(tmp_path):
 
 PLANTED = [
     # (description, edit of the TOML text, key path the error must name)
-    ("missing key", lambda t: t.replace('measure = "HR"\nbenefit = "below"\nthresholds = [0.7, 0.8, 1.0]\n\n[outcomes.PFS]',
-                                        'benefit = "below"\nthresholds = [0.7, 0.8, 1.0]\n\n[outcomes.PFS]'),
+    ("missing key", lambda t: t.replace('[outcomes.OS]\nlabel = "Overall survival"\nmeasure = "HR"\n',
+                                        '[outcomes.OS]\nlabel = "Overall survival"\n'),
      "outcomes.OS.measure"),
     ("wrong type", lambda t: t.replace("draws = 2500", 'draws = "many"'), "mcmc.draws"),
     ("wrong type in a list", lambda t: t.replace("thresholds = [0.7, 0.8, 1.0]\n\n[outcomes.PFS]",

@@ -35,8 +35,8 @@ def _check(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
 
 
 def _fmt(est: float, lo: float, hi: float, measure: str) -> str:
-    e, l, h = style.to_display([est, lo, hi], measure)
-    interval = f"[{l:.2f}, {h:.2f}]" if np.isfinite(l) and np.isfinite(h) else ""
+    e, low, high = style.to_display([est, lo, hi], measure)
+    interval = f"[{low:.2f}, {high:.2f}]" if np.isfinite(low) and np.isfinite(high) else ""
     if not np.isfinite(e):
         return interval
     return f"{e:.2f} {interval}".rstrip()

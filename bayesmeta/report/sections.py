@@ -268,7 +268,8 @@ def _metaregression(s: dict[str, Any]) -> list[Any]:
             if what.startswith("meta-regression"):
                 skipped.append(f"{what[len('meta-regression on '):]}: {why}")
         if rows:
-            blocks.append(_table(rows, [("cov", "Covariate", _text), ("levels", f"pooled {o['measure']} by level", _text),
+            blocks.append(_table(rows, [("cov", "Covariate", _text),
+                                        ("levels", f"pooled {o['measure']} by level", _text),
                                         ("ratio", "ratio (CrI)", _text), ("p", "P(ratio < 1)", _text),
                                         ("tau", "tau (median)", _text), ("freq", "REML QM p", _text)],
                                  f"{o['label']}: meta-regression"))
@@ -333,7 +334,8 @@ def _sensitivity(s: dict[str, Any]) -> list[Any]:
                 "p" if robust else "warning"))
         power = sens.get("power_scaling") or []
         if power:
-            blocks.append(_table(power, [("parameter", "Parameter", _text), ("prior", "prior sensitivity", lambda v: num(v, 3)),
+            blocks.append(_table(power, [("parameter", "Parameter", _text),
+                                         ("prior", "prior sensitivity", lambda v: num(v, 3)),
                                          ("likelihood", "likelihood sensitivity", lambda v: num(v, 3)),
                                          ("diagnosis", "diagnosis", _text)],
                                  f"{o['label']}: power-scaling sensitivity"))

@@ -1,0 +1,405 @@
+"""The comparison table: every published number the data can speak to, beside its frequentist recomputation and
+the Bayesian counterpart, with k used vs published and a plain-language line per row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bayesmeta.plan import Plan
+from bayesmeta.reanalysis.outcome import derived_seed
+from bayesmeta.reanalysis.result import OutcomeAnalysis
+from bayesmeta.reanalysis.statements import (
+    benefit_probability,
+    benefit_statement,
+    clinical_threshold,
+    probability_words,
+    stated,
+)
+
+
+def _ci_text(est: float | None, lo: float | None, hi: float | None) -> str:
+    if est is None or not np.isfinite(est):
+        return "-"
+    if lo is None or hi is None or not (np.isfinite(lo) and np.isfinite(hi)):
+        return f"{est:.2f}"
+    return f"{est:.2f} ({lo:.2f} to {hi:.2f})"
+
+def _p_text(p: float | None, relation: str = "=") -> str:
+    if p is None or not np.isfinite(p):
+        return "-"
+    if relation == "<":
+        return f"p < {p:g}"
+    return f"p = {p:.3g}" if p >= 0.001 else "p < 0.001"
+
+def _row(outcome: str, analysis: str, quantity: str, **values: Any) -> dict[str, Any]:
+    base = {"outcome": outcome, "analysis": analysis, "variable": "", "quantity": quantity, "k_published": None,
+            "k_used": None,
+            "published": "-", "published_value": None, "recomputed": "-", "recomputed_value": None,
+            "recomputed_method": "", "bayesian": "-", "bayesian_value": None, "bayesian_statement": "",
+            "status": "", "plain": ""}
+    base.update(values)
+    return base
+
+def comparison_table(plan: Plan, analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame | None,
+                     all_effects: pd.DataFrame, prior_sets: dict[str, Any], seeds: dict[str, int]) -> pd.DataFrame:
+    """Every published number the data can speak to, beside the frequentist recomputation and the Bayesian
+    counterpart, with k used vs published and a plain-language line (see :func:`run_plan`)."""
+    if published is None:
+        return pd.DataFrame(columns=list(_row("", "", "").keys()))
+    from bayesmeta.compare import compare_metaregression, compare_pooled, compare_subgroups
+
+    used = pd.concat([a.effects for a in analyses.values() if len(a.effects)], ignore_index=True) \
+        if any(len(a.effects) for a in analyses.values()) else all_effects.iloc[0:0]
+    rows: list[dict[str, Any]] = []
+    pooled = compare_pooled(used, published)
+    for r in pooled.itertuples(index=False):
+        a = analyses.get(r.outcome)
+        if a is None:
+            continue
+        rows += _pooled_rows(a, r, plan)
+    for analysis, table in (("meta_regression", compare_metaregression(used, published)),
+                            ("subgroup_difference", compare_subgroups(used, published))):
+        done = set()
+        for r in table.itertuples(index=False):
+            a = analyses.get(r.outcome)
+            if a is not None:
+                rows.append(_covariate_row(a, r, analysis))
+                done.add((r.outcome, r.variable))
+        rows += _other_covariate_rows(analyses, published, analysis, done)
+    rows += _regimen_rows(plan, analyses, published, prior_sets, seeds)
+    rows += _egger_rows(analyses, published)
+    rows += _tsa_rows(analyses, published)
+    rows += _rate_rows(plan, analyses, published)
+    rows += _correlation_rows(analyses, published)
+    return pd.DataFrame(rows)
+
+def _pooled_rows(a: OutcomeAnalysis, r: Any, plan: Plan) -> list[dict[str, Any]]:
+    o = a.plan
+    b = a.bayes.get("natural", {})
+    mu = b.get("mu", {})
+    probs = {(p["parameter"], p["threshold"]): p for p in a.bayes.get("probabilities", [])}
+    first_t = 1.0 if 1.0 in o.thresholds else o.thresholds[0]
+    clinical = clinical_threshold(o)
+    p_any = probs.get(("mu", first_t))
+    p_clin = probs.get(("mu", clinical))
+    bayes_text = _ci_text(mu.get("median"), mu.get("lower"), mu.get("upper"))
+    published_text = _ci_text(r.published_estimate, r.published_ci_lower, r.published_ci_upper)
+    plain = (f"{o.label}: the paper reports {o.measure} {published_text}"
+             f" from {r.k_published} studies; the {r.k_used} studies with data here give "
+             f"{_ci_text(r.rule_estimate, r.rule_ci_lower, r.rule_ci_upper)} with the paper's rule")
+    if p_any and p_clin:
+        plain += (f", and the posterior median is {bayes_text}: benefit is {p_any['words']} "
+                  f"({stated(p_any['statement'], p_any['probability'])}) and a benefit beyond {clinical:g} is "
+                  f"{p_clin['words']} ({stated(p_clin['statement'], p_clin['probability'])}).")
+    else:
+        plain += "; no posterior could be computed."
+    rows = [_row(o.name, "pooled", f"pooled {o.measure}", k_published=r.k_published, k_used=r.k_used,
+                 published=_ci_text(r.published_estimate, r.published_ci_lower, r.published_ci_upper),
+                 published_value=r.published_estimate,
+                 recomputed=_ci_text(r.rule_estimate, r.rule_ci_lower, r.rule_ci_upper)
+                 + (f"; REML {_ci_text(r.reml_estimate, r.reml_ci_lower, r.reml_ci_upper)}"
+                    if r.reml_estimate is not None and np.isfinite(r.reml_estimate) else ""),
+                 recomputed_value=r.rule_estimate, recomputed_method=f"paper rule ({r.rule_model}); REML",
+                 bayesian=f"median {bayes_text}" + (f"; {stated(p_clin['statement'], p_clin['probability'])}"
+                                                     if p_clin else ""),
+                 bayesian_value=mu.get("median"),
+                 bayesian_statement=(p_clin["statement"] if p_clin else ""),
+                 status=r.status, plain=plain)]
+    tau = a.bayes.get("natural", {}).get("tau")
+    if r.published_i2 is not None and np.isfinite(r.published_i2):
+        i2 = None if r.i2 is None or not np.isfinite(r.i2) else float(r.i2)
+        rows.append(_row(
+            o.name, "pooled", "I² (%)", k_published=r.k_published, k_used=r.k_used,
+            published=f"{r.published_i2:g}%", published_value=r.published_i2,
+            recomputed="-" if i2 is None else f"{i2:.0f}%", recomputed_value=i2, recomputed_method="Higgins I²",
+            bayesian="-" if tau is None else
+            f"tau median {tau['median']:.2f} ({tau['lower']:.2f} to {tau['upper']:.2f})",
+            bayesian_value=None if tau is None else tau["median"], bayesian_statement="between-study SD tau",
+            status="",
+            plain=(f"{o.label}: the paper reports I² = {r.published_i2:g}%; the studies here give "
+                   + ("no I^2" if i2 is None else f"{i2:.0f}%")
+                   + ("" if tau is None else f"; the posterior of the between-study SD has median {tau['median']:.2f}"
+                      f" on the log scale: one between-study SD multiplies or divides a study's {o.measure} by about "
+                      f"{np.exp(tau['median']):.2f}") + "."),
+        ))
+    return rows
+
+def _covariate_row(a: OutcomeAnalysis, r: Any, analysis: str) -> dict[str, Any]:
+    o = a.plan
+    m = next((x for x in a.metaregression if x["covariate"] == r.variable), None)
+    what = "meta-regression" if analysis == "meta_regression" else "subgroup difference"
+    bayes, value, statement = "-", None, ""
+    plain = f"{o.label}, {r.variable}: the paper reports {what} {_p_text(r.published_p, r.published_p_relation)}"
+    if r.p is not None and np.isfinite(r.p):
+        plain += f"; the {r.k_used} studies here give {_p_text(r.p)}"
+    if m is not None and m.get("fitted"):
+        c = m["contrasts"][0]
+        value = c["p_ratio_below_1"]
+        statement = c["statement"]
+        label = f"ratio per unit of {r.variable}" if m.get("kind") == "numeric" else \
+            f"ratio {c['level']}/{c['reference']}"
+        bayes = f"{label} {_ci_text(c['ratio_median'], c['ratio_lower'], c['ratio_upper'])}; {stated(statement, value)}"
+        if m.get("kind") == "numeric":
+            plain += (f"; in the Bayesian meta-regression each unit of {r.variable} multiplies the {o.measure} by "
+                      f"{c['ratio_median']:.3g}, and {stated(statement, value)} ({probability_words(value)}).")
+        else:
+            plain += (f"; the Bayesian meta-regression puts the {o.measure} of {c['level']} studies at "
+                      f"{c['ratio_median']:.2f} times that of {c['reference']} studies, and "
+                      f"{stated(statement, value)} ({probability_words(value)}).")
+        if m.get("confounded_with"):
+            plain += (f" In these studies {r.variable} splits the studies exactly as "
+                      f"{', '.join(m['confounded_with'])} does, so the two cannot be told apart.")
+    else:
+        why = m["reason"] if m is not None else "covariate not in the plan"
+        plain += f"; no Bayesian meta-regression ({why})."
+    return _row(o.name, analysis, f"{r.variable}: {what} p", variable=r.variable, k_used=r.k_used,
+                published=_p_text(r.published_p, r.published_p_relation), published_value=r.published_p,
+                recomputed=_p_text(r.p) if r.p is not None else "not estimable", recomputed_value=r.p,
+                recomputed_method=str(r.method or ""), bayesian=bayes, bayesian_value=value,
+                bayesian_statement=statement, status=str(r.status), plain=plain)
+
+def _other_covariate_rows(analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame, analysis: str,
+                          done: set[tuple[str, str]]) -> list[dict[str, Any]]:
+    """Published meta-regression p-values of plan covariates that :mod:`bayesmeta.compare` does not cover (it
+    knows platinum, systemic and design), set beside the REML QM test of this run's meta-regression."""
+    from types import SimpleNamespace
+
+    out = []
+    if analysis != "meta_regression":
+        return out
+    for r in published[published["analysis"] == analysis].itertuples(index=False):
+        a = analyses.get(r.outcome)
+        if a is None or (r.outcome, r.variable) in done:
+            continue
+        m = next((x for x in a.metaregression if x["covariate"] == r.variable), None)
+        if m is None:
+            continue
+        relation = r.p_relation or "="
+        p = m["frequentist"]["qm_p"] if m.get("fitted") else None
+        if p is None:
+            status = "not estimable"
+        else:
+            published_low = r.p_value <= 0.05 if relation == "<" else r.p_value < 0.05
+            status = "agree" if published_low == (p < 0.05) else "disagree"
+        row = SimpleNamespace(outcome=r.outcome, variable=r.variable, k_used=a.k, published_p=float(r.p_value),
+                              published_p_relation=relation, p=p, method="REML" if p is not None else "",
+                              status=status)
+        out.append(_covariate_row(a, row, analysis))
+    return out
+
+def _regimen_filter(level: str) -> dict[str, str] | None:
+    """'oxaliplatin HAIC + TKI + ICI' -> {platinum: oxaliplatin, systemic: TKI+ICI}; None if not of that form."""
+    if " HAIC + " not in level:
+        return None
+    platinum, systemic = level.split(" HAIC + ", 1)
+    return {"platinum": platinum.strip(), "systemic": systemic.replace(" + ", "+").strip()}
+
+def _regimen_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame,
+                  prior_sets: dict[str, Any], seeds: dict[str, int]) -> list[dict[str, Any]]:
+    """Published pooled estimates per regimen, recomputed (paper rule) and refitted (exact posterior, main prior)
+    on the studies of that regimen that have data."""
+    from bayesmeta.errors import ModelError
+    from bayesmeta.exact import fit_exact
+    from bayesmeta.frequentist import paper_rule
+
+    main = prior_sets[plan.main_prior]
+    out = []
+    for r in published[published["analysis"] == "regimen"].itertuples(index=False):
+        a = analyses.get(r.outcome)
+        filt = _regimen_filter(str(r.level))
+        if a is None or filt is None:
+            continue
+        o = a.plan
+        sel = a.effects
+        for col, val in filt.items():
+            sel = sel[sel[col].astype(str) == val]
+        k_pub = None if pd.isna(r.k) else int(r.k)
+        pub = _ci_text(r.estimate, r.ci_lower, r.ci_upper)
+        base = dict(k_published=k_pub, k_used=len(sel), published=pub, published_value=float(r.estimate))
+        if len(sel) < 2:
+            have = "no study of this regimen has" if len(sel) == 0 else "only one study of this regimen has"
+            out.append(_row(o.name, "regimen", str(r.level), **base, status="not estimable",
+                            plain=f"{o.label}, {r.level}: the paper reports {o.measure} {pub}; {have} data here, "
+                                  f"too few to pool."))
+            continue
+        y, s, v = (sel[c].to_numpy(float) for c in ("yi", "sei", "vi"))
+        rule = paper_rule(y, v, level=plan.level)
+        seed = seeds[f"regimen.{o.name}.{r.level}"] = derived_seed(plan.seed, "regimen", o.name, str(r.level))
+        try:
+            post = fit_exact(y, s, mu_prior=main.mu, tau_prior=main.tau, study_ids=sel["study_id"].astype(str).tolist(),
+                             measure=o.measure, seed=seed)
+        except ModelError as exc:
+            post = None
+            a.warnings.append(f"regimen {r.level}: exact posterior not computed ({exc})")
+        rec = _ci_text(np.exp(rule.estimate), np.exp(rule.ci_lower), np.exp(rule.ci_upper))
+        bayes, value, statement, plain_b = "-", None, "", ""
+        if post is not None:
+            m = post.marginal("mu")
+            lo, hi = m.interval(plan.level)
+            t = 1.0
+            p = benefit_probability(post, o, t)
+            statement = f"P({benefit_statement(o, t)})"
+            value = float(np.exp(m.median()))
+            bayes = f"median {_ci_text(value, np.exp(lo), np.exp(hi))}; {stated(statement, p)}"
+            plain_b = (f"; the posterior median is {value:.2f} and benefit is {probability_words(p)} "
+                       f"({stated(statement, p)})")
+        out.append(_row(o.name, "regimen", str(r.level), **base, recomputed=rec,
+                        recomputed_value=float(np.exp(rule.estimate)), recomputed_method=f"paper rule ({rule.method})",
+                        bayesian=bayes, bayesian_value=value, bayesian_statement=statement,
+                        status="recomputed on fewer studies" if k_pub and len(sel) < k_pub else "recomputed",
+                        plain=f"{o.label}, {r.level}: the paper reports {o.measure} {pub}; the {len(sel)} studies "
+                              f"with data give {rec}{plain_b}."))
+    return out
+
+def _egger_rows(analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for r in published[published["analysis"] == "egger"].itertuples(index=False):
+        a = analyses.get(r.outcome)
+        if a is None:
+            continue
+        egger = a.frequentist.get("egger")
+        k_pub = None if pd.isna(r.k) else int(r.k)
+        pub = _p_text(r.p_value, r.p_relation or "=")
+        rec = "-" if egger is None else f"{_p_text(egger.pval)} (intercept {egger.intercept:.2f})"
+        plain = (f"{a.plan.label}: the paper found no funnel asymmetry (Egger {pub}); with the {a.k} studies here "
+                 + ("Egger's test cannot be run (fewer than 3 studies)." if egger is None else
+                    f"Egger's test gives {_p_text(egger.pval)}; with so few studies the test has little power."))
+        out.append(_row(a.name, "egger", "Egger test p", k_published=k_pub, k_used=a.k, published=pub,
+                        published_value=r.p_value, recomputed=rec,
+                        recomputed_value=None if egger is None else egger.pval, recomputed_method="Egger 1997",
+                        bayesian="no Bayesian counterpart computed", plain=plain))
+    return out
+
+def _tsa_rows(analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame) -> list[dict[str, Any]]:
+    from bayesmeta.tsa import implied_diversity
+
+    out = []
+    for r in published[published["analysis"] == "tsa_required_information_size"].itertuples(index=False):
+        a = analyses.get(r.outcome)
+        if a is None or a.tsa is None:
+            continue
+        t = a.tsa
+        d2 = implied_diversity(float(r.estimate), t.p_control, t.relative_risk_reduction, t.alpha, t.power)
+        n_total = float(a.effects["n_total"].sum())
+        mon = a.monitoring
+        if mon is not None and mon.first_stop is not None:
+            stop = mon.first_stop
+            bayes = f"monitoring stops for {stop.reason} at look {stop.look} ({stop.study})"
+        elif mon is not None:
+            bayes = "monitoring never stops"
+        else:
+            bayes = "-"
+        crossed = (f"crosses the efficacy boundary at look {t.crossed_efficacy_at}" if t.crossed_efficacy
+                   else "does not cross the efficacy boundary")
+        out.append(_row(
+            a.name, "tsa_required_information_size", "required information size (patients)",
+            k_published=None if pd.isna(r.k) else int(r.k),
+            k_used=a.k, published=f"{float(r.estimate):.0f}", published_value=float(r.estimate),
+            recomputed=f"{t.ris_rounded} (D^2 = {t.diversity:.2f}); accrued {n_total:.0f}",
+            recomputed_value=t.ris_rounded, recomputed_method="TSA, Lan-DeMets O'Brien-Fleming",
+            bayesian=bayes, status="",
+            plain=(f"{a.plan.label}: the paper's RIS of {float(r.estimate):.0f} patients implies D^2 = {d2:.2f} "
+                   f"with its inputs; with the {a.k} studies here (D^2 = {t.diversity:.2f}) the RIS is "
+                   f"{t.ris_rounded}, {n_total:.0f} patients have accrued, and the Z-curve {crossed}; "
+                   f"Bayesian {bayes}."),
+        ))
+    return out
+
+def _rate_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame) -> list[dict[str, Any]]:
+    """Published arm event rates beside the crude rate (total events / total patients) of the studies with arm
+    counts; the paper does not say how it pooled them. The control arm is the plan's ``data.control_arm``."""
+    out = []
+    if plan.control_arm is None:
+        return out
+    for r in published[published["analysis"] == "rate"].itertuples(index=False):
+        a = analyses.get(r.outcome)
+        if a is None:
+            continue
+        treated = str(r.level) != plan.control_arm
+        ev, tot = ("events_treatment", "total_treatment") if treated else ("events_control", "total_control")
+        rows = a.effects.dropna(subset=[ev, tot])
+        if rows.empty:
+            continue
+        rate = float(rows[ev].sum() / rows[tot].sum())
+        out.append(_row(a.name, "rate", f"event rate, {r.level} arm", k_published=None if pd.isna(r.k) else int(r.k),
+                        k_used=len(rows), published=f"{float(r.estimate):.3f}", published_value=float(r.estimate),
+                        recomputed=f"{rate:.3f}", recomputed_value=rate,
+                        recomputed_method="total events / total patients",
+                        bayesian="no Bayesian counterpart computed",
+                        plain=(f"{a.plan.label}, {r.level} arm: the paper reports a rate of "
+                               f"{float(r.estimate):.3f} over {int(r.k)} studies; the {len(rows)} studies with "
+                               f"counts here have {int(rows[ev].sum())} "
+                               f"events in {int(rows[tot].sum())} patients ({rate:.3f}).")))
+    return out
+
+def _correlation_rows(analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame) -> list[dict[str, Any]]:
+    """Published Spearman correlations between outcomes (:func:`bayesmeta.compare.compare_correlations`) for
+    pairs of outcomes the plan analyses."""
+    from bayesmeta.compare import compare_correlations
+
+    rows = published[published["analysis"] == "correlation"]
+    pairs = [str(p) for p in rows["outcome"] if all(o in analyses for o in str(p).split("~"))]
+    if not pairs:
+        return []
+    table = compare_correlations({n: a.effects for n, a in analyses.items()},
+                                 published[published["analysis"].ne("correlation") | published["outcome"].isin(pairs)])
+    out = []
+    for r in table.itertuples(index=False):
+        pub = f"rho = {r.published_r:.2f}" + ("" if r.published_p is None or pd.isna(r.published_p)
+                                              else f", {_p_text(r.published_p, r.published_p_relation or '=')}")
+        have = r.r is not None and not pd.isna(r.r)
+        rec = f"rho = {r.r:.2f}, {_p_text(r.p)}" if have else "not estimable"
+        subset = "" if r.subset == "all" else f" ({r.subset} studies)"
+        out.append(_row(r.pair, "correlation", f"Spearman correlation of study {r.x_outcome} and {r.y_outcome} "
+                        f"effects{subset}", variable=str(r.subset), k_published=None if pd.isna(r.n_published)
+                        else int(r.n_published), k_used=int(r.n_used), published=pub,
+                        published_value=float(r.published_r), recomputed=rec,
+                        recomputed_value=float(r.r) if have else None, recomputed_method="Spearman",
+                        bayesian="no Bayesian counterpart computed", status=str(r.status),
+                        plain=f"{r.x_outcome} vs {r.y_outcome}{subset}: the paper reports Spearman {pub}; "
+                              f"{r.note}."))
+    return out
+
+NOT_COVERED_REASONS = {
+    "subgroup": "the data hold no within-study subgroup results (patient characteristics)",
+    "prognostic_factor": "the data hold no within-study prognostic-factor hazard ratios",
+    "correlation": "the pair of outcomes is not in the plan",
+    "meta_regression": "the covariate is not in the plan's [covariates]",
+    "subgroup_difference": "the covariate is not in the plan's [covariates]",
+    "rate": "the control arm is not named (data.control_arm)",
+}
+
+def published_not_covered(plan: Plan, published: pd.DataFrame | None, comparison: pd.DataFrame) -> pd.DataFrame:
+    """Published rows with no counterpart in the comparison table, counted by outcome and analysis, with the
+    reason the data cannot speak to them."""
+    if published is None:
+        return pd.DataFrame(columns=["outcome", "analysis", "rows", "reason"])
+    covered = set(zip(comparison["outcome"], comparison["analysis"])) if len(comparison) else set()
+    by_variable = set(zip(comparison["outcome"], comparison["analysis"], comparison["variable"])) \
+        if len(comparison) else set()
+    names = {o.name for o in plan.outcomes}
+    records: dict[tuple[str, str], int] = {}
+    for r in published.itertuples(index=False):
+        key = (str(r.outcome), str(r.analysis))
+        if r.analysis == "correlation":
+            level = "all" if pd.isna(r.level) or str(r.level) == "" else str(r.level)
+            if (*key, level) in by_variable:
+                continue
+        elif r.analysis in ("meta_regression", "subgroup_difference"):
+            if (*key, str(r.variable)) in by_variable:
+                continue
+        elif key in covered:
+            continue
+        records[key] = records.get(key, 0) + 1
+    out = []
+    for (outcome, analysis), n in records.items():
+        parts = outcome.split("~")
+        if any(p not in names for p in parts):
+            reason = f"outcome {outcome} is not in the plan"
+        else:
+            reason = NOT_COVERED_REASONS.get(analysis, "no study-level data for this analysis")
+        out.append({"outcome": outcome, "analysis": analysis, "rows": n, "reason": reason})
+    return pd.DataFrame(out, columns=["outcome", "analysis", "rows", "reason"])

@@ -1,0 +1,188 @@
+"""The NUTS cross-check of the exact posteriors and the simulated operating characteristics of the monitoring
+rule, run in a second process while the exact analyses proceed."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bayesmeta.plan import OutcomePlan, Plan
+from bayesmeta.reanalysis.outcome import derived_seed, record_skip
+from bayesmeta.reanalysis.result import OutcomeAnalysis
+from bayesmeta.reanalysis.statements import benefit_probability, benefit_statement
+
+QUANTILES = (0.025, 0.25, 0.5, 0.75, 0.975)
+
+AGREEMENT_LIMIT = 4.0  # |NUTS - exact| / MCSE beyond this flags a disagreement between the engines
+
+def quantile_agreement(exact: Any, nuts: Any, nuts_idata: Any, o: OutcomePlan) -> pd.DataFrame:
+    """Exact vs NUTS quantiles of mu and tau, and P(benefit) at each threshold, with the NUTS Monte Carlo
+    standard error (ArviZ ``mcse``: quantile method for quantiles, mean of the indicator for probabilities, at
+    least the iid binomial SE) and z = (NUTS - exact) / MCSE."""
+    import arviz as az
+
+    rows = []
+    for param in ("mu", "tau"):
+        draws = np.asarray(nuts_idata.posterior[param]).ravel()
+        for q in QUANTILES:
+            e = float(exact.marginal(param).ppf(q))
+            n = float(np.quantile(draws, q))
+            se = float(az.mcse(nuts_idata, var_names=[param], method="quantile", prob=q)[param])
+            rows.append({"parameter": param, "quantity": f"q{q:g}", "exact": e, "nuts": n, "mcse": se})
+    mu = nuts_idata.posterior["mu"]
+    size = int(mu.size)
+    for t in o.thresholds:
+        indicator = (mu < np.log(t)) if o.benefit_below else (mu > np.log(t))
+        e = benefit_probability(exact, o, t)
+        n = float(indicator.mean())
+        # when every draw falls on one side ArviZ's MCSE is 0; the iid binomial SE at the exact probability is
+        # then the smallest honest error
+        se = max(float(az.mcse(indicator.astype(float).to_dataset(name="p"), method="mean")["p"]),
+                 float(np.sqrt(e * (1 - e) / size)))
+        rows.append({"parameter": "mu", "quantity": f"P({benefit_statement(o, t)})", "exact": e, "nuts": n,
+                     "mcse": se})
+    table = pd.DataFrame(rows)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["z"] = (table["nuts"] - table["exact"]) / table["mcse"]
+    table["agrees"] = ~(table["z"].abs() > AGREEMENT_LIMIT)
+    return table
+
+def nuts_jobs(plan: Plan, effects: dict[str, pd.DataFrame], main: Any, seeds: dict[str, int]) -> list[dict[str, Any]]:
+    """One job per outcome of the plan's [mcmc] table with data: the inputs of :func:`bayesmeta.mcmc.fit_nuts`."""
+    jobs = []
+    m = plan.mcmc
+    for name in m.outcomes:
+        e = effects.get(name)
+        if e is None or len(e) == 0:
+            continue
+        seed = seeds[f"nuts.{name}"] = derived_seed(plan.seed, "nuts", name)
+        jobs.append({"name": name, "y": e["yi"].to_numpy(float), "sei": e["sei"].to_numpy(float),
+                     "study_ids": e["study_id"].astype(str).tolist(), "measure": plan.outcome(name).measure,
+                     "mu_prior": main.mu.text, "tau_prior": main.tau.text, "draws": m.draws, "tune": m.tune,
+                     "chains": m.chains, "cores": m.cores, "seed": seed, "target_accept": m.target_accept})
+    return jobs
+
+def fit_nuts_jobs(jobs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Fit every job with NUTS, all padded to one size so that the model is compiled once; a job that cannot be
+    fitted returns its error message. Returns name -> (Posterior or message, seconds)."""
+    from bayesmeta.errors import ModelError
+    from bayesmeta.mcmc import fit_nuts, padded_size
+
+    pad = padded_size(max(len(j["y"]) for j in jobs)) if jobs else None
+    out: dict[str, Any] = {}
+    for job in jobs:
+        args = {k: v for k, v in job.items() if k != "name"}
+        t0 = time.perf_counter()
+        try:
+            out[job["name"]] = (fit_nuts(**args, pad_to=pad), time.perf_counter() - t0)
+        except ModelError as exc:
+            out[job["name"]] = (str(exc), time.perf_counter() - t0)
+    return out
+
+def operating_jobs(plan: Plan, effects: dict[str, pd.DataFrame], main: Any,
+                   seeds: dict[str, int]) -> list[dict[str, Any]]:
+    """One simulation of the monitoring rule's operating characteristics per monitored outcome with data: the
+    arguments of :func:`bayesmeta.sequential.operating_characteristics` (standard errors resampled from the
+    outcome's studies, k as observed)."""
+    m = plan.monitoring
+    jobs = []
+    for name in m.outcomes:
+        e = effects.get(name)
+        if e is None or len(e) == 0:
+            continue
+        o = plan.outcome(name)
+        seed = seeds[f"operating.{name}"] = derived_seed(plan.seed, "operating", name)
+        jobs.append({"name": name, "k": len(e), "sei": e["sei"].to_numpy(float), "true_ratio": m.true_ratios[name],
+                     "tau_values": m.tau_values, "n_sim": m.simulations, "seed": seed, "mu_prior": main.mu.text,
+                     "tau_prior": main.tau.text, "benefit_prob": m.benefit_probability,
+                     "futility_mcid": m.futility_mcid[name], "futility_prob": m.futility_probability,
+                     "measure": o.measure, "benefit_below": o.benefit_below})
+    return jobs
+
+def run_operating_job(job: dict[str, Any]) -> Any:
+    """:func:`bayesmeta.sequential.operating_characteristics` of one job; a ModelError returns its message."""
+    from bayesmeta.errors import ModelError
+    from bayesmeta.sequential import operating_characteristics
+
+    args = {k: v for k, v in job.items() if k != "name"}
+    try:
+        return operating_characteristics(**args)
+    except ModelError as exc:
+        return str(exc)
+
+class Worker:
+    """A second process (spawned: it shares no state) that runs the NUTS fits and then the operating-
+    characteristics simulations while this process does the exact analyses; simulations it has not started when
+    this process is done are taken back (:meth:`take_back`). On 2 cores this about halves the run time.
+    ``parallel=False`` runs the same functions in this process instead; the results are the same."""
+
+    def __init__(self, nuts: list[dict[str, Any]], operating: list[dict[str, Any]], parallel: bool = True) -> None:
+        self.pool = None
+        self._jobs = {j["name"]: j for j in operating}
+        self._local: dict[str, Any] = {}
+        if parallel and (nuts or operating):
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            self._nuts = self.pool.submit(fit_nuts_jobs, nuts) if nuts else None
+            self._operating = {j["name"]: self.pool.submit(run_operating_job, j) for j in operating}
+            self.pool.shutdown(wait=False)
+        else:
+            self._nuts_jobs, self._operating_jobs = nuts, {j["name"]: j for j in operating}
+
+    def nuts(self) -> dict[str, Any]:
+        if self.pool is None:
+            return fit_nuts_jobs(self._nuts_jobs) if self._nuts_jobs else {}
+        return self._nuts.result() if self._nuts is not None else {}
+
+    def take_back(self) -> None:
+        """Run here the simulations the worker has not started yet (last queued first)."""
+        if self.pool is None:
+            return
+        for name, future in reversed(list(self._operating.items())):
+            if future.cancel():
+                self._local[name] = run_operating_job(self._jobs[name])
+
+    def operating(self, name: str) -> Any:
+        if name in self._local:
+            return self._local[name]
+        if self.pool is None:
+            job = self._operating_jobs.get(name)
+            return None if job is None else run_operating_job(job)
+        future = self._operating.get(name)
+        return None if future is None else future.result()
+
+def add_nuts(a: OutcomeAnalysis, plan: Plan, fitted: tuple[Any, float] | None) -> None:
+    """Record the NUTS fit of an outcome: its summary, diagnostics, warnings and the agreement with the exact
+    posterior (quantiles of mu and tau and the decision probabilities, in Monte Carlo SE units)."""
+    from bayesmeta.exact import fit_exact
+
+    if fitted is None:
+        return
+    nuts, seconds = fitted
+    if isinstance(nuts, str):
+        record_skip(a, "NUTS cross-check", nuts)
+        a.warnings.append(f"NUTS cross-check not run: {nuts}")
+        return
+    o, m = a.plan, plan.mcmc
+    main = a.main_prior
+    e = a.effects
+    exact = fit_exact(e["yi"].to_numpy(float), e["sei"].to_numpy(float), mu_prior=main["mu"], tau_prior=main["tau"],
+                      study_ids=e["study_id"].astype(str).tolist(), measure=o.measure, seed=a.bayes.get("seed"))
+    idata = nuts.to_inference_data()
+    agreement = quantile_agreement(exact, nuts, idata, o)
+    a.nuts_idata = idata
+    a.nuts = {
+        "engine": nuts.engine, "seed": nuts.seed, "chains": m.chains, "draws": m.draws, "tune": m.tune,
+        "seconds": seconds, "summary": nuts.to_dict(plan.level, below=o.thresholds),
+        "diagnostics": nuts.diagnostics, "warnings": list(nuts.warnings),
+        "agreement": agreement, "all_agree": bool(agreement["agrees"].all()),
+    }
+    a.warnings += [f"NUTS: {w}" for w in nuts.warnings]
+    for r in agreement[~agreement["agrees"]].itertuples():
+        a.warnings.append(f"NUTS and exact engines disagree on {r.parameter} {r.quantity}: "
+                          f"{r.nuts:.4g} vs {r.exact:.4g} ({r.z:+.1f} MCSE)")

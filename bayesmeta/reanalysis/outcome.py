@@ -1,0 +1,273 @@
+"""Every analysis of one outcome: frequentist pooling, the exact posterior and its probability statements,
+meta-regression, predictive checks, prior sensitivity, influence, sequential monitoring and TSA."""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from bayesmeta.plan import OutcomePlan, Plan
+from bayesmeta.reanalysis.metaregression import metaregression
+from bayesmeta.reanalysis.result import OutcomeAnalysis
+from bayesmeta.reanalysis.statements import (
+    benefit_probability,
+    benefit_statement,
+    clinical_threshold,
+    probability_words,
+)
+
+DENSITY_POINTS = 400
+
+DRAWS = 4000  # joint draws of the exact posterior written to NetCDF
+
+OUTCOME_STEPS = ("effects and frequentist pooling", "exact posterior", "meta-regression",
+                 "posterior predictive checks", "prior sensitivity", "influence", "monitoring",
+                 "trial sequential analysis")
+
+def derived_seed(base: int, *parts: str) -> int:
+    """A reproducible per-step seed: CRC-32 of 'base:part:...' (stable across runs and platforms)."""
+    return zlib.crc32(":".join([str(base), *parts]).encode()) & 0x7FFFFFFF
+
+def frequentist_analysis(effects: pd.DataFrame, level: float) -> dict[str, Any]:
+    """The paper's pooling rule (common effect if I^2 < 50%, else DerSimonian-Laird), REML with z and with
+    Knapp-Hartung tests, Egger's test (k >= 3) and leave-one-out REML (k >= 3)."""
+    from bayesmeta.frequentist import egger_test, leave_one_out, paper_rule, rma
+
+    y, v = effects["yi"].to_numpy(float), effects["vi"].to_numpy(float)
+    ids = effects["study_id"].astype(str).tolist()
+    out: dict[str, Any] = {"paper_rule": paper_rule(y, v, level=level), "reml": rma(y, v, "REML", level=level)}
+    if len(y) >= 2:
+        out["reml_knha"] = rma(y, v, "REML", test="knha", level=level)
+    if len(y) >= 3:
+        out["egger"] = egger_test(y, v, level=level)
+        out["leave_one_out"] = leave_one_out(y, v, method="REML", study=ids, level=level)
+    return out
+
+def density_curves(post: Any, points: int = DENSITY_POINTS) -> dict[str, np.ndarray]:
+    """Posterior density of mu and of theta_new on a common grid of the analysis scale (for figures)."""
+    lo = min(float(post.marginal("mu").ppf(0.0005)), float(post.marginal("theta_new").ppf(0.005)))
+    hi = max(float(post.marginal("mu").ppf(0.9995)), float(post.marginal("theta_new").ppf(0.995)))
+    grid = np.linspace(lo, hi, points)
+    return {
+        "grid": grid,
+        "mu": np.asarray(post.marginal("mu").pdf(grid), dtype=float),
+        "predictive": np.asarray(post.marginal("theta_new").pdf(grid), dtype=float),
+    }
+
+def probability_table(post: Any, o: OutcomePlan) -> list[dict[str, Any]]:
+    """P(benefit beyond each threshold) for the pooled effect and for a new study's effect, with words."""
+    rows = []
+    for param, what in (("mu", "pooled effect"), ("theta_new", "effect in a new study")):
+        for t in o.thresholds:
+            p = benefit_probability(post, o, t, param)
+            rows.append({"parameter": param, "what": what, "threshold": t,
+                         "statement": f"P({benefit_statement(o, t)})", "probability": p,
+                         "words": probability_words(p)})
+    return rows
+
+def natural_summary(post: Any, level: float) -> dict[str, dict[str, float]]:
+    """Median and central interval of mu, theta_new (ratio scale) and tau (log scale)."""
+    out = {}
+    for param, key in (("mu", "mu"), ("theta_new", "predictive"), ("tau", "tau")):
+        m = post.marginal(param)
+        lo, hi = m.interval(level)
+        tr = (lambda x: float(x)) if param == "tau" or not post.is_ratio else (lambda x: float(np.exp(x)))
+        out[key] = {"median": tr(m.median()), "lower": tr(lo), "upper": tr(hi)}
+    return out
+
+def record_skip(a: OutcomeAnalysis, what: str, why: str) -> None:
+    a.skipped[what] = why
+
+def run_step(a: OutcomeAnalysis, what: str, fn: Callable[[], Any]) -> Any:
+    """Run one analysis; a model that cannot be fitted (too few studies, an improper posterior) is recorded as
+    skipped with the library's reason instead of stopping the whole reanalysis."""
+    from bayesmeta.errors import ModelError
+
+    try:
+        return fn()
+    except ModelError as exc:
+        record_skip(a, what, str(exc))
+        a.warnings.append(f"{what} not run: {exc}")
+        return None
+
+def _mark_confounded(a: OutcomeAnalysis) -> None:
+    """Covariates that split the outcome's studies into the same groups cannot be told apart: record it."""
+    groups = {}
+    for m in a.metaregression:
+        if m.get("fitted") and m.get("kind") == "factor":
+            by_level = a.effects.groupby(a.effects[m["covariate"]].astype(str))["study_id"]
+            groups[m["covariate"]] = frozenset(frozenset(ids) for _, ids in by_level)
+    for m in a.metaregression:
+        if m["covariate"] in groups:
+            same = [c for c, g in groups.items() if c != m["covariate"] and g == groups[m["covariate"]]]
+            m["confounded_with"] = same
+    seen = set()
+    for c, g in groups.items():
+        same = sorted(d for d, h in groups.items() if h == g)
+        if len(same) > 1 and tuple(same) not in seen:
+            seen.add(tuple(same))
+            a.warnings.append(f"meta-regression: {' and '.join(same)} split the {a.k} studies identically; their "
+                              f"effects cannot be told apart")
+
+def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.DataFrame,
+                    prior_sets: dict[str, Any], k_published: int | None, seeds: dict[str, int],
+                    step: Callable[[str], None], published_ris: float | None = None) -> OutcomeAnalysis:
+    """Every per-outcome analysis of the plan (see the module docstring)."""
+    from bayesmeta.exact import fit_exact
+
+    main = prior_sets[plan.main_prior]
+    a = OutcomeAnalysis(plan=o, rows=rows, effects=effects, k_published=k_published,
+                        main_prior={"name": plan.main_prior, **main.as_dict()})
+    wrong = effects[effects["measure"] != o.measure]
+    if len(wrong):
+        from bayesmeta.errors import InputError
+
+        raise InputError(f"outcome {o.name} is analysed as {o.measure} in the plan but study "
+                         f"{wrong['study_id'].iloc[0]} reports a {wrong['measure'].iloc[0]}",
+                         file=str(plan.outcomes_file), column="measure", valid=o.measure)
+    k = len(effects)
+    y, s = effects["yi"].to_numpy(float), effects["sei"].to_numpy(float)
+    ids = effects["study_id"].astype(str).tolist()
+    level = plan.level
+
+    step(f"{o.name}: effects and frequentist pooling")
+    if k == 0:
+        for what in OUTCOME_STEPS[1:]:
+            step(f"{o.name}: {what}")
+        record_skip(a, "all", "no study has usable data for this outcome")
+        a.warnings.append(f"{o.name}: no study has usable data; nothing was fitted")
+        return a
+    a.frequentist = frequentist_analysis(effects, level)
+
+    step(f"{o.name}: exact posterior")
+    seed = seeds[f"exact.{o.name}"] = derived_seed(plan.seed, "exact", o.name)
+    post = run_step(a, "exact posterior", lambda: fit_exact(
+        y, s, mu_prior=main.mu, tau_prior=main.tau, study_ids=ids, measure=o.measure, seed=seed))
+    if post is None:
+        for what in OUTCOME_STEPS[2:]:
+            step(f"{o.name}: {what}")
+        return a
+    a.bayes = post.to_dict(level, below=o.thresholds)
+    a.bayes["probabilities"] = probability_table(post, o)
+    a.bayes["natural"] = natural_summary(post, level)
+    a.bayes["level"] = level
+    a.bayes["seed"] = seed
+    a.shrinkage = post.shrinkage(level)
+    a.density = density_curves(post)
+    a.idata = post.to_inference_data(DRAWS, seed)
+    a.warnings += [f"exact engine: {w}" for w in post.warnings]
+
+    step(f"{o.name}: meta-regression")
+    for column in plan.covariates:
+        mseed = seeds[f"metareg.{o.name}.{column}"] = derived_seed(plan.seed, "metareg", o.name, column)
+        result = run_step(a, f"meta-regression on {column}", lambda: metaregression(
+            effects, o, main, column, level, mseed, plan.min_per_level))
+        if result is not None:
+            a.metaregression.append(result)
+
+    _mark_confounded(a)
+
+    step(f"{o.name}: posterior predictive checks")
+    from bayesmeta import ppc
+
+    pseed = seeds[f"ppc.{o.name}"] = derived_seed(plan.seed, "ppc", o.name)
+    studies_table = run_step(a, "posterior predictive checks", lambda: ppc.study_predictive_pvalues(
+        post, level=level, loo=k >= 3))
+    q = run_step(a, "heterogeneity check", lambda: ppc.q_discrepancy_ppp(post, seed=pseed))
+    a.ppc = {"studies": studies_table, "q": q, "seed": pseed}
+    if k >= 3:
+        a.ppc["loo_pit"] = run_step(a, "LOO-PIT", lambda: ppc.loo_pit(post, level=level))
+        if studies_table is not None and "pareto_k" in studies_table.columns:
+            bad = studies_table[studies_table["pareto_k"] > 0.7]
+            for sid in bad.index:
+                a.warnings.append(f"PPC: Pareto k > 0.7 for {sid}: its LOO estimate is unreliable")
+
+    step(f"{o.name}: prior sensitivity")
+    from bayesmeta import sensitivity
+
+    chosen = {name: prior_sets[name] for name in (plan.main_prior, *plan.sensitivity_priors)}
+    grid = run_step(a, "prior grid", lambda: sensitivity.prior_grid(
+        y, s, chosen, thresholds=o.thresholds, measure=o.measure, level=level, benefit_below=o.benefit_below))
+    changes = None
+    if grid is not None:
+        changes = run_step(a, "conclusion changes", lambda: sensitivity.conclusion_changes(
+            grid, threshold=clinical_threshold(o)))
+    power = run_step(a, "power-scaling sensitivity", lambda: sensitivity.power_scaling(post))
+    a.sensitivity = {"grid": grid, "changes": changes, "power_scaling": power,
+                     "clinical_threshold": clinical_threshold(o),
+                     "robust": None if changes is None else
+                     bool(changes.attrs.get("robust", not changes["changes"].any()))}
+    if changes is not None and not a.sensitivity["robust"]:
+        moved = changes[changes["changes"]]
+        a.warnings.append(f"prior sensitivity: P({benefit_statement(o, clinical_threshold(o))}) changes band under "
+                          f"{len(moved)} of {len(changes)} prior combinations")
+    if power is not None:
+        for r in power.itertuples():
+            if r.diagnosis != "-":
+                a.warnings.append(f"power-scaling: {r.parameter} shows {r.diagnosis} (prior {r.prior:.3f}, "
+                                  f"likelihood {r.likelihood:.3f})")
+
+    step(f"{o.name}: influence")
+    if k >= 3:
+        from bayesmeta.influence import influence
+
+        a.influence = run_step(a, "influence", lambda: influence(
+            post, thresholds=o.thresholds, level=level, benefit_below=o.benefit_below))
+    else:
+        record_skip(a, "influence", f"leave-one-out needs at least 3 studies (k = {k})")
+
+    step(f"{o.name}: monitoring")
+    if o.name in plan.monitoring.outcomes:
+        _monitoring(plan, o, a, effects, main, seeds)
+    else:
+        record_skip(a, "monitoring", "not requested in the plan's [monitoring] outcomes")
+
+    step(f"{o.name}: trial sequential analysis")
+    tsa_plan = next((t for t in plan.tsa if t.outcome == o.name), None)
+    if tsa_plan is not None:
+        _tsa(a, tsa_plan, effects, published_ris)
+    else:
+        record_skip(a, "trial sequential analysis", "not requested in the plan's [tsa] tables")
+    return a
+
+def _order_keys(plan: Plan, effects: pd.DataFrame) -> np.ndarray | None:
+    return effects["year"].to_numpy(float) if plan.monitoring.order == "year" else None
+
+def _monitoring(plan: Plan, o: OutcomePlan, a: OutcomeAnalysis, effects: pd.DataFrame, main: Any,
+                seeds: dict[str, int]) -> None:
+    from bayesmeta.sequential import monitor
+
+    m = plan.monitoring
+    y, s = effects["yi"].to_numpy(float), effects["sei"].to_numpy(float)
+    common = dict(mu_prior=main.mu, tau_prior=main.tau, benefit_prob=m.benefit_probability,
+                  futility_mcid=m.futility_mcid[o.name], futility_prob=m.futility_probability,
+                  measure=o.measure, benefit_below=o.benefit_below)
+    a.monitoring = run_step(a, "monitoring", lambda: monitor(
+        y, s, _order_keys(plan, effects), study_ids=effects["study_id"].astype(str).tolist(),
+        sample_sizes=effects["n_total"].to_numpy(float), thresholds=o.thresholds, level=plan.level, **common))
+
+def _tsa(a: OutcomeAnalysis, t: Any, effects: pd.DataFrame, published_ris: float | None) -> None:
+    """Trial sequential analysis as planned, and the D^2 that the published information size implies."""
+    from bayesmeta import tsa as tsa_module
+    from bayesmeta.frequentist import rma
+
+    y, v = effects["yi"].to_numpy(float), effects["vi"].to_numpy(float)
+    if t.heterogeneity == "D2":
+        diversity, method = "auto", "DL"
+    elif t.heterogeneity == "I2":
+        diversity, method = float(rma(y, v, method="DL").i2) / 100.0, "DL"
+    else:
+        diversity, method = 0.0, "FE"
+    a.tsa_settings = {"relative_risk_reduction": t.relative_risk_reduction, "alpha": t.alpha, "power": t.power,
+                      "control_rate": t.control_rate, "control_rate_source": t.control_rate_source,
+                      "heterogeneity": t.heterogeneity, "method": method, "published_ris": published_ris,
+                      "implied_diversity_of_published_ris": None if published_ris is None else
+                      tsa_module.implied_diversity(published_ris, t.control_rate, t.relative_risk_reduction,
+                                                   t.alpha, t.power)}
+    a.tsa = run_step(a, "trial sequential analysis", lambda: tsa_module.tsa(
+        y, v, effects["n_total"].to_numpy(float), t.control_rate, t.relative_risk_reduction, alpha=t.alpha,
+        power=t.power, diversity=diversity, order=effects["year"].to_numpy(float), method=method,
+        study=effects["study_id"].astype(str).tolist()))

@@ -1,0 +1,136 @@
+"""run_plan: every analysis of a plan, in order, with progress reports and the result cache."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import pandas as pd
+
+from bayesmeta.cache import ResultCache, cache_key, library_versions
+from bayesmeta.plan import Plan
+from bayesmeta.reanalysis.comparison import comparison_table, published_not_covered
+from bayesmeta.reanalysis.coverage import coverage_tables, published_k, published_pooled, published_ris
+from bayesmeta.reanalysis.crosscheck import Worker, add_nuts, nuts_jobs, operating_jobs
+from bayesmeta.reanalysis.metaregression import attach_covariates
+from bayesmeta.reanalysis.outcome import OUTCOME_STEPS, analyse_outcome, record_skip
+from bayesmeta.reanalysis.result import OutcomeAnalysis, ReanalysisResult
+
+Progress = Callable[[str], None]
+"""Called with a short description as each step starts (a progress bar advances one step per call)."""
+
+GLOBAL_STEPS = ("comparison with the published numbers", "reinterpretation and consistency")
+
+def plan_steps(plan: Plan) -> list[str]:
+    """The steps :func:`run_plan` reports to ``progress``, in order."""
+    steps = ["loading data"]
+    for o in plan.outcomes:
+        steps += [f"{o.name}: {s}" for s in OUTCOME_STEPS]
+    steps += [f"{name}: NUTS cross-check" for name in plan.mcmc.outcomes]
+    return steps + list(GLOBAL_STEPS)
+
+REINTERPRET_PRIORS = ("skeptical", "enthusiastic", "pessimistic", "vague")
+
+def _mcid_below(plan: Plan) -> float:
+    """The MCID for benefit below 1 used to reinterpret the published rows: the plan's futility MCID of its
+    first HR-type monitored outcome, else 0.8."""
+    for o in plan.outcomes:
+        if o.benefit_below and o.name in plan.monitoring.futility_mcid:
+            return plan.monitoring.futility_mcid[o.name]
+    return 0.8
+
+def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache | None = None,
+             parallel: bool = True) -> ReanalysisResult:
+    """Compute everything the plan asks for (see the module docstring). With ``cache``, a stored result with
+    the same key (:func:`bayesmeta.cache.cache_key`) is returned instead of recomputing (``cache_hit`` True).
+    ``parallel`` runs the NUTS fits and the simulations in a second process (:class:`Worker`); the results do not
+    depend on it."""
+    from bayesmeta.consistency import check_published
+    from bayesmeta.data import load_outcomes, load_published, load_studies
+    from bayesmeta.effects import derive_effects, effects_for
+    from bayesmeta.priors import load_prior_sets
+    from bayesmeta.reinterpret import reinterpret_published
+
+    step = progress or (lambda description: None)
+    key = cache_key(plan) if cache is not None else ""
+    if cache is not None:
+        stored = cache.load(key)
+        if isinstance(stored, ReanalysisResult):
+            stored.cache_hit = True
+            return stored
+
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    step("loading data")
+    studies = load_studies(plan.studies)
+    outcome_rows = load_outcomes(plan.outcomes_file, studies=studies)
+    published = load_published(plan.published) if plan.published is not None else None
+    prior_sets = load_prior_sets(plan.priors_file)
+    all_effects = derive_effects(outcome_rows, studies)
+    timings["loading data"] = time.perf_counter() - start
+
+    seeds: dict[str, int] = {"plan": plan.seed}
+    effects = {o.name: attach_covariates(effects_for(o.name, outcome_rows, studies), studies, plan.covariates)
+               for o in plan.outcomes}
+    main = prior_sets[plan.main_prior]
+    worker = Worker(nuts_jobs(plan, effects, main, seeds), operating_jobs(plan, effects, main, seeds), parallel)
+    analyses: dict[str, OutcomeAnalysis] = {}
+    for o in plan.outcomes:
+        t0 = time.perf_counter()
+        rows = all_effects[all_effects["outcome"] == o.name].reset_index(drop=True)
+        analyses[o.name] = analyse_outcome(plan, o, rows, effects[o.name], prior_sets,
+                                           published_k(published, o.name), seeds, step,
+                                           published_ris(published, o.name))
+        analyses[o.name].published = published_pooled(published, o.name)
+        timings[o.name] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    worker.take_back()
+    timings["simulations taken back"] = time.perf_counter() - t0
+    fits = worker.nuts()
+    for name in plan.mcmc.outcomes:
+        step(f"{name}: NUTS cross-check")
+        a = analyses[name]
+        if name not in fits:
+            record_skip(a, "NUTS cross-check", "no data to fit" if a.k == 0 else "not fitted")
+        elif a.bayes:
+            add_nuts(a, plan, fits[name])
+    for o in plan.outcomes:
+        if o.name not in plan.mcmc.outcomes:
+            record_skip(analyses[o.name], "NUTS cross-check", "not requested in the plan's [mcmc] outcomes")
+    for name in plan.monitoring.outcomes:
+        a = analyses[name]
+        oc = worker.operating(name)
+        if isinstance(oc, str):
+            record_skip(a, "operating characteristics", oc)
+        elif oc is not None:
+            a.operating = oc
+    timings["waiting for the worker"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    step("comparison with the published numbers")
+    comparison = comparison_table(plan, analyses, published, all_effects, prior_sets, seeds)
+    step("reinterpretation and consistency")
+    if published is not None:
+        benefit_above = [o.name for o in plan.outcomes if not o.benefit_below]
+        reinterpretation = reinterpret_published(published, priors=REINTERPRET_PRIORS, mcid=_mcid_below(plan),
+                                                 benefit_above=benefit_above, level=plan.level)
+        consistency = check_published(plan.published)
+    else:
+        reinterpretation, consistency = pd.DataFrame(), pd.DataFrame()
+    coverage, missing = coverage_tables(plan, studies, outcome_rows, all_effects, published)
+    timings["comparison"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - start
+
+    result = ReanalysisResult(
+        plan=plan, outcomes=analyses, coverage=coverage, missing_studies=missing, comparison=comparison,
+        not_covered=published_not_covered(plan, published, comparison),
+        reinterpretation=reinterpretation, consistency=consistency,
+        priors={name: {**prior_sets[name].as_dict(), "description": prior_sets[name].description,
+                       "source": prior_sets[name].source}
+                for name in (plan.main_prior, *plan.sensitivity_priors)},
+        versions=library_versions(), seeds=seeds, timings=timings, cache_key=key,
+    )
+    if cache is not None:
+        cache.store(key, result)
+    return result

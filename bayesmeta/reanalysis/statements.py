@@ -1,0 +1,57 @@
+"""Probability statements in words: the direction of benefit, thresholds, and a calibrated verbal scale."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from bayesmeta.plan import OutcomePlan
+
+
+def to_ratio(x: float, measure: str) -> float:
+    return float(np.exp(x)) if measure in ("HR", "RR", "OR") else float(x)
+
+def probability_words(p: float) -> str:
+    """A plain-language reading of a posterior probability (the IPCC calibrated-language scale,
+    Mastrandrea et al. 2010): >= 0.99 virtually certain, >= 0.90 very likely, >= 0.66 likely, > 0.33 about as
+    likely as not, > 0.10 unlikely, > 0.01 very unlikely, else exceptionally unlikely."""
+    if p >= 0.99:
+        return "virtually certain"
+    if p >= 0.90:
+        return "very likely"
+    if p >= 0.66:
+        return "likely"
+    if p > 0.33:
+        return "about as likely as not"
+    if p > 0.10:
+        return "unlikely"
+    if p > 0.01:
+        return "very unlikely"
+    return "exceptionally unlikely"
+
+def probability_text(p: float) -> str:
+    """A probability to 3 decimals, '> 0.999' and '< 0.001' at the ends."""
+    if p > 0.999:
+        return "> 0.999"
+    if p < 0.001:
+        return "< 0.001"
+    return f"{p:.3f}"
+
+def stated(statement: str, p: float) -> str:
+    """'P(HR < 0.7) = 0.912', or 'P(HR < 1) > 0.999' at the ends."""
+    text = probability_text(p)
+    return f"{statement} {text}" if text[0] in "<>" else f"{statement} = {text}"
+
+def benefit_statement(o: OutcomePlan, threshold: float) -> str:
+    """'HR < 0.7' for outcomes where benefit is below, 'RR > 1.25' where it is above."""
+    sign = "<" if o.benefit_below else ">"
+    return f"{o.measure} {sign} {threshold:g}"
+
+def clinical_threshold(o: OutcomePlan) -> float:
+    """The most demanding threshold of the outcome (the smallest for benefit below 1, the largest above)."""
+    return min(o.thresholds) if o.benefit_below else max(o.thresholds)
+
+def benefit_probability(post: Any, o: OutcomePlan, threshold: float, param: str = "mu") -> float:
+    """P(effect beyond ``threshold`` on the benefit side) from a Posterior."""
+    return post.prob_below(threshold, param) if o.benefit_below else post.prob_above(threshold, param)
