@@ -14,7 +14,7 @@ import numpy as np
 from scipy import optimize
 from scipy.special import ndtr, ndtri
 
-from bayesmeta.posterior import _check_level
+from bayesmeta.exact.marginal import QuantileMarginal
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
@@ -139,7 +139,7 @@ class MixtureFamily:
         return [float(self._cache[v][row]) for v in probs]
 
 
-class NormalMixture:
+class NormalMixture(QuantileMarginal):
     """The marginal posterior sum_j w_j N(m_j, s_j^2); implements the :class:`bayesmeta.posterior.Marginal`
     protocol. ``shortest`` intervals assume a unimodal density (as R bayesmeta does). ``moments`` says whether
     the mean and the variance of the continuous mixture exist (the rule's finite sums always do)."""
@@ -174,15 +174,10 @@ class NormalMixture:
 
     def ppf(self, q: np.ndarray | float) -> np.ndarray:
         q = np.asarray(q, dtype=float)
-        flat = q.ravel().tolist()
         if self._family is not None:
             family, row = self._family
-            return np.array(family.quantiles(row, flat)).reshape(q.shape)
-        missing = [v for v in dict.fromkeys(flat) if v not in self._quantiles]
-        if missing:
-            found = mixture_ppf(np.array(missing), self.weights, self.means, self.sds)
-            self._quantiles.update(zip(missing, found.tolist()))
-        return np.array([self._quantiles[v] for v in flat]).reshape(q.shape)
+            return np.array(family.quantiles(row, q.ravel().tolist())).reshape(q.shape)
+        return self._remembered(q, lambda p: mixture_ppf(p, self.weights, self.means, self.sds))
 
     def mean(self) -> float:
         """The mean (NaN when it does not exist, e.g. a predictive under a very heavy-tailed tau posterior)."""
@@ -191,18 +186,6 @@ class NormalMixture:
     def std(self) -> float:
         """The standard deviation (inf when the second moment is infinite)."""
         return self._std if self._moments[1] else math.inf
-
-    def median(self) -> float:
-        return float(self.ppf(0.5))
-
-    def interval(self, level: float = 0.95, kind: str = "central") -> tuple[float, float]:
-        _check_level(level)
-        if kind == "central":
-            lo, _, hi = self.ppf(np.array([(1 - level) / 2, 0.5, (1 + level) / 2]))
-            return float(lo), float(hi)
-        if kind == "shortest":
-            return self._shortest(level)
-        raise ValueError(f"unknown interval kind {kind!r} (valid: 'central', 'shortest')")
 
     def _shortest(self, level: float) -> tuple[float, float]:
         """Solve F(b) - F(a) = level, f(a) = f(b) by Newton's method from the central interval."""

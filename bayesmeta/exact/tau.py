@@ -10,9 +10,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from bayesmeta.exact.marginal import QuantileMarginal
 from bayesmeta.exact.mixture import shortest_by_probability
 from bayesmeta.exact.quadrature import TauRule, t_to_tau, tau_to_t
-from bayesmeta.posterior import _check_level
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(10)
 _DT = 1e-6  # step in t of the central differences of log p(tau | y)
@@ -171,7 +171,7 @@ def _log_interpolation(q, c0, c1, t0, t1):
     return t0 + s * (t1 - t0)
 
 
-class TauMarginal:
+class TauMarginal(QuantileMarginal):
     """p(tau | y) of one dataset, proportional to p(tau) p(y | tau); implements the Marginal protocol. The
     shortest interval solves F(b) - F(a) = level, f(a) = f(b) by Newton's method in t."""
 
@@ -198,30 +198,13 @@ class TauMarginal:
             return self.batch.ppf(q.reshape(1, -1), self._rows).reshape(q.shape)
         if np.any(~((q >= 0) & (q <= 1))):
             raise ValueError("quantile probabilities must lie in [0, 1]")
-        flat = q.ravel().tolist()
-        missing = [v for v in dict.fromkeys(flat) if v not in self._quantiles]
-        if missing:
-            found = self.batch.ppf(np.array(missing)[None, :], self._rows)[0]
-            self._quantiles.update(zip(missing, found.tolist()))
-        return np.array([self._quantiles[v] for v in flat]).reshape(q.shape)
+        return self._remembered(q, lambda p: self.batch.ppf(p[None, :], self._rows)[0])
 
     def mean(self) -> float:
         return float(self.batch.mean[self.row])
 
     def std(self) -> float:
         return float(self.batch.std[self.row])
-
-    def median(self) -> float:
-        return float(self.ppf(0.5))
-
-    def interval(self, level: float = 0.95, kind: str = "central") -> tuple[float, float]:
-        _check_level(level)
-        if kind == "central":
-            lo, _, hi = self.ppf(np.array([(1 - level) / 2, 0.5, (1 + level) / 2]))
-            return float(lo), float(hi)
-        if kind == "shortest":
-            return self._shortest(level)
-        raise ValueError(f"unknown interval kind {kind!r} (valid: 'central', 'shortest')")
 
     def _shortest(self, level: float) -> tuple[float, float]:
         """[lower end, Q(level)] when the density at the lower end of the support is at least that at Q(level)
