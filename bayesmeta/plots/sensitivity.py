@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from bayesmeta.plots.style import (
@@ -31,6 +32,19 @@ def _require(table: pd.DataFrame, columns: Sequence[str], source: str) -> None:
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise ValueError(f"the table lacks column(s) {', '.join(missing)} (see {source})")
+
+
+def _margin_note(ax: Axes, text: str, row: float, va: str = "center") -> None:
+    """Write ``text`` in the right margin of ``ax``, level with ``row`` (data coordinates)."""
+    ax.annotate(
+        text,
+        (1.0, row),
+        xycoords=("axes fraction", "data"),
+        xytext=(6, 0),
+        textcoords="offset points",
+        va=va,
+        fontsize=RC["font.size"] - 1,
+    )
 
 
 def plot_prior_grid(
@@ -83,24 +97,8 @@ def plot_prior_grid(
         if pcol is not None:
             values = table[pcol].to_numpy(float)
             for r, v in zip(rows, values):
-                ax.annotate(
-                    f"{v:.3f}",
-                    (1.0, r),
-                    xycoords=("axes fraction", "data"),
-                    xytext=(6, 0),
-                    textcoords="offset points",
-                    va="center",
-                    fontsize=RC["font.size"] - 1,
-                )
-            ax.annotate(
-                pcol.replace("prob_", "P ").replace("_", " "),
-                (1.0, n - 0.4),
-                xycoords=("axes fraction", "data"),
-                xytext=(6, 0),
-                textcoords="offset points",
-                va="bottom",
-                fontsize=RC["font.size"] - 1,
-            )
+                _margin_note(ax, f"{v:.3f}", r)
+            _margin_note(ax, pcol.replace("prob_", "P ").replace("_", " "), n - 0.4, va="bottom")
         if {"pred_lower", "pred_upper"} <= set(table.columns):
             ax.legend(loc="lower left", frameon=False, bbox_to_anchor=(0.0, 1.0))
         if title:
@@ -128,15 +126,7 @@ def plot_power_scaling(table: pd.DataFrame, *, threshold: float = 0.05, title: s
         ax.set_ylim(-0.6, n - 0.4)
         for r, d in zip(rows, table["diagnosis"]):
             if d != "-":
-                ax.annotate(
-                    str(d),
-                    (1.0, r),
-                    xycoords=("axes fraction", "data"),
-                    xytext=(6, 0),
-                    textcoords="offset points",
-                    va="center",
-                    fontsize=RC["font.size"] - 1,
-                )
+                _margin_note(ax, str(d), r)
         ax.set_xlabel("power-scaling sensitivity (CJS distance per log2 alpha)")
         ax.legend(loc="lower right", frameon=False, ncol=2, bbox_to_anchor=(1.0, 1.0))
         if title:
