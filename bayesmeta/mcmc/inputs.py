@@ -5,7 +5,7 @@ Rows are counted as in the study table the arrays come from (header row 1, first
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -32,6 +32,14 @@ def study_labels(study_ids: Sequence[str] | None, k: int) -> tuple[str, ...]:
             )
         seen.add(sid)
     return ids
+
+
+def _refuse_first(ok: np.ndarray, ids: Sequence[str], column: str, valid: str, describe: Callable[[int], str]) -> None:
+    """InputError naming the first study where ``ok`` is False: ``study '<id>': <describe(i)>``, its row, column."""
+    bad = np.flatnonzero(~ok)
+    if bad.size:
+        i = int(bad[0])
+        raise InputError(f"study {ids[i]!r}: {describe(i)}", row=i + 2, column=column, valid=valid)
 
 
 def _one_dimensional(values, column: str) -> np.ndarray:
@@ -64,15 +72,7 @@ def effects_and_errors(
             "a positive finite number",
         ),
     ):
-        bad = np.flatnonzero(~ok)
-        if bad.size:
-            i = int(bad[0])
-            raise InputError(
-                f"study {ids[i]!r}: {column} is {values[i]!r}",
-                row=i + 2,
-                column=column,
-                valid=valid,
-            )
+        _refuse_first(ok, ids, column, valid, lambda i: f"{column} is {values[i]!r}")
     return y_arr, sei_arr, ids
 
 
@@ -135,36 +135,19 @@ def arm_counts(
             )
     ids = study_labels(study_ids, k)
     for arr, column in zip(arrays, ARM_COLUMNS):
-        bad = np.flatnonzero(~np.isfinite(arr) | (arr < 0) | (arr != np.round(arr)))
-        if bad.size:
-            i = int(bad[0])
-            raise InputError(
-                f"study {ids[i]!r}: {column} is {arr[i]!r}",
-                row=i + 2,
-                column=column,
-                valid="a whole number >= 0",
-            )
+        ok = np.isfinite(arr) & (arr >= 0) & (arr == np.round(arr))
+        _refuse_first(ok, ids, column, "a whole number >= 0", lambda i: f"{column} is {arr[i]!r}")
     a, n1, c, n2 = (arr.astype(np.int64) for arr in arrays)
     for events, total, ev_col, tot_col in (
         (a, n1, ARM_COLUMNS[0], ARM_COLUMNS[1]),
         (c, n2, ARM_COLUMNS[2], ARM_COLUMNS[3]),
     ):
-        bad = np.flatnonzero(total <= 0)
-        if bad.size:
-            i = int(bad[0])
-            raise InputError(
-                f"study {ids[i]!r}: {tot_col} is {total[i]}",
-                row=i + 2,
-                column=tot_col,
-                valid="a positive arm size",
-            )
-        bad = np.flatnonzero(events > total)
-        if bad.size:
-            i = int(bad[0])
-            raise InputError(
-                f"study {ids[i]!r}: {ev_col} ({events[i]}) exceeds {tot_col} ({total[i]})",
-                row=i + 2,
-                column=ev_col,
-                valid=f"0 to {tot_col}",
-            )
+        _refuse_first(total > 0, ids, tot_col, "a positive arm size", lambda i: f"{tot_col} is {total[i]}")
+        _refuse_first(
+            events <= total,
+            ids,
+            ev_col,
+            f"0 to {tot_col}",
+            lambda i: f"{ev_col} ({events[i]}) exceeds {tot_col} ({total[i]})",
+        )
     return a, n1, c, n2, ids
