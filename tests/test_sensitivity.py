@@ -122,6 +122,22 @@ def test_diagnose_rules():
     assert diagnose(0.05, 0.05) == "prior-data conflict"
 
 
+def _as_sampled(post: Posterior, draws: dict[str, np.ndarray], seed: int, **changes) -> Posterior:
+    """The exact posterior ``post`` as a sampling engine would return it, carrying ``draws`` (chain, draw, ...)."""
+    fields = {
+        "engine": "draws",
+        "measure": post.measure,
+        "study_ids": post.study_ids,
+        "y": post.y,
+        "sei": post.sei,
+        "marginals": post.marginals,
+        "priors": post.priors,
+        "draws": draws,
+        "seed": seed,
+    }
+    return Posterior(**(fields | changes))
+
+
 def test_exact_power_scaling_agrees_with_arviz_psens_on_exact_draws():
     """az.psens reweights posterior draws (PSIS) by the summed log prior / conditional log likelihood; the
     exact engine refits with p(mu, tau)^alpha and sei / sqrt(alpha). Same quantity, no sampling error."""
@@ -131,20 +147,11 @@ def test_exact_power_scaling_agrees_with_arviz_psens_on_exact_draws():
     reps = []
     for seed in range(4):
         draws = post.get_draws(s, seed=100 + seed)
-        sampled = Posterior(
-            engine="draws",
-            measure="HR",
-            study_ids=post.study_ids,
-            y=post.y,
-            sei=post.sei,
-            marginals=post.marginals,
-            priors=post.priors,
-            draws={
-                n: np.asarray(draws[n]).reshape((1, s) + np.asarray(draws[n]).shape[2:])
-                for n in ("mu", "tau", "theta", "theta_new")
-            },
-            seed=seed,
-        )
+        shaped = {
+            n: np.asarray(draws[n]).reshape((1, s) + np.asarray(draws[n]).shape[2:])
+            for n in ("mu", "tau", "theta", "theta_new")
+        }
+        sampled = _as_sampled(post, shaped, seed)
         reps.append(power_scaling(sampled, params=("mu", "tau")).set_index("parameter"))
     for param in ("mu", "tau"):
         for comp in ("prior", "likelihood"):
@@ -157,17 +164,7 @@ def test_psis_power_scaling_reads_the_engine_log_prior_group():
     post = fit_exact(Y, SEI, mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)", measure="HR", seed=1)
     d = post.get_draws(1000, seed=3)
     draws = {n: np.asarray(d[n]).reshape((2, 500) + np.asarray(d[n]).shape[2:]) for n in ("mu", "tau", "theta")}
-    plain = Posterior(
-        engine="draws",
-        measure="HR",
-        study_ids=post.study_ids,
-        y=post.y,
-        sei=post.sei,
-        marginals=post.marginals,
-        priors=post.priors,
-        draws=draws,
-        seed=3,
-    )
+    plain = _as_sampled(post, draws, 3)
     idata = plain.to_inference_data()
     idata.add_groups(
         {
@@ -177,18 +174,7 @@ def test_psis_power_scaling_reads_the_engine_log_prior_group():
             }
         }
     )
-    with_group = Posterior(
-        engine="draws",
-        measure="HR",
-        study_ids=post.study_ids,
-        y=post.y,
-        sei=post.sei,
-        marginals=post.marginals,
-        priors={"mu": "flat", "tau": "halfflat"},
-        draws=draws,
-        seed=3,
-        extras={"idata": idata},
-    )
+    with_group = _as_sampled(post, draws, 3, priors={"mu": "flat", "tau": "halfflat"}, extras={"idata": idata})
     a = power_scaling(plain, params=("mu", "tau"))
     b = power_scaling(with_group, params=("mu", "tau"))
     assert np.allclose(a[["prior", "likelihood"]], b[["prior", "likelihood"]], rtol=1e-10)
