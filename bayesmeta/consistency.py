@@ -23,15 +23,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bayesmeta.data import spreadsheet_row
 from bayesmeta.errors import InputError
 
 RATIO_MEASURES: tuple[str, ...] = ("HR", "RR", "OR")
 Z_975: float = float(stats.norm.ppf(0.975))
 _KEY_COLUMNS: tuple[str, ...] = ("outcome", "analysis", "variable", "level")
-
-
-def _spreadsheet_row(position: int) -> int:
-    return int(position) + 2
 
 
 def read_published(published: pd.DataFrame | str | Path) -> tuple[pd.DataFrame, str | None]:
@@ -58,7 +55,7 @@ def _number(frame: pd.DataFrame, position: int, column: str, file: str | None) -
     try:
         value = float(cell)
     except (TypeError, ValueError):
-        raise InputError(f"'{cell}' is not a number", file=file, row=_spreadsheet_row(position), column=column,
+        raise InputError(f"'{cell}' is not a number", file=file, row=spreadsheet_row(position), column=column,
                          valid="a number or a blank cell") from None
     return value
 
@@ -99,14 +96,14 @@ def published_ratio_rows(published: pd.DataFrame | str | Path) -> pd.DataFrame:
             row[column] = _number(frame, position, column, file)
             if column != "p_value" and math.isfinite(row[column]) and row[column] <= 0:
                 raise InputError(f"ratio {row[column]:g} is not positive", file=file,
-                                 row=_spreadsheet_row(position), column=column, valid="a ratio > 0")
+                                 row=spreadsheet_row(position), column=column, valid="a ratio > 0")
         relation = _text(frame["p_relation"].iloc[position]) if "p_relation" in frame.columns else ""
         if math.isfinite(row["p_value"]) and relation not in ("=", "<", ""):
             raise InputError(f"p relation '{relation}' is not understood", file=file,
-                             row=_spreadsheet_row(position), column="p_relation", valid="'=', '<' or blank")
+                             row=spreadsheet_row(position), column="p_relation", valid="'=', '<' or blank")
         row["p_relation"] = relation or ("=" if math.isfinite(row["p_value"]) else "")
         row["p_decimals"] = decimals_of(frame["p_value"].iloc[position]) if math.isfinite(row["p_value"]) else 0
-        row["row"] = _spreadsheet_row(position)
+        row["row"] = spreadsheet_row(position)
         records.append(row)
     columns = [*_KEY_COLUMNS, "measure", "estimate", "ci_lower", "ci_upper", "p_value", "p_relation", "p_decimals",
                "row"]
