@@ -58,10 +58,12 @@ def cache_key(plan: Plan) -> str:
 
 
 class ResultCache:
-    """A folder of pickled results keyed by :func:`cache_key`."""
+    """A folder of pickled results keyed by :func:`cache_key`; only the ``keep`` most recently stored entries
+    are kept."""
 
-    def __init__(self, root: str | Path | None = None) -> None:
+    def __init__(self, root: str | Path | None = None, keep: int = 8) -> None:
         self.root = Path(root) if root is not None else Path(os.environ.get("BAYESMETA_CACHE_DIR", DEFAULT_DIR))
+        self.keep = keep
 
     def path(self, key: str) -> Path:
         return self.root / f"{key}.pkl"
@@ -89,4 +91,10 @@ class ResultCache:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+        self._prune()
         return self.path(key)
+
+    def _prune(self) -> None:
+        entries = sorted(self.root.glob("*.pkl"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in entries[self.keep:]:
+            old.unlink(missing_ok=True)

@@ -229,3 +229,27 @@ def test_haic_plan_end_to_end(tmp_path):
                     "diagnostics", "methods"):
         assert f'id="{section}"' in html
     assert elapsed < 90
+
+
+def test_cache_key_follows_inputs_and_corrupt_entries_are_dropped(tmp_path):
+    from bayesmeta.cache import ResultCache, cache_key
+
+    plan = load_plan(SYNTHETIC)
+    assert cache_key(plan) == cache_key(load_plan(SYNTHETIC))
+    assert cache_key(plan) != cache_key(plan.with_mcmc(draws=201))
+    copy = tmp_path / "synthetic"
+    import shutil
+
+    shutil.copytree(SYNTHETIC.parent, copy)
+    changed = copy / "outcomes.csv"
+    changed.write_text(changed.read_text().replace("B01Aronson1948,AE,RR,,,,,,,,4,", "B01Aronson1948,AE,RR,,,,,,,,5,"))
+    assert cache_key(load_plan(copy / "plan.toml")) != cache_key(plan)
+
+    cache = ResultCache(tmp_path / "cache", keep=2)
+    for i in range(3):
+        cache.store(f"k{i}", {"i": i})
+        time.sleep(0.01)
+    assert sorted(p.stem for p in cache.root.glob("*.pkl")) == ["k1", "k2"]
+    cache.path("k2").write_bytes(b"not a pickle")
+    assert cache.load("k2") is None and not cache.path("k2").exists()
+    assert cache.load("k1") == {"i": 1}

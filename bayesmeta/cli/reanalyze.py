@@ -29,7 +29,7 @@ def reanalyze_command(
     from bayesmeta.cache import ResultCache
     from bayesmeta.plan import load_plan
     from bayesmeta.reanalysis import plan_steps, run_plan
-    from bayesmeta.report import write_report
+    from bayesmeta.report import ReportWriter
 
     started = time.perf_counter()
     plan = load_plan(plan_file)
@@ -47,13 +47,19 @@ def reanalyze_command(
             seen[0] += 1
             bar.update(task, description=description)
 
-        result = run_plan(plan, progress, cache=cache)
+        writer = ReportWriter(out)
+        try:
+            # figures are drawn in the background while the NUTS fits finish
+            result = run_plan(plan, progress, cache=cache, while_waiting=writer.start_figures)
+        except BaseException:
+            writer.abort()
+            raise
         if result.cache_hit:
             bar.update(task, description="re-using cached fits", completed=len(steps))
         else:
             bar.advance(task)
         bar.update(task, description="writing the report")
-        files = write_report(result, out)
+        files = writer.finish(result)
         bar.update(task, description="done", completed=len(steps) + 1)
     elapsed = time.perf_counter() - started
     source = "cached fits" if result.cache_hit else "fresh fits"

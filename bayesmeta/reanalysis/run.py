@@ -21,15 +21,18 @@ Progress = Callable[[str], None]
 
 GLOBAL_STEPS = ("comparison with the published numbers", "reinterpretation and consistency")
 
+
 def plan_steps(plan: Plan) -> list[str]:
     """The steps :func:`run_plan` reports to ``progress``, in order."""
     steps = ["loading data"]
     for o in plan.outcomes:
         steps += [f"{o.name}: {s}" for s in OUTCOME_STEPS]
-    steps += [f"{name}: NUTS cross-check" for name in plan.mcmc.outcomes]
-    return steps + list(GLOBAL_STEPS)
+    steps += list(GLOBAL_STEPS)
+    return steps + [f"{name}: NUTS cross-check" for name in plan.mcmc.outcomes]
+
 
 REINTERPRET_PRIORS = ("skeptical", "enthusiastic", "pessimistic", "vague")
+
 
 def _mcid_below(plan: Plan) -> float:
     """The MCID for benefit below 1 used to reinterpret the published rows: the plan's futility MCID of its
@@ -39,12 +42,18 @@ def _mcid_below(plan: Plan) -> float:
             return plan.monitoring.futility_mcid[o.name]
     return 0.8
 
+
 def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache | None = None,
-             parallel: bool = True) -> ReanalysisResult:
-    """Compute everything the plan asks for (see the module docstring). With ``cache``, a stored result with
-    the same key (:func:`bayesmeta.cache.cache_key`) is returned instead of recomputing (``cache_hit`` True).
-    ``parallel`` runs the NUTS fits and the simulations in a second process (:class:`Worker`); the results do not
-    depend on it."""
+             parallel: bool = True, while_waiting: Callable[[ReanalysisResult], object] | None = None,
+             ) -> ReanalysisResult:
+    """Compute everything the plan asks for (see the package docstring).
+
+    With ``cache``, a stored result with the same key (:func:`bayesmeta.cache.cache_key`) is returned instead of
+    recomputing (``cache_hit`` True). ``parallel`` runs the NUTS fits and the simulations in a second process
+    (:class:`~bayesmeta.reanalysis.crosscheck.Worker`); the results do not depend on it. ``while_waiting`` is
+    called with the result before the NUTS fits and simulations are added to it (e.g. to start drawing figures
+    that do not depend on them); the same object, completed, is returned.
+    """
     from bayesmeta.consistency import check_published
     from bayesmeta.data import load_outcomes, load_published, load_studies
     from bayesmeta.effects import derive_effects, effects_for
@@ -85,6 +94,32 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
         timings[o.name] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
+    step("comparison with the published numbers")
+    comparison = comparison_table(plan, analyses, published, all_effects, prior_sets, seeds)
+    step("reinterpretation and consistency")
+    if published is not None:
+        benefit_above = [o.name for o in plan.outcomes if not o.benefit_below]
+        reinterpretation = reinterpret_published(published, priors=REINTERPRET_PRIORS, mcid=_mcid_below(plan),
+                                                 benefit_above=benefit_above, level=plan.level)
+        consistency = check_published(plan.published)
+    else:
+        reinterpretation, consistency = pd.DataFrame(), pd.DataFrame()
+    coverage, missing = coverage_tables(plan, studies, outcome_rows, all_effects, published)
+    timings["comparison"] = time.perf_counter() - t0
+
+    result = ReanalysisResult(
+        plan=plan, outcomes=analyses, coverage=coverage, missing_studies=missing, comparison=comparison,
+        not_covered=published_not_covered(plan, published, comparison),
+        reinterpretation=reinterpretation, consistency=consistency,
+        priors={name: {**prior_sets[name].as_dict(), "description": prior_sets[name].description,
+                       "source": prior_sets[name].source}
+                for name in (plan.main_prior, *plan.sensitivity_priors)},
+        versions=library_versions(), seeds=seeds, timings=timings, cache_key=key,
+    )
+    if while_waiting is not None:
+        while_waiting(result)
+
+    t0 = time.perf_counter()
     worker.take_back()
     timings["simulations taken back"] = time.perf_counter() - t0
     fits = worker.nuts()
@@ -106,31 +141,7 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
         elif oc is not None:
             a.operating = oc
     timings["waiting for the worker"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    step("comparison with the published numbers")
-    comparison = comparison_table(plan, analyses, published, all_effects, prior_sets, seeds)
-    step("reinterpretation and consistency")
-    if published is not None:
-        benefit_above = [o.name for o in plan.outcomes if not o.benefit_below]
-        reinterpretation = reinterpret_published(published, priors=REINTERPRET_PRIORS, mcid=_mcid_below(plan),
-                                                 benefit_above=benefit_above, level=plan.level)
-        consistency = check_published(plan.published)
-    else:
-        reinterpretation, consistency = pd.DataFrame(), pd.DataFrame()
-    coverage, missing = coverage_tables(plan, studies, outcome_rows, all_effects, published)
-    timings["comparison"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - start
-
-    result = ReanalysisResult(
-        plan=plan, outcomes=analyses, coverage=coverage, missing_studies=missing, comparison=comparison,
-        not_covered=published_not_covered(plan, published, comparison),
-        reinterpretation=reinterpretation, consistency=consistency,
-        priors={name: {**prior_sets[name].as_dict(), "description": prior_sets[name].description,
-                       "source": prior_sets[name].source}
-                for name in (plan.main_prior, *plan.sensitivity_priors)},
-        versions=library_versions(), seeds=seeds, timings=timings, cache_key=key,
-    )
     if cache is not None:
         cache.store(key, result)
     return result

@@ -3,6 +3,6 @@
 Presentation only: everything shown comes from :func:`bayesmeta.reanalysis.run_plan`'s result.
 """
 
-from bayesmeta.report.writer import ReportFiles, report_summary, write_report
+from bayesmeta.report.writer import ReportFiles, ReportWriter, report_summary, write_report
 
-__all__ = ["ReportFiles", "report_summary", "write_report"]
+__all__ = ["ReportFiles", "ReportWriter", "report_summary", "write_report"]

@@ -271,7 +271,7 @@ def _funnel_figure(analyses: list[OutcomeAnalysis], level: float, plot_funnel) -
 
 
 # -- saving --------------------------------------------------------------------------------------------------
-_PENDING: list[FigureSpec] = []  # read by forked children of save_figures
+_PENDING: list[FigureSpec] = []  # read by the forked workers of FigureJob
 
 
 def _save_one(spec: FigureSpec, folder: Path) -> tuple[bytes, int, int]:
@@ -290,23 +290,43 @@ def _save_pending(index: int, folder: str) -> tuple[bytes, int, int]:
     return _save_one(_PENDING[index], Path(folder))
 
 
-def save_figures(specs: list[FigureSpec], folder: Path, processes: int = 2) -> list[SavedFigure]:
-    """Draw each figure and write ``<id>.png`` and ``<id>.svg`` into ``folder``; with ``processes`` > 1 (and
-    the 'fork' start method available) the figures are drawn by that many forked processes."""
-    import multiprocessing
+class FigureJob:
+    """Figures being drawn and saved into ``folder``: by ``processes`` forked processes in the background when
+    more than one is asked for (and the 'fork' start method exists), else in this process when the result is
+    asked for. :meth:`result` waits and returns the saved figures in the order of ``specs``."""
 
-    folder.mkdir(parents=True, exist_ok=True)
-    if processes > 1 and len(specs) > 1 and "fork" in multiprocessing.get_all_start_methods():
-        from concurrent.futures import ProcessPoolExecutor
+    def __init__(self, specs: list[FigureSpec], folder: Path, processes: int = 2) -> None:
+        import multiprocessing
 
-        _PENDING[:] = specs
+        self.specs, self.folder = specs, folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.pool = None
+        self.futures: list = []
+        if processes > 1 and len(specs) > 1 and "fork" in multiprocessing.get_all_start_methods():
+            from concurrent.futures import ProcessPoolExecutor
+
+            _PENDING[:] = specs  # the forked workers read the specs from here (one job at a time)
+            self.pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
+            self.futures = [self.pool.submit(_save_pending, i, str(folder)) for i in range(len(specs))]
+
+    def result(self) -> list[SavedFigure]:
         try:
-            with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")) as pool:
-                drawn = list(pool.map(_save_pending, range(len(specs)), [str(folder)] * len(specs)))
+            drawn = ([f.result() for f in self.futures] if self.pool is not None
+                     else [_save_one(spec, self.folder) for spec in self.specs])
         finally:
+            self.cancel()
+        return [SavedFigure(spec.id, spec.section, spec.title, spec.caption, spec.outcome,
+                            f"{self.folder.name}/{spec.id}.png", f"{self.folder.name}/{spec.id}.svg", png, width,
+                            height)
+                for spec, (png, width, height) in zip(self.specs, drawn)]
+
+    def cancel(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
             _PENDING.clear()
-    else:
-        drawn = [_save_one(spec, folder) for spec in specs]
-    return [SavedFigure(spec.id, spec.section, spec.title, spec.caption, spec.outcome,
-                        f"{folder.name}/{spec.id}.png", f"{folder.name}/{spec.id}.svg", png, width, height)
-            for spec, (png, width, height) in zip(specs, drawn)]
+
+
+def save_figures(specs: list[FigureSpec], folder: Path, processes: int = 2) -> list[SavedFigure]:
+    """Draw each figure and write ``<id>.png`` and ``<id>.svg`` into ``folder`` (see :class:`FigureJob`)."""
+    return FigureJob(specs, folder, processes).result()
