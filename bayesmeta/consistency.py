@@ -42,6 +42,9 @@ def read_published(published: pd.DataFrame | str | Path) -> tuple[pd.DataFrame, 
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skipinitialspace=True)
     except pd.errors.EmptyDataError:
         raise InputError("the file is empty", file=str(path)) from None
+    except pd.errors.ParserError as exc:
+        raise InputError(f"not a readable CSV table ({exc})", file=str(path), valid="comma-separated rows with "
+                         "as many cells as the header") from None
     return frame, str(path)
 
 

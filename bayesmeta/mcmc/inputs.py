@@ -72,7 +72,7 @@ def effects_and_errors(
             "a positive finite number",
         ),
     ):
-        _refuse_first(ok, ids, column, valid, lambda i: f"{column} is {values[i]!r}")
+        _refuse_first(ok, ids, column, valid, lambda i: f"{column} is {float(values[i]):g}")
     return y_arr, sei_arr, ids
 
 
@@ -136,7 +136,7 @@ def arm_counts(
     ids = study_labels(study_ids, k)
     for arr, column in zip(arrays, ARM_COLUMNS):
         ok = np.isfinite(arr) & (arr >= 0) & (arr == np.round(arr))
-        _refuse_first(ok, ids, column, "a whole number >= 0", lambda i: f"{column} is {arr[i]!r}")
+        _refuse_first(ok, ids, column, "a whole number >= 0", lambda i: f"{column} is {float(arr[i]):g}")
     a, n1, c, n2 = (arr.astype(np.int64) for arr in arrays)
     for events, total, ev_col, tot_col in (
         (a, n1, ARM_COLUMNS[0], ARM_COLUMNS[1]),
