@@ -51,8 +51,9 @@ def coverage_tables(plan: Plan, studies: pd.DataFrame, outcome_rows: pd.DataFram
     return pd.DataFrame(records), pd.DataFrame(missing, columns=["study", "first_author", "year", "reason"])
 
 def _coverage_statement(o: OutcomePlan, k_used: int, k_pub: int | None, n_rows: int) -> str:
-    pub = f"of the {k_pub} studies the paper pooled" if k_pub else "(the paper's k is not known)"
-    text = f"{o.label}: {k_used} studies {pub} have data usable here"
+    pub = f"{k_used} of the {k_pub} studies the paper pooled" if k_pub else \
+        f"{k_used} studies (the paper's number is not known)"
+    text = f"{o.label}: {pub} have data usable here"
     if n_rows > k_used:
         text += f"; {n_rows - k_used} more have a row whose numbers cannot give an effect and its SE"
     return text + "."

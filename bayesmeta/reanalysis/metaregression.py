@@ -108,7 +108,9 @@ def metaregression(effects: pd.DataFrame, o: OutcomePlan, prior: Any, column: st
     for lev, marg in level_of.items():
         lo, hi = marg.interval(level)
         levels.append({"level": lev, "reference": lev == ref, "k": counts[lev], "median": float(marg.median()),
-                       "lower": float(lo), "upper": float(hi), "mean": float(marg.mean())})
+                       "lower": float(lo), "upper": float(hi), "mean": float(marg.mean()),
+                       "ratio_median": to_ratio(marg.median(), o.measure), "ratio_lower": to_ratio(lo, o.measure),
+                       "ratio_upper": to_ratio(hi, o.measure)})
     contrasts = []
     for j, name in enumerate(names):
         lev = f"+1 {column}" if numeric else name[len(column) + 1:-1]

@@ -57,6 +57,23 @@ def density_curves(post: Any, points: int = DENSITY_POINTS) -> dict[str, np.ndar
         "predictive": np.asarray(post.marginal("theta_new").pdf(grid), dtype=float),
     }
 
+def shrinkage_table(post: Any, level: float) -> pd.DataFrame:
+    """:meth:`Posterior.shrinkage` plus the ratio-scale columns the report shows: the observed estimate and its
+    normal-theory interval exp(y -+ z sei), and the shrunken effect exp(posterior mean) with its interval."""
+    from scipy import stats
+
+    table = post.shrinkage(level)
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    show = np.exp if post.is_ratio else (lambda v: v)
+    table["observed"] = show(table["y"])
+    table["observed_lower"] = show(table["y"] - z * table["sei"])
+    table["observed_upper"] = show(table["y"] + z * table["sei"])
+    table["shrunken"] = show(table["mean"])
+    table["shrunken_lower"] = show(table["ci_lower"])
+    table["shrunken_upper"] = show(table["ci_upper"])
+    return table
+
+
 def probability_table(post: Any, o: OutcomePlan) -> list[dict[str, Any]]:
     """P(benefit beyond each threshold) for the pooled effect and for a new study's effect, with words."""
     rows = []
@@ -155,7 +172,7 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
     a.bayes["natural"] = natural_summary(post, level)
     a.bayes["level"] = level
     a.bayes["seed"] = seed
-    a.shrinkage = post.shrinkage(level)
+    a.shrinkage = shrinkage_table(post, level)
     a.density = density_curves(post)
     a.idata = post.to_inference_data(DRAWS, seed)
     a.warnings += [f"exact engine: {w}" for w in post.warnings]

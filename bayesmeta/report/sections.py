@@ -69,14 +69,6 @@ SECTION_TITLES = (
 
 
 # -- number formats ----------------------------------------------------------------------------------------
-def _exp(x: Any, measure: str) -> Any:
-    import math
-
-    if x is None or measure not in ("HR", "RR", "OR"):
-        return x
-    return math.exp(float(x))
-
-
 def _table(records: Sequence[dict[str, Any]], spec: Sequence[tuple[str, str, Callable[[Any], str]]],
            caption: str = "") -> Table:
     rows = [[fmt(r.get(key)) for key, _, fmt in spec] for r in records]
@@ -219,9 +211,8 @@ def _forest(s: dict[str, Any]) -> list[Any]:
         "estimate and the published estimate.")]
     for name, o in _fitted(s):
         m = o["measure"]
-        rows = [{"study": r["study"], "obs": interval(_exp(r["y"], m), _exp(r["y"] - 1.959964 * r["sei"], m),
-                                                         _exp(r["y"] + 1.959964 * r["sei"], m)),
-                 "post": interval(_exp(r["mean"], m), _exp(r["ci_lower"], m), _exp(r["ci_upper"], m)),
+        rows = [{"study": r["study"], "obs": interval(r["observed"], r["observed_lower"], r["observed_upper"]),
+                 "post": interval(r["shrunken"], r["shrunken_lower"], r["shrunken_upper"]),
                  "shrink": r["shrinkage"]} for r in o["shrinkage"]]
         blocks.append(_table(rows, [("study", "Study", _text), ("obs", f"observed {m} (95% CI)", _text),
                                     ("post", f"shrunken {m}: exp(posterior mean) (CrI)", _text),
@@ -242,9 +233,10 @@ def _densities(s: dict[str, Any]) -> list[Any]:
 def _metaregression(s: dict[str, Any]) -> list[Any]:
     blocks: list[Any] = [Paragraph(
         "One exact meta-regression per study characteristic (treatment coding, reference = the most frequent "
-        "level). The ratio is the effect in the other level divided by that in the reference level; "
-        "P(ratio < 1) is the posterior probability that the other level has the smaller ratio. A covariate is "
-        "analysed only when each level has enough studies with data.")]
+        "level). The ratio is the pooled effect in the other level divided by that in the reference level; "
+        "P(ratio < 1) is the posterior probability that the other level's pooled ratio is the smaller. A "
+        "covariate is analysed only when each level has enough studies with data; covariates that split the "
+        "studies into the same groups cannot be told apart.")]
     for name, o in _fitted(s):
         rows, skipped = [], []
         for m in o["metaregression"]:
@@ -256,8 +248,7 @@ def _metaregression(s: dict[str, Any]) -> list[Any]:
                 rows.append({
                     "cov": m["covariate"],
                     "levels": "numeric covariate" if numeric else
-                    ", ".join(f"{lv['level']} (k = {lv['k']}): {num(_exp(lv['median'], o['measure']))}"
-                              for lv in m["levels"]),
+                    ", ".join(f"{lv['level']} (k = {lv['k']}): {num(lv['ratio_median'])}" for lv in m["levels"]),
                     "ratio": (f"per unit: {interval(c['ratio_median'], c['ratio_lower'], c['ratio_upper'], 3)}"
                               if numeric else f"{c['level']} / {c['reference']}: "
                               f"{interval(c['ratio_median'], c['ratio_lower'], c['ratio_upper'])}"),
@@ -273,6 +264,11 @@ def _metaregression(s: dict[str, Any]) -> list[Any]:
                                         ("ratio", "ratio (CrI)", _text), ("p", "P(ratio < 1)", _text),
                                         ("tau", "tau (median)", _text), ("freq", "REML QM p", _text)],
                                  f"{o['label']}: meta-regression"))
+        same = sorted({" and ".join(sorted([m["covariate"], *m["confounded_with"]])) for m in o["metaregression"]
+                       if m.get("confounded_with")})
+        for pair in same:
+            blocks.append(Paragraph(f"{o['label']}: {pair} split the {o['k']} studies into the same groups; "
+                                    f"their rows describe one contrast, not two.", "warning"))
         if skipped:
             blocks.append(Paragraph(f"{o['label']}, not analysed: " + "; ".join(skipped) + ".", "note"))
     return blocks
