@@ -253,3 +253,15 @@ def test_cache_key_follows_inputs_and_corrupt_entries_are_dropped(tmp_path):
     cache.path("k2").write_bytes(b"not a pickle")
     assert cache.load("k2") is None and not cache.path("k2").exists()
     assert cache.load("k1") == {"i": 1}
+
+
+def test_prior_sets_are_mirrored_for_benefit_above(synthetic):
+    """An enthusiastic prior (centred on ratio 0.7 for HR-like outcomes) is centred on 1/0.7 for response rates,
+    so it raises, not lowers, the probability of benefit."""
+    _, _, s, _ = synthetic
+    grids = {name: pd.DataFrame(s["outcomes"][name]["sensitivity"]["grid"]) for name in ("AE", "ORR")}
+    enthusiastic = {name: g[g["prior_set"] == "enthusiastic"]["mu_prior"].iloc[0] for name, g in grids.items()}
+    assert enthusiastic == {"AE": "normal(-0.35667, 0.21684)", "ORR": "normal(0.35667, 0.21684)"}
+    orr = grids["ORR"].set_index(["prior_set", "tau_prior"])
+    key = "halfnormal(0.5)"
+    assert orr.loc[("enthusiastic", key), "prob_above_1"] > orr.loc[("skeptical", key), "prob_above_1"]

@@ -46,7 +46,8 @@ def _row(outcome: str, analysis: str, quantity: str, **values: Any) -> dict[str,
 def comparison_table(plan: Plan, analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame | None,
                      all_effects: pd.DataFrame, prior_sets: dict[str, Any], seeds: dict[str, int]) -> pd.DataFrame:
     """Every published number the data can speak to, beside the frequentist recomputation and the Bayesian
-    counterpart, with k used vs published and a plain-language line (see :func:`run_plan`)."""
+    counterpart, with k used vs published and a plain-language line. ``prior_sets``: per outcome, the prior sets
+    oriented for it (:func:`~bayesmeta.reanalysis.outcome.oriented_prior_set`)."""
     if published is None:
         return pd.DataFrame(columns=list(_row("", "", "").keys()))
     from bayesmeta.compare import compare_metaregression, compare_pooled, compare_subgroups
@@ -205,7 +206,6 @@ def _regimen_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis], published: p
     from bayesmeta.exact import fit_exact
     from bayesmeta.frequentist import paper_rule
 
-    main = prior_sets[plan.main_prior]
     out = []
     for r in published[published["analysis"] == "regimen"].itertuples(index=False):
         a = analyses.get(r.outcome)
@@ -213,6 +213,7 @@ def _regimen_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis], published: p
         if a is None or filt is None:
             continue
         o = a.plan
+        main = prior_sets[o.name][plan.main_prior]
         sel = a.effects
         for col, val in filt.items():
             sel = sel[sel[col].astype(str) == val]

@@ -50,8 +50,10 @@ def quantile_agreement(exact: Any, nuts: Any, nuts_idata: Any, o: OutcomePlan) -
     table["agrees"] = ~(table["z"].abs() > AGREEMENT_LIMIT)
     return table
 
-def nuts_jobs(plan: Plan, effects: dict[str, pd.DataFrame], main: Any, seeds: dict[str, int]) -> list[dict[str, Any]]:
-    """One job per outcome of the plan's [mcmc] table with data: the inputs of :func:`bayesmeta.mcmc.fit_nuts`."""
+def nuts_jobs(plan: Plan, effects: dict[str, pd.DataFrame], mains: dict[str, Any],
+              seeds: dict[str, int]) -> list[dict[str, Any]]:
+    """One job per outcome of the plan's [mcmc] table with data: the inputs of :func:`bayesmeta.mcmc.fit_nuts`
+    (``mains``: the main prior set of each outcome)."""
     jobs = []
     m = plan.mcmc
     for name in m.outcomes:
@@ -59,6 +61,7 @@ def nuts_jobs(plan: Plan, effects: dict[str, pd.DataFrame], main: Any, seeds: di
         if e is None or len(e) == 0:
             continue
         seed = seeds[f"nuts.{name}"] = derived_seed(plan.seed, "nuts", name)
+        main = mains[name]
         jobs.append({"name": name, "y": e["yi"].to_numpy(float), "sei": e["sei"].to_numpy(float),
                      "study_ids": e["study_id"].astype(str).tolist(), "measure": plan.outcome(name).measure,
                      "mu_prior": main.mu.text, "tau_prior": main.tau.text, "draws": m.draws, "tune": m.tune,
@@ -82,7 +85,7 @@ def fit_nuts_jobs(jobs: list[dict[str, Any]]) -> dict[str, Any]:
             out[job["name"]] = (str(exc), time.perf_counter() - t0)
     return out
 
-def operating_jobs(plan: Plan, effects: dict[str, pd.DataFrame], main: Any,
+def operating_jobs(plan: Plan, effects: dict[str, pd.DataFrame], mains: dict[str, Any],
                    seeds: dict[str, int]) -> list[dict[str, Any]]:
     """One simulation of the monitoring rule's operating characteristics per monitored outcome with data: the
     arguments of :func:`bayesmeta.sequential.operating_characteristics` (standard errors resampled from the
@@ -95,6 +98,7 @@ def operating_jobs(plan: Plan, effects: dict[str, pd.DataFrame], main: Any,
             continue
         o = plan.outcome(name)
         seed = seeds[f"operating.{name}"] = derived_seed(plan.seed, "operating", name)
+        main = mains[name]
         jobs.append({"name": name, "k": len(e), "sei": e["sei"].to_numpy(float), "true_ratio": m.true_ratios[name],
                      "tau_values": m.tau_values, "n_sim": m.simulations, "seed": seed, "mu_prior": main.mu.text,
                      "tau_prior": main.tau.text, "benefit_prob": m.benefit_probability,

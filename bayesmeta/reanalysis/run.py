@@ -13,7 +13,7 @@ from bayesmeta.reanalysis.comparison import comparison_table, published_not_cove
 from bayesmeta.reanalysis.coverage import coverage_tables, published_k, published_pooled, published_ris
 from bayesmeta.reanalysis.crosscheck import Worker, add_nuts, nuts_jobs, operating_jobs
 from bayesmeta.reanalysis.metaregression import attach_covariates
-from bayesmeta.reanalysis.outcome import OUTCOME_STEPS, analyse_outcome, record_skip
+from bayesmeta.reanalysis.outcome import OUTCOME_STEPS, analyse_outcome, oriented_prior_set, record_skip
 from bayesmeta.reanalysis.result import OutcomeAnalysis, ReanalysisResult
 
 Progress = Callable[[str], None]
@@ -81,13 +81,14 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
     seeds: dict[str, int] = {"plan": plan.seed}
     effects = {o.name: attach_covariates(effects_for(o.name, outcome_rows, studies), studies, plan.covariates)
                for o in plan.outcomes}
-    main = prior_sets[plan.main_prior]
-    worker = Worker(nuts_jobs(plan, effects, main, seeds), operating_jobs(plan, effects, main, seeds), parallel)
+    oriented = {o.name: {name: oriented_prior_set(ps, o) for name, ps in prior_sets.items()} for o in plan.outcomes}
+    mains = {name: sets[plan.main_prior] for name, sets in oriented.items()}
+    worker = Worker(nuts_jobs(plan, effects, mains, seeds), operating_jobs(plan, effects, mains, seeds), parallel)
     analyses: dict[str, OutcomeAnalysis] = {}
     for o in plan.outcomes:
         t0 = time.perf_counter()
         rows = all_effects[all_effects["outcome"] == o.name].reset_index(drop=True)
-        analyses[o.name] = analyse_outcome(plan, o, rows, effects[o.name], prior_sets,
+        analyses[o.name] = analyse_outcome(plan, o, rows, effects[o.name], oriented[o.name],
                                            published_k(published, o.name), seeds, step,
                                            published_ris(published, o.name))
         analyses[o.name].published = published_pooled(published, o.name)
@@ -95,7 +96,7 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
 
     t0 = time.perf_counter()
     step("comparison with the published numbers")
-    comparison = comparison_table(plan, analyses, published, all_effects, prior_sets, seeds)
+    comparison = comparison_table(plan, analyses, published, all_effects, oriented, seeds)
     step("reinterpretation and consistency")
     if published is not None:
         benefit_above = [o.name for o in plan.outcomes if not o.benefit_below]

@@ -504,7 +504,9 @@ def _methods(s: dict[str, Any]) -> list[Any]:
                   "conventions). Frequentist pooling reproduces R metafor (REML; the paper's rule: common effect "
                   "if I^2 < 50%, else DerSimonian-Laird). Bayesian model: y_i ~ N(theta_i, s_i^2), "
                   "theta_i ~ N(mu, tau^2), posterior by numerical integration over tau (Roever 2020), cross-checked "
-                  "by NUTS. Trial sequential analysis after Wetterslev et al. (2008)."),
+                  "by NUTS. Trial sequential analysis after Wetterslev et al. (2008). Prior sets are written for "
+                  "outcomes where benefit is a ratio below 1; for outcomes where it is above 1 the mean of mu's "
+                  "prior changes sign, so an enthusiastic prior stays enthusiastic."),
         _table(priors, [("name", "Prior set", _text), ("mu", "mu", _text), ("tau", "tau", _text),
                         ("beta", "beta", _text), ("description", "description", _text), ("source", "source", _text)],
                "Prior sets (the first is the main prior)"),
