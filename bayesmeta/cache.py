@@ -21,7 +21,8 @@ import bayesmeta
 from bayesmeta.plan import Plan
 
 DEFAULT_DIR = Path(".cache") / "bayesmeta"
-LIBRARIES = ("numpy", "scipy", "pandas", "pymc", "pytensor", "arviz", "xarray", "matplotlib")
+LIBRARIES = ("numpy", "scipy", "pandas", "pymc", "pytensor", "nutpie", "numba", "arviz", "xarray", "netCDF4",
+             "matplotlib")
 
 
 def library_versions() -> dict[str, str]:

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 
 from bayesmeta.plan import Plan
-from bayesmeta.reanalysis.outcome import derived_seed
 from bayesmeta.reanalysis.result import OutcomeAnalysis
 from bayesmeta.reanalysis.statements import (
     benefit_probability,
@@ -44,7 +43,7 @@ def _row(outcome: str, analysis: str, quantity: str, **values: Any) -> dict[str,
     return base
 
 def comparison_table(plan: Plan, analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame | None,
-                     all_effects: pd.DataFrame, prior_sets: dict[str, Any], seeds: dict[str, int]) -> pd.DataFrame:
+                     all_effects: pd.DataFrame, prior_sets: dict[str, dict[str, Any]]) -> pd.DataFrame:
     """Every published number the data can speak to, beside the frequentist recomputation and the Bayesian
     counterpart, with k used vs published and a plain-language line. ``prior_sets``: per outcome, the prior sets
     oriented for it (:func:`~bayesmeta.reanalysis.outcome.oriented_prior_set`)."""
@@ -70,7 +69,7 @@ def comparison_table(plan: Plan, analyses: dict[str, OutcomeAnalysis], published
                 rows.append(_covariate_row(a, r, analysis))
                 done.add((r.outcome, r.variable))
         rows += _other_covariate_rows(analyses, published, analysis, done)
-    rows += _regimen_rows(plan, analyses, published, prior_sets, seeds)
+    rows += _regimen_rows(plan, analyses, published, prior_sets)
     rows += _egger_rows(analyses, published)
     rows += _tsa_rows(analyses, published)
     rows += _rate_rows(plan, analyses, published)
@@ -199,7 +198,7 @@ def _regimen_filter(level: str) -> dict[str, str] | None:
     return {"platinum": platinum.strip(), "systemic": systemic.replace(" + ", "+").strip()}
 
 def _regimen_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame,
-                  prior_sets: dict[str, Any], seeds: dict[str, int]) -> list[dict[str, Any]]:
+                  prior_sets: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """Published pooled estimates per regimen, recomputed (paper rule) and refitted (exact posterior, main prior)
     on the studies of that regimen that have data."""
     from bayesmeta.errors import ModelError
@@ -228,10 +227,9 @@ def _regimen_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis], published: p
             continue
         y, s, v = (sel[c].to_numpy(float) for c in ("yi", "sei", "vi"))
         rule = paper_rule(y, v, level=plan.level)
-        seed = seeds[f"regimen.{o.name}.{r.level}"] = derived_seed(plan.seed, "regimen", o.name, str(r.level))
         try:
             post = fit_exact(y, s, mu_prior=main.mu, tau_prior=main.tau, study_ids=sel["study_id"].astype(str).tolist(),
-                             measure=o.measure, seed=seed)
+                             measure=o.measure, seed=None)
         except ModelError as exc:
             post = None
             a.warnings.append(f"regimen {r.level}: exact posterior not computed ({exc})")

@@ -75,7 +75,7 @@ def level_marginal(post: Any, prior: Any, j: int | None) -> Any:
     sds = np.sqrt(np.einsum("i,mij,j->m", c, cond.cov[0], c))
     return NormalMixture(np.asarray(post.extras["tau_weights"], dtype=float), means, sds)
 
-def metaregression(effects: pd.DataFrame, o: OutcomePlan, prior: Any, column: str, level: float, seed: int,
+def metaregression(effects: pd.DataFrame, o: OutcomePlan, prior: Any, column: str, level: float,
                    min_per_level: int) -> dict[str, Any]:
     """Exact posterior of the meta-regression on one study-level covariate (treatment coding, reference = the
     most frequent level; :func:`bayesmeta.design.design_matrix`): the coefficient as a ratio of effects between
@@ -99,7 +99,7 @@ def metaregression(effects: pd.DataFrame, o: OutcomePlan, prior: Any, column: st
     y, s = effects["yi"].to_numpy(float), effects["sei"].to_numpy(float)
     post = fit_exact(y, s, mu_prior=prior.mu, tau_prior=prior.tau, beta_prior=prior.beta, X=X,
                      covariate_names=names, study_ids=effects["study_id"].astype(str).tolist(),
-                     measure=o.measure, seed=seed)
+                     measure=o.measure, seed=None)
     level_of = {} if numeric else {ref: level_marginal(post, prior, None)}
     for j, name in enumerate(names):
         if not numeric:
@@ -129,7 +129,6 @@ def metaregression(effects: pd.DataFrame, o: OutcomePlan, prior: Any, column: st
     out.update({
         "reference": ref, "levels": levels, "contrasts": contrasts,
         "tau_median": float(tau.median()), "tau_interval": list(tau.interval(level)),
-        "seed": seed,
         "frequentist": {"qm": freq.qm, "qm_df": freq.qm_df, "qm_p": freq.qm_p, "tau2": freq.tau2, "r2": freq.r2,
                         "coefficients": [c.__dict__ for c in freq.coefficients]},
         "posterior": post.to_dict(level),

@@ -195,9 +195,8 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
 
     step(f"{o.name}: meta-regression")
     for column in plan.covariates:
-        mseed = seeds[f"metareg.{o.name}.{column}"] = derived_seed(plan.seed, "metareg", o.name, column)
         result = run_step(a, f"meta-regression on {column}", lambda: metaregression(
-            effects, o, main, column, level, mseed, plan.min_per_level))
+            effects, o, main, column, level, plan.min_per_level))
         if result is not None:
             a.metaregression.append(result)
 

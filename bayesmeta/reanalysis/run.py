@@ -96,7 +96,7 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
 
     t0 = time.perf_counter()
     step("comparison with the published numbers")
-    comparison = comparison_table(plan, analyses, published, all_effects, oriented, seeds)
+    comparison = comparison_table(plan, analyses, published, all_effects, oriented)
     step("reinterpretation and consistency")
     if published is not None:
         benefit_above = [o.name for o in plan.outcomes if not o.benefit_below]
