@@ -358,6 +358,8 @@ def _influence(s: dict[str, Any]) -> list[Any]:
 
 def _reinterpretation(s: dict[str, Any]) -> list[Any]:
     rows = [r for r in s["reinterpretation"] if r.get("analysis") in ("pooled", "regimen") and r.get("status") == "ok"]
+    prior_order = list(dict.fromkeys(r["prior"] for r in rows))
+    rows.sort(key=lambda r: (r["row"], prior_order.index(r["prior"])))
     other = [r for r in s["reinterpretation"] if r.get("analysis") not in ("pooled", "regimen")]
     blocks: list[Any] = [Paragraph(
         "Each published pooled estimate is reinterpreted on its own (normal likelihood from its CI) under "
