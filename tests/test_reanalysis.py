@@ -1,5 +1,6 @@
 """run_plan: the numbers of a reanalysis against external references (R metafor, R bayesmeta, closed forms) and
-against the library functions called directly; and the HAIC plan end to end."""
+against the library functions called directly; the result cache. (The HAIC plan end to end, report and browser
+included, is in test_report_browser.py.)"""
 
 from __future__ import annotations
 
@@ -196,39 +197,6 @@ def test_parallel_run_gives_the_same_numbers(synthetic):
     plan, _, s, _ = synthetic
     again = json.loads(json.dumps(run_plan(plan, parallel=True).to_summary(), allow_nan=False))
     assert again["outcomes"] == s["outcomes"]
-
-
-@pytest.mark.slow
-def test_haic_plan_end_to_end(tmp_path):
-    """The whole HAIC plan with a short NUTS cross-check, report included."""
-    from bayesmeta.data import load_outcomes, load_studies
-    from bayesmeta.effects import effects_for
-    from bayesmeta.report import write_report
-
-    start = time.perf_counter()
-    plan = load_plan(ROOT / "models" / "haic.toml").with_mcmc(draws=400, tune=400)
-    result = run_plan(plan)
-    files = write_report(result, tmp_path / "haic")
-    elapsed = time.perf_counter() - start
-    s = json.loads(files.summary.read_text())
-    studies = load_studies(plan.studies)
-    os_effects = effects_for("OS", load_outcomes(plan.outcomes_file, studies=studies), studies)
-    post = fit_exact(os_effects["yi"].to_numpy(), os_effects["sei"].to_numpy(), mu_prior="normal(0, 4)",
-                     tau_prior="halfnormal(0.5)", measure="HR")
-    assert s["outcomes"]["OS"]["bayes"]["prob_below"]["0.7"] == pytest.approx(post.prob_below(0.7), abs=1e-12)
-    pooled = {r["outcome"]: r for r in s["comparison"]
-              if r["analysis"] == "pooled" and r["quantity"].startswith("pooled")}
-    assert {k: pooled[k]["k_published"] for k in pooled} == {"OS": 17, "PFS": 14, "ORR": 16, "DCR": 15}
-    assert all(pooled[k]["k_used"] < pooled[k]["k_published"] for k in pooled)
-    for name in ("OS", "PFS", "ORR", "DCR"):
-        agreement = pd.DataFrame(s["outcomes"][name]["mcmc"]["agreement"])
-        assert len(agreement) >= 10 and agreement["z"].abs().median() < 3
-    html = files.html.read_text()
-    for section in ("overview", "main-results", "comparison", "forest", "densities", "metaregression", "ppc",
-                    "sensitivity", "influence", "reinterpretation", "consistency", "monitoring", "funnel",
-                    "diagnostics", "methods"):
-        assert f'id="{section}"' in html
-    assert elapsed < 90
 
 
 def test_cache_key_follows_inputs_and_corrupt_entries_are_dropped(tmp_path):

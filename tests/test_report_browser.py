@@ -1,4 +1,5 @@
-"""report.html in headless Chromium (Debian's chromium package): every figure loads and no section is empty.
+"""report.html in headless Chromium (Debian's chromium package): every figure loads and no section is empty;
+and the HAIC plan end to end.
 
 The page's own script writes a marker element (#report-check) on window load listing broken images and empty
 sections; Chromium dumps the DOM after load and the test reads the marker. Chromium must be installed (CI
@@ -7,11 +8,14 @@ installs it); the test fails, not skips, without it.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from bayesmeta.plan import load_plan
@@ -71,3 +75,36 @@ def test_the_check_catches_a_broken_figure_and_an_empty_section(report, tmp_path
     marker = loaded_marker(page, tmp_path / "profile")
     assert marker["broken"] == "forest_AE"
     assert marker["empty"] == "funnel"
+
+
+@pytest.mark.slow
+def test_haic_plan_end_to_end(tmp_path):
+    """The whole HAIC plan with a short NUTS cross-check: the report builds, its numbers are the library's, and
+    it loads in Chromium with every figure and section."""
+    from bayesmeta.data import load_outcomes, load_studies
+    from bayesmeta.effects import effects_for
+    from bayesmeta.exact import fit_exact
+
+    start = time.perf_counter()
+    plan = load_plan(ROOT / "models" / "haic.toml").with_mcmc(draws=400, tune=400)
+    result = run_plan(plan)
+    files = write_report(result, tmp_path / "haic")
+    elapsed = time.perf_counter() - start
+    s = json.loads(files.summary.read_text())
+    studies = load_studies(plan.studies)
+    os_effects = effects_for("OS", load_outcomes(plan.outcomes_file, studies=studies), studies)
+    post = fit_exact(os_effects["yi"].to_numpy(), os_effects["sei"].to_numpy(), mu_prior="normal(0, 4)",
+                     tau_prior="halfnormal(0.5)", measure="HR")
+    assert s["outcomes"]["OS"]["bayes"]["prob_below"]["0.7"] == pytest.approx(post.prob_below(0.7), abs=1e-12)
+    pooled = {r["outcome"]: r for r in s["comparison"]
+              if r["analysis"] == "pooled" and r["quantity"].startswith("pooled")}
+    assert {k: pooled[k]["k_published"] for k in pooled} == {"OS": 17, "PFS": 14, "ORR": 16, "DCR": 15}
+    assert all(pooled[k]["k_used"] < pooled[k]["k_published"] for k in pooled)
+    for name in ("OS", "PFS", "ORR", "DCR"):
+        agreement = pd.DataFrame(s["outcomes"][name]["mcmc"]["agreement"])
+        assert len(agreement) >= 10 and agreement["z"].abs().median() < 3
+    assert elapsed < 90
+    marker = loaded_marker(files.html, tmp_path / "profile")
+    assert int(marker["images"]) == len(s["figures"]) >= 20
+    assert int(marker["sections"]) == len(SECTION_TITLES)
+    assert marker["broken"] == "" and marker["empty"] == ""
