@@ -271,9 +271,6 @@ def _funnel_figure(analyses: list[OutcomeAnalysis], level: float, plot_funnel) -
 
 
 # -- saving --------------------------------------------------------------------------------------------------
-_PENDING: list[FigureSpec] = []  # read by the forked workers of FigureJob
-
-
 def _save_one(spec: FigureSpec, folder: Path) -> tuple[bytes, int, int]:
     fig = spec.draw()
     buffer = io.BytesIO()
@@ -286,47 +283,26 @@ def _save_one(spec: FigureSpec, folder: Path) -> tuple[bytes, int, int]:
     return png, width, height
 
 
-def _save_pending(index: int, folder: str) -> tuple[bytes, int, int]:
-    return _save_one(_PENDING[index], Path(folder))
-
-
 class FigureJob:
-    """Figures being drawn and saved into ``folder``: by ``processes`` forked processes in the background when
-    more than one is asked for (and the 'fork' start method exists), else in this process when the result is
-    asked for. :meth:`result` waits and returns the saved figures in the order of ``specs``."""
+    """Figures drawn and saved into ``folder`` as soon as the job is created (in this process: the reanalysis
+    creates it while its NUTS worker process is busy, so the two overlap); :meth:`result` returns the saved
+    figures in the order of ``specs``."""
 
-    def __init__(self, specs: list[FigureSpec], folder: Path, processes: int = 2) -> None:
-        import multiprocessing
-
+    def __init__(self, specs: list[FigureSpec], folder: Path) -> None:
         self.specs, self.folder = specs, folder
         folder.mkdir(parents=True, exist_ok=True)
-        self.pool = None
-        self.futures: list = []
-        if processes > 1 and len(specs) > 1 and "fork" in multiprocessing.get_all_start_methods():
-            from concurrent.futures import ProcessPoolExecutor
-
-            _PENDING[:] = specs  # the forked workers read the specs from here (one job at a time)
-            self.pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
-            self.futures = [self.pool.submit(_save_pending, i, str(folder)) for i in range(len(specs))]
+        self.drawn = [_save_one(spec, folder) for spec in specs]
 
     def result(self) -> list[SavedFigure]:
-        try:
-            drawn = ([f.result() for f in self.futures] if self.pool is not None
-                     else [_save_one(spec, self.folder) for spec in self.specs])
-        finally:
-            self.cancel()
         return [SavedFigure(spec.id, spec.section, spec.title, spec.caption, spec.outcome,
                             f"{self.folder.name}/{spec.id}.png", f"{self.folder.name}/{spec.id}.svg", png, width,
                             height)
-                for spec, (png, width, height) in zip(self.specs, drawn)]
+                for spec, (png, width, height) in zip(self.specs, self.drawn)]
 
     def cancel(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool = None
-            _PENDING.clear()
+        """Nothing runs in the background; kept so a writer can abort uniformly."""
 
 
-def save_figures(specs: list[FigureSpec], folder: Path, processes: int = 2) -> list[SavedFigure]:
+def save_figures(specs: list[FigureSpec], folder: Path) -> list[SavedFigure]:
     """Draw each figure and write ``<id>.png`` and ``<id>.svg`` into ``folder`` (see :class:`FigureJob`)."""
-    return FigureJob(specs, folder, processes).result()
+    return FigureJob(specs, folder).result()
