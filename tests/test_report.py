@@ -34,6 +34,17 @@ def built(tmp_path_factory):
     return out, cache, codes, summaries
 
 
+def test_the_command_prints_the_pooled_comparison(built, capsys):
+    out, cache, _, _ = built
+    assert main(["reanalyze", str(PLAN), "--out", str(out), "--cache-dir", str(cache), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    pooled = [r for r in summary["comparison"] if r["analysis"] == "pooled"]
+    assert pooled and "Pooled results: published vs recomputed" in printed
+    for r in pooled:
+        assert r["published"] in printed and r["recomputed"].split(";")[0] in printed
+
+
 def test_the_command_writes_every_output(built):
     out, _, codes, _ = built
     assert codes == [0, 0]

@@ -67,3 +67,24 @@ def reanalyze_command(
     typer.echo(f"wrote {files.html} ({len(files.figures)} figure files, {len(files.posteriors)} NetCDF posteriors) "
                f"from {source} in {elapsed:.1f} s; {n_warn} warning{'s' if n_warn != 1 else ''}")
     typer.echo(f"  {Path(files.markdown)}\n  {Path(files.summary)}")
+    _print_pooled_comparison(files.summary)
+
+
+def _print_pooled_comparison(summary_path: Path) -> None:
+    """The pooled rows of the report's comparison table (published vs recomputed vs Bayesian) on stdout."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    rows = [r for r in json.loads(Path(summary_path).read_text())["comparison"] if r["analysis"] == "pooled"]
+    table = Table(title="Pooled results: published vs recomputed from the available studies vs Bayesian")
+    for col in ("outcome", "quantity", "k used/published", "published", "recomputed (frequentist)", "Bayesian",
+                "status"):
+        table.add_column(col)
+    for r in rows:
+        k_pub = r.get("k_published")
+        k_pub = "-" if k_pub is None else str(int(k_pub))
+        table.add_row(r["outcome"], r["quantity"], f"{r['k_used']}/{k_pub}", r["published"], r["recomputed"],
+                      r["bayesian"], r["status"])
+    Console(width=200).print(table)
