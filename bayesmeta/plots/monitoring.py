@@ -52,6 +52,7 @@ def plot_monitoring(
     futility_prob: float | None = 0.1,
     tsa: pd.DataFrame | Mapping[str, Sequence[float]] | None = None,
     ris_label: str | None = None,
+    boundary: pd.DataFrame | None = None,
     conventional_z: float = 1.959964,
     title: str | None = None,
 ) -> Figure:
@@ -64,7 +65,9 @@ def plot_monitoring(
     :class:`bayesmeta.tsa.TSAResult` (columns fraction, z, efficacy, futility), or any table or mapping of plain
     arrays with information_fraction (or fraction), z and upper (or efficacy) and optionally lower and futility.
     Boundaries are drawn as in TSA: symmetric +-upper when no lower boundary is given, and the futility wedge
-    +-futility (NaN where there is none).
+    +-futility (NaN where there is none). ``boundary`` (e.g. :meth:`bayesmeta.tsa.Boundaries.to_frame`: columns
+    fraction, efficacy and optionally futility, up to the RIS) draws the boundaries over the whole information
+    axis instead of only at the looks.
     """
     fig = Figure(figsize=(12 if tsa is not None else 7, 7), layout="constrained")
     grid = fig.add_gridspec(2, 2 if tsa is not None else 1, height_ratios=(3, 2))
@@ -130,11 +133,23 @@ def plot_monitoring(
         upper = np.where(np.isfinite(cols["upper"]), cols["upper"], np.nan)  # inf: no boundary at that look
         lower = np.where(np.isfinite(cols["lower"]), cols["lower"], np.nan) if "lower" in cols else -upper
         ax_tsa.plot(x, z, "o-", color="tab:blue", label="cumulative Z")
-        ax_tsa.plot(x, upper, "-", color="tab:red", label="monitoring boundary")
-        ax_tsa.plot(x, lower, "-", color="tab:red")
-        if "futility" in cols and np.any(np.isfinite(cols["futility"])):
-            ax_tsa.plot(x, cols["futility"], "-", color="tab:orange", label="futility wedge")
-            ax_tsa.plot(x, -cols["futility"], "-", color="tab:orange")
+        futility = cols.get("futility")
+        if boundary is not None and with_ris:
+            x_b = boundary["fraction"].to_numpy(float)
+            upper = np.where(np.isfinite(boundary["efficacy"]), boundary["efficacy"], np.nan)
+            lower = -upper
+            if "futility" in boundary.columns:  # TSA's inner wedge exists only where the boundary is positive
+                raw = boundary["futility"].to_numpy(float)
+                futility = np.where(raw > 0, raw, np.nan)
+            else:
+                futility = None
+        else:
+            x_b = x
+        ax_tsa.plot(x_b, upper, ".-", color="tab:red", label="monitoring boundary")
+        ax_tsa.plot(x_b, lower, ".-", color="tab:red")
+        if futility is not None and np.any(np.isfinite(futility)):
+            ax_tsa.plot(x_b, futility, "-", color="tab:orange", label="futility wedge")
+            ax_tsa.plot(x_b, -futility, "-", color="tab:orange")
         ax_tsa.axhline(
             conventional_z, color="tab:gray", ls="--", lw=1, label=f"conventional |Z| = {conventional_z:.2f}"
         )
@@ -143,6 +158,7 @@ def plot_monitoring(
         if with_ris:
             ax_tsa.axvline(1.0, color="tab:purple", ls="-.", lw=1, label=ris_label or "required information size")
             ax_tsa.set_xlabel("information fraction (accrued / RIS)")
+            ax_tsa.set_xlim(0, max(1.05, float(np.nanmax(x)) * 1.05))
         else:
             ax_tsa.set_xlabel("look")
         reach = max(5.0, 1.25 * float(np.nanmax(np.abs(z))), 1.5 * conventional_z)
