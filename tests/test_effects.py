@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,7 @@ from bayesmeta.effects import (
 )
 from bayesmeta.errors import InputError
 
-REFERENCE = "/work/shared/reference"
+REFERENCE = str(Path(__file__).resolve().parent / "reference")
 Z975 = 1.959963984540054
 
 

@@ -1,4 +1,4 @@
-"""rma() against R metafor 3.8 (tests/reference/metafor_fixtures.json, /work/shared reference) and closed forms."""
+"""rma() against R metafor 3.8 (tests/reference/metafor_fixtures.json) and closed forms."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from bayesmeta.frequentist import rma
 REF = Path(__file__).parent / "reference"
 FIX = json.loads((REF / "metafor_fixtures.json").read_text())
 DATA = FIX["datasets"]
-# copy of /work/shared/reference/bcg_metafor.json (metafor 3.8-1, default settings)
+# the reference bcg_metafor.json (metafor 3.8-1, default settings)
 SHARED = json.loads((REF / "bcg_metafor.json").read_text())
 TOL = 1e-6
 

@@ -17,7 +17,7 @@ from bayesmeta.effects import effects_for
 from bayesmeta.errors import InputError
 from bayesmeta.tables import EffectTable, effect_table_from_frame, read_effect_table
 
-REFERENCE = Path("/work/shared/reference")
+REFERENCE = Path(__file__).resolve().parent / "reference"
 BCG = REFERENCE / "bcg.csv"
 CRINS = REFERENCE / "crins2014.csv"
 COUNTS = ["events_treatment", "total_treatment", "events_control", "total_control"]

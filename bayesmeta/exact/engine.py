@@ -2,7 +2,7 @@
 
 Roever C (2020), Bayesian random-effects meta-analysis using the bayesmeta R package, J Stat Softw 93(6); Roever C
 & Friede T (2022), Using the bayesmeta R package for Bayesian random-effects meta-regression, Comput Methods
-Programs Biomed. Formulas: /work/shared/METHODS.md and :mod:`bayesmeta.exact.gaussian`.
+Programs Biomed. Formulas: :mod:`bayesmeta.exact.gaussian`.
 """
 
 from __future__ import annotations
