@@ -35,16 +35,23 @@ def reinterpret_command(
     rope: Annotated[tuple[float, float], typer.Option(help="region of practical equivalence (ratios)")] = (0.9, 1.1),
     level: Annotated[float, typer.Option(help="level of the published CI and of the credible interval")] = 0.95,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    plot: Annotated[str | None, typer.Option("--plot", help="with --published: write the reinterpretation figure "
+                                                           "to this file (.png, .svg or .pdf)")] = None,
 ) -> None:
     """Posterior of a published ratio under skeptical, enthusiastic, pessimistic and vague priors (Zampieri 2021)."""
     from bayesmeta.reinterpret import reinterpret, reinterpret_published
 
     priors = tuple(prior) if prior else REFERENCE_PRIORS
+    if plot is not None and published is None:
+        raise InputError("--plot draws the rows of a published-results table: give --published FILE",
+                         column="--plot")
     if published is not None:
         if estimate is not None or ci is not None:
             raise InputError("give either --published or --hr with --ci, not both", column="--published")
         frame = reinterpret_published(published, priors=priors, mcid=mcid, strength=_strength(strength), rope=rope,
                                       level=level)
+        if plot is not None:
+            _save_plot(frame, plot)
         if as_json:
             records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
             typer.echo(json.dumps(records, indent=2, allow_nan=False))
@@ -59,6 +66,21 @@ def reinterpret_command(
         typer.echo(json.dumps([r.as_dict() for r in results], indent=2, allow_nan=False))
         return
     _print_single(results)
+
+
+def _save_plot(frame, path: str) -> None:
+    """Draw the reinterpretation figure of ``frame`` and write it to ``path`` (format from the suffix)."""
+    from pathlib import Path
+
+    from bayesmeta.plots.reinterpret import plot_reinterpretation
+
+    target = Path(path)
+    if target.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise InputError(f"cannot write a figure to {path!r}", column="--plot", valid="a .png, .svg or .pdf file")
+    if not target.parent.is_dir():
+        raise InputError(f"folder {str(target.parent)!r} does not exist", column="--plot")
+    fig = plot_reinterpretation(frame, title="Published ratios under reference priors")
+    fig.savefig(target, dpi=110)
 
 
 def _side(direction: str) -> str:

@@ -1,0 +1,93 @@
+"""Reinterpretation figure: what it draws is the table's numbers (read back from the artists), rows are grouped
+into panels, skipped rows are named, and `bayesmeta reinterpret --published --plot` writes the figure."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bayesmeta.cli import main
+from bayesmeta.plots.reinterpret import plot_reinterpretation, reinterpretation_lines
+from bayesmeta.reinterpret import reinterpret_published
+
+PUBLISHED = Path(__file__).resolve().parents[1] / "data" / "published_results.csv"
+PRIORS = ("skeptical", "enthusiastic", "pessimistic", "vague")
+
+
+@pytest.fixture(scope="module")
+def drawn():
+    table = reinterpret_published(PUBLISHED, priors=PRIORS, mcid=0.8, benefit_above=("ORR", "DCR"))
+    return table, plot_reinterpretation(table)
+
+
+def test_every_interval_drawn_is_the_tables(drawn):
+    table, fig = drawn
+    lines = reinterpretation_lines(fig)
+    ok = table[table["status"] == "ok"]
+    assert len(lines) == len(ok) + ok["row"].nunique()  # one line per row and prior, plus each published CI
+    for r in ok.itertuples():
+        np.testing.assert_allclose(lines[f"{r.row}:{r.prior}"], [r.lower, r.median, r.upper], rtol=1e-12)
+        np.testing.assert_allclose(lines[f"{r.row}:published"], [r.ci_lower, r.estimate, r.ci_upper], rtol=1e-12)
+
+
+def test_drawn_skeptical_posterior_of_the_pooled_os_hr_matches_the_closed_form(drawn):
+    """OS pooled HR 0.52 (0.48-0.58): se = ln(0.58/0.48)/(2 z); skeptical prior N(0, (ln 0.8 / z_0.95)^2)."""
+    table, fig = drawn
+    row = int(table[(table["outcome"] == "OS") & (table["analysis"] == "pooled")]["row"].iloc[0])
+    z = 1.959963984540054
+    y, se = math.log(0.52), math.log(0.58 / 0.48) / (2 * z)
+    s0 = abs(math.log(0.8)) / 1.6448536269514722
+    precision = 1 / se**2 + 1 / s0**2
+    mean, sd = (y / se**2) / precision, precision**-0.5
+    expected = [math.exp(mean - z * sd), math.exp(mean), math.exp(mean + z * sd)]
+    np.testing.assert_allclose(reinterpretation_lines(fig)[f"{row}:skeptical"], expected, rtol=1e-9)
+
+
+def test_probability_text_is_the_skeptical_p_benefit_with_the_row_direction(drawn):
+    table, fig = drawn
+    texts = {t.get_gid(): t.get_text() for ax in fig.axes for t in ax.texts if t.get_gid()}
+    sk = table[(table["prior"] == "skeptical") & (table["status"] == "ok")]
+    assert len(texts) == len(sk)
+    for r in sk.itertuples():
+        sign = "<" if r.direction == "below" else ">"
+        assert texts[f"{r.row}:p_benefit"] == f"P({r.measure} {sign} 1) = {r.p_benefit:.3f}"
+    orr = sk[sk["outcome"] == "ORR"].iloc[0]
+    assert texts[f"{orr['row']}:p_benefit"].startswith("P(RR > 1)")
+
+
+def test_panels_group_rows_and_skipped_rows_are_named(drawn):
+    table, fig = drawn
+    titles = [ax.get_title(loc="left") for ax in fig.axes]
+    assert titles[:2] == ["Pooled estimates", "By regimen"]
+    assert {"OS: subgroups", "PFS: subgroups", "OS: prognostic factors", "PFS: prognostic factors"} <= set(titles)
+    n_labels = sum(len(ax.get_yticklabels()) for ax in fig.axes)
+    assert n_labels == table["row"].nunique()
+    skipped = table[table["status"] == "skipped"].drop_duplicates("row")
+    assert len(skipped) == 1
+    notes = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert any(skipped["reason"].iloc[0] in n for n in notes)
+    lines = reinterpretation_lines(fig)
+    assert not any(k.startswith(f"{skipped['row'].iloc[0]}:") for k in lines)
+    for ax in fig.axes:
+        assert ax.get_xscale() == "log"
+        verticals = {round(float(line.get_xdata()[0]), 6) for line in ax.get_lines() if not line.get_gid()}
+        assert 1.0 in verticals and 0.8 in verticals
+
+
+def test_missing_columns_are_reported():
+    table = reinterpret_published(PUBLISHED, priors=("skeptical",))
+    with pytest.raises(ValueError, match="median"):
+        plot_reinterpretation(table.drop(columns="median"))
+
+
+def test_cli_writes_the_figure(tmp_path, capsys):
+    target = tmp_path / "reinterpretation.png"
+    assert main(["reinterpret", "--published", str(PUBLISHED), "--plot", str(target)]) == 0
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Published ratios under reference priors" in capsys.readouterr().out
+    assert main(["reinterpret", "--hr", "0.74", "--ci", "0.53", "1.03", "--plot", str(tmp_path / "x.png")]) == 2
+    assert "--published" in capsys.readouterr().err
+    assert main(["reinterpret", "--published", str(PUBLISHED), "--plot", str(tmp_path / "x.txt")]) == 2
