@@ -55,6 +55,10 @@ def test_the_command_writes_every_output(built):
     ids = {f["id"] for f in summary["figures"]}
     assert {"forest_AE", "forest_PFS", "forest_ORR", "densities", "metareg_AE", "ppc_studies_AE",
             "prior_grid_AE", "influence_AE", "monitoring_AE", "monitoring_ORR", "funnel"} <= ids
+    sections = {f["id"]: f["section"] for f in summary["figures"]}
+    for name in ("AE", "PFS", "ORR"):
+        assert sections[f"loo_pit_{name}"] == "ppc" and sections[f"power_scaling_{name}"] == "sensitivity"
+    assert sections["reinterpretation"] == "reinterpretation"
     for name in ("AE", "PFS", "ORR"):
         idata = az.from_netcdf(out / "posteriors" / f"{name}_exact.nc")
         assert idata.posterior["theta"].sizes["study"] == summary["outcomes"][name]["k"]
@@ -121,6 +125,9 @@ def test_html_is_self_contained_with_every_section_filled(built):
         assert content["tables"] + content["images"] + content["items"] > 0, f"section {sid} has no content"
     summary = json.loads((out / "summary.json").read_text())
     assert len(parser.images) == len(summary["figures"])
+    for sid in ("ppc", "sensitivity", "reinterpretation"):
+        expected = sum(1 for f in summary["figures"] if f["section"] == sid)
+        assert parser.sections[sid]["images"] == expected >= 1
     assert all(src.startswith("data:image/png;base64,") for src in parser.images)
     assert parser.external == []
 
@@ -203,3 +210,20 @@ def test_plan_errors_exit_2_naming_the_key(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "key 'priors.main'" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_loo_pit_band_is_the_binomial_band_of_k_uniform_ecdf_values(built):
+    """The band the LOO-PIT figure draws is stored in summary.json: at u, the 95% interval of Binomial(k, u)/k."""
+    from scipy import stats
+
+    out, *_ = built
+    summary = json.loads((out / "summary.json").read_text())
+    for name in ("AE", "PFS", "ORR"):
+        ppc = summary["outcomes"][name]["ppc"]
+        k = summary["outcomes"][name]["k"]
+        band = ppc["loo_pit_band"]
+        u = np.array([b["u"] for b in band])
+        lo, hi = stats.binom.interval(0.95, k, u)
+        np.testing.assert_allclose([b["lower"] for b in band], lo / k)
+        np.testing.assert_allclose([b["upper"] for b in band], hi / k)
+        assert len(ppc["loo_pit"]) == k

@@ -212,6 +212,7 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
     a.ppc = {"studies": studies_table, "q": q, "seed": pseed}
     if k >= 3:
         a.ppc["loo_pit"] = run_step(a, "LOO-PIT", lambda: ppc.loo_pit(post, level=level))
+        a.ppc["loo_pit_band"] = ppc.uniform_ecdf_band(k, level)  # the LOO-PIT figure's reference band
         if studies_table is not None and "pareto_k" in studies_table.columns:
             bad = studies_table[studies_table["pareto_k"] > 0.7]
             for sid in bad.index:

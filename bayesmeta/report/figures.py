@@ -136,8 +136,9 @@ def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
     from bayesmeta.plots.funnel import plot_funnel
     from bayesmeta.plots.metareg import plot_metaregression
     from bayesmeta.plots.monitoring import plot_monitoring
-    from bayesmeta.plots.ppc import plot_predictive_intervals
-    from bayesmeta.plots.sensitivity import plot_influence, plot_prior_grid
+    from bayesmeta.plots.ppc import plot_loo_pit, plot_predictive_intervals
+    from bayesmeta.plots.reinterpret import plot_reinterpretation
+    from bayesmeta.plots.sensitivity import plot_influence, plot_power_scaling, plot_prior_grid
 
     level = result.plan.level
     fitted = [a for a in result.outcomes.values() if a.bayes]
@@ -182,6 +183,16 @@ def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
                 lambda a=a, table=table: plot_predictive_intervals(table, measure=a.plan.measure,
                                                                   title=f"{a.plan.label}: predictive check"),
                 a.name))
+        pit = a.ppc.get("loo_pit")
+        if pit is not None:
+            specs.append(FigureSpec(
+                f"loo_pit_{a.name}", "ppc", f"LOO-PIT: {a.plan.label}",
+                f"Empirical CDF of the leave-one-out PIT values of the k = {a.k} studies against the uniform CDF "
+                f"(dashed), with the pointwise {100 * level:g}% band of the ECDF of {a.k} uniform values; an S "
+                f"shape means the predictive intervals are too narrow or too wide.",
+                lambda a=a, pit=pit: plot_loo_pit(pit["loo_pit"].to_numpy(float), band=a.ppc.get("loo_pit_band"),
+                                                  title=f"{a.plan.label}: LOO-PIT"),
+                a.name))
     for a in fitted:
         grid = a.sensitivity.get("grid")
         if grid is not None:
@@ -195,6 +206,17 @@ def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
                     grid, measure=a.plan.measure, lines=lines, probability_column=column,
                     title=f"{a.plan.label}: prior sensitivity"),
                 a.name))
+        power = a.sensitivity.get("power_scaling")
+        if power is not None:
+            threshold = float(power.attrs.get("threshold", 0.05))
+            specs.append(FigureSpec(
+                f"power_scaling_{a.name}", "sensitivity", f"Power-scaling sensitivity: {a.plan.label}",
+                f"Change of each parameter's posterior (cumulative Jensen-Shannon distance per log2 of the power) "
+                f"when the prior or the likelihood is raised to a power near 1 (Kallioinen et al. 2024); values "
+                f"beyond the dashed line at {threshold:g} flag sensitivity, with the diagnosis written beside it.",
+                lambda a=a, power=power, threshold=threshold: plot_power_scaling(
+                    power, threshold=threshold, title=f"{a.plan.label}: power-scaling sensitivity"),
+                a.name))
     for a in fitted:
         if a.influence is not None:
             lines = sorted({1.0, clinical_threshold(a.plan)})
@@ -205,6 +227,16 @@ def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
                                                         measure=a.plan.measure, lines=lines,
                                                         title=f"{a.plan.label}: leave one study out"),
                 a.name))
+    table = result.reinterpretation
+    if table is not None and not table.empty:
+        specs.append(FigureSpec(
+            "reinterpretation", "reinterpretation", "Published ratios under reference priors",
+            "Every published ratio with a CI (pooled, regimen, subgroup and prognostic-factor rows): the published "
+            "estimate and CI (black) and the posterior median and credible interval under each reference prior, "
+            "on a log axis with lines at 1 (dashed) and at the MCID (dotted); on the right, the posterior "
+            "probability of benefit (ratio below 1, or above 1 where benefit is a ratio above 1) under the "
+            "skeptical prior.",
+            lambda: plot_reinterpretation(table, title="Published ratios under reference priors"), ""))
     for a in fitted:
         if a.monitoring is not None:
             t = a.tsa

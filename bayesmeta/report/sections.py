@@ -280,7 +280,8 @@ def _ppc(s: dict[str, Any]) -> list[Any]:
         "observed value (PIT) under the posterior from all studies and from all other studies (leave-one-out); "
         "two-sided values near 0 mark a study the model does not expect. The heterogeneity check compares "
         "Cochran's Q of the data with that of replicated meta-analyses (ppp near 0: more spread than the model "
-        "allows).")]
+        "allows). The LOO-PIT figures plot the empirical CDF of the leave-one-out PIT values: for a model that "
+        "predicts each study well they are uniform, so the curve stays near the diagonal and inside the band.")]
     rows = []
     for name, o in _fitted(s):
         q = o["ppc"].get("q")
@@ -306,7 +307,8 @@ def _sensitivity(s: dict[str, Any]) -> list[Any]:
         "priors of several scales. A conclusion is robust when the probability of a clinically important benefit "
         "stays in the same band (below 0.5, 0.5 to 0.9, 0.9 or more) under every prior. Power-scaling "
         "sensitivity (Kallioinen et al. 2024) flags parameters whose posterior moves when the prior or the "
-        "likelihood is slightly strengthened or weakened (threshold 0.05).")]
+        "likelihood is slightly strengthened or weakened (threshold 0.05); the power-scaling figures show both "
+        "sensitivities of each parameter against that threshold.")]
     for name, o in _fitted(s):
         sens = o["sensitivity"]
         grid = sens.get("grid") or []
@@ -373,8 +375,11 @@ def _reinterpretation(s: dict[str, Any]) -> list[Any]:
                       ("p_rope", "P(in ROPE)", prob)], "Published pooled and regimen estimates under reference priors")]
     if other:
         n_rows = len({(r["outcome"], r["analysis"], r["variable"], r["level"]) for r in other})
-        blocks.append(Paragraph(f"summary.json also holds the reinterpretation of the {n_rows} published subgroup "
-                                f"and prognostic-factor rows under the same priors.", "note"))
+        blocks.append(Paragraph(f"The figure below shows every published row, including the {n_rows} subgroup "
+                                f"and prognostic-factor rows, under the same priors; summary.json holds their "
+                                f"numbers. Most prognostic-factor ratios compare patient groups, not treatments: "
+                                f"for them P(ratio < 1) says which group fares better, not whether the treatment "
+                                f"helps.", "note"))
     return blocks
 
 
