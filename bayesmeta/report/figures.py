@@ -215,7 +215,7 @@ def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
                 f"when the prior or the likelihood is raised to a power near 1 (Kallioinen et al. 2024); values "
                 f"beyond the dashed line at {threshold:g} flag sensitivity, with the diagnosis written beside it.",
                 lambda a=a, power=power, threshold=threshold: plot_power_scaling(
-                    power, threshold=threshold, title=f"{a.plan.label}: power-scaling sensitivity"),
+                    power, threshold=threshold, title=a.plan.label),
                 a.name))
     for a in fitted:
         if a.influence is not None:
