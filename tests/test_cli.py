@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from bayesmeta.cli import main
 
 
@@ -62,3 +64,20 @@ def test_fit_with_covariates_reports_beta(tmp_path, capsys):
     assert "ratio of HRs" in capsys.readouterr().out
     assert main(["fit", str(data), "--covariates", "nope"]) == 2
     assert "column 'nope'" in capsys.readouterr().err
+
+
+def test_fit_reports_exact_bayes_factors_only_for_proper_priors(tmp_path, capsys):
+    import json
+
+    from bayesmeta.exact import bayes_factor_mu0, fit_exact
+
+    data = tmp_path / "d.csv"
+    data.write_text("study,yi,sei\nA,-0.5,0.2\nB,-0.3,0.25\nC,-0.1,0.3\n")
+    assert main(["fit", str(data), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    post = fit_exact([-0.5, -0.3, -0.1], [0.2, 0.25, 0.3], mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)")
+    assert out["bayes_factors"]["mu_0"] == pytest.approx(bayes_factor_mu0(post), rel=1e-9)
+    assert out["bayes_factors"]["tau_0"] > 0
+    assert main(["fit", str(data), "--mu-prior", "flat", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["bayes_factors"]["mu_0"] is None and "proper" in out["bayes_factors"]["note"]

@@ -81,13 +81,29 @@ def fit_command(
         post = fit_nuts(table.yi, table.sei, draws=draws, chains=chains, strict=strict, **common)
     thresholds = tuple(below or ())
     result = post.to_dict(below=thresholds)
+    result["bayes_factors"] = _bayes_factors(post)
     if as_json:
         typer.echo(json.dumps(result, indent=2, allow_nan=False))
         return
-    _print_table(post, thresholds)
+    _print_table(post, thresholds, result["bayes_factors"])
 
 
-def _print_table(post, thresholds: tuple[float, ...]) -> None:
+def _bayes_factors(post) -> dict[str, object]:
+    """Savage-Dickey BF_10 for mu = 0 and tau = 0 (exact engine, proper priors), else the reason there is none."""
+    from bayesmeta.errors import ModelError
+    from bayesmeta.exact import bayes_factor_mu0, bayes_factor_tau0
+
+    out: dict[str, object] = {}
+    for key, fn in (("mu_0", bayes_factor_mu0), ("tau_0", bayes_factor_tau0)):
+        try:
+            out[key] = fn(post)
+        except ModelError as exc:
+            out[key] = None
+            out.setdefault("note", str(exc))
+    return out
+
+
+def _print_table(post, thresholds: tuple[float, ...], bayes_factors: dict[str, object]) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -121,6 +137,11 @@ def _print_table(post, thresholds: tuple[float, ...]) -> None:
     for v in thresholds:
         label = f"exp(mu) < {v:g}" if post.is_ratio else f"mu < {v:g}"
         console.print(f"P({label}) = {post.prob_below(v):.4f}")
+    if bayes_factors.get("mu_0") is not None:
+        console.print(
+            f"Bayes factors (Savage-Dickey, BF10): effect vs mu = 0: {bayes_factors['mu_0']:.4g}; "
+            f"heterogeneity vs tau = 0: {bayes_factors['tau_0']:.4g}"
+        )
     console.print(f"priors: mu ~ {post.priors.get('mu')}, tau ~ {post.priors.get('tau')}; seed {post.seed}")
     for w in post.warnings:
         console.print(f"[yellow]warning:[/yellow] {w}")
