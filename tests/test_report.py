@@ -227,3 +227,22 @@ def test_loo_pit_band_is_the_binomial_band_of_k_uniform_ecdf_values(built):
         np.testing.assert_allclose([b["lower"] for b in band], lo / k)
         np.testing.assert_allclose([b["upper"] for b in band], hi / k)
         assert len(ppc["loo_pit"]) == k
+
+
+def test_fresh_runs_give_the_same_summary_and_report(built, tmp_path):
+    out, _, _, summaries = built
+    again = tmp_path / "again"
+    assert main(["reanalyze", str(PLAN), "--out", str(again), "--no-cache", "--quiet"]) == 0
+    assert (again / "summary.json").read_bytes() == summaries[0]
+    assert (again / "report.md").read_bytes() == (out / "report.md").read_bytes()
+    timings = json.loads((again / "timings.json").read_text())
+    assert isinstance(timings, dict)
+    assert all(key.endswith("seconds") and value >= 0 for key, value in timings.items())
+
+
+def test_split_timings_moves_only_seconds():
+    from bayesmeta.report.writer import split_timings
+
+    clean, timings = split_timings({"a": {"seconds": 1.5, "x": 2}, "b": [{"compile_seconds": 3.0, "y": "s"}]})
+    assert clean == {"a": {"x": 2}, "b": [{"y": "s"}]}
+    assert timings == {"/a/seconds": 1.5, "/b[0]/compile_seconds": 3.0}

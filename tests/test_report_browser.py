@@ -88,6 +88,9 @@ def test_haic_plan_end_to_end(tmp_path):
     result = run_plan(plan)
     files = write_report(result, tmp_path / "haic")
     s = json.loads(files.summary.read_text())
+    timings = json.loads((files.folder / "timings.json").read_text())
+    assert any(key.endswith("sampling_seconds") for key in timings)
+    assert "seconds" not in files.summary.read_text()
     studies = load_studies(plan.studies)
     os_effects = effects_for("OS", load_outcomes(plan.outcomes_file, studies=studies), studies)
     post = fit_exact(os_effects["yi"].to_numpy(), os_effects["sei"].to_numpy(), mu_prior="normal(0, 4)",

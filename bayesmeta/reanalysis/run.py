@@ -61,7 +61,7 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
     from bayesmeta.reinterpret import reinterpret_published
 
     step = progress or (lambda description: None)
-    key = cache_key(plan) if cache is not None else ""
+    key = cache_key(plan)  # also recorded in the report: a fingerprint of the inputs, plan and code
     if cache is not None:
         stored = cache.load(key)
         if isinstance(stored, ReanalysisResult):

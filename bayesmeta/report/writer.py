@@ -51,6 +51,30 @@ def _write_posteriors(result: ReanalysisResult, folder: Path) -> list[Path]:
     return paths
 
 
+def split_timings(value: object, path: str = "") -> tuple[object, dict[str, float]]:
+    """Separate wall-clock measurements (keys ending in 'seconds') from the results, so that summary.json is the
+    same for the same inputs and the timings go to timings.json (keyed by their path in the summary)."""
+    timings: dict[str, float] = {}
+    if isinstance(value, dict):
+        clean = {}
+        for key, item in value.items():
+            where = f"{path}/{key}"
+            if str(key).endswith("seconds") and isinstance(item, (int, float)):
+                timings[where] = item
+                continue
+            clean[key], inner = split_timings(item, where)
+            timings.update(inner)
+        return clean, timings
+    if isinstance(value, list):
+        items = []
+        for i, item in enumerate(value):
+            cleaned, inner = split_timings(item, f"{path}[{i}]")
+            items.append(cleaned)
+            timings.update(inner)
+        return items, timings
+    return value, timings
+
+
 class ReportWriter:
     """Writes a report into a temporary sibling of ``out_dir`` that replaces it only when complete.
 
@@ -79,7 +103,10 @@ class ReportWriter:
                         f"{result.plan.path.name}; every number is in summary.json.")
             (self.tmp / "report.html").write_text(render_html(title, sections, subtitle), encoding="utf-8")
             (self.tmp / "report.md").write_text(render_markdown(title, sections), encoding="utf-8")
+            summary, timings = split_timings(summary)
             (self.tmp / "summary.json").write_text(json.dumps(summary, indent=1, allow_nan=False) + "\n",
+                                                   encoding="utf-8")
+            (self.tmp / "timings.json").write_text(json.dumps(timings, indent=1, allow_nan=False) + "\n",
                                                    encoding="utf-8")
             posteriors = _write_posteriors(result, self.tmp / "posteriors")
             _replace(self.tmp, self.out)
