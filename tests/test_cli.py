@@ -81,3 +81,34 @@ def test_fit_reports_exact_bayes_factors_only_for_proper_priors(tmp_path, capsys
     assert main(["fit", str(data), "--mu-prior", "flat", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["bayes_factors"]["mu_0"] is None and "proper" in out["bayes_factors"]["note"]
+
+
+def test_lowercase_study_names_and_levels_survive_the_text_table(tmp_path, capsys):
+    data = tmp_path / "d.csv"
+    data.write_text("study,yi,sei,arm\nsmith2020,-0.5,0.2,a\njones2021,-0.3,0.25,b\nlee2019,-0.1,0.3,a\n"
+                    "kim2018,-0.4,0.3,b\n")
+    assert main(["fit", str(data), "--measure", "HR", "--covariates", "arm"]) == 0
+    out = capsys.readouterr().out
+    for name in ("theta[smith2020]", "theta[jones2021]", "theta[lee2019]", "arm[b]"):
+        assert name in out
+
+
+def test_bad_option_values_and_unwritable_paths_exit_2(tmp_path, capsys):
+    data = tmp_path / "d.csv"
+    data.write_text("study,yi,sei\nA,-0.5,0.2\nB,-0.3,0.25\nC,-0.1,0.3\n")
+    assert main(["fit", str(data), "--measure", "HR", "--below", "-1"]) == 2
+    assert "positive" in capsys.readouterr().err
+    assert main(["monitor", str(data), "--measure", "HR", "--plot", str(tmp_path / "no" / "dir" / "m.png")]) == 2
+    assert capsys.readouterr().err.startswith("error:")
+
+
+def test_studies_without_events_are_named_when_excluded(tmp_path, capsys):
+    import json
+
+    data = tmp_path / "c.csv"
+    data.write_text("study,events_treatment,total_treatment,events_control,total_control\n"
+                    "A,10,50,20,50\nB,0,50,0,50\nC,12,60,18,60\n")
+    assert main(["fit", str(data), "--measure", "RR", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["k"] == 2
+    assert "excluded B" in captured.err

@@ -53,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     _register()
     try:
         app(args=argv, prog_name="bayesmeta")
-    except BayesmetaError as exc:
+    except (BayesmetaError, ValueError, OSError) as exc:
+        # Library checks of argument values (a level outside (0, 1), a ratio threshold <= 0) raise ValueError;
+        # an output path that cannot be written raises OSError: both are the user's to fix.
         typer.echo(f"error: {exc}", err=True)
         return 2
     except SystemExit as exc:

@@ -17,6 +17,7 @@ from bayesmeta.cli.options import (
     MeasureOption,
     TauPriorOption,
     measure_value,
+    read_table,
 )
 from bayesmeta.errors import InputError
 
@@ -47,9 +48,8 @@ def fit_command(
 ) -> None:
     """Fit y_i ~ N(theta_i, s_i^2), theta_i ~ N(mu + x_i'beta, tau^2) and print posterior summaries."""
     from bayesmeta.design import design_matrix
-    from bayesmeta.tables import read_effect_table
 
-    table = read_effect_table(data, measure_value(measure))
+    table = read_table(data, measure_value(measure))
     X, names = None, ()
     if covariates:
         columns = [c.strip() for c in covariates.split(",") if c.strip()]
@@ -105,6 +105,7 @@ def _bayes_factors(post) -> dict[str, object]:
 
 def _print_table(post, thresholds: tuple[float, ...], bayes_factors: dict[str, object]) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
@@ -113,7 +114,7 @@ def _print_table(post, thresholds: tuple[float, ...], bayes_factors: dict[str, o
         table.add_column(col, justify="right" if col != "parameter" else "left")
     for name, row in post.summary().iterrows():
         table.add_row(
-            str(name),
+            escape(str(name)),
             f"{row['mean']:.4f}",
             f"{row['sd']:.4f}",
             f"{row['median']:.4f}",
@@ -131,7 +132,8 @@ def _print_table(post, thresholds: tuple[float, ...], bayes_factors: dict[str, o
         for name, row in effects.iterrows():
             p_col = "prob_below_1" if post.is_ratio else "prob_below_0"
             console.print(
-                f"{name}: {label} {row['median']:.3f} (95% CrI {row['ci_lower']:.3f} to {row['ci_upper']:.3f}), "
+                f"{escape(str(name))}: {label} {row['median']:.3f} "
+                f"(95% CrI {row['ci_lower']:.3f} to {row['ci_upper']:.3f}), "
                 f"P(< {1 if post.is_ratio else 0}) = {row[p_col]:.3f}"
             )
     for v in thresholds:

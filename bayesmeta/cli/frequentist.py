@@ -13,7 +13,7 @@ from rich.table import Table
 from scipy import stats
 
 from bayesmeta.cli import app
-from bayesmeta.cli.options import DataArgument, Measure, measure_value
+from bayesmeta.cli.options import DataArgument, Measure, measure_value, read_table
 
 RATIO_MEASURES = ("HR", "RR", "OR")
 
@@ -54,9 +54,8 @@ def frequentist_command(
 ) -> None:
     """Pool the studies with metafor's conventions: estimate, CI, tau^2, I^2, H^2, Q and the prediction interval."""
     from bayesmeta.frequentist import rma
-    from bayesmeta.tables import read_effect_table
 
-    table = read_effect_table(data, measure_value(measure))
+    table = read_table(data, measure_value(measure))
     fit = rma(table.yi, table.vi, method=method.value, test="knha" if hksj else "z", level=level)
     out = {"source": table.source, "measure": table.measure, "study": list(table.study), **fit.as_dict()}
     ratio = table.measure in RATIO_MEASURES

@@ -19,6 +19,7 @@ from bayesmeta.cli.options import (
     MuPriorOption,
     TauPriorOption,
     measure_value,
+    read_table,
 )
 from bayesmeta.data import spreadsheet_row
 from bayesmeta.errors import InputError
@@ -52,11 +53,10 @@ def monitor_command(
     """After each study (by year, then study id) the exact posterior of the pooled effect, with the decision:
     benefit when P(ratio < 1) > benefit-prob, futility when P(ratio < MCID) < futility-prob."""
     from bayesmeta.sequential import monitor
-    from bayesmeta.tables import read_effect_table
 
-    table = read_effect_table(data, measure_value(measure))
+    table = read_table(data, measure_value(measure))
     if measure is None and table.measure == "GEN":
-        table = read_effect_table(data, "HR")
+        table = read_table(data, "HR")
     covariates = table.covariates
     order = None
     if order_by in covariates.columns:

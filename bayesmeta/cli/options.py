@@ -43,3 +43,17 @@ def plain(value: object) -> object:
     if hasattr(value, "item"):
         return plain(value.item())
     return value
+
+
+def read_table(path: str, measure: str | None):
+    """Read a user's effect table (:func:`bayesmeta.tables.read_effect_table`) and say on stderr which studies
+    were left out (no events in either arm), so that no study disappears silently."""
+    from bayesmeta.tables import read_effect_table
+
+    table = read_effect_table(path, measure)
+    if table.dropped:
+        typer.echo(
+            f"note: {path}: excluded {', '.join(table.dropped)} (no events in either arm: no ratio can be estimated)",
+            err=True,
+        )
+    return table

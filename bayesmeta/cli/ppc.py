@@ -19,6 +19,7 @@ from bayesmeta.cli.options import (
     TauPriorOption,
     measure_value,
     plain,
+    read_table,
 )
 
 
@@ -38,9 +39,8 @@ def ppc_command(
     posterior predictive p-value of the heterogeneity model (exact engine)."""
     from bayesmeta.exact import fit_exact
     from bayesmeta.ppc import q_discrepancy_ppp, study_predictive_pvalues
-    from bayesmeta.tables import read_effect_table
 
-    table = read_effect_table(data, measure_value(measure))
+    table = read_table(data, measure_value(measure))
     post = fit_exact(
         table.yi,
         table.sei,

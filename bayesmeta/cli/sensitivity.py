@@ -18,6 +18,7 @@ from bayesmeta.cli.options import (
     MeasureOption,
     measure_value,
     plain,
+    read_table,
 )
 
 
@@ -56,9 +57,8 @@ def sensitivity_command(
     from bayesmeta.influence import leave_one_out
     from bayesmeta.priors import load_prior_sets, parse_prior
     from bayesmeta.sensitivity import conclusion_changes, power_scaling, prior_grid
-    from bayesmeta.tables import read_effect_table
 
-    table = read_effect_table(data, measure_value(measure))
+    table = read_table(data, measure_value(measure))
     mu, tau = parse_prior(mu_prior, "mu"), parse_prior(tau_prior, "tau")
     below = benefit is Benefit.below
     thresholds = tuple(threshold) if threshold else ((1.0, 0.8, 0.7) if below else (1.0, 1.25, 1.4286))

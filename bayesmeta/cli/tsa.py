@@ -10,7 +10,7 @@ import numpy as np
 import typer
 
 from bayesmeta.cli import app
-from bayesmeta.cli.options import JsonOption
+from bayesmeta.cli.options import JsonOption, read_table
 from bayesmeta.errors import InputError
 
 
@@ -52,10 +52,9 @@ def tsa_command(
     as_json: JsonOption = False,
 ) -> None:
     """Required information size, cumulative Z-curve and Lan-DeMets O'Brien-Fleming boundaries (Wetterslev 2008)."""
-    from bayesmeta.tables import read_effect_table
     from bayesmeta.tsa import tsa
 
-    table = read_effect_table(data, "RR")
+    table = read_table(data, "RR")
     if table.counts is None:
         raise InputError("TSA of a binary outcome needs arm counts", file=data,
                          column="events_treatment",
