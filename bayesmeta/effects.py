@@ -5,8 +5,9 @@ Formulas (see METHODS.md):
   Ghersi D, Burdett S, Sydes MR (2007), Practical methods for incorporating summary time-to-event data into
   meta-analysis, Trials 8:16;
 - arm counts: log RR / log OR with metafor's ``escalc`` conventions (Viechtbauer 2010, J Stat Softw 36(3)):
-  0.5 added to every cell of a study with a zero cell (``add=1/2, to="only0"``), studies with no events in
-  either arm excluded.
+  0.5 added to every cell of a study with a zero cell (``add=1/2, to="only0"``); studies with no events in
+  either arm are excluded, as metafor's model-fitting functions do with ``drop00=TRUE`` (``escalc`` itself keeps
+  them by default, ``drop00=FALSE``), since a ratio with no events carries no information about it.
 
 The low-level functions take and return plain floats or numpy arrays; :func:`derive_effects` applies them to
 an outcome table row by row with the precedence CI > exact p > p bound > medians + p > counts, and records the
