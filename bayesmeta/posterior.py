@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-RATIO_MEASURES = ("HR", "RR", "OR")
+from bayesmeta.scales import RATIO_MEASURES
 
 
 @runtime_checkable

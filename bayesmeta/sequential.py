@@ -35,7 +35,7 @@ import pandas as pd
 
 from bayesmeta.errors import InputError
 from bayesmeta.exact import fit_exact_batch
-from bayesmeta.posterior import RATIO_MEASURES
+from bayesmeta.scales import RATIO_MEASURES
 from bayesmeta.scales import null_value, prob_column, to_analysis, to_reported
 
 # Datasets per batched call in the simulation: bounds memory (datasets x studies x quadrature nodes).

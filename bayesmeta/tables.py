@@ -1,4 +1,4 @@
-"""A user's own effect table (the command line's input) read into an :class:`EffectTable`.
+"""A user's own effect table (the command line's input) read into an :class:`~bayesmeta.effect_data.EffectData`.
 
 Accepted forms, besides a ``study`` (or ``study_id``) column, tried in this order:
 1. ``yi, sei`` -- effects on the analysis scale with their standard errors;
@@ -14,7 +14,6 @@ covariate.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +29,11 @@ from bayesmeta.data import (
     spreadsheet_row,
 )
 from bayesmeta.effects import both_arms_zero, log_or_from_counts, log_ratio_from_ci, log_rr_from_counts
+from bayesmeta.benefit import Benefit
+from bayesmeta.effect_data import EffectData
 from bayesmeta.errors import InputError
+from bayesmeta.scales import MEASURES
 
-TABLE_MEASURES: tuple[str, ...] = ("HR", "RR", "OR", "MD", "GEN")
 FORMS: tuple[tuple[str, ...], ...] = (
     ("yi", "sei"),
     ("yi", "vi"),
@@ -45,63 +46,13 @@ _BOOKKEEPING = ("outcome", "measure", "vi", "method", "usable", "reason")
 _Z975 = 1.959963984540054
 
 
-@dataclass(frozen=True, eq=False)
-class EffectTable:
-    """Study effects on the analysis scale (log ratio, or raw for MD/GEN) ready for a model.
-
-    ``counts`` holds the arm counts (index study) when the table gave them, ``covariates`` every other column
-    (index study), ``dropped`` the studies removed because neither arm had an event, ``source`` the file.
-    """
-
-    study: tuple[str, ...]
-    yi: np.ndarray
-    sei: np.ndarray
-    measure: str
-    method: tuple[str, ...]
-    counts: pd.DataFrame | None
-    covariates: pd.DataFrame
-    source: str
-    dropped: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        for name in ("yi", "sei"):
-            values = np.array(getattr(self, name), dtype=float)
-            values.setflags(write=False)
-            object.__setattr__(self, name, values)
-        k = len(self.study)
-        if not (self.yi.shape == self.sei.shape == (k,)) or len(self.method) != k:
-            raise ValueError("study, yi, sei and method must have one entry per study")
-        if k == 0:
-            raise InputError("no studies left to analyse", file=self.source)
-        if not (np.all(np.isfinite(self.yi)) and np.all(np.isfinite(self.sei)) and np.all(self.sei > 0)):
-            raise InputError("effects must be finite with positive standard errors", file=self.source)
-
-    @property
-    def vi(self) -> np.ndarray:
-        """Sampling variances sei^2."""
-        return self.sei**2
-
-    @property
-    def k(self) -> int:
-        """Number of studies."""
-        return len(self.study)
-
-    def to_frame(self) -> pd.DataFrame:
-        """study, yi, sei, vi, method and the covariates as one DataFrame (index study)."""
-        frame = pd.DataFrame(
-            {"yi": self.yi, "sei": self.sei, "vi": self.vi, "method": self.method},
-            index=pd.Index(self.study, name="study"),
-        )
-        return frame.join(self.covariates)
-
-
 def _normalise_measure(measure: str | None, file: str) -> str | None:
     if measure is None:
         return None
     upper = str(measure).strip().upper()
-    if upper not in TABLE_MEASURES:
+    if upper not in MEASURES:
         raise InputError(f"unknown measure '{measure}'", file=file, column="measure",
-                         valid=", ".join(TABLE_MEASURES))
+                         valid=", ".join(MEASURES))
     return upper
 
 
@@ -113,9 +64,9 @@ def _measure_from_column(frame: pd.DataFrame, file: str) -> str | None:
     for position, value in enumerate(frame["measure"].astype(str)):
         if value == "":
             continue
-        if value.upper() not in TABLE_MEASURES:
+        if value.upper() not in MEASURES:
             raise InputError(f"unknown measure '{value}'", file=file, row=spreadsheet_row(position),
-                             column="measure", valid=", ".join(TABLE_MEASURES))
+                             column="measure", valid=", ".join(MEASURES))
         if first is not None and value.upper() != first:
             raise InputError(f"measure '{value}' differs from '{first}' on an earlier row", file=file,
                              row=spreadsheet_row(position), column="measure", valid="one measure per table")
@@ -154,7 +105,7 @@ def _covariate(values: pd.Series) -> pd.Series:
 
 
 def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
-                  methods: pd.Series | None = None) -> EffectTable:
+                  methods: pd.Series | None = None, benefit: Benefit | str = Benefit.BELOW) -> EffectData:
     if frame.empty:
         raise InputError("the table has no data rows", file=file)
     study_column = _study_column(frame, file)
@@ -233,7 +184,7 @@ def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
     dropped = tuple(studies[~keep])
     if not keep.any():
         raise InputError("every study has no events in either arm: nothing to analyse", file=file)
-    return EffectTable(
+    return EffectData(
         study=tuple(studies[keep]),
         yi=np.asarray(yi, dtype=float)[keep],
         sei=np.asarray(sei, dtype=float)[keep],
@@ -243,20 +194,23 @@ def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
         covariates=covariates[keep],
         source=file,
         dropped=dropped,
+        benefit=Benefit.parse(benefit),
     )
 
 
-def read_effect_table(path: str | Path, measure: str | None = None) -> EffectTable:
+def read_effect_table(path: str | Path, measure: str | None = None,
+                      benefit: Benefit | str = Benefit.BELOW) -> EffectData:
     """Read and validate a user's effect table (forms in the module docstring). ``measure`` is one of HR, RR,
     OR, MD or GEN; when None it comes from a ``measure`` column, else GEN for yi forms and RR for counts."""
     file = str(path)
-    return _effect_table(read_text_csv(path), measure, file)
+    return _effect_table(read_text_csv(path), measure, file, benefit=benefit)
 
 
-def effect_table_from_frame(df: pd.DataFrame, measure: str | None, source: str = "<frame>") -> EffectTable:
-    """An :class:`EffectTable` from an in-memory frame in one of the accepted forms, e.g. the output of
+def effect_table_from_frame(df: pd.DataFrame, measure: str | None, source: str = "<frame>",
+                            benefit: Benefit | str = Benefit.BELOW) -> EffectData:
+    """An :class:`EffectData` from an in-memory frame in one of the accepted forms, e.g. the output of
     :func:`bayesmeta.effects.effects_for` (its ``method`` column is kept, its bookkeeping columns dropped)."""
     methods = None
     if "method" in df.columns and "yi" in df.columns:
         methods = df["method"].reset_index(drop=True)
-    return _effect_table(_text_frame(df), measure, source, methods)
+    return _effect_table(_text_frame(df), measure, source, methods, benefit=benefit)

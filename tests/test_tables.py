@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from bayesmeta.effects import effects_for
 from bayesmeta.errors import InputError
-from bayesmeta.tables import EffectTable, effect_table_from_frame, read_effect_table
+from bayesmeta.effect_data import EffectData
+from bayesmeta.tables import effect_table_from_frame, read_effect_table
 
 REFERENCE = Path(__file__).resolve().parent / "reference"
 BCG = REFERENCE / "bcg.csv"
@@ -41,7 +42,7 @@ def assert_located(error: InputError, path: Path, row: int | None, column: str |
 def test_yi_vi_form_keeps_counts_and_covariates():
     table = read_effect_table(BCG)
     bcg = pd.read_csv(BCG)
-    assert isinstance(table, EffectTable) and table.measure == "GEN" and table.k == 13
+    assert isinstance(table, EffectData) and table.measure == "GEN" and table.k == 13
     np.testing.assert_allclose(table.yi, bcg.yi, atol=1e-15)
     np.testing.assert_allclose(table.vi, bcg.vi, rtol=1e-12)
     assert table.method == ("given",) * 13
@@ -164,7 +165,7 @@ def test_counts_cannot_give_a_hazard_ratio(tmp_path):
     with pytest.raises(InputError, match="not HR"):
         read_effect_table(write(tmp_path, bcg), "HR")
     with pytest.raises(InputError, match="unknown measure"):
-        read_effect_table(write(tmp_path, bcg), "SMD")
+        read_effect_table(write(tmp_path, bcg), "ROM")
 
 
 def test_mixed_measure_column(tmp_path):

@@ -15,7 +15,6 @@ from scipy import stats
 from bayesmeta.cli import app
 from bayesmeta.cli.options import DataArgument, Measure, measure_value, read_table
 
-RATIO_MEASURES = ("HR", "RR", "OR")
 
 
 class Method(str, Enum):
@@ -58,7 +57,7 @@ def frequentist_command(
     table = read_table(data, measure_value(measure))
     fit = rma(table.yi, table.vi, method=method.value, test="knha" if hksj else "z", level=level)
     out = {"source": table.source, "measure": table.measure, "study": list(table.study), **fit.as_dict()}
-    ratio = table.measure in RATIO_MEASURES
+    ratio = table.is_ratio
     if ratio:
         out["natural_scale"] = _natural(out)
     if as_json:

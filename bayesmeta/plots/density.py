@@ -50,7 +50,7 @@ def plot_densities(panels: Sequence[DensityPanel], *, ncols: int = 2, title: str
         for ax in axes.ravel()[len(panels):]:
             ax.set_visible(False)
         for ax, panel in zip(axes.ravel(), panels):
-            x = style.to_display(panel.grid, panel.measure)
+            x = style.to_reported(panel.grid, panel.measure)
             for i, (label, dens) in enumerate(panel.curves.items()):
                 kind = panel.kinds.get(label, "mu" if i == 0 else "predictive")
                 colour = _COLOURS.get(kind, style.LEVELS[i % len(style.LEVELS)])

@@ -35,7 +35,7 @@ def _check(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
 
 
 def _fmt(est: float, lo: float, hi: float, measure: str) -> str:
-    e, low, high = style.to_display([est, lo, hi], measure)
+    e, low, high = style.to_reported([est, lo, hi], measure)
     interval = f"[{low:.2f}, {high:.2f}]" if np.isfinite(low) and np.isfinite(high) else ""
     if not np.isfinite(e):
         return interval
@@ -75,12 +75,12 @@ def plot_forest(
         values = []
         for _, row in studies.iterrows():
             y_pos -= 1
-            ax.errorbar(style.to_display(row["y"], measure), y_pos + 0.16,
+            ax.errorbar(style.to_reported(row["y"], measure), y_pos + 0.16,
                         xerr=None, fmt="s", color=style.OBSERVED, ms=4)
-            ax.plot(style.to_display([row["lower"], row["upper"]], measure), [y_pos + 0.16] * 2,
+            ax.plot(style.to_reported([row["lower"], row["upper"]], measure), [y_pos + 0.16] * 2,
                     color=style.OBSERVED, lw=1)
-            ax.plot(style.to_display(row["theta"], measure), y_pos - 0.16, "o", color=style.BAYES, ms=4)
-            ax.plot(style.to_display([row["theta_lower"], row["theta_upper"]], measure), [y_pos - 0.16] * 2,
+            ax.plot(style.to_reported(row["theta"], measure), y_pos - 0.16, "o", color=style.BAYES, ms=4)
+            ax.plot(style.to_reported([row["theta_lower"], row["theta_upper"]], measure), [y_pos - 0.16] * 2,
                     color=style.BAYES, lw=1)
             ax_text.text(0.02, y_pos + 0.16, _fmt(row["y"], row["lower"], row["upper"], measure),
                          va="center", fontsize=style.FONT_SIZE - 1, color=style.OBSERVED)
@@ -94,14 +94,14 @@ def plot_forest(
         for _, row in pooled.iterrows():
             y_pos -= 1
             color, marker = POOLED_KINDS.get(str(row["kind"]), (style.OBSERVED, "D"))
-            lo, hi = style.to_display([row["lower"], row["upper"]], measure)
+            lo, hi = style.to_reported([row["lower"], row["upper"]], measure)
             if np.isfinite(lo) and np.isfinite(hi):
                 lw = 4 if row["kind"] == "predictive" else 1.6
                 ax.plot([lo, hi], [y_pos, y_pos], color=color, lw=lw, alpha=0.6 if lw > 2 else 1,
                         solid_capstyle="butt")
                 values += [row["lower"], row["upper"]]
             if np.isfinite(row["estimate"]):
-                ax.plot(style.to_display(row["estimate"], measure), y_pos, marker, color=color, ms=7)
+                ax.plot(style.to_reported(row["estimate"], measure), y_pos, marker, color=color, ms=7)
             ax_text.text(0.02, y_pos, _fmt(row["estimate"], row["lower"], row["upper"], measure), va="center",
                          fontsize=style.FONT_SIZE - 1, color=color, fontweight="bold")
             positions.append(y_pos)
@@ -110,7 +110,7 @@ def plot_forest(
         finite = np.asarray([v for v in values if np.isfinite(v)], dtype=float)
         lo, hi = (finite.min(), finite.max()) if finite.size else (-1.0, 1.0)
         lo, hi = min(lo, 0.0), max(hi, 0.0)  # the null (0 on the analysis scale) is always in view
-        lo_d, hi_d = style.to_display([lo, hi], measure)
+        lo_d, hi_d = style.to_reported([lo, hi], measure)
         style.ratio_axis(ax, measure, float(lo_d), float(hi_d))
         ax.axvline(style.null_value(measure), color=style.NULL_LINE, lw=0.8)
         for t in thresholds:

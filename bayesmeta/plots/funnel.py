@@ -41,20 +41,20 @@ def plot_funnel(
         z = stats.norm.ppf(0.5 + level / 2)
         s_max = max(float(s.max()) * 1.1, 1e-6)
         se_line = np.linspace(0, s_max, 50)
-        ax.plot(style.to_display(pooled - z * se_line, measure), se_line, color="#999999", lw=0.8, ls="--")
-        ax.plot(style.to_display(pooled + z * se_line, measure), se_line, color="#999999", lw=0.8, ls="--",
+        ax.plot(style.to_reported(pooled - z * se_line, measure), se_line, color="#999999", lw=0.8, ls="--")
+        ax.plot(style.to_reported(pooled + z * se_line, measure), se_line, color="#999999", lw=0.8, ls="--",
                 label=f"{100 * level:g}% pseudo-CI")
-        ax.axvline(style.to_display(pooled, measure), color=style.FREQUENTIST, lw=1.2, label="pooled (REML)")
+        ax.axvline(style.to_reported(pooled, measure), color=style.FREQUENTIST, lw=1.2, label="pooled (REML)")
         ax.axvline(style.null_value(measure), color=style.NULL_LINE, lw=0.6)
-        ax.plot(style.to_display(y, measure), s, "o", color=style.BAYES, ms=5, label="studies")
+        ax.plot(style.to_reported(y, measure), s, "o", color=style.BAYES, ms=5, label="studies")
         if labels is not None:
-            for xi, si, lab in zip(style.to_display(y, measure), s, labels):
+            for xi, si, lab in zip(style.to_reported(y, measure), s, labels):
                 ax.annotate(str(lab), (xi, si), xytext=(3, 2), textcoords="offset points",
                             fontsize=style.FONT_SIZE - 2)
         ax.set_ylim(s_max, 0)
         edge = np.concatenate([y, [pooled - z * s_max, pooled + z * s_max, 0.0]])
-        style.ratio_axis(ax, measure, float(style.to_display(edge.min(), measure)),
-                         float(style.to_display(edge.max(), measure)))
+        style.ratio_axis(ax, measure, float(style.to_reported(edge.min(), measure)),
+                         float(style.to_reported(edge.max(), measure)))
         ax.set_xlabel(f"{measure} (log scale)" if style.is_ratio(measure) else measure)
         ax.set_ylabel("standard error")
         if notes:

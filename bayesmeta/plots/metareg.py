@@ -46,7 +46,7 @@ def plot_metaregression(panels: Sequence[MetaregPanel], *, measure: str = "HR", 
             values += list(p.studies["lower"]) + list(p.studies["upper"])
         finite = np.asarray([v for v in values if np.isfinite(v)], dtype=float)
         lo, hi = (min(finite.min(), 0.0), max(finite.max(), 0.0)) if finite.size else (-1.0, 1.0)
-        lo_d, hi_d = (float(v) for v in style.to_display([lo, hi], measure))
+        lo_d, hi_d = (float(v) for v in style.to_reported([lo, hi], measure))
         for ax, panel in zip(axes, panels):
             ticks, labels, y_pos = [], [], 0.0
             for i, lev in enumerate(panel.levels.itertuples(index=False)):
@@ -54,13 +54,13 @@ def plot_metaregression(panels: Sequence[MetaregPanel], *, measure: str = "HR", 
                 rows = panel.studies[panel.studies["level"] == lev.level]
                 for s in rows.itertuples(index=False):
                     y_pos -= 1
-                    ax.plot(style.to_display([s.lower, s.upper], measure), [y_pos] * 2, color="#999999", lw=0.9)
-                    ax.plot(style.to_display(s.y, measure), y_pos, "s", color="#777777", ms=3.5)
+                    ax.plot(style.to_reported([s.lower, s.upper], measure), [y_pos] * 2, color="#999999", lw=0.9)
+                    ax.plot(style.to_reported(s.y, measure), y_pos, "s", color="#777777", ms=3.5)
                     ticks.append(y_pos)
                     labels.append(str(s.label))
                 y_pos -= 1
-                ax.plot(style.to_display([lev.lower, lev.upper], measure), [y_pos] * 2, color=colour, lw=2)
-                ax.plot(style.to_display(lev.median, measure), y_pos, "D", color=colour, ms=7)
+                ax.plot(style.to_reported([lev.lower, lev.upper], measure), [y_pos] * 2, color=colour, lw=2)
+                ax.plot(style.to_reported(lev.median, measure), y_pos, "D", color=colour, ms=7)
                 ticks.append(y_pos)
                 labels.append(f"{lev.level} (pooled)")
                 y_pos -= 0.5

@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib import ticker
 from matplotlib.figure import Figure
 
-from bayesmeta.posterior import RATIO_MEASURES
+from bayesmeta.scales import RATIO_MEASURES
 
 _RATIO_TICKS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0)
 _TSA_ALIASES = {

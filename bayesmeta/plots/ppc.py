@@ -23,7 +23,7 @@ from bayesmeta.plots.style import (
     WIDTH,
     null_value,
     ratio_axis,
-    to_display,
+    to_reported,
 )
 
 
@@ -44,14 +44,14 @@ def plot_predictive_intervals(table: pd.DataFrame, *, measure: str = "HR", title
         fig = Figure(figsize=(WIDTH, 1.2 + 0.32 * k))
         ax = fig.subplots()
         rows = np.arange(k)[::-1].astype(float)
-        y = to_display(table["y"].to_numpy(float), measure)
-        lo = to_display(table["pred_lower"].to_numpy(float), measure)
-        hi = to_display(table["pred_upper"].to_numpy(float), measure)
+        y = to_reported(table["y"].to_numpy(float), measure)
+        lo = to_reported(table["pred_lower"].to_numpy(float), measure)
+        hi = to_reported(table["pred_upper"].to_numpy(float), measure)
         ax.hlines(rows + (0.12 if has_loo else 0.0), lo, hi, color=BAYES, lw=2.2, label="posterior predictive")
         limits = [lo.min(), hi.max(), y.min(), y.max()]
         if has_loo:
-            llo = to_display(table["loo_lower"].to_numpy(float), measure)
-            lhi = to_display(table["loo_upper"].to_numpy(float), measure)
+            llo = to_reported(table["loo_lower"].to_numpy(float), measure)
+            lhi = to_reported(table["loo_upper"].to_numpy(float), measure)
             ax.hlines(rows - 0.12, llo, lhi, color=PREDICTIVE, lw=2.2, label="leave-one-out predictive")
             limits += [llo.min(), lhi.max()]
         ax.plot(y, rows, "o", color=OBSERVED, ms=4.5, zorder=3, label="observed")

@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-from bayesmeta.posterior import RATIO_MEASURES
+from bayesmeta.scales import is_ratio, null_value, to_reported
 
 OBSERVED = "#000000"
 BAYES = "#0072B2"
@@ -38,8 +38,6 @@ RC = {
 _NICE = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0)
 
 
-def is_ratio(measure: str) -> bool:
-    return measure in RATIO_MEASURES
 
 
 def ratio_ticks(lo: float, hi: float) -> list[float]:
@@ -68,11 +66,4 @@ def ratio_axis(ax: Axes, measure: str, lo: float, hi: float, axis: str = "x") ->
     target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
 
 
-def to_display(values: np.ndarray | float, measure: str) -> np.ndarray:
-    """Analysis scale -> display scale (exp for ratio measures)."""
-    v = np.asarray(values, dtype=float)
-    return np.exp(v) if is_ratio(measure) else v
-
-
-def null_value(measure: str) -> float:
-    return 1.0 if is_ratio(measure) else 0.0
+__all__ = ["is_ratio", "null_value", "to_reported"]  # the scale logic lives in bayesmeta.scales

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from bayesmeta.plan import OutcomePlan
-from bayesmeta.reanalysis.statements import to_ratio
+from bayesmeta.scales import reported_float as to_ratio
 
 
 def is_numeric(values: pd.Series) -> bool:

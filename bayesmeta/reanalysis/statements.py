@@ -9,8 +9,6 @@ import numpy as np
 from bayesmeta.plan import OutcomePlan
 
 
-def to_ratio(x: float, measure: str) -> float:
-    return float(np.exp(x)) if measure in ("HR", "RR", "OR") else float(x)
 
 def probability_words(p: float) -> str:
     """A plain-language reading of a posterior probability (the IPCC calibrated-language scale,
