@@ -1,4 +1,9 @@
-"""Loading and validating the study-level data files (see data/README.md for their columns).
+"""Loading and validating the study-level data files of any meta-analysis (the README lists their columns).
+
+Only generic columns are validated here: ``study_id`` and the reported statistics of the outcomes table, the
+optional study table's ``year`` and arm sizes, the published-results table's numbers. Which outcomes, covariates
+and covariate levels a meta-analysis has is the plan's to declare (:mod:`bayesmeta.plan`); pass ``levels`` to
+check a study table's covariates against the plan's allowed levels.
 
 Each loader either returns a fully validated DataFrame or raises :class:`InputError` naming the file, the
 spreadsheet row (header = row 1, first data row = 2), the column and what would be valid. Every column of the
@@ -8,37 +13,33 @@ blank cells as ''.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from bayesmeta.effect_data import COUNT_COLUMNS
 from bayesmeta.errors import InputError
+from bayesmeta.scales import MEASURES, RATIO_MEASURES, parse_measure
 
-DATA_DIR: Path = Path(__file__).resolve().parents[1] / "data"
-
-OUTCOMES: tuple[str, ...] = ("OS", "PFS", "ORR", "DCR", "AE")
-MEASURES: tuple[str, ...] = ("HR", "RR", "OR", "MD")
-RATIO_MEASURES: tuple[str, ...] = ("HR", "RR", "OR")
 P_RELATIONS: tuple[str, ...] = ("=", "<", "")
-DESIGNS: tuple[str, ...] = ("RCT", "prospective", "retrospective")
-PLATINUM_AGENTS: tuple[str, ...] = ("oxaliplatin", "cisplatin", "carboplatin", "none")
-SYSTEMIC_THERAPIES: tuple[str, ...] = ("TKI", "ICI", "TKI+ICI")
-COUNT_COLUMNS: tuple[str, ...] = ("events_treatment", "total_treatment", "events_control", "total_control")
 
-STUDY_COLUMNS: tuple[str, ...] = (
-    "study_id", "first_author", "year", "design", "platinum", "systemic", "n_treatment", "n_control",
+STUDY_COLUMNS: tuple[str, ...] = ("study_id",)
+"""Required columns of a study table; ``year``, ``n_treatment``, ``n_control`` are checked when present and
+every other column is a study-level covariate."""
+OUTCOME_COLUMNS: tuple[str, ...] = ("study_id", "outcome", "measure")
+"""Required columns of an outcomes table; the reported forms (:data:`STATISTIC_COLUMNS`) are optional."""
+STATISTIC_COLUMNS: tuple[str, ...] = (
+    "estimate", "ci_lower", "ci_upper", "p_value", "p_relation", "median_treatment", "median_control",
+    *COUNT_COLUMNS,
 )
-OUTCOME_COLUMNS: tuple[str, ...] = (
-    "study_id", "outcome", "measure", "estimate", "ci_lower", "ci_upper", "p_value", "p_relation",
-    "median_treatment", "median_control", *COUNT_COLUMNS,
-)
+"""Optional reported-statistic columns of an outcomes table (added blank when absent)."""
 PUBLISHED_COLUMNS: tuple[str, ...] = (
     "outcome", "analysis", "variable", "level", "k", "measure", "estimate", "ci_lower", "ci_upper",
     "p_value", "p_relation", "i2_percent", "where",
 )
-PUBLISHED_MEASURES: tuple[str, ...] = (*MEASURES, "proportion", "p", "spearman_r", "patients")
+PUBLISHED_MEASURES: tuple[str, ...] = (*MEASURES, "proportion", "p", "spearman_r", "patients", "I2", "tau2")
 
 _TRUE = ("true", "TRUE", "True", "1")
 _FALSE = ("false", "FALSE", "False", "0")
@@ -235,40 +236,50 @@ def check_p_values(values: pd.Series, relations: pd.Series, file: str) -> None:
                              valid="0 < p <= 1")
 
 
-def load_studies(path: str | Path = DATA_DIR / "haic_studies.csv") -> pd.DataFrame:
-    """The validated study table: unique ``study_id``; ``design``, ``platinum``, ``systemic`` from their valid
-    sets; ``year`` and positive arm sizes ``n_treatment``/``n_control`` as integers. Every column is kept."""
+def load_studies(path: str | Path, levels: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+    """The validated study table: a unique, non-blank ``study_id``; ``year`` and the arm sizes ``n_treatment``,
+    ``n_control`` as positive whole numbers where those columns exist; with ``levels`` (column -> allowed
+    values, from the plan), each named column must exist and hold only those values. Every column is kept."""
     file = str(path)
     frame = read_text_csv(path)
     require_columns(frame, STUDY_COLUMNS, file)
     check_nonblank(frame, "study_id", file)
     check_unique(frame, ["study_id"], file, "study_id")
-    check_nonblank(frame, "first_author", file)
-    check_choice(frame, "design", DESIGNS, file)
-    check_choice(frame, "platinum", PLATINUM_AGENTS, file)
-    check_choice(frame, "systemic", SYSTEMIC_THERAPIES, file)
-    converted = {
-        "year": numeric_column(frame, "year", file, required=True, integer=True, positive=True),
-        "n_treatment": numeric_column(frame, "n_treatment", file, required=True, integer=True, positive=True),
-        "n_control": numeric_column(frame, "n_control", file, required=True, integer=True, positive=True),
-    }
-    if "tace_both_arms" in frame.columns:
-        converted["tace_both_arms"] = boolean_column(frame, "tace_both_arms", file)
-    for column, values in converted.items():
-        frame[column] = values.astype("int64") if column != "tace_both_arms" else values
+    check_levels(frame, levels or {}, file)
+    for column in ("year", "n_treatment", "n_control"):
+        if column in frame.columns:
+            values = numeric_column(frame, column, file, integer=True, positive=True)
+            frame[column] = values.astype("Int64")
     return frame
 
 
+def check_levels(frame: pd.DataFrame, levels: Mapping[str, Sequence[str]], file: str) -> None:
+    """Each column named in ``levels`` exists and holds only its allowed values (blank cells allowed)."""
+    for column, allowed in levels.items():
+        if column not in frame.columns:
+            raise InputError("missing covariate column declared in the plan", file=file, column=column,
+                             valid="a column of that name, or remove it from the plan's covariates")
+        check_choice(frame, column, (*[str(a) for a in allowed], ""), file)
+
+
 def load_outcomes(
-    path: str | Path = DATA_DIR / "haic_outcomes.csv",
+    path: str | Path,
     studies: pd.DataFrame | None = None,
+    *,
+    outcomes: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """The validated outcome rows (one per study and outcome); with ``studies``, every ``study_id`` must be in
-    the study table. Statistics columns become floats (blank = NaN); every column is kept."""
+    the study table; with ``outcomes`` (the plan's outcome names), rows of other outcomes are dropped after
+    validation. Statistics columns (absent ones are added blank) become floats (blank = NaN); every column is
+    kept."""
     file = str(path)
     frame = read_text_csv(path)
     require_columns(frame, OUTCOME_COLUMNS, file)
+    for column in STATISTIC_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = ""
     check_nonblank(frame, "study_id", file)
+    check_nonblank(frame, "outcome", file)
     if studies is not None:
         known = set(studies["study_id"].astype(str))
         for position, study in enumerate(frame["study_id"]):
@@ -276,7 +287,8 @@ def load_outcomes(
                 raise InputError(f"study '{study}' is not in the study table", file=file,
                                  row=spreadsheet_row(position), column="study_id",
                                  valid="a study_id of the study table")
-    check_choice(frame, "outcome", OUTCOMES, file)
+    frame["measure"] = [parse_measure(m, file=file, row=spreadsheet_row(i)) if m else m
+                        for i, m in enumerate(frame["measure"])]
     check_choice(frame, "measure", MEASURES, file)
     check_unique(frame, ["study_id", "outcome"], file, "study and outcome")
     numbers = pd.DataFrame(index=frame.index)
@@ -294,20 +306,27 @@ def load_outcomes(
         converted["counts_from_percent"] = boolean_column(frame, "counts_from_percent", file)
     for column, values in converted.items():
         frame[column] = values
+    if outcomes is not None:
+        frame = frame[frame["outcome"].isin(list(outcomes))].reset_index(drop=True)
     return frame
 
 
-def _check_published_outcome(frame: pd.DataFrame, file: str) -> None:
-    valid = ", ".join(OUTCOMES) + " or a pair such as ORR~OS"
+def _check_published_outcome(frame: pd.DataFrame, file: str, outcomes: Sequence[str] | None) -> None:
+    known = list(outcomes) if outcomes is not None else None
+    valid = (", ".join(known) if known else "an outcome name") + " or a pair such as A~B"
     for position, cell in enumerate(frame["outcome"]):
         parts = cell.split("~")
-        if len(parts) > 2 or any(p not in OUTCOMES for p in parts):
+        if len(parts) > 2 or any(p == "" or (known is not None and p not in known) for p in parts):
             raise InputError(f"'{cell}' is not a valid outcome", file=file, row=spreadsheet_row(position),
                              column="outcome", valid=valid)
 
 
-def load_published(path: str | Path = DATA_DIR / "published_results.csv") -> pd.DataFrame:
+def load_published(path: str | Path, outcomes: Sequence[str] | None = None) -> pd.DataFrame:
     """The validated published results (pooled, subgroup, regression, TSA figures as printed).
+
+    Columns (see the README's "published results" format): outcome, analysis, variable, level, k, measure,
+    estimate, ci_lower, ci_upper, p_value, p_relation, i2_percent, where; others are kept. With ``outcomes``
+    (the plan's outcome names), every outcome must be one of them.
 
     Checks: outcome (or an ``A~B`` pair), measure, numbers, k a positive whole number, p in (0, 1] with its
     relation, I^2 in [0, 100], proportions in [0, 1], ratios > 0 and lower <= estimate <= upper (equal bounds
@@ -316,7 +335,7 @@ def load_published(path: str | Path = DATA_DIR / "published_results.csv") -> pd.
     file = str(path)
     frame = read_text_csv(path)
     require_columns(frame, PUBLISHED_COLUMNS, file)
-    _check_published_outcome(frame, file)
+    _check_published_outcome(frame, file, outcomes)
     check_nonblank(frame, "analysis", file)
     check_choice(frame, "measure", PUBLISHED_MEASURES, file)
     numbers = pd.DataFrame(index=frame.index)

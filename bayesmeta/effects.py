@@ -21,15 +21,20 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from bayesmeta.data import COUNT_COLUMNS, load_outcomes, load_studies
+from bayesmeta.data import STATISTIC_COLUMNS
+from bayesmeta.effect_data import COUNT_COLUMNS
 from bayesmeta.errors import InputError
+from bayesmeta.scales import is_ratio
 
 METHODS: tuple[str, ...] = ("ci", "p_exact", "p_bound", "medians_p", "counts", "counts_cc")
-COVARIATE_COLUMNS: tuple[str, ...] = ("year", "design", "platinum", "systemic", "first_author")
+NOT_COVARIATES: tuple[str, ...] = ("source", "source_kind", "url", "location", "where", "notes", "note", "analysis",
+                                   "counts_from_percent")
+"""Provenance columns of an outcomes table: kept in the file, never treated as covariates."""
 EFFECT_COLUMNS: tuple[str, ...] = (
-    "study_id", "outcome", "measure", "yi", "sei", "vi", "method", "usable", "reason", "n_total",
-    *COUNT_COLUMNS, *COVARIATE_COLUMNS,
+    "study_id", "label", "outcome", "measure", "yi", "sei", "vi", "method", "usable", "reason", "n_total",
+    *COUNT_COLUMNS,
 )
+"""The columns every effects frame has; the study table's other columns (year, covariates) follow them."""
 CONTINUITY_CORRECTION = 0.5
 
 
@@ -139,15 +144,11 @@ def log_or_from_counts(
     return _result(y), _result(var), flag
 
 
-def _is_ratio(measure: str) -> bool:
-    return measure in ("HR", "RR", "OR")
-
-
 def _from_ci(row: pd.Series) -> tuple[float, float, str] | str | None:
     est, lo, up = row["estimate"], row["ci_lower"], row["ci_upper"]
     if np.isnan(lo) or np.isnan(up) or np.isnan(est):
         return None
-    if _is_ratio(row["measure"]):
+    if is_ratio(row["measure"]):
         y, se = log_ratio_from_ci(est, lo, up)
     else:
         y, se = float(est), float((up - lo) / (2 * stats.norm.isf(0.025)))
@@ -158,7 +159,7 @@ def _from_p(row: pd.Series) -> tuple[float, float, str] | str | None:
     est, p, relation = row["estimate"], row["p_value"], row["p_relation"]
     if np.isnan(est) or np.isnan(p):
         return None
-    y = float(np.log(est)) if _is_ratio(row["measure"]) else float(est)
+    y = float(np.log(est)) if is_ratio(row["measure"]) else float(est)
     method = "p_bound" if relation == "<" else "p_exact"
     try:
         return y, se_from_p(y, p), method
@@ -217,11 +218,28 @@ def _derive_row(row: pd.Series) -> tuple[float, float, str, str]:
     return np.nan, np.nan, "", reason
 
 
-def _study_sizes(outcomes: pd.DataFrame, studies: pd.DataFrame | None) -> pd.DataFrame:
-    columns = ["n_total", *COVARIATE_COLUMNS]
+def study_label(study_id: str, row: pd.Series | None) -> str:
+    """A study's label for people: the study table's ``label`` column, else ``first_author year``, else the
+    study_id."""
+    if row is None:
+        return study_id
+    label = row.get("label", "")
+    if isinstance(label, str) and label:
+        return label
+    author, year = row.get("first_author", ""), row.get("year", None)
+    if isinstance(author, str) and author and year is not None and not pd.isna(year):
+        return f"{author.split()[0]} {int(year)}"
+    return study_id
+
+
+def _study_columns(outcomes: pd.DataFrame, studies: pd.DataFrame | None) -> pd.DataFrame:
+    """n_total, label and every column of the study table (covariates) for each outcome row. Without a study
+    table, n_total is the sum of the arm totals and the outcome table's own extra columns serve as covariates."""
+    extra = pd.DataFrame(index=outcomes.index)
+    totals = (outcomes["total_treatment"] + outcomes["total_control"]).astype(float)
     if studies is None:
-        extra = pd.DataFrame(np.nan, index=outcomes.index, columns=columns).astype(object)
-        extra["n_total"] = (outcomes["total_treatment"] + outcomes["total_control"]).astype(float)
+        extra["n_total"] = totals
+        extra["label"] = outcomes["study_id"].astype(str)
         return extra
     table = studies.set_index("study_id")
     missing = sorted(set(outcomes["study_id"]) - set(table.index))
@@ -229,17 +247,25 @@ def _study_sizes(outcomes: pd.DataFrame, studies: pd.DataFrame | None) -> pd.Dat
         raise InputError(f"outcome rows refer to studies missing from the study table: {', '.join(missing)}",
                          column="study_id", valid="a study_id of the study table")
     rows = table.loc[outcomes["study_id"]]
-    extra = pd.DataFrame(index=outcomes.index)
-    extra["n_total"] = (rows["n_treatment"].to_numpy() + rows["n_control"].to_numpy()).astype(float)
-    for column in COVARIATE_COLUMNS:
-        extra[column] = rows[column].to_numpy() if column in rows.columns else np.nan
+    if "n_treatment" in rows.columns and "n_control" in rows.columns:
+        sizes = (rows["n_treatment"].astype(float) + rows["n_control"].astype(float)).to_numpy()
+        extra["n_total"] = np.where(np.isfinite(sizes), sizes, totals.to_numpy())
+    else:
+        extra["n_total"] = totals
+    extra["label"] = [study_label(sid, row) for sid, (_, row) in zip(outcomes["study_id"], rows.iterrows(),
+                                                                       strict=True)]
+    for column in rows.columns:
+        if column not in extra.columns:
+            extra[column] = rows[column].to_numpy()
     return extra
 
 
 def derive_effects(outcomes: pd.DataFrame, studies: pd.DataFrame | None = None, *,
                    check_plausibility: bool = True) -> pd.DataFrame:
-    """One row per outcome row: study_id, outcome, measure, yi, sei, vi, method, usable, reason, n_total, the
-    arm counts and, from ``studies``, the covariates year, design, platinum, systemic, first_author.
+    """One row per outcome row: the :data:`EFFECT_COLUMNS` (study_id, label, outcome, measure, yi, sei, vi,
+    method, usable, reason, n_total, the arm counts), then every column of ``studies`` (year, covariates); without
+    a study table, the outcome table's own columns that are not statistics (for example a ``year`` or a
+    covariate kept beside the outcome rows).
 
     ``outcomes`` is a validated table (:func:`bayesmeta.data.load_outcomes`). The method is the first that
     applies of 'ci', 'p_exact', 'p_bound', 'medians_p', 'counts' / 'counts_cc' (0.5 correction); rows with
@@ -259,12 +285,17 @@ def derive_effects(outcomes: pd.DataFrame, studies: pd.DataFrame | None = None, 
     }, index=outcomes.index)
     effects["vi"] = effects["sei"] ** 2
     effects["usable"] = effects["reason"] == ""
-    extra = _study_sizes(outcomes, studies)
+    extra = _study_columns(outcomes, studies)
     effects["n_total"] = extra["n_total"]
+    effects["label"] = extra["label"]
     for column in COUNT_COLUMNS:
         effects[column] = outcomes[column].astype(float)
-    for column in COVARIATE_COLUMNS:
-        effects[column] = extra[column]
+    covariates = [c for c in extra.columns if c not in ("n_total", "label")]
+    if studies is None:
+        covariates = [c for c in outcomes.columns if c not in (*STATISTIC_COLUMNS, *EFFECT_COLUMNS, *NOT_COVARIATES)]
+        extra = outcomes
+    for column in covariates:
+        effects[column] = extra[column].to_numpy()
     if check_plausibility:
         for index, row in effects.iterrows():
             if row["usable"] and row["measure"] == "HR" and np.isfinite(row["n_total"]):
@@ -279,20 +310,16 @@ def derive_effects(outcomes: pd.DataFrame, studies: pd.DataFrame | None = None, 
     if bad.any():
         first = effects[bad].iloc[0]
         raise InputError(f"the effect of {first['study_id']} {first['outcome']} is not finite", column="yi")
-    return effects[list(EFFECT_COLUMNS)].reset_index(drop=True)
+    return effects[[*EFFECT_COLUMNS, *covariates]].reset_index(drop=True)
 
 
-def effects_for(outcome: str, outcomes: pd.DataFrame | None = None,
-                studies: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The usable effects of one outcome (OS, PFS, ORR, DCR, AE), sorted by year then study_id; the default
-    data files are loaded when ``outcomes``/``studies`` are None."""
-    if studies is None:
-        studies = load_studies()
-    if outcomes is None:
-        outcomes = load_outcomes(studies=studies)
+def effects_for(outcome: str, outcomes: pd.DataFrame, studies: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The usable effects of one outcome (a name of the outcomes table), sorted by year (when the data have a
+    year) then study_id."""
     known = sorted(set(outcomes["outcome"]))
     if outcome not in known:
         raise InputError(f"no rows for outcome '{outcome}'", column="outcome", valid=", ".join(known))
     effects = derive_effects(outcomes[outcomes["outcome"] == outcome], studies)
     usable = effects[effects["usable"]]
-    return usable.sort_values(["year", "study_id"], kind="stable").reset_index(drop=True)
+    order = ["year", "study_id"] if "year" in usable.columns else ["study_id"]
+    return usable.sort_values(order, kind="stable").reset_index(drop=True)

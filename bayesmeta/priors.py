@@ -38,7 +38,7 @@ VALID_FORMS = (
 )
 EFFECT_FAMILIES = ("normal", "flat")
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
-DEFAULT_PRIOR_FILE = Path(__file__).resolve().parent.parent / "models" / "priors.toml"
+DEFAULT_PRIOR_FILE = Path(__file__).resolve().parent / "resources" / "priors.toml"
 
 
 def _fmt(x: float) -> str:
@@ -751,7 +751,7 @@ class PriorSet:
 
 
 def load_prior_sets(path: str | Path | None = None) -> dict[str, PriorSet]:
-    """Read named prior sets from a TOML file (default ``models/priors.toml``): one table per set with keys
+    """Read named prior sets from a TOML file (default: the sets shipped in ``bayesmeta/resources/priors.toml``): one table per set with keys
     ``mu``, ``tau``, ``beta`` (prior texts), ``description`` and ``source``; ``beta`` defaults to ``mu``."""
     file = Path(path) if path is not None else DEFAULT_PRIOR_FILE
     try:

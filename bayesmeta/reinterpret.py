@@ -30,7 +30,7 @@ the posterior probability that the ratio lies inside it is reported.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bayesmeta.benefit import Benefit
 from bayesmeta.consistency import published_ratio_rows
 from bayesmeta.errors import InputError, ModelError
 
@@ -46,7 +47,6 @@ PRIORS: tuple[str, ...] = ("skeptical", "enthusiastic", "pessimistic", "vague", 
 STRENGTHS: dict[str, float] = {"weak": 0.15, "moderate": 0.05, "strong": 0.025}
 VAGUE_SD: float = 10.0
 DEFAULT_ROPE: tuple[float, float] = (0.9, 1.1)
-BENEFIT_ABOVE_OUTCOMES: tuple[str, ...] = ("ORR", "DCR")
 
 
 @dataclass(frozen=True)
@@ -241,13 +241,14 @@ def reinterpret_published(
     mcid: float = 0.8,
     strength: str | float = "moderate",
     rope: Sequence[float] = DEFAULT_ROPE,
-    benefit_above: Sequence[str] = BENEFIT_ABOVE_OUTCOMES,
+    benefit: Mapping[str, Benefit | str] | None = None,
     level: float = 0.95,
 ) -> pd.DataFrame:
     """Every HR/RR/OR row of a published-results table with a CI, under each prior: one long table.
 
-    ``mcid`` is given for benefit below 1 (e.g. 0.8); rows whose outcome is in ``benefit_above`` (response rates,
-    where a ratio above 1 favours the treatment) use 1/mcid with direction 'above'. ROPE bounds are used as given
+    ``mcid`` is given for benefit below 1 (e.g. 0.8); ``benefit`` maps outcome names to their direction of
+    benefit (the plan's), and rows of an outcome whose benefit lies above 1 (response rates, where a ratio above
+    1 favours the treatment) use 1/mcid with direction 'above'; outcomes not in the map are taken as 'below'. ROPE bounds are used as given
     for both directions. Rows without a CI or with a degenerate one (lower = upper, e.g. "1.00 (1.00, 1.00)")
     are kept once per prior with status 'skipped' and the reason; all others have status 'ok'.
     Columns: the row's key columns and spreadsheet ``row``, prior, direction, mcid, estimate, ci_lower, ci_upper,
@@ -265,7 +266,8 @@ def reinterpret_published(
     reason = np.where(~has_ci, "no confidence interval printed",
                       np.where(has_ci & (up <= low), "degenerate interval (lower = upper): no standard error",
                                np.where(~usable, "estimate outside its CI", "")))
-    below = ~rows["outcome"].isin(list(benefit_above)).to_numpy()
+    directions = {str(k): Benefit.parse(v) for k, v in (benefit or {}).items()}
+    below = np.array([directions.get(str(o), Benefit.BELOW).below for o in rows["outcome"]], dtype=bool)
     row_mcid = np.where(below, mcid, 1.0 / mcid)
 
     def safe(values: np.ndarray, fill: float) -> np.ndarray:

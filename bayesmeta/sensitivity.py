@@ -138,7 +138,7 @@ def prior_grid(
     predictive interval for a new study (``pred_lower``, ``pred_upper``) and P(ratio < t) for each threshold
     (``prob_below_<t>``; P(ratio > t), ``prob_above_<t>``, with ``benefit_below=False``). All rows come from one
     vectorised exact-engine call (:func:`bayesmeta.exact.fit_exact_priors`). ``prior_sets`` maps names to
-    :class:`bayesmeta.priors.PriorSet` (or (mu, tau) pairs); None loads ``models/priors.toml``.
+    :class:`bayesmeta.priors.PriorSet` (or (mu, tau) pairs); None loads the packaged prior sets.
     """
     from bayesmeta.exact import fit_exact_priors
 

@@ -35,7 +35,7 @@ def quantile_agreement(exact: Any, nuts: Any, nuts_idata: Any, o: OutcomePlan) -
     mu = nuts_idata.posterior["mu"]
     size = int(mu.size)
     for t in o.thresholds:
-        indicator = (mu < np.log(t)) if o.benefit_below else (mu > np.log(t))
+        indicator = (mu < np.log(t)) if o.benefit.below else (mu > np.log(t))
         e = benefit_probability(exact, o, t)
         n = float(indicator.mean())
         # when every draw falls on one side ArviZ's MCSE is 0; the iid binomial SE at the exact probability is
@@ -99,11 +99,11 @@ def operating_jobs(plan: Plan, effects: dict[str, pd.DataFrame], mains: dict[str
         o = plan.outcome(name)
         seed = seeds[f"operating.{name}"] = derived_seed(plan.seed, "operating", name)
         main = mains[name]
-        jobs.append({"name": name, "k": len(e), "sei": e["sei"].to_numpy(float), "true_ratio": m.true_ratios[name],
+        jobs.append({"name": name, "k": len(e), "sei": e["sei"].to_numpy(float), "true_ratio": m.true_effects[name],
                      "tau_values": m.tau_values, "n_sim": m.simulations, "seed": seed, "mu_prior": main.mu.text,
                      "tau_prior": main.tau.text, "benefit_prob": m.benefit_probability,
-                     "futility_mcid": m.futility_mcid[name], "futility_prob": m.futility_probability,
-                     "measure": o.measure, "benefit_below": o.benefit_below})
+                     "futility_mcid": m.futility_mcid.get(name), "futility_prob": m.futility_probability,
+                     "measure": o.measure, "benefit_below": o.benefit.below})
     return jobs
 
 def run_operating_job(job: dict[str, Any]) -> Any:

@@ -37,7 +37,7 @@ def oriented_prior_set(prior_set: Any, o: OutcomePlan) -> Any:
     from bayesmeta.priors import NormalPrior
 
     mu = prior_set.mu
-    if o.benefit_below or not isinstance(mu, NormalPrior) or mu.mean == 0:
+    if o.benefit.below or not isinstance(mu, NormalPrior) or mu.mean == 0:
         return prior_set
     note = " Mirrored for an outcome where benefit is a ratio above 1."
     return replace(prior_set, mu=NormalPrior(-mu.mean, mu.sd), description=prior_set.description + note)
@@ -47,14 +47,14 @@ def derived_seed(base: int, *parts: str) -> int:
     """A reproducible per-step seed: CRC-32 of 'base:part:...' (stable across runs and platforms)."""
     return zlib.crc32(":".join([str(base), *parts]).encode()) & 0x7FFFFFFF
 
-def frequentist_analysis(effects: pd.DataFrame, level: float) -> dict[str, Any]:
-    """The paper's pooling rule (common effect if I^2 < 50%, else DerSimonian-Laird), REML with z and with
-    Knapp-Hartung tests, Egger's test (k >= 3) and leave-one-out REML (k >= 3)."""
+def frequentist_analysis(effects: pd.DataFrame, level: float, pooling: str = "I2_rule") -> dict[str, Any]:
+    """The paper's pooling (the plan's ``data.pooling``, :func:`bayesmeta.frequentist.paper_rule`), REML with z
+    and with Knapp-Hartung tests, Egger's test (k >= 3) and leave-one-out REML (k >= 3)."""
     from bayesmeta.frequentist import egger_test, leave_one_out, paper_rule, rma
 
     y, v = effects["yi"].to_numpy(float), effects["vi"].to_numpy(float)
     ids = effects["study_id"].astype(str).tolist()
-    out: dict[str, Any] = {"paper_rule": paper_rule(y, v, level=level), "reml": rma(y, v, "REML", level=level)}
+    out: dict[str, Any] = {"paper_rule": paper_rule(y, v, pooling, level=level), "reml": rma(y, v, "REML", level=level)}
     if len(y) >= 2:
         out["reml_knha"] = rma(y, v, "REML", test="knha", level=level)
     if len(y) >= 3:
@@ -153,7 +153,7 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
 
     main = prior_sets[plan.main_prior]
     a = OutcomeAnalysis(plan=o, rows=rows, effects=effects, k_published=k_published,
-                        main_prior={"name": plan.main_prior, **main.as_dict()})
+                        main_prior={"name": plan.main_prior, **main.as_dict()}, plan_covariates=plan.covariates)
     wrong = effects[effects["measure"] != o.measure]
     if len(wrong):
         from bayesmeta.errors import InputError
@@ -173,7 +173,7 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
         record_skip(a, "all", "no study has usable data for this outcome")
         a.warnings.append(f"{o.name}: no study has usable data; nothing was fitted")
         return a
-    a.frequentist = frequentist_analysis(effects, level)
+    a.frequentist = frequentist_analysis(effects, level, plan.pooling)
 
     step(f"{o.name}: exact posterior")
     seed = seeds[f"exact.{o.name}"] = derived_seed(plan.seed, "exact", o.name)
@@ -223,7 +223,7 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
 
     chosen = {name: prior_sets[name] for name in (plan.main_prior, *plan.sensitivity_priors)}
     grid = run_step(a, "prior grid", lambda: sensitivity.prior_grid(
-        y, s, chosen, thresholds=o.thresholds, measure=o.measure, level=level, benefit_below=o.benefit_below))
+        y, s, chosen, thresholds=o.thresholds, measure=o.measure, level=level, benefit_below=o.benefit.below))
     changes = None
     if grid is not None:
         changes = run_step(a, "conclusion changes", lambda: sensitivity.conclusion_changes(
@@ -248,7 +248,7 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
         from bayesmeta.influence import influence
 
         a.influence = run_step(a, "influence", lambda: influence(
-            post, thresholds=o.thresholds, level=level, benefit_below=o.benefit_below))
+            post, thresholds=o.thresholds, level=level, benefit_below=o.benefit.below))
     else:
         record_skip(a, "influence", f"leave-one-out needs at least 3 studies (k = {k})")
 
@@ -267,7 +267,10 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
     return a
 
 def _order_keys(plan: Plan, effects: pd.DataFrame) -> np.ndarray | None:
-    return effects["year"].to_numpy(float) if plan.monitoring.order == "year" else None
+    """Publication years when the plan orders by year and the data have a year column; else file order."""
+    if plan.monitoring.order == "year" and "year" in effects.columns:
+        return effects["year"].to_numpy(float)
+    return None
 
 def _monitoring(plan: Plan, o: OutcomePlan, a: OutcomeAnalysis, effects: pd.DataFrame, main: Any,
                 seeds: dict[str, int]) -> None:
@@ -276,11 +279,15 @@ def _monitoring(plan: Plan, o: OutcomePlan, a: OutcomeAnalysis, effects: pd.Data
     m = plan.monitoring
     y, s = effects["yi"].to_numpy(float), effects["sei"].to_numpy(float)
     common = dict(mu_prior=main.mu, tau_prior=main.tau, benefit_prob=m.benefit_probability,
-                  futility_mcid=m.futility_mcid[o.name], futility_prob=m.futility_probability,
-                  measure=o.measure, benefit_below=o.benefit_below)
+                  futility_mcid=m.futility_mcid.get(o.name), futility_prob=m.futility_probability,
+                  measure=o.measure, benefit_below=o.benefit.below)
     a.monitoring = run_step(a, "monitoring", lambda: monitor(
         y, s, _order_keys(plan, effects), study_ids=effects["study_id"].astype(str).tolist(),
         sample_sizes=effects["n_total"].to_numpy(float), thresholds=o.thresholds, level=plan.level, **common))
+
+def _order_keys_any(effects: pd.DataFrame) -> np.ndarray | None:
+    return effects["year"].to_numpy(float) if "year" in effects.columns else None
+
 
 def _tsa(a: OutcomeAnalysis, t: Any, effects: pd.DataFrame, published_ris: float | None) -> None:
     """Trial sequential analysis as planned, and the D^2 that the published information size implies."""
@@ -302,5 +309,5 @@ def _tsa(a: OutcomeAnalysis, t: Any, effects: pd.DataFrame, published_ris: float
                                                    t.alpha, t.power)}
     a.tsa = run_step(a, "trial sequential analysis", lambda: tsa_module.tsa(
         y, v, effects["n_total"].to_numpy(float), t.control_rate, t.relative_risk_reduction, alpha=t.alpha,
-        power=t.power, diversity=diversity, order=effects["year"].to_numpy(float), method=method,
+        power=t.power, diversity=diversity, order=_order_keys_any(effects), method=method,
         study=effects["study_id"].astype(str).tolist()))

@@ -122,8 +122,8 @@ def density_panels(result: ReanalysisResult) -> list:
             title=f"{o.label} ({o.name}, k = {a.k})", measure=o.measure, grid=a.density["grid"],
             curves={"pooled effect (mu)": a.density["mu"], "new study (predictive)": a.density["predictive"]},
             kinds={"pooled effect (mu)": "mu", "new study (predictive)": "predictive"},
-            thresholds=lines, notes=notes, shade_beyond=lines[0] if o.benefit_below else lines[-1],
-            benefit_below=o.benefit_below,
+            thresholds=lines, notes=notes, shade_beyond=lines[0] if o.benefit.below else lines[-1],
+            benefit_below=o.benefit.below,
         ))
     return panels
 
@@ -145,8 +145,7 @@ def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
     specs: list[FigureSpec] = []
     for a in fitted:
         o = a.plan
-        favours = ("favours HAIC + systemic", "favours control") if o.benefit_below else \
-            ("favours control", "favours HAIC + systemic")
+        favours = result.plan.favours(o.benefit)
         specs.append(FigureSpec(
             f"forest_{o.name}", "forest", f"Forest plot: {o.label}",
             f"Observed study estimates (black) and their shrunken posterior effects (blue); the pooled posterior, "
