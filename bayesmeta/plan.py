@@ -272,9 +272,12 @@ def _resolve(base: Path, value: str) -> Path:
 
 def _project_root(plan_path: Path) -> Path:
     """Relative data paths are taken from the folder holding the plan's ``models/`` folder when the plan lives
-    in one (so ``models/<name>.toml`` can say ``data/<file>.csv``), else from the plan's own folder."""
-    folder = plan_path.parent
-    return folder.parent if folder.name == "models" else folder
+    in one or in a subfolder of one (so ``models/<name>.toml`` and ``models/gallery/<name>.toml`` can say
+    ``data/<file>.csv``), else from the plan's own folder."""
+    for folder in list(plan_path.parents)[:2]:
+        if folder.name == "models":
+            return folder.parent
+    return plan_path.parent
 
 
 # -- loading -----------------------------------------------------------------------------------------------
