@@ -103,3 +103,15 @@ def reported_float(value: float, measure: str) -> float:
 def prob_column(threshold: float, benefit_below: bool) -> str:
     """Column name of P(effect < threshold) (``prob_below_<t>``) or P(effect > threshold) (``prob_above_<t>``)."""
     return f"prob_{'below' if benefit_below else 'above'}_{threshold:g}"
+
+
+def contrast_name(measure: str) -> str:
+    """How two effects of the measure compare on the reported scale: 'ratio' for a ratio measure (exp of a
+    difference of logs), 'difference' otherwise."""
+    return "ratio" if is_ratio(measure) else "difference"
+
+
+def contrast_text(measure: str, level: str, reference: str) -> str:
+    """'OR ratio a / b' or 'MD difference a - b': the effect at ``level`` against that at ``reference``."""
+    return f"{measure} ratio {level} / {reference}" if is_ratio(measure) else \
+        f"{measure} difference {level} - {reference}"

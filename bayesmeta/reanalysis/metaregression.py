@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from bayesmeta.plan import OutcomePlan
+from bayesmeta.scales import contrast_name, contrast_text, null_value
 from bayesmeta.scales import reported_float as to_ratio
 
 
@@ -117,6 +118,7 @@ def metaregression(effects: pd.DataFrame, o: OutcomePlan, prior: Any, column: st
                        "ratio_median": to_ratio(marg.median(), o.measure), "ratio_lower": to_ratio(lo, o.measure),
                        "ratio_upper": to_ratio(hi, o.measure)})
     contrasts = []
+    null = null_value(o.measure)  # no difference between levels: a ratio of 1, a difference of 0
     for j, name in enumerate(names):
         lev = f"+1 {column}" if numeric else name[len(column) + 1:-1]
         m = post.marginal(f"beta[{name}]")
@@ -125,9 +127,9 @@ def metaregression(effects: pd.DataFrame, o: OutcomePlan, prior: Any, column: st
             "coefficient": name, "level": lev, "reference": ref,
             "ratio_median": to_ratio(m.median(), o.measure), "ratio_lower": to_ratio(b_lo, o.measure),
             "ratio_upper": to_ratio(b_hi, o.measure),
-            "p_ratio_below_1": post.prob_below(1.0, f"beta[{name}]"),
-            "statement": (f"P({o.measure} ratio per unit of {column} < 1)" if numeric
-                          else f"P({o.measure} ratio {lev} / {ref} < 1)"),
+            "p_ratio_below_1": post.prob_below(null, f"beta[{name}]"),
+            "statement": (f"P({o.measure} {contrast_name(o.measure)} per unit of {column} < {null:g})" if numeric
+                          else f"P({contrast_text(o.measure, lev, ref)} < {null:g})"),
         })
     tau = post.marginal("tau")
     freq = rma(y, effects["vi"].to_numpy(float), method="REML", mods=X, mod_names=names, level=level)

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 
 from bayesmeta.reanalysis import OutcomeAnalysis, ReanalysisResult, clinical_threshold
 from bayesmeta.report.formatting import stated
+from bayesmeta.scales import contrast_text, null_value, to_analysis
 
 PNG_DPI = 110
 
@@ -54,10 +55,9 @@ def forest_tables(a: OutcomeAnalysis, level: float) -> tuple[pd.DataFrame, pd.Da
 
     z = float(stats.norm.ppf(0.5 + level / 2))
     sh = a.shrinkage
-    eff = a.effects.set_index("study_id")
+    labels = a.effects.set_index("study_id")["label"]
     studies = pd.DataFrame({
-        "label": [f"{eff.loc[s, 'first_author']} {int(eff.loc[s, 'year'])}" if "first_author" in eff.columns
-                  else s for s in sh.index],
+        "label": [labels.get(s, s) for s in sh.index],
         "y": sh["y"].to_numpy(), "lower": (sh["y"] - z * sh["sei"]).to_numpy(),
         "upper": (sh["y"] + z * sh["sei"]).to_numpy(), "theta": sh["mean"].to_numpy(),
         "theta_lower": sh["ci_lower"].to_numpy(), "theta_upper": sh["ci_upper"].to_numpy(),
@@ -74,9 +74,10 @@ def forest_tables(a: OutcomeAnalysis, level: float) -> tuple[pd.DataFrame, pd.Da
     ]
     published = a.published
     if published and all(np.isfinite([published["estimate"], published["ci_lower"], published["ci_upper"]])):
-        pooled.append({"label": f"Published (k = {published['k']})", "estimate": np.log(published["estimate"]),
-                       "lower": np.log(published["ci_lower"]), "upper": np.log(published["ci_upper"]),
-                       "kind": "published"})
+        k = "not printed" if published["k"] is None else published["k"]
+        pooled.append({"label": f"Published (k = {k})", "kind": "published",
+                       **{key: to_analysis(published[column], a.plan.measure) for key, column in
+                          (("estimate", "estimate"), ("lower", "ci_lower"), ("upper", "ci_upper"))}})
     return studies, pd.DataFrame(pooled)
 
 
@@ -94,14 +95,14 @@ def metareg_panels(a: OutcomeAnalysis, level: float) -> list:
         eff = a.effects
         studies = pd.DataFrame({
             "level": eff[column].astype(str).to_numpy(),
-            "label": [f"{fa} {int(yr)}" for fa, yr in zip(eff["first_author"], eff["year"])],
+            "label": eff["label"].astype(str).to_numpy(),
             "y": eff["yi"].to_numpy(float),
             "lower": (eff["yi"] - z * eff["sei"]).to_numpy(float),
             "upper": (eff["yi"] + z * eff["sei"]).to_numpy(float),
         })
         levels = pd.DataFrame(m["levels"])[["level", "median", "lower", "upper"]]
-        notes = [f"{a.plan.measure} ratio {c['level']} / {c['reference']}: {c['ratio_median']:.2f} "
-                 f"[{c['ratio_lower']:.2f}, {c['ratio_upper']:.2f}]; {stated('P(ratio < 1)', c['p_ratio_below_1'])}"
+        notes = [f"{contrast_text(a.plan.measure, c['level'], c['reference'])}: {c['ratio_median']:.2f} "
+                 f"[{c['ratio_lower']:.2f}, {c['ratio_upper']:.2f}]; {stated(c['statement'], c['p_ratio_below_1'])}"
                  for c in m["contrasts"]]
         panels.append(MetaregPanel(covariate=column, levels=levels, studies=studies, notes=notes))
     return panels
@@ -115,7 +116,7 @@ def density_panels(result: ReanalysisResult) -> list:
         if not a.density:
             continue
         o = a.plan
-        lines = sorted({1.0, clinical_threshold(o)})
+        lines = sorted({null_value(o.measure), clinical_threshold(o)})
         notes = [stated(p["statement"], p["probability"]) for p in a.bayes["probabilities"]
                  if p["parameter"] == "mu"]
         panels.append(DensityPanel(
@@ -160,7 +161,7 @@ def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
         specs.append(FigureSpec(
             "densities", "densities", "Posterior densities",
             "Posterior density of the pooled effect (shaded beyond the clinical threshold) and of a new study's "
-            "effect, with lines at the clinical threshold and at 1.",
+            "effect, with lines at the clinical threshold and at no effect.",
             lambda: plot_densities(panels), ""))
     for a in fitted:
         mp = metareg_panels(a, level)
@@ -195,7 +196,7 @@ def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
     for a in fitted:
         grid = a.sensitivity.get("grid")
         if grid is not None:
-            lines = sorted({1.0, clinical_threshold(a.plan)})
+            lines = sorted({null_value(a.plan.measure), clinical_threshold(a.plan)})
             column = _probability_column(grid, clinical_threshold(a.plan))
             specs.append(FigureSpec(
                 f"prior_grid_{a.name}", "sensitivity", f"Prior sensitivity: {a.plan.label}",
@@ -218,7 +219,7 @@ def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
                 a.name))
     for a in fitted:
         if a.influence is not None:
-            lines = sorted({1.0, clinical_threshold(a.plan)})
+            lines = sorted({null_value(a.plan.measure), clinical_threshold(a.plan)})
             specs.append(FigureSpec(
                 f"influence_{a.name}", "influence", f"Influence: {a.plan.label}",
                 "Pooled effect with each study left out, against the posterior from all studies.",
@@ -297,7 +298,7 @@ def _funnel_figure(analyses: list[OutcomeAnalysis], level: float, plot_funnel) -
             egger = a.frequentist.get("egger")
             notes = [] if egger is None else [f"Egger intercept {egger.intercept:.2f}, p = {egger.pval:.3f}"]
             plot_funnel(a.effects["yi"], a.effects["sei"], pooled=a.frequentist["reml"].estimate,
-                        labels=a.effects["first_author"].str.split().str[0].tolist(), measure=a.plan.measure,
+                        labels=a.effects["label"].astype(str).str.split().str[0].tolist(), measure=a.plan.measure,
                         level=level, notes=notes, title=f"{a.plan.label} (k = {a.k})", ax=ax)
     return fig
 
