@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from bayesmeta.plan import Plan
-from bayesmeta.scales import reported_float
+from bayesmeta.scales import contrast_name, is_ratio, null_value, reported_float
 from bayesmeta.reanalysis.result import OutcomeAnalysis
 from bayesmeta.reanalysis.statements import (
     benefit_probability,
@@ -79,33 +79,41 @@ def comparison_table(plan: Plan, analyses: dict[str, OutcomeAnalysis], published
     rows += _correlation_rows(plan, analyses, published)
     return pd.DataFrame(rows)
 
+def _model_words(model: str) -> str:
+    return {"common": "common effect", "random": "random effects"}.get(model, model)
+
 def _pooled_rows(a: OutcomeAnalysis, r: Any, plan: Plan) -> list[dict[str, Any]]:
     o = a.plan
     b = a.bayes.get("natural", {})
     mu = b.get("mu", {})
     probs = {(p["parameter"], p["threshold"]): p for p in a.bayes.get("probabilities", [])}
-    first_t = 1.0 if 1.0 in o.thresholds else o.thresholds[0]
+    null = null_value(o.measure)
+    first_t = null if null in o.thresholds else o.thresholds[0]
     clinical = clinical_threshold(o)
     p_any = probs.get(("mu", first_t))
     p_clin = probs.get(("mu", clinical))
     bayes_text = _ci_text(mu.get("median"), mu.get("lower"), mu.get("upper"))
     published_text = _ci_text(r.published_estimate, r.published_ci_lower, r.published_ci_upper)
-    plain = (f"{o.label}: the paper reports {o.measure} {published_text}"
-             f" from {r.k_published} studies; the {r.k_used} studies with data here give "
-             f"{_ci_text(r.rule_estimate, r.rule_ci_lower, r.rule_ci_upper)} with the paper's rule")
+    model = f" ({_model_words(r.published_model)})" if r.published_model else ""
+    k_pub = "an unprinted number of" if r.k_published is None or pd.isna(r.k_published) else r.k_published
+    plain = (f"{o.label}: the paper reports {o.measure} {published_text}{model} from {k_pub} studies; the "
+             f"{r.k_used} studies with data here give "
+             f"{_ci_text(r.rule_estimate, r.rule_ci_lower, r.rule_ci_upper)} with the paper's pooling "
+             f"({r.rule_model})")
     if p_any and p_clin:
         plain += (f", and the posterior median is {bayes_text}: benefit is {p_any['words']} "
                   f"({stated(p_any['statement'], p_any['probability'])}) and a benefit beyond {clinical:g} is "
                   f"{p_clin['words']} ({stated(p_clin['statement'], p_clin['probability'])}).")
     else:
         plain += "; no posterior could be computed."
-    rows = [_row(o.name, "pooled", f"pooled {o.measure}", k_published=r.k_published, k_used=r.k_used,
+    quantity = f"pooled {o.measure}" + (f" ({_model_words(r.published_model)})" if r.published_model else "")
+    rows = [_row(o.name, "pooled", quantity, k_published=r.k_published, k_used=r.k_used,
                  published=_ci_text(r.published_estimate, r.published_ci_lower, r.published_ci_upper),
                  published_value=r.published_estimate,
                  recomputed=_ci_text(r.rule_estimate, r.rule_ci_lower, r.rule_ci_upper)
                  + (f"; REML {_ci_text(r.reml_estimate, r.reml_ci_lower, r.reml_ci_upper)}"
                     if r.reml_estimate is not None and np.isfinite(r.reml_estimate) else ""),
-                 recomputed_value=r.rule_estimate, recomputed_method=f"paper rule ({r.rule_model}); REML",
+                 recomputed_value=r.rule_estimate, recomputed_method=f"paper's pooling ({r.rule_model}); REML",
                  bayesian=f"median {bayes_text}" + (f"; {stated(p_clin['statement'], p_clin['probability'])}"
                                                      if p_clin else ""),
                  bayesian_value=mu.get("median"),
@@ -125,8 +133,9 @@ def _pooled_rows(a: OutcomeAnalysis, r: Any, plan: Plan) -> list[dict[str, Any]]
             plain=(f"{o.label}: the paper reports I² = {r.published_i2:g}%; the studies here give "
                    + ("no I^2" if i2 is None else f"{i2:.0f}%")
                    + ("" if tau is None else f"; the posterior of the between-study SD has median {tau['median']:.2f}"
-                      f" on the log scale: one between-study SD multiplies or divides a study's {o.measure} by about "
-                      f"{np.exp(tau['median']):.2f}") + "."),
+                      + (f" on the log scale: one between-study SD multiplies or divides a study's {o.measure} by "
+                         f"about {np.exp(tau['median']):.2f}" if is_ratio(o.measure) else
+                         f" (in the units of the {o.measure})")) + "."),
         ))
     return rows
 
@@ -142,16 +151,20 @@ def _covariate_row(a: OutcomeAnalysis, r: Any, analysis: str) -> dict[str, Any]:
         c = m["contrasts"][0]
         value = c["p_ratio_below_1"]
         statement = c["statement"]
-        label = f"ratio per unit of {r.variable}" if m.get("kind") == "numeric" else \
-            f"ratio {c['level']}/{c['reference']}"
+        ratio, what = is_ratio(o.measure), contrast_name(o.measure)
+        label = f"{what} per unit of {r.variable}" if m.get("kind") == "numeric" else \
+            f"{what} {c['level']}{'/' if ratio else ' - '}{c['reference']}"
         bayes = f"{label} {_ci_text(c['ratio_median'], c['ratio_lower'], c['ratio_upper'])}; {stated(statement, value)}"
         if m.get("kind") == "numeric":
-            plain += (f"; in the Bayesian meta-regression each unit of {r.variable} multiplies the {o.measure} by "
+            change = "multiplies the {m} by" if ratio else "changes the {m} by"
+            plain += (f"; in the Bayesian meta-regression each unit of {r.variable} {change.format(m=o.measure)} "
                       f"{c['ratio_median']:.3g}, and {stated(statement, value)} ({probability_words(value)}).")
         else:
-            plain += (f"; the Bayesian meta-regression puts the {o.measure} of {c['level']} studies at "
-                      f"{c['ratio_median']:.2f} times that of {c['reference']} studies, and "
-                      f"{stated(statement, value)} ({probability_words(value)}).")
+            puts = (f"the {o.measure} of {c['level']} studies at {c['ratio_median']:.2f} times that of "
+                    f"{c['reference']} studies" if ratio else f"the {o.measure} of {c['level']} studies minus that "
+                    f"of {c['reference']} studies at {c['ratio_median']:.2f}")
+            plain += (f"; the Bayesian meta-regression puts {puts}, and {stated(statement, value)} "
+                      f"({probability_words(value)}).")
         if m.get("confounded_with"):
             plain += (f" In these studies {r.variable} splits the studies exactly as "
                       f"{', '.join(m['confounded_with'])} does, so the two cannot be told apart.")

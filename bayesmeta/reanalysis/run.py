@@ -94,7 +94,7 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
         analyses[o.name] = analyse_outcome(plan, o, rows, effects[o.name], oriented[o.name],
                                            published_k(published, o.name), seeds, step,
                                            published_ris(published, o.name))
-        analyses[o.name].published = published_pooled(published, o.name)
+        analyses[o.name].published = published_pooled(published, o.name, plan.pooling)
         timings[o.name] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
