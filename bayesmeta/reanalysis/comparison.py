@@ -206,58 +206,79 @@ def _other_covariate_rows(analyses: dict[str, OutcomeAnalysis], published: pd.Da
         out.append(_covariate_row(a, row, analysis))
     return out
 
+def _subset_of(plan: Plan, a: OutcomeAnalysis, r: Any) -> pd.DataFrame | None:
+    """The outcome's studies a published row refers to: a regimen row's plan [subsets] entry (named by its
+    level), or a subgroup row's level of a study-level column of the data (e.g. a drug class); None when the
+    row names neither."""
+    if r.analysis == "regimen":
+        subset = plan.subsets.get(str(r.level))
+        if subset is None:
+            return None
+        return a.effects[subset.mask(a.effects).to_numpy(bool)] if len(a.effects) else a.effects
+    variable = "" if pd.isna(r.variable) else str(r.variable)
+    if r.analysis == "subgroup" and variable and variable in a.effects.columns:
+        return a.effects[a.effects[variable].astype(str) == str(r.level)]
+    return None
+
+
 def _regimen_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame,
                   prior_sets: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Published pooled estimates per regimen (rows whose level names one of the plan's [subsets]), recomputed
-    (the paper's pooling) and refitted (exact posterior, main prior) on the studies of that subset with data."""
+    """Published pooled estimates of a subset of the studies (regimen rows whose level names one of the plan's
+    [subsets]; subgroup rows whose variable is a study-level column of the data), recomputed (the paper's
+    pooling, :func:`bayesmeta.compare.pooling_for`) and refitted (exact posterior, main prior) on the studies of
+    that subset with data."""
+    from bayesmeta.compare import pooling_for
     from bayesmeta.errors import ModelError
     from bayesmeta.exact import fit_exact
     from bayesmeta.frequentist import paper_rule
 
     out = []
-    for r in published[published["analysis"] == "regimen"].itertuples(index=False):
+    for r in published[published["analysis"].isin(["regimen", "subgroup"])].itertuples(index=False):
         a = analyses.get(r.outcome)
-        subset = plan.subsets.get(str(r.level))
-        if a is None or subset is None:
+        sel = None if a is None else _subset_of(plan, a, r)
+        if sel is None:
             continue
         o = a.plan
+        name = str(r.level) if r.analysis == "regimen" else f"{r.variable} = {r.level}"
         main = prior_sets[o.name][plan.main_prior]
-        sel = a.effects[subset.mask(a.effects).to_numpy(bool)] if len(a.effects) else a.effects
         k_pub = None if pd.isna(r.k) else int(r.k)
         pub = _ci_text(r.estimate, r.ci_lower, r.ci_upper)
-        base = dict(k_published=k_pub, k_used=len(sel), published=pub, published_value=float(r.estimate))
+        base = dict(variable="" if pd.isna(r.variable) else str(r.variable), k_published=k_pub, k_used=len(sel),
+                    published=pub, published_value=float(r.estimate))
         if len(sel) < 2:
-            have = "no study of this regimen has" if len(sel) == 0 else "only one study of this regimen has"
-            out.append(_row(o.name, "regimen", str(r.level), **base, status="not estimable",
-                            plain=f"{o.label}, {r.level}: the paper reports {o.measure} {pub}; {have} data here, "
+            have = "no study of this subset has" if len(sel) == 0 else "only one study of this subset has"
+            out.append(_row(o.name, r.analysis, name, **base, status="not estimable",
+                            plain=f"{o.label}, {name}: the paper reports {o.measure} {pub}; {have} data here, "
                                   f"too few to pool."))
             continue
         y, s, v = (sel[c].to_numpy(float) for c in ("yi", "sei", "vi"))
-        rule = paper_rule(y, v, plan.pooling, level=plan.level)
+        model = getattr(r, "model", "")
+        model = model.strip().lower() if isinstance(model, str) else ""
+        rule = paper_rule(y, v, pooling_for(model, plan.pooling), level=plan.level)
         try:
             post = fit_exact(y, s, mu_prior=main.mu, tau_prior=main.tau, study_ids=sel["study_id"].astype(str).tolist(),
                              measure=o.measure, seed=None)
         except ModelError as exc:
             post = None
-            a.warnings.append(f"regimen {r.level}: exact posterior not computed ({exc})")
+            a.warnings.append(f"{name}: exact posterior not computed ({exc})")
         show = partial(reported_float, measure=o.measure)
         rec = _ci_text(show(rule.estimate), show(rule.ci_lower), show(rule.ci_upper))
         bayes, value, statement, plain_b = "-", None, "", ""
         if post is not None:
             m = post.marginal("mu")
             lo, hi = m.interval(plan.level)
-            t = 1.0
+            t = null_value(o.measure)
             p = benefit_probability(post, o, t)
             statement = f"P({benefit_statement(o, t)})"
             value = show(m.median())
             bayes = f"median {_ci_text(value, show(lo), show(hi))}; {stated(statement, p)}"
             plain_b = (f"; the posterior median is {value:.2f} and benefit is {probability_words(p)} "
                        f"({stated(statement, p)})")
-        out.append(_row(o.name, "regimen", str(r.level), **base, recomputed=rec,
+        out.append(_row(o.name, r.analysis, name, **base, recomputed=rec,
                         recomputed_value=show(rule.estimate), recomputed_method=f"paper's pooling ({rule.method})",
                         bayesian=bayes, bayesian_value=value, bayesian_statement=statement,
                         status="recomputed on fewer studies" if k_pub and len(sel) < k_pub else "recomputed",
-                        plain=f"{o.label}, {r.level}: the paper reports {o.measure} {pub}; the {len(sel)} studies "
+                        plain=f"{o.label}, {name}: the paper reports {o.measure} {pub}; the {len(sel)} studies "
                               f"with data give {rec}{plain_b}."))
     return out
 
@@ -373,7 +394,8 @@ def _correlation_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis],
     return out
 
 NOT_COVERED_REASONS = {
-    "subgroup": "the data hold no within-study subgroup results (patient characteristics)",
+    "subgroup": "the subgroup is not a study-level column of the data, and the data hold no within-study "
+                "subgroup results",
     "prognostic_factor": "the data hold no within-study prognostic-factor hazard ratios",
     "correlation": "the pair of outcomes is not in the plan",
     "meta_regression": "the covariate is not in the plan's [covariates]",
@@ -397,7 +419,7 @@ def published_not_covered(plan: Plan, published: pd.DataFrame | None, comparison
             level = "all" if pd.isna(r.level) or str(r.level) == "" else str(r.level)
             if (*key, level) in by_variable:
                 continue
-        elif r.analysis in ("meta_regression", "subgroup_difference"):
+        elif r.analysis in ("meta_regression", "subgroup_difference", "subgroup"):
             if (*key, str(r.variable)) in by_variable:
                 continue
         elif key in covered:
