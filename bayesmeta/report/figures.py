@@ -242,7 +242,8 @@ def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
             t = a.tsa
             specs.append(FigureSpec(
                 f"monitoring_{a.name}", "monitoring", f"Sequential monitoring: {a.plan.label}",
-                "Posterior of the pooled effect as studies accrue in publication order, with the decision "
+                f"Posterior of the pooled effect as studies accrue "
+                f"({'by year' if result.plan.monitoring.order == 'year' else 'in file order'}), with the decision "
                 "probabilities" + (", beside the trial sequential analysis Z-curve and its boundaries." if t
                                    is not None else "."),
                 lambda a=a, t=t: plot_monitoring(
