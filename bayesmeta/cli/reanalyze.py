@@ -20,6 +20,9 @@ def reanalyze_command(
         Optional[str], typer.Option("--cache-dir", help="cache folder (default .cache/bayesmeta)")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
+    quick: Annotated[bool, typer.Option(
+        "--quick", help="a quick check of the plan: no NUTS cross-check and few simulations (recorded in "
+                        "summary.json)")] = False,
 ) -> None:
     """Run every analysis of the plan (with a progress bar) and write the report; unchanged inputs re-use the
     cached fits."""
@@ -33,6 +36,8 @@ def reanalyze_command(
 
     started = time.perf_counter()
     plan = load_plan(plan_file)
+    if quick:
+        plan = plan.as_quick()
     cache = None if no_cache else ResultCache(cache_dir)
     console = Console(stderr=True)
     steps = plan_steps(plan)

@@ -136,7 +136,8 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
             add_nuts(a, plan, fits[name])
     for o in plan.outcomes:
         if o.name not in plan.mcmc.outcomes:
-            record_skip(analyses[o.name], "NUTS cross-check", "not requested in the plan's [mcmc] outcomes")
+            record_skip(analyses[o.name], "NUTS cross-check", "quick run (--quick)" if plan.quick else
+                        "not requested in the plan's [mcmc] outcomes")
     for name in plan.monitoring.outcomes:
         a = analyses[name]
         oc = worker.operating(name)

@@ -305,14 +305,15 @@ def _funnel_figure(analyses: list[OutcomeAnalysis], level: float, plot_funnel) -
 
 
 # -- saving --------------------------------------------------------------------------------------------------
-def _save_one(spec: FigureSpec, folder: Path) -> tuple[bytes, int, int]:
+def _save_one(spec: FigureSpec, folder: Path, svg: bool = True) -> tuple[bytes, int, int]:
     fig = spec.draw()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=PNG_DPI)
     png = buffer.getvalue()
     fig.set_layout_engine("none")  # the layout is fixed by the first save; the SVG reuses it
     (folder / f"{spec.id}.png").write_bytes(png)
-    fig.savefig(folder / f"{spec.id}.svg", format="svg")
+    if svg:
+        fig.savefig(folder / f"{spec.id}.svg", format="svg")
     width, height = (int(round(v * PNG_DPI)) for v in fig.get_size_inches())
     return png, width, height
 
@@ -320,17 +321,17 @@ def _save_one(spec: FigureSpec, folder: Path) -> tuple[bytes, int, int]:
 class FigureJob:
     """Figures drawn and saved into ``folder`` as soon as the job is created (in this process: the reanalysis
     creates it while its NUTS worker process is busy, so the two overlap); :meth:`result` returns the saved
-    figures in the order of ``specs``."""
+    figures in the order of ``specs``. ``svg`` False writes the PNG files only (a quick run)."""
 
-    def __init__(self, specs: list[FigureSpec], folder: Path) -> None:
-        self.specs, self.folder = specs, folder
+    def __init__(self, specs: list[FigureSpec], folder: Path, svg: bool = True) -> None:
+        self.specs, self.folder, self.svg = specs, folder, svg
         folder.mkdir(parents=True, exist_ok=True)
-        self.drawn = [_save_one(spec, folder) for spec in specs]
+        self.drawn = [_save_one(spec, folder, svg) for spec in specs]
 
     def result(self) -> list[SavedFigure]:
         return [SavedFigure(spec.id, spec.section, spec.title, spec.caption, spec.outcome,
-                            f"{self.folder.name}/{spec.id}.png", f"{self.folder.name}/{spec.id}.svg", png, width,
-                            height)
+                            f"{self.folder.name}/{spec.id}.png",
+                            f"{self.folder.name}/{spec.id}.svg" if self.svg else "", png, width, height)
                 for spec, (png, width, height) in zip(self.specs, self.drawn)]
 
     def cancel(self) -> None:

@@ -90,7 +90,7 @@ class ReportWriter:
 
     def start_figures(self, result: ReanalysisResult) -> None:
         if self.job is None:
-            self.job = FigureJob(figure_specs(result), self.tmp / "figures")
+            self.job = FigureJob(figure_specs(result), self.tmp / "figures", svg=not result.plan.quick)
 
     def finish(self, result: ReanalysisResult) -> ReportFiles:
         try:
