@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import haic_effects_for
 from bayesmeta.effects import effects_for
 from bayesmeta.errors import InputError
 from bayesmeta.effect_data import EffectData
@@ -118,7 +119,7 @@ def test_table_is_frozen_and_its_arrays_read_only():
 
 
 def test_from_effects_frame_keeps_methods_and_covariates():
-    os_effects = effects_for("OS")
+    os_effects = haic_effects_for("OS")
     table = effect_table_from_frame(os_effects, None)
     assert table.measure == "HR" and table.study == tuple(os_effects.study_id)
     np.testing.assert_allclose(table.yi, os_effects.yi, rtol=0, atol=0)
@@ -127,7 +128,7 @@ def test_from_effects_frame_keeps_methods_and_covariates():
     assert {"year", "design", "platinum", "systemic", "first_author", "n_total"} <= set(table.covariates.columns)
     assert not {"outcome", "measure", "vi", "method", "usable", "reason"} & set(table.covariates.columns)
     assert table.covariates.loc["He2019", "design"] == "RCT" and table.covariates.loc["He2019", "year"] == 2019
-    orr = effect_table_from_frame(effects_for("ORR"), "RR")
+    orr = effect_table_from_frame(haic_effects_for("ORR"), "RR")
     assert orr.counts.loc["He2019"].tolist() == [51, 125, 3, 122]
     assert orr.source == "<frame>"
 
