@@ -207,13 +207,13 @@ def test_duplicate_study_ids(tmp_path, first, second):
 
 @SETTINGS
 @given(position=st.integers(0, 29), column=st.sampled_from(["outcome", "measure", "p_relation"]),
-       value=st.sampled_from(["QOL", "hr", ">", "<=", "SMD"]))
+       value=st.sampled_from(["QOL", "hr", ">", "<=", "SMR"]))
 def test_unknown_category_in_outcomes(tmp_path, position, column, value):
     path = corrupt(tmp_path, OUTCOMES, position, column, value)
     with pytest.raises(InputError, match="is not a valid") as info:
         load_outcomes(path)
     assert_located(info.value, path, position + 2, column)
-    expected = {"outcome": "OS, PFS, ORR, DCR, AE", "measure": "HR, RR, OR, MD", "p_relation": "=, <, ''"}
+    expected = {"outcome": "OS, PFS, ORR, DCR, AE", "measure": "HR, RR, OR, MD, SMD, RD", "p_relation": "=, <, ''"}
     assert info.value.valid == expected[column]
 
 
