@@ -171,8 +171,11 @@ def check_arm_counts(values: pd.DataFrame, file: str, *, sizes_alone: bool = Fal
     for position in range(len(values)):
         row = spreadsheet_row(position)
         flags = given.iloc[position]
-        if sizes_alone and flags["total_treatment"] and flags["total_control"] and not (
-                flags["events_treatment"] or flags["events_control"]):
+        if sizes_alone and not (flags["events_treatment"] or flags["events_control"]):
+            if flags["total_treatment"] != flags["total_control"]:
+                missing = "total_control" if flags["total_treatment"] else "total_treatment"
+                raise InputError("only one arm size given", file=file, row=row, column=missing,
+                                 valid="both total_treatment and total_control, or neither")
             for arm in ("treatment", "control"):
                 if values[f"total_{arm}"].iloc[position] <= 0:
                     raise InputError(f"arm size {values[f'total_{arm}'].iloc[position]:g} is not positive",
