@@ -1,4 +1,4 @@
-"""Analysis-scale effects (yi = log ratio or difference, its standard error sei) from the statistics a report gives.
+"""Analysis-scale effects (yi = log ratio or difference, its standard error sei) from the statistics reported.
 
 Forms, in order of precedence (the first that applies to a row gives its effect; the method is recorded):
 1. ``given``: ``yi`` with ``sei`` or ``vi``, already on the analysis scale;
@@ -113,7 +113,7 @@ def counts_effect(
     return np.atleast_1d(yi), np.atleast_1d(vi), np.atleast_1d(cells.added), np.atleast_1d(cells.dropped)
 
 
-def _counts_as_before(measure: str, a: ArrayLike, n1: ArrayLike, c: ArrayLike, n2: ArrayLike):
+def _counts_with_flag(measure: str, a: ArrayLike, n1: ArrayLike, c: ArrayLike, n2: ArrayLike):
     yi, vi, corrected, _ = counts_effect(measure, a, n1, c, n2)
     if np.ndim(a) == 0 and np.ndim(n1) == 0 and np.ndim(c) == 0 and np.ndim(n2) == 0:
         return float(yi[0]), float(vi[0]), bool(corrected[0])
@@ -127,7 +127,7 @@ def log_rr_from_counts(
     var = 1/a - 1/n1 + 1/c - 1/n2, with 0.5 added to each cell (n + 1 per arm) only where a cell (a, n1-a, c,
     n2-c) is zero. Returns (y, var, corrected); studies with no events (or only events) in both arms are
     excluded: y and var are NaN there (:func:`bayesmeta.escalc.double_zero`)."""
-    return _counts_as_before("RR", a, n1, c, n2)
+    return _counts_with_flag("RR", a, n1, c, n2)
 
 
 def log_or_from_counts(
@@ -136,7 +136,7 @@ def log_or_from_counts(
     """Log odds ratio from arm counts, metafor ``escalc("OR")``: y = ln(a d / (b c)) with b = n1 - a,
     d = n2 - c, var = 1/a + 1/b + 1/c + 1/d; 0.5 added to every cell only where a cell is zero; studies with no
     events (or only events) in both arms excluded (y, var NaN). Returns (y, var, corrected)."""
-    return _counts_as_before("OR", a, n1, c, n2)
+    return _counts_with_flag("OR", a, n1, c, n2)
 
 
 def _is_ratio(measure: str) -> bool:
@@ -290,16 +290,15 @@ def _derive(outcomes: pd.DataFrame, zero_cells: ZeroCellRule | Mapping[str, Zero
     last, grouped by outcome and measure so that a zero-cell rule over the set applies to the right studies."""
     summary = [_summary_row(row) for _, row in outcomes.iterrows()]
     complete = outcomes[list(COUNT_COLUMNS)].notna().all(axis=1).to_numpy()
-    pending = np.array([isinstance(s, list) for s in summary]) & complete
+    pending = np.flatnonzero(np.array([isinstance(s, list) for s in summary], dtype=bool) & complete)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for position in pending:
+        key = (str(outcomes["outcome"].iloc[position]), str(outcomes["measure"].iloc[position]))
+        groups.setdefault(key, []).append(int(position))
     counts: dict[int, tuple[float, float, str] | str] = {}
-    positions = np.flatnonzero(pending)
-    keys = outcomes.iloc[positions][["outcome", "measure"]].astype(str).agg("\0".join, axis=1).to_numpy()
-    for key in dict.fromkeys(keys):
-        group = positions[keys == key]
-        rows = outcomes.iloc[group]
-        for position, result in zip(group, _from_counts(rows, _rule_for(str(rows["outcome"].iloc[0]), zero_cells)),
-                                    strict=True):
-            counts[int(position)] = result
+    for (outcome, _), group in groups.items():
+        results = _from_counts(outcomes.iloc[group], _rule_for(outcome, zero_cells))
+        counts.update(zip(group, results, strict=True))
     derived = []
     for position, result in enumerate(summary):
         if isinstance(result, tuple):
@@ -343,9 +342,9 @@ def derive_effects(outcomes: pd.DataFrame, studies: pd.DataFrame | None = None, 
     that applies, in the order of the module docstring: 'given', 'ci', 'logrank', 'p_exact', 'p_bound',
     'medians_p', 'means', 'counts' / 'counts_cc' (zero-cell correction applied); rows with nothing derivable
     stay with usable=False and a reason. ``zero_cells`` is the rule for arm counts, one for every outcome or a
-    mapping outcome -> rule (outcomes not in it get the default rule). With ``check_plausibility``, a log HR whose SE is
-    below sqrt(4/N) (N = n_treatment + n_control of the study table, else the arm totals) is flagged
-    usable=False with the reason; its yi and sei are kept for inspection.
+    mapping outcome -> rule (outcomes not in it get the default rule). With ``check_plausibility``, a log HR
+    whose SE is below sqrt(4/N) (N = n_treatment + n_control of the study table, else the arm totals) is
+    flagged usable=False with the reason; its yi and sei are kept for inspection.
     """
     derived = _derive(outcomes, zero_cells)
     effects = pd.DataFrame({
