@@ -15,7 +15,6 @@ from scipy import stats
 from bayesmeta.data import load_outcomes, load_studies
 from bayesmeta.effects import (
     EFFECT_COLUMNS,
-    both_arms_zero,
     derive_effects,
     effects_for,
     log_hr_from_medians,
@@ -27,6 +26,7 @@ from bayesmeta.effects import (
 )
 from bayesmeta.errors import InputError
 from conftest import HAIC_LEVELS, HAIC_OUTCOMES, HAIC_STUDIES
+from bayesmeta.escalc import double_zero
 
 REFERENCE = str(Path(__file__).resolve().parent / "reference")
 Z975 = 1.959963984540054
@@ -155,7 +155,7 @@ def test_counts_with_no_events_in_either_arm_are_excluded():
     y, v, corrected = log_rr_from_counts([0, 3], [10, 10], [0, 4], [12, 12])
     assert np.isnan(y[0]) and np.isnan(v[0]) and not corrected[0]
     assert np.isfinite(y[1]) and np.isfinite(v[1])
-    assert list(both_arms_zero([0, 3], [0, 4])) == [True, False]
+    assert list(double_zero([0, 3], [10, 10], [0, 4], [12, 12])) == [True, False]
     y, v, _ = log_or_from_counts(0, 10, 0, 12)
     assert np.isnan(y) and np.isnan(v)
 
@@ -351,6 +351,7 @@ def test_random_valid_rows_give_finite_usable_effects(rows):
     usable = effects[effects.usable]
     assert np.isfinite(usable[["yi", "sei", "vi"]].to_numpy()).all() and (usable.sei > 0).all()
     for (_, effect), cells in zip(effects.iterrows(), rows, strict=True):
-        both_zero = cells.get("events_treatment") == 0 and cells.get("events_control") == 0
+        both_zero = "events_treatment" in cells and double_zero(*(cells[c] for c in (
+            "events_treatment", "total_treatment", "events_control", "total_control")))
         medians_equal = "median_treatment" in cells and cells["median_treatment"] == cells["median_control"]
         assert effect.usable == (not both_zero and not medians_equal), effect.reason
