@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import stats
+from scipy.special import ndtri
 
 from bayesmeta.data import COUNT_COLUMNS, load_outcomes, load_studies
 from bayesmeta.errors import InputError
@@ -48,7 +48,7 @@ def log_ratio_from_ci(
         raise ValueError("the lower confidence bound must be below the upper bound")
     if not 0 < level < 1:
         raise ValueError("level must lie in (0, 1)")
-    z = stats.norm.isf((1 - level) / 2)
+    z = -ndtri((1 - level) / 2)
     return _result(np.log(est)), _result((np.log(up) - np.log(lo)) / (2 * z))
 
 
@@ -63,7 +63,7 @@ def se_from_p(y: ArrayLike, p: ArrayLike) -> np.ndarray | float:
         raise ValueError("the SE cannot be identified from a p-value when the estimate is 0 (a ratio of 1)")
     if np.any(~((p_arr > 0) & (p_arr < 1))):
         raise ValueError("the p-value must lie strictly between 0 and 1 to give a finite SE")
-    return _result(np.abs(y_arr) / stats.norm.isf(p_arr / 2))
+    return _result(np.abs(y_arr) / -ndtri(p_arr / 2))
 
 
 def log_hr_from_medians(median_treatment: ArrayLike, median_control: ArrayLike) -> np.ndarray | float:
@@ -150,7 +150,7 @@ def _from_ci(row: pd.Series) -> tuple[float, float, str] | str | None:
     if _is_ratio(row["measure"]):
         y, se = log_ratio_from_ci(est, lo, up)
     else:
-        y, se = float(est), float((up - lo) / (2 * stats.norm.isf(0.025)))
+        y, se = float(est), float((up - lo) / (2 * -ndtri(0.025)))
     return y, se, "ci"
 
 

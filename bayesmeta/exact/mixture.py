@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import optimize
 from scipy.special import ndtr, ndtri
 
 from bayesmeta.exact.marginal import QuantileMarginal
@@ -93,6 +92,8 @@ def mixture_ppf(q: np.ndarray, w: np.ndarray, m: np.ndarray, s: np.ndarray) -> n
 def shortest_by_probability(ppf, pdf, level: float, lower_support: float | None = None) -> tuple[float, float]:
     """Shortest interval [Q(p), Q(p + level)] of a unimodal distribution: the p where the density is equal at
     both ends, or p = 0 when the density at the lower end of the support is at least that at Q(level)."""
+    from scipy import optimize
+
     room = 1.0 - level
 
     def gap(p: float) -> float:
