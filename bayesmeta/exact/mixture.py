@@ -122,6 +122,7 @@ class MixtureFamily:
         self.weights = w / w.sum()
         self.means = np.atleast_2d(np.asarray(means, dtype=float))
         self.sds = np.atleast_2d(np.asarray(sds, dtype=float))
+        self.mean, self.std = mixture_moments(self.weights, self.means, self.sds)
         self._cache: dict[float, np.ndarray] = {}
 
     def member(self, row: int, moments: tuple[bool, bool] = (True, True)) -> NormalMixture:
@@ -153,13 +154,18 @@ class NormalMixture(QuantileMarginal):
         family: tuple[MixtureFamily, int] | None = None,
         moments: tuple[bool, bool] = (True, True),
     ) -> None:
-        w = np.asarray(weights, dtype=float)
-        self.weights = w / w.sum()
-        self.means = np.asarray(means, dtype=float)
-        self.sds = np.asarray(sds, dtype=float)
-        if not (self.weights.shape == self.means.shape == self.sds.shape and self.weights.ndim == 1):
-            raise ValueError("weights, means and sds must be 1-d arrays of one length")
-        self._mean, self._std = (float(v) for v in mixture_moments(self.weights, self.means, self.sds))
+        if family is not None:  # normalised and summarised by the family, for all its members at once
+            fam, row = family
+            self.weights, self.means, self.sds = fam.weights, fam.means[row], fam.sds[row]
+            self._mean, self._std = float(fam.mean[row]), float(fam.std[row])
+        else:
+            w = np.asarray(weights, dtype=float)
+            self.weights = w / w.sum()
+            self.means = np.asarray(means, dtype=float)
+            self.sds = np.asarray(sds, dtype=float)
+            if not (self.weights.shape == self.means.shape == self.sds.shape and self.weights.ndim == 1):
+                raise ValueError("weights, means and sds must be 1-d arrays of one length")
+            self._mean, self._std = (float(v) for v in mixture_moments(self.weights, self.means, self.sds))
         self._quantiles: dict[float, float] = {}
         self._family = family
         self._moments = moments
