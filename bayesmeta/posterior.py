@@ -171,7 +171,13 @@ class Posterior:
         do not, so the natural-scale table carries no mean or sd)."""
         import pandas as pd
 
-        return pd.DataFrame(self._summary_rows(level, scale, kind)).set_index("parameter")
+        rows = self._summary_rows(level, scale, kind)
+        columns = [c for c in rows[0] if c != "parameter"]
+        return pd.DataFrame(
+            np.array([[row[c] for c in columns] for row in rows], dtype=float),
+            index=pd.Index([row["parameter"] for row in rows], name="parameter"),
+            columns=columns,
+        )
 
     def _summary_rows(self, level: float = 0.95, scale: str = "log", kind: str = "central") -> list[dict]:
         """The rows of :meth:`summary` as plain dicts."""

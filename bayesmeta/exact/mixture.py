@@ -13,7 +13,7 @@ import math
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from bayesmeta.exact.marginal import QuantileMarginal
+from bayesmeta.exact.marginal import QuantileMarginal, solve_2x2
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
@@ -195,26 +195,26 @@ class NormalMixture(QuantileMarginal):
         return self._std if self._moments[1] else math.inf
 
     def _shortest(self, level: float) -> tuple[float, float]:
-        """Solve F(b) - F(a) = level, f(a) = f(b) by Newton's method from the central interval."""
+        """Solve F(b) - F(a) = level, f(a) = f(b) by Newton's method from the central interval; a step below
+        1e-9 of the interval's width leaves an error of order its square, and is the last."""
         a, b = self.interval(level, "central")
         w, m, s = self.weights, self.means, self.sds
         for _ in range(50):
-            x = np.array([a, b])
-            F, f, df = mixture_cdf(x, w, m, s), mixture_pdf(x, w, m, s), mixture_dpdf(x, w, m, s)
+            z = (np.array([a, b])[:, None] - m) / s
+            phi = w * np.exp(-0.5 * z * z) / s
+            F = (w * ndtr(z)).sum(axis=1)
+            f = phi.sum(axis=1) * _INV_SQRT_2PI
+            df = -(phi * z / s).sum(axis=1) * _INV_SQRT_2PI
             if not np.all(f > 0):
                 break
             e1 = (F[1] - F[0]) - level
             e2 = math.log(f[0]) - math.log(f[1])
-            jac = np.array([[-f[0], f[1]], [df[0] / f[0], -df[1] / f[1]]])
-            try:
-                da, db = np.linalg.solve(jac, [-e1, -e2])
-            except np.linalg.LinAlgError:
+            step = solve_2x2((-f[0], f[1], df[0] / f[0], -df[1] / f[1]), (-e1, -e2))
+            if step is None:
                 break
-            a, b = a + da, b + db
-            if abs(da) + abs(db) <= 1e-13 * (self._std + abs(self._mean)):
-                x = np.array([a, b])
-                F = mixture_cdf(x, w, m, s)
-                if abs(F[1] - F[0] - level) < 1e-11 and a < b:
+            a, b = a + step[0], b + step[1]
+            if abs(step[0]) + abs(step[1]) <= 1e-9 * (b - a):
+                if abs(e1) < 1e-9 and a < b:
                     return float(a), float(b)
                 break
         return shortest_by_probability(self.ppf, self.pdf, level)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from bayesmeta.exact.marginal import QuantileMarginal
+from bayesmeta.exact.marginal import QuantileMarginal, solve_2x2
 from bayesmeta.exact.mixture import shortest_by_probability
 from bayesmeta.exact.quadrature import TauRule, t_to_tau, tau_to_t
 
@@ -18,25 +18,20 @@ _GL_X, _GL_W = np.polynomial.legendre.leggauss(10)
 _DT = 1e-6  # step in t of the central differences of log p(tau | y)
 
 
-def _legendre(x: np.ndarray, degree: int) -> np.ndarray:
-    """P_0(x), ..., P_degree(x) along a new last axis (Bonnet's recurrence)."""
-    out = np.empty((*x.shape, degree + 1))
-    out[..., 0] = 1.0
-    out[..., 1] = x
-    for m in range(1, degree):
-        out[..., m + 1] = ((2 * m + 1) * x * out[..., m] - m * out[..., m - 1]) / (m + 1)
-    return out
-
-
 # Density values at the 10 Gauss-Legendre points of a panel -> Legendre coefficients of the interpolating
 # polynomial (c_k = (2k + 1)/2 sum_i w_i f(x_i) P_k(x_i), exact for degree <= 9), and -> coefficients of its
 # integral from -1 (int P_0 = P_1 + P_0, int P_k = (P_{k+1} - P_{k-1}) / (2k + 1)).
-_TO_COEF = _GL_W[:, None] * _legendre(_GL_X, 9) * (np.arange(10) + 0.5)
+_TO_COEF = _GL_W[:, None] * np.polynomial.legendre.legvander(_GL_X, 9) * (np.arange(10) + 0.5)
 _INTEGRAL = np.zeros((10, 11))
 _INTEGRAL[0, :2] = 1.0
 for _k in range(1, 10):
     _INTEGRAL[_k, _k + 1], _INTEGRAL[_k, _k - 1] = 1.0 / (2 * _k + 1), -1.0 / (2 * _k + 1)
-_TO_INTEGRAL = _TO_COEF @ _INTEGRAL
+# Both in the power basis (Legendre -> powers: the coefficients stay below 500 for degree 10, so on [-1, 1]
+# the evaluation loses at most about 3 digits of the small high-order terms), evaluated with one power per point.
+_LEG_TO_POWERS = np.array([np.pad(np.polynomial.legendre.leg2poly(np.eye(11)[k]), (0, 10 - k)) for k in range(11)])
+_TO_DENSITY = _TO_COEF @ _LEG_TO_POWERS[:10, :10]
+_TO_CDF = _TO_COEF @ _INTEGRAL @ _LEG_TO_POWERS
+_POWERS = np.arange(11)
 
 LogPost = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -95,8 +90,8 @@ class TauBatch:
             self.log_norm = self.log_norm + np.log(total)
             self._cum = np.minimum(cum / total[:, None], 1.0)
             dens /= total[:, None, None]
-            self._coef = dens @ _TO_COEF
-            self._integral = dens @ _TO_INTEGRAL
+            self._density_poly = dens @ _TO_DENSITY
+            self._cdf_poly = dens @ _TO_CDF
         return self._cum
 
     def _interpolated(self, t: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -104,13 +99,12 @@ class TauBatch:
         points: no evaluation of the posterior, accurate to about 1e-12 (starting values of the quantiles)."""
         cum = self.cum
         j = self._index(t, rows)
-        half = self.h[rows, None] / 2.0
-        x = np.clip((t - np.take_along_axis(self.t[rows], j, axis=1)) / half - 1.0, -1.0, 1.0)
-        p = _legendre(x, 10)
-        coef = self._coef[rows[:, None], j]
-        integral = self._integral[rows[:, None], j]
-        cdf = np.take_along_axis(cum[rows], j, axis=1) + half * np.sum(integral * p, axis=-1)
-        return cdf, np.sum(coef * p[..., :10], axis=-1)
+        h = self.h[rows, None]
+        at = rows[:, None], j
+        x = np.clip(2.0 * (t - self.t[rows, :1] - j * h) / h - 1.0, -1.0, 1.0)
+        powers = x[..., None] ** _POWERS
+        cdf = cum[at] + 0.5 * h * (self._cdf_poly[at] * powers).sum(axis=-1)
+        return cdf, (self._density_poly[at] * powers[..., :10]).sum(axis=-1)
 
     def _exact(self, t: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """F and dF/dt at t (m, K) by Gauss-Legendre integration of the posterior from the panel's node."""
@@ -178,8 +172,9 @@ class TauBatch:
         lo, hi = np.take_along_axis(nodes, j, 1), np.take_along_axis(nodes, j + 1, 1)
         t = _log_interpolation(q, c0, c1, lo, hi)
         active = (q > 0) & (q < 1)
-        t = _newton(self._interpolated, q, rows, t, lo.copy(), hi.copy(), active, 1e-14)
-        # from an error of about 1e-12, one exact step leaves about (F''/F') 1e-24: accept steps below 1e-10
+        # Newton's error after a step of size d is about (F''/2F') d^2: after a step below 1e-9 on the
+        # interpolation (accurate to about 1e-14) one exact step, below 1e-10, leaves an error far below 1e-16
+        t = _newton(self._interpolated, q, rows, t, lo.copy(), hi.copy(), active, 1e-9)
         t = _newton(self._exact, q, rows, t, lo, hi, active, 1e-10)
         tau = t_to_tau(t, self.c[rows, None], self.lower[rows, None], self.upper[rows, None])[0]
         return np.where(q <= 0, self.lower[rows, None], np.where(q >= 1, self.upper[rows, None], tau))
@@ -273,7 +268,7 @@ class TauMarginal(QuantileMarginal):
         if at_lower >= at_top:
             return rule.lower, top
         t = tau_to_t(np.array(self.interval(level, "central")), rule.c, rule.lower, rule.upper)
-        found = self._shortest_newton(t, level, self._interpolated_parts, 1e-13)
+        found = self._shortest_newton(t, level, self._interpolated_parts, 1e-9)
         if found is not None:
             found = self._shortest_newton(found[0], level, self._exact_parts, 1e-10)
         if found is not None and abs(found[1]) < 1e-10:
@@ -304,14 +299,8 @@ class TauMarginal(QuantileMarginal):
             cdf, dens_t, lp = parts(np.concatenate([t, t + _DT, t - _DT]))
             slope = (lp[2:4] - lp[4:6]) / (2 * _DT)  # d log f(tau(t)) / dt
             e1, e2 = (cdf[1] - cdf[0]) - level, lp[0] - lp[1]
-            jac = np.array([[-dens_t[0], dens_t[1]], [slope[0], -slope[1]]])
-            if not (np.all(np.isfinite(jac)) and np.isfinite(e2)):
-                return None
-            try:
-                step = np.linalg.solve(jac, [-e1, -e2])
-            except np.linalg.LinAlgError:
-                return None
-            if not np.all(np.isfinite(step)):
+            step = solve_2x2((-dens_t[0], dens_t[1], slope[0], -slope[1]), (-e1, -e2))
+            if step is None:
                 return None
             t = t + step
             if np.max(np.abs(step)) <= accept * (1.0 + np.max(np.abs(t))):
