@@ -79,7 +79,9 @@ def mixture_ppf(q: np.ndarray, w: np.ndarray, m: np.ndarray, s: np.ndarray) -> n
             denom = 1.0 - 0.5 * newton * fp / f
             step = np.where((denom > 0.5) & (denom < 2.0), newton / denom, newton)
         xn = x - step
-        small = (np.abs(step) <= tol) | (g == 0)
+        # Halley's error after a step is of order its cube: a step from a residual below 1e-10 of the tail
+        # probability is the last one needed
+        small = (np.abs(step) <= tol) | (g == 0) | ((np.abs(g) <= 1e-10 * target) & (xn > lo) & (xn < hi))
         bad = ~small & (~np.isfinite(xn) | (xn <= lo) | (xn >= hi))
         xn = np.where(bad, 0.5 * (lo + hi), xn)
         x = np.where(done, x, xn)
