@@ -27,7 +27,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import stats
+from scipy.special import ndtri
 
 from bayesmeta.data import GIVEN_COLUMNS, LOGRANK_COLUMNS, MEAN_COLUMNS, STATISTIC_COLUMNS
 from bayesmeta.effect_data import COUNT_COLUMNS
@@ -75,7 +75,7 @@ def log_ratio_from_ci(
         raise ValueError("the lower confidence bound must be below the upper bound")
     if not 0 < level < 1:
         raise ValueError("level must lie in (0, 1)")
-    z = stats.norm.isf((1 - level) / 2)
+    z = -ndtri((1 - level) / 2)
     return _result(np.log(est)), _result((np.log(up) - np.log(lo)) / (2 * z))
 
 
@@ -144,7 +144,7 @@ def _from_ci(row: pd.Series) -> tuple[float, float, str] | str | None:
     if is_ratio(row["measure"]):
         y, se = log_ratio_from_ci(est, lo, up)
     else:
-        y, se = float(est), float((up - lo) / (2 * stats.norm.isf(0.025)))
+        y, se = float(est), float((up - lo) / (2 * -ndtri(0.025)))
     return y, se, "ci"
 
 

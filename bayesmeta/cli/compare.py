@@ -6,15 +6,14 @@ import json
 import sys
 from typing import Annotated
 
-import pandas as pd
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from bayesmeta.cli import app
 
 
 def _missing(x: object) -> bool:
+    import pandas as pd
+
     return x is None or (not isinstance(x, str) and bool(pd.isna(x)))
 
 
@@ -83,6 +82,9 @@ def compare_command(
         }
         typer.echo(json.dumps(out))
         return
+    from rich.console import Console
+    from rich.table import Table
+
     # piped output gets a fixed width wide enough for the tables (rich assumes 80 columns off a terminal)
     console = Console() if sys.stdout.isatty() else Console(width=160)
     table = Table(title="Pooled results: published vs recomputed from the available studies")
