@@ -17,7 +17,9 @@ def reanalyze_command(
     out: Annotated[str, typer.Option("--out", help="folder for report.html, report.md, summary.json, figures")],
     no_cache: Annotated[bool, typer.Option("--no-cache", help="recompute even when a cached result exists")] = False,
     cache_dir: Annotated[
-        Optional[str], typer.Option("--cache-dir", help="cache folder (default .cache/bayesmeta)")
+        Optional[str],
+        typer.Option("--cache-dir", help="result cache folder (default: results/ in the user's cache folder, or in "
+                                         "$BAYESMETA_CACHE_DIR)"),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
 ) -> None:
