@@ -13,7 +13,7 @@ from bayesmeta.cli import app
 
 @app.command("reanalyze")
 def reanalyze_command(
-    plan_file: Annotated[str, typer.Argument(help="the plan TOML, e.g. models/haic.toml")],
+    plan_file: Annotated[str, typer.Argument(help="the plan TOML, e.g. models/gallery/magnesium_mi.toml")],
     out: Annotated[str, typer.Option("--out", help="folder for report.html, report.md, summary.json, figures")],
     no_cache: Annotated[bool, typer.Option("--no-cache", help="recompute even when a cached result exists")] = False,
     cache_dir: Annotated[
