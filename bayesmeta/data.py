@@ -24,6 +24,11 @@ from bayesmeta.errors import InputError
 from bayesmeta.scales import MEASURES, RATIO_MEASURES, parse_measure
 
 P_RELATIONS: tuple[str, ...] = ("=", "<", "")
+# Optional outcome columns of further reported forms (bayesmeta.effects): means and SDs (with the arm sizes
+# total_treatment, total_control), the log-rank O - E with its variance, an effect given on the analysis scale.
+MEAN_COLUMNS: tuple[str, ...] = ("mean_treatment", "sd_treatment", "mean_control", "sd_control")
+LOGRANK_COLUMNS: tuple[str, ...] = ("o_minus_e", "var_o_minus_e")
+GIVEN_COLUMNS: tuple[str, ...] = ("yi", "sei", "vi")
 
 STUDY_COLUMNS: tuple[str, ...] = ("study_id",)
 """Required columns of a study table; ``year``, ``n_treatment``, ``n_control`` are checked when present and
@@ -160,12 +165,23 @@ def boolean_column(frame: pd.DataFrame, column: str, file: str) -> pd.Series:
     )
 
 
-def check_arm_counts(values: pd.DataFrame, file: str) -> None:
-    """Arm counts: all four given or all four blank; events in [0, total]; totals > 0 (whole numbers)."""
+def check_arm_counts(values: pd.DataFrame, file: str, *, sizes_alone: bool = False) -> None:
+    """Arm counts: all four given or all four blank; events in [0, total]; totals > 0 (whole numbers). With
+    ``sizes_alone``, the two totals may also be given without the events (arm sizes for means and SDs)."""
     given = values[list(COUNT_COLUMNS)].notna()
     for position in range(len(values)):
         row = spreadsheet_row(position)
         flags = given.iloc[position]
+        if sizes_alone and not (flags["events_treatment"] or flags["events_control"]):
+            if flags["total_treatment"] != flags["total_control"]:
+                missing = "total_control" if flags["total_treatment"] else "total_treatment"
+                raise InputError("only one arm size given", file=file, row=row, column=missing,
+                                 valid="both total_treatment and total_control, or neither")
+            for arm in ("treatment", "control"):
+                if values[f"total_{arm}"].iloc[position] <= 0:
+                    raise InputError(f"arm size {values[f'total_{arm}'].iloc[position]:g} is not positive",
+                                     file=file, row=row, column=f"total_{arm}", valid="a whole number > 0")
+            continue
         if flags.any() and not flags.all():
             missing = next(c for c in COUNT_COLUMNS if not flags[c])
             raise InputError("arm counts are incomplete", file=file, row=row, column=missing,
@@ -236,6 +252,74 @@ def check_p_values(values: pd.Series, relations: pd.Series, file: str) -> None:
                              valid="0 < p <= 1")
 
 
+def _check_optional_headers(frame: pd.DataFrame, file: str) -> None:
+    """Optional columns that only make sense together: means with SDs, O - E with V, yi with sei or vi."""
+    for columns in (MEAN_COLUMNS, LOGRANK_COLUMNS):
+        present = [c for c in columns if c in frame.columns]
+        if present and len(present) < len(columns):
+            missing = next(c for c in columns if c not in frame.columns)
+            raise InputError(f"missing column (needed with {present[0]})", file=file, column=missing,
+                             valid="all of " + ", ".join(columns))
+    has_se = "sei" in frame.columns or "vi" in frame.columns
+    if has_se != ("yi" in frame.columns):
+        raise InputError("missing column (yi needs sei or vi)", file=file, column="yi" if has_se else "sei",
+                         valid="yi with sei or vi")
+
+
+def check_means(frame: pd.DataFrame, numbers: pd.DataFrame, file: str) -> None:
+    """Means and SDs: the four cells all given or all blank, SDs > 0, with both arm sizes given."""
+    if MEAN_COLUMNS[0] not in frame.columns:
+        return
+    given = numbers[list(MEAN_COLUMNS)].notna()
+    for position in range(len(numbers)):
+        row = spreadsheet_row(position)
+        flags = given.iloc[position]
+        if not flags.any():
+            continue
+        if not flags.all():
+            missing = next(c for c in MEAN_COLUMNS if not flags[c])
+            raise InputError("means and SDs are incomplete", file=file, row=row, column=missing,
+                             valid="all four of " + ", ".join(MEAN_COLUMNS) + " or none")
+        for arm in ("treatment", "control"):
+            if np.isnan(numbers[f"total_{arm}"].iloc[position]):
+                raise InputError("means and SDs without the arm size", file=file, row=row, column=f"total_{arm}",
+                                 valid="the number of patients of the arm, a whole number > 0")
+
+
+def check_logrank(numbers: pd.DataFrame, file: str) -> None:
+    """Log-rank O - E and its variance V: given together (V > 0 is checked on conversion)."""
+    if LOGRANK_COLUMNS[0] not in numbers.columns:
+        return
+    for position, (oe, v) in enumerate(zip(numbers["o_minus_e"], numbers["var_o_minus_e"], strict=True)):
+        if np.isnan(oe) != np.isnan(v):
+            column = "var_o_minus_e" if np.isnan(v) else "o_minus_e"
+            raise InputError("log-rank O - E and its variance V must be given together", file=file,
+                             row=spreadsheet_row(position), column=column, valid="both o_minus_e and var_o_minus_e")
+
+
+def check_given(numbers: pd.DataFrame, file: str) -> None:
+    """An effect given on the analysis scale: yi with sei or vi (both only if sei^2 = vi to 1e-6), and no SE
+    without yi."""
+    if "yi" not in numbers.columns:
+        return
+    sei = numbers["sei"] if "sei" in numbers.columns else pd.Series(np.nan, index=numbers.index)
+    vi = numbers["vi"] if "vi" in numbers.columns else pd.Series(np.nan, index=numbers.index)
+    for position, (y, se, v) in enumerate(zip(numbers["yi"], sei, vi, strict=True)):
+        row = spreadsheet_row(position)
+        if np.isnan(y):
+            if not (np.isnan(se) and np.isnan(v)):
+                raise InputError("a standard error without yi", file=file, row=row, column="yi",
+                                 valid="the effect on the analysis scale (log ratio or difference)")
+            continue
+        if np.isnan(se) and np.isnan(v):
+            column = "sei" if "sei" in numbers.columns else "vi"
+            raise InputError("yi without its standard error", file=file, row=row, column=column,
+                             valid="sei > 0 or vi > 0")
+        if not (np.isnan(se) or np.isnan(v)) and abs(se**2 - v) > 1e-6 * v:
+            raise InputError(f"sei^2 = {se**2:g} differs from vi = {v:g}", file=file, row=row, column="vi",
+                             valid="sei or vi alone, or vi = sei^2")
+
+
 def load_studies(path: str | Path, levels: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
     """The validated study table: a unique, non-blank ``study_id``; ``year`` and the arm sizes ``n_treatment``,
     ``n_control`` as positive whole numbers where those columns exist; with ``levels`` (column -> allowed
@@ -271,7 +355,8 @@ def load_outcomes(
     """The validated outcome rows (one per study and outcome); with ``studies``, every ``study_id`` must be in
     the study table; with ``outcomes`` (the plan's outcome names), rows of other outcomes are dropped after
     validation. Statistics columns (absent ones are added blank) become floats (blank = NaN); every column is
-    kept."""
+    kept. Optional columns: ``mean_*``/``sd_*`` (SDs > 0, with the arm sizes ``total_*``),
+    ``o_minus_e``/``var_o_minus_e`` (V > 0), ``yi`` with ``sei`` or ``vi`` (> 0)."""
     file = str(path)
     frame = read_text_csv(path)
     require_columns(frame, OUTCOME_COLUMNS, file)
@@ -298,9 +383,17 @@ def load_outcomes(
         numbers[column] = numeric_column(frame, column, file, positive=True)
     for column in COUNT_COLUMNS:
         numbers[column] = numeric_column(frame, column, file, integer=True)
+    _check_optional_headers(frame, file)
+    for column in (*MEAN_COLUMNS, *LOGRANK_COLUMNS, *GIVEN_COLUMNS):
+        if column in frame.columns:
+            positive = column in ("sd_treatment", "sd_control", "var_o_minus_e", "sei", "vi")
+            numbers[column] = numeric_column(frame, column, file, positive=positive)
     check_interval(numbers, frame["measure"], file)
     check_p_values(numbers["p_value"], frame["p_relation"], file)
-    check_arm_counts(numbers, file)
+    check_arm_counts(numbers, file, sizes_alone=True)
+    check_means(frame, numbers, file)
+    check_logrank(numbers, file)
+    check_given(numbers, file)
     converted = {c: numbers[c] for c in numbers.columns}
     if "counts_from_percent" in frame.columns:
         converted["counts_from_percent"] = boolean_column(frame, "counts_from_percent", file)

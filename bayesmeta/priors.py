@@ -27,7 +27,7 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from bayesmeta.errors import InputError, ModelError
 
@@ -259,7 +259,8 @@ class HalfCauchyPrior(Prior):
         return _positive_logpdf(x, lambda t: const - np.log1p((t / self.scale_) ** 2))
 
     def rvs(self, size, rng=None):
-        return stats.halfcauchy.rvs(scale=self.scale_, size=size, random_state=_rng(rng))
+        # inverse CDF, tan(pi u / 2), as scipy.stats.halfcauchy draws
+        return self.scale_ * np.tan(0.5 * math.pi * _rng(rng).uniform(size=size))
 
     def scale(self):
         return self.scale_
@@ -302,7 +303,7 @@ class HalfTPrior(Prior):
         return _positive_logpdf(x, lambda t: const - (nu + 1) / 2 * np.log1p((t / self.scale_) ** 2 / nu))
 
     def rvs(self, size, rng=None):
-        return np.abs(stats.t.rvs(df=self.nu, scale=self.scale_, size=size, random_state=_rng(rng)))
+        return np.abs(self.scale_ * _rng(rng).standard_t(self.nu, size=size))
 
     def scale(self):
         return self.scale_

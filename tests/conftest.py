@@ -15,3 +15,19 @@ HAIC_LEVELS = {
     "systemic": ("TKI", "ICI", "TKI+ICI"),
     "design": ("RCT", "prospective", "retrospective"),
 }
+
+
+def haic_tables():
+    """The validated HAIC study and outcome tables (studies with the plan's declared covariate levels)."""
+    from bayesmeta.data import load_outcomes, load_studies
+
+    studies = load_studies(HAIC_STUDIES, HAIC_LEVELS)
+    return studies, load_outcomes(HAIC_OUTCOMES, studies=studies)
+
+
+def haic_effects_for(outcome: str):
+    """The usable HAIC effects of one outcome (bayesmeta.effects.effects_for on the HAIC files)."""
+    from bayesmeta.effects import effects_for
+
+    studies, outcomes = haic_tables()
+    return effects_for(outcome, outcomes, studies)

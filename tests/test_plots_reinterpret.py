@@ -19,7 +19,7 @@ PRIORS = ("skeptical", "enthusiastic", "pessimistic", "vague")
 
 @pytest.fixture(scope="module")
 def drawn():
-    table = reinterpret_published(PUBLISHED, priors=PRIORS, mcid=0.8, benefit_above=("ORR", "DCR"))
+    table = reinterpret_published(PUBLISHED, priors=PRIORS, mcid=0.8, benefit={"ORR": "above", "DCR": "above"})
     return table, plot_reinterpretation(table)
 
 

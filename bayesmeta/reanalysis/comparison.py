@@ -180,7 +180,7 @@ def _covariate_row(a: OutcomeAnalysis, r: Any, analysis: str) -> dict[str, Any]:
 def _other_covariate_rows(analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame, analysis: str,
                           done: set[tuple[str, str]]) -> list[dict[str, Any]]:
     """Published meta-regression p-values of plan covariates that :mod:`bayesmeta.compare` does not cover (it
-    knows platinum, systemic and design), set beside the REML QM test of this run's meta-regression."""
+    covers only variables present in the effects), set beside the REML QM test of this run's meta-regression."""
     from types import SimpleNamespace
 
     out = []
