@@ -4,7 +4,7 @@
 or fixed-width string numpy arrays (savable with ``np.savez`` and loadable with ``allow_pickle=False``).
 Supported: None, bool, int, float (NaN and infinities included), str, list, tuple, dict, pathlib paths, numpy
 arrays and scalars, pandas DataFrames and Series (with their ``attrs``), xarray Datasets, ArviZ InferenceData,
-and dataclasses and named tuples defined in the bayesmeta package. Anything else raises :class:`TypeError` when encoding.
+and dataclasses, named tuples and enums defined in the bayesmeta package. Anything else raises :class:`TypeError` when encoding.
 
 :func:`decode` rebuilds the value. A record is rebuilt only when its tagged name is a dataclass (or named tuple)
 of the bayesmeta package; a dataclass's fields are set directly (no constructor or other code of the data's choosing runs), so a
@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import math
+from enum import Enum
 from pathlib import PurePath
 from typing import Any
 
@@ -43,6 +44,11 @@ class _Encoder:
     def __call__(self, value: Any) -> Any:
         import pandas as pd
 
+        if isinstance(value, Enum):  # before str: Benefit is a str enum and must come back as one
+            cls = type(value)
+            if not _in_package(cls):
+                self._refuse(f"{cls.__module__}.{cls.__qualname__} is not a bayesmeta enum")
+            return {TAG: "enum", "class": _name(cls), "value": self(value.value)}
         if value is None or isinstance(value, (bool, str)):
             return value
         if isinstance(value, int) and not isinstance(value, np.integer):
@@ -118,10 +124,13 @@ class _Encoder:
                 "coords": {str(k): variable(v) for k, v in ds.coords.items()}, "attrs": self(dict(ds.attrs))}
 
 
+def _in_package(cls: type) -> bool:
+    return cls.__module__ == PACKAGE or cls.__module__.startswith(PACKAGE + ".")
+
+
 def _allowed(cls: type) -> bool:
     """A dataclass or named tuple defined in the bayesmeta package."""
-    module = cls.__module__
-    in_package = module == PACKAGE or module.startswith(PACKAGE + ".")
+    in_package = _in_package(cls)
     named_tuple = issubclass(cls, tuple) and hasattr(cls, "_fields") and hasattr(cls, "_make")
     return in_package and (dataclasses.is_dataclass(cls) or named_tuple)
 
@@ -136,15 +145,16 @@ def encode(value: Any) -> tuple[Any, dict[str, np.ndarray]]:
     return enc(value), enc.arrays
 
 
-def _record_class(name: str) -> type:
-    """The bayesmeta dataclass or named tuple called ``name`` ('module:Class'); its module is imported from the
-    installed package (a module name outside the package is refused before any import)."""
+def _record_class(name: str, enum: bool = False) -> type:
+    """The bayesmeta dataclass or named tuple (``enum``: the Enum) called ``name`` ('module:Class'); its module
+    is imported from the installed package (a module name outside the package is refused before any import)."""
     module, _, qualname = name.partition(":")
     in_package = module == PACKAGE or module.startswith(PACKAGE + ".")
     if not in_package or not all(p.isidentifier() for p in module.split(".")) or not qualname.isidentifier():
         raise ValueError(f"not a bayesmeta record type: {name!r}")
     cls = getattr(importlib.import_module(module), qualname, None)
-    if not isinstance(cls, type) or not _allowed(cls):
+    ok = isinstance(cls, type) and (issubclass(cls, Enum) and _in_package(cls) if enum else _allowed(cls))
+    if not ok:
         raise ValueError(f"not a bayesmeta record type: {name!r}")
     return cls
 
@@ -207,6 +217,8 @@ class _Decoder:
             return az.InferenceData(**{g: self.dataset(ds) for g, ds in node["groups"].items()})
         if tag == "dataset":
             return self.dataset(node)
+        if tag == "enum":
+            return _record_class(node["class"], enum=True)(self(node["value"]))
         if tag == "namedtuple":
             cls = _record_class(node["class"])
             if dataclasses.is_dataclass(cls):
