@@ -15,6 +15,7 @@ raise :class:`ValueError`.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import importlib
 import math
 from pathlib import PurePath
@@ -43,6 +44,11 @@ class _Encoder:
     def __call__(self, value: Any) -> Any:
         import pandas as pd
 
+        if isinstance(value, enum.Enum):
+            cls = type(value)
+            if not _allowed_enum(cls):
+                self._refuse(f"{cls.__module__}.{cls.__qualname__} is not a bayesmeta enum")
+            return {TAG: "enum", "class": _name(cls), "value": value.value}
         if value is None or isinstance(value, (bool, str)):
             return value
         if isinstance(value, int) and not isinstance(value, np.integer):
@@ -126,6 +132,13 @@ def _allowed(cls: type) -> bool:
     return in_package and (dataclasses.is_dataclass(cls) or named_tuple)
 
 
+def _allowed_enum(cls: type) -> bool:
+    """An Enum defined in the bayesmeta package whose values are plain strings."""
+    module = cls.__module__
+    in_package = module == PACKAGE or module.startswith(PACKAGE + ".")
+    return in_package and issubclass(cls, enum.Enum) and all(isinstance(m.value, str) for m in cls)
+
+
 def _name(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
@@ -134,6 +147,18 @@ def encode(value: Any) -> tuple[Any, dict[str, np.ndarray]]:
     """``(tree, arrays)`` for ``value`` (see the module docstring); raises TypeError for unsupported types."""
     enc = _Encoder()
     return enc(value), enc.arrays
+
+
+def _enum_class(name: str) -> type:
+    """The bayesmeta Enum called ``name`` ('module:Class'), imported from the installed package only."""
+    module, _, qualname = name.partition(":")
+    in_package = module == PACKAGE or module.startswith(PACKAGE + ".")
+    if not in_package or not all(p.isidentifier() for p in module.split(".")) or not qualname.isidentifier():
+        raise ValueError(f"not a bayesmeta enum: {name!r}")
+    cls = getattr(importlib.import_module(module), qualname, None)
+    if not isinstance(cls, type) or not _allowed_enum(cls):
+        raise ValueError(f"not a bayesmeta enum: {name!r}")
+    return cls
 
 
 def _record_class(name: str) -> type:
@@ -212,6 +237,9 @@ class _Decoder:
             if dataclasses.is_dataclass(cls):
                 raise ValueError(f"{node['class']} is not a named tuple")
             return cls._make(self(v) for v in node["items"])
+        if tag == "enum":
+            cls = _enum_class(node["class"])
+            return cls(str(node["value"]))
         if tag == "dataclass":
             cls = _record_class(node["class"])
             if not dataclasses.is_dataclass(cls):
