@@ -4,7 +4,7 @@
 or fixed-width string numpy arrays (savable with ``np.savez`` and loadable with ``allow_pickle=False``).
 Supported: None, bool, int, float (NaN and infinities included), str, list, tuple, dict, pathlib paths, numpy
 arrays and scalars, pandas DataFrames and Series (with their ``attrs``), xarray Datasets, ArviZ InferenceData,
-and dataclasses, named tuples and enums defined in the bayesmeta package. Anything else raises :class:`TypeError` when encoding.
+and dataclasses and named tuples defined in the bayesmeta package. Anything else raises :class:`TypeError` when encoding.
 
 :func:`decode` rebuilds the value. A record is rebuilt only when its tagged name is a dataclass (or named tuple)
 of the bayesmeta package; a dataclass's fields are set directly (no constructor or other code of the data's choosing runs), so a
@@ -15,9 +15,9 @@ raise :class:`ValueError`.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import importlib
 import math
-from enum import Enum
 from pathlib import PurePath
 from typing import Any
 
@@ -44,11 +44,11 @@ class _Encoder:
     def __call__(self, value: Any) -> Any:
         import pandas as pd
 
-        if isinstance(value, Enum):  # before str: Benefit is a str enum and must come back as one
+        if isinstance(value, enum.Enum):
             cls = type(value)
-            if not _in_package(cls):
+            if not _allowed_enum(cls):
                 self._refuse(f"{cls.__module__}.{cls.__qualname__} is not a bayesmeta enum")
-            return {TAG: "enum", "class": _name(cls), "value": self(value.value)}
+            return {TAG: "enum", "class": _name(cls), "value": value.value}
         if value is None or isinstance(value, (bool, str)):
             return value
         if isinstance(value, int) and not isinstance(value, np.integer):
@@ -124,15 +124,19 @@ class _Encoder:
                 "coords": {str(k): variable(v) for k, v in ds.coords.items()}, "attrs": self(dict(ds.attrs))}
 
 
-def _in_package(cls: type) -> bool:
-    return cls.__module__ == PACKAGE or cls.__module__.startswith(PACKAGE + ".")
-
-
 def _allowed(cls: type) -> bool:
     """A dataclass or named tuple defined in the bayesmeta package."""
-    in_package = _in_package(cls)
+    module = cls.__module__
+    in_package = module == PACKAGE or module.startswith(PACKAGE + ".")
     named_tuple = issubclass(cls, tuple) and hasattr(cls, "_fields") and hasattr(cls, "_make")
     return in_package and (dataclasses.is_dataclass(cls) or named_tuple)
+
+
+def _allowed_enum(cls: type) -> bool:
+    """An Enum defined in the bayesmeta package whose values are plain strings."""
+    module = cls.__module__
+    in_package = module == PACKAGE or module.startswith(PACKAGE + ".")
+    return in_package and issubclass(cls, enum.Enum) and all(isinstance(m.value, str) for m in cls)
 
 
 def _name(cls: type) -> str:
@@ -145,16 +149,27 @@ def encode(value: Any) -> tuple[Any, dict[str, np.ndarray]]:
     return enc(value), enc.arrays
 
 
-def _record_class(name: str, enum: bool = False) -> type:
-    """The bayesmeta dataclass or named tuple (``enum``: the Enum) called ``name`` ('module:Class'); its module
-    is imported from the installed package (a module name outside the package is refused before any import)."""
+def _enum_class(name: str) -> type:
+    """The bayesmeta Enum called ``name`` ('module:Class'), imported from the installed package only."""
+    module, _, qualname = name.partition(":")
+    in_package = module == PACKAGE or module.startswith(PACKAGE + ".")
+    if not in_package or not all(p.isidentifier() for p in module.split(".")) or not qualname.isidentifier():
+        raise ValueError(f"not a bayesmeta enum: {name!r}")
+    cls = getattr(importlib.import_module(module), qualname, None)
+    if not isinstance(cls, type) or not _allowed_enum(cls):
+        raise ValueError(f"not a bayesmeta enum: {name!r}")
+    return cls
+
+
+def _record_class(name: str) -> type:
+    """The bayesmeta dataclass or named tuple called ``name`` ('module:Class'); its module is imported from the
+    installed package (a module name outside the package is refused before any import)."""
     module, _, qualname = name.partition(":")
     in_package = module == PACKAGE or module.startswith(PACKAGE + ".")
     if not in_package or not all(p.isidentifier() for p in module.split(".")) or not qualname.isidentifier():
         raise ValueError(f"not a bayesmeta record type: {name!r}")
     cls = getattr(importlib.import_module(module), qualname, None)
-    ok = isinstance(cls, type) and (issubclass(cls, Enum) and _in_package(cls) if enum else _allowed(cls))
-    if not ok:
+    if not isinstance(cls, type) or not _allowed(cls):
         raise ValueError(f"not a bayesmeta record type: {name!r}")
     return cls
 
@@ -217,13 +232,14 @@ class _Decoder:
             return az.InferenceData(**{g: self.dataset(ds) for g, ds in node["groups"].items()})
         if tag == "dataset":
             return self.dataset(node)
-        if tag == "enum":
-            return _record_class(node["class"], enum=True)(self(node["value"]))
         if tag == "namedtuple":
             cls = _record_class(node["class"])
             if dataclasses.is_dataclass(cls):
                 raise ValueError(f"{node['class']} is not a named tuple")
             return cls._make(self(v) for v in node["items"])
+        if tag == "enum":
+            cls = _enum_class(node["class"])
+            return cls(str(node["value"]))
         if tag == "dataclass":
             cls = _record_class(node["class"])
             if not dataclasses.is_dataclass(cls):

@@ -46,6 +46,10 @@ class OutcomePlan:
     thresholds: tuple[float, ...]
     mcid: float | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "benefit", Benefit.parse(self.benefit))
+        object.__setattr__(self, "thresholds", tuple(float(t) for t in self.thresholds))
+
 
 @dataclass(frozen=True)
 class Arms:
