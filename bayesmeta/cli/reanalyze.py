@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from pathlib import Path
 from typing import Annotated, Optional
@@ -39,6 +40,8 @@ def reanalyze_command(
         result, files = _run(plan, writer, cache, quiet)
     except BaseException:  # an error or Ctrl-C: the previous report stays as it was
         writer.abort()
+        for child in multiprocessing.active_children():  # the cross-check worker: do not wait for its simulation
+            child.terminate()
         raise
     elapsed = time.perf_counter() - started
     source = "cached fits" if result.cache_hit else "fresh fits"
