@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated
 
@@ -12,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bayesmeta.cli import app
+from bayesmeta.cli.options import json_text
 
 
 def _missing(x: object) -> bool:
@@ -56,7 +56,7 @@ def compare_command(
             "subgroups": records(subgroups),
             "correlations": records(correlations),
         }
-        typer.echo(json.dumps(out))
+        typer.echo(json_text(out, indent=None))
         return
     # piped output gets a fixed width wide enough for the tables (rich assumes 80 columns off a terminal)
     console = Console() if sys.stdout.isatty() else Console(width=160)
