@@ -2,7 +2,8 @@
 
 ``--out`` names a folder that a run replaces as a whole. It may be a path that does not exist yet, an empty
 folder, or a folder bayesmeta wrote before, recognised by the marker file :data:`MARKER` (JSON naming the
-package and its version). Anything else is refused with an :class:`~bayesmeta.errors.InputError` (exit 2)
+package and its version) or, for reports written before the marker existed, by holding exactly the files the
+report writer wrote (:func:`is_legacy_report`). Anything else is refused with an :class:`~bayesmeta.errors.InputError` (exit 2)
 before any work is done: an empty name, a file, a symbolic link, a folder with other contents, the working
 folder or one that contains it, and a folder that contains an input of the run (the plan, its data, the cache).
 
@@ -47,6 +48,29 @@ def is_report_folder(path: Path) -> bool:
     return isinstance(content, dict) and content.get("written_by") == "bayesmeta"
 
 
+# A report written before the marker existed: exactly what the writer produced then, nothing else.
+_LEGACY_FILES = {"report.html", "report.md", "summary.json", "timings.json"}
+_LEGACY_FOLDERS = {"figures": (".png", ".svg"), "posteriors": (".nc",)}
+
+
+def is_legacy_report(path: Path) -> bool:
+    """Whether ``path`` is a report of an earlier bayesmeta without the marker: report.html and summary.json,
+    at most report.md, timings.json, figures/ (PNG, SVG) and posteriors/ (NetCDF), and nothing else."""
+    if not (path / "report.html").is_file() or not (path / "summary.json").is_file():
+        return False
+    for item in path.iterdir():
+        if item.is_symlink():
+            return False
+        if item.name in _LEGACY_FILES and item.is_file():
+            continue
+        suffixes = _LEGACY_FOLDERS.get(item.name)
+        if suffixes is None or not item.is_dir():
+            return False
+        if not all(f.is_file() and not f.is_symlink() and f.suffix in suffixes for f in item.iterdir()):
+            return False
+    return True
+
+
 def _marker_text() -> str:
     from bayesmeta import __version__
 
@@ -79,7 +103,7 @@ def check_output_folder(out: str | os.PathLike[str], inputs: Iterable[str | os.P
     if resolved.exists() or path.is_symlink():
         if not resolved.is_dir():
             raise _refuse(path, "is an existing file, not a folder bayesmeta wrote")
-        if not is_report_folder(resolved) and any(resolved.iterdir()):
+        if not (is_report_folder(resolved) or is_legacy_report(resolved)) and any(resolved.iterdir()):
             raise _refuse(path, f"is a folder that bayesmeta did not write (it has no {MARKER} file)")
     return path
 

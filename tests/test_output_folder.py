@@ -98,6 +98,32 @@ def test_the_plan_folder_and_the_cache_are_refused_as_containing_inputs(project)
         of.check_output_folder(project.parent / "report", [cache])
 
 
+def legacy_report(folder: Path) -> Path:
+    """A report as bayesmeta wrote it before the marker existed."""
+    (folder / "figures").mkdir(parents=True)
+    (folder / "posteriors").mkdir()
+    for name in ("report.html", "report.md", "summary.json", "timings.json"):
+        (folder / name).write_text("{}")
+    (folder / "figures" / "forest.png").write_bytes(b"png")
+    (folder / "figures" / "forest.svg").write_text("<svg/>")
+    (folder / "posteriors" / "AE_exact.nc").write_bytes(b"nc")
+    return folder
+
+
+def test_a_report_written_before_the_marker_is_recognised_by_its_exact_contents(project):
+    old = legacy_report(project / "reports" / "haic")
+    assert of.check_output_folder(old) == old
+    folder = of.OutputFolder(old)
+    folder.open()
+    folder.commit()
+    assert of.is_report_folder(old) and not (old / "report.html").exists()
+    for extra in ("notes.txt", "figures/mine.pdf", "posteriors/keep.csv"):
+        other = legacy_report(project / "others" / extra.replace("/", "_"))
+        (other / extra).write_text("mine")
+        with pytest.raises(InputError, match="did not write"):
+            of.check_output_folder(other)
+
+
 def test_a_symbolic_link_is_refused(project):
     target = fake_report(project / "real")
     (project / "link").symlink_to(target)
