@@ -19,6 +19,7 @@ one then waits beside it as ``.NAME.old-*``); leftovers of interrupted runs are 
 from __future__ import annotations
 
 import fcntl
+import glob
 import json
 import os
 import shutil
@@ -188,7 +189,8 @@ class OutputFolder:
 
     def _remove_leftovers(self) -> None:
         """Temporary and set-aside folders of interrupted runs into this folder (ours: marked, or empty)."""
-        for pattern in (f".{self.path.name}.tmp-*", f".{self.path.name}.old-*"):
+        name = glob.escape(self.path.name)
+        for pattern in (f".{name}.tmp-*", f".{name}.old-*"):
             for item in self.parent.glob(pattern):
                 if item.is_dir() and not item.is_symlink() and (is_report_folder(item) or not any(item.iterdir())):
                     shutil.rmtree(item, ignore_errors=True)
@@ -197,23 +199,24 @@ class OutputFolder:
         """Move the finished temporary folder into place, then remove the previous report; release the lock."""
         if self.tmp is None:
             raise RuntimeError("commit() before open()")
+        old = None
         try:
             check_output_folder(self.path, self.inputs)
-            old = None
             if self.path.exists():
                 old = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.old-", dir=self.parent))
                 os.rmdir(old)
                 os.replace(self.path, old)
             os.replace(self.tmp, self.path)
             self.tmp = None
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-        except OSError as exc:
+        except BaseException as exc:
+            if old is not None and not self.path.exists():
+                os.replace(old, self.path)  # put the previous report back
             self.discard()
-            raise _os_error(self.path, exc, "move the finished report into place") from None
-        except BaseException:
-            self.discard()
+            if isinstance(exc, OSError):
+                raise _os_error(self.path, exc, "move the finished report into place") from None
             raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
         self._unlock()
         return self.path
 

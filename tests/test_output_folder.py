@@ -292,3 +292,31 @@ def test_the_run_after_a_killed_one_completes_and_cleans_up(project):
     assert of.is_report_folder(out) and (out / "report.html").is_file()
     assert sorted(p.name for p in project.iterdir()) == ["data", "notes.txt", "plan.toml", "report",
                                                           "results.docx"]
+
+
+def test_a_failed_swap_puts_the_previous_report_back(tmp_path, monkeypatch):
+    out = fake_report(tmp_path / "report")
+    before = snapshot(out)
+    folder = of.OutputFolder(out)
+    tmp = folder.open()
+    real_replace = os.replace
+
+    def failing(src, dst):
+        if Path(src) == tmp:
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(of.os, "replace", failing)
+    with pytest.raises(InputError, match="No space left on device"):
+        folder.commit()
+    assert snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+
+
+def test_folder_names_with_glob_characters_are_cleaned_up_exactly(tmp_path):
+    out = fake_report(tmp_path / "report[1]")
+    stray = fake_report(tmp_path / ".report1.tmp-x")  # matches the unescaped pattern, not ours
+    folder = of.OutputFolder(out)
+    folder.open()
+    folder.commit()
+    assert stray.exists() and sorted(p.name for p in tmp_path.iterdir()) == [".report1.tmp-x", "report[1]"]
