@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -166,6 +167,8 @@ class _Reader:
             raise self.fail(full, f"expected {_kind_name(kinds)}, got a boolean", valid)
         if not isinstance(value, kinds):
             raise self.fail(full, f"expected {_kind_name(kinds)}, got {type(value).__name__} {value!r}", valid)
+        if isinstance(value, float) and not math.isfinite(value):  # TOML has nan and inf literals
+            raise self.fail(full, f"{value} is not a finite number", valid)
         return value
 
     def table(self, table: dict[str, Any], path: str, key: str, *, default: Any = ...) -> dict[str, Any]:
@@ -187,6 +190,8 @@ class _Reader:
         for i, item in enumerate(value):
             if isinstance(item, bool) or not isinstance(item, (int, float)):
                 raise self.fail(f"{full}[{i}]", f"expected a number, got {item!r}", "a positive number")
+            if not math.isfinite(item):
+                raise self.fail(f"{full}[{i}]", f"{item} is not a finite number", "a positive number")
             out.append(float(item))
         return tuple(out)
 
