@@ -212,6 +212,8 @@ class _Reader:
             raise self.fail(full, f"expected {_kind_name(kinds)}, got a boolean", valid)
         if not isinstance(value, kinds):
             raise self.fail(full, f"expected {_kind_name(kinds)}, got {type(value).__name__} {value!r}", valid)
+        if isinstance(value, float) and not math.isfinite(value):  # TOML has nan and inf literals
+            raise self.fail(full, f"{value} is not a finite number", valid)
         return value
 
     def table(self, table: dict[str, Any], path: str, key: str, *, default: Any = ...) -> dict[str, Any]:
@@ -233,6 +235,8 @@ class _Reader:
         for i, item in enumerate(value):
             if isinstance(item, bool) or not isinstance(item, (int, float)):
                 raise self.fail(f"{full}[{i}]", f"expected a number, got {item!r}", "a number")
+            if not math.isfinite(item):
+                raise self.fail(f"{full}[{i}]", f"{item} is not a finite number", "a finite number")
             out.append(float(item))
         return tuple(out)
 

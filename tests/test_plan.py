@@ -79,6 +79,12 @@ PLANTED = [
     ("unknown measure", lambda t: t.replace('measure = "RR"', 'measure = "ROM"', 1), "outcomes.ORR.measure"),
     ("negative threshold", lambda t: t.replace("[1.0, 1.25, 1.43]", "[1.0, -1.25]", 1),
      "outcomes.ORR.thresholds[1]"),
+    ("non-finite threshold", lambda t: t.replace("[1.0, 1.25, 1.43]", "[1.0, nan]", 1),
+     "outcomes.ORR.thresholds[1]"),
+    ("infinite threshold", lambda t: t.replace("[1.0, 1.25, 1.43]", "[inf]", 1), "outcomes.ORR.thresholds[0]"),
+    ("infinite MCID", lambda t: t.replace("above = 1.25 }", "above = inf }"), "monitoring.futility_mcid.above"),
+    ("NaN probability", lambda t: t.replace("benefit_probability = 0.975", "benefit_probability = nan"),
+     "monitoring.benefit_probability"),
     ("probability out of range", lambda t: t.replace("benefit_probability = 0.975", "benefit_probability = 1.5"),
      "monitoring.benefit_probability"),
     ("MCID on the wrong side of 1", lambda t: t.replace("thresholds = [1.0, 1.25, 1.43]   # mirrored: 1/0.8 and "
