@@ -16,8 +16,6 @@ import hashlib
 import io
 import json
 import logging
-import os
-import tempfile
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -27,7 +25,7 @@ import numpy as np
 
 import bayesmeta
 from bayesmeta import plaindata
-from bayesmeta.cachedir import cache_dir, prune
+from bayesmeta.cachedir import cache_dir, prune, write_atomic
 from bayesmeta.plan import Plan
 
 log = logging.getLogger(__name__)
@@ -142,8 +140,8 @@ class ResultCache:
         np.savez(buffer, __tree__=np.frombuffer(header, dtype=np.uint8), **arrays)
         content = buffer.getvalue()
         self.root.mkdir(parents=True, exist_ok=True)
-        _write_atomic(self.path(key), content)
-        _write_atomic(self.checksum_path(key), (self.digest(key, content) + "\n").encode("ascii"))
+        write_atomic(self.path(key), content)
+        write_atomic(self.checksum_path(key), (self.digest(key, content) + "\n").encode("ascii"))
         self._prune()
         return self.path(key)
 
@@ -157,13 +155,3 @@ class ResultCache:
             if not orphan.with_suffix(".npz").exists():
                 orphan.unlink(missing_ok=True)
 
-
-def _write_atomic(path: Path, content: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

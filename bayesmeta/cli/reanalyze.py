@@ -15,7 +15,9 @@ from bayesmeta.cli import app
 def reanalyze_command(
     plan_file: Annotated[str, typer.Argument(help="the plan TOML, e.g. models/haic.toml")],
     out: Annotated[str, typer.Option("--out", help="folder for report.html, report.md, summary.json, figures")],
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="recompute even when a cached result exists")] = False,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="recompute results, figures and report even when unchanged")
+    ] = False,
     cache_dir: Annotated[
         Optional[str],
         typer.Option("--cache-dir", help="result cache folder (default: results/ in the user's cache folder, or in "
@@ -24,17 +26,21 @@ def reanalyze_command(
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
 ) -> None:
     """Run every analysis of the plan (with a progress bar) and write the report; unchanged inputs re-use the
-    cached fits."""
+    cached fits, and a report folder already holding the report of unchanged inputs is kept as it is."""
+    from bayesmeta.plan import load_plan
+
+    started = time.perf_counter()
+    plan = load_plan(plan_file)
+    if not no_cache and _report_is_current(plan, out):
+        return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from bayesmeta.cache import ResultCache
-    from bayesmeta.plan import load_plan
+    from bayesmeta.freshness import record_report
     from bayesmeta.reanalysis import plan_steps, run_plan
     from bayesmeta.report import ReportWriter
 
-    started = time.perf_counter()
-    plan = load_plan(plan_file)
     cache = None if no_cache else ResultCache(cache_dir)
     console = Console(stderr=True)
     steps = plan_steps(plan)
@@ -49,7 +55,7 @@ def reanalyze_command(
             seen[0] += 1
             bar.update(task, description=description)
 
-        writer = ReportWriter(out)
+        writer = ReportWriter(out, reuse_figures=not no_cache)
         try:
             # figures are drawn in the background while the NUTS fits finish
             result = run_plan(plan, progress, cache=cache, while_waiting=writer.start_figures)
@@ -62,6 +68,7 @@ def reanalyze_command(
             bar.advance(task)
         bar.update(task, description="writing the report")
         files = writer.finish(result)
+        record_report(files.folder, result.cache_key)
         bar.update(task, description="done", completed=len(steps) + 1)
     elapsed = time.perf_counter() - started
     source = "cached fits" if result.cache_hit else "fresh fits"
@@ -70,6 +77,21 @@ def reanalyze_command(
                f"from {source} in {elapsed:.1f} s; {n_warn} warning{'s' if n_warn != 1 else ''}")
     typer.echo(f"  {Path(files.markdown)}\n  {Path(files.summary)}")
     _print_pooled_comparison(files.summary)
+
+
+def _report_is_current(plan, out: str) -> bool:
+    """Print a note and return True when ``out`` holds, unchanged, the report of the plan's current inputs
+    (:mod:`bayesmeta.freshness`)."""
+    from bayesmeta.cache import cache_key
+    from bayesmeta.freshness import report_is_current
+
+    folder = Path(out).resolve()
+    if not report_is_current(folder, cache_key(plan)):
+        return False
+    typer.echo(f"{folder / 'report.html'} is up to date: inputs, plan, code and libraries are unchanged since it "
+               "was written (--no-cache rewrites it)")
+    _print_pooled_comparison(folder / "summary.json")
+    return True
 
 
 def _print_pooled_comparison(summary_path: Path) -> None:

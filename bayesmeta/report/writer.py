@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bayesmeta.reanalysis import ReanalysisResult
+from bayesmeta.report.figure_cache import FigureStore
 from bayesmeta.report.figures import FigureJob, figure_specs
 from bayesmeta.report.html import render_html
 from bayesmeta.report.markdown import render_markdown
@@ -80,17 +81,20 @@ class ReportWriter:
 
     :meth:`start_figures` may be called early (e.g. as ``run_plan``'s ``while_waiting``) to draw the figures
     in the background; :meth:`finish` writes everything else and moves the folder into place; :meth:`abort`
-    removes the temporary folder."""
+    removes the temporary folder. With ``reuse_figures``, figures whose inputs are unchanged since an earlier
+    report are copied from the user's cache folder (:mod:`bayesmeta.report.figure_cache`)."""
 
-    def __init__(self, out_dir: str | Path) -> None:
+    def __init__(self, out_dir: str | Path, reuse_figures: bool = False) -> None:
         self.out = Path(out_dir).resolve()
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=self.out.parent))
         self.job: FigureJob | None = None
+        self.reuse_figures = reuse_figures
 
     def start_figures(self, result: ReanalysisResult) -> None:
         if self.job is None:
-            self.job = FigureJob(figure_specs(result), self.tmp / "figures")
+            store = FigureStore(result.cache_key) if self.reuse_figures and result.cache_key else None
+            self.job = FigureJob(figure_specs(result), self.tmp / "figures", store)
 
     def finish(self, result: ReanalysisResult) -> ReportFiles:
         try:
