@@ -124,12 +124,13 @@ class ResultCache:
             if header.get("format") != self.FORMAT or header.get("key") != key:
                 raise CacheEntryError("entry written for another key or format")
             return plaindata.decode(header["value"], arrays)
-        except (ValueError, KeyError, TypeError, OSError, zipfile.BadZipFile) as exc:
+        except (ValueError, KeyError, TypeError, OSError, RecursionError, zipfile.BadZipFile) as exc:
             raise CacheEntryError(f"cannot be read as plain data: {exc}") from exc
 
     def store(self, key: str, value: Any) -> Path | None:
         """Store ``value`` as plain data, atomically (temporary files, then rename); returns the entry's path, or
-        None (with a warning) when ``value`` holds something that cannot be stored as plain data."""
+        None (with a warning) when ``value`` holds something that cannot be stored as plain data or the folder
+        cannot be written."""
         try:
             tree, arrays = plaindata.encode(value)
         except TypeError as exc:
@@ -139,10 +140,14 @@ class ResultCache:
         buffer = io.BytesIO()
         np.savez(buffer, __tree__=np.frombuffer(header, dtype=np.uint8), **arrays)
         content = buffer.getvalue()
-        self.root.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.path(key), content)
-        write_atomic(self.checksum_path(key), (self.digest(key, content) + "\n").encode("ascii"))
-        self._prune()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.path(key), content)
+            write_atomic(self.checksum_path(key), (self.digest(key, content) + "\n").encode("ascii"))
+            self._prune()
+        except OSError as exc:
+            log.warning("result not cached: %s", exc)
+            return None
         return self.path(key)
 
     def remove(self, key: str) -> None:

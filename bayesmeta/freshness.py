@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
 
 from bayesmeta.cachedir import cache_dir, prune, write_atomic
 
 KEEP = 64
+log = logging.getLogger(__name__)
 
 
 def _note_path(folder: Path) -> Path:
@@ -30,12 +32,16 @@ def _contents(folder: Path) -> dict[str, str]:
 
 
 def record_report(folder: str | Path, key: str) -> None:
-    """Note that ``folder`` holds the report of the reanalysis with cache key ``key``."""
+    """Note that ``folder`` holds the report of the reanalysis with cache key ``key`` (a cache folder that cannot
+    be written only costs the next run its shortcut)."""
     folder = Path(folder).resolve()
     note = _note_path(folder)
-    note.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(note, json.dumps({"folder": str(folder), "key": key, "files": _contents(folder)}).encode())
-    prune(note.parent, KEEP, "*.json")
+    try:
+        note.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(note, json.dumps({"folder": str(folder), "key": key, "files": _contents(folder)}).encode())
+        prune(note.parent, KEEP, "*.json")
+    except OSError as exc:
+        log.warning("report not noted as current: %s", exc)
 
 
 def report_is_current(folder: str | Path, key: str) -> bool:

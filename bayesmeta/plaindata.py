@@ -269,5 +269,5 @@ def decode(tree: Any, arrays: dict[str, np.ndarray]) -> Any:
     """The value :func:`encode` turned into ``(tree, arrays)``; ValueError for a malformed tree."""
     try:
         return _Decoder(arrays)(tree)
-    except (KeyError, TypeError, AttributeError) as exc:
+    except (KeyError, TypeError, AttributeError, ImportError, RecursionError) as exc:
         raise ValueError(f"malformed plain-data tree: {exc!r}") from exc

@@ -124,6 +124,14 @@ def test_a_damaged_entry_is_detected_and_recomputed(plan, computed, tmp_path, da
         assert cache.load(key) is not None
 
 
+def test_an_unwritable_cache_folder_costs_only_the_caching(tmp_path, caplog):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    with caplog.at_level(logging.WARNING, logger="bayesmeta.cache"):
+        assert ResultCache(blocker / "results").store("k", {"mu": 1.0}) is None
+    assert "result not cached" in caplog.text
+
+
 def test_a_cache_hit_returns_the_stored_numbers(plan, computed):
     root, expected = computed
     hit = run_plan(plan, parallel=False, cache=ResultCache(root))
@@ -151,7 +159,7 @@ def test_the_default_folder_is_the_user_cache_not_the_project(tmp_path, monkeypa
 def test_the_decoder_builds_only_bayesmeta_records(tmp_path):
     marker = tmp_path / "pwned"
     for name in ("os:system", "builtins:open", "subprocess:Popen", "bayesmeta.plan:load_plan", "bayesmeta:os",
-                 "bayesmeta.x;y:Z"):
+                 "bayesmeta.x;y:Z", "bayesmeta.not_a_module:Thing", "bayesmeta.plan:Plan.__init__"):
         with pytest.raises(ValueError):
             plaindata.decode({"$": "dataclass", "class": name, "fields": {}}, {})
         with pytest.raises(ValueError):
