@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import pandas as pd
@@ -14,6 +14,9 @@ from matplotlib.figure import Figure
 
 from bayesmeta.reanalysis import OutcomeAnalysis, ReanalysisResult, clinical_threshold
 from bayesmeta.report.formatting import stated
+
+if TYPE_CHECKING:
+    from bayesmeta.report.figure_cache import FigureStore
 
 PNG_DPI = 110
 
@@ -322,7 +325,7 @@ class FigureJob:
     figures in the order of ``specs``. With ``store`` (:class:`~bayesmeta.report.figure_cache.FigureStore`),
     a figure whose inputs are unchanged is copied from it instead of drawn."""
 
-    def __init__(self, specs: list[FigureSpec], folder: Path, store=None) -> None:
+    def __init__(self, specs: list[FigureSpec], folder: Path, store: FigureStore | None = None) -> None:
         self.specs, self.folder, self.store = specs, folder, store
         folder.mkdir(parents=True, exist_ok=True)
         if store is None:
