@@ -4,12 +4,12 @@
 or fixed-width string numpy arrays (savable with ``np.savez`` and loadable with ``allow_pickle=False``).
 Supported: None, bool, int, float (NaN and infinities included), str, list, tuple, dict, pathlib paths, numpy
 arrays and scalars, pandas DataFrames and Series (with their ``attrs``), xarray Datasets, ArviZ InferenceData,
-and dataclasses and named tuples defined in the bayesmeta package. Anything else raises :class:`TypeError` when encoding.
+and dataclasses and named tuples defined in the bayesmeta package. Anything else raises :class:`TypeError`.
 
-:func:`decode` rebuilds the value. A record is rebuilt only when its tagged name is a dataclass (or named tuple)
-of the bayesmeta package; a dataclass's fields are set directly (no constructor or other code of the data's choosing runs), so a
-tampered tree can at worst produce wrong numbers, which the caller's checksum is there to catch. Unknown tags
-raise :class:`ValueError`.
+:func:`decode` rebuilds the value. A record is rebuilt only when its tagged name is a dataclass or named tuple
+of the bayesmeta package; a dataclass's fields are set directly, so no constructor or other code chosen by the
+data runs. A tampered tree can at worst produce wrong numbers, which the caller's checksum is there to catch.
+Unknown tags raise :class:`ValueError`.
 """
 
 from __future__ import annotations
@@ -294,5 +294,5 @@ def decode(tree: Any, arrays: dict[str, np.ndarray]) -> Any:
     """The value :func:`encode` turned into ``(tree, arrays)``; ValueError for a malformed tree."""
     try:
         return _Decoder(arrays)(tree)
-    except (KeyError, TypeError, AttributeError) as exc:
+    except (KeyError, TypeError, AttributeError, ImportError, RecursionError) as exc:
         raise ValueError(f"malformed plain-data tree: {exc!r}") from exc
