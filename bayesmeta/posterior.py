@@ -129,6 +129,17 @@ class Posterior:
     seed: int | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        return self.summary_text()
+
+    def summary_text(self, level: float = 0.95) -> str:
+        """A short summary as R metafor prints a fit (:func:`bayesmeta.printing.posterior_text`): model, k,
+        priors, tau, tau^2 and I^2, mu and the predictive with their credible intervals, and for a ratio measure
+        the pooled ratio and P(ratio < 1)."""
+        from bayesmeta.printing import posterior_text
+
+        return posterior_text(self, level)
+
     # -- access -------------------------------------------------------------------------------------------
     @property
     def k(self) -> int:
