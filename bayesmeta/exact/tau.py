@@ -96,7 +96,7 @@ class TauBatch:
 
     def _interpolated(self, t: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """F and dF/dt at t (m, K) from the degree-9 polynomial through the density at each panel's Gauss-Legendre
-        points: no evaluation of the posterior, accurate to about 1e-12 (starting values of the quantiles)."""
+        points: no evaluation of the posterior, accurate to about 1e-14 (starting values of the quantiles)."""
         cum = self.cum
         j = self._index(t, rows)
         h = self.h[rows, None]
