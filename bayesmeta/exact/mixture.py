@@ -34,12 +34,6 @@ def mixture_pdf(x: np.ndarray, w: np.ndarray, m: np.ndarray, s: np.ndarray) -> n
     return np.sum(w * np.exp(-0.5 * z * z) / s, axis=-1) * _INV_SQRT_2PI
 
 
-def mixture_dpdf(x: np.ndarray, w: np.ndarray, m: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """Derivative of the mixture density."""
-    z = (x[..., None] - m) / s
-    return -np.sum(w * z * np.exp(-0.5 * z * z) / (s * s), axis=-1) * _INV_SQRT_2PI
-
-
 def mixture_moments(w: np.ndarray, m: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation (law of total variance)."""
     mean = np.sum(w * m, axis=-1)
