@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import pandas as pd
@@ -15,6 +15,9 @@ from matplotlib.figure import Figure
 from bayesmeta.reanalysis import OutcomeAnalysis, ReanalysisResult, clinical_threshold
 from bayesmeta.report.formatting import stated
 from bayesmeta.scales import contrast_text, null_value, to_analysis
+
+if TYPE_CHECKING:
+    from bayesmeta.report.figure_cache import FigureStore
 
 PNG_DPI = 110
 
@@ -321,12 +324,19 @@ def _save_one(spec: FigureSpec, folder: Path, svg: bool = True) -> tuple[bytes, 
 class FigureJob:
     """Figures drawn and saved into ``folder`` as soon as the job is created (in this process: the reanalysis
     creates it while its NUTS worker process is busy, so the two overlap); :meth:`result` returns the saved
-    figures in the order of ``specs``. ``svg`` False writes the PNG files only (a quick run)."""
+    figures in the order of ``specs``. With ``store`` (:class:`~bayesmeta.report.figure_cache.FigureStore`),
+    a figure whose inputs are unchanged is copied from it instead of drawn. ``svg`` False writes the PNG files
+    only, with no store (a quick run)."""
 
-    def __init__(self, specs: list[FigureSpec], folder: Path, svg: bool = True) -> None:
-        self.specs, self.folder, self.svg = specs, folder, svg
+    def __init__(self, specs: list[FigureSpec], folder: Path, store: FigureStore | None = None,
+                 svg: bool = True) -> None:
+        self.specs, self.folder, self.store, self.svg = specs, folder, store, svg
         folder.mkdir(parents=True, exist_ok=True)
-        self.drawn = [_save_one(spec, folder, svg) for spec in specs]
+        if store is None or not svg:
+            self.drawn = [_save_one(spec, folder, svg) for spec in specs]
+        else:
+            self.drawn = [store.save(spec, folder, PNG_DPI, _save_one) for spec in specs]
+            store.tidy()
 
     def result(self) -> list[SavedFigure]:
         return [SavedFigure(spec.id, spec.section, spec.title, spec.caption, spec.outcome,
