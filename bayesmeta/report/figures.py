@@ -250,7 +250,7 @@ def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
                 "probabilities" + (", beside the trial sequential analysis Z-curve and its boundaries." if t
                                    is not None else "."),
                 lambda a=a, t=t: plot_monitoring(
-                    a.monitoring.table, measure=a.plan.measure,
+                    a.monitoring.table, measure=a.plan.measure, level=result.plan.level,
                     benefit_prob=result.plan.monitoring.benefit_probability,
                     futility_prob=result.plan.monitoring.futility_probability,
                     tsa=None if t is None else _tsa_curve(t),
