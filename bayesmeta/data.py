@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 
 from bayesmeta.errors import InputError
+from bayesmeta.scales import RATIO_MEASURES
 
 DATA_DIR: Path = Path(__file__).resolve().parents[1] / "data"
 
 OUTCOMES: tuple[str, ...] = ("OS", "PFS", "ORR", "DCR", "AE")
-MEASURES: tuple[str, ...] = ("HR", "RR", "OR", "MD")
-RATIO_MEASURES: tuple[str, ...] = ("HR", "RR", "OR")
+MEASURES: tuple[str, ...] = (*RATIO_MEASURES, "MD")  # the measures a study-data file may report
 P_RELATIONS: tuple[str, ...] = ("=", "<", "")
 DESIGNS: tuple[str, ...] = ("RCT", "prospective", "retrospective")
 PLATINUM_AGENTS: tuple[str, ...] = ("oxaliplatin", "cisplatin", "carboplatin", "none")

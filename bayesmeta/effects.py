@@ -23,6 +23,7 @@ from scipy import stats
 
 from bayesmeta.data import COUNT_COLUMNS, load_outcomes, load_studies
 from bayesmeta.errors import InputError
+from bayesmeta.scales import is_ratio
 
 METHODS: tuple[str, ...] = ("ci", "p_exact", "p_bound", "medians_p", "counts", "counts_cc")
 COVARIATE_COLUMNS: tuple[str, ...] = ("year", "design", "platinum", "systemic", "first_author")
@@ -140,7 +141,7 @@ def log_or_from_counts(
 
 
 def _is_ratio(measure: str) -> bool:
-    return measure in ("HR", "RR", "OR")
+    return is_ratio(measure)
 
 
 def _from_ci(row: pd.Series) -> tuple[float, float, str] | str | None:

@@ -17,10 +17,12 @@ from typing import Any
 
 import pandas as pd
 
+from bayesmeta.benefit import Benefit
 from bayesmeta.errors import InputError
+from bayesmeta.scales import RATIO_MEASURES
 
-MEASURES = ("HR", "RR", "OR")
-BENEFITS = ("below", "above")
+MEASURES = RATIO_MEASURES  # a plan's outcomes are ratios (HR, RR, OR)
+BENEFITS = tuple(b.value for b in Benefit)
 MONITOR_ORDERS = ("year", "file")
 TSA_HETEROGENEITY = ("D2", "I2", "none")
 
@@ -33,12 +35,8 @@ class OutcomePlan:
     name: str
     label: str
     measure: str
-    benefit: str
+    benefit: Benefit
     thresholds: tuple[float, ...]
-
-    @property
-    def benefit_below(self) -> bool:
-        return self.benefit == "below"
 
 
 @dataclass(frozen=True)
@@ -309,7 +307,7 @@ def load_plan(path: str | Path) -> Plan:
             raise r.fail(p, f"expected a table, got {spec!r}", "a table with label, measure, benefit, thresholds")
         r.unknown_keys(spec, p, ("label", "measure", "benefit", "thresholds"))
         measure = r.choice(spec, p, "measure", MEASURES)
-        benefit = r.choice(spec, p, "benefit", BENEFITS)
+        benefit = Benefit.parse(r.choice(spec, p, "benefit", BENEFITS))
         thresholds = r.float_list(spec, p, "thresholds")
         if not thresholds:
             raise r.fail(f"{p}.thresholds", "empty list", "a list of positive numbers")
@@ -358,14 +356,15 @@ def _per_direction(r: _Reader, t: dict[str, Any], key: str, outcomes: list[Outco
     for o in outcomes:
         if o.name not in chosen:
             continue
-        full = f"monitoring.{key}.{o.benefit}"
-        side = "at most 1" if o.benefit_below else "at least 1"
+        side_key = o.benefit.value
+        full = f"monitoring.{key}.{side_key}"
+        side = "at most 1" if o.benefit.below else "at least 1"
         if many:
-            values = r.float_list(table, f"monitoring.{key}", o.benefit)
+            values = r.float_list(table, f"monitoring.{key}", side_key)
         else:
-            values = (r.get(table, f"monitoring.{key}", o.benefit, float, valid=f"a ratio {side}"),)
+            values = (r.get(table, f"monitoring.{key}", side_key, float, valid=f"a ratio {side}"),)
         for i, v in enumerate(values):
-            wrong = v <= 0 or (v > 1 if o.benefit_below else v < 1) or (not many and v == 1)
+            wrong = v <= 0 or (v > 1 if o.benefit.below else v < 1) or (not many and v == 1)
             if wrong:
                 where = f"{full}[{i}]" if many else full
                 raise r.fail(where, f"value {v} is not on the benefit side of 1 for '{o.benefit}'",

@@ -112,8 +112,8 @@ class Posterior:
 
     engine: str
     measure: str
-    study_ids: tuple[str, ...]
-    y: np.ndarray
+    study: tuple[str, ...]
+    yi: np.ndarray
     sei: np.ndarray
     marginals: dict[str, Marginal]
     priors: dict[str, str]
@@ -125,11 +125,12 @@ class Posterior:
     warnings: list[str] = field(default_factory=list)
     seed: int | None = None
     extras: dict[str, object] = field(default_factory=dict)
+    likelihood: str = "normal"
 
     # -- access -------------------------------------------------------------------------------------------
     @property
     def k(self) -> int:
-        return len(self.study_ids)
+        return len(self.study)
 
     @property
     def is_ratio(self) -> bool:
@@ -191,19 +192,19 @@ class Posterior:
         return pd.DataFrame(rows).set_index("parameter")
 
     def shrinkage(self, level: float = 0.95) -> pd.DataFrame:
-        """Observed vs shrunken study effects: y, sei, posterior mean/sd/interval of theta_i, and the shrinkage
+        """Observed vs shrunken study effects: yi, sei, posterior mean/sd/interval of theta_i, and the shrinkage
         share 1 - |E(theta_i) - E(mu)| / |y_i - E(mu)| (0: none, 1: all the way to the mean)."""
         mu_mean = self.marginal("mu").mean()
         rows = []
-        for i, sid in enumerate(self.study_ids):
+        for i, sid in enumerate(self.study):
             m = self.marginal(f"theta[{sid}]")
             lo, hi = m.interval(level)
-            dev = self.y[i] - mu_mean
+            dev = self.yi[i] - mu_mean
             share = np.nan if dev == 0 else 1.0 - abs(m.mean() - mu_mean) / abs(dev)
             rows.append(
                 {
                     "study": sid,
-                    "y": float(self.y[i]),
+                    "yi": float(self.yi[i]),
                     "sei": float(self.sei[i]),
                     "mean": m.mean(),
                     "sd": m.std(),
@@ -253,9 +254,9 @@ class Posterior:
         rng = np.random.default_rng((self.seed if seed is None else seed) or 0)
         theta = np.asarray(draws["theta"])
         y_rep = theta + rng.standard_normal(theta.shape) * self.sei
-        loglik = stats.norm.logpdf(self.y, loc=theta, scale=self.sei)
-        coords: dict[str, list[str]] = {"study": list(self.study_ids)}
-        dims: dict[str, list[str]] = {"theta": ["study"], "y": ["study"]}
+        loglik = stats.norm.logpdf(self.yi, loc=theta, scale=self.sei)
+        coords: dict[str, list[str]] = {"study": list(self.study)}
+        dims: dict[str, list[str]] = {"theta": ["study"], "yi": ["study"]}
         posterior = {k: np.asarray(v) for k, v in draws.items()}
         if self.covariates:
             coords["covariate"] = list(self.covariates)
@@ -263,9 +264,9 @@ class Posterior:
         prior = self.extras.get("prior_draws")
         return az.from_dict(
             posterior=posterior,
-            log_likelihood={"y": loglik},
-            posterior_predictive={"y": y_rep},
-            observed_data={"y": self.y},
+            log_likelihood={"yi": loglik},
+            posterior_predictive={"yi": y_rep},
+            observed_data={"yi": self.yi},
             prior=prior if isinstance(prior, dict) else None,
             coords=coords,
             dims=dims,

@@ -111,7 +111,7 @@ def _is_exact(post: Posterior) -> bool:
 def study_predictive_pvalues(post: Posterior, *, level: float = 0.95, loo: bool = True) -> pd.DataFrame:
     """Per-study posterior predictive p-values, with the LOO-PIT version when ``loo`` is True.
 
-    Columns (index ``study``): y, sei; ``pit`` = P(y_i^rep <= y_i | y), ``p_two_sided``, ``pred_lower``,
+    Columns (index ``study``): yi, sei; ``pit`` = P(y_i^rep <= y_i | y), ``p_two_sided``, ``pred_lower``,
     ``pred_upper`` (the ``level`` posterior predictive interval of y_i^rep); with ``loo``: ``loo_pit``,
     ``loo_p_two_sided``, ``loo_lower``, ``loo_upper``, ``elpd_loo``, ``pareto_k`` (see :func:`loo_pit`).
     Analysis (log) scale. ``attrs`` records the engine and how the numbers were computed.
@@ -121,15 +121,15 @@ def study_predictive_pvalues(post: Posterior, *, level: float = 0.95, loo: bool 
     rows = []
     exact = _is_exact(post)
     theta_draws = None if exact else np.asarray(post.draws["theta"], dtype=float).reshape(-1, post.k)
-    for i, sid in enumerate(post.study_ids):
+    for i, sid in enumerate(post.study):
         s = float(post.sei[i])
         if exact:
             pred = convolve_marginal(post.marginal(f"theta[{sid}]"), s)
         else:
             pred = _draws_mixture(theta_draws[:, i], s)
-        pit = float(pred.cdf(post.y[i]))
+        pit = float(pred.cdf(post.yi[i]))
         lo, hi = pred.interval(level)
-        rows.append({"study": sid, "y": float(post.y[i]), "sei": s, "pit": pit, "pred_lower": lo, "pred_upper": hi})
+        rows.append({"study": sid, "yi": float(post.yi[i]), "sei": s, "pit": pit, "pred_lower": lo, "pred_upper": hi})
     table = pd.DataFrame(rows).set_index("study")
     table.insert(3, "p_two_sided", _two_sided(table["pit"].to_numpy()))
     method = (
@@ -157,7 +157,7 @@ def loo_pit(post: Posterior, *, level: float = 0.95) -> pd.DataFrame:
     log p(y_i | y_{-i}) and ``pareto_k`` is NaN (no importance sampling). NUTS: PSIS-LOO with the likelihood
     integrated over theta_i (see the module docstring); ``pareto_k`` from ``az.loo``.
 
-    Columns (index ``study``): y, sei, loo_pit, loo_p_two_sided, loo_lower, loo_upper (the ``level`` LOO
+    Columns (index ``study``): yi, sei, loo_pit, loo_p_two_sided, loo_lower, loo_upper (the ``level`` LOO
     predictive interval of y_i), elpd_loo, pareto_k.
     """
     if post.covariates:
@@ -172,14 +172,14 @@ def loo_pit(post: Posterior, *, level: float = 0.95) -> pd.DataFrame:
     else:
         mixtures, elpd, k_hat, method = _loo_psis(post)
     rows = []
-    for i, sid in enumerate(post.study_ids):
+    for i, sid in enumerate(post.study):
         pred = mixtures[i]
-        p = float(pred.cdf(post.y[i]))
+        p = float(pred.cdf(post.yi[i]))
         lo, hi = pred.interval(level)
         rows.append(
             {
                 "study": sid,
-                "y": float(post.y[i]),
+                "yi": float(post.yi[i]),
                 "sei": float(post.sei[i]),
                 "loo_pit": p,
                 "loo_p_two_sided": float(_two_sided(np.array(p))),
@@ -204,21 +204,21 @@ def _loo_exact(post: Posterior) -> tuple[list[NormalMixture], np.ndarray, np.nda
     k = post.k
     mask = ~np.eye(k, dtype=bool)
     batch = fit_exact_batch(
-        np.broadcast_to(post.y, (k, k)).copy(),
-        np.broadcast_to(post.sei, (k, k)).copy(),
+        post.yi,
+        post.sei,
         mu_prior=post.priors["mu"],
         tau_prior=post.priors["tau"],
         mask=mask,
     )
     mixtures = [convolve_marginal(batch.posterior(i).marginal("theta_new"), float(post.sei[i])) for i in range(k)]
-    elpd = np.log([float(mixtures[i].pdf(post.y[i])) for i in range(k)])
+    elpd = np.log([float(mixtures[i].pdf(post.yi[i])) for i in range(k)])
     return mixtures, elpd, np.full(k, np.nan), "exact: refit without study i, theta_new convolved with N(0, s_i^2)"
 
 
 def _integrated_loglik(post: Posterior, mu: np.ndarray, tau: np.ndarray) -> np.ndarray:
     """log N(y_i; mu, s_i^2 + tau^2) per draw and study: shape (chain, draw, study)."""
     scale = np.sqrt(post.sei**2 + tau[..., None] ** 2)
-    return stats.norm.logpdf(post.y, loc=mu[..., None], scale=scale)
+    return stats.norm.logpdf(post.yi, loc=mu[..., None], scale=scale)
 
 
 def _loo_psis(post: Posterior) -> tuple[list[NormalMixture], np.ndarray, np.ndarray, str]:
@@ -231,17 +231,17 @@ def _loo_psis(post: Posterior) -> tuple[list[NormalMixture], np.ndarray, np.ndar
     loglik = _integrated_loglik(post, mu, tau)
     idata = az.from_dict(
         posterior={"mu": mu, "tau": tau},
-        log_likelihood={"y": loglik},
-        observed_data={"y": post.y},
-        coords={"study": list(post.study_ids)},
-        dims={"y": ["study"]},
+        log_likelihood={"yi": loglik},
+        observed_data={"yi": post.yi},
+        coords={"study": list(post.study)},
+        dims={"yi": ["study"]},
     )
     reff = _relative_ess(idata)
     # ArviZ warns when a Pareto k exceeds 0.7; the k of every study is returned in the table instead.
     with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto", category=UserWarning)
         loo = az.loo(idata, pointwise=True, reff=reff)
-        log_w, _ = az.psislw(-idata.log_likelihood["y"].stack(__sample__=("chain", "draw")), reff=reff)
+        log_w, _ = az.psislw(-idata.log_likelihood["yi"].stack(__sample__=("chain", "draw")), reff=reff)
     weights = np.exp(log_w.transpose("study", "__sample__").values)
     mu_flat, tau_flat = mu.reshape(-1), tau.reshape(-1)
     mixtures = []
@@ -303,9 +303,9 @@ class QDiscrepancyResult:
         }
 
 
-def q_statistic(y: np.ndarray, sei: np.ndarray, mu: np.ndarray) -> np.ndarray:
-    """Q(y, mu) = sum_i (y_i - mu)^2 / s_i^2 for each mu (broadcast over leading axes of ``y`` and ``mu``)."""
-    return np.sum(((np.asarray(y) - np.asarray(mu)[..., None]) / np.asarray(sei)) ** 2, axis=-1)
+def q_statistic(yi: np.ndarray, sei: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """Q(y, mu) = sum_i (y_i - mu)^2 / s_i^2 for each mu (broadcast over leading axes of ``yi`` and ``mu``)."""
+    return np.sum(((np.asarray(yi) - np.asarray(mu)[..., None]) / np.asarray(sei)) ** 2, axis=-1)
 
 
 def q_discrepancy_ppp(post: Posterior, n_draws: int = 4000, seed: int | None = 0) -> QDiscrepancyResult:
@@ -326,7 +326,7 @@ def q_discrepancy_ppp(post: Posterior, n_draws: int = 4000, seed: int | None = 0
     tau = np.asarray(draws["tau"], dtype=float).ravel()
     sd = np.sqrt(post.sei**2 + tau[:, None] ** 2)
     y_rep = mu[:, None] + sd * rng.standard_normal((mu.size, post.k))
-    t_obs = q_statistic(post.y, post.sei, mu)
+    t_obs = q_statistic(post.yi, post.sei, mu)
     t_rep = np.sum(((y_rep - mu[:, None]) / post.sei) ** 2, axis=-1)
     ppp = float(np.mean(t_rep >= t_obs))
     return QDiscrepancyResult(

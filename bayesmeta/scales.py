@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bayesmeta.benefit import Benefit
 from bayesmeta.errors import InputError
 
 
@@ -100,6 +101,7 @@ def reported_float(value: float, measure: str) -> float:
     return float(to_reported(value, measure))
 
 
-def prob_column(threshold: float, benefit_below: bool) -> str:
-    """Column name of P(effect < threshold) (``prob_below_<t>``) or P(effect > threshold) (``prob_above_<t>``)."""
-    return f"prob_{'below' if benefit_below else 'above'}_{threshold:g}"
+def prob_column(threshold: float, benefit: Benefit | str) -> str:
+    """Column name of P(effect < threshold) (``prob_below_<t>``, benefit below) or P(effect > threshold)
+    (``prob_above_<t>``, benefit above)."""
+    return f"prob_{Benefit.parse(benefit).value}_{threshold:g}"

@@ -190,7 +190,7 @@ def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
         sei=np.asarray(sei, dtype=float)[keep],
         measure=measure,
         method=tuple(str(m) for m in method[keep]),
-        counts=None if counts is None else counts[keep],
+        counts=counts,  # every study's, the dropped ones too: the binomial likelihood uses them
         covariates=covariates[keep],
         source=file,
         dropped=dropped,

@@ -36,19 +36,19 @@ def _data(name: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
 @pytest.fixture(scope="module")
 def crins() -> Posterior:
     y, s, ids = _data("crins2014.csv")
-    return fit_exact(y, s, mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)", study_ids=ids, measure="OR")
+    return fit_exact(y, s, mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)", study=ids, measure="OR")
 
 
 @pytest.fixture(scope="module")
 def schools_cauchy() -> Posterior:
     y, s, ids = _data("eight_schools.csv")
-    return fit_exact(y, s, mu_prior="normal(0, 50)", tau_prior="halfcauchy(25)", study_ids=ids)
+    return fit_exact(y, s, mu_prior="normal(0, 50)", tau_prior="halfcauchy(25)", study=ids)
 
 
 @pytest.fixture(scope="module")
 def schools_uniform() -> Posterior:
     y, s, ids = _data("eight_schools.csv")
-    return fit_exact(y, s, mu_prior="flat", tau_prior="uniform(0, inf)", study_ids=ids)
+    return fit_exact(y, s, mu_prior="flat", tau_prior="uniform(0, inf)", study=ids)
 
 
 def _digits(x: float) -> float:

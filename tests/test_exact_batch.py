@@ -44,8 +44,8 @@ def test_masked_datasets_equal_single_fits():
         _assert_member_equals(batch, i, post)
         full = batch.posterior(i)
         assert full.k == keep.sum()
-        assert full.study_ids == tuple(str(j + 1) for j in np.flatnonzero(keep))
-        for j, sid in enumerate(full.study_ids):
+        assert full.study == tuple(str(j + 1) for j in np.flatnonzero(keep))
+        for j, sid in enumerate(full.study):
             assert full.marginal(f"theta[{sid}]").mean() == pytest.approx(
                 post.marginal(f"theta[{j + 1}]").mean(), rel=1e-10
             )

@@ -119,4 +119,4 @@ def test_bad_priors_and_ids():
     with pytest.raises(ModelError, match="valid forms"):
         fit_exact([0.1, 0.2], [0.1, 0.1], mu_prior="cauchy(0, 1)")
     with pytest.raises(InputError, match="appears more than once"):
-        fit_exact([0.1, 0.2], [0.1, 0.1], study_ids=["a", "a"])
+        fit_exact([0.1, 0.2], [0.1, 0.1], study=["a", "a"])

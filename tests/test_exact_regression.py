@@ -46,7 +46,7 @@ def test_fixed_tau_gives_the_gls_posterior_with_normal_priors():
         mu_prior="normal(0.1, 2)",
         beta_prior="normal(-0.01, 0.05)",
         tau_prior=f"uniform({tau0}, {tau0 * (1 + 1e-9)})",
-        study_ids=BCG["study"],
+        study=BCG["study"],
     )
     design = np.column_stack([np.ones(Y.size), BCG["ablat"]])
     w = 1 / (S**2 + tau0**2)
@@ -133,7 +133,7 @@ def test_regression_sampler():
         covariate_names=["ablat"],
         mu_prior="normal(0, 4)",
         tau_prior="halfnormal(0.5)",
-        study_ids=BCG["study"],
+        study=BCG["study"],
     )
     draws = post.get_draws(8000, seed=2)
     assert draws["beta"].shape == (1, 8000, 1) and draws["theta"].shape == (1, 8000, 13)

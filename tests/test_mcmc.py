@@ -50,7 +50,7 @@ def schools() -> Posterior:
         d.sei,
         mu_prior="normal(0, 50)",
         tau_prior="halfcauchy(25)",
-        study_ids=d.study,
+        study=d.study,
         seed=SEED,
         target_accept=0.95,
     )
@@ -61,7 +61,7 @@ def os_fit(os_effects) -> Posterior:
     return fit_nuts(
         os_effects.yi,
         os_effects.sei,
-        study_ids=os_effects.study_id,
+        study=os_effects.study_id,
         measure="HR",
         seed=SEED,
         **OS_PRIORS,
@@ -73,7 +73,7 @@ def crins(os_fit) -> Posterior:
     # 6 studies in the 16 slots compiled for HAIC OS (os_fit is requested so that the structure exists)
     d = _table("crins2014.csv")
     return fit_nuts(
-        d.yi, d.sei, study_ids=d.study, measure="OR", seed=SEED, pad_to=16, **OS_PRIORS
+        d.yi, d.sei, study=d.study, measure="OR", seed=SEED, pad_to=16, **OS_PRIORS
     )
 
 
@@ -140,7 +140,7 @@ def _assert_matches_exact(
 
 def test_haic_os_matches_exact_engine(os_fit, os_effects):
     exact = fit_exact(
-        os_effects.yi, os_effects.sei, study_ids=os_effects.study_id, **OS_PRIORS
+        os_effects.yi, os_effects.sei, study=os_effects.study_id, **OS_PRIORS
     )
     _assert_matches_exact(
         os_fit, exact, ("mu", "tau", "theta_new", "theta[Kudo2018]", "theta[He2019]")
@@ -150,7 +150,7 @@ def test_haic_os_matches_exact_engine(os_fit, os_effects):
 def test_meta_regression_matches_exact_engine(os_effects):
     X = (os_effects.year.to_numpy(dtype=float) - 2020.0)[:, None]
     args = dict(
-        X=X, covariate_names=["year"], study_ids=os_effects.study_id, **OS_PRIORS
+        X=X, covariate_names=["year"], study=os_effects.study_id, **OS_PRIORS
     )
     post = fit_nuts(os_effects.yi, os_effects.sei, seed=SEED, **args)
     exact = fit_exact(os_effects.yi, os_effects.sei, **args)
@@ -167,11 +167,11 @@ def test_refits_reuse_the_compiled_model_and_are_correct(os_fit, os_effects):
     compiles = CACHE.compiles
     keep = os_effects.study_id != "Kudo2018"
     sub = os_effects[keep]
-    loo = fit_nuts(sub.yi, sub.sei, study_ids=sub.study_id, seed=SEED, **OS_PRIORS)
+    loo = fit_nuts(sub.yi, sub.sei, study=sub.study_id, seed=SEED, **OS_PRIORS)
     grid = fit_nuts(
         os_effects.yi,
         os_effects.sei,
-        study_ids=os_effects.study_id,
+        study=os_effects.study_id,
         seed=SEED,
         mu_prior="normal(0, 2)",
         tau_prior="halfnormal(1)",
@@ -183,7 +183,7 @@ def test_refits_reuse_the_compiled_model_and_are_correct(os_fit, os_effects):
     )
     assert loo.diagnostics["settings"]["compile_seconds"] == 0.0
 
-    exact_loo = fit_exact(sub.yi, sub.sei, study_ids=sub.study_id, **OS_PRIORS)
+    exact_loo = fit_exact(sub.yi, sub.sei, study=sub.study_id, **OS_PRIORS)
     exact_grid = fit_exact(
         os_effects.yi,
         os_effects.sei,
@@ -224,7 +224,7 @@ def test_good_run_has_no_warnings(crins):
 
 def test_short_run_warns_and_strict_mode_raises(os_fit, os_effects):
     args = dict(
-        study_ids=os_effects.study_id, seed=SEED, draws=20, tune=20, **OS_PRIORS
+        study=os_effects.study_id, seed=SEED, draws=20, tune=20, **OS_PRIORS
     )
     short = fit_nuts(os_effects.yi, os_effects.sei, **args)
     assert any("effective sample size" in w for w in short.warnings)
@@ -272,7 +272,7 @@ def test_same_seed_gives_identical_draws(os_fit, os_effects):
     again = fit_nuts(
         os_effects.yi,
         os_effects.sei,
-        study_ids=os_effects.study_id,
+        study=os_effects.study_id,
         measure="HR",
         seed=SEED,
         **OS_PRIORS,
@@ -280,7 +280,7 @@ def test_same_seed_gives_identical_draws(os_fit, os_effects):
     other = fit_nuts(
         os_effects.yi,
         os_effects.sei,
-        study_ids=os_effects.study_id,
+        study=os_effects.study_id,
         measure="HR",
         seed=SEED + 1,
         **OS_PRIORS,
@@ -328,7 +328,7 @@ def test_inference_data_supports_loo_and_power_scaling(os_fit, os_effects):
         "sample_stats",
         "observed_data",
     } <= set(idata.groups())
-    np.testing.assert_allclose(idata.observed_data["y"].values, os_effects.yi)
+    np.testing.assert_allclose(idata.observed_data["yi"].values, os_effects.yi)
     loo = az.loo(idata, pointwise=True)
     assert loo.n_data_points == len(os_effects) and math.isfinite(loo.elpd_loo)
     sens = az.psens(idata, component="prior", var_names=["mu", "tau"])
@@ -394,7 +394,7 @@ def test_improper_posterior_is_refused_before_sampling():
 
 def test_bad_input_names_study_row_and_column():
     with pytest.raises(InputError) as err:
-        fit_nuts([0.1, 0.2, 0.3], [0.2, -0.1, 0.3], study_ids=["a", "b", "c"])
+        fit_nuts([0.1, 0.2, 0.3], [0.2, -0.1, 0.3], study=["a", "b", "c"])
     assert err.value.column == "sei" and err.value.row == 3 and "'b'" in str(err.value)
     with pytest.raises(InputError) as err:
         fit_nuts([0.1, float("nan")], [0.2, 0.1])

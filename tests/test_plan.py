@@ -28,8 +28,8 @@ def _absolute_copy(tmp_path: Path, text: str) -> Path:
 def test_haic_plan_loads_with_its_settings():
     plan = load_plan(HAIC)
     assert [o.name for o in plan.outcomes] == ["OS", "PFS", "ORR", "DCR"]
-    assert plan.outcome("OS").measure == "HR" and plan.outcome("OS").benefit_below
-    assert plan.outcome("ORR").measure == "RR" and not plan.outcome("ORR").benefit_below
+    assert plan.outcome("OS").measure == "HR" and plan.outcome("OS").benefit.below
+    assert plan.outcome("ORR").measure == "RR" and not plan.outcome("ORR").benefit.below
     assert plan.outcome("OS").thresholds == (0.7, 0.8, 1.0)
     assert plan.covariates == ("platinum", "systemic", "design")
     assert plan.studies == ROOT / "data" / "haic_studies.csv"

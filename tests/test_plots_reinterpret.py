@@ -19,7 +19,7 @@ PRIORS = ("skeptical", "enthusiastic", "pessimistic", "vague")
 
 @pytest.fixture(scope="module")
 def drawn():
-    table = reinterpret_published(PUBLISHED, priors=PRIORS, mcid=0.8, benefit_above=("ORR", "DCR"))
+    table = reinterpret_published(PUBLISHED, priors=PRIORS, mcid=0.8, benefit={"ORR": "above", "DCR": "above"})
     return table, plot_reinterpretation(table)
 
 
@@ -52,7 +52,7 @@ def test_probability_text_is_the_skeptical_p_benefit_with_the_row_direction(draw
     sk = table[(table["prior"] == "skeptical") & (table["status"] == "ok")]
     assert len(texts) == len(sk)
     for r in sk.itertuples():
-        sign = "<" if r.direction == "below" else ">"
+        sign = "<" if r.benefit == "below" else ">"
         assert texts[f"{r.row}:p_benefit"] == f"P({r.measure} {sign} 1) = {r.p_benefit:.3f}"
     orr = sk[sk["outcome"] == "ORR"].iloc[0]
     assert texts[f"{orr['row']}:p_benefit"].startswith("P(RR > 1)")

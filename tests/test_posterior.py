@@ -16,7 +16,7 @@ def near_common_effect():
     y = np.array([-0.6, -0.2, -0.4, -0.9])
     sei = np.array([0.2, 0.3, 0.25, 0.4])
     post = fit_exact(y, sei, mu_prior="flat", tau_prior="halfnormal(1e-6)", measure="HR",
-                     study_ids=("a", "b", "c", "d"))
+                     study=("a", "b", "c", "d"))
     w = 1 / sei**2
     return post, float(np.sum(w * y) / w.sum()), float(np.sqrt(1 / w.sum()))
 

@@ -152,7 +152,7 @@ def test_monitoring_equals_sequential_monitor(synthetic):
     _, result, s, _ = synthetic
     e = result.outcomes["AE"].effects
     direct = monitor(e["yi"], e["sei"], e["year"].to_numpy(float), mu_prior="normal(0, 4)",
-                     tau_prior="halfnormal(0.5)", study_ids=e["study_id"].tolist(), thresholds=(0.7, 1.0),
+                     tau_prior="halfnormal(0.5)", study=e["study_id"].tolist(), thresholds=(0.7, 1.0),
                      futility_mcid=0.8, measure="RR")
     looks = s["outcomes"]["AE"]["monitoring"]["looks"]
     assert [lk["median"] for lk in looks] == pytest.approx(direct.table["median"].tolist(), rel=1e-12)

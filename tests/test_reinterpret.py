@@ -30,7 +30,7 @@ def test_conjugate_update_matches_the_hand_computed_closed_form():
     est, lo, hi = ci_for(0.0, 0.1)
     mcid = math.exp(-0.2 * Z95)  # s0 = |ln mcid| / z_0.95 = 0.2
     r = reinterpret(est, lo, hi, prior="enthusiastic", mcid=mcid)
-    assert r.se == pytest.approx(0.1, rel=1e-12) and r.y == pytest.approx(0.0, abs=1e-15)
+    assert r.se == pytest.approx(0.1, rel=1e-12) and r.yi == pytest.approx(0.0, abs=1e-15)
     assert r.prior_sd == pytest.approx(0.2, rel=1e-12) and r.prior_mean == pytest.approx(-0.2 * Z95, rel=1e-12)
     # precision 1/0.01 + 1/0.04 = 125; mean = (0/0.01 + (-0.2 z)/0.04) / 125 = -0.2 z / 5
     assert r.post_sd == pytest.approx(math.sqrt(1 / 125), rel=1e-12)
@@ -76,7 +76,7 @@ def test_benefit_above_one_priors_and_mirror_symmetry():
     assert stats.norm.sf(math.log(1.25) / sk.sd) == pytest.approx(0.05, abs=1e-12)  # P(RR > 1.25)
     up = reinterpret(2.2, 1.77, 2.72, prior="enthusiastic", mcid=1.25)
     down = reinterpret(1 / 2.2, 1 / 2.72, 1 / 1.77, prior="enthusiastic", mcid=0.8)
-    assert up.direction == "above" and down.direction == "below"
+    assert up.benefit == "above" and down.benefit == "below"
     assert up.p_benefit == pytest.approx(down.p_benefit, rel=1e-12)
     assert up.p_mcid == pytest.approx(down.p_mcid, rel=1e-12)
     assert up.median == pytest.approx(1 / down.median, rel=1e-12)
@@ -89,7 +89,7 @@ def test_vague_prior_returns_about_the_likelihood():
     assert r.median == pytest.approx(0.74, rel=1e-3)
     assert (r.lower, r.upper) == pytest.approx((0.53, 1.03), rel=2e-3)
     # P(HR < 1) ~ 1 - one-sided p of the published estimate
-    assert r.p_benefit == pytest.approx(stats.norm.cdf(-r.y / r.se), abs=1e-3)
+    assert r.p_benefit == pytest.approx(stats.norm.cdf(-r.yi / r.se), abs=1e-3)
 
 
 def test_flat_prior_is_the_limit_of_ever_wider_normal_priors():
@@ -106,7 +106,7 @@ def test_flat_prior_is_the_limit_of_ever_wider_normal_priors():
 
 def test_bad_inputs_are_reported():
     with pytest.raises(InputError, match="wrong side"):
-        reinterpret(0.74, 0.53, 1.03, mcid=1.25, direction="below")
+        reinterpret(0.74, 0.53, 1.03, mcid=1.25, benefit="below")
     with pytest.raises(InputError, match="no width"):
         reinterpret(1.0, 1.0, 1.0)
     with pytest.raises(InputError, match="outside its CI"):
@@ -129,8 +129,8 @@ def test_published_table_has_every_ratio_row_under_every_prior():
     ok = table[table["status"] == "ok"]
     assert ok[["median", "lower", "upper", "p_benefit", "p_mcid", "p_rope"]].notna().all().all()
     above = ok[ok["outcome"].isin(["ORR", "DCR"])]
-    assert (above["direction"] == "above").all() and np.allclose(above["mcid"], 1.25)
-    assert (ok.loc[ok["measure"] == "HR", "direction"] == "below").all()
+    assert (above["benefit"] == "above").all() and np.allclose(above["mcid"], 1.25)
+    assert (ok.loc[ok["measure"] == "HR", "benefit"] == "below").all()
 
 
 def test_published_table_agrees_with_one_at_a_time_reinterpretation():

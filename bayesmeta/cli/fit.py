@@ -62,23 +62,15 @@ def fit_command(
                 valid=", ".join(table.covariates.columns) or "no other columns in this file",
             )
         X, names = design_matrix(table.covariates, columns)
-    common = dict(
-        mu_prior=mu_prior,
-        tau_prior=tau_prior,
-        X=X,
-        covariate_names=names,
-        study_ids=table.study,
-        measure=table.measure,
-        seed=seed,
-    )
+    common = dict(mu_prior=mu_prior, tau_prior=tau_prior, X=X, covariate_names=names, seed=seed)
     if engine is Engine.exact:
         from bayesmeta.exact import fit_exact
 
-        post = fit_exact(table.yi, table.sei, **common)
+        post = fit_exact(table, **common)
     else:
         from bayesmeta.mcmc import fit_nuts
 
-        post = fit_nuts(table.yi, table.sei, draws=draws, chains=chains, strict=strict, **common)
+        post = fit_nuts(table, draws=draws, chains=chains, strict=strict, **common)
     thresholds = tuple(below or ())
     result = post.to_dict(below=thresholds)
     result["bayes_factors"] = _bayes_factors(post)

@@ -55,7 +55,7 @@ def frequentist_command(
     from bayesmeta.frequentist import rma
 
     table = read_table(data, measure_value(measure))
-    fit = rma(table.yi, table.vi, method=method.value, test="knha" if hksj else "z", level=level)
+    fit = rma(table, method=method.value, test="knha" if hksj else "z", level=level)
     out = {"source": table.source, "measure": table.measure, "study": list(table.study), **fit.as_dict()}
     ratio = table.is_ratio
     if ratio:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import typer
 
+from bayesmeta.benefit import Benefit
 from bayesmeta.cli import app
 from bayesmeta.cli.options import (
     DEFAULT_MU_PRIOR,
@@ -73,19 +74,16 @@ def monitor_command(
     sizes = covariates["n_total"].to_numpy(dtype=float) if "n_total" in covariates.columns else None
     default_thresholds = (1.0, 0.7) if not benefit_above else (1.0, 1.25)
     result = monitor(
-        table.yi,
-        table.sei,
-        order,
+        table,
+        order=order,
         mu_prior=mu_prior,
         tau_prior=tau_prior,
-        study_ids=list(table.study),
         sample_sizes=sizes,
         thresholds=tuple(threshold) if threshold else default_thresholds,
         benefit_prob=benefit_prob,
         futility_mcid=None if no_futility else mcid,
         futility_prob=futility_prob,
-        measure=table.measure,
-        benefit_below=not benefit_above,
+        benefit=Benefit.ABOVE if benefit_above else Benefit.BELOW,
     )
     if plot:
         from bayesmeta.plots.monitoring import plot_monitoring

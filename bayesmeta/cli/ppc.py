@@ -41,15 +41,7 @@ def ppc_command(
     from bayesmeta.ppc import q_discrepancy_ppp, study_predictive_pvalues
 
     table = read_table(data, measure_value(measure))
-    post = fit_exact(
-        table.yi,
-        table.sei,
-        mu_prior=mu_prior,
-        tau_prior=tau_prior,
-        study_ids=table.study,
-        measure=table.measure,
-        seed=seed,
-    )
+    post = fit_exact(table, mu_prior=mu_prior, tau_prior=tau_prior, seed=seed)
     studies = study_predictive_pvalues(post, level=level)
     q = q_discrepancy_ppp(post, n_draws=draws, seed=seed)
     if figures:
@@ -81,7 +73,7 @@ def _print(post, studies, q, level: float) -> None:
     t = Table(title=f"Posterior predictive checks (exact engine, k = {post.k}, measure {post.measure}; log scale)")
     for col in (
         "study",
-        "y",
+        "yi",
         "sei",
         "p post",
         f"{level:.0%} predictive",
@@ -93,7 +85,7 @@ def _print(post, studies, q, level: float) -> None:
     for sid, r in studies.iterrows():
         t.add_row(
             str(sid),
-            f"{r['y']:.3f}",
+            f"{r['yi']:.3f}",
             f"{r['sei']:.3f}",
             f"{r['pit']:.3f}",
             f"[{r['pred_lower']:.3f}, {r['pred_upper']:.3f}]",

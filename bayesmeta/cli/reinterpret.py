@@ -60,7 +60,7 @@ def reinterpret_command(
         return
     if estimate is None or ci is None:
         raise InputError("give --hr ESTIMATE --ci LOWER UPPER, or --published FILE", column="--hr")
-    results = [reinterpret(estimate, ci[0], ci[1], prior=p, mcid=mcid, level=level, rope=rope, direction=direction,
+    results = [reinterpret(estimate, ci[0], ci[1], prior=p, mcid=mcid, level=level, rope=rope, benefit=direction,
                            strength=_strength(strength)) for p in priors]
     if as_json:
         typer.echo(json.dumps([r.as_dict() for r in results], indent=2, allow_nan=False))
@@ -83,19 +83,15 @@ def _save_plot(frame, path: str) -> None:
     fig.savefig(target, dpi=110)
 
 
-def _side(direction: str) -> str:
-    return "<" if direction == "below" else ">"
-
-
 def _print_single(results) -> None:
     from rich.console import Console
     from rich.table import Table
 
     first = results[0]
-    s = _side(first.direction)
+    s = first.benefit.sign
     console = Console()
     console.print(f"published {first.estimate:g} ({first.ci_lower:g} to {first.ci_upper:g}): log ratio "
-                  f"{first.y:.4f}, se {first.se:.4f}; MCID {first.mcid:g}, benefit {first.direction} 1")
+                  f"{first.yi:.4f}, se {first.se:.4f}; MCID {first.mcid:g}, benefit {first.benefit} 1")
     table = Table(title="Posterior under each prior")
     for col in ("prior", "prior mean, sd (log)", "median", f"{first.level:.0%} CrI", f"P(ratio {s} 1)",
                 f"P(ratio {s} {first.mcid:g})", f"P({first.rope[0]:g} < ratio < {first.rope[1]:g})"):

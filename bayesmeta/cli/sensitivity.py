@@ -64,18 +64,15 @@ def sensitivity_command(
     thresholds = tuple(threshold) if threshold else ((1.0, 0.8, 0.7) if below else (1.0, 1.25, 1.4286))
     decisive = min(thresholds) if below else max(thresholds)
     sets = load_prior_sets(priors)
-    grid = prior_grid(table.yi, table.sei, sets, thresholds=thresholds, measure=table.measure, benefit_below=below)
+    grid = prior_grid(table, prior_sets=sets, thresholds=thresholds, benefit=benefit.value)
     changes = conclusion_changes(grid, threshold=decisive)
-    power = power_scaling((table.yi, table.sei), mu_prior=mu, tau_prior=tau)
+    power = power_scaling(table, mu_prior=mu, tau_prior=tau)
     loo = leave_one_out(
-        table.yi,
-        table.sei,
+        table,
         mu_prior=mu,
         tau_prior=tau,
-        study_ids=table.study,
-        measure=table.measure,
         thresholds=(1.0, decisive) if decisive != 1.0 else (1.0,),
-        benefit_below=below,
+        benefit=benefit.value,
     )
     if figures:
         _write_figures(Path(figures), grid, power, loo, table.measure, decisive)

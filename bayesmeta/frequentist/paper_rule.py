@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from numpy.typing import ArrayLike
 
+from bayesmeta.effect_data import EffectData
 from bayesmeta.frequentist.result import RmaResult
 from bayesmeta.frequentist.rma import rma
 
@@ -11,13 +12,20 @@ I2_THRESHOLD = 50.0
 
 
 def paper_rule(
-    yi: ArrayLike, vi: ArrayLike, threshold: float = I2_THRESHOLD, random_method: str = "DL", level: float = 0.95
+    data: EffectData | ArrayLike,
+    vi: ArrayLike | None = None,
+    threshold: float = I2_THRESHOLD,
+    random_method: str = "DL",
+    level: float = 0.95,
+    *,
+    sei: ArrayLike | None = None,
 ) -> RmaResult:
     """Pool as the paper's Methods state: a common-effect (inverse-variance) model when I^2 < 50%, otherwise a
     random-effects model (DerSimonian-Laird by default; the paper, pooled with R meta, does not name its tau^2
     estimator). I^2 is the Higgins & Thompson (2002) statistic max(0, (Q - df)/Q), which R meta reports.
+    ``data``: an EffectData, or the effects yi with ``vi`` (or ``sei``).
     """
-    common = rma(yi, vi, method="FE", level=level)
+    common = rma(data, vi, method="FE", level=level, sei=sei)
     if common.i2 < threshold:
         return common
-    return rma(yi, vi, method=random_method, level=level)
+    return rma(data, vi, method=random_method, level=level, sei=sei)

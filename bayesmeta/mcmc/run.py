@@ -188,8 +188,8 @@ class FitRecord:
     constant: dict[str, np.ndarray]
     priors: dict[str, Prior]
     prior_texts: dict[str, str]
-    ids: tuple[str, ...]
-    y: np.ndarray
+    study: tuple[str, ...]
+    yi: np.ndarray
     sei: np.ndarray
     measure: str
     seed: int
@@ -197,6 +197,7 @@ class FitRecord:
     covariates: tuple[str, ...] = ()
     X: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    likelihood: str = "normal"
 
 
 def build_posterior(fit: FitRecord, strict: bool) -> Posterior:
@@ -204,7 +205,7 @@ def build_posterior(fit: FitRecord, strict: bool) -> Posterior:
     check raises :class:`~bayesmeta.errors.ModelError` instead of becoming a warning."""
     post, p = fit.post, len(fit.covariates)
     chains, draws = post["mu"].shape
-    coords: dict[str, list[str]] = {"study": list(fit.ids)}
+    coords: dict[str, list[str]] = {"study": list(fit.study)}
     dims: dict[str, list[str]] = {"theta": ["study"]}
     dims.update({name: ["study"] for name in (*fit.loglik, *fit.observed)})
     dims.update(
@@ -250,7 +251,7 @@ def build_posterior(fit: FitRecord, strict: bool) -> Posterior:
     }
     for j, name in enumerate(fit.covariates):
         marginals[f"beta[{name}]"] = SampleMarginal(post["beta"][..., j])
-    for i, sid in enumerate(fit.ids):
+    for i, sid in enumerate(fit.study):
         marginals[f"theta[{sid}]"] = SampleMarginal(post["theta"][..., i])
     stored = {
         name: post[name]
@@ -263,8 +264,8 @@ def build_posterior(fit: FitRecord, strict: bool) -> Posterior:
     return Posterior(
         engine=ENGINE,
         measure=fit.measure,
-        study_ids=fit.ids,
-        y=fit.y,
+        study=fit.study,
+        yi=fit.yi,
         sei=fit.sei,
         marginals=marginals,
         priors=fit.prior_texts,
@@ -275,4 +276,5 @@ def build_posterior(fit: FitRecord, strict: bool) -> Posterior:
         warnings=fit.notes + failed,
         seed=int(fit.seed),
         extras=extras,
+        likelihood=fit.likelihood,
     )

@@ -16,9 +16,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from bayesmeta.benefit import Benefit
 from bayesmeta.plots.style import FONT_SIZE, LEVELS, NULL_LINE, OBSERVED, RC, THRESHOLD, WIDTH, ratio_axis
 
-REQUIRED = ("prior", "outcome", "analysis", "variable", "level", "measure", "row", "direction", "mcid", "estimate",
+REQUIRED = ("prior", "outcome", "analysis", "variable", "level", "measure", "row", "benefit", "mcid", "estimate",
             "ci_lower", "ci_upper", "median", "lower", "upper", "p_benefit", "status")
 PRIOR_COLOURS = {"skeptical": LEVELS[0], "enthusiastic": LEVELS[2], "pessimistic": LEVELS[4], "vague": LEVELS[1],
                  "flat": LEVELS[3]}
@@ -61,8 +62,8 @@ def row_label(r: pd.Series) -> str:
     return f"{r['outcome']}: {label}" if r["analysis"] in ACROSS_OUTCOMES else label
 
 
-def _sign(direction: str) -> str:
-    return "<" if direction == "below" else ">"
+def _sign(benefit: str) -> str:
+    return Benefit.parse(benefit).sign
 
 
 def plot_reinterpretation(table: pd.DataFrame, *, probability_prior: str = "skeptical",
@@ -119,7 +120,7 @@ def plot_reinterpretation(table: pd.DataFrame, *, probability_prior: str = "skep
                                        lw=1.2, marker=marker, ms=size, markevery=[1], gid=f"{row}:{name}",
                                        solid_capstyle="butt"))
                 p = by_key.loc[(row, shown)]
-                ax.annotate(f"P({r['measure']} {_sign(r['direction'])} 1) = {p['p_benefit']:.3f}",
+                ax.annotate(f"P({r['measure']} {_sign(r['benefit'])} 1) = {p['p_benefit']:.3f}",
                             (1.0, centre), xycoords=("axes fraction", "data"), xytext=(6, 0),
                             textcoords="offset points", va="center", fontsize=small, gid=f"{row}:p_benefit")
             ax.axvline(1.0, color=NULL_LINE, lw=0.8, ls="--")

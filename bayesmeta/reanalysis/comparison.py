@@ -228,7 +228,7 @@ def _regimen_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis], published: p
         y, s, v = (sel[c].to_numpy(float) for c in ("yi", "sei", "vi"))
         rule = paper_rule(y, v, level=plan.level)
         try:
-            post = fit_exact(y, s, mu_prior=main.mu, tau_prior=main.tau, study_ids=sel["study_id"].astype(str).tolist(),
+            post = fit_exact(y, s, mu_prior=main.mu, tau_prior=main.tau, study=sel["study_id"].astype(str).tolist(),
                              measure=o.measure, seed=None)
         except ModelError as exc:
             post = None

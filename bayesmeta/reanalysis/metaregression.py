@@ -63,7 +63,7 @@ def level_marginal(post: Any, prior: Any, j: int | None) -> Any:
     effect_priors = [prior.mu] + [prior.beta] * (p - 1)
     mean0 = np.array([q.mean if isinstance(q, NormalPrior) else 0.0 for q in effect_priors])
     prec0 = np.array([1.0 / q.sd**2 if isinstance(q, NormalPrior) else 0.0 for q in effect_priors])
-    model = GaussianModel(post.y[None, :], (post.sei**2)[None, :], np.ones((1, k), dtype=bool), design,
+    model = GaussianModel(post.yi[None, :], (post.sei**2)[None, :], np.ones((1, k), dtype=bool), design,
                           mean0[None, :], prec0[None, :])
     nodes = np.asarray(post.extras["tau_nodes"], dtype=float)
     cond = model.conditional(nodes[None, :])
@@ -98,7 +98,7 @@ def metaregression(effects: pd.DataFrame, o: OutcomePlan, prior: Any, column: st
     ref = "" if numeric else reference_level(covs[column])
     y, s = effects["yi"].to_numpy(float), effects["sei"].to_numpy(float)
     post = fit_exact(y, s, mu_prior=prior.mu, tau_prior=prior.tau, beta_prior=prior.beta, X=X,
-                     covariate_names=names, study_ids=effects["study_id"].astype(str).tolist(),
+                     covariate_names=names, study=effects["study_id"].astype(str).tolist(),
                      measure=o.measure, seed=None)
     level_of = {} if numeric else {ref: level_marginal(post, prior, None)}
     for j, name in enumerate(names):

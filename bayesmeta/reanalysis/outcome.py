@@ -9,6 +9,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from bayesmeta.data import COUNT_COLUMNS
+from bayesmeta.effect_data import EffectData
 from bayesmeta.plan import OutcomePlan, Plan
 from bayesmeta.reanalysis.metaregression import metaregression
 from bayesmeta.reanalysis.result import OutcomeAnalysis
@@ -37,7 +39,7 @@ def oriented_prior_set(prior_set: Any, o: OutcomePlan) -> Any:
     from bayesmeta.priors import NormalPrior
 
     mu = prior_set.mu
-    if o.benefit_below or not isinstance(mu, NormalPrior) or mu.mean == 0:
+    if o.benefit.below or not isinstance(mu, NormalPrior) or mu.mean == 0:
         return prior_set
     note = " Mirrored for an outcome where benefit is a ratio above 1."
     return replace(prior_set, mu=NormalPrior(-mu.mean, mu.sd), description=prior_set.description + note)
@@ -47,19 +49,37 @@ def derived_seed(base: int, *parts: str) -> int:
     """A reproducible per-step seed: CRC-32 of 'base:part:...' (stable across runs and platforms)."""
     return zlib.crc32(":".join([str(base), *parts]).encode()) & 0x7FFFFFFF
 
-def frequentist_analysis(effects: pd.DataFrame, level: float) -> dict[str, Any]:
+_NOT_COVARIATES = ("study_id", "outcome", "measure", "yi", "sei", "vi", "method", "usable", "reason",
+                   *COUNT_COLUMNS)
+
+
+def outcome_data(effects: pd.DataFrame, o: OutcomePlan) -> EffectData:
+    """An outcome's effects (one row per study, as :func:`bayesmeta.effects.effects_for` gives them) as the
+    verbs take them: study labels, yi, sei, the plan's measure and direction of benefit, the study-level
+    columns as covariates and the arm counts where every study has them."""
+    study = tuple(effects["study_id"].astype(str))
+    index = pd.Index(study, name="study")
+    counts = None
+    if all(c in effects.columns for c in COUNT_COLUMNS) and effects[list(COUNT_COLUMNS)].notna().all().all():
+        counts = effects[list(COUNT_COLUMNS)].astype("int64").set_axis(index)
+    covariates = effects[[c for c in effects.columns if c not in _NOT_COVARIATES]].set_axis(index)
+    method = tuple(effects["method"].astype(str)) if "method" in effects.columns else ()
+    return EffectData(study=study, yi=effects["yi"].to_numpy(float), sei=effects["sei"].to_numpy(float),
+                      measure=o.measure, benefit=o.benefit, method=method, covariates=covariates, counts=counts,
+                      outcome=o.name, source=f"outcome {o.name}")
+
+
+def frequentist_analysis(data: EffectData, level: float) -> dict[str, Any]:
     """The paper's pooling rule (common effect if I^2 < 50%, else DerSimonian-Laird), REML with z and with
     Knapp-Hartung tests, Egger's test (k >= 3) and leave-one-out REML (k >= 3)."""
     from bayesmeta.frequentist import egger_test, leave_one_out, paper_rule, rma
 
-    y, v = effects["yi"].to_numpy(float), effects["vi"].to_numpy(float)
-    ids = effects["study_id"].astype(str).tolist()
-    out: dict[str, Any] = {"paper_rule": paper_rule(y, v, level=level), "reml": rma(y, v, "REML", level=level)}
-    if len(y) >= 2:
-        out["reml_knha"] = rma(y, v, "REML", test="knha", level=level)
-    if len(y) >= 3:
-        out["egger"] = egger_test(y, v, level=level)
-        out["leave_one_out"] = leave_one_out(y, v, method="REML", study=ids, level=level)
+    out: dict[str, Any] = {"paper_rule": paper_rule(data, level=level), "reml": rma(data, method="REML", level=level)}
+    if data.k >= 2:
+        out["reml_knha"] = rma(data, method="REML", test="knha", level=level)
+    if data.k >= 3:
+        out["egger"] = egger_test(data, level=level)
+        out["leave_one_out"] = leave_one_out(data, method="REML", level=level)
     return out
 
 def density_curves(post: Any, points: int = DENSITY_POINTS) -> dict[str, np.ndarray]:
@@ -81,9 +101,9 @@ def shrinkage_table(post: Any, level: float) -> pd.DataFrame:
     table = post.shrinkage(level)
     z = float(stats.norm.ppf(0.5 + level / 2))
     show = np.exp if post.is_ratio else (lambda v: v)
-    table["observed"] = show(table["y"])
-    table["observed_lower"] = show(table["y"] - z * table["sei"])
-    table["observed_upper"] = show(table["y"] + z * table["sei"])
+    table["observed"] = show(table["yi"])
+    table["observed_lower"] = show(table["yi"] - z * table["sei"])
+    table["observed_upper"] = show(table["yi"] + z * table["sei"])
     table["shrunken"] = show(table["mean"])
     table["shrunken_lower"] = show(table["ci_lower"])
     table["shrunken_upper"] = show(table["ci_upper"])
@@ -162,8 +182,6 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
                          f"{wrong['study_id'].iloc[0]} reports a {wrong['measure'].iloc[0]}",
                          file=str(plan.outcomes_file), column="measure", valid=o.measure)
     k = len(effects)
-    y, s = effects["yi"].to_numpy(float), effects["sei"].to_numpy(float)
-    ids = effects["study_id"].astype(str).tolist()
     level = plan.level
 
     step(f"{o.name}: effects and frequentist pooling")
@@ -173,12 +191,12 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
         record_skip(a, "all", "no study has usable data for this outcome")
         a.warnings.append(f"{o.name}: no study has usable data; nothing was fitted")
         return a
-    a.frequentist = frequentist_analysis(effects, level)
+    data = outcome_data(effects, o)
+    a.frequentist = frequentist_analysis(data, level)
 
     step(f"{o.name}: exact posterior")
     seed = seeds[f"exact.{o.name}"] = derived_seed(plan.seed, "exact", o.name)
-    post = run_step(a, "exact posterior", lambda: fit_exact(
-        y, s, mu_prior=main.mu, tau_prior=main.tau, study_ids=ids, measure=o.measure, seed=seed))
+    post = run_step(a, "exact posterior", lambda: fit_exact(data, mu_prior=main.mu, tau_prior=main.tau, seed=seed))
     if post is None:
         for what in OUTCOME_STEPS[2:]:
             step(f"{o.name}: {what}")
@@ -223,7 +241,7 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
 
     chosen = {name: prior_sets[name] for name in (plan.main_prior, *plan.sensitivity_priors)}
     grid = run_step(a, "prior grid", lambda: sensitivity.prior_grid(
-        y, s, chosen, thresholds=o.thresholds, measure=o.measure, level=level, benefit_below=o.benefit_below))
+        data, prior_sets=chosen, thresholds=o.thresholds, level=level))
     changes = None
     if grid is not None:
         changes = run_step(a, "conclusion changes", lambda: sensitivity.conclusion_changes(
@@ -248,20 +266,20 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
         from bayesmeta.influence import influence
 
         a.influence = run_step(a, "influence", lambda: influence(
-            post, thresholds=o.thresholds, level=level, benefit_below=o.benefit_below))
+            post, thresholds=o.thresholds, level=level, benefit=o.benefit))
     else:
         record_skip(a, "influence", f"leave-one-out needs at least 3 studies (k = {k})")
 
     step(f"{o.name}: monitoring")
     if o.name in plan.monitoring.outcomes:
-        _monitoring(plan, o, a, effects, main, seeds)
+        _monitoring(plan, o, a, effects, data, main, seeds)
     else:
         record_skip(a, "monitoring", "not requested in the plan's [monitoring] outcomes")
 
     step(f"{o.name}: trial sequential analysis")
     tsa_plan = next((t for t in plan.tsa if t.outcome == o.name), None)
     if tsa_plan is not None:
-        _tsa(a, tsa_plan, effects, published_ris)
+        _tsa(a, tsa_plan, effects, data, published_ris)
     else:
         record_skip(a, "trial sequential analysis", "not requested in the plan's [tsa] tables")
     return a
@@ -269,29 +287,26 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
 def _order_keys(plan: Plan, effects: pd.DataFrame) -> np.ndarray | None:
     return effects["year"].to_numpy(float) if plan.monitoring.order == "year" else None
 
-def _monitoring(plan: Plan, o: OutcomePlan, a: OutcomeAnalysis, effects: pd.DataFrame, main: Any,
-                seeds: dict[str, int]) -> None:
+def _monitoring(plan: Plan, o: OutcomePlan, a: OutcomeAnalysis, effects: pd.DataFrame, data: EffectData,
+                main: Any, seeds: dict[str, int]) -> None:
     from bayesmeta.sequential import monitor
 
     m = plan.monitoring
-    y, s = effects["yi"].to_numpy(float), effects["sei"].to_numpy(float)
     common = dict(mu_prior=main.mu, tau_prior=main.tau, benefit_prob=m.benefit_probability,
-                  futility_mcid=m.futility_mcid[o.name], futility_prob=m.futility_probability,
-                  measure=o.measure, benefit_below=o.benefit_below)
+                  futility_mcid=m.futility_mcid[o.name], futility_prob=m.futility_probability)
     a.monitoring = run_step(a, "monitoring", lambda: monitor(
-        y, s, _order_keys(plan, effects), study_ids=effects["study_id"].astype(str).tolist(),
-        sample_sizes=effects["n_total"].to_numpy(float), thresholds=o.thresholds, level=plan.level, **common))
+        data, order=_order_keys(plan, effects), sample_sizes=effects["n_total"].to_numpy(float),
+        thresholds=o.thresholds, level=plan.level, **common))
 
-def _tsa(a: OutcomeAnalysis, t: Any, effects: pd.DataFrame, published_ris: float | None) -> None:
+def _tsa(a: OutcomeAnalysis, t: Any, effects: pd.DataFrame, data: EffectData, published_ris: float | None) -> None:
     """Trial sequential analysis as planned, and the D^2 that the published information size implies."""
     from bayesmeta import tsa as tsa_module
     from bayesmeta.frequentist import rma
 
-    y, v = effects["yi"].to_numpy(float), effects["vi"].to_numpy(float)
     if t.heterogeneity == "D2":
         diversity, method = "auto", "DL"
     elif t.heterogeneity == "I2":
-        diversity, method = float(rma(y, v, method="DL").i2) / 100.0, "DL"
+        diversity, method = float(rma(data, method="DL").i2) / 100.0, "DL"
     else:
         diversity, method = 0.0, "FE"
     a.tsa_settings = {"relative_risk_reduction": t.relative_risk_reduction, "alpha": t.alpha, "power": t.power,
@@ -301,6 +316,6 @@ def _tsa(a: OutcomeAnalysis, t: Any, effects: pd.DataFrame, published_ris: float
                       tsa_module.implied_diversity(published_ris, t.control_rate, t.relative_risk_reduction,
                                                    t.alpha, t.power)}
     a.tsa = run_step(a, "trial sequential analysis", lambda: tsa_module.tsa(
-        y, v, effects["n_total"].to_numpy(float), t.control_rate, t.relative_risk_reduction, alpha=t.alpha,
-        power=t.power, diversity=diversity, order=effects["year"].to_numpy(float), method=method,
-        study=effects["study_id"].astype(str).tolist()))
+        data, sample_sizes=effects["n_total"].to_numpy(float), p_control=t.control_rate,
+        relative_risk_reduction=t.relative_risk_reduction, alpha=t.alpha, power=t.power, diversity=diversity,
+        order=effects["year"].to_numpy(float), method=method))

@@ -38,7 +38,7 @@ def _mcid_below(plan: Plan) -> float:
     """The MCID for benefit below 1 used to reinterpret the published rows: the plan's futility MCID of its
     first HR-type monitored outcome, else 0.8."""
     for o in plan.outcomes:
-        if o.benefit_below and o.name in plan.monitoring.futility_mcid:
+        if o.benefit.below and o.name in plan.monitoring.futility_mcid:
             return plan.monitoring.futility_mcid[o.name]
     return 0.8
 
@@ -99,9 +99,9 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
     comparison = comparison_table(plan, analyses, published, all_effects, oriented)
     step("reinterpretation and consistency")
     if published is not None:
-        benefit_above = [o.name for o in plan.outcomes if not o.benefit_below]
+        benefit = {o.name: o.benefit for o in plan.outcomes}
         reinterpretation = reinterpret_published(published, priors=REINTERPRET_PRIORS, mcid=_mcid_below(plan),
-                                                 benefit_above=benefit_above, level=plan.level)
+                                                 benefit=benefit, level=plan.level)
         consistency = check_published(plan.published)
     else:
         reinterpretation, consistency = pd.DataFrame(), pd.DataFrame()

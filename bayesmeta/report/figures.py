@@ -58,8 +58,8 @@ def forest_tables(a: OutcomeAnalysis, level: float) -> tuple[pd.DataFrame, pd.Da
     studies = pd.DataFrame({
         "label": [f"{eff.loc[s, 'first_author']} {int(eff.loc[s, 'year'])}" if "first_author" in eff.columns
                   else s for s in sh.index],
-        "y": sh["y"].to_numpy(), "lower": (sh["y"] - z * sh["sei"]).to_numpy(),
-        "upper": (sh["y"] + z * sh["sei"]).to_numpy(), "theta": sh["mean"].to_numpy(),
+        "y": sh["yi"].to_numpy(), "lower": (sh["yi"] - z * sh["sei"]).to_numpy(),
+        "upper": (sh["yi"] + z * sh["sei"]).to_numpy(), "theta": sh["mean"].to_numpy(),
         "theta_lower": sh["ci_lower"].to_numpy(), "theta_upper": sh["ci_upper"].to_numpy(),
     })
     b = a.bayes
@@ -122,8 +122,8 @@ def density_panels(result: ReanalysisResult) -> list:
             title=f"{o.label} ({o.name}, k = {a.k})", measure=o.measure, grid=a.density["grid"],
             curves={"pooled effect (mu)": a.density["mu"], "new study (predictive)": a.density["predictive"]},
             kinds={"pooled effect (mu)": "mu", "new study (predictive)": "predictive"},
-            thresholds=lines, notes=notes, shade_beyond=lines[0] if o.benefit_below else lines[-1],
-            benefit_below=o.benefit_below,
+            thresholds=lines, notes=notes, shade_beyond=lines[0] if o.benefit.below else lines[-1],
+            benefit=o.benefit,
         ))
     return panels
 
@@ -145,7 +145,7 @@ def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
     specs: list[FigureSpec] = []
     for a in fitted:
         o = a.plan
-        favours = ("favours HAIC + systemic", "favours control") if o.benefit_below else \
+        favours = ("favours HAIC + systemic", "favours control") if o.benefit.below else \
             ("favours control", "favours HAIC + systemic")
         specs.append(FigureSpec(
             f"forest_{o.name}", "forest", f"Forest plot: {o.label}",
