@@ -1,13 +1,16 @@
 """The paper's published pooled results next to those recomputed from the available study data.
 
-For each outcome the published pooled ratio (data/published_results.csv, analysis 'pooled') is set beside the
+The published numbers come from a published-results table (the README's "published results" format: outcome,
+analysis, variable, level, k, measure, estimate, ci_lower, ci_upper, p_value, p_relation, i2_percent, where).
+For each outcome the published pooled estimate (analysis 'pooled') is set beside the
 estimate recomputed with the paper's own rule (:func:`bayesmeta.frequentist.paper_rule`: common effect if
 I^2 < 50%, else DerSimonian-Laird random effects) and with REML, with the number of studies used against the
 number the paper pooled. The published meta-regression and subgroup-difference p-values are set beside the
 ones the available studies give, where they allow an estimate (k >= 3 with both levels present).
 
-The published Spearman correlations of the studies' ORR risk ratio with their OS and PFS hazard ratios (overall
-and in the FOLFOX studies) are set beside the correlation of the available studies that report both outcomes.
+Published Spearman correlations between two outcomes' study effects (analysis 'correlation', outcome 'A~B',
+level naming a subset of studies or blank for all) are set beside the correlation of the available studies that
+report both outcomes; a subset is one the plan declares (:class:`bayesmeta.plan.StudySubset`).
 
 Agreement of a pooled result: 'reproduced' when each point estimate lies inside the other's 95% CI,
 'overlapping' when only the CIs overlap, 'not reproduced' when they are disjoint. Agreement of a p-value: whether
@@ -17,7 +20,7 @@ same side of 0.05, 'same direction' with the same sign only, 'opposite direction
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -25,9 +28,9 @@ import pandas as pd
 from bayesmeta.design import design_matrix, reference_level
 from bayesmeta.errors import BayesmetaError, InputError
 from bayesmeta.frequentist import paper_rule, rma, spearman_correlation, subgroup_analysis
+from bayesmeta.plan import StudySubset
+from bayesmeta.scales import is_ratio, reported_float
 
-OUTCOMES: tuple[str, ...] = ("OS", "PFS", "ORR", "DCR", "AE")
-STUDY_VARIABLES: tuple[str, ...] = ("platinum", "systemic", "design")
 ALPHA = 0.05
 MIN_K_MODERATOR = 3
 
@@ -52,31 +55,20 @@ MIN_PAIRS = 3
 EFFECT_COLUMNS: tuple[str, ...] = ("study_id", "outcome", "measure", "yi", "vi")
 
 
-def _load_effects(effects: pd.DataFrame | None) -> pd.DataFrame:
-    if effects is not None:
-        missing = [c for c in EFFECT_COLUMNS if c not in effects.columns]
-        if missing:
-            raise InputError(
-                f"the effects table lacks column(s) {', '.join(missing)}",
-                column=missing[0],
-                valid="the columns of bayesmeta.effects.effects_for: " + ", ".join(EFFECT_COLUMNS),
-            )
-        return effects
-    from bayesmeta.data import load_outcomes, load_studies
-    from bayesmeta.effects import effects_for
-
-    studies = load_studies()
-    outcomes = load_outcomes(studies=studies)
-    present = [o for o in OUTCOMES if o in set(outcomes["outcome"])]
-    return pd.concat([effects_for(o, outcomes, studies) for o in present], ignore_index=True)
+def _load_effects(effects: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in EFFECT_COLUMNS if c not in effects.columns]
+    if missing:
+        raise InputError(
+            f"the effects table lacks column(s) {', '.join(missing)}",
+            column=missing[0],
+            valid="the columns of bayesmeta.effects.derive_effects: " + ", ".join(EFFECT_COLUMNS),
+        )
+    return effects
 
 
-def _load_published(published: pd.DataFrame | None) -> pd.DataFrame:
-    if published is not None:
-        return published
-    from bayesmeta.data import load_published
-
-    return load_published()
+def _outcome_order(*frames: pd.Series) -> list[str]:
+    """Outcome names in order of first appearance across the given columns."""
+    return list(dict.fromkeys(str(o) for frame in frames for o in frame))
 
 
 def _rows(effects: pd.DataFrame, outcome: str) -> pd.DataFrame:
@@ -105,14 +97,15 @@ _VERDICT = {
 }
 
 
-def compare_pooled(effects: pd.DataFrame | None = None, published: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per outcome: the published pooled ratio, CI, I^2 and k beside the recomputation from the available
-    effects (``bayesmeta.effects.effects_for`` rows: study_id, outcome, measure, yi, vi, ...), with the paper's
-    rule and with REML, on the ratio scale; ``status`` and a plain ``note`` say whether they agree."""
+def compare_pooled(effects: pd.DataFrame, published: pd.DataFrame, pooling: str = "I2_rule") -> pd.DataFrame:
+    """One row per outcome: the published pooled estimate, CI, I^2 and k beside the recomputation from the
+    available effects (``bayesmeta.effects.derive_effects`` rows: study_id, outcome, measure, yi, vi, ...), with
+    the paper's pooling (``pooling``, see :func:`bayesmeta.frequentist.paper_rule`) and with REML, on the
+    reported scale; ``status`` and a plain ``note`` say whether they agree. With several published pooled rows
+    for an outcome, the first is compared."""
     effects = _load_effects(effects)
-    published = _load_published(published)
     pooled = published[published["analysis"] == "pooled"]
-    outcomes = [o for o in OUTCOMES if o in set(pooled["outcome"]) or o in set(effects["outcome"])]
+    outcomes = _outcome_order(pooled["outcome"], effects["outcome"])
     records = []
     for outcome in outcomes:
         rows = _rows(effects, outcome)
@@ -133,20 +126,21 @@ def compare_pooled(effects: pd.DataFrame | None = None, published: pd.DataFrame 
         rec["measure"] = measure
         if len(rows):
             y, v = rows["yi"].to_numpy(float), rows["vi"].to_numpy(float)
-            rule = paper_rule(y, v)
+            rule = paper_rule(y, v, pooling)
+            show = rows["measure"].iloc[0]
             rec.update(
                 rule_model=rule.method,
-                rule_estimate=float(np.exp(rule.estimate)),
-                rule_ci_lower=float(np.exp(rule.ci_lower)),
-                rule_ci_upper=float(np.exp(rule.ci_upper)),
+                rule_estimate=reported_float(rule.estimate, show),
+                rule_ci_lower=reported_float(rule.ci_lower, show),
+                rule_ci_upper=reported_float(rule.ci_upper, show),
                 i2=rma(y, v, method="FE").i2 if len(rows) > 1 else None,
             )
             if len(rows) > 1:
                 reml = rma(y, v, method="REML")
                 rec.update(
-                    reml_estimate=float(np.exp(reml.estimate)),
-                    reml_ci_lower=float(np.exp(reml.ci_lower)),
-                    reml_ci_upper=float(np.exp(reml.ci_upper)),
+                    reml_estimate=reported_float(reml.estimate, show),
+                    reml_ci_lower=reported_float(reml.ci_lower, show),
+                    reml_ci_upper=reported_float(reml.ci_upper, show),
                     reml_tau2=reml.tau2,
                 )
         rec["status"], rec["note"] = _pooled_verdict(rec)
@@ -182,8 +176,9 @@ def _p_text(p: float, relation: str) -> str:
 
 
 def _published_p(published: pd.DataFrame, analysis: str) -> pd.DataFrame:
-    rows = published[(published["analysis"] == analysis) & published["variable"].isin(STUDY_VARIABLES)]
-    return rows[rows["outcome"].isin(OUTCOMES)]
+    """Published p-values of one analysis that name a study-level variable."""
+    rows = published[published["analysis"] == analysis]
+    return rows[rows["variable"].astype(str).str.len() > 0]
 
 
 def _p_verdict(published_p: float, relation: str, p: float | None) -> str:
@@ -251,7 +246,10 @@ def _metareg_fit(rows: pd.DataFrame, variable: str) -> tuple[str, float, str]:
     coef = fit.coefficients[1]
     ref = reference_level(rows[variable])
     level = names[0][len(variable) + 1 : -1]
-    detail = f"REML meta-regression: ratio {level}/{ref} {np.exp(coef.estimate):.2f}, residual tau^2 {fit.tau2:.3f}"
+    measure = str(rows["measure"].iloc[0])
+    what = f"ratio {level}/{ref}" if is_ratio(measure) else f"difference {level} - {ref}"
+    detail = (f"REML meta-regression: {what} {reported_float(coef.estimate, measure):.2f}, "
+              f"residual tau^2 {fit.tau2:.3f}")
     return "REML", float(fit.qm_p), detail
 
 
@@ -259,59 +257,27 @@ def _subgroup_fit(rows: pd.DataFrame, variable: str) -> tuple[str, float, str]:
     y, v = rows["yi"].to_numpy(float), rows["vi"].to_numpy(float)
     method = paper_rule(y, v).method
     res = subgroup_analysis(y, v, rows[variable].astype(str).to_list(), method=method)
-    parts = ", ".join(f"{g} {np.exp(e):.2f}" for g, e in res.groups["estimate"].items())
+    measure = str(rows["measure"].iloc[0])
+    parts = ", ".join(f"{g} {reported_float(e, measure):.2f}" for g, e in res.groups["estimate"].items())
     return method, res.p_between, f"{res.model}-effects subgroups ({parts}), Q_between {res.q_between:.2f}"
 
 
-def compare_metaregression(effects: pd.DataFrame | None = None, published: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Published meta-regression p-values (platinum, systemic, design) beside the p-value of the same single
+def compare_metaregression(effects: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
+    """Published meta-regression p-values (one per study-level variable) beside the p-value of the same single
     moderator in a REML mixed-effects meta-regression of the available studies (metafor's default; the omnibus
     QM test, chi^2 on 1 df). 'not estimable' unless k >= 3 and both levels are present."""
-    return _compare_p(_load_effects(effects), _load_published(published), "meta_regression", _metareg_fit)
+    return _compare_p(_load_effects(effects), published, "meta_regression", _metareg_fit)
 
 
-def compare_subgroups(effects: pd.DataFrame | None = None, published: pd.DataFrame | None = None) -> pd.DataFrame:
+def compare_subgroups(effects: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
     """Published subgroup-difference p-values beside the test of subgroup differences on the available
     studies, under the model the paper's rule picks for the outcome's studies (common effect: Q_total -
     sum Q_within; random effects (DL): Wald-type Q of the subgroup estimates, separate tau^2 per subgroup, as
     R meta). 'not estimable' unless k >= 3 and both levels are present."""
-    return _compare_p(_load_effects(effects), _load_published(published), "subgroup_difference", _subgroup_fit)
+    return _compare_p(_load_effects(effects), published, "subgroup_difference", _subgroup_fit)
 
 
-# The paper (Results, Study characteristics): oxaliplatin-based HAIC in 14 studies [7,8,10-12,26-34], "of which
-# FOLFOX (oxaliplatin, fluorouracil, and leucovorin) or modified FOLFOX regimens were applied in 13 studies
-# [7,8,10-12,26-33]"; the one left out, ref. 34 (Zhao 2019), infused oxaliplatin alone.
-OXALIPLATIN_WITHOUT_FOLFOX: frozenset[str] = frozenset({"Zhao2019"})
-
-
-def _all_studies(rows: pd.DataFrame) -> pd.Series:
-    return pd.Series(True, index=rows.index)
-
-
-def _folfox_studies(rows: pd.DataFrame) -> pd.Series:
-    """HAIC with a FOLFOX regimen: oxaliplatin-based, except the study the paper lists as oxaliplatin alone."""
-    if "platinum" not in rows.columns:
-        raise InputError("the effects carry no 'platinum' column to tell the FOLFOX studies", column="platinum")
-    return (rows["platinum"] == "oxaliplatin") & ~rows["study_id"].isin(OXALIPLATIN_WITHOUT_FOLFOX)
-
-
-CORRELATION_SUBSETS: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
-    "all": _all_studies,
-    "FOLFOX": _folfox_studies,
-}
-
-
-def _effects_by_outcome(
-    effects_by_outcome: Mapping[str, pd.DataFrame] | pd.DataFrame | None, needed: list[str]
-) -> dict[str, pd.DataFrame]:
-    if effects_by_outcome is None:
-        from bayesmeta.data import load_outcomes, load_studies
-        from bayesmeta.effects import effects_for
-
-        studies = load_studies()
-        outcomes = load_outcomes(studies=studies)
-        present = set(outcomes["outcome"])
-        return {o: effects_for(o, outcomes, studies) for o in needed if o in present}
+def _effects_by_outcome(effects_by_outcome: Mapping[str, pd.DataFrame] | pd.DataFrame) -> dict[str, pd.DataFrame]:
     if isinstance(effects_by_outcome, pd.DataFrame):
         effects = _load_effects(effects_by_outcome)
         return {str(o): rows for o, rows in effects.groupby("outcome", sort=False)}
@@ -320,7 +286,7 @@ def _effects_by_outcome(
         missing = [c for c in ("study_id", "yi") if c not in rows.columns]
         if missing:
             raise InputError(f"the {outcome} effects lack column(s) {', '.join(missing)}", column=missing[0],
-                             valid="the columns of bayesmeta.effects.effects_for")  # fmt: skip
+                             valid="the columns of bayesmeta.effects.derive_effects")  # fmt: skip
         out[str(outcome)] = rows
     return out
 
@@ -343,24 +309,24 @@ def _paired(effects: dict[str, pd.DataFrame], x: str, y: str) -> pd.DataFrame:
 
 
 def compare_correlations(
-    effects_by_outcome: Mapping[str, pd.DataFrame] | pd.DataFrame | None = None,
-    published: pd.DataFrame | None = None,
+    effects_by_outcome: Mapping[str, pd.DataFrame] | pd.DataFrame,
+    published: pd.DataFrame,
+    subsets: Mapping[str, StudySubset] | None = None,
 ) -> pd.DataFrame:
-    """Published Spearman correlations (data/published_results.csv, analysis 'correlation': ORR~OS and ORR~PFS,
-    over all studies and over the FOLFOX studies) beside Spearman's rho of the available studies' effects.
+    """Published Spearman correlations (analysis 'correlation', outcome 'X~Y', level the name of a subset of
+    studies or blank for all) beside Spearman's rho of the available studies' effects.
 
-    ``effects_by_outcome`` maps an outcome to its effects (``bayesmeta.effects.effects_for`` rows: study_id, yi,
-    and platinum for the FOLFOX subset), or is one long table with an 'outcome' column; None loads the data.
-    A pair 'X~Y' correlates the studies reporting both X and Y: their log ratios, which rank as the ratios do
-    (the paper correlated ORR RR with OS/PFS HR). rho and p as :func:`bayesmeta.frequentist.spearman_correlation`
+    ``effects_by_outcome`` maps an outcome to its effects (``bayesmeta.effects.effects_for`` rows: study_id, yi
+    and the columns the subsets select on), or is one long table with an 'outcome' column. ``subsets`` are the
+    plan's named subsets. A pair 'X~Y' correlates the studies reporting both X and Y: their effects on the
+    analysis scale (log ratios rank as the ratios do). rho and p as :func:`bayesmeta.frequentist.spearman_correlation`
     (t approximation on n - 2 df). 'not estimable' with fewer than 3 pairs; n_published is the published k when
     the table gives one (the paper does not print the number of studies in each correlation).
     """
-    published = _load_published(published)
     rows = published[published["analysis"] == "correlation"]
     pairs = [_pair(name) for name in rows["outcome"]]
-    needed = list(dict.fromkeys(o for pair in pairs for o in pair))
-    effects = _effects_by_outcome(effects_by_outcome, needed)
+    effects = _effects_by_outcome(effects_by_outcome)
+    subsets = dict(subsets or {})
     records = []
     for (x, y), (_, pub) in zip(pairs, rows.iterrows(), strict=True):
         level = pub["level"]
@@ -378,10 +344,12 @@ def compare_correlations(
         )
         both = _paired(effects, x, y)
         try:
-            if subset not in CORRELATION_SUBSETS:
-                known = ", ".join(CORRELATION_SUBSETS)
-                raise InputError(f"the subset '{subset}' is not defined here", column="level", valid=known)
-            both = both[CORRELATION_SUBSETS[subset](both).to_numpy(bool)] if len(both) else both
+            if subset != "all" and subset not in subsets:
+                known = ", ".join(["all", *subsets])
+                raise InputError(f"the subset '{subset}' is not defined in the plan's [subsets]", column="level",
+                                 valid=known)
+            if subset != "all" and len(both):
+                both = both[subsets[subset].mask(both).to_numpy(bool)]
         except InputError as exc:
             rec.update(n_used=0, studies="", status="not estimable", note=f"not estimable: {exc}")
         else:

@@ -1,4 +1,9 @@
-"""Loading and validating the study-level data files (see data/README.md for their columns).
+"""Loading and validating the study-level data files of any meta-analysis (the README lists their columns).
+
+Only generic columns are validated here: ``study_id`` and the reported statistics of the outcomes table, the
+optional study table's ``year`` and arm sizes, the published-results table's numbers. Which outcomes, covariates
+and covariate levels a meta-analysis has is the plan's to declare (:mod:`bayesmeta.plan`); pass ``levels`` to
+check a study table's covariates against the plan's allowed levels.
 
 Each loader either returns a fully validated DataFrame or raises :class:`InputError` naming the file, the
 spreadsheet row (header = row 1, first data row = 2), the column and what would be valid. Every column of the
@@ -8,37 +13,38 @@ blank cells as ''.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from bayesmeta.effect_data import COUNT_COLUMNS
 from bayesmeta.errors import InputError
-from bayesmeta.scales import RATIO_MEASURES
+from bayesmeta.scales import MEASURES, RATIO_MEASURES, parse_measure
 
-DATA_DIR: Path = Path(__file__).resolve().parents[1] / "data"
-
-OUTCOMES: tuple[str, ...] = ("OS", "PFS", "ORR", "DCR", "AE")
-MEASURES: tuple[str, ...] = (*RATIO_MEASURES, "MD")  # the measures a study-data file may report
 P_RELATIONS: tuple[str, ...] = ("=", "<", "")
-DESIGNS: tuple[str, ...] = ("RCT", "prospective", "retrospective")
-PLATINUM_AGENTS: tuple[str, ...] = ("oxaliplatin", "cisplatin", "carboplatin", "none")
-SYSTEMIC_THERAPIES: tuple[str, ...] = ("TKI", "ICI", "TKI+ICI")
-COUNT_COLUMNS: tuple[str, ...] = ("events_treatment", "total_treatment", "events_control", "total_control")
+# Optional outcome columns of further reported forms (bayesmeta.effects): means and SDs (with the arm sizes
+# total_treatment, total_control), the log-rank O - E with its variance, an effect given on the analysis scale.
+MEAN_COLUMNS: tuple[str, ...] = ("mean_treatment", "sd_treatment", "mean_control", "sd_control")
+LOGRANK_COLUMNS: tuple[str, ...] = ("o_minus_e", "var_o_minus_e")
+GIVEN_COLUMNS: tuple[str, ...] = ("yi", "sei", "vi")
 
-STUDY_COLUMNS: tuple[str, ...] = (
-    "study_id", "first_author", "year", "design", "platinum", "systemic", "n_treatment", "n_control",
+STUDY_COLUMNS: tuple[str, ...] = ("study_id",)
+"""Required columns of a study table; ``year``, ``n_treatment``, ``n_control`` are checked when present and
+every other column is a study-level covariate."""
+OUTCOME_COLUMNS: tuple[str, ...] = ("study_id", "outcome", "measure")
+"""Required columns of an outcomes table; the reported forms (:data:`STATISTIC_COLUMNS`) are optional."""
+STATISTIC_COLUMNS: tuple[str, ...] = (
+    "estimate", "ci_lower", "ci_upper", "p_value", "p_relation", "median_treatment", "median_control",
+    *COUNT_COLUMNS,
 )
-OUTCOME_COLUMNS: tuple[str, ...] = (
-    "study_id", "outcome", "measure", "estimate", "ci_lower", "ci_upper", "p_value", "p_relation",
-    "median_treatment", "median_control", *COUNT_COLUMNS,
-)
+"""Optional reported-statistic columns of an outcomes table (added blank when absent)."""
 PUBLISHED_COLUMNS: tuple[str, ...] = (
     "outcome", "analysis", "variable", "level", "k", "measure", "estimate", "ci_lower", "ci_upper",
     "p_value", "p_relation", "i2_percent", "where",
 )
-PUBLISHED_MEASURES: tuple[str, ...] = (*MEASURES, "proportion", "p", "spearman_r", "patients")
+PUBLISHED_MEASURES: tuple[str, ...] = (*MEASURES, "proportion", "p", "spearman_r", "patients", "I2", "tau2")
 
 _TRUE = ("true", "TRUE", "True", "1")
 _FALSE = ("false", "FALSE", "False", "0")
@@ -159,12 +165,23 @@ def boolean_column(frame: pd.DataFrame, column: str, file: str) -> pd.Series:
     )
 
 
-def check_arm_counts(values: pd.DataFrame, file: str) -> None:
-    """Arm counts: all four given or all four blank; events in [0, total]; totals > 0 (whole numbers)."""
+def check_arm_counts(values: pd.DataFrame, file: str, *, sizes_alone: bool = False) -> None:
+    """Arm counts: all four given or all four blank; events in [0, total]; totals > 0 (whole numbers). With
+    ``sizes_alone``, the two totals may also be given without the events (arm sizes for means and SDs)."""
     given = values[list(COUNT_COLUMNS)].notna()
     for position in range(len(values)):
         row = spreadsheet_row(position)
         flags = given.iloc[position]
+        if sizes_alone and not (flags["events_treatment"] or flags["events_control"]):
+            if flags["total_treatment"] != flags["total_control"]:
+                missing = "total_control" if flags["total_treatment"] else "total_treatment"
+                raise InputError("only one arm size given", file=file, row=row, column=missing,
+                                 valid="both total_treatment and total_control, or neither")
+            for arm in ("treatment", "control"):
+                if values[f"total_{arm}"].iloc[position] <= 0:
+                    raise InputError(f"arm size {values[f'total_{arm}'].iloc[position]:g} is not positive",
+                                     file=file, row=row, column=f"total_{arm}", valid="a whole number > 0")
+            continue
         if flags.any() and not flags.all():
             missing = next(c for c in COUNT_COLUMNS if not flags[c])
             raise InputError("arm counts are incomplete", file=file, row=row, column=missing,
@@ -235,40 +252,119 @@ def check_p_values(values: pd.Series, relations: pd.Series, file: str) -> None:
                              valid="0 < p <= 1")
 
 
-def load_studies(path: str | Path = DATA_DIR / "haic_studies.csv") -> pd.DataFrame:
-    """The validated study table: unique ``study_id``; ``design``, ``platinum``, ``systemic`` from their valid
-    sets; ``year`` and positive arm sizes ``n_treatment``/``n_control`` as integers. Every column is kept."""
+def _check_optional_headers(frame: pd.DataFrame, file: str) -> None:
+    """Optional columns that only make sense together: means with SDs, O - E with V, yi with sei or vi."""
+    for columns in (MEAN_COLUMNS, LOGRANK_COLUMNS):
+        present = [c for c in columns if c in frame.columns]
+        if present and len(present) < len(columns):
+            missing = next(c for c in columns if c not in frame.columns)
+            raise InputError(f"missing column (needed with {present[0]})", file=file, column=missing,
+                             valid="all of " + ", ".join(columns))
+    has_se = "sei" in frame.columns or "vi" in frame.columns
+    if has_se != ("yi" in frame.columns):
+        raise InputError("missing column (yi needs sei or vi)", file=file, column="yi" if has_se else "sei",
+                         valid="yi with sei or vi")
+
+
+def check_means(frame: pd.DataFrame, numbers: pd.DataFrame, file: str) -> None:
+    """Means and SDs: the four cells all given or all blank, SDs > 0, with both arm sizes given."""
+    if MEAN_COLUMNS[0] not in frame.columns:
+        return
+    given = numbers[list(MEAN_COLUMNS)].notna()
+    for position in range(len(numbers)):
+        row = spreadsheet_row(position)
+        flags = given.iloc[position]
+        if not flags.any():
+            continue
+        if not flags.all():
+            missing = next(c for c in MEAN_COLUMNS if not flags[c])
+            raise InputError("means and SDs are incomplete", file=file, row=row, column=missing,
+                             valid="all four of " + ", ".join(MEAN_COLUMNS) + " or none")
+        for arm in ("treatment", "control"):
+            if np.isnan(numbers[f"total_{arm}"].iloc[position]):
+                raise InputError("means and SDs without the arm size", file=file, row=row, column=f"total_{arm}",
+                                 valid="the number of patients of the arm, a whole number > 0")
+
+
+def check_logrank(numbers: pd.DataFrame, file: str) -> None:
+    """Log-rank O - E and its variance V: given together (V > 0 is checked on conversion)."""
+    if LOGRANK_COLUMNS[0] not in numbers.columns:
+        return
+    for position, (oe, v) in enumerate(zip(numbers["o_minus_e"], numbers["var_o_minus_e"], strict=True)):
+        if np.isnan(oe) != np.isnan(v):
+            column = "var_o_minus_e" if np.isnan(v) else "o_minus_e"
+            raise InputError("log-rank O - E and its variance V must be given together", file=file,
+                             row=spreadsheet_row(position), column=column, valid="both o_minus_e and var_o_minus_e")
+
+
+def check_given(numbers: pd.DataFrame, file: str) -> None:
+    """An effect given on the analysis scale: yi with sei or vi (both only if sei^2 = vi to 1e-6), and no SE
+    without yi."""
+    if "yi" not in numbers.columns:
+        return
+    sei = numbers["sei"] if "sei" in numbers.columns else pd.Series(np.nan, index=numbers.index)
+    vi = numbers["vi"] if "vi" in numbers.columns else pd.Series(np.nan, index=numbers.index)
+    for position, (y, se, v) in enumerate(zip(numbers["yi"], sei, vi, strict=True)):
+        row = spreadsheet_row(position)
+        if np.isnan(y):
+            if not (np.isnan(se) and np.isnan(v)):
+                raise InputError("a standard error without yi", file=file, row=row, column="yi",
+                                 valid="the effect on the analysis scale (log ratio or difference)")
+            continue
+        if np.isnan(se) and np.isnan(v):
+            column = "sei" if "sei" in numbers.columns else "vi"
+            raise InputError("yi without its standard error", file=file, row=row, column=column,
+                             valid="sei > 0 or vi > 0")
+        if not (np.isnan(se) or np.isnan(v)) and abs(se**2 - v) > 1e-6 * v:
+            raise InputError(f"sei^2 = {se**2:g} differs from vi = {v:g}", file=file, row=row, column="vi",
+                             valid="sei or vi alone, or vi = sei^2")
+
+
+def load_studies(path: str | Path, levels: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+    """The validated study table: a unique, non-blank ``study_id``; ``year`` and the arm sizes ``n_treatment``,
+    ``n_control`` as positive whole numbers where those columns exist; with ``levels`` (column -> allowed
+    values, from the plan), each named column must exist and hold only those values. Every column is kept."""
     file = str(path)
     frame = read_text_csv(path)
     require_columns(frame, STUDY_COLUMNS, file)
     check_nonblank(frame, "study_id", file)
     check_unique(frame, ["study_id"], file, "study_id")
-    check_nonblank(frame, "first_author", file)
-    check_choice(frame, "design", DESIGNS, file)
-    check_choice(frame, "platinum", PLATINUM_AGENTS, file)
-    check_choice(frame, "systemic", SYSTEMIC_THERAPIES, file)
-    converted = {
-        "year": numeric_column(frame, "year", file, required=True, integer=True, positive=True),
-        "n_treatment": numeric_column(frame, "n_treatment", file, required=True, integer=True, positive=True),
-        "n_control": numeric_column(frame, "n_control", file, required=True, integer=True, positive=True),
-    }
-    if "tace_both_arms" in frame.columns:
-        converted["tace_both_arms"] = boolean_column(frame, "tace_both_arms", file)
-    for column, values in converted.items():
-        frame[column] = values.astype("int64") if column != "tace_both_arms" else values
+    check_levels(frame, levels or {}, file)
+    for column in ("year", "n_treatment", "n_control"):
+        if column in frame.columns:
+            values = numeric_column(frame, column, file, integer=True, positive=True)
+            frame[column] = values.astype("Int64")
     return frame
 
 
+def check_levels(frame: pd.DataFrame, levels: Mapping[str, Sequence[str]], file: str) -> None:
+    """Each column named in ``levels`` exists and holds only its allowed values (blank cells allowed)."""
+    for column, allowed in levels.items():
+        if column not in frame.columns:
+            raise InputError("missing covariate column declared in the plan", file=file, column=column,
+                             valid="a column of that name, or remove it from the plan's covariates")
+        check_choice(frame, column, (*[str(a) for a in allowed], ""), file)
+
+
 def load_outcomes(
-    path: str | Path = DATA_DIR / "haic_outcomes.csv",
+    path: str | Path,
     studies: pd.DataFrame | None = None,
+    *,
+    outcomes: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """The validated outcome rows (one per study and outcome); with ``studies``, every ``study_id`` must be in
-    the study table. Statistics columns become floats (blank = NaN); every column is kept."""
+    the study table; with ``outcomes`` (the plan's outcome names), rows of other outcomes are dropped after
+    validation. Statistics columns (absent ones are added blank) become floats (blank = NaN); every column is
+    kept. Optional columns: ``mean_*``/``sd_*`` (SDs > 0, with the arm sizes ``total_*``),
+    ``o_minus_e``/``var_o_minus_e`` (V > 0), ``yi`` with ``sei`` or ``vi`` (> 0)."""
     file = str(path)
     frame = read_text_csv(path)
     require_columns(frame, OUTCOME_COLUMNS, file)
+    for column in STATISTIC_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = ""
     check_nonblank(frame, "study_id", file)
+    check_nonblank(frame, "outcome", file)
     if studies is not None:
         known = set(studies["study_id"].astype(str))
         for position, study in enumerate(frame["study_id"]):
@@ -276,7 +372,8 @@ def load_outcomes(
                 raise InputError(f"study '{study}' is not in the study table", file=file,
                                  row=spreadsheet_row(position), column="study_id",
                                  valid="a study_id of the study table")
-    check_choice(frame, "outcome", OUTCOMES, file)
+    frame["measure"] = [parse_measure(m, file=file, row=spreadsheet_row(i)) if m else m
+                        for i, m in enumerate(frame["measure"])]
     check_choice(frame, "measure", MEASURES, file)
     check_unique(frame, ["study_id", "outcome"], file, "study and outcome")
     numbers = pd.DataFrame(index=frame.index)
@@ -286,28 +383,43 @@ def load_outcomes(
         numbers[column] = numeric_column(frame, column, file, positive=True)
     for column in COUNT_COLUMNS:
         numbers[column] = numeric_column(frame, column, file, integer=True)
+    _check_optional_headers(frame, file)
+    for column in (*MEAN_COLUMNS, *LOGRANK_COLUMNS, *GIVEN_COLUMNS):
+        if column in frame.columns:
+            positive = column in ("sd_treatment", "sd_control", "var_o_minus_e", "sei", "vi")
+            numbers[column] = numeric_column(frame, column, file, positive=positive)
     check_interval(numbers, frame["measure"], file)
     check_p_values(numbers["p_value"], frame["p_relation"], file)
-    check_arm_counts(numbers, file)
+    check_arm_counts(numbers, file, sizes_alone=True)
+    check_means(frame, numbers, file)
+    check_logrank(numbers, file)
+    check_given(numbers, file)
     converted = {c: numbers[c] for c in numbers.columns}
     if "counts_from_percent" in frame.columns:
         converted["counts_from_percent"] = boolean_column(frame, "counts_from_percent", file)
     for column, values in converted.items():
         frame[column] = values
+    if outcomes is not None:
+        frame = frame[frame["outcome"].isin(list(outcomes))].reset_index(drop=True)
     return frame
 
 
-def _check_published_outcome(frame: pd.DataFrame, file: str) -> None:
-    valid = ", ".join(OUTCOMES) + " or a pair such as ORR~OS"
+def _check_published_outcome(frame: pd.DataFrame, file: str, outcomes: Sequence[str] | None) -> None:
+    known = list(outcomes) if outcomes is not None else None
+    valid = (", ".join(known) if known else "an outcome name") + " or a pair such as A~B"
     for position, cell in enumerate(frame["outcome"]):
         parts = cell.split("~")
-        if len(parts) > 2 or any(p not in OUTCOMES for p in parts):
+        if len(parts) > 2 or any(p == "" or (known is not None and p not in known) for p in parts):
             raise InputError(f"'{cell}' is not a valid outcome", file=file, row=spreadsheet_row(position),
                              column="outcome", valid=valid)
 
 
-def load_published(path: str | Path = DATA_DIR / "published_results.csv") -> pd.DataFrame:
+def load_published(path: str | Path, outcomes: Sequence[str] | None = None) -> pd.DataFrame:
     """The validated published results (pooled, subgroup, regression, TSA figures as printed).
+
+    Columns (see the README's "published results" format): outcome, analysis, variable, level, k, measure,
+    estimate, ci_lower, ci_upper, p_value, p_relation, i2_percent, where; others are kept. With ``outcomes``
+    (the plan's outcome names), every outcome must be one of them.
 
     Checks: outcome (or an ``A~B`` pair), measure, numbers, k a positive whole number, p in (0, 1] with its
     relation, I^2 in [0, 100], proportions in [0, 1], ratios > 0 and lower <= estimate <= upper (equal bounds
@@ -316,7 +428,7 @@ def load_published(path: str | Path = DATA_DIR / "published_results.csv") -> pd.
     file = str(path)
     frame = read_text_csv(path)
     require_columns(frame, PUBLISHED_COLUMNS, file)
-    _check_published_outcome(frame, file)
+    _check_published_outcome(frame, file, outcomes)
     check_nonblank(frame, "analysis", file)
     check_choice(frame, "measure", PUBLISHED_MEASURES, file)
     numbers = pd.DataFrame(index=frame.index)

@@ -2,7 +2,7 @@
 
 Numeric columns enter as they are. Categorical columns (text, category or boolean) are treatment-coded: the
 reference level is the most frequent level (ties broken alphabetically), and every other level gets an indicator
-column named ``"<column>[<level>]"`` (e.g. ``platinum[cisplatin]``: 1 for cisplatin studies, 0 otherwise), so that
+column named ``"<column>[<level>]"`` (e.g. ``design[RCT]``: 1 for randomised studies, 0 otherwise), so that
 its coefficient is the difference between that level and the reference level. The intercept (``mu``) is the
 effect at the reference level of every factor and at 0 of every numeric covariate.
 """

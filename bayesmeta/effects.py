@@ -1,37 +1,63 @@
-"""Analysis-scale effects (yi = log ratio, its standard error sei) from the statistics a report gives.
+"""Analysis-scale effects (yi = log ratio or difference, its standard error sei) from the statistics reported.
 
-Formulas (see METHODS.md):
-- ratio with 95% CI, exact or bounded p-value, medians under exponential survival: Tierney JF, Stewart LA,
-  Ghersi D, Burdett S, Sydes MR (2007), Practical methods for incorporating summary time-to-event data into
-  meta-analysis, Trials 8:16;
-- arm counts: log RR / log OR with metafor's ``escalc`` conventions (Viechtbauer 2010, J Stat Softw 36(3)):
-  0.5 added to every cell of a study with a zero cell (``add=1/2, to="only0"``); studies with no events in
-  either arm are excluded, as metafor's model-fitting functions do with ``drop00=TRUE`` (``escalc`` itself keeps
-  them by default, ``drop00=FALSE``), since a ratio with no events carries no information about it.
+Forms, in order of precedence (the first that applies to a row gives its effect; the method is recorded):
+1. ``given``: ``yi`` with ``sei`` or ``vi``, already on the analysis scale;
+2. ``ci``: an estimate with its 95% CI (ratios logged), Tierney JF, Stewart LA, Ghersi D, Burdett S, Sydes MR
+   (2007), Practical methods for incorporating summary time-to-event data into meta-analysis, Trials 8:16;
+3. ``logrank``: a HR from the log-rank ``o_minus_e`` and its variance ``var_o_minus_e`` (Peto: yi = (O-E)/V,
+   vi = 1/V; Tierney et al. 2007);
+4. ``p_exact`` / ``p_bound``: an estimate with its two-sided p-value, exact or an upper bound (Tierney et al. 2007);
+5. ``medians_p``: HR from the medians under exponential survival with the p-value (Tierney et al. 2007);
+6. ``means``: MD or SMD (Hedges' g) from ``mean_*``, ``sd_*`` and the arm sizes ``total_*``;
+7. ``counts`` / ``counts_cc`` (zero-cell correction applied): RR, OR or RD from the arm counts.
+Forms 3, 6 and 7 use metafor's ``escalc`` formulas (:mod:`bayesmeta.escalc`; Viechtbauer 2010, J Stat Softw
+36(3)). Zero cells follow a :class:`~bayesmeta.escalc.ZeroCellRule` per outcome, by default escalc's: 1/2 added
+to every cell of a study with a zero cell (``add=1/2, to="only0"``); for RR and OR, studies with no events in
+both arms (or only events in both arms) are excluded (``drop00=TRUE``, as metafor's ``rma.mh`` and ``rma.peto``
+do, since such a ratio carries no information), for RD they are kept (escalc's ``drop00=FALSE``).
 
-The low-level functions take and return plain floats or numpy arrays; :func:`derive_effects` applies them to
-an outcome table row by row with the precedence CI > exact p > p bound > medians + p > counts, and records the
-method and, for rows that cannot be used, the reason.
+The low-level functions take and return plain floats or numpy arrays; :func:`derive_effects` applies them to an
+outcome table and records the method and, for rows that cannot be used, the reason.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import stats
+from scipy.special import ndtri
 
-from bayesmeta.data import COUNT_COLUMNS, load_outcomes, load_studies
+from bayesmeta.data import GIVEN_COLUMNS, LOGRANK_COLUMNS, MEAN_COLUMNS, STATISTIC_COLUMNS
+from bayesmeta.effect_data import COUNT_COLUMNS
 from bayesmeta.errors import InputError
+from bayesmeta.escalc import (
+    ZeroCellRule,
+    adjusted_cells,
+    log_hr_from_logrank,
+    log_odds_ratio,
+    log_risk_ratio,
+    mean_difference,
+    risk_difference,
+    se_from_p,
+    standardized_mean_difference,
+)
 from bayesmeta.scales import is_ratio
 
-METHODS: tuple[str, ...] = ("ci", "p_exact", "p_bound", "medians_p", "counts", "counts_cc")
-COVARIATE_COLUMNS: tuple[str, ...] = ("year", "design", "platinum", "systemic", "first_author")
-EFFECT_COLUMNS: tuple[str, ...] = (
-    "study_id", "outcome", "measure", "yi", "sei", "vi", "method", "usable", "reason", "n_total",
-    *COUNT_COLUMNS, *COVARIATE_COLUMNS,
+METHODS: tuple[str, ...] = (
+    "given", "ci", "logrank", "p_exact", "p_bound", "medians_p", "means", "counts", "counts_cc",
 )
-CONTINUITY_CORRECTION = 0.5
+NOT_COVARIATES: tuple[str, ...] = ("source", "source_kind", "url", "location", "where", "notes", "note", "analysis",
+                                   "counts_from_percent")
+"""Provenance columns of an outcomes table: kept in the file, never treated as covariates."""
+EFFECT_COLUMNS: tuple[str, ...] = (
+    "study_id", "label", "outcome", "measure", "yi", "sei", "vi", "method", "usable", "reason", "n_total",
+    *COUNT_COLUMNS,
+)
+"""The columns every effects frame has; the study table's other columns (year, covariates) follow them."""
+MEAN_FUNCTIONS = {"MD": mean_difference, "SMD": standardized_mean_difference}
+COUNT_FUNCTIONS = {"RR": log_risk_ratio, "OR": log_odds_ratio, "RD": risk_difference}
 
 
 def _result(value: np.ndarray) -> np.ndarray | float:
@@ -49,22 +75,8 @@ def log_ratio_from_ci(
         raise ValueError("the lower confidence bound must be below the upper bound")
     if not 0 < level < 1:
         raise ValueError("level must lie in (0, 1)")
-    z = stats.norm.isf((1 - level) / 2)
+    z = -ndtri((1 - level) / 2)
     return _result(np.log(est)), _result((np.log(up) - np.log(lo)) / (2 * z))
-
-
-def se_from_p(y: ArrayLike, p: ArrayLike) -> np.ndarray | float:
-    """se = |y| / Phi^-1(1 - p/2) from a two-sided p-value (Tierney et al. 2007).
-
-    For a reported bound p < c pass c: the result is the largest SE consistent with the report (conservative).
-    Raises ValueError when y == 0 (the SE is not identifiable from p) or p is outside (0, 1).
-    """
-    y_arr, p_arr = np.broadcast_arrays(np.asarray(y, dtype=float), np.asarray(p, dtype=float))
-    if np.any(~np.isfinite(y_arr)) or np.any(y_arr == 0):
-        raise ValueError("the SE cannot be identified from a p-value when the estimate is 0 (a ratio of 1)")
-    if np.any(~((p_arr > 0) & (p_arr < 1))):
-        raise ValueError("the p-value must lie strictly between 0 and 1 to give a finite SE")
-    return _result(np.abs(y_arr) / stats.norm.isf(p_arr / 2))
 
 
 def log_hr_from_medians(median_treatment: ArrayLike, median_control: ArrayLike) -> np.ndarray | float:
@@ -85,43 +97,35 @@ def min_se_log_hr(n_total: ArrayLike) -> np.ndarray | float:
     return _result(np.sqrt(4.0 / n))
 
 
-def _cells(a: ArrayLike, n1: ArrayLike, c: ArrayLike, n2: ArrayLike) -> tuple[np.ndarray, ...]:
-    a, n1, c, n2 = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (a, n1, c, n2)))
-    if np.any(~np.isfinite(a + n1 + c + n2)) or np.any(n1 <= 0) or np.any(n2 <= 0):
-        raise ValueError("arm sizes must be positive and counts finite")
-    if np.any(a < 0) or np.any(c < 0) or np.any(a > n1) or np.any(c > n2):
-        raise ValueError("event counts must lie between 0 and the arm size")
-    return a, n1, c, n2
+def counts_effect(
+    measure: str, a: ArrayLike, n1: ArrayLike, c: ArrayLike, n2: ArrayLike, rule: ZeroCellRule = ZeroCellRule()
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """RR (log), OR (log) or RD from arm counts (a events of n1 treated, c of n2 controls) by metafor's
+    ``escalc`` with the zero-cell ``rule``: (yi, vi, corrected, dropped) as arrays; yi and vi are NaN for the
+    dropped studies (double zero under ``drop00``) and wherever escalc gives no value."""
+    if measure not in COUNT_FUNCTIONS:
+        raise ValueError(f"arm counts give a RR, OR or RD, not a {measure}")
+    drop00 = rule.drops(measure)
+    cells = adjusted_cells(a, n1, c, n2, add=rule.add, to=rule.to, drop00=drop00)
+    yi, vi = COUNT_FUNCTIONS[measure](a, n1, c, n2, add=rule.add, to=rule.to, drop00=drop00)
+    return np.atleast_1d(yi), np.atleast_1d(vi), np.atleast_1d(cells.added), np.atleast_1d(cells.dropped)
 
 
-def both_arms_zero(a: ArrayLike, c: ArrayLike) -> np.ndarray | bool:
-    """True where neither arm has an event: no ratio is estimable and the study is excluded."""
-    both = (np.asarray(a, dtype=float) == 0) & (np.asarray(c, dtype=float) == 0)
-    return bool(both) if both.ndim == 0 else both
-
-
-def _corrected_cells(a: ArrayLike, n1: ArrayLike, c: ArrayLike, n2: ArrayLike):
-    a, n1, c, n2 = _cells(a, n1, c, n2)
-    zero_cell = (a == 0) | (n1 - a == 0) | (c == 0) | (n2 - c == 0)
-    add = np.where(zero_cell, CONTINUITY_CORRECTION, 0.0)
-    excluded = (a == 0) & (c == 0)
-    return a + add, n1 + 2 * add, c + add, n2 + 2 * add, zero_cell & ~excluded, excluded
+def _counts_with_flag(measure: str, a: ArrayLike, n1: ArrayLike, c: ArrayLike, n2: ArrayLike):
+    yi, vi, corrected, _ = counts_effect(measure, a, n1, c, n2)
+    if np.ndim(a) == 0 and np.ndim(n1) == 0 and np.ndim(c) == 0 and np.ndim(n2) == 0:
+        return float(yi[0]), float(vi[0]), bool(corrected[0])
+    return yi, vi, corrected
 
 
 def log_rr_from_counts(
     a: ArrayLike, n1: ArrayLike, c: ArrayLike, n2: ArrayLike
 ) -> tuple[np.ndarray | float, np.ndarray | float, np.ndarray | bool]:
-    """Log risk ratio from arm counts (a events of n1 treated, c of n2 controls), metafor ``escalc("RR")``:
-    y = ln((a/n1)/(c/n2)), var = 1/a - 1/n1 + 1/c - 1/n2, with 0.5 added to each cell (n + 1 per arm) only
-    where a cell (a, n1-a, c, n2-c) is zero. Returns (y, var, corrected); studies with no events in either arm
-    are excluded: y and var are NaN there (check :func:`both_arms_zero` and record a reason)."""
-    a, n1, c, n2, corrected, excluded = _corrected_cells(a, n1, c, n2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        y = np.log((a / n1) / (c / n2))
-        var = 1 / a - 1 / n1 + 1 / c - 1 / n2
-    y, var = np.where(excluded, np.nan, y), np.where(excluded, np.nan, var)
-    flag = bool(corrected) if corrected.ndim == 0 else corrected
-    return _result(y), _result(var), flag
+    """Log risk ratio from arm counts, metafor ``escalc("RR")``: y = ln(a/n1) - ln(c/n2),
+    var = 1/a - 1/n1 + 1/c - 1/n2, with 0.5 added to each cell (n + 1 per arm) only where a cell (a, n1-a, c,
+    n2-c) is zero. Returns (y, var, corrected); studies with no events (or only events) in both arms are
+    excluded: y and var are NaN there (:func:`bayesmeta.escalc.double_zero`)."""
+    return _counts_with_flag("RR", a, n1, c, n2)
 
 
 def log_or_from_counts(
@@ -129,29 +133,18 @@ def log_or_from_counts(
 ) -> tuple[np.ndarray | float, np.ndarray | float, np.ndarray | bool]:
     """Log odds ratio from arm counts, metafor ``escalc("OR")``: y = ln(a d / (b c)) with b = n1 - a,
     d = n2 - c, var = 1/a + 1/b + 1/c + 1/d; 0.5 added to every cell only where a cell is zero; studies with no
-    events in either arm excluded (y, var NaN). Returns (y, var, corrected)."""
-    a, n1, c, n2, corrected, excluded = _corrected_cells(a, n1, c, n2)
-    b, d = n1 - a, n2 - c
-    with np.errstate(divide="ignore", invalid="ignore"):
-        y = np.log((a * d) / (b * c))
-        var = 1 / a + 1 / b + 1 / c + 1 / d
-    y, var = np.where(excluded, np.nan, y), np.where(excluded, np.nan, var)
-    flag = bool(corrected) if corrected.ndim == 0 else corrected
-    return _result(y), _result(var), flag
-
-
-def _is_ratio(measure: str) -> bool:
-    return is_ratio(measure)
+    events (or only events) in both arms excluded (y, var NaN). Returns (y, var, corrected)."""
+    return _counts_with_flag("OR", a, n1, c, n2)
 
 
 def _from_ci(row: pd.Series) -> tuple[float, float, str] | str | None:
     est, lo, up = row["estimate"], row["ci_lower"], row["ci_upper"]
     if np.isnan(lo) or np.isnan(up) or np.isnan(est):
         return None
-    if _is_ratio(row["measure"]):
+    if is_ratio(row["measure"]):
         y, se = log_ratio_from_ci(est, lo, up)
     else:
-        y, se = float(est), float((up - lo) / (2 * stats.norm.isf(0.025)))
+        y, se = float(est), float((up - lo) / (2 * -ndtri(0.025)))
     return y, se, "ci"
 
 
@@ -159,7 +152,7 @@ def _from_p(row: pd.Series) -> tuple[float, float, str] | str | None:
     est, p, relation = row["estimate"], row["p_value"], row["p_relation"]
     if np.isnan(est) or np.isnan(p):
         return None
-    y = float(np.log(est)) if _is_ratio(row["measure"]) else float(est)
+    y = float(np.log(est)) if is_ratio(row["measure"]) else float(est)
     method = "p_bound" if relation == "<" else "p_exact"
     try:
         return y, se_from_p(y, p), method
@@ -185,44 +178,157 @@ def _from_medians(row: pd.Series) -> tuple[float, float, str] | str | None:
         return f"medians with p = {p:g}: {exc}"
 
 
-def _from_counts(row: pd.Series) -> tuple[float, float, str] | str | None:
-    counts = [row[c] for c in COUNT_COLUMNS]
-    if any(np.isnan(v) for v in counts):
+def _cell(row: pd.Series, column: str) -> float:
+    """A numeric cell of an optional column (NaN when the table has no such column)."""
+    return float(row[column]) if column in row.index else np.nan
+
+
+def _from_given(row: pd.Series) -> tuple[float, float, str] | str | None:
+    y, se, v = (_cell(row, c) for c in GIVEN_COLUMNS)
+    if np.isnan(y) and np.isnan(se) and np.isnan(v):
         return None
-    if row["measure"] not in ("RR", "OR"):
-        return f"arm counts give a risk or odds ratio, not a {row['measure']}"
-    a, n1, c, n2 = counts
-    if both_arms_zero(a, c):
-        return "no events in either arm: the ratio is not estimable (study excluded)"
-    function = log_rr_from_counts if row["measure"] == "RR" else log_or_from_counts
-    y, var, corrected = function(a, n1, c, n2)
-    return y, float(np.sqrt(var)), "counts_cc" if corrected else "counts"
+    if np.isnan(y):
+        return "sei or vi given without yi"
+    if np.isnan(se):
+        if np.isnan(v):
+            return "yi given without sei or vi"
+        se = float(np.sqrt(v))
+    if not (np.isfinite(y) and np.isfinite(se) and se > 0):
+        return f"yi {y:g} with standard error {se:g}: a finite yi and a positive SE are needed"
+    return y, se, "given"
 
 
-_DERIVATIONS = (_from_ci, _from_p, _from_medians, _from_counts)
+def _from_logrank(row: pd.Series) -> tuple[float, float, str] | str | None:
+    oe, v = (_cell(row, c) for c in LOGRANK_COLUMNS)
+    if np.isnan(oe) and np.isnan(v):
+        return None
+    if row["measure"] != "HR":
+        return f"log-rank O - E and V give a log HR, not a {row['measure']}"
+    if np.isnan(oe) or np.isnan(v):
+        return "the log-rank O - E and its variance V are both needed"
+    try:
+        y, var = log_hr_from_logrank(oe, v)
+    except ValueError as exc:
+        return f"log-rank statistics: {exc}"
+    return y, float(np.sqrt(var)), "logrank"
 
 
-def _derive_row(row: pd.Series) -> tuple[float, float, str, str]:
-    """(yi, sei, method, reason) by the first derivation that succeeds; reason '' when one did."""
+def _from_means(row: pd.Series) -> tuple[float, float, str] | str | None:
+    values = [_cell(row, c) for c in MEAN_COLUMNS]
+    if all(np.isnan(v) for v in values):
+        return None
+    measure = row["measure"]
+    if measure not in MEAN_FUNCTIONS:
+        return f"means and SDs give an MD or SMD, not a {measure}"
+    if any(np.isnan(v) for v in values):
+        return "means and SDs incomplete: " + ", ".join(MEAN_COLUMNS) + " are all needed"
+    n1, n2 = _cell(row, "total_treatment"), _cell(row, "total_control")
+    if np.isnan(n1) or np.isnan(n2):
+        return "means and SDs without the arm sizes total_treatment, total_control"
+    m1, sd1, m2, sd2 = values
+    try:
+        y, var = MEAN_FUNCTIONS[measure](m1, sd1, n1, m2, sd2, n2)
+    except ValueError as exc:
+        return f"means and SDs: {exc}"
+    if not (np.isfinite(y) and np.isfinite(var) and var > 0):
+        return f"the {measure} is not estimable from these means and SDs (metafor escalc gives NA)"
+    return y, float(np.sqrt(var)), "means"
+
+
+_DERIVATIONS = (_from_given, _from_ci, _from_logrank, _from_p, _from_medians, _from_means)
+_NOTHING = ("nothing to derive from: no yi with its SE, no estimate with a CI or p-value, no log-rank O - E, "
+            "no medians with a p-value, no means and SDs, no arm counts")
+
+
+def _summary_row(row: pd.Series) -> tuple[float, float, str] | list[str]:
+    """The first derivation other than arm counts that succeeds, else the reasons the others gave."""
     failures = []
     for derivation in _DERIVATIONS:
         outcome = derivation(row)
         if isinstance(outcome, tuple):
-            y, se, method = outcome
-            return float(y), float(se), method, ""
+            return outcome
         if isinstance(outcome, str):
             failures.append(outcome)
-    reason = failures[0] if failures else (
-        "nothing to derive from: no estimate with a CI or p-value, no medians with a p-value, no arm counts"
-    )
-    return np.nan, np.nan, "", reason
+    return failures
 
 
-def _study_sizes(outcomes: pd.DataFrame, studies: pd.DataFrame | None) -> pd.DataFrame:
-    columns = ["n_total", *COVARIATE_COLUMNS]
+def _rule_for(outcome: str, zero_cells: ZeroCellRule | Mapping[str, ZeroCellRule]) -> ZeroCellRule:
+    if isinstance(zero_cells, ZeroCellRule):
+        return zero_cells
+    return zero_cells.get(outcome, ZeroCellRule())
+
+
+def _from_counts(rows: pd.DataFrame, rule: ZeroCellRule) -> list[tuple[float, float, str] | str]:
+    """Arm counts of the rows of one outcome and measure, in one escalc call (``to="if0all"`` needs the set)."""
+    measure = str(rows["measure"].iloc[0])
+    if measure not in COUNT_FUNCTIONS:
+        return [f"arm counts give a RR, OR or RD, not a {measure}"] * len(rows)
+    a, n1, c, n2 = (rows[column].to_numpy(dtype=float) for column in COUNT_COLUMNS)
+    yi, vi, corrected, dropped = counts_effect(measure, a, n1, c, n2, rule)
+    results: list[tuple[float, float, str] | str] = []
+    for i in range(len(rows)):
+        if dropped[i]:
+            which = "no events in either arm" if a[i] == 0 else "events in every patient of both arms"
+            results.append(f"{which}: the {measure} is not estimable (study excluded, drop00)")
+        elif not (np.isfinite(yi[i]) and vi[i] > 0):
+            results.append(f"the {measure} from these counts is not finite or has variance 0 under the zero-cell "
+                           f"rule add={rule.add:g}, to='{rule.to}'")
+        else:
+            results.append((float(yi[i]), float(np.sqrt(vi[i])), "counts_cc" if corrected[i] else "counts"))
+    return results
+
+
+def _derive(outcomes: pd.DataFrame, zero_cells: ZeroCellRule | Mapping[str, ZeroCellRule]
+            ) -> list[tuple[float, float, str, str]]:
+    """(yi, sei, method, reason) per row by the first form that succeeds (reason '' when one did); arm counts
+    last, grouped by outcome and measure so that a zero-cell rule over the set applies to the right studies."""
+    summary = [_summary_row(row) for _, row in outcomes.iterrows()]
+    complete = outcomes[list(COUNT_COLUMNS)].notna().all(axis=1).to_numpy()
+    pending = np.flatnonzero(np.array([isinstance(s, list) for s in summary], dtype=bool) & complete)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for position in pending:
+        key = (str(outcomes["outcome"].iloc[position]), str(outcomes["measure"].iloc[position]))
+        groups.setdefault(key, []).append(int(position))
+    counts: dict[int, tuple[float, float, str] | str] = {}
+    for (outcome, _), group in groups.items():
+        results = _from_counts(outcomes.iloc[group], _rule_for(outcome, zero_cells))
+        counts.update(zip(group, results, strict=True))
+    derived = []
+    for position, result in enumerate(summary):
+        if isinstance(result, tuple):
+            derived.append((float(result[0]), float(result[1]), result[2], ""))
+            continue
+        count = counts.get(position)
+        if isinstance(count, tuple):
+            derived.append((count[0], count[1], count[2], ""))
+            continue
+        failures = result + ([count] if isinstance(count, str) else [])
+        derived.append((np.nan, np.nan, "", failures[0] if failures else _NOTHING))
+    return derived
+
+
+def study_label(study_id: str, row: pd.Series | None) -> str:
+    """A study's label for people: the study table's ``label`` column, else ``first_author year``, else the
+    study_id."""
+    if row is None:
+        return study_id
+    label = row.get("label", "")
+    if isinstance(label, str) and label:
+        return label
+    author, year = row.get("first_author", ""), row.get("year", None)
+    if isinstance(author, str) and author and year is not None and not pd.isna(year):
+        return f"{author.split()[0]} {int(year)}"
+    return study_id
+
+
+def _study_columns(outcomes: pd.DataFrame, studies: pd.DataFrame | None) -> pd.DataFrame:
+    """n_total, label and every column of the study table (covariates) for each outcome row. Without a study
+    table, n_total is the sum of the arm totals and the outcome table's own extra columns serve as covariates."""
+    extra = pd.DataFrame(index=outcomes.index)
+    totals = (outcomes["total_treatment"] + outcomes["total_control"]).astype(float)
     if studies is None:
-        extra = pd.DataFrame(np.nan, index=outcomes.index, columns=columns).astype(object)
-        extra["n_total"] = (outcomes["total_treatment"] + outcomes["total_control"]).astype(float)
+        extra["n_total"] = totals
+        extra["label"] = outcomes["study_id"].astype(str)
         return extra
     table = studies.set_index("study_id")
     missing = sorted(set(outcomes["study_id"]) - set(table.index))
@@ -230,25 +336,36 @@ def _study_sizes(outcomes: pd.DataFrame, studies: pd.DataFrame | None) -> pd.Dat
         raise InputError(f"outcome rows refer to studies missing from the study table: {', '.join(missing)}",
                          column="study_id", valid="a study_id of the study table")
     rows = table.loc[outcomes["study_id"]]
-    extra = pd.DataFrame(index=outcomes.index)
-    extra["n_total"] = (rows["n_treatment"].to_numpy() + rows["n_control"].to_numpy()).astype(float)
-    for column in COVARIATE_COLUMNS:
-        extra[column] = rows[column].to_numpy() if column in rows.columns else np.nan
+    if "n_treatment" in rows.columns and "n_control" in rows.columns:
+        sizes = (rows["n_treatment"].astype(float) + rows["n_control"].astype(float)).to_numpy()
+        extra["n_total"] = np.where(np.isfinite(sizes), sizes, totals.to_numpy())
+    else:
+        extra["n_total"] = totals
+    extra["label"] = [study_label(sid, row) for sid, (_, row) in zip(outcomes["study_id"], rows.iterrows(),
+                                                                       strict=True)]
+    for column in rows.columns:
+        if column not in extra.columns:
+            extra[column] = rows[column].to_numpy()
     return extra
 
 
 def derive_effects(outcomes: pd.DataFrame, studies: pd.DataFrame | None = None, *,
-                   check_plausibility: bool = True) -> pd.DataFrame:
-    """One row per outcome row: study_id, outcome, measure, yi, sei, vi, method, usable, reason, n_total, the
-    arm counts and, from ``studies``, the covariates year, design, platinum, systemic, first_author.
+                   check_plausibility: bool = True,
+                   zero_cells: ZeroCellRule | Mapping[str, ZeroCellRule] = ZeroCellRule()) -> pd.DataFrame:
+    """One row per outcome row: the :data:`EFFECT_COLUMNS` (study_id, label, outcome, measure, yi, sei, vi,
+    method, usable, reason, n_total, the arm counts), then every column of ``studies`` (year, covariates); without
+    a study table, the outcome table's own columns that are not statistics (for example a ``year`` or a
+    covariate kept beside the outcome rows).
 
-    ``outcomes`` is a validated table (:func:`bayesmeta.data.load_outcomes`). The method is the first that
-    applies of 'ci', 'p_exact', 'p_bound', 'medians_p', 'counts' / 'counts_cc' (0.5 correction); rows with
-    nothing derivable stay with usable=False and a reason. With ``check_plausibility``, a log HR whose SE is
-    below sqrt(4/N) (N = n_treatment + n_control of the study table, else the arm totals) is flagged
-    usable=False with the reason; its yi and sei are kept for inspection.
+    ``outcomes`` is a validated table (:func:`bayesmeta.data.load_outcomes`). The method is the first form
+    that applies, in the order of the module docstring: 'given', 'ci', 'logrank', 'p_exact', 'p_bound',
+    'medians_p', 'means', 'counts' / 'counts_cc' (zero-cell correction applied); rows with nothing derivable
+    stay with usable=False and a reason. ``zero_cells`` is the rule for arm counts, one for every outcome or a
+    mapping outcome -> rule (outcomes not in it get the default rule). With ``check_plausibility``, a log HR
+    whose SE is below sqrt(4/N) (N = n_treatment + n_control of the study table, else the arm totals) is
+    flagged usable=False with the reason; its yi and sei are kept for inspection.
     """
-    derived = [_derive_row(row) for _, row in outcomes.iterrows()]
+    derived = _derive(outcomes, zero_cells)
     effects = pd.DataFrame({
         "study_id": outcomes["study_id"].astype(str).to_numpy(),
         "outcome": outcomes["outcome"].astype(str).to_numpy(),
@@ -260,12 +377,18 @@ def derive_effects(outcomes: pd.DataFrame, studies: pd.DataFrame | None = None, 
     }, index=outcomes.index)
     effects["vi"] = effects["sei"] ** 2
     effects["usable"] = effects["reason"] == ""
-    extra = _study_sizes(outcomes, studies)
+    extra = _study_columns(outcomes, studies)
     effects["n_total"] = extra["n_total"]
+    effects["label"] = extra["label"]
     for column in COUNT_COLUMNS:
         effects[column] = outcomes[column].astype(float)
-    for column in COVARIATE_COLUMNS:
-        effects[column] = extra[column]
+    covariates = [c for c in extra.columns if c not in ("n_total", "label")]
+    if studies is None:
+        statistics = (*STATISTIC_COLUMNS, *MEAN_COLUMNS, *LOGRANK_COLUMNS, *GIVEN_COLUMNS)
+        covariates = [c for c in outcomes.columns if c not in (*statistics, *EFFECT_COLUMNS, *NOT_COVARIATES)]
+        extra = outcomes
+    for column in covariates:
+        effects[column] = extra[column].to_numpy()
     if check_plausibility:
         for index, row in effects.iterrows():
             if row["usable"] and row["measure"] == "HR" and np.isfinite(row["n_total"]):
@@ -280,20 +403,17 @@ def derive_effects(outcomes: pd.DataFrame, studies: pd.DataFrame | None = None, 
     if bad.any():
         first = effects[bad].iloc[0]
         raise InputError(f"the effect of {first['study_id']} {first['outcome']} is not finite", column="yi")
-    return effects[list(EFFECT_COLUMNS)].reset_index(drop=True)
+    return effects[[*EFFECT_COLUMNS, *covariates]].reset_index(drop=True)
 
 
-def effects_for(outcome: str, outcomes: pd.DataFrame | None = None,
-                studies: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The usable effects of one outcome (OS, PFS, ORR, DCR, AE), sorted by year then study_id; the default
-    data files are loaded when ``outcomes``/``studies`` are None."""
-    if studies is None:
-        studies = load_studies()
-    if outcomes is None:
-        outcomes = load_outcomes(studies=studies)
+def effects_for(outcome: str, outcomes: pd.DataFrame, studies: pd.DataFrame | None = None,
+                zero_cells: ZeroCellRule = ZeroCellRule()) -> pd.DataFrame:
+    """The usable effects of one outcome (a name of the outcomes table), sorted by year (when the data have a
+    year) then study_id; ``zero_cells`` the rule for arm counts (:class:`bayesmeta.escalc.ZeroCellRule`)."""
     known = sorted(set(outcomes["outcome"]))
     if outcome not in known:
         raise InputError(f"no rows for outcome '{outcome}'", column="outcome", valid=", ".join(known))
-    effects = derive_effects(outcomes[outcomes["outcome"] == outcome], studies)
+    effects = derive_effects(outcomes[outcomes["outcome"] == outcome], studies, zero_cells=zero_cells)
     usable = effects[effects["usable"]]
-    return usable.sort_values(["year", "study_id"], kind="stable").reset_index(drop=True)
+    order = ["year", "study_id"] if "year" in usable.columns else ["study_id"]
+    return usable.sort_values(order, kind="stable").reset_index(drop=True)

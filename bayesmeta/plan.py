@@ -1,15 +1,18 @@
-"""The reanalysis plan: one TOML file that says what to compute (outcomes, priors, covariates, thresholds,
-monitoring, trial sequential analysis, MCMC cross-check).
+"""The reanalysis plan: one TOML file that says what to compute and in the paper's own words (its outcomes,
+their measures and direction of benefit, the two arms' names, the covariates and their levels, named subsets of
+studies, priors, thresholds, monitoring, trial sequential analysis, MCMC cross-check).
 
 :func:`load_plan` reads it with :mod:`tomllib`, checks every key and value, resolves relative paths against the
 plan's folder, and raises :class:`~bayesmeta.errors.InputError` naming the file, the key path (for example
-``outcomes.OS.thresholds``) and what would be valid. ``models/haic.toml`` is the documented example.
+``outcomes.<name>.thresholds``) and what would be valid. ``bayesmeta init`` writes a commented starter plan
+for a user's files.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,9 +22,10 @@ import pandas as pd
 
 from bayesmeta.benefit import Benefit
 from bayesmeta.errors import InputError
-from bayesmeta.scales import RATIO_MEASURES
+from bayesmeta.priors import DEFAULT_PRIOR_FILE
+from bayesmeta.scales import MEASURES, is_ratio, null_value
 
-MEASURES = RATIO_MEASURES  # a plan's outcomes are ratios (HR, RR, OR)
+PLAN_MEASURES = tuple(m for m in MEASURES if m != "GEN")
 BENEFITS = tuple(b.value for b in Benefit)
 MONITOR_ORDERS = ("year", "file")
 TSA_HETEROGENEITY = ("D2", "I2", "none")
@@ -29,14 +33,49 @@ TSA_HETEROGENEITY = ("D2", "I2", "none")
 
 @dataclass(frozen=True)
 class OutcomePlan:
-    """One outcome to analyse: its label, ratio measure, the direction of benefit and the thresholds at which
-    posterior probabilities are reported (on the ratio scale)."""
+    """One outcome to analyse: its label, measure, the direction of benefit, the thresholds at which posterior
+    probabilities are reported and the minimal clinically important difference (both on the reported scale:
+    ratios for HR/RR/OR, raw differences for MD/SMD/RD)."""
 
     name: str
     label: str
     measure: str
     benefit: Benefit
     thresholds: tuple[float, ...]
+    mcid: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "benefit", Benefit.parse(self.benefit))
+        object.__setattr__(self, "thresholds", tuple(float(t) for t in self.thresholds))
+
+
+@dataclass(frozen=True)
+class Arms:
+    """The names of the two compared arms, as the paper words them (for labels such as 'favours ...')."""
+
+    treatment: str = "treatment"
+    control: str = "control"
+
+
+@dataclass(frozen=True)
+class StudySubset:
+    """A named set of studies the paper refers to (a regimen, a subgroup used in a correlation): the studies
+    whose study-table columns take the listed values, minus the listed exclusions."""
+
+    name: str
+    where: tuple[tuple[str, tuple[str, ...]], ...]
+    exclude: tuple[str, ...] = ()
+    note: str = ""
+
+    def mask(self, rows: pd.DataFrame) -> pd.Series:
+        """True for the rows (an effects frame: study_id and covariate columns) that belong to the subset."""
+        keep = pd.Series(True, index=rows.index)
+        for column, values in self.where:
+            if column not in rows.columns:
+                raise InputError(f"subset '{self.name}' selects on column '{column}', which the data lack",
+                                 column=column, valid=", ".join(map(str, rows.columns)))
+            keep &= rows[column].astype(str).isin(values)
+        return keep & ~rows["study_id"].astype(str).isin(self.exclude)
 
 
 @dataclass(frozen=True)
@@ -57,9 +96,9 @@ class TSAPlan:
 @dataclass(frozen=True)
 class MonitoringPlan:
     """Sequential posterior monitoring (:func:`bayesmeta.sequential.monitor`): studies enter in ``order``; the
-    rule stops for benefit when P(benefit side of 1) > ``benefit_probability`` and for futility when
+    rule stops for benefit when P(benefit side of the null) > ``benefit_probability`` and for futility when
     P(benefit beyond the outcome's MCID) < ``futility_probability``. The operating characteristics of the rule
-    are simulated ``simulations`` times per true ratio and heterogeneity value."""
+    are simulated ``simulations`` times per true effect (reported scale) and heterogeneity value."""
 
     outcomes: tuple[str, ...]
     order: str
@@ -67,7 +106,7 @@ class MonitoringPlan:
     futility_mcid: dict[str, float]
     futility_probability: float
     simulations: int
-    true_ratios: dict[str, tuple[float, ...]]
+    true_effects: dict[str, tuple[float, ...]]
     tau_values: tuple[float, ...]
 
 
@@ -91,7 +130,7 @@ class Plan:
     title: str
     seed: int
     level: float
-    studies: Path
+    studies: Path | None
     outcomes_file: Path
     published: Path | None
     priors_file: Path
@@ -104,7 +143,16 @@ class Plan:
     monitoring: MonitoringPlan
     tsa: tuple[TSAPlan, ...]
     mcmc: MCMCPlan
+    arms: Arms = field(default_factory=Arms)
+    pooling: str = "DL"
+    covariate_levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    subsets: dict[str, StudySubset] = field(default_factory=dict)
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    def favours(self, benefit: Benefit) -> tuple[str, str]:
+        """Labels for the two sides of the null, left (below) then right (above): 'favours <arm>'."""
+        treatment, control = f"favours {self.arms.treatment}", f"favours {self.arms.control}"
+        return (treatment, control) if benefit.below else (control, treatment)
 
     def outcome(self, name: str) -> OutcomePlan:
         for o in self.outcomes:
@@ -178,13 +226,13 @@ class _Reader:
                 raise self.fail(f"{full}[{i}]", f"expected a string, got {item!r}", valid)
         return tuple(value)
 
-    def float_list(self, table: dict[str, Any], path: str, key: str) -> tuple[float, ...]:
-        value = self.get(table, path, key, list, valid="a list of positive numbers")
+    def float_list(self, table: dict[str, Any], path: str, key: str, *, default: Any = ...) -> tuple[float, ...]:
+        value = self.get(table, path, key, list, default=default, valid="a list of numbers")
         full = f"{path}.{key}"
         out = []
         for i, item in enumerate(value):
             if isinstance(item, bool) or not isinstance(item, (int, float)):
-                raise self.fail(f"{full}[{i}]", f"expected a number, got {item!r}", "a positive number")
+                raise self.fail(f"{full}[{i}]", f"expected a number, got {item!r}", "a number")
             out.append(float(item))
         return tuple(out)
 
@@ -228,40 +276,46 @@ def _resolve(base: Path, value: str) -> Path:
 
 def _project_root(plan_path: Path) -> Path:
     """Relative data paths are taken from the folder holding the plan's ``models/`` folder when the plan lives
-    in one (so ``models/haic.toml`` can say ``data/haic_studies.csv``), else from the plan's own folder."""
+    in one (so ``models/<name>.toml`` can say ``data/<file>.csv``), else from the plan's own folder."""
     folder = plan_path.parent
     return folder.parent if folder.name == "models" else folder
 
 
 # -- loading -----------------------------------------------------------------------------------------------
-TOP_KEYS = ("title", "seed", "level", "data", "priors", "outcomes", "covariates", "monitoring", "tsa", "mcmc")
+TOP_KEYS = ("title", "seed", "level", "data", "arms", "priors", "outcomes", "covariates", "subsets", "monitoring",
+            "tsa", "mcmc")
+OUTCOME_KEYS = ("label", "measure", "benefit", "thresholds", "mcid")
 
 
 def load_plan(path: str | Path) -> Plan:
-    """Read and validate a plan TOML file; see ``models/haic.toml`` for every key with comments."""
+    """Read and validate a plan TOML file (the README's "The plan" lists every key; ``bayesmeta init`` writes a
+    commented one)."""
     path = Path(path).resolve()
     if not path.is_file():
         raise InputError("plan file not found", file=str(path), valid="a path to a .toml plan")
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"not valid TOML: {exc}", file=str(path)) from None
     r = _Reader(path)
     r.unknown_keys(raw, "", TOP_KEYS)
     root = _project_root(path)
 
     title = r.get(raw, "", "title", str)
-    seed = r.get(raw, "", "seed", int, valid="a non-negative integer")
+    seed = r.get(raw, "", "seed", int, default=20240101, valid="a non-negative integer")
     if seed < 0:
         raise r.fail("seed", f"value {seed} is negative", "a non-negative integer")
     level = r.in_range(r.get(raw, "", "level", float, default=0.95), "level", 0.0, 1.0)
 
     data = r.table(raw, "", "data")
-    r.unknown_keys(data, "data", ("studies", "outcomes", "published", "priors", "control_arm"))
+    r.unknown_keys(data, "data", ("studies", "outcomes", "published", "priors", "control_arm", "pooling"))
+    from bayesmeta.frequentist.paper_rule import POOLINGS
+
+    pooling = r.choice(data, "data", "pooling", POOLINGS, default="DL")
     files: dict[str, Path | None] = {}
     for key in ("studies", "outcomes", "published", "priors"):
-        value = r.get(data, "data", key, str, default=None if key == "published" else ...,
-                      valid="a path relative to the project folder")
+        value = r.get(data, "data", key, str, default=... if key == "outcomes" else None,
+                      valid="a path relative to the plan's folder")
         if value is None:
             files[key] = None
             continue
@@ -269,75 +323,131 @@ def load_plan(path: str | Path) -> Plan:
         if not p.is_file():
             raise r.fail(f"data.{key}", f"file {str(p)!r} not found", "an existing file")
         files[key] = p
+    priors_file = files["priors"] or DEFAULT_PRIOR_FILE
 
     control_arm = r.get(data, "data", "control_arm", str, default=None,
                         valid="the 'level' naming the control arm in the published 'rate' rows")
     if control_arm is not None:
         if files["published"] is None:
             raise r.fail("data.control_arm", "given without data.published", "remove it, or add data.published")
-        arms = _published_arms(files["published"])
-        if control_arm not in arms:
+        arms_published = _published_arms(files["published"])
+        if control_arm not in arms_published:
             raise r.fail("data.control_arm", f"no 'rate' row of {files['published'].name} has level {control_arm!r}",
-                         ", ".join(arms) or "no rate rows in the file")
+                         ", ".join(arms_published) or "no rate rows in the file")
     outcome_names = _outcomes_in_file(files["outcomes"])  # type: ignore[arg-type]
-    study_columns = _columns_of(files["studies"])  # type: ignore[arg-type]
-    prior_names = _prior_set_names(files["priors"])  # type: ignore[arg-type]
+    study_columns = _columns_of(files["studies"] or files["outcomes"])  # type: ignore[arg-type]
+    prior_names = _prior_set_names(priors_file)
 
-    priors = r.table(raw, "", "priors")
+    arms_table = r.table(raw, "", "arms", default={})
+    r.unknown_keys(arms_table, "arms", ("treatment", "control"))
+    arms = Arms(r.get(arms_table, "arms", "treatment", str, default="treatment"),
+                r.get(arms_table, "arms", "control", str, default="control"))
+
+    priors = r.table(raw, "", "priors", default={})
     r.unknown_keys(priors, "priors", ("main", "sensitivity"))
-    main_prior = r.get(priors, "priors", "main", str, valid=", ".join(prior_names))
+    main_prior = r.get(priors, "priors", "main", str, default="weakly_informative", valid=", ".join(prior_names))
     if main_prior not in prior_names:
-        raise r.fail("priors.main", f"unknown prior set {main_prior!r} in {files['priors'].name}",
-                     ", ".join(prior_names))
+        raise r.fail("priors.main", f"unknown prior set {main_prior!r} in {priors_file.name}", ", ".join(prior_names))
     sens = r.str_list(priors, "priors", "sensitivity", default=[], valid=", ".join(prior_names))
     for i, name in enumerate(sens):
         if name not in prior_names:
-            raise r.fail(f"priors.sensitivity[{i}]", f"unknown prior set {name!r} in {files['priors'].name}",
+            raise r.fail(f"priors.sensitivity[{i}]", f"unknown prior set {name!r} in {priors_file.name}",
                          ", ".join(prior_names))
 
     out_table = r.table(raw, "", "outcomes")
     if not out_table:
-        raise r.fail("outcomes", "no outcome given", "one table per outcome, e.g. [outcomes.OS]")
-    outcomes = []
-    for name, spec in out_table.items():
-        p = f"outcomes.{name}"
-        if name not in outcome_names:
-            raise r.fail(p, f"outcome {name!r} has no rows in {files['outcomes'].name}", ", ".join(outcome_names))
-        if not isinstance(spec, dict):
-            raise r.fail(p, f"expected a table, got {spec!r}", "a table with label, measure, benefit, thresholds")
-        r.unknown_keys(spec, p, ("label", "measure", "benefit", "thresholds"))
-        measure = r.choice(spec, p, "measure", MEASURES)
-        benefit = Benefit.parse(r.choice(spec, p, "benefit", BENEFITS))
-        thresholds = r.float_list(spec, p, "thresholds")
-        if not thresholds:
-            raise r.fail(f"{p}.thresholds", "empty list", "a list of positive numbers")
-        for i, t in enumerate(thresholds):
-            if t <= 0:
-                raise r.fail(f"{p}.thresholds[{i}]", f"value {t} is not positive", "a positive ratio")
-        outcomes.append(OutcomePlan(name, r.get(spec, p, "label", str, default=name), measure, benefit,
-                                    tuple(sorted(set(thresholds)))))
+        raise r.fail("outcomes", "no outcome given", "one table per outcome, e.g. [outcomes.mortality]")
+    outcomes = [_load_outcome(r, name, spec, outcome_names, files["outcomes"]) for name, spec in out_table.items()]
     names = tuple(o.name for o in outcomes)
 
     cov = r.table(raw, "", "covariates", default={})
-    r.unknown_keys(cov, "covariates", ("columns", "min_per_level"))
+    r.unknown_keys(cov, "covariates", ("columns", "min_per_level", "levels"))
     covariates = r.str_list(cov, "covariates", "columns", default=[], valid=", ".join(study_columns))
     for i, c in enumerate(covariates):
         if c not in study_columns:
-            raise r.fail(f"covariates.columns[{i}]", f"column {c!r} is not in {files['studies'].name}",
-                         ", ".join(study_columns))
+            table_name = (files["studies"] or files["outcomes"]).name  # type: ignore[union-attr]
+            raise r.fail(f"covariates.columns[{i}]", f"column {c!r} is not in {table_name}", ", ".join(study_columns))
     min_per_level = r.positive_int(cov, "covariates", "min_per_level", default=2)
+    levels_table = r.table(cov, "covariates", "levels", default={})
+    levels = {c: r.str_list(levels_table, "covariates.levels", c, valid="a list of the column's allowed values")
+              for c in levels_table}
+    for c in levels:
+        if c not in study_columns:
+            raise r.fail(f"covariates.levels.{c}", f"column {c!r} is not in the study table", ", ".join(study_columns))
 
-    monitoring = _load_monitoring(r, r.table(raw, "", "monitoring"), outcomes)
+    subsets = _load_subsets(r, r.table(raw, "", "subsets", default={}), study_columns)
+    monitoring = _load_monitoring(r, r.table(raw, "", "monitoring", default={}), outcomes)
     tsa = _load_tsa(r, r.table(raw, "", "tsa", default={}), names, files["published"], control_arm)
-    mcmc = _load_mcmc(r, r.table(raw, "", "mcmc"), names)
+    mcmc = _load_mcmc(r, r.table(raw, "", "mcmc", default={}), names)
 
     return Plan(
         path=path, title=title, seed=int(seed), level=float(level),
         studies=files["studies"], outcomes_file=files["outcomes"], published=files["published"],  # type: ignore
-        priors_file=files["priors"], control_arm=control_arm, main_prior=main_prior, sensitivity_priors=sens,  # type: ignore[arg-type]
+        priors_file=priors_file, control_arm=control_arm, main_prior=main_prior, sensitivity_priors=sens,
         outcomes=tuple(outcomes), covariates=covariates, min_per_level=min_per_level,
-        monitoring=monitoring, tsa=tsa, mcmc=mcmc, raw=raw,
+        monitoring=monitoring, tsa=tsa, mcmc=mcmc, arms=arms, pooling=pooling, covariate_levels=levels,
+        subsets=subsets, raw=raw,
     )
+
+
+def _side_check(r: _Reader, key: str, value: float, measure: str, benefit: Benefit, *, allow_null: bool) -> None:
+    """``value`` (reported scale) must be a valid value of the measure on the benefit side of the null."""
+    null = null_value(measure)
+    if is_ratio(measure) and value <= 0:
+        raise r.fail(key, f"value {value} is not a positive ratio", "a ratio > 0")
+    on_side = benefit.favours(value, null) or (allow_null and value == null)
+    if not on_side:
+        side = f"{'at most' if allow_null else 'below'} {null:g}" if benefit.below else \
+            f"{'at least' if allow_null else 'above'} {null:g}"
+        raise r.fail(key, f"value {value} is not on the benefit side of {null:g} (benefit {benefit.value})",
+                     f"a {measure} {side}")
+
+
+def _load_outcome(r: _Reader, name: str, spec: Any, outcome_names: tuple[str, ...], file: Path) -> OutcomePlan:
+    p = f"outcomes.{name}"
+    if name not in outcome_names:
+        raise r.fail(p, f"outcome {name!r} has no rows in {file.name}", ", ".join(outcome_names))
+    if not isinstance(spec, dict):
+        raise r.fail(p, f"expected a table, got {spec!r}", "a table with label, measure, benefit, thresholds")
+    r.unknown_keys(spec, p, OUTCOME_KEYS)
+    measure = r.choice(spec, p, "measure", PLAN_MEASURES)
+    benefit = Benefit(r.choice(spec, p, "benefit", BENEFITS))
+    null = null_value(measure)
+    thresholds = r.float_list(spec, p, "thresholds", default=[null])
+    if not thresholds:
+        raise r.fail(f"{p}.thresholds", "empty list", "a list of numbers on the reported scale")
+    for i, t in enumerate(thresholds):
+        if not math.isfinite(t) or (is_ratio(measure) and t <= 0):
+            raise r.fail(f"{p}.thresholds[{i}]", f"value {t} is not usable",
+                         "a positive ratio" if is_ratio(measure) else "a finite number")
+    mcid = r.get(spec, p, "mcid", float, default=None, valid=f"a {measure} on the benefit side of {null:g}")
+    if mcid is not None:
+        if not math.isfinite(mcid):
+            raise r.fail(f"{p}.mcid", f"value {mcid} is not finite", "a finite number")
+        _side_check(r, f"{p}.mcid", mcid, measure, benefit, allow_null=False)
+    return OutcomePlan(name, r.get(spec, p, "label", str, default=name), measure, benefit,
+                       tuple(sorted(set(thresholds))), mcid)
+
+
+def _load_subsets(r: _Reader, t: dict[str, Any], columns: tuple[str, ...]) -> dict[str, StudySubset]:
+    out = {}
+    for name, spec in t.items():
+        p = f"subsets.{name}"
+        if not isinstance(spec, dict):
+            raise r.fail(p, f"expected a table, got {spec!r}", "a table with where, exclude, note")
+        r.unknown_keys(spec, p, ("where", "exclude", "note"))
+        where = r.table(spec, p, "where", default={})
+        selected = []
+        for column, values in where.items():
+            if column not in columns:
+                raise r.fail(f"{p}.where.{column}", f"column {column!r} is not in the study table", ", ".join(columns))
+            values = [values] if isinstance(values, str) else values
+            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                raise r.fail(f"{p}.where.{column}", f"expected a string or a list of strings, got {values!r}")
+            selected.append((column, tuple(values)))
+        out[name] = StudySubset(name, tuple(selected), r.str_list(spec, p, "exclude", default=[]),
+                                r.get(spec, p, "note", str, default=""))
+    return out
 
 
 def _known(r: _Reader, key: str, values: tuple[str, ...], names: tuple[str, ...]) -> None:
@@ -346,54 +456,41 @@ def _known(r: _Reader, key: str, values: tuple[str, ...], names: tuple[str, ...]
             raise r.fail(f"{key}[{i}]", f"outcome {v!r} is not among the plan's outcomes", ", ".join(names))
 
 
-def _per_direction(r: _Reader, t: dict[str, Any], key: str, outcomes: list[OutcomePlan],
-                   chosen: tuple[str, ...], *, many: bool) -> dict[str, Any]:
-    """A value per direction of benefit (``{ below = 0.8, above = 1.25 }``), mapped to each monitored outcome;
-    each value must lie on its direction's benefit side of 1 (1 itself allowed for lists of true ratios)."""
-    table = r.table(t, "monitoring", key)
-    r.unknown_keys(table, f"monitoring.{key}", BENEFITS)
-    out: dict[str, Any] = {}
+def _load_monitoring(r: _Reader, t: dict[str, Any], outcomes: list[OutcomePlan]) -> MonitoringPlan:
+    """Monitoring of the chosen outcomes (default: all). The futility MCID is each outcome's ``mcid`` (no
+    futility rule without one); the simulated true effects default to the null and the MCID."""
+    names = tuple(o.name for o in outcomes)
+    r.unknown_keys(t, "monitoring", ("outcomes", "order", "benefit_probability", "futility_probability",
+                                     "simulations", "true_effects", "tau_values"))
+    chosen = r.str_list(t, "monitoring", "outcomes", default=list(names), valid=", ".join(names))
+    _known(r, "monitoring.outcomes", chosen, names)
+    order = r.choice(t, "monitoring", "order", MONITOR_ORDERS, default="year")
+    benefit_p = r.in_range(r.get(t, "monitoring", "benefit_probability", float, default=0.975),
+                           "monitoring.benefit_probability", 0.0, 1.0)
+    futility_p = r.in_range(r.get(t, "monitoring", "futility_probability", float, default=0.10),
+                            "monitoring.futility_probability", 0.0, 1.0)
+    taus = r.float_list(t, "monitoring", "tau_values", default=[0.0, 0.3])
+    for i, v in enumerate(taus):
+        if not math.isfinite(v) or v < 0:
+            raise r.fail(f"monitoring.tau_values[{i}]", f"value {v} is not usable", "a number >= 0")
+    truths_table = r.table(t, "monitoring", "true_effects", default={})
+    r.unknown_keys(truths_table, "monitoring.true_effects", chosen)
+    truths: dict[str, tuple[float, ...]] = {}
     for o in outcomes:
         if o.name not in chosen:
             continue
-        side_key = o.benefit.value
-        full = f"monitoring.{key}.{side_key}"
-        side = "at most 1" if o.benefit.below else "at least 1"
-        if many:
-            values = r.float_list(table, f"monitoring.{key}", side_key)
-        else:
-            values = (r.get(table, f"monitoring.{key}", side_key, float, valid=f"a ratio {side}"),)
+        null = null_value(o.measure)
+        default = [null] if o.mcid is None else [null, o.mcid]
+        values = r.float_list(truths_table, "monitoring.true_effects", o.name, default=default)
         for i, v in enumerate(values):
-            wrong = v <= 0 or (v > 1 if o.benefit.below else v < 1) or (not many and v == 1)
-            if wrong:
-                where = f"{full}[{i}]" if many else full
-                raise r.fail(where, f"value {v} is not on the benefit side of 1 for '{o.benefit}'",
-                             f"a positive ratio {side}")
-        out[o.name] = tuple(values) if many else float(values[0])
-    return out
-
-
-def _load_monitoring(r: _Reader, t: dict[str, Any], outcomes: list[OutcomePlan]) -> MonitoringPlan:
-    names = tuple(o.name for o in outcomes)
-    r.unknown_keys(t, "monitoring", ("outcomes", "order", "benefit_probability", "futility_mcid",
-                                     "futility_probability", "simulations", "true_ratios", "tau_values"))
-    chosen = r.str_list(t, "monitoring", "outcomes", valid=", ".join(names))
-    _known(r, "monitoring.outcomes", chosen, names)
-    order = r.choice(t, "monitoring", "order", MONITOR_ORDERS, default="year")
-    benefit_p = r.in_range(r.get(t, "monitoring", "benefit_probability", float),
-                           "monitoring.benefit_probability", 0.0, 1.0)
-    futility_p = r.in_range(r.get(t, "monitoring", "futility_probability", float),
-                            "monitoring.futility_probability", 0.0, 1.0)
-    taus = r.float_list(t, "monitoring", "tau_values")
-    for i, v in enumerate(taus):
-        if v < 0:
-            raise r.fail(f"monitoring.tau_values[{i}]", f"value {v} is negative", "a number >= 0")
+            _side_check(r, f"monitoring.true_effects.{o.name}[{i}]", v, o.measure, o.benefit, allow_null=True)
+        truths[o.name] = tuple(values)
     return MonitoringPlan(
         outcomes=chosen, order=order, benefit_probability=benefit_p,
-        futility_mcid=_per_direction(r, t, "futility_mcid", outcomes, chosen, many=False),
+        futility_mcid={o.name: o.mcid for o in outcomes if o.name in chosen and o.mcid is not None},
         futility_probability=futility_p,
         simulations=r.positive_int(t, "monitoring", "simulations", default=200),
-        true_ratios=_per_direction(r, t, "true_ratios", outcomes, chosen, many=True),
+        true_effects=truths,
         tau_values=taus,
     )
 
@@ -436,13 +533,13 @@ def _load_tsa(r: _Reader, t: dict[str, Any], names: tuple[str, ...], published: 
 
 def _load_mcmc(r: _Reader, t: dict[str, Any], names: tuple[str, ...]) -> MCMCPlan:
     r.unknown_keys(t, "mcmc", ("outcomes", "chains", "draws", "tune", "target_accept", "cores"))
-    chosen = r.str_list(t, "mcmc", "outcomes", valid=", ".join(names))
+    chosen = r.str_list(t, "mcmc", "outcomes", default=list(names), valid=", ".join(names))
     _known(r, "mcmc.outcomes", chosen, names)
     return MCMCPlan(
         outcomes=chosen,
-        chains=r.positive_int(t, "mcmc", "chains"),
-        draws=r.positive_int(t, "mcmc", "draws"),
-        tune=r.positive_int(t, "mcmc", "tune"),
+        chains=r.positive_int(t, "mcmc", "chains", default=2),
+        draws=r.positive_int(t, "mcmc", "draws", default=2500),
+        tune=r.positive_int(t, "mcmc", "tune", default=1000),
         target_accept=r.in_range(r.get(t, "mcmc", "target_accept", float, default=0.9), "mcmc.target_accept",
                                  0.0, 1.0),
         cores=r.positive_int(t, "mcmc", "cores", default=1),
@@ -452,14 +549,18 @@ def _load_mcmc(r: _Reader, t: dict[str, Any], names: tuple[str, ...]) -> MCMCPla
 # -- peeks at the input files needed to validate names ----------------------------------------------------
 def _outcomes_in_file(path: Path) -> tuple[str, ...]:
     try:
-        frame = pd.read_csv(path, usecols=["outcome"], dtype=str)
-    except ValueError:
-        raise InputError("no 'outcome' column", file=str(path), column="outcome") from None
+        frame = pd.read_csv(path, usecols=["outcome"], dtype=str, encoding="utf-8-sig")
+    except (ValueError, UnicodeDecodeError):
+        raise InputError("no 'outcome' column", file=str(path), column="outcome",
+                         valid="an outcomes table with study_id, outcome, measure and the reported statistics") from None
     return tuple(dict.fromkeys(frame["outcome"].dropna().str.strip()))
 
 
 def _columns_of(path: Path) -> tuple[str, ...]:
-    return tuple(pd.read_csv(path, nrows=0).columns)
+    try:
+        return tuple(str(c).strip() for c in pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"not a readable CSV file ({exc})", file=str(path)) from None
 
 
 def _prior_set_names(path: Path) -> tuple[str, ...]:

@@ -16,13 +16,14 @@ Parameter names:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Callable, Protocol, runtime_checkable
 
 import numpy as np
-import pandas as pd
-from scipy import stats
 
 from bayesmeta.scales import RATIO_MEASURES
+
+if TYPE_CHECKING:  # pandas and scipy.stats are imported where used: the exact engine's path needs neither
+    import pandas as pd
 
 
 @runtime_checkable
@@ -60,6 +61,8 @@ class SampleMarginal:
         self.draws = np.sort(values)
 
     def pdf(self, x: np.ndarray | float) -> np.ndarray:
+        from scipy import stats
+
         if np.ptp(self.draws) == 0:
             return np.where(np.asarray(x) == self.draws[0], np.inf, 0.0)
         return stats.gaussian_kde(self.draws)(np.atleast_1d(np.asarray(x, dtype=float))).reshape(np.shape(x))
@@ -167,6 +170,18 @@ class Posterior:
         """One row per parameter: mean, sd, median and interval on the analysis ('log') scale, or median and
         interval on the 'natural' scale (exponentiated for ratio measures; quantiles transform exactly, moments
         do not, so the natural-scale table carries no mean or sd)."""
+        import pandas as pd
+
+        rows = self._summary_rows(level, scale, kind)
+        columns = [c for c in rows[0] if c != "parameter"]
+        return pd.DataFrame(
+            np.array([[row[c] for c in columns] for row in rows], dtype=float),
+            index=pd.Index([row["parameter"] for row in rows], name="parameter"),
+            columns=columns,
+        )
+
+    def _summary_rows(self, level: float = 0.95, scale: str = "log", kind: str = "central") -> list[dict]:
+        """The rows of :meth:`summary` as plain dicts."""
         if scale not in ("log", "natural"):
             raise ValueError(f"unknown scale {scale!r} (valid: 'log', 'natural')")
         rows = []
@@ -189,11 +204,13 @@ class Posterior:
                     "ci_upper": float(transform(hi)),
                 }
             rows.append(row)
-        return pd.DataFrame(rows).set_index("parameter")
+        return rows
 
     def shrinkage(self, level: float = 0.95) -> pd.DataFrame:
         """Observed vs shrunken study effects: yi, sei, posterior mean/sd/interval of theta_i, and the shrinkage
         share 1 - |E(theta_i) - E(mu)| / |y_i - E(mu)| (0: none, 1: all the way to the mean)."""
+        import pandas as pd
+
         mu_mean = self.marginal("mu").mean()
         rows = []
         for i, sid in enumerate(self.study):
@@ -219,6 +236,8 @@ class Posterior:
         """Meta-regression coefficients as contrasts: one row per beta, with the posterior median and interval of
         exp(beta) — for a factor level, the ratio of HRs (RRs, ORs) between that level and the reference — and
         P(exp(beta) < 1); on the analysis scale (ratio columns hold beta itself) for non-ratio measures."""
+        import pandas as pd
+
         transform = np.exp if self.is_ratio else (lambda v: v)
         rows = []
         for name in self.covariates:
@@ -249,6 +268,7 @@ class Posterior:
         """ArviZ InferenceData with posterior, log_likelihood, posterior_predictive and observed_data groups
         (dims 'study' and 'covariate'); the prior group is added when the engine supplied prior draws."""
         import arviz as az
+        from scipy import stats
 
         draws = self.get_draws(n_draws, seed)
         rng = np.random.default_rng((self.seed if seed is None else seed) or 0)
@@ -286,9 +306,9 @@ class Posterior:
     def to_dict(self, level: float = 0.95, below: tuple[float, ...] = ()) -> dict[str, object]:
         """Plain JSON-ready summary: each parameter {mean, sd, median, ci_lower, ci_upper} (analysis scale),
         ``prob_below`` for each threshold, engine, k, priors, diagnostics and warnings."""
-        table = self.summary(level)
         out: dict[str, object] = {"engine": self.engine, "measure": self.measure, "k": self.k}
-        for name, row in table.iterrows():
+        for row in self._summary_rows(level):
+            name = row["parameter"]
             key = "predictive" if name == "theta_new" else str(name)
             if key.startswith("beta["):
                 key = "beta." + key[5:-1]

@@ -27,7 +27,7 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from bayesmeta.errors import InputError, ModelError
 
@@ -38,7 +38,7 @@ VALID_FORMS = (
 )
 EFFECT_FAMILIES = ("normal", "flat")
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
-DEFAULT_PRIOR_FILE = Path(__file__).resolve().parent.parent / "models" / "priors.toml"
+DEFAULT_PRIOR_FILE = Path(__file__).resolve().parent / "resources" / "priors.toml"
 
 
 def _fmt(x: float) -> str:
@@ -259,7 +259,8 @@ class HalfCauchyPrior(Prior):
         return _positive_logpdf(x, lambda t: const - np.log1p((t / self.scale_) ** 2))
 
     def rvs(self, size, rng=None):
-        return stats.halfcauchy.rvs(scale=self.scale_, size=size, random_state=_rng(rng))
+        # inverse CDF, tan(pi u / 2), as scipy.stats.halfcauchy draws
+        return self.scale_ * np.tan(0.5 * math.pi * _rng(rng).uniform(size=size))
 
     def scale(self):
         return self.scale_
@@ -302,7 +303,7 @@ class HalfTPrior(Prior):
         return _positive_logpdf(x, lambda t: const - (nu + 1) / 2 * np.log1p((t / self.scale_) ** 2 / nu))
 
     def rvs(self, size, rng=None):
-        return np.abs(stats.t.rvs(df=self.nu, scale=self.scale_, size=size, random_state=_rng(rng)))
+        return np.abs(self.scale_ * _rng(rng).standard_t(self.nu, size=size))
 
     def scale(self):
         return self.scale_
@@ -751,7 +752,7 @@ class PriorSet:
 
 
 def load_prior_sets(path: str | Path | None = None) -> dict[str, PriorSet]:
-    """Read named prior sets from a TOML file (default ``models/priors.toml``): one table per set with keys
+    """Read named prior sets from a TOML file (default: the sets shipped in ``bayesmeta/resources/priors.toml``): one table per set with keys
     ``mu``, ``tau``, ``beta`` (prior texts), ``description`` and ``source``; ``beta`` defaults to ``mu``."""
     file = Path(path) if path is not None else DEFAULT_PRIOR_FILE
     try:

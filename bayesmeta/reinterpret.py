@@ -48,7 +48,6 @@ PRIORS: tuple[str, ...] = ("skeptical", "enthusiastic", "pessimistic", "vague", 
 STRENGTHS: dict[str, float] = {"weak": 0.15, "moderate": 0.05, "strong": 0.025}
 VAGUE_SD: float = 10.0
 DEFAULT_ROPE: tuple[float, float] = (0.9, 1.1)
-BENEFIT_ABOVE_OUTCOMES: tuple[str, ...] = ("ORR", "DCR")
 
 
 @dataclass(frozen=True)
@@ -250,10 +249,10 @@ def reinterpret_published(
 ) -> pd.DataFrame:
     """Every HR/RR/OR row of a published-results table with a CI, under each prior: one long table.
 
-    ``benefit`` maps outcome names to their direction of benefit (outcomes not named: below; None: above for
-    the response rates ``BENEFIT_ABOVE_OUTCOMES``, where a ratio above 1 favours the treatment). ``mcid`` is
-    given for benefit below 1 (e.g. 0.8); rows whose benefit lies above use 1/mcid. ROPE bounds are used as given
-    for both directions. Rows without a CI or with a degenerate one (lower = upper, e.g. "1.00 (1.00, 1.00)")
+    ``mcid`` is given for benefit below 1 (e.g. 0.8); ``benefit`` maps outcome names to their direction of
+    benefit (the plan's), and rows of an outcome whose benefit lies above 1 (response rates, where a ratio above
+    1 favours the treatment) use 1/mcid; outcomes not in the map are taken as 'below'. ROPE bounds are used as
+    given for both directions. Rows without a CI or with a degenerate one (lower = upper, e.g. "1.00 (1.00, 1.00)")
     are kept once per prior with status 'skipped' and the reason; all others have status 'ok'.
     Columns: the row's key columns and spreadsheet ``row``, prior, benefit, mcid, estimate, ci_lower, ci_upper,
     yi, se, prior_mean, prior_sd, post_mean, post_sd, median, lower, upper, p_benefit, p_mcid, p_rope, status,
@@ -269,9 +268,8 @@ def reinterpret_published(
     reason = np.where(~has_ci, "no confidence interval printed",
                       np.where(has_ci & (up <= low), "degenerate interval (lower = upper): no standard error",
                                np.where(~usable, "estimate outside its CI", "")))
-    sides = {o: Benefit.ABOVE for o in BENEFIT_ABOVE_OUTCOMES} if benefit is None else \
-        {str(o): Benefit.parse(b, where=f"benefit of {o}") for o, b in benefit.items()}
-    below = np.array([sides.get(str(o), Benefit.BELOW).below for o in rows["outcome"]], dtype=bool)
+    directions = {str(k): Benefit.parse(v) for k, v in (benefit or {}).items()}
+    below = np.array([directions.get(str(o), Benefit.BELOW).below for o in rows["outcome"]], dtype=bool)
     row_mcid = np.where(below, mcid, 1.0 / mcid)
 
     def safe(values: np.ndarray, fill: float) -> np.ndarray:

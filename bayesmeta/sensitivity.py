@@ -142,8 +142,8 @@ def prior_grid(
     (``prob_below_<t>``; P(ratio > t), ``prob_above_<t>``, when benefit lies above). All rows come from one
     vectorised exact-engine call (:func:`bayesmeta.exact.fit_exact_priors`). ``data``: an EffectData, or the
     effects yi with ``sei`` (or ``vi``), ``measure`` (default GEN) and ``benefit`` (default below).
-    ``prior_sets`` maps names to :class:`bayesmeta.priors.PriorSet` (or (mu, tau) pairs); None loads
-    ``models/priors.toml``.
+    ``prior_sets`` maps names to :class:`bayesmeta.priors.PriorSet` (or (mu, tau) pairs); None loads the
+    packaged prior sets.
     """
     from bayesmeta.exact import fit_exact_priors
 

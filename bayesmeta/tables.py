@@ -3,11 +3,15 @@
 Accepted forms, besides a ``study`` (or ``study_id``) column, tried in this order:
 1. ``yi, sei`` -- effects on the analysis scale with their standard errors;
 2. ``yi, vi`` -- effects with their sampling variances;
-3. ``estimate, ci_lower, ci_upper`` -- a ratio (HR, RR, OR; logged) or a mean difference (MD) with a 95% CI,
+3. ``estimate, ci_lower, ci_upper`` -- a ratio (HR, RR, OR; logged) or a difference (MD, SMD, RD) with a 95% CI,
    se = (U - L) / (2 * 1.959964) on the analysis scale (Tierney et al. 2007);
-4. ``events_treatment, total_treatment, events_control, total_control`` -- arm counts, log RR by default or log
-   OR with measure OR (metafor ``escalc`` conventions: 0.5 added to the cells of studies with a zero cell;
-   studies with no events in either arm dropped and listed in ``dropped``).
+4. ``mean_treatment, sd_treatment, mean_control, sd_control, total_treatment, total_control`` -- means, SDs and
+   arm sizes: MD by default or SMD (Hedges' g) with measure SMD (metafor ``escalc``, :mod:`bayesmeta.escalc`);
+5. ``o_minus_e, var_o_minus_e`` -- the log-rank O - E and its variance V: log HR = (O - E)/V, variance 1/V;
+6. ``events_treatment, total_treatment, events_control, total_control`` -- arm counts, log RR by default, log
+   OR with measure OR or RD with measure RD (metafor ``escalc`` conventions, :class:`ZeroCellRule`: 0.5 added to
+   the cells of studies with a zero cell; for RR and OR, studies with no events (or only events) in both arms
+   dropped and listed in ``dropped``; kept for RD).
 Arm counts given alongside another form are validated and kept in ``counts``; every other column becomes a
 covariate.
 """
@@ -28,16 +32,23 @@ from bayesmeta.data import (
     read_text_csv,
     spreadsheet_row,
 )
-from bayesmeta.effects import both_arms_zero, log_or_from_counts, log_ratio_from_ci, log_rr_from_counts
 from bayesmeta.benefit import Benefit
 from bayesmeta.effect_data import EffectData
+from bayesmeta.effects import MEAN_FUNCTIONS, counts_effect, log_ratio_from_ci
 from bayesmeta.errors import InputError
+from bayesmeta.escalc import ZeroCellRule, log_hr_from_logrank
 from bayesmeta.scales import MEASURES
 
+MEANS_FORM: tuple[str, ...] = (
+    "mean_treatment", "sd_treatment", "mean_control", "sd_control", "total_treatment", "total_control",
+)
+LOGRANK_FORM: tuple[str, ...] = ("o_minus_e", "var_o_minus_e")
 FORMS: tuple[tuple[str, ...], ...] = (
     ("yi", "sei"),
     ("yi", "vi"),
     ("estimate", "ci_lower", "ci_upper"),
+    MEANS_FORM,
+    LOGRANK_FORM,
     COUNT_COLUMNS,
 )
 FORMS_TEXT = "; ".join(", ".join(form) for form in FORMS)
@@ -104,8 +115,39 @@ def _covariate(values: pd.Series) -> pd.Series:
     return values.where(~blank, None).astype(object)
 
 
+def _from_means(frame: pd.DataFrame, measure: str, file: str) -> tuple[np.ndarray, np.ndarray]:
+    if measure not in MEAN_FUNCTIONS:
+        raise InputError(f"means and SDs give an MD or SMD, not {measure}", file=file, column="measure",
+                         valid="MD (default) or SMD")
+    values = {}
+    for column in MEANS_FORM:
+        size, sd = column.startswith("total_"), column.startswith("sd_")
+        values[column] = numeric_column(frame, column, file, required=True, integer=size,
+                                        positive=size or sd).to_numpy()
+    yi, vi = MEAN_FUNCTIONS[measure](*(values[c] for c in (
+        "mean_treatment", "sd_treatment", "total_treatment", "mean_control", "sd_control", "total_control")))
+    yi, vi = np.atleast_1d(yi), np.atleast_1d(vi)
+    if not np.all(np.isfinite(vi)):
+        position = int(np.flatnonzero(~np.isfinite(vi))[0])
+        raise InputError(f"the {measure} needs more than 3 patients in all", file=file,
+                         row=spreadsheet_row(position), column="total_control",
+                         valid="total_treatment + total_control > 3")
+    return yi, np.sqrt(vi)
+
+
+def _from_logrank(frame: pd.DataFrame, measure: str, file: str) -> tuple[np.ndarray, np.ndarray]:
+    if measure != "HR":
+        raise InputError(f"log-rank O - E and V give a log HR, not {measure}", file=file, column="measure",
+                         valid="HR (default)")
+    oe = numeric_column(frame, "o_minus_e", file, required=True).to_numpy()
+    v = numeric_column(frame, "var_o_minus_e", file, required=True, positive=True).to_numpy()
+    yi, vi = log_hr_from_logrank(oe, v)
+    return np.atleast_1d(yi), np.sqrt(np.atleast_1d(vi))
+
+
 def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
-                  methods: pd.Series | None = None, benefit: Benefit | str = Benefit.BELOW) -> EffectData:
+                  methods: pd.Series | None = None, zero_cells: ZeroCellRule = ZeroCellRule(),
+                  benefit: Benefit | str = Benefit.BELOW) -> EffectData:
     if frame.empty:
         raise InputError("the table has no data rows", file=file)
     study_column = _study_column(frame, file)
@@ -149,28 +191,41 @@ def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
         method = np.array(["given"] * len(frame), dtype=object)
         measure = measure or "GEN"
     elif form == ("estimate", "ci_lower", "ci_upper"):
-        if measure not in ("HR", "RR", "OR", "MD"):
+        if measure not in ("HR", "RR", "OR", "MD", "SMD", "RD"):
             raise InputError("an estimate with a CI needs its measure", file=file, column="measure",
-                             valid="HR, RR, OR (ratio scale, analysed as logs) or MD (raw scale)")
+                             valid="HR, RR, OR (ratio scale, analysed as logs) or MD, SMD, RD (raw scale)")
         values = pd.DataFrame({c: numeric_column(frame, c, file, required=True) for c in form})
         check_interval(values, pd.Series([measure] * len(frame)), file)
         est, lower, upper = (values[c].to_numpy() for c in form)
-        if measure == "MD":
+        if measure in ("MD", "SMD", "RD"):
             yi, sei = est, (upper - lower) / (2 * _Z975)
         else:
             yi, sei = log_ratio_from_ci(est, lower, upper)
         method = np.array(["ci"] * len(frame), dtype=object)
+    elif form == MEANS_FORM:
+        measure = measure or "MD"
+        yi, sei = _from_means(frame, measure, file)
+        method = np.array(["means"] * len(frame), dtype=object)
+    elif form == LOGRANK_FORM:
+        measure = measure or "HR"
+        yi, sei = _from_logrank(frame, measure, file)
+        method = np.array(["logrank"] * len(frame), dtype=object)
     else:
         measure = measure or "RR"
-        if measure not in ("RR", "OR"):
-            raise InputError(f"arm counts give a log RR or log OR, not {measure}", file=file, column="measure",
-                             valid="RR (default) or OR")
+        if measure not in ("RR", "OR", "RD"):
+            raise InputError(f"arm counts give a log RR, log OR or RD, not {measure}", file=file,
+                             column="measure", valid="RR (default), OR or RD")
         a, n1, c, n2 = (counts[col].to_numpy() for col in COUNT_COLUMNS)
-        function = log_rr_from_counts if measure == "RR" else log_or_from_counts
-        yi, vi, corrected = function(a, n1, c, n2)
-        yi, sei = np.atleast_1d(yi), np.sqrt(np.atleast_1d(vi))
-        keep = ~np.atleast_1d(both_arms_zero(a, c))
-        method = np.where(np.atleast_1d(corrected), "counts_cc", "counts").astype(object)
+        yi, vi, corrected, dropped = counts_effect(measure, a, n1, c, n2, zero_cells)
+        keep = ~dropped
+        if np.any(keep & ~(np.isfinite(vi) & (vi > 0))):
+            position = int(np.flatnonzero(keep & ~(np.isfinite(vi) & (vi > 0)))[0])
+            raise InputError(f"the {measure} is not finite or has variance 0 under the zero-cell rule "
+                             f"add={zero_cells.add:g}, to='{zero_cells.to}'", file=file,
+                             row=spreadsheet_row(position), column=COUNT_COLUMNS[0],
+                             valid="a zero-cell rule that corrects zero cells (to='only0')")
+        sei = np.sqrt(vi)
+        method = np.where(corrected, "counts_cc", "counts").astype(object)
     if methods is not None:
         method = methods.astype(str).to_numpy(dtype=object)
 
@@ -183,7 +238,8 @@ def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
         counts = counts.astype("int64")
     dropped = tuple(studies[~keep])
     if not keep.any():
-        raise InputError("every study has no events in either arm: nothing to analyse", file=file)
+        raise InputError("every study has no events in either arm (or events in every patient of both): nothing to "
+                         "analyse", file=file)
     return EffectData(
         study=tuple(studies[keep]),
         yi=np.asarray(yi, dtype=float)[keep],
@@ -198,12 +254,14 @@ def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
     )
 
 
-def read_effect_table(path: str | Path, measure: str | None = None,
+def read_effect_table(path: str | Path, measure: str | None = None, *,
+                      zero_cells: ZeroCellRule = ZeroCellRule(),
                       benefit: Benefit | str = Benefit.BELOW) -> EffectData:
     """Read and validate a user's effect table (forms in the module docstring). ``measure`` is one of HR, RR,
-    OR, MD or GEN; when None it comes from a ``measure`` column, else GEN for yi forms and RR for counts."""
+    OR, MD, SMD, RD or GEN; when None it comes from a ``measure`` column, else GEN for yi forms, MD for means,
+    HR for log-rank statistics and RR for counts. ``zero_cells`` is the zero-cell rule of arm counts."""
     file = str(path)
-    return _effect_table(read_text_csv(path), measure, file, benefit=benefit)
+    return _effect_table(read_text_csv(path), measure, file, zero_cells=zero_cells, benefit=benefit)
 
 
 def effect_table_from_frame(df: pd.DataFrame, measure: str | None, source: str = "<frame>",

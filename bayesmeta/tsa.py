@@ -48,10 +48,6 @@ from bayesmeta.errors import InputError, ModelError
 Convention = Literal["two-sided", "per-side"]
 SpendingFunction = Callable[[np.ndarray, float], np.ndarray]
 
-_Z_TRUNCATE = 10.0  # standard deviations kept on either side of the mean in the numerical integration
-_GRID_POINTS = 401  # Simpson points per look (odd); boundaries change by < 1e-9 from 1601 points
-_Z_MAX = 37.0  # largest finite boundary searched; a smaller increment of spending gives an infinite boundary
-
 
 # -- required information size ----------------------------------------------------------------------------
 def _check_probability(value: float, name: str) -> float:
@@ -169,22 +165,26 @@ def _check_variances(vi: ArrayLike) -> np.ndarray:
 
 
 # -- alpha spending ---------------------------------------------------------------------------------------
-def _ldof(t: np.ndarray, level: float) -> np.ndarray:
-    """gsDesign sfLDOF: 2 - 2 Phi(z_{1-level/2} / sqrt(t)) on (0, 1], 0 at t = 0, ``level`` beyond 1."""
+# The spending functions are kept on the log scale: at small information fractions the O'Brien-Fleming-type
+# spending 2 Phi(-z / sqrt(t)) underflows double precision (t = 1e-4 spends about e^-19214), yet it still
+# defines a finite boundary (z / sqrt(t) = 196 at the first look).
+def _log_ldof(t: np.ndarray, level: float) -> np.ndarray:
+    """log of gsDesign sfLDOF, 2 - 2 Phi(z_{1-level/2} / sqrt(t)) on (0, 1]; -inf at t = 0, log(level) beyond 1."""
     t = np.clip(np.asarray(t, dtype=float), 0.0, 1.0)
     z = stats.norm.isf(level / 2.0)
     with np.errstate(divide="ignore"):
-        out = 2.0 * stats.norm.sf(z / np.sqrt(t))
-    return np.where(t > 0, out, 0.0)
+        out = math.log(2.0) + special.log_ndtr(-z / np.sqrt(t))
+    return np.where(t > 0, out, -np.inf)
 
 
-def _ldpocock(t: np.ndarray, level: float) -> np.ndarray:
-    """Lan-DeMets Pocock-type spending: level * ln(1 + (e - 1) t)."""
+def _log_ldpocock(t: np.ndarray, level: float) -> np.ndarray:
+    """log of the Lan-DeMets Pocock-type spending, level * ln(1 + (e - 1) t)."""
     t = np.clip(np.asarray(t, dtype=float), 0.0, 1.0)
-    return level * np.log1p((math.e - 1.0) * t)
+    with np.errstate(divide="ignore"):
+        return math.log(level) + np.log(np.log1p((math.e - 1.0) * t))
 
 
-_SPENDING: dict[str, SpendingFunction] = {"obf": _ldof, "pocock": _ldpocock}
+_LOG_SPENDING: dict[str, SpendingFunction] = {"obf": _log_ldof, "pocock": _log_ldpocock}
 
 
 def _check_convention(convention: str) -> str:
@@ -194,18 +194,40 @@ def _check_convention(convention: str) -> str:
     return convention
 
 
-def _total_spending(spending: str | SpendingFunction, level: float, sides: int, convention: str) -> Callable:
-    """Cumulative spending of both sides together, A(t), under the chosen convention."""
+def _log_total_spending(spending: str | SpendingFunction, level: float, sides: int, convention: str) -> Callable:
+    """log A(t), the cumulative spending of both sides together under the chosen convention.
+
+    A callable spending function f(t, level) is taken on its own scale (its logarithm underflows where f does)."""
     if callable(spending):
-        base = spending
-    elif spending in _SPENDING:
-        base = _SPENDING[spending]
+        def log_base(t: np.ndarray, lev: float) -> np.ndarray:
+            with np.errstate(divide="ignore"):
+                return np.log(np.clip(np.asarray(spending(t, lev), dtype=float), 0.0, None))
+    elif spending in _LOG_SPENDING:
+        log_base = _LOG_SPENDING[spending]
     else:
         raise InputError(f"unknown spending function {spending!r}", column="spending",
                          valid="'obf', 'pocock' or a callable f(t, alpha)")
     if sides == 1 or _check_convention(convention) == "two-sided":
-        return lambda t: np.asarray(base(np.asarray(t, dtype=float), level), dtype=float)
-    return lambda t: 2.0 * np.asarray(base(np.asarray(t, dtype=float), level / 2.0), dtype=float)
+        return lambda t: np.asarray(log_base(np.asarray(t, dtype=float), level), dtype=float)
+    return lambda t: math.log(2.0) + np.asarray(log_base(np.asarray(t, dtype=float), level / 2.0), dtype=float)
+
+
+def _log_cumulative(log_spend: Callable, t: np.ndarray, level: float) -> np.ndarray:
+    """log of the cumulative spending at the looks, made non-decreasing and capped at ``level``."""
+    values = np.minimum(np.nan_to_num(log_spend(t), nan=-np.inf), math.log(level))
+    return np.maximum.accumulate(values)
+
+
+def _log_increments(log_cumulative: np.ndarray) -> np.ndarray:
+    """log(A_k - A_{k-1}) from log A_k, without forming the (possibly underflowing) differences."""
+    previous = np.concatenate([[-np.inf], log_cumulative[:-1]])
+    out = np.full(log_cumulative.size, -np.inf)
+    grows = log_cumulative > previous
+    d = previous[grows] - log_cumulative[grows]  # < 0
+    with np.errstate(divide="ignore"):
+        log1mexp = np.where(d > -math.log(2.0), np.log(-np.expm1(d)), np.log1p(-np.exp(d)))
+    out[grows] = log_cumulative[grows] + log1mexp
+    return out
 
 
 def obf_spending(
@@ -216,98 +238,191 @@ def obf_spending(
     sides=2, convention='two-sided' (default): alpha(t) = 2 - 2 Phi(z_{1-alpha/2} / sqrt(t)), both sides
     together. sides=2, convention='per-side': 2 x [2 - 2 Phi(z_{1-alpha/4} / sqrt(t))] (gsDesign ``sfLDOF`` at
     alpha/2 on each side, as RTSA). sides=1: 2 - 2 Phi(z_{1-alpha/2} / sqrt(t)) with alpha one-sided (gsDesign
-    ``sfLDOF``). Fractions above 1 spend alpha.
+    ``sfLDOF``). Fractions above 1 spend alpha. Values below about 1e-308 underflow to 0; see
+    :attr:`Boundaries.log_alpha_spent` for the logarithm.
     """
     alpha = _check_probability(alpha, "alpha")
     if sides not in (1, 2):
         raise InputError(f"sides = {sides!r}", column="sides", valid="1 or 2")
-    return _total_spending("obf", alpha, sides, convention)(np.asarray(t, dtype=float))
+    return np.exp(_log_total_spending("obf", alpha, sides, convention)(np.asarray(t, dtype=float)))
 
 
 # -- recursive numerical integration -------------------------------------------------------------------------
+# Jennison & Turnbull (2000, ch. 19) carry the sub-density of Z_k on the continuation region from look to look on
+# a grid. Here it is written f_k(z) = phi(z - mean_k) g_k(z), where g_k(z) = P(no crossing at looks 1..k-1 |
+# Z_k = z) lies in [0, 1], so nothing underflows however far out the boundaries are. Given Z_{k+1} = z', Z_k is
+# normal with mean z' sqrt(t_k / t_{k+1}) and variance (t_{k+1} - t_k) / t_{k+1} whatever the drift (the Brownian
+# bridge), so g_{k+1}(z') = E[g_k(Z_k); Z_k in the continuation region | Z_{k+1} = z'], a Gaussian smoothing
+# integrated with Simpson's rule over the kernel's +-9 standard deviations. Exit probabilities are summed on the
+# log scale. The grid adapts to the problem instead of being cut at a fixed number of standard deviations:
+# - range: the continuation region, cut only where the N(mean, 1) density (which bounds f_k) falls below the
+#   smallest probability still to be resolved times e^-_LOG_MARGIN: about +-10 with the usual spending, past
+#   +-100 at information fraction 1e-4, where the boundaries are;
+# - spacing: the next step's integrands have width at least sqrt(dt / t_next) in z; the spacing is that width
+#   / _POINTS_PER_WIDTH, and at most 1/400 of the range.
+_MIN_POINTS = 401  # Simpson points per look at least (odd)
+_MAX_POINTS = 40001  # and at most
+_POINTS_PER_WIDTH = 10.0
+_LOG_MARGIN = 46.0  # e^-46 = 1e-20
+_KERNEL_SDS = 9.0  # the bridge kernel beyond 9 SD is below e^-40 of its peak
+_CHUNK = 4_000_000  # matrix elements per block
+
+
 @dataclass
 class _State:
-    """Sub-density of Z at the last look on the continuation region, as Simpson-weighted grid values."""
+    """The continuation sub-density at the last look: grid z, Simpson weight x g(z), and
+    log(Simpson weight x g(z) x phi(z - mean)) for the exit sums."""
 
     z: np.ndarray
-    weight: np.ndarray  # Simpson weight x sub-density at z
+    weight_g: np.ndarray
+    log_weight: np.ndarray
     t: float
 
 
 def _start() -> _State:
     # A point mass at Z = 0 with information 0: the first look's exit formulas then reduce to the normal ones.
-    return _State(np.zeros(1), np.ones(1), 0.0)
+    return _State(np.zeros(1), np.ones(1), np.zeros(1), 0.0)
 
 
-def _transition_args(state: _State, z_new: np.ndarray | float, t_new: float, drift: float) -> np.ndarray:
-    """Standardised argument (z_new sqrt(t_new) - z sqrt(t) - drift dt) / sqrt(dt) for every grid pair."""
+def _transition_args(state: _State, z_new: float, t_new: float, drift: float) -> np.ndarray:
+    """Standardised argument (z_new sqrt(t_new) - z sqrt(t) - drift dt) / sqrt(dt) at every grid point."""
     dt = t_new - state.t
-    return (np.multiply.outer(np.atleast_1d(z_new) * math.sqrt(t_new), np.ones_like(state.z))
-            - state.z * math.sqrt(state.t) - drift * dt) / math.sqrt(dt)
+    return (z_new * math.sqrt(t_new) - state.z * math.sqrt(state.t) - drift * dt) / math.sqrt(dt)
 
 
-def _weighted_log_sum(log_terms: np.ndarray, weight: np.ndarray) -> float:
-    """log sum(weight * exp(log_terms)) without underflow (weights >= 0)."""
-    top = float(np.max(log_terms))
-    if not math.isfinite(top):
-        return -math.inf
-    total = float(np.dot(weight, np.exp(log_terms - top)))
-    return top + math.log(total) if total > 0 else -math.inf
+def _logsumexp(values: np.ndarray) -> float:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(special.logsumexp(values))
 
 
 def _log_exit_upper(state: _State, c: float, t_new: float, drift: float) -> float:
     """log P(continue so far, Z_new > c)."""
-    arg = _transition_args(state, c, t_new, drift)[0]
-    return _weighted_log_sum(special.log_ndtr(-arg), state.weight)
+    return _logsumexp(state.log_weight + special.log_ndtr(-_transition_args(state, c, t_new, drift)))
 
 
 def _log_exit_lower(state: _State, c: float, t_new: float, drift: float) -> float:
     """log P(continue so far, Z_new < c)."""
-    arg = _transition_args(state, c, t_new, drift)[0]
-    return _weighted_log_sum(special.log_ndtr(arg), state.weight)
+    return _logsumexp(state.log_weight + special.log_ndtr(_transition_args(state, c, t_new, drift)))
 
 
-def _advance(state: _State, lower: float, upper: float, t_new: float, drift: float) -> _State:
-    """Propagate the sub-density to the next look and restrict it to the continuation region (lower, upper)."""
+def _reach(log_floor: float) -> float:
+    """Distance from the mean beyond which the standard normal density is below exp(log_floor) (at least 8)."""
+    return math.sqrt(max(64.0, -2.0 * log_floor - math.log(2.0 * math.pi)))
+
+
+def _smooth(state: _State, centre: np.ndarray, sd: float) -> np.ndarray:
+    """sum_j weight_g_j N(z_j; centre_i, sd^2) for every centre: the bridge expectation of g over the old grid,
+    over the kernel's +-_KERNEL_SDS standard deviations (the old grid is uniform)."""
+    n = state.z.size
+    if n == 1:
+        return state.weight_g[0] * stats.norm.pdf(state.z[0], centre, sd)
+    step = state.z[1] - state.z[0]
+    width = min(n, 2 * int(math.ceil(_KERNEL_SDS * sd / step)) + 3)
+    first = np.clip(np.searchsorted(state.z, centre - _KERNEL_SDS * sd) - 1, 0, n - width)
+    out = np.empty(centre.size)
+    rows = max(1, _CHUNK // width)
+    offsets = np.arange(width)
+    for start in range(0, centre.size, rows):
+        index = first[start:start + rows, None] + offsets
+        u = (state.z[index] - centre[start:start + rows, None]) / sd
+        out[start:start + rows] = (state.weight_g[index] * np.exp(-0.5 * u * u)).sum(axis=1)
+    return out / (sd * math.sqrt(2.0 * math.pi))
+
+
+def _advance(state: _State, lower: float, upper: float, t_new: float, drift: float, t_next: float,
+             log_floor: float) -> _State:
+    """Propagate to look t_new and restrict to the continuation region (lower, upper), on a grid fit for the
+    step to t_next and for probabilities down to exp(log_floor)."""
     mean = drift * math.sqrt(t_new)
-    lo = max(lower, mean - _Z_TRUNCATE)
-    hi = min(upper, mean + _Z_TRUNCATE)
+    reach = _reach(log_floor - _LOG_MARGIN)
+    lo = max(lower, mean - reach)
+    hi = min(upper, mean + reach)
     if not lo < hi:
-        return _State(np.array([mean]), np.zeros(1), t_new)
-    z = np.linspace(lo, hi, _GRID_POINTS)
-    simpson = np.ones(_GRID_POINTS)
+        return _State(np.array([mean]), np.zeros(1), np.array([-np.inf]), t_new)
+    width = math.sqrt((t_next - t_new) / t_next)
+    intervals = int(math.ceil((hi - lo) * _POINTS_PER_WIDTH / width / 2.0)) * 2
+    intervals = min(max(intervals, _MIN_POINTS - 1), _MAX_POINTS - 1)
+    z = np.linspace(lo, hi, intervals + 1)
+    simpson = np.ones(intervals + 1)
     simpson[1:-1:2] = 4.0
     simpson[2:-1:2] = 2.0
-    simpson *= (hi - lo) / (_GRID_POINTS - 1) / 3.0
-    dt = t_new - state.t
-    arg = _transition_args(state, z, t_new, drift)
-    density = np.exp(-0.5 * arg * arg) @ state.weight
-    density *= math.sqrt(t_new / dt) / math.sqrt(2.0 * math.pi)
-    return _State(z, simpson * density, t_new)
+    simpson *= (hi - lo) / intervals / 3.0
+    if state.t == 0.0:
+        g = np.ones(z.size)  # nothing to cross before the first look
+    else:
+        g = _smooth(state, z * math.sqrt(state.t / t_new), math.sqrt((t_new - state.t) / t_new))
+    weight_g = simpson * g
+    with np.errstate(divide="ignore"):
+        log_weight = np.log(weight_g) + stats.norm.logpdf(z, mean, 1.0)
+    return _State(z, weight_g, log_weight, t_new)
 
 
-def _solve(log_exit: Callable[[float], float], target: float, increasing: bool) -> float:
-    """Boundary c with exit probability equal to ``target`` (exit falls in c for upper, rises for lower)."""
-    if target <= 0.0:
-        return math.inf if not increasing else -math.inf
-    log_target = math.log(target)
+def _floors(log_probabilities: np.ndarray) -> np.ndarray:
+    """For each look, the smallest finite log probability at the looks after it (the next advance must resolve
+    it); -50 where none follows."""
+    out = np.full(log_probabilities.size, -50.0)
+    smallest = math.inf
+    for k in range(log_probabilities.size - 1, -1, -1):
+        out[k] = min(smallest, 0.0) if math.isfinite(smallest) else -50.0
+        if math.isfinite(log_probabilities[k]):
+            smallest = min(smallest, float(log_probabilities[k]))
+    return out
 
-    def f(c: float) -> float:
+
+def _root(g: Callable[[float], float], lo: float, hi: float) -> float:
+    return float(optimize.brentq(g, lo, hi, xtol=1e-11, rtol=1e-13, maxiter=300))
+
+
+def _efficacy_bound(log_exit: Callable[[float], float], log_target: float, log_cumulative: float,
+                    sides: int) -> float:
+    """c_k with log P(continue so far, Z_k beyond c_k) = log_target under H0.
+
+    Bracket: {|Z_k| >= c_k} lies in 'crossed by look k', and the exit lies in {|Z_k| >= c_k}, so
+    Phi^-1(1 - A_k / sides) <= c_k <= Phi^-1(1 - increment_k / sides) (both exact at the first look)."""
+    if not math.isfinite(log_target):
+        return math.inf
+    log_sides = math.log(sides)
+    lo = float(-special.ndtri_exp(log_cumulative - log_sides)) - 0.5
+    hi = float(-special.ndtri_exp(log_target - log_sides)) + 0.5
+    if sides == 2:
+        lo = max(lo, 0.0)
+
+    def g(c: float) -> float:
         return log_exit(c) - log_target
 
-    lo, hi = -_Z_MAX, _Z_MAX
-    f_lo, f_hi = f(lo), f(hi)
-    if increasing:  # lower boundary: exit grows with c
-        if f_lo > 0:
+    for _ in range(60):
+        if g(hi) <= 0:
+            break
+        hi += 1.0 + (hi - lo)
+    for _ in range(60):
+        if g(lo) >= 0:
+            break
+        if sides == 2 and lo <= 0.0:
+            return 0.0  # the increment exceeds what is left to spend
+        lo = max(lo - 1.0 - (hi - lo), 0.0) if sides == 2 else lo - 1.0 - (hi - lo)
+        if lo < -60.0:
             return -math.inf
-        if f_hi < 0:
-            return math.inf
-    else:
-        if f_hi > 0:
-            return math.inf
-        if f_lo < 0:
-            return -math.inf
-    return float(optimize.brentq(f, lo, hi, xtol=1e-10, rtol=1e-12, maxiter=200))
+    return _root(g, lo, hi)
+
+
+def _futility_bound(log_exit_low: Callable[[float], float], log_target: float, mean: float, cap: float) -> float:
+    """f_k with log P(continue so far, Z_k <= f_k) = log_target under the drift; at most ``cap`` (the efficacy
+    boundary). Bracket: the exit lies in {Z_k <= f_k}, so f_k >= mean + Phi^-1(target)."""
+    if not math.isfinite(log_target):
+        return -math.inf
+    lo = mean + float(special.ndtri_exp(log_target)) - 0.5
+
+    def g(f: float) -> float:
+        return log_exit_low(f) - log_target
+
+    hi = cap if math.isfinite(cap) else lo + 80.0
+    if g(hi) < 0:
+        return cap
+    for _ in range(60):
+        if g(lo) <= 0:
+            break
+        lo -= 1.0 + (hi - lo)
+    return _root(g, lo, hi)
 
 
 def _check_fractions(information_fractions: ArrayLike) -> np.ndarray:
@@ -331,7 +446,8 @@ class Boundaries:
     ``efficacy`` is the upper boundary; with ``sides=2`` the lower one is ``-efficacy``. ``futility`` (when
     beta-spending was requested) is the non-binding futility boundary on the side of benefit under the drift
     ``drift`` (E[Z] = drift sqrt(t)); TSA draws it symmetrically as the inner wedge |Z| < futility. Infinite
-    values mean no spending at that look (no boundary).
+    values mean no spending at that look (no boundary). ``alpha_spent`` underflows to 0 below about 1e-308
+    (information fractions below about 0.004 with O'Brien-Fleming spending); ``log_alpha_spent`` does not.
     """
 
     fractions: np.ndarray
@@ -345,12 +461,14 @@ class Boundaries:
     beta_spent: np.ndarray | None = None
     beta: float | None = None
     drift: float | None = None
+    log_alpha_spent: np.ndarray | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "fractions": _json_list(self.fractions),
             "efficacy": _json_list(self.efficacy),
             "alpha_spent": _json_list(self.alpha_spent),
+            "log_alpha_spent": _json_list(self.log_alpha_spent),
             "alpha": self.alpha,
             "sides": self.sides,
             "convention": self.convention,
@@ -390,16 +508,21 @@ def boundaries(
     Z_k = S(t_k) / sqrt(t_k) for a Brownian motion S on the information-fraction scale. The boundary at look k
     solves P(no earlier crossing, |Z_k| >= c_k) = A(t_k) - A(t_{k-1}) under H0 (one-sided: Z_k >= c_k), where A
     is the cumulative spending of ``spending`` ('obf': Lan-DeMets O'Brien-Fleming type; 'pocock': Lan-DeMets
-    Pocock type; or a callable f(t, level)) under ``convention`` (see the module docstring). Fractions above 1
-    spend nothing further (A(t) = alpha); a look after the one that reached 1 has an infinite boundary.
+    Pocock type; or a callable f(t, level)) under ``convention`` (see the module docstring). The first boundary
+    is the closed form Phi^-1(1 - A(t_1) / sides) (z_{1-alpha/2} / sqrt(t_1) for 'obf', 'two-sided'), finite at
+    any t_1 > 0. Fractions above 1 spend nothing further (A(t) = alpha); a look after the one that reached 1 has
+    an infinite boundary.
 
     beta: request non-binding futility boundaries by beta spending with the same spending family at level beta
     (J&T 2000, section 7.3): under the drift (default z_{1-alpha/sides} + z_{1-beta}, the effect the RIS was
     sized for), f_k solves P(f_j < Z_j < c_j for j < k, Z_k <= f_k) = B(t_k) - B(t_{k-1}). Efficacy boundaries
     ignore the futility ones (non-binding); a futility boundary above the efficacy one is set to it.
 
-    Numerics: Simpson's rule on 401 points per look over the continuation region truncated at 10 standard
-    deviations; boundaries found by Brent's method on the log exit probability.
+    Numerics: spending and exit probabilities on the log scale (no underflow at small fractions); Simpson's rule
+    on a grid per look that covers the continuation region as far as probabilities of the size still to be
+    spent can reach and resolves the width of the next step's integrands (see ``_advance``); boundaries by
+    Brent's method on the log exit probability, bracketed by the closed-form bounds
+    Phi^-1(1 - A(t_k) / sides) <= c_k <= Phi^-1(1 - (A(t_k) - A(t_{k-1})) / sides).
     """
     t = _check_fractions(information_fractions)
     alpha = _check_probability(alpha, "alpha")
@@ -407,51 +530,46 @@ def boundaries(
         raise InputError(f"sides = {sides!r}", column="sides", valid="1 or 2")
     convention = _check_convention(convention)
     name = spending if isinstance(spending, str) else getattr(spending, "__name__", "custom")
-    spend = _total_spending(spending, alpha, sides, convention)
-    cumulative = np.maximum.accumulate(np.clip(spend(t), 0.0, alpha))
+    log_cumulative = _log_cumulative(_log_total_spending(spending, alpha, sides, convention), t, alpha)
+    log_increment = _log_increments(log_cumulative)
+    floors = _floors(log_increment)
 
     efficacy = np.empty(t.size)
     state = _start()
-    previous = 0.0
     for k, t_k in enumerate(t):
-        increment = cumulative[k] - previous
-        previous = cumulative[k]
         if sides == 2:
             def log_exit(c: float, s: _State = state, tk: float = t_k) -> float:
                 return float(np.logaddexp(_log_exit_upper(s, c, tk, 0.0), _log_exit_lower(s, -c, tk, 0.0)))
         else:
             def log_exit(c: float, s: _State = state, tk: float = t_k) -> float:
                 return _log_exit_upper(s, c, tk, 0.0)
-        c_k = _solve(log_exit, increment, increasing=False) if increment > 1e-300 else math.inf
-        c_k = max(c_k, 0.0) if math.isfinite(c_k) else c_k
-        efficacy[k] = c_k
-        state = _advance(state, -c_k if sides == 2 else -math.inf, c_k, t_k, 0.0)
+        efficacy[k] = _efficacy_bound(log_exit, log_increment[k], log_cumulative[k], sides)
+        if k + 1 < t.size:
+            state = _advance(state, -efficacy[k] if sides == 2 else -math.inf, efficacy[k], t_k, 0.0, t[k + 1],
+                             floors[k])
 
+    common = dict(log_alpha_spent=log_cumulative)
     if beta is None:
-        return Boundaries(t, efficacy, cumulative, alpha, sides, convention, name)
+        return Boundaries(t, efficacy, np.exp(log_cumulative), alpha, sides, convention, name, **common)
 
     beta = _check_probability(beta, "beta")
     if drift is None:
         drift = float(stats.norm.isf(alpha / sides) + stats.norm.isf(beta))
-    beta_spend = _total_spending(spending, beta, 1, "two-sided")
-    beta_cumulative = np.maximum.accumulate(np.clip(beta_spend(t), 0.0, beta))
+    log_beta_cumulative = _log_cumulative(_log_total_spending(spending, beta, 1, "two-sided"), t, beta)
+    log_beta_increment = _log_increments(log_beta_cumulative)
+    beta_floors = _floors(log_beta_increment)
     futility = np.empty(t.size)
     state = _start()
-    previous = 0.0
     for k, t_k in enumerate(t):
-        increment = beta_cumulative[k] - previous
-        previous = beta_cumulative[k]
-
         def log_exit_low(f: float, s: _State = state, tk: float = t_k) -> float:
             return _log_exit_lower(s, f, tk, drift)
 
-        f_k = _solve(log_exit_low, increment, increasing=True) if increment > 1e-300 else -math.inf
-        f_k = min(f_k, efficacy[k])
-        futility[k] = f_k
-        lower = max(f_k, -efficacy[k]) if sides == 2 else f_k
-        state = _advance(state, lower, efficacy[k], t_k, drift)
-    return Boundaries(t, efficacy, cumulative, alpha, sides, convention, name, futility, beta_cumulative, beta,
-                      float(drift))
+        futility[k] = _futility_bound(log_exit_low, log_beta_increment[k], drift * math.sqrt(t_k), efficacy[k])
+        if k + 1 < t.size:
+            lower = max(futility[k], -efficacy[k]) if sides == 2 else futility[k]
+            state = _advance(state, lower, efficacy[k], t_k, drift, t[k + 1], beta_floors[k])
+    return Boundaries(t, efficacy, np.exp(log_cumulative), alpha, sides, convention, name, futility,
+                      np.exp(log_beta_cumulative), beta, float(drift), **common)
 
 
 def exit_probabilities(
@@ -464,19 +582,29 @@ def exit_probabilities(
     for a Brownian motion with E[Z_k] = drift sqrt(t_k) (same recursion as :func:`boundaries`).
 
     ``lower`` defaults to ``-upper`` (symmetric two-sided); pass ``-inf`` values for a one-sided design.
+    Columns fraction, upper, lower, cumulative, and log_upper, log_lower (which do not underflow).
     """
     t = _check_fractions(information_fractions)
     up = np.broadcast_to(np.asarray(upper, dtype=float), t.shape)
     low = -up if lower is None else np.broadcast_to(np.asarray(lower, dtype=float), t.shape)
+    mean = drift * np.sqrt(t)
+    # the scale of each look's exit probability: its unconditional value
+    with np.errstate(divide="ignore"):
+        scale = np.logaddexp(special.log_ndtr(mean - up), special.log_ndtr(low - mean))
+    floors = _floors(np.where(np.isfinite(scale), scale, -np.inf))
     state = _start()
-    p_up = np.empty(t.size)
-    p_low = np.empty(t.size)
+    log_up = np.full(t.size, -np.inf)
+    log_low = np.full(t.size, -np.inf)
     for k, t_k in enumerate(t):
-        p_up[k] = math.exp(_log_exit_upper(state, up[k], t_k, drift)) if math.isfinite(up[k]) else 0.0
-        p_low[k] = math.exp(_log_exit_lower(state, low[k], t_k, drift)) if math.isfinite(low[k]) else 0.0
-        state = _advance(state, low[k], up[k], t_k, drift)
-    return pd.DataFrame({"fraction": t, "upper": p_up, "lower": p_low,
-                         "cumulative": np.cumsum(p_up + p_low)})
+        if math.isfinite(up[k]):
+            log_up[k] = _log_exit_upper(state, up[k], t_k, drift)
+        if math.isfinite(low[k]):
+            log_low[k] = _log_exit_lower(state, low[k], t_k, drift)
+        if k + 1 < t.size:
+            state = _advance(state, low[k], up[k], t_k, drift, t[k + 1], floors[k])
+    p_up, p_low = np.exp(log_up), np.exp(log_low)
+    return pd.DataFrame({"fraction": t, "upper": p_up, "lower": p_low, "cumulative": np.cumsum(p_up + p_low),
+                         "log_upper": log_up, "log_lower": log_low})
 
 
 # -- cumulative meta-analysis ---------------------------------------------------------------------------------

@@ -14,15 +14,20 @@ runs the same analyses and writes the report."""),
     ("code", """import numpy as np
 import pandas as pd
 
-from bayesmeta.data import load_outcomes, load_studies
+from bayesmeta.data import load_outcomes, load_published, load_studies
 from bayesmeta.effects import derive_effects, effects_for
+from bayesmeta.plan import load_plan
+
+plan = load_plan("../models/haic.toml")  # the paper's words: outcomes, arms, covariate levels, pooling
 
 pd.set_option("display.width", 140)
 SEED = 20250417"""),
     ("md", """## 1. Data and coverage
 Each row of `data/haic_outcomes.csv` is turned into a log ratio and its standard error, with the method recorded.
 Rows that cannot be used stay in the table with the reason."""),
-    ("code", """effects = derive_effects(load_outcomes(), load_studies())
+    ("code", """studies = load_studies(plan.studies, plan.covariate_levels)
+outcomes = load_outcomes(plan.outcomes_file, studies=studies)
+effects = derive_effects(outcomes, studies)
 effects[["study_id", "outcome", "method", "yi", "sei", "usable", "reason"]]"""),
     ("code", """coverage = effects.groupby("outcome").agg(rows=("usable", "size"), usable=("usable", "sum"))
 coverage"""),
@@ -36,14 +41,15 @@ covariates."""),
 from bayesmeta.frequentist import rma
 from bayesmeta.tables import effect_table_from_frame
 
-os_ = effect_table_from_frame(effects_for("OS"), "HR", source="OS", benefit="below")
+o = plan.outcome("OS")
+os_ = effect_table_from_frame(effects_for("OS", outcomes, studies), o.measure, source="OS", benefit=o.benefit)
 reml = rma(os_, method="REML")
 print(f"OS, REML: HR {np.exp(reml.estimate):.3f} ({np.exp(reml.ci_lower):.3f} to {np.exp(reml.ci_upper):.3f}), "
       f"tau2 {reml.tau2:.4f}, I2 {reml.i2:.1f}%")
-compare_pooled()"""),
+compare_pooled(effects[effects.usable], load_published(plan.published), plan.pooling)"""),
     ("md", """## 3. The exact Bayesian model
 y_i ~ N(theta_i, s_i²), theta_i ~ N(mu, tau²), with mu ~ N(0, 4²) and tau ~ half-normal(0.5) (the
-`weakly_informative` set in `models/priors.toml`). The posterior is computed by integration over tau: no
+`weakly_informative` set of the packaged prior sets). The posterior is computed by integration over tau: no
 sampling error."""),
     ("code", """from bayesmeta.exact import fit_exact
 
@@ -99,10 +105,9 @@ for outcome, p_c, rrr, published in (("ORR", 0.2519, 0.30, 2633), ("DCR", 0.71, 
           f"with no heterogeneity: {required_information_size(p_c, rrr):.1f}")"""),
     ("md", """## 8. Reinterpreting the published estimates
 Readers who only have the published HRs can ask how a skeptical or enthusiastic reader would read them."""),
-    ("code", """from bayesmeta.data import DATA_DIR
-from bayesmeta.reinterpret import reinterpret_published
+    ("code", """from bayesmeta.reinterpret import reinterpret_published
 
-table = reinterpret_published(DATA_DIR / "published_results.csv")
+table = reinterpret_published(plan.published, benefit={o.name: o.benefit for o in plan.outcomes})
 table.head(12)"""),
 ]
 

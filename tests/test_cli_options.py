@@ -23,4 +23,4 @@ def test_plain_unwraps_numpy_scalars():
 def test_measure_value_is_the_name_or_none():
     assert measure_value(Measure.RR) == "RR"
     assert measure_value(None) is None
-    assert [m.value for m in Measure] == ["HR", "RR", "OR", "MD"]
+    assert [m.value for m in Measure] == ["HR", "RR", "OR", "MD", "SMD", "RD"]

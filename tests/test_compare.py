@@ -14,13 +14,16 @@ from bayesmeta.cli import main
 from scipy import stats
 
 from bayesmeta.compare import (
-    OUTCOMES,
     compare_correlations,
     compare_metaregression,
     compare_pooled,
     compare_subgroups,
 )
 from bayesmeta.errors import InputError
+from bayesmeta.plan import StudySubset, load_plan
+from conftest import HAIC_LEVELS, HAIC_OUTCOMES, HAIC_PLAN, HAIC_PUBLISHED, HAIC_STUDIES
+
+FOLFOX = {"FOLFOX": StudySubset("FOLFOX", (("platinum", ("oxaliplatin",)),), ("Zhao2019",))}
 
 FIX = json.loads((Path(__file__).parent / "reference" / "metafor_fixtures.json").read_text())
 DATA = FIX["datasets"]
@@ -201,7 +204,7 @@ def test_compare_correlations_synthetic():
         # rows of other analyses are ignored
         _row(outcome="OS", analysis="pooled", k=5, measure="HR", estimate=0.5, ci_lower=0.4, ci_upper=0.6),
     ])  # fmt: skip
-    table = compare_correlations(effects, published)
+    table = compare_correlations(effects, published, FOLFOX)
     assert list(table["pair"]) == ["ORR~OS", "ORR~PFS", "ORR~OS", "ORR~OS", "ORR~OS"]
 
     # all six studies with both: ORR ranks S1 1, S3 2, S2 3, S5 4, S4 5, Zhao 6; OS ranks S2 1, S4 2, S5 3,
@@ -233,28 +236,37 @@ def test_compare_correlations_synthetic():
 
     # one long effects table gives the same comparison
     long = pd.concat(effects.values(), ignore_index=True)
-    pd.testing.assert_frame_equal(compare_correlations(long, published), table)
+    pd.testing.assert_frame_equal(compare_correlations(long, published, FOLFOX), table)
+
+
+def _haic_effects():
+    from bayesmeta.data import load_outcomes, load_published, load_studies
+    from bayesmeta.effects import derive_effects
+
+    studies = load_studies(HAIC_STUDIES, HAIC_LEVELS)
+    outcomes = load_outcomes(HAIC_OUTCOMES, studies=studies)
+    effects = derive_effects(outcomes, studies)
+    return studies, outcomes, effects[effects["usable"]].reset_index(drop=True), load_published(HAIC_PUBLISHED)
 
 
 def test_haic_table_structure():
-    pooled = compare_pooled()
+    studies, outcomes, effects, published_table = _haic_effects()
+    plan = load_plan(HAIC_PLAN)
+    pooled = compare_pooled(effects, published_table, plan.pooling)
     assert {"OS", "PFS", "ORR", "DCR"} <= set(pooled["outcome"])
-    assert set(pooled["outcome"]) <= set(OUTCOMES)
+    assert set(pooled["outcome"]) <= {"OS", "PFS", "ORR", "DCR", "AE"}
     published = pooled.dropna(subset=["k_published"])
     assert (published["k_used"] <= published["k_published"]).all()
     assert set(pooled["status"]) <= {"reproduced", "overlapping", "not reproduced", "no data", "not published",
                                      "single study"}  # fmt: skip
     for _, row in published.iterrows():
         assert row["note"].startswith(f"k {row['k_used']} of {row['k_published']}")
-    correlations = compare_correlations()
+    correlations = compare_correlations(effects, published_table, plan.subsets)
     assert list(zip(correlations["pair"], correlations["subset"], strict=True)) == [
         ("ORR~OS", "all"), ("ORR~PFS", "all"), ("ORR~OS", "FOLFOX"), ("ORR~PFS", "FOLFOX")
     ]  # fmt: skip
-    from bayesmeta.data import load_outcomes, load_studies
     from bayesmeta.effects import effects_for
 
-    studies = load_studies()
-    outcomes = load_outcomes(studies=studies)
     orr = effects_for("ORR", outcomes, studies).set_index("study_id")["platinum"]
     for row in correlations.itertuples():
         paired = set(orr.index) & set(effects_for(row.y_outcome, outcomes, studies)["study_id"])
@@ -263,7 +275,7 @@ def test_haic_table_structure():
         assert row.n_used == len(paired)
         assert (row.status == "not estimable") == (row.n_used < 3)
         assert row.status == "not estimable" or -1 <= row.r <= 1 and 0 <= row.p <= 1
-    for frame in (compare_metaregression(), compare_subgroups()):
+    for frame in (compare_metaregression(effects, published_table), compare_subgroups(effects, published_table)):
         assert len(frame) == 12  # OS, PFS, ORR, DCR x platinum, systemic, design
         estimable = frame["status"] != "not estimable"
         assert frame.loc[estimable, "p"].between(0, 1).all()
@@ -271,17 +283,36 @@ def test_haic_table_structure():
         assert frame.loc[~estimable, "p"].isna().all()
 
 
+HAIC_COMPARE = ["compare", str(HAIC_PUBLISHED), "--plan", str(HAIC_PLAN)]
+
+
 def test_cli_compare_json(capsys):
-    assert main(["compare", "--json"]) == 0
+    assert main([*HAIC_COMPARE, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"pooled", "meta_regression", "subgroups", "correlations"}
+    assert set(out) == {"pooled", "meta_regression", "subgroups", "correlations", "consistency"}
     assert [r["pair"] for r in out["correlations"]] == ["ORR~OS", "ORR~PFS", "ORR~OS", "ORR~PFS"]
     assert [r["outcome"] for r in out["pooled"]][:4] == ["OS", "PFS", "ORR", "DCR"]
     assert all(isinstance(r["k_used"], int) for r in out["pooled"])
 
 
+def test_cli_compare_without_outcomes_is_a_user_error(capsys):
+    assert main(["compare", str(HAIC_PUBLISHED)]) == 2
+    assert "--outcomes" in capsys.readouterr().err
+
+
+def test_cli_compare_files_without_a_plan(capsys):
+    """Without a plan the paper's pooling defaults to DL and no named subset is known."""
+    assert main(["compare", str(HAIC_PUBLISHED), "--outcomes", str(HAIC_OUTCOMES), "--studies", str(HAIC_STUDIES),
+                 "--pooling", "REML", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    os_row = next(r for r in out["pooled"] if r["outcome"] == "OS")
+    assert os_row["rule_model"] == "REML"
+    folfox = [r for r in out["correlations"] if r["subset"] == "FOLFOX"]
+    assert folfox and all(r["status"] == "not estimable" for r in folfox)
+
+
 def test_cli_compare_table(capsys):
-    assert main(["compare"]) == 0
+    assert main(HAIC_COMPARE) == 0
     text = capsys.readouterr().out
     assert "published" in text and "OS" in text and "Subgroup-difference" in text
     assert "Spearman correlations" in text and "ORR~PFS (FOLFOX)" in text

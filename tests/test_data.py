@@ -1,5 +1,6 @@
-"""Loading and validation of the HAIC data files: the real files load; one planted defect of each kind is
-reported with the right file, spreadsheet row and column."""
+"""Loading and validation of the data files (the HAIC files as the real case): the real files load; one planted
+defect of each kind is reported with the right file, spreadsheet row and column; covariate levels are checked
+only as the plan declares them."""
 
 from __future__ import annotations
 
@@ -16,18 +17,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bayesmeta.data import (
-    DATA_DIR,
     OUTCOME_COLUMNS,
+    STATISTIC_COLUMNS,
     STUDY_COLUMNS,
     load_outcomes,
     load_published,
     load_studies,
 )
 from bayesmeta.errors import InputError
+from conftest import HAIC_LEVELS
+from conftest import HAIC_OUTCOMES as OUTCOMES
+from conftest import HAIC_PUBLISHED as PUBLISHED
+from conftest import HAIC_STUDIES as STUDIES
 
-STUDIES = DATA_DIR / "haic_studies.csv"
-OUTCOMES = DATA_DIR / "haic_outcomes.csv"
-PUBLISHED = DATA_DIR / "published_results.csv"
+N_OUTCOME_ROWS = 33
+ALL_OUTCOME_COLUMNS = (*OUTCOME_COLUMNS, *STATISTIC_COLUMNS)
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 _counter = itertools.count()
 
@@ -66,7 +70,7 @@ def assert_located(error: InputError, path: Path, row: int | None, column: str) 
 
 @pytest.fixture(scope="module")
 def studies() -> pd.DataFrame:
-    return load_studies()
+    return load_studies(STUDIES, HAIC_LEVELS)
 
 
 @pytest.fixture(scope="module")
@@ -84,18 +88,20 @@ def test_study_table(studies):
     assert set(studies.design) == {"RCT", "retrospective"}
     assert set(studies.platinum) == {"oxaliplatin", "cisplatin"}
     assert set(studies.systemic) == {"TKI", "TKI+ICI"}
-    assert studies.year.dtype == np.int64 and studies.n_treatment.dtype == np.int64
+    assert str(studies.year.dtype) == "Int64" and str(studies.n_treatment.dtype) == "Int64"
     he = studies.set_index("study_id").loc["He2019"]
     assert (he.n_treatment, he.n_control, he.year, he.design) == (125, 122, 2019, "RCT")
-    assert studies.tace_both_arms.sum() == 2  # Cai 2024 and Huang 2024
+    assert (studies.tace_both_arms == "true").sum() == 2  # Cai 2024 and Huang 2024; kept as text
 
 
 def test_outcome_table(studies):
-    outcomes = load_outcomes(studies=studies)
+    outcomes = load_outcomes(OUTCOMES, studies=studies)
     header, rows = read_cells(OUTCOMES)
-    assert list(outcomes.columns) == header and len(outcomes) == len(rows) == 30
+    assert list(outcomes.columns) == header and len(outcomes) == len(rows) == N_OUTCOME_ROWS
     assert set(outcomes.study_id) <= set(studies.study_id)
-    assert outcomes.groupby("outcome").size().to_dict() == {"OS": 12, "PFS": 7, "ORR": 6, "DCR": 4, "AE": 1}
+    assert outcomes.groupby("outcome").size().to_dict() == {"OS": 12, "PFS": 8, "ORR": 8, "DCR": 4, "AE": 1}
+    only = load_outcomes(OUTCOMES, studies=studies, outcomes=["OS", "DCR"])
+    assert only.groupby("outcome").size().to_dict() == {"OS": 12, "DCR": 4}
     kudo = outcomes[(outcomes.study_id == "Kudo2018") & (outcomes.outcome == "OS")].iloc[0]
     assert (kudo.estimate, kudo.ci_lower, kudo.ci_upper, kudo.p_value, kudo.p_relation) == (
         1.009, 0.743, 1.371, 0.955, "=")
@@ -104,7 +110,7 @@ def test_outcome_table(studies):
 
 
 def test_published_table():
-    published = load_published()
+    published = load_published(PUBLISHED)
     assert len(published) == 122
     pooled = published[published.analysis == "pooled"].set_index("outcome")
     assert pooled.loc["OS", ["estimate", "ci_lower", "ci_upper"]].tolist() == [0.52, 0.48, 0.58]
@@ -133,7 +139,7 @@ def test_unknown_study_in_outcomes(tmp_path, studies):
         load_outcomes(path, studies=studies)
     assert_located(info.value, path, 6, "study_id")
     assert "Smith2020" in str(info.value)
-    assert len(load_outcomes(path)) == 30  # without a study table the id is not checked
+    assert len(load_outcomes(path)) == N_OUTCOME_ROWS  # without a study table the id is not checked
 
 
 # --- planted defects (one per table copy) --------------------------------------------------------------------
@@ -161,7 +167,7 @@ NUMERIC_OUTCOME_COLUMNS = ("estimate", "ci_lower", "ci_upper", "p_value", "media
 
 
 @SETTINGS
-@given(position=st.integers(0, 29), column=st.sampled_from(NUMERIC_OUTCOME_COLUMNS),
+@given(position=st.integers(0, N_OUTCOME_ROWS - 1), column=st.sampled_from(NUMERIC_OUTCOME_COLUMNS),
        text=st.sampled_from(["abc", "0.5 (0.3-0.8)", "n/a", "1,2", "--"]))
 def test_text_in_a_numeric_outcome_column(tmp_path, position, column, text):
     path = corrupt(tmp_path, OUTCOMES, position, column, text)
@@ -182,13 +188,34 @@ def test_bad_study_numbers(tmp_path, position, column, value):
 
 @SETTINGS
 @given(position=st.integers(0, 16), column=st.sampled_from(["design", "platinum", "systemic"]),
-       value=st.sampled_from(["rct", "cohort", "Oxaliplatin", "", "chemo"]))
+       value=st.sampled_from(["rct", "cohort", "Oxaliplatin", "chemo"]))
 def test_bad_study_categories(tmp_path, position, column, value):
+    """A level outside the plan's declared levels is located; without declared levels any text is a level."""
     path = corrupt(tmp_path, STUDIES, position, column, value)
     with pytest.raises(InputError, match="is not a valid") as info:
-        load_studies(path)
+        load_studies(path, HAIC_LEVELS)
     assert_located(info.value, path, position + 2, column)
     assert info.value.valid
+    assert load_studies(path)[column].iloc[position] == value
+
+
+def test_declared_covariate_column_must_exist(tmp_path):
+    with pytest.raises(InputError, match="missing covariate column") as info:
+        load_studies(STUDIES, {"dose": ("low", "high")})
+    assert_located(info.value, STUDIES, None, "dose")
+
+
+def test_minimal_tables_load(tmp_path):
+    """A studies table of study_id alone, and an outcomes table of study_id, outcome, measure and arm counts."""
+    studies = tmp_path / "studies.csv"
+    studies.write_text("study_id\nA\nB\n")
+    assert load_studies(studies).study_id.tolist() == ["A", "B"]
+    outcomes = tmp_path / "outcomes.csv"
+    outcomes.write_text("study_id,outcome,measure,events_treatment,total_treatment,events_control,total_control\n"
+                        "A,MACE,or,3,50,7,48\nB,MACE,OR,1,40,2,41\n")
+    loaded = load_outcomes(outcomes)
+    assert loaded.measure.tolist() == ["OR", "OR"] and loaded.outcome.tolist() == ["MACE", "MACE"]
+    assert loaded.estimate.isna().all() and loaded.events_treatment.tolist() == [3.0, 1.0]
 
 
 @SETTINGS
@@ -206,15 +233,24 @@ def test_duplicate_study_ids(tmp_path, first, second):
 
 
 @SETTINGS
-@given(position=st.integers(0, 29), column=st.sampled_from(["outcome", "measure", "p_relation"]),
-       value=st.sampled_from(["QOL", "hr", ">", "<=", "SMD"]))
+@given(position=st.integers(0, N_OUTCOME_ROWS - 1), column=st.sampled_from(["measure", "p_relation"]),
+       value=st.sampled_from(["HRR", ">", "<=", "ratio"]))
 def test_unknown_category_in_outcomes(tmp_path, position, column, value):
     path = corrupt(tmp_path, OUTCOMES, position, column, value)
-    with pytest.raises(InputError, match="is not a valid") as info:
+    with pytest.raises(InputError, match="is not a valid|unknown measure") as info:
         load_outcomes(path)
     assert_located(info.value, path, position + 2, column)
-    expected = {"outcome": "OS, PFS, ORR, DCR, AE", "measure": "HR, RR, OR, MD", "p_relation": "=, <, ''"}
+    expected = {"measure": "HR, RR, OR, MD, SMD, RD, GEN", "p_relation": "=, <, ''"}
     assert info.value.valid == expected[column]
+
+
+def test_outcome_names_are_the_users_own(tmp_path):
+    path = corrupt(tmp_path, OUTCOMES, 0, "outcome", "MACE")
+    assert "MACE" in set(load_outcomes(path).outcome)
+    blank = corrupt(tmp_path, OUTCOMES, 0, "outcome", "")
+    with pytest.raises(InputError, match="blank cell") as info:
+        load_outcomes(blank)
+    assert_located(info.value, blank, 2, "outcome")
 
 
 def rows_with(outcome_text: pd.DataFrame, *columns: str) -> list[int]:
@@ -298,7 +334,7 @@ def test_p_value_outside_unit_interval(tmp_path, position, value):
 
 
 @SETTINGS
-@given(first=st.integers(0, 29), second=st.integers(0, 29))
+@given(first=st.integers(0, N_OUTCOME_ROWS - 1), second=st.integers(0, N_OUTCOME_ROWS - 1))
 def test_duplicate_study_and_outcome(tmp_path, first, second):
     if first == second:
         return
@@ -322,7 +358,7 @@ def test_published_defects(tmp_path, position, defect):
     column, value, message = defect
     path = corrupt(tmp_path, PUBLISHED, position, column, value)
     with pytest.raises(InputError, match=message) as info:
-        load_published(path)
+        load_published(path, outcomes=("OS", "PFS", "ORR", "DCR", "AE"))
     assert_located(info.value, path, position + 2, column)
 
 
@@ -341,7 +377,7 @@ def test_published_proportion_and_interval_checks(tmp_path):
 
 def test_nothing_is_half_loaded(tmp_path):
     """An error on the last row means no frame at all, not the valid rows before it."""
-    path = corrupt(tmp_path, OUTCOMES, 29, "events_treatment", "999")
+    path = corrupt(tmp_path, OUTCOMES, N_OUTCOME_ROWS - 1, "events_treatment", "999")
     result = None
     with pytest.raises(InputError):
         result = load_outcomes(path)
@@ -351,7 +387,7 @@ def test_nothing_is_half_loaded(tmp_path):
 def test_copy_of_the_real_files_loads_identically(tmp_path, studies):
     copy = tmp_path / "studies.csv"
     shutil.copy(STUDIES, copy)
-    pd.testing.assert_frame_equal(load_studies(copy), studies)
+    pd.testing.assert_frame_equal(load_studies(copy, HAIC_LEVELS), studies)
 
 
 # --- random valid tables -------------------------------------------------------------------------------------
@@ -360,7 +396,7 @@ def test_copy_of_the_real_files_loads_identically(tmp_path, studies):
 @st.composite
 def valid_outcome_row(draw, study: str, outcome: str):
     measure = "HR" if outcome in ("OS", "PFS") else draw(st.sampled_from(["RR", "OR"]))
-    cells = {c: "" for c in OUTCOME_COLUMNS}
+    cells = {c: "" for c in ALL_OUTCOME_COLUMNS}
     cells.update(study_id=study, outcome=outcome, measure=measure)
     if draw(st.booleans()):
         est = draw(st.floats(0.05, 10))
@@ -375,7 +411,7 @@ def valid_outcome_row(draw, study: str, outcome: str):
         n1, n2 = draw(st.integers(1, 300)), draw(st.integers(1, 300))
         cells.update(events_treatment=str(draw(st.integers(0, n1))), total_treatment=str(n1),
                      events_control=str(draw(st.integers(0, n2))), total_control=str(n2))
-    return [cells[c] for c in OUTCOME_COLUMNS]
+    return [cells[c] for c in ALL_OUTCOME_COLUMNS]
 
 
 @st.composite
@@ -389,11 +425,12 @@ def valid_outcome_table(draw):
 @SETTINGS
 @given(rows=valid_outcome_table())
 def test_random_valid_outcome_tables_load_without_nan(tmp_path, rows):
-    path = write_cells(tmp_path, "outcomes.csv", list(OUTCOME_COLUMNS), rows)
+    path = write_cells(tmp_path, "outcomes.csv", list(ALL_OUTCOME_COLUMNS), rows)
     loaded = load_outcomes(path)
     assert len(loaded) == len(rows)
+    assert list(loaded.columns) == list(ALL_OUTCOME_COLUMNS)
     for column in NUMERIC_OUTCOME_COLUMNS:
-        given_cells = np.array([r[OUTCOME_COLUMNS.index(column)] != "" for r in rows])
+        given_cells = np.array([r[ALL_OUTCOME_COLUMNS.index(column)] != "" for r in rows])
         assert loaded[column].notna().to_numpy().tolist() == given_cells.tolist()
         np.testing.assert_allclose(loaded[column].to_numpy()[given_cells],
-                                   [float(r[OUTCOME_COLUMNS.index(column)]) for r in np.array(rows)[given_cells]])
+                                   [float(r[ALL_OUTCOME_COLUMNS.index(column)]) for r in np.array(rows)[given_cells]])

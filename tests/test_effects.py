@@ -15,7 +15,6 @@ from scipy import stats
 from bayesmeta.data import load_outcomes, load_studies
 from bayesmeta.effects import (
     EFFECT_COLUMNS,
-    both_arms_zero,
     derive_effects,
     effects_for,
     log_hr_from_medians,
@@ -26,6 +25,8 @@ from bayesmeta.effects import (
     se_from_p,
 )
 from bayesmeta.errors import InputError
+from conftest import HAIC_LEVELS, HAIC_OUTCOMES, HAIC_STUDIES
+from bayesmeta.escalc import double_zero
 
 REFERENCE = str(Path(__file__).resolve().parent / "reference")
 Z975 = 1.959963984540054
@@ -33,12 +34,12 @@ Z975 = 1.959963984540054
 
 @pytest.fixture(scope="module")
 def studies() -> pd.DataFrame:
-    return load_studies()
+    return load_studies(HAIC_STUDIES, HAIC_LEVELS)
 
 
 @pytest.fixture(scope="module")
 def effects(studies) -> pd.DataFrame:
-    return derive_effects(load_outcomes(studies=studies), studies)
+    return derive_effects(load_outcomes(HAIC_OUTCOMES, studies=studies), studies)
 
 
 def row_of(effects: pd.DataFrame, study: str, outcome: str) -> pd.Series:
@@ -154,7 +155,7 @@ def test_counts_with_no_events_in_either_arm_are_excluded():
     y, v, corrected = log_rr_from_counts([0, 3], [10, 10], [0, 4], [12, 12])
     assert np.isnan(y[0]) and np.isnan(v[0]) and not corrected[0]
     assert np.isfinite(y[1]) and np.isfinite(v[1])
-    assert list(both_arms_zero([0, 3], [0, 4])) == [True, False]
+    assert list(double_zero([0, 3], [10, 10], [0, 4], [12, 12])) == [True, False]
     y, v, _ = log_or_from_counts(0, 10, 0, 12)
     assert np.isnan(y) and np.isnan(v)
 
@@ -169,9 +170,13 @@ def test_counts_reject_impossible_values():
 # --- the HAIC data --------------------------------------------------------------------------------------------
 
 
-def test_effects_frame_has_one_row_per_outcome_row_with_the_contract_columns(effects):
-    assert list(effects.columns) == list(EFFECT_COLUMNS)
-    assert len(effects) == 30
+def test_effects_frame_has_one_row_per_outcome_row_with_the_contract_columns(effects, studies):
+    """The contract columns, then every column of the study table (the covariates), nothing of the first paper's
+    vocabulary built in."""
+    study_columns = [c for c in studies.columns if c != "study_id"]
+    assert list(effects.columns) == [*EFFECT_COLUMNS, *study_columns]
+    assert effects.set_index("study_id").loc["He2019", "label"].iloc[0] == "He 2019"
+    assert len(effects) == 33
     usable = effects[effects.usable]
     assert np.isfinite(usable[["yi", "sei", "vi"]].to_numpy()).all()
     assert (usable.reason == "").all() and (effects[~effects.usable].reason != "").all()
@@ -180,12 +185,12 @@ def test_effects_frame_has_one_row_per_outcome_row_with_the_contract_columns(eff
 
 def test_methods_match_the_readme_coverage_table(effects):
     """data/README.md: OS 7 CI + 2 p-bound + 2 medians (Zuo not derivable); PFS 4 CI + 2 p-bound (Zuo not
-    derivable); ORR 6, DCR 4, AE 1 with arm counts."""
+    derivable; Chen medians without p); ORR 8, DCR 4, AE 1 with arm counts."""
     table = effects.groupby(["outcome", "method"]).size().to_dict()
     assert table == {
         ("OS", "ci"): 7, ("OS", "p_bound"): 2, ("OS", "medians_p"): 2, ("OS", ""): 1,
-        ("PFS", "ci"): 4, ("PFS", "p_bound"): 2, ("PFS", "medians_p"): 1,
-        ("ORR", "counts"): 6, ("DCR", "counts"): 4, ("AE", "counts"): 1,
+        ("PFS", "ci"): 4, ("PFS", "p_bound"): 2, ("PFS", "medians_p"): 1, ("PFS", ""): 1,
+        ("ORR", "counts"): 8, ("DCR", "counts"): 4, ("AE", "counts"): 1,
     }
     assert set(effects[(effects.outcome == "OS") & (effects.method == "p_bound")].study_id) == {"Chang2024",
                                                                                                  "Guan2024"}
@@ -195,7 +200,7 @@ def test_methods_match_the_readme_coverage_table(effects):
 
 def test_usable_counts_after_the_plausibility_check(effects):
     usable = effects[effects.usable].groupby("outcome").size().to_dict()
-    assert usable == {"OS": 10, "PFS": 5, "ORR": 6, "DCR": 4, "AE": 1}
+    assert usable == {"OS": 10, "PFS": 5, "ORR": 8, "DCR": 4, "AE": 1}
 
 
 def test_mei2021_hazard_ratios_are_flagged_implausible(effects):
@@ -233,13 +238,14 @@ def test_haic_values_by_hand(effects):
 
 
 def test_effects_for_returns_usable_rows_sorted(studies):
-    os_effects = effects_for("OS")
+    outcomes = load_outcomes(HAIC_OUTCOMES, studies=studies)
+    os_effects = effects_for("OS", outcomes, studies)
     assert len(os_effects) == 10 and os_effects.usable.all()
     order = list(zip(os_effects.year, os_effects.study_id, strict=True))
     assert order == sorted(order)
     assert "Mei2021" not in set(os_effects.study_id)
     with pytest.raises(InputError, match="valid: "):
-        effects_for("QOL")
+        effects_for("QOL", outcomes, studies)
 
 
 def synthetic(**cells) -> pd.DataFrame:
@@ -298,11 +304,13 @@ def test_rows_without_a_derivable_effect_keep_a_reason(cells, reason):
 
 
 def test_plausibility_without_a_study_table_uses_the_arm_totals_or_skips():
-    outcomes = load_outcomes()
+    outcomes = load_outcomes(HAIC_OUTCOMES)
     effects = derive_effects(outcomes)
     mei = row_of(effects, "Mei2021", "OS")
     assert mei.usable and np.isnan(mei.n_total)  # no patient count: the check cannot run
-    assert derive_effects(outcomes, load_studies(), check_plausibility=False).usable.sum() == 30 - 1
+    # every row but Zuo 2024 OS (treatment median not reached) and Chen 2021 PFS (medians without a p-value)
+    studies = load_studies(HAIC_STUDIES, HAIC_LEVELS)
+    assert derive_effects(outcomes, studies, check_plausibility=False).usable.sum() == 33 - 2
 
 
 def test_unknown_study_in_outcomes_is_an_input_error(studies):
@@ -343,6 +351,7 @@ def test_random_valid_rows_give_finite_usable_effects(rows):
     usable = effects[effects.usable]
     assert np.isfinite(usable[["yi", "sei", "vi"]].to_numpy()).all() and (usable.sei > 0).all()
     for (_, effect), cells in zip(effects.iterrows(), rows, strict=True):
-        both_zero = cells.get("events_treatment") == 0 and cells.get("events_control") == 0
+        both_zero = "events_treatment" in cells and double_zero(*(cells[c] for c in (
+            "events_treatment", "total_treatment", "events_control", "total_control")))
         medians_equal = "median_treatment" in cells and cells["median_treatment"] == cells["median_control"]
         assert effect.usable == (not both_zero and not medians_equal), effect.reason

@@ -120,3 +120,26 @@ def test_bad_priors_and_ids():
         fit_exact([0.1, 0.2], [0.1, 0.1], mu_prior="cauchy(0, 1)")
     with pytest.raises(InputError, match="appears more than once"):
         fit_exact([0.1, 0.2], [0.1, 0.1], study=["a", "a"])
+
+
+@pytest.mark.parametrize(
+    "mu_prior, tau_prior, k",
+    [("flat", "uniform(0, inf)", 3), ("normal(0, 4)", "halfnormal(0.5)", 17), ("flat", "jeffreys", 5)],
+)
+def test_shortest_intervals_solve_their_equations(mu_prior, tau_prior, k):
+    """The shortest interval [a, b] has coverage F(b) - F(a) = level and equal densities at both ends (or starts at
+    tau's lower bound, where the density is the higher), also for the heavy-tailed posteriors of k = 3 with flat
+    priors, whose mixtures' standard deviations are orders of magnitude wider than the intervals."""
+    rng = np.random.default_rng(7)
+    sei = rng.uniform(0.1, 0.5, k)
+    post = fit_exact(rng.normal(-0.4, 0.3, k), sei, mu_prior=mu_prior, tau_prior=tau_prior)
+    for name in ("mu", "theta_new", "tau"):
+        m = post.marginal(name)
+        for level in (0.5, 0.95):
+            a, b = m.interval(level, "shortest")
+            assert float(m.cdf(b) - m.cdf(a)) == pytest.approx(level, abs=1e-10)
+            if name == "tau" and a == 0.0:
+                assert float(m.pdf(0.0)) >= float(m.pdf(b))
+            else:
+                assert float(m.pdf(a)) == pytest.approx(float(m.pdf(b)), rel=1e-7)
+            assert b - a < np.subtract(*m.interval(level, "central")[::-1]) + 1e-12

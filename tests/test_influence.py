@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
+from conftest import haic_effects_for
 from bayesmeta.exact import fit_exact
 from bayesmeta.influence import influence, leave_one_out
 
@@ -75,7 +76,7 @@ def test_kudo_2018_is_the_most_influential_overall_survival_study():
     """Lu et al. 2025 report that the SILIUS trial (Kudo 2018) influenced the pooled OS HR."""
     from bayesmeta.effects import effects_for
 
-    os_ = effects_for("OS")
+    os_ = haic_effects_for("OS")
     t = leave_one_out(os_["yi"], os_["sei"], mu_prior=MU, tau_prior=TAU, study=os_["study_id"], measure="HR")
     assert t["kl"].idxmax() == "Kudo2018"
     assert t["shift_sd"].abs().idxmax() == "Kudo2018"

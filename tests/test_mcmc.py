@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import haic_effects_for
 from bayesmeta.effects import effects_for
 from bayesmeta.errors import InputError, ModelError
 from bayesmeta.exact import fit_exact
@@ -39,7 +40,7 @@ def _table(name: str) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def os_effects() -> pd.DataFrame:
-    return effects_for("OS")
+    return haic_effects_for("OS")
 
 
 @pytest.fixture(scope="module")

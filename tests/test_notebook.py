@@ -34,10 +34,10 @@ def test_notebook_executes_and_reports_the_library_numbers():
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
     text = _stream_text(nb)
 
-    from bayesmeta.effects import effects_for
     from bayesmeta.exact import fit_exact
+    from conftest import haic_effects_for
 
-    os_ = effects_for("OS")
+    os_ = haic_effects_for("OS")
     post = fit_exact(os_.yi.to_numpy(), os_.sei.to_numpy(), mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)",
                      measure="HR")
     assert f"P(HR < 0.7) = {post.prob_below(0.7):.3f}" in text

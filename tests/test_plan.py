@@ -1,4 +1,4 @@
-"""The reanalysis plan: models/haic.toml loads; each planted error names its key path."""
+"""The reanalysis plan: models/haic.toml loads with the paper's words; each planted error names its key path."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from bayesmeta.benefit import Benefit
 from bayesmeta.errors import InputError
 from bayesmeta.plan import load_plan
 
@@ -17,8 +18,7 @@ HAIC = ROOT / "models" / "haic.toml"
 
 def _absolute_copy(tmp_path: Path, text: str) -> Path:
     """The HAIC plan with its data paths made absolute, written to tmp_path."""
-    for rel in ("data/haic_studies.csv", "data/haic_outcomes.csv", "data/published_results.csv",
-                "models/priors.toml"):
+    for rel in ("data/haic_studies.csv", "data/haic_outcomes.csv", "data/published_results.csv"):
         text = text.replace(f'"{rel}"', f'"{ROOT / rel}"')
     path = tmp_path / "plan.toml"
     path.write_text(text, encoding="utf-8")
@@ -28,10 +28,16 @@ def _absolute_copy(tmp_path: Path, text: str) -> Path:
 def test_haic_plan_loads_with_its_settings():
     plan = load_plan(HAIC)
     assert [o.name for o in plan.outcomes] == ["OS", "PFS", "ORR", "DCR"]
-    assert plan.outcome("OS").measure == "HR" and plan.outcome("OS").benefit.below
-    assert plan.outcome("ORR").measure == "RR" and not plan.outcome("ORR").benefit.below
+    assert plan.outcome("OS").measure == "HR" and plan.outcome("OS").benefit is Benefit.BELOW
+    assert plan.outcome("ORR").measure == "RR" and plan.outcome("ORR").benefit is Benefit.ABOVE
     assert plan.outcome("OS").thresholds == (0.7, 0.8, 1.0)
     assert plan.covariates == ("platinum", "systemic", "design")
+    assert plan.covariate_levels["systemic"] == ("TKI", "ICI", "TKI+ICI")
+    assert (plan.arms.treatment, plan.arms.control) == ("HAIC + systemic", "systemic alone")
+    assert plan.favours(Benefit.BELOW) == ("favours HAIC + systemic", "favours systemic alone")
+    assert plan.favours(Benefit.ABOVE) == ("favours systemic alone", "favours HAIC + systemic")
+    assert plan.pooling == "I2_rule" and plan.priors_file.name == "priors.toml"
+    assert plan.subsets["FOLFOX"].exclude == ("Zhao2019",)
     assert plan.studies == ROOT / "data" / "haic_studies.csv"
     published = pd.read_csv(ROOT / "data" / "published_results.csv")
     rates = published[(published["analysis"] == "rate") & (published["level"] == "systemic")]
@@ -41,7 +47,7 @@ def test_haic_plan_loads_with_its_settings():
         assert tsa[name].control_rate == pytest.approx(float(rates.loc[rates["outcome"] == name, "estimate"].iloc[0]))
     assert tsa["ORR"].relative_risk_reduction == 0.30 and tsa["DCR"].relative_risk_reduction == 0.15
     assert plan.monitoring.futility_mcid == {"OS": 0.8, "PFS": 0.8, "ORR": 1.25, "DCR": 1.25}
-    assert plan.monitoring.true_ratios["OS"] == (1.0, 0.7)
+    assert plan.monitoring.true_effects["OS"] == (1.0, 0.7)
     assert plan.mcmc.chains >= 2 and set(plan.mcmc.outcomes) <= {"OS", "PFS", "ORR", "DCR"}
 
 
@@ -60,7 +66,7 @@ PLANTED = [
                                         '[outcomes.OS]\nlabel = "Overall survival"\n'),
      "outcomes.OS.measure"),
     ("wrong type", lambda t: t.replace("draws = 2500", 'draws = "many"'), "mcmc.draws"),
-    ("wrong type in a list", lambda t: t.replace("thresholds = [0.7, 0.8, 1.0]\n\n[outcomes.PFS]",
+    ("wrong type in a list", lambda t: t.replace("thresholds = [0.7, 0.8, 1.0]\nmcid = 0.8\n\n[outcomes.PFS]",
                                                  'thresholds = [0.7, "0.8", 1.0]\n\n[outcomes.PFS]'),
      "outcomes.OS.thresholds[1]"),
     ("unknown prior", lambda t: t.replace('main = "', 'main = "no_such_prior_'), "priors.main"),
@@ -70,13 +76,22 @@ PLANTED = [
     ("monitoring of an outcome not in the plan", lambda t: t.replace('outcomes = ["OS", "PFS", "ORR", "DCR"]\norder',
                                                                      'outcomes = ["OS", "AE"]\norder'),
      "monitoring.outcomes[1]"),
-    ("unknown measure", lambda t: t.replace('measure = "RR"', 'measure = "RD"', 1), "outcomes.ORR.measure"),
+    ("unknown measure", lambda t: t.replace('measure = "RR"', 'measure = "ROM"', 1), "outcomes.ORR.measure"),
     ("negative threshold", lambda t: t.replace("[1.0, 1.25, 1.43]", "[1.0, -1.25]", 1),
      "outcomes.ORR.thresholds[1]"),
     ("probability out of range", lambda t: t.replace("benefit_probability = 0.975", "benefit_probability = 1.5"),
      "monitoring.benefit_probability"),
-    ("MCID on the wrong side of 1", lambda t: t.replace("above = 1.25 }", "above = 0.8 }"),
-     "monitoring.futility_mcid.above"),
+    ("MCID on the wrong side of 1", lambda t: t.replace("thresholds = [1.0, 1.25, 1.43]   # mirrored: 1/0.8 and "
+                                                        "about 1/0.7\nmcid = 1.25", "thresholds = [1.0]\nmcid = 0.8"),
+     "outcomes.ORR.mcid"),
+    ("true effect on the wrong side of 1", lambda t: t.replace("ORR = [1.0, 1.43]", "ORR = [1.0, 0.7]"),
+     "monitoring.true_effects.ORR[1]"),
+    ("unknown covariate level table", lambda t: t.replace("levels = { platinum", "levels = { country = ['x'], platinum"),
+     "covariates.levels.country"),
+    ("subset on an unknown column", lambda t: t.replace('where = { platinum = "oxaliplatin" }',
+                                                         'where = { country = "China" }'),
+     "subsets.FOLFOX.where.country"),
+    ("unknown pooling", lambda t: t.replace('pooling = "I2_rule"', 'pooling = "Bayes"'), "data.pooling"),
     ("unknown covariate", lambda t: t.replace('"platinum", "systemic"', '"platinum", "country"'),
      "covariates.columns[1]"),
     ("unknown top-level key", lambda t: "colour = 'blue'\n" + t, "colour"),
@@ -107,7 +122,7 @@ def test_error_says_what_is_valid(tmp_path):
         load_plan(path)
     from bayesmeta.priors import load_prior_sets
 
-    names = list(load_prior_sets(ROOT / "models" / "priors.toml"))
+    names = list(load_prior_sets())
     assert names and all(name in info.value.valid for name in names)
 
 
@@ -121,3 +136,20 @@ def test_invalid_toml_names_the_file(tmp_path):
 def test_missing_plan_file(tmp_path):
     with pytest.raises(InputError, match="plan file not found"):
         load_plan(tmp_path / "absent.toml")
+
+
+def test_minimal_plan_takes_the_defaults(tmp_path):
+    """A plan of a title, the outcomes file and one outcome: packaged priors, all outcomes monitored and
+    cross-checked, no studies table, DerSimonian-Laird as the paper's pooling."""
+    outcomes = tmp_path / "outcomes.csv"
+    outcomes.write_text("study_id,outcome,measure,mean_treatment,sd_treatment,total_treatment\nA,pain,MD,1,1,10\n")
+    plan_path = tmp_path / "plan.toml"
+    plan_path.write_text('title = "t"\n[data]\noutcomes = "outcomes.csv"\n'
+                         '[outcomes.pain]\nmeasure = "MD"\nbenefit = "below"\nmcid = -1.5\n')
+    plan = load_plan(plan_path)
+    o = plan.outcome("pain")
+    assert (o.label, o.thresholds, o.mcid) == ("pain", (0.0,), -1.5)
+    assert plan.studies is None and plan.pooling == "DL" and plan.main_prior == "weakly_informative"
+    assert plan.monitoring.outcomes == ("pain",) and plan.monitoring.true_effects["pain"] == (0.0, -1.5)
+    assert plan.monitoring.futility_mcid == {"pain": -1.5} and plan.mcmc.outcomes == ("pain",)
+    assert plan.arms.treatment == "treatment"

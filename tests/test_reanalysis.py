@@ -217,8 +217,8 @@ def test_cache_key_follows_inputs_and_corrupt_entries_are_dropped(tmp_path):
     for i in range(3):
         cache.store(f"k{i}", {"i": i})
         time.sleep(0.01)
-    assert sorted(p.stem for p in cache.root.glob("*.pkl")) == ["k1", "k2"]
-    cache.path("k2").write_bytes(b"not a pickle")
+    assert sorted(p.stem for p in cache.root.glob("*.npz")) == ["k1", "k2"]
+    cache.path("k2").write_bytes(b"not an npz")
     assert cache.load("k2") is None and not cache.path("k2").exists()
     assert cache.load("k1") == {"i": 1}
 

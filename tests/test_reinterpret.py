@@ -120,7 +120,7 @@ def test_bad_inputs_are_reported():
 def test_published_table_has_every_ratio_row_under_every_prior():
     raw = pd.read_csv(PUBLISHED)
     ratio_rows = raw[raw["measure"].isin(["HR", "RR"])]
-    table = reinterpret_published(PUBLISHED)
+    table = reinterpret_published(PUBLISHED, benefit={"ORR": "above", "DCR": "above"})
     assert len(table) == 4 * len(ratio_rows)
     assert set(table["prior"]) == {"skeptical", "enthusiastic", "pessimistic", "vague"}
     skipped = table[table["status"] == "skipped"]
@@ -131,6 +131,8 @@ def test_published_table_has_every_ratio_row_under_every_prior():
     above = ok[ok["outcome"].isin(["ORR", "DCR"])]
     assert (above["benefit"] == "above").all() and np.allclose(above["mcid"], 1.25)
     assert (ok.loc[ok["measure"] == "HR", "benefit"] == "below").all()
+    every_below = reinterpret_published(PUBLISHED)  # outcomes without a declared direction: benefit below 1
+    assert (every_below.loc[every_below["status"] == "ok", "benefit"] == "below").all()
 
 
 def test_published_table_agrees_with_one_at_a_time_reinterpretation():

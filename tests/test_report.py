@@ -68,7 +68,7 @@ def test_the_command_writes_every_output(built):
 def test_second_run_reuses_the_cache_and_writes_the_same_summary(built):
     out, cache, _, summaries = built
     assert summaries[0] == summaries[1]
-    assert len(list(cache.glob("*.pkl"))) == 1
+    assert len(list(cache.glob("*.npz"))) == 1
 
 
 class _Sections(HTMLParser):

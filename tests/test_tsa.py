@@ -6,6 +6,11 @@ References used here:
   2.963, 2.359, 2.014 (RTSA vignette).
 - metafor 3.8-1 ``rma.uni`` on dat.bcg (log RR): FE -0.43028516365 (se 0.040498751711); DL -0.71411722207
   (se 0.17874208954, tau^2 0.30876026286, I^2 92.1173468546%).
+- R rpact 3.3.4 ``getDesignGroupSequential`` (tests/reference/rpact_boundaries.json, written by
+  tests/reference/make_rpact_boundaries.R): Lan-DeMets O'Brien-Fleming and Pocock designs, two- and one-sided.
+- scipy's multivariate normal CDF (Genz): 1 - P(|Z_j| < c_j, j <= k) = A(t_k) with corr(Z_i, Z_j) = sqrt(t_i / t_j).
+- Closed forms: the first boundary Phi^-1(1 - A(t_1) / sides), and at every look
+  Phi^-1(1 - A(t_k) / 2) <= c_k <= Phi^-1(1 - (A(t_k) - A(t_{k-1})) / 2).
 - Lu et al. 2025 (Int J Surg 111:3494), Results "TSA for ORR and DCR": RIS 2633 (ORR, RRR 30%) and 1469 (DCR,
   RRR 15%) with the control (systemic) rates 0.2519 and 0.71 printed in the Results.
 """
@@ -14,9 +19,11 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import integrate, optimize, special, stats
 
 from bayesmeta import tsa
 from bayesmeta.cli import main
@@ -151,6 +158,134 @@ def test_pocock_spending_is_linear_in_alpha_so_both_conventions_agree():
     b = tsa.boundaries(t, spending="pocock", convention="per-side").efficacy
     assert np.allclose(a, b, atol=1e-8)
     assert np.all(np.diff(a) < 0) and 2.3 < a[-1] < a[0] < 2.5
+
+
+RPACT = json.loads((Path(__file__).parent / "reference" / "rpact_boundaries.json").read_text())["designs"]
+
+
+@pytest.mark.parametrize("design", RPACT, ids=lambda d: f"{d['spending']}-{d['sided']}-{len(d['rates'])}")
+def test_boundaries_match_rpact(design):
+    """rpact's sided = 2 design spends alpha / 2 per side, i.e. the 'per-side' convention."""
+    b = tsa.boundaries(design["rates"], alpha=design["alpha"], sides=design["sided"], convention="per-side",
+                       spending={"asOF": "obf", "asP": "pocock"}[design["spending"]])
+    # rpact solves to about 1e-9 in probability, 2e-6 in z where the density is small (Z = 3.9)
+    np.testing.assert_allclose(b.efficacy, design["critical_values"], rtol=0, atol=2e-6)
+    np.testing.assert_allclose(b.alpha_spent, design["alpha_spent"], rtol=0, atol=2e-8)
+
+
+@pytest.mark.parametrize("fractions, convention, sides", [
+    ([0.2, 0.4], "two-sided", 2),
+    ([0.03, 0.06], "per-side", 2),
+    ([0.5, 0.5001], "two-sided", 2),  # close looks: the narrowest integrands
+    ([0.001, 0.3], "two-sided", 2),
+    ([0.1, 0.35], "two-sided", 1),
+])
+def test_two_look_boundaries_spend_exactly_by_the_bivariate_normal_cdf(fractions, convention, sides):
+    b = tsa.boundaries(fractions + [1.0], alpha=0.05, convention=convention, sides=sides)
+    t = np.asarray(fractions)
+    rho = math.sqrt(t[0] / t[1])
+    mvn = stats.multivariate_normal(np.zeros(2), [[1, rho], [rho, 1]], abseps=1e-14, releps=1e-14)
+    upper = b.efficacy[:2]
+    lower = -upper if sides == 2 else np.full(2, -np.inf)
+    assert 1.0 - mvn.cdf(upper, lower_limit=lower) == pytest.approx(b.alpha_spent[1], abs=1e-10)
+
+
+def test_close_looks_spend_exactly_where_rpact_does_not():
+    """rpact 3.3.4 gives 2.962194 at the third of the looks 0.15, 0.16, 0.5 (per side); with it the crossing
+    probability by look 3 exceeds the spending by 3.9e-6 (Genz's trivariate normal CDF, quasi-Monte Carlo,
+    error about 1e-7 with 5e6 points)."""
+    t = np.array([0.15, 0.16, 0.5])
+    b = tsa.boundaries(list(t) + [0.98, 1.0], convention="per-side")
+    corr = np.sqrt(np.minimum.outer(t, t) / np.maximum.outer(t, t))
+    mvn = stats.multivariate_normal(np.zeros(3), corr, abseps=1e-12, releps=1e-12, maxpts=5_000_000, seed=1)
+
+    def crossed(c):
+        return 1.0 - mvn.cdf(c, lower_limit=-c)
+
+    assert crossed(b.efficacy[:3]) == pytest.approx(b.alpha_spent[2], abs=5e-8)
+    rpact = np.array([b.efficacy[0], b.efficacy[1], 2.96219367533922])
+    assert crossed(rpact) - b.alpha_spent[2] > 3e-6
+
+
+@pytest.mark.parametrize("t1", [1e-8, 1e-6, 1e-4, 1e-3, 0.004, 0.01, 0.05])
+@pytest.mark.parametrize("convention, sides", [("two-sided", 2), ("per-side", 2), ("two-sided", 1)])
+def test_first_boundary_is_the_closed_form_at_any_small_fraction(t1, convention, sides):
+    """All of A(t_1) is spent at the first look: c_1 = Phi^-1(1 - A(t_1) / sides). Classic two-sided: A(t) =
+    2 Phi(-z_{1-alpha/2} / sqrt(t)), so c_1 = z_{1-alpha/2} / sqrt(t_1): 196.0 at t = 1e-4, 19600 at 1e-8. Per side
+    A = 4 Phi(-z_{1-alpha/4} / sqrt(t)); one-sided A = 2 Phi(-z_{1-alpha/2} / sqrt(t)) (gsDesign sfLDOF)."""
+    alpha = 0.025 if sides == 1 else 0.05
+    b = tsa.boundaries([t1, 0.5, 1.0], alpha=alpha, convention=convention, sides=sides)
+    if (convention, sides) == ("two-sided", 2):
+        expected = Z975 / math.sqrt(t1)
+    else:
+        x = stats.norm.isf(alpha / 4 if sides == 2 else alpha / 2) / math.sqrt(t1)
+        expected = -special.ndtri_exp(math.log(2) + special.log_ndtr(-x))  # Phi(-c_1) = 2 Phi(-x)
+    assert b.efficacy[0] == pytest.approx(expected, rel=1e-10)
+    assert math.isfinite(b.log_alpha_spent[0])
+    assert b.efficacy[-1] == pytest.approx(stats.norm.isf(alpha / sides), abs=0.05)
+
+
+def test_first_futility_boundary_is_the_closed_form_at_a_tiny_fraction():
+    """Under the drift, P(Z_1 <= f_1) = B(t_1): f_1 = drift sqrt(t_1) + Phi^-1(B(t_1)), B(t) = 2 - 2 Phi(z_{1-beta/2}
+    / sqrt(t))."""
+    t1 = 1e-4
+    b = tsa.boundaries([t1, 0.3, 1.0], beta=0.2)
+    log_b1 = math.log(2) + special.log_ndtr(-stats.norm.isf(0.1) / math.sqrt(t1))
+    assert b.futility[0] == pytest.approx(b.drift * math.sqrt(t1) + special.ndtri_exp(log_b1), rel=1e-10)
+
+
+def _two_sided_lower_and_upper_bounds(b):
+    """Phi^-1(1 - A_k / 2) <= c_k (|Z_k| >= c_k implies a crossing by look k) and
+    c_k <= Phi^-1(1 - (A_k - A_{k-1}) / 2) (a crossing at look k implies |Z_k| >= c_k)."""
+    log_a = b.log_alpha_spent
+    previous = np.concatenate([[-np.inf], log_a[:-1]])
+    log_increment = log_a + np.log(-np.expm1(previous - log_a))
+    return -special.ndtri_exp(log_a - math.log(2)), -special.ndtri_exp(log_increment - math.log(2))
+
+
+@pytest.mark.parametrize("fractions", [
+    [1e-4 * k for k in range(1, 11)] + [1.0],
+    [0.0005, 0.001, 0.0015, 0.002, 0.0025, 0.003, 0.00373, 0.01, 1.0],
+    [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0],
+])
+def test_boundaries_at_tiny_fractions_respect_the_closed_form_bounds(fractions):
+    """The old integration cut the grid at +-10 SD and returned 20.7 where the alpha spent implies >= 32.09."""
+    b = tsa.boundaries(fractions)
+    lower, upper = _two_sided_lower_and_upper_bounds(b)
+    assert np.all(np.isfinite(b.efficacy))
+    assert np.all(b.efficacy >= lower - 1e-9) and np.all(b.efficacy <= upper + 1e-9)
+    if 0.00373 in fractions:
+        assert b.efficacy[fractions.index(0.00373)] >= 32.09
+
+
+def _two_look_boundary_by_adaptive_quadrature(t1, t2, c1, log_increment):
+    """Independent of the grid recursion: log P(|Z_1| < c_1, |Z_2| >= c) by scipy's adaptive quadrature of
+    phi(z_1) P(|Z_2| >= c | z_1), scaled by its peak, and the c at which it equals the increment."""
+    dt = t2 - t1
+
+    def log_integrand(z, c):
+        upper = special.log_ndtr(-(c * math.sqrt(t2) - z * math.sqrt(t1)) / math.sqrt(dt))
+        lower = special.log_ndtr((-c * math.sqrt(t2) - z * math.sqrt(t1)) / math.sqrt(dt))
+        return stats.norm.logpdf(z) + np.logaddexp(upper, lower)
+
+    def log_exit(c):
+        grid = np.linspace(-c1, c1, 8001)
+        values = log_integrand(grid, c)
+        peak, top = grid[np.argmax(values)], values.max()
+        value, _ = integrate.quad(lambda z: math.exp(log_integrand(z, c) - top), -c1, c1, points=[peak],
+                                  epsabs=0, epsrel=1e-12, limit=1000)
+        return top + math.log(value)
+
+    lo = -special.ndtri_exp(log_increment - math.log(2)) - 5
+    return optimize.brentq(lambda c: log_exit(c) - log_increment, max(lo, 0.1), lo + 10, xtol=1e-12)
+
+
+@pytest.mark.parametrize("t1, t2", [(1e-4, 2e-4), (1e-3, 1.5e-3), (0.004, 0.012), (0.02, 0.2)])
+def test_second_boundary_at_small_fractions_matches_adaptive_quadrature(t1, t2):
+    b = tsa.boundaries([t1, t2, 1.0])
+    log_increment = b.log_alpha_spent[1] + math.log(-math.expm1(b.log_alpha_spent[0] - b.log_alpha_spent[1]))
+    reference = _two_look_boundary_by_adaptive_quadrature(t1, t2, b.efficacy[0], log_increment)
+    assert b.efficacy[1] == pytest.approx(reference, abs=1e-7)
 
 
 def _simulate_z(fractions, n, seed, drift=0.0):
@@ -303,3 +438,28 @@ def test_cli_tsa_text_and_errors(tmp_path, capsys):
     effects.write_text("study,yi,sei\nA,-0.5,0.2\nB,-0.3,0.25\n")
     assert main(["tsa", str(effects), "--rrr", "0.3"]) == 2
     assert "arm counts" in capsys.readouterr().err
+
+
+def test_cli_tsa_at_tiny_information_fractions_does_not_claim_a_false_crossing(tmp_path, capsys):
+    """The issue's reproduction: RRR 0.5% makes the RIS 3.76 million, so ten studies of 2000 reach fractions
+    0.0005 to 0.005. The old boundary at look 7 was 20.7 (|Z| = 21.5 'crossed'); the alpha spent by then,
+    A(0.00372) = 2 Phi(-32.1), implies a boundary of at least 32.1."""
+    path = tmp_path / "strong.csv"
+    rows = ["study,events_treatment,total_treatment,events_control,total_control,year"]
+    rows += [f"S{i + 1},{100 + (i % 3) * 3},1000,{250 - (i % 2) * 4},1000,{2000 + i}" for i in range(10)]
+    path.write_text("\n".join(rows) + "\n")
+    args = ["tsa", str(path), "--rrr", "0.005", "--p-control", "0.25", "--diversity", "0"]
+    assert main(args + ["--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    curve = out["curve"]
+    fractions = np.array([row["fraction"] for row in curve])
+    efficacy = np.array([row["efficacy"] for row in curve])
+    z = np.array([row["z"] for row in curve])
+    log_spent = math.log(2) + special.log_ndtr(-Z975 / np.sqrt(fractions))
+    at_least = -special.ndtri_exp(log_spent - math.log(2))
+    assert np.all(efficacy >= at_least - 1e-9)
+    assert efficacy[6] >= 32.1 > abs(z[6]) > 20.7
+    assert np.all(np.abs(z) < efficacy)
+    assert out["crossed_efficacy"] is False and out["crossed_efficacy_at"] is None
+    assert main(args) == 0
+    assert "does not cross the monitoring boundary" in capsys.readouterr().out

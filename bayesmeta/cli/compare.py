@@ -6,15 +6,14 @@ import json
 import sys
 from typing import Annotated
 
-import pandas as pd
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from bayesmeta.cli import app
 
 
 def _missing(x: object) -> bool:
+    import pandas as pd
+
     return x is None or (not isinstance(x, str) and bool(pd.isna(x)))
 
 
@@ -32,11 +31,17 @@ def _ci(est: object, lo: object, hi: object) -> str:
 
 @app.command("compare")
 def compare_command(
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object with the three tables")] = False,
+    published: Annotated[str, typer.Argument(help="the paper's published results (CSV, the README's format)")],
+    outcomes: Annotated[str | None, typer.Option(help="outcomes CSV of the studies (default: the plan's)")] = None,
+    studies: Annotated[str | None, typer.Option(help="studies CSV with the covariates (default: the plan's)")] = None,
+    plan: Annotated[str | None, typer.Option(help="a plan TOML: its data files, pooling and named subsets")] = None,
+    pooling: Annotated[str | None, typer.Option(help="how the paper pooled: I2_rule, FE, DL, REML, PM, ML "
+                                                     "(default: the plan's, else DL)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object with the tables")] = False,
 ) -> None:
-    """Published pooled HR/RR, meta-regression and subgroup p-values and ORR-vs-OS/PFS Spearman correlations
-    against the recomputation from the studies in data/ (the paper's rule: common effect if I^2 < 50%, else
-    DerSimonian-Laird; REML alongside)."""
+    """Published pooled estimates, meta-regression and subgroup p-values and correlations between outcomes
+    against the recomputation from the available studies (the paper's pooling, REML alongside), and the internal
+    consistency of every printed ratio with its CI and p-value."""
     from bayesmeta.compare import (
         compare_correlations,
         compare_metaregression,
@@ -44,20 +49,42 @@ def compare_command(
         compare_subgroups,
         records,
     )
+    from bayesmeta.consistency import check_published
+    from bayesmeta.data import load_outcomes, load_published, load_studies
+    from bayesmeta.effects import derive_effects
+    from bayesmeta.errors import InputError
+    from bayesmeta.plan import load_plan
 
-    pooled = compare_pooled()
-    metareg = compare_metaregression()
-    subgroups = compare_subgroups()
-    correlations = compare_correlations()
+    chosen = load_plan(plan) if plan is not None else None
+    outcomes_file = outcomes or (str(chosen.outcomes_file) if chosen else None)
+    if outcomes_file is None:
+        raise InputError("no outcomes table given", valid="--outcomes FILE, or --plan PLAN.toml")
+    studies_file = studies or (str(chosen.studies) if chosen and chosen.studies else None)
+    levels = chosen.covariate_levels if chosen else None
+    study_table = load_studies(studies_file, levels) if studies_file else None
+    rows = load_outcomes(outcomes_file, studies=study_table)
+    effects = derive_effects(rows, study_table)
+    effects = effects[effects["usable"]].reset_index(drop=True)
+    table = load_published(published)
+    rule = pooling or (chosen.pooling if chosen else "DL")
+    pooled = compare_pooled(effects, table, rule)
+    metareg = compare_metaregression(effects, table)
+    subgroups = compare_subgroups(effects, table)
+    correlations = compare_correlations(effects, table, chosen.subsets if chosen else None)
+    consistency = check_published(published)
     if as_json:
         out = {
             "pooled": records(pooled),
             "meta_regression": records(metareg),
             "subgroups": records(subgroups),
             "correlations": records(correlations),
+            "consistency": records(consistency),
         }
         typer.echo(json.dumps(out))
         return
+    from rich.console import Console
+    from rich.table import Table
+
     # piped output gets a fixed width wide enough for the tables (rich assumes 80 columns off a terminal)
     console = Console() if sys.stdout.isatty() else Console(width=160)
     table = Table(title="Pooled results: published vs recomputed from the available studies")

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 from enum import Enum
 from typing import Annotated, Any, Optional
 
-import numpy as np
 import typer
-from rich.console import Console
-from rich.table import Table
-from scipy import stats
 
 from bayesmeta.cli import app
 from bayesmeta.cli.options import DataArgument, Measure, measure_value, read_table
@@ -28,7 +25,7 @@ class Method(str, Enum):
 def _natural(result: dict[str, Any]) -> dict[str, float | None]:
     """Estimate, CI and prediction interval back-transformed to the ratio scale."""
     keys = ("estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper")
-    return {k: (None if result[k] is None else float(np.exp(result[k]))) for k in keys}
+    return {k: (None if result[k] is None else math.exp(result[k])) for k in keys}
 
 
 def _fmt(x: float | None, digits: int = 4) -> str:
@@ -67,6 +64,11 @@ def frequentist_command(
 
 
 def _print_tables(table, fit, out: dict[str, Any], ratio: bool) -> None:
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+    from scipy.special import ndtri
+
     console = Console()
     model = "common-effect" if fit.method == "FE" else f"random-effects ({fit.method})"
     test = "Knapp-Hartung t" if fit.test == "knha" else "z"
@@ -80,7 +82,7 @@ def _print_tables(table, fit, out: dict[str, Any], ratio: bool) -> None:
     if ratio:
         studies.add_column(f"{table.measure} [{pct} CI]", justify="right")
     studies.add_column("weight %", justify="right")
-    z = float(stats.norm.ppf(1 - (1 - fit.level) / 2))
+    z = float(ndtri(1 - (1 - fit.level) / 2))
     for name, y, s, w in zip(table.study, table.yi, table.sei, weights / weights.sum()):
         row = [name, _fmt(y), _fmt(s)]
         if ratio:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-import numpy as np
-import pandas as pd
 import typer
 
 from bayesmeta.benefit import Benefit
@@ -22,7 +20,6 @@ from bayesmeta.cli.options import (
     measure_value,
     read_table,
 )
-from bayesmeta.data import spreadsheet_row
 from bayesmeta.errors import InputError
 
 
@@ -53,6 +50,10 @@ def monitor_command(
 ) -> None:
     """After each study (by year, then study id) the exact posterior of the pooled effect, with the decision:
     benefit when P(ratio < 1) > benefit-prob, futility when P(ratio < MCID) < futility-prob."""
+    import numpy as np
+    import pandas as pd
+
+    from bayesmeta.data import spreadsheet_row
     from bayesmeta.sequential import monitor
 
     table = read_table(data, measure_value(measure))

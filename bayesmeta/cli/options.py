@@ -20,10 +20,16 @@ class Measure(str, Enum):
     RR = "RR"
     OR = "OR"
     MD = "MD"
+    SMD = "SMD"
+    RD = "RD"
 
 
 DataArgument = Annotated[
-    str, typer.Argument(help="CSV: study + (yi,sei | yi,vi | estimate,ci_lower,ci_upper | counts)")
+    str,
+    typer.Argument(
+        help="CSV: study + (yi,sei | yi,vi | estimate,ci_lower,ci_upper | means,SDs,sizes | "
+        "o_minus_e,var_o_minus_e | counts)"
+    ),
 ]
 MeasureOption = Annotated[Measure | None, typer.Option(help="effect measure of the data")]
 MuPriorOption = Annotated[str, typer.Option("--mu-prior", help='prior of mu, e.g. "normal(0, 4)"')]
@@ -47,13 +53,14 @@ def plain(value: object) -> object:
 
 def read_table(path: str, measure: str | None):
     """Read a user's effect table (:func:`bayesmeta.tables.read_effect_table`) and say on stderr which studies
-    were left out (no events in either arm), so that no study disappears silently."""
+    were left out (no events, or only events, in both arms), so that no study disappears silently."""
     from bayesmeta.tables import read_effect_table
 
     table = read_effect_table(path, measure)
     if table.dropped:
         typer.echo(
-            f"note: {path}: excluded {', '.join(table.dropped)} (no events in either arm: no ratio can be estimated)",
+            f"note: {path}: excluded {', '.join(table.dropped)} (no events in either arm, or events in every patient "
+            "of both: no ratio can be estimated)",
             err=True,
         )
     return table

@@ -13,11 +13,13 @@ from bayesmeta.cli import app
 
 @app.command("reanalyze")
 def reanalyze_command(
-    plan_file: Annotated[str, typer.Argument(help="the plan TOML, e.g. models/haic.toml")],
+    plan_file: Annotated[str, typer.Argument(help="the plan TOML, e.g. models/gallery/magnesium_mi.toml")],
     out: Annotated[str, typer.Option("--out", help="folder for report.html, report.md, summary.json, figures")],
     no_cache: Annotated[bool, typer.Option("--no-cache", help="recompute even when a cached result exists")] = False,
     cache_dir: Annotated[
-        Optional[str], typer.Option("--cache-dir", help="cache folder (default .cache/bayesmeta)")
+        Optional[str],
+        typer.Option("--cache-dir", help="result cache folder (default: results/ in the user's cache folder, or in "
+                                         "$BAYESMETA_CACHE_DIR)"),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
 ) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 from enum import Enum
 from typing import Annotated
 
-import numpy as np
 import typer
 
 from bayesmeta.cli import app
@@ -75,7 +75,7 @@ def tsa_command(
 
 
 def _fmt(value: float, digits: int = 3) -> str:
-    return "-" if not np.isfinite(value) else f"{value:.{digits}f}"
+    return "-" if not math.isfinite(value) else f"{value:.{digits}f}"
 
 
 def _print(result) -> None:

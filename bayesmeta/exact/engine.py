@@ -77,6 +77,7 @@ class ExactBatch:
             self.tau[i, : r.size] = r.tau
             self.tau[i, r.size :] = r.tau[-1]
         cond = model.conditional(self.tau)
+        self._cond = cond
         self._mu = (cond.mean[..., 0], np.sqrt(cond.cov[..., 0, 0]))
         self._new = (cond.mean[..., 0], np.sqrt(cond.cov[..., 0, 0] + self.tau**2))
         self.taus = TauBatch(rules, logpost, tail)
@@ -170,8 +171,11 @@ class ExactBatch:
         if not 0 <= i < self.n:
             raise IndexError(f"member {i} out of range (n = {self.n})")
         rule, present = self.rules[i], self.mask[i]
-        sub = self.model.subset(np.array([i]))
-        cond = sub.conditional(rule.tau[None, :])
+        if self.n == 1:  # one member: its rule fills the nodes, so the batch's conditionals are its own
+            sub, cond = self.model, self._cond
+        else:
+            sub = self.model.subset(np.array([i]))
+            cond = sub.conditional(rule.tau[None, :])
         th_mean, th_var = sub.theta_moments(cond)
         w = rule.weights
         mean_b, sd_b = cond.mean[0], np.sqrt(np.diagonal(cond.cov[0], axis1=-2, axis2=-1))
@@ -189,7 +193,8 @@ class ExactBatch:
         mixtures = {
             name: family.member(r, moments[r] if r < len(moments) else (True, True)) for r, name in enumerate(names)
         }
-        marginals: dict[str, Marginal] = {"mu": mixtures.pop("mu"), "tau": self.tau_marginal(i)}
+        tau_marginal = self.tau_marginal(i)
+        marginals: dict[str, Marginal] = {"mu": mixtures.pop("mu"), "tau": tau_marginal}
         marginals.update(mixtures)
         priors = {"mu": self.mu_priors[i].text, "tau": self.tau_priors[i].text}
         if self.covariate_names:
@@ -219,7 +224,7 @@ class ExactBatch:
             priors=priors,
             covariates=self.covariate_names,
             design=design,
-            sampler=_joint_sampler(sub, self.tau_marginal(i), cols, len(self.covariate_names)),
+            sampler=_joint_sampler(sub, tau_marginal, cols, len(self.covariate_names)),
             diagnostics={"n_nodes": rule.size, "step": rule.h, "scale_c": rule.c},
             seed=self.seed,
             extras=extras,

@@ -53,6 +53,8 @@ class GaussianModel:
         self.prior_mean = np.asarray(prior_mean, dtype=float)
         self.prior_prec = np.asarray(prior_prec, dtype=float)
         self.p = self.design.shape[1]
+        self._complete = bool(self.mask.all())  # no study absent: no masking needed
+        self._intercept_only = self.p == 1 and bool(np.all(self.design[:, 0] == 1.0))
         self.k_eff = self.mask.sum(axis=1)
         proper = self.prior_prec > 0
         self.p_flat = np.sum(~proper, axis=1)
@@ -68,6 +70,8 @@ class GaussianModel:
 
     def _weights(self, tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         v = self.s2[:, None, :] + (tau * tau)[..., None]
+        if self._complete:
+            return 1.0 / v, np.log(v).sum(axis=-1)
         w = np.where(self.mask[:, None, :], 1.0 / v, 0.0)
         logdet = np.sum(np.where(self.mask[:, None, :], np.log(v), 0.0), axis=-1)
         return w, logdet
@@ -78,6 +82,14 @@ class GaussianModel:
         w, logdet_v = self._weights(tau)
         y = self.y[:, None, :]
         b0, p0 = self.prior_mean[:, None, :], self.prior_prec[:, None, :]
+        if self._intercept_only:
+            p0, b0 = p0[..., 0], b0[..., 0]
+            a = w.sum(axis=-1) + p0
+            mean = ((w * y).sum(axis=-1) + p0 * b0) / a
+            resid = y - mean[..., None]
+            quad = (w * resid * resid).sum(axis=-1) + p0 * (mean - b0) ** 2
+            loglik = self._const[:, None] - 0.5 * (logdet_v + np.log(a) + quad)
+            return Conditional(tau=tau, mean=mean[..., None], cov=(1.0 / a)[..., None, None], loglik=loglik)
         if self.p == 1:
             x = self.design[:, 0]
             a = np.sum(w * x * x, axis=-1) + p0[..., 0]

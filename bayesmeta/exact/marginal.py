@@ -4,6 +4,7 @@ central/shortest intervals built on them (the :class:`bayesmeta.posterior.Margin
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -42,3 +43,13 @@ class QuantileMarginal:
         if kind == "shortest":
             return self._shortest(level)
         raise ValueError(f"unknown interval kind {kind!r} (valid: 'central', 'shortest')")
+
+
+def solve_2x2(jac: tuple[float, float, float, float], rhs: tuple[float, float]) -> tuple[float, float] | None:
+    """Solve [[j11, j12], [j21, j22]] d = rhs by Cramer's rule (None when singular or not finite): the Newton
+    step of the shortest-interval equations, without the overhead of a general solver."""
+    j11, j12, j21, j22 = jac
+    det = j11 * j22 - j12 * j21
+    d1 = (rhs[0] * j22 - j12 * rhs[1]) / det if det != 0 else math.nan
+    d2 = (j11 * rhs[1] - j21 * rhs[0]) / det if det != 0 else math.nan
+    return (d1, d2) if math.isfinite(d1) and math.isfinite(d2) else None

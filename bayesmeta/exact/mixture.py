@@ -11,10 +11,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import optimize
 from scipy.special import ndtr, ndtri
 
-from bayesmeta.exact.marginal import QuantileMarginal
+from bayesmeta.exact.marginal import QuantileMarginal, solve_2x2
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
@@ -80,7 +79,9 @@ def mixture_ppf(q: np.ndarray, w: np.ndarray, m: np.ndarray, s: np.ndarray) -> n
             denom = 1.0 - 0.5 * newton * fp / f
             step = np.where((denom > 0.5) & (denom < 2.0), newton / denom, newton)
         xn = x - step
-        small = (np.abs(step) <= tol) | (g == 0)
+        # Halley's error after a step is of order its cube: a step from a residual below 1e-10 of the tail
+        # probability is the last one needed
+        small = (np.abs(step) <= tol) | (g == 0) | ((np.abs(g) <= 1e-10 * target) & (xn > lo) & (xn < hi))
         bad = ~small & (~np.isfinite(xn) | (xn <= lo) | (xn >= hi))
         xn = np.where(bad, 0.5 * (lo + hi), xn)
         x = np.where(done, x, xn)
@@ -93,6 +94,8 @@ def mixture_ppf(q: np.ndarray, w: np.ndarray, m: np.ndarray, s: np.ndarray) -> n
 def shortest_by_probability(ppf, pdf, level: float, lower_support: float | None = None) -> tuple[float, float]:
     """Shortest interval [Q(p), Q(p + level)] of a unimodal distribution: the p where the density is equal at
     both ends, or p = 0 when the density at the lower end of the support is at least that at Q(level)."""
+    from scipy import optimize
+
     room = 1.0 - level
 
     def gap(p: float) -> float:
@@ -121,6 +124,7 @@ class MixtureFamily:
         self.weights = w / w.sum()
         self.means = np.atleast_2d(np.asarray(means, dtype=float))
         self.sds = np.atleast_2d(np.asarray(sds, dtype=float))
+        self.mean, self.std = mixture_moments(self.weights, self.means, self.sds)
         self._cache: dict[float, np.ndarray] = {}
 
     def member(self, row: int, moments: tuple[bool, bool] = (True, True)) -> NormalMixture:
@@ -152,13 +156,18 @@ class NormalMixture(QuantileMarginal):
         family: tuple[MixtureFamily, int] | None = None,
         moments: tuple[bool, bool] = (True, True),
     ) -> None:
-        w = np.asarray(weights, dtype=float)
-        self.weights = w / w.sum()
-        self.means = np.asarray(means, dtype=float)
-        self.sds = np.asarray(sds, dtype=float)
-        if not (self.weights.shape == self.means.shape == self.sds.shape and self.weights.ndim == 1):
-            raise ValueError("weights, means and sds must be 1-d arrays of one length")
-        self._mean, self._std = (float(v) for v in mixture_moments(self.weights, self.means, self.sds))
+        if family is not None:  # normalised and summarised by the family, for all its members at once
+            fam, row = family
+            self.weights, self.means, self.sds = fam.weights, fam.means[row], fam.sds[row]
+            self._mean, self._std = float(fam.mean[row]), float(fam.std[row])
+        else:
+            w = np.asarray(weights, dtype=float)
+            self.weights = w / w.sum()
+            self.means = np.asarray(means, dtype=float)
+            self.sds = np.asarray(sds, dtype=float)
+            if not (self.weights.shape == self.means.shape == self.sds.shape and self.weights.ndim == 1):
+                raise ValueError("weights, means and sds must be 1-d arrays of one length")
+            self._mean, self._std = (float(v) for v in mixture_moments(self.weights, self.means, self.sds))
         self._quantiles: dict[float, float] = {}
         self._family = family
         self._moments = moments
@@ -188,26 +197,26 @@ class NormalMixture(QuantileMarginal):
         return self._std if self._moments[1] else math.inf
 
     def _shortest(self, level: float) -> tuple[float, float]:
-        """Solve F(b) - F(a) = level, f(a) = f(b) by Newton's method from the central interval."""
+        """Solve F(b) - F(a) = level, f(a) = f(b) by Newton's method from the central interval; a step below
+        1e-9 of the interval's width leaves an error of order its square, and is the last."""
         a, b = self.interval(level, "central")
         w, m, s = self.weights, self.means, self.sds
         for _ in range(50):
-            x = np.array([a, b])
-            F, f, df = mixture_cdf(x, w, m, s), mixture_pdf(x, w, m, s), mixture_dpdf(x, w, m, s)
+            z = (np.array([a, b])[:, None] - m) / s
+            phi = w * np.exp(-0.5 * z * z) / s
+            F = (w * ndtr(z)).sum(axis=1)
+            f = phi.sum(axis=1) * _INV_SQRT_2PI
+            df = -(phi * z / s).sum(axis=1) * _INV_SQRT_2PI
             if not np.all(f > 0):
                 break
             e1 = (F[1] - F[0]) - level
             e2 = math.log(f[0]) - math.log(f[1])
-            jac = np.array([[-f[0], f[1]], [df[0] / f[0], -df[1] / f[1]]])
-            try:
-                da, db = np.linalg.solve(jac, [-e1, -e2])
-            except np.linalg.LinAlgError:
+            step = solve_2x2((-f[0], f[1], df[0] / f[0], -df[1] / f[1]), (-e1, -e2))
+            if step is None:
                 break
-            a, b = a + da, b + db
-            if abs(da) + abs(db) <= 1e-13 * (self._std + abs(self._mean)):
-                x = np.array([a, b])
-                F = mixture_cdf(x, w, m, s)
-                if abs(F[1] - F[0] - level) < 1e-11 and a < b:
+            a, b = a + step[0], b + step[1]
+            if abs(step[0]) + abs(step[1]) <= 1e-9 * (b - a):
+                if abs(e1) < 1e-9 and a < b:
                     return float(a), float(b)
                 break
         return shortest_by_probability(self.ppf, self.pdf, level)

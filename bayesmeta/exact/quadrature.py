@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import logsumexp
 
 from bayesmeta.errors import ModelError
 
@@ -222,7 +221,8 @@ def build_rules(
             sl = slice(keep[0], keep[-1] + 1)
             h = designs[i][1]
             lw = log_w[sl] + math.log(h)
-            log_ev = float(logsumexp(lw))
+            top_w = float(np.max(lw))
+            log_ev = top_w + math.log(float(np.sum(np.exp(lw - top_w))))  # log sum exp, without scipy's overhead
             rules[i] = TauRule(
                 c=designs[i][0],
                 lower=float(lower[i]),

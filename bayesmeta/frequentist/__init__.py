@@ -2,7 +2,7 @@
 
 One module per verb: ``rma`` (common/random effects and meta-regression), ``tau2_ci_qprofile``,
 ``mantel_haenszel``, ``egger_test``, ``leave_one_out``, ``cumulative``, ``subgroup_analysis``,
-``spearman_correlation`` and ``paper_rule`` (the pooling rule of the HAIC meta-analysis).
+``spearman_correlation`` and ``paper_rule`` (pooling as a paper's Methods state, e.g. an I^2 rule).
 """
 
 from bayesmeta.frequentist.correlation import spearman_correlation

@@ -58,7 +58,7 @@ def plot_forest(
     theta_lower, theta_upper (posterior of the study's effect); all on the analysis scale. ``pooled``: rows with
     label, estimate, lower, upper and kind ('bayes', 'predictive', 'frequentist', 'published'); NaN estimate
     draws only the interval (a predictive interval has no point). ``thresholds`` (ratio scale) are drawn as
-    dotted lines. ``favours``: labels for the two sides of the null, e.g. ('favours HAIC', 'favours control').
+    dotted lines. ``favours``: labels for the two sides of the null, e.g. ('favours treatment', 'favours control').
     """
     _check(studies, STUDY_COLUMNS, "studies table")
     _check(pooled, POOLED_COLUMNS, "pooled table")

@@ -1,5 +1,5 @@
-"""Meta-regression figure: the pooled effect at each level of a study-level covariate (platinum agent,
-systemic therapy, design), with the studies of each level behind it and the ratio between levels in the panel.
+"""Meta-regression figure: the pooled effect at each level of a study-level covariate (a factor the plan
+declares, e.g. dose or design), with the studies of each level behind it and the ratio between levels in the panel.
 
 The level effects (posterior median and interval of mu + beta) and the ratio come from the analysis; this module
 only draws them.
@@ -22,7 +22,7 @@ from bayesmeta.plots import style
 class MetaregPanel:
     """One covariate. ``levels`` table: level, median, lower, upper (analysis scale, the posterior of the pooled
     effect at that level). ``studies`` table: level, label, y, lower, upper (observed, analysis scale).
-    ``notes``: text lines such as 'HR ratio cisplatin / oxaliplatin 1.6 [1.1, 2.4]; P(ratio < 1) = 0.01'."""
+    ``notes``: text lines such as 'HR ratio high / low dose 1.6 [1.1, 2.4]; P(ratio < 1) = 0.01'."""
 
     covariate: str
     levels: pd.DataFrame

@@ -3,12 +3,15 @@ the Bayesian counterpart, with k used vs published and a plain-language line per
 
 from __future__ import annotations
 
+from functools import partial
+
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from bayesmeta.plan import Plan
+from bayesmeta.scales import reported_float
 from bayesmeta.reanalysis.result import OutcomeAnalysis
 from bayesmeta.reanalysis.statements import (
     benefit_probability,
@@ -54,7 +57,7 @@ def comparison_table(plan: Plan, analyses: dict[str, OutcomeAnalysis], published
     used = pd.concat([a.effects for a in analyses.values() if len(a.effects)], ignore_index=True) \
         if any(len(a.effects) for a in analyses.values()) else all_effects.iloc[0:0]
     rows: list[dict[str, Any]] = []
-    pooled = compare_pooled(used, published)
+    pooled = compare_pooled(used, published, plan.pooling)
     for r in pooled.itertuples(index=False):
         a = analyses.get(r.outcome)
         if a is None:
@@ -73,7 +76,7 @@ def comparison_table(plan: Plan, analyses: dict[str, OutcomeAnalysis], published
     rows += _egger_rows(analyses, published)
     rows += _tsa_rows(analyses, published)
     rows += _rate_rows(plan, analyses, published)
-    rows += _correlation_rows(analyses, published)
+    rows += _correlation_rows(plan, analyses, published)
     return pd.DataFrame(rows)
 
 def _pooled_rows(a: OutcomeAnalysis, r: Any, plan: Plan) -> list[dict[str, Any]]:
@@ -164,7 +167,7 @@ def _covariate_row(a: OutcomeAnalysis, r: Any, analysis: str) -> dict[str, Any]:
 def _other_covariate_rows(analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame, analysis: str,
                           done: set[tuple[str, str]]) -> list[dict[str, Any]]:
     """Published meta-regression p-values of plan covariates that :mod:`bayesmeta.compare` does not cover (it
-    knows platinum, systemic and design), set beside the REML QM test of this run's meta-regression."""
+    covers only variables present in the effects), set beside the REML QM test of this run's meta-regression."""
     from types import SimpleNamespace
 
     out = []
@@ -190,17 +193,10 @@ def _other_covariate_rows(analyses: dict[str, OutcomeAnalysis], published: pd.Da
         out.append(_covariate_row(a, row, analysis))
     return out
 
-def _regimen_filter(level: str) -> dict[str, str] | None:
-    """'oxaliplatin HAIC + TKI + ICI' -> {platinum: oxaliplatin, systemic: TKI+ICI}; None if not of that form."""
-    if " HAIC + " not in level:
-        return None
-    platinum, systemic = level.split(" HAIC + ", 1)
-    return {"platinum": platinum.strip(), "systemic": systemic.replace(" + ", "+").strip()}
-
 def _regimen_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame,
                   prior_sets: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Published pooled estimates per regimen, recomputed (paper rule) and refitted (exact posterior, main prior)
-    on the studies of that regimen that have data."""
+    """Published pooled estimates per regimen (rows whose level names one of the plan's [subsets]), recomputed
+    (the paper's pooling) and refitted (exact posterior, main prior) on the studies of that subset with data."""
     from bayesmeta.errors import ModelError
     from bayesmeta.exact import fit_exact
     from bayesmeta.frequentist import paper_rule
@@ -208,14 +204,12 @@ def _regimen_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis], published: p
     out = []
     for r in published[published["analysis"] == "regimen"].itertuples(index=False):
         a = analyses.get(r.outcome)
-        filt = _regimen_filter(str(r.level))
-        if a is None or filt is None:
+        subset = plan.subsets.get(str(r.level))
+        if a is None or subset is None:
             continue
         o = a.plan
         main = prior_sets[o.name][plan.main_prior]
-        sel = a.effects
-        for col, val in filt.items():
-            sel = sel[sel[col].astype(str) == val]
+        sel = a.effects[subset.mask(a.effects).to_numpy(bool)] if len(a.effects) else a.effects
         k_pub = None if pd.isna(r.k) else int(r.k)
         pub = _ci_text(r.estimate, r.ci_lower, r.ci_upper)
         base = dict(k_published=k_pub, k_used=len(sel), published=pub, published_value=float(r.estimate))
@@ -226,14 +220,15 @@ def _regimen_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis], published: p
                                   f"too few to pool."))
             continue
         y, s, v = (sel[c].to_numpy(float) for c in ("yi", "sei", "vi"))
-        rule = paper_rule(y, v, level=plan.level)
+        rule = paper_rule(y, v, plan.pooling, level=plan.level)
         try:
             post = fit_exact(y, s, mu_prior=main.mu, tau_prior=main.tau, study=sel["study_id"].astype(str).tolist(),
                              measure=o.measure, seed=None)
         except ModelError as exc:
             post = None
             a.warnings.append(f"regimen {r.level}: exact posterior not computed ({exc})")
-        rec = _ci_text(np.exp(rule.estimate), np.exp(rule.ci_lower), np.exp(rule.ci_upper))
+        show = partial(reported_float, measure=o.measure)
+        rec = _ci_text(show(rule.estimate), show(rule.ci_lower), show(rule.ci_upper))
         bayes, value, statement, plain_b = "-", None, "", ""
         if post is not None:
             m = post.marginal("mu")
@@ -241,12 +236,12 @@ def _regimen_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis], published: p
             t = 1.0
             p = benefit_probability(post, o, t)
             statement = f"P({benefit_statement(o, t)})"
-            value = float(np.exp(m.median()))
-            bayes = f"median {_ci_text(value, np.exp(lo), np.exp(hi))}; {stated(statement, p)}"
+            value = show(m.median())
+            bayes = f"median {_ci_text(value, show(lo), show(hi))}; {stated(statement, p)}"
             plain_b = (f"; the posterior median is {value:.2f} and benefit is {probability_words(p)} "
                        f"({stated(statement, p)})")
         out.append(_row(o.name, "regimen", str(r.level), **base, recomputed=rec,
-                        recomputed_value=float(np.exp(rule.estimate)), recomputed_method=f"paper rule ({rule.method})",
+                        recomputed_value=show(rule.estimate), recomputed_method=f"paper's pooling ({rule.method})",
                         bayesian=bayes, bayesian_value=value, bayesian_statement=statement,
                         status="recomputed on fewer studies" if k_pub and len(sel) < k_pub else "recomputed",
                         plain=f"{o.label}, {r.level}: the paper reports {o.measure} {pub}; the {len(sel)} studies "
@@ -334,7 +329,8 @@ def _rate_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis], published: pd.D
                                f"events in {int(rows[tot].sum())} patients ({rate:.3f}).")))
     return out
 
-def _correlation_rows(analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame) -> list[dict[str, Any]]:
+def _correlation_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis],
+                      published: pd.DataFrame) -> list[dict[str, Any]]:
     """Published Spearman correlations between outcomes (:func:`bayesmeta.compare.compare_correlations`) for
     pairs of outcomes the plan analyses."""
     from bayesmeta.compare import compare_correlations
@@ -344,7 +340,8 @@ def _correlation_rows(analyses: dict[str, OutcomeAnalysis], published: pd.DataFr
     if not pairs:
         return []
     table = compare_correlations({n: a.effects for n, a in analyses.items()},
-                                 published[published["analysis"].ne("correlation") | published["outcome"].isin(pairs)])
+                                 published[published["analysis"].ne("correlation") | published["outcome"].isin(pairs)],
+                                 plan.subsets)
     out = []
     for r in table.itertuples(index=False):
         pub = f"rho = {r.published_r:.2f}" + ("" if r.published_p is None or pd.isna(r.published_p)

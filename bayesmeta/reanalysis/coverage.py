@@ -10,13 +10,17 @@ import pandas as pd
 from bayesmeta.plan import OutcomePlan, Plan
 
 
-def coverage_tables(plan: Plan, studies: pd.DataFrame, outcome_rows: pd.DataFrame, all_effects: pd.DataFrame,
-                    published: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def coverage_tables(plan: Plan, studies: pd.DataFrame | None, outcome_rows: pd.DataFrame,
+                    all_effects: pd.DataFrame, published: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per outcome: k published, rows in the data, k used, and each study the paper pooled that is not used,
-    with the reason; plus the studies with no outcome row at all."""
+    with the reason; plus the studies of the study table with no outcome row at all. The studies the paper
+    pooled per outcome come from the study table's optional ``outcomes_in_meta_analysis`` column
+    (outcome names separated by ';')."""
+    from bayesmeta.effects import study_label
+
     with_rows = set(outcome_rows["study_id"].astype(str))
     in_meta = {}
-    if "outcomes_in_meta_analysis" in studies.columns:
+    if studies is not None and "outcomes_in_meta_analysis" in studies.columns:
         for sid, text in zip(studies["study_id"].astype(str), studies["outcomes_in_meta_analysis"].astype(str)):
             in_meta[sid] = {t.strip() for t in text.split(";") if t.strip()}
     records = []
@@ -44,11 +48,11 @@ def coverage_tables(plan: Plan, studies: pd.DataFrame, outcome_rows: pd.DataFram
             "not_used": not_used,
             "statement": _coverage_statement(o, len(used), k_pub, len(rows)),
         })
-    missing = [{"study": sid, "first_author": fa, "year": int(yr),
-                "reason": f"no row in {plan.outcomes_file.name}: the study's report was not readable"}
-               for sid, fa, yr in zip(studies["study_id"].astype(str), studies["first_author"], studies["year"])
-               if sid not in with_rows]
-    return pd.DataFrame(records), pd.DataFrame(missing, columns=["study", "first_author", "year", "reason"])
+    missing = [] if studies is None else [
+        {"study": str(row["study_id"]), "label": study_label(str(row["study_id"]), row),
+         "reason": f"no row in {plan.outcomes_file.name}: the study's report was not readable"}
+        for _, row in studies.iterrows() if str(row["study_id"]) not in with_rows]
+    return pd.DataFrame(records), pd.DataFrame(missing, columns=["study", "label", "reason"])
 
 def _coverage_statement(o: OutcomePlan, k_used: int, k_pub: int | None, n_rows: int) -> str:
     pub = f"{k_used} of the {k_pub} studies the paper pooled" if k_pub else \

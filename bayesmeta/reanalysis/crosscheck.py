@@ -99,10 +99,10 @@ def operating_jobs(plan: Plan, effects: dict[str, pd.DataFrame], mains: dict[str
         o = plan.outcome(name)
         seed = seeds[f"operating.{name}"] = derived_seed(plan.seed, "operating", name)
         main = mains[name]
-        jobs.append({"name": name, "k": len(e), "sei": e["sei"].to_numpy(float), "true_ratio": m.true_ratios[name],
+        jobs.append({"name": name, "k": len(e), "sei": e["sei"].to_numpy(float), "true_ratio": m.true_effects[name],
                      "tau_values": m.tau_values, "n_sim": m.simulations, "seed": seed, "mu_prior": main.mu.text,
                      "tau_prior": main.tau.text, "benefit_prob": m.benefit_probability,
-                     "futility_mcid": m.futility_mcid[name], "futility_prob": m.futility_probability,
+                     "futility_mcid": m.futility_mcid.get(name), "futility_prob": m.futility_probability,
                      "measure": o.measure, "benefit": o.benefit.value})
     return jobs
 

@@ -34,18 +34,23 @@ def _levels_ok(effects: pd.DataFrame, column: str, min_per_level: int) -> tuple[
         return False, f"fewer than {min_per_level} studies in a level ({parts})", counts
     return True, "", counts
 
-def attach_covariates(effects: pd.DataFrame, studies: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
-    """Add the plan's covariate columns from the study table to an outcome's effects (those not already there);
-    a column whose every value reads as a number becomes numeric."""
+def attach_covariates(effects: pd.DataFrame, studies: pd.DataFrame | None, columns: tuple[str, ...]) -> pd.DataFrame:
+    """The plan's covariate columns on an outcome's effects (taken from the study table when the effects lack
+    them); a column whose every non-blank value reads as a number becomes numeric, so it enters a
+    meta-regression as a slope rather than as a factor."""
     missing = [c for c in columns if c not in effects.columns]
-    if not missing:
-        return effects
-    extra = studies[["study_id", *missing]].copy()
-    for c in missing:
-        numeric = pd.to_numeric(extra[c], errors="coerce")
-        if numeric.notna().all():
-            extra[c] = numeric
-    return effects.merge(extra, on="study_id", how="left")
+    if missing and studies is not None:
+        effects = effects.merge(studies[["study_id", *missing]], on="study_id", how="left")
+    effects = effects.copy()
+    for c in columns:
+        if c not in effects.columns:
+            continue
+        text = effects[c].astype(str).str.strip()
+        blank = text.isin(["", "nan", "None", "<NA>"])
+        numeric = pd.to_numeric(text.where(~blank), errors="coerce")
+        if numeric[~blank].notna().all() and (~blank).any():
+            effects[c] = numeric.astype(float)
+    return effects
 
 def level_marginal(post: Any, prior: Any, j: int | None) -> Any:
     """Exact posterior marginal of the pooled effect at one covariate level, mu + beta_j (j None: the reference

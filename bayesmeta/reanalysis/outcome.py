@@ -9,8 +9,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from bayesmeta.data import COUNT_COLUMNS
-from bayesmeta.effect_data import EffectData
+from bayesmeta.effect_data import COUNT_COLUMNS, EffectData
 from bayesmeta.plan import OutcomePlan, Plan
 from bayesmeta.reanalysis.metaregression import metaregression
 from bayesmeta.reanalysis.result import OutcomeAnalysis
@@ -69,12 +68,13 @@ def outcome_data(effects: pd.DataFrame, o: OutcomePlan) -> EffectData:
                       outcome=o.name, source=f"outcome {o.name}")
 
 
-def frequentist_analysis(data: EffectData, level: float) -> dict[str, Any]:
-    """The paper's pooling rule (common effect if I^2 < 50%, else DerSimonian-Laird), REML with z and with
-    Knapp-Hartung tests, Egger's test (k >= 3) and leave-one-out REML (k >= 3)."""
+def frequentist_analysis(data: EffectData, level: float, pooling: str = "I2_rule") -> dict[str, Any]:
+    """The paper's pooling (the plan's ``data.pooling``, :func:`bayesmeta.frequentist.paper_rule`), REML with z
+    and with Knapp-Hartung tests, Egger's test (k >= 3) and leave-one-out REML (k >= 3)."""
     from bayesmeta.frequentist import egger_test, leave_one_out, paper_rule, rma
 
-    out: dict[str, Any] = {"paper_rule": paper_rule(data, level=level), "reml": rma(data, method="REML", level=level)}
+    out: dict[str, Any] = {"paper_rule": paper_rule(data, pooling=pooling, level=level),
+                           "reml": rma(data, method="REML", level=level)}
     if data.k >= 2:
         out["reml_knha"] = rma(data, method="REML", test="knha", level=level)
     if data.k >= 3:
@@ -173,7 +173,7 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
 
     main = prior_sets[plan.main_prior]
     a = OutcomeAnalysis(plan=o, rows=rows, effects=effects, k_published=k_published,
-                        main_prior={"name": plan.main_prior, **main.as_dict()})
+                        main_prior={"name": plan.main_prior, **main.as_dict()}, plan_covariates=plan.covariates)
     wrong = effects[effects["measure"] != o.measure]
     if len(wrong):
         from bayesmeta.errors import InputError
@@ -192,7 +192,7 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
         a.warnings.append(f"{o.name}: no study has usable data; nothing was fitted")
         return a
     data = outcome_data(effects, o)
-    a.frequentist = frequentist_analysis(data, level)
+    a.frequentist = frequentist_analysis(data, level, plan.pooling)
 
     step(f"{o.name}: exact posterior")
     seed = seeds[f"exact.{o.name}"] = derived_seed(plan.seed, "exact", o.name)
@@ -285,7 +285,10 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
     return a
 
 def _order_keys(plan: Plan, effects: pd.DataFrame) -> np.ndarray | None:
-    return effects["year"].to_numpy(float) if plan.monitoring.order == "year" else None
+    """Publication years when the plan orders by year and the data have a year column; else file order."""
+    if plan.monitoring.order == "year" and "year" in effects.columns:
+        return effects["year"].to_numpy(float)
+    return None
 
 def _monitoring(plan: Plan, o: OutcomePlan, a: OutcomeAnalysis, effects: pd.DataFrame, data: EffectData,
                 main: Any, seeds: dict[str, int]) -> None:
@@ -293,10 +296,14 @@ def _monitoring(plan: Plan, o: OutcomePlan, a: OutcomeAnalysis, effects: pd.Data
 
     m = plan.monitoring
     common = dict(mu_prior=main.mu, tau_prior=main.tau, benefit_prob=m.benefit_probability,
-                  futility_mcid=m.futility_mcid[o.name], futility_prob=m.futility_probability)
+                  futility_mcid=m.futility_mcid.get(o.name), futility_prob=m.futility_probability)
     a.monitoring = run_step(a, "monitoring", lambda: monitor(
         data, order=_order_keys(plan, effects), sample_sizes=effects["n_total"].to_numpy(float),
         thresholds=o.thresholds, level=plan.level, **common))
+
+def _order_keys_any(effects: pd.DataFrame) -> np.ndarray | None:
+    return effects["year"].to_numpy(float) if "year" in effects.columns else None
+
 
 def _tsa(a: OutcomeAnalysis, t: Any, effects: pd.DataFrame, data: EffectData, published_ris: float | None) -> None:
     """Trial sequential analysis as planned, and the D^2 that the published information size implies."""
@@ -318,4 +325,4 @@ def _tsa(a: OutcomeAnalysis, t: Any, effects: pd.DataFrame, data: EffectData, pu
     a.tsa = run_step(a, "trial sequential analysis", lambda: tsa_module.tsa(
         data, sample_sizes=effects["n_total"].to_numpy(float), p_control=t.control_rate,
         relative_risk_reduction=t.relative_risk_reduction, alpha=t.alpha, power=t.power, diversity=diversity,
-        order=effects["year"].to_numpy(float), method=method))
+        order=_order_keys_any(effects), method=method))

@@ -69,6 +69,7 @@ class OutcomeAnalysis:
     tsa_settings: dict[str, Any] | None = None
     skipped: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    plan_covariates: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -83,12 +84,14 @@ class OutcomeAnalysis:
         out: dict[str, Any] = {
             "label": o.label,
             "measure": o.measure,
-            "benefit": o.benefit,
+            "benefit": o.benefit.value,
+            "mcid": o.mcid,
             "thresholds": list(o.thresholds),
             "k": self.k,
             "k_published": self.k_published,
             "published": to_json(self.published),
-            "effects": to_json(self.effects[[c for c in EFFECT_FIELDS if c in self.effects.columns]]),
+            "effects": to_json(self.effects[[c for c in (*EFFECT_FIELDS, *self.plan_covariates)
+                                             if c in self.effects.columns]]),
             "frequentist": to_json(self.frequentist),
             "bayes": to_json(self.bayes),
             "shrinkage": to_json(self.shrinkage) if self.shrinkage is not None else [],
@@ -106,8 +109,8 @@ class OutcomeAnalysis:
         }
         return out
 
-EFFECT_FIELDS = ("study_id", "first_author", "year", "design", "platinum", "systemic", "n_total", "yi", "sei",
-                 "method")
+EFFECT_FIELDS = ("study_id", "label", "year", "n_total", "yi", "sei", "method")
+"""The columns of each study's effect in summary.json, followed by the plan's covariates."""
 
 @dataclass
 class ReanalysisResult:
@@ -147,8 +150,9 @@ class ReanalysisResult:
             "seeds": dict(self.seeds),
             "versions": dict(self.versions),
             "cache_key": self.cache_key,
+            "arms": {"treatment": plan.arms.treatment, "control": plan.arms.control},
             "inputs": {
-                "studies": plan.studies.name,
+                "studies": plan.studies.name if plan.studies else None,
                 "outcomes": plan.outcomes_file.name,
                 "published": plan.published.name if plan.published else None,
                 "priors": plan.priors_file.name,

@@ -35,11 +35,13 @@ REINTERPRET_PRIORS = ("skeptical", "enthusiastic", "pessimistic", "vague")
 
 
 def _mcid_below(plan: Plan) -> float:
-    """The MCID for benefit below 1 used to reinterpret the published rows: the plan's futility MCID of its
-    first HR-type monitored outcome, else 0.8."""
+    """The MCID for benefit below 1 used to reinterpret the published ratio rows: the ``mcid`` of the plan's
+    first ratio outcome that has one (mirrored, 1/mcid, when its benefit lies above 1), else 0.8."""
+    from bayesmeta.scales import is_ratio
+
     for o in plan.outcomes:
-        if o.benefit.below and o.name in plan.monitoring.futility_mcid:
-            return plan.monitoring.futility_mcid[o.name]
+        if o.mcid is not None and is_ratio(o.measure):
+            return o.mcid if o.benefit.below else 1.0 / o.mcid
     return 0.8
 
 
@@ -71,8 +73,9 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
     timings: dict[str, float] = {}
     start = time.perf_counter()
     step("loading data")
-    studies = load_studies(plan.studies)
-    outcome_rows = load_outcomes(plan.outcomes_file, studies=studies)
+    names = [o.name for o in plan.outcomes]
+    studies = load_studies(plan.studies, plan.covariate_levels) if plan.studies is not None else None
+    outcome_rows = load_outcomes(plan.outcomes_file, studies=studies, outcomes=names)
     published = load_published(plan.published) if plan.published is not None else None
     prior_sets = load_prior_sets(plan.priors_file)
     all_effects = derive_effects(outcome_rows, studies)

@@ -145,8 +145,7 @@ def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
     specs: list[FigureSpec] = []
     for a in fitted:
         o = a.plan
-        favours = ("favours HAIC + systemic", "favours control") if o.benefit.below else \
-            ("favours control", "favours HAIC + systemic")
+        favours = result.plan.favours(o.benefit)
         specs.append(FigureSpec(
             f"forest_{o.name}", "forest", f"Forest plot: {o.label}",
             f"Observed study estimates (black) and their shrunken posterior effects (blue); the pooled posterior, "

@@ -136,7 +136,7 @@ def _overview(s: dict[str, Any]) -> list[Any]:
         blocks.append(_table(not_used, [("outcome", "Outcome", _text), ("study", "Study", _text),
                                         ("reason", "Reason", _text)], "Studies without usable data"))
     if s["missing_studies"]:
-        listing = ", ".join(f"{m['first_author']} {m['year']}" for m in s["missing_studies"])
+        listing = ", ".join(m["label"] for m in s["missing_studies"])
         blocks.append(Paragraph(f"{len(s['missing_studies'])} included studies have no outcome row at all "
                                 f"({listing}): their reports were not readable (see data/README.md).", "note"))
     return blocks

@@ -1,4 +1,4 @@
-# Reference values from R metafor for tests/test_frequentist*.py.
+# Reference values from R metafor for tests/test_frequentist*.py and tests/test_escalc.py.
 # Run from the repository root:  Rscript tests/reference/make_metafor_fixtures.R
 # Writes tests/reference/metafor_fixtures.json. Iterative estimators are run with tight convergence
 # settings (threshold and uniroot tolerance 1e-12) so the fixtures hold the exact roots, not values that
@@ -203,13 +203,70 @@ for (meas in c("RR", "OR")) {
 ct <- cor.test(bcg$ablat, bcg$yi, method = "spearman", exact = FALSE)
 spearman[[1]] <- list(x = "bcg$ablat", y = "bcg$yi", rho = num(ct$estimate), p = num(ct$p.value))
 
+# --- escalc: effect sizes from reported statistics (tests/test_escalc.py) --------------------------------------------
+# Each case: the inputs, escalc's arguments and its yi, vi (NA where escalc recodes a non-finite result).
+escalc_cases <- list()
+add_escalc <- function(name, measure, inputs, add = 1/2, to = "only0", drop00 = FALSE) {
+  res <- suppressWarnings(do.call(escalc, c(list(measure = measure, add = add, to = to, drop00 = drop00), inputs)))
+  escalc_cases[[length(escalc_cases) + 1]] <<- list(
+    name = name, measure = measure, add = add, to = to, drop00 = drop00,
+    inputs = lapply(inputs, as.numeric), yi = as.numeric(res$yi), vi = as.numeric(res$vi))
+}
+means_inputs <- function(d) list(m1i = d$m1i, sd1i = d$sd1i, n1i = d$n1i, m2i = d$m2i, sd2i = d$sd2i, n2i = d$n2i)
+counts_inputs <- function(ai, n1i, ci, n2i) list(ai = ai, n1i = n1i, ci = ci, n2i = n2i)
+
+# means, SDs and arm sizes: dat.normand1999 (length of stay) and edge cases (n1 + n2 = 3 leaves no degrees of
+# freedom for Hedges' correction: NA; both SDs 0: NA; equal means; large arms; a zero SD in one arm)
+edges <- data.frame(m1i = c(10, 5, 3.2, -1.5, 101, 7, 7, 0.4), sd1i = c(2, 1, 0.8, 2.5, 15, 0, 3, 0),
+                    n1i = c(2, 1, 3, 50, 1000, 4, 12, 5), m2i = c(8, 6, 3.2, 0.5, 100, 6, 5.5, 0.1),
+                    sd2i = c(3, 2, 1.1, 2.0, 14, 0, 2, 0.3), n2i = c(2, 2, 2, 60, 900, 4, 3, 5))
+for (meas in c("MD", "SMD")) {
+  add_escalc("normand1999", meas, means_inputs(dat.normand1999))
+  add_escalc("means_edges", meas, means_inputs(edges))
+}
+
+# 2x2 tables: dat.bcg, and a crafted table with every kind of zero cell (a = 0, c = 0, no events in both arms,
+# b = 0, only events in both arms, none, a = n1 with c = 0, a = 0 with d = 0) under each zero-cell rule
+bcg_counts <- counts_inputs(dat.bcg$tpos, dat.bcg$tpos + dat.bcg$tneg, dat.bcg$cpos, dat.bcg$cpos + dat.bcg$cneg)
+zeros <- counts_inputs(c(0, 3, 0, 10, 12, 5, 20, 0), c(20, 15, 10, 10, 12, 30, 20, 25),
+                       c(5, 0, 0, 8, 9, 7, 0, 25), c(20, 15, 12, 10, 9, 28, 20, 25))
+only_double_zero <- counts_inputs(c(0, 5, 3), c(10, 30, 20), c(0, 7, 6), c(12, 28, 22))
+for (meas in c("RR", "OR", "RD")) {
+  add_escalc("bcg", meas, bcg_counts)
+  for (to in c("only0", "all", "if0all", "none")) for (drop00 in c(FALSE, TRUE)) {
+    add_escalc("zero_cells", meas, zeros, to = to, drop00 = drop00)
+  }
+  add_escalc("zero_cells", meas, zeros, add = 1, to = "only0")
+  add_escalc("zero_cells", meas, zeros, add = 0.1, to = "all", drop00 = TRUE)
+  for (drop00 in c(FALSE, TRUE)) add_escalc("only_double_zero", meas, only_double_zero, to = "if0all", drop00 = drop00)
+}
+
+# Peto's one-step log OR of escalc equals (O - E) / V with O - E = a - E(a) and the hypergeometric V
+peto <- escalc(measure = "PETO", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = dat.bcg, add = 0, to = "none")
+n1 <- dat.bcg$tpos + dat.bcg$tneg; n2 <- dat.bcg$cpos + dat.bcg$cneg; nt <- n1 + n2
+events <- dat.bcg$tpos + dat.bcg$cpos
+logrank <- list(list(name = "bcg_peto", o_minus_e = dat.bcg$tpos - events * n1 / nt,
+                     v = events * (nt - events) * (n1 / nt) * (n2 / nt) / (nt - 1),
+                     yi = as.numeric(peto$yi), vi = as.numeric(peto$vi)))
+# log-rank O - E and V of survival::survdiff (lung cancer, women vs men): log HR = (O - E) / V, var 1 / V
+lung <- survival::survdiff(survival::Surv(time, status) ~ sex, data = survival::lung)
+lung_oe <- lung$obs[2] - lung$exp[2]
+logrank[[2]] <- list(name = "lung_survdiff", o_minus_e = I(lung_oe), v = I(lung$var[2, 2]),
+                     yi = I(lung_oe / lung$var[2, 2]), vi = I(1 / lung$var[2, 2]))
+
+# a ratio with its exact two-sided p-value: yi = log(ratio), vi = (yi / qnorm(1 - p/2))^2 (R's qnorm)
+ratio_p <- data.frame(ratio = c(0.43, 1.8, 0.95, 3.2, 0.2), p = c(0.001, 0.04, 0.81, 1e-12, 0.5))
+ratio_p$yi <- log(ratio_p$ratio)
+ratio_p$vi <- (ratio_p$yi / qnorm(ratio_p$p / 2, lower.tail = FALSE))^2
+
 out <- list(
   generated_by = "tests/reference/make_metafor_fixtures.R",
   r_version = R.version.string,
   metafor_version = as.character(packageVersion("metafor")),
   control = "rma(control = list(threshold = 1e-12, tol = 1e-12)); confint(control = list(tol = 1e-12))",
   datasets = datasets, fits = fits, metareg = metareg, confint = confints, regtest = regtests,
-  leave1out = loo, cumul = cumuls, mh = mh, subgroups = subgroups, spearman = spearman
+  leave1out = loo, cumul = cumuls, mh = mh, subgroups = subgroups, spearman = spearman,
+  escalc = escalc_cases, logrank = logrank, ratio_p = as.list(ratio_p)
 )
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, na = "null", pretty = TRUE),
            "tests/reference/metafor_fixtures.json")

@@ -1,0 +1,163 @@
+"""nutpie models whose machine code is kept in the user's cache folder, so it is compiled once per machine.
+
+nutpie turns the PyMC log density and its gradient into two numba C callbacks (``numba.cfunc``) that inline the
+PyTensor graph; compiling them takes ~25 s and is repeated by every new process. numba can cache such
+callbacks, but its cache key hashes the callbacks' closures, which hold objects that differ in every process
+(dispatcher UUIDs), so nutpie's own ``cache=True`` never hits (nutpie issue #115, pull request #334).
+
+:func:`compile_cached` therefore builds the model as ``nutpie.compile_pymc_model`` does for its numba backend
+(nutpie 0.16) but compiles the two callbacks with a numba ``FunctionCache`` keyed by :func:`model_key`: a
+SHA-256 of the PyTensor graphs of both functions, the model structure and the versions of Python, numpy,
+numba, llvmlite, PyTensor, PyMC and nutpie, beside numba's own target description (CPU and its features). The
+data (effects, standard errors, prior scales) are not compiled in: they are read through pointers at run time,
+so one entry serves every refit of a structure.
+
+numba stores its entries as pickled object code, i.e. code: they are written and read only under
+:func:`bayesmeta.cachedir.cache_dir` ``("compiled")`` (the user's cache folder, or ``$BAYESMETA_CACHE_DIR``),
+never a project folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import sys
+import warnings
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from bayesmeta.cachedir import cache_dir, prune
+
+KEEP = 32  # compiled structures kept; a reanalysis uses one, a test run a dozen
+LIBRARIES = ("numpy", "numba", "llvmlite", "pytensor", "pymc", "nutpie")
+
+
+def _versions() -> str:
+    parts = [f"python={sys.version}"]
+    for name in LIBRARIES:
+        try:
+            parts.append(f"{name}={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{name}=none")
+    return ";".join(parts)
+
+
+def _graph_text(fn) -> str:
+    """The compiled PyTensor graph of ``fn`` as text: every op with its type, inputs and constants, without the
+    names of intermediate variables (PyTensor numbers those per process)."""
+    import pytensor
+
+    out = io.StringIO()
+    pytensor.printing.debugprint(fn.maker.fgraph, file=out, print_type=True)
+    return re.sub(r" '[^'\n]*'$", "", out.getvalue(), flags=re.MULTILINE)
+
+
+def model_key(structure: Any, var_names: list[str], logp_fn, expand_fn, shared: dict[str, Any]) -> str:
+    """SHA-256 naming the compiled code of a model (see the module docstring)."""
+    h = hashlib.sha256()
+    for part in (repr(structure), repr(list(var_names)), _versions(), _graph_text(logp_fn), _graph_text(expand_fn),
+                 repr(sorted((name, str(v.dtype), v.ndim) for name, v in shared.items()))):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _function_cache(py_func, folder: Path, key: str):
+    """A numba FunctionCache for ``py_func`` that lives in ``folder`` and is indexed by ``key`` (plus numba's
+    target description) instead of the function's closure."""
+    from numba.core.caching import CompileResultCacheImpl, FunctionCache, _CacheLocator
+
+    class Locator(_CacheLocator):
+        def __init__(self) -> None:
+            self._path = str(folder)
+
+        def get_cache_path(self) -> str:
+            return self._path
+
+        def get_source_stamp(self) -> str:
+            return key
+
+        def get_disambiguator(self) -> str:
+            return "bm"
+
+        @classmethod
+        def from_function(cls, py_func, py_file):
+            self = cls()
+            self.ensure_cache_path()
+            return self
+
+    class Impl(CompileResultCacheImpl):
+        _locator_classes = [Locator]
+
+    class Cache(FunctionCache):
+        _impl_class = Impl
+
+        def _index_key(self, sig, codegen):
+            return (sig, codegen.magic_tuple(), key)
+
+    return Cache(py_func)
+
+
+def _cfunc(py_func, signature, folder: Path, key: str):
+    """Compile ``py_func`` as a C callback, loading it from ``folder`` when an entry for ``key`` exists."""
+    from numba.core import sigutils
+    from numba.core.ccallback import CFunc
+
+    func = CFunc(py_func, sigutils.normalize_signature(signature), locals={}, options={})
+    func._cache = _function_cache(py_func, folder, key)
+    func.compile()
+    return func
+
+
+def compile_cached(model, var_names: list[str], structure: Any, folder: Path | None = None) -> tuple[Any, bool]:
+    """``(nutpie CompiledPyMCModel, loaded from disk)`` for ``model``; the callbacks are compiled once per
+    machine and loaded from ``folder`` (default ``cache_dir("compiled")``) afterwards."""
+    from nutpie import compile_pymc as cp
+    from pymc.initial_point import make_initial_point_fn
+
+    import numpy as np
+
+    root = Path(folder) if folder is not None else cache_dir("compiled")
+    initial_point = cp._wrap_with_lock(make_initial_point_fn(
+        model=model, overrides=None, default_strategy="support_point", jitter_rvs=set(model.free_RVs),
+        return_transformed=True))
+    n_dim, n_expanded, logp_fn_pt, expand_fn_pt, initial_point_fn, shape_info = cp._make_functions(
+        model, mode="NUMBA", compute_grad=True, join_expanded=True, pymc_initial_point_fn=initial_point,
+        var_names=var_names)
+    shared_data, shared_vars = {}, {}
+    for val in [*logp_fn_pt.get_shared(), *expand_fn_pt.get_shared()]:
+        if val.name in shared_vars and shared_vars[val.name] is not val:
+            raise ValueError(f"Shared variables must have unique names: {val.name}")
+        shared_data[val.name] = np.array(val.get_value(), order="C", copy=True)
+        shared_data[val.name].flags.writeable = False
+        shared_vars[val.name] = val
+    user_data = cp.make_user_data(shared_vars, shared_data)
+    key = model_key(structure, var_names, logp_fn_pt, expand_fn_pt, shared_data)
+    entry = root / key[:32]
+
+    logp_raw, logp_sig = cp._make_c_logp_func(
+        n_dim, logp_fn_pt.vm.jit_fn, user_data, [v.name for v in logp_fn_pt.get_shared()], shared_data)
+    expand_raw, expand_sig = cp._make_c_expand_func(
+        n_dim, n_expanded, expand_fn_pt.vm.jit_fn, user_data, [v.name for v in expand_fn_pt.get_shared()],
+        shared_data)
+    import numba
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Cannot cache compiled function", category=numba.NumbaWarning)
+        logp = _cfunc(logp_raw, logp_sig, entry, key)
+        expand = _cfunc(expand_raw, expand_sig, entry, key)
+    loaded = logp.cache_hits > 0 and expand.cache_hits > 0
+    if entry.is_dir():
+        os.utime(entry)  # most recently used first when pruning
+        prune(root, KEEP)
+    dims, coords = cp._prepare_dims_and_coords(model, shape_info)
+    compiled = cp.CompiledPyMCModel(
+        _n_dim=n_dim, dims=dims, _coords=coords,
+        _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info)},
+        compiled_logp_func=logp, compiled_expand_func=expand, initial_point_func=initial_point_fn,
+        shared_data=shared_data, user_data=user_data, n_expanded=n_expanded, shape_info=shape_info,
+        logp_func=logp_fn_pt, expand_func=expand_fn_pt)
+    return compiled, loaded

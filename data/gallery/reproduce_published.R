@@ -1,0 +1,39 @@
+# Recomputes each gallery case's published pooled results from its outcomes.csv with metafor, with the model
+# that reproduces them, and prints both. A sanity check of the data, not a test.
+# Run from the repository root:  Rscript data/gallery/reproduce_published.R
+suppressPackageStartupMessages(library(metafor))
+dir <- file.path("data", "gallery")
+show <- function(label, fit, transf = identity, published) {
+  p <- predict(fit, transf = transf)
+  cat(sprintf("%-52s %7.3f (%7.3f, %7.3f)  tau2 %.4f  I2 %4.1f%%  p %.2g   published %s\n", label,
+              p$pred, p$ci.lb, p$ci.ub, if (is.null(fit$tau2)) 0 else fit$tau2, fit$I2, fit$pval, published))
+}
+
+mg <- read.csv(file.path(dir, "magnesium_mi", "outcomes.csv"))
+cat("magnesium_mi (k =", nrow(mg), ")\n")
+args <- list(measure = "OR", ai = mg$events_treatment, n1i = mg$total_treatment,
+             ci = mg$events_control, n2i = mg$total_control)
+show("  Mantel-Haenszel (common)", do.call(rma.mh, args), exp, "0.99 (0.94-1.04) fixed-effect")
+show("  inverse-variance common effect", do.call(rma, c(args, method = "EE")), exp, "0.99 (0.94-1.04) fixed-effect")
+show("  random effects, DerSimonian-Laird", do.call(rma, c(args, method = "DL")), exp, "0.66 (0.53-0.82) random")
+show("  random effects, REML", do.call(rma, c(args, method = "REML")), exp, "0.66 (0.53-0.82) random")
+
+pk <- read.csv(file.path(dir, "parkinson_offtime", "outcomes.csv"))
+cat("parkinson_offtime (k =", nrow(pk), "comparisons from", length(unique(pk$trial)), "trials)\n")
+pk <- escalc("MD", m1i = mean_treatment, sd1i = sd_treatment, n1i = total_treatment,
+             m2i = mean_control, sd2i = sd_control, n2i = total_control, data = pk)
+show("  inverse-variance common effect", rma(yi, vi, data = pk, method = "EE"), identity, "-1.05 (-1.19 to -0.90)")
+show("  random effects, DerSimonian-Laird", rma(yi, vi, data = pk, method = "DL"), identity, "-1.05 (-1.19 to -0.90)")
+for (cls in c("DA", "COMTI", "MAOBI")) {
+  published <- c(DA = "-1.54", COMTI = "-0.83", MAOBI = "-0.93")[[cls]]
+  show(sprintf("  %s only (k = %d), common effect", cls, sum(pk$drug_class == cls)),
+       rma(yi, vi, data = pk, subset = drug_class == cls, method = "EE"), identity, published)
+}
+
+gl <- read.csv(file.path(dir, "glp1_mace", "outcomes.csv"))
+cat("glp1_mace (k =", nrow(gl), ")\n")
+gl$yi <- log(gl$estimate)
+gl$sei <- (log(gl$ci_upper) - log(gl$ci_lower)) / (2 * qnorm(0.975))
+show("  inverse-variance common effect", rma(yi, sei = sei, data = gl, method = "EE"), exp, "0.88 (0.82-0.94) random")
+show("  random effects, DerSimonian-Laird", rma(yi, sei = sei, data = gl, method = "DL"), exp, "0.88 (0.82-0.94), p<0.0001")
+show("  random effects, REML", rma(yi, sei = sei, data = gl, method = "REML"), exp, "0.88 (0.82-0.94), p<0.0001")

@@ -1,0 +1,180 @@
+"""The result cache holds plain data only: a planted pickle never runs, a corrupted or tampered entry is detected
+by its checksum and recomputed, and a cache hit gives back exactly the numbers that were stored."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bayesmeta import plaindata
+from bayesmeta.cache import ResultCache, cache_key
+from bayesmeta.plan import load_plan
+from bayesmeta.reanalysis import run_plan
+
+ROOT = Path(__file__).resolve().parents[1]
+SYNTHETIC = ROOT / "tests" / "reference" / "reanalysis_synthetic" / "plan.toml"
+
+
+class Payload:
+    """Unpickling this creates ``marker``: what a crafted cache entry would do."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def _summary(result) -> str:
+    return json.dumps(result.to_summary(), allow_nan=False, sort_keys=True)
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return load_plan(SYNTHETIC)
+
+
+@pytest.fixture(scope="module")
+def computed(plan, tmp_path_factory):
+    """A reanalysis stored in a fresh cache folder, and its summary."""
+    root = tmp_path_factory.mktemp("results")
+    result = run_plan(plan, parallel=False, cache=ResultCache(root))
+    return root, _summary(result)
+
+
+def _plant_everywhere(project: Path, cache_root: Path, key: str, marker: Path) -> None:
+    """Crafted pickles where the old cache looked (.cache/bayesmeta/<key>.pkl in the project) and in the new
+    folder: as <key>.pkl, as <key>.npz with a valid checksum, and as an object array inside a valid npz."""
+    crafted = pickle.dumps(Payload(marker))
+    for folder in (project / ".cache" / "bayesmeta", cache_root):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{key}.pkl").write_bytes(crafted)
+    cache = ResultCache(cache_root)
+    cache.path(key).write_bytes(crafted)
+    cache.checksum_path(key).write_text(cache.digest(key, crafted))
+    return cache
+
+
+def test_a_planted_pickle_never_runs_and_the_entry_is_recomputed(plan, computed, tmp_path, monkeypatch, caplog):
+    _, expected = computed
+    project, cache_root, marker = tmp_path / "project", tmp_path / "user-cache" / "results", tmp_path / "pwned"
+    key = cache_key(plan)
+    cache = _plant_everywhere(project, cache_root, key, marker)
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("BAYESMETA_CACHE_DIR", str(tmp_path / "user-cache"))
+    with caplog.at_level(logging.WARNING, logger="bayesmeta.cache"):
+        result = run_plan(plan, parallel=False, cache=ResultCache())
+    assert not marker.exists()
+    assert not result.cache_hit and _summary(result) == expected
+    assert "ignoring cache entry" in caplog.text
+    # the crafted entry was replaced by a plain-data one, which is now a hit with the same numbers
+    again = run_plan(plan, parallel=False, cache=cache)
+    assert again.cache_hit and _summary(again) == expected and not marker.exists()
+
+
+def test_an_object_array_inside_a_checksummed_npz_is_not_unpickled(tmp_path):
+    marker = tmp_path / "pwned"
+    cache = ResultCache(tmp_path)
+    header = json.dumps({"format": 1, "key": "k", "value": {"$": "ndarray", "ref": "a0"}}).encode()
+    evil = np.empty(1, dtype=object)
+    evil[0] = Payload(marker)
+    buffer = io.BytesIO()
+    np.savez(buffer, __tree__=np.frombuffer(header, dtype=np.uint8), a0=evil)
+    cache.path("k").write_bytes(buffer.getvalue())
+    cache.checksum_path("k").write_text(cache.digest("k", buffer.getvalue()))
+    assert cache.load("k") is None
+    assert not marker.exists() and not cache.path("k").exists()
+
+
+@pytest.mark.parametrize("damage", ["flip a byte", "truncate", "wrong checksum", "no checksum", "other key"])
+def test_a_damaged_entry_is_detected_and_recomputed(plan, computed, tmp_path, damage):
+    root, expected = computed
+    key = cache_key(plan)
+    cache = ResultCache(tmp_path)
+    for suffix in (".npz", ".sha256"):
+        (tmp_path / f"{key}{suffix}").write_bytes((root / f"{key}{suffix}").read_bytes())
+    assert cache.load(key) is not None  # intact copy first
+    content = cache.path(key).read_bytes()
+    if damage == "flip a byte":
+        at = len(content) // 2
+        cache.path(key).write_bytes(content[:at] + bytes([content[at] ^ 0xFF]) + content[at + 1:])
+    elif damage == "truncate":
+        cache.path(key).write_bytes(content[: len(content) // 3])
+    elif damage == "wrong checksum":
+        cache.checksum_path(key).write_text("0" * 64)
+    elif damage == "no checksum":
+        cache.checksum_path(key).unlink()
+    else:  # a valid entry of another key copied under this key's name
+        cache.checksum_path(key).write_text(cache.digest(key, content))
+        other = ResultCache(tmp_path / "other")
+        other.store("another-key", {"mu": 1.0})
+        cache.path(key).write_bytes(other.path("another-key").read_bytes())
+        cache.checksum_path(key).write_text(cache.digest(key, cache.path(key).read_bytes()))
+    assert cache.load(key) is None and not cache.path(key).exists()
+    if damage in ("flip a byte", "wrong checksum"):  # the reanalysis then recomputes and stores a sound entry
+        result = run_plan(plan, parallel=False, cache=cache)
+        assert not result.cache_hit and _summary(result) == expected
+        assert cache.load(key) is not None
+
+
+def test_a_cache_hit_returns_the_stored_numbers(plan, computed):
+    root, expected = computed
+    hit = run_plan(plan, parallel=False, cache=ResultCache(root))
+    assert hit.cache_hit and _summary(hit) == expected
+    a = hit.outcomes["AE"]
+    assert a.idata.posterior["mu"].dtype == np.float64 and a.effects["yi"].dtype == np.float64
+
+
+def test_entries_hold_no_pickles(plan, computed):
+    root, _ = computed
+    content = ResultCache(root).path(cache_key(plan)).read_bytes()
+    with np.load(io.BytesIO(content), allow_pickle=False) as npz:
+        assert all(npz[name].dtype != object for name in npz.files)
+
+
+def test_the_default_folder_is_the_user_cache_not_the_project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BAYESMETA_CACHE_DIR", str(tmp_path / "elsewhere"))
+    assert ResultCache().root == tmp_path / "elsewhere" / "results"
+    monkeypatch.delenv("BAYESMETA_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert ResultCache().root == tmp_path / "xdg" / "bayesmeta" / "results"
+
+
+def test_the_decoder_builds_only_bayesmeta_records(tmp_path):
+    marker = tmp_path / "pwned"
+    for name in ("os:system", "builtins:open", "subprocess:Popen", "bayesmeta.plan:load_plan", "bayesmeta:os",
+                 "bayesmeta.x;y:Z"):
+        with pytest.raises(ValueError):
+            plaindata.decode({"$": "dataclass", "class": name, "fields": {}}, {})
+        with pytest.raises(ValueError):
+            plaindata.decode({"$": "namedtuple", "class": name, "items": [str(marker), "w"]}, {})
+    assert not marker.exists()
+    with pytest.raises(TypeError):
+        plaindata.encode(Payload(marker))
+
+
+def test_plain_data_round_trip_keeps_types():
+    import pandas as pd
+
+    from bayesmeta.sequential import StopEvent
+
+    frame = pd.DataFrame({"x": [1.5, np.nan], "n": [1, 2], "s": ["a", None], "b": pd.array([True, pd.NA])},
+                         index=pd.Index(["p", "q"], name="id"))
+    frame.attrs["full"] = {"median": -0.5}
+    value = {"f": frame, "t": (1, "a"), 3: [np.float64(2.5), float("inf")], "p": Path("x/y.csv"),
+             "e": StopEvent(*range(len(StopEvent._fields)))}
+    tree, arrays = plaindata.encode(value)
+    back = plaindata.decode(json.loads(json.dumps(tree, allow_nan=False)), arrays)
+    assert back["f"].equals(frame) and list(back["f"].dtypes) == list(frame.dtypes)
+    assert back["f"].index.equals(frame.index) and back["f"].attrs == frame.attrs
+    assert back["t"] == (1, "a") and back[3] == [2.5, float("inf")] and back["p"] == Path("x/y.csv")
+    assert back["e"] == value["e"] and type(back["e"]) is StopEvent
+    assert os.fspath(back["p"]) == "x/y.csv"
