@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from enum import Enum
 from typing import Annotated, Optional
 
@@ -16,6 +15,8 @@ from bayesmeta.cli.options import (
     JsonOption,
     MeasureOption,
     TauPriorOption,
+    finite,
+    json_text,
     measure_value,
     read_table,
 )
@@ -38,7 +39,7 @@ def fit_command(
     ] = None,
     engine: Annotated[Engine, typer.Option(help="exact integration or NUTS sampling")] = Engine.exact,
     below: Annotated[
-        Optional[list[float]], typer.Option("--below", help="report P(exp(mu) < value); repeatable")
+        Optional[list[float]], typer.Option("--below", help="report P(exp(mu) < value); repeatable", callback=finite)
     ] = None,
     draws: Annotated[int, typer.Option(help="NUTS draws per chain")] = 1000,
     chains: Annotated[int, typer.Option(help="NUTS chains")] = 4,
@@ -75,7 +76,7 @@ def fit_command(
     result = post.to_dict(below=thresholds)
     result["bayes_factors"] = _bayes_factors(post)
     if as_json:
-        typer.echo(json.dumps(result, indent=2, allow_nan=False))
+        typer.echo(json_text(result))
         return
     _print_table(post, thresholds, result["bayes_factors"])
 
@@ -131,11 +132,14 @@ def _print_table(post, thresholds: tuple[float, ...], bayes_factors: dict[str, o
     for v in thresholds:
         label = f"exp(mu) < {v:g}" if post.is_ratio else f"mu < {v:g}"
         console.print(f"P({label}) = {post.prob_below(v):.4f}")
-    if bayes_factors.get("mu_0") is not None:
-        console.print(
-            f"Bayes factors (Savage-Dickey, BF10): effect vs mu = 0: {bayes_factors['mu_0']:.4g}; "
-            f"heterogeneity vs tau = 0: {bayes_factors['tau_0']:.4g}"
-        )
+    # either Bayes factor may be undefined (None) on its own, e.g. tau = 0 under a lognormal_tau2 prior
+    factors = [f"{label}: {bayes_factors[key]:.4g}"
+               for key, label in (("mu_0", "effect vs mu = 0"), ("tau_0", "heterogeneity vs tau = 0"))
+               if bayes_factors.get(key) is not None]
+    if factors:
+        console.print(f"Bayes factors (Savage-Dickey, BF10): {'; '.join(factors)}")
+    if bayes_factors.get("note"):
+        console.print(f"note: {escape(str(bayes_factors['note']))}")
     console.print(f"priors: mu ~ {post.priors.get('mu')}, tau ~ {post.priors.get('tau')}; seed {post.seed}")
     for w in post.warnings:
         console.print(f"[yellow]warning:[/yellow] {w}")

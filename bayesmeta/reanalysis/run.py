@@ -78,11 +78,13 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
     outcome_rows = load_outcomes(plan.outcomes_file, studies=studies, outcomes=names)
     published = load_published(plan.published) if plan.published is not None else None
     prior_sets = load_prior_sets(plan.priors_file)
-    all_effects = derive_effects(outcome_rows, studies)
+    zero_cells = {o.name: o.zero_cells for o in plan.outcomes}
+    all_effects = derive_effects(outcome_rows, studies, zero_cells=zero_cells)
     timings["loading data"] = time.perf_counter() - start
 
     seeds: dict[str, int] = {"plan": plan.seed}
-    effects = {o.name: attach_covariates(effects_for(o.name, outcome_rows, studies), studies, plan.covariates)
+    effects = {o.name: attach_covariates(effects_for(o.name, outcome_rows, studies, o.zero_cells), studies,
+                                         plan.covariates)
                for o in plan.outcomes}
     oriented = {o.name: {name: oriented_prior_set(ps, o) for name, ps in prior_sets.items()} for o in plan.outcomes}
     mains = {name: sets[plan.main_prior] for name, sets in oriented.items()}
