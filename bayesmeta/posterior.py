@@ -1,14 +1,14 @@
 """The common posterior result type returned by every engine.
 
 Both engines (exact integration over tau, and PyMC/NUTS) return a :class:`Posterior`. It holds one marginal
-distribution object per parameter (``mu``, ``tau``, ``theta_new``, ``beta[<name>]``, ``theta[<study>]``), each
+distribution object per parameter (``mu``, ``tau``, ``predictive``, ``beta[<name>]``, ``theta[<study>]``), each
 with the scipy-like interface of :class:`Marginal`, and a way to obtain joint draws for ArviZ. Every summary
 below is computed from those marginals, so the two engines are interchangeable downstream.
 
 Parameter names:
 - ``mu``: the overall mean (the intercept in a meta-regression) on the analysis (log) scale;
 - ``tau``: the between-study standard deviation;
-- ``theta_new``: the effect in a new study (the predictive distribution; at the reference covariate level);
+- ``predictive``: the effect in a new study (the predictive distribution; at the reference covariate level);
 - ``beta[<name>]``: meta-regression coefficients;
 - ``theta[<study>]``: the study-specific (shrunken) effects.
 """
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
-from bayesmeta.scales import RATIO_MEASURES
+from bayesmeta.scales import is_ratio, reported_float, to_analysis
 
 if TYPE_CHECKING:  # pandas and scipy.stats are imported where used: the exact engine's path needs neither
     import pandas as pd
@@ -137,10 +137,10 @@ class Posterior:
 
     @property
     def is_ratio(self) -> bool:
-        return self.measure in RATIO_MEASURES
+        return is_ratio(self.measure)
 
     def marginal(self, param: str) -> Marginal:
-        """The marginal of ``param`` ('mu', 'tau', 'theta_new', 'beta[x]', 'theta[study]')."""
+        """The marginal of ``param`` ('mu', 'tau', 'predictive', 'beta[x]', 'theta[study]')."""
         try:
             return self.marginals[param]
         except KeyError:
@@ -148,13 +148,9 @@ class Posterior:
 
     # -- probability statements ---------------------------------------------------------------------------
     def prob_below(self, value: float, param: str = "mu") -> float:
-        """P(exp(param) < value) for ratio measures (value on the ratio scale), else P(param < value)."""
-        if self.is_ratio and param != "tau":
-            if value <= 0:
-                raise ValueError(f"a ratio threshold must be positive, got {value}")
-            cut = float(np.log(value))
-        else:
-            cut = float(value)
+        """P(exp(param) < value) for ratio measures (value on the reported scale, :func:`scales.to_analysis`),
+        else P(param < value); tau is compared as it is."""
+        cut = to_analysis(value, "GEN" if param == "tau" else self.measure)
         return float(np.clip(self.marginal(param).cdf(cut), 0.0, 1.0))
 
     def prob_above(self, value: float, param: str = "mu") -> float:
@@ -163,13 +159,14 @@ class Posterior:
 
     def predictive_interval(self, level: float = 0.95, kind: str = "central") -> tuple[float, float]:
         """Interval for the effect in a new study (analysis scale)."""
-        return self.marginal("theta_new").interval(level, kind)
+        return self.marginal("predictive").interval(level, kind)
 
     # -- tables -------------------------------------------------------------------------------------------
-    def summary(self, level: float = 0.95, scale: str = "log", kind: str = "central") -> pd.DataFrame:
-        """One row per parameter: mean, sd, median and interval on the analysis ('log') scale, or median and
-        interval on the 'natural' scale (exponentiated for ratio measures; quantiles transform exactly, moments
-        do not, so the natural-scale table carries no mean or sd)."""
+    def summary(self, level: float = 0.95, scale: str = "analysis", kind: str = "central") -> pd.DataFrame:
+        """One row per parameter: mean, sd, median, ci_lower, ci_upper on the 'analysis' scale (log ratio for
+        HR/RR/OR), or median, ci_lower, ci_upper on the 'reported' scale (:func:`bayesmeta.scales.to_reported`:
+        exponentiated for ratio measures, tau kept; quantiles transform exactly, moments do not, so the
+        reported-scale table carries no mean or sd)."""
         import pandas as pd
 
         rows = self._summary_rows(level, scale, kind)
@@ -180,10 +177,10 @@ class Posterior:
             columns=columns,
         )
 
-    def _summary_rows(self, level: float = 0.95, scale: str = "log", kind: str = "central") -> list[dict]:
+    def _summary_rows(self, level: float = 0.95, scale: str = "analysis", kind: str = "central") -> list[dict]:
         """The rows of :meth:`summary` as plain dicts."""
-        if scale not in ("log", "natural"):
-            raise ValueError(f"unknown scale {scale!r} (valid: 'log', 'natural')")
+        if scale not in ("analysis", "reported"):
+            raise ValueError(f"unknown scale {scale!r} (valid: 'analysis', 'reported')")
         rows = []
         for name, m in self.marginals.items():
             lo, hi = m.interval(level, kind)
@@ -195,13 +192,13 @@ class Posterior:
                 "ci_lower": lo,
                 "ci_upper": hi,
             }
-            if scale == "natural":
-                transform = np.exp if self.is_ratio and name != "tau" else float
+            if scale == "reported":
+                measure = "GEN" if name == "tau" else self.measure
                 row = {
                     "parameter": name,
-                    "median": float(transform(row["median"])),
-                    "ci_lower": float(transform(lo)),
-                    "ci_upper": float(transform(hi)),
+                    "median": reported_float(row["median"], measure),
+                    "ci_lower": reported_float(lo, measure),
+                    "ci_upper": reported_float(hi, measure),
                 }
             rows.append(row)
         return rows
@@ -238,7 +235,6 @@ class Posterior:
         P(exp(beta) < 1); on the analysis scale (ratio columns hold beta itself) for non-ratio measures."""
         import pandas as pd
 
-        transform = np.exp if self.is_ratio else (lambda v: v)
         rows = []
         for name in self.covariates:
             m = self.marginal(f"beta[{name}]")
@@ -246,9 +242,9 @@ class Posterior:
             rows.append(
                 {
                     "covariate": name,
-                    "median": float(transform(m.median())),
-                    "ci_lower": float(transform(lo)),
-                    "ci_upper": float(transform(hi)),
+                    "median": reported_float(m.median(), self.measure),
+                    "ci_lower": reported_float(lo, self.measure),
+                    "ci_upper": reported_float(hi, self.measure),
                     "prob_below_1" if self.is_ratio else "prob_below_0": float(np.clip(m.cdf(0.0), 0.0, 1.0)),
                 }
             )
@@ -303,17 +299,15 @@ class Posterior:
         return self.to_inference_data(n_draws, seed).to_netcdf(path)
 
     # -- machine-readable ---------------------------------------------------------------------------------
-    def to_dict(self, level: float = 0.95, below: tuple[float, ...] = ()) -> dict[str, object]:
-        """Plain JSON-ready summary: each parameter {mean, sd, median, ci_lower, ci_upper} (analysis scale),
-        ``prob_below`` for each threshold, engine, k, priors, diagnostics and warnings."""
-        out: dict[str, object] = {"engine": self.engine, "measure": self.measure, "k": self.k}
+    def to_dict(self, level: float = 0.95, thresholds: tuple[float, ...] = ()) -> dict[str, object]:
+        """Plain JSON-ready summary: each parameter (mu, tau, predictive, beta[<column>[<level>]], theta[<study>])
+        {mean, sd, median, ci_lower, ci_upper} on the analysis scale, ``prob_below`` P(param < t) of mu for each
+        threshold t (reported scale), engine, likelihood, k, priors, diagnostics and warnings."""
+        out: dict[str, object] = {"engine": self.engine, "likelihood": self.likelihood, "measure": self.measure,
+                                  "k": self.k}
         for row in self._summary_rows(level):
-            name = row["parameter"]
-            key = "predictive" if name == "theta_new" else str(name)
-            if key.startswith("beta["):
-                key = "beta." + key[5:-1]
-            out[key] = {c: float(row[c]) for c in ("mean", "sd", "median", "ci_lower", "ci_upper")}
-        out["prob_below"] = {str(v): self.prob_below(v) for v in below}
+            out[str(row["parameter"])] = {c: float(row[c]) for c in ("mean", "sd", "median", "ci_lower", "ci_upper")}
+        out["prob_below"] = {str(v): self.prob_below(v) for v in thresholds}
         out["priors"] = dict(self.priors)
         out["diagnostics"] = {k: _jsonable(v) for k, v in self.diagnostics.items()}
         out["warnings"] = list(self.warnings)

@@ -7,12 +7,13 @@ Per-study checks (:func:`study_predictive_pvalues`):
 - posterior predictive: p_i = P(y_i^rep <= y_i | y) with y_i^rep ~ N(theta_i, s_i^2), theta_i from its
   posterior given all studies (a check of the fitted study effect; conservative, since y_i was used);
 - leave-one-out (:func:`loo_pit`): p_i = P(y_i^rep <= y_i | y_{-i}) with y_i^rep ~ N(theta_new, s_i^2) and
-  theta_new from the posterior without study i -- the LOO probability integral transform (LOO-PIT). In the
-  normal-normal model theta_i | y_{-i} is exactly the predictive theta_new | y_{-i}.
+  theta_new the effect in a new study (parameter ``predictive``) from the posterior without study i -- the LOO
+  probability integral transform (LOO-PIT). In the normal-normal model theta_i | y_{-i} is exactly the
+  predictive theta_new | y_{-i}.
 Two-sided p-values are 2 min(p, 1 - p).
 
 How the probabilities are computed:
-- exact engine: the posterior marginal of theta_i (or of theta_new) is a mixture of normals over the tau
+- exact engine: the posterior marginal of theta_i (or of the predictive effect) is a mixture of normals over the tau
   quadrature nodes, so its convolution with N(0, s_i^2) is the same mixture with every component variance
   increased by s_i^2 -- closed form, no sampling. The LOO posteriors come from refitting the exact engine
   without each study (one batched call with a mask).
@@ -153,7 +154,7 @@ def loo_pit(post: Posterior, *, level: float = 0.95) -> pd.DataFrame:
     """Leave-one-out probability integral transform: P(y_i^rep <= y_i | y_{-i}) per study.
 
     Exact engine: the model is refitted without each study (one batched exact call with a mask) and the
-    predictive theta_new | y_{-i} is convolved with N(0, s_i^2); ``elpd_loo`` is the exact log predictive density
+    predictive effect | y_{-i} is convolved with N(0, s_i^2); ``elpd_loo`` is the exact log predictive density
     log p(y_i | y_{-i}) and ``pareto_k`` is NaN (no importance sampling). NUTS: PSIS-LOO with the likelihood
     integrated over theta_i (see the module docstring); ``pareto_k`` from ``az.loo``.
 
@@ -210,9 +211,9 @@ def _loo_exact(post: Posterior) -> tuple[list[NormalMixture], np.ndarray, np.nda
         tau_prior=post.priors["tau"],
         mask=mask,
     )
-    mixtures = [convolve_marginal(batch.posterior(i).marginal("theta_new"), float(post.sei[i])) for i in range(k)]
+    mixtures = [convolve_marginal(batch.posterior(i).marginal("predictive"), float(post.sei[i])) for i in range(k)]
     elpd = np.log([float(mixtures[i].pdf(post.yi[i])) for i in range(k)])
-    return mixtures, elpd, np.full(k, np.nan), "exact: refit without study i, theta_new convolved with N(0, s_i^2)"
+    return mixtures, elpd, np.full(k, np.nan), "exact: refit without study i, predictive convolved with N(0, s_i^2)"
 
 
 def _integrated_loglik(post: Posterior, mu: np.ndarray, tau: np.ndarray) -> np.ndarray:
@@ -268,12 +269,12 @@ def _relative_ess(idata: Any) -> float:
 
 def uniform_ecdf_band(n: int, level: float = 0.95, points: int = 201) -> pd.DataFrame:
     """Pointwise band for the ECDF of ``n`` independent uniform values: at u, n F_n(u) ~ Binomial(n, u), so
-    the band is the binomial ``level`` interval divided by n. Columns u, lower, upper."""
+    the band is the binomial ``level`` interval divided by n. Columns u, ci_lower, ci_upper."""
     if n < 1:
         raise ValueError("n must be at least 1")
     u = np.linspace(0.0, 1.0, points)
     lo, hi = stats.binom.interval(level, n, u)
-    return pd.DataFrame({"u": u, "lower": lo / n, "upper": hi / n})
+    return pd.DataFrame({"u": u, "ci_lower": lo / n, "ci_upper": hi / n})
 
 
 # -- heterogeneity discrepancy -------------------------------------------------------------------------------

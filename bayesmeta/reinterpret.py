@@ -137,7 +137,9 @@ def _likelihood_arrays(est: np.ndarray, low: np.ndarray, up: np.ndarray, level: 
 
 @dataclass(frozen=True)
 class ReinterpretResult:
-    """Posterior of one published ratio under one prior. Log-scale mean/sd; ratio-scale median and interval."""
+    """Posterior of one published ratio under one prior: log-scale mean/sd (``post_mean``, ``post_sd``),
+    ratio-scale median and credible interval (``median``, ``post_ci_lower``, ``post_ci_upper``); ``estimate``,
+    ``ci_lower``, ``ci_upper`` are the published ratio and CI."""
 
     estimate: float
     ci_lower: float
@@ -154,8 +156,8 @@ class ReinterpretResult:
     post_mean: float
     post_sd: float
     median: float
-    lower: float
-    upper: float
+    post_ci_lower: float
+    post_ci_upper: float
     p_benefit: float  # P(ratio < 1) for benefit 'below', P(ratio > 1) for 'above'
     p_mcid: float  # P(ratio < MCID) for 'below', P(ratio > MCID) for 'above'
     p_rope: float
@@ -188,8 +190,8 @@ def _summaries(mean: np.ndarray, sd: np.ndarray, below: np.ndarray, mcid: np.nda
     p_lt_mcid = cdf((np.log(mcid) - mean) / sd)
     return {
         "median": np.exp(mean),
-        "lower": np.exp(mean - z * sd),
-        "upper": np.exp(mean + z * sd),
+        "post_ci_lower": np.exp(mean - z * sd),
+        "post_ci_upper": np.exp(mean + z * sd),
         "p_benefit": np.where(below, p_lt_1, 1.0 - p_lt_1),
         "p_mcid": np.where(below, p_lt_mcid, 1.0 - p_lt_mcid),
         "p_rope": cdf((math.log(rope[1]) - mean) / sd) - cdf((math.log(rope[0]) - mean) / sd),
@@ -255,8 +257,8 @@ def reinterpret_published(
     given for both directions. Rows without a CI or with a degenerate one (lower = upper, e.g. "1.00 (1.00, 1.00)")
     are kept once per prior with status 'skipped' and the reason; all others have status 'ok'.
     Columns: the row's key columns and spreadsheet ``row``, prior, benefit, mcid, estimate, ci_lower, ci_upper,
-    yi, se, prior_mean, prior_sd, post_mean, post_sd, median, lower, upper, p_benefit, p_mcid, p_rope, status,
-    reason. All rows x priors are computed in one vectorised pass.
+    yi, se, prior_mean, prior_sd, post_mean, post_sd, median, post_ci_lower, post_ci_upper, p_benefit, p_mcid,
+    p_rope, status, reason. All rows x priors are computed in one vectorised pass.
     """
     rope = _check_rope(rope)
     if resolve_benefit(mcid) is not Benefit.BELOW:

@@ -36,7 +36,7 @@ POWER_ALPHAS = (0.99, 1.01)
 # The distances are integrated over the span of this many posterior draws, the number for which priorsense and
 # ArviZ report (and for which the 0.05 threshold was calibrated); see :func:`cjs_distance`.
 SUPPORT_DRAWS = 4000
-POWER_PARAMETERS = ("mu", "tau", "theta_new")
+POWER_PARAMETERS = ("mu", "tau", "predictive")
 DIAGNOSES = ("prior-data conflict", "strong prior / weak likelihood", "-")
 
 
@@ -181,7 +181,7 @@ def prior_grid(
     batch = fit_exact_priors(y_arr, s_arr, priors=pairs)
     table = pd.DataFrame(rows)
     ci = np.asarray(batch.interval(level, "mu"), dtype=float)
-    pred = np.asarray(batch.interval(level, "theta_new"), dtype=float)
+    pred = np.asarray(batch.interval(level, "predictive"), dtype=float)
     tau_ci = np.asarray(batch.interval(level, "tau"), dtype=float)
     table["median"] = to_reported(np.asarray(batch.ppf(0.5, "mu"), dtype=float), measure)
     table["ci_lower"] = to_reported(ci[:, 0], measure)

@@ -247,7 +247,7 @@ def monitor(
     prob_of = dict(zip(cuts_reported, probs))
 
     ci = to_reported(np.asarray(batch.interval(level, "mu"), dtype=float), measure)
-    pred = to_reported(np.asarray(batch.interval(level, "theta_new"), dtype=float), measure)
+    pred = to_reported(np.asarray(batch.interval(level, "predictive"), dtype=float), measure)
     table = pd.DataFrame(
         {
             "look": np.arange(1, k + 1),

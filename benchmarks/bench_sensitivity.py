@@ -1,6 +1,6 @@
 """Timing of the full prior-sensitivity study with the exact engine for the four HAIC outcomes (OS, PFS, ORR,
 DCR): the prior grid (5 named prior sets x their own tau prior and 4 half-normal scales), power-scaling
-sensitivity (prior and likelihood, mu, tau and theta_new) and leave-one-study-out influence.
+sensitivity (prior and likelihood, mu, tau and predictive) and leave-one-study-out influence.
 
 Run: ``.venv/bin/python benchmarks/bench_sensitivity.py [--repeats 5] [--json]``
 """

@@ -54,7 +54,7 @@ sampling error."""),
     ("code", """from bayesmeta.exact import fit_exact
 
 post = fit_exact(os_, mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)", seed=SEED)
-post.summary(scale="natural").round(3)"""),
+post.summary(scale="reported").round(3)"""),
     ("code", """for cut in (1.0, 0.8, 0.7):
     print(f"P(HR < {cut}) = {post.prob_below(cut):.3f}")
 lo, hi = np.exp(post.predictive_interval())

@@ -58,8 +58,8 @@ def test_fit_with_covariates_reports_beta(tmp_path, capsys):
     )
     assert main(["fit", str(data), "--measure", "HR", "--covariates", "platinum", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert "beta.platinum[cis]" in out
-    assert out["beta.platinum[cis]"]["median"] > 0  # cisplatin studies have the larger log HRs
+    assert "beta[platinum[cis]]" in out
+    assert out["beta[platinum[cis]]"]["median"] > 0  # cisplatin studies have the larger log HRs
     assert main(["fit", str(data), "--measure", "HR", "--covariates", "platinum"]) == 0
     assert "ratio of HRs" in capsys.readouterr().out
     assert main(["fit", str(data), "--covariates", "nope"]) == 2

@@ -114,7 +114,7 @@ def test_eight_schools_matches_r_bayesmeta(schools):
     _assert_within_3_mcse(schools, "tau", "median", ref["tau"]["median"])
     _assert_within_3_mcse(schools, "tau", "q0.025", ref["tau"]["central95"][0])
     _assert_within_3_mcse(schools, "tau", "q0.975", ref["tau"]["central95"][1])
-    _assert_within_3_mcse(schools, "theta_new", "median", ref["theta_new"]["median"])
+    _assert_within_3_mcse(schools, "predictive", "median", ref["theta_new"]["median"])
 
 
 def test_crins_matches_r_bayesmeta(crins):
@@ -125,7 +125,7 @@ def test_crins_matches_r_bayesmeta(crins):
     _assert_within_3_mcse(crins, "mu", "q0.975", ref["mu"]["central95"][1])
     _assert_within_3_mcse(crins, "tau", "median", ref["tau"]["median"])
     _assert_within_3_mcse(crins, "tau", "mean", ref["tau"]["mean"])
-    _assert_within_3_mcse(crins, "theta_new", "median", ref["theta_new"]["median"])
+    _assert_within_3_mcse(crins, "predictive", "median", ref["theta_new"]["median"])
 
 
 # -- the exact engine as reference -------------------------------------------------------------------------
@@ -144,7 +144,7 @@ def test_haic_os_matches_exact_engine(os_fit, os_effects):
         os_effects.yi, os_effects.sei, study=os_effects.study_id, **OS_PRIORS
     )
     _assert_matches_exact(
-        os_fit, exact, ("mu", "tau", "theta_new", "theta[Kudo2018]", "theta[He2019]")
+        os_fit, exact, ("mu", "tau", "predictive", "theta[Kudo2018]", "theta[He2019]")
     )
 
 
@@ -286,7 +286,7 @@ def test_same_seed_gives_identical_draws(os_fit, os_effects):
         seed=SEED + 1,
         **OS_PRIORS,
     )
-    for name in ("mu", "tau", "theta", "theta_new"):
+    for name in ("mu", "tau", "theta", "predictive"):
         np.testing.assert_array_equal(again.draws[name], os_fit.draws[name])
     assert not np.array_equal(other.draws["mu"], os_fit.draws["mu"])
 
@@ -299,13 +299,13 @@ def test_posterior_contract(os_fit, os_effects):
         1000,
         k,
     )
-    assert set(os_fit.draws) == {"mu", "tau", "theta", "theta_new"}
+    assert set(os_fit.draws) == {"mu", "tau", "theta", "predictive"}
     assert all(isinstance(m, SampleMarginal) for m in os_fit.marginals.values())
-    assert set(os_fit.marginals) == {"mu", "tau", "theta_new"} | {
+    assert set(os_fit.marginals) == {"mu", "tau", "predictive"} | {
         f"theta[{s}]" for s in os_effects.study_id
     }
     # theta_new ~ N(mu, tau^2) draw by draw: (theta_new - mu) has sd sqrt(E tau^2)
-    theta_new = os_fit.draws["theta_new"]
+    theta_new = os_fit.draws["predictive"]
     assert (
         abs(
             np.std(theta_new - os_fit.draws["mu"])
@@ -314,7 +314,7 @@ def test_posterior_contract(os_fit, os_effects):
         )
         < 0.05
     )
-    json.dumps(os_fit.to_dict(below=(0.8,)), allow_nan=False)
+    json.dumps(os_fit.to_dict(thresholds=(0.8,)), allow_nan=False)
 
 
 # Kudo2018 is influential, so PSIS warns about its Pareto k

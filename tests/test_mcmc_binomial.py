@@ -73,7 +73,7 @@ def test_same_seed_same_draws_without_recompiling(fit, counts):
     compiles = CACHE.compiles
     again = fit_binomial_nuts(arms(counts["a"], counts["n1"], counts["c"], counts["n2"]), seed=SEED)
     assert CACHE.compiles == compiles and again.diagnostics["settings"]["cache_hit"]
-    for name in ("mu", "tau", "theta", "theta_new"):
+    for name in ("mu", "tau", "theta", "predictive"):
         np.testing.assert_array_equal(again.draws[name], fit.draws[name])
 
 

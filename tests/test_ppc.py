@@ -82,7 +82,7 @@ def test_exact_loo_pit_agrees_with_a_refit_and_monte_carlo(outlier_post, outlier
     for i in (0, 5):
         keep = np.arange(y.size) != i
         sub = fit_exact(y[keep], sei[keep], mu_prior=MU, tau_prior=TAU, seed=9)
-        theta_new = sub.marginal("theta_new").rvs(n, rng)
+        theta_new = sub.marginal("predictive").rvs(n, rng)
         y_rep = theta_new + rng.standard_normal(n) * sei[i]
         p_mc = np.mean(y_rep <= y[i])
         p = outlier_table.loc[ids[i], "loo_pit"]
@@ -158,7 +158,7 @@ def _draws_posterior(post: Posterior, n: int, seed: int, chains: int = 2) -> Pos
     shaped = {
         name: np.asarray(v).reshape((chains, n) + np.asarray(v).shape[2:])
         for name, v in draws.items()
-        if name in ("mu", "tau", "theta", "theta_new")
+        if name in ("mu", "tau", "theta", "predictive")
     }
     return Posterior(
         engine="draws",
@@ -192,10 +192,10 @@ def test_psis_loo_from_draws_agrees_with_the_exact_refits(outlier_post, outlier_
 def test_uniform_ecdf_band_covers_at_the_stated_level():
     band = uniform_ecdf_band(10, 0.95)
     mid = band.iloc[(band["u"] - 0.5).abs().argmin()]
-    lo, hi = round(mid["lower"] * 10), round(mid["upper"] * 10)
+    lo, hi = round(mid["ci_lower"] * 10), round(mid["ci_upper"] * 10)
     cover = stats.binom.cdf(hi, 10, 0.5) - stats.binom.cdf(lo - 1, 10, 0.5)
     assert cover >= 0.95
-    assert np.all(band["lower"] <= band["u"] + 1e-12) and np.all(band["upper"] >= band["u"] - 1e-12)
+    assert np.all(band["ci_lower"] <= band["u"] + 1e-12) and np.all(band["ci_upper"] >= band["u"] - 1e-12)
 
 
 def test_ppc_figures(outlier_table, outlier_post):

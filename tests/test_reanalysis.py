@@ -80,7 +80,7 @@ def test_bayesian_numbers_match_r_bayesmeta(synthetic):
     assert b["priors"] == {"mu": "normal(0, 4)", "tau": "halfnormal(0.5)"}
     assert b["mu"]["median"] == pytest.approx(ref["mu"]["median"], abs=2e-4)
     assert b["mu"]["sd"] == pytest.approx(ref["mu"]["sd"], abs=2e-3)
-    assert b["natural"]["tau"]["median"] == pytest.approx(ref["tau"]["median"], abs=2e-4)
+    assert b["reported"]["tau"]["median"] == pytest.approx(ref["tau"]["median"], abs=2e-4)
     assert b["prob_below"]["1.0"] == pytest.approx(1 - ref["p_mu_above_0"], abs=1e-5)
 
 
@@ -95,12 +95,12 @@ def test_summary_equals_the_library_called_directly(synthetic):
                    if p["parameter"] == "mu" and p["threshold"] == threshold)
         assert row["probability"] == pytest.approx(expected, abs=1e-12)
         assert row["words"] == probability_words(expected)
-        assert s["outcomes"][name]["bayes"]["natural"]["mu"]["median"] == pytest.approx(
+        assert s["outcomes"][name]["bayes"]["reported"]["mu"]["median"] == pytest.approx(
             math.exp(post.marginal("mu").median()), rel=1e-10)
     comparison = pd.DataFrame(s["comparison"])
     pooled = comparison[(comparison["outcome"] == "AE") & (comparison["quantity"] == "pooled RR")].iloc[0]
     assert pooled["k_published"] == 13 and pooled["k_used"] == 13
-    assert pooled["bayesian_value"] == pytest.approx(s["outcomes"]["AE"]["bayes"]["natural"]["mu"]["median"])
+    assert pooled["bayesian_value"] == pytest.approx(s["outcomes"]["AE"]["bayes"]["reported"]["mu"]["median"])
 
 
 def test_benefit_above_reads_the_upper_tail(synthetic):

@@ -36,7 +36,7 @@ def test_conjugate_update_matches_the_hand_computed_closed_form():
     assert r.post_sd == pytest.approx(math.sqrt(1 / 125), rel=1e-12)
     assert r.post_mean == pytest.approx(-0.2 * Z95 / 5, rel=1e-12)
     assert r.median == pytest.approx(math.exp(-0.2 * Z95 / 5), rel=1e-12)
-    assert r.upper == pytest.approx(math.exp(-0.2 * Z95 / 5 + Z975 * math.sqrt(1 / 125)), rel=1e-12)
+    assert r.post_ci_upper == pytest.approx(math.exp(-0.2 * Z95 / 5 + Z975 * math.sqrt(1 / 125)), rel=1e-12)
     assert r.p_benefit == pytest.approx(stats.norm.cdf(0.2 * Z95 / 5 / math.sqrt(1 / 125)), rel=1e-12)
 
 
@@ -87,7 +87,7 @@ def test_vague_prior_returns_about_the_likelihood():
     r = reinterpret(0.74, 0.53, 1.03, prior="vague")
     assert r.prior_sd == 10.0
     assert r.median == pytest.approx(0.74, rel=1e-3)
-    assert (r.lower, r.upper) == pytest.approx((0.53, 1.03), rel=2e-3)
+    assert (r.post_ci_lower, r.post_ci_upper) == pytest.approx((0.53, 1.03), rel=2e-3)
     # P(HR < 1) ~ 1 - one-sided p of the published estimate
     assert r.p_benefit == pytest.approx(stats.norm.cdf(-r.yi / r.se), abs=1e-3)
 
@@ -96,7 +96,7 @@ def test_flat_prior_is_the_limit_of_ever_wider_normal_priors():
     est, lo, hi = ci_for(math.log(0.8), 0.15)
     flat = reinterpret(est, lo, hi, prior="flat")
     assert flat.median == pytest.approx(est, rel=1e-12)
-    assert (flat.lower, flat.upper) == pytest.approx((lo, hi), rel=1e-12)
+    assert (flat.post_ci_lower, flat.post_ci_upper) == pytest.approx((lo, hi), rel=1e-12)
     assert flat.p_benefit == pytest.approx(stats.norm.cdf(-math.log(0.8) / 0.15), rel=1e-12)
     # skeptical priors made ever weaker (tail probability -> 0.5, sd -> infinity) converge to the flat result
     gaps = [abs(reinterpret(est, lo, hi, prior="skeptical", strength=q).post_mean - flat.post_mean)
@@ -127,7 +127,7 @@ def test_published_table_has_every_ratio_row_under_every_prior():
     assert set(skipped["variable"]) == {"tumor size cm (<10 vs >=10)"} and len(skipped) == 4
     assert skipped["reason"].str.contains("degenerate").all() and skipped["median"].isna().all()
     ok = table[table["status"] == "ok"]
-    assert ok[["median", "lower", "upper", "p_benefit", "p_mcid", "p_rope"]].notna().all().all()
+    assert ok[["median", "post_ci_lower", "post_ci_upper", "p_benefit", "p_mcid", "p_rope"]].notna().all().all()
     above = ok[ok["outcome"].isin(["ORR", "DCR"])]
     assert (above["benefit"] == "above").all() and np.allclose(above["mcid"], 1.25)
     assert (ok.loc[ok["measure"] == "HR", "benefit"] == "below").all()

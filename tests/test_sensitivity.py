@@ -106,7 +106,7 @@ def test_vague_prior_shows_no_prior_sensitivity_for_mu():
     assert t.loc["mu", "prior"] < 0.01
     assert t.loc["mu", "likelihood"] > 2 * t.loc["mu", "prior"]  # the data, not the prior, shape mu
     assert t.loc["mu", "diagnosis"] == "-"
-    assert list(t.index) == ["mu", "tau", "theta_new"]
+    assert list(t.index) == ["mu", "tau", "predictive"]
 
 
 def test_strong_prior_with_weak_data_is_diagnosed():
@@ -149,7 +149,7 @@ def test_exact_power_scaling_agrees_with_arviz_psens_on_exact_draws():
         draws = post.get_draws(s, seed=100 + seed)
         shaped = {
             n: np.asarray(draws[n]).reshape((1, s) + np.asarray(draws[n]).shape[2:])
-            for n in ("mu", "tau", "theta", "theta_new")
+            for n in ("mu", "tau", "theta", "predictive")
         }
         sampled = _as_sampled(post, shaped, seed)
         reps.append(power_scaling(sampled, params=("mu", "tau")).set_index("parameter"))
@@ -282,7 +282,7 @@ def test_cli_sensitivity_json(tmp_path, capsys):
     figs = tmp_path / "figs"
     assert main(["sensitivity", str(data), "--measure", "HR", "--json", "--figures", str(figs)]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert {r["parameter"] for r in out["power_scaling"]} == {"mu", "tau", "theta_new"}
+    assert {r["parameter"] for r in out["power_scaling"]} == {"mu", "tau", "predictive"}
     assert len(out["influence"]["omitted"]) == len(Y)
     assert len(out["prior_grid"]) >= 5 * 4
     assert out["conclusion"]["column"] == "prob_below_0.7"

@@ -47,7 +47,7 @@ def test_each_look_equals_a_separate_exact_fit():
     for j in range(1, k + 1):
         post = _independent_look(y, s, j, measure="HR")
         row = tab.iloc[j - 1]
-        mu, new, tau = post.marginal("mu"), post.marginal("theta_new"), post.marginal("tau")
+        mu, new, tau = post.marginal("mu"), post.marginal("predictive"), post.marginal("tau")
         lo, hi = mu.interval(0.95)
         plo, phi = new.interval(0.95)
         expected = {

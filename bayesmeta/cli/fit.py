@@ -73,7 +73,7 @@ def fit_command(
 
         post = fit_nuts(table, draws=draws, chains=chains, strict=strict, **common)
     thresholds = tuple(below or ())
-    result = post.to_dict(below=thresholds)
+    result = post.to_dict(thresholds=thresholds)
     result["bayes_factors"] = _bayes_factors(post)
     if as_json:
         typer.echo(json_text(result))
@@ -115,7 +115,7 @@ def _print_table(post, thresholds: tuple[float, ...], bayes_factors: dict[str, o
         )
     console.print(table)
     if post.is_ratio:
-        nat = post.summary(scale="natural").loc["mu"]
+        nat = post.summary(scale="reported").loc["mu"]
         console.print(
             f"pooled {post.measure}: {nat['median']:.3f} (95% CrI {nat['ci_lower']:.3f} to {nat['ci_upper']:.3f})"
         )

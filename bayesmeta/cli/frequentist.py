@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from enum import Enum
 from typing import Annotated, Any, Optional
 
@@ -21,10 +20,12 @@ class Method(str, Enum):
     ML = "ML"
 
 
-def _natural(result: dict[str, Any]) -> dict[str, float | None]:
-    """Estimate, CI and prediction interval back-transformed to the ratio scale."""
+def _reported(result: dict[str, Any], measure: str) -> dict[str, float | None]:
+    """Estimate, CI and prediction interval on the reported scale (:func:`bayesmeta.scales.reported_float`)."""
+    from bayesmeta.scales import reported_float
+
     keys = ("estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper")
-    return {k: (None if result[k] is None else math.exp(result[k])) for k in keys}
+    return {k: (None if result[k] is None else reported_float(result[k], measure)) for k in keys}
 
 
 def _fmt(x: float | None, digits: int = 4) -> str:
@@ -55,7 +56,7 @@ def frequentist_command(
     out = {"source": table.source, "measure": table.measure, "study": list(table.study), **fit.as_dict()}
     ratio = table.is_ratio
     if ratio:
-        out["natural_scale"] = _natural(out)
+        out["reported"] = _reported(out, table.measure)
     if as_json:
         typer.echo(json_text(out, indent=None))
         return
@@ -94,7 +95,7 @@ def _print_tables(table, fit, out: dict[str, Any], ratio: bool) -> None:
     summary.add_column("quantity")
     summary.add_column("value", justify="right")
     if ratio:
-        nat = out["natural_scale"]
+        nat = out["reported"]
         summary.add_row(
             f"{table.measure} [{pct} CI]", f"{nat['estimate']:.3f} [{nat['ci_lower']:.3f}, {nat['ci_upper']:.3f}]"
         )

@@ -44,7 +44,7 @@ def default_beta_prior(mu_prior: Prior) -> Prior:
 class ExactBatch:
     """Exact posteriors of n datasets (or n prior choices) fitted together.
 
-    Vectorised summaries over the members for 'mu', 'theta_new' (mixtures of normals over each member's tau
+    Vectorised summaries over the members for 'mu', 'predictive' (mixtures of normals over each member's tau
     nodes) and 'tau'; ``posterior(i)`` gives member i's full :class:`Posterior`."""
 
     def __init__(
@@ -81,7 +81,7 @@ class ExactBatch:
         self._mu = (cond.mean[..., 0], np.sqrt(cond.cov[..., 0, 0]))
         self._new = (cond.mean[..., 0], np.sqrt(cond.cov[..., 0, 0] + self.tau**2))
         self.taus = TauBatch(rules, logpost, tail)
-        # theta_new = mu + tau z: its mean needs E(tau) < inf, its variance E(tau^2) < inf; so do the
+        # the predictive effect mu + tau z: its mean needs E(tau) < inf, its variance E(tau^2) < inf; so do the
         # coefficients with flat priors, whose conditional sd grows like tau
         self._new_moments = (self.taus.tail > 2, self.taus.tail > 3)
         self._flat = model.prior_prec == 0
@@ -109,9 +109,9 @@ class ExactBatch:
     def _mixture(self, param: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if param == "mu":
             return self.weights, *self._mu
-        if param == "theta_new":
+        if param == "predictive":
             return self.weights, *self._new
-        raise ValueError(f"unknown parameter {param!r} (valid: 'mu', 'theta_new', 'tau')")
+        raise ValueError(f"unknown parameter {param!r} (valid: 'mu', 'predictive', 'tau')")
 
     def _per_member(self, values: np.ndarray | float) -> np.ndarray:
         return np.broadcast_to(np.asarray(values, dtype=float), (self.n,)).copy()
@@ -140,14 +140,14 @@ class ExactBatch:
         if param == "tau":
             return self.taus.mean.copy()
         mean = mixture_moments(*self._mixture(param))[0]
-        exists = self._new_moments[0] if param == "theta_new" else self._new_moments[0] | ~self._flat[:, 0]
+        exists = self._new_moments[0] if param == "predictive" else self._new_moments[0] | ~self._flat[:, 0]
         return np.where(exists, mean, np.nan)
 
     def std(self, param: str = "mu") -> np.ndarray:
         if param == "tau":
             return self.taus.std.copy()
         sd = mixture_moments(*self._mixture(param))[1]
-        exists = self._new_moments[1] if param == "theta_new" else self._new_moments[1] | ~self._flat[:, 0]
+        exists = self._new_moments[1] if param == "predictive" else self._new_moments[1] | ~self._flat[:, 0]
         return np.where(exists, sd, np.inf)
 
     def interval(self, level: float = 0.95, param: str = "mu", kind: str = "central") -> np.ndarray:
@@ -181,7 +181,7 @@ class ExactBatch:
         mean_b, sd_b = cond.mean[0], np.sqrt(np.diagonal(cond.cov[0], axis1=-2, axis2=-1))
         ids = tuple(sid for sid, p in zip(self.study, present) if p)
         cols = np.flatnonzero(present)
-        names = ["mu", "theta_new", *(f"beta[{c}]" for c in self.covariate_names), *(f"theta[{sid}]" for sid in ids)]
+        names = ["mu", "predictive", *(f"beta[{c}]" for c in self.covariate_names), *(f"theta[{sid}]" for sid in ids)]
         means = np.vstack([mean_b[:, 0], mean_b[:, 0], mean_b[:, 1:].T, th_mean[0][:, cols].T])
         sds = np.vstack(
             [sd_b[:, 0], np.sqrt(cond.cov[0, :, 0, 0] + rule.tau**2), sd_b[:, 1:].T, np.sqrt(th_var[0][:, cols].T)]
@@ -232,7 +232,7 @@ class ExactBatch:
 
 
 def _joint_sampler(sub: GaussianModel, tau_marginal: TauMarginal, cols: np.ndarray, n_cov: int):
-    """Exact joint draws: tau by the inverse CDF, then b | tau, y, then theta_i | tau, b, y and theta_new."""
+    """Exact joint draws: tau by the inverse CDF, then b | tau, y, then theta_i | tau, b, y and the predictive effect."""
 
     def sample(n_draws: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         tau = tau_marginal.ppf(rng.uniform(size=n_draws))
@@ -249,7 +249,7 @@ def _joint_sampler(sub: GaussianModel, tau_marginal: TauMarginal, cols: np.ndarr
             "mu": b[None, :, 0],
             "tau": tau[None, :],
             "theta": theta[None],
-            "theta_new": (b[:, 0] + tau * rng.standard_normal(n_draws))[None, :],
+            "predictive": (b[:, 0] + tau * rng.standard_normal(n_draws))[None, :],
         }
         if n_cov:
             out["beta"] = b[None, :, 1:]
@@ -401,7 +401,7 @@ def fit_exact(
 
     p(tau | y) is proportional to p(tau) N(y; X b0, S_tau + X B0 X') (the restricted likelihood for flat
     components); b | tau, y and theta_i | tau, b, y are Gaussian, so the marginals of mu, beta, theta_i and
-    predictive (a new study at x = 0) are mixtures of normals over p(tau | y), integrated with the adaptive rule of
+    the predictive effect (a new study at x = 0) are mixtures of normals over p(tau | y), integrated with the adaptive rule of
     :mod:`bayesmeta.exact.quadrature` (geometric convergence; quantiles stable to well below ``rtol``).
 
     ``X`` holds the covariates without the intercept (see :func:`bayesmeta.design.design_matrix`);

@@ -184,7 +184,7 @@ def fit_binomial_nuts(
     post["theta"] = (
         post["mu"][..., None] + post["tau"][..., None] * draws_of(raw, "z")[..., :k]
     )
-    post["theta_new"] = predictive_draws(post["mu"], post["tau"], seed)
+    post["predictive"] = predictive_draws(post["mu"], post["tau"], seed)
     centre, spread = post["baseline_mean"][..., None], post["baseline_sd"][..., None]
     raw_a = draws_of(raw, "a")[..., :k]
     alpha = (1 - centred) * (centre + spread * raw_a) + centred * raw_a

@@ -134,7 +134,7 @@ def fit_nuts(
         post["beta"] = draws_of(raw, "beta").reshape(post["mu"].shape + (p,))
         mean = mean + post["beta"] @ X_arr.T
     post["theta"] = mean + post["tau"][..., None] * draws_of(raw, "z")[..., :k]
-    post["theta_new"] = predictive_draws(post["mu"], post["tau"], seed)
+    post["predictive"] = predictive_draws(post["mu"], post["tau"], seed)
     constant = {"sei": sei_arr}
     prior_texts = {"mu": mu.text, "tau": tau.text}
     if p:

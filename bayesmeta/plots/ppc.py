@@ -91,8 +91,8 @@ def plot_loo_pit(
         if band is not None:
             ax.fill_between(
                 band["u"],
-                band["lower"],
-                band["upper"],
+                band["ci_lower"],
+                band["ci_upper"],
                 step="post",
                 color=PREDICTIVE,
                 alpha=0.3,

@@ -81,14 +81,14 @@ def comparison_table(plan: Plan, analyses: dict[str, OutcomeAnalysis], published
 
 def _pooled_rows(a: OutcomeAnalysis, r: Any, plan: Plan) -> list[dict[str, Any]]:
     o = a.plan
-    b = a.bayes.get("natural", {})
+    b = a.bayes.get("reported", {})
     mu = b.get("mu", {})
     probs = {(p["parameter"], p["threshold"]): p for p in a.bayes.get("probabilities", [])}
     first_t = 1.0 if 1.0 in o.thresholds else o.thresholds[0]
     clinical = clinical_threshold(o)
     p_any = probs.get(("mu", first_t))
     p_clin = probs.get(("mu", clinical))
-    bayes_text = _ci_text(mu.get("median"), mu.get("lower"), mu.get("upper"))
+    bayes_text = _ci_text(mu.get("median"), mu.get("ci_lower"), mu.get("ci_upper"))
     published_text = _ci_text(r.published_estimate, r.published_ci_lower, r.published_ci_upper)
     plain = (f"{o.label}: the paper reports {o.measure} {published_text}"
              f" from {r.k_published} studies; the {r.k_used} studies with data here give "
@@ -111,7 +111,7 @@ def _pooled_rows(a: OutcomeAnalysis, r: Any, plan: Plan) -> list[dict[str, Any]]
                  bayesian_value=mu.get("median"),
                  bayesian_statement=(p_clin["statement"] if p_clin else ""),
                  status=r.status, plain=plain)]
-    tau = a.bayes.get("natural", {}).get("tau")
+    tau = a.bayes.get("reported", {}).get("tau")
     if r.published_i2 is not None and np.isfinite(r.published_i2):
         i2 = None if r.i2 is None or not np.isfinite(r.i2) else float(r.i2)
         rows.append(_row(
@@ -119,7 +119,7 @@ def _pooled_rows(a: OutcomeAnalysis, r: Any, plan: Plan) -> list[dict[str, Any]]
             published=f"{r.published_i2:g}%", published_value=r.published_i2,
             recomputed="-" if i2 is None else f"{i2:.0f}%", recomputed_value=i2, recomputed_method="Higgins I²",
             bayesian="-" if tau is None else
-            f"tau median {tau['median']:.2f} ({tau['lower']:.2f} to {tau['upper']:.2f})",
+            f"tau median {tau['median']:.2f} ({tau['ci_lower']:.2f} to {tau['ci_upper']:.2f})",
             bayesian_value=None if tau is None else tau["median"], bayesian_statement="between-study SD tau",
             status="",
             plain=(f"{o.label}: the paper reports I² = {r.published_i2:g}%; the studies here give "
@@ -144,13 +144,14 @@ def _covariate_row(a: OutcomeAnalysis, r: Any, analysis: str) -> dict[str, Any]:
         statement = c["statement"]
         label = f"ratio per unit of {r.variable}" if m.get("kind") == "numeric" else \
             f"ratio {c['level']}/{c['reference']}"
-        bayes = f"{label} {_ci_text(c['ratio_median'], c['ratio_lower'], c['ratio_upper'])}; {stated(statement, value)}"
+        bayes = (f"{label} {_ci_text(c['reported_median'], c['reported_ci_lower'], c['reported_ci_upper'])}; "
+                 f"{stated(statement, value)}")
         if m.get("kind") == "numeric":
             plain += (f"; in the Bayesian meta-regression each unit of {r.variable} multiplies the {o.measure} by "
-                      f"{c['ratio_median']:.3g}, and {stated(statement, value)} ({probability_words(value)}).")
+                      f"{c['reported_median']:.3g}, and {stated(statement, value)} ({probability_words(value)}).")
         else:
             plain += (f"; the Bayesian meta-regression puts the {o.measure} of {c['level']} studies at "
-                      f"{c['ratio_median']:.2f} times that of {c['reference']} studies, and "
+                      f"{c['reported_median']:.2f} times that of {c['reference']} studies, and "
                       f"{stated(statement, value)} ({probability_words(value)}).")
         if m.get("confounded_with"):
             plain += (f" In these studies {r.variable} splits the studies exactly as "

@@ -202,7 +202,7 @@ def add_nuts(a: OutcomeAnalysis, plan: Plan, fitted: tuple[Any, float] | None) -
     a.nuts_idata = idata
     a.nuts = {
         "engine": nuts.engine, "seed": nuts.seed, "chains": m.chains, "draws": m.draws, "tune": m.tune,
-        "seconds": seconds, "summary": nuts.to_dict(plan.level, below=o.thresholds),
+        "seconds": seconds, "summary": nuts.to_dict(plan.level, thresholds=o.thresholds),
         "diagnostics": nuts.diagnostics, "warnings": list(nuts.warnings),
         "agreement": agreement, "all_agree": bool(agreement["agrees"].all()),
     }

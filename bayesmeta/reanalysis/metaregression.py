@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from bayesmeta.plan import OutcomePlan
-from bayesmeta.scales import reported_float as to_ratio
+from bayesmeta.scales import reported_float as to_reported
 
 
 def is_numeric(values: pd.Series) -> bool:
@@ -113,9 +113,10 @@ def metaregression(effects: pd.DataFrame, o: OutcomePlan, prior: Any, column: st
     for lev, marg in level_of.items():
         lo, hi = marg.interval(level)
         levels.append({"level": lev, "reference": lev == ref, "k": counts[lev], "median": float(marg.median()),
-                       "lower": float(lo), "upper": float(hi), "mean": float(marg.mean()),
-                       "ratio_median": to_ratio(marg.median(), o.measure), "ratio_lower": to_ratio(lo, o.measure),
-                       "ratio_upper": to_ratio(hi, o.measure)})
+                       "ci_lower": float(lo), "ci_upper": float(hi), "mean": float(marg.mean()),
+                       "reported_median": to_reported(marg.median(), o.measure),
+                       "reported_ci_lower": to_reported(lo, o.measure),
+                       "reported_ci_upper": to_reported(hi, o.measure)})
     contrasts = []
     for j, name in enumerate(names):
         lev = f"+1 {column}" if numeric else name[len(column) + 1:-1]
@@ -123,8 +124,8 @@ def metaregression(effects: pd.DataFrame, o: OutcomePlan, prior: Any, column: st
         b_lo, b_hi = m.interval(level)
         contrasts.append({
             "coefficient": name, "level": lev, "reference": ref,
-            "ratio_median": to_ratio(m.median(), o.measure), "ratio_lower": to_ratio(b_lo, o.measure),
-            "ratio_upper": to_ratio(b_hi, o.measure),
+            "reported_median": to_reported(m.median(), o.measure), "reported_ci_lower": to_reported(b_lo, o.measure),
+            "reported_ci_upper": to_reported(b_hi, o.measure),
             "p_ratio_below_1": post.prob_below(1.0, f"beta[{name}]"),
             "statement": (f"P({o.measure} ratio per unit of {column} < 1)" if numeric
                           else f"P({o.measure} ratio {lev} / {ref} < 1)"),

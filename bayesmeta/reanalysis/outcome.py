@@ -83,14 +83,14 @@ def frequentist_analysis(data: EffectData, level: float, pooling: str = "I2_rule
     return out
 
 def density_curves(post: Any, points: int = DENSITY_POINTS) -> dict[str, np.ndarray]:
-    """Posterior density of mu and of theta_new on a common grid of the analysis scale (for figures)."""
-    lo = min(float(post.marginal("mu").ppf(0.0005)), float(post.marginal("theta_new").ppf(0.005)))
-    hi = max(float(post.marginal("mu").ppf(0.9995)), float(post.marginal("theta_new").ppf(0.995)))
+    """Posterior density of mu and of the predictive effect on a common grid of the analysis scale (for figures)."""
+    lo = min(float(post.marginal("mu").ppf(0.0005)), float(post.marginal("predictive").ppf(0.005)))
+    hi = max(float(post.marginal("mu").ppf(0.9995)), float(post.marginal("predictive").ppf(0.995)))
     grid = np.linspace(lo, hi, points)
     return {
         "grid": grid,
         "mu": np.asarray(post.marginal("mu").pdf(grid), dtype=float),
-        "predictive": np.asarray(post.marginal("theta_new").pdf(grid), dtype=float),
+        "predictive": np.asarray(post.marginal("predictive").pdf(grid), dtype=float),
     }
 
 def shrinkage_table(post: Any, level: float) -> pd.DataFrame:
@@ -113,7 +113,7 @@ def shrinkage_table(post: Any, level: float) -> pd.DataFrame:
 def probability_table(post: Any, o: OutcomePlan) -> list[dict[str, Any]]:
     """P(benefit beyond each threshold) for the pooled effect and for a new study's effect, with words."""
     rows = []
-    for param, what in (("mu", "pooled effect"), ("theta_new", "effect in a new study")):
+    for param, what in (("mu", "pooled effect"), ("predictive", "effect in a new study")):
         for t in o.thresholds:
             p = benefit_probability(post, o, t, param)
             rows.append({"parameter": param, "what": what, "threshold": t,
@@ -121,15 +121,12 @@ def probability_table(post: Any, o: OutcomePlan) -> list[dict[str, Any]]:
                          "words": probability_words(p)})
     return rows
 
-def natural_summary(post: Any, level: float) -> dict[str, dict[str, float]]:
-    """Median and central interval of mu, theta_new (ratio scale) and tau (log scale)."""
-    out = {}
-    for param, key in (("mu", "mu"), ("theta_new", "predictive"), ("tau", "tau")):
-        m = post.marginal(param)
-        lo, hi = m.interval(level)
-        tr = (lambda x: float(x)) if param == "tau" or not post.is_ratio else (lambda x: float(np.exp(x)))
-        out[key] = {"median": tr(m.median()), "lower": tr(lo), "upper": tr(hi)}
-    return out
+def reported_summary(post: Any, level: float) -> dict[str, dict[str, float]]:
+    """{median, ci_lower, ci_upper} of mu and predictive on the reported scale (ratios for HR/RR/OR,
+    :func:`bayesmeta.scales.to_reported`) and of tau as it is (the between-study SD of the analysis scale)."""
+    table = post.summary(level, scale="reported")
+    return {param: {c: float(table.at[param, c]) for c in ("median", "ci_lower", "ci_upper")}
+            for param in ("mu", "predictive", "tau")}
 
 def record_skip(a: OutcomeAnalysis, what: str, why: str) -> None:
     a.skipped[what] = why
@@ -201,9 +198,9 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
         for what in OUTCOME_STEPS[2:]:
             step(f"{o.name}: {what}")
         return a
-    a.bayes = post.to_dict(level, below=o.thresholds)
+    a.bayes = post.to_dict(level, thresholds=o.thresholds)
     a.bayes["probabilities"] = probability_table(post, o)
-    a.bayes["natural"] = natural_summary(post, level)
+    a.bayes["reported"] = reported_summary(post, level)
     a.bayes["level"] = level
     a.bayes["seed"] = seed
     a.shrinkage = shrinkage_table(post, level)
