@@ -115,7 +115,9 @@ def leave_one_out(
 
 
 def influence(post: Posterior, **kwargs: Any) -> pd.DataFrame:
-    """:func:`leave_one_out` on the data and priors of a fitted posterior (model without covariates)."""
+    """:func:`leave_one_out` on the data and priors of a fitted posterior (model without covariates, normal
+    likelihood: the refits are exact normal-normal fits, so a binomial posterior is refused)."""
+    post.require_normal("leave-one-out influence (exact normal-normal refits)")
     if post.covariates:
         raise ModelError("leave-one-out influence is implemented for the model without covariates")
     return leave_one_out(

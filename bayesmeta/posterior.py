@@ -15,11 +15,13 @@ Parameter names:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
+from bayesmeta.errors import ModelError
 from bayesmeta.scales import is_ratio, reported_float, to_analysis
 
 if TYPE_CHECKING:  # pandas and scipy.stats are imported where used: the exact engine's path needs neither
@@ -106,11 +108,15 @@ def _check_level(level: float) -> None:
 
 @dataclass
 class Posterior:
-    """Posterior of a normal-normal hierarchical model (or meta-regression), from either engine.
+    """Posterior of a random-effects model (or meta-regression), from either engine.
 
     ``draws`` maps parameter names to arrays shaped (chain, draw) — ``theta`` to (chain, draw, study) and
     ``beta`` to (chain, draw, covariate) — or it is None and ``sampler(n_draws, rng)`` produces them on request
-    (the exact engine samples the joint posterior directly, with no Markov chain).
+    (the exact engine samples the joint posterior directly, with no Markov chain). ``likelihood`` is the model's
+    within-study likelihood: "normal" (y_i ~ N(theta_i, sei_i^2)) or "binomial" (the binomial-normal model on
+    arm counts, whose ``yi``/``sei`` are for display only); analyses built on the normal likelihood refuse a
+    binomial posterior (:meth:`require_normal`). ``combination(c)``, given by the exact engine, is the marginal
+    of a linear combination of the coefficients (:meth:`contrast`).
     """
 
     engine: str
@@ -129,6 +135,7 @@ class Posterior:
     seed: int | None = None
     extras: dict[str, object] = field(default_factory=dict)
     likelihood: str = "normal"
+    combination: Callable[[np.ndarray], Marginal] | None = field(default=None, repr=False)
 
     # -- access -------------------------------------------------------------------------------------------
     @property
@@ -145,6 +152,46 @@ class Posterior:
             return self.marginals[param]
         except KeyError:
             raise KeyError(f"no parameter {param!r}; available: {', '.join(self.marginals)}") from None
+
+    def require_normal(self, analysis: str) -> None:
+        """ModelError unless the posterior has the normal likelihood that ``analysis`` is built on."""
+        if self.likelihood != "normal":
+            raise ModelError(
+                f"{analysis} assumes the normal likelihood y_i ~ N(theta_i, sei_i^2), but this posterior has the "
+                f"{self.likelihood} likelihood (the binomial-normal model on arm counts); refit with the normal "
+                "likelihood on the log ratios for it"
+            )
+
+    # -- linear combinations of the coefficients ----------------------------------------------------------
+    def contrast(self, weights: Mapping[str, float] | Sequence[float]) -> Marginal:
+        """Marginal posterior of a linear combination c'b of the coefficients b = (mu, beta[...]) on the analysis
+        scale: the pooled effect at a factor level is ``{"mu": 1, "beta[x[level]]": 1}``, the difference of two
+        levels ``{"beta[x[a]]": 1, "beta[x[b]]": -1}``. ``weights`` by name (absent names weigh 0), or a vector
+        in the order (mu, *covariates).
+
+        Exact engine: given tau, c'b | tau, y ~ N(c' m(tau), c' V(tau) c), so the marginal is the normal mixture
+        over the engine's tau nodes (Roever & Friede 2022, Comput Methods Programs Biomed). NUTS: the draws of c'b.
+        """
+        names = ("mu", *(f"beta[{c}]" for c in self.covariates))
+        if isinstance(weights, Mapping):
+            unknown = [str(k) for k in weights if k not in names]
+            if unknown:
+                raise KeyError(f"no coefficient {unknown[0]!r}; available: {', '.join(names)}")
+            c = np.array([float(weights.get(n, 0.0)) for n in names])
+        else:
+            c = np.asarray(weights, dtype=float).reshape(-1)
+            if c.size != len(names):
+                raise ValueError(f"{c.size} weights for {len(names)} coefficients ({', '.join(names)})")
+        if not (np.all(np.isfinite(c)) and np.any(c != 0)):
+            raise ValueError(f"the weights must be finite and not all zero, got {c.tolist()}")
+        if self.draws is not None:
+            values = c[0] * np.asarray(self.draws["mu"], dtype=float)
+            if len(names) > 1:
+                values = values + np.asarray(self.draws["beta"], dtype=float) @ c[1:]
+            return SampleMarginal(values)
+        if self.combination is None:
+            raise ModelError("this posterior has neither draws nor the engine's linear combinations")
+        return self.combination(c)
 
     # -- probability statements ---------------------------------------------------------------------------
     def prob_below(self, value: float, param: str = "mu") -> float:
@@ -262,10 +309,17 @@ class Posterior:
 
     def to_inference_data(self, n_draws: int = 4000, seed: int | None = None):
         """ArviZ InferenceData with posterior, log_likelihood, posterior_predictive and observed_data groups
-        (dims 'study' and 'covariate'); the prior group is added when the engine supplied prior draws."""
+        (dims 'study' and 'covariate'); the prior group is added when the engine supplied prior draws. A binomial
+        posterior returns its fit's InferenceData, whose log_likelihood is the binomial one of the arm counts
+        (ModelError when the fit did not keep it)."""
         import arviz as az
         from scipy import stats
 
+        if self.likelihood != "normal":
+            idata = self.extras.get("idata")
+            if idata is None:
+                raise ModelError(f"this {self.likelihood} posterior has no InferenceData with its log-likelihood")
+            return idata
         draws = self.get_draws(n_draws, seed)
         rng = np.random.default_rng((self.seed if seed is None else seed) or 0)
         theta = np.asarray(draws["theta"])
@@ -288,6 +342,7 @@ class Posterior:
             dims=dims,
             attrs={
                 "engine": self.engine,
+                "likelihood": self.likelihood,
                 "measure": self.measure,
                 "seed": -1 if self.seed is None else int(self.seed),
                 **{f"prior_{k}": v for k, v in self.priors.items()},

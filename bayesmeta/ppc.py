@@ -115,8 +115,10 @@ def study_predictive_pvalues(post: Posterior, *, level: float = 0.95, loo: bool 
     Columns (index ``study``): yi, sei; ``pit`` = P(y_i^rep <= y_i | y), ``p_two_sided``, ``pred_lower``,
     ``pred_upper`` (the ``level`` posterior predictive interval of y_i^rep); with ``loo``: ``loo_pit``,
     ``loo_p_two_sided``, ``loo_lower``, ``loo_upper``, ``elpd_loo``, ``pareto_k`` (see :func:`loo_pit`).
-    Analysis (log) scale. ``attrs`` records the engine and how the numbers were computed.
+    Analysis (log) scale. ``attrs`` records the engine and how the numbers were computed. A posterior with the
+    binomial likelihood is refused (ModelError): these checks replicate y_i from N(theta_i, s_i^2).
     """
+    post.require_normal("the posterior predictive check of the study effects")
     if not 0 < level < 1:
         raise ValueError(f"level must lie in (0, 1), got {level}")
     rows = []
@@ -159,8 +161,9 @@ def loo_pit(post: Posterior, *, level: float = 0.95) -> pd.DataFrame:
     integrated over theta_i (see the module docstring); ``pareto_k`` from ``az.loo``.
 
     Columns (index ``study``): yi, sei, loo_pit, loo_p_two_sided, loo_lower, loo_upper (the ``level`` LOO
-    predictive interval of y_i), elpd_loo, pareto_k.
+    predictive interval of y_i), elpd_loo, pareto_k. A binomial posterior is refused (ModelError).
     """
+    post.require_normal("LOO-PIT")
     if post.covariates:
         raise ModelError(
             "LOO predictive checks are implemented for the model without covariates; "
@@ -315,8 +318,9 @@ def q_discrepancy_ppp(post: Posterior, n_draws: int = 4000, seed: int | None = 0
     For each posterior draw (mu, tau) (``n_draws`` from the exact sampler, or every stored NUTS draw) new
     studies are replicated, y_rep ~ N(mu, s_i^2 + tau^2), and ppp is the share of draws with
     T(y_rep, mu) >= T(y, mu); ``mc_se`` = sqrt(ppp (1 - ppp) / n). ``seed`` drives both the exact sampler and
-    the replication.
+    the replication. A binomial posterior is refused (ModelError).
     """
+    post.require_normal("the Q-discrepancy check")
     if post.covariates:
         raise ModelError("the Q discrepancy is implemented for the model without covariates")
     if n_draws < 100:

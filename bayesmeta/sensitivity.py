@@ -277,7 +277,9 @@ def power_scaling(
     NUTS (a posterior with draws): ArviZ ``az.psens`` on ``extras['idata']`` (or the posterior's own
     InferenceData), which reweights the draws by Pareto-smoothed importance sampling; it power-scales the joint
     log prior of mu and tau (the ``log_prior`` group, added from the priors when absent) and the summed
-    pointwise log likelihood of the ``log_likelihood`` group (alphas 1/1.01 and 1.01).
+    pointwise log likelihood of the ``log_likelihood`` group (alphas 1/1.01 and 1.01). A binomial-normal posterior
+    is power-scaled there with its own binomial log-likelihood of the arm counts; without draws (the exact path,
+    which refits normal-normal models) it is refused with ModelError.
     """
     lo, hi = _check_alphas(alphas)
     if isinstance(source, Posterior):
@@ -286,8 +288,10 @@ def power_scaling(
         if source.draws is not None:
             table = _power_scaling_psis(source, params, (lo, hi))
             table["diagnosis"] = [diagnose(p, q, threshold) for p, q in zip(table["prior"], table["likelihood"])]
-            table.attrs.update({"method": "psis (ArviZ psens)", "threshold": threshold})
+            table.attrs.update({"method": "psis (ArviZ psens)", "threshold": threshold,
+                                "likelihood": source.likelihood})
             return table
+        source.require_normal("exact power-scaling (refits of the normal-normal model)")
         y, sei = source.yi, source.sei
         mu_prior = mu_prior if mu_prior is not None else source.priors["mu"]
         tau_prior = tau_prior if tau_prior is not None else source.priors["tau"]

@@ -116,3 +116,28 @@ def test_refusals_and_bad_counts():
     with pytest.raises(InputError) as err:
         fit_binomial_nuts(arms([0, 0], [10, 0], [5, 2], [10, 10]))
     assert err.value.column == "total_treatment"
+
+
+@pytest.mark.filterwarnings("ignore:Estimated shape parameter of Pareto")
+def test_binomial_posterior_carries_its_likelihood_to_loo_and_power_scaling(fit, counts):
+    """LOO and likelihood power-scaling of the binomial-normal fit use the binomial log-likelihood of the arm
+    counts (one pointwise term per study); the analyses built on the normal likelihood refuse it."""
+    import arviz as az
+
+    from bayesmeta.influence import influence
+    from bayesmeta.ppc import loo_pit
+    from bayesmeta.sensitivity import power_scaling
+
+    assert fit.likelihood == "binomial" and fit.to_dict()["likelihood"] == "binomial"
+    idata = fit.to_inference_data()
+    assert set(idata.log_likelihood.data_vars) == {"events"}
+    np.testing.assert_array_equal(idata.observed_data["events_treatment"].values, counts["a"])
+    loo = az.loo(idata, pointwise=True)
+    assert loo.n_data_points == K and np.isfinite(loo.elpd_loo)
+    # the pointwise log-likelihood is of counts (probabilities): every term below log 1
+    assert np.all(idata.log_likelihood["events"].values < 0)
+    table = power_scaling(fit)
+    assert table.attrs["likelihood"] == "binomial" and np.all(np.isfinite(table["likelihood"]))
+    for analysis in (loo_pit, influence):
+        with pytest.raises(ModelError, match="binomial"):
+            analysis(fit)

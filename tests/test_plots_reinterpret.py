@@ -29,7 +29,8 @@ def test_every_interval_drawn_is_the_tables(drawn):
     ok = table[table["status"] == "ok"]
     assert len(lines) == len(ok) + ok["row"].nunique()  # one line per row and prior, plus each published CI
     for r in ok.itertuples():
-        np.testing.assert_allclose(lines[f"{r.row}:{r.prior}"], [r.post_ci_lower, r.median, r.post_ci_upper], rtol=1e-12)
+        np.testing.assert_allclose(lines[f"{r.row}:{r.prior}"], [r.post_ci_lower, r.median, r.post_ci_upper],
+                                   rtol=1e-12)
         np.testing.assert_allclose(lines[f"{r.row}:published"], [r.ci_lower, r.estimate, r.ci_upper], rtol=1e-12)
 
 

@@ -16,7 +16,7 @@ from scipy import stats
 
 from bayesmeta.exact import fit_exact
 from bayesmeta.plan import load_plan
-from bayesmeta.reanalysis import level_marginal, plan_steps, probability_words, run_plan
+from bayesmeta.reanalysis import plan_steps, probability_words, run_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "tests" / "reference"
@@ -113,8 +113,8 @@ def test_benefit_above_reads_the_upper_tail(synthetic):
 
 
 def test_level_marginals_are_consistent_with_the_engine(synthetic):
-    """The pooled effect per covariate level: the reference level is mu itself; the other level's mean is
-    E(mu) + E(beta) (linearity of expectation over the same tau nodes)."""
+    """The pooled effect per covariate level (Posterior.contrast): the reference level is mu itself; the other
+    level's mean is E(mu) + E(beta) (linearity of expectation over the same tau nodes)."""
     plan, result, _, _ = synthetic
     from bayesmeta.design import design_matrix
     from bayesmeta.priors import load_prior_sets
@@ -124,9 +124,9 @@ def test_level_marginals_are_consistent_with_the_engine(synthetic):
     X, names = design_matrix(e[["design"]].astype(str), ["design"])
     post = fit_exact(e["yi"].to_numpy(), e["sei"].to_numpy(), mu_prior=prior.mu, tau_prior=prior.tau,
                      beta_prior=prior.beta, X=X, covariate_names=names, measure="RR")
-    ref = level_marginal(post, prior, None)
+    ref = post.contrast({"mu": 1.0})
     assert ref.median() == pytest.approx(post.marginal("mu").median(), abs=1e-10)
-    other = level_marginal(post, prior, 0)
+    other = post.contrast({"mu": 1.0, f"beta[{names[0]}]": 1.0})
     assert other.mean() == pytest.approx(post.marginal("mu").mean() + post.marginal(f"beta[{names[0]}]").mean(),
                                          abs=1e-10)
     draws = post.get_draws(4000, 3)

@@ -106,7 +106,8 @@ def _print_single(results) -> None:
     for r in results:
         prior_sd = "inf" if not math.isfinite(r.prior_sd) else f"{r.prior_sd:.3f}"
         table.add_row(r.prior, f"{r.prior_mean:+.3f}, {prior_sd}", f"{r.median:.3f}",
-                      f"{r.post_ci_lower:.3f} to {r.post_ci_upper:.3f}", f"{r.p_benefit:.3f}", f"{r.p_mcid:.3f}", f"{r.p_rope:.3f}")
+                      f"{r.post_ci_lower:.3f} to {r.post_ci_upper:.3f}", f"{r.p_benefit:.3f}", f"{r.p_mcid:.3f}",
+                      f"{r.p_rope:.3f}")
     console.print(table)
 
 

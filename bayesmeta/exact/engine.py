@@ -214,6 +214,7 @@ class ExactBatch:
         if np.isfinite(lml):
             extras["log_marginal_likelihood"] = float(lml)
         design = self.model.design[cols, 1:] if self.covariate_names else None
+        combination = _combination(w, mean_b.copy(), cond.cov[0].copy(), self._flat[i].copy(), heavy)
         return Posterior(
             engine="exact",
             measure=self.measure,
@@ -228,11 +229,30 @@ class ExactBatch:
             diagnostics={"n_nodes": rule.size, "step": rule.h, "scale_c": rule.c},
             seed=self.seed,
             extras=extras,
+            combination=combination,
         )
 
 
+def _combination(weights: np.ndarray, mean: np.ndarray, cov: np.ndarray, flat: np.ndarray,
+                 heavy: tuple[bool, bool]):
+    """The marginal of c'b, b = (mu, beta), for a weight vector c: given tau, c'b | tau, y ~ N(c' m(tau),
+    c' V(tau) c) (Roever & Friede 2022), so a normal mixture over the tau nodes; like a coefficient with a flat
+    prior, it has the predictive effect's moments when c weighs such a coefficient."""
+
+    def combination(c: np.ndarray) -> NormalMixture:
+        c = np.asarray(c, dtype=float)
+        if c.shape != (mean.shape[1],):
+            raise ValueError(f"{c.size} weights for {mean.shape[1]} coefficients")
+        sds = np.sqrt(np.maximum(np.einsum("i,mij,j->m", c, cov, c), 0.0))
+        moments = heavy if np.any(flat & (c != 0)) else (True, True)
+        return NormalMixture(weights, mean @ c, sds, moments=moments)
+
+    return combination
+
+
 def _joint_sampler(sub: GaussianModel, tau_marginal: TauMarginal, cols: np.ndarray, n_cov: int):
-    """Exact joint draws: tau by the inverse CDF, then b | tau, y, then theta_i | tau, b, y and the predictive effect."""
+    """Exact joint draws: tau by the inverse CDF, then b | tau, y, then theta_i | tau, b, y and the predictive
+    effect."""
 
     def sample(n_draws: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         tau = tau_marginal.ppf(rng.uniform(size=n_draws))
@@ -401,8 +421,8 @@ def fit_exact(
 
     p(tau | y) is proportional to p(tau) N(y; X b0, S_tau + X B0 X') (the restricted likelihood for flat
     components); b | tau, y and theta_i | tau, b, y are Gaussian, so the marginals of mu, beta, theta_i and
-    the predictive effect (a new study at x = 0) are mixtures of normals over p(tau | y), integrated with the adaptive rule of
-    :mod:`bayesmeta.exact.quadrature` (geometric convergence; quantiles stable to well below ``rtol``).
+    the predictive effect (a new study at x = 0) are mixtures of normals over p(tau | y), integrated with the
+    adaptive rule of :mod:`bayesmeta.exact.quadrature` (geometric convergence; quantiles stable to well below ``rtol``).
 
     ``X`` holds the covariates without the intercept (see :func:`bayesmeta.design.design_matrix`);
     ``beta_prior`` is one effect prior for all coefficients or one per covariate (default: flat when ``mu_prior``

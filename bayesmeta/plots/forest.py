@@ -56,9 +56,10 @@ def plot_forest(
 
     ``studies``: one row per study with label, yi, ci_lower, ci_upper (observed estimate and its interval) and
     theta, theta_ci_lower, theta_ci_upper (posterior of the study's effect); all on the analysis scale.
-    ``pooled``: rows with label, estimate, ci_lower, ci_upper and kind ('bayes', 'predictive', 'frequentist', 'published'); NaN estimate
-    draws only the interval (a predictive interval has no point). ``thresholds`` (ratio scale) are drawn as
-    dotted lines. ``favours``: labels for the two sides of the null, e.g. ('favours treatment', 'favours control').
+    ``pooled``: rows with label, estimate, ci_lower, ci_upper and kind ('bayes', 'predictive', 'frequentist',
+    'published'); NaN estimate draws only the interval (a predictive interval has no point). ``thresholds``
+    (ratio scale) are drawn as dotted lines. ``favours``: labels for the two sides of the null, e.g.
+    ('favours treatment', 'favours control').
     """
     _check(studies, STUDY_COLUMNS, "studies table")
     _check(pooled, POOLED_COLUMNS, "pooled table")

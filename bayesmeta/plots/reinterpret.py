@@ -71,9 +71,9 @@ def plot_reinterpretation(table: pd.DataFrame, *, probability_prior: str = "skep
     """The reinterpretation figure (see the module docstring).
 
     ``table``: :func:`bayesmeta.reinterpret.reinterpret_published` (long: one line per row and prior). Each
-    interval is one Line2D whose x data are (post_ci_lower, median, post_ci_upper) and whose gid is ``'<row>:<prior>'`` (the
-    published CI: ``'<row>:published'`` with (ci_lower, estimate, ci_upper)); rows the table skipped are listed
-    with their reason. ``probability_prior``: the prior whose P(benefit) is printed (the first prior of the
+    interval is one Line2D whose x data are (post_ci_lower, median, post_ci_upper) and whose gid is
+    ``'<row>:<prior>'`` (the published CI: ``'<row>:published'`` with (ci_lower, estimate, ci_upper)); rows the
+    table skipped are listed with their reason. ``probability_prior``: the prior whose P(benefit) is printed (the first prior of the
     table if it is absent).
     """
     missing = [c for c in REQUIRED if c not in table.columns]

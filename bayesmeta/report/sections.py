@@ -249,7 +249,8 @@ def _metaregression(s: dict[str, Any]) -> list[Any]:
                     "cov": m["covariate"],
                     "levels": "numeric covariate" if numeric else
                     ", ".join(f"{lv['level']} (k = {lv['k']}): {num(lv['reported_median'])}" for lv in m["levels"]),
-                    "ratio": (f"per unit: {interval(c['reported_median'], c['reported_ci_lower'], c['reported_ci_upper'], 3)}"
+                    "ratio": ("per unit: " + interval(c["reported_median"], c["reported_ci_lower"],
+                                                      c["reported_ci_upper"], 3)
                               if numeric else f"{c['level']} / {c['reference']}: "
                               f"{interval(c['reported_median'], c['reported_ci_lower'], c['reported_ci_upper'])}"),
                     "p": prob(c["p_ratio_below_1"]), "tau": num(m["tau_median"]),
@@ -370,7 +371,8 @@ def _reinterpretation(s: dict[str, Any]) -> list[Any]:
         "equivalence around 1."),
         _table(rows, [("outcome", "Outcome", _text), ("analysis", "Analysis", _text), ("level", "Row", _text),
                       ("prior", "Prior", _text), ("estimate", "Published", num),
-                      ("median", "Posterior median", num), ("post_ci_lower", "CrI lower", num), ("post_ci_upper", "CrI upper", num),
+                      ("median", "Posterior median", num), ("post_ci_lower", "CrI lower", num),
+                      ("post_ci_upper", "CrI upper", num),
                       ("p_benefit", "P(benefit)", prob), ("p_mcid", "P(beyond MCID)", prob),
                       ("p_rope", "P(in ROPE)", prob)], "Published pooled and regimen estimates under reference priors")]
     if other:
