@@ -48,11 +48,11 @@ def fit_command(
     as_json: JsonOption = False,
 ) -> None:
     """Fit y_i ~ N(theta_i, s_i^2), theta_i ~ N(mu + x_i'beta, tau^2) and print posterior summaries."""
-    from bayesmeta.design import design_matrix
-
     table = read_table(data, measure_value(measure))
     X, names = None, ()
     if covariates:
+        from bayesmeta.design import design_matrix
+
         columns = [c.strip() for c in covariates.split(",") if c.strip()]
         missing = [c for c in columns if c not in table.covariates.columns]
         if missing:

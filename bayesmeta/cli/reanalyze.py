@@ -17,7 +17,9 @@ def reanalyze_command(
     plan_file: Annotated[str, typer.Argument(help="the plan TOML, e.g. models/gallery/magnesium_mi.toml")],
     out: Annotated[str, typer.Option("--out", help="folder for report.html, report.md, summary.json, figures; "
                                                    "replaced only if new, empty or written by bayesmeta")],
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="recompute even when a cached result exists")] = False,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="recompute results, figures and report even when unchanged")
+    ] = False,
     cache_dir: Annotated[
         Optional[str],
         typer.Option("--cache-dir", help="result cache folder (default: results/ in the user's cache folder, or in "
@@ -26,18 +28,22 @@ def reanalyze_command(
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
 ) -> None:
     """Run every analysis of the plan (with a progress bar) and write the report; unchanged inputs re-use the
-    cached fits."""
-    from bayesmeta.cache import ResultCache
+    cached fits, and a report folder already holding the report of unchanged inputs is kept as it is."""
     from bayesmeta.plan import load_plan
-    from bayesmeta.report import ReportWriter
-    from bayesmeta.report.writer import plan_inputs
 
     started = time.perf_counter()
     plan = load_plan(plan_file)
+    if not no_cache and _report_is_current(plan, out):
+        return
+    from bayesmeta.cache import ResultCache
+    from bayesmeta.report import ReportWriter
+    from bayesmeta.report.writer import plan_inputs
+
     cache = None if no_cache else ResultCache(cache_dir)
     # refuses (exit 2) a folder bayesmeta did not write, or one holding the plan, its data or the cache, and
     # locks it against a concurrent run, before any work
-    writer = ReportWriter(out, (*plan_inputs(plan), None if cache is None else cache.root))
+    writer = ReportWriter(out, (*plan_inputs(plan), None if cache is None else cache.root),
+                          reuse_figures=not no_cache)
     try:
         result, files = _run(plan, writer, cache, quiet)
     except BaseException:  # an error or Ctrl-C: the previous report stays as it was
@@ -59,6 +65,7 @@ def _run(plan, writer, cache, quiet: bool):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from bayesmeta.freshness import record_report
     from bayesmeta.reanalysis import plan_steps, run_plan
 
     steps = plan_steps(plan)
@@ -81,8 +88,24 @@ def _run(plan, writer, cache, quiet: bool):
             bar.advance(task)
         bar.update(task, description="writing the report")
         files = writer.finish(result)
+        record_report(files.folder, result.cache_key)
         bar.update(task, description="done", completed=len(steps) + 1)
     return result, files
+
+
+def _report_is_current(plan, out: str) -> bool:
+    """Print a note and return True when ``out`` holds, unchanged, the report of the plan's current inputs
+    (:mod:`bayesmeta.freshness`)."""
+    from bayesmeta.cache import cache_key
+    from bayesmeta.freshness import report_is_current
+
+    folder = Path(out).resolve()
+    if not report_is_current(folder, cache_key(plan)):
+        return False
+    typer.echo(f"{folder / 'report.html'} is up to date: inputs, plan, code and libraries are unchanged since it "
+               "was written (--no-cache rewrites it)")
+    _print_pooled_comparison(folder / "summary.json")
+    return True
 
 
 def _print_pooled_comparison(summary_path: Path) -> None:

@@ -120,20 +120,20 @@ def run_operating_job(job: dict[str, Any]) -> Any:
 
 
 @contextmanager
-def _sigint_ignored_by_children():
-    """SIGINT ignored while the worker process is started, which it inherits from its first instruction: Ctrl-C
-    is this process's to handle (it stops the worker), so the worker prints no traceback of its own."""
+def _sigint_blocked_for_children():
+    """SIGINT blocked while the worker process is started: it inherits the blocked signal from its first
+    instruction, so a Ctrl-C to the process group prints no traceback from it (this process handles the Ctrl-C
+    and stops the worker). Here a SIGINT arriving meanwhile is only delayed (pending), not lost."""
     import signal
-    import threading
 
-    if threading.current_thread() is not threading.main_thread():
+    if not hasattr(signal, "pthread_sigmask"):
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class Worker:
@@ -151,7 +151,7 @@ class Worker:
             from concurrent.futures import ProcessPoolExecutor
 
             self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-            with _sigint_ignored_by_children():  # the process starts at the first submit
+            with _sigint_blocked_for_children():  # the process starts at the first submit
                 self._nuts = self.pool.submit(fit_nuts_jobs, nuts) if nuts else None
                 self._operating = {j["name"]: self.pool.submit(run_operating_job, j) for j in operating}
             self.pool.shutdown(wait=False)

@@ -13,6 +13,7 @@ from typing import Any
 
 from bayesmeta.output_folder import OutputFolder
 from bayesmeta.reanalysis import ReanalysisResult
+from bayesmeta.report.figure_cache import FigureStore
 from bayesmeta.report.figures import FigureJob, figure_specs
 from bayesmeta.report.html import render_html
 from bayesmeta.report.markdown import render_markdown
@@ -82,17 +83,22 @@ class ReportWriter:
     ``inputs``), locks it against a concurrent run and creates the temporary folder, so a refusal comes before
     any work. :meth:`start_figures` may be called early (e.g. as ``run_plan``'s ``while_waiting``) to draw the
     figures in the background; :meth:`finish` writes everything else and moves the folder into place;
-    :meth:`abort` removes the temporary folder and releases the lock."""
+    :meth:`abort` removes the temporary folder and releases the lock. With ``reuse_figures``, figures whose
+    inputs are unchanged since an earlier report are copied from the user's cache folder
+    (:mod:`bayesmeta.report.figure_cache`)."""
 
-    def __init__(self, out_dir: str | Path, inputs: Iterable[str | Path | None] = ()) -> None:
+    def __init__(self, out_dir: str | Path, inputs: Iterable[str | Path | None] = (),
+                 reuse_figures: bool = False) -> None:
         self.folder = OutputFolder(out_dir, inputs)
         self.out = self.folder.path
         self.tmp = self.folder.open()
         self.job: FigureJob | None = None
+        self.reuse_figures = reuse_figures
 
     def start_figures(self, result: ReanalysisResult) -> None:
         if self.job is None:
-            self.job = FigureJob(figure_specs(result), self.tmp / "figures")
+            store = FigureStore(result.cache_key) if self.reuse_figures and result.cache_key else None
+            self.job = FigureJob(figure_specs(result), self.tmp / "figures", store)
 
     def finish(self, result: ReanalysisResult) -> ReportFiles:
         try:
