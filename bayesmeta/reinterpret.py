@@ -246,15 +246,15 @@ def reinterpret_published(
     mcid: float = 0.8,
     strength: str | float = "moderate",
     rope: Sequence[float] = DEFAULT_ROPE,
-    benefit: Mapping[str, Benefit | str] | None = None,
+    benefit: Mapping[str, Benefit | str] | Benefit | str | None = None,
     level: float = 0.95,
 ) -> pd.DataFrame:
     """Every HR/RR/OR row of a published-results table with a CI, under each prior: one long table.
 
     ``mcid`` is given for benefit below 1 (e.g. 0.8); ``benefit`` maps outcome names to their direction of
-    benefit (the plan's), and rows of an outcome whose benefit lies above 1 (response rates, where a ratio above
-    1 favours the treatment) use 1/mcid; outcomes not in the map are taken as 'below'. ROPE bounds are used as
-    given for both directions. Rows without a CI or with a degenerate one (lower = upper, e.g. "1.00 (1.00, 1.00)")
+    benefit (the plan's; or one Benefit for every row), and rows of an outcome whose benefit lies above 1
+    (response rates, where a ratio above 1 favours the treatment) use 1/mcid; outcomes not in the map are taken
+    as 'below'. ROPE bounds are used as given for both directions. Rows without a CI or with a degenerate one (lower = upper, e.g. "1.00 (1.00, 1.00)")
     are kept once per prior with status 'skipped' and the reason; all others have status 'ok'.
     Columns: the row's key columns and spreadsheet ``row``, prior, benefit, mcid, estimate, ci_lower, ci_upper,
     yi, se, prior_mean, prior_sd, post_mean, post_sd, median, post_ci_lower, post_ci_upper, p_benefit, p_mcid,
@@ -270,8 +270,11 @@ def reinterpret_published(
     reason = np.where(~has_ci, "no confidence interval printed",
                       np.where(has_ci & (up <= low), "degenerate interval (lower = upper): no standard error",
                                np.where(~usable, "estimate outside its CI", "")))
-    directions = {str(k): Benefit.parse(v) for k, v in (benefit or {}).items()}
-    below = np.array([directions.get(str(o), Benefit.BELOW).below for o in rows["outcome"]], dtype=bool)
+    if benefit is None or isinstance(benefit, Mapping):
+        directions = {str(k): Benefit.parse(v) for k, v in (benefit or {}).items()}
+        below = np.array([directions.get(str(o), Benefit.BELOW).below for o in rows["outcome"]], dtype=bool)
+    else:  # one direction for every row
+        below = np.full(len(rows), Benefit.parse(benefit).below)
     row_mcid = np.where(below, mcid, 1.0 / mcid)
 
     def safe(values: np.ndarray, fill: float) -> np.ndarray:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from bayesmeta.benefit import Benefit
 from bayesmeta.errors import InputError
+
+if TYPE_CHECKING:  # numpy is imported where used: the command line's option lists read this module
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,8 @@ def to_analysis(value: float, measure: str) -> float:
 
 def to_reported(values: np.ndarray | float, measure: str) -> np.ndarray:
     """Analysis-scale values on the reported scale: exp(values) for a ratio measure, else the values (floats)."""
+    import numpy as np
+
     v = np.asarray(values, dtype=float)
     return np.exp(v) if is_ratio(measure) else v
 

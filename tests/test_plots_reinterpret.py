@@ -1,5 +1,5 @@
 """Reinterpretation figure: what it draws is the table's numbers (read back from the artists), rows are grouped
-into panels, skipped rows are named, and `bayesmeta reinterpret --published --plot` writes the figure."""
+into panels, skipped rows are named, and `bayesmeta reinterpret --published --figures` writes the figure."""
 
 from __future__ import annotations
 
@@ -117,10 +117,12 @@ def test_missing_columns_are_reported():
 
 
 def test_cli_writes_the_figure(tmp_path, capsys):
-    target = tmp_path / "reinterpretation.png"
-    assert main(["reinterpret", "--published", str(PUBLISHED), "--plot", str(target)]) == 0
-    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    folder = tmp_path / "figures"
+    assert main(["reinterpret", "--published", str(PUBLISHED), "--figures", str(folder)]) == 0
+    assert (folder / "reinterpretation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Published ratios under reference priors" in capsys.readouterr().out
-    assert main(["reinterpret", "--hr", "0.74", "--ci", "0.53", "1.03", "--plot", str(tmp_path / "x.png")]) == 2
+    assert main(["reinterpret", "--estimate", "0.74", "--ci", "0.53", "1.03", "--figures", str(folder)]) == 2
     assert "--published" in capsys.readouterr().err
-    assert main(["reinterpret", "--published", str(PUBLISHED), "--plot", str(tmp_path / "x.txt")]) == 2
+    a_file = tmp_path / "x.txt"
+    a_file.write_text("not a folder")
+    assert main(["reinterpret", "--published", str(PUBLISHED), "--figures", str(a_file)]) == 2

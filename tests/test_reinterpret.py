@@ -146,11 +146,11 @@ def test_published_table_agrees_with_one_at_a_time_reinterpretation():
 
 
 def test_cli_single_estimate_json_and_text(capsys):
-    assert main(["reinterpret", "--hr", "0.74", "--ci", "0.53", "1.03", "--prior", "skeptical", "--json"]) == 0
+    assert main(["reinterpret", "--estimate", "0.74", "--ci", "0.53", "1.03", "--prior", "skeptical", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert len(out) == 1 and out[0]["prior"] == "skeptical"
     assert out[0]["post_mean"] == pytest.approx(reinterpret(0.74, 0.53, 1.03).post_mean)
-    assert main(["reinterpret", "--hr", "0.74", "--ci", "0.53", "1.03"]) == 0
+    assert main(["reinterpret", "--estimate", "0.74", "--ci", "0.53", "1.03"]) == 0
     text = capsys.readouterr().out
     assert "skeptical" in text and "pessimistic" in text
 
@@ -160,6 +160,6 @@ def test_cli_published_and_errors(capsys):
     records = json.loads(capsys.readouterr().out)
     assert any(r["status"] == "skipped" and r["median"] is None for r in records)
     assert main(["reinterpret"]) == 2
-    assert "--hr" in capsys.readouterr().err
-    assert main(["reinterpret", "--hr", "1.0", "--ci", "1.0", "1.0"]) == 2
+    assert "--estimate" in capsys.readouterr().err
+    assert main(["reinterpret", "--estimate", "1.0", "--ci", "1.0", "1.0"]) == 2
     assert "no width" in capsys.readouterr().err

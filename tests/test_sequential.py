@@ -429,6 +429,30 @@ def test_cli_monitor_json_matches_the_library(tmp_path, capsys):
     assert out["measure"] == "HR"
 
 
+def test_cli_monitor_benefit_above_level_and_figures(tmp_path, capsys):
+    """--benefit above reads the upper tail with the mirrored default MCID (1.25); --level sets the interval;
+    --figures writes the monitoring figure into the folder; arm counts give the cumulative participants."""
+    from bayesmeta.cli import main
+    from bayesmeta.tables import read_effect_table
+
+    data = tmp_path / "seq.csv"
+    data.write_text("study,events_treatment,total_treatment,events_control,total_control,year\n"
+                    "A,30,100,20,100,2018\nB,40,110,28,105,2019\nC,35,90,25,95,2021\n")
+    figures = tmp_path / "figures"
+    assert main(["monitor", str(data), "--benefit", "above", "--level", "0.9", "--figures", str(figures),
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["rule"]["benefit"] == "above" and out["rule"]["futility_mcid"] == pytest.approx(1.25)
+    assert out["measure"] == "RR" and out["level"] == 0.9
+    assert [look["n_cum"] for look in out["looks"]] == [200, 415, 600]
+    table = read_effect_table(data)
+    res = monitor(table, order=[2018, 2019, 2021], mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR, thresholds=(1.0, 1.25),
+                  futility_mcid=1.25, benefit="above", level=0.9)
+    np.testing.assert_allclose([lk["prob_above_1"] for lk in out["looks"]], res.table["prob_above_1"], atol=1e-12)
+    np.testing.assert_allclose([lk["ci_lower"] for lk in out["looks"]], res.table["ci_lower"], atol=1e-12)
+    assert (figures / "monitoring.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_cli_monitor_prints_a_table_and_reports_a_missing_year(tmp_path, capsys):
     from bayesmeta.cli import main
 

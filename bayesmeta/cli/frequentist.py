@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
 from bayesmeta.cli import app
-from bayesmeta.cli.options import DataArgument, Measure, finite, json_text, measure_value, read_table
+from bayesmeta.cli.options import (
+    DataArgument,
+    JsonOption,
+    LevelOption,
+    MeasureOption,
+    json_text,
+    measure_value,
+    read_table,
+)
 
 
 
@@ -41,12 +49,9 @@ def frequentist_command(
     data: DataArgument,
     method: Annotated[Method, typer.Option(help="tau^2 estimator (FE: common effect)")] = Method.REML,
     hksj: Annotated[bool, typer.Option("--hksj", help="Knapp-Hartung (HKSJ) t-based inference")] = False,
-    measure: Annotated[
-        Optional[Measure],
-        typer.Option(help="effect measure [default: the file's measure column, else yi as given, RR for counts]"),
-    ] = None,
-    level: Annotated[float, typer.Option(help="confidence level", callback=finite)] = 0.95,
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object (analysis scale)")] = False,
+    measure: MeasureOption = None,
+    level: LevelOption = 0.95,
+    as_json: JsonOption = False,
 ) -> None:
     """Pool the studies with metafor's conventions: estimate, CI, tau^2, I^2, H^2, Q and the prediction interval."""
     from bayesmeta.frequentist import rma
