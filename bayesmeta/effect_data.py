@@ -2,8 +2,10 @@
 
 :class:`EffectData` carries what metafor's verbs take as ``yi, sei, slab, measure`` plus the direction of
 benefit, the study-level covariates and, where the studies reported them, the arm counts. Every verb (the exact
-and NUTS fits, ``rma``, leave-one-out, cumulative, monitoring, the prior grid, TSA, influence) accepts it; the
-functions that also take plain arrays turn them into one with :func:`as_effect_data`.
+and NUTS fits, ``rma``, leave-one-out, cumulative, monitoring, the prior grid, TSA, influence) accepts it as its
+first argument ``data``, or plain arrays (yi with ``sei`` or ``vi``, ``study``, ``measure``); each reads its
+argument through :func:`effect_args`, which keeps the verb's own checks of plain arrays. :func:`as_effect_data`
+builds an EffectData from arrays.
 """
 
 from __future__ import annotations

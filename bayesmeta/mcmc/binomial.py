@@ -60,7 +60,8 @@ def _binom_logpmf(
 
 
 def centred_baselines(
-    a: np.ndarray, n1: np.ndarray, c: np.ndarray, n2: np.ndarray
+    events_treatment: np.ndarray, total_treatment: np.ndarray, events_control: np.ndarray,
+    total_control: np.ndarray,
 ) -> np.ndarray:
     """1 where a study's baseline is better sampled centred, else 0.
 
@@ -70,13 +71,14 @@ def centred_baselines(
     and the spread estimated by the sd of the studies' empirical mid-point logits (at least 0.1). Either choice
     leaves the model unchanged; only the sampler's efficiency differs.
     """
-    info = np.zeros(a.size)
-    logits = np.zeros(a.size)
-    for events, total in ((a, n1), (c, n2)):
+    k = np.size(events_treatment)
+    info = np.zeros(k)
+    logits = np.zeros(k)
+    for events, total in ((events_treatment, total_treatment), (events_control, total_control)):
         p = (events + 0.5) / (total + 1.0)
         info += total * p * (1 - p)
         logits += np.log(p / (1 - p)) / 2
-    spread = max(float(np.std(logits, ddof=1)) if a.size > 1 else 0.0, 0.1)
+    spread = max(float(np.std(logits, ddof=1)) if k > 1 else 0.0, 0.1)
     return (info * spread**2 > 4.0).astype(float)
 
 
