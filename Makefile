@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
-.PHONY: setup browser reanalysis test bench clean
+.PHONY: setup browser reanalysis gallery test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ browser:
 
 reanalysis: $(STAMP)
 	$(BIN)/bayesmeta reanalyze models/haic.toml --out reports/haic
+
+# The full report of every paper: the first case and the gallery (models/gallery/<case>.toml -> reports/<case>/).
+GALLERY := magnesium_mi parkinson_offtime glp1_mace
+
+gallery: reanalysis
+	@for c in $(GALLERY); do $(BIN)/bayesmeta reanalyze models/gallery/$$c.toml --out reports/$$c || exit 1; done
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q

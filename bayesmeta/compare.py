@@ -35,7 +35,7 @@ ALPHA = 0.05
 MIN_K_MODERATOR = 3
 
 POOLED_COLUMNS: tuple[str, ...] = (
-    "outcome", "measure", "k_published", "k_used", "studies",
+    "outcome", "measure", "published_model", "k_published", "k_used", "studies",
     "published_estimate", "published_ci_lower", "published_ci_upper", "published_i2",
     "rule_model", "rule_estimate", "rule_ci_lower", "rule_ci_upper", "i2",
     "reml_estimate", "reml_ci_lower", "reml_ci_upper", "reml_tau2",
@@ -98,23 +98,25 @@ _VERDICT = {
 
 
 def compare_pooled(effects: pd.DataFrame, published: pd.DataFrame, pooling: str = "I2_rule") -> pd.DataFrame:
-    """One row per outcome: the published pooled estimate, CI, I^2 and k beside the recomputation from the
+    """One row per published pooled row (one per outcome without any): the published estimate, CI, I^2 and k
+    beside the recomputation from the
     available effects (``bayesmeta.effects.derive_effects`` rows: study_id, outcome, measure, yi, vi, ...), with
     the paper's pooling (``pooling``, see :func:`bayesmeta.frequentist.paper_rule`) and with REML, on the
-    reported scale; ``status`` and a plain ``note`` say whether they agree. With several published pooled rows
-    for an outcome, the first is compared."""
+    reported scale; ``status`` and a plain ``note`` say whether they agree. An outcome with several published
+    pooled rows (a paper printing both its common-effect and its random-effects result) gets one row each, each
+    recomputed with the model its ``model`` column names (:func:`pooling_for`)."""
     effects = _load_effects(effects)
     pooled = published[published["analysis"] == "pooled"]
     outcomes = _outcome_order(pooled["outcome"], effects["outcome"])
     records = []
-    for outcome in outcomes:
+    for outcome, p in ((o, row) for o in outcomes for row in _published_rows(pooled, o)):
         rows = _rows(effects, outcome)
-        pub = pooled[pooled["outcome"] == outcome]
         rec: dict[str, object] = dict.fromkeys(POOLED_COLUMNS)
         rec.update(outcome=outcome, k_used=len(rows), studies=";".join(rows["study_id"].astype(str)))
         measure = rows["measure"].iloc[0] if len(rows) else None
-        if len(pub):
-            p = pub.iloc[0]
+        model = "" if p is None else _model(p)
+        rec["published_model"] = model
+        if p is not None:
             measure = p["measure"]
             rec.update(
                 k_published=None if pd.isna(p["k"]) else int(p["k"]),
@@ -126,7 +128,7 @@ def compare_pooled(effects: pd.DataFrame, published: pd.DataFrame, pooling: str 
         rec["measure"] = measure
         if len(rows):
             y, v = rows["yi"].to_numpy(float), rows["vi"].to_numpy(float)
-            rule = paper_rule(y, v, pooling)
+            rule = paper_rule(y, v, pooling_for(model, pooling))
             show = rows["measure"].iloc[0]
             rec.update(
                 rule_model=rule.method,
@@ -149,6 +151,29 @@ def compare_pooled(effects: pd.DataFrame, published: pd.DataFrame, pooling: str 
     for column in ("k_published", "k_used"):
         table[column] = table[column].astype("Int64")
     return table
+
+
+def _published_rows(pooled: pd.DataFrame, outcome: str) -> list[pd.Series | None]:
+    """The outcome's published pooled rows, or [None] when the paper printed none."""
+    rows = pooled[pooled["outcome"] == outcome]
+    return [r for _, r in rows.iterrows()] or [None]
+
+
+def _model(row: pd.Series) -> str:
+    """The published row's model ('common' or 'random') where the table has a ``model`` column, else ''."""
+    value = row.get("model", "")
+    return str(value).strip().lower() if isinstance(value, str) and str(value).strip() else ""
+
+
+def pooling_for(model: str, pooling: str) -> str:
+    """How to recompute a published pooled row: 'FE' for a row the paper labels 'common'; for a 'random' row
+    the plan's pooling when it is a random-effects estimator, else DerSimonian-Laird; for an unlabelled row the
+    plan's pooling (:data:`bayesmeta.frequentist.paper_rule.POOLINGS`)."""
+    if model == "common":
+        return "FE"
+    if model == "random":
+        return pooling if pooling not in ("FE", "I2_rule") else "DL"
+    return pooling
 
 
 def _pooled_verdict(rec: dict) -> tuple[str, str]:

@@ -408,12 +408,14 @@ def derive_effects(outcomes: pd.DataFrame, studies: pd.DataFrame | None = None, 
 
 def effects_for(outcome: str, outcomes: pd.DataFrame, studies: pd.DataFrame | None = None,
                 zero_cells: ZeroCellRule = ZeroCellRule()) -> pd.DataFrame:
-    """The usable effects of one outcome (a name of the outcomes table), sorted by year (when the data have a
-    year) then study_id; ``zero_cells`` the rule for arm counts (:class:`bayesmeta.escalc.ZeroCellRule`)."""
+    """The usable effects of one outcome (a name of the outcomes table), sorted by year then study_id when the
+    data have a year, else in the order of the outcomes file (the order sequential monitoring adds them);
+    ``zero_cells`` the rule for arm counts (:class:`bayesmeta.escalc.ZeroCellRule`)."""
     known = sorted(set(outcomes["outcome"]))
     if outcome not in known:
         raise InputError(f"no rows for outcome '{outcome}'", column="outcome", valid=", ".join(known))
     effects = derive_effects(outcomes[outcomes["outcome"] == outcome], studies, zero_cells=zero_cells)
     usable = effects[effects["usable"]]
-    order = ["year", "study_id"] if "year" in usable.columns else ["study_id"]
-    return usable.sort_values(order, kind="stable").reset_index(drop=True)
+    if "year" in usable.columns:
+        usable = usable.sort_values(["year", "study_id"], kind="stable")
+    return usable.reset_index(drop=True)

@@ -29,6 +29,8 @@ from bayesmeta.scales import MEASURES, is_ratio, null_value
 PLAN_MEASURES = tuple(m for m in MEASURES if m != "GEN")
 BENEFITS = tuple(b.value for b in Benefit)
 MONITOR_ORDERS = ("year", "file")
+QUICK_SIMULATIONS = 20
+"""Simulations per true effect and tau of the monitoring rule's operating characteristics in a quick run."""
 TSA_HETEROGENEITY = ("D2", "I2", "none")
 
 
@@ -149,6 +151,7 @@ class Plan:
     pooling: str = "DL"
     covariate_levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
     subsets: dict[str, StudySubset] = field(default_factory=dict)
+    quick: bool = False
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     def favours(self, benefit: Benefit) -> tuple[str, str]:
@@ -165,6 +168,12 @@ class Plan:
     def with_mcmc(self, **changes: Any) -> "Plan":
         """A copy with some MCMC settings changed (for quick runs)."""
         return replace(self, mcmc=replace(self.mcmc, **changes))
+
+    def as_quick(self) -> "Plan":
+        """A copy for a quick run (``bayesmeta reanalyze --quick``): no NUTS cross-check and at most
+        :data:`QUICK_SIMULATIONS` simulations per operating characteristic; every exact analysis is unchanged."""
+        monitoring = replace(self.monitoring, simulations=min(self.monitoring.simulations, QUICK_SIMULATIONS))
+        return replace(self, mcmc=replace(self.mcmc, outcomes=()), monitoring=monitoring, quick=True)
 
     def fingerprint(self) -> str:
         """SHA-256 of the plan's settings and the bytes of every input file it names."""
@@ -282,9 +291,12 @@ def _resolve(base: Path, value: str) -> Path:
 
 def _project_root(plan_path: Path) -> Path:
     """Relative data paths are taken from the folder holding the plan's ``models/`` folder when the plan lives
-    in one (so ``models/<name>.toml`` can say ``data/<file>.csv``), else from the plan's own folder."""
-    folder = plan_path.parent
-    return folder.parent if folder.name == "models" else folder
+    in one or in a subfolder of one (so ``models/<name>.toml`` and ``models/gallery/<name>.toml`` can say
+    ``data/<file>.csv``), else from the plan's own folder."""
+    for folder in list(plan_path.parents)[:2]:
+        if folder.name == "models":
+            return folder.parent
+    return plan_path.parent
 
 
 # -- loading -----------------------------------------------------------------------------------------------

@@ -109,3 +109,15 @@ def prob_column(threshold: float, benefit: Benefit | str) -> str:
     """Column name of P(effect < threshold) (``prob_below_<t>``, benefit below) or P(effect > threshold)
     (``prob_above_<t>``, benefit above)."""
     return f"prob_{Benefit.parse(benefit).value}_{threshold:g}"
+
+
+def contrast_name(measure: str) -> str:
+    """How two effects of the measure compare on the reported scale: 'ratio' for a ratio measure (exp of a
+    difference of logs), 'difference' otherwise."""
+    return "ratio" if is_ratio(measure) else "difference"
+
+
+def contrast_text(measure: str, level: str, reference: str) -> str:
+    """'OR ratio a / b' or 'MD difference a - b': the effect at ``level`` against that at ``reference``."""
+    return f"{measure} ratio {level} / {reference}" if is_ratio(measure) else \
+        f"{measure} difference {level} - {reference}"

@@ -1,7 +1,8 @@
 """Benchmark of the command line's start (budgets: `bayesmeta --help` <= 0.3 s; `bayesmeta fit --engine exact` on
 k = 17 studies, end to end, <= 1.0 s).
 
-Run: python benchmarks/bench_cli.py  (exit status 1 when a median exceeds its budget)
+Run: python benchmarks/bench_cli.py  (exit status 1 when a median exceeds its budget; BENCH_REPEATS=n sets the
+number of timed runs, 11 by default)
 
 Each case runs `python -m bayesmeta.cli ...` as a fresh process REPEATS times (after one warm-up run, so that the
 byte code is compiled and cached, even where PYTHONDONTWRITEBYTECODE is set) and reports the median and the fastest wall-clock time. The data: the k = 17 simulated log
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPEATS = 11
+REPEATS = int(os.environ.get("BENCH_REPEATS", 11))
 K = 17
 RNG = np.random.default_rng(20250101)
 SEI = RNG.uniform(0.1, 0.5, K)

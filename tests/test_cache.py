@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from bayesmeta import plaindata
+from bayesmeta.benefit import Benefit
 from bayesmeta.cache import ResultCache, cache_key
 from bayesmeta.plan import load_plan
 from bayesmeta.reanalysis import run_plan
@@ -136,6 +137,7 @@ def test_a_cache_hit_returns_the_stored_numbers(plan, computed):
     root, expected = computed
     hit = run_plan(plan, parallel=False, cache=ResultCache(root))
     assert hit.cache_hit and _summary(hit) == expected
+    assert all(type(o.benefit) is Benefit for o in hit.plan.outcomes)  # a str enum comes back as the enum
     a = hit.outcomes["AE"]
     assert a.idata.posterior["mu"].dtype == np.float64 and a.effects["yi"].dtype == np.float64
 
@@ -164,6 +166,8 @@ def test_the_decoder_builds_only_bayesmeta_records(tmp_path):
             plaindata.decode({"$": "dataclass", "class": name, "fields": {}}, {})
         with pytest.raises(ValueError):
             plaindata.decode({"$": "namedtuple", "class": name, "items": [str(marker), "w"]}, {})
+        with pytest.raises(ValueError):
+            plaindata.decode({"$": "enum", "class": name, "value": str(marker)}, {})
     assert not marker.exists()
     with pytest.raises(TypeError):
         plaindata.encode(Payload(marker))
@@ -178,13 +182,14 @@ def test_plain_data_round_trip_keeps_types():
                          index=pd.Index(["p", "q"], name="id"))
     frame.attrs["full"] = {"median": -0.5}
     value = {"f": frame, "t": (1, "a"), 3: [np.float64(2.5), float("inf")], "p": Path("x/y.csv"),
-             "e": StopEvent(*range(len(StopEvent._fields)))}
+             "e": StopEvent(*range(len(StopEvent._fields))), "d": Benefit.ABOVE}
     tree, arrays = plaindata.encode(value)
     back = plaindata.decode(json.loads(json.dumps(tree, allow_nan=False)), arrays)
     assert back["f"].equals(frame) and list(back["f"].dtypes) == list(frame.dtypes)
     assert back["f"].index.equals(frame.index) and back["f"].attrs == frame.attrs
     assert back["t"] == (1, "a") and back[3] == [2.5, float("inf")] and back["p"] == Path("x/y.csv")
     assert back["e"] == value["e"] and type(back["e"]) is StopEvent
+    assert back["d"] is Benefit.ABOVE
     assert os.fspath(back["p"]) == "x/y.csv"
 
 

@@ -182,8 +182,8 @@ def test_comparison_covers_every_published_number_it_can(synthetic):
     assert control["recomputed_value"] == pytest.approx(counts["events_control"].sum() / counts["total_control"].sum())
     not_covered = pd.DataFrame(s["published_not_covered"])
     assert not_covered.to_dict("records") == [{"outcome": "AE", "analysis": "subgroup", "rows": 1,
-                                               "reason": "the data hold no within-study subgroup results "
-                                                         "(patient characteristics)"}]
+                                               "reason": "the subgroup is not a study-level column of the data, "
+                                                         "and the data hold no within-study subgroup results"}]
 
 
 def test_seeds_and_versions_are_recorded(synthetic):

@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "tsa",
     "monitor",
     "reanalyze",
+    "init",
 )
 
 

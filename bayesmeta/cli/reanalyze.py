@@ -26,6 +26,9 @@ def reanalyze_command(
                                          "$BAYESMETA_CACHE_DIR)"),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
+    quick: Annotated[bool, typer.Option(
+        "--quick", help="a quick check of the plan: no NUTS cross-check and few simulations (recorded in "
+                        "summary.json)")] = False,
 ) -> None:
     """Run every analysis of the plan (with a progress bar) and write the report; unchanged inputs re-use the
     cached fits, and a report folder already holding the report of unchanged inputs is kept as it is."""
@@ -33,6 +36,8 @@ def reanalyze_command(
 
     started = time.perf_counter()
     plan = load_plan(plan_file)
+    if quick:
+        plan = plan.as_quick()
     if not no_cache and _report_is_current(plan, out):
         return
     from bayesmeta.cache import ResultCache

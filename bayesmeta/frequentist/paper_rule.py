@@ -15,6 +15,15 @@ I2_THRESHOLD = 50.0
 POOLINGS: tuple[str, ...] = ("I2_rule", "FE", "DL", "REML", "PM", "ML")
 """How a paper may have pooled: a fixed method of :func:`rma`, or ``I2_rule`` (common effect when I^2 is below a
 threshold, else random effects), a rule many published meta-analyses state."""
+POOLING_WORDS: dict[str, str] = {
+    "I2_rule": "common effect if I^2 < 50%, else random effects (DerSimonian-Laird)",
+    "FE": "common effect (inverse variance)",
+    "DL": "random effects (DerSimonian-Laird)",
+    "REML": "random effects (REML)",
+    "PM": "random effects (Paule-Mandel)",
+    "ML": "random effects (maximum likelihood)",
+}
+"""Each pooling of :data:`POOLINGS` in words, for reports."""
 
 
 def paper_rule(

@@ -102,7 +102,7 @@ def plot_prior_grid(
         if {"pred_lower", "pred_upper"} <= set(table.columns):
             ax.legend(loc="lower left", frameon=False, bbox_to_anchor=(0.0, 1.0))
         if title:
-            ax.set_title(title, loc="right")
+            ax.set_title(title, loc="right", pad=22)  # above the legend row, so a long title clears it
         fig.tight_layout()
     return fig
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from bayesmeta.plan import Plan
-from bayesmeta.scales import reported_float
+from bayesmeta.scales import contrast_name, is_ratio, null_value, reported_float
 from bayesmeta.reanalysis.result import OutcomeAnalysis
 from bayesmeta.reanalysis.statements import (
     benefit_probability,
@@ -79,33 +79,41 @@ def comparison_table(plan: Plan, analyses: dict[str, OutcomeAnalysis], published
     rows += _correlation_rows(plan, analyses, published)
     return pd.DataFrame(rows)
 
+def _model_words(model: str) -> str:
+    return {"common": "common effect", "random": "random effects"}.get(model, model)
+
 def _pooled_rows(a: OutcomeAnalysis, r: Any, plan: Plan) -> list[dict[str, Any]]:
     o = a.plan
     b = a.bayes.get("reported", {})
     mu = b.get("mu", {})
     probs = {(p["parameter"], p["threshold"]): p for p in a.bayes.get("probabilities", [])}
-    first_t = 1.0 if 1.0 in o.thresholds else o.thresholds[0]
+    null = null_value(o.measure)
+    first_t = null if null in o.thresholds else o.thresholds[0]
     clinical = clinical_threshold(o)
     p_any = probs.get(("mu", first_t))
     p_clin = probs.get(("mu", clinical))
     bayes_text = _ci_text(mu.get("median"), mu.get("ci_lower"), mu.get("ci_upper"))
     published_text = _ci_text(r.published_estimate, r.published_ci_lower, r.published_ci_upper)
-    plain = (f"{o.label}: the paper reports {o.measure} {published_text}"
-             f" from {r.k_published} studies; the {r.k_used} studies with data here give "
-             f"{_ci_text(r.rule_estimate, r.rule_ci_lower, r.rule_ci_upper)} with the paper's rule")
+    model = f" ({_model_words(r.published_model)})" if r.published_model else ""
+    k_pub = "an unprinted number of" if r.k_published is None or pd.isna(r.k_published) else r.k_published
+    plain = (f"{o.label}: the paper reports {o.measure} {published_text}{model} from {k_pub} studies; the "
+             f"{r.k_used} studies with data here give "
+             f"{_ci_text(r.rule_estimate, r.rule_ci_lower, r.rule_ci_upper)} with the paper's pooling "
+             f"({r.rule_model})")
     if p_any and p_clin:
         plain += (f", and the posterior median is {bayes_text}: benefit is {p_any['words']} "
                   f"({stated(p_any['statement'], p_any['probability'])}) and a benefit beyond {clinical:g} is "
                   f"{p_clin['words']} ({stated(p_clin['statement'], p_clin['probability'])}).")
     else:
         plain += "; no posterior could be computed."
-    rows = [_row(o.name, "pooled", f"pooled {o.measure}", k_published=r.k_published, k_used=r.k_used,
+    quantity = f"pooled {o.measure}" + (f" ({_model_words(r.published_model)})" if r.published_model else "")
+    rows = [_row(o.name, "pooled", quantity, k_published=r.k_published, k_used=r.k_used,
                  published=_ci_text(r.published_estimate, r.published_ci_lower, r.published_ci_upper),
                  published_value=r.published_estimate,
                  recomputed=_ci_text(r.rule_estimate, r.rule_ci_lower, r.rule_ci_upper)
                  + (f"; REML {_ci_text(r.reml_estimate, r.reml_ci_lower, r.reml_ci_upper)}"
                     if r.reml_estimate is not None and np.isfinite(r.reml_estimate) else ""),
-                 recomputed_value=r.rule_estimate, recomputed_method=f"paper rule ({r.rule_model}); REML",
+                 recomputed_value=r.rule_estimate, recomputed_method=f"paper's pooling ({r.rule_model}); REML",
                  bayesian=f"median {bayes_text}" + (f"; {stated(p_clin['statement'], p_clin['probability'])}"
                                                      if p_clin else ""),
                  bayesian_value=mu.get("median"),
@@ -125,8 +133,9 @@ def _pooled_rows(a: OutcomeAnalysis, r: Any, plan: Plan) -> list[dict[str, Any]]
             plain=(f"{o.label}: the paper reports I² = {r.published_i2:g}%; the studies here give "
                    + ("no I^2" if i2 is None else f"{i2:.0f}%")
                    + ("" if tau is None else f"; the posterior of the between-study SD has median {tau['median']:.2f}"
-                      f" on the log scale: one between-study SD multiplies or divides a study's {o.measure} by about "
-                      f"{np.exp(tau['median']):.2f}") + "."),
+                      + (f" on the log scale: one between-study SD multiplies or divides a study's {o.measure} by "
+                         f"about {np.exp(tau['median']):.2f}" if is_ratio(o.measure) else
+                         f" (in the units of the {o.measure})")) + "."),
         ))
     return rows
 
@@ -142,17 +151,21 @@ def _covariate_row(a: OutcomeAnalysis, r: Any, analysis: str) -> dict[str, Any]:
         c = m["contrasts"][0]
         value = c["p_ratio_below_1"]
         statement = c["statement"]
-        label = f"ratio per unit of {r.variable}" if m.get("kind") == "numeric" else \
-            f"ratio {c['level']}/{c['reference']}"
+        ratio, what = is_ratio(o.measure), contrast_name(o.measure)
+        label = f"{what} per unit of {r.variable}" if m.get("kind") == "numeric" else \
+            f"{what} {c['level']}{'/' if ratio else ' - '}{c['reference']}"
         bayes = (f"{label} {_ci_text(c['reported_median'], c['reported_ci_lower'], c['reported_ci_upper'])}; "
                  f"{stated(statement, value)}")
         if m.get("kind") == "numeric":
-            plain += (f"; in the Bayesian meta-regression each unit of {r.variable} multiplies the {o.measure} by "
+            change = "multiplies the {m} by" if ratio else "changes the {m} by"
+            plain += (f"; in the Bayesian meta-regression each unit of {r.variable} {change.format(m=o.measure)} "
                       f"{c['reported_median']:.3g}, and {stated(statement, value)} ({probability_words(value)}).")
         else:
-            plain += (f"; the Bayesian meta-regression puts the {o.measure} of {c['level']} studies at "
-                      f"{c['reported_median']:.2f} times that of {c['reference']} studies, and "
-                      f"{stated(statement, value)} ({probability_words(value)}).")
+            puts = (f"the {o.measure} of {c['level']} studies at {c['reported_median']:.2f} times that of "
+                    f"{c['reference']} studies" if ratio else f"the {o.measure} of {c['level']} studies minus that "
+                    f"of {c['reference']} studies at {c['reported_median']:.2f}")
+            plain += (f"; the Bayesian meta-regression puts {puts}, and {stated(statement, value)} "
+                      f"({probability_words(value)}).")
         if m.get("confounded_with"):
             plain += (f" In these studies {r.variable} splits the studies exactly as "
                       f"{', '.join(m['confounded_with'])} does, so the two cannot be told apart.")
@@ -194,58 +207,79 @@ def _other_covariate_rows(analyses: dict[str, OutcomeAnalysis], published: pd.Da
         out.append(_covariate_row(a, row, analysis))
     return out
 
+def _subset_of(plan: Plan, a: OutcomeAnalysis, r: Any) -> pd.DataFrame | None:
+    """The outcome's studies a published row refers to: a regimen row's plan [subsets] entry (named by its
+    level), or a subgroup row's level of a study-level column of the data (e.g. a drug class); None when the
+    row names neither."""
+    if r.analysis == "regimen":
+        subset = plan.subsets.get(str(r.level))
+        if subset is None:
+            return None
+        return a.effects[subset.mask(a.effects).to_numpy(bool)] if len(a.effects) else a.effects
+    variable = "" if pd.isna(r.variable) else str(r.variable)
+    if r.analysis == "subgroup" and variable and variable in a.effects.columns:
+        return a.effects[a.effects[variable].astype(str) == str(r.level)]
+    return None
+
+
 def _regimen_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame,
                   prior_sets: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Published pooled estimates per regimen (rows whose level names one of the plan's [subsets]), recomputed
-    (the paper's pooling) and refitted (exact posterior, main prior) on the studies of that subset with data."""
+    """Published pooled estimates of a subset of the studies (regimen rows whose level names one of the plan's
+    [subsets]; subgroup rows whose variable is a study-level column of the data), recomputed (the paper's
+    pooling, :func:`bayesmeta.compare.pooling_for`) and refitted (exact posterior, main prior) on the studies of
+    that subset with data."""
+    from bayesmeta.compare import pooling_for
     from bayesmeta.errors import ModelError
     from bayesmeta.exact import fit_exact
     from bayesmeta.frequentist import paper_rule
 
     out = []
-    for r in published[published["analysis"] == "regimen"].itertuples(index=False):
+    for r in published[published["analysis"].isin(["regimen", "subgroup"])].itertuples(index=False):
         a = analyses.get(r.outcome)
-        subset = plan.subsets.get(str(r.level))
-        if a is None or subset is None:
+        sel = None if a is None else _subset_of(plan, a, r)
+        if sel is None:
             continue
         o = a.plan
+        name = str(r.level) if r.analysis == "regimen" else f"{r.variable} = {r.level}"
         main = prior_sets[o.name][plan.main_prior]
-        sel = a.effects[subset.mask(a.effects).to_numpy(bool)] if len(a.effects) else a.effects
         k_pub = None if pd.isna(r.k) else int(r.k)
         pub = _ci_text(r.estimate, r.ci_lower, r.ci_upper)
-        base = dict(k_published=k_pub, k_used=len(sel), published=pub, published_value=float(r.estimate))
+        base = dict(variable="" if pd.isna(r.variable) else str(r.variable), k_published=k_pub, k_used=len(sel),
+                    published=pub, published_value=float(r.estimate))
         if len(sel) < 2:
-            have = "no study of this regimen has" if len(sel) == 0 else "only one study of this regimen has"
-            out.append(_row(o.name, "regimen", str(r.level), **base, status="not estimable",
-                            plain=f"{o.label}, {r.level}: the paper reports {o.measure} {pub}; {have} data here, "
+            have = "no study of this subset has" if len(sel) == 0 else "only one study of this subset has"
+            out.append(_row(o.name, r.analysis, name, **base, status="not estimable",
+                            plain=f"{o.label}, {name}: the paper reports {o.measure} {pub}; {have} data here, "
                                   f"too few to pool."))
             continue
         y, s, v = (sel[c].to_numpy(float) for c in ("yi", "sei", "vi"))
-        rule = paper_rule(y, v, plan.pooling, level=plan.level)
+        model = getattr(r, "model", "")
+        model = model.strip().lower() if isinstance(model, str) else ""
+        rule = paper_rule(y, v, pooling_for(model, plan.pooling), level=plan.level)
         try:
             post = fit_exact(y, s, mu_prior=main.mu, tau_prior=main.tau, study=sel["study_id"].astype(str).tolist(),
                              measure=o.measure, seed=None)
         except ModelError as exc:
             post = None
-            a.warnings.append(f"regimen {r.level}: exact posterior not computed ({exc})")
+            a.warnings.append(f"{name}: exact posterior not computed ({exc})")
         show = partial(reported_float, measure=o.measure)
         rec = _ci_text(show(rule.estimate), show(rule.ci_lower), show(rule.ci_upper))
         bayes, value, statement, plain_b = "-", None, "", ""
         if post is not None:
             m = post.marginal("mu")
             lo, hi = m.interval(plan.level)
-            t = 1.0
+            t = null_value(o.measure)
             p = benefit_probability(post, o, t)
             statement = f"P({benefit_statement(o, t)})"
             value = show(m.median())
             bayes = f"median {_ci_text(value, show(lo), show(hi))}; {stated(statement, p)}"
             plain_b = (f"; the posterior median is {value:.2f} and benefit is {probability_words(p)} "
                        f"({stated(statement, p)})")
-        out.append(_row(o.name, "regimen", str(r.level), **base, recomputed=rec,
+        out.append(_row(o.name, r.analysis, name, **base, recomputed=rec,
                         recomputed_value=show(rule.estimate), recomputed_method=f"paper's pooling ({rule.method})",
                         bayesian=bayes, bayesian_value=value, bayesian_statement=statement,
                         status="recomputed on fewer studies" if k_pub and len(sel) < k_pub else "recomputed",
-                        plain=f"{o.label}, {r.level}: the paper reports {o.measure} {pub}; the {len(sel)} studies "
+                        plain=f"{o.label}, {name}: the paper reports {o.measure} {pub}; the {len(sel)} studies "
                               f"with data give {rec}{plain_b}."))
     return out
 
@@ -361,7 +395,8 @@ def _correlation_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis],
     return out
 
 NOT_COVERED_REASONS = {
-    "subgroup": "the data hold no within-study subgroup results (patient characteristics)",
+    "subgroup": "the subgroup is not a study-level column of the data, and the data hold no within-study "
+                "subgroup results",
     "prognostic_factor": "the data hold no within-study prognostic-factor hazard ratios",
     "correlation": "the pair of outcomes is not in the plan",
     "meta_regression": "the covariate is not in the plan's [covariates]",
@@ -385,7 +420,7 @@ def published_not_covered(plan: Plan, published: pd.DataFrame | None, comparison
             level = "all" if pd.isna(r.level) or str(r.level) == "" else str(r.level)
             if (*key, level) in by_variable:
                 continue
-        elif r.analysis in ("meta_regression", "subgroup_difference"):
+        elif r.analysis in ("meta_regression", "subgroup_difference", "subgroup"):
             if (*key, str(r.variable)) in by_variable:
                 continue
         elif key in covered:

@@ -62,13 +62,18 @@ def _coverage_statement(o: OutcomePlan, k_used: int, k_pub: int | None, n_rows: 
         text += f"; {n_rows - k_used} more have a row whose numbers cannot give an effect and its SE"
     return text + "."
 
-def published_pooled(published: pd.DataFrame | None, outcome: str) -> dict[str, Any] | None:
-    """The paper's pooled estimate of an outcome: estimate, CI, k and I^2 as printed."""
+def published_pooled(published: pd.DataFrame | None, outcome: str, pooling: str = "") -> dict[str, Any] | None:
+    """The paper's pooled estimate of an outcome: estimate, CI, k and I^2 as printed. Of several pooled rows,
+    the one whose ``model`` column matches the plan's ``pooling`` ('common' for FE, 'random' otherwise), else
+    the first."""
     if published is None:
         return None
     rows = published[(published["outcome"] == outcome) & (published["analysis"] == "pooled")]
     if rows.empty:
         return None
+    if len(rows) > 1 and "model" in rows.columns and pooling not in ("", "I2_rule"):
+        wanted = rows[rows["model"].astype(str).str.lower() == ("common" if pooling == "FE" else "random")]
+        rows = wanted if len(wanted) else rows
     r = rows.iloc[0]
     return {"estimate": float(r["estimate"]), "ci_lower": float(r["ci_lower"]), "ci_upper": float(r["ci_upper"]),
             "k": None if pd.isna(r["k"]) else int(r["k"]),

@@ -14,6 +14,7 @@ from bayesmeta.plan import OutcomePlan, Plan
 from bayesmeta.reanalysis.outcome import derived_seed, record_skip
 from bayesmeta.reanalysis.result import OutcomeAnalysis
 from bayesmeta.reanalysis.statements import benefit_probability, benefit_statement
+from bayesmeta.scales import to_analysis
 
 QUANTILES = (0.025, 0.25, 0.5, 0.75, 0.975)
 
@@ -36,7 +37,8 @@ def quantile_agreement(exact: Any, nuts: Any, nuts_idata: Any, o: OutcomePlan) -
     mu = nuts_idata.posterior["mu"]
     size = int(mu.size)
     for t in o.thresholds:
-        indicator = (mu < np.log(t)) if o.benefit.below else (mu > np.log(t))
+        cut = to_analysis(t, o.measure)
+        indicator = (mu < cut) if o.benefit.below else (mu > cut)
         e = benefit_probability(exact, o, t)
         n = float(indicator.mean())
         # when every draw falls on one side ArviZ's MCSE is 0; the iid binomial SE at the exact probability is

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from bayesmeta.plan import OutcomePlan
+from bayesmeta.scales import contrast_name, contrast_text, null_value
 from bayesmeta.scales import reported_float as to_reported
 
 
@@ -90,6 +91,7 @@ def metaregression(effects: pd.DataFrame, o: OutcomePlan, prior: Any, column: st
                        "reported_ci_lower": to_reported(lo, o.measure),
                        "reported_ci_upper": to_reported(hi, o.measure)})
     contrasts = []
+    null = null_value(o.measure)  # no difference between levels: a ratio of 1, a difference of 0
     for j, name in enumerate(names):
         lev = f"+1 {column}" if numeric else name[len(column) + 1:-1]
         m = post.marginal(f"beta[{name}]")
@@ -98,9 +100,9 @@ def metaregression(effects: pd.DataFrame, o: OutcomePlan, prior: Any, column: st
             "coefficient": name, "level": lev, "reference": ref,
             "reported_median": to_reported(m.median(), o.measure), "reported_ci_lower": to_reported(b_lo, o.measure),
             "reported_ci_upper": to_reported(b_hi, o.measure),
-            "p_ratio_below_1": post.prob_below(1.0, f"beta[{name}]"),
-            "statement": (f"P({o.measure} ratio per unit of {column} < 1)" if numeric
-                          else f"P({o.measure} ratio {lev} / {ref} < 1)"),
+            "p_ratio_below_1": post.prob_below(null, f"beta[{name}]"),
+            "statement": (f"P({o.measure} {contrast_name(o.measure)} per unit of {column} < {null:g})" if numeric
+                          else f"P({contrast_text(o.measure, lev, ref)} < {null:g})"),
         })
     tau = post.marginal("tau")
     freq = rma(y, effects["vi"].to_numpy(float), method="REML", mods=X, mod_names=names, level=level)

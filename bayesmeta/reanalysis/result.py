@@ -146,6 +146,8 @@ class ReanalysisResult:
         return {
             "title": plan.title,
             "plan": plan.path.name,
+            "quick": plan.quick,
+            "pooling": plan.pooling,
             "level": plan.level,
             "seeds": dict(self.seeds),
             "versions": dict(self.versions),

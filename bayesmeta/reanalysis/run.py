@@ -96,7 +96,7 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
         analyses[o.name] = analyse_outcome(plan, o, rows, effects[o.name], oriented[o.name],
                                            published_k(published, o.name), seeds, step,
                                            published_ris(published, o.name))
-        analyses[o.name].published = published_pooled(published, o.name)
+        analyses[o.name].published = published_pooled(published, o.name, plan.pooling)
         timings[o.name] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -138,7 +138,8 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
             add_nuts(a, plan, fits[name])
     for o in plan.outcomes:
         if o.name not in plan.mcmc.outcomes:
-            record_skip(analyses[o.name], "NUTS cross-check", "not requested in the plan's [mcmc] outcomes")
+            record_skip(analyses[o.name], "NUTS cross-check", "quick run (--quick)" if plan.quick else
+                        "not requested in the plan's [mcmc] outcomes")
     for name in plan.monitoring.outcomes:
         a = analyses[name]
         oc = worker.operating(name)

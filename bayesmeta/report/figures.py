@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 
 from bayesmeta.reanalysis import OutcomeAnalysis, ReanalysisResult, clinical_threshold
 from bayesmeta.report.formatting import stated
+from bayesmeta.scales import contrast_text, null_value, to_analysis
 
 if TYPE_CHECKING:
     from bayesmeta.report.figure_cache import FigureStore
@@ -57,10 +58,9 @@ def forest_tables(a: OutcomeAnalysis, level: float) -> tuple[pd.DataFrame, pd.Da
 
     z = float(stats.norm.ppf(0.5 + level / 2))
     sh = a.shrinkage
-    eff = a.effects.set_index("study_id")
+    labels = a.effects.set_index("study_id")["label"]
     studies = pd.DataFrame({
-        "label": [f"{eff.loc[s, 'first_author']} {int(eff.loc[s, 'year'])}" if "first_author" in eff.columns
-                  else s for s in sh.index],
+        "label": [labels.get(s, s) for s in sh.index],
         "yi": sh["yi"].to_numpy(), "ci_lower": (sh["yi"] - z * sh["sei"]).to_numpy(),
         "ci_upper": (sh["yi"] + z * sh["sei"]).to_numpy(), "theta": sh["mean"].to_numpy(),
         "theta_ci_lower": sh["ci_lower"].to_numpy(), "theta_ci_upper": sh["ci_upper"].to_numpy(),
@@ -77,9 +77,10 @@ def forest_tables(a: OutcomeAnalysis, level: float) -> tuple[pd.DataFrame, pd.Da
     ]
     published = a.published
     if published and all(np.isfinite([published["estimate"], published["ci_lower"], published["ci_upper"]])):
-        pooled.append({"label": f"Published (k = {published['k']})", "estimate": np.log(published["estimate"]),
-                       "ci_lower": np.log(published["ci_lower"]), "ci_upper": np.log(published["ci_upper"]),
-                       "kind": "published"})
+        k = "not printed" if published["k"] is None else published["k"]
+        pooled.append({"label": f"Published (k = {k})", "kind": "published",
+                       **{key: to_analysis(published[column], a.plan.measure) for key, column in
+                          (("estimate", "estimate"), ("ci_lower", "ci_lower"), ("ci_upper", "ci_upper"))}})
     return studies, pd.DataFrame(pooled)
 
 
@@ -97,15 +98,15 @@ def metareg_panels(a: OutcomeAnalysis, level: float) -> list:
         eff = a.effects
         studies = pd.DataFrame({
             "level": eff[column].astype(str).to_numpy(),
-            "label": [f"{fa} {int(yr)}" for fa, yr in zip(eff["first_author"], eff["year"])],
+            "label": eff["label"].astype(str).to_numpy(),
             "yi": eff["yi"].to_numpy(float),
             "ci_lower": (eff["yi"] - z * eff["sei"]).to_numpy(float),
             "ci_upper": (eff["yi"] + z * eff["sei"]).to_numpy(float),
         })
         levels = pd.DataFrame(m["levels"])[["level", "median", "ci_lower", "ci_upper"]]
-        notes = [f"{a.plan.measure} ratio {c['level']} / {c['reference']}: {c['reported_median']:.2f} "
+        notes = [f"{contrast_text(a.plan.measure, c['level'], c['reference'])}: {c['reported_median']:.2f} "
                  f"[{c['reported_ci_lower']:.2f}, {c['reported_ci_upper']:.2f}]; "
-                 f"{stated('P(ratio < 1)', c['p_ratio_below_1'])}"
+                 f"{stated(c['statement'], c['p_ratio_below_1'])}"
                  for c in m["contrasts"]]
         panels.append(MetaregPanel(covariate=column, levels=levels, studies=studies, notes=notes))
     return panels
@@ -119,7 +120,7 @@ def density_panels(result: ReanalysisResult) -> list:
         if not a.density:
             continue
         o = a.plan
-        lines = sorted({1.0, clinical_threshold(o)})
+        lines = sorted({null_value(o.measure), clinical_threshold(o)})
         notes = [stated(p["statement"], p["probability"]) for p in a.bayes["probabilities"]
                  if p["parameter"] == "mu"]
         panels.append(DensityPanel(
@@ -164,7 +165,7 @@ def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
         specs.append(FigureSpec(
             "densities", "densities", "Posterior densities",
             "Posterior density of the pooled effect (shaded beyond the clinical threshold) and of a new study's "
-            "effect, with lines at the clinical threshold and at 1.",
+            "effect, with lines at the clinical threshold and at no effect.",
             lambda: plot_densities(panels), ""))
     for a in fitted:
         mp = metareg_panels(a, level)
@@ -199,7 +200,7 @@ def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
     for a in fitted:
         grid = a.sensitivity.get("grid")
         if grid is not None:
-            lines = sorted({1.0, clinical_threshold(a.plan)})
+            lines = sorted({null_value(a.plan.measure), clinical_threshold(a.plan)})
             column = _probability_column(grid, clinical_threshold(a.plan))
             specs.append(FigureSpec(
                 f"prior_grid_{a.name}", "sensitivity", f"Prior sensitivity: {a.plan.label}",
@@ -222,7 +223,7 @@ def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
                 a.name))
     for a in fitted:
         if a.influence is not None:
-            lines = sorted({1.0, clinical_threshold(a.plan)})
+            lines = sorted({null_value(a.plan.measure), clinical_threshold(a.plan)})
             specs.append(FigureSpec(
                 f"influence_{a.name}", "influence", f"Influence: {a.plan.label}",
                 "Pooled effect with each study left out, against the posterior from all studies.",
@@ -245,7 +246,8 @@ def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
             t = a.tsa
             specs.append(FigureSpec(
                 f"monitoring_{a.name}", "monitoring", f"Sequential monitoring: {a.plan.label}",
-                "Posterior of the pooled effect as studies accrue in publication order, with the decision "
+                f"Posterior of the pooled effect as studies accrue "
+                f"({'by year' if result.plan.monitoring.order == 'year' else 'in file order'}), with the decision "
                 "probabilities" + (", beside the trial sequential analysis Z-curve and its boundaries." if t
                                    is not None else "."),
                 lambda a=a, t=t: plot_monitoring(
@@ -301,20 +303,21 @@ def _funnel_figure(analyses: list[OutcomeAnalysis], level: float, plot_funnel) -
             egger = a.frequentist.get("egger")
             notes = [] if egger is None else [f"Egger intercept {egger.intercept:.2f}, p = {egger.pval:.3f}"]
             plot_funnel(a.effects["yi"], a.effects["sei"], pooled=a.frequentist["reml"].estimate,
-                        labels=a.effects["first_author"].str.split().str[0].tolist(), measure=a.plan.measure,
+                        labels=a.effects["label"].astype(str).str.split().str[0].tolist(), measure=a.plan.measure,
                         level=level, notes=notes, title=f"{a.plan.label} (k = {a.k})", ax=ax)
     return fig
 
 
 # -- saving --------------------------------------------------------------------------------------------------
-def _save_one(spec: FigureSpec, folder: Path) -> tuple[bytes, int, int]:
+def _save_one(spec: FigureSpec, folder: Path, svg: bool = True) -> tuple[bytes, int, int]:
     fig = spec.draw()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=PNG_DPI)
     png = buffer.getvalue()
     fig.set_layout_engine("none")  # the layout is fixed by the first save; the SVG reuses it
     (folder / f"{spec.id}.png").write_bytes(png)
-    fig.savefig(folder / f"{spec.id}.svg", format="svg")
+    if svg:
+        fig.savefig(folder / f"{spec.id}.svg", format="svg")
     width, height = (int(round(v * PNG_DPI)) for v in fig.get_size_inches())
     return png, width, height
 
@@ -323,21 +326,23 @@ class FigureJob:
     """Figures drawn and saved into ``folder`` as soon as the job is created (in this process: the reanalysis
     creates it while its NUTS worker process is busy, so the two overlap); :meth:`result` returns the saved
     figures in the order of ``specs``. With ``store`` (:class:`~bayesmeta.report.figure_cache.FigureStore`),
-    a figure whose inputs are unchanged is copied from it instead of drawn."""
+    a figure whose inputs are unchanged is copied from it instead of drawn. ``svg`` False writes the PNG files
+    only, with no store (a quick run)."""
 
-    def __init__(self, specs: list[FigureSpec], folder: Path, store: FigureStore | None = None) -> None:
-        self.specs, self.folder, self.store = specs, folder, store
+    def __init__(self, specs: list[FigureSpec], folder: Path, store: FigureStore | None = None,
+                 svg: bool = True) -> None:
+        self.specs, self.folder, self.store, self.svg = specs, folder, store, svg
         folder.mkdir(parents=True, exist_ok=True)
-        if store is None:
-            self.drawn = [_save_one(spec, folder) for spec in specs]
+        if store is None or not svg:
+            self.drawn = [_save_one(spec, folder, svg) for spec in specs]
         else:
             self.drawn = [store.save(spec, folder, PNG_DPI, _save_one) for spec in specs]
             store.tidy()
 
     def result(self) -> list[SavedFigure]:
         return [SavedFigure(spec.id, spec.section, spec.title, spec.caption, spec.outcome,
-                            f"{self.folder.name}/{spec.id}.png", f"{self.folder.name}/{spec.id}.svg", png, width,
-                            height)
+                            f"{self.folder.name}/{spec.id}.png",
+                            f"{self.folder.name}/{spec.id}.svg" if self.svg else "", png, width, height)
                 for spec, (png, width, height) in zip(self.specs, self.drawn)]
 
     def cancel(self) -> None:

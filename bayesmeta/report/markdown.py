@@ -41,5 +41,6 @@ def render_markdown(title: str, sections: Sequence[Section]) -> str:
                 out += _table(b) + [""]
             elif isinstance(b, FigureBlock):
                 f = b.figure
-                out += [f"![{f.title}]({f.png})", "", f"*{f.title}.* {f.caption} (SVG: [{f.svg}]({f.svg}))", ""]
+                svg = f" (SVG: [{f.svg}]({f.svg}))" if f.svg else ""
+                out += [f"![{f.title}]({f.png})", "", f"*{f.title}.* {f.caption}{svg}", ""]
     return "\n".join(out).rstrip() + "\n"

@@ -10,6 +10,8 @@ from typing import Any, Callable, Sequence
 
 from bayesmeta.report.figures import SavedFigure
 from bayesmeta.report.formatting import interval, num, prob, pval, stated
+from bayesmeta.frequentist.paper_rule import POOLING_WORDS
+from bayesmeta.scales import RATIO_MEASURES
 
 
 # -- blocks ------------------------------------------------------------------------------------------------
@@ -115,14 +117,21 @@ def _overview(s: dict[str, Any]) -> list[Any]:
     main = s["priors"][next(iter(s["priors"]))]
     main_name = next(iter(s["priors"]))
     names = ", ".join(f"{o['label']} ({n}, {o['measure']})" for n, o in _outcomes(s))
-    blocks: list[Any] = [
-        Paragraph(f"{s['title']}. This report reanalyses the published meta-analysis from the study-level data in "
-                  f"{s['inputs']['outcomes']} and {s['inputs']['studies']} with a Bayesian normal-normal hierarchical "
-                  f"model (main prior '{main_name}': mu ~ {main['mu']}, tau ~ {main['tau']}), and sets every result "
-                  f"beside the published number. Outcomes: {names}."),
-        Paragraph("Data coverage: the paper pooled more studies than have results readable here, so every "
-                  "analysis below uses fewer studies than the paper. The table gives, per outcome, the number of "
-                  "studies the paper pooled (k published), the rows in the data, and the studies used (k used)."),
+    files = " and ".join(f for f in (s["inputs"]["outcomes"], s["inputs"]["studies"]) if f)
+    arms = s["arms"]
+    fewer = [c["label"] for c in s["coverage"] if c["k_published"] and c["k_used"] < c["k_published"]]
+    blocks: list[Any] = [Paragraph(
+        f"Quick run (--quick): no NUTS cross-check, and {s['monitoring_settings']['simulations']} simulations per "
+        f"operating characteristic; the exact analyses are complete.", "warning")] if s.get("quick") else []
+    blocks += [
+        Paragraph(f"{s['title']}. This report reanalyses the published meta-analysis ({arms['treatment']} versus "
+                  f"{arms['control']}) from the study-level data in {files} with a Bayesian normal-normal "
+                  f"hierarchical model (main prior '{main_name}': mu ~ {main['mu']}, tau ~ {main['tau']}), and "
+                  f"sets every result beside the published number. Outcomes: {names}."),
+        Paragraph("Data coverage: the table gives, per outcome, the number of studies the paper pooled (k "
+                  "published, where the paper prints it), the rows in the data, and the studies used (k used)."
+                  + (f" The paper pooled more studies than have usable results here for {', '.join(fewer)}, so "
+                     f"those analyses use fewer studies than the paper." if fewer else "")),
         _table(s["coverage"], [
             ("label", "Outcome", _text), ("k_published", "k published", _int), ("rows_in_data", "rows in data", _int),
             ("k_used", "k used", _int), ("studies_used", "studies used", lambda v: ", ".join(v) if v else "none"),
@@ -150,14 +159,15 @@ def _main_results(s: dict[str, Any]) -> list[Any]:
         m = o["measure"]
         probs = {(p["parameter"], p["threshold"]): p for p in o["bayes"]["probabilities"]}
         clinical = min(o["thresholds"]) if o["benefit"] == "below" else max(o["thresholds"])
+        null = 1.0 if o["measure"] in RATIO_MEASURES else 0.0
         rows.append({
             "outcome": f"{o['label']} ({m})", "k": o["k"],
             "mu": interval(nat["mu"]["median"], nat["mu"]["ci_lower"], nat["mu"]["ci_upper"]),
             "pred": interval(None, None, None) if nat["predictive"] is None else
             f"{num(nat['predictive']['ci_lower'])} to {num(nat['predictive']['ci_upper'])}",
             "tau": interval(nat["tau"]["median"], nat["tau"]["ci_lower"], nat["tau"]["ci_upper"]),
-            "p1": stated(probs[("mu", 1.0)]["statement"], probs[("mu", 1.0)]["probability"])
-            if ("mu", 1.0) in probs else "-",
+            "p1": stated(probs[("mu", null)]["statement"], probs[("mu", null)]["probability"])
+            if ("mu", null) in probs else "-",
             "pc": stated(probs[("mu", clinical)]["statement"], probs[("mu", clinical)]["probability"]),
         })
     level = f"{100 * s['level']:g}%"
@@ -166,7 +176,7 @@ def _main_results(s: dict[str, Any]) -> list[Any]:
                                 ("pred", f"{level} predictive interval (new study)", _text),
                                 ("tau", "tau, median (CrI)", _text), ("p1", "P(any benefit)", _text),
                                 ("pc", "P(clinically important benefit)", _text)],
-                      "Posterior summaries under the main prior (ratio scale; tau on the log scale)"))
+                      f"Posterior summaries under the main prior ({_scale_words(o['measure'] for _, o in _fitted(s))})"))
     for name, o in _fitted(s):
         blocks.append(Heading(f"{o['label']}: probability statements"))
         items = []
@@ -180,6 +190,16 @@ def _main_results(s: dict[str, Any]) -> list[Any]:
         if not o["bayes"]:
             blocks.append(Paragraph(f"{o['label']}: no posterior ({'; '.join(o['skipped'].values())}).", "warning"))
     return blocks
+
+
+def _scale_words(measures: Any) -> str:
+    """Which scale the summaries are on, for the outcomes' measures."""
+    ratios = {m in RATIO_MEASURES for m in measures}
+    if ratios == {True}:
+        return "ratio scale; tau on the log scale"
+    if ratios == {False}:
+        return "in the units of each measure"
+    return "ratios for HR, RR and OR, with tau on the log scale; differences in their own units"
 
 
 def _comparison(s: dict[str, Any]) -> list[Any]:
@@ -211,11 +231,13 @@ def _forest(s: dict[str, Any]) -> list[Any]:
         "estimate and the published estimate.")]
     for name, o in _fitted(s):
         m = o["measure"]
+        shrunken = f"shrunken {m}: exp(posterior mean) (CrI)" if m in RATIO_MEASURES else \
+            f"shrunken {m}: posterior mean (CrI)"
         rows = [{"study": r["study"], "obs": interval(r["observed"], r["observed_lower"], r["observed_upper"]),
                  "post": interval(r["shrunken"], r["shrunken_lower"], r["shrunken_upper"]),
                  "shrink": r["shrinkage"]} for r in o["shrinkage"]]
         blocks.append(_table(rows, [("study", "Study", _text), ("obs", f"observed {m} (95% CI)", _text),
-                                    ("post", f"shrunken {m}: exp(posterior mean) (CrI)", _text),
+                                    ("post", shrunken, _text),
                                     ("shrink", "shrinkage share", lambda v: num(v, 2))],
                              f"{o['label']}: observed and shrunken study effects"))
     return blocks
@@ -233,10 +255,16 @@ def _densities(s: dict[str, Any]) -> list[Any]:
 def _metaregression(s: dict[str, Any]) -> list[Any]:
     blocks: list[Any] = [Paragraph(
         "One exact meta-regression per study characteristic (treatment coding, reference = the most frequent "
-        "level). The ratio is the pooled effect in the other level divided by that in the reference level; "
-        "P(ratio < 1) is the posterior probability that the other level's pooled ratio is the smaller. A "
+        "level). For a ratio measure the contrast is the pooled effect in the other level divided by that in "
+        "the reference level, P(ratio < 1) the posterior probability that the other level's is the smaller; "
+        "for a difference measure it is the other level's pooled effect minus the reference level's, with "
+        "P(difference < 0). A "
         "covariate is analysed only when each level has enough studies with data; covariates that split the "
         "studies into the same groups cannot be told apart.")]
+    if not any(o["metaregression"] or any(w.startswith("meta-regression") for w in o["skipped"])
+               for _, o in _fitted(s)):
+        blocks.append(Paragraph("The plan names no study-level covariate ([covariates] columns): no "
+                                "meta-regression was run.", "note"))
     for name, o in _fitted(s):
         rows, skipped = [], []
         for m in o["metaregression"]:
@@ -245,13 +273,14 @@ def _metaregression(s: dict[str, Any]) -> list[Any]:
                 continue
             for c in m["contrasts"]:
                 numeric = m.get("kind") == "numeric"
+                ratio = o["measure"] in RATIO_MEASURES
                 rows.append({
                     "cov": m["covariate"],
                     "levels": "numeric covariate" if numeric else
                     ", ".join(f"{lv['level']} (k = {lv['k']}): {num(lv['reported_median'])}" for lv in m["levels"]),
                     "ratio": ("per unit: " + interval(c["reported_median"], c["reported_ci_lower"],
                                                       c["reported_ci_upper"], 3)
-                              if numeric else f"{c['level']} / {c['reference']}: "
+                              if numeric else f"{c['level']} {'/' if ratio else '-'} {c['reference']}: "
                               f"{interval(c['reported_median'], c['reported_ci_lower'], c['reported_ci_upper'])}"),
                     "p": prob(c["p_ratio_below_1"]), "tau": num(m["tau_median"]),
                     "freq": pval(m["frequentist"]["qm_p"]),
@@ -260,9 +289,11 @@ def _metaregression(s: dict[str, Any]) -> list[Any]:
             if what.startswith("meta-regression"):
                 skipped.append(f"{what[len('meta-regression on '):]}: {why}")
         if rows:
+            what = "ratio" if o["measure"] in RATIO_MEASURES else "difference"
             blocks.append(_table(rows, [("cov", "Covariate", _text),
                                         ("levels", f"pooled {o['measure']} by level", _text),
-                                        ("ratio", "ratio (CrI)", _text), ("p", "P(ratio < 1)", _text),
+                                        ("ratio", f"{what} (CrI)", _text),
+                                        ("p", f"P({what} < {1 if what == 'ratio' else 0})", _text),
                                         ("tau", "tau (median)", _text), ("freq", "REML QM p", _text)],
                                  f"{o['label']}: meta-regression"))
         same = sorted({" and ".join(sorted([m["covariate"], *m["confounded_with"]])) for m in o["metaregression"]
@@ -364,6 +395,9 @@ def _reinterpretation(s: dict[str, Any]) -> list[Any]:
     prior_order = list(dict.fromkeys(r["prior"] for r in rows))
     rows.sort(key=lambda r: (r["row"], prior_order.index(r["prior"])))
     other = [r for r in s["reinterpretation"] if r.get("analysis") not in ("pooled", "regimen")]
+    if not s["reinterpretation"]:
+        return [Paragraph("The reinterpretation under reference priors works on published ratios (HR, RR, OR) with "
+                          "a CI; the paper prints none, so there is nothing to reinterpret.", "note")]
     blocks: list[Any] = [Paragraph(
         "Each published pooled estimate is reinterpreted on its own (normal likelihood from its CI) under "
         "reference priors: skeptical (centred on no effect, P(benefit beyond the MCID) = 5%), enthusiastic "
@@ -377,11 +411,13 @@ def _reinterpretation(s: dict[str, Any]) -> list[Any]:
                       ("p_rope", "P(in ROPE)", prob)], "Published pooled and regimen estimates under reference priors")]
     if other:
         n_rows = len({(r["outcome"], r["analysis"], r["variable"], r["level"]) for r in other})
-        blocks.append(Paragraph(f"The figure below shows every published row, including the {n_rows} subgroup "
-                                f"and prognostic-factor rows, under the same priors; summary.json holds their "
-                                f"numbers. Most prognostic-factor ratios compare patient groups, not treatments: "
-                                f"for them P(ratio < 1) says which group fares better, not whether the treatment "
-                                f"helps.", "note"))
+        kinds = " and ".join(sorted({str(r["analysis"]).replace("_", "-") for r in other}))
+        text = (f"The figure below shows every published row, including the {n_rows} {kinds} rows, under the same "
+                f"priors; summary.json holds their numbers.")
+        if any(r.get("analysis") == "prognostic_factor" for r in other):
+            text += (" Most prognostic-factor ratios compare patient groups, not treatments: for them P(ratio < 1) "
+                     "says which group fares better, not whether the treatment helps.")
+        blocks.append(Paragraph(text, "note"))
     return blocks
 
 
@@ -389,6 +425,9 @@ def _consistency(s: dict[str, Any]) -> list[Any]:
     rows = s["consistency"]
     flagged = [r for r in rows if r.get("flag") not in ("ok", "no CI")]
     ok = sum(1 for r in rows if r.get("flag") == "ok")
+    if not rows:
+        return [Paragraph("The consistency checks work on printed ratios (HR, RR, OR) with a CI; the paper prints "
+                          "none, so there is nothing to check.", "note")]
     blocks: list[Any] = [Paragraph(
         f"Each printed ratio with a CI was checked: the estimate inside its CI, the CI symmetric on the log "
         f"scale within rounding, and the printed p-value compatible with the CI. {ok} of {len(rows)} rows are "
@@ -413,10 +452,15 @@ def _consistency(s: dict[str, Any]) -> list[Any]:
     return blocks
 
 
+def _order_words(order: str) -> str:
+    """The order in which monitoring adds the studies (the plan's monitoring.order)."""
+    return "in publication order (year)" if order == "year" else "in the order of the outcomes file"
+
+
 def _monitoring(s: dict[str, Any]) -> list[Any]:
     st = s["monitoring_settings"]
     blocks: list[Any] = [Paragraph(
-        f"Sequential posterior monitoring adds the studies in publication order and stops for benefit when "
+        f"Sequential posterior monitoring adds the studies {_order_words(st['order'])} and stops for benefit when "
         f"P(benefit) > {st['benefit_probability']:g}, or for futility when the probability of a benefit beyond the "
         f"MCID falls below {st['futility_probability']:g}. Trial sequential analysis (TSA) monitors the cumulative "
         f"Z-statistic against O'Brien-Fleming-type boundaries up to the required information size (RIS).")]
@@ -508,13 +552,15 @@ def _methods(s: dict[str, Any]) -> list[Any]:
     priors = [{"name": n, **p} for n, p in s["priors"].items()]
     mc = s["mcmc_settings"]
     return [
-        Paragraph("Effects: log hazard ratios from reported HRs with CIs (or p-values, or medians with p under "
-                  "exponential survival; Tierney et al. 2007) and log risk ratios from arm counts (metafor "
-                  "conventions). Frequentist pooling reproduces R metafor (REML; the paper's rule: common effect "
-                  "if I^2 < 50%, else DerSimonian-Laird). Bayesian model: y_i ~ N(theta_i, s_i^2), "
+        Paragraph("Effects: ratios (HR, RR, OR) are analysed as logs, from reported ratios with CIs (or "
+                  "p-values, or medians with p under exponential survival; Tierney et al. 2007) or from arm "
+                  "counts (metafor conventions); differences are analysed as reported. Frequentist pooling "
+                  f"reproduces R metafor (REML, and the paper's own pooling: "
+                  f"{POOLING_WORDS.get(s.get('pooling', ''), s.get('pooling', '-'))}). "
+                  "Bayesian model: y_i ~ N(theta_i, s_i^2), "
                   "theta_i ~ N(mu, tau^2), posterior by numerical integration over tau (Roever 2020), cross-checked "
                   "by NUTS. Trial sequential analysis after Wetterslev et al. (2008). Prior sets are written for "
-                  "outcomes where benefit is a ratio below 1; for outcomes where it is above 1 the mean of mu's "
+                  "outcomes where benefit lies below the null; for outcomes where it lies above, the mean of mu's "
                   "prior changes sign, so an enthusiastic prior stays enthusiastic."),
         _table(priors, [("name", "Prior set", _text), ("mu", "mu", _text), ("tau", "tau", _text),
                         ("beta", "beta", _text), ("description", "description", _text), ("source", "source", _text)],

@@ -97,8 +97,9 @@ class ReportWriter:
 
     def start_figures(self, result: ReanalysisResult) -> None:
         if self.job is None:
-            store = FigureStore(result.cache_key) if self.reuse_figures and result.cache_key else None
-            self.job = FigureJob(figure_specs(result), self.tmp / "figures", store)
+            quick = result.plan.quick  # PNG only, not stored for reuse
+            store = FigureStore(result.cache_key) if self.reuse_figures and result.cache_key and not quick else None
+            self.job = FigureJob(figure_specs(result), self.tmp / "figures", store, svg=not quick)
 
     def finish(self, result: ReanalysisResult) -> ReportFiles:
         try:

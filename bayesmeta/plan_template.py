@@ -1,0 +1,214 @@
+"""A commented starter plan for a user's own meta-analysis (``bayesmeta init``), written from what the data files
+hold: each outcome with its measure and a guessed direction of benefit, the study-level covariates with their
+levels, the published results if given. :func:`plan_text` returns the TOML text; ``bayesmeta reanalyze`` runs it
+unchanged, and every line the user should check says so."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from bayesmeta.data import (
+    GIVEN_COLUMNS,
+    LOGRANK_COLUMNS,
+    MEAN_COLUMNS,
+    STATISTIC_COLUMNS,
+    load_outcomes,
+    load_published,
+    load_studies,
+)
+from bayesmeta.effects import EFFECT_COLUMNS, NOT_COVARIATES
+from bayesmeta.errors import InputError
+from bayesmeta.scales import MEASURE_INFO, is_ratio, null_value
+
+NOT_COVARIATE_COLUMNS: tuple[str, ...] = (
+    *STATISTIC_COLUMNS, *MEAN_COLUMNS, *LOGRANK_COLUMNS, *GIVEN_COLUMNS, *EFFECT_COLUMNS, *NOT_COVARIATES, "year", "n_treatment", "n_control", "label",
+    "first_author", "outcomes_in_meta_analysis", "doi", "pmid", "reference",
+)
+"""Columns never offered as covariates: statistics, identifiers, sizes and provenance."""
+
+
+@dataclass(frozen=True)
+class Covariate:
+    """A study-level column offered for meta-regression: its name and, for text columns, its levels."""
+
+    column: str
+    levels: tuple[str, ...] | None  # None: a numeric column (a slope)
+
+
+def _toml_string(value: str) -> str:
+    """A TOML basic string (JSON's escapes are TOML's)."""
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def _toml_key(key: str) -> str:
+    """A bare key where TOML allows one, else a quoted key."""
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_string(key)
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if value != int(value) else f"{value:.1f}"
+
+
+def _relative(path: Path, plan_path: Path) -> str:
+    """``path`` as the plan will resolve it: relative to the project folder (:func:`bayesmeta.plan.load_plan`)."""
+    from bayesmeta.plan import _project_root
+
+    return Path(os.path.relpath(path.resolve(), _project_root(plan_path.resolve()))).as_posix()
+
+
+def covariates_of(table: pd.DataFrame, k: int) -> list[Covariate]:
+    """Columns of a study-level table usable as covariates: numeric columns with three or more values (slopes),
+    and text columns with two or more levels that repeat (at most k/2 levels for k rows, so a column naming each
+    study is not one)."""
+    out = []
+    for column in table.columns:
+        if column in NOT_COVARIATE_COLUMNS or column.startswith("source"):
+            continue
+        text = table[column].astype(str).str.strip()
+        values = text[~text.isin(["", "nan", "None", "<NA>"])]
+        distinct = list(dict.fromkeys(values))
+        numeric = pd.to_numeric(values, errors="coerce")
+        if len(values) and numeric.notna().all():
+            if len(distinct) >= 3:
+                out.append(Covariate(column, None))
+        elif 2 <= len(distinct) <= max(2, k // 2):
+            out.append(Covariate(column, tuple(sorted(distinct))))
+    return out
+
+
+def _benefit_guess(measure: str) -> tuple[str, str]:
+    """(benefit, comment): a guess from the measure alone, with what to check."""
+    if measure == "HR":
+        return "below", "hazard ratios usually count harms (death, progression): check"
+    if is_ratio(measure) or measure == "RD":
+        return "below", ("guessed for an adverse event (death, relapse); say \"above\" for a good outcome "
+                         "(response, remission)")
+    return "below", "guessed: say \"above\" if a higher value is better for the patient"
+
+
+def _pooling_guess(published: pd.DataFrame | None) -> tuple[str, str]:
+    """(pooling, comment) from the published pooled rows' ``model`` column when there is one."""
+    if published is not None and "model" in published.columns:
+        models = set(published.loc[published["analysis"] == "pooled", "model"].astype(str).str.lower())
+        if "random" in models:
+            return "DL", "the published file has random-effects pooled rows; check the paper's tau^2 estimator"
+        if models == {"common"}:
+            return "FE", "the published file's pooled rows are common-effect"
+    return "DL", "check the paper's Methods"
+
+
+def plan_text(outcomes: str | Path, studies: str | Path | None = None, published: str | Path | None = None, *,
+              plan_path: str | Path = "plan.toml") -> str:
+    """The TOML text of a starter plan for these files, to be saved at ``plan_path`` (the data paths are written
+    relative to where the plan will read them from). The files are validated as ``reanalyze`` will read them;
+    an outcome whose rows mix measures is refused."""
+    plan_path = Path(plan_path)
+    study_table = load_studies(studies) if studies is not None else None
+    rows = load_outcomes(outcomes, studies=study_table)
+    published_table = load_published(published) if published is not None else None
+    names = list(dict.fromkeys(rows["outcome"]))
+    measures = {}
+    for name in names:
+        found = list(dict.fromkeys(rows.loc[rows["outcome"] == name, "measure"]))
+        if len(found) != 1:
+            raise InputError(f"outcome '{name}' has rows of several measures ({', '.join(found)})", file=str(outcomes),
+                             column="measure", valid="one measure per outcome")
+        measures[name] = found[0]
+    k = max(int((rows["outcome"] == name).sum()) for name in names)
+    source = study_table if study_table is not None else rows.drop_duplicates("study_id")
+    covariates = covariates_of(source, k)
+    has_year = "year" in source.columns
+    pooling, pooling_note = _pooling_guess(published_table)
+
+    lines = [
+        f"# Reanalysis plan written by `bayesmeta init` from {Path(outcomes).name}"
+        + (f", {Path(studies).name}" if studies else "") + (f" and {Path(published).name}" if published else "")
+        + ".",
+        "# Every key is explained in the README (\"The plan\"). Lines marked CHECK are guesses from the data files:",
+        "# put the paper's own words and choices there. Run it with:",
+        f"#   bayesmeta reanalyze {plan_path.name} --out report",
+        "",
+        f"title = {_toml_string('Bayesian reanalysis of a published meta-analysis: ' + ', '.join(names))}"
+        "   # CHECK: the paper's title",
+        "seed = 20240101           # every random step derives from this",
+        "level = 0.95              # credible and confidence level of every interval",
+        "",
+        "[data]",
+        f"outcomes = {_toml_string(_relative(Path(outcomes), plan_path))}",
+    ]
+    if studies is not None:
+        lines.append(f"studies = {_toml_string(_relative(Path(studies), plan_path))}")
+    if published is not None:
+        lines.append(f"published = {_toml_string(_relative(Path(published), plan_path))}   # the paper's numbers")
+    lines += [
+        f"pooling = {_toml_string(pooling)}   # CHECK: how the paper pooled ({pooling_note}): FE, DL, REML, PM, ML "
+        "or I2_rule",
+        "# priors = \"my_priors.toml\"   # your own prior sets (the packaged ones are for log ratios)",
+        "",
+        "# CHECK: the two arms in the paper's words (figures say \"favours <treatment>\").",
+        "[arms]",
+        "treatment = \"treatment\"",
+        "control = \"control\"",
+        "",
+        "[priors]",
+        "main = \"weakly_informative\"",
+        "sensitivity = [\"vague\", \"skeptical\", \"enthusiastic\"]",
+    ]
+    if any(not is_ratio(m) for m in measures.values()):
+        lines += [
+            "# CHECK: the packaged prior sets are written for log ratios (HR, RR, OR). For a difference measure",
+            "# (MD, SMD, RD) write prior sets on its own scale in a TOML file and name it as data.priors (see",
+            "# models/gallery/parkinson_offtime_priors.toml for an example in hours).",
+        ]
+    lines.append("")
+    lines.append("# One table per outcome of the outcomes file. thresholds: values at which P(effect beyond threshold) "
+                 "is")
+    lines.append("# reported (reported scale: ratios for HR/RR/OR); mcid: the minimal clinically important effect.")
+    for name in names:
+        m = measures[name]
+        benefit, note = _benefit_guess(m)
+        null = null_value(m)
+        lines += [
+            f"[outcomes.{_toml_key(name)}]",
+            f"label = {_toml_string(name)}   # CHECK: the outcome in the paper's words",
+            f"measure = {_toml_string(m)}   # {MEASURE_INFO[m].label}, as in the outcomes file",
+            f"benefit = {_toml_string(benefit)}   # CHECK: {note}",
+            f"thresholds = [{_number(null)}]   # CHECK: add clinically meaningful values, e.g. "
+            + ("[0.8, 1.0]" if is_ratio(m) else "[-1.0, 0.0] in the outcome's units"),
+            "# mcid = " + ("0.8" if is_ratio(m) else "-1.0") + "   # CHECK: the minimal clinically important effect "
+            "(on the benefit side of the null)",
+            "",
+        ]
+    if covariates:
+        lines.append("# Study-level columns found in the data, offered for meta-regression; CHECK which the paper used.")
+        lines.append("[covariates]")
+        lines.append("columns = [" + ", ".join(_toml_string(c.column) for c in covariates) + "]")
+        lines.append("min_per_level = 2")
+        factors = [c for c in covariates if c.levels is not None]
+        if factors:
+            lines.append("levels = { " + ", ".join(
+                f"{_toml_key(c.column)} = [" + ", ".join(_toml_string(v) for v in c.levels) + "]"
+                for c in factors) + " }")
+        lines.append("")
+    lines += [
+        "# Sequential monitoring: studies are added " + ("by year" if has_year else "in the order of the file") + ".",
+        "[monitoring]",
+        f"order = {_toml_string('year' if has_year else 'file')}",
+        "benefit_probability = 0.975",
+        "futility_probability = 0.10   # used once an outcome has an mcid",
+        "simulations = 100",
+        "",
+        "# NUTS cross-check of the exact engine (skipped by `bayesmeta reanalyze --quick`).",
+        "[mcmc]",
+        "chains = 2",
+        "draws = 2500",
+        "tune = 1000",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,103 @@
+"""`bayesmeta init`: the starter plan it writes for a user's files runs unchanged with `bayesmeta reanalyze`
+(the three gallery cases' files and a minimal table of arm counts), says what to check, and never overwrites."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tomllib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bayesmeta.cli import main
+from bayesmeta.plan import load_plan
+from bayesmeta.plan_template import covariates_of, plan_text
+
+ROOT = Path(__file__).resolve().parents[1]
+GALLERY = ROOT / "data" / "gallery"
+
+
+def _init_and_run(folder: Path, *files: str) -> tuple[dict, dict]:
+    """init with the named files of ``folder`` (outcomes first, then published), reanalyze --quick; the plan
+    as TOML and the summary."""
+    args = ["init", "--outcomes", str(folder / files[0]), "--out", str(folder / "plan.toml")]
+    if len(files) > 1:
+        args += ["--published", str(folder / files[1])]
+    assert main(args) == 0
+    assert main(["reanalyze", str(folder / "plan.toml"), "--out", str(folder / "report"), "--quick", "--no-cache",
+                 "--quiet"]) == 0
+    plan = tomllib.loads((folder / "plan.toml").read_text())
+    return plan, json.loads((folder / "report" / "summary.json").read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["magnesium_mi", "parkinson_offtime", "glp1_mace"])
+def test_init_plan_of_each_gallery_case_runs_unchanged(case, tmp_path):
+    for name in ("outcomes.csv", "published.csv"):
+        shutil.copy(GALLERY / case / name, tmp_path / name)
+    plan, summary = _init_and_run(tmp_path, "outcomes.csv", "published.csv")
+    rows = pd.read_csv(tmp_path / "outcomes.csv")
+    for outcome, group in rows.groupby("outcome"):
+        assert plan["outcomes"][outcome]["measure"] == group["measure"].iloc[0]
+        assert summary["outcomes"][outcome]["k"] == len(group)
+    assert plan["data"] == {**plan["data"], "outcomes": "outcomes.csv", "published": "published.csv"}
+    assert summary["quick"] is True and summary["comparison"]
+    if case == "parkinson_offtime":  # the review's subgroup column, offered for meta-regression with its levels
+        assert plan["covariates"]["levels"] == {"drug_class": ["COMTI", "DA", "MAOBI"]}
+        assert plan["data"]["pooling"] == "DL"  # the published file does not say the model
+    if case == "glp1_mace":  # dosing interval offered; the trial names and agents (one per trial) are not
+        assert plan["covariates"]["columns"] == ["dosing_interval"]
+        assert plan["data"]["pooling"] == "DL"  # the published rows say 'random'
+
+
+@pytest.mark.slow
+def test_init_plan_of_a_minimal_count_table_runs_unchanged(tmp_path):
+    (tmp_path / "outcomes.csv").write_text(
+        "study_id,outcome,measure,events_treatment,total_treatment,events_control,total_control\n"
+        "A,death,RR,10,100,15,100\nB,death,RR,8,120,14,118\nC,death,RR,20,200,22,190\nD,death,RR,5,60,9,61\n")
+    plan, summary = _init_and_run(tmp_path, "outcomes.csv")
+    assert plan["outcomes"]["death"]["benefit"] == "below" and plan["outcomes"]["death"]["thresholds"] == [1.0]
+    assert "covariates" not in plan and plan["monitoring"]["order"] == "file"
+    assert summary["outcomes"]["death"]["k"] == 4 and summary["outcomes"]["death"]["bayes"]["mu"]["median"] < 0
+    assert (tmp_path / "plan.toml").read_text().count("# CHECK") >= 3
+
+
+def test_init_never_overwrites_a_plan(tmp_path, capsys):
+    shutil.copy(GALLERY / "glp1_mace" / "outcomes.csv", tmp_path / "outcomes.csv")
+    target = tmp_path / "plan.toml"
+    target.write_text("# my plan\n")
+    assert main(["init", "--outcomes", str(tmp_path / "outcomes.csv"), "--out", str(target)]) == 2
+    assert target.read_text() == "# my plan\n"
+    assert "already exists" in capsys.readouterr().err
+    assert not list(tmp_path.glob(".*init-check*"))
+
+
+def test_init_refuses_an_outcome_of_two_measures(tmp_path, capsys):
+    (tmp_path / "outcomes.csv").write_text(
+        "study_id,outcome,measure,estimate,ci_lower,ci_upper\nA,death,HR,0.8,0.6,1.1\nB,death,RR,0.9,0.7,1.2\n")
+    assert main(["init", "--outcomes", str(tmp_path / "outcomes.csv"), "--out", str(tmp_path / "plan.toml")]) == 2
+    assert "several measures" in capsys.readouterr().err and not (tmp_path / "plan.toml").exists()
+
+
+def test_plan_text_paths_are_relative_to_where_the_plan_reads_them(tmp_path):
+    """A plan written into models/ reads data paths from the project folder (load_plan's rule)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(GALLERY / "magnesium_mi" / "outcomes.csv", data / "outcomes.csv")
+    (tmp_path / "models").mkdir()
+    target = tmp_path / "models" / "mine.toml"
+    target.write_text(plan_text(data / "outcomes.csv", plan_path=target))
+    assert tomllib.loads(target.read_text())["data"]["outcomes"] == "data/outcomes.csv"
+    assert load_plan(target).outcomes_file == data / "outcomes.csv"
+
+
+def test_covariates_are_repeated_levels_or_numeric_columns():
+    table = pd.DataFrame({
+        "study_id": list("ABCDEF"), "year": [2001, 2002, 2003, 2004, 2005, 2006],
+        "drug": ["x", "x", "y", "y", "z", "z"], "dose": ["1", "2", "2.5", "3", "1", "2"],
+        "name": list("uvwxyz"), "source": ["p"] * 6, "blank": [""] * 6, "sex": ["m", "m", "m", "f", "", "f"],
+    })
+    found = {c.column: c.levels for c in covariates_of(table, k=6)}
+    assert found == {"drug": ("x", "y", "z"), "dose": None, "sex": ("f", "m")}
