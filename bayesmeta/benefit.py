@@ -18,6 +18,12 @@ class Benefit(str, Enum):
     BELOW = "below"
     ABOVE = "above"
 
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
     @classmethod
     def parse(cls, value: "Benefit | str", *, where: str | None = None) -> "Benefit":
         """A Benefit from 'below'/'above' (case-insensitive) or a Benefit; InputError otherwise."""

@@ -25,8 +25,8 @@ from scipy import stats
 
 from bayesmeta.data import spreadsheet_row
 from bayesmeta.errors import InputError
+from bayesmeta.scales import RATIO_MEASURES
 
-RATIO_MEASURES: tuple[str, ...] = ("HR", "RR", "OR")
 Z_975: float = float(stats.norm.ppf(0.975))
 _KEY_COLUMNS: tuple[str, ...] = ("outcome", "analysis", "variable", "level")
 

@@ -2,13 +2,15 @@
 
 :class:`EffectData` carries what metafor's verbs take as ``yi, sei, slab, measure`` plus the direction of
 benefit, the study-level covariates and, where the studies reported them, the arm counts. Every verb (the exact
-and NUTS fits, ``rma``, leave-one-out, cumulative, monitoring, the prior grid, TSA, influence) accepts it; the
-functions that also take plain arrays turn them into one with :func:`as_effect_data`.
+and NUTS fits, ``rma``, leave-one-out, cumulative, monitoring, the prior grid, TSA, influence) accepts it as its
+first argument ``data``, or plain arrays (yi with ``sei`` or ``vi``, ``study``, ``measure``); each reads its
+argument through :func:`effect_args`, which keeps the verb's own checks of plain arrays. :func:`as_effect_data`
+builds an EffectData from arrays.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +34,8 @@ class EffectData:
     ``sei`` their standard errors (``vi`` = sei^2), ``measure`` the effect measure, ``benefit`` the side of the
     null that favours the treatment arm, ``method`` how each effect was derived ('ci', 'counts', 'given', ...),
     ``covariates`` study-level columns (a DataFrame indexed by study, or None), ``counts`` the arm counts
-    (columns events_treatment, total_treatment, events_control, total_control, indexed by study, or None),
+    (columns events_treatment, total_treatment, events_control, total_control, indexed by study, or None; they
+    may also hold the ``dropped`` studies, which have no effect but enter a binomial likelihood),
     ``dropped`` the studies left out while reading (with no events in either arm), ``source`` where the data
     came from and ``outcome`` the outcome's name when the data are one outcome of a plan.
     """
@@ -183,3 +186,79 @@ def as_effect_data(
     labels = tuple(str(i + 1) for i in range(yi.size)) if study is None else tuple(str(s) for s in study)
     return EffectData(study=labels, yi=yi, sei=sei_arr, measure=measure or "GEN",
                       benefit=Benefit.parse(benefit or Benefit.BELOW), **extra)
+
+
+@dataclass(frozen=True)
+class EffectArgs:
+    """The effects a verb was given, as it was given them: from an :class:`EffectData` (``data`` set) or from
+    plain arrays (``data`` None; ``yi`` and one of ``sei``/``vi`` as passed, not yet validated, so that each
+    verb keeps its own checks and messages for arrays). ``study`` is None when arrays came without labels."""
+
+    yi: Any
+    sei: Any
+    vi: Any
+    study: tuple[str, ...] | None
+    measure: str
+    benefit: Benefit
+    data: EffectData | None = None
+
+    def errors(self) -> np.ndarray:
+        """Standard errors: ``sei``, or sqrt(vi) (NaN where vi <= 0, for the verb's check to name)."""
+        if self.sei is not None:
+            return np.asarray(self.sei, dtype=float)
+        v = np.asarray(self.vi, dtype=float)
+        with np.errstate(invalid="ignore"):
+            return np.where(v > 0, np.sqrt(np.abs(v)), np.nan)
+
+    def variances(self) -> Any:
+        """Sampling variances: ``vi`` as given, or sei^2."""
+        if self.vi is not None:
+            return self.vi
+        return np.asarray(self.sei, dtype=float) ** 2
+
+
+def effect_args(
+    data: "EffectData | Sequence[float] | np.ndarray",
+    sei: Any = None,
+    *,
+    vi: Any = None,
+    study: Sequence[str] | None = None,
+    measure: str | None = None,
+    benefit: Benefit | str | None = None,
+    default_measure: str = "GEN",
+) -> EffectArgs:
+    """What every verb does first with its ``data`` argument: an :class:`EffectData` gives its own arrays,
+    labels, measure and direction of benefit (``measure``/``benefit`` given here override them; ``sei``, ``vi``
+    and ``study`` belong to arrays and are refused with it); plain arrays ``yi = data`` need ``sei`` or ``vi``."""
+    if isinstance(data, EffectData):
+        if sei is not None or vi is not None or study is not None:
+            raise TypeError("sei, vi and study go with arrays; an EffectData carries its own")
+        return EffectArgs(data.yi, data.sei, None, data.study, measure or data.measure,
+                          Benefit.parse(benefit) if benefit is not None else data.benefit, data)
+    if sei is None and vi is None:
+        raise TypeError("standard errors are needed with an array of effects: pass sei= (or vi=)")
+    if sei is not None and vi is not None:
+        raise TypeError("pass sei or vi, not both")
+    labels = None if study is None else tuple(str(s) for s in study)
+    return EffectArgs(data, sei, vi, labels, measure or default_measure, Benefit.parse(benefit or Benefit.BELOW))
+
+
+def count_columns(data: "EffectData | pd.DataFrame | Mapping[str, Any]",
+                  study: Sequence[str] | None = None) -> tuple[list[Any], tuple[str, ...] | None]:
+    """The four arm-count columns (events_treatment, total_treatment, events_control, total_control, as given,
+    not yet validated) and the study labels of ``data``: an :class:`EffectData` with arm counts (its
+    ``counts``, which keep the studies with no events in either arm), or a table (DataFrame or mapping) with the
+    four columns (labels from ``study``, else its ``study`` column, else None)."""
+    if isinstance(data, EffectData):
+        if study is not None:
+            raise TypeError("an EffectData carries its own study labels")
+        if data.counts is None:
+            raise InputError("this analysis needs arm counts", file=data.source, column=COUNT_COLUMNS[0],
+                             valid="columns " + ", ".join(COUNT_COLUMNS))
+        return [data.counts[c].to_numpy() for c in COUNT_COLUMNS], tuple(str(s) for s in data.counts.index)
+    missing = [c for c in COUNT_COLUMNS if c not in data]
+    if missing:
+        raise InputError(f"no column {missing[0]}", column=missing[0], valid="columns " + ", ".join(COUNT_COLUMNS))
+    if study is None and "study" in data:
+        study = [str(s) for s in data["study"]]
+    return [data[c] for c in COUNT_COLUMNS], None if study is None else tuple(str(s) for s in study)

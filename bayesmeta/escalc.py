@@ -17,8 +17,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import gammaln, ndtri
 
+from bayesmeta.scales import COUNT_MEASURES, is_ratio
+
 ZERO_CELL_TO: tuple[str, ...] = ("only0", "all", "if0all", "none")
-DROP00_MEASURES: tuple[str, ...] = ("RR", "OR")
+DROP00_MEASURES: tuple[str, ...] = tuple(m for m in COUNT_MEASURES if is_ratio(m))  # RR, OR
 
 Result = np.ndarray | float
 

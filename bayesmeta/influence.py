@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from bayesmeta.benefit import Benefit
+from bayesmeta.effect_data import EffectData, effect_args
 from bayesmeta.errors import InputError, ModelError
 from bayesmeta.posterior import Posterior
 from bayesmeta.priors import Prior, parse_prior
@@ -32,46 +34,51 @@ _KL_TAIL = 1e-10
 
 
 def leave_one_out(
-    y: Any,
-    sei: Any,
+    data: EffectData | Any,
+    sei: Any = None,
     *,
     mu_prior: str | Prior,
     tau_prior: str | Prior,
-    study_ids: Sequence[str] | None = None,
-    measure: str = "HR",
+    vi: Any = None,
+    study: Sequence[str] | None = None,
+    measure: str | None = None,
     thresholds: Sequence[float] = (1.0, 0.7),
     level: float = 0.95,
-    benefit_below: bool = True,
+    benefit: Benefit | str | None = None,
 ) -> pd.DataFrame:
     """Exact posterior with each study omitted (see the module docstring).
 
-    Columns (index ``omitted``): median, ci_lower, ci_upper (the pooled effect, exp(mu) for ratio measures),
-    ``prob_below_<t>`` for each threshold (``prob_above_<t>`` with ``benefit_below=False``), tau_median,
-    shift_sd, kl. ``attrs['full']`` holds the same summaries for the full data (and its sd of mu).
+    ``data``: an EffectData, or the effects yi with ``sei`` (or ``vi``), ``study`` labels, ``measure``
+    (default GEN) and ``benefit`` (default below). Columns (index ``omitted``): median, ci_lower, ci_upper (the
+    pooled effect, exp(mu) for ratio measures), ``prob_below_<t>`` for each threshold (``prob_above_<t>`` when
+    benefit lies above), tau_median, shift_sd, kl. ``attrs['full']`` holds the same summaries for the full data
+    (and its sd of mu).
     """
     from bayesmeta.exact import fit_exact_batch
 
-    y_arr = np.asarray(y, dtype=float).ravel()
-    s_arr = np.asarray(sei, dtype=float).ravel()
+    args = effect_args(data, sei, vi=vi, study=study, measure=measure, benefit=benefit)
+    measure, benefit = args.measure, args.benefit
+    y_arr = np.asarray(args.yi, dtype=float).ravel()
+    s_arr = np.asarray(args.errors(), dtype=float).ravel()
     k = y_arr.size
     if s_arr.shape != y_arr.shape:
-        raise InputError(f"y and sei differ in length ({y_arr.size} and {s_arr.size})")
+        raise InputError(f"yi and sei differ in length ({y_arr.size} and {s_arr.size})")
     if k < 3:
         raise ModelError(f"leave-one-out needs at least 3 studies, got {k}")
     if not (np.all(np.isfinite(y_arr)) and np.all(np.isfinite(s_arr)) and np.all(s_arr > 0)):
         raise InputError("effects must be finite with positive standard errors", column="sei")
     if not 0 < level < 1:
         raise ValueError(f"level must lie in (0, 1), got {level}")
-    ids = [str(s) for s in study_ids] if study_ids is not None else [str(i + 1) for i in range(k)]
+    ids = list(args.study) if args.study is not None else [str(i + 1) for i in range(k)]
     if len(ids) != k:
-        raise InputError(f"{len(ids)} study ids for {k} studies", column="study_id")
+        raise InputError(f"{len(ids)} study labels for {k} studies", column="study")
     mu, tau = parse_prior(mu_prior, "mu"), parse_prior(tau_prior, "tau")
 
     # Row 0: all studies; row i + 1: study i left out.
     mask = np.vstack([np.ones(k, dtype=bool), ~np.eye(k, dtype=bool)])
     batch = fit_exact_batch(
-        np.broadcast_to(y_arr, (k + 1, k)).copy(),
-        np.broadcast_to(s_arr, (k + 1, k)).copy(),
+        y_arr,
+        s_arr,
         mu_prior=mu,
         tau_prior=tau,
         mask=mask,
@@ -83,7 +90,7 @@ def leave_one_out(
     probs = {}
     for t in thresholds:
         p = np.clip(np.asarray(batch.cdf(to_analysis(float(t), measure), "mu"), dtype=float), 0.0, 1.0)
-        probs[prob_column(float(t), benefit_below)] = p if benefit_below else 1.0 - p
+        probs[prob_column(float(t), benefit)] = p if benefit.below else 1.0 - p
 
     table = pd.DataFrame({"omitted": ids})
     table["median"] = to_reported(median[1:], measure)
@@ -108,15 +115,17 @@ def leave_one_out(
 
 
 def influence(post: Posterior, **kwargs: Any) -> pd.DataFrame:
-    """:func:`leave_one_out` on the data and priors of a fitted posterior (model without covariates)."""
+    """:func:`leave_one_out` on the data and priors of a fitted posterior (model without covariates, normal
+    likelihood: the refits are exact normal-normal fits, so a binomial posterior is refused)."""
+    post.require_normal("leave-one-out influence (exact normal-normal refits)")
     if post.covariates:
         raise ModelError("leave-one-out influence is implemented for the model without covariates")
     return leave_one_out(
-        post.y,
+        post.yi,
         post.sei,
         mu_prior=post.priors["mu"],
         tau_prior=post.priors["tau"],
-        study_ids=post.study_ids,
+        study=post.study,
         measure=post.measure,
         **kwargs,
     )

@@ -1,26 +1,28 @@
 """The common posterior result type returned by every engine.
 
 Both engines (exact integration over tau, and PyMC/NUTS) return a :class:`Posterior`. It holds one marginal
-distribution object per parameter (``mu``, ``tau``, ``theta_new``, ``beta[<name>]``, ``theta[<study>]``), each
+distribution object per parameter (``mu``, ``tau``, ``predictive``, ``beta[<name>]``, ``theta[<study>]``), each
 with the scipy-like interface of :class:`Marginal`, and a way to obtain joint draws for ArviZ. Every summary
 below is computed from those marginals, so the two engines are interchangeable downstream.
 
 Parameter names:
 - ``mu``: the overall mean (the intercept in a meta-regression) on the analysis (log) scale;
 - ``tau``: the between-study standard deviation;
-- ``theta_new``: the effect in a new study (the predictive distribution; at the reference covariate level);
+- ``predictive``: the effect in a new study (the predictive distribution; at the reference covariate level);
 - ``beta[<name>]``: meta-regression coefficients;
 - ``theta[<study>]``: the study-specific (shrunken) effects.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
-from bayesmeta.scales import RATIO_MEASURES
+from bayesmeta.errors import ModelError
+from bayesmeta.scales import is_ratio, reported_float, to_analysis
 
 if TYPE_CHECKING:  # pandas and scipy.stats are imported where used: the exact engine's path needs neither
     import pandas as pd
@@ -106,17 +108,21 @@ def _check_level(level: float) -> None:
 
 @dataclass
 class Posterior:
-    """Posterior of a normal-normal hierarchical model (or meta-regression), from either engine.
+    """Posterior of a random-effects model (or meta-regression), from either engine.
 
     ``draws`` maps parameter names to arrays shaped (chain, draw) — ``theta`` to (chain, draw, study) and
     ``beta`` to (chain, draw, covariate) — or it is None and ``sampler(n_draws, rng)`` produces them on request
-    (the exact engine samples the joint posterior directly, with no Markov chain).
+    (the exact engine samples the joint posterior directly, with no Markov chain). ``likelihood`` is the model's
+    within-study likelihood: "normal" (y_i ~ N(theta_i, sei_i^2)) or "binomial" (the binomial-normal model on
+    arm counts, whose ``yi``/``sei`` are for display only); analyses built on the normal likelihood refuse a
+    binomial posterior (:meth:`require_normal`). ``combination(c)``, given by the exact engine, is the marginal
+    of a linear combination of the coefficients (:meth:`contrast`).
     """
 
     engine: str
     measure: str
-    study_ids: tuple[str, ...]
-    y: np.ndarray
+    study: tuple[str, ...]
+    yi: np.ndarray
     sei: np.ndarray
     marginals: dict[str, Marginal]
     priors: dict[str, str]
@@ -128,6 +134,8 @@ class Posterior:
     warnings: list[str] = field(default_factory=list)
     seed: int | None = None
     extras: dict[str, object] = field(default_factory=dict)
+    likelihood: str = "normal"
+    combination: Callable[[np.ndarray], Marginal] | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         return self.summary_text()
@@ -143,28 +151,64 @@ class Posterior:
     # -- access -------------------------------------------------------------------------------------------
     @property
     def k(self) -> int:
-        return len(self.study_ids)
+        return len(self.study)
 
     @property
     def is_ratio(self) -> bool:
-        return self.measure in RATIO_MEASURES
+        return is_ratio(self.measure)
 
     def marginal(self, param: str) -> Marginal:
-        """The marginal of ``param`` ('mu', 'tau', 'theta_new', 'beta[x]', 'theta[study]')."""
+        """The marginal of ``param`` ('mu', 'tau', 'predictive', 'beta[x]', 'theta[study]')."""
         try:
             return self.marginals[param]
         except KeyError:
             raise KeyError(f"no parameter {param!r}; available: {', '.join(self.marginals)}") from None
 
+    def require_normal(self, analysis: str) -> None:
+        """ModelError unless the posterior has the normal likelihood that ``analysis`` is built on."""
+        if self.likelihood != "normal":
+            raise ModelError(
+                f"{analysis} assumes the normal likelihood y_i ~ N(theta_i, sei_i^2), but this posterior has the "
+                f"{self.likelihood} likelihood (the binomial-normal model on arm counts); refit with the normal "
+                "likelihood on the log ratios for it"
+            )
+
+    # -- linear combinations of the coefficients ----------------------------------------------------------
+    def contrast(self, weights: Mapping[str, float] | Sequence[float]) -> Marginal:
+        """Marginal posterior of a linear combination c'b of the coefficients b = (mu, beta[...]) on the analysis
+        scale: the pooled effect at a factor level is ``{"mu": 1, "beta[x[level]]": 1}``, the difference of two
+        levels ``{"beta[x[a]]": 1, "beta[x[b]]": -1}``. ``weights`` by name (absent names weigh 0), or a vector
+        in the order (mu, *covariates).
+
+        Exact engine: given tau, c'b | tau, y ~ N(c' m(tau), c' V(tau) c), so the marginal is the normal mixture
+        over the engine's tau nodes (Roever & Friede 2022, Comput Methods Programs Biomed). NUTS: the draws of c'b.
+        """
+        names = ("mu", *(f"beta[{c}]" for c in self.covariates))
+        if isinstance(weights, Mapping):
+            unknown = [str(k) for k in weights if k not in names]
+            if unknown:
+                raise KeyError(f"no coefficient {unknown[0]!r}; available: {', '.join(names)}")
+            c = np.array([float(weights.get(n, 0.0)) for n in names])
+        else:
+            c = np.asarray(weights, dtype=float).reshape(-1)
+            if c.size != len(names):
+                raise ValueError(f"{c.size} weights for {len(names)} coefficients ({', '.join(names)})")
+        if not (np.all(np.isfinite(c)) and np.any(c != 0)):
+            raise ValueError(f"the weights must be finite and not all zero, got {c.tolist()}")
+        if self.draws is not None:
+            values = c[0] * np.asarray(self.draws["mu"], dtype=float)
+            if len(names) > 1:
+                values = values + np.asarray(self.draws["beta"], dtype=float) @ c[1:]
+            return SampleMarginal(values)
+        if self.combination is None:
+            raise ModelError("this posterior has neither draws nor the engine's linear combinations")
+        return self.combination(c)
+
     # -- probability statements ---------------------------------------------------------------------------
     def prob_below(self, value: float, param: str = "mu") -> float:
-        """P(exp(param) < value) for ratio measures (value on the ratio scale), else P(param < value)."""
-        if self.is_ratio and param != "tau":
-            if value <= 0:
-                raise ValueError(f"a ratio threshold must be positive, got {value}")
-            cut = float(np.log(value))
-        else:
-            cut = float(value)
+        """P(exp(param) < value) for ratio measures (value on the reported scale, :func:`scales.to_analysis`),
+        else P(param < value); tau is compared as it is."""
+        cut = to_analysis(value, "GEN" if param == "tau" else self.measure)
         return float(np.clip(self.marginal(param).cdf(cut), 0.0, 1.0))
 
     def prob_above(self, value: float, param: str = "mu") -> float:
@@ -173,19 +217,20 @@ class Posterior:
 
     def predictive_interval(self, level: float = 0.95, kind: str = "central") -> tuple[float, float]:
         """Interval for the effect in a new study (analysis scale)."""
-        return self.marginal("theta_new").interval(level, kind)
+        return self.marginal("predictive").interval(level, kind)
 
     # -- tables -------------------------------------------------------------------------------------------
-    def summary(self, level: float = 0.95, scale: str = "log", kind: str = "central") -> pd.DataFrame:
-        """One row per parameter: mean, sd, median and interval on the analysis ('log') scale, or median and
-        interval on the 'natural' scale (exponentiated for ratio measures; quantiles transform exactly, moments
-        do not, so the natural-scale table carries no mean or sd)."""
+    def summary(self, level: float = 0.95, scale: str = "analysis", kind: str = "central") -> pd.DataFrame:
+        """One row per parameter: mean, sd, median, ci_lower, ci_upper on the 'analysis' scale (log ratio for
+        HR/RR/OR), or median, ci_lower, ci_upper on the 'reported' scale (:func:`bayesmeta.scales.to_reported`:
+        exponentiated for ratio measures, tau kept; quantiles transform exactly, moments do not, so the
+        reported-scale table carries no mean or sd)."""
         return _float_frame(self._summary_rows(level, scale, kind), "parameter")
 
-    def _summary_rows(self, level: float = 0.95, scale: str = "log", kind: str = "central") -> list[dict]:
+    def _summary_rows(self, level: float = 0.95, scale: str = "analysis", kind: str = "central") -> list[dict]:
         """The rows of :meth:`summary` as plain dicts."""
-        if scale not in ("log", "natural"):
-            raise ValueError(f"unknown scale {scale!r} (valid: 'log', 'natural')")
+        if scale not in ("analysis", "reported"):
+            raise ValueError(f"unknown scale {scale!r} (valid: 'analysis', 'reported')")
         rows = []
         for name, m in self.marginals.items():
             lo, hi = m.interval(level, kind)
@@ -197,31 +242,31 @@ class Posterior:
                 "ci_lower": lo,
                 "ci_upper": hi,
             }
-            if scale == "natural":
-                transform = np.exp if self.is_ratio and name != "tau" else float
+            if scale == "reported":
+                measure = "GEN" if name == "tau" else self.measure
                 row = {
                     "parameter": name,
-                    "median": float(transform(row["median"])),
-                    "ci_lower": float(transform(lo)),
-                    "ci_upper": float(transform(hi)),
+                    "median": reported_float(row["median"], measure),
+                    "ci_lower": reported_float(lo, measure),
+                    "ci_upper": reported_float(hi, measure),
                 }
             rows.append(row)
         return rows
 
     def shrinkage(self, level: float = 0.95) -> pd.DataFrame:
-        """Observed vs shrunken study effects: y, sei, posterior mean/sd/interval of theta_i, and the shrinkage
+        """Observed vs shrunken study effects: yi, sei, posterior mean/sd/interval of theta_i, and the shrinkage
         share 1 - |E(theta_i) - E(mu)| / |y_i - E(mu)| (0: none, 1: all the way to the mean)."""
         mu_mean = self.marginal("mu").mean()
         rows = []
-        for i, sid in enumerate(self.study_ids):
+        for i, sid in enumerate(self.study):
             m = self.marginal(f"theta[{sid}]")
             lo, hi = m.interval(level)
-            dev = self.y[i] - mu_mean
+            dev = self.yi[i] - mu_mean
             share = np.nan if dev == 0 else 1.0 - abs(m.mean() - mu_mean) / abs(dev)
             rows.append(
                 {
                     "study": sid,
-                    "y": float(self.y[i]),
+                    "yi": float(self.yi[i]),
                     "sei": float(self.sei[i]),
                     "mean": m.mean(),
                     "sd": m.std(),
@@ -238,7 +283,6 @@ class Posterior:
         P(exp(beta) < 1); on the analysis scale (ratio columns hold beta itself) for non-ratio measures."""
         import pandas as pd
 
-        transform = np.exp if self.is_ratio else (lambda v: v)
         rows = []
         for name in self.covariates:
             m = self.marginal(f"beta[{name}]")
@@ -246,9 +290,9 @@ class Posterior:
             rows.append(
                 {
                     "covariate": name,
-                    "median": float(transform(m.median())),
-                    "ci_lower": float(transform(lo)),
-                    "ci_upper": float(transform(hi)),
+                    "median": reported_float(m.median(), self.measure),
+                    "ci_lower": reported_float(lo, self.measure),
+                    "ci_upper": reported_float(hi, self.measure),
                     "prob_below_1" if self.is_ratio else "prob_below_0": float(np.clip(m.cdf(0.0), 0.0, 1.0)),
                 }
             )
@@ -266,17 +310,24 @@ class Posterior:
 
     def to_inference_data(self, n_draws: int = 4000, seed: int | None = None):
         """ArviZ InferenceData with posterior, log_likelihood, posterior_predictive and observed_data groups
-        (dims 'study' and 'covariate'); the prior group is added when the engine supplied prior draws."""
+        (dims 'study' and 'covariate'); the prior group is added when the engine supplied prior draws. A binomial
+        posterior returns its fit's InferenceData, whose log_likelihood is the binomial one of the arm counts
+        (ModelError when the fit did not keep it)."""
         import arviz as az
         from scipy import stats
 
+        if self.likelihood != "normal":
+            idata = self.extras.get("idata")
+            if idata is None:
+                raise ModelError(f"this {self.likelihood} posterior has no InferenceData with its log-likelihood")
+            return idata
         draws = self.get_draws(n_draws, seed)
         rng = np.random.default_rng((self.seed if seed is None else seed) or 0)
         theta = np.asarray(draws["theta"])
         y_rep = theta + rng.standard_normal(theta.shape) * self.sei
-        loglik = stats.norm.logpdf(self.y, loc=theta, scale=self.sei)
-        coords: dict[str, list[str]] = {"study": list(self.study_ids)}
-        dims: dict[str, list[str]] = {"theta": ["study"], "y": ["study"]}
+        loglik = stats.norm.logpdf(self.yi, loc=theta, scale=self.sei)
+        coords: dict[str, list[str]] = {"study": list(self.study)}
+        dims: dict[str, list[str]] = {"theta": ["study"], "yi": ["study"]}
         posterior = {k: np.asarray(v) for k, v in draws.items()}
         if self.covariates:
             coords["covariate"] = list(self.covariates)
@@ -284,14 +335,15 @@ class Posterior:
         prior = self.extras.get("prior_draws")
         return az.from_dict(
             posterior=posterior,
-            log_likelihood={"y": loglik},
-            posterior_predictive={"y": y_rep},
-            observed_data={"y": self.y},
+            log_likelihood={"yi": loglik},
+            posterior_predictive={"yi": y_rep},
+            observed_data={"yi": self.yi},
             prior=prior if isinstance(prior, dict) else None,
             coords=coords,
             dims=dims,
             attrs={
                 "engine": self.engine,
+                "likelihood": self.likelihood,
                 "measure": self.measure,
                 "seed": -1 if self.seed is None else int(self.seed),
                 **{f"prior_{k}": v for k, v in self.priors.items()},
@@ -303,17 +355,15 @@ class Posterior:
         return self.to_inference_data(n_draws, seed).to_netcdf(path)
 
     # -- machine-readable ---------------------------------------------------------------------------------
-    def to_dict(self, level: float = 0.95, below: tuple[float, ...] = ()) -> dict[str, object]:
-        """Plain JSON-ready summary: each parameter {mean, sd, median, ci_lower, ci_upper} (analysis scale),
-        ``prob_below`` for each threshold, engine, k, priors, diagnostics and warnings."""
-        out: dict[str, object] = {"engine": self.engine, "measure": self.measure, "k": self.k}
+    def to_dict(self, level: float = 0.95, thresholds: tuple[float, ...] = ()) -> dict[str, object]:
+        """Plain JSON-ready summary: each parameter (mu, tau, predictive, beta[<column>[<level>]], theta[<study>])
+        {mean, sd, median, ci_lower, ci_upper} on the analysis scale, ``prob_below`` P(param < t) of mu for each
+        threshold t (reported scale), engine, likelihood, k, priors, diagnostics and warnings."""
+        out: dict[str, object] = {"engine": self.engine, "likelihood": self.likelihood, "measure": self.measure,
+                                  "k": self.k}
         for row in self._summary_rows(level):
-            name = row["parameter"]
-            key = "predictive" if name == "theta_new" else str(name)
-            if key.startswith("beta["):
-                key = "beta." + key[5:-1]
-            out[key] = {c: float(row[c]) for c in ("mean", "sd", "median", "ci_lower", "ci_upper")}
-        out["prob_below"] = {str(v): self.prob_below(v) for v in below}
+            out[str(row["parameter"])] = {c: float(row[c]) for c in ("mean", "sd", "median", "ci_lower", "ci_upper")}
+        out["prob_below"] = {str(v): self.prob_below(v) for v in thresholds}
         out["priors"] = dict(self.priors)
         out["diagnostics"] = {k: _jsonable(v) for k, v in self.diagnostics.items()}
         out["warnings"] = list(self.warnings)

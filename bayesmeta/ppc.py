@@ -7,12 +7,13 @@ Per-study checks (:func:`study_predictive_pvalues`):
 - posterior predictive: p_i = P(y_i^rep <= y_i | y) with y_i^rep ~ N(theta_i, s_i^2), theta_i from its
   posterior given all studies (a check of the fitted study effect; conservative, since y_i was used);
 - leave-one-out (:func:`loo_pit`): p_i = P(y_i^rep <= y_i | y_{-i}) with y_i^rep ~ N(theta_new, s_i^2) and
-  theta_new from the posterior without study i -- the LOO probability integral transform (LOO-PIT). In the
-  normal-normal model theta_i | y_{-i} is exactly the predictive theta_new | y_{-i}.
+  theta_new the effect in a new study (parameter ``predictive``) from the posterior without study i -- the LOO
+  probability integral transform (LOO-PIT). In the normal-normal model theta_i | y_{-i} is exactly the
+  predictive theta_new | y_{-i}.
 Two-sided p-values are 2 min(p, 1 - p).
 
 How the probabilities are computed:
-- exact engine: the posterior marginal of theta_i (or of theta_new) is a mixture of normals over the tau
+- exact engine: the posterior marginal of theta_i (or of the predictive effect) is a mixture of normals over the tau
   quadrature nodes, so its convolution with N(0, s_i^2) is the same mixture with every component variance
   increased by s_i^2 -- closed form, no sampling. The LOO posteriors come from refitting the exact engine
   without each study (one batched call with a mask).
@@ -111,25 +112,27 @@ def _is_exact(post: Posterior) -> bool:
 def study_predictive_pvalues(post: Posterior, *, level: float = 0.95, loo: bool = True) -> pd.DataFrame:
     """Per-study posterior predictive p-values, with the LOO-PIT version when ``loo`` is True.
 
-    Columns (index ``study``): y, sei; ``pit`` = P(y_i^rep <= y_i | y), ``p_two_sided``, ``pred_lower``,
+    Columns (index ``study``): yi, sei; ``pit`` = P(y_i^rep <= y_i | y), ``p_two_sided``, ``pred_lower``,
     ``pred_upper`` (the ``level`` posterior predictive interval of y_i^rep); with ``loo``: ``loo_pit``,
     ``loo_p_two_sided``, ``loo_lower``, ``loo_upper``, ``elpd_loo``, ``pareto_k`` (see :func:`loo_pit`).
-    Analysis (log) scale. ``attrs`` records the engine and how the numbers were computed.
+    Analysis (log) scale. ``attrs`` records the engine and how the numbers were computed. A posterior with the
+    binomial likelihood is refused (ModelError): these checks replicate y_i from N(theta_i, s_i^2).
     """
+    post.require_normal("the posterior predictive check of the study effects")
     if not 0 < level < 1:
         raise ValueError(f"level must lie in (0, 1), got {level}")
     rows = []
     exact = _is_exact(post)
     theta_draws = None if exact else np.asarray(post.draws["theta"], dtype=float).reshape(-1, post.k)
-    for i, sid in enumerate(post.study_ids):
+    for i, sid in enumerate(post.study):
         s = float(post.sei[i])
         if exact:
             pred = convolve_marginal(post.marginal(f"theta[{sid}]"), s)
         else:
             pred = _draws_mixture(theta_draws[:, i], s)
-        pit = float(pred.cdf(post.y[i]))
+        pit = float(pred.cdf(post.yi[i]))
         lo, hi = pred.interval(level)
-        rows.append({"study": sid, "y": float(post.y[i]), "sei": s, "pit": pit, "pred_lower": lo, "pred_upper": hi})
+        rows.append({"study": sid, "yi": float(post.yi[i]), "sei": s, "pit": pit, "pred_lower": lo, "pred_upper": hi})
     table = pd.DataFrame(rows).set_index("study")
     table.insert(3, "p_two_sided", _two_sided(table["pit"].to_numpy()))
     method = (
@@ -153,13 +156,14 @@ def loo_pit(post: Posterior, *, level: float = 0.95) -> pd.DataFrame:
     """Leave-one-out probability integral transform: P(y_i^rep <= y_i | y_{-i}) per study.
 
     Exact engine: the model is refitted without each study (one batched exact call with a mask) and the
-    predictive theta_new | y_{-i} is convolved with N(0, s_i^2); ``elpd_loo`` is the exact log predictive density
+    predictive effect | y_{-i} is convolved with N(0, s_i^2); ``elpd_loo`` is the exact log predictive density
     log p(y_i | y_{-i}) and ``pareto_k`` is NaN (no importance sampling). NUTS: PSIS-LOO with the likelihood
     integrated over theta_i (see the module docstring); ``pareto_k`` from ``az.loo``.
 
-    Columns (index ``study``): y, sei, loo_pit, loo_p_two_sided, loo_lower, loo_upper (the ``level`` LOO
-    predictive interval of y_i), elpd_loo, pareto_k.
+    Columns (index ``study``): yi, sei, loo_pit, loo_p_two_sided, loo_lower, loo_upper (the ``level`` LOO
+    predictive interval of y_i), elpd_loo, pareto_k. A binomial posterior is refused (ModelError).
     """
+    post.require_normal("LOO-PIT")
     if post.covariates:
         raise ModelError(
             "LOO predictive checks are implemented for the model without covariates; "
@@ -172,14 +176,14 @@ def loo_pit(post: Posterior, *, level: float = 0.95) -> pd.DataFrame:
     else:
         mixtures, elpd, k_hat, method = _loo_psis(post)
     rows = []
-    for i, sid in enumerate(post.study_ids):
+    for i, sid in enumerate(post.study):
         pred = mixtures[i]
-        p = float(pred.cdf(post.y[i]))
+        p = float(pred.cdf(post.yi[i]))
         lo, hi = pred.interval(level)
         rows.append(
             {
                 "study": sid,
-                "y": float(post.y[i]),
+                "yi": float(post.yi[i]),
                 "sei": float(post.sei[i]),
                 "loo_pit": p,
                 "loo_p_two_sided": float(_two_sided(np.array(p))),
@@ -204,21 +208,21 @@ def _loo_exact(post: Posterior) -> tuple[list[NormalMixture], np.ndarray, np.nda
     k = post.k
     mask = ~np.eye(k, dtype=bool)
     batch = fit_exact_batch(
-        np.broadcast_to(post.y, (k, k)).copy(),
-        np.broadcast_to(post.sei, (k, k)).copy(),
+        post.yi,
+        post.sei,
         mu_prior=post.priors["mu"],
         tau_prior=post.priors["tau"],
         mask=mask,
     )
-    mixtures = [convolve_marginal(batch.posterior(i).marginal("theta_new"), float(post.sei[i])) for i in range(k)]
-    elpd = np.log([float(mixtures[i].pdf(post.y[i])) for i in range(k)])
-    return mixtures, elpd, np.full(k, np.nan), "exact: refit without study i, theta_new convolved with N(0, s_i^2)"
+    mixtures = [convolve_marginal(batch.posterior(i).marginal("predictive"), float(post.sei[i])) for i in range(k)]
+    elpd = np.log([float(mixtures[i].pdf(post.yi[i])) for i in range(k)])
+    return mixtures, elpd, np.full(k, np.nan), "exact: refit without study i, predictive convolved with N(0, s_i^2)"
 
 
 def _integrated_loglik(post: Posterior, mu: np.ndarray, tau: np.ndarray) -> np.ndarray:
     """log N(y_i; mu, s_i^2 + tau^2) per draw and study: shape (chain, draw, study)."""
     scale = np.sqrt(post.sei**2 + tau[..., None] ** 2)
-    return stats.norm.logpdf(post.y, loc=mu[..., None], scale=scale)
+    return stats.norm.logpdf(post.yi, loc=mu[..., None], scale=scale)
 
 
 def _loo_psis(post: Posterior) -> tuple[list[NormalMixture], np.ndarray, np.ndarray, str]:
@@ -231,17 +235,17 @@ def _loo_psis(post: Posterior) -> tuple[list[NormalMixture], np.ndarray, np.ndar
     loglik = _integrated_loglik(post, mu, tau)
     idata = az.from_dict(
         posterior={"mu": mu, "tau": tau},
-        log_likelihood={"y": loglik},
-        observed_data={"y": post.y},
-        coords={"study": list(post.study_ids)},
-        dims={"y": ["study"]},
+        log_likelihood={"yi": loglik},
+        observed_data={"yi": post.yi},
+        coords={"study": list(post.study)},
+        dims={"yi": ["study"]},
     )
     reff = _relative_ess(idata)
     # ArviZ warns when a Pareto k exceeds 0.7; the k of every study is returned in the table instead.
     with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto", category=UserWarning)
         loo = az.loo(idata, pointwise=True, reff=reff)
-        log_w, _ = az.psislw(-idata.log_likelihood["y"].stack(__sample__=("chain", "draw")), reff=reff)
+        log_w, _ = az.psislw(-idata.log_likelihood["yi"].stack(__sample__=("chain", "draw")), reff=reff)
     weights = np.exp(log_w.transpose("study", "__sample__").values)
     mu_flat, tau_flat = mu.reshape(-1), tau.reshape(-1)
     mixtures = []
@@ -268,12 +272,12 @@ def _relative_ess(idata: Any) -> float:
 
 def uniform_ecdf_band(n: int, level: float = 0.95, points: int = 201) -> pd.DataFrame:
     """Pointwise band for the ECDF of ``n`` independent uniform values: at u, n F_n(u) ~ Binomial(n, u), so
-    the band is the binomial ``level`` interval divided by n. Columns u, lower, upper."""
+    the band is the binomial ``level`` interval divided by n. Columns u, ci_lower, ci_upper."""
     if n < 1:
         raise ValueError("n must be at least 1")
     u = np.linspace(0.0, 1.0, points)
     lo, hi = stats.binom.interval(level, n, u)
-    return pd.DataFrame({"u": u, "lower": lo / n, "upper": hi / n})
+    return pd.DataFrame({"u": u, "ci_lower": lo / n, "ci_upper": hi / n})
 
 
 # -- heterogeneity discrepancy -------------------------------------------------------------------------------
@@ -303,9 +307,9 @@ class QDiscrepancyResult:
         }
 
 
-def q_statistic(y: np.ndarray, sei: np.ndarray, mu: np.ndarray) -> np.ndarray:
-    """Q(y, mu) = sum_i (y_i - mu)^2 / s_i^2 for each mu (broadcast over leading axes of ``y`` and ``mu``)."""
-    return np.sum(((np.asarray(y) - np.asarray(mu)[..., None]) / np.asarray(sei)) ** 2, axis=-1)
+def q_statistic(yi: np.ndarray, sei: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """Q(y, mu) = sum_i (y_i - mu)^2 / s_i^2 for each mu (broadcast over leading axes of ``yi`` and ``mu``)."""
+    return np.sum(((np.asarray(yi) - np.asarray(mu)[..., None]) / np.asarray(sei)) ** 2, axis=-1)
 
 
 def q_discrepancy_ppp(post: Posterior, n_draws: int = 4000, seed: int | None = 0) -> QDiscrepancyResult:
@@ -314,8 +318,9 @@ def q_discrepancy_ppp(post: Posterior, n_draws: int = 4000, seed: int | None = 0
     For each posterior draw (mu, tau) (``n_draws`` from the exact sampler, or every stored NUTS draw) new
     studies are replicated, y_rep ~ N(mu, s_i^2 + tau^2), and ppp is the share of draws with
     T(y_rep, mu) >= T(y, mu); ``mc_se`` = sqrt(ppp (1 - ppp) / n). ``seed`` drives both the exact sampler and
-    the replication.
+    the replication. A binomial posterior is refused (ModelError).
     """
+    post.require_normal("the Q-discrepancy check")
     if post.covariates:
         raise ModelError("the Q discrepancy is implemented for the model without covariates")
     if n_draws < 100:
@@ -326,7 +331,7 @@ def q_discrepancy_ppp(post: Posterior, n_draws: int = 4000, seed: int | None = 0
     tau = np.asarray(draws["tau"], dtype=float).ravel()
     sd = np.sqrt(post.sei**2 + tau[:, None] ** 2)
     y_rep = mu[:, None] + sd * rng.standard_normal((mu.size, post.k))
-    t_obs = q_statistic(post.y, post.sei, mu)
+    t_obs = q_statistic(post.yi, post.sei, mu)
     t_rep = np.sum(((y_rep - mu[:, None]) / post.sei) ** 2, axis=-1)
     ppp = float(np.mean(t_rep >= t_obs))
     return QDiscrepancyResult(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bayesmeta.scales import RATIO_MEASURES
+from bayesmeta.scales import is_ratio, reported_float
 
 if TYPE_CHECKING:
     from bayesmeta.frequentist.result import RmaResult
@@ -60,18 +60,18 @@ def posterior_text(post: Posterior, level: float = 0.95) -> str:
         i2 = [100 * t * t / (t * t + s2) for t in (t_lo, t_med, t_hi)]
         lines.append(f"I^2    {i2[1]:.1f}% [{i2[0]:.1f}%, {i2[2]:.1f}%]  (typical within-study variance {s2:.4f})")
     lines += ["", f"Model results (posterior median [{pct} CrI], mean (sd)):"]
-    names = ["mu", "theta_new", *(f"beta[{c}]" for c in post.covariates)]
+    names = ["mu", "predictive", *(f"beta[{c}]" for c in post.covariates)]
     width = max(len(n) for n in names)
     for name in names:
         m = post.marginal(name)
         lo, med, hi = (float(v) for v in m.ppf(probs))
         lines.append(f"{name:<{width}}  {med:8.4f} {_interval(lo, hi, 4):<20} {m.mean():8.4f} ({m.std():.4f})")
     lines.append("")
-    if post.measure in RATIO_MEASURES:
+    if is_ratio(post.measure):
         ratio = post.measure
-        lo, med, hi = (math.exp(float(v)) for v in post.marginal("mu").ppf(probs))
+        lo, med, hi = (reported_float(v, ratio) for v in post.marginal("mu").ppf(probs))
         lines.append(f"{ratio}: {med:.3f} {_interval(lo, hi, 3)}; P({ratio} < 1) = {post.prob_below(1.0):.4f}")
-        lo, med, hi = (math.exp(float(v)) for v in post.marginal("theta_new").ppf(probs))
+        lo, med, hi = (reported_float(v, ratio) for v in post.marginal("predictive").ppf(probs))
         lines.append(f"{ratio} in a new study: {med:.3f} {_interval(lo, hi, 3)}")
     else:
         lines.append(f"P(mu < 0) = {post.prob_below(0.0):.4f}")
@@ -135,11 +135,14 @@ def rma_text(result: RmaResult, measure: str | None = None) -> str:
     predictive = not common and result.pi_lower is not None and result.pi_upper is not None
     if predictive:
         lines += ["", f"{pct} prediction interval: {_interval(result.pi_lower, result.pi_upper, 4)}"]
-    if measure in RATIO_MEASURES and not moderators:
-        ci = _interval(math.exp(result.ci_lower), math.exp(result.ci_upper), 3)
-        nat = f"{measure}: {math.exp(result.estimate):.3f} {ci}"
+    if measure is not None and is_ratio(measure) and not moderators:
+        def rep(value: float) -> float:
+            return reported_float(value, measure)
+
+        ci = _interval(rep(result.ci_lower), rep(result.ci_upper), 3)
+        nat = f"{measure}: {rep(result.estimate):.3f} {ci}"
         if predictive:
-            nat += f"; {pct} prediction interval {_interval(math.exp(result.pi_lower), math.exp(result.pi_upper), 3)}"
+            nat += f"; {pct} prediction interval {_interval(rep(result.pi_lower), rep(result.pi_upper), 3)}"
         lines += ["", nat]
     return "\n".join(lines)
 

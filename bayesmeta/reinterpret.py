@@ -4,14 +4,15 @@ Zampieri FG, Casey JD, Shankar-Hari M, Harrell FE, Harhay MO (2021) Am J Respir 
 Spiegelhalter DJ, Abrams KR, Myles JP (2004) *Bayesian Approaches to Clinical Trials and Health-Care
 Evaluation*, ch. 3 and 5 (skeptical and enthusiastic priors, the conjugate normal approximation).
 
-Likelihood: the published ratio and its CI give y = ln(est), se = (ln U - ln L) / (2 z_{(1+level)/2}), and
-y ~ N(theta, se^2) on the log scale. Prior theta ~ N(m0, s0^2). Posterior (conjugate normal):
-precision 1/se^2 + 1/s0^2, mean (y/se^2 + m0/s0^2) / precision; P(ratio < c) = Phi((ln c - mean) / sd).
+Likelihood: the published ratio and its CI give yi = ln(est), se = (ln U - ln L) / (2 z_{(1+level)/2}), and
+yi ~ N(theta, se^2) on the log scale. Prior theta ~ N(m0, s0^2). Posterior (conjugate normal):
+precision 1/se^2 + 1/s0^2, mean (yi/se^2 + m0/s0^2) / precision; P(ratio < c) = Phi((ln c - mean) / sd).
 
-Direction of benefit (``direction``): 'below' when a ratio below 1 favours the treatment (HR of death, RR of an
-adverse event; the MCID is below 1, e.g. 0.8), 'above' when a ratio above 1 does (RR of response; the MCID is
-above 1, e.g. 1.25). By default the direction follows the MCID. With d = |ln MCID| and the tail probability q of
-the prior's strength (z_q = Phi^-1(1 - q)), every informative prior has s0 = d / z_q:
+Direction of benefit (``benefit``, a :class:`~bayesmeta.benefit.Benefit`): 'below' when a ratio below 1 favours
+the treatment (HR of death, RR of an adverse event; the MCID is below 1, e.g. 0.8), 'above' when a ratio above 1
+does (RR of response; the MCID is above 1, e.g. 1.25). By default the direction of benefit follows the MCID. With
+d = |ln MCID| and the tail probability q of the prior's strength (z_q = Phi^-1(1 - q)), every informative prior
+has s0 = d / z_q:
 
 - skeptical: m0 = 0, and P(benefit at least the MCID) = q (for 'below': P(ratio < MCID) = q);
 - enthusiastic: m0 = ln(MCID), and P(harm, ratio on the other side of 1) = q;
@@ -70,26 +71,27 @@ def _tail_probability(strength: str | float) -> float:
     return q
 
 
-def resolve_direction(mcid: float, direction: str | None = None) -> str:
-    """'below' or 'above' (the side of 1 where benefit lies); checks that the MCID is on that side."""
+def resolve_benefit(mcid: float, benefit: Benefit | str | None = None) -> Benefit:
+    """The side of 1 where benefit lies (the MCID's side when ``benefit`` is None); checks that the MCID is on
+    that side."""
     mcid = float(mcid)
     if not math.isfinite(mcid) or mcid <= 0 or mcid == 1.0:
         raise InputError(f"MCID {mcid!r} is not a ratio other than 1", column="mcid",
                          valid="a ratio > 0 and != 1, e.g. 0.8 (benefit below 1) or 1.25 (benefit above 1)")
-    inferred = "below" if mcid < 1.0 else "above"
-    if direction is None:
+    inferred = Benefit.BELOW if mcid < 1.0 else Benefit.ABOVE
+    if benefit is None:
         return inferred
-    if direction not in ("below", "above"):
-        raise InputError(f"direction {direction!r}", column="direction", valid="'below' or 'above'")
-    if direction != inferred:
-        raise InputError(f"MCID {mcid:g} is on the wrong side of 1 for benefit {direction} 1", column="mcid",
-                         valid="an MCID below 1 with direction 'below', above 1 with 'above'")
-    return direction
+    benefit = Benefit.parse(benefit, where="benefit")
+    if benefit is not inferred:
+        raise InputError(f"MCID {mcid:g} is on the wrong side of 1 for benefit {benefit.value} 1", column="mcid",
+                         valid="an MCID below 1 with benefit 'below', above 1 with 'above'")
+    return benefit
 
 
-def make_prior(name: str, mcid: float = 0.8, direction: str | None = None, strength: str | float = "moderate") -> NormalPrior:
+def make_prior(name: str, mcid: float = 0.8, benefit: Benefit | str | None = None,
+               strength: str | float = "moderate") -> NormalPrior:
     """The reference prior ``name`` on the log ratio (see the module docstring for the definitions)."""
-    direction = resolve_direction(mcid, direction)
+    resolve_benefit(mcid, benefit)
     if name == "vague":
         return NormalPrior("vague", 0.0, VAGUE_SD, None)
     if name == "flat":
@@ -113,7 +115,7 @@ def _prior_arrays(name: str, mcid: np.ndarray, strength: str | float) -> tuple[n
 
 
 def likelihood_from_ci(estimate: float, ci_lower: float, ci_upper: float, level: float = 0.95) -> tuple[float, float]:
-    """(y, se) on the log scale from a ratio and its CI: y = ln est, se = (ln U - ln L) / (2 z_{(1+level)/2})."""
+    """(yi, se) on the log scale from a ratio and its CI: yi = ln est, se = (ln U - ln L) / (2 z_{(1+level)/2})."""
     y, se, _ = _likelihood_arrays(np.array([estimate]), np.array([ci_lower]), np.array([ci_upper]), level)
     if not np.isfinite(se[0]) or se[0] <= 0:
         raise InputError(f"interval {ci_lower:g} to {ci_upper:g} has no width: no standard error can be derived",
@@ -135,36 +137,39 @@ def _likelihood_arrays(est: np.ndarray, low: np.ndarray, up: np.ndarray, level: 
 
 @dataclass(frozen=True)
 class ReinterpretResult:
-    """Posterior of one published ratio under one prior. Log-scale mean/sd; ratio-scale median and interval."""
+    """Posterior of one published ratio under one prior: log-scale mean/sd (``post_mean``, ``post_sd``),
+    ratio-scale median and credible interval (``median``, ``post_ci_lower``, ``post_ci_upper``); ``estimate``,
+    ``ci_lower``, ``ci_upper`` are the published ratio and CI."""
 
     estimate: float
     ci_lower: float
     ci_upper: float
-    y: float
+    yi: float
     se: float
     prior: str
     prior_mean: float
     prior_sd: float
     strength: float | None
-    direction: str
+    benefit: Benefit
     mcid: float
     level: float
     post_mean: float
     post_sd: float
     median: float
-    lower: float
-    upper: float
-    p_benefit: float  # P(ratio < 1) for direction 'below', P(ratio > 1) for 'above'
+    post_ci_lower: float
+    post_ci_upper: float
+    p_benefit: float  # P(ratio < 1) for benefit 'below', P(ratio > 1) for 'above'
     p_mcid: float  # P(ratio < MCID) for 'below', P(ratio > MCID) for 'above'
     p_rope: float
     rope: tuple[float, float]
 
     @property
     def p_below_1(self) -> float:
-        return self.p_benefit if self.direction == "below" else 1.0 - self.p_benefit
+        return self.p_benefit if self.benefit.below else 1.0 - self.p_benefit
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
+        out["benefit"] = self.benefit.value
         out["rope"] = list(self.rope)
         out["prior_sd"] = None if not math.isfinite(self.prior_sd) else self.prior_sd
         return out
@@ -185,8 +190,8 @@ def _summaries(mean: np.ndarray, sd: np.ndarray, below: np.ndarray, mcid: np.nda
     p_lt_mcid = cdf((np.log(mcid) - mean) / sd)
     return {
         "median": np.exp(mean),
-        "lower": np.exp(mean - z * sd),
-        "upper": np.exp(mean + z * sd),
+        "post_ci_lower": np.exp(mean - z * sd),
+        "post_ci_upper": np.exp(mean + z * sd),
         "p_benefit": np.where(below, p_lt_1, 1.0 - p_lt_1),
         "p_mcid": np.where(below, p_lt_mcid, 1.0 - p_lt_mcid),
         "p_rope": cdf((math.log(rope[1]) - mean) / sd) - cdf((math.log(rope[0]) - mean) / sd),
@@ -209,7 +214,7 @@ def reinterpret(
     mcid: float = 0.8,
     level: float = 0.95,
     rope: Sequence[float] = DEFAULT_ROPE,
-    direction: str | None = None,
+    benefit: Benefit | str | None = None,
     strength: str | float = "moderate",
 ) -> ReinterpretResult:
     """Posterior of a published ratio (estimate and CI at ``level``) under a reference prior.
@@ -222,14 +227,14 @@ def reinterpret(
         raise InputError(f"estimate {estimate:g} lies outside its CI {ci_lower:g} to {ci_upper:g}",
                          column="estimate", valid="ci_lower <= estimate <= ci_upper")
     y, se = likelihood_from_ci(estimate, ci_lower, ci_upper, level)
-    direction = resolve_direction(mcid, direction)
-    p = make_prior(prior, mcid, direction, strength)
+    benefit = resolve_benefit(mcid, benefit)
+    p = make_prior(prior, mcid, benefit, strength)
     mean, sd = _posterior(np.array([y]), np.array([se]), np.array([p.mean]), np.array([p.sd]))
     z = float(stats.norm.ppf(0.5 + level / 2.0))
-    s = _summaries(mean, sd, np.array([direction == "below"]), np.array([mcid]), rope, z)
+    s = _summaries(mean, sd, np.array([benefit.below]), np.array([mcid]), rope, z)
     return ReinterpretResult(
-        estimate=float(estimate), ci_lower=float(ci_lower), ci_upper=float(ci_upper), y=y, se=se,
-        prior=p.name, prior_mean=p.mean, prior_sd=p.sd, strength=p.tail, direction=direction, mcid=float(mcid),
+        estimate=float(estimate), ci_lower=float(ci_lower), ci_upper=float(ci_upper), yi=y, se=se,
+        prior=p.name, prior_mean=p.mean, prior_sd=p.sd, strength=p.tail, benefit=benefit, mcid=float(mcid),
         level=float(level), post_mean=float(mean[0]), post_sd=float(sd[0]),
         **{key: float(value[0]) for key, value in s.items()}, rope=rope,
     )
@@ -241,23 +246,22 @@ def reinterpret_published(
     mcid: float = 0.8,
     strength: str | float = "moderate",
     rope: Sequence[float] = DEFAULT_ROPE,
-    benefit: Mapping[str, Benefit | str] | None = None,
+    benefit: Mapping[str, Benefit | str] | Benefit | str | None = None,
     level: float = 0.95,
 ) -> pd.DataFrame:
     """Every HR/RR/OR row of a published-results table with a CI, under each prior: one long table.
 
     ``mcid`` is given for benefit below 1 (e.g. 0.8); ``benefit`` maps outcome names to their direction of
-    benefit (the plan's), and rows of an outcome whose benefit lies above 1 (response rates, where a ratio above
-    1 favours the treatment) use 1/mcid with direction 'above'; outcomes not in the map are taken as 'below'. ROPE bounds are used as given
-    for both directions. Rows without a CI or with a degenerate one (lower = upper, e.g. "1.00 (1.00, 1.00)")
+    benefit (the plan's; or one Benefit for every row), and rows of an outcome whose benefit lies above 1
+    (response rates, where a ratio above 1 favours the treatment) use 1/mcid; outcomes not in the map are taken
+    as 'below'. ROPE bounds are used as given for both directions. Rows without a CI or with a degenerate one (lower = upper, e.g. "1.00 (1.00, 1.00)")
     are kept once per prior with status 'skipped' and the reason; all others have status 'ok'.
-    Columns: the row's key columns and spreadsheet ``row``, prior, direction, mcid, estimate, ci_lower, ci_upper,
-    y, se, prior_mean, prior_sd, post_mean, post_sd, median, lower, upper, p_benefit, p_mcid, p_rope, status,
-    reason. All rows x priors are computed in one vectorised pass.
+    Columns: the row's key columns and spreadsheet ``row``, prior, benefit, mcid, estimate, ci_lower, ci_upper,
+    yi, se, prior_mean, prior_sd, post_mean, post_sd, median, post_ci_lower, post_ci_upper, p_benefit, p_mcid,
+    p_rope, status, reason. All rows x priors are computed in one vectorised pass.
     """
     rope = _check_rope(rope)
-    base = resolve_direction(mcid)
-    if base != "below":
+    if resolve_benefit(mcid) is not Benefit.BELOW:
         raise InputError(f"MCID {mcid:g} must be given for benefit below 1 (e.g. 0.8)", column="mcid")
     rows = published_ratio_rows(published)
     est, low, up = (rows[c].to_numpy(dtype=float) for c in ("estimate", "ci_lower", "ci_upper"))
@@ -266,8 +270,11 @@ def reinterpret_published(
     reason = np.where(~has_ci, "no confidence interval printed",
                       np.where(has_ci & (up <= low), "degenerate interval (lower = upper): no standard error",
                                np.where(~usable, "estimate outside its CI", "")))
-    directions = {str(k): Benefit.parse(v) for k, v in (benefit or {}).items()}
-    below = np.array([directions.get(str(o), Benefit.BELOW).below for o in rows["outcome"]], dtype=bool)
+    if benefit is None or isinstance(benefit, Mapping):
+        directions = {str(k): Benefit.parse(v) for k, v in (benefit or {}).items()}
+        below = np.array([directions.get(str(o), Benefit.BELOW).below for o in rows["outcome"]], dtype=bool)
+    else:  # one direction for every row
+        below = np.full(len(rows), Benefit.parse(benefit).below)
     row_mcid = np.where(below, mcid, 1.0 / mcid)
 
     def safe(values: np.ndarray, fill: float) -> np.ndarray:
@@ -283,10 +290,10 @@ def reinterpret_published(
         summary = _summaries(mean, sd, below, row_mcid, rope, z)
         table = rows[["outcome", "analysis", "variable", "level", "measure", "row"]].copy()
         table.insert(0, "prior", name)
-        table["direction"] = np.where(below, "below", "above")
+        table["benefit"] = np.where(below, Benefit.BELOW.value, Benefit.ABOVE.value)
         table["mcid"] = row_mcid
         table["estimate"], table["ci_lower"], table["ci_upper"] = est, low, up
-        table["y"], table["se"] = safe(y, np.nan), safe(se, np.nan)
+        table["yi"], table["se"] = safe(y, np.nan), safe(se, np.nan)
         table["prior_mean"], table["prior_sd"] = m0, s0
         table["post_mean"], table["post_sd"] = safe(mean, np.nan), safe(sd, np.nan)
         for key, values in summary.items():

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-
+from bayesmeta.benefit import Benefit
 from bayesmeta.errors import InputError
+
+if TYPE_CHECKING:  # numpy is imported where used: the command line's option lists read this module
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,8 @@ def to_analysis(value: float, measure: str) -> float:
 
 def to_reported(values: np.ndarray | float, measure: str) -> np.ndarray:
     """Analysis-scale values on the reported scale: exp(values) for a ratio measure, else the values (floats)."""
+    import numpy as np
+
     v = np.asarray(values, dtype=float)
     return np.exp(v) if is_ratio(measure) else v
 
@@ -100,9 +105,10 @@ def reported_float(value: float, measure: str) -> float:
     return float(to_reported(value, measure))
 
 
-def prob_column(threshold: float, benefit_below: bool) -> str:
-    """Column name of P(effect < threshold) (``prob_below_<t>``) or P(effect > threshold) (``prob_above_<t>``)."""
-    return f"prob_{'below' if benefit_below else 'above'}_{threshold:g}"
+def prob_column(threshold: float, benefit: Benefit | str) -> str:
+    """Column name of P(effect < threshold) (``prob_below_<t>``, benefit below) or P(effect > threshold)
+    (``prob_above_<t>``, benefit above)."""
+    return f"prob_{Benefit.parse(benefit).value}_{threshold:g}"
 
 
 def contrast_name(measure: str) -> str:

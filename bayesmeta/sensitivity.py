@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from bayesmeta.benefit import Benefit
+from bayesmeta.effect_data import EffectData, effect_args
 from bayesmeta.errors import InputError, ModelError
 from bayesmeta.posterior import Posterior
 from bayesmeta.priors import Prior, PriorSet, load_prior_sets, parse_prior
@@ -34,7 +36,7 @@ POWER_ALPHAS = (0.99, 1.01)
 # The distances are integrated over the span of this many posterior draws, the number for which priorsense and
 # ArviZ report (and for which the 0.05 threshold was calibrated); see :func:`cjs_distance`.
 SUPPORT_DRAWS = 4000
-POWER_PARAMETERS = ("mu", "tau", "theta_new")
+POWER_PARAMETERS = ("mu", "tau", "predictive")
 DIAGNOSES = ("prior-data conflict", "strong prior / weak likelihood", "-")
 
 
@@ -97,11 +99,11 @@ def _cdf_grid(members: Sequence[Posterior], x: np.ndarray, param: str) -> np.nda
     return np.vstack([np.asarray(m.marginal(param).cdf(x), dtype=float) for m in members])
 
 
-def _check_data(y: Any, sei: Any) -> tuple[np.ndarray, np.ndarray]:
-    y_arr = np.asarray(y, dtype=float).ravel()
+def _check_data(yi: Any, sei: Any) -> tuple[np.ndarray, np.ndarray]:
+    y_arr = np.asarray(yi, dtype=float).ravel()
     s_arr = np.asarray(sei, dtype=float).ravel()
     if y_arr.shape != s_arr.shape or y_arr.size == 0:
-        raise InputError(f"y and sei must be non-empty and of equal length (got {y_arr.size} and {s_arr.size})")
+        raise InputError(f"yi and sei must be non-empty and of equal length (got {y_arr.size} and {s_arr.size})")
     if not (np.all(np.isfinite(y_arr)) and np.all(np.isfinite(s_arr)) and np.all(s_arr > 0)):
         raise InputError("effects must be finite with positive standard errors", column="sei")
     return y_arr, s_arr
@@ -119,15 +121,16 @@ def _prior_pair(entry: Any) -> tuple[Prior, Prior]:
 
 # -- the prior grid ------------------------------------------------------------------------------------------
 def prior_grid(
-    y: Any,
-    sei: Any,
+    data: EffectData | Any,
+    sei: Any = None,
     prior_sets: Mapping[str, Any] | None = None,
     tau_scales: Sequence[float] = (0.25, 0.5, 1.0, 2.0),
     thresholds: Sequence[float] = (1.0, 0.8, 0.7),
-    measure: str = "HR",
+    measure: str | None = None,
     *,
+    vi: Any = None,
     level: float = 0.95,
-    benefit_below: bool = True,
+    benefit: Benefit | str | None = None,
     include_set_tau: bool = True,
 ) -> pd.DataFrame:
     """Posterior summaries under each named prior set crossed with half-normal tau priors.
@@ -136,13 +139,17 @@ def prior_grid(
     halfnormal(scale) for each of ``tau_scales`` -- one row: the pooled effect's median and ``level`` central
     interval (``median``, ``ci_lower``, ``ci_upper``; exp(mu) for ratio measures), tau's median and interval, the
     predictive interval for a new study (``pred_lower``, ``pred_upper``) and P(ratio < t) for each threshold
-    (``prob_below_<t>``; P(ratio > t), ``prob_above_<t>``, with ``benefit_below=False``). All rows come from one
-    vectorised exact-engine call (:func:`bayesmeta.exact.fit_exact_priors`). ``prior_sets`` maps names to
-    :class:`bayesmeta.priors.PriorSet` (or (mu, tau) pairs); None loads the packaged prior sets.
+    (``prob_below_<t>``; P(ratio > t), ``prob_above_<t>``, when benefit lies above). All rows come from one
+    vectorised exact-engine call (:func:`bayesmeta.exact.fit_exact_priors`). ``data``: an EffectData, or the
+    effects yi with ``sei`` (or ``vi``), ``measure`` (default GEN) and ``benefit`` (default below).
+    ``prior_sets`` maps names to :class:`bayesmeta.priors.PriorSet` (or (mu, tau) pairs); None loads the
+    packaged prior sets.
     """
     from bayesmeta.exact import fit_exact_priors
 
-    y_arr, s_arr = _check_data(y, sei)
+    args = effect_args(data, sei, vi=vi, measure=measure, benefit=benefit)
+    measure, benefit = args.measure, args.benefit
+    y_arr, s_arr = _check_data(args.yi, args.errors())
     if not 0 < level < 1:
         raise ValueError(f"level must lie in (0, 1), got {level}")
     sets = load_prior_sets() if prior_sets is None else prior_sets
@@ -174,7 +181,7 @@ def prior_grid(
     batch = fit_exact_priors(y_arr, s_arr, priors=pairs)
     table = pd.DataFrame(rows)
     ci = np.asarray(batch.interval(level, "mu"), dtype=float)
-    pred = np.asarray(batch.interval(level, "theta_new"), dtype=float)
+    pred = np.asarray(batch.interval(level, "predictive"), dtype=float)
     tau_ci = np.asarray(batch.interval(level, "tau"), dtype=float)
     table["median"] = to_reported(np.asarray(batch.ppf(0.5, "mu"), dtype=float), measure)
     table["ci_lower"] = to_reported(ci[:, 0], measure)
@@ -186,8 +193,8 @@ def prior_grid(
     table["tau_upper"] = tau_ci[:, 1]
     for t in thresholds:
         p = np.clip(np.asarray(batch.cdf(to_analysis(float(t), measure), "mu"), dtype=float), 0.0, 1.0)
-        table[prob_column(float(t), benefit_below)] = p if benefit_below else 1.0 - p
-    table.attrs.update({"measure": measure, "level": level, "benefit_below": benefit_below, "k": int(y_arr.size)})
+        table[prob_column(float(t), benefit)] = p if benefit.below else 1.0 - p
+    table.attrs.update({"measure": measure, "level": level, "benefit": benefit.value, "k": int(y_arr.size)})
     return table
 
 
@@ -204,8 +211,8 @@ def conclusion_changes(
 ) -> pd.DataFrame:
     """Where a probability statement changes category across priors.
 
-    The probability P(ratio < ``threshold``) (or P(ratio > threshold) for a table built with
-    ``benefit_below=False``) of each row of a :func:`prior_grid` table is placed in a band delimited by ``cuts``
+    The probability P(ratio < ``threshold``) (or P(ratio > threshold) for a table built with benefit above)
+    of each row of a :func:`prior_grid` table is placed in a band delimited by ``cuts``
     (default: below 0.5, 0.5 to 0.9, 0.9 or more); ``changes`` is True for rows whose band differs from the band of
     the ``reference`` row (default the first: the first set with its own tau prior). Returns prior_set, tau_prior,
     the probability, ``band`` and ``changes``; ``attrs['robust']`` is True when no row changes band.
@@ -242,7 +249,7 @@ def conclusion_changes(
 
 # -- power-scaling sensitivity -------------------------------------------------------------------------------
 def power_scaling(
-    source: Posterior | tuple[Any, Any],
+    source: Posterior | EffectData | tuple[Any, Any],
     *,
     mu_prior: str | Prior | None = None,
     tau_prior: str | Prior | None = None,
@@ -254,7 +261,8 @@ def power_scaling(
 ) -> pd.DataFrame:
     """Power-scaling prior and likelihood sensitivity per parameter (Kallioinen et al. 2024).
 
-    ``source`` is a :class:`Posterior` or a pair (y, sei) with ``mu_prior`` and ``tau_prior``. Columns:
+    ``source`` is a :class:`Posterior`, or data (an EffectData or a pair (yi, sei)) with ``mu_prior`` and
+    ``tau_prior``. Columns:
     parameter, prior, likelihood (the derivative of the cumulative Jensen-Shannon distance with respect to
     log2(alpha), by central differences at ``alphas``), diagnosis (:func:`diagnose` at ``threshold``).
 
@@ -269,7 +277,9 @@ def power_scaling(
     NUTS (a posterior with draws): ArviZ ``az.psens`` on ``extras['idata']`` (or the posterior's own
     InferenceData), which reweights the draws by Pareto-smoothed importance sampling; it power-scales the joint
     log prior of mu and tau (the ``log_prior`` group, added from the priors when absent) and the summed
-    pointwise log likelihood of the ``log_likelihood`` group (alphas 1/1.01 and 1.01).
+    pointwise log likelihood of the ``log_likelihood`` group (alphas 1/1.01 and 1.01). A binomial-normal posterior
+    is power-scaled there with its own binomial log-likelihood of the arm counts; without draws (the exact path,
+    which refits normal-normal models) it is refused with ModelError.
     """
     lo, hi = _check_alphas(alphas)
     if isinstance(source, Posterior):
@@ -278,13 +288,16 @@ def power_scaling(
         if source.draws is not None:
             table = _power_scaling_psis(source, params, (lo, hi))
             table["diagnosis"] = [diagnose(p, q, threshold) for p, q in zip(table["prior"], table["likelihood"])]
-            table.attrs.update({"method": "psis (ArviZ psens)", "threshold": threshold})
+            table.attrs.update({"method": "psis (ArviZ psens)", "threshold": threshold,
+                                "likelihood": source.likelihood})
             return table
-        y, sei = source.y, source.sei
+        source.require_normal("exact power-scaling (refits of the normal-normal model)")
+        y, sei = source.yi, source.sei
         mu_prior = mu_prior if mu_prior is not None else source.priors["mu"]
         tau_prior = tau_prior if tau_prior is not None else source.priors["tau"]
     else:
-        y, sei = source
+        args = effect_args(source) if isinstance(source, EffectData) else effect_args(*source)
+        y, sei = args.yi, args.errors()
         if mu_prior is None or tau_prior is None:
             raise InputError("power_scaling on data needs mu_prior and tau_prior")
     y_arr, s_arr = _check_data(y, sei)
@@ -312,9 +325,10 @@ def power_scaling(
 
 
 def power_scaling_distances(
-    y: Any,
-    sei: Any,
+    data: EffectData | Any,
+    sei: Any = None,
     *,
+    vi: Any = None,
     mu_prior: str | Prior,
     tau_prior: str | Prior,
     params: Sequence[str] = POWER_PARAMETERS,
@@ -328,7 +342,8 @@ def power_scaling_distances(
     reproduces the base posterior, distance 0)."""
     from bayesmeta.exact import fit_exact_batch, fit_exact_priors
 
-    y_arr, s_arr = _check_data(y, sei)
+    args = effect_args(data, sei, vi=vi)
+    y_arr, s_arr = _check_data(args.yi, args.errors())
     mu, tau = parse_prior(mu_prior, "mu"), parse_prior(tau_prior, "tau")
     powers = [float(a) for a in alphas]
     if any(not (np.isfinite(a) and a > 0) for a in powers):
@@ -338,7 +353,7 @@ def power_scaling_distances(
     prior_batch = fit_exact_priors(y_arr, s_arr, priors=[(mu, tau)] + [(mu.power(a), tau.power(a)) for a in powers])
     n = 1 + len(powers)
     sei_rows = np.vstack([s_arr] + [s_arr / np.sqrt(a) for a in powers])
-    lik_batch = fit_exact_batch(np.broadcast_to(y_arr, (n, y_arr.size)).copy(), sei_rows, mu_prior=mu, tau_prior=tau)
+    lik_batch = fit_exact_batch(y_arr, sei_rows, mu_prior=mu, tau_prior=tau)
     prior_posts = [prior_batch.posterior(i) for i in range(n)]
     lik_posts = [lik_batch.posterior(i) for i in range(n)]
     tail = 1.0 / (support_draws + 1)

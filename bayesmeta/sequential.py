@@ -12,8 +12,8 @@ Higgins, Whitehead & Simmonds 2011, Stat Med 30:903):
 
 When both hold at the same look (a precise effect between the MCID and 1), the decision is 'benefit'.
 
-Direction: with ``benefit_below=True`` (HR of death, RR of an adverse event) benefit is a ratio below 1. For
-outcomes where benefit is a ratio above 1 (RR of response, DCR), pass ``benefit_below=False``: every probability
+Direction: with ``benefit="below"`` (HR of death, RR of an adverse event) benefit is a ratio below 1. For
+outcomes where benefit is a ratio above 1 (RR of response, DCR), pass ``benefit="above"``: every probability
 is then P(ratio > threshold), the rule stops for benefit when P(ratio > 1) > ``benefit_prob`` and for futility
 when P(ratio > MCID) < ``futility_prob``, and the MCID is a ratio above 1 (e.g. 1.25). For non-ratio measures the
 thresholds are on the analysis scale and the null value is 0 instead of 1.
@@ -33,10 +33,11 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from bayesmeta.benefit import Benefit
+from bayesmeta.effect_data import EffectData, effect_args
 from bayesmeta.errors import InputError
 from bayesmeta.exact import fit_exact_batch
-from bayesmeta.scales import RATIO_MEASURES
-from bayesmeta.scales import null_value, prob_column, to_analysis, to_reported
+from bayesmeta.scales import is_ratio, null_value, prob_column, to_analysis, to_reported
 
 # Datasets per batched call in the simulation: bounds memory (datasets x studies x quadrature nodes).
 _MAX_BATCH = 8192
@@ -51,9 +52,10 @@ class MonitoringRule:
     benefit_prob: float = 0.975
     futility_mcid: float | None = 0.8
     futility_prob: float = 0.1
-    benefit_below: bool = True
+    benefit: Benefit = Benefit.BELOW
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "benefit", Benefit.parse(self.benefit))
         for name in ("benefit_prob", "futility_prob"):
             value = getattr(self, name)
             if not 0 < value < 1:
@@ -64,14 +66,12 @@ class MonitoringRule:
         if self.futility_mcid is None:
             return
         null = null_value(measure)
-        if measure in RATIO_MEASURES and self.futility_mcid <= 0:
+        if is_ratio(measure) and self.futility_mcid <= 0:
             raise InputError(f"the MCID must be a positive ratio, got {self.futility_mcid}", valid="a ratio > 0")
-        wrong = self.futility_mcid >= null if self.benefit_below else self.futility_mcid <= null
-        if wrong:
-            side = "below" if self.benefit_below else "above"
+        if not self.benefit.favours(self.futility_mcid, null):
             raise InputError(
                 f"the MCID {self.futility_mcid} must lie on the benefit side of {null:g}",
-                valid=f"a value {side} {null:g} (benefit_below={self.benefit_below})",
+                valid=f"a value {self.benefit.value} {null:g} (benefit {self.benefit.value})",
             )
 
 
@@ -110,7 +110,7 @@ class MonitoringResult:
         return {
             "measure": self.measure,
             "priors": dict(self.priors),
-            "rule": asdict(self.rule),
+            "rule": {**asdict(self.rule), "benefit": self.rule.benefit.value},
             "thresholds": list(self.thresholds),
             "level": self.level,
             "looks": looks,
@@ -128,11 +128,11 @@ def _plain(value: object) -> object:
     return value
 
 
-def _benefit_probabilities(batch, cuts: Sequence[float], benefit_below: bool) -> np.ndarray:
-    """P(mu < cut) (or P(mu > cut)) for each cut on the analysis scale: shape (len(cuts), n)."""
+def _benefit_probabilities(batch, cuts: Sequence[float], benefit: Benefit) -> np.ndarray:
+    """P(mu < cut) (or P(mu > cut), benefit above) for each cut on the analysis scale: shape (len(cuts), n)."""
     out = np.empty((len(cuts), batch.n))
     for i, cut in enumerate(cuts):
-        p = batch.cdf(cut, "mu") if benefit_below else batch.sf(cut, "mu")
+        p = batch.cdf(cut, "mu") if benefit.below else batch.sf(cut, "mu")
         out[i] = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
     return out
 
@@ -162,10 +162,10 @@ def _check_inputs(yi: np.ndarray, sei: np.ndarray) -> None:
         )
 
 
-def publication_order(order: Sequence | np.ndarray | None, study_ids: Sequence[str]) -> np.ndarray:
-    """Indices sorting studies by ``order`` (e.g. publication year), ties broken by study id; the given order
+def publication_order(order: Sequence | np.ndarray | None, study: Sequence[str]) -> np.ndarray:
+    """Indices sorting studies by ``order`` (e.g. publication year), ties broken by study label; the given order
     when ``order`` is None."""
-    ids = np.asarray([str(s) for s in study_ids])
+    ids = np.asarray([str(s) for s in study])
     if order is None:
         return np.arange(ids.size)
     keys = np.asarray(order)
@@ -183,37 +183,45 @@ def publication_order(order: Sequence | np.ndarray | None, study_ids: Sequence[s
 
 
 def monitor(
-    yi: Sequence[float] | np.ndarray,
-    sei: Sequence[float] | np.ndarray,
+    data: EffectData | Sequence[float] | np.ndarray,
+    sei: Sequence[float] | np.ndarray | None = None,
     order: Sequence | np.ndarray | None = None,
     *,
     mu_prior: object,
     tau_prior: object,
-    study_ids: Sequence[str] | None = None,
+    vi: Sequence[float] | np.ndarray | None = None,
+    study: Sequence[str] | None = None,
     sample_sizes: Sequence[float] | np.ndarray | None = None,
     thresholds: Sequence[float] = (1.0, 0.7),
     benefit_prob: float = 0.975,
     futility_mcid: float | None = 0.8,
     futility_prob: float = 0.1,
-    measure: str = "HR",
-    benefit_below: bool = True,
+    measure: str | None = None,
+    benefit: Benefit | str | None = None,
     level: float = 0.95,
 ) -> MonitoringResult:
     """Sequential posterior monitoring: the exact posterior after each study in publication order.
 
-    ``yi``, ``sei``: effects and standard errors on the analysis scale (log ratio for HR/RR/OR). ``order``: sort
-    keys (publication years; ties broken by study id), or None for the given order. ``mu_prior``,
+    ``data``: an EffectData, or the effects yi on the analysis scale (log ratio for HR/RR/OR) with ``sei`` (or
+    ``vi``), ``study`` labels, ``measure`` (default GEN) and ``benefit`` (default below). ``sample_sizes``:
+    participants per study (default: the arm totals of an EffectData with counts). ``order``: sort
+    keys (publication years; ties broken by study label), or None for the given order. ``mu_prior``,
     ``tau_prior``: as accepted by :func:`bayesmeta.exact.fit_exact` (e.g. "normal(0, 4)", "halfnormal(0.5)").
     Look j is the posterior given the first j studies; see the module docstring for the rule and the direction.
     """
-    y = np.asarray(yi, dtype=float)
-    s = np.asarray(sei, dtype=float)
+    args = effect_args(data, sei, vi=vi, study=study, measure=measure, benefit=benefit)
+    measure, benefit = args.measure, args.benefit
+    y = np.asarray(args.yi, dtype=float)
+    s = np.asarray(args.errors(), dtype=float)
     _check_inputs(y, s)
     k = y.size
-    ids = [str(x) for x in study_ids] if study_ids is not None else [str(i + 1) for i in range(k)]
+    ids = list(args.study) if args.study is not None else [str(i + 1) for i in range(k)]
     if len(ids) != k:
-        raise InputError(f"{len(ids)} study ids for {k} studies", column="study_id")
-    rule = MonitoringRule(benefit_prob, futility_mcid, futility_prob, benefit_below)
+        raise InputError(f"{len(ids)} study labels for {k} studies", column="study")
+    if sample_sizes is None and args.data is not None and args.data.counts is not None:
+        counts = args.data.counts.loc[list(ids)]
+        sample_sizes = (counts["total_treatment"] + counts["total_control"]).to_numpy(dtype=float)
+    rule = MonitoringRule(benefit_prob, futility_mcid, futility_prob, benefit)
     rule.check_measure(measure)
     idx = publication_order(order, ids)
     y, s = y[idx], s[idx]
@@ -223,23 +231,23 @@ def monitor(
     # Look j (row j) sees studies 0..j: a lower-triangular mask over the ordered studies.
     mask = np.tril(np.ones((k, k), dtype=bool))
     batch = fit_exact_batch(
-        np.broadcast_to(y, (k, k)).copy(),
-        np.broadcast_to(s, (k, k)).copy(),
+        y,
+        s,
         mu_prior=mu_prior,
         tau_prior=tau_prior,
         mask=mask,
-        study_ids=ids,
+        study=ids,
         measure=measure,
     )
 
     thresholds = tuple(float(t) for t in thresholds)
     null = null_value(measure)
     cuts_reported = list(dict.fromkeys([null, *thresholds] + ([futility_mcid] if futility_mcid is not None else [])))
-    probs = _benefit_probabilities(batch, [to_analysis(t, measure) for t in cuts_reported], benefit_below)
+    probs = _benefit_probabilities(batch, [to_analysis(t, measure) for t in cuts_reported], benefit)
     prob_of = dict(zip(cuts_reported, probs))
 
     ci = to_reported(np.asarray(batch.interval(level, "mu"), dtype=float), measure)
-    pred = to_reported(np.asarray(batch.interval(level, "theta_new"), dtype=float), measure)
+    pred = to_reported(np.asarray(batch.interval(level, "predictive"), dtype=float), measure)
     table = pd.DataFrame(
         {
             "look": np.arange(1, k + 1),
@@ -260,7 +268,7 @@ def monitor(
     table["pred_upper"] = pred[:, 1]
     table["tau_median"] = np.asarray(batch.ppf(0.5, "tau"), dtype=float)
     for t in cuts_reported:
-        table[prob_column(t, benefit_below)] = prob_of[t]
+        table[prob_column(t, benefit)] = prob_of[t]
     benefit, futility = _decisions(
         prob_of[null], prob_of.get(futility_mcid) if futility_mcid is not None else None, rule
     )
@@ -320,8 +328,8 @@ def simulate_sequences(
 
 
 def sequence_stops(
-    y: np.ndarray,
-    se: np.ndarray,
+    yi: np.ndarray,
+    sei: np.ndarray,
     *,
     mu_prior: object,
     tau_prior: object,
@@ -329,13 +337,13 @@ def sequence_stops(
     measure: str = "HR",
     max_batch: int = _MAX_BATCH,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Monitor every sequence (row of ``y``, ``se``; shape (n_seq, k)) look by look until the rule stops it.
+    """Monitor every sequence (row of ``yi``, ``sei``; shape (n_seq, k)) look by look until the rule stops it.
 
     Returns the 1-based look of the first stop (0 when it never stops) and its reason ('benefit', 'futility' or
     ''; 'benefit' when both hold). Look j is one batched exact fit of the first j studies of every sequence still
     running (in chunks of at most ``max_batch`` data sets), so sequences that have stopped cost nothing more.
     """
-    n_seq, k = y.shape
+    n_seq, k = yi.shape
     null = to_analysis(null_value(measure), measure)
     cuts = [null] + ([to_analysis(rule.futility_mcid, measure)] if rule.futility_mcid is not None else [])
     look = np.zeros(n_seq, dtype=int)
@@ -347,8 +355,9 @@ def sequence_stops(
         probs = np.empty((len(cuts), active.size))
         for start in range(0, active.size, max_batch):
             rows = active[start : start + max_batch]
-            batch = fit_exact_batch(y[rows, :j], se[rows, :j], mu_prior=mu_prior, tau_prior=tau_prior, measure=measure)
-            probs[:, start : start + rows.size] = _benefit_probabilities(batch, cuts, rule.benefit_below)
+            batch = fit_exact_batch(yi[rows, :j], sei[rows, :j], mu_prior=mu_prior, tau_prior=tau_prior,
+                                    measure=measure)
+            probs[:, start : start + rows.size] = _benefit_probabilities(batch, cuts, rule.benefit)
         benefit, futility = _decisions(probs[0], probs[1] if len(cuts) > 1 else None, rule)
         stop = benefit | futility
         look[active[stop]] = j
@@ -358,7 +367,7 @@ def sequence_stops(
 
 def operating_characteristics(
     k: int,
-    sei: SESource,
+    sei: SESource | EffectData,
     true_ratio: float | Sequence[float] = (1.0, 0.7),
     tau_values: Sequence[float] = (0.0, 0.1, 0.2, 0.4),
     n_sim: int = 200,
@@ -369,8 +378,8 @@ def operating_characteristics(
     benefit_prob: float = 0.975,
     futility_mcid: float | None = 0.8,
     futility_prob: float = 0.1,
-    measure: str = "HR",
-    benefit_below: bool = True,
+    measure: str | None = None,
+    benefit: Benefit | str | None = None,
     max_batch: int = _MAX_BATCH,
 ) -> pd.DataFrame:
     """Frequentist operating characteristics of the monitoring rule by simulation.
@@ -380,11 +389,16 @@ def operating_characteristics(
     ``np.random.default_rng(seed)``), monitored look by look with the exact posterior. Columns: true_ratio, tau,
     n_sim, p_benefit (probability of stopping for benefit at any look; with R = 1 the type-I error analogue),
     p_futility, p_no_stop, mean_look (mean look at stopping among sequences that stop; NaN if none),
-    mcse_benefit (Monte Carlo standard error of p_benefit), and seed.
+    mcse_benefit (Monte Carlo standard error of p_benefit), and seed. ``sei`` is the pool of standard errors
+    to resample (or a generator), or an EffectData, whose standard errors, measure and direction of benefit are
+    then used; ``measure`` defaults to HR and ``benefit`` to below otherwise.
     """
     if k < 1 or n_sim < 1:
         raise InputError(f"k and n_sim must be positive, got k={k}, n_sim={n_sim}")
-    rule = MonitoringRule(benefit_prob, futility_mcid, futility_prob, benefit_below)
+    if isinstance(sei, EffectData):
+        measure, benefit, sei = measure or sei.measure, benefit or sei.benefit, sei.sei
+    measure = measure or "HR"
+    rule = MonitoringRule(benefit_prob, futility_mcid, futility_prob, Benefit.parse(benefit or Benefit.BELOW))
     rule.check_measure(measure)
     truths = [float(true_ratio)] if np.isscalar(true_ratio) else [float(r) for r in true_ratio]
     taus = [float(t) for t in tau_values]
@@ -450,7 +464,7 @@ def side_by_side(result: MonitoringResult, tsa_curve: pd.DataFrame | object) -> 
             column="study",
             valid="the same studies ordered the same way (by year, ties by study id)",
         )
-    null_col = prob_column(null_value(result.measure), result.rule.benefit_below)
+    null_col = prob_column(null_value(result.measure), result.rule.benefit)
     keep = [
         "look",
         "study",

@@ -37,7 +37,7 @@ from bayesmeta.effect_data import EffectData
 from bayesmeta.effects import MEAN_FUNCTIONS, counts_effect, log_ratio_from_ci
 from bayesmeta.errors import InputError
 from bayesmeta.escalc import ZeroCellRule, log_hr_from_logrank
-from bayesmeta.scales import MEASURES
+from bayesmeta.scales import COUNT_MEASURES, MEASURES, is_ratio
 
 MEANS_FORM: tuple[str, ...] = (
     "mean_treatment", "sd_treatment", "mean_control", "sd_control", "total_treatment", "total_control",
@@ -191,13 +191,13 @@ def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
         method = np.array(["given"] * len(frame), dtype=object)
         measure = measure or "GEN"
     elif form == ("estimate", "ci_lower", "ci_upper"):
-        if measure not in ("HR", "RR", "OR", "MD", "SMD", "RD"):
+        if measure in (None, "GEN"):
             raise InputError("an estimate with a CI needs its measure", file=file, column="measure",
                              valid="HR, RR, OR (ratio scale, analysed as logs) or MD, SMD, RD (raw scale)")
         values = pd.DataFrame({c: numeric_column(frame, c, file, required=True) for c in form})
         check_interval(values, pd.Series([measure] * len(frame)), file)
         est, lower, upper = (values[c].to_numpy() for c in form)
-        if measure in ("MD", "SMD", "RD"):
+        if not is_ratio(measure):
             yi, sei = est, (upper - lower) / (2 * _Z975)
         else:
             yi, sei = log_ratio_from_ci(est, lower, upper)
@@ -212,7 +212,7 @@ def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
         method = np.array(["logrank"] * len(frame), dtype=object)
     else:
         measure = measure or "RR"
-        if measure not in ("RR", "OR", "RD"):
+        if measure not in COUNT_MEASURES:
             raise InputError(f"arm counts give a log RR, log OR or RD, not {measure}", file=file,
                              column="measure", valid="RR (default), OR or RD")
         a, n1, c, n2 = (counts[col].to_numpy() for col in COUNT_COLUMNS)
@@ -246,7 +246,7 @@ def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
         sei=np.asarray(sei, dtype=float)[keep],
         measure=measure,
         method=tuple(str(m) for m in method[keep]),
-        counts=None if counts is None else counts[keep],
+        counts=counts,  # every study's, the dropped ones too: the binomial likelihood uses them
         covariates=covariates[keep],
         source=file,
         dropped=dropped,

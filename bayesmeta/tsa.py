@@ -42,6 +42,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import optimize, special, stats
 
+from bayesmeta.effect_data import EffectArgs, EffectData, effect_args
 from bayesmeta.errors import InputError, ModelError
 
 Convention = Literal["two-sided", "per-side"]
@@ -626,6 +627,14 @@ def _pool(y: np.ndarray, v: np.ndarray, method: str) -> tuple[float, float, floa
     return float(np.sum(w_star * y) / np.sum(w_star)), float(math.sqrt(1.0 / np.sum(w_star))), float(tau2)
 
 
+def _sample_sizes(args: EffectArgs, sample_sizes: ArrayLike | None) -> ArrayLike | None:
+    """``sample_sizes`` as given, else the arm totals of an EffectData with counts (in its study order)."""
+    if sample_sizes is not None or args.data is None or args.data.counts is None:
+        return sample_sizes
+    counts = args.data.counts.loc[list(args.data.study)]
+    return (counts["total_treatment"] + counts["total_control"]).to_numpy(dtype=float)
+
+
 def _check_method(method: str) -> str:
     if method not in ("DL", "FE"):
         raise InputError(f"unknown pooling method {method!r}", column="method", valid="'DL' or 'FE'")
@@ -633,23 +642,29 @@ def _check_method(method: str) -> str:
 
 
 def cumulative_z(
-    yi: ArrayLike,
-    vi: ArrayLike,
+    data: EffectData | ArrayLike,
+    vi: ArrayLike | None = None,
     order: ArrayLike | None = None,
     sample_sizes: ArrayLike | None = None,
     method: str = "DL",
     ris: float | None = None,
     study: Sequence[str] | None = None,
+    *,
+    sei: ArrayLike | None = None,
 ) -> pd.DataFrame:
     """The cumulative Z-curve: after each study in chronological order, the pooled log effect, its SE and
     Z = estimate / SE, with the accrued participants and their fraction of the RIS (Wetterslev et al. 2008).
 
     order: sort key (e.g. publication year; ties keep the input order); None keeps the input order.
-    sample_sizes: participants per study (both arms). method: 'DL' (DerSimonian-Laird) or 'FE' (inverse variance).
+    sample_sizes: participants per study (both arms; default: the arm totals of an EffectData with counts).
+    method: 'DL' (DerSimonian-Laird) or 'FE' (inverse variance). ``data``: an EffectData, or the effects yi with
+    ``vi`` (or ``sei``) and ``study`` labels.
     Columns: look, study, n, n_cumulative, fraction (n_cumulative / ris, NaN without ris), estimate, se, z, tau2.
     """
-    y = np.atleast_1d(np.asarray(yi, dtype=float))
-    v = _check_variances(vi)
+    args = effect_args(data, sei, vi=vi, study=study)
+    study, sample_sizes = args.study, _sample_sizes(args, sample_sizes)
+    y = np.atleast_1d(np.asarray(args.yi, dtype=float))
+    v = _check_variances(args.variances())
     if y.shape != v.shape or not np.all(np.isfinite(y)):
         raise InputError("effects yi must be finite and as many as the variances vi", column="yi")
     method = _check_method(method)
@@ -763,11 +778,11 @@ class TSAResult:
 
 
 def tsa(
-    yi: ArrayLike,
-    vi: ArrayLike,
-    sample_sizes: ArrayLike,
-    p_control: float,
-    relative_risk_reduction: float,
+    data: EffectData | ArrayLike,
+    vi: ArrayLike | None = None,
+    sample_sizes: ArrayLike | None = None,
+    p_control: float | None = None,
+    relative_risk_reduction: float | None = None,
     alpha: float = 0.05,
     power: float = 0.80,
     diversity: float | str = "auto",
@@ -776,8 +791,14 @@ def tsa(
     convention: Convention = "two-sided",
     futility: bool = True,
     study: Sequence[str] | None = None,
+    *,
+    sei: ArrayLike | None = None,
 ) -> TSAResult:
     """Trial sequential analysis of a binary outcome (Wetterslev et al. 2008, 2017).
+
+    ``data``: an EffectData (with arm counts, ``sample_sizes`` default to the arm totals and ``p_control`` to
+    the pooled control-arm proportion), or the effects yi with ``vi`` (or ``sei``) and ``study`` labels.
+    ``relative_risk_reduction`` is required.
 
     diversity: a D^2 in [0, 1), or 'auto' for D^2 of all studies with the DerSimonian-Laird tau^2
     (:func:`diversity`; 0 with method 'FE'). RIS from :func:`required_information_size`, rounded up to whole
@@ -785,8 +806,23 @@ def tsa(
     O'Brien-Fleming-type alpha spending at the looks before the RIS plus a final look at the RIS
     (:func:`boundaries`, two-sided), and with ``futility`` a non-binding beta-spending futility wedge.
     """
-    y = np.atleast_1d(np.asarray(yi, dtype=float))
-    v = _check_variances(vi)
+    args = effect_args(data, sei, vi=vi, study=study)
+    study, sample_sizes = args.study, _sample_sizes(args, sample_sizes)
+    if relative_risk_reduction is None:
+        raise InputError("the anticipated relative risk reduction is needed", column="relative_risk_reduction",
+                         valid="a non-zero number below 1")
+    if p_control is None:
+        counts = None if args.data is None else args.data.counts
+        if counts is None:
+            raise InputError("the control-arm event proportion is needed (or arm counts to pool it from)",
+                             column="p_control", valid="a proportion in (0, 1)")
+        counts = counts.loc[list(args.data.study)]
+        p_control = float(counts["events_control"].sum() / counts["total_control"].sum())
+    if sample_sizes is None:
+        raise InputError("the TSA needs the participants of each study", column="sample_sizes",
+                         valid="sample_sizes, or an EffectData with arm counts")
+    y = np.atleast_1d(np.asarray(args.yi, dtype=float))
+    v = _check_variances(args.variances())
     method = _check_method(method)
     if isinstance(diversity, str):
         if diversity != "auto":

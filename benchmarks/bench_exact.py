@@ -4,8 +4,8 @@ Run: python benchmarks/bench_exact.py  (exit status 1 when a median exceeds its 
 
 Cases:
 - fit + every summary: fit_exact on k = 17 simulated log hazard ratios, then Posterior.summary() (mean, sd, median
-  and central 95% interval of mu, tau, theta_new and all 17 theta_i), Posterior.shrinkage() (the study effects
-  against the observed ones), the 95% predictive interval and the shortest 95% intervals of mu, tau and theta_new;
+  and central 95% interval of mu, tau, predictive and all 17 theta_i), Posterior.shrinkage() (the study effects
+  against the observed ones), the 95% predictive interval and the shortest 95% intervals of mu, tau and predictive;
 - prior grid: fit_exact_priors over 10 x 10 (normal sd of mu, half-normal scale of tau) prior pairs, then the
   central 95% intervals of mu and tau and P(mu < 0) for every member;
 - 4000 joint draws: Posterior.get_draws on the k = 17 fit.
@@ -36,7 +36,7 @@ def fit_and_summarise() -> None:
     post.summary()
     post.shrinkage()
     post.predictive_interval()
-    for name in ("mu", "tau", "theta_new"):
+    for name in ("mu", "tau", "predictive"):
         post.marginal(name).interval(0.95, "shortest")
 
 

@@ -1,6 +1,6 @@
 """Timing of the full prior-sensitivity study with the exact engine for the four HAIC outcomes (OS, PFS, ORR,
 DCR): the prior grid (5 named prior sets x their own tau prior and 4 half-normal scales), power-scaling
-sensitivity (prior and likelihood, mu, tau and theta_new) and leave-one-study-out influence.
+sensitivity (prior and likelihood, mu, tau and predictive) and leave-one-study-out influence.
 
 Run: ``.venv/bin/python benchmarks/bench_sensitivity.py [--repeats 5] [--json]``
 """
@@ -20,34 +20,25 @@ from bayesmeta.effects import effects_for
 from bayesmeta.influence import leave_one_out
 from bayesmeta.priors import load_prior_sets
 from bayesmeta.sensitivity import conclusion_changes, power_scaling, prior_grid
+from bayesmeta.tables import effect_table_from_frame
 
 MU_PRIOR = "normal(0, 4)"
 TAU_PRIOR = "halfnormal(0.5)"
-OUTCOMES = {"OS": ("HR", True), "PFS": ("HR", True), "ORR": ("RR", False), "DCR": ("RR", False)}
+OUTCOMES = {"OS": ("HR", "below"), "PFS": ("HR", "below"), "ORR": ("RR", "above"), "DCR": ("RR", "above")}
 
 
 def study(outcome: str, sets: dict) -> dict[str, object]:
     """Grid + conclusion bands + power-scaling + influence for one outcome."""
-    measure, below = OUTCOMES[outcome]
-    eff = effects_for(outcome)
-    y, s = eff["yi"].to_numpy(), eff["sei"].to_numpy()
-    thresholds = (1.0, 0.8, 0.7) if below else (1.0, 1.25, 1.4286)
-    decisive = 0.7 if below else 1.4286
-    grid = prior_grid(y, s, sets, thresholds=thresholds, measure=measure, benefit_below=below)
+    measure, benefit = OUTCOMES[outcome]
+    data = effect_table_from_frame(effects_for(outcome), measure, source=outcome, benefit=benefit)
+    thresholds = (1.0, 0.8, 0.7) if benefit == "below" else (1.0, 1.25, 1.4286)
+    decisive = 0.7 if benefit == "below" else 1.4286
+    grid = prior_grid(data, prior_sets=sets, thresholds=thresholds)
     bands = conclusion_changes(grid, threshold=decisive)
-    power = power_scaling((y, s), mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR)
-    loo = leave_one_out(
-        y,
-        s,
-        mu_prior=MU_PRIOR,
-        tau_prior=TAU_PRIOR,
-        study_ids=eff["study_id"],
-        measure=measure,
-        thresholds=(1.0, decisive),
-        benefit_below=below,
-    )
+    power = power_scaling(data, mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR)
+    loo = leave_one_out(data, mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR, thresholds=(1.0, decisive))
     return {
-        "k": len(y),
+        "k": data.k,
         "grid_rows": len(grid),
         "robust": bool(bands.attrs["robust"]),
         "power": power.to_dict(orient="records"),

@@ -34,11 +34,16 @@ coverage"""),
     ("md", """## 2. Frequentist cross-check
 The paper pooled with a common-effect model when I² < 50% and DerSimonian-Laird otherwise. The engine
 reproduces R's metafor; here it is beside the published pooled results."""),
+    ("md", """Every analysis takes one typed input, `EffectData`: the studies' labels, effects `yi` on the analysis
+scale (log HR here) with standard errors `sei`, the measure, the direction of benefit and the study-level
+covariates."""),
     ("code", """from bayesmeta.compare import compare_pooled
 from bayesmeta.frequentist import rma
+from bayesmeta.tables import effect_table_from_frame
 
-os_ = effects_for("OS", outcomes, studies)
-reml = rma(os_.yi.to_numpy(), os_.vi.to_numpy(), method="REML")
+o = plan.outcome("OS")
+os_ = effect_table_from_frame(effects_for("OS", outcomes, studies), o.measure, source="OS", benefit=o.benefit)
+reml = rma(os_, method="REML")
 print(f"OS, REML: HR {np.exp(reml.estimate):.3f} ({np.exp(reml.ci_lower):.3f} to {np.exp(reml.ci_upper):.3f}), "
       f"tau2 {reml.tau2:.4f}, I2 {reml.i2:.1f}%")
 compare_pooled(effects[effects.usable], load_published(plan.published), plan.pooling)"""),
@@ -48,9 +53,8 @@ y_i ~ N(theta_i, s_i²), theta_i ~ N(mu, tau²), with mu ~ N(0, 4²) and tau ~ h
 sampling error."""),
     ("code", """from bayesmeta.exact import fit_exact
 
-post = fit_exact(os_.yi.to_numpy(), os_.sei.to_numpy(), mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)",
-                 study_ids=tuple(os_.study_id), measure="HR", seed=SEED)
-post.summary(scale="natural").round(3)"""),
+post = fit_exact(os_, mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)", seed=SEED)
+post.summary(scale="reported").round(3)"""),
     ("code", """for cut in (1.0, 0.8, 0.7):
     print(f"P(HR < {cut}) = {post.prob_below(cut):.3f}")
 lo, hi = np.exp(post.predictive_interval())
@@ -61,15 +65,15 @@ print(f"a new study's HR: 95% predictive interval {lo:.2f} to {hi:.2f}")"""),
 
 checks = study_predictive_pvalues(post)
 print(q_discrepancy_ppp(post, seed=SEED).to_dict()["ppp"])
-checks[["y", "pit", "p_two_sided", "loo_pit", "loo_p_two_sided"]].round(3)"""),
+checks[["yi", "pit", "p_two_sided", "loo_pit", "loo_p_two_sided"]].round(3)"""),
     ("md", """## 5. Meta-regression on the platinum agent
 The paper's frequentist meta-regression found the platinum agent associated with OS. Here the same question as a
 posterior for the ratio of HRs (cisplatin vs oxaliplatin)."""),
     ("code", """from bayesmeta.design import design_matrix
 
-X, names = design_matrix(os_.set_index("study_id"), ["platinum"])
-reg = fit_exact(os_.yi.to_numpy(), os_.sei.to_numpy(), mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)",
-                X=X, covariate_names=names, study_ids=tuple(os_.study_id), measure="HR", seed=SEED)
+X, names = design_matrix(os_.covariates, ["platinum"])
+reg = fit_exact(os_, mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)", X=X, covariate_names=names,
+                seed=SEED)
 name = f"beta[{names[0]}]"
 b = reg.marginal(name)
 print(name, "ratio of HRs:", np.round(np.exp(b.ppf([0.025, 0.5, 0.975])), 3),
@@ -78,20 +82,18 @@ print(name, "ratio of HRs:", np.round(np.exp(b.ppf([0.025, 0.5, 0.975])), 3),
     ("code", """from bayesmeta.influence import leave_one_out
 from bayesmeta.sensitivity import conclusion_changes, power_scaling, prior_grid
 
-grid = prior_grid(os_.yi.to_numpy(), os_.sei.to_numpy(), measure="HR")
+grid = prior_grid(os_)
 changes = conclusion_changes(grid, threshold=0.7)
 print("P(HR < 0.7) keeps its band under every prior:", changes.attrs["robust"])
 grid.assign(band=changes["band"])[["prior_set", "tau_prior", "median", "ci_lower", "ci_upper",
                                    "prob_below_0.7", "prob_below_1", "band"]].round(3)"""),
     ("code", """power_scaling(post)"""),
-    ("code", """loo = leave_one_out(os_.yi.to_numpy(), os_.sei.to_numpy(), mu_prior="normal(0, 4)",
-                    tau_prior="halfnormal(0.5)", study_ids=tuple(os_.study_id), measure="HR")
+    ("code", """loo = leave_one_out(os_, mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)")
 loo.sort_values("kl", ascending=False).round(3).head()"""),
     ("md", """## 7. Sequential monitoring beside trial sequential analysis"""),
     ("code", """from bayesmeta.sequential import monitor
 
-mon = monitor(os_.yi.to_numpy(), os_.sei.to_numpy(), os_.year.to_numpy(), mu_prior="normal(0, 4)",
-              tau_prior="halfnormal(0.5)", study_ids=tuple(os_.study_id), measure="HR")
+mon = monitor(os_, order=os_.covariate("year"), mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)")
 print(mon.first_stop)
 mon.table.round(3)"""),
     ("code", """from bayesmeta.tsa import implied_diversity, required_information_size

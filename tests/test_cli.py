@@ -40,7 +40,7 @@ def test_fit_json_has_the_documented_fields(tmp_path, capsys):
 
     data = tmp_path / "d.csv"
     data.write_text("study,yi,sei\nA,-0.5,0.2\nB,-0.3,0.25\nC,-0.1,0.3\n")
-    assert main(["fit", str(data), "--measure", "HR", "--below", "0.7", "--below", "1", "--json"]) == 0
+    assert main(["fit", str(data), "--measure", "HR", "--threshold", "0.7", "--threshold", "1", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     for key in ("mu", "tau", "predictive"):
         assert set(out[key]) >= {"mean", "sd", "median", "ci_lower", "ci_upper"}
@@ -58,8 +58,8 @@ def test_fit_with_covariates_reports_beta(tmp_path, capsys):
     )
     assert main(["fit", str(data), "--measure", "HR", "--covariates", "platinum", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert "beta.platinum[cis]" in out
-    assert out["beta.platinum[cis]"]["median"] > 0  # cisplatin studies have the larger log HRs
+    assert "beta[platinum[cis]]" in out
+    assert out["beta[platinum[cis]]"]["median"] > 0  # cisplatin studies have the larger log HRs
     assert main(["fit", str(data), "--measure", "HR", "--covariates", "platinum"]) == 0
     assert "ratio of HRs" in capsys.readouterr().out
     assert main(["fit", str(data), "--covariates", "nope"]) == 2
@@ -96,9 +96,9 @@ def test_lowercase_study_names_and_levels_survive_the_text_table(tmp_path, capsy
 def test_bad_option_values_and_unwritable_paths_exit_2(tmp_path, capsys):
     data = tmp_path / "d.csv"
     data.write_text("study,yi,sei\nA,-0.5,0.2\nB,-0.3,0.25\nC,-0.1,0.3\n")
-    assert main(["fit", str(data), "--measure", "HR", "--below", "-1"]) == 2
+    assert main(["fit", str(data), "--measure", "HR", "--threshold", "-1"]) == 2
     assert "positive" in capsys.readouterr().err
-    assert main(["monitor", str(data), "--measure", "HR", "--plot", str(tmp_path / "no" / "dir" / "m.png")]) == 2
+    assert main(["monitor", str(data), "--measure", "HR", "--figures", str(data / "figures")]) == 2
     assert capsys.readouterr().err.startswith("error:")
 
 
@@ -112,3 +112,60 @@ def test_studies_without_events_are_named_when_excluded(tmp_path, capsys):
     captured = capsys.readouterr()
     assert json.loads(captured.out)["k"] == 2
     assert "excluded B" in captured.err
+
+
+def test_fit_benefit_above_reports_the_upper_tail_at_the_level(tmp_path, capsys):
+    import json
+
+    from bayesmeta.exact import fit_exact
+
+    data = tmp_path / "d.csv"
+    data.write_text("study,yi,sei\nA,0.5,0.2\nB,0.3,0.25\nC,0.1,0.3\n")
+    args = ["fit", str(data), "--measure", "RR", "--threshold", "1.25", "--benefit", "above", "--level", "0.9"]
+    assert main([*args, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    post = fit_exact([0.5, 0.3, 0.1], [0.2, 0.25, 0.3], mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)",
+                     measure="RR")
+    assert out["benefit"] == "above" and out["likelihood"] == "normal"
+    assert out["prob_above"]["1.25"] == pytest.approx(1 - post.prob_below(1.25), abs=1e-12)
+    assert (out["mu"]["ci_lower"], out["mu"]["ci_upper"]) == pytest.approx(post.marginal("mu").interval(0.9),
+                                                                           abs=1e-12)
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert f"P(exp(mu) > 1.25) = {1 - post.prob_below(1.25):.4f}" in text and "90% CrI" in text
+
+
+def test_fit_binomial_likelihood_needs_arm_counts_and_nuts(tmp_path, capsys):
+    effects = tmp_path / "d.csv"
+    effects.write_text("study,yi,sei\nA,-0.5,0.2\nB,-0.3,0.25\nC,-0.1,0.3\n")
+    assert main(["fit", str(effects), "--likelihood", "binomial"]) == 2
+    assert "arm counts" in capsys.readouterr().err
+    counts = tmp_path / "c.csv"
+    counts.write_text("study,events_treatment,total_treatment,events_control,total_control\n"
+                      "A,10,100,20,100\nB,12,110,18,105\nC,8,90,15,95\n")
+    assert main(["fit", str(counts), "--likelihood", "binomial", "--engine", "exact"]) == 2
+    assert "--engine" in capsys.readouterr().err
+    assert main(["fit", str(counts), "--likelihood", "binomial", "--measure", "RR"]) == 2
+    assert "odds ratio" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_fit_binomial_likelihood_on_arm_counts(tmp_path, capsys):
+    """`fit --likelihood binomial` fits the binomial-normal model of the OR by NUTS, keeping a study without
+    events in the likelihood; its posterior of mu agrees with the library's fit of the same counts."""
+    import json
+
+    from bayesmeta.mcmc import fit_binomial_nuts
+    from bayesmeta.tables import read_effect_table
+
+    counts = tmp_path / "c.csv"
+    counts.write_text("study,events_treatment,total_treatment,events_control,total_control\n"
+                      "A,10,100,20,100\nB,12,110,18,105\nC,8,90,15,95\nD,0,40,0,38\nE,30,200,41,210\n")
+    assert main(["fit", str(counts), "--likelihood", "binomial", "--seed", "5", "--json"]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert "D kept in the binomial likelihood" in captured.err
+    assert out["likelihood"] == "binomial" and out["engine"] == "nuts" and out["measure"] == "OR"
+    assert out["k"] == 5 and "theta[D]" in out
+    post = fit_binomial_nuts(read_effect_table(counts, "OR"), seed=5)
+    assert out["mu"]["median"] == pytest.approx(post.marginal("mu").median(), abs=1e-12)

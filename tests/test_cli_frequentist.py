@@ -54,15 +54,15 @@ def test_json_matches_metafor(bcg_counts, capsys, method, hksj):
     assert out["k"] == 13 and out["method"] == method and out["measure"] == "RR"
     for key in ("estimate", "se", "ci_lower", "ci_upper", "tau2", "i2", "h2", "q", "q_p"):
         assert out[key] == pytest.approx(ref[key], abs=1e-6), key
-    assert out["natural_scale"]["estimate"] == pytest.approx(np.exp(ref["estimate"]), rel=1e-6)
-    assert out["natural_scale"]["pi_upper"] == pytest.approx(np.exp(ref["pi_upper"]), rel=1e-6)
+    assert out["reported"]["estimate"] == pytest.approx(np.exp(ref["estimate"]), rel=1e-6)
+    assert out["reported"]["pi_upper"] == pytest.approx(np.exp(ref["pi_upper"]), rel=1e-6)
 
 
-def test_yi_vi_input_has_no_natural_scale(bcg_yivi, capsys):
+def test_yi_vi_input_has_no_reported_scale(bcg_yivi, capsys):
     assert main(["frequentist", str(bcg_yivi), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["estimate"] == pytest.approx(_fit("bcg", "REML", "z")["estimate"], abs=1e-6)
-    assert "natural_scale" not in out
+    assert "reported" not in out
 
 
 def test_readable_table_shows_ratio_scale(bcg_counts, capsys):

@@ -23,7 +23,7 @@ def test_plain_unwraps_numpy_scalars():
 def test_measure_value_is_the_name_or_none():
     assert measure_value(Measure.RR) == "RR"
     assert measure_value(None) is None
-    assert [m.value for m in Measure] == ["HR", "RR", "OR", "MD", "SMD", "RD"]
+    assert [m.value for m in Measure] == ["HR", "RR", "OR", "MD", "SMD", "RD", "GEN"]
 
 
 
@@ -56,18 +56,18 @@ def counts(tmp_path):
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "NaN", "infinity"])
 @pytest.mark.parametrize("option, args", [
-    ("--below", ["fit", "{effects}", "--measure", "HR", "--below", "{v}"]),
-    ("--below", ["fit", "{effects}", "--measure", "HR", "--below", "0.8", "--below", "{v}"]),
+    ("--threshold", ["fit", "{effects}", "--measure", "HR", "--threshold", "{v}"]),
+    ("--threshold", ["fit", "{effects}", "--measure", "HR", "--threshold", "0.8", "--threshold", "{v}"]),
     ("--mcid", ["monitor", "{effects}", "--measure", "HR", "--mcid", "{v}"]),
     ("--threshold", ["monitor", "{effects}", "--measure", "HR", "--threshold", "{v}"]),
     ("--benefit-prob", ["monitor", "{effects}", "--measure", "HR", "--benefit-prob", "{v}"]),
     ("--futility-prob", ["monitor", "{effects}", "--measure", "HR", "--futility-prob", "{v}"]),
     ("--threshold", ["sensitivity", "{effects}", "--measure", "HR", "--threshold", "{v}"]),
-    ("--hr", ["reinterpret", "--hr", "{v}", "--ci", "0.6", "1.0"]),
-    ("--ci", ["reinterpret", "--hr", "0.8", "--ci", "0.6", "{v}"]),
-    ("--mcid", ["reinterpret", "--hr", "0.8", "--ci", "0.6", "1.0", "--mcid", "{v}"]),
-    ("--rope", ["reinterpret", "--hr", "0.8", "--ci", "0.6", "1.0", "--rope", "0.9", "{v}"]),
-    ("--level", ["reinterpret", "--hr", "0.8", "--ci", "0.6", "1.0", "--level", "{v}"]),
+    ("--estimate", ["reinterpret", "--estimate", "{v}", "--ci", "0.6", "1.0"]),
+    ("--ci", ["reinterpret", "--estimate", "0.8", "--ci", "0.6", "{v}"]),
+    ("--mcid", ["reinterpret", "--estimate", "0.8", "--ci", "0.6", "1.0", "--mcid", "{v}"]),
+    ("--rope", ["reinterpret", "--estimate", "0.8", "--ci", "0.6", "1.0", "--rope", "0.9", "{v}"]),
+    ("--level", ["reinterpret", "--estimate", "0.8", "--ci", "0.6", "1.0", "--level", "{v}"]),
     ("--level", ["frequentist", "{effects}", "--measure", "HR", "--level", "{v}"]),
     ("--level", ["ppc", "{effects}", "--measure", "HR", "--level", "{v}"]),
     ("--rrr", ["tsa", "{counts}", "--rrr", "{v}"]),
@@ -76,7 +76,7 @@ def counts(tmp_path):
     ("--power", ["tsa", "{counts}", "--rrr", "0.2", "--power", "{v}"]),
 ], ids=lambda a: a[0] if isinstance(a, list) else a)
 def test_non_finite_thresholds_are_refused_with_exit_2(option, args, value, effects, counts, capsys):
-    """`fit --below nan` printed P(exp(mu) < nan) = nan with exit 0."""
+    """`fit --threshold nan` would print P(exp(mu) < nan) = nan with exit 0."""
     assert main([a.format(effects=effects, counts=counts, v=value) for a in args]) == 2
     captured = capsys.readouterr()
     assert captured.err.startswith(f"error: {option} ") and "is not a finite number" in captured.err

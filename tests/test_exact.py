@@ -36,19 +36,19 @@ def _data(name: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
 @pytest.fixture(scope="module")
 def crins() -> Posterior:
     y, s, ids = _data("crins2014.csv")
-    return fit_exact(y, s, mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)", study_ids=ids, measure="OR")
+    return fit_exact(y, s, mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)", study=ids, measure="OR")
 
 
 @pytest.fixture(scope="module")
 def schools_cauchy() -> Posterior:
     y, s, ids = _data("eight_schools.csv")
-    return fit_exact(y, s, mu_prior="normal(0, 50)", tau_prior="halfcauchy(25)", study_ids=ids)
+    return fit_exact(y, s, mu_prior="normal(0, 50)", tau_prior="halfcauchy(25)", study=ids)
 
 
 @pytest.fixture(scope="module")
 def schools_uniform() -> Posterior:
     y, s, ids = _data("eight_schools.csv")
-    return fit_exact(y, s, mu_prior="flat", tau_prior="uniform(0, inf)", study_ids=ids)
+    return fit_exact(y, s, mu_prior="flat", tau_prior="uniform(0, inf)", study=ids)
 
 
 def _digits(x: float) -> float:
@@ -70,7 +70,7 @@ def test_crins_tau_and_mu_summaries_to_printed_precision(crins):
         (1 - float(tau.cdf(1.0)), ref["tau"]["p_tau_above_1"]),
         (mu.median(), ref["mu"]["median"]),
         (mu.mean(), ref["mu"]["mean"]),
-        (crins.marginal("theta_new").median(), ref["theta_new"]["median"]),
+        (crins.marginal("predictive").median(), ref["theta_new"]["median"]),
     ]:
         assert got == pytest.approx(want, abs=_digits(want))
     assert tau.interval(0.95, "shortest")[0] == 0.0
@@ -78,7 +78,7 @@ def test_crins_tau_and_mu_summaries_to_printed_precision(crins):
 
 def test_crins_mu_and_predictive_intervals_close_to_published(crins):
     ref = PUBLISHED["crins2014"]
-    mu, new = crins.marginal("mu"), crins.marginal("theta_new")
+    mu, new = crins.marginal("mu"), crins.marginal("predictive")
     assert mu.std() == pytest.approx(ref["mu"]["sd"], abs=0.005 * mu.std())
     for got, want, sd in [
         (mu.interval(0.95, "shortest"), ref["mu"]["shortest95"], mu.std()),
@@ -94,7 +94,7 @@ def test_crins_mu_and_predictive_intervals_close_to_published(crins):
 def test_eight_schools_published(key, schools_cauchy, schools_uniform):
     post = schools_cauchy if key == "eight_schools_halfcauchy" else schools_uniform
     ref = PUBLISHED[key]
-    tau, mu, new = post.marginal("tau"), post.marginal("mu"), post.marginal("theta_new")
+    tau, mu, new = post.marginal("tau"), post.marginal("mu"), post.marginal("predictive")
     assert tau.median() == pytest.approx(ref["tau"]["median"], abs=_digits(ref["tau"]["median"]))
     lo, hi = tau.interval(0.95, "shortest")
     assert lo == 0.0 and hi == pytest.approx(ref["tau"]["shortest95"][1], abs=_digits(ref["tau"]["shortest95"][1]))
@@ -173,7 +173,7 @@ def crins_independent():
 
 def test_crins_against_independent_quadrature(crins, crins_independent):
     ind = crins_independent
-    mu, tau, new = crins.marginal("mu"), crins.marginal("tau"), crins.marginal("theta_new")
+    mu, tau, new = crins.marginal("mu"), crins.marginal("tau"), crins.marginal("predictive")
     mean, sd = ind.mu_moments()
     assert mu.mean() == pytest.approx(mean, abs=1e-10)
     assert mu.std() == pytest.approx(sd, abs=1e-10)
@@ -239,7 +239,7 @@ def test_known_tau_gives_the_conjugate_normal_posterior():
     assert mu.mean() == pytest.approx(m, abs=1e-8)
     assert mu.std() == pytest.approx(math.sqrt(1 / prec), rel=1e-8)
     assert mu.interval(0.9) == pytest.approx(stats.norm.interval(0.9, m, math.sqrt(1 / prec)), abs=1e-8)
-    new = post.marginal("theta_new")
+    new = post.marginal("predictive")
     assert new.std() == pytest.approx(math.sqrt(1 / prec + tau0**2), rel=1e-8)
     b = s**2 / (s**2 + tau0**2)
     for i in range(4):
@@ -293,7 +293,7 @@ def test_quantiles_are_stable_under_refinement(y, s, mu_prior, tau_prior):
     fine = fit_exact(y, s, mu_prior=mu_prior, tau_prior=tau_prior, rtol=1e-12)
     assert fine.diagnostics["step"] < base.diagnostics["step"]
     q = np.array([0.01, 0.025, 0.5, 0.975, 0.99])
-    for name in ("mu", "tau", "theta_new"):
+    for name in ("mu", "tau", "predictive"):
         # The interquartile range sets the scale: the sd need not exist (flat mu with a heavy-tailed tau posterior).
         scale = float(np.diff(base.marginal(name).ppf([0.25, 0.75]))[0])
         np.testing.assert_allclose(fine.marginal(name).ppf(q), base.marginal(name).ppf(q), atol=1e-6 * scale, rtol=0)
@@ -302,7 +302,7 @@ def test_quantiles_are_stable_under_refinement(y, s, mu_prior, tau_prior):
 # -- result object --------------------------------------------------------------------------------------------------
 def test_posterior_contents(crins):
     assert crins.engine == "exact" and crins.k == 6 and crins.measure == "OR"
-    assert list(crins.marginals)[:3] == ["mu", "tau", "theta_new"]
+    assert list(crins.marginals)[:3] == ["mu", "tau", "predictive"]
     assert all(isinstance(m, Marginal) for m in crins.marginals.values())
     assert "theta[Gras (2008)]" in crins.marginals
     assert crins.priors == {"mu": "normal(0, 4)", "tau": "halfnormal(0.5)"}
@@ -317,7 +317,7 @@ def test_joint_sampler_reproduces_the_marginals(crins):
     for name, values in [
         ("mu", draws["mu"]),
         ("tau", draws["tau"]),
-        ("theta_new", draws["theta_new"]),
+        ("predictive", draws["predictive"]),
         ("theta[Gibelli (2004)]", draws["theta"][..., 1]),
     ]:
         assert stats.kstest(values.ravel(), crins.marginal(name).cdf).pvalue > 1e-3, name
@@ -328,7 +328,7 @@ def test_joint_sampler_reproduces_the_marginals(crins):
 
 
 def test_marginal_methods_agree(schools_cauchy):
-    for name in ("mu", "tau", "theta_new", "theta[A]"):
+    for name in ("mu", "tau", "predictive", "theta[A]"):
         m = schools_cauchy.marginal(name)
         q = np.array([0.001, 0.1, 0.5, 0.9, 0.999])
         np.testing.assert_allclose(m.cdf(m.ppf(q)), q, atol=1e-12)

@@ -10,7 +10,7 @@ from bayesmeta.exact import fit_exact, fit_exact_batch, fit_exact_priors
 
 Y = np.array([-0.45, -0.2, -0.9, 0.1, -0.35, -0.6, -0.05])
 SEI = np.array([0.21, 0.35, 0.4, 0.28, 0.15, 0.5, 0.3])
-PARAMS = ("mu", "theta_new", "tau")
+PARAMS = ("mu", "predictive", "tau")
 
 
 def _assert_member_equals(batch, i, post):
@@ -44,8 +44,8 @@ def test_masked_datasets_equal_single_fits():
         _assert_member_equals(batch, i, post)
         full = batch.posterior(i)
         assert full.k == keep.sum()
-        assert full.study_ids == tuple(str(j + 1) for j in np.flatnonzero(keep))
-        for j, sid in enumerate(full.study_ids):
+        assert full.study == tuple(str(j + 1) for j in np.flatnonzero(keep))
+        for j, sid in enumerate(full.study):
             assert full.marginal(f"theta[{sid}]").mean() == pytest.approx(
                 post.marginal(f"theta[{j + 1}]").mean(), rel=1e-10
             )

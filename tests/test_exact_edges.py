@@ -44,10 +44,10 @@ def test_random_inputs_give_proper_monotone_invertible_marginals(data):
     post = fit_exact(y, s, mu_prior=mu_prior, tau_prior=tau_prior)
     # p(tau | y) decays like tau^-r, r = prior tail exponent + k - (1 if mu is flat): E(tau^m) < inf iff r > m + 1
     r = TAIL[tau_prior.split("(")[0]] + y.size - (mu_prior == "flat")
-    for name in ("mu", "tau", "theta_new", "theta[1]"):
+    for name in ("mu", "tau", "predictive", "theta[1]"):
         m = post.marginal(name)
         mean, sd = m.mean(), m.std()
-        heavy = name in ("tau", "theta_new") or (name == "mu" and mu_prior == "flat")
+        heavy = name in ("tau", "predictive") or (name == "mu" and mu_prior == "flat")
         assert np.isfinite(mean) == (not heavy or r > 2)
         assert np.isfinite(sd) == (not heavy or r > 3)
         sd = m.interval(0.5)[1] - m.interval(0.5)[0]
@@ -72,14 +72,14 @@ def test_moments_that_do_not_exist_are_not_reported():
     infinite; theta_new and mu (given tau, N(y, s^2 + tau^2)) then have no mean either. Quantiles exist."""
     post = fit_exact([0.3], [0.2], mu_prior="flat", tau_prior="halfcauchy(0.5)")
     assert post.marginal("tau").mean() == np.inf and post.marginal("tau").std() == np.inf
-    for name in ("mu", "theta_new"):
+    for name in ("mu", "predictive"):
         assert np.isnan(post.marginal(name).mean()) and post.marginal(name).std() == np.inf
     assert post.marginal("tau").median() == pytest.approx(0.5, rel=1e-10)
     assert post.marginal("mu").median() == pytest.approx(0.3, abs=1e-12)
     assert np.isfinite(post.marginal("theta[1]").mean())
     # with a normal prior on mu, its moments exist whatever the tail of tau
     post = fit_exact([0.3], [0.2], mu_prior="normal(0, 1)", tau_prior="halfcauchy(0.5)")
-    assert np.isfinite(post.marginal("mu").std()) and post.marginal("theta_new").std() == np.inf
+    assert np.isfinite(post.marginal("mu").std()) and post.marginal("predictive").std() == np.inf
     # one more study: p(tau | y) ~ tau^-3, the mean exists but not the variance
     post = fit_exact([0.3, 0.1], [0.2, 0.3], mu_prior="flat", tau_prior="halfcauchy(0.5)")
     assert np.isfinite(post.marginal("tau").mean()) and post.marginal("tau").std() == np.inf
@@ -119,7 +119,7 @@ def test_bad_priors_and_ids():
     with pytest.raises(ModelError, match="valid forms"):
         fit_exact([0.1, 0.2], [0.1, 0.1], mu_prior="cauchy(0, 1)")
     with pytest.raises(InputError, match="appears more than once"):
-        fit_exact([0.1, 0.2], [0.1, 0.1], study_ids=["a", "a"])
+        fit_exact([0.1, 0.2], [0.1, 0.1], study=["a", "a"])
 
 
 @pytest.mark.parametrize(
@@ -133,7 +133,7 @@ def test_shortest_intervals_solve_their_equations(mu_prior, tau_prior, k):
     rng = np.random.default_rng(7)
     sei = rng.uniform(0.1, 0.5, k)
     post = fit_exact(rng.normal(-0.4, 0.3, k), sei, mu_prior=mu_prior, tau_prior=tau_prior)
-    for name in ("mu", "theta_new", "tau"):
+    for name in ("mu", "predictive", "tau"):
         m = post.marginal(name)
         for level in (0.5, 0.95):
             a, b = m.interval(level, "shortest")

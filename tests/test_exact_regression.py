@@ -46,7 +46,7 @@ def test_fixed_tau_gives_the_gls_posterior_with_normal_priors():
         mu_prior="normal(0.1, 2)",
         beta_prior="normal(-0.01, 0.05)",
         tau_prior=f"uniform({tau0}, {tau0 * (1 + 1e-9)})",
-        study_ids=BCG["study"],
+        study=BCG["study"],
     )
     design = np.column_stack([np.ones(Y.size), BCG["ablat"]])
     w = 1 / (S**2 + tau0**2)
@@ -133,7 +133,7 @@ def test_regression_sampler():
         covariate_names=["ablat"],
         mu_prior="normal(0, 4)",
         tau_prior="halfnormal(0.5)",
-        study_ids=BCG["study"],
+        study=BCG["study"],
     )
     draws = post.get_draws(8000, seed=2)
     assert draws["beta"].shape == (1, 8000, 1) and draws["theta"].shape == (1, 8000, 13)
@@ -167,3 +167,59 @@ def test_regression_errors():
         beta_prior=["normal(0, 1)", "normal(0, 1)"],
     )
     assert post.marginal("beta[a]").mean() == pytest.approx(0.5 * post.marginal("beta[b]").mean(), rel=1e-6)
+
+
+# -- linear combinations of the coefficients (Posterior.contrast) ----------------------------------------------
+def test_contrast_at_tau_near_zero_is_the_weighted_least_squares_combination():
+    """tau ~ 0 with flat priors: b | y ~ N((X'WX)^-1 X'Wy, (X'WX)^-1), so c'b is normal with mean c'b_hat and
+    variance c'(X'WX)^-1 c; checked for the pooled effect at a latitude and for a difference of slopes."""
+    x, names = design_matrix(BCG, ["ablat", "year"])
+    post = fit_exact(Y, S, X=x, covariate_names=names, tau_prior="halfnormal(1e-7)")
+    design = np.column_stack([np.ones(Y.size), x])
+    w = 1 / S**2
+    info = design.T @ (w[:, None] * design)
+    coef = np.linalg.solve(info, design.T @ (w * Y))
+    cov = np.linalg.inv(info)
+    for weights in ({"mu": 1.0, "beta[ablat]": 40.0}, {"beta[ablat]": 1.0, "beta[year]": -1.0}):
+        c = np.array([weights.get(n, 0.0) for n in ("mu", "beta[ablat]", "beta[year]")])
+        m, sd = float(c @ coef), float(np.sqrt(c @ cov @ c))
+        combo = post.contrast(weights)
+        assert combo.mean() == pytest.approx(m, abs=1e-7 * sd)
+        assert combo.std() == pytest.approx(sd, rel=1e-6)
+        lo, hi = combo.interval(0.95)
+        assert lo == pytest.approx(m - stats.norm.ppf(0.975) * sd, abs=1e-5 * sd)
+        assert hi == pytest.approx(m + stats.norm.ppf(0.975) * sd, abs=1e-5 * sd)
+        np.testing.assert_allclose(post.contrast(c).median(), combo.median(), rtol=1e-12)
+
+
+def test_contrast_of_one_coefficient_is_its_marginal_and_matches_joint_draws():
+    x, names = design_matrix(BCG, ["ablat"])
+    post = fit_exact(Y, S, X=x, covariate_names=names, mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)")
+    for q in (0.025, 0.5, 0.975):
+        assert float(post.contrast({"mu": 1.0}).ppf(q)) == pytest.approx(float(post.marginal("mu").ppf(q)),
+                                                                        abs=1e-10)
+        assert float(post.contrast({"beta[ablat]": 1.0}).ppf(q)) == pytest.approx(
+            float(post.marginal("beta[ablat]").ppf(q)), abs=1e-10)
+    # the pooled effect at latitude 30: its exact mixture against the engine's exact joint draws
+    combo = post.contrast({"mu": 1.0, "beta[ablat]": 30.0})
+    n = 20_000
+    draws = post.get_draws(n, seed=11)
+    values = np.ravel(draws["mu"]) + 30.0 * np.ravel(draws["beta"][..., 0])
+    assert combo.mean() == pytest.approx(values.mean(), abs=4 * values.std() / math.sqrt(n))
+    assert float(combo.cdf(np.median(values))) == pytest.approx(0.5, abs=4 * 0.5 / math.sqrt(n))
+
+
+def test_contrast_from_draws_and_bad_weights():
+    from dataclasses import replace
+
+    x, names = design_matrix(BCG, ["ablat"])
+    post = fit_exact(Y, S, X=x, covariate_names=names, mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)")
+    drawn = replace(post, draws=post.get_draws(500, seed=2))  # a posterior with stored draws, as NUTS gives
+    values = np.sort(np.ravel(drawn.draws["mu"] - 2.0 * drawn.draws["beta"][..., 0]))
+    np.testing.assert_array_equal(drawn.contrast({"mu": 1.0, "beta[ablat]": -2.0}).draws, values)
+    with pytest.raises(KeyError, match="available: mu, beta\\[ablat\\]"):
+        post.contrast({"beta[year]": 1.0})
+    with pytest.raises(ValueError, match="not all zero"):
+        post.contrast({"mu": 0.0})
+    with pytest.raises(ValueError, match="3 weights for 2 coefficients"):
+        post.contrast([1.0, 0.0, 1.0])

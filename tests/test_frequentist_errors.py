@@ -23,6 +23,12 @@ Y = [0.1, 0.3, -0.2, 0.4]
 V = [0.02, 0.03, 0.05, 0.04]
 
 
+def arms(events_treatment, total_treatment, events_control, total_control) -> dict:
+    """The four arm-count columns as the Mantel-Haenszel verb takes them."""
+    return {"events_treatment": events_treatment, "total_treatment": total_treatment,
+            "events_control": events_control, "total_control": total_control}
+
+
 @pytest.mark.parametrize(
     "yi,vi,match",
     [
@@ -80,13 +86,13 @@ def test_knha_exact_fit_is_refused():
 
 def test_mantel_haenszel_bad_counts():
     with pytest.raises(InputError, match="events out of"):
-        mantel_haenszel([12], [10], [3], [10])
+        mantel_haenszel(arms([12], [10], [3], [10]))
     with pytest.raises(InputError, match="negative"):
-        mantel_haenszel([-1], [10], [3], [10])
+        mantel_haenszel(arms([-1], [10], [3], [10]))
     with pytest.raises(ModelError, match="unknown"):
-        mantel_haenszel([1], [10], [3], [10], measure="RD")
+        mantel_haenszel(arms([1], [10], [3], [10]), measure="RD")
     with pytest.raises(ModelError, match="undefined"):
-        mantel_haenszel([0, 0], [10, 12], [3, 2], [10, 11])
+        mantel_haenszel(arms([0, 0], [10, 12], [3, 2], [10, 11]))
 
 
 def test_subgroup_and_order_inputs():

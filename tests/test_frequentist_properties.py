@@ -34,6 +34,12 @@ RE_METHODS = ("DL", "REML", "PM", "ML")
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FEW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
+
+def arms(events_treatment, total_treatment, events_control, total_control) -> dict:
+    """The four arm-count columns as the Mantel-Haenszel verb takes them."""
+    return {"events_treatment": events_treatment, "total_treatment": total_treatment,
+            "events_control": events_control, "total_control": total_control}
+
 # effects over six orders of magnitude, sampling variances over fourteen (mixed within one table)
 Y_ABS_MAX = 1e3
 LOG10_V = (-8.0, 6.0)
@@ -432,18 +438,18 @@ def test_mantel_haenszel_refuses_impossible_counts(counts, draw):
     events, total = (a, n1) if arm == "treatment" else (c, n2)
     if kind == "events_above_total":
         events[i] = total[i] + draw.draw(st.integers(1, 50))
-        match = f"study {i + 1}: {'a' if arm == 'treatment' else 'c'} = "
+        match = f"study {i + 1}: events_{arm} = "
     elif kind == "negative_events":
         events[i] = -draw.draw(st.integers(1, 50))
-        match = f"'{'a' if arm == 'treatment' else 'c'}' is negative at study {i + 1}"
+        match = f"'events_{arm}' is negative at study {i + 1}"
     elif kind == "negative_total":
         total[i] = -draw.draw(st.integers(1, 50))
-        match = f"'{'n1' if arm == 'treatment' else 'n2'}' is negative at study {i + 1}"
+        match = f"'total_{arm}' is negative at study {i + 1}"
     else:
         events[i] = draw.draw(BAD_NUMBERS)
-        match = f"'{'a' if arm == 'treatment' else 'c'}' has a missing or infinite value at study {i + 1}"
+        match = f"'events_{arm}' has a missing or infinite value at study {i + 1}"
     with pytest.raises(InputError, match=match):
-        mantel_haenszel(a, n1, c, n2, measure=draw.draw(st.sampled_from(["RR", "OR"])))
+        mantel_haenszel(arms(a, n1, c, n2), measure=draw.draw(st.sampled_from(["RR", "OR"])))
 
 
 @PROPERTY
@@ -451,7 +457,7 @@ def test_mantel_haenszel_refuses_impossible_counts(counts, draw):
 def test_mantel_haenszel_valid_counts_are_finite_or_refused(counts, measure):
     a, n1, c, n2 = counts
     try:
-        res = mantel_haenszel(a, n1, c, n2, measure=measure)
+        res = mantel_haenszel(arms(a, n1, c, n2), measure=measure)
     except ModelError as exc:
         if "zero variance" in str(exc):
             assert measure == "RR" and np.all(a == n1) and np.all(c == n2)

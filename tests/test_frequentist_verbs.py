@@ -30,6 +30,12 @@ TOL = 1e-6
 TABLE_KEYS = ("estimate", "se", "zval", "pval", "ci_lower", "ci_upper", "q", "q_p", "tau2", "i2", "h2")
 
 
+def arms(events_treatment, total_treatment, events_control, total_control) -> dict:
+    """The four arm-count columns as the Mantel-Haenszel verb takes them."""
+    return {"events_treatment": events_treatment, "total_treatment": total_treatment,
+            "events_control": events_control, "total_control": total_control}
+
+
 @pytest.mark.parametrize("case", FIX["confint"], ids=lambda c: f"{c['dataset']}-{c['level']}-{c['mods']}")
 def test_qprofile_matches_metafor(case):
     d = DATA[case["dataset"]]
@@ -57,7 +63,7 @@ def test_qprofile_bounds_are_chi2_quantiles():
 @pytest.mark.parametrize("case", FIX["mh"], ids=lambda c: f"{c['dataset']}-{c['measure']}")
 def test_mantel_haenszel_matches_metafor(case):
     d = DATA[case["dataset"]]
-    res = mantel_haenszel(d["ai"], d["n1i"], d["ci"], d["n2i"], measure=case["measure"])
+    res = mantel_haenszel(arms(d["ai"], d["n1i"], d["ci"], d["n2i"]), measure=case["measure"])
     assert res.k == case["k"]
     for key in ("estimate", "se", "zval", "ci_lower", "ci_upper", "q", "q_p", "i2", "h2"):
         assert getattr(res, key) == pytest.approx(case[key], abs=TOL, rel=TOL), key
@@ -71,11 +77,11 @@ def test_mantel_haenszel_matches_metafor(case):
 
 def test_mantel_haenszel_shared_reference_and_single_table():
     d = DATA["bcg"]
-    res = mantel_haenszel(d["ai"], d["n1i"], d["ci"], d["n2i"], measure="RR")
+    res = mantel_haenszel(arms(d["ai"], d["n1i"], d["ci"], d["n2i"]), measure="RR")
     for key, expected in SHARED["MH_RR"].items():
         assert getattr(res, key) == pytest.approx(expected, abs=1e-9), key
     # one table: the MH RR is the table's RR and the variance the usual 1/a - 1/n1 + 1/c - 1/n2
-    one = mantel_haenszel([10], [50], [20], [60], measure="RR")
+    one = mantel_haenszel(arms([10], [50], [20], [60]), measure="RR")
     assert one.estimate == pytest.approx(np.log((10 / 50) / (20 / 60)), rel=1e-12)
     assert one.se**2 == pytest.approx(1 / 10 - 1 / 50 + 1 / 20 - 1 / 60, rel=1e-12)
 

@@ -53,8 +53,8 @@ import json, sys
 from bayesmeta.exact import bayes_factor_mu0, bayes_factor_tau0, fit_exact
 post = fit_exact([-0.5, -0.3, -0.1, -0.6, 0.1], [0.2, 0.25, 0.3, 0.2, 0.3], mu_prior="normal(0, 4)",
                  tau_prior="halfnormal(0.5)", measure="HR")
-summary = post.to_dict(below=(1.0,))
-for name in ("mu", "tau", "theta_new"):
+summary = post.to_dict(thresholds=(1.0,))
+for name in ("mu", "tau", "predictive"):
     post.marginal(name).interval(0.95, "shortest")
 text = repr(post)
 bf = bayes_factor_mu0(post), bayes_factor_tau0(post)

@@ -19,7 +19,7 @@ MU, TAU = "normal(0, 4)", "halfnormal(0.5)"
 
 @pytest.fixture(scope="module")
 def table():
-    return leave_one_out(Y, SEI, mu_prior=MU, tau_prior=TAU, study_ids=IDS, measure="HR", thresholds=(1.0, 0.7))
+    return leave_one_out(Y, SEI, mu_prior=MU, tau_prior=TAU, study=IDS, measure="HR", thresholds=(1.0, 0.7))
 
 
 def test_omitting_a_study_equals_a_fit_on_the_rest(table):
@@ -52,7 +52,7 @@ def test_full_posterior_and_shift(table):
 def test_kl_matches_the_normal_closed_form():
     """tau prior concentrated at 0, flat mu prior: mu | y ~ N(m, v) and mu | y_{-i} ~ N(m_i, v_i), so
     KL = log(sqrt(v_i / v)) + (v + (m - m_i)^2) / (2 v_i) - 1/2."""
-    t = leave_one_out(Y, SEI, mu_prior="flat", tau_prior="halfnormal(0.0001)", study_ids=IDS, measure="HR")
+    t = leave_one_out(Y, SEI, mu_prior="flat", tau_prior="halfnormal(0.0001)", study=IDS, measure="HR")
     w = 1 / SEI**2
     m, v = np.sum(w * Y) / w.sum(), 1 / w.sum()
     for i in range(Y.size):
@@ -65,7 +65,7 @@ def test_kl_matches_the_normal_closed_form():
 def test_influence_of_a_posterior_and_the_figure(table):
     from bayesmeta.plots.sensitivity import plot_influence
 
-    post = fit_exact(Y, SEI, mu_prior=MU, tau_prior=TAU, study_ids=IDS, measure="HR")
+    post = fit_exact(Y, SEI, mu_prior=MU, tau_prior=TAU, study=IDS, measure="HR")
     t = influence(post, thresholds=(1.0, 0.7))
     assert np.allclose(t["median"], table["median"], atol=1e-12)
     fig = plot_influence(t, t.attrs["full"], measure="HR")
@@ -77,7 +77,7 @@ def test_kudo_2018_is_the_most_influential_overall_survival_study():
     from bayesmeta.effects import effects_for
 
     os_ = haic_effects_for("OS")
-    t = leave_one_out(os_["yi"], os_["sei"], mu_prior=MU, tau_prior=TAU, study_ids=os_["study_id"], measure="HR")
+    t = leave_one_out(os_["yi"], os_["sei"], mu_prior=MU, tau_prior=TAU, study=os_["study_id"], measure="HR")
     assert t["kl"].idxmax() == "Kudo2018"
     assert t["shift_sd"].abs().idxmax() == "Kudo2018"
     assert t.loc["Kudo2018", "tau_median"] < t.attrs["full"]["tau_median"]

@@ -51,7 +51,7 @@ def schools() -> Posterior:
         d.sei,
         mu_prior="normal(0, 50)",
         tau_prior="halfcauchy(25)",
-        study_ids=d.study,
+        study=d.study,
         seed=SEED,
         target_accept=0.95,
     )
@@ -62,7 +62,7 @@ def os_fit(os_effects) -> Posterior:
     return fit_nuts(
         os_effects.yi,
         os_effects.sei,
-        study_ids=os_effects.study_id,
+        study=os_effects.study_id,
         measure="HR",
         seed=SEED,
         **OS_PRIORS,
@@ -74,7 +74,7 @@ def crins(os_fit) -> Posterior:
     # 6 studies in the 16 slots compiled for HAIC OS (os_fit is requested so that the structure exists)
     d = _table("crins2014.csv")
     return fit_nuts(
-        d.yi, d.sei, study_ids=d.study, measure="OR", seed=SEED, pad_to=16, **OS_PRIORS
+        d.yi, d.sei, study=d.study, measure="OR", seed=SEED, pad_to=16, **OS_PRIORS
     )
 
 
@@ -114,7 +114,7 @@ def test_eight_schools_matches_r_bayesmeta(schools):
     _assert_within_3_mcse(schools, "tau", "median", ref["tau"]["median"])
     _assert_within_3_mcse(schools, "tau", "q0.025", ref["tau"]["central95"][0])
     _assert_within_3_mcse(schools, "tau", "q0.975", ref["tau"]["central95"][1])
-    _assert_within_3_mcse(schools, "theta_new", "median", ref["theta_new"]["median"])
+    _assert_within_3_mcse(schools, "predictive", "median", ref["theta_new"]["median"])
 
 
 def test_crins_matches_r_bayesmeta(crins):
@@ -125,7 +125,7 @@ def test_crins_matches_r_bayesmeta(crins):
     _assert_within_3_mcse(crins, "mu", "q0.975", ref["mu"]["central95"][1])
     _assert_within_3_mcse(crins, "tau", "median", ref["tau"]["median"])
     _assert_within_3_mcse(crins, "tau", "mean", ref["tau"]["mean"])
-    _assert_within_3_mcse(crins, "theta_new", "median", ref["theta_new"]["median"])
+    _assert_within_3_mcse(crins, "predictive", "median", ref["theta_new"]["median"])
 
 
 # -- the exact engine as reference -------------------------------------------------------------------------
@@ -141,17 +141,17 @@ def _assert_matches_exact(
 
 def test_haic_os_matches_exact_engine(os_fit, os_effects):
     exact = fit_exact(
-        os_effects.yi, os_effects.sei, study_ids=os_effects.study_id, **OS_PRIORS
+        os_effects.yi, os_effects.sei, study=os_effects.study_id, **OS_PRIORS
     )
     _assert_matches_exact(
-        os_fit, exact, ("mu", "tau", "theta_new", "theta[Kudo2018]", "theta[He2019]")
+        os_fit, exact, ("mu", "tau", "predictive", "theta[Kudo2018]", "theta[He2019]")
     )
 
 
 def test_meta_regression_matches_exact_engine(os_effects):
     X = (os_effects.year.to_numpy(dtype=float) - 2020.0)[:, None]
     args = dict(
-        X=X, covariate_names=["year"], study_ids=os_effects.study_id, **OS_PRIORS
+        X=X, covariate_names=["year"], study=os_effects.study_id, **OS_PRIORS
     )
     post = fit_nuts(os_effects.yi, os_effects.sei, seed=SEED, **args)
     exact = fit_exact(os_effects.yi, os_effects.sei, **args)
@@ -168,11 +168,11 @@ def test_refits_reuse_the_compiled_model_and_are_correct(os_fit, os_effects):
     compiles = CACHE.compiles
     keep = os_effects.study_id != "Kudo2018"
     sub = os_effects[keep]
-    loo = fit_nuts(sub.yi, sub.sei, study_ids=sub.study_id, seed=SEED, **OS_PRIORS)
+    loo = fit_nuts(sub.yi, sub.sei, study=sub.study_id, seed=SEED, **OS_PRIORS)
     grid = fit_nuts(
         os_effects.yi,
         os_effects.sei,
-        study_ids=os_effects.study_id,
+        study=os_effects.study_id,
         seed=SEED,
         mu_prior="normal(0, 2)",
         tau_prior="halfnormal(1)",
@@ -184,7 +184,7 @@ def test_refits_reuse_the_compiled_model_and_are_correct(os_fit, os_effects):
     )
     assert loo.diagnostics["settings"]["compile_seconds"] == 0.0
 
-    exact_loo = fit_exact(sub.yi, sub.sei, study_ids=sub.study_id, **OS_PRIORS)
+    exact_loo = fit_exact(sub.yi, sub.sei, study=sub.study_id, **OS_PRIORS)
     exact_grid = fit_exact(
         os_effects.yi,
         os_effects.sei,
@@ -225,7 +225,7 @@ def test_good_run_has_no_warnings(crins):
 
 def test_short_run_warns_and_strict_mode_raises(os_fit, os_effects):
     args = dict(
-        study_ids=os_effects.study_id, seed=SEED, draws=20, tune=20, **OS_PRIORS
+        study=os_effects.study_id, seed=SEED, draws=20, tune=20, **OS_PRIORS
     )
     short = fit_nuts(os_effects.yi, os_effects.sei, **args)
     assert any("effective sample size" in w for w in short.warnings)
@@ -273,7 +273,7 @@ def test_same_seed_gives_identical_draws(os_fit, os_effects):
     again = fit_nuts(
         os_effects.yi,
         os_effects.sei,
-        study_ids=os_effects.study_id,
+        study=os_effects.study_id,
         measure="HR",
         seed=SEED,
         **OS_PRIORS,
@@ -281,12 +281,12 @@ def test_same_seed_gives_identical_draws(os_fit, os_effects):
     other = fit_nuts(
         os_effects.yi,
         os_effects.sei,
-        study_ids=os_effects.study_id,
+        study=os_effects.study_id,
         measure="HR",
         seed=SEED + 1,
         **OS_PRIORS,
     )
-    for name in ("mu", "tau", "theta", "theta_new"):
+    for name in ("mu", "tau", "theta", "predictive"):
         np.testing.assert_array_equal(again.draws[name], os_fit.draws[name])
     assert not np.array_equal(other.draws["mu"], os_fit.draws["mu"])
 
@@ -299,13 +299,13 @@ def test_posterior_contract(os_fit, os_effects):
         1000,
         k,
     )
-    assert set(os_fit.draws) == {"mu", "tau", "theta", "theta_new"}
+    assert set(os_fit.draws) == {"mu", "tau", "theta", "predictive"}
     assert all(isinstance(m, SampleMarginal) for m in os_fit.marginals.values())
-    assert set(os_fit.marginals) == {"mu", "tau", "theta_new"} | {
+    assert set(os_fit.marginals) == {"mu", "tau", "predictive"} | {
         f"theta[{s}]" for s in os_effects.study_id
     }
     # theta_new ~ N(mu, tau^2) draw by draw: (theta_new - mu) has sd sqrt(E tau^2)
-    theta_new = os_fit.draws["theta_new"]
+    theta_new = os_fit.draws["predictive"]
     assert (
         abs(
             np.std(theta_new - os_fit.draws["mu"])
@@ -314,7 +314,7 @@ def test_posterior_contract(os_fit, os_effects):
         )
         < 0.05
     )
-    json.dumps(os_fit.to_dict(below=(0.8,)), allow_nan=False)
+    json.dumps(os_fit.to_dict(thresholds=(0.8,)), allow_nan=False)
 
 
 # Kudo2018 is influential, so PSIS warns about its Pareto k
@@ -329,7 +329,7 @@ def test_inference_data_supports_loo_and_power_scaling(os_fit, os_effects):
         "sample_stats",
         "observed_data",
     } <= set(idata.groups())
-    np.testing.assert_allclose(idata.observed_data["y"].values, os_effects.yi)
+    np.testing.assert_allclose(idata.observed_data["yi"].values, os_effects.yi)
     loo = az.loo(idata, pointwise=True)
     assert loo.n_data_points == len(os_effects) and math.isfinite(loo.elpd_loo)
     sens = az.psens(idata, component="prior", var_names=["mu", "tau"])
@@ -395,7 +395,7 @@ def test_improper_posterior_is_refused_before_sampling():
 
 def test_bad_input_names_study_row_and_column():
     with pytest.raises(InputError) as err:
-        fit_nuts([0.1, 0.2, 0.3], [0.2, -0.1, 0.3], study_ids=["a", "b", "c"])
+        fit_nuts([0.1, 0.2, 0.3], [0.2, -0.1, 0.3], study=["a", "b", "c"])
     assert err.value.column == "sei" and err.value.row == 3 and "'b'" in str(err.value)
     with pytest.raises(InputError) as err:
         fit_nuts([0.1, float("nan")], [0.2, 0.1])

@@ -18,6 +18,12 @@ pytestmark = pytest.mark.slow
 MU, TAU, K, SEED = -0.5, 0.2, 30, 1
 
 
+def arms(events_treatment, total_treatment, events_control, total_control) -> dict:
+    """A table of arm counts as the binomial-normal fit takes it."""
+    return {"events_treatment": events_treatment, "total_treatment": total_treatment,
+            "events_control": events_control, "total_control": total_control}
+
+
 @pytest.fixture(scope="module")
 def counts() -> dict[str, np.ndarray]:
     """30 trials of 400-1200 patients per arm; true log ORs theta_i ~ N(-0.5, 0.2^2), baselines ~ N(-1, 0.5^2)."""
@@ -33,9 +39,7 @@ def counts() -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def fit(counts) -> Posterior:
-    return fit_binomial_nuts(
-        counts["a"], counts["n1"], counts["c"], counts["n2"], seed=SEED
-    )
+    return fit_binomial_nuts(arms(counts["a"], counts["n1"], counts["c"], counts["n2"]), seed=SEED)
 
 
 def test_posterior_covers_the_simulated_truth(fit, counts):
@@ -61,29 +65,27 @@ def test_large_arms_agree_with_the_normal_approximation(fit, counts):
             abs(fit.marginal(param).mean() - exact.marginal(param).mean()) < 0.15 * sd
         )
         assert abs(fit.marginal(param).std() - sd) < 0.15 * sd
-    np.testing.assert_allclose(fit.y, y)
+    np.testing.assert_allclose(fit.yi, y)
     np.testing.assert_allclose(fit.sei, np.sqrt(var))
 
 
 def test_same_seed_same_draws_without_recompiling(fit, counts):
     compiles = CACHE.compiles
-    again = fit_binomial_nuts(
-        counts["a"], counts["n1"], counts["c"], counts["n2"], seed=SEED
-    )
+    again = fit_binomial_nuts(arms(counts["a"], counts["n1"], counts["c"], counts["n2"]), seed=SEED)
     assert CACHE.compiles == compiles and again.diagnostics["settings"]["cache_hit"]
-    for name in ("mu", "tau", "theta", "theta_new"):
+    for name in ("mu", "tau", "theta", "predictive"):
         np.testing.assert_array_equal(again.draws[name], fit.draws[name])
 
 
 def test_study_without_events_stays_in_the_likelihood(fit, counts):
     a, c = counts["a"].copy(), counts["c"].copy()
     a[0] = c[0] = 0
-    post = fit_binomial_nuts(a, counts["n1"], c, counts["n2"], seed=SEED)
+    post = fit_binomial_nuts(arms(a, counts["n1"], c, counts["n2"]), seed=SEED)
     assert post.k == K and post.diagnostics["settings"]["cache_hit"]
     assert (
-        np.isnan(post.y[0])
+        np.isnan(post.yi[0])
         and np.isnan(post.sei[0])
-        and np.all(np.isfinite(post.y[1:]))
+        and np.all(np.isfinite(post.yi[1:]))
     )
     assert post.warnings[0].startswith("Study 'study1' has no events in either arm")
     idata = post.extras["idata"]
@@ -100,17 +102,42 @@ def test_centring_follows_the_information_in_each_study():
 
 def test_refusals_and_bad_counts():
     with pytest.raises(ModelError, match="odds ratio only"):
-        fit_binomial_nuts([3, 4], [10, 10], [5, 6], [10, 10], measure="RR")
+        fit_binomial_nuts(arms([3, 4], [10, 10], [5, 6], [10, 10]), measure="RR")
     with pytest.raises(ModelError, match="valid: 'OR'"):
-        fit_binomial_nuts([3, 4], [10, 10], [5, 6], [10, 10], measure="HR")
+        fit_binomial_nuts(arms([3, 4], [10, 10], [5, 6], [10, 10]), measure="HR")
     with pytest.raises(ModelError, match="jeffreys"):
-        fit_binomial_nuts([3, 4], [10, 10], [5, 6], [10, 10], tau_prior="jeffreys")
+        fit_binomial_nuts(arms([3, 4], [10, 10], [5, 6], [10, 10]), tau_prior="jeffreys")
     with pytest.raises(InputError) as err:
-        fit_binomial_nuts([3, 12], [10, 10], [5, 6], [10, 10], study_ids=["x", "y"])
+        fit_binomial_nuts(arms([3, 12], [10, 10], [5, 6], [10, 10]), study=["x", "y"])
     assert err.value.column == "events_treatment" and err.value.row == 3
     with pytest.raises(InputError) as err:
-        fit_binomial_nuts([3, 4], [10, 10], [5, 2.5], [10, 10])
+        fit_binomial_nuts(arms([3, 4], [10, 10], [5, 2.5], [10, 10]))
     assert err.value.column == "events_control"
     with pytest.raises(InputError) as err:
-        fit_binomial_nuts([0, 0], [10, 0], [5, 2], [10, 10])
+        fit_binomial_nuts(arms([0, 0], [10, 0], [5, 2], [10, 10]))
     assert err.value.column == "total_treatment"
+
+
+@pytest.mark.filterwarnings("ignore:Estimated shape parameter of Pareto")
+def test_binomial_posterior_carries_its_likelihood_to_loo_and_power_scaling(fit, counts):
+    """LOO and likelihood power-scaling of the binomial-normal fit use the binomial log-likelihood of the arm
+    counts (one pointwise term per study); the analyses built on the normal likelihood refuse it."""
+    import arviz as az
+
+    from bayesmeta.influence import influence
+    from bayesmeta.ppc import loo_pit
+    from bayesmeta.sensitivity import power_scaling
+
+    assert fit.likelihood == "binomial" and fit.to_dict()["likelihood"] == "binomial"
+    idata = fit.to_inference_data()
+    assert set(idata.log_likelihood.data_vars) == {"events"}
+    np.testing.assert_array_equal(idata.observed_data["events_treatment"].values, counts["a"])
+    loo = az.loo(idata, pointwise=True)
+    assert loo.n_data_points == K and np.isfinite(loo.elpd_loo)
+    # the pointwise log-likelihood is of counts (probabilities): every term below log 1
+    assert np.all(idata.log_likelihood["events"].values < 0)
+    table = power_scaling(fit)
+    assert table.attrs["likelihood"] == "binomial" and np.all(np.isfinite(table["likelihood"]))
+    for analysis in (loo_pit, influence):
+        with pytest.raises(ModelError, match="binomial"):
+            analysis(fit)

@@ -47,7 +47,7 @@ def bcg():
     d = pd.read_csv(REFERENCE / "bcg.csv").head(6)
     y, sei = d["yi"].to_numpy(float), np.sqrt(d["vi"].to_numpy(float))
     labels = [str(s) for s in d["study"]]
-    post = fit_exact(y, sei, mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR, study_ids=labels, measure="RR")
+    post = fit_exact(y, sei, mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR, study=labels, measure="RR")
     return SimpleNamespace(y=y, sei=sei, vi=sei**2, labels=labels, post=post)
 
 
@@ -56,7 +56,7 @@ def schools():
     d = pd.read_csv(REFERENCE / "eight_schools.csv")
     y, sei = d["yi"].to_numpy(float), d["sei"].to_numpy(float)
     labels = [str(s) for s in d["study"]]
-    post = fit_exact(y, sei, mu_prior="normal(0, 100)", tau_prior="halfnormal(10)", study_ids=labels, measure="MD")
+    post = fit_exact(y, sei, mu_prior="normal(0, 100)", tau_prior="halfnormal(10)", study=labels, measure="MD")
     return SimpleNamespace(y=y, sei=sei, labels=labels, post=post)
 
 
@@ -64,11 +64,11 @@ def forest_input(data, published: tuple[float, float, float] | None = None):
     """The two tables plot_forest takes, built as the report builds them (analysis scale)."""
     sh = data.post.shrinkage(0.95)
     studies = pd.DataFrame({
-        "label": data.labels, "y": data.y, "lower": data.y - Z95 * data.sei, "upper": data.y + Z95 * data.sei,
-        "theta": sh["mean"].to_numpy(), "theta_lower": sh["ci_lower"].to_numpy(),
-        "theta_upper": sh["ci_upper"].to_numpy(),
+        "label": data.labels, "yi": data.y, "ci_lower": data.y - Z95 * data.sei,
+        "ci_upper": data.y + Z95 * data.sei, "theta": sh["mean"].to_numpy(),
+        "theta_ci_lower": sh["ci_lower"].to_numpy(), "theta_ci_upper": sh["ci_upper"].to_numpy(),
     })
-    mu, new = data.post.marginal("mu"), data.post.marginal("theta_new")
+    mu, new = data.post.marginal("mu"), data.post.marginal("predictive")
     reml = rma(data.y, data.sei**2, "REML")
     rows = [
         ("Bayesian pooled", mu.median(), *mu.interval(0.95), "bayes"),
@@ -77,7 +77,7 @@ def forest_input(data, published: tuple[float, float, float] | None = None):
     ]
     if published is not None:
         rows.append(("Published", *published, "published"))
-    pooled = pd.DataFrame(rows, columns=["label", "estimate", "lower", "upper", "kind"])
+    pooled = pd.DataFrame(rows, columns=["label", "estimate", "ci_lower", "ci_upper", "kind"])
     return studies, pooled
 
 
@@ -193,11 +193,12 @@ def test_forest_draws_one_observed_and_one_shrunken_row_per_study_on_a_log_ratio
     (bayes,) = near(segments(ax, style.BAYES), rows[k])
     np.testing.assert_allclose(bayes[:, 0], np.exp([mu_lo, mu_hi]), rtol=1e-12)
     (pred,) = near(segments(ax, style.PREDICTIVE), rows[k + 1])
-    np.testing.assert_allclose(pred[:, 0], np.exp(bcg.post.marginal("theta_new").interval(0.95)), rtol=1e-12)
+    np.testing.assert_allclose(pred[:, 0], np.exp(bcg.post.marginal("predictive").interval(0.95)), rtol=1e-12)
 
     assert ax.get_xscale() == "log"
-    every = np.exp(np.concatenate([studies[["lower", "upper", "theta_lower", "theta_upper"]].to_numpy().ravel(),
-                                   pooled[["lower", "upper"]].to_numpy().ravel()]))
+    columns = ["ci_lower", "ci_upper", "theta_ci_lower", "theta_ci_upper"]
+    every = np.exp(np.concatenate([studies[columns].to_numpy().ravel(),
+                                   pooled[["ci_lower", "ci_upper"]].to_numpy().ravel()]))
     covers(ax, [*every, 0.7, 1.0])
     assert same_color(vline_at(ax, 1.0).get_color(), style.NULL_LINE)
     assert vline_at(ax, 0.7).get_linestyle() == ":"
@@ -242,8 +243,8 @@ def test_forest_of_a_difference_is_linear_with_the_null_at_zero(schools):
     assert ax.get_xscale() == "linear"
     assert tick_labels(ax)[: len(schools.labels)] == schools.labels
     assert len(markers(ax, "s", style.OBSERVED)) == len(schools.labels)
-    every = [*studies[["lower", "upper", "theta_lower", "theta_upper"]].to_numpy().ravel(),
-             *pooled[["lower", "upper"]].to_numpy().ravel(), 10.0]
+    every = [*studies[["ci_lower", "ci_upper", "theta_ci_lower", "theta_ci_upper"]].to_numpy().ravel(),
+             *pooled[["ci_lower", "ci_upper"]].to_numpy().ravel(), 10.0]
     covers(ax, every)
     lo, hi = ax.get_xlim()
     assert lo < min(every) and hi > max(every)  # a margin: no interval ends on the frame
@@ -256,26 +257,26 @@ def test_forest_of_a_difference_is_linear_with_the_null_at_zero(schools):
 
 def test_forest_names_missing_columns(bcg):
     studies, pooled = forest_input(bcg)
-    with pytest.raises(ValueError, match="theta_lower"):
-        plot_forest(studies.drop(columns="theta_lower"), pooled)
+    with pytest.raises(ValueError, match="theta_ci_lower"):
+        plot_forest(studies.drop(columns="theta_ci_lower"), pooled)
 
 
 # -- posterior densities -------------------------------------------------------------------------------------------
-def density_panel(data, measure, thresholds, benefit_below=True, title="panel"):
-    mu, new = data.post.marginal("mu"), data.post.marginal("theta_new")
+def density_panel(data, measure, thresholds, benefit=Benefit.BELOW, title="panel"):
+    mu, new = data.post.marginal("mu"), data.post.marginal("predictive")
     grid = np.linspace(float(new.ppf(0.0005)), float(new.ppf(0.9995)), 801)
     return DensityPanel(
         title=title, measure=measure, grid=grid,
         curves={"pooled effect (mu)": mu.pdf(grid), "new study (predictive)": new.pdf(grid)},
         kinds={"pooled effect (mu)": "mu", "new study (predictive)": "predictive"},
         thresholds=thresholds, notes=["P(RR < 1) = 0.99"],
-        shade_beyond=min(thresholds) if benefit_below else max(thresholds), benefit_below=benefit_below)
+        shade_beyond=benefit.most_demanding(thresholds), benefit=benefit)
 
 
 def test_density_curves_are_the_posterior_densities_and_integrate_to_one(bcg, schools):
     panels = [density_panel(bcg, "RR", (0.7, 1.0), title="Tuberculosis (RR, k = 6)"),
-              density_panel(schools, "MD", (0.0, 10.0), benefit_below=False, title="SAT coaching (MD, k = 8)"),
-              density_panel(bcg, "RR", (1.0, 1.25), benefit_below=False, title="third")]
+              density_panel(schools, "MD", (0.0, 10.0), benefit=Benefit.ABOVE, title="SAT coaching (MD, k = 8)"),
+              density_panel(bcg, "RR", (1.0, 1.25), benefit=Benefit.ABOVE, title="third")]
     fig = plot_densities(panels, ncols=2, title="Posterior densities")
     assert len(fig.axes) == 4 and [ax.get_visible() for ax in fig.axes] == [True, True, True, False]
     assert fig.get_suptitle() == "Posterior densities"
@@ -287,7 +288,7 @@ def test_density_curves_are_the_posterior_densities_and_integrate_to_one(bcg, sc
         assert panel.measure in ax.get_xlabel()
         assert ("log" in ax.get_ylabel()) == ratio
         curves = [ln for ln in ax.get_lines() if ln.get_label() in panel.curves]
-        for line, name in zip(curves, ("mu", "theta_new")):
+        for line, name in zip(curves, ("mu", "predictive")):
             x, dens = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
             t = np.log(x) if ratio else x  # the density is of the analysis-scale effect
             assert np.trapezoid(dens, t) == pytest.approx(1.0, abs=2e-3)
@@ -303,7 +304,7 @@ def test_density_curves_are_the_posterior_densities_and_integrate_to_one(bcg, sc
 
 def test_density_shades_the_benefit_side_with_the_posterior_probability(bcg):
     for below, cut in ((True, 0.5), (False, 0.5)):
-        panel = density_panel(bcg, "RR", (cut, 1.0), benefit_below=below)
+        panel = density_panel(bcg, "RR", (cut, 1.0), benefit=Benefit.BELOW if below else Benefit.ABOVE)
         panel.shade_beyond = cut
         ax = plot_densities([panel]).axes[0]
         (shade,) = [c for c in ax.collections if isinstance(c, PolyCollection)]
@@ -377,10 +378,10 @@ def test_funnel_of_a_difference_draws_into_a_given_axis(schools):
 # -- meta-regression -------------------------------------------------------------------------------------------------
 def test_metaregression_draws_the_studies_of_each_level_under_its_pooled_row(bcg):
     level_of = ["early", "early", "early", "late", "late", "early"]
-    studies = pd.DataFrame({"level": level_of, "label": bcg.labels, "y": bcg.y,
-                            "lower": bcg.y - Z95 * bcg.sei, "upper": bcg.y + Z95 * bcg.sei})
+    studies = pd.DataFrame({"level": level_of, "label": bcg.labels, "yi": bcg.y,
+                            "ci_lower": bcg.y - Z95 * bcg.sei, "ci_upper": bcg.y + Z95 * bcg.sei})
     levels = pd.DataFrame({"level": ["early", "late"], "median": np.log([0.45, 0.60]),
-                           "lower": np.log([0.25, 0.30]), "upper": np.log([0.80, 1.30])})
+                           "ci_lower": np.log([0.25, 0.30]), "ci_upper": np.log([0.80, 1.30])})
     design = studies.assign(level=["RCT"] * 3 + ["cohort"] * 3)
     design_levels = levels.assign(level=["RCT", "cohort"])
     panels = [MetaregPanel("period", levels, studies, notes=["RR ratio late / early: 1.33"]),
@@ -388,7 +389,7 @@ def test_metaregression_draws_the_studies_of_each_level_under_its_pooled_row(bcg
     fig = plot_metaregression(panels, measure="RR", title="Tuberculosis: effect by study characteristic")
     assert len(fig.axes) == 2
     assert fig.get_suptitle() == "Tuberculosis: effect by study characteristic"
-    every = np.exp(np.r_[studies["lower"], studies["upper"], levels["lower"], levels["upper"]])
+    every = np.exp(np.r_[studies["ci_lower"], studies["ci_upper"], levels["ci_lower"], levels["ci_upper"]])
     for ax, panel in zip(fig.axes, panels):
         expected = []
         for lev in panel.levels["level"]:
@@ -401,7 +402,7 @@ def test_metaregression_draws_the_studies_of_each_level_under_its_pooled_row(bcg
         assert [m.get_xdata()[0] for m in diamonds] == pytest.approx(np.exp(panel.levels["median"]), rel=1e-12)
         for lev, mark in zip(panel.levels.itertuples(), diamonds):
             (seg,) = near(segments(ax, mark.get_color()), mark.get_ydata()[0], half=0.01)
-            np.testing.assert_allclose(seg[:, 0], np.exp([lev.lower, lev.upper]), rtol=1e-12)
+            np.testing.assert_allclose(seg[:, 0], np.exp([lev.ci_lower, lev.ci_upper]), rtol=1e-12)
         assert ax.get_xscale() == "log"
         covers(ax, [*every, 1.0])
         vline_at(ax, 1.0)
@@ -422,7 +423,7 @@ def sequence():
     v = np.array([0.04, 0.03, 0.05, 0.02, 0.03])
     n = np.array([200, 250, 150, 400, 300])
     years = [2015, 2016, 2017, 2018, 2019]
-    res = monitor(y, np.sqrt(v), years, study_ids=ids, sample_sizes=n, mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR,
+    res = monitor(y, np.sqrt(v), years, study=ids, sample_sizes=n, mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR,
                   measure="RR", thresholds=(1.0, 0.8), futility_mcid=0.8, level=0.9)
     t = tsa(y, v, n, p_control=0.4, relative_risk_reduction=0.2, order=years, study=ids)
     return res, t
@@ -515,7 +516,7 @@ def test_monitoring_of_a_difference_uses_a_linear_axis_with_the_null_at_zero():
     from bayesmeta.sequential import monitor
 
     res = monitor([2.0, 3.0, 1.0], [1.0, 1.5, 0.8], None, mu_prior="normal(0, 10)", tau_prior="halfnormal(1)",
-                  measure="MD", thresholds=(0.0, 1.0), futility_mcid=1.0, benefit_below=False)
+                  measure="MD", thresholds=(0.0, 1.0), futility_mcid=1.0, benefit="above")
     ax_effect, ax_prob = plot_monitoring(res.table, measure="MD").axes
     assert ax_effect.get_yscale() == "linear"
     hline_at(ax_effect, 0.0)
@@ -549,7 +550,7 @@ def test_predictive_intervals_draw_one_row_per_study(bcg, predictive):
     np.testing.assert_allclose(dots.get_xdata(), np.exp(bcg.y), rtol=1e-12)
     np.testing.assert_allclose(dots.get_ydata(), rows)
     assert ax.get_xscale() == "log"
-    covers(ax, np.exp(table[["pred_lower", "pred_upper", "loo_lower", "loo_upper", "y"]].to_numpy().ravel()))
+    covers(ax, np.exp(table[["pred_lower", "pred_upper", "loo_lower", "loo_upper", "yi"]].to_numpy().ravel()))
     covers(ax, [1.0])
     vline_at(ax, 1.0)
     assert "RR" in ax.get_xlabel()
@@ -559,7 +560,7 @@ def test_predictive_intervals_draw_one_row_per_study(bcg, predictive):
 
 def test_predictive_intervals_keep_the_null_line_in_view():
     """Every interval below RR 0.8: the null line at 1 is still shown, as in the forest plot."""
-    table = pd.DataFrame({"y": np.log([0.3, 0.4]), "pred_lower": np.log([0.15, 0.2]),
+    table = pd.DataFrame({"yi": np.log([0.3, 0.4]), "pred_lower": np.log([0.15, 0.2]),
                           "pred_upper": np.log([0.6, 0.8])}, index=pd.Index(["P", "Q"], name="study"))
     (ax,) = plot_predictive_intervals(table, measure="RR").axes
     assert tick_labels(ax) == ["P", "Q"]

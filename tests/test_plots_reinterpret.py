@@ -1,5 +1,5 @@
 """Reinterpretation figure: what it draws is the table's numbers (read back from the artists), rows are grouped
-into panels, skipped rows are named, and `bayesmeta reinterpret --published --plot` writes the figure."""
+into panels, skipped rows are named, and `bayesmeta reinterpret --published --figures` writes the figure."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ def test_every_interval_drawn_is_the_tables(drawn):
     ok = table[table["status"] == "ok"]
     assert len(lines) == len(ok) + ok["row"].nunique()  # one line per row and prior, plus each published CI
     for r in ok.itertuples():
-        np.testing.assert_allclose(lines[f"{r.row}:{r.prior}"], [r.lower, r.median, r.upper], rtol=1e-12)
+        np.testing.assert_allclose(lines[f"{r.row}:{r.prior}"], [r.post_ci_lower, r.median, r.post_ci_upper],
+                                   rtol=1e-12)
         np.testing.assert_allclose(lines[f"{r.row}:published"], [r.ci_lower, r.estimate, r.ci_upper], rtol=1e-12)
 
 
@@ -52,7 +53,7 @@ def test_probability_text_is_the_skeptical_p_benefit_with_the_row_direction(draw
     sk = table[(table["prior"] == "skeptical") & (table["status"] == "ok")]
     assert len(texts) == len(sk)
     for r in sk.itertuples():
-        sign = "<" if r.direction == "below" else ">"
+        sign = "<" if r.benefit == "below" else ">"
         assert texts[f"{r.row}:p_benefit"] == f"P({r.measure} {sign} 1) = {r.p_benefit:.3f}"
     orr = sk[sk["outcome"] == "ORR"].iloc[0]
     assert texts[f"{orr['row']}:p_benefit"].startswith("P(RR > 1)")
@@ -116,10 +117,12 @@ def test_missing_columns_are_reported():
 
 
 def test_cli_writes_the_figure(tmp_path, capsys):
-    target = tmp_path / "reinterpretation.png"
-    assert main(["reinterpret", "--published", str(PUBLISHED), "--plot", str(target)]) == 0
-    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    folder = tmp_path / "figures"
+    assert main(["reinterpret", "--published", str(PUBLISHED), "--figures", str(folder)]) == 0
+    assert (folder / "reinterpretation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Published ratios under reference priors" in capsys.readouterr().out
-    assert main(["reinterpret", "--hr", "0.74", "--ci", "0.53", "1.03", "--plot", str(tmp_path / "x.png")]) == 2
+    assert main(["reinterpret", "--estimate", "0.74", "--ci", "0.53", "1.03", "--figures", str(folder)]) == 2
     assert "--published" in capsys.readouterr().err
-    assert main(["reinterpret", "--published", str(PUBLISHED), "--plot", str(tmp_path / "x.txt")]) == 2
+    a_file = tmp_path / "x.txt"
+    a_file.write_text("not a folder")
+    assert main(["reinterpret", "--published", str(PUBLISHED), "--figures", str(a_file)]) == 2

@@ -16,7 +16,7 @@ def near_common_effect():
     y = np.array([-0.6, -0.2, -0.4, -0.9])
     sei = np.array([0.2, 0.3, 0.25, 0.4])
     post = fit_exact(y, sei, mu_prior="flat", tau_prior="halfnormal(1e-6)", measure="HR",
-                     study_ids=("a", "b", "c", "d"))
+                     study=("a", "b", "c", "d"))
     w = 1 / sei**2
     return post, float(np.sum(w * y) / w.sum()), float(np.sqrt(1 / w.sum()))
 
@@ -30,12 +30,12 @@ def test_prob_below_is_the_normal_cdf_on_the_log_scale(near_common_effect):
         post.prob_below(0.0)
 
 
-def test_natural_scale_summary_exponentiates_quantiles(near_common_effect):
+def test_reported_scale_summary_exponentiates_quantiles(near_common_effect):
     post, m, s = near_common_effect
-    nat = post.summary(scale="natural").loc["mu"]
+    nat = post.summary(scale="reported").loc["mu"]
     assert nat["median"] == pytest.approx(np.exp(m), rel=1e-6)
     assert nat["ci_lower"] == pytest.approx(np.exp(m - 1.959964 * s), rel=1e-5)
-    assert "mean" not in post.summary(scale="natural").columns
+    assert "mean" not in post.summary(scale="reported").columns
     log = post.summary().loc["mu"]
     assert log["mean"] == pytest.approx(m, abs=1e-6) and log["sd"] == pytest.approx(s, rel=1e-5)
 
@@ -50,7 +50,7 @@ def test_shrinkage_is_none_when_tau_is_zero_and_full_toward_the_mean(near_common
 
 def test_to_dict_and_inference_data(near_common_effect, tmp_path):
     post, m, s = near_common_effect
-    d = post.to_dict(below=(0.7,))
+    d = post.to_dict(thresholds=(0.7,))
     assert d["mu"]["median"] == pytest.approx(m, abs=1e-6)
     assert d["prob_below"]["0.7"] == pytest.approx(stats.norm.cdf(np.log(0.7), m, s), abs=1e-6)
     idata = post.to_inference_data(n_draws=500, seed=1)

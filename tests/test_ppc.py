@@ -36,7 +36,7 @@ def _outlier_data():
 @pytest.fixture(scope="module")
 def outlier_post():
     y, sei, ids = _outlier_data()
-    return fit_exact(y, sei, mu_prior=MU, tau_prior=TAU, study_ids=ids, measure="HR", seed=3)
+    return fit_exact(y, sei, mu_prior=MU, tau_prior=TAU, study=ids, measure="HR", seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -51,12 +51,12 @@ def test_planted_outlier_has_smallest_pvalues_and_most_extreme_loo_pit(outlier_t
     assert (t["loo_pit"] - 0.5).abs().idxmax() == "S5"
     # The outlier lies above the others: its LOO-PIT is near 1 and it falls outside its LOO predictive interval.
     assert t.loc["S5", "loo_pit"] > 0.99
-    assert t.loc["S5", "y"] > t.loc["S5", "loo_upper"]
+    assert t.loc["S5", "yi"] > t.loc["S5", "loo_upper"]
     # Leaving the study out makes it more surprising than the posterior predictive check (which used it).
     assert t.loc["S5", "loo_p_two_sided"] < t.loc["S5", "p_two_sided"]
     # Every other study lies inside its LOO predictive interval.
     others = t.drop(index="S5")
-    assert ((others["y"] > others["loo_lower"]) & (others["y"] < others["loo_upper"])).all()
+    assert ((others["yi"] > others["loo_lower"]) & (others["yi"] < others["loo_upper"])).all()
 
 
 def test_exact_pvalues_agree_with_monte_carlo_from_the_sampler(outlier_post, outlier_table):
@@ -65,7 +65,7 @@ def test_exact_pvalues_agree_with_monte_carlo_from_the_sampler(outlier_post, out
     theta = np.asarray(draws["theta"]).reshape(-1, outlier_post.k)
     rng = np.random.default_rng(6)
     y_rep = theta + rng.standard_normal(theta.shape) * outlier_post.sei
-    p_mc = np.mean(y_rep <= outlier_post.y, axis=0)
+    p_mc = np.mean(y_rep <= outlier_post.yi, axis=0)
     p = outlier_table["pit"].to_numpy()
     se = np.sqrt(np.maximum(p * (1 - p), 1e-4) / n)
     assert np.all(np.abs(p - p_mc) < 4.5 * se), (p, p_mc)
@@ -82,7 +82,7 @@ def test_exact_loo_pit_agrees_with_a_refit_and_monte_carlo(outlier_post, outlier
     for i in (0, 5):
         keep = np.arange(y.size) != i
         sub = fit_exact(y[keep], sei[keep], mu_prior=MU, tau_prior=TAU, seed=9)
-        theta_new = sub.marginal("theta_new").rvs(n, rng)
+        theta_new = sub.marginal("predictive").rvs(n, rng)
         y_rep = theta_new + rng.standard_normal(n) * sei[i]
         p_mc = np.mean(y_rep <= y[i])
         p = outlier_table.loc[ids[i], "loo_pit"]
@@ -158,13 +158,13 @@ def _draws_posterior(post: Posterior, n: int, seed: int, chains: int = 2) -> Pos
     shaped = {
         name: np.asarray(v).reshape((chains, n) + np.asarray(v).shape[2:])
         for name, v in draws.items()
-        if name in ("mu", "tau", "theta", "theta_new")
+        if name in ("mu", "tau", "theta", "predictive")
     }
     return Posterior(
         engine="draws",
         measure=post.measure,
-        study_ids=post.study_ids,
-        y=post.y,
+        study=post.study,
+        yi=post.yi,
         sei=post.sei,
         marginals=post.marginals,
         priors=post.priors,
@@ -192,10 +192,10 @@ def test_psis_loo_from_draws_agrees_with_the_exact_refits(outlier_post, outlier_
 def test_uniform_ecdf_band_covers_at_the_stated_level():
     band = uniform_ecdf_band(10, 0.95)
     mid = band.iloc[(band["u"] - 0.5).abs().argmin()]
-    lo, hi = round(mid["lower"] * 10), round(mid["upper"] * 10)
+    lo, hi = round(mid["ci_lower"] * 10), round(mid["ci_upper"] * 10)
     cover = stats.binom.cdf(hi, 10, 0.5) - stats.binom.cdf(lo - 1, 10, 0.5)
     assert cover >= 0.95
-    assert np.all(band["lower"] <= band["u"] + 1e-12) and np.all(band["upper"] >= band["u"] - 1e-12)
+    assert np.all(band["ci_lower"] <= band["u"] + 1e-12) and np.all(band["ci_upper"] >= band["u"] - 1e-12)
 
 
 def test_ppc_figures(outlier_table, outlier_post):

@@ -52,7 +52,7 @@ def test_posterior_prints_model_heterogeneity_and_pooled_ratio():
     assert f"HR: {math.exp(mu.median()):.3f} [{math.exp(lo):.3f}, {math.exp(hi):.3f}]" in text
     assert f"P(HR < 1) = {float(mu.cdf(0.0)):.4f}" in text
     new_lo, new_hi = post.predictive_interval()
-    assert f"HR in a new study: {math.exp(post.marginal('theta_new').median()):.3f} " in text
+    assert f"HR in a new study: {math.exp(post.marginal('predictive').median()):.3f} " in text
     assert f"[{math.exp(new_lo):.3f}, {math.exp(new_hi):.3f}]" in text
 
 
@@ -62,13 +62,13 @@ def test_posterior_of_draws_prints_the_same_layout():
     marginals = {
         "mu": SampleMarginal(mu),
         "tau": SampleMarginal(tau),
-        "theta_new": SampleMarginal(mu + tau * rng.standard_normal(4000)),
+        "predictive": SampleMarginal(mu + tau * rng.standard_normal(4000)),
     }
     post = Posterior(
         engine="nuts",
         measure="MD",
-        study_ids=("a", "b", "c"),
-        y=np.array([0.1, 0.3, 0.2]),
+        study=("a", "b", "c"),
+        yi=np.array([0.1, 0.3, 0.2]),
         sei=np.array([0.2, 0.2, 0.2]),
         marginals=marginals,
         priors={"mu": "flat", "tau": "halfnormal(1)"},

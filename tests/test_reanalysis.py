@@ -16,7 +16,7 @@ from scipy import stats
 
 from bayesmeta.exact import fit_exact
 from bayesmeta.plan import load_plan
-from bayesmeta.reanalysis import level_marginal, plan_steps, probability_words, run_plan
+from bayesmeta.reanalysis import plan_steps, probability_words, run_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "tests" / "reference"
@@ -80,7 +80,7 @@ def test_bayesian_numbers_match_r_bayesmeta(synthetic):
     assert b["priors"] == {"mu": "normal(0, 4)", "tau": "halfnormal(0.5)"}
     assert b["mu"]["median"] == pytest.approx(ref["mu"]["median"], abs=2e-4)
     assert b["mu"]["sd"] == pytest.approx(ref["mu"]["sd"], abs=2e-3)
-    assert b["natural"]["tau"]["median"] == pytest.approx(ref["tau"]["median"], abs=2e-4)
+    assert b["reported"]["tau"]["median"] == pytest.approx(ref["tau"]["median"], abs=2e-4)
     assert b["prob_below"]["1.0"] == pytest.approx(1 - ref["p_mu_above_0"], abs=1e-5)
 
 
@@ -95,12 +95,12 @@ def test_summary_equals_the_library_called_directly(synthetic):
                    if p["parameter"] == "mu" and p["threshold"] == threshold)
         assert row["probability"] == pytest.approx(expected, abs=1e-12)
         assert row["words"] == probability_words(expected)
-        assert s["outcomes"][name]["bayes"]["natural"]["mu"]["median"] == pytest.approx(
+        assert s["outcomes"][name]["bayes"]["reported"]["mu"]["median"] == pytest.approx(
             math.exp(post.marginal("mu").median()), rel=1e-10)
     comparison = pd.DataFrame(s["comparison"])
     pooled = comparison[(comparison["outcome"] == "AE") & (comparison["quantity"] == "pooled RR")].iloc[0]
     assert pooled["k_published"] == 13 and pooled["k_used"] == 13
-    assert pooled["bayesian_value"] == pytest.approx(s["outcomes"]["AE"]["bayes"]["natural"]["mu"]["median"])
+    assert pooled["bayesian_value"] == pytest.approx(s["outcomes"]["AE"]["bayes"]["reported"]["mu"]["median"])
 
 
 def test_benefit_above_reads_the_upper_tail(synthetic):
@@ -113,8 +113,8 @@ def test_benefit_above_reads_the_upper_tail(synthetic):
 
 
 def test_level_marginals_are_consistent_with_the_engine(synthetic):
-    """The pooled effect per covariate level: the reference level is mu itself; the other level's mean is
-    E(mu) + E(beta) (linearity of expectation over the same tau nodes)."""
+    """The pooled effect per covariate level (Posterior.contrast): the reference level is mu itself; the other
+    level's mean is E(mu) + E(beta) (linearity of expectation over the same tau nodes)."""
     plan, result, _, _ = synthetic
     from bayesmeta.design import design_matrix
     from bayesmeta.priors import load_prior_sets
@@ -124,9 +124,9 @@ def test_level_marginals_are_consistent_with_the_engine(synthetic):
     X, names = design_matrix(e[["design"]].astype(str), ["design"])
     post = fit_exact(e["yi"].to_numpy(), e["sei"].to_numpy(), mu_prior=prior.mu, tau_prior=prior.tau,
                      beta_prior=prior.beta, X=X, covariate_names=names, measure="RR")
-    ref = level_marginal(post, prior, None)
+    ref = post.contrast({"mu": 1.0})
     assert ref.median() == pytest.approx(post.marginal("mu").median(), abs=1e-10)
-    other = level_marginal(post, prior, 0)
+    other = post.contrast({"mu": 1.0, f"beta[{names[0]}]": 1.0})
     assert other.mean() == pytest.approx(post.marginal("mu").mean() + post.marginal(f"beta[{names[0]}]").mean(),
                                          abs=1e-10)
     draws = post.get_draws(4000, 3)
@@ -152,7 +152,7 @@ def test_monitoring_equals_sequential_monitor(synthetic):
     _, result, s, _ = synthetic
     e = result.outcomes["AE"].effects
     direct = monitor(e["yi"], e["sei"], e["year"].to_numpy(float), mu_prior="normal(0, 4)",
-                     tau_prior="halfnormal(0.5)", study_ids=e["study_id"].tolist(), thresholds=(0.7, 1.0),
+                     tau_prior="halfnormal(0.5)", study=e["study_id"].tolist(), thresholds=(0.7, 1.0),
                      futility_mcid=0.8, measure="RR")
     looks = s["outcomes"]["AE"]["monitoring"]["looks"]
     assert [lk["median"] for lk in looks] == pytest.approx(direct.table["median"].tolist(), rel=1e-12)

@@ -30,13 +30,13 @@ def test_conjugate_update_matches_the_hand_computed_closed_form():
     est, lo, hi = ci_for(0.0, 0.1)
     mcid = math.exp(-0.2 * Z95)  # s0 = |ln mcid| / z_0.95 = 0.2
     r = reinterpret(est, lo, hi, prior="enthusiastic", mcid=mcid)
-    assert r.se == pytest.approx(0.1, rel=1e-12) and r.y == pytest.approx(0.0, abs=1e-15)
+    assert r.se == pytest.approx(0.1, rel=1e-12) and r.yi == pytest.approx(0.0, abs=1e-15)
     assert r.prior_sd == pytest.approx(0.2, rel=1e-12) and r.prior_mean == pytest.approx(-0.2 * Z95, rel=1e-12)
     # precision 1/0.01 + 1/0.04 = 125; mean = (0/0.01 + (-0.2 z)/0.04) / 125 = -0.2 z / 5
     assert r.post_sd == pytest.approx(math.sqrt(1 / 125), rel=1e-12)
     assert r.post_mean == pytest.approx(-0.2 * Z95 / 5, rel=1e-12)
     assert r.median == pytest.approx(math.exp(-0.2 * Z95 / 5), rel=1e-12)
-    assert r.upper == pytest.approx(math.exp(-0.2 * Z95 / 5 + Z975 * math.sqrt(1 / 125)), rel=1e-12)
+    assert r.post_ci_upper == pytest.approx(math.exp(-0.2 * Z95 / 5 + Z975 * math.sqrt(1 / 125)), rel=1e-12)
     assert r.p_benefit == pytest.approx(stats.norm.cdf(0.2 * Z95 / 5 / math.sqrt(1 / 125)), rel=1e-12)
 
 
@@ -76,7 +76,7 @@ def test_benefit_above_one_priors_and_mirror_symmetry():
     assert stats.norm.sf(math.log(1.25) / sk.sd) == pytest.approx(0.05, abs=1e-12)  # P(RR > 1.25)
     up = reinterpret(2.2, 1.77, 2.72, prior="enthusiastic", mcid=1.25)
     down = reinterpret(1 / 2.2, 1 / 2.72, 1 / 1.77, prior="enthusiastic", mcid=0.8)
-    assert up.direction == "above" and down.direction == "below"
+    assert up.benefit == "above" and down.benefit == "below"
     assert up.p_benefit == pytest.approx(down.p_benefit, rel=1e-12)
     assert up.p_mcid == pytest.approx(down.p_mcid, rel=1e-12)
     assert up.median == pytest.approx(1 / down.median, rel=1e-12)
@@ -87,16 +87,16 @@ def test_vague_prior_returns_about_the_likelihood():
     r = reinterpret(0.74, 0.53, 1.03, prior="vague")
     assert r.prior_sd == 10.0
     assert r.median == pytest.approx(0.74, rel=1e-3)
-    assert (r.lower, r.upper) == pytest.approx((0.53, 1.03), rel=2e-3)
+    assert (r.post_ci_lower, r.post_ci_upper) == pytest.approx((0.53, 1.03), rel=2e-3)
     # P(HR < 1) ~ 1 - one-sided p of the published estimate
-    assert r.p_benefit == pytest.approx(stats.norm.cdf(-r.y / r.se), abs=1e-3)
+    assert r.p_benefit == pytest.approx(stats.norm.cdf(-r.yi / r.se), abs=1e-3)
 
 
 def test_flat_prior_is_the_limit_of_ever_wider_normal_priors():
     est, lo, hi = ci_for(math.log(0.8), 0.15)
     flat = reinterpret(est, lo, hi, prior="flat")
     assert flat.median == pytest.approx(est, rel=1e-12)
-    assert (flat.lower, flat.upper) == pytest.approx((lo, hi), rel=1e-12)
+    assert (flat.post_ci_lower, flat.post_ci_upper) == pytest.approx((lo, hi), rel=1e-12)
     assert flat.p_benefit == pytest.approx(stats.norm.cdf(-math.log(0.8) / 0.15), rel=1e-12)
     # skeptical priors made ever weaker (tail probability -> 0.5, sd -> infinity) converge to the flat result
     gaps = [abs(reinterpret(est, lo, hi, prior="skeptical", strength=q).post_mean - flat.post_mean)
@@ -106,7 +106,7 @@ def test_flat_prior_is_the_limit_of_ever_wider_normal_priors():
 
 def test_bad_inputs_are_reported():
     with pytest.raises(InputError, match="wrong side"):
-        reinterpret(0.74, 0.53, 1.03, mcid=1.25, direction="below")
+        reinterpret(0.74, 0.53, 1.03, mcid=1.25, benefit="below")
     with pytest.raises(InputError, match="no width"):
         reinterpret(1.0, 1.0, 1.0)
     with pytest.raises(InputError, match="outside its CI"):
@@ -127,12 +127,12 @@ def test_published_table_has_every_ratio_row_under_every_prior():
     assert set(skipped["variable"]) == {"tumor size cm (<10 vs >=10)"} and len(skipped) == 4
     assert skipped["reason"].str.contains("degenerate").all() and skipped["median"].isna().all()
     ok = table[table["status"] == "ok"]
-    assert ok[["median", "lower", "upper", "p_benefit", "p_mcid", "p_rope"]].notna().all().all()
+    assert ok[["median", "post_ci_lower", "post_ci_upper", "p_benefit", "p_mcid", "p_rope"]].notna().all().all()
     above = ok[ok["outcome"].isin(["ORR", "DCR"])]
-    assert (above["direction"] == "above").all() and np.allclose(above["mcid"], 1.25)
-    assert (ok.loc[ok["measure"] == "HR", "direction"] == "below").all()
+    assert (above["benefit"] == "above").all() and np.allclose(above["mcid"], 1.25)
+    assert (ok.loc[ok["measure"] == "HR", "benefit"] == "below").all()
     every_below = reinterpret_published(PUBLISHED)  # outcomes without a declared direction: benefit below 1
-    assert (every_below.loc[every_below["status"] == "ok", "direction"] == "below").all()
+    assert (every_below.loc[every_below["status"] == "ok", "benefit"] == "below").all()
 
 
 def test_published_table_agrees_with_one_at_a_time_reinterpretation():
@@ -146,11 +146,11 @@ def test_published_table_agrees_with_one_at_a_time_reinterpretation():
 
 
 def test_cli_single_estimate_json_and_text(capsys):
-    assert main(["reinterpret", "--hr", "0.74", "--ci", "0.53", "1.03", "--prior", "skeptical", "--json"]) == 0
+    assert main(["reinterpret", "--estimate", "0.74", "--ci", "0.53", "1.03", "--prior", "skeptical", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert len(out) == 1 and out[0]["prior"] == "skeptical"
     assert out[0]["post_mean"] == pytest.approx(reinterpret(0.74, 0.53, 1.03).post_mean)
-    assert main(["reinterpret", "--hr", "0.74", "--ci", "0.53", "1.03"]) == 0
+    assert main(["reinterpret", "--estimate", "0.74", "--ci", "0.53", "1.03"]) == 0
     text = capsys.readouterr().out
     assert "skeptical" in text and "pessimistic" in text
 
@@ -160,6 +160,6 @@ def test_cli_published_and_errors(capsys):
     records = json.loads(capsys.readouterr().out)
     assert any(r["status"] == "skipped" and r["median"] is None for r in records)
     assert main(["reinterpret"]) == 2
-    assert "--hr" in capsys.readouterr().err
-    assert main(["reinterpret", "--hr", "1.0", "--ci", "1.0", "1.0"]) == 2
+    assert "--estimate" in capsys.readouterr().err
+    assert main(["reinterpret", "--estimate", "1.0", "--ci", "1.0", "1.0"]) == 2
     assert "no width" in capsys.readouterr().err

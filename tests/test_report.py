@@ -224,8 +224,8 @@ def test_loo_pit_band_is_the_binomial_band_of_k_uniform_ecdf_values(built):
         band = ppc["loo_pit_band"]
         u = np.array([b["u"] for b in band])
         lo, hi = stats.binom.interval(0.95, k, u)
-        np.testing.assert_allclose([b["lower"] for b in band], lo / k)
-        np.testing.assert_allclose([b["upper"] for b in band], hi / k)
+        np.testing.assert_allclose([b["ci_lower"] for b in band], lo / k)
+        np.testing.assert_allclose([b["ci_upper"] for b in band], hi / k)
         assert len(ppc["loo_pit"]) == k
 
 

@@ -380,7 +380,7 @@ def test_cli_fits_a_plain_csv_of_means_as_md_and_smd(tmp_path, capsys):
     w = 1 / ref(case["vi"])
     assert out["measure"] == "SMD" and out["estimate"] == pytest.approx(np.sum(w * ref(case["yi"])) / w.sum(),
                                                                           rel=1e-10)
-    assert "natural_scale" not in out
+    assert "reported" not in out
     assert main(["frequentist", str(path), "--measure", "SMD", "--json"]) == 0
     bad = tmp_path / "bad.csv"
     bad.write_text(path.read_text().replace(",64,156", ",-64,156"))

@@ -3,6 +3,7 @@ import math
 import numpy as np
 import pytest
 
+from bayesmeta.benefit import Benefit
 from bayesmeta.errors import InputError
 from bayesmeta.scales import null_value, prob_column, to_analysis, to_reported
 
@@ -41,7 +42,7 @@ def test_a_negative_difference_threshold_is_accepted():
 
 
 def test_probability_column_names():
-    assert prob_column(1.0, True) == "prob_below_1"
-    assert prob_column(0.7, True) == "prob_below_0.7"
-    assert prob_column(1.25, False) == "prob_above_1.25"
-    assert prob_column(0.0, False) == "prob_above_0"
+    assert prob_column(1.0, Benefit.BELOW) == "prob_below_1"
+    assert prob_column(0.7, "below") == "prob_below_0.7"
+    assert prob_column(1.25, Benefit.ABOVE) == "prob_above_1.25"
+    assert prob_column(0.0, "above") == "prob_above_0"

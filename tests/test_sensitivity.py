@@ -106,7 +106,7 @@ def test_vague_prior_shows_no_prior_sensitivity_for_mu():
     assert t.loc["mu", "prior"] < 0.01
     assert t.loc["mu", "likelihood"] > 2 * t.loc["mu", "prior"]  # the data, not the prior, shape mu
     assert t.loc["mu", "diagnosis"] == "-"
-    assert list(t.index) == ["mu", "tau", "theta_new"]
+    assert list(t.index) == ["mu", "tau", "predictive"]
 
 
 def test_strong_prior_with_weak_data_is_diagnosed():
@@ -127,8 +127,8 @@ def _as_sampled(post: Posterior, draws: dict[str, np.ndarray], seed: int, **chan
     fields = {
         "engine": "draws",
         "measure": post.measure,
-        "study_ids": post.study_ids,
-        "y": post.y,
+        "study": post.study,
+        "yi": post.yi,
         "sei": post.sei,
         "marginals": post.marginals,
         "priors": post.priors,
@@ -149,7 +149,7 @@ def test_exact_power_scaling_agrees_with_arviz_psens_on_exact_draws():
         draws = post.get_draws(s, seed=100 + seed)
         shaped = {
             n: np.asarray(draws[n]).reshape((1, s) + np.asarray(draws[n]).shape[2:])
-            for n in ("mu", "tau", "theta", "theta_new")
+            for n in ("mu", "tau", "theta", "predictive")
         }
         sampled = _as_sampled(post, shaped, seed)
         reps.append(power_scaling(sampled, params=("mu", "tau")).set_index("parameter"))
@@ -189,7 +189,7 @@ def test_power_scaling_rejects_bad_alphas():
 # -- the prior grid ----------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def grid():
-    return prior_grid(Y, SEI)
+    return prior_grid(Y, SEI, measure="HR")
 
 
 def test_grid_member_equals_a_separate_fit(grid):
@@ -221,7 +221,8 @@ def test_grid_has_every_set_and_scale(grid):
 
 def test_grid_closed_form_common_effect():
     """tau prior concentrated at 0 with a flat mu prior: mu | y ~ N(mu_hat, 1 / sum w) (common effect)."""
-    t = prior_grid(Y, SEI, {"flat": ("flat", "halfnormal(0.0001)")}, tau_scales=(), thresholds=(0.7, 1.0))
+    t = prior_grid(Y, SEI, {"flat": ("flat", "halfnormal(0.0001)")}, tau_scales=(), thresholds=(0.7, 1.0),
+                   measure="HR")
     w = 1 / SEI**2
     mu_hat, se = np.sum(w * Y) / w.sum(), 1 / np.sqrt(w.sum())
     z = stats.norm.ppf(0.975)
@@ -240,9 +241,10 @@ def test_grid_benefit_above_reports_upper_tail():
         tau_scales=(),
         thresholds=(1.0,),
         measure="RR",
-        benefit_below=False,
+        benefit="above",
     )
-    down = prior_grid(Y, SEI, {"w": ("normal(0, 4)", "halfnormal(0.5)")}, tau_scales=(), thresholds=(1.0,))
+    down = prior_grid(Y, SEI, {"w": ("normal(0, 4)", "halfnormal(0.5)")}, tau_scales=(), thresholds=(1.0,),
+                      measure="HR")
     assert up["prob_above_1"].iloc[0] == pytest.approx(down["prob_below_1"].iloc[0], abs=1e-8)
 
 
@@ -266,7 +268,7 @@ def test_conclusion_changes_bands():
 def test_conclusion_changes_on_a_grid_where_the_prior_matters():
     """Three weak studies: the skeptical prior pulls P(HR < 0.7) below 0.5, the enthusiastic one above 0.5."""
     y, sei = np.array([-0.4, -0.3, -0.5]), np.array([0.4, 0.45, 0.5])
-    g = prior_grid(y, sei, tau_scales=(0.5,))
+    g = prior_grid(y, sei, tau_scales=(0.5,), measure="HR")
     out = conclusion_changes(g, threshold=0.7)
     p = dict(zip(g["prior_set"], g["prob_below_0.7"]))
     assert p["skeptical"] < 0.5 < p["enthusiastic"]
@@ -280,7 +282,7 @@ def test_cli_sensitivity_json(tmp_path, capsys):
     figs = tmp_path / "figs"
     assert main(["sensitivity", str(data), "--measure", "HR", "--json", "--figures", str(figs)]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert {r["parameter"] for r in out["power_scaling"]} == {"mu", "tau", "theta_new"}
+    assert {r["parameter"] for r in out["power_scaling"]} == {"mu", "tau", "predictive"}
     assert len(out["influence"]["omitted"]) == len(Y)
     assert len(out["prior_grid"]) >= 5 * 4
     assert out["conclusion"]["column"] == "prob_below_0.7"

@@ -47,7 +47,7 @@ def test_each_look_equals_a_separate_exact_fit():
     for j in range(1, k + 1):
         post = _independent_look(y, s, j, measure="HR")
         row = tab.iloc[j - 1]
-        mu, new, tau = post.marginal("mu"), post.marginal("theta_new"), post.marginal("tau")
+        mu, new, tau = post.marginal("mu"), post.marginal("predictive"), post.marginal("tau")
         lo, hi = mu.interval(0.95)
         plo, phi = new.interval(0.95)
         expected = {
@@ -69,7 +69,7 @@ def test_identical_effects_from_hr_half_stop_for_benefit_at_the_first_convincing
     k = 20
     y = np.full(k, np.log(0.5))
     s = np.full(k, 0.9)  # imprecise enough that early looks do not convince
-    res = monitor(y, s, None, mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR, futility_mcid=None)
+    res = monitor(y, s, None, mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR, futility_mcid=None, measure="HR")
     p_indep = [_independent_look(y, s, j).prob_below(1.0) for j in range(1, k + 1)]
     expected = next(j for j, p in enumerate(p_indep, start=1) if p > 0.975)
     assert expected > 1  # the test is about finding the look, not about look 1
@@ -89,7 +89,7 @@ def test_null_sequence_never_stops_for_benefit_and_ends_at_one_half():
     e = rng.normal(0.0, 0.25, 15)
     y = np.column_stack([e, -e]).ravel()
     s = np.full(y.size, 0.25)
-    res = monitor(y, s, None, mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR, futility_mcid=None)
+    res = monitor(y, s, None, mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR, futility_mcid=None, measure="HR")
     assert not res.table["benefit"].any()
     assert res.first_stop is None
     even = res.table.iloc[1::2]
@@ -100,7 +100,8 @@ def test_null_sequence_never_stops_for_benefit_and_ends_at_one_half():
 def test_precise_null_studies_stop_for_futility_when_an_mcid_benefit_becomes_improbable():
     y = np.array([0.02, -0.03, 0.01, 0.0, -0.01, 0.03, 0.0, -0.02])
     s = np.full(y.size, 0.15)
-    res = monitor(y, s, None, mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR, futility_mcid=0.8, futility_prob=0.1)
+    res = monitor(y, s, None, mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR, futility_mcid=0.8, futility_prob=0.1,
+                  measure="HR")
     p_mcid = [_independent_look(y, s, j).prob_below(0.8) for j in range(1, y.size + 1)]
     expected = next(j for j, p in enumerate(p_mcid, start=1) if p < 0.1)
     assert res.first_stop is not None
@@ -119,7 +120,7 @@ def test_benefit_above_one_flips_every_probability():
         mu_prior=MU_PRIOR,
         tau_prior=TAU_PRIOR,
         measure="RR",
-        benefit_below=False,
+        benefit="above",
         thresholds=(1.0, 1.3),
         futility_mcid=1.25,
     )
@@ -137,7 +138,7 @@ def test_studies_are_ordered_by_year_then_study_id():
     years = [2020, 2021, 2020, 2019]
     y = np.array([-0.1, -0.2, -0.3, -0.4])
     s = np.array([0.2, 0.3, 0.4, 0.5])
-    res = monitor(y, s, years, study_ids=ids, mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR)
+    res = monitor(y, s, years, study=ids, mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR, measure="HR")
     assert list(res.table["study"]) == ["D", "B", "C", "A"]
     assert list(res.table["order"]) == [2019, 2020, 2020, 2021]
     # Look 2 holds D and B: compare with an exact fit on exactly those two.
@@ -148,7 +149,7 @@ def test_studies_are_ordered_by_year_then_study_id():
 def test_as_dict_is_json_ready_and_carries_the_first_stop():
     y = np.full(6, np.log(0.4))
     s = np.full(6, 0.3)
-    res = monitor(y, s, None, study_ids=list("abcdef"), mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR)
+    res = monitor(y, s, None, study=list("abcdef"), mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR, measure="HR")
     out = json.loads(json.dumps(res.as_dict(), allow_nan=False))
     assert out["first_stop"] == {"look": res.first_stop.look, "study": res.first_stop.study, "reason": "benefit"}
     assert len(out["looks"]) == 6
@@ -166,16 +167,16 @@ def test_as_dict_is_json_ready_and_carries_the_first_stop():
 )
 def test_bad_rule_settings_are_refused(kwargs, fragment):
     with pytest.raises(InputError, match=fragment):
-        monitor([-0.2, -0.1], [0.2, 0.2], None, mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR, **kwargs)
+        monitor([-0.2, -0.1], [0.2, 0.2], None, mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR, **kwargs, measure="HR")
 
 
 def test_bad_study_data_are_refused():
     with pytest.raises(InputError, match="sei"):
-        monitor([-0.2, -0.1], [0.2, 0.0], None, mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR)
+        monitor([-0.2, -0.1], [0.2, 0.0], None, mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR, measure="HR")
     with pytest.raises(InputError, match="yi"):
-        monitor([-0.2, np.nan], [0.2, 0.2], None, mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR)
+        monitor([-0.2, np.nan], [0.2, 0.2], None, mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR, measure="HR")
     with pytest.raises(InputError, match="year"):
-        monitor([-0.2, -0.1], [0.2, 0.2], [2020.0, np.nan], mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR)
+        monitor([-0.2, -0.1], [0.2, 0.2], [2020.0, np.nan], mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR, measure="HR")
 
 
 # -- operating characteristics -----------------------------------------------------------------------------------
@@ -346,7 +347,7 @@ def test_monitoring_figure_draws_the_trajectory_and_the_tsa_panel():
     from bayesmeta.plots.monitoring import plot_monitoring
 
     y = np.full(5, np.log(0.6))
-    res = monitor(y, np.full(5, 0.3), None, mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR)
+    res = monitor(y, np.full(5, 0.3), None, mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR, measure="HR")
     tsa = pd.DataFrame(
         {"information_fraction": [0.2, 0.4, 0.6, 0.8, 1.0], "z": [1, 2, 2.5, 3, 3.5], "upper": [6, 4, 3.2, 2.8, 2.5]}
     )
@@ -369,7 +370,7 @@ def _tsa_example():
     v = np.array([0.04, 0.03, 0.05, 0.02, 0.03])
     n = np.array([200, 250, 150, 400, 300])
     years = [2015, 2016, 2017, 2018, 2019]
-    res = monitor(y, np.sqrt(v), years, study_ids=ids, sample_sizes=n, mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR)
+    res = monitor(y, np.sqrt(v), years, study=ids, sample_sizes=n, mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR, measure="HR")
     t = tsa(y, v, n, p_control=0.4, relative_risk_reduction=0.2, order=years, study=ids)
     return res, t
 
@@ -390,9 +391,10 @@ def test_side_by_side_joins_the_tsa_curve_look_by_look():
         res.table["median"].pipe(np.log),
         np.full(5, 0.2),
         None,
-        study_ids=list("EDCBA"),
+        study=list("EDCBA"),
         mu_prior=MU_PRIOR,
         tau_prior=TAU_PRIOR,
+        measure="HR",
     )
     with pytest.raises(InputError, match="different orders"):
         side_by_side(shuffled, t)
@@ -421,9 +423,34 @@ def test_cli_monitor_json_matches_the_library(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert [look["study"] for look in out["looks"]] == ["Early", "Mid", "Late"]
     assert [look["n_cum"] for look in out["looks"]] == [100, 250, 450]
-    res = monitor([-0.5, -0.6, -0.7], [0.3, 0.25, 0.2], None, mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)")
+    res = monitor([-0.5, -0.6, -0.7], [0.3, 0.25, 0.2], None, mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)",
+                  measure="HR")
     np.testing.assert_allclose([lk["prob_below_1"] for lk in out["looks"]], res.table["prob_below_1"], atol=1e-12)
     assert out["measure"] == "HR"
+
+
+def test_cli_monitor_benefit_above_level_and_figures(tmp_path, capsys):
+    """--benefit above reads the upper tail with the mirrored default MCID (1.25); --level sets the interval;
+    --figures writes the monitoring figure into the folder; arm counts give the cumulative participants."""
+    from bayesmeta.cli import main
+    from bayesmeta.tables import read_effect_table
+
+    data = tmp_path / "seq.csv"
+    data.write_text("study,events_treatment,total_treatment,events_control,total_control,year\n"
+                    "A,30,100,20,100,2018\nB,40,110,28,105,2019\nC,35,90,25,95,2021\n")
+    figures = tmp_path / "figures"
+    assert main(["monitor", str(data), "--benefit", "above", "--level", "0.9", "--figures", str(figures),
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["rule"]["benefit"] == "above" and out["rule"]["futility_mcid"] == pytest.approx(1.25)
+    assert out["measure"] == "RR" and out["level"] == 0.9
+    assert [look["n_cum"] for look in out["looks"]] == [200, 415, 600]
+    table = read_effect_table(data)
+    res = monitor(table, order=[2018, 2019, 2021], mu_prior=MU_PRIOR, tau_prior=TAU_PRIOR, thresholds=(1.0, 1.25),
+                  futility_mcid=1.25, benefit="above", level=0.9)
+    np.testing.assert_allclose([lk["prob_above_1"] for lk in out["looks"]], res.table["prob_above_1"], atol=1e-12)
+    np.testing.assert_allclose([lk["ci_lower"] for lk in out["looks"]], res.table["ci_lower"], atol=1e-12)
+    assert (figures / "monitoring.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_cli_monitor_prints_a_table_and_reports_a_missing_year(tmp_path, capsys):

@@ -100,7 +100,9 @@ def test_studies_without_events_are_dropped_and_recorded(tmp_path):
     table = read_effect_table(write(tmp_path, frame))
     assert table.study == ("a", "c") and table.dropped == ("b",)
     assert table.yi[1] == pytest.approx(math.log((0.5 / 11) / (2.5 / 13)))
-    assert table.method == ("counts", "counts_cc") and table.counts.index.tolist() == ["a", "c"]
+    assert table.method == ("counts", "counts_cc")
+    # the arm counts keep the dropped study: it has no log ratio but enters a binomial likelihood
+    assert table.counts.index.tolist() == ["a", "b", "c"] and table.counts.loc["b"].tolist() == [0, 15, 0, 15]
 
 
 def test_all_studies_without_events_is_an_error(tmp_path):

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import math
 from enum import Enum
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
 from bayesmeta.cli import app
-from bayesmeta.cli.options import DataArgument, Measure, finite, json_text, measure_value, read_table
+from bayesmeta.cli.options import (
+    DataArgument,
+    JsonOption,
+    LevelOption,
+    MeasureOption,
+    json_text,
+    measure_value,
+    read_table,
+)
 
 
 
@@ -21,10 +28,12 @@ class Method(str, Enum):
     ML = "ML"
 
 
-def _natural(result: dict[str, Any]) -> dict[str, float | None]:
-    """Estimate, CI and prediction interval back-transformed to the ratio scale."""
+def _reported(result: dict[str, Any], measure: str) -> dict[str, float | None]:
+    """Estimate, CI and prediction interval on the reported scale (:func:`bayesmeta.scales.reported_float`)."""
+    from bayesmeta.scales import reported_float
+
     keys = ("estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper")
-    return {k: (None if result[k] is None else math.exp(result[k])) for k in keys}
+    return {k: (None if result[k] is None else reported_float(result[k], measure)) for k in keys}
 
 
 def _fmt(x: float | None, digits: int = 4) -> str:
@@ -40,22 +49,19 @@ def frequentist_command(
     data: DataArgument,
     method: Annotated[Method, typer.Option(help="tau^2 estimator (FE: common effect)")] = Method.REML,
     hksj: Annotated[bool, typer.Option("--hksj", help="Knapp-Hartung (HKSJ) t-based inference")] = False,
-    measure: Annotated[
-        Optional[Measure],
-        typer.Option(help="effect measure [default: the file's measure column, else yi as given, RR for counts]"),
-    ] = None,
-    level: Annotated[float, typer.Option(help="confidence level", callback=finite)] = 0.95,
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object (analysis scale)")] = False,
+    measure: MeasureOption = None,
+    level: LevelOption = 0.95,
+    as_json: JsonOption = False,
 ) -> None:
     """Pool the studies with metafor's conventions: estimate, CI, tau^2, I^2, H^2, Q and the prediction interval."""
     from bayesmeta.frequentist import rma
 
     table = read_table(data, measure_value(measure))
-    fit = rma(table.yi, table.vi, method=method.value, test="knha" if hksj else "z", level=level)
+    fit = rma(table, method=method.value, test="knha" if hksj else "z", level=level)
     out = {"source": table.source, "measure": table.measure, "study": list(table.study), **fit.as_dict()}
     ratio = table.is_ratio
     if ratio:
-        out["natural_scale"] = _natural(out)
+        out["reported"] = _reported(out, table.measure)
     if as_json:
         typer.echo(json_text(out, indent=None))
         return
@@ -94,7 +100,7 @@ def _print_tables(table, fit, out: dict[str, Any], ratio: bool) -> None:
     summary.add_column("quantity")
     summary.add_column("value", justify="right")
     if ratio:
-        nat = out["natural_scale"]
+        nat = out["reported"]
         summary.add_row(
             f"{table.measure} [{pct} CI]", f"{nat['estimate']:.3f} [{nat['ci_lower']:.3f}, {nat['ci_upper']:.3f}]"
         )

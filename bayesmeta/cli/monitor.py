@@ -6,15 +6,22 @@ from typing import Annotated
 
 import typer
 
+from bayesmeta.benefit import Benefit
 from bayesmeta.cli import app
 from bayesmeta.cli.options import (
     DEFAULT_MU_PRIOR,
     DEFAULT_TAU_PRIOR,
+    BenefitOption,
     DataArgument,
+    FiguresOption,
     JsonOption,
+    LevelOption,
+    McidOption,
     Measure,
     MuPriorOption,
     TauPriorOption,
+    ThresholdOption,
+    default_mcid,
     finite,
     json_text,
     measure_value,
@@ -28,41 +35,36 @@ def monitor_command(
     data: DataArgument,
     measure: Annotated[
         Measure | None,
-        typer.Option(
-            help="effect measure [default: the file's measure column, else HR for yi/sei data, RR for counts]"
-        ),
+        typer.Option("--measure", help="effect measure (default: the file's measure column, else HR for yi/sei "
+                     "data, RR for counts)"),
     ] = None,
     mu_prior: MuPriorOption = DEFAULT_MU_PRIOR,
     tau_prior: TauPriorOption = DEFAULT_TAU_PRIOR,
-    mcid: Annotated[float, typer.Option(help="minimal clinically important ratio for the futility rule",
-                                        callback=finite)] = 0.8,
+    benefit: BenefitOption = Benefit.BELOW,
+    mcid: McidOption = None,
     no_futility: Annotated[bool, typer.Option("--no-futility", help="monitor for benefit only")] = False,
     benefit_prob: Annotated[float, typer.Option(help="stop for benefit when P(benefit) exceeds this",
                                                 callback=finite)] = 0.975,
     futility_prob: Annotated[float, typer.Option(help="stop for futility when P(beyond MCID) is below this",
                                                    callback=finite)] = 0.1,
-    benefit_above: Annotated[
-        bool, typer.Option("--benefit-above", help="benefit is a ratio above 1 (e.g. RR of response)")
-    ] = False,
-    threshold: Annotated[
-        list[float] | None, typer.Option("--threshold", help="report P(ratio < value) per look; repeatable",
-                                    callback=finite)
-    ] = None,
+    threshold: ThresholdOption = None,
     order_by: Annotated[str, typer.Option(help="column giving the publication order (file order if absent)")] = "year",
-    plot: Annotated[str | None, typer.Option(help="write the monitoring figure to this file (png, pdf, svg)")] = None,
+    level: LevelOption = 0.95,
+    figures: FiguresOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """After each study (by year, then study id) the exact posterior of the pooled effect, with the decision:
-    benefit when P(ratio < 1) > benefit-prob, futility when P(ratio < MCID) < futility-prob."""
+    benefit when P(benefit side of the null) > benefit-prob, futility when P(beyond the MCID) < futility-prob."""
     import numpy as np
     import pandas as pd
 
     from bayesmeta.data import spreadsheet_row
+    from bayesmeta.scales import is_ratio, null_value
     from bayesmeta.sequential import monitor
 
-    table = read_table(data, measure_value(measure))
+    table = read_table(data, measure_value(measure), benefit)
     if measure is None and table.measure == "GEN":
-        table = read_table(data, "HR")
+        table = read_table(data, "HR", benefit)
     covariates = table.covariates
     order = None
     if order_by in covariates.columns:
@@ -77,32 +79,41 @@ def monitor_command(
                 valid="a value in every row, or no such column (file order)",
             )
     sizes = covariates["n_total"].to_numpy(dtype=float) if "n_total" in covariates.columns else None
-    default_thresholds = (1.0, 0.7) if not benefit_above else (1.0, 1.25)
+    null = null_value(table.measure)
+    if threshold:
+        thresholds = tuple(threshold)
+    elif is_ratio(table.measure):
+        thresholds = (1.0, 0.7) if benefit.below else (1.0, 1.25)
+    else:
+        thresholds = (null,)
+    futility_mcid = None if no_futility else default_mcid(mcid, table.measure, benefit)
     result = monitor(
-        table.yi,
-        table.sei,
-        order,
+        table,
+        order=order,
         mu_prior=mu_prior,
         tau_prior=tau_prior,
-        study_ids=list(table.study),
         sample_sizes=sizes,
-        thresholds=tuple(threshold) if threshold else default_thresholds,
+        thresholds=thresholds,
         benefit_prob=benefit_prob,
-        futility_mcid=None if no_futility else mcid,
+        futility_mcid=futility_mcid,
         futility_prob=futility_prob,
-        measure=table.measure,
-        benefit_below=not benefit_above,
+        level=level,
     )
-    if plot:
+    if figures:
+        from pathlib import Path
+
         from bayesmeta.plots.monitoring import plot_monitoring
 
+        folder = Path(figures)
+        folder.mkdir(parents=True, exist_ok=True)
         fig = plot_monitoring(
             result.table,
             measure=result.measure,
             benefit_prob=benefit_prob,
             futility_prob=None if no_futility else futility_prob,
+            level=level,
         )
-        fig.savefig(plot)
+        fig.savefig(folder / "monitoring.png", dpi=150)
     if as_json:
         out = result.as_dict()
         out["order"] = order_by if order is not None else "file"
@@ -128,7 +139,7 @@ def _print_table(result, order_label: str) -> None:
     prob_cols = [c for c in frame.columns if c.startswith(("prob_below_", "prob_above_"))]
     title = f"Sequential posterior monitoring ({result.measure}; studies by {order_label})"
     out = Table(title=title)
-    for col in ("look", "study", "n_cum", "median", "95% CrI", *prob_cols, "tau", "decision"):
+    for col in ("look", "study", "n_cum", "median", f"{100 * result.level:g}% CrI", *prob_cols, "tau", "decision"):
         if col == "n_cum" and "n_cum" not in frame.columns:
             continue
         out.add_column(_header(col), justify="right")

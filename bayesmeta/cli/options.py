@@ -1,6 +1,7 @@
-"""Options shared by the commands that read a user's effect table: the data argument, the effect measure, the
-priors of mu and tau, ``--json``, the check that numeric options are finite, and the conversion of values to
-plain JSON."""
+"""The options of the command line, defined once with the vocabulary's spelling (see VOCABULARY.md): the data
+argument, ``--measure``, ``--mu-prior``/``--tau-prior``, ``--threshold``, ``--benefit``, ``--mcid``,
+``--level``, ``--seed``, ``--figures``, ``--likelihood`` and ``--json``; the check that numeric options are
+finite, and the conversion of values to plain JSON."""
 
 from __future__ import annotations
 
@@ -11,39 +12,23 @@ from typing import Annotated, Any
 
 import typer
 
+from bayesmeta.benefit import Benefit
 from bayesmeta.errors import InputError
+from bayesmeta.scales import MEASURES, is_ratio, null_value
 
 DEFAULT_MU_PRIOR = "normal(0, 4)"
 DEFAULT_TAU_PRIOR = "halfnormal(0.5)"
+DEFAULT_MCID_BELOW = 0.8  # a ratio; above the null its mirror 1 / 0.8
+
+Measure = Enum("Measure", [(m, m) for m in MEASURES], type=str)
+Measure.__doc__ = "Effect measures a CSV may be read as (bayesmeta.scales.MEASURES)."
 
 
-class Measure(str, Enum):
-    """Effect measures a CSV may be read as (``bayesmeta.tables.read_effect_table``)."""
+class Likelihood(str, Enum):
+    """The within-study likelihood of ``fit``: normal on the effects, or binomial on the arm counts."""
 
-    HR = "HR"
-    RR = "RR"
-    OR = "OR"
-    MD = "MD"
-    SMD = "SMD"
-    RD = "RD"
-
-
-DataArgument = Annotated[
-    str,
-    typer.Argument(
-        help="CSV: study + (yi,sei | yi,vi | estimate,ci_lower,ci_upper | means,SDs,sizes | "
-        "o_minus_e,var_o_minus_e | counts)"
-    ),
-]
-MeasureOption = Annotated[Measure | None, typer.Option(help="effect measure of the data")]
-MuPriorOption = Annotated[str, typer.Option("--mu-prior", help='prior of mu, e.g. "normal(0, 4)"')]
-TauPriorOption = Annotated[str, typer.Option("--tau-prior", help='prior of tau, e.g. "halfnormal(0.5)"')]
-JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object")]
-
-
-def measure_value(measure: Measure | None) -> str | None:
-    """The measure's name, or None to let the table decide."""
-    return measure.value if measure else None
+    normal = "normal"
+    binomial = "binomial"
 
 
 def finite(param: typer.CallbackParam, value: Any) -> Any:
@@ -55,6 +40,60 @@ def finite(param: typer.CallbackParam, value: Any) -> Any:
             name = param.opts[0] if param.opts else str(param.name)
             raise InputError(f"{name} {v} is not a finite number", valid="a finite number")
     return value
+
+
+DataArgument = Annotated[
+    str,
+    typer.Argument(
+        help="CSV: study + (yi,sei | yi,vi | estimate,ci_lower,ci_upper | means,SDs,sizes | "
+        "o_minus_e,var_o_minus_e | counts)"
+    ),
+]
+MeasureOption = Annotated[
+    Measure | None,
+    typer.Option("--measure", help="effect measure of the data (default: the file's measure column, else GEN for "
+                 "yi/sei data, RR for counts)"),
+]
+MuPriorOption = Annotated[str, typer.Option("--mu-prior", help='prior of mu, e.g. "normal(0, 4)" or "flat"')]
+TauPriorOption = Annotated[str, typer.Option("--tau-prior", help='prior of tau, e.g. "halfnormal(0.5)"')]
+ThresholdOption = Annotated[
+    list[float] | None,
+    typer.Option("--threshold", help="report P(effect beyond T on the benefit side), T on the reported scale "
+                 "(a ratio for HR, RR, OR); repeatable", callback=finite),
+]
+BenefitOption = Annotated[
+    Benefit, typer.Option("--benefit", help="side of the null where an effect favours the treatment")
+]
+McidOption = Annotated[
+    float | None,
+    typer.Option("--mcid", help="minimal clinically important difference, reported scale (default for a ratio: "
+                 f"{DEFAULT_MCID_BELOW:g} with benefit below 1, {1 / DEFAULT_MCID_BELOW:g} above)", callback=finite),
+]
+LevelOption = Annotated[float, typer.Option("--level", help="level of the intervals", callback=finite)]
+SeedOption = Annotated[int, typer.Option("--seed", help="random seed (recorded in the output)")]
+FiguresOption = Annotated[str | None, typer.Option("--figures", help="folder to write the figures (PNG) into")]
+LikelihoodOption = Annotated[
+    Likelihood,
+    typer.Option("--likelihood", help="normal on the effects, or binomial on the arm counts (the binomial-normal "
+                 "model for the OR; NUTS engine)"),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+
+
+def default_mcid(mcid: float | None, measure: str, benefit: Benefit) -> float:
+    """``--mcid`` as given, else 0.8 (benefit below 1) or 1.25 (above) for a ratio measure; a difference measure
+    has no default."""
+    if mcid is not None:
+        return mcid
+    if not is_ratio(measure):
+        raise InputError(f"a {measure} has no default MCID", column="--mcid",
+                         valid=f"--mcid with a value on the benefit side of {null_value(measure):g}")
+    return DEFAULT_MCID_BELOW if benefit.below else 1.0 / DEFAULT_MCID_BELOW
+
+
+def measure_value(measure: Measure | None) -> str | None:
+    """The measure's name, or None to let the table decide."""
+    return measure.value if measure else None
 
 
 def plain(value: object) -> object:
@@ -92,16 +131,21 @@ def json_text(value: Any, indent: int | None = 2) -> str:
     return json.dumps(clean, indent=indent, allow_nan=False)
 
 
-def read_table(path: str, measure: str | None):
+def read_table(path: str, measure: str | None, benefit: Benefit | str = Benefit.BELOW,
+               likelihood: Likelihood = Likelihood.normal):
     """Read a user's effect table (:func:`bayesmeta.tables.read_effect_table`) and say on stderr which studies
-    were left out (no events, or only events, in both arms), so that no study disappears silently."""
+    have no log ratio (no events, or only events, in both arms): left out of a normal likelihood, kept in the
+    binomial one, so that no study disappears silently."""
     from bayesmeta.tables import read_effect_table
 
-    table = read_effect_table(path, measure)
+    table = read_effect_table(path, measure, benefit=benefit)
     if table.dropped:
+        names = ", ".join(table.dropped)
+        what = (f"{names} kept in the binomial likelihood, with no log ratio to display"
+                if likelihood is Likelihood.binomial else f"excluded {names}")
         typer.echo(
-            f"note: {path}: excluded {', '.join(table.dropped)} (no events in either arm, or events in every patient "
-            "of both: no ratio can be estimated)",
+            f"note: {path}: {what} (no events in either arm, or events in every patient of both: no ratio can be "
+            "estimated)",
             err=True,
         )
     return table

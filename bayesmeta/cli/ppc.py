@@ -12,11 +12,13 @@ from bayesmeta.cli.options import (
     DEFAULT_MU_PRIOR,
     DEFAULT_TAU_PRIOR,
     DataArgument,
+    FiguresOption,
     JsonOption,
+    LevelOption,
     MeasureOption,
     MuPriorOption,
+    SeedOption,
     TauPriorOption,
-    finite,
     json_text,
     measure_value,
     plain,
@@ -30,10 +32,10 @@ def ppc_command(
     measure: MeasureOption = None,
     mu_prior: MuPriorOption = DEFAULT_MU_PRIOR,
     tau_prior: TauPriorOption = DEFAULT_TAU_PRIOR,
-    level: Annotated[float, typer.Option(help="level of the predictive intervals", callback=finite)] = 0.95,
+    level: LevelOption = 0.95,
     draws: Annotated[int, typer.Option(help="posterior draws for the Q-discrepancy p-value")] = 4000,
-    seed: Annotated[int, typer.Option(help="random seed (recorded in the output)")] = 0,
-    figures: Annotated[str | None, typer.Option(help="folder to write the PPC figures (PNG) into")] = None,
+    seed: SeedOption = 0,
+    figures: FiguresOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Per-study posterior predictive and leave-one-out p-values (LOO-PIT), and the Q-discrepancy
@@ -42,15 +44,7 @@ def ppc_command(
     from bayesmeta.ppc import q_discrepancy_ppp, study_predictive_pvalues
 
     table = read_table(data, measure_value(measure))
-    post = fit_exact(
-        table.yi,
-        table.sei,
-        mu_prior=mu_prior,
-        tau_prior=tau_prior,
-        study_ids=table.study,
-        measure=table.measure,
-        seed=seed,
-    )
+    post = fit_exact(table, mu_prior=mu_prior, tau_prior=tau_prior, seed=seed)
     studies = study_predictive_pvalues(post, level=level)
     q = q_discrepancy_ppp(post, n_draws=draws, seed=seed)
     if figures:
@@ -82,7 +76,7 @@ def _print(post, studies, q, level: float) -> None:
     t = Table(title=f"Posterior predictive checks (exact engine, k = {post.k}, measure {post.measure}; log scale)")
     for col in (
         "study",
-        "y",
+        "yi",
         "sei",
         "p post",
         f"{level:.0%} predictive",
@@ -94,7 +88,7 @@ def _print(post, studies, q, level: float) -> None:
     for sid, r in studies.iterrows():
         t.add_row(
             str(sid),
-            f"{r['y']:.3f}",
+            f"{r['yi']:.3f}",
             f"{r['sei']:.3f}",
             f"{r['pit']:.3f}",
             f"[{r['pred_lower']:.3f}, {r['pred_upper']:.3f}]",

@@ -2,30 +2,30 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from bayesmeta.benefit import Benefit
 from bayesmeta.cli import app
 from bayesmeta.cli.options import (
     DEFAULT_MU_PRIOR,
     DEFAULT_TAU_PRIOR,
+    BenefitOption,
     DataArgument,
+    FiguresOption,
     JsonOption,
+    LevelOption,
     MeasureOption,
-    finite,
+    MuPriorOption,
+    TauPriorOption,
+    ThresholdOption,
     json_text,
     measure_value,
     plain,
     read_table,
 )
-
-
-class Benefit(str, Enum):
-    below = "below"
-    above = "above"
 
 
 def _records(frame, index_name: str | None = None) -> list[dict[str, object]]:
@@ -41,17 +41,13 @@ def _records(frame, index_name: str | None = None) -> list[dict[str, object]]:
 def sensitivity_command(
     data: DataArgument,
     measure: MeasureOption = None,
-    mu_prior: Annotated[str, typer.Option("--mu-prior", help="mu prior of the main analysis")] = DEFAULT_MU_PRIOR,
-    tau_prior: Annotated[str, typer.Option("--tau-prior", help="tau prior of the main analysis")] = DEFAULT_TAU_PRIOR,
+    mu_prior: MuPriorOption = DEFAULT_MU_PRIOR,
+    tau_prior: TauPriorOption = DEFAULT_TAU_PRIOR,
     priors: Annotated[str | None, typer.Option(help="TOML file of named prior sets")] = None,
-    threshold: Annotated[
-        list[float] | None, typer.Option("--threshold", help="ratio thresholds for P(ratio < t); repeatable",
-                                    callback=finite)
-    ] = None,
-    benefit: Annotated[
-        Benefit, typer.Option(help="'below' when a ratio below 1 is benefit, else 'above'")
-    ] = Benefit.below,
-    figures: Annotated[str | None, typer.Option(help="folder to write the sensitivity figures (PNG) into")] = None,
+    threshold: ThresholdOption = None,
+    benefit: BenefitOption = Benefit.BELOW,
+    level: LevelOption = 0.95,
+    figures: FiguresOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Refit under every named prior set and half-normal tau scale, flag conclusions that change, compute
@@ -60,27 +56,31 @@ def sensitivity_command(
     from bayesmeta.priors import load_prior_sets, parse_prior
     from bayesmeta.sensitivity import conclusion_changes, power_scaling, prior_grid
 
-    table = read_table(data, measure_value(measure))
+    from bayesmeta.scales import is_ratio, null_value
+
+    table = read_table(data, measure_value(measure), benefit)
     mu, tau = parse_prior(mu_prior, "mu"), parse_prior(tau_prior, "tau")
-    below = benefit is Benefit.below
-    thresholds = tuple(threshold) if threshold else ((1.0, 0.8, 0.7) if below else (1.0, 1.25, 1.4286))
-    decisive = min(thresholds) if below else max(thresholds)
+    null = null_value(table.measure)
+    if threshold:
+        thresholds = tuple(threshold)
+    elif is_ratio(table.measure):
+        thresholds = (1.0, 0.8, 0.7) if benefit.below else (1.0, 1.25, 1.4286)
+    else:
+        thresholds = (null,)
+    decisive = benefit.most_demanding(thresholds)
     sets = load_prior_sets(priors)
-    grid = prior_grid(table.yi, table.sei, sets, thresholds=thresholds, measure=table.measure, benefit_below=below)
+    grid = prior_grid(table, prior_sets=sets, thresholds=thresholds, level=level)
     changes = conclusion_changes(grid, threshold=decisive)
-    power = power_scaling((table.yi, table.sei), mu_prior=mu, tau_prior=tau)
+    power = power_scaling(table, mu_prior=mu, tau_prior=tau)
     loo = leave_one_out(
-        table.yi,
-        table.sei,
+        table,
         mu_prior=mu,
         tau_prior=tau,
-        study_ids=table.study,
-        measure=table.measure,
-        thresholds=(1.0, decisive) if decisive != 1.0 else (1.0,),
-        benefit_below=below,
+        thresholds=(null, decisive) if decisive != null else (null,),
+        level=level,
     )
     if figures:
-        _write_figures(Path(figures), grid, power, loo, table.measure, decisive)
+        _write_figures(Path(figures), grid, power, loo, table.measure, decisive, null_value(table.measure))
     if as_json:
         out = {
             "measure": table.measure,
@@ -101,17 +101,19 @@ def sensitivity_command(
         }
         typer.echo(json_text(out))
         return
-    _print(table.measure, grid, changes, power, loo)
+    _print(table.measure, grid, changes, power, loo, level)
 
 
-def _print(measure: str, grid, changes, power, loo) -> None:
+def _print(measure: str, grid, changes, power, loo, level: float) -> None:
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
+    pct = f"{100 * level:g}%"
     prob_cols = [c for c in grid.columns if str(c).startswith("prob_")]
-    t = Table(title=f"Prior grid ({measure}; median and 95% CrI of the pooled effect)")
-    for col in ("prior set", "tau prior", "median", "95% CrI", "tau median", "95% predictive", *prob_cols, "changes"):
+    t = Table(title=f"Prior grid ({measure}; median and {pct} CrI of the pooled effect)")
+    for col in ("prior set", "tau prior", "median", f"{pct} CrI", "tau median", f"{pct} predictive", *prob_cols,
+                "changes"):
         t.add_column(col, justify="left" if col in ("prior set", "tau prior") else "right")
     for (_, r), changed in zip(grid.iterrows(), changes["changes"]):
         t.add_row(
@@ -137,7 +139,7 @@ def _print(measure: str, grid, changes, power, loo) -> None:
 
     loo_probs = [c for c in loo.columns if str(c).startswith("prob_")]
     i = Table(title="Leave one study out")
-    for col in ("omitted", "median", "95% CrI", *loo_probs, "tau median", "shift (sd)", "KL"):
+    for col in ("omitted", "median", f"{pct} CrI", *loo_probs, "tau median", "shift (sd)", "KL"):
         i.add_column(col, justify="left" if col == "omitted" else "right")
     for sid, r in loo.iterrows():
         i.add_row(
@@ -157,7 +159,7 @@ def _print(measure: str, grid, changes, power, loo) -> None:
     )
 
 
-def _write_figures(folder: Path, grid, power, loo, measure: str, decisive: float) -> None:
+def _write_figures(folder: Path, grid, power, loo, measure: str, decisive: float, null: float) -> None:
     from bayesmeta.plots.sensitivity import (
         plot_influence,
         plot_power_scaling,
@@ -165,7 +167,7 @@ def _write_figures(folder: Path, grid, power, loo, measure: str, decisive: float
     )
 
     folder.mkdir(parents=True, exist_ok=True)
-    lines = tuple(sorted({1.0, decisive}))
+    lines = tuple(sorted({null, decisive}))
     column = next(c for c in grid.columns if str(c).startswith("prob_") and str(c).endswith(f"_{decisive:g}"))
     plot_prior_grid(grid, measure=measure, lines=lines, probability_column=column).savefig(
         folder / "sensitivity_prior_grid.png", dpi=150

@@ -60,19 +60,15 @@ def tsa_command(
         raise InputError("TSA of a binary outcome needs arm counts", file=data,
                          column="events_treatment",
                          valid="columns events_treatment, total_treatment, events_control, total_control")
-    counts = table.counts.loc[list(table.study)]
-    sizes = (counts["total_treatment"] + counts["total_control"]).to_numpy(dtype=float)
-    if p_control is None:
-        p_control = float(counts["events_control"].sum() / counts["total_control"].sum())
     order = None
     if "year" in table.covariates.columns:
         years = table.covariates.loc[list(table.study), "year"]
         if years.isna().any():
             raise InputError("blank year", file=data, column="year", valid="a year for every study, or no year column")
         order = years.to_numpy()
-    result = tsa(table.yi, table.vi, sizes, p_control, rrr, alpha=alpha, power=power,
+    result = tsa(table, p_control=p_control, relative_risk_reduction=rrr, alpha=alpha, power=power,
                  diversity=_parse_diversity(diversity), order=order, method=method.value,
-                 convention=convention.value, futility=futility, study=table.study)
+                 convention=convention.value, futility=futility)
     if as_json:
         typer.echo(json_text(result.as_dict()))
         return

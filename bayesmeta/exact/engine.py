@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from bayesmeta.effect_data import EffectData, effect_args
 from bayesmeta.errors import InputError, ModelError
 from bayesmeta.exact.checks import check_data, check_proper
 from bayesmeta.exact.gaussian import GaussianModel
@@ -43,20 +44,20 @@ def default_beta_prior(mu_prior: Prior) -> Prior:
 class ExactBatch:
     """Exact posteriors of n datasets (or n prior choices) fitted together.
 
-    Vectorised summaries over the members for 'mu', 'theta_new' (mixtures of normals over each member's tau
+    Vectorised summaries over the members for 'mu', 'predictive' (mixtures of normals over each member's tau
     nodes) and 'tau'; ``posterior(i)`` gives member i's full :class:`Posterior`."""
 
     def __init__(
         self,
         model: GaussianModel,
         rules: list[TauRule],
-        y: np.ndarray,
+        yi: np.ndarray,
         sei: np.ndarray,
         mask: np.ndarray,
         mu_priors: list[Prior],
         tau_priors: list[Prior],
         beta_priors: list[list[Prior]],
-        study_ids: tuple[str, ...],
+        study: tuple[str, ...],
         covariate_names: tuple[str, ...] = (),
         measure: str = "GEN",
         seed: int | None = 0,
@@ -64,9 +65,9 @@ class ExactBatch:
         tail: np.ndarray | None = None,
     ) -> None:
         self.model, self.rules = model, rules
-        self.y, self.sei, self.mask = y, sei, mask
+        self.yi, self.sei, self.mask = yi, sei, mask
         self.mu_priors, self.tau_priors, self.beta_priors = mu_priors, tau_priors, beta_priors
-        self.study_ids, self.covariate_names = study_ids, covariate_names
+        self.study, self.covariate_names = study, covariate_names
         self.measure, self.seed = measure, seed
         size = max(r.size for r in rules)
         self.weights = np.zeros((self.n, size))
@@ -80,7 +81,7 @@ class ExactBatch:
         self._mu = (cond.mean[..., 0], np.sqrt(cond.cov[..., 0, 0]))
         self._new = (cond.mean[..., 0], np.sqrt(cond.cov[..., 0, 0] + self.tau**2))
         self.taus = TauBatch(rules, logpost, tail)
-        # theta_new = mu + tau z: its mean needs E(tau) < inf, its variance E(tau^2) < inf; so do the
+        # the predictive effect mu + tau z: its mean needs E(tau) < inf, its variance E(tau^2) < inf; so do the
         # coefficients with flat priors, whose conditional sd grows like tau
         self._new_moments = (self.taus.tail > 2, self.taus.tail > 3)
         self._flat = model.prior_prec == 0
@@ -108,9 +109,9 @@ class ExactBatch:
     def _mixture(self, param: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if param == "mu":
             return self.weights, *self._mu
-        if param == "theta_new":
+        if param == "predictive":
             return self.weights, *self._new
-        raise ValueError(f"unknown parameter {param!r} (valid: 'mu', 'theta_new', 'tau')")
+        raise ValueError(f"unknown parameter {param!r} (valid: 'mu', 'predictive', 'tau')")
 
     def _per_member(self, values: np.ndarray | float) -> np.ndarray:
         return np.broadcast_to(np.asarray(values, dtype=float), (self.n,)).copy()
@@ -139,14 +140,14 @@ class ExactBatch:
         if param == "tau":
             return self.taus.mean.copy()
         mean = mixture_moments(*self._mixture(param))[0]
-        exists = self._new_moments[0] if param == "theta_new" else self._new_moments[0] | ~self._flat[:, 0]
+        exists = self._new_moments[0] if param == "predictive" else self._new_moments[0] | ~self._flat[:, 0]
         return np.where(exists, mean, np.nan)
 
     def std(self, param: str = "mu") -> np.ndarray:
         if param == "tau":
             return self.taus.std.copy()
         sd = mixture_moments(*self._mixture(param))[1]
-        exists = self._new_moments[1] if param == "theta_new" else self._new_moments[1] | ~self._flat[:, 0]
+        exists = self._new_moments[1] if param == "predictive" else self._new_moments[1] | ~self._flat[:, 0]
         return np.where(exists, sd, np.inf)
 
     def interval(self, level: float = 0.95, param: str = "mu", kind: str = "central") -> np.ndarray:
@@ -178,9 +179,9 @@ class ExactBatch:
         th_mean, th_var = sub.theta_moments(cond)
         w = rule.weights
         mean_b, sd_b = cond.mean[0], np.sqrt(np.diagonal(cond.cov[0], axis1=-2, axis2=-1))
-        ids = tuple(sid for sid, p in zip(self.study_ids, present) if p)
+        ids = tuple(sid for sid, p in zip(self.study, present) if p)
         cols = np.flatnonzero(present)
-        names = ["mu", "theta_new", *(f"beta[{c}]" for c in self.covariate_names), *(f"theta[{sid}]" for sid in ids)]
+        names = ["mu", "predictive", *(f"beta[{c}]" for c in self.covariate_names), *(f"theta[{sid}]" for sid in ids)]
         means = np.vstack([mean_b[:, 0], mean_b[:, 0], mean_b[:, 1:].T, th_mean[0][:, cols].T])
         sds = np.vstack(
             [sd_b[:, 0], np.sqrt(cond.cov[0, :, 0, 0] + rule.tau**2), sd_b[:, 1:].T, np.sqrt(th_var[0][:, cols].T)]
@@ -213,11 +214,12 @@ class ExactBatch:
         if np.isfinite(lml):
             extras["log_marginal_likelihood"] = float(lml)
         design = self.model.design[cols, 1:] if self.covariate_names else None
+        combination = _combination(w, mean_b.copy(), cond.cov[0].copy(), self._flat[i].copy(), heavy)
         return Posterior(
             engine="exact",
             measure=self.measure,
-            study_ids=ids,
-            y=self.y[i, present].copy(),
+            study=ids,
+            yi=self.yi[i, present].copy(),
             sei=self.sei[i, present].copy(),
             marginals=marginals,
             priors=priors,
@@ -227,11 +229,30 @@ class ExactBatch:
             diagnostics={"n_nodes": rule.size, "step": rule.h, "scale_c": rule.c},
             seed=self.seed,
             extras=extras,
+            combination=combination,
         )
 
 
+def _combination(weights: np.ndarray, mean: np.ndarray, cov: np.ndarray, flat: np.ndarray,
+                 heavy: tuple[bool, bool]):
+    """The marginal of c'b, b = (mu, beta), for a weight vector c: given tau, c'b | tau, y ~ N(c' m(tau),
+    c' V(tau) c) (Roever & Friede 2022), so a normal mixture over the tau nodes; like a coefficient with a flat
+    prior, it has the predictive effect's moments when c weighs such a coefficient."""
+
+    def combination(c: np.ndarray) -> NormalMixture:
+        c = np.asarray(c, dtype=float)
+        if c.shape != (mean.shape[1],):
+            raise ValueError(f"{c.size} weights for {mean.shape[1]} coefficients")
+        sds = np.sqrt(np.maximum(np.einsum("i,mij,j->m", c, cov, c), 0.0))
+        moments = heavy if np.any(flat & (c != 0)) else (True, True)
+        return NormalMixture(weights, mean @ c, sds, moments=moments)
+
+    return combination
+
+
 def _joint_sampler(sub: GaussianModel, tau_marginal: TauMarginal, cols: np.ndarray, n_cov: int):
-    """Exact joint draws: tau by the inverse CDF, then b | tau, y, then theta_i | tau, b, y and theta_new."""
+    """Exact joint draws: tau by the inverse CDF, then b | tau, y, then theta_i | tau, b, y and the predictive
+    effect."""
 
     def sample(n_draws: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         tau = tau_marginal.ppf(rng.uniform(size=n_draws))
@@ -248,7 +269,7 @@ def _joint_sampler(sub: GaussianModel, tau_marginal: TauMarginal, cols: np.ndarr
             "mu": b[None, :, 0],
             "tau": tau[None, :],
             "theta": theta[None],
-            "theta_new": (b[:, 0] + tau * rng.standard_normal(n_draws))[None, :],
+            "predictive": (b[:, 0] + tau * rng.standard_normal(n_draws))[None, :],
         }
         if n_cov:
             out["beta"] = b[None, :, 1:]
@@ -309,22 +330,22 @@ def _log_posterior(model: GaussianModel, tau_priors: list[Prior], sei: np.ndarra
 
 
 def fit_members(
-    y: np.ndarray,
+    yi: np.ndarray,
     sei: np.ndarray,
     mask: np.ndarray,
     design: np.ndarray,
     mu_priors: list[Prior],
     tau_priors: list[Prior],
     beta_priors: list[list[Prior]],
-    study_ids: tuple[str, ...],
+    study: tuple[str, ...],
     covariate_names: tuple[str, ...] = (),
     measure: str = "GEN",
     seed: int | None = 0,
     h_scale: float = 1.0,
 ) -> ExactBatch:
-    """Fit n members (rows of y, sei, mask) sharing the design; the common core of every public entry point."""
-    check_data(y, sei, mask)
-    n, p = y.shape[0], design.shape[1]
+    """Fit n members (rows of yi, sei, mask) sharing the design; the common core of every public entry point."""
+    check_data(yi, sei, mask)
+    n, p = yi.shape[0], design.shape[1]
     b0, prec = np.zeros((n, p)), np.zeros((n, p))
     tail = np.empty(n)
     for i in range(n):
@@ -344,21 +365,21 @@ def fit_members(
                     "the coefficients with flat priors are not identified by the studies' covariates "
                     "(rank-deficient design); give them normal priors or drop covariates"
                 )
-    model = GaussianModel(y, sei**2, mask, design, b0, prec)
+    model = GaussianModel(yi, sei**2, mask, design, b0, prec)
 
     logpost = _log_posterior(model, tau_priors, sei, mask)
-    lower, upper, support_lo, support_hi = _scales(y, sei, mask, b0, prec, tau_priors)
+    lower, upper, support_lo, support_hi = _scales(yi, sei, mask, b0, prec, tau_priors)
     rules = build_rules(logpost, n, lower, upper, support_lo, support_hi, h_scale=h_scale)
     return ExactBatch(
         model,
         rules,
-        y,
+        yi,
         sei,
         mask,
         mu_priors,
         tau_priors,
         beta_priors,
-        study_ids,
+        study,
         covariate_names,
         measure,
         seed,
@@ -377,16 +398,17 @@ def _as_2d(values: np.ndarray | Sequence[float], name: str) -> np.ndarray:
 
 
 def fit_exact(
-    y: np.ndarray | Sequence[float],
-    sei: np.ndarray | Sequence[float],
+    data: EffectData | np.ndarray | Sequence[float],
+    sei: np.ndarray | Sequence[float] | None = None,
     *,
+    vi: np.ndarray | Sequence[float] | None = None,
+    study: Sequence[str] | None = None,
+    measure: str | None = None,
     mu_prior: PriorLike = "flat",
     tau_prior: PriorLike = "halfnormal(0.5)",
     X: np.ndarray | None = None,
     covariate_names: Sequence[str] = (),
     beta_prior: PriorLike | Sequence[PriorLike] | None = None,
-    study_ids: Sequence[str] | None = None,
-    measure: str = "GEN",
     seed: int | None = 0,
     rtol: float = 1e-8,
 ) -> Posterior:
@@ -394,10 +416,13 @@ def fit_exact(
     u_i ~ N(0, tau^2), b = (mu, beta) ~ N(b0, B0) or flat, by one-dimensional integration over tau
     (Roever 2020, J Stat Softw 93(6); meta-regression as R bayesmeta's ``bmr``).
 
+    ``data`` is an :class:`~bayesmeta.effect_data.EffectData`, or the effects yi as an array with ``sei`` (or
+    ``vi``), ``study`` labels (default 1..k) and ``measure`` (default GEN).
+
     p(tau | y) is proportional to p(tau) N(y; X b0, S_tau + X B0 X') (the restricted likelihood for flat
     components); b | tau, y and theta_i | tau, b, y are Gaussian, so the marginals of mu, beta, theta_i and
-    theta_new (a new study at x = 0) are mixtures of normals over p(tau | y), integrated with the adaptive rule of
-    :mod:`bayesmeta.exact.quadrature` (geometric convergence; quantiles stable to well below ``rtol``).
+    the predictive effect (a new study at x = 0) are mixtures of normals over p(tau | y), integrated with the
+    adaptive rule of :mod:`bayesmeta.exact.quadrature` (geometric convergence; quantiles stable to well below ``rtol``).
 
     ``X`` holds the covariates without the intercept (see :func:`bayesmeta.design.design_matrix`);
     ``beta_prior`` is one effect prior for all coefficients or one per covariate (default: flat when ``mu_prior``
@@ -413,11 +438,13 @@ def fit_exact(
     log_marginal_likelihood when every prior is proper."""
     if rtol <= 0:
         raise ValueError("rtol must be positive")
-    y2, s2 = _as_2d(y, "y"), _as_2d(sei, "sei")
+    args = effect_args(data, sei, vi=vi, study=study, measure=measure)
+    y2, s2 = _as_2d(args.yi, "yi"), _as_2d(args.errors(), "sei")
     if y2.shape[0] != 1 or s2.shape != y2.shape:
-        raise InputError(f"y and sei must be 1-d arrays of one length, got shapes {np.shape(y)} and {np.shape(sei)}")
+        raise InputError(f"yi and sei must be 1-d arrays of one length, got shapes {np.shape(args.yi)} and "
+                         f"{np.shape(args.errors())}")
     k = y2.shape[1]
-    ids = _study_ids(study_ids, k)
+    ids = _study_labels(args.study, k)
     mu = parse_prior(mu_prior, for_param="mu")
     tau = parse_prior(tau_prior, for_param="tau")
     if X is None:
@@ -441,39 +468,51 @@ def fit_exact(
     # the rule's error decreases geometrically with its step; a tighter rtol than the default refines the step
     h_scale = 1.0 if rtol >= 1e-8 else max(0.25, (-math.log10(1e-8) / -math.log10(rtol)) ** 0.5)
     batch = fit_members(
-        y2, s2, np.ones_like(y2, dtype=bool), design, [mu], [tau], [betas], ids, names, measure, seed, h_scale
+        y2, s2, np.ones_like(y2, dtype=bool), design, [mu], [tau], [betas], ids, names, args.measure, seed, h_scale
     )
     return batch.posterior(0)
 
 
-def _study_ids(study_ids: Sequence[str] | None, k: int) -> tuple[str, ...]:
-    if study_ids is None:
+def _study_labels(study: Sequence[str] | None, k: int) -> tuple[str, ...]:
+    if study is None:
         return tuple(str(i + 1) for i in range(k))
-    ids = tuple(str(s) for s in study_ids)
+    ids = tuple(str(s) for s in study)
     if len(ids) != k:
-        raise InputError(f"{len(ids)} study ids for {k} studies")
+        raise InputError(f"{len(ids)} study labels for {k} studies", column="study")
     if len(set(ids)) != k:
         dup = next(s for s in ids if ids.count(s) > 1)
-        raise InputError(f"study id {dup!r} appears more than once", column="study_id", valid="unique study ids")
+        raise InputError(f"study {dup!r} appears more than once", column="study", valid="unique study labels")
     return ids
 
 
 def fit_exact_batch(
-    y: np.ndarray,
-    sei: np.ndarray,
+    data: EffectData | np.ndarray | Sequence[float],
+    sei: np.ndarray | Sequence[float] | None = None,
     *,
+    vi: np.ndarray | Sequence[float] | None = None,
+    mask: np.ndarray | None = None,
+    study: Sequence[str] | None = None,
+    measure: str | None = None,
     mu_prior: PriorLike = "flat",
     tau_prior: PriorLike = "halfnormal(0.5)",
-    mask: np.ndarray | None = None,
-    study_ids: Sequence[str] | None = None,
-    measure: str = "GEN",
     seed: int | None = 0,
 ) -> ExactBatch:
-    """Fit n datasets at once: y, sei are (n, k); ``mask`` (n, k) selects the studies of each dataset (False =
-    absent; absent entries may hold NaN). Used for leave-one-out, cumulative and sequential analyses."""
-    y2, s2 = _as_2d(y, "y"), _as_2d(sei, "sei")
-    m = np.ones(y2.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
-    n, k = y2.shape
+    """Fit n datasets at once: rows of yi and sei, (n, k) arrays, or one data set (an EffectData or 1-d arrays)
+    repeated for each row of ``mask`` or of a 2-d ``sei`` (rows of one shape broadcast); ``mask`` (n, k) selects
+    the studies of each dataset (False = absent; absent entries may hold NaN). Used for leave-one-out,
+    cumulative and sequential analyses, and for likelihood power-scaling (sei / sqrt(alpha) per row)."""
+    args = effect_args(data, sei, vi=vi, study=study, measure=measure)
+    y2, s2 = _as_2d(args.yi, "yi"), _as_2d(args.errors(), "sei")
+    m = None if mask is None else np.asarray(mask, dtype=bool)
+    m = m[None, :] if m is not None and m.ndim == 1 else m
+    shapes = [a.shape for a in (y2, s2, m) if a is not None]
+    n = max(shape[0] for shape in shapes)
+    if any(shape[1] != y2.shape[1] or shape[0] not in (1, n) for shape in shapes):
+        raise InputError("yi, sei and mask must have one shape (or one row to repeat), got "
+                         + ", ".join(map(str, shapes)))
+    k = y2.shape[1]
+    y2, s2 = np.broadcast_to(y2, (n, k)).copy(), np.broadcast_to(s2, (n, k)).copy()
+    m = np.ones((n, k), dtype=bool) if m is None else np.broadcast_to(m, (n, k)).copy()
     mu = parse_prior(mu_prior, for_param="mu")
     tau = parse_prior(tau_prior, for_param="tau")
     return fit_members(
@@ -484,26 +523,29 @@ def fit_exact_batch(
         [mu] * n,
         [tau] * n,
         [[] for _ in range(n)],
-        _study_ids(study_ids, k),
+        _study_labels(args.study, k),
         (),
-        measure,
+        args.measure,
         seed,
     )
 
 
 def fit_exact_priors(
-    y: np.ndarray | Sequence[float],
-    sei: np.ndarray | Sequence[float],
+    data: EffectData | np.ndarray | Sequence[float],
+    sei: np.ndarray | Sequence[float] | None = None,
     *,
     priors: Sequence[tuple[PriorLike, PriorLike]],
-    study_ids: Sequence[str] | None = None,
-    measure: str = "GEN",
+    vi: np.ndarray | Sequence[float] | None = None,
+    study: Sequence[str] | None = None,
+    measure: str | None = None,
     seed: int | None = 0,
 ) -> ExactBatch:
-    """Fit one dataset under n prior pairs (mu_prior, tau_prior); member i uses priors[i]."""
-    y2, s2 = _as_2d(y, "y"), _as_2d(sei, "sei")
+    """Fit one dataset (an EffectData, or the arrays yi and sei) under n prior pairs (mu_prior, tau_prior);
+    member i uses priors[i]."""
+    args = effect_args(data, sei, vi=vi, study=study, measure=measure)
+    y2, s2 = _as_2d(args.yi, "yi"), _as_2d(args.errors(), "sei")
     if y2.shape[0] != 1 or s2.shape != y2.shape:
-        raise InputError("y and sei must be 1-d arrays of one length")
+        raise InputError("yi and sei must be 1-d arrays of one length")
     if len(priors) == 0:
         raise ModelError("no prior pairs given")
     n, k = len(priors), y2.shape[1]
@@ -517,8 +559,8 @@ def fit_exact_priors(
         mus,
         taus,
         [[] for _ in range(n)],
-        _study_ids(study_ids, k),
+        _study_labels(args.study, k),
         (),
-        measure,
+        args.measure,
         seed,
     )

@@ -1,7 +1,7 @@
 """Mixtures of normal distributions over the tau quadrature nodes.
 
-In the normal-normal model every effect parameter (mu, beta_j, theta_i, theta_new) is normal given tau, so its
-marginal posterior is the mixture sum_j w_j N(m_j, s_j^2) over the nodes tau_j of the integration rule, with
+In the normal-normal model every effect parameter (mu, beta_j, theta_i, the predictive effect) is normal given tau,
+so its marginal posterior is the mixture sum_j w_j N(m_j, s_j^2) over the nodes tau_j of the integration rule, with
 w_j the posterior weights of the nodes (Roever 2020, J Stat Softw 93(6), sec. 2.3). Quantiles are found by
 safeguarded Newton iterations on the mixture CDF, vectorised over many quantiles (and over many mixtures).
 """

@@ -9,29 +9,32 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from bayesmeta.errors import InputError
-from bayesmeta.frequentist.inputs import as_vector, canonical_method, canonical_test, check_effects
+from bayesmeta.effect_data import EffectData
+from bayesmeta.frequentist.inputs import as_vector, canonical_method, canonical_test, effects_input
 from bayesmeta.frequentist.leave_one_out import COLUMNS, study_labels, summary_row
 from bayesmeta.frequentist.rma import rma
 
 
 def cumulative(
-    yi: ArrayLike,
-    vi: ArrayLike,
+    data: EffectData | ArrayLike,
+    vi: ArrayLike | None = None,
     order: ArrayLike | None = None,
     method: str = "REML",
     study: Sequence[str] | None = None,
     test: str = "z",
     level: float = 0.95,
+    *,
+    sei: ArrayLike | None = None,
 ) -> pd.DataFrame:
     """Fit the model to the first 1, 2, ..., k studies after sorting by ``order`` (e.g. publication year; a
     stable sort, so ties keep the input order; None keeps the input order). One row per added study (index 'added').
 
     The first row is a single study: tau^2 = 0, Q = 0, I^2 = 0, H^2 = 1 and a z test even with test='knha',
-    as metafor reports it.
+    as metafor reports it. ``data``: an EffectData, or the effects yi with ``vi`` (or ``sei``) and ``study``.
     """
     method = canonical_method(method)
     test = canonical_test(test)
-    y, v = check_effects(yi, vi, min_k=1)
+    y, v, study = effects_input(data, vi, sei=sei, study=study, min_k=1)
     k = y.size
     labels = study_labels(study, k)
     if order is None:

@@ -10,7 +10,8 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from bayesmeta.errors import ModelError
-from bayesmeta.frequentist.inputs import check_effects
+from bayesmeta.effect_data import EffectData
+from bayesmeta.frequentist.inputs import effects_input
 from bayesmeta.frequentist.result import plain
 
 
@@ -33,13 +34,15 @@ class EggerResult:
         return plain(self)
 
 
-def egger_test(yi: ArrayLike, vi: ArrayLike, level: float = 0.95) -> EggerResult:
+def egger_test(data: EffectData | ArrayLike, vi: ArrayLike | None = None, level: float = 0.95, *,
+               sei: ArrayLike | None = None) -> EggerResult:
     """Ordinary least squares of y_i/se_i on 1/se_i (Egger et al. 1997); the intercept measures asymmetry.
 
     Identical to metafor ``regtest(model="lm")`` (weighted regression of y on se with weights 1/v, testing the
-    coefficient of se): its ``zval`` is this ``tval`` and its ``est`` the ``limit_estimate``.
+    coefficient of se): its ``zval`` is this ``tval`` and its ``est`` the ``limit_estimate``. ``data``: an
+    EffectData, or the effects yi with ``vi`` (or ``sei``).
     """
-    y, v = check_effects(yi, vi, min_k=3)
+    y, v, _ = effects_input(data, vi, sei=sei, min_k=3)
     se = np.sqrt(v)
     z = y / se
     x = np.column_stack([np.ones_like(se), 1.0 / se])

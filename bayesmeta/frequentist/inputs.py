@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from bayesmeta.effect_data import EffectData, effect_args
 from bayesmeta.errors import InputError, ModelError
 
 METHODS = ("FE", "DL", "REML", "PM", "ML")
@@ -51,6 +52,22 @@ def check_effects(yi: ArrayLike, vi: ArrayLike, *, min_k: int = 1) -> tuple[NDAr
         noun = "study" if min_k == 1 else "studies"
         raise ModelError(f"this analysis needs at least {min_k} {noun}; got k = {y.size}")
     return y, v
+
+
+def effects_input(
+    data: EffectData | ArrayLike,
+    vi: ArrayLike | None = None,
+    *,
+    sei: ArrayLike | None = None,
+    study: Sequence[str] | None = None,
+    min_k: int = 1,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], tuple[str, ...] | None]:
+    """(yi, vi, study labels) of a frequentist verb's input, checked by :func:`check_effects`: an
+    :class:`~bayesmeta.effect_data.EffectData`, or the effects yi with ``vi`` (metafor's second argument) or
+    ``sei``; labels None when arrays came without them."""
+    args = effect_args(data, sei, vi=vi, study=study)
+    y, v = check_effects(args.yi, args.variances(), min_k=min_k)
+    return y, v, args.study
 
 
 def canonical_method(method: str) -> str:

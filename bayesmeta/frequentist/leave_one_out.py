@@ -9,7 +9,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from bayesmeta.errors import InputError
-from bayesmeta.frequentist.inputs import canonical_method, canonical_test, check_effects
+from bayesmeta.effect_data import EffectData
+from bayesmeta.frequentist.inputs import canonical_method, canonical_test, effects_input
 from bayesmeta.frequentist.result import RmaResult
 from bayesmeta.frequentist.rma import rma
 
@@ -48,20 +49,23 @@ def summary_row(fit: RmaResult) -> dict[str, float]:
 
 
 def leave_one_out(
-    yi: ArrayLike,
-    vi: ArrayLike,
+    data: EffectData | ArrayLike,
+    vi: ArrayLike | None = None,
     method: str = "REML",
     study: Sequence[str] | None = None,
     test: str = "z",
     level: float = 0.95,
+    *,
+    sei: ArrayLike | None = None,
 ) -> pd.DataFrame:
     """Refit the model k times, each time without one study; one row per omitted study (index 'omitted').
+    ``data``: an EffectData, or the effects yi with ``vi`` (or ``sei``) and ``study`` labels.
 
     With k = 2 each refit is a single study, reported as metafor does (tau^2 = 0, I^2 = 0, a z test).
     """
     method = canonical_method(method)
     test = canonical_test(test)
-    y, v = check_effects(yi, vi, min_k=2)
+    y, v, study = effects_input(data, vi, sei=sei, study=study, min_k=2)
     k = y.size
     labels = study_labels(study, k)
     rows = []

@@ -6,18 +6,24 @@ Biometrics 41:55-68; variance of the log OR: Robins J, Breslow N & Greenland S (
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
+from bayesmeta.effect_data import COUNT_COLUMNS, EffectData, count_columns
 from bayesmeta.errors import InputError, ModelError
+from bayesmeta.scales import COUNT_MEASURES, is_ratio
 from bayesmeta.frequentist.inputs import as_vector, check_level
 from bayesmeta.frequentist.result import plain
 
-MEASURES = ("RR", "OR")
+MEASURES = tuple(m for m in COUNT_MEASURES if is_ratio(m))  # the ratios of two arms' counts: RR, OR
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -51,16 +57,17 @@ class MantelHaenszelResult:
         return plain(self)
 
 
-def _check_counts(a: ArrayLike, n1: ArrayLike, c: ArrayLike, n2: ArrayLike):
-    arrays = {name: as_vector(val, name) for name, val in (("a", a), ("n1", n1), ("c", c), ("n2", n2))}
+def _check_counts(columns: list[ArrayLike]):
+    """Validate the four arm-count columns; returns events and totals of the treatment and the control arm."""
+    arrays = {name: as_vector(val, name) for name, val in zip(COUNT_COLUMNS, columns)}
     sizes = {arr.size for arr in arrays.values()}
     if len(sizes) != 1:
-        raise InputError("the event and total arrays a, n1, c, n2 must have the same length")
+        raise InputError("the four arm-count columns " + ", ".join(COUNT_COLUMNS) + " must have the same length")
     for name, arr in arrays.items():
         bad = np.flatnonzero(arr < 0)
         if bad.size:
             raise InputError(f"'{name}' is negative at study {bad[0] + 1}", column=name, valid="a count >= 0")
-    for ev, tot in (("a", "n1"), ("c", "n2")):
+    for ev, tot in (COUNT_COLUMNS[:2], COUNT_COLUMNS[2:]):
         bad = np.flatnonzero((arrays[tot] <= 0) | (arrays[ev] > arrays[tot]))
         if bad.size:
             i = int(bad[0])
@@ -71,7 +78,7 @@ def _check_counts(a: ArrayLike, n1: ArrayLike, c: ArrayLike, n2: ArrayLike):
             )
     if next(iter(sizes)) < 1:
         raise ModelError("the Mantel-Haenszel method needs at least one study")
-    return arrays["a"], arrays["n1"], arrays["c"], arrays["n2"]
+    return tuple(arrays[c] for c in COUNT_COLUMNS)
 
 
 def _study_log_ratios(measure: str, a, b, c, d) -> tuple[np.ndarray, np.ndarray]:
@@ -87,20 +94,26 @@ def _study_log_ratios(measure: str, a, b, c, d) -> tuple[np.ndarray, np.ndarray]
 
 
 def mantel_haenszel(
-    a: ArrayLike, n1: ArrayLike, c: ArrayLike, n2: ArrayLike, measure: str = "RR", level: float = 0.95
+    data: EffectData | pd.DataFrame | Mapping[str, ArrayLike],
+    measure: str | None = None,
+    level: float = 0.95,
 ) -> MantelHaenszelResult:
-    """Mantel-Haenszel pooled log RR or log OR from arm counts (a events of n1 treated, c events of n2 controls).
+    """Mantel-Haenszel pooled log RR or log OR from arm counts: ``data`` is an EffectData with arm counts
+    (``measure`` defaults to its own) or a table with the columns events_treatment, total_treatment,
+    events_control, total_control (``measure`` defaults to RR). Below, a events of n1 treated, c of n2 controls.
 
     RR: log(R/S), R = sum a n2/N, S = sum c n1/N; Var = sum(n1 n2 (a + c)/N^2 - a c/N) / (R S)
     (Greenland & Robins 1985). OR: log(R/S), R = sum a d/N, S = sum b c/N; Robins-Breslow-Greenland variance
     1/2 [sum P R_i / R^2 + sum (P S_i + Q R_i) / (R S) + sum Q S_i / S^2], P = (a + d)/N, Q = (b + c)/N.
     No continuity correction enters the MH estimate, as in metafor.
     """
+    if measure is None:
+        measure = data.measure if isinstance(data, EffectData) else "RR"
     measure = str(measure).upper()
     if measure not in MEASURES:
         raise ModelError(f"unknown Mantel-Haenszel measure '{measure}'; valid: {', '.join(MEASURES)}")
     level = check_level(level)
-    a, n1, c, n2 = _check_counts(a, n1, c, n2)
+    a, n1, c, n2 = _check_counts(count_columns(data)[0])
     b, d = n1 - a, n2 - c
     N = n1 + n2
     if measure == "RR":

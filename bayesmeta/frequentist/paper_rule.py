@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from numpy.typing import ArrayLike
 
+from bayesmeta.effect_data import EffectData
 from bayesmeta.frequentist.result import RmaResult
 from bayesmeta.frequentist.rma import rma
 
@@ -26,19 +27,20 @@ POOLING_WORDS: dict[str, str] = {
 
 
 def paper_rule(
-    yi: ArrayLike, vi: ArrayLike, pooling: str = "I2_rule", *, threshold: float = I2_THRESHOLD,
-    random_method: str = "DL", level: float = 0.95,
+    data: EffectData | ArrayLike, vi: ArrayLike | None = None, pooling: str = "I2_rule", *,
+    threshold: float = I2_THRESHOLD, random_method: str = "DL", level: float = 0.95, sei: ArrayLike | None = None,
 ) -> RmaResult:
     """Pool as the paper's Methods state. ``pooling`` one of :data:`POOLINGS`: an inverse-variance model with
     that tau^2 estimator (FE: common effect), or ``I2_rule``: a common-effect model when I^2 < ``threshold``
     (percent), otherwise a random-effects model (DerSimonian-Laird by default). I^2 is the Higgins & Thompson
-    (2002) statistic max(0, (Q - df)/Q), which R meta reports.
+    (2002) statistic max(0, (Q - df)/Q), which R meta reports. ``data``: an EffectData, or the effects yi with
+    ``vi`` (or ``sei``).
     """
     if pooling not in POOLINGS:
         raise ValueError(f"unknown pooling {pooling!r} (valid: {', '.join(POOLINGS)})")
     if pooling != "I2_rule":
-        return rma(yi, vi, method=pooling, level=level)
-    common = rma(yi, vi, method="FE", level=level)
+        return rma(data, vi, method=pooling, level=level, sei=sei)
+    common = rma(data, vi, method="FE", level=level, sei=sei)
     if common.i2 < threshold:
         return common
-    return rma(yi, vi, method=random_method, level=level)
+    return rma(data, vi, method=random_method, level=level, sei=sei)

@@ -13,29 +13,35 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
+from bayesmeta.effect_data import EffectData
 from bayesmeta.errors import InputError, ModelError
 from bayesmeta.frequentist.inputs import (
     canonical_method,
     canonical_test,
-    check_effects,
     check_level,
     design_matrix,
+    effects_input,
 )
 from bayesmeta.frequentist.result import Coefficient, RmaResult
 from bayesmeta.frequentist.tau2 import estimate_tau2, tau2_standard_error, weighted_fit
 
 
 def rma(
-    yi: ArrayLike,
-    vi: ArrayLike,
+    data: EffectData | ArrayLike,
+    vi: ArrayLike | None = None,
     method: str = "REML",
     test: str = "z",
     level: float = 0.95,
     mods: ArrayLike | None = None,
     mod_names: Sequence[str] | None = None,
     tau2: float | None = None,
+    *,
+    sei: ArrayLike | None = None,
 ) -> RmaResult:
     """Fit the normal-normal model y_i ~ N(x_i'b, v_i + tau^2) as metafor ``rma.uni`` does.
+
+    ``data`` is an :class:`~bayesmeta.effect_data.EffectData`, or the effects yi with their sampling variances
+    ``vi`` (metafor's order) or standard errors ``sei``.
 
     method: 'FE' (common effect; alias 'EE'), 'DL', 'REML', 'PM', 'ML'. Weights w_i = 1/(v_i + tau^2); b by weighted
     least squares, Var(b) = (X'WX)^-1.
@@ -64,7 +70,7 @@ def rma(
     method = canonical_method(method)
     test = canonical_test(test)
     level = check_level(level)
-    y, v = check_effects(yi, vi, min_k=1)
+    y, v, _ = effects_input(data, vi, sei=sei, min_k=1)
     k = y.size
     x, names = design_matrix(mods, k, mod_names)
     p = x.shape[1]

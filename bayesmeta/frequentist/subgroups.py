@@ -12,7 +12,8 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from bayesmeta.errors import InputError, ModelError
-from bayesmeta.frequentist.inputs import canonical_method, canonical_test, check_effects, check_level
+from bayesmeta.effect_data import EffectData
+from bayesmeta.frequentist.inputs import canonical_method, canonical_test, check_level, effects_input
 from bayesmeta.frequentist.result import plain
 from bayesmeta.frequentist.rma import rma
 
@@ -60,12 +61,14 @@ def _group_labels(groups: ArrayLike | Sequence[Any], k: int) -> np.ndarray:
 
 
 def subgroup_analysis(
-    yi: ArrayLike,
-    vi: ArrayLike,
-    groups: ArrayLike | Sequence[Any],
+    data: EffectData | ArrayLike,
+    vi: ArrayLike | None = None,
+    groups: ArrayLike | Sequence[Any] | str | None = None,
     method: str = "REML",
     test: str = "z",
     level: float = 0.95,
+    *,
+    sei: ArrayLike | None = None,
 ) -> SubgroupResult:
     """Fit ``rma`` within each subgroup (levels in order of first appearance) and test for differences.
 
@@ -73,11 +76,17 @@ def subgroup_analysis(
     Random effects (any other method): each subgroup gets its own tau^2; Q_between = sum_g w_g (mu_g - mu_bar)^2
     with w_g = 1/se_g^2 and mu_bar their weighted mean, on G - 1 df, as R meta's test for subgroup differences
     under the random-effects model. A single-study subgroup contributes its own estimate (tau^2 = 0).
+    ``data``: an EffectData (``groups`` may then name one of its covariates), or the effects yi with ``vi``
+    (or ``sei``).
     """
+    if groups is None:
+        raise InputError("a subgroup analysis needs the studies' groups", column="groups")
+    if isinstance(groups, str) and isinstance(data, EffectData):
+        groups = data.covariate(groups).tolist()
     method = canonical_method(method)
     test = canonical_test(test)
     level = check_level(level)
-    y, v = check_effects(yi, vi, min_k=2)
+    y, v, _ = effects_input(data, vi, sei=sei, min_k=2)
     labels = _group_labels(groups, y.size)
     levels = list(dict.fromkeys(labels))
     if len(levels) < 2:

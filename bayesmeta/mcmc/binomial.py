@@ -14,11 +14,13 @@ would change the model in ways the normal-normal model on log RR does not, so ``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import special
 
+from bayesmeta.effect_data import EffectData, count_columns
 from bayesmeta.effects import log_or_from_counts
 from bayesmeta.errors import ModelError
 from bayesmeta.mcmc.fit import check_identified
@@ -36,6 +38,9 @@ from bayesmeta.mcmc.run import (
 )
 from bayesmeta.posterior import Posterior
 from bayesmeta.priors import Prior, parse_prior
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _binom_logpmf(
@@ -55,7 +60,8 @@ def _binom_logpmf(
 
 
 def centred_baselines(
-    a: np.ndarray, n1: np.ndarray, c: np.ndarray, n2: np.ndarray
+    events_treatment: np.ndarray, total_treatment: np.ndarray, events_control: np.ndarray,
+    total_control: np.ndarray,
 ) -> np.ndarray:
     """1 where a study's baseline is better sampled centred, else 0.
 
@@ -65,28 +71,26 @@ def centred_baselines(
     and the spread estimated by the sd of the studies' empirical mid-point logits (at least 0.1). Either choice
     leaves the model unchanged; only the sampler's efficiency differs.
     """
-    info = np.zeros(a.size)
-    logits = np.zeros(a.size)
-    for events, total in ((a, n1), (c, n2)):
+    k = np.size(events_treatment)
+    info = np.zeros(k)
+    logits = np.zeros(k)
+    for events, total in ((events_treatment, total_treatment), (events_control, total_control)):
         p = (events + 0.5) / (total + 1.0)
         info += total * p * (1 - p)
         logits += np.log(p / (1 - p)) / 2
-    spread = max(float(np.std(logits, ddof=1)) if a.size > 1 else 0.0, 0.1)
+    spread = max(float(np.std(logits, ddof=1)) if k > 1 else 0.0, 0.1)
     return (info * spread**2 > 4.0).astype(float)
 
 
 def fit_binomial_nuts(
-    events_treatment: Sequence[int] | np.ndarray,
-    total_treatment: Sequence[int] | np.ndarray,
-    events_control: Sequence[int] | np.ndarray,
-    total_control: Sequence[int] | np.ndarray,
+    data: EffectData | pd.DataFrame | Mapping[str, Sequence[int] | np.ndarray],
     *,
+    study: Sequence[str] | None = None,
+    measure: str | None = None,
     mu_prior: str | Prior = "normal(0, 4)",
     tau_prior: str | Prior = "halfnormal(0.5)",
     baseline_mean_prior: str | Prior = "normal(0, 10)",
     baseline_sd_prior: str | Prior = "halfnormal(2.5)",
-    study_ids: Sequence[str] | None = None,
-    measure: str = "OR",
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 4,
@@ -99,12 +103,20 @@ def fit_binomial_nuts(
 ) -> Posterior:
     """Binomial-normal random-effects model for the log odds ratio from arm counts.
 
-    ``mu``, ``tau``, ``theta[<study>]`` and ``theta_new`` are on the log-OR scale. The study baselines alpha_i
+    ``data`` is an :class:`~bayesmeta.effect_data.EffectData` with arm counts (``data.counts``, which keep the
+    studies with no events in either arm; ``measure`` defaults to the data's) or a table (DataFrame or mapping)
+    with the columns events_treatment, total_treatment, events_control, total_control (``study`` labels, else
+    its ``study`` column; ``measure`` defaults to OR). The posterior's ``likelihood`` is "binomial".
+    ``mu``, ``tau``, ``theta[<study>]`` and ``predictive`` are on the log-OR scale. The study baselines alpha_i
     (the mean of the two arms' log-odds) are exchangeable, alpha_i ~ N(m_alpha, s_alpha^2), with weakly
-    informative priors ``baseline_mean_prior`` and ``baseline_sd_prior`` on the logit scale. The Posterior's ``y``/``sei`` are the
+    informative priors ``baseline_mean_prior`` and ``baseline_sd_prior`` on the logit scale. The Posterior's
+    ``yi``/``sei`` are the
     empirical log-ORs of metafor's ``escalc`` (0.5 added to every cell of a study with a zero cell), for display
     only: a study with no events in either arm has none (NaN, with a warning) but still enters the likelihood.
     """
+    columns, labels = count_columns(data, study)
+    if measure is None:
+        measure = data.measure if isinstance(data, EffectData) else "OR"
     if measure == "RR":
         raise ModelError(
             "the binomial-normal model is fitted on the log odds ratio only: a log-link model for the risk ratio "
@@ -113,9 +125,7 @@ def fit_binomial_nuts(
         )
     if measure != "OR":
         raise ModelError(f"unknown measure {measure!r} for arm counts (valid: 'OR')")
-    a, n1, c, n2, ids = arm_counts(
-        events_treatment, total_treatment, events_control, total_control, study_ids
-    )
+    a, n1, c, n2, ids = arm_counts(*columns, labels)
     k = a.size
     mu = parse_prior(mu_prior, for_param="mu")
     tau = parse_prior(tau_prior, for_param="tau")
@@ -176,7 +186,7 @@ def fit_binomial_nuts(
     post["theta"] = (
         post["mu"][..., None] + post["tau"][..., None] * draws_of(raw, "z")[..., :k]
     )
-    post["theta_new"] = predictive_draws(post["mu"], post["tau"], seed)
+    post["predictive"] = predictive_draws(post["mu"], post["tau"], seed)
     centre, spread = post["baseline_mean"][..., None], post["baseline_sd"][..., None]
     raw_a = draws_of(raw, "a")[..., :k]
     alpha = (1 - centred) * (centre + spread * raw_a) + centred * raw_a
@@ -201,12 +211,13 @@ def fit_binomial_nuts(
             "baseline_mean": m_alpha.text,
             "baseline_sd": s_alpha.text,
         },
-        ids=ids,
-        y=y,
+        study=ids,
+        yi=y,
         sei=sei,
         measure="OR",
         seed=seed,
         diagnose_vars=["mu", "tau", "theta", "baseline_mean", "baseline_sd"],
         notes=notes,
+        likelihood="binomial",
     )
     return build_posterior(fit, strict)

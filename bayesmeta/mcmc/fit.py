@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
+from bayesmeta.effect_data import EffectData, effect_args
 from bayesmeta.errors import ModelError
 from bayesmeta.exact.checks import check_proper
 from bayesmeta.mcmc.inputs import design_columns, effects_and_errors
@@ -62,16 +63,17 @@ def check_identified(
 
 
 def fit_nuts(
-    y: Sequence[float] | np.ndarray,
-    sei: Sequence[float] | np.ndarray,
+    data: EffectData | Sequence[float] | np.ndarray,
+    sei: Sequence[float] | np.ndarray | None = None,
     *,
+    vi: Sequence[float] | np.ndarray | None = None,
+    study: Sequence[str] | None = None,
+    measure: str | None = None,
     mu_prior: str | Prior = "normal(0, 4)",
     tau_prior: str | Prior = "halfnormal(0.5)",
     X: np.ndarray | None = None,
     covariate_names: Sequence[str] = (),
     beta_prior: str | Prior | Sequence[str | Prior] | None = None,
-    study_ids: Sequence[str] | None = None,
-    measure: str = "GEN",
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 4,
@@ -85,13 +87,17 @@ def fit_nuts(
     """NUTS fit of the normal-normal hierarchical model or meta-regression (Roever 2020, J Stat Softw 93(6)):
     y_i ~ N(theta_i, sei_i^2), theta_i = mu + x_i' beta + tau z_i, z_i ~ N(0, 1) (non-centred).
 
-    theta_new ~ N(mu, tau^2) is drawn once per posterior draw (a new study at x = 0). ``beta_prior`` defaults
+    ``data`` is an :class:`~bayesmeta.effect_data.EffectData`, or the effects yi with ``sei`` (or ``vi``),
+    ``study`` labels and ``measure`` (default GEN). The predictive effect ~ N(mu, tau^2) is drawn once per
+    posterior draw (a new study at x = 0). ``beta_prior`` defaults
     to normal(0, sd of mu's prior) (flat if mu's is flat). Studies are padded to ``pad_to`` slots (default: k
     rounded up to a multiple of 8); pass ``pad_to = k_full`` in a leave-one-out or cumulative series so that
     every refit reuses one compiled model. Failed convergence checks (:mod:`bayesmeta.mcmc.diagnostics`) become
     ``warnings``, or a :class:`~bayesmeta.errors.ModelError` when ``strict``.
     """
-    y_arr, sei_arr, ids = effects_and_errors(y, sei, study_ids)
+    args = effect_args(data, sei, vi=vi, study=study, measure=measure)
+    y_arr, sei_arr, ids = effects_and_errors(args.yi, args.errors(), args.study)
+    measure = args.measure
     k = y_arr.size
     X_arr, covariates = design_columns(X, covariate_names, k)
     p = len(covariates)
@@ -128,7 +134,7 @@ def fit_nuts(
         post["beta"] = draws_of(raw, "beta").reshape(post["mu"].shape + (p,))
         mean = mean + post["beta"] @ X_arr.T
     post["theta"] = mean + post["tau"][..., None] * draws_of(raw, "z")[..., :k]
-    post["theta_new"] = predictive_draws(post["mu"], post["tau"], seed)
+    post["predictive"] = predictive_draws(post["mu"], post["tau"], seed)
     constant = {"sei": sei_arr}
     prior_texts = {"mu": mu.text, "tau": tau.text}
     if p:
@@ -138,13 +144,13 @@ def fit_nuts(
         raw=raw,
         record=record,
         post=post,
-        loglik={"y": stats.norm.logpdf(y_arr, loc=post["theta"], scale=sei_arr)},
-        observed={"y": y_arr},
+        loglik={"yi": stats.norm.logpdf(y_arr, loc=post["theta"], scale=sei_arr)},
+        observed={"yi": y_arr},
         constant=constant,
         priors=priors,
         prior_texts=prior_texts,
-        ids=ids,
-        y=y_arr,
+        study=ids,
+        yi=y_arr,
         sei=sei_arr,
         measure=measure,
         seed=seed,

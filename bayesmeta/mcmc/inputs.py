@@ -14,13 +14,13 @@ from bayesmeta.errors import InputError
 ARM_COLUMNS = ("events_treatment", "total_treatment", "events_control", "total_control")
 
 
-def study_labels(study_ids: Sequence[str] | None, k: int) -> tuple[str, ...]:
-    """The study ids as strings (``study1``... when none are given), checked for number and uniqueness."""
-    if study_ids is None:
+def study_labels(study: Sequence[str] | None, k: int) -> tuple[str, ...]:
+    """The study labels as strings (``study1``... when none are given), checked for number and uniqueness."""
+    if study is None:
         return tuple(f"study{i + 1}" for i in range(k))
-    ids = tuple(str(s) for s in study_ids)
+    ids = tuple(str(s) for s in study)
     if len(ids) != k:
-        raise InputError(f"{len(ids)} study ids for {k} studies", column="study")
+        raise InputError(f"{len(ids)} study labels for {k} studies", column="study")
     seen: set[str] = set()
     for i, sid in enumerate(ids):
         if sid in seen:
@@ -53,16 +53,16 @@ def _one_dimensional(values, column: str) -> np.ndarray:
 
 
 def effects_and_errors(
-    y, sei, study_ids: Sequence[str] | None
+    yi, sei, study: Sequence[str] | None
 ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    """(yi, sei, study ids): finite effects and positive finite standard errors, one per study."""
-    y_arr = _one_dimensional(y, "yi")
+    """(yi, sei, study labels): finite effects and positive finite standard errors, one per study."""
+    y_arr = _one_dimensional(yi, "yi")
     sei_arr = _one_dimensional(sei, "sei")
     if sei_arr.size != y_arr.size:
         raise InputError(
             f"{y_arr.size} effects but {sei_arr.size} standard errors", column="sei"
         )
-    ids = study_labels(study_ids, y_arr.size)
+    ids = study_labels(study, y_arr.size)
     for column, values, ok, valid in (
         ("yi", y_arr, np.isfinite(y_arr), "a finite number"),
         (
@@ -117,9 +117,10 @@ def arm_counts(
     total_treatment,
     events_control,
     total_control,
-    study_ids: Sequence[str] | None,
+    study: Sequence[str] | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]:
-    """(a, n1, c, n2, study ids): whole-number counts with 0 <= events <= total and total > 0 in both arms."""
+    """(events and totals of the treatment arm, of the control arm, study labels): whole-number counts with
+    0 <= events <= total and total > 0 in both arms."""
     arrays = [
         _one_dimensional(v, name)
         for v, name in zip(
@@ -133,7 +134,7 @@ def arm_counts(
             raise InputError(
                 f"{column} has {arr.size} entries for {k} studies", column=column
             )
-    ids = study_labels(study_ids, k)
+    ids = study_labels(study, k)
     for arr, column in zip(arrays, ARM_COLUMNS):
         ok = np.isfinite(arr) & (arr >= 0) & (arr == np.round(arr))
         _refuse_first(ok, ids, column, "a whole number >= 0", lambda i: f"{column} is {float(arr[i]):g}")

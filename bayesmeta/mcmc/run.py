@@ -124,7 +124,7 @@ def draws_of(raw, name: str) -> np.ndarray:
 
 
 def predictive_draws(mu: np.ndarray, tau: np.ndarray, seed: int) -> np.ndarray:
-    """theta_new ~ N(mu, tau^2), one per posterior draw, from its own generator (seeded by ``seed``)."""
+    """The predictive effect ~ N(mu, tau^2), one per posterior draw, from its own generator (seeded by ``seed``)."""
     rng = np.random.default_rng([int(seed), 1])
     return mu + tau * rng.standard_normal(np.shape(mu))
 
@@ -142,7 +142,7 @@ def _sample_stats(raw) -> dict[str, np.ndarray]:
 def _prior_draws(
     priors: dict[str, Prior], n: int, seed: int, p: int
 ) -> dict[str, np.ndarray] | None:
-    """Prior draws of mu, tau, theta_new (and beta) shaped (1, n); None when a prior is improper."""
+    """Prior draws of mu, tau, predictive (and beta) shaped (1, n); None when a prior is improper."""
     if not all(prior.proper for prior in priors.values()):
         return None
     rng = np.random.default_rng([int(seed), 2])
@@ -150,7 +150,7 @@ def _prior_draws(
         "mu": priors["mu"].rvs(n, rng)[None, :],
         "tau": priors["tau"].rvs(n, rng)[None, :],
     }
-    out["theta_new"] = out["mu"] + out["tau"] * rng.standard_normal((1, n))
+    out["predictive"] = out["mu"] + out["tau"] * rng.standard_normal((1, n))
     if p:
         out["beta"] = np.stack(
             [priors[f"beta{j}"].rvs(n, rng) for j in range(p)], axis=-1
@@ -188,8 +188,8 @@ class FitRecord:
     constant: dict[str, np.ndarray]
     priors: dict[str, Prior]
     prior_texts: dict[str, str]
-    ids: tuple[str, ...]
-    y: np.ndarray
+    study: tuple[str, ...]
+    yi: np.ndarray
     sei: np.ndarray
     measure: str
     seed: int
@@ -197,6 +197,7 @@ class FitRecord:
     covariates: tuple[str, ...] = ()
     X: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    likelihood: str = "normal"
 
 
 def build_posterior(fit: FitRecord, strict: bool) -> Posterior:
@@ -204,7 +205,7 @@ def build_posterior(fit: FitRecord, strict: bool) -> Posterior:
     check raises :class:`~bayesmeta.errors.ModelError` instead of becoming a warning."""
     post, p = fit.post, len(fit.covariates)
     chains, draws = post["mu"].shape
-    coords: dict[str, list[str]] = {"study": list(fit.ids)}
+    coords: dict[str, list[str]] = {"study": list(fit.study)}
     dims: dict[str, list[str]] = {"theta": ["study"]}
     dims.update({name: ["study"] for name in (*fit.loglik, *fit.observed)})
     dims.update(
@@ -246,15 +247,15 @@ def build_posterior(fit: FitRecord, strict: bool) -> Posterior:
     marginals = {
         "mu": SampleMarginal(post["mu"]),
         "tau": SampleMarginal(post["tau"]),
-        "theta_new": SampleMarginal(post["theta_new"]),
+        "predictive": SampleMarginal(post["predictive"]),
     }
     for j, name in enumerate(fit.covariates):
         marginals[f"beta[{name}]"] = SampleMarginal(post["beta"][..., j])
-    for i, sid in enumerate(fit.ids):
+    for i, sid in enumerate(fit.study):
         marginals[f"theta[{sid}]"] = SampleMarginal(post["theta"][..., i])
     stored = {
         name: post[name]
-        for name in ("mu", "tau", "theta", "theta_new", "beta")
+        for name in ("mu", "tau", "theta", "predictive", "beta")
         if name in post
     }
     extras: dict[str, object] = {"idata": idata}
@@ -263,8 +264,8 @@ def build_posterior(fit: FitRecord, strict: bool) -> Posterior:
     return Posterior(
         engine=ENGINE,
         measure=fit.measure,
-        study_ids=fit.ids,
-        y=fit.y,
+        study=fit.study,
+        yi=fit.yi,
         sei=fit.sei,
         marginals=marginals,
         priors=fit.prior_texts,
@@ -275,4 +276,5 @@ def build_posterior(fit: FitRecord, strict: bool) -> Posterior:
         warnings=fit.notes + failed,
         seed=int(fit.seed),
         extras=extras,
+        likelihood=fit.likelihood,
     )

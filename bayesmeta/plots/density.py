@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
+from bayesmeta.benefit import Benefit
 from bayesmeta.plots import style
 
 
@@ -31,7 +32,7 @@ class DensityPanel:
     thresholds: Sequence[float] = ()
     notes: Sequence[str] = ()
     shade_beyond: float | None = None
-    benefit_below: bool = True
+    benefit: Benefit = Benefit.BELOW
     kinds: dict[str, str] = field(default_factory=dict)
 
 
@@ -57,7 +58,7 @@ def plot_densities(panels: Sequence[DensityPanel], *, ncols: int = 2, title: str
                 ls = "--" if kind == "prior" else "-"
                 ax.plot(x, dens, color=colour, lw=1.6 if i == 0 else 1.1, ls=ls, label=label)
                 if i == 0 and panel.shade_beyond is not None:
-                    beyond = x < panel.shade_beyond if panel.benefit_below else x > panel.shade_beyond
+                    beyond = x < panel.shade_beyond if panel.benefit.below else x > panel.shade_beyond
                     ax.fill_between(x, 0, dens, where=beyond, color=colour, alpha=0.25, lw=0)
             for t in panel.thresholds:
                 is_null = t == style.null_value(panel.measure)
@@ -71,11 +72,11 @@ def plot_densities(panels: Sequence[DensityPanel], *, ncols: int = 2, title: str
             ax.set_ylabel(f"density (per unit of {'log ' if ratio else ''}{panel.measure})")
             ax.set_title(panel.title)
             if panel.notes:
-                ax.text(0.02 if not panel.benefit_below else 0.98, 0.97, "\n".join(panel.notes),
-                        transform=ax.transAxes, ha="left" if not panel.benefit_below else "right", va="top",
+                ax.text(0.02 if not panel.benefit.below else 0.98, 0.97, "\n".join(panel.notes),
+                        transform=ax.transAxes, ha="left" if not panel.benefit.below else "right", va="top",
                         fontsize=style.FONT_SIZE - 1,
                         bbox={"boxstyle": "round", "fc": "white", "ec": "#cccccc", "alpha": 0.9})
-            ax.legend(loc="upper left" if panel.benefit_below else "upper right", frameon=False)
+            ax.legend(loc="upper left" if panel.benefit.below else "upper right", frameon=False)
         if title:
             fig.suptitle(title)
     return fig

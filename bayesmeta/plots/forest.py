@@ -18,8 +18,8 @@ from matplotlib.transforms import blended_transform_factory
 
 from bayesmeta.plots import style
 
-STUDY_COLUMNS = ("label", "y", "lower", "upper", "theta", "theta_lower", "theta_upper")
-POOLED_COLUMNS = ("label", "estimate", "lower", "upper", "kind")
+STUDY_COLUMNS = ("label", "yi", "ci_lower", "ci_upper", "theta", "theta_ci_lower", "theta_ci_upper")
+POOLED_COLUMNS = ("label", "estimate", "ci_lower", "ci_upper", "kind")
 POOLED_KINDS = {
     "bayes": (style.BAYES, "D"),
     "predictive": (style.PREDICTIVE, "_"),
@@ -54,12 +54,12 @@ def plot_forest(
 ) -> Figure:
     """Forest plot on the analysis scale shown as ratios (log axis).
 
-    ``studies``: one row per study with label, y, lower, upper (observed estimate and its interval) and theta,
-    theta_lower, theta_upper (posterior of the study's effect); all on the analysis scale. ``pooled``: rows with
-    label, estimate, lower, upper and kind ('bayes', 'predictive', 'frequentist', 'published'); NaN estimate
-    draws only the interval (a predictive interval has no point). ``thresholds`` (reported scale) are drawn as
-    dotted lines, the axis widened to show them. ``favours``: labels for the two sides of the null, e.g.
-    ('favours treatment', 'favours control').
+    ``studies``: one row per study with label, yi, ci_lower, ci_upper (observed estimate and its interval) and
+    theta, theta_ci_lower, theta_ci_upper (posterior of the study's effect); all on the analysis scale.
+    ``pooled``: rows with label, estimate, ci_lower, ci_upper and kind ('bayes', 'predictive', 'frequentist',
+    'published'); NaN estimate draws only the interval (a predictive interval has no point). ``thresholds``
+    (reported scale) are drawn as dotted lines, the axis widened to show them. ``favours``: labels for the two
+    sides of the null, e.g. ('favours treatment', 'favours control').
     """
     _check(studies, STUDY_COLUMNS, "studies table")
     _check(pooled, POOLED_COLUMNS, "pooled table")
@@ -76,34 +76,34 @@ def plot_forest(
         values = []
         for _, row in studies.iterrows():
             y_pos -= 1
-            ax.errorbar(style.to_reported(row["y"], measure), y_pos + 0.16,
+            ax.errorbar(style.to_reported(row["yi"], measure), y_pos + 0.16,
                         xerr=None, fmt="s", color=style.OBSERVED, ms=4)
-            ax.plot(style.to_reported([row["lower"], row["upper"]], measure), [y_pos + 0.16] * 2,
+            ax.plot(style.to_reported([row["ci_lower"], row["ci_upper"]], measure), [y_pos + 0.16] * 2,
                     color=style.OBSERVED, lw=1)
             ax.plot(style.to_reported(row["theta"], measure), y_pos - 0.16, "o", color=style.BAYES, ms=4)
-            ax.plot(style.to_reported([row["theta_lower"], row["theta_upper"]], measure), [y_pos - 0.16] * 2,
+            ax.plot(style.to_reported([row["theta_ci_lower"], row["theta_ci_upper"]], measure), [y_pos - 0.16] * 2,
                     color=style.BAYES, lw=1)
-            ax_text.text(0.02, y_pos + 0.16, _fmt(row["y"], row["lower"], row["upper"], measure),
+            ax_text.text(0.02, y_pos + 0.16, _fmt(row["yi"], row["ci_lower"], row["ci_upper"], measure),
                          va="center", fontsize=style.FONT_SIZE - 1, color=style.OBSERVED)
-            ax_text.text(0.02, y_pos - 0.16, _fmt(row["theta"], row["theta_lower"], row["theta_upper"], measure),
+            ax_text.text(0.02, y_pos - 0.16, _fmt(row["theta"], row["theta_ci_lower"], row["theta_ci_upper"], measure),
                          va="center", fontsize=style.FONT_SIZE - 1, color=style.BAYES)
             positions.append(y_pos)
             labels.append(str(row["label"]))
-            values += [row["lower"], row["upper"], row["theta_lower"], row["theta_upper"]]
+            values += [row["ci_lower"], row["ci_upper"], row["theta_ci_lower"], row["theta_ci_upper"]]
         y_pos -= 1
         ax.axhline(y_pos, color="#bbbbbb", lw=0.6)
         for _, row in pooled.iterrows():
             y_pos -= 1
             color, marker = POOLED_KINDS.get(str(row["kind"]), (style.OBSERVED, "D"))
-            lo, hi = style.to_reported([row["lower"], row["upper"]], measure)
+            lo, hi = style.to_reported([row["ci_lower"], row["ci_upper"]], measure)
             if np.isfinite(lo) and np.isfinite(hi):
                 lw = 4 if row["kind"] == "predictive" else 1.6
                 ax.plot([lo, hi], [y_pos, y_pos], color=color, lw=lw, alpha=0.6 if lw > 2 else 1,
                         solid_capstyle="butt")
-                values += [row["lower"], row["upper"]]
+                values += [row["ci_lower"], row["ci_upper"]]
             if np.isfinite(row["estimate"]):
                 ax.plot(style.to_reported(row["estimate"], measure), y_pos, marker, color=color, ms=7)
-            ax_text.text(0.02, y_pos, _fmt(row["estimate"], row["lower"], row["upper"], measure), va="center",
+            ax_text.text(0.02, y_pos, _fmt(row["estimate"], row["ci_lower"], row["ci_upper"], measure), va="center",
                          fontsize=style.FONT_SIZE - 1, color=color, fontweight="bold")
             positions.append(y_pos)
             labels.append(str(row["label"]))

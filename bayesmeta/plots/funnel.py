@@ -18,7 +18,7 @@ from bayesmeta.plots import style
 
 
 def plot_funnel(
-    y: Sequence[float],
+    yi: Sequence[float],
     sei: Sequence[float],
     *,
     pooled: float,
@@ -30,7 +30,7 @@ def plot_funnel(
     ax=None,
 ) -> Figure:
     """Funnel plot on the analysis scale shown as ratios; ``pooled`` is the (log) pooled estimate."""
-    y = np.asarray(y, dtype=float)
+    y = np.asarray(yi, dtype=float)
     s = np.asarray(sei, dtype=float)
     with rc_context(style.RC):
         if ax is None:

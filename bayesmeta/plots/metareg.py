@@ -20,8 +20,9 @@ from bayesmeta.plots import style
 
 @dataclass
 class MetaregPanel:
-    """One covariate. ``levels`` table: level, median, lower, upper (analysis scale, the posterior of the pooled
-    effect at that level). ``studies`` table: level, label, y, lower, upper (observed, analysis scale).
+    """One covariate. ``levels`` table: level, median, ci_lower, ci_upper (analysis scale, the posterior of the
+    pooled effect at that level). ``studies`` table: level, label, yi, ci_lower, ci_upper (observed, analysis
+    scale).
     ``notes``: text lines such as 'HR ratio high / low dose 1.6 [1.1, 2.4]; P(ratio < 1) = 0.01'."""
 
     covariate: str
@@ -42,8 +43,8 @@ def plot_metaregression(panels: Sequence[MetaregPanel], *, measure: str = "HR", 
         axes = fig.subplots(len(panels), 1, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
         values = []
         for p in panels:
-            values += list(p.levels["lower"]) + list(p.levels["upper"])
-            values += list(p.studies["lower"]) + list(p.studies["upper"])
+            values += list(p.levels["ci_lower"]) + list(p.levels["ci_upper"])
+            values += list(p.studies["ci_lower"]) + list(p.studies["ci_upper"])
         finite = np.asarray([v for v in values if np.isfinite(v)], dtype=float)
         lo, hi = (min(finite.min(), 0.0), max(finite.max(), 0.0)) if finite.size else (-1.0, 1.0)
         lo_d, hi_d = (float(v) for v in style.to_reported([lo, hi], measure))
@@ -54,12 +55,12 @@ def plot_metaregression(panels: Sequence[MetaregPanel], *, measure: str = "HR", 
                 rows = panel.studies[panel.studies["level"] == lev.level]
                 for s in rows.itertuples(index=False):
                     y_pos -= 1
-                    ax.plot(style.to_reported([s.lower, s.upper], measure), [y_pos] * 2, color="#999999", lw=0.9)
-                    ax.plot(style.to_reported(s.y, measure), y_pos, "s", color="#777777", ms=3.5)
+                    ax.plot(style.to_reported([s.ci_lower, s.ci_upper], measure), [y_pos] * 2, color="#999999", lw=0.9)
+                    ax.plot(style.to_reported(s.yi, measure), y_pos, "s", color="#777777", ms=3.5)
                     ticks.append(y_pos)
                     labels.append(str(s.label))
                 y_pos -= 1
-                ax.plot(style.to_reported([lev.lower, lev.upper], measure), [y_pos] * 2, color=colour, lw=2)
+                ax.plot(style.to_reported([lev.ci_lower, lev.ci_upper], measure), [y_pos] * 2, color=colour, lw=2)
                 ax.plot(style.to_reported(lev.median, measure), y_pos, "D", color=colour, ms=7)
                 ticks.append(y_pos)
                 labels.append(f"{lev.level} (pooled)")

@@ -31,10 +31,10 @@ def plot_predictive_intervals(table: pd.DataFrame, *, measure: str = "HR", title
     """One row per study: the observed effect (dot) against its posterior predictive interval (dark bar) and,
     when the table has them, its leave-one-out predictive interval (light bar), on the display scale.
 
-    ``table``: :func:`bayesmeta.ppc.study_predictive_pvalues` (index study; columns y, pred_lower, pred_upper,
+    ``table``: :func:`bayesmeta.ppc.study_predictive_pvalues` (index study; columns yi, pred_lower, pred_upper,
     optionally loo_lower, loo_upper and loo_p_two_sided).
     """
-    for col in ("y", "pred_lower", "pred_upper"):
+    for col in ("yi", "pred_lower", "pred_upper"):
         if col not in table.columns:
             raise ValueError(f"the table lacks column {col!r} (see bayesmeta.ppc.study_predictive_pvalues)")
     studies = [str(s) for s in table.index]
@@ -44,7 +44,7 @@ def plot_predictive_intervals(table: pd.DataFrame, *, measure: str = "HR", title
         fig = Figure(figsize=(WIDTH, 1.2 + 0.32 * k))
         ax = fig.subplots()
         rows = np.arange(k)[::-1].astype(float)
-        y = to_reported(table["y"].to_numpy(float), measure)
+        y = to_reported(table["yi"].to_numpy(float), measure)
         lo = to_reported(table["pred_lower"].to_numpy(float), measure)
         hi = to_reported(table["pred_upper"].to_numpy(float), measure)
         ax.hlines(rows + (0.12 if has_loo else 0.0), lo, hi, color=BAYES, lw=2.2, label="posterior predictive")
@@ -91,8 +91,8 @@ def plot_loo_pit(
         if band is not None:
             ax.fill_between(
                 band["u"],
-                band["lower"],
-                band["upper"],
+                band["ci_lower"],
+                band["ci_upper"],
                 step="post",
                 color=PREDICTIVE,
                 alpha=0.3,

@@ -16,10 +16,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from bayesmeta.benefit import Benefit
 from bayesmeta.plots.style import FONT_SIZE, LEVELS, NULL_LINE, OBSERVED, RC, THRESHOLD, WIDTH, ratio_axis
 
-REQUIRED = ("prior", "outcome", "analysis", "variable", "level", "measure", "row", "direction", "mcid", "estimate",
-            "ci_lower", "ci_upper", "median", "lower", "upper", "p_benefit", "status")
+REQUIRED = ("prior", "outcome", "analysis", "variable", "level", "measure", "row", "benefit", "mcid", "estimate",
+            "ci_lower", "ci_upper", "median", "post_ci_lower", "post_ci_upper", "p_benefit", "status")
 PRIOR_COLOURS = {"skeptical": LEVELS[0], "enthusiastic": LEVELS[2], "pessimistic": LEVELS[4], "vague": LEVELS[1],
                  "flat": LEVELS[3]}
 ACROSS_OUTCOMES = ("pooled", "regimen")
@@ -61,8 +62,8 @@ def row_label(r: pd.Series) -> str:
     return f"{r['outcome']}: {label}" if r["analysis"] in ACROSS_OUTCOMES else label
 
 
-def _sign(direction: str) -> str:
-    return "<" if direction == "below" else ">"
+def _sign(benefit: str) -> str:
+    return Benefit.parse(benefit).sign
 
 
 def plot_reinterpretation(table: pd.DataFrame, *, probability_prior: str = "skeptical",
@@ -70,9 +71,9 @@ def plot_reinterpretation(table: pd.DataFrame, *, probability_prior: str = "skep
     """The reinterpretation figure (see the module docstring).
 
     ``table``: :func:`bayesmeta.reinterpret.reinterpret_published` (long: one line per row and prior). Each
-    interval is one Line2D whose x data are (lower, median, upper) and whose gid is ``'<row>:<prior>'`` (the
-    published CI: ``'<row>:published'`` with (ci_lower, estimate, ci_upper)); rows the table skipped are listed
-    with their reason. ``probability_prior``: the prior whose P(benefit) is printed (the first prior of the
+    interval is one Line2D whose x data are (post_ci_lower, median, post_ci_upper) and whose gid is
+    ``'<row>:<prior>'`` (the published CI: ``'<row>:published'`` with (ci_lower, estimate, ci_upper)); rows the
+    table skipped are listed with their reason. ``probability_prior``: the prior whose P(benefit) is printed (the first prior of the
     table if it is absent).
     """
     missing = [c for c in REQUIRED if c not in table.columns]
@@ -86,7 +87,8 @@ def plot_reinterpretation(table: pd.DataFrame, *, probability_prior: str = "skep
     by_key = table.set_index(["row", "prior"])
     panels = reinterpretation_panels(table)
     ok = table[table["status"] == "ok"]
-    values = np.concatenate([ok[c].to_numpy(float) for c in ("lower", "upper", "ci_lower", "ci_upper")] +
+    columns = ("post_ci_lower", "post_ci_upper", "ci_lower", "ci_upper")
+    values = np.concatenate([ok[c].to_numpy(float) for c in columns] +
                             [ok["mcid"].to_numpy(float), [1.0]])
     lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
     series = ["published", *priors]
@@ -113,13 +115,13 @@ def plot_reinterpretation(table: pd.DataFrame, *, probability_prior: str = "skep
                         marker, size = "s", 3.2
                     else:
                         s = by_key.loc[(row, name)]
-                        x = [s["lower"], s["median"], s["upper"]]
+                        x = [s["post_ci_lower"], s["median"], s["post_ci_upper"]]
                         marker, size = "o", 2.8
                     ax.add_line(Line2D(np.asarray(x, float), np.full(3, centre + offset), color=colours[name],
                                        lw=1.2, marker=marker, ms=size, markevery=[1], gid=f"{row}:{name}",
                                        solid_capstyle="butt"))
                 p = by_key.loc[(row, shown)]
-                ax.annotate(f"P({r['measure']} {_sign(r['direction'])} 1) = {p['p_benefit']:.3f}",
+                ax.annotate(f"P({r['measure']} {_sign(r['benefit'])} 1) = {p['p_benefit']:.3f}",
                             (1.0, centre), xycoords=("axes fraction", "data"), xytext=(6, 0),
                             textcoords="offset points", va="center", fontsize=small, gid=f"{row}:p_benefit")
             ax.axvline(1.0, color=NULL_LINE, lw=0.8, ls="--")

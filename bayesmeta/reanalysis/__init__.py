@@ -12,7 +12,6 @@ Modules: :mod:`.run` (the driver), :mod:`.outcome` (one outcome's analyses), :mo
 :mod:`.statements` (probabilities in words) and :mod:`.result` (the result types).
 """
 
-from bayesmeta.reanalysis.metaregression import level_marginal
 from bayesmeta.reanalysis.outcome import derived_seed
 from bayesmeta.reanalysis.result import OutcomeAnalysis, ReanalysisResult
 from bayesmeta.reanalysis.run import Progress, plan_steps, run_plan
@@ -33,7 +32,6 @@ __all__ = [
     "benefit_statement",
     "clinical_threshold",
     "derived_seed",
-    "level_marginal",
     "plan_steps",
     "probability_text",
     "probability_words",

@@ -84,7 +84,7 @@ def _model_words(model: str) -> str:
 
 def _pooled_rows(a: OutcomeAnalysis, r: Any, plan: Plan) -> list[dict[str, Any]]:
     o = a.plan
-    b = a.bayes.get("natural", {})
+    b = a.bayes.get("reported", {})
     mu = b.get("mu", {})
     probs = {(p["parameter"], p["threshold"]): p for p in a.bayes.get("probabilities", [])}
     null = null_value(o.measure)
@@ -92,7 +92,7 @@ def _pooled_rows(a: OutcomeAnalysis, r: Any, plan: Plan) -> list[dict[str, Any]]
     clinical = clinical_threshold(o)
     p_any = probs.get(("mu", first_t))
     p_clin = probs.get(("mu", clinical))
-    bayes_text = _ci_text(mu.get("median"), mu.get("lower"), mu.get("upper"))
+    bayes_text = _ci_text(mu.get("median"), mu.get("ci_lower"), mu.get("ci_upper"))
     published_text = _ci_text(r.published_estimate, r.published_ci_lower, r.published_ci_upper)
     model = f" ({_model_words(r.published_model)})" if r.published_model else ""
     k_pub = "an unprinted number of" if r.k_published is None or pd.isna(r.k_published) else r.k_published
@@ -119,7 +119,7 @@ def _pooled_rows(a: OutcomeAnalysis, r: Any, plan: Plan) -> list[dict[str, Any]]
                  bayesian_value=mu.get("median"),
                  bayesian_statement=(p_clin["statement"] if p_clin else ""),
                  status=r.status, plain=plain)]
-    tau = a.bayes.get("natural", {}).get("tau")
+    tau = a.bayes.get("reported", {}).get("tau")
     if r.published_i2 is not None and np.isfinite(r.published_i2):
         i2 = None if r.i2 is None or not np.isfinite(r.i2) else float(r.i2)
         rows.append(_row(
@@ -127,7 +127,7 @@ def _pooled_rows(a: OutcomeAnalysis, r: Any, plan: Plan) -> list[dict[str, Any]]
             published=f"{r.published_i2:g}%", published_value=r.published_i2,
             recomputed="-" if i2 is None else f"{i2:.0f}%", recomputed_value=i2, recomputed_method="Higgins I²",
             bayesian="-" if tau is None else
-            f"tau median {tau['median']:.2f} ({tau['lower']:.2f} to {tau['upper']:.2f})",
+            f"tau median {tau['median']:.2f} ({tau['ci_lower']:.2f} to {tau['ci_upper']:.2f})",
             bayesian_value=None if tau is None else tau["median"], bayesian_statement="between-study SD tau",
             status="",
             plain=(f"{o.label}: the paper reports I² = {r.published_i2:g}%; the studies here give "
@@ -154,15 +154,16 @@ def _covariate_row(a: OutcomeAnalysis, r: Any, analysis: str) -> dict[str, Any]:
         ratio, what = is_ratio(o.measure), contrast_name(o.measure)
         label = f"{what} per unit of {r.variable}" if m.get("kind") == "numeric" else \
             f"{what} {c['level']}{'/' if ratio else ' - '}{c['reference']}"
-        bayes = f"{label} {_ci_text(c['ratio_median'], c['ratio_lower'], c['ratio_upper'])}; {stated(statement, value)}"
+        bayes = (f"{label} {_ci_text(c['reported_median'], c['reported_ci_lower'], c['reported_ci_upper'])}; "
+                 f"{stated(statement, value)}")
         if m.get("kind") == "numeric":
             change = "multiplies the {m} by" if ratio else "changes the {m} by"
             plain += (f"; in the Bayesian meta-regression each unit of {r.variable} {change.format(m=o.measure)} "
-                      f"{c['ratio_median']:.3g}, and {stated(statement, value)} ({probability_words(value)}).")
+                      f"{c['reported_median']:.3g}, and {stated(statement, value)} ({probability_words(value)}).")
         else:
-            puts = (f"the {o.measure} of {c['level']} studies at {c['ratio_median']:.2f} times that of "
+            puts = (f"the {o.measure} of {c['level']} studies at {c['reported_median']:.2f} times that of "
                     f"{c['reference']} studies" if ratio else f"the {o.measure} of {c['level']} studies minus that "
-                    f"of {c['reference']} studies at {c['ratio_median']:.2f}")
+                    f"of {c['reference']} studies at {c['reported_median']:.2f}")
             plain += (f"; the Bayesian meta-regression puts {puts}, and {stated(statement, value)} "
                       f"({probability_words(value)}).")
         if m.get("confounded_with"):
@@ -256,7 +257,7 @@ def _regimen_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis], published: p
         model = model.strip().lower() if isinstance(model, str) else ""
         rule = paper_rule(y, v, pooling_for(model, plan.pooling), level=plan.level)
         try:
-            post = fit_exact(y, s, mu_prior=main.mu, tau_prior=main.tau, study_ids=sel["study_id"].astype(str).tolist(),
+            post = fit_exact(y, s, mu_prior=main.mu, tau_prior=main.tau, study=sel["study_id"].astype(str).tolist(),
                              measure=o.measure, seed=None)
         except ModelError as exc:
             post = None

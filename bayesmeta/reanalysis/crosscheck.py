@@ -65,8 +65,8 @@ def nuts_jobs(plan: Plan, effects: dict[str, pd.DataFrame], mains: dict[str, Any
             continue
         seed = seeds[f"nuts.{name}"] = derived_seed(plan.seed, "nuts", name)
         main = mains[name]
-        jobs.append({"name": name, "y": e["yi"].to_numpy(float), "sei": e["sei"].to_numpy(float),
-                     "study_ids": e["study_id"].astype(str).tolist(), "measure": plan.outcome(name).measure,
+        jobs.append({"name": name, "data": e["yi"].to_numpy(float), "sei": e["sei"].to_numpy(float),
+                     "study": e["study_id"].astype(str).tolist(), "measure": plan.outcome(name).measure,
                      "mu_prior": main.mu.text, "tau_prior": main.tau.text, "draws": m.draws, "tune": m.tune,
                      "chains": m.chains, "cores": m.cores, "seed": seed, "target_accept": m.target_accept})
     return jobs
@@ -77,7 +77,7 @@ def fit_nuts_jobs(jobs: list[dict[str, Any]]) -> dict[str, Any]:
     from bayesmeta.errors import ModelError
     from bayesmeta.mcmc import fit_nuts, padded_size
 
-    pad = padded_size(max(len(j["y"]) for j in jobs)) if jobs else None
+    pad = padded_size(max(len(j["data"]) for j in jobs)) if jobs else None
     out: dict[str, Any] = {}
     for job in jobs:
         args = {k: v for k, v in job.items() if k != "name"}
@@ -106,7 +106,7 @@ def operating_jobs(plan: Plan, effects: dict[str, pd.DataFrame], mains: dict[str
                      "tau_values": m.tau_values, "n_sim": m.simulations, "seed": seed, "mu_prior": main.mu.text,
                      "tau_prior": main.tau.text, "benefit_prob": m.benefit_probability,
                      "futility_mcid": m.futility_mcid.get(name), "futility_prob": m.futility_probability,
-                     "measure": o.measure, "benefit_below": o.benefit.below})
+                     "measure": o.measure, "benefit": o.benefit.value})
     return jobs
 
 def run_operating_job(job: dict[str, Any]) -> Any:
@@ -198,13 +198,13 @@ def add_nuts(a: OutcomeAnalysis, plan: Plan, fitted: tuple[Any, float] | None) -
     main = a.main_prior
     e = a.effects
     exact = fit_exact(e["yi"].to_numpy(float), e["sei"].to_numpy(float), mu_prior=main["mu"], tau_prior=main["tau"],
-                      study_ids=e["study_id"].astype(str).tolist(), measure=o.measure, seed=a.bayes.get("seed"))
+                      study=e["study_id"].astype(str).tolist(), measure=o.measure, seed=a.bayes.get("seed"))
     idata = nuts.to_inference_data()
     agreement = quantile_agreement(exact, nuts, idata, o)
     a.nuts_idata = idata
     a.nuts = {
         "engine": nuts.engine, "seed": nuts.seed, "chains": m.chains, "draws": m.draws, "tune": m.tune,
-        "seconds": seconds, "summary": nuts.to_dict(plan.level, below=o.thresholds),
+        "seconds": seconds, "summary": nuts.to_dict(plan.level, thresholds=o.thresholds),
         "diagnostics": nuts.diagnostics, "warnings": list(nuts.warnings),
         "agreement": agreement, "all_agree": bool(agreement["agrees"].all()),
     }

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from bayesmeta.plan import OutcomePlan
 from bayesmeta.scales import contrast_name, contrast_text, null_value
-from bayesmeta.scales import reported_float as to_ratio
+from bayesmeta.scales import reported_float as to_reported
 
 
 def is_numeric(values: pd.Series) -> bool:
@@ -53,40 +52,12 @@ def attach_covariates(effects: pd.DataFrame, studies: pd.DataFrame | None, colum
             effects[c] = numeric.astype(float)
     return effects
 
-def level_marginal(post: Any, prior: Any, j: int | None) -> Any:
-    """Exact posterior marginal of the pooled effect at one covariate level, mu + beta_j (j None: the reference
-    level, mu itself), for a single-factor meta-regression fitted by :func:`bayesmeta.exact.fit_exact`.
-
-    Given tau, b = (mu, beta) | tau, y is Gaussian (Roever 2020, J Stat Softw 93(6); R bayesmeta ``bmr``), so
-    c'b | tau, y ~ N(c' m(tau), c' V(tau) c) with c = e_0 + e_j, and its marginal is the normal mixture over the
-    engine's tau quadrature nodes and weights (``post.extras``), like every other exact marginal."""
-    from bayesmeta.exact.gaussian import GaussianModel
-    from bayesmeta.exact.mixture import NormalMixture
-    from bayesmeta.priors import NormalPrior
-
-    k, p = post.k, 1 + len(post.covariates)
-    design = np.column_stack([np.ones(k), np.asarray(post.design, dtype=float).reshape(k, -1)])
-    effect_priors = [prior.mu] + [prior.beta] * (p - 1)
-    mean0 = np.array([q.mean if isinstance(q, NormalPrior) else 0.0 for q in effect_priors])
-    prec0 = np.array([1.0 / q.sd**2 if isinstance(q, NormalPrior) else 0.0 for q in effect_priors])
-    model = GaussianModel(post.y[None, :], (post.sei**2)[None, :], np.ones((1, k), dtype=bool), design,
-                          mean0[None, :], prec0[None, :])
-    nodes = np.asarray(post.extras["tau_nodes"], dtype=float)
-    cond = model.conditional(nodes[None, :])
-    c = np.zeros(p)
-    c[0] = 1.0
-    if j is not None:
-        c[1 + j] = 1.0
-    means = cond.mean[0] @ c
-    sds = np.sqrt(np.einsum("i,mij,j->m", c, cond.cov[0], c))
-    return NormalMixture(np.asarray(post.extras["tau_weights"], dtype=float), means, sds)
-
 def metaregression(effects: pd.DataFrame, o: OutcomePlan, prior: Any, column: str, level: float,
                    min_per_level: int) -> dict[str, Any]:
     """Exact posterior of the meta-regression on one study-level covariate (treatment coding, reference = the
     most frequent level; :func:`bayesmeta.design.design_matrix`): the coefficient as a ratio of effects between
-    levels with P(ratio < 1), the pooled effect per level (:func:`level_marginal`), tau, and the frequentist REML
-    mixed-effects counterpart (QM test)."""
+    levels with P(ratio < 1), the pooled effect per level (:meth:`bayesmeta.posterior.Posterior.contrast`), tau,
+    and the frequentist REML mixed-effects counterpart (QM test)."""
     from bayesmeta.design import design_matrix, reference_level
     from bayesmeta.exact import fit_exact
     from bayesmeta.frequentist import rma
@@ -104,19 +75,21 @@ def metaregression(effects: pd.DataFrame, o: OutcomePlan, prior: Any, column: st
     ref = "" if numeric else reference_level(covs[column])
     y, s = effects["yi"].to_numpy(float), effects["sei"].to_numpy(float)
     post = fit_exact(y, s, mu_prior=prior.mu, tau_prior=prior.tau, beta_prior=prior.beta, X=X,
-                     covariate_names=names, study_ids=effects["study_id"].astype(str).tolist(),
+                     covariate_names=names, study=effects["study_id"].astype(str).tolist(),
                      measure=o.measure, seed=None)
-    level_of = {} if numeric else {ref: level_marginal(post, prior, None)}
-    for j, name in enumerate(names):
+    # the pooled effect at each level: mu at the reference, mu + beta at the others (the engine's contrasts)
+    level_of = {} if numeric else {ref: post.contrast({"mu": 1.0})}
+    for name in names:
         if not numeric:
-            level_of[name[len(column) + 1:-1]] = level_marginal(post, prior, j)
+            level_of[name[len(column) + 1:-1]] = post.contrast({"mu": 1.0, f"beta[{name}]": 1.0})
     levels = []
     for lev, marg in level_of.items():
         lo, hi = marg.interval(level)
         levels.append({"level": lev, "reference": lev == ref, "k": counts[lev], "median": float(marg.median()),
-                       "lower": float(lo), "upper": float(hi), "mean": float(marg.mean()),
-                       "ratio_median": to_ratio(marg.median(), o.measure), "ratio_lower": to_ratio(lo, o.measure),
-                       "ratio_upper": to_ratio(hi, o.measure)})
+                       "ci_lower": float(lo), "ci_upper": float(hi), "mean": float(marg.mean()),
+                       "reported_median": to_reported(marg.median(), o.measure),
+                       "reported_ci_lower": to_reported(lo, o.measure),
+                       "reported_ci_upper": to_reported(hi, o.measure)})
     contrasts = []
     null = null_value(o.measure)  # no difference between levels: a ratio of 1, a difference of 0
     for j, name in enumerate(names):
@@ -125,8 +98,8 @@ def metaregression(effects: pd.DataFrame, o: OutcomePlan, prior: Any, column: st
         b_lo, b_hi = m.interval(level)
         contrasts.append({
             "coefficient": name, "level": lev, "reference": ref,
-            "ratio_median": to_ratio(m.median(), o.measure), "ratio_lower": to_ratio(b_lo, o.measure),
-            "ratio_upper": to_ratio(b_hi, o.measure),
+            "reported_median": to_reported(m.median(), o.measure), "reported_ci_lower": to_reported(b_lo, o.measure),
+            "reported_ci_upper": to_reported(b_hi, o.measure),
             "p_ratio_below_1": post.prob_below(null, f"beta[{name}]"),
             "statement": (f"P({o.measure} {contrast_name(o.measure)} per unit of {column} < {null:g})" if numeric
                           else f"P({contrast_text(o.measure, lev, ref)} < {null:g})"),

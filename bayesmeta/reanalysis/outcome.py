@@ -9,6 +9,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from bayesmeta.effect_data import COUNT_COLUMNS, EffectData
 from bayesmeta.plan import OutcomePlan, Plan
 from bayesmeta.reanalysis.metaregression import metaregression
 from bayesmeta.reanalysis.result import OutcomeAnalysis
@@ -47,30 +48,49 @@ def derived_seed(base: int, *parts: str) -> int:
     """A reproducible per-step seed: CRC-32 of 'base:part:...' (stable across runs and platforms)."""
     return zlib.crc32(":".join([str(base), *parts]).encode()) & 0x7FFFFFFF
 
-def frequentist_analysis(effects: pd.DataFrame, level: float, pooling: str = "I2_rule") -> dict[str, Any]:
+_NOT_COVARIATES = ("study_id", "outcome", "measure", "yi", "sei", "vi", "method", "usable", "reason",
+                   *COUNT_COLUMNS)
+
+
+def outcome_data(effects: pd.DataFrame, o: OutcomePlan) -> EffectData:
+    """An outcome's effects (one row per study, as :func:`bayesmeta.effects.effects_for` gives them) as the
+    verbs take them: study labels, yi, sei, the plan's measure and direction of benefit, the study-level
+    columns as covariates and the arm counts where every study has them."""
+    study = tuple(effects["study_id"].astype(str))
+    index = pd.Index(study, name="study")
+    counts = None
+    if all(c in effects.columns for c in COUNT_COLUMNS) and effects[list(COUNT_COLUMNS)].notna().all().all():
+        counts = effects[list(COUNT_COLUMNS)].astype("int64").set_axis(index)
+    covariates = effects[[c for c in effects.columns if c not in _NOT_COVARIATES]].set_axis(index)
+    method = tuple(effects["method"].astype(str)) if "method" in effects.columns else ()
+    return EffectData(study=study, yi=effects["yi"].to_numpy(float), sei=effects["sei"].to_numpy(float),
+                      measure=o.measure, benefit=o.benefit, method=method, covariates=covariates, counts=counts,
+                      outcome=o.name, source=f"outcome {o.name}")
+
+
+def frequentist_analysis(data: EffectData, level: float, pooling: str = "I2_rule") -> dict[str, Any]:
     """The paper's pooling (the plan's ``data.pooling``, :func:`bayesmeta.frequentist.paper_rule`), REML with z
     and with Knapp-Hartung tests, Egger's test (k >= 3) and leave-one-out REML (k >= 3)."""
     from bayesmeta.frequentist import egger_test, leave_one_out, paper_rule, rma
 
-    y, v = effects["yi"].to_numpy(float), effects["vi"].to_numpy(float)
-    ids = effects["study_id"].astype(str).tolist()
-    out: dict[str, Any] = {"paper_rule": paper_rule(y, v, pooling, level=level), "reml": rma(y, v, "REML", level=level)}
-    if len(y) >= 2:
-        out["reml_knha"] = rma(y, v, "REML", test="knha", level=level)
-    if len(y) >= 3:
-        out["egger"] = egger_test(y, v, level=level)
-        out["leave_one_out"] = leave_one_out(y, v, method="REML", study=ids, level=level)
+    out: dict[str, Any] = {"paper_rule": paper_rule(data, pooling=pooling, level=level),
+                           "reml": rma(data, method="REML", level=level)}
+    if data.k >= 2:
+        out["reml_knha"] = rma(data, method="REML", test="knha", level=level)
+    if data.k >= 3:
+        out["egger"] = egger_test(data, level=level)
+        out["leave_one_out"] = leave_one_out(data, method="REML", level=level)
     return out
 
 def density_curves(post: Any, points: int = DENSITY_POINTS) -> dict[str, np.ndarray]:
-    """Posterior density of mu and of theta_new on a common grid of the analysis scale (for figures)."""
-    lo = min(float(post.marginal("mu").ppf(0.0005)), float(post.marginal("theta_new").ppf(0.005)))
-    hi = max(float(post.marginal("mu").ppf(0.9995)), float(post.marginal("theta_new").ppf(0.995)))
+    """Posterior density of mu and of the predictive effect on a common grid of the analysis scale (for figures)."""
+    lo = min(float(post.marginal("mu").ppf(0.0005)), float(post.marginal("predictive").ppf(0.005)))
+    hi = max(float(post.marginal("mu").ppf(0.9995)), float(post.marginal("predictive").ppf(0.995)))
     grid = np.linspace(lo, hi, points)
     return {
         "grid": grid,
         "mu": np.asarray(post.marginal("mu").pdf(grid), dtype=float),
-        "predictive": np.asarray(post.marginal("theta_new").pdf(grid), dtype=float),
+        "predictive": np.asarray(post.marginal("predictive").pdf(grid), dtype=float),
     }
 
 def shrinkage_table(post: Any, level: float) -> pd.DataFrame:
@@ -81,9 +101,9 @@ def shrinkage_table(post: Any, level: float) -> pd.DataFrame:
     table = post.shrinkage(level)
     z = float(stats.norm.ppf(0.5 + level / 2))
     show = np.exp if post.is_ratio else (lambda v: v)
-    table["observed"] = show(table["y"])
-    table["observed_lower"] = show(table["y"] - z * table["sei"])
-    table["observed_upper"] = show(table["y"] + z * table["sei"])
+    table["observed"] = show(table["yi"])
+    table["observed_lower"] = show(table["yi"] - z * table["sei"])
+    table["observed_upper"] = show(table["yi"] + z * table["sei"])
     table["shrunken"] = show(table["mean"])
     table["shrunken_lower"] = show(table["ci_lower"])
     table["shrunken_upper"] = show(table["ci_upper"])
@@ -93,7 +113,7 @@ def shrinkage_table(post: Any, level: float) -> pd.DataFrame:
 def probability_table(post: Any, o: OutcomePlan) -> list[dict[str, Any]]:
     """P(benefit beyond each threshold) for the pooled effect and for a new study's effect, with words."""
     rows = []
-    for param, what in (("mu", "pooled effect"), ("theta_new", "effect in a new study")):
+    for param, what in (("mu", "pooled effect"), ("predictive", "effect in a new study")):
         for t in o.thresholds:
             p = benefit_probability(post, o, t, param)
             rows.append({"parameter": param, "what": what, "threshold": t,
@@ -101,15 +121,12 @@ def probability_table(post: Any, o: OutcomePlan) -> list[dict[str, Any]]:
                          "words": probability_words(p)})
     return rows
 
-def natural_summary(post: Any, level: float) -> dict[str, dict[str, float]]:
-    """Median and central interval of mu, theta_new (ratio scale) and tau (log scale)."""
-    out = {}
-    for param, key in (("mu", "mu"), ("theta_new", "predictive"), ("tau", "tau")):
-        m = post.marginal(param)
-        lo, hi = m.interval(level)
-        tr = (lambda x: float(x)) if param == "tau" or not post.is_ratio else (lambda x: float(np.exp(x)))
-        out[key] = {"median": tr(m.median()), "lower": tr(lo), "upper": tr(hi)}
-    return out
+def reported_summary(post: Any, level: float) -> dict[str, dict[str, float]]:
+    """{median, ci_lower, ci_upper} of mu and predictive on the reported scale (ratios for HR/RR/OR,
+    :func:`bayesmeta.scales.to_reported`) and of tau as it is (the between-study SD of the analysis scale)."""
+    table = post.summary(level, scale="reported")
+    return {param: {c: float(table.at[param, c]) for c in ("median", "ci_lower", "ci_upper")}
+            for param in ("mu", "predictive", "tau")}
 
 def record_skip(a: OutcomeAnalysis, what: str, why: str) -> None:
     a.skipped[what] = why
@@ -162,8 +179,6 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
                          f"{wrong['study_id'].iloc[0]} reports a {wrong['measure'].iloc[0]}",
                          file=str(plan.outcomes_file), column="measure", valid=o.measure)
     k = len(effects)
-    y, s = effects["yi"].to_numpy(float), effects["sei"].to_numpy(float)
-    ids = effects["study_id"].astype(str).tolist()
     level = plan.level
 
     step(f"{o.name}: effects and frequentist pooling")
@@ -173,19 +188,19 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
         record_skip(a, "all", "no study has usable data for this outcome")
         a.warnings.append(f"{o.name}: no study has usable data; nothing was fitted")
         return a
-    a.frequentist = frequentist_analysis(effects, level, plan.pooling)
+    data = outcome_data(effects, o)
+    a.frequentist = frequentist_analysis(data, level, plan.pooling)
 
     step(f"{o.name}: exact posterior")
     seed = seeds[f"exact.{o.name}"] = derived_seed(plan.seed, "exact", o.name)
-    post = run_step(a, "exact posterior", lambda: fit_exact(
-        y, s, mu_prior=main.mu, tau_prior=main.tau, study_ids=ids, measure=o.measure, seed=seed))
+    post = run_step(a, "exact posterior", lambda: fit_exact(data, mu_prior=main.mu, tau_prior=main.tau, seed=seed))
     if post is None:
         for what in OUTCOME_STEPS[2:]:
             step(f"{o.name}: {what}")
         return a
-    a.bayes = post.to_dict(level, below=o.thresholds)
+    a.bayes = post.to_dict(level, thresholds=o.thresholds)
     a.bayes["probabilities"] = probability_table(post, o)
-    a.bayes["natural"] = natural_summary(post, level)
+    a.bayes["reported"] = reported_summary(post, level)
     a.bayes["level"] = level
     a.bayes["seed"] = seed
     a.shrinkage = shrinkage_table(post, level)
@@ -223,7 +238,7 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
 
     chosen = {name: prior_sets[name] for name in (plan.main_prior, *plan.sensitivity_priors)}
     grid = run_step(a, "prior grid", lambda: sensitivity.prior_grid(
-        y, s, chosen, thresholds=o.thresholds, measure=o.measure, level=level, benefit_below=o.benefit.below))
+        data, prior_sets=chosen, thresholds=o.thresholds, level=level))
     changes = None
     if grid is not None:
         changes = run_step(a, "conclusion changes", lambda: sensitivity.conclusion_changes(
@@ -248,20 +263,20 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
         from bayesmeta.influence import influence
 
         a.influence = run_step(a, "influence", lambda: influence(
-            post, thresholds=o.thresholds, level=level, benefit_below=o.benefit.below))
+            post, thresholds=o.thresholds, level=level, benefit=o.benefit))
     else:
         record_skip(a, "influence", f"leave-one-out needs at least 3 studies (k = {k})")
 
     step(f"{o.name}: monitoring")
     if o.name in plan.monitoring.outcomes:
-        _monitoring(plan, o, a, effects, main, seeds)
+        _monitoring(plan, o, a, effects, data, main, seeds)
     else:
         record_skip(a, "monitoring", "not requested in the plan's [monitoring] outcomes")
 
     step(f"{o.name}: trial sequential analysis")
     tsa_plan = next((t for t in plan.tsa if t.outcome == o.name), None)
     if tsa_plan is not None:
-        _tsa(a, tsa_plan, effects, published_ris)
+        _tsa(a, tsa_plan, effects, data, published_ris)
     else:
         record_skip(a, "trial sequential analysis", "not requested in the plan's [tsa] tables")
     return a
@@ -272,33 +287,30 @@ def _order_keys(plan: Plan, effects: pd.DataFrame) -> np.ndarray | None:
         return effects["year"].to_numpy(float)
     return None
 
-def _monitoring(plan: Plan, o: OutcomePlan, a: OutcomeAnalysis, effects: pd.DataFrame, main: Any,
-                seeds: dict[str, int]) -> None:
+def _monitoring(plan: Plan, o: OutcomePlan, a: OutcomeAnalysis, effects: pd.DataFrame, data: EffectData,
+                main: Any, seeds: dict[str, int]) -> None:
     from bayesmeta.sequential import monitor
 
     m = plan.monitoring
-    y, s = effects["yi"].to_numpy(float), effects["sei"].to_numpy(float)
     common = dict(mu_prior=main.mu, tau_prior=main.tau, benefit_prob=m.benefit_probability,
-                  futility_mcid=m.futility_mcid.get(o.name), futility_prob=m.futility_probability,
-                  measure=o.measure, benefit_below=o.benefit.below)
+                  futility_mcid=m.futility_mcid.get(o.name), futility_prob=m.futility_probability)
     a.monitoring = run_step(a, "monitoring", lambda: monitor(
-        y, s, _order_keys(plan, effects), study_ids=effects["study_id"].astype(str).tolist(),
-        sample_sizes=effects["n_total"].to_numpy(float), thresholds=o.thresholds, level=plan.level, **common))
+        data, order=_order_keys(plan, effects), sample_sizes=effects["n_total"].to_numpy(float),
+        thresholds=o.thresholds, level=plan.level, **common))
 
 def _order_keys_any(effects: pd.DataFrame) -> np.ndarray | None:
     return effects["year"].to_numpy(float) if "year" in effects.columns else None
 
 
-def _tsa(a: OutcomeAnalysis, t: Any, effects: pd.DataFrame, published_ris: float | None) -> None:
+def _tsa(a: OutcomeAnalysis, t: Any, effects: pd.DataFrame, data: EffectData, published_ris: float | None) -> None:
     """Trial sequential analysis as planned, and the D^2 that the published information size implies."""
     from bayesmeta import tsa as tsa_module
     from bayesmeta.frequentist import rma
 
-    y, v = effects["yi"].to_numpy(float), effects["vi"].to_numpy(float)
     if t.heterogeneity == "D2":
         diversity, method = "auto", "DL"
     elif t.heterogeneity == "I2":
-        diversity, method = float(rma(y, v, method="DL").i2) / 100.0, "DL"
+        diversity, method = float(rma(data, method="DL").i2) / 100.0, "DL"
     else:
         diversity, method = 0.0, "FE"
     a.tsa_settings = {"relative_risk_reduction": t.relative_risk_reduction, "alpha": t.alpha, "power": t.power,
@@ -308,6 +320,6 @@ def _tsa(a: OutcomeAnalysis, t: Any, effects: pd.DataFrame, published_ris: float
                       tsa_module.implied_diversity(published_ris, t.control_rate, t.relative_risk_reduction,
                                                    t.alpha, t.power)}
     a.tsa = run_step(a, "trial sequential analysis", lambda: tsa_module.tsa(
-        y, v, effects["n_total"].to_numpy(float), t.control_rate, t.relative_risk_reduction, alpha=t.alpha,
-        power=t.power, diversity=diversity, order=_order_keys_any(effects), method=method,
-        study=effects["study_id"].astype(str).tolist()))
+        data, sample_sizes=effects["n_total"].to_numpy(float), p_control=t.control_rate,
+        relative_risk_reduction=t.relative_risk_reduction, alpha=t.alpha, power=t.power, diversity=diversity,
+        order=_order_keys_any(effects), method=method))

@@ -104,9 +104,9 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
     comparison = comparison_table(plan, analyses, published, all_effects, oriented)
     step("reinterpretation and consistency")
     if published is not None:
+        benefit = {o.name: o.benefit for o in plan.outcomes}
         reinterpretation = reinterpret_published(published, priors=REINTERPRET_PRIORS, mcid=_mcid_below(plan),
-                                                 benefit={o.name: o.benefit for o in plan.outcomes},
-                                                 level=plan.level)
+                                                 benefit=benefit, level=plan.level)
         consistency = check_published(plan.published)
     else:
         reinterpretation, consistency = pd.DataFrame(), pd.DataFrame()

@@ -43,13 +43,13 @@ def stated(statement: str, p: float) -> str:
 
 def benefit_statement(o: OutcomePlan, threshold: float) -> str:
     """'HR < 0.7' for outcomes where benefit is below, 'RR > 1.25' where it is above."""
-    sign = "<" if o.benefit.below else ">"
+    sign = o.benefit.sign
     return f"{o.measure} {sign} {threshold:g}"
 
 def clinical_threshold(o: OutcomePlan) -> float:
     """The most demanding threshold of the outcome (the smallest for benefit below 1, the largest above)."""
-    return min(o.thresholds) if o.benefit.below else max(o.thresholds)
+    return o.benefit.most_demanding(o.thresholds)
 
 def benefit_probability(post: Any, o: OutcomePlan, threshold: float, param: str = "mu") -> float:
     """P(effect beyond ``threshold`` on the benefit side) from a Posterior."""
-    return post.prob_below(threshold, param) if o.benefit.below else post.prob_above(threshold, param)
+    return o.benefit.probability(post, threshold, param)

@@ -61,26 +61,26 @@ def forest_tables(a: OutcomeAnalysis, level: float) -> tuple[pd.DataFrame, pd.Da
     labels = a.effects.set_index("study_id")["label"]
     studies = pd.DataFrame({
         "label": [labels.get(s, s) for s in sh.index],
-        "y": sh["y"].to_numpy(), "lower": (sh["y"] - z * sh["sei"]).to_numpy(),
-        "upper": (sh["y"] + z * sh["sei"]).to_numpy(), "theta": sh["mean"].to_numpy(),
-        "theta_lower": sh["ci_lower"].to_numpy(), "theta_upper": sh["ci_upper"].to_numpy(),
+        "yi": sh["yi"].to_numpy(), "ci_lower": (sh["yi"] - z * sh["sei"]).to_numpy(),
+        "ci_upper": (sh["yi"] + z * sh["sei"]).to_numpy(), "theta": sh["mean"].to_numpy(),
+        "theta_ci_lower": sh["ci_lower"].to_numpy(), "theta_ci_upper": sh["ci_upper"].to_numpy(),
     })
     b = a.bayes
     reml = a.frequentist["reml"]
     pooled = [
         {"label": "Bayesian pooled (posterior median)", "estimate": b["mu"]["median"],
-         "lower": b["mu"]["ci_lower"], "upper": b["mu"]["ci_upper"], "kind": "bayes"},
-        {"label": "Bayesian predictive (new study)", "estimate": np.nan, "lower": b["predictive"]["ci_lower"],
-         "upper": b["predictive"]["ci_upper"], "kind": "predictive"},
-        {"label": f"Frequentist REML (k = {a.k})", "estimate": reml.estimate, "lower": reml.ci_lower,
-         "upper": reml.ci_upper, "kind": "frequentist"},
+         "ci_lower": b["mu"]["ci_lower"], "ci_upper": b["mu"]["ci_upper"], "kind": "bayes"},
+        {"label": "Bayesian predictive (new study)", "estimate": np.nan, "ci_lower": b["predictive"]["ci_lower"],
+         "ci_upper": b["predictive"]["ci_upper"], "kind": "predictive"},
+        {"label": f"Frequentist REML (k = {a.k})", "estimate": reml.estimate, "ci_lower": reml.ci_lower,
+         "ci_upper": reml.ci_upper, "kind": "frequentist"},
     ]
     published = a.published
     if published and all(np.isfinite([published["estimate"], published["ci_lower"], published["ci_upper"]])):
         k = "not printed" if published["k"] is None else published["k"]
         pooled.append({"label": f"Published (k = {k})", "kind": "published",
                        **{key: to_analysis(published[column], a.plan.measure) for key, column in
-                          (("estimate", "estimate"), ("lower", "ci_lower"), ("upper", "ci_upper"))}})
+                          (("estimate", "estimate"), ("ci_lower", "ci_lower"), ("ci_upper", "ci_upper"))}})
     return studies, pd.DataFrame(pooled)
 
 
@@ -99,13 +99,14 @@ def metareg_panels(a: OutcomeAnalysis, level: float) -> list:
         studies = pd.DataFrame({
             "level": eff[column].astype(str).to_numpy(),
             "label": eff["label"].astype(str).to_numpy(),
-            "y": eff["yi"].to_numpy(float),
-            "lower": (eff["yi"] - z * eff["sei"]).to_numpy(float),
-            "upper": (eff["yi"] + z * eff["sei"]).to_numpy(float),
+            "yi": eff["yi"].to_numpy(float),
+            "ci_lower": (eff["yi"] - z * eff["sei"]).to_numpy(float),
+            "ci_upper": (eff["yi"] + z * eff["sei"]).to_numpy(float),
         })
-        levels = pd.DataFrame(m["levels"])[["level", "median", "lower", "upper"]]
-        notes = [f"{contrast_text(a.plan.measure, c['level'], c['reference'])}: {c['ratio_median']:.2f} "
-                 f"[{c['ratio_lower']:.2f}, {c['ratio_upper']:.2f}]; {stated(c['statement'], c['p_ratio_below_1'])}"
+        levels = pd.DataFrame(m["levels"])[["level", "median", "ci_lower", "ci_upper"]]
+        notes = [f"{contrast_text(a.plan.measure, c['level'], c['reference'])}: {c['reported_median']:.2f} "
+                 f"[{c['reported_ci_lower']:.2f}, {c['reported_ci_upper']:.2f}]; "
+                 f"{stated(c['statement'], c['p_ratio_below_1'])}"
                  for c in m["contrasts"]]
         panels.append(MetaregPanel(covariate=column, levels=levels, studies=studies, notes=notes))
     return panels
@@ -127,7 +128,7 @@ def density_panels(result: ReanalysisResult) -> list:
             curves={"pooled effect (mu)": a.density["mu"], "new study (predictive)": a.density["predictive"]},
             kinds={"pooled effect (mu)": "mu", "new study (predictive)": "predictive"},
             thresholds=lines, notes=notes, shade_beyond=lines[0] if o.benefit.below else lines[-1],
-            benefit_below=o.benefit.below,
+            benefit=o.benefit,
         ))
     return panels
 

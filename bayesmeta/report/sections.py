@@ -155,17 +155,17 @@ def _main_results(s: dict[str, Any]) -> list[Any]:
     blocks: list[Any] = []
     rows = []
     for name, o in _fitted(s):
-        nat = o["bayes"]["natural"]
+        nat = o["bayes"]["reported"]
         m = o["measure"]
         probs = {(p["parameter"], p["threshold"]): p for p in o["bayes"]["probabilities"]}
         clinical = min(o["thresholds"]) if o["benefit"] == "below" else max(o["thresholds"])
         null = 1.0 if o["measure"] in RATIO_MEASURES else 0.0
         rows.append({
             "outcome": f"{o['label']} ({m})", "k": o["k"],
-            "mu": interval(nat["mu"]["median"], nat["mu"]["lower"], nat["mu"]["upper"]),
+            "mu": interval(nat["mu"]["median"], nat["mu"]["ci_lower"], nat["mu"]["ci_upper"]),
             "pred": interval(None, None, None) if nat["predictive"] is None else
-            f"{num(nat['predictive']['lower'])} to {num(nat['predictive']['upper'])}",
-            "tau": interval(nat["tau"]["median"], nat["tau"]["lower"], nat["tau"]["upper"]),
+            f"{num(nat['predictive']['ci_lower'])} to {num(nat['predictive']['ci_upper'])}",
+            "tau": interval(nat["tau"]["median"], nat["tau"]["ci_lower"], nat["tau"]["ci_upper"]),
             "p1": stated(probs[("mu", null)]["statement"], probs[("mu", null)]["probability"])
             if ("mu", null) in probs else "-",
             "pc": stated(probs[("mu", clinical)]["statement"], probs[("mu", clinical)]["probability"]),
@@ -277,10 +277,11 @@ def _metaregression(s: dict[str, Any]) -> list[Any]:
                 rows.append({
                     "cov": m["covariate"],
                     "levels": "numeric covariate" if numeric else
-                    ", ".join(f"{lv['level']} (k = {lv['k']}): {num(lv['ratio_median'])}" for lv in m["levels"]),
-                    "ratio": (f"per unit: {interval(c['ratio_median'], c['ratio_lower'], c['ratio_upper'], 3)}"
+                    ", ".join(f"{lv['level']} (k = {lv['k']}): {num(lv['reported_median'])}" for lv in m["levels"]),
+                    "ratio": ("per unit: " + interval(c["reported_median"], c["reported_ci_lower"],
+                                                      c["reported_ci_upper"], 3)
                               if numeric else f"{c['level']} {'/' if ratio else '-'} {c['reference']}: "
-                              f"{interval(c['ratio_median'], c['ratio_lower'], c['ratio_upper'])}"),
+                              f"{interval(c['reported_median'], c['reported_ci_lower'], c['reported_ci_upper'])}"),
                     "p": prob(c["p_ratio_below_1"]), "tau": num(m["tau_median"]),
                     "freq": pval(m["frequentist"]["qm_p"]),
                 })
@@ -404,7 +405,8 @@ def _reinterpretation(s: dict[str, Any]) -> list[Any]:
         "equivalence around 1."),
         _table(rows, [("outcome", "Outcome", _text), ("analysis", "Analysis", _text), ("level", "Row", _text),
                       ("prior", "Prior", _text), ("estimate", "Published", num),
-                      ("median", "Posterior median", num), ("lower", "CrI lower", num), ("upper", "CrI upper", num),
+                      ("median", "Posterior median", num), ("post_ci_lower", "CrI lower", num),
+                      ("post_ci_upper", "CrI upper", num),
                       ("p_benefit", "P(benefit)", prob), ("p_mcid", "P(beyond MCID)", prob),
                       ("p_rope", "P(in ROPE)", prob)], "Published pooled and regimen estimates under reference priors")]
     if other:
