@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from enum import Enum
 from typing import Annotated, Optional
 
@@ -100,6 +101,11 @@ def _bayes_factors(post) -> dict[str, object]:
         except ModelError as exc:
             out[key] = None
             out.setdefault("note", str(exc))
+            continue
+        if not math.isfinite(out[key]):
+            out[key] = None
+            out.setdefault("note", f"BF10 for {key.replace('_', ' = ')} exceeds the double-precision range: the "
+                                   "posterior density at that value is below 1e-308 (overwhelming evidence against it)")
     return out
 
 
@@ -139,11 +145,14 @@ def _print_table(post, thresholds: tuple[float, ...], bayes_factors: dict[str, o
     for v in thresholds:
         label = f"exp(mu) < {v:g}" if post.is_ratio else f"mu < {v:g}"
         console.print(f"P({label}) = {post.prob_below(v):.4f}")
-    if bayes_factors.get("mu_0") is not None:
+    if bayes_factors.get("mu_0") is not None or bayes_factors.get("tau_0") is not None:
+        shown = {k: "-" if bayes_factors.get(k) is None else f"{bayes_factors[k]:.4g}" for k in ("mu_0", "tau_0")}
         console.print(
-            f"Bayes factors (Savage-Dickey, BF10): effect vs mu = 0: {bayes_factors['mu_0']:.4g}; "
-            f"heterogeneity vs tau = 0: {bayes_factors['tau_0']:.4g}"
+            f"Bayes factors (Savage-Dickey, BF10): effect vs mu = 0: {shown['mu_0']}; "
+            f"heterogeneity vs tau = 0: {shown['tau_0']}"
         )
+    if bayes_factors.get("note"):
+        console.print(f"note: {bayes_factors['note']}")
     console.print(f"priors: mu ~ {post.priors.get('mu')}, tau ~ {post.priors.get('tau')}; seed {post.seed}")
     for w in post.warnings:
         console.print(f"[yellow]warning:[/yellow] {w}")

@@ -22,14 +22,21 @@ class Method(str, Enum):
     ML = "ML"
 
 
+def _exp(x: float | None) -> float | None:
+    """exp(x) on the ratio scale, None where there is no value or it exceeds double precision (never inf)."""
+    if x is None or not math.isfinite(x) or x > 709.0:
+        return None
+    return math.exp(x)
+
+
 def _natural(result: dict[str, Any]) -> dict[str, float | None]:
     """Estimate, CI and prediction interval back-transformed to the ratio scale."""
     keys = ("estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper")
-    return {k: (None if result[k] is None else math.exp(result[k])) for k in keys}
+    return {k: _exp(result[k]) for k in keys}
 
 
 def _fmt(x: float | None, digits: int = 4) -> str:
-    return "-" if x is None else f"{x:.{digits}f}"
+    return "-" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
 
 
 def _p(x: float | None) -> str:
@@ -58,7 +65,7 @@ def frequentist_command(
     if ratio:
         out["natural_scale"] = _natural(out)
     if as_json:
-        typer.echo(json.dumps(out))
+        typer.echo(json.dumps(out, allow_nan=False))
         return
     _print_tables(table, fit, out, ratio)
 
@@ -86,7 +93,7 @@ def _print_tables(table, fit, out: dict[str, Any], ratio: bool) -> None:
     for name, y, s, w in zip(table.study, table.yi, table.sei, weights / weights.sum()):
         row = [name, _fmt(y), _fmt(s)]
         if ratio:
-            row.append(f"{np.exp(y):.2f} [{np.exp(y - z * s):.2f}, {np.exp(y + z * s):.2f}]")
+            row.append(f"{_fmt(_exp(y), 2)} [{_fmt(_exp(y - z * s), 2)}, {_fmt(_exp(y + z * s), 2)}]")
         row.append(f"{100 * w:.1f}")
         studies.add_row(*row)
     console.print(studies)
@@ -97,9 +104,10 @@ def _print_tables(table, fit, out: dict[str, Any], ratio: bool) -> None:
     if ratio:
         nat = out["natural_scale"]
         summary.add_row(
-            f"{table.measure} [{pct} CI]", f"{nat['estimate']:.3f} [{nat['ci_lower']:.3f}, {nat['ci_upper']:.3f}]"
+            f"{table.measure} [{pct} CI]",
+            f"{_fmt(nat['estimate'], 3)} [{_fmt(nat['ci_lower'], 3)}, {_fmt(nat['ci_upper'], 3)}]",
         )
-        summary.add_row(f"{pct} prediction interval", f"[{nat['pi_lower']:.3f}, {nat['pi_upper']:.3f}]")
+        summary.add_row(f"{pct} prediction interval", f"[{_fmt(nat['pi_lower'], 3)}, {_fmt(nat['pi_upper'], 3)}]")
     summary.add_row("estimate (analysis scale)", f"{fit.estimate:.4f} (se {fit.se:.4f})")
     summary.add_row(f"{pct} CI (analysis scale)", f"[{fit.ci_lower:.4f}, {fit.ci_upper:.4f}]")
     if not ratio:
