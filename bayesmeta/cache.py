@@ -16,8 +16,6 @@ import hashlib
 import io
 import json
 import logging
-import os
-import tempfile
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -27,7 +25,7 @@ import numpy as np
 
 import bayesmeta
 from bayesmeta import plaindata
-from bayesmeta.cachedir import cache_dir, prune
+from bayesmeta.cachedir import cache_dir, prune, write_atomic
 from bayesmeta.plan import Plan
 
 log = logging.getLogger(__name__)
@@ -126,12 +124,13 @@ class ResultCache:
             if header.get("format") != self.FORMAT or header.get("key") != key:
                 raise CacheEntryError("entry written for another key or format")
             return plaindata.decode(header["value"], arrays)
-        except (ValueError, KeyError, TypeError, OSError, zipfile.BadZipFile) as exc:
+        except (ValueError, KeyError, TypeError, OSError, RecursionError, zipfile.BadZipFile) as exc:
             raise CacheEntryError(f"cannot be read as plain data: {exc}") from exc
 
     def store(self, key: str, value: Any) -> Path | None:
         """Store ``value`` as plain data, atomically (temporary files, then rename); returns the entry's path, or
-        None (with a warning) when ``value`` holds something that cannot be stored as plain data."""
+        None (with a warning) when ``value`` holds something that cannot be stored as plain data or the folder
+        cannot be written."""
         try:
             tree, arrays = plaindata.encode(value)
         except TypeError as exc:
@@ -141,10 +140,14 @@ class ResultCache:
         buffer = io.BytesIO()
         np.savez(buffer, __tree__=np.frombuffer(header, dtype=np.uint8), **arrays)
         content = buffer.getvalue()
-        self.root.mkdir(parents=True, exist_ok=True)
-        _write_atomic(self.path(key), content)
-        _write_atomic(self.checksum_path(key), (self.digest(key, content) + "\n").encode("ascii"))
-        self._prune()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.path(key), content)
+            write_atomic(self.checksum_path(key), (self.digest(key, content) + "\n").encode("ascii"))
+            self._prune()
+        except OSError as exc:
+            log.warning("result not cached: %s", exc)
+            return None
         return self.path(key)
 
     def remove(self, key: str) -> None:
@@ -157,13 +160,3 @@ class ResultCache:
             if not orphan.with_suffix(".npz").exists():
                 orphan.unlink(missing_ok=True)
 
-
-def _write_atomic(path: Path, content: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

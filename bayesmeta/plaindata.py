@@ -4,12 +4,12 @@
 or fixed-width string numpy arrays (savable with ``np.savez`` and loadable with ``allow_pickle=False``).
 Supported: None, bool, int, float (NaN and infinities included), str, list, tuple, dict, pathlib paths, numpy
 arrays and scalars, pandas DataFrames and Series (with their ``attrs``), xarray Datasets, ArviZ InferenceData,
-and dataclasses and named tuples defined in the bayesmeta package. Anything else raises :class:`TypeError` when encoding.
+and dataclasses and named tuples defined in the bayesmeta package. Anything else raises :class:`TypeError`.
 
-:func:`decode` rebuilds the value. A record is rebuilt only when its tagged name is a dataclass (or named tuple)
-of the bayesmeta package; a dataclass's fields are set directly (no constructor or other code of the data's choosing runs), so a
-tampered tree can at worst produce wrong numbers, which the caller's checksum is there to catch. Unknown tags
-raise :class:`ValueError`.
+:func:`decode` rebuilds the value. A record is rebuilt only when its tagged name is a dataclass or named tuple
+of the bayesmeta package; a dataclass's fields are set directly, so no constructor or other code chosen by the
+data runs. A tampered tree can at worst produce wrong numbers, which the caller's checksum is there to catch.
+Unknown tags raise :class:`ValueError`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import dataclasses
 import enum
 import importlib
 import math
+from collections.abc import Callable
 from pathlib import PurePath
 from typing import Any
 
@@ -149,29 +150,25 @@ def encode(value: Any) -> tuple[Any, dict[str, np.ndarray]]:
     return enc(value), enc.arrays
 
 
-def _enum_class(name: str) -> type:
-    """The bayesmeta Enum called ``name`` ('module:Class'), imported from the installed package only."""
+def _package_class(name: str, allowed: Callable[[type], bool], what: str) -> type:
+    """The class called ``name`` ('module:Class') of the bayesmeta package that ``allowed`` accepts; its module is
+    imported from the installed package (a module name outside the package is refused before any import)."""
     module, _, qualname = name.partition(":")
     in_package = module == PACKAGE or module.startswith(PACKAGE + ".")
     if not in_package or not all(p.isidentifier() for p in module.split(".")) or not qualname.isidentifier():
-        raise ValueError(f"not a bayesmeta enum: {name!r}")
+        raise ValueError(f"not a bayesmeta {what}: {name!r}")
     cls = getattr(importlib.import_module(module), qualname, None)
-    if not isinstance(cls, type) or not _allowed_enum(cls):
-        raise ValueError(f"not a bayesmeta enum: {name!r}")
+    if not isinstance(cls, type) or not allowed(cls):
+        raise ValueError(f"not a bayesmeta {what}: {name!r}")
     return cls
+
+
+def _enum_class(name: str) -> type:
+    return _package_class(name, _allowed_enum, "enum")
 
 
 def _record_class(name: str) -> type:
-    """The bayesmeta dataclass or named tuple called ``name`` ('module:Class'); its module is imported from the
-    installed package (a module name outside the package is refused before any import)."""
-    module, _, qualname = name.partition(":")
-    in_package = module == PACKAGE or module.startswith(PACKAGE + ".")
-    if not in_package or not all(p.isidentifier() for p in module.split(".")) or not qualname.isidentifier():
-        raise ValueError(f"not a bayesmeta record type: {name!r}")
-    cls = getattr(importlib.import_module(module), qualname, None)
-    if not isinstance(cls, type) or not _allowed(cls):
-        raise ValueError(f"not a bayesmeta record type: {name!r}")
-    return cls
+    return _package_class(name, _allowed, "record type")
 
 
 class _Decoder:
@@ -297,5 +294,5 @@ def decode(tree: Any, arrays: dict[str, np.ndarray]) -> Any:
     """The value :func:`encode` turned into ``(tree, arrays)``; ValueError for a malformed tree."""
     try:
         return _Decoder(arrays)(tree)
-    except (KeyError, TypeError, AttributeError) as exc:
+    except (KeyError, TypeError, AttributeError, ImportError, RecursionError) as exc:
         raise ValueError(f"malformed plain-data tree: {exc!r}") from exc

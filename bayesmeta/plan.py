@@ -23,6 +23,7 @@ import pandas as pd
 from bayesmeta.benefit import Benefit
 from bayesmeta.consistency import CHECK_MODES
 from bayesmeta.errors import InputError
+from bayesmeta.escalc import ZERO_CELL_TO, ZeroCellRule
 from bayesmeta.priors import DEFAULT_PRIOR_FILE
 from bayesmeta.scales import MEASURES, is_ratio, null_value
 
@@ -44,6 +45,7 @@ class OutcomePlan:
     benefit: Benefit
     thresholds: tuple[float, ...]
     mcid: float | None = None
+    zero_cells: ZeroCellRule = field(default_factory=ZeroCellRule)
     checks: str = "warn"
     """What an estimate, CI and p-value of a study row that disagree beyond rounding do: 'warn' (a warning in
     the report) or 'error' (:func:`bayesmeta.consistency.reported_problems`)."""
@@ -216,6 +218,8 @@ class _Reader:
             raise self.fail(full, f"expected {_kind_name(kinds)}, got a boolean", valid)
         if not isinstance(value, kinds):
             raise self.fail(full, f"expected {_kind_name(kinds)}, got {type(value).__name__} {value!r}", valid)
+        if isinstance(value, float) and not math.isfinite(value):  # TOML has nan and inf literals
+            raise self.fail(full, f"{value} is not a finite number", valid)
         return value
 
     def table(self, table: dict[str, Any], path: str, key: str, *, default: Any = ...) -> dict[str, Any]:
@@ -237,6 +241,8 @@ class _Reader:
         for i, item in enumerate(value):
             if isinstance(item, bool) or not isinstance(item, (int, float)):
                 raise self.fail(f"{full}[{i}]", f"expected a number, got {item!r}", "a number")
+            if not math.isfinite(item):
+                raise self.fail(f"{full}[{i}]", f"{item} is not a finite number", "a finite number")
             out.append(float(item))
         return tuple(out)
 
@@ -288,7 +294,7 @@ def _project_root(plan_path: Path) -> Path:
 # -- loading -----------------------------------------------------------------------------------------------
 TOP_KEYS = ("title", "seed", "level", "data", "arms", "priors", "outcomes", "covariates", "subsets", "monitoring",
             "tsa", "mcmc")
-OUTCOME_KEYS = ("label", "measure", "benefit", "thresholds", "mcid", "checks")
+OUTCOME_KEYS = ("label", "measure", "benefit", "thresholds", "mcid", "zero_cells", "checks")
 
 
 def load_plan(path: str | Path) -> Plan:
@@ -430,7 +436,21 @@ def _load_outcome(r: _Reader, name: str, spec: Any, outcome_names: tuple[str, ..
             raise r.fail(f"{p}.mcid", f"value {mcid} is not finite", "a finite number")
         _side_check(r, f"{p}.mcid", mcid, measure, benefit, allow_null=False)
     return OutcomePlan(name, r.get(spec, p, "label", str, default=name), measure, benefit,
-                       tuple(sorted(set(thresholds))), mcid, r.choice(spec, p, "checks", CHECK_MODES, default="warn"))
+                       tuple(sorted(set(thresholds))), mcid, _load_zero_cells(r, spec, p),
+                       r.choice(spec, p, "checks", CHECK_MODES, default="warn"))
+
+
+def _load_zero_cells(r: _Reader, spec: dict[str, Any], p: str) -> ZeroCellRule:
+    """``zero_cells = { add = 0.5, to = "only0", drop00 = true }`` with metafor escalc's names (Viechtbauer 2010);
+    absent keys keep escalc's defaults (drop00 true for RR/OR, false for RD)."""
+    table = r.table(spec, p, "zero_cells", default={})
+    r.unknown_keys(table, f"{p}.zero_cells", ("add", "to", "drop00"))
+    add = r.get(table, f"{p}.zero_cells", "add", float, default=0.5, valid="a number >= 0")
+    if not math.isfinite(add) or add < 0:
+        raise r.fail(f"{p}.zero_cells.add", f"value {add} is not usable", "a finite number >= 0")
+    to = r.choice(table, f"{p}.zero_cells", "to", ZERO_CELL_TO, default="only0")
+    drop00 = r.get(table, f"{p}.zero_cells", "drop00", bool, default=None, valid="true or false")
+    return ZeroCellRule(add, to, drop00)
 
 
 def _load_subsets(r: _Reader, t: dict[str, Any], columns: tuple[str, ...]) -> dict[str, StudySubset]:

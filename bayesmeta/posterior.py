@@ -129,6 +129,17 @@ class Posterior:
     seed: int | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        return self.summary_text()
+
+    def summary_text(self, level: float = 0.95) -> str:
+        """A short summary as R metafor prints a fit (:func:`bayesmeta.printing.posterior_text`): model, k,
+        priors, tau, tau^2 and I^2, mu and the predictive with their credible intervals, and for a ratio measure
+        the pooled ratio and P(ratio < 1)."""
+        from bayesmeta.printing import posterior_text
+
+        return posterior_text(self, level)
+
     # -- access -------------------------------------------------------------------------------------------
     @property
     def k(self) -> int:
@@ -169,15 +180,7 @@ class Posterior:
         """One row per parameter: mean, sd, median and interval on the analysis ('log') scale, or median and
         interval on the 'natural' scale (exponentiated for ratio measures; quantiles transform exactly, moments
         do not, so the natural-scale table carries no mean or sd)."""
-        import pandas as pd
-
-        rows = self._summary_rows(level, scale, kind)
-        columns = [c for c in rows[0] if c != "parameter"]
-        return pd.DataFrame(
-            np.array([[row[c] for c in columns] for row in rows], dtype=float),
-            index=pd.Index([row["parameter"] for row in rows], name="parameter"),
-            columns=columns,
-        )
+        return _float_frame(self._summary_rows(level, scale, kind), "parameter")
 
     def _summary_rows(self, level: float = 0.95, scale: str = "log", kind: str = "central") -> list[dict]:
         """The rows of :meth:`summary` as plain dicts."""
@@ -208,8 +211,6 @@ class Posterior:
     def shrinkage(self, level: float = 0.95) -> pd.DataFrame:
         """Observed vs shrunken study effects: y, sei, posterior mean/sd/interval of theta_i, and the shrinkage
         share 1 - |E(theta_i) - E(mu)| / |y_i - E(mu)| (0: none, 1: all the way to the mean)."""
-        import pandas as pd
-
         mu_mean = self.marginal("mu").mean()
         rows = []
         for i, sid in enumerate(self.study_ids):
@@ -229,7 +230,7 @@ class Posterior:
                     "shrinkage": share,
                 }
             )
-        return pd.DataFrame(rows).set_index("study")
+        return _float_frame(rows, "study")
 
     def covariate_effects(self, level: float = 0.95) -> pd.DataFrame:
         """Meta-regression coefficients as contrasts: one row per beta, with the posterior median and interval of
@@ -318,6 +319,19 @@ class Posterior:
         out["warnings"] = list(self.warnings)
         out["seed"] = self.seed
         return out
+
+
+def _float_frame(rows: list[dict], index: str) -> pd.DataFrame:
+    """A DataFrame of float columns from rows of one shape, indexed by their ``index`` entry (built from one array:
+    much faster than from the list of dicts)."""
+    import pandas as pd
+
+    columns = [c for c in rows[0] if c != index]
+    return pd.DataFrame(
+        np.array([[row[c] for c in columns] for row in rows], dtype=float),
+        index=pd.Index([row[index] for row in rows], name=index),
+        columns=columns,
+    )
 
 
 def _jsonable(value: object) -> object:

@@ -290,8 +290,11 @@ def _transition_args(state: _State, z_new: float, t_new: float, drift: float) ->
 
 
 def _logsumexp(values: np.ndarray) -> float:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return float(special.logsumexp(values))
+    """log sum exp(values), -inf for an empty sum (scipy's logsumexp costs ~50x more per call here)."""
+    top = float(np.max(values))
+    if not math.isfinite(top):
+        return top if top > 0 else -math.inf
+    return top + math.log(float(np.sum(np.exp(values - top))))
 
 
 def _log_exit_upper(state: _State, c: float, t_new: float, drift: float) -> float:

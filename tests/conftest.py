@@ -1,8 +1,19 @@
-"""Paths and plan-declared vocabulary of the first case (the HAIC meta-analysis in data/), shared by the tests."""
+"""Shared by the tests: bayesmeta's caches (compiled models, results, figures, report notes) go to a temporary
+folder for the session unless BAYESMETA_CACHE_DIR is already set, so tests neither read nor fill the user's; and
+the paths and plan-declared vocabulary of the first case (the HAIC meta-analysis in data/)."""
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from pathlib import Path
+
+if not os.environ.get("BAYESMETA_CACHE_DIR"):
+    _folder = tempfile.mkdtemp(prefix="bayesmeta-test-cache-")
+    os.environ["BAYESMETA_CACHE_DIR"] = _folder
+    atexit.register(shutil.rmtree, _folder, ignore_errors=True)
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT / "data"

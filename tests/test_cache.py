@@ -124,6 +124,14 @@ def test_a_damaged_entry_is_detected_and_recomputed(plan, computed, tmp_path, da
         assert cache.load(key) is not None
 
 
+def test_an_unwritable_cache_folder_costs_only_the_caching(tmp_path, caplog):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    with caplog.at_level(logging.WARNING, logger="bayesmeta.cache"):
+        assert ResultCache(blocker / "results").store("k", {"mu": 1.0}) is None
+    assert "result not cached" in caplog.text
+
+
 def test_a_cache_hit_returns_the_stored_numbers(plan, computed):
     root, expected = computed
     hit = run_plan(plan, parallel=False, cache=ResultCache(root))
@@ -151,7 +159,7 @@ def test_the_default_folder_is_the_user_cache_not_the_project(tmp_path, monkeypa
 def test_the_decoder_builds_only_bayesmeta_records(tmp_path):
     marker = tmp_path / "pwned"
     for name in ("os:system", "builtins:open", "subprocess:Popen", "bayesmeta.plan:load_plan", "bayesmeta:os",
-                 "bayesmeta.x;y:Z"):
+                 "bayesmeta.x;y:Z", "bayesmeta.not_a_module:Thing", "bayesmeta.plan:Plan.__init__"):
         with pytest.raises(ValueError):
             plaindata.decode({"$": "dataclass", "class": name, "fields": {}}, {})
         with pytest.raises(ValueError):
@@ -178,3 +186,74 @@ def test_plain_data_round_trip_keeps_types():
     assert back["t"] == (1, "a") and back[3] == [2.5, float("inf")] and back["p"] == Path("x/y.csv")
     assert back["e"] == value["e"] and type(back["e"]) is StopEvent
     assert os.fspath(back["p"]) == "x/y.csv"
+
+
+def test_figures_are_reused_only_for_unchanged_inputs_and_intact_entries(plan, tmp_path):
+    from bayesmeta.report.figure_cache import FigureStore
+    from bayesmeta.report.figures import PNG_DPI, FigureJob, figure_specs
+
+    result = run_plan(plan, parallel=False, cache=ResultCache(tmp_path / "results"))
+    specs = figure_specs(result)[:3]
+    store_root = tmp_path / "figures"
+
+    def job(folder: str, key: str = result.cache_key) -> FigureJob:
+        return FigureJob(specs, tmp_path / folder, FigureStore(key, root=store_root))
+
+    first = job("a")
+    assert first.store.reused == 0
+    second = job("b")
+    assert second.store.reused == len(specs)
+    for spec, (png, w, h), (png2, w2, h2) in zip(specs, first.drawn, second.drawn):
+        assert png == png2 and (w, h) == (w2, h2)
+        assert (tmp_path / "b" / f"{spec.id}.svg").read_bytes() == (tmp_path / "a" / f"{spec.id}.svg").read_bytes()
+    # a damaged entry is drawn again (and replaced); other inputs reuse nothing
+    damaged = store_root / f"{second.store.key(specs[0], PNG_DPI)}.png"
+    damaged.write_bytes(damaged.read_bytes()[:-10] + b"0123456789")
+    third = job("c")
+    assert third.store.reused == len(specs) - 1 and third.drawn[0][0] == first.drawn[0][0]
+    assert job("d").store.reused == len(specs)
+    assert job("e", key="other inputs").store.reused == 0
+
+
+def test_a_report_folder_is_current_only_with_its_own_note_and_unchanged_files(tmp_path, monkeypatch):
+    from bayesmeta.freshness import record_report, report_is_current
+
+    monkeypatch.setenv("BAYESMETA_CACHE_DIR", str(tmp_path / "user-cache"))
+    folder = tmp_path / "report"
+    (folder / "figures").mkdir(parents=True)
+    (folder / "report.html").write_text("<html></html>")
+    (folder / "figures" / "f.png").write_bytes(b"png")
+    assert not report_is_current(folder, "k")  # someone else's folder: no note of ours
+    record_report(folder, "k")
+    assert report_is_current(folder, "k") and not report_is_current(folder, "other inputs")
+    (folder / "figures" / "f.png").write_bytes(b"edited")
+    assert not report_is_current(folder, "k")
+    record_report(folder, "k")
+    (folder / "extra.txt").write_text("x")
+    assert not report_is_current(folder, "k")
+    (folder / "extra.txt").unlink()
+    assert report_is_current(folder, "k")
+    (folder / "report.html").unlink()
+    assert not report_is_current(folder, "k")
+
+
+def test_an_unchanged_rerun_keeps_the_report_and_a_changed_one_rewrites_it(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from bayesmeta.cli import main
+
+    monkeypatch.setenv("BAYESMETA_CACHE_DIR", str(tmp_path / "user-cache"))
+    project = tmp_path / "synthetic"
+    shutil.copytree(SYNTHETIC.parent, project)
+    plan_file, out = project / "plan.toml", tmp_path / "report"
+    assert main(["reanalyze", str(plan_file), "--out", str(out), "--quiet"]) == 0
+    assert "from fresh fits" in capsys.readouterr().out
+    html = (out / "report.html").stat()
+    assert main(["reanalyze", str(plan_file), "--out", str(out), "--quiet"]) == 0
+    assert "is up to date" in capsys.readouterr().out
+    assert (out / "report.html").stat().st_mtime_ns == html.st_mtime_ns
+    plan_file.write_text(plan_file.read_text().replace("seed = 7", "seed = 8"))
+    assert main(["reanalyze", str(plan_file), "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "from fresh fits" in printed and "is up to date" not in printed
+    assert json.loads((out / "summary.json").read_text())["seeds"]["plan"] == 8

@@ -79,6 +79,13 @@ PLANTED = [
     ("unknown measure", lambda t: t.replace('measure = "RR"', 'measure = "ROM"', 1), "outcomes.ORR.measure"),
     ("negative threshold", lambda t: t.replace("[1.0, 1.25, 1.43]", "[1.0, -1.25]", 1),
      "outcomes.ORR.thresholds[1]"),
+    ("non-finite threshold", lambda t: t.replace("[1.0, 1.25, 1.43]", "[1.0, nan]", 1),
+     "outcomes.ORR.thresholds[1]"),
+    ("infinite threshold", lambda t: t.replace("[1.0, 1.25, 1.43]", "[inf]", 1), "outcomes.ORR.thresholds[0]"),
+    ("infinite MCID", lambda t: t.replace("mcid = 1.25\n\n[outcomes.DCR]", "mcid = inf\n\n[outcomes.DCR]"),
+     "outcomes.ORR.mcid"),
+    ("NaN probability", lambda t: t.replace("benefit_probability = 0.975", "benefit_probability = nan"),
+     "monitoring.benefit_probability"),
     ("probability out of range", lambda t: t.replace("benefit_probability = 0.975", "benefit_probability = 1.5"),
      "monitoring.benefit_probability"),
     ("MCID on the wrong side of 1", lambda t: t.replace("thresholds = [1.0, 1.25, 1.43]   # mirrored: 1/0.8 and "
@@ -153,3 +160,17 @@ def test_minimal_plan_takes_the_defaults(tmp_path):
     assert plan.monitoring.outcomes == ("pain",) and plan.monitoring.true_effects["pain"] == (0.0, -1.5)
     assert plan.monitoring.futility_mcid == {"pain": -1.5} and plan.mcmc.outcomes == ("pain",)
     assert plan.arms.treatment == "treatment"
+
+
+def test_zero_cell_rule_per_outcome(tmp_path):
+    """metafor escalc's add/to/drop00 per outcome; the default is escalc's (add 1/2 to studies with a zero cell)."""
+    from bayesmeta.escalc import ZeroCellRule
+
+    text = HAIC.read_text().replace('mcid = 1.25\n\n[outcomes.DCR]',
+                                    'mcid = 1.25\nzero_cells = { add = 0.25, to = "all", drop00 = false }\n\n'
+                                    '[outcomes.DCR]')
+    plan = load_plan(_absolute_copy(tmp_path, text))
+    assert plan.outcome("ORR").zero_cells == ZeroCellRule(0.25, "all", False)
+    assert plan.outcome("DCR").zero_cells == ZeroCellRule()
+    with pytest.raises(InputError, match="outcomes.ORR.zero_cells.to"):
+        load_plan(_absolute_copy(tmp_path, text.replace('to = "all"', 'to = "some"')))

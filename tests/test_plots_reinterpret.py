@@ -77,6 +77,38 @@ def test_panels_group_rows_and_skipped_rows_are_named(drawn):
         assert 1.0 in verticals and 0.8 in verticals
 
 
+def test_each_row_is_drawn_at_its_label_and_every_interval_is_in_view(drawn):
+    table, fig = drawn
+    first = table.drop_duplicates("row")
+    pooled = first[first["analysis"] == "pooled"]
+    ax_pooled = fig.axes[0]
+    assert [t.get_text() for t in ax_pooled.get_yticklabels()] == [
+        f"{o} ({m})" for o, m in zip(pooled["outcome"], pooled["measure"])]
+    assert [t.get_text() for t in ax_pooled.get_legend().get_texts()] == [
+        "published CI", *(f"{p} prior" for p in PRIORS), "MCID"]
+    lines = reinterpretation_lines(fig)
+    rows = first.set_index("row")
+    rows_seen = 0
+    for ax in fig.axes:
+        label_at = dict(zip(ax.get_yticks(), (t.get_text() for t in ax.get_yticklabels())))
+        assert list(label_at) == sorted(label_at, reverse=True)  # table order, top down
+        by_row: dict[int, list[float]] = {}
+        for line in ax.get_lines():
+            if line.get_gid():
+                by_row.setdefault(int(line.get_gid().split(":")[0]), []).append(float(line.get_ydata()[0]))
+        for row, heights in by_row.items():
+            # every line of a row sits within half a row of one tick, labelled with that row's level
+            (centre,) = [c for c in label_at if all(abs(h - c) < 0.5 for h in heights)]
+            r = rows.loc[row]
+            named = next(str(v) for v in (r["level"], r["variable"], r["outcome"]) if str(v) not in ("all", "nan"))
+            assert named in label_at.pop(centre)
+        rows_seen += len(by_row)
+        lo, hi = ax.get_xlim()
+        xs = np.concatenate([lines[ln.get_gid()] for ln in ax.get_lines() if ln.get_gid()])
+        assert ax.get_xscale() == "log" and lo <= xs.min() and xs.max() <= hi and lo <= 0.8 and 1.0 <= hi
+    assert rows_seen == table.loc[table["status"] == "ok", "row"].nunique()
+
+
 def test_missing_columns_are_reported():
     table = reinterpret_published(PUBLISHED, priors=("skeptical",))
     with pytest.raises(ValueError, match="median"):

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from bayesmeta.cli import main
-from bayesmeta.data import OUTCOME_COLUMNS, load_outcomes
+from bayesmeta.data import OUTCOME_COLUMNS, STATISTIC_COLUMNS, load_outcomes
 from bayesmeta.effects import derive_effects
 from bayesmeta.errors import InputError
 from bayesmeta.escalc import ZeroCellRule
@@ -37,7 +37,7 @@ def ref(values) -> np.ndarray:
 
 def rows(n: int, **columns) -> pd.DataFrame:
     """n outcome rows: blank statistics except ``columns`` (scalars or sequences of length n)."""
-    base = {c: [np.nan] * n for c in OUTCOME_COLUMNS}
+    base = {c: [np.nan] * n for c in (*OUTCOME_COLUMNS, *STATISTIC_COLUMNS)}
     base.update(study_id=[f"S{i + 1}" for i in range(n)], outcome=["OS"] * n, measure=["HR"] * n,
                 p_relation=[""] * n)
     for column, values in columns.items():

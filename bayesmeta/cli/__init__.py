@@ -59,6 +59,9 @@ def _register() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app and return its exit status (2 for user errors and usage errors)."""
+    from bayesmeta.quiet import silence_known_warnings
+
+    silence_known_warnings()
     _register()
     try:
         app(args=argv, prog_name="bayesmeta")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated
 
 import typer
 
 from bayesmeta.cli import app
+from bayesmeta.cli.options import json_text
 
 
 def _missing(x: object) -> bool:
@@ -80,7 +80,7 @@ def compare_command(
             "correlations": records(correlations),
             "consistency": records(consistency),
         }
-        typer.echo(json.dumps(out))
+        typer.echo(json_text(out, indent=None))
         return
     from rich.console import Console
     from rich.table import Table

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from enum import Enum
 from typing import Annotated, Optional
@@ -17,6 +16,8 @@ from bayesmeta.cli.options import (
     JsonOption,
     MeasureOption,
     TauPriorOption,
+    finite,
+    json_text,
     measure_value,
     read_table,
 )
@@ -39,7 +40,7 @@ def fit_command(
     ] = None,
     engine: Annotated[Engine, typer.Option(help="exact integration or NUTS sampling")] = Engine.exact,
     below: Annotated[
-        Optional[list[float]], typer.Option("--below", help="report P(exp(mu) < value); repeatable")
+        Optional[list[float]], typer.Option("--below", help="report P(exp(mu) < value); repeatable", callback=finite)
     ] = None,
     draws: Annotated[int, typer.Option(help="NUTS draws per chain")] = 1000,
     chains: Annotated[int, typer.Option(help="NUTS chains")] = 4,
@@ -48,11 +49,11 @@ def fit_command(
     as_json: JsonOption = False,
 ) -> None:
     """Fit y_i ~ N(theta_i, s_i^2), theta_i ~ N(mu + x_i'beta, tau^2) and print posterior summaries."""
-    from bayesmeta.design import design_matrix
-
     table = read_table(data, measure_value(measure))
     X, names = None, ()
     if covariates:
+        from bayesmeta.design import design_matrix
+
         columns = [c.strip() for c in covariates.split(",") if c.strip()]
         missing = [c for c in columns if c not in table.covariates.columns]
         if missing:
@@ -84,7 +85,7 @@ def fit_command(
     result = post.to_dict(below=thresholds)
     result["bayes_factors"] = _bayes_factors(post)
     if as_json:
-        typer.echo(json.dumps(result, indent=2, allow_nan=False))
+        typer.echo(json_text(result))
         return
     _print_table(post, thresholds, result["bayes_factors"])
 
@@ -145,14 +146,14 @@ def _print_table(post, thresholds: tuple[float, ...], bayes_factors: dict[str, o
     for v in thresholds:
         label = f"exp(mu) < {v:g}" if post.is_ratio else f"mu < {v:g}"
         console.print(f"P({label}) = {post.prob_below(v):.4f}")
-    if bayes_factors.get("mu_0") is not None or bayes_factors.get("tau_0") is not None:
-        shown = {k: "-" if bayes_factors.get(k) is None else f"{bayes_factors[k]:.4g}" for k in ("mu_0", "tau_0")}
-        console.print(
-            f"Bayes factors (Savage-Dickey, BF10): effect vs mu = 0: {shown['mu_0']}; "
-            f"heterogeneity vs tau = 0: {shown['tau_0']}"
-        )
+    # either Bayes factor may be undefined (None) on its own, e.g. tau = 0 under a lognormal_tau2 prior
+    factors = [f"{label}: {bayes_factors[key]:.4g}"
+               for key, label in (("mu_0", "effect vs mu = 0"), ("tau_0", "heterogeneity vs tau = 0"))
+               if bayes_factors.get(key) is not None]
+    if factors:
+        console.print(f"Bayes factors (Savage-Dickey, BF10): {'; '.join(factors)}")
     if bayes_factors.get("note"):
-        console.print(f"note: {bayes_factors['note']}")
+        console.print(f"note: {escape(str(bayes_factors['note']))}")
     console.print(f"priors: mu ~ {post.priors.get('mu')}, tau ~ {post.priors.get('tau')}; seed {post.seed}")
     for w in post.warnings:
         console.print(f"[yellow]warning:[/yellow] {w}")

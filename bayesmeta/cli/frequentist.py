@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from enum import Enum
 from typing import Annotated, Any, Optional
@@ -10,7 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from bayesmeta.cli import app
-from bayesmeta.cli.options import DataArgument, Measure, measure_value, read_table
+from bayesmeta.cli.options import DataArgument, Measure, finite, json_text, measure_value, read_table
 
 
 
@@ -52,7 +51,7 @@ def frequentist_command(
         Optional[Measure],
         typer.Option(help="effect measure [default: the file's measure column, else yi as given, RR for counts]"),
     ] = None,
-    level: Annotated[float, typer.Option(help="confidence level")] = 0.95,
+    level: Annotated[float, typer.Option(help="confidence level", callback=finite)] = 0.95,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object (analysis scale)")] = False,
 ) -> None:
     """Pool the studies with metafor's conventions: estimate, CI, tau^2, I^2, H^2, Q and the prediction interval."""
@@ -65,7 +64,7 @@ def frequentist_command(
     if ratio:
         out["natural_scale"] = _natural(out)
     if as_json:
-        typer.echo(json.dumps(out, allow_nan=False))
+        typer.echo(json_text(out, indent=None))
         return
     _print_tables(table, fit, out, ratio)
 

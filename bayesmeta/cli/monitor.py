@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
@@ -16,6 +15,8 @@ from bayesmeta.cli.options import (
     Measure,
     MuPriorOption,
     TauPriorOption,
+    finite,
+    json_text,
     measure_value,
     read_table,
 )
@@ -33,15 +34,19 @@ def monitor_command(
     ] = None,
     mu_prior: MuPriorOption = DEFAULT_MU_PRIOR,
     tau_prior: TauPriorOption = DEFAULT_TAU_PRIOR,
-    mcid: Annotated[float, typer.Option(help="minimal clinically important ratio for the futility rule")] = 0.8,
+    mcid: Annotated[float, typer.Option(help="minimal clinically important ratio for the futility rule",
+                                        callback=finite)] = 0.8,
     no_futility: Annotated[bool, typer.Option("--no-futility", help="monitor for benefit only")] = False,
-    benefit_prob: Annotated[float, typer.Option(help="stop for benefit when P(benefit) exceeds this")] = 0.975,
-    futility_prob: Annotated[float, typer.Option(help="stop for futility when P(beyond MCID) is below this")] = 0.1,
+    benefit_prob: Annotated[float, typer.Option(help="stop for benefit when P(benefit) exceeds this",
+                                                callback=finite)] = 0.975,
+    futility_prob: Annotated[float, typer.Option(help="stop for futility when P(beyond MCID) is below this",
+                                                   callback=finite)] = 0.1,
     benefit_above: Annotated[
         bool, typer.Option("--benefit-above", help="benefit is a ratio above 1 (e.g. RR of response)")
     ] = False,
     threshold: Annotated[
-        list[float] | None, typer.Option("--threshold", help="report P(ratio < value) per look; repeatable")
+        list[float] | None, typer.Option("--threshold", help="report P(ratio < value) per look; repeatable",
+                                    callback=finite)
     ] = None,
     order_by: Annotated[str, typer.Option(help="column giving the publication order (file order if absent)")] = "year",
     plot: Annotated[str | None, typer.Option(help="write the monitoring figure to this file (png, pdf, svg)")] = None,
@@ -101,7 +106,7 @@ def monitor_command(
     if as_json:
         out = result.as_dict()
         out["order"] = order_by if order is not None else "file"
-        typer.echo(json.dumps(out, indent=2, allow_nan=False))
+        typer.echo(json_text(out))
         return
     _print_table(result, order_by if order is not None else "file order")
 

@@ -1,13 +1,17 @@
 """Options shared by the commands that read a user's effect table: the data argument, the effect measure, the
-priors of mu and tau, ``--json``, and the conversion of table values to plain JSON."""
+priors of mu and tau, ``--json``, the check that numeric options are finite, and the conversion of values to
+plain JSON."""
 
 from __future__ import annotations
 
+import json
 import math
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+
+from bayesmeta.errors import InputError
 
 DEFAULT_MU_PRIOR = "normal(0, 4)"
 DEFAULT_TAU_PRIOR = "halfnormal(0.5)"
@@ -42,6 +46,17 @@ def measure_value(measure: Measure | None) -> str | None:
     return measure.value if measure else None
 
 
+def finite(param: typer.CallbackParam, value: Any) -> Any:
+    """Option callback: a threshold, MCID, ratio, level or probability must be a finite number (NaN and +-inf
+    would be carried through as nan results with exit 0). Also for repeatable and pair options."""
+    values = value if isinstance(value, (list, tuple)) else (value,)
+    for v in values:
+        if isinstance(v, float) and not math.isfinite(v):
+            name = param.opts[0] if param.opts else str(param.name)
+            raise InputError(f"{name} {v} is not a finite number", valid="a finite number")
+    return value
+
+
 def plain(value: object) -> object:
     """JSON-ready: NaN and infinities -> None, numpy scalars -> Python."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -49,6 +64,32 @@ def plain(value: object) -> object:
     if hasattr(value, "item"):
         return plain(value.item())
     return value
+
+
+def _nulled(value: Any, path: str, found: list[dict[str, str]]) -> Any:
+    if isinstance(value, dict):
+        return {k: _nulled(v, f"{path}.{k}" if path else str(k), found) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_nulled(v, f"{path}[{i}]", found) for i, v in enumerate(value)]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        found.append({"path": path, "value": "NaN (undefined)" if math.isnan(value) else
+                      ("+infinity" if value > 0 else "-infinity")})
+        return None
+    return value
+
+
+def json_text(value: Any, indent: int | None = 2) -> str:
+    """The ``--json`` output: strict JSON (RFC 8259 has no NaN or infinity). A non-finite number, e.g. an R-hat
+    with one chain (NaN) or a probability at an infinite bound, becomes null; when the output is an object, its
+    key ``"null_values"`` lists each such path with what the number was, so an undefined quantity is told from an
+    infinite one and from a missing one."""
+    found: list[dict[str, str]] = []
+    clean = _nulled(value, "", found)
+    if found and isinstance(clean, dict):
+        clean["null_values"] = found
+    return json.dumps(clean, indent=indent, allow_nan=False)
 
 
 class Checks(str, Enum):

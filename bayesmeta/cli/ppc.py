@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +16,8 @@ from bayesmeta.cli.options import (
     MeasureOption,
     MuPriorOption,
     TauPriorOption,
+    finite,
+    json_text,
     measure_value,
     plain,
     read_table,
@@ -29,7 +30,7 @@ def ppc_command(
     measure: MeasureOption = None,
     mu_prior: MuPriorOption = DEFAULT_MU_PRIOR,
     tau_prior: TauPriorOption = DEFAULT_TAU_PRIOR,
-    level: Annotated[float, typer.Option(help="level of the predictive intervals")] = 0.95,
+    level: Annotated[float, typer.Option(help="level of the predictive intervals", callback=finite)] = 0.95,
     draws: Annotated[int, typer.Option(help="posterior draws for the Q-discrepancy p-value")] = 4000,
     seed: Annotated[int, typer.Option(help="random seed (recorded in the output)")] = 0,
     figures: Annotated[str | None, typer.Option(help="folder to write the PPC figures (PNG) into")] = None,
@@ -68,7 +69,7 @@ def ppc_command(
             "q_discrepancy": {k: plain(v) for k, v in q.to_dict().items()},
             "seed": seed,
         }
-        typer.echo(json.dumps(out, indent=2, allow_nan=False))
+        typer.echo(json_text(out))
         return
     _print(post, studies, q, level)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from pathlib import Path
 from typing import Annotated, Optional
@@ -14,8 +15,11 @@ from bayesmeta.cli import app
 @app.command("reanalyze")
 def reanalyze_command(
     plan_file: Annotated[str, typer.Argument(help="the plan TOML, e.g. models/gallery/magnesium_mi.toml")],
-    out: Annotated[str, typer.Option("--out", help="folder for report.html, report.md, summary.json, figures")],
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="recompute even when a cached result exists")] = False,
+    out: Annotated[str, typer.Option("--out", help="folder for report.html, report.md, summary.json, figures; "
+                                                   "replaced only if new, empty or written by bayesmeta")],
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="recompute results, figures and report even when unchanged")
+    ] = False,
     cache_dir: Annotated[
         Optional[str],
         typer.Option("--cache-dir", help="result cache folder (default: results/ in the user's cache folder, or in "
@@ -24,22 +28,49 @@ def reanalyze_command(
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
 ) -> None:
     """Run every analysis of the plan (with a progress bar) and write the report; unchanged inputs re-use the
-    cached fits."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from bayesmeta.cache import ResultCache
+    cached fits, and a report folder already holding the report of unchanged inputs is kept as it is."""
     from bayesmeta.plan import load_plan
-    from bayesmeta.reanalysis import plan_steps, run_plan
-    from bayesmeta.report import ReportWriter
 
     started = time.perf_counter()
     plan = load_plan(plan_file)
+    if not no_cache and _report_is_current(plan, out):
+        return
+    from bayesmeta.cache import ResultCache
+    from bayesmeta.report import ReportWriter
+    from bayesmeta.report.writer import plan_inputs
+
     cache = None if no_cache else ResultCache(cache_dir)
-    console = Console(stderr=True)
+    # refuses (exit 2) a folder bayesmeta did not write, or one holding the plan, its data or the cache, and
+    # locks it against a concurrent run, before any work
+    writer = ReportWriter(out, (*plan_inputs(plan), None if cache is None else cache.root),
+                          reuse_figures=not no_cache)
+    try:
+        result, files = _run(plan, writer, cache, quiet)
+    except BaseException:  # an error or Ctrl-C: the previous report stays as it was
+        writer.abort()
+        for child in multiprocessing.active_children():  # the cross-check worker: do not wait for its simulation
+            child.terminate()
+        raise
+    elapsed = time.perf_counter() - started
+    source = "cached fits" if result.cache_hit else "fresh fits"
+    n_warn = len(result.warnings)
+    typer.echo(f"wrote {files.html} ({len(files.figures)} figure files, {len(files.posteriors)} NetCDF posteriors) "
+               f"from {source} in {elapsed:.1f} s; {n_warn} warning{'s' if n_warn != 1 else ''}")
+    typer.echo(f"  {Path(files.markdown)}\n  {Path(files.summary)}")
+    _print_pooled_comparison(files.summary)
+
+
+def _run(plan, writer, cache, quiet: bool):
+    """Run the plan with a progress bar on stderr and write the report; returns (result, files)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from bayesmeta.freshness import record_report
+    from bayesmeta.reanalysis import plan_steps, run_plan
+
     steps = plan_steps(plan)
     with Progress(TextColumn("[bold]{task.description:<48}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, disable=quiet, transient=False) as bar:
+                  TimeElapsedColumn(), console=Console(stderr=True), disable=quiet, transient=False) as bar:
         task = bar.add_task("starting", total=len(steps) + 1)
         seen = [0]
 
@@ -49,27 +80,32 @@ def reanalyze_command(
             seen[0] += 1
             bar.update(task, description=description)
 
-        writer = ReportWriter(out)
-        try:
-            # figures are drawn in the background while the NUTS fits finish
-            result = run_plan(plan, progress, cache=cache, while_waiting=writer.start_figures)
-        except BaseException:
-            writer.abort()
-            raise
+        # figures are drawn in the background while the NUTS fits finish
+        result = run_plan(plan, progress, cache=cache, while_waiting=writer.start_figures)
         if result.cache_hit:
             bar.update(task, description="re-using cached fits", completed=len(steps))
         else:
             bar.advance(task)
         bar.update(task, description="writing the report")
         files = writer.finish(result)
+        record_report(files.folder, result.cache_key)
         bar.update(task, description="done", completed=len(steps) + 1)
-    elapsed = time.perf_counter() - started
-    source = "cached fits" if result.cache_hit else "fresh fits"
-    n_warn = len(result.warnings)
-    typer.echo(f"wrote {files.html} ({len(files.figures)} figure files, {len(files.posteriors)} NetCDF posteriors) "
-               f"from {source} in {elapsed:.1f} s; {n_warn} warning{'s' if n_warn != 1 else ''}")
-    typer.echo(f"  {Path(files.markdown)}\n  {Path(files.summary)}")
-    _print_pooled_comparison(files.summary)
+    return result, files
+
+
+def _report_is_current(plan, out: str) -> bool:
+    """Print a note and return True when ``out`` holds, unchanged, the report of the plan's current inputs
+    (:mod:`bayesmeta.freshness`)."""
+    from bayesmeta.cache import cache_key
+    from bayesmeta.freshness import report_is_current
+
+    folder = Path(out).resolve()
+    if not report_is_current(folder, cache_key(plan)):
+        return False
+    typer.echo(f"{folder / 'report.html'} is up to date: inputs, plan, code and libraries are unchanged since it "
+               "was written (--no-cache rewrites it)")
+    _print_pooled_comparison(folder / "summary.json")
+    return True
 
 
 def _print_pooled_comparison(summary_path: Path) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Annotated
 
 import typer
 
 from bayesmeta.cli import app
+from bayesmeta.cli.options import finite, json_text
 from bayesmeta.errors import InputError
 
 REFERENCE_PRIORS = ("skeptical", "enthusiastic", "pessimistic", "vague")
@@ -23,17 +23,21 @@ def _strength(text: str) -> str | float:
 
 @app.command("reinterpret")
 def reinterpret_command(
-    estimate: Annotated[float | None, typer.Option("--hr", "--estimate", help="published ratio (HR, RR, OR)")] = None,
-    ci: Annotated[tuple[float, float] | None, typer.Option("--ci", help="its CI: lower upper")] = None,
+    estimate: Annotated[float | None, typer.Option("--hr", "--estimate", help="published ratio (HR, RR, OR)",
+                                                             callback=finite)] = None,
+    ci: Annotated[tuple[float, float] | None, typer.Option("--ci", help="its CI: lower upper", callback=finite)] = None,
     published: Annotated[str | None, typer.Option(help="a published-results CSV: every HR/RR row")] = None,
     prior: Annotated[list[str] | None, typer.Option("--prior", help="skeptical, enthusiastic, pessimistic, "
                                                        "vague or flat; repeatable (default: the first four)")] = None,
-    mcid: Annotated[float, typer.Option(help="minimal clinically important ratio (below 1 for benefit below 1)")] = 0.8,
+    mcid: Annotated[float, typer.Option(help="minimal clinically important ratio (below 1 for benefit below 1)",
+                                            callback=finite)] = 0.8,
     direction: Annotated[str | None, typer.Option(help="'below' or 'above': side of 1 where benefit lies "
                                                      "(default: the MCID's side)")] = None,
     strength: Annotated[str, typer.Option(help="prior strength: weak, moderate, strong or a tail probability")] = "moderate",
-    rope: Annotated[tuple[float, float], typer.Option(help="region of practical equivalence (ratios)")] = (0.9, 1.1),
-    level: Annotated[float, typer.Option(help="level of the published CI and of the credible interval")] = 0.95,
+    rope: Annotated[tuple[float, float], typer.Option(help="region of practical equivalence (ratios)",
+                                                               callback=finite)] = (0.9, 1.1),
+    level: Annotated[float, typer.Option(help="level of the published CI and of the credible interval",
+                                             callback=finite)] = 0.95,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     plot: Annotated[str | None, typer.Option("--plot", help="with --published: write the reinterpretation figure "
                                                            "to this file (.png, .svg or .pdf)")] = None,
@@ -54,7 +58,7 @@ def reinterpret_command(
             _save_plot(frame, plot)
         if as_json:
             records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
-            typer.echo(json.dumps(records, indent=2, allow_nan=False))
+            typer.echo(json_text(records))
             return
         _print_published(frame)
         return
@@ -63,7 +67,7 @@ def reinterpret_command(
     results = [reinterpret(estimate, ci[0], ci[1], prior=p, mcid=mcid, level=level, rope=rope, direction=direction,
                            strength=_strength(strength)) for p in priors]
     if as_json:
-        typer.echo(json.dumps([r.as_dict() for r in results], indent=2, allow_nan=False))
+        typer.echo(json_text([r.as_dict() for r in results]))
         return
     _print_single(results)
 

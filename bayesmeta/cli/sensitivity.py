@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -16,6 +15,8 @@ from bayesmeta.cli.options import (
     DataArgument,
     JsonOption,
     MeasureOption,
+    finite,
+    json_text,
     measure_value,
     plain,
     read_table,
@@ -44,7 +45,8 @@ def sensitivity_command(
     tau_prior: Annotated[str, typer.Option("--tau-prior", help="tau prior of the main analysis")] = DEFAULT_TAU_PRIOR,
     priors: Annotated[str | None, typer.Option(help="TOML file of named prior sets")] = None,
     threshold: Annotated[
-        list[float] | None, typer.Option("--threshold", help="ratio thresholds for P(ratio < t); repeatable")
+        list[float] | None, typer.Option("--threshold", help="ratio thresholds for P(ratio < t); repeatable",
+                                    callback=finite)
     ] = None,
     benefit: Annotated[
         Benefit, typer.Option(help="'below' when a ratio below 1 is benefit, else 'above'")
@@ -97,7 +99,7 @@ def sensitivity_command(
                 "omitted": _records(loo, "omitted"),
             },
         }
-        typer.echo(json.dumps(out, indent=2, allow_nan=False))
+        typer.echo(json_text(out))
         return
     _print(table.measure, grid, changes, power, loo)
 

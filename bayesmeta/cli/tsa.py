@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from enum import Enum
 from typing import Annotated
@@ -10,7 +9,7 @@ from typing import Annotated
 import typer
 
 from bayesmeta.cli import app
-from bayesmeta.cli.options import JsonOption, read_table
+from bayesmeta.cli.options import JsonOption, finite, json_text, read_table
 from bayesmeta.errors import InputError
 
 
@@ -39,11 +38,13 @@ def _parse_diversity(text: str) -> float | str:
 def tsa_command(
     data: Annotated[str, typer.Argument(help="CSV with study, events_treatment, total_treatment, events_control, "
                                              "total_control and optionally year")],
-    rrr: Annotated[float, typer.Option("--rrr", help="anticipated relative risk reduction (negative: increase)")],
+    rrr: Annotated[float, typer.Option("--rrr", help="anticipated relative risk reduction (negative: increase)",
+                                          callback=finite)],
     p_control: Annotated[float | None, typer.Option("--p-control", help="control-arm event proportion "
-                                                       "(default: pooled control arms of the data)")] = None,
-    alpha: Annotated[float, typer.Option(help="two-sided type I error")] = 0.05,
-    power: Annotated[float, typer.Option(help="power (1 - beta)")] = 0.80,
+                                                       "(default: pooled control arms of the data)",
+                                                       callback=finite)] = None,
+    alpha: Annotated[float, typer.Option(help="two-sided type I error", callback=finite)] = 0.05,
+    power: Annotated[float, typer.Option(help="power (1 - beta)", callback=finite)] = 0.80,
     diversity: Annotated[str, typer.Option(help="D^2 for the heterogeneity adjustment, or 'auto' (DL estimate)")] = "auto",
     method: Annotated[Method, typer.Option(help="pooling of the cumulative Z-curve")] = Method.DL,
     convention: Annotated[SpendingConvention, typer.Option(help="alpha spending: two-sided total (TSA program) "
@@ -73,7 +74,7 @@ def tsa_command(
                  diversity=_parse_diversity(diversity), order=order, method=method.value,
                  convention=convention.value, futility=futility, study=table.study)
     if as_json:
-        typer.echo(json.dumps(result.as_dict(), indent=2, allow_nan=False))
+        typer.echo(json_text(result.as_dict()))
         return
     _print(result)
 

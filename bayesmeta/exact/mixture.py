@@ -14,6 +14,7 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from bayesmeta.exact.marginal import QuantileMarginal, solve_2x2
+from bayesmeta.posterior import _check_level
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
@@ -31,12 +32,6 @@ def mixture_sf(x: np.ndarray, w: np.ndarray, m: np.ndarray, s: np.ndarray) -> np
 def mixture_pdf(x: np.ndarray, w: np.ndarray, m: np.ndarray, s: np.ndarray) -> np.ndarray:
     z = (x[..., None] - m) / s
     return np.sum(w * np.exp(-0.5 * z * z) / s, axis=-1) * _INV_SQRT_2PI
-
-
-def mixture_dpdf(x: np.ndarray, w: np.ndarray, m: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """Derivative of the mixture density."""
-    z = (x[..., None] - m) / s
-    return -np.sum(w * z * np.exp(-0.5 * z * z) / (s * s), axis=-1) * _INV_SQRT_2PI
 
 
 def mixture_moments(w: np.ndarray, m: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -65,29 +60,35 @@ def mixture_ppf(q: np.ndarray, w: np.ndarray, m: np.ndarray, s: np.ndarray) -> n
     tol = np.broadcast_to(1e-14 * np.maximum(sd, np.abs(mean)) + 1e-300, shape)
     done = (q <= 0) | (q >= 1)
     sg = sign[..., None]
-    w_phi = w * _INV_SQRT_2PI / s
-    for _ in range(100):
-        z = (x[..., None] - m) / s
-        phi = w_phi * np.exp(-0.5 * z * z)
-        g = sign * (np.sum(w * ndtr(sg * z), axis=-1) - target)  # increasing in x
-        f = np.sum(phi, axis=-1)
-        fp = -np.sum(phi * z / s, axis=-1)
-        lo = np.where(g < 0, x, lo)
-        hi = np.where(g > 0, x, hi)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+    inv_s = 1.0 / s
+    w_phi = w * _INV_SQRT_2PI * inv_s
+    # sums over the nodes as products with the weights when these are shared (one pass, no temporary)
+    weigh = (lambda a: a @ w) if np.ndim(w) == 1 else (lambda a: np.sum(w * a, axis=-1))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for _ in range(100):
+            z = (x[..., None] - m) * inv_s
+            phi = w_phi * np.exp(-0.5 * z * z)
+            g = sign * (weigh(ndtr(sg * z)) - target)  # increasing in x
+            f = phi.sum(axis=-1)
+            fp = -np.sum(phi * z * inv_s, axis=-1)
+            lo = np.where(g < 0, x, lo)
+            hi = np.where(g > 0, x, hi)
             newton = g / f
             denom = 1.0 - 0.5 * newton * fp / f
-            step = np.where((denom > 0.5) & (denom < 2.0), newton / denom, newton)
-        xn = x - step
-        # Halley's error after a step is of order its cube: a step from a residual below 1e-10 of the tail
-        # probability is the last one needed
-        small = (np.abs(step) <= tol) | (g == 0) | ((np.abs(g) <= 1e-10 * target) & (xn > lo) & (xn < hi))
-        bad = ~small & (~np.isfinite(xn) | (xn <= lo) | (xn >= hi))
-        xn = np.where(bad, 0.5 * (lo + hi), xn)
-        x = np.where(done, x, xn)
-        done = done | small | (hi - lo <= tol)
-        if done.all():
-            break
+            halley = (denom > 0.5) & (denom < 2.0)
+            step = np.where(halley, newton / denom, newton)
+            xn = x - step
+            # the error after a Halley step is of order the cube of the relative residual before it (Newton's:
+            # the square), so a Halley step from a residual below 1e-6 of the tail probability (Newton's: 1e-10)
+            # is the last
+            last = np.abs(g) <= np.where(halley, 1e-6, 1e-10) * target
+            small = (np.abs(step) <= tol) | (g == 0) | (last & (xn > lo) & (xn < hi))
+            bad = ~small & (~np.isfinite(xn) | (xn <= lo) | (xn >= hi))
+            xn = np.where(bad, 0.5 * (lo + hi), xn)
+            x = np.where(done, x, xn)
+            done = done | small | (hi - lo <= tol)
+            if done.all():
+                break
     return np.where(q <= 0, -np.inf, np.where(q >= 1, np.inf, x))
 
 
@@ -187,6 +188,22 @@ class NormalMixture(QuantileMarginal):
             family, row = self._family
             return np.array(family.quantiles(row, q.ravel().tolist())).reshape(q.shape)
         return self._remembered(q, lambda p: mixture_ppf(p, self.weights, self.means, self.sds))
+
+    def _quantile_list(self, probs: list[float]) -> list[float]:
+        if self._family is not None:
+            family, row = self._family
+            return family.quantiles(row, probs)
+        return self.ppf(np.array(probs)).tolist()
+
+    def median(self) -> float:
+        return self._quantile_list([0.5])[0]
+
+    def interval(self, level: float = 0.95, kind: str = "central") -> tuple[float, float]:
+        if kind != "central":
+            return super().interval(level, kind)
+        _check_level(level)
+        lo, _, hi = self._quantile_list([(1 - level) / 2, 0.5, (1 + level) / 2])
+        return lo, hi
 
     def mean(self) -> float:
         """The mean (NaN when it does not exist, e.g. a predictive under a very heavy-tailed tau posterior)."""

@@ -77,6 +77,16 @@ class RmaResult:
     qm_p: float | None = None
     r2: float | None = None
 
+    def __repr__(self) -> str:
+        return self.summary_text()
+
+    def summary_text(self, measure: str | None = None) -> str:
+        """A short summary as R metafor's ``print.rma`` (:func:`bayesmeta.printing.rma_text`); with a ratio
+        ``measure`` (HR, RR, OR) the pooled estimate and intervals are also given as ratios."""
+        from bayesmeta.printing import rma_text
+
+        return rma_text(self, measure)
+
     @property
     def qe(self) -> float:
         """Test statistic for residual heterogeneity (alias of ``q``, metafor's QE)."""

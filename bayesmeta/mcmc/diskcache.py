@@ -112,39 +112,52 @@ def _cfunc(py_func, signature, folder: Path, key: str):
     return func
 
 
-def compile_cached(model, var_names: list[str], structure: Any, folder: Path | None = None) -> tuple[Any, bool]:
-    """``(nutpie CompiledPyMCModel, loaded from disk)`` for ``model``; the callbacks are compiled once per
-    machine and loaded from ``folder`` (default ``cache_dir("compiled")``) afterwards."""
+def _functions(model, var_names: list[str]):
+    """The PyTensor functions, initial point, shapes and shared data that nutpie 0.16 builds for ``model``."""
+    import numpy as np
     from nutpie import compile_pymc as cp
     from pymc.initial_point import make_initial_point_fn
 
-    import numpy as np
-
-    root = Path(folder) if folder is not None else cache_dir("compiled")
     initial_point = cp._wrap_with_lock(make_initial_point_fn(
         model=model, overrides=None, default_strategy="support_point", jitter_rvs=set(model.free_RVs),
         return_transformed=True))
-    n_dim, n_expanded, logp_fn_pt, expand_fn_pt, initial_point_fn, shape_info = cp._make_functions(
+    n_dim, n_expanded, logp_fn, expand_fn, initial_point_fn, shape_info = cp._make_functions(
         model, mode="NUMBA", compute_grad=True, join_expanded=True, pymc_initial_point_fn=initial_point,
         var_names=var_names)
     shared_data, shared_vars = {}, {}
-    for val in [*logp_fn_pt.get_shared(), *expand_fn_pt.get_shared()]:
+    for val in [*logp_fn.get_shared(), *expand_fn.get_shared()]:
         if val.name in shared_vars and shared_vars[val.name] is not val:
             raise ValueError(f"Shared variables must have unique names: {val.name}")
         shared_data[val.name] = np.array(val.get_value(), order="C", copy=True)
         shared_data[val.name].flags.writeable = False
         shared_vars[val.name] = val
+    return n_dim, n_expanded, logp_fn, expand_fn, initial_point_fn, shape_info, shared_data, shared_vars
+
+
+def key_of(model, var_names: list[str], structure: Any) -> str:
+    """:func:`model_key` of ``model`` (builds its PyTensor functions; compiles nothing with numba)."""
+    _, _, logp_fn, expand_fn, _, _, shared_data, _ = _functions(model, var_names)
+    return model_key(structure, var_names, logp_fn, expand_fn, shared_data)
+
+
+def compile_cached(model, var_names: list[str], structure: Any, folder: Path | None = None) -> tuple[Any, bool]:
+    """``(nutpie CompiledPyMCModel, loaded from disk)`` for ``model``, as ``nutpie.compile_pymc_model`` builds
+    it; the C callbacks are compiled once per machine and loaded from ``folder`` (default
+    ``cache_dir("compiled")``) afterwards."""
+    import numba
+    from nutpie import compile_pymc as cp
+
+    root = Path(folder) if folder is not None else cache_dir("compiled")
+    n_dim, n_expanded, logp_fn_pt, expand_fn_pt, initial_point_fn, shape_info, shared_data, shared_vars = (
+        _functions(model, var_names))
     user_data = cp.make_user_data(shared_vars, shared_data)
     key = model_key(structure, var_names, logp_fn_pt, expand_fn_pt, shared_data)
     entry = root / key[:32]
-
     logp_raw, logp_sig = cp._make_c_logp_func(
         n_dim, logp_fn_pt.vm.jit_fn, user_data, [v.name for v in logp_fn_pt.get_shared()], shared_data)
     expand_raw, expand_sig = cp._make_c_expand_func(
         n_dim, n_expanded, expand_fn_pt.vm.jit_fn, user_data, [v.name for v in expand_fn_pt.get_shared()],
         shared_data)
-    import numba
-
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Cannot cache compiled function", category=numba.NumbaWarning)
         logp = _cfunc(logp_raw, logp_sig, entry, key)

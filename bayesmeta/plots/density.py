@@ -21,8 +21,8 @@ from bayesmeta.plots import style
 @dataclass
 class DensityPanel:
     """One panel: ``grid`` on the analysis scale; ``curves`` label -> density values on that grid (the first is
-    the pooled effect, shaded beyond ``shade_beyond``); ``thresholds`` on the display (ratio) scale; ``notes``
-    lines of text such as 'P(HR < 0.7) = 0.83'."""
+    the pooled effect, shaded beyond ``shade_beyond``); ``thresholds`` on the display (ratio) scale, always in
+    view; ``notes`` lines of text such as 'P(HR < 0.7) = 0.83'."""
 
     title: str
     measure: str
@@ -63,11 +63,12 @@ def plot_densities(panels: Sequence[DensityPanel], *, ncols: int = 2, title: str
                 is_null = t == style.null_value(panel.measure)
                 ax.axvline(t, color=style.NULL_LINE if is_null else style.THRESHOLD, lw=0.9,
                            ls="-" if is_null else ":")
-            lo, hi = float(x.min()), float(x.max())
+            ratio = style.is_ratio(panel.measure)
+            lo, hi = min(float(x.min()), *panel.thresholds), max(float(x.max()), *panel.thresholds)
             style.ratio_axis(ax, panel.measure, lo, hi)
             ax.set_ylim(bottom=0)
-            ax.set_xlabel(f"{panel.measure} (log scale)" if style.is_ratio(panel.measure) else panel.measure)
-            ax.set_ylabel("density (log scale units)")
+            ax.set_xlabel(f"{panel.measure} (log scale)" if ratio else panel.measure)
+            ax.set_ylabel(f"density (per unit of {'log ' if ratio else ''}{panel.measure})")
             ax.set_title(panel.title)
             if panel.notes:
                 ax.text(0.02 if not panel.benefit_below else 0.98, 0.97, "\n".join(panel.notes),

@@ -57,8 +57,9 @@ def plot_forest(
     ``studies``: one row per study with label, y, lower, upper (observed estimate and its interval) and theta,
     theta_lower, theta_upper (posterior of the study's effect); all on the analysis scale. ``pooled``: rows with
     label, estimate, lower, upper and kind ('bayes', 'predictive', 'frequentist', 'published'); NaN estimate
-    draws only the interval (a predictive interval has no point). ``thresholds`` (ratio scale) are drawn as
-    dotted lines. ``favours``: labels for the two sides of the null, e.g. ('favours treatment', 'favours control').
+    draws only the interval (a predictive interval has no point). ``thresholds`` (reported scale) are drawn as
+    dotted lines, the axis widened to show them. ``favours``: labels for the two sides of the null, e.g.
+    ('favours treatment', 'favours control').
     """
     _check(studies, STUDY_COLUMNS, "studies table")
     _check(pooled, POOLED_COLUMNS, "pooled table")
@@ -110,12 +111,13 @@ def plot_forest(
         finite = np.asarray([v for v in values if np.isfinite(v)], dtype=float)
         lo, hi = (finite.min(), finite.max()) if finite.size else (-1.0, 1.0)
         lo, hi = min(lo, 0.0), max(hi, 0.0)  # the null (0 on the analysis scale) is always in view
-        lo_d, hi_d = style.to_reported([lo, hi], measure)
-        style.ratio_axis(ax, measure, float(lo_d), float(hi_d))
+        lo_d, hi_d = (float(v) for v in style.to_reported([lo, hi], measure))
+        shown = [float(t) for t in thresholds if t != style.null_value(measure)]
+        lo_d, hi_d = min([lo_d, *shown]), max([hi_d, *shown])  # and so is every requested threshold
+        style.ratio_axis(ax, measure, lo_d, hi_d)
         ax.axvline(style.null_value(measure), color=style.NULL_LINE, lw=0.8)
-        for t in thresholds:
-            if lo_d <= t <= hi_d and t != style.null_value(measure):
-                ax.axvline(t, color=style.THRESHOLD, lw=0.8, ls=":")
+        for t in shown:
+            ax.axvline(t, color=style.THRESHOLD, lw=0.8, ls=":")
         ax.set_yticks(positions)
         ax.set_yticklabels(labels)
         ax.set_ylim(-0.7, n_rows - 0.3)

@@ -21,7 +21,7 @@ _TSA_ALIASES = {
     "z": ("z",),
     "upper": ("upper", "efficacy"),
     "lower": ("lower",),
-    "futility": ("futility",),
+    "futility": ("futility", "futility_upper"),
 }
 
 
@@ -54,6 +54,7 @@ def plot_monitoring(
     ris_label: str | None = None,
     boundary: pd.DataFrame | None = None,
     conventional_z: float = 1.959964,
+    level: float = 0.95,
     title: str | None = None,
 ) -> Figure:
     """Posterior trajectory per look (median and interval of the pooled effect; the ``prob_*`` columns with the
@@ -63,11 +64,13 @@ def plot_monitoring(
     ``table``: :attr:`bayesmeta.sequential.MonitoringResult.table` (columns look, study, median, ci_lower,
     ci_upper, prob_below_<t> / prob_above_<t>, decision). ``tsa``: the ``curve`` of a
     :class:`bayesmeta.tsa.TSAResult` (columns fraction, z, efficacy, futility), or any table or mapping of plain
-    arrays with information_fraction (or fraction), z and upper (or efficacy) and optionally lower and futility.
+    arrays with information_fraction (or fraction), z and upper (or efficacy) and optionally lower and futility
+    (or futility_upper).
     Boundaries are drawn as in TSA: symmetric +-upper when no lower boundary is given, and the futility wedge
     +-futility (NaN where there is none). ``boundary`` (e.g. :meth:`bayesmeta.tsa.Boundaries.to_frame`: columns
     fraction, efficacy and optionally futility, up to the RIS) draws the boundaries over the whole information
-    axis instead of only at the looks.
+    axis instead of only at the looks. ``level``: the level of the table's intervals
+    (:attr:`bayesmeta.sequential.MonitoringResult.level`), for the legend.
     """
     fig = Figure(figsize=(12 if tsa is not None else 7, 7), layout="constrained")
     grid = fig.add_gridspec(2, 2 if tsa is not None else 1, height_ratios=(3, 2))
@@ -79,7 +82,8 @@ def plot_monitoring(
     median = table["median"].to_numpy(dtype=float)
     lower = table["ci_lower"].to_numpy(dtype=float)
     upper = table["ci_upper"].to_numpy(dtype=float)
-    ax_effect.fill_between(looks, lower, upper, color="tab:blue", alpha=0.2, step=None, label="95% credible interval")
+    ax_effect.fill_between(looks, lower, upper, color="tab:blue", alpha=0.2, step=None,
+                           label=f"{100 * level:g}% credible interval")
     ax_effect.plot(looks, median, "o-", color="tab:blue", label="posterior median")
     if {"pred_lower", "pred_upper"} <= set(table.columns):
         ax_effect.plot(looks, table["pred_lower"], ":", color="tab:gray", label="predictive interval")

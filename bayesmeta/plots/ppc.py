@@ -48,7 +48,7 @@ def plot_predictive_intervals(table: pd.DataFrame, *, measure: str = "HR", title
         lo = to_reported(table["pred_lower"].to_numpy(float), measure)
         hi = to_reported(table["pred_upper"].to_numpy(float), measure)
         ax.hlines(rows + (0.12 if has_loo else 0.0), lo, hi, color=BAYES, lw=2.2, label="posterior predictive")
-        limits = [lo.min(), hi.max(), y.min(), y.max()]
+        limits = [lo.min(), hi.max(), y.min(), y.max(), null_value(measure)]  # the null line always in view
         if has_loo:
             llo = to_reported(table["loo_lower"].to_numpy(float), measure)
             lhi = to_reported(table["loo_upper"].to_numpy(float), measure)

@@ -145,7 +145,8 @@ def plot_influence(
 ) -> Figure:
     """Pooled effect with each study left out (median and interval per omitted study) against the full
     posterior (shaded band and dotted median); the study whose omission moves the posterior most (largest
-    ``kl`` if present) is drawn in the accent colour.
+    ``kl`` if present) is drawn in the accent colour. Vertical lines at ``lines`` (reported scale): the null
+    dashed, the other thresholds dotted in the threshold colour.
 
     ``table``: :func:`bayesmeta.influence.leave_one_out` (index omitted study); ``full``: its ``attrs['full']``
     (keys median, ci_lower, ci_upper).
@@ -167,7 +168,8 @@ def plot_influence(
             ax.hlines(rows[i], lo[i], hi[i], color=colours[i], lw=2.2)
             ax.plot(med[i], rows[i], "o", color=colours[i], ms=4)
         for v in lines:
-            ax.axvline(v, color=NULL_LINE, lw=0.8, ls="--")
+            is_null = v == null_value(measure)
+            ax.axvline(v, color=NULL_LINE if is_null else THRESHOLD, lw=0.8, ls="--" if is_null else ":")
         ax.set_yticks(rows)
         ax.set_yticklabels([f"without {s}" for s in table.index])
         ax.set_ylim(-0.7, n - 0.3)

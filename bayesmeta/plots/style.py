@@ -35,9 +35,8 @@ RC = {
     "svg.fonttype": "none",
 }
 
+PAD = 0.04  # share of an axis span left free beyond the data on each side
 _NICE = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0)
-
-
 
 
 def ratio_ticks(lo: float, hi: float) -> list[float]:
@@ -51,15 +50,18 @@ def ratio_ticks(lo: float, hi: float) -> list[float]:
 
 
 def ratio_axis(ax: Axes, measure: str, lo: float, hi: float, axis: str = "x") -> None:
-    """Put a log-scaled ratio axis on ``ax`` between ``lo`` and ``hi`` (ratio scale) with plain tick labels."""
+    """Put a log-scaled ratio axis on ``ax`` between ``lo`` and ``hi`` (ratio scale) with plain tick labels; a
+    linear axis for a difference measure. Either way the limits leave a margin of ``PAD`` of the span on each
+    side, so no marker sits on the frame."""
     set_scale = ax.set_xscale if axis == "x" else ax.set_yscale
     set_lim = ax.set_xlim if axis == "x" else ax.set_ylim
     target = ax.xaxis if axis == "x" else ax.yaxis
     if not is_ratio(measure):
-        set_lim(lo, hi)
+        pad = (hi - lo) * PAD
+        set_lim(lo - pad, hi + pad)
         return
     set_scale("log")
-    pad = (np.log(hi) - np.log(lo)) * 0.04
+    pad = (np.log(hi) - np.log(lo)) * PAD
     set_lim(float(np.exp(np.log(lo) - pad)), float(np.exp(np.log(hi) + pad)))
     target.set_major_locator(FixedLocator(ratio_ticks(lo, hi)))
     target.set_minor_locator(NullLocator())

@@ -4,6 +4,7 @@ rule, run in a second process while the exact analyses proceed."""
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -117,6 +118,24 @@ def run_operating_job(job: dict[str, Any]) -> Any:
     except ModelError as exc:
         return str(exc)
 
+
+@contextmanager
+def _sigint_blocked_for_children():
+    """SIGINT blocked while the worker process is started: it inherits the blocked signal from its first
+    instruction, so a Ctrl-C to the process group prints no traceback from it (this process handles the Ctrl-C
+    and stops the worker). Here a SIGINT arriving meanwhile is only delayed (pending), not lost."""
+    import signal
+
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 class Worker:
     """A second process (spawned: it shares no state) that runs the NUTS fits and then the operating-
     characteristics simulations while this process does the exact analyses; simulations it has not started when
@@ -132,8 +151,9 @@ class Worker:
             from concurrent.futures import ProcessPoolExecutor
 
             self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-            self._nuts = self.pool.submit(fit_nuts_jobs, nuts) if nuts else None
-            self._operating = {j["name"]: self.pool.submit(run_operating_job, j) for j in operating}
+            with _sigint_blocked_for_children():  # the process starts at the first submit
+                self._nuts = self.pool.submit(fit_nuts_jobs, nuts) if nuts else None
+                self._operating = {j["name"]: self.pool.submit(run_operating_job, j) for j in operating}
             self.pool.shutdown(wait=False)
         else:
             self._nuts_jobs, self._operating_jobs = nuts, {j["name"]: j for j in operating}

@@ -78,14 +78,16 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
     outcome_rows = load_outcomes(plan.outcomes_file, studies=studies, outcomes=names)
     published = load_published(plan.published) if plan.published is not None else None
     prior_sets = load_prior_sets(plan.priors_file)
-    all_effects = derive_effects(outcome_rows, studies)
+    zero_cells = {o.name: o.zero_cells for o in plan.outcomes}
+    all_effects = derive_effects(outcome_rows, studies, zero_cells=zero_cells)
     printed = read_text_csv(plan.outcomes_file)  # the cells as printed, for the rounding of each number
     reported = {o.name: apply_checks(reported_problems(rows, rows["measure"]), o.checks, str(plan.outcomes_file))
                 for o in plan.outcomes for rows in [printed[printed["outcome"] == o.name]]}
     timings["loading data"] = time.perf_counter() - start
 
     seeds: dict[str, int] = {"plan": plan.seed}
-    effects = {o.name: attach_covariates(effects_for(o.name, outcome_rows, studies), studies, plan.covariates)
+    effects = {o.name: attach_covariates(effects_for(o.name, outcome_rows, studies, o.zero_cells), studies,
+                                         plan.covariates)
                for o in plan.outcomes}
     oriented = {o.name: {name: oriented_prior_set(ps, o) for name, ps in prior_sets.items()} for o in plan.outcomes}
     mains = {name: sets[plan.main_prior] for name, sets in oriented.items()}

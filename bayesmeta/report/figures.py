@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import pandas as pd
@@ -14,6 +14,9 @@ from matplotlib.figure import Figure
 
 from bayesmeta.reanalysis import OutcomeAnalysis, ReanalysisResult, clinical_threshold
 from bayesmeta.report.formatting import stated
+
+if TYPE_CHECKING:
+    from bayesmeta.report.figure_cache import FigureStore
 
 PNG_DPI = 110
 
@@ -245,7 +248,7 @@ def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
                 "probabilities" + (", beside the trial sequential analysis Z-curve and its boundaries." if t
                                    is not None else "."),
                 lambda a=a, t=t: plot_monitoring(
-                    a.monitoring.table, measure=a.plan.measure,
+                    a.monitoring.table, measure=a.plan.measure, level=result.plan.level,
                     benefit_prob=result.plan.monitoring.benefit_probability,
                     futility_prob=result.plan.monitoring.futility_probability,
                     tsa=None if t is None else _tsa_curve(t),
@@ -318,12 +321,17 @@ def _save_one(spec: FigureSpec, folder: Path) -> tuple[bytes, int, int]:
 class FigureJob:
     """Figures drawn and saved into ``folder`` as soon as the job is created (in this process: the reanalysis
     creates it while its NUTS worker process is busy, so the two overlap); :meth:`result` returns the saved
-    figures in the order of ``specs``."""
+    figures in the order of ``specs``. With ``store`` (:class:`~bayesmeta.report.figure_cache.FigureStore`),
+    a figure whose inputs are unchanged is copied from it instead of drawn."""
 
-    def __init__(self, specs: list[FigureSpec], folder: Path) -> None:
-        self.specs, self.folder = specs, folder
+    def __init__(self, specs: list[FigureSpec], folder: Path, store: FigureStore | None = None) -> None:
+        self.specs, self.folder, self.store = specs, folder, store
         folder.mkdir(parents=True, exist_ok=True)
-        self.drawn = [_save_one(spec, folder) for spec in specs]
+        if store is None:
+            self.drawn = [_save_one(spec, folder) for spec in specs]
+        else:
+            self.drawn = [store.save(spec, folder, PNG_DPI, _save_one) for spec in specs]
+            store.tidy()
 
     def result(self) -> list[SavedFigure]:
         return [SavedFigure(spec.id, spec.section, spec.title, spec.caption, spec.outcome,

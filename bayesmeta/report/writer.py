@@ -1,18 +1,19 @@
 """Write a reanalysis to a folder: report.html, report.md, summary.json, figures (PNG and SVG) and NetCDF
 posteriors. Everything is written into a temporary sibling folder that replaces the target only when complete,
-so a failed run never leaves a half-written report."""
+so a failed run never leaves a half-written report; only a new, empty or bayesmeta-written folder is replaced
+(:mod:`bayesmeta.output_folder`)."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bayesmeta.output_folder import OutputFolder
 from bayesmeta.reanalysis import ReanalysisResult
+from bayesmeta.report.figure_cache import FigureStore
 from bayesmeta.report.figures import FigureJob, figure_specs
 from bayesmeta.report.html import render_html
 from bayesmeta.report.markdown import render_markdown
@@ -78,19 +79,26 @@ def split_timings(value: object, path: str = "") -> tuple[object, dict[str, floa
 class ReportWriter:
     """Writes a report into a temporary sibling of ``out_dir`` that replaces it only when complete.
 
-    :meth:`start_figures` may be called early (e.g. as ``run_plan``'s ``while_waiting``) to draw the figures
-    in the background; :meth:`finish` writes everything else and moves the folder into place; :meth:`abort`
-    removes the temporary folder."""
+    The constructor checks ``out_dir`` (refusing a folder bayesmeta did not write, or one holding any of
+    ``inputs``), locks it against a concurrent run and creates the temporary folder, so a refusal comes before
+    any work. :meth:`start_figures` may be called early (e.g. as ``run_plan``'s ``while_waiting``) to draw the
+    figures in the background; :meth:`finish` writes everything else and moves the folder into place;
+    :meth:`abort` removes the temporary folder and releases the lock. With ``reuse_figures``, figures whose
+    inputs are unchanged since an earlier report are copied from the user's cache folder
+    (:mod:`bayesmeta.report.figure_cache`)."""
 
-    def __init__(self, out_dir: str | Path) -> None:
-        self.out = Path(out_dir).resolve()
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=self.out.parent))
+    def __init__(self, out_dir: str | Path, inputs: Iterable[str | Path | None] = (),
+                 reuse_figures: bool = False) -> None:
+        self.folder = OutputFolder(out_dir, inputs)
+        self.out = self.folder.path
+        self.tmp = self.folder.open()
         self.job: FigureJob | None = None
+        self.reuse_figures = reuse_figures
 
     def start_figures(self, result: ReanalysisResult) -> None:
         if self.job is None:
-            self.job = FigureJob(figure_specs(result), self.tmp / "figures")
+            store = FigureStore(result.cache_key) if self.reuse_figures and result.cache_key else None
+            self.job = FigureJob(figure_specs(result), self.tmp / "figures", store)
 
     def finish(self, result: ReanalysisResult) -> ReportFiles:
         try:
@@ -109,7 +117,7 @@ class ReportWriter:
             (self.tmp / "timings.json").write_text(json.dumps(timings, indent=1, allow_nan=False) + "\n",
                                                    encoding="utf-8")
             posteriors = _write_posteriors(result, self.tmp / "posteriors")
-            _replace(self.tmp, self.out)
+            self.folder.commit()
         except BaseException:
             self.abort()
             raise
@@ -122,21 +130,16 @@ class ReportWriter:
     def abort(self) -> None:
         if self.job is not None:
             self.job.cancel()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.folder.discard()
 
 
-def write_report(result: ReanalysisResult, out_dir: str | Path) -> ReportFiles:
-    """Write every output of the report into ``out_dir`` (replaced as a whole, only once complete)."""
-    return ReportWriter(out_dir).finish(result)
+def plan_inputs(plan: Any) -> tuple[Path | None, ...]:
+    """The files a plan reads (the plan and its data), which a report folder must not contain."""
+    return (plan.path, plan.studies, plan.outcomes_file, plan.published, plan.priors_file)
 
 
-def _replace(tmp: Path, out: Path) -> None:
-    """Move the finished folder into place; an existing report is moved aside first and removed after."""
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-        os.rmdir(old)
-        os.replace(out, old)
-    os.replace(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def write_report(result: ReanalysisResult, out_dir: str | Path,
+                 inputs: Iterable[str | Path | None] = ()) -> ReportFiles:
+    """Write every output of the report into ``out_dir`` (replaced as a whole, only once complete, and only if
+    it is new, empty or a report bayesmeta wrote, and holds none of the plan's files nor ``inputs``)."""
+    return ReportWriter(out_dir, (*plan_inputs(result.plan), *inputs)).finish(result)
