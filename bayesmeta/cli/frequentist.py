@@ -35,7 +35,9 @@ def _natural(result: dict[str, Any]) -> dict[str, float | None]:
 
 
 def _fmt(x: float | None, digits: int = 4) -> str:
-    return "-" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
+    if x is None or not math.isfinite(x):
+        return "-"
+    return f"{x:.{digits}f}" if abs(x) < 1e6 else f"{x:.{digits}e}"
 
 
 def _p(x: float | None) -> str:
