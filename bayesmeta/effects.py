@@ -43,6 +43,7 @@ from bayesmeta.escalc import (
     se_from_p,
     standardized_mean_difference,
 )
+from bayesmeta.plausible import table_problems
 from bayesmeta.scales import is_ratio
 
 METHODS: tuple[str, ...] = (
@@ -362,8 +363,9 @@ def derive_effects(outcomes: pd.DataFrame, studies: pd.DataFrame | None = None, 
     'medians_p', 'means', 'counts' / 'counts_cc' (zero-cell correction applied); rows with nothing derivable
     stay with usable=False and a reason. ``zero_cells`` is the rule for arm counts, one for every outcome or a
     mapping outcome -> rule (outcomes not in it get the default rule). With ``check_plausibility``, a log HR
-    whose SE is below sqrt(4/N) (N = n_treatment + n_control of the study table, else the arm totals) is
-    flagged usable=False with the reason; its yi and sei are kept for inspection.
+    whose SE is below sqrt(4/N) (N = n_treatment + n_control of the study table, else the arm totals), and an
+    effect outside its measure's plausible range or too far from its outcome's other effects
+    (:mod:`bayesmeta.plausible`), are flagged usable=False with the reason; yi and sei are kept for inspection.
     """
     derived = _derive(outcomes, zero_cells)
     effects = pd.DataFrame({
@@ -399,11 +401,30 @@ def derive_effects(outcomes: pd.DataFrame, studies: pd.DataFrame | None = None, 
                         f"implausible: SE {row['sei']:.3f} ({row['method']}) is below the smallest possible SE "
                         f"of a log HR with {row['n_total']:.0f} patients, sqrt(4/N) = {bound:.3f}"
                     )
+        _flag_implausible(effects)
     bad = effects["usable"] & ~(np.isfinite(effects["yi"]) & np.isfinite(effects["sei"]) & (effects["sei"] > 0))
     if bad.any():
         first = effects[bad].iloc[0]
         raise InputError(f"the effect of {first['study_id']} {first['outcome']} is not finite", column="yi")
     return effects[[*EFFECT_COLUMNS, *covariates]].reset_index(drop=True)
+
+
+def _flag_implausible(effects: pd.DataFrame) -> None:
+    """Mark usable=False, with the reason, the effects outside their measure's plausible range and then those
+    too many standard errors from the median of their outcome (:mod:`bayesmeta.plausible`)."""
+    for _, group in effects[effects["usable"]].groupby(["outcome", "measure"], sort=False):
+        remaining = group
+        while len(remaining):
+            problems = table_problems(remaining["yi"].to_numpy(float), remaining["sei"].to_numpy(float),
+                                      str(remaining["measure"].iloc[0]))
+            if not problems:
+                break
+            for position, _, reason, valid in problems:
+                index = remaining.index[position]
+                effects.loc[index, "usable"] = False
+                method = effects.loc[index, "method"]
+                effects.loc[index, "reason"] = f"implausible: {reason} ({method}; valid: {valid})"
+            remaining = remaining.drop(index=[remaining.index[p[0]] for p in problems])
 
 
 def effects_for(outcome: str, outcomes: pd.DataFrame, studies: pd.DataFrame | None = None,

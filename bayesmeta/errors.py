@@ -42,3 +42,8 @@ class InputError(BayesmetaError, ValueError):
 
 class ModelError(BayesmetaError, ValueError):
     """A model that cannot be fitted as specified (an improper posterior, an unknown prior, too few studies)."""
+
+
+class ReportedValueWarning(UserWarning):
+    """Reported numbers that do not hang together beyond rounding (an asymmetric CI, a p-value the CI
+    contradicts), issued while reading data with ``checks="warn"``; the message is located like an InputError."""

@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from bayesmeta.benefit import Benefit
+from bayesmeta.consistency import CHECK_MODES
 from bayesmeta.errors import InputError
 from bayesmeta.escalc import ZERO_CELL_TO, ZeroCellRule
 from bayesmeta.priors import DEFAULT_PRIOR_FILE
@@ -47,6 +48,9 @@ class OutcomePlan:
     thresholds: tuple[float, ...]
     mcid: float | None = None
     zero_cells: ZeroCellRule = field(default_factory=ZeroCellRule)
+    checks: str = "warn"
+    """What an estimate, CI and p-value of a study row that disagree beyond rounding do: 'warn' (a warning in
+    the report) or 'error' (:func:`bayesmeta.consistency.reported_problems`)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "benefit", Benefit.parse(self.benefit))
@@ -302,7 +306,7 @@ def _project_root(plan_path: Path) -> Path:
 # -- loading -----------------------------------------------------------------------------------------------
 TOP_KEYS = ("title", "seed", "level", "data", "arms", "priors", "outcomes", "covariates", "subsets", "monitoring",
             "tsa", "mcmc")
-OUTCOME_KEYS = ("label", "measure", "benefit", "thresholds", "mcid", "zero_cells")
+OUTCOME_KEYS = ("label", "measure", "benefit", "thresholds", "mcid", "zero_cells", "checks")
 
 
 def load_plan(path: str | Path) -> Plan:
@@ -444,7 +448,8 @@ def _load_outcome(r: _Reader, name: str, spec: Any, outcome_names: tuple[str, ..
             raise r.fail(f"{p}.mcid", f"value {mcid} is not finite", "a finite number")
         _side_check(r, f"{p}.mcid", mcid, measure, benefit, allow_null=False)
     return OutcomePlan(name, r.get(spec, p, "label", str, default=name), measure, benefit,
-                       tuple(sorted(set(thresholds))), mcid, _load_zero_cells(r, spec, p))
+                       tuple(sorted(set(thresholds))), mcid, _load_zero_cells(r, spec, p),
+                       r.choice(spec, p, "checks", CHECK_MODES, default="warn"))
 
 
 def _load_zero_cells(r: _Reader, spec: dict[str, Any], p: str) -> ZeroCellRule:

@@ -18,6 +18,7 @@ covariate.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from bayesmeta.data import (
     COUNT_COLUMNS,
     check_arm_counts,
     check_interval,
+    check_p_values,
     check_unique,
     numeric_column,
     read_text_csv,
@@ -35,8 +37,10 @@ from bayesmeta.data import (
 from bayesmeta.benefit import Benefit
 from bayesmeta.effect_data import EffectData
 from bayesmeta.effects import MEAN_FUNCTIONS, counts_effect, log_ratio_from_ci
-from bayesmeta.errors import InputError
+from bayesmeta.consistency import apply_checks, reported_problems
+from bayesmeta.errors import InputError, ReportedValueWarning
 from bayesmeta.escalc import ZeroCellRule, log_hr_from_logrank
+from bayesmeta.plausible import table_problems
 from bayesmeta.scales import COUNT_MEASURES, MEASURES, is_ratio
 
 MEANS_FORM: tuple[str, ...] = (
@@ -51,6 +55,17 @@ FORMS: tuple[tuple[str, ...], ...] = (
     LOGRANK_FORM,
     COUNT_COLUMNS,
 )
+# The columns an effect and its standard error come from, per form (where an implausible value is reported).
+_SOURCE_COLUMNS: dict[tuple[str, ...], tuple[str, str]] = {
+    ("yi", "sei"): ("yi", "sei"),
+    ("yi", "vi"): ("yi", "vi"),
+    ("estimate", "ci_lower", "ci_upper"): ("estimate", "ci_upper"),
+    MEANS_FORM: ("mean_treatment", "sd_treatment"),
+    LOGRANK_FORM: ("o_minus_e", "var_o_minus_e"),
+    COUNT_COLUMNS: ("events_treatment", "total_treatment"),
+}
+REPORTED_P_COLUMNS: tuple[str, ...] = ("p_value", "p_relation")
+"""Optional columns of the estimate-with-CI form: the two-sided p-value as printed and its relation ('=', '<')."""
 FORMS_TEXT = "; ".join(", ".join(form) for form in FORMS)
 # Columns of an effects frame (bayesmeta.effects.derive_effects) that describe the derivation, not the study.
 _BOOKKEEPING = ("outcome", "measure", "vi", "method", "usable", "reason")
@@ -147,7 +162,7 @@ def _from_logrank(frame: pd.DataFrame, measure: str, file: str) -> tuple[np.ndar
 
 def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
                   methods: pd.Series | None = None, zero_cells: ZeroCellRule = ZeroCellRule(),
-                  benefit: Benefit | str = Benefit.BELOW) -> EffectData:
+                  benefit: Benefit | str = Benefit.BELOW, checks: str = "warn") -> EffectData:
     if frame.empty:
         raise InputError("the table has no data rows", file=file)
     study_column = _study_column(frame, file)
@@ -196,6 +211,11 @@ def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
                              valid="HR, RR, OR (ratio scale, analysed as logs) or MD, SMD, RD (raw scale)")
         values = pd.DataFrame({c: numeric_column(frame, c, file, required=True) for c in form})
         check_interval(values, pd.Series([measure] * len(frame)), file)
+        if "p_value" in frame.columns:
+            relations = frame["p_relation"] if "p_relation" in frame.columns else pd.Series([""] * len(frame))
+            check_p_values(numeric_column(frame, "p_value", file), relations, file)
+        for message in apply_checks(reported_problems(frame, measure), checks, file):
+            warnings.warn(message, ReportedValueWarning, stacklevel=3)
         est, lower, upper = (values[c].to_numpy() for c in form)
         if not is_ratio(measure):
             yi, sei = est, (upper - lower) / (2 * _Z975)
@@ -226,10 +246,17 @@ def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
                              valid="a zero-cell rule that corrects zero cells (to='only0')")
         sei = np.sqrt(vi)
         method = np.where(corrected, "counts_cc", "counts").astype(object)
+    yi_column, sei_column = _SOURCE_COLUMNS[form]
+    implausible = table_problems(yi, sei, measure)
+    if implausible:
+        position, which, reason, valid = implausible[0]
+        raise InputError(reason, file=file, row=spreadsheet_row(position),
+                         column=yi_column if which == "yi" else sei_column, valid=valid)
     if methods is not None:
         method = methods.astype(str).to_numpy(dtype=object)
 
-    used = {study_column, *form, *(COUNT_COLUMNS if has_counts else ()), *_BOOKKEEPING}
+    reported_p = REPORTED_P_COLUMNS if form == ("estimate", "ci_lower", "ci_upper") else ()
+    used = {study_column, *form, *(COUNT_COLUMNS if has_counts else ()), *reported_p, *_BOOKKEEPING}
     covariates = pd.DataFrame({c: _covariate(frame[c]) for c in frame.columns if c not in used})
     index = pd.Index(studies, name="study")
     covariates.index = index
@@ -256,19 +283,26 @@ def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
 
 def read_effect_table(path: str | Path, measure: str | None = None, *,
                       zero_cells: ZeroCellRule = ZeroCellRule(),
-                      benefit: Benefit | str = Benefit.BELOW) -> EffectData:
+                      benefit: Benefit | str = Benefit.BELOW, checks: str = "warn") -> EffectData:
     """Read and validate a user's effect table (forms in the module docstring). ``measure`` is one of HR, RR,
     OR, MD, SMD, RD or GEN; when None it comes from a ``measure`` column, else GEN for yi forms, MD for means,
-    HR for log-rank statistics and RR for counts. ``zero_cells`` is the zero-cell rule of arm counts."""
+    HR for log-rank statistics and RR for counts. ``zero_cells`` is the zero-cell rule of arm counts.
+
+    Every effect must lie in its measure's plausible range (:mod:`bayesmeta.plausible`) and an estimate inside
+    its CI (InputError otherwise). An estimate with a CI that is not symmetric on the analysis scale beyond
+    the rounding of its printed digits, or a ``p_value`` the CI contradicts
+    (:func:`bayesmeta.consistency.reported_problems`), gives a :class:`~bayesmeta.errors.ReportedValueWarning`
+    with ``checks="warn"`` and an InputError with ``checks="error"``."""
     file = str(path)
-    return _effect_table(read_text_csv(path), measure, file, zero_cells=zero_cells, benefit=benefit)
+    return _effect_table(read_text_csv(path), measure, file, zero_cells=zero_cells, benefit=benefit, checks=checks)
 
 
 def effect_table_from_frame(df: pd.DataFrame, measure: str | None, source: str = "<frame>",
-                            benefit: Benefit | str = Benefit.BELOW) -> EffectData:
+                            benefit: Benefit | str = Benefit.BELOW, checks: str = "warn") -> EffectData:
     """An :class:`EffectData` from an in-memory frame in one of the accepted forms, e.g. the output of
-    :func:`bayesmeta.effects.effects_for` (its ``method`` column is kept, its bookkeeping columns dropped)."""
+    :func:`bayesmeta.effects.effects_for` (its ``method`` column is kept, its bookkeeping columns dropped);
+    checks as :func:`read_effect_table`."""
     methods = None
     if "method" in df.columns and "yi" in df.columns:
         methods = df["method"].reset_index(drop=True)
-    return _effect_table(_text_frame(df), measure, source, methods, benefit=benefit)
+    return _effect_table(_text_frame(df), measure, source, methods, benefit=benefit, checks=checks)

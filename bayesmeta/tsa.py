@@ -85,6 +85,12 @@ def _fixed_information_size(p_control: float, relative_risk_reduction: float, al
     z = stats.norm.ppf(1.0 - alpha / 2.0) + stats.norm.ppf(power)
     p_bar = (p_c + p_e) / 2.0
     delta = p_c - p_e
+    if not abs(delta) > 1e-150:  # an RRR too close to 0 for double precision: the size would be infinite
+        raise InputError(
+            f"relative risk reduction {rrr!r} is too close to 0: the required information size is not finite",
+            column="relative_risk_reduction",
+            valid="a non-zero number below 1 (negative for a relative increase), e.g. 0.2",
+        )
     return float(4.0 * z**2 * p_bar * (1.0 - p_bar) / delta**2)
 
 

@@ -27,6 +27,7 @@ from bayesmeta.effects import (
 from bayesmeta.errors import InputError
 from conftest import HAIC_LEVELS, HAIC_OUTCOMES, HAIC_STUDIES
 from bayesmeta.escalc import double_zero
+from bayesmeta.plausible import MAX_Z_FROM_MEDIAN, RANGES
 
 REFERENCE = str(Path(__file__).resolve().parent / "reference")
 Z975 = 1.959963984540054
@@ -350,8 +351,18 @@ def test_random_valid_rows_give_finite_usable_effects(rows):
     effects = derive_effects(frame)
     usable = effects[effects.usable]
     assert np.isfinite(usable[["yi", "sei", "vi"]].to_numpy()).all() and (usable.sei > 0).all()
+    bounds = RANGES["HR"]  # every measure drawn here is a ratio
+    derived = effects.yi.to_numpy()[np.isfinite(effects.yi.to_numpy())]
     for (_, effect), cells in zip(effects.iterrows(), rows, strict=True):
         both_zero = "events_treatment" in cells and double_zero(*(cells[c] for c in (
             "events_treatment", "total_treatment", "events_control", "total_control")))
         medians_equal = "median_treatment" in cells and cells["median_treatment"] == cells["median_control"]
-        assert effect.usable == (not both_zero and not medians_equal), effect.reason
+        if both_zero or medians_equal:
+            assert not effect.usable, effect.reason
+            continue
+        in_range = bounds.min_sei <= effect.sei <= bounds.max_sei and abs(effect.yi) <= bounds.max_abs_yi
+        # excluded only as implausible (a p near 1 gives a huge SE, a tiny p a tiny one): outside the range, or
+        # more than 1e6 SEs from the median of the rest, hence from some other effect
+        far = np.max(np.abs(derived - effect.yi)) > MAX_Z_FROM_MEDIAN * effect.sei
+        assert effect.usable or (effect.reason.startswith("implausible:") and (not in_range or far)), effect.reason
+        assert in_range or not effect.usable

@@ -93,6 +93,32 @@ def test_exact_loo_pit_agrees_with_a_refit_and_monte_carlo(outlier_post, outlier
         assert abs(np.exp(outlier_table.loc[ids[i], "elpd_loo"]) - dens.mean()) < 4.5 * se
 
 
+@pytest.mark.parametrize("mu_prior, tau_prior", [(MU, TAU), ("flat", "halfcauchy(1)"), ("normal(0, 1)", "uniform(0, 2)"),
+                                                 (MU, "jeffreys")])
+def test_exact_loo_matches_precise_refits_whichever_path_serves_it(mu_prior, tau_prior):
+    """The exact LOO reweights the full fit's tau nodes where they resolve the leave-one-out posterior and refits
+    otherwise (Jeffreys' prior depends on the studies' SEs, so it is always refitted): both must agree with a
+    refit without the study at rtol 1e-12, for ordinary studies and a planted outlier."""
+    from bayesmeta.exact.mixture import NormalMixture
+    from bayesmeta.ppc import _loo_reweighted
+
+    y, sei, ids = _outlier_data()
+    post = fit_exact(y, sei, mu_prior=mu_prior, tau_prior=tau_prior, study_ids=ids)
+    served = [m is not None for m in _loo_reweighted(post)]
+    assert not any(served) if tau_prior == "jeffreys" else sum(served) >= len(ids) - 1
+    table = loo_pit(post)
+    for i in (0, 3, 5):
+        keep = np.arange(y.size) != i
+        ref = fit_exact(y[keep], sei[keep], mu_prior=mu_prior, tau_prior=tau_prior, rtol=1e-12)
+        m = ref.marginal("theta_new")
+        pred = NormalMixture(m.weights, m.means, np.sqrt(m.sds**2 + sei[i] ** 2))
+        row = table.loc[ids[i]]
+        assert row["loo_pit"] == pytest.approx(float(pred.cdf(y[i])), rel=1e-6, abs=1e-9)
+        assert row["elpd_loo"] == pytest.approx(float(np.log(pred.pdf(y[i]))), rel=1e-6)
+        lo, hi = pred.interval(0.95)
+        assert row["loo_lower"] == pytest.approx(lo, rel=1e-6) and row["loo_upper"] == pytest.approx(hi, rel=1e-6)
+
+
 def test_common_effect_closed_form():
     """tau prior concentrated at 0 and a flat mu prior: theta_i = mu ~ N(mu_hat, 1/sum w), so
     p_i = Phi((y_i - mu_hat) / sqrt(s_i^2 + 1/sum w)) and the LOO version uses the estimate without study i."""

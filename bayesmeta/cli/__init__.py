@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import Annotated
 
 import typer
 
+from bayesmeta.cli import options
+from bayesmeta.cli.options import Checks
 from bayesmeta.errors import BayesmetaError
 
 app = typer.Typer(
@@ -21,8 +24,14 @@ app = typer.Typer(
 )
 
 @app.callback()
-def _root() -> None:
+def _root(
+    checks: Annotated[Checks, typer.Option(
+        help="a table's estimates, CIs and p-values that disagree beyond rounding: warn on stderr or stop")
+    ] = Checks.warn,
+) -> None:
     """Bayesian reanalysis of published meta-analyses."""
+    options.CHECKS = checks
+    options.TABLE_READ = None
 
 
 # Modules that define commands on `app`; each is imported for its side effect of registering.
@@ -59,8 +68,12 @@ def main(argv: list[str] | None = None) -> int:
         app(args=argv, prog_name="bayesmeta")
     except (BayesmetaError, ValueError, OSError) as exc:
         # Library checks of argument values (a level outside (0, 1), a ratio threshold <= 0) raise ValueError;
-        # an output path that cannot be written raises OSError: both are the user's to fix.
-        typer.echo(f"error: {exc}", err=True)
+        # an output path that cannot be written raises OSError: both are the user's to fix. A model that cannot
+        # be fitted to the table read (too few studies for a step) is named with that table.
+        where = options.TABLE_READ
+        unlocated = isinstance(exc, BayesmetaError) and getattr(exc, "file", None) is None
+        prefix = f"{where}: " if where and unlocated and where not in str(exc) else ""
+        typer.echo(f"error: {prefix}{exc}", err=True)
         return 2
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

@@ -3,6 +3,7 @@ on the effects, or the binomial-normal model on the arm counts (``--likelihood b
 
 from __future__ import annotations
 
+import math
 from enum import Enum
 from typing import Annotated, Optional
 
@@ -132,6 +133,11 @@ def _bayes_factors(post) -> dict[str, object]:
         except ModelError as exc:
             out[key] = None
             out.setdefault("note", str(exc))
+            continue
+        if not math.isfinite(out[key]):
+            out[key] = None
+            out.setdefault("note", f"BF10 for {key.replace('_', ' = ')} exceeds the double-precision range: the "
+                                   "posterior density at that value is below 1e-308 (overwhelming evidence against it)")
     return out
 
 

@@ -28,16 +28,27 @@ class Method(str, Enum):
     ML = "ML"
 
 
+def _exp(x: float | None) -> float | None:
+    """exp(x) on the ratio scale, None where there is no value or it exceeds double precision (never inf)."""
+    if x is None or not math.isfinite(x) or x > 709.0:
+        return None
+    return math.exp(x)
+
+
 def _reported(result: dict[str, Any], measure: str) -> dict[str, float | None]:
-    """Estimate, CI and prediction interval on the reported scale (:func:`bayesmeta.scales.reported_float`)."""
-    from bayesmeta.scales import reported_float
+    """Estimate, CI and prediction interval on the reported scale (exp for ratios, guarded against overflow)."""
+    from bayesmeta.scales import is_ratio
 
     keys = ("estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper")
-    return {k: (None if result[k] is None else reported_float(result[k], measure)) for k in keys}
+    if is_ratio(measure):
+        return {k: _exp(result[k]) for k in keys}
+    return {k: result[k] for k in keys}
 
 
 def _fmt(x: float | None, digits: int = 4) -> str:
-    return "-" if x is None else f"{x:.{digits}f}"
+    if x is None or not math.isfinite(x):
+        return "-"
+    return f"{x:.{digits}f}" if abs(x) < 1e6 else f"{x:.{digits}e}"
 
 
 def _p(x: float | None) -> str:
@@ -91,7 +102,7 @@ def _print_tables(table, fit, out: dict[str, Any], ratio: bool) -> None:
     for name, y, s, w in zip(table.study, table.yi, table.sei, weights / weights.sum()):
         row = [name, _fmt(y), _fmt(s)]
         if ratio:
-            row.append(f"{np.exp(y):.2f} [{np.exp(y - z * s):.2f}, {np.exp(y + z * s):.2f}]")
+            row.append(f"{_fmt(_exp(y), 2)} [{_fmt(_exp(y - z * s), 2)}, {_fmt(_exp(y + z * s), 2)}]")
         row.append(f"{100 * w:.1f}")
         studies.add_row(*row)
     console.print(studies)
@@ -102,9 +113,10 @@ def _print_tables(table, fit, out: dict[str, Any], ratio: bool) -> None:
     if ratio:
         nat = out["reported"]
         summary.add_row(
-            f"{table.measure} [{pct} CI]", f"{nat['estimate']:.3f} [{nat['ci_lower']:.3f}, {nat['ci_upper']:.3f}]"
+            f"{table.measure} [{pct} CI]",
+            f"{_fmt(nat['estimate'], 3)} [{_fmt(nat['ci_lower'], 3)}, {_fmt(nat['ci_upper'], 3)}]",
         )
-        summary.add_row(f"{pct} prediction interval", f"[{nat['pi_lower']:.3f}, {nat['pi_upper']:.3f}]")
+        summary.add_row(f"{pct} prediction interval", f"[{_fmt(nat['pi_lower'], 3)}, {_fmt(nat['pi_upper'], 3)}]")
     summary.add_row("estimate (analysis scale)", f"{fit.estimate:.4f} (se {fit.se:.4f})")
     summary.add_row(f"{pct} CI (analysis scale)", f"[{fit.ci_lower:.4f}, {fit.ci_upper:.4f}]")
     if not ratio:

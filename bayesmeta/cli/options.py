@@ -131,14 +131,40 @@ def json_text(value: Any, indent: int | None = 2) -> str:
     return json.dumps(clean, indent=indent, allow_nan=False)
 
 
+class Checks(str, Enum):
+    """What a command does with a reported estimate, CI and p-value that disagree beyond rounding."""
+
+    warn = "warn"
+    error = "error"
+
+
+CHECKS = Checks.warn
+"""The root option ``--checks`` of this run (set by the app's callback)."""
+TABLE_READ: str | None = None
+"""The table this run has read (named in errors of models fitted to it)."""
+
+
 def read_table(path: str, measure: str | None, benefit: Benefit | str = Benefit.BELOW,
                likelihood: Likelihood = Likelihood.normal):
-    """Read a user's effect table (:func:`bayesmeta.tables.read_effect_table`) and say on stderr which studies
-    have no log ratio (no events, or only events, in both arms): left out of a normal likelihood, kept in the
-    binomial one, so that no study disappears silently."""
+    """Read a user's effect table (:func:`bayesmeta.tables.read_effect_table`, with the run's ``--checks``) and
+    say on stderr which studies have no log ratio (no events, or only events, in both arms: left out of a normal
+    likelihood, kept in the binomial one) and which reported numbers disagree, so that nothing is dropped or
+    doubted silently."""
+    import warnings
+
+    from bayesmeta.errors import ReportedValueWarning
     from bayesmeta.tables import read_effect_table
 
-    table = read_effect_table(path, measure, benefit=benefit)
+    global TABLE_READ
+    TABLE_READ = path
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ReportedValueWarning)
+        table = read_effect_table(path, measure, benefit=benefit, checks=CHECKS.value)
+    for w in caught:
+        if issubclass(w.category, ReportedValueWarning):
+            typer.echo(f"warning: {w.message}", err=True)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if table.dropped:
         names = ", ".join(table.dropped)
         what = (f"{names} kept in the binomial likelihood, with no log ratio to display"

@@ -113,6 +113,11 @@ class ExactBatch:
             return self.weights, *self._new
         raise ValueError(f"unknown parameter {param!r} (valid: 'mu', 'predictive', 'tau')")
 
+    def mixture_parameters(self, param: str = "mu") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(weights, means, sds), each (n, nodes), of every member's normal mixture of 'mu' or 'predictive' over
+        its tau nodes (a member with fewer nodes is padded with zero weights)."""
+        return self._mixture(param)
+
     def _per_member(self, values: np.ndarray | float) -> np.ndarray:
         return np.broadcast_to(np.asarray(values, dtype=float), (self.n,)).copy()
 

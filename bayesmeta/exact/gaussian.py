@@ -21,6 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 
 _LOG_2PI = math.log(2.0 * math.pi)
+BLOCK_CELLS = 2_000_000
+"""Most numbers (datasets x tau values x studies) in one block of :meth:`GaussianModel.conditional` (16 MB each
+work array)."""
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,22 @@ class GaussianModel:
         return w, logdet
 
     def conditional(self, tau: np.ndarray) -> Conditional:
-        """Moments of b | tau, y and log p(y | tau) for tau of shape (n, M)."""
+        """Moments of b | tau, y and log p(y | tau) for tau of shape (n, M).
+
+        The work arrays hold n x M x k numbers; beyond :data:`BLOCK_CELLS` the tau values are taken in blocks of
+        columns, so that memory stays bounded when both the number of values and of studies are large (draws of
+        thousands of studies, leave-one-out batches)."""
         tau = np.asarray(tau, dtype=float)
+        n, m = tau.shape
+        block = max(1, BLOCK_CELLS // max(1, n * self.y.shape[1]))
+        if m <= block:
+            return self._conditional(tau)
+        parts = [self._conditional(tau[:, j : j + block]) for j in range(0, m, block)]
+        return Conditional(tau=tau, mean=np.concatenate([c.mean for c in parts], axis=1),
+                           cov=np.concatenate([c.cov for c in parts], axis=1),
+                           loglik=np.concatenate([c.loglik for c in parts], axis=1))
+
+    def _conditional(self, tau: np.ndarray) -> Conditional:
         w, logdet_v = self._weights(tau)
         y = self.y[:, None, :]
         b0, p0 = self.prior_mean[:, None, :], self.prior_prec[:, None, :]

@@ -162,7 +162,10 @@ def _design_rule(
     sd_u = math.sqrt(float(np.sum(p * (fine_u - mean_u) ** 2)))
     c = math.exp(u_low - 2.0)
     h = min(h_max, sd_u / 2.5)
-    u_end = float(u[np.flatnonzero(g_u > gmax - THRESHOLD - 2.0)[-1]]) + step
+    # the far end of the mass on the pilot and the refined grid (a spike narrower than the pilot's step may show
+    # only on the refined one)
+    u_end = max(float(grid[np.flatnonzero(vals > gmax - THRESHOLD - 2.0)].max(initial=-np.inf))
+                for grid, vals in ((u, g_u), (fine_u, fine_g))) + step
     t_end = float(tau_to_t(np.array([math.exp(u_end)]), c, 0.0, math.inf)[0]) + h
     return c, h, t_end
 

@@ -56,8 +56,8 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
     called with the result before the NUTS fits and simulations are added to it (e.g. to start drawing figures
     that do not depend on them); the same object, completed, is returned.
     """
-    from bayesmeta.consistency import check_published
-    from bayesmeta.data import load_outcomes, load_published, load_studies
+    from bayesmeta.consistency import apply_checks, check_published, reported_problems
+    from bayesmeta.data import load_outcomes, load_published, load_studies, read_text_csv
     from bayesmeta.effects import derive_effects, effects_for
     from bayesmeta.priors import load_prior_sets
     from bayesmeta.reinterpret import reinterpret_published
@@ -80,6 +80,9 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
     prior_sets = load_prior_sets(plan.priors_file)
     zero_cells = {o.name: o.zero_cells for o in plan.outcomes}
     all_effects = derive_effects(outcome_rows, studies, zero_cells=zero_cells)
+    printed = read_text_csv(plan.outcomes_file)  # the cells as printed, for the rounding of each number
+    reported = {o.name: apply_checks(reported_problems(rows, rows["measure"]), o.checks, str(plan.outcomes_file))
+                for o in plan.outcomes for rows in [printed[printed["outcome"] == o.name]]}
     timings["loading data"] = time.perf_counter() - start
 
     seeds: dict[str, int] = {"plan": plan.seed}
@@ -97,6 +100,7 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
                                            published_k(published, o.name), seeds, step,
                                            published_ris(published, o.name))
         analyses[o.name].published = published_pooled(published, o.name, plan.pooling)
+        analyses[o.name].warnings += [f"reported numbers: {message}" for message in reported[o.name]]
         timings[o.name] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
