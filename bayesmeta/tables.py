@@ -119,11 +119,17 @@ def _text_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return text
 
 
-def _covariate(values: pd.Series) -> pd.Series:
-    """Numeric when every non-blank cell is a number, else text; blanks are missing."""
+def _covariate(values: pd.Series, file: str) -> pd.Series:
+    """Numeric when every non-blank cell is a number, else text; blanks are missing. A numeric column with an
+    infinite value is refused, naming its row."""
     blank = values == ""
     numbers = pd.to_numeric(values.where(~blank, None), errors="coerce")
     if numbers[~blank].notna().all():
+        infinite = np.flatnonzero(np.isinf(numbers.to_numpy(dtype=float)))
+        if infinite.size:
+            position = int(infinite[0])
+            raise InputError(f"covariate value {values.iloc[position]!r} is not finite", file=file,
+                             row=spreadsheet_row(position), column=str(values.name), valid="a finite number")
         if not blank.any() and np.all(numbers == np.round(numbers)):
             return numbers.astype("int64")
         return numbers.astype(float)
@@ -257,7 +263,7 @@ def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
 
     reported_p = REPORTED_P_COLUMNS if form == ("estimate", "ci_lower", "ci_upper") else ()
     used = {study_column, *form, *(COUNT_COLUMNS if has_counts else ()), *reported_p, *_BOOKKEEPING}
-    covariates = pd.DataFrame({c: _covariate(frame[c]) for c in frame.columns if c not in used})
+    covariates = pd.DataFrame({c: _covariate(frame[c], file) for c in frame.columns if c not in used})
     index = pd.Index(studies, name="study")
     covariates.index = index
     if counts is not None:

@@ -305,3 +305,11 @@ def test_random_yi_sei_tables_round_trip(tmp_path, yi, data):
     table = read_effect_table(write(tmp_path, frame))
     np.testing.assert_allclose(table.yi, yi, rtol=1e-15)
     np.testing.assert_allclose(table.sei, sei, rtol=1e-15)
+
+
+def test_an_infinite_covariate_value_is_refused_with_its_row(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("study,yi,sei,year\nA,-0.5,0.2,2019\nB,-0.3,0.25,inf\nC,-0.1,0.3,2021\n")
+    with pytest.raises(InputError) as err:
+        read_effect_table(path, "HR")
+    assert err.value.row == 3 and err.value.column == "year" and "not finite" in str(err.value)
