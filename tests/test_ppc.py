@@ -103,14 +103,14 @@ def test_exact_loo_matches_precise_refits_whichever_path_serves_it(mu_prior, tau
     from bayesmeta.ppc import _loo_reweighted
 
     y, sei, ids = _outlier_data()
-    post = fit_exact(y, sei, mu_prior=mu_prior, tau_prior=tau_prior, study_ids=ids)
+    post = fit_exact(y, sei, mu_prior=mu_prior, tau_prior=tau_prior, study=ids)
     served = [m is not None for m in _loo_reweighted(post)]
     assert not any(served) if tau_prior == "jeffreys" else sum(served) >= len(ids) - 1
     table = loo_pit(post)
     for i in (0, 3, 5):
         keep = np.arange(y.size) != i
         ref = fit_exact(y[keep], sei[keep], mu_prior=mu_prior, tau_prior=tau_prior, rtol=1e-12)
-        m = ref.marginal("theta_new")
+        m = ref.marginal("predictive")
         pred = NormalMixture(m.weights, m.means, np.sqrt(m.sds**2 + sei[i] ** 2))
         row = table.loc[ids[i]]
         assert row["loo_pit"] == pytest.approx(float(pred.cdf(y[i])), rel=1e-6, abs=1e-9)
