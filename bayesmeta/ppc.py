@@ -206,21 +206,24 @@ def loo_pit(post: Posterior, *, level: float = 0.95) -> pd.DataFrame:
 def _loo_exact(post: Posterior) -> tuple[list[NormalMixture], np.ndarray, np.ndarray, str]:
     """Leave-one-out predictives of the exact engine: reweighted on the full posterior's tau nodes where that
     rule resolves the leave-one-out posterior (:func:`_loo_reweighted`), refitted otherwise
-    (:func:`_loo_refit`). Time O(k x nodes) for the first, O(k^2 x nodes) for the second."""
+    (:func:`_loo_refit`). Time O(k x nodes) for the first, O(k^2 x nodes) for the second. Measured for the
+    ``ppc`` command on two shared cores: k = 2000 studies in 15 to 25 s with a peak of 0.53 GB, k = 8000 in 46 s
+    and 1.5 GB (then mostly the draws x k arrays of the Q discrepancy); refitting every study took 0.86 GB at
+    k = 400 and would take about 13 GB at k = 2000."""
     k = post.k
     mixtures: list[NormalMixture | None] = list(_loo_reweighted(post))
     refit = [i for i in range(k) if mixtures[i] is None]
     for i, mixture in zip(refit, _loo_refit(post, refit)):
         mixtures[i] = mixture
     elpd = np.array([_log_pdf(mixtures[i], float(post.yi[i])) for i in range(k)])
-    method = "exact: the predictive effect without study i (tau nodes of the full fit reweighted, or refit), convolved with " \
-             "N(0, s_i^2)"
+    method = ("exact: the predictive effect without study i (tau nodes of the full fit reweighted, or refit), "
+              "convolved with N(0, s_i^2)")
     return mixtures, elpd, np.full(k, np.nan), method  # type: ignore[return-value]
 
 
 def _loo_refit(post: Posterior, members: list[int]) -> list[NormalMixture]:
-    """Refit without each study of ``members`` (one batched exact call with a mask); the predictive effect of each refit is
-    read from the batch's arrays (building each refit's full posterior would cost order k per refit)."""
+    """Refit without each study of ``members`` (one batched exact call with a mask); the predictive effect of each
+    refit is read from the batch's arrays (building each refit's full posterior would cost order k per refit)."""
     from bayesmeta.exact import fit_exact_batch
 
     if not members:

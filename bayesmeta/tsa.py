@@ -64,6 +64,11 @@ def _check_diversity(value: float) -> float:
     return value
 
 
+MAX_INFORMATION_SIZE = 1e10
+"""Largest required information size monitored (participants; more than the world's population). Beyond it the
+information fractions of real trials are below 1e-8 and the boundaries' root searches fail in double precision."""
+
+
 def _fixed_information_size(p_control: float, relative_risk_reduction: float, alpha: float, power: float) -> float:
     p_c = _check_probability(p_control, "p_control")
     rrr = float(relative_risk_reduction)
@@ -844,6 +849,13 @@ def tsa(
     if d2 >= 1.0 - 1e-12:
         raise ModelError("diversity D^2 is 1: the heterogeneity-adjusted information size is infinite")
     ris = ris_fixed / (1.0 - d2)
+    if not ris <= MAX_INFORMATION_SIZE:
+        raise InputError(
+            f"the required information size is {ris:.3g} participants (relative risk reduction "
+            f"{float(relative_risk_reduction):g}): no sequence of trials can reach it",
+            column="relative_risk_reduction",
+            valid=f"a relative risk reduction further from 0 (information size at most {MAX_INFORMATION_SIZE:.0e})",
+        )
     ris_rounded = math.ceil(ris - 1e-9)
     curve = cumulative_z(y, v, order=order, sample_sizes=sample_sizes, method=method, ris=ris_rounded, study=study)
     fractions = curve["fraction"].to_numpy()
