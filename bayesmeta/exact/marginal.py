@@ -35,6 +35,29 @@ class QuantileMarginal:
     def median(self) -> float:
         return float(self.ppf(0.5))
 
+    def mode(self) -> float:
+        """The posterior mode: the density's maximum over quantiles 0.0005..0.9995 (and the lower end of the
+        support, where a tau posterior may peak), refined by bounded scalar optimisation between the neighbours of
+        the best point (as R bayesmeta's ``optimize()`` over the density; unimodal densities)."""
+        from scipy import optimize
+
+        probs = np.concatenate([[0.0005], np.linspace(0.005, 0.995, 199), [0.9995]])
+        grid = np.asarray(self.ppf(probs), dtype=float)
+        lower = getattr(getattr(self, "rule", None), "lower", None)
+        if lower is not None:
+            grid = np.concatenate([[float(lower)], grid])
+        dens = np.asarray(self.pdf(grid), dtype=float)  # type: ignore[attr-defined]
+        j = int(np.argmax(dens))
+        if lower is not None and j == 0:
+            return float(lower)
+        lo, hi = grid[max(j - 1, 0)], grid[min(j + 1, grid.size - 1)]
+        if not hi > lo:
+            return float(grid[j])
+        found = optimize.minimize_scalar(lambda x: -float(self.pdf(np.array([x]))[0]),  # type: ignore[attr-defined]
+                                         bounds=(lo, hi), method="bounded",
+                                         options={"xatol": 1e-10 * max(1.0, abs(grid[j]))})
+        return float(found.x) if -found.fun >= dens[j] else float(grid[j])
+
     def interval(self, level: float = 0.95, kind: str = "central") -> tuple[float, float]:
         _check_level(level)
         if kind == "central":
