@@ -19,6 +19,7 @@ A fit plan is a TOML file with a ``[fit]`` table whose keys are the options' nam
     predict_at = ["group=A"]
     contrast = ["beta[group[A]]=1, beta[group[B]]=-1"]
     thresholds = [1.0]
+    ess_uisd = 2.35                 # effective sample size of the predictive for this unit-information SD
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class ModelSpec:
     predict_at: tuple[str, ...] = ()
     contrast: tuple[str, ...] = ()
     thresholds: tuple[float, ...] = field(default_factory=tuple)
+    ess_uisd: float | None = None
 
     def formula_text(self) -> str | None:
         """The formula, or the one ``--covariates a,b`` stands for ("a + b")."""
@@ -101,6 +103,12 @@ def load_fit_plan(path: str | Path, base: ModelSpec | None = None) -> ModelSpec:
                 if not all(isinstance(v, str) for v in items):
                     raise InputError("not a list of text", file=str(file), column=where, valid='e.g. ["year=1990"]')
                 values[key] = tuple(items)
+        elif key == "ess_uisd":
+            if not (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+                    and math.isfinite(value)):
+                raise InputError(f"ess_uisd {value!r} is not a positive number", file=str(file), column=where,
+                                 valid="e.g. 2.35")
+            values[key] = float(value)
         elif key == "level":
             if not (isinstance(value, (int, float)) and 0 < value < 1):
                 raise InputError(f"level {value!r} is not between 0 and 1", file=str(file), column=where,

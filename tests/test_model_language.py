@@ -266,6 +266,37 @@ def test_fit_plan_with_an_unknown_key_names_it(groups_csv, tmp_path, capsys):
     assert "fit.formulas" in capsys.readouterr().err
 
 
+# -- effective sample size and unit-information SD ---------------------------------------------------------------
+def test_baeten_uisd_and_ess_from_the_command_line_and_a_plan(tmp_path, capsys):
+    from bayesmeta.information import uisd
+
+    ref = PUBLISHED["baeten2013_ess"]
+    counts = pd.read_csv(REF / "baeten2013.csv")
+    x, n = counts.events.to_numpy(float), counts.total.to_numpy(float)
+    effects = pd.DataFrame({"study": counts.study, "yi": np.log(x / (n - x)), "sei": np.sqrt(1 / x + 1 / (n - x))})
+    data = tmp_path / "baeten_plo.csv"
+    effects.to_csv(data, index=False)
+    assert uisd(n, effects.sei) == pytest.approx(ref["uisd"], abs=_digits(ref["uisd"]))
+    out = _run(capsys, ["fit", str(data), "--mu-prior", "flat", "--tau-prior", "uniform(0, inf)",
+                        "--ess-uisd", "2.35", "--json"])
+    # R's ESS derives from its normal-mixture approximation of the predictive density (its 'delta' and 'epsilon'
+    # accuracy settings); curvature, which the ELIR integrates, carries that error: 45.61 here against 45.7
+    assert out["ess"]["predictive"] == pytest.approx(ref["ess_elir"], rel=0.005)
+    plan = _plan(tmp_path, data, mu_prior="flat", tau_prior="uniform(0, inf)", ess_uisd=2.35)
+    assert _run(capsys, ["fit", plan, "--json"])["ess"] == out["ess"]
+    from bayesmeta.exact import fit_exact
+    from bayesmeta.information import ess
+
+    post = fit_exact(effects.yi, effects.sei, mu_prior="flat", tau_prior="uniform(0, inf)")
+    logodds = ess(post, lambda t: 2 * np.cosh(t / 2))
+    assert logodds == pytest.approx(ref["ess_elir_logodds_uisd"], rel=0.005)
+    # a normal distribution's ESS is sigma_u^2 / s^2 by either method (closed form)
+    normal = fit_exact([0.3], [0.2], mu_prior="normal(0, 0.5)", tau_prior="halfnormal(1e-9)")
+    sd = normal.marginal("mu").std()
+    assert ess(normal, 2.0, param="mu") == pytest.approx(4.0 / sd**2, rel=1e-5)  # 2e-6 left in the tails
+    assert ess(normal, 2.0, param="mu", method="vr") == pytest.approx(4.0 / sd**2, rel=1e-9)
+
+
 # -- tau priors --------------------------------------------------------------------------------------------------
 def test_new_tau_priors_match_scipy_and_R_definitions():
     from bayesmeta.priors import parse_prior

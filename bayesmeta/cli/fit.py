@@ -26,6 +26,7 @@ from bayesmeta.cli.options import (
     SeedOption,
     TauPriorOption,
     ThresholdOption,
+    finite,
     json_text,
     measure_value,
     read_table,
@@ -75,6 +76,11 @@ def fit_command(
         Optional[list[str]], typer.Option("--predict-at", help='effect of a new study at covariate values '
                                           '(bmr X.prediction; repeatable)')
     ] = None,
+    ess_uisd: Annotated[
+        Optional[float], typer.Option("--ess-uisd", help="report the effective sample size (ELIR, Neuenschwander "
+                                      "et al. 2020) of the predictive distribution for this unit-information SD "
+                                      "(R bayesmeta's ess(); see bayesmeta.information.uisd)", callback=finite)
+    ] = None,
     contrast: Annotated[
         Optional[list[str]], typer.Option("--contrast", help='linear combination of coefficients, e.g. '
                                           '"beta[group[A]]=1, beta[group[B]]=-1" (repeatable)')
@@ -101,13 +107,14 @@ def fit_command(
 
         spec = load_fit_plan(data, ModelSpec(data, measure_value(measure), mu_prior, tau_prior, formula, covariates,
                                              tuple(beta_prior or ()), interval.value, level, tuple(mean_at or ()),
-                                             tuple(predict_at or ()), tuple(contrast or ()), tuple(threshold or ())))
+                                             tuple(predict_at or ()), tuple(contrast or ()), tuple(threshold or ()),
+                                             ess_uisd))
         data, mu_prior, tau_prior, formula, covariates = (spec.data, spec.mu_prior, spec.tau_prior, spec.formula,
                                                            spec.covariates)
         measure = Measure(spec.measure) if spec.measure else None
         beta_prior, interval, level = list(spec.beta_prior), Interval(spec.interval), spec.level
         mean_at, predict_at, contrast = list(spec.mean_at), list(spec.predict_at), list(spec.contrast)
-        threshold = list(spec.thresholds)
+        threshold, ess_uisd = list(spec.thresholds), spec.ess_uisd
     binomial = likelihood is Likelihood.binomial
     if binomial and engine is Engine.exact:
         raise InputError("the binomial likelihood is fitted by NUTS, not by the exact engine", column="--engine",
@@ -141,6 +148,13 @@ def fit_command(
     if not benefit.below:
         result["prob_above"] = {str(t): benefit.probability(post, t) for t in thresholds}
     result["bayes_factors"] = _bayes_factors(post)
+    if ess_uisd is not None:
+        if post.engine != "exact" or not post.intercept:
+            raise InputError("the ESS is of the predictive distribution of the exact engine", column="--ess-uisd",
+                             valid="--engine exact and a model with mu")
+        from bayesmeta.information import ess
+
+        result["ess"] = {"method": "elir", "uisd": ess_uisd, "predictive": ess(post, ess_uisd)}
     if mean_at or predict_at or contrast:
         from bayesmeta.model_spec import ModelSpec, combinations
 
@@ -152,6 +166,9 @@ def fit_command(
         return
     _print_table(post, thresholds, benefit, level, result["bayes_factors"], interval.value)
     _print_combinations(result, level)
+    if "ess" in result:
+        typer.echo(f"effective sample size of the predictive distribution (ELIR, UISD {ess_uisd:g}): "
+                   f"{result['ess']['predictive']:.1f}")
 
 
 def _covariate_formula(covariates: str | None) -> str | None:
