@@ -243,6 +243,32 @@ def test_modes_and_shortest_intervals_against_dense_quadrature(capsys):
     assert pdf(lo) == pytest.approx(pdf(hi), rel=1e-4)
 
 
+def test_network_contrasts_without_intercept_bucher1997(tmp_path, capsys):
+    """Roever & Friede 2023, sec. 3.2 (R bayesmeta's BucherEtAl1997 example): bmr(es, X) on the contrast columns
+    TMP.DP and AP.DP (TMP-SMX vs AP is their difference) with bmr's defaults, a uniform tau prior and flat
+    coefficients; the indirect contrast through summary(..., X.mean = c(1, -1))."""
+    counts = pd.read_csv(REF / "bucher1997.csv")
+    cells = counts[["events_treatment", "total_treatment", "events_control", "total_control"]].to_numpy(float)
+    a, n1, c, n2 = cells.T
+    b, d = n1 - a, n2 - c
+    zero = (np.column_stack([a, b, c, d]) == 0).any(axis=1)  # metafor's escalc: 0.5 added where a cell is 0
+    a, b, c, d = (v + 0.5 * zero for v in (a, b, c, d))
+    y, s = np.log(a * d / (b * c)), np.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
+    X = counts[["TMP.DP", "AP.DP"]].to_numpy(float)
+    # flat coefficients as the limit of normal(0, 1000): the posterior moves by about 1e-7 of its sd
+    dense = Dense(y, s, X, [0, 0], [1e3, 1e3], lambda t: np.zeros_like(t), upper=4.0)
+    argv = ["--formula", "0 + TMP.DP + AP.DP", "--tau-prior", "uniform(0, inf)", "--mu-prior", "flat",
+            "--contrast", "beta[TMP.DP]=1, beta[AP.DP]=-1", "--mean-at", "TMP.DP=1, AP.DP=-1"]
+    out = _run(capsys, ["fit", str(REF / "bucher1997.csv"), "--measure", "OR", *argv, "--json"])
+    _agree(out["beta[TMP.DP]"], dense.summary([1, 0]))
+    _agree(out["beta[AP.DP]"], dense.summary([0, 1]))
+    _agree(out["contrast"]["beta[TMP.DP]=1, beta[AP.DP]=-1"], dense.summary([1, -1]))
+    assert out["mean_at"]["TMP.DP=1, AP.DP=-1"] == out["contrast"]["beta[TMP.DP]=1, beta[AP.DP]=-1"]
+    plan = _plan(tmp_path, REF / "bucher1997.csv", measure="OR", formula="0 + TMP.DP + AP.DP",
+                 tau_prior="uniform(0, inf)", mu_prior="flat", contrast=["beta[TMP.DP]=1, beta[AP.DP]=-1"])
+    assert _run(capsys, ["fit", plan, "--json"])["contrast"] == out["contrast"]
+
+
 # -- errors: one line, exit 2 ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("args, words", [
     (["--formula", "0 + grp"], "no covariate column 'grp'"),
