@@ -126,6 +126,27 @@ def load_fit_plan(path: str | Path, base: ModelSpec | None = None) -> ModelSpec:
     return replace(base or ModelSpec(data=values["data"]), **values)
 
 
+def fit_spec(spec: ModelSpec):
+    """Fit ``spec`` by the exact engine (the table read as ``fit`` reads it); returns (posterior, design or None).
+    A ``posterior(...)`` tau prior is resolved relative to the data's folder."""
+    from bayesmeta.exact import fit_exact
+    from bayesmeta.formula import build_design
+    from bayesmeta.posterior_prior import resolve_tau_prior
+    from bayesmeta.tables import read_effect_table
+
+    table = read_effect_table(spec.data, spec.measure)
+    design, X, names, intercept = None, None, (), True
+    formula = spec.formula_text()
+    if formula:
+        design = build_design(formula, table.covariates, file=spec.data)
+        X, names, intercept = design.covariate_matrix, design.covariate_names, design.intercept
+    betas = coefficient_priors(spec.beta_prior, names, None)
+    tau = resolve_tau_prior(spec.tau_prior, Path(spec.data).parent)
+    post = fit_exact(table, mu_prior=spec.mu_prior, tau_prior=tau, X=X, covariate_names=names, beta_prior=betas,
+                     intercept=intercept)
+    return post, design
+
+
 def coefficient_priors(items: Sequence[str], names: Sequence[str], default: str | None) -> list[str] | None:
     """The priors of the coefficients ``names`` from ``--beta-prior`` items: "prior" for every coefficient,
     "name=prior" for one (a coefficient such as ``group[B]``, or a formula column, which sets all its coded

@@ -348,6 +348,27 @@ def test_fit_with_an_inverse_gamma_tau_prior_matches_quadrature(groups_csv, caps
     _agree(out["mu"], {k: v for k, v in dense.summary([1.0]).items() if k != "mode"})
 
 
+def test_tau_prior_from_the_posterior_of_another_fit(tmp_path, capsys):
+    first, second = GROUPS.iloc[:4], GROUPS.iloc[4:]
+    first.to_csv(tmp_path / "first.csv", index=False)
+    second.to_csv(tmp_path / "second.csv", index=False)
+    (tmp_path / "first.toml").write_text('[fit]\ndata = "first.csv"\nmu_prior = "normal(0, 2)"\n'
+                                         'tau_prior = "halfnormal(0.5)"\n')
+    plan = _plan(tmp_path, tmp_path / "second.csv", mu_prior="normal(0, 2)", tau_prior="posterior(first.toml)")
+    out = _run(capsys, ["fit", plan, "--json"])
+    assert out["priors"]["tau"] == "posterior(first.toml)"
+    # reference: p(tau | y_1) on the grid, normalised, as the prior of the second fit on the same grid
+    d1 = Dense(first.yi, first.sei, np.ones((4, 1)), [0.0], [2.0], _halfnormal(0.5))
+    log_prior = d1.lp - d1.lp.max() - math.log(np.sum(np.exp(d1.lp - d1.lp.max())) * (d1.tau[1] - d1.tau[0]))
+    d2 = Dense(second.yi, second.sei, np.ones((4, 1)), [0.0], [2.0], lambda t: log_prior)
+    _agree(out["mu"], d2.summary([1.0]), tol=1e-4)
+    tau_median = d2.tau[np.searchsorted(np.cumsum(d2.w), 0.5)]
+    assert out["tau"]["median"] == pytest.approx(tau_median, abs=2 * (d2.tau[1] - d2.tau[0]))
+    from_cli = _run(capsys, ["fit", str(tmp_path / "second.csv"), "--mu-prior", "normal(0, 2)", "--tau-prior",
+                             f"posterior({tmp_path / 'first.toml'})", "--json"])
+    assert from_cli["mu"] == out["mu"]
+
+
 # -- reinterpret -------------------------------------------------------------------------------------------------
 def test_reinterpret_diamond_kaul_and_direct_priors(capsys):
     rows = _run(capsys, ["reinterpret", "--estimate", "0.8", "--ci", "0.65", "0.98", "--mcid", "0.8",

@@ -102,8 +102,13 @@ def fit_command(
     """Fit y_i ~ N(theta_i, s_i^2), theta_i ~ N(mu + x_i'beta, tau^2) (or, with --likelihood binomial, the
     binomial-normal model on the arm counts) and print posterior summaries. DATA may also be a fit plan (.toml
     with a [fit] table: the options' names as keys)."""
+    plan_dir = None
     if data.lower().endswith(".toml"):
+        from pathlib import Path
+
         from bayesmeta.model_spec import ModelSpec, load_fit_plan
+
+        plan_dir = Path(data).parent
 
         spec = load_fit_plan(data, ModelSpec(data, measure_value(measure), mu_prior, tau_prior, formula, covariates,
                                              tuple(beta_prior or ()), interval.value, level, tuple(mean_at or ()),
@@ -115,6 +120,10 @@ def fit_command(
         beta_prior, interval, level = list(spec.beta_prior), Interval(spec.interval), spec.level
         mean_at, predict_at, contrast = list(spec.mean_at), list(spec.predict_at), list(spec.contrast)
         threshold, ess_uisd = list(spec.thresholds), spec.ess_uisd
+    if "posterior(" in tau_prior:
+        from bayesmeta.posterior_prior import resolve_tau_prior
+
+        tau_prior = resolve_tau_prior(tau_prior, plan_dir)  # type: ignore[assignment]
     binomial = likelihood is Likelihood.binomial
     if binomial and engine is Engine.exact:
         raise InputError("the binomial likelihood is fitted by NUTS, not by the exact engine", column="--engine",
