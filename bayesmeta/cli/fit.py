@@ -81,6 +81,13 @@ def fit_command(
                                       "et al. 2020) of the predictive distribution for this unit-information SD "
                                       "(R bayesmeta's ess(); see bayesmeta.information.uisd)", callback=finite)
     ] = None,
+    pppvalue: Annotated[
+        Optional[list[str]], typer.Option("--pppvalue", help='posterior predictive p-value (R bayesmeta\'s '
+                                          'pppvalue): "mu = 0" (two-sided), "mu = 0, less", "mu = 0, greater" or '
+                                          '"tau = 0, greater"; statistic: the posterior median (repeatable)')
+    ] = None,
+    ppp_n: Annotated[int, typer.Option("--ppp-n", help="Monte Carlo replicates of --pppvalue (seeded by --seed)",
+                                       min=10)] = 1000,
     contrast: Annotated[
         Optional[list[str]], typer.Option("--contrast", help='linear combination of coefficients, e.g. '
                                           '"beta[group[A]]=1, beta[group[B]]=-1" (repeatable)')
@@ -164,6 +171,8 @@ def fit_command(
         from bayesmeta.information import ess
 
         result["ess"] = {"method": "elir", "uisd": ess_uisd, "predictive": ess(post, ess_uisd)}
+    if pppvalue:
+        result["pppvalue"] = _pppvalues(post, pppvalue, ppp_n, seed)
     if mean_at or predict_at or contrast:
         from bayesmeta.model_spec import ModelSpec, combinations
 
@@ -175,6 +184,9 @@ def fit_command(
         return
     _print_table(post, thresholds, benefit, level, result["bayes_factors"], interval.value)
     _print_combinations(result, level)
+    for text, row in (result.get("pppvalue") or {}).items():
+        typer.echo(f"posterior predictive p-value, {text}: {row['p_value']:.4f} (Monte Carlo se {row['mc_se']:.4f}, "
+                   f"n = {row['n']})")
     if "ess" in result:
         typer.echo(f"effective sample size of the predictive distribution (ELIR, UISD {ess_uisd:g}): "
                    f"{result['ess']['predictive']:.1f}")
@@ -304,3 +316,24 @@ def _print_combinations(result: dict, level: float) -> None:
         for text, row in (result.get(key) or {}).items():
             typer.echo(f"{label} {text}: median {row['median']:.4f}, mean {row['mean']:.4f}, sd {row['sd']:.4f}, "
                        f"{100 * level:g}% CrI [{row['ci_lower']:.4f}, {row['ci_upper']:.4f}]")
+
+
+def _pppvalues(post, items: list[str], n: int, seed: int) -> dict[str, dict]:
+    """``--pppvalue "mu = 0[, less|greater|two.sided]"`` -> {text: PPPValue as a dict}."""
+    from bayesmeta.pppvalue import ALTERNATIVES, pppvalue
+
+    out = {}
+    for text in items:
+        head, _, alternative = (t.strip() for t in text.partition(","))
+        param, sep, value = (t.strip() for t in head.partition("="))
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not sep or param not in ("mu", "tau") or not math.isfinite(number) or \
+                (alternative and alternative not in ALTERNATIVES):
+            raise InputError(f"cannot read --pppvalue {text!r}", column="--pppvalue",
+                             valid='"mu = 0", "mu = 0, less", "mu = 0, greater" or "tau = 0, greater"')
+        alternative = alternative or ("greater" if param == "tau" else "two.sided")
+        out[text] = pppvalue(post, param, number, alternative, n=n, seed=seed).as_dict()
+    return out
