@@ -8,7 +8,8 @@ interaction ``a:b`` of such; ``a * b`` is ``a + b + a:b`` (``a * b * c`` all the
 - ``"0 + group"``: no intercept, one coefficient per level of group (the group means; Roever & Friede 2023, sec.
   3.2, for the network contrasts of an indirect comparison write one 0/1 or -1/0/1 column per basic contrast and
   ``"0 + AB + AC"``);
-- ``"dose * onset"``: intercept, dose slope, onset level differences and the dose slope's differences by level.
+- ``"dose * onset"``: intercept, dose slope, onset level differences and the dose slope's differences by level;
+- ``"factor(onset, ref = \"early\")"``: a factor with the reference level chosen (R's ``relevel``).
 
 Coding (as R's ``model.matrix`` with treatment contrasts): a numeric column enters as it is; a factor is coded by
 indicators of its levels other than the reference level (:func:`bayesmeta.design.reference_level`: the most
@@ -30,9 +31,30 @@ import pandas as pd
 from bayesmeta.design import _check_complete, _is_numeric, reference_level
 from bayesmeta.errors import InputError
 
-_NAME = re.compile(r"^(?:factor\(\s*([A-Za-z_.][\w.]*)\s*\)|([A-Za-z_.][\w.]*))$")
-FORMULA_HELP = ('terms joined by "+": a column, factor(column), an interaction a:b, a * b (= a + b + a:b); '
-                '"0 +" drops the intercept, e.g. "0 + group", "year", "dose * onset"')
+_NAME = re.compile(r"^(?:factor\(\s*([A-Za-z_.][\w.]*)\s*(?:,\s*(?:ref\s*=\s*)?(?:\"([^\"]*)\"|'([^']*)'))?\s*\)"
+                   r"|([A-Za-z_.][\w.]*))$")
+FORMULA_HELP = ('terms joined by "+": a column, factor(column) or factor(column, ref = "level"), an interaction '
+                'a:b, a * b (= a + b + a:b); "0 +" drops the intercept, e.g. "0 + group", "year", "dose * onset"')
+
+
+def _split_top(text: str, seps: str) -> tuple[list[str], list[str]]:
+    """Split ``text`` at the characters ``seps`` outside quotes and parentheses: (pieces, separators)."""
+    pieces, found, depth, quote, start = [], [], 0, "", 0
+    for i, ch in enumerate(text):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch in seps and depth == 0:
+            pieces.append(text[start:i].strip())
+            found.append(ch)
+            start = i + 1
+    pieces.append(text[start:].strip())
+    return pieces, found
 
 
 @dataclass(frozen=True)
@@ -54,6 +76,8 @@ class Formula:
     intercept: bool
     terms: tuple[tuple[str, ...], ...]
     forced: frozenset[str] = field(default_factory=frozenset)
+    references: tuple[tuple[str, str], ...] = ()
+    """Reference levels chosen in the formula, factor(column, ref = "level")."""
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -72,29 +96,28 @@ def parse_formula(text: str) -> Formula:
     if not body:
         raise _fail(text, "it is empty")
     intercept = True
-    tokens = re.split(r"\s*([+-])\s*", body)
-    if tokens[0] == "":
-        tokens = tokens[1:]
+    parts_, signs = _split_top(body, "+-")
+    if parts_[0] == "":
+        parts_, signs = parts_[1:], signs
     else:
-        tokens = ["+", *tokens]
+        signs = ["+", *signs]
     pieces: list[tuple[int, str]] = []
-    for sign, piece in zip(tokens[0::2], tokens[1::2]):
+    for sign, piece in zip(signs, parts_):
         if not piece:
-            raise _fail(text, "an empty term")
+            raise _fail(text, "an empty term or a sign at its end")
         pieces.append((-1 if sign == "-" else 1, piece))
-    if len(tokens) % 2:
-        raise _fail(text, "it ends with a sign")
     terms: list[tuple[str, ...]] = []
     forced: set[str] = set()
+    references: dict[str, str] = {}
     for sign, piece in pieces:
         if piece in ("0", "1"):
             intercept = piece == "1" if sign > 0 else piece == "0"
             continue
         if sign < 0:
             raise _fail(text, f"only the intercept can be removed ('- 1'), not {piece!r}")
-        if ":" in piece and "*" in piece:
+        if ":" in _split_top(piece, ":")[1] and "*" in _split_top(piece, "*")[1]:
             raise _fail(text, f"mix of ':' and '*' in {piece!r}; write a * b + a:c")
-        parts = [p.strip() for p in re.split(r"[:*]", piece)]
+        parts, _ = _split_top(piece, ":*")
         names = []
         for part in parts:
             m = _NAME.match(part)
@@ -102,7 +125,12 @@ def parse_formula(text: str) -> Formula:
                 raise _fail(text, f"{part!r} is not a column name or factor(column)")
             if m.group(1):
                 forced.add(m.group(1))
-            names.append(m.group(1) or m.group(2))
+                ref = m.group(2) if m.group(2) is not None else m.group(3)
+                if ref is not None:
+                    if references.get(m.group(1), ref) != ref:
+                        raise _fail(text, f"two reference levels for {m.group(1)!r}")
+                    references[m.group(1)] = ref
+            names.append(m.group(1) or m.group(4))
         if len(set(names)) != len(names):
             raise _fail(text, f"a column appears twice in {piece!r}")
         if "*" in piece:
@@ -113,7 +141,7 @@ def parse_formula(text: str) -> Formula:
     unique = tuple(dict.fromkeys(terms))
     if not unique and not intercept:
         raise _fail(text, "no terms and no intercept")
-    return Formula(text, intercept, unique, frozenset(forced))
+    return Formula(text, intercept, unique, frozenset(forced), tuple(references.items()))
 
 
 @dataclass(frozen=True)
@@ -170,7 +198,7 @@ class Design:
         return x[0]
 
 
-def _variable(series: pd.Series, column: str, factor: bool) -> Variable:
+def _variable(series: pd.Series, column: str, factor: bool, reference: str | None = None) -> Variable:
     _check_complete(series, column)
     if not factor and _is_numeric(series):
         values = series.to_numpy(dtype=float)
@@ -183,7 +211,10 @@ def _variable(series: pd.Series, column: str, factor: bool) -> Variable:
     if len(levels) < 2:
         raise InputError(f"factor has a single level ({levels[0]!r})", column=column,
                          valid="a factor with at least two levels")
-    return Variable(column, True, levels, reference_level(pd.Series(text)))
+    if reference is not None and reference not in levels:
+        raise InputError(f"reference level {reference!r} is not a level of {column!r}", column=column,
+                         valid=", ".join(levels))
+    return Variable(column, True, levels, reference if reference is not None else reference_level(pd.Series(text)))
 
 
 def _as_text(series: pd.Series) -> list[str]:
@@ -225,7 +256,8 @@ def build_design(formula: str | Formula, table: pd.DataFrame, *, file: str | Non
     if missing:
         raise InputError(f"no covariate column {missing[0]!r} (formula {f.text!r})", file=file, column=missing[0],
                          valid=", ".join(map(str, table.columns)) or "no other columns in this file")
-    variables = {c: _variable(table[c], c, c in f.forced) for c in f.columns}
+    refs = dict(f.references)
+    variables = {c: _variable(table[c], c, c in f.forced, refs.get(c)) for c in f.columns}
     first_factor = next((t[0] for t in f.terms if len(t) == 1 and variables[t[0]].factor), None)
     full = frozenset({first_factor}) if (not f.intercept and first_factor) else frozenset()
     data = {c: (np.array(_as_text(table[c])) if variables[c].factor else table[c].to_numpy(dtype=float))

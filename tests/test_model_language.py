@@ -269,6 +269,41 @@ def test_network_contrasts_without_intercept_bucher1997(tmp_path, capsys):
     assert _run(capsys, ["fit", plan, "--json"])["contrast"] == out["contrast"]
 
 
+def _log_or(counts: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """metafor's escalc(measure = "OR") with 0.5 added to the cells of a study with a zero cell; a study without
+    events in either arm is left out, as the table reader does (metafor keeps it, with drop00 = FALSE)."""
+    cells = counts[["events_treatment", "total_treatment", "events_control", "total_control"]].to_numpy(float)
+    a, n1, c, n2 = cells.T
+    keep = ~((a == 0) & (c == 0))
+    a, n1, c, n2 = a[keep], n1[keep], c[keep], n2[keep]
+    b, d = n1 - a, n2 - c
+    zero = (np.column_stack([a, b, c, d]) == 0).any(axis=1)
+    a, b, c, d = (v + 0.5 * zero for v in (a, b, c, d))
+    return counts[keep], np.log(a * d / (b * c)), np.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
+
+
+def test_continuous_covariate_by_factor_interaction_roberge2017(tmp_path, capsys):
+    """Roever & Friede 2023, sec. 3.3 (R bayesmeta's RobergeEtAl2017, preeclampsia): the log OR against aspirin
+    dose, by onset of treatment (up to or after week 16), with their interaction; bmr's default priors (uniform
+    tau, flat coefficients); the mean effect at dose 100 up to week 16 and a new study's effect after week 16."""
+    counts = pd.read_csv(REF / "roberge2017_pe.csv")
+    kept, y, s = _log_or(counts)
+    late = (kept.onset == "after wk 16").to_numpy(float)
+    dose = kept.dose.to_numpy(float)
+    X = np.column_stack([np.ones(len(kept)), dose, late, dose * late])
+    dense = Dense(y, s, X, np.zeros(4), [1e3] * 4, lambda t: np.zeros_like(t), upper=3.0)
+    formula = 'dose * factor(onset, ref = "up to wk 16")'
+    argv = ["--formula", formula, "--mu-prior", "flat", "--tau-prior", "uniform(0, inf)",
+            "--mean-at", "dose=100, onset=up to wk 16", "--predict-at", "dose=100, onset=after wk 16"]
+    out = _run(capsys, ["fit", str(REF / "roberge2017_pe.csv"), "--measure", "OR", *argv, "--json"])
+    _agree(out["beta[dose:onset[after wk 16]]"], dense.summary([0, 0, 0, 1]), tol=1e-4)
+    _agree(out["mean_at"]["dose=100, onset=up to wk 16"], dense.summary([1, 100, 0, 0]), tol=1e-4)
+    _agree(out["predict_at"]["dose=100, onset=after wk 16"], dense.summary([1, 100, 1, 100], new=True), tol=1e-4)
+    plan = _plan(tmp_path, REF / "roberge2017_pe.csv", measure="OR", formula=formula, mu_prior="flat",
+                 tau_prior="uniform(0, inf)", mean_at=["dose=100, onset=up to wk 16"])
+    assert _run(capsys, ["fit", plan, "--json"])["mean_at"] == {k: v for k, v in out["mean_at"].items()}
+
+
 # -- errors: one line, exit 2 ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("args, words", [
     (["--formula", "0 + grp"], "no covariate column 'grp'"),
@@ -278,6 +313,7 @@ def test_network_contrasts_without_intercept_bucher1997(tmp_path, capsys):
     (["--formula", "group", "--mean-at", "group=Z"], "'Z' is not a level of 'group'"),
     (["--formula", "0 + group", "--threshold", "0.5"], "a model without intercept has none"),
     (["--beta-prior", "normal(0, 1)"], "--beta-prior needs a meta-regression"),
+    (["--formula", 'factor(group, ref = "Z")'], "reference level 'Z' is not a level of 'group'"),
     (["--formula", "0 + group", "--contrast", "beta[group[A]]"], "is not coefficient=weight"),
 ])
 def test_bad_model_language_is_one_line_and_exit_2(groups_csv, capsys, args, words):
