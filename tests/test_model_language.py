@@ -5,40 +5,28 @@ dense-quadrature computation (multivariate normal marginal likelihood by scipy, 
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import integrate, optimize, stats
+from scipy import optimize, stats
 
 from bayesmeta.cli import main
-
-REF = Path(__file__).parent / "reference"
-PUBLISHED = json.loads((REF / "bayesmeta_published.json").read_text())
-
-
-def _digits(x: float) -> float:
-    """Half a unit in the last printed digit of a published number."""
-    text = repr(x)
-    decimals = len(text.split(".")[1]) if "." in text and "e" not in text else 0
-    return 0.5 * 10.0**-decimals + 1e-12
+from dense_nnhm import GROUPS, PUBLISHED, REF, Dense
+from dense_nnhm import agree as _agree
+from dense_nnhm import digits as _digits
+from dense_nnhm import halfnormal as _halfnormal
+from dense_nnhm import plan_file as _plan
+from dense_nnhm import run as _run
 
 
-def _run(capsys, argv: list[str]) -> dict:
-    assert main(argv) == 0, capsys.readouterr().err
-    return json.loads(capsys.readouterr().out)
-
-
-def _plan(tmp_path: Path, data: Path, **keys) -> str:
-    lines = ["[fit]", f'data = "{data}"']
-    for key, value in keys.items():
-        lines.append(f"{key} = {json.dumps(value)}")
-    path = tmp_path / "fit.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return str(path)
+@pytest.fixture(scope="module")
+def groups_csv(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("ml") / "groups.csv"
+    GROUPS.to_csv(path, index=False)
+    return path
 
 
 # -- published R bayesmeta numbers from the command line and from a plan -----------------------------------------
@@ -112,80 +100,6 @@ def test_crins_tail_probabilities_from_the_command_line(capsys):
     assert out["prob_above"]["1.0"] == pytest.approx(ref["p_mu_above_0"], rel=0.05)
 
 
-# -- an independent computation ----------------------------------------------------------------------------------
-class Dense:
-    """The normal-normal meta-regression with normal priors on every coefficient, by brute force: p(tau | y) on a
-    fine grid from scipy's multivariate normal N(y; X b0, S_tau + X B0 X'), b | tau, y by the textbook conjugate
-    update, and the marginal of c'b (+ a new study's u) as the grid-weighted normal mixture."""
-
-    def __init__(self, y, s, X, b0, bsd, tau_logpdf, upper=6.0, n=4001):
-        self.y, self.s, self.X = np.asarray(y), np.asarray(s), np.asarray(X, dtype=float)
-        self.b0, self.B0 = np.asarray(b0, dtype=float), np.diag(np.asarray(bsd, dtype=float) ** 2)
-        self.tau = np.linspace(0.0, upper, n)
-        k = self.y.size
-        t2 = self.tau[:, None] ** 2
-        cov = (self.X @ self.B0 @ self.X.T)[None] + np.eye(k)[None] * (self.s**2 + t2)[:, None, :]
-        r = self.y - self.X @ self.b0
-        _, logdet = np.linalg.slogdet(cov)
-        quad = np.einsum("i,mi->m", r, np.linalg.solve(cov, np.broadcast_to(r, (n, k))[..., None])[..., 0])
-        lp = -0.5 * (k * math.log(2 * math.pi) + logdet + quad) + tau_logpdf(self.tau)
-        w = np.exp(lp - lp.max())
-        w[0] *= 0.5
-        w[-1] *= 0.5
-        self.w = w / w.sum()
-        self.lp = lp
-        P0 = np.linalg.inv(self.B0)
-        W = 1.0 / (self.s**2 + t2)  # (n, k)
-        A = np.einsum("ki,mk,kj->mij", self.X, W, self.X) + P0[None]
-        self.V = np.linalg.inv(A)
-        rhs = np.einsum("ki,mk->mi", self.X, W * self.y) + (P0 @ self.b0)[None]
-        self.m = np.einsum("mij,mj->mi", self.V, rhs)
-
-    def mixture(self, c, new=False):
-        c = np.asarray(c, dtype=float)
-        mean = self.m @ c
-        var = np.einsum("i,mij,j->m", c, self.V, c) + (self.tau**2 if new else 0.0)
-        return mean, np.sqrt(var)
-
-    def summary(self, c, new=False):
-        mean, sd = self.mixture(c, new)
-        cdf = lambda x: float(np.sum(self.w * stats.norm.cdf(x, mean, sd)))
-        lo, hi = mean.min() - 10 * sd.max(), mean.max() + 10 * sd.max()
-        q = lambda p: optimize.brentq(lambda x: cdf(x) - p, lo, hi, xtol=1e-12)
-        m1 = float(np.sum(self.w * mean))
-        m2 = float(np.sum(self.w * (sd**2 + mean**2)))
-        pdf = lambda x: float(np.sum(self.w * stats.norm.pdf(x, mean, sd)))
-        mode = optimize.minimize_scalar(lambda x: -pdf(x), bounds=(q(0.3), q(0.7)), method="bounded",
-                                        options={"xatol": 1e-10}).x
-        return {"median": q(0.5), "mean": m1, "sd": math.sqrt(m2 - m1 * m1), "ci_lower": q(0.025),
-                "ci_upper": q(0.975), "mode": mode}
-
-
-def _agree(got: dict, want: dict, tol: float = 2e-5) -> None:
-    for key, value in want.items():
-        assert got[key] == pytest.approx(value, abs=tol * max(1.0, abs(value))), (key, got[key], value)
-
-
-GROUPS = pd.DataFrame({
-    "study": list("abcdefgh"),
-    "yi": [-0.52, -0.21, -0.93, -0.71, -0.12, -0.44, -0.30, -0.85],
-    "sei": [0.30, 0.25, 0.40, 0.30, 0.20, 0.35, 0.28, 0.33],
-    "group": ["A", "A", "B", "B", "C", "C", "A", "B"],
-    "dose": [1.0, 2.0, 1.5, 3.0, 0.5, 1.0, 2.5, 2.0],
-})
-
-
-@pytest.fixture(scope="module")
-def groups_csv(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("ml") / "groups.csv"
-    GROUPS.to_csv(path, index=False)
-    return path
-
-
-def _halfnormal(scale):
-    return lambda t: stats.halfnorm.logpdf(t, scale=scale)
-
-
 def test_group_means_without_intercept_mean_and_prediction(groups_csv, capsys):
     out = _run(capsys, ["fit", str(groups_csv), "--formula", "0 + group", "--beta-prior", "normal(0, 2)",
                         "--tau-prior", "halfnormal(0.5)", "--mean-at", "group=B", "--predict-at", "group=B",
@@ -223,7 +137,7 @@ def test_interaction_with_per_coefficient_priors_from_a_plan(groups_csv, tmp_pat
 def test_modes_and_shortest_intervals_against_dense_quadrature(capsys):
     data = pd.read_csv(REF / "crins2014.csv")
     out = _run(capsys, ["fit", str(REF / "crins2014.csv"), "--measure", "OR", "--interval", "shortest", "--json"])
-    dense = Dense(data.yi, data.sei, np.ones((len(data), 1)), [0.0], [4.0], _halfnormal(0.5), upper=4.0, n=4001)
+    dense = Dense(data.yi, data.sei, np.ones((len(data), 1)), [0.0], [4.0], _halfnormal(0.5), upper=4.0, n=2001)
     assert out["mu"]["mode"] == pytest.approx(dense.summary([1.0])["mode"], abs=1e-5)
     assert out["predictive"]["mode"] == pytest.approx(dense.summary([1.0], new=True)["mode"], abs=1e-5)
     # the tau mode: the maximum of p(tau | y), refined between grid neighbours by the same closed form
@@ -241,67 +155,6 @@ def test_modes_and_shortest_intervals_against_dense_quadrature(capsys):
     lo, hi = out["mu"]["ci_lower"], out["mu"]["ci_upper"]
     assert cdf(hi) - cdf(lo) == pytest.approx(0.95, abs=1e-6)
     assert pdf(lo) == pytest.approx(pdf(hi), rel=1e-4)
-
-
-def test_network_contrasts_without_intercept_bucher1997(tmp_path, capsys):
-    """Roever & Friede 2023, sec. 3.2 (R bayesmeta's BucherEtAl1997 example): bmr(es, X) on the contrast columns
-    TMP.DP and AP.DP (TMP-SMX vs AP is their difference) with bmr's defaults, a uniform tau prior and flat
-    coefficients; the indirect contrast through summary(..., X.mean = c(1, -1))."""
-    counts = pd.read_csv(REF / "bucher1997.csv")
-    cells = counts[["events_treatment", "total_treatment", "events_control", "total_control"]].to_numpy(float)
-    a, n1, c, n2 = cells.T
-    b, d = n1 - a, n2 - c
-    zero = (np.column_stack([a, b, c, d]) == 0).any(axis=1)  # metafor's escalc: 0.5 added where a cell is 0
-    a, b, c, d = (v + 0.5 * zero for v in (a, b, c, d))
-    y, s = np.log(a * d / (b * c)), np.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
-    X = counts[["TMP.DP", "AP.DP"]].to_numpy(float)
-    # flat coefficients as the limit of normal(0, 1000): the posterior moves by about 1e-7 of its sd
-    dense = Dense(y, s, X, [0, 0], [1e3, 1e3], lambda t: np.zeros_like(t), upper=4.0)
-    argv = ["--formula", "0 + TMP.DP + AP.DP", "--tau-prior", "uniform(0, inf)", "--mu-prior", "flat",
-            "--contrast", "beta[TMP.DP]=1, beta[AP.DP]=-1", "--mean-at", "TMP.DP=1, AP.DP=-1"]
-    out = _run(capsys, ["fit", str(REF / "bucher1997.csv"), "--measure", "OR", *argv, "--json"])
-    _agree(out["beta[TMP.DP]"], dense.summary([1, 0]))
-    _agree(out["beta[AP.DP]"], dense.summary([0, 1]))
-    _agree(out["contrast"]["beta[TMP.DP]=1, beta[AP.DP]=-1"], dense.summary([1, -1]))
-    assert out["mean_at"]["TMP.DP=1, AP.DP=-1"] == out["contrast"]["beta[TMP.DP]=1, beta[AP.DP]=-1"]
-    plan = _plan(tmp_path, REF / "bucher1997.csv", measure="OR", formula="0 + TMP.DP + AP.DP",
-                 tau_prior="uniform(0, inf)", mu_prior="flat", contrast=["beta[TMP.DP]=1, beta[AP.DP]=-1"])
-    assert _run(capsys, ["fit", plan, "--json"])["contrast"] == out["contrast"]
-
-
-def _log_or(counts: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """metafor's escalc(measure = "OR") with 0.5 added to the cells of a study with a zero cell; a study without
-    events in either arm is left out, as the table reader does (metafor keeps it, with drop00 = FALSE)."""
-    cells = counts[["events_treatment", "total_treatment", "events_control", "total_control"]].to_numpy(float)
-    a, n1, c, n2 = cells.T
-    keep = ~((a == 0) & (c == 0))
-    a, n1, c, n2 = a[keep], n1[keep], c[keep], n2[keep]
-    b, d = n1 - a, n2 - c
-    zero = (np.column_stack([a, b, c, d]) == 0).any(axis=1)
-    a, b, c, d = (v + 0.5 * zero for v in (a, b, c, d))
-    return counts[keep], np.log(a * d / (b * c)), np.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
-
-
-def test_continuous_covariate_by_factor_interaction_roberge2017(tmp_path, capsys):
-    """Roever & Friede 2023, sec. 3.3 (R bayesmeta's RobergeEtAl2017, preeclampsia): the log OR against aspirin
-    dose, by onset of treatment (up to or after week 16), with their interaction; bmr's default priors (uniform
-    tau, flat coefficients); the mean effect at dose 100 up to week 16 and a new study's effect after week 16."""
-    counts = pd.read_csv(REF / "roberge2017_pe.csv")
-    kept, y, s = _log_or(counts)
-    late = (kept.onset == "after wk 16").to_numpy(float)
-    dose = kept.dose.to_numpy(float)
-    X = np.column_stack([np.ones(len(kept)), dose, late, dose * late])
-    dense = Dense(y, s, X, np.zeros(4), [1e3] * 4, lambda t: np.zeros_like(t), upper=3.0)
-    formula = 'dose * factor(onset, ref = "up to wk 16")'
-    argv = ["--formula", formula, "--mu-prior", "flat", "--tau-prior", "uniform(0, inf)",
-            "--mean-at", "dose=100, onset=up to wk 16", "--predict-at", "dose=100, onset=after wk 16"]
-    out = _run(capsys, ["fit", str(REF / "roberge2017_pe.csv"), "--measure", "OR", *argv, "--json"])
-    _agree(out["beta[dose:onset[after wk 16]]"], dense.summary([0, 0, 0, 1]), tol=1e-4)
-    _agree(out["mean_at"]["dose=100, onset=up to wk 16"], dense.summary([1, 100, 0, 0]), tol=1e-4)
-    _agree(out["predict_at"]["dose=100, onset=after wk 16"], dense.summary([1, 100, 1, 100], new=True), tol=1e-4)
-    plan = _plan(tmp_path, REF / "roberge2017_pe.csv", measure="OR", formula=formula, mu_prior="flat",
-                 tau_prior="uniform(0, inf)", mean_at=["dose=100, onset=up to wk 16"])
-    assert _run(capsys, ["fit", plan, "--json"])["mean_at"] == {k: v for k, v in out["mean_at"].items()}
 
 
 # -- errors: one line, exit 2 ----------------------------------------------------------------------------------
@@ -328,37 +181,6 @@ def test_fit_plan_with_an_unknown_key_names_it(groups_csv, tmp_path, capsys):
     assert "fit.formulas" in capsys.readouterr().err
 
 
-# -- effective sample size and unit-information SD ---------------------------------------------------------------
-def test_baeten_uisd_and_ess_from_the_command_line_and_a_plan(tmp_path, capsys):
-    from bayesmeta.information import uisd
-
-    ref = PUBLISHED["baeten2013_ess"]
-    counts = pd.read_csv(REF / "baeten2013.csv")
-    x, n = counts.events.to_numpy(float), counts.total.to_numpy(float)
-    effects = pd.DataFrame({"study": counts.study, "yi": np.log(x / (n - x)), "sei": np.sqrt(1 / x + 1 / (n - x))})
-    data = tmp_path / "baeten_plo.csv"
-    effects.to_csv(data, index=False)
-    assert uisd(n, effects.sei) == pytest.approx(ref["uisd"], abs=_digits(ref["uisd"]))
-    out = _run(capsys, ["fit", str(data), "--mu-prior", "flat", "--tau-prior", "uniform(0, inf)",
-                        "--ess-uisd", "2.35", "--json"])
-    # R's ESS derives from its normal-mixture approximation of the predictive density (its 'delta' and 'epsilon'
-    # accuracy settings); curvature, which the ELIR integrates, carries that error: 45.61 here against 45.7
-    assert out["ess"]["predictive"] == pytest.approx(ref["ess_elir"], rel=0.005)
-    plan = _plan(tmp_path, data, mu_prior="flat", tau_prior="uniform(0, inf)", ess_uisd=2.35)
-    assert _run(capsys, ["fit", plan, "--json"])["ess"] == out["ess"]
-    from bayesmeta.exact import fit_exact
-    from bayesmeta.information import ess
-
-    post = fit_exact(effects.yi, effects.sei, mu_prior="flat", tau_prior="uniform(0, inf)")
-    logodds = ess(post, lambda t: 2 * np.cosh(t / 2))
-    assert logodds == pytest.approx(ref["ess_elir_logodds_uisd"], rel=0.005)
-    # a normal distribution's ESS is sigma_u^2 / s^2 by either method (closed form)
-    normal = fit_exact([0.3], [0.2], mu_prior="normal(0, 0.5)", tau_prior="halfnormal(1e-9)")
-    sd = normal.marginal("mu").std()
-    assert ess(normal, 2.0, param="mu") == pytest.approx(4.0 / sd**2, rel=1e-5)  # 2e-6 left in the tails
-    assert ess(normal, 2.0, param="mu", method="vr") == pytest.approx(4.0 / sd**2, rel=1e-9)
-
-
 # -- tau priors --------------------------------------------------------------------------------------------------
 def test_new_tau_priors_match_scipy_and_R_definitions():
     from bayesmeta.priors import parse_prior
@@ -374,35 +196,6 @@ def test_new_tau_priors_match_scipy_and_R_definitions():
     draws = rhodes.rvs(20000, 1)
     assert np.mean(draws < math.sqrt(math.exp(-3.44))) == pytest.approx(0.5, abs=0.01)
     assert float(parse_prior("invgamma(2, 0.5)").logpdf(0.0)) == -np.inf
-
-
-def test_fit_with_an_inverse_gamma_tau_prior_matches_quadrature(groups_csv, capsys):
-    out = _run(capsys, ["fit", str(groups_csv), "--mu-prior", "normal(0, 2)", "--tau-prior", "invgamma(3, 0.6)",
-                        "--json"])
-    dense = Dense(GROUPS.yi, GROUPS.sei, np.ones((8, 1)), [0.0], [2.0],
-                  lambda t: np.where(t > 0, stats.invgamma.logpdf(np.maximum(t, 1e-300), 3, scale=0.6), -np.inf))
-    _agree(out["mu"], {k: v for k, v in dense.summary([1.0]).items() if k != "mode"})
-
-
-def test_tau_prior_from_the_posterior_of_another_fit(tmp_path, capsys):
-    first, second = GROUPS.iloc[:4], GROUPS.iloc[4:]
-    first.to_csv(tmp_path / "first.csv", index=False)
-    second.to_csv(tmp_path / "second.csv", index=False)
-    (tmp_path / "first.toml").write_text('[fit]\ndata = "first.csv"\nmu_prior = "normal(0, 2)"\n'
-                                         'tau_prior = "halfnormal(0.5)"\n')
-    plan = _plan(tmp_path, tmp_path / "second.csv", mu_prior="normal(0, 2)", tau_prior="posterior(first.toml)")
-    out = _run(capsys, ["fit", plan, "--json"])
-    assert out["priors"]["tau"] == "posterior(first.toml)"
-    # reference: p(tau | y_1) on the grid, normalised, as the prior of the second fit on the same grid
-    d1 = Dense(first.yi, first.sei, np.ones((4, 1)), [0.0], [2.0], _halfnormal(0.5))
-    log_prior = d1.lp - d1.lp.max() - math.log(np.sum(np.exp(d1.lp - d1.lp.max())) * (d1.tau[1] - d1.tau[0]))
-    d2 = Dense(second.yi, second.sei, np.ones((4, 1)), [0.0], [2.0], lambda t: log_prior)
-    _agree(out["mu"], d2.summary([1.0]), tol=1e-4)
-    tau_median = d2.tau[np.searchsorted(np.cumsum(d2.w), 0.5)]
-    assert out["tau"]["median"] == pytest.approx(tau_median, abs=2 * (d2.tau[1] - d2.tau[0]))
-    from_cli = _run(capsys, ["fit", str(tmp_path / "second.csv"), "--mu-prior", "normal(0, 2)", "--tau-prior",
-                             f"posterior({tmp_path / 'first.toml'})", "--json"])
-    assert from_cli["mu"] == out["mu"]
 
 
 # -- reinterpret -------------------------------------------------------------------------------------------------
