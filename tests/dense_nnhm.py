@@ -67,6 +67,12 @@ class Dense:
         rhs = np.einsum("ki,mk->mi", self.X, W * self.y) + (P0 @ self.b0)[None]
         self.m = np.einsum("mij,mj->mi", self.V, rhs)
 
+    def log_evidence(self) -> float:
+        """log p(y) = log of the trapezoid integral of p(tau) p(y | tau) over the grid."""
+        top = self.lp.max()
+        f = np.exp(self.lp - top)
+        return float(top + math.log((f.sum() - 0.5 * (f[0] + f[-1])) * (self.tau[1] - self.tau[0])))
+
     def mixture(self, c, new=False):
         c = np.asarray(c, dtype=float)
         mean = self.m @ c

@@ -147,3 +147,18 @@ def test_tau_prior_from_the_posterior_of_another_fit(tmp_path, capsys):
     from_cli = _run(capsys, ["fit", str(tmp_path / "second.csv"), "--mu-prior", "normal(0, 2)", "--tau-prior",
                              f"posterior({tmp_path / 'first.toml'})", "--json"])
     assert from_cli["mu"] == out["mu"]
+
+
+def test_model_selection_by_marginal_likelihood(groups_csv, tmp_path, capsys):
+    """Roever & Friede 2023, sec. 3.4: models compared by their marginal likelihoods (Bayes factors), every prior
+    proper; each log p(y) against the dense quadrature's."""
+    common = ["--mu-prior", "normal(0, 2)", "--tau-prior", "halfnormal(0.5)", "--json"]
+    plain = _run(capsys, ["fit", str(groups_csv), *common])
+    grouped = _run(capsys, ["fit", str(groups_csv), "--formula", "group", "--beta-prior", "normal(0, 1)", *common])
+    X = np.column_stack([np.ones(8), GROUPS.group == "B", GROUPS.group == "C"]).astype(float)
+    d0 = Dense(GROUPS.yi, GROUPS.sei, np.ones((8, 1)), [0.0], [2.0], _halfnormal(0.5))
+    d1 = Dense(GROUPS.yi, GROUPS.sei, X, np.zeros(3), [2.0, 1.0, 1.0], _halfnormal(0.5))
+    assert plain["log_marginal_likelihood"] == pytest.approx(d0.log_evidence(), abs=1e-5)
+    assert grouped["log_marginal_likelihood"] == pytest.approx(d1.log_evidence(), abs=1e-5)
+    flat = _run(capsys, ["fit", str(groups_csv), "--mu-prior", "flat", "--json"])
+    assert "log_marginal_likelihood" not in flat  # undefined with an improper prior

@@ -164,6 +164,8 @@ def fit_command(
     if not benefit.below:
         result["prob_above"] = {str(t): benefit.probability(post, t) for t in thresholds}
     result["bayes_factors"] = _bayes_factors(post)
+    if "log_marginal_likelihood" in post.extras:  # model comparison (Bayes factors between designs, all priors proper)
+        result["log_marginal_likelihood"] = post.extras["log_marginal_likelihood"]
     if ess_uisd is not None:
         if post.engine != "exact" or not post.intercept:
             raise InputError("the ESS is of the predictive distribution of the exact engine", column="--ess-uisd",
