@@ -19,7 +19,8 @@ Parametrisations (all on the analysis scale; tau is the between-study standard d
   ``invgamma(shape, scale)``: the inverse-gamma density on tau, scale^shape / Gamma(shape) tau^-(shape+1)
   exp(-scale/tau); ``logt_tau2(location, scale, df)``: log tau^2 ~ Student-t(df) with that location and scale, the
   form of Rhodes et al. 2015 (J Clin Epidemiol 68:52) for standardised mean differences; ``rhodes_smd`` is their
-  general (any outcome, any comparison) prior, logt_tau2(-3.44, 2.59, 5), as R bayesmeta's ``RhodesEtAlPrior()``.
+  general (any outcome, any comparison) prior, logt_tau2(-3.44, 2.59, 5), as R bayesmeta's ``RhodesEtAlPrior()``,
+  and ``rhodes_smd(outcome, comparison[, area])`` their prior for a setting (:func:`rhodes_smd_prior`).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ VALID_FORMS = (
     "normal(mean, sd), flat, halfnormal(scale), halfcauchy(scale), halft(nu, scale), exponential(rate), "
     "uniform(lower, upper), uniform(0, inf), lognormal(meanlog, sdlog), lognormal_tau2(meanlog, sdlog), "
     "jeffreys, halfflat, power(<prior>, alpha), lomax(shape, scale), invgamma(shape, scale), "
-    "logt_tau2(location, scale, df), rhodes_smd"
+    "logt_tau2(location, scale, df), rhodes_smd, rhodes_smd(outcome, comparison[, area])"
 )
 EFFECT_FAMILIES = ("normal", "flat")
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -701,10 +702,13 @@ class LogTTau2Prior(Prior):
     location: float
     scale_: float
     df: float
+    label: str = ""
     family = "logt_tau2"
 
     @property
     def text(self) -> str:
+        if self.label:
+            return self.label
         if (self.location, self.scale_, self.df) == RHODES_SMD_GENERAL:
             return "rhodes_smd"
         return f"logt_tau2({_fmt(self.location)}, {_fmt(self.scale_)}, {_fmt(self.df)})"
@@ -812,6 +816,8 @@ def _parse(text: str) -> Prior:
     if name not in _ARITY:
         raise _bad(text, f"unknown family {name!r}")
     args = [] if inner is None or inner.strip() == "" else _split_args(inner)
+    if name == "rhodes_smd" and args:
+        return rhodes_smd_prior(*args, text=text)
     if len(args) != _ARITY[name]:
         raise _bad(text, f"{name} takes {_ARITY[name]} argument(s), got {len(args)}")
     if name == "power":
@@ -869,6 +875,24 @@ def _parse(text: str) -> Prior:
     if name == "rhodes_smd":
         return LogTTau2Prior(*RHODES_SMD_GENERAL)
     return HalfFlatPrior()
+
+
+RHODES_FILE = Path(__file__).resolve().parent / "resources" / "rhodes2015.toml"
+
+
+def rhodes_smd_prior(outcome: str, comparison: str, area: str = "other", text: str | None = None) -> Prior:
+    """The Rhodes et al. 2015 (J Clin Epidemiol 68:52, Table 3 and A.3) heterogeneity prior for standardised mean
+    differences of an outcome type, comparison type and medical area (``resources/rhodes2015.toml``), as R
+    bayesmeta's ``RhodesEtAlPrior(outcome, comparator1, comparator2, area)``: log tau^2 ~ t_5(location, scale)."""
+    table = tomllib.loads(RHODES_FILE.read_text(encoding="utf-8"))
+    label = text or f"rhodes_smd({outcome}, {comparison}, {area})"
+    for value, kind, valid in ((outcome, "outcome", table["outcomes"]), (comparison, "comparison", table["comparisons"]),
+                               (area, "area", table)):
+        keys = [k for k in valid if k not in ("df", "general", "outcomes", "comparisons")]
+        if value not in keys:
+            raise _bad(label, f"unknown {kind} {value!r} (valid: {', '.join(keys)})")
+    location, scale = table[area][comparison][outcome]
+    return LogTTau2Prior(float(location), float(scale), float(table["df"]), label=label)
 
 
 # -- named prior sets ----------------------------------------------------------------------------------------

@@ -196,6 +196,14 @@ def test_new_tau_priors_match_scipy_and_R_definitions():
     draws = rhodes.rvs(20000, 1)
     assert np.mean(draws < math.sqrt(math.exp(-3.44))) == pytest.approx(0.5, abs=0.01)
     assert float(parse_prior("invgamma(2, 0.5)").logpdf(0.0)) == -np.inf
+    # R bayesmeta's RhodesEtAlParameters (Rhodes et al. 2015, Table 3; A.3.2 for cancer): RhodesEtAlPrior("obstetric",
+    # "pharma", "placebo") has location -4.13, scale 2.34; non-pharmacological mental health in cancer 0.29, 2.08
+    setting = parse_prior("rhodes_smd(obstetric, pharma_vs_placebo)", for_param="tau")
+    assert (setting.location, setting.scale_, setting.df) == (-4.13, 2.34, 5.0)
+    cancer = parse_prior("rhodes_smd(mental_health, nonpharma, cancer)")
+    assert (cancer.location, cancer.scale_) == (-0.29, 2.08)
+    with pytest.raises(Exception, match="unknown outcome 'mental'"):
+        parse_prior("rhodes_smd(mental, nonpharma)")
 
 
 # -- reinterpret -------------------------------------------------------------------------------------------------
