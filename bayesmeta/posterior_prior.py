@@ -55,6 +55,9 @@ class TauPosteriorPrior(Prior):
     def tail_exponent(self):
         return self._tail
 
+    def to_pymc(self, name, sei=None):
+        raise ModelError(f"the tau prior {self.text} is fitted by the exact engine (--engine exact)")
+
 
 def resolve_tau_prior(text: str, base: Path | None = None) -> Prior | str:
     """``posterior(FILE)`` -> the tau posterior of that fit (a fit plan .toml, or a CSV under the default priors;

@@ -639,15 +639,8 @@ class LomaxPrior(Prior):
     def tail_exponent(self):
         return self.shape + 1.0
 
-    def _pymc_logp(self, value, sei=None):
-        import pytensor.tensor as pt
-
-        return math.log(self.shape / self.scale_) - (self.shape + 1.0) * pt.log1p(value / self.scale_)
-
     def to_pymc(self, name, sei=None):
-        import pymc as pm
-
-        return pm.CustomDist(name, logp=lambda v: self._pymc_logp(v), transform=pm.distributions.transforms.log)
+        raise ModelError(f"the tau prior {self.text} is fitted by the exact engine (--engine exact)")
 
 
 @dataclass(frozen=True, eq=False)
@@ -731,6 +724,9 @@ class LogTTau2Prior(Prior):
 
     def tail_exponent(self):
         return 1.0  # tau^-1 times a power of log tau: heavier than any tau^-(1 + e)
+
+    def to_pymc(self, name, sei=None):
+        raise ModelError(f"the tau prior {self.text} is fitted by the exact engine (--engine exact)")
 
 
 # -- parsing -------------------------------------------------------------------------------------------------
