@@ -98,6 +98,10 @@ def test_crins_tail_probabilities_from_the_command_line(capsys):
                         "--benefit", "above", "--json"])
     # R bayesmeta's 6.19e-5 comes from its mixture approximation; the exact value is 6.013e-5 (tests/test_exact.py)
     assert out["prob_above"]["1.0"] == pytest.approx(ref["p_mu_above_0"], rel=0.05)
+    # R's uisd(escalc) from the arms' total sizes: sqrt(sum n_i / sum sigma_i^-2) (Roever et al. 2021)
+    d = pd.read_csv(REF / "crins2014.csv")
+    n = d.total_treatment + d.total_control
+    assert out["uisd"] == pytest.approx(math.sqrt(n.sum() / np.sum(d.sei**-2.0)), rel=1e-6)
 
 
 def test_group_means_without_intercept_mean_and_prediction(groups_csv, capsys):

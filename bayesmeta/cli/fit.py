@@ -166,6 +166,11 @@ def fit_command(
     result["bayes_factors"] = _bayes_factors(post)
     if "log_marginal_likelihood" in post.extras:  # model comparison (Bayes factors between designs, all priors proper)
         result["log_marginal_likelihood"] = post.extras["log_marginal_likelihood"]
+    if table.counts is not None and not binomial:  # R's uisd(escalc): total sample sizes and standard errors
+        from bayesmeta.information import uisd
+
+        totals = table.counts.loc[list(post.study), ["total_treatment", "total_control"]].sum(axis=1)
+        result["uisd"] = uisd(totals.to_numpy(dtype=float), post.sei)
     if ess_uisd is not None:
         if post.engine != "exact" or not post.intercept:
             raise InputError("the ESS is of the predictive distribution of the exact engine", column="--ess-uisd",
