@@ -162,3 +162,28 @@ def test_model_selection_by_marginal_likelihood(groups_csv, tmp_path, capsys):
     assert grouped["log_marginal_likelihood"] == pytest.approx(d1.log_evidence(), abs=1e-5)
     flat = _run(capsys, ["fit", str(groups_csv), "--mu-prior", "flat", "--json"])
     assert "log_marginal_likelihood" not in flat  # undefined with an improper prior
+
+
+def test_binary_covariate_and_subgroups_crins2014(tmp_path, capsys):
+    """Roever & Friede 2023, sec. 3.1 (R bayesmeta's CrinsEtAl2014 with its study characteristics): the log OR of
+    acute rejection with a binary covariate (historical vs concurrent controls), and the same as two subgroup
+    means without intercept; priors as in Roever 2020 (normal(0, 4), halfnormal(0.5)), coefficients normal(0, 4)."""
+    counts = pd.read_csv(REF / "crins2014_covariates.csv")
+    kept, y, s = _log_or(counts)
+    hist = (kept.control_type == "historical").to_numpy(float)
+    file = str(REF / "crins2014_covariates.csv")
+    common = ["--measure", "OR", "--mu-prior", "normal(0, 4)", "--tau-prior", "halfnormal(0.5)", "--json"]
+    out = _run(capsys, ["fit", file, "--formula", 'factor(control_type, ref = "concurrent")', "--beta-prior",
+                        "normal(0, 4)", "--predict-at", "control_type=concurrent", *common])
+    dense = Dense(y, s, np.column_stack([np.ones(len(y)), hist]), [0, 0], [4, 4], _halfnormal(0.5), upper=4.0)
+    _agree(out["mu"], dense.summary([1, 0]))
+    _agree(out["beta[control_type[historical]]"], dense.summary([0, 1]))
+    _agree(out["predict_at"]["control_type=concurrent"], dense.summary([1, 0], new=True))
+    groups = _run(capsys, ["fit", file, "--formula", "0 + control_type", "--beta-prior", "normal(0, 4)", *common])
+    two = Dense(y, s, np.column_stack([1 - hist, hist]), [0, 0], [4, 4], _halfnormal(0.5), upper=4.0)
+    _agree(groups["beta[control_type[concurrent]]"], two.summary([1, 0]))
+    _agree(groups["beta[control_type[historical]]"], two.summary([0, 1]))
+    plan = _plan(tmp_path, REF / "crins2014_covariates.csv", measure="OR", formula="0 + control_type",
+                 beta_prior=["normal(0, 4)"], tau_prior="halfnormal(0.5)")
+    assert _run(capsys, ["fit", plan, "--json"])["beta[control_type[historical]]"] == \
+        groups["beta[control_type[historical]]"]
