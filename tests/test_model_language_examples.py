@@ -1,8 +1,9 @@
 """Published meta-regressions and R bayesmeta examples as `bayesmeta fit` command lines and plans, against
-dense quadrature (:class:`dense_nnhm.Dense`) and the printed numbers of R bayesmeta's help pages: the network
-contrasts of Bucher et al. 1997 and the dose-by-onset meta-regression of Roberge et al. 2017 (Roever & Friede
-2023, sec. 3.2 and 3.3), the ESS and UISD of Baeten et al. 2013 (R's ess() and uisd()), an inverse-gamma tau prior
-and a tau prior carried over from another fit."""
+dense quadrature (:class:`dense_nnhm.Dense`) and the printed numbers of R bayesmeta's help pages: a binary
+covariate and subgroup means (Crins et al. 2014), the network contrasts of Bucher et al. 1997, the dose-by-onset
+meta-regression of Roberge et al. 2017 and model selection by marginal likelihoods (the kinds of analysis of
+Roever & Friede 2023, sec. 3.1 to 3.4), the ESS and UISD of Baeten et al. 2013 (R's ess() and uisd()), an
+inverse-gamma tau prior and a tau prior carried over from another fit."""
 
 from __future__ import annotations
 
