@@ -175,6 +175,7 @@ def coverage_figure(table: pd.DataFrame, path: Path) -> None:
             ax.plot(m.k, m.coverage, marker="o", ms=3, label=method)
         ax.axhline(0.95, color="black", lw=0.8, ls="--")
         ax.set_xscale("log")
+        ax.minorticks_off()
         ax.set_xticks(sorted(table.k.unique()), [str(k) for k in sorted(table.k.unique())])
         ax.set_title(f"tau = {tau:g}", fontsize=9)
         ax.set_xlabel("k")
@@ -186,15 +187,12 @@ def coverage_figure(table: pd.DataFrame, path: Path) -> None:
 
 
 def headline(table: pd.DataFrame) -> str:
-    """Markdown: coverage (%) by method (rows) and k x tau (columns)."""
-    wide = table.assign(cell=lambda d: d.k.astype(str) + " / " + d.tau.map("{:g}".format),
-                        pct=lambda d: (100 * d.coverage).round(1))
-    pivot = wide.pivot(index="method", columns="cell", values="pct")
-    cells = [f"{k} / {t:g}" for k in sorted(table.k.unique()) for t in sorted(table.tau.unique())]
-    pivot = pivot.loc[list(dict.fromkeys(table.method)), cells]
-    lines = ["| method | " + " | ".join(f"k={c.split(' / ')[0]}, tau={c.split(' / ')[1]}" for c in cells) + " |",
-             "|---" * (len(cells) + 1) + "|"]
-    lines += [f"| {m} | " + " | ".join(f"{v:.1f}" for v in pivot.loc[m]) + " |" for m in pivot.index]
+    """Markdown: coverage (%) of the 95% intervals of mu, one row per k and tau, one column per method."""
+    methods = list(dict.fromkeys(table.method))
+    pivot = table.pivot_table(index=["k", "tau"], columns="method", values="coverage").loc[:, methods]
+    lines = ["| k | tau | " + " | ".join(methods) + " |", "|---" * (len(methods) + 2) + "|"]
+    lines += [f"| {k} | {tau:g} | " + " | ".join(f"{100 * v:.1f}" for v in row) + " |"
+              for (k, tau), row in pivot.iterrows()]
     return "\n".join(lines)
 
 
@@ -210,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     sbc = [sbc_exact(args.sbc, k) for k in (2, 5, 20)]
     if args.nuts:
-        sbc.append(sbc_nuts(args.nuts, 5))
+        sbc.append(sbc_nuts(args.nuts, 5, bins=10))
     pd.DataFrame([r for res in sbc for r in res.table()]).to_csv(out / "sbc.csv", index=False)
     rank_figure(sbc, out / "sbc_ranks.png")
     table = coverage(args.replicates)

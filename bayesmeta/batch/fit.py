@@ -67,9 +67,27 @@ def _bayes_factors(batch, prior_set: PriorSet, sei: np.ndarray, mask: np.ndarray
 
 
 def fit_prior_set(effects: GroupEffects, prior_set: PriorSet, thresholds: Sequence[float], benefit: Benefit,
-                  level: float = 0.95) -> dict[str, np.ndarray]:
+                  level: float = 0.95, bucket: int = 4) -> dict[str, np.ndarray]:
     """Posterior summaries, P(mu beyond each threshold) and Bayes factors of every meta-analysis under one prior
-    set (one vectorised exact fit)."""
+    set: vectorised exact fits of the meta-analyses with similar k (ceil(k / bucket) equal), so that little of
+    the work is spent on the padding of small meta-analyses to the width of the largest."""
+    k = effects.mask.sum(axis=1)
+    keys = -(-k // bucket)
+    if np.unique(keys).size <= 1:
+        return _fit_block(effects, prior_set, thresholds, benefit, level)
+    out: dict[str, np.ndarray] = {}
+    for key in np.unique(keys):
+        rows = np.flatnonzero(keys == key)
+        width = int(k[rows].max())
+        block = GroupEffects([effects.groups[i] for i in rows], effects.yi[rows, :width], effects.sei[rows, :width],
+                             effects.mask[rows, :width], effects.measure)
+        for name, values in _fit_block(block, prior_set, thresholds, benefit, level).items():
+            out.setdefault(name, np.empty(len(k)))[rows] = values
+    return out
+
+
+def _fit_block(effects: GroupEffects, prior_set: PriorSet, thresholds: Sequence[float], benefit: Benefit,
+               level: float) -> dict[str, np.ndarray]:
     n, width = effects.yi.shape
     batch = fit_members(effects.yi, effects.sei, effects.mask, np.ones((width, 1)), [prior_set.mu] * n,
                         [prior_set.tau] * n, [[] for _ in range(n)], tuple(str(j) for j in range(width)),
