@@ -3,12 +3,15 @@ equivalent rma (DL, REML, Hartung-Knapp); error rows; resuming; the command line
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from bayesmeta.batch import BatchOptions, run_batch
 from bayesmeta.cli import main
+from bayesmeta.errors import InputError
 from bayesmeta.exact import bayes_factor_mu0, bayes_factor_tau0, fit_exact
 from bayesmeta.frequentist import rma
 from bayesmeta.priors import load_prior_sets
@@ -110,3 +113,28 @@ def test_cli_exits_2_on_bad_input(tmp_path, capsys):
     (tmp_path / "other" / "x.txt").write_text("mine")
     assert main(["batch", str(table), "--out", str(tmp_path / "other")]) == 2
     assert not (tmp_path / "o").exists()
+
+
+def test_published_estimates_are_reinterpreted_by_the_conjugate_normal_formula(tmp_path):
+    from bayesmeta.batch.published import read_published, reinterpret_rows
+    from bayesmeta.benefit import Benefit
+
+    path = tmp_path / "published.csv"
+    path.write_text("meta_id,estimate,ci_lower,ci_upper\nm0,0.8,0.64,1.0\n")
+    sets = load_prior_sets()
+    results = pd.DataFrame({"group": ["m0", "m0"], "prior_set": ["weakly_informative", "skeptical"],
+                            "measure": ["HR", "HR"]})
+    out = reinterpret_rows(results, read_published(path, "meta_id"), [sets["weakly_informative"], sets["skeptical"]],
+                           (1.0,), Benefit.BELOW)
+    y, se = np.log(0.8), (np.log(1.0) - np.log(0.64)) / (2 * 1.959963984540054)
+    for row in out.to_dict("records"):
+        s0 = sets[row["prior_set"]].mu.sd  # both priors centred at 0
+        prec = 1 / se**2 + 1 / s0**2
+        mean = (y / se**2) / prec
+        assert row["reinterpreted_median"] == pytest.approx(mean, rel=1e-12)
+        assert row["reinterpreted_ci_upper"] == pytest.approx(mean + 1.959963984540054 / np.sqrt(prec), rel=1e-9)
+        assert row["reinterpreted_prob_below_1"] == pytest.approx(
+            0.5 * (1 + math.erf(-mean * np.sqrt(prec) / np.sqrt(2))), rel=1e-9)
+    path.write_text("meta_id,estimate,ci_lower,ci_upper\nm0,1.2,0.64,1.0\n")
+    with pytest.raises(InputError, match="row 2.*estimate"):
+        read_published(path, "meta_id")
