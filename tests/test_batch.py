@@ -138,3 +138,13 @@ def test_published_estimates_are_reinterpreted_by_the_conjugate_normal_formula(t
     path.write_text("meta_id,estimate,ci_lower,ci_upper\nm0,1.2,0.64,1.0\n")
     with pytest.raises(InputError, match="row 2.*estimate"):
         read_published(path, "meta_id")
+
+
+def test_reml_where_fisher_scoring_is_slow_matches_rma():
+    from bayesmeta.batch.frequentist import tau2_reml
+
+    # a k = 3 data set of the calibration study whose REML tau^2 (6e-4) Fisher scoring approaches too slowly
+    y = np.array([[-0.5590272363686626, -0.09426513677647755, 0.6916860546720683]])
+    sei = np.array([[0.36815147709714224, 0.1361356383335169, 0.5486604767046361]])
+    assert tau2_reml(y, sei**2, np.ones((1, 3), dtype=bool))[0] == pytest.approx(
+        rma(y[0], sei=sei[0], method="REML").tau2, rel=1e-8)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from bayesmeta.frequentist.tau2 import tau2_reml as reml_root
+
 
 def _sums(y: np.ndarray, v: np.ndarray, mask: np.ndarray, tau2: np.ndarray):
     w = np.where(mask, 1.0 / (np.where(mask, v, 1.0) + tau2[:, None]), 0.0)
@@ -34,7 +36,8 @@ def tau2_dl(y: np.ndarray, v: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def tau2_reml(y: np.ndarray, v: np.ndarray, mask: np.ndarray, iterations: int = 200) -> np.ndarray:
-    """REML tau^2 per row by Fisher scoring from the DL value (0 for k = 1); rows not converged are NaN."""
+    """REML tau^2 per row by Fisher scoring from the DL value (0 for k = 1); a row where scoring has not converged
+    after ``iterations`` steps gets the root of the REML equation by Brent's method (:func:`bayesmeta.frequentist.tau2.tau2_reml`)."""
     k = mask.sum(axis=1)
     tau2 = tau2_dl(y, v, mask)
     active = k > 1
@@ -52,7 +55,9 @@ def tau2_reml(y: np.ndarray, v: np.ndarray, mask: np.ndarray, iterations: int = 
         tau2[active] = new
         idx = np.flatnonzero(active)
         active[idx[done]] = False
-    tau2[active] = np.nan
+    for i in np.flatnonzero(active):  # rare (scoring cycling near 0): the exact root, as rma finds it
+        m = mask[i]
+        tau2[i] = reml_root(y[i, m], v[i, m], np.ones((int(m.sum()), 1)))
     return np.where(k > 1, tau2, 0.0)
 
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from bayesmeta.batch.figure import summary_figure
@@ -42,6 +43,8 @@ class BatchOptions:
     level: float = 0.95
     measure: str | None = None
     partition_size: int = 1000
+    nuts_sample: int = 0
+    seed: int = 0
 
 
 @dataclass
@@ -69,14 +72,31 @@ def resolve_prior_sets(names: Sequence[str]) -> list[PriorSet]:
     return [sets[n] for n in names]
 
 
-def process_partition(frame: pd.DataFrame, options: BatchOptions, file: str) -> pd.DataFrame:
-    """Read and fit one partition (runs on a worker)."""
+def process_partition(frame: pd.DataFrame, options: BatchOptions, file: str,
+                      nuts_groups: frozenset[str] = frozenset()) -> pd.DataFrame:
+    """Read and fit one partition (runs on a worker); the meta-analyses in ``nuts_groups`` are also fitted by NUTS
+    (:func:`bayesmeta.batch.crosscheck.nuts_columns`)."""
     from bayesmeta.quiet import silence_known_warnings
 
     silence_known_warnings()
     effects, errors = read_groups(frame, options.group, options.measure, file)
-    return fit_partition(effects, errors, resolve_prior_sets(options.prior_sets), options.thresholds,
-                         Benefit.parse(options.benefit), options.level)
+    prior_sets = resolve_prior_sets(options.prior_sets)
+    out = fit_partition(effects, errors, prior_sets, options.thresholds, Benefit.parse(options.benefit),
+                        options.level)
+    if options.nuts_sample:
+        from bayesmeta.batch.crosscheck import nuts_columns
+
+        out = nuts_columns(out, effects, prior_sets, nuts_groups, options.level, options.seed)
+    return out
+
+
+def nuts_sample(frame: pd.DataFrame, group: str, size: int, seed: int) -> frozenset[str]:
+    """``size`` meta-analyses drawn at random (seeded) for the NUTS cross-check."""
+    labels = pd.unique(frame[group])
+    if size <= 0:
+        return frozenset()
+    rng = np.random.default_rng(seed)
+    return frozenset(str(g) for g in rng.choice(labels, size=min(size, len(labels)), replace=False))
 
 
 def _check_header(frame: pd.DataFrame, file: str) -> None:
@@ -149,7 +169,12 @@ def _compute(client, parts, todo, options, file, folder: BatchFolder, progress: 
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    futures = {client.submit(process_partition, parts[i], options, file, pure=False): i for i in todo}
+    sample = nuts_sample(pd.concat(parts) if options.nuts_sample else parts[0], options.group, options.nuts_sample,
+                         options.seed)
+    futures = {}
+    for i in todo:
+        mine = frozenset(sample & set(parts[i][options.group])) if sample else frozenset()
+        futures[client.submit(process_partition, parts[i], options, file, mine, pure=False)] = i
     columns = (TextColumn("batch"), BarColumn(), MofNCompleteColumn(), TextColumn("partitions"),
                TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), disable=not progress, transient=True) as bar:

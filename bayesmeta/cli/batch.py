@@ -32,6 +32,9 @@ def batch_command(
                                                 "(default: one per core)")] = None,
     partition_size: Annotated[int, typer.Option("--partition-size", min=1,
                                                 help="meta-analyses per partition")] = 1000,
+    nuts_sample: Annotated[int, typer.Option("--nuts-sample", min=0, help="cross-check N meta-analyses drawn at "
+                                             "random with the NUTS engine (nuts_* columns)")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="random seed of the NUTS sample and sampler")] = 0,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="show a progress bar")] = True,
 ) -> None:
     """Reanalyse every meta-analysis of TABLE: one row per meta-analysis x prior set (exact posterior of mu, tau
@@ -46,6 +49,8 @@ def batch_command(
         level=level,
         measure=measure_value(measure),
         partition_size=partition_size,
+        nuts_sample=nuts_sample,
+        seed=seed,
     )
     summary = run_batch(table, out, options, published=published, scheduler=scheduler, workers=workers,
                         progress=progress)
