@@ -109,6 +109,8 @@ def test_cli_exits_2_on_bad_input(tmp_path, capsys):
     assert "column 'review'" in capsys.readouterr().err
     assert main(["batch", str(table), "--priors", "nonsense", "--out", str(tmp_path / "o")]) == 2
     assert "unknown prior set 'nonsense'" in capsys.readouterr().err
+    assert main(["batch", str(table), "--measure", "HR", "--threshold", "0", "--out", str(tmp_path / "o")]) == 2
+    assert "--threshold 0 is not a ratio" in capsys.readouterr().err
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "x.txt").write_text("mine")
     assert main(["batch", str(table), "--out", str(tmp_path / "other")]) == 2

@@ -25,7 +25,9 @@ from bayesmeta.batch.store import BatchFolder, atomic_write, file_digest
 from bayesmeta.batch.table import read_groups, read_long_table, partitions
 from bayesmeta.benefit import Benefit
 from bayesmeta.errors import InputError
+from bayesmeta.posterior import _check_level
 from bayesmeta.priors import PriorSet, load_prior_sets
+from bayesmeta.scales import is_ratio
 from bayesmeta.tables import FORMS, FORMS_TEXT
 
 RESULTS = "results"
@@ -99,12 +101,20 @@ def nuts_sample(frame: pd.DataFrame, group: str, size: int, seed: int) -> frozen
     return frozenset(str(g) for g in rng.choice(labels, size=min(size, len(labels)), replace=False))
 
 
-def _check_header(frame: pd.DataFrame, file: str) -> None:
+def _check_header(frame: pd.DataFrame, file: str, options: BatchOptions) -> None:
     if not any(c in frame.columns for c in ("study", "study_id")):
         raise InputError("missing study column", file=file, column="study",
                          valid="a 'study' (or 'study_id') column beside the group column")
-    if not any(all(c in frame.columns for c in form) for form in FORMS):
+    form = next((f for f in FORMS if all(c in frame.columns for c in f)), None)
+    if form is None:
         raise InputError("no effect columns found", file=file, valid=f"one of: {FORMS_TEXT}")
+    # a ratio measure (given, or possible from a measure column or the form) takes thresholds as ratios
+    ratio = (is_ratio(options.measure) if options.measure else
+             "measure" in frame.columns or form not in FORMS[:2] and form != FORMS[3])
+    bad = [t for t in options.thresholds if ratio and t <= 0]
+    if bad:
+        raise InputError(f"--threshold {bad[0]:g} is not a ratio", column="--threshold",
+                         valid="a ratio > 0 for HR, RR, OR (e.g. 1 or 0.8)")
 
 
 def _client(scheduler: str | None, workers: int | None, processes: bool):
@@ -132,9 +142,10 @@ def run_batch(table: str | Path, out: str | Path, options: BatchOptions, *, publ
     if options.partition_size < 1:
         raise InputError("the partition size must be at least 1", column="--partition-size")
     prior_sets = resolve_prior_sets(options.prior_sets)
+    _check_level(options.level)
     folder = BatchFolder(out, (table, published))
     frame = read_long_table(table, options.group)
-    _check_header(frame, file)
+    _check_header(frame, file, options)
     pub = read_published(published, options.group) if published is not None else None
     parts = partitions(frame, options.group, options.partition_size)
     manifest = {"table": os.path.abspath(file), "sha256": file_digest(table), "options": asdict(options)}
