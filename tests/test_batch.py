@@ -150,3 +150,23 @@ def test_reml_where_fisher_scoring_is_slow_matches_rma():
     sei = np.array([[0.36815147709714224, 0.1361356383335169, 0.5486604767046361]])
     assert tau2_reml(y, sei**2, np.ones((1, 3), dtype=bool))[0] == pytest.approx(
         rma(y[0], sei=sei[0], method="REML").tau2, rel=1e-8)
+
+
+def test_other_reported_forms_are_read_group_by_group_with_rows_of_the_whole_table(tmp_path):
+    from bayesmeta.batch import BatchOptions, process_partition
+    from bayesmeta.batch.table import read_long_table
+    from bayesmeta.tables import read_effect_table
+
+    lines = ["meta_id,study,events_treatment,total_treatment,events_control,total_control",
+             "a,s1,10,100,20,100", "a,s2,5,50,9,50", "a,s3,12,80,15,82",
+             "b,s1,7,60,7,61", "b,s2,30,20,8,40"]  # b: more events than patients on row 6
+    table = tmp_path / "counts.csv"
+    table.write_text("\n".join(lines) + "\n")
+    frame = read_long_table(table, "meta_id")
+    out = process_partition(frame, BatchOptions(group="meta_id", measure="OR"), str(table)).set_index("group")
+    single = tmp_path / "a.csv"
+    single.write_text("\n".join([lines[0].replace("meta_id,", "")] + [l[2:] for l in lines[1:4]]) + "\n")
+    data = read_effect_table(single, "OR")
+    assert out.loc["a", "reml_estimate"] == pytest.approx(rma(data, method="REML").estimate, abs=1e-10)
+    assert out.loc["a", "measure"] == "OR" and out.loc["a", "k"] == 3
+    assert out.loc["b", "status"] == "error" and out.loc["b", "error_row"] == 6
