@@ -7,7 +7,14 @@ from typing import Annotated
 import typer
 
 from bayesmeta.cli import app
-from bayesmeta.cli.options import BenefitOption, LevelOption, MeasureOption, ThresholdOption, measure_value
+from bayesmeta.cli.options import (
+    BenefitOption,
+    LevelOption,
+    MeasureOption,
+    SeedOption,
+    ThresholdOption,
+    measure_value,
+)
 from bayesmeta.benefit import Benefit
 
 
@@ -34,7 +41,7 @@ def batch_command(
                                                 help="meta-analyses per partition")] = 1000,
     nuts_sample: Annotated[int, typer.Option("--nuts-sample", min=0, help="cross-check N meta-analyses drawn at "
                                              "random with the NUTS engine (nuts_* columns)")] = 0,
-    seed: Annotated[int, typer.Option("--seed", help="random seed of the NUTS sample and sampler")] = 0,
+    seed: SeedOption = 0,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="show a progress bar")] = True,
 ) -> None:
     """Reanalyse every meta-analysis of TABLE: one row per meta-analysis x prior set (exact posterior of mu, tau
