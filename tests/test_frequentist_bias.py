@@ -255,3 +255,75 @@ def test_selection_model_refuses_bad_steps_and_empty_intervals():
     with pytest.raises(ModelError, match="too few"):
         selection_model(y[:3], v[:3], steps=(0.025, 0.05, 0.5))
     assert check_steps([0.5, 0.025, 0.5]) == (0.025, 0.5, 1.0)
+
+
+# -- CLI: bayesmeta frequentist --bias -------------------------------------------------------------------------------
+def csv_of(name: str, folder: Path) -> Path:
+    import pandas as pd
+
+    y, v = data(name)
+    path = folder / f"{name}.csv"
+    pd.DataFrame({"study": [f"s{i}" for i in range(len(y))], "yi": y, "vi": v}).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture()
+def haic_os_csv(tmp_path: Path) -> Path:
+    return csv_of("haic_os", tmp_path)
+
+
+def test_cli_bias_json_matches_metafor(haic_os_csv, capsys):
+    """HR data, benefit below: selection on p-values one-sided 'less' with the default step 0.025."""
+    from bayesmeta.cli import main
+
+    assert main(["frequentist", str(haic_os_csv), "--measure", "HR", "--bias", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)["bias"]
+    tf = next(c for c in FIX["trimfill"] if (c["dataset"], c["method"], c["estimator"], c["side"])
+              == ("haic_os", "REML", "L0", "auto"))
+    assert out["trimfill"]["k0"] == tf["k0"] and out["trimfill"]["side"] == tf["side_used"]
+    assert out["trimfill"]["fit"]["estimate"] == pytest.approx(tf["fit"]["estimate"], abs=TOL)
+    assert out["trimfill"]["reported"]["estimate"] == pytest.approx(np.exp(tf["fit"]["estimate"]), rel=TOL)
+    rt = next(c for c in FIX["ranktest"] if c["dataset"] == "haic_os" and c["exact"])
+    assert (out["rank_test"]["tau"], out["rank_test"]["pval"]) == pytest.approx((rt["tau"], rt["pval"]), abs=TOL)
+    pp = next(c for c in FIX["petpeese"] if c["dataset"] == "haic_os" and c["test"] == "z")
+    assert out["pet_peese"]["pet"]["coefficients"][0]["estimate"] == pytest.approx(pp["pet"]["estimate"][0], abs=TOL)
+    assert out["pet_peese"]["peese"]["coefficients"][1]["pval"] == pytest.approx(pp["peese"]["pval"][1], abs=TOL)
+    sm = next(c for c in FIX["selmodel"] if c["dataset"] == "haic_os")["tight"]
+    assert out["selection_model"]["alternative"] == "less" and out["selection_model"]["steps"] == [0.025, 1.0]
+    assert out["selection_model"]["estimate"] == pytest.approx(sm["estimate"], abs=SEL_TIGHT_TOL)
+    assert out["selection_model"]["delta"][1] == pytest.approx(sm["delta"][1], abs=SEL_TIGHT_TOL)
+    assert out["egger"]["k"] == 7
+
+
+def test_cli_bias_prints_every_method(tmp_path, capsys):
+    from bayesmeta.cli import main
+
+    assert main(["frequentist", str(csv_of("bcg", tmp_path)), "--measure", "RR", "--bias", "--steps", "0.025,0.5"]) == 0
+    text = capsys.readouterr().out
+    for label in ("Egger", "Begg", "Trim-and-fill L0", "PET intercept", "PEESE intercept",
+                  "Selection model, p less", "0.025 < p <= 0.5, k = 3", "LRT, df 2"):
+        assert label in text, label
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--bias", "--steps", "0.025,1.5"], "step 1.5 lies outside"),
+    (["--bias", "--steps", "0.025,abc"], "not a comma-separated list"),
+    (["--steps", "0.05"], "add --bias"),
+    (["--bias", "--steps", "1e-15"], "no observed one-sided p-value"),
+])
+def test_cli_bias_refuses_impossible_inputs(haic_os_csv, capsys, args, message):
+    from bayesmeta.cli import main
+
+    assert main(["frequentist", str(haic_os_csv), "--measure", "HR", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_cli_bias_refuses_two_studies(tmp_path, capsys):
+    from bayesmeta.cli import main
+
+    path = tmp_path / "two.csv"
+    path.write_text("study,yi,sei\nA,0.1,0.2\nB,0.3,0.25\n")
+    assert main(["frequentist", str(path), "--bias"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "at least 3 studies" in err and len(err.splitlines()) == 1

@@ -3,7 +3,8 @@
 One module per verb: ``rma`` (common/random effects and meta-regression), ``tau2_ci_qprofile``,
 ``mantel_haenszel``, ``egger_test``, ``leave_one_out``, ``cumulative``, ``subgroup_analysis``,
 ``spearman_correlation``, ``paper_rule`` (pooling as a paper's Methods state, e.g. an I^2 rule), and for
-publication bias ``trimfill``, ``rank_test`` (Begg), ``pet_peese`` and ``selection_model`` (step function).
+publication bias ``trimfill``, ``rank_test`` (Begg), ``pet_peese``, ``selection_model`` (step function) and
+``publication_bias`` (all of them and Egger's test at once).
 """
 
 from bayesmeta.frequentist.correlation import spearman_correlation
@@ -13,6 +14,7 @@ from bayesmeta.frequentist.leave_one_out import leave_one_out
 from bayesmeta.frequentist.mantel_haenszel import MantelHaenszelResult, mantel_haenszel
 from bayesmeta.frequentist.paper_rule import paper_rule
 from bayesmeta.frequentist.petpeese import PetPeeseResult, pet_peese
+from bayesmeta.frequentist.publication_bias import PublicationBiasResult, publication_bias
 from bayesmeta.frequentist.qprofile import tau2_ci_qprofile
 from bayesmeta.frequentist.ranktest import RankTestResult, rank_test
 from bayesmeta.frequentist.result import Coefficient, RmaResult
@@ -26,6 +28,7 @@ __all__ = [
     "EggerResult",
     "MantelHaenszelResult",
     "PetPeeseResult",
+    "PublicationBiasResult",
     "RankTestResult",
     "RmaResult",
     "SelectionModelResult",
@@ -37,6 +40,7 @@ __all__ = [
     "mantel_haenszel",
     "paper_rule",
     "pet_peese",
+    "publication_bias",
     "rank_test",
     "rma",
     "selection_model",

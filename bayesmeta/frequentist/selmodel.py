@@ -130,7 +130,8 @@ def one_sided_pvalues(y: NDArray[np.float64], v: NDArray[np.float64], alternativ
 
 
 def check_steps(steps: Sequence[float]) -> tuple[float, ...]:
-    """Sorted unique cut-offs in (0, 1) with 1 appended (metafor also accepts 0 and 1; 1 is appended anyway)."""
+    """Sorted unique cut-offs in (0, 1] with 1 appended if absent (as metafor; a cut-off at 0 would leave an empty
+    first interval, so it is refused)."""
     try:
         values = [float(s) for s in steps]
     except (TypeError, ValueError) as exc:
@@ -139,7 +140,7 @@ def check_steps(steps: Sequence[float]) -> tuple[float, ...]:
         raise InputError("the selection model needs at least one step", column="steps", valid="e.g. 0.025,0.05,0.5")
     bad = [s for s in values if not (np.isfinite(s) and 0.0 < s <= 1.0)]
     if bad:
-        raise InputError(f"selection-model step {bad[0]:g} lies outside (0, 1)", column="steps",
+        raise InputError(f"selection-model step {bad[0]:g} lies outside (0, 1]", column="steps",
                          valid="one-sided p-value cut-offs such as 0.025,0.05,0.5")
     out = sorted(set(values))
     if out[-1] != 1.0:
