@@ -295,10 +295,12 @@ def test_cli_bias_json_matches_metafor(haic_os_csv, capsys):
     assert out["egger"]["k"] == 7
 
 
-def test_cli_bias_prints_every_method(tmp_path, capsys):
+def test_cli_bias_prints_every_method_and_writes_the_funnel(tmp_path, capsys):
     from bayesmeta.cli import main
 
-    assert main(["frequentist", str(csv_of("bcg", tmp_path)), "--measure", "RR", "--bias", "--steps", "0.025,0.5"]) == 0
+    assert main(["frequentist", str(csv_of("bcg", tmp_path)), "--measure", "RR", "--bias", "--steps", "0.025,0.5",
+                 "--figures", str(tmp_path / "figs")]) == 0
+    assert (tmp_path / "figs" / "funnel.png").stat().st_size > 10_000
     text = capsys.readouterr().out
     for label in ("Egger", "Begg", "Trim-and-fill L0", "PET intercept", "PEESE intercept",
                   "Selection model, p less", "0.025 < p <= 0.5, k = 3", "LRT, df 2"):
@@ -309,6 +311,7 @@ def test_cli_bias_prints_every_method(tmp_path, capsys):
     (["--bias", "--steps", "0.025,1.5"], "step 1.5 lies outside"),
     (["--bias", "--steps", "0.025,abc"], "not a comma-separated list"),
     (["--steps", "0.05"], "add --bias"),
+    (["--figures", "somewhere"], "add --bias"),
     (["--bias", "--steps", "1e-15"], "no observed one-sided p-value"),
 ])
 def test_cli_bias_refuses_impossible_inputs(haic_os_csv, capsys, args, message):

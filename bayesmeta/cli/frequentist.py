@@ -13,6 +13,7 @@ from bayesmeta.benefit import Benefit
 from bayesmeta.cli.options import (
     BenefitOption,
     DataArgument,
+    FiguresOption,
     JsonOption,
     LevelOption,
     MeasureOption,
@@ -72,15 +73,18 @@ def frequentist_command(
                                               "(with --bias), comma-separated, e.g. 0.025,0.05,0.5; default 0.025; "
                                               "p-values are one-sided towards --benefit")] = None,
     benefit: BenefitOption = Benefit.BELOW,
+    figures: FiguresOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Pool the studies with metafor's conventions: estimate, CI, tau^2, I^2, H^2, Q and the prediction interval;
-    with --bias also the publication-bias analyses."""
+    with --bias also the publication-bias analyses (and with --figures DIR their funnel plot, funnel.png)."""
     from bayesmeta.frequentist import publication_bias, rma
     from bayesmeta.frequentist.publication_bias import DEFAULT_STEPS
 
     if steps is not None and not bias:
         raise InputError("--steps sets the selection model of --bias; add --bias", column="--steps")
+    if figures is not None and not bias:
+        raise InputError("--figures writes the funnel plot of --bias; add --bias", column="--figures")
     cutoffs = DEFAULT_STEPS if steps is None else parse_steps(steps)
     table = read_table(data, measure_value(measure), benefit)
     test = "knha" if hksj else "z"
@@ -93,12 +97,34 @@ def frequentist_command(
     if bias:
         pb = publication_bias(table, method=method.value, test=test, level=level, steps=cutoffs, benefit=benefit)
         out["bias"] = _bias_dict(pb, table.measure)
+        if figures is not None:
+            _write_funnel(figures, table, fit, pb, level)
     if as_json:
         typer.echo(json_text(out, indent=None))
         return
     _print_tables(table, fit, out, ratio)
     if pb is not None:
         _print_bias(pb, table.measure, level)
+
+
+def _write_funnel(folder: str, table, fit, pb, level: float) -> None:
+    """funnel.png: the studies, trim-and-fill's filled studies and the PET and PEESE lines."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from bayesmeta.plots.funnel import plot_funnel
+
+    target = Path(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    tf, pp = pb.trimfill, pb.pet_peese
+    fig = plot_funnel(table.yi, table.sei, pooled=fit.estimate, labels=list(table.study), measure=table.measure,
+                      level=level, pet=tuple(c.estimate for c in pp.pet.coefficients),
+                      peese=tuple(c.estimate for c in pp.peese.coefficients), filled_yi=tf.filled_yi,
+                      filled_sei=np.sqrt(tf.filled_vi),
+                      notes=[f"Egger p = {pb.egger.pval:.3f}", f"Begg p = {pb.rank_test.pval:.3f}",
+                             f"trim-and-fill k0 = {tf.k0} ({tf.side})"])
+    fig.savefig(target / "funnel.png", dpi=150)
 
 
 def parse_steps(text: str) -> tuple[float, ...]:
