@@ -23,10 +23,13 @@ FIX = json.loads((REF / "bias_fixtures.json").read_text())
 DATA = FIX["datasets"]
 TOL = 1e-6
 # metafor's selmodel: optim BFGS on (mu, log tau^2, logit(delta/100)) with finite-difference gradients and
-# reltol = sqrt(machine eps); its estimates lie within SEL_DEFAULT_TOL of the exact optimum, and those of the
-# fixture's tight run (reltol = 1e-15) within SEL_TIGHT_TOL (measured: 2.4e-5 and 1.0e-6 at most).
-SEL_DEFAULT_TOL = 5e-5
-SEL_TIGHT_TOL = 2e-6
+# reltol = sqrt(machine eps). At an interior optimum its estimates (and SEs, CIs, LRT) lie within
+# SEL_DEFAULT_TOL of the exact optimum, and those of the fixture's tight run (reltol = 1e-15) within
+# SEL_TIGHT_TOL (measured: 5.6e-5 and 2.5e-6 at most, both on a delta's upper CI bound). Where tau^2 sits at 0
+# (dat.li2007), log tau^2 cannot reach it: metafor stops 1.9e-4 (default) and 2.7e-6 (tight) short in log L,
+# and the *_BOUNDARY tolerances apply (measured: 3.8e-4 and 5.3e-6 at most).
+SEL_DEFAULT_TOL, SEL_DEFAULT_TOL_BOUNDARY = 1e-4, 5e-4
+SEL_TIGHT_TOL, SEL_TIGHT_TOL_BOUNDARY = 5e-6, 1e-5
 
 
 def data(name):
@@ -162,26 +165,30 @@ def test_selection_model_matches_metafor(case):
     assert list(r.steps) == pytest.approx(vec(tight["steps"]))
     assert list(r.k_per_interval) == vec(tight["k_per_interval"])
     assert r.loglik0 == pytest.approx(tight["loglik0"], abs=1e-10)
-    for ref, tol in ((tight, SEL_TIGHT_TOL), (default, SEL_DEFAULT_TOL)):
+    boundary = r.tau2 == 0.0 and case["method"] == "ML"
+    for ref, tol in ((tight, SEL_TIGHT_TOL_BOUNDARY if boundary else SEL_TIGHT_TOL),
+                     (default, SEL_DEFAULT_TOL_BOUNDARY if boundary else SEL_DEFAULT_TOL)):
         # never a lower maximum than metafor's, and the same one to its tolerance
         assert r.loglik >= ref["loglik"] - 1e-12
-        assert r.loglik == pytest.approx(ref["loglik"], abs=1e-8)
+        assert r.loglik == pytest.approx(ref["loglik"], abs=tol)
         for key in SEL_KEYS:
             if ref[key] is not None:
                 assert getattr(r, key) == pytest.approx(ref[key], abs=tol), key
         assert list(r.delta) == pytest.approx(vec(ref["delta"]), abs=tol)
         assert list(r.delta_se[1:]) == pytest.approx(vec(ref["delta_se"])[1:], abs=tol)
         assert list(r.delta_ci_lower[1:]) == pytest.approx(vec(ref["delta_ci_lower"])[1:], abs=tol)
+        assert list(r.delta_ci_upper[1:]) == pytest.approx(vec(ref["delta_ci_upper"])[1:], abs=tol)
     assert r.lrt_df == tight["lrt_df"] == len(r.steps) - 1
 
 
-@pytest.mark.parametrize("case", FIX["selmodel"][:1] + FIX["selmodel"][4:5],
+@pytest.mark.parametrize("case", [c for c in FIX["selmodel"] if c["dataset"] in ("hackshaw1998", "li2007")
+                                  and c["method"] == "ML"],
                          ids=lambda c: f"{c['dataset']}-{c['method']}")
 def test_selection_model_optimum_is_checked_independently(case):
     """Gradient ~ 0 at the optimum, and Nelder-Mead on metafor's scale from four other starts finds no higher
     likelihood."""
     r = sel_fit(case)
-    assert r.gradient_norm < 1e-6
+    assert r.gradient_norm < 1e-8
     y, v = data(case["dataset"])
     sign = 1.0 if case["alternative"] == "greater" else -1.0
     steps = np.asarray(r.steps)
@@ -295,12 +302,10 @@ def test_cli_bias_json_matches_metafor(haic_os_csv, capsys):
     assert out["egger"]["k"] == 7
 
 
-def test_cli_bias_prints_every_method_and_writes_the_funnel(tmp_path, capsys):
+def test_cli_bias_prints_every_method(tmp_path, capsys):
     from bayesmeta.cli import main
 
-    assert main(["frequentist", str(csv_of("bcg", tmp_path)), "--measure", "RR", "--bias", "--steps", "0.025,0.5",
-                 "--figures", str(tmp_path / "figs")]) == 0
-    assert (tmp_path / "figs" / "funnel.png").stat().st_size > 10_000
+    assert main(["frequentist", str(csv_of("bcg", tmp_path)), "--measure", "RR", "--bias", "--steps", "0.025,0.5"]) == 0
     text = capsys.readouterr().out
     for label in ("Egger", "Begg", "Trim-and-fill L0", "PET intercept", "PEESE intercept",
                   "Selection model, p less", "0.025 < p <= 0.5, k = 3", "LRT, df 2"):

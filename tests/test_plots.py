@@ -724,3 +724,21 @@ def test_funnel_overlays_pet_peese_lines_and_filled_studies():
     covers(ax, [*np.exp(y), *np.exp(tf.filled_yi)])
     with pytest.raises(ValueError, match="filled"):
         plot_funnel(y, np.sqrt(v), pooled=0.0, filled_yi=[0.1, 0.2], filled_sei=[0.1])
+
+
+def test_frequentist_bias_cli_writes_the_funnel(tmp_path, capsys):
+    """``bayesmeta frequentist --bias --figures DIR`` writes funnel.png (its drawing is tested above)."""
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    from bayesmeta.cli import main
+
+    d = json.loads((Path(__file__).parent / "reference" / "bias_fixtures.json").read_text())["datasets"]["bcg"]
+    path = tmp_path / "bcg.csv"
+    pd.DataFrame({"study": [f"s{i}" for i in range(len(d["yi"]))], "yi": d["yi"], "vi": d["vi"]}).to_csv(path, index=False)
+    assert main(["frequentist", str(path), "--measure", "RR", "--bias", "--steps", "0.025,0.5",
+                 "--figures", str(tmp_path / "figs"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["bias"]["trimfill"]["k0"] == 1
+    assert (tmp_path / "figs" / "funnel.png").stat().st_size > 10_000

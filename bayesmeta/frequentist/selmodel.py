@@ -27,6 +27,7 @@ from bayesmeta.frequentist.rma import rma
 ALTERNATIVES = ("greater", "less")
 DELTA_MAX = 100.0  # metafor's delta.max for the step function
 _TAU2_ZERO = 10 * np.finfo(float).eps  # metafor sets tau^2 below this to 0
+_LOG_SQRT_2PI = 0.5 * np.log(2 * np.pi)
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,8 @@ class _Problem:
         probs = self._interval_probs(m, s)
         a = probs @ delta
         with np.errstate(divide="ignore", invalid="ignore"):
-            out = np.sum(np.log(delta[self.group]) + stats.norm.logpdf(self.y, m, s) - np.log(a))
+            out = np.sum(np.log(delta[self.group]) - _LOG_SQRT_2PI - np.log(s) - 0.5 * ((self.y - m) / s) ** 2
+                         - np.log(a))
         return float(out) if np.isfinite(out) else -np.inf
 
     def _interval_probs(self, m: float, s: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -107,7 +109,7 @@ class _Problem:
         z = (self.bounds - m) / s[:, None]
         finite = np.isfinite(z)
         zf = np.where(finite, z, 0.0)
-        pdf = np.where(finite, stats.norm.pdf(zf), 0.0)  # phi(+-inf) = 0, and z phi(z) -> 0 there too
+        pdf = np.where(finite, np.exp(-0.5 * zf**2 - _LOG_SQRT_2PI), 0.0)  # phi(+-inf) = 0, z phi(z) -> 0 too
         zpdf = zf * pdf
         probs = self._interval_probs(m, s)
         a = probs @ delta
@@ -163,10 +165,12 @@ def selection_model(data: EffectData | ArrayLike, vi: ArrayLike | None = None, *
 
     metafor maximises with ``optim(method = "BFGS")`` on (mu, log tau^2, logit(delta/100)) with numerical
     gradients and relative tolerance sqrt(machine eps) ~ 1.5e-8 on log L, so its estimates carry an optimiser
-    error of order 1e-6 to 1e-4. Here log L is maximised with its analytic gradient by L-BFGS-B under the bounds
-    tau^2 >= 0, 0 <= delta <= 100, from metafor's start and three others, keeping the best. Standard errors come
-    from the Hessian by Richardson extrapolation of central differences, the scheme of numDeriv::hessian that
-    metafor uses (d = 0.1, r = 6), so they agree with metafor's also where tau^2 sits at 0. The likelihood-ratio
+    error of order 1e-6 to 1e-4. Here log L is maximised with its analytic gradient (BFGS on (mu, tau,
+    logit(delta / 100)) from metafor's start and three others, the boundary tau^2 = 0 tried when approached, then
+    Newton steps on the original scale within tau^2 >= 0, 0 <= delta <= 100), and ``gradient_norm`` reports the
+    projected gradient at the result. Standard errors come from the Hessian by Richardson extrapolation of
+    central differences, the scheme of numDeriv::hessian that metafor uses (d = 0.1, r = 6), so they agree with
+    metafor's also where tau^2 sits at 0. The likelihood-ratio
     test of selection is 2 (log L - log L_0), L_0 the ML normal-normal model, on J - 1 df.
     """
     if alternative not in ALTERNATIVES:
@@ -251,18 +255,18 @@ def _bounds(n_steps: int, common_effect: bool) -> tuple[NDArray[np.float64], NDA
 
 
 def _maximise(prob: _Problem, mu0: float, tau2_0: float, common_effect: bool) -> tuple[NDArray[np.float64], float]:
-    """Best of BFGS runs with the analytic gradient on metafor's scale (mu, log tau^2, logit(delta / 100)) from
-    metafor's start (ML mu, tau^2 + 0.001, delta = 1) and three others; then tau^2 = 0 is tried when the best run
-    heads there, and the optimum is polished by Newton steps on the free parameters of the original scale."""
+    """Best of BFGS runs with the analytic gradient on (mu, tau, logit(delta / 100)) (tau^2 = tau * tau reaches the
+    boundary 0 smoothly, where metafor's log tau^2 cannot) from metafor's start (ML mu, tau^2 + 0.001, delta = 1)
+    and three others; then tau^2 = 0 is tried when the best run heads there, and the optimum is polished by
+    Newton steps on the free parameters of the original scale."""
     n_d = prob.n_steps - 1
     lower, upper = _bounds(prob.n_steps, common_effect)
-    it = 0 if common_effect else 1  # index of tau^2 in theta (none when 0 for common_effect)
 
     def to_theta(z: NDArray[np.float64], fixed_tau2: float | None) -> NDArray[np.float64]:
         d = DELTA_MAX * special.expit(z[-n_d:])
         if common_effect:
             return np.concatenate([[z[0]], d])
-        tau2 = np.exp(z[1]) if fixed_tau2 is None else fixed_tau2
+        tau2 = z[1] ** 2 if fixed_tau2 is None else fixed_tau2
         return np.concatenate([[z[0], tau2], d])
 
     def full_grad(theta: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -291,7 +295,7 @@ def _maximise(prob: _Problem, mu0: float, tau2_0: float, common_effect: bool) ->
             d = theta[-n_d:]
             chain = np.ones(theta.size)
             if not common_effect:
-                chain[1] = theta[1]
+                chain[1] = 2 * z[1]
             chain[-n_d:] = d * (1 - d / DELTA_MAX)
             return (grad * chain)[keep]
 
@@ -305,20 +309,22 @@ def _maximise(prob: _Problem, mu0: float, tau2_0: float, common_effect: bool) ->
     candidates = []
     for dmu, t2, d in ((0.0, tau2_0 + 0.001, 1.0), (0.0, 0.01 * spread**2, 1.0),
                        (-0.5 * spread, 2 * tau2_0 + 0.01, 0.5), (0.5 * spread, 0.5 * tau2_0 + 0.001, 2.0)):
-        z0 = np.array([mu0 + dmu] + ([] if common_effect else [np.log(t2)])
+        z0 = np.array([mu0 + dmu] + ([] if common_effect else [np.sqrt(t2)])
                       + [np.log(d / (DELTA_MAX - d))] * n_d, dtype=float)
-        theta = run(z0, None)
-        candidates.append(theta)
-        if not common_effect and theta[1] < 1e-6 * spread**2:
-            candidates.append(run(np.concatenate([[theta[0], 0.0], z0[2:]]), 0.0))
+        candidates.append(run(z0, None))
     values = [neg(t) for t in candidates]
     if not np.isfinite(min(values)):
         raise ModelError("the selection model's likelihood could not be maximised from any start")
     theta = candidates[int(np.argmin(values))]
-    if not common_effect and theta[1] < 1e-6 * spread**2 and full_grad(np.where(np.arange(theta.size) == 1, 0.0,
-                                                                                    theta))[1] <= 0:
-        theta = theta.copy()
-        theta[it] = 0.0
+    if not common_effect and theta[1] < 1e-6 * spread**2:
+        z_end = np.concatenate([[theta[0], 0.0], np.log(theta[2:] / (DELTA_MAX - theta[2:]))])
+        on_boundary = run(z_end, 0.0)
+        if neg(on_boundary) <= neg(theta):
+            theta = on_boundary
+        at_zero = theta.copy()
+        at_zero[1] = 0.0
+        if full_grad(at_zero)[1] <= 0 and neg(at_zero) <= neg(theta):  # log L falls as tau^2 leaves 0
+            theta = at_zero
     theta = _newton_polish(neg, full_grad, theta, lower, upper)
     return theta, -neg(theta)
 
@@ -326,7 +332,8 @@ def _maximise(prob: _Problem, mu0: float, tau2_0: float, common_effect: bool) ->
 def _newton_polish(neg, grad, theta: NDArray[np.float64], lower: NDArray[np.float64],
                    upper: NDArray[np.float64], steps: int = 20) -> NDArray[np.float64]:
     """Newton steps on the coordinates not held at a bound, Hessian by central differences of the analytic
-    gradient; a step is kept only if it does not lower log L and stays within the bounds."""
+    gradient; a step is kept only if it stays within the bounds, shrinks the gradient and does not lower log L
+    beyond rounding."""
     best = theta.copy()
     best_val = neg(best)
     for _ in range(steps):
@@ -355,9 +362,13 @@ def _newton_polish(neg, grad, theta: NDArray[np.float64], lower: NDArray[np.floa
         if np.any(cand < lower) or np.any(cand > upper):
             break
         val = neg(cand)
-        if not val <= best_val:
+        # near the optimum log L is flat to rounding: accept a step that does not lower it beyond that and
+        # shrinks the gradient
+        g_new = grad(cand)
+        if not (val <= best_val + 1e-13 * max(1.0, abs(best_val))
+                and np.max(np.abs(g_new[free])) < np.max(np.abs(g[free]))):
             break
-        best, best_val = cand, val
+        best, best_val = cand, min(val, best_val)
     return best
 
 

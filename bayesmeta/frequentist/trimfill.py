@@ -14,6 +14,7 @@ from bayesmeta.errors import InputError, ModelError
 from bayesmeta.frequentist.inputs import canonical_method, effects_input
 from bayesmeta.frequentist.result import RmaResult, plain
 from bayesmeta.frequentist.rma import rma
+from bayesmeta.frequentist.tau2 import estimate_tau2, weighted_fit
 
 ESTIMATORS = ("L0", "R0")
 SIDES = ("left", "right")
@@ -64,13 +65,11 @@ def trimfill(data: EffectData | ArrayLike, vi: ArrayLike | None = None, *, sei: 
         raise InputError(f"unknown side '{side}'", valid="left, right (or automatic)")
     y0, v0, _ = effects_input(data, vi, sei=sei, min_k=3)
     k = y0.size
-    original = rma(y0, v0, method=method, test=test, level=level)
     if side is None:
         if np.all(v0 == v0[0]):
             raise ModelError("trim-and-fill cannot choose the side when all sampling variances are equal; "
                              "give the side (left or right)")
-        slope = rma(y0, v0, method=method, mods=np.sqrt(v0)).coefficients[1].estimate
-        side = "right" if slope < 0 else "left"
+        side = "right" if _coefficients(y0, v0, method, np.sqrt(v0))[1] < 0 else "left"
     sign = -1.0 if side == "right" else 1.0
     order = np.argsort(sign * y0, kind="stable")
     y, v = sign * y0[order], v0[order]
@@ -83,7 +82,7 @@ def trimfill(data: EffectData | ArrayLike, vi: ArrayLike | None = None, *, sei: 
         iteration += 1
         if iteration > max_iterations:
             raise ModelError(f"trim-and-fill did not converge in {max_iterations} iterations")
-        beta = rma(y[: k - k0], v[: k - k0], method=method).estimate
+        beta = float(_coefficients(y[: k - k0], v[: k - k0], method)[0])
         dev = y - beta
         ranks = np.empty(k)
         ranks[np.argsort(np.abs(dev), kind="stable")] = np.arange(1, k + 1)
@@ -112,10 +111,18 @@ def trimfill(data: EffectData | ArrayLike, vi: ArrayLike | None = None, *, sei: 
         fit = rma(np.concatenate([y0, filled_y]), np.concatenate([v0, filled_v]), method=method, test=test,
                   level=level)
     else:
-        filled_y, filled_v, fit = np.empty(0), np.empty(0), original
+        filled_y, filled_v = np.empty(0), np.empty(0)
+        fit = rma(y0, v0, method=method, test=test, level=level)
     return TrimFillResult(
         k=int(k), estimator=estimator, side=side, k0=k0, k0_se=float(se_k0) if np.isfinite(se_k0) else None,
         k0_pval=0.5 ** (k0 + 1) if estimator == "R0" else None,
         filled_yi=tuple(float(t) for t in filled_y), filled_vi=tuple(float(t) for t in filled_v),
         fit=fit, iterations=iteration,
     )
+
+
+def _coefficients(y: np.ndarray, v: np.ndarray, method: str, mod: np.ndarray | None = None) -> np.ndarray:
+    """The coefficients of ``rma(y, v, mods = mod, method = method)`` (intercept first), without its inference."""
+    x = np.ones((y.size, 1)) if mod is None else np.column_stack([np.ones(y.size), mod])
+    tau2 = 0.0 if y.size == 1 else estimate_tau2(method, y, v, x)  # one study: tau^2 = 0, as metafor
+    return weighted_fit(y, v, x, tau2).beta

@@ -29,6 +29,10 @@ datasets$baskerville2012 <- list(source = "metadat dat.baskerville2012, standard
 datasets$lehmann2018 <- list(source = "metadat dat.lehmann2018, standardised mean differences",
                              yi = num(dat.lehmann2018$yi), vi = num(dat.lehmann2018$vi))
 
+li <- escalc(measure = "OR", ai = ai, n1i = n1i, ci = ci, n2i = n2i, data = dat.li2007)
+datasets$li2007 <- list(source = "metadat dat.li2007, log odds ratios (escalc OR); its selection model's tau^2 sits at 0",
+                        yi = num(li$yi), vi = num(li$vi))
+
 # HAIC: overall survival HRs reported with a 95% CI (data/haic_outcomes.csv, 7 studies), as make_metafor_fixtures.R
 os <- data.frame(
   study = c("He2019", "Zheng2022", "Kudo2018", "Ikeda2016", "Mei2021", "Chen2021", "Wang2024"),
@@ -99,6 +103,7 @@ sel_cases <- list(
   list(dataset = "baskerville2012", steps = c(0.025, 0.05), alternative = "greater", method = "ML"),
   list(dataset = "lehmann2018", steps = c(0.025, 0.05, 0.5), alternative = "greater", method = "ML"),
   list(dataset = "bcg", steps = c(0.025, 0.5), alternative = "less", method = "ML"),
+  list(dataset = "li2007", steps = c(0.025, 0.5), alternative = "less", method = "ML"),
   list(dataset = "haic_os", steps = c(0.025), alternative = "less", method = "ML")
 )
 sel_summary <- function(s) {
