@@ -737,7 +737,8 @@ def test_frequentist_bias_cli_writes_the_funnel(tmp_path, capsys):
 
     d = json.loads((Path(__file__).parent / "reference" / "bias_fixtures.json").read_text())["datasets"]["bcg"]
     path = tmp_path / "bcg.csv"
-    pd.DataFrame({"study": [f"s{i}" for i in range(len(d["yi"]))], "yi": d["yi"], "vi": d["vi"]}).to_csv(path, index=False)
+    frame = pd.DataFrame({"study": [f"s{i}" for i in range(len(d["yi"]))], "yi": d["yi"], "vi": d["vi"]})
+    frame.to_csv(path, index=False)
     assert main(["frequentist", str(path), "--measure", "RR", "--bias", "--steps", "0.025,0.5",
                  "--figures", str(tmp_path / "figs"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["bias"]["trimfill"]["k0"] == 1
