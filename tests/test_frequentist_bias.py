@@ -335,3 +335,17 @@ def test_cli_bias_refuses_two_studies(tmp_path, capsys):
     assert main(["frequentist", str(path), "--bias"]) == 2
     err = capsys.readouterr().err.strip()
     assert "at least 3 studies" in err and len(err.splitlines()) == 1
+
+
+def test_panel_follows_the_method_as_metafor_selmodel_does():
+    """selmodel of an FE fit keeps tau^2 = 0 (fixture: hackshaw1998 FE); of any other fit it refits by ML."""
+    from bayesmeta.frequentist import publication_bias
+
+    y, v = data("hackshaw1998")
+    case = next(c for c in FIX["selmodel"] if c["dataset"] == "hackshaw1998" and c["method"] == "FE")
+    pb = publication_bias(y, v, method="FE", steps=(0.025, 0.5), benefit="above")
+    assert pb.selection_model.tau2 == 0.0 and pb.selection_model.tau2_se is None
+    assert pb.selection_model.estimate == pytest.approx(case["tight"]["estimate"], abs=SEL_TIGHT_TOL)
+    assert pb.trimfill.fit.method == "FE" and pb.k == len(y)
+    ml = publication_bias(y, v, method="REML", steps=(0.025, 0.5), benefit="above").selection_model
+    assert ml.tau2 > 0 and ml.alternative == "greater"

@@ -12,7 +12,7 @@ from numpy.typing import ArrayLike
 from bayesmeta.benefit import Benefit
 from bayesmeta.effect_data import EffectData
 from bayesmeta.frequentist.egger import EggerResult, egger_test
-from bayesmeta.frequentist.inputs import effects_input
+from bayesmeta.frequentist.inputs import canonical_method, effects_input
 from bayesmeta.frequentist.petpeese import PetPeeseResult, pet_peese
 from bayesmeta.frequentist.ranktest import RankTestResult, rank_test
 from bayesmeta.frequentist.result import plain
@@ -50,7 +50,8 @@ def publication_bias(data: EffectData | ArrayLike, vi: ArrayLike | None = None, 
     """Egger (1997), Begg & Mazumdar (1994), Duval & Tweedie trim-and-fill (``estimator``, side chosen as
     metafor does, refitted with ``method``/``test``/``level``), PET-PEESE (common-effect weights, alpha 0.10)
     and the Vevea & Hedges step-function model with cut-offs ``steps`` on one-sided p-values towards
-    ``benefit``. Needs k >= 3; bad steps or an empty p-value interval raise before anything is fitted."""
+    ``benefit`` (as metafor's ``selmodel`` of the ``method`` fit: tau^2 = 0 for FE, else ML). Needs k >= 3; bad
+    steps raise before anything is fitted."""
     y, v, _ = effects_input(data, vi, sei=sei, min_k=3)
     steps_t = check_steps(steps)
     return PublicationBiasResult(
@@ -59,5 +60,6 @@ def publication_bias(data: EffectData | ArrayLike, vi: ArrayLike | None = None, 
         rank_test=rank_test(y, v),
         trimfill=trimfill(y, v, method=method, estimator=estimator, test=test, level=level),
         pet_peese=pet_peese(y, v, level=level),
-        selection_model=selection_model(y, v, steps=steps_t[:-1], alternative=selection_side(benefit), level=level),
+        selection_model=selection_model(y, v, steps=steps_t[:-1], alternative=selection_side(benefit), level=level,
+                                        common_effect=canonical_method(method) == "FE"),
     )
