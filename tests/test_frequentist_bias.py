@@ -349,3 +349,22 @@ def test_panel_follows_the_method_as_metafor_selmodel_does():
     assert pb.trimfill.fit.method == "FE" and pb.k == len(y)
     ml = publication_bias(y, v, method="REML", steps=(0.025, 0.5), benefit="above").selection_model
     assert ml.tau2 > 0 and ml.alternative == "greater"
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_selection_gradient_equals_central_differences(sign):
+    y, v = data("lehmann2018")
+    steps = np.array([0.025, 0.05, 0.5, 1.0])
+    se = np.sqrt(v)
+    bounds = se[:, None] * np.concatenate([[np.inf], stats.norm.isf(steps)])[None, :]
+    bounds[:, -1] = -np.inf
+    p = stats.norm.sf(sign * y / se)
+    group = np.array([np.flatnonzero(pi <= steps)[0] for pi in p])
+    prob = _Problem(y=sign * y, v=v, sign=sign, bounds=bounds, group=group, n_steps=4)
+    theta = np.array([0.13, 0.07, 0.6, 0.35, 0.2])
+
+    def ll(t):
+        return prob.loglik(t[0], t[1], np.concatenate([[1.0], t[2:]]))
+
+    numeric = [(ll(theta + h) - ll(theta - h)) / 2e-6 for h in 1e-6 * np.eye(theta.size)]
+    assert prob.gradient(theta[0], theta[1], np.concatenate([[1.0], theta[2:]])) == pytest.approx(numeric, rel=1e-6)

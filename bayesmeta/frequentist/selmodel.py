@@ -121,7 +121,8 @@ class _Problem:
         g_s = -1.0 / s + r**2 / s**3 - (dp_ds @ delta) / a
         g_tau2 = float(np.sum(g_s / (2 * s)))
         counts = np.bincount(self.group, minlength=self.n_steps)
-        g_delta = counts[1:] / delta[1:] - np.sum(probs[:, 1:] / a[:, None], axis=0)
+        with np.errstate(divide="ignore"):  # delta_j = 0 with studies in interval j: log L = -inf there
+            g_delta = counts[1:] / delta[1:] - np.sum(probs[:, 1:] / a[:, None], axis=0)
         return np.concatenate([[self.sign * g_m, g_tau2], g_delta])
 
 
