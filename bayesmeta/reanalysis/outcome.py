@@ -70,7 +70,8 @@ def outcome_data(effects: pd.DataFrame, o: OutcomePlan) -> EffectData:
 
 def frequentist_analysis(data: EffectData, level: float, pooling: str = "I2_rule") -> dict[str, Any]:
     """The paper's pooling (the plan's ``data.pooling``, :func:`bayesmeta.frequentist.paper_rule`), REML with z
-    and with Knapp-Hartung tests, Egger's test (k >= 3) and leave-one-out REML (k >= 3)."""
+    and with Knapp-Hartung tests, Egger's test (k >= 3) and leave-one-out REML (k >= 3); beside Egger's test,
+    trim-and-fill (L0, REML) and PET-PEESE when the studies' precisions differ (neither is defined otherwise)."""
     from bayesmeta.frequentist import egger_test, leave_one_out, paper_rule, rma
 
     out: dict[str, Any] = {"paper_rule": paper_rule(data, pooling=pooling, level=level),
@@ -80,6 +81,11 @@ def frequentist_analysis(data: EffectData, level: float, pooling: str = "I2_rule
     if data.k >= 3:
         out["egger"] = egger_test(data, level=level)
         out["leave_one_out"] = leave_one_out(data, method="REML", level=level)
+        if np.ptp(data.sei) > 0:
+            from bayesmeta.frequentist import pet_peese, trimfill
+
+            out["trimfill"] = trimfill(data, method="REML", level=level)
+            out["pet_peese"] = pet_peese(data, level=level)
     return out
 
 def density_curves(post: Any, points: int = DENSITY_POINTS) -> dict[str, np.ndarray]:
