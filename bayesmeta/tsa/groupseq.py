@@ -409,20 +409,7 @@ def boundaries(
     log_increment = _log_increments(log_cumulative)
     floors = _floors(log_increment)
 
-    efficacy = np.empty(t.size)
-    state = _start()
-    for k, t_k in enumerate(t):
-        if sides == 2:
-            def log_exit(c: float, s: _State = state, tk: float = t_k) -> float:
-                return float(np.logaddexp(_log_exit_upper(s, c, tk, 0.0), _log_exit_lower(s, -c, tk, 0.0)))
-        else:
-            def log_exit(c: float, s: _State = state, tk: float = t_k) -> float:
-                return _log_exit_upper(s, c, tk, 0.0)
-        efficacy[k] = _efficacy_bound(log_exit, log_increment[k], log_cumulative[k], sides)
-        if k + 1 < t.size:
-            state = _advance(state, -efficacy[k] if sides == 2 else -math.inf, efficacy[k], t_k, 0.0, t[k + 1],
-                             floors[k])
-
+    efficacy = _efficacy_boundaries(t, log_increment, log_cumulative, floors, sides)
     common = dict(log_alpha_spent=log_cumulative)
     if beta is None:
         return Boundaries(t, efficacy, np.exp(log_cumulative), alpha, sides, convention, name, **common)
@@ -445,6 +432,167 @@ def boundaries(
             state = _advance(state, lower, efficacy[k], t_k, drift, t[k + 1], beta_floors[k])
     return Boundaries(t, efficacy, np.exp(log_cumulative), alpha, sides, convention, name, futility,
                       np.exp(log_beta_cumulative), beta, float(drift), **common)
+
+
+def _efficacy_boundaries(t: np.ndarray, log_increment: np.ndarray, log_cumulative: np.ndarray, floors: np.ndarray,
+                         sides: int) -> np.ndarray:
+    """The efficacy boundaries under H0, ignoring any futility boundary (non-binding)."""
+    efficacy = np.empty(t.size)
+    state = _start()
+    for k, t_k in enumerate(t):
+        efficacy[k] = _efficacy_bound(_h0_exit(state, t_k, sides), log_increment[k], log_cumulative[k], sides)
+        if k + 1 < t.size:
+            state = _advance(state, -efficacy[k] if sides == 2 else -math.inf, efficacy[k], t_k, 0.0, t[k + 1],
+                             floors[k])
+    return efficacy
+
+
+def _h0_exit(state: _State, t_k: float, sides: int) -> Callable[[float], float]:
+    """log P(no earlier crossing, Z_k beyond c) under H0, as a function of c."""
+    if sides == 2:
+        return lambda c: float(np.logaddexp(_log_exit_upper(state, c, t_k, 0.0), _log_exit_lower(state, -c, t_k, 0.0)))
+    return lambda c: _log_exit_upper(state, c, t_k, 0.0)
+
+
+FUTILITY = ("none", "non-binding", "binding")
+"""Futility boundaries of a design: none, non-binding (the efficacy boundaries ignore them) or binding (the trial
+stops when the Z-curve enters the futility region, so the efficacy boundaries may be lower)."""
+
+
+@dataclass(frozen=True)
+class Design:
+    """A group-sequential design: its boundaries, the drift theta = E[Z] at information fraction 1 that gives
+    the power, and the inflation factor IF = (theta / (z_{1-alpha/sides} + z_{1-beta}))^2 by which the
+    information size of a fixed design must be multiplied (Jennison & Turnbull 2000, sections 7.2-7.3)."""
+
+    boundaries: Boundaries
+    futility: str
+    power: float
+    drift: float
+    inflation_factor: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"futility": self.futility, "power": self.power, "drift": self.drift,
+                "inflation_factor": self.inflation_factor, "boundaries": self.boundaries.as_dict()}
+
+
+def _futility_run(t: np.ndarray, drift: float, efficacy: np.ndarray | None, sides: int,
+                  log_beta_increment: np.ndarray, beta_floors: np.ndarray,
+                  h0: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Futility boundaries by beta spending under ``drift`` up to the last look, and the log of
+    P(continue to the last look, Z_K <= c_K) minus the last beta increment (0 when the design's boundaries meet).
+
+    ``efficacy`` given: non-binding (fixed efficacy boundaries). ``h0`` = (log increments, log cumulative,
+    floors) of the alpha spending: binding, each efficacy boundary solved under H0 with the earlier futility
+    boundaries as lower limits of the continuation region (one-sided designs)."""
+    k_last = t.size - 1
+    eff = np.empty(t.size) if efficacy is None else efficacy.copy()
+    futility = np.empty(t.size)
+    state = _start()
+    state0 = _start()
+    gap = 0.0
+    for k, t_k in enumerate(t):
+        if h0 is not None:
+            eff[k] = _efficacy_bound(_h0_exit(state0, t_k, sides), h0[0][k], h0[1][k], sides)
+
+        def log_exit_low(f: float, s: _State = state, tk: float = t_k) -> float:
+            return _log_exit_lower(s, f, tk, drift)
+
+        if k == k_last:
+            gap = log_exit_low(eff[k]) - log_beta_increment[k]
+            futility[k] = eff[k]
+            break
+        futility[k] = _futility_bound(log_exit_low, log_beta_increment[k], drift * math.sqrt(t_k), eff[k])
+        lower = max(futility[k], -eff[k]) if sides == 2 else futility[k]
+        state = _advance(state, lower, eff[k], t_k, drift, t[k + 1], beta_floors[k])
+        if h0 is not None:
+            state0 = _advance(state0, futility[k], eff[k], t_k, 0.0, t[k + 1], h0[2][k])
+    return eff, futility, gap
+
+
+def _power(t: np.ndarray, efficacy: np.ndarray, drift: float, sides: int) -> float:
+    lower = -efficacy if sides == 2 else np.full(t.size, -np.inf)
+    return float(exit_probabilities(t, efficacy, lower, drift)[["upper", "lower"]].to_numpy().sum())
+
+
+def design(
+    information_fractions: ArrayLike,
+    alpha: float = 0.05,
+    beta: float = 0.2,
+    spending: str | SpendingFunction = "obf",
+    beta_spending: str | SpendingFunction | None = None,
+    convention: Convention = "two-sided",
+    sides: int = 2,
+    futility: str = "none",
+) -> Design:
+    """A group-sequential design at the given information fractions (the last one is 1): alpha-spending
+    efficacy boundaries (:func:`boundaries`) and, with ``futility`` 'non-binding' or 'binding', beta-spending
+    futility boundaries (``beta_spending``, default the alpha-spending family), with the drift solved so that
+    the power is 1 - beta (Jennison & Turnbull 2000, section 7.3; as rpact and RTSA).
+
+    Without futility, theta solves P_theta(reject H0) = 1 - beta. With futility, theta solves f_K(theta) = c_K:
+    the futility boundary of the last look meets the efficacy boundary, so every path stops with a decision and
+    the type II error is exactly beta. Non-binding: the efficacy boundaries are those without futility. Binding
+    (one-sided designs only): each c_k is solved under H0 with the continuation region (f_j, c_j), j < k, so the
+    efficacy boundaries fall as the futility ones rise. The inflation factor is IF = (theta / (z_{1-alpha/sides} +
+    z_{1-beta}))^2. Two-sided designs draw the futility boundary on the side of the drift (TSA's inner wedge
+    |Z| < f_k by symmetry).
+    """
+    t = _check_fractions(information_fractions)
+    if not math.isclose(t[-1], 1.0, abs_tol=1e-12):
+        raise InputError(f"the last information fraction is {t[-1]:g}", column="information_fractions",
+                         valid="fractions ending at 1 (the maximum information of the design)")
+    alpha = _check_probability(alpha, "alpha")
+    beta = _check_probability(beta, "beta")
+    if futility not in FUTILITY:
+        raise InputError(f"unknown futility {futility!r}", column="futility", valid=", ".join(FUTILITY))
+    if futility == "binding" and sides != 1:
+        raise InputError("binding futility boundaries are computed for one-sided designs", column="futility",
+                         valid="sides = 1 with binding futility, or 'non-binding'")
+    base = boundaries(t, alpha=alpha, spending=spending, convention=convention, sides=sides)
+    fixed_drift = float(stats.norm.isf(alpha / sides) + stats.norm.isf(beta))
+    if futility == "none":
+        def gap(theta: float) -> float:
+            return _power(t, base.efficacy, theta, sides) - (1.0 - beta)
+        theta = _solve_drift(gap, fixed_drift)
+        return Design(base, futility, 1.0 - beta, theta, (theta / fixed_drift) ** 2)
+
+    b_spend = spending if beta_spending is None else beta_spending
+    log_beta_cumulative = _log_cumulative(_log_total_spending(b_spend, beta, 1, "two-sided"), t, beta)
+    log_beta_increment = _log_increments(log_beta_cumulative)
+    beta_floors = _floors(log_beta_increment)
+    if futility == "binding":
+        log_cumulative = np.log(base.alpha_spent) if base.log_alpha_spent is None else base.log_alpha_spent
+        log_increment = _log_increments(log_cumulative)
+        h0 = (log_increment, log_cumulative, _floors(log_increment))
+        efficacy_in = None
+    else:
+        h0, efficacy_in = None, base.efficacy
+
+    def gap(theta: float) -> float:
+        return _futility_run(t, theta, efficacy_in, sides, log_beta_increment, beta_floors, h0)[2]
+
+    theta = _solve_drift(gap, fixed_drift, decreasing=True)
+    efficacy, fut, _ = _futility_run(t, theta, efficacy_in, sides, log_beta_increment, beta_floors, h0)
+    name = base.spending
+    b = Boundaries(t, efficacy, base.alpha_spent, alpha, sides, base.convention, name, fut,
+                   np.exp(log_beta_cumulative), beta, theta, log_alpha_spent=base.log_alpha_spent)
+    return Design(b, futility, 1.0 - beta, theta, (theta / fixed_drift) ** 2)
+
+
+def _solve_drift(gap: Callable[[float], float], start: float, decreasing: bool = False) -> float:
+    """The root in theta of a monotone gap function, bracketed from the fixed design's drift upwards."""
+    sign = -1.0 if decreasing else 1.0
+    lo, hi = 0.5 * start, 1.2 * start
+    for _ in range(40):
+        if sign * gap(hi) > 0:
+            break
+        lo, hi = hi, hi * 1.3
+    for _ in range(40):
+        if sign * gap(lo) < 0:
+            break
+        lo *= 0.7
+    return float(optimize.brentq(gap, lo, hi, xtol=1e-10, rtol=1e-12, maxiter=200))
 
 
 def exit_probabilities(

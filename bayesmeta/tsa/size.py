@@ -9,6 +9,7 @@ Schoenfeld D (1983) Biometrics 39:499-503 (required events for a hazard ratio).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -144,3 +145,204 @@ def _check_variances(vi: ArrayLike) -> np.ndarray:
     return v
 
 
+
+
+# -- every outcome type ---------------------------------------------------------------------------------------
+OUTCOMES = ("RR", "OR", "RD", "MD", "HR")
+"""Measures a trial sequential analysis sizes: binary (RR, OR, RD), continuous (MD), time-to-event (HR)."""
+HETEROGENEITY = ("D2", "D2-HKSJ", "I2", "none")
+"""Heterogeneity corrections of the information size: diversity from the DerSimonian-Laird or the
+Hartung-Knapp-Sidik-Jonkman variance of the pooled effect, inconsistency, or none."""
+
+
+def _z_sum(alpha: float, power: float, sides: int) -> float:
+    if sides not in (1, 2):
+        raise InputError(f"sides = {sides!r}", column="sides", valid="1 or 2")
+    alpha = check_probability(alpha, "alpha")
+    power = check_probability(power, "power")
+    return float(stats.norm.isf(alpha / sides) + stats.norm.ppf(power))
+
+
+def treatment_proportion(measure: str, effect: float, p_control: float) -> float:
+    """The intervention-arm event proportion implied by the anticipated effect: p_C x RR, the odds p_C/(1-p_C) x OR,
+    or p_C + RD (as RTSA's ``ris``)."""
+    p_c = check_probability(p_control, "p_control")
+    effect = float(effect)
+    if measure in ("RR", "OR") and not (math.isfinite(effect) and effect > 0 and effect != 1.0):
+        raise InputError(f"anticipated {measure} {effect!r} is not usable", column="mcid",
+                         valid=f"a positive {measure} other than 1, e.g. 0.8")
+    if measure == "RD" and not (math.isfinite(effect) and effect != 0.0):
+        raise InputError(f"anticipated RD {effect!r} is not usable", column="mcid", valid="a non-zero difference")
+    if measure == "RR":
+        p_i = p_c * effect
+    elif measure == "OR":
+        p_i = 1.0 / (1.0 + (1.0 - p_c) / (p_c * effect))
+    else:
+        p_i = p_c + effect
+    if not 0.0 < p_i < 1.0:
+        raise InputError(f"the intervention-arm proportion implied by {measure} {effect:g} and p_control {p_c:g} is "
+                         f"{p_i:g}, outside (0, 1)", column="mcid", valid="an effect keeping the proportion in (0, 1)")
+    return float(p_i)
+
+
+def fixed_information_size(
+    measure: str,
+    effect: float,
+    p_control: float | None = None,
+    sd: float | None = None,
+    alpha: float = 0.05,
+    power: float = 0.80,
+    sides: int = 2,
+    allocation: float = 0.5,
+) -> float:
+    """Information size of a fixed-effect meta-analysis, not rounded (Wetterslev et al. 2008; RTSA ``ris``).
+
+    z = z_{1-alpha/sides} + z_{1-beta}. Binary outcomes (RR, OR, RD; participants, both arms): 4 z^2 p (1 - p) /
+    (p_C - p_I)^2 with p = (p_C + p_I) / 2 and p_I from :func:`treatment_proportion`. Mean difference
+    (participants): 4 z^2 sd^2 / MD^2 with ``effect`` the minimal relevant difference and ``sd`` the outcome's
+    standard deviation. Hazard ratio (events; Schoenfeld 1983, as tsahr): z^2 / (a (1 - a) log(HR)^2) with
+    ``allocation`` a the share randomised to the intervention (4 z^2 / log(HR)^2 at a = 1/2).
+    """
+    z = _z_sum(alpha, power, sides)
+    if measure in ("RR", "OR", "RD"):
+        if p_control is None:
+            raise InputError(f"a {measure} information size needs the control-arm event proportion",
+                             column="p_control", valid="a proportion in (0, 1)")
+        p_c = float(p_control)
+        p_i = treatment_proportion(measure, effect, p_c)
+        p = (p_c + p_i) / 2.0
+        return float(4.0 * z**2 * p * (1.0 - p) / (p_c - p_i) ** 2)
+    if measure == "MD":
+        effect = float(effect)
+        if sd is None or not (math.isfinite(float(sd)) and float(sd) > 0):
+            raise InputError(f"an MD information size needs the outcome's standard deviation (got {sd!r})",
+                             column="sd", valid="a standard deviation > 0")
+        if not (math.isfinite(effect) and effect != 0.0):
+            raise InputError(f"minimal relevant difference {effect!r} is not usable", column="mcid",
+                             valid="a non-zero mean difference")
+        return float(4.0 * z**2 * float(sd) ** 2 / effect**2)
+    if measure == "HR":
+        effect = float(effect)
+        if not (math.isfinite(effect) and effect > 0 and effect != 1.0):
+            raise InputError(f"anticipated HR {effect!r} is not usable", column="mcid",
+                             valid="a positive hazard ratio other than 1, e.g. 0.8")
+        a = check_probability(allocation, "allocation")
+        return float(z**2 / (a * (1.0 - a) * math.log(effect) ** 2))
+    raise InputError(f"no information size for measure {measure!r}", column="measure", valid=", ".join(OUTCOMES))
+
+
+def rtsa_rounded(size: float) -> int:
+    """RTSA's rounding of an information size: up to a whole number, then up to an even one (equal arms)."""
+    n = math.ceil(float(size) - 1e-9)
+    return int(n + n % 2)
+
+
+def rtsa_adjusted(fixed: float, share: float) -> int:
+    """RTSA's heterogeneity-adjusted size: the *rounded* fixed size (:func:`rtsa_rounded`) divided by 1 - share
+    (D^2 or I^2) and rounded again. Rounding twice can give one or two participants more than rounding
+    fixed / (1 - share) once; :func:`required_information_size` and the TSA program round once."""
+    return rtsa_rounded(rtsa_rounded(fixed) / (1.0 - _check_share(share)))
+
+
+def _check_share(value: float, name: str = "D^2") -> float:
+    value = float(value)
+    if not math.isfinite(value) or not (0.0 <= value < 1.0):
+        raise InputError(f"{name} = {value!r} is outside [0, 1)", column=name, valid=f"0 <= {name} < 1")
+    return value
+
+
+def heterogeneity(vi: ArrayLike, yi: ArrayLike) -> dict[str, float]:
+    """Heterogeneity statistics of a random-effects meta-analysis as TSA and RTSA compute them.
+
+    DerSimonian-Laird tau^2 = max(0, (Q - (k-1)) / (sum w - sum w^2 / sum w)), w = 1/v; I^2 = max(0, (Q-(k-1))/Q);
+    D^2 = 1 - V_F / V_R with V_F = 1 / sum w and V_R = 1 / sum 1/(v + tau^2) (Wetterslev et al. 2009); the
+    Hartung-Knapp-Sidik-Jonkman variance V_HKSJ = sum w*_i (y_i - mu*)^2 / ((k-1) sum w*) with w* = 1/(v + tau^2)
+    (Hartung & Knapp 2001, not truncated at V_R, as RTSA's ``re_method = "DL_HKSJ"``) and D^2_HKSJ = 1 - V_F / V_HKSJ
+    (0 when tau^2 = 0, where RTSA reports no random-effects model). Returns tau2, q, i2, d2, d2_hksj, v_fixed,
+    v_random, v_hksj, mu_random.
+    """
+    v = _check_variances(vi)
+    y = np.atleast_1d(np.asarray(yi, dtype=float))
+    if y.shape != v.shape or not np.all(np.isfinite(y)):
+        raise InputError("effects yi must be finite and as many as the variances vi", column="yi")
+    k = y.size
+    w = 1.0 / v
+    mu_f = float(np.sum(w * y) / np.sum(w))
+    q = float(np.sum(w * (y - mu_f) ** 2))
+    df = max(k - 1, 1)
+    tau2 = max(0.0, (q - (k - 1)) / (np.sum(w) - np.sum(w**2) / np.sum(w))) if k > 1 else 0.0
+    i2 = max(0.0, (q - (k - 1)) / q) if q > 0 else 0.0
+    w_r = 1.0 / (v + tau2)
+    mu_r = float(np.sum(w_r * y) / np.sum(w_r))
+    v_fixed = float(1.0 / np.sum(w))
+    v_random = float(1.0 / np.sum(w_r))
+    v_hksj = float(np.sum(w_r * (y - mu_r) ** 2) / (df * np.sum(w_r)))
+    d2 = 1.0 - v_fixed / v_random
+    d2_hksj = 1.0 - v_fixed / v_hksj if tau2 > 0 else 0.0
+    return {"tau2": float(tau2), "q": q, "i2": float(i2), "d2": float(d2), "d2_hksj": float(d2_hksj),
+            "v_fixed": v_fixed, "v_random": v_random, "v_hksj": v_hksj, "mu_random": mu_r}
+
+
+def _minimum_trials_variance(measure: str, effect: float, p_control: float | None, sd: float | None) -> float:
+    """The per-participant variance 2 sigma^2 of RTSA's ``minTrial``: 1/p_C + 1/p_I - 2 (RR), the sum of the four
+    inverse cell probabilities (OR), p_C q_C + p_I q_I (RD) or sd^2 (MD)."""
+    if measure == "MD":
+        if sd is None or not float(sd) > 0:
+            raise InputError("the minimum number of trials of an MD needs the outcome's standard deviation",
+                             column="sd", valid="a standard deviation > 0")
+        return float(sd) ** 2
+    if measure not in ("RR", "OR", "RD"):
+        raise InputError(f"no minimum number of trials for measure {measure!r}", column="measure",
+                         valid="RR, OR, RD or MD")
+    if p_control is None:
+        raise InputError("the minimum number of trials needs the control-arm event proportion", column="p_control",
+                         valid="a proportion in (0, 1)")
+    p_c = float(p_control)
+    p_i = treatment_proportion(measure, effect, p_c)
+    if measure == "RR":
+        return 1.0 / p_c + 1.0 / p_i - 2.0
+    if measure == "OR":
+        return 1.0 / p_i + 1.0 / p_c + 1.0 / (1.0 - p_i) + 1.0 / (1.0 - p_c)
+    return p_c * (1.0 - p_c) + p_i * (1.0 - p_i)
+
+
+def minimum_trials(
+    measure: str,
+    effect: float,
+    tau2: float,
+    p_control: float | None = None,
+    sd: float | None = None,
+    alpha: float = 0.05,
+    power: float = 0.80,
+    sides: int = 2,
+    v_random: float | None = None,
+    extra: int = 3,
+) -> dict[str, Any]:
+    """Minimum number of (further) trials of equal size, and participants per trial, for the power of a
+    random-effects meta-analysis with between-trial variance tau^2 (Kulinskaya & Wood 2014; RTSA ``minTrial``).
+
+    theta = log(effect) for RR and OR, else the effect; z = z_{1-alpha/sides} + z_{1-beta}. Prospective
+    (``v_random`` None): K trials suffice when tau^2 < theta^2 K / z^2, so K_min = ceil(tau^2 z^2 / theta^2), and
+    each needs ceil(2 sigma^2 / (theta^2 K / z^2 - tau^2)) participants. Retrospective, given the variance
+    V_R of the present pooled estimate: K_min = ceil(tau^2 (z^2/theta^2 - 1/V_R)), per trial
+    ceil(2 sigma^2 / (K / (z^2/theta^2 - 1/V_R) - tau^2)). 2 sigma^2 from RTSA (``_minimum_trials_variance``).
+    Returns ``trials`` (K_min), and ``table``: rows (K, per trial, total) for K_min .. K_min + ``extra``;
+    ``trials`` is 0 (and the table empty) when the present meta-analysis already has the power.
+    """
+    z2 = _z_sum(alpha, power, sides) ** 2
+    theta = math.log(float(effect)) if measure in ("RR", "OR") else float(effect)
+    var = _minimum_trials_variance(measure, effect, p_control, sd)
+    tau2 = float(tau2)
+    if not (math.isfinite(tau2) and tau2 > 0):
+        raise InputError(f"tau^2 = {tau2!r}: the minimum number of trials needs heterogeneity", column="tau2",
+                         valid="tau^2 > 0")
+    scale = z2 / theta**2 - (0.0 if v_random is None else 1.0 / float(v_random))
+    if scale <= 0:
+        return {"trials": 0, "tau2": tau2, "table": []}
+    k_min = max(1, math.ceil(tau2 * scale - 1e-12))
+    rows = []
+    for k in range(k_min, k_min + extra + 1):
+        slack = k / scale - tau2
+        per = math.ceil(2.0 * var / slack) if slack > 0 else math.inf
+        rows.append((k, per, k * per if math.isfinite(per) else math.inf))
+    return {"trials": k_min, "tau2": tau2, "table": rows}
