@@ -376,6 +376,7 @@ def boundaries(
     sides: int = 2,
     beta: float | None = None,
     drift: float | None = None,
+    binding: bool = False,
 ) -> Boundaries:
     """Exact alpha-spending boundaries by recursive numerical integration (Armitage, McPherson & Rowe 1969;
     Jennison & Turnbull 2000, ch. 7 and 19).
@@ -391,7 +392,9 @@ def boundaries(
     beta: request non-binding futility boundaries by beta spending with the same spending family at level beta
     (J&T 2000, section 7.3): under the drift (default z_{1-alpha/sides} + z_{1-beta}, the effect the RIS was
     sized for), f_k solves P(f_j < Z_j < c_j for j < k, Z_k <= f_k) = B(t_k) - B(t_{k-1}). Efficacy boundaries
-    ignore the futility ones (non-binding); a futility boundary above the efficacy one is set to it.
+    ignore the futility ones (non-binding); a futility boundary above the efficacy one is set to it. ``binding``
+    (one-sided designs): each efficacy boundary is solved under H0 with the earlier futility boundaries as the
+    lower limits of the continuation region. :func:`design` also solves the drift that gives the power.
 
     Numerics: spending and exit probabilities on the log scale (no underflow at small fractions); Simpson's rule
     on a grid per look that covers the continuation region as far as probabilities of the size still to be
@@ -420,16 +423,12 @@ def boundaries(
     log_beta_cumulative = _log_cumulative(_log_total_spending(spending, beta, 1, "two-sided"), t, beta)
     log_beta_increment = _log_increments(log_beta_cumulative)
     beta_floors = _floors(log_beta_increment)
-    futility = np.empty(t.size)
-    state = _start()
-    for k, t_k in enumerate(t):
-        def log_exit_low(f: float, s: _State = state, tk: float = t_k) -> float:
-            return _log_exit_lower(s, f, tk, drift)
-
-        futility[k] = _futility_bound(log_exit_low, log_beta_increment[k], drift * math.sqrt(t_k), efficacy[k])
-        if k + 1 < t.size:
-            lower = max(futility[k], -efficacy[k]) if sides == 2 else futility[k]
-            state = _advance(state, lower, efficacy[k], t_k, drift, t[k + 1], beta_floors[k])
+    if binding and sides != 1:
+        raise InputError("binding futility boundaries are computed for one-sided designs", column="futility",
+                         valid="sides = 1 with binding futility, or non-binding")
+    h0 = (log_increment, log_cumulative, floors) if binding else None
+    efficacy, futility, _ = _futility_run(t, float(drift), None if binding else efficacy, sides, log_beta_increment,
+                                          beta_floors, h0, meet=False)
     return Boundaries(t, efficacy, np.exp(log_cumulative), alpha, sides, convention, name, futility,
                       np.exp(log_beta_cumulative), beta, float(drift), **common)
 
@@ -478,7 +477,8 @@ class Design:
 
 def _futility_run(t: np.ndarray, drift: float, efficacy: np.ndarray | None, sides: int,
                   log_beta_increment: np.ndarray, beta_floors: np.ndarray,
-                  h0: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray, float]:
+                  h0: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+                  meet: bool = True) -> tuple[np.ndarray, np.ndarray, float]:
     """Futility boundaries by beta spending under ``drift`` up to the last look, and the log of
     P(continue to the last look, Z_K <= c_K) minus the last beta increment (0 when the design's boundaries meet).
 
@@ -498,11 +498,13 @@ def _futility_run(t: np.ndarray, drift: float, efficacy: np.ndarray | None, side
         def log_exit_low(f: float, s: _State = state, tk: float = t_k) -> float:
             return _log_exit_lower(s, f, tk, drift)
 
-        if k == k_last:
+        if k == k_last and meet:
             gap = log_exit_low(eff[k]) - log_beta_increment[k]
             futility[k] = eff[k]
             break
         futility[k] = _futility_bound(log_exit_low, log_beta_increment[k], drift * math.sqrt(t_k), eff[k])
+        if k == k_last:
+            break
         lower = max(futility[k], -eff[k]) if sides == 2 else futility[k]
         state = _advance(state, lower, eff[k], t_k, drift, t[k + 1], beta_floors[k])
         if h0 is not None:
