@@ -77,7 +77,7 @@ LikelihoodOption = Annotated[
     typer.Option("--likelihood", help="normal on the effects, or binomial on the arm counts (the binomial-normal "
                  "model for the OR; NUTS engine)"),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object (default: tables for people)")]
 
 
 def default_mcid(mcid: float | None, measure: str, benefit: Benefit) -> float:

@@ -100,17 +100,17 @@ def _participants(path: str, table) -> list[float] | None:
 def tsa_command(
     data: Annotated[str | None, typer.Argument(
         help="CSV in any reported form (study + yi,sei | estimate,ci_lower,ci_upper | means,SDs,sizes | "
-             "o_minus_e,var_o_minus_e | counts), optional year [default: none: the design at --fractions]")] = None,
+             "o_minus_e,var_o_minus_e | counts), optional year (default: none: the design at --fractions)")] = None,
     mcid: Annotated[float | None, typer.Option(
         "--mcid", help="anticipated effect the information size is powered for, reported scale: a ratio for RR, "
-                       "OR, HR (0.8 = a 20% relative reduction), a difference for RD, MD [default: none; required]", callback=finite)] = None,
+                       "OR, HR (0.8 = a 20% relative reduction), a difference for RD, MD (default: none; required)", callback=finite)] = None,
     measure: MeasureOption = None,
     p_control: Annotated[float | None, typer.Option(
-        "--p-control", help="control-arm event proportion (RR, OR, RD) [default: pooled control arms of the data]",
+        "--p-control", help="control-arm event proportion (RR, OR, RD) (default: pooled control arms of the data)",
         callback=finite)] = None,
     sd: Annotated[float | None, typer.Option(
-        "--sd", help="standard deviation of the outcome (MD: information size 4 z^2 sd^2 / mcid^2) [default: none; "
-                     "required for MD]",
+        "--sd", help="standard deviation of the outcome (MD: information size 4 z^2 sd^2 / mcid^2) (default: none; "
+                     "required for MD)",
         callback=finite)] = None,
     allocation: Annotated[float, typer.Option(
         "--allocation", help="share of participants randomised to the intervention (HR: required events "
@@ -141,8 +141,8 @@ def tsa_command(
                                        "design (RTSA)")] = False,
     fractions: Annotated[str | None, typer.Option(
         "--fractions", help="information fractions of a planned design, comma-separated and ending at 1 (the "
-                            "design printed without DATA; with DATA and --inflate, the design of the inflation) [default: none: the "
-                            "looks of the data]")
+                            "design printed without DATA; with DATA and --inflate, the design of the inflation) "
+                            "(default: none: the looks of the data)")
     ] = None,
     rounding: Annotated[Rounding, typer.Option(
         "--rounding", help="information size rounded up once (TSA program) or as RTSA: to an even number before "

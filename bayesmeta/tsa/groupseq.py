@@ -513,8 +513,10 @@ def _futility_run(t: np.ndarray, drift: float, efficacy: np.ndarray | None, side
 
 
 def _power(t: np.ndarray, efficacy: np.ndarray, drift: float, sides: int) -> float:
+    """P(cross the efficacy boundary on the side of the drift), as rpact (a crossing of the opposite boundary
+    rejects H0 in the wrong direction and is not counted)."""
     lower = -efficacy if sides == 2 else np.full(t.size, -np.inf)
-    return float(exit_probabilities(t, efficacy, lower, drift)[["upper", "lower"]].to_numpy().sum())
+    return float(exit_probabilities(t, efficacy, lower, drift)["upper"].sum())
 
 
 def design(
@@ -532,7 +534,7 @@ def design(
     futility boundaries (``beta_spending``, default the alpha-spending family), with the drift solved so that
     the power is 1 - beta (Jennison & Turnbull 2000, section 7.3; as rpact and RTSA).
 
-    Without futility, theta solves P_theta(reject H0) = 1 - beta. With futility, theta solves f_K(theta) = c_K:
+    Without futility, theta solves P_theta(cross the upper boundary) = 1 - beta. With futility, theta solves f_K(theta) = c_K:
     the futility boundary of the last look meets the efficacy boundary, so every path stops with a decision and
     the type II error is exactly beta. Non-binding: the efficacy boundaries are those without futility. Binding
     (one-sided designs only): each c_k is solved under H0 with the continuation region (f_j, c_j), j < k, so the
