@@ -332,7 +332,8 @@ def tsa(
 
     ``data``: an EffectData (with arm counts, ``sample_sizes`` default to the arm totals and ``p_control`` to
     the pooled control-arm proportion), or the effects yi with ``vi`` (or ``sei``) and ``study`` labels.
-    ``measure`` defaults to the EffectData's measure when it is one of RR, OR, RD, MD, HR, else RR. The
+    ``measure`` defaults to RR with a ``relative_risk_reduction`` (the TSA program's sizing of any binary
+    outcome), else to the EffectData's measure when it is one of RR, OR, RD, MD, HR, else RR. The
     anticipated effect: ``mcid`` on the reported scale (RR, OR, HR ratios; RD, MD differences) or, for RR and OR,
     ``relative_risk_reduction`` (RR = 1 - RRR). MD needs ``sd``, the outcome's standard deviation; HR sizes events
     with ``allocation`` the intervention share (:func:`bayesmeta.tsa.size.fixed_information_size`).
@@ -355,7 +356,7 @@ def tsa(
     study = args.study
     if measure is None:
         own = args.data.measure if args.data is not None else None
-        measure = own if own in OUTCOMES else "RR"
+        measure = "RR" if relative_risk_reduction is not None or own not in OUTCOMES else own
     if measure not in OUTCOMES:
         raise InputError(f"no trial sequential analysis for measure {measure!r}", column="measure",
                          valid=", ".join(OUTCOMES))
