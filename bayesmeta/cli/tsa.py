@@ -103,7 +103,8 @@ def tsa_command(
              "o_minus_e,var_o_minus_e | counts), optional year (default: none: the design at --fractions)")] = None,
     mcid: Annotated[float | None, typer.Option(
         "--mcid", help="anticipated effect the information size is powered for, reported scale: a ratio for RR, "
-                       "OR, HR (0.8 = a 20% relative reduction), a difference for RD, MD (default: none; required)", callback=finite)] = None,
+                       "OR, HR (0.8 = a 20% relative reduction), a difference for RD, MD (default: none; required)",
+        callback=finite)] = None,
     measure: MeasureOption = None,
     p_control: Annotated[float | None, typer.Option(
         "--p-control", help="control-arm event proportion (RR, OR, RD) (default: pooled control arms of the data)",
@@ -233,7 +234,8 @@ def _design(planned, mcid, measure, p_control, sd, allocation, alpha, power, sid
     console.print(f"Inflation factor {d.inflation_factor:.4f} (drift {d.drift:.4f} at information fraction 1).")
     if mcid is not None:
         console.print(f"Information size: {out['information_fixed']:.1f} {out['unit']} (fixed design), "
-                      f"{out['information_size']} after D^2 = {out['diversity']:g}, {out['information_size_sequential']} "
+                      f"{out['information_size']} after D^2 = {out['diversity']:g}, "
+                      f"{out['information_size_sequential']} "
                       "for the sequential design.")
 
 
@@ -250,7 +252,8 @@ def _print(result) -> None:
     inflated = f", x {result.inflation_factor:.4f} for the sequential design" if result.inflation_factor != 1.0 else ""
     console.print(
         f"RIS (fixed effect) {result.ris_fixed:.1f} {unit}; D^2 = {result.diversity:.4f} ({result.diversity_source})"
-        f"{inflated}; required information size = {result.ris_rounded} {unit} (RTSA's rounding: {result.ris_rtsa}; "
+        f"{inflated}; required information size = {result.ris_rounded} {unit} "
+        f"({'' if result.ris_rtsa is None else f'RTSA rounding: {result.ris_rtsa}; '}"
         f"{result.measure} {result.effect:g}, alpha {result.alpha:g}, power {result.power:g}, {result.sides}-sided)"
     )
     console.print(f"Further {unit} needed: {result.further_information:.0f}.")

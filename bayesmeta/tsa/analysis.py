@@ -18,11 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
+from scipy import stats
 
 from bayesmeta.effect_data import EffectArgs, EffectData, effect_args
 from bayesmeta.errors import InputError, ModelError
-from scipy import stats
-
 from bayesmeta.tsa.groupseq import FUTILITY, Boundaries, Convention, boundaries, design
 from bayesmeta.tsa.size import (HETEROGENEITY, MAX_INFORMATION_SIZE, OUTCOMES, _check_diversity, _check_variances,
                                 fixed_information_size, minimum_trials, rtsa_rounded)
@@ -80,7 +79,8 @@ def cumulative_z(
 
     order: sort key (e.g. publication year; ties keep the input order); None keeps the input order.
     sample_sizes: participants per study (both arms; default: the arm totals of an EffectData with counts).
-    method: 'DL' (DerSimonian-Laird), 'HKSJ' (DL with the Hartung-Knapp-Sidik-Jonkman variance) or 'FE'. ``data``: an EffectData, or the effects yi with
+    method: 'DL' (DerSimonian-Laird), 'HKSJ' (DL with the Hartung-Knapp-Sidik-Jonkman variance) or 'FE'.
+    ``data``: an EffectData, or the effects yi with
     ``vi`` (or ``sei``) and ``study`` labels.
     Columns: look, study, n, n_cumulative, fraction (n_cumulative / ris, NaN without ris), estimate, se, z, tau2.
     """
@@ -144,8 +144,9 @@ class TSAResult:
     events (HR; a study's events-equivalent is 1 / (a (1 - a) se^2), a the allocation share).
     ``adjusted_ci`` is the TSA-adjusted confidence interval of the pooled effect at the last look, estimate +-
     c_K se with c_K the monitoring boundary there (reported scale; unbounded before any alpha is spent), beside
-    the naive ``ci`` with z_{1-alpha/sides}. ``ris_rtsa`` is RTSA's doubly rounded size (:func:`rtsa_adjusted`),
-    ``minimum_trials`` RTSA's retrospective minimum number of further trials (:func:`minimum_trials`), None
+    the naive ``ci`` with z_{1-alpha/sides}. ``ris_rtsa`` is RTSA's doubly rounded size (:func:`rtsa_adjusted`;
+    None for an HR, which RTSA does not size), ``minimum_trials`` RTSA's retrospective minimum number of further
+    trials (:func:`minimum_trials`), None
     where it does not apply.
     """
 
@@ -468,7 +469,8 @@ def tsa(
         spending=bounds.spending,
         futility=futility_kind,
         inflation_factor=float(inflation),
-        ris_rtsa=rtsa_rounded(rtsa_rounded(rtsa_rounded(ris_fixed) / (1.0 - share)) * inflation),
+        ris_rtsa=None if measure == "HR" else rtsa_rounded(rtsa_rounded(rtsa_rounded(ris_fixed) / (1.0 - share))
+                                                           * inflation),
         estimate=_reported(measure, estimate),
         ci=ci,
         adjusted_ci=adjusted,

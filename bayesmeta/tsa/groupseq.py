@@ -534,7 +534,8 @@ def design(
     futility boundaries (``beta_spending``, default the alpha-spending family), with the drift solved so that
     the power is 1 - beta (Jennison & Turnbull 2000, section 7.3; as rpact and RTSA).
 
-    Without futility, theta solves P_theta(cross the upper boundary) = 1 - beta. With futility, theta solves f_K(theta) = c_K:
+    Without futility, theta solves P_theta(cross the upper boundary) = 1 - beta. With futility, theta solves
+    f_K(theta) = c_K:
     the futility boundary of the last look meets the efficacy boundary, so every path stops with a decision and
     the type II error is exactly beta. Non-binding: the efficacy boundaries are those without futility. Binding
     (one-sided designs only): each c_k is solved under H0 with the continuation region (f_j, c_j), j < k, so the
