@@ -147,6 +147,19 @@ def test_rtsa_one_sided_non_binding_futility_design():
     np.testing.assert_allclose(np.array(case["timing"]) * d.inflation_factor, printed["sma_timing"], atol=5e-4)
 
 
+def test_rtsa_two_sided_non_binding_design_skips_a_look_without_a_wedge():
+    """RTSA's two-sided futility is an inner wedge |Z| < f_k: at the first look (f_1 would be negative) it spends
+    no beta and spends that share at the second look. The root is the inflation factor."""
+    case = RTSA["two_sided_nonbinding_design"]
+    d = tsa.design(case["timing"], alpha=case["alpha"], beta=1 - case["power"], sides=2, convention="per-side",
+                   futility="non-binding")
+    printed = case["printed"]
+    assert d.inflation_factor == pytest.approx(printed["root"], rel=1e-6)
+    np.testing.assert_allclose(d.boundaries.efficacy, printed["alpha_ubound"], atol=2e-6)
+    assert d.boundaries.futility[0] == -math.inf
+    np.testing.assert_allclose(d.boundaries.futility[1:], printed["beta_ubound"][1:], atol=1e-6)
+
+
 @pytest.mark.parametrize("case", RPACT["designs"], ids=lambda c: f"{c['spending']}-{c['sided']}-{c['futility']}")
 def test_designs_match_rpact(case):
     spending = {"asOF": "obf", "asP": "pocock"}[case["spending"]]

@@ -416,7 +416,8 @@ def tsa(
                         futility=futility_kind).boundaries
     else:
         bounds = boundaries(planned, alpha=alpha, spending=spending, convention=convention, sides=sides,
-                            beta=None if futility_kind == "none" else beta, binding=futility_kind == "binding")
+                            beta=None if futility_kind == "none" else beta, binding=futility_kind == "binding",
+                            wedge=True)
     position = np.minimum(np.searchsorted(planned, fractions, side="left"), planned.size - 1)
     efficacy = bounds.efficacy[position]
     curve["efficacy"] = efficacy

@@ -377,6 +377,7 @@ def boundaries(
     beta: float | None = None,
     drift: float | None = None,
     binding: bool = False,
+    wedge: bool = False,
 ) -> Boundaries:
     """Exact alpha-spending boundaries by recursive numerical integration (Armitage, McPherson & Rowe 1969;
     Jennison & Turnbull 2000, ch. 7 and 19).
@@ -394,7 +395,9 @@ def boundaries(
     sized for), f_k solves P(f_j < Z_j < c_j for j < k, Z_k <= f_k) = B(t_k) - B(t_{k-1}). Efficacy boundaries
     ignore the futility ones (non-binding); a futility boundary above the efficacy one is set to it. ``binding``
     (one-sided designs): each efficacy boundary is solved under H0 with the earlier futility boundaries as the
-    lower limits of the continuation region. :func:`design` also solves the drift that gives the power.
+    lower limits of the continuation region. ``wedge`` (two-sided): a look whose futility boundary would not be
+    positive spends no beta and carries its share to the next look (RTSA's inner wedge; :func:`design` does so).
+    :func:`design` also solves the drift that gives the power.
 
     Numerics: spending and exit probabilities on the log scale (no underflow at small fractions); Simpson's rule
     on a grid per look that covers the continuation region as far as probabilities of the size still to be
@@ -428,7 +431,7 @@ def boundaries(
                          valid="sides = 1 with binding futility, or non-binding")
     h0 = (log_increment, log_cumulative, floors) if binding else None
     efficacy, futility, _ = _futility_run(t, float(drift), None if binding else efficacy, sides, log_beta_increment,
-                                          beta_floors, h0, meet=False)
+                                          beta_floors, h0, meet=False, wedge=wedge)
     return Boundaries(t, efficacy, np.exp(log_cumulative), alpha, sides, convention, name, futility,
                       np.exp(log_beta_cumulative), beta, float(drift), **common)
 
@@ -478,31 +481,41 @@ class Design:
 def _futility_run(t: np.ndarray, drift: float, efficacy: np.ndarray | None, sides: int,
                   log_beta_increment: np.ndarray, beta_floors: np.ndarray,
                   h0: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
-                  meet: bool = True) -> tuple[np.ndarray, np.ndarray, float]:
+                  meet: bool = True, wedge: bool = True) -> tuple[np.ndarray, np.ndarray, float]:
     """Futility boundaries by beta spending under ``drift`` up to the last look, and the log of
     P(continue to the last look, Z_K <= c_K) minus the last beta increment (0 when the design's boundaries meet).
 
     ``efficacy`` given: non-binding (fixed efficacy boundaries). ``h0`` = (log increments, log cumulative,
     floors) of the alpha spending: binding, each efficacy boundary solved under H0 with the earlier futility
-    boundaries as lower limits of the continuation region (one-sided designs)."""
+    boundaries as lower limits of the continuation region (one-sided designs).
+
+    ``wedge`` (two-sided designs, TSA's inner wedge |Z| < f_k): a look whose futility boundary would not be
+    positive has no wedge and spends no beta; its share is spent at the next look (as RTSA)."""
     k_last = t.size - 1
     eff = np.empty(t.size) if efficacy is None else efficacy.copy()
     futility = np.empty(t.size)
     state = _start()
     state0 = _start()
     gap = 0.0
+    log_cum = np.logaddexp.accumulate(log_beta_increment)
+    log_spent = -math.inf
     for k, t_k in enumerate(t):
         if h0 is not None:
             eff[k] = _efficacy_bound(_h0_exit(state0, t_k, sides), h0[0][k], h0[1][k], sides)
+        target = _log_increments(np.array([log_spent, log_cum[k]]))[1] if math.isfinite(log_spent) else log_cum[k]
 
         def log_exit_low(f: float, s: _State = state, tk: float = t_k) -> float:
             return _log_exit_lower(s, f, tk, drift)
 
         if k == k_last and meet:
-            gap = log_exit_low(eff[k]) - log_beta_increment[k]
+            gap = log_exit_low(eff[k]) - target
             futility[k] = eff[k]
             break
-        futility[k] = _futility_bound(log_exit_low, log_beta_increment[k], drift * math.sqrt(t_k), eff[k])
+        futility[k] = _futility_bound(log_exit_low, target, drift * math.sqrt(t_k), eff[k])
+        if wedge and sides == 2 and not futility[k] > 0:
+            futility[k] = -math.inf
+        else:
+            log_spent = log_cum[k]
         if k == k_last:
             break
         lower = max(futility[k], -eff[k]) if sides == 2 else futility[k]
