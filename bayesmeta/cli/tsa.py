@@ -12,6 +12,7 @@ import typer
 from bayesmeta.cli import app
 from bayesmeta.cli.options import JsonOption, MeasureOption, finite, json_text, measure_value, read_table
 from bayesmeta.errors import InputError
+from bayesmeta.scales import BINARY_MEASURES
 
 
 class Method(str, Enum):
@@ -167,7 +168,7 @@ def tsa_command(
         raise InputError("the anticipated effect is needed", column="--mcid",
                          valid="--mcid, e.g. 0.8 for RR, OR, HR or a difference for RD, MD")
     sizes = _participants(data, table)
-    if sizes is None and table.measure in ("RR", "OR", "RD"):
+    if sizes is None and table.measure in BINARY_MEASURES:
         raise InputError("a binary TSA needs the participants of each study", file=data,
                          column="events_treatment",
                          valid="arm counts (events_treatment, total_treatment, events_control, total_control) or "

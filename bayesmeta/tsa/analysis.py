@@ -22,6 +22,7 @@ from scipy import stats
 
 from bayesmeta.effect_data import EffectArgs, EffectData, effect_args
 from bayesmeta.errors import InputError, ModelError
+from bayesmeta.scales import BINARY_MEASURES, is_ratio, reported_float
 from bayesmeta.tsa.groupseq import FUTILITY, Boundaries, Convention, boundaries, design
 from bayesmeta.tsa.size import (HETEROGENEITY, MAX_INFORMATION_SIZE, OUTCOMES, _check_diversity, _check_variances,
                                 fixed_information_size, minimum_trials, rtsa_rounded)
@@ -250,7 +251,7 @@ def _effect_of(measure: str, relative_risk_reduction: float | None, effect: floa
     if effect is not None:
         value = float(effect)
     elif relative_risk_reduction is not None:
-        if measure not in ("RR", "OR"):
+        if not is_ratio(measure) or measure == "HR":
             raise InputError(f"a relative risk reduction does not size a {measure} analysis", column="mcid",
                              valid=f"the anticipated {measure} (mcid)")
         rrr = float(relative_risk_reduction)
@@ -366,7 +367,7 @@ def tsa(
         else str(futility)
     if futility_kind not in FUTILITY:
         raise InputError(f"unknown futility {futility!r}", column="futility", valid=", ".join(FUTILITY))
-    if measure in ("RR", "OR", "RD") and p_control is None:
+    if measure in BINARY_MEASURES and p_control is None:
         counts = None if args.data is None else args.data.counts
         if counts is None:
             raise InputError("the control-arm event proportion is needed (or arm counts to pool it from)",
@@ -481,7 +482,7 @@ def tsa(
 
 
 def _reported(measure: str, value: float) -> float:
-    return math.exp(value) if measure in ("RR", "OR", "HR") else value
+    return reported_float(value, measure)
 
 
 def _interval(measure: str, estimate: float, se: float, z: float) -> tuple[float, float]:

@@ -16,6 +16,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from bayesmeta.errors import InputError
+from bayesmeta.scales import BINARY_MEASURES, TSA_MEASURES, is_ratio
 
 
 # -- required information size ----------------------------------------------------------------------------
@@ -148,7 +149,7 @@ def _check_variances(vi: ArrayLike) -> np.ndarray:
 
 
 # -- every outcome type ---------------------------------------------------------------------------------------
-OUTCOMES = ("RR", "OR", "RD", "MD", "HR")
+OUTCOMES = TSA_MEASURES
 """Measures a trial sequential analysis sizes: binary (RR, OR, RD), continuous (MD), time-to-event (HR)."""
 HETEROGENEITY = ("D2", "D2-HKSJ", "I2", "none")
 """Heterogeneity corrections of the information size: diversity from the DerSimonian-Laird or the
@@ -168,7 +169,7 @@ def treatment_proportion(measure: str, effect: float, p_control: float) -> float
     or p_C + RD (as RTSA's ``ris``)."""
     p_c = check_probability(p_control, "p_control")
     effect = float(effect)
-    if measure in ("RR", "OR") and not (math.isfinite(effect) and effect > 0 and effect != 1.0):
+    if is_ratio(measure) and not (math.isfinite(effect) and effect > 0 and effect != 1.0):
         raise InputError(f"anticipated {measure} {effect!r} is not usable", column="mcid",
                          valid=f"a positive {measure} other than 1, e.g. 0.8")
     if measure == "RD" and not (math.isfinite(effect) and effect != 0.0):
@@ -204,7 +205,7 @@ def fixed_information_size(
     ``allocation`` a the share randomised to the intervention (4 z^2 / log(HR)^2 at a = 1/2).
     """
     z = _z_sum(alpha, power, sides)
-    if measure in ("RR", "OR", "RD"):
+    if measure in BINARY_MEASURES:
         if p_control is None:
             raise InputError(f"a {measure} information size needs the control-arm event proportion",
                              column="p_control", valid="a proportion in (0, 1)")
@@ -291,7 +292,7 @@ def _minimum_trials_variance(measure: str, effect: float, p_control: float | Non
             raise InputError("the minimum number of trials of an MD needs the outcome's standard deviation",
                              column="sd", valid="a standard deviation > 0")
         return float(sd) ** 2
-    if measure not in ("RR", "OR", "RD"):
+    if measure not in BINARY_MEASURES:
         raise InputError(f"no minimum number of trials for measure {measure!r}", column="measure",
                          valid="RR, OR, RD or MD")
     if p_control is None:
@@ -330,7 +331,7 @@ def minimum_trials(
     ``trials`` is 0 (and the table empty) when the present meta-analysis already has the power.
     """
     z2 = _z_sum(alpha, power, sides) ** 2
-    theta = math.log(float(effect)) if measure in ("RR", "OR") else float(effect)
+    theta = math.log(float(effect)) if is_ratio(measure) else float(effect)
     var = _minimum_trials_variance(measure, effect, p_control, sd)
     tau2 = float(tau2)
     if not (math.isfinite(tau2) and tau2 > 0):
