@@ -207,6 +207,21 @@ def test_hr_tsa_from_estimates_and_cis_counts_events(tmp_path, capsys):
     assert out["curve"][0]["n"] == pytest.approx(4 / se**2, rel=1e-3)
     lo, hi = out["adjusted_ci"]
     assert lo < out["ci"][0] < out["estimate"] < out["ci"][1] < hi
+    assert main(["tsa", str(path), "--measure", "HR", "--mcid", "0.85", "--figures", str(tmp_path / "fig")]) == 0
+    png = (tmp_path / "fig" / "tsa.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_tsa_chart_draws_the_curve_and_boundaries_it_is_given():
+    from bayesmeta.plots.tsa import plot_tsa
+
+    r = tsa.tsa([-0.2, -0.1, -0.3], [0.01, 0.02, 0.015], sample_sizes=[400, 300, 500], p_control=0.2, mcid=0.8,
+                study=list("ABC"))
+    lines = plot_tsa(r).axes[0].get_lines()
+    curve = next(line for line in lines if line.get_label() == "cumulative Z")
+    np.testing.assert_allclose(curve.get_ydata()[1:], r.curve["z"], rtol=1e-12)
+    boundary = next(line for line in lines if line.get_label() == "monitoring boundary")
+    np.testing.assert_allclose(boundary.get_xdata(), r.boundaries.fractions * r.ris_rounded, rtol=1e-12)
 
 
 # -- heterogeneity corrections against metafor ---------------------------------------------------------------------

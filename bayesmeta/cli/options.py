@@ -71,7 +71,8 @@ McidOption = Annotated[
 ]
 LevelOption = Annotated[float, typer.Option("--level", help="level of the intervals", callback=finite)]
 SeedOption = Annotated[int, typer.Option("--seed", help="random seed (recorded in the output)")]
-FiguresOption = Annotated[str | None, typer.Option("--figures", help="folder to write the figures (PNG) into")]
+FiguresOption = Annotated[str | None, typer.Option("--figures", help="folder to write the figures (PNG) into "
+                                                    "(default: none)")]
 LikelihoodOption = Annotated[
     Likelihood,
     typer.Option("--likelihood", help="normal on the effects, or binomial on the arm counts (the binomial-normal "

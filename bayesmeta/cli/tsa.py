@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from bayesmeta.cli import app
-from bayesmeta.cli.options import JsonOption, MeasureOption, finite, json_text, measure_value, read_table
+from bayesmeta.cli.options import (FiguresOption, JsonOption, MeasureOption, finite, json_text, measure_value,
+                                   read_table)
 from bayesmeta.errors import InputError
 from bayesmeta.scales import BINARY_MEASURES
 
@@ -149,6 +150,7 @@ def tsa_command(
     rounding: Annotated[Rounding, typer.Option(
         "--rounding", help="information size rounded up once (TSA program) or as RTSA: to an even number before "
                            "and after the heterogeneity correction")] = Rounding.tsa,
+    figures: FiguresOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Required information size, cumulative Z-curve and its monitoring boundaries (Wetterslev 2008; RTSA), or
@@ -184,6 +186,14 @@ def tsa_command(
                  convention=convention.value, futility=futility.value, sd=sd, allocation=allocation,
                  heterogeneity=heterogeneity.value, sides=sides, spending=spending.value, inflate=inflate,
                  design_fractions=planned, rounding=rounding.value)
+    if figures:
+        from pathlib import Path
+
+        from bayesmeta.plots.tsa import plot_tsa
+
+        folder = Path(figures)
+        folder.mkdir(parents=True, exist_ok=True)
+        plot_tsa(result).savefig(folder / "tsa.png", dpi=150)
     if as_json:
         typer.echo(json_text(result.as_dict()))
         return
