@@ -3,6 +3,8 @@ the Bayesian counterpart, with k used vs published and a plain-language line per
 
 from __future__ import annotations
 
+import math
+
 from functools import partial
 
 from typing import Any
@@ -341,6 +343,8 @@ def _tsa_rows(analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame) -> 
         if a is None or a.tsa is None:
             continue
         t = a.tsa
+        if not (math.isfinite(t.relative_risk_reduction) and math.isfinite(t.p_control)):
+            continue  # sized by an mcid of another measure: no TSA-program RIS to invert
         d2 = implied_diversity(float(r.estimate), t.p_control, t.relative_risk_reduction, t.alpha, t.power)
         n_total = float(a.effects["n_total"].sum())
         mon = a.monitoring

@@ -317,15 +317,21 @@ def _tsa(a: OutcomeAnalysis, t: Any, effects: pd.DataFrame, data: EffectData, pu
         diversity, method = "auto", "DL"
     elif t.heterogeneity == "I2":
         diversity, method = float(rma(data, method="DL").i2) / 100.0, "DL"
+    elif t.heterogeneity == "D2-HKSJ":
+        diversity, method = "auto", "DL"
     else:
         diversity, method = 0.0, "FE"
+    legacy = t.relative_risk_reduction is not None and t.control_rate is not None
     a.tsa_settings = {"relative_risk_reduction": t.relative_risk_reduction, "alpha": t.alpha, "power": t.power,
                       "control_rate": t.control_rate, "control_rate_source": t.control_rate_source,
                       "heterogeneity": t.heterogeneity, "method": method, "published_ris": published_ris,
                       "implied_diversity_of_published_ris": None if published_ris is None else
                       tsa_module.implied_diversity(published_ris, t.control_rate, t.relative_risk_reduction,
-                                                   t.alpha, t.power)}
+                                                   t.alpha, t.power) if legacy else None,
+                      "mcid": t.mcid, "sd": t.sd, "sides": t.sides, "spending": t.spending, "futility": t.futility,
+                      "inflate": t.inflate}
     a.tsa = run_step(a, "trial sequential analysis", lambda: tsa_module.tsa(
         data, sample_sizes=effects["n_total"].to_numpy(float), p_control=t.control_rate,
         relative_risk_reduction=t.relative_risk_reduction, alpha=t.alpha, power=t.power, diversity=diversity,
-        order=_order_keys_any(effects), method=method))
+        order=_order_keys_any(effects), method=method, mcid=t.mcid, sd=t.sd, sides=t.sides, spending=t.spending,
+        futility=t.futility, inflate=t.inflate, heterogeneity=t.heterogeneity if t.heterogeneity != "none" else "D2"))
