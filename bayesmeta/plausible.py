@@ -98,9 +98,7 @@ def table_problems(yi: np.ndarray, sei: np.ndarray, measure: str) -> list[tuple[
             out.append((int(i), problem[0], problem[1], valid_text(measure)))
     if out or present.size < 2:
         return out
-    ordered = sorted(float(v) for v in yi[present])  # np.median would import numpy.ma (slow to start)
-    half = len(ordered) // 2
-    median = ordered[half] if len(ordered) % 2 else (ordered[half - 1] + ordered[half]) / 2
+    median = float(np.median(yi[present]))
     for i in present:
         z = abs(float(yi[i]) - median) / float(sei[i])
         if z > MAX_Z_FROM_MEDIAN:
