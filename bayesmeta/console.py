@@ -16,6 +16,7 @@ import os
 import sys
 
 HELP_FLAGS = ("--help",)
+KEEP = 64  # help texts kept (the root's and each command's, for a few versions of the sources)
 
 
 def help_request(argv: list[str]) -> bool:
@@ -100,8 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.write(text)
     if status == 0 and path is not None and text:
         with contextlib.suppress(OSError):
-            from bayesmeta.cachedir import write_atomic
+            from bayesmeta.cachedir import prune, write_atomic
 
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(path).parent
+            folder.mkdir(parents=True, exist_ok=True)
             write_atomic(Path(path), text.encode("utf-8"))
+            prune(folder, KEEP, "*.txt")
     return status

@@ -92,6 +92,21 @@ def test_unknown_command_help_is_typers_error_and_is_not_stored(tmp_path, monkey
     assert not (tmp_path / "help").exists() or not any((tmp_path / "help").iterdir())
 
 
+def test_old_help_texts_are_pruned(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("BAYESMETA_CACHE_DIR", str(tmp_path))
+    folder = tmp_path / "help"
+    folder.mkdir()
+    for i in range(console.KEEP + 5):
+        old = folder / f"{i:064x}.txt"
+        old.write_text("stale")
+        os.utime(old, (1000 + i, 1000 + i))
+    assert console.main(["--help"]) == 0
+    assert capsys.readouterr().out.startswith("Usage: bayesmeta")
+    kept = sorted(p.name for p in folder.glob("*.txt"))
+    assert len(kept) == console.KEEP and f"{console.help_key(['--help'])}.txt" in kept
+    assert f"{0:064x}.txt" not in kept  # the oldest went first
+
+
 def test_a_cache_hit_imports_neither_typer_nor_the_cli(tmp_path):
     code = """
 import contextlib, io, json, sys
