@@ -9,9 +9,9 @@ else packed is therefore never a source of cached results, figures or machine co
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
+
+# shutil and tempfile are imported where used: `bayesmeta --help` answered from the help cache needs neither
 
 ENV = "BAYESMETA_CACHE_DIR"
 
@@ -33,6 +33,8 @@ def cache_dir(kind: str) -> Path:
 
 def prune(folder: Path, keep: int, pattern: str = "*") -> None:
     """Remove all but the ``keep`` most recently modified entries (files or folders) matching ``pattern``."""
+    import shutil
+
     if not folder.is_dir():
         return
     entries = []
@@ -51,6 +53,8 @@ def prune(folder: Path, keep: int, pattern: str = "*") -> None:
 def write_atomic(path: Path, content: bytes) -> None:
     """Write ``content`` to a temporary file beside ``path`` and rename it into place, so that readers see
     the old file or the whole new one."""
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:

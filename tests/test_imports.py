@@ -65,14 +65,15 @@ print(json.dumps({{"loaded": sorted(m for m in {OFF_EXACT_PATH!r} if m in sys.mo
     assert result["loaded"] == []
 
 
-def test_cli_exact_fit_loads_no_mcmc_or_plotting_library(tmp_path):
+def test_cli_exact_fit_of_a_plain_table_loads_neither_pandas_nor_mcmc_or_plotting_libraries(tmp_path):
     data = tmp_path / "d.csv"
     data.write_text("study,yi,sei\nA,-0.5,0.2\nB,-0.3,0.25\nC,-0.1,0.3\n")
     code = f"""
 import contextlib, io, json, sys
 from bayesmeta.cli import main
-with contextlib.redirect_stdout(io.StringIO()):
-    assert main(["fit", {str(data)!r}, "--measure", "HR", "--engine", "exact"]) == 0
-print(json.dumps({{"loaded": sorted(m for m in {OFF_EXACT_PATH[1:]!r} if m in sys.modules)}}))
+for extra in ([], ["--json"]):
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["fit", {str(data)!r}, "--measure", "HR", "--engine", "exact", *extra]) == 0
+print(json.dumps({{"loaded": sorted(m for m in {OFF_EXACT_PATH!r} if m in sys.modules)}}))
 """
     assert _run(code)["loaded"] == []

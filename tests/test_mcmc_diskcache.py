@@ -96,3 +96,38 @@ def test_the_key_follows_the_model_graph():
     assert key_a != key_of(build_model(b), b.var_names, b)
     c = Structure("normal", K + 8, a.mu, a.tau)
     assert key_a != key_of(build_model(c), c.var_names, c)
+
+
+class _Planted:
+    """A pickle that would create a file when loaded (the crafted cache entry of issue 13)."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.target}",))
+
+
+def test_entries_carry_checksums_and_a_damaged_or_planted_entry_is_compiled_again(compiled_twice, tmp_path):
+    import pickle
+
+    base, _, structure, _, _ = compiled_twice
+    files = [p for p in (base / "user-cache" / "compiled").rglob("*") if p.suffix in (".nbi", ".nbc")]
+    assert files and all(p.with_name(p.name + ".sha256").is_file() for p in files)
+    target = tmp_path / "ran"
+    for path in files:
+        if path.suffix == ".nbc":
+            path.write_bytes(pickle.dumps(_Planted(str(target))))  # its checksum no longer matches
+    mp = pytest.MonkeyPatch()
+    mp.setenv("BAYESMETA_CACHE_DIR", str(base / "user-cache"))
+    try:
+        compiled, loaded = compile_cached(build_model(structure), structure.var_names, structure)
+        assert not loaded and not target.exists()
+        x = np.zeros(compiled.n_dim)
+        assert np.isfinite(_logp_and_grad(compiled.with_data(**DATA), x)[0])
+        _, loaded_again = compile_cached(build_model(structure), structure.var_names, structure)
+    finally:
+        mp.undo()
+    assert loaded_again and not target.exists()  # the recompiled entry was stored with fresh checksums

@@ -20,6 +20,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # click's plain help: no rich import on --help (issue 13), cacheable by bayesmeta.console
     help="Bayesian reanalysis of published meta-analyses.",
 )
 

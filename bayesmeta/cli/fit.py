@@ -140,7 +140,8 @@ def fit_command(
                          valid="no --covariates with --likelihood binomial")
     engine = engine or (Engine.nuts if binomial else Engine.exact)
     default_measure = "OR" if binomial else None  # the binomial-normal model is the odds ratio's
-    table = read_table(data, measure_value(measure) or default_measure, benefit, likelihood)
+    table = read_table(data, measure_value(measure) or default_measure, benefit, likelihood,
+                       quick=not (binomial or covariates))
     if binomial:
         from bayesmeta.mcmc import fit_binomial_nuts
 
@@ -273,9 +274,9 @@ def _print_table(post, thresholds: tuple[float, ...], benefit: Benefit, level: f
                         f"measure {post.measure})")
     for col in ("parameter", "mean", "sd", "median", pct):
         table.add_column(col, justify="right" if col != "parameter" else "left")
-    for name, row in post.summary(level, kind=kind).iterrows():
+    for row in post._summary_rows(level, kind=kind):  # plain rows: the table needs no pandas
         table.add_row(
-            escape(str(name)),
+            escape(str(row["parameter"])),
             f"{row['mean']:.4f}",
             f"{row['sd']:.4f}",
             f"{row['median']:.4f}",
@@ -283,7 +284,7 @@ def _print_table(post, thresholds: tuple[float, ...], benefit: Benefit, level: f
         )
     console.print(table)
     if post.is_ratio and post.intercept:
-        nat = post.summary(level, scale="reported", kind=kind).loc["mu"]
+        nat = next(r for r in post._summary_rows(level, scale="reported", kind=kind) if r["parameter"] == "mu")
         console.print(
             f"pooled {post.measure}: {nat['median']:.3f} ({pct} {nat['ci_lower']:.3f} to {nat['ci_upper']:.3f})"
         )

@@ -146,18 +146,26 @@ TABLE_READ: str | None = None
 
 
 def read_table(path: str, measure: str | None, benefit: Benefit | str = Benefit.BELOW,
-               likelihood: Likelihood = Likelihood.normal):
+               likelihood: Likelihood = Likelihood.normal, *, quick: bool = False):
     """Read a user's effect table (:func:`bayesmeta.tables.read_effect_table`, with the run's ``--checks``) and
     say on stderr which studies have no log ratio (no events, or only events, in both arms: left out of a normal
     likelihood, kept in the binomial one) and which reported numbers disagree, so that nothing is dropped or
-    doubted silently."""
+    doubted silently. ``quick``: a plain ``study, yi, sei|vi`` table is read without pandas
+    (:func:`bayesmeta.quick_table.read_plain_effects`; no covariates kept), any other by the full reader."""
     import warnings
+
+    global TABLE_READ
+    TABLE_READ = path
+    if quick:
+        from bayesmeta.quick_table import read_plain_effects
+
+        table = read_plain_effects(path, measure, benefit=benefit)
+        if table is not None:
+            return table
 
     from bayesmeta.errors import ReportedValueWarning
     from bayesmeta.tables import read_effect_table
 
-    global TABLE_READ
-    TABLE_READ = path
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ReportedValueWarning)
         table = read_effect_table(path, measure, benefit=benefit, checks=CHECKS.value)

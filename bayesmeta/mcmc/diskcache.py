@@ -14,7 +14,11 @@ so one entry serves every refit of a structure.
 
 numba stores its entries as pickled object code, i.e. code: they are written and read only under
 :func:`bayesmeta.cachedir.cache_dir` ``("compiled")`` (the user's cache folder, or ``$BAYESMETA_CACHE_DIR``),
-never a project folder.
+never a project folder. Each index and object file is written with a ``.sha256`` file beside it holding the
+SHA-256 of the key and the file's bytes (:class:`_CheckedCacheFile`); a file whose checksum is missing or does
+not match (truncated, corrupted, or written by something else) is not unpickled but treated as absent, and the
+model is compiled again. This guards against damage, not against someone who can write the user's own cache
+folder (they could write the checksum too).
 """
 
 from __future__ import annotations
@@ -65,6 +69,62 @@ def model_key(structure: Any, var_names: list[str], logp_fn, expand_fn, shared: 
     return h.hexdigest()
 
 
+def _checksum(key: str, content: bytes) -> str:
+    return hashlib.sha256(key.encode() + b"\0" + content).hexdigest()
+
+
+def _checked_cache_file_class():
+    """numba's IndexDataCacheFile with a checksum of (key, bytes) beside every file, verified before unpickling."""
+    import pickle
+
+    from numba.core.caching import IndexDataCacheFile
+
+    class _CheckedCacheFile(IndexDataCacheFile):
+        def _verified(self, path: str) -> bytes | None:
+            try:
+                with open(path, "rb") as fh:
+                    content = fh.read()
+                with open(path + ".sha256", encoding="ascii") as fh:
+                    expected = fh.read().strip()
+            except (OSError, UnicodeDecodeError):
+                return None
+            return content if expected == _checksum(self._source_stamp, content) else None
+
+        def _write_checked(self, path: str, content: bytes) -> None:
+            # the checksum first: a reader never finds new content with an old checksum that matches
+            with self._open_for_write(path + ".sha256") as fh:
+                fh.write(_checksum(self._source_stamp, content).encode("ascii"))
+            with self._open_for_write(path) as fh:
+                fh.write(content)
+
+        def _load_index(self):
+            content = self._verified(self._index_path)
+            if content is None:
+                return {}
+            stream = io.BytesIO(content)
+            if pickle.load(stream) != self._version:
+                return {}
+            stamp, overloads = pickle.loads(stream.read())
+            return overloads if stamp == self._source_stamp else {}
+
+        def _save_index(self, overloads):
+            stream = io.BytesIO()
+            pickle.dump(self._version, stream, protocol=-1)
+            stream.write(self._dump((self._source_stamp, overloads)))
+            self._write_checked(self._index_path, stream.getvalue())
+
+        def _load_data(self, name):
+            content = self._verified(self._data_path(name))
+            if content is None:
+                raise OSError(f"no verified cache entry {name}")  # load() then reports a miss
+            return pickle.loads(content)
+
+        def _save_data(self, name, data):
+            self._write_checked(self._data_path(name), self._dump(data))
+
+    return _CheckedCacheFile
+
+
 def _function_cache(py_func, folder: Path, key: str):
     """A numba FunctionCache for ``py_func`` that lives in ``folder`` and is indexed by ``key`` (plus numba's
     target description) instead of the function's closure."""
@@ -92,8 +152,15 @@ def _function_cache(py_func, folder: Path, key: str):
     class Impl(CompileResultCacheImpl):
         _locator_classes = [Locator]
 
+    checked_file = _checked_cache_file_class()
+
     class Cache(FunctionCache):
         _impl_class = Impl
+
+        def __init__(self, py_func) -> None:
+            super().__init__(py_func)
+            self._cache_file = checked_file(cache_path=self._cache_path, filename_base=self._impl.filename_base,
+                                            source_stamp=self._impl.locator.get_source_stamp())
 
         def _index_key(self, sig, codegen):
             return (sig, codegen.magic_tuple(), key)

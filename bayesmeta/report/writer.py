@@ -47,7 +47,9 @@ def _write_posteriors(result: ReanalysisResult, folder: Path) -> list[Path]:
         for engine, idata in (("exact", a.idata), ("nuts", a.nuts_idata)):
             if idata is not None:
                 path = folder / f"{name}_{engine}.nc"
-                idata.to_netcdf(str(path))
+                # the netCDF4 library writes the same NetCDF-4 file in about half the time of h5netcdf (ArviZ's
+                # default engine), and is the dependency this package declares
+                idata.to_netcdf(str(path), engine="netcdf4")
                 paths.append(path)
     return paths
 
