@@ -46,6 +46,8 @@ COMMAND_MODULES = (
     "monitor",
     "reanalyze",
     "init",
+    "subgroups",
+    "surrogacy",
 )
 
 
