@@ -27,9 +27,10 @@ from bayesmeta.benefit import Benefit
 from bayesmeta.errors import ModelError
 from bayesmeta.exact import fit_exact
 from bayesmeta.frequentist.subgroups import subgroup_analysis
-from bayesmeta.posterior import Marginal, _check_level
+from bayesmeta.posterior import _check_level
 from bayesmeta.priors import FlatPrior, NormalPrior, parse_prior
-from bayesmeta.scales import null_value, reported_float, to_analysis
+from bayesmeta.scales import null_value, to_analysis
+from bayesmeta.summaries import Summary
 from bayesmeta.subgroups.contrast import pooled_difference, unpooled_difference, unpooled_effect
 from bayesmeta.subgroups.table import SubgroupRow, SubgroupTable
 
@@ -45,26 +46,6 @@ INDEPENDENCE = (
     "within-trial with across-trial comparisons and is open to ecological bias (Fisher et al. 2017, BMJ 356:j573); "
     "the within-trial interactions, pooled, are the better basis when the trials report them."
 )
-
-
-@dataclass(frozen=True)
-class Summary:
-    """A posterior on the analysis scale (log ratio for HR, RR, OR): median, mean, sd and the central interval."""
-
-    median: float
-    mean: float
-    sd: float
-    ci_lower: float
-    ci_upper: float
-
-    @classmethod
-    def of(cls, marginal: Marginal, level: float) -> Summary:
-        lo, hi = marginal.interval(level)
-        return cls(float(marginal.median()), float(marginal.mean()), float(marginal.std()), float(lo), float(hi))
-
-    def reported(self, measure: str) -> dict[str, float]:
-        """Median and interval on the reported scale (exponentiated for a ratio measure)."""
-        return {k: reported_float(getattr(self, k), measure) for k in ("median", "ci_lower", "ci_upper")}
 
 
 @dataclass(frozen=True)
@@ -190,8 +171,7 @@ def analyse_characteristic(rows: tuple[SubgroupRow, ...], measure: str, *, benef
         effects.append(SubgroupEffect(
             level=r.level, k=r.k, n=r.n, yi=r.yi, sei=r.sei, published=published,
             pooled=None if pooled is None else Summary.of(pooled, level),
-            unpooled=Summary(float(alone.median()), float(alone.mean()), float(alone.std()),
-                             *map(float, alone.interval(level))),
+            unpooled=Summary.of(alone, level),
             prob_benefit_pooled=None if pooled is None else _beyond(pooled.cdf, null, benefit),
             prob_benefit_unpooled=_beyond(alone.cdf, null, benefit),
             prob_mcid_pooled=None if pooled is None or cut is None else _beyond(pooled.cdf, cut, benefit),
@@ -205,8 +185,7 @@ def analyse_characteristic(rows: tuple[SubgroupRow, ...], measure: str, *, benef
                 summary = Summary.of(marginal, level)
             else:
                 marginal = unpooled_difference(yi[a], sei[a], yi[b], sei[b], own)
-                summary = Summary(float(marginal.median()), float(marginal.mean()), float(marginal.std()),
-                                  *map(float, marginal.interval(level)))
+                summary = Summary.of(marginal, level)
             contrasts.append(SubgroupContrast(
                 level=names[a], reference=names[b], model=model, summary=summary,
                 ratio=summary.reported(measure), prob_level_better=_beyond(marginal.cdf, 0.0, benefit)))
