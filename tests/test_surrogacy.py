@@ -105,8 +105,9 @@ def _haic_pairs():
     (["--x", "ORR", "--y", "ORR"], "--x and --y are both 'ORR'"),
     (["--x", "ORR", "--y", "QOL"], "no rows for outcome 'QOL'"),
     (["--x", "AE", "--y", "OS"], "only 0 studies report both AE and OS"),
-    (["--x", "ORR", "--y", "OS", "--within-correlation", "strong"], "neither a number nor uniform"),
-    (["--x", "ORR", "--y", "OS", "--within-correlation", "1.5"], "must lie in (-1, 1)"),
+    (["--x", "ORR", "--y", "OS", "--within", "strong"], "neither a number nor uniform"),
+    (["--x", "ORR", "--y", "OS", "--within", "1.5"], "must lie in (-1, 1)"),
+    (["--x", "ORR", "--y", "OS", "--within", "uniform(-0.5, 1.5)"], "needs -1 < lower < upper < 1"),
     (["--x", "ORR", "--y", "OS", "--eta", "0"], "eta must be a positive number"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, args, message):

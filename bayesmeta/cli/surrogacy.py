@@ -3,6 +3,7 @@ from an outcomes table with both outcomes per study."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Optional
 
 import typer
@@ -14,21 +15,20 @@ from bayesmeta.errors import InputError
 
 
 def _within(text: str) -> float | tuple[float, float]:
-    """``--within-correlation``: a number, or uniform(lower, upper)."""
-    from bayesmeta.priors import UniformPrior, parse_prior
-
+    """``--within``: a number, or uniform(lower, upper) (a correlation's prior, unlike the tau priors of
+    :mod:`bayesmeta.priors`)."""
     try:
         return float(text)
     except ValueError:
         pass
+    match = re.fullmatch(r"\s*uniform\(\s*([^,()]+?)\s*,\s*([^,()]+?)\s*\)\s*", text, flags=re.IGNORECASE)
     try:
-        prior = parse_prior(text)
+        if match is None:
+            raise ValueError
+        return float(match.group(1)), float(match.group(2))
     except ValueError:
-        prior = None
-    if not isinstance(prior, UniformPrior):
-        raise InputError(f"--within-correlation '{text}' is neither a number nor uniform(lower, upper)",
-                         column="--within-correlation", valid="a value in (-1, 1), or uniform(lower, upper)")
-    return (prior.lower, prior.upper)
+        raise InputError(f"--within '{text}' is neither a number nor uniform(lower, upper)", column="--within",
+                         valid="a value in (-1, 1), or uniform(lower, upper) with -1 < lower < upper < 1") from None
 
 
 @app.command("surrogacy")
@@ -41,7 +41,7 @@ def surrogacy_command(
                                                    "plausibility checks, labels)")] = None,
     published: Annotated[Optional[str], typer.Option("--published", help="published-results table holding the "
                                                      "paper's correlation row (outcome X~Y)")] = None,
-    within_correlation: Annotated[str, typer.Option("--within-correlation", help="within-study correlation of the "
+    within_correlation: Annotated[str, typer.Option("--within", help="within-study correlation of the "
                                                     "two effects: a value, or a prior uniform(lower, upper)")] = "0",
     mu_sd: Annotated[float, typer.Option("--mu-sd", help="SD of the normal priors of the mean effects",
                                          callback=finite)] = 4.0,
