@@ -1,7 +1,7 @@
 """Subgroups from published subgroup estimates: the unpooled contrasts against the closed form from two CIs
 (to 1e-8), the hierarchical model against an independent 2-D quadrature over (mu, tau) with theta integrated
-analytically (to 1e-8; measured 8e-12), the Wald test of subgroup differences, the reading of the HAIC paper's 51 printed subgroup
-rows, and bad input (one located error, exit 2)."""
+analytically (to 1e-8; measured 8e-12), the Wald test of subgroup differences, the reading of the HAIC paper's 51
+printed subgroup rows, and bad input (one located error, exit 2)."""
 
 from __future__ import annotations
 
@@ -90,7 +90,8 @@ def _composite_gauss_legendre(edges: np.ndarray, nodes: int = 20):
 
 
 def _quadrature(yi, sei, mu_sd, tau_sd, a, b, cuts):
-    """Independent reference: p(mu, tau | y) on a dense 2-D grid (composite Gauss-Legendre, 20 nodes a panel), with theta_a - theta_b | mu, tau, y ~ N((1-B_a) y_a + B_a mu - (1-B_b) y_b - B_b mu,
+    """Independent reference: p(mu, tau | y) on a dense 2-D grid (composite Gauss-Legendre, 20 nodes a panel),
+    with theta_a - theta_b | mu, tau, y ~ N((1-B_a) y_a + B_a mu - (1-B_b) y_b - B_b mu,
     s_a^2 (1-B_a) + s_b^2 (1-B_b)) and theta_a | mu, tau, y integrated analytically. Returns E(d), E(d^2),
     P(d < c) for c in cuts, and P(theta_a < 0)."""
     yi, s2 = np.asarray(yi), np.asarray(sei) ** 2

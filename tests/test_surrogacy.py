@@ -14,7 +14,7 @@ from scipy import stats
 from conftest import HAIC_OUTCOMES, HAIC_PUBLISHED, HAIC_STUDIES
 from bayesmeta.cli import main
 from bayesmeta.errors import ModelError
-from bayesmeta.surrogacy import EffectPairs, Priors, fit_surrogacy, predict, rho_prior_interval
+from bayesmeta.surrogacy import EffectPairs, fit_surrogacy, predict, rho_prior_interval
 
 pytestmark = pytest.mark.slow
 

@@ -107,7 +107,8 @@ def _print(r) -> None:
                       f"{p.reported['median']:.2f} ({p.reported['ci_lower']:.2f} to {p.reported['ci_upper']:.2f})")
         table.add_row(f"P(benefit on {r.y_outcome}) for that trial", f"{p.prob_benefit:.3f}")
     rc = r.rank_correlation
-    table.add_row(f"Spearman r of the observed effects (k = {rc.k})", f"{rc.recomputed:.2f} (p = {rc.recomputed_p:.3f})")
+    table.add_row(f"Spearman r of the observed effects (k = {rc.k})",
+                  f"{rc.recomputed:.2f} (p = {rc.recomputed_p:.3f})")
     if rc.published is not None:
         p_text = "" if rc.published_p is None else f" (p = {rc.published_p:g})"
         table.add_row("Spearman r as published", f"{rc.published:.2f}{p_text}")

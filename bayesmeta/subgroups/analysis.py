@@ -118,7 +118,8 @@ class SubgroupAnalysis:
         for c in self.characteristics:
             if c.characteristic == name:
                 return c
-        raise KeyError(f"no characteristic {name!r}; available: {', '.join(c.characteristic for c in self.characteristics)}")
+        names = ", ".join(c.characteristic for c in self.characteristics)
+        raise KeyError(f"no characteristic {name!r}; available: {names}")
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
