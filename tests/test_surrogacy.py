@@ -43,7 +43,7 @@ def test_a_known_trial_level_correlation_and_slope_are_recovered(recovered):
     assert r.prob_rho_negative > 0.99
     assert r.prior_vs_posterior.width_ratio < 0.4  # 32 precise trials say much more than the prior
     assert r.diagnostics["divergences"] == 0 and r.diagnostics["rhat_max"] < 1.02
-    assert r.diagnostics["settings"]["k_padded"] == 32
+    assert r.diagnostics["settings"]["k_padded"] == 32 and r.r_within is None
 
 
 def test_the_prediction_is_the_conditional_normal_of_the_draws():

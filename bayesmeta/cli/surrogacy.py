@@ -101,6 +101,8 @@ def _print(r) -> None:
     table.add_row("intercept", _row(r.intercept))
     table.add_row(f"SD of true {r.y_outcome} effects at a given {r.x_outcome} effect", _row(r.conditional_sd))
     table.add_row("P(rho < 0)", f"{r.prob_rho_negative:.3f}")
+    if r.r_within is not None:
+        table.add_row("within-study correlation", _row(r.r_within))
     if r.prediction is not None:
         p = r.prediction
         table.add_row(f"predicted {r.y_measure} of a new trial with {r.x_measure} {p.x_reported:g}",

@@ -73,7 +73,8 @@ class RankCorrelation:
 @dataclass(frozen=True)
 class SurrogacyResult:
     """The trial-level surrogacy analysis of one pair of outcomes (module docstring); ``diagnostics`` R-hat, ESS,
-    divergences and sampler settings; ``warnings`` every failed convergence check (a strict fit raises instead)."""
+    divergences and sampler settings; ``warnings`` every failed convergence check (a strict fit raises instead);
+    ``r_within`` the posterior of the within-study correlation when it was given a prior (None when fixed)."""
 
     x_outcome: str
     y_outcome: str
@@ -96,6 +97,7 @@ class SurrogacyResult:
     rank_correlation: RankCorrelation
     prediction: Prediction | None
     diagnostics: dict[str, Any]
+    r_within: Summary | None = None
     warnings: tuple[str, ...] = ()
     draws: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
@@ -195,6 +197,7 @@ def fit_surrogacy(pairs: EffectPairs, *, priors: Priors = Priors(), level: float
                                          published=None if published is None else published[0],
                                          published_p=None if published is None else published[1]),
         prediction=prediction, diagnostics=diagnostics, warnings=tuple(failed),
+        r_within=Summary.of_draws(post["r_within"], level) if "r_within" in post else None,
         draws={**post, **derived},
     )
 
