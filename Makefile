@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
-.PHONY: setup browser reanalysis gallery test bench clean
+.PHONY: setup browser reanalysis gallery test bench calibration clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: $(STAMP) browser
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Simulation-based calibration and interval coverage of the engines (figures and tables in reports/calibration).
+calibration: $(STAMP)
+	$(BIN)/python -m bayesmeta.batch.calibration --out reports/calibration
 
 clean:
 	rm -rf $(VENV) reports .cache .pytest_cache

@@ -32,7 +32,9 @@ BENEFITS = tuple(b.value for b in Benefit)
 MONITOR_ORDERS = ("year", "file")
 QUICK_SIMULATIONS = 20
 """Simulations per true effect and tau of the monitoring rule's operating characteristics in a quick run."""
-TSA_HETEROGENEITY = ("D2", "I2", "none")
+TSA_HETEROGENEITY = ("D2", "D2-HKSJ", "I2", "none")
+TSA_SPENDING = ("obf", "pocock")
+TSA_FUTILITY = ("none", "non-binding", "binding")
 
 
 @dataclass(frozen=True)
@@ -88,17 +90,24 @@ class StudySubset:
 
 @dataclass(frozen=True)
 class TSAPlan:
-    """Trial sequential analysis of a binary outcome (Wetterslev et al. 2008): the anticipated relative risk
-    reduction (negative for an increase), error rates, the control-arm event rate, and the heterogeneity
-    correction of the information size."""
+    """Trial sequential analysis (Wetterslev et al. 2008; RTSA) of a binary, continuous or time-to-event outcome:
+    the anticipated effect (a relative risk reduction, negative for an increase, or ``mcid`` on the reported scale
+    of the outcome's measure), error rates, the control-arm event rate (binary outcomes), the outcome's SD (MD),
+    the heterogeneity correction of the information size, and the design (sides, spending, futility, inflation)."""
 
     outcome: str
-    relative_risk_reduction: float
+    relative_risk_reduction: float | None
     alpha: float
     power: float
-    control_rate: float
+    control_rate: float | None
     control_rate_source: str
     heterogeneity: str
+    mcid: float | None = None
+    sd: float | None = None
+    sides: int = 2
+    spending: str = "obf"
+    futility: str = "non-binding"
+    inflate: bool = False
 
 
 @dataclass(frozen=True)
@@ -540,15 +549,28 @@ def _load_tsa(r: _Reader, t: dict[str, Any], names: tuple[str, ...], published: 
             raise r.fail(p, f"outcome {name!r} is not among the plan's outcomes", ", ".join(names))
         if not isinstance(spec, dict):
             raise r.fail(p, f"expected a table, got {spec!r}", "a table")
-        r.unknown_keys(spec, p, ("relative_risk_reduction", "alpha", "power", "control_rate", "heterogeneity"))
-        change = r.get(spec, p, "relative_risk_reduction", float, valid="a relative risk reduction such as 0.30")
-        if change == 0 or not -1 < change < 1:
+        r.unknown_keys(spec, p, ("relative_risk_reduction", "mcid", "alpha", "power", "control_rate", "heterogeneity",
+                                 "sd", "sides", "spending", "futility", "inflate"))
+        mcid = r.get(spec, p, "mcid", float, default=None, valid="the anticipated effect, reported scale")
+        change = r.get(spec, p, "relative_risk_reduction", float, default=None,
+                       valid="a relative risk reduction such as 0.30")
+        if (change is None) == (mcid is None):
+            raise r.fail(p, "give the anticipated effect once", "relative_risk_reduction or mcid")
+        if change is not None and (change == 0 or not -1 < change < 1):
             raise r.fail(f"{p}.relative_risk_reduction", f"value {change} is not usable",
                          "a non-zero number in (-1, 1)")
+        sd = r.get(spec, p, "sd", float, default=None, valid="the outcome's standard deviation (MD)")
+        if sd is not None and not sd > 0:
+            raise r.fail(f"{p}.sd", f"value {sd} is not usable", "a standard deviation > 0")
+        sides = r.get(spec, p, "sides", int, default=2, valid="1 or 2")
+        if sides not in (1, 2):
+            raise r.fail(f"{p}.sides", f"value {sides} is not usable", "1 or 2")
         alpha = r.in_range(r.get(spec, p, "alpha", float, default=0.05), f"{p}.alpha", 0.0, 1.0)
         power = r.in_range(r.get(spec, p, "power", float, default=0.80), f"{p}.power", 0.0, 1.0)
-        rate = r.get(spec, p, "control_rate", (float, str), valid="a proportion, or \"published\"")
-        if isinstance(rate, str):
+        rate = r.get(spec, p, "control_rate", (float, str), default=None, valid="a proportion, or \"published\"")
+        if rate is None:
+            value, source = None, "pooled control arms"
+        elif isinstance(rate, str):
             if rate != "published":
                 raise r.fail(f"{p}.control_rate", f"unknown value {rate!r}", "a proportion, or \"published\"")
             if published is None or control_arm is None:
@@ -561,9 +583,14 @@ def _load_tsa(r: _Reader, t: dict[str, Any], names: tuple[str, ...], published: 
                              f"level {control_arm!r})", "a proportion, or a published rate of the control arm")
         else:
             value, source = rate, "plan"
-        r.in_range(value, f"{p}.control_rate", 0.0, 1.0)
-        out.append(TSAPlan(name, float(change), float(alpha), float(power), float(value), source,
-                           r.choice(spec, p, "heterogeneity", TSA_HETEROGENEITY, default="D2")))
+        if value is not None:
+            r.in_range(value, f"{p}.control_rate", 0.0, 1.0)
+        out.append(TSAPlan(name, None if change is None else float(change), float(alpha), float(power),
+                           None if value is None else float(value), source,
+                           r.choice(spec, p, "heterogeneity", TSA_HETEROGENEITY, default="D2"), mcid=mcid, sd=sd,
+                           sides=sides, spending=r.choice(spec, p, "spending", TSA_SPENDING, default="obf"),
+                           futility=r.choice(spec, p, "futility", TSA_FUTILITY, default="non-binding"),
+                           inflate=r.get(spec, p, "inflate", bool, default=False, valid="true or false")))
     return tuple(out)
 
 

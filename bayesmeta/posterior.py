@@ -135,7 +135,10 @@ class Posterior:
     seed: int | None = None
     extras: dict[str, object] = field(default_factory=dict)
     likelihood: str = "normal"
-    combination: Callable[[np.ndarray], Marginal] | None = field(default=None, repr=False)
+    combination: Callable[..., Marginal] | None = field(default=None, repr=False)
+    intercept: bool = True
+    """False for a design without intercept (group means, network contrasts): no ``mu``, no ``predictive``; every
+    coefficient is a ``beta[<name>]``."""
 
     def __repr__(self) -> str:
         return self.summary_text()
@@ -183,7 +186,42 @@ class Posterior:
         Exact engine: given tau, c'b | tau, y ~ N(c' m(tau), c' V(tau) c), so the marginal is the normal mixture
         over the engine's tau nodes (Roever & Friede 2022, Comput Methods Programs Biomed). NUTS: the draws of c'b.
         """
-        names = ("mu", *(f"beta[{c}]" for c in self.covariates))
+        c = self._weights(weights)
+        if self.draws is not None:
+            return SampleMarginal(self._combined_draws(c))
+        if self.combination is None:
+            raise ModelError("this posterior has neither draws nor the engine's linear combinations")
+        return self.combination(c)
+
+    @property
+    def coefficients(self) -> tuple[str, ...]:
+        """The coefficients' names in the design's order: ``mu`` (when there is an intercept), ``beta[...]``."""
+        return (*(("mu",) if self.intercept else ()), *(f"beta[{c}]" for c in self.covariates))
+
+    def prediction(self, weights: Mapping[str, float] | Sequence[float]) -> Marginal:
+        """Posterior predictive of the true effect in a new study with design row c (bmr's ``X.prediction``):
+        c'b + u, u ~ N(0, tau^2); given tau, N(c' m(tau), c' V(tau) c + tau^2), a normal mixture over the tau
+        nodes (exact engine), or the draws of c'b plus tau times a standard normal (NUTS, seeded)."""
+        c = self._weights(weights)
+        if self.draws is not None:
+            values = self._combined_draws(c)
+            tau = np.asarray(self.draws["tau"], dtype=float)
+            rng = np.random.default_rng(self.seed or 0)
+            return SampleMarginal(values + tau * rng.standard_normal(tau.shape))
+        if self.combination is None:
+            raise ModelError("this posterior has neither draws nor the engine's linear combinations")
+        return self.combination(c, new_study=True)
+
+    def _combined_draws(self, c: np.ndarray) -> np.ndarray:
+        if self.intercept:
+            values = c[0] * np.asarray(self.draws["mu"], dtype=float)  # type: ignore[index]
+            if c.size > 1:
+                values = values + np.asarray(self.draws["beta"], dtype=float) @ c[1:]  # type: ignore[index]
+            return values
+        return np.asarray(self.draws["beta"], dtype=float) @ c  # type: ignore[index]
+
+    def _weights(self, weights: Mapping[str, float] | Sequence[float]) -> np.ndarray:
+        names = self.coefficients
         if isinstance(weights, Mapping):
             unknown = [str(k) for k in weights if k not in names]
             if unknown:
@@ -195,14 +233,7 @@ class Posterior:
                 raise ValueError(f"{c.size} weights for {len(names)} coefficients ({', '.join(names)})")
         if not (np.all(np.isfinite(c)) and np.any(c != 0)):
             raise ValueError(f"the weights must be finite and not all zero, got {c.tolist()}")
-        if self.draws is not None:
-            values = c[0] * np.asarray(self.draws["mu"], dtype=float)
-            if len(names) > 1:
-                values = values + np.asarray(self.draws["beta"], dtype=float) @ c[1:]
-            return SampleMarginal(values)
-        if self.combination is None:
-            raise ModelError("this posterior has neither draws nor the engine's linear combinations")
-        return self.combination(c)
+        return c
 
     # -- probability statements ---------------------------------------------------------------------------
     def prob_below(self, value: float, param: str = "mu") -> float:
@@ -355,15 +386,22 @@ class Posterior:
         return self.to_inference_data(n_draws, seed).to_netcdf(path)
 
     # -- machine-readable ---------------------------------------------------------------------------------
-    def to_dict(self, level: float = 0.95, thresholds: tuple[float, ...] = ()) -> dict[str, object]:
+    def to_dict(self, level: float = 0.95, thresholds: tuple[float, ...] = (), kind: str = "central",
+                modes: bool = False) -> dict[str, object]:
         """Plain JSON-ready summary: each parameter (mu, tau, predictive, beta[<column>[<level>]], theta[<study>])
-        {mean, sd, median, ci_lower, ci_upper} on the analysis scale, ``prob_below`` P(param < t) of mu for each
-        threshold t (reported scale), engine, likelihood, k, priors, diagnostics and warnings."""
+        {mean, sd, median, ci_lower, ci_upper} on the analysis scale (intervals of ``kind``, 'central' or
+        'shortest'; with ``modes``, each parameter's posterior ``mode`` too, None where the engine has no
+        density), ``prob_below`` P(param < t) of mu for each threshold t (reported scale), engine, likelihood, k,
+        priors, diagnostics and warnings."""
         out: dict[str, object] = {"engine": self.engine, "likelihood": self.likelihood, "measure": self.measure,
                                   "k": self.k}
-        for row in self._summary_rows(level):
-            out[str(row["parameter"])] = {c: float(row[c]) for c in ("mean", "sd", "median", "ci_lower", "ci_upper")}
-        out["prob_below"] = {str(v): self.prob_below(v) for v in thresholds}
+        for row in self._summary_rows(level, kind=kind):
+            entry = {c: float(row[c]) for c in ("mean", "sd", "median", "ci_lower", "ci_upper")}
+            if modes:
+                m = self.marginals[str(row["parameter"])]
+                entry["mode"] = float(m.mode()) if hasattr(m, "mode") else None
+            out[str(row["parameter"])] = entry
+        out["prob_below"] = {str(v): self.prob_below(v) for v in thresholds} if self.intercept else {}
         out["priors"] = dict(self.priors)
         out["diagnostics"] = {k: _jsonable(v) for k, v in self.diagnostics.items()}
         out["warnings"] = list(self.warnings)

@@ -14,7 +14,13 @@ Parametrisations (all on the analysis scale; tau is the between-study standard d
   ``lognormal(meanlog/2, sdlog/2)`` on tau), ``jeffreys`` (Tibshirani's 1989 variant of the Jeffreys prior used by R
   bayesmeta, p(tau) proportional to sqrt(sum_i (tau/(s_i^2 + tau^2))^2); improper and data-dependent through the
   standard errors s_i; Roever 2020, J Stat Softw 93(6)), ``halfflat`` (improper uniform on tau > 0);
-- ``power(<prior>, alpha)``: the prior density raised to the power alpha (renormalised when the prior is proper).
+- ``power(<prior>, alpha)``: the prior density raised to the power alpha (renormalised when the prior is proper);
+- ``lomax(shape, scale)``: density (shape/scale) (1 + tau/scale)^-(shape + 1) (R bayesmeta's ``dlomax``);
+  ``invgamma(shape, scale)``: the inverse-gamma density on tau, scale^shape / Gamma(shape) tau^-(shape+1)
+  exp(-scale/tau); ``logt_tau2(location, scale, df)``: log tau^2 ~ Student-t(df) with that location and scale, the
+  form of Rhodes et al. 2015 (J Clin Epidemiol 68:52) for standardised mean differences; ``rhodes_smd`` is their
+  general (any outcome, any comparison) prior, logt_tau2(-3.44, 2.59, 5), as R bayesmeta's ``RhodesEtAlPrior()``,
+  and ``rhodes_smd(outcome, comparison[, area])`` their prior for a setting (:func:`rhodes_smd_prior`).
 """
 
 from __future__ import annotations
@@ -34,7 +40,8 @@ from bayesmeta.errors import InputError, ModelError
 VALID_FORMS = (
     "normal(mean, sd), flat, halfnormal(scale), halfcauchy(scale), halft(nu, scale), exponential(rate), "
     "uniform(lower, upper), uniform(0, inf), lognormal(meanlog, sdlog), lognormal_tau2(meanlog, sdlog), "
-    "jeffreys, halfflat, power(<prior>, alpha)"
+    "jeffreys, halfflat, power(<prior>, alpha), lomax(shape, scale), invgamma(shape, scale), "
+    "logt_tau2(location, scale, df), rhodes_smd, rhodes_smd(outcome, comparison[, area])"
 )
 EFFECT_FAMILIES = ("normal", "flat")
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -607,6 +614,121 @@ class PoweredPrior(Prior):
         return self.alpha * self.base._pymc_logp(value, sei) - log_norm
 
 
+@dataclass(frozen=True, eq=False)
+class LomaxPrior(Prior):
+    """lomax(shape, scale): (shape/scale) (1 + tau/scale)^-(shape+1) on tau >= 0 (a Pareto type II density)."""
+
+    shape: float
+    scale_: float
+    family = "lomax"
+
+    @property
+    def text(self) -> str:
+        return f"lomax({_fmt(self.shape)}, {_fmt(self.scale_)})"
+
+    def logpdf(self, x, sei=None):
+        const = math.log(self.shape / self.scale_)
+        return _positive_logpdf(x, lambda t: const - (self.shape + 1.0) * np.log1p(t / self.scale_))
+
+    def rvs(self, size, rng=None):
+        return self.scale_ * np.expm1(-np.log1p(-_rng(rng).uniform(size=size)) / self.shape)
+
+    def scale(self):
+        return self.scale_
+
+    def tail_exponent(self):
+        return self.shape + 1.0
+
+    def to_pymc(self, name, sei=None):
+        raise ModelError(f"the tau prior {self.text} is fitted by the exact engine (--engine exact)")
+
+
+@dataclass(frozen=True, eq=False)
+class InverseGammaPrior(Prior):
+    """invgamma(shape, scale) on tau: scale^shape / Gamma(shape) tau^-(shape+1) exp(-scale / tau)."""
+
+    shape: float
+    scale_: float
+    family = "invgamma"
+
+    @property
+    def text(self) -> str:
+        return f"invgamma({_fmt(self.shape)}, {_fmt(self.scale_)})"
+
+    def logpdf(self, x, sei=None):
+        const = self.shape * math.log(self.scale_) - math.lgamma(self.shape)
+        def inside(t):
+            pos = np.where(t > 0, t, 1.0)
+            return np.where(t > 0, const - (self.shape + 1.0) * np.log(pos) - self.scale_ / pos, -np.inf)
+
+        return _positive_logpdf(x, inside)
+
+    def rvs(self, size, rng=None):
+        return self.scale_ / _rng(rng).gamma(self.shape, 1.0, size)
+
+    def scale(self):
+        return self.scale_ / (self.shape + 1.0)
+
+    def tail_exponent(self):
+        return self.shape + 1.0
+
+    def to_pymc(self, name, sei=None):
+        import pymc as pm
+
+        return pm.InverseGamma(name, alpha=self.shape, beta=self.scale_)
+
+    def _pymc_dist(self):
+        import pymc as pm
+
+        return pm.InverseGamma.dist(alpha=self.shape, beta=self.scale_)
+
+
+RHODES_SMD_GENERAL = (-3.44, 2.59, 5.0)
+"""Rhodes et al. 2015 (J Clin Epidemiol 68:52), the general setting: log tau^2 ~ t_5(-3.44, 2.59)."""
+
+
+@dataclass(frozen=True, eq=False)
+class LogTTau2Prior(Prior):
+    """logt_tau2(location, scale, df): log tau^2 ~ location + scale T_df; on tau the density is
+    2 tau f(tau^2) = t_df(z) / (scale tau) with z = (2 log tau - location) / scale."""
+
+    location: float
+    scale_: float
+    df: float
+    label: str = ""
+    family = "logt_tau2"
+
+    @property
+    def text(self) -> str:
+        if self.label:
+            return self.label
+        if (self.location, self.scale_, self.df) == RHODES_SMD_GENERAL:
+            return "rhodes_smd"
+        return f"logt_tau2({_fmt(self.location)}, {_fmt(self.scale_)}, {_fmt(self.df)})"
+
+    def logpdf(self, x, sei=None):
+        from scipy import stats
+
+        def inside(t):
+            log_t = np.log(np.where(t > 0, t, 1.0))
+            dens = stats.t.logpdf((2.0 * log_t - self.location) / self.scale_, self.df) + math.log(2.0 / self.scale_) - log_t
+            return np.where(t > 0, dens, -np.inf)
+
+        return _positive_logpdf(x, inside)
+
+    def rvs(self, size, rng=None):
+        return np.exp(0.5 * (self.location + self.scale_ * _rng(rng).standard_t(self.df, size)))
+
+    def scale(self):
+        return math.exp(0.5 * self.location)
+
+    def tail_exponent(self):
+        return 1.0  # tau^-1 times a power of log tau: heavier than any tau^-(1 + e)
+
+    def to_pymc(self, name, sei=None):
+        raise ModelError(f"the tau prior {self.text} is fitted by the exact engine (--engine exact)")
+
+
 # -- parsing -------------------------------------------------------------------------------------------------
 _CALL = re.compile(r"^\s*([A-Za-z_][A-Za-z_0-9]*)\s*(?:\((.*)\))?\s*$", re.DOTALL)
 _ARITY = {
@@ -622,6 +744,10 @@ _ARITY = {
     "jeffreys": 0,
     "halfflat": 0,
     "power": 2,
+    "lomax": 2,
+    "invgamma": 2,
+    "logt_tau2": 3,
+    "rhodes_smd": 0,
 }
 
 
@@ -669,7 +795,8 @@ def parse_prior(text: str | Prior, for_param: str | None = None) -> Prior:
         want = "positive" if for_param == "tau" else "real"
         if prior.support != want:
             kinds = (
-                "halfnormal, halfcauchy, halft, exponential, uniform, lognormal, lognormal_tau2, jeffreys, halfflat"
+                "halfnormal, halfcauchy, halft, exponential, uniform, lognormal, lognormal_tau2, jeffreys, halfflat, "
+                "lomax, invgamma, logt_tau2, rhodes_smd"
                 if want == "positive"
                 else "normal, flat"
             )
@@ -685,6 +812,8 @@ def _parse(text: str) -> Prior:
     if name not in _ARITY:
         raise _bad(text, f"unknown family {name!r}")
     args = [] if inner is None or inner.strip() == "" else _split_args(inner)
+    if name == "rhodes_smd" and args:
+        return rhodes_smd_prior(*args, text=text)
     if len(args) != _ARITY[name]:
         raise _bad(text, f"{name} takes {_ARITY[name]} argument(s), got {len(args)}")
     if name == "power":
@@ -732,7 +861,34 @@ def _parse(text: str) -> Prior:
         return LogNormalPrior(finite(nums[0], "meanlog") / 2, positive(nums[1], "sdlog") / 2, on_tau2=True)
     if name == "jeffreys":
         return JeffreysPrior()
+    if name == "lomax":
+        return LomaxPrior(positive(nums[0], "the shape"), positive(nums[1], "the scale"))
+    if name == "invgamma":
+        return InverseGammaPrior(positive(nums[0], "the shape"), positive(nums[1], "the scale"))
+    if name == "logt_tau2":
+        return LogTTau2Prior(finite(nums[0], "the location"), positive(nums[1], "the scale"),
+                             positive(nums[2], "the degrees of freedom"))
+    if name == "rhodes_smd":
+        return LogTTau2Prior(*RHODES_SMD_GENERAL)
     return HalfFlatPrior()
+
+
+RHODES_FILE = Path(__file__).resolve().parent / "resources" / "rhodes2015.toml"
+
+
+def rhodes_smd_prior(outcome: str, comparison: str, area: str = "other", text: str | None = None) -> Prior:
+    """The Rhodes et al. 2015 (J Clin Epidemiol 68:52, Table 3 and A.3) heterogeneity prior for standardised mean
+    differences of an outcome type, comparison type and medical area (``resources/rhodes2015.toml``), as R
+    bayesmeta's ``RhodesEtAlPrior(outcome, comparator1, comparator2, area)``: log tau^2 ~ t_5(location, scale)."""
+    table = tomllib.loads(RHODES_FILE.read_text(encoding="utf-8"))
+    label = text or f"rhodes_smd({outcome}, {comparison}, {area})"
+    for value, kind, valid in ((outcome, "outcome", table["outcomes"]), (comparison, "comparison", table["comparisons"]),
+                               (area, "area", table)):
+        keys = [k for k in valid if k not in ("df", "general", "outcomes", "comparisons")]
+        if value not in keys:
+            raise _bad(label, f"unknown {kind} {value!r} (valid: {', '.join(keys)})")
+    location, scale = table[area][comparison][outcome]
+    return LogTTau2Prior(float(location), float(scale), float(table["df"]), label=label)
 
 
 # -- named prior sets ----------------------------------------------------------------------------------------

@@ -19,7 +19,11 @@ has s0 = d / z_q:
 - pessimistic: the mirror of the enthusiastic prior, m0 = -ln(MCID), and P(benefit, any ratio beyond 1 in the
   favourable direction) = q;
 - vague: N(0, 10^2) on the log scale (essentially the likelihood);
-- flat: the improper uniform prior, the limit s0 -> infinity: the posterior is the likelihood.
+- flat: the improper uniform prior, the limit s0 -> infinity: the posterior is the likelihood;
+- diamond_kaul_10, diamond_kaul_50, diamond_kaul_90: the skeptical priors of Diamond & Kaul (2004, J Am Coll
+  Cardiol 43:1929), centred on no effect with 10%, 50% or 90% probability within the margin |ln MCID| of it:
+  m0 = 0, s0 = |ln MCID| / z_{(1 + p)/2} (the strength does not apply: p sets the width);
+- a prior given directly (``prior_mean``, ``prior_sd``: m0 and s0 on the log scale), named normal(m0, s0).
 
 Strength (``strength``): 'moderate' q = 5% (the usual reference priors), 'strong' q = 2.5%, 'weak' q = 15%, or a
 number q in (0, 0.5). A stronger prior is narrower.
@@ -45,6 +49,8 @@ from bayesmeta.consistency import published_ratio_rows
 from bayesmeta.errors import InputError, ModelError
 
 PRIORS: tuple[str, ...] = ("skeptical", "enthusiastic", "pessimistic", "vague", "flat")
+DIAMOND_KAUL: dict[str, float] = {"diamond_kaul_10": 0.10, "diamond_kaul_50": 0.50, "diamond_kaul_90": 0.90}
+"""Probability within the margin of no effect of each Diamond & Kaul (2004) skeptical prior."""
 STRENGTHS: dict[str, float] = {"weak": 0.15, "moderate": 0.05, "strong": 0.025}
 VAGUE_SD: float = 10.0
 DEFAULT_ROPE: tuple[float, float] = (0.9, 1.1)
@@ -88,10 +94,21 @@ def resolve_benefit(mcid: float, benefit: Benefit | str | None = None) -> Benefi
     return benefit
 
 
+def direct_prior(mean: float, sd: float) -> NormalPrior:
+    """A normal prior on the log ratio given by its mean and sd."""
+    if not (math.isfinite(mean) and math.isfinite(sd) and sd > 0):
+        raise InputError(f"prior mean {mean!r} and sd {sd!r}", column="--prior-sd",
+                         valid="a finite mean and a positive finite sd (log scale)")
+    return NormalPrior(f"normal({mean:g}, {sd:g})", float(mean), float(sd), None)
+
+
 def make_prior(name: str, mcid: float = 0.8, benefit: Benefit | str | None = None,
                strength: str | float = "moderate") -> NormalPrior:
     """The reference prior ``name`` on the log ratio (see the module docstring for the definitions)."""
     resolve_benefit(mcid, benefit)
+    if name in DIAMOND_KAUL:
+        mean, sd = _prior_arrays(name, np.array([float(mcid)]), strength)
+        return NormalPrior(name, 0.0, float(sd[0]), None)
     if name == "vague":
         return NormalPrior("vague", 0.0, VAGUE_SD, None)
     if name == "flat":
@@ -106,8 +123,11 @@ def _prior_arrays(name: str, mcid: np.ndarray, strength: str | float) -> tuple[n
         return np.zeros_like(mcid), np.full_like(mcid, VAGUE_SD)
     if name == "flat":
         return np.zeros_like(mcid), np.full_like(mcid, math.inf)
+    if name in DIAMOND_KAUL:
+        within = DIAMOND_KAUL[name]
+        return np.zeros_like(mcid), np.abs(np.log(mcid)) / float(stats.norm.ppf(0.5 + within / 2.0))
     if name not in PRIORS:
-        raise ModelError(f"unknown prior {name!r} (valid: {', '.join(PRIORS)})")
+        raise ModelError(f"unknown prior {name!r} (valid: {', '.join((*PRIORS, *DIAMOND_KAUL))})")
     log_mcid = np.log(mcid)
     sd = np.abs(log_mcid) / float(stats.norm.isf(_tail_probability(strength)))
     mean = {"skeptical": np.zeros_like(mcid), "enthusiastic": log_mcid, "pessimistic": -log_mcid}[name]
@@ -216,8 +236,11 @@ def reinterpret(
     rope: Sequence[float] = DEFAULT_ROPE,
     benefit: Benefit | str | None = None,
     strength: str | float = "moderate",
+    prior_mean: float | None = None,
+    prior_sd: float | None = None,
 ) -> ReinterpretResult:
-    """Posterior of a published ratio (estimate and CI at ``level``) under a reference prior.
+    """Posterior of a published ratio (estimate and CI at ``level``) under a reference prior, or under the normal
+    prior N(prior_mean, prior_sd^2) on the log ratio when both are given.
 
     The credible interval is at the same ``level`` as the published CI. See the module docstring for the priors,
     the direction of benefit and the ROPE.
@@ -228,7 +251,10 @@ def reinterpret(
                          column="estimate", valid="ci_lower <= estimate <= ci_upper")
     y, se = likelihood_from_ci(estimate, ci_lower, ci_upper, level)
     benefit = resolve_benefit(mcid, benefit)
-    p = make_prior(prior, mcid, benefit, strength)
+    if (prior_mean is None) != (prior_sd is None):
+        raise InputError("a prior given directly needs both its mean and its sd", column="--prior-mean",
+                         valid="--prior-mean M --prior-sd S (log scale)")
+    p = direct_prior(prior_mean, prior_sd) if prior_mean is not None else make_prior(prior, mcid, benefit, strength)
     mean, sd = _posterior(np.array([y]), np.array([se]), np.array([p.mean]), np.array([p.sd]))
     z = float(stats.norm.ppf(0.5 + level / 2.0))
     s = _summaries(mean, sd, np.array([benefit.below]), np.array([mcid]), rope, z)

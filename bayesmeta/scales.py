@@ -121,3 +121,9 @@ def contrast_text(measure: str, level: str, reference: str) -> str:
     """'OR ratio a / b' or 'MD difference a - b': the effect at ``level`` against that at ``reference``."""
     return f"{measure} ratio {level} / {reference}" if is_ratio(measure) else \
         f"{measure} difference {level} - {reference}"
+
+
+BINARY_MEASURES: tuple[str, ...] = ("RR", "OR", "RD")
+"""Measures of a binary outcome, computed from arm counts (events and participants per arm)."""
+TSA_MEASURES: tuple[str, ...] = BINARY_MEASURES + ("MD", "HR")
+"""Measures a trial sequential analysis sizes: binary (participants), MD (participants), HR (events)."""

@@ -70,10 +70,11 @@ def counts(tmp_path):
     ("--level", ["reinterpret", "--estimate", "0.8", "--ci", "0.6", "1.0", "--level", "{v}"]),
     ("--level", ["frequentist", "{effects}", "--measure", "HR", "--level", "{v}"]),
     ("--level", ["ppc", "{effects}", "--measure", "HR", "--level", "{v}"]),
-    ("--rrr", ["tsa", "{counts}", "--rrr", "{v}"]),
-    ("--p-control", ["tsa", "{counts}", "--rrr", "0.2", "--p-control", "{v}"]),
-    ("--alpha", ["tsa", "{counts}", "--rrr", "0.2", "--alpha", "{v}"]),
-    ("--power", ["tsa", "{counts}", "--rrr", "0.2", "--power", "{v}"]),
+    ("--mcid", ["tsa", "{counts}", "--mcid", "{v}"]),
+    ("--p-control", ["tsa", "{counts}", "--mcid", "0.8", "--p-control", "{v}"]),
+    ("--alpha", ["tsa", "{counts}", "--mcid", "0.8", "--alpha", "{v}"]),
+    ("--power", ["tsa", "{counts}", "--mcid", "0.8", "--power", "{v}"]),
+    ("--sd", ["tsa", "{counts}", "--mcid", "0.8", "--sd", "{v}"]),
 ], ids=lambda a: a[0] if isinstance(a, list) else a)
 def test_non_finite_thresholds_are_refused_with_exit_2(option, args, value, effects, counts, capsys):
     """`fit --threshold nan` would print P(exp(mu) < nan) = nan with exit 0."""

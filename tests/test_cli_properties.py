@@ -245,5 +245,5 @@ def test_monitor(table):
 @settings(max_examples=20, **SETTINGS)
 @given(st.one_of(valid_tables(("counts",)), corrupted_tables(("counts",))), st.floats(-0.5, 0.6))
 def test_tsa_on_arm_counts(table, rrr):
-    table = {**table, "options": []}  # tsa reads counts as RR and has no --measure
-    run_cli(table, ["tsa", "--rrr", f"{rrr:.3g}"])
+    table = {**table, "options": []}  # tsa reads counts as RR by default
+    run_cli(table, ["tsa", "--mcid", f"{1 - rrr:.3g}"])

@@ -107,7 +107,23 @@ PLANTED = [
      "data.control_arm"),
     ("published control rate without a control arm", lambda t: t.replace('control_arm = "systemic"', "", 1),
      "tsa.ORR.control_rate"),
+    ("TSA effect given twice", lambda t: t.replace("relative_risk_reduction = 0.30", "relative_risk_reduction = 0.30\n"
+                                                   "mcid = 0.7"), "tsa.ORR"),
+    ("TSA with three sides", lambda t: t.replace("relative_risk_reduction = 0.15", "relative_risk_reduction = 0.15\n"
+                                                 "sides = 3"), "tsa.DCR.sides"),
+    ("unknown TSA futility", lambda t: t.replace("relative_risk_reduction = 0.15", "relative_risk_reduction = 0.15\n"
+                                                 'futility = "sometimes"'), "tsa.DCR.futility"),
 ]
+
+
+def test_tsa_design_keys_are_read(tmp_path):
+    text = HAIC.read_text().replace("relative_risk_reduction = 0.15", 'mcid = 0.85\nsides = 1\nspending = "pocock"\n'
+                                    'futility = "binding"\ninflate = true\nheterogeneity_dummy = 0')
+    text = text.replace("heterogeneity_dummy = 0\n", "")
+    plan = load_plan(_absolute_copy(tmp_path, text))
+    dcr = {t.outcome: t for t in plan.tsa}["DCR"]
+    assert (dcr.relative_risk_reduction, dcr.mcid, dcr.sides, dcr.spending, dcr.futility, dcr.inflate) == \
+        (None, 0.85, 1, "pocock", "binding", True)
 
 
 @pytest.mark.parametrize("description,edit,key", PLANTED, ids=[p[0] for p in PLANTED])

@@ -688,3 +688,58 @@ def test_influence_draws_each_study_left_out_against_the_full_posterior(bcg):
     covers(ax, [*table["ci_lower"], *table["ci_upper"], full["ci_lower"], full["ci_upper"], 0.7, 1.0])
     assert "RR" in ax.get_xlabel() and ax.get_title(loc="left") == "Tuberculosis: leave one study out"
     assert legend_labels(ax) == ["all studies"]
+
+
+def test_funnel_overlays_pet_peese_lines_and_filled_studies():
+    """Open markers at trim-and-fill's filled studies; the PET line b0 + b1 se and the PEESE curve b0 + b1 se^2."""
+    import json
+    from pathlib import Path
+
+    from bayesmeta.frequentist import pet_peese, trimfill
+
+    d = json.loads((Path(__file__).parent / "reference" / "bias_fixtures.json").read_text())["datasets"]
+    y, v = np.asarray(d["hackshaw1998"]["yi"]), np.asarray(d["hackshaw1998"]["vi"])
+    tf = trimfill(y, v)
+    pp = pet_peese(y, v)
+    pet = tuple(c.estimate for c in pp.pet.coefficients)
+    peese = tuple(c.estimate for c in pp.peese.coefficients)
+    fig = plot_funnel(y, np.sqrt(v), pooled=rma(y, v).estimate, measure="OR", pet=pet, peese=peese,
+                      filled_yi=tf.filled_yi, filled_sei=np.sqrt(tf.filled_vi))
+    (ax,) = fig.axes
+    points = markers(ax, "o")
+    assert len(points) == 2
+    observed, filled = points
+    assert len(observed.get_xdata()) == y.size and len(filled.get_xdata()) == tf.k0 == 7
+    assert filled.get_markerfacecolor() == "none"
+    np.testing.assert_allclose(filled.get_xdata(), np.exp(tf.filled_yi), rtol=1e-12)
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
+    for name, (b0, b1), power in (("PET line", pet, 1), ("PEESE line", peese, 2)):
+        ln = lines[name]
+        se = np.asarray(ln.get_ydata())
+        np.testing.assert_allclose(ln.get_xdata(), np.exp(b0 + b1 * se**power), rtol=1e-12)
+        assert se[0] == 0.0  # the line reaches se = 0, where its intercept is the adjusted effect
+    assert legend_labels(ax) == ["95% pseudo-CI", "pooled (REML)", "studies", "filled by trim-and-fill (7)",
+                                 "PET line", "PEESE line"]
+    assert ax.get_xscale() == "log"
+    covers(ax, [*np.exp(y), *np.exp(tf.filled_yi)])
+    with pytest.raises(ValueError, match="filled"):
+        plot_funnel(y, np.sqrt(v), pooled=0.0, filled_yi=[0.1, 0.2], filled_sei=[0.1])
+
+
+def test_frequentist_bias_cli_writes_the_funnel(tmp_path, capsys):
+    """``bayesmeta frequentist --bias --figures DIR`` writes funnel.png (its drawing is tested above)."""
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    from bayesmeta.cli import main
+
+    d = json.loads((Path(__file__).parent / "reference" / "bias_fixtures.json").read_text())["datasets"]["bcg"]
+    path = tmp_path / "bcg.csv"
+    frame = pd.DataFrame({"study": [f"s{i}" for i in range(len(d["yi"]))], "yi": d["yi"], "vi": d["vi"]})
+    frame.to_csv(path, index=False)
+    assert main(["frequentist", str(path), "--measure", "RR", "--bias", "--steps", "0.025,0.5",
+                 "--figures", str(tmp_path / "figs"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["bias"]["trimfill"]["k0"] == 1
+    assert (tmp_path / "figs" / "funnel.png").stat().st_size > 10_000

@@ -233,3 +233,22 @@ def test_prior_sets_are_mirrored_for_benefit_above(synthetic):
     orr = grids["ORR"].set_index(["prior_set", "tau_prior"])
     key = "halfnormal(0.5)"
     assert orr.loc[("enthusiastic", key), "prob_above_1"] > orr.loc[("skeptical", key), "prob_above_1"]
+
+
+def test_comparison_adds_trimfill_and_pet_peese_beside_egger(synthetic):
+    """The synthetic AE outcome is dat.bcg: metafor trimfill (REML, L0) fills 1 study on the right; PET-PEESE as
+    rma(yi, vi, mods = ~ sqrt(vi) / ~ vi, method = "FE") (tests/reference/bias_fixtures.json)."""
+    _, _, s, _ = synthetic
+    fix = json.loads((REFERENCE / "bias_fixtures.json").read_text())
+    comparison = pd.DataFrame(s["comparison"]).query("outcome == 'AE'")
+    assert list(comparison["analysis"])[-3:] == ["egger", "trimfill", "pet_peese"]
+    tf = next(c for c in fix["trimfill"] if (c["dataset"], c["method"], c["estimator"], c["side"])
+              == ("bcg", "REML", "L0", "auto"))
+    row = comparison.query("analysis == 'trimfill'").iloc[0]
+    assert row["recomputed_value"] == pytest.approx(np.exp(tf["fit"]["estimate"]), rel=1e-6)
+    assert "1 study filled on the right" in row["recomputed"] and row["status"] == "not reported by the paper"
+    pp = next(c for c in fix["petpeese"] if c["dataset"] == "bcg" and c["test"] == "z")
+    chosen = "peese" if pp["pet"]["pval"][0] < 0.10 else "pet"
+    row = comparison.query("analysis == 'pet_peese'").iloc[0]
+    assert row["recomputed_value"] == pytest.approx(np.exp(pp[chosen]["estimate"][0]), rel=1e-6)
+    assert row["recomputed"].startswith(chosen.upper())

@@ -77,7 +77,7 @@ def test_the_prediction_and_its_benefit_probability_are_recorded(recovered):
 
 
 def test_haic_orr_and_os_through_the_command_line(capsys):
-    code = main(["surrogacy", str(HAIC_OUTCOMES), "--x", "ORR", "--y", "OS", "--studies", str(HAIC_STUDIES),
+    code = main(["surrogacy", str(HAIC_OUTCOMES), "--surrogate", "ORR", "--final", "OS", "--studies", str(HAIC_STUDIES),
                  "--published", str(HAIC_PUBLISHED), "--new-x", "2.2", "--draws", "500", "--chains", "2",
                  "--seed", "1", "--json"])
     out = json.loads(capsys.readouterr().out)
@@ -102,13 +102,13 @@ def _haic_pairs():
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--x", "ORR", "--y", "ORR"], "--x and --y are both 'ORR'"),
-    (["--x", "ORR", "--y", "QOL"], "no rows for outcome 'QOL'"),
-    (["--x", "AE", "--y", "OS"], "only 0 studies report both AE and OS"),
-    (["--x", "ORR", "--y", "OS", "--within", "strong"], "neither a number nor uniform"),
-    (["--x", "ORR", "--y", "OS", "--within", "1.5"], "must lie in (-1, 1)"),
-    (["--x", "ORR", "--y", "OS", "--within", "uniform(-0.5, 1.5)"], "needs -1 < lower < upper < 1"),
-    (["--x", "ORR", "--y", "OS", "--eta", "0"], "eta must be a positive number"),
+    (["--surrogate", "ORR", "--final", "ORR"], "the surrogate and the final outcome are both 'ORR'"),
+    (["--surrogate", "ORR", "--final", "QOL"], "no rows for outcome 'QOL'"),
+    (["--surrogate", "AE", "--final", "OS"], "only 0 studies report both AE and OS"),
+    (["--surrogate", "ORR", "--final", "OS", "--within", "strong"], "neither a number nor uniform"),
+    (["--surrogate", "ORR", "--final", "OS", "--within", "1.5"], "must lie in (-1, 1)"),
+    (["--surrogate", "ORR", "--final", "OS", "--within", "uniform(-0.5, 1.5)"], "needs -1 < lower < upper < 1"),
+    (["--surrogate", "ORR", "--final", "OS", "--eta", "0"], "eta must be a positive number"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, args, message):
     assert main(["surrogacy", str(HAIC_OUTCOMES), *args]) == 2

@@ -420,7 +420,7 @@ def _counts_csv(tmp_path):
 
 def test_cli_tsa_json(tmp_path, capsys):
     path = _counts_csv(tmp_path)
-    assert main(["tsa", str(path), "--p-control", "0.01", "--rrr", "0.3", "--json"]) == 0
+    assert main(["tsa", str(path), "--p-control", "0.01", "--mcid", "0.7", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["ris_rounded"] == math.ceil(out["ris"])
     assert out["diversity"] == pytest.approx(tsa.diversity(bcg_effects()[1], 0.30876026286), abs=1e-6)
@@ -430,13 +430,13 @@ def test_cli_tsa_json(tmp_path, capsys):
 
 def test_cli_tsa_text_and_errors(tmp_path, capsys):
     path = _counts_csv(tmp_path)
-    assert main(["tsa", str(path), "--rrr", "0.3", "--diversity", "0.5"]) == 0
+    assert main(["tsa", str(path), "--mcid", "0.7", "--diversity", "0.5"]) == 0
     assert "RIS" in capsys.readouterr().out
-    assert main(["tsa", str(path), "--rrr", "0.3", "--diversity", "lots"]) == 2
+    assert main(["tsa", str(path), "--mcid", "0.7", "--diversity", "lots"]) == 2
     assert "--diversity" in capsys.readouterr().err
     effects = tmp_path / "effects.csv"
     effects.write_text("study,yi,sei\nA,-0.5,0.2\nB,-0.3,0.25\n")
-    assert main(["tsa", str(effects), "--rrr", "0.3"]) == 2
+    assert main(["tsa", str(effects), "--mcid", "0.7"]) == 2
     assert "arm counts" in capsys.readouterr().err
 
 
@@ -448,7 +448,7 @@ def test_cli_tsa_at_tiny_information_fractions_does_not_claim_a_false_crossing(t
     rows = ["study,events_treatment,total_treatment,events_control,total_control,year"]
     rows += [f"S{i + 1},{100 + (i % 3) * 3},1000,{250 - (i % 2) * 4},1000,{2000 + i}" for i in range(10)]
     path.write_text("\n".join(rows) + "\n")
-    args = ["tsa", str(path), "--rrr", "0.005", "--p-control", "0.25", "--diversity", "0"]
+    args = ["tsa", str(path), "--mcid", "0.995", "--p-control", "0.25", "--diversity", "0"]
     assert main(args + ["--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     curve = out["curve"]

@@ -156,8 +156,8 @@ VERB_MODULES = ("bayesmeta.exact.engine", "bayesmeta.mcmc.fit", "bayesmeta.mcmc.
                 "bayesmeta.frequentist.rma", "bayesmeta.frequentist.leave_one_out", "bayesmeta.frequentist.cumulative",
                 "bayesmeta.frequentist.egger", "bayesmeta.frequentist.subgroups", "bayesmeta.frequentist.paper_rule",
                 "bayesmeta.frequentist.qprofile", "bayesmeta.frequentist.mantel_haenszel", "bayesmeta.sequential",
-                "bayesmeta.sensitivity", "bayesmeta.influence", "bayesmeta.ppc", "bayesmeta.tsa", "bayesmeta.reinterpret",
-                "bayesmeta.posterior", "bayesmeta.effect_data", "bayesmeta.benefit", "bayesmeta.scales",
+                "bayesmeta.sensitivity", "bayesmeta.influence", "bayesmeta.ppc", "bayesmeta.tsa.analysis", "bayesmeta.tsa.size",
+                "bayesmeta.tsa.groupseq", "bayesmeta.reinterpret", "bayesmeta.posterior", "bayesmeta.effect_data", "bayesmeta.benefit", "bayesmeta.scales",
                 "bayesmeta.tables", "bayesmeta.plots.funnel", "bayesmeta.plots.forest", "bayesmeta.plots.density")
 
 

@@ -20,11 +20,13 @@ from bayesmeta.cli.options import (
     LevelOption,
     Likelihood,
     LikelihoodOption,
+    Measure,
     MeasureOption,
     MuPriorOption,
     SeedOption,
     TauPriorOption,
     ThresholdOption,
+    finite,
     json_text,
     measure_value,
     read_table,
@@ -37,6 +39,11 @@ class Engine(str, Enum):
     nuts = "nuts"
 
 
+class Interval(str, Enum):
+    central = "central"
+    shortest = "shortest"
+
+
 @app.command("fit")
 def fit_command(
     data: DataArgument,
@@ -45,6 +52,45 @@ def fit_command(
     tau_prior: TauPriorOption = DEFAULT_TAU_PRIOR,
     covariates: Annotated[
         Optional[str], typer.Option(help="comma-separated study-level columns for a meta-regression")
+    ] = None,
+    formula: Annotated[
+        Optional[str], typer.Option(help='design of a meta-regression: terms joined by "+", a:b interactions, '
+                                         'a * b = a + b + a:b, factor(x), "0 +" for no intercept; e.g. '
+                                         '"0 + group", "year", "dose * onset"')
+    ] = None,
+    beta_prior: Annotated[
+        Optional[list[str]], typer.Option("--beta-prior", help='prior of the regression coefficients, '
+                                          'independent of mu\'s: "normal(0, 1)" for all, or per coefficient '
+                                          '"year=normal(0, 0.1)" (repeatable; default flat with a flat mu prior, '
+                                          'else normal(0, sd of mu\'s prior))')
+    ] = None,
+    interval: Annotated[
+        Interval, typer.Option(help="credible intervals: central (equal tails) or shortest (R bayesmeta's "
+                                    "default); the JSON names which it holds")
+    ] = Interval.central,
+    mean_at: Annotated[
+        Optional[list[str]], typer.Option("--mean-at", help='mean effect at covariate values, e.g. '
+                                          '"year=1990, group=B" (bmr X.mean; repeatable)')
+    ] = None,
+    predict_at: Annotated[
+        Optional[list[str]], typer.Option("--predict-at", help='effect of a new study at covariate values '
+                                          '(bmr X.prediction; repeatable)')
+    ] = None,
+    ess_uisd: Annotated[
+        Optional[float], typer.Option("--ess-uisd", help="report the effective sample size (ELIR, Neuenschwander "
+                                      "et al. 2020) of the predictive distribution for this unit-information SD "
+                                      "(R bayesmeta's ess(); see bayesmeta.information.uisd)", callback=finite)
+    ] = None,
+    pppvalue: Annotated[
+        Optional[list[str]], typer.Option("--pppvalue", help='posterior predictive p-value (R bayesmeta\'s '
+                                          'pppvalue): "mu = 0" (two-sided), "mu = 0, less", "mu = 0, greater" or '
+                                          '"tau = 0, greater"; statistic: the posterior median (repeatable)')
+    ] = None,
+    ppp_n: Annotated[int, typer.Option("--ppp-n", help="Monte Carlo replicates of --pppvalue (seeded by --seed)",
+                                       min=10)] = 1000,
+    contrast: Annotated[
+        Optional[list[str]], typer.Option("--contrast", help='linear combination of coefficients, e.g. '
+                                          '"beta[group[A]]=1, beta[group[B]]=-1" (repeatable)')
     ] = None,
     likelihood: LikelihoodOption = Likelihood.normal,
     engine: Annotated[
@@ -61,12 +107,35 @@ def fit_command(
     as_json: JsonOption = False,
 ) -> None:
     """Fit y_i ~ N(theta_i, s_i^2), theta_i ~ N(mu + x_i'beta, tau^2) (or, with --likelihood binomial, the
-    binomial-normal model on the arm counts) and print posterior summaries."""
+    binomial-normal model on the arm counts) and print posterior summaries. DATA may also be a fit plan (.toml
+    with a [fit] table: the options' names as keys)."""
+    plan_dir = None
+    if data.lower().endswith(".toml"):
+        from pathlib import Path
+
+        from bayesmeta.model_spec import ModelSpec, load_fit_plan
+
+        plan_dir = Path(data).parent
+
+        spec = load_fit_plan(data, ModelSpec(data, measure_value(measure), mu_prior, tau_prior, formula, covariates,
+                                             tuple(beta_prior or ()), interval.value, level, tuple(mean_at or ()),
+                                             tuple(predict_at or ()), tuple(contrast or ()), tuple(threshold or ()),
+                                             ess_uisd))
+        data, mu_prior, tau_prior, formula, covariates = (spec.data, spec.mu_prior, spec.tau_prior, spec.formula,
+                                                           spec.covariates)
+        measure = Measure(spec.measure) if spec.measure else None
+        beta_prior, interval, level = list(spec.beta_prior), Interval(spec.interval), spec.level
+        mean_at, predict_at, contrast = list(spec.mean_at), list(spec.predict_at), list(spec.contrast)
+        threshold, ess_uisd = list(spec.thresholds), spec.ess_uisd
+    if "posterior(" in tau_prior:
+        from bayesmeta.posterior_prior import resolve_tau_prior
+
+        tau_prior = resolve_tau_prior(tau_prior, plan_dir)  # type: ignore[assignment]
     binomial = likelihood is Likelihood.binomial
     if binomial and engine is Engine.exact:
         raise InputError("the binomial likelihood is fitted by NUTS, not by the exact engine", column="--engine",
                          valid="--engine nuts (the default with --likelihood binomial)")
-    if binomial and covariates:
+    if binomial and (covariates or formula):
         raise InputError("the binomial-normal model is fitted without covariates", column="--covariates",
                          valid="no --covariates with --likelihood binomial")
     engine = engine or (Engine.nuts if binomial else Engine.exact)
@@ -80,45 +149,93 @@ def fit_command(
                              valid="columns events_treatment, total_treatment, events_control, total_control")
         post = fit_binomial_nuts(table, mu_prior=mu_prior, tau_prior=tau_prior, draws=draws, chains=chains,
                                  seed=seed, strict=strict)
+        design = None
     else:
-        post = _fit_normal(data, table, covariates, engine, mu_prior=mu_prior, tau_prior=tau_prior, seed=seed,
-                           draws=draws, chains=chains, strict=strict)
+        post, design = _fit_normal(data, table, formula or _covariate_formula(covariates), engine, beta_prior or (),
+                                   mu_prior=mu_prior, tau_prior=tau_prior, seed=seed, draws=draws, chains=chains,
+                                   strict=strict)
     thresholds = tuple(threshold or ())
-    result = post.to_dict(level, thresholds=thresholds)
+    if thresholds and not post.intercept:
+        raise InputError("--threshold is about mu, and a model without intercept has none", column="--threshold",
+                         valid="--mean-at or --contrast, or a formula with an intercept")
+    result = post.to_dict(level, thresholds=thresholds, kind=interval.value, modes=post.engine == "exact")
+    result["interval"] = interval.value
     result["benefit"] = benefit.value
     if not benefit.below:
         result["prob_above"] = {str(t): benefit.probability(post, t) for t in thresholds}
     result["bayes_factors"] = _bayes_factors(post)
+    if "log_marginal_likelihood" in post.extras:  # model comparison (Bayes factors between designs, all priors proper)
+        result["log_marginal_likelihood"] = post.extras["log_marginal_likelihood"]
+    if table.counts is not None and not binomial:  # R's uisd(escalc): total sample sizes and standard errors
+        from bayesmeta.information import uisd
+
+        totals = table.counts.loc[list(post.study), ["total_treatment", "total_control"]].sum(axis=1)
+        result["uisd"] = uisd(totals.to_numpy(dtype=float), post.sei)
+    if ess_uisd is not None:
+        if post.engine != "exact" or not post.intercept:
+            raise InputError("the ESS is of the predictive distribution of the exact engine", column="--ess-uisd",
+                             valid="--engine exact and a model with mu")
+        from bayesmeta.information import ess
+
+        result["ess"] = {"method": "elir", "uisd": ess_uisd, "predictive": ess(post, ess_uisd)}
+    if pppvalue:
+        result["pppvalue"] = _pppvalues(post, pppvalue, ppp_n, seed)
+    if mean_at or predict_at or contrast:
+        from bayesmeta.model_spec import ModelSpec, combinations
+
+        spec = ModelSpec(data, level=level, interval=interval.value, mean_at=tuple(mean_at or ()),
+                         predict_at=tuple(predict_at or ()), contrast=tuple(contrast or ()))
+        result.update(combinations(post, design, spec))
     if as_json:
         typer.echo(json_text(result))
         return
-    _print_table(post, thresholds, benefit, level, result["bayes_factors"])
+    _print_table(post, thresholds, benefit, level, result["bayes_factors"], interval.value)
+    _print_combinations(result, level)
+    for text, row in (result.get("pppvalue") or {}).items():
+        typer.echo(f"posterior predictive p-value, {text}: {row['p_value']:.4f} (Monte Carlo se {row['mc_se']:.4f}, "
+                   f"n = {row['n']})")
+    if "ess" in result:
+        typer.echo(f"effective sample size of the predictive distribution (ELIR, UISD {ess_uisd:g}): "
+                   f"{result['ess']['predictive']:.1f}")
 
 
-def _fit_normal(data: str, table, covariates: str | None, engine: Engine, *, draws: int, chains: int,
-                strict: bool, **common):
-    """The normal-normal model (a meta-regression on ``covariates``) by the exact engine or NUTS."""
-    X, names = None, ()
-    if covariates:
-        from bayesmeta.design import design_matrix
+def _covariate_formula(covariates: str | None) -> str | None:
+    """``--covariates a,b`` is the formula "a + b"."""
+    if not covariates:
+        return None
+    columns = [c.strip() for c in covariates.split(",") if c.strip()]
+    return " + ".join(columns) if columns else None
 
-        columns = [c.strip() for c in covariates.split(",") if c.strip()]
-        missing = [c for c in columns if c not in table.covariates.columns]
-        if missing:
-            raise InputError(
-                f"no covariate column {', '.join(map(repr, missing))}",
-                file=data,
-                column=missing[0],
-                valid=", ".join(table.covariates.columns) or "no other columns in this file",
-            )
-        X, names = design_matrix(table.covariates, columns)
+
+def _fit_normal(data: str, table, formula: str | None, engine: Engine, beta_prior: list[str] | tuple[str, ...],
+                *, draws: int, chains: int, strict: bool, **common):
+    """The normal-normal model (a meta-regression on the design of ``formula``) by the exact engine or NUTS;
+    returns the posterior and the design (None without a formula)."""
+    X, names, intercept, design = None, (), True, None
+    if formula:
+        from bayesmeta.formula import build_design
+
+        design = build_design(formula, table.covariates, file=data)
+        X, names, intercept = design.covariate_matrix, design.covariate_names, design.intercept
+    elif beta_prior:
+        raise InputError("--beta-prior needs a meta-regression", column="--beta-prior",
+                         valid="--formula or --covariates")
+    betas = None
+    if beta_prior:
+        from bayesmeta.model_spec import coefficient_priors
+
+        betas = coefficient_priors(beta_prior, names, None)
     if engine is Engine.exact:
         from bayesmeta.exact import fit_exact
 
-        return fit_exact(table, X=X, covariate_names=names, **common)
+        return fit_exact(table, X=X, covariate_names=names, beta_prior=betas, intercept=intercept, **common), design
+    if not intercept:
+        raise InputError("a model without intercept is fitted by the exact engine", column="--engine",
+                         valid="--engine exact")
     from bayesmeta.mcmc import fit_nuts
 
-    return fit_nuts(table, X=X, covariate_names=names, draws=draws, chains=chains, strict=strict, **common)
+    return fit_nuts(table, X=X, covariate_names=names, beta_prior=betas, draws=draws, chains=chains, strict=strict,
+                    **common), design
 
 
 def _bayes_factors(post) -> dict[str, object]:
@@ -128,6 +245,9 @@ def _bayes_factors(post) -> dict[str, object]:
 
     out: dict[str, object] = {}
     for key, fn in (("mu_0", bayes_factor_mu0), ("tau_0", bayes_factor_tau0)):
+        if key == "mu_0" and not post.intercept:
+            out[key] = None
+            continue
         try:
             out[key] = fn(post)
         except ModelError as exc:
@@ -142,18 +262,18 @@ def _bayes_factors(post) -> dict[str, object]:
 
 
 def _print_table(post, thresholds: tuple[float, ...], benefit: Benefit, level: float,
-                 bayes_factors: dict[str, object]) -> None:
+                 bayes_factors: dict[str, object], kind: str = "central") -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
     console = Console()
-    pct = f"{100 * level:g}% CrI"
+    pct = f"{100 * level:g}% CrI" + (" (shortest)" if kind == "shortest" else "")
     table = Table(title=f"Posterior ({post.engine} engine, {post.likelihood} likelihood, k = {post.k}, "
                         f"measure {post.measure})")
     for col in ("parameter", "mean", "sd", "median", pct):
         table.add_column(col, justify="right" if col != "parameter" else "left")
-    for name, row in post.summary(level).iterrows():
+    for name, row in post.summary(level, kind=kind).iterrows():
         table.add_row(
             escape(str(name)),
             f"{row['mean']:.4f}",
@@ -162,14 +282,16 @@ def _print_table(post, thresholds: tuple[float, ...], benefit: Benefit, level: f
             f"[{row['ci_lower']:.4f}, {row['ci_upper']:.4f}]",
         )
     console.print(table)
-    if post.is_ratio:
-        nat = post.summary(level, scale="reported").loc["mu"]
+    if post.is_ratio and post.intercept:
+        nat = post.summary(level, scale="reported", kind=kind).loc["mu"]
         console.print(
             f"pooled {post.measure}: {nat['median']:.3f} ({pct} {nat['ci_lower']:.3f} to {nat['ci_upper']:.3f})"
         )
     if post.covariates:
         effects = post.covariate_effects(level)
         label = f"ratio of {post.measure}s" if post.is_ratio else "difference"
+        if not post.intercept:  # every coefficient is an effect of its own (a group mean), not a difference
+            label = post.measure if post.is_ratio else "effect"
         for name, row in effects.iterrows():
             p_col = "prob_below_1" if post.is_ratio else "prob_below_0"
             console.print(
@@ -188,6 +310,37 @@ def _print_table(post, thresholds: tuple[float, ...], benefit: Benefit, level: f
         console.print(f"Bayes factors (Savage-Dickey, BF10): {'; '.join(factors)}")
     if bayes_factors.get("note"):
         console.print(f"note: {escape(str(bayes_factors['note']))}")
-    console.print(f"priors: mu ~ {post.priors.get('mu')}, tau ~ {post.priors.get('tau')}; seed {post.seed}")
+    priors = ", ".join(f"{k} ~ {v}" for k, v in post.priors.items())
+    console.print(f"priors: {escape(priors)}; seed {post.seed}")
     for w in post.warnings:
         console.print(f"[yellow]warning:[/yellow] {w}")
+
+
+def _print_combinations(result: dict, level: float) -> None:
+    """The mean effects, predictions and contrasts asked for, one line each (analysis scale)."""
+    labels = {"mean_at": "mean effect at", "predict_at": "new study at", "contrast": "contrast"}
+    for key, label in labels.items():
+        for text, row in (result.get(key) or {}).items():
+            typer.echo(f"{label} {text}: median {row['median']:.4f}, mean {row['mean']:.4f}, sd {row['sd']:.4f}, "
+                       f"{100 * level:g}% CrI [{row['ci_lower']:.4f}, {row['ci_upper']:.4f}]")
+
+
+def _pppvalues(post, items: list[str], n: int, seed: int) -> dict[str, dict]:
+    """``--pppvalue "mu = 0[, less|greater|two.sided]"`` -> {text: PPPValue as a dict}."""
+    from bayesmeta.pppvalue import ALTERNATIVES, pppvalue
+
+    out = {}
+    for text in items:
+        head, _, alternative = (t.strip() for t in text.partition(","))
+        param, sep, value = (t.strip() for t in head.partition("="))
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not sep or param not in ("mu", "tau") or not math.isfinite(number) or \
+                (alternative and alternative not in ALTERNATIVES):
+            raise InputError(f"cannot read --pppvalue {text!r}", column="--pppvalue",
+                             valid='"mu = 0", "mu = 0, less", "mu = 0, greater" or "tau = 0, greater"')
+        alternative = alternative or ("greater" if param == "tau" else "two.sided")
+        out[text] = pppvalue(post, param, number, alternative, n=n, seed=seed).as_dict()
+    return out

@@ -9,8 +9,11 @@ from typing import Annotated, Any
 import typer
 
 from bayesmeta.cli import app
+from bayesmeta.benefit import Benefit
 from bayesmeta.cli.options import (
+    BenefitOption,
     DataArgument,
+    FiguresOption,
     JsonOption,
     LevelOption,
     MeasureOption,
@@ -18,7 +21,7 @@ from bayesmeta.cli.options import (
     measure_value,
     read_table,
 )
-
+from bayesmeta.errors import InputError
 
 
 class Method(str, Enum):
@@ -63,21 +66,138 @@ def frequentist_command(
     hksj: Annotated[bool, typer.Option("--hksj", help="Knapp-Hartung (HKSJ) t-based inference")] = False,
     measure: MeasureOption = None,
     level: LevelOption = 0.95,
+    bias: Annotated[bool, typer.Option("--bias", help="add publication-bias analyses as metafor computes them: "
+                                       "Egger, Begg's rank test, trim-and-fill, PET-PEESE and a step-function "
+                                       "selection model")] = False,
+    steps: Annotated[str | None, typer.Option("--steps", help="one-sided p-value cut-offs of the selection model "
+                                              "(with --bias), comma-separated, e.g. 0.025,0.05,0.5; default 0.025; "
+                                              "p-values are one-sided towards --benefit")] = None,
+    benefit: BenefitOption = Benefit.BELOW,
+    figures: FiguresOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Pool the studies with metafor's conventions: estimate, CI, tau^2, I^2, H^2, Q and the prediction interval."""
-    from bayesmeta.frequentist import rma
+    """Pool the studies with metafor's conventions: estimate, CI, tau^2, I^2, H^2, Q and the prediction interval;
+    with --bias also the publication-bias analyses (and with --figures DIR their funnel plot, funnel.png)."""
+    from bayesmeta.frequentist import publication_bias, rma
+    from bayesmeta.frequentist.publication_bias import DEFAULT_STEPS
 
-    table = read_table(data, measure_value(measure))
-    fit = rma(table, method=method.value, test="knha" if hksj else "z", level=level)
+    if steps is not None and not bias:
+        raise InputError("--steps sets the selection model of --bias; add --bias", column="--steps")
+    if figures is not None and not bias:
+        raise InputError("--figures writes the funnel plot of --bias; add --bias", column="--figures")
+    cutoffs = DEFAULT_STEPS if steps is None else parse_steps(steps)
+    table = read_table(data, measure_value(measure), benefit)
+    test = "knha" if hksj else "z"
+    fit = rma(table, method=method.value, test=test, level=level)
     out = {"source": table.source, "measure": table.measure, "study": list(table.study), **fit.as_dict()}
     ratio = table.is_ratio
     if ratio:
         out["reported"] = _reported(out, table.measure)
+    pb = None
+    if bias:
+        pb = publication_bias(table, method=method.value, test=test, level=level, steps=cutoffs, benefit=benefit)
+        out["bias"] = _bias_dict(pb, table.measure)
+        if figures is not None:
+            _write_funnel(figures, table, fit, pb, level)
     if as_json:
         typer.echo(json_text(out, indent=None))
         return
     _print_tables(table, fit, out, ratio)
+    if pb is not None:
+        _print_bias(pb, table.measure, level)
+
+
+def _write_funnel(folder: str, table, fit, pb, level: float) -> None:
+    """funnel.png: the studies, trim-and-fill's filled studies and the PET and PEESE lines."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from bayesmeta.plots.funnel import plot_funnel
+
+    target = Path(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    tf, pp = pb.trimfill, pb.pet_peese
+    fig = plot_funnel(table.yi, table.sei, pooled=fit.estimate, labels=list(table.study), measure=table.measure,
+                      level=level, pet=tuple(c.estimate for c in pp.pet.coefficients),
+                      peese=tuple(c.estimate for c in pp.peese.coefficients), filled_yi=tf.filled_yi,
+                      filled_sei=np.sqrt(tf.filled_vi),
+                      notes=[f"Egger p = {pb.egger.pval:.3f}", f"Begg p = {pb.rank_test.pval:.3f}",
+                             f"trim-and-fill k0 = {tf.k0} ({tf.side})"])
+    fig.savefig(target / "funnel.png", dpi=150)
+
+
+def parse_steps(text: str) -> tuple[float, ...]:
+    """'0.025,0.05,0.5' -> (0.025, 0.05, 0.5); each cut-off must lie in (0, 1) (checked by the model)."""
+    from bayesmeta.frequentist.selmodel import check_steps
+
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise InputError(f"--steps {text!r} is not a comma-separated list of numbers", column="--steps",
+                         valid="e.g. 0.025,0.05,0.5") from None
+    return check_steps(values)[:-1]
+
+
+def _ratio_keys(d: dict[str, Any], measure: str, keys=("estimate", "ci_lower", "ci_upper")) -> dict[str, Any]:
+    from bayesmeta.scales import is_ratio
+
+    return {k: (_exp(d[k]) if is_ratio(measure) else d[k]) for k in keys}
+
+
+def _bias_dict(pb, measure: str) -> dict[str, Any]:
+    """JSON of the publication-bias panel, with the pooled estimates also on the reported scale."""
+    out = pb.as_dict()
+    out["trimfill"]["reported"] = _ratio_keys(out["trimfill"]["fit"], measure)
+    out["pet_peese"]["reported"] = _ratio_keys(out["pet_peese"], measure)
+    out["selection_model"]["reported"] = _ratio_keys(out["selection_model"], measure)
+    return out
+
+
+def _print_bias(pb, measure: str, level: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from bayesmeta.scales import is_ratio
+
+    ratio = is_ratio(measure)
+    show = _exp if ratio else (lambda x: x)
+    scale = measure if ratio else "effect"
+
+    def est(e, lo, hi) -> str:
+        return f"{_fmt(show(e), 3)} [{_fmt(show(lo), 3)}, {_fmt(show(hi), 3)}]"
+
+    pct = f"{100 * level:g}%"
+    t = Table(title=f"Publication bias ({pb.k} studies; {scale} [{pct} CI] where pooled)")
+    t.add_column("method")
+    t.add_column("result", justify="right")
+    t.add_column("p", justify="right")
+    e = pb.egger
+    t.add_row("Egger (intercept, se)", f"{e.intercept:.3f} ({e.se:.3f})", _p(e.pval))
+    r = pb.rank_test
+    t.add_row(f"Begg (Kendall tau, {'exact' if r.exact else 'normal'})",
+              f"{r.tau:.3f}", _p(r.pval))
+    tf = pb.trimfill
+    k0_se = "-" if tf.k0_se is None else f"{tf.k0_se:.2f}"
+    t.add_row(f"Trim-and-fill {tf.estimator}: k0 {tf.side} (se)", f"{tf.k0} ({k0_se})",
+              "-" if tf.k0_pval is None else _p(tf.k0_pval))
+    t.add_row(f"  filled {tf.fit.method}, k = {tf.fit.k}",
+              est(tf.fit.estimate, tf.fit.ci_lower, tf.fit.ci_upper), _p(tf.fit.pval))
+    pp = pb.pet_peese
+    for name, fit in (("PET", pp.pet), ("PEESE", pp.peese)):
+        c = fit.coefficients[0]
+        t.add_row(f"{name} intercept" + (" (selected)" if pp.selected == name else ""),
+                  est(c.estimate, c.ci_lower, c.ci_upper), _p(c.pval))
+    s = pb.selection_model
+    t.add_row(f"Selection model, p {s.alternative}: mu",
+              "-" if s.ci_lower is None else est(s.estimate, s.ci_lower, s.ci_upper), _p(s.pval))
+    t.add_row("  tau^2", _fmt(s.tau2), "")
+    lows = (0.0,) + s.steps[:-1]
+    for j, (d, se) in enumerate(zip(s.delta, s.delta_se)):
+        label = f"  {lows[j]:g} < p <= {s.steps[j]:g}, k = {s.k_per_interval[j]}"
+        t.add_row(label, f"{d:.3f}" + ("" if se is None else f" (se {se:.3f})"), "")
+    t.add_row(f"  LRT, df {s.lrt_df}", f"{s.lrt:.3f}", _p(s.lrt_pval))
+    Console().print(t)
 
 
 def _print_tables(table, fit, out: dict[str, Any], ratio: bool) -> None:

@@ -71,13 +71,14 @@ McidOption = Annotated[
 ]
 LevelOption = Annotated[float, typer.Option("--level", help="level of the intervals", callback=finite)]
 SeedOption = Annotated[int, typer.Option("--seed", help="random seed (recorded in the output)")]
-FiguresOption = Annotated[str | None, typer.Option("--figures", help="folder to write the figures (PNG) into")]
+FiguresOption = Annotated[str | None, typer.Option("--figures", help="folder to write the figures (PNG) into "
+                                                    "(default: none)")]
 LikelihoodOption = Annotated[
     Likelihood,
     typer.Option("--likelihood", help="normal on the effects, or binomial on the arm counts (the binomial-normal "
                  "model for the OR; NUTS engine)"),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object (default: tables for people)")]
 
 
 def default_mcid(mcid: float | None, measure: str, benefit: Benefit) -> float:

@@ -38,7 +38,14 @@ def reinterpret_command(
     ci: Annotated[tuple[float, float] | None, typer.Option("--ci", help="its CI: lower upper", callback=finite)] = None,
     published: Annotated[str | None, typer.Option(help="a published-results CSV: every HR/RR/OR row")] = None,
     prior: Annotated[list[str] | None, typer.Option("--prior", help="skeptical, enthusiastic, pessimistic, "
-                                                       "vague or flat; repeatable (default: the first four)")] = None,
+                                                       "vague, flat, or the Diamond & Kaul skeptical priors "
+                                                       "diamond_kaul_10/50/90 (10/50/90% within the MCID of no "
+                                                       "effect); repeatable (default: the first four)")] = None,
+    prior_mean: Annotated[float | None, typer.Option("--prior-mean", help="a normal prior given directly: its "
+                                                     "mean on the log scale (with --prior-sd)",
+                                                     callback=finite)] = None,
+    prior_sd: Annotated[float | None, typer.Option("--prior-sd", help="its sd on the log scale",
+                                                   callback=finite)] = None,
     mcid: McidOption = None,
     benefit: Annotated[
         Benefit | None,
@@ -60,6 +67,9 @@ def reinterpret_command(
         raise InputError("--figures draws the rows of a published-results table: give --published FILE",
                          column="--figures")
     if published is not None:
+        if prior_mean is not None or prior_sd is not None:
+            raise InputError("--prior-mean/--prior-sd are for one --estimate, not a --published table",
+                             column="--prior-mean")
         if estimate is not None or ci is not None:
             raise InputError("give either --published or --estimate with --ci, not both", column="--published")
         # the MCID is given for benefit below 1; rows whose benefit lies above use its mirror
@@ -79,7 +89,10 @@ def reinterpret_command(
     if mcid is None:
         mcid = default_mcid(None, "HR", benefit or Benefit.BELOW)
     results = [reinterpret(estimate, ci[0], ci[1], prior=p, mcid=mcid, level=level, rope=rope, benefit=benefit,
-                           strength=_strength(strength)) for p in priors]
+                           strength=_strength(strength)) for p in (priors if prior or prior_mean is None else ())]
+    if prior_mean is not None or prior_sd is not None:
+        results.append(reinterpret(estimate, ci[0], ci[1], mcid=mcid, level=level, rope=rope, benefit=benefit,
+                                   prior_mean=prior_mean, prior_sd=prior_sd))
     if as_json:
         typer.echo(json_text([r.as_dict() for r in results]))
         return

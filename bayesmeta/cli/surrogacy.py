@@ -35,8 +35,8 @@ def _within(text: str) -> float | tuple[float, float]:
 def surrogacy_command(
     data: Annotated[str, typer.Argument(help="outcomes CSV (study_id, outcome, measure and the reported "
                                              "statistics) with both outcomes for some studies")],
-    x: Annotated[str, typer.Option("--x", help="the surrogate outcome, e.g. ORR")],
-    y: Annotated[str, typer.Option("--y", help="the final outcome, e.g. OS")],
+    x: Annotated[str, typer.Option("--surrogate", help="the surrogate outcome (x), e.g. ORR")],
+    y: Annotated[str, typer.Option("--final", help="the final outcome (y), e.g. OS")],
     studies: Annotated[Optional[str], typer.Option("--studies", help="study table (arm sizes for the "
                                                    "plausibility checks, labels)")] = None,
     published: Annotated[Optional[str], typer.Option("--published", help="published-results table holding the "

@@ -1,4 +1,5 @@
-"""`bayesmeta tsa`: trial sequential analysis of a binary outcome from a CSV of arm counts."""
+"""`bayesmeta tsa`: trial sequential analysis of a binary (RR, OR, RD), continuous (MD) or time-to-event (HR)
+outcome from any reported form of a CSV, or a group-sequential design at given information fractions."""
 
 from __future__ import annotations
 
@@ -9,18 +10,44 @@ from typing import Annotated
 import typer
 
 from bayesmeta.cli import app
-from bayesmeta.cli.options import JsonOption, finite, json_text, read_table
+from bayesmeta.cli.options import (FiguresOption, JsonOption, MeasureOption, finite, json_text, measure_value,
+                                   read_table)
 from bayesmeta.errors import InputError
+from bayesmeta.scales import BINARY_MEASURES
 
 
 class Method(str, Enum):
     DL = "DL"
+    HKSJ = "HKSJ"
     FE = "FE"
 
 
 class SpendingConvention(str, Enum):
     two_sided = "two-sided"
     per_side = "per-side"
+
+
+class Spending(str, Enum):
+    obf = "obf"
+    pocock = "pocock"
+
+
+class Futility(str, Enum):
+    none = "none"
+    non_binding = "non-binding"
+    binding = "binding"
+
+
+class Heterogeneity(str, Enum):
+    D2 = "D2"
+    D2_HKSJ = "D2-HKSJ"
+    I2 = "I2"
+    none = "none"
+
+
+class Rounding(str, Enum):
+    tsa = "tsa"
+    rtsa = "rtsa"
 
 
 def _parse_diversity(text: str) -> float | str:
@@ -34,45 +61,193 @@ def _parse_diversity(text: str) -> float | str:
     return value
 
 
+def _parse_fractions(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        values = [float(part) for part in text.replace(";", ",").split(",") if part.strip()]
+    except ValueError:
+        raise InputError(f"--fractions '{text}' is not a comma-separated list of numbers", column="--fractions",
+                         valid="increasing information fractions ending at 1, e.g. 0.25,0.5,0.75,1") from None
+    if not values or not all(math.isfinite(v) for v in values):
+        raise InputError(f"--fractions '{text}' has no finite numbers", column="--fractions",
+                         valid="increasing information fractions ending at 1, e.g. 0.25,0.5,0.75,1")
+    return values
+
+
+def _participants(path: str, table) -> list[float] | None:
+    """Participants per study: the arm totals of the counts, else the file's total_treatment + total_control."""
+    import pandas as pd
+
+    if table.counts is not None:
+        counts = table.counts.loc[list(table.study)]
+        return (counts["total_treatment"] + counts["total_control"]).astype(float).tolist()
+    frame = pd.read_csv(path, encoding="utf-8-sig")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    key = next((c for c in ("study", "study_id") if c in frame.columns), None)
+    if key is None or not {"total_treatment", "total_control"} <= set(frame.columns):
+        return None
+    sizes = frame.set_index(frame[key].astype(str).str.strip())
+    total = pd.to_numeric(sizes["total_treatment"], errors="coerce") + pd.to_numeric(sizes["total_control"],
+                                                                                      errors="coerce")
+    values = total.reindex(list(table.study))
+    if values.isna().any() or (values <= 0).any():
+        bad = values.index[values.isna() | (values <= 0)][0]
+        raise InputError(f"study {bad}: total_treatment + total_control is not a positive number", file=path,
+                         column="total_treatment", valid="participants per arm, > 0")
+    return values.astype(float).tolist()
+
+
 @app.command("tsa")
 def tsa_command(
-    data: Annotated[str, typer.Argument(help="CSV with study, events_treatment, total_treatment, events_control, "
-                                             "total_control and optionally year")],
-    rrr: Annotated[float, typer.Option("--rrr", help="anticipated relative risk reduction (negative: increase)",
-                                          callback=finite)],
-    p_control: Annotated[float | None, typer.Option("--p-control", help="control-arm event proportion "
-                                                       "(default: pooled control arms of the data)",
-                                                       callback=finite)] = None,
-    alpha: Annotated[float, typer.Option(help="two-sided type I error", callback=finite)] = 0.05,
-    power: Annotated[float, typer.Option(help="power (1 - beta)", callback=finite)] = 0.80,
-    diversity: Annotated[str, typer.Option(help="D^2 for the heterogeneity adjustment, or 'auto' (DL estimate)")] = "auto",
-    method: Annotated[Method, typer.Option(help="pooling of the cumulative Z-curve")] = Method.DL,
-    convention: Annotated[SpendingConvention, typer.Option(help="alpha spending: two-sided total (TSA program) "
-                                                           "or per side (gsDesign sfLDOF, RTSA)")] = SpendingConvention.two_sided,
-    futility: Annotated[bool, typer.Option(help="add non-binding beta-spending futility boundaries")] = True,
+    data: Annotated[str | None, typer.Argument(
+        help="CSV in any reported form (study + yi,sei | estimate,ci_lower,ci_upper | means,SDs,sizes | "
+             "o_minus_e,var_o_minus_e | counts), optional year (default: none: the design at --fractions)")] = None,
+    mcid: Annotated[float | None, typer.Option(
+        "--mcid", help="anticipated effect the information size is powered for, reported scale: a ratio for RR, "
+                       "OR, HR (0.8 = a 20% relative reduction), a difference for RD, MD (default: none; required)",
+        callback=finite)] = None,
+    measure: MeasureOption = None,
+    p_control: Annotated[float | None, typer.Option(
+        "--p-control", help="control-arm event proportion (RR, OR, RD) (default: pooled control arms of the data)",
+        callback=finite)] = None,
+    sd: Annotated[float | None, typer.Option(
+        "--sd", help="standard deviation of the outcome (MD: information size 4 z^2 sd^2 / mcid^2) (default: none; "
+                     "required for MD)",
+        callback=finite)] = None,
+    allocation: Annotated[float, typer.Option(
+        "--allocation", help="share of participants randomised to the intervention (HR: required events "
+                             "z^2 / (a (1 - a) log(HR)^2))", callback=finite)] = 0.5,
+    alpha: Annotated[float, typer.Option("--alpha", help="type I error (both sides together when --sides 2)",
+                                         callback=finite)] = 0.05,
+    power: Annotated[float, typer.Option("--power", help="power (1 - beta)", callback=finite)] = 0.80,
+    sides: Annotated[int, typer.Option("--sides", help="1 or 2 sided test", min=1, max=2)] = 2,
+    spending: Annotated[Spending, typer.Option(
+        "--spending", help="Lan-DeMets alpha (and beta) spending: O'Brien-Fleming or Pocock type")] = Spending.obf,
+    futility: Annotated[Futility, typer.Option(
+        "--futility", help="beta-spending futility boundaries: none, non-binding, or binding (one-sided)")
+    ] = Futility.non_binding,
+    heterogeneity: Annotated[Heterogeneity, typer.Option(
+        "--heterogeneity", help="correction of the information size: D^2 from the DerSimonian-Laird (D2) or the "
+                                "Hartung-Knapp-Sidik-Jonkman variance (D2-HKSJ, RTSA's default), I^2, or none")
+    ] = Heterogeneity.D2,
+    diversity: Annotated[str, typer.Option(
+        "--diversity", help="a given D^2 in [0, 1) instead of --heterogeneity, or 'auto'")] = "auto",
+    method: Annotated[Method, typer.Option(
+        "--method", help="pooling of the cumulative Z-curve: DerSimonian-Laird, DL with the HKSJ variance, or "
+                         "common effect")] = Method.DL,
+    convention: Annotated[SpendingConvention, typer.Option(
+        "--convention", help="two-sided alpha spending: total of both sides (TSA program) or per side (gsDesign "
+                             "sfLDOF, rpact, RTSA)")] = SpendingConvention.two_sided,
+    inflate: Annotated[bool, typer.Option(
+        "--inflate/--no-inflate", help="multiply the information size by the inflation factor of the sequential "
+                                       "design (RTSA)")] = False,
+    fractions: Annotated[str | None, typer.Option(
+        "--fractions", help="information fractions of a planned design, comma-separated and ending at 1 (the "
+                            "design printed without DATA; with DATA and --inflate, the design of the inflation) "
+                            "(default: none: the looks of the data)")
+    ] = None,
+    rounding: Annotated[Rounding, typer.Option(
+        "--rounding", help="information size rounded up once (TSA program) or as RTSA: to an even number before "
+                           "and after the heterogeneity correction")] = Rounding.tsa,
+    figures: FiguresOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Required information size, cumulative Z-curve and Lan-DeMets O'Brien-Fleming boundaries (Wetterslev 2008)."""
-    from bayesmeta.tsa import tsa
+    """Required information size, cumulative Z-curve and its monitoring boundaries (Wetterslev 2008; RTSA), or
+    the boundaries and inflation factor of a design at --fractions."""
+    planned = _parse_fractions(fractions)
+    if data is None:
+        _design(planned, mcid, measure_value(measure), p_control, sd, allocation, alpha, power, sides, spending,
+                futility, diversity, convention, rounding, as_json)
+        return
+    from bayesmeta.tsa import OUTCOMES, tsa
 
-    table = read_table(data, "RR")
-    if table.counts is None:
-        raise InputError("TSA of a binary outcome needs arm counts", file=data,
+    table = read_table(data, measure_value(measure))
+    if table.measure not in OUTCOMES:
+        raise InputError(f"a trial sequential analysis of measure {table.measure} is not defined", file=data,
+                         column="measure", valid="--measure RR, OR or RD with arm counts; MD; or HR")
+    if mcid is None:
+        raise InputError("the anticipated effect is needed", column="--mcid",
+                         valid="--mcid, e.g. 0.8 for RR, OR, HR or a difference for RD, MD")
+    sizes = _participants(data, table)
+    if sizes is None and table.measure in BINARY_MEASURES:
+        raise InputError("a binary TSA needs the participants of each study", file=data,
                          column="events_treatment",
-                         valid="columns events_treatment, total_treatment, events_control, total_control")
+                         valid="arm counts (events_treatment, total_treatment, events_control, total_control) or "
+                               "total_treatment and total_control columns")
     order = None
-    if "year" in table.covariates.columns:
+    if table.covariates is not None and "year" in table.covariates.columns:
         years = table.covariates.loc[list(table.study), "year"]
         if years.isna().any():
             raise InputError("blank year", file=data, column="year", valid="a year for every study, or no year column")
         order = years.to_numpy()
-    result = tsa(table, p_control=p_control, relative_risk_reduction=rrr, alpha=alpha, power=power,
+    result = tsa(table, sample_sizes=sizes, p_control=p_control, mcid=mcid, alpha=alpha, power=power,
                  diversity=_parse_diversity(diversity), order=order, method=method.value,
-                 convention=convention.value, futility=futility)
+                 convention=convention.value, futility=futility.value, sd=sd, allocation=allocation,
+                 heterogeneity=heterogeneity.value, sides=sides, spending=spending.value, inflate=inflate,
+                 design_fractions=planned, rounding=rounding.value)
+    if figures:
+        from pathlib import Path
+
+        from bayesmeta.plots.tsa import plot_tsa
+
+        folder = Path(figures)
+        folder.mkdir(parents=True, exist_ok=True)
+        plot_tsa(result).savefig(folder / "tsa.png", dpi=150)
     if as_json:
         typer.echo(json_text(result.as_dict()))
         return
     _print(result)
+
+
+def _design(planned, mcid, measure, p_control, sd, allocation, alpha, power, sides, spending, futility, diversity,
+            convention, rounding, as_json) -> None:
+    from bayesmeta.tsa import design, fixed_information_size, rtsa_rounded
+
+    if planned is None:
+        raise InputError("no data and no design", column="--fractions",
+                         valid="a CSV to analyse, or --fractions for a design, e.g. --fractions 0.5,0.75,1")
+    d = design(planned, alpha=alpha, beta=1.0 - power, spending=spending.value, convention=convention.value,
+               sides=sides, futility=futility.value)
+    out = d.as_dict()
+    if mcid is not None:
+        d2 = _parse_diversity(diversity)
+        d2 = 0.0 if d2 == "auto" else float(d2)
+        if not 0.0 <= d2 < 1.0:
+            raise InputError(f"--diversity {d2:g} is outside [0, 1)", column="--diversity", valid="0 <= D^2 < 1")
+        kind = measure or "RR"
+        fixed = fixed_information_size(kind, mcid, p_control=p_control, sd=sd, alpha=alpha, power=power,
+                                       sides=sides, allocation=allocation)
+        if rounding is Rounding.rtsa:
+            base = rtsa_rounded(rtsa_rounded(fixed) / (1.0 - d2))
+            total = rtsa_rounded(base * d.inflation_factor)
+        else:
+            base = math.ceil(fixed / (1.0 - d2) - 1e-9)
+            total = math.ceil(fixed / (1.0 - d2) * d.inflation_factor - 1e-9)
+        out.update(measure=kind, mcid=mcid, unit="events" if kind == "HR" else "participants", diversity=d2,
+                   information_fixed=fixed, information_size=base, information_size_sequential=total)
+    if as_json:
+        typer.echo(json_text(out))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    b = d.boundaries
+    table = Table(title=f"Design: {b.spending} spending, {sides}-sided, alpha {alpha:g}, power {power:g}, "
+                        f"futility {d.futility}")
+    for col in ("look", "fraction", "efficacy Z", "futility Z", "alpha spent"):
+        table.add_column(col, justify="right")
+    for k, t in enumerate(b.fractions):
+        fut = "-" if b.futility is None else _fmt(b.futility[k])
+        table.add_row(str(k + 1), f"{t:.4g}", _fmt(b.efficacy[k]), fut, f"{b.alpha_spent[k]:.4g}")
+    console.print(table)
+    console.print(f"Inflation factor {d.inflation_factor:.4f} (drift {d.drift:.4f} at information fraction 1).")
+    if mcid is not None:
+        console.print(f"Information size: {out['information_fixed']:.1f} {out['unit']} (fixed design), "
+                      f"{out['information_size']} after D^2 = {out['diversity']:g}, "
+                      f"{out['information_size_sequential']} "
+                      "for the sequential design.")
 
 
 def _fmt(value: float, digits: int = 3) -> str:
@@ -84,19 +259,32 @@ def _print(result) -> None:
     from rich.table import Table
 
     console = Console()
+    unit = result.unit
+    inflated = f", x {result.inflation_factor:.4f} for the sequential design" if result.inflation_factor != 1.0 else ""
     console.print(
-        f"RIS (fixed effect) {result.ris_fixed:.1f}; D^2 = {result.diversity:.4f} ({result.diversity_source}); "
-        f"heterogeneity-adjusted RIS = {result.ris_rounded} participants "
-        f"(p_control {result.p_control:.4g}, RRR {result.relative_risk_reduction:g}, alpha {result.alpha:g}, "
-        f"power {result.power:g})"
+        f"RIS (fixed effect) {result.ris_fixed:.1f} {unit}; D^2 = {result.diversity:.4f} ({result.diversity_source})"
+        f"{inflated}; required information size = {result.ris_rounded} {unit} "
+        f"({'' if result.ris_rtsa is None else f'RTSA rounding: {result.ris_rtsa}; '}"
+        f"{result.measure} {result.effect:g}, alpha {result.alpha:g}, power {result.power:g}, {result.sides}-sided)"
     )
-    table = Table(title=f"Cumulative Z-curve ({result.method}; O'Brien-Fleming spending, {result.convention})")
-    for col in ("look", "study", "participants", "fraction of RIS", "Z", "boundary |Z|", "futility |Z|"):
+    console.print(f"Further {unit} needed: {result.further_information:.0f}.")
+    if result.minimum_trials is not None and result.minimum_trials["trials"] > 0:
+        rows = result.minimum_trials["table"]
+        console.print(f"Minimum number of further trials (tau^2 = {result.minimum_trials['tau2']:.4g}): "
+                      f"{result.minimum_trials['trials']}, of {rows[0][1]} participants each (RTSA).")
+    title = (f"Cumulative Z-curve ({result.method}; {result.boundaries.spending} spending, {result.convention}, "
+             f"futility {result.futility})")
+    table = Table(title=title)
+    for col in ("look", "study", unit, "fraction of RIS", "Z", "boundary Z", "futility Z"):
         table.add_column(col, justify="left" if col == "study" else "right")
     for row in result.curve.itertuples():
         table.add_row(str(row.look), str(row.study), f"{row.n_cumulative:.0f}", _fmt(row.fraction),
                       _fmt(row.z), _fmt(row.efficacy), _fmt(row.futility))
     console.print(table)
+    level = 1.0 - result.alpha
+    console.print(f"Pooled {result.measure} at the last look {result.estimate:.4g}; naive {level:.0%} CI "
+                  f"{result.ci[0]:.4g} to {result.ci[1]:.4g}; TSA-adjusted CI {result.adjusted_ci[0]:.4g} to "
+                  f"{result.adjusted_ci[1]:.4g}.")
     if result.crossed_efficacy:
         console.print(f"The Z-curve crosses the monitoring boundary at look {result.crossed_efficacy_at} "
                       f"({result.crossed_efficacy_side} side).")

@@ -63,12 +63,16 @@ class ExactBatch:
         seed: int | None = 0,
         logpost=None,
         tail: np.ndarray | None = None,
+        intercept: bool = True,
     ) -> None:
         self.model, self.rules = model, rules
         self.yi, self.sei, self.mask = yi, sei, mask
         self.mu_priors, self.tau_priors, self.beta_priors = mu_priors, tau_priors, beta_priors
         self.study, self.covariate_names = study, covariate_names
         self.measure, self.seed = measure, seed
+        # without an intercept every column of the design is a named coefficient, and there is no mu (nor a
+        # predictive effect at x = 0); its first column's prior travels in mu_priors
+        self.intercept = intercept
         size = max(r.size for r in rules)
         self.weights = np.zeros((self.n, size))
         self.tau = np.empty((self.n, size))
@@ -186,24 +190,35 @@ class ExactBatch:
         mean_b, sd_b = cond.mean[0], np.sqrt(np.diagonal(cond.cov[0], axis1=-2, axis2=-1))
         ids = tuple(sid for sid, p in zip(self.study, present) if p)
         cols = np.flatnonzero(present)
-        names = ["mu", "predictive", *(f"beta[{c}]" for c in self.covariate_names), *(f"theta[{sid}]" for sid in ids)]
-        means = np.vstack([mean_b[:, 0], mean_b[:, 0], mean_b[:, 1:].T, th_mean[0][:, cols].T])
-        sds = np.vstack(
-            [sd_b[:, 0], np.sqrt(cond.cov[0, :, 0, 0] + rule.tau**2), sd_b[:, 1:].T, np.sqrt(th_var[0][:, cols].T)]
-        )
-        family = MixtureFamily(w, means, sds)
         heavy = (bool(self._new_moments[0][i]), bool(self._new_moments[1][i]))
         coef_moments = [heavy if flat else (True, True) for flat in self._flat[i]]
-        moments = [coef_moments[0], heavy, *coef_moments[1:]]
+        thetas = [f"theta[{sid}]" for sid in ids]
+        if self.intercept:
+            names = ["mu", "predictive", *(f"beta[{c}]" for c in self.covariate_names), *thetas]
+            means = np.vstack([mean_b[:, 0], mean_b[:, 0], mean_b[:, 1:].T, th_mean[0][:, cols].T])
+            sds = np.vstack(
+                [sd_b[:, 0], np.sqrt(cond.cov[0, :, 0, 0] + rule.tau**2), sd_b[:, 1:].T, np.sqrt(th_var[0][:, cols].T)]
+            )
+            moments = [coef_moments[0], heavy, *coef_moments[1:]]
+        else:
+            names = [*(f"beta[{c}]" for c in self.covariate_names), *thetas]
+            means = np.vstack([mean_b.T, th_mean[0][:, cols].T])
+            sds = np.vstack([sd_b.T, np.sqrt(th_var[0][:, cols].T)])
+            moments = coef_moments
+        family = MixtureFamily(w, means, sds)
         mixtures = {
             name: family.member(r, moments[r] if r < len(moments) else (True, True)) for r, name in enumerate(names)
         }
         tau_marginal = self.tau_marginal(i)
-        marginals: dict[str, Marginal] = {"mu": mixtures.pop("mu"), "tau": tau_marginal}
+        if self.intercept:
+            marginals: dict[str, Marginal] = {"mu": mixtures.pop("mu"), "tau": tau_marginal}
+        else:
+            marginals = {"tau": tau_marginal}
         marginals.update(mixtures)
-        priors = {"mu": self.mu_priors[i].text, "tau": self.tau_priors[i].text}
+        priors = {"mu": self.mu_priors[i].text, "tau": self.tau_priors[i].text} if self.intercept else {
+            "tau": self.tau_priors[i].text}
         if self.covariate_names:
-            texts = [b.text for b in self.beta_priors[i]]
+            texts = [b.text for b in ([] if self.intercept else [self.mu_priors[i]]) + list(self.beta_priors[i])]
             priors["beta"] = texts[0] if len(set(texts)) == 1 else "; ".join(texts)
         tau_prior = self.tau_priors[i]
         log_prior = tau_prior.logpdf(rule.tau, self.sei[i, present])
@@ -212,14 +227,18 @@ class ExactBatch:
             "tau_weights": w.copy(),
             "tau_log_prior": log_prior,
             "tau_log_likelihood": rule.log_post - log_prior,
-            "mu_conditional_mean": mean_b[:, 0].copy(),
-            "mu_conditional_sd": sd_b[:, 0].copy(),
         }
+        if self.intercept:
+            extras["mu_conditional_mean"] = mean_b[:, 0].copy()
+            extras["mu_conditional_sd"] = sd_b[:, 0].copy()
         lml = self.log_marginal_likelihood()[i]
         if np.isfinite(lml):
             extras["log_marginal_likelihood"] = float(lml)
-        design = self.model.design[cols, 1:] if self.covariate_names else None
-        combination = _combination(w, mean_b.copy(), cond.cov[0].copy(), self._flat[i].copy(), heavy)
+        if self.intercept:
+            design = self.model.design[cols, 1:] if self.covariate_names else None
+        else:
+            design = self.model.design[cols]
+        combination = _combination(w, mean_b.copy(), cond.cov[0].copy(), self._flat[i].copy(), heavy, rule.tau.copy())
         return Posterior(
             engine="exact",
             measure=self.measure,
@@ -230,32 +249,38 @@ class ExactBatch:
             priors=priors,
             covariates=self.covariate_names,
             design=design,
-            sampler=_joint_sampler(sub, tau_marginal, cols, len(self.covariate_names)),
+            sampler=_joint_sampler(sub, tau_marginal, cols, len(self.covariate_names), self.intercept),
             diagnostics={"n_nodes": rule.size, "step": rule.h, "scale_c": rule.c},
             seed=self.seed,
             extras=extras,
             combination=combination,
+            intercept=self.intercept,
         )
 
 
 def _combination(weights: np.ndarray, mean: np.ndarray, cov: np.ndarray, flat: np.ndarray,
-                 heavy: tuple[bool, bool]):
+                 heavy: tuple[bool, bool], tau: np.ndarray):
     """The marginal of c'b, b = (mu, beta), for a weight vector c: given tau, c'b | tau, y ~ N(c' m(tau),
     c' V(tau) c) (Roever & Friede 2022), so a normal mixture over the tau nodes; like a coefficient with a flat
-    prior, it has the predictive effect's moments when c weighs such a coefficient."""
+    prior, it has the predictive effect's moments when c weighs such a coefficient. With ``new_study`` it is the
+    effect of a new study with covariates c, c'b + u, u ~ N(0, tau^2): variance c' V(tau) c + tau^2 (bmr's
+    ``X.prediction``), with the predictive effect's moments."""
 
-    def combination(c: np.ndarray) -> NormalMixture:
+    def combination(c: np.ndarray, new_study: bool = False) -> NormalMixture:
         c = np.asarray(c, dtype=float)
         if c.shape != (mean.shape[1],):
             raise ValueError(f"{c.size} weights for {mean.shape[1]} coefficients")
-        sds = np.sqrt(np.maximum(np.einsum("i,mij,j->m", c, cov, c), 0.0))
+        var = np.maximum(np.einsum("i,mij,j->m", c, cov, c), 0.0)
         moments = heavy if np.any(flat & (c != 0)) else (True, True)
-        return NormalMixture(weights, mean @ c, sds, moments=moments)
+        if new_study:
+            var, moments = var + tau**2, heavy
+        return NormalMixture(weights, mean @ c, np.sqrt(var), moments=moments)
 
     return combination
 
 
-def _joint_sampler(sub: GaussianModel, tau_marginal: TauMarginal, cols: np.ndarray, n_cov: int):
+def _joint_sampler(sub: GaussianModel, tau_marginal: TauMarginal, cols: np.ndarray, n_cov: int,
+                   intercept: bool = True):
     """Exact joint draws: tau by the inverse CDF, then b | tau, y, then theta_i | tau, b, y and the predictive
     effect."""
 
@@ -270,6 +295,8 @@ def _joint_sampler(sub: GaussianModel, tau_marginal: TauMarginal, cols: np.ndarr
         shrink = s2 / (s2 + t2)
         mean = (1.0 - shrink) * y + shrink * (b @ x.T)
         theta = mean + np.sqrt(s2 * t2 / (s2 + t2)) * rng.standard_normal(mean.shape)
+        if not intercept:
+            return {"tau": tau[None, :], "theta": theta[None], "beta": b[None]}
         out = {
             "mu": b[None, :, 0],
             "tau": tau[None, :],
@@ -347,6 +374,7 @@ def fit_members(
     measure: str = "GEN",
     seed: int | None = 0,
     h_scale: float = 1.0,
+    intercept: bool = True,
 ) -> ExactBatch:
     """Fit n members (rows of yi, sei, mask) sharing the design; the common core of every public entry point."""
     check_data(yi, sei, mask)
@@ -390,6 +418,7 @@ def fit_members(
         seed,
         logpost,
         tail,
+        intercept,
     )
 
 
@@ -416,6 +445,7 @@ def fit_exact(
     beta_prior: PriorLike | Sequence[PriorLike] | None = None,
     seed: int | None = 0,
     rtol: float = 1e-8,
+    intercept: bool = True,
 ) -> Posterior:
     """Exact posterior of the normal-normal hierarchical model y_i ~ N(theta_i, s_i^2), theta_i = x_i'b + u_i,
     u_i ~ N(0, tau^2), b = (mu, beta) ~ N(b0, B0) or flat, by one-dimensional integration over tau
@@ -440,7 +470,12 @@ def fit_exact(
 
     ``extras`` of the result: tau_nodes, tau_weights (the rule), tau_log_prior and tau_log_likelihood at the nodes
     (log p(y | tau), b integrated out), mu_conditional_mean/sd (mu | tau, y at the nodes), and
-    log_marginal_likelihood when every prior is proper."""
+    log_marginal_likelihood when every prior is proper.
+
+    ``intercept=False``: ``X`` is the whole design (e.g. group indicators, or the -1/0/1 columns of network
+    contrasts; :func:`bayesmeta.formula.build_design`), every column a coefficient ``beta[<name>]`` with its
+    ``beta_prior`` (default flat); the posterior then has no ``mu`` and no ``predictive``: use
+    :meth:`Posterior.contrast` and :meth:`Posterior.prediction` at chosen covariate values."""
     if rtol <= 0:
         raise ValueError("rtol must be positive")
     args = effect_args(data, sei, vi=vi, study=study, measure=measure)
@@ -463,17 +498,24 @@ def fit_exact(
     names = tuple(str(c) for c in covariate_names) or tuple(f"x{j + 1}" for j in range(x.shape[1]))
     if len(names) != x.shape[1]:
         raise InputError(f"{x.shape[1]} covariate column(s) but {len(names)} covariate name(s)")
+    if not intercept and x.shape[1] == 0:
+        raise InputError("a model without intercept needs at least one column in X")
     if beta_prior is None:
-        betas = [default_beta_prior(mu)] * x.shape[1]
+        betas = [default_beta_prior(mu) if intercept else FlatPrior()] * x.shape[1]
     elif isinstance(beta_prior, (str, Prior)):
         betas = [parse_prior(beta_prior, for_param="beta")] * x.shape[1]
     else:
         betas = [parse_prior(b, for_param="beta") for b in beta_prior]
-    design = np.hstack([np.ones((k, 1)), x])
+    if len(betas) != x.shape[1]:
+        raise InputError(f"{x.shape[1]} covariate column(s) but {len(betas)} beta prior(s)")
+    design = np.hstack([np.ones((k, 1)), x]) if intercept else x
+    if not intercept:
+        mu, betas = betas[0], betas[1:]
     # the rule's error decreases geometrically with its step; a tighter rtol than the default refines the step
     h_scale = 1.0 if rtol >= 1e-8 else max(0.25, (-math.log10(1e-8) / -math.log10(rtol)) ** 0.5)
     batch = fit_members(
-        y2, s2, np.ones_like(y2, dtype=bool), design, [mu], [tau], [betas], ids, names, args.measure, seed, h_scale
+        y2, s2, np.ones_like(y2, dtype=bool), design, [mu], [tau], [betas], ids, names, args.measure, seed, h_scale,
+        intercept,
     )
     return batch.posterior(0)
 

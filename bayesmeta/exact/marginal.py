@@ -35,6 +35,38 @@ class QuantileMarginal:
     def median(self) -> float:
         return float(self.ppf(0.5))
 
+    def mode(self) -> float:
+        """The posterior mode: the density's maximum over quantiles 0.0005..0.9995 (and the lower end of the
+        support, where a tau posterior may peak), refined by golden-section search between the neighbours of the
+        best point to 1e-10 of its scale (as R bayesmeta's ``optimize()`` over the density; unimodal densities).
+        Plain numpy: scipy.optimize stays out of the exact fit's imports."""
+        probs = np.concatenate([[0.0005], np.linspace(0.005, 0.995, 199), [0.9995]])
+        grid = np.asarray(self.ppf(probs), dtype=float)
+        lower = getattr(getattr(self, "rule", None), "lower", None)
+        if lower is not None:
+            grid = np.concatenate([[float(lower)], grid])
+        pdf = self.pdf  # type: ignore[attr-defined]
+        dens = np.asarray(pdf(grid), dtype=float)
+        j = int(np.argmax(dens))
+        if lower is not None and j == 0:
+            return float(lower)
+        a, b = float(grid[max(j - 1, 0)]), float(grid[min(j + 1, grid.size - 1)])
+        tol = 1e-10 * max(1.0, abs(float(grid[j])))
+        ratio = (math.sqrt(5.0) - 1.0) / 2.0
+        c, d = b - ratio * (b - a), a + ratio * (b - a)
+        fc, fd = (float(v) for v in pdf(np.array([c, d])))
+        while b - a > tol:
+            if fc >= fd:
+                b, d, fd = d, c, fc
+                c = b - ratio * (b - a)
+                fc = float(pdf(np.array([c]))[0])
+            else:
+                a, c, fc = c, d, fd
+                d = a + ratio * (b - a)
+                fd = float(pdf(np.array([d]))[0])
+        x = 0.5 * (a + b)
+        return x if float(pdf(np.array([x]))[0]) >= dens[j] else float(grid[j])
+
     def interval(self, level: float = 0.95, kind: str = "central") -> tuple[float, float]:
         _check_level(level)
         if kind == "central":

@@ -1,6 +1,8 @@
 """Funnel plot: study estimates against their standard errors (inverted axis), with the pooled estimate and the
 pseudo-confidence region estimate +- z * SE (Sterne & Egger 2001, J Clin Epidemiol 54:1046), and the Egger
-test result printed in the panel.
+test result printed in the panel. Optional overlays: the PET and PEESE fitted lines (effect = b0 + b1 SE and
+b0 + b1 SE^2; Stanley & Doucouliagos 2014) and trim-and-fill's filled studies (Duval & Tweedie 2000) as open
+markers.
 
 The pooled estimate and Egger's test come from :mod:`bayesmeta.frequentist`; this module only draws.
 """
@@ -28,10 +30,23 @@ def plot_funnel(
     notes: Sequence[str] = (),
     title: str | None = None,
     ax=None,
+    pet: tuple[float, float] | None = None,
+    peese: tuple[float, float] | None = None,
+    filled_yi: Sequence[float] = (),
+    filled_sei: Sequence[float] = (),
 ) -> Figure:
-    """Funnel plot on the analysis scale shown as ratios; ``pooled`` is the (log) pooled estimate."""
+    """Funnel plot on the analysis scale shown as ratios; ``pooled`` is the (log) pooled estimate.
+
+    ``pet`` and ``peese`` are (intercept, slope) of the PET and PEESE meta-regressions on the analysis scale
+    (:func:`bayesmeta.frequentist.pet_peese`); ``filled_yi``/``filled_sei`` the studies trim-and-fill adds
+    (:func:`bayesmeta.frequentist.trimfill`).
+    """
     y = np.asarray(yi, dtype=float)
     s = np.asarray(sei, dtype=float)
+    fy = np.asarray(filled_yi, dtype=float)
+    fs = np.asarray(filled_sei, dtype=float)
+    if fy.shape != fs.shape:
+        raise ValueError(f"{fy.size} filled effects but {fs.size} filled standard errors")
     with rc_context(style.RC):
         if ax is None:
             fig = Figure(figsize=(style.WIDTH / 2, 3.4), layout="constrained")
@@ -39,7 +54,7 @@ def plot_funnel(
         else:
             fig = ax.figure
         z = stats.norm.ppf(0.5 + level / 2)
-        s_max = max(float(s.max()) * 1.1, 1e-6)
+        s_max = max(float(np.concatenate([s, fs]).max()) * 1.1, 1e-6)
         se_line = np.linspace(0, s_max, 50)
         ax.plot(style.to_reported(pooled - z * se_line, measure), se_line, color="#999999", lw=0.8, ls="--")
         ax.plot(style.to_reported(pooled + z * se_line, measure), se_line, color="#999999", lw=0.8, ls="--",
@@ -47,12 +62,22 @@ def plot_funnel(
         ax.axvline(style.to_reported(pooled, measure), color=style.FREQUENTIST, lw=1.2, label="pooled (REML)")
         ax.axvline(style.null_value(measure), color=style.NULL_LINE, lw=0.6)
         ax.plot(style.to_reported(y, measure), s, "o", color=style.BAYES, ms=5, label="studies")
+        if fy.size:
+            ax.plot(style.to_reported(fy, measure), fs, "o", mfc="none", mec=style.BAYES, ms=5,
+                    label=f"filled by trim-and-fill ({fy.size})")
+        lines = []
+        for name, coef, power, ls in (("PET", pet, 1, "-."), ("PEESE", peese, 2, ":")):
+            if coef is not None:
+                effect = coef[0] + coef[1] * se_line**power
+                lines.append(effect)
+                ax.plot(style.to_reported(effect, measure), se_line, color=style.FREQUENTIST, lw=1.0, ls=ls,
+                        label=f"{name} line")
         if labels is not None:
             for xi, si, lab in zip(style.to_reported(y, measure), s, labels):
                 ax.annotate(str(lab), (xi, si), xytext=(3, 2), textcoords="offset points",
                             fontsize=style.FONT_SIZE - 2)
         ax.set_ylim(s_max, 0)
-        edge = np.concatenate([y, [pooled - z * s_max, pooled + z * s_max, 0.0]])
+        edge = np.concatenate([y, fy, *lines, [pooled - z * s_max, pooled + z * s_max, 0.0]])
         style.ratio_axis(ax, measure, float(style.to_reported(edge.min(), measure)),
                          float(style.to_reported(edge.max(), measure)))
         ax.set_xlabel(f"{measure} (log scale)" if style.is_ratio(measure) else measure)

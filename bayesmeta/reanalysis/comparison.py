@@ -3,6 +3,8 @@ the Bayesian counterpart, with k used vs published and a plain-language line per
 
 from __future__ import annotations
 
+import math
+
 from functools import partial
 
 from typing import Any
@@ -300,6 +302,36 @@ def _egger_rows(analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame) -
                         published_value=r.p_value, recomputed=rec,
                         recomputed_value=None if egger is None else egger.pval, recomputed_method="Egger 1997",
                         bayesian="no Bayesian counterpart computed", plain=plain))
+        out += _bias_adjusted_rows(a)
+    return out
+
+def _bias_adjusted_rows(a: OutcomeAnalysis) -> list[dict[str, Any]]:
+    """Trim-and-fill and PET-PEESE beside the paper's Egger test (recomputed only; the paper reports neither)."""
+    o = a.plan
+    show = partial(reported_float, measure=o.measure)
+    out = []
+    tf = a.frequentist.get("trimfill")
+    if tf is not None:
+        f = tf.fit
+        pooled = _ci_text(show(f.estimate), show(f.ci_lower), show(f.ci_upper))
+        rec = f"{pooled}; {tf.k0} stud{'y' if tf.k0 == 1 else 'ies'} filled on the {tf.side}"
+        out.append(_row(a.name, "trimfill", f"trim-and-fill pooled {o.measure}", k_used=a.k, recomputed=rec,
+                        recomputed_value=show(f.estimate), recomputed_method="Duval & Tweedie 2000 (L0, REML)",
+                        bayesian="no Bayesian counterpart computed", status="not reported by the paper",
+                        plain=f"{o.label}: trim-and-fill estimates {tf.k0} missing "
+                              f"stud{'y' if tf.k0 == 1 else 'ies'} on the {tf.side} of the funnel; with them the "
+                              f"pooled {o.measure} is {pooled}."))
+    pp = a.frequentist.get("pet_peese")
+    if pp is not None:
+        pet = pp.pet.coefficients[0]
+        adjusted = _ci_text(show(pp.estimate), show(pp.ci_lower), show(pp.ci_upper))
+        rec = f"{pp.selected} {adjusted}"
+        out.append(_row(a.name, "pet_peese", f"PET-PEESE {o.measure}", k_used=a.k, recomputed=rec,
+                        recomputed_value=show(pp.estimate),
+                        recomputed_method="Stanley & Doucouliagos 2014 (PEESE if PET's p < 0.10)",
+                        bayesian="no Bayesian counterpart computed", status="not reported by the paper",
+                        plain=f"{o.label}: the effect of an infinitely precise study, by {pp.selected} (PET's "
+                              f"intercept {_p_text(pet.pval)}), is {o.measure} {adjusted}."))
     return out
 
 def _tsa_rows(analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame) -> list[dict[str, Any]]:
@@ -311,6 +343,8 @@ def _tsa_rows(analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame) -> 
         if a is None or a.tsa is None:
             continue
         t = a.tsa
+        if not (math.isfinite(t.relative_risk_reduction) and math.isfinite(t.p_control)):
+            continue  # sized by an mcid of another measure: no TSA-program RIS to invert
         d2 = implied_diversity(float(r.estimate), t.p_control, t.relative_risk_reduction, t.alpha, t.power)
         n_total = float(a.effects["n_total"].sum())
         mon = a.monitoring

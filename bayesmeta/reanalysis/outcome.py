@@ -70,7 +70,8 @@ def outcome_data(effects: pd.DataFrame, o: OutcomePlan) -> EffectData:
 
 def frequentist_analysis(data: EffectData, level: float, pooling: str = "I2_rule") -> dict[str, Any]:
     """The paper's pooling (the plan's ``data.pooling``, :func:`bayesmeta.frequentist.paper_rule`), REML with z
-    and with Knapp-Hartung tests, Egger's test (k >= 3) and leave-one-out REML (k >= 3)."""
+    and with Knapp-Hartung tests, Egger's test (k >= 3) and leave-one-out REML (k >= 3); beside Egger's test,
+    trim-and-fill (L0, REML) and PET-PEESE when the studies' precisions differ (neither is defined otherwise)."""
     from bayesmeta.frequentist import egger_test, leave_one_out, paper_rule, rma
 
     out: dict[str, Any] = {"paper_rule": paper_rule(data, pooling=pooling, level=level),
@@ -80,6 +81,11 @@ def frequentist_analysis(data: EffectData, level: float, pooling: str = "I2_rule
     if data.k >= 3:
         out["egger"] = egger_test(data, level=level)
         out["leave_one_out"] = leave_one_out(data, method="REML", level=level)
+        if np.ptp(data.sei) > 0:
+            from bayesmeta.frequentist import pet_peese, trimfill
+
+            out["trimfill"] = trimfill(data, method="REML", level=level)
+            out["pet_peese"] = pet_peese(data, level=level)
     return out
 
 def density_curves(post: Any, points: int = DENSITY_POINTS) -> dict[str, np.ndarray]:
@@ -311,15 +317,21 @@ def _tsa(a: OutcomeAnalysis, t: Any, effects: pd.DataFrame, data: EffectData, pu
         diversity, method = "auto", "DL"
     elif t.heterogeneity == "I2":
         diversity, method = float(rma(data, method="DL").i2) / 100.0, "DL"
+    elif t.heterogeneity == "D2-HKSJ":
+        diversity, method = "auto", "DL"
     else:
         diversity, method = 0.0, "FE"
+    legacy = t.relative_risk_reduction is not None and t.control_rate is not None
     a.tsa_settings = {"relative_risk_reduction": t.relative_risk_reduction, "alpha": t.alpha, "power": t.power,
                       "control_rate": t.control_rate, "control_rate_source": t.control_rate_source,
                       "heterogeneity": t.heterogeneity, "method": method, "published_ris": published_ris,
                       "implied_diversity_of_published_ris": None if published_ris is None else
                       tsa_module.implied_diversity(published_ris, t.control_rate, t.relative_risk_reduction,
-                                                   t.alpha, t.power)}
+                                                   t.alpha, t.power) if legacy else None,
+                      "mcid": t.mcid, "sd": t.sd, "sides": t.sides, "spending": t.spending, "futility": t.futility,
+                      "inflate": t.inflate}
     a.tsa = run_step(a, "trial sequential analysis", lambda: tsa_module.tsa(
         data, sample_sizes=effects["n_total"].to_numpy(float), p_control=t.control_rate,
         relative_risk_reduction=t.relative_risk_reduction, alpha=t.alpha, power=t.power, diversity=diversity,
-        order=_order_keys_any(effects), method=method))
+        order=_order_keys_any(effects), method=method, mcid=t.mcid, sd=t.sd, sides=t.sides, spending=t.spending,
+        futility=t.futility, inflate=t.inflate, heterogeneity=t.heterogeneity if t.heterogeneity != "none" else "D2"))

@@ -45,7 +45,8 @@ def _one_measure(effects: pd.DataFrame, outcome: str) -> str:
 def effect_pairs(outcomes: pd.DataFrame, x: str, y: str, studies: pd.DataFrame | None = None) -> EffectPairs:
     """The studies with a usable effect of both outcomes ``x`` and ``y`` (in the order of the x effects)."""
     if x == y:
-        raise InputError(f"--x and --y are both '{x}'", column="--y", valid="two different outcomes")
+        raise InputError(f"the surrogate and the final outcome are both '{x}'", column="--final",
+                         valid="two different outcomes")
     ex = effects_for(x, outcomes, studies).set_index("study_id")
     ey = effects_for(y, outcomes, studies).set_index("study_id")
     both = [s for s in ex.index if s in ey.index]

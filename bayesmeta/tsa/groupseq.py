@@ -1,20 +1,10 @@
-"""Trial sequential analysis (TSA) of a cumulative meta-analysis of a binary outcome.
+"""Group-sequential boundaries for trial sequential analysis: Lan-DeMets alpha spending (O'Brien-Fleming and
+Pocock types), exact boundaries by recursive numerical integration, beta-spending futility boundaries (binding or
+non-binding), exit probabilities and the information inflation of a sequential design.
 
-Wetterslev J, Thorlund K, Brok J, Gluud C (2008) J Clin Epidemiol 61:64-75 (TSA, required information size);
-Wetterslev J, Thorlund K, Brok J, Gluud C (2009) BMC Med Res Methodol 9:86 (diversity D^2);
-Wetterslev J, Jakobsen JC, Gluud C (2017) BMC Med Res Methodol 17:39 (TSA in practice);
 Lan KKG, DeMets DL (1983) Biometrika 70:659-663 (alpha spending);
 Armitage P, McPherson CK, Rowe BC (1969) J R Stat Soc A 132:235-244 and Jennison C, Turnbull BW (2000)
 *Group Sequential Methods with Applications to Clinical Trials*, ch. 7 and 19 (recursive numerical integration).
-
-Pieces, each usable alone:
-
-- :func:`required_information_size` (RIS, participants) and :func:`implied_diversity`, its inverse in D^2;
-- :func:`diversity`: D^2 = 1 - V_fixed / V_random;
-- :func:`obf_spending` and :func:`boundaries`: Lan-DeMets alpha spending and exact group-sequential boundaries
-  (with optional non-binding beta-spending futility boundaries), and :func:`exit_probabilities`;
-- :func:`cumulative_z`: the cumulative Z-curve in chronological order;
-- :func:`tsa`: all of it together, returning a :class:`TSAResult`.
 
 Spending conventions for a two-sided test (``convention``):
 
@@ -25,16 +15,13 @@ Spending conventions for a two-sided test (``convention``):
   side, and the R package RTSA): each side spends 2 - 2 Phi(z_{1-alpha/4} / sqrt(t)). For 5 equally spaced looks
   and alpha = 0.05 this gives the widely tabulated 4.877, 3.357, 2.680, 2.290, 2.031; the classic two-sided
   convention gives lower interim boundaries (4.383 at t = 0.2) and the same final alpha.
-
-Information beyond the RIS: boundaries are planned up to information fraction 1 (the RIS); a look with more
-information than the RIS is compared with the final boundary, at fraction 1.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -42,137 +29,11 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import optimize, special, stats
 
-from bayesmeta.effect_data import EffectArgs, EffectData, effect_args
-from bayesmeta.errors import InputError, ModelError
+from bayesmeta.errors import InputError
+from bayesmeta.tsa.size import check_probability as _check_probability
 
 Convention = Literal["two-sided", "per-side"]
 SpendingFunction = Callable[[np.ndarray, float], np.ndarray]
-
-
-# -- required information size ----------------------------------------------------------------------------
-def _check_probability(value: float, name: str) -> float:
-    value = float(value)
-    if not math.isfinite(value) or not (0.0 < value < 1.0):
-        raise InputError(f"{name} = {value!r} is outside (0, 1)", column=name, valid="a number strictly between 0 and 1")
-    return value
-
-
-def _check_diversity(value: float) -> float:
-    value = float(value)
-    if not math.isfinite(value) or not (0.0 <= value < 1.0):
-        raise InputError(f"diversity D^2 = {value!r} is outside [0, 1)", column="diversity", valid="0 <= D^2 < 1")
-    return value
-
-
-MAX_INFORMATION_SIZE = 1e10
-"""Largest required information size monitored (participants; more than the world's population). Beyond it the
-information fractions of real trials are below 1e-8 and the boundaries' root searches fail in double precision."""
-
-
-def _fixed_information_size(p_control: float, relative_risk_reduction: float, alpha: float, power: float) -> float:
-    p_c = _check_probability(p_control, "p_control")
-    rrr = float(relative_risk_reduction)
-    if not math.isfinite(rrr) or rrr == 0.0 or rrr >= 1.0:
-        raise InputError(
-            f"relative risk reduction {rrr!r} is not usable",
-            column="relative_risk_reduction",
-            valid="a non-zero number below 1 (negative for a relative increase)",
-        )
-    p_e = p_c * (1.0 - rrr)
-    if not 0.0 < p_e < 1.0:
-        raise InputError(
-            f"the intervention-arm proportion p_control * (1 - RRR) = {p_e:g} is outside (0, 1)",
-            column="relative_risk_reduction",
-            valid=f"RRR between {1 - 1 / p_c:.4g} and 1, excluding 0",
-        )
-    alpha = _check_probability(alpha, "alpha")
-    power = _check_probability(power, "power")
-    z = stats.norm.ppf(1.0 - alpha / 2.0) + stats.norm.ppf(power)
-    p_bar = (p_c + p_e) / 2.0
-    delta = p_c - p_e
-    if not abs(delta) > 1e-150:  # an RRR too close to 0 for double precision: the size would be infinite
-        raise InputError(
-            f"relative risk reduction {rrr!r} is too close to 0: the required information size is not finite",
-            column="relative_risk_reduction",
-            valid="a non-zero number below 1 (negative for a relative increase), e.g. 0.2",
-        )
-    return float(4.0 * z**2 * p_bar * (1.0 - p_bar) / delta**2)
-
-
-def required_information_size(
-    p_control: float,
-    relative_risk_reduction: float,
-    alpha: float = 0.05,
-    power: float = 0.80,
-    diversity: float = 0.0,
-) -> float:
-    """Required information size (total participants, both arms) for a binary outcome (Wetterslev 2008, 2009).
-
-    RIS = 4 (z_{1-alpha/2} + z_{1-beta})^2 p (1 - p) / delta^2 with p_e = p_c (1 - RRR), p = (p_c + p_e) / 2 and
-    delta = p_c - p_e (two-sided alpha, equal allocation); heterogeneity-adjusted RIS / (1 - D^2).
-
-    The TSA program takes the control-arm proportion and a relative risk *reduction*; a negative RRR is a
-    relative increase. The result is not rounded; TSA software reports ``math.ceil`` of it.
-    """
-    fixed = _fixed_information_size(p_control, relative_risk_reduction, alpha, power)
-    return fixed / (1.0 - _check_diversity(diversity))
-
-
-def implied_diversity(
-    ris_published: float,
-    p_control: float,
-    relative_risk_reduction: float,
-    alpha: float = 0.05,
-    power: float = 0.80,
-) -> float:
-    """The D^2 at which the adjusted RIS equals ``ris_published``: D^2 = 1 - RIS_fixed / RIS_published.
-
-    A published RIS rounded up to whole participants N is reproduced by every D^2 in
-    (1 - RIS_fixed / (N - 1), 1 - RIS_fixed / N]; this returns the upper end. A negative value means the
-    published size is smaller than the fixed-effect RIS under these inputs (no D^2 can explain it).
-
-    Example (Lu et al. 2025, TSA of response rates, where the treatment *raises* the rate): with the systemic
-    arm as control and the RRR entered as a reduction, p_c = 0.2519, RRR = 0.30 gives RIS_fixed = 925.07 and the
-    published 2633 implies D^2 in (0.6485, 0.6487]; p_c = 0.71, RRR = 0.15 gives 623.99 and 1469 implies
-    D^2 in (0.5749, 0.5752]. The forest-plot I^2 (65%, 55%) would give 2644 and 1387 instead. Reading the
-    change as an increase (RRR = -0.30, -0.15) implies D^2 = 0.570 and 0.659; the first is below the reported
-    I^2 = 65%, which D^2 >= I^2 (Wetterslev 2009) excludes, so the reduction reading is the consistent one.
-    """
-    n = float(ris_published)
-    if not math.isfinite(n) or n <= 0:
-        raise InputError(f"published RIS {n!r} is not a positive number", column="ris_published")
-    return 1.0 - _fixed_information_size(p_control, relative_risk_reduction, alpha, power) / n
-
-
-def diversity(vi: ArrayLike, tau2: float) -> float:
-    """Diversity D^2 = 1 - V_fixed / V_random = (V_random - V_fixed) / V_random (Wetterslev et al. 2009).
-
-    V_fixed = 1 / sum(1/v_i) and V_random = 1 / sum(1/(v_i + tau^2)) are the variances of the common-effect and
-    random-effects pooled estimates. Equivalently D^2 = tau^2 / (tau^2 + sigma_D^2), the share of the
-    between-study variance in tau^2 plus the 'diversity-adjusted sampling error'
-    sigma_D^2 = tau^2 V_fixed / (V_random - V_fixed). With equal variances v, D^2 = tau^2 / (tau^2 + v).
-    """
-    return _diversity(_check_variances(vi), tau2)
-
-
-def _diversity(v: np.ndarray, tau2: float) -> float:
-    tau2 = float(tau2)
-    if not math.isfinite(tau2) or tau2 < 0:
-        raise InputError(f"tau^2 = {tau2!r} is not a non-negative number", column="tau2", valid="tau^2 >= 0")
-    v_fixed = 1.0 / np.sum(1.0 / v)
-    v_random = 1.0 / np.sum(1.0 / (v + tau2))
-    return float(1.0 - v_fixed / v_random)
-
-
-def _check_variances(vi: ArrayLike) -> np.ndarray:
-    v = np.atleast_1d(np.asarray(vi, dtype=float))
-    if v.ndim != 1 or v.size == 0:
-        raise InputError("sampling variances must be a non-empty 1-d sequence", column="vi")
-    bad = np.flatnonzero(~np.isfinite(v) | (v <= 0))
-    if bad.size:
-        raise InputError(f"sampling variance {v[bad[0]]!r} of study {bad[0] + 1} is not positive", column="vi",
-                         valid="finite numbers > 0")
-    return v
 
 
 # -- alpha spending ---------------------------------------------------------------------------------------
@@ -515,6 +376,8 @@ def boundaries(
     sides: int = 2,
     beta: float | None = None,
     drift: float | None = None,
+    binding: bool = False,
+    wedge: bool = False,
 ) -> Boundaries:
     """Exact alpha-spending boundaries by recursive numerical integration (Armitage, McPherson & Rowe 1969;
     Jennison & Turnbull 2000, ch. 7 and 19).
@@ -530,7 +393,11 @@ def boundaries(
     beta: request non-binding futility boundaries by beta spending with the same spending family at level beta
     (J&T 2000, section 7.3): under the drift (default z_{1-alpha/sides} + z_{1-beta}, the effect the RIS was
     sized for), f_k solves P(f_j < Z_j < c_j for j < k, Z_k <= f_k) = B(t_k) - B(t_{k-1}). Efficacy boundaries
-    ignore the futility ones (non-binding); a futility boundary above the efficacy one is set to it.
+    ignore the futility ones (non-binding); a futility boundary above the efficacy one is set to it. ``binding``
+    (one-sided designs): each efficacy boundary is solved under H0 with the earlier futility boundaries as the
+    lower limits of the continuation region. ``wedge`` (two-sided): a look whose futility boundary would not be
+    positive spends no beta and carries its share to the next look (RTSA's inner wedge; :func:`design` does so).
+    :func:`design` also solves the drift that gives the power.
 
     Numerics: spending and exit probabilities on the log scale (no underflow at small fractions); Simpson's rule
     on a grid per look that covers the continuation region as far as probabilities of the size still to be
@@ -548,20 +415,7 @@ def boundaries(
     log_increment = _log_increments(log_cumulative)
     floors = _floors(log_increment)
 
-    efficacy = np.empty(t.size)
-    state = _start()
-    for k, t_k in enumerate(t):
-        if sides == 2:
-            def log_exit(c: float, s: _State = state, tk: float = t_k) -> float:
-                return float(np.logaddexp(_log_exit_upper(s, c, tk, 0.0), _log_exit_lower(s, -c, tk, 0.0)))
-        else:
-            def log_exit(c: float, s: _State = state, tk: float = t_k) -> float:
-                return _log_exit_upper(s, c, tk, 0.0)
-        efficacy[k] = _efficacy_bound(log_exit, log_increment[k], log_cumulative[k], sides)
-        if k + 1 < t.size:
-            state = _advance(state, -efficacy[k] if sides == 2 else -math.inf, efficacy[k], t_k, 0.0, t[k + 1],
-                             floors[k])
-
+    efficacy = _efficacy_boundaries(t, log_increment, log_cumulative, floors, sides)
     common = dict(log_alpha_spent=log_cumulative)
     if beta is None:
         return Boundaries(t, efficacy, np.exp(log_cumulative), alpha, sides, convention, name, **common)
@@ -572,18 +426,191 @@ def boundaries(
     log_beta_cumulative = _log_cumulative(_log_total_spending(spending, beta, 1, "two-sided"), t, beta)
     log_beta_increment = _log_increments(log_beta_cumulative)
     beta_floors = _floors(log_beta_increment)
-    futility = np.empty(t.size)
+    if binding and sides != 1:
+        raise InputError("binding futility boundaries are computed for one-sided designs", column="futility",
+                         valid="sides = 1 with binding futility, or non-binding")
+    h0 = (log_increment, log_cumulative, floors) if binding else None
+    efficacy, futility, _ = _futility_run(t, float(drift), None if binding else efficacy, sides, log_beta_increment,
+                                          beta_floors, h0, meet=False, wedge=wedge)
+    return Boundaries(t, efficacy, np.exp(log_cumulative), alpha, sides, convention, name, futility,
+                      np.exp(log_beta_cumulative), beta, float(drift), **common)
+
+
+def _efficacy_boundaries(t: np.ndarray, log_increment: np.ndarray, log_cumulative: np.ndarray, floors: np.ndarray,
+                         sides: int) -> np.ndarray:
+    """The efficacy boundaries under H0, ignoring any futility boundary (non-binding)."""
+    efficacy = np.empty(t.size)
     state = _start()
     for k, t_k in enumerate(t):
+        efficacy[k] = _efficacy_bound(_h0_exit(state, t_k, sides), log_increment[k], log_cumulative[k], sides)
+        if k + 1 < t.size:
+            state = _advance(state, -efficacy[k] if sides == 2 else -math.inf, efficacy[k], t_k, 0.0, t[k + 1],
+                             floors[k])
+    return efficacy
+
+
+def _h0_exit(state: _State, t_k: float, sides: int) -> Callable[[float], float]:
+    """log P(no earlier crossing, Z_k beyond c) under H0, as a function of c."""
+    if sides == 2:
+        return lambda c: float(np.logaddexp(_log_exit_upper(state, c, t_k, 0.0), _log_exit_lower(state, -c, t_k, 0.0)))
+    return lambda c: _log_exit_upper(state, c, t_k, 0.0)
+
+
+FUTILITY = ("none", "non-binding", "binding")
+"""Futility boundaries of a design: none, non-binding (the efficacy boundaries ignore them) or binding (the trial
+stops when the Z-curve enters the futility region, so the efficacy boundaries may be lower)."""
+
+
+@dataclass(frozen=True)
+class Design:
+    """A group-sequential design: its boundaries, the drift theta = E[Z] at information fraction 1 that gives
+    the power, and the inflation factor IF = (theta / (z_{1-alpha/sides} + z_{1-beta}))^2 by which the
+    information size of a fixed design must be multiplied (Jennison & Turnbull 2000, sections 7.2-7.3)."""
+
+    boundaries: Boundaries
+    futility: str
+    power: float
+    drift: float
+    inflation_factor: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"futility": self.futility, "power": self.power, "drift": self.drift,
+                "inflation_factor": self.inflation_factor, "boundaries": self.boundaries.as_dict()}
+
+
+def _futility_run(t: np.ndarray, drift: float, efficacy: np.ndarray | None, sides: int,
+                  log_beta_increment: np.ndarray, beta_floors: np.ndarray,
+                  h0: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+                  meet: bool = True, wedge: bool = True) -> tuple[np.ndarray, np.ndarray, float]:
+    """Futility boundaries by beta spending under ``drift`` up to the last look, and the log of
+    P(continue to the last look, Z_K <= c_K) minus the last beta increment (0 when the design's boundaries meet).
+
+    ``efficacy`` given: non-binding (fixed efficacy boundaries). ``h0`` = (log increments, log cumulative,
+    floors) of the alpha spending: binding, each efficacy boundary solved under H0 with the earlier futility
+    boundaries as lower limits of the continuation region (one-sided designs).
+
+    ``wedge`` (two-sided designs, TSA's inner wedge |Z| < f_k): a look whose futility boundary would not be
+    positive has no wedge and spends no beta; its share is spent at the next look (as RTSA)."""
+    k_last = t.size - 1
+    eff = np.empty(t.size) if efficacy is None else efficacy.copy()
+    futility = np.empty(t.size)
+    state = _start()
+    state0 = _start()
+    gap = 0.0
+    log_cum = np.logaddexp.accumulate(log_beta_increment)
+    log_spent = -math.inf
+    for k, t_k in enumerate(t):
+        if h0 is not None:
+            eff[k] = _efficacy_bound(_h0_exit(state0, t_k, sides), h0[0][k], h0[1][k], sides)
+        target = _log_increments(np.array([log_spent, log_cum[k]]))[1] if math.isfinite(log_spent) else log_cum[k]
+
         def log_exit_low(f: float, s: _State = state, tk: float = t_k) -> float:
             return _log_exit_lower(s, f, tk, drift)
 
-        futility[k] = _futility_bound(log_exit_low, log_beta_increment[k], drift * math.sqrt(t_k), efficacy[k])
-        if k + 1 < t.size:
-            lower = max(futility[k], -efficacy[k]) if sides == 2 else futility[k]
-            state = _advance(state, lower, efficacy[k], t_k, drift, t[k + 1], beta_floors[k])
-    return Boundaries(t, efficacy, np.exp(log_cumulative), alpha, sides, convention, name, futility,
-                      np.exp(log_beta_cumulative), beta, float(drift), **common)
+        if k == k_last and meet:
+            gap = log_exit_low(eff[k]) - target
+            futility[k] = eff[k]
+            break
+        futility[k] = _futility_bound(log_exit_low, target, drift * math.sqrt(t_k), eff[k])
+        if wedge and sides == 2 and not futility[k] > 0:
+            futility[k] = -math.inf
+        else:
+            log_spent = log_cum[k]
+        if k == k_last:
+            break
+        lower = max(futility[k], -eff[k]) if sides == 2 else futility[k]
+        state = _advance(state, lower, eff[k], t_k, drift, t[k + 1], beta_floors[k])
+        if h0 is not None:
+            state0 = _advance(state0, futility[k], eff[k], t_k, 0.0, t[k + 1], h0[2][k])
+    return eff, futility, gap
+
+
+def _power(t: np.ndarray, efficacy: np.ndarray, drift: float, sides: int) -> float:
+    """P(cross the efficacy boundary on the side of the drift), as rpact (a crossing of the opposite boundary
+    rejects H0 in the wrong direction and is not counted)."""
+    lower = -efficacy if sides == 2 else np.full(t.size, -np.inf)
+    return float(exit_probabilities(t, efficacy, lower, drift)["upper"].sum())
+
+
+def design(
+    information_fractions: ArrayLike,
+    alpha: float = 0.05,
+    beta: float = 0.2,
+    spending: str | SpendingFunction = "obf",
+    beta_spending: str | SpendingFunction | None = None,
+    convention: Convention = "two-sided",
+    sides: int = 2,
+    futility: str = "none",
+) -> Design:
+    """A group-sequential design at the given information fractions (the last one is 1): alpha-spending
+    efficacy boundaries (:func:`boundaries`) and, with ``futility`` 'non-binding' or 'binding', beta-spending
+    futility boundaries (``beta_spending``, default the alpha-spending family), with the drift solved so that
+    the power is 1 - beta (Jennison & Turnbull 2000, section 7.3; as rpact and RTSA).
+
+    Without futility, theta solves P_theta(cross the upper boundary) = 1 - beta. With futility, theta solves
+    f_K(theta) = c_K:
+    the futility boundary of the last look meets the efficacy boundary, so every path stops with a decision and
+    the type II error is exactly beta. Non-binding: the efficacy boundaries are those without futility. Binding
+    (one-sided designs only): each c_k is solved under H0 with the continuation region (f_j, c_j), j < k, so the
+    efficacy boundaries fall as the futility ones rise. The inflation factor is IF = (theta / (z_{1-alpha/sides} +
+    z_{1-beta}))^2. Two-sided designs draw the futility boundary on the side of the drift (TSA's inner wedge
+    |Z| < f_k by symmetry).
+    """
+    t = _check_fractions(information_fractions)
+    if not math.isclose(t[-1], 1.0, abs_tol=1e-12):
+        raise InputError(f"the last information fraction is {t[-1]:g}", column="information_fractions",
+                         valid="fractions ending at 1 (the maximum information of the design)")
+    alpha = _check_probability(alpha, "alpha")
+    beta = _check_probability(beta, "beta")
+    if futility not in FUTILITY:
+        raise InputError(f"unknown futility {futility!r}", column="futility", valid=", ".join(FUTILITY))
+    if futility == "binding" and sides != 1:
+        raise InputError("binding futility boundaries are computed for one-sided designs", column="futility",
+                         valid="sides = 1 with binding futility, or 'non-binding'")
+    base = boundaries(t, alpha=alpha, spending=spending, convention=convention, sides=sides)
+    fixed_drift = float(stats.norm.isf(alpha / sides) + stats.norm.isf(beta))
+    if futility == "none":
+        def gap(theta: float) -> float:
+            return _power(t, base.efficacy, theta, sides) - (1.0 - beta)
+        theta = _solve_drift(gap, fixed_drift)
+        return Design(base, futility, 1.0 - beta, theta, (theta / fixed_drift) ** 2)
+
+    b_spend = spending if beta_spending is None else beta_spending
+    log_beta_cumulative = _log_cumulative(_log_total_spending(b_spend, beta, 1, "two-sided"), t, beta)
+    log_beta_increment = _log_increments(log_beta_cumulative)
+    beta_floors = _floors(log_beta_increment)
+    if futility == "binding":
+        log_cumulative = np.log(base.alpha_spent) if base.log_alpha_spent is None else base.log_alpha_spent
+        log_increment = _log_increments(log_cumulative)
+        h0 = (log_increment, log_cumulative, _floors(log_increment))
+        efficacy_in = None
+    else:
+        h0, efficacy_in = None, base.efficacy
+
+    def gap(theta: float) -> float:
+        return _futility_run(t, theta, efficacy_in, sides, log_beta_increment, beta_floors, h0)[2]
+
+    theta = _solve_drift(gap, fixed_drift, decreasing=True)
+    efficacy, fut, _ = _futility_run(t, theta, efficacy_in, sides, log_beta_increment, beta_floors, h0)
+    name = base.spending
+    b = Boundaries(t, efficacy, base.alpha_spent, alpha, sides, base.convention, name, fut,
+                   np.exp(log_beta_cumulative), beta, theta, log_alpha_spent=base.log_alpha_spent)
+    return Design(b, futility, 1.0 - beta, theta, (theta / fixed_drift) ** 2)
+
+
+def _solve_drift(gap: Callable[[float], float], start: float, decreasing: bool = False) -> float:
+    """The root in theta of a monotone gap function, bracketed from the fixed design's drift upwards."""
+    sign = -1.0 if decreasing else 1.0
+    lo, hi = 0.5 * start, 1.2 * start
+    for _ in range(40):
+        if sign * gap(hi) > 0:
+            break
+        lo, hi = hi, hi * 1.3
+    for _ in range(40):
+        if sign * gap(lo) < 0:
+            break
+        lo *= 0.7
+    return float(optimize.brentq(gap, lo, hi, xtol=1e-10, rtol=1e-12, maxiter=200))
 
 
 def exit_probabilities(
@@ -621,278 +648,3 @@ def exit_probabilities(
                          "log_upper": log_up, "log_lower": log_low})
 
 
-# -- cumulative meta-analysis ---------------------------------------------------------------------------------
-def _pool(y: np.ndarray, v: np.ndarray, method: str) -> tuple[float, float, float]:
-    """Inverse-variance pooling: common effect (FE) or DerSimonian & Laird (1986) random effects.
-
-    DL: tau^2 = max(0, (Q - (k - 1)) / (sum w - sum w^2 / sum w)), w = 1/v; weights 1/(v + tau^2).
-    Returns (estimate, standard error, tau^2).
-    """
-    w = 1.0 / v
-    tau2 = 0.0
-    if method == "DL" and y.size > 1:
-        mu_fixed = np.sum(w * y) / np.sum(w)
-        q = np.sum(w * (y - mu_fixed) ** 2)
-        tau2 = max(0.0, (q - (y.size - 1)) / (np.sum(w) - np.sum(w**2) / np.sum(w)))
-    w_star = 1.0 / (v + tau2)
-    return float(np.sum(w_star * y) / np.sum(w_star)), float(math.sqrt(1.0 / np.sum(w_star))), float(tau2)
-
-
-def _sample_sizes(args: EffectArgs, sample_sizes: ArrayLike | None) -> ArrayLike | None:
-    """``sample_sizes`` as given, else the arm totals of an EffectData with counts (in its study order)."""
-    if sample_sizes is not None or args.data is None or args.data.counts is None:
-        return sample_sizes
-    counts = args.data.counts.loc[list(args.data.study)]
-    return (counts["total_treatment"] + counts["total_control"]).to_numpy(dtype=float)
-
-
-def _check_method(method: str) -> str:
-    if method not in ("DL", "FE"):
-        raise InputError(f"unknown pooling method {method!r}", column="method", valid="'DL' or 'FE'")
-    return method
-
-
-def cumulative_z(
-    data: EffectData | ArrayLike,
-    vi: ArrayLike | None = None,
-    order: ArrayLike | None = None,
-    sample_sizes: ArrayLike | None = None,
-    method: str = "DL",
-    ris: float | None = None,
-    study: Sequence[str] | None = None,
-    *,
-    sei: ArrayLike | None = None,
-) -> pd.DataFrame:
-    """The cumulative Z-curve: after each study in chronological order, the pooled log effect, its SE and
-    Z = estimate / SE, with the accrued participants and their fraction of the RIS (Wetterslev et al. 2008).
-
-    order: sort key (e.g. publication year; ties keep the input order); None keeps the input order.
-    sample_sizes: participants per study (both arms; default: the arm totals of an EffectData with counts).
-    method: 'DL' (DerSimonian-Laird) or 'FE' (inverse variance). ``data``: an EffectData, or the effects yi with
-    ``vi`` (or ``sei``) and ``study`` labels.
-    Columns: look, study, n, n_cumulative, fraction (n_cumulative / ris, NaN without ris), estimate, se, z, tau2.
-    """
-    args = effect_args(data, sei, vi=vi, study=study)
-    study, sample_sizes = args.study, _sample_sizes(args, sample_sizes)
-    y = np.atleast_1d(np.asarray(args.yi, dtype=float))
-    v = _check_variances(args.variances())
-    if y.shape != v.shape or not np.all(np.isfinite(y)):
-        raise InputError("effects yi must be finite and as many as the variances vi", column="yi")
-    method = _check_method(method)
-    k = y.size
-    labels = [f"study {i + 1}" for i in range(k)] if study is None else [str(s) for s in study]
-    if len(labels) != k:
-        raise InputError(f"{len(labels)} study labels for {k} effects", column="study")
-    if sample_sizes is None:
-        n = np.full(k, np.nan)
-    else:
-        n = np.atleast_1d(np.asarray(sample_sizes, dtype=float))
-        if n.shape != y.shape or not np.all(np.isfinite(n)) or np.any(n <= 0):
-            raise InputError("sample sizes must be positive numbers, one per study", column="sample_sizes",
-                             valid="participants per study (both arms), > 0")
-    if order is None:
-        index = np.arange(k)
-    else:
-        keys = np.atleast_1d(np.asarray(order))
-        if keys.shape != y.shape:
-            raise InputError(f"{keys.size} order keys for {k} studies", column="order")
-        index = np.argsort(keys, kind="stable")
-    rows = []
-    for j in range(1, k + 1):
-        chosen = index[:j]
-        estimate, se, tau2 = _pool(y[chosen], v[chosen], method)
-        rows.append((estimate, se, tau2))
-    pooled = np.array(rows)
-    n_sorted = n[index]
-    n_cumulative = np.cumsum(n_sorted)
-    fraction = n_cumulative / float(ris) if ris is not None else np.full(k, np.nan)
-    return pd.DataFrame({
-        "look": np.arange(1, k + 1),
-        "study": [labels[i] for i in index],
-        "n": n_sorted,
-        "n_cumulative": n_cumulative,
-        "fraction": fraction,
-        "estimate": pooled[:, 0],
-        "se": pooled[:, 1],
-        "z": pooled[:, 0] / pooled[:, 1],
-        "tau2": pooled[:, 2],
-    })
-
-
-# -- the whole analysis -----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class TSAResult:
-    """A trial sequential analysis: information size, Z-curve with its boundaries, and what the curve crossed.
-
-    ``curve`` has one row per look (study added) with the columns of :func:`cumulative_z` and ``efficacy``
-    (|Z| boundary at that look; for looks beyond the RIS, the final boundary) and ``futility`` (inner wedge,
-    NaN where there is none). ``crossed_efficacy_at`` / ``crossed_futility_at`` are the first look (1-based)
-    where |Z| >= efficacy, resp. 0 < |Z| < futility before the RIS; ``reached_ris_at`` the first look whose
-    accrued participants reach the RIS.
-    """
-
-    ris_fixed: float
-    diversity: float
-    diversity_source: str
-    ris: float
-    ris_rounded: int
-    p_control: float
-    relative_risk_reduction: float
-    alpha: float
-    power: float
-    method: str
-    convention: str
-    curve: pd.DataFrame
-    boundaries: Boundaries
-    crossed_efficacy_at: int | None
-    crossed_efficacy_side: str | None
-    crossed_futility_at: int | None
-    reached_ris_at: int | None
-    final_z: float = field(default=math.nan)
-
-    @property
-    def crossed_efficacy(self) -> bool:
-        return self.crossed_efficacy_at is not None
-
-    @property
-    def reached_ris(self) -> bool:
-        return self.reached_ris_at is not None
-
-    def as_dict(self) -> dict[str, Any]:
-        curve = self.curve.astype(object).where(self.curve.notna(), None)
-        records = []
-        for row in curve.to_dict(orient="records"):
-            records.append({key: (None if isinstance(val, float) and not math.isfinite(val) else
-                                  (val.item() if hasattr(val, "item") else val)) for key, val in row.items()})
-        return {
-            "ris_fixed": self.ris_fixed,
-            "diversity": self.diversity,
-            "diversity_source": self.diversity_source,
-            "ris": self.ris,
-            "ris_rounded": self.ris_rounded,
-            "p_control": self.p_control,
-            "relative_risk_reduction": self.relative_risk_reduction,
-            "alpha": self.alpha,
-            "power": self.power,
-            "method": self.method,
-            "convention": self.convention,
-            "crossed_efficacy": self.crossed_efficacy,
-            "crossed_efficacy_at": self.crossed_efficacy_at,
-            "crossed_efficacy_side": self.crossed_efficacy_side,
-            "crossed_futility_at": self.crossed_futility_at,
-            "reached_ris": self.reached_ris,
-            "reached_ris_at": self.reached_ris_at,
-            "final_z": self.final_z,
-            "curve": records,
-            "boundaries": self.boundaries.as_dict(),
-        }
-
-
-def tsa(
-    data: EffectData | ArrayLike,
-    vi: ArrayLike | None = None,
-    sample_sizes: ArrayLike | None = None,
-    p_control: float | None = None,
-    relative_risk_reduction: float | None = None,
-    alpha: float = 0.05,
-    power: float = 0.80,
-    diversity: float | str = "auto",
-    order: ArrayLike | None = None,
-    method: str = "DL",
-    convention: Convention = "two-sided",
-    futility: bool = True,
-    study: Sequence[str] | None = None,
-    *,
-    sei: ArrayLike | None = None,
-) -> TSAResult:
-    """Trial sequential analysis of a binary outcome (Wetterslev et al. 2008, 2017).
-
-    ``data``: an EffectData (with arm counts, ``sample_sizes`` default to the arm totals and ``p_control`` to
-    the pooled control-arm proportion), or the effects yi with ``vi`` (or ``sei``) and ``study`` labels.
-    ``relative_risk_reduction`` is required.
-
-    diversity: a D^2 in [0, 1), or 'auto' for D^2 of all studies with the DerSimonian-Laird tau^2
-    (:func:`diversity`; 0 with method 'FE'). RIS from :func:`required_information_size`, rounded up to whole
-    participants; information fraction = accrued participants / rounded RIS. Boundaries: Lan-DeMets
-    O'Brien-Fleming-type alpha spending at the looks before the RIS plus a final look at the RIS
-    (:func:`boundaries`, two-sided), and with ``futility`` a non-binding beta-spending futility wedge.
-    """
-    args = effect_args(data, sei, vi=vi, study=study)
-    study, sample_sizes = args.study, _sample_sizes(args, sample_sizes)
-    if relative_risk_reduction is None:
-        raise InputError("the anticipated relative risk reduction is needed", column="relative_risk_reduction",
-                         valid="a non-zero number below 1")
-    if p_control is None:
-        counts = None if args.data is None else args.data.counts
-        if counts is None:
-            raise InputError("the control-arm event proportion is needed (or arm counts to pool it from)",
-                             column="p_control", valid="a proportion in (0, 1)")
-        counts = counts.loc[list(args.data.study)]
-        p_control = float(counts["events_control"].sum() / counts["total_control"].sum())
-    if sample_sizes is None:
-        raise InputError("the TSA needs the participants of each study", column="sample_sizes",
-                         valid="sample_sizes, or an EffectData with arm counts")
-    y = np.atleast_1d(np.asarray(args.yi, dtype=float))
-    v = _check_variances(args.variances())
-    method = _check_method(method)
-    if isinstance(diversity, str):
-        if diversity != "auto":
-            raise InputError(f"diversity {diversity!r} is not a number or 'auto'", column="diversity",
-                             valid="'auto' or a D^2 in [0, 1)")
-        tau2 = _pool(y, v, "DL")[2] if method == "DL" else 0.0
-        d2 = _diversity(v, tau2)
-        source = f"estimated (DerSimonian-Laird tau^2 = {tau2:.4g}, k = {y.size})" if method == "DL" else "FE: 0"
-    else:
-        d2 = _check_diversity(diversity)
-        source = "given"
-    ris_fixed = _fixed_information_size(p_control, relative_risk_reduction, alpha, power)
-    if d2 >= 1.0 - 1e-12:
-        raise ModelError("diversity D^2 is 1: the heterogeneity-adjusted information size is infinite")
-    ris = ris_fixed / (1.0 - d2)
-    if not ris <= MAX_INFORMATION_SIZE:
-        raise InputError(
-            f"the required information size is {ris:.3g} participants (relative risk reduction "
-            f"{float(relative_risk_reduction):g}): no sequence of trials can reach it",
-            column="relative_risk_reduction",
-            valid=f"a relative risk reduction further from 0 (information size at most {MAX_INFORMATION_SIZE:.0e})",
-        )
-    ris_rounded = math.ceil(ris - 1e-9)
-    curve = cumulative_z(y, v, order=order, sample_sizes=sample_sizes, method=method, ris=ris_rounded, study=study)
-    fractions = curve["fraction"].to_numpy()
-    planned = np.append(fractions[fractions < 1.0], 1.0)
-    bounds = boundaries(planned, alpha=alpha, convention=convention, beta=(1.0 - power) if futility else None)
-    position = np.minimum(np.searchsorted(planned, fractions, side="left"), planned.size - 1)
-    efficacy = bounds.efficacy[position]
-    curve["efficacy"] = efficacy
-    if bounds.futility is not None:
-        wedge = np.where((fractions < 1.0) & (bounds.futility[position] > 0), bounds.futility[position], np.nan)
-        curve["futility"] = wedge
-    else:
-        curve["futility"] = np.nan
-    z = curve["z"].to_numpy()
-    crossed = np.flatnonzero(np.abs(z) >= efficacy)
-    crossed_at = int(crossed[0]) + 1 if crossed.size else None
-    side = None if crossed_at is None else ("upper" if z[crossed_at - 1] > 0 else "lower")
-    wedge = curve["futility"].to_numpy()
-    inside = np.flatnonzero(np.isfinite(wedge) & (np.abs(z) < np.nan_to_num(wedge, nan=-1.0)))
-    reached = np.flatnonzero(curve["n_cumulative"].to_numpy() >= ris_rounded)
-    return TSAResult(
-        ris_fixed=ris_fixed,
-        diversity=float(d2),
-        diversity_source=source,
-        ris=float(ris),
-        ris_rounded=ris_rounded,
-        p_control=float(p_control),
-        relative_risk_reduction=float(relative_risk_reduction),
-        alpha=float(alpha),
-        power=float(power),
-        method=method,
-        convention=convention,
-        curve=curve,
-        boundaries=bounds,
-        crossed_efficacy_at=crossed_at,
-        crossed_efficacy_side=side,
-        crossed_futility_at=int(inside[0]) + 1 if inside.size else None,
-        reached_ris_at=int(reached[0]) + 1 if reached.size else None,
-        final_z=float(z[-1]),
-    )
