@@ -48,6 +48,8 @@ COMMAND_MODULES = (
     "reanalyze",
     "init",
     "batch",
+    "subgroups",
+    "surrogacy",
 )
 
 
