@@ -607,6 +607,48 @@ class PoweredPrior(Prior):
         return self.alpha * self.base._pymc_logp(value, sei) - log_norm
 
 
+@dataclass(frozen=True, eq=False)
+class InvGammaPrior(Prior):
+    """invgamma(shape, scale) on tau: density scale^shape / Gamma(shape) tau^(-shape-1) exp(-scale/tau) (the
+    default of metaBMA and RoBMA, invgamma(1, 0.15) on Cohen's d; Gronau et al. 2017, Bartos et al. 2022)."""
+
+    shape: float
+    scale_: float
+    family = "invgamma"
+
+    @property
+    def text(self) -> str:
+        return f"invgamma({_fmt(self.shape)}, {_fmt(self.scale_)})"
+
+    def logpdf(self, x, sei=None):
+        a, b = self.shape, self.scale_
+        const = a * math.log(b) - special.gammaln(a)
+        x = np.asarray(x, dtype=float)
+        out = np.full(x.shape, -np.inf)
+        ok = x > 0
+        out[ok] = const - (a + 1) * np.log(x[ok]) - b / x[ok]
+        return out
+
+    def rvs(self, size, rng=None):
+        return self.scale_ / _rng(rng).gamma(self.shape, 1.0, size)
+
+    def scale(self):
+        return self.scale_
+
+    def tail_exponent(self):
+        return self.shape + 1.0
+
+    def to_pymc(self, name, sei=None):
+        import pymc as pm
+
+        return pm.InverseGamma(name, alpha=self.shape, beta=self.scale_)
+
+    def _pymc_dist(self):
+        import pymc as pm
+
+        return pm.InverseGamma.dist(alpha=self.shape, beta=self.scale_)
+
+
 # -- parsing -------------------------------------------------------------------------------------------------
 _CALL = re.compile(r"^\s*([A-Za-z_][A-Za-z_0-9]*)\s*(?:\((.*)\))?\s*$", re.DOTALL)
 _ARITY = {
@@ -622,6 +664,7 @@ _ARITY = {
     "jeffreys": 0,
     "halfflat": 0,
     "power": 2,
+    "invgamma": 2,
 }
 
 
@@ -732,6 +775,8 @@ def _parse(text: str) -> Prior:
         return LogNormalPrior(finite(nums[0], "meanlog") / 2, positive(nums[1], "sdlog") / 2, on_tau2=True)
     if name == "jeffreys":
         return JeffreysPrior()
+    if name == "invgamma":
+        return InvGammaPrior(positive(nums[0], "the shape"), positive(nums[1], "the scale"))
     return HalfFlatPrior()
 
 

@@ -1,0 +1,133 @@
+"""Step-function selection models (Vevea & Hedges 1995; the weight functions of RoBMA, Maier et al. 2022): the
+weighted likelihood of study i with p-value in interval j(i),
+
+    f(y_i | mu, tau, omega) = omega_{j(i)} N(y_i; mu, se_i^2 + tau^2) / sum_j omega_j P(p_i in interval j | mu, tau),
+
+integrated over mu, log tau and the weights on the unit cube (omega_2 = x_1, omega_3 = x_1 x_2, ...; the cumulative
+Dirichlet prior of :class:`~bayesmeta.bias.models.WeightFunction` with its Jacobian) by the tensor rule of
+:mod:`bayesmeta.bias.quadrature`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import gammaln, ndtr, ndtri
+
+from bayesmeta.bias.models import ModelSpec, WeightFunction
+from bayesmeta.bias.priors import BiasPriors
+from bayesmeta.bias.gaussian import LOG_TAU_RANGE
+from bayesmeta.bias.quadrature import Integral, integrate
+from bayesmeta.errors import ModelError
+
+_LOG_2PI = math.log(2 * math.pi)
+
+
+def observed_intervals(wf: WeightFunction, yi: np.ndarray, sei: np.ndarray) -> np.ndarray:
+    """The interval (0 = smallest p-values, weight 1) of each study's one- or two-sided p-value."""
+    z = yi / sei
+    p = ndtr(-z) if wf.sided == "one" else 2.0 * ndtr(-np.abs(z))
+    return np.searchsorted(np.asarray(wf.cutoffs), p, side="right")
+
+
+def z_thresholds(wf: WeightFunction) -> np.ndarray:
+    """|z| (two-sided) or z (one-sided) above which p falls below each cut-off."""
+    c = np.asarray(wf.cutoffs)
+    return ndtri(1.0 - c / 2.0) if wf.sided == "two" else ndtri(1.0 - c)
+
+
+def omegas(x: list[np.ndarray]) -> list[np.ndarray]:
+    """omega_1 = 1, omega_{j+1} = x_1 ... x_j."""
+    out = [np.ones(())]
+    for xj in x:
+        out.append(out[-1] * xj)
+    return out
+
+
+def log_weight_prior(wf: WeightFunction, x: list[np.ndarray]) -> np.ndarray:
+    """log of the cumulative Dirichlet density of (omega_2..omega_J) times the Jacobian of the unit-cube map."""
+    om = omegas(x)
+    J = wf.intervals
+    eta = [om[J - 1]] + [om[J - m] - om[J - m + 1] for m in range(2, J)] + [1.0 - om[1]]
+    a = np.asarray(wf.alpha)
+    out = gammaln(a.sum()) - gammaln(a).sum()
+    for am, em in zip(a, eta):
+        if am != 1.0:
+            out = out + (am - 1.0) * np.log(em)
+    for m, xm in enumerate(x[:-1], start=1):
+        out = out + (J - 1 - m) * np.log(xm)
+    return out
+
+
+def weighted_loglik(wf: WeightFunction, yi: np.ndarray, sei: np.ndarray, mu, tau, x: list[np.ndarray]):
+    """sum_i log f(y_i | mu, tau, omega) (module docstring), broadcast over mu, tau and the x's."""
+    mu = np.asarray(mu, dtype=float)[..., None]
+    sd = np.sqrt(sei**2 + np.asarray(tau, dtype=float)[..., None] ** 2)
+    normal = -0.5 * (_LOG_2PI + 2 * np.log(sd) + ((yi - mu) / sd) ** 2)
+    t = z_thresholds(wf)
+    exceed = []
+    for tj in t:
+        e = ndtr((mu - sei * tj) / sd)
+        if wf.sided == "two":
+            e = e + ndtr((-sei * tj - mu) / sd)
+        exceed.append(e)
+    probs = [exceed[0]] + [exceed[j] - exceed[j - 1] for j in range(1, len(t))] + [1.0 - exceed[-1]]
+    om = omegas(x)
+    denom = probs[0]
+    for j in range(1, len(probs)):
+        denom = denom + om[j][..., None] * probs[j]
+    counts = np.bincount(observed_intervals(wf, yi, sei), minlength=wf.intervals)
+    log_num = sum(counts[j] * np.log(om[j]) for j in range(1, wf.intervals) if counts[j])
+    return normal.sum(-1) - np.log(denom).sum(-1) + log_num
+
+
+@dataclass
+class SelectionFit:
+    """A fitted selection model: its integral (nodes on the full grid, in the natural coordinates mu, log tau and
+    x_j) and the names of its axes."""
+
+    integral: Integral
+    axes: tuple[str, ...]
+
+
+def mu_range(priors: BiasPriors, yi: np.ndarray, sei: np.ndarray) -> tuple[float, float]:
+    """A range for mu: the data's reach (3 largest standard errors beyond the extreme effects) and 0, clipped to
+    a truncated prior's support."""
+    p = priors.mu
+    lo = min(float(np.min(yi) - 3 * np.max(sei)), 0.0)
+    hi = max(float(np.max(yi) + 3 * np.max(sei)), 0.0)
+    return max(lo, p.lower), min(hi, p.upper)
+
+
+def fit_selection(model: ModelSpec, priors: BiasPriors, yi: np.ndarray, sei: np.ndarray,
+                  n: tuple[int, int] | None = None) -> SelectionFit:
+    """log p(y | selection model) by the tensor rule of :func:`~bayesmeta.bias.quadrature.integrate` over
+    (mu, log tau, x_j); ``n`` = (nodes for mu and log tau, nodes per weight coordinate)."""
+    wf = model.weights
+    assert wf is not None
+    axes = (("mu",) if model.effect else ()) + (("log_tau",) if model.heterogeneity else ()) + tuple(
+        f"x{j}" for j in range(1, wf.intervals))
+    tau_prior = priors.tau
+    d = len(axes)
+    n = n or ((40, 20) if d <= 3 else (28, 12))
+    n_w = n[1]
+
+    def logf(*coords):
+        it = iter(coords)
+        mu = next(it) if model.effect else np.zeros(())
+        out = priors.mu.logpdf(mu) if model.effect else np.zeros(())
+        if model.heterogeneity:
+            u = next(it)
+            tau = np.exp(u)
+            out = out + tau_prior.logpdf(tau) + u
+        else:
+            tau = np.zeros(())
+        x = list(it)
+        return out + log_weight_prior(wf, x) + weighted_loglik(wf, yi, sei, mu, tau, x)
+
+    wide = ([mu_range(priors, yi, sei)] if model.effect else []) + (
+        [LOG_TAU_RANGE] if model.heterogeneity else []) + [(0.0, 1.0)] * (wf.intervals - 1)
+    sizes = [n[0]] * (len(axes) - wf.intervals + 1) + [n_w] * (wf.intervals - 1)
+    return SelectionFit(integrate(logf, wide, sizes, scan=11 if len(axes) >= 4 else 21), axes)
