@@ -120,7 +120,7 @@ class GaussianFit:
     cond: Conditional
 
 
-def fit_gaussian(model: ModelSpec, priors: BiasPriors, y: np.ndarray, sei: np.ndarray, n: int = 48) -> GaussianFit:
+def fit_gaussian(model: ModelSpec, priors: BiasPriors, y: np.ndarray, sei: np.ndarray, n: int = 96) -> GaussianFit:
     """log p(y | model) (and nodes for the posterior) by closed form in beta and quadrature over the rest."""
     d = design(model, priors, sei)
     mix = [j for j, pr in enumerate(d.priors) if not pr.normal]

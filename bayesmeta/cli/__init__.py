@@ -46,6 +46,7 @@ COMMAND_MODULES = (
     "monitor",
     "reanalyze",
     "init",
+    "bias",
 )
 
 
