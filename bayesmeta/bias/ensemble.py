@@ -21,6 +21,9 @@ from bayesmeta.errors import InputError, ModelError
 from bayesmeta.scales import is_ratio, to_reported
 
 GRID_POINTS = 2001
+ERROR_GATE = 0.05
+"""A model whose log marginal likelihood error estimate exceeds this gets a note: its posterior probability is
+uncertain by a factor of about exp(error)."""
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,9 @@ def fit_bias(yi: Sequence[float], sei: Sequence[float], *, measure: str | None =
     unadj = mix([m.mu for m in plain], np.array([m.post_prob for m in plain])) if plain and sum(
         m.post_prob for m in plain) > 0 else None
     notes = [pri.note] if pri.note else []
+    notes += [f"model {m.name}: log marginal likelihood error estimate {m.log_ml_error:.2g} exceeds "
+              f"{ERROR_GATE:g}; its posterior probability ({m.post_prob:.3g}) is uncertain by a factor of about "
+              f"{np.exp(m.log_ml_error):.3g}" for m in models if m.log_ml_error > ERROR_GATE]
     if not ens.models:
         raise ModelError("the ensemble has no models")
     return BiasResult(ens.name, measure, int(y.size), pri, models, incl, mu, pred, cond, unadj, notes)

@@ -90,19 +90,23 @@ def selection_posteriors(fit: SelectionFit, x: np.ndarray) -> tuple[GridMarginal
         tau = np.exp(integ.nodes[0])
         pred = (np.exp(lm)[:, None] * _normal(x[None, :], 0.0, tau[:, None] ** 2)).sum(0)
         return GridMarginal(x, np.zeros_like(x), 1.0), GridMarginal(x, pred)
-    mu_nodes = integ.nodes[0]
+    z_nodes = integ.nodes[0]
     lw = integ.log_weights[0]
-    if not het:
-        dens = _interp_log(mu_nodes, lm - lw, x)
-        return GridMarginal(x, dens), GridMarginal(x, dens)
-    tau = np.exp(integ.nodes[1])
+    u = integ.nodes[1] if het else None
+    coords0 = [np.zeros(1)] + ([u] if het else [])
+    coords1 = [np.ones(1)] + ([u] if het else [])
+    m = np.atleast_1d(fit.natural(coords0)[0])  # type: ignore[operator]
+    sd = np.atleast_1d(fit.natural(coords1)[0]) - m  # type: ignore[operator]
+    tau = np.exp(u) if het else np.zeros(1)
+    cols = lm if het else lm[:, None]
     mu = np.zeros_like(x)
     pred = np.zeros_like(x)
     for j in range(tau.size):
-        col = lm[:, j]
+        col = cols[:, j]
         if np.max(col) < -40:
             continue
-        dj = _interp_log(mu_nodes, col - lw, x)
+        zx = (x - m[j]) / sd[j]
+        dj = _interp_log(z_nodes, col - lw, zx) / sd[j]
         mu += dj
         pred += gaussian_filter1d(dj, tau[j] / h, mode="constant", truncate=6.0) if tau[j] > 0.05 * h else dj
     return GridMarginal(x, mu), GridMarginal(x, pred)

@@ -85,11 +85,12 @@ def weighted_loglik(wf: WeightFunction, yi: np.ndarray, sei: np.ndarray, mu, tau
 
 @dataclass
 class SelectionFit:
-    """A fitted selection model: its integral (nodes on the full grid, in the natural coordinates mu, log tau and
-    x_j) and the names of its axes."""
+    """A fitted selection model: its integral over (z, log tau, x_j), z = (mu - m(tau)) / s(tau), the names of
+    its axes and the map to the natural parameters."""
 
     integral: Integral
     axes: tuple[str, ...]
+    natural: object = None  # coords -> (mu, tau, weights, log Jacobian + log prior) of the rule's coordinates
 
 
 def mu_range(priors: BiasPriors, yi: np.ndarray, sei: np.ndarray) -> tuple[float, float]:
@@ -111,23 +112,39 @@ def fit_selection(model: ModelSpec, priors: BiasPriors, yi: np.ndarray, sei: np.
         f"x{j}" for j in range(1, wf.intervals))
     tau_prior = priors.tau
     d = len(axes)
-    n = n or ((40, 20) if d <= 3 else (28, 12))
+    n = n or {1: (40, 40), 2: (40, 24), 3: (40, 20), 4: (24, 12), 5: (20, 9)}[d]
     n_w = n[1]
 
-    def logf(*coords):
+
+    def centre(tau):
+        """mean and sd of mu given tau under the unweighted model with a flat prior: mu's coordinate is
+        z = (mu - mean) / sd, so that the rule follows mu's conditional width as tau varies."""
+        w = 1.0 / (sei**2 + np.asarray(tau)[..., None] ** 2)
+        return (w * yi).sum(-1) / w.sum(-1), 1.0 / np.sqrt(w.sum(-1))
+
+    def natural(coords):
         it = iter(coords)
-        mu = next(it) if model.effect else np.zeros(())
-        out = priors.mu.logpdf(mu) if model.effect else np.zeros(())
+        z = next(it) if model.effect else None
         if model.heterogeneity:
             u = next(it)
             tau = np.exp(u)
-            out = out + tau_prior.logpdf(tau) + u
+            jac = u + tau_prior.logpdf(tau)
         else:
-            tau = np.zeros(())
-        x = list(it)
-        return out + log_weight_prior(wf, x) + weighted_loglik(wf, yi, sei, mu, tau, x)
+            tau, jac = np.zeros(()), np.zeros(())
+        if z is not None:
+            m, sd = centre(tau)
+            mu = m + sd * z
+            jac = jac + np.log(sd) + priors.mu.logpdf(mu)
+        else:
+            mu = np.zeros(())
+        return mu, tau, list(it), jac
 
-    wide = ([mu_range(priors, yi, sei)] if model.effect else []) + (
+    def logf(*coords):
+        mu, tau, x, jac = natural(coords)
+        return jac + log_weight_prior(wf, x) + weighted_loglik(wf, yi, sei, mu, tau, x)
+
+    wide = ([(-40.0, 40.0)] if model.effect else []) + (
         [LOG_TAU_RANGE] if model.heterogeneity else []) + [(0.0, 1.0)] * (wf.intervals - 1)
     sizes = [n[0]] * (len(axes) - wf.intervals + 1) + [n_w] * (wf.intervals - 1)
-    return SelectionFit(integrate(logf, wide, sizes, scan=11 if len(axes) >= 4 else 21), axes)
+    integral = integrate(logf, wide, sizes, scan=11 if len(axes) >= 4 else 21)
+    return SelectionFit(integral, axes, natural)
