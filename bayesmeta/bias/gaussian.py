@@ -111,17 +111,22 @@ def conditional(y: np.ndarray, sei: np.ndarray, d: Design, tau: np.ndarray | flo
 
 @dataclass
 class GaussianFit:
-    """A fitted model without selection: the integral over (log tau, log g...) and the conditional posterior of
-    beta at the nodes."""
+    """A fitted model without selection: the integral over (log tau, log g...), and the conditional posterior of
+    beta, tau and log(integrand x weight) at the posterior rule's nodes."""
 
     integral: Integral
     design: Design
     tau: np.ndarray
     cond: Conditional
+    log_mass: np.ndarray
 
 
-def fit_gaussian(model: ModelSpec, priors: BiasPriors, y: np.ndarray, sei: np.ndarray, n: int = 96) -> GaussianFit:
-    """log p(y | model) (and nodes for the posterior) by closed form in beta and quadrature over the rest."""
+def fit_gaussian(model: ModelSpec, priors: BiasPriors, y: np.ndarray, sei: np.ndarray, n: int | None = None,
+                 rtol: float = 1e-8, posterior_nodes: int = 40) -> GaussianFit:
+    """log p(y | model) by closed form in beta and quadrature over the rest: rules of 64 and 128 nodes per
+    dimension in turn until the error estimate falls below ``rtol`` (or ``n``); the posterior's nodes come from a
+    rule of ``posterior_nodes`` per dimension when there are two dimensions (a mixture of that many normals is
+    ample for quantiles, and the skew-normal densities on the grid cost nodes x grid points)."""
     d = design(model, priors, sei)
     mix = [j for j, pr in enumerate(d.priors) if not pr.normal]
     tau_prior: Prior = priors.tau
@@ -145,8 +150,12 @@ def fit_gaussian(model: ModelSpec, priors: BiasPriors, y: np.ndarray, sei: np.nd
         return cond.loglik + extra
 
     wide = ([LOG_TAU_RANGE] if model.heterogeneity else []) + [LOG_G_RANGE] * len(mix)
-    integral = integrate(logf, wide, n)
-    grids = np.meshgrid(*integral.nodes, indexing="ij") if integral.nodes else []
+    for size in ((n,) if n else (64, 128)):
+        integral = integrate(logf, wide, size)
+        if integral.log_error < rtol:
+            break
+    rule = integrate(logf, wide, posterior_nodes) if len(wide) >= 2 else integral
+    grids = np.meshgrid(*rule.nodes, indexing="ij") if rule.nodes else []
     cond, _, tau = pieces(*grids)
-    tau = np.broadcast_to(tau, integral.log_mass.shape)
-    return GaussianFit(integral, d, tau, cond)
+    tau = np.broadcast_to(tau, rule.log_mass.shape)
+    return GaussianFit(integral, d, tau, cond, rule.log_mass)

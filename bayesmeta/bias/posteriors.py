@@ -35,9 +35,12 @@ def _skew(x, mx, vx, mc, vc, cxc, lower, upper):
 
 
 def gaussian_posteriors(fit: GaussianFit, x: np.ndarray) -> tuple[GridMarginal, GridMarginal]:
-    mass = fit.integral.log_mass.ravel()
+    mass = fit.log_mass.ravel()
     w = np.exp(mass - logsumexp(mass))
-    keep = w > 1e-12 * w.max()
+    # the nodes holding all but 1e-10 of the mass (the rest cannot move a quantile)
+    order = np.argsort(w)
+    keep = np.zeros(w.size, dtype=bool)
+    keep[order[np.cumsum(w[order]) > 1e-10]] = True
     w = w[keep][:, None]
     tau2 = (np.asarray(fit.tau).ravel()[keep] ** 2)[:, None]
     grid = x[None, :]
