@@ -148,6 +148,8 @@ def fit_bias(yi: Sequence[float], sei: Sequence[float], *, measure: str | None =
     if not (np.all(np.isfinite(y)) and np.all(np.isfinite(s)) and np.all(s > 0)):
         raise InputError("yi must be finite and sei finite and positive", column="yi, sei")
     ens = get_ensemble(ensemble)
+    if not ens.models:
+        raise ModelError("the ensemble has no models")
     pri = priors or default_priors(measure)
     grid = grid_for(y, s)
     fitted = [fit_model(spec, pri, y, s, grid) for spec in ens.models]
@@ -176,6 +178,4 @@ def fit_bias(yi: Sequence[float], sei: Sequence[float], *, measure: str | None =
     notes += [f"model {m.name}: log marginal likelihood error estimate {m.log_ml_error:.2g} exceeds "
               f"{ERROR_GATE:g}; its posterior probability ({m.post_prob:.3g}) is uncertain by a factor of about "
               f"{np.exp(m.log_ml_error):.3g}" for m in models if m.log_ml_error > ERROR_GATE]
-    if not ens.models:
-        raise ModelError("the ensemble has no models")
     return BiasResult(ens.name, measure, int(y.size), pri, models, incl, mu, pred, cond, unadj, notes)

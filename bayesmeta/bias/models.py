@@ -133,8 +133,9 @@ def model_from_mapping(spec: Mapping[str, object]) -> ModelSpec:
     bias = str(spec.get("bias", "none"))
     wf = None
     if bias == "selection":
-        wf = WeightFunction(str(spec.get("sided", "one")), tuple(spec.get("cutoffs", (0.05,))),  # type: ignore[arg-type]
-                            tuple(spec.get("alpha", ())))  # type: ignore[arg-type]
+        cutoffs = tuple(spec.get("cutoffs", (0.05,)))  # type: ignore[arg-type]
+        alpha = tuple(spec.get("alpha", ()))  # type: ignore[arg-type]
+        wf = WeightFunction(str(spec.get("sided", "one")), cutoffs, alpha)
     return ModelSpec(bool(spec.get("effect", True)), bool(spec.get("heterogeneity", True)), bias, wf,
                      float(spec.get("prior_weight", 1.0)))  # type: ignore[arg-type]
 

@@ -20,7 +20,6 @@ from bayesmeta.bias.models import ModelSpec, WeightFunction
 from bayesmeta.bias.priors import BiasPriors
 from bayesmeta.bias.gaussian import LOG_TAU_RANGE
 from bayesmeta.bias.quadrature import Integral, integrate
-from bayesmeta.errors import ModelError
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -91,15 +90,6 @@ class SelectionFit:
     integral: Integral
     axes: tuple[str, ...]
     natural: object = None  # coords -> (mu, tau, weights, log Jacobian + log prior) of the rule's coordinates
-
-
-def mu_range(priors: BiasPriors, yi: np.ndarray, sei: np.ndarray) -> tuple[float, float]:
-    """A range for mu: the data's reach (3 largest standard errors beyond the extreme effects) and 0, clipped to
-    a truncated prior's support."""
-    p = priors.mu
-    lo = min(float(np.min(yi) - 3 * np.max(sei)), 0.0)
-    hi = max(float(np.max(yi) + 3 * np.max(sei)), 0.0)
-    return max(lo, p.lower), min(hi, p.upper)
 
 
 def fit_selection(model: ModelSpec, priors: BiasPriors, yi: np.ndarray, sei: np.ndarray,
