@@ -60,6 +60,29 @@ def log_weight_prior(wf: WeightFunction, x: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+def _log_denominator(probs: list[np.ndarray], om: list[np.ndarray]) -> np.ndarray:
+    """sum_i log sum_j omega_j P_ij. When (mu, tau) vary on leading axes and the weights on trailing ones (the
+    tensor rules' layout), the sum over j is one matrix product; otherwise plain broadcasting."""
+    ps = np.broadcast_shapes(*(p.shape for p in probs))[:-1]
+    ws = np.broadcast_shapes(*(np.shape(o) for o in om))
+    lead = len(ps) - len(ws)
+    split = next((a for a in range(len(ps)) if a >= lead and ws[a - lead] != 1), len(ps))
+    separable = all(d == 1 for d in ps[split:]) and all(d == 1 for d in ws[: max(split - lead, 0)])
+    if not separable or len(om) < 2:
+        denom = probs[0]
+        for j in range(1, len(probs)):
+            denom = denom + om[j][..., None] * probs[j]
+        return np.log(denom).sum(-1)
+    k = probs[0].shape[-1]
+    p_mat = np.stack([np.broadcast_to(p, ps + (k,)) for p in probs], -1).reshape(-1, len(probs))
+    o_mat = np.stack([np.broadcast_to(o, ws) for o in om], -1)
+    o_mat = o_mat.reshape(-1, len(om))
+    denom = p_mat @ o_mat.T  # (n_mu_tau * k, n_weights)
+    n_mt = p_mat.shape[0] // k
+    out = np.log(denom).reshape(n_mt, k, -1).sum(1)
+    return out.reshape(ps[:split] + tuple(ws[max(split - lead, 0):]))
+
+
 def weighted_loglik(wf: WeightFunction, yi: np.ndarray, sei: np.ndarray, mu, tau, x: list[np.ndarray]):
     """sum_i log f(y_i | mu, tau, omega) (module docstring), broadcast over mu, tau and the x's."""
     mu = np.asarray(mu, dtype=float)[..., None]
@@ -74,12 +97,10 @@ def weighted_loglik(wf: WeightFunction, yi: np.ndarray, sei: np.ndarray, mu, tau
         exceed.append(e)
     probs = [exceed[0]] + [exceed[j] - exceed[j - 1] for j in range(1, len(t))] + [1.0 - exceed[-1]]
     om = omegas(x)
-    denom = probs[0]
-    for j in range(1, len(probs)):
-        denom = denom + om[j][..., None] * probs[j]
+    log_denom = _log_denominator(probs, om)
     counts = np.bincount(observed_intervals(wf, yi, sei), minlength=wf.intervals)
     log_num = sum(counts[j] * np.log(om[j]) for j in range(1, wf.intervals) if counts[j])
-    return normal.sum(-1) - np.log(denom).sum(-1) + log_num
+    return normal.sum(-1) - log_denom + log_num
 
 
 @dataclass
