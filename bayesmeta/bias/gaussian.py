@@ -6,7 +6,7 @@ t priors' precision multipliers g: y ~ N(X beta, diag(se_i^2 + tau^2)), beta_j ~
 
 with W = diag(1/v), Q = diag(g_j / s_j^2), P = X'WX + Q, c = X'Wy + Q m (the conjugate linear model; e.g.
 O'Hagan & Forster 2004, ch. 11), times P(beta_t in [l, u] | y, tau, g) / P(beta_t in [l, u]) for a truncated prior
-on one coefficient. tau (as log tau) and each log g are integrated by :func:`bayesmeta.bias.quadrature.integrate`.
+on one coefficient. tau (as log tau) and each sqrt(g) are integrated by :func:`bayesmeta.bias.quadrature.integrate`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from bayesmeta.errors import ModelError
 from bayesmeta.priors import Prior
 
 LOG_TAU_RANGE = (-30.0, 4.0)
-LOG_G_RANGE = (-40.0, 6.0)
 
 
 def log_interval_prob(mean: np.ndarray, sd: np.ndarray, lower: float, upper: float) -> np.ndarray:
@@ -111,7 +110,7 @@ def conditional(y: np.ndarray, sei: np.ndarray, d: Design, tau: np.ndarray | flo
 
 @dataclass
 class GaussianFit:
-    """A fitted model without selection: the integral over (log tau, log g...), and the conditional posterior of
+    """A fitted model without selection: the integral over (log tau, sqrt(g)...), and the conditional posterior of
     beta, tau and log(integrand x weight) at the posterior rule's nodes."""
 
     integral: Integral
@@ -122,7 +121,7 @@ class GaussianFit:
 
 
 def fit_gaussian(model: ModelSpec, priors: BiasPriors, y: np.ndarray, sei: np.ndarray, n: int | None = None,
-                 rtol: float = 1e-8, posterior_nodes: int = 40) -> GaussianFit:
+                 rtol: float = 1e-8, posterior_nodes: int = 32) -> GaussianFit:
     """log p(y | model) by closed form in beta and quadrature over the rest: rules of 64 and 128 nodes per
     dimension in turn until the error estimate falls below ``rtol`` (or ``n``); the posterior's nodes come from a
     rule of ``posterior_nodes`` per dimension when there are two dimensions (a mixture of that many normals is
@@ -139,9 +138,12 @@ def fit_gaussian(model: ModelSpec, priors: BiasPriors, y: np.ndarray, sei: np.nd
             extra = extra + tau_prior.logpdf(tau) + np.log(tau)
         gs: list = [1.0] * len(d.priors)
         for j in mix:
-            v = next(it)
-            gs[j] = np.exp(v)
-            extra = extra + d.priors[j].log_mixing(v)
+            # r = sqrt(g): g^(df/2 - 1) exp(-df g / 2) dg = 2 r^(df - 1) exp(-df r^2 / 2) dr, smooth at r = 0
+            # for df >= 1 (a log g coordinate would leave a slowly decaying e^(v/2) tail); log_mixing is the
+            # density of v = log g = 2 log r, and dv/dr = 2/r
+            r = next(it)
+            gs[j] = r * r
+            extra = extra + d.priors[j].log_mixing(2.0 * np.log(r)) + math.log(2.0) - np.log(r)
         cond = conditional(y, sei, d, tau, gs)
         return cond, extra, tau
 
@@ -149,7 +151,10 @@ def fit_gaussian(model: ModelSpec, priors: BiasPriors, y: np.ndarray, sei: np.nd
         cond, extra, _ = pieces(*coords)
         return cond.loglik + extra
 
-    wide = ([LOG_TAU_RANGE] if model.heterogeneity else []) + [LOG_G_RANGE] * len(mix)
+    if any(d.priors[j].df < 1 for j in mix):
+        raise ModelError("t priors with fewer than 1 degree of freedom are not supported")
+    wide = ([LOG_TAU_RANGE] if model.heterogeneity else []) + [(0.0, 2.0 + 12.0 / math.sqrt(d.priors[j].df))
+                                                               for j in mix]
     for size in ((n,) if n else (64, 128)):
         integral = integrate(logf, wide, size)
         if integral.log_error < rtol:
