@@ -645,7 +645,8 @@ class LomaxPrior(Prior):
 
 @dataclass(frozen=True, eq=False)
 class InverseGammaPrior(Prior):
-    """invgamma(shape, scale) on tau: scale^shape / Gamma(shape) tau^-(shape+1) exp(-scale / tau)."""
+    """invgamma(shape, scale) on tau: scale^shape / Gamma(shape) tau^-(shape+1) exp(-scale / tau) (the default of
+    metaBMA and RoBMA, invgamma(1, 0.15) on Cohen's d; Gronau et al. 2017, Bartos et al. 2022)."""
 
     shape: float
     scale_: float

@@ -50,6 +50,7 @@ COMMAND_MODULES = (
     "batch",
     "subgroups",
     "surrogacy",
+    "bias",
 )
 
 

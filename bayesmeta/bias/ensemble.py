@@ -1,0 +1,181 @@
+"""Bayesian model averaging over effect, heterogeneity and publication bias: fit every model of an ensemble,
+posterior model probabilities p(M | y) = p(y | M) p(M) / sum_M' p(y | M') p(M'), inclusion Bayes factors
+(posterior odds of the models with a component over those without, divided by the prior odds; Hoeting et al.
+1999, Gronau et al. 2017) and the model-averaged posteriors of mu and of the effect in a new study."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.special import logsumexp
+
+from bayesmeta.bias.gaussian import fit_gaussian
+from bayesmeta.bias.marginals import GridMarginal, mix
+from bayesmeta.bias.models import Ensemble, ModelSpec, get_ensemble
+from bayesmeta.bias.posteriors import gaussian_posteriors, selection_posteriors
+from bayesmeta.bias.priors import BiasPriors, default_priors
+from bayesmeta.bias.selection import fit_selection
+from bayesmeta.errors import InputError, ModelError
+from bayesmeta.scales import is_ratio, to_reported
+
+GRID_POINTS = 2001
+ERROR_GATE = 0.05
+"""A model whose log marginal likelihood error estimate exceeds this gets a note: its posterior probability is
+uncertain by a factor of about exp(error)."""
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    """One model: prior and posterior probability, log marginal likelihood with its error (log scale), and the
+    conditional posteriors of mu and of the new-study effect."""
+
+    spec: ModelSpec
+    prior_prob: float
+    post_prob: float
+    log_ml: float
+    log_ml_error: float
+    mu: GridMarginal = field(repr=False)
+    predictive: GridMarginal = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass(frozen=True)
+class Inclusion:
+    """Inclusion Bayes factor of one component (effect, heterogeneity, bias)."""
+
+    component: str
+    prior_prob: float
+    post_prob: float
+    bf: float
+
+
+@dataclass
+class BiasResult:
+    """The averaged result of an ensemble (see the module docstring)."""
+
+    ensemble: str
+    measure: str | None
+    k: int
+    priors: BiasPriors
+    models: list[ModelResult]
+    inclusion: dict[str, Inclusion]
+    mu: GridMarginal
+    predictive: GridMarginal
+    mu_conditional: GridMarginal | None
+    mu_unadjusted: GridMarginal | None
+    notes: list[str] = field(default_factory=list)
+
+    def _scale(self, summary: dict[str, float]) -> dict[str, float]:
+        if self.measure is None or not is_ratio(self.measure):
+            return summary
+        return {key: float(to_reported(v, self.measure)) for key, v in summary.items() if key != "sd"}
+
+    def to_dict(self, level: float = 0.95) -> dict[str, object]:
+        def summ(m: GridMarginal | None) -> dict[str, object] | None:
+            if m is None:
+                return None
+            s = m.summary(level)
+            return {"analysis": s, "reported": self._scale({k: v for k, v in s.items() if k != "mean"})}
+
+        return {
+            "ensemble": self.ensemble,
+            "measure": self.measure,
+            "k": self.k,
+            "level": level,
+            "priors": self.priors.as_dict(),
+            "models": [
+                {"model": m.name, "effect": m.spec.effect, "heterogeneity": m.spec.heterogeneity,
+                 "bias": m.spec.bias_label, "prior_prob": m.prior_prob, "post_prob": m.post_prob,
+                 "log_ml": m.log_ml, "log_ml_error": m.log_ml_error,
+                 "mu": summ(m.mu) if m.spec.effect else None}
+                for m in self.models
+            ],
+            "inclusion": {c: {"prior_prob": i.prior_prob, "post_prob": i.post_prob, "bf": i.bf}
+                          for c, i in self.inclusion.items()},
+            "mu": summ(self.mu),
+            "mu_atom_at_0": self.mu.atom,
+            "mu_conditional": summ(self.mu_conditional),
+            "mu_unadjusted": summ(self.mu_unadjusted),
+            "predictive": summ(self.predictive),
+            "max_log_ml_error": max(m.log_ml_error for m in self.models),
+            "notes": list(self.notes),
+        }
+
+
+def grid_for(yi: np.ndarray, sei: np.ndarray) -> np.ndarray:
+    """An even grid wide enough for mu and the new-study effect: the data's reach plus 3 SDs of the effects."""
+    spread = float(np.std(yi)) + float(np.max(sei))
+    lo = min(float(np.min(yi - 4 * sei)), 0.0) - 3 * spread
+    hi = max(float(np.max(yi + 4 * sei)), 0.0) + 3 * spread
+    return np.linspace(lo, hi, GRID_POINTS)
+
+
+def fit_model(spec: ModelSpec, priors: BiasPriors, yi: np.ndarray, sei: np.ndarray, grid: np.ndarray):
+    """(log ML, its error, mu posterior, predictive) of one model."""
+    if spec.bias == "selection":
+        fit = fit_selection(spec, priors, yi, sei)
+        mu, pred = selection_posteriors(fit, grid)
+    else:
+        fit = fit_gaussian(spec, priors, yi, sei)
+        mu, pred = gaussian_posteriors(fit, grid)
+    return fit.integral.log_value, fit.integral.log_error, mu, pred
+
+
+def inclusion(models: Sequence[ModelResult], has) -> Inclusion | None:
+    prior_in = sum(m.prior_prob for m in models if has(m.spec))
+    post_in = sum(m.post_prob for m in models if has(m.spec))
+    if prior_in in (0.0, 1.0) or not 0 < prior_in < 1:
+        return None
+    with np.errstate(divide="ignore"):
+        bf = (post_in / (1 - post_in)) / (prior_in / (1 - prior_in)) if post_in < 1 else float("inf")
+    return Inclusion("", prior_in, post_in, float(bf))
+
+
+def fit_bias(yi: Sequence[float], sei: Sequence[float], *, measure: str | None = None,
+             ensemble: str | Ensemble | Sequence[ModelSpec | Mapping[str, object]] = "psma",
+             priors: BiasPriors | None = None) -> BiasResult:
+    """Fit an ensemble ("psma", "metabma" or user-defined models) to effects yi with standard errors sei on the
+    analysis scale (log ratios for OR/RR/HR); priors default to RoBMA's, rescaled to the measure."""
+    y = np.asarray(yi, dtype=float)
+    s = np.asarray(sei, dtype=float)
+    if y.ndim != 1 or y.shape != s.shape or y.size < 2:
+        raise InputError(f"yi and sei must be 1-d arrays of one length >= 2, got shapes {y.shape} and {s.shape}")
+    if not (np.all(np.isfinite(y)) and np.all(np.isfinite(s)) and np.all(s > 0)):
+        raise InputError("yi must be finite and sei finite and positive", column="yi, sei")
+    ens = get_ensemble(ensemble)
+    if not ens.models:
+        raise ModelError("the ensemble has no models")
+    pri = priors or default_priors(measure)
+    grid = grid_for(y, s)
+    fitted = [fit_model(spec, pri, y, s, grid) for spec in ens.models]
+    prior = np.asarray(ens.prior_probabilities())
+    log_ml = np.array([f[0] for f in fitted])
+    log_post = log_ml + np.log(prior)
+    post = np.exp(log_post - logsumexp(log_post))
+    models = [ModelResult(spec, float(p0), float(p1), float(f[0]), float(f[1]), f[2], f[3])
+              for spec, p0, p1, f in zip(ens.models, prior, post, fitted)]
+    comps = {"effect": lambda m: m.effect, "heterogeneity": lambda m: m.heterogeneity,
+             "bias": lambda m: m.bias != "none"}
+    incl = {}
+    for name, has in comps.items():
+        inc = inclusion(models, has)
+        if inc is not None:
+            incl[name] = Inclusion(name, inc.prior_prob, inc.post_prob, inc.bf)
+    mu = mix([m.mu for m in models], post)
+    pred = mix([m.predictive for m in models], post)
+    eff = [m for m in models if m.spec.effect]
+    cond = mix([m.mu for m in eff], np.array([m.post_prob for m in eff])) if eff and sum(
+        m.post_prob for m in eff) > 0 else None
+    plain = [m for m in eff if m.spec.bias == "none"]
+    unadj = mix([m.mu for m in plain], np.array([m.post_prob for m in plain])) if plain and sum(
+        m.post_prob for m in plain) > 0 else None
+    notes = [pri.note] if pri.note else []
+    notes += [f"model {m.name}: log marginal likelihood error estimate {m.log_ml_error:.2g} exceeds "
+              f"{ERROR_GATE:g}; its posterior probability ({m.post_prob:.3g}) is uncertain by a factor of about "
+              f"{np.exp(m.log_ml_error):.3g}" for m in models if m.log_ml_error > ERROR_GATE]
+    return BiasResult(ens.name, measure, int(y.size), pri, models, incl, mu, pred, cond, unadj, notes)
