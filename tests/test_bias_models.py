@@ -43,7 +43,7 @@ def test_priors_scale_to_log_odds_ratio():
     d, lor = default_priors("SMD"), default_priors("OR")
     f = math.pi / math.sqrt(3)
     assert lor.mu.scale == pytest.approx(f * d.mu.scale)
-    assert lor.tau.scale() == pytest.approx(0.15 * f)
+    assert lor.tau.scale_ == pytest.approx(0.15 * f)
     assert lor.pet.scale == d.pet.scale == 1.0
     assert lor.peese.scale == pytest.approx(5.0 / f)
     assert default_priors("MD").note
