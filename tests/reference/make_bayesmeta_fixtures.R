@@ -8,7 +8,10 @@
 # where library(bayesmeta) is available, or set BAYESMETA_R_SOURCE to a file of R code defining bmr() (the
 # generic, bmr.default, bmr.escalc), summary.bmr() and dhalfnormal() as R bayesmeta 3.0 does (R/bmr.R of the CRAN
 # release 3.0, 2022-02-21, with its kldiv() and beta.convert()), and BAYESMETA_R_VERSION to its version. The
-# committed JSON was made the second way: R/bmr.R of bayesmeta 3.0 (CRAN) with the plotting functions left out.
+# committed JSON was made the second way, from R/bmr.R of the CRAN sources of bayesmeta 3.0 with what does not
+# enter these numbers left out (plots, random draws, shrinkage estimates, ML and MAP estimates, minimum Bayes
+# factors, argument checks, named tau priors other than "uniform") and dhalfnormal() written from its definition;
+# its groups (below) ran in parallel and their JSON objects were merged in this file's order.
 # Writes tests/reference/bayesmeta_fixtures.json (a few minutes per analysis: BAYESMETA_FIXTURES_PARTS, e.g.
 # "crins,bucher", runs only those groups and BAYESMETA_FIXTURES_OUT names the output file, so that groups can run
 # in parallel and their JSON objects be merged key by key). Data come from the committed CSV files in tests/reference/;
@@ -30,7 +33,8 @@ if (nzchar(source_file)) {
 }
 
 ref <- "tests/reference"
-parts <- strsplit(Sys.getenv("BAYESMETA_FIXTURES_PARTS", "crins,bucher,roberge,onset,selection,schools,refined_crins,refined_schools,refined_roberge"), ",")[[1]]
+all_parts <- "crins,bucher,roberge,onset,selection,schools,refined_crins,refined_schools,refined_roberge"
+parts <- strsplit(Sys.getenv("BAYESMETA_FIXTURES_PARTS", all_parts), ",")[[1]]
 want <- function(part) part %in% parts
 out_file <- Sys.getenv("BAYESMETA_FIXTURES_OUT", file.path(ref, "bayesmeta_fixtures.json"))
 num <- function(x) unname(as.numeric(x))
