@@ -15,7 +15,9 @@ Coding (as R's ``model.matrix`` with treatment contrasts): a numeric column ente
 indicators of its levels other than the reference level (:func:`bayesmeta.design.reference_level`: the most
 frequent, ties alphabetically), named ``"<column>[<level>]"``, except that in a model without intercept the first
 factor gets an indicator for every level. An interaction multiplies the columns of its parts (names joined by
-``:``). A rank-deficient design is refused with the columns that cause it.
+``:``); a factor in it gets an indicator for every level where the interaction without it is not a term of the
+formula (R's marginality rule), so ``"0 + onset + onset:dose"`` has a dose slope for each onset level. A
+rank-deficient design is refused with the columns that cause it.
 """
 
 from __future__ import annotations
@@ -154,7 +156,7 @@ class Design:
     X: np.ndarray
     names: tuple[str, ...]
     variables: Mapping[str, Variable]
-    full_coded: frozenset[str]
+    full_coded: frozenset[tuple[tuple[str, ...], str]]
 
     @property
     def intercept(self) -> bool:
@@ -228,7 +230,7 @@ def _as_text(series: pd.Series) -> list[str]:
 
 
 def _columns(formula: Formula, variables: Mapping[str, Variable], data: Mapping[str, np.ndarray],
-             full_coded: frozenset[str], k: int) -> tuple[np.ndarray, list[str]]:
+             full_coded: frozenset[tuple[tuple[str, ...], str]], k: int) -> tuple[np.ndarray, list[str]]:
     blocks: list[np.ndarray] = [np.ones((k, 1))] if formula.intercept else []
     names: list[str] = ["mu"] if formula.intercept else []
     for term in formula.terms:
@@ -237,8 +239,7 @@ def _columns(formula: Formula, variables: Mapping[str, Variable], data: Mapping[
             v = variables[c]
             if v.factor:
                 text = np.asarray(data[c]).astype(str)
-                levels = v.levels if c in full_coded and len(term) == 1 else [lv for lv in v.levels
-                                                                              if lv != v.reference]
+                levels = v.levels if (term, c) in full_coded else [lv for lv in v.levels if lv != v.reference]
                 parts = [(f"{c}[{lv}]", (text == lv).astype(float)) for lv in levels]
             else:
                 parts = [(c, np.asarray(data[c], dtype=float))]
@@ -247,6 +248,18 @@ def _columns(formula: Formula, variables: Mapping[str, Variable], data: Mapping[
             blocks.append(x[:, None])
             names.append(name)
     return np.hstack(blocks) if blocks else np.zeros((k, 0)), names
+
+
+def _full_coded(f: Formula, variables: Mapping[str, Variable],
+                first_factor: str | None) -> frozenset[tuple[tuple[str, ...], str]]:
+    """The (term, factor) pairs coded by an indicator for every level, as R's model.matrix does: the first factor
+    of a model without intercept, and a factor in an interaction whose remaining part is not a term itself."""
+    full = {((first_factor,), first_factor)} if (not f.intercept and first_factor) else set()
+    present = {frozenset(t) for t in f.terms}
+    for term in f.terms:
+        if len(term) > 1:
+            full |= {(term, c) for c in term if variables[c].factor and frozenset(term) - {c} not in present}
+    return frozenset(full)
 
 
 def build_design(formula: str | Formula, table: pd.DataFrame, *, file: str | None = None) -> Design:
@@ -259,7 +272,7 @@ def build_design(formula: str | Formula, table: pd.DataFrame, *, file: str | Non
     refs = dict(f.references)
     variables = {c: _variable(table[c], c, c in f.forced, refs.get(c)) for c in f.columns}
     first_factor = next((t[0] for t in f.terms if len(t) == 1 and variables[t[0]].factor), None)
-    full = frozenset({first_factor}) if (not f.intercept and first_factor) else frozenset()
+    full = _full_coded(f, variables, first_factor)
     data = {c: (np.array(_as_text(table[c])) if variables[c].factor else table[c].to_numpy(dtype=float))
             for c in f.columns}
     k = len(table)
