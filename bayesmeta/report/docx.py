@@ -166,6 +166,8 @@ def write_docx(path: Path, title: str, summary: dict[str, Any], sections: Sequen
     from docx.shared import Inches
 
     document = docx.Document()
+    document.core_properties.title = title
+    document.core_properties.author = f"bayesmeta {summary['versions'].get('bayesmeta', '')}".strip()
     page = document.sections[0]
     page.orientation = WD_ORIENT.LANDSCAPE
     page.page_width, page.page_height = page.page_height, page.page_width
