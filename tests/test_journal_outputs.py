@@ -17,6 +17,7 @@ from bayesmeta.cli import main
 from bayesmeta.report.docx import MAIN_FIGURE_SECTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # one quick reanalysis of the HAIC plan, as in test_summary_schema.py
 
 
 @pytest.fixture(scope="module")
