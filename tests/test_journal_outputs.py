@@ -14,7 +14,7 @@ import pytest
 
 import bayesmeta.report.writer as writer
 from bayesmeta.cli import main
-from bayesmeta.report.docx import MAIN_FIGURE_SECTIONS
+from bayesmeta.report.docx import MAIN_FIGURE_SECTIONS, engines_used, methods_paragraph
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow  # one quick reanalysis of the HAIC plan, as in test_summary_schema.py
@@ -98,7 +98,8 @@ def test_the_methods_paragraph_names_priors_engines_gates_and_versions(report):
     methods = texts[texts.index("Methods") + 1]
     for name, prior in summary["priors"].items():
         assert f"'{name}' (mu ~ {prior['mu']}, tau ~ {prior['tau']}; {prior['source'].rstrip('.')})" in methods
-    assert "exact engine" in methods and {o["bayes"]["engine"] for o in summary["outcomes"].values()} == {"exact"}
+    engines = {o["bayes"]["engine"] for o in summary["outcomes"].values() if o["bayes"]}
+    assert engines == {"exact"} and all(f"the {e} engine" in methods for e in engines)
     assert "No MCMC cross-check was run for this report (quick run)" in methods  # quick: no NUTS, no gates
     for package in ("bayesmeta", "numpy", "scipy", "pymc", "arviz"):
         assert f"{package} {summary['versions'][package]}" in methods
@@ -149,3 +150,16 @@ def test_csv_tables_match_summary(report):
     assert [r[:3] for r in priors] == [[n, p["mu"], p["tau"]] for n, p in summary["priors"].items()]
     versions = dict(_csv(next(tables.glob("methods_3_package_versions*.csv")))[1:])
     assert versions == summary["versions"]
+
+
+def test_the_methods_paragraph_states_the_nuts_gates_when_nuts_ran(report):
+    _, summary, _ = report
+    with_nuts = json.loads(json.dumps(summary))
+    with_nuts["outcomes"]["OS"]["mcmc"] = {"chains": 2}  # as if the OS model had been cross-checked by NUTS
+    text = methods_paragraph(with_nuts)
+    settings = summary["mcmc_settings"]
+    # the gates of Vehtari et al. 2021: rank-normalised R-hat < 1.01, bulk and tail ESS >= 400, no divergences
+    assert "R-hat < 1.01, bulk and tail effective sample sizes >= 400 and no divergent transitions" in text
+    assert f"{settings['chains']} chains of {settings['tune']} tuning and {settings['draws']} draws" in text
+    assert "for Overall survival;" in text and "No MCMC cross-check" not in text
+    assert engines_used(with_nuts) == ["exact", "NUTS"] and engines_used(summary) == ["exact"]

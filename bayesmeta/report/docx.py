@@ -85,12 +85,14 @@ def methods_paragraph(summary: dict[str, Any]) -> str:
     mc = summary["mcmc_settings"]
     nuts = [o["label"] for o in summary["outcomes"].values() if o.get("mcmc")]
     versions = summary["versions"]
+    main = [e for e in engines_used(summary) if e != "NUTS"]
     software = ", ".join(f"{k} {versions[k]}" for k in METHODS_PACKAGES if k in versions)
     text = (
         f"We reanalysed the published meta-analysis with a Bayesian normal-normal hierarchical model "
         f"(y_i ~ N(theta_i, s_i^2), theta_i ~ N(mu, tau^2); likelihood: {', '.join(likelihoods)}), with ratio "
-        f"measures analysed on the log scale. Posteriors were computed by the exact engine (numerical integration "
-        f"over tau [1]). The main prior was {described[0]}"
+        f"measures analysed on the log scale. Posteriors were computed by the {' and '.join(main)} engine"
+        + (" (numerical integration over tau [1])" if "exact" in main else "")
+        + f". The main prior was {described[0]}"
         + (f"; sensitivity analyses used {'; '.join(described[1:])}" if len(described) > 1 else "")
         + f". We report posterior medians with {level} equal-tailed credible intervals, the "
         f"{level} predictive interval for the effect in a new study, and posterior probabilities of effects beyond "
