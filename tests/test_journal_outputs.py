@@ -163,3 +163,14 @@ def test_the_methods_paragraph_states_the_nuts_gates_when_nuts_ran(report):
     assert f"{settings['chains']} chains of {settings['tune']} tuning and {settings['draws']} draws" in text
     assert "for Overall survival;" in text and "No MCMC cross-check" not in text
     assert engines_used(with_nuts) == ["exact", "NUTS"] and engines_used(summary) == ["exact"]
+
+
+def test_the_document_carries_no_time_of_writing(report):
+    """Same inputs, same bytes: every zip member and the document properties carry fixed dates."""
+    import zipfile
+
+    folder, _, document = report
+    with zipfile.ZipFile(folder / "report.docx") as z:
+        assert {info.date_time for info in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+    assert document.core_properties.created.year == 2000
+    assert document.core_properties.modified.year == 2000

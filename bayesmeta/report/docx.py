@@ -6,7 +6,10 @@ so every number is one of summary.json's at the printed precision; nothing is re
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import io
 import re
+import zipfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -169,6 +172,7 @@ def write_docx(path: Path, title: str, summary: dict[str, Any], sections: Sequen
 
     document = docx.Document()
     document.core_properties.title = title
+    document.core_properties.created = document.core_properties.modified = _FIXED_TIME
     document.core_properties.author = f"bayesmeta {summary['versions'].get('bayesmeta', '')}".strip()
     page = document.sections[0]
     page.orientation = WD_ORIENT.LANDSCAPE
@@ -189,8 +193,24 @@ def write_docx(path: Path, title: str, summary: dict[str, Any], sections: Sequen
     document.add_heading("References", level=1)
     for i, ref in enumerate(REFERENCES, 1):
         document.add_paragraph(f"[{i}] {ref}")
-    document.save(str(path))
+    buffer = io.BytesIO()
+    document.save(buffer)
+    path.write_bytes(_fixed_zip_times(buffer.getvalue()))
     return path
+
+
+# The same inputs give the same bytes: a fixed time in the document properties and on every zip entry.
+_FIXED_TIME = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def _fixed_zip_times(data: bytes) -> bytes:
+    """The .docx package ``data`` rewritten with every member dated 1980-01-01 (zip's epoch)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0)), src.read(info.filename),
+                         compress_type=zipfile.ZIP_DEFLATED)
+    return out.getvalue()
 
 
 def write_journal_outputs(folder: Path, title: str, summary: dict[str, Any], sections: Sequence[Section],
