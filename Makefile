@@ -29,8 +29,11 @@ GALLERY := magnesium_mi parkinson_offtime glp1_mace
 gallery: reanalysis
 	@for c in $(GALLERY); do $(BIN)/bayesmeta reanalyze models/gallery/$$c.toml --out reports/$$c || exit 1; done
 
+# The suite on TEST_WORKERS processes (pytest-xdist); tests/conftest.py keeps files that share fixtures together.
+TEST_WORKERS ?= 2
+
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -1,6 +1,7 @@
 """Shared by the tests: bayesmeta's caches (compiled models, results, figures, report notes) go to a temporary
-folder for the session unless BAYESMETA_CACHE_DIR is already set, so tests neither read nor fill the user's; and
-the paths and plan-declared vocabulary of the first case (the HAIC meta-analysis in data/)."""
+folder for the session unless BAYESMETA_CACHE_DIR is already set, so tests neither read nor fill the user's; the
+paths and plan-declared vocabulary of the first case (the HAIC meta-analysis in data/); reports that several test
+files read, computed once (synthetic_report, haic_report); and how pytest-xdist workers split the suite."""
 
 from __future__ import annotations
 
@@ -10,10 +11,20 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
+
 if not os.environ.get("BAYESMETA_CACHE_DIR"):
     _folder = tempfile.mkdtemp(prefix="bayesmeta-test-cache-")
     os.environ["BAYESMETA_CACHE_DIR"] = _folder
+    os.environ["BAYESMETA_TEST_CACHE_DIR"] = _folder  # ours: pytest-xdist workers each take a subfolder of it
     atexit.register(shutil.rmtree, _folder, ignore_errors=True)
+elif os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("BAYESMETA_TEST_CACHE_DIR") == os.environ[
+        "BAYESMETA_CACHE_DIR"]:
+    # a worker of `pytest -n N` inherits the controller's folder: one subfolder per worker, so that no two
+    # processes write the same cache entries (the controller removes the whole folder at exit)
+    _folder = os.path.join(os.environ["BAYESMETA_CACHE_DIR"], os.environ["PYTEST_XDIST_WORKER"])
+    os.makedirs(_folder, exist_ok=True)
+    os.environ["BAYESMETA_CACHE_DIR"] = os.environ["BAYESMETA_TEST_CACHE_DIR"] = _folder
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT / "data"
@@ -42,3 +53,88 @@ def haic_effects_for(outcome: str):
 
     studies, outcomes = haic_tables()
     return effects_for(outcome, outcomes, studies)
+
+
+# -- reports shared by several test files (computed once per session, or once per pytest-xdist worker) ----------
+# Tests read these folders; a test that changes one works on a copy. Under pytest-xdist the files using them share
+# a worker (XDIST_GROUPS below).
+SYNTHETIC_PLAN = ROOT / "tests" / "reference" / "reanalysis_synthetic" / "plan.toml"
+
+
+@pytest.fixture(scope="session")
+def synthetic_report(tmp_path_factory):
+    """`bayesmeta reanalyze` (in this process) of the synthetic plan run twice with one result cache folder: a
+    fresh run, then a cached one. Returns (report folder, cache folder, the two exit codes, the two summary.json
+    contents). The first run also fills the session's figure store with this plan's figures."""
+    from bayesmeta.cli import main
+
+    base = tmp_path_factory.mktemp("synthetic")
+    out, cache = base / "report", base / "cache"
+    codes, summaries = [], []
+    for _ in range(2):
+        codes.append(main(["reanalyze", str(SYNTHETIC_PLAN), "--out", str(out), "--cache-dir", str(cache),
+                           "--quiet"]))
+        summaries.append((out / "summary.json").read_bytes())
+    return out, cache, codes, summaries
+
+
+@pytest.fixture(scope="session")
+def haic_report(tmp_path_factory):
+    """The first case's plan (models/haic.toml) with a short NUTS cross-check (400 tuning steps and 400 draws
+    per chain), run once by run_plan and written by write_report. Returns (plan, ReportFiles)."""
+    from bayesmeta.plan import load_plan
+    from bayesmeta.reanalysis import run_plan
+    from bayesmeta.report import write_report
+
+    plan = load_plan(HAIC_PLAN).with_mcmc(draws=400, tune=400)
+    files = write_report(run_plan(plan), tmp_path_factory.mktemp("haic") / "haic")
+    return plan, files
+
+
+# -- pytest-xdist (`make test`: `pytest -n 2 --dist loadfile --no-loadscope-reorder`) -----------------------------
+# Each test file runs whole on one worker, so its module-scoped fixtures are computed once, and the files of a
+# group in XDIST_GROUPS share a worker: they use the same session fixtures above, or NUTS models of the same
+# structure (compiled once per worker: bayesmeta.mcmc.compiled keeps them in the process and in the worker's
+# cache folder; test_mcmc compiles the 16-slot normal model that the HAIC reanalysis of haic_report loads). The
+# groups and files in XDIST_LONGEST_FIRST take the most CPU time and are handed out first, so that no long one
+# starts last; the other files follow in their usual order. (pytest-xdist's own xdist_group marks are not used:
+# pytest-xdist 3.8 records them in an attribute that pytest 9 no longer reads.)
+XDIST_GROUPS = {
+    "reports": ("test_cache.py", "test_mcmc.py", "test_report.py", "test_report_browser.py",
+                "test_summary_schema.py"),
+    "binomial-nuts": ("test_cli.py", "test_vocabulary.py"),
+}
+XDIST_LONGEST_FIRST = ("reports", "binomial-nuts", "test_output_folder.py", "test_mcmc_binomial.py",
+                       "test_mcmc_diskcache.py", "test_wheel.py", "test_gallery.py", "test_init.py",
+                       "test_reanalysis.py", "test_quiet.py", "test_notebook.py", "test_input_reliability.py")
+_GROUP_OF = {name: group for group, names in XDIST_GROUPS.items() for name in names}
+
+
+def xdist_unit(nodeid: str) -> str:
+    """The unit of work a test belongs to: its file's group, else its file."""
+    path = nodeid.split("::", 1)[0]
+    return _GROUP_OF.get(path.rsplit("/", 1)[-1], path)
+
+
+def _unit_rank(unit: str) -> int:
+    name = unit.rsplit("/", 1)[-1]
+    return XDIST_LONGEST_FIRST.index(name) if name in XDIST_LONGEST_FIRST else len(XDIST_LONGEST_FIRST)
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # every worker collects, in the same order: longest units first
+        items.sort(key=lambda item: _unit_rank(xdist_unit(item.nodeid)))
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadfile` with the files of a group as one unit (see XDIST_GROUPS)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class GroupedFileScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_unit(nodeid)
+
+    return GroupedFileScheduling(config, log)

@@ -193,11 +193,11 @@ def test_plain_data_round_trip_keeps_types():
     assert os.fspath(back["p"]) == "x/y.csv"
 
 
-def test_figures_are_reused_only_for_unchanged_inputs_and_intact_entries(plan, tmp_path):
+def test_figures_are_reused_only_for_unchanged_inputs_and_intact_entries(plan, computed, tmp_path):
     from bayesmeta.report.figure_cache import FigureStore
     from bayesmeta.report.figures import PNG_DPI, FigureJob, figure_specs
 
-    result = run_plan(plan, parallel=False, cache=ResultCache(tmp_path / "results"))
+    result = run_plan(plan, parallel=False, cache=ResultCache(computed[0]))  # the stored reanalysis
     specs = figure_specs(result)[:3]
     store_root = tmp_path / "figures"
 
@@ -242,11 +242,16 @@ def test_a_report_folder_is_current_only_with_its_own_note_and_unchanged_files(t
     assert not report_is_current(folder, "k")
 
 
-def test_an_unchanged_rerun_keeps_the_report_and_a_changed_one_rewrites_it(tmp_path, monkeypatch, capsys):
+def test_an_unchanged_rerun_keeps_the_report_and_a_changed_one_rewrites_it(synthetic_report, tmp_path, monkeypatch,
+                                                                           capsys):
     import shutil
 
+    from bayesmeta.cachedir import cache_dir
     from bayesmeta.cli import main
 
+    # a user cache without results or report notes; its figure store holds this plan's figures (drawn by
+    # conftest.synthetic_report), so that only the changed run below draws them
+    shutil.copytree(cache_dir("figures"), tmp_path / "user-cache" / "figures")
     monkeypatch.setenv("BAYESMETA_CACHE_DIR", str(tmp_path / "user-cache"))
     project = tmp_path / "synthetic"
     shutil.copytree(SYNTHETIC.parent, project)

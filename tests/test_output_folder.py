@@ -284,9 +284,8 @@ def test_the_run_after_a_killed_one_completes_and_cleans_up(project):
     proc.communicate(timeout=60)
     assert json.loads((out / "summary.json").read_text()) == {"run": "previous"}
     assert (project / ".report.lock").exists()  # stale: its owner is dead
-    done = _start(project, "report")
-    stdout, stderr = done.communicate(timeout=900)
-    assert done.returncode == 0, stderr.decode()
+    # the next run (here in this process: what matters is the dead process's lock and leftovers) completes
+    assert main(["reanalyze", "plan.toml", "--out", "report", "--quiet", "--no-cache"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["outcomes"].keys() == {"AE"}
     assert of.is_report_folder(out) and (out / "report.html").is_file()

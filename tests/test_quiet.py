@@ -30,8 +30,12 @@ def test_only_the_known_warning_is_silenced():
 
 
 def _import_arviz(tmp_path, prelude: str) -> str:
-    # ArviZ warns on the first import of the day, remembered in the user cache: give it a fresh one
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    # ArviZ warns on the first import of the day, remembered in the user cache: give it a fresh one. Matplotlib
+    # keeps its font list in this process's cache folder (else it rebuilds it, and a rebuild slower than 5 s on a
+    # loaded machine prints "Matplotlib is building the font cache")
+    import matplotlib
+
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "MPLCONFIGDIR": matplotlib.get_cachedir()}
     code = f"{prelude}\nimport arviz"
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stderr
 

@@ -23,15 +23,10 @@ PLAN = ROOT / "tests" / "reference" / "reanalysis_synthetic" / "plan.toml"
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """Run the CLI twice on the synthetic plan with one cache folder: a fresh run, then a cached one."""
-    base = tmp_path_factory.mktemp("report")
-    out, cache = base / "report", base / "cache"
-    codes, summaries = [], []
-    for _ in range(2):
-        codes.append(main(["reanalyze", str(PLAN), "--out", str(out), "--cache-dir", str(cache), "--quiet"]))
-        summaries.append((out / "summary.json").read_bytes())
-    return out, cache, codes, summaries
+def built(synthetic_report):
+    """The CLI run twice on the synthetic plan with one cache folder: a fresh run, then a cached one
+    (conftest.synthetic_report, shared with test_report_browser and test_cache)."""
+    return synthetic_report
 
 
 def test_the_command_prints_the_pooled_comparison(built, capsys):

@@ -17,13 +17,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bayesmeta.plan import load_plan
-from bayesmeta.reanalysis import run_plan
-from bayesmeta.report import write_report
 from bayesmeta.report.sections import SECTION_TITLES
 
-ROOT = Path(__file__).resolve().parents[1]
-PLAN = ROOT / "tests" / "reference" / "reanalysis_synthetic" / "plan_one_outcome.toml"
 MARKER = re.compile(r'<div id="report-check"([^>]*)>')
 
 
@@ -47,10 +42,9 @@ def loaded_marker(page: Path, profile: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("browser") / "report"
-    write_report(run_plan(load_plan(PLAN), parallel=False), out)
-    return out
+def report(synthetic_report) -> Path:
+    """The synthetic plan's report (conftest.synthetic_report, shared with test_report and test_cache)."""
+    return synthetic_report[0]
 
 
 def test_every_figure_loads_and_no_section_is_empty(report, tmp_path):
@@ -77,16 +71,15 @@ def test_the_check_catches_a_broken_figure_and_an_empty_section(report, tmp_path
 
 
 @pytest.mark.slow
-def test_haic_plan_end_to_end(tmp_path):
-    """The whole HAIC plan with a short NUTS cross-check: the report builds, its numbers are the library's, and
-    it loads in Chromium with every figure and section."""
+def test_haic_plan_end_to_end(haic_report, tmp_path):
+    """The whole HAIC plan with a short NUTS cross-check (conftest.haic_report, shared with
+    test_summary_schema): the report builds, its numbers are the library's, and it loads in Chromium with every
+    figure and section."""
     from bayesmeta.data import load_outcomes, load_studies
     from bayesmeta.effects import effects_for
     from bayesmeta.exact import fit_exact
 
-    plan = load_plan(ROOT / "models" / "haic.toml").with_mcmc(draws=400, tune=400)
-    result = run_plan(plan)
-    files = write_report(result, tmp_path / "haic")
+    plan, files = haic_report
     s = json.loads(files.summary.read_text())
     timings = json.loads((files.folder / "timings.json").read_text())
     assert any(key.endswith("sampling_seconds") for key in timings)

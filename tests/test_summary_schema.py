@@ -1,6 +1,6 @@
 """summary.json against its schema (bayesmeta/resources/summary.schema.json): the first case's summary (models/
-haic.toml, quick mode) is valid, and summaries missing what the schema requires are not. The gallery's summaries
-are checked in test_gallery.py."""
+haic.toml with its short NUTS cross-check, shared with test_report_browser.py) is valid, and summaries missing
+what the schema requires are not. The gallery's summaries (quick mode) are checked in test_gallery.py."""
 
 from __future__ import annotations
 
@@ -11,18 +11,14 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from bayesmeta.cli import main
-
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((ROOT / "bayesmeta" / "resources" / "summary.schema.json").read_text())
 
 
 @pytest.fixture(scope="module")
-def summary(tmp_path_factory):
-    out = tmp_path_factory.mktemp("haic") / "report"
-    assert main(["reanalyze", str(ROOT / "models" / "haic.toml"), "--out", str(out), "--quick", "--no-cache",
-                 "--quiet"]) == 0
-    return json.loads((out / "summary.json").read_text())
+def summary(haic_report):
+    _, files = haic_report
+    return json.loads(files.summary.read_text())
 
 
 def test_the_schema_is_a_valid_draft_2020_12_schema():
