@@ -301,9 +301,22 @@ def _egger_rows(analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame) -
         out.append(_row(a.name, "egger", "Egger test p", k_published=k_pub, k_used=a.k, published=pub,
                         published_value=r.p_value, recomputed=rec,
                         recomputed_value=None if egger is None else egger.pval, recomputed_method="Egger 1997",
-                        bayesian="no Bayesian counterpart computed", plain=plain))
+                        plain=plain, **_bayes_bias(a)))
         out += _bias_adjusted_rows(a)
     return out
+
+def _bayes_bias(a: OutcomeAnalysis) -> dict[str, Any]:
+    """The Bayesian counterpart of Egger's test: the posterior probability of the models with a bias component
+    and its inclusion Bayes factor (the report's [bias] ensemble), when the ensemble was fitted and has one."""
+    inc = (a.bias or {}).get("inclusion", {}).get("bias")
+    if inc is None:
+        return {"bayesian": "no Bayesian counterpart computed"}
+    bf = inc["bf"]
+    bf_text = "inf" if bf is None or not math.isfinite(bf) else f"{bf:.2f}"
+    return {"bayesian": f"P(bias) = {inc['post_prob']:.2f} (prior {inc['prior_prob']:.2f}); inclusion BF "
+                        f"{bf_text} ({a.bias['ensemble']} ensemble)",
+            "bayesian_value": inc["post_prob"], "bayesian_statement": "P(publication bias | data)"}
+
 
 def _bias_adjusted_rows(a: OutcomeAnalysis) -> list[dict[str, Any]]:
     """Trim-and-fill and PET-PEESE beside the paper's Egger test (recomputed only; the paper reports neither)."""
