@@ -1,139 +1,62 @@
-"""The report's "Publication bias and model averaging" section (the plan's [bias] section): its numbers equal a
-direct bayesmeta.bias.fit_bias call on the same effects (signs flipped where benefit lies below the null), its
-figures exist, summary.json validates against the schema, the comparison table's Egger row carries the Bayesian
-counterpart, and bad [bias] values give a one-line error naming the key."""
+"""The plan's [bias] section and the per-outcome bias analysis of the reanalysis: defaults, one-line errors naming
+the key for bad values, and bayesmeta.reanalysis.bias.bias_analysis against a direct bayesmeta.bias.fit_bias call
+(signs flipped where benefit lies below the null, kept where it lies above). The report's section, figures and
+summary.json are checked on the synthetic reanalysis in tests/test_report.py."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import jsonschema
 import numpy as np
 import pytest
 
+from bayesmeta.benefit import Benefit
 from bayesmeta.bias import fit_bias
-from bayesmeta.cli import main
+from bayesmeta.effect_data import EffectData
 from bayesmeta.errors import InputError
-from bayesmeta.plan import load_plan
-from bayesmeta.reanalysis.bias import bias_ensemble
-from bayesmeta.report.formatting import interval, prob
+from bayesmeta.plan import BiasPlan, load_plan
+from bayesmeta.reanalysis.bias import bias_analysis, bias_ensemble
 
 ROOT = Path(__file__).resolve().parents[1]
 SYNTHETIC = ROOT / "tests" / "reference" / "reanalysis_synthetic"
-SCHEMA = json.loads((ROOT / "bayesmeta" / "resources" / "summary.schema.json").read_text())
+# dat.bcg (metafor): log RR and its standard error of the 13 BCG trials
+BCG = np.array([[-0.8893, 0.5706], [-1.5854, 0.4411], [-1.3481, 0.4158], [-1.4416, 0.1413], [-0.2175, 0.2267],
+                [-0.7861, 0.0841], [-1.6209, 0.2238], [0.0120, 0.0630], [-0.4694, 0.2367], [-1.3713, 0.2703],
+                [-0.3394, 0.1119], [0.4459, 0.7276], [-0.0173, 0.2668]])
 
 
 def small_plan(folder: Path, bias: str) -> Path:
-    """The synthetic plan's AE (BCG, RR, benefit below 1, k = 13) and ORR (RR, benefit above 1, k = 5) outcomes
-    with nothing but the per-outcome essentials, and the given [bias] section."""
+    """The synthetic plan's AE and ORR outcomes with the given [bias] section."""
     files = {key: SYNTHETIC / f"{key}.{ext}" for key, ext in
              (("studies", "csv"), ("outcomes", "csv"), ("published", "csv"), ("priors", "toml"))}
-    text = f"""title = "Bias section test"
-seed = 7
+    path = folder / "plan.toml"
+    path.write_text(f"""title = "Bias section test"
 [data]
 studies = "{files['studies']}"
 outcomes = "{files['outcomes']}"
 published = "{files['published']}"
 priors = "{files['priors']}"
-control_arm = "control"
-pooling = "I2_rule"
 [priors]
 main = "weakly_informative"
 [outcomes.AE]
-label = "BCG trials"
 measure = "RR"
 benefit = "below"
 thresholds = [1.0]
 [outcomes.ORR]
-label = "Response rate"
 measure = "RR"
 benefit = "above"
 thresholds = [1.0]
-[monitoring]
-outcomes = []
-[mcmc]
-outcomes = []
 {bias}
-"""
-    path = folder / "plan.toml"
-    path.write_text(text)
+""")
     return path
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    base = tmp_path_factory.mktemp("bias_report")
-    plan = small_plan(base, '[bias]\nmin_k = 5\nensemble = "pet-peese"')
-    out = base / "report"
-    assert main(["reanalyze", str(plan), "--out", str(out), "--quick", "--no-cache", "--quiet"]) == 0
-    return out, json.loads((out / "summary.json").read_text())
-
-
-@pytest.mark.parametrize("name, flipped", [("AE", True), ("ORR", False)])
-def test_the_section_numbers_equal_a_direct_fit(built, name, flipped):
-    _, summary = built
-    o = summary["outcomes"][name]
-    b = o["bias"]
-    yi = np.array([e["yi"] for e in o["effects"]])
-    sei = np.array([e["sei"] for e in o["effects"]])
-    direct = fit_bias(-yi if flipped else yi, sei, measure="RR", ensemble=bias_ensemble("pet-peese"))
-    sign = -1.0 if flipped else 1.0
-    assert b["flipped"] is flipped and b["k"] == len(yi) == o["k"]
-    assert [m["model"] for m in b["models"]] == [m.name for m in direct.models]
-    np.testing.assert_allclose([m["post_prob"] for m in b["models"]], [m.post_prob for m in direct.models],
-                               rtol=1e-9, atol=1e-15)
-    np.testing.assert_allclose([m["prior_prob"] for m in b["models"]], [m.prior_prob for m in direct.models])
-    for component in ("effect", "heterogeneity", "bias"):
-        assert b["inclusion"][component]["bf"] == pytest.approx(direct.inclusion[component].bf, rel=1e-9)
-        assert b["inclusion"][component]["post_prob"] == pytest.approx(direct.inclusion[component].post_prob)
-    lo, hi = direct.mu.interval(0.95)
-    mu = b["mu"]["analysis"]
-    assert mu["median"] == pytest.approx(sign * direct.mu.median(), abs=1e-12)
-    assert (mu["ci_lower"], mu["ci_upper"]) == pytest.approx(sorted([sign * lo, sign * hi]), abs=1e-12)
-    assert b["mu_atom_at_0"] == pytest.approx(direct.mu.atom)
-    assert b["mu_unadjusted"]["analysis"]["median"] == pytest.approx(sign * direct.mu_unadjusted.median(), abs=1e-12)
-    for key in ("median", "ci_lower", "ci_upper"):
-        assert b["mu"]["reported"][key] == pytest.approx(np.exp(mu[key]))
-    # the unadjusted effect lies near the exact engine's random-effects posterior (different priors: RoBMA's
-    # N(0, (pi/sqrt(3))^2) and InvGamma(1, 0.15 * pi/sqrt(3)) against the plan's normal(0, 4), half-normal(0.5))
-    assert abs(b["mu_unadjusted"]["analysis"]["median"] - o["bayes"]["mu"]["median"]) < 0.1
-
-
-def test_the_report_writes_the_section_and_its_figures(built):
-    out, summary = built
-    md = (out / "report.md").read_text()
-    section = md.split("## Publication bias and model averaging", 1)[1].split("\n## ", 1)[0]
-    for name in ("AE", "ORR"):
-        b = summary["outcomes"][name]["bias"]
-        mu, un = b["mu"]["reported"], b["mu_unadjusted"]["reported"]
-        assert interval(mu["median"], mu["ci_lower"], mu["ci_upper"]) in section
-        assert interval(un["median"], un["ci_lower"], un["ci_upper"]) in section
-        assert f"bias {b['inclusion']['bias']['bf']:.3g} (posterior probability " \
-               f"{prob(b['inclusion']['bias']['post_prob'])})" in section
-    figures = {f["id"]: f for f in summary["figures"]}
-    for fid in ("bias_funnel_AE", "bias_models_AE", "bias_funnel_ORR", "bias_models_ORR"):
-        assert figures[fid]["section"] == "bias"
-        assert (out / figures[fid]["png"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert f"]({figures[fid]['png']})" in section
-
-
-def test_the_summary_validates_and_the_egger_row_has_its_bayesian_counterpart(built):
-    _, summary = built
-    jsonschema.Draft202012Validator(SCHEMA).validate(summary)
-    egger = [r for r in summary["comparison"] if r["outcome"] == "AE" and r["analysis"] == "egger"]
-    inc = summary["outcomes"]["AE"]["bias"]["inclusion"]["bias"]
-    assert len(egger) == 1 and egger[0]["bayesian_value"] == pytest.approx(inc["post_prob"])
-    assert f"P(bias) = {inc['post_prob']:.2f}" in egger[0]["bayesian"]
-    assert f"inclusion BF {inc['bf']:.2f}" in egger[0]["bayesian"]
-
-
-def test_outcomes_below_min_k_or_disabled_are_skipped_with_the_reason(tmp_path):
+def test_defaults_and_choices(tmp_path):
     plan = load_plan(small_plan(tmp_path, ""))
-    assert plan.bias.enabled and plan.bias.min_k == 10 and plan.bias.ensemble == "pet-peese"
-    assert plan.bias.outcomes == ("AE", "ORR")
-    off = load_plan(small_plan(tmp_path, "[bias]\nenabled = false\noutcomes = [\"AE\"]"))
-    assert not off.bias.enabled and off.bias.outcomes == ("AE",)
+    assert plan.bias == BiasPlan(enabled=True, outcomes=("AE", "ORR"), min_k=10, ensemble="pet-peese")
+    chosen = load_plan(small_plan(tmp_path, '[bias]\nenabled = false\noutcomes = ["AE"]\nmin_k = 3\n'
+                                            'ensemble = "psma"'))
+    assert chosen.bias == BiasPlan(enabled=False, outcomes=("AE",), min_k=3, ensemble="psma")
 
 
 @pytest.mark.parametrize("section, key", [
@@ -149,3 +72,35 @@ def test_bad_bias_values_give_a_one_line_error_naming_the_key(tmp_path, section,
         load_plan(small_plan(tmp_path, f"[bias]\n{section}"))
     text = str(err.value)
     assert f"key '{key}'" in text and "\n" not in text
+
+
+def test_the_pet_peese_ensemble_is_psma_without_its_selection_models():
+    ens = bias_ensemble("pet-peese")
+    prior = dict(zip((m.name for m in ens.models), ens.prior_probabilities()))
+    assert len(prior) == 12 and sum(prior.values()) == pytest.approx(1.0)
+    assert prior["H1 RE none"] == pytest.approx(1 / 8) and prior["H0 FE PET"] == pytest.approx(1 / 16)
+    assert sum(p for name, p in prior.items() if not name.endswith("none")) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("benefit", [Benefit.BELOW, Benefit.ABOVE])
+def test_bias_analysis_equals_a_direct_fit_with_the_direction_of_benefit(benefit):
+    yi, sei = BCG[:, 0], BCG[:, 1]
+    data = EffectData(study=tuple(f"s{i}" for i in range(len(yi))), yi=yi, sei=sei, measure="RR", benefit=benefit)
+    out = bias_analysis(data, BiasPlan(ensemble="pet-peese"), 0.95)
+    sign = -1.0 if benefit.below else 1.0
+    direct = fit_bias(sign * yi, sei, measure="RR", ensemble=bias_ensemble("pet-peese"))
+    assert out["flipped"] is benefit.below and out["ensemble"] == "pet-peese" and out["k"] == 13
+    np.testing.assert_allclose([m["post_prob"] for m in out["models"]], [m.post_prob for m in direct.models],
+                               rtol=1e-12, atol=1e-300)
+    assert out["inclusion"]["bias"]["bf"] == pytest.approx(direct.inclusion["bias"].bf, rel=1e-12)
+    lo, hi = direct.mu.interval(0.95)
+    mu = out["mu"]["analysis"]
+    assert mu["median"] == pytest.approx(sign * direct.mu.median(), abs=1e-12)
+    assert [mu["ci_lower"], mu["ci_upper"]] == pytest.approx(sorted([sign * lo, sign * hi]), abs=1e-12)
+    assert mu["mean"] == pytest.approx(sign * direct.mu.mean()) and mu["sd"] == pytest.approx(direct.mu.std())
+    for key in ("median", "ci_lower", "ci_upper"):
+        assert out["mu"]["reported"][key] == pytest.approx(np.exp(mu[key]))
+    unadj = out["mu_unadjusted"]["analysis"]
+    assert unadj["median"] == pytest.approx(sign * direct.mu_unadjusted.median(), abs=1e-12)
+    h1re = next(m for m in out["models"] if m["model"] == "H1 RE none")["mu"]["analysis"]
+    assert h1re["median"] == pytest.approx(sign * direct.models[3].mu.median(), abs=1e-12)
