@@ -1,5 +1,6 @@
 """Every analysis of one outcome: frequentist pooling, the exact posterior and its probability statements,
-meta-regression, predictive checks, prior sensitivity, influence, sequential monitoring and TSA."""
+meta-regression, predictive checks, prior sensitivity, influence, sequential monitoring, TSA, and Bayesian model
+averaging over publication bias (the plan's [bias] section)."""
 
 from __future__ import annotations
 
