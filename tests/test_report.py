@@ -290,3 +290,5 @@ def test_bias_section_numbers_equal_a_direct_fit_and_its_figures_exist(built):
     egger = [r for r in summary["comparison"] if r["outcome"] == "AE" and r["analysis"] == "egger"]
     assert len(egger) == 1 and egger[0]["bayesian_value"] == pytest.approx(inc["post_prob"])
     assert f"P(bias) = {inc['post_prob']:.2f}" in egger[0]["bayesian"]
+    pet = [r for r in summary["comparison"] if r["outcome"] == "AE" and r["analysis"] == "pet_peese"]
+    assert len(pet) == 1 and pet[0]["bayesian_value"] == pytest.approx(b["mu"]["reported"]["median"])

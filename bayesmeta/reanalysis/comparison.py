@@ -318,6 +318,16 @@ def _bayes_bias(a: OutcomeAnalysis) -> dict[str, Any]:
             "bayesian_value": inc["post_prob"], "bayesian_statement": "P(publication bias | data)"}
 
 
+def _bayes_averaged(a: OutcomeAnalysis) -> dict[str, Any]:
+    """Beside PET-PEESE's adjusted effect: the bias ensemble's model-averaged effect (reported scale)."""
+    if not a.bias:
+        return {"bayesian": "no Bayesian counterpart computed"}
+    mu = a.bias["mu"]["reported"]
+    return {"bayesian": f"model-averaged {_ci_text(mu['median'], mu['ci_lower'], mu['ci_upper'])} "
+                        f"({a.bias['ensemble']} ensemble)",
+            "bayesian_value": mu["median"], "bayesian_statement": "model-averaged posterior median"}
+
+
 def _bias_adjusted_rows(a: OutcomeAnalysis) -> list[dict[str, Any]]:
     """Trim-and-fill and PET-PEESE beside the paper's Egger test (recomputed only; the paper reports neither)."""
     o = a.plan
@@ -342,7 +352,7 @@ def _bias_adjusted_rows(a: OutcomeAnalysis) -> list[dict[str, Any]]:
         out.append(_row(a.name, "pet_peese", f"PET-PEESE {o.measure}", k_used=a.k, recomputed=rec,
                         recomputed_value=show(pp.estimate),
                         recomputed_method="Stanley & Doucouliagos 2014 (PEESE if PET's p < 0.10)",
-                        bayesian="no Bayesian counterpart computed", status="not reported by the paper",
+                        **_bayes_averaged(a), status="not reported by the paper",
                         plain=f"{o.label}: the effect of an infinitely precise study, by {pp.selected} (PET's "
                               f"intercept {_p_text(pet.pval)}), is {o.measure} {adjusted}."))
     return out
