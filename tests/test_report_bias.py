@@ -104,3 +104,16 @@ def test_bias_analysis_equals_a_direct_fit_with_the_direction_of_benefit(benefit
     assert unadj["median"] == pytest.approx(sign * direct.mu_unadjusted.median(), abs=1e-12)
     h1re = next(m for m in out["models"] if m["model"] == "H1 RE none")["mu"]["analysis"]
     assert h1re["median"] == pytest.approx(sign * direct.models[3].mu.median(), abs=1e-12)
+
+
+def test_the_model_probability_figure_draws_each_models_prior_and_posterior():
+    from bayesmeta.plots.bias import plot_model_probabilities
+
+    models = [{"model": "H0 FE none", "prior_prob": 0.25, "post_prob": 0.05},
+              {"model": "H1 RE PET", "prior_prob": 0.75, "post_prob": 0.95}]
+    fig = plot_model_probabilities(models, notes=["inclusion BF bias: 6.33"], title="t")
+    (ax,) = fig.axes
+    widths = sorted(round(p.get_width(), 12) for p in ax.patches)
+    assert widths == [0.05, 0.25, 0.75, 0.95]
+    top_down = sorted(zip(ax.get_yticks(), (t.get_text() for t in ax.get_yticklabels())), reverse=True)
+    assert [label for _, label in top_down] == ["H0 FE none", "H1 RE PET"]  # the ensemble's order from the top
