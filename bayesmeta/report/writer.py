@@ -14,6 +14,7 @@ from typing import Any
 from bayesmeta.output_folder import OutputFolder
 from bayesmeta.reanalysis import ReanalysisResult
 from bayesmeta.report.figure_cache import FigureStore
+from bayesmeta.report.docx import write_journal_outputs
 from bayesmeta.report.figures import FigureJob, figure_specs
 from bayesmeta.report.html import render_html
 from bayesmeta.report.markdown import render_markdown
@@ -114,6 +115,7 @@ class ReportWriter:
                         f"{result.plan.path.name}; every number is in summary.json.")
             (self.tmp / "report.html").write_text(render_html(title, sections, subtitle), encoding="utf-8")
             (self.tmp / "report.md").write_text(render_markdown(title, sections), encoding="utf-8")
+            write_journal_outputs(self.tmp, title, summary, sections, figures)
             summary, timings = split_timings(summary)
             (self.tmp / "summary.json").write_text(json.dumps(summary, indent=1, allow_nan=False) + "\n",
                                                    encoding="utf-8")
