@@ -127,6 +127,22 @@ class MonitoringPlan:
     tau_values: tuple[float, ...]
 
 
+BIAS_ENSEMBLES = ("pet-peese", "metabma", "psma")
+"""Ensembles of the report's publication-bias section (:func:`bayesmeta.reanalysis.bias.bias_ensemble`)."""
+
+
+@dataclass(frozen=True)
+class BiasPlan:
+    """Bayesian model averaging over effect, heterogeneity and publication bias (:func:`bayesmeta.bias.fit_bias`)
+    for the chosen outcomes that have at least ``min_k`` studies (default 10: funnel-asymmetry methods are
+    not advised with fewer; Sterne et al. 2011, BMJ 343:d4002)."""
+
+    enabled: bool = True
+    outcomes: tuple[str, ...] = ()
+    min_k: int = 10
+    ensemble: str = "pet-peese"
+
+
 @dataclass(frozen=True)
 class MCMCPlan:
     """The NUTS cross-check of the exact engine's main models."""
@@ -165,6 +181,7 @@ class Plan:
     covariate_levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
     subsets: dict[str, StudySubset] = field(default_factory=dict)
     quick: bool = False
+    bias: BiasPlan = field(default_factory=BiasPlan)
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     def favours(self, benefit: Benefit) -> tuple[str, str]:
@@ -314,7 +331,7 @@ def _project_root(plan_path: Path) -> Path:
 
 # -- loading -----------------------------------------------------------------------------------------------
 TOP_KEYS = ("title", "seed", "level", "data", "arms", "priors", "outcomes", "covariates", "subsets", "monitoring",
-            "tsa", "mcmc")
+            "tsa", "mcmc", "bias")
 OUTCOME_KEYS = ("label", "measure", "benefit", "thresholds", "mcid", "zero_cells", "checks")
 
 
@@ -410,6 +427,7 @@ def load_plan(path: str | Path) -> Plan:
     monitoring = _load_monitoring(r, r.table(raw, "", "monitoring", default={}), outcomes)
     tsa = _load_tsa(r, r.table(raw, "", "tsa", default={}), names, files["published"], control_arm)
     mcmc = _load_mcmc(r, r.table(raw, "", "mcmc", default={}), names)
+    bias = _load_bias(r, r.table(raw, "", "bias", default={}), names)
 
     return Plan(
         path=path, title=title, seed=int(seed), level=float(level),
@@ -417,7 +435,7 @@ def load_plan(path: str | Path) -> Plan:
         priors_file=priors_file, control_arm=control_arm, main_prior=main_prior, sensitivity_priors=sens,
         outcomes=tuple(outcomes), covariates=covariates, min_per_level=min_per_level,
         monitoring=monitoring, tsa=tsa, mcmc=mcmc, arms=arms, pooling=pooling, covariate_levels=levels,
-        subsets=subsets, raw=raw,
+        subsets=subsets, bias=bias, raw=raw,
     )
 
 
@@ -607,6 +625,18 @@ def _load_mcmc(r: _Reader, t: dict[str, Any], names: tuple[str, ...]) -> MCMCPla
                                  0.0, 1.0),
         cores=r.positive_int(t, "mcmc", "cores", default=1),
     )
+
+
+def _load_bias(r: _Reader, t: dict[str, Any], names: tuple[str, ...]) -> BiasPlan:
+    r.unknown_keys(t, "bias", ("enabled", "outcomes", "min_k", "ensemble"))
+    chosen = r.str_list(t, "bias", "outcomes", default=list(names), valid=", ".join(names))
+    _known(r, "bias.outcomes", chosen, names)
+    min_k = r.get(t, "bias", "min_k", int, default=10, valid="an integer >= 3")
+    if min_k < 3:
+        raise r.fail("bias.min_k", f"value {min_k} is below 3", "an integer >= 3")
+    return BiasPlan(enabled=r.get(t, "bias", "enabled", bool, default=True, valid="true or false"),
+                    outcomes=chosen, min_k=int(min_k),
+                    ensemble=r.choice(t, "bias", "ensemble", BIAS_ENSEMBLES, default="pet-peese"))
 
 
 # -- peeks at the input files needed to validate names ----------------------------------------------------

@@ -210,5 +210,12 @@ def plan_text(outcomes: str | Path, studies: str | Path | None = None, published
         "draws = 2500",
         "tune = 1000",
         "",
+        "# Publication bias and model averaging (Bayesian): outcomes with at least min_k studies; ensemble",
+        "# \"pet-peese\" (fast), \"metabma\" (no bias component) or \"psma\" (RoBMA-PSMA, seconds per outcome).",
+        "[bias]",
+        "enabled = true",
+        "min_k = 10",
+        "ensemble = \"pet-peese\"",
+        "",
     ]
     return "\n".join(lines)

@@ -241,3 +241,49 @@ def test_split_timings_moves_only_seconds():
     clean, timings = split_timings({"a": {"seconds": 1.5, "x": 2}, "b": [{"compile_seconds": 3.0, "y": "s"}]})
     assert clean == {"a": {"x": 2}, "b": [{"y": "s"}]}
     assert timings == {"/a/seconds": 1.5, "/b[0]/compile_seconds": 3.0}
+
+
+def test_bias_section_numbers_equal_a_direct_fit_and_its_figures_exist(built):
+    """The plan has no [bias] section: the defaults fit the pet-peese ensemble to AE (k = 13 >= min_k 10; RR with
+    benefit below 1, so fitted to -yi) and skip PFS and ORR; the section, figures, summary and Egger row agree."""
+    import jsonschema
+
+    from bayesmeta.bias import fit_bias
+    from bayesmeta.reanalysis.bias import bias_ensemble
+    from bayesmeta.report.formatting import interval, prob
+
+    out, _, _, _ = built
+    summary = json.loads((out / "summary.json").read_text())
+    schema = json.loads((ROOT / "bayesmeta" / "resources" / "summary.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(summary)
+    ae = summary["outcomes"]["AE"]
+    b = ae["bias"]
+    yi = np.array([e["yi"] for e in ae["effects"]])
+    sei = np.array([e["sei"] for e in ae["effects"]])
+    direct = fit_bias(-yi, sei, measure="RR", ensemble=bias_ensemble("pet-peese"))
+    assert b["ensemble"] == "pet-peese" and b["flipped"] and b["k"] == 13
+    np.testing.assert_allclose([m["post_prob"] for m in b["models"]], [m.post_prob for m in direct.models],
+                               rtol=1e-9, atol=1e-300)
+    assert b["inclusion"]["bias"]["bf"] == pytest.approx(direct.inclusion["bias"].bf, rel=1e-9)
+    assert b["mu"]["reported"]["median"] == pytest.approx(np.exp(-direct.mu.median()), rel=1e-9)
+    for name in ("PFS", "ORR"):
+        assert summary["outcomes"][name]["bias"] is None
+        assert "bias.min_k = 10" in summary["outcomes"][name]["skipped"]["publication bias and model averaging"]
+
+    md = (out / "report.md").read_text()
+    section = md.split("## Publication bias and model averaging", 1)[1].split("\n## ", 1)[0]
+    for key in ("mu", "mu_unadjusted"):
+        r = b[key]["reported"]
+        assert interval(r["median"], r["ci_lower"], r["ci_upper"]) in section
+    inc = b["inclusion"]["bias"]
+    assert f"bias {inc['bf']:.3g} (posterior probability {prob(inc['post_prob'])})" in section
+    figures = {f["id"]: f for f in summary["figures"]}
+    for fid in ("bias_funnel_AE", "bias_models_AE"):
+        assert figures[fid]["section"] == "bias"
+        assert (out / figures[fid]["png"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"]({figures[fid]['png']})" in section
+    egger = [r for r in summary["comparison"] if r["outcome"] == "AE" and r["analysis"] == "egger"]
+    assert len(egger) == 1 and egger[0]["bayesian_value"] == pytest.approx(inc["post_prob"])
+    assert f"P(bias) = {inc['post_prob']:.2f}" in egger[0]["bayesian"]
+    pet = [r for r in summary["comparison"] if r["outcome"] == "AE" and r["analysis"] == "pet_peese"]
+    assert len(pet) == 1 and pet[0]["bayesian_value"] == pytest.approx(b["mu"]["reported"]["median"])

@@ -301,9 +301,32 @@ def _egger_rows(analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame) -
         out.append(_row(a.name, "egger", "Egger test p", k_published=k_pub, k_used=a.k, published=pub,
                         published_value=r.p_value, recomputed=rec,
                         recomputed_value=None if egger is None else egger.pval, recomputed_method="Egger 1997",
-                        bayesian="no Bayesian counterpart computed", plain=plain))
+                        plain=plain, **_bayes_bias(a)))
         out += _bias_adjusted_rows(a)
     return out
+
+def _bayes_bias(a: OutcomeAnalysis) -> dict[str, Any]:
+    """The Bayesian counterpart of Egger's test: the posterior probability of the models with a bias component
+    and its inclusion Bayes factor (the report's [bias] ensemble), when the ensemble was fitted and has one."""
+    inc = (a.bias or {}).get("inclusion", {}).get("bias")
+    if inc is None:
+        return {"bayesian": "no Bayesian counterpart computed"}
+    bf = inc["bf"]
+    bf_text = "inf" if bf is None or not math.isfinite(bf) else f"{bf:.2f}"
+    return {"bayesian": f"P(bias) = {inc['post_prob']:.2f} (prior {inc['prior_prob']:.2f}); inclusion BF "
+                        f"{bf_text} ({a.bias['ensemble']} ensemble)",
+            "bayesian_value": inc["post_prob"], "bayesian_statement": "P(publication bias | data)"}
+
+
+def _bayes_averaged(a: OutcomeAnalysis) -> dict[str, Any]:
+    """Beside PET-PEESE's adjusted effect: the bias ensemble's model-averaged effect (reported scale)."""
+    if not a.bias:
+        return {"bayesian": "no Bayesian counterpart computed"}
+    mu = a.bias["mu"]["reported"]
+    return {"bayesian": f"model-averaged {_ci_text(mu['median'], mu['ci_lower'], mu['ci_upper'])} "
+                        f"({a.bias['ensemble']} ensemble)",
+            "bayesian_value": mu["median"], "bayesian_statement": "model-averaged posterior median"}
+
 
 def _bias_adjusted_rows(a: OutcomeAnalysis) -> list[dict[str, Any]]:
     """Trim-and-fill and PET-PEESE beside the paper's Egger test (recomputed only; the paper reports neither)."""
@@ -329,7 +352,7 @@ def _bias_adjusted_rows(a: OutcomeAnalysis) -> list[dict[str, Any]]:
         out.append(_row(a.name, "pet_peese", f"PET-PEESE {o.measure}", k_used=a.k, recomputed=rec,
                         recomputed_value=show(pp.estimate),
                         recomputed_method="Stanley & Doucouliagos 2014 (PEESE if PET's p < 0.10)",
-                        bayesian="no Bayesian counterpart computed", status="not reported by the paper",
+                        **_bayes_averaged(a), status="not reported by the paper",
                         plain=f"{o.label}: the effect of an infinitely precise study, by {pp.selected} (PET's "
                               f"intercept {_p_text(pet.pval)}), is {o.measure} {adjusted}."))
     return out

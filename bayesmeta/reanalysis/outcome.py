@@ -1,5 +1,6 @@
 """Every analysis of one outcome: frequentist pooling, the exact posterior and its probability statements,
-meta-regression, predictive checks, prior sensitivity, influence, sequential monitoring and TSA."""
+meta-regression, predictive checks, prior sensitivity, influence, sequential monitoring, TSA, and Bayesian model
+averaging over publication bias (the plan's [bias] section)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ DRAWS = 4000  # joint draws of the exact posterior written to NetCDF
 
 OUTCOME_STEPS = ("effects and frequentist pooling", "exact posterior", "meta-regression",
                  "posterior predictive checks", "prior sensitivity", "influence", "monitoring",
-                 "trial sequential analysis")
+                 "trial sequential analysis", "publication bias and model averaging")
 
 def oriented_prior_set(prior_set: Any, o: OutcomePlan) -> Any:
     """A prior set as written (for benefit below 1, e.g. an enthusiastic prior centred on HR 0.7) for an outcome
@@ -285,7 +286,24 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
         _tsa(a, tsa_plan, effects, data, published_ris)
     else:
         record_skip(a, "trial sequential analysis", "not requested in the plan's [tsa] tables")
+
+    step(f"{o.name}: publication bias and model averaging")
+    _bias(plan, o, a, data)
     return a
+
+
+def _bias(plan: Plan, o: OutcomePlan, a: OutcomeAnalysis, data: EffectData) -> None:
+    """The plan's [bias] ensemble for this outcome when it is enabled, chosen and has min_k studies."""
+    from bayesmeta.reanalysis.bias import bias_analysis
+
+    what = "publication bias and model averaging"
+    b = plan.bias
+    if not b.enabled or o.name not in b.outcomes:
+        record_skip(a, what, "not requested in the plan's [bias] section")
+    elif a.k < b.min_k:
+        record_skip(a, what, f"fewer than bias.min_k = {b.min_k} studies (k = {a.k})")
+    else:
+        a.bias = run_step(a, what, lambda: bias_analysis(data, b, plan.level))
 
 def _order_keys(plan: Plan, effects: pd.DataFrame) -> np.ndarray | None:
     """Publication years when the plan orders by year and the data have a year column; else file order."""

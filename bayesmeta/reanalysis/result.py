@@ -67,6 +67,7 @@ class OutcomeAnalysis:
     operating: pd.DataFrame | None = None
     tsa: Any = None
     tsa_settings: dict[str, Any] | None = None
+    bias: dict[str, Any] | None = None
     skipped: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     plan_covariates: tuple[str, ...] = ()
@@ -104,6 +105,7 @@ class OutcomeAnalysis:
             "operating_characteristics": to_json(self.operating) if self.operating is not None else [],
             "tsa": to_json(self.tsa) if self.tsa is not None else None,
             "tsa_settings": to_json(self.tsa_settings),
+            "bias": to_json(self.bias),
             "skipped": dict(self.skipped),
             "warnings": list(self.warnings),
         }

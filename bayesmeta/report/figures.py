@@ -259,6 +259,7 @@ def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
                     ris_label=None if t is None else f"RIS = {t.ris_rounded} patients",
                     title=f"{a.plan.label}: monitoring" + (" vs TSA" if t is not None else "")),
                 a.name))
+    specs += _bias_specs(fitted, level)
     funnel = [a for a in fitted if a.k >= 3]
     if funnel:
         specs.append(FigureSpec(
@@ -267,6 +268,47 @@ def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
             "confidence region; Egger's test in each panel.",
             lambda: _funnel_figure(funnel, level, plot_funnel), ""))
     return specs
+
+
+def _bias_specs(fitted: list[OutcomeAnalysis], level: float) -> list[FigureSpec]:
+    """Per outcome with a [bias] ensemble: the funnel plot with the PET and PEESE lines and trim-and-fill's
+    filled studies, and the model-probability figure."""
+    from bayesmeta.plots.bias import plot_model_probabilities
+    from bayesmeta.plots.funnel import plot_funnel
+
+    specs = []
+    for a in fitted:
+        if a.bias is None:
+            continue
+        specs.append(FigureSpec(
+            f"bias_funnel_{a.name}", "bias", f"Funnel plot with bias adjustments: {a.plan.label}",
+            "Study estimates against their standard errors with the REML pooled estimate, the fitted PET and "
+            "PEESE lines (their value at standard error 0 is the bias-adjusted effect) and the studies "
+            "trim-and-fill adds (open circles).",
+            lambda a=a: _bias_funnel(a, level, plot_funnel), a.name))
+        notes = [f"inclusion BF {c}: {_bf_text(i['bf'])}" for c, i in a.bias["inclusion"].items()]
+        specs.append(FigureSpec(
+            f"bias_models_{a.name}", "bias", f"Model probabilities: {a.plan.label}",
+            f"Prior (grey) and posterior (blue) probability of each model of the {a.bias['ensemble']} ensemble "
+            "(H0/H1: effect absent/present; FE/RE: heterogeneity absent/present; then the bias component), with "
+            "the inclusion Bayes factors.",
+            lambda a=a, notes=notes: plot_model_probabilities(
+                a.bias["models"], notes=notes, title=f"{a.plan.label}: model averaging"), a.name))
+    return specs
+
+
+def _bf_text(bf: float | None) -> str:
+    return "inf" if bf is None or not np.isfinite(bf) else f"{bf:.3g}"
+
+
+def _bias_funnel(a: OutcomeAnalysis, level: float, plot_funnel) -> Figure:
+    pp, tf = a.frequentist.get("pet_peese"), a.frequentist.get("trimfill")
+    coef = (lambda fit: (fit.coefficients[0].estimate, fit.coefficients[1].estimate))
+    return plot_funnel(a.effects["yi"], a.effects["sei"], pooled=a.frequentist["reml"].estimate,
+                       measure=a.plan.measure, level=level, title=f"{a.plan.label} (k = {a.k})",
+                       pet=None if pp is None else coef(pp.pet), peese=None if pp is None else coef(pp.peese),
+                       filled_yi=() if tf is None else tf.filled_yi,
+                       filled_sei=() if tf is None else np.sqrt(tf.filled_vi))
 
 
 def _probability_column(grid: pd.DataFrame, threshold: float) -> str | None:

@@ -65,6 +65,7 @@ SECTION_TITLES = (
     ("consistency", "Consistency of the printed numbers"),
     ("monitoring", "Sequential monitoring versus trial sequential analysis"),
     ("funnel", "Funnel plots and Egger's test"),
+    ("bias", "Publication bias and model averaging"),
     ("diagnostics", "MCMC cross-check, diagnostics and warnings"),
     ("methods", "Methods and reproducibility"),
 )
@@ -92,7 +93,8 @@ def build_sections(summary: dict[str, Any], figures: Sequence[SavedFigure]) -> l
         "overview": _overview, "main-results": _main_results, "comparison": _comparison, "forest": _forest,
         "densities": _densities, "metaregression": _metaregression, "ppc": _ppc, "sensitivity": _sensitivity,
         "influence": _influence, "reinterpretation": _reinterpretation, "consistency": _consistency,
-        "monitoring": _monitoring, "funnel": _funnel, "diagnostics": _diagnostics, "methods": _methods,
+        "monitoring": _monitoring, "funnel": _funnel, "bias": _bias,
+        "diagnostics": _diagnostics, "methods": _methods,
     }
     sections = []
     for sid, title in SECTION_TITLES:
@@ -513,6 +515,58 @@ def _funnel(s: dict[str, Any]) -> list[Any]:
                       "the asymmetry (few studies give the test little power)."),
             _table(rows, [("o", "Outcome", _text), ("k", "k", _int), ("int", "Egger intercept", num),
                           ("p", "Egger p", pval)], "Egger's test on the studies with data")]
+
+
+def _bf(x: Any) -> str:
+    return "infinite" if x is None else f"{float(x):.3g}"
+
+
+def _bias(s: dict[str, Any]) -> list[Any]:
+    level = f"{100 * s['level']:g}%"
+    blocks: list[Any] = [Paragraph(
+        "Bayesian model averaging over effect (absent/present), heterogeneity (absent/present) and publication "
+        "bias (none, PET, PEESE and, in the psma ensemble, step-function selection models), with marginal "
+        "likelihoods by deterministic integration and RoBMA's default priors (Bartos et al. 2022). An inclusion "
+        "Bayes factor is the change from prior to posterior odds of the models with a component; the averaged "
+        "effect mixes every model's posterior, the unadjusted one only those without bias. Where benefit lies "
+        "below the null the effects are fitted with their signs flipped, so bias means small studies that "
+        "exaggerate benefit.")]
+    done = False
+    for name, o in _outcomes(s):
+        b = o.get("bias")
+        if not b:
+            why = o["skipped"].get("publication bias and model averaging")
+            if why:
+                blocks.append(Paragraph(f"{o['label']}: not fitted ({why}).", "note"))
+            continue
+        done = True
+        m = o["measure"]
+        mu, unadj = b["mu"]["reported"], (b["mu_unadjusted"] or {}).get("reported")
+        inc = b["inclusion"]
+        words = "; ".join(f"{c} {_bf(i['bf'])} (posterior probability {prob(i['post_prob'])})"
+                          for c, i in inc.items())
+        text = (f"{o['label']} ({b['ensemble']} ensemble, k = {b['k']}): model-averaged {m} "
+                f"{interval(mu['median'], mu['ci_lower'], mu['ci_upper'])} ({level} credible interval, "
+                f"P(no effect) = {prob(b['mu_atom_at_0'])})")
+        if unadj is not None:
+            text += f" against {interval(unadj['median'], unadj['ci_lower'], unadj['ci_upper'])} unadjusted"
+        blocks.append(Paragraph(text + f". Inclusion Bayes factors: {words}."))
+        rows = [{"model": r["model"], "prior": r["prior_prob"], "post": r["post_prob"], "lml": r["log_ml"],
+                 "err": r["log_ml_error"],
+                 "mu": None if r["mu"] is None else interval(r["mu"]["reported"]["median"],
+                                                             r["mu"]["reported"]["ci_lower"],
+                                                             r["mu"]["reported"]["ci_upper"])}
+                for r in b["models"]]
+        blocks.append(_table(rows, [("model", "Model", _text), ("prior", "Prior prob", prob),
+                                    ("post", "Posterior prob", prob), ("lml", "log ML", num),
+                                    ("err", "± error", lambda x: "-" if x is None else f"{float(x):.1g}"),
+                                    ("mu", f"{m} given the model", _text)],
+                             f"{o['label']}: models of the {b['ensemble']} ensemble"))
+        for note in b["notes"]:
+            blocks.append(Paragraph(f"{o['label']}: {note}", "note"))
+    if not done:
+        blocks.append(Paragraph("No outcome was fitted (see the plan's [bias] section).", "note"))
+    return blocks
 
 
 def _diagnostics(s: dict[str, Any]) -> list[Any]:

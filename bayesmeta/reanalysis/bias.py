@@ -1,0 +1,67 @@
+"""Publication bias and model averaging of one outcome for the report (the plan's ``[bias]`` section): the
+ensemble of :func:`bayesmeta.bias.fit_bias` fitted with the direction of benefit taken into account, as plain
+numbers (model table, inclusion Bayes factors, averaged and unadjusted posteriors of the effect).
+
+The bias components of the ensembles (PET and PEESE slopes b > 0, one-sided selection on p-values of positive
+effects) describe small studies that exaggerate a positive effect. Where benefit lies below the null, the effects
+are fitted with their signs flipped and the summaries flipped back, as RoBMA's ``effect_direction = "negative"``
+does (Bartos et al. 2022)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from bayesmeta.bias import Ensemble, ModelSpec, fit_bias, get_ensemble
+from bayesmeta.effect_data import EffectData
+from bayesmeta.plan import BiasPlan
+from bayesmeta.scales import is_ratio, to_reported
+
+SUMMARY_KEYS = ("mu", "mu_conditional", "mu_unadjusted", "predictive")
+
+
+def bias_ensemble(name: str) -> Ensemble:
+    """``pet-peese``: effect and heterogeneity absent/present (1/2 each) crossed with no bias (1/2), PET (1/4)
+    and PEESE (1/4) -- RoBMA-PSMA's prior odds of bias without its selection models (Bartos et al. 2022);
+    ``metabma`` and ``psma`` as in :func:`bayesmeta.bias.get_ensemble`."""
+    if name != "pet-peese":
+        return get_ensemble(name)
+    models = tuple(ModelSpec(effect, het, kind, None, w / 4.0)
+                   for kind, w in (("none", 0.5), ("PET", 0.25), ("PEESE", 0.25))
+                   for effect in (False, True) for het in (False, True))
+    return Ensemble("pet-peese", models)
+
+
+def _flip(s: dict[str, float]) -> dict[str, float]:
+    """The summary of -X from that of X (central intervals swap ends)."""
+    out = {"median": -s["median"], "mean": -s["mean"], "sd": s["sd"],
+           "ci_lower": -s["ci_upper"], "ci_upper": -s["ci_lower"]}
+    return {k: out[k] for k in s}
+
+
+def _reported(s: dict[str, float], measure: str) -> dict[str, float]:
+    keys = ("median", "ci_lower", "ci_upper") if is_ratio(measure) else ("median", "sd", "ci_lower", "ci_upper")
+    return {k: float(to_reported(s[k], measure)) if k != "sd" else s[k] for k in keys}
+
+
+def bias_analysis(data: EffectData, plan: BiasPlan, level: float) -> dict[str, Any]:
+    """The ensemble ``plan.ensemble`` fitted to the outcome's effects (flipped where benefit is below the null):
+    :meth:`bayesmeta.bias.BiasResult.to_dict` on the analysis and reported scales of the outcome, with
+    ``flipped`` recording whether the signs were turned."""
+    flipped = bool(data.benefit.below)
+    yi = -np.asarray(data.yi, float) if flipped else np.asarray(data.yi, float)
+    fit = fit_bias(yi, data.sei, measure=data.measure, ensemble=bias_ensemble(plan.ensemble))
+    out = fit.to_dict(level)
+    out["ensemble"] = plan.ensemble
+    out["flipped"] = flipped
+    for key in SUMMARY_KEYS:
+        if out[key] is not None:
+            a = out[key]["analysis"]
+            a = _flip(a) if flipped else a
+            out[key] = {"analysis": a, "reported": _reported(a, data.measure)}
+    for m in out["models"]:
+        if m["mu"] is not None:
+            a = _flip(m["mu"]["analysis"]) if flipped else m["mu"]["analysis"]
+            m["mu"] = {"analysis": a, "reported": _reported(a, data.measure)}
+    return out
