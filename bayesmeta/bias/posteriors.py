@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.interpolate import BarycentricInterpolator
 from scipy.ndimage import gaussian_filter1d
-from scipy.special import logsumexp
+from scipy.special import ndtr
+from bayesmeta.bias.quadrature import logsumexp
 
 from bayesmeta.bias.gaussian import GaussianFit, log_interval_prob
 from bayesmeta.bias.marginals import GridMarginal
@@ -25,13 +26,38 @@ def _normal(x: np.ndarray, m: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.exp(-0.5 * (x - m) ** 2 / v) / np.sqrt(2 * np.pi * v)
 
 
+def _interval_prob(mean: np.ndarray, sd: np.ndarray, lower: float, upper: float) -> np.ndarray:
+    """P(lower <= X <= upper) for X ~ N(mean, sd^2) (underflow to 0 is harmless here: see _skew)."""
+    if np.isinf(upper):
+        return ndtr((mean - lower) / sd)
+    if np.isinf(lower):
+        return ndtr((upper - mean) / sd)
+    return np.clip(ndtr((upper - mean) / sd) - ndtr((lower - mean) / sd), 0.0, None)
+
+
 def _skew(x, mx, vx, mc, vc, cxc, lower, upper):
-    """N(x; mx, vx) P(c in [l, u] | x) / P(c in [l, u]) for (x, c) bivariate normal; x is the grid (last axis)."""
+    """N(x; mx, vx) P(c in [l, u] | x) for (x, c) bivariate normal; x is the grid (last axis). The normaliser
+    1 / P(c in [l, u]) is left to the node weights, in logs (it can underflow where the weight does not)."""
     slope = cxc / vx
     sd_c = np.sqrt(np.clip(vc - cxc * slope, 1e-24, None))
-    cond = log_interval_prob(mc + slope * (x - mx), sd_c, lower, upper)
-    marg = log_interval_prob(mc, np.sqrt(vc), lower, upper)
-    return _normal(x, mx, vx) * np.exp(cond - marg)
+    return _normal(x, mx, vx) * _interval_prob(mc + slope * (x - mx), sd_c, lower, upper)
+
+
+def _span(x: np.ndarray, m: np.ndarray, v: np.ndarray) -> slice:
+    """The grid points within 10 sd of some component's mean (outside, every component is below e^-50)."""
+    sd = np.sqrt(v)
+    lo, hi = np.searchsorted(x, [float(np.min(m - 10 * sd)), float(np.max(m + 10 * sd))])
+    return slice(int(max(lo - 1, 0)), int(min(hi + 1, x.size)))
+
+
+def _mixture(x: np.ndarray, w: np.ndarray, m: np.ndarray, v: np.ndarray, skew: tuple | None = None) -> np.ndarray:
+    """sum_nodes w N(x; m, v) [P(c in [l, u] | x)] evaluated only where the components live."""
+    out = np.zeros_like(x)
+    sl = _span(x, m, v)
+    grid = x[sl][None, :]
+    terms = _normal(grid, m, v) if skew is None else _skew(grid, m, v, *skew)
+    out[sl] = w.ravel() @ terms
+    return out
 
 
 def gaussian_posteriors(fit: GaussianFit, x: np.ndarray) -> tuple[GridMarginal, GridMarginal]:
@@ -41,30 +67,31 @@ def gaussian_posteriors(fit: GaussianFit, x: np.ndarray) -> tuple[GridMarginal, 
     order = np.argsort(w)
     keep = np.zeros(w.size, dtype=bool)
     keep[order[np.cumsum(w[order]) > 1e-10]] = True
-    w = w[keep][:, None]
+    logw = (mass - logsumexp(mass))[keep][:, None]
+    w = np.exp(logw)
     tau2 = (np.asarray(fit.tau).ravel()[keep] ** 2)[:, None]
-    grid = x[None, :]
     if "mu" not in fit.design.names:
-        pred = (w * _normal(grid, 0.0, tau2)).sum(0) if np.any(tau2 > 0) else np.zeros_like(x)
-        return GridMarginal(x, np.zeros_like(x), 1.0), GridMarginal(x, pred, 0.0 if np.any(tau2 > 0) else 1.0)
+        if not np.any(tau2 > 0):
+            return GridMarginal(x, np.zeros_like(x), 1.0), GridMarginal(x, np.zeros_like(x), 1.0)
+        pred = _mixture(x, w, np.zeros_like(tau2), np.where(tau2 > 0, tau2, 1e-300))
+        return GridMarginal(x, np.zeros_like(x), 1.0), GridMarginal(x, pred)
     m0 = fit.cond.mean[0].ravel()[keep][:, None]
     v00 = fit.cond.cov[0][0].ravel()[keep][:, None]
     t = fit.design.truncated
     if t is None:
-        mu = (w * _normal(grid, m0, v00)).sum(0)
-        pred = (w * _normal(grid, m0, v00 + tau2)).sum(0)
-        return GridMarginal(x, mu), GridMarginal(x, pred)
+        return GridMarginal(x, _mixture(x, w, m0, v00)), GridMarginal(x, _mixture(x, w, m0, v00 + tau2))
     pr = fit.design.priors[t]
     mc = fit.cond.mean[t].ravel()[keep][:, None]
     vc = fit.cond.cov[t][t].ravel()[keep][:, None]
     cxc = fit.cond.cov[0][t].ravel()[keep][:, None]
+    wt = np.exp(logw - log_interval_prob(mc, np.sqrt(vc), pr.lower, pr.upper))
+    skew = (mc, vc, cxc, pr.lower, pr.upper)
     if t == 0:
-        inside = (grid >= pr.lower) & (grid <= pr.upper)
-        mu = (w * _normal(grid, m0, v00) * inside / np.exp(log_interval_prob(m0, np.sqrt(v00), pr.lower,
-                                                                           pr.upper))).sum(0)
+        inside = (x >= pr.lower) & (x <= pr.upper)
+        mu = _mixture(x, wt, m0, v00) * inside
     else:
-        mu = (w * _skew(grid, m0, v00, mc, vc, cxc, pr.lower, pr.upper)).sum(0)
-    pred = (w * _skew(grid, m0, v00 + tau2, mc, vc, cxc, pr.lower, pr.upper)).sum(0)
+        mu = _mixture(x, wt, m0, v00, skew)
+    pred = _mixture(x, wt, m0, v00 + tau2, skew)
     return GridMarginal(x, mu), GridMarginal(x, pred)
 
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.special import logsumexp
 
 from bayesmeta.errors import ModelError
 
@@ -21,6 +20,16 @@ LogIntegrand = Callable[..., np.ndarray]
 def _legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
     x, w = np.polynomial.legendre.leggauss(n)
     return (x + 1.0) / 2.0, w / 2.0
+
+
+def logsumexp(a: np.ndarray, axis: int | tuple[int, ...] | None = None) -> np.ndarray | float:
+    """log sum exp(a) over ``axis`` (scipy's, without its argument handling, which dominates on small arrays)."""
+    a = np.asarray(a, dtype=float)
+    top = np.max(a, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        out = np.log(np.sum(np.exp(a - top), axis=axis, keepdims=True)) + top
+    return float(out.ravel()[0]) if axis is None else np.squeeze(out, axis=axis)
 
 
 @dataclass(frozen=True)
