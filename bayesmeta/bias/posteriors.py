@@ -5,13 +5,12 @@ Models without selection: given the nodes (tau, g), (mu, b) is Gaussian, and a t
 makes the density of a Gaussian target x (mu, or theta_new with Var = V_mu + tau^2 and Cov(theta_new, c) =
 Cov(mu, c)) equal to N(x; m_x, v_x) P(c in [l, u] | x) / P(c in [l, u]) (Azzalini 1985's skew-normal form).
 Selection models: the log density of mu at the rule's mu nodes, interpolated by a polynomial through the
-Gauss-Legendre nodes, and, for the new study, convolved with N(0, tau_j^2) at each tau node."""
+Gauss-Legendre nodes, and, for the new study, convolved with N(0, tau_j^2) at each tau node (by FFT)."""
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.interpolate import BarycentricInterpolator
-from scipy.ndimage import gaussian_filter1d
+from scipy.fft import next_fast_len
 from scipy.special import ndtr
 from bayesmeta.bias.quadrature import logsumexp
 
@@ -95,14 +94,44 @@ def gaussian_posteriors(fit: GaussianFit, x: np.ndarray) -> tuple[GridMarginal, 
     return GridMarginal(x, mu), GridMarginal(x, pred)
 
 
-def _interp_log(nodes: np.ndarray, logd: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """exp of the polynomial through (nodes, logd), zero outside the nodes' span."""
+def _bary_weights(nodes: np.ndarray) -> np.ndarray:
+    """Barycentric weights 1 / prod_{k != i} (x_i - x_k), scaled (Berrut & Trefethen 2004)."""
+    diff = nodes[:, None] - nodes[None, :]
+    np.fill_diagonal(diff, 1.0)
+    span = float(np.ptp(nodes)) or 1.0
+    return 1.0 / np.prod(diff * (4.0 / span), axis=1)
+
+
+def _interp_log(nodes: np.ndarray, bw: np.ndarray, logd: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """exp of the polynomial through (nodes, logd) (barycentric form, weights ``bw``), zero outside the nodes'
+    span."""
     top = float(np.max(logd))
-    f = BarycentricInterpolator(nodes, np.clip(logd - top, -700.0, None))
+    vals = np.clip(logd - top, -700.0, None)
     out = np.zeros_like(x)
-    inside = (x >= nodes.min()) & (x <= nodes.max())
-    out[inside] = np.exp(np.clip(f(x[inside]), -745.0, 50.0) + top)
+    inside = np.flatnonzero((x >= nodes.min()) & (x <= nodes.max()))
+    if inside.size == 0:
+        return out
+    xi = x[inside][:, None]
+    d = xi - nodes[None, :]
+    hit = d == 0.0
+    d[hit] = 1.0
+    c = bw / d
+    p = (c @ vals) / c.sum(1)
+    rows, cols = np.nonzero(hit)
+    p[rows] = vals[cols]
+    out[inside] = np.exp(np.clip(p, -745.0, 50.0) + top)
     return out
+
+
+def _convolve_normals(dens: np.ndarray, tau: np.ndarray, h: float) -> np.ndarray:
+    """sum_j (dens_j * N(0, tau_j^2))(x) on the even grid of step h, by one FFT per row and the normal's
+    characteristic function exp(-(2 pi f tau)^2 / 2); zero-padded so that nothing wraps around."""
+    n = dens.shape[1]
+    pad = int(np.ceil(8.0 * float(np.max(tau, initial=0.0)) / h)) + 1
+    size = next_fast_len(n + 2 * pad, real=True)
+    f = np.fft.rfftfreq(size, d=h)
+    spec = np.fft.rfft(dens, n=size, axis=1) * np.exp(-0.5 * (2 * np.pi * f[None, :] * tau[:, None]) ** 2)
+    return np.fft.irfft(spec.sum(0), n=size)[:n]
 
 
 def selection_posteriors(fit: SelectionFit, x: np.ndarray) -> tuple[GridMarginal, GridMarginal]:
@@ -121,6 +150,7 @@ def selection_posteriors(fit: SelectionFit, x: np.ndarray) -> tuple[GridMarginal
         pred = (np.exp(lm)[:, None] * _normal(x[None, :], 0.0, tau[:, None] ** 2)).sum(0)
         return GridMarginal(x, np.zeros_like(x), 1.0), GridMarginal(x, pred)
     z_nodes = integ.nodes[0]
+    bw = _bary_weights(z_nodes)
     lw = integ.log_weights[0]
     u = integ.nodes[1] if het else None
     coords0 = [np.zeros(1)] + ([u] if het else [])
@@ -129,14 +159,8 @@ def selection_posteriors(fit: SelectionFit, x: np.ndarray) -> tuple[GridMarginal
     sd = np.atleast_1d(fit.natural(coords1)[0]) - m  # type: ignore[operator]
     tau = np.exp(u) if het else np.zeros(1)
     cols = lm if het else lm[:, None]
-    mu = np.zeros_like(x)
-    pred = np.zeros_like(x)
-    for j in range(tau.size):
-        col = cols[:, j]
-        if np.max(col) < -40:
-            continue
-        zx = (x - m[j]) / sd[j]
-        dj = _interp_log(z_nodes, col - lw, zx) / sd[j]
-        mu += dj
-        pred += gaussian_filter1d(dj, tau[j] / h, mode="constant", truncate=6.0) if tau[j] > 0.05 * h else dj
+    used = [j for j in range(tau.size) if np.max(cols[:, j]) >= -40]
+    dens = np.array([_interp_log(z_nodes, bw, cols[:, j] - lw, (x - m[j]) / sd[j]) / sd[j] for j in used])
+    mu = dens.sum(0)
+    pred = _convolve_normals(dens, tau[used], h) if het else mu
     return GridMarginal(x, mu), GridMarginal(x, pred)

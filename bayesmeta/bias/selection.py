@@ -79,8 +79,24 @@ def _log_denominator(probs: list[np.ndarray], om: list[np.ndarray]) -> np.ndarra
     o_mat = o_mat.reshape(-1, len(om))
     denom = p_mat @ o_mat.T  # (n_mu_tau * k, n_weights)
     n_mt = p_mat.shape[0] // k
-    out = np.log(denom).reshape(n_mt, k, -1).sum(1)
+    out = _log_prod(denom.reshape(n_mt, k, -1), float(np.min(o_mat)))
     return out.reshape(ps[:split] + tuple(ws[max(split - lead, 0):]))
+
+
+def _log_prod(denom: np.ndarray, floor: float) -> np.ndarray:
+    """sum over axis 1 of log(denom), as the log of products of groups of studies: each denominator is at least
+    the smallest weight ``floor`` (the P_ij sum to 1 over j) and at most 1, so a group of g with floor^g above
+    1e-280 cannot underflow; one log per group instead of per study."""
+    k = denom.shape[1]
+    g = int(min(k, max(1, 280.0 // max(-math.log10(max(floor, 1e-300)), 1e-3))))
+    if g == 1:
+        return np.log(denom).sum(1)
+    full = (k // g) * g
+    head = denom[:, :full].reshape(denom.shape[0], k // g, g, -1).prod(2)
+    out = np.log(head).sum(1)
+    if full < k:
+        out = out + np.log(denom[:, full:].prod(1))
+    return out
 
 
 def weighted_loglik(wf: WeightFunction, yi: np.ndarray, sei: np.ndarray, mu, tau, x: list[np.ndarray]):
