@@ -97,14 +97,15 @@ def bracket(logf: LogIntegrand, wide: Sequence[tuple[float, float]], scan: int =
 
 
 def integrate(logf: LogIntegrand, wide: Sequence[tuple[float, float]], n: Sequence[int] | int = 48,
-              scan: int = 17, drop: float = 35.0) -> Integral:
-    """log int exp(logf) over the box (module docstring); ``logf`` takes one broadcastable array per dimension."""
+              scan: int = 17, drop: float = 35.0, box: Sequence[tuple[float, float]] | None = None) -> Integral:
+    """log int exp(logf) over the box (module docstring); ``logf`` takes one broadcastable array per dimension.
+    ``box``: a box already found by :func:`bracket` for this integrand (rules of several sizes share it)."""
     d = len(wide)
     if d == 0:
         value = float(np.asarray(logf()))
         return Integral(value, 0.0, (), np.array(value))
     nn = [int(n)] * d if np.isscalar(n) else [int(m) for m in n]  # type: ignore[arg-type]
-    box = bracket(logf, wide, scan=scan, drop=drop)
+    box = list(box) if box is not None else bracket(logf, wide, scan=scan, drop=drop)
     coords, logw = _grid(box, nn)
     mass = _evaluate(logf, coords) + logw
     fine = float(logsumexp(mass))
