@@ -26,20 +26,13 @@ def _normal(x: np.ndarray, m: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def _interval_prob(mean: np.ndarray, sd: np.ndarray, lower: float, upper: float) -> np.ndarray:
-    """P(lower <= X <= upper) for X ~ N(mean, sd^2) (underflow to 0 is harmless here: see _skew)."""
+    """P(lower <= X <= upper) for X ~ N(mean, sd^2) (underflow to 0 is harmless: the normaliser
+    1 / P(c in [l, u]) sits in the node weights, in logs)."""
     if np.isinf(upper):
         return ndtr((mean - lower) / sd)
     if np.isinf(lower):
         return ndtr((upper - mean) / sd)
     return np.clip(ndtr((upper - mean) / sd) - ndtr((lower - mean) / sd), 0.0, None)
-
-
-def _skew(x, mx, vx, mc, vc, cxc, lower, upper):
-    """N(x; mx, vx) P(c in [l, u] | x) for (x, c) bivariate normal; x is the grid (last axis). The normaliser
-    1 / P(c in [l, u]) is left to the node weights, in logs (it can underflow where the weight does not)."""
-    slope = cxc / vx
-    sd_c = np.sqrt(np.clip(vc - cxc * slope, 1e-24, None))
-    return _normal(x, mx, vx) * _interval_prob(mc + slope * (x - mx), sd_c, lower, upper)
 
 
 def _span(x: np.ndarray, m: np.ndarray, v: np.ndarray) -> slice:
@@ -49,13 +42,25 @@ def _span(x: np.ndarray, m: np.ndarray, v: np.ndarray) -> slice:
     return slice(int(max(lo - 1, 0)), int(min(hi + 1, x.size)))
 
 
-def _mixture(x: np.ndarray, w: np.ndarray, m: np.ndarray, v: np.ndarray, skew: tuple | None = None) -> np.ndarray:
-    """sum_nodes w N(x; m, v) [P(c in [l, u] | x)] evaluated only where the components live."""
+def _mixture(x: np.ndarray, lw: np.ndarray, m: np.ndarray, v: np.ndarray, skew: tuple | None = None) -> np.ndarray:
+    """sum_nodes exp(lw) N(x; m, v) [P(c in [l, u] | x)] evaluated only where the components live (the weight and the
+    normal's constant folded into the exponent, in place: this sum is most of a Gaussian model's cost)."""
     out = np.zeros_like(x)
     sl = _span(x, m, v)
-    grid = x[sl][None, :]
-    terms = _normal(grid, m, v) if skew is None else _skew(grid, m, v, *skew)
-    out[sl] = w.ravel() @ terms
+    d = x[sl][None, :] - m
+    const = lw - 0.5 * np.log(2 * np.pi * v)
+    terms = d * d
+    terms *= -0.5 / v
+    terms += const
+    np.exp(terms, out=terms)
+    if skew is not None:
+        mc, vc, cxc, lower, upper = skew
+        slope = cxc / v
+        sd_c = np.sqrt(np.clip(vc - cxc * slope, 1e-24, None))
+        d *= slope
+        d += mc
+        terms *= _interval_prob(d, sd_c, lower, upper)
+    out[sl] = terms.sum(0)
     return out
 
 
@@ -67,30 +72,29 @@ def gaussian_posteriors(fit: GaussianFit, x: np.ndarray) -> tuple[GridMarginal, 
     keep = np.zeros(w.size, dtype=bool)
     keep[order[np.cumsum(w[order]) > 1e-10]] = True
     logw = (mass - logsumexp(mass))[keep][:, None]
-    w = np.exp(logw)
     tau2 = (np.asarray(fit.tau).ravel()[keep] ** 2)[:, None]
     if "mu" not in fit.design.names:
         if not np.any(tau2 > 0):
             return GridMarginal(x, np.zeros_like(x), 1.0), GridMarginal(x, np.zeros_like(x), 1.0)
-        pred = _mixture(x, w, np.zeros_like(tau2), np.where(tau2 > 0, tau2, 1e-300))
+        pred = _mixture(x, logw, np.zeros_like(tau2), np.where(tau2 > 0, tau2, 1e-300))
         return GridMarginal(x, np.zeros_like(x), 1.0), GridMarginal(x, pred)
     m0 = fit.cond.mean[0].ravel()[keep][:, None]
     v00 = fit.cond.cov[0][0].ravel()[keep][:, None]
     t = fit.design.truncated
     if t is None:
-        return GridMarginal(x, _mixture(x, w, m0, v00)), GridMarginal(x, _mixture(x, w, m0, v00 + tau2))
+        return GridMarginal(x, _mixture(x, logw, m0, v00)), GridMarginal(x, _mixture(x, logw, m0, v00 + tau2))
     pr = fit.design.priors[t]
     mc = fit.cond.mean[t].ravel()[keep][:, None]
     vc = fit.cond.cov[t][t].ravel()[keep][:, None]
     cxc = fit.cond.cov[0][t].ravel()[keep][:, None]
-    wt = np.exp(logw - log_interval_prob(mc, np.sqrt(vc), pr.lower, pr.upper))
+    lwt = logw - log_interval_prob(mc, np.sqrt(vc), pr.lower, pr.upper)
     skew = (mc, vc, cxc, pr.lower, pr.upper)
     if t == 0:
         inside = (x >= pr.lower) & (x <= pr.upper)
-        mu = _mixture(x, wt, m0, v00) * inside
+        mu = _mixture(x, lwt, m0, v00) * inside
     else:
-        mu = _mixture(x, wt, m0, v00, skew)
-    pred = _mixture(x, wt, m0, v00 + tau2, skew)
+        mu = _mixture(x, lwt, m0, v00, skew)
+    pred = _mixture(x, lwt, m0, v00 + tau2, skew)
     return GridMarginal(x, mu), GridMarginal(x, pred)
 
 
