@@ -64,9 +64,11 @@ def _evaluate(logf: LogIntegrand, coords: list[np.ndarray]) -> np.ndarray:
 
 
 def bracket(logf: LogIntegrand, wide: Sequence[tuple[float, float]], scan: int = 17, drop: float = 35.0,
-            rounds: int = 6) -> list[tuple[float, float]]:
+            rounds: int = 6, trim: bool = False) -> list[tuple[float, float]]:
     """The box (within ``wide``) outside which each coordinate's slices hold less than exp(-drop) of the mass, by
-    tensor scans of ``scan`` points per dimension, each inside the previous box."""
+    tensor scans of ``scan`` points per dimension, each inside the previous box (padded by one scan cell each
+    side while it shrinks; ``trim``: the settled box without that pad, for rules whose accuracy depends on the
+    box's width in units of the integrand's scale)."""
     box = [tuple(map(float, b)) for b in wide]
     d = len(box)
     for _ in range(rounds):
@@ -81,7 +83,7 @@ def bracket(logf: LogIntegrand, wide: Sequence[tuple[float, float]], scan: int =
         top = float(np.max(vals))
         if not np.isfinite(top):
             raise ModelError("the posterior density vanishes everywhere on the integration box")
-        new = []
+        new, tight = [], []
         top = float(logsumexp(vals))
         for j in range(d):
             # the marginal mass per slice (not the profile): a long thin ridge carries no mass
@@ -89,15 +91,20 @@ def bracket(logf: LogIntegrand, wide: Sequence[tuple[float, float]], scan: int =
             idx = np.flatnonzero(prof > top - drop)
             i0, i1 = max(idx[0] - 1, 0), min(idx[-1] + 2, scan)
             new.append((float(edges[j][i0]), float(edges[j][i1])))
+            # the tight box keeps the pad where the edge slice itself still holds mass (the scan stopped there)
+            t0 = idx[0] if idx[0] > 0 else 0
+            t1 = idx[-1] + 1 if idx[-1] < scan - 1 else scan
+            tight.append((float(edges[j][t0]), float(edges[j][t1])))
         settled = all((h1 - l1) > 0.9 * (h0 - l0) for (l0, h0), (l1, h1) in zip(box, new))
         box = new
         if settled:
-            break
+            return tight if trim else box
     return box
 
 
 def integrate(logf: LogIntegrand, wide: Sequence[tuple[float, float]], n: Sequence[int] | int = 48,
-              scan: int = 17, drop: float = 35.0, box: Sequence[tuple[float, float]] | None = None) -> Integral:
+              scan: int = 17, drop: float = 35.0, box: Sequence[tuple[float, float]] | None = None,
+              trim: bool = False) -> Integral:
     """log int exp(logf) over the box (module docstring); ``logf`` takes one broadcastable array per dimension.
     ``box``: a box already found by :func:`bracket` for this integrand (rules of several sizes share it)."""
     d = len(wide)
@@ -105,7 +112,7 @@ def integrate(logf: LogIntegrand, wide: Sequence[tuple[float, float]], n: Sequen
         value = float(np.asarray(logf()))
         return Integral(value, 0.0, (), np.array(value))
     nn = [int(n)] * d if np.isscalar(n) else [int(m) for m in n]  # type: ignore[arg-type]
-    box = list(box) if box is not None else bracket(logf, wide, scan=scan, drop=drop)
+    box = list(box) if box is not None else bracket(logf, wide, scan=scan, drop=drop, trim=trim)
     coords, logw = _grid(box, nn)
     mass = _evaluate(logf, coords) + logw
     fine = float(logsumexp(mass))
