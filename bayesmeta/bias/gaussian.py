@@ -160,7 +160,7 @@ def fit_gaussian(model: ModelSpec, priors: BiasPriors, y: np.ndarray, sei: np.nd
         integral = integrate(logf, wide, size, box=box)
         if integral.log_error < rtol:
             break
-    rule = integrate(logf, wide, posterior_nodes, box=box) if len(wide) >= 2 else integral
+    rule = integrate(logf, wide, posterior_nodes, box=box, error=False) if len(wide) >= 2 else integral
     grids = np.meshgrid(*rule.nodes, indexing="ij") if rule.nodes else []
     cond, _, tau = pieces(*grids)
     tau = np.broadcast_to(tau, rule.log_mass.shape)

@@ -5,6 +5,7 @@ bounds the error of the finer rule when the rule converges; Davis & Rabinowitz 1
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -104,9 +105,10 @@ def bracket(logf: LogIntegrand, wide: Sequence[tuple[float, float]], scan: int =
 
 def integrate(logf: LogIntegrand, wide: Sequence[tuple[float, float]], n: Sequence[int] | int = 48,
               scan: int = 17, drop: float = 35.0, box: Sequence[tuple[float, float]] | None = None,
-              trim: bool = False) -> Integral:
+              trim: bool = False, error: bool = True) -> Integral:
     """log int exp(logf) over the box (module docstring); ``logf`` takes one broadcastable array per dimension.
-    ``box``: a box already found by :func:`bracket` for this integrand (rules of several sizes share it)."""
+    ``box``: a box already found by :func:`bracket` for this integrand (rules of several sizes share it);
+    ``error=False``: no coarser rule (log_error is NaN), for a rule wanted only for its nodes."""
     d = len(wide)
     if d == 0:
         value = float(np.asarray(logf()))
@@ -116,8 +118,11 @@ def integrate(logf: LogIntegrand, wide: Sequence[tuple[float, float]], n: Sequen
     coords, logw = _grid(box, nn)
     mass = _evaluate(logf, coords) + logw
     fine = float(logsumexp(mass))
-    coarse_c, coarse_w = _grid(box, [max(2 * m // 3, 2) for m in nn])
-    coarse = float(logsumexp(_evaluate(logf, coarse_c) + coarse_w))
+    if error:
+        coarse_c, coarse_w = _grid(box, [max(2 * m // 3, 2) for m in nn])
+        coarse = float(logsumexp(_evaluate(logf, coarse_c) + coarse_w))
+    else:
+        coarse = math.nan
     if not np.isfinite(fine):
         raise ModelError("the marginal likelihood underflows on every quadrature node")
     weights = tuple(np.log(_legendre(m)[1] * (hi - lo)) for m, (lo, hi) in zip(nn, box))
