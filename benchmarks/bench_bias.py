@@ -56,12 +56,14 @@ def timing(repeats: int) -> None:
     t_ml = time_it(lambda: [fit_gaussian(m, pri, y, s) for m in gauss], repeats)
     t_post = time_it(lambda: [gaussian_posteriors(fit_gaussian(m, pri, y, s), x) for m in gauss], repeats)
     t_psma = time_it(lambda: fit_bias(y, s, measure="SMD", ensemble="psma"), max(repeats // 3, 1))
+    worst = max(fit_bias(y, s, measure="SMD", ensemble="psma").models, key=lambda m: m.log_ml_error)
     print(f"Gaussian-conditional part (12 models), marginal likelihoods: wall {t_ml[0] * 1e3:.0f} ms, "
           f"CPU {t_ml[1] * 1e3:.0f} ms")
     print(f"  ... with the posteriors of mu and the new study:          wall {t_post[0] * 1e3:.0f} ms, "
           f"CPU {t_post[1] * 1e3:.0f} ms")
     print(f"psma ensemble (36 models), k = 20:                           wall {t_psma[0]:.2f} s, "
           f"CPU {t_psma[1]:.2f} s")
+    print(f"  largest log marginal likelihood error estimate: {worst.log_ml_error:.2g} ({worst.name})")
 
 
 def simulation(reps: int) -> None:

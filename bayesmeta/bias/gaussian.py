@@ -19,7 +19,7 @@ from scipy.special import log_ndtr, ndtr
 
 from bayesmeta.bias.models import ModelSpec
 from bayesmeta.bias.priors import BiasPriors, TPrior
-from bayesmeta.bias.quadrature import Integral, integrate
+from bayesmeta.bias.quadrature import Integral, bracket, integrate
 from bayesmeta.errors import ModelError
 from bayesmeta.priors import Prior
 
@@ -155,11 +155,12 @@ def fit_gaussian(model: ModelSpec, priors: BiasPriors, y: np.ndarray, sei: np.nd
         raise ModelError("t priors with fewer than 1 degree of freedom are not supported")
     wide = ([LOG_TAU_RANGE] if model.heterogeneity else []) + [(0.0, 2.0 + 12.0 / math.sqrt(d.priors[j].df))
                                                                for j in mix]
+    box = bracket(logf, wide) if wide else None
     for size in ((n,) if n else (64, 128)):
-        integral = integrate(logf, wide, size)
+        integral = integrate(logf, wide, size, box=box)
         if integral.log_error < rtol:
             break
-    rule = integrate(logf, wide, posterior_nodes) if len(wide) >= 2 else integral
+    rule = integrate(logf, wide, posterior_nodes, box=box, error=False) if len(wide) >= 2 else integral
     grids = np.meshgrid(*rule.nodes, indexing="ij") if rule.nodes else []
     cond, _, tau = pieces(*grids)
     tau = np.broadcast_to(tau, rule.log_mass.shape)

@@ -5,14 +5,14 @@ Models without selection: given the nodes (tau, g), (mu, b) is Gaussian, and a t
 makes the density of a Gaussian target x (mu, or theta_new with Var = V_mu + tau^2 and Cov(theta_new, c) =
 Cov(mu, c)) equal to N(x; m_x, v_x) P(c in [l, u] | x) / P(c in [l, u]) (Azzalini 1985's skew-normal form).
 Selection models: the log density of mu at the rule's mu nodes, interpolated by a polynomial through the
-Gauss-Legendre nodes, and, for the new study, convolved with N(0, tau_j^2) at each tau node."""
+Gauss-Legendre nodes, and, for the new study, convolved with N(0, tau_j^2) at each tau node (by FFT)."""
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.interpolate import BarycentricInterpolator
-from scipy.ndimage import gaussian_filter1d
-from scipy.special import logsumexp
+from scipy.fft import next_fast_len
+from scipy.special import ndtr
+from bayesmeta.bias.quadrature import logsumexp
 
 from bayesmeta.bias.gaussian import GaussianFit, log_interval_prob
 from bayesmeta.bias.marginals import GridMarginal
@@ -25,13 +25,43 @@ def _normal(x: np.ndarray, m: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.exp(-0.5 * (x - m) ** 2 / v) / np.sqrt(2 * np.pi * v)
 
 
-def _skew(x, mx, vx, mc, vc, cxc, lower, upper):
-    """N(x; mx, vx) P(c in [l, u] | x) / P(c in [l, u]) for (x, c) bivariate normal; x is the grid (last axis)."""
-    slope = cxc / vx
-    sd_c = np.sqrt(np.clip(vc - cxc * slope, 1e-24, None))
-    cond = log_interval_prob(mc + slope * (x - mx), sd_c, lower, upper)
-    marg = log_interval_prob(mc, np.sqrt(vc), lower, upper)
-    return _normal(x, mx, vx) * np.exp(cond - marg)
+def _interval_prob(mean: np.ndarray, sd: np.ndarray, lower: float, upper: float) -> np.ndarray:
+    """P(lower <= X <= upper) for X ~ N(mean, sd^2) (underflow to 0 is harmless: the normaliser
+    1 / P(c in [l, u]) sits in the node weights, in logs)."""
+    if np.isinf(upper):
+        return ndtr((mean - lower) / sd)
+    if np.isinf(lower):
+        return ndtr((upper - mean) / sd)
+    return np.clip(ndtr((upper - mean) / sd) - ndtr((lower - mean) / sd), 0.0, None)
+
+
+def _span(x: np.ndarray, m: np.ndarray, v: np.ndarray) -> slice:
+    """The grid points within 10 sd of some component's mean (outside, every component is below e^-50)."""
+    sd = np.sqrt(v)
+    lo, hi = np.searchsorted(x, [float(np.min(m - 10 * sd)), float(np.max(m + 10 * sd))])
+    return slice(int(max(lo - 1, 0)), int(min(hi + 1, x.size)))
+
+
+def _mixture(x: np.ndarray, lw: np.ndarray, m: np.ndarray, v: np.ndarray, skew: tuple | None = None) -> np.ndarray:
+    """sum_nodes exp(lw) N(x; m, v) [P(c in [l, u] | x)] evaluated only where the components live (the weight and the
+    normal's constant folded into the exponent, in place: this sum is most of a Gaussian model's cost)."""
+    out = np.zeros_like(x)
+    sl = _span(x, m, v)
+    d = x[sl][None, :] - m
+    const = lw - 0.5 * np.log(2 * np.pi * v)
+    terms = d * d
+    terms *= -0.5 / v
+    terms += const
+    np.exp(terms, out=terms)
+    if skew is not None:
+        mc, vc, cxc, lower, upper = skew
+        slope = cxc / v
+        sd_c = np.sqrt(np.clip(vc - cxc * slope, 1e-24, None))
+        d *= slope
+        d += mc
+        terms *= _interval_prob(d, sd_c, lower, upper)
+    out[sl] = terms.sum(0)
+    return out
 
 
 def gaussian_posteriors(fit: GaussianFit, x: np.ndarray) -> tuple[GridMarginal, GridMarginal]:
@@ -41,41 +71,71 @@ def gaussian_posteriors(fit: GaussianFit, x: np.ndarray) -> tuple[GridMarginal, 
     order = np.argsort(w)
     keep = np.zeros(w.size, dtype=bool)
     keep[order[np.cumsum(w[order]) > 1e-10]] = True
-    w = w[keep][:, None]
+    logw = (mass - logsumexp(mass))[keep][:, None]
     tau2 = (np.asarray(fit.tau).ravel()[keep] ** 2)[:, None]
-    grid = x[None, :]
     if "mu" not in fit.design.names:
-        pred = (w * _normal(grid, 0.0, tau2)).sum(0) if np.any(tau2 > 0) else np.zeros_like(x)
-        return GridMarginal(x, np.zeros_like(x), 1.0), GridMarginal(x, pred, 0.0 if np.any(tau2 > 0) else 1.0)
+        if not np.any(tau2 > 0):
+            return GridMarginal(x, np.zeros_like(x), 1.0), GridMarginal(x, np.zeros_like(x), 1.0)
+        pred = _mixture(x, logw, np.zeros_like(tau2), np.where(tau2 > 0, tau2, 1e-300))
+        return GridMarginal(x, np.zeros_like(x), 1.0), GridMarginal(x, pred)
     m0 = fit.cond.mean[0].ravel()[keep][:, None]
     v00 = fit.cond.cov[0][0].ravel()[keep][:, None]
     t = fit.design.truncated
     if t is None:
-        mu = (w * _normal(grid, m0, v00)).sum(0)
-        pred = (w * _normal(grid, m0, v00 + tau2)).sum(0)
-        return GridMarginal(x, mu), GridMarginal(x, pred)
+        return GridMarginal(x, _mixture(x, logw, m0, v00)), GridMarginal(x, _mixture(x, logw, m0, v00 + tau2))
     pr = fit.design.priors[t]
     mc = fit.cond.mean[t].ravel()[keep][:, None]
     vc = fit.cond.cov[t][t].ravel()[keep][:, None]
     cxc = fit.cond.cov[0][t].ravel()[keep][:, None]
+    lwt = logw - log_interval_prob(mc, np.sqrt(vc), pr.lower, pr.upper)
+    skew = (mc, vc, cxc, pr.lower, pr.upper)
     if t == 0:
-        inside = (grid >= pr.lower) & (grid <= pr.upper)
-        mu = (w * _normal(grid, m0, v00) * inside / np.exp(log_interval_prob(m0, np.sqrt(v00), pr.lower,
-                                                                           pr.upper))).sum(0)
+        inside = (x >= pr.lower) & (x <= pr.upper)
+        mu = _mixture(x, lwt, m0, v00) * inside
     else:
-        mu = (w * _skew(grid, m0, v00, mc, vc, cxc, pr.lower, pr.upper)).sum(0)
-    pred = (w * _skew(grid, m0, v00 + tau2, mc, vc, cxc, pr.lower, pr.upper)).sum(0)
+        mu = _mixture(x, lwt, m0, v00, skew)
+    pred = _mixture(x, lwt, m0, v00 + tau2, skew)
     return GridMarginal(x, mu), GridMarginal(x, pred)
 
 
-def _interp_log(nodes: np.ndarray, logd: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """exp of the polynomial through (nodes, logd), zero outside the nodes' span."""
+def _bary_weights(nodes: np.ndarray) -> np.ndarray:
+    """Barycentric weights 1 / prod_{k != i} (x_i - x_k), scaled (Berrut & Trefethen 2004)."""
+    diff = nodes[:, None] - nodes[None, :]
+    np.fill_diagonal(diff, 1.0)
+    span = float(np.ptp(nodes)) or 1.0
+    return 1.0 / np.prod(diff * (4.0 / span), axis=1)
+
+
+def _interp_log(nodes: np.ndarray, bw: np.ndarray, logd: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """exp of the polynomial through (nodes, logd) (barycentric form, weights ``bw``), zero outside the nodes'
+    span."""
     top = float(np.max(logd))
-    f = BarycentricInterpolator(nodes, np.clip(logd - top, -700.0, None))
+    vals = np.clip(logd - top, -700.0, None)
     out = np.zeros_like(x)
-    inside = (x >= nodes.min()) & (x <= nodes.max())
-    out[inside] = np.exp(np.clip(f(x[inside]), -745.0, 50.0) + top)
+    inside = np.flatnonzero((x >= nodes.min()) & (x <= nodes.max()))
+    if inside.size == 0:
+        return out
+    xi = x[inside][:, None]
+    d = xi - nodes[None, :]
+    hit = d == 0.0
+    d[hit] = 1.0
+    c = bw / d
+    p = (c @ vals) / c.sum(1)
+    rows, cols = np.nonzero(hit)
+    p[rows] = vals[cols]
+    out[inside] = np.exp(np.clip(p, -745.0, 50.0) + top)
     return out
+
+
+def _convolve_normals(dens: np.ndarray, tau: np.ndarray, h: float) -> np.ndarray:
+    """sum_j (dens_j * N(0, tau_j^2))(x) on the even grid of step h, by one FFT per row and the normal's
+    characteristic function exp(-(2 pi f tau)^2 / 2); zero-padded so that nothing wraps around."""
+    n = dens.shape[1]
+    pad = int(np.ceil(8.0 * float(np.max(tau, initial=0.0)) / h)) + 1
+    size = next_fast_len(n + 2 * pad, real=True)
+    f = np.fft.rfftfreq(size, d=h)
+    spec = np.fft.rfft(dens, n=size, axis=1) * np.exp(-0.5 * (2 * np.pi * f[None, :] * tau[:, None]) ** 2)
+    return np.fft.irfft(spec.sum(0), n=size)[:n]
 
 
 def selection_posteriors(fit: SelectionFit, x: np.ndarray) -> tuple[GridMarginal, GridMarginal]:
@@ -94,6 +154,7 @@ def selection_posteriors(fit: SelectionFit, x: np.ndarray) -> tuple[GridMarginal
         pred = (np.exp(lm)[:, None] * _normal(x[None, :], 0.0, tau[:, None] ** 2)).sum(0)
         return GridMarginal(x, np.zeros_like(x), 1.0), GridMarginal(x, pred)
     z_nodes = integ.nodes[0]
+    bw = _bary_weights(z_nodes)
     lw = integ.log_weights[0]
     u = integ.nodes[1] if het else None
     coords0 = [np.zeros(1)] + ([u] if het else [])
@@ -102,14 +163,8 @@ def selection_posteriors(fit: SelectionFit, x: np.ndarray) -> tuple[GridMarginal
     sd = np.atleast_1d(fit.natural(coords1)[0]) - m  # type: ignore[operator]
     tau = np.exp(u) if het else np.zeros(1)
     cols = lm if het else lm[:, None]
-    mu = np.zeros_like(x)
-    pred = np.zeros_like(x)
-    for j in range(tau.size):
-        col = cols[:, j]
-        if np.max(col) < -40:
-            continue
-        zx = (x - m[j]) / sd[j]
-        dj = _interp_log(z_nodes, col - lw, zx) / sd[j]
-        mu += dj
-        pred += gaussian_filter1d(dj, tau[j] / h, mode="constant", truncate=6.0) if tau[j] > 0.05 * h else dj
+    used = [j for j in range(tau.size) if np.max(cols[:, j]) >= -40]
+    dens = np.array([_interp_log(z_nodes, bw, cols[:, j] - lw, (x - m[j]) / sd[j]) / sd[j] for j in used])
+    mu = dens.sum(0)
+    pred = _convolve_normals(dens, tau[used], h) if het else mu
     return GridMarginal(x, mu), GridMarginal(x, pred)
