@@ -6,6 +6,7 @@ quantiles together; :class:`TauMarginal` is the view of one of them with the Mar
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -32,6 +33,7 @@ _LEG_TO_POWERS = np.array([np.pad(np.polynomial.legendre.leg2poly(np.eye(11)[k])
 _TO_DENSITY = _TO_COEF @ _LEG_TO_POWERS[:10, :10]
 _TO_CDF = _TO_COEF @ _INTEGRAL @ _LEG_TO_POWERS
 _POWERS = np.arange(11)
+_SCALAR_POINTS = 8  # at most this many points: evaluate the interpolation in Python floats
 
 LogPost = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -98,6 +100,8 @@ class TauBatch:
         """F and dF/dt at t (m, K) from the degree-9 polynomial through the density at each panel's Gauss-Legendre
         points: no evaluation of the posterior, accurate to about 1e-14 (starting values of the quantiles)."""
         cum = self.cum
+        if t.size <= _SCALAR_POINTS:
+            return self._interpolated_scalar(t, rows)
         j = self._index(t, rows)
         h = self.h[rows, None]
         at = rows[:, None], j
@@ -105,6 +109,24 @@ class TauBatch:
         powers = x[..., None] ** _POWERS
         cdf = cum[at] + 0.5 * h * (self._cdf_poly[at] * powers).sum(axis=-1)
         return cdf, (self._density_poly[at] * powers[..., :10]).sum(axis=-1)
+
+    def _interpolated_scalar(self, t: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_interpolated` point by point in Python floats: for the few points of one summary's quantiles the
+        overhead of some thirty numpy calls exceeds the arithmetic."""
+        cdf, dens = np.empty(t.shape), np.empty(t.shape)
+        for r, row in enumerate(rows.tolist()):
+            start, h, top = float(self.t[row, 0]), float(self.h[row]), int(self.size[row]) - 2
+            cum_row, cdf_poly, dens_poly = self._cum[row], self._cdf_poly[row], self._density_poly[row]
+            for c, value in enumerate(t[r].tolist()):
+                j = math.floor((value - start) / h)
+                j = min(max(j, 0), top)
+                x = min(max(2.0 * (value - start - j * h) / h - 1.0, -1.0), 1.0)
+                powers = [1.0]
+                for _ in range(10):
+                    powers.append(powers[-1] * x)
+                cdf[r, c] = float(cum_row[j]) + 0.5 * h * math.fsum(a * b for a, b in zip(cdf_poly[j].tolist(), powers))
+                dens[r, c] = math.fsum(a * b for a, b in zip(dens_poly[j].tolist(), powers))
+        return cdf, dens
 
     def _exact(self, t: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """F and dF/dt at t (m, K) by Gauss-Legendre integration of the posterior from the panel's node."""
