@@ -65,6 +65,7 @@ class TauBatch:
         self.std = np.where(tail > 3, self.std, np.inf)
         self.tail = tail
         self._cum: np.ndarray | None = None
+        self._row_lists: dict[int, tuple[list, list, list]] = {}
         self.n = n
 
     def _log_parts(self, t: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -111,21 +112,25 @@ class TauBatch:
         return cdf, (self._density_poly[at] * powers[..., :10]).sum(axis=-1)
 
     def _interpolated_scalar(self, t: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`_interpolated` point by point in Python floats: for the few points of one summary's quantiles the
-        overhead of some thirty numpy calls exceeds the arithmetic."""
+        """:meth:`_interpolated` point by point in Python floats (Horner's scheme): for the few points of one
+        summary's quantiles the overhead of some thirty numpy calls exceeds the arithmetic."""
         cdf, dens = np.empty(t.shape), np.empty(t.shape)
         for r, row in enumerate(rows.tolist()):
+            if row not in self._row_lists:
+                self._row_lists[row] = (self._cum[row].tolist(), self._cdf_poly[row, :, ::-1].tolist(),
+                                        self._density_poly[row, :, ::-1].tolist())
+            cum_row, cdf_poly, dens_poly = self._row_lists[row]
             start, h, top = float(self.t[row, 0]), float(self.h[row]), int(self.size[row]) - 2
-            cum_row, cdf_poly, dens_poly = self._cum[row], self._cdf_poly[row], self._density_poly[row]
             for c, value in enumerate(t[r].tolist()):
-                j = math.floor((value - start) / h)
-                j = min(max(j, 0), top)
+                j = min(max(math.floor((value - start) / h), 0), top)
                 x = min(max(2.0 * (value - start - j * h) / h - 1.0, -1.0), 1.0)
-                powers = [1.0]
-                for _ in range(10):
-                    powers.append(powers[-1] * x)
-                cdf[r, c] = float(cum_row[j]) + 0.5 * h * math.fsum(a * b for a, b in zip(cdf_poly[j].tolist(), powers))
-                dens[r, c] = math.fsum(a * b for a, b in zip(dens_poly[j].tolist(), powers))
+                f = 0.0
+                for a in cdf_poly[j]:
+                    f = f * x + a
+                d = 0.0
+                for a in dens_poly[j]:
+                    d = d * x + a
+                cdf[r, c], dens[r, c] = cum_row[j] + 0.5 * h * f, d
         return cdf, dens
 
     def _exact(self, t: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
