@@ -6,6 +6,7 @@ quantiles together; :class:`TauMarginal` is the view of one of them with the Mar
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -32,6 +33,7 @@ _LEG_TO_POWERS = np.array([np.pad(np.polynomial.legendre.leg2poly(np.eye(11)[k])
 _TO_DENSITY = _TO_COEF @ _LEG_TO_POWERS[:10, :10]
 _TO_CDF = _TO_COEF @ _INTEGRAL @ _LEG_TO_POWERS
 _POWERS = np.arange(11)
+_SCALAR_POINTS = 8  # at most this many points: evaluate the interpolation in Python floats
 
 LogPost = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -63,6 +65,7 @@ class TauBatch:
         self.std = np.where(tail > 3, self.std, np.inf)
         self.tail = tail
         self._cum: np.ndarray | None = None
+        self._row_lists: dict[int, tuple[list, list, list]] = {}
         self.n = n
 
     def _log_parts(self, t: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -98,6 +101,8 @@ class TauBatch:
         """F and dF/dt at t (m, K) from the degree-9 polynomial through the density at each panel's Gauss-Legendre
         points: no evaluation of the posterior, accurate to about 1e-14 (starting values of the quantiles)."""
         cum = self.cum
+        if t.size <= _SCALAR_POINTS:
+            return self._interpolated_scalar(t, rows)
         j = self._index(t, rows)
         h = self.h[rows, None]
         at = rows[:, None], j
@@ -105,6 +110,28 @@ class TauBatch:
         powers = x[..., None] ** _POWERS
         cdf = cum[at] + 0.5 * h * (self._cdf_poly[at] * powers).sum(axis=-1)
         return cdf, (self._density_poly[at] * powers[..., :10]).sum(axis=-1)
+
+    def _interpolated_scalar(self, t: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_interpolated` point by point in Python floats (Horner's scheme): for the few points of one
+        summary's quantiles the overhead of some thirty numpy calls exceeds the arithmetic."""
+        cdf, dens = np.empty(t.shape), np.empty(t.shape)
+        for r, row in enumerate(rows.tolist()):
+            if row not in self._row_lists:
+                self._row_lists[row] = (self._cum[row].tolist(), self._cdf_poly[row, :, ::-1].tolist(),
+                                        self._density_poly[row, :, ::-1].tolist())
+            cum_row, cdf_poly, dens_poly = self._row_lists[row]
+            start, h, top = float(self.t[row, 0]), float(self.h[row]), int(self.size[row]) - 2
+            for c, value in enumerate(t[r].tolist()):
+                j = min(max(math.floor((value - start) / h), 0), top)
+                x = min(max(2.0 * (value - start - j * h) / h - 1.0, -1.0), 1.0)
+                f = 0.0
+                for a in cdf_poly[j]:
+                    f = f * x + a
+                d = 0.0
+                for a in dens_poly[j]:
+                    d = d * x + a
+                cdf[r, c], dens[r, c] = cum_row[j] + 0.5 * h * f, d
+        return cdf, dens
 
     def _exact(self, t: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """F and dF/dt at t (m, K) by Gauss-Legendre integration of the posterior from the panel's node."""
