@@ -106,7 +106,9 @@ XDIST_GROUPS = {
 }
 XDIST_LONGEST_FIRST = ("reports", "binomial-nuts", "test_output_folder.py", "test_mcmc_binomial.py",
                        "test_mcmc_diskcache.py", "test_wheel.py", "test_gallery.py", "test_init.py",
-                       "test_reanalysis.py", "test_quiet.py", "test_notebook.py", "test_input_reliability.py")
+                       "test_surrogacy.py", "test_journal_outputs.py", "test_reanalysis.py", "test_quiet.py",
+                       "test_notebook.py", "test_input_reliability.py", "test_batch.py", "test_calibration.py",
+                       "test_rbayesmeta_fixtures.py", "test_report_bias.py")
 _GROUP_OF = {name: group for group, names in XDIST_GROUPS.items() for name in names}
 
 
