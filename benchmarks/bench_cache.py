@@ -141,7 +141,7 @@ def main() -> int:
                     shutil.rmtree(fits, ignore_errors=True)
                     for state in ("cold", "warm"):
                         times.setdefault(f"NUTS fit, {kind}, {state} compile cache", []).append(
-                            _run([sys.executable, "-c", FIT.format(kind=kind)], fits)[:2])
+                            _run([sys.executable, "-c", FIT.replace("{kind!r}", repr(kind))], fits)[:2])
     finally:
         shutil.rmtree(base, ignore_errors=True)
     load = (load, os.getloadavg())
