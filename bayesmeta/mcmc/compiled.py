@@ -12,7 +12,9 @@ import logging
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import nutpie
 
@@ -24,21 +26,23 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class CompiledModelCache:
-    """Compiled models keyed by :class:`Structure`; ``compiles`` counts the models built in this process and
-    ``loaded`` those of them whose machine code came from the user's cache folder."""
+    """Compiled models keyed by their structure (:class:`Structure`, or any hashable record with ``var_names``
+    that ``build`` turns into a PyMC model); ``compiles`` counts the models built in this process and ``loaded``
+    those of them whose machine code came from the user's cache folder."""
 
-    models: dict[Structure, object] = field(default_factory=dict)
+    build: Callable[[Any], Any] = build_model
+    models: dict[Any, object] = field(default_factory=dict)
     compiles: int = 0
     loaded: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def get(self, structure: Structure) -> tuple[object, bool, float]:
+    def get(self, structure: Any) -> tuple[object, bool, float]:
         """``(compiled model, cache hit, seconds spent compiling)`` for ``structure``."""
         with self._lock:
             if structure in self.models:
                 return self.models[structure], True, 0.0
             start = time.perf_counter()
-            model = build_model(structure)
+            model = self.build(structure)
             with warnings.catch_warnings():
                 # the log-density runs in numba; PyTensor's C/BLAS linkage only serves the initial-point helper
                 warnings.filterwarnings(

@@ -17,11 +17,10 @@ to :data:`MIN_SLOTS` (or k rounded up to a multiple of 8), so refits with new da
 
 from __future__ import annotations
 
+import functools
 import math
 import os
-import threading
 import time
-import warnings
 from dataclasses import dataclass
 from importlib import metadata
 
@@ -80,36 +79,14 @@ def build_model(structure: SurrogacyStructure):
     return model
 
 
-class _Cache:
-    """Compiled models by structure, for this process (machine code on disk via diskcache)."""
+@functools.cache
+def model_cache():
+    """This process's compiled surrogacy models (:class:`bayesmeta.mcmc.compiled.CompiledModelCache`, machine code
+    on disk via :mod:`bayesmeta.mcmc.diskcache`), created on first use so that importing this module loads no
+    sampler."""
+    from bayesmeta.mcmc.compiled import CompiledModelCache
 
-    def __init__(self) -> None:
-        self.models: dict[SurrogacyStructure, object] = {}
-        self.compiles = 0
-        self._lock = threading.Lock()
-
-    def get(self, structure: SurrogacyStructure) -> tuple[object, bool, float]:
-        import nutpie
-
-        from bayesmeta.mcmc.diskcache import compile_cached
-
-        with self._lock:
-            if structure in self.models:
-                return self.models[structure], True, 0.0
-            start = time.perf_counter()
-            model = build_model(structure)
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
-                try:
-                    compiled, _ = compile_cached(model, structure.var_names, structure)
-                except (AttributeError, ImportError, OSError, TypeError):
-                    compiled = nutpie.compile_pymc_model(model, var_names=structure.var_names)
-            self.models[structure] = compiled
-            self.compiles += 1
-            return compiled, False, time.perf_counter() - start
-
-
-CACHE = _Cache()
+    return CompiledModelCache(build=build_model)
 
 
 @dataclass(frozen=True)
@@ -149,7 +126,7 @@ def sample_surrogacy(x: np.ndarray, sx: np.ndarray, y: np.ndarray, sy: np.ndarra
         raise ModelError(f"need draws >= 4, tune >= 0 and chains >= 1 (got {draws}, {tune}, {chains})")
     slots = padded_size(k, pad_to or max(MIN_SLOTS, padded_size(k)))
     structure = SurrogacyStructure(slots, isinstance(priors.within, tuple))
-    compiled, hit, compile_seconds = CACHE.get(structure)
+    compiled, hit, compile_seconds = model_cache().get(structure)
     pad = structure.k_pad - k
     data = {
         "x": np.concatenate([x, np.zeros(pad)]), "y": np.concatenate([y, np.zeros(pad)]),
