@@ -5,7 +5,7 @@ posterior model probabilities p(M | y) = p(y | M) p(M) / sum_M' p(y | M') p(M'),
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,7 +13,7 @@ from scipy.special import logsumexp
 
 from bayesmeta.bias.gaussian import fit_gaussian
 from bayesmeta.bias.marginals import GridMarginal, mix
-from bayesmeta.bias.models import Ensemble, ModelSpec, get_ensemble
+from bayesmeta.bias.models import Ensemble, ModelSpec, WeightFunction, get_ensemble
 from bayesmeta.bias.posteriors import gaussian_posteriors, selection_posteriors
 from bayesmeta.bias.priors import BiasPriors, default_priors
 from bayesmeta.bias.selection import fit_selection
@@ -115,10 +115,17 @@ def grid_for(yi: np.ndarray, sei: np.ndarray) -> np.ndarray:
     return np.linspace(lo, hi, GRID_POINTS)
 
 
-def fit_model(spec: ModelSpec, priors: BiasPriors, yi: np.ndarray, sei: np.ndarray, grid: np.ndarray):
+Thresholds = Callable[[WeightFunction], np.ndarray]
+"""Maps a weight function to the studies' (k, cut-offs) thresholds on the effect scale (see
+:func:`bayesmeta.bias.selection.effect_thresholds`, the default, and :func:`bayesmeta.bias.robma.t_thresholds`)."""
+
+
+def fit_model(spec: ModelSpec, priors: BiasPriors, yi: np.ndarray, sei: np.ndarray, grid: np.ndarray,
+              thresholds: Thresholds | None = None):
     """(log ML, its error, mu posterior, predictive) of one model."""
     if spec.bias == "selection":
-        fit = fit_selection(spec, priors, yi, sei)
+        crit = thresholds(spec.weights) if thresholds is not None and spec.weights is not None else None
+        fit = fit_selection(spec, priors, yi, sei, thresholds=crit)
         mu, pred = selection_posteriors(fit, grid)
     else:
         fit = fit_gaussian(spec, priors, yi, sei)
@@ -138,9 +145,10 @@ def inclusion(models: Sequence[ModelResult], has) -> Inclusion | None:
 
 def fit_bias(yi: Sequence[float], sei: Sequence[float], *, measure: str | None = None,
              ensemble: str | Ensemble | Sequence[ModelSpec | Mapping[str, object]] = "psma",
-             priors: BiasPriors | None = None) -> BiasResult:
+             priors: BiasPriors | None = None, thresholds: Thresholds | None = None) -> BiasResult:
     """Fit an ensemble ("psma", "metabma" or user-defined models) to effects yi with standard errors sei on the
-    analysis scale (log ratios for OR/RR/HR); priors default to RoBMA's, rescaled to the measure."""
+    analysis scale (log ratios for OR/RR/HR); priors default to RoBMA's, rescaled to the measure; ``thresholds``:
+    the selection models' cut-offs on the effect scale (default: normal-test p-values y / se)."""
     y = np.asarray(yi, dtype=float)
     s = np.asarray(sei, dtype=float)
     if y.ndim != 1 or y.shape != s.shape or y.size < 2:
@@ -152,7 +160,7 @@ def fit_bias(yi: Sequence[float], sei: Sequence[float], *, measure: str | None =
         raise ModelError("the ensemble has no models")
     pri = priors or default_priors(measure)
     grid = grid_for(y, s)
-    fitted = [fit_model(spec, pri, y, s, grid) for spec in ens.models]
+    fitted = [fit_model(spec, pri, y, s, grid, thresholds) for spec in ens.models]
     prior = np.asarray(ens.prior_probabilities())
     log_ml = np.array([f[0] for f in fitted])
     log_post = log_ml + np.log(prior)

@@ -24,8 +24,14 @@ from bayesmeta.bias.quadrature import Integral, integrate
 _LOG_2PI = math.log(2 * math.pi)
 
 
-def observed_intervals(wf: WeightFunction, yi: np.ndarray, sei: np.ndarray) -> np.ndarray:
-    """The interval (0 = smallest p-values, weight 1) of each study's one- or two-sided p-value."""
+def observed_intervals(wf: WeightFunction, yi: np.ndarray, sei: np.ndarray,
+                       thresholds: np.ndarray | None = None) -> np.ndarray:
+    """The interval (0 = smallest p-values, weight 1) of each study's one- or two-sided p-value; with
+    ``thresholds`` (see :func:`effect_thresholds`) a study's p-value lies below cut-off j when y_i (|y_i| if
+    two-sided) exceeds thresholds[i, j]."""
+    if thresholds is not None:
+        y = np.abs(yi) if wf.sided == "two" else yi
+        return (y[:, None] <= thresholds).sum(1)
     z = yi / sei
     p = ndtr(-z) if wf.sided == "one" else 2.0 * ndtr(-np.abs(z))
     return np.searchsorted(np.asarray(wf.cutoffs), p, side="right")
@@ -35,6 +41,13 @@ def z_thresholds(wf: WeightFunction) -> np.ndarray:
     """|z| (two-sided) or z (one-sided) above which p falls below each cut-off."""
     c = np.asarray(wf.cutoffs)
     return ndtri(1.0 - c / 2.0) if wf.sided == "two" else ndtri(1.0 - c)
+
+
+def effect_thresholds(wf: WeightFunction, sei: np.ndarray) -> np.ndarray:
+    """The (k, cut-offs) effect sizes above which each study's p-value falls below each cut-off, for p-values of
+    the normal test y / se (the default; RoBMA's t-test cut-offs for standardised effects are in
+    :mod:`bayesmeta.bias.robma`)."""
+    return sei[:, None] * z_thresholds(wf)[None, :]
 
 
 def omegas(x: list[np.ndarray]) -> list[np.ndarray]:
@@ -99,22 +112,24 @@ def _log_prod(denom: np.ndarray, floor: float) -> np.ndarray:
     return out
 
 
-def weighted_loglik(wf: WeightFunction, yi: np.ndarray, sei: np.ndarray, mu, tau, x: list[np.ndarray]):
-    """sum_i log f(y_i | mu, tau, omega) (module docstring), broadcast over mu, tau and the x's."""
+def weighted_loglik(wf: WeightFunction, yi: np.ndarray, sei: np.ndarray, mu, tau, x: list[np.ndarray],
+                    thresholds: np.ndarray | None = None):
+    """sum_i log f(y_i | mu, tau, omega) (module docstring), broadcast over mu, tau and the x's; ``thresholds``:
+    the studies' cut-offs on the effect scale (default :func:`effect_thresholds`)."""
     mu = np.asarray(mu, dtype=float)[..., None]
     sd = np.sqrt(sei**2 + np.asarray(tau, dtype=float)[..., None] ** 2)
     normal = -0.5 * (_LOG_2PI + 2 * np.log(sd) + ((yi - mu) / sd) ** 2)
-    t = z_thresholds(wf)
+    crit = effect_thresholds(wf, sei) if thresholds is None else thresholds
     exceed = []
-    for tj in t:
-        e = ndtr((mu - sei * tj) / sd)
+    for j in range(crit.shape[1]):
+        e = ndtr((mu - crit[:, j]) / sd)
         if wf.sided == "two":
-            e = e + ndtr((-sei * tj - mu) / sd)
+            e = e + ndtr((-crit[:, j] - mu) / sd)
         exceed.append(e)
-    probs = [exceed[0]] + [exceed[j] - exceed[j - 1] for j in range(1, len(t))] + [1.0 - exceed[-1]]
+    probs = [exceed[0]] + [exceed[j] - exceed[j - 1] for j in range(1, len(exceed))] + [1.0 - exceed[-1]]
     om = omegas(x)
     log_denom = _log_denominator(probs, om)
-    counts = np.bincount(observed_intervals(wf, yi, sei), minlength=wf.intervals)
+    counts = np.bincount(observed_intervals(wf, yi, sei, thresholds), minlength=wf.intervals)
     log_num = sum(counts[j] * np.log(om[j]) for j in range(1, wf.intervals) if counts[j])
     return normal.sum(-1) - log_denom + log_num
 
@@ -130,9 +145,10 @@ class SelectionFit:
 
 
 def fit_selection(model: ModelSpec, priors: BiasPriors, yi: np.ndarray, sei: np.ndarray,
-                  n: tuple[int, int] | None = None) -> SelectionFit:
+                  n: tuple[int, int] | None = None, thresholds: np.ndarray | None = None) -> SelectionFit:
     """log p(y | selection model) by the tensor rule of :func:`~bayesmeta.bias.quadrature.integrate` over
-    (mu, log tau, x_j); ``n`` = (nodes for mu and log tau, nodes per weight coordinate)."""
+    (mu, log tau, x_j); ``n`` = (nodes for mu and log tau, nodes per weight coordinate); ``thresholds``: the
+    studies' cut-offs on the effect scale (default :func:`effect_thresholds`)."""
     wf = model.weights
     assert wf is not None
     axes = (("mu",) if model.effect else ()) + (("log_tau",) if model.heterogeneity else ()) + tuple(
@@ -173,7 +189,7 @@ def fit_selection(model: ModelSpec, priors: BiasPriors, yi: np.ndarray, sei: np.
 
     def logf(*coords):
         mu, tau, x, jac = natural(coords)
-        return jac + log_weight_prior(wf, x) + weighted_loglik(wf, yi, sei, mu, tau, x)
+        return jac + log_weight_prior(wf, x) + weighted_loglik(wf, yi, sei, mu, tau, x, thresholds)
 
     wide = ([(-40.0, 40.0)] if model.effect else []) + (
         [LOG_TAU_RANGE] if model.heterogeneity else []) + [(0.0, 1.0)] * (wf.intervals - 1)

@@ -1,0 +1,66 @@
+"""RoBMA's conventions for standardised effects, so that its published analyses can be reproduced (RoBMA >= 2.0,
+Bartos & Maier; source R/transformations.R, ``combine_data`` and ``.get_cutoffs``):
+
+- Cohen's d with its standard error is fitted on Fisher's z scale: z = atanh(d / sqrt(d^2 + 4)) = asinh(d / 2),
+  n = (d^2 + 8) / (2 se^2) (the sample size implied by se(d) = sqrt(4/n + d^2/(2n)); Borenstein et al. 2009,
+  ch. 4) and se(z) = 1 / sqrt(n - 3). Back on the d scale a draw of mu is d = 2 sinh(z).
+- Priors stated on Cohen's d are moved to Fisher's z by the linear factor 1/2 (``scale_d2z``, "as in metaBMA"):
+  mu ~ N(0, 1) becomes N(0, 1/2), tau ~ InvGamma(1, 0.15) becomes InvGamma(1, 0.075), PET's b is scale-free and
+  PEESE's b (a coefficient of se^2) scales by the inverse, Cauchy(0, 5) becomes Cauchy(0, 10).
+- The selection models' cut-offs are p-values of the study's t-test on its own scale (df = n - 2), not of the
+  normal test y / se: a one-sided cut-off c is the d with t = qt(1 - c, n - 2) = d sqrt(n) / 2, carried to z.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from bayesmeta.bias.models import WeightFunction
+from bayesmeta.bias.priors import BiasPriors, TPrior
+from bayesmeta.errors import InputError
+from bayesmeta.priors import InverseGammaPrior
+
+Z_PER_D = 0.5
+"""RoBMA's linear prior rescaling from Cohen's d to Fisher's z (``scale_d2z``)."""
+
+
+def n_from_d(d: np.ndarray, se: np.ndarray) -> np.ndarray:
+    """The total sample size implied by d and se(d) = sqrt(4/n + d^2/(2n)): n = (d^2 + 8) / (2 se^2)."""
+    return (np.asarray(d, dtype=float) ** 2 + 8.0) / (2.0 * np.asarray(se, dtype=float) ** 2)
+
+
+def d_to_z(d: np.ndarray, se: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(z, se(z), n) of Cohen's d with standard error se, as RoBMA's ``combine_data(d, se)`` computes them."""
+    d = np.asarray(d, dtype=float)
+    n = n_from_d(d, se)
+    if np.any(n <= 3):
+        raise InputError("a standard error of Cohen's d implies a sample size of 3 or fewer", column="sei")
+    return np.arcsinh(d / 2.0), 1.0 / np.sqrt(n - 3.0), n
+
+
+def z_to_d(z: np.ndarray | float) -> np.ndarray:
+    """Fisher's z back to Cohen's d: d = 2 r / sqrt(1 - r^2) with r = tanh z, i.e. 2 sinh z."""
+    return 2.0 * np.sinh(np.asarray(z, dtype=float))
+
+
+def z_priors() -> BiasPriors:
+    """RoBMA's default priors (stated on Cohen's d) on Fisher's z scale (module docstring)."""
+    return BiasPriors(mu=TPrior(0.0, 1.0 * Z_PER_D), tau=InverseGammaPrior(1.0, 0.15 * Z_PER_D),
+                      pet=TPrior(0.0, 1.0, 1.0, 0.0), peese=TPrior(0.0, 5.0 / Z_PER_D, 1.0, 0.0),
+                      note="RoBMA's default priors for Cohen's d moved to Fisher's z by the factor 1/2")
+
+
+def t_thresholds(n: np.ndarray):
+    """A function of a weight function giving the studies' cut-offs on Fisher's z scale from t-test p-values
+    with n - 2 degrees of freedom (Cohen's d input; RoBMA's ``.get_cutoffs``): d_c = 2 t_c / sqrt(n),
+    z_c = asinh(d_c / 2)."""
+    n = np.asarray(n, dtype=float)
+
+    def thresholds(wf: WeightFunction) -> np.ndarray:
+        c = np.asarray(wf.cutoffs)[None, :]
+        tail = c / 2.0 if wf.sided == "two" else c
+        t = stats.t.isf(tail, (n - 2.0)[:, None])
+        return np.arcsinh(t / np.sqrt(n)[:, None])
+
+    return thresholds
