@@ -17,7 +17,8 @@ import pytest
 from scipy import stats
 
 from bayesmeta.bias import WeightFunction, fit_bias
-from bayesmeta.bias.robma import d_to_z, n_from_d, t_thresholds, z_priors, z_to_d
+from bayesmeta.bias.informed import informed_priors
+from bayesmeta.bias.robma import d_to_z, n_from_d, robma_d, t_thresholds, z_priors, z_to_d
 from bayesmeta.bias.selection import effect_thresholds, observed_intervals
 
 REF = Path(__file__).parent / "reference"
@@ -73,6 +74,42 @@ def test_n_from_d_at_zero_effect():
     assert n_from_d(np.array([0.0]), np.array([0.2])) == pytest.approx([100.0])
 
 
+def check_components(fit, ref: dict) -> None:
+    """Inclusion Bayes factors and posterior probabilities against RoBMA's printed ones. Tolerance: a
+    bridge-sampling (or product-space) error of 0.05 in the log marginal likelihoods of one side of a component
+    moves its log posterior odds by 0.05, so |log BF_ours - log BF_RoBMA| <= 0.05 plus the printed rounding
+    (0.0005 / BF), and the posterior probability by p (1 - p) 0.05 plus 0.0005."""
+    for comp, want in ref.items():
+        got = fit.inclusion[comp]
+        if "prior_prob" in want:
+            assert got.prior_prob == pytest.approx(want["prior_prob"], abs=1e-12)
+        assert abs(math.log(got.bf) - math.log(want["bf"])) <= 0.05 + 0.0005 / want["bf"], (comp, got.bf)
+        p = want["post_prob"]
+        assert abs(got.post_prob - p) <= p * (1 - p) * 0.05 + 0.0005, (comp, got.post_prob)
+
+
+def check_estimates(mu, ref: dict, to_d) -> None:
+    """A posterior of mu (``to_d`` maps its grid to Cohen's d as RoBMA reports it) against RoBMA's printed mean,
+    median and 95% bounds, which come from some thousands of autocorrelated draws. Tolerance: two Monte Carlo
+    standard errors at 1000 effective draws -- 2 sd / sqrt(1000) for the mean, and for a quantile q_p our CDF
+    at RoBMA's q_p within 2 sqrt(p (1 - p) / 1000) of p -- plus the printed rounding (0.0005)."""
+    x = to_d(mu.x)
+    dens = mu.density
+    mean = float(np.trapezoid(x * dens, mu.x))
+    sd = math.sqrt(float(np.trapezoid((x - mean) ** 2 * dens, mu.x)) + mu.atom * mean**2)
+    assert abs(mean - ref["mean"]) <= 2 * sd / math.sqrt(1000) + 0.0005, (mean, ref["mean"])
+    cum = np.concatenate([[0.0], np.cumsum((dens[1:] + dens[:-1]) * np.diff(mu.x) / 2)])
+    for key, p in (("median", 0.5), ("ci_lower", 0.025), ("ci_upper", 0.975)):
+        if key not in ref:
+            continue
+        at = float(np.interp(ref[key], x, mu.x))  # RoBMA's value on our grid's scale (to_d is increasing)
+        cont = float(np.interp(at, mu.x, cum))
+        # the atom at mu = 0 (models without an effect) makes the CDF jump there: F(0-) to F(0)
+        below, upto = cont + (mu.atom if at > 0 else 0.0), cont + (mu.atom if at >= 0 else 0.0)
+        tol = 2 * math.sqrt(p * (1 - p) / 1000)
+        assert below - tol <= p <= upto + tol, (key, below, upto, p)
+
+
 @pytest.fixture(scope="module")
 def bem_fit():
     d, se = bem2011()
@@ -80,30 +117,33 @@ def bem_fit():
     return fit_bias(z, se_z, ensemble="psma", priors=z_priors(), thresholds=t_thresholds(n))
 
 
-def test_reproduces_robma_psma_inclusion_bayes_factors_for_bem2011(bem_fit):
-    """RoBMA 2.0 README, RoBMA-PSMA on Bem (2011), printed to 3 decimals. Tolerance: a bridge-sampling error of
-    0.05 in the log marginal likelihoods of one side of a component moves its log posterior odds by 0.05, so
-    |log BF_ours - log BF_RoBMA| <= 0.05 plus the printed rounding (0.0005 / BF); the posterior probabilities
-    by p(1 - p) x 0.05 plus 0.0005. Ours (exact): BF 0.480, 0.143, 16.34 against RoBMA's 0.479, 0.143, 16.323."""
-    ref = json.loads((REF / "bias_published.json").read_text())["bartos2021_bem2011_psma"]["components"]
-    for comp, want in ref.items():
-        got = bem_fit.inclusion[comp]
-        assert got.prior_prob == pytest.approx(want["prior_prob"], abs=1e-12)
-        assert abs(math.log(got.bf) - math.log(want["bf"])) <= 0.05 + 0.0005 / want["bf"], comp
-        p = want["post_prob"]
-        assert abs(got.post_prob - p) <= p * (1 - p) * 0.05 + 0.0005, comp
+def test_reproduces_robma_psma_on_bem2011(bem_fit):
+    """RoBMA 2.0 README, RoBMA-PSMA on Bem (2011), printed to 3 decimals; ours (exact): inclusion BFs 0.480,
+    0.143, 16.34 against RoBMA's 0.479, 0.143, 16.323; model-averaged mu on d (RoBMA's linear 2 z) mean 0.0378
+    against 0.037."""
+    ref = json.loads((REF / "bias_published.json").read_text())["bartos2021_bem2011_psma"]
+    check_components(bem_fit, ref["components"])
+    check_estimates(bem_fit.mu, ref["mu_cohens_d"], robma_d)
+    assert bem_fit.mu.atom > 0.5  # so the printed median 0.000 is the atom at mu = 0
     assert max(m.log_ml_error for m in bem_fit.models) < 0.01
 
 
-def test_reproduces_robma_psma_model_averaged_effect_for_bem2011(bem_fit):
-    """The model-averaged mu on Cohen's d (RoBMA transforms each draw z -> d). Mean: |difference| <= 0.003
-    (rounding 0.0005 plus Monte Carlo error: posterior sd 0.07 over some thousands of mixed draws). The printed
-    95% bounds are quantiles of draws: their Monte Carlo error is judged on the probability scale, our CDF at
-    RoBMA's bounds within 0.005 of 0.025 and 0.975 (a binomial error of 0.005 is about 1000 effective draws)."""
-    ref = json.loads((REF / "bias_published.json").read_text())["bartos2021_bem2011_psma"]["mu_cohens_d"]
-    mu = bem_fit.mu
-    mean_d = float(np.trapezoid(z_to_d(mu.x) * mu.density, mu.x))
-    assert abs(mean_d - ref["mean"]) <= 0.003
-    assert abs(float(mu.cdf(np.arcsinh(ref["ci_lower"] / 2))) - 0.025) <= 0.005
-    assert abs(float(mu.cdf(np.arcsinh(ref["ci_upper"] / 2))) - 0.975) <= 0.005
-    assert mu.atom > 0.5  # so the printed median 0.000 is the atom at mu = 0
+def poulsen2006() -> tuple[np.ndarray, np.ndarray]:
+    with open(REF / "poulsen2006.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return np.array([float(r["yi"]) for r in rows]), np.array([float(r["sei"]) for r in rows])
+
+
+@pytest.mark.parametrize("ensemble, key", [("metabma", "robma_fishers_z"), ("psma", "robma_psma_fishers_z")])
+def test_reproduces_robma_informed_fits_of_poulsen2006_on_fishers_z(ensemble, key):
+    """RoBMA's MedicineBMA vignette: the Oral Health informed priors (Bartos et al. 2021) on Poulsen et al. (2006),
+    fitted on Fisher's z (priors x 1/2), without bias models (effect BF 347.932, heterogeneity 2.608; ours
+    348.2, 2.606) and as RoBMA-PSMA (6.022, 2.502, 2.304; ours 5.97, 2.501, 2.312)."""
+    ref = json.loads((REF / "bias_published.json").read_text())["bartos2021_poulsen2006_informed"][key]
+    d, se = poulsen2006()
+    z, se_z, n = d_to_z(d, se)
+    fit = fit_bias(z, se_z, ensemble=ensemble, priors=z_priors(informed_priors("Oral Health", "SMD")),
+                   thresholds=t_thresholds(n))
+    check_components(fit, ref["components"])
+    check_estimates(fit.mu, ref["mu"], robma_d)
+    check_estimates(fit.mu_conditional, ref["mu_conditional"], robma_d)

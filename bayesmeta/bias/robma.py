@@ -3,7 +3,9 @@ Bartos & Maier; source R/transformations.R, ``combine_data`` and ``.get_cutoffs`
 
 - Cohen's d with its standard error is fitted on Fisher's z scale: z = atanh(d / sqrt(d^2 + 4)) = asinh(d / 2),
   n = (d^2 + 8) / (2 se^2) (the sample size implied by se(d) = sqrt(4/n + d^2/(2n)); Borenstein et al. 2009,
-  ch. 4) and se(z) = 1 / sqrt(n - 3). Back on the d scale a draw of mu is d = 2 sinh(z).
+  ch. 4) and se(z) = 1 / sqrt(n - 3). RoBMA reports mu back on d by the linear factor 2 (its printed estimates
+  match d = 2 z, not the exact d = 2 sinh z: Poulsen et al. 2006 in its MedicineBMA vignette, mean 1.045 against
+  1.042 by 2 z and 1.093 by 2 sinh z).
 - Priors stated on Cohen's d are moved to Fisher's z by the linear factor 1/2 (``scale_d2z``, "as in metaBMA"):
   mu ~ N(0, 1) becomes N(0, 1/2), tau ~ InvGamma(1, 0.15) becomes InvGamma(1, 0.075), PET's b is scale-free and
   PEESE's b (a coefficient of se^2) scales by the inverse, Cauchy(0, 5) becomes Cauchy(0, 10).
@@ -18,7 +20,7 @@ from scipy import stats
 
 from bayesmeta.bias.models import WeightFunction
 from bayesmeta.bias.priors import BiasPriors, TPrior
-from bayesmeta.errors import InputError
+from bayesmeta.errors import InputError, ModelError
 from bayesmeta.priors import InverseGammaPrior
 
 Z_PER_D = 0.5
@@ -44,11 +46,24 @@ def z_to_d(z: np.ndarray | float) -> np.ndarray:
     return 2.0 * np.sinh(np.asarray(z, dtype=float))
 
 
-def z_priors() -> BiasPriors:
-    """RoBMA's default priors (stated on Cohen's d) on Fisher's z scale (module docstring)."""
-    return BiasPriors(mu=TPrior(0.0, 1.0 * Z_PER_D), tau=InverseGammaPrior(1.0, 0.15 * Z_PER_D),
-                      pet=TPrior(0.0, 1.0, 1.0, 0.0), peese=TPrior(0.0, 5.0 / Z_PER_D, 1.0, 0.0),
-                      note="RoBMA's default priors for Cohen's d moved to Fisher's z by the factor 1/2")
+def robma_d(z: np.ndarray | float) -> np.ndarray:
+    """RoBMA's report of a Fisher's z effect on Cohen's d: the linear factor z / Z_PER_D (module docstring)."""
+    return np.asarray(z, dtype=float) / Z_PER_D
+
+
+def z_priors(d_priors: BiasPriors | None = None) -> BiasPriors:
+    """Priors stated on Cohen's d (default: RoBMA's, mu ~ N(0, 1), tau ~ InvGamma(1, 0.15), PET ~ Cauchy(0, 1)+,
+    PEESE ~ Cauchy(0, 5)+) moved to Fisher's z as RoBMA does (module docstring); the tau prior must be
+    inverse-gamma (its scale moves; the shape stays)."""
+    if d_priors is None:
+        d_priors = BiasPriors(TPrior(0.0, 1.0), InverseGammaPrior(1.0, 0.15), TPrior(0.0, 1.0, 1.0, 0.0),
+                              TPrior(0.0, 5.0, 1.0, 0.0))
+    tau = d_priors.tau
+    if not isinstance(tau, InverseGammaPrior):
+        raise ModelError(f"only an inverse-gamma tau prior is moved to Fisher's z here, got {tau.text}")
+    return BiasPriors(mu=d_priors.mu.scaled(Z_PER_D), tau=InverseGammaPrior(tau.shape, tau.scale_ * Z_PER_D),
+                      pet=d_priors.pet, peese=d_priors.peese.scaled(1.0 / Z_PER_D),
+                      note="priors for Cohen's d moved to Fisher's z by RoBMA's factor 1/2")
 
 
 def t_thresholds(n: np.ndarray):
