@@ -141,6 +141,9 @@ class BiasPlan:
     outcomes: tuple[str, ...] = ()
     min_k: int = 10
     ensemble: str = "pet-peese"
+    informed: str | None = None
+    """A medical subfield whose Cochrane-informed mu and tau priors replace RoBMA's defaults
+    (:func:`bayesmeta.bias.informed.informed_priors`)."""
 
 
 @dataclass(frozen=True)
@@ -628,15 +631,21 @@ def _load_mcmc(r: _Reader, t: dict[str, Any], names: tuple[str, ...]) -> MCMCPla
 
 
 def _load_bias(r: _Reader, t: dict[str, Any], names: tuple[str, ...]) -> BiasPlan:
-    r.unknown_keys(t, "bias", ("enabled", "outcomes", "min_k", "ensemble"))
+    r.unknown_keys(t, "bias", ("enabled", "outcomes", "min_k", "ensemble", "informed"))
     chosen = r.str_list(t, "bias", "outcomes", default=list(names), valid=", ".join(names))
     _known(r, "bias.outcomes", chosen, names)
     min_k = r.get(t, "bias", "min_k", int, default=10, valid="an integer >= 3")
     if min_k < 3:
         raise r.fail("bias.min_k", f"value {min_k} is below 3", "an integer >= 3")
+    from bayesmeta.bias.informed import all_subfields, known_subfield
+
+    informed = r.get(t, "bias", "informed", str, default=None, valid="a Cochrane review group, e.g. 'Oral Health'")
+    if informed is not None and not known_subfield(informed):
+        raise r.fail("bias.informed", f"unknown subfield {informed!r}", "; ".join(all_subfields()))
     return BiasPlan(enabled=r.get(t, "bias", "enabled", bool, default=True, valid="true or false"),
                     outcomes=chosen, min_k=int(min_k),
-                    ensemble=r.choice(t, "bias", "ensemble", BIAS_ENSEMBLES, default="pet-peese"))
+                    ensemble=r.choice(t, "bias", "ensemble", BIAS_ENSEMBLES, default="pet-peese"),
+                    informed=informed)
 
 
 # -- peeks at the input files needed to validate names ----------------------------------------------------

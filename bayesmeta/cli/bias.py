@@ -37,6 +37,10 @@ def bias_command(
                                                     '"cauchy(0, 0.707)+" (default: RoBMA\'s, rescaled)')] = None,
     tau_prior: Annotated[Optional[str], typer.Option("--tau-prior", help='heterogeneity prior, e.g. '
                                                      '"invgamma(1, 0.15)" (default: RoBMA\'s, rescaled)')] = None,
+    informed: Annotated[Optional[str], typer.Option(
+        "--informed", help='Cochrane-informed mu and tau priors of a medical subfield (Bartos et al. 2021, 2023), '
+        'e.g. "Oral Health" or "Cochrane" (whole database); for SMD, OR, RR, RD, HR; --mu-prior/--tau-prior '
+        'override either')] = None,
     level: LevelOption = 0.95,
     seed: SeedOption = 0,
     as_json: JsonOption = False,
@@ -52,6 +56,16 @@ def bias_command(
         priors = default_priors(table.measure, mu=mu_prior, tau=tau_prior)
     except ModelError as exc:
         raise InputError(str(exc), column="--mu-prior/--tau-prior") from None
+    if informed is not None:
+        from dataclasses import replace
+
+        from bayesmeta.bias.informed import informed_priors
+
+        try:
+            base = informed_priors(informed, table.measure)
+        except ModelError as exc:
+            raise InputError(str(exc), column="--informed") from None
+        priors = replace(base, mu=priors.mu if mu_prior else base.mu, tau=priors.tau if tau_prior else base.tau)
     result = fit_bias(table.yi, table.sei, measure=table.measure, ensemble=ensemble.value, priors=priors)
     out = result.to_dict(level)
     out["seed"] = seed  # the integration is deterministic; the seed is recorded for the command's record

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from bayesmeta.bias import Ensemble, ModelSpec, fit_bias, get_ensemble
+from bayesmeta.bias.informed import informed_priors
 from bayesmeta.effect_data import EffectData
 from bayesmeta.plan import BiasPlan
 from bayesmeta.scales import is_ratio, to_reported
@@ -51,7 +52,8 @@ def bias_analysis(data: EffectData, plan: BiasPlan, level: float) -> dict[str, A
     ``flipped`` recording whether the signs were turned."""
     flipped = bool(data.benefit.below)
     yi = -np.asarray(data.yi, float) if flipped else np.asarray(data.yi, float)
-    fit = fit_bias(yi, data.sei, measure=data.measure, ensemble=bias_ensemble(plan.ensemble))
+    priors = informed_priors(plan.informed, data.measure) if plan.informed else None
+    fit = fit_bias(yi, data.sei, measure=data.measure, ensemble=bias_ensemble(plan.ensemble), priors=priors)
     out = fit.to_dict(level)
     out["ensemble"] = plan.ensemble
     out["flipped"] = flipped
