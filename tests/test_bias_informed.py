@@ -121,3 +121,23 @@ def test_cli_informed_option(capsys):
     assert main(["bias", path, "--measure", "SMD", "--informed", "Dentistry"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "--informed" in err and "Traceback" not in err
+
+
+def test_plan_informed_key(tmp_path):
+    """[bias] informed = SUBFIELD: read into the plan (case and punctuation as written), an unknown subfield a
+    one-line error naming the key, and the outcome's ensemble fitted with the subfield's priors for its measure."""
+    from bayesmeta.benefit import Benefit
+    from bayesmeta.effect_data import EffectData
+    from bayesmeta.errors import InputError
+    from bayesmeta.plan import load_plan
+    from bayesmeta.reanalysis.bias import bias_analysis
+    from tests.test_report_bias import BCG, small_plan
+
+    plan = load_plan(small_plan(tmp_path, '[bias]\ninformed = "Acute Respiratory Infections"'))
+    assert plan.bias.informed == "Acute Respiratory Infections"
+    with pytest.raises(InputError, match="bias.informed"):
+        load_plan(small_plan(tmp_path, '[bias]\ninformed = "Dentistry"'))
+    data = EffectData(study=tuple(f"s{i}" for i in range(len(BCG))), yi=BCG[:, 0], sei=BCG[:, 1], measure="RR",
+                      benefit=Benefit.BELOW)
+    out = bias_analysis(data, plan.bias, 0.95)
+    assert out["priors"]["mu"] == "t(3, 0, 0.27)" and out["priors"]["tau"] == "invgamma(1.58, 0.25)"
