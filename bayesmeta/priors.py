@@ -20,7 +20,9 @@ Parametrisations (all on the analysis scale; tau is the between-study standard d
   exp(-scale/tau); ``logt_tau2(location, scale, df)``: log tau^2 ~ Student-t(df) with that location and scale, the
   form of Rhodes et al. 2015 (J Clin Epidemiol 68:52) for standardised mean differences; ``rhodes_smd`` is their
   general (any outcome, any comparison) prior, logt_tau2(-3.44, 2.59, 5), as R bayesmeta's ``RhodesEtAlPrior()``,
-  and ``rhodes_smd(outcome, comparison[, area])`` their prior for a setting (:func:`rhodes_smd_prior`).
+  and ``rhodes_smd(outcome, comparison[, area])`` their prior for a setting (:func:`rhodes_smd_prior`);
+  ``turner_or`` is Turner et al.'s (2015) marginal prior for log odds ratios, lognormal_tau2(-2.56, 1.74), and
+  ``turner_or(outcome, comparison)`` their prior for an outcome type and comparison type (:func:`turner_or_prior`).
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ VALID_FORMS = (
     "normal(mean, sd), flat, halfnormal(scale), halfcauchy(scale), halft(nu, scale), exponential(rate), "
     "uniform(lower, upper), uniform(0, inf), lognormal(meanlog, sdlog), lognormal_tau2(meanlog, sdlog), "
     "jeffreys, halfflat, power(<prior>, alpha), lomax(shape, scale), invgamma(shape, scale), "
-    "logt_tau2(location, scale, df), rhodes_smd, rhodes_smd(outcome, comparison[, area])"
+    "logt_tau2(location, scale, df), rhodes_smd, rhodes_smd(outcome, comparison[, area]), turner_or, "
+    "turner_or(outcome, comparison)"
 )
 EFFECT_FAMILIES = ("normal", "flat")
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -749,6 +752,7 @@ _ARITY = {
     "invgamma": 2,
     "logt_tau2": 3,
     "rhodes_smd": 0,
+    "turner_or": 0,
 }
 
 
@@ -797,7 +801,7 @@ def parse_prior(text: str | Prior, for_param: str | None = None) -> Prior:
         if prior.support != want:
             kinds = (
                 "halfnormal, halfcauchy, halft, exponential, uniform, lognormal, lognormal_tau2, jeffreys, halfflat, "
-                "lomax, invgamma, logt_tau2, rhodes_smd"
+                "lomax, invgamma, logt_tau2, rhodes_smd, turner_or"
                 if want == "positive"
                 else "normal, flat"
             )
@@ -815,6 +819,8 @@ def _parse(text: str) -> Prior:
     args = [] if inner is None or inner.strip() == "" else _split_args(inner)
     if name == "rhodes_smd" and args:
         return rhodes_smd_prior(*args, text=text)
+    if name == "turner_or" and args:
+        return turner_or_prior(*args, text=text)
     if len(args) != _ARITY[name]:
         raise _bad(text, f"{name} takes {_ARITY[name]} argument(s), got {len(args)}")
     if name == "power":
@@ -871,6 +877,8 @@ def _parse(text: str) -> Prior:
                              positive(nums[2], "the degrees of freedom"))
     if name == "rhodes_smd":
         return LogTTau2Prior(*RHODES_SMD_GENERAL)
+    if name == "turner_or":
+        return turner_or_prior(text=text)
     return HalfFlatPrior()
 
 
@@ -890,6 +898,27 @@ def rhodes_smd_prior(outcome: str, comparison: str, area: str = "other", text: s
             raise _bad(label, f"unknown {kind} {value!r} (valid: {', '.join(keys)})")
     location, scale = table[area][comparison][outcome]
     return LogTTau2Prior(float(location), float(scale), float(table["df"]), label=label)
+
+
+TURNER_FILE = Path(__file__).resolve().parent / "resources" / "turner2015.toml"
+
+
+def turner_or_prior(outcome: str | None = None, comparison: str | None = None, text: str | None = None) -> Prior:
+    """The Turner et al. 2015 (Stat Med 34:984, Table IV) heterogeneity prior for log odds ratios of an outcome
+    type and comparison type (``resources/turner2015.toml``; keys such as ``surgical`` and ``pharma_vs_placebo``),
+    as R bayesmeta's ``TurnerEtAlPrior(outcome, comparator1, comparator2)``: log tau^2 ~ N(mu, sigma^2), i.e.
+    tau ~ lognormal(mu/2, sigma/2); without arguments the marginal setting (mu -2.56, sigma 1.74; p. 993)."""
+    table = tomllib.loads(TURNER_FILE.read_text(encoding="utf-8"))
+    label = text or f"turner_or({outcome}, {comparison})"
+    if outcome is None and comparison is None:
+        mu, sigma = table["general"]["mu"], table["general"]["sigma"]
+    else:
+        for value, kind, valid in ((outcome, "outcome", table["outcomes"]),
+                                   (comparison, "comparison", table["comparisons"])):
+            if value not in valid:
+                raise _bad(label, f"unknown {kind} {value!r} (valid: {', '.join(valid)})")
+        mu, sigma = table[comparison][outcome]
+    return LogNormalPrior(float(mu) / 2, float(sigma) / 2, on_tau2=True)
 
 
 # -- named prior sets ----------------------------------------------------------------------------------------
