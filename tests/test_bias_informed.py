@@ -81,10 +81,12 @@ def test_reproduces_bartos_2021_bayes_factors_for_poulsen2006(poulsen_fit):
 
 def test_conditional_posterior_of_mu_matches_brute_force_quadrature(poulsen_fit):
     """mu given an effect: the FE and RE models' posteriors (t_5(0, 0.51) effect prior, InvGamma(1.79, 0.28) on
-    tau) on a dense (mu, tau) trapezoid grid, mixed by their marginal likelihoods."""
+    tau) on a dense (mu, tau) trapezoid grid, mixed by their marginal likelihoods; and tau's posterior mean and sd
+    in the RE model."""
     d, se = poulsen2006()
     mu = np.linspace(-2.0, 4.0, 1201)
-    tau = np.linspace(1e-6, 3.0, 1501)
+    # tau's posterior tail is heavy (InvGamma prior, about tau^-6.8 here): the grid runs to 20 (mean 0.29)
+    tau = np.concatenate([np.linspace(1e-6, 3.0, 1501)[:-1], np.geomspace(3.0, 20.0, 400)])
     lp_mu = stats.t.logpdf(mu, 5, 0.0, 0.51)
     lp_tau = 1.79 * math.log(0.28) - special.gammaln(1.79) - 2.79 * np.log(tau) - 0.28 / tau
     sd = np.sqrt(se[None, None, :] ** 2 + tau[None, :, None] ** 2)
@@ -106,6 +108,11 @@ def test_conditional_posterior_of_mu_matches_brute_force_quadrature(poulsen_fit)
     h1re = next(m for m in poulsen_fit.models if m.spec.effect and m.spec.heterogeneity)
     h1fe = next(m for m in poulsen_fit.models if m.spec.effect and not m.spec.heterogeneity)
     assert h1re.post_prob / (h1re.post_prob + h1fe.post_prob) == pytest.approx(w_re, abs=1e-4)
+    tau_dens = np.trapezoid(np.exp(joint - top), mu, axis=0)  # tau's posterior in H1 RE, unnormalised
+    norm = np.trapezoid(tau_dens, tau)
+    tau_mean = np.trapezoid(tau * tau_dens, tau) / norm
+    tau_sd = math.sqrt(np.trapezoid((tau - tau_mean) ** 2 * tau_dens, tau) / norm)
+    assert h1re.tau_mean == pytest.approx(tau_mean, abs=1e-4) and h1re.tau_sd == pytest.approx(tau_sd, abs=1e-4)
 
 
 def test_cli_informed_option(capsys):

@@ -18,7 +18,7 @@ from scipy import stats
 
 from bayesmeta.bias import WeightFunction, fit_bias
 from bayesmeta.bias.informed import informed_priors
-from bayesmeta.bias.robma import d_to_z, n_from_d, robma_d, t_thresholds, z_priors, z_to_d
+from bayesmeta.bias.robma import Z_PER_D, d_to_z, n_from_d, robma_d, t_thresholds, z_priors, z_to_d
 from bayesmeta.bias.selection import effect_thresholds, observed_intervals
 
 REF = Path(__file__).parent / "reference"
@@ -110,6 +110,15 @@ def check_estimates(mu, ref: dict, to_d) -> None:
         assert below - tol <= p <= upto + tol, (key, below, upto, p)
 
 
+def check_tau(fit, ref: dict, per_d: float) -> None:
+    """Model-averaged (``tau``) and conditional (``tau_conditional``, models with heterogeneity only) posterior
+    means of tau, on RoBMA's scale (``per_d`` times ours), within 2 sd / sqrt(1000) plus rounding."""
+    for key, conditional in (("tau", False), ("tau_conditional", True)):
+        if key in ref:
+            mean, sd = fit.tau_moments(conditional)
+            assert abs(per_d * mean - ref[key]["mean"]) <= 2 * per_d * sd / math.sqrt(1000) + 0.0005, key
+
+
 @pytest.fixture(scope="module")
 def bem_fit():
     d, se = bem2011()
@@ -124,6 +133,7 @@ def test_reproduces_robma_psma_on_bem2011(bem_fit):
     ref = json.loads((REF / "bias_published.json").read_text())["bartos2021_bem2011_psma"]
     check_components(bem_fit, ref["components"])
     check_estimates(bem_fit.mu, ref["mu_cohens_d"], robma_d)
+    check_tau(bem_fit, {"tau": ref["tau_cohens_d"]}, 1 / Z_PER_D)
     assert bem_fit.mu.atom > 0.5  # so the printed median 0.000 is the atom at mu = 0
     assert max(m.log_ml_error for m in bem_fit.models) < 0.01
 
@@ -134,16 +144,24 @@ def poulsen2006() -> tuple[np.ndarray, np.ndarray]:
     return np.array([float(r["yi"]) for r in rows]), np.array([float(r["sei"]) for r in rows])
 
 
-@pytest.mark.parametrize("ensemble, key", [("metabma", "robma_fishers_z"), ("psma", "robma_psma_fishers_z")])
-def test_reproduces_robma_informed_fits_of_poulsen2006_on_fishers_z(ensemble, key):
+@pytest.mark.parametrize("ensemble, key", [("metabma", "robma_cohens_d"), ("metabma", "robma_fishers_z"),
+                                           ("psma", "robma_psma_fishers_z")])
+def test_reproduces_robma_informed_fits_of_poulsen2006(ensemble, key):
     """RoBMA's MedicineBMA vignette: the Oral Health informed priors (Bartos et al. 2021) on Poulsen et al. (2006),
-    fitted on Fisher's z (priors x 1/2), without bias models (effect BF 347.932, heterogeneity 2.608; ours
-    348.2, 2.606) and as RoBMA-PSMA (6.022, 2.502, 2.304; ours 5.97, 2.501, 2.312)."""
+    without bias models on Cohen's d (effect BF 217.517, heterogeneity 3.511; ours 218.53, 3.524) and on Fisher's
+    z (priors x 1/2; 347.932, 2.608; ours 348.2, 2.606), and as RoBMA-PSMA on z (6.022, 2.502, 2.304; ours 5.97,
+    2.501, 2.312); tau's means (0.231/0.297, 0.186/0.256, 0.202/0.285; ours 0.233/0.299, 0.188/0.260,
+    0.203/0.284)."""
     ref = json.loads((REF / "bias_published.json").read_text())["bartos2021_poulsen2006_informed"][key]
     d, se = poulsen2006()
-    z, se_z, n = d_to_z(d, se)
-    fit = fit_bias(z, se_z, ensemble=ensemble, priors=z_priors(informed_priors("Oral Health", "SMD")),
-                   thresholds=t_thresholds(n))
+    priors = informed_priors("Oral Health", "SMD")
+    if key == "robma_cohens_d":
+        fit, to_d, per_d = fit_bias(d, se, measure="SMD", ensemble=ensemble, priors=priors), np.asarray, 1.0
+    else:
+        z, se_z, n = d_to_z(d, se)
+        fit = fit_bias(z, se_z, ensemble=ensemble, priors=z_priors(priors), thresholds=t_thresholds(n))
+        to_d, per_d = robma_d, 1 / Z_PER_D
     check_components(fit, ref["components"])
-    check_estimates(fit.mu, ref["mu"], robma_d)
-    check_estimates(fit.mu_conditional, ref["mu_conditional"], robma_d)
+    check_estimates(fit.mu, ref["mu"], to_d)
+    check_estimates(fit.mu_conditional, ref["mu_conditional"], to_d)
+    check_tau(fit, ref, per_d)

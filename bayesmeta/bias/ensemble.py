@@ -38,6 +38,9 @@ class ModelResult:
     log_ml_error: float
     mu: GridMarginal = field(repr=False)
     predictive: GridMarginal = field(repr=False)
+    tau_mean: float = 0.0
+    """Posterior mean of tau given the model (0 without heterogeneity)."""
+    tau_sd: float = 0.0
 
     @property
     def name(self) -> str:
@@ -69,6 +72,17 @@ class BiasResult:
     mu_conditional: GridMarginal | None
     mu_unadjusted: GridMarginal | None
     notes: list[str] = field(default_factory=list)
+
+    def tau_moments(self, conditional: bool = False) -> tuple[float, float] | None:
+        """Posterior mean and sd of tau, model-averaged (the models without heterogeneity put tau at 0) or,
+        ``conditional``, over the models with heterogeneity only (None if they have no posterior mass)."""
+        used = [m for m in self.models if m.spec.heterogeneity or not conditional]
+        total = sum(m.post_prob for m in used)
+        if not used or total <= 0:
+            return None
+        mean = sum(m.post_prob * m.tau_mean for m in used) / total
+        second = sum(m.post_prob * (m.tau_sd**2 + m.tau_mean**2) for m in used) / total
+        return float(mean), float(np.sqrt(max(second - mean * mean, 0.0)))
 
     def _scale(self, summary: dict[str, float]) -> dict[str, float]:
         if self.measure is None or not is_ratio(self.measure):
@@ -122,15 +136,34 @@ Thresholds = Callable[[WeightFunction], np.ndarray]
 
 def fit_model(spec: ModelSpec, priors: BiasPriors, yi: np.ndarray, sei: np.ndarray, grid: np.ndarray,
               thresholds: Thresholds | None = None):
-    """(log ML, its error, mu posterior, predictive) of one model."""
+    """(log ML, its error, mu posterior, predictive, posterior mean and sd of tau) of one model."""
     if spec.bias == "selection":
         crit = thresholds(spec.weights) if thresholds is not None and spec.weights is not None else None
         fit = fit_selection(spec, priors, yi, sei, thresholds=crit)
         mu, pred = selection_posteriors(fit, grid)
+        tau = _selection_tau_moments(fit) if spec.heterogeneity else (0.0, 0.0)
     else:
         fit = fit_gaussian(spec, priors, yi, sei)
         mu, pred = gaussian_posteriors(fit, grid)
-    return fit.integral.log_value, fit.integral.log_error, mu, pred
+        tau = _moments(fit.log_mass, fit.tau) if spec.heterogeneity else (0.0, 0.0)
+    return fit.integral.log_value, fit.integral.log_error, mu, pred, tau
+
+
+def _moments(log_mass: np.ndarray, values: np.ndarray) -> tuple[float, float]:
+    """Mean and sd of the values at a quadrature rule's nodes, weighted by the normalised exp(log_mass)."""
+    lm = np.asarray(log_mass, dtype=float)
+    w = np.exp(lm - logsumexp(lm.ravel()))
+    v = np.broadcast_to(values, lm.shape)
+    mean = float(np.sum(w * v))
+    return mean, float(np.sqrt(max(float(np.sum(w * v * v)) - mean * mean, 0.0)))
+
+
+def _selection_tau_moments(fit) -> tuple[float, float]:
+    """Posterior mean and sd of tau from the selection model's tensor rule (the log tau axis' nodes)."""
+    axis = fit.axes.index("log_tau")
+    shape = [1] * len(fit.axes)
+    shape[axis] = -1
+    return _moments(fit.integral.log_mass, np.exp(fit.integral.nodes[axis]).reshape(shape))
 
 
 def inclusion(models: Sequence[ModelResult], has) -> Inclusion | None:
@@ -165,7 +198,7 @@ def fit_bias(yi: Sequence[float], sei: Sequence[float], *, measure: str | None =
     log_ml = np.array([f[0] for f in fitted])
     log_post = log_ml + np.log(prior)
     post = np.exp(log_post - logsumexp(log_post))
-    models = [ModelResult(spec, float(p0), float(p1), float(f[0]), float(f[1]), f[2], f[3])
+    models = [ModelResult(spec, float(p0), float(p1), float(f[0]), float(f[1]), f[2], f[3], *map(float, f[4]))
               for spec, p0, p1, f in zip(ens.models, prior, post, fitted)]
     comps = {"effect": lambda m: m.effect, "heterogeneity": lambda m: m.heterogeneity,
              "bias": lambda m: m.bias != "none"}
