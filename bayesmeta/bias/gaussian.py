@@ -121,11 +121,12 @@ class GaussianFit:
 
 
 def fit_gaussian(model: ModelSpec, priors: BiasPriors, y: np.ndarray, sei: np.ndarray, n: int | None = None,
-                 rtol: float = 1e-8, posterior_nodes: int = 32) -> GaussianFit:
+                 rtol: float = 1e-8, posterior_nodes: int | None = None) -> GaussianFit:
     """log p(y | model) by closed form in beta and quadrature over the rest: rules of 64 and 128 nodes per
     dimension in turn until the error estimate falls below ``rtol`` (or ``n``); the posterior's nodes come from a
-    rule of ``posterior_nodes`` per dimension when there are two dimensions (a mixture of that many normals is
-    ample for quantiles, and the skew-normal densities on the grid cost nodes x grid points)."""
+    rule of ``posterior_nodes`` per dimension (default 32 for two dimensions, 24 for three) when there are two or
+    more (a mixture of that many normals is ample for quantiles, and the skew-normal densities on the grid cost
+    nodes x grid points)."""
     d = design(model, priors, sei)
     mix = [j for j, pr in enumerate(d.priors) if not pr.normal]
     tau_prior: Prior = priors.tau
@@ -160,7 +161,9 @@ def fit_gaussian(model: ModelSpec, priors: BiasPriors, y: np.ndarray, sei: np.nd
         integral = integrate(logf, wide, size, box=box)
         if integral.log_error < rtol:
             break
-    rule = integrate(logf, wide, posterior_nodes, box=box, error=False) if len(wide) >= 2 else integral
+    # 24 per dimension for three (t priors on both mu and b): 14k nodes instead of 33k, quantiles within 1e-4
+    nodes = posterior_nodes or (32 if len(wide) < 3 else 24)
+    rule = integrate(logf, wide, nodes, box=box, error=False) if len(wide) >= 2 else integral
     grids = np.meshgrid(*rule.nodes, indexing="ij") if rule.nodes else []
     cond, _, tau = pieces(*grids)
     tau = np.broadcast_to(tau, rule.log_mass.shape)
