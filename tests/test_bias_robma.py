@@ -165,3 +165,21 @@ def test_reproduces_robma_informed_fits_of_poulsen2006(ensemble, key):
     check_estimates(fit.mu, ref["mu"], to_d)
     check_estimates(fit.mu_conditional, ref["mu_conditional"], to_d)
     check_tau(fit, ref, per_d)
+
+
+def test_fisher_z_option_reproduces_robma_from_the_command_line(bem_fit, capsys):
+    """`bayesmeta bias --fisher-z` is fit_bias_robma: the z fit above, its effects and tau carried to d by 2."""
+    from bayesmeta.cli import main
+
+    path = str(REF / "bem2011.csv")
+    assert main(["bias", path, "--measure", "SMD", "--fisher-z", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    ref = json.loads((REF / "bias_published.json").read_text())["bartos2021_bem2011_psma"]["components"]
+    for comp, want in ref.items():
+        assert abs(math.log(out["inclusion"][comp]["bf"]) - math.log(want["bf"])) <= 0.05 + 0.0005 / want["bf"]
+    assert out["mu"]["analysis"]["mean"] == pytest.approx(robma_d(bem_fit.mu.mean()), rel=1e-9)
+    assert out["mu"]["analysis"]["ci_upper"] == pytest.approx(robma_d(bem_fit.mu.interval(0.95)[1]), rel=1e-9)
+    assert main(["bias", path, "--measure", "SMD", "--fisher-z", "--tau-prior", "halfnormal(0.5)"]) == 2
+    assert "--fisher-z" in capsys.readouterr().err
+    assert main(["bias", str(REF / "power_pose.csv"), "--measure", "MD", "--fisher-z"]) == 2
+    assert "needs --measure SMD" in capsys.readouterr().err

@@ -15,10 +15,15 @@ Bartos & Maier; source R/transformations.R, ``combine_data`` and ``.get_cutoffs`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
+
 import numpy as np
 from scipy import stats
 
-from bayesmeta.bias.models import WeightFunction
+from bayesmeta.bias.ensemble import BiasResult, fit_bias
+from bayesmeta.bias.marginals import GridMarginal
+from bayesmeta.bias.models import Ensemble, WeightFunction
 from bayesmeta.bias.priors import BiasPriors, TPrior
 from bayesmeta.errors import InputError, ModelError
 from bayesmeta.priors import InverseGammaPrior
@@ -79,3 +84,24 @@ def t_thresholds(n: np.ndarray):
         return np.arcsinh(t / np.sqrt(n)[:, None])
 
     return thresholds
+
+
+def _on_d(m: GridMarginal) -> GridMarginal:
+    """A posterior on Fisher's z carried to d by RoBMA's linear factor (x / Z_PER_D)."""
+    return GridMarginal(m.x / Z_PER_D, m.density * Z_PER_D, m.atom)
+
+
+def fit_bias_robma(d: Sequence[float], se: Sequence[float], *, ensemble: str | Ensemble = "psma",
+                   d_priors: BiasPriors | None = None) -> BiasResult:
+    """Cohen's d fitted as RoBMA does (module docstring): on Fisher's z with the priors (stated on d; default
+    RoBMA's) moved to z and t-test selection cut-offs, the results carried back to d by the factor 2 (posteriors
+    of mu and the new study, tau's moments); log marginal likelihoods stay those of the z data, as RoBMA's."""
+    z, se_z, n = d_to_z(np.asarray(d, dtype=float), np.asarray(se, dtype=float))
+    fit = fit_bias(z, se_z, measure="SMD", ensemble=ensemble, priors=z_priors(d_priors), thresholds=t_thresholds(n))
+    models = [replace(m, mu=_on_d(m.mu), predictive=_on_d(m.predictive), tau_mean=m.tau_mean / Z_PER_D,
+                      tau_sd=m.tau_sd / Z_PER_D) for m in fit.models]
+    return replace(fit, models=models, mu=_on_d(fit.mu), predictive=_on_d(fit.predictive),
+                   mu_conditional=_on_d(fit.mu_conditional) if fit.mu_conditional is not None else None,
+                   mu_unadjusted=_on_d(fit.mu_unadjusted) if fit.mu_unadjusted is not None else None,
+                   notes=fit.notes + ["fitted on Fisher's z as RoBMA does (priors x 1/2, t-test selection cut-offs); "
+                                      "effects and tau reported on Cohen's d by the factor 2"])

@@ -41,6 +41,9 @@ def bias_command(
         "--informed", help='Cochrane-informed mu and tau priors of a medical subfield (Bartos et al. 2021, 2023), '
         'e.g. "Oral Health" or "Cochrane" (whole database); for SMD, OR, RR, RD, HR; --mu-prior/--tau-prior '
         'override either')] = None,
+    fisher_z: Annotated[bool, typer.Option(
+        "--fisher-z", help="SMD only: fit on Fisher's z as RoBMA does (priors stated on d moved by 1/2, t-test "
+        "selection cut-offs, estimates back on d by x2), to reproduce RoBMA's numbers")] = False,
     level: LevelOption = 0.95,
     seed: SeedOption = 0,
     as_json: JsonOption = False,
@@ -66,7 +69,17 @@ def bias_command(
         except ModelError as exc:
             raise InputError(str(exc), column="--informed") from None
         priors = replace(base, mu=priors.mu if mu_prior else base.mu, tau=priors.tau if tau_prior else base.tau)
-    result = fit_bias(table.yi, table.sei, measure=table.measure, ensemble=ensemble.value, priors=priors)
+    if fisher_z:
+        from bayesmeta.bias.robma import fit_bias_robma
+
+        if table.measure != "SMD":
+            raise InputError(f"--fisher-z needs --measure SMD, got {table.measure}", column="--fisher-z")
+        try:
+            result = fit_bias_robma(table.yi, table.sei, ensemble=ensemble.value, d_priors=priors)
+        except ModelError as exc:
+            raise InputError(str(exc), column="--fisher-z") from None
+    else:
+        result = fit_bias(table.yi, table.sei, measure=table.measure, ensemble=ensemble.value, priors=priors)
     out = result.to_dict(level)
     out["seed"] = seed  # the integration is deterministic; the seed is recorded for the command's record
     out["source"] = data
