@@ -122,6 +122,9 @@ def test_cli_informed_option(capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["priors"]["mu"] == "t(5, 0, 0.51)" and out["priors"]["tau"] == "invgamma(1.79, 0.28)"
     assert out["inclusion"]["effect"]["bf"] == pytest.approx(218.53, abs=0.005)
+    # tau given heterogeneity against RoBMA's 0.297 (Cohen's d fit of the MedicineBMA vignette): 2 sd / sqrt(1000)
+    tau = out["tau_conditional"]
+    assert abs(tau["mean"] - 0.297) <= 2 * tau["sd"] / math.sqrt(1000) + 0.0005
     assert main(["bias", path, "--measure", "SMD", "--ensemble", "metabma", "--informed", "Oral Health",
                  "--tau-prior", "invgamma(1, 0.15)", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["priors"]["tau"] == "invgamma(1, 0.15)"

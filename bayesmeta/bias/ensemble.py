@@ -84,6 +84,10 @@ class BiasResult:
         second = sum(m.post_prob * (m.tau_sd**2 + m.tau_mean**2) for m in used) / total
         return float(mean), float(np.sqrt(max(second - mean * mean, 0.0)))
 
+    def _tau_dict(self, conditional: bool) -> dict[str, float] | None:
+        moments = self.tau_moments(conditional)
+        return None if moments is None else {"mean": moments[0], "sd": moments[1]}
+
     def _scale(self, summary: dict[str, float]) -> dict[str, float]:
         if self.measure is None or not is_ratio(self.measure):
             return summary
@@ -116,6 +120,8 @@ class BiasResult:
             "mu_conditional": summ(self.mu_conditional),
             "mu_unadjusted": summ(self.mu_unadjusted),
             "predictive": summ(self.predictive),
+            "tau": self._tau_dict(False),
+            "tau_conditional": self._tau_dict(True),
             "max_log_ml_error": max(m.log_ml_error for m in self.models),
             "notes": list(self.notes),
         }

@@ -120,6 +120,10 @@ def _print(out: dict, level: float) -> None:
     console.print(f"conditional on an effect: {_fmt_summary(out['mu_conditional'], ratio)}")
     console.print(f"unadjusted (no-bias models, effect present): {_fmt_summary(out['mu_unadjusted'], ratio)}")
     console.print(f"new study: {_fmt_summary(out['predictive'], ratio)}")
+    if out.get("tau") is not None:
+        cond = out.get("tau_conditional")
+        given = f"; given heterogeneity {cond['mean']:.3f} (sd {cond['sd']:.3f})" if cond else ""
+        console.print(f"tau (analysis scale): mean {out['tau']['mean']:.3f} (sd {out['tau']['sd']:.3f}){given}")
     console.print(f"priors: {', '.join(f'{k} ~ {v}' for k, v in out['priors'].items())}")
     for note in out["notes"]:
         console.print(f"note: {note}")
