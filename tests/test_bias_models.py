@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from bayesmeta.bias import ModelSpec, WeightFunction, default_priors, get_ensemble, psma_ensemble
@@ -60,3 +61,22 @@ def test_cumulative_dirichlet_prior_is_a_density_on_the_unit_cube():
     total = float(np.einsum("ijk,i,j,k->", dens, w, w, w))
     assert total == pytest.approx(1.0, abs=1e-4)  # the alpha = 1.5 factor has a sqrt singularity at the edge
     assert ModelSpec(True, False).name == "H1 FE none"
+
+
+def test_grid_marginal_atom_is_a_jump_at_zero():
+    """An atom of 0.3 at 0 with 0.7 N(0.5, 1): the CDF jumps by exactly 0.3 at 0 (not over a grid cell), levels
+    within the jump give the quantile 0, and the others those of the normal part (closed form)."""
+    from scipy import stats
+
+    from bayesmeta.bias.marginals import GridMarginal
+
+    x = np.linspace(-8.0, 9.0, 3401)
+    g = GridMarginal(x, stats.norm.pdf(x, 0.5, 1.0), 0.3)
+    below = 0.7 * stats.norm.cdf(0.0, 0.5, 1.0)
+    assert float(g.cdf(-1e-12)) == pytest.approx(below, abs=1e-6)
+    assert float(g.cdf(0.0)) == pytest.approx(below + 0.3, abs=1e-6)
+    assert g.ppf(np.array([below + 0.01, below + 0.15, below + 0.29])).tolist() == [0.0, 0.0, 0.0]
+    assert g.median() == 0.0
+    for q in (0.05, 0.9):
+        cont = q / 0.7 if q < below else (q - 0.3) / 0.7
+        assert float(g.ppf(q)) == pytest.approx(stats.norm.ppf(cont, 0.5, 1.0), abs=1e-4)

@@ -19,21 +19,28 @@ class GridMarginal:
         mass = float(np.trapezoid(dens, self.x)) if dens.any() else 0.0
         self.atom = float(atom)
         self.density = dens * ((1.0 - self.atom) / mass) if mass > 0 else dens
-        cum = np.concatenate([[0.0], np.cumsum((self.density[1:] + self.density[:-1]) * self.h / 2)])
-        self._cdf = cum + np.where(self.x >= 0, self.atom, 0.0)
+        # the continuous part's CDF; the atom enters as a jump at exactly 0 (not smeared over a grid cell)
+        self._cont = np.concatenate([[0.0], np.cumsum((self.density[1:] + self.density[:-1]) * self.h / 2)])
+        self._below0 = float(np.interp(0.0, self.x, self._cont))
 
     def pdf(self, x: np.ndarray | float) -> np.ndarray:
         return np.interp(x, self.x, self.density, left=0.0, right=0.0)
 
     def cdf(self, x: np.ndarray | float) -> np.ndarray:
-        return np.interp(x, self.x, self._cdf, left=0.0, right=1.0)
+        x = np.asarray(x, dtype=float)
+        cont = np.interp(x, self.x, self._cont, left=0.0, right=1.0 - self.atom)
+        return cont + np.where(x >= 0, self.atom, 0.0)
 
     def ppf(self, q: np.ndarray | float) -> np.ndarray:
+        """Quantiles; a level within [F(0-), F(0)] falls on the atom and gives exactly 0."""
         q = np.asarray(q, dtype=float)
-        idx = np.clip(np.searchsorted(self._cdf, q, side="left"), 1, self.x.size - 1)
-        x0, x1, c0, c1 = self.x[idx - 1], self.x[idx], self._cdf[idx - 1], self._cdf[idx]
+        qc = np.where(q > self._below0, np.maximum(q - self.atom, self._below0), q)
+        idx = np.clip(np.searchsorted(self._cont, qc, side="left"), 1, self.x.size - 1)
+        x0, x1, c0, c1 = self.x[idx - 1], self.x[idx], self._cont[idx - 1], self._cont[idx]
         with np.errstate(invalid="ignore", divide="ignore"):
-            out = np.where(c1 > c0, x0 + (q - c0) / (c1 - c0) * (x1 - x0), x1)
+            out = np.where(c1 > c0, x0 + (qc - c0) / (c1 - c0) * (x1 - x0), x1)
+        if self.atom > 0:
+            out = np.where((q >= self._below0) & (q <= self._below0 + self.atom), 0.0, out)
         return out
 
     def mean(self) -> float:
