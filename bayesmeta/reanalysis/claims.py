@@ -109,9 +109,9 @@ def verdict(p: float, low: float | None = None, caps: tuple[str, ...] = ()) -> t
     the module docstring."""
     if not (0.0 <= p <= 1.0):
         raise ValueError(f"a probability must be in [0, 1], got {p}")
-    limits = []
+    limits: list[str] = []
     if p < WEAKER_P:
-        return Verdict.NOT_SUPPORTED, ("uncertain",) if p >= 0.5 else ()
+        return Verdict.NOT_SUPPORTED, ()
     if p < SUPPORTED_P:
         limits.append("uncertain")
     if low is not None and low < SUPPORTED_LOW:
@@ -182,7 +182,7 @@ def _result(c: ClaimPlan, about: str, event: str, p: float, values: list[float] 
 # -- per kind ----------------------------------------------------------------------------------------------
 def _pooled(c: ClaimPlan, a: Any, *, mcid_only: bool = False) -> ClaimResult:
     o = a.plan
-    about = f"{o.label} ({o.name}), pooled effect"
+    about = f"{o.label} ({o.name})"
     if not a.bayes:
         return _untestable(c, about, "; ".join(a.skipped.values()) or "no posterior")
     null = null_value(o.measure)
@@ -338,7 +338,7 @@ def _surrogacy(c: ClaimPlan, plan: Plan, results: dict[str, Any], skipped: dict[
     from bayesmeta.reanalysis.surrogacy import pair_key
 
     key = pair_key(c.surrogate, c.outcome)
-    about = f"trial-level correlation of {c.surrogate} and {c.outcome} effects"
+    about = f"{c.surrogate} for {c.outcome}"
     x, y = plan.outcome(c.surrogate), plan.outcome(c.outcome)
     negative = x.benefit != y.benefit  # benefit on one side of the null for x and the other for y
     event = "P(rho < 0)" if negative else "P(rho > 0)"
@@ -359,7 +359,7 @@ def _surrogacy(c: ClaimPlan, plan: Plan, results: dict[str, Any], skipped: dict[
 def _sequential(c: ClaimPlan, a: Any) -> ClaimResult:
     o = a.plan
     res = _pooled(c, a, mcid_only=True)
-    about = f"{o.label} ({o.name}): data sufficient for a clinically meaningful effect"
+    about = f"{o.label} ({o.name})"
     if a.tsa is None or res.probability is None:
         why = a.skipped.get("trial sequential analysis") or res.untestable or "no trial sequential analysis"
         return _untestable(c, about, why, res.event)
@@ -377,7 +377,7 @@ def _sequential(c: ClaimPlan, a: Any) -> ClaimResult:
 
 def _bias(c: ClaimPlan, a: Any) -> ClaimResult:
     o = a.plan
-    about = f"{o.label} ({o.name}): publication bias"
+    about = f"{o.label} ({o.name})"
     egger = a.frequentist.get("egger") if a.frequentist else None
     egger_p = None if egger is None else getattr(egger, "pval", None)
     if a.bias is None:

@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 from typing import Any, Sequence
 
+from bayesmeta.report.claims import CLAIMS_CAPTION, claims_table, verdict_rule
 from bayesmeta.report.figures import SavedFigure
 from bayesmeta.report.formatting import interval, stated
 from bayesmeta.report.sections import Section, Table
@@ -163,8 +164,8 @@ def _add_table(document: Any, table: Table, number: int) -> None:
 
 def write_docx(path: Path, title: str, summary: dict[str, Any], sections: Sequence[Section],
                figures: Sequence[SavedFigure], folder: Path) -> Path:
-    """report.docx: title, Table 1 (:func:`main_table`), Table 2 (published vs recomputed vs Bayesian), the
-    figures of :data:`MAIN_FIGURE_SECTIONS` (PNG files under ``folder``), the methods paragraph and the
+    """report.docx: title, Table 1 (:func:`main_table`), Table 2 (published vs recomputed vs Bayesian), Table 3
+    (the paper's conclusions, tested; when the plan lists claims), the figures of :data:`MAIN_FIGURE_SECTIONS` (PNG files under ``folder``), the methods paragraph and the
     references."""
     import docx
     from docx.enum.section import WD_ORIENT
@@ -182,6 +183,10 @@ def write_docx(path: Path, title: str, summary: dict[str, Any], sections: Sequen
     comparison = next(b for s in sections if s.id == "comparison" for b in s.blocks if isinstance(b, Table))
     _add_table(document, main_table(summary), 1)
     _add_table(document, comparison, 2)
+    if summary.get("claims"):
+        document.add_heading(CLAIMS_CAPTION, level=1)
+        document.add_paragraph(verdict_rule())
+        _add_table(document, claims_table(summary), 3)
     number = 0
     for f in figures:
         if f.section in MAIN_FIGURE_SECTIONS:
