@@ -436,7 +436,8 @@ def load_plan(path: str | Path) -> Plan:
     tsa = _load_tsa(r, r.table(raw, "", "tsa", default={}), names, files["published"], control_arm)
     mcmc = _load_mcmc(r, r.table(raw, "", "mcmc", default={}), names)
     bias = _load_bias(r, r.table(raw, "", "bias", default={}), names)
-    subgroups = load_subgroups(r, r.table(raw, "", "subgroups", default={}), names, files["published"])
+    subgroups = load_subgroups(r, r.table(raw, "", "subgroups", default={}), {o.name: o for o in outcomes},
+                               files["published"])
     surrogacy = load_surrogacy(r, r.table(raw, "", "surrogacy", default={}), names)
     claims = load_claims(r, raw.get("claims"), {o.name: o for o in outcomes}, files["published"], subgroups,
                          surrogacy, tuple(t.outcome for t in tsa))

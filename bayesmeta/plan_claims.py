@@ -120,18 +120,22 @@ def subgroup_levels(published: pd.DataFrame | None, outcome: str) -> dict[str, t
     return {c: tuple(v) for c, v in out.items()}
 
 
-def load_subgroups(r: Any, t: dict[str, Any], names: tuple[str, ...], published: Path | None) -> SubgroupsPlan:
-    """``[subgroups]``: enabled, outcomes (default: every plan outcome with subgroup rows), characteristics,
-    unpooled_prior ("flat" or "normal(mean, sd)")."""
+def load_subgroups(r: Any, t: dict[str, Any], outcomes: dict[str, Any], published: Path | None) -> SubgroupsPlan:
+    """``[subgroups]``: enabled, outcomes (plan outcomes with subgroup rows; default none), characteristics,
+    unpooled_prior ("flat" or "normal(mean, sd)"). The chosen rows are read here, so that a bad row is reported
+    when the plan is loaded (:func:`bayesmeta.subgroups.read_subgroup_table`: file, row and column)."""
+    from bayesmeta.subgroups import read_subgroup_table
+
     r.unknown_keys(t, "subgroups", ("enabled", "outcomes", "characteristics", "unpooled_prior"))
     frame = _published_frame(published)
-    with_rows = tuple(n for n in names if subgroup_levels(frame, n))
-    chosen = r.str_list(t, "subgroups", "outcomes", default=list(with_rows), valid=", ".join(with_rows) or
+    with_rows = tuple(n for n in outcomes if subgroup_levels(frame, n))
+    chosen = r.str_list(t, "subgroups", "outcomes", default=[], valid=", ".join(with_rows) or
                         "none: data.published has no subgroup rows of the plan's outcomes")
     for i, name in enumerate(chosen):
         if name not in with_rows:
             raise r.fail(f"subgroups.outcomes[{i}]", f"outcome {name!r} has no 'subgroup' rows in data.published",
                          ", ".join(with_rows) or "none")
+        read_subgroup_table(published, outcomes[name].measure, name)  # type: ignore[arg-type]
     known = tuple(dict.fromkeys(c for n in chosen for c in subgroup_levels(frame, n)))
     characteristics = r.str_list(t, "subgroups", "characteristics", default=[], valid=", ".join(known))
     for i, c in enumerate(characteristics):
@@ -230,9 +234,6 @@ def load_claims(r: Any, value: Any, outcomes: dict[str, Any], published: Path | 
         if asserts != "benefit" and (outcome not in outcomes or outcomes[outcome].mcid is None):
             raise r.fail(f"{p}.asserts", f"{asserts!r} needs plan outcome {outcome!r} to have an mcid",
                          f"add outcomes.{outcome}.mcid, or asserts = \"benefit\"")
-        if kind in ("pooled", "sequential") and outcomes[outcome].mcid is not None and (
-                kind == "sequential" or asserts != "benefit"):
-            _mcid_among_thresholds(r, p, outcomes[outcome])
         if kind in ("subgroup", "contrast"):
             _check_subgroup(r, p, claim, frame, subgroups)
         if kind == "surrogacy" and (claim.surrogate, claim.outcome) not in surrogacy.pairs:
@@ -246,6 +247,8 @@ def load_claims(r: Any, value: Any, outcomes: dict[str, Any], published: Path | 
             if outcomes[outcome].mcid is None:
                 raise r.fail(f"{p}.outcome", f"a sequential claim needs outcome {outcome!r} to have an mcid",
                              f"add outcomes.{outcome}.mcid")
+        if kind in ("pooled", "sequential") and (kind == "sequential" or asserts != "benefit"):
+            _mcid_among_thresholds(r, p, outcomes[outcome])
         out.append(claim)
     return tuple(out)
 
