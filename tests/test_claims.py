@@ -328,3 +328,31 @@ def test_the_haic_report_has_one_claim_row_per_plan_claim_in_every_output(haic_r
     assert pvtt["verdict"] == "not supported" and pvtt["others"]["P(HR < 1)"] > 0.95
     assert set(s["subgroups"]) == {"OS", "PFS"} and s["surrogacy"] == {}
     assert set(s["surrogacy_skipped"]) == {"ORR~OS", "ORR~PFS"}
+
+
+def test_the_surrogacy_section_reads_a_surrogacy_record():
+    """A SurrogacyResult built by hand (no sampling) through summary.json's form into the report's table."""
+    from bayesmeta.reanalysis.result import to_json
+    from bayesmeta.report.claims import surrogacy_blocks
+    from bayesmeta.summaries import Summary
+    from bayesmeta.surrogacy import Prediction, PriorVsPosterior, RankCorrelation, SurrogacyResult
+
+    rho = Summary(-0.6, -0.5, 0.3, -0.96, 0.24)
+    other = Summary(0.1, 0.1, 0.1, -0.1, 0.3)
+    fit = SurrogacyResult(
+        x_outcome="ORR", y_outcome="OS", x_measure="RR", y_measure="HR", study=("a", "b", "c"), unpaired=(),
+        level=0.95, priors={}, rho=rho, slope=other, intercept=other, conditional_sd=other, mu_x=other, mu_y=other,
+        tau_x=other, tau_y=other, prob_rho_negative=0.93,
+        prior_vs_posterior=PriorVsPosterior(3, (-0.95, 0.95), (-0.96, 0.24), 0.63, ""),
+        rank_correlation=RankCorrelation(3, -0.71, 0.05, -0.54, 0.031),
+        prediction=Prediction(2.2, 0.0, other, {"median": 0.6, "ci_lower": 0.4, "ci_upper": 0.9}, 0.98),
+        diagnostics={})
+    s = {"surrogacy": {"ORR~OS": to_json(fit.as_dict())}, "surrogacy_skipped": {"ORR~PFS": "quick run"}}
+    blocks = surrogacy_blocks(s)
+    table = next(b for b in blocks if hasattr(b, "rows"))
+    cells = {r[0]: r[1] for r in table.rows}
+    assert cells["correlation rho of the true effects"] == "-0.60 (-0.96 to 0.24)"
+    assert cells["Spearman r as published"] == "-0.54 (p = 0.031)" and cells["P(rho < 0)"] == "0.930"
+    assert cells["HR predicted for a new trial with RR 2.2"] == "0.60 (0.40 to 0.90)"
+    assert any("63% as wide" in getattr(b, "text", "") for b in blocks)
+    assert any("ORR for PFS: not fitted (quick run)" in getattr(b, "text", "") for b in blocks)

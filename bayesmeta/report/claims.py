@@ -7,6 +7,7 @@ from typing import Any
 
 from bayesmeta.reanalysis.claims import HIGH_CORRELATION, SUPPORTED_LOW, SUPPORTED_P, WEAKER_P
 from bayesmeta.report.formatting import interval, num, prob, pval, stated
+from bayesmeta.scales import is_ratio, null_value
 
 KIND_WORDS = {
     "pooled": "pooled effect", "subgroup": "subgroup effect", "contrast": "subgroup contrast",
@@ -119,11 +120,12 @@ def summary_blocks(s: dict[str, Any], main_table: Any) -> list[Any]:
 
 
 def claims_blocks(s: dict[str, Any]) -> list[Any]:
-    from bayesmeta.report.sections import Paragraph
+    from bayesmeta.report.sections import Bullets, Paragraph
 
     if not s.get("claims"):
-        return [Paragraph("The plan lists none of the paper's conclusions; add [[claims]] tables to test them "
-                          "(the README's \"The paper's conclusions, tested\").")]
+        return [Paragraph("This section tests the paper's conclusions one by one."),
+                Bullets(["The plan lists none of the paper's conclusions; add [[claims]] tables to test them "
+                         "(the README's \"The paper's conclusions, tested\")."])]
     return [
         Paragraph("Each conclusion of the paper, as printed, with the quantity it rests on, the published number, "
                   "and the Bayesian answer: the posterior probability of what the sentence claims under the main "
@@ -136,12 +138,13 @@ def claims_blocks(s: dict[str, Any]) -> list[Any]:
 
 # -- subgroups ---------------------------------------------------------------------------------------------
 def subgroup_blocks(s: dict[str, Any]) -> list[Any]:
-    from bayesmeta.report.sections import Paragraph, Table
+    from bayesmeta.report.sections import Bullets, Paragraph, Table
 
     groups = s.get("subgroups", {})
     if not groups:
-        return [Paragraph("No published subgroup rows are analysed (the plan's [subgroups], and 'subgroup' rows in "
-                          "data.published).")]
+        return [Paragraph("This section reads the paper's pooled estimates per subgroup."),
+                Bullets(["No published subgroup rows are analysed (the plan's [subgroups], and 'subgroup' rows in "
+                         "data.published)."])]
     blocks: list[Any] = [Paragraph(
         "From the paper's pooled estimate per subgroup: each subgroup's effect partially pooled across the levels "
         "of its characteristic (the exact normal-normal model over the levels, under the main prior) and alone "
@@ -161,8 +164,9 @@ def subgroup_blocks(s: dict[str, Any]) -> list[Any]:
                              prob(e["prob_benefit_pooled"] if pooled else e["prob_benefit_unpooled"]),
                              prob(e["prob_mcid_pooled"] if pooled else e["prob_mcid_unpooled"])])
         mcid = "-" if a["mcid"] is None else f"{a['mcid']:g}"
+        null = f"{null_value(m):g}"
         blocks.append(Table(["Characteristic", "Level", "k", "Published", "Partially pooled", "Alone",
-                             f"P({m} {side} 1)", f"P({m} {side} {mcid})"], rows,
+                             f"P({m} {side} {null})", f"P({m} {side} {mcid})"], rows,
                             f"{name}: subgroup effects ({m}, median and {100 * a['level']:g}% interval)"))
         crow = []
         for ch in a["characteristics"]:
@@ -174,8 +178,10 @@ def subgroup_blocks(s: dict[str, Any]) -> list[Any]:
                 crow.append([ch["characteristic"], f"{lv} / {ref}", _ratio(h["ratio"]), _ratio(u["ratio"]),
                              prob(h["prob_level_better"]), prob(u["prob_level_better"]), pval(ch["p_between"])])
         if crow:
-            blocks.append(Table(["Characteristic", "Level / reference", "Ratio, partially pooled", "Ratio, alone",
-                                 f"P(ratio {side} 1), pooled", f"P(ratio {side} 1), alone", "Q-test p"], crow,
+            what = "ratio" if is_ratio(m) else "difference"
+            blocks.append(Table(["Characteristic", "Level / reference", f"{what.capitalize()}, partially pooled",
+                                 f"{what.capitalize()}, alone", f"P({what} {side} {null}), pooled",
+                                 f"P({what} {side} {null}), alone", "Q-test p"], crow,
                                 f"{name}: ratio of effects between levels"))
     blocks.append(Paragraph(f"Assumption: {next(iter(groups.values()))['analysis']['assumption']}", "note"))
     return blocks
@@ -193,12 +199,13 @@ def _ratio(r: dict[str, Any]) -> str:
 
 # -- surrogacy ---------------------------------------------------------------------------------------------
 def surrogacy_blocks(s: dict[str, Any]) -> list[Any]:
-    from bayesmeta.report.sections import Paragraph, Table
+    from bayesmeta.report.sections import Bullets, Paragraph, Table
 
     fits, skipped = s.get("surrogacy", {}), s.get("surrogacy_skipped", {})
     if not fits and not skipped:
-        return [Paragraph("No pair of outcomes is modelled as surrogate and final outcome (the plan's "
-                          "[surrogacy]).")]
+        return [Paragraph("This section models one outcome's effects as a surrogate for another's across trials."),
+                Bullets(["No pair of outcomes is modelled as surrogate and final outcome (the plan's "
+                         "[surrogacy] pairs)."])]
     blocks: list[Any] = [Paragraph(
         "In place of a rank correlation of the observed study effects, the trial-level surrogacy model "
         "(bivariate normal-normal model of the two treatment effects per trial; Daniels & Hughes 1997, "
