@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from bayesmeta.benefit import Benefit
-from bayesmeta.scales import is_ratio
+from bayesmeta.scales import MEASURES
 
 CLAIM_KINDS = ("pooled", "subgroup", "contrast", "estimate", "surrogacy", "sequential", "bias", "other")
 """What a claim rests on: a pooled effect; one subgroup's effect (or every subgroup's); the ratio of effects between
@@ -339,9 +339,10 @@ def _check_estimate(r: Any, spec: dict[str, Any], p: str, outcomes: dict[str, An
     if not (row["estimate"] and row["ci_lower"] and row["ci_upper"]):
         raise r.fail(f"{p}.variable", f"the published row of {outcome!r} / {spec.get('variable')!r} has no "
                      "estimate with a CI", "a row with estimate, ci_lower and ci_upper")
-    if not is_ratio(row["measure"]) and row["measure"] not in ("MD", "SMD", "RD"):
+    measures = tuple(m for m in MEASURES if m != "GEN")
+    if row["measure"] not in measures:
         raise r.fail(f"{p}.variable", f"the published row's measure {row['measure']!r} is not an effect measure",
-                     "HR, RR, OR, MD, SMD or RD")
+                     ", ".join(measures))
     if outcome in outcomes:
         if "benefit" in spec:
             raise r.fail(f"{p}.benefit", f"outcome {outcome!r} is in the plan: its benefit is taken from there",

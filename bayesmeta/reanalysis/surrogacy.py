@@ -19,7 +19,8 @@ def pair_key(surrogate: str, final: str) -> str:
 
 
 def surrogacy_reanalysis(plan: Plan, outcome_rows: pd.DataFrame, studies: pd.DataFrame | None,
-                         published: pd.DataFrame | None, seeds: dict[str, int]) -> tuple[dict[str, Any], dict[str, str]]:
+                         published: pd.DataFrame | None, seeds: dict[str, int]
+                         ) -> tuple[dict[str, Any], dict[str, str]]:
     """(results by pair key, reasons for pairs not fitted by pair key)."""
     from bayesmeta.surrogacy import Priors, effect_pairs, fit_surrogacy, published_rank_correlation
 

@@ -31,6 +31,12 @@ REFERENCES = (
     "reached in cumulative meta-analysis. J Clin Epidemiol 2008;61(1):64-75.",
     "Salvatier J, Wiecki TV, Fonnesbeck C. Probabilistic programming in Python using PyMC3. PeerJ Comput Sci "
     "2016;2:e55.",
+    "Daniels MJ, Hughes MD. Meta-analysis for the evaluation of potential surrogate markers. Stat Med "
+    "1997;16(17):1965-82.",
+    "Bujkiewicz S, Thompson JR, Riley RD, Abrams KR. Bayesian meta-analytical methods to incorporate multiple "
+    "surrogate endpoints in drug development process. Stat Med 2016;35(7):1063-89.",
+    "IQWiG. Validity of surrogate endpoints in oncology. Rapid report A10-05. Cologne: Institute for Quality and "
+    "Efficiency in Health Care; 2011.",
 )
 
 
@@ -116,6 +122,22 @@ def methods_paragraph(summary: dict[str, Any]) -> str:
                  "apply. ")
     if any(o.get("tsa") for o in summary["outcomes"].values()):
         text += "Trial sequential analysis followed Wetterslev et al. [4]. "
+    if summary.get("subgroups"):
+        text += ("Published subgroup estimates were reanalysed one characteristic at a time with the same "
+                 "normal-normal model over the characteristic's levels (partial pooling), treating the subgroup "
+                 "estimates as independent. ")
+    if summary.get("surrogacy"):
+        text += ("Trial-level surrogacy was assessed with a bivariate normal-normal model of the two treatment "
+                 "effects per trial [6][7]. ")
+    if summary.get("claims"):
+        from bayesmeta.reanalysis.claims import HIGH_CORRELATION, SUPPORTED_LOW, SUPPORTED_P, WEAKER_P
+
+        text += (f"Each conclusion of the paper was restated as the posterior probability P of the claimed event "
+                 f"and judged by a prespecified rule: supported when P >= {SUPPORTED_P:g} under the main prior and "
+                 f">= {SUPPORTED_LOW:g} under every prior set, weaker than stated when P >= {WEAKER_P:g} otherwise "
+                 f"(or when a sufficiency claim's trial sequential analysis was inconclusive, or a surrogacy "
+                 f"claim's 95% interval of the trial-level correlation did not lie beyond {HIGH_CORRELATION:g} "
+                 f"[8]), and not supported when P < {WEAKER_P:g}. ")
     text += (f"Software: {software} (Python {versions.get('python', '-')}); plan seed "
              f"{summary['seeds'].get('plan', '-')} (the seed of every random step is listed in summary.json).")
     return text
