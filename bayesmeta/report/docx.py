@@ -187,8 +187,8 @@ def _add_table(document: Any, table: Table, number: int) -> None:
 def write_docx(path: Path, title: str, summary: dict[str, Any], sections: Sequence[Section],
                figures: Sequence[SavedFigure], folder: Path) -> Path:
     """report.docx: title, Table 1 (:func:`main_table`), Table 2 (published vs recomputed vs Bayesian), Table 3
-    (the paper's conclusions, tested; when the plan lists claims), the figures of :data:`MAIN_FIGURE_SECTIONS` (PNG files under ``folder``), the methods paragraph and the
-    references."""
+    (the paper's conclusions, tested; when the plan lists claims), the figures of :data:`MAIN_FIGURE_SECTIONS`
+    (PNG files under ``folder``), the methods paragraph and the references."""
     import docx
     from docx.enum.section import WD_ORIENT
     from docx.shared import Inches
