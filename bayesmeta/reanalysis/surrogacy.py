@@ -21,9 +21,8 @@ def pair_key(surrogate: str, final: str) -> str:
 def surrogacy_reanalysis(plan: Plan, outcome_rows: pd.DataFrame, studies: pd.DataFrame | None,
                          published: pd.DataFrame | None, seeds: dict[str, int]
                          ) -> tuple[dict[str, Any], dict[str, str]]:
-    """(results by pair key, reasons for pairs not fitted by pair key)."""
-    from bayesmeta.surrogacy import Priors, effect_pairs, fit_surrogacy, published_rank_correlation
-
+    """(results by pair key, reasons for pairs not fitted by pair key). bayesmeta.surrogacy (which loads PyMC) is
+    imported only when a pair is fitted."""
     sp = plan.surrogacy
     results: dict[str, Any] = {}
     skipped: dict[str, str] = {}
@@ -35,6 +34,8 @@ def surrogacy_reanalysis(plan: Plan, outcome_rows: pd.DataFrame, studies: pd.Dat
         if not sp.enabled:
             skipped[key] = "disabled in the plan's [surrogacy] (enabled = false)"
             continue
+        from bayesmeta.surrogacy import Priors, effect_pairs, fit_surrogacy, published_rank_correlation
+
         try:
             pairs = effect_pairs(outcome_rows, x, y, studies)
         except ModelError as exc:
