@@ -24,6 +24,7 @@ from bayesmeta.benefit import Benefit
 from bayesmeta.consistency import CHECK_MODES
 from bayesmeta.errors import InputError
 from bayesmeta.escalc import ZERO_CELL_TO, ZeroCellRule
+from bayesmeta.plan_claims import ClaimPlan, SubgroupsPlan, SurrogacyPlan, load_claims, load_subgroups, load_surrogacy
 from bayesmeta.priors import DEFAULT_PRIOR_FILE
 from bayesmeta.scales import MEASURES, is_ratio, null_value
 
@@ -185,6 +186,9 @@ class Plan:
     subsets: dict[str, StudySubset] = field(default_factory=dict)
     quick: bool = False
     bias: BiasPlan = field(default_factory=BiasPlan)
+    claims: tuple[ClaimPlan, ...] = ()
+    subgroups: SubgroupsPlan = field(default_factory=SubgroupsPlan)
+    surrogacy: SurrogacyPlan = field(default_factory=SurrogacyPlan)
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     def favours(self, benefit: Benefit) -> tuple[str, str]:
@@ -201,6 +205,10 @@ class Plan:
     def with_mcmc(self, **changes: Any) -> "Plan":
         """A copy with some MCMC settings changed (for quick runs)."""
         return replace(self, mcmc=replace(self.mcmc, **changes))
+
+    def with_surrogacy(self, **changes: Any) -> "Plan":
+        """A copy with some [surrogacy] settings changed (e.g. ``enabled=False``: no NUTS fits)."""
+        return replace(self, surrogacy=replace(self.surrogacy, **changes))
 
     def as_quick(self) -> "Plan":
         """A copy for a quick run (``bayesmeta reanalyze --quick``): no NUTS cross-check and at most
@@ -334,7 +342,7 @@ def _project_root(plan_path: Path) -> Path:
 
 # -- loading -----------------------------------------------------------------------------------------------
 TOP_KEYS = ("title", "seed", "level", "data", "arms", "priors", "outcomes", "covariates", "subsets", "monitoring",
-            "tsa", "mcmc", "bias")
+            "tsa", "mcmc", "bias", "claims", "subgroups", "surrogacy")
 OUTCOME_KEYS = ("label", "measure", "benefit", "thresholds", "mcid", "zero_cells", "checks")
 
 
@@ -431,6 +439,11 @@ def load_plan(path: str | Path) -> Plan:
     tsa = _load_tsa(r, r.table(raw, "", "tsa", default={}), names, files["published"], control_arm)
     mcmc = _load_mcmc(r, r.table(raw, "", "mcmc", default={}), names)
     bias = _load_bias(r, r.table(raw, "", "bias", default={}), names)
+    subgroups = load_subgroups(r, r.table(raw, "", "subgroups", default={}), {o.name: o for o in outcomes},
+                               files["published"])
+    surrogacy = load_surrogacy(r, r.table(raw, "", "surrogacy", default={}), names)
+    claims = load_claims(r, raw.get("claims"), {o.name: o for o in outcomes}, files["published"], subgroups,
+                         surrogacy, tuple(t.outcome for t in tsa))
 
     return Plan(
         path=path, title=title, seed=int(seed), level=float(level),
@@ -438,7 +451,7 @@ def load_plan(path: str | Path) -> Plan:
         priors_file=priors_file, control_arm=control_arm, main_prior=main_prior, sensitivity_priors=sens,
         outcomes=tuple(outcomes), covariates=covariates, min_per_level=min_per_level,
         monitoring=monitoring, tsa=tsa, mcmc=mcmc, arms=arms, pooling=pooling, covariate_levels=levels,
-        subsets=subsets, bias=bias, raw=raw,
+        subsets=subsets, bias=bias, claims=claims, subgroups=subgroups, surrogacy=surrogacy, raw=raw,
     )
 
 

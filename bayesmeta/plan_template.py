@@ -218,4 +218,38 @@ def plan_text(outcomes: str | Path, studies: str | Path | None = None, published
         "ensemble = \"pet-peese\"",
         "",
     ]
+    first = _toml_string(names[0])
+    subgroup_outcomes = [] if published_table is None else list(dict.fromkeys(
+        published_table.loc[published_table["analysis"] == "subgroup", "outcome"]))
+    if subgroup_outcomes:
+        lines += [
+            "# Subgroups from the published subgroup rows (analysis \"subgroup\" of the published file): partial",
+            "# pooling across each characteristic's levels under every prior set, and each level alone.",
+            "# [subgroups]",
+            "# outcomes = [" + ", ".join(_toml_string(o) for o in subgroup_outcomes if o in names) + "]",
+            "# unpooled_prior = \"flat\"   # or \"normal(mean, sd)\"",
+            "",
+        ]
+    lines += [
+        "# Trial-level surrogacy (NUTS; not in a quick run): [surrogate, final] pairs of outcomes, the within-study",
+        "# correlation of their effects (a value, or [lower, upper] for a uniform prior).",
+        "# [surrogacy]",
+        "# pairs = [[\"ORR\", \"OS\"]]",
+        "# within = 0.0",
+        "",
+        "# The paper's conclusions, tested: one [[claims]] table per claim of the abstract (and highlights), the",
+        "# sentence as printed. kind: pooled, subgroup (characteristic, level; no level: every level, less",
+        "# exclude = [[characteristic, level], ...]), contrast (characteristic, level, reference), estimate (a published",
+        "# row: analysis, variable, level), surrogacy (surrogate; outcome is the final one), sequential (an outcome",
+        "# with [tsa]), bias, or other (reason: why the data cannot test it). asserts: benefit, important_benefit",
+        "# (beyond the outcome's mcid) or no_benefit (not beyond it). The README gives the verdict rule.",
+        "# [[claims]]",
+        "# id = \"main\"",
+        "# text = \"...\"   # CHECK: the sentence as printed",
+        "# where = \"Abstract\"",
+        "# kind = \"pooled\"",
+        f"# outcome = {first}",
+        "# published = \"HR 0.80 (0.70-0.90)\"   # the number as printed",
+        "",
+    ]
     return "\n".join(lines)

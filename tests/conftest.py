@@ -81,12 +81,13 @@ def synthetic_report(tmp_path_factory):
 @pytest.fixture(scope="session")
 def haic_report(tmp_path_factory):
     """The first case's plan (models/haic.toml) with a short NUTS cross-check (400 tuning steps and 400 draws
-    per chain), run once by run_plan and written by write_report. Returns (plan, ReportFiles)."""
+    per chain) and without its [surrogacy] fits (NUTS; test_surrogacy.py checks that model), run once by run_plan
+    and written by write_report. Returns (plan, ReportFiles)."""
     from bayesmeta.plan import load_plan
     from bayesmeta.reanalysis import run_plan
     from bayesmeta.report import write_report
 
-    plan = load_plan(HAIC_PLAN).with_mcmc(draws=400, tune=400)
+    plan = load_plan(HAIC_PLAN).with_mcmc(draws=400, tune=400).with_surrogacy(enabled=False)
     files = write_report(run_plan(plan), tmp_path_factory.mktemp("haic") / "haic")
     return plan, files
 
@@ -100,7 +101,7 @@ def haic_report(tmp_path_factory):
 # starts last; the other files follow in their usual order. (pytest-xdist's own xdist_group marks are not used:
 # pytest-xdist 3.8 records them in an attribute that pytest 9 no longer reads.)
 XDIST_GROUPS = {
-    "reports": ("test_cache.py", "test_mcmc.py", "test_report.py", "test_report_browser.py",
+    "reports": ("test_cache.py", "test_claims.py", "test_mcmc.py", "test_report.py", "test_report_browser.py",
                 "test_summary_schema.py"),
     "binomial-nuts": ("test_cli.py", "test_vocabulary.py"),
 }

@@ -54,6 +54,7 @@ def test_every_figure_loads_and_no_section_is_empty(report, tmp_path):
     assert int(marker["sections"]) == len(SECTION_TITLES)
     assert marker["broken"] == ""
     assert marker["empty"] == ""
+    assert marker["first"] == "summary"
 
 
 def test_the_check_catches_a_broken_figure_and_an_empty_section(report, tmp_path):
@@ -100,3 +101,4 @@ def test_haic_plan_end_to_end(haic_report, tmp_path):
     assert int(marker["images"]) == len(s["figures"]) >= 20
     assert int(marker["sections"]) == len(SECTION_TITLES)
     assert marker["broken"] == "" and marker["empty"] == ""
+    assert marker["first"] == "summary"  # the one-screen summary (claims and main posterior tables) opens the page

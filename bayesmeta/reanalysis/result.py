@@ -132,6 +132,13 @@ class ReanalysisResult:
     timings: dict[str, float]
     cache_key: str = ""
     cache_hit: bool = False
+    subgroups: dict[str, Any] = field(default_factory=dict)
+    """Outcome -> :class:`bayesmeta.reanalysis.subgroups.SubgroupReanalysis` (the plan's [subgroups])."""
+    surrogacy: dict[str, Any] = field(default_factory=dict)
+    """'surrogate~final' -> :class:`bayesmeta.surrogacy.SurrogacyResult` (the plan's [surrogacy])."""
+    surrogacy_skipped: dict[str, str] = field(default_factory=dict)
+    claims: list[Any] = field(default_factory=list)
+    """:class:`bayesmeta.reanalysis.claims.ClaimResult` per plan claim, in the plan's order."""
 
     @property
     def warnings(self) -> list[dict[str, str]]:
@@ -172,4 +179,8 @@ class ReanalysisResult:
             "reinterpretation": to_json(self.reinterpretation),
             "consistency": to_json(self.consistency),
             "warnings": self.warnings,
+            "claims": [to_json(c.as_dict()) for c in self.claims],
+            "subgroups": {name: s.summary() for name, s in self.subgroups.items()},
+            "surrogacy": {key: to_json(r.as_dict()) for key, r in self.surrogacy.items()},
+            "surrogacy_skipped": dict(self.surrogacy_skipped),
         }

@@ -9,17 +9,21 @@ import pandas as pd
 
 from bayesmeta.cache import ResultCache, cache_key, library_versions
 from bayesmeta.plan import Plan
+from bayesmeta.reanalysis.claims import evaluate_claims
 from bayesmeta.reanalysis.comparison import comparison_table, published_not_covered
 from bayesmeta.reanalysis.coverage import coverage_tables, published_k, published_pooled, published_ris
 from bayesmeta.reanalysis.crosscheck import Worker, add_nuts, nuts_jobs, operating_jobs
 from bayesmeta.reanalysis.metaregression import attach_covariates
 from bayesmeta.reanalysis.outcome import OUTCOME_STEPS, analyse_outcome, oriented_prior_set, record_skip
 from bayesmeta.reanalysis.result import OutcomeAnalysis, ReanalysisResult
+from bayesmeta.reanalysis.subgroups import subgroup_reanalysis
+from bayesmeta.reanalysis.surrogacy import surrogacy_reanalysis
 
 Progress = Callable[[str], None]
 """Called with a short description as each step starts (a progress bar advances one step per call)."""
 
-GLOBAL_STEPS = ("comparison with the published numbers", "reinterpretation and consistency")
+GLOBAL_STEPS = ("comparison with the published numbers", "reinterpretation and consistency",
+                "subgroups from published estimates", "trial-level surrogacy", "the paper's claims")
 
 
 def plan_steps(plan: Plan) -> list[str]:
@@ -117,6 +121,15 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
     coverage, missing = coverage_tables(plan, studies, outcome_rows, all_effects, published)
     timings["comparison"] = time.perf_counter() - t0
 
+    t0 = time.perf_counter()
+    step("subgroups from published estimates")
+    subgroups = subgroup_reanalysis(plan, oriented)
+    step("trial-level surrogacy")
+    surrogacy, surrogacy_skipped = surrogacy_reanalysis(plan, outcome_rows, studies, published, seeds)
+    step("the paper's claims")
+    claims = evaluate_claims(plan, analyses, subgroups, surrogacy, surrogacy_skipped, published, prior_sets)
+    timings["subgroups, surrogacy and claims"] = time.perf_counter() - t0
+
     result = ReanalysisResult(
         plan=plan, outcomes=analyses, coverage=coverage, missing_studies=missing, comparison=comparison,
         not_covered=published_not_covered(plan, published, comparison),
@@ -125,6 +138,7 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
                        "source": prior_sets[name].source}
                 for name in (plan.main_prior, *plan.sensitivity_priors)},
         versions=library_versions(), seeds=seeds, timings=timings, cache_key=key,
+        subgroups=subgroups, surrogacy=surrogacy, surrogacy_skipped=surrogacy_skipped, claims=claims,
     )
     if while_waiting is not None:
         while_waiting(result)

@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 from typing import Any, Sequence
 
+from bayesmeta.report.claims import CLAIMS_CAPTION, claims_table, verdict_rule
 from bayesmeta.report.figures import SavedFigure
 from bayesmeta.report.formatting import interval, stated
 from bayesmeta.report.sections import Section, Table
@@ -30,6 +31,12 @@ REFERENCES = (
     "reached in cumulative meta-analysis. J Clin Epidemiol 2008;61(1):64-75.",
     "Salvatier J, Wiecki TV, Fonnesbeck C. Probabilistic programming in Python using PyMC3. PeerJ Comput Sci "
     "2016;2:e55.",
+    "Daniels MJ, Hughes MD. Meta-analysis for the evaluation of potential surrogate markers. Stat Med "
+    "1997;16(17):1965-82.",
+    "Bujkiewicz S, Thompson JR, Riley RD, Abrams KR. Bayesian meta-analytical methods to incorporate multiple "
+    "surrogate endpoints in drug development process. Stat Med 2016;35(7):1063-89.",
+    "IQWiG. Validity of surrogate endpoints in oncology. Rapid report A10-05. Cologne: Institute for Quality and "
+    "Efficiency in Health Care; 2011.",
 )
 
 
@@ -115,6 +122,22 @@ def methods_paragraph(summary: dict[str, Any]) -> str:
                  "apply. ")
     if any(o.get("tsa") for o in summary["outcomes"].values()):
         text += "Trial sequential analysis followed Wetterslev et al. [4]. "
+    if summary.get("subgroups"):
+        text += ("Published subgroup estimates were reanalysed one characteristic at a time with the same "
+                 "normal-normal model over the characteristic's levels (partial pooling), treating the subgroup "
+                 "estimates as independent. ")
+    if summary.get("surrogacy"):
+        text += ("Trial-level surrogacy was assessed with a bivariate normal-normal model of the two treatment "
+                 "effects per trial [6][7]. ")
+    if summary.get("claims"):
+        from bayesmeta.reanalysis.claims import HIGH_CORRELATION, SUPPORTED_LOW, SUPPORTED_P, WEAKER_P
+
+        text += (f"Each conclusion of the paper was restated as the posterior probability P of the claimed event "
+                 f"and judged by a prespecified rule: supported when P >= {SUPPORTED_P:g} under the main prior and "
+                 f">= {SUPPORTED_LOW:g} under every prior set, weaker than stated when P >= {WEAKER_P:g} otherwise "
+                 f"(or when a sufficiency claim's trial sequential analysis was inconclusive, or a surrogacy "
+                 f"claim's 95% interval of the trial-level correlation did not lie beyond {HIGH_CORRELATION:g} "
+                 f"[8]), and not supported when P < {WEAKER_P:g}. ")
     text += (f"Software: {software} (Python {versions.get('python', '-')}); plan seed "
              f"{summary['seeds'].get('plan', '-')} (the seed of every random step is listed in summary.json).")
     return text
@@ -163,9 +186,9 @@ def _add_table(document: Any, table: Table, number: int) -> None:
 
 def write_docx(path: Path, title: str, summary: dict[str, Any], sections: Sequence[Section],
                figures: Sequence[SavedFigure], folder: Path) -> Path:
-    """report.docx: title, Table 1 (:func:`main_table`), Table 2 (published vs recomputed vs Bayesian), the
-    figures of :data:`MAIN_FIGURE_SECTIONS` (PNG files under ``folder``), the methods paragraph and the
-    references."""
+    """report.docx: title, Table 1 (:func:`main_table`), Table 2 (published vs recomputed vs Bayesian), Table 3
+    (the paper's conclusions, tested; when the plan lists claims), the figures of :data:`MAIN_FIGURE_SECTIONS`
+    (PNG files under ``folder``), the methods paragraph and the references."""
     import docx
     from docx.enum.section import WD_ORIENT
     from docx.shared import Inches
@@ -182,6 +205,10 @@ def write_docx(path: Path, title: str, summary: dict[str, Any], sections: Sequen
     comparison = next(b for s in sections if s.id == "comparison" for b in s.blocks if isinstance(b, Table))
     _add_table(document, main_table(summary), 1)
     _add_table(document, comparison, 2)
+    if summary.get("claims"):
+        document.add_heading(CLAIMS_CAPTION, level=1)
+        document.add_paragraph(verdict_rule())
+        _add_table(document, claims_table(summary), 3)
     number = 0
     for f in figures:
         if f.section in MAIN_FIGURE_SECTIONS:

@@ -56,6 +56,8 @@ window.addEventListener('load', function () {
   marker.setAttribute('data-sections', String(document.querySelectorAll('section.report-section').length));
   marker.setAttribute('data-broken', broken.join(','));
   marker.setAttribute('data-empty', empty.join(','));
+  var first = document.querySelector('main section.report-section');
+  marker.setAttribute('data-first', first ? first.id : '');
   marker.textContent = 'report check: ' + document.images.length + ' images, ' + broken.length + ' broken, ' +
     empty.length + ' empty sections';
   marker.style.display = 'none';

@@ -52,12 +52,16 @@ class Section:
 
 
 SECTION_TITLES = (
+    ("summary", "Summary"),
+    ("claims", "The paper's conclusions, tested"),
     ("overview", "Overview and data coverage"),
     ("main-results", "Main results"),
     ("comparison", "Comparison with the published results"),
     ("forest", "Forest plots with shrinkage"),
     ("densities", "Posterior densities"),
     ("metaregression", "Meta-regression"),
+    ("subgroups", "Subgroups from the published subgroup estimates"),
+    ("surrogacy", "Trial-level surrogacy"),
     ("ppc", "Posterior predictive checks"),
     ("sensitivity", "Prior sensitivity"),
     ("influence", "Influence of single studies"),
@@ -89,7 +93,11 @@ def _int(x: Any) -> str:
 # -- the sections ------------------------------------------------------------------------------------------
 def build_sections(summary: dict[str, Any], figures: Sequence[SavedFigure]) -> list[Section]:
     """All report sections, in order (see SECTION_TITLES)."""
+    from bayesmeta.report import claims
+
     builders = {
+        "summary": lambda s: claims.summary_blocks(s, main_posterior_table(s)), "claims": claims.claims_blocks,
+        "subgroups": claims.subgroup_blocks, "surrogacy": claims.surrogacy_blocks,
         "overview": _overview, "main-results": _main_results, "comparison": _comparison, "forest": _forest,
         "densities": _densities, "metaregression": _metaregression, "ppc": _ppc, "sensitivity": _sensitivity,
         "influence": _influence, "reinterpretation": _reinterpretation, "consistency": _consistency,
@@ -153,8 +161,9 @@ def _overview(s: dict[str, Any]) -> list[Any]:
     return blocks
 
 
-def _main_results(s: dict[str, Any]) -> list[Any]:
-    blocks: list[Any] = []
+def main_posterior_table(s: dict[str, Any]) -> Table:
+    """The main posterior table: per outcome with a posterior, the pooled effect, the new-study interval, tau
+    and the probabilities of any and of clinically important benefit under the main prior."""
     rows = []
     for name, o in _fitted(s):
         nat = o["bayes"]["reported"]
@@ -173,12 +182,16 @@ def _main_results(s: dict[str, Any]) -> list[Any]:
             "pc": stated(probs[("mu", clinical)]["statement"], probs[("mu", clinical)]["probability"]),
         })
     level = f"{100 * s['level']:g}%"
-    blocks.append(_table(rows, [("outcome", "Outcome", _text), ("k", "k", _int),
-                                ("mu", f"pooled, median ({level} CrI)", _text),
-                                ("pred", f"{level} predictive interval (new study)", _text),
-                                ("tau", "tau, median (CrI)", _text), ("p1", "P(any benefit)", _text),
-                                ("pc", "P(clinically important benefit)", _text)],
-                      f"Posterior summaries under the main prior ({_scale_words(o['measure'] for _, o in _fitted(s))})"))
+    return _table(rows, [("outcome", "Outcome", _text), ("k", "k", _int),
+                         ("mu", f"pooled, median ({level} CrI)", _text),
+                         ("pred", f"{level} predictive interval (new study)", _text),
+                         ("tau", "tau, median (CrI)", _text), ("p1", "P(any benefit)", _text),
+                         ("pc", "P(clinically important benefit)", _text)],
+                  f"Posterior summaries under the main prior ({_scale_words(o['measure'] for _, o in _fitted(s))})")
+
+
+def _main_results(s: dict[str, Any]) -> list[Any]:
+    blocks: list[Any] = [main_posterior_table(s)]
     for name, o in _fitted(s):
         blocks.append(Heading(f"{o['label']}: probability statements"))
         items = []
