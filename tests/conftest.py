@@ -21,9 +21,15 @@ if not os.environ.get("BAYESMETA_CACHE_DIR"):
 elif os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("BAYESMETA_TEST_CACHE_DIR") == os.environ[
         "BAYESMETA_CACHE_DIR"]:
     # a worker of `pytest -n N` inherits the controller's folder: one subfolder per worker, so that no two
-    # processes write the same cache entries (the controller removes the whole folder at exit)
+    # processes write the same result or figure entries (the controller removes the whole folder at exit); the
+    # compiled NUTS models are shared (bayesmeta.mcmc.diskcache locks each entry while it compiles), so each model
+    # structure is compiled once per run, by whichever worker needs it first
+    _shared = os.path.join(os.environ["BAYESMETA_CACHE_DIR"], "compiled")
     _folder = os.path.join(os.environ["BAYESMETA_CACHE_DIR"], os.environ["PYTEST_XDIST_WORKER"])
     os.makedirs(_folder, exist_ok=True)
+    os.makedirs(_shared, exist_ok=True)
+    if not os.path.lexists(os.path.join(_folder, "compiled")):
+        os.symlink(_shared, os.path.join(_folder, "compiled"))
     os.environ["BAYESMETA_CACHE_DIR"] = os.environ["BAYESMETA_TEST_CACHE_DIR"] = _folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,8 +101,8 @@ def haic_report(tmp_path_factory):
 # -- pytest-xdist (`make test`: `pytest -n 2 --dist loadfile --no-loadscope-reorder`) -----------------------------
 # Each test file runs whole on one worker, so its module-scoped fixtures are computed once, and the files of a
 # group in XDIST_GROUPS share a worker: they use the same session fixtures above, or NUTS models of the same
-# structure (compiled once per worker: bayesmeta.mcmc.compiled keeps them in the process and in the worker's
-# cache folder; test_mcmc compiles the 16-slot normal model that the HAIC reanalysis of haic_report loads). The
+# structure (bayesmeta.mcmc.compiled keeps them in the process; the workers share the compiled folder above;
+# test_mcmc compiles the 32-slot normal model that the HAIC reanalysis of haic_report loads). The
 # groups and files in XDIST_LONGEST_FIRST take the most CPU time and are handed out first, so that no long one
 # starts last; the other files follow in their usual order. (pytest-xdist's own xdist_group marks are not used:
 # pytest-xdist 3.8 records them in an attribute that pytest 9 no longer reads.)

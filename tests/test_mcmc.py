@@ -1,9 +1,9 @@
 """NUTS engine (normal-normal model and meta-regression): R bayesmeta's published numbers and the exact engine
 within 3 Monte Carlo standard errors, the diagnostics gate, refits without recompiling, reproducibility.
 
-Compiled structures used (each compiled once for the module): eight schools (8 slots, half-Cauchy tau prior);
-16 slots with normal mu / half-normal tau (HAIC OS, its leave-one-out and prior-grid refits, Crins 2014, the
-deliberately short run); 16 slots with one covariate (meta-regression).
+Compiled structures used (each compiled once for the module): eight schools (32 slots, half-Cauchy tau prior);
+32 slots with normal mu / half-normal tau (HAIC OS, its leave-one-out and prior-grid refits, Crins 2014, the
+deliberately short run); 32 slots with one covariate (meta-regression).
 """
 
 from __future__ import annotations
@@ -71,10 +71,10 @@ def os_fit(os_effects) -> Posterior:
 
 @pytest.fixture(scope="module")
 def crins(os_fit) -> Posterior:
-    # 6 studies in the 16 slots compiled for HAIC OS (os_fit is requested so that the structure exists)
+    # 6 studies in the 32 slots compiled for HAIC OS (os_fit is requested so that the structure exists)
     d = _table("crins2014.csv")
     return fit_nuts(
-        d.yi, d.sei, study=d.study, measure="OR", seed=SEED, pad_to=16, **OS_PRIORS
+        d.yi, d.sei, study=d.study, measure="OR", seed=SEED, **OS_PRIORS
     )
 
 
@@ -201,7 +201,7 @@ def test_refits_reuse_the_compiled_model_and_are_correct(os_fit, os_effects):
 
 def test_crins_refit_in_padded_slots_is_a_cache_hit(crins):
     assert crins.diagnostics["settings"]["cache_hit"]
-    assert crins.diagnostics["settings"]["k_padded"] == 16
+    assert crins.diagnostics["settings"]["k_padded"] == 32
     assert crins.draws["theta"].shape == (4, 1000, 6)
 
 
@@ -378,7 +378,7 @@ def test_other_priors_are_compiled_as_written(text):
 
 
 def test_padded_size():
-    assert [padded_size(k) for k in (1, 8, 9, 17)] == [8, 8, 16, 24]
+    assert [padded_size(k) for k in (1, 8, 9, 17, 32, 33, 41)] == [32, 32, 32, 32, 32, 40, 48]
     assert padded_size(16, pad_to=17) == 17
     with pytest.raises(ValueError, match="smaller"):
         padded_size(17, pad_to=16)

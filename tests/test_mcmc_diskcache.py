@@ -131,3 +131,18 @@ def test_entries_carry_checksums_and_a_damaged_or_planted_entry_is_compiled_agai
     finally:
         mp.undo()
     assert loaded_again and not target.exists()  # the recompiled entry was stored with fresh checksums
+
+
+def test_a_compile_holds_its_entrys_lock_so_a_concurrent_process_waits(tmp_path):
+    import subprocess
+    import sys
+
+    from bayesmeta.mcmc.diskcache import _exclusive
+
+    lock = tmp_path / "locks" / "entry"
+    probe = ("import fcntl, sys; fh = open(sys.argv[1], 'a')\n"
+             "try:\n    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)\nexcept BlockingIOError:\n    sys.exit(3)\n")
+    with _exclusive(lock):
+        held = subprocess.run([sys.executable, "-c", probe, str(lock)]).returncode
+    assert held == 3  # another process cannot take the lock while the compile holds it
+    assert subprocess.run([sys.executable, "-c", probe, str(lock)]).returncode == 0  # released afterwards

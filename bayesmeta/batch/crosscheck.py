@@ -1,7 +1,7 @@
 """The NUTS cross-check of a sample of a batch's meta-analyses: the same model sampled by the NUTS engine
 (:func:`bayesmeta.mcmc.fit_nuts`, 2 chains x 1000 draws), its summaries beside the exact ones. Studies are padded
-to 24 slots, so that one compiled model per prior structure serves every k <= 24 on a worker (the compiled model
-cache of :mod:`bayesmeta.mcmc.compiled`)."""
+as every NUTS fit is (:func:`bayesmeta.mcmc.padded_size`), so that one compiled model per prior structure serves
+every k <= 32 on a worker (the compiled model cache of :mod:`bayesmeta.mcmc.compiled`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import pandas as pd
 from bayesmeta.batch.table import GroupEffects
 from bayesmeta.priors import PriorSet
 
-PAD_TO = 24
 COLUMNS = ("nuts_mu_median", "nuts_mu_ci_lower", "nuts_mu_ci_upper", "nuts_tau_median", "nuts_max_rhat")
 
 
@@ -31,7 +30,7 @@ def nuts_columns(results: pd.DataFrame, effects: GroupEffects, prior_sets: Seque
         m = effects.mask[i]
         for prior_set in prior_sets:
             post = fit_nuts(effects.yi[i, m], effects.sei[i, m], mu_prior=prior_set.mu, tau_prior=prior_set.tau,
-                            draws=1000, tune=1000, chains=2, cores=1, seed=seed, pad_to=max(PAD_TO, int(m.sum())))
+                            draws=1000, tune=1000, chains=2, cores=1, seed=seed)
             mu, tau = post.marginal("mu"), post.marginal("tau")
             lo, hi = mu.interval(level)
             rhat = float(post.diagnostics.get("rhat_max", np.nan))

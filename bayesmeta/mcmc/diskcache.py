@@ -29,6 +29,8 @@ import os
 import re
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,7 @@ from typing import Any
 from bayesmeta.cachedir import cache_dir, prune
 
 KEEP = 32  # compiled structures kept; a reanalysis uses one, a test run a dozen
+ENTRY = "?" * 32  # an entry folder's name: the first 32 hex digits of its key
 LIBRARIES = ("numpy", "numba", "llvmlite", "pytensor", "pymc", "nutpie")
 
 
@@ -207,6 +210,27 @@ def key_of(model, var_names: list[str], structure: Any) -> str:
     return model_key(structure, var_names, logp_fn, expand_fn, shared_data)
 
 
+@contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (``fcntl.flock``), so that processes compiling the same model at once
+    (parallel reanalyses, test workers) compile it once: the second waits and loads the first's entry. Where
+    locking is unavailable (no ``fcntl``, an unwritable folder) it runs unlocked, as before."""
+    try:
+        import fcntl
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a")
+    except (ImportError, OSError):
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def compile_cached(model, var_names: list[str], structure: Any, folder: Path | None = None) -> tuple[Any, bool]:
     """``(nutpie CompiledPyMCModel, loaded from disk)`` for ``model``, as ``nutpie.compile_pymc_model`` builds
     it; the C callbacks are compiled once per machine and loaded from ``folder`` (default
@@ -225,14 +249,14 @@ def compile_cached(model, var_names: list[str], structure: Any, folder: Path | N
     expand_raw, expand_sig = cp._make_c_expand_func(
         n_dim, n_expanded, expand_fn_pt.vm.jit_fn, user_data, [v.name for v in expand_fn_pt.get_shared()],
         shared_data)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _exclusive(root / "locks" / key[:32]):
         warnings.filterwarnings("ignore", message="Cannot cache compiled function", category=numba.NumbaWarning)
         logp = _cfunc(logp_raw, logp_sig, entry, key)
         expand = _cfunc(expand_raw, expand_sig, entry, key)
     loaded = logp.cache_hits > 0 and expand.cache_hits > 0
     if entry.is_dir():
         os.utime(entry)  # most recently used first when pruning
-        prune(root, KEEP)
+        prune(root, KEEP, ENTRY)
     dims, coords = cp._prepare_dims_and_coords(model, shape_info)
     compiled = cp.CompiledPyMCModel(
         _n_dim=n_dim, dims=dims, _coords=coords,

@@ -90,8 +90,8 @@ def fit_nuts(
     ``data`` is an :class:`~bayesmeta.effect_data.EffectData`, or the effects yi with ``sei`` (or ``vi``),
     ``study`` labels and ``measure`` (default GEN). The predictive effect ~ N(mu, tau^2) is drawn once per
     posterior draw (a new study at x = 0). ``beta_prior`` defaults
-    to normal(0, sd of mu's prior) (flat if mu's is flat). Studies are padded to ``pad_to`` slots (default: k
-    rounded up to a multiple of 8); pass ``pad_to = k_full`` in a leave-one-out or cumulative series so that
+    to normal(0, sd of mu's prior) (flat if mu's is flat). Studies are padded to ``pad_to`` slots (default:
+    :func:`~bayesmeta.mcmc.models.padded_size`, at least 32); pass ``pad_to = k_full`` in a leave-one-out or cumulative series so that
     every refit reuses one compiled model. Failed convergence checks (:mod:`bayesmeta.mcmc.diagnostics`) become
     ``warnings``, or a :class:`~bayesmeta.errors.ModelError` when ``strict``.
     """
