@@ -210,9 +210,11 @@ def test_figures_are_reused_only_for_unchanged_inputs_and_intact_entries(plan, c
     assert second.store.reused == len(specs)
     for spec, (png, w, h), (png2, w2, h2) in zip(specs, first.drawn, second.drawn):
         assert png == png2 and (w, h) == (w2, h2)
-        assert (tmp_path / "b" / f"{spec.id}.svg").read_bytes() == (tmp_path / "a" / f"{spec.id}.svg").read_bytes()
+        for fmt in ("svg", "pdf"):
+            assert (tmp_path / "b" / f"{spec.id}.{fmt}").read_bytes() == (tmp_path / "a" / f"{spec.id}.{fmt}"
+                                                                           ).read_bytes()
     # a damaged entry is drawn again (and replaced); other inputs reuse nothing
-    damaged = store_root / f"{second.store.key(specs[0], PNG_DPI)}.png"
+    damaged = store_root / f"{second.store.key(specs[0], PNG_DPI, second.formats)}.png"
     damaged.write_bytes(damaged.read_bytes()[:-10] + b"0123456789")
     third = job("c")
     assert third.store.reused == len(specs) - 1 and third.drawn[0][0] == first.drawn[0][0]
