@@ -38,6 +38,9 @@ class ModelResult:
     log_ml_error: float
     mu: GridMarginal = field(repr=False)
     predictive: GridMarginal = field(repr=False)
+    fit: object = field(default=None, repr=False, compare=False)
+    """The fitted model (:class:`~bayesmeta.bias.gaussian.GaussianFit` or
+    :class:`~bayesmeta.bias.selection.SelectionFit`), for :mod:`bayesmeta.bias.curves`."""
 
     @property
     def name(self) -> str:
@@ -116,14 +119,14 @@ def grid_for(yi: np.ndarray, sei: np.ndarray) -> np.ndarray:
 
 
 def fit_model(spec: ModelSpec, priors: BiasPriors, yi: np.ndarray, sei: np.ndarray, grid: np.ndarray):
-    """(log ML, its error, mu posterior, predictive) of one model."""
+    """(log ML, its error, mu posterior, predictive, the fit) of one model."""
     if spec.bias == "selection":
         fit = fit_selection(spec, priors, yi, sei)
         mu, pred = selection_posteriors(fit, grid)
     else:
         fit = fit_gaussian(spec, priors, yi, sei)
         mu, pred = gaussian_posteriors(fit, grid)
-    return fit.integral.log_value, fit.integral.log_error, mu, pred
+    return fit.integral.log_value, fit.integral.log_error, mu, pred, fit
 
 
 def inclusion(models: Sequence[ModelResult], has) -> Inclusion | None:
@@ -157,7 +160,7 @@ def fit_bias(yi: Sequence[float], sei: Sequence[float], *, measure: str | None =
     log_ml = np.array([f[0] for f in fitted])
     log_post = log_ml + np.log(prior)
     post = np.exp(log_post - logsumexp(log_post))
-    models = [ModelResult(spec, float(p0), float(p1), float(f[0]), float(f[1]), f[2], f[3])
+    models = [ModelResult(spec, float(p0), float(p1), float(f[0]), float(f[1]), f[2], f[3], f[4])
               for spec, p0, p1, f in zip(ens.models, prior, post, fitted)]
     comps = {"effect": lambda m: m.effect, "heterogeneity": lambda m: m.heterogeneity,
              "bias": lambda m: m.bias != "none"}
