@@ -301,20 +301,29 @@ def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
 
 
 def _bias_specs(fitted: list[OutcomeAnalysis], level: float) -> list[FigureSpec]:
-    """Per outcome with a [bias] ensemble: the funnel plot with the PET and PEESE lines and trim-and-fill's
-    filled studies, and the model-probability figure."""
-    from bayesmeta.plots.bias import plot_model_probabilities
+    """Per outcome with a [bias] ensemble: the funnel plot with the ensemble's fitted PET, PEESE and selection
+    curves and trim-and-fill's filled studies, the model-probability figure, and the averaged posterior of the
+    effect beside the unadjusted one."""
+    from bayesmeta.plots.bias import plot_bias_posteriors, plot_model_probabilities
     from bayesmeta.plots.funnel import plot_funnel
 
     specs = []
     for a in fitted:
         if a.bias is None:
             continue
+        curves = a.bias.get("curves") or {}
+        shown = [c for c in ("PET", "PEESE", "selection") if c in curves]
+        what = {"PET": "PET (mu + b se)", "PEESE": "PEESE (mu + b se^2)",
+                "selection": "the selection models' expected estimate (the mean of a study's weighted "
+                             "distribution given its standard error)"}
         specs.append(FigureSpec(
             f"bias_funnel_{a.name}", "bias", f"Funnel plot with bias adjustments: {a.plan.label}",
-            "Study estimates against their standard errors with the REML pooled estimate, the fitted PET and "
-            "PEESE lines (their value at standard error 0 is the bias-adjusted effect) and the studies "
-            "trim-and-fill adds (open circles).",
+            "Study estimates against their standard errors with the REML pooled estimate, the studies "
+            "trim-and-fill adds (open circles) and the ensemble's posterior mean expected estimate given the "
+            "standard error under "
+            + (", ".join(what[c] for c in shown) if shown else "no bias model")
+            + ", each averaged over its models with their posterior probabilities (the value at standard error "
+            "0 is that class's bias-adjusted effect).",
             lambda a=a: _bias_funnel(a, level, plot_funnel), a.name))
         notes = [f"inclusion BF {c}: {_bf_text(i['bf'])}" for c, i in a.bias["inclusion"].items()]
         specs.append(FigureSpec(
@@ -324,6 +333,14 @@ def _bias_specs(fitted: list[OutcomeAnalysis], level: float) -> list[FigureSpec]
             "the inclusion Bayes factors.",
             lambda a=a, notes=notes: plot_model_probabilities(
                 a.bias["models"], notes=notes, title=f"{a.plan.label}: model averaging"), a.name))
+        if a.bias.get("density"):
+            specs.append(FigureSpec(
+                f"bias_posterior_{a.name}", "bias", f"Model-averaged and unadjusted effect: {a.plan.label}",
+                f"Posterior density of the pooled effect averaged over every model of the {a.bias['ensemble']} "
+                "ensemble (solid; its point mass at no effect, from the models without an effect, as the stem) "
+                "and averaged over the models with an effect and without bias (unadjusted, dashed); lines at no "
+                "effect and at the clinical threshold.",
+                lambda a=a: _bias_posterior(a, level), a.name))
     return specs
 
 
@@ -331,14 +348,45 @@ def _bf_text(bf: float | None) -> str:
     return "inf" if bf is None or not np.isfinite(bf) else f"{bf:.3g}"
 
 
+CURVE_STYLE = {"PET": "-.", "PEESE": ":", "selection": "--"}
+
+
 def _bias_funnel(a: OutcomeAnalysis, level: float, plot_funnel) -> Figure:
-    pp, tf = a.frequentist.get("pet_peese"), a.frequentist.get("trimfill")
-    coef = (lambda fit: (fit.coefficients[0].estimate, fit.coefficients[1].estimate))
-    return plot_funnel(a.effects["yi"], a.effects["sei"], pooled=a.frequentist["reml"].estimate,
-                       measure=a.plan.measure, level=level, title=f"{a.plan.label} (k = {a.k})",
-                       pet=None if pp is None else coef(pp.pet), peese=None if pp is None else coef(pp.peese),
-                       filled_yi=() if tf is None else tf.filled_yi,
-                       filled_sei=() if tf is None else np.sqrt(tf.filled_vi))
+    from bayesmeta.plots import style
+    from bayesmeta.plots.funnel import FunnelCurve
+
+    from matplotlib import rc_context
+
+    tf = a.frequentist.get("trimfill")
+    c = a.bias.get("curves") or {}
+    curves = [FunnelCurve(f"{kind}, posterior mean (posterior probability {c[kind]['post_prob']:.2f})", c["se"],
+                          c[kind]["curve"], style.BAYES if kind != "selection" else style.LEVELS[2],
+                          CURVE_STYLE[kind])
+              for kind in ("PET", "PEESE", "selection") if kind in c]
+    with rc_context(style.RC):
+        fig = Figure(figsize=(style.WIDTH, 3.6), layout="constrained")
+        ax = fig.add_subplot()
+    plot_funnel(a.effects["yi"], a.effects["sei"], pooled=a.frequentist["reml"].estimate, measure=a.plan.measure,
+                level=level, title=f"{a.plan.label} (k = {a.k})", curves=curves, ax=ax,
+                filled_yi=() if tf is None else tf.filled_yi, filled_sei=() if tf is None else np.sqrt(tf.filled_vi))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=style.FONT_SIZE - 1)
+    return fig
+
+
+def _bias_posterior(a: OutcomeAnalysis, level: float) -> Figure:
+    from bayesmeta.plots.bias import plot_bias_posteriors
+
+    b, d = a.bias, a.bias["density"]
+    m = a.plan.measure
+    notes = []
+    for key, name in (("mu", "averaged"), ("mu_unadjusted", "unadjusted")):
+        if b.get(key):
+            r = b[key]["reported"]
+            notes.append(f"{name}: {r['median']:.2f} [{r['ci_lower']:.2f}, {r['ci_upper']:.2f}]")
+    return plot_bias_posteriors(
+        d["x"], {"model-averaged": d["mu"], "unadjusted (no bias, effect present)": d["mu_unadjusted"]},
+        measure=m, atom=float(b["mu_atom_at_0"]), lines=[clinical_threshold(a.plan)],
+        notes=[f"median [{100 * level:g}% CrI]", *notes], title=f"{a.plan.label}: averaged vs unadjusted")
 
 
 def _probability_column(grid: pd.DataFrame, threshold: float) -> str | None:
