@@ -47,6 +47,7 @@ def test_the_command_writes_every_output(built):
     for f in summary["figures"]:
         assert (out / f["png"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert b"<svg" in (out / f["svg"]).read_bytes()[:400]
+        assert (out / f["pdf"]).read_bytes()[:5] == b"%PDF-"
     ids = {f["id"] for f in summary["figures"]}
     assert {"forest_AE", "forest_PFS", "forest_ORR", "densities", "metareg_AE", "ppc_studies_AE",
             "prior_grid_AE", "influence_AE", "monitoring_AE", "monitoring_ORR", "funnel"} <= ids
@@ -230,6 +231,12 @@ def test_fresh_runs_give_the_same_summary_and_report(built, tmp_path):
     assert main(["reanalyze", str(PLAN), "--out", str(again), "--no-cache", "--quiet"]) == 0
     assert (again / "summary.json").read_bytes() == summaries[0]
     assert (again / "report.md").read_bytes() == (out / "report.md").read_bytes()
+    # every figure drawn again (no cache) gives the same bytes in every format: no dates, no random ids
+    figures = sorted(p.relative_to(out) for p in (out / "figures").iterdir())
+    assert {p.suffix for p in figures} == {".png", ".svg", ".pdf"}
+    assert figures == sorted(p.relative_to(again) for p in (again / "figures").iterdir())
+    for path in figures:
+        assert (again / path).read_bytes() == (out / path).read_bytes(), path
     timings = json.loads((again / "timings.json").read_text())
     assert isinstance(timings, dict)
     assert all(key.endswith("seconds") and value >= 0 for key, value in timings.items())
@@ -278,7 +285,7 @@ def test_bias_section_numbers_equal_a_direct_fit_and_its_figures_exist(built):
     inc = b["inclusion"]["bias"]
     assert f"bias {inc['bf']:.3g} (posterior probability {prob(inc['post_prob'])})" in section
     figures = {f["id"]: f for f in summary["figures"]}
-    for fid in ("bias_funnel_AE", "bias_models_AE"):
+    for fid in ("bias_funnel_AE", "bias_models_AE", "bias_posterior_AE"):
         assert figures[fid]["section"] == "bias"
         assert (out / figures[fid]["png"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"]({figures[fid]['png']})" in section
