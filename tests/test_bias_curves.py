@@ -190,7 +190,10 @@ def test_the_funnel_draws_the_ensembles_pet_and_peese_lines_on_the_ratio_axis(an
     assert "selection" not in lines  # the pet-peese ensemble has no selection models
 
 
-def test_the_funnel_draws_a_selection_curve_where_the_ensemble_has_selection_models():
+def test_the_funnel_draws_a_selection_curve_where_the_ensemble_has_selection_models(monkeypatch):
+    """A two-model ensemble (one-sided selection at 0.05, and no bias; fixed effect) in place of psma's 36."""
+    import bayesmeta.reanalysis.bias as rb
+    from bayesmeta.bias import get_ensemble
     from bayesmeta.plots.funnel import plot_funnel
     from bayesmeta.report.figures import _bias_funnel
 
@@ -198,14 +201,8 @@ def test_the_funnel_draws_a_selection_curve_where_the_ensemble_has_selection_mod
                       benefit=Benefit.BELOW)
     spec = [{"effect": True, "heterogeneity": False, "bias": "selection", "cutoffs": [0.05]},
             {"effect": True, "heterogeneity": False}]
-    import bayesmeta.reanalysis.bias as rb
-
-    original = rb.bias_ensemble
-    rb.bias_ensemble = lambda name: __import__("bayesmeta.bias", fromlist=["get_ensemble"]).get_ensemble(spec)
-    try:
-        out = bias_analysis(data, BiasPlan(ensemble="psma"), 0.95)
-    finally:
-        rb.bias_ensemble = original
+    monkeypatch.setattr(rb, "bias_ensemble", lambda name: get_ensemble(spec))
+    out = bias_analysis(data, BiasPlan(ensemble="psma"), 0.95)
     c = out["curves"]
     assert set(c) == {"se", "selection"}
     fit = fit_bias(Y, SE, measure="RR", ensemble=spec)

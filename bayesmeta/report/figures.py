@@ -304,7 +304,7 @@ def _bias_specs(fitted: list[OutcomeAnalysis], level: float) -> list[FigureSpec]
     """Per outcome with a [bias] ensemble: the funnel plot with the ensemble's fitted PET, PEESE and selection
     curves and trim-and-fill's filled studies, the model-probability figure, and the averaged posterior of the
     effect beside the unadjusted one."""
-    from bayesmeta.plots.bias import plot_bias_posteriors, plot_model_probabilities
+    from bayesmeta.plots.bias import plot_model_probabilities
     from bayesmeta.plots.funnel import plot_funnel
 
     specs = []
@@ -352,10 +352,10 @@ CURVE_STYLE = {"PET": "-.", "PEESE": ":", "selection": "--"}
 
 
 def _bias_funnel(a: OutcomeAnalysis, level: float, plot_funnel) -> Figure:
+    from matplotlib import rc_context
+
     from bayesmeta.plots import style
     from bayesmeta.plots.funnel import FunnelCurve
-
-    from matplotlib import rc_context
 
     tf = a.frequentist.get("trimfill")
     c = a.bias.get("curves") or {}
