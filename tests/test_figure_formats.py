@@ -98,6 +98,16 @@ def test_a_rerun_reuses_every_format_from_the_store_and_a_new_format_set_draws_a
     assert (tmp_path / "r4" / "a.png").read_bytes() == (tmp_path / "r1" / "a.png").read_bytes()
 
 
+def test_a_quick_runs_png_at_screen_resolution_has_the_same_display_size(tmp_path):
+    """What a quick run writes (ReportWriter: PNG only, at 110 dpi): fewer pixels, the same size in the HTML."""
+    calls: list[str] = []
+    (saved,) = FigureJob([_spec("a", calls)], tmp_path, formats=("png",), dpi=SCREEN_DPI).result()
+    image = Image.open(tmp_path / "a.png")
+    assert tuple(round(d) for d in image.info["dpi"]) == (110, 110)
+    assert image.size == (saved.width, saved.height) == (round(SIZE[0] * 110), round(SIZE[1] * 110))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
 def test_figure_formats_are_validated_and_always_include_png():
     assert figure_formats("pdf, SVG") == ("png", "svg", "pdf")
     assert figure_formats(["png"]) == ("png",)

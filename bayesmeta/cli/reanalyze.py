@@ -31,7 +31,7 @@ def reanalyze_command(
                         "summary.json)")] = False,
     figure_formats: Annotated[Optional[str], typer.Option(
         "--figure-formats", help="comma-separated formats of each figure: png (300 dpi, always written), svg, "
-                                 "pdf [default: png,svg,pdf; png with --quick]")] = None,
+                                 "pdf [default: png,svg,pdf; with --quick png only, at 110 dpi]")] = None,
 ) -> None:
     """Run every analysis of the plan (with a progress bar) and write the report; unchanged inputs re-use the
     cached fits, and a report folder already holding the report of unchanged inputs is kept as it is."""

@@ -429,16 +429,17 @@ def _funnel_figure(analyses: list[OutcomeAnalysis], level: float, plot_funnel) -
 
 
 # -- saving --------------------------------------------------------------------------------------------------
-def _save_one(spec: FigureSpec, folder: Path, formats: Sequence[str] = FORMATS) -> tuple[bytes, int, int]:
-    """Draw ``spec`` once and write ``<id>.<format>`` for each of ``formats`` (PNG first: its save fixes the
-    layout, which the other formats reuse); returns the PNG bytes and the display size in pixels at
+def _save_one(spec: FigureSpec, folder: Path, formats: Sequence[str] = FORMATS,
+              dpi: int = PNG_DPI) -> tuple[bytes, int, int]:
+    """Draw ``spec`` once and write ``<id>.<format>`` for each of ``formats`` (PNG first, at ``dpi``: its save
+    fixes the layout, which the other formats reuse); returns the PNG bytes and the display size in pixels at
     :data:`SCREEN_DPI`."""
     from matplotlib import rc_context
 
     fig = spec.draw()
     with rc_context(SAVE_RC):
         buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=PNG_DPI)
+        fig.savefig(buffer, format="png", dpi=dpi)
         png = buffer.getvalue()
         (folder / f"{spec.id}.png").write_bytes(png)
         fig.set_layout_engine("none")  # the layout is fixed by the first save; the other formats reuse it
@@ -453,18 +454,19 @@ class FigureJob:
     """Figures drawn and saved into ``folder`` as soon as the job is created (in this process: the reanalysis
     creates it while its NUTS worker process is busy, so the two overlap); :meth:`result` returns the saved
     figures in the order of ``specs``. ``formats``: the files written per figure (:func:`figure_formats`; PNG
-    always). With ``store`` (:class:`~bayesmeta.report.figure_cache.FigureStore`), a figure whose inputs are
+    always, at ``dpi``). With ``store`` (:class:`~bayesmeta.report.figure_cache.FigureStore`), a figure whose inputs are
     unchanged is copied from it (every format) instead of drawn."""
 
     def __init__(self, specs: list[FigureSpec], folder: Path, store: FigureStore | None = None,
-                 formats: Sequence[str] = FORMATS) -> None:
-        self.specs, self.folder, self.store = specs, folder, store
+                 formats: Sequence[str] = FORMATS, dpi: int = PNG_DPI) -> None:
+        self.specs, self.folder, self.store, self.dpi = specs, folder, store, dpi
         self.formats = figure_formats(formats)
         folder.mkdir(parents=True, exist_ok=True)
         if store is None:
-            self.drawn = [_save_one(spec, folder, self.formats) for spec in specs]
+            self.drawn = [_save_one(spec, folder, self.formats, dpi) for spec in specs]
         else:
-            self.drawn = [store.save(spec, folder, PNG_DPI, _save_one, self.formats) for spec in specs]
+            draw = (lambda spec, target, formats: _save_one(spec, target, formats, dpi))
+            self.drawn = [store.save(spec, folder, dpi, draw, self.formats) for spec in specs]
             store.tidy()
 
     def file(self, spec: FigureSpec, fmt: str) -> str:

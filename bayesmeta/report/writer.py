@@ -15,7 +15,7 @@ from bayesmeta.output_folder import OutputFolder
 from bayesmeta.reanalysis import ReanalysisResult
 from bayesmeta.report.figure_cache import FigureStore
 from bayesmeta.report.docx import write_journal_outputs
-from bayesmeta.report.figures import FORMATS, FigureJob, figure_specs
+from bayesmeta.report.figures import FORMATS, PNG_DPI, SCREEN_DPI, FigureJob, figure_specs
 from bayesmeta.report.html import render_html
 from bayesmeta.report.markdown import render_markdown
 from bayesmeta.report.sections import build_sections
@@ -89,8 +89,8 @@ class ReportWriter:
     :meth:`abort` removes the temporary folder and releases the lock. With ``reuse_figures``, figures whose
     inputs are unchanged since an earlier report are copied from the user's cache folder
     (:mod:`bayesmeta.report.figure_cache`). ``figure_formats``: the files written per figure
-    (:func:`bayesmeta.report.figures.figure_formats`); by default PNG (300 dpi), SVG and PDF, and the PNG only
-    for a quick run."""
+    (:func:`bayesmeta.report.figures.figure_formats`); by default PNG (300 dpi), SVG and PDF, and for a quick
+    run (a check of the plan, not journal output) the PNG only, at screen resolution (110 dpi)."""
 
     def __init__(self, out_dir: str | Path, inputs: Iterable[str | Path | None] = (),
                  reuse_figures: bool = False, figure_formats: Sequence[str] | None = None) -> None:
@@ -103,9 +103,11 @@ class ReportWriter:
 
     def start_figures(self, result: ReanalysisResult) -> None:
         if self.job is None:
-            formats = self.figure_formats or (("png",) if result.plan.quick else FORMATS)
+            quick = result.plan.quick
+            formats = self.figure_formats or (("png",) if quick else FORMATS)
             store = FigureStore(result.cache_key) if self.reuse_figures and result.cache_key else None
-            self.job = FigureJob(figure_specs(result), self.tmp / "figures", store, formats)
+            self.job = FigureJob(figure_specs(result), self.tmp / "figures", store, formats,
+                                 SCREEN_DPI if quick else PNG_DPI)
 
     def finish(self, result: ReanalysisResult) -> ReportFiles:
         try:
