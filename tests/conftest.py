@@ -65,13 +65,17 @@ def haic_effects_for(outcome: str):
 # Tests read these folders; a test that changes one works on a copy. Under pytest-xdist the files using them share
 # a worker (XDIST_GROUPS below).
 SYNTHETIC_PLAN = ROOT / "tests" / "reference" / "reanalysis_synthetic" / "plan.toml"
+PNG_ONLY = ("--figure-formats", "png")
+"""The figure formats of the tests' full report runs (see synthetic_report)."""
 
 
 @pytest.fixture(scope="session")
 def synthetic_report(tmp_path_factory):
     """`bayesmeta reanalyze` (in this process) of the synthetic plan run twice with one result cache folder: a
     fresh run, then a cached one. Returns (report folder, cache folder, the two exit codes, the two summary.json
-    contents). The first run also fills the session's figure store with this plan's figures."""
+    contents). The first run also fills the session's figure store with this plan's figures, as PNG only
+    (``--figure-formats png``, as every full report run of the tests: SVG and PDF would add about half to the time
+    of drawing; tests/test_figure_formats.py and test_cache.py write those)."""
     from bayesmeta.cli import main
 
     base = tmp_path_factory.mktemp("synthetic")
@@ -79,7 +83,7 @@ def synthetic_report(tmp_path_factory):
     codes, summaries = [], []
     for _ in range(2):
         codes.append(main(["reanalyze", str(SYNTHETIC_PLAN), "--out", str(out), "--cache-dir", str(cache),
-                           "--quiet"]))
+                           "--quiet", *PNG_ONLY]))
         summaries.append((out / "summary.json").read_bytes())
     return out, cache, codes, summaries
 

@@ -17,6 +17,7 @@ import pytest
 from bayesmeta.cli import main
 from bayesmeta.exact import fit_exact
 from bayesmeta.report.sections import SECTION_TITLES
+from conftest import PNG_ONLY
 
 ROOT = Path(__file__).resolve().parents[1]
 PLAN = ROOT / "tests" / "reference" / "reanalysis_synthetic" / "plan.toml"
@@ -31,7 +32,7 @@ def built(synthetic_report):
 
 def test_the_command_prints_the_pooled_comparison(built, capsys):
     out, cache, _, _ = built
-    assert main(["reanalyze", str(PLAN), "--out", str(out), "--cache-dir", str(cache), "--quiet"]) == 0
+    assert main(["reanalyze", str(PLAN), "--out", str(out), "--cache-dir", str(cache), "--quiet", *PNG_ONLY]) == 0
     printed = capsys.readouterr().out
     summary = json.loads((out / "summary.json").read_text())
     pooled = [r for r in summary["comparison"] if r["analysis"] == "pooled"]
@@ -46,7 +47,8 @@ def test_the_command_writes_every_output(built):
     summary = json.loads((out / "summary.json").read_text())
     for f in summary["figures"]:
         assert (out / f["png"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert b"<svg" in (out / f["svg"]).read_bytes()[:400]
+        assert f["svg"] == f["pdf"] == ""  # --figure-formats png (conftest.PNG_ONLY); the other formats are
+    assert {p.suffix for p in (out / "figures").iterdir()} == {".png"}  # tested in test_figure_formats.py
     ids = {f["id"] for f in summary["figures"]}
     assert {"forest_AE", "forest_PFS", "forest_ORR", "densities", "metareg_AE", "ppc_studies_AE",
             "prior_grid_AE", "influence_AE", "monitoring_AE", "monitoring_ORR", "funnel"} <= ids
@@ -227,9 +229,14 @@ def test_loo_pit_band_is_the_binomial_band_of_k_uniform_ecdf_values(built):
 def test_fresh_runs_give_the_same_summary_and_report(built, tmp_path):
     out, _, _, summaries = built
     again = tmp_path / "again"
-    assert main(["reanalyze", str(PLAN), "--out", str(again), "--no-cache", "--quiet"]) == 0
+    assert main(["reanalyze", str(PLAN), "--out", str(again), "--no-cache", "--quiet", *PNG_ONLY]) == 0
     assert (again / "summary.json").read_bytes() == summaries[0]
     assert (again / "report.md").read_bytes() == (out / "report.md").read_bytes()
+    # every figure drawn again (no cache) gives the same bytes (SVG and PDF: tests/test_figure_formats.py)
+    figures = sorted(p.relative_to(out) for p in (out / "figures").iterdir())
+    assert figures == sorted(p.relative_to(again) for p in (again / "figures").iterdir())
+    for path in figures:
+        assert (again / path).read_bytes() == (out / path).read_bytes(), path
     timings = json.loads((again / "timings.json").read_text())
     assert isinstance(timings, dict)
     assert all(key.endswith("seconds") and value >= 0 for key, value in timings.items())
@@ -278,7 +285,7 @@ def test_bias_section_numbers_equal_a_direct_fit_and_its_figures_exist(built):
     inc = b["inclusion"]["bias"]
     assert f"bias {inc['bf']:.3g} (posterior probability {prob(inc['post_prob'])})" in section
     figures = {f["id"]: f for f in summary["figures"]}
-    for fid in ("bias_funnel_AE", "bias_models_AE"):
+    for fid in ("bias_funnel_AE", "bias_models_AE", "bias_posterior_AE"):
         assert figures[fid]["section"] == "bias"
         assert (out / figures[fid]["png"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"]({figures[fid]['png']})" in section

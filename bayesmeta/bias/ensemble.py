@@ -41,6 +41,10 @@ class ModelResult:
     tau_mean: float = 0.0
     """Posterior mean of tau given the model (0 without heterogeneity)."""
     tau_sd: float = 0.0
+    """Posterior sd of tau given the model."""
+    fit: object = field(default=None, repr=False, compare=False)
+    """The fitted model (:class:`~bayesmeta.bias.gaussian.GaussianFit` or
+    :class:`~bayesmeta.bias.selection.SelectionFit`), for :mod:`bayesmeta.bias.curves`."""
 
     @property
     def name(self) -> str:
@@ -142,7 +146,7 @@ Thresholds = Callable[[WeightFunction], np.ndarray]
 
 def fit_model(spec: ModelSpec, priors: BiasPriors, yi: np.ndarray, sei: np.ndarray, grid: np.ndarray,
               thresholds: Thresholds | None = None):
-    """(log ML, its error, mu posterior, predictive, posterior mean and sd of tau) of one model."""
+    """(log ML, its error, mu posterior, predictive, posterior mean and sd of tau, the fit) of one model."""
     if spec.bias == "selection":
         crit = thresholds(spec.weights) if thresholds is not None and spec.weights is not None else None
         fit = fit_selection(spec, priors, yi, sei, thresholds=crit)
@@ -152,7 +156,7 @@ def fit_model(spec: ModelSpec, priors: BiasPriors, yi: np.ndarray, sei: np.ndarr
         fit = fit_gaussian(spec, priors, yi, sei)
         mu, pred = gaussian_posteriors(fit, grid)
         tau = _moments(fit.log_mass, fit.tau) if spec.heterogeneity else (0.0, 0.0)
-    return fit.integral.log_value, fit.integral.log_error, mu, pred, tau
+    return fit.integral.log_value, fit.integral.log_error, mu, pred, tau, fit
 
 
 def _moments(log_mass: np.ndarray, values: np.ndarray) -> tuple[float, float]:
@@ -204,7 +208,8 @@ def fit_bias(yi: Sequence[float], sei: Sequence[float], *, measure: str | None =
     log_ml = np.array([f[0] for f in fitted])
     log_post = log_ml + np.log(prior)
     post = np.exp(log_post - logsumexp(log_post))
-    models = [ModelResult(spec, float(p0), float(p1), float(f[0]), float(f[1]), f[2], f[3], *map(float, f[4]))
+    models = [ModelResult(spec, float(p0), float(p1), float(f[0]), float(f[1]), f[2], f[3], *map(float, f[4]),
+                          f[5])
               for spec, p0, p1, f in zip(ens.models, prior, post, fitted)]
     comps = {"effect": lambda m: m.effect, "heterogeneity": lambda m: m.heterogeneity,
              "bias": lambda m: m.bias != "none"}

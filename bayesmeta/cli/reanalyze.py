@@ -29,16 +29,24 @@ def reanalyze_command(
     quick: Annotated[bool, typer.Option(
         "--quick", help="a quick check of the plan: no NUTS cross-check and few simulations (recorded in "
                         "summary.json)")] = False,
+    figure_formats: Annotated[Optional[str], typer.Option(
+        "--figure-formats", help="comma-separated formats of each figure: png (300 dpi, always written), svg, "
+                                 "pdf [default: png,svg,pdf; with --quick png only, at 110 dpi]")] = None,
 ) -> None:
     """Run every analysis of the plan (with a progress bar) and write the report; unchanged inputs re-use the
     cached fits, and a report folder already holding the report of unchanged inputs is kept as it is."""
     from bayesmeta.plan import load_plan
 
     started = time.perf_counter()
+    formats = None
+    if figure_formats is not None:
+        from bayesmeta.report.figures import figure_formats as parse_formats
+
+        formats = parse_formats(figure_formats)
     plan = load_plan(plan_file)
     if quick:
         plan = plan.as_quick()
-    if not no_cache and _report_is_current(plan, out):
+    if not no_cache and _report_is_current(plan, out, formats):
         return
     from bayesmeta.cache import ResultCache
     from bayesmeta.report import ReportWriter
@@ -48,7 +56,7 @@ def reanalyze_command(
     # refuses (exit 2) a folder bayesmeta did not write, or one holding the plan, its data or the cache, and
     # locks it against a concurrent run, before any work
     writer = ReportWriter(out, (*plan_inputs(plan), None if cache is None else cache.root),
-                          reuse_figures=not no_cache)
+                          reuse_figures=not no_cache, figure_formats=formats)
     try:
         result, files = _run(plan, writer, cache, quiet)
     except BaseException:  # an error or Ctrl-C: the previous report stays as it was
@@ -98,14 +106,21 @@ def _run(plan, writer, cache, quiet: bool):
     return result, files
 
 
-def _report_is_current(plan, out: str) -> bool:
+def _report_is_current(plan, out: str, formats: tuple[str, ...] | None = None) -> bool:
     """Print a note and return True when ``out`` holds, unchanged, the report of the plan's current inputs
-    (:mod:`bayesmeta.freshness`)."""
+    (:mod:`bayesmeta.freshness`) with its figures in ``formats`` (by default those of a quick or full run)."""
+    import json
+
     from bayesmeta.cache import cache_key
     from bayesmeta.freshness import report_is_current
+    from bayesmeta.report.figures import FORMATS
 
     folder = Path(out).resolve()
     if not report_is_current(folder, cache_key(plan)):
+        return False
+    wanted = formats or (("png",) if plan.quick else FORMATS)
+    figures = json.loads((folder / "summary.json").read_text(encoding="utf-8")).get("figures", [])
+    if not all(f.get(fmt) for f in figures for fmt in wanted):
         return False
     typer.echo(f"{folder / 'report.html'} is up to date: inputs, plan, code and libraries are unchanged since it "
                "was written (--no-cache rewrites it)")

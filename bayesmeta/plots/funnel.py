@@ -1,14 +1,16 @@
 """Funnel plot: study estimates against their standard errors (inverted axis), with the pooled estimate and the
 pseudo-confidence region estimate +- z * SE (Sterne & Egger 2001, J Clin Epidemiol 54:1046), and the Egger
 test result printed in the panel. Optional overlays: the PET and PEESE fitted lines (effect = b0 + b1 SE and
-b0 + b1 SE^2; Stanley & Doucouliagos 2014) and trim-and-fill's filled studies (Duval & Tweedie 2000) as open
-markers.
+b0 + b1 SE^2; Stanley & Doucouliagos 2014), trim-and-fill's filled studies (Duval & Tweedie 2000) as open
+markers, and any curves of expected estimate against standard error (:class:`FunnelCurve`, e.g. the Bayesian
+ensemble's posterior mean PET, PEESE and selection-model curves of :mod:`bayesmeta.bias.curves`).
 
 The pooled estimate and Egger's test come from :mod:`bayesmeta.frequentist`; this module only draws.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -17,6 +19,17 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from bayesmeta.plots import style
+
+
+@dataclass(frozen=True)
+class FunnelCurve:
+    """A curve to overlay: the expected estimate ``effect`` (analysis scale) at each standard error in ``se``."""
+
+    label: str
+    se: Sequence[float]
+    effect: Sequence[float]
+    color: str = style.BAYES
+    linestyle: str = "-"
 
 
 def plot_funnel(
@@ -34,12 +47,13 @@ def plot_funnel(
     peese: tuple[float, float] | None = None,
     filled_yi: Sequence[float] = (),
     filled_sei: Sequence[float] = (),
+    curves: Sequence[FunnelCurve] = (),
 ) -> Figure:
     """Funnel plot on the analysis scale shown as ratios; ``pooled`` is the (log) pooled estimate.
 
     ``pet`` and ``peese`` are (intercept, slope) of the PET and PEESE meta-regressions on the analysis scale
     (:func:`bayesmeta.frequentist.pet_peese`); ``filled_yi``/``filled_sei`` the studies trim-and-fill adds
-    (:func:`bayesmeta.frequentist.trimfill`).
+    (:func:`bayesmeta.frequentist.trimfill`); ``curves`` further lines drawn as given (see :class:`FunnelCurve`).
     """
     y = np.asarray(yi, dtype=float)
     s = np.asarray(sei, dtype=float)
@@ -72,6 +86,11 @@ def plot_funnel(
                 lines.append(effect)
                 ax.plot(style.to_reported(effect, measure), se_line, color=style.FREQUENTIST, lw=1.0, ls=ls,
                         label=f"{name} line")
+        for c in curves:
+            effect = np.asarray(c.effect, dtype=float)
+            lines.append(effect)
+            ax.plot(style.to_reported(effect, measure), np.asarray(c.se, dtype=float), color=c.color, lw=1.3,
+                    ls=c.linestyle, label=c.label)
         if labels is not None:
             for xi, si, lab in zip(style.to_reported(y, measure), s, labels):
                 ax.annotate(str(lab), (xi, si), xytext=(3, 2), textcoords="offset points",

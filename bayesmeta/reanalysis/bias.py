@@ -20,6 +20,10 @@ from bayesmeta.plan import BiasPlan
 from bayesmeta.scales import is_ratio, to_reported
 
 SUMMARY_KEYS = ("mu", "mu_conditional", "mu_unadjusted", "predictive")
+CURVE_POINTS = 25
+"""Standard errors (0 to 1.1 times the largest) at which the funnel plot's bias curves are evaluated."""
+DENSITY_POINTS = 201
+"""Points of the averaged and unadjusted posterior densities kept for the report's figure."""
 
 
 def bias_ensemble(name: str) -> Ensemble:
@@ -66,4 +70,39 @@ def bias_analysis(data: EffectData, plan: BiasPlan, level: float) -> dict[str, A
         if m["mu"] is not None:
             a = _flip(m["mu"]["analysis"]) if flipped else m["mu"]["analysis"]
             m["mu"] = {"analysis": a, "reported": _reported(a, data.measure)}
+    out["curves"] = _curves(fit, np.asarray(data.sei, float), flipped)
+    out["density"] = _densities(fit, flipped)
+    return out
+
+
+def _curves(fit, sei: np.ndarray, flipped: bool) -> dict[str, Any]:
+    """The funnel plot's curves (:func:`bayesmeta.bias.curves.class_curves`) on the outcome's analysis scale:
+    ``se`` and, per bias class, its probabilities and expected estimate at each se (PET and PEESE with the
+    intercept and slope of their line)."""
+    from bayesmeta.bias.curves import class_curves
+
+    se = np.linspace(0.0, 1.1 * float(np.max(sei)), CURVE_POINTS)
+    sign = -1.0 if flipped else 1.0
+    out: dict[str, Any] = {"se": se.tolist()}
+    for kind, c in class_curves(fit, se).items():
+        entry = {k: c[k] for k in ("prior_prob", "post_prob")}
+        if "intercept" in c:
+            entry.update(intercept=sign * c["intercept"], slope=sign * c["slope"], power=c["power"])
+        entry["curve"] = (sign * np.asarray(c["curve"], float)).tolist()
+        out[kind] = entry
+    return out
+
+
+def _densities(fit, flipped: bool) -> dict[str, Any]:
+    """The averaged posterior of mu (its continuous part; the atom at 0 is ``mu_atom_at_0``) and the unadjusted
+    one on :data:`DENSITY_POINTS` points of the analysis scale covering both from quantile 1e-4 to 1 - 1e-4."""
+    parts = {"mu": fit.mu, "mu_unadjusted": fit.mu_unadjusted}
+    present = [m for m in parts.values() if m is not None]
+    lo = min(float(m.ppf(1e-4)) for m in present)
+    hi = max(float(m.ppf(1 - 1e-4)) for m in present)
+    x = np.linspace(lo, hi, DENSITY_POINTS)
+    out: dict[str, Any] = {"x": (-x[::-1] if flipped else x).tolist()}
+    for key, m in parts.items():
+        d = None if m is None else m.pdf(x)
+        out[key] = None if d is None else (d[::-1] if flipped else d).tolist()
     return out

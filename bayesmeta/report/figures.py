@@ -1,12 +1,13 @@
 """The report's figures, drawn by the plots modules from what :func:`bayesmeta.reanalysis.run_plan` computed, and
-saved as PNG and SVG. Nothing is computed here beyond arranging tables for the plotting functions."""
+saved at journal resolution: PNG at 300 dpi, SVG and PDF side by side (each figure drawn once and saved in every
+format). Nothing is computed here beyond arranging tables for the plotting functions."""
 
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,34 @@ from bayesmeta.scales import contrast_text, null_value, to_analysis
 if TYPE_CHECKING:
     from bayesmeta.report.figure_cache import FigureStore
 
-PNG_DPI = 110
+PNG_DPI = 300
+"""Resolution of the PNG files (journals ask for at least 300 dpi for line art with shading)."""
+SCREEN_DPI = 110
+"""Pixels per inch of a figure's display size in the HTML report (the PNG holds more, for zooming and print)."""
+FORMATS = ("png", "svg", "pdf")
+"""The report's figure formats by default: what a journal takes. The PNG is always written (the HTML report and
+the Word document embed it)."""
+
+SAVE_RC = {"svg.fonttype": "none", "svg.hashsalt": "bayesmeta", "pdf.fonttype": 42}
+"""Settings read when a figure is saved: SVG text as text and the SVG's element ids from a fixed salt (not a
+random one), so the same figure gives the same bytes; TrueType (Type 42) fonts in the PDF, which journals'
+production systems accept where they refuse Type 3."""
+METADATA = {"png": None, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
+"""No creation dates in the SVG and PDF files, so the same figure gives the same bytes on every run."""
+
+
+def figure_formats(formats: "Sequence[str] | str") -> tuple[str, ...]:
+    """The formats to save, in the order of :data:`FORMATS`, always with PNG: from a sequence or a
+    comma-separated text such as ``"png,svg"``. Raises :class:`~bayesmeta.errors.InputError` for any other."""
+    from bayesmeta.errors import InputError
+
+    items = [f.strip().lower() for f in (formats.split(",") if isinstance(formats, str) else formats)]
+    items = [f for f in items if f]
+    bad = [f for f in items if f not in FORMATS]
+    if bad or not items:
+        raise InputError(f"unknown figure format(s) {', '.join(map(repr, bad)) or '(none given)'}",
+                         valid=", ".join(FORMATS))
+    return tuple(f for f in FORMATS if f in items or f == "png")
 
 
 @dataclass
@@ -37,7 +65,8 @@ class FigureSpec:
 
 @dataclass
 class SavedFigure:
-    """A figure written to disk: file names relative to the report folder, and the PNG bytes for embedding."""
+    """A figure written to disk: file names relative to the report folder ('' for a format not written), the
+    PNG bytes for embedding and the display size in pixels (at :data:`SCREEN_DPI`)."""
 
     id: str
     section: str
@@ -49,6 +78,7 @@ class SavedFigure:
     png_bytes: bytes
     width: int
     height: int
+    pdf: str = ""
 
 
 # -- tables for the forest and meta-regression plots ---------------------------------------------------------
@@ -271,8 +301,9 @@ def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
 
 
 def _bias_specs(fitted: list[OutcomeAnalysis], level: float) -> list[FigureSpec]:
-    """Per outcome with a [bias] ensemble: the funnel plot with the PET and PEESE lines and trim-and-fill's
-    filled studies, and the model-probability figure."""
+    """Per outcome with a [bias] ensemble: the funnel plot with the ensemble's fitted PET, PEESE and selection
+    curves and trim-and-fill's filled studies, the model-probability figure, and the averaged posterior of the
+    effect beside the unadjusted one."""
     from bayesmeta.plots.bias import plot_model_probabilities
     from bayesmeta.plots.funnel import plot_funnel
 
@@ -280,11 +311,19 @@ def _bias_specs(fitted: list[OutcomeAnalysis], level: float) -> list[FigureSpec]
     for a in fitted:
         if a.bias is None:
             continue
+        curves = a.bias.get("curves") or {}
+        shown = [c for c in ("PET", "PEESE", "selection") if c in curves]
+        what = {"PET": "PET (mu + b se)", "PEESE": "PEESE (mu + b se^2)",
+                "selection": "the selection models' expected estimate (the mean of a study's weighted "
+                             "distribution given its standard error)"}
         specs.append(FigureSpec(
             f"bias_funnel_{a.name}", "bias", f"Funnel plot with bias adjustments: {a.plan.label}",
-            "Study estimates against their standard errors with the REML pooled estimate, the fitted PET and "
-            "PEESE lines (their value at standard error 0 is the bias-adjusted effect) and the studies "
-            "trim-and-fill adds (open circles).",
+            "Study estimates against their standard errors with the REML pooled estimate, the studies "
+            "trim-and-fill adds (open circles) and the ensemble's posterior mean expected estimate given the "
+            "standard error under "
+            + (", ".join(what[c] for c in shown) if shown else "no bias model")
+            + ", each averaged over its models with their posterior probabilities (the value at standard error "
+            "0 is that class's bias-adjusted effect).",
             lambda a=a: _bias_funnel(a, level, plot_funnel), a.name))
         notes = [f"inclusion BF {c}: {_bf_text(i['bf'])}" for c, i in a.bias["inclusion"].items()]
         specs.append(FigureSpec(
@@ -294,6 +333,14 @@ def _bias_specs(fitted: list[OutcomeAnalysis], level: float) -> list[FigureSpec]
             "the inclusion Bayes factors.",
             lambda a=a, notes=notes: plot_model_probabilities(
                 a.bias["models"], notes=notes, title=f"{a.plan.label}: model averaging"), a.name))
+        if a.bias.get("density"):
+            specs.append(FigureSpec(
+                f"bias_posterior_{a.name}", "bias", f"Model-averaged and unadjusted effect: {a.plan.label}",
+                f"Posterior density of the pooled effect averaged over every model of the {a.bias['ensemble']} "
+                "ensemble (solid; its point mass at no effect, from the models without an effect, as the stem) "
+                "and averaged over the models with an effect and without bias (unadjusted, dashed); lines at no "
+                "effect and at the clinical threshold.",
+                lambda a=a: _bias_posterior(a, level), a.name))
     return specs
 
 
@@ -301,14 +348,45 @@ def _bf_text(bf: float | None) -> str:
     return "inf" if bf is None or not np.isfinite(bf) else f"{bf:.3g}"
 
 
+CURVE_STYLE = {"PET": "-.", "PEESE": ":", "selection": "--"}
+
+
 def _bias_funnel(a: OutcomeAnalysis, level: float, plot_funnel) -> Figure:
-    pp, tf = a.frequentist.get("pet_peese"), a.frequentist.get("trimfill")
-    coef = (lambda fit: (fit.coefficients[0].estimate, fit.coefficients[1].estimate))
-    return plot_funnel(a.effects["yi"], a.effects["sei"], pooled=a.frequentist["reml"].estimate,
-                       measure=a.plan.measure, level=level, title=f"{a.plan.label} (k = {a.k})",
-                       pet=None if pp is None else coef(pp.pet), peese=None if pp is None else coef(pp.peese),
-                       filled_yi=() if tf is None else tf.filled_yi,
-                       filled_sei=() if tf is None else np.sqrt(tf.filled_vi))
+    from matplotlib import rc_context
+
+    from bayesmeta.plots import style
+    from bayesmeta.plots.funnel import FunnelCurve
+
+    tf = a.frequentist.get("trimfill")
+    c = a.bias.get("curves") or {}
+    curves = [FunnelCurve(f"{kind}, posterior mean (posterior probability {c[kind]['post_prob']:.2f})", c["se"],
+                          c[kind]["curve"], style.BAYES if kind != "selection" else style.LEVELS[2],
+                          CURVE_STYLE[kind])
+              for kind in ("PET", "PEESE", "selection") if kind in c]
+    with rc_context(style.RC):
+        fig = Figure(figsize=(style.WIDTH, 3.6), layout="constrained")
+        ax = fig.add_subplot()
+    plot_funnel(a.effects["yi"], a.effects["sei"], pooled=a.frequentist["reml"].estimate, measure=a.plan.measure,
+                level=level, title=f"{a.plan.label} (k = {a.k})", curves=curves, ax=ax,
+                filled_yi=() if tf is None else tf.filled_yi, filled_sei=() if tf is None else np.sqrt(tf.filled_vi))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=style.FONT_SIZE - 1)
+    return fig
+
+
+def _bias_posterior(a: OutcomeAnalysis, level: float) -> Figure:
+    from bayesmeta.plots.bias import plot_bias_posteriors
+
+    b, d = a.bias, a.bias["density"]
+    m = a.plan.measure
+    notes = []
+    for key, name in (("mu", "averaged"), ("mu_unadjusted", "unadjusted")):
+        if b.get(key):
+            r = b[key]["reported"]
+            notes.append(f"{name}: {r['median']:.2f} [{r['ci_lower']:.2f}, {r['ci_upper']:.2f}]")
+    return plot_bias_posteriors(
+        d["x"], {"model-averaged": d["mu"], "unadjusted (no bias, effect present)": d["mu_unadjusted"]},
+        measure=m, atom=float(b["mu_atom_at_0"]), lines=[clinical_threshold(a.plan)],
+        notes=[f"median [{100 * level:g}% CrI]", *notes], title=f"{a.plan.label}: averaged vs unadjusted")
 
 
 def _probability_column(grid: pd.DataFrame, threshold: float) -> str | None:
@@ -351,46 +429,60 @@ def _funnel_figure(analyses: list[OutcomeAnalysis], level: float, plot_funnel) -
 
 
 # -- saving --------------------------------------------------------------------------------------------------
-def _save_one(spec: FigureSpec, folder: Path, svg: bool = True) -> tuple[bytes, int, int]:
+def _save_one(spec: FigureSpec, folder: Path, formats: Sequence[str] = FORMATS,
+              dpi: int = PNG_DPI) -> tuple[bytes, int, int]:
+    """Draw ``spec`` once and write ``<id>.<format>`` for each of ``formats`` (PNG first, at ``dpi``: its save
+    fixes the layout, which the other formats reuse); returns the PNG bytes and the display size in pixels at
+    :data:`SCREEN_DPI`."""
+    from matplotlib import rc_context
+
     fig = spec.draw()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=PNG_DPI)
-    png = buffer.getvalue()
-    fig.set_layout_engine("none")  # the layout is fixed by the first save; the SVG reuses it
-    (folder / f"{spec.id}.png").write_bytes(png)
-    if svg:
-        fig.savefig(folder / f"{spec.id}.svg", format="svg")
-    width, height = (int(round(v * PNG_DPI)) for v in fig.get_size_inches())
+    with rc_context(SAVE_RC):
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=dpi)
+        png = buffer.getvalue()
+        (folder / f"{spec.id}.png").write_bytes(png)
+        fig.set_layout_engine("none")  # the layout is fixed by the first save; the other formats reuse it
+        for fmt in formats:
+            if fmt != "png":
+                fig.savefig(folder / f"{spec.id}.{fmt}", format=fmt, metadata=METADATA[fmt])
+    width, height = (int(round(v * SCREEN_DPI)) for v in fig.get_size_inches())
     return png, width, height
 
 
 class FigureJob:
     """Figures drawn and saved into ``folder`` as soon as the job is created (in this process: the reanalysis
     creates it while its NUTS worker process is busy, so the two overlap); :meth:`result` returns the saved
-    figures in the order of ``specs``. With ``store`` (:class:`~bayesmeta.report.figure_cache.FigureStore`),
-    a figure whose inputs are unchanged is copied from it instead of drawn. ``svg`` False writes the PNG files
-    only, with no store (a quick run)."""
+    figures in the order of ``specs``. ``formats``: the files written per figure (:func:`figure_formats`; PNG
+    always, at ``dpi``). With ``store`` (:class:`~bayesmeta.report.figure_cache.FigureStore`), a figure whose inputs are
+    unchanged is copied from it (every format) instead of drawn."""
 
     def __init__(self, specs: list[FigureSpec], folder: Path, store: FigureStore | None = None,
-                 svg: bool = True) -> None:
-        self.specs, self.folder, self.store, self.svg = specs, folder, store, svg
+                 formats: Sequence[str] = FORMATS, dpi: int = PNG_DPI) -> None:
+        self.specs, self.folder, self.store, self.dpi = specs, folder, store, dpi
+        self.formats = figure_formats(formats)
         folder.mkdir(parents=True, exist_ok=True)
-        if store is None or not svg:
-            self.drawn = [_save_one(spec, folder, svg) for spec in specs]
+        if store is None:
+            self.drawn = [_save_one(spec, folder, self.formats, dpi) for spec in specs]
         else:
-            self.drawn = [store.save(spec, folder, PNG_DPI, _save_one) for spec in specs]
+            draw = (lambda spec, target, formats: _save_one(spec, target, formats, dpi))
+            self.drawn = [store.save(spec, folder, dpi, draw, self.formats) for spec in specs]
             store.tidy()
 
+    def file(self, spec: FigureSpec, fmt: str) -> str:
+        """The report-relative name of one of the figure's files ('' when that format is not written)."""
+        return f"{self.folder.name}/{spec.id}.{fmt}" if fmt in self.formats else ""
+
     def result(self) -> list[SavedFigure]:
-        return [SavedFigure(spec.id, spec.section, spec.title, spec.caption, spec.outcome,
-                            f"{self.folder.name}/{spec.id}.png",
-                            f"{self.folder.name}/{spec.id}.svg" if self.svg else "", png, width, height)
+        return [SavedFigure(spec.id, spec.section, spec.title, spec.caption, spec.outcome, self.file(spec, "png"),
+                            self.file(spec, "svg"), png, width, height, self.file(spec, "pdf"))
                 for spec, (png, width, height) in zip(self.specs, self.drawn)]
 
     def cancel(self) -> None:
         """Nothing runs in the background; kept so a writer can abort uniformly."""
 
 
-def save_figures(specs: list[FigureSpec], folder: Path) -> list[SavedFigure]:
-    """Draw each figure and write ``<id>.png`` and ``<id>.svg`` into ``folder`` (see :class:`FigureJob`)."""
-    return FigureJob(specs, folder).result()
+def save_figures(specs: list[FigureSpec], folder: Path, formats: Sequence[str] = FORMATS) -> list[SavedFigure]:
+    """Draw each figure and write ``<id>.png``, ``<id>.svg`` and ``<id>.pdf`` (or ``formats``) into ``folder``
+    (see :class:`FigureJob`)."""
+    return FigureJob(specs, folder, formats=formats).result()

@@ -41,6 +41,7 @@ def render_markdown(title: str, sections: Sequence[Section]) -> str:
                 out += _table(b) + [""]
             elif isinstance(b, FigureBlock):
                 f = b.figure
-                svg = f" (SVG: [{f.svg}]({f.svg}))" if f.svg else ""
-                out += [f"![{f.title}]({f.png})", "", f"*{f.title}.* {f.caption}{svg}", ""]
+                files = [f"{name}: [{path}]({path})" for name, path in (("SVG", f.svg), ("PDF", f.pdf)) if path]
+                links = f" ({'; '.join(files)})" if files else ""
+                out += [f"![{f.title}]({f.png})", "", f"*{f.title}.* {f.caption}{links}", ""]
     return "\n".join(out).rstrip() + "\n"

@@ -1,4 +1,4 @@
-"""Write a reanalysis to a folder: report.html, report.md, summary.json, figures (PNG and SVG) and NetCDF
+"""Write a reanalysis to a folder: report.html, report.md, summary.json, figures (PNG, SVG, PDF) and NetCDF
 posteriors. Everything is written into a temporary sibling folder that replaces the target only when complete,
 so a failed run never leaves a half-written report; only a new, empty or bayesmeta-written folder is replaced
 (:mod:`bayesmeta.output_folder`)."""
@@ -6,7 +6,7 @@ so a failed run never leaves a half-written report; only a new, empty or bayesme
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ from bayesmeta.output_folder import OutputFolder
 from bayesmeta.reanalysis import ReanalysisResult
 from bayesmeta.report.figure_cache import FigureStore
 from bayesmeta.report.docx import write_journal_outputs
-from bayesmeta.report.figures import FigureJob, figure_specs
+from bayesmeta.report.figures import FORMATS, PNG_DPI, SCREEN_DPI, FigureJob, figure_specs
 from bayesmeta.report.html import render_html
 from bayesmeta.report.markdown import render_markdown
 from bayesmeta.report.sections import build_sections
@@ -37,7 +37,7 @@ def report_summary(result: ReanalysisResult, figures: list[Any]) -> dict[str, An
     """summary.json: :meth:`ReanalysisResult.to_summary` plus the list of figure files."""
     summary = result.to_summary()
     summary["figures"] = [{"id": f.id, "section": f.section, "outcome": f.outcome, "title": f.title,
-                           "png": f.png, "svg": f.svg} for f in figures]
+                           "png": f.png, "svg": f.svg, "pdf": f.pdf} for f in figures]
     return summary
 
 
@@ -88,21 +88,26 @@ class ReportWriter:
     figures in the background; :meth:`finish` writes everything else and moves the folder into place;
     :meth:`abort` removes the temporary folder and releases the lock. With ``reuse_figures``, figures whose
     inputs are unchanged since an earlier report are copied from the user's cache folder
-    (:mod:`bayesmeta.report.figure_cache`)."""
+    (:mod:`bayesmeta.report.figure_cache`). ``figure_formats``: the files written per figure
+    (:func:`bayesmeta.report.figures.figure_formats`); by default PNG (300 dpi), SVG and PDF, and for a quick
+    run (a check of the plan, not journal output) the PNG only, at screen resolution (110 dpi)."""
 
     def __init__(self, out_dir: str | Path, inputs: Iterable[str | Path | None] = (),
-                 reuse_figures: bool = False) -> None:
+                 reuse_figures: bool = False, figure_formats: Sequence[str] | None = None) -> None:
         self.folder = OutputFolder(out_dir, inputs)
         self.out = self.folder.path
         self.tmp = self.folder.open()
         self.job: FigureJob | None = None
         self.reuse_figures = reuse_figures
+        self.figure_formats = figure_formats
 
     def start_figures(self, result: ReanalysisResult) -> None:
         if self.job is None:
-            quick = result.plan.quick  # PNG only, not stored for reuse
-            store = FigureStore(result.cache_key) if self.reuse_figures and result.cache_key and not quick else None
-            self.job = FigureJob(figure_specs(result), self.tmp / "figures", store, svg=not quick)
+            quick = result.plan.quick
+            formats = self.figure_formats or (("png",) if quick else FORMATS)
+            store = FigureStore(result.cache_key) if self.reuse_figures and result.cache_key else None
+            self.job = FigureJob(figure_specs(result), self.tmp / "figures", store, formats,
+                                 SCREEN_DPI if quick else PNG_DPI)
 
     def finish(self, result: ReanalysisResult) -> ReportFiles:
         try:
@@ -143,8 +148,10 @@ def plan_inputs(plan: Any) -> tuple[Path | None, ...]:
     return (plan.path, plan.studies, plan.outcomes_file, plan.published, plan.priors_file)
 
 
-def write_report(result: ReanalysisResult, out_dir: str | Path,
-                 inputs: Iterable[str | Path | None] = ()) -> ReportFiles:
+def write_report(result: ReanalysisResult, out_dir: str | Path, inputs: Iterable[str | Path | None] = (),
+                 figure_formats: Sequence[str] | None = None) -> ReportFiles:
     """Write every output of the report into ``out_dir`` (replaced as a whole, only once complete, and only if
-    it is new, empty or a report bayesmeta wrote, and holds none of the plan's files nor ``inputs``)."""
-    return ReportWriter(out_dir, (*plan_inputs(result.plan), *inputs)).finish(result)
+    it is new, empty or a report bayesmeta wrote, and holds none of the plan's files nor ``inputs``); figures in
+    ``figure_formats`` (see :class:`ReportWriter`)."""
+    return ReportWriter(out_dir, (*plan_inputs(result.plan), *inputs),
+                        figure_formats=figure_formats).finish(result)
