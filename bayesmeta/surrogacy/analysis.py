@@ -1,13 +1,15 @@
 """Bayesian trial-level surrogacy: the correlation and regression of the true effects on the final outcome (y,
 e.g. log HR of death) on the true effects on the surrogate (x, e.g. log RR of response) across trials, and the
 final-outcome effect predicted for a new trial from its surrogate effect (Daniels & Hughes 1997, Stat Med
-16:1965; Bujkiewicz et al. 2016, Stat Med 35:1063; model in :mod:`bayesmeta.surrogacy.model`).
+16:1965; Bujkiewicz et al. 2016, Stat Med 35:1063; model in :mod:`bayesmeta.surrogacy.model`), by the exact engine
+(the default: deterministic integration, :mod:`bayesmeta.surrogacy.exact`) or by NUTS (the cross-check).
 
-Derived per posterior draw: the slope beta = rho tau_y / tau_x and intercept alpha = mu_y - beta mu_x of the
+Derived quantities (per node of the exact engine's grid, or per posterior draw): the slope beta = rho tau_y / tau_x and intercept alpha = mu_y - beta mu_x of the
 regression of eta on xi, and the conditional SD tau_y sqrt(1 - rho^2) (the spread of true final effects at a
 given true surrogate effect: 0 for a perfect surrogate). For a new trial with observed surrogate effect x* and
-standard error s* (0: taken as exact), eta* | x*, draw ~ N(mu_y + c (x* - mu_x) / v, tau_y^2 - c^2 / v), c = rho
-tau_x tau_y, v = tau_x^2 + s*^2, sampled once per draw.
+standard error s* (0: taken as exact), eta* | x*, parameters ~ N(mu_y + c (x* - mu_x) / v, tau_y^2 - c^2 / v),
+c = rho tau_x tau_y, v = tau_x^2 + s*^2: a mixture of normals over the exact engine's nodes, or sampled once per
+NUTS draw. The parameters' posterior is the one given the k trials (x* does not update it).
 
 Beside it, the rank correlation of the observed effects (Spearman, as the paper computed it), recomputed, with the
 published value when given, and the posterior of rho set against its prior: with a handful of trials the
@@ -73,9 +75,12 @@ class RankCorrelation:
 
 @dataclass(frozen=True)
 class SurrogacyResult:
-    """The trial-level surrogacy analysis of one pair of outcomes (module docstring); ``diagnostics`` R-hat, ESS,
-    divergences and sampler settings; ``warnings`` every failed convergence check (a strict fit raises instead);
-    ``r_within`` the posterior of the within-study correlation when it was given a prior (None when fixed)."""
+    """The trial-level surrogacy analysis of one pair of outcomes (module docstring); ``engine`` "exact" or "nuts";
+    ``diagnostics`` for the exact engine the nodes, box, log marginal likelihood and quadrature error (the
+    difference to a coarser rule), for NUTS R-hat, ESS, divergences and sampler settings; ``warnings`` every failed
+    convergence check (a strict fit raises instead); ``r_within`` the posterior of the within-study correlation
+    when it was given a prior (None when fixed); ``grid`` the exact engine's
+    :class:`~bayesmeta.surrogacy.exact.SurrogacyGrid`, ``draws`` the NUTS draws."""
 
     x_outcome: str
     y_outcome: str
