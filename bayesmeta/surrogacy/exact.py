@@ -11,9 +11,10 @@ mu_sd^2 I). Given T (tau_x, tau_y, rho) and r_w, mu is conjugate: with Sigma_i =
 
 (all 2 x 2, in closed form, vectorised over the nodes). What is left is the 3-D integral over (tau_x, tau_y, rho),
 4-D when r_w has a uniform prior. It is done on a tensor product of Gauss rules (:mod:`bayesmeta.surrogacy.rules`)
-in the box outside which the posterior density stays below e^-32 of its maximum, found by scanning: an equally
-spaced pilot grid is evaluated, each axis cut to the nodes whose profile density reaches within 32 of the top plus
-one pilot step either side, and repeated on the smaller box until it stops shrinking. In that box tau_x and tau_y
+in the box outside which every slice of each axis holds below e^-25 of the largest slice's mass, found by scanning:
+an equally spaced pilot grid is evaluated, each axis cut to the pilot nodes whose slice mass reaches within e^-25 of
+the largest plus one pilot step either side (grown when the mass reaches an open end), and repeated on the new box
+until it stops shrinking. In that box tau_x and tau_y
 get Gauss-Legendre rules (the integrand is even in each tau, so a box starting at tau = 0 loses no accuracy), rho a
 Gauss-Jacobi rule carrying the LKJ prior's factor (1 -+ rho)^(eta - 1) at an end of the box that is +-1, and r_w a
 Gauss-Legendre rule. The accuracy is stated as the difference to a coarser rule on the same box (24 against 32
@@ -133,7 +134,8 @@ def _evaluate(points: list[np.ndarray], data: Data, priors: Priors):
 
 
 def find_box(data: Data, priors: Priors) -> list[tuple[float, float]]:
-    """The box outside which the posterior density is below e^-THRESHOLD of its maximum (module docstring)."""
+    """The box outside which every slice of each axis holds below e^-THRESHOLD of the largest slice's mass (module
+    docstring)."""
     supports = _supports(priors, data)
     spread = float(np.ptp(data.x)), float(np.ptp(data.y))
     box = [(0.0, 5 * priors.tau_x_scale + 2 * spread[0]), (0.0, 5 * priors.tau_y_scale + 2 * spread[1]),
