@@ -2,7 +2,8 @@
 the closed-form integration of mu against 2-D adaptive quadrature (scipy dblquad); the marginal likelihood, the
 posterior mean of rho and P(rho < 0) against adaptive cubature over (tau_x, tau_y, rho) (scipy.integrate.cubature,
 Genz-Malik), for the uniform and a non-uniform LKJ prior; the uniform prior on the within-study correlation against
-adaptive quadrature over it; and the calibration of the 95% interval of rho in simulation from the prior (k = 10, 30)."""
+adaptive quadrature over it; and the calibration of the 95% interval of rho in simulation from the prior (k = 10,
+30)."""
 
 from __future__ import annotations
 
