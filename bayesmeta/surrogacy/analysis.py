@@ -8,8 +8,9 @@ Derived quantities (per node of the exact engine's grid, or per posterior draw):
 and intercept alpha = mu_y - beta mu_x of the regression of eta on xi, and the conditional SD tau_y sqrt(1 - rho^2)
 (the spread of true final effects at a given true surrogate effect: 0 for a perfect surrogate). For a new trial
 with observed surrogate effect x* and standard error s* (0: taken as exact), eta* | x*, parameters ~ N(mu_y + c (x*
-- mu_x) / v, tau_y^2 - c^2 / v), c = rho tau_x tau_y, v = tau_x^2 + s*^2: a mixture of normals over the exact engine's nodes, or sampled once per
-NUTS draw. The parameters' posterior is the one given the k trials (x* does not update it).
+- mu_x) / v, tau_y^2 - c^2 / v), c = rho tau_x tau_y, v = tau_x^2 + s*^2: a mixture of normals over the exact
+engine's nodes, or sampled once per NUTS draw. The parameters' posterior is the one given the k trials (x* does not
+update it).
 
 Beside it, the rank correlation of the observed effects (Spearman, as the paper computed it), recomputed, with the
 published value when given, and the posterior of rho set against its prior: with a handful of trials the
