@@ -10,6 +10,7 @@ import typer
 
 from bayesmeta.benefit import Benefit
 from bayesmeta.cli import app
+from bayesmeta.cli.fit import Engine
 from bayesmeta.cli.options import BenefitOption, JsonOption, LevelOption, SeedOption, finite, json_text
 from bayesmeta.errors import InputError
 
@@ -56,10 +57,12 @@ def surrogacy_command(
                                             "(0: known exactly)", callback=finite)] = 0.0,
     benefit: BenefitOption = Benefit.BELOW,
     level: LevelOption = 0.95,
-    draws: Annotated[int, typer.Option(help="NUTS draws per chain")] = 1000,
-    chains: Annotated[int, typer.Option(help="NUTS chains")] = 4,
+    engine: Annotated[Engine, typer.Option(help="exact integration over (tau_x, tau_y, rho[, r_w]) or NUTS "
+                                                "sampling")] = Engine.exact,
+    draws: Annotated[int, typer.Option(help="NUTS draws per chain (--engine nuts)")] = 1000,
+    chains: Annotated[int, typer.Option(help="NUTS chains (--engine nuts)")] = 4,
     seed: SeedOption = 0,
-    strict: Annotated[bool, typer.Option(help="fail instead of warning on poor diagnostics")] = False,
+    strict: Annotated[bool, typer.Option(help="fail instead of warning on poor NUTS diagnostics")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Bivariate normal-normal model of the two effects per study (Daniels & Hughes 1997; Bujkiewicz et al.
@@ -76,7 +79,8 @@ def surrogacy_command(
     priors = Priors(mu_sd=mu_sd, tau_x_scale=tau_scale, tau_y_scale=tau_scale, eta=eta,
                     within=_within(within_correlation))
     result = fit_surrogacy(pairs, priors=priors, level=level, new_x=new_x, new_x_se=new_x_se, benefit=benefit,
-                           published=paper, draws=draws, chains=chains, seed=seed, strict=strict)
+                           published=paper, engine=engine.value, draws=draws, chains=chains, seed=seed,
+                           strict=strict)
     if as_json:
         typer.echo(json_text(result.as_dict()))
         return
@@ -93,7 +97,7 @@ def _print(r) -> None:
 
     console = Console()
     table = Table(title=f"Trial-level surrogacy of {r.x_outcome} (log {r.x_measure}) for {r.y_outcome} "
-                        f"(log {r.y_measure}), k = {r.k}")
+                        f"(log {r.y_measure}), k = {r.k}, {r.engine} engine")
     table.add_column("quantity")
     table.add_column(f"median ({r.level:.0%} interval)", justify="right")
     table.add_row("correlation rho of the true effects", _row(r.rho))
@@ -118,5 +122,9 @@ def _print(r) -> None:
     console.print(r.prior_vs_posterior.statement)
     console.print(f"Studies: {', '.join(r.study)}" + (f"; with one outcome only: {', '.join(r.unpaired)}"
                                                        if r.unpaired else ""))
+    if r.engine == "exact":
+        err = r.diagnostics["quadrature_error"]
+        console.print(f"Quadrature error (difference to a coarser rule): rho {err['rho']:.1e}, log marginal "
+                      f"likelihood {err['log_marginal_likelihood']:.1e}.")
     for w in r.warnings:
         console.print(f"warning: {w}")

@@ -1,5 +1,6 @@
 """Bayesian trial-level surrogacy (Daniels & Hughes 1997; Bujkiewicz et al. 2016): the bivariate normal-normal
-model of two treatment effects per study, fitted by NUTS (nutpie), with the correlation and slope of the true
+model of two treatment effects per study, fitted by deterministic integration (the exact engine,
+:mod:`bayesmeta.surrogacy.exact`) or by NUTS (nutpie), with the correlation and slope of the true
 effects, the predicted final-outcome effect of a new trial, and the rank correlation the paper computed.
 
 - :func:`effect_pairs`: the studies reporting both outcomes, from an outcomes table -> :class:`EffectPairs`;

@@ -27,7 +27,6 @@ from importlib import metadata
 import numpy as np
 
 from bayesmeta.errors import ModelError
-from bayesmeta.mcmc.models import padded_size
 
 PARAMETERS = ("mu_x", "mu_y", "tau_x", "tau_y", "rho")
 MIN_SLOTS = 32
@@ -119,6 +118,8 @@ def sample_surrogacy(x: np.ndarray, sx: np.ndarray, y: np.ndarray, sy: np.ndarra
                      target_accept: float = 0.9, cores: int | None = None, pad_to: int | None = None):
     """NUTS draws of the model for the k studies: (nutpie InferenceData, settings record)."""
     import nutpie
+
+    from bayesmeta.mcmc.models import padded_size
 
     priors.check()
     k = x.size
