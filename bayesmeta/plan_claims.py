@@ -17,6 +17,7 @@ import pandas as pd
 from bayesmeta.benefit import Benefit
 from bayesmeta.scales import MEASURES
 
+SURROGACY_ENGINES = ("exact", "nuts")  # bayesmeta.surrogacy.analysis.ENGINES (not imported: it is not needed here)
 CLAIM_KINDS = ("pooled", "subgroup", "contrast", "estimate", "surrogacy", "sequential", "bias", "other")
 """What a claim rests on: a pooled effect; one subgroup's effect (or every subgroup's); the ratio of effects between
 two subgroups; a published estimate without study-level data (e.g. a prognostic factor); the association of two
@@ -91,9 +92,9 @@ class SubgroupsPlan:
 @dataclass(frozen=True)
 class SurrogacyPlan:
     """Pairs (surrogate, final) of plan outcomes for the trial-level surrogacy model
-    (:func:`bayesmeta.surrogacy.fit_surrogacy`; NUTS, so not in a quick run), the within-study correlation (a value,
-    or a uniform prior's bounds), an optional surrogate effect of a new trial (reported scale) to predict from, and
-    the sampler's size."""
+    (:func:`bayesmeta.surrogacy.fit_surrogacy`), the engine (``exact``, the default, or ``nuts``, which a quick run
+    skips), the within-study correlation (a value, or a uniform prior's bounds), an optional surrogate effect of a
+    new trial (reported scale) to predict from, and the NUTS sampler's size."""
 
     enabled: bool = True
     pairs: tuple[tuple[str, str], ...] = ()
@@ -101,6 +102,7 @@ class SurrogacyPlan:
     new_x: float | None = None
     draws: int = 1000
     chains: int = 4
+    engine: str = "exact"
 
 
 def _published_frame(path: Path | None) -> pd.DataFrame | None:
@@ -152,7 +154,7 @@ def load_subgroups(r: Any, t: dict[str, Any], outcomes: dict[str, Any], publishe
 def load_surrogacy(r: Any, t: dict[str, Any], names: tuple[str, ...]) -> SurrogacyPlan:
     """``[surrogacy]``: enabled, pairs = [[surrogate, final], ...], within (a value in (-1, 1) or [lower, upper]),
     new_x, draws, chains."""
-    r.unknown_keys(t, "surrogacy", ("enabled", "pairs", "within", "new_x", "draws", "chains"))
+    r.unknown_keys(t, "surrogacy", ("enabled", "pairs", "within", "new_x", "draws", "chains", "engine"))
     raw_pairs = r.get(t, "surrogacy", "pairs", list, default=[], valid="a list of [surrogate, final] outcome pairs")
     pairs = []
     for i, pair in enumerate(raw_pairs):
@@ -176,7 +178,10 @@ def load_surrogacy(r: Any, t: dict[str, Any], names: tuple[str, ...]) -> Surroga
     else:
         within = r.in_range(within_raw, "surrogacy.within", -1.0, 1.0)
     new_x = r.get(t, "surrogacy", "new_x", float, default=None, valid="a surrogate effect on the reported scale")
-    return SurrogacyPlan(enabled=r.get(t, "surrogacy", "enabled", bool, default=True, valid="true or false"),
+    engine = r.get(t, "surrogacy", "engine", str, default="exact", valid="exact or nuts")
+    if engine not in SURROGACY_ENGINES:
+        raise r.fail("surrogacy.engine", f"value {engine!r} is not valid", " or ".join(SURROGACY_ENGINES))
+    return SurrogacyPlan(engine=engine, enabled=r.get(t, "surrogacy", "enabled", bool, default=True, valid="true or false"),
                          pairs=tuple(pairs), within=within, new_x=new_x,
                          draws=r.positive_int(t, "surrogacy", "draws", default=1000),
                          chains=r.positive_int(t, "surrogacy", "chains", default=4))

@@ -91,13 +91,13 @@ def synthetic_report(tmp_path_factory):
 @pytest.fixture(scope="session")
 def haic_report(tmp_path_factory):
     """The first case's plan (models/haic.toml) with a short NUTS cross-check (400 tuning steps and 400 draws
-    per chain) and without its [surrogacy] fits (NUTS; test_surrogacy.py checks that model), run once by run_plan
-    and written by write_report with PNG figures (as PNG_ONLY). Returns (plan, ReportFiles)."""
+    per chain), run once by run_plan and written by write_report with PNG figures (as PNG_ONLY). Returns (plan,
+    ReportFiles)."""
     from bayesmeta.plan import load_plan
     from bayesmeta.reanalysis import run_plan
     from bayesmeta.report import write_report
 
-    plan = load_plan(HAIC_PLAN).with_mcmc(draws=400, tune=400).with_surrogacy(enabled=False)
+    plan = load_plan(HAIC_PLAN).with_mcmc(draws=400, tune=400)
     files = write_report(run_plan(plan), tmp_path_factory.mktemp("haic") / "haic", figure_formats=PNG_ONLY[1:])
     return plan, files
 

@@ -326,8 +326,12 @@ def test_the_haic_report_has_one_claim_row_per_plan_claim_in_every_output(haic_r
     assert [r[2] for r in rows] == [c.text for c in plan.claims]
     pvtt = next(c for c in s["claims"] if c["id"] == "no-pvtt")
     assert pvtt["verdict"] == "not supported" and pvtt["others"]["P(HR < 1)"] > 0.95
-    assert set(s["subgroups"]) == {"OS", "PFS"} and s["surrogacy"] == {}
-    assert set(s["surrogacy_skipped"]) == {"ORR~OS", "ORR~PFS"}
+    assert set(s["subgroups"]) == {"OS", "PFS"} and set(s["surrogacy"]) == {"ORR~OS", "ORR~PFS"}
+    assert not s.get("surrogacy_skipped")
+    association = next(c for c in s["claims"] if c["id"] == "orr-os-association")
+    rho = s["surrogacy"]["ORR~OS"]
+    assert association["verdict"] == "weaker than stated"  # k = 7: rho's interval reaches far into (-1, 1)
+    assert rho["rho"]["ci_upper"] > 0 > rho["rho"]["ci_lower"]
 
 
 def test_the_surrogacy_section_reads_a_surrogacy_record():

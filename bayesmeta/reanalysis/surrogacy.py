@@ -1,6 +1,7 @@
 """The plan's [surrogacy] section: for each (surrogate, final) pair of outcomes, the trial-level surrogacy model
 (:func:`bayesmeta.surrogacy.fit_surrogacy`) on the studies reporting both, beside the paper's Spearman
-correlation when data.published prints it. The model is fitted by NUTS, so a quick run skips it."""
+correlation when data.published prints it. The model is fitted by the exact engine (a fraction of a second), or
+by NUTS when the plan says ``engine = "nuts"``, which a quick run skips."""
 
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ def surrogacy_reanalysis(plan: Plan, outcome_rows: pd.DataFrame, studies: pd.Dat
     skipped: dict[str, str] = {}
     for x, y in sp.pairs:
         key = pair_key(x, y)
-        if plan.quick:
-            skipped[key] = "quick run (--quick): the surrogacy model is fitted by NUTS"
+        if plan.quick and sp.engine == "nuts":
+            skipped[key] = "quick run (--quick): the plan fits the surrogacy model by NUTS"
             continue
         if not sp.enabled:
             skipped[key] = "disabled in the plan's [surrogacy] (enabled = false)"
@@ -45,6 +46,6 @@ def surrogacy_reanalysis(plan: Plan, outcome_rows: pd.DataFrame, studies: pd.Dat
         paper = None if published is None else published_rank_correlation(published, x, y)
         final = plan.outcome(y)
         results[key] = fit_surrogacy(pairs, priors=Priors(within=sp.within), level=plan.level, new_x=sp.new_x,
-                                     benefit=final.benefit, published=paper, draws=sp.draws, chains=sp.chains,
-                                     seed=seed)
+                                     benefit=final.benefit, published=paper, engine=sp.engine, draws=sp.draws,
+                                     chains=sp.chains, seed=seed)
     return results, skipped
