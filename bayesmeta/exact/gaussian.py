@@ -24,6 +24,10 @@ _LOG_2PI = math.log(2.0 * math.pi)
 BLOCK_CELLS = 2_000_000
 """Most numbers (datasets x tau values x studies) in one block of :meth:`GaussianModel.conditional` (16 MB each
 work array)."""
+STUDIES_MIDDLE_CELLS = 4_000
+"""From this many numbers on, the intercept-only model's algebra runs with the studies on the middle axis (see
+:meth:`GaussianModel._intercept_only_wide`); below, the fixed cost of its extra steps exceeds the saving."""
+_PROD_MIN = 1e-280  # log|S_tau| as the log of a product only while the product is a normal float
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ class GaussianModel:
         self.prior_prec = np.asarray(prior_prec, dtype=float)
         self.p = self.design.shape[1]
         self._complete = bool(self.mask.all())  # no study absent: no masking needed
+        self._maskf = self.mask.astype(float)
         self._intercept_only = self.p == 1 and bool(np.all(self.design[:, 0] == 1.0))
         self.k_eff = self.mask.sum(axis=1)
         proper = self.prior_prec > 0
@@ -96,6 +101,8 @@ class GaussianModel:
                            loglik=np.concatenate([c.loglik for c in parts], axis=1))
 
     def _conditional(self, tau: np.ndarray) -> Conditional:
+        if self._intercept_only and tau.size * self.y.shape[1] >= STUDIES_MIDDLE_CELLS:
+            return self._intercept_only_wide(tau)
         w, logdet_v = self._weights(tau)
         y = self.y[:, None, :]
         b0, p0 = self.prior_mean[:, None, :], self.prior_prec[:, None, :]
@@ -128,6 +135,34 @@ class GaussianModel:
         quad = np.sum(w * (y - fitted) ** 2, axis=-1) + np.sum(p0 * (mean - b0) ** 2, axis=-1)
         loglik = self._const[:, None] - 0.5 * (logdet_v + logdet_a + quad)
         return Conditional(tau=tau, mean=mean, cov=cov, loglik=loglik)
+
+    def _intercept_only_wide(self, tau: np.ndarray) -> Conditional:
+        """The intercept-only branch of :meth:`_conditional` with the studies on the middle axis, (n, k, M): the
+        sums over studies then add contiguous rows of M values (numpy reduces a short last axis several times
+        more slowly), sum_i w_i y_i is a batched matrix product, and log|S_tau| is the log of the product of the
+        variances, taking logs one by one only where that product leaves the normal range of doubles. Same
+        formulas; results agree with the other layout to rounding (1e-15 relative)."""
+        t2 = (tau * tau)[:, None, :]
+        v = self.s2[:, :, None] + t2
+        w = 1.0 / v
+        if not self._complete:
+            w *= self._maskf[:, :, None]
+        with np.errstate(over="ignore", under="ignore"):
+            prod = np.prod(v if self._complete else np.where(self.mask[:, :, None], v, 1.0), axis=1)
+        bad = ~((prod > _PROD_MIN) & (prod < np.inf))
+        logdet_v = np.log(np.where(bad, 1.0, prod))
+        if bad.any():
+            rows, cols = np.nonzero(bad)
+            logdet_v[rows, cols] = np.where(self.mask[rows], np.log(v[rows, :, cols]), 0.0).sum(axis=-1)
+        p0, b0 = self.prior_prec[:, 0, None], self.prior_mean[:, 0, None]
+        a = w.sum(axis=1) + p0
+        mean = ((self.y[:, None, :] @ w)[:, 0, :] + p0 * b0) / a
+        resid = self.y[:, :, None] - mean[:, None, :]
+        wr = w * resid
+        wr *= resid
+        quad = wr.sum(axis=1) + p0 * (mean - b0) ** 2
+        loglik = self._const[:, None] - 0.5 * (logdet_v + np.log(a) + quad)
+        return Conditional(tau=tau, mean=mean[..., None], cov=(1.0 / a)[..., None, None], loglik=loglik)
 
     def loglik(self, tau: np.ndarray) -> np.ndarray:
         return self.conditional(tau).loglik
