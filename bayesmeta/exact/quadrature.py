@@ -116,7 +116,9 @@ def _evaluate(logpost: LogPost, grids: list[np.ndarray], rows: np.ndarray, lower
     """log density of u = log z (unnormalised) on one grid per dataset ``rows``, in one call of ``logpost`` (the
     grids padded with their last point to a common length)."""
     size = max(g.size for g in grids)
-    u = np.stack([np.pad(g, (0, size - g.size), mode="edge") for g in grids])
+    u = np.empty((len(grids), size))
+    for j, g in enumerate(grids):
+        u[j, : g.size], u[j, g.size :] = g, g[-1]
     tau, log_jac = _z_to_tau(u, u, lower[rows, None], upper[rows, None])
     with np.errstate(invalid="ignore"):
         out = logpost(tau, rows) + log_jac

@@ -65,7 +65,7 @@ class TauBatch:
         self.std = np.where(tail > 3, self.std, np.inf)
         self.tail = tail
         self._cum: np.ndarray | None = None
-        self._row_lists: dict[int, tuple[list, list, list]] = {}
+        self._row_lists: dict[int, Callable[[float], tuple[float, float]]] = {}
         self.n = n
 
     def _log_parts(self, t: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -116,12 +116,20 @@ class TauBatch:
         summary's quantiles the overhead of some thirty numpy calls exceeds the arithmetic."""
         cdf, dens = np.empty(t.shape), np.empty(t.shape)
         for r, row in enumerate(rows.tolist()):
-            if row not in self._row_lists:
-                self._row_lists[row] = (self._cum[row].tolist(), self._cdf_poly[row, :, ::-1].tolist(),
-                                        self._density_poly[row, :, ::-1].tolist())
-            cum_row, cdf_poly, dens_poly = self._row_lists[row]
-            start, h, top = float(self.t[row, 0]), float(self.h[row]), int(self.size[row]) - 2
+            point = self._point_function(row)
             for c, value in enumerate(t[r].tolist()):
+                cdf[r, c], dens[r, c] = point(value)
+        return cdf, dens
+
+    def _point_function(self, row: int):
+        """F and dF/dt of member ``row`` at one t, in Python floats (the interpolation of :meth:`_interpolated`)."""
+        if row not in self._row_lists:
+            _ = self.cum
+            cum_row, cdf_poly = self._cum[row].tolist(), self._cdf_poly[row, :, ::-1].tolist()
+            dens_poly = self._density_poly[row, :, ::-1].tolist()
+            start, h, top = float(self.t[row, 0]), float(self.h[row]), int(self.size[row]) - 2
+
+            def point(value: float) -> tuple[float, float]:
                 j = min(max(math.floor((value - start) / h), 0), top)
                 x = min(max(2.0 * (value - start - j * h) / h - 1.0, -1.0), 1.0)
                 f = 0.0
@@ -130,8 +138,37 @@ class TauBatch:
                 d = 0.0
                 for a in dens_poly[j]:
                     d = d * x + a
-                cdf[r, c], dens[r, c] = cum_row[j] + 0.5 * h * f, d
-        return cdf, dens
+                return cum_row[j] + 0.5 * h * f, d
+
+            self._row_lists[row] = point
+        return self._row_lists[row]
+
+    def _newton_scalar(self, q: np.ndarray, row: int, t: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                       accept: float) -> np.ndarray:
+        """:func:`_newton` on the interpolated CDF of one member, point by point in Python floats (the same
+        iteration: bracketed Newton steps, bisection when a step would leave the bracket)."""
+        point = self._point_function(row)
+        out = []
+        for qv, tv, a, b in zip(q.tolist(), t.tolist(), lo.tolist(), hi.tolist()):
+            if 0.0 < qv < 1.0:
+                for _ in range(60):
+                    cdf, dens = point(tv)
+                    g = cdf - qv
+                    if g < 0:
+                        a = tv
+                    elif g > 0:
+                        b = tv
+                    step = g / dens if dens != 0 else (math.copysign(math.inf, g) if g else 0.0)
+                    tn = tv - step
+                    tol = accept * (1.0 + abs(tv))
+                    done = abs(step) <= tol or g == 0
+                    if not done and (not math.isfinite(tn) or tn <= a or tn >= b):
+                        tn = 0.5 * (a + b)
+                    tv = tn
+                    if done or b - a <= tol:
+                        break
+            out.append(tv)
+        return np.array(out)
 
     def _exact(self, t: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """F and dF/dt at t (m, K) by Gauss-Legendre integration of the posterior from the panel's node."""
@@ -202,7 +239,10 @@ class TauBatch:
         active = (q > 0) & (q < 1)
         # Newton's error after a step of size d is about (F''/2F') d^2: after a step below 1e-6 on the
         # interpolation (accurate to about 1e-14) one exact step, below 1e-10, leaves an error far below 1e-16
-        t = _newton(self._interpolated, q, rows, t, lo.copy(), hi.copy(), active, 1e-6)
+        if rows.size == 1 and q.size <= _SCALAR_POINTS:
+            t = self._newton_scalar(q[0], int(rows[0]), t[0], lo[0], hi[0], 1e-6)[None, :]
+        else:
+            t = _newton(self._interpolated, q, rows, t, lo.copy(), hi.copy(), active, 1e-6)
         if exact:
             t = _newton(self._exact, q, rows, t, lo, hi, active, 1e-10)
         tau = t_to_tau(t, self.c[rows, None], self.lower[rows, None], self.upper[rows, None])[0]
@@ -317,11 +357,24 @@ class TauMarginal(QuantileMarginal):
             return cdf[0], np.exp(lp[0, :2] + lj[0, :2] - self.batch.log_norm[self.row]), lp[0]
 
     def _interpolated_parts(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """As :meth:`_exact_parts`, from the interpolated CDF and density (log f(tau) up to a constant)."""
-        cdf, dens = self.batch._interpolated(points[None, :], self._rows)
-        log_jac = t_to_tau(points, self.rule.c, self.rule.lower, self.rule.upper)[1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return cdf[0, :2], dens[0, :2], np.log(dens[0]) - log_jac
+        """As :meth:`_exact_parts`, from the interpolated CDF and density (log f(tau) up to a constant), in Python
+        floats (a handful of points)."""
+        point = self.batch._point_function(self.row)
+        rule = self.rule
+        log_c, width = math.log(rule.c), rule.upper - rule.lower
+        cdf, dens, lp = [], [], []
+        for value in points.tolist():
+            f, d = point(value)
+            e = math.exp(-value)
+            log_z = log_c + value - e
+            log_jac = log_z + math.log1p(e)
+            if math.isfinite(width):  # tau = lower + w z / (w + z)
+                log_w = math.log(width)
+                log_jac += 2.0 * log_w - 2.0 * (max(log_w, log_z) + math.log1p(math.exp(-abs(log_w - log_z))))
+            cdf.append(f)
+            dens.append(d)
+            lp.append((math.log(d) if d > 0 else (-math.inf if d == 0 else math.nan)) - log_jac)
+        return np.array(cdf[:2]), np.array(dens[:2]), np.array(lp)
 
     def _shortest_newton(self, t: np.ndarray, level: float, parts, accept: float):
         """Newton's method on (t_a, t_b) with ``parts``; (t, e1) once a step is below ``accept`` (1 + |t|), e1 the
