@@ -6,6 +6,7 @@ quantiles together; :class:`TauMarginal` is the view of one of them with the Mar
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable
 
@@ -140,8 +141,30 @@ class TauBatch:
                     d = d * x + a
                 return cum_row[j] + 0.5 * h * f, d
 
+            point.cum_row = cum_row  # type: ignore[attr-defined]
             self._row_lists[row] = point
         return self._row_lists[row]
+
+    def _start_scalar(self, q: np.ndarray, row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Starting values and brackets of the quantiles q (K,) of one member, as in :meth:`ppf` (the nodes around
+        each q, :func:`_log_interpolation` between them), in Python floats."""
+        cum_row = self._point_function(row).cum_row
+        start, h, last = float(self.t[row, 0]), float(self.h[row]), int(self.size[row]) - 2
+        t, lo, hi = [], [], []
+        for qv in q.tolist():
+            j = min(max(bisect.bisect_right(cum_row, qv) - 1, 0), last)
+            c0, c1 = cum_row[j], cum_row[j + 1]
+            t0, t1 = start + j * h, start + (j + 1) * h
+            if qv > 0.5:
+                a, b, v = _log1m(c0), _log1m(c1), _log1m(qv)
+            else:
+                a, b, v = _log(c0), _log(c1), _log(qv)
+            sv = (v - a) / (b - a) if b != a else math.nan
+            sv = min(max(sv, 0.0), 1.0) if math.isfinite(sv) else 0.5
+            t.append(t0 + sv * (t1 - t0))
+            lo.append(t0)
+            hi.append(t1)
+        return np.array(t), np.array(lo), np.array(hi)
 
     def _newton_scalar(self, q: np.ndarray, row: int, t: np.ndarray, lo: np.ndarray, hi: np.ndarray,
                        accept: float) -> np.ndarray:
@@ -230,18 +253,20 @@ class TauBatch:
         bracket by bisection."""
         if np.any(~((q >= 0) & (q <= 1))):
             raise ValueError("quantile probabilities must lie in [0, 1]")
-        cum, nodes = self.cum[rows], self.t[rows]
-        last = self.size[rows, None] - 2
-        j = np.minimum(np.maximum(np.sum(cum[:, None, :] <= q[..., None], axis=-1) - 1, 0), last)
-        c0, c1 = np.take_along_axis(cum, j, 1), np.take_along_axis(cum, j + 1, 1)
-        lo, hi = np.take_along_axis(nodes, j, 1), np.take_along_axis(nodes, j + 1, 1)
-        t = _log_interpolation(q, c0, c1, lo, hi)
         active = (q > 0) & (q < 1)
         # Newton's error after a step of size d is about (F''/2F') d^2: after a step below 1e-6 on the
         # interpolation (accurate to about 1e-14) one exact step, below 1e-10, leaves an error far below 1e-16
         if rows.size == 1 and q.size <= _SCALAR_POINTS:
-            t = self._newton_scalar(q[0], int(rows[0]), t[0], lo[0], hi[0], 1e-6)[None, :]
+            t, lo, hi = self._start_scalar(q[0], int(rows[0]))
+            t = self._newton_scalar(q[0], int(rows[0]), t, lo, hi, 1e-6)[None, :]
+            lo, hi = lo[None, :], hi[None, :]
         else:
+            cum, nodes = self.cum[rows], self.t[rows]
+            last = self.size[rows, None] - 2
+            j = np.minimum(np.maximum(np.sum(cum[:, None, :] <= q[..., None], axis=-1) - 1, 0), last)
+            c0, c1 = np.take_along_axis(cum, j, 1), np.take_along_axis(cum, j + 1, 1)
+            lo, hi = np.take_along_axis(nodes, j, 1), np.take_along_axis(nodes, j + 1, 1)
+            t = _log_interpolation(q, c0, c1, lo, hi)
             t = _newton(self._interpolated, q, rows, t, lo.copy(), hi.copy(), active, 1e-6)
         if exact:
             t = _newton(self._exact, q, rows, t, lo, hi, active, 1e-10)
@@ -280,6 +305,16 @@ def _newton(parts, q, rows, t, lo, hi, active, accept: float, iterations: int = 
             else:
                 t[keep], lo[keep], hi[keep], active[keep] = t_new, la, ha, a_new
     return t
+
+
+def _log(x: float) -> float:
+    """np.log of a float: -inf at 0, NaN below."""
+    return math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
+
+
+def _log1m(x: float) -> float:
+    """np.log1p(-x) of a float: -inf at 1, NaN above."""
+    return math.log1p(-x) if x < 1 else (-math.inf if x == 1 else math.nan)
 
 
 def _log_interpolation(q, c0, c1, t0, t1):
