@@ -185,9 +185,12 @@ class GaussianModel:
         t2 = (cond.tau * cond.tau)[..., None]
         v = self.s2[:, None, :] + t2
         shrink = self.s2[:, None, :] / v
-        x = self.design
-        fitted = np.einsum("ki,nmi->nmk", x, cond.mean)
-        spread = np.einsum("ki,nmij,kj->nmk", x, cond.cov, x)
+        if self._intercept_only:  # x_i = 1: x_i'm = m, x_i'A^-1 x_i = 1/A
+            fitted, spread = cond.mean[..., :1], cond.cov[..., 0, :1]
+        else:
+            x = self.design
+            fitted = np.einsum("ki,nmi->nmk", x, cond.mean)
+            spread = np.einsum("ki,nmij,kj->nmk", x, cond.cov, x)
         mean = (t2 / v) * self.y[:, None, :] + shrink * fitted
         var = self.s2[:, None, :] * t2 / v + shrink * shrink * spread
         return mean, var
