@@ -24,6 +24,13 @@ _LOG_2PI = math.log(2.0 * math.pi)
 BLOCK_CELLS = 2_000_000
 """Most numbers (datasets x tau values x studies) in one block of :meth:`GaussianModel.conditional` (16 MB each
 work array)."""
+STUDIES_MIDDLE_CELLS = 4_000
+"""From this many numbers on, the intercept-only model's algebra runs with the studies on the middle axis (see
+:meth:`GaussianModel._intercept_only_wide`); below, the fixed cost of its extra steps exceeds the saving."""
+CHUNK_CELLS = 40_000
+"""Numbers (datasets x tau values x studies) per chunk of :meth:`GaussianModel._intercept_only_wide`: 320 kB per
+work array, within a core's cache."""
+_PROD_MIN = 1e-280  # log|S_tau| as the log of a product only while the product is a normal float
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,7 @@ class GaussianModel:
         self.prior_prec = np.asarray(prior_prec, dtype=float)
         self.p = self.design.shape[1]
         self._complete = bool(self.mask.all())  # no study absent: no masking needed
+        self._maskf = self.mask.astype(float)
         self._intercept_only = self.p == 1 and bool(np.all(self.design[:, 0] == 1.0))
         self.k_eff = self.mask.sum(axis=1)
         proper = self.prior_prec > 0
@@ -96,6 +104,8 @@ class GaussianModel:
                            loglik=np.concatenate([c.loglik for c in parts], axis=1))
 
     def _conditional(self, tau: np.ndarray) -> Conditional:
+        if self._intercept_only and tau.size * self.y.shape[1] >= STUDIES_MIDDLE_CELLS:
+            return self._intercept_only_wide(tau)
         w, logdet_v = self._weights(tau)
         y = self.y[:, None, :]
         b0, p0 = self.prior_mean[:, None, :], self.prior_prec[:, None, :]
@@ -129,6 +139,44 @@ class GaussianModel:
         loglik = self._const[:, None] - 0.5 * (logdet_v + logdet_a + quad)
         return Conditional(tau=tau, mean=mean, cov=cov, loglik=loglik)
 
+    def _intercept_only_wide(self, tau: np.ndarray) -> Conditional:
+        """The intercept-only branch of :meth:`_conditional` with the studies on the middle axis, (n, k, M): the
+        sums over studies then add contiguous rows of M values (numpy reduces a short last axis several times
+        more slowly), sum_i w_i y_i is a batched matrix product, and log|S_tau| is the log of the product of the
+        variances, taking logs one by one only where that product leaves the normal range of doubles. Datasets
+        are taken in chunks of about :data:`CHUNK_CELLS` numbers, so that the work arrays stay in the processor's
+        cache. Same formulas; results agree with the other layout to rounding (1e-15 relative)."""
+        n, m = tau.shape
+        mean, a, loglik = np.empty((n, m)), np.empty((n, m)), np.empty((n, m))
+        rows = max(1, CHUNK_CELLS // max(1, m * self.y.shape[1]))
+        for i in range(0, n, rows):
+            part = slice(i, min(n, i + rows))
+            mean[part], a[part], loglik[part] = self._intercept_only_chunk(tau[part], part)
+        return Conditional(tau=tau, mean=mean[..., None], cov=(1.0 / a)[..., None, None], loglik=loglik)
+
+    def _intercept_only_chunk(self, tau: np.ndarray, part: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(mean, A, log p(y | tau)) of the datasets ``part`` (see :meth:`_intercept_only_wide`)."""
+        s2, y, mask = self.s2[part], self.y[part], self.mask[part]
+        v = s2[:, :, None] + (tau * tau)[:, None, :]
+        w = 1.0 / v
+        if not self._complete:
+            w *= self._maskf[part, :, None]
+        with np.errstate(over="ignore", under="ignore"):
+            prod = np.prod(v if self._complete else np.where(mask[:, :, None], v, 1.0), axis=1)
+        bad = ~((prod > _PROD_MIN) & (prod < np.inf))
+        logdet_v = np.log(np.where(bad, 1.0, prod))
+        if bad.any():
+            rows, cols = np.nonzero(bad)
+            logdet_v[rows, cols] = np.where(mask[rows], np.log(v[rows, :, cols]), 0.0).sum(axis=-1)
+        p0, b0 = self.prior_prec[part, 0, None], self.prior_mean[part, 0, None]
+        a = w.sum(axis=1) + p0
+        mean = ((y[:, None, :] @ w)[:, 0, :] + p0 * b0) / a
+        resid = y[:, :, None] - mean[:, None, :]
+        w *= resid
+        w *= resid
+        quad = w.sum(axis=1) + p0 * (mean - b0) ** 2
+        return mean, a, self._const[part, None] - 0.5 * (logdet_v + np.log(a) + quad)
+
     def loglik(self, tau: np.ndarray) -> np.ndarray:
         return self.conditional(tau).loglik
 
@@ -137,9 +185,12 @@ class GaussianModel:
         t2 = (cond.tau * cond.tau)[..., None]
         v = self.s2[:, None, :] + t2
         shrink = self.s2[:, None, :] / v
-        x = self.design
-        fitted = np.einsum("ki,nmi->nmk", x, cond.mean)
-        spread = np.einsum("ki,nmij,kj->nmk", x, cond.cov, x)
+        if self._intercept_only:  # x_i = 1: x_i'm = m, x_i'A^-1 x_i = 1/A
+            fitted, spread = cond.mean[..., :1], cond.cov[..., 0, :1]
+        else:
+            x = self.design
+            fitted = np.einsum("ki,nmi->nmk", x, cond.mean)
+            spread = np.einsum("ki,nmij,kj->nmk", x, cond.cov, x)
         mean = (t2 / v) * self.y[:, None, :] + shrink * fitted
         var = self.s2[:, None, :] * t2 / v + shrink * shrink * spread
         return mean, var

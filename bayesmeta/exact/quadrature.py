@@ -116,7 +116,9 @@ def _evaluate(logpost: LogPost, grids: list[np.ndarray], rows: np.ndarray, lower
     """log density of u = log z (unnormalised) on one grid per dataset ``rows``, in one call of ``logpost`` (the
     grids padded with their last point to a common length)."""
     size = max(g.size for g in grids)
-    u = np.stack([np.pad(g, (0, size - g.size), mode="edge") for g in grids])
+    u = np.empty((len(grids), size))
+    for j, g in enumerate(grids):
+        u[j, : g.size], u[j, g.size :] = g, g[-1]
     tau, log_jac = _z_to_tau(u, u, lower[rows, None], upper[rows, None])
     with np.errstate(invalid="ignore"):
         out = logpost(tau, rows) + log_jac
@@ -191,7 +193,8 @@ def _refine(pilots: list[_Pilot], logpost: LogPost, lower: np.ndarray, upper: np
 
 
 def _design_rule(pl: _Pilot, h_max: float) -> tuple[float, float, float]:
-    """(c, h, t_end) from a dataset's (refined) pilot."""
+    """(c, h, u_end) from a dataset's (refined) pilot: the rule's scale, its step, and the far end of the mass in
+    u = log z (the rule ends one step beyond t(u_end))."""
     step = PILOT_STEP
     u, g_u, dens, total, fine_u, fine_g, gmax = pl.u, pl.g_u, pl.dens, pl.total, pl.fine_u, pl.fine_g, pl.gmax
     # lower reference point: the pilot's LOWER_QUANTILE quantile of u (mass below the grid counted at its start)
@@ -207,8 +210,7 @@ def _design_rule(pl: _Pilot, h_max: float) -> tuple[float, float, float]:
     # only on the refined one)
     u_end = max(float(grid[np.flatnonzero(vals > gmax - THRESHOLD - 2.0)].max(initial=-np.inf))
                 for grid, vals in ((u, g_u), (fine_u, fine_g))) + step
-    t_end = float(tau_to_t(np.array([math.exp(u_end)]), c, 0.0, math.inf)[0]) + h
-    return c, h, t_end
+    return c, h, u_end
 
 
 def build_rules(
@@ -236,16 +238,18 @@ def build_rules(
     pilots = _pilot_extents(logpost, lo, hi, low, up, u, g_all)
     _refine(pilots, logpost, low, up)
     designs = [_design_rule(pl, H_MAX * h_scale) for pl in pilots]
+    c_all, h_all, u_end = (np.array(v) for v in zip(*designs))
+    t_ends = (tau_to_t(np.exp(u_end), c_all, 0.0, math.inf) + h_all).tolist()  # all datasets in one call
     rules: list[TauRule | None] = [None] * n
     pending = list(range(n))
-    t_ends = [d[2] for d in designs]
     for _ in range(20):
         if not pending:
             break
-        grids = [np.arange(T_START, t_ends[i] + designs[i][1] / 2, designs[i][1]) for i in pending]
-        size = max(gr.size for gr in grids)
-        t = np.stack([np.pad(gr, (0, size - gr.size), mode="edge") for gr in grids])
-        c = np.array([designs[i][0] for i in pending])[:, None]
+        # each dataset's grid T_START + j h, j = 0, 1, ... up to t_end, padded with its last point
+        hs = h_all[pending]
+        sizes = np.ceil((np.array([t_ends[i] for i in pending]) + hs / 2 - T_START) / hs).astype(int)
+        t = T_START + hs[:, None] * np.minimum(np.arange(sizes.max()), sizes[:, None] - 1)
+        c = c_all[pending][:, None]
         low = np.asarray(lower, dtype=float)[pending][:, None]
         up = np.asarray(upper, dtype=float)[pending][:, None]
         tau, log_jac = t_to_tau(t, c, low, up)
@@ -254,7 +258,7 @@ def build_rules(
         lp = np.where(np.isnan(lp), -np.inf, lp)
         still = []
         for j, i in enumerate(pending):
-            m = grids[j].size
+            m = int(sizes[j])
             log_w = lp[j, :m] + log_jac[j, :m]
             top = float(np.max(log_w))
             keep = np.flatnonzero(log_w > top - THRESHOLD)
@@ -263,12 +267,12 @@ def build_rules(
                 still.append(i)
                 continue
             sl = slice(keep[0], keep[-1] + 1)
-            h = designs[i][1]
+            h = float(h_all[i])
             lw = log_w[sl] + math.log(h)
             top_w = float(np.max(lw))
             log_ev = top_w + math.log(float(np.sum(np.exp(lw - top_w))))  # log sum exp, without scipy's overhead
             rules[i] = TauRule(
-                c=designs[i][0],
+                c=float(c_all[i]),
                 lower=float(lower[i]),
                 upper=float(upper[i]),
                 h=h,

@@ -6,6 +6,7 @@ quantiles together; :class:`TauMarginal` is the view of one of them with the Mar
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable
 
@@ -65,7 +66,7 @@ class TauBatch:
         self.std = np.where(tail > 3, self.std, np.inf)
         self.tail = tail
         self._cum: np.ndarray | None = None
-        self._row_lists: dict[int, tuple[list, list, list]] = {}
+        self._row_lists: dict[int, Callable[[float], tuple[float, float]]] = {}
         self.n = n
 
     def _log_parts(self, t: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -116,12 +117,20 @@ class TauBatch:
         summary's quantiles the overhead of some thirty numpy calls exceeds the arithmetic."""
         cdf, dens = np.empty(t.shape), np.empty(t.shape)
         for r, row in enumerate(rows.tolist()):
-            if row not in self._row_lists:
-                self._row_lists[row] = (self._cum[row].tolist(), self._cdf_poly[row, :, ::-1].tolist(),
-                                        self._density_poly[row, :, ::-1].tolist())
-            cum_row, cdf_poly, dens_poly = self._row_lists[row]
-            start, h, top = float(self.t[row, 0]), float(self.h[row]), int(self.size[row]) - 2
+            point = self._point_function(row)
             for c, value in enumerate(t[r].tolist()):
+                cdf[r, c], dens[r, c] = point(value)
+        return cdf, dens
+
+    def _point_function(self, row: int):
+        """F and dF/dt of member ``row`` at one t, in Python floats (the interpolation of :meth:`_interpolated`)."""
+        if row not in self._row_lists:
+            _ = self.cum
+            cum_row, cdf_poly = self._cum[row].tolist(), self._cdf_poly[row, :, ::-1].tolist()
+            dens_poly = self._density_poly[row, :, ::-1].tolist()
+            start, h, top = float(self.t[row, 0]), float(self.h[row]), int(self.size[row]) - 2
+
+            def point(value: float) -> tuple[float, float]:
                 j = min(max(math.floor((value - start) / h), 0), top)
                 x = min(max(2.0 * (value - start - j * h) / h - 1.0, -1.0), 1.0)
                 f = 0.0
@@ -130,8 +139,59 @@ class TauBatch:
                 d = 0.0
                 for a in dens_poly[j]:
                     d = d * x + a
-                cdf[r, c], dens[r, c] = cum_row[j] + 0.5 * h * f, d
-        return cdf, dens
+                return cum_row[j] + 0.5 * h * f, d
+
+            point.cum_row = cum_row  # type: ignore[attr-defined]
+            self._row_lists[row] = point
+        return self._row_lists[row]
+
+    def _start_scalar(self, q: np.ndarray, row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Starting values and brackets of the quantiles q (K,) of one member, as in :meth:`ppf` (the nodes around
+        each q, :func:`_log_interpolation` between them), in Python floats."""
+        cum_row = self._point_function(row).cum_row
+        start, h, last = float(self.t[row, 0]), float(self.h[row]), int(self.size[row]) - 2
+        t, lo, hi = [], [], []
+        for qv in q.tolist():
+            j = min(max(bisect.bisect_right(cum_row, qv) - 1, 0), last)
+            c0, c1 = cum_row[j], cum_row[j + 1]
+            t0, t1 = start + j * h, start + (j + 1) * h
+            if qv > 0.5:
+                a, b, v = _log1m(c0), _log1m(c1), _log1m(qv)
+            else:
+                a, b, v = _log(c0), _log(c1), _log(qv)
+            sv = (v - a) / (b - a) if b != a else math.nan
+            sv = min(max(sv, 0.0), 1.0) if math.isfinite(sv) else 0.5
+            t.append(t0 + sv * (t1 - t0))
+            lo.append(t0)
+            hi.append(t1)
+        return np.array(t), np.array(lo), np.array(hi)
+
+    def _newton_scalar(self, q: np.ndarray, row: int, t: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                       accept: float) -> np.ndarray:
+        """:func:`_newton` on the interpolated CDF of one member, point by point in Python floats (the same
+        iteration: bracketed Newton steps, bisection when a step would leave the bracket)."""
+        point = self._point_function(row)
+        out = []
+        for qv, tv, a, b in zip(q.tolist(), t.tolist(), lo.tolist(), hi.tolist()):
+            if 0.0 < qv < 1.0:
+                for _ in range(60):
+                    cdf, dens = point(tv)
+                    g = cdf - qv
+                    if g < 0:
+                        a = tv
+                    elif g > 0:
+                        b = tv
+                    step = g / dens if dens != 0 else (math.copysign(math.inf, g) if g else 0.0)
+                    tn = tv - step
+                    tol = accept * (1.0 + abs(tv))
+                    done = abs(step) <= tol or g == 0
+                    if not done and (not math.isfinite(tn) or tn <= a or tn >= b):
+                        tn = 0.5 * (a + b)
+                    tv = tn
+                    if done or b - a <= tol:
+                        break
+            out.append(tv)
+        return np.array(out)
 
     def _exact(self, t: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """F and dF/dt at t (m, K) by Gauss-Legendre integration of the posterior from the panel's node."""
@@ -193,16 +253,21 @@ class TauBatch:
         bracket by bisection."""
         if np.any(~((q >= 0) & (q <= 1))):
             raise ValueError("quantile probabilities must lie in [0, 1]")
-        cum, nodes = self.cum[rows], self.t[rows]
-        last = self.size[rows, None] - 2
-        j = np.minimum(np.maximum(np.sum(cum[:, None, :] <= q[..., None], axis=-1) - 1, 0), last)
-        c0, c1 = np.take_along_axis(cum, j, 1), np.take_along_axis(cum, j + 1, 1)
-        lo, hi = np.take_along_axis(nodes, j, 1), np.take_along_axis(nodes, j + 1, 1)
-        t = _log_interpolation(q, c0, c1, lo, hi)
         active = (q > 0) & (q < 1)
         # Newton's error after a step of size d is about (F''/2F') d^2: after a step below 1e-6 on the
         # interpolation (accurate to about 1e-14) one exact step, below 1e-10, leaves an error far below 1e-16
-        t = _newton(self._interpolated, q, rows, t, lo.copy(), hi.copy(), active, 1e-6)
+        if rows.size == 1 and q.size <= _SCALAR_POINTS:
+            t, lo, hi = self._start_scalar(q[0], int(rows[0]))
+            t = self._newton_scalar(q[0], int(rows[0]), t, lo, hi, 1e-6)[None, :]
+            lo, hi = lo[None, :], hi[None, :]
+        else:
+            cum, nodes = self.cum[rows], self.t[rows]
+            last = self.size[rows, None] - 2
+            j = np.minimum(np.maximum(np.sum(cum[:, None, :] <= q[..., None], axis=-1) - 1, 0), last)
+            c0, c1 = np.take_along_axis(cum, j, 1), np.take_along_axis(cum, j + 1, 1)
+            lo, hi = np.take_along_axis(nodes, j, 1), np.take_along_axis(nodes, j + 1, 1)
+            t = _log_interpolation(q, c0, c1, lo, hi)
+            t = _newton(self._interpolated, q, rows, t, lo.copy(), hi.copy(), active, 1e-6)
         if exact:
             t = _newton(self._exact, q, rows, t, lo, hi, active, 1e-10)
         tau = t_to_tau(t, self.c[rows, None], self.lower[rows, None], self.upper[rows, None])[0]
@@ -240,6 +305,16 @@ def _newton(parts, q, rows, t, lo, hi, active, accept: float, iterations: int = 
             else:
                 t[keep], lo[keep], hi[keep], active[keep] = t_new, la, ha, a_new
     return t
+
+
+def _log(x: float) -> float:
+    """np.log of a float: -inf at 0, NaN below."""
+    return math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
+
+
+def _log1m(x: float) -> float:
+    """np.log1p(-x) of a float: -inf at 1, NaN above."""
+    return math.log1p(-x) if x < 1 else (-math.inf if x == 1 else math.nan)
 
 
 def _log_interpolation(q, c0, c1, t0, t1):
@@ -317,11 +392,24 @@ class TauMarginal(QuantileMarginal):
             return cdf[0], np.exp(lp[0, :2] + lj[0, :2] - self.batch.log_norm[self.row]), lp[0]
 
     def _interpolated_parts(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """As :meth:`_exact_parts`, from the interpolated CDF and density (log f(tau) up to a constant)."""
-        cdf, dens = self.batch._interpolated(points[None, :], self._rows)
-        log_jac = t_to_tau(points, self.rule.c, self.rule.lower, self.rule.upper)[1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return cdf[0, :2], dens[0, :2], np.log(dens[0]) - log_jac
+        """As :meth:`_exact_parts`, from the interpolated CDF and density (log f(tau) up to a constant), in Python
+        floats (a handful of points)."""
+        point = self.batch._point_function(self.row)
+        rule = self.rule
+        log_c, width = math.log(rule.c), rule.upper - rule.lower
+        cdf, dens, lp = [], [], []
+        for value in points.tolist():
+            f, d = point(value)
+            e = math.exp(-value)
+            log_z = log_c + value - e
+            log_jac = log_z + math.log1p(e)
+            if math.isfinite(width):  # tau = lower + w z / (w + z)
+                log_w = math.log(width)
+                log_jac += 2.0 * log_w - 2.0 * (max(log_w, log_z) + math.log1p(math.exp(-abs(log_w - log_z))))
+            cdf.append(f)
+            dens.append(d)
+            lp.append((math.log(d) if d > 0 else (-math.inf if d == 0 else math.nan)) - log_jac)
+        return np.array(cdf[:2]), np.array(dens[:2]), np.array(lp)
 
     def _shortest_newton(self, t: np.ndarray, level: float, parts, accept: float):
         """Newton's method on (t_a, t_b) with ``parts``; (t, e1) once a step is below ``accept`` (1 + |t|), e1 the
