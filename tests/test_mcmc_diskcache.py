@@ -1,6 +1,11 @@
-"""Compiled NUTS models kept in the user's cache folder (bayesmeta.mcmc.diskcache): a second compile loads the
-machine code from disk, computes the log density and gradient that PyTensor's C backend computes, and samples
-exactly as the freshly compiled model; the key follows the model graph; nothing is written to the project."""
+"""Compiled NUTS models kept in the user's cache folder (bayesmeta.mcmc.diskcache): a compile loads the machine
+code from the user's cache folder only, computes the log density and gradient that PyTensor's C backend computes,
+and samples exactly as a freshly compiled model; a damaged or planted entry is compiled again (never unpickled)
+and the new entry is loaded next time; the key follows the model graph; nothing is written to the project.
+
+The model is the suite's common structure (32 slots, normal mu, half-normal tau), so the entry that seeds the
+user's cache here is the one the other NUTS tests compile or load; the one compile of this module's own is the
+recompile of the damaged entry."""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from bayesmeta.mcmc.models import ParamSpec, Structure, build_model
 from bayesmeta.mcmc.prior_forms import prior_form
 from bayesmeta.priors import parse_prior
 
-K = 8
+K = 32
 RNG = np.random.default_rng(11)
 DATA = {"y": RNG.normal(-0.3, 0.3, K), "sei": RNG.uniform(0.1, 0.4, K), "mask": np.ones(K),
         "mu_loc": np.asarray(0.0), "mu_scale": np.asarray(4.0), "tau_scale": np.asarray(0.5)}
@@ -38,15 +43,24 @@ def _logp_and_grad(compiled, x: np.ndarray) -> tuple[float, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def compiled_twice(tmp_path_factory):
+    """(base folder, project folder, structure, (model, loaded) from the session's cache folder, (model, loaded)
+    from a user cache folder seeded with a copy of that entry, in a process whose working folder is the
+    project)."""
+    import shutil
+
+    from bayesmeta.cachedir import cache_dir
+
+    structure = _structure()
+    first = compile_cached(build_model(structure), structure.var_names, structure)  # the session's folder
+    key = key_of(build_model(structure), structure.var_names, structure)
     base = tmp_path_factory.mktemp("diskcache")
     project = base / "project"
     project.mkdir()
+    shutil.copytree(cache_dir("compiled") / key[:32], base / "user-cache" / "compiled" / key[:32])
     mp = pytest.MonkeyPatch()
     mp.setenv("BAYESMETA_CACHE_DIR", str(base / "user-cache"))
     mp.chdir(project)
     try:
-        structure = _structure()
-        first = compile_cached(build_model(structure), structure.var_names, structure)
         second = compile_cached(build_model(structure), structure.var_names, structure)
     finally:
         mp.undo()
@@ -54,8 +68,8 @@ def compiled_twice(tmp_path_factory):
 
 
 def test_the_second_compile_loads_from_the_user_cache_only(compiled_twice):
-    base, project, _, (_, loaded_first), (_, loaded_second) = compiled_twice
-    assert not loaded_first and loaded_second
+    base, project, _, _, (_, loaded_second) = compiled_twice
+    assert loaded_second
     assert list(project.rglob("*")) == []
     assert any((base / "user-cache" / "compiled").rglob("*.nbc"))
 
@@ -77,14 +91,6 @@ def test_the_loaded_model_matches_pytensors_c_backend(compiled_twice):
         logp, grad = _logp_and_grad(compiled, x)
         assert logp == pytest.approx(float(logp_c(point)), rel=1e-10, abs=1e-10)
         assert np.allclose(grad, dlogp_c(point), rtol=1e-9, atol=1e-10)
-
-
-def test_the_loaded_model_samples_exactly_as_the_fresh_one(compiled_twice):
-    _, _, _, (fresh, _), (loaded, _) = compiled_twice
-    draws = [nutpie.sample(c.with_data(**DATA), draws=300, tune=300, chains=2, cores=1, seed=5,
-                           progress_bar=False).posterior for c in (fresh, loaded)]
-    for name in ("mu", "tau", "z"):
-        assert np.array_equal(draws[0][name].values, draws[1][name].values)
 
 
 def test_the_key_follows_the_model_graph():
@@ -110,27 +116,44 @@ class _Planted:
         return (os.system, (f"touch {self.target}",))
 
 
-def test_entries_carry_checksums_and_a_damaged_or_planted_entry_is_compiled_again(compiled_twice, tmp_path):
+@pytest.fixture(scope="module")
+def recompiled(compiled_twice, tmp_path_factory):
+    """The user cache's entry damaged (its object code replaced by a planted pickle): (file that the pickle
+    would create, (model, loaded) of the compile that follows, (model, loaded) of the compile after that)."""
     import pickle
 
     base, _, structure, _, _ = compiled_twice
     files = [p for p in (base / "user-cache" / "compiled").rglob("*") if p.suffix in (".nbi", ".nbc")]
     assert files and all(p.with_name(p.name + ".sha256").is_file() for p in files)
-    target = tmp_path / "ran"
+    target = tmp_path_factory.mktemp("planted") / "ran"
     for path in files:
         if path.suffix == ".nbc":
             path.write_bytes(pickle.dumps(_Planted(str(target))))  # its checksum no longer matches
     mp = pytest.MonkeyPatch()
     mp.setenv("BAYESMETA_CACHE_DIR", str(base / "user-cache"))
     try:
-        compiled, loaded = compile_cached(build_model(structure), structure.var_names, structure)
-        assert not loaded and not target.exists()
-        x = np.zeros(compiled.n_dim)
-        assert np.isfinite(_logp_and_grad(compiled.with_data(**DATA), x)[0])
-        _, loaded_again = compile_cached(build_model(structure), structure.var_names, structure)
+        again = compile_cached(build_model(structure), structure.var_names, structure)
+        after = compile_cached(build_model(structure), structure.var_names, structure)
     finally:
         mp.undo()
+    return target, again, after
+
+
+def test_entries_carry_checksums_and_a_damaged_or_planted_entry_is_compiled_again(recompiled):
+    target, (compiled, loaded), (_, loaded_again) = recompiled
+    assert not loaded and not target.exists()
+    x = np.zeros(compiled.n_dim)
+    assert np.isfinite(_logp_and_grad(compiled.with_data(**DATA), x)[0])
     assert loaded_again and not target.exists()  # the recompiled entry was stored with fresh checksums
+
+
+def test_the_loaded_model_samples_exactly_as_the_fresh_one(recompiled):
+    _, (fresh, loaded), (stored, loaded_again) = recompiled
+    assert not loaded and loaded_again
+    draws = [nutpie.sample(c.with_data(**DATA), draws=300, tune=300, chains=2, cores=1, seed=5,
+                           progress_bar=False).posterior for c in (fresh, stored)]
+    for name in ("mu", "tau", "z"):
+        assert np.array_equal(draws[0][name].values, draws[1][name].values)
 
 
 def test_a_compile_holds_its_entrys_lock_so_a_concurrent_process_waits(tmp_path):
