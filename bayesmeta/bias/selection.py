@@ -20,6 +20,7 @@ from bayesmeta.bias.models import ModelSpec, WeightFunction
 from bayesmeta.bias.priors import BiasPriors
 from bayesmeta.bias.gaussian import LOG_TAU_RANGE
 from bayesmeta.bias.quadrature import Integral, integrate
+from bayesmeta.errors import ModelError
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -144,6 +145,11 @@ class SelectionFit:
     natural: object = None  # coords -> (mu, tau, weights, log Jacobian + log prior) of the rule's coordinates
 
 
+RULE_SIZES = {1: (40, 40), 2: (40, 24), 3: (40, 20), 4: (24, 12), 5: (20, 9)}
+"""Nodes (for mu and log tau, per weight coordinate) of the tensor rule by its dimension."""
+MAX_DIMENSIONS = max(RULE_SIZES)
+
+
 def fit_selection(model: ModelSpec, priors: BiasPriors, yi: np.ndarray, sei: np.ndarray,
                   n: tuple[int, int] | None = None, thresholds: np.ndarray | None = None) -> SelectionFit:
     """log p(y | selection model) by the tensor rule of :func:`~bayesmeta.bias.quadrature.integrate` over
@@ -155,7 +161,13 @@ def fit_selection(model: ModelSpec, priors: BiasPriors, yi: np.ndarray, sei: np.
         f"x{j}" for j in range(1, wf.intervals))
     tau_prior = priors.tau
     d = len(axes)
-    n = n or {1: (40, 40), 2: (40, 24), 3: (40, 20), 4: (24, 12), 5: (20, 9)}[d]
+    if d > MAX_DIMENSIONS:
+        free = MAX_DIMENSIONS - int(model.effect) - int(model.heterogeneity)
+        raise ModelError(f"the selection model {model.name} has {wf.intervals - 1} cut-offs, which with its "
+                         f"{int(model.effect) + int(model.heterogeneity)} other parameter(s) makes a "
+                         f"{d}-dimensional integral; the tensor rule here integrates at most "
+                         f"{MAX_DIMENSIONS} dimensions: give it at most {free} cut-offs")
+    n = n or RULE_SIZES[d]
     n_w = n[1]
 
 
