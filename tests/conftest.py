@@ -12,6 +12,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# property-based tests draw the same examples on every run (derived from each test's name), so the suite gives
+# the same result on every machine, and keep no example database in the project
+settings.register_profile("bayesmeta", derandomize=True, database=None)
+settings.load_profile("bayesmeta")
 
 if not os.environ.get("BAYESMETA_CACHE_DIR"):
     _folder = tempfile.mkdtemp(prefix="bayesmeta-test-cache-")

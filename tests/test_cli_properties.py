@@ -127,7 +127,7 @@ def corrupted_tables(draw, forms: tuple[str, ...] = FORMS):
             rows[r][c] = ""
         elif kind == "negative":
             rows[r][c] = "-" + rows[r][c].lstrip("-") if rows[r][c] else "-1"
-        elif kind in ("outside", "swap") and "ci_lower" in header:
+        elif kind in ("outside", "swap") and {"ci_lower", "ci_upper", "estimate"} <= set(header):
             lo, hi, est = header.index("ci_lower"), header.index("ci_upper"), header.index("estimate")
             if kind == "swap":
                 rows[r][lo], rows[r][hi] = rows[r][hi], rows[r][lo]
