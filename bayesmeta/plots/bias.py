@@ -35,7 +35,7 @@ def plot_model_probabilities(models: Sequence[dict[str, Any]], *, notes: Sequenc
         if notes:
             ax.text(0.98, 0.98, "\n".join(notes), transform=ax.transAxes, ha="right", va="top",
                     fontsize=style.FONT_SIZE - 1,
-                    bbox={"boxstyle": "round", "fc": "white", "ec": "#cccccc", "alpha": 0.9})
+                    bbox=style.NOTE_BOX)
         if title:
             ax.set_title(title)
     return fig
@@ -81,7 +81,7 @@ def plot_bias_posteriors(x: Sequence[float], densities: Mapping[str, Sequence[fl
         if notes:
             ax.text(0.98, 0.97, "\n".join(notes), transform=ax.transAxes, ha="right", va="top",
                     fontsize=style.FONT_SIZE - 1,
-                    bbox={"boxstyle": "round", "fc": "white", "ec": "#cccccc", "alpha": 0.9})
+                    bbox=style.NOTE_BOX)
         if title:
             ax.set_title(title)
     return fig

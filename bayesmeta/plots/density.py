@@ -75,7 +75,7 @@ def plot_densities(panels: Sequence[DensityPanel], *, ncols: int = 2, title: str
                 ax.text(0.02 if not panel.benefit.below else 0.98, 0.97, "\n".join(panel.notes),
                         transform=ax.transAxes, ha="left" if not panel.benefit.below else "right", va="top",
                         fontsize=style.FONT_SIZE - 1,
-                        bbox={"boxstyle": "round", "fc": "white", "ec": "#cccccc", "alpha": 0.9})
+                        bbox=style.NOTE_BOX)
             ax.legend(loc="upper left" if panel.benefit.below else "upper right", frameon=False)
         if title:
             fig.suptitle(title)

@@ -103,7 +103,7 @@ def plot_funnel(
         ax.set_ylabel("standard error")
         if notes:
             ax.text(0.02, 0.02, "\n".join(notes), transform=ax.transAxes, fontsize=style.FONT_SIZE - 1,
-                    va="bottom", bbox={"boxstyle": "round", "fc": "white", "ec": "#cccccc", "alpha": 0.9})
+                    va="bottom", bbox=style.NOTE_BOX)
         ax.legend(loc="upper right", frameon=False, fontsize=style.FONT_SIZE - 2)
         if title:
             ax.set_title(title)

@@ -18,6 +18,8 @@ FREQUENTIST = "#E69F00"
 PUBLISHED = "#D55E00"
 THRESHOLD = "#CC79A7"
 NULL_LINE = "#555555"
+NOTE_BOX = {"boxstyle": "round", "fc": "white", "ec": "#cccccc", "alpha": 0.9}
+"""The box behind a figure's notes (test results, caveats)."""
 LEVELS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9")
 
 FONT_SIZE = 9
