@@ -71,17 +71,19 @@ def haic_effects_for(outcome: str):
 # Tests read these folders; a test that changes one works on a copy. Under pytest-xdist the files using them share
 # a worker (XDIST_GROUPS below).
 SYNTHETIC_PLAN = ROOT / "tests" / "reference" / "reanalysis_synthetic" / "plan.toml"
-PNG_ONLY = ("--figure-formats", "png")
-"""The figure formats of the tests' full report runs (see synthetic_report)."""
+TEST_DPI = 72
+TEST_FIGURES = ("--figure-formats", "png", "--figure-dpi", str(TEST_DPI))
+"""How the tests' full report runs write figures: PNG only, at 72 dpi (see synthetic_report)."""
 
 
 @pytest.fixture(scope="session")
 def synthetic_report(tmp_path_factory):
     """`bayesmeta reanalyze` (in this process) of the synthetic plan run twice with one result cache folder: a
     fresh run, then a cached one. Returns (report folder, cache folder, the two exit codes, the two summary.json
-    contents). The first run also fills the session's figure store with this plan's figures, as PNG only
-    (``--figure-formats png``, as every full report run of the tests: SVG and PDF would add about half to the time
-    of drawing; tests/test_figure_formats.py and test_cache.py write those)."""
+    contents). The first run also fills the session's figure store with this plan's figures, as PNG only at
+    72 dpi (TEST_FIGURES, as every full report run of the tests: SVG and PDF would add about half to the time of
+    drawing, and 300 dpi a third to that of the PNG; tests/test_figure_formats.py and test_cache.py write
+    those)."""
     from bayesmeta.cli import main
 
     base = tmp_path_factory.mktemp("synthetic")
@@ -89,7 +91,7 @@ def synthetic_report(tmp_path_factory):
     codes, summaries = [], []
     for _ in range(2):
         codes.append(main(["reanalyze", str(SYNTHETIC_PLAN), "--out", str(out), "--cache-dir", str(cache),
-                           "--quiet", *PNG_ONLY]))
+                           "--quiet", *TEST_FIGURES]))
         summaries.append((out / "summary.json").read_bytes())
     return out, cache, codes, summaries
 
@@ -97,14 +99,15 @@ def synthetic_report(tmp_path_factory):
 @pytest.fixture(scope="session")
 def haic_report(tmp_path_factory):
     """The first case's plan (models/haic.toml) with a short NUTS cross-check (400 tuning steps and 400 draws
-    per chain), run once by run_plan and written by write_report with PNG figures (as PNG_ONLY). Returns (plan,
-    ReportFiles)."""
+    per chain), run once by run_plan and written by write_report with PNG figures at 72 dpi (as TEST_FIGURES).
+    Returns (plan, ReportFiles)."""
     from bayesmeta.plan import load_plan
     from bayesmeta.reanalysis import run_plan
     from bayesmeta.report import write_report
 
     plan = load_plan(HAIC_PLAN).with_mcmc(draws=400, tune=400)
-    files = write_report(run_plan(plan), tmp_path_factory.mktemp("haic") / "haic", figure_formats=PNG_ONLY[1:])
+    files = write_report(run_plan(plan), tmp_path_factory.mktemp("haic") / "haic", figure_formats=("png",),
+                         figure_dpi=TEST_DPI)
     return plan, files
 
 

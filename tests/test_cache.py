@@ -18,7 +18,7 @@ from bayesmeta.benefit import Benefit
 from bayesmeta.cache import ResultCache, cache_key
 from bayesmeta.plan import load_plan
 from bayesmeta.reanalysis import run_plan
-from conftest import PNG_ONLY
+from conftest import TEST_FIGURES
 
 ROOT = Path(__file__).resolve().parents[1]
 SYNTHETIC = ROOT / "tests" / "reference" / "reanalysis_synthetic" / "plan.toml"
@@ -259,17 +259,17 @@ def test_an_unchanged_rerun_keeps_the_report_and_a_changed_one_rewrites_it(synth
     project = tmp_path / "synthetic"
     shutil.copytree(SYNTHETIC.parent, project)
     plan_file, out = project / "plan.toml", tmp_path / "report"
-    assert main(["reanalyze", str(plan_file), "--out", str(out), "--quiet", *PNG_ONLY]) == 0
+    assert main(["reanalyze", str(plan_file), "--out", str(out), "--quiet", *TEST_FIGURES]) == 0
     assert "from fresh fits" in capsys.readouterr().out
     html = (out / "report.html").stat()
-    assert main(["reanalyze", str(plan_file), "--out", str(out), "--quiet", *PNG_ONLY]) == 0
+    assert main(["reanalyze", str(plan_file), "--out", str(out), "--quiet", *TEST_FIGURES]) == 0
     assert "is up to date" in capsys.readouterr().out
     assert (out / "report.html").stat().st_mtime_ns == html.st_mtime_ns
     plan_file.write_text(plan_file.read_text().replace("seed = 7", "seed = 8"))
     # new inputs: fresh fits and a new report; its figures are not drawn here (the figure store's reuse is
     # tested above)
     monkeypatch.setattr(writer, "figure_specs", lambda result: [])
-    assert main(["reanalyze", str(plan_file), "--out", str(out), "--quiet", *PNG_ONLY]) == 0
+    assert main(["reanalyze", str(plan_file), "--out", str(out), "--quiet", *TEST_FIGURES]) == 0
     printed = capsys.readouterr().out
     assert "from fresh fits" in printed and "is up to date" not in printed
     assert json.loads((out / "summary.json").read_text())["seeds"]["plan"] == 8

@@ -14,7 +14,7 @@ from PIL import Image
 
 from bayesmeta.errors import InputError
 from bayesmeta.report.figure_cache import FigureStore
-from bayesmeta.report.figures import FORMATS, PNG_DPI, SCREEN_DPI, FigureJob, FigureSpec, figure_formats
+from bayesmeta.report.figures import FORMATS, PNG_DPI, SCREEN_DPI, FigureJob, FigureSpec, figure_dpi, figure_formats
 
 SIZE = (5.0, 2.5)  # inches
 
@@ -124,4 +124,28 @@ def test_the_cli_refuses_an_unknown_figure_format_in_one_line(tmp_path, capsys):
     assert main(["reanalyze", "no-such-plan.toml", "--out", str(tmp_path / "out"), "--figure-formats", "eps"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "'eps'" in err and "png, svg, pdf" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_resolution_is_validated():
+    assert figure_dpi("150") == 150 and figure_dpi(600) == 600
+    for bad in ("49", "1201", "72.5", "high", ""):
+        with pytest.raises(InputError, match=r"not a whole number of dots per inch.*valid: an integer from 50 to 1200"):
+            figure_dpi(bad)
+
+
+def test_a_chosen_resolution_sets_the_pixels_not_the_display_size(tmp_path):
+    (saved,) = FigureJob([_spec("a", [])], tmp_path, formats=("png",), dpi=figure_dpi("150")).result()
+    image = Image.open(tmp_path / "a.png")
+    assert tuple(round(d) for d in image.info["dpi"]) == (150, 150)
+    assert image.size == (round(SIZE[0] * 150), round(SIZE[1] * 150))
+    assert (saved.width, saved.height) == (round(SIZE[0] * SCREEN_DPI), round(SIZE[1] * SCREEN_DPI))
+
+
+def test_the_cli_refuses_a_resolution_out_of_range_in_one_line(tmp_path, capsys):
+    from bayesmeta.cli import main
+
+    assert main(["reanalyze", "no-such-plan.toml", "--out", str(tmp_path / "out"), "--figure-dpi", "20"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "'20'" in err and "50 to 1200" in err
     assert not (tmp_path / "out").exists()

@@ -19,7 +19,7 @@ import pytest
 from bayesmeta import output_folder as of
 from bayesmeta.cli import main
 from bayesmeta.errors import InputError
-from conftest import PNG_ONLY
+from conftest import TEST_FIGURES
 
 ROOT = Path(__file__).resolve().parents[1]
 PLAN_DIR = ROOT / "tests" / "reference" / "reanalysis_synthetic"
@@ -286,7 +286,7 @@ def test_the_run_after_a_killed_one_completes_and_cleans_up(project):
     assert json.loads((out / "summary.json").read_text()) == {"run": "previous"}
     assert (project / ".report.lock").exists()  # stale: its owner is dead
     # the next run (here in this process: what matters is the dead process's lock and leftovers) completes
-    assert main(["reanalyze", "plan.toml", "--out", "report", "--quiet", "--no-cache", *PNG_ONLY]) == 0
+    assert main(["reanalyze", "plan.toml", "--out", "report", "--quiet", "--no-cache", *TEST_FIGURES]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["outcomes"].keys() == {"AE"}
     assert of.is_report_folder(out) and (out / "report.html").is_file()

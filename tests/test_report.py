@@ -13,11 +13,12 @@ from pathlib import Path
 import arviz as az
 import numpy as np
 import pytest
+from PIL import Image
 
 from bayesmeta.cli import main
 from bayesmeta.exact import fit_exact
 from bayesmeta.report.sections import SECTION_TITLES
-from conftest import PNG_ONLY
+from conftest import TEST_DPI, TEST_FIGURES
 
 ROOT = Path(__file__).resolve().parents[1]
 PLAN = ROOT / "tests" / "reference" / "reanalysis_synthetic" / "plan.toml"
@@ -32,7 +33,7 @@ def built(synthetic_report):
 
 def test_the_command_prints_the_pooled_comparison(built, capsys):
     out, cache, _, _ = built
-    assert main(["reanalyze", str(PLAN), "--out", str(out), "--cache-dir", str(cache), "--quiet", *PNG_ONLY]) == 0
+    assert main(["reanalyze", str(PLAN), "--out", str(out), "--cache-dir", str(cache), "--quiet", *TEST_FIGURES]) == 0
     printed = capsys.readouterr().out
     summary = json.loads((out / "summary.json").read_text())
     pooled = [r for r in summary["comparison"] if r["analysis"] == "pooled"]
@@ -41,13 +42,28 @@ def test_the_command_prints_the_pooled_comparison(built, capsys):
         assert r["published"] in printed and r["recomputed"].split(";")[0] in printed
 
 
+def test_a_report_is_current_only_for_the_figure_formats_and_resolution_it_holds(built, capsys):
+    from bayesmeta.cli.reanalyze import _report_is_current
+    from bayesmeta.plan import load_plan
+
+    out, _, _, _ = built
+    plan = load_plan(PLAN)
+    assert _report_is_current(plan, str(out), ("png",), TEST_DPI)
+    assert "is up to date" in capsys.readouterr().out
+    assert not _report_is_current(plan, str(out), ("png",), 150)
+    assert not _report_is_current(plan, str(out), ("png",))  # a full run's default: 300 dpi
+    assert not _report_is_current(plan, str(out), ("png", "svg"), TEST_DPI)
+    assert "is up to date" not in capsys.readouterr().out
+
+
 def test_the_command_writes_every_output(built):
     out, _, codes, _ = built
     assert codes == [0, 0]
     summary = json.loads((out / "summary.json").read_text())
     for f in summary["figures"]:
         assert (out / f["png"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert f["svg"] == f["pdf"] == ""  # --figure-formats png (conftest.PNG_ONLY); the other formats are
+        assert f["svg"] == f["pdf"] == ""  # --figure-formats png (conftest.TEST_FIGURES); the other formats are
+        assert f["dpi"] == TEST_DPI == round(Image.open(out / f["png"]).info["dpi"][0])
     assert {p.suffix for p in (out / "figures").iterdir()} == {".png"}  # tested in test_figure_formats.py
     ids = {f["id"] for f in summary["figures"]}
     assert {"forest_AE", "forest_PFS", "forest_ORR", "densities", "metareg_AE", "ppc_studies_AE",
@@ -229,7 +245,7 @@ def test_loo_pit_band_is_the_binomial_band_of_k_uniform_ecdf_values(built):
 def test_fresh_runs_give_the_same_summary_and_report(built, tmp_path):
     out, _, _, summaries = built
     again = tmp_path / "again"
-    assert main(["reanalyze", str(PLAN), "--out", str(again), "--no-cache", "--quiet", *PNG_ONLY]) == 0
+    assert main(["reanalyze", str(PLAN), "--out", str(again), "--no-cache", "--quiet", *TEST_FIGURES]) == 0
     assert (again / "summary.json").read_bytes() == summaries[0]
     assert (again / "report.md").read_bytes() == (out / "report.md").read_bytes()
     # every figure drawn again (no cache) gives the same bytes (SVG and PDF: tests/test_figure_formats.py)

@@ -32,6 +32,8 @@ def reanalyze_command(
     figure_formats: Annotated[Optional[str], typer.Option(
         "--figure-formats", help="comma-separated formats of each figure: png (300 dpi, always written), svg, "
                                  "pdf [default: png,svg,pdf; with --quick png only, at 110 dpi]")] = None,
+    figure_dpi: Annotated[Optional[str], typer.Option(
+        "--figure-dpi", help="resolution of the PNG files, 50 to 1200 [default: 300; with --quick 110]")] = None,
 ) -> None:
     """Run every analysis of the plan (with a progress bar) and write the report; unchanged inputs re-use the
     cached fits, and a report folder already holding the report of unchanged inputs is kept as it is."""
@@ -43,10 +45,15 @@ def reanalyze_command(
         from bayesmeta.report.figures import figure_formats as parse_formats
 
         formats = parse_formats(figure_formats)
+    dpi = None
+    if figure_dpi is not None:
+        from bayesmeta.report.figures import figure_dpi as parse_dpi
+
+        dpi = parse_dpi(figure_dpi)
     plan = load_plan(plan_file)
     if quick:
         plan = plan.as_quick()
-    if not no_cache and _report_is_current(plan, out, formats):
+    if not no_cache and _report_is_current(plan, out, formats, dpi):
         return
     from bayesmeta.cache import ResultCache
     from bayesmeta.report import ReportWriter
@@ -56,7 +63,7 @@ def reanalyze_command(
     # refuses (exit 2) a folder bayesmeta did not write, or one holding the plan, its data or the cache, and
     # locks it against a concurrent run, before any work
     writer = ReportWriter(out, (*plan_inputs(plan), None if cache is None else cache.root),
-                          reuse_figures=not no_cache, figure_formats=formats)
+                          reuse_figures=not no_cache, figure_formats=formats, figure_dpi=dpi)
     try:
         result, files = _run(plan, writer, cache, quiet)
     except BaseException:  # an error or Ctrl-C: the previous report stays as it was
@@ -106,21 +113,23 @@ def _run(plan, writer, cache, quiet: bool):
     return result, files
 
 
-def _report_is_current(plan, out: str, formats: tuple[str, ...] | None = None) -> bool:
+def _report_is_current(plan, out: str, formats: tuple[str, ...] | None = None, dpi: int | None = None) -> bool:
     """Print a note and return True when ``out`` holds, unchanged, the report of the plan's current inputs
-    (:mod:`bayesmeta.freshness`) with its figures in ``formats`` (by default those of a quick or full run)."""
+    (:mod:`bayesmeta.freshness`) with its figures in ``formats`` and its PNGs at ``dpi`` (by default those of a
+    quick or full run)."""
     import json
 
     from bayesmeta.cache import cache_key
     from bayesmeta.freshness import report_is_current
-    from bayesmeta.report.figures import FORMATS
+    from bayesmeta.report.figures import FORMATS, PNG_DPI, SCREEN_DPI
 
     folder = Path(out).resolve()
     if not report_is_current(folder, cache_key(plan)):
         return False
     wanted = formats or (("png",) if plan.quick else FORMATS)
     figures = json.loads((folder / "summary.json").read_text(encoding="utf-8")).get("figures", [])
-    if not all(f.get(fmt) for f in figures for fmt in wanted):
+    wanted_dpi = dpi or (SCREEN_DPI if plan.quick else PNG_DPI)
+    if not all(f.get(fmt) for f in figures for fmt in wanted) or any(f.get("dpi") != wanted_dpi for f in figures):
         return False
     typer.echo(f"{folder / 'report.html'} is up to date: inputs, plan, code and libraries are unchanged since it "
                "was written (--no-cache rewrites it)")

@@ -24,6 +24,8 @@ PNG_DPI = 300
 """Resolution of the PNG files (journals ask for at least 300 dpi for line art with shading)."""
 SCREEN_DPI = 110
 """Pixels per inch of a figure's display size in the HTML report (the PNG holds more, for zooming and print)."""
+DPI_RANGE = (50, 1200)
+"""PNG resolutions accepted (a screen copy to print at 1200 dpi)."""
 FORMATS = ("png", "svg", "pdf")
 """The report's figure formats by default: what a journal takes. The PNG is always written (the HTML report and
 the Word document embed it)."""
@@ -48,6 +50,22 @@ def figure_formats(formats: "Sequence[str] | str") -> tuple[str, ...]:
         raise InputError(f"unknown figure format(s) {', '.join(map(repr, bad)) or '(none given)'}",
                          valid=", ".join(FORMATS))
     return tuple(f for f in FORMATS if f in items or f == "png")
+
+
+def figure_dpi(value: "int | str") -> int:
+    """The PNG resolution in dots per inch, an integer within :data:`DPI_RANGE`. Raises
+    :class:`~bayesmeta.errors.InputError` for any other."""
+    from bayesmeta.errors import InputError
+
+    lo, hi = DPI_RANGE
+    try:
+        dpi = int(str(value).strip())
+    except ValueError:
+        dpi = None
+    if dpi is None or not lo <= dpi <= hi:
+        raise InputError(f"figure resolution {value!r} is not a whole number of dots per inch in range",
+                         valid=f"an integer from {lo} to {hi} (journals ask for 300)")
+    return dpi
 
 
 @dataclass
