@@ -199,6 +199,18 @@ def test_parallel_run_gives_the_same_numbers(synthetic):
     assert again["outcomes"] == s["outcomes"]
 
 
+def test_a_worker_process_is_started_only_when_it_saves_time():
+    """Simulations x true effects x tau values x looks (k) at 0.25 ms per look, against the worker's 5 s start-up."""
+    from bayesmeta.reanalysis.crosscheck import simulation_seconds, worker_pays_off
+
+    job = {"n_sim": 100, "true_ratio": [1.0, 0.8, 0.6], "tau_values": [0.0, 0.2], "k": 22}  # magnesium_mi
+    assert simulation_seconds([job]) == pytest.approx(100 * 3 * 2 * 22 * 2.5e-4)
+    assert not worker_pays_off([], [job, {**job, "k": 5}])
+    assert worker_pays_off([], [{**job, "n_sim": 1000}])  # 33 s of simulations
+    assert worker_pays_off([{"name": "OS"}], [])  # NUTS fits always go to the worker
+    assert not worker_pays_off([], [])
+
+
 def test_cache_key_follows_inputs_and_corrupt_entries_are_dropped(tmp_path):
     from bayesmeta.cache import ResultCache, cache_key
 

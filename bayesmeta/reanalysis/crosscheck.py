@@ -138,16 +138,41 @@ def _sigint_blocked_for_children():
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
+SIMULATION_SECONDS_PER_LOOK = 2.5e-4
+"""CPU time of one simulated look of the monitoring rule (one exact fit; measured 0.15-0.35 ms on this project's
+2-core benchmark machine for k = 4 to 22)."""
+WORKER_START_SECONDS = 5.0
+"""CPU time a spawned worker spends importing PyMC, ArviZ and bayesmeta before it does any work."""
+
+
+def simulation_seconds(operating: list[dict[str, Any]]) -> float:
+    """Expected CPU time of the operating-characteristics jobs: simulations x true effects x tau values x looks
+    (k) x :data:`SIMULATION_SECONDS_PER_LOOK`."""
+    looks = sum(j["n_sim"] * len(j["true_ratio"]) * len(j["tau_values"]) * j["k"] for j in operating)
+    return looks * SIMULATION_SECONDS_PER_LOOK
+
+
+def worker_pays_off(nuts: list[dict[str, Any]], operating: list[dict[str, Any]]) -> bool:
+    """Whether a second process saves time: there are NUTS fits, or the simulations are expected to take
+    longer than the worker's start-up (:data:`WORKER_START_SECONDS`)."""
+    return bool(nuts) or simulation_seconds(operating) >= WORKER_START_SECONDS
+
+
 class Worker:
     """A second process (spawned: it shares no state) that runs the NUTS fits and then the operating-
     characteristics simulations while this process does the exact analyses; simulations it has not started when
     this process is done are taken back (:meth:`take_back`). On 2 cores this about halves the run time.
-    ``parallel=False`` runs the same functions in this process instead; the results are the same."""
+    ``parallel=False`` runs the same functions in this process instead; the results are the same. ``parallel=None``
+    starts the worker only when :func:`worker_pays_off`: a quick run, or a plan without NUTS and with few
+    simulations, is faster in this process alone."""
 
-    def __init__(self, nuts: list[dict[str, Any]], operating: list[dict[str, Any]], parallel: bool = True) -> None:
+    def __init__(self, nuts: list[dict[str, Any]], operating: list[dict[str, Any]],
+                 parallel: bool | None = None) -> None:
         self.pool = None
         self._jobs = {j["name"]: j for j in operating}
         self._local: dict[str, Any] = {}
+        if parallel is None:
+            parallel = worker_pays_off(nuts, operating)
         if parallel and (nuts or operating):
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor

@@ -50,15 +50,15 @@ def _mcid_below(plan: Plan) -> float:
 
 
 def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache | None = None,
-             parallel: bool = True, while_waiting: Callable[[ReanalysisResult], object] | None = None,
+             parallel: bool | None = None, while_waiting: Callable[[ReanalysisResult], object] | None = None,
              ) -> ReanalysisResult:
     """Compute everything the plan asks for (see the package docstring).
 
     With ``cache``, a stored result with the same key (:func:`bayesmeta.cache.cache_key`) is returned instead of
     recomputing (``cache_hit`` True). ``parallel`` runs the NUTS fits and the simulations in a second process
-    (:class:`~bayesmeta.reanalysis.crosscheck.Worker`); the results do not depend on it. ``while_waiting`` is
-    called with the result before the NUTS fits and simulations are added to it (e.g. to start drawing figures
-    that do not depend on them); the same object, completed, is returned.
+    (:class:`~bayesmeta.reanalysis.crosscheck.Worker`; None: only when that saves time); the results do not
+    depend on it. ``while_waiting`` is called with the result before the NUTS fits and simulations are added to
+    it (e.g. to start drawing figures that do not depend on them); the same object, completed, is returned.
     """
     from bayesmeta.consistency import apply_checks, check_published, reported_problems
     from bayesmeta.data import load_outcomes, load_published, load_studies, read_text_csv
