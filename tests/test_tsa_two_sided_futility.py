@@ -117,3 +117,40 @@ def test_tsa_chart_draws_the_inner_futility_region():
     np.testing.assert_allclose(upper.get_xdata(), b.fractions[has] * r.ris_rounded, rtol=1e-12)
     np.testing.assert_allclose(upper.get_ydata(), b.futility[has], rtol=1e-12)
     np.testing.assert_allclose(lower.get_ydata(), -b.futility[has], rtol=1e-12)
+
+
+def _plan_with(tmp_path: Path, extra: str) -> Path:
+    """The HAIC plan (data paths made absolute) with ``extra`` keys in its [tsa.DCR] table."""
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "models" / "haic.toml").read_text()
+    for rel in ("data/haic_studies.csv", "data/haic_outcomes.csv", "data/published_results.csv"):
+        text = text.replace(f'"{rel}"', f'"{root / rel}"')
+    edited = text.replace("relative_risk_reduction = 0.15", "relative_risk_reduction = 0.15\n" + extra)
+    assert edited != text
+    path = tmp_path / "plan.toml"
+    path.write_text(edited, encoding="utf-8")
+    return path
+
+
+def test_plan_reads_the_two_sided_futility_rule(tmp_path):
+    from bayesmeta.plan import load_plan
+
+    plan = load_plan(_plan_with(tmp_path, 'futility = "non-binding"\nfutility_rule = "rpact"\n'
+                                          "beta_adjustment = false\ntwo_sided_power = true"))
+    dcr = {t.outcome: t for t in plan.tsa}["DCR"]
+    assert (dcr.futility_rule, dcr.beta_adjustment, dcr.two_sided_power) == ("rpact", False, True)
+    plan = load_plan(_plan_with(tmp_path, 'futility = "binding"'))
+    assert {t.outcome: t for t in plan.tsa}["DCR"].futility_rule is None  # rpact's, the default for binding
+    with pytest.raises(InputError) as info:
+        load_plan(_plan_with(tmp_path, 'futility = "binding"\nfutility_rule = "rtsa"'))
+    assert "tsa.DCR.futility_rule" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_tiny_first_fraction_under_the_tsa_programs_convention():
+    """O'Brien-Fleming spending at t = 0.001 underflows; the one-sided design that decides which looks have a
+    futility region spends on the log scale, so the first boundary is the closed form z_{0.975} / sqrt(t)."""
+    b = tsa.boundaries([0.001, 0.5, 1.0], beta=0.2, sides=2, binding=True)
+    assert b.futility_rule == "rpact"
+    assert b.efficacy[0] == pytest.approx(1.959963984540054 / math.sqrt(0.001), rel=1e-9)
+    assert b.futility[0] == -math.inf and 0 < b.futility[1] < b.efficacy[1]
+    assert np.all(np.isfinite(b.efficacy)) and b.beta_spent[0] == 0.0

@@ -70,7 +70,9 @@ def _log_total_spending(spending: str | SpendingFunction, level: float, sides: i
     """log A(t), the cumulative spending of both sides together under the chosen convention.
 
     A callable spending function f(t, level) is taken on its own scale (its logarithm underflows where f does)."""
-    if callable(spending):
+    if callable(spending) and callable(getattr(spending, "log", None)):
+        log_base = spending.log  # a spending function that gives its own logarithm
+    elif callable(spending):
         def log_base(t: np.ndarray, lev: float) -> np.ndarray:
             with np.errstate(divide="ignore"):
                 return np.log(np.clip(np.asarray(spending(t, lev), dtype=float), 0.0, None))

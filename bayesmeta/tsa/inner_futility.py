@@ -105,14 +105,28 @@ def exits(t: np.ndarray, efficacy: np.ndarray, futility: np.ndarray, drift: floa
     return upper, lower
 
 
+class _HalfSpending:
+    """One side of a two-sided spending under the TSA program's convention, f(t, 2 level) / 2, with its logarithm
+    (O'Brien-Fleming-type spending underflows at small information fractions)."""
+
+    def __init__(self, spending: str | gs.SpendingFunction) -> None:
+        self.spending = spending
+        self.__name__ = spending if isinstance(spending, str) else getattr(spending, "__name__", "custom")
+
+    def log(self, t: np.ndarray, level: float) -> np.ndarray:
+        t = np.asarray(t, dtype=float)
+        if isinstance(self.spending, str):
+            return gs._LOG_SPENDING[self.spending](t, 2.0 * level) - math.log(2.0)
+        with np.errstate(divide="ignore"):
+            return np.log(np.clip(np.asarray(self.spending(t, 2.0 * level), dtype=float), 0.0, None) / 2.0)
+
+    def __call__(self, t: np.ndarray, level: float) -> np.ndarray:
+        return np.exp(self.log(t, level))
+
+
 def _half_spending(spending: str | gs.SpendingFunction, convention: str) -> str | gs.SpendingFunction:
-    """The one-sided spending at level alpha / 2 whose boundaries are one side of the two-sided design."""
-    if convention == "per-side":
-        return spending
-    if callable(spending):
-        return lambda t, level: np.asarray(spending(t, 2.0 * level), dtype=float) / 2.0
-    log_base = gs._LOG_SPENDING[spending]
-    return lambda t, level: np.exp(log_base(np.asarray(t, dtype=float), 2.0 * level)) / 2.0
+    """The one-sided spending at level alpha / 2 whose boundaries are (nearly) one side of the two-sided design."""
+    return spending if convention == "per-side" else _HalfSpending(spending)
 
 
 def beta_targets(t: np.ndarray, beta: float, beta_spending: str | gs.SpendingFunction,
