@@ -1,6 +1,7 @@
 """Group-sequential boundaries for trial sequential analysis: Lan-DeMets alpha spending (O'Brien-Fleming and
 Pocock types), exact boundaries by recursive numerical integration, beta-spending futility boundaries (binding or
-non-binding), exit probabilities and the information inflation of a sequential design.
+non-binding; two-sided ones as RTSA or as rpact, :mod:`bayesmeta.tsa.inner_futility`), exit probabilities and the
+information inflation of a sequential design.
 
 Lan KKG, DeMets DL (1983) Biometrika 70:659-663 (alpha spending);
 Armitage P, McPherson CK, Rowe BC (1969) J R Stat Soc A 132:235-244 and Jennison C, Turnbull BW (2000)
@@ -421,7 +422,7 @@ def boundaries(
     (J&T 2000, section 7.3): under the drift (default z_{1-alpha/sides} + z_{1-beta}, the effect the RIS was
     sized for), f_k solves P(f_j < Z_j < c_j for j < k, Z_k <= f_k) = B(t_k) - B(t_{k-1}). Efficacy boundaries
     ignore the futility ones (non-binding); a futility boundary above the efficacy one is set to it. ``binding``
-    (one-sided designs): each efficacy boundary is solved under H0 with the earlier futility boundaries as the
+    (one-sided designs here; two-sided ones by the 'rpact' rule below): each efficacy boundary is solved under H0 with the earlier futility boundaries as the
     lower limits of the continuation region. ``wedge`` (two-sided): a look whose futility boundary would not be
     positive spends no beta and carries its share to the next look (RTSA's inner wedge; :func:`design` does so).
     :func:`design` also solves the drift that gives the power.
@@ -623,7 +624,7 @@ def design(
     f_K(theta) = c_K:
     the futility boundary of the last look meets the efficacy boundary, so every path stops with a decision and
     the type II error is exactly beta. Non-binding: the efficacy boundaries are those without futility. Binding
-    (one-sided designs only): each c_k is solved under H0 with the continuation region (f_j, c_j), j < k, so the
+    (one-sided here; two-sided designs take the 'rpact' rule below): each c_k is solved under H0 with the continuation region (f_j, c_j), j < k, so the
     efficacy boundaries fall as the futility ones rise. The inflation factor is IF = (theta / (z_{1-alpha/sides} +
     z_{1-beta}))^2. Two-sided designs draw the futility boundary on the side of the drift (TSA's inner wedge
     |Z| < f_k by symmetry).
