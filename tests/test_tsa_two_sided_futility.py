@@ -108,12 +108,16 @@ def test_tsa_chart_draws_the_inner_futility_region():
     from bayesmeta.plots.tsa import plot_tsa
 
     r = tsa.tsa([-0.2, -0.1, -0.3], [0.01, 0.02, 0.015], sample_sizes=[400, 300, 500], p_control=0.2, mcid=0.8,
-                study=list("ABC"), sides=2, futility="binding")
+                study=list("ABC"), sides=2, futility="non-binding", futility_rule="rpact")
     assert r.futility_rule == "rpact" and r.boundaries.futility_rule == "rpact"
-    lines = {line.get_label(): line for line in plot_tsa(r).axes[0].get_lines()}
-    upper, lower = lines["futility region (rpact, binding)"], lines["_futility lower"]
+    ax = plot_tsa(r).axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    upper, lower = lines["futility region (rpact, non-binding)"], lines["_futility lower"]
+    assert "futility region (rpact, non-binding)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len(ax.collections) == 1  # the shaded region between -f_k and f_k
     b = r.boundaries
     has = np.isfinite(b.futility) & (b.futility > 0)
+    assert has.sum() >= 2
     np.testing.assert_allclose(upper.get_xdata(), b.fractions[has] * r.ris_rounded, rtol=1e-12)
     np.testing.assert_allclose(upper.get_ydata(), b.futility[has], rtol=1e-12)
     np.testing.assert_allclose(lower.get_ydata(), -b.futility[has], rtol=1e-12)
