@@ -16,9 +16,11 @@ P_theta'(Z crosses c_k first) = 1 - beta (``two_sided_power``: crossing either c
 IF = theta'^2 / n_fixed with n_fixed = (z_{1-alpha/2} + z_{1-beta})^2 (``two_sided_power``: the root of
 Phi(sqrt(n) - z_{1-alpha/2}) + Phi(-sqrt(n) - z_{1-alpha/2}) = 1 - beta).
 
-rpact supports this for alpha-spending designs with beta spending only; it has no two-sided futility for the
-classic (non-spending) designs here, and the TSA program's total-of-both-sides alpha convention is not rpact's:
-with ``convention='two-sided'`` the one-sided design at alpha / 2 spends half of each look's alpha.
+rpact computes this for alpha-spending designs with a beta-spending function. Not computed here: rpact's
+Pampallona-Tsiatis designs (typeOfDesign 'PT', whose two-sided futility is also an inner region) and its
+Kim-DeMets, Hwang-Shi-DeCani and user-defined beta spending (only the O'Brien-Fleming and Pocock families, or a
+callable). The TSA program's total-of-both-sides alpha convention is not rpact's: with ``convention='two-sided'``
+the one-sided design at alpha / 2 spends half of each look's alpha (an extension with no rpact reference).
 """
 
 from __future__ import annotations
