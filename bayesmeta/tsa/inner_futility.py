@@ -152,7 +152,8 @@ def solve(t: np.ndarray, alpha: float, beta: float, spending: str | gs.SpendingF
           beta_spending: str | gs.SpendingFunction, convention: str, binding: bool, beta_adjustment: bool,
           drift: float | None, base: gs.Boundaries) -> InnerDesign:
     """The two-sided design with an inner futility region (module docstring); ``drift`` None: solved so that
-    f_K = c_K, else the futility bounds under the given drift (efficacy and futility need not meet)."""
+    f_K = c_K, else the futility bounds of the earlier looks under the given drift, with f_K = c_K at the last
+    look (whatever does not cross c_K there is a futility decision) and beta_spent there the probability of it."""
     kind = "binding" if binding else "non-binding"
     one_sided = gs.design(t, alpha=alpha / 2.0, beta=beta, spending=_half_spending(spending, convention),
                           beta_spending=beta_spending, sides=1, futility=kind)
