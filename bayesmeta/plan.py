@@ -109,6 +109,9 @@ class TSAPlan:
     spending: str = "obf"
     futility: str = "non-binding"
     inflate: bool = False
+    futility_rule: str | None = None  # two-sided futility: 'rtsa' or 'rpact'; None: rpact when binding, else rtsa
+    beta_adjustment: bool = True
+    two_sided_power: bool = False
 
 
 @dataclass(frozen=True)
@@ -574,6 +577,29 @@ def _load_monitoring(r: _Reader, t: dict[str, Any], outcomes: list[OutcomePlan])
     )
 
 
+def _tsa_futility_rule(r: _Reader, spec: dict[str, Any], p: str, sides: int) -> dict[str, Any]:
+    """``futility_rule`` ('auto', 'rtsa', 'rpact'), ``beta_adjustment`` and ``two_sided_power`` of a [tsa.X] table,
+    checked against its futility and sides (:func:`bayesmeta.tsa.groupseq.resolve_futility_rule`)."""
+    from bayesmeta.tsa.groupseq import FUTILITY_RULES, resolve_futility_rule
+
+    rule = r.choice(spec, p, "futility_rule", ("auto",) + FUTILITY_RULES, default="auto")
+    options = dict(futility_rule=None if rule == "auto" else rule,
+                   beta_adjustment=r.get(spec, p, "beta_adjustment", bool, default=True, valid="true or false"),
+                   two_sided_power=r.get(spec, p, "two_sided_power", bool, default=False, valid="true or false"))
+    futility = spec.get("futility", "non-binding")
+    try:
+        if futility == "none":
+            if options["futility_rule"] is not None or not options["beta_adjustment"] or options["two_sided_power"]:
+                raise InputError("a futility rule, beta adjustment and two-sided power need futility boundaries")
+        else:
+            resolve_futility_rule(options["futility_rule"], sides, futility == "binding", options["beta_adjustment"],
+                                  options["two_sided_power"])
+    except InputError as error:
+        raise r.fail(f"{p}.futility_rule", error.reason,
+                     "'rpact' for binding two-sided futility; rpact's options with 'rpact' only") from None
+    return options
+
+
 def _load_tsa(r: _Reader, t: dict[str, Any], names: tuple[str, ...], published: Path | None,
               control_arm: str | None) -> tuple[TSAPlan, ...]:
     out = []
@@ -584,7 +610,8 @@ def _load_tsa(r: _Reader, t: dict[str, Any], names: tuple[str, ...], published: 
         if not isinstance(spec, dict):
             raise r.fail(p, f"expected a table, got {spec!r}", "a table")
         r.unknown_keys(spec, p, ("relative_risk_reduction", "mcid", "alpha", "power", "control_rate", "heterogeneity",
-                                 "sd", "sides", "spending", "futility", "inflate"))
+                                 "sd", "sides", "spending", "futility", "inflate", "futility_rule",
+                                 "beta_adjustment", "two_sided_power"))
         mcid = r.get(spec, p, "mcid", float, default=None, valid="the anticipated effect, reported scale")
         change = r.get(spec, p, "relative_risk_reduction", float, default=None,
                        valid="a relative risk reduction such as 0.30")
@@ -624,7 +651,8 @@ def _load_tsa(r: _Reader, t: dict[str, Any], names: tuple[str, ...], published: 
                            r.choice(spec, p, "heterogeneity", TSA_HETEROGENEITY, default="D2"), mcid=mcid, sd=sd,
                            sides=sides, spending=r.choice(spec, p, "spending", TSA_SPENDING, default="obf"),
                            futility=r.choice(spec, p, "futility", TSA_FUTILITY, default="non-binding"),
-                           inflate=r.get(spec, p, "inflate", bool, default=False, valid="true or false")))
+                           inflate=r.get(spec, p, "inflate", bool, default=False, valid="true or false"),
+                           **_tsa_futility_rule(r, spec, p, sides)))
     return tuple(out)
 
 

@@ -173,14 +173,14 @@ def test_designs_match_rpact(case):
         assert d.boundaries.futility[-1] == pytest.approx(d.boundaries.efficacy[-1], abs=1e-8)
 
 
-def test_binding_futility_lowers_the_efficacy_boundaries_and_is_one_sided_only():
+def test_binding_futility_lowers_the_efficacy_boundaries_and_rtsa_rule_is_non_binding_only():
     t = [0.5, 0.75, 1.0]
     free = tsa.boundaries(t, alpha=0.025, sides=1, beta=0.2)
     bound = tsa.boundaries(t, alpha=0.025, sides=1, beta=0.2, binding=True)
     assert bound.efficacy[0] == pytest.approx(free.efficacy[0], abs=1e-10)
     assert np.all(bound.efficacy[1:] < free.efficacy[1:])
     with pytest.raises(tsa.groupseq.InputError):
-        tsa.design(t, futility="binding", sides=2)
+        tsa.design(t, futility="binding", sides=2, futility_rule="rtsa")
 
 
 # -- time-to-event: required events (Schoenfeld; rpact) -----------------------------------------------------------

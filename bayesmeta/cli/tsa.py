@@ -38,6 +38,12 @@ class Futility(str, Enum):
     binding = "binding"
 
 
+class FutilityRule(str, Enum):
+    auto = "auto"
+    rtsa = "rtsa"
+    rpact = "rpact"
+
+
 class Heterogeneity(str, Enum):
     D2 = "D2"
     D2_HKSJ = "D2-HKSJ"
@@ -125,8 +131,18 @@ def tsa_command(
     spending: Annotated[Spending, typer.Option(
         "--spending", help="Lan-DeMets alpha (and beta) spending: O'Brien-Fleming or Pocock type")] = Spending.obf,
     futility: Annotated[Futility, typer.Option(
-        "--futility", help="beta-spending futility boundaries: none, non-binding, or binding (one-sided)")
+        "--futility", help="beta-spending futility boundaries: none, non-binding, or binding")
     ] = Futility.non_binding,
+    futility_rule: Annotated[FutilityRule, typer.Option(
+        "--futility-rule", help="two-sided futility: RTSA's (beta on P(Z <= f), non-binding only) or rpact's inner "
+                                "region -f < Z < f (binding or not); auto: rpact when binding, else rtsa")
+    ] = FutilityRule.auto,
+    beta_adjustment: Annotated[bool, typer.Option(
+        "--beta-adjustment/--no-beta-adjustment", help="rpact rule: rescale the beta spending after looks without "
+                                                       "a futility region (rpact's betaAdjustment)")] = True,
+    two_sided_power: Annotated[bool, typer.Option(
+        "--two-sided-power/--one-sided-power", help="rpact rule: the inflation factor counts rejections on both "
+                                                    "sides as power (rpact's twoSidedPower)")] = False,
     heterogeneity: Annotated[Heterogeneity, typer.Option(
         "--heterogeneity", help="correction of the information size: D^2 from the DerSimonian-Laird (D2) or the "
                                 "Hartung-Knapp-Sidik-Jonkman variance (D2-HKSJ, RTSA's default), I^2, or none")
@@ -158,7 +174,8 @@ def tsa_command(
     planned = _parse_fractions(fractions)
     if data is None:
         _design(planned, mcid, measure_value(measure), p_control, sd, allocation, alpha, power, sides, spending,
-                futility, diversity, convention, rounding, as_json)
+                futility, diversity, convention, rounding, as_json, _rpact_options(futility_rule, beta_adjustment,
+                                                                                   two_sided_power))
         return
     from bayesmeta.tsa import OUTCOMES, tsa
 
@@ -185,7 +202,8 @@ def tsa_command(
                  diversity=_parse_diversity(diversity), order=order, method=method.value,
                  convention=convention.value, futility=futility.value, sd=sd, allocation=allocation,
                  heterogeneity=heterogeneity.value, sides=sides, spending=spending.value, inflate=inflate,
-                 design_fractions=planned, rounding=rounding.value)
+                 design_fractions=planned, rounding=rounding.value,
+                 **_rpact_options(futility_rule, beta_adjustment, two_sided_power))
     if figures:
         from pathlib import Path
 
@@ -200,15 +218,20 @@ def tsa_command(
     _print(result)
 
 
+def _rpact_options(rule: FutilityRule, beta_adjustment: bool, two_sided_power: bool) -> dict:
+    return dict(futility_rule=None if rule is FutilityRule.auto else rule.value, beta_adjustment=beta_adjustment,
+                two_sided_power=two_sided_power)
+
+
 def _design(planned, mcid, measure, p_control, sd, allocation, alpha, power, sides, spending, futility, diversity,
-            convention, rounding, as_json) -> None:
+            convention, rounding, as_json, options) -> None:
     from bayesmeta.tsa import design, fixed_information_size, rtsa_rounded
 
     if planned is None:
         raise InputError("no data and no design", column="--fractions",
                          valid="a CSV to analyse, or --fractions for a design, e.g. --fractions 0.5,0.75,1")
     d = design(planned, alpha=alpha, beta=1.0 - power, spending=spending.value, convention=convention.value,
-               sides=sides, futility=futility.value)
+               sides=sides, futility=futility.value, **options)
     out = d.as_dict()
     if mcid is not None:
         d2 = _parse_diversity(diversity)
@@ -235,12 +258,13 @@ def _design(planned, mcid, measure, p_control, sd, allocation, alpha, power, sid
     console = Console()
     b = d.boundaries
     table = Table(title=f"Design: {b.spending} spending, {sides}-sided, alpha {alpha:g}, power {power:g}, "
-                        f"futility {d.futility}")
-    for col in ("look", "fraction", "efficacy Z", "futility Z", "alpha spent"):
+                        f"futility {d.futility}{_rule(b.futility_rule, sides)}")
+    for col in ("look", "fraction", "efficacy Z", "futility Z", "alpha spent", "beta spent"):
         table.add_column(col, justify="right")
     for k, t in enumerate(b.fractions):
         fut = "-" if b.futility is None else _fmt(b.futility[k])
-        table.add_row(str(k + 1), f"{t:.4g}", _fmt(b.efficacy[k]), fut, f"{b.alpha_spent[k]:.4g}")
+        spent = "-" if b.beta_spent is None else f"{b.beta_spent[k]:.4g}"
+        table.add_row(str(k + 1), f"{t:.4g}", _fmt(b.efficacy[k]), fut, f"{b.alpha_spent[k]:.4g}", spent)
     console.print(table)
     console.print(f"Inflation factor {d.inflation_factor:.4f} (drift {d.drift:.4f} at information fraction 1).")
     if mcid is not None:
@@ -248,6 +272,10 @@ def _design(planned, mcid, measure, p_control, sd, allocation, alpha, power, sid
                       f"{out['information_size']} after D^2 = {out['diversity']:g}, "
                       f"{out['information_size_sequential']} "
                       "for the sequential design.")
+
+
+def _rule(rule: str | None, sides: int) -> str:
+    return f" ({rule})" if rule and sides == 2 else ""
 
 
 def _fmt(value: float, digits: int = 3) -> str:
@@ -273,7 +301,7 @@ def _print(result) -> None:
         console.print(f"Minimum number of further trials (tau^2 = {result.minimum_trials['tau2']:.4g}): "
                       f"{result.minimum_trials['trials']}, of {rows[0][1]} participants each (RTSA).")
     title = (f"Cumulative Z-curve ({result.method}; {result.boundaries.spending} spending, {result.convention}, "
-             f"futility {result.futility})")
+             f"futility {result.futility}{_rule(result.futility_rule, result.sides)})")
     table = Table(title=title)
     for col in ("look", "study", unit, "fraction of RIS", "Z", "boundary Z", "futility Z"):
         table.add_column(col, justify="left" if col == "study" else "right")

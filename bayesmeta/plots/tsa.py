@@ -16,7 +16,8 @@ from bayesmeta.plots import style
 
 def plot_tsa(result: Any, title: str | None = None) -> Figure:
     """The Z-curve of ``result`` (a TSAResult) over the accrued information (participants or events), its
-    efficacy boundaries over the whole design (up to the RIS), the futility wedge where there is one, the
+    efficacy boundaries over the whole design (up to the RIS), the futility boundary where there is one (two-sided:
+    the inner futility region between -f_k and f_k, shaded, labelled with its rule and whether it binds), the
     conventional boundaries and the RIS as a vertical line."""
     b = result.boundaries
     ris = float(result.ris_rounded)
@@ -35,9 +36,18 @@ def plot_tsa(result: Any, title: str | None = None) -> Figure:
             ax.plot(info[finite], -b.efficacy[finite], color=style.PUBLISHED, lw=1.2)
         if b.futility is not None:
             wedge = np.isfinite(b.futility) & (b.futility > 0) if result.sides == 2 else np.isfinite(b.futility)
-            ax.plot(info[wedge], b.futility[wedge], color=style.BAYES, lw=1.0, ls="--", label="futility")
+            kind = getattr(result, "futility", "non-binding")
             if result.sides == 2:
-                ax.plot(info[wedge], -b.futility[wedge], color=style.BAYES, lw=1.0, ls="--")
+                # the inner region -f_k < Z < f_k where the trial stops for futility, shaded between its bounds
+                rule = getattr(b, "futility_rule", None) or "rtsa"
+                ax.plot(info[wedge], b.futility[wedge], color=style.BAYES, lw=1.0, ls="--",
+                        label=f"futility region ({rule}, {kind})")
+                ax.plot(info[wedge], -b.futility[wedge], color=style.BAYES, lw=1.0, ls="--", label="_futility lower")
+                ax.fill_between(info[wedge], -b.futility[wedge], b.futility[wedge], color=style.BAYES, alpha=0.12,
+                                lw=0, label="_futility region")
+            else:
+                ax.plot(info[wedge], b.futility[wedge], color=style.BAYES, lw=1.0, ls="--",
+                        label=f"futility ({kind})")
         for sign in ((1, -1) if result.sides == 2 else (1,)):
             ax.axhline(sign * conventional, color=style.NULL_LINE, lw=0.7, ls=":")
         ax.axhline(0.0, color=style.NULL_LINE, lw=0.5)

@@ -347,9 +347,11 @@ def _tsa(a: OutcomeAnalysis, t: Any, effects: pd.DataFrame, data: EffectData, pu
                       tsa_module.implied_diversity(published_ris, t.control_rate, t.relative_risk_reduction,
                                                    t.alpha, t.power) if legacy else None,
                       "mcid": t.mcid, "sd": t.sd, "sides": t.sides, "spending": t.spending, "futility": t.futility,
-                      "inflate": t.inflate}
+                      "inflate": t.inflate, "futility_rule": t.futility_rule, "beta_adjustment": t.beta_adjustment,
+                      "two_sided_power": t.two_sided_power}
     a.tsa = run_step(a, "trial sequential analysis", lambda: tsa_module.tsa(
         data, sample_sizes=effects["n_total"].to_numpy(float), p_control=t.control_rate,
         relative_risk_reduction=t.relative_risk_reduction, alpha=t.alpha, power=t.power, diversity=diversity,
         order=_order_keys_any(effects), method=method, mcid=t.mcid, sd=t.sd, sides=t.sides, spending=t.spending,
-        futility=t.futility, inflate=t.inflate, heterogeneity=t.heterogeneity if t.heterogeneity != "none" else "D2"))
+        futility=t.futility, inflate=t.inflate, heterogeneity=t.heterogeneity if t.heterogeneity != "none" else "D2",
+        futility_rule=t.futility_rule, beta_adjustment=t.beta_adjustment, two_sided_power=t.two_sided_power))

@@ -23,7 +23,7 @@ from scipy import stats
 from bayesmeta.effect_data import EffectArgs, EffectData, effect_args
 from bayesmeta.errors import InputError, ModelError
 from bayesmeta.scales import BINARY_MEASURES, is_ratio, reported_float
-from bayesmeta.tsa.groupseq import FUTILITY, Boundaries, Convention, boundaries, design
+from bayesmeta.tsa.groupseq import FUTILITY, Boundaries, Convention, boundaries, design, resolve_futility_rule
 from bayesmeta.tsa.size import (HETEROGENEITY, MAX_INFORMATION_SIZE, OUTCOMES, _check_diversity, _check_variances,
                                 fixed_information_size, minimum_trials, rtsa_rounded)
 from bayesmeta.tsa.size import heterogeneity as heterogeneity_statistics
@@ -183,6 +183,7 @@ class TSAResult:
     adjusted_ci: tuple[float, float] = (math.nan, math.nan)
     statistics: dict[str, float] = field(default_factory=dict)
     minimum_trials: dict[str, Any] | None = None
+    futility_rule: str | None = None
 
     @property
     def crossed_efficacy(self) -> bool:
@@ -224,6 +225,7 @@ class TSAResult:
             "sides": self.sides,
             "spending": self.spending,
             "futility": self.futility,
+            "futility_rule": self.futility_rule,
             "method": self.method,
             "convention": self.convention,
             "statistics": self.statistics,
@@ -328,6 +330,9 @@ def tsa(
     inflate: bool = False,
     design_fractions: ArrayLike | None = None,
     rounding: str = "tsa",
+    futility_rule: str | None = None,
+    beta_adjustment: bool = True,
+    two_sided_power: bool = False,
 ) -> TSAResult:
     """Trial sequential analysis (Wetterslev et al. 2008, 2017) of a binary (RR, OR, RD), continuous (MD) or
     time-to-event (HR) outcome.
@@ -352,7 +357,10 @@ def tsa(
 
     Boundaries: ``spending`` 'obf' or 'pocock' alpha spending, ``sides`` 1 or 2, at the looks before the RIS plus
     a final look at the RIS; ``futility`` True or 'non-binding' (beta-spending futility boundaries the efficacy
-    ones ignore), 'binding' (one-sided), False or 'none'. The Z-curve pools with ``method`` ('DL', 'HKSJ', 'FE').
+    ones ignore), 'binding', False or 'none'. Two-sided futility follows ``futility_rule``
+    (:data:`bayesmeta.tsa.groupseq.FUTILITY_RULES`): 'rtsa' (default for non-binding; RTSA's wedge) or 'rpact'
+    (default for binding; the inner region -f_k < Z_k < f_k, with rpact's ``beta_adjustment`` and, for the
+    inflation factor, ``two_sided_power``). The Z-curve pools with ``method`` ('DL', 'HKSJ', 'FE').
     """
     args = effect_args(data, sei, vi=vi, study=study)
     study = args.study
@@ -367,6 +375,15 @@ def tsa(
         else str(futility)
     if futility_kind not in FUTILITY:
         raise InputError(f"unknown futility {futility!r}", column="futility", valid=", ".join(FUTILITY))
+    if futility_kind == "none":
+        if futility_rule is not None or not beta_adjustment or two_sided_power:
+            raise InputError("a futility rule, beta adjustment and two-sided power need futility boundaries",
+                             column="futility", valid="'non-binding' or 'binding'")
+        rule = None
+    else:
+        rule = resolve_futility_rule(futility_rule, sides, futility_kind == "binding", beta_adjustment,
+                                     two_sided_power)
+    rpact_options = dict(futility_rule=rule, beta_adjustment=beta_adjustment)
     if measure in BINARY_MEASURES and p_control is None:
         counts = None if args.data is None else args.data.counts
         if counts is None:
@@ -402,7 +419,8 @@ def tsa(
         else:
             planned = np.asarray(design_fractions, dtype=float)
         inflation = design(planned, alpha=alpha, beta=beta, spending=spending, convention=convention, sides=sides,
-                           futility=futility_kind).inflation_factor
+                           futility=futility_kind, two_sided_power=two_sided_power,
+                           **rpact_options).inflation_factor
         ris *= inflation
     if rounding == "rtsa":
         denominator = rtsa_rounded(rtsa_rounded(ris_fixed) / (1.0 - d2)) * inflation
@@ -414,11 +432,11 @@ def tsa(
     planned = np.append(fractions[fractions < 1.0], 1.0)
     if inflate:
         bounds = design(planned, alpha=alpha, beta=beta, spending=spending, convention=convention, sides=sides,
-                        futility=futility_kind).boundaries
+                        futility=futility_kind, two_sided_power=two_sided_power, **rpact_options).boundaries
     else:
         bounds = boundaries(planned, alpha=alpha, spending=spending, convention=convention, sides=sides,
                             beta=None if futility_kind == "none" else beta, binding=futility_kind == "binding",
-                            wedge=True)
+                            wedge=True, **({} if rule is None else rpact_options))
     position = np.minimum(np.searchsorted(planned, fractions, side="left"), planned.size - 1)
     efficacy = bounds.efficacy[position]
     curve["efficacy"] = efficacy
@@ -478,6 +496,7 @@ def tsa(
         adjusted_ci=adjusted,
         statistics=statistics,
         minimum_trials=minimum,
+        futility_rule=rule,
     )
 
 

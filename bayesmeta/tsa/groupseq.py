@@ -1,6 +1,7 @@
 """Group-sequential boundaries for trial sequential analysis: Lan-DeMets alpha spending (O'Brien-Fleming and
 Pocock types), exact boundaries by recursive numerical integration, beta-spending futility boundaries (binding or
-non-binding), exit probabilities and the information inflation of a sequential design.
+non-binding; two-sided ones as RTSA or as rpact, :mod:`bayesmeta.tsa.inner_futility`), exit probabilities and the
+information inflation of a sequential design.
 
 Lan KKG, DeMets DL (1983) Biometrika 70:659-663 (alpha spending);
 Armitage P, McPherson CK, Rowe BC (1969) J R Stat Soc A 132:235-244 and Jennison C, Turnbull BW (2000)
@@ -70,7 +71,9 @@ def _log_total_spending(spending: str | SpendingFunction, level: float, sides: i
     """log A(t), the cumulative spending of both sides together under the chosen convention.
 
     A callable spending function f(t, level) is taken on its own scale (its logarithm underflows where f does)."""
-    if callable(spending):
+    if callable(spending) and callable(getattr(spending, "log", None)):
+        log_base = spending.log  # a spending function that gives its own logarithm
+    elif callable(spending):
         def log_base(t: np.ndarray, lev: float) -> np.ndarray:
             with np.errstate(divide="ignore"):
                 return np.log(np.clip(np.asarray(spending(t, lev), dtype=float), 0.0, None))
@@ -134,6 +137,7 @@ def obf_spending(
 #   / _POINTS_PER_WIDTH, and at most 1/400 of the range.
 _MIN_POINTS = 401  # Simpson points per look at least (odd)
 _MAX_POINTS = 40001  # and at most
+_MIN_PIECE_POINTS = 61  # per interval of a continuation region with a gap (odd)
 _POINTS_PER_WIDTH = 10.0
 _LOG_MARGIN = 46.0  # e^-46 = 1e-20
 _KERNEL_SDS = 9.0  # the bridge kernel beyond 9 SD is below e^-40 of its peak
@@ -149,6 +153,7 @@ class _State:
     weight_g: np.ndarray
     log_weight: np.ndarray
     t: float
+    pieces: tuple[tuple[int, int], ...] = ()  # index ranges of uniform sub-grids when the region has a gap
 
 
 def _start() -> _State:
@@ -188,6 +193,9 @@ def _reach(log_floor: float) -> float:
 def _smooth(state: _State, centre: np.ndarray, sd: float) -> np.ndarray:
     """sum_j weight_g_j N(z_j; centre_i, sd^2) for every centre: the bridge expectation of g over the old grid,
     over the kernel's +-_KERNEL_SDS standard deviations (the old grid is uniform)."""
+    if len(state.pieces) > 1:
+        return sum(_smooth(_State(state.z[a:b], state.weight_g[a:b], state.log_weight[a:b], state.t), centre, sd)
+                   for a, b in state.pieces)
     n = state.z.size
     if n == 1:
         return state.weight_g[0] * stats.norm.pdf(state.z[0], centre, sd)
@@ -208,20 +216,36 @@ def _advance(state: _State, lower: float, upper: float, t_new: float, drift: flo
              log_floor: float) -> _State:
     """Propagate to look t_new and restrict to the continuation region (lower, upper), on a grid fit for the
     step to t_next and for probabilities down to exp(log_floor)."""
+    return _advance_regions(state, [(lower, upper)], t_new, drift, t_next, log_floor)
+
+
+def _advance_regions(state: _State, regions: list[tuple[float, float]], t_new: float, drift: float,
+                     t_next: float, log_floor: float) -> _State:
+    """As :func:`_advance` for a continuation region made of disjoint intervals (two-sided designs with an inner
+    futility region: (-c, -f) and (f, c)); each interval gets its own Simpson grid."""
     mean = drift * math.sqrt(t_new)
     reach = _reach(log_floor - _LOG_MARGIN)
-    lo = max(lower, mean - reach)
-    hi = min(upper, mean + reach)
-    if not lo < hi:
-        return _State(np.array([mean]), np.zeros(1), np.array([-np.inf]), t_new)
     width = math.sqrt((t_next - t_new) / t_next)
-    intervals = int(math.ceil((hi - lo) * _POINTS_PER_WIDTH / width / 2.0)) * 2
-    intervals = min(max(intervals, _MIN_POINTS - 1), _MAX_POINTS - 1)
-    z = np.linspace(lo, hi, intervals + 1)
-    simpson = np.ones(intervals + 1)
-    simpson[1:-1:2] = 4.0
-    simpson[2:-1:2] = 2.0
-    simpson *= (hi - lo) / intervals / 3.0
+    clipped = [(max(lower, mean - reach), min(upper, mean + reach)) for lower, upper in regions]
+    clipped = [(lo, hi) for lo, hi in clipped if lo < hi]
+    span = sum(hi - lo for lo, hi in clipped)
+    grids = []
+    for lo, hi in clipped:
+        # the minimum number of points is shared among the intervals by their length
+        least = max(_MIN_PIECE_POINTS, int(math.ceil((_MIN_POINTS - 1) * (hi - lo) / span / 2.0)) * 2 + 1)
+        intervals = int(math.ceil((hi - lo) * _POINTS_PER_WIDTH / width / 2.0)) * 2
+        intervals = min(max(intervals, least - 1), _MAX_POINTS - 1)
+        simpson = np.ones(intervals + 1)
+        simpson[1:-1:2] = 4.0
+        simpson[2:-1:2] = 2.0
+        simpson *= (hi - lo) / intervals / 3.0
+        grids.append((np.linspace(lo, hi, intervals + 1), simpson))
+    if not grids:
+        return _State(np.array([mean]), np.zeros(1), np.array([-np.inf]), t_new)
+    z = np.concatenate([g[0] for g in grids])
+    simpson = np.concatenate([g[1] for g in grids])
+    bounds = np.cumsum([0] + [g[0].size for g in grids])
+    pieces = tuple((int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]))
     if state.t == 0.0:
         g = np.ones(z.size)  # nothing to cross before the first look
     else:
@@ -229,7 +253,7 @@ def _advance(state: _State, lower: float, upper: float, t_new: float, drift: flo
     weight_g = simpson * g
     with np.errstate(divide="ignore"):
         log_weight = np.log(weight_g) + stats.norm.logpdf(z, mean, 1.0)
-    return _State(z, weight_g, log_weight, t_new)
+    return _State(z, weight_g, log_weight, t_new, pieces)
 
 
 def _floors(log_probabilities: np.ndarray) -> np.ndarray:
@@ -319,9 +343,10 @@ class Boundaries:
     """Group-sequential monitoring boundaries on the Z scale, one per look.
 
     ``efficacy`` is the upper boundary; with ``sides=2`` the lower one is ``-efficacy``. ``futility`` (when
-    beta-spending was requested) is the non-binding futility boundary on the side of benefit under the drift
-    ``drift`` (E[Z] = drift sqrt(t)); TSA draws it symmetrically as the inner wedge |Z| < futility. Infinite
-    values mean no spending at that look (no boundary). ``alpha_spent`` underflows to 0 below about 1e-308
+    beta-spending was requested) is the futility boundary on the side of benefit under the drift ``drift``
+    (E[Z] = drift sqrt(t)); two-sided designs stop for futility inside |Z| < futility (the inner region, drawn
+    symmetrically), computed by ``futility_rule`` 'rtsa' or 'rpact' (:data:`FUTILITY_RULES`). Infinite values
+    mean no spending at that look (no boundary). ``alpha_spent`` underflows to 0 below about 1e-308
     (information fractions below about 0.004 with O'Brien-Fleming spending); ``log_alpha_spent`` does not.
     """
 
@@ -337,6 +362,7 @@ class Boundaries:
     beta: float | None = None
     drift: float | None = None
     log_alpha_spent: np.ndarray | None = None
+    futility_rule: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -351,7 +377,7 @@ class Boundaries:
         }
         if self.futility is not None:
             out.update(futility=_json_list(self.futility), beta_spent=_json_list(self.beta_spent), beta=self.beta,
-                       drift=self.drift)
+                       drift=self.drift, futility_rule=self.futility_rule)
         return out
 
     def to_frame(self) -> pd.DataFrame:
@@ -378,6 +404,8 @@ def boundaries(
     drift: float | None = None,
     binding: bool = False,
     wedge: bool = False,
+    futility_rule: str | None = None,
+    beta_adjustment: bool = True,
 ) -> Boundaries:
     """Exact alpha-spending boundaries by recursive numerical integration (Armitage, McPherson & Rowe 1969;
     Jennison & Turnbull 2000, ch. 7 and 19).
@@ -394,10 +422,14 @@ def boundaries(
     (J&T 2000, section 7.3): under the drift (default z_{1-alpha/sides} + z_{1-beta}, the effect the RIS was
     sized for), f_k solves P(f_j < Z_j < c_j for j < k, Z_k <= f_k) = B(t_k) - B(t_{k-1}). Efficacy boundaries
     ignore the futility ones (non-binding); a futility boundary above the efficacy one is set to it. ``binding``
-    (one-sided designs): each efficacy boundary is solved under H0 with the earlier futility boundaries as the
+    (one-sided designs here; two-sided ones by the 'rpact' rule below): each efficacy boundary is solved under H0 with the earlier futility boundaries as the
     lower limits of the continuation region. ``wedge`` (two-sided): a look whose futility boundary would not be
     positive spends no beta and carries its share to the next look (RTSA's inner wedge; :func:`design` does so).
     :func:`design` also solves the drift that gives the power.
+
+    ``futility_rule`` (two-sided designs; :data:`FUTILITY_RULES`, default as :func:`design`): 'rtsa' as above,
+    or 'rpact', the inner region -f_k < Z_k < f_k of :mod:`bayesmeta.tsa.inner_futility` (binding or not,
+    ``beta_adjustment`` as rpact's ``betaAdjustment``) under the given drift.
 
     Numerics: spending and exit probabilities on the log scale (no underflow at small fractions); Simpson's rule
     on a grid per look that covers the continuation region as far as probabilities of the size still to be
@@ -426,14 +458,21 @@ def boundaries(
     log_beta_cumulative = _log_cumulative(_log_total_spending(spending, beta, 1, "two-sided"), t, beta)
     log_beta_increment = _log_increments(log_beta_cumulative)
     beta_floors = _floors(log_beta_increment)
-    if binding and sides != 1:
-        raise InputError("binding futility boundaries are computed for one-sided designs", column="futility",
-                         valid="sides = 1 with binding futility, or non-binding")
+    rule = resolve_futility_rule(futility_rule, sides, binding, beta_adjustment)
+    if rule == "rpact":
+        from bayesmeta.tsa import inner_futility
+
+        base = Boundaries(t, efficacy, np.exp(log_cumulative), alpha, sides, convention, name, **common)
+        inner = inner_futility.solve(t, alpha, beta, spending, spending, convention, binding, beta_adjustment,
+                                     float(drift), base)
+        return Boundaries(t, inner.efficacy, inner.alpha_spent, alpha, sides, convention, name, inner.futility,
+                          inner.beta_spent, beta, float(drift), log_alpha_spent=_log_spent(inner.alpha_spent),
+                          futility_rule=rule)
     h0 = (log_increment, log_cumulative, floors) if binding else None
     efficacy, futility, _ = _futility_run(t, float(drift), None if binding else efficacy, sides, log_beta_increment,
                                           beta_floors, h0, meet=False, wedge=wedge)
     return Boundaries(t, efficacy, np.exp(log_cumulative), alpha, sides, convention, name, futility,
-                      np.exp(log_beta_cumulative), beta, float(drift), **common)
+                      np.exp(log_beta_cumulative), beta, float(drift), futility_rule=rule, **common)
 
 
 def _efficacy_boundaries(t: np.ndarray, log_increment: np.ndarray, log_cumulative: np.ndarray, floors: np.ndarray,
@@ -459,6 +498,37 @@ def _h0_exit(state: _State, t_k: float, sides: int) -> Callable[[float], float]:
 FUTILITY = ("none", "non-binding", "binding")
 """Futility boundaries of a design: none, non-binding (the efficacy boundaries ignore them) or binding (the trial
 stops when the Z-curve enters the futility region, so the efficacy boundaries may be lower)."""
+
+FUTILITY_RULES = ("rtsa", "rpact")
+"""How a two-sided design spends beta: 'rtsa' (RTSA: f_k on the side of the drift from P(Z_k <= f_k), a look
+whose f_k is not positive carries its beta to the next; non-binding only) or 'rpact' (rpact: the inner region
+-f_k < Z_k < f_k, binding or non-binding; :mod:`bayesmeta.tsa.inner_futility`). One-sided designs: the same."""
+
+
+def resolve_futility_rule(rule: str | None, sides: int, binding: bool, beta_adjustment: bool = True,
+                  two_sided_power: bool = False) -> str:
+    """The rule of a design's beta spending: ``rule``, or by default 'rpact' for binding two-sided futility (the
+    only two-sided binding futility computed) and 'rtsa' otherwise. rpact's options (``beta_adjustment`` off,
+    ``two_sided_power``) need the 'rpact' rule."""
+    if rule is None:
+        rule = "rpact" if binding and sides == 2 else "rtsa"
+    if rule not in FUTILITY_RULES:
+        raise InputError(f"unknown futility rule {rule!r}", column="futility_rule", valid=", ".join(FUTILITY_RULES))
+    if rule == "rpact" and sides != 2:
+        raise InputError("the futility rule 'rpact' is for two-sided designs", column="futility_rule",
+                         valid="sides = 2, or no futility rule for a one-sided design")
+    if rule == "rtsa" and binding and sides == 2:
+        raise InputError("RTSA's two-sided futility is non-binding; binding two-sided futility follows rpact",
+                         column="futility_rule", valid="futility rule 'rpact' with binding two-sided futility")
+    if rule != "rpact" and (not beta_adjustment or two_sided_power):
+        raise InputError("beta adjustment and two-sided power are options of rpact's two-sided futility",
+                         column="futility_rule", valid="futility rule 'rpact' with sides = 2")
+    return rule
+
+
+def _log_spent(spent: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return np.log(np.asarray(spent, dtype=float))
 
 
 @dataclass(frozen=True)
@@ -541,6 +611,9 @@ def design(
     convention: Convention = "two-sided",
     sides: int = 2,
     futility: str = "none",
+    futility_rule: str | None = None,
+    beta_adjustment: bool = True,
+    two_sided_power: bool = False,
 ) -> Design:
     """A group-sequential design at the given information fractions (the last one is 1): alpha-spending
     efficacy boundaries (:func:`boundaries`) and, with ``futility`` 'non-binding' or 'binding', beta-spending
@@ -551,10 +624,19 @@ def design(
     f_K(theta) = c_K:
     the futility boundary of the last look meets the efficacy boundary, so every path stops with a decision and
     the type II error is exactly beta. Non-binding: the efficacy boundaries are those without futility. Binding
-    (one-sided designs only): each c_k is solved under H0 with the continuation region (f_j, c_j), j < k, so the
+    (one-sided here; two-sided designs take the 'rpact' rule below): each c_k is solved under H0 with the continuation region (f_j, c_j), j < k, so the
     efficacy boundaries fall as the futility ones rise. The inflation factor is IF = (theta / (z_{1-alpha/sides} +
     z_{1-beta}))^2. Two-sided designs draw the futility boundary on the side of the drift (TSA's inner wedge
     |Z| < f_k by symmetry).
+
+    Two-sided futility (``futility_rule``, :data:`FUTILITY_RULES`; default 'rpact' when binding, else 'rtsa'):
+    'rtsa' spends beta on P(Z_k <= f_k) as RTSA (non-binding only); 'rpact' on the inner region
+    -f_k < Z_k < f_k as rpact's ``getDesignGroupSequential(sided = 2, typeBetaSpending = ...)``, binding or
+    non-binding, with rpact's ``betaAdjustment`` (``beta_adjustment``) and ``twoSidedPower``
+    (``two_sided_power``); its ``drift`` and inflation factor are rpact's ``getDesignCharacteristics`` (the
+    boundaries fixed, theta solves the power; :mod:`bayesmeta.tsa.inner_futility`), ``boundaries.drift`` the
+    theta of the beta spending and ``boundaries.alpha_spent`` rpact's ``alphaSpent`` (with the futility regions
+    when binding). Use convention 'per-side' to reproduce rpact's O'Brien-Fleming boundaries.
     """
     t = _check_fractions(information_fractions)
     if not math.isclose(t[-1], 1.0, abs_tol=1e-12):
@@ -564,11 +646,18 @@ def design(
     beta = _check_probability(beta, "beta")
     if futility not in FUTILITY:
         raise InputError(f"unknown futility {futility!r}", column="futility", valid=", ".join(FUTILITY))
-    if futility == "binding" and sides != 1:
-        raise InputError("binding futility boundaries are computed for one-sided designs", column="futility",
-                         valid="sides = 1 with binding futility, or 'non-binding'")
+    if futility == "none":
+        if futility_rule is not None or not beta_adjustment or two_sided_power:
+            raise InputError("a futility rule, beta adjustment and two-sided power need futility boundaries",
+                             column="futility", valid="'non-binding' or 'binding'")
+        rule = None
+    else:
+        rule = resolve_futility_rule(futility_rule, sides, futility == "binding", beta_adjustment, two_sided_power)
     base = boundaries(t, alpha=alpha, spending=spending, convention=convention, sides=sides)
     fixed_drift = float(stats.norm.isf(alpha / sides) + stats.norm.isf(beta))
+    if rule == "rpact":
+        return _rpact_design(t, alpha, beta, spending, beta_spending, base, futility, beta_adjustment,
+                             two_sided_power)
     if futility == "none":
         def gap(theta: float) -> float:
             return _power(t, base.efficacy, theta, sides) - (1.0 - beta)
@@ -594,14 +683,34 @@ def design(
     efficacy, fut, _ = _futility_run(t, theta, efficacy_in, sides, log_beta_increment, beta_floors, h0)
     name = base.spending
     b = Boundaries(t, efficacy, base.alpha_spent, alpha, sides, base.convention, name, fut,
-                   np.exp(log_beta_cumulative), beta, theta, log_alpha_spent=base.log_alpha_spent)
+                   np.exp(log_beta_cumulative), beta, theta, log_alpha_spent=base.log_alpha_spent, futility_rule=rule)
     return Design(b, futility, 1.0 - beta, theta, (theta / fixed_drift) ** 2)
 
 
-def _solve_drift(gap: Callable[[float], float], start: float, decreasing: bool = False) -> float:
-    """The root in theta of a monotone gap function, bracketed from the fixed design's drift upwards."""
+def _rpact_design(t: np.ndarray, alpha: float, beta: float, spending: str | SpendingFunction,
+                  beta_spending: str | SpendingFunction | None, base: Boundaries, futility: str,
+                  beta_adjustment: bool, two_sided_power: bool) -> Design:
+    """A two-sided design with rpact's inner futility region and rpact's inflation factor."""
+    from bayesmeta.tsa import inner_futility
+
+    b_spend = spending if beta_spending is None else beta_spending
+    inner = inner_futility.solve(t, alpha, beta, spending, b_spend, base.convention, futility == "binding",
+                                 beta_adjustment, None, base)
+    fixed = inner_futility.fixed_drift(alpha, beta, two_sided_power)
+    theta = inner_futility.characteristic_drift(t, inner.efficacy, inner.futility, beta, two_sided_power,
+                                                inner.drift)
+    b = Boundaries(t, inner.efficacy, inner.alpha_spent, alpha, 2, base.convention, base.spending, inner.futility,
+                   inner.beta_spent, beta, inner.drift, log_alpha_spent=_log_spent(inner.alpha_spent),
+                   futility_rule="rpact")
+    return Design(b, futility, 1.0 - beta, theta, (theta / fixed) ** 2)
+
+
+def _solve_drift(gap: Callable[[float], float], start: float, decreasing: bool = False,
+                 spread: float | None = None) -> float:
+    """The root in theta of a monotone gap function, bracketed from the fixed design's drift upwards (or from
+    start x (1 -+ spread) when the root is known to be near ``start``)."""
     sign = -1.0 if decreasing else 1.0
-    lo, hi = 0.5 * start, 1.2 * start
+    lo, hi = (0.5 * start, 1.2 * start) if spread is None else ((1.0 - spread) * start, (1.0 + spread) * start)
     for _ in range(40):
         if sign * gap(hi) > 0:
             break
