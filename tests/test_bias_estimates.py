@@ -1,0 +1,149 @@
+"""Model-averaged and conditional estimates of tau, omega and the PET/PEESE coefficients
+(bayesmeta/bias/estimates.py): each model's part against a dense midpoint grid over the natural parameters (its
+posterior written here from the model's definition with scipy), the one-sided p-value intervals, and the CLI's
+output. The ensembles' estimates against the numbers RoBMA prints are in tests/test_bias_robma.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+from scipy.special import ndtr
+
+from bayesmeta.bias import ModelSpec, WeightFunction, default_priors
+from bayesmeta.bias.estimates import (Mixture, coefficient_component, interval_index, omega_component,
+                                      one_sided_cutoffs, tau_component)
+from bayesmeta.bias.gaussian import fit_gaussian
+from bayesmeta.bias.models import ROBMA_WEIGHT_FUNCTIONS
+from bayesmeta.bias.selection import fit_selection
+
+REF = Path(__file__).parent / "reference"
+
+YI = np.array([0.42, 0.31, 0.55, 0.12, 0.38, 0.61, 0.25, 0.47])
+SEI = np.array([0.15, 0.12, 0.22, 0.10, 0.18, 0.25, 0.11, 0.20])
+
+
+def weighted_loglik(y, s, mu, tau, om, cut):
+    """One-sided step selection with one cut-off z_c on y / se: omega = 1 above, om below (Vevea & Hedges 1995),
+    written from the definition with scipy, broadcast over leading axes of mu, tau, om."""
+    sd = np.sqrt(s**2 + tau[..., None] ** 2)
+    dens = -0.5 * ((y - mu[..., None]) / sd) ** 2 - np.log(sd)
+    p_sig = ndtr((mu[..., None] - cut * s) / sd)
+    w = np.where(y / s > cut, 1.0, om[..., None])
+    return (dens + np.log(w) - np.log(p_sig + om[..., None] * (1 - p_sig))).sum(-1)
+
+
+def dense_cdf(x: np.ndarray, w: np.ndarray, h: float):
+    """The CDF of a 1-D midpoint grid (cell masses w at even centres x, step h), linear within each cell, and its
+    mean."""
+    edges = np.concatenate([[x[0] - h / 2], x + h / 2])
+    cum = np.concatenate([[0.0], np.cumsum(w)]) / w.sum()
+    return (lambda c: np.interp(c, edges, cum)), float(np.sum(x * w) / w.sum())
+
+
+def check_dense(comp, ref, tol: float) -> None:
+    """Our mean against the grid's, and the grid's CDF at our 2.5%, 50% and 97.5% quantiles."""
+    cdf, mean = ref
+    est = Mixture([(1.0, comp)]).estimate("x", 0.95)
+    assert comp.mean == pytest.approx(mean, abs=tol)
+    for value, p in ((est.ci_lower, 0.025), (est.median, 0.5), (est.ci_upper, 0.975)):
+        assert float(cdf(value)) == pytest.approx(p, abs=tol), p
+
+
+def test_tau_and_omega_of_a_selection_model_match_a_dense_grid():
+    """H1 RE, one-sided cut-off 0.05 (omega ~ U(0, 1)), RoBMA's priors: the posterior of tau and of omega from the
+    rule's axes (Legendre-interpolated CDFs) against a 120 x 120 x 160 midpoint grid in (mu, log tau, omega).
+    Tolerance 2e-3 on means and CDF levels: the dense grid's own error (the midpoint rule in omega resolves its
+    CDF to ~1e-3 near omega = 0, where the density piles up) dominates."""
+    pri = default_priors("SMD")
+    wf = WeightFunction("one", (0.05,))
+    fit = fit_selection(ModelSpec(True, True, "selection", wf), pri, YI, SEI)
+    cut = stats.norm.isf(0.05)
+    mu = np.linspace(-1.0, 1.5, 120)
+    u = np.linspace(-9.0, 1.0, 120)
+    om = (np.arange(160) + 0.5) / 160
+    lp = (weighted_loglik(YI, SEI, mu[:, None, None], np.exp(u)[None, :, None], om[None, None, :], cut)
+          + pri.mu.logpdf(mu)[:, None, None] + (pri.tau.logpdf(np.exp(u)) + u)[None, :, None])
+    w = np.exp(lp - lp.max())
+    tau_w, om_w = w.sum((0, 2)), w.sum((0, 1))
+    log_cdf, _ = dense_cdf(u, tau_w, u[1] - u[0])
+    tau_ref = (lambda c: log_cdf(np.log(c))), float(np.sum(np.exp(u) * tau_w) / tau_w.sum())
+    check_dense(tau_component(fit), tau_ref, 2e-3)
+    check_dense(omega_component(fit, 1), dense_cdf(om, om_w, 1 / 160), 2e-3)
+
+
+def test_omega_products_of_a_two_cutoff_model_match_a_dense_grid():
+    """H0 FE, one-sided cut-offs (0.025, 0.05) with the cumulative Dirichlet(1, 1, 1) prior (uniform on
+    1 >= omega_2 >= omega_3 >= 0): omega_2 = t_1^2 and omega_3 = t_1^2 t_2^2 against an 800 x 800 midpoint grid in
+    (omega_2, r = omega_3 / omega_2) (Jacobian omega_2), omega_3's CDF linear within each row's r-cells."""
+    pri = default_priors("SMD")
+    wf = WeightFunction("one", (0.025, 0.05))
+    fit = fit_selection(ModelSpec(False, False, "selection", wf), pri, YI, SEI)
+    n = 800
+    g = (np.arange(n) + 0.5) / n
+    o2, r = np.meshgrid(g, g, indexing="ij")
+    o3 = o2 * r
+    c1, c2 = stats.norm.isf([0.025, 0.05])
+    z = YI / SEI
+    p1, p2 = stats.norm.sf(c1), stats.norm.sf(c2)  # mu = 0, tau = 0: P(y / se > c)
+    lw = np.where(z > c1, 0.0, np.where(z > c2, np.log(o2[..., None]), np.log(o3[..., None])))
+    denom = p1 + o2[..., None] * (p2 - p1) + o3[..., None] * (1 - p2)
+    lp = (lw - np.log(denom)).sum(-1) + np.log(o2)
+    w = np.exp(lp - lp.max())
+    check_dense(omega_component(fit, 1), dense_cdf(g, w.sum(1), 1 / n), 2e-3)
+    edges = np.linspace(0.0, 1.0, n + 1)
+    rows = np.concatenate([np.zeros((n, 1)), np.cumsum(w, 1)], 1) / w.sum()
+
+    def cdf3(c: float) -> float:
+        return float(sum(np.interp(c / o, edges, row) for o, row in zip(g, rows)))
+
+    check_dense(omega_component(fit, 2), (cdf3, float(np.sum(o3 * w) / w.sum())), 2e-3)
+
+
+def test_pet_coefficient_matches_a_dense_grid():
+    """H1 RE PET with b ~ Cauchy(0, 1) on [0, inf) and mu ~ N(0, 1): b's posterior (truncated-normal mixture over
+    the nodes) against a 120 x 300 x 100 midpoint grid in (mu, b, log tau)."""
+    pri = default_priors("SMD")
+    fit = fit_gaussian(ModelSpec(True, True, "PET"), pri, YI, SEI)
+    mu = np.linspace(-4.0, 2.0, 120)
+    b = (np.arange(300) + 0.5) * 15.0 / 300
+    u = np.linspace(-9.0, 1.0, 100)
+    tau = np.exp(u)
+    sd = np.sqrt(SEI**2 + tau[:, None] ** 2)  # (tau, k)
+    lp = np.empty((mu.size, b.size, u.size))
+    for i, m in enumerate(mu):
+        resid = (YI - m - b[:, None, None] * SEI) / sd[None]  # (b, tau, k)
+        lp[i] = -0.5 * (resid * resid).sum(-1) - np.log(sd).sum(-1)[None, :]
+    lp += (stats.norm.logpdf(mu)[:, None, None] + stats.cauchy.logpdf(b)[None, :, None]
+           + (pri.tau.logpdf(tau) + u)[None, None, :])
+    w = np.exp(lp - lp.max()).sum((0, 2))
+    check_dense(coefficient_component(fit), dense_cdf(b, w, 15.0 / 300), 2e-3)
+
+
+def test_one_sided_intervals_are_robmas():
+    """RoBMA's six weight functions give its seven one-sided p-value cut-offs; a two-sided model's weight 1 covers
+    both tails, so omega[0.975,1] of a two-sided (0.05) model is 1 and omega[0.025,0.05] its omega_2."""
+    assert one_sided_cutoffs(ROBMA_WEIGHT_FUNCTIONS) == [0.025, 0.05, 0.5, 0.95, 0.975]
+    two = WeightFunction("two", (0.05, 0.10))
+    assert [interval_index(two, a, b) for a, b in ((0, 0.025), (0.025, 0.05), (0.05, 0.5), (0.5, 0.95),
+                                                   (0.95, 0.975), (0.975, 1))] == [0, 1, 2, 2, 1, 0]
+    assert interval_index(WeightFunction("one", (0.025, 0.05, 0.5)), 0.5, 0.95) == 3
+
+
+def test_estimates_in_the_json_and_the_table(capsys):
+    """`bayesmeta bias --json` carries both tables; the printed table names every parameter."""
+    from bayesmeta.cli import main
+
+    path = str(REF / "power_pose.csv")
+    assert main(["bias", path, "--measure", "MD", "--ensemble", "metabma", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["estimates"]) == {"tau"} and set(out["estimates"]["tau"]) == {"mean", "median", "ci_lower",
+                                                                                  "ci_upper"}
+    assert out["estimates_conditional"]["tau"]["mean"] == pytest.approx(out["tau_conditional"]["mean"], rel=1e-9)
+    assert out["estimates"]["tau"]["ci_lower"] == 0.0  # the fixed-effect models' atom
+    assert main(["bias", path, "--measure", "MD", "--ensemble", "metabma"]) == 0
+    text = capsys.readouterr().out
+    assert "Model-averaged and conditional estimates" in text and "tau" in text
