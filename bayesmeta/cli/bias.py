@@ -125,8 +125,9 @@ def _print(out: dict, level: float) -> None:
         given = f"; given heterogeneity {cond['mean']:.3f} (sd {cond['sd']:.3f})" if cond else ""
         console.print(f"tau (analysis scale): mean {out['tau']['mean']:.3f} (sd {out['tau']['sd']:.3f}){given}")
     if out.get("estimates"):
-        est = Table(title=f"Model-averaged and conditional estimates (analysis scale; {pct}; conditional: the "
-                          "models with the parameter)")
+        est = Table(title=f"Model-averaged and conditional estimates ({pct}; conditional: the models with the "
+                          "parameter; tau, PET and PEESE on the fitted effects' scale: log for ratio measures, "
+                          "Cohen's d with --fisher-z)")
         for col in ("parameter", "mean", "median", f"{pct}", "cond. mean", "cond. median", f"cond. {pct}"):
             est.add_column(col, justify="left" if col == "parameter" else "right")
         for name, e in out["estimates"].items():
