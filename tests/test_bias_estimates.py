@@ -103,13 +103,25 @@ def test_omega_products_of_a_two_cutoff_model_match_a_dense_grid():
     check_dense(omega_component(fit, 2), (cdf3, float(np.sum(o3 * w) / w.sum())), 2e-3)
 
 
-def test_pet_coefficient_matches_a_dense_grid():
-    """H1 RE PET with b ~ Cauchy(0, 1) on [0, inf) and mu ~ N(0, 1): b's posterior (truncated-normal mixture over
-    the nodes) against a 120 x 300 x 100 midpoint grid in (mu, b, log tau)."""
+@pytest.mark.parametrize("truncated", ["b", "mu"])
+def test_pet_coefficient_matches_a_dense_grid(truncated):
+    """H1 RE PET, b's posterior against a 120 x 300 x 100 midpoint grid in (mu, b, log tau): RoBMA's priors
+    (b ~ Cauchy(0, 1) on [0, inf), mu ~ N(0, 1): a truncated-normal mixture over the nodes), and with the
+    truncation on mu instead (mu ~ N(0, 1) on [0, inf), b ~ N(0, 2): b's CDF by quadrature over mu's conditional
+    quantiles)."""
+    from dataclasses import replace
+
+    from bayesmeta.bias import TPrior
+
     pri = default_priors("SMD")
+    if truncated == "mu":
+        pri = replace(pri, mu=TPrior(0.0, 1.0, lower=0.0), pet=TPrior(0.0, 2.0))
+        mu, b = (np.arange(120) + 0.5) * 2.0 / 120, -8.0 + (np.arange(300) + 0.5) * 20.0 / 300
+        log_prior_mu, log_prior_b = stats.norm.logpdf(mu), stats.norm.logpdf(b, 0.0, 2.0)
+    else:
+        mu, b = np.linspace(-4.0, 2.0, 120), (np.arange(300) + 0.5) * 15.0 / 300
+        log_prior_mu, log_prior_b = stats.norm.logpdf(mu), stats.cauchy.logpdf(b)
     fit = fit_gaussian(ModelSpec(True, True, "PET"), pri, YI, SEI)
-    mu = np.linspace(-4.0, 2.0, 120)
-    b = (np.arange(300) + 0.5) * 15.0 / 300
     u = np.linspace(-9.0, 1.0, 100)
     tau = np.exp(u)
     sd = np.sqrt(SEI**2 + tau[:, None] ** 2)  # (tau, k)
@@ -117,10 +129,9 @@ def test_pet_coefficient_matches_a_dense_grid():
     for i, m in enumerate(mu):
         resid = (YI - m - b[:, None, None] * SEI) / sd[None]  # (b, tau, k)
         lp[i] = -0.5 * (resid * resid).sum(-1) - np.log(sd).sum(-1)[None, :]
-    lp += (stats.norm.logpdf(mu)[:, None, None] + stats.cauchy.logpdf(b)[None, :, None]
-           + (pri.tau.logpdf(tau) + u)[None, None, :])
+    lp += log_prior_mu[:, None, None] + log_prior_b[None, :, None] + (pri.tau.logpdf(tau) + u)[None, None, :]
     w = np.exp(lp - lp.max()).sum((0, 2))
-    check_dense(coefficient_component(fit), dense_cdf(b, w, 15.0 / 300), 2e-3)
+    check_dense(coefficient_component(fit), dense_cdf(b, w, b[1] - b[0]), 2e-3)
 
 
 def test_one_sided_intervals_are_robmas():
