@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import numpy as np
 from numpy.polynomial import legendre as leg
@@ -140,13 +141,16 @@ class Mixture:
         return Estimate(name, float(self.mean()), float(med), float(lo), float(hi))
 
 
+@lru_cache(maxsize=32)
 def _partial_weights(n: int) -> np.ndarray:
-    """(n, n + 1) Legendre coefficients of W_i(s) / w_i = int_{-1}^s L_i / w_i (module docstring)."""
+    """(n, TABLE_POINTS) values of W_i(s) / w_i = int_{-1}^s L_i / w_i (module docstring) at TABLE_POINTS even
+    s in [-1, 1]."""
     x01, _ = _legendre(n)
     x = 2.0 * x01 - 1.0
     k = np.arange(n)
-    g = leg.legvander(x, n - 1) * (2 * k + 1) / 2.0  # row i: coefficients of L_i / w_i
-    return leg.legint(g.T, lbnd=-1).T
+    g = leg.legvander(x, n - 1) * (2 * k + 1) / 2.0  # row i: Legendre coefficients of L_i / w_i
+    coef = leg.legint(g.T, lbnd=-1).T  # (n, n + 1)
+    return coef @ leg.legvander(np.linspace(-1.0, 1.0, TABLE_POINTS), n).T
 
 
 def _box(nodes: np.ndarray) -> tuple[float, float]:
@@ -163,9 +167,7 @@ def axis_cdf(masses: np.ndarray, nodes: np.ndarray) -> Callable[[np.ndarray], np
     masses along the last axis, leading axes give one CDF each, evaluated pairwise with the argument's leading
     axes."""
     lo, hi = _box(nodes)
-    coef = (masses / masses.sum(-1, keepdims=True)) @ _partial_weights(nodes.size)
-    s = np.linspace(-1.0, 1.0, TABLE_POINTS)
-    table = coef @ leg.legvander(s, nodes.size).T  # (..., TABLE_POINTS)
+    table = (masses / masses.sum(-1, keepdims=True)) @ _partial_weights(nodes.size)  # (..., TABLE_POINTS)
     table[..., 0], table[..., -1] = 0.0, 1.0
     flat = table.reshape(-1, TABLE_POINTS)
     step = 2.0 / (TABLE_POINTS - 1)
