@@ -110,14 +110,17 @@ class Mixture:
         q = np.atleast_1d(np.asarray(q, dtype=float))
         lows = [c.lower for _, c in self.parts] + list(self.atoms)
         highs = [c.upper for _, c in self.parts] + list(self.atoms)
-        lo, hi = np.full(q.shape, min(lows)), np.full(q.shape, max(highs))
-        for points in (GRID_POINTS, CELL_POINTS):
-            grid = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, points)[None, :]
-            f = np.maximum.accumulate(self.cdf(grid), axis=1)
-            idx = np.clip((f < q[:, None]).sum(1), 1, points - 1)
-            rows = np.arange(q.size)
-            lo, hi = grid[rows, idx - 1], grid[rows, idx]
-            f0, f1 = f[rows, idx - 1], f[rows, idx]
+        grid = np.linspace(min(lows), max(highs), GRID_POINTS)[None, :]
+        f = np.maximum.accumulate(self.cdf(grid), axis=1)
+        rows = np.arange(q.size)
+        for stage in range(2):
+            idx = np.clip((f < q[:, None]).sum(1), 1, grid.shape[1] - 1)
+            g = np.broadcast_to(grid, (q.size, grid.shape[1]))
+            fb = np.broadcast_to(f, g.shape)
+            lo, hi, f0, f1 = g[rows, idx - 1], g[rows, idx], fb[rows, idx - 1], fb[rows, idx]
+            if stage == 0:  # within each bracketing cell
+                grid = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, CELL_POINTS)[None, :]
+                f = np.maximum.accumulate(self.cdf(grid), axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             out = np.where(f1 > f0, lo + (q - f0) / (f1 - f0) * (hi - lo), hi)
         for a in self.atoms:  # an atom's level range gives a exactly
