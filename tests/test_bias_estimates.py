@@ -6,6 +6,7 @@ output. The ensembles' estimates against the numbers RoBMA prints are in tests/t
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -109,8 +110,6 @@ def test_pet_coefficient_matches_a_dense_grid(truncated):
     (b ~ Cauchy(0, 1) on [0, inf), mu ~ N(0, 1): a truncated-normal mixture over the nodes), and with the
     truncation on mu instead (mu ~ N(0, 1) on [0, inf), b ~ N(0, 2): b's CDF by quadrature over mu's conditional
     quantiles)."""
-    from dataclasses import replace
-
     from bayesmeta.bias import TPrior
 
     pri = default_priors("SMD")
@@ -142,6 +141,35 @@ def test_one_sided_intervals_are_robmas():
     assert [interval_index(two, a, b) for a, b in ((0, 0.025), (0.025, 0.05), (0.05, 0.5), (0.5, 0.95),
                                                    (0.95, 0.975), (0.975, 1))] == [0, 1, 2, 2, 1, 0]
     assert interval_index(WeightFunction("one", (0.025, 0.05, 0.5)), 0.5, 0.95) == 3
+
+
+@pytest.mark.parametrize("key", ["test", "estimation"])
+def test_power_pose_tau_reproduces_robma(key):
+    """RoBMA's ReproducingBMA vignette, power pose on Cohen's d with tau ~ InvGamma(1, 0.15): model-averaged tau
+    0.022, 0 [0, 0.178] (half-Cauchy mu, FE/RE x H0/H1) and 0.019, 0 [0, 0.152] (Cauchy mu, H1 FE and RE only;
+    ours 0.0219, 0 [0, 0.172] and 0.0190, 0 [0, 0.152]). Tolerance (RoBMA's Monte Carlo error, as in
+    tests/test_bias_robma.py): the mean within 2 sd / sqrt(1000) plus rounding, our CDF at a printed quantile
+    within 2 sqrt(p (1 - p) / 1000) of p (the atom at tau = 0 counting from F(0-) to F(0))."""
+    from bayesmeta.bias import TPrior, fit_bias
+    from bayesmeta.bias.estimates import ensemble_mixtures
+    from bayesmeta.priors import InverseGammaPrior
+
+    ref = json.loads((REF / "bias_published.json").read_text())["robma_reproducingbma_power_pose"][key]
+    rows = np.loadtxt(REF / "power_pose.csv", delimiter=",", skiprows=1, usecols=(1, 2))
+    base = default_priors("SMD")
+    mu = TPrior(0.0, 0.7071067811865476, 1.0, 0.0) if key == "test" else TPrior(0.0, 0.7071067811865476, 1.0)
+    priors = replace(base, mu=mu, tau=InverseGammaPrior(1.0, 0.15))
+    ensemble = "metabma" if key == "test" else [ModelSpec(True, False), ModelSpec(True, True)]
+    fit = fit_bias(rows[:, 0], rows[:, 1], measure="SMD", ensemble=ensemble, priors=priors)
+    mix = ensemble_mixtures([(m.spec, m.post_prob, m.fit) for m in fit.models])[0]["tau"]
+    want = ref["tau"]
+    sd = (mix.moment2() - mix.mean() ** 2) ** 0.5
+    assert abs(mix.mean() - want["mean"]) <= 2 * sd / 1000**0.5 + 0.0005
+    assert mix.cdf(np.array([-1e-300]))[0] < 0.5 <= mix.cdf(np.array([0.0]))[0]  # median 0: the atom
+    for value, p in ((want["ci_upper"], 0.975),):
+        lo, hi = mix.cdf(np.array([value - 0.0005, value + 0.0005]))
+        tol = 2 * (p * (1 - p) / 1000) ** 0.5
+        assert lo - tol <= p <= hi + tol
 
 
 def test_estimates_in_the_json_and_the_table(capsys):
