@@ -32,7 +32,7 @@ from functools import lru_cache
 
 import numpy as np
 from numpy.polynomial import legendre as leg
-from scipy.special import ndtr, ndtri
+from scipy.special import log_ndtr, ndtr, ndtri
 
 from bayesmeta.bias.curves import coefficient_means
 from bayesmeta.bias.gaussian import GaussianFit, log_interval_prob
@@ -269,7 +269,11 @@ def coefficient_component(fit: GaussianFit) -> Component:
         def cdf(c: np.ndarray) -> np.ndarray:
             c = np.asarray(c, dtype=float)
             z = (np.clip(c.reshape(-1), lower, upper)[None, :] - mb[:, None]) / sb[:, None]
-            p = (ndtr(z) - base[:, None]) * np.exp(-log_norm)[:, None]
+            if np.isinf(upper) and np.isfinite(lower):
+                # 1 - P(b > c) / P(b > l) in logs: no cancellation where the prior's bound is far in b's tail
+                p = -np.expm1(log_ndtr(-z) - log_norm[:, None])
+            else:
+                p = (ndtr(z) - base[:, None]) * np.exp(-log_norm)[:, None]
             return (w[:, None] * p).sum(0).reshape(c.shape)
 
         return Component(cdf, mean, lo, hi)
