@@ -133,6 +133,22 @@ def test_pet_coefficient_matches_a_dense_grid(truncated):
     check_dense(coefficient_component(fit), dense_cdf(b, w, b[1] - b[0]), 2e-3)
 
 
+def test_mixture_quantiles_with_atoms_are_closed_form():
+    """A uniform(0, 1) part with an atom at 0 (weight 0.3) or at 1 (weight 0.5): quantiles inf {x: F(x) >= q}
+    by hand, the atom's whole level range giving its value exactly."""
+    from bayesmeta.bias.estimates import Component
+
+    uniform = Component(lambda x: np.clip(x, 0.0, 1.0), 0.5, 0.0, 1.0)
+    low = Mixture([(0.7, uniform)], {0.0: 0.3})
+    assert low.mean() == pytest.approx(0.35, abs=1e-15)
+    np.testing.assert_allclose(low.quantiles(np.array([0.1, 0.3, 0.65, 0.965])), [0.0, 0.0, 0.5, 0.95],
+                               atol=1e-9)
+    high = Mixture([(0.5, uniform)], {1.0: 0.5})
+    np.testing.assert_allclose(high.quantiles(np.array([0.025, 0.25, 0.5, 0.975])), [0.05, 0.5, 1.0, 1.0],
+                               atol=1e-9)
+    assert high.moment2() == pytest.approx(0.5 / 3 + 0.5, abs=1e-6)
+
+
 def test_one_sided_intervals_are_robmas():
     """RoBMA's six weight functions give its seven one-sided p-value cut-offs; a two-sided model's weight 1 covers
     both tails, so omega[0.975,1] of a two-sided (0.05) model is 1 and omega[0.025,0.05] its omega_2."""
