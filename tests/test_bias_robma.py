@@ -17,6 +17,7 @@ import pytest
 from scipy import stats
 
 from bayesmeta.bias import WeightFunction, fit_bias
+from bayesmeta.bias.estimates import Mixture, ensemble_mixtures
 from bayesmeta.bias.informed import informed_priors
 from bayesmeta.bias.robma import Z_PER_D, d_to_z, n_from_d, robma_d, t_thresholds, z_priors, z_to_d
 from bayesmeta.bias.selection import effect_thresholds, observed_intervals
@@ -119,6 +120,29 @@ def check_tau(fit, ref: dict, per_d: float) -> None:
             assert abs(per_d * mean - ref[key]["mean"]) <= 2 * per_d * sd / math.sqrt(1000) + 0.0005, key
 
 
+def check_mixture(mix: Mixture, ref: dict, per_d: float, name: str) -> None:
+    """A model-averaged or conditional posterior of tau, omega, PET or PEESE (``per_d`` times ours on RoBMA's
+    scale) against RoBMA's printed mean, median and 95% bounds, with check_estimates' tolerances: the mean within
+    2 sd / sqrt(1000) plus rounding, our CDF at RoBMA's quantile (+-0.0005 of printed rounding; an atom counts
+    from F(a-) to F(a)) within 2 sqrt(p (1 - p) / 1000) of p."""
+    mean = per_d * mix.mean()
+    sd = per_d * math.sqrt(max(mix.moment2() - mix.mean() ** 2, 0.0))
+    assert abs(mean - ref["mean"]) <= 2 * sd / math.sqrt(1000) + 0.0005, (name, mean, ref["mean"])
+    for key, p in (("median", 0.5), ("ci_lower", 0.025), ("ci_upper", 0.975)):
+        if key not in ref:
+            continue
+        at = [(ref[key] - 0.0005) / per_d, ref[key] / per_d, (ref[key] + 0.0005) / per_d]
+        lo, _, hi = (float(v) for v in mix.cdf(np.array(at)))
+        if at[1] in mix.atoms:
+            lo = min(lo, float(mix.cdf(np.array([np.nextafter(at[1], -np.inf)]))[0]))
+        tol = 2 * math.sqrt(p * (1 - p) / 1000)
+        assert lo - tol <= p <= hi + tol, (name, key, lo, hi, p)
+
+
+ESTIMATE_PER_D = {"tau": 1 / Z_PER_D, "PEESE": Z_PER_D}
+"""RoBMA's reporting scale (Cohen's d) per unit of ours (Fisher's z) for the estimates (robma.fit_bias_robma)."""
+
+
 @pytest.fixture(scope="module")
 def bem_fit():
     d, se = bem2011()
@@ -138,6 +162,19 @@ def test_reproduces_robma_psma_on_bem2011(bem_fit):
     assert max(m.log_ml_error for m in bem_fit.models) < 0.01
 
 
+def test_reproduces_robmas_averaged_tau_omega_pet_peese_on_bem2011(bem_fit):
+    """The same summary's model-averaged tau, omega per one-sided p-value interval, PET and PEESE on d (ours:
+    tau 0.010 [0, 0.115]; omega[0.025,0.05] 0.934 [0.338, 1], omega[0.05,0.5] 0.782 [0.009, 1], omega[0.975,1]
+    0.802 [0.007, 1]; PET 0.753 [0, 2.784]; PEESE 6.194 [0, 25.48] against RoBMA's 0.010 [0, 0.113]; 0.935
+    [0.338, 1], 0.780 [0.009, 1], 0.801 [0.007, 1]; 0.759 [0, 2.805]; 6.183 [0, 25.463])."""
+    ref = json.loads((REF / "bias_published.json").read_text())["bartos2021_bem2011_psma"]
+    averaged, _ = ensemble_mixtures([(m.spec, m.post_prob, m.fit) for m in bem_fit.models])
+    want = {"tau": ref["tau_cohens_d"], **ref["estimates"]}
+    assert set(averaged) == set(want)
+    for name, r in want.items():
+        check_mixture(averaged[name], r, ESTIMATE_PER_D.get(name, 1.0), name)
+
+
 def poulsen2006() -> tuple[np.ndarray, np.ndarray]:
     with open(REF / "poulsen2006.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -151,7 +188,9 @@ def test_reproduces_robma_informed_fits_of_poulsen2006(ensemble, key):
     without bias models on Cohen's d (effect BF 217.517, heterogeneity 3.511; ours 218.53, 3.524) and on Fisher's
     z (priors x 1/2; 347.932, 2.608; ours 348.2, 2.606), and as RoBMA-PSMA on z (6.022, 2.502, 2.304; ours 5.97,
     2.501, 2.312); tau's means (0.231/0.297, 0.186/0.256, 0.202/0.285; ours 0.233/0.299, 0.188/0.260,
-    0.203/0.284)."""
+    0.203/0.284) and its medians and 95% bounds; RoBMA-PSMA's omega, PET and PEESE, averaged and conditional
+    (conditional omega[0.05,0.5] 0.411 [0.014, 0.951], PET 2.909 [0.171, 5.614], PEESE 7.048 [0.375, 18.162];
+    ours 0.412 [0.015, 0.951], 2.947 [0.156, 5.659], 7.043 [0.403, 17.93])."""
     ref = json.loads((REF / "bias_published.json").read_text())["bartos2021_poulsen2006_informed"][key]
     d, se = poulsen2006()
     priors = informed_priors("Oral Health", "SMD")
@@ -165,6 +204,13 @@ def test_reproduces_robma_informed_fits_of_poulsen2006(ensemble, key):
     check_estimates(fit.mu, ref["mu"], to_d)
     check_estimates(fit.mu_conditional, ref["mu_conditional"], to_d)
     check_tau(fit, ref, per_d)
+    # tau's full summaries, and RoBMA-PSMA's omega, PET and PEESE, model-averaged and conditional
+    averaged, conditional = ensemble_mixtures([(m.spec, m.post_prob, m.fit) for m in fit.models])
+    for mixes, want in ((averaged, {"tau": ref["tau"], **ref.get("estimates", {})}),
+                        (conditional, {"tau": ref["tau_conditional"], **ref.get("estimates_conditional", {})})):
+        assert set(mixes) == set(want)
+        for name, r in want.items():
+            check_mixture(mixes[name], r, ESTIMATE_PER_D.get(name, 1.0) if per_d != 1.0 else 1.0, name)
 
 
 def test_fisher_z_option_reproduces_robma_from_the_command_line(bem_fit, capsys):

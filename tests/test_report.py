@@ -300,6 +300,12 @@ def test_bias_section_numbers_equal_a_direct_fit_and_its_figures_exist(built):
         assert interval(r["median"], r["ci_lower"], r["ci_upper"]) in section
     inc = b["inclusion"]["bias"]
     assert f"bias {inc['bf']:.3g} (posterior probability {prob(inc['post_prob'])})" in section
+    est = direct.estimates(b["level"])[0]  # the estimates table: tau as fitted, PET's slope on the outcome's sign
+    assert b["estimates"]["tau"]["mean"] == pytest.approx(est["tau"].mean, rel=1e-9)
+    assert b["estimates"]["PET"]["ci_lower"] == pytest.approx(-est["PET"].ci_upper, rel=1e-9)
+    for key in ("tau", "PET"):
+        e = b["estimates"][key]
+        assert interval(e["median"], e["ci_lower"], e["ci_upper"], 3) in section
     figures = {f["id"]: f for f in summary["figures"]}
     for fid in ("bias_funnel_AE", "bias_models_AE", "bias_posterior_AE"):
         assert figures[fid]["section"] == "bias"

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import logsumexp
 
+from bayesmeta.bias.estimates import Estimate, ensemble_estimates
 from bayesmeta.bias.gaussian import fit_gaussian
 from bayesmeta.bias.marginals import GridMarginal, mix
 from bayesmeta.bias.models import Ensemble, ModelSpec, WeightFunction, get_ensemble
@@ -76,6 +77,19 @@ class BiasResult:
     mu_conditional: GridMarginal | None
     mu_unadjusted: GridMarginal | None
     notes: list[str] = field(default_factory=list)
+    estimate_scale: dict[str, float] = field(default_factory=dict)
+    """Factors carrying an estimate to the reported scale (e.g. tau and PEESE from Fisher's z to Cohen's d)."""
+    _estimates: dict[float, tuple] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def estimates(self, level: float = 0.95) -> tuple[dict[str, Estimate], dict[str, Estimate]]:
+        """(model-averaged, conditional) posterior estimates of tau, omega[a,b] per one-sided p-value interval,
+        PET and PEESE as RoBMA's ``summary(fit)`` prints them (:mod:`bayesmeta.bias.estimates`), on the analysis
+        scale (log scale for ratio measures) times ``estimate_scale``; computed on first use."""
+        if level not in self._estimates:
+            both = ensemble_estimates([(m.spec, m.post_prob, m.fit) for m in self.models], level)
+            self._estimates[level] = tuple({k: e.scaled(self.estimate_scale.get(k, 1.0)) for k, e in d.items()}
+                                           for d in both)
+        return self._estimates[level]  # type: ignore[return-value]
 
     def tau_moments(self, conditional: bool = False) -> tuple[float, float] | None:
         """Posterior mean and sd of tau, model-averaged (the models without heterogeneity put tau at 0) or,
@@ -126,6 +140,8 @@ class BiasResult:
             "predictive": summ(self.predictive),
             "tau": self._tau_dict(False),
             "tau_conditional": self._tau_dict(True),
+            "estimates": {k: e.as_dict() for k, e in self.estimates(level)[0].items()},
+            "estimates_conditional": {k: e.as_dict() for k, e in self.estimates(level)[1].items()},
             "max_log_ml_error": max(m.log_ml_error for m in self.models),
             "notes": list(self.notes),
         }

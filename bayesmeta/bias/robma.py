@@ -95,7 +95,9 @@ def fit_bias_robma(d: Sequence[float], se: Sequence[float], *, ensemble: str | E
                    d_priors: BiasPriors | None = None) -> BiasResult:
     """Cohen's d fitted as RoBMA does (module docstring): on Fisher's z with the priors (stated on d; default
     RoBMA's) moved to z and t-test selection cut-offs, the results carried back to d by the factor 2 (posteriors
-    of mu and the new study, tau's moments); log marginal likelihoods stay those of the z data, as RoBMA's."""
+    of mu and the new study, tau's moments and estimates), PET's coefficient unchanged (y = mu + b se holds on
+    both scales with d = 2 z, se(d) = 2 se(z)) and PEESE's halved (mu + b se^2); log marginal likelihoods stay
+    those of the z data, as RoBMA's."""
     z, se_z, n = d_to_z(np.asarray(d, dtype=float), np.asarray(se, dtype=float))
     fit = fit_bias(z, se_z, measure="SMD", ensemble=ensemble, priors=z_priors(d_priors), thresholds=t_thresholds(n))
     models = [replace(m, mu=_on_d(m.mu), predictive=_on_d(m.predictive), tau_mean=m.tau_mean / Z_PER_D,
@@ -103,5 +105,6 @@ def fit_bias_robma(d: Sequence[float], se: Sequence[float], *, ensemble: str | E
     return replace(fit, models=models, mu=_on_d(fit.mu), predictive=_on_d(fit.predictive),
                    mu_conditional=_on_d(fit.mu_conditional) if fit.mu_conditional is not None else None,
                    mu_unadjusted=_on_d(fit.mu_unadjusted) if fit.mu_unadjusted is not None else None,
+                   estimate_scale={"tau": 1 / Z_PER_D, "PEESE": Z_PER_D},
                    notes=fit.notes + ["fitted on Fisher's z as RoBMA does (priors x 1/2, t-test selection cut-offs); "
                                       "effects and tau reported on Cohen's d by the factor 2"])

@@ -124,6 +124,21 @@ def _print(out: dict, level: float) -> None:
         cond = out.get("tau_conditional")
         given = f"; given heterogeneity {cond['mean']:.3f} (sd {cond['sd']:.3f})" if cond else ""
         console.print(f"tau (analysis scale): mean {out['tau']['mean']:.3f} (sd {out['tau']['sd']:.3f}){given}")
+    if out.get("estimates"):
+        est = Table(title=f"Model-averaged and conditional estimates ({pct}; conditional: the models with the "
+                          "parameter; tau, PET and PEESE on the fitted effects' scale: log for ratio measures, "
+                          "Cohen's d with --fisher-z)")
+        for col in ("parameter", "mean", "median", f"{pct}", "cond. mean", "cond. median", f"cond. {pct}"):
+            est.add_column(col, justify="left" if col == "parameter" else "right")
+        for name, e in out["estimates"].items():
+            c = out["estimates_conditional"].get(name)
+            cells = [f"{e['mean']:.3f}", f"{e['median']:.3f}", f"[{e['ci_lower']:.3f}, {e['ci_upper']:.3f}]"]
+            cells += ([f"{c['mean']:.3f}", f"{c['median']:.3f}", f"[{c['ci_lower']:.3f}, {c['ci_upper']:.3f}]"]
+                      if c else ["-"] * 3)
+            est.add_row(name, *cells)
+        console.print(est)
+        if any(k.startswith("omega") for k in out["estimates"]):
+            console.print("(omega: publication weights per interval of one-sided p-values, 1 for the smallest)")
     console.print(f"priors: {', '.join(f'{k} ~ {v}' for k, v in out['priors'].items())}")
     for note in out["notes"]:
         console.print(f"note: {note}")

@@ -70,6 +70,13 @@ def bias_analysis(data: EffectData, plan: BiasPlan, level: float) -> dict[str, A
         if m["mu"] is not None:
             a = _flip(m["mu"]["analysis"]) if flipped else m["mu"]["analysis"]
             m["mu"] = {"analysis": a, "reported": _reported(a, data.measure)}
+    if flipped:  # PET's and PEESE's slopes on the outcome's own sign, as the funnel plot's curves
+        for table in (out["estimates"], out["estimates_conditional"]):
+            for kind in ("PET", "PEESE"):
+                if kind in table:
+                    e = table[kind]
+                    table[kind] = {"mean": -e["mean"], "median": -e["median"], "ci_lower": -e["ci_upper"],
+                                   "ci_upper": -e["ci_lower"]}
     out["curves"] = _curves(fit, np.asarray(data.sei, float), flipped)
     out["density"] = _densities(fit, flipped)
     return out

@@ -575,6 +575,19 @@ def _bias(s: dict[str, Any]) -> list[Any]:
                                     ("err", "± error", lambda x: "-" if x is None else f"{float(x):.1g}"),
                                     ("mu", f"{m} given the model", _text)],
                              f"{o['label']}: models of the {b['ensemble']} ensemble"))
+        est, cond = b.get("estimates") or {}, b.get("estimates_conditional") or {}
+        if est:
+            rows = [{"parameter": k, "averaged": interval(e["median"], e["ci_lower"], e["ci_upper"], 3),
+                     "mean": e["mean"], "conditional": None if k not in cond else interval(
+                         cond[k]["median"], cond[k]["ci_lower"], cond[k]["ci_upper"], 3),
+                     "cmean": (cond.get(k) or {}).get("mean")} for k, e in est.items()]
+            blocks.append(_table(rows, [("parameter", "Parameter", _text), ("mean", "Mean", lambda x: num(x, 3)),
+                                        ("averaged", f"Median ({level} CrI)", _text),
+                                        ("cmean", "Conditional mean", lambda x: num(x, 3)),
+                                        ("conditional", f"Conditional median ({level} CrI)", _text)],
+                                 f"{o['label']}: model-averaged and conditional (models with the parameter) "
+                                 f"estimates on the analysis scale; omega: publication weight per interval of "
+                                 f"one-sided p-values"))
         for note in b["notes"]:
             blocks.append(Paragraph(f"{o['label']}: {note}", "note"))
     if not done:
