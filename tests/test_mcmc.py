@@ -1,9 +1,9 @@
 """NUTS engine (normal-normal model and meta-regression): R bayesmeta's published numbers and the exact engine
 within 3 Monte Carlo standard errors, the diagnostics gate, refits without recompiling, reproducibility.
 
-Compiled structures used (each compiled once for the module): eight schools (32 slots, half-Cauchy tau prior);
-32 slots with normal mu / half-normal tau (HAIC OS, its leave-one-out and prior-grid refits, Crins 2014, the
-deliberately short run); 32 slots with one covariate (meta-regression).
+Compiled structures used (each compiled once for the module): 32 slots with normal mu and a positive tau family
+(the family is data: eight schools with its half-Cauchy prior; HAIC OS, its leave-one-out, prior-grid and
+other-family refits, Crins 2014, the deliberately short run); 32 slots with one covariate (meta-regression).
 """
 
 from __future__ import annotations
@@ -161,6 +161,39 @@ def test_meta_regression_matches_exact_engine(os_effects):
     _assert_matches_exact(post, exact, ("mu", "tau", "beta[year]"))
     assert post.draws["beta"].shape == (4, 1000, 1)
     assert post.extras["idata"].posterior["beta"].dims == ("chain", "draw", "covariate")
+
+
+@pytest.mark.parametrize("tau_prior", ["halfcauchy(0.5)", "lomax(2, 0.5)", "invgamma(2, 0.5)", "rhodes_smd"])
+def test_every_positive_tau_family_refits_the_one_compiled_model_and_matches_the_exact_engine(
+        os_fit, os_effects, tau_prior):
+    """The tau prior's family is data (bayesmeta.mcmc.prior_forms.POSITIVE_FAMILIES): half-Cauchy, Lomax,
+    inverse-gamma and the Rhodes et al. (2015) log-t prior on tau^2 reuse the model compiled for the half-normal."""
+    compiles = CACHE.compiles
+    args = dict(study=os_effects.study_id, mu_prior="normal(0, 4)", tau_prior=tau_prior)
+    post = fit_nuts(os_effects.yi, os_effects.sei, seed=SEED, **args)
+    assert CACHE.compiles == compiles and post.diagnostics["settings"]["cache_hit"]
+    assert post.priors["tau"] == str(parse_prior(tau_prior))
+    _assert_matches_exact(post, fit_exact(os_effects.yi, os_effects.sei, **args), ("mu", "tau"))
+
+
+@pytest.mark.parametrize("text", ["halfnormal(0.5)", "halfcauchy(25)", "halft(3, 0.4)", "exponential(2)",
+                                  "lognormal(-1.2, 0.8)", "lognormal_tau2(-2.5, 1.6)", "lomax(1.5, 0.3)",
+                                  "invgamma(1, 0.15)", "rhodes_smd"])
+def test_the_compiled_positive_unit_is_the_priors_density(text):
+    """positive_unit_logp at the prior's family and shape, on the unit scale, differs from the prior's own
+    normalised log-density (the exact engine's) by a constant: log(scale) plus the normalising constant."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    from bayesmeta.mcmc.models import positive_unit_logp
+
+    form = prior_form(parse_prior(text))
+    t, family, shape = pt.dvector("t"), pt.dscalar("family"), pt.dvector("shape")
+    logp = pytensor.function([t, family, shape], positive_unit_logp(t, family, shape), mode="FAST_COMPILE")
+    x = np.array([0.01, 0.05, 0.3, 1.0, 2.5, 40.0])
+    compiled = logp(x / form.scale, float(form.family), np.asarray(form.shape))
+    difference = compiled - parse_prior(text).logpdf(x)
+    np.testing.assert_allclose(difference, difference[0], rtol=0, atol=1e-9)
 
 
 # -- refits: same compiled model, new data -----------------------------------------------------------------

@@ -23,7 +23,8 @@ from bayesmeta.priors import parse_prior
 K = 32
 RNG = np.random.default_rng(11)
 DATA = {"y": RNG.normal(-0.3, 0.3, K), "sei": RNG.uniform(0.1, 0.4, K), "mask": np.ones(K),
-        "mu_loc": np.asarray(0.0), "mu_scale": np.asarray(4.0), "tau_scale": np.asarray(0.5)}
+        "mu_loc": np.asarray(0.0), "mu_scale": np.asarray(4.0), "tau_scale": np.asarray(0.5),
+        "tau_family": np.asarray(0.0), "tau_shape": np.ones(2)}
 
 
 def _structure(tau: str = "halfnormal(0.5)") -> Structure:
@@ -94,11 +95,13 @@ def test_the_loaded_model_matches_pytensors_c_backend(compiled_twice):
 
 
 def test_the_key_follows_the_model_graph():
-    a, b = _structure("halfnormal(0.5)"), _structure("halfcauchy(0.5)")
+    a, b = _structure("halfnormal(0.5)"), _structure("uniform(0, 1)")
     key_a = key_of(build_model(a), a.var_names, a)
     assert key_a == key_of(build_model(a), a.var_names, a)
-    scaled = _structure("halfnormal(1.5)")  # another scale is data, not code: the same entry serves it
-    assert key_a == key_of(build_model(scaled), scaled.var_names, scaled)
+    # another scale, and another positive family, are data, not code: the same entry serves them
+    for text in ("halfnormal(1.5)", "halfcauchy(0.5)", "invgamma(1, 0.15)"):
+        other = _structure(text)
+        assert key_a == key_of(build_model(other), other.var_names, other)
     assert key_a != key_of(build_model(b), b.var_names, b)
     c = Structure("normal", K + 8, a.mu, a.tau)
     assert key_a != key_of(build_model(c), c.var_names, c)

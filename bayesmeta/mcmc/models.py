@@ -27,7 +27,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from bayesmeta.mcmc.prior_forms import PriorForm
+from bayesmeta.mcmc.prior_forms import POSITIVE_FAMILIES, POSITIVE_UNIT, PriorForm
 from bayesmeta.priors import parse_prior
 
 PAD_BLOCK = 8
@@ -93,12 +93,50 @@ class Structure:
         return names
 
 
+def positive_unit_logp(t: pt.TensorVariable, family: pt.TensorVariable, shape: pt.TensorVariable
+                       ) -> pt.TensorVariable:
+    """Log-density, up to a constant, of the unit prior of family ``POSITIVE_FAMILIES[family]`` at t > 0, with
+    shape parameters (a, b): half-normal -t^2/2; half-t(a) -(a + 1)/2 log(1 + t^2/a); exponential -t;
+    log-normal(0, a) -log t - (log t)^2/(2 a^2); Lomax(a) -(a + 1) log(1 + t); inverse-gamma(a) -(a + 1) log t - 1/t;
+    log-t on tau^2 with scale a and b degrees of freedom -(b + 1)/2 log(1 + z^2/b) - log t, z = 2 log t / a.
+    The families not chosen are switched off (their value and gradient are not used)."""
+    a, b = shape[0], shape[1]
+    log_t = pt.log(t)
+    terms = [
+        -0.5 * t**2,
+        -0.5 * (a + 1.0) * pt.log1p(t**2 / a),
+        -t,
+        -log_t - 0.5 * (log_t / a) ** 2,
+        -(a + 1.0) * pt.log1p(t),
+        -(a + 1.0) * log_t - 1.0 / t,
+        -0.5 * (b + 1.0) * pt.log1p((2.0 * log_t / a) ** 2 / b) - log_t,
+    ]
+    out = terms[-1]
+    for i in reversed(range(len(terms) - 1)):
+        out = pt.switch(pt.eq(family, i), terms[i], out)
+    return out
+
+
+def _positive_unit(name: str, owner: str) -> pt.TensorVariable:
+    """``name`` > 0 (sampled on the log scale) with the unit prior chosen by the data ``<owner>_family`` and
+    ``<owner>_shape`` (:func:`positive_unit_logp`)."""
+    unit = pm.HalfFlat(name)
+    family = pm.Data(f"{owner}_family", 0.0)  # the index into POSITIVE_FAMILIES, as a float
+    shape = pm.Data(f"{owner}_shape", np.ones(2))
+    pm.Potential(f"{name}_prior", positive_unit_logp(unit, family, shape))
+    return unit
+
+
 def _parameter(name: str, spec: ParamSpec, *, loc: bool = True) -> pt.TensorVariable:
-    """``name = loc + scale * <unit prior>`` with loc/scale as data, or the prior as written."""
+    """``name = loc + scale * <unit prior>`` with loc/scale (and a positive unit's family) as data, or the prior as
+    written."""
     sei = None if spec.sei is None else np.asarray(spec.sei)
     if not spec.scaled:
         return parse_prior(spec.text).to_pymc(name, sei=sei)
-    unit = parse_prior(spec.text).to_pymc(f"{name}_std")
+    if spec.text == POSITIVE_UNIT:
+        unit = _positive_unit(f"{name}_std", name)
+    else:
+        unit = parse_prior(spec.text).to_pymc(f"{name}_std")
     value = pm.Data(f"{name}_scale", 1.0) * unit
     if loc:
         value = pm.Data(f"{name}_loc", 0.0) + value
@@ -185,10 +223,13 @@ def build_model(structure: Structure) -> pm.Model:
 def prior_data(
     name: str, spec: ParamSpec, form: PriorForm, *, loc: bool = True
 ) -> dict[str, np.ndarray]:
-    """The data entries that set a scaled prior's location and scale."""
+    """The data entries that set a scaled prior's location and scale (and a positive unit's family and shape)."""
     if not spec.scaled:
         return {}
     out = {f"{name}_scale": np.asarray(form.scale, dtype=float)}
+    if spec.text == POSITIVE_UNIT:
+        out[f"{name}_family"] = np.asarray(form.family, dtype=float)
+        out[f"{name}_shape"] = np.asarray(form.shape, dtype=float)
     if loc:
         out[f"{name}_loc"] = np.asarray(form.loc, dtype=float)
     return out
