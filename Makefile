@@ -32,7 +32,10 @@ gallery: reanalysis
 # The suite on TEST_WORKERS processes (pytest-xdist); tests/conftest.py keeps files that share fixtures together.
 TEST_WORKERS ?= 2
 
+# The package's bytecode is written once up front (compileall writes it even where PYTHONDONTWRITEBYTECODE is set),
+# so the test workers and the processes they start do not each compile bayesmeta's sources again.
 test: $(STAMP) browser
+	$(BIN)/python -m compileall -q bayesmeta >/dev/null
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 bench: $(STAMP)
