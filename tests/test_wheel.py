@@ -33,7 +33,10 @@ def installed(tmp_path_factory):
     """(bin folder of a fresh venv with the wheel installed, environment for its commands, the wheel)."""
     base = tmp_path_factory.mktemp("wheel")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
-    env.update(MPLCONFIGDIR=str(base / "mpl"), XDG_CACHE_HOME=str(base / "cache"), PIP_NO_INDEX="1")
+    import matplotlib
+
+    # the font list Matplotlib keeps for this environment is reused (building it anew is not what is tested)
+    env.update(MPLCONFIGDIR=matplotlib.get_cachedir(), XDG_CACHE_HOME=str(base / "cache"), PIP_NO_INDEX="1")
     source = base / "src"
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
