@@ -61,7 +61,7 @@ _TEXT_CSV = {"dtype": str, "keep_default_na": False, "encoding": "utf-8-sig", "s
 def _csv_error(path: Path, exc: Exception) -> InputError:
     if isinstance(exc, pd.errors.EmptyDataError):
         return InputError("the file is empty (a header row and at least one data row are needed)", file=str(path))
-    return InputError(f"not a readable CSV file ({exc})", file=str(path))
+    return InputError(f"not a readable CSV file ({str(exc).strip()})", file=str(path))
 
 
 def _text_cells(frame: pd.DataFrame, path: Path) -> pd.DataFrame:

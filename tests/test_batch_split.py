@@ -72,3 +72,14 @@ def test_a_blank_group_after_the_first_chunk_names_its_row_and_leaves_no_split(t
     with pytest.raises(InputError, match="row 13.*meta_id.*blank group"):
         split_table(table, "meta_id", 2, tmp_path / "split", rows=4)
     assert not list(tmp_path.glob("*split*"))
+
+
+def test_a_malformed_csv_line_after_the_first_chunk_is_an_input_error_and_leaves_no_split(tmp_path):
+    table = tmp_path / "t.csv"
+    _table(table)
+    with open(table, "a", encoding="utf-8") as handle:
+        handle.write("g1,s9,0.1,0.2,x,surplus\n")
+    with pytest.raises(InputError, match="not a readable CSV file .*Expected 5 fields") as caught:
+        split_table(table, "meta_id", 2, tmp_path / "split", rows=4)
+    assert not str(caught.value).endswith("\n)")
+    assert not list(tmp_path.glob("*split*"))
