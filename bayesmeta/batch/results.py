@@ -44,13 +44,19 @@ def _frames(parts: Sequence[Path], template: pd.DataFrame, transform: Callable[[
 
 def _schema(parts: Sequence[Path], template: pd.DataFrame, transform):
     """The Arrow schema of the concatenated result: each column's type from the first partition where it is
-    not all empty (pandas metadata of the first)."""
+    not all empty (pandas metadata of the first), reading only the partitions that can tell."""
     import json
 
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     schema = None
-    for frame in _frames(parts, template, transform):
+    for path in parts:
+        if schema is not None:  # only a partition with values in a column still empty can change the schema
+            empty = {f.name for f in schema if pa.types.is_null(f.type)}
+            if not any(f.name in empty and not pa.types.is_null(f.type) for f in pq.read_schema(path)):
+                continue
+        frame = next(_frames([path], template, transform))
         found = pa.Schema.from_pandas(frame, preserve_index=False)
         if schema is None:
             schema = found
