@@ -13,7 +13,7 @@ blank cells as ''.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -55,27 +55,63 @@ def spreadsheet_row(position: int) -> int:
     return int(position) + 2
 
 
-def read_text_csv(path: str | Path) -> pd.DataFrame:
-    """Read a CSV with every cell as stripped text (blank = ''), so each cell can be validated and located."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("file not found", file=str(path))
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise InputError("the file is empty (a header row and at least one data row are needed)",
-                         file=str(path)) from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"not a readable CSV file ({exc})", file=str(path)) from exc
+_TEXT_CSV = {"dtype": str, "keep_default_na": False, "encoding": "utf-8-sig", "skipinitialspace": True}
+
+
+def _csv_error(path: Path, exc: Exception) -> InputError:
+    if isinstance(exc, pd.errors.EmptyDataError):
+        return InputError("the file is empty (a header row and at least one data row are needed)", file=str(path))
+    return InputError(f"not a readable CSV file ({str(exc).strip()})", file=str(path))
+
+
+def _text_cells(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     frame.columns = [str(c).strip() for c in frame.columns]
     duplicated = [c for c in frame.columns if "." in c and c.rsplit(".", 1)[0] in frame.columns]
     if duplicated:
         raise InputError("duplicate column name", file=str(path), column=duplicated[0].rsplit(".", 1)[0])
     for column in frame.columns:
         frame[column] = frame[column].astype(str).str.strip()
+    return frame
+
+
+def read_text_csv(path: str | Path) -> pd.DataFrame:
+    """Read a CSV with every cell as stripped text (blank = ''), so each cell can be validated and located."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found", file=str(path))
+    try:
+        frame = pd.read_csv(path, **_TEXT_CSV)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise _csv_error(path, exc) from exc
+    frame = _text_cells(frame, path)
     if frame.empty:
         raise InputError("the table has no data rows", file=str(path))
     return frame.reset_index(drop=True)
+
+
+def iter_text_csv(path: str | Path, rows: int) -> Iterator[pd.DataFrame]:
+    """:func:`read_text_csv` in chunks of ``rows`` data rows (the same cells, each chunk indexed from 0), for a
+    table too large to hold at once; a file without data rows yields one empty chunk."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found", file=str(path))
+    try:
+        reader = pd.read_csv(path, chunksize=rows, **_TEXT_CSV)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise _csv_error(path, exc) from exc
+    with reader:
+        empty = True
+        while True:
+            try:
+                chunk = next(reader)
+            except StopIteration:
+                break
+            except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+                raise _csv_error(path, exc) from exc
+            empty = False
+            yield _text_cells(chunk, path).reset_index(drop=True)
+        if empty:
+            yield _text_cells(pd.read_csv(path, nrows=0, **_TEXT_CSV), path)
 
 
 def require_columns(frame: pd.DataFrame, required: Iterable[str], file: str, *, valid: str | None = None) -> None:

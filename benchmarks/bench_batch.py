@@ -2,12 +2,17 @@
 100,000 meta-analyses x 4 prior sets on 2 cores in <= 10 minutes).
 
 Run: python benchmarks/bench_batch.py [--n 20000] [--full]
+     python benchmarks/bench_batch.py --memory 5000,20000 [--priors 1]
 - per core: process_partition (read + exact fit with every summary + DL/REML/HK) on 1,000 simulated
   meta-analyses (k uniform in 2..20) under one prior set, in this process; median of REPEATS;
 - on Dask: run_batch on n meta-analyses x 4 prior sets with a LocalCluster of 1 and of 2 worker processes
   (partitions of 1,000), wall time including the cluster's start, and the peak resident memory of the driver and
   of the largest worker; --full runs n = 100,000 with 2 workers;
-- on paper: a 64-core cluster from the measured cost of one partition.
+- on paper: a 64-core cluster from the measured cost of one partition;
+- --memory: for each n, a batch run (2 worker processes, partitions of 1,000, the figure drawn) as the command
+  line would run it, in a fresh process that builds nothing else: its peak resident memory (the driver:
+  getrusage RUSAGE_SELF ru_maxrss) and the largest of its reaped children (the Dask worker processes:
+  RUSAGE_CHILDREN), beside its resident memory after the imports.
 Timings are wall-clock and CPU seconds on a shared 2-core machine (the load average is printed): under load the
 CPU time is the cost per core; wall time then mostly measures the other work.
 """
@@ -19,8 +24,10 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import json
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -88,11 +95,55 @@ def on_dask(table: Path, workers: int) -> tuple[float, float, int]:
     return summary.seconds, _children_cpu() - before, summary.rows
 
 
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+
+
+def driver(table: str, out: str, priors: int) -> None:
+    """One batch run as the command line runs it; prints the peak memory of this process and of its workers."""
+    options = BatchOptions(group="meta_id", prior_sets=PRIOR_SETS[:priors], thresholds=(1.0,), measure="HR",
+                           partition_size=1000)
+    import distributed  # noqa: F401  (imported before the baseline, as the run imports it)
+    import matplotlib.pyplot  # noqa: F401
+
+    baseline = _rss_mb()
+    summary = run_batch(table, out, options, workers=2, progress=False, figure=True)
+    print(json.dumps({"rows": summary.rows, "seconds": summary.seconds, "baseline_mb": baseline,
+                      "driver_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+
+
+def memory(sizes: list[int], priors: int) -> None:
+    """Peak resident memory of a batch run's driver and largest worker at each n (a fresh process each)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            table = make_table(n, Path(tmp) / f"table-{n}.csv", seed=3)
+            size = table.stat().st_size / 2**20
+            run = subprocess.run([sys.executable, __file__, "--driver", str(table), str(Path(tmp) / f"out-{n}"),
+                                  "--priors", str(priors)], capture_output=True, text=True, check=True)
+            got = json.loads(run.stdout.strip().splitlines()[-1])
+            print(f"memory, {n:,} meta-analyses x {priors} prior set(s) ({size:.0f} MB of CSV, {got['rows']:,} rows "
+                  f"out, {got['seconds']:.0f} s): driver peak {got['driver_mb']:.0f} MB (after imports "
+                  f"{got['baseline_mb']:.0f} MB), largest worker peak {got['worker_mb']:.0f} MB")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=20000)
     parser.add_argument("--full", action="store_true", help="also 100,000 meta-analyses x 4 prior sets, 2 workers")
+    parser.add_argument("--memory", help="comma-separated n: peak memory of driver and worker at each")
+    parser.add_argument("--priors", type=int, default=1, help="prior sets in the --memory runs (1-4)")
+    parser.add_argument("--driver", nargs=2, metavar=("TABLE", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.driver:
+        driver(*args.driver, args.priors)
+        return 0
+    if args.memory:
+        print(f"load average before: {os.getloadavg()}")
+        memory([int(n) for n in args.memory.split(",")], args.priors)
+        print(f"load average after: {os.getloadavg()}")
+        return 0
     print(f"load average before: {os.getloadavg()}")
     with tempfile.TemporaryDirectory() as tmp:
         table = make_table(max(args.n, 1000), Path(tmp) / "table.csv")

@@ -1,5 +1,7 @@
 """Batch reanalysis on a LocalCluster: each row against a single exact fit, the exact Bayes factors and metafor-
-equivalent rma (DL, REML, Hartung-Knapp); error rows; resuming; the command line's exit status on bad input."""
+equivalent rma (DL, REML, Hartung-Knapp); error rows; resuming; the command line's exit status on bad input.
+The table is unsorted and read in chunks of 4 rows into partitions of 2 meta-analyses, so groups straddle chunks
+and partitions collect rows from several chunks."""
 
 from __future__ import annotations
 
@@ -19,7 +21,10 @@ from bayesmeta.priors import load_prior_sets
 PRIOR_SETS = ("weakly_informative", "skeptical")
 
 
-def _table(path) -> pd.DataFrame:
+CHUNK_ROWS = 4
+
+
+def _table(path, shuffle: bool = False) -> pd.DataFrame:
     rng = np.random.default_rng(12)
     rows = []
     for g, k in enumerate([1, 2, 3, 5, 8, 4, 6]):
@@ -28,6 +33,8 @@ def _table(path) -> pd.DataFrame:
         rows += [(f"m{g}", f"s{j}", y[j], se[j]) for j in range(k)]
     frame = pd.DataFrame(rows, columns=["meta_id", "study", "yi", "sei"])
     frame.loc[frame.index[frame.meta_id == "m5"][2], "sei"] = -0.3  # malformed: one negative standard error
+    if shuffle:  # an unsorted table: the rows of a meta-analysis anywhere in the file
+        frame = frame.iloc[rng.permutation(len(frame))].reset_index(drop=True)
     frame.to_csv(path, index=False)
     return frame
 
@@ -36,10 +43,14 @@ def _table(path) -> pd.DataFrame:
 def batch(tmp_path_factory):
     folder = tmp_path_factory.mktemp("batch")
     table = folder / "table.csv"
-    frame = _table(table)
+    frame = _table(table, shuffle=True)
+    chunk = np.arange(len(frame)) // CHUNK_ROWS
+    assert (frame.meta_id != frame.meta_id.shift()).sum() > frame.meta_id.nunique()  # groups not contiguous
+    assert (pd.Series(chunk).groupby(frame.meta_id.to_numpy()).nunique() > 1).sum() >= 3  # straddling chunks
     options = BatchOptions(group="meta_id", prior_sets=PRIOR_SETS, thresholds=(1.0, 0.8), measure="HR",
                            partition_size=2)
-    summary = run_batch(table, folder / "out", options, workers=2, processes=False, progress=False, figure=False)
+    summary = run_batch(table, folder / "out", options, workers=2, processes=False, progress=False, figure=False,
+                        chunk_rows=CHUNK_ROWS)
     return folder, table, frame, options, summary
 
 
@@ -94,9 +105,12 @@ def test_a_rerun_skips_the_partitions_already_written(batch):
     assert first.partitions == len(parts) == 4 and first.computed == 4
     parts[1].unlink()
     kept = {p: p.stat().st_mtime_ns for p in parts if p != parts[1]}
-    again = run_batch(table, folder / "out", options, workers=1, processes=False, progress=False, figure=False)
+    split = {p: p.stat().st_mtime_ns for p in (folder / "out" / "split").iterdir()}
+    again = run_batch(table, folder / "out", options, workers=1, processes=False, progress=False, figure=False,
+                      chunk_rows=CHUNK_ROWS)
     assert (again.computed, again.skipped) == (1, 3)
     assert all(p.stat().st_mtime_ns == t for p, t in kept.items())
+    assert {p: p.stat().st_mtime_ns for p in (folder / "out" / "split").iterdir()} == split  # the split reused
     results = pd.read_parquet(again.files["parquet"])
     assert len(results) == 7 * len(PRIOR_SETS)
     assert not list((folder / "out" / "parts").glob(".*tmp*"))

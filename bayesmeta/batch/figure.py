@@ -19,7 +19,7 @@ def summary_figure(results: pd.DataFrame, path: Path) -> Path:
 
     ok = results[results["status"] == "ok"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
-    for name, sub in ok.groupby("prior_set", sort=False):
+    for name, sub in ok.groupby("prior_set", sort=False, observed=True):
         left.scatter(sub["reml_estimate"], sub["mu_median"], s=6, alpha=0.5, label=name)
         right.hist(sub["tau_median"], bins=40, histtype="step", label=f"{name} (posterior median)")
     if len(ok):

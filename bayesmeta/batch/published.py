@@ -50,12 +50,14 @@ def read_published(path: str | Path, group: str) -> pd.DataFrame:
 
 
 def reinterpret_rows(results: pd.DataFrame, published: pd.DataFrame, prior_sets: Sequence[PriorSet],
-                     thresholds: Sequence[float], benefit: Benefit, level: float = 0.95) -> pd.DataFrame:
+                     thresholds: Sequence[float], benefit: Benefit, level: float = 0.95,
+                     measure: str | None = None) -> pd.DataFrame:
     """The results with the published estimate and its reinterpretation (``reinterpreted_median``,
     ``reinterpreted_ci_lower/upper`` on the analysis scale, ``reinterpreted_prob_...``) under each row's prior
-    set."""
+    set; ``measure`` is the table's (default: the first in the results' ``measure`` column, else GEN)."""
     out = results.merge(published, on="group", how="left")
-    measure = str(out["measure"].dropna().iloc[0]) if out["measure"].notna().any() else "GEN"
+    if measure is None:
+        measure = str(out["measure"].dropna().iloc[0]) if out["measure"].notna().any() else "GEN"
     tr = np.log if is_ratio(measure) and (published.filter(like="published_").to_numpy() > 0).all() else (lambda x: x)
     if is_ratio(measure) and tr is not np.log:
         raise InputError("a ratio's published estimate and CI must be positive", column="estimate")

@@ -1,10 +1,13 @@
-"""A batch reanalysis on dask.distributed: partitions of meta-analyses go to the workers, each is read and fitted
-there (:func:`process_partition`), and the driver writes each result as it arrives, so an interrupted run resumes
-where it stopped.
+"""A batch reanalysis on dask.distributed: the table is cut into partition files in one streaming pass
+(:mod:`bayesmeta.batch.split`), each partition file is read and fitted on a worker (:func:`process_partition`),
+and the driver writes each result as it arrives, so an interrupted run resumes where it stopped. The driver
+holds one chunk of the table, one partition's results and a few numbers per row for the figure at a time, never
+the table or the whole result (:mod:`bayesmeta.batch.results`); a few partitions per worker are in flight.
 
 Without ``scheduler`` a :class:`distributed.LocalCluster` sized to the machine (one single-threaded worker
-process per core) is started and closed; with ``scheduler`` (``tcp://HOST:8786``) the run uses that cluster.
-Workers only compute: they need the package, not the output folder, so a remote cluster needs no shared disk.
+process per core) is started and closed, and its workers read the partition files by path; with ``scheduler``
+(``tcp://HOST:8786``) the run uses that cluster and sends each partition file's bytes, so a remote cluster needs
+no shared disk (workers only compute: they need the package, not the output folder).
 """
 
 from __future__ import annotations
@@ -21,8 +24,11 @@ import pandas as pd
 from bayesmeta.batch.figure import summary_figure
 from bayesmeta.batch.fit import fit_partition
 from bayesmeta.batch.published import read_published, reinterpret_rows
+from bayesmeta.batch.results import write_results
+from bayesmeta.batch.split import CHUNK_ROWS, first_chunk, partition_file, read_labels, read_partition, read_split, \
+    split_table
 from bayesmeta.batch.store import BatchFolder, atomic_write, file_digest
-from bayesmeta.batch.table import read_groups, read_long_table, partitions
+from bayesmeta.batch.table import read_groups
 from bayesmeta.benefit import Benefit
 from bayesmeta.errors import InputError
 from bayesmeta.posterior import _check_level
@@ -74,13 +80,15 @@ def resolve_prior_sets(names: Sequence[str]) -> list[PriorSet]:
     return [sets[n] for n in names]
 
 
-def process_partition(frame: pd.DataFrame, options: BatchOptions, file: str,
+def process_partition(source: pd.DataFrame | str | Path | bytes, options: BatchOptions, file: str,
                       nuts_groups: frozenset[str] = frozenset()) -> pd.DataFrame:
-    """Read and fit one partition (runs on a worker); the meta-analyses in ``nuts_groups`` are also fitted by NUTS
-    (:func:`bayesmeta.batch.crosscheck.nuts_columns`)."""
+    """Read and fit one partition (runs on a worker): its rows as text cells with ``_row``, or its partition
+    file (a path or the file's bytes, :func:`bayesmeta.batch.split.read_partition`); the meta-analyses in
+    ``nuts_groups`` are also fitted by NUTS (:func:`bayesmeta.batch.crosscheck.nuts_columns`)."""
     from bayesmeta.quiet import silence_known_warnings
 
     silence_known_warnings()
+    frame = source if isinstance(source, pd.DataFrame) else read_partition(source, options.group)
     effects, errors = read_groups(frame, options.group, options.measure, file)
     prior_sets = resolve_prior_sets(options.prior_sets)
     out = fit_partition(effects, errors, prior_sets, options.thresholds, Benefit.parse(options.benefit),
@@ -92,25 +100,25 @@ def process_partition(frame: pd.DataFrame, options: BatchOptions, file: str,
     return out
 
 
-def nuts_sample(frame: pd.DataFrame, group: str, size: int, seed: int) -> frozenset[str]:
-    """``size`` meta-analyses drawn at random (seeded) for the NUTS cross-check."""
-    labels = pd.unique(frame[group])
+def nuts_sample(labels: np.ndarray, size: int, seed: int) -> frozenset[str]:
+    """``size`` meta-analyses drawn at random (seeded) from the labels (in order of first appearance) for the
+    NUTS cross-check."""
     if size <= 0:
         return frozenset()
     rng = np.random.default_rng(seed)
     return frozenset(str(g) for g in rng.choice(labels, size=min(size, len(labels)), replace=False))
 
 
-def _check_header(frame: pd.DataFrame, file: str, options: BatchOptions) -> None:
-    if not any(c in frame.columns for c in ("study", "study_id")):
+def _check_header(columns: Sequence[str], file: str, options: BatchOptions) -> None:
+    if not any(c in columns for c in ("study", "study_id")):
         raise InputError("missing study column", file=file, column="study",
                          valid="a 'study' (or 'study_id') column beside the group column")
-    form = next((f for f in FORMS if all(c in frame.columns for c in f)), None)
+    form = next((f for f in FORMS if all(c in columns for c in f)), None)
     if form is None:
         raise InputError("no effect columns found", file=file, valid=f"one of: {FORMS_TEXT}")
     # a ratio measure (given, or possible from a measure column or the form) takes thresholds as ratios
     ratio = (is_ratio(options.measure) if options.measure else
-             "measure" in frame.columns or form not in FORMS[:2] and form != FORMS[3])
+             "measure" in columns or form not in FORMS[:2] and form != FORMS[3])
     bad = [t for t in options.thresholds if ratio and t <= 0]
     if bad:
         raise InputError(f"--threshold {bad[0]:g} is not a ratio", column="--threshold",
@@ -134,9 +142,10 @@ def _client(scheduler: str | None, workers: int | None, processes: bool):
 
 def run_batch(table: str | Path, out: str | Path, options: BatchOptions, *, published: str | Path | None = None,
               scheduler: str | None = None, workers: int | None = None, processes: bool = True,
-              progress: bool = True, figure: bool = True) -> BatchSummary:
+              progress: bool = True, figure: bool = True, chunk_rows: int = CHUNK_ROWS) -> BatchSummary:
     """Reanalyse every meta-analysis of ``table`` under each prior set; write ``results.parquet``,
-    ``results.csv`` and ``summary.png`` into ``out`` (and the partitions under ``out/parts``)."""
+    ``results.csv`` and ``summary.png`` into ``out`` (the table's partitions under ``out/split``, their results
+    under ``out/parts``). The table is read ``chunk_rows`` rows at a time."""
     start = time.perf_counter()
     file = str(table)
     if options.partition_size < 1:
@@ -144,65 +153,104 @@ def run_batch(table: str | Path, out: str | Path, options: BatchOptions, *, publ
     prior_sets = resolve_prior_sets(options.prior_sets)
     _check_level(options.level)
     folder = BatchFolder(out, (table, published))
-    frame = read_long_table(table, options.group)
-    _check_header(frame, file, options)
+    first, rest = first_chunk(table, options.group, chunk_rows)  # an unreadable table is refused before any work
+    rest.close()
+    _check_header([str(c) for c in first.columns], file, options)
+    del first
     pub = read_published(published, options.group) if published is not None else None
-    parts = partitions(frame, options.group, options.partition_size)
     manifest = {"table": os.path.abspath(file), "sha256": file_digest(table), "options": asdict(options)}
     folder.open(manifest)
     try:
-        todo = [i for i in range(len(parts)) if not folder.done(i)]
+        split = read_split(folder.split)
+        if split is None:
+            split = split_table(table, options.group, options.partition_size, folder.split, chunk_rows)
+        todo = [i for i in range(split.partitions) if not folder.done(i)]
         n_workers = 0
         if todo:
             client, cluster = _client(scheduler, workers, processes)
             try:
                 n_workers = len(client.scheduler_info()["workers"])
-                _compute(client, parts, todo, options, file, folder, progress)
+                _compute(client, folder, todo, split.partitions, options, file, progress, by_path=cluster is not None)
             finally:
                 client.close()
                 if cluster is not None:
                     cluster.close()
-        results = folder.read_parts(len(parts))
-        if pub is not None:
-            results = reinterpret_rows(results, pub, prior_sets, options.thresholds, Benefit.parse(options.benefit),
-                                       options.level)
-        files = _write_results(results, folder.path, figure)
+        files, assembled = _write_results(folder, split.partitions, pub, prior_sets, options, figure)
     finally:
         folder.close()
-    first = results.drop_duplicates("group")
-    return BatchSummary(partitions=len(parts), computed=len(todo), skipped=len(parts) - len(todo),
-                        meta_analyses=len(first), errors=int((first["status"] == "error").sum()), rows=len(results),
+    return BatchSummary(partitions=split.partitions, computed=len(todo), skipped=split.partitions - len(todo),
+                        meta_analyses=assembled.meta_analyses, errors=assembled.errors, rows=assembled.rows,
                         seconds=time.perf_counter() - start, workers=n_workers, files=files)
 
 
-def _compute(client, parts, todo, options, file, folder: BatchFolder, progress: bool) -> None:
+def _compute(client, folder: BatchFolder, todo: list[int], count: int, options: BatchOptions, file: str,
+             progress: bool, by_path: bool) -> None:
+    """Fit the partitions ``todo`` with at most two per worker in flight (so neither the scheduler nor the
+    driver holds more than a few partitions), writing each result as it arrives."""
     from distributed import as_completed
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    sample = nuts_sample(pd.concat(parts) if options.nuts_sample else parts[0], options.group, options.nuts_sample,
-                         options.seed)
+    labels = read_labels(folder.split) if options.nuts_sample else np.array([], dtype=object)
+    sample = nuts_sample(labels, options.nuts_sample, options.seed)
+    rank = {str(g): r for r, g in enumerate(labels) if str(g) in sample}  # partition = rank // partition size
+    size = options.partition_size
+    del labels
+    waiting = iter(todo)
     futures = {}
-    for i in todo:
-        mine = frozenset(sample & set(parts[i][options.group])) if sample else frozenset()
-        futures[client.submit(process_partition, parts[i], options, file, mine, pure=False)] = i
+    running = as_completed()
+
+    def submit() -> None:
+        i = next(waiting, None)
+        if i is None:
+            return
+        path = partition_file(folder.split, i)
+        mine = frozenset(g for g in sample if rank[g] // size == i) if sample else frozenset()
+        future = client.submit(process_partition, str(path) if by_path else path.read_bytes(), options, file, mine,
+                               pure=False)
+        futures[future] = i
+        running.add(future)
+
+    for _ in range(2 * max(len(client.scheduler_info()["workers"]), 1)):
+        submit()
     columns = (TextColumn("batch"), BarColumn(), MofNCompleteColumn(), TextColumn("partitions"),
                TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), disable=not progress, transient=True) as bar:
-        task = bar.add_task("batch", total=len(parts), completed=len(parts) - len(todo))
-        for future in as_completed(futures):
+        task = bar.add_task("batch", total=count, completed=count - len(todo))
+        for future in running:
             index = futures.pop(future)
             folder.write_part(index, future.result())
             future.release()
             bar.advance(task)
+            submit()
 
 
-def _write_results(results: pd.DataFrame, path: Path, figure: bool) -> dict[str, str]:
+def _write_results(folder: BatchFolder, count: int, pub, prior_sets, options: BatchOptions, figure: bool):
+    path = folder.path
     files = {"parquet": str(path / f"{RESULTS}.parquet"), "csv": str(path / f"{RESULTS}.csv")}
-    atomic_write(Path(files["parquet"]), lambda p: results.to_parquet(p, index=False))
-    atomic_write(Path(files["csv"]), lambda p: results.to_csv(p, index=False))
+    parts = [folder.part_path(i) for i in range(count)]
+    transform = (lambda frame: frame) if pub is None else _published(pub, prior_sets, options, parts)
+    assembled = write_results(parts, Path(files["parquet"]), Path(files["csv"]), options.prior_sets, transform,
+                              figure)
     if figure:
         target = path / FIGURE
-        atomic_write(target, lambda p: summary_figure(results, p))
+        atomic_write(target, lambda p: summary_figure(assembled.figure_data, p))
         files["figure"] = str(target)
-    return files
+    return files, assembled
+
+
+def _published(pub: pd.DataFrame, prior_sets, options: BatchOptions, parts: list[Path]):
+    """The published estimates beside each partition's rows, on the table's measure (that of the first
+    partition with a readable meta-analysis)."""
+    import pyarrow.parquet as pq
+
+    measure = None
+    for part in parts:
+        if "measure" in pq.read_schema(part).names:
+            found = pd.read_parquet(part, columns=["measure"])["measure"].dropna()
+            if len(found):
+                measure = str(found.iloc[0])
+                break
+    benefit = Benefit.parse(options.benefit)
+    return lambda frame: reinterpret_rows(frame, pub, prior_sets, options.thresholds, benefit, options.level,
+                                          measure=measure)

@@ -1,8 +1,9 @@
 """The output folder of a batch: partitions written atomically (a temporary file renamed into place), a manifest
 that ties them to the table and the options, and a lock against two runs into one folder.
 
-A re-run with the same table and options skips every partition already written; with a different table or
-options the old partitions are removed first (they would mix two analyses)."""
+A re-run with the same table and options skips every partition already written, and the split of the table
+(``split/``, :mod:`bayesmeta.batch.split`) when it is complete; with a different table or options the old
+partitions and split are removed first (they would mix two analyses)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from bayesmeta.errors import InputError
 from bayesmeta.output_folder import MARKER, _marker_text, check_output_folder
 
 PARTS = "parts"
+SPLIT = "split"
 MANIFEST = "manifest.json"
 
 
@@ -50,6 +52,7 @@ class BatchFolder:
     def __init__(self, out: str | Path, inputs: tuple[str | Path | None, ...] = ()) -> None:
         self.path = check_output_folder(out, inputs)
         self.parts = self.path / PARTS
+        self.split = self.path / SPLIT
         self._fd: int | None = None
 
     def open(self, manifest: dict[str, Any]) -> None:
@@ -69,8 +72,11 @@ class BatchFolder:
         (self.path / MARKER).write_text(_marker_text(), encoding="utf-8")
         old = self.path / MANIFEST
         text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+        for leftover in self.path.glob(f".{SPLIT}.tmp-*"):  # a split interrupted by a killed run
+            shutil.rmtree(leftover, ignore_errors=True)
         if not old.exists() or old.read_text(encoding="utf-8") != text:
             shutil.rmtree(self.parts)
+            shutil.rmtree(self.split, ignore_errors=True)
             self.parts.mkdir()
             atomic_write(old, lambda p: p.write_text(text, encoding="utf-8"))
 
@@ -87,7 +93,3 @@ class BatchFolder:
 
     def write_part(self, index: int, frame: pd.DataFrame) -> None:
         atomic_write(self.part_path(index), lambda p: frame.to_parquet(p, index=False))
-
-    def read_parts(self, count: int) -> pd.DataFrame:
-        frames = [pd.read_parquet(self.part_path(i)) for i in range(count)]
-        return pd.concat(frames, ignore_index=True)

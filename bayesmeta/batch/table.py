@@ -1,5 +1,6 @@
-"""A long table of many meta-analyses (one row per study, a group column naming the meta-analysis), read and cut
-into partitions, and each partition's groups turned into effects.
+"""A long table of many meta-analyses (one row per study, a group column naming the meta-analysis), read whole
+(:func:`read_long_table`; a batch cuts it into partition files chunk by chunk instead, :mod:`bayesmeta.batch.split`),
+and each partition's groups turned into effects.
 
 Every reported form of :mod:`bayesmeta.tables` is accepted. The forms ``yi, sei`` and ``yi, vi`` are checked in
 one vectorised pass (numbers, positive standard errors, the plausible ranges of :mod:`bayesmeta.plausible`);
@@ -68,16 +69,6 @@ def read_long_table(path: str | Path, group: str) -> pd.DataFrame:
                          valid="a group label on every row")
     frame[ROW] = np.arange(len(frame))
     return frame
-
-
-def partitions(frame: pd.DataFrame, group: str, size: int) -> list[pd.DataFrame]:
-    """The rows cut into partitions of ``size`` meta-analyses, groups in order of first appearance (so a re-run of
-    the same table gives the same partitions)."""
-    codes, _ = pd.factorize(frame[group], sort=False)
-    order = np.argsort(codes, kind="stable")
-    part_of_row = codes[order] // size
-    cuts = np.flatnonzero(np.diff(part_of_row)) + 1
-    return [frame.iloc[idx] for idx in np.split(order, cuts)]
 
 
 def _located(exc: InputError, rows: np.ndarray) -> tuple[int | None, str | None, str]:

@@ -39,6 +39,8 @@ def batch_command(
                                                 "(default: one per core)")] = None,
     partition_size: Annotated[int, typer.Option("--partition-size", min=1,
                                                 help="meta-analyses per partition")] = 1000,
+    chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=1, help="rows of TABLE read at a time while it is "
+                                            "cut into partitions (the driver's memory)")] = 50_000,
     nuts_sample: Annotated[int, typer.Option("--nuts-sample", min=0, help="cross-check N meta-analyses drawn at "
                                              "random with the NUTS engine (nuts_* columns)")] = 0,
     seed: SeedOption = 0,
@@ -60,7 +62,7 @@ def batch_command(
         seed=seed,
     )
     summary = run_batch(table, out, options, published=published, scheduler=scheduler, workers=workers,
-                        progress=progress)
+                        progress=progress, chunk_rows=chunk_rows)
     typer.echo(f"{summary.meta_analyses} meta-analyses x {len(options.prior_sets)} prior set(s): {summary.rows} rows "
                f"({summary.errors} unreadable) in {summary.seconds:.1f} s; partitions computed {summary.computed}, "
                f"skipped {summary.skipped}")
