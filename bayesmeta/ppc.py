@@ -32,14 +32,14 @@ than the fitted heterogeneity explains (tau underestimated, e.g. by a too narrow
 
 from __future__ import annotations
 
+import math
 import warnings
-from dataclasses import dataclass, field
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from scipy.special import logsumexp
 
 from bayesmeta.errors import ModelError
@@ -55,10 +55,19 @@ PARETO_K_WARN = 0.7
 _CHUNK_BYTES = 200e6
 _PPF_ARRAYS = 8
 
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+
 Components = tuple[np.ndarray, np.ndarray, np.ndarray]  # (weights, means, sds) of one normal mixture
 
 
 # -- predictive distributions as normal mixtures -------------------------------------------------------------
+def _norm_logpdf(x: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """log N(x; mean, sd^2), broadcast (closed form: importing scipy.stats for it would cost about a second of
+    start-up)."""
+    z = (x - mean) / sd
+    return -0.5 * z * z - np.log(sd) - _LOG_SQRT_2PI
+
+
 def _normalised(w: np.ndarray) -> np.ndarray:
     w = np.asarray(w, dtype=float)
     return w / w.sum()
@@ -155,7 +164,7 @@ def _evaluate(pred: _Predictives, y: np.ndarray, level: float, log_density: bool
             lower[sel], upper[sel] = mixture_ppf(np.repeat(probs[:, None], sel.size, axis=1), w, m, s)
             if logd is not None:
                 with np.errstate(divide="ignore"):
-                    logd[sel] = logsumexp(np.log(w) + stats.norm.logpdf(x[:, None], m, s), axis=-1)
+                    logd[sel] = logsumexp(np.log(w) + _norm_logpdf(x[:, None], m, s), axis=-1)
     return pit, lower, upper, logd
 
 
@@ -320,7 +329,7 @@ def _loo_reweighted(post: Posterior) -> list[Components | None]:
     with np.errstate(divide="ignore", invalid="ignore"):
         m_out = (am[None, :] - w_i * post.yi[:, None]) / a_out
         pred_var = v + 1.0 / a_out
-        log_lik = stats.norm.logpdf(post.yi[:, None], m_out, np.sqrt(pred_var))
+        log_lik = _norm_logpdf(post.yi[:, None], m_out, np.sqrt(pred_var))
         lw = log_w[None, :] - log_lik
         lw -= logsumexp(lw, axis=1, keepdims=True)
         weights = np.exp(lw)
@@ -339,7 +348,7 @@ def _loo_reweighted(post: Posterior) -> list[Components | None]:
 def _integrated_loglik(post: Posterior, mu: np.ndarray, tau: np.ndarray) -> np.ndarray:
     """log N(y_i; mu, s_i^2 + tau^2) per draw and study: shape (chain, draw, study)."""
     scale = np.sqrt(post.sei**2 + tau[..., None] ** 2)
-    return stats.norm.logpdf(post.yi, loc=mu[..., None], scale=scale)
+    return _norm_logpdf(post.yi, mu[..., None], scale)
 
 
 def _loo_psis(post: Posterior) -> tuple[_Predictives, np.ndarray, np.ndarray, str]:
@@ -395,6 +404,8 @@ def uniform_ecdf_band(n: int, level: float = 0.95, points: int = 201) -> pd.Data
     if n < 1:
         raise ValueError("n must be at least 1")
     u = np.linspace(0.0, 1.0, points)
+    from scipy import stats
+
     lo, hi = stats.binom.interval(level, n, u)
     return pd.DataFrame({"u": u, "ci_lower": lo / n, "ci_upper": hi / n})
 
