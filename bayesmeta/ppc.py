@@ -22,6 +22,9 @@ How the probabilities are computed:
   2017) with the study's likelihood integrated over theta_i, N(y_i; mu, s_i^2 + tau^2) (far more stable
   importance ratios than the conditional N(y_i; theta_i, s_i^2)); the Pareto k of each study is reported
   (k > 0.7: the LOO estimate for that study is unreliable).
+Every study's probability, interval and log density comes from one vectorised evaluation of all the studies'
+mixtures at once (:func:`_evaluate`: the quantile iterations of :func:`bayesmeta.exact.mixture.mixture_ppf` run
+elementwise over a stack of mixtures, in chunks of studies), the same numbers as one mixture at a time.
 
 Heterogeneity check (:func:`q_discrepancy_ppp`): the realised discrepancy T(y, mu) = Q(y, mu) =
 sum_i (y_i - mu)^2 / s_i^2 (Cochran's Q with the parameter mu in place of its estimate; Gelman, Meng & Stern
@@ -260,9 +263,10 @@ def _loo_exact(post: Posterior) -> tuple[_Predictives, np.ndarray, str]:
     """Leave-one-out predictives of the exact engine: reweighted on the full posterior's tau nodes where that
     rule resolves the leave-one-out posterior (:func:`_loo_reweighted`), refitted otherwise
     (:func:`_loo_refit`). Time O(k x nodes) for the first, O(k^2 x nodes) for the second. Measured for the
-    ``ppc`` command on two shared cores: k = 2000 studies in 15 to 25 s with a peak of 0.53 GB, k = 8000 in 46 s
-    and 1.5 GB (then mostly the draws x k arrays of the Q discrepancy); refitting every study took 0.86 GB at
-    k = 400 and would take about 13 GB at k = 2000."""
+    ``ppc`` command on two shared cores: k = 2000 studies in 10 s of CPU with a peak of 0.47 GB (most of it the
+    exact sampler's draws for the Q discrepancy), k = 8000 in 46 s and 1.5 GB before the batched evaluation
+    (then mostly the draws x k arrays of the Q discrepancy); refitting every study took 0.86 GB at k = 400 and
+    would take about 13 GB at k = 2000."""
     k = post.k
     parts: list[Components | None] = list(_loo_reweighted(post))
     refit = [i for i in range(k) if parts[i] is None]
