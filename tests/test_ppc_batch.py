@@ -97,7 +97,7 @@ def test_draws_batched_checks_equal_the_per_study_computation(k):
 
     y, sei, ids = _data(k, seed=100 + k)
     post = _draws_posterior(fit_exact(y, sei, mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)", study=ids),
-                            n=150, seed=k)
+                            n=100, seed=k)
     table = study_predictive_pvalues(post, level=LEVEL)
     theta = np.asarray(post.draws["theta"]).reshape(-1, k)
     ones = np.full(theta.shape[0], 1.0)
