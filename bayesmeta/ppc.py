@@ -22,6 +22,9 @@ How the probabilities are computed:
   2017) with the study's likelihood integrated over theta_i, N(y_i; mu, s_i^2 + tau^2) (far more stable
   importance ratios than the conditional N(y_i; theta_i, s_i^2)); the Pareto k of each study is reported
   (k > 0.7: the LOO estimate for that study is unreliable).
+Every study's probability, interval and log density comes from one vectorised evaluation of all the studies'
+mixtures at once (:func:`_evaluate`: the quantile iterations of :func:`bayesmeta.exact.mixture.mixture_ppf` run
+elementwise over a stack of mixtures, in chunks of studies), the same numbers as one mixture at a time.
 
 Heterogeneity check (:func:`q_discrepancy_ppp`): the realised discrepancy T(y, mu) = Q(y, mu) =
 sum_i (y_i - mu)^2 / s_i^2 (Cochran's Q with the parameter mu in place of its estimate; Gelman, Meng & Stern
@@ -32,26 +35,42 @@ than the fitted heterogeneity explains (tau underestimated, e.g. by a too narrow
 
 from __future__ import annotations
 
+import math
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from scipy.special import logsumexp
 
 from bayesmeta.errors import ModelError
-from bayesmeta.exact.mixture import NormalMixture
+from bayesmeta.exact.mixture import NormalMixture, mixture_cdf, mixture_ppf
 from bayesmeta.posterior import Posterior
 
 # Grid over a theta marginal's support for the convolution with the sampling error (points, tail mass cut).
 _GRID_POINTS = 4001
 _GRID_TAIL = 1e-9
 PARETO_K_WARN = 0.7
+# Bytes of temporaries of one chunk of studies in the batched quantile solve; mixture_ppf holds about
+# _PPF_ARRAYS arrays of (quantiles x studies x components) doubles at once.
+_CHUNK_BYTES = 200e6
+_PPF_ARRAYS = 8
+
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+
+Components = tuple[np.ndarray, np.ndarray, np.ndarray]  # (weights, means, sds) of one normal mixture
 
 
 # -- predictive distributions as normal mixtures -------------------------------------------------------------
+def _norm_logpdf(x: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """log N(x; mean, sd^2), broadcast (closed form: importing scipy.stats for it would cost about a second of
+    start-up)."""
+    z = (x - mean) / sd
+    return -0.5 * z * z - np.log(sd) - _LOG_SQRT_2PI
+
+
 def _normalised(w: np.ndarray) -> np.ndarray:
     w = np.asarray(w, dtype=float)
     return w / w.sum()
@@ -69,7 +88,12 @@ def _mixture_components(marginal: Any) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 def convolve_marginal(marginal: Any, sei: float) -> NormalMixture:
-    """Distribution of theta + e, e ~ N(0, sei^2), theta from a posterior marginal.
+    """Distribution of theta + e, e ~ N(0, sei^2), theta from a posterior marginal (see :func:`_convolved`)."""
+    return NormalMixture(*_convolved(marginal, sei))
+
+
+def _convolved(marginal: Any, sei: float) -> Components:
+    """(weights, means, sds) of the distribution of theta + e, e ~ N(0, sei^2), theta from a posterior marginal.
 
     A normal-mixture marginal is convolved in closed form (variances add). Otherwise theta is discretised on a
     grid of ``_GRID_POINTS`` points between its 1e-9 and 1 - 1e-9 quantiles, with the CDF increments as masses
@@ -78,7 +102,7 @@ def convolve_marginal(marginal: Any, sei: float) -> NormalMixture:
     parts = _mixture_components(marginal)
     if parts is not None:
         w, m, s = parts
-        return NormalMixture(w, m, np.sqrt(s**2 + sei**2))
+        return w, m, np.sqrt(s**2 + sei**2)
     lo, hi = (float(v) for v in np.asarray(marginal.ppf([_GRID_TAIL, 1 - _GRID_TAIL]), dtype=float))
     if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
         raise ModelError("cannot build the predictive distribution: the theta marginal has no finite support")
@@ -91,14 +115,60 @@ def convolve_marginal(marginal: Any, sei: float) -> NormalMixture:
     h = edges[1] - edges[0]
     keep = mass > 0
     centres = 0.5 * (edges[1:] + edges[:-1])[keep]
-    return NormalMixture(_normalised(mass[keep]), centres, np.full(centres.size, np.sqrt(sei**2 + h**2 / 12)))
+    return _normalised(mass[keep]), centres, np.full(centres.size, np.sqrt(sei**2 + h**2 / 12))
 
 
-def _draws_mixture(theta_draws: np.ndarray, sei: float, weights: np.ndarray | None = None) -> NormalMixture:
-    """Predictive of theta + e from (weighted) draws of theta: an equal- or importance-weighted normal mixture."""
-    t = np.asarray(theta_draws, dtype=float).ravel()
-    w = np.full(t.size, 1.0 / t.size) if weights is None else _normalised(weights)
-    return NormalMixture(w, t, np.full(t.size, float(sei)))
+def _draws_predictives(theta_draws: np.ndarray, sei: np.ndarray) -> _Predictives:
+    """Predictive of theta_i + e_i from S equally weighted draws of theta_i (S, k): for study i the mixture of
+    N(theta_i^(s), s_i^2) over the draws."""
+    n_draws = theta_draws.shape[0]
+    return _Predictives(
+        np.full(theta_draws.shape[1], n_draws),
+        lambda rows: (np.ones((rows.size, n_draws)), theta_draws[:, rows].T,
+                      np.broadcast_to(sei[rows, None], (rows.size, n_draws))),
+    )
+
+
+# -- batched evaluation of many predictive mixtures ----------------------------------------------------------
+@dataclass
+class _Predictives:
+    """The k studies' predictive mixtures: ``sizes[i]`` components for study i, and ``take(rows)`` giving the
+    stacked (weights, means, sds), each (len(rows), n), of studies ``rows`` that share a number n of components."""
+
+    sizes: np.ndarray
+    take: Callable[[np.ndarray], Components]
+
+
+def _listed(parts: Sequence[Components]) -> _Predictives:
+    """Predictives given one (weights, means, sds) per study; component counts may differ between studies."""
+    sizes = np.array([p[0].size for p in parts], dtype=int)
+    return _Predictives(sizes, lambda rows: tuple(np.stack([parts[i][j] for i in rows]) for j in range(3)))
+
+
+def _evaluate(pred: _Predictives, y: np.ndarray, level: float, log_density: bool = False):
+    """P(Y_i <= y_i), the central ``level`` interval and (with ``log_density``) log f_i(y_i) of every study's
+    predictive mixture f_i, solving all quantiles of studies with equally many components at once with
+    :func:`bayesmeta.exact.mixture.mixture_ppf` (elementwise the same iterations as one mixture at a time), in
+    chunks of studies whose temporaries stay below ``_CHUNK_BYTES``. Weights are normalised per study, as
+    :class:`NormalMixture` does. Returns (pit, lower, upper, log_density or None), each (k,)."""
+    k = pred.sizes.size
+    pit, lower, upper = np.empty(k), np.empty(k), np.empty(k)
+    logd = np.empty(k) if log_density else None
+    probs = np.array([(1 - level) / 2, (1 + level) / 2])
+    for n in np.unique(pred.sizes):
+        members = np.flatnonzero(pred.sizes == n)
+        rows = max(1, int(_CHUNK_BYTES // (8 * _PPF_ARRAYS * probs.size * max(int(n), 1))))
+        for start in range(0, members.size, rows):
+            sel = members[start : start + rows]
+            w, m, s = (np.asarray(a, dtype=float) for a in pred.take(sel))
+            w = w / w.sum(axis=-1, keepdims=True)
+            x = y[sel]
+            pit[sel] = mixture_cdf(x, w, m, s)
+            lower[sel], upper[sel] = mixture_ppf(np.repeat(probs[:, None], sel.size, axis=1), w, m, s)
+            if logd is not None:
+                with np.errstate(divide="ignore"):
+                    logd[sel] = logsumexp(np.log(w) + _norm_logpdf(x[:, None], m, s), axis=-1)
+    return pit, lower, upper, logd
 
 
 def _two_sided(p: np.ndarray) -> np.ndarray:
@@ -122,20 +192,17 @@ def study_predictive_pvalues(post: Posterior, *, level: float = 0.95, loo: bool 
     post.require_normal("the posterior predictive check of the study effects")
     if not 0 < level < 1:
         raise ValueError(f"level must lie in (0, 1), got {level}")
-    rows = []
     exact = _is_exact(post)
-    theta_draws = None if exact else np.asarray(post.draws["theta"], dtype=float).reshape(-1, post.k)
-    for i, sid in enumerate(post.study):
-        s = float(post.sei[i])
-        if exact:
-            pred = convolve_marginal(post.marginal(f"theta[{sid}]"), s)
-        else:
-            pred = _draws_mixture(theta_draws[:, i], s)
-        pit = float(pred.cdf(post.yi[i]))
-        lo, hi = pred.interval(level)
-        rows.append({"study": sid, "yi": float(post.yi[i]), "sei": s, "pit": pit, "pred_lower": lo, "pred_upper": hi})
-    table = pd.DataFrame(rows).set_index("study")
-    table.insert(3, "p_two_sided", _two_sided(table["pit"].to_numpy()))
+    yi, sei = np.asarray(post.yi, dtype=float), np.asarray(post.sei, dtype=float)
+    if exact:
+        pred = _listed([_convolved(post.marginal(f"theta[{sid}]"), float(sei[i])) for i, sid in enumerate(post.study)])
+    else:
+        pred = _draws_predictives(np.asarray(post.draws["theta"], dtype=float).reshape(-1, post.k), sei)
+    pit, lo, hi, _ = _evaluate(pred, yi, level)
+    table = pd.DataFrame(
+        {"yi": yi, "sei": sei, "pit": pit, "p_two_sided": _two_sided(pit), "pred_lower": lo, "pred_upper": hi},
+        index=pd.Index(list(post.study), name="study"),
+    )
     method = (
         "exact: theta_i marginal convolved with N(0, s_i^2)"
         if exact
@@ -172,29 +239,18 @@ def loo_pit(post: Posterior, *, level: float = 0.95) -> pd.DataFrame:
         )
     if post.k < 3:
         raise ModelError(f"leave-one-out needs at least 3 studies, got {post.k}")
+    yi, sei = np.asarray(post.yi, dtype=float), np.asarray(post.sei, dtype=float)
     if _is_exact(post):
-        mixtures, elpd, k_hat, method = _loo_exact(post)
+        pred, k_hat, method = _loo_exact(post)
+        p, lo, hi, elpd = _evaluate(pred, yi, level, log_density=True)
     else:
-        mixtures, elpd, k_hat, method = _loo_psis(post)
-    rows = []
-    for i, sid in enumerate(post.study):
-        pred = mixtures[i]
-        p = float(pred.cdf(post.yi[i]))
-        lo, hi = pred.interval(level)
-        rows.append(
-            {
-                "study": sid,
-                "yi": float(post.yi[i]),
-                "sei": float(post.sei[i]),
-                "loo_pit": p,
-                "loo_p_two_sided": float(_two_sided(np.array(p))),
-                "loo_lower": lo,
-                "loo_upper": hi,
-                "elpd_loo": float(elpd[i]),
-                "pareto_k": float(k_hat[i]),
-            }
-        )
-    table = pd.DataFrame(rows).set_index("study")
+        pred, elpd, k_hat, method = _loo_psis(post)
+        p, lo, hi, _ = _evaluate(pred, yi, level)
+    table = pd.DataFrame(
+        {"yi": yi, "sei": sei, "loo_pit": p, "loo_p_two_sided": _two_sided(p), "loo_lower": lo, "loo_upper": hi,
+         "elpd_loo": np.asarray(elpd, dtype=float), "pareto_k": np.asarray(k_hat, dtype=float)},
+        index=pd.Index(list(post.study), name="study"),
+    )
     unreliable = [str(s) for s in table.index[table["pareto_k"] > PARETO_K_WARN]]
     notes = [f"Pareto k > {PARETO_K_WARN} (LOO estimate unreliable) for: {', '.join(unreliable)}"] if unreliable else []
     table.attrs.update(
@@ -203,25 +259,25 @@ def loo_pit(post: Posterior, *, level: float = 0.95) -> pd.DataFrame:
     return table
 
 
-def _loo_exact(post: Posterior) -> tuple[list[NormalMixture], np.ndarray, np.ndarray, str]:
+def _loo_exact(post: Posterior) -> tuple[_Predictives, np.ndarray, str]:
     """Leave-one-out predictives of the exact engine: reweighted on the full posterior's tau nodes where that
     rule resolves the leave-one-out posterior (:func:`_loo_reweighted`), refitted otherwise
     (:func:`_loo_refit`). Time O(k x nodes) for the first, O(k^2 x nodes) for the second. Measured for the
-    ``ppc`` command on two shared cores: k = 2000 studies in 15 to 25 s with a peak of 0.53 GB, k = 8000 in 46 s
-    and 1.5 GB (then mostly the draws x k arrays of the Q discrepancy); refitting every study took 0.86 GB at
-    k = 400 and would take about 13 GB at k = 2000."""
+    ``ppc`` command on two shared cores: k = 2000 studies in 10 s of CPU with a peak of 0.47 GB (most of it the
+    exact sampler's draws for the Q discrepancy), k = 8000 in 46 s and 1.5 GB before the batched evaluation
+    (then mostly the draws x k arrays of the Q discrepancy); refitting every study took 0.86 GB at k = 400 and
+    would take about 13 GB at k = 2000."""
     k = post.k
-    mixtures: list[NormalMixture | None] = list(_loo_reweighted(post))
-    refit = [i for i in range(k) if mixtures[i] is None]
+    parts: list[Components | None] = list(_loo_reweighted(post))
+    refit = [i for i in range(k) if parts[i] is None]
     for i, mixture in zip(refit, _loo_refit(post, refit)):
-        mixtures[i] = mixture
-    elpd = np.array([_log_pdf(mixtures[i], float(post.yi[i])) for i in range(k)])
+        parts[i] = mixture
     method = ("exact: the predictive effect without study i (tau nodes of the full fit reweighted, or refit), "
               "convolved with N(0, s_i^2)")
-    return mixtures, elpd, np.full(k, np.nan), method  # type: ignore[return-value]
+    return _listed(parts), np.full(k, np.nan), method  # type: ignore[arg-type]
 
 
-def _loo_refit(post: Posterior, members: list[int]) -> list[NormalMixture]:
+def _loo_refit(post: Posterior, members: list[int]) -> list[Components]:
     """Refit without each study of ``members`` (one batched exact call with a mask); the predictive effect of each
     refit is read from the batch's arrays (building each refit's full posterior would cost order k per refit)."""
     from bayesmeta.exact import fit_exact_batch
@@ -239,11 +295,12 @@ def _loo_refit(post: Posterior, members: list[int]) -> list[NormalMixture]:
         mask=mask,
     )
     w, m, s = batch.mixture_parameters("predictive")
-    return [NormalMixture(w[j], m[j], np.sqrt(s[j] ** 2 + post.sei[i] ** 2)) for j, i in enumerate(rows)]
+    return [(w[j], m[j], np.sqrt(s[j] ** 2 + post.sei[i] ** 2)) for j, i in enumerate(rows)]
 
 
-def _loo_reweighted(post: Posterior) -> list[NormalMixture | None]:
-    """Leave-one-out predictives from the full fit's tau rule, None for the studies it cannot serve.
+def _loo_reweighted(post: Posterior) -> list[Components | None]:
+    """Leave-one-out predictives (weights, means, sds) from the full fit's tau rule, None for the studies it
+    cannot serve.
 
     p(y) = p(y_-i) p(y_i | y_-i) at every tau, so p(tau | y_-i) is proportional to p(tau | y) / L_i(tau) with
     L_i(tau) = N(y_i; m_-i, s_i^2 + tau^2 + 1/a_-i), where mu | tau, y_-i ~ N(m_-i, 1/a_-i) follows from
@@ -271,38 +328,34 @@ def _loo_reweighted(post: Posterior) -> list[NormalMixture | None]:
     v = post.sei[:, None] ** 2 + tau[None, :] ** 2  # (k, nodes)
     w_i = 1.0 / v
     a_out = a[None, :] - w_i
-    out: list[NormalMixture | None] = [None] * k
+    out: list[Components | None] = [None] * k
     stable = np.all(a_out > 1e-6 * a[None, :], axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         m_out = (am[None, :] - w_i * post.yi[:, None]) / a_out
         pred_var = v + 1.0 / a_out
-        log_lik = stats.norm.logpdf(post.yi[:, None], m_out, np.sqrt(pred_var))
-    for i in np.flatnonzero(stable):
-        lw = log_w - log_lik[i]
-        lw -= logsumexp(lw)
+        log_lik = _norm_logpdf(post.yi[:, None], m_out, np.sqrt(pred_var))
+        lw = log_w[None, :] - log_lik
+        lw -= logsumexp(lw, axis=1, keepdims=True)
         weights = np.exp(lw)
-        if not (np.all(np.isfinite(weights)) and max(weights[0], weights[-1]) < 1e-12):
-            continue
-        if 1.0 / np.sum(weights**2) < 0.5 * n_eff_full:
-            continue
-        out[i] = NormalMixture(weights, m_out[i], np.sqrt(pred_var[i]))
+        served = (
+            stable
+            & np.all(np.isfinite(weights), axis=1)
+            & (np.maximum(weights[:, 0], weights[:, -1]) < 1e-12)
+            & ~(1.0 / np.sum(weights**2, axis=1) < 0.5 * n_eff_full)
+        )
+        sds = np.sqrt(pred_var)
+    for i in np.flatnonzero(served):
+        out[i] = (weights[i], m_out[i], sds[i])
     return out
-
-
-def _log_pdf(mixture: NormalMixture, x: float) -> float:
-    """log of a normal mixture's density at x, by log-sum-exp (finite where the density underflows to 0)."""
-    with np.errstate(divide="ignore"):
-        log_w = np.log(mixture.weights)
-    return float(logsumexp(log_w + stats.norm.logpdf(x, mixture.means, mixture.sds)))
 
 
 def _integrated_loglik(post: Posterior, mu: np.ndarray, tau: np.ndarray) -> np.ndarray:
     """log N(y_i; mu, s_i^2 + tau^2) per draw and study: shape (chain, draw, study)."""
     scale = np.sqrt(post.sei**2 + tau[..., None] ** 2)
-    return stats.norm.logpdf(post.yi, loc=mu[..., None], scale=scale)
+    return _norm_logpdf(post.yi, mu[..., None], scale)
 
 
-def _loo_psis(post: Posterior) -> tuple[list[NormalMixture], np.ndarray, np.ndarray, str]:
+def _loo_psis(post: Posterior) -> tuple[_Predictives, np.ndarray, np.ndarray, str]:
     import arviz as az
 
     mu = np.asarray(post.draws["mu"], dtype=float)
@@ -325,10 +378,12 @@ def _loo_psis(post: Posterior) -> tuple[list[NormalMixture], np.ndarray, np.ndar
         log_w, _ = az.psislw(-idata.log_likelihood["yi"].stack(__sample__=("chain", "draw")), reff=reff)
     weights = np.exp(log_w.transpose("study", "__sample__").values)
     mu_flat, tau_flat = mu.reshape(-1), tau.reshape(-1)
-    mixtures = []
-    for i in range(post.k):
-        sds = np.sqrt(post.sei[i] ** 2 + tau_flat**2)
-        mixtures.append(NormalMixture(_normalised(weights[i]), mu_flat, sds))
+    sei = np.asarray(post.sei, dtype=float)
+    mixtures = _Predictives(
+        np.full(post.k, mu_flat.size),
+        lambda rows: (weights[rows], np.broadcast_to(mu_flat, (rows.size, mu_flat.size)),
+                      np.sqrt(sei[rows, None] ** 2 + tau_flat**2)),
+    )
     elpd = np.asarray(loo.loo_i.values, dtype=float)
     k_hat = np.asarray(loo.pareto_k.values, dtype=float)
     method = "PSIS-LOO (ArviZ) with the likelihood integrated over theta_i, N(y_i; mu, s_i^2 + tau^2)"
@@ -353,6 +408,8 @@ def uniform_ecdf_band(n: int, level: float = 0.95, points: int = 201) -> pd.Data
     if n < 1:
         raise ValueError("n must be at least 1")
     u = np.linspace(0.0, 1.0, points)
+    from scipy import stats
+
     lo, hi = stats.binom.interval(level, n, u)
     return pd.DataFrame({"u": u, "ci_lower": lo / n, "ci_upper": hi / n})
 
