@@ -222,7 +222,8 @@ def fit_bias(yi: Sequence[float], sei: Sequence[float], *, measure: str | None =
     fitted = [fit_model(spec, pri, y, s, grid, thresholds) for spec in ens.models]
     prior = np.asarray(ens.prior_probabilities())
     log_ml = np.array([f[0] for f in fitted])
-    log_post = log_ml + np.log(prior)
+    with np.errstate(divide="ignore"):  # a model of prior weight 0 gets log prior -inf and posterior 0
+        log_post = log_ml + np.log(prior)
     post = np.exp(log_post - logsumexp(log_post))
     models = [ModelResult(spec, float(p0), float(p1), float(f[0]), float(f[1]), f[2], f[3], *map(float, f[4]),
                           f[5])
