@@ -183,3 +183,15 @@ def test_the_cli_reports_a_bad_models_file_in_one_line_with_exit_2(tmp_path, cap
     assert err.count("\n") == 1
     assert main(["bias", str(POWER_POSE), "--measure", "SMD", "--models", str(path), "--ensemble", "psma"]) == 2
     assert "exclude each other" in capsys.readouterr().err
+
+
+def test_a_component_every_model_has_gets_no_inclusion_bayes_factor():
+    # every model has heterogeneity (as in the README's example): no heterogeneity BF; the bias BF is the posterior
+    # odds of the bias models over their prior odds (weights PEESE 1 + selection 1.5 against 1 + 2)
+    mappings = [m for m in MAPPINGS if m["heterogeneity"]]
+    fit = fit_bias(BCG[:, 0], BCG[:, 1], measure="RR", ensemble=mappings)
+    assert "heterogeneity" not in fit.inclusion
+    post = {m.name: m.post_prob for m in fit.models}
+    biased = post["H1 RE PEESE"] + post["H1 RE one-sided (0.025, 0.05)"]
+    expected = (biased / (1 - biased)) / ((1 + 1.5) / (1 + 2))
+    assert fit.inclusion["bias"].bf == pytest.approx(expected, rel=1e-9)
