@@ -131,8 +131,12 @@ class MonitoringPlan:
     tau_values: tuple[float, ...]
 
 
-BIAS_ENSEMBLES = ("pet-peese", "metabma", "psma")
-"""Ensembles of the report's publication-bias section (:func:`bayesmeta.reanalysis.bias.bias_ensemble`)."""
+BIAS_ENSEMBLES = ("pet-peese", "metabma", "psma", "custom")
+"""Ensembles of the report's publication-bias section (:func:`bayesmeta.reanalysis.bias.bias_ensemble`); "custom":
+the plan's own ``[[bias.models]]`` tables (:func:`parse_bias_models`)."""
+BIAS_MODEL_KEYS = ("effect", "heterogeneity", "bias", "sided", "cutoffs", "alpha", "prior_weight")
+"""The keys of one ``[[bias.models]]`` table (and of ``bayesmeta bias --models``), as
+:func:`bayesmeta.bias.models.model_from_mapping` reads them."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,8 @@ class BiasPlan:
     informed: str | None = None
     """A medical subfield whose Cochrane-informed mu and tau priors replace RoBMA's defaults
     (:func:`bayesmeta.bias.informed.informed_priors`)."""
+    models: tuple[Any, ...] = ()
+    """The :class:`bayesmeta.bias.models.ModelSpec` of ``ensemble = "custom"`` (empty for the named ones)."""
 
 
 @dataclass(frozen=True)
@@ -672,7 +678,7 @@ def _load_mcmc(r: _Reader, t: dict[str, Any], names: tuple[str, ...]) -> MCMCPla
 
 
 def _load_bias(r: _Reader, t: dict[str, Any], names: tuple[str, ...]) -> BiasPlan:
-    r.unknown_keys(t, "bias", ("enabled", "outcomes", "min_k", "ensemble", "informed"))
+    r.unknown_keys(t, "bias", ("enabled", "outcomes", "min_k", "ensemble", "informed", "models"))
     chosen = r.str_list(t, "bias", "outcomes", default=list(names), valid=", ".join(names))
     _known(r, "bias.outcomes", chosen, names)
     min_k = r.get(t, "bias", "min_k", int, default=10, valid="an integer >= 3")
@@ -683,10 +689,94 @@ def _load_bias(r: _Reader, t: dict[str, Any], names: tuple[str, ...]) -> BiasPla
     informed = r.get(t, "bias", "informed", str, default=None, valid="a Cochrane review group, e.g. 'Oral Health'")
     if informed is not None and not known_subfield(informed):
         raise r.fail("bias.informed", f"unknown subfield {informed!r}", "; ".join(all_subfields()))
+    ensemble = r.choice(t, "bias", "ensemble", BIAS_ENSEMBLES, default="custom" if "models" in t else "pet-peese")
+    models: tuple[Any, ...] = ()
+    if ensemble == "custom":
+        items = r.get(t, "bias", "models", list, valid="one or more [[bias.models]] tables")
+        models = parse_bias_models(r, items, "bias.models")
+    elif "models" in t:
+        raise r.fail("bias.models", f"given with bias.ensemble = {ensemble!r}",
+                     'ensemble = "custom" (or no ensemble key) with [[bias.models]], or a named ensemble alone')
     return BiasPlan(enabled=r.get(t, "bias", "enabled", bool, default=True, valid="true or false"),
-                    outcomes=chosen, min_k=int(min_k),
-                    ensemble=r.choice(t, "bias", "ensemble", BIAS_ENSEMBLES, default="pet-peese"),
-                    informed=informed)
+                    outcomes=chosen, min_k=int(min_k), ensemble=ensemble, informed=informed, models=models)
+
+
+def load_bias_models(path: str | Path) -> tuple[Any, ...]:
+    """The models of a TOML file of ``[[models]]`` tables (``bayesmeta bias --models``), read by
+    :func:`parse_bias_models` as the plan's ``[[bias.models]]``; errors name the file and ``models[i].key``."""
+    file = Path(path)
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("no such file", file=str(file), valid="a TOML file of [[models]] tables") from None
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"not a readable TOML file ({exc})", file=str(file)) from None
+    r = _Reader(file)
+    r.unknown_keys(raw, "", ("models",))
+    return parse_bias_models(r, r.get(raw, "", "models", list, valid="one or more [[models]] tables"), "models")
+
+
+def parse_bias_models(r: _Reader, items: Any, path: str) -> tuple[Any, ...]:
+    """The models of a user-defined bias ensemble from a list of TOML tables (the plan's ``[[bias.models]]``,
+    ``bayesmeta bias --models FILE.toml``'s ``[[models]]``), each checked key by key with errors naming
+    ``path[i].key`` (i from 0), then built by :func:`bayesmeta.bias.models.model_from_mapping`.
+
+    Keys: ``effect``, ``heterogeneity`` (booleans, default true); ``bias`` (none, PET, PEESE, selection; default
+    none); for selection only ``sided`` (one, two; default one), ``cutoffs`` (increasing p-values in (0, 1),
+    default [0.05]) and ``alpha`` (the cumulative Dirichlet's len(cutoffs) + 1 positive parameters, default all
+    1); ``prior_weight`` (a number >= 0, default 1). Prior model probabilities are the weights normalised to sum
+    to 1, as RoBMA's ``prior_weights`` (default 1 for each prior, normalised over the ensemble; Bartos et al.
+    2022): models without a weight count 1 each, so an ensemble without weights splits the prior mass equally."""
+    from bayesmeta.bias.models import BIAS_KINDS, model_from_mapping
+    from bayesmeta.errors import ModelError
+
+    if not isinstance(items, list) or not items:
+        raise r.fail(path, "empty list" if isinstance(items, list) else f"expected tables, got {items!r}",
+                     f"one or more [[{path}]] tables with keys {', '.join(BIAS_MODEL_KEYS)}")
+    models, seen = [], {}
+    for i, item in enumerate(items):
+        at = f"{path}[{i}]"
+        if not isinstance(item, dict):
+            raise r.fail(at, f"expected a table, got {item!r}", f"a [[{path}]] table")
+        r.unknown_keys(item, at, BIAS_MODEL_KEYS)
+        spec: dict[str, Any] = {"effect": r.get(item, at, "effect", bool, default=True, valid="true or false"),
+                                "heterogeneity": r.get(item, at, "heterogeneity", bool, default=True,
+                                                       valid="true or false"),
+                                "bias": r.choice(item, at, "bias", BIAS_KINDS, default="none")}
+        if spec["bias"] == "selection":
+            spec["sided"] = r.choice(item, at, "sided", ("one", "two"), default="one")
+            cutoffs = r.float_list(item, at, "cutoffs", default=[0.05])
+            if not cutoffs or any(not 0 < c < 1 for c in cutoffs) or list(cutoffs) != sorted(set(cutoffs)):
+                raise r.fail(f"{at}.cutoffs", f"cut-offs {list(cutoffs)} are not increasing numbers in (0, 1)",
+                             "strictly increasing p-values in (0, 1), e.g. [0.025, 0.05, 0.5]")
+            spec["cutoffs"] = cutoffs
+            alpha = r.float_list(item, at, "alpha", default=[1.0] * (len(cutoffs) + 1))
+            if len(alpha) != len(cutoffs) + 1 or any(not a > 0 for a in alpha):
+                raise r.fail(f"{at}.alpha", f"{list(alpha)} for {len(cutoffs)} cut-off(s)",
+                             f"{len(cutoffs) + 1} positive numbers (one per interval of p-values)")
+            spec["alpha"] = alpha
+        else:
+            for key in ("sided", "cutoffs", "alpha"):
+                if key in item:
+                    raise r.fail(f"{at}.{key}", f"only a selection model has a weight function (bias is "
+                                 f"{spec['bias']!r})", 'bias = "selection", or remove the key')
+        if "prior_weight" in item:
+            weight = r.get(item, at, "prior_weight", float, valid="a number >= 0")
+            if weight < 0:
+                raise r.fail(f"{at}.prior_weight", f"value {weight} is negative",
+                             "a number >= 0, relative to the other models' weights")
+            spec["prior_weight"] = weight
+        try:
+            model = model_from_mapping(spec)
+        except ModelError as exc:
+            raise r.fail(at, str(exc)) from None
+        twin = seen.setdefault(model.name, i)
+        if twin != i:
+            raise r.fail(at, f"the same model as {path}[{twin}] ({model.name})", "each model once")
+        models.append(model)
+    if not sum(m.prior_weight for m in models) > 0:
+        raise r.fail(f"{path}[*].prior_weight", "every prior weight is 0", "at least one positive prior_weight")
+    return tuple(models)
 
 
 # -- peeks at the input files needed to validate names ----------------------------------------------------

@@ -190,6 +190,8 @@ def test_bias_claim_reads_the_inclusion_probability_of_the_bias_models():
     a.bias = {"inclusion": {"bias": {"prior_prob": 0.5, "post_prob": 0.84, "bf": 5.25}}, "ensemble": "pet-peese"}
     r = C._bias(_plan_claim(kind="bias"), a)
     assert r.probability == pytest.approx(0.16) and r.verdict is Verdict.NOT_SUPPORTED
+    a.bias = {"inclusion": {"effect": {"prior_prob": 0.5, "post_prob": 0.9, "bf": 9.0}}, "ensemble": "custom"}
+    assert "custom ensemble does not weigh" in C._bias(_plan_claim(kind="bias"), a).untestable
     a.bias = None
     a.skipped = {"publication bias and model averaging": "fewer than bias.min_k = 10 studies (k = 5)"}
     assert C._bias(_plan_claim(kind="bias"), a).untestable.startswith("fewer than")

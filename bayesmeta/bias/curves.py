@@ -137,8 +137,10 @@ def class_curves(result, se: np.ndarray) -> dict[str, dict[str, object]]:
             continue
         post = np.array([m.post_prob for m in members])
         total = float(post.sum())
-        w = post / total if total > 0 else np.array([m.prior_prob for m in members]) / sum(
-            m.prior_prob for m in members)
+        prior = np.array([m.prior_prob for m in members])
+        if not (total > 0 or prior.sum() > 0):  # a user ensemble may give a class prior weight 0
+            continue
+        w = post / total if total > 0 else prior / prior.sum()
         entry: dict[str, object] = {"post_prob": total, "prior_prob": float(sum(m.prior_prob for m in members))}
         if power is not None:
             coef = [coefficient_means(m.fit) for m in members]

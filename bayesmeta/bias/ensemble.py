@@ -193,13 +193,18 @@ def _selection_tau_moments(fit) -> tuple[float, float]:
 
 
 def inclusion(models: Sequence[ModelResult], has) -> Inclusion | None:
+    """The component's inclusion BF, or None when the models with it or those without it have prior mass 0 (a user
+    ensemble in which every model has heterogeneity, say). The odds are sums over each side, not 1 - the other
+    side, so that normalised probabilities summing to 1 - 1e-16 do not pass for a component with both sides."""
     prior_in = sum(m.prior_prob for m in models if has(m.spec))
-    post_in = sum(m.post_prob for m in models if has(m.spec))
-    if prior_in in (0.0, 1.0) or not 0 < prior_in < 1:
+    prior_out = sum(m.prior_prob for m in models if not has(m.spec))
+    if not (prior_in > 0 and prior_out > 0):
         return None
-    with np.errstate(divide="ignore"):
-        bf = (post_in / (1 - post_in)) / (prior_in / (1 - prior_in)) if post_in < 1 else float("inf")
-    return Inclusion("", prior_in, post_in, float(bf))
+    post_in = sum(m.post_prob for m in models if has(m.spec))
+    post_out = sum(m.post_prob for m in models if not has(m.spec))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bf = (post_in / post_out) / (prior_in / prior_out) if post_out > 0 else float("inf")
+    return Inclusion("", prior_in / (prior_in + prior_out), post_in / (post_in + post_out), float(bf))
 
 
 def fit_bias(yi: Sequence[float], sei: Sequence[float], *, measure: str | None = None,
@@ -222,7 +227,8 @@ def fit_bias(yi: Sequence[float], sei: Sequence[float], *, measure: str | None =
     fitted = [fit_model(spec, pri, y, s, grid, thresholds) for spec in ens.models]
     prior = np.asarray(ens.prior_probabilities())
     log_ml = np.array([f[0] for f in fitted])
-    log_post = log_ml + np.log(prior)
+    with np.errstate(divide="ignore"):  # a model of prior weight 0 gets log prior -inf and posterior 0
+        log_post = log_ml + np.log(prior)
     post = np.exp(log_post - logsumexp(log_post))
     models = [ModelResult(spec, float(p0), float(p1), float(f[0]), float(f[1]), f[2], f[3], *map(float, f[4]),
                           f[5])

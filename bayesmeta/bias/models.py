@@ -47,7 +47,12 @@ class WeightFunction:
 
     @property
     def label(self) -> str:
-        return f"{self.sided}-sided ({', '.join(f'{c:g}' for c in self.cutoffs)})"
+        """'one-sided (0.025, 0.05)'; a Dirichlet prior other than RoBMA's all-ones default is named too, so that
+        two models of a user ensemble differing only in it keep distinct names."""
+        text = f"{self.sided}-sided ({', '.join(f'{c:g}' for c in self.cutoffs)})"
+        if any(a != 1.0 for a in self.alpha):
+            text += f" alpha ({', '.join(f'{a:g}' for a in self.alpha)})"
+        return text
 
 
 # RoBMA-PSMA's six weight functions (set_default_priors("bias"))
@@ -63,7 +68,8 @@ ROBMA_WEIGHT_FUNCTIONS = (
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One model of an ensemble, with its prior model probability (unnormalised weight)."""
+    """One model of an ensemble, with its prior model probability (unnormalised weight, >= 0: a model of weight 0
+    is fitted and listed with posterior probability 0, as RoBMA's ``prior_weights``)."""
 
     effect: bool
     heterogeneity: bool
@@ -76,8 +82,8 @@ class ModelSpec:
             raise ModelError(f"unknown bias component {self.bias!r} (valid: {', '.join(BIAS_KINDS)})")
         if (self.bias == "selection") != (self.weights is not None):
             raise ModelError("a selection model needs a weight function, and only a selection model has one")
-        if not self.prior_weight > 0:
-            raise ModelError(f"a prior model weight must be positive, got {self.prior_weight}")
+        if not self.prior_weight >= 0 or self.prior_weight == float("inf"):
+            raise ModelError(f"a prior model weight must be a finite number >= 0, got {self.prior_weight}")
 
     @property
     def bias_label(self) -> str:
@@ -91,13 +97,16 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class Ensemble:
-    """A named list of models; prior model probabilities are the normalised ``prior_weight``."""
+    """A named list of models; prior model probabilities are the normalised ``prior_weight`` (RoBMA's
+    ``prior_weights``: relative weights, 1 each unless given, so models without one split the mass equally)."""
 
     name: str
     models: tuple[ModelSpec, ...] = field(default_factory=tuple)
 
     def prior_probabilities(self) -> list[float]:
         total = sum(m.prior_weight for m in self.models)
+        if not total > 0:
+            raise ModelError("the prior model weights of an ensemble sum to 0; give at least one a positive weight")
         return [m.prior_weight / total for m in self.models]
 
 
@@ -124,8 +133,11 @@ ENSEMBLES = {"metabma": metabma_ensemble, "psma": psma_ensemble}
 
 
 def model_from_mapping(spec: Mapping[str, object]) -> ModelSpec:
-    """A ModelSpec from a plan-style table: ``effect`` and ``heterogeneity`` (bools), ``bias`` (none, PET, PEESE,
-    selection), for selection ``sided`` and ``cutoffs`` (and optional ``alpha``), optional ``prior_weight``."""
+    """A ModelSpec from a plan-style table: ``effect`` and ``heterogeneity`` (bools, default true), ``bias`` (none,
+    PET, PEESE, selection; default none), for selection ``sided`` (one, two; default one) and ``cutoffs`` (default
+    [0.05]) and optional ``alpha``, optional ``prior_weight`` (default 1, relative; see :class:`Ensemble`).
+    The plan's ``[[bias.models]]`` tables and ``bayesmeta bias --models`` are validated key by key by
+    :func:`bayesmeta.plan.parse_bias_models` and then built here."""
     unknown = set(spec) - {"effect", "heterogeneity", "bias", "sided", "cutoffs", "alpha", "prior_weight"}
     if unknown:
         raise ModelError(f"unknown model key(s) {', '.join(sorted(unknown))} (valid: effect, heterogeneity, bias, "

@@ -31,8 +31,12 @@ class EnsembleName(str, Enum):
 def bias_command(
     data: DataArgument,
     measure: MeasureOption = None,
-    ensemble: Annotated[EnsembleName, typer.Option(help="psma: RoBMA-PSMA, 36 models; metabma: FE/RE x H0/H1")
-                        ] = EnsembleName.psma,
+    ensemble: Annotated[Optional[EnsembleName], typer.Option(
+        help="psma: RoBMA-PSMA, 36 models (the default); metabma: FE/RE x H0/H1")] = None,
+    models: Annotated[Optional[str], typer.Option(
+        "--models", help="a TOML file of [[models]] tables (keys effect, heterogeneity, bias, sided, cutoffs, "
+        "alpha, prior_weight, as the plan's [[bias.models]]): a user-defined ensemble instead of --ensemble")
+    ] = None,
     mu_prior: Annotated[Optional[str], typer.Option("--mu-prior", help='effect prior, e.g. "normal(0, 1)" or '
                                                     '"cauchy(0, 0.707)+" (default: RoBMA\'s, rescaled)')] = None,
     tau_prior: Annotated[Optional[str], typer.Option("--tau-prior", help='heterogeneity prior, e.g. '
@@ -54,6 +58,10 @@ def bias_command(
 
     if not 0 < level < 1:
         raise InputError(f"--level {level} is not in (0, 1)", column="--level", valid="a number in (0, 1)")
+    if models is not None and ensemble is not None:
+        raise InputError("--models and --ensemble exclude each other", column="--models",
+                         valid="either a named ensemble or a file of [[models]] tables")
+    chosen = _read_models(models) if models is not None else (ensemble or EnsembleName.psma).value
     table = read_table(data, measure_value(measure))
     try:
         priors = default_priors(table.measure, mu=mu_prior, tau=tau_prior)
@@ -75,11 +83,11 @@ def bias_command(
         if table.measure != "SMD":
             raise InputError(f"--fisher-z needs --measure SMD, got {table.measure}", column="--fisher-z")
         try:
-            result = fit_bias_robma(table.yi, table.sei, ensemble=ensemble.value, d_priors=priors)
+            result = fit_bias_robma(table.yi, table.sei, ensemble=chosen, d_priors=priors)
         except ModelError as exc:
             raise InputError(str(exc), column="--fisher-z") from None
     else:
-        result = fit_bias(table.yi, table.sei, measure=table.measure, ensemble=ensemble.value, priors=priors)
+        result = fit_bias(table.yi, table.sei, measure=table.measure, ensemble=chosen, priors=priors)
     out = result.to_dict(level)
     out["seed"] = seed  # the integration is deterministic; the seed is recorded for the command's record
     out["source"] = data
@@ -87,6 +95,14 @@ def bias_command(
         typer.echo(json_text(out))
         return
     _print(out, level)
+
+
+def _read_models(path: str):
+    """The user ensemble of a TOML file's [[models]] tables (:func:`bayesmeta.plan.load_bias_models`)."""
+    from bayesmeta.bias import Ensemble
+    from bayesmeta.plan import load_bias_models
+
+    return Ensemble("custom", load_bias_models(path))
 
 
 def _fmt_summary(s: dict | None, ratio: bool) -> str:

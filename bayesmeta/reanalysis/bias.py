@@ -51,13 +51,14 @@ def _reported(s: dict[str, float], measure: str) -> dict[str, float]:
 
 
 def bias_analysis(data: EffectData, plan: BiasPlan, level: float) -> dict[str, Any]:
-    """The ensemble ``plan.ensemble`` fitted to the outcome's effects (flipped where benefit is below the null):
-    :meth:`bayesmeta.bias.BiasResult.to_dict` on the analysis and reported scales of the outcome, with
-    ``flipped`` recording whether the signs were turned."""
+    """The ensemble ``plan.ensemble`` (``custom``: the plan's ``[[bias.models]]``, ``plan.models``) fitted to the
+    outcome's effects (flipped where benefit is below the null): :meth:`bayesmeta.bias.BiasResult.to_dict` on the
+    analysis and reported scales of the outcome, with ``flipped`` recording whether the signs were turned."""
     flipped = bool(data.benefit.below)
     yi = -np.asarray(data.yi, float) if flipped else np.asarray(data.yi, float)
     priors = informed_priors(plan.informed, data.measure) if plan.informed else None
-    fit = fit_bias(yi, data.sei, measure=data.measure, ensemble=bias_ensemble(plan.ensemble), priors=priors)
+    ensemble = Ensemble("custom", plan.models) if plan.ensemble == "custom" else bias_ensemble(plan.ensemble)
+    fit = fit_bias(yi, data.sei, measure=data.measure, ensemble=ensemble, priors=priors)
     out = fit.to_dict(level)
     out["ensemble"] = plan.ensemble
     out["flipped"] = flipped

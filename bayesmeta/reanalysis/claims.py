@@ -383,7 +383,10 @@ def _bias(c: ClaimPlan, a: Any) -> ClaimResult:
     if a.bias is None:
         why = a.skipped.get("publication bias and model averaging", "no publication-bias analysis")
         return _untestable(c, about, why, "P(no publication bias)")
-    inclusion = a.bias["inclusion"]["bias"]
+    inclusion = a.bias["inclusion"].get("bias")
+    if inclusion is None:  # metabma, or a custom ensemble without (or only with) bias models
+        return _untestable(c, about, f"the [bias] section's {a.bias['ensemble']} ensemble does not weigh models "
+                           "with against models without publication bias", "P(no publication bias)")
     return _result(c, about, "P(no publication bias)", 1.0 - inclusion["post_prob"], None,
                    others={"prior P(no publication bias)": 1.0 - inclusion["prior_prob"]},
                    facts={"bf_bias": inclusion["bf"], "k": a.k, "egger_p": egger_p, "ensemble": a.bias["ensemble"]})

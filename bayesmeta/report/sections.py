@@ -534,11 +534,19 @@ def _bf(x: Any) -> str:
     return "infinite" if x is None else f"{float(x):.3g}"
 
 
+def _ensemble_name(b: dict[str, Any]) -> str:
+    """'psma ensemble'; 'custom ensemble of 5 models' for the plan's [[bias.models]] (named in the model table)."""
+    if b["ensemble"] != "custom":
+        return f"{b['ensemble']} ensemble"
+    return f"custom ensemble of {len(b['models'])} models"
+
+
 def _bias(s: dict[str, Any]) -> list[Any]:
     level = f"{100 * s['level']:g}%"
     blocks: list[Any] = [Paragraph(
         "Bayesian model averaging over effect (absent/present), heterogeneity (absent/present) and publication "
-        "bias (none, PET, PEESE and, in the psma ensemble, step-function selection models), with marginal "
+        "bias (none, PET, PEESE and, in the psma ensemble, step-function selection models; a custom ensemble "
+        "has the models the plan's [[bias.models]] tables list, named below), with marginal "
         "likelihoods by deterministic integration and RoBMA's default priors (Bartos et al. 2022). An inclusion "
         "Bayes factor is the change from prior to posterior odds of the models with a component; the averaged "
         "effect mixes every model's posterior, the unadjusted one only those without bias. Where benefit lies "
@@ -558,7 +566,7 @@ def _bias(s: dict[str, Any]) -> list[Any]:
         inc = b["inclusion"]
         words = "; ".join(f"{c} {_bf(i['bf'])} (posterior probability {prob(i['post_prob'])})"
                           for c, i in inc.items())
-        text = (f"{o['label']} ({b['ensemble']} ensemble, k = {b['k']}): model-averaged {m} "
+        text = (f"{o['label']} ({_ensemble_name(b)}, k = {b['k']}): model-averaged {m} "
                 f"{interval(mu['median'], mu['ci_lower'], mu['ci_upper'])} ({level} credible interval, "
                 f"P(no effect) = {prob(b['mu_atom_at_0'])})")
         if unadj is not None:
@@ -574,7 +582,7 @@ def _bias(s: dict[str, Any]) -> list[Any]:
                                     ("post", "Posterior prob", prob), ("lml", "log ML", num),
                                     ("err", "± error", lambda x: "-" if x is None else f"{float(x):.1g}"),
                                     ("mu", f"{m} given the model", _text)],
-                             f"{o['label']}: models of the {b['ensemble']} ensemble"))
+                             f"{o['label']}: models of the {_ensemble_name(b)}"))
         est, cond = b.get("estimates") or {}, b.get("estimates_conditional") or {}
         if est:
             rows = [{"parameter": k, "averaged": interval(e["median"], e["ci_lower"], e["ci_upper"], 3),
