@@ -585,8 +585,8 @@ def _load_monitoring(r: _Reader, t: dict[str, Any], outcomes: list[OutcomePlan])
 
 def _tsa_futility_rule(r: _Reader, spec: dict[str, Any], p: str, sides: int) -> dict[str, Any]:
     """``futility_rule`` ('auto', 'rtsa', 'rpact'), ``beta_adjustment`` and ``two_sided_power`` of a [tsa.X] table,
-    checked against its futility and sides (:func:`bayesmeta.tsa.groupseq.resolve_futility_rule`)."""
-    from bayesmeta.tsa.groupseq import FUTILITY_RULES, resolve_futility_rule
+    checked against its futility and sides (:func:`bayesmeta.tsa.groupseq.futility_rule_for`)."""
+    from bayesmeta.tsa.groupseq import FUTILITY_RULES, futility_rule_for
 
     rule = r.choice(spec, p, "futility_rule", ("auto",) + FUTILITY_RULES, default="auto")
     options = dict(futility_rule=None if rule == "auto" else rule,
@@ -594,12 +594,8 @@ def _tsa_futility_rule(r: _Reader, spec: dict[str, Any], p: str, sides: int) -> 
                    two_sided_power=r.get(spec, p, "two_sided_power", bool, default=False, valid="true or false"))
     futility = spec.get("futility", "non-binding")
     try:
-        if futility == "none":
-            if options["futility_rule"] is not None or not options["beta_adjustment"] or options["two_sided_power"]:
-                raise InputError("a futility rule, beta adjustment and two-sided power need futility boundaries")
-        else:
-            resolve_futility_rule(options["futility_rule"], sides, futility == "binding", options["beta_adjustment"],
-                                  options["two_sided_power"])
+        futility_rule_for(futility, options["futility_rule"], sides, options["beta_adjustment"],
+                          options["two_sided_power"])
     except InputError as error:
         raise r.fail(f"{p}.futility_rule", error.reason,
                      "'rpact' for binding two-sided futility; rpact's options with 'rpact' only") from None

@@ -19,14 +19,10 @@ from bayesmeta.errors import InputError
 from bayesmeta.plan import load_bias_models, load_plan
 from bayesmeta.reanalysis.bias import bias_analysis
 from bayesmeta.report.sections import Paragraph, _bias
+from tests.test_report_bias import BCG, small_plan
 
 ROOT = Path(__file__).resolve().parents[1]
-SYNTHETIC = ROOT / "tests" / "reference" / "reanalysis_synthetic"
 POWER_POSE = ROOT / "tests" / "reference" / "power_pose.csv"
-# dat.bcg (metafor): log RR and its standard error of the 13 BCG trials
-BCG = np.array([[-0.8893, 0.5706], [-1.5854, 0.4411], [-1.3481, 0.4158], [-1.4416, 0.1413], [-0.2175, 0.2267],
-                [-0.7861, 0.0841], [-1.6209, 0.2238], [0.0120, 0.0630], [-0.4694, 0.2367], [-1.3713, 0.2703],
-                [-0.3394, 0.1119], [0.4459, 0.7276], [-0.0173, 0.2668]])
 MAPPINGS = [
     {"effect": False, "heterogeneity": True},
     {"effect": True, "heterogeneity": True, "prior_weight": 2},
@@ -52,28 +48,6 @@ def _tables(prefix: str, mappings: list[dict]) -> str:
                    for m in mappings)
 
 
-def _plan(folder: Path, bias: str) -> Path:
-    """The synthetic plan's ORR outcome (benefit above the null: no sign flip) with the given [bias] section."""
-    files = {key: SYNTHETIC / f"{key}.{ext}" for key, ext in
-             (("studies", "csv"), ("outcomes", "csv"), ("published", "csv"), ("priors", "toml"))}
-    path = folder / "plan.toml"
-    path.write_text(f"""title = "Custom bias ensemble"
-[data]
-studies = "{files['studies']}"
-outcomes = "{files['outcomes']}"
-published = "{files['published']}"
-priors = "{files['priors']}"
-[priors]
-main = "weakly_informative"
-[outcomes.ORR]
-measure = "RR"
-benefit = "above"
-thresholds = [1.0]
-{bias}
-""")
-    return path
-
-
 def _spec_mapping(m) -> dict:
     out = {"effect": m.effect, "heterogeneity": m.heterogeneity, "bias": m.bias, "prior_weight": m.prior_weight}
     if m.weights is not None:
@@ -82,7 +56,7 @@ def _spec_mapping(m) -> dict:
 
 
 def test_a_custom_plan_ensemble_equals_fit_bias_with_the_same_mappings(tmp_path):
-    plan = load_plan(_plan(tmp_path, "[bias]\nmin_k = 3" + _tables("bias.models", MAPPINGS)))
+    plan = load_plan(small_plan(tmp_path, "[bias]\nmin_k = 3" + _tables("bias.models", MAPPINGS)))
     assert plan.bias.ensemble == "custom" and len(plan.bias.models) == 5
     yi, sei = BCG[:, 0], BCG[:, 1]
     data = EffectData(study=tuple(f"s{i}" for i in range(len(yi))), yi=yi, sei=sei, measure="RR",
@@ -169,7 +143,7 @@ def test_a_model_of_prior_weight_zero_takes_no_mass():
 ])
 def test_bad_models_give_a_one_line_error_naming_the_key(tmp_path, tables, key, words):
     with pytest.raises(InputError) as err:
-        load_plan(_plan(tmp_path, f"[bias]\n{tables}"))
+        load_plan(small_plan(tmp_path, f"[bias]\n{tables}"))
     text = str(err.value)
     assert f"key '{key}'" in text and words in text and "\n" not in text
 

@@ -23,7 +23,7 @@ from scipy import stats
 from bayesmeta.effect_data import EffectArgs, EffectData, effect_args
 from bayesmeta.errors import InputError, ModelError
 from bayesmeta.scales import BINARY_MEASURES, is_ratio, reported_float
-from bayesmeta.tsa.groupseq import FUTILITY, Boundaries, Convention, boundaries, design, resolve_futility_rule
+from bayesmeta.tsa.groupseq import FUTILITY, Boundaries, Convention, boundaries, design, futility_rule_for
 from bayesmeta.tsa.size import (HETEROGENEITY, MAX_INFORMATION_SIZE, OUTCOMES, _check_diversity, _check_variances,
                                 fixed_information_size, minimum_trials, rtsa_rounded)
 from bayesmeta.tsa.size import heterogeneity as heterogeneity_statistics
@@ -375,14 +375,7 @@ def tsa(
         else str(futility)
     if futility_kind not in FUTILITY:
         raise InputError(f"unknown futility {futility!r}", column="futility", valid=", ".join(FUTILITY))
-    if futility_kind == "none":
-        if futility_rule is not None or not beta_adjustment or two_sided_power:
-            raise InputError("a futility rule, beta adjustment and two-sided power need futility boundaries",
-                             column="futility", valid="'non-binding' or 'binding'")
-        rule = None
-    else:
-        rule = resolve_futility_rule(futility_rule, sides, futility_kind == "binding", beta_adjustment,
-                                     two_sided_power)
+    rule = futility_rule_for(futility_kind, futility_rule, sides, beta_adjustment, two_sided_power)
     rpact_options = dict(futility_rule=rule, beta_adjustment=beta_adjustment)
     if measure in BINARY_MEASURES and p_control is None:
         counts = None if args.data is None else args.data.counts

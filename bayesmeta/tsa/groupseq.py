@@ -526,6 +526,18 @@ def resolve_futility_rule(rule: str | None, sides: int, binding: bool, beta_adju
     return rule
 
 
+def futility_rule_for(futility: str, rule: str | None, sides: int, beta_adjustment: bool = True,
+                      two_sided_power: bool = False) -> str | None:
+    """The beta-spending rule of a design with ``futility`` ('none', 'non-binding', 'binding'): None without
+    futility boundaries (where a rule or rpact's options are refused), else :func:`resolve_futility_rule`."""
+    if futility == "none":
+        if rule is not None or not beta_adjustment or two_sided_power:
+            raise InputError("a futility rule, beta adjustment and two-sided power need futility boundaries",
+                             column="futility", valid="'non-binding' or 'binding'")
+        return None
+    return resolve_futility_rule(rule, sides, futility == "binding", beta_adjustment, two_sided_power)
+
+
 def _log_spent(spent: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore"):
         return np.log(np.asarray(spent, dtype=float))
@@ -646,13 +658,7 @@ def design(
     beta = _check_probability(beta, "beta")
     if futility not in FUTILITY:
         raise InputError(f"unknown futility {futility!r}", column="futility", valid=", ".join(FUTILITY))
-    if futility == "none":
-        if futility_rule is not None or not beta_adjustment or two_sided_power:
-            raise InputError("a futility rule, beta adjustment and two-sided power need futility boundaries",
-                             column="futility", valid="'non-binding' or 'binding'")
-        rule = None
-    else:
-        rule = resolve_futility_rule(futility_rule, sides, futility == "binding", beta_adjustment, two_sided_power)
+    rule = futility_rule_for(futility, futility_rule, sides, beta_adjustment, two_sided_power)
     base = boundaries(t, alpha=alpha, spending=spending, convention=convention, sides=sides)
     fixed_drift = float(stats.norm.isf(alpha / sides) + stats.norm.isf(beta))
     if rule == "rpact":
