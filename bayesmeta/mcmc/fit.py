@@ -11,7 +11,7 @@ from bayesmeta.effect_data import EffectData, effect_args
 from bayesmeta.errors import ModelError
 from bayesmeta.exact.checks import check_proper
 from bayesmeta.mcmc.inputs import design_columns, effects_and_errors
-from bayesmeta.mcmc.models import ParamSpec, Structure, pad, padded_size
+from bayesmeta.mcmc.models import ParamSpec, Structure, coefficient_data, coefficient_slots, pad, padded_size
 from bayesmeta.mcmc.prior_forms import prior_form
 from bayesmeta.mcmc.run import (
     FitRecord,
@@ -111,19 +111,25 @@ def fit_nuts(
     priors = {"mu": mu, "tau": tau, **{f"beta{j}": b for j, b in enumerate(betas)}}
     forms = {name: prior_form(prior) for name, prior in priors.items()}
     k_pad = padded_size(k, pad_to)
+    beta_forms = [forms[f"beta{j}"] for j in range(p)]
+    # normal coefficient priors go into the slots that every normal model compiles; others are compiled as written
+    slotted = all(form.prior.family == "normal" for form in beta_forms)
     structure = Structure(
         likelihood="normal",
         k_pad=k_pad,
         mu=ParamSpec.from_form(forms["mu"], sei_arr),
         tau=ParamSpec.from_form(forms["tau"], sei_arr),
-        beta=tuple(ParamSpec.from_form(forms[f"beta{j}"], sei_arr) for j in range(p)),
+        beta=() if slotted else tuple(ParamSpec.from_form(form, sei_arr) for form in beta_forms),
+        beta_slots=coefficient_slots(p) if slotted else 0,
     )
     data = {
         "y": pad(y_arr, k_pad, 0.0),
         "sei": pad(sei_arr, k_pad, 1.0),
         "mask": pad(np.ones(k), k_pad, 0.0),
     }
-    if p:
+    if slotted:
+        data.update(coefficient_data(beta_forms, X_arr, k_pad, structure.beta_slots))
+    elif p:
         data["X"] = pad(X_arr, k_pad, 0.0)
     data.update(prior_scaling_data(structure, forms))
     raw, record = sample(structure, data, settings)
@@ -131,7 +137,7 @@ def fit_nuts(
     post = {"mu": draws_of(raw, "mu"), "tau": draws_of(raw, "tau")}
     mean = post["mu"][..., None]
     if p:
-        post["beta"] = draws_of(raw, "beta").reshape(post["mu"].shape + (p,))
+        post["beta"] = draws_of(raw, "beta")[..., :p].reshape(post["mu"].shape + (p,))
         mean = mean + post["beta"] @ X_arr.T
     post["theta"] = mean + post["tau"][..., None] * draws_of(raw, "z")[..., :k]
     post["predictive"] = predictive_draws(post["mu"], post["tau"], seed)

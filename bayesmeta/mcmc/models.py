@@ -9,6 +9,10 @@ padded study's latent ``z`` is a free standard normal that touches nothing else.
 Normal-normal hierarchical model and meta-regression (Roever 2020, J Stat Softw 93(6)), non-centred
 (Papaspiliopoulos, Roberts & Skold 2007):
     y_i ~ N(theta_i, sei_i^2),  theta_i = mu + x_i' beta + tau * z_i,  z_i ~ N(0, 1).
+Coefficients with normal priors sit in slots, as studies do: beta = beta_loc + beta_scale * b, b ~ N(0, I), with
+the design X, beta_loc and beta_scale as data, so the intercept-only model and meta-regressions of up to
+:data:`BETA_BLOCK` such coefficients share one compiled model; an unused slot has a zero column in X, so its b is
+a free standard normal that touches nothing else.
 
 Binomial-normal model on arm counts (Smith, Spiegelhalter & Thomas 1995, Stat Med 14:2685; Stijnen, Hamza &
 Ozdemir 2010, Stat Med 29:3046), with exchangeable study baselines and the +-1/2 coding of the treatment
@@ -34,6 +38,16 @@ PAD_BLOCK = 8
 MIN_SLOTS = 32
 """Study slots compiled at least: every meta-analysis of up to 32 studies (most of them) shares one compiled model
 per prior structure, so a machine compiles it once; the empty slots cost a few per cent of sampling time."""
+
+
+BETA_BLOCK = 4
+"""Coefficient slots compiled into every normal model whose coefficients (if any) have normal priors: at least
+4, in blocks of 4."""
+
+
+def coefficient_slots(p: int) -> int:
+    """Number of coefficient slots compiled for ``p`` coefficients with normal priors (:data:`BETA_BLOCK`)."""
+    return BETA_BLOCK * max(1, int(np.ceil(p / BETA_BLOCK)))
 
 
 def padded_size(k: int, pad_to: int | None = None) -> int:
@@ -69,7 +83,11 @@ class ParamSpec:
 
 @dataclass(frozen=True)
 class Structure:
-    """What fixes a compiled model: the cache key."""
+    """What fixes a compiled model: the cache key.
+
+    ``beta`` holds coefficients whose priors are compiled one by one; ``beta_slots`` the number of coefficient slots
+    with normal priors whose locations and scales are data (by default :func:`coefficient_slots` of none for a
+    normal model without ``beta``, 0 otherwise)."""
 
     likelihood: str
     k_pad: int
@@ -78,15 +96,19 @@ class Structure:
     beta: tuple[ParamSpec, ...] = ()
     baseline_mean: ParamSpec | None = None
     baseline_sd: ParamSpec | None = None
+    beta_slots: int | None = None
 
-    @property
-    def p(self) -> int:
-        return len(self.beta)
+    def __post_init__(self) -> None:
+        if self.beta_slots is None:
+            slots = coefficient_slots(0) if self.likelihood == "normal" and not self.beta else 0
+            object.__setattr__(self, "beta_slots", slots)
+        if self.beta and self.beta_slots:
+            raise ValueError("coefficients are either compiled one by one (beta) or in slots (beta_slots)")
 
     @property
     def var_names(self) -> list[str]:
         names = ["mu", "tau", "z"]
-        if self.beta:
+        if self.beta or self.beta_slots:
             names.append("beta")
         if self.likelihood == "binomial":
             names += ["baseline_mean", "baseline_sd", "a"]
@@ -154,7 +176,7 @@ def _location_scale(
 
 def build_normal_model(structure: Structure) -> pm.Model:
     """The (masked, padded) normal-normal model or meta-regression for ``structure``."""
-    k, p = structure.k_pad, structure.p
+    k, p, slots = structure.k_pad, len(structure.beta), structure.beta_slots
     with pm.Model(check_bounds=False) as model:
         y = pm.Data("y", np.zeros(k))
         sei = pm.Data("sei", np.ones(k))
@@ -163,7 +185,13 @@ def build_normal_model(structure: Structure) -> pm.Model:
         tau = _location_scale("tau", structure.tau, loc=False)
         z = pm.Normal("z", 0.0, 1.0, shape=k)
         mean = mu
-        if p:
+        if slots:
+            X = pm.Data("X", np.zeros((k, slots)))
+            unit = pm.Normal("beta_std", 0.0, 1.0, shape=slots)
+            beta = pm.Deterministic(
+                "beta", pm.Data("beta_loc", np.zeros(slots)) + pm.Data("beta_scale", np.ones(slots)) * unit)
+            mean = mu + pt.sum(X * beta, axis=1)
+        elif p:
             X = pm.Data("X", np.zeros((k, p)))
             coefs = [
                 _parameter(f"beta{j}", spec) for j, spec in enumerate(structure.beta)
@@ -233,6 +261,20 @@ def prior_data(
     if loc:
         out[f"{name}_loc"] = np.asarray(form.loc, dtype=float)
     return out
+
+
+def coefficient_data(forms: list[PriorForm], X: np.ndarray | None, k_pad: int, slots: int) -> dict[str, np.ndarray]:
+    """The data of ``slots`` coefficient slots holding the coefficients of normal priors ``forms``: the design
+    ``X`` padded with zero rows to ``k_pad`` and zero columns to ``slots``, and each slot's prior location and scale
+    (0 and 1 where unused)."""
+    p = len(forms)
+    design = np.zeros((k_pad, slots))
+    if p:
+        design[: X.shape[0], :p] = X
+    loc, scale = np.zeros(slots), np.ones(slots)
+    loc[:p] = [form.loc for form in forms]
+    scale[:p] = [form.scale for form in forms]
+    return {"X": design, "beta_loc": loc, "beta_scale": scale}
 
 
 def pad(values: np.ndarray, k_pad: int, fill: float) -> np.ndarray:
