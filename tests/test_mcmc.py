@@ -148,7 +148,11 @@ def test_haic_os_matches_exact_engine(os_fit, os_effects):
     )
 
 
-def test_meta_regression_matches_exact_engine(os_effects):
+def test_meta_regression_matches_exact_engine_in_the_intercept_only_models_slots(os_fit, os_effects):
+    """Normal-prior coefficients sit in the coefficient slots of the compiled intercept-only model
+    (bayesmeta.mcmc.models.coefficient_slots): a meta-regression on one, or two with their own priors, compiles
+    nothing and matches the exact engine."""
+    compiles = CACHE.compiles
     X = (os_effects.year.to_numpy(dtype=float) - 2020.0)[:, None]
     args = dict(
         X=X, covariate_names=["year"], study=os_effects.study_id, **OS_PRIORS
@@ -161,6 +165,28 @@ def test_meta_regression_matches_exact_engine(os_effects):
     _assert_matches_exact(post, exact, ("mu", "tau", "beta[year]"))
     assert post.draws["beta"].shape == (4, 1000, 1)
     assert post.extras["idata"].posterior["beta"].dims == ("chain", "draw", "covariate")
+
+    two = dict(X=np.column_stack([X[:, 0], (os_effects.design == "RCT").astype(float)]),
+               covariate_names=["year", "rct"], beta_prior=["normal(0.2, 0.3)", "normal(-1, 2)"],
+               study=os_effects.study_id, **OS_PRIORS)
+    post2 = fit_nuts(os_effects.yi, os_effects.sei, seed=SEED, **two)
+    _assert_matches_exact(post2, fit_exact(os_effects.yi, os_effects.sei, **two),
+                          ("mu", "tau", "beta[year]", "beta[rct]"))
+    assert CACHE.compiles == compiles
+    assert post.diagnostics["settings"]["cache_hit"] and post2.diagnostics["settings"]["cache_hit"]
+
+
+def test_coefficient_slots_hold_the_design_and_each_coefficients_prior():
+    from bayesmeta.mcmc.models import coefficient_data, coefficient_slots
+
+    assert [coefficient_slots(p) for p in (0, 1, 4, 5, 9)] == [4, 4, 4, 8, 12]
+    forms = [prior_form(parse_prior("normal(0.5, 2)")), prior_form(parse_prior("normal(-1, 0.1)"))]
+    X = np.arange(6.0).reshape(3, 2)
+    data = coefficient_data(forms, X, 5, 4)
+    np.testing.assert_array_equal(data["X"][:3, :2], X)
+    assert not data["X"][3:].any() and not data["X"][:, 2:].any()
+    np.testing.assert_array_equal(data["beta_loc"], [0.5, -1, 0, 0])
+    np.testing.assert_array_equal(data["beta_scale"], [2, 0.1, 1, 1])
 
 
 @pytest.mark.parametrize("tau_prior", ["halfcauchy(0.5)", "lomax(2, 0.5)", "invgamma(2, 0.5)", "rhodes_smd"])
