@@ -5,7 +5,9 @@ Models without selection: given the nodes (tau, g), (mu, b) is Gaussian, and a t
 makes the density of a Gaussian target x (mu, or theta_new with Var = V_mu + tau^2 and Cov(theta_new, c) =
 Cov(mu, c)) equal to N(x; m_x, v_x) P(c in [l, u] | x) / P(c in [l, u]) (Azzalini 1985's skew-normal form).
 Selection models: the log density of mu at the rule's mu nodes, interpolated by a polynomial through the
-Gauss-Legendre nodes, and, for the new study, convolved with N(0, tau_j^2) at each tau node (by FFT)."""
+Gauss-Legendre nodes, and, for the new study, convolved with N(0, tau_j^2) at each tau node (by FFT). Selection
+models fitted by sequential Monte Carlo: a Gaussian kernel density of the particles' mu with Silverman's bandwidth h
+(Silverman 1986, eq. 3.31), and for the new study the mixture of N(mu_i, tau_i^2 + h^2) over the particles."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from bayesmeta.bias.quadrature import logsumexp
 from bayesmeta.bias.gaussian import GaussianFit, log_interval_prob
 from bayesmeta.bias.marginals import GridMarginal
 from bayesmeta.bias.selection import SelectionFit
+from bayesmeta.bias.smc import SmcFit
 
 _TINY = 1e-300
 
@@ -138,7 +141,30 @@ def _convolve_normals(dens: np.ndarray, tau: np.ndarray, h: float) -> np.ndarray
     return np.fft.irfft(spec.sum(0), n=size)[:n]
 
 
-def selection_posteriors(fit: SelectionFit, x: np.ndarray) -> tuple[GridMarginal, GridMarginal]:
+def silverman_bandwidth(v: np.ndarray) -> float:
+    """0.9 min(sd, IQR / 1.34) n^(-1/5) (Silverman 1986, eq. 3.31)."""
+    q75, q25 = np.percentile(v, [75, 25])
+    spread = min(float(np.std(v)), float(q75 - q25) / 1.34) or float(np.std(v)) or 1e-6
+    return 0.9 * spread * v.size ** -0.2
+
+
+def particle_posteriors(fit: SmcFit, x: np.ndarray) -> tuple[GridMarginal, GridMarginal]:
+    """mu and the new-study effect from an SMC fit's equally weighted particles (module docstring)."""
+    n = fit.tau.size
+    lw = np.full((n, 1), -np.log(n))
+    tau2 = (fit.tau**2)[:, None]
+    if "mu" not in fit.axes:
+        if "log_tau" not in fit.axes:
+            return GridMarginal(x, np.zeros_like(x), 1.0), GridMarginal(x, np.zeros_like(x), 1.0)
+        return GridMarginal(x, np.zeros_like(x), 1.0), GridMarginal(x, _mixture(x, lw, np.zeros_like(tau2), tau2))
+    h2 = max(silverman_bandwidth(fit.mu), 2.0 * (x[1] - x[0])) ** 2
+    m = fit.mu[:, None]
+    return GridMarginal(x, _mixture(x, lw, m, np.full_like(m, h2))), GridMarginal(x, _mixture(x, lw, m, tau2 + h2))
+
+
+def selection_posteriors(fit: SelectionFit | SmcFit, x: np.ndarray) -> tuple[GridMarginal, GridMarginal]:
+    if isinstance(fit, SmcFit):
+        return particle_posteriors(fit, x)
     integ = fit.integral
     axes = fit.axes
     lm = integ.log_mass
