@@ -61,22 +61,23 @@ def test_the_particles_density_is_the_selection_modules_and_the_prior_draws_foll
     assert stats.kstest(x1, stats.beta(2.0, 4.0).cdf).pvalue < 1e-6  # the check can fail
 
 
-@pytest.mark.parametrize("name, spec", [
-    ("bem2011", ModelSpec(True, True, "selection", WeightFunction("one", (0.025, 0.05, 0.5)))),  # 5 dimensions
-    ("power_pose", ModelSpec(True, True, "selection", WeightFunction("two", (0.05, 0.1)))),
-    ("poulsen2006", ModelSpec(False, False, "selection", WeightFunction("one", (0.05, 0.5), (2.0, 1.0, 3.0)))),
+@pytest.mark.parametrize("name, spec, mu_prior", [
+    ("bem2011", ModelSpec(True, True, "selection", WeightFunction("one", (0.025, 0.05, 0.5))), None),  # 5 dims
+    ("power_pose", ModelSpec(True, True, "selection", WeightFunction("two", (0.05, 0.1))), "cauchy(0, 0.707)+"),
+    ("poulsen2006", ModelSpec(False, False, "selection", WeightFunction("one", (0.05, 0.5), (2.0, 1.0, 3.0))), None),
 ])
-def test_smc_agrees_with_the_tensor_rule_within_three_of_its_standard_errors(name, spec):
+def test_smc_agrees_with_the_tensor_rule_within_three_of_its_standard_errors(name, spec, mu_prior):
     """The log marginal likelihood, and the posterior summaries the ensemble takes from a selection model: mu and
     the new study's effect (median and interval within 0.15 posterior sd), tau's mean (10%), each weight's mean
-    (0.03) and the funnel plot's curve (0.1 sd of mu): Monte Carlo tolerances for some 4000 correlated particles."""
+    (0.03) and the funnel plot's curve (0.1 sd of mu): Monte Carlo tolerances for some 4000 correlated particles.
+    The power-pose case has metaBMA's half-Cauchy effect prior (truncated t draws; mu's density reflected at 0)."""
     from bayesmeta.bias.curves import selection_curve
     from bayesmeta.bias.ensemble import grid_for
     from bayesmeta.bias.estimates import omega_component, tau_component
     from bayesmeta.bias.posteriors import selection_posteriors
 
     y, s = _data(name)
-    priors = default_priors("SMD")
+    priors = default_priors("SMD", mu=mu_prior)
     rule_fit = fit_selection(spec, priors, y, s)
     rule = rule_fit.integral
     smc = fit_selection_smc(spec, priors, y, s, seed=11)
@@ -89,6 +90,8 @@ def test_smc_agrees_with_the_tensor_rule_within_three_of_its_standard_errors(nam
         a, b = exact.summary(), approx.summary()
         for key in ("median", "ci_lower", "ci_upper"):
             assert abs(a[key] - b[key]) <= 0.15 * a["sd"], key
+    if mu_prior is not None:  # no density below the half-Cauchy's bound
+        assert not np.any(selection_posteriors(smc, grid)[0].density[grid < 0])
     assert tau_component(smc).mean == pytest.approx(tau_component(rule_fit).mean, rel=0.1)
     for j in range(1, spec.weights.intervals):
         assert abs(omega_component(smc, j).mean - omega_component(rule_fit, j).mean) <= 0.03
@@ -116,7 +119,7 @@ def _prior_importance(spec: ModelSpec, y: np.ndarray, s: np.ndarray, draws: int,
 
 def test_a_seven_dimensional_model_runs_through_the_cli_and_agrees_with_importance_sampling(tmp_path, capsys):
     """Bem (2011), k = 9: five one-sided cut-offs with mu and tau (7 dimensions, refused by the tensor rule before)
-    beside the no-bias models; the SMC log ML agrees with prior importance sampling (100,000 draws) within 3
+    beside the no-bias models; the SMC log ML agrees with prior importance sampling (50,000 draws) within 3
     combined standard errors; the posterior model probabilities are finite and sum to 1; the JSON and the printed
     table say which error is a Monte Carlo standard error."""
     from bayesmeta.cli import main
@@ -134,7 +137,7 @@ def test_a_seven_dimensional_model_runs_through_the_cli_and_agrees_with_importan
     assert sel["smc"]["particles"] * len(sel["smc"]["replicates"]) >= 4000 and not out["warnings"]
     y, s = _data("bem2011")
     ref, ref_se = _prior_importance(ModelSpec(True, True, "selection", WeightFunction(
-        "one", (0.01, 0.025, 0.05, 0.1, 0.5))), y, s, 100_000, 5)
+        "one", (0.01, 0.025, 0.05, 0.1, 0.5))), y, s, 50_000, 5)
     assert 0 < sel["log_ml_error"] < SE_GATE
     assert abs(sel["log_ml"] - ref) <= 3 * np.hypot(sel["log_ml_error"], ref_se)
     post = np.array([m["post_prob"] for m in out["models"]])
@@ -150,8 +153,8 @@ def test_the_same_seed_gives_the_same_numbers_and_another_seed_others():
     y, s = _data("poulsen2006")
     spec = ModelSpec(False, True, "selection", WeightFunction("one", (0.05,)))
     priors = default_priors("SMD")
-    a, b = (fit_selection_smc(spec, priors, y, s, seed=7, particles=200) for _ in range(2))
-    c = fit_selection_smc(spec, priors, y, s, seed=8, particles=200)
+    a, b = (fit_selection_smc(spec, priors, y, s, seed=7, particles=200, replicates=2) for _ in range(2))
+    c = fit_selection_smc(spec, priors, y, s, seed=8, particles=200, replicates=2)
     assert a.replicates == b.replicates and a.seed == b.seed and np.array_equal(a.tau, b.tau)
     assert a.replicates != c.replicates
 

@@ -307,6 +307,8 @@ class SmcFit:
     acceptance: float = 1.0
     warnings: list[str] = field(default_factory=list)
     error_kind: str = "monte carlo se"
+    mu_bounds: tuple[float, float] = (-math.inf, math.inf)
+    """The support of mu's prior (a kernel density of the particles is reflected at its finite ends)."""
 
     def as_dict(self) -> dict[str, object]:
         return {"seed": self.seed, "replicates": list(self.replicates), "particles": self.particles,
@@ -342,4 +344,4 @@ def fit_selection_smc(model: ModelSpec, priors: BiasPriors, yi: np.ndarray, sei:
                         f"distinct after the final moves (below {100 * DISTINCT_GATE:g}%): the sampler did not mix")
     return SmcFit(value, se, tuple(float(v_) for v_ in logs), target.axes, mu, tau, [expit(v[:, j]) for j in
                   range(v.shape[1])], s, particles, tuple(len(r.betas) for r in runs), distinct,
-                  min(r.acceptance for r in runs), warnings)
+                  min(r.acceptance for r in runs), warnings, mu_bounds=(priors.mu.lower, priors.mu.upper))
