@@ -169,7 +169,8 @@ def fit_selection(model: ModelSpec, priors: BiasPriors, yi: np.ndarray, sei: np.
         raise ModelError(f"the selection model {model.name} has {wf.intervals - 1} cut-offs, which with its "
                          f"{int(model.effect) + int(model.heterogeneity)} other parameter(s) makes a "
                          f"{d}-dimensional integral; the tensor rule here integrates at most "
-                         f"{MAX_DIMENSIONS} dimensions: give it at most {free} cut-offs")
+                         f"{MAX_DIMENSIONS} dimensions: give it at most {free} cut-offs, or estimate it by "
+                         "sequential Monte Carlo (bayesmeta.bias.smc.fit_selection_smc; fit_bias does so itself)")
     n = n or RULE_SIZES[d]
     n_w = n[1]
 
