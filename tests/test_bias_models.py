@@ -80,18 +80,3 @@ def test_grid_marginal_atom_is_a_jump_at_zero():
     for q in (0.05, 0.9):
         cont = q / 0.7 if q < below else (q - 0.3) / 0.7
         assert float(g.ppf(q)) == pytest.approx(stats.norm.ppf(cont, 0.5, 1.0), abs=1e-4)
-
-
-def test_a_selection_model_beyond_the_tensor_rule_is_refused_with_what_fits(tmp_path):
-    from bayesmeta.bias import fit_bias
-    from bayesmeta.cli import main
-
-    y, s = np.array([0.3, 0.1, 0.5, 0.2, 0.4]), np.array([0.1, 0.2, 0.15, 0.2, 0.1])
-    five = {"effect": True, "heterogeneity": True, "bias": "selection", "cutoffs": [0.01, 0.025, 0.05, 0.1, 0.5]}
-    with pytest.raises(ModelError, match="5 cut-offs.*7-dimensional.*at most 3 cut-offs"):
-        fit_bias(y, s, ensemble=[five])
-    fixed = {**five, "heterogeneity": False}  # without tau one more cut-off fits, still not five
-    with pytest.raises(ModelError, match="at most 4 cut-offs"):
-        fit_bias(y, s, ensemble=[fixed])
-    three = {**five, "cutoffs": [0.025, 0.05, 0.5]}
-    assert np.isfinite(fit_bias(y, s, ensemble=[three]).models[0].log_ml)

@@ -27,6 +27,7 @@ from bayesmeta.bias.gaussian import GaussianFit, log_interval_prob
 from bayesmeta.bias.models import WeightFunction
 from bayesmeta.bias.quadrature import logsumexp
 from bayesmeta.bias.selection import SelectionFit, omegas, z_thresholds
+from bayesmeta.bias.smc import SmcFit
 
 _LOG_SQRT_2PI = 0.5 * np.log(2 * np.pi)
 MASS_LEFT_OUT = 1e-4
@@ -106,7 +107,12 @@ def selected_mean(wf: WeightFunction, se: np.ndarray, mu: np.ndarray, tau: np.nd
 
 
 def selection_curve(fit: SelectionFit, wf: WeightFunction, se: np.ndarray) -> np.ndarray:
-    """Posterior mean of a study's expected estimate at each standard error in ``se`` under a selection model."""
+    """Posterior mean of a study's expected estimate at each standard error in ``se`` under a selection model
+    (an SMC fit: the mean over its equally weighted particles)."""
+    if isinstance(fit, SmcFit):
+        om = [np.asarray(o)[:, None] if np.ndim(o) else o for o in omegas(fit.x)]
+        values = selected_mean(wf, np.asarray(se, dtype=float)[None, :], fit.mu[:, None], fit.tau[:, None], om)
+        return values.mean(0)
     integ = fit.integral
     lm = np.asarray(integ.log_mass, dtype=float)
     d = lm.ndim

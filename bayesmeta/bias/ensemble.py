@@ -17,14 +17,20 @@ from bayesmeta.bias.marginals import GridMarginal, mix
 from bayesmeta.bias.models import Ensemble, ModelSpec, WeightFunction, get_ensemble
 from bayesmeta.bias.posteriors import gaussian_posteriors, selection_posteriors
 from bayesmeta.bias.priors import BiasPriors, default_priors
-from bayesmeta.bias.selection import fit_selection
+from bayesmeta.bias.selection import MAX_DIMENSIONS, fit_selection
+from bayesmeta.bias.smc import SmcFit, fit_selection_smc
 from bayesmeta.errors import InputError, ModelError
 from bayesmeta.scales import is_ratio, to_reported
 
 GRID_POINTS = 2001
 ERROR_GATE = 0.05
-"""A model whose log marginal likelihood error estimate exceeds this gets a note: its posterior probability is
-uncertain by a factor of about exp(error)."""
+"""A model whose log marginal likelihood error estimate (of a deterministic rule) exceeds this gets a note: its
+posterior probability is uncertain by a factor of about exp(error). Models estimated by sequential Monte Carlo have
+their own gate (:data:`bayesmeta.bias.smc.SE_GATE`), whose failures are warnings."""
+ERROR_KINDS = {"rule": "deterministic rule's error estimate (|I_n - I_2n/3|)",
+               "monte carlo se": "Monte Carlo standard error of sequential Monte Carlo (spread of independent runs)"}
+"""What a model's ``log_ml_error`` is: ``rule`` for the deterministic integrals, ``monte carlo se`` for the selection
+models with more dimensions than the tensor rule takes (:mod:`bayesmeta.bias.smc`)."""
 
 
 @dataclass(frozen=True)
@@ -44,8 +50,14 @@ class ModelResult:
     tau_sd: float = 0.0
     """Posterior sd of tau given the model."""
     fit: object = field(default=None, repr=False, compare=False)
-    """The fitted model (:class:`~bayesmeta.bias.gaussian.GaussianFit` or
-    :class:`~bayesmeta.bias.selection.SelectionFit`), for :mod:`bayesmeta.bias.curves`."""
+    """The fitted model (:class:`~bayesmeta.bias.gaussian.GaussianFit`,
+    :class:`~bayesmeta.bias.selection.SelectionFit` or :class:`~bayesmeta.bias.smc.SmcFit`), for
+    :mod:`bayesmeta.bias.curves`."""
+
+    @property
+    def log_ml_error_kind(self) -> str:
+        """A key of :data:`ERROR_KINDS`."""
+        return "monte carlo se" if isinstance(self.fit, SmcFit) else "rule"
 
     @property
     def name(self) -> str:
@@ -77,6 +89,10 @@ class BiasResult:
     mu_conditional: GridMarginal | None
     mu_unadjusted: GridMarginal | None
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """Failures of a Monte Carlo gate (:mod:`bayesmeta.bias.smc`): results to be read with caution."""
+    seed: int = 0
+    """The seed of the Monte Carlo estimates (recorded whether or not a model needed one)."""
     estimate_scale: dict[str, float] = field(default_factory=dict)
     """Factors carrying an estimate to the reported scale (e.g. tau and PEESE from Fisher's z to Cohen's d)."""
     _estimates: dict[float, tuple] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -127,10 +143,14 @@ class BiasResult:
             "models": [
                 {"model": m.name, "effect": m.spec.effect, "heterogeneity": m.spec.heterogeneity,
                  "bias": m.spec.bias_label, "prior_prob": m.prior_prob, "post_prob": m.post_prob,
-                 "log_ml": m.log_ml, "log_ml_error": m.log_ml_error,
+                 "log_ml": m.log_ml, "log_ml_error": m.log_ml_error, "log_ml_error_kind": m.log_ml_error_kind,
+                 "smc": m.fit.as_dict() if isinstance(m.fit, SmcFit) else None,
                  "mu": summ(m.mu) if m.spec.effect else None}
                 for m in self.models
             ],
+            "log_ml_error_kinds": {k: v for k, v in ERROR_KINDS.items()
+                                   if any(m.log_ml_error_kind == k for m in self.models)},
+            "seed": self.seed,
             "inclusion": {c: {"prior_prob": i.prior_prob, "post_prob": i.post_prob, "bf": i.bf}
                           for c, i in self.inclusion.items()},
             "mu": summ(self.mu),
@@ -144,6 +164,7 @@ class BiasResult:
             "estimates_conditional": {k: e.as_dict() for k, e in self.estimates(level)[1].items()},
             "max_log_ml_error": max(m.log_ml_error for m in self.models),
             "notes": list(self.notes),
+            "warnings": list(self.warnings),
         }
 
 
@@ -160,11 +181,23 @@ Thresholds = Callable[[WeightFunction], np.ndarray]
 :func:`bayesmeta.bias.selection.effect_thresholds`, the default, and :func:`bayesmeta.bias.robma.t_thresholds`)."""
 
 
+def selection_dimensions(spec: ModelSpec) -> int:
+    """The dimension of a selection model's integral: mu, log tau (those it has) and one weight per cut-off."""
+    assert spec.weights is not None
+    return int(spec.effect) + int(spec.heterogeneity) + len(spec.weights.cutoffs)
+
+
 def fit_model(spec: ModelSpec, priors: BiasPriors, yi: np.ndarray, sei: np.ndarray, grid: np.ndarray,
-              thresholds: Thresholds | None = None):
-    """(log ML, its error, mu posterior, predictive, posterior mean and sd of tau, the fit) of one model."""
+              thresholds: Thresholds | None = None, seed: int = 0):
+    """(log ML, its error, mu posterior, predictive, posterior mean and sd of tau, the fit) of one model; a selection
+    model with more dimensions than the tensor rule takes by sequential Monte Carlo seeded from ``seed``."""
     if spec.bias == "selection":
         crit = thresholds(spec.weights) if thresholds is not None and spec.weights is not None else None
+        if selection_dimensions(spec) > MAX_DIMENSIONS:
+            smc = fit_selection_smc(spec, priors, yi, sei, thresholds=crit, seed=seed)
+            mu, pred = selection_posteriors(smc, grid)
+            tau = (float(np.mean(smc.tau)), float(np.std(smc.tau))) if spec.heterogeneity else (0.0, 0.0)
+            return smc.log_value, smc.log_error, mu, pred, tau, smc
         fit = fit_selection(spec, priors, yi, sei, thresholds=crit)
         mu, pred = selection_posteriors(fit, grid)
         tau = _selection_tau_moments(fit) if spec.heterogeneity else (0.0, 0.0)
@@ -209,10 +242,11 @@ def inclusion(models: Sequence[ModelResult], has) -> Inclusion | None:
 
 def fit_bias(yi: Sequence[float], sei: Sequence[float], *, measure: str | None = None,
              ensemble: str | Ensemble | Sequence[ModelSpec | Mapping[str, object]] = "psma",
-             priors: BiasPriors | None = None, thresholds: Thresholds | None = None) -> BiasResult:
+             priors: BiasPriors | None = None, thresholds: Thresholds | None = None, seed: int = 0) -> BiasResult:
     """Fit an ensemble ("psma", "metabma" or user-defined models) to effects yi with standard errors sei on the
     analysis scale (log ratios for OR/RR/HR); priors default to RoBMA's, rescaled to the measure; ``thresholds``:
-    the selection models' cut-offs on the effect scale (default: normal-test p-values y / se)."""
+    the selection models' cut-offs on the effect scale (default: normal-test p-values y / se); ``seed``: of the
+    selection models estimated by sequential Monte Carlo (:func:`bayesmeta.bias.smc.model_seed`)."""
     y = np.asarray(yi, dtype=float)
     s = np.asarray(sei, dtype=float)
     if y.ndim != 1 or y.shape != s.shape or y.size < 2:
@@ -224,7 +258,7 @@ def fit_bias(yi: Sequence[float], sei: Sequence[float], *, measure: str | None =
         raise ModelError("the ensemble has no models")
     pri = priors or default_priors(measure)
     grid = grid_for(y, s)
-    fitted = [fit_model(spec, pri, y, s, grid, thresholds) for spec in ens.models]
+    fitted = [fit_model(spec, pri, y, s, grid, thresholds, seed) for spec in ens.models]
     prior = np.asarray(ens.prior_probabilities())
     log_ml = np.array([f[0] for f in fitted])
     with np.errstate(divide="ignore"):  # a model of prior weight 0 gets log prior -inf and posterior 0
@@ -251,5 +285,13 @@ def fit_bias(yi: Sequence[float], sei: Sequence[float], *, measure: str | None =
     notes = [pri.note] if pri.note else []
     notes += [f"model {m.name}: log marginal likelihood error estimate {m.log_ml_error:.2g} exceeds "
               f"{ERROR_GATE:g}; its posterior probability ({m.post_prob:.3g}) is uncertain by a factor of about "
-              f"{np.exp(m.log_ml_error):.3g}" for m in models if m.log_ml_error > ERROR_GATE]
-    return BiasResult(ens.name, measure, int(y.size), pri, models, incl, mu, pred, cond, unadj, notes)
+              f"{np.exp(m.log_ml_error):.3g}" for m in models
+              if m.log_ml_error > ERROR_GATE and m.log_ml_error_kind == "rule"]
+    smc = [m for m in models if isinstance(m.fit, SmcFit)]
+    if smc:
+        notes.append(f"{len(smc)} selection model(s) with more than {MAX_DIMENSIONS} dimensions "
+                     f"({', '.join(m.name for m in smc)}): log marginal likelihood by sequential Monte Carlo "
+                     f"(seed {seed}); their error is a Monte Carlo standard error")
+    warnings = [w for m in smc for w in m.fit.warnings]  # type: ignore[union-attr]
+    return BiasResult(ens.name, measure, int(y.size), pri, models, incl, mu, pred, cond, unadj, notes, warnings,
+                      int(seed))

@@ -39,6 +39,7 @@ from bayesmeta.bias.gaussian import GaussianFit, log_interval_prob
 from bayesmeta.bias.models import ModelSpec, WeightFunction
 from bayesmeta.bias.quadrature import _legendre, logsumexp
 from bayesmeta.bias.selection import SelectionFit
+from bayesmeta.bias.smc import SmcFit
 
 GRID_POINTS = 257
 CELL_POINTS = 65
@@ -195,8 +196,20 @@ def _marginal(mass: np.ndarray, keep: Sequence[int]) -> np.ndarray:
     return mass.sum(axis=other) if other else mass
 
 
+def sample_component(values: np.ndarray, lower: float, upper: float) -> Component:
+    """A posterior given by equally weighted draws (a selection model fitted by SMC): the empirical CDF."""
+    v = np.sort(np.asarray(values, dtype=float))
+
+    def cdf(c: np.ndarray) -> np.ndarray:
+        return np.searchsorted(v, np.asarray(c, dtype=float), side="right") / v.size
+
+    return Component(cdf, float(v.mean()), lower, upper)
+
+
 def tau_component(fit: object) -> Component:
-    """tau's posterior under a model with heterogeneity, from its rule's log tau axis."""
+    """tau's posterior under a model with heterogeneity, from its rule's log tau axis (an SMC fit: its particles)."""
+    if isinstance(fit, SmcFit):
+        return sample_component(fit.tau, 0.0, float(np.max(fit.tau)))
     if isinstance(fit, SelectionFit):
         axis = fit.axes.index("log_tau")
         mass = _normalised(fit.integral.log_mass)
@@ -219,8 +232,11 @@ def tau_component(fit: object) -> Component:
     return Component(cdf, float(np.sum(m * np.exp(u))), 0.0, float(np.exp(hi)))
 
 
-def omega_component(fit: SelectionFit, j: int) -> Component:
-    """omega_{j+1} = t_1^2 ... t_j^2 (j >= 1) under a selection model (module docstring)."""
+def omega_component(fit: SelectionFit | SmcFit, j: int) -> Component:
+    """omega_{j+1} = t_1^2 ... t_j^2 (j >= 1) under a selection model (module docstring; an SMC fit: the particles'
+    x_1 ... x_j)."""
+    if isinstance(fit, SmcFit):
+        return sample_component(np.prod(np.stack(fit.x[:j]), axis=0), 0.0, 1.0)
     axes = [fit.axes.index(f"x{i}") for i in range(1, j + 1)]
     m = _marginal(_normalised(fit.integral.log_mass), axes)  # axes (t_1, ..., t_j)
     t = [np.asarray(fit.integral.nodes[a], dtype=float) for a in axes]

@@ -5,7 +5,13 @@ Models without selection: given the nodes (tau, g), (mu, b) is Gaussian, and a t
 makes the density of a Gaussian target x (mu, or theta_new with Var = V_mu + tau^2 and Cov(theta_new, c) =
 Cov(mu, c)) equal to N(x; m_x, v_x) P(c in [l, u] | x) / P(c in [l, u]) (Azzalini 1985's skew-normal form).
 Selection models: the log density of mu at the rule's mu nodes, interpolated by a polynomial through the
-Gauss-Legendre nodes, and, for the new study, convolved with N(0, tau_j^2) at each tau node (by FFT)."""
+Gauss-Legendre nodes, and, for the new study, convolved with N(0, tau_j^2) at each tau node (by FFT). Under a
+truncated prior on mu the density jumps to 0 at the bound: the polynomial then goes through the nodes inside the
+support only, reaches the bound from the nearest of them (less than one node spacing away) and is 0 beyond it (a
+polynomial through the zeros oscillates across the whole axis). Selection
+models fitted by sequential Monte Carlo: a Gaussian kernel density of the particles' mu with Silverman's bandwidth h
+(Silverman 1986, eq. 3.31; reflected at a finite end of mu's prior support, his section 2.10), and for the new study
+the mixture of N(mu_i, tau_i^2 + h^2) over the particles."""
 
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ from bayesmeta.bias.quadrature import logsumexp
 from bayesmeta.bias.gaussian import GaussianFit, log_interval_prob
 from bayesmeta.bias.marginals import GridMarginal
 from bayesmeta.bias.selection import SelectionFit
+from bayesmeta.bias.smc import SmcFit
 
 _TINY = 1e-300
 
@@ -106,13 +113,15 @@ def _bary_weights(nodes: np.ndarray) -> np.ndarray:
     return 1.0 / np.prod(diff * (4.0 / span), axis=1)
 
 
-def _interp_log(nodes: np.ndarray, bw: np.ndarray, logd: np.ndarray, x: np.ndarray) -> np.ndarray:
+def _interp_log(nodes: np.ndarray, bw: np.ndarray, logd: np.ndarray, x: np.ndarray,
+                span: tuple[float, float] | None = None) -> np.ndarray:
     """exp of the polynomial through (nodes, logd) (barycentric form, weights ``bw``), zero outside the nodes'
-    span."""
+    span (or ``span``)."""
     top = float(np.max(logd))
     vals = np.clip(logd - top, -700.0, None)
     out = np.zeros_like(x)
-    inside = np.flatnonzero((x >= nodes.min()) & (x <= nodes.max()))
+    lo, hi = span if span is not None else (nodes.min(), nodes.max())
+    inside = np.flatnonzero((x >= lo) & (x <= hi))
     if inside.size == 0:
         return out
     xi = x[inside][:, None]
@@ -138,7 +147,37 @@ def _convolve_normals(dens: np.ndarray, tau: np.ndarray, h: float) -> np.ndarray
     return np.fft.irfft(spec.sum(0), n=size)[:n]
 
 
-def selection_posteriors(fit: SelectionFit, x: np.ndarray) -> tuple[GridMarginal, GridMarginal]:
+def silverman_bandwidth(v: np.ndarray) -> float:
+    """0.9 min(sd, IQR / 1.34) n^(-1/5) (Silverman 1986, eq. 3.31)."""
+    q75, q25 = np.percentile(v, [75, 25])
+    spread = min(float(np.std(v)), float(q75 - q25) / 1.34) or float(np.std(v)) or 1e-6
+    return 0.9 * spread * v.size ** -0.2
+
+
+def particle_posteriors(fit: SmcFit, x: np.ndarray) -> tuple[GridMarginal, GridMarginal]:
+    """mu and the new-study effect from an SMC fit's equally weighted particles (module docstring)."""
+    n = fit.tau.size
+    lw = np.full((n, 1), -np.log(n))
+    tau2 = (fit.tau**2)[:, None]
+    if "mu" not in fit.axes:
+        if "log_tau" not in fit.axes:
+            return GridMarginal(x, np.zeros_like(x), 1.0), GridMarginal(x, np.zeros_like(x), 1.0)
+        return GridMarginal(x, np.zeros_like(x), 1.0), GridMarginal(x, _mixture(x, lw, np.zeros_like(tau2), tau2))
+    h2 = max(silverman_bandwidth(fit.mu), 2.0 * (x[1] - x[0])) ** 2
+    m = fit.mu[:, None]
+    h2s = np.full_like(m, h2)
+    mu = _mixture(x, lw, m, h2s)
+    lower, upper = fit.mu_bounds
+    for bound in (lower, upper):
+        if np.isfinite(bound):  # the mass the kernels put beyond the bound, reflected back inside
+            mu = mu + _mixture(x, lw, 2.0 * bound - m, h2s)
+    mu = np.where((x >= lower) & (x <= upper), mu, 0.0)
+    return GridMarginal(x, mu), GridMarginal(x, _mixture(x, lw, m, tau2 + h2))
+
+
+def selection_posteriors(fit: SelectionFit | SmcFit, x: np.ndarray) -> tuple[GridMarginal, GridMarginal]:
+    if isinstance(fit, SmcFit):
+        return particle_posteriors(fit, x)
     integ = fit.integral
     axes = fit.axes
     lm = integ.log_mass
@@ -164,7 +203,21 @@ def selection_posteriors(fit: SelectionFit, x: np.ndarray) -> tuple[GridMarginal
     tau = np.exp(u) if het else np.zeros(1)
     cols = lm if het else lm[:, None]
     used = [j for j in range(tau.size) if np.max(cols[:, j]) >= -40]
-    dens = np.array([_interp_log(z_nodes, bw, cols[:, j] - lw, (x - m[j]) / sd[j]) / sd[j] for j in used])
+    lower, upper = fit.mu_bounds
+    dens = []
+    for j in used:
+        col = cols[:, j] - lw
+        z = (x - m[j]) / sd[j]
+        inner = np.isfinite(col)
+        if inner.all() or not (np.isfinite(lower) or np.isfinite(upper)):
+            dens.append(_interp_log(z_nodes, bw, col, z) / sd[j])
+            continue
+        # a truncated mu prior: the nodes inside its support, the polynomial carried to the bound (module docstring)
+        zn = z_nodes[inner]
+        span = (max((lower - m[j]) / sd[j], z_nodes.min()) if z_nodes[0] < zn[0] else zn[0],
+                min((upper - m[j]) / sd[j], z_nodes.max()) if z_nodes[-1] > zn[-1] else zn[-1])
+        dens.append(_interp_log(zn, _bary_weights(zn), col[inner], z, span) / sd[j])
+    dens = np.array(dens)
     mu = dens.sum(0)
     pred = _convolve_normals(dens, tau[used], h) if het else mu
     return GridMarginal(x, mu), GridMarginal(x, pred)

@@ -92,14 +92,15 @@ def _on_d(m: GridMarginal) -> GridMarginal:
 
 
 def fit_bias_robma(d: Sequence[float], se: Sequence[float], *, ensemble: str | Ensemble = "psma",
-                   d_priors: BiasPriors | None = None) -> BiasResult:
+                   d_priors: BiasPriors | None = None, seed: int = 0) -> BiasResult:
     """Cohen's d fitted as RoBMA does (module docstring): on Fisher's z with the priors (stated on d; default
     RoBMA's) moved to z and t-test selection cut-offs, the results carried back to d by the factor 2 (posteriors
     of mu and the new study, tau's moments and estimates), PET's coefficient unchanged (y = mu + b se holds on
     both scales with d = 2 z, se(d) = 2 se(z)) and PEESE's halved (mu + b se^2); log marginal likelihoods stay
-    those of the z data, as RoBMA's."""
+    those of the z data, as RoBMA's; ``seed`` as :func:`~bayesmeta.bias.ensemble.fit_bias`'s."""
     z, se_z, n = d_to_z(np.asarray(d, dtype=float), np.asarray(se, dtype=float))
-    fit = fit_bias(z, se_z, measure="SMD", ensemble=ensemble, priors=z_priors(d_priors), thresholds=t_thresholds(n))
+    fit = fit_bias(z, se_z, measure="SMD", ensemble=ensemble, priors=z_priors(d_priors), thresholds=t_thresholds(n),
+                   seed=seed)
     models = [replace(m, mu=_on_d(m.mu), predictive=_on_d(m.predictive), tau_mean=m.tau_mean / Z_PER_D,
                       tau_sd=m.tau_sd / Z_PER_D) for m in fit.models]
     return replace(fit, models=models, mu=_on_d(fit.mu), predictive=_on_d(fit.predictive),

@@ -143,6 +143,9 @@ class SelectionFit:
     integral: Integral
     axes: tuple[str, ...]
     natural: object = None  # coords -> (mu, tau, weights, log Jacobian + log prior) of the rule's coordinates
+    mu_bounds: tuple[float, float] = (-math.inf, math.inf)
+    """The support of mu's prior: the integrand is 0 beyond a finite end (see
+    :func:`bayesmeta.bias.posteriors.selection_posteriors`)."""
 
 
 RULE_SIZES = {1: (40, 40), 2: (40, 24), 3: (40, 20), 4: (24, 12), 5: (20, 9)}
@@ -166,7 +169,8 @@ def fit_selection(model: ModelSpec, priors: BiasPriors, yi: np.ndarray, sei: np.
         raise ModelError(f"the selection model {model.name} has {wf.intervals - 1} cut-offs, which with its "
                          f"{int(model.effect) + int(model.heterogeneity)} other parameter(s) makes a "
                          f"{d}-dimensional integral; the tensor rule here integrates at most "
-                         f"{MAX_DIMENSIONS} dimensions: give it at most {free} cut-offs")
+                         f"{MAX_DIMENSIONS} dimensions: give it at most {free} cut-offs, or estimate it by "
+                         "sequential Monte Carlo (bayesmeta.bias.smc.fit_selection_smc; fit_bias does so itself)")
     n = n or RULE_SIZES[d]
     n_w = n[1]
 
@@ -209,4 +213,4 @@ def fit_selection(model: ModelSpec, priors: BiasPriors, yi: np.ndarray, sei: np.
     # the trimmed box at drop 25 (slices below e^-25 of the mass left out): the rule's accuracy depends on the
     # box's width in units of the integrand's scale, and the one-cell pads of the scan cost up to 10x in error
     integral = integrate(logf, wide, sizes, scan=11 if len(axes) >= 4 else 21, drop=25.0, trim=True)
-    return SelectionFit(integral, axes, natural)
+    return SelectionFit(integral, axes, natural, (priors.mu.lower, priors.mu.upper))

@@ -1,5 +1,6 @@
 """`bayesmeta bias`: Bayesian model averaging over effect, heterogeneity and publication bias (the RoBMA-PSMA or
-metaBMA ensemble) with marginal likelihoods by deterministic integration."""
+metaBMA ensemble) with marginal likelihoods by deterministic integration (by sequential Monte Carlo, seeded by
+--seed, for selection models beyond the tensor rule)."""
 
 from __future__ import annotations
 
@@ -83,13 +84,13 @@ def bias_command(
         if table.measure != "SMD":
             raise InputError(f"--fisher-z needs --measure SMD, got {table.measure}", column="--fisher-z")
         try:
-            result = fit_bias_robma(table.yi, table.sei, ensemble=chosen, d_priors=priors)
+            result = fit_bias_robma(table.yi, table.sei, ensemble=chosen, d_priors=priors, seed=seed)
         except ModelError as exc:
             raise InputError(str(exc), column="--fisher-z") from None
     else:
-        result = fit_bias(table.yi, table.sei, measure=table.measure, ensemble=chosen, priors=priors)
+        result = fit_bias(table.yi, table.sei, measure=table.measure, ensemble=chosen, priors=priors,
+                          seed=seed)
     out = result.to_dict(level)
-    out["seed"] = seed  # the integration is deterministic; the seed is recorded for the command's record
     out["source"] = data
     if as_json:
         typer.echo(json_text(out))
@@ -103,6 +104,10 @@ def _read_models(path: str):
     from bayesmeta.plan import load_bias_models
 
     return Ensemble("custom", load_bias_models(path))
+
+
+_ERROR_KIND = {"rule": "rule", "monte carlo se": "MC SE"}
+"""The table's short names of :data:`bayesmeta.bias.ensemble.ERROR_KINDS`."""
 
 
 def _fmt_summary(s: dict | None, ratio: bool) -> str:
@@ -122,12 +127,14 @@ def _print(out: dict, level: float) -> None:
     ratio = out["measure"] is not None and is_ratio(out["measure"])
     pct = f"{100 * level:g}% CrI"
     table = Table(title=f"Models ({out['ensemble']} ensemble, k = {out['k']}, measure {out['measure']})")
-    for col in ("model", "prior prob", "post prob", "log ML", "± error", f"mu median [{pct}]"):
+    for col in ("model", "prior prob", "post prob", "log ML", "± error", "error kind", f"mu median [{pct}]"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for m in out["models"]:
         table.add_row(m["model"], f"{m['prior_prob']:.4f}", f"{m['post_prob']:.4f}", f"{m['log_ml']:.4f}",
-                      f"{m['log_ml_error']:.1e}", _fmt_summary(m["mu"], ratio))
+                      f"{m['log_ml_error']:.1e}", _ERROR_KIND[m["log_ml_error_kind"]], _fmt_summary(m["mu"], ratio))
     console.print(table)
+    console.print("(± error: " + "; ".join(f"{_ERROR_KIND[k]} = {v}" for k, v in out["log_ml_error_kinds"].items())
+                  + ")")
     for comp, i in out["inclusion"].items():
         console.print(f"inclusion BF for {comp}: {i['bf']:.4g} (prior {i['prior_prob']:.3f} -> posterior "
                       f"{i['post_prob']:.3f})")
@@ -158,3 +165,5 @@ def _print(out: dict, level: float) -> None:
     console.print(f"priors: {', '.join(f'{k} ~ {v}' for k, v in out['priors'].items())}")
     for note in out["notes"]:
         console.print(f"note: {note}")
+    for warning in out["warnings"]:
+        console.print(f"warning: {warning}")

@@ -50,15 +50,16 @@ def _reported(s: dict[str, float], measure: str) -> dict[str, float]:
     return {k: float(to_reported(s[k], measure)) if k != "sd" else s[k] for k in keys}
 
 
-def bias_analysis(data: EffectData, plan: BiasPlan, level: float) -> dict[str, Any]:
+def bias_analysis(data: EffectData, plan: BiasPlan, level: float, seed: int = 0) -> dict[str, Any]:
     """The ensemble ``plan.ensemble`` (``custom``: the plan's ``[[bias.models]]``, ``plan.models``) fitted to the
     outcome's effects (flipped where benefit is below the null): :meth:`bayesmeta.bias.BiasResult.to_dict` on the
-    analysis and reported scales of the outcome, with ``flipped`` recording whether the signs were turned."""
+    analysis and reported scales of the outcome, with ``flipped`` recording whether the signs were turned;
+    ``seed``: of the selection models estimated by sequential Monte Carlo."""
     flipped = bool(data.benefit.below)
     yi = -np.asarray(data.yi, float) if flipped else np.asarray(data.yi, float)
     priors = informed_priors(plan.informed, data.measure) if plan.informed else None
     ensemble = Ensemble("custom", plan.models) if plan.ensemble == "custom" else bias_ensemble(plan.ensemble)
-    fit = fit_bias(yi, data.sei, measure=data.measure, ensemble=ensemble, priors=priors)
+    fit = fit_bias(yi, data.sei, measure=data.measure, ensemble=ensemble, priors=priors, seed=seed)
     out = fit.to_dict(level)
     out["ensemble"] = plan.ensemble
     out["flipped"] = flipped

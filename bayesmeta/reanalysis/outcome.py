@@ -288,12 +288,13 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
         record_skip(a, "trial sequential analysis", "not requested in the plan's [tsa] tables")
 
     step(f"{o.name}: publication bias and model averaging")
-    _bias(plan, o, a, data)
+    _bias(plan, o, a, data, seeds)
     return a
 
 
-def _bias(plan: Plan, o: OutcomePlan, a: OutcomeAnalysis, data: EffectData) -> None:
-    """The plan's [bias] ensemble for this outcome when it is enabled, chosen and has min_k studies."""
+def _bias(plan: Plan, o: OutcomePlan, a: OutcomeAnalysis, data: EffectData, seeds: dict[str, int]) -> None:
+    """The plan's [bias] ensemble for this outcome when it is enabled, chosen and has min_k studies; the warnings
+    of its Monte Carlo gate (selection models beyond the tensor rule) join the outcome's warnings."""
     from bayesmeta.reanalysis.bias import bias_analysis
 
     what = "publication bias and model averaging"
@@ -303,7 +304,10 @@ def _bias(plan: Plan, o: OutcomePlan, a: OutcomeAnalysis, data: EffectData) -> N
     elif a.k < b.min_k:
         record_skip(a, what, f"fewer than bias.min_k = {b.min_k} studies (k = {a.k})")
     else:
-        a.bias = run_step(a, what, lambda: bias_analysis(data, b, plan.level))
+        seed = seeds[f"bias.{o.name}"] = derived_seed(plan.seed, "bias", o.name)
+        a.bias = run_step(a, what, lambda: bias_analysis(data, b, plan.level, seed))
+        if a.bias is not None:
+            a.warnings += [f"publication bias: {w}" for w in a.bias.get("warnings", [])]
 
 def _order_keys(plan: Plan, effects: pd.DataFrame) -> np.ndarray | None:
     """Publication years when the plan orders by year and the data have a year column; else file order."""

@@ -541,13 +541,23 @@ def _ensemble_name(b: dict[str, Any]) -> str:
     return f"custom ensemble of {len(b['models'])} models"
 
 
+def _ml_error(e: tuple[float | None, str]) -> str:
+    """A log marginal likelihood's error: the rule's estimate, or "(MC SE)" after a sequential Monte Carlo one."""
+    value, kind = e
+    if value is None:
+        return "-"
+    return f"{float(value):.1g}" + (" (MC SE)" if kind == "monte carlo se" else "")
+
+
 def _bias(s: dict[str, Any]) -> list[Any]:
     level = f"{100 * s['level']:g}%"
     blocks: list[Any] = [Paragraph(
         "Bayesian model averaging over effect (absent/present), heterogeneity (absent/present) and publication "
         "bias (none, PET, PEESE and, in the psma ensemble, step-function selection models; a custom ensemble "
         "has the models the plan's [[bias.models]] tables list, named below), with marginal "
-        "likelihoods by deterministic integration and RoBMA's default priors (Bartos et al. 2022). An inclusion "
+        "likelihoods by deterministic integration (by sequential Monte Carlo for a selection model with more "
+        "parameters than the deterministic rule takes; its error is then a Monte Carlo standard error, marked "
+        "MC SE) and RoBMA's default priors (Bartos et al. 2022). An inclusion "
         "Bayes factor is the change from prior to posterior odds of the models with a component; the averaged "
         "effect mixes every model's posterior, the unadjusted one only those without bias. Where benefit lies "
         "below the null the effects are fitted with their signs flipped, so bias means small studies that "
@@ -573,14 +583,14 @@ def _bias(s: dict[str, Any]) -> list[Any]:
             text += f" against {interval(unadj['median'], unadj['ci_lower'], unadj['ci_upper'])} unadjusted"
         blocks.append(Paragraph(text + f". Inclusion Bayes factors: {words}."))
         rows = [{"model": r["model"], "prior": r["prior_prob"], "post": r["post_prob"], "lml": r["log_ml"],
-                 "err": r["log_ml_error"],
+                 "err": (r["log_ml_error"], r.get("log_ml_error_kind", "rule")),
                  "mu": None if r["mu"] is None else interval(r["mu"]["reported"]["median"],
                                                              r["mu"]["reported"]["ci_lower"],
                                                              r["mu"]["reported"]["ci_upper"])}
                 for r in b["models"]]
         blocks.append(_table(rows, [("model", "Model", _text), ("prior", "Prior prob", prob),
                                     ("post", "Posterior prob", prob), ("lml", "log ML", num),
-                                    ("err", "± error", lambda x: "-" if x is None else f"{float(x):.1g}"),
+                                    ("err", "± error", _ml_error),
                                     ("mu", f"{m} given the model", _text)],
                              f"{o['label']}: models of the {_ensemble_name(b)}"))
         est, cond = b.get("estimates") or {}, b.get("estimates_conditional") or {}
