@@ -24,7 +24,7 @@ reanalysis: $(STAMP)
 	$(BIN)/bayesmeta reanalyze models/haic.toml --out reports/haic
 
 # The full report of every paper: the first case and the gallery (models/gallery/<case>.toml -> reports/<case>/).
-GALLERY := magnesium_mi parkinson_offtime glp1_mace
+GALLERY := magnesium_mi parkinson_offtime glp1_mace hackshaw_ets normand_stroke
 
 gallery: reanalysis
 	@for c in $(GALLERY); do $(BIN)/bayesmeta reanalyze models/gallery/$$c.toml --out reports/$$c || exit 1; done

@@ -64,3 +64,37 @@ parkinson <- data.frame(
   stringsAsFactors = FALSE)
 stopifnot(!anyDuplicated(parkinson$study_id))
 write_case(parkinson, "parkinson_offtime")
+
+# -- Passive smoking and lung cancer in never-smoking women: odds ratios with 95% CIs as printed -----------------
+# Hackshaw et al. 1997 (BMJ 315:980) list each study's OR and CI to two decimals; metadat stores them as numbers,
+# so they are written back with the two printed decimals (the CI checks read the rounding from the digits).
+hk <- metadat::dat.hackshaw1998
+two <- function(x) sprintf("%.2f", x)
+hackshaw <- data.frame(
+  study_id = make.unique(paste0(gsub("[^A-Za-z]", "", hk$author), hk$year)),
+  outcome = "lung_cancer",
+  measure = "OR",
+  estimate = two(hk$or), ci_lower = two(hk$or.lb), ci_upper = two(hk$or.ub),
+  year = hk$year,
+  design = hk$design,
+  country = hk$country,
+  cases = hk$cases,
+  source = "metadat 1.2-0 dat.hackshaw1998 (data of Hackshaw et al. 1997, BMJ 315:980, and Hackshaw 1998)",
+  location = paste0("dat.hackshaw1998 study ", hk$study),
+  stringsAsFactors = FALSE)
+stopifnot(!anyDuplicated(hackshaw$study_id))
+write_case(hackshaw, "hackshaw_ets")
+
+# -- Specialist stroke unit care vs routine care: length of hospital stay (days), means, SDs and sizes per arm ------
+nm <- metadat::dat.normand1999
+normand <- data.frame(
+  study_id = study_id(nm$source),
+  outcome = "length_of_stay",
+  measure = "MD",
+  mean_treatment = nm$m1i, sd_treatment = nm$sd1i, total_treatment = nm$n1i,
+  mean_control = nm$m2i, sd_control = nm$sd2i, total_control = nm$n2i,
+  source = "metadat 1.2-0 dat.normand1999 (data of Normand 1999, Stat Med 18:321, Table VIII)",
+  location = paste0("dat.normand1999 study ", nm$study),
+  stringsAsFactors = FALSE)
+stopifnot(!anyDuplicated(normand$study_id))
+write_case(normand, "normand_stroke")
