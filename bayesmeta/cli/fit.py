@@ -29,6 +29,7 @@ from bayesmeta.cli.options import (
     finite,
     json_text,
     measure_value,
+    note_prior_units,
     read_table,
 )
 from bayesmeta.errors import InputError
@@ -142,6 +143,7 @@ def fit_command(
     default_measure = "OR" if binomial else None  # the binomial-normal model is the odds ratio's
     table = read_table(data, measure_value(measure) or default_measure, benefit, likelihood,
                        quick=not (binomial or covariates))
+    note_prior_units(table, mu_prior, tau_prior)
     if binomial:
         from bayesmeta.mcmc import fit_binomial_nuts
 

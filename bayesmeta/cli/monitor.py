@@ -25,6 +25,7 @@ from bayesmeta.cli.options import (
     finite,
     json_text,
     measure_value,
+    note_prior_units,
     read_table,
 )
 from bayesmeta.errors import InputError
@@ -65,6 +66,7 @@ def monitor_command(
     table = read_table(data, measure_value(measure), benefit)
     if measure is None and table.measure == "GEN":
         table = read_table(data, "HR", benefit)
+    note_prior_units(table, mu_prior, tau_prior)
     covariates = table.covariates
     order = None
     if order_by in covariates.columns:

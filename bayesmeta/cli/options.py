@@ -139,6 +139,18 @@ class Checks(str, Enum):
     error = "error"
 
 
+def note_prior_units(table: Any, mu_prior: str, tau_prior: str) -> None:
+    """Say on stderr when an MD is fitted under a default prior, which is written for log ratios
+    (:func:`bayesmeta.prior_units.log_ratio_priors_note`)."""
+    if mu_prior != DEFAULT_MU_PRIOR and tau_prior != DEFAULT_TAU_PRIOR:
+        return
+    from bayesmeta.prior_units import log_ratio_priors_note
+
+    note = log_ratio_priors_note(table.measure, table.sei)
+    if note:
+        typer.echo(f"note: {note}", err=True)
+
+
 CHECKS = Checks.warn
 """The root option ``--checks`` of this run (set by the app's callback)."""
 TABLE_READ: str | None = None

@@ -21,6 +21,7 @@ from bayesmeta.cli.options import (
     TauPriorOption,
     json_text,
     measure_value,
+    note_prior_units,
     plain,
     read_table,
 )
@@ -44,6 +45,7 @@ def ppc_command(
     from bayesmeta.ppc import q_discrepancy_ppp, study_predictive_pvalues
 
     table = read_table(data, measure_value(measure))
+    note_prior_units(table, mu_prior, tau_prior)
     post = fit_exact(table, mu_prior=mu_prior, tau_prior=tau_prior, seed=seed)
     studies = study_predictive_pvalues(post, level=level)
     q = q_discrepancy_ppp(post, n_draws=draws, seed=seed)

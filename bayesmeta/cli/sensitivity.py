@@ -24,6 +24,7 @@ from bayesmeta.cli.options import (
     json_text,
     measure_value,
     plain,
+    note_prior_units,
     read_table,
 )
 
@@ -59,6 +60,7 @@ def sensitivity_command(
     from bayesmeta.scales import is_ratio, null_value
 
     table = read_table(data, measure_value(measure), benefit)
+    note_prior_units(table, mu_prior, tau_prior)
     mu, tau = parse_prior(mu_prior, "mu"), parse_prior(tau_prior, "tau")
     null = null_value(table.measure)
     if threshold:

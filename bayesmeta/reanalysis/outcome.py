@@ -12,6 +12,8 @@ import pandas as pd
 
 from bayesmeta.effect_data import COUNT_COLUMNS, EffectData
 from bayesmeta.plan import OutcomePlan, Plan
+from bayesmeta.prior_units import log_ratio_priors_note
+from bayesmeta.priors import DEFAULT_PRIOR_FILE
 from bayesmeta.reanalysis.metaregression import metaregression
 from bayesmeta.reanalysis.result import OutcomeAnalysis
 from bayesmeta.reanalysis.statements import (
@@ -169,6 +171,14 @@ def _mark_confounded(a: OutcomeAnalysis) -> None:
             a.warnings.append(f"meta-regression: {' and '.join(same)} split the {a.k} studies identically; their "
                               f"effects cannot be told apart")
 
+
+def prior_units_warnings(plan: Plan, measure: str, sei: np.ndarray) -> list[str]:
+    """The report's warning when an MD outcome is fitted under the packaged (log-ratio) prior sets, i.e. the
+    plan names no ``data.priors`` (:func:`bayesmeta.prior_units.log_ratio_priors_note`)."""
+    note = log_ratio_priors_note(measure, sei) if plan.priors_file == DEFAULT_PRIOR_FILE else None
+    return [f"priors: {note}"] if note else []
+
+
 def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.DataFrame,
                     prior_sets: dict[str, Any], k_published: int | None, seeds: dict[str, int],
                     step: Callable[[str], None], published_ris: float | None = None) -> OutcomeAnalysis:
@@ -196,6 +206,7 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
         a.warnings.append(f"{o.name}: no study has usable data; nothing was fitted")
         return a
     data = outcome_data(effects, o)
+    a.warnings += prior_units_warnings(plan, o.measure, data.sei)
     a.frequentist = frequentist_analysis(data, level, plan.pooling)
 
     step(f"{o.name}: exact posterior")
