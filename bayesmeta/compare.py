@@ -128,7 +128,7 @@ def compare_pooled(effects: pd.DataFrame, published: pd.DataFrame, pooling: str 
         rec["measure"] = measure
         if len(rows):
             y, v = rows["yi"].to_numpy(float), rows["vi"].to_numpy(float)
-            rule = paper_rule(y, v, pooling_for(model, pooling))
+            rule = paper_rule(y, v, pooling_for(model, pooling, "" if p is None else _method(p)))
             show = rows["measure"].iloc[0]
             rec.update(
                 rule_model=rule.method,
@@ -165,12 +165,21 @@ def _model(row: pd.Series) -> str:
     return str(value).strip().lower() if isinstance(value, str) and str(value).strip() else ""
 
 
-def pooling_for(model: str, pooling: str) -> str:
+def _method(row: pd.Series) -> str:
+    """The published row's tau^2 estimator (DL, REML, PM, ML) where the table has a ``method`` column, else ''."""
+    value = row.get("method", "")
+    return str(value).strip().upper() if isinstance(value, str) and str(value).strip() else ""
+
+
+def pooling_for(model: str, pooling: str, method: str = "") -> str:
     """How to recompute a published pooled row: 'FE' for a row the paper labels 'common'; for a 'random' row
-    the plan's pooling when it is a random-effects estimator, else DerSimonian-Laird; for an unlabelled row the
-    plan's pooling (:data:`bayesmeta.frequentist.paper_rule.POOLINGS`)."""
+    the estimator its ``method`` names (DL, REML, PM or ML), else the plan's pooling when it is a random-effects
+    estimator, else DerSimonian-Laird; for an unlabelled row the plan's pooling
+    (:data:`bayesmeta.frequentist.paper_rule.POOLINGS`)."""
     if model == "common":
         return "FE"
+    if method in ("DL", "REML", "PM", "ML"):
+        return method
     if model == "random":
         return pooling if pooling not in ("FE", "I2_rule") else "DL"
     return pooling

@@ -257,7 +257,9 @@ def _regimen_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis], published: p
         y, s, v = (sel[c].to_numpy(float) for c in ("yi", "sei", "vi"))
         model = getattr(r, "model", "")
         model = model.strip().lower() if isinstance(model, str) else ""
-        rule = paper_rule(y, v, pooling_for(model, plan.pooling), level=plan.level)
+        method = getattr(r, "method", "")
+        method = method.strip().upper() if isinstance(method, str) else ""
+        rule = paper_rule(y, v, pooling_for(model, plan.pooling, method), level=plan.level)
         try:
             post = fit_exact(y, s, mu_prior=main.mu, tau_prior=main.tau, study=sel["study_id"].astype(str).tolist(),
                              measure=o.measure, seed=None)
