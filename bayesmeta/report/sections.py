@@ -472,13 +472,26 @@ def _order_words(order: str) -> str:
     return "in publication order (year)" if order == "year" else "in the order of the outcomes file"
 
 
+def _futility_words(st: dict[str, Any]) -> str:
+    """The futility rule of the monitoring settings: only outcomes with an MCID have one (plan
+    ``outcomes.<name>.mcid``; :class:`bayesmeta.sequential.MonitoringRule` has none without it)."""
+    with_mcid = [name for name in st.get("outcomes") or [] if name in (st.get("futility_mcid") or {})]
+    rule = ("or for futility when the probability of a benefit beyond the MCID falls below "
+            f"{st['futility_probability']:g}")
+    if not with_mcid:
+        return "with no futility rule (no monitored outcome has an MCID)"
+    if len(with_mcid) < len(st.get("outcomes") or []):
+        return f"{rule} (outcomes with an MCID: {', '.join(with_mcid)}; the others have no futility rule)"
+    return rule
+
+
 def _monitoring(s: dict[str, Any]) -> list[Any]:
     st = s["monitoring_settings"]
     blocks: list[Any] = [Paragraph(
         f"Sequential posterior monitoring adds the studies {_order_words(st['order'])} and stops for benefit when "
-        f"P(benefit) > {st['benefit_probability']:g}, or for futility when the probability of a benefit beyond the "
-        f"MCID falls below {st['futility_probability']:g}. Trial sequential analysis (TSA) monitors the cumulative "
-        f"Z-statistic against O'Brien-Fleming-type boundaries up to the required information size (RIS).")]
+        f"P(benefit) > {st['benefit_probability']:g}, {_futility_words(st)}. Trial sequential analysis (TSA) "
+        f"monitors the cumulative Z-statistic against O'Brien-Fleming-type boundaries up to the required "
+        f"information size (RIS).")]
     rows = []
     for name, o in _fitted(s):
         mon = o["monitoring"]
