@@ -186,6 +186,10 @@ def tsa_command(
     if mcid is None:
         raise InputError("the anticipated effect is needed", column="--mcid",
                          valid="--mcid, e.g. 0.8 for RR, OR, HR or a difference for RD, MD")
+    if table.measure == "MD" and sd is None:
+        raise InputError("an MD information size needs the outcome's standard deviation", column="--sd",
+                         valid="--sd, the SD of the outcome in one arm, in the outcome's units (e.g. from the "
+                               "studies' sd_treatment and sd_control)")
     sizes = _participants(data, table)
     if sizes is None and table.measure in BINARY_MEASURES:
         raise InputError("a binary TSA needs the participants of each study", file=data,

@@ -216,7 +216,8 @@ def fixed_information_size(
     if measure == "MD":
         effect = float(effect)
         if sd is None or not (math.isfinite(float(sd)) and float(sd) > 0):
-            raise InputError(f"an MD information size needs the outcome's standard deviation (got {sd!r})",
+            got = "" if sd is None else f" (got {sd!r})"
+            raise InputError(f"an MD information size needs the outcome's standard deviation{got}",
                              column="sd", valid="a standard deviation > 0")
         if not (math.isfinite(effect) and effect != 0.0):
             raise InputError(f"minimal relevant difference {effect!r} is not usable", column="mcid",
