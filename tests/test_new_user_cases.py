@@ -125,3 +125,21 @@ def test_tsa_of_a_mean_difference_without_sd_names_the_option():
     status, _, err = _cli(["tsa", str(NORMAND), "--mcid", "-7"])
     assert status == 2
     assert "'--sd'" in err and "None" not in err and "Traceback" not in err
+
+
+def test_egger_asymmetry_on_the_harm_side_is_said_beside_the_bias_ensemble():
+    # Hackshaw 1997: benefit below 1, Egger intercept +0.90 (p = 0.023; metafor regtest(model = "lm"):
+    # t = 2.3824, p = 0.0228): the small studies lean towards harm, which PET/PEESE fitted on the benefit side
+    # cannot describe.
+    from bayesmeta.report.sections import _harm_side_asymmetry
+
+    def outcome(benefit, intercept, p):
+        return {"benefit": benefit, "frequentist": {"egger": {"intercept": intercept, "pval": p}}}
+
+    text = _harm_side_asymmetry(outcome("below", 0.9019, 0.0228))
+    assert text is not None and "harm side" in text and "+0.90" in text
+    assert _harm_side_asymmetry(outcome("above", -0.9, 0.01)) is not None
+    assert _harm_side_asymmetry(outcome("above", 0.9019, 0.0228)) is None  # benefit-side: the ensemble's own case
+    assert _harm_side_asymmetry(outcome("below", -0.9, 0.01)) is None
+    assert _harm_side_asymmetry(outcome("below", 0.9019, 0.30)) is None
+    assert _harm_side_asymmetry({"benefit": "below", "frequentist": {"egger": None}}) is None

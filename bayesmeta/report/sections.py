@@ -562,6 +562,25 @@ def _ml_error(e: tuple[float | None, str]) -> str:
     return f"{float(value):.1g}" + (" (MC SE)" if kind == "monte carlo se" else "")
 
 
+EGGER_ALPHA = 0.10
+"""Egger's test is read at the 10% level (Egger et al. 1997; Sterne et al. 2011)."""
+
+
+def _harm_side_asymmetry(o: dict[str, Any]) -> str | None:
+    """A sentence when Egger's test (p < 0.10) finds the small studies' effects larger on the harm side of the
+    null, which the ensemble's bias models (small studies exaggerating benefit) do not describe; else None. The
+    intercept is on the analysis scale: positive means small studies with larger effects."""
+    e = (o.get("frequentist") or {}).get("egger")
+    if not e or e.get("pval") is None or e["pval"] >= EGGER_ALPHA or not e.get("intercept"):
+        return None
+    towards_larger = e["intercept"] > 0
+    if towards_larger != (o.get("benefit") == "below"):
+        return None
+    return (f"Egger's test finds small studies with effects further on the harm side (intercept "
+            f"{e['intercept']:+.2f}, p = {pval(e['pval'])}); the bias models here describe small studies that "
+            f"exaggerate benefit, so the bias Bayes factor does not speak to this asymmetry.")
+
+
 def _bias(s: dict[str, Any]) -> list[Any]:
     level = f"{100 * s['level']:g}%"
     blocks: list[Any] = [Paragraph(
@@ -595,6 +614,9 @@ def _bias(s: dict[str, Any]) -> list[Any]:
         if unadj is not None:
             text += f" against {interval(unadj['median'], unadj['ci_lower'], unadj['ci_upper'])} unadjusted"
         blocks.append(Paragraph(text + f". Inclusion Bayes factors: {words}."))
+        harm = _harm_side_asymmetry(o)
+        if harm:
+            blocks.append(Paragraph(f"{o['label']}: {harm}", "note"))
         rows = [{"model": r["model"], "prior": r["prior_prob"], "post": r["post_prob"], "lml": r["log_ml"],
                  "err": (r["log_ml_error"], r.get("log_ml_error_kind", "rule")),
                  "mu": None if r["mu"] is None else interval(r["mu"]["reported"]["median"],
