@@ -23,10 +23,13 @@ CLAIM_KINDS = ("pooled", "subgroup", "contrast", "estimate", "surrogacy", "seque
 two subgroups; a published estimate without study-level data (e.g. a prognostic factor); the association of two
 outcomes' effects across trials; sequential sufficiency (trial sequential analysis); a publication-bias statement;
 anything else (not testable with the data here, with the plan's reason)."""
-CLAIM_ASSERTS = ("benefit", "important_benefit", "no_benefit")
+CLAIM_ASSERTS = ("benefit", "important_benefit", "no_benefit", "harm")
 """For pooled, subgroup and estimate claims: benefit (an effect on the benefit side of the null), important_benefit
-(an effect beyond the outcome's MCID) or no_benefit (no clinically important benefit: the effect not beyond the
-outcome's MCID)."""
+(an effect beyond the outcome's MCID), no_benefit (no clinically important benefit: the effect not beyond the
+outcome's MCID) or harm (an effect on the other side of the null: an exposure that raises a risk, a treatment that
+worsens the outcome)."""
+MCID_ASSERTS = ("important_benefit", "no_benefit")
+"""The assertions that need the outcome's MCID."""
 CLAIM_KEYS = ("id", "text", "where", "kind", "asserts", "outcome", "characteristic", "level", "reference",
               "exclude", "surrogate", "analysis", "variable", "benefit", "published", "reason")
 _NEEDS = {
@@ -236,7 +239,7 @@ def load_claims(r: Any, value: Any, outcomes: dict[str, Any], published: Path | 
             variable=r.get(spec, p, "variable", str, default=None), benefit=benefit,
             published=r.get(spec, p, "published", str, default="", valid="the number as printed"),
             reason=r.get(spec, p, "reason", str, default="", valid="why the data here cannot test it"))
-        if asserts != "benefit" and (outcome not in outcomes or outcomes[outcome].mcid is None):
+        if asserts in MCID_ASSERTS and (outcome not in outcomes or outcomes[outcome].mcid is None):
             raise r.fail(f"{p}.asserts", f"{asserts!r} needs plan outcome {outcome!r} to have an mcid",
                          f"add outcomes.{outcome}.mcid, or asserts = \"benefit\"")
         if kind in ("subgroup", "contrast"):
@@ -252,7 +255,7 @@ def load_claims(r: Any, value: Any, outcomes: dict[str, Any], published: Path | 
             if outcomes[outcome].mcid is None:
                 raise r.fail(f"{p}.outcome", f"a sequential claim needs outcome {outcome!r} to have an mcid",
                              f"add outcomes.{outcome}.mcid")
-        if kind in ("pooled", "sequential") and (kind == "sequential" or asserts != "benefit"):
+        if kind in ("pooled", "sequential") and (kind == "sequential" or asserts in MCID_ASSERTS):
             _mcid_among_thresholds(r, p, outcomes[outcome])
         out.append(claim)
     return tuple(out)

@@ -61,8 +61,8 @@ PLANTED = [
     ("unknown outcome", _claim('kind = "pooled"\noutcome = "OS"'), "claims[0] ('c1').outcome", ["AE", "PFS"]),
     ("key of another kind", _claim('kind = "pooled"\noutcome = "AE"\nsurrogate = "ORR"'),
      "claims[0] ('c1').surrogate", ["outcome", "asserts"]),
-    ("unknown asserts", _claim('kind = "pooled"\noutcome = "AE"\nasserts = "harm"'), "claims[0] ('c1').asserts",
-     ["benefit", "important_benefit", "no_benefit"]),
+    ("unknown asserts", _claim('kind = "pooled"\noutcome = "AE"\nasserts = "risk"'), "claims[0] ('c1').asserts",
+     ["benefit", "important_benefit", "no_benefit", "harm"]),
     ("no_benefit without an mcid", _claim('kind = "pooled"\noutcome = "PFS"\nasserts = "no_benefit"'),
      "claims[0] ('c1').asserts", ["outcomes.PFS.mcid"]),
     ("subgroup outcome not analysed", _claim('kind = "subgroup"\noutcome = "AE"\ncharacteristic = "age"'),
@@ -89,6 +89,13 @@ def test_plan_errors_name_the_claim_the_key_and_what_is_valid(folder, descriptio
     error = _load(folder, extra)
     assert f"key '{key}'" in str(error)
     assert all(v in (error.valid or "") for v in valid), error.valid
+
+
+def test_a_harm_claim_needs_no_mcid(folder):
+    path = folder / "harm.toml"
+    path.write_text((folder / "base.toml").read_text() + "\n" + _claim('kind = "pooled"\noutcome = "PFS"\n'
+                                                                      'asserts = "harm"'))
+    assert [c.asserts for c in load_plan(path).claims] == ["harm"]
 
 
 def test_a_plan_without_claims_has_none_and_the_synthetic_plan_has_three(folder):
@@ -162,6 +169,16 @@ def test_pooled_benefit_below_and_above_the_null():
     assert (r.event, r.verdict) == ("P(RR > 1)", Verdict.SUPPORTED) and r.probability == pytest.approx(0.99)
     important = C._pooled(_plan_claim(asserts="important_benefit"), up)
     assert important.event == "P(RR > 1.25)" and important.probability == pytest.approx(0.7)
+
+
+def test_harm_is_the_other_side_of_the_null():
+    grid = pd.DataFrame({"prob_below_1": [0.98, 0.85]})
+    harm = C._pooled(_plan_claim(asserts="harm"), _analysis("below", {"1.0": 0.98}, grid))
+    assert (harm.event, harm.verdict) == ("P(HR > 1)", Verdict.NOT_SUPPORTED)
+    assert (harm.probability, harm.probability_low, harm.probability_high) == pytest.approx((0.02, 0.02, 0.15))
+    up = _analysis("above", {"1.0": 0.97}, pd.DataFrame({"prob_above_1": [0.01, 0.02]}))
+    r = C._pooled(_plan_claim(asserts="harm"), up)
+    assert (r.event, r.verdict) == ("P(RR < 1)", Verdict.SUPPORTED) and r.probability == pytest.approx(0.97)
 
 
 def test_a_skipped_posterior_cannot_be_tested():
@@ -262,6 +279,9 @@ def test_might_not_benefit_of_one_published_subgroup_is_the_closed_form(tmp_path
     assert r.probability == pytest.approx(1 - stats.norm.cdf((math.log(0.8) - math.log(0.74)) / se), abs=1e-10)
     assert r.others["P(HR < 1)"] == pytest.approx(stats.norm.cdf(-math.log(0.74) / se), abs=1e-10)
     assert r.verdict is Verdict.NOT_SUPPORTED
+    harm = C._subgroup(_plan_claim(kind="subgroup", characteristic="PVTT", level="Vp0", asserts="harm"), s, o)
+    assert harm.event == "P(HR > 1)"
+    assert harm.probability == pytest.approx(stats.norm.sf(-math.log(0.74) / se), abs=1e-10)
 
 
 def test_the_sensitivity_path_equals_the_full_subgroup_analysis(tmp_path):

@@ -5,7 +5,7 @@ The claimed event and its probability p, per kind of claim:
 
 - pooled: benefit = P(effect beyond the null on the benefit side) (P(HR < 1)); important_benefit = P(effect
   beyond the outcome's MCID) (P(HR < MCID)); no_benefit = P(no clinically important benefit) = P(effect not beyond
-  the MCID) (P(HR >= MCID)); exact posterior of the main prior, range over the prior-sensitivity grid (every prior
+  the MCID) (P(HR >= MCID)); harm = P(effect beyond the null on the other side) = 1 - P(benefit) (P(HR > 1)); exact posterior of the main prior, range over the prior-sensitivity grid (every prior
   set and heterogeneity scale);
 - subgroup: the same events for one published subgroup's effect, partially pooled across the levels of its
   characteristic (:mod:`bayesmeta.reanalysis.subgroups`), range over the plan's prior sets; a claim about every
@@ -50,7 +50,7 @@ from scipy import stats
 
 from bayesmeta.benefit import Benefit
 from bayesmeta.plan import Plan
-from bayesmeta.plan_claims import ClaimPlan
+from bayesmeta.plan_claims import MCID_ASSERTS, ClaimPlan
 from bayesmeta.scales import is_ratio, null_value, to_analysis
 
 SUPPORTED_P = 0.95
@@ -157,9 +157,15 @@ def _event(measure: str, benefit: Benefit, t: float, beyond: bool = True) -> str
     return f"P({measure} {_sign(benefit, beyond)} {t:g})"
 
 
+def _harm_event(measure: str, benefit: Benefit, null: float) -> str:
+    return f"P({measure} {'>' if benefit.below else '<'} {null:g})"
+
+
 def _claimed_event(asserts: str, measure: str, benefit: Benefit, null: float, mcid: float | None) -> str:
     if asserts == "benefit":
         return _event(measure, benefit, null)
+    if asserts == "harm":
+        return _harm_event(measure, benefit, null)
     return _event(measure, benefit, mcid, beyond=asserts == "important_benefit")
 
 
@@ -197,6 +203,10 @@ def _pooled(c: ClaimPlan, a: Any, *, mcid_only: bool = False) -> ClaimResult:
     reported = a.bayes["reported"]["mu"]
     facts = {"median": reported["median"], "ci_lower": reported["ci_lower"], "ci_upper": reported["ci_upper"],
              "k": a.k}
+    if c.asserts == "harm" and not mcid_only:
+        values = _grid_beyond(grid, null, o.benefit)
+        return _result(c, about, _harm_event(o.measure, o.benefit, null), 1.0 - any_benefit,
+                       None if values is None else 1.0 - values, others=others, facts=facts)
     if c.asserts != "benefit" or mcid_only:
         values = _grid_beyond(grid, o.mcid, o.benefit)
         if c.asserts == "no_benefit":
@@ -211,6 +221,8 @@ def _level_probability(e: Any, asserts: str) -> float | None:
     """P(the claimed event) for one level from its P(benefit) and P(beyond the MCID)."""
     if asserts == "benefit":
         return e.prob_benefit
+    if asserts == "harm":
+        return None if e.prob_benefit is None else 1.0 - e.prob_benefit
     return None if e.prob_mcid is None else (e.prob_mcid if asserts == "important_benefit" else 1.0 - e.prob_mcid)
 
 
@@ -235,7 +247,7 @@ def _subgroup(c: ClaimPlan, s: Any, o: Any) -> ClaimResult:
         others = {f"{event}, unpooled": _level_probability(unpooled, c.asserts)}
         if c.asserts == "benefit" and main[key].prob_mcid is not None:
             others[_event(o.measure, o.benefit, o.mcid)] = main[key].prob_mcid
-        if c.asserts != "benefit":
+        if c.asserts in MCID_ASSERTS:
             others[_event(o.measure, o.benefit, null)] = main[key].prob_benefit
         facts = {"median": r["median"], "ci_lower": r["ci_lower"], "ci_upper": r["ci_upper"],
                  "pooled": e.pooled is not None, "published": e.published, "k": e.k}
@@ -312,14 +324,14 @@ def _estimate(c: ClaimPlan, published: pd.DataFrame, prior_sets: dict[str, Any],
         return _untestable(c, about, "the published interval has no width: no standard error can be derived")
     null = null_value(measure)
     mcid = plan.outcome(c.outcome).mcid if c.outcome in {o.name for o in plan.outcomes} else None
-    cut = to_analysis(null if c.asserts == "benefit" else mcid, measure)
+    cut = to_analysis(null if c.asserts in ("benefit", "harm") else mcid, measure)
     event = _claimed_event(c.asserts, measure, benefit, null, mcid)
     target = SimpleNamespace(benefit=benefit)
     probs = {}
     for name in (plan.main_prior, *plan.sensitivity_priors):
         q = estimate_probability(y, se, oriented_prior_set(prior_sets[name], target).mu, cut, benefit)
         if q is not None:
-            probs[name] = 1.0 - q if c.asserts == "no_benefit" else q
+            probs[name] = 1.0 - q if c.asserts in ("no_benefit", "harm") else q
     if plan.main_prior not in probs:
         return _untestable(c, about, "the main prior's mu prior is neither normal nor flat")
     flat = estimate_probability(y, se, _flat(), to_analysis(null, measure), benefit)
