@@ -92,6 +92,13 @@ def _benefit_guess(measure: str) -> tuple[str, str]:
     return "below", "guessed: say \"above\" if a higher value is better for the patient"
 
 
+def _published_example(measure: str) -> str:
+    """An example of a printed pooled result on the scale of ``measure`` (for the plan's comments)."""
+    if is_ratio(measure):
+        return f"{measure} 0.80 (0.70-0.90)"
+    return f"{measure} -0.30 (-0.50 to -0.10)"
+
+
 def _pooling_guess(published: pd.DataFrame | None) -> tuple[str, str]:
     """(pooling, comment) from the published pooled rows' ``model`` column when there is one."""
     if published is not None and "model" in published.columns:
@@ -242,14 +249,14 @@ def plan_text(outcomes: str | Path, studies: str | Path | None = None, published
         "# exclude = [[characteristic, level], ...]), contrast (characteristic, level, reference), estimate (a published",
         "# row: analysis, variable, level), surrogacy (surrogate; outcome is the final one), sequential (an outcome",
         "# with [tsa]), bias, or other (reason: why the data cannot test it). asserts: benefit, important_benefit",
-        "# (beyond the outcome's mcid) or no_benefit (not beyond it). The README gives the verdict rule.",
+        "# (beyond the outcome's mcid), no_benefit (not beyond it) or harm. The README gives the verdict rule.",
         "# [[claims]]",
         "# id = \"main\"",
         "# text = \"...\"   # CHECK: the sentence as printed",
         "# where = \"Abstract\"",
         "# kind = \"pooled\"",
         f"# outcome = {first}",
-        "# published = \"HR 0.80 (0.70-0.90)\"   # the number as printed",
+        f"# published = \"{_published_example(measures[names[0]])}\"   # the number as printed",
         "",
     ]
     return "\n".join(lines)

@@ -107,3 +107,11 @@ def test_covariates_are_repeated_levels_or_numeric_columns():
     })
     found = {c.column: c.levels for c in covariates_of(table, k=6)}
     assert found == {"drug": ("x", "y", "z"), "dose": None, "sex": ("f", "m")}
+
+
+@pytest.mark.parametrize("measure,example", [("OR", "OR 0.80 (0.70-0.90)"), ("MD", "MD -0.30 (-0.50 to -0.10)")])
+def test_the_claims_example_is_on_the_outcomes_scale(tmp_path, measure, example):
+    (tmp_path / "outcomes.csv").write_text(
+        f"study_id,outcome,measure,yi,sei\nA,pain,{measure},-0.2,0.1\nB,pain,{measure},-0.1,0.2\n")
+    text = plan_text(tmp_path / "outcomes.csv", plan_path=tmp_path / "plan.toml")
+    assert f'# published = "{example}"' in text and "HR 0.80" not in text
