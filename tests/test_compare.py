@@ -21,7 +21,7 @@ from bayesmeta.compare import (
 )
 from bayesmeta.errors import InputError
 from bayesmeta.plan import StudySubset, load_plan
-from conftest import HAIC_LEVELS, HAIC_OUTCOMES, HAIC_PLAN, HAIC_PUBLISHED, HAIC_STUDIES
+from conftest import HAIC_LEVELS, HAIC_OUTCOMES, HAIC_PLAN, HAIC_PUBLISHED, HAIC_STUDIES, ROOT
 
 FOLFOX = {"FOLFOX": StudySubset("FOLFOX", (("platinum", ("oxaliplatin",)),), ("Zhao2019",))}
 
@@ -316,3 +316,12 @@ def test_cli_compare_table(capsys):
     text = capsys.readouterr().out
     assert "published" in text and "OS" in text and "Subgroup-difference" in text
     assert "Spearman correlations" in text and "ORR~PFS (FOLFOX)" in text
+
+
+def test_cli_compare_prints_no_empty_tables(capsys):
+    """A paper with pooled results only (Hackshaw 1997): no meta-regression, subgroup or correlation tables."""
+    case = ROOT / "data" / "gallery" / "hackshaw_ets"
+    assert main(["compare", str(case / "published.csv"), "--outcomes", str(case / "outcomes.csv")]) == 0
+    text = capsys.readouterr().out
+    assert "Pooled results" in text and "lung_cancer" in text
+    assert "Meta-regression" not in text and "Subgroup-difference" not in text and "Spearman" not in text

@@ -115,6 +115,8 @@ def compare_command(
     for r in records(pooled):
         console.print(f"{r['outcome']}: {r['note']}", soft_wrap=True)
     for title, frame in (("Meta-regression p-values", metareg), ("Subgroup-difference p-values", subgroups)):
+        if not records(frame):
+            continue  # the paper published none
         t = Table(title=f"{title}: published vs recomputed")
         for column in ("outcome", "variable", "k", "levels", "published", "recomputed", "status"):
             t.add_column(column)
@@ -144,6 +146,7 @@ def compare_command(
             "-" if r["r"] is None else f"rho {r['r']:.2f}, p {r['p']:.3g}",
             r["status"],
         )
-    console.print(t)
+    if records(correlations):
+        console.print(t)
     for r in records(correlations):
         console.print(f"{r['pair']} ({r['subset']}): {r['note']}", soft_wrap=True)
