@@ -50,6 +50,9 @@ def test_init_plan_of_each_gallery_case_runs_unchanged(case, tmp_path, monkeypat
         assert summary["outcomes"][outcome]["k"] == len(group)
     assert plan["data"] == {**plan["data"], "outcomes": "outcomes.csv", "published": "published.csv"}
     assert summary["quick"] is True and summary["comparison"]
+    # the guessed thresholds are the null only: one probability of benefit, not the same one again as "important"
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "a benefit beyond" not in report and "benefit is " in report
     if case == "parkinson_offtime":  # the review's subgroup column, offered for meta-regression with its levels
         assert plan["covariates"]["levels"] == {"drug_class": ["COMTI", "DA", "MAOBI"]}
         assert plan["data"]["pooling"] == "DL"  # the published file does not say the model

@@ -104,8 +104,11 @@ def _pooled_rows(a: OutcomeAnalysis, r: Any, plan: Plan) -> list[dict[str, Any]]
              f"({r.rule_model})")
     if p_any and p_clin:
         plain += (f", and the posterior median is {bayes_text}: benefit is {p_any['words']} "
-                  f"({stated(p_any['statement'], p_any['probability'])}) and a benefit beyond {clinical:g} is "
-                  f"{p_clin['words']} ({stated(p_clin['statement'], p_clin['probability'])}).")
+                  f"({stated(p_any['statement'], p_any['probability'])})")
+        if clinical != first_t:  # the plan's thresholds go beyond the null
+            plain += (f" and a benefit beyond {clinical:g} is {p_clin['words']} "
+                      f"({stated(p_clin['statement'], p_clin['probability'])})")
+        plain += "."
     else:
         plain += "; no posterior could be computed."
     quantity = f"pooled {o.measure}" + (f" ({_model_words(r.published_model)})" if r.published_model else "")

@@ -179,7 +179,8 @@ def main_posterior_table(s: dict[str, Any]) -> Table:
             "tau": interval(nat["tau"]["median"], nat["tau"]["ci_lower"], nat["tau"]["ci_upper"]),
             "p1": stated(probs[("mu", null)]["statement"], probs[("mu", null)]["probability"])
             if ("mu", null) in probs else "-",
-            "pc": stated(probs[("mu", clinical)]["statement"], probs[("mu", clinical)]["probability"]),
+            "pc": "-" if clinical == null else  # no threshold beyond the null in the plan
+            stated(probs[("mu", clinical)]["statement"], probs[("mu", clinical)]["probability"]),
         })
     level = f"{100 * s['level']:g}%"
     return _table(rows, [("outcome", "Outcome", _text), ("k", "k", _int),
