@@ -449,23 +449,39 @@ def _funnel_figure(analyses: list[OutcomeAnalysis], level: float, plot_funnel) -
 # -- saving --------------------------------------------------------------------------------------------------
 def _save_one(spec: FigureSpec, folder: Path, formats: Sequence[str] = FORMATS,
               dpi: int = PNG_DPI) -> tuple[bytes, int, int]:
-    """Draw ``spec`` once and write ``<id>.<format>`` for each of ``formats`` (PNG first, at ``dpi``: its save
-    fixes the layout, which the other formats reuse); returns the PNG bytes and the display size in pixels at
-    :data:`SCREEN_DPI`."""
+    """Draw ``spec`` and write ``<id>.<format>`` for each of ``formats`` (PNG first, at ``dpi``); returns the PNG
+    bytes and the display size in pixels at :data:`SCREEN_DPI`. See :func:`fix_layout`: the layout is computed
+    once, and each format is then drawn once."""
     from matplotlib import rc_context
 
     fig = spec.draw()
     with rc_context(SAVE_RC):
+        fix_layout(fig, dpi)
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=dpi)
         png = buffer.getvalue()
         (folder / f"{spec.id}.png").write_bytes(png)
-        fig.set_layout_engine("none")  # the layout is fixed by the first save; the other formats reuse it
         for fmt in formats:
             if fmt != "png":
                 fig.savefig(folder / f"{spec.id}.{fmt}", format=fmt, metadata=METADATA[fmt])
     width, height = (int(round(v * SCREEN_DPI)) for v in fig.get_size_inches())
     return png, width, height
+
+
+def fix_layout(fig: Figure, dpi: float) -> None:
+    """Run ``fig``'s layout engine (constrained or tight) once, at ``dpi``, and remove it, so the positions it
+    set stay. A figure saved with a layout engine is drawn twice per save (matplotlib first draws it without
+    output to run the engine, even a placeholder engine left by ``set_layout_engine('none')``); without one,
+    each format is drawn once. The layout runs on the Agg renderer that saving the PNG at ``dpi`` then reuses,
+    so the text measured for the layout is not measured again."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    fig.set_dpi(dpi)
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        engine.execute(fig)
+    fig.set_layout_engine(None)
 
 
 class FigureJob:
