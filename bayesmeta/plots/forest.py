@@ -133,7 +133,7 @@ def plot_forest(
                     va="top", fontsize=style.FONT_SIZE - 1)
             ax.text(style.null_value(measure), -0.11, f"   {favours[1]} \u2192", transform=trans, ha="left",
                     va="top", fontsize=style.FONT_SIZE - 1)
-        ax_text.set_title(f"estimate [{pct} interval]", loc="left", fontsize=style.FONT_SIZE)
+        ax_text.set_title(f"estimate [{pct} interval]", loc="left", fontsize=style.FONT_SIZE, y=style.TITLE_Y)
         if title:
             fig.suptitle(title)
     return fig

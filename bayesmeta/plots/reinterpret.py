@@ -17,7 +17,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from bayesmeta.benefit import Benefit
-from bayesmeta.plots.style import FONT_SIZE, LEVELS, NULL_LINE, OBSERVED, RC, THRESHOLD, WIDTH, ratio_axis
+from bayesmeta.plots.style import (FONT_SIZE, LEVELS, NULL_LINE, OBSERVED, RC, THRESHOLD, TITLE_Y, WIDTH,
+                                    ratio_axis)
 
 REQUIRED = ("prior", "outcome", "analysis", "variable", "level", "measure", "row", "benefit", "mcid", "estimate",
             "ci_lower", "ci_upper", "median", "post_ci_lower", "post_ci_upper", "p_benefit", "status")
@@ -134,7 +135,7 @@ def plot_reinterpretation(table: pd.DataFrame, *, probability_prior: str = "skep
             ax.tick_params(axis="y", length=0)
             ax.set_ylim(-0.55, n - 0.45)
             ratio_axis(ax, str(r["measure"]), lo, hi)
-            ax.set_title(panel_title, loc="left", fontweight="bold")
+            ax.set_title(panel_title, loc="left", fontweight="bold", y=TITLE_Y)
         axes[-1].set_xlabel("ratio (log scale): published estimate and CI; posterior median and credible interval")
         handles = [Line2D([], [], color=colours[s], lw=1.2, marker="s" if s == "published" else "o", ms=3.5,
                           label="published CI" if s == "published" else f"{s} prior") for s in series]

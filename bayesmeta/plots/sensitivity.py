@@ -22,6 +22,7 @@ from bayesmeta.plots.style import (
     PREDICTIVE,
     RC,
     THRESHOLD,
+    TITLE_Y,
     WIDTH,
     null_value,
     ratio_axis,
@@ -102,7 +103,7 @@ def plot_prior_grid(
         if {"pred_lower", "pred_upper"} <= set(table.columns):
             ax.legend(loc="lower left", frameon=False, bbox_to_anchor=(0.0, 1.0))
         if title:
-            ax.set_title(title, loc="right", pad=22)  # above the legend row, so a long title clears it
+            ax.set_title(title, loc="right", pad=22, y=TITLE_Y)  # above the legend row, so a long title clears it
         fig.tight_layout()
     return fig
 
@@ -130,7 +131,7 @@ def plot_power_scaling(table: pd.DataFrame, *, threshold: float = 0.05, title: s
         ax.set_xlabel("power-scaling sensitivity (CJS distance per log2 alpha)")
         ax.legend(loc="lower right", frameon=False, ncol=2, bbox_to_anchor=(1.0, 1.0))
         if title:
-            ax.set_title(title, loc="left")
+            ax.set_title(title, loc="left", y=TITLE_Y)
         fig.tight_layout()
     return fig
 
@@ -179,6 +180,6 @@ def plot_influence(
         ax.set_xlabel(f"pooled {measure} (median and credible interval)" if measure else "pooled effect")
         ax.legend(loc="lower right", frameon=False, bbox_to_anchor=(1.0, 1.0))
         if title:
-            ax.set_title(title, loc="left")
+            ax.set_title(title, loc="left", y=TITLE_Y)
         fig.tight_layout()
     return fig
