@@ -15,7 +15,7 @@ from PIL import Image
 
 from bayesmeta.plots.forest import plot_forest
 from bayesmeta.plots.sensitivity import plot_influence
-from bayesmeta.report.figures import METADATA, SAVE_RC, FigureSpec, _save_one, fix_layout
+from bayesmeta.report.figures import METADATA, SAVE_RC, FigureSpec, _save_one, fix_layout, png_bytes
 
 
 def _forest() -> Figure:
@@ -90,3 +90,17 @@ def test_each_format_is_drawn_once_after_one_layout(tmp_path, monkeypatch):
     assert [ax.get_position().bounds for ax in fig.axes] == positions
     # the layout moved the axes off the default subplot parameters, so it did run
     assert positions != [ax.get_subplotspec().get_position(fig).bounds for ax in fig.axes]
+
+
+@pytest.mark.parametrize("transparent", [False, True], ids=["opaque", "transparent"])
+def test_the_png_has_matplotlibs_pixels_resolution_and_software_entry(transparent):
+    fig = _influence()
+    fig.patch.set_alpha(0.0 if transparent else 1.0)
+    fix_layout(fig, 150)
+    reference = Image.open(io.BytesIO(_matplotlib_save(fig, "png", 150)))
+    ours = Image.open(io.BytesIO(png_bytes(fig, 150)))
+    assert ours.size == reference.size
+    assert np.array_equal(np.asarray(ours.convert("RGBA")), np.asarray(reference.convert("RGBA")))
+    assert ours.mode == ("RGBA" if transparent else "RGB")  # RGB only when no pixel is see-through
+    assert ours.info["Software"] == reference.info["Software"]
+    assert tuple(round(d) for d in ours.info["dpi"]) == (150, 150)

@@ -457,9 +457,7 @@ def _save_one(spec: FigureSpec, folder: Path, formats: Sequence[str] = FORMATS,
     fig = spec.draw()
     with rc_context(SAVE_RC):
         fix_layout(fig, dpi)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=dpi)
-        png = buffer.getvalue()
+        png = png_bytes(fig, dpi)
         (folder / f"{spec.id}.png").write_bytes(png)
         for fmt in formats:
             if fmt != "png":
@@ -482,6 +480,31 @@ def fix_layout(fig: Figure, dpi: float) -> None:
     if engine is not None:
         engine.execute(fig)
     fig.set_layout_engine(None)
+
+
+def png_bytes(fig: Figure, dpi: int) -> bytes:
+    """``fig`` as a PNG at ``dpi``: the pixels of ``fig.savefig(format='png')``, with its resolution and Software
+    entry, written as RGB when every pixel is opaque (a report figure's are: white background). matplotlib
+    always writes RGBA; the RGB file holds the same image in about 10% fewer bytes and takes half the time to
+    compress (zlib's time grows with the bytes it is given, and that was most of a 300 dpi save). Sets the
+    figure's dpi to ``dpi``."""
+    import matplotlib
+    from PIL import Image, PngImagePlugin
+
+    fig.set_dpi(dpi)
+    raw = io.BytesIO()
+    fig.savefig(raw, format="raw", dpi=dpi)
+    width, height = fig.canvas.get_width_height(physical=True)  # as the Agg canvas sizes its buffer
+    if width * height * 4 != raw.getbuffer().nbytes:
+        raise RuntimeError(f"matplotlib's raw image is not {width} x {height} RGBA pixels")
+    image = Image.frombuffer("RGBA", (width, height), raw.getbuffer(), "raw", "RGBA", 0, 1)
+    if image.getchannel("A").getextrema() == (255, 255):
+        image = image.convert("RGB")
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", f"Matplotlib version{matplotlib.__version__}, https://matplotlib.org/")
+    out = io.BytesIO()
+    image.save(out, format="png", dpi=(dpi, dpi), pnginfo=info)
+    return out.getvalue()
 
 
 class FigureJob:
