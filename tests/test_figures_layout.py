@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from matplotlib import rc_context
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from PIL import Image
 
 from bayesmeta.plots.forest import plot_forest
@@ -104,3 +105,29 @@ def test_the_png_has_matplotlibs_pixels_resolution_and_software_entry(transparen
     assert ours.mode == ("RGBA" if transparent else "RGB")  # RGB only when no pixel is see-through
     assert ours.info["Software"] == reference.info["Software"]
     assert tuple(round(d) for d in ours.info["dpi"]) == (150, 150)
+
+
+def test_the_predictive_check_title_clears_its_legend_row(tmp_path):
+    from bayesmeta.plots.ppc import plot_predictive_intervals
+
+    yi = np.log([0.6, 0.8, 0.5])
+    table = pd.DataFrame({"yi": yi, "pred_lower": yi - 0.5, "pred_upper": yi + 0.5, "loo_lower": yi - 0.6,
+                          "loo_upper": yi + 0.6, "loo_p_two_sided": [0.7, 0.02, 0.24]},
+                         index=["Ann 2019", "Bo 2020", "Cy 2021"])
+
+    def draw() -> Figure:
+        return plot_predictive_intervals(table, measure="HR", title="Overall survival: predictive check")
+
+    fig = draw()
+    with rc_context(SAVE_RC):
+        fix_layout(fig, 72)
+        fig.savefig(io.BytesIO(), format="png", dpi=72)
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    title = ax.get_title(loc="left")
+    assert title == "Overall survival: predictive check"
+    (title_text,) = [a for a in ax.get_children() if isinstance(a, Text) and a.get_text() == title]
+    title_box = title_text.get_window_extent(renderer)
+    legend_box = ax.get_legend().get_window_extent(renderer)
+    assert title_box.y0 >= legend_box.y1  # above the legend row, not across it
+    assert fig.bbox.contains(title_box.x0, title_box.y1) and fig.bbox.contains(legend_box.x1, legend_box.y1)

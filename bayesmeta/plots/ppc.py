@@ -67,7 +67,7 @@ def plot_predictive_intervals(table: pd.DataFrame, *, measure: str = "HR", title
         ax.set_xlabel(f"{measure} (study estimate)" if measure else "effect")
         ax.legend(loc="lower right", frameon=False, ncol=3 if has_loo else 2, bbox_to_anchor=(1.0, 1.0))
         if title:
-            ax.set_title(title, loc="left", y=TITLE_Y)
+            ax.set_title(title, loc="left", pad=22, y=TITLE_Y)  # above the legend row, which it overlapped
     return fig
 
 
