@@ -85,7 +85,7 @@ def plot_reinterpretation(table: pd.DataFrame, *, probability_prior: str = "skep
         raise ValueError("the reinterpretation table is empty")
     priors = list(dict.fromkeys(table["prior"]))
     shown = probability_prior if probability_prior in priors else priors[0]
-    by_key = table.set_index(["row", "prior"])
+    by_key = table.set_index(["row", "prior"]).to_dict("index")  # a dict: one look-up per interval drawn
     panels = reinterpretation_panels(table)
     ok = table[table["status"] == "ok"]
     columns = ("post_ci_lower", "post_ci_upper", "ci_lower", "ci_upper")
@@ -115,13 +115,13 @@ def plot_reinterpretation(table: pd.DataFrame, *, probability_prior: str = "skep
                         x = [r["ci_lower"], r["estimate"], r["ci_upper"]]
                         marker, size = "s", 3.2
                     else:
-                        s = by_key.loc[(row, name)]
+                        s = by_key[(row, name)]
                         x = [s["post_ci_lower"], s["median"], s["post_ci_upper"]]
                         marker, size = "o", 2.8
                     ax.add_line(Line2D(np.asarray(x, float), np.full(3, centre + offset), color=colours[name],
                                        lw=1.2, marker=marker, ms=size, markevery=[1], gid=f"{row}:{name}",
                                        solid_capstyle="butt"))
-                p = by_key.loc[(row, shown)]
+                p = by_key[(row, shown)]
                 ax.annotate(f"P({r['measure']} {_sign(r['benefit'])} 1) = {p['p_benefit']:.3f}",
                             (1.0, centre), xycoords=("axes fraction", "data"), xytext=(6, 0),
                             textcoords="offset points", va="center", fontsize=small, gid=f"{row}:p_benefit")
