@@ -5,13 +5,14 @@ report does (:func:`bayesmeta.report.figures._save_one`), for PNG at 72 dpi alon
 The plan (default models/haic.toml) is computed once as a quick run (no NUTS cross-check; the figures are those
 of a full run, as in bench_figures.py); ``--result FILE`` keeps that computation in a pickle (read back when it
 exists), so runs before and after a change of the plotting code draw the same inputs. Prints one row per figure
-(median CPU ms over the repeats per setting) and the totals. ``--keep DIR`` also writes each figure's files into
+(median CPU ms over the repeats per setting) and the totals; ``--json FILE`` keeps every timing. ``--keep DIR`` also writes each figure's files into
 DIR (one subfolder per setting), for comparing figures before and after by eye.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pickle
 import statistics
@@ -47,6 +48,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--result", default=None, help="pickle of the computed plan (written if absent)")
     parser.add_argument("--keep", default=None, help="folder to keep the figures in")
+    parser.add_argument("--json", default=None, help="file to write every timing into (seconds of CPU)")
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     args = parser.parse_args()
 
@@ -74,6 +76,8 @@ def main() -> None:
         runs = [sum(t[i] for t in times[s].values()) for i in range(args.repeat)]
         print(f"total {s}: median {statistics.median(runs):.2f} s CPU (runs: {', '.join(f'{v:.2f}' for v in runs)})")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(times))
 
 
 if __name__ == "__main__":
