@@ -131,3 +131,19 @@ def test_the_predictive_check_title_clears_its_legend_row(tmp_path):
     legend_box = ax.get_legend().get_window_extent(renderer)
     assert title_box.y0 >= legend_box.y1  # above the legend row, not across it
     assert fig.bbox.contains(title_box.x0, title_box.y1) and fig.bbox.contains(legend_box.x1, legend_box.y1)
+
+
+def test_the_forest_favours_labels_sit_below_the_axis_label():
+    fig = _forest()  # four studies: a short axes, where a drop in axes fraction reached the axis label
+    with rc_context(SAVE_RC):
+        fix_layout(fig, 72)
+        fig.savefig(io.BytesIO(), format="png", dpi=72)
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    label = ax.xaxis.label.get_window_extent(renderer)
+    ticks = [t.get_window_extent(renderer) for t in ax.get_xticklabels() if t.get_text()]
+    favours = [t.get_window_extent(renderer) for t in ax.texts if "favours" in t.get_text()]
+    assert len(favours) == 2 and label.height > 0 and ticks
+    for box in favours:
+        assert box.y1 <= label.y0  # below the axis label, not across it
+        assert box.y0 >= 0  # and inside the figure
