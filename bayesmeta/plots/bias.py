@@ -37,7 +37,7 @@ def plot_model_probabilities(models: Sequence[dict[str, Any]], *, notes: Sequenc
                     fontsize=style.FONT_SIZE - 1,
                     bbox=style.NOTE_BOX)
         if title:
-            ax.set_title(title)
+            ax.set_title(title, y=style.TITLE_Y)
     return fig
 
 

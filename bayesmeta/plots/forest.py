@@ -14,11 +14,13 @@ import numpy as np
 import pandas as pd
 from matplotlib import rc_context
 from matplotlib.figure import Figure
-from matplotlib.transforms import blended_transform_factory
+from matplotlib.transforms import blended_transform_factory, offset_copy
 
 from bayesmeta.plots import style
 
 STUDY_COLUMNS = ("label", "yi", "ci_lower", "ci_upper", "theta", "theta_ci_lower", "theta_ci_upper")
+FAVOURS_DROP = 34.0
+"""Points from the bottom of the forest's axes to the top of its 'favours' labels: below the axis label."""
 POOLED_COLUMNS = ("label", "estimate", "ci_lower", "ci_upper", "kind")
 POOLED_KINDS = {
     "bayes": (style.BAYES, "D"),
@@ -128,12 +130,15 @@ def plot_forest(
         ax.plot([], [], "o-", color=style.BAYES, ms=4, lw=1, label="shrunken (posterior)")
         ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, frameon=False, borderaxespad=0.2)
         if favours:
-            trans = blended_transform_factory(ax.transData, ax.transAxes)
-            ax.text(style.null_value(measure), -0.11, f"\u2190 {favours[0]}   ", transform=trans, ha="right",
+            # a fixed drop below the axes (tick labels and the axis label take about 32 points), not a share of
+            # its height, which on a short forest put the labels across the axis label
+            trans = offset_copy(blended_transform_factory(ax.transData, ax.transAxes), fig=fig, y=-FAVOURS_DROP,
+                                units="points")
+            ax.text(style.null_value(measure), 0.0, f"\u2190 {favours[0]}   ", transform=trans, ha="right",
                     va="top", fontsize=style.FONT_SIZE - 1)
-            ax.text(style.null_value(measure), -0.11, f"   {favours[1]} \u2192", transform=trans, ha="left",
+            ax.text(style.null_value(measure), 0.0, f"   {favours[1]} \u2192", transform=trans, ha="left",
                     va="top", fontsize=style.FONT_SIZE - 1)
-        ax_text.set_title(f"estimate [{pct} interval]", loc="left", fontsize=style.FONT_SIZE)
+        ax_text.set_title(f"estimate [{pct} interval]", loc="left", fontsize=style.FONT_SIZE, y=style.TITLE_Y)
         if title:
             fig.suptitle(title)
     return fig

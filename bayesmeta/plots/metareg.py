@@ -74,7 +74,7 @@ def plot_metaregression(panels: Sequence[MetaregPanel], *, measure: str = "HR", 
             ax.tick_params(axis="y", length=0)
             style.ratio_axis(ax, measure, lo_d, hi_d)
             ax.axvline(style.null_value(measure), color=style.NULL_LINE, lw=0.8)
-            ax.set_title(f"by {panel.covariate}", loc="left")
+            ax.set_title(f"by {panel.covariate}", loc="left", y=style.TITLE_Y)
             if panel.notes:
                 ax.text(1.0, 1.02, "\n".join(panel.notes), transform=ax.transAxes, ha="right", va="bottom",
                         fontsize=style.FONT_SIZE - 1)

@@ -20,6 +20,7 @@ from bayesmeta.plots.style import (
     PREDICTIVE,
     RC,
     THRESHOLD,
+    TITLE_Y,
     WIDTH,
     null_value,
     ratio_axis,
@@ -41,7 +42,7 @@ def plot_predictive_intervals(table: pd.DataFrame, *, measure: str = "HR", title
     k = len(studies)
     has_loo = {"loo_lower", "loo_upper"} <= set(table.columns)
     with mpl.rc_context(RC):
-        fig = Figure(figsize=(WIDTH, 1.2 + 0.32 * k))
+        fig = Figure(figsize=(WIDTH, 1.2 + 0.32 * k), layout="tight")
         ax = fig.subplots()
         rows = np.arange(k)[::-1].astype(float)
         y = to_reported(table["yi"].to_numpy(float), measure)
@@ -66,8 +67,7 @@ def plot_predictive_intervals(table: pd.DataFrame, *, measure: str = "HR", title
         ax.set_xlabel(f"{measure} (study estimate)" if measure else "effect")
         ax.legend(loc="lower right", frameon=False, ncol=3 if has_loo else 2, bbox_to_anchor=(1.0, 1.0))
         if title:
-            ax.set_title(title, loc="left")
-        fig.tight_layout()
+            ax.set_title(title, loc="left", pad=22, y=TITLE_Y)  # above the legend row, which it overlapped
     return fig
 
 
@@ -86,7 +86,7 @@ def plot_loo_pit(
         raise ValueError("pit must be a non-empty array of finite values")
     n = values.size
     with mpl.rc_context(RC):
-        fig = Figure(figsize=(WIDTH * 0.5, WIDTH * 0.45))
+        fig = Figure(figsize=(WIDTH * 0.5, WIDTH * 0.45), layout="tight")
         ax = fig.subplots()
         if band is not None:
             ax.fill_between(
@@ -116,7 +116,6 @@ def plot_loo_pit(
         ax.legend(loc="upper left", frameon=False)
         if title:
             ax.set_title(title, loc="left")
-        fig.tight_layout()
     return fig
 
 
@@ -128,7 +127,7 @@ def plot_q_discrepancy(t_obs: np.ndarray, t_rep: np.ndarray, ppp: float, *, titl
     if obs.shape != rep.shape or obs.size == 0:
         raise ValueError("t_obs and t_rep must be non-empty arrays of the same shape")
     with mpl.rc_context(RC):
-        fig = Figure(figsize=(WIDTH * 0.5, WIDTH * 0.45))
+        fig = Figure(figsize=(WIDTH * 0.5, WIDTH * 0.45), layout="tight")
         ax = fig.subplots()
         ax.plot(obs, rep, ".", color=BAYES, ms=2, alpha=0.35)
         top = float(np.quantile(np.concatenate([obs, rep]), 0.995))
@@ -140,5 +139,4 @@ def plot_q_discrepancy(t_obs: np.ndarray, t_rep: np.ndarray, ppp: float, *, titl
         ax.text(0.04, 0.96, f"ppp = {ppp:.3f}", transform=ax.transAxes, va="top")
         if title:
             ax.set_title(title, loc="left")
-        fig.tight_layout()
     return fig

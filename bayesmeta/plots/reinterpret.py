@@ -17,7 +17,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from bayesmeta.benefit import Benefit
-from bayesmeta.plots.style import FONT_SIZE, LEVELS, NULL_LINE, OBSERVED, RC, THRESHOLD, WIDTH, ratio_axis
+from bayesmeta.plots.style import (FONT_SIZE, LEVELS, NULL_LINE, OBSERVED, RC, THRESHOLD, TITLE_Y, WIDTH,
+                                    ratio_axis)
 
 REQUIRED = ("prior", "outcome", "analysis", "variable", "level", "measure", "row", "benefit", "mcid", "estimate",
             "ci_lower", "ci_upper", "median", "post_ci_lower", "post_ci_upper", "p_benefit", "status")
@@ -84,7 +85,7 @@ def plot_reinterpretation(table: pd.DataFrame, *, probability_prior: str = "skep
         raise ValueError("the reinterpretation table is empty")
     priors = list(dict.fromkeys(table["prior"]))
     shown = probability_prior if probability_prior in priors else priors[0]
-    by_key = table.set_index(["row", "prior"])
+    by_key = table.set_index(["row", "prior"]).to_dict("index")  # a dict: one look-up per interval drawn
     panels = reinterpretation_panels(table)
     ok = table[table["status"] == "ok"]
     columns = ("post_ci_lower", "post_ci_upper", "ci_lower", "ci_upper")
@@ -114,13 +115,13 @@ def plot_reinterpretation(table: pd.DataFrame, *, probability_prior: str = "skep
                         x = [r["ci_lower"], r["estimate"], r["ci_upper"]]
                         marker, size = "s", 3.2
                     else:
-                        s = by_key.loc[(row, name)]
+                        s = by_key[(row, name)]
                         x = [s["post_ci_lower"], s["median"], s["post_ci_upper"]]
                         marker, size = "o", 2.8
                     ax.add_line(Line2D(np.asarray(x, float), np.full(3, centre + offset), color=colours[name],
                                        lw=1.2, marker=marker, ms=size, markevery=[1], gid=f"{row}:{name}",
                                        solid_capstyle="butt"))
-                p = by_key.loc[(row, shown)]
+                p = by_key[(row, shown)]
                 ax.annotate(f"P({r['measure']} {_sign(r['benefit'])} 1) = {p['p_benefit']:.3f}",
                             (1.0, centre), xycoords=("axes fraction", "data"), xytext=(6, 0),
                             textcoords="offset points", va="center", fontsize=small, gid=f"{row}:p_benefit")
@@ -134,7 +135,7 @@ def plot_reinterpretation(table: pd.DataFrame, *, probability_prior: str = "skep
             ax.tick_params(axis="y", length=0)
             ax.set_ylim(-0.55, n - 0.45)
             ratio_axis(ax, str(r["measure"]), lo, hi)
-            ax.set_title(panel_title, loc="left", fontweight="bold")
+            ax.set_title(panel_title, loc="left", fontweight="bold", y=TITLE_Y)
         axes[-1].set_xlabel("ratio (log scale): published estimate and CI; posterior median and credible interval")
         handles = [Line2D([], [], color=colours[s], lw=1.2, marker="s" if s == "published" else "o", ms=3.5,
                           label="published CI" if s == "published" else f"{s} prior") for s in series]

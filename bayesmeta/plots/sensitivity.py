@@ -22,6 +22,7 @@ from bayesmeta.plots.style import (
     PREDICTIVE,
     RC,
     THRESHOLD,
+    TITLE_Y,
     WIDTH,
     null_value,
     ratio_axis,
@@ -70,7 +71,7 @@ def plot_prior_grid(
     palette = [c for c in LEVELS if c not in (THRESHOLD, PREDICTIVE)]
     colour = {s: palette[i % len(palette)] for i, s in enumerate(sets)}
     with mpl.rc_context(RC):
-        fig = Figure(figsize=(WIDTH, 1.0 + 0.26 * n))
+        fig = Figure(figsize=(WIDTH, 1.0 + 0.26 * n), layout="tight")
         ax = fig.subplots()
         rows = np.arange(n)[::-1].astype(float)
         med = table["median"].to_numpy(float)
@@ -102,8 +103,7 @@ def plot_prior_grid(
         if {"pred_lower", "pred_upper"} <= set(table.columns):
             ax.legend(loc="lower left", frameon=False, bbox_to_anchor=(0.0, 1.0))
         if title:
-            ax.set_title(title, loc="right", pad=22)  # above the legend row, so a long title clears it
-        fig.tight_layout()
+            ax.set_title(title, loc="right", pad=22, y=TITLE_Y)  # above the legend row, so a long title clears it
     return fig
 
 
@@ -113,7 +113,7 @@ def plot_power_scaling(table: pd.DataFrame, *, threshold: float = 0.05, title: s
     _require(table, ("parameter", "prior", "likelihood", "diagnosis"), "bayesmeta.sensitivity.power_scaling")
     n = len(table)
     with mpl.rc_context(RC):
-        fig = Figure(figsize=(WIDTH * 0.75, 0.9 + 0.45 * n))
+        fig = Figure(figsize=(WIDTH * 0.75, 0.9 + 0.45 * n), layout="tight")
         ax = fig.subplots()
         rows = np.arange(n)[::-1].astype(float)
         ax.plot(table["prior"].to_numpy(float), rows + 0.1, "o", color=BAYES, label="prior")
@@ -130,8 +130,7 @@ def plot_power_scaling(table: pd.DataFrame, *, threshold: float = 0.05, title: s
         ax.set_xlabel("power-scaling sensitivity (CJS distance per log2 alpha)")
         ax.legend(loc="lower right", frameon=False, ncol=2, bbox_to_anchor=(1.0, 1.0))
         if title:
-            ax.set_title(title, loc="left")
-        fig.tight_layout()
+            ax.set_title(title, loc="left", y=TITLE_Y)
     return fig
 
 
@@ -155,7 +154,7 @@ def plot_influence(
     n = len(table)
     top = int(np.nanargmax(table["kl"].to_numpy(float))) if "kl" in table.columns else -1
     with mpl.rc_context(RC):
-        fig = Figure(figsize=(WIDTH, 1.2 + 0.3 * n))
+        fig = Figure(figsize=(WIDTH, 1.2 + 0.3 * n), layout="tight")
         ax = fig.subplots()
         rows = np.arange(n)[::-1].astype(float)
         ax.axvspan(full["ci_lower"], full["ci_upper"], color=PREDICTIVE, alpha=0.25, lw=0, label="all studies")
@@ -179,6 +178,5 @@ def plot_influence(
         ax.set_xlabel(f"pooled {measure} (median and credible interval)" if measure else "pooled effect")
         ax.legend(loc="lower right", frameon=False, bbox_to_anchor=(1.0, 1.0))
         if title:
-            ax.set_title(title, loc="left")
-        fig.tight_layout()
+            ax.set_title(title, loc="left", y=TITLE_Y)
     return fig

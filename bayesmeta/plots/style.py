@@ -22,6 +22,11 @@ NOTE_BOX = {"boxstyle": "round", "fc": "white", "ec": "#cccccc", "alpha": 0.9}
 """The box behind a figure's notes (test results, caveats)."""
 LEVELS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9")
 
+TITLE_Y = 1.0
+"""Height of an axes title over an axis of categories (study labels): given, so matplotlib does not measure every
+tick label again at each layout pass and draw to look for the y-axis offset text (such an axis has none); the
+title sits where matplotlib's automatic placement puts it then."""
+
 FONT_SIZE = 9
 WIDTH = 8.0  # inches; every report figure shares the width so they line up on the page
 
