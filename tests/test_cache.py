@@ -199,7 +199,7 @@ def test_figures_are_reused_only_for_unchanged_inputs_and_intact_entries(plan, c
     from bayesmeta.report.figures import FigureJob, figure_specs
 
     result = run_plan(plan, parallel=False, cache=ResultCache(computed[0]))  # the stored reanalysis
-    # three figures of the report, the quickest to draw (one per outcome: the store's keys differ by outcome)
+    # three figures of the report, among the quickest to draw: the LOO-PIT of each outcome
     specs = [spec for spec in figure_specs(result) if spec.id.startswith("loo_pit_")]
     assert len(specs) == 3
     store_root = tmp_path / "figures"
