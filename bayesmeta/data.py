@@ -204,29 +204,30 @@ def boolean_column(frame: pd.DataFrame, column: str, file: str) -> pd.Series:
 def check_arm_counts(values: pd.DataFrame, file: str, *, sizes_alone: bool = False) -> None:
     """Arm counts: all four given or all four blank; events in [0, total]; totals > 0 (whole numbers). With
     ``sizes_alone``, the two totals may also be given without the events (arm sizes for means and SDs)."""
-    given = values[list(COUNT_COLUMNS)].notna()
+    counts = {c: values[c].to_numpy(dtype=float) for c in COUNT_COLUMNS}  # numpy: no pandas lookup per cell
+    given = {c: ~np.isnan(v) for c, v in counts.items()}
     for position in range(len(values)):
         row = spreadsheet_row(position)
-        flags = given.iloc[position]
+        flags = {c: bool(g[position]) for c, g in given.items()}
         if sizes_alone and not (flags["events_treatment"] or flags["events_control"]):
             if flags["total_treatment"] != flags["total_control"]:
                 missing = "total_control" if flags["total_treatment"] else "total_treatment"
                 raise InputError("only one arm size given", file=file, row=row, column=missing,
                                  valid="both total_treatment and total_control, or neither")
             for arm in ("treatment", "control"):
-                if values[f"total_{arm}"].iloc[position] <= 0:
-                    raise InputError(f"arm size {values[f'total_{arm}'].iloc[position]:g} is not positive",
+                if counts[f"total_{arm}"][position] <= 0:
+                    raise InputError(f"arm size {counts[f'total_{arm}'][position]:g} is not positive",
                                      file=file, row=row, column=f"total_{arm}", valid="a whole number > 0")
             continue
-        if flags.any() and not flags.all():
+        if any(flags.values()) and not all(flags.values()):
             missing = next(c for c in COUNT_COLUMNS if not flags[c])
             raise InputError("arm counts are incomplete", file=file, row=row, column=missing,
                              valid="all four of " + ", ".join(COUNT_COLUMNS) + " or none")
-        if not flags.all():
+        if not all(flags.values()):
             continue
         for arm in ("treatment", "control"):
-            events = values[f"events_{arm}"].iloc[position]
-            total = values[f"total_{arm}"].iloc[position]
+            events = counts[f"events_{arm}"][position]
+            total = counts[f"total_{arm}"][position]
             if total <= 0:
                 raise InputError(f"arm size {total:g} is not positive", file=file, row=row,
                                  column=f"total_{arm}", valid="a whole number > 0")
@@ -248,14 +249,16 @@ def check_interval(
 ) -> None:
     """Estimate and 95% CI: bounds given in pairs with an estimate; ratios > 0; lower < upper (or <= when
     ``allow_equal_bounds``, for printed figures rounded to equality); lower <= estimate <= upper."""
+    estimates, lowers, uppers = (values[c].to_numpy(dtype=float) for c in ("estimate", "ci_lower", "ci_upper"))
+    kinds = measures.to_numpy()
     for position in range(len(values)):
         row = spreadsheet_row(position)
-        est, lower, upper = (values[c].iloc[position] for c in ("estimate", "ci_lower", "ci_upper"))
-        if measures.iloc[position] in ratio_measures:
+        est, lower, upper = estimates[position], lowers[position], uppers[position]
+        if kinds[position] in ratio_measures:
             for column, value in (("estimate", est), ("ci_lower", lower), ("ci_upper", upper)):
                 if not np.isnan(value) and value <= 0:
                     raise InputError(f"ratio {value:g} is not positive", file=file, row=row, column=column,
-                                     valid=f"a {measures.iloc[position]} > 0")
+                                     valid=f"a {kinds[position]} > 0")
         if np.isnan(lower) != np.isnan(upper):
             column = "ci_upper" if np.isnan(upper) else "ci_lower"
             raise InputError("only one confidence bound given", file=file, row=row, column=column,

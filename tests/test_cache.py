@@ -18,7 +18,7 @@ from bayesmeta.benefit import Benefit
 from bayesmeta.cache import ResultCache, cache_key
 from bayesmeta.plan import load_plan
 from bayesmeta.reanalysis import run_plan
-from conftest import TEST_FIGURES
+from conftest import TEST_DPI, TEST_FIGURES
 
 ROOT = Path(__file__).resolve().parents[1]
 SYNTHETIC = ROOT / "tests" / "reference" / "reanalysis_synthetic" / "plan.toml"
@@ -196,15 +196,19 @@ def test_plain_data_round_trip_keeps_types():
 
 def test_figures_are_reused_only_for_unchanged_inputs_and_intact_entries(plan, computed, tmp_path):
     from bayesmeta.report.figure_cache import FigureStore
-    from bayesmeta.report.figures import PNG_DPI, FigureJob, figure_specs
+    from bayesmeta.report.figures import FigureJob, figure_specs
 
     result = run_plan(plan, parallel=False, cache=ResultCache(computed[0]))  # the stored reanalysis
-    specs = figure_specs(result)[:3]
+    # three figures of the report, among the quickest to draw: the LOO-PIT of each outcome
+    specs = [spec for spec in figure_specs(result) if spec.id.startswith("loo_pit_")]
+    assert len(specs) == 3
     store_root = tmp_path / "figures"
 
     def job(folder: str, key: str = result.cache_key) -> FigureJob:
-        # PNG only: that every format is stored and reused is tests/test_figure_formats.py's
-        return FigureJob(specs, tmp_path / folder, FigureStore(key, root=store_root), formats=("png",))
+        # PNG only, at the tests' resolution: that every format and the default resolution are stored and reused
+        # is tests/test_figure_formats.py's
+        return FigureJob(specs, tmp_path / folder, FigureStore(key, root=store_root), formats=("png",),
+                         dpi=TEST_DPI)
 
     first = job("a")
     assert first.store.reused == 0
@@ -214,7 +218,7 @@ def test_figures_are_reused_only_for_unchanged_inputs_and_intact_entries(plan, c
         assert png == png2 and (w, h) == (w2, h2)
         assert (tmp_path / "b" / f"{spec.id}.png").read_bytes() == png
     # a damaged entry is drawn again (and replaced); other inputs reuse nothing
-    damaged = store_root / f"{second.store.key(specs[0], PNG_DPI, second.formats)}.png"
+    damaged = store_root / f"{second.store.key(specs[0], TEST_DPI, second.formats)}.png"
     damaged.write_bytes(damaged.read_bytes()[:-10] + b"0123456789")
     third = job("c")
     assert third.store.reused == len(specs) - 1 and third.drawn[0][0] == first.drawn[0][0]

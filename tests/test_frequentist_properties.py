@@ -410,8 +410,13 @@ def test_knha_with_one_study_is_refused(method):
         rma([0.3], [0.1], method=method, test="knha")
 
 
+# any text: every code point but the surrogates, as st.text()'s default alphabet (the UTF-8 codec), here named by
+# Unicode category, whose table Hypothesis builds in 0.3 s instead of the codec's 3 s in a fresh checkout
+ANY_CHARACTER = st.characters(exclude_categories=("Cs",))
+
+
 @PROPERTY
-@given(st.text(min_size=0, max_size=8))
+@given(st.text(ANY_CHARACTER, min_size=0, max_size=8))
 def test_unknown_method_is_refused(name):
     assume(name.upper() not in (*METHODS, "EE", "CE"))
     with pytest.raises(ModelError, match="unknown method"):
