@@ -643,7 +643,16 @@ class LomaxPrior(Prior):
         return self.shape + 1.0
 
     def to_pymc(self, name, sei=None):
-        raise ModelError(f"the tau prior {self.text} is fitted by the exact engine (--engine exact)")
+        import pymc as pm
+
+        tau = pm.HalfFlat(name)
+        pm.Potential(f"{name}_prior", self._pymc_logp(tau, sei))
+        return tau
+
+    def _pymc_logp(self, value, sei=None):
+        import pytensor.tensor as pt
+
+        return math.log(self.shape / self.scale_) - (self.shape + 1.0) * pt.log1p(value / self.scale_)
 
 
 @dataclass(frozen=True, eq=False)
@@ -730,7 +739,21 @@ class LogTTau2Prior(Prior):
         return 1.0  # tau^-1 times a power of log tau: heavier than any tau^-(1 + e)
 
     def to_pymc(self, name, sei=None):
-        raise ModelError(f"the tau prior {self.text} is fitted by the exact engine (--engine exact)")
+        import pymc as pm
+
+        tau = pm.HalfFlat(name)
+        pm.Potential(f"{name}_prior", self._pymc_logp(tau, sei))
+        return tau
+
+    def _pymc_logp(self, value, sei=None):
+        """log t_df(z) + log(2 / scale) - log tau, z = (2 log tau - location) / scale (the class docstring)."""
+        import pytensor.tensor as pt
+
+        nu = self.df
+        log_t_const = math.lgamma((nu + 1.0) / 2.0) - math.lgamma(nu / 2.0) - 0.5 * math.log(nu * math.pi)
+        log_tau = pt.log(value)
+        z = (2.0 * log_tau - self.location) / self.scale_
+        return log_t_const - 0.5 * (nu + 1.0) * pt.log1p(z**2 / nu) + math.log(2.0 / self.scale_) - log_tau
 
 
 # -- parsing -------------------------------------------------------------------------------------------------

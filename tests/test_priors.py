@@ -217,7 +217,8 @@ def test_prior_set_errors_name_file_and_entry(tmp_path):
 def test_to_pymc_log_densities_match():
     """Each prior's PyMC variable has the same log-density (up to the constant of improper priors)."""
     pm = pytest.importorskip("pymc")
-    texts = ALL_FORMS + ["power(jeffreys, 0.9)", "power(halft(3, 0.5), 1.3)"]
+    texts = ALL_FORMS + ["power(jeffreys, 0.9)", "power(halft(3, 0.5), 1.3)", "lomax(2, 0.5)", "rhodes_smd",
+                         "logt_tau2(-2, 1.5, 3)"]
     value = 0.3
     with pm.Model() as model:
         for j, text in enumerate(texts):
