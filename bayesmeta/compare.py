@@ -165,10 +165,15 @@ def _model(row: pd.Series) -> str:
     return str(value).strip().lower() if isinstance(value, str) and str(value).strip() else ""
 
 
+def published_method(value: object) -> str:
+    """A published row's ``method`` entry (its tau^2 estimator: DL, REML, PM, ML) normalised; '' when blank or
+    absent."""
+    return value.strip().upper() if isinstance(value, str) else ""
+
+
 def _method(row: pd.Series) -> str:
-    """The published row's tau^2 estimator (DL, REML, PM, ML) where the table has a ``method`` column, else ''."""
-    value = row.get("method", "")
-    return str(value).strip().upper() if isinstance(value, str) and str(value).strip() else ""
+    """The published row's tau^2 estimator where the table has a ``method`` column, else ''."""
+    return published_method(row.get("method", ""))
 
 
 def pooling_for(model: str, pooling: str, method: str = "") -> str:

@@ -308,7 +308,6 @@ class SmcFit:
     distinct: float = 1.0
     acceptance: float = 1.0
     warnings: list[str] = field(default_factory=list)
-    error_kind: str = "monte carlo se"
     mu_bounds: tuple[float, float] = (-math.inf, math.inf)
     """The support of mu's prior (a kernel density of the particles is reflected at its finite ends)."""
 

@@ -5,8 +5,9 @@ The claimed event and its probability p, per kind of claim:
 
 - pooled: benefit = P(effect beyond the null on the benefit side) (P(HR < 1)); important_benefit = P(effect
   beyond the outcome's MCID) (P(HR < MCID)); no_benefit = P(no clinically important benefit) = P(effect not beyond
-  the MCID) (P(HR >= MCID)); harm = P(effect beyond the null on the other side) = 1 - P(benefit) (P(HR > 1)); exact posterior of the main prior, range over the prior-sensitivity grid (every prior
-  set and heterogeneity scale);
+  the MCID) (P(HR >= MCID)); harm = P(effect beyond the null on the other side) = 1 - P(benefit) (P(HR > 1));
+  exact posterior of the main prior, range over the prior-sensitivity grid (every prior set and heterogeneity
+  scale);
 - subgroup: the same events for one published subgroup's effect, partially pooled across the levels of its
   characteristic (:mod:`bayesmeta.reanalysis.subgroups`), range over the plan's prior sets; a claim about every
   level (no ``level``) takes the smallest probability over the levels (an upper bound on the probability that all

@@ -233,7 +233,7 @@ def _regimen_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis], published: p
     [subsets]; subgroup rows whose variable is a study-level column of the data), recomputed (the paper's
     pooling, :func:`bayesmeta.compare.pooling_for`) and refitted (exact posterior, main prior) on the studies of
     that subset with data."""
-    from bayesmeta.compare import pooling_for
+    from bayesmeta.compare import pooling_for, published_method
     from bayesmeta.errors import ModelError
     from bayesmeta.exact import fit_exact
     from bayesmeta.frequentist import paper_rule
@@ -260,9 +260,8 @@ def _regimen_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis], published: p
         y, s, v = (sel[c].to_numpy(float) for c in ("yi", "sei", "vi"))
         model = getattr(r, "model", "")
         model = model.strip().lower() if isinstance(model, str) else ""
-        method = getattr(r, "method", "")
-        method = method.strip().upper() if isinstance(method, str) else ""
-        rule = paper_rule(y, v, pooling_for(model, plan.pooling, method), level=plan.level)
+        rule = paper_rule(y, v, pooling_for(model, plan.pooling, published_method(getattr(r, "method", ""))),
+                          level=plan.level)
         try:
             post = fit_exact(y, s, mu_prior=main.mu, tau_prior=main.tau, study=sel["study_id"].astype(str).tolist(),
                              measure=o.measure, seed=None)
