@@ -99,34 +99,35 @@ def synthetic_report(tmp_path_factory):
 @pytest.fixture(scope="session")
 def haic_report(tmp_path_factory):
     """The first case's plan (models/haic.toml) with a short NUTS cross-check (400 tuning steps and 400 draws
-    per chain), run once by run_plan and written by write_report with PNG figures at 72 dpi (as TEST_FIGURES).
-    Returns (plan, ReportFiles)."""
+    per chain), run once by run_plan in this process (the test worker keeps the compiled NUTS model for test_mcmc;
+    a second process would import everything again on a machine whose cores the workers already fill) and written
+    by write_report with PNG figures at 72 dpi (as TEST_FIGURES). Returns (plan, ReportFiles)."""
     from bayesmeta.plan import load_plan
     from bayesmeta.reanalysis import run_plan
     from bayesmeta.report import write_report
 
     plan = load_plan(HAIC_PLAN).with_mcmc(draws=400, tune=400)
-    files = write_report(run_plan(plan), tmp_path_factory.mktemp("haic") / "haic", figure_formats=("png",),
+    files = write_report(run_plan(plan, parallel=False), tmp_path_factory.mktemp("haic") / "haic", figure_formats=("png",),
                          figure_dpi=TEST_DPI)
     return plan, files
 
 
 # -- pytest-xdist (`make test`: `pytest -n 2 --dist loadfile --no-loadscope-reorder`) -----------------------------
 # Each test file runs whole on one worker, so its module-scoped fixtures are computed once, and the files of a
-# group in XDIST_GROUPS share a worker: they use the same session fixtures above, or NUTS models of the same
-# structure (bayesmeta.mcmc.compiled keeps them in the process; the workers share the compiled folder above;
-# test_mcmc compiles the 32-slot normal model that the HAIC reanalysis of haic_report loads). The
-# groups and files in XDIST_LONGEST_FIRST take the most CPU time and are handed out first, so that no long one
-# starts last; the other files follow in their usual order. (pytest-xdist's own xdist_group marks are not used:
-# pytest-xdist 3.8 records them in an attribute that pytest 9 no longer reads.)
+# group in XDIST_GROUPS share a worker, in the order listed: they use the same session fixtures above, or NUTS models
+# of the same structure (bayesmeta.mcmc.compiled keeps them in the process; the workers share the compiled folder
+# above): haic_report compiles the 32-slot normal model that test_mcmc refits, and test_mcmc_diskcache compiles the
+# binomial-normal model that the rest of its group fits. The groups and files in XDIST_LONGEST_FIRST take the most
+# CPU time and are handed out first, so that no long one starts last; the other files follow in their usual order.
+# (pytest-xdist's own xdist_group marks are not used: pytest-xdist 3.8 records them in an attribute that pytest 9
+# no longer reads.)
 XDIST_GROUPS = {
     "reports": ("test_cache.py", "test_claims.py", "test_mcmc.py", "test_report.py", "test_report_browser.py",
                 "test_summary_schema.py"),
-    "binomial-nuts": ("test_cli.py", "test_vocabulary.py"),
+    "binomial-nuts": ("test_mcmc_diskcache.py", "test_cli.py", "test_vocabulary.py", "test_mcmc_binomial.py"),
 }
-XDIST_LONGEST_FIRST = ("reports", "binomial-nuts", "test_output_folder.py", "test_mcmc_binomial.py",
-                       "test_mcmc_diskcache.py", "test_wheel.py", "test_gallery.py", "test_init.py",
-                       "test_surrogacy.py", "test_journal_outputs.py", "test_reanalysis.py", "test_quiet.py",
+XDIST_LONGEST_FIRST = ("reports", "binomial-nuts", "test_output_folder.py", "test_wheel.py", "test_gallery.py",
+                       "test_init.py", "test_surrogacy.py", "test_journal_outputs.py", "test_reanalysis.py", "test_quiet.py",
                        "test_notebook.py", "test_input_reliability.py", "test_batch.py", "test_calibration.py",
                        "test_rbayesmeta_fixtures.py", "test_report_bias.py")
 _GROUP_OF = {name: group for group, names in XDIST_GROUPS.items() for name in names}
@@ -143,9 +144,16 @@ def _unit_rank(unit: str) -> int:
     return XDIST_LONGEST_FIRST.index(name) if name in XDIST_LONGEST_FIRST else len(XDIST_LONGEST_FIRST)
 
 
+def _order(nodeid: str) -> tuple[int, int]:
+    """Longest units first; within a group, its files in the order of XDIST_GROUPS."""
+    unit, name = xdist_unit(nodeid), nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+    return _unit_rank(unit), XDIST_GROUPS[unit].index(name) if unit in XDIST_GROUPS else 0
+
+
 def pytest_collection_modifyitems(config, items):
-    if os.environ.get("PYTEST_XDIST_WORKER"):  # every worker collects, in the same order: longest units first
-        items.sort(key=lambda item: _unit_rank(xdist_unit(item.nodeid)))
+    # every worker collects, in the same order (and so does a run without workers, so that a group's files run in
+    # its order there too)
+    items.sort(key=lambda item: _order(item.nodeid))
 
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)

@@ -1,36 +1,59 @@
-"""Compiled NUTS models kept in the user's cache folder (bayesmeta.mcmc.diskcache): a compile loads the machine
-code from the user's cache folder only, computes the log density and gradient that PyTensor's Python
-implementation computes, and samples exactly as a freshly compiled model; a damaged or planted entry is compiled
-again (never unpickled) and the new entry is loaded next time; the key follows the model graph; nothing is written
-to the project.
+"""Compiled NUTS models kept in the user's cache folder (bayesmeta.mcmc.diskcache): a crafted entry planted where a
+model's entry goes (pickles that would run a command if loaded, as its index and object files) is never
+unpickled: the model is compiled and its new entry, with fresh checksums, is loaded next time; a compile loads the
+machine code from the user's cache folder only, computes the log density and gradient that PyTensor's Python
+implementation computes, and samples exactly as the freshly compiled model; the key follows the model graph;
+nothing is written to the project.
 
-The model is the suite's common structure (32 slots, normal mu, a positive tau family), so the entry that seeds the
-user's cache here is the one the other NUTS tests compile or load; the one compile of this module's own is the
-recompile of the damaged entry."""
+The model is the binomial-normal model on arm counts (32 study slots) that test_cli, test_vocabulary and
+test_mcmc_binomial fit. This module runs first in their pytest-xdist group (tests/conftest.py) and plants its
+crafted entry in the session's compiled folder before anything has compiled the model there, so the one compile
+that follows is the one the group needs, and the others load its entry."""
 
 from __future__ import annotations
 
 import ctypes
+import pickle
+import shutil
 
 import numpy as np
 import nutpie
 import pytest
 
-from bayesmeta.mcmc.diskcache import compile_cached, key_of
-from bayesmeta.mcmc.models import ParamSpec, Structure, build_model
+from bayesmeta.cachedir import cache_dir
+from bayesmeta.mcmc.diskcache import _exclusive, compile_cached, entry_files, key_of
+from bayesmeta.mcmc.models import ParamSpec, Structure, build_model, prior_data
 from bayesmeta.mcmc.prior_forms import prior_form
 from bayesmeta.priors import parse_prior
 
 K = 32
+PRIORS = {"mu": "normal(0, 4)", "tau": "halfnormal(0.5)", "baseline_mean": "normal(0, 10)",
+          "baseline_sd": "halfnormal(2.5)"}  # fit_binomial_nuts's defaults
 RNG = np.random.default_rng(11)
-DATA = {"y": RNG.normal(-0.3, 0.3, K), "sei": RNG.uniform(0.1, 0.4, K), "mask": np.ones(K),
-        "mu_loc": np.asarray(0.0), "mu_scale": np.asarray(4.0), "tau_scale": np.asarray(0.5),
-        "tau_family": np.asarray(0.0), "tau_shape": np.ones(2)}
 
 
-def _structure(tau: str = "halfnormal(0.5)") -> Structure:
-    forms = {name: prior_form(parse_prior(text)) for name, text in (("mu", "normal(0, 4)"), ("tau", tau))}
-    return Structure("normal", K, ParamSpec.from_form(forms["mu"]), ParamSpec.from_form(forms["tau"]))
+def _data() -> dict[str, np.ndarray]:
+    total = RNG.integers(40, 200, size=(2, K)).astype(float)
+    events = np.floor(total * RNG.uniform(0.1, 0.4, size=(2, K)))
+    data = {"events_t": events[0], "total_t": total[0], "events_c": events[1], "total_c": total[1],
+            "mask": np.ones(K), "centred": (RNG.uniform(size=K) < 0.5).astype(float)}
+    for name, text in PRIORS.items():
+        form = prior_form(parse_prior(text))
+        data.update(prior_data(name, ParamSpec.from_form(form), form, loc=name in ("mu", "baseline_mean")))
+    return data
+
+
+DATA = _data()
+
+
+def _structure(tau: str = PRIORS["tau"], k: int = K) -> Structure:
+    spec = {name: ParamSpec.from_form(prior_form(parse_prior(text))) for name, text in {**PRIORS, "tau": tau}.items()}
+    return Structure("binomial", k, spec["mu"], spec["tau"], baseline_mean=spec["baseline_mean"],
+                     baseline_sd=spec["baseline_sd"])
+
+
+def _compile(structure: Structure):
+    return compile_cached(build_model(structure), structure.var_names, structure)
 
 
 def _logp_and_grad(compiled, x: np.ndarray) -> tuple[float, np.ndarray]:
@@ -43,48 +66,75 @@ def _logp_and_grad(compiled, x: np.ndarray) -> tuple[float, np.ndarray]:
     return float(logp[0]), grad
 
 
-@pytest.fixture(scope="module")
-def common_key() -> str:
-    """key_of the module's model (computing a key builds the model's PyTensor functions, about 2 s)."""
-    structure = _structure()
-    return key_of(build_model(structure), structure.var_names, structure)
+class _Planted:
+    """A pickle that would create a file when loaded (the crafted cache entry of issue 13)."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.target}",))
 
 
 @pytest.fixture(scope="module")
-def compiled_twice(common_key, tmp_path_factory):
-    """(base folder, project folder, structure, (model, loaded) from the session's cache folder, (model, loaded)
-    from a user cache folder seeded with a copy of that entry, in a process whose working folder is the
-    project)."""
-    import shutil
-
-    from bayesmeta.cachedir import cache_dir
-
+def planted(tmp_path_factory):
+    """A crafted entry planted in the session's compiled folder where the model's entry goes (replacing the entry
+    if one is there): every index and object file a pickle that would create a file when loaded, the indexes
+    without checksums and the object files with checksums that do not match. Returns (structure, the entry's
+    files, the file the pickles would create, (model, loaded) of the compile that follows, (model, loaded) of the
+    compile after that)."""
     structure = _structure()
-    first = compile_cached(build_model(structure), structure.var_names, structure)  # the session's folder
-    key = common_key
+    files = entry_files(build_model(structure), structure.var_names, structure)
+    target = tmp_path_factory.mktemp("planted") / "ran"
+    with _exclusive(cache_dir("compiled") / "locks" / files[0].parent.name):  # no other worker compiles it now
+        for path in files:
+            path.write_bytes(pickle.dumps(_Planted(str(target))))
+            checksum = path.with_name(path.name + ".sha256")
+            if path.suffix == ".nbi":
+                checksum.unlink(missing_ok=True)
+            else:
+                checksum.write_text("0" * 64)
+    return structure, files, target, _compile(structure), _compile(structure)
+
+
+@pytest.fixture(scope="module")
+def loaded_elsewhere(planted, tmp_path_factory):
+    """(base folder, project folder, (model, loaded) from a user cache folder holding a copy of the stored entry,
+    compiled in a process whose working folder is the project)."""
+    structure, files, *_ = planted
     base = tmp_path_factory.mktemp("diskcache")
     project = base / "project"
     project.mkdir()
-    shutil.copytree(cache_dir("compiled") / key[:32], base / "user-cache" / "compiled" / key[:32])
+    shutil.copytree(files[0].parent, base / "user-cache" / "compiled" / files[0].parent.name)
     mp = pytest.MonkeyPatch()
     mp.setenv("BAYESMETA_CACHE_DIR", str(base / "user-cache"))
     mp.chdir(project)
     try:
-        second = compile_cached(build_model(structure), structure.var_names, structure)
+        return base, project, _compile(structure)
     finally:
         mp.undo()
-    return base, project, structure, first, second
 
 
-def test_the_second_compile_loads_from_the_user_cache_only(compiled_twice):
-    base, project, _, _, (_, loaded_second) = compiled_twice
-    assert loaded_second
+def test_a_planted_entry_never_runs_and_the_model_is_compiled_and_stored_with_checksums(planted):
+    _, files, target, (compiled, loaded), (_, loaded_again) = planted
+    assert not loaded and not target.exists()
+    assert all(path.with_name(path.name + ".sha256").is_file() for path in files)
+    assert np.isfinite(_logp_and_grad(compiled.with_data(**DATA), np.zeros(compiled.n_dim))[0])
+    assert loaded_again and not target.exists()  # the new entry was stored with fresh checksums
+
+
+def test_the_second_compile_loads_from_the_user_cache_only(loaded_elsewhere):
+    base, project, (_, loaded) = loaded_elsewhere
+    assert loaded
     assert list(project.rglob("*")) == []
     assert any((base / "user-cache" / "compiled").rglob("*.nbc"))
 
 
-def test_the_loaded_model_matches_pytensors_python_implementation(compiled_twice):
-    _, _, structure, _, (compiled, _) = compiled_twice
+def test_the_loaded_model_matches_pytensors_python_implementation(planted, loaded_elsewhere):
+    structure = planted[0]
+    _, _, (compiled, _) = loaded_elsewhere
     model = build_model(structure)
     import pymc as pm
 
@@ -103,76 +153,29 @@ def test_the_loaded_model_matches_pytensors_python_implementation(compiled_twice
         assert np.allclose(grad, dlogp_c(point), rtol=1e-9, atol=1e-10)
 
 
-def test_the_key_follows_the_model_graph(common_key):
-    a, b = _structure("halfnormal(0.5)"), _structure("uniform(0, 1)")
-    key_a = common_key  # the same structure's key, computed in another call
-    assert key_a == key_of(build_model(a), a.var_names, a)
-    # another scale, and another positive family, are data, not code: the same entry serves them
-    for text in ("halfnormal(1.5)", "halfcauchy(0.5)", "invgamma(1, 0.15)"):
-        other = _structure(text)
-        assert key_a == key_of(build_model(other), other.var_names, other)
-    assert key_a != key_of(build_model(b), b.var_names, b)
-    c = Structure("normal", K + 8, a.mu, a.tau)
-    assert key_a != key_of(build_model(c), c.var_names, c)
-
-
-class _Planted:
-    """A pickle that would create a file when loaded (the crafted cache entry of issue 13)."""
-
-    def __init__(self, target: str) -> None:
-        self.target = target
-
-    def __reduce__(self):
-        import os
-
-        return (os.system, (f"touch {self.target}",))
-
-
-@pytest.fixture(scope="module")
-def recompiled(compiled_twice, tmp_path_factory):
-    """The user cache's entry damaged (its object code replaced by a planted pickle): (file that the pickle
-    would create, (model, loaded) of the compile that follows, (model, loaded) of the compile after that)."""
-    import pickle
-
-    base, _, structure, _, _ = compiled_twice
-    files = [p for p in (base / "user-cache" / "compiled").rglob("*") if p.suffix in (".nbi", ".nbc")]
-    assert files and all(p.with_name(p.name + ".sha256").is_file() for p in files)
-    target = tmp_path_factory.mktemp("planted") / "ran"
-    for path in files:
-        if path.suffix == ".nbc":
-            path.write_bytes(pickle.dumps(_Planted(str(target))))  # its checksum no longer matches
-    mp = pytest.MonkeyPatch()
-    mp.setenv("BAYESMETA_CACHE_DIR", str(base / "user-cache"))
-    try:
-        again = compile_cached(build_model(structure), structure.var_names, structure)
-        after = compile_cached(build_model(structure), structure.var_names, structure)
-    finally:
-        mp.undo()
-    return target, again, after
-
-
-def test_entries_carry_checksums_and_a_damaged_or_planted_entry_is_compiled_again(recompiled):
-    target, (compiled, loaded), (_, loaded_again) = recompiled
-    assert not loaded and not target.exists()
-    x = np.zeros(compiled.n_dim)
-    assert np.isfinite(_logp_and_grad(compiled.with_data(**DATA), x)[0])
-    assert loaded_again and not target.exists()  # the recompiled entry was stored with fresh checksums
-
-
-def test_the_loaded_model_samples_exactly_as_the_fresh_one(recompiled):
-    _, (fresh, loaded), (stored, loaded_again) = recompiled
+def test_the_loaded_model_samples_exactly_as_the_fresh_one(planted):
+    *_, (fresh, loaded), (stored, loaded_again) = planted
     assert not loaded and loaded_again
     draws = [nutpie.sample(c.with_data(**DATA), draws=300, tune=300, chains=2, cores=1, seed=5,
                            progress_bar=False).posterior for c in (fresh, stored)]
-    for name in ("mu", "tau", "z"):
+    for name in ("mu", "tau", "z", "a"):
         assert np.array_equal(draws[0][name].values, draws[1][name].values)
+
+
+def test_the_key_follows_the_model_graph(planted):
+    structure, files, *_ = planted
+    # the same structure built again (PyTensor numbers intermediate variables per build): the same entry
+    assert key_of(build_model(structure), structure.var_names, structure)[:32] == files[0].parent.name
+    # another scale, and another positive family, are data, not code: the same structure, so the same entry
+    assert all(_structure(text) == structure for text in ("halfnormal(1.5)", "halfcauchy(0.5)", "invgamma(1, 0.15)"))
+    # another graph under the same structure (a uniform tau is compiled as written): another entry
+    other = build_model(_structure("uniform(0, 1)"))
+    assert key_of(other, structure.var_names, structure)[:32] != files[0].parent.name
 
 
 def test_a_compile_holds_its_entrys_lock_so_a_concurrent_process_waits(tmp_path):
     import subprocess
     import sys
-
-    from bayesmeta.mcmc.diskcache import _exclusive
 
     lock = tmp_path / "locks" / "entry"
     probe = ("import fcntl, sys; fh = open(sys.argv[1], 'a')\n"

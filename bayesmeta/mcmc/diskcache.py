@@ -231,6 +231,35 @@ def _exclusive(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _callbacks(model, var_names: list[str], structure: Any):
+    """The model's PyTensor functions (:func:`_functions`), nutpie's user data, the entry's key and the two C
+    callbacks to compile, each as ``(python function, signature)``."""
+    from nutpie import compile_pymc as cp
+
+    functions = _functions(model, var_names)
+    n_dim, n_expanded, logp_fn_pt, expand_fn_pt, _, _, shared_data, shared_vars = functions
+    user_data = cp.make_user_data(shared_vars, shared_data)
+    key = model_key(structure, var_names, logp_fn_pt, expand_fn_pt, shared_data)
+    logp = cp._make_c_logp_func(
+        n_dim, logp_fn_pt.vm.jit_fn, user_data, [v.name for v in logp_fn_pt.get_shared()], shared_data)
+    expand = cp._make_c_expand_func(
+        n_dim, n_expanded, expand_fn_pt.vm.jit_fn, user_data, [v.name for v in expand_fn_pt.get_shared()],
+        shared_data)
+    return functions, user_data, key, (logp, expand)
+
+
+def entry_files(model, var_names: list[str], structure: Any, folder: Path | None = None) -> list[Path]:
+    """The files numba reads for ``model``'s entry in ``folder`` (default ``cache_dir("compiled")``), whether
+    or not they exist: each callback's index (``.nbi``) and first object file (``.nbc``)."""
+    root = Path(folder) if folder is not None else cache_dir("compiled")
+    _, _, key, callbacks = _callbacks(model, var_names, structure)
+    files = []
+    for py_func, _ in callbacks:
+        cache_file = _function_cache(py_func, root / key[:32], key)._cache_file
+        files += [Path(cache_file._index_path), Path(cache_file._data_path(cache_file._data_name(1)))]
+    return files
+
+
 def compile_cached(model, var_names: list[str], structure: Any, folder: Path | None = None) -> tuple[Any, bool]:
     """``(nutpie CompiledPyMCModel, loaded from disk)`` for ``model``, as ``nutpie.compile_pymc_model`` builds
     it; the C callbacks are compiled once per machine and loaded from ``folder`` (default
@@ -239,16 +268,10 @@ def compile_cached(model, var_names: list[str], structure: Any, folder: Path | N
     from nutpie import compile_pymc as cp
 
     root = Path(folder) if folder is not None else cache_dir("compiled")
-    n_dim, n_expanded, logp_fn_pt, expand_fn_pt, initial_point_fn, shape_info, shared_data, shared_vars = (
-        _functions(model, var_names))
-    user_data = cp.make_user_data(shared_vars, shared_data)
-    key = model_key(structure, var_names, logp_fn_pt, expand_fn_pt, shared_data)
+    functions, user_data, key, ((logp_raw, logp_sig), (expand_raw, expand_sig)) = _callbacks(
+        model, var_names, structure)
+    n_dim, n_expanded, logp_fn_pt, expand_fn_pt, initial_point_fn, shape_info, shared_data, _ = functions
     entry = root / key[:32]
-    logp_raw, logp_sig = cp._make_c_logp_func(
-        n_dim, logp_fn_pt.vm.jit_fn, user_data, [v.name for v in logp_fn_pt.get_shared()], shared_data)
-    expand_raw, expand_sig = cp._make_c_expand_func(
-        n_dim, n_expanded, expand_fn_pt.vm.jit_fn, user_data, [v.name for v in expand_fn_pt.get_shared()],
-        shared_data)
     with warnings.catch_warnings(), _exclusive(root / "locks" / key[:32]):
         warnings.filterwarnings("ignore", message="Cannot cache compiled function", category=numba.NumbaWarning)
         logp = _cfunc(logp_raw, logp_sig, entry, key)
