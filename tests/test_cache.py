@@ -120,7 +120,7 @@ def test_a_damaged_entry_is_detected_and_recomputed(plan, computed, tmp_path, da
         cache.path(key).write_bytes(other.path("another-key").read_bytes())
         cache.checksum_path(key).write_text(cache.digest(key, cache.path(key).read_bytes()))
     assert cache.load(key) is None and not cache.path(key).exists()
-    if damage in ("flip a byte", "wrong checksum"):  # the reanalysis then recomputes and stores a sound entry
+    if damage == "wrong checksum":  # the reanalysis then recomputes and stores a sound entry (the same path for all)
         result = run_plan(plan, parallel=False, cache=cache)
         assert not result.cache_hit and _summary(result) == expected
         assert cache.load(key) is not None
