@@ -46,6 +46,11 @@ class Benefit(str, Enum):
         """'<' for benefit below the null, '>' above."""
         return "<" if self.below else ">"
 
+    @property
+    def opposite_sign(self) -> str:
+        """'>' for benefit below the null, '<' above: the side of harm."""
+        return ">" if self.below else "<"
+
     def favours(self, value: float, reference: float) -> bool:
         """True when ``value`` lies strictly on the benefit side of ``reference``."""
         return value < reference if self.below else value > reference

@@ -135,3 +135,25 @@ def test_summary_follows_the_schema(case):
 
     _, _, summary, _ = case
     jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text())).validate(summary)
+
+
+def test_an_unlikely_benefit_is_stated_beside_its_likely_opposite(case):
+    """Where P(benefit beyond a threshold) < 0.5 the report's probability statements also give the opposite event
+    (the effect on the other side of the threshold, probability 1 - P), which is then the likely one: what a
+    reader of an exposure, or of a treatment that does harm, asks about. Where P >= 0.5 they do not."""
+    from bayesmeta.reanalysis.statements import stated
+
+    name, plan, summary, text = case
+    unlikely = 0
+    for o in plan.outcomes:
+        for p in summary["outcomes"][o.name]["bayes"]["probabilities"]:
+            assert p["opposite_probability"] == pytest.approx(1.0 - p["probability"], abs=1e-12)
+            assert p["opposite_statement"] == p["statement"].replace(o.benefit.sign, o.benefit.opposite_sign)
+            said = f"{stated(p['statement'], p['probability'])}, so that it is "
+            if p["probability"] < 0.5:
+                unlikely += 1
+                assert f"{said}{'above' if o.benefit.below else 'below'} {p['threshold']:g} is " \
+                       f"{p['opposite_words']}: {stated(p['opposite_statement'], p['opposite_probability'])}" in text
+            else:
+                assert said not in text
+    assert unlikely > 0 or name == "magnesium_mi"  # magnesium's benefit is likely beyond every threshold

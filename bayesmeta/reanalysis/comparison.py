@@ -105,6 +105,9 @@ def _pooled_rows(a: OutcomeAnalysis, r: Any, plan: Plan) -> list[dict[str, Any]]
     if p_any and p_clin:
         plain += (f", and the posterior median is {bayes_text}: benefit is {p_any['words']} "
                   f"({stated(p_any['statement'], p_any['probability'])})")
+        if p_any["probability"] < 0.5:  # the likely event is the opposite one (an exposure, or harm)
+            plain += (f" and an effect on the other side of {first_t:g} {p_any['opposite_words']} "
+                      f"({stated(p_any['opposite_statement'], p_any['opposite_probability'])})")
         if clinical != first_t:  # the plan's thresholds go beyond the null
             plain += (f" and a benefit beyond {clinical:g} is {p_clin['words']} "
                       f"({stated(p_clin['statement'], p_clin['probability'])})")
@@ -281,6 +284,10 @@ def _regimen_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis], published: p
             bayes = f"median {_ci_text(value, show(lo), show(hi))}; {stated(statement, p)}"
             plain_b = (f"; the posterior median is {value:.2f} and benefit is {probability_words(p)} "
                        f"({stated(statement, p)})")
+            if p < 0.5:  # the likely event is the opposite one
+                opposite = f"P({o.measure} {o.benefit.opposite_sign} {t:g})"
+                plain_b += (f" and an effect on the other side of {t:g} {probability_words(1.0 - p)} "
+                            f"({stated(opposite, 1.0 - p)})")
         out.append(_row(o.name, r.analysis, name, **base, recomputed=rec,
                         recomputed_value=show(rule.estimate), recomputed_method=f"paper's pooling ({rule.method})",
                         bayesian=bayes, bayesian_value=value, bayesian_statement=statement,

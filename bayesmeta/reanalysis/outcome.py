@@ -120,14 +120,18 @@ def shrinkage_table(post: Any, level: float) -> pd.DataFrame:
 
 
 def probability_table(post: Any, o: OutcomePlan) -> list[dict[str, Any]]:
-    """P(benefit beyond each threshold) for the pooled effect and for a new study's effect, with words."""
+    """P(benefit beyond each threshold) for the pooled effect and for a new study's effect, with words, and the
+    probability of the opposite event (the effect on the other side of the threshold, 1 - P): for an exposure, or
+    a treatment that does harm, the event that is likely."""
     rows = []
     for param, what in (("mu", "pooled effect"), ("predictive", "effect in a new study")):
         for t in o.thresholds:
             p = benefit_probability(post, o, t, param)
             rows.append({"parameter": param, "what": what, "threshold": t,
                          "statement": f"P({benefit_statement(o, t)})", "probability": p,
-                         "words": probability_words(p)})
+                         "words": probability_words(p),
+                         "opposite_statement": f"P({o.measure} {o.benefit.opposite_sign} {t:g})",
+                         "opposite_probability": 1.0 - p, "opposite_words": probability_words(1.0 - p)})
     return rows
 
 def reported_summary(post: Any, level: float) -> dict[str, dict[str, float]]:

@@ -196,10 +196,15 @@ def _main_results(s: dict[str, Any]) -> list[Any]:
     for name, o in _fitted(s):
         blocks.append(Heading(f"{o['label']}: probability statements"))
         items = []
+        side, other = ("below", "above") if o["benefit"] == "below" else ("above", "below")
         for p in o["bayes"]["probabilities"]:
             subject = "the pooled" if p["parameter"] == "mu" else "a new study's"
-            items.append(f"That {subject} {o['measure']} is {'below' if o['benefit'] == 'below' else 'above'} "
-                         f"{p['threshold']:g} is {p['words']}: {stated(p['statement'], p['probability'])}"
+            opposite = ""
+            if p["probability"] < 0.5 and "opposite_statement" in p:  # say the likely event too (an exposure, harm)
+                opposite = (f", so that it is {other} {p['threshold']:g} is {p['opposite_words']}: "
+                            f"{stated(p['opposite_statement'], p['opposite_probability'])}")
+            items.append(f"That {subject} {o['measure']} is {side} {p['threshold']:g} is {p['words']}: "
+                         f"{stated(p['statement'], p['probability'])}{opposite}"
                          f"{' (the pooled effect)' if p['parameter'] == 'mu' else ' (the effect in a new study)'}.")
         blocks.append(Bullets(items))
     for name, o in _outcomes(s):
