@@ -87,7 +87,11 @@ def test_ci_form_on_the_ratio_and_the_raw_scale(tmp_path):
     np.testing.assert_allclose(hr.yi, np.log([0.6, 1.4]))
     np.testing.assert_allclose(hr.sei, (np.log([0.96, 2.2]) - np.log([0.38, 0.9])) / (2 * Z975))
     assert hr.method == ("ci", "ci") and hr.covariates["dose"].tolist() == ["low", "high"]
-    md = read_effect_table(path, "MD")
+    from bayesmeta.errors import ReportedValueWarning
+
+    with pytest.warns(ReportedValueWarning, match="not symmetric about the estimate") as caught:
+        md = read_effect_table(path, "MD")  # CIs written for a ratio are not symmetric on the raw scale
+    assert [str(w.message).split(", row ")[1][:1] for w in caught] == ["2", "3"]
     np.testing.assert_allclose(md.yi, [0.6, 1.4])
     np.testing.assert_allclose(md.sei, (np.array([0.96, 2.2]) - [0.38, 0.9]) / (2 * Z975))
     frame["measure"] = "HR"
