@@ -955,14 +955,37 @@ class PriorSet:
     beta: Prior
     description: str = ""
     source: str = ""
+    written_for: str | None = None
+    """The direction of benefit ('below' or 'above' the null) the set's mu prior is written for (the file's
+    top-level ``benefit`` key; the packaged sets: 'below'); None: used as written for every outcome."""
 
     def as_dict(self) -> dict[str, str]:
         return {"mu": self.mu.text, "tau": self.tau.text, "beta": self.beta.text}
 
+    def for_benefit(self, benefit: object) -> PriorSet:
+        """The set for an outcome whose benefit lies ``benefit`` ('below'/'above', or a Benefit) of the null: as
+        written when it is written for that direction (or for none); else mirrored on the analysis scale, the
+        mean of mu's normal prior changing sign (an enthusiastic prior centred on HR 0.7 becomes one centred on
+        RR 1/0.7). Heterogeneity and coefficient priors are direction-free and kept."""
+        from dataclasses import replace
+
+        wanted = str(benefit)
+        if self.written_for is None or self.written_for == wanted:
+            return self
+        mirrored = replace(self, written_for=wanted)
+        if isinstance(self.mu, NormalPrior) and self.mu.mean != 0:
+            mirrored = replace(mirrored, mu=NormalPrior(-self.mu.mean, self.mu.sd),
+                               description=f"{self.description} Mirrored for an outcome where benefit lies "
+                                           f"{wanted} the null.")
+        return mirrored
+
 
 def load_prior_sets(path: str | Path | None = None) -> dict[str, PriorSet]:
-    """Read named prior sets from a TOML file (default: the sets shipped in ``bayesmeta/resources/priors.toml``): one table per set with keys
-    ``mu``, ``tau``, ``beta`` (prior texts), ``description`` and ``source``; ``beta`` defaults to ``mu``."""
+    """Read named prior sets from a TOML file (default: the sets shipped in ``bayesmeta/resources/priors.toml``):
+    one table per set with keys ``mu``, ``tau``, ``beta`` (prior texts), ``description`` and ``source``; ``beta``
+    defaults to ``mu``. An optional top-level ``benefit = "below"`` (or ``"above"``) says which direction of
+    benefit the sets' mu priors are written for, so that they are mirrored for outcomes of the other direction
+    (:meth:`PriorSet.for_benefit`); without it the sets are used as written."""
     file = Path(path) if path is not None else DEFAULT_PRIOR_FILE
     try:
         raw = tomllib.loads(file.read_text(encoding="utf-8"))
@@ -970,6 +993,10 @@ def load_prior_sets(path: str | Path | None = None) -> dict[str, PriorSet]:
         raise InputError("prior file not found", file=str(file)) from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"not valid TOML: {exc}", file=str(file)) from None
+    written_for = raw.pop("benefit", None)
+    if written_for is not None and written_for not in ("below", "above"):
+        raise InputError(f"unknown direction of benefit {written_for!r}", file=str(file), column="benefit",
+                         valid="below, above")
     sets: dict[str, PriorSet] = {}
     for name, table in raw.items():
         if not isinstance(table, dict):
@@ -990,6 +1017,7 @@ def load_prior_sets(path: str | Path | None = None) -> dict[str, PriorSet]:
             beta=parsed["beta"],
             description=str(table.get("description", "")),
             source=str(table.get("source", "")),
+            written_for=written_for,
         )
     return sets
 

@@ -158,6 +158,8 @@ def prior_grid(
     rows: list[dict[str, Any]] = []
     pairs: list[tuple[Prior, Prior]] = []
     for name, entry in sets.items():
+        if isinstance(entry, PriorSet):  # mirrored where it is written for the other direction of benefit
+            entry = entry.for_benefit(benefit)
         mu, set_tau = _prior_pair(entry)
         candidates: list[tuple[Prior, float]] = [(set_tau, np.nan)] if include_set_tau else []
         for scale in tau_scales:

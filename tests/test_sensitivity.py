@@ -297,3 +297,46 @@ def test_sensitivity_figures(grid):
     assert isinstance(plot_power_scaling(ps), Figure)
     with pytest.raises(ValueError, match="diagnosis"):
         plot_power_scaling(ps.drop(columns="diagnosis"))
+
+
+# -- the direction a prior set is written for ------------------------------------------------------------------
+def _user_prior_file(tmp_path, header: str = "") -> str:
+    """A user's prior sets for an SMD where benefit is above 0: the enthusiastic one centred on SMD 0.2."""
+    path = tmp_path / "smd_priors.toml"
+    path.write_text(header + '[weak]\nmu = "normal(0, 1)"\ntau = "halfnormal(0.3)"\n\n'
+                    '[enthusiastic]\nmu = "normal(0.2, 0.122)"\ntau = "halfnormal(0.3)"\n')
+    return str(path)
+
+
+def _enthusiastic_mu(grid: pd.DataFrame) -> str:
+    return grid[grid["prior_set"] == "enthusiastic"]["mu_prior"].iloc[0]
+
+
+def test_a_users_prior_set_is_used_as_written_unless_it_says_which_direction_it_is_written_for(tmp_path):
+    """A set written on the outcome's own scale for its own direction is fitted as written (it was mirrored onto
+    the harm side before); a file that says `benefit = "below"` is mirrored for an outcome where benefit is above
+    (as the packaged sets are), and the mirrored prior gives the higher probability of benefit."""
+    as_written = prior_grid(-Y, SEI, measure="SMD", benefit="above", thresholds=(0.0,),
+                            prior_sets=load_prior_sets(_user_prior_file(tmp_path)), tau_scales=())
+    assert _enthusiastic_mu(as_written) == "normal(0.2, 0.122)"
+    declared = prior_grid(-Y, SEI, measure="SMD", benefit="above", thresholds=(0.0,),
+                          prior_sets=load_prior_sets(_user_prior_file(tmp_path, 'benefit = "below"\n')),
+                          tau_scales=())
+    assert _enthusiastic_mu(declared) == "normal(-0.2, 0.122)"
+    assert (as_written.set_index("prior_set").loc["enthusiastic", "prob_above_0"]
+            > declared.set_index("prior_set").loc["enthusiastic", "prob_above_0"])
+    with pytest.raises(InputError, match="benefit.*valid: below, above"):
+        load_prior_sets(_user_prior_file(tmp_path, 'benefit = "sideways"\n'))
+
+
+def test_the_sensitivity_command_mirrors_the_packaged_sets_for_benefit_above(tmp_path, capsys):
+    """The packaged sets are written for benefit below 1: `sensitivity --benefit above` centres the enthusiastic
+    prior on ratio 1/0.7 (log 0.35667), as the reanalysis does, not on 0.7."""
+    table = tmp_path / "effects.csv"
+    pd.DataFrame({"study": [f"s{i}" for i in range(Y.size)], "yi": -Y, "sei": SEI}).to_csv(table, index=False)
+    assert main(["sensitivity", str(table), "--measure", "RR", "--benefit", "above", "--json"]) == 0
+    grid = pd.DataFrame(json.loads(capsys.readouterr().out)["prior_grid"])
+    assert _enthusiastic_mu(grid) == "normal(0.35667, 0.21684)"
+    assert main(["sensitivity", str(table), "--measure", "RR", "--json"]) == 0
+    assert _enthusiastic_mu(pd.DataFrame(json.loads(capsys.readouterr().out)["prior_grid"])) == \
+        "normal(-0.35667, 0.21684)"

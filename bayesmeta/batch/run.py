@@ -70,14 +70,15 @@ class BatchSummary:
     files: dict[str, str] = field(default_factory=dict)
 
 
-def resolve_prior_sets(names: Sequence[str]) -> list[PriorSet]:
-    """The named prior sets of bayesmeta/resources/priors.toml; InputError naming the valid ones."""
+def resolve_prior_sets(names: Sequence[str], benefit: str = "below") -> list[PriorSet]:
+    """The named prior sets of bayesmeta/resources/priors.toml for outcomes whose benefit lies ``benefit`` of the
+    null (:meth:`PriorSet.for_benefit`); InputError naming the valid ones."""
     sets = load_prior_sets()
     unknown = [n for n in names if n not in sets]
     if unknown or not names:
         raise InputError(f"unknown prior set {unknown[0]!r}" if unknown else "no prior set given",
                          column="--priors", valid=", ".join(sets))
-    return [sets[n] for n in names]
+    return [sets[n].for_benefit(Benefit.parse(benefit)) for n in names]
 
 
 def process_partition(source: pd.DataFrame | str | Path | bytes, options: BatchOptions, file: str,
@@ -90,7 +91,7 @@ def process_partition(source: pd.DataFrame | str | Path | bytes, options: BatchO
     silence_known_warnings()
     frame = source if isinstance(source, pd.DataFrame) else read_partition(source, options.group)
     effects, errors = read_groups(frame, options.group, options.measure, file)
-    prior_sets = resolve_prior_sets(options.prior_sets)
+    prior_sets = resolve_prior_sets(options.prior_sets, options.benefit)
     out = fit_partition(effects, errors, prior_sets, options.thresholds, Benefit.parse(options.benefit),
                         options.level)
     if options.nuts_sample:
@@ -150,7 +151,7 @@ def run_batch(table: str | Path, out: str | Path, options: BatchOptions, *, publ
     file = str(table)
     if options.partition_size < 1:
         raise InputError("the partition size must be at least 1", column="--partition-size")
-    prior_sets = resolve_prior_sets(options.prior_sets)
+    prior_sets = resolve_prior_sets(options.prior_sets, options.benefit)
     _check_level(options.level)
     folder = BatchFolder(out, (table, published))
     first, rest = first_chunk(table, options.group, chunk_rows)  # an unreadable table is refused before any work

@@ -32,19 +32,10 @@ OUTCOME_STEPS = ("effects and frequentist pooling", "exact posterior", "meta-reg
                  "trial sequential analysis", "publication bias and model averaging")
 
 def oriented_prior_set(prior_set: Any, o: OutcomePlan) -> Any:
-    """A prior set as written (for benefit below 1, e.g. an enthusiastic prior centred on HR 0.7) for an outcome
-    where benefit is below 1; mirrored on the log scale (the mean of mu's normal prior changes sign, so the
-    enthusiastic prior is centred on RR 1/0.7) where benefit is above 1. Heterogeneity and regression-coefficient
-    priors are direction-free and kept."""
-    from dataclasses import replace
-
-    from bayesmeta.priors import NormalPrior
-
-    mu = prior_set.mu
-    if o.benefit.below or not isinstance(mu, NormalPrior) or mu.mean == 0:
-        return prior_set
-    note = " Mirrored for an outcome where benefit is a ratio above 1."
-    return replace(prior_set, mu=NormalPrior(-mu.mean, mu.sd), description=prior_set.description + note)
+    """The prior set for outcome ``o``: :meth:`bayesmeta.priors.PriorSet.for_benefit` of its direction of benefit
+    (the packaged sets, written for benefit below the null, are mirrored where benefit lies above it; a user's
+    file is mirrored only when it says which direction it is written for)."""
+    return prior_set.for_benefit(o.benefit)
 
 
 def derived_seed(base: int, *parts: str) -> int:
