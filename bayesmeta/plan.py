@@ -499,6 +499,7 @@ def _load_outcome(r: _Reader, name: str, spec: Any, outcome_names: tuple[str, ..
         if not math.isfinite(mcid):
             raise r.fail(f"{p}.mcid", f"value {mcid} is not finite", "a finite number")
         _side_check(r, f"{p}.mcid", mcid, measure, benefit, allow_null=False)
+        thresholds = [*thresholds, mcid]  # P(benefit beyond the MCID) is the clinically important benefit
     return OutcomePlan(name, r.get(spec, p, "label", str, default=name), measure, benefit,
                        tuple(sorted(set(thresholds))), mcid, _load_zero_cells(r, spec, p),
                        r.choice(spec, p, "checks", CHECK_MODES, default="warn"))

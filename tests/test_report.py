@@ -316,3 +316,20 @@ def test_bias_section_numbers_equal_a_direct_fit_and_its_figures_exist(built):
     assert f"P(bias) = {inc['post_prob']:.2f}" in egger[0]["bayesian"]
     pet = [r for r in summary["comparison"] if r["outcome"] == "AE" and r["analysis"] == "pet_peese"]
     assert len(pet) == 1 and pet[0]["bayesian_value"] == pytest.approx(b["mu"]["reported"]["median"])
+
+
+def test_clinically_important_benefit_is_benefit_beyond_the_mcid(built):
+    """The synthetic AE outcome has thresholds [0.7, 1.0] and mcid 0.8: the MCID joins the thresholds, and the
+    main table's "P(clinically important benefit)" is P(RR < 0.8), the probability beyond the MCID, not beyond the
+    most demanding threshold 0.7; the sensitivity bands use it too."""
+    from bayesmeta.reanalysis.statements import stated
+
+    out, _, _, _ = built
+    summary = json.loads((out / "summary.json").read_text())
+    ae = summary["outcomes"]["AE"]
+    assert ae["mcid"] == 0.8 and ae["thresholds"] == [0.7, 0.8, 1.0]
+    p = next(p for p in ae["bayes"]["probabilities"] if p["parameter"] == "mu" and p["threshold"] == 0.8)
+    row = next(line for line in (out / "report.md").read_text().splitlines()
+               if line.startswith("| BCG trials (tuberculosis) (RR) |"))
+    assert row.rstrip(" |").endswith(stated(p["statement"], p["probability"])) and "P(RR < 0.8)" in row
+    assert ae["sensitivity"]["clinical_threshold"] == 0.8

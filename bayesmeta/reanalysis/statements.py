@@ -47,8 +47,10 @@ def benefit_statement(o: OutcomePlan, threshold: float) -> str:
     return f"{o.measure} {sign} {threshold:g}"
 
 def clinical_threshold(o: OutcomePlan) -> float:
-    """The most demanding threshold of the outcome (the smallest for benefit below 1, the largest above)."""
-    return o.benefit.most_demanding(o.thresholds)
+    """The threshold of a clinically important benefit: the outcome's MCID where the plan gives one (the plan
+    adds it to the thresholds), else its most demanding threshold (the smallest for benefit below 1, the largest
+    above)."""
+    return o.mcid if o.mcid is not None else o.benefit.most_demanding(o.thresholds)
 
 def benefit_probability(post: Any, o: OutcomePlan, threshold: float, param: str = "mu") -> float:
     """P(effect beyond ``threshold`` on the benefit side) from a Posterior."""

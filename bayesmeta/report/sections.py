@@ -169,7 +169,9 @@ def main_posterior_table(s: dict[str, Any]) -> Table:
         nat = o["bayes"]["reported"]
         m = o["measure"]
         probs = {(p["parameter"], p["threshold"]): p for p in o["bayes"]["probabilities"]}
-        clinical = min(o["thresholds"]) if o["benefit"] == "below" else max(o["thresholds"])
+        clinical = o.get("mcid")  # the plan's MCID, else its most demanding threshold
+        if clinical is None:
+            clinical = min(o["thresholds"]) if o["benefit"] == "below" else max(o["thresholds"])
         null = 1.0 if o["measure"] in RATIO_MEASURES else 0.0
         rows.append({
             "outcome": f"{o['label']} ({m})", "k": o["k"],
