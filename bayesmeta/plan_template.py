@@ -100,7 +100,16 @@ def _published_example(measure: str) -> str:
 
 
 def _pooling_guess(published: pd.DataFrame | None) -> tuple[str, str]:
-    """(pooling, comment) from the published pooled rows' ``model`` column when there is one."""
+    """(pooling, comment) from the published pooled rows: the tau^2 estimator their ``method`` column names when
+    they agree on one, else from their ``model`` column when there is one."""
+    from bayesmeta.compare import published_method
+
+    if published is not None and "method" in published.columns:
+        pooled = published.loc[published["analysis"] == "pooled"]
+        methods = {published_method(v) for v in pooled["method"]} - {""}
+        if len(methods) == 1 and methods <= {"DL", "REML", "PM", "ML"}:
+            method, = methods
+            return method, f"the published file's pooled rows name {method} as their tau^2 estimator"
     if published is not None and "model" in published.columns:
         models = set(published.loc[published["analysis"] == "pooled", "model"].astype(str).str.lower())
         if "random" in models:

@@ -118,3 +118,19 @@ def test_the_claims_example_is_on_the_outcomes_scale(tmp_path, measure, example)
         f"study_id,outcome,measure,yi,sei\nA,pain,{measure},-0.2,0.1\nB,pain,{measure},-0.1,0.2\n")
     text = plan_text(tmp_path / "outcomes.csv", plan_path=tmp_path / "plan.toml")
     assert f'# published = "{example}"' in text and "HR 0.80" not in text
+
+
+@pytest.mark.parametrize("methods, pooling", [(("REML", "reml"), "REML"), (("PM", ""), "PM"), (("REML", "DL"), "DL"),
+                                              (("", ""), "DL")])
+def test_the_pooling_follows_the_estimator_the_published_pooled_rows_name(tmp_path, methods, pooling):
+    """Pooled rows that agree on their tau^2 estimator (the `method` column) give the plan's pooling; rows that
+    disagree, or name none, leave the random-effects default (DL) with a comment to check."""
+    shutil.copy(GALLERY / "magnesium_mi" / "outcomes.csv", tmp_path / "outcomes.csv")
+    rows = pd.DataFrame({"outcome": "mortality", "analysis": "pooled", "variable": "all", "level": "all",
+                         "k": [22, 21], "measure": "OR", "estimate": [0.62, 0.64], "ci_lower": [0.53, 0.5],
+                         "ci_upper": [0.72, 0.8], "p_value": "", "p_relation": "", "i2_percent": "",
+                         "where": "Abstract", "model": "random", "method": list(methods)})
+    rows.to_csv(tmp_path / "published.csv", index=False)
+    text = plan_text(tmp_path / "outcomes.csv", published=tmp_path / "published.csv",
+                     plan_path=tmp_path / "plan.toml")
+    assert tomllib.loads(text)["data"]["pooling"] == pooling
