@@ -217,3 +217,17 @@ def test_cli_on_the_haic_table_json_and_errors(capsys):
     assert "no characteristic 'eye colour'" in capsys.readouterr().err
     assert main(["subgroups", str(HAIC_PUBLISHED), "--outcome", "OS", "--mcid", "1.2"]) == 2
     assert "benefit side" in capsys.readouterr().err
+
+
+def test_a_difference_measure_prints_differences_between_levels(tmp_path, capsys, monkeypatch):
+    """For an SMD the contrast is a difference (level - reference), titled so, and intervals read "a to b"
+    (not "-0.03--1.23"): male 0.5 (se 0.2) - female -0.1 (se 0.25) = 0.60, 0.60 +- 1.96 sqrt(0.2^2 + 0.25^2)."""
+    monkeypatch.setenv("COLUMNS", "200")
+    path = tmp_path / "sub.csv"
+    path.write_text("characteristic,level,yi,sei\nsex,male,0.5,0.2\nsex,female,-0.1,0.25\n")
+    assert main(["subgroups", str(path), "--measure", "SMD", "--benefit", "above"]) == 0
+    out = capsys.readouterr().out
+    half = 1.959964 * math.hypot(0.2, 0.25)
+    assert "Difference of effects between levels (SMD of the level - SMD of the reference)" in out
+    assert "Ratio of effects" not in out and "male - female" in out
+    assert f"0.60 ({0.6 - half:.2f} to {0.6 + half:.2f})" in out

@@ -65,7 +65,7 @@ def subgroups_command(
 
 
 def _ci(d: dict[str, float]) -> str:
-    return f"{d['median']:.2f} ({d['ci_lower']:.2f}-{d['ci_upper']:.2f})"
+    return f"{d['median']:.2f} ({d['ci_lower']:.2f} to {d['ci_upper']:.2f})"
 
 
 def _p(value: float | None) -> str:
@@ -89,7 +89,7 @@ def _print(result) -> None:
     for c in result.characteristics:
         for e in c.effects:
             published = "-" if e.published is None else (
-                f"{e.published['estimate']:.2f} ({e.published['ci_lower']:.2f}-{e.published['ci_upper']:.2f})")
+                f"{e.published['estimate']:.2f} ({e.published['ci_lower']:.2f} to {e.published['ci_upper']:.2f})")
             row = [c.characteristic, e.level, "-" if e.k is None else str(e.k), published,
                    "-" if e.pooled is None else _ci(e.pooled.reported(m)), _ci(e.unpooled.reported(m)),
                    f"{_p(e.prob_benefit_pooled)} / {_p(e.prob_benefit_unpooled)}"]
@@ -98,17 +98,19 @@ def _print(result) -> None:
             effects.add_row(*row)
     console.print(effects)
     console.print("Probabilities: pooled / unpooled.")
-    contrasts = Table(title=f"Ratio of effects between levels ({m} of the level / {m} of the reference)")
-    for col in ("characteristic", "level / reference", "hierarchical", "unpooled", "P(level better)",
-                "Q-test p"):
-        contrasts.add_column(col, justify="left" if col in ("characteristic", "level / reference") else "right")
+    ratio = is_ratio(m)
+    pair = "level / reference" if ratio else "level - reference"
+    contrasts = Table(title=f"Ratio of effects between levels ({m} of the level / {m} of the reference)" if ratio
+                      else f"Difference of effects between levels ({m} of the level - {m} of the reference)")
+    for col in ("characteristic", pair, "hierarchical", "unpooled", "P(level better)", "Q-test p"):
+        contrasts.add_column(col, justify="left" if col in ("characteristic", pair) else "right")
     for c in result.characteristics:
         pairs: dict[tuple[str, str], dict] = {}
         for k in c.contrasts:
             pairs.setdefault((k.level, k.reference), {})[k.model] = k
         for (a, b), both in pairs.items():
             h, u = both["hierarchical"], both["unpooled"]
-            contrasts.add_row(c.characteristic, f"{a} / {b}", _ci(h.ratio), _ci(u.ratio),
+            contrasts.add_row(c.characteristic, f"{a} / {b}" if ratio else f"{a} - {b}", _ci(h.ratio), _ci(u.ratio),
                               f"{h.prob_level_better:.3f} / {u.prob_level_better:.3f}", _p(c.p_between))
     console.print(contrasts)
     console.print(f"Assumption: {result.assumption}")
