@@ -22,6 +22,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import integrate, optimize, special, stats
 
@@ -463,3 +464,24 @@ def test_cli_tsa_at_tiny_information_fractions_does_not_claim_a_false_crossing(t
     assert out["crossed_efficacy"] is False and out["crossed_efficacy_at"] is None
     assert main(args) == 0
     assert "does not cross the monitoring boundary" in capsys.readouterr().out
+
+
+def test_an_smd_is_sized_as_an_md_in_units_of_the_sd(tmp_path, capsys):
+    """An SMD's required information size is the MD's with sd = 1 (the SMD is in units of the SD):
+    4 (z_{1-alpha/2} + z_{1-beta})^2 / delta^2 participants for equal arms; without study sizes, each study's
+    information is its participants-equivalent 4 / se^2. The library and the CLI take the SMD as such."""
+    from bayesmeta.effect_data import EffectData
+
+    rng = np.random.default_rng(4)
+    yi, sei = rng.normal(0.2, 0.15, 12), rng.uniform(0.1, 0.3, 12)
+    study = tuple(f"s{i}" for i in range(12))
+    smd = tsa.tsa(EffectData(study=study, yi=yi, sei=sei, measure="SMD"), mcid=0.2)
+    md = tsa.tsa(EffectData(study=study, yi=yi, sei=sei, measure="MD"), mcid=0.2, sd=1.0)
+    z = stats.norm.isf(0.025) + stats.norm.isf(0.2)
+    assert smd.measure == "SMD" and smd.ris_fixed == pytest.approx(4 * z**2 / 0.2**2, rel=1e-12)
+    assert (smd.ris, smd.diversity, smd.crossed_efficacy_at) == (md.ris, md.diversity, md.crossed_efficacy_at)
+    np.testing.assert_allclose(smd.curve["n_cumulative"], np.cumsum(4 / sei**2))
+    path = tmp_path / "smd.csv"
+    pd.DataFrame({"study": study, "yi": yi, "sei": sei}).to_csv(path, index=False)
+    assert main(["tsa", str(path), "--measure", "SMD", "--mcid", "0.2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ris_rounded"] == smd.ris_rounded

@@ -118,8 +118,8 @@ def tsa_command(
         "--p-control", help="control-arm event proportion (RR, OR, RD) (default: pooled control arms of the data)",
         callback=finite)] = None,
     sd: Annotated[float | None, typer.Option(
-        "--sd", help="standard deviation of the outcome (MD: information size 4 z^2 sd^2 / mcid^2) (default: none; "
-                     "required for MD)",
+        "--sd", help="standard deviation of the outcome (MD: information size 4 z^2 sd^2 / mcid^2; an SMD is in "
+                     "units of the SD, sd 1) (default: none; required for MD)",
         callback=finite)] = None,
     allocation: Annotated[float, typer.Option(
         "--allocation", help="share of participants randomised to the intervention (HR: required events "
@@ -180,9 +180,9 @@ def tsa_command(
     from bayesmeta.tsa import OUTCOMES, tsa
 
     table = read_table(data, measure_value(measure))
-    if table.measure not in OUTCOMES:
+    if table.measure not in (*OUTCOMES, "SMD"):
         raise InputError(f"a trial sequential analysis of measure {table.measure} is not defined", file=data,
-                         column="measure", valid="--measure RR, OR or RD with arm counts; MD; or HR")
+                         column="measure", valid="--measure RR, OR or RD with arm counts; MD; SMD; or HR")
     if mcid is None:
         raise InputError("the anticipated effect is needed", column="--mcid",
                          valid="--mcid, e.g. 0.8 for RR, OR, HR or a difference for RD, MD")

@@ -359,8 +359,10 @@ def _tsa(a: OutcomeAnalysis, t: Any, effects: pd.DataFrame, data: EffectData, pu
                       "mcid": t.mcid, "sd": t.sd, "sides": t.sides, "spending": t.spending, "futility": t.futility,
                       "inflate": t.inflate, "futility_rule": t.futility_rule, "beta_adjustment": t.beta_adjustment,
                       "two_sided_power": t.two_sided_power}
+    sizes = effects["n_total"].to_numpy(float) if "n_total" in effects.columns else np.array([np.nan])
     a.tsa = run_step(a, "trial sequential analysis", lambda: tsa_module.tsa(
-        data, sample_sizes=effects["n_total"].to_numpy(float), p_control=t.control_rate,
+        # without every study's size, an MD or SMD counts participants-equivalents from its standard errors
+        data, sample_sizes=sizes if np.isfinite(sizes).all() else None, p_control=t.control_rate,
         relative_risk_reduction=t.relative_risk_reduction, alpha=t.alpha, power=t.power, diversity=diversity,
         order=_order_keys_any(effects), method=method, mcid=t.mcid, sd=t.sd, sides=t.sides, spending=t.spending,
         futility=t.futility, inflate=t.inflate, heterogeneity=t.heterogeneity if t.heterogeneity != "none" else "D2",

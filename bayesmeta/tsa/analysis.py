@@ -366,10 +366,16 @@ def tsa(
     study = args.study
     if measure is None:
         own = args.data.measure if args.data is not None else None
-        measure = "RR" if relative_risk_reduction is not None or own not in OUTCOMES else own
-    if measure not in OUTCOMES:
+        if relative_risk_reduction is None and own is not None and own not in (*OUTCOMES, "SMD", "GEN"):
+            raise InputError(f"no trial sequential analysis for measure {own!r}", column="measure",
+                             valid=", ".join((*OUTCOMES, "SMD")))
+        measure = own if relative_risk_reduction is None and own in (*OUTCOMES, "SMD") else "RR"
+    if measure not in (*OUTCOMES, "SMD"):
         raise InputError(f"no trial sequential analysis for measure {measure!r}", column="measure",
-                         valid=", ".join(OUTCOMES))
+                         valid=", ".join((*OUTCOMES, "SMD")))
+    reported_measure = measure
+    if measure == "SMD":  # an SMD is an MD in units of the SD: the MD's information size with sd = 1
+        measure, sd = "MD", 1.0 if sd is None else sd
     effect = _effect_of(measure, relative_risk_reduction, mcid)
     futility_kind = {True: "non-binding", False: "none"}.get(futility, futility) if isinstance(futility, bool) \
         else str(futility)
@@ -474,7 +480,7 @@ def tsa(
         crossed_futility_at=int(inside[0]) + 1 if inside.size else None,
         reached_ris_at=int(reached[0]) + 1 if reached.size else None,
         final_z=float(z[-1]),
-        measure=measure,
+        measure=reported_measure,
         effect=effect,
         unit=unit,
         heterogeneity=heterogeneity if source != "given" else "given",
