@@ -13,7 +13,7 @@ DATA = Path(__file__).parent / "reference" / "power_pose.csv"
 
 
 def test_bias_json_metabma(capsys):
-    code = main(["bias", str(DATA), "--measure", "SMD", "--ensemble", "metabma", "--json",
+    code = main(["bias", str(DATA), "--measure", "SMD", "--ensemble", "metabma", "--json", "--benefit", "above",
                  "--mu-prior", "cauchy(0, 0.7071067811865476)+", "--tau-prior", "invgamma(1, 0.15)"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)

@@ -102,7 +102,8 @@ def test_metabma_as_four_user_models_reproduces_the_named_ensemble(tmp_path, cap
     priors = ["--mu-prior", "cauchy(0, 0.7071067811865476)+", "--tau-prior", "invgamma(1, 0.15)"]
     runs = []
     for choice in (["--models", str(path)], ["--ensemble", "metabma"]):
-        assert main(["bias", str(POWER_POSE), "--measure", "SMD", "--json", *choice, *priors]) == 0
+        assert main(["bias", str(POWER_POSE), "--measure", "SMD", "--benefit", "above", "--json", *choice,
+                     *priors]) == 0
         runs.append(json.loads(capsys.readouterr().out))
     user, named = runs
     assert user["ensemble"] == "custom" and named["ensemble"] == "metabma"

@@ -218,7 +218,8 @@ def test_fisher_z_option_reproduces_robma_from_the_command_line(bem_fit, capsys)
     from bayesmeta.cli import main
 
     path = str(REF / "bem2011.csv")
-    assert main(["bias", path, "--measure", "SMD", "--fisher-z", "--json"]) == 0
+    assert main(["bias", path, "--measure", "SMD", "--fisher-z", "--ensemble", "psma", "--benefit", "above",
+                 "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     ref = json.loads((REF / "bias_published.json").read_text())["bartos2021_bem2011_psma"]["components"]
     for comp, want in ref.items():

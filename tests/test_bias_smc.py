@@ -129,7 +129,7 @@ def test_a_seven_dimensional_model_runs_through_the_cli_and_agrees_with_importan
     models.write_text('[[models]]\nbias = "selection"\ncutoffs = [0.01, 0.025, 0.05, 0.1, 0.5]\n'
                       "[[models]]\n[[models]]\neffect = false\n")
     assert main(["bias", str(REFERENCE / "bem2011.csv"), "--measure", "SMD", "--models", str(models), "--json",
-                 "--seed", "3"]) == 0
+                 "--benefit", "above", "--seed", "3"]) == 0
     out = json.loads(capsys.readouterr().out)
     sel, plain, null = out["models"]
     assert [m["log_ml_error_kind"] for m in out["models"]] == ["monte carlo se", "rule", "rule"]

@@ -129,7 +129,14 @@ def psma_ensemble() -> Ensemble:
     return Ensemble("psma", _crossed(specs))
 
 
-ENSEMBLES = {"metabma": metabma_ensemble, "psma": psma_ensemble}
+def pet_peese_ensemble() -> Ensemble:
+    """Effect and heterogeneity absent/present (1/2 each) crossed with no bias (1/2), PET (1/4) and PEESE (1/4):
+    RoBMA-PSMA's prior odds of bias without its selection models (Bartos et al. 2022); 12 models, all by the
+    deterministic rule (the report's default, ``[bias] ensemble = "pet-peese"``)."""
+    return Ensemble("pet-peese", _crossed([("none", None, 0.5), ("PET", None, 0.25), ("PEESE", None, 0.25)]))
+
+
+ENSEMBLES = {"pet-peese": pet_peese_ensemble, "metabma": metabma_ensemble, "psma": psma_ensemble}
 
 
 def model_from_mapping(spec: Mapping[str, object]) -> ModelSpec:
@@ -153,7 +160,8 @@ def model_from_mapping(spec: Mapping[str, object]) -> ModelSpec:
 
 
 def get_ensemble(ensemble: str | Ensemble | Sequence[ModelSpec | Mapping[str, object]]) -> Ensemble:
-    """A named ensemble ("metabma", "psma"), an Ensemble, or a user-defined list of ModelSpec / mappings."""
+    """A named ensemble ("pet-peese", "metabma", "psma"), an Ensemble, or a user-defined list of ModelSpec /
+    mappings."""
     if isinstance(ensemble, Ensemble):
         return ensemble
     if isinstance(ensemble, str):

@@ -1,6 +1,8 @@
-"""`bayesmeta bias`: Bayesian model averaging over effect, heterogeneity and publication bias (the RoBMA-PSMA or
-metaBMA ensemble) with marginal likelihoods by deterministic integration (by sequential Monte Carlo, seeded by
---seed, for selection models beyond the tensor rule)."""
+"""`bayesmeta bias`: Bayesian model averaging over effect, heterogeneity and publication bias (the report's
+PET-PEESE, the RoBMA-PSMA or the metaBMA ensemble) with marginal likelihoods by deterministic integration (by
+sequential Monte Carlo, seeded by --seed, for selection models beyond the tensor rule). The effects are oriented
+by ``--benefit`` as in the report (:mod:`bayesmeta.bias.direction`): fitted to -yi where benefit lies below the
+null, the results turned back to the outcome's own sign."""
 
 from __future__ import annotations
 
@@ -9,8 +11,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from bayesmeta.benefit import Benefit
 from bayesmeta.cli import app
 from bayesmeta.cli.options import (
+    BenefitOption,
     DataArgument,
     JsonOption,
     LevelOption,
@@ -24,8 +28,16 @@ from bayesmeta.errors import InputError
 
 
 class EnsembleName(str, Enum):
-    psma = "psma"
+    """The named ensembles of the plan's ``[bias] ensemble`` (:data:`bayesmeta.plan.BIAS_ENSEMBLES` but "custom",
+    which is ``--models`` here)."""
+
+    pet_peese = "pet-peese"
     metabma = "metabma"
+    psma = "psma"
+
+
+DEFAULT_ENSEMBLE = EnsembleName.pet_peese
+"""As the plan's ``[bias] ensemble`` default (:class:`bayesmeta.plan.BiasPlan`)."""
 
 
 @app.command("bias")
@@ -33,7 +45,8 @@ def bias_command(
     data: DataArgument,
     measure: MeasureOption = None,
     ensemble: Annotated[Optional[EnsembleName], typer.Option(
-        help="psma: RoBMA-PSMA, 36 models (the default); metabma: FE/RE x H0/H1")] = None,
+        help="pet-peese: no bias, PET, PEESE x effect x heterogeneity, 12 models (the default, as the plan's); "
+        "psma: RoBMA-PSMA, 36 models; metabma: FE/RE x H0/H1")] = None,
     models: Annotated[Optional[str], typer.Option(
         "--models", help="a TOML file of [[models]] tables (keys effect, heterogeneity, bias, sided, cutoffs, "
         "alpha, prior_weight, as the plan's [[bias.models]]): a user-defined ensemble instead of --ensemble")
@@ -49,12 +62,15 @@ def bias_command(
     fisher_z: Annotated[bool, typer.Option(
         "--fisher-z", help="SMD only: fit on Fisher's z as RoBMA does (priors stated on d moved by 1/2, t-test "
         "selection cut-offs, estimates back on d by x2), to reproduce RoBMA's numbers")] = False,
+    benefit: BenefitOption = Benefit.BELOW,
     level: LevelOption = 0.95,
     seed: SeedOption = 0,
     as_json: JsonOption = False,
 ) -> None:
-    """Posterior model probabilities, inclusion Bayes factors and model-averaged estimates (Bartos et al. 2022)."""
+    """Posterior model probabilities, inclusion Bayes factors and model-averaged estimates (Bartos et al. 2022);
+    the bias models look for small studies with a larger benefit, on the side of the null --benefit names."""
     from bayesmeta.bias import default_priors, fit_bias
+    from bayesmeta.bias.direction import fitted_effects, oriented_dict
     from bayesmeta.errors import ModelError
 
     if not 0 < level < 1:
@@ -62,8 +78,9 @@ def bias_command(
     if models is not None and ensemble is not None:
         raise InputError("--models and --ensemble exclude each other", column="--models",
                          valid="either a named ensemble or a file of [[models]] tables")
-    chosen = _read_models(models) if models is not None else (ensemble or EnsembleName.psma).value
-    table = read_table(data, measure_value(measure))
+    chosen = _read_models(models) if models is not None else (ensemble or DEFAULT_ENSEMBLE).value
+    table = read_table(data, measure_value(measure), benefit=benefit)
+    yi, flipped = fitted_effects(table.yi, benefit)
     try:
         priors = default_priors(table.measure, mu=mu_prior, tau=tau_prior)
     except ModelError as exc:
@@ -84,13 +101,13 @@ def bias_command(
         if table.measure != "SMD":
             raise InputError(f"--fisher-z needs --measure SMD, got {table.measure}", column="--fisher-z")
         try:
-            result = fit_bias_robma(table.yi, table.sei, ensemble=chosen, d_priors=priors, seed=seed)
+            result = fit_bias_robma(yi, table.sei, ensemble=chosen, d_priors=priors, seed=seed)
         except ModelError as exc:
             raise InputError(str(exc), column="--fisher-z") from None
     else:
-        result = fit_bias(table.yi, table.sei, measure=table.measure, ensemble=chosen, priors=priors,
-                          seed=seed)
-    out = result.to_dict(level)
+        result = fit_bias(yi, table.sei, measure=table.measure, ensemble=chosen, priors=priors, seed=seed)
+    out = oriented_dict(result, level, flipped)
+    out["benefit"] = benefit.value
     out["source"] = data
     if as_json:
         typer.echo(json_text(out))
@@ -149,8 +166,8 @@ def _print(out: dict, level: float) -> None:
         console.print(f"tau (analysis scale): mean {out['tau']['mean']:.3f} (sd {out['tau']['sd']:.3f}){given}")
     if out.get("estimates"):
         est = Table(title=f"Model-averaged and conditional estimates ({pct}; conditional: the models with the "
-                          "parameter; tau, PET and PEESE on the fitted effects' scale: log for ratio measures, "
-                          "Cohen's d with --fisher-z)")
+                          "parameter; tau, PET and PEESE on the analysis scale, log for ratio measures, Cohen's "
+                          "d with --fisher-z; PET and PEESE with the outcome's own sign)")
         for col in ("parameter", "mean", "median", f"{pct}", "cond. mean", "cond. median", f"cond. {pct}"):
             est.add_column(col, justify="left" if col == "parameter" else "right")
         for name, e in out["estimates"].items():
@@ -161,9 +178,21 @@ def _print(out: dict, level: float) -> None:
             est.add_row(name, *cells)
         console.print(est)
         if any(k.startswith("omega") for k in out["estimates"]):
-            console.print("(omega: publication weights per interval of one-sided p-values, 1 for the smallest)")
+            console.print("(omega: publication weights per interval of one-sided p-values of tests towards benefit, 1 "
+                          "for the smallest)")
     console.print(f"priors: {', '.join(f'{k} ~ {v}' for k, v in out['priors'].items())}")
+    console.print(_direction(out))
     for note in out["notes"]:
         console.print(f"note: {note}")
     for warning in out["warnings"]:
         console.print(f"warning: {warning}")
+
+
+def _direction(out: dict) -> str:
+    """The sentence on which side the bias models looked (:mod:`bayesmeta.bias.direction`)."""
+    side = "below" if out["benefit"] == "below" else "above"
+    fitted = "fitted to -yi, " if out["flipped"] else ""
+    slope = "negative" if out["flipped"] else "positive"
+    return (f"direction: benefit {side} the null ({fitted}every estimate shown on the outcome's own sign): the bias "
+            f"models look for small studies with a larger benefit; a {slope} PET or PEESE slope means smaller "
+            f"studies show effects further {side} the null")

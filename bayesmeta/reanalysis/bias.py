@@ -2,10 +2,8 @@
 ensemble of :func:`bayesmeta.bias.fit_bias` fitted with the direction of benefit taken into account, as plain
 numbers (model table, inclusion Bayes factors, averaged and unadjusted posteriors of the effect).
 
-The bias components of the ensembles (PET and PEESE slopes b > 0, one-sided selection on p-values of positive
-effects) describe small studies that exaggerate a positive effect. Where benefit lies below the null, the effects
-are fitted with their signs flipped and the summaries flipped back, as RoBMA's ``effect_direction = "negative"``
-does (Bartos et al. 2022)."""
+Where benefit lies below the null the effects are fitted with their signs flipped and the summaries flipped back
+(:mod:`bayesmeta.bias.direction`, the rule ``bayesmeta bias`` follows too)."""
 
 from __future__ import annotations
 
@@ -13,13 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from bayesmeta.bias import Ensemble, ModelSpec, fit_bias, get_ensemble
+from bayesmeta.bias import Ensemble, fit_bias, get_ensemble
+from bayesmeta.bias.direction import fitted_effects, oriented_dict
 from bayesmeta.bias.informed import informed_priors
 from bayesmeta.effect_data import EffectData
 from bayesmeta.plan import BiasPlan
-from bayesmeta.scales import is_ratio, to_reported
 
-SUMMARY_KEYS = ("mu", "mu_conditional", "mu_unadjusted", "predictive")
 CURVE_POINTS = 25
 """Standard errors (0 to 1.1 times the largest) at which the funnel plot's bias curves are evaluated."""
 DENSITY_POINTS = 201
@@ -27,58 +24,24 @@ DENSITY_POINTS = 201
 
 
 def bias_ensemble(name: str) -> Ensemble:
-    """``pet-peese``: effect and heterogeneity absent/present (1/2 each) crossed with no bias (1/2), PET (1/4)
-    and PEESE (1/4) -- RoBMA-PSMA's prior odds of bias without its selection models (Bartos et al. 2022);
-    ``metabma`` and ``psma`` as in :func:`bayesmeta.bias.get_ensemble`."""
-    if name != "pet-peese":
-        return get_ensemble(name)
-    models = tuple(ModelSpec(effect, het, kind, None, w / 4.0)
-                   for kind, w in (("none", 0.5), ("PET", 0.25), ("PEESE", 0.25))
-                   for effect in (False, True) for het in (False, True))
-    return Ensemble("pet-peese", models)
-
-
-def _flip(s: dict[str, float]) -> dict[str, float]:
-    """The summary of -X from that of X (central intervals swap ends)."""
-    out = {"median": -s["median"], "mean": -s["mean"], "sd": s["sd"],
-           "ci_lower": -s["ci_upper"], "ci_upper": -s["ci_lower"]}
-    return {k: out[k] for k in s}
-
-
-def _reported(s: dict[str, float], measure: str) -> dict[str, float]:
-    keys = ("median", "ci_lower", "ci_upper") if is_ratio(measure) else ("median", "sd", "ci_lower", "ci_upper")
-    return {k: float(to_reported(s[k], measure)) if k != "sd" else s[k] for k in keys}
+    """The named ensemble of the plan's ``[bias] ensemble`` (:func:`bayesmeta.bias.get_ensemble`): ``pet-peese``
+    (effect and heterogeneity absent/present crossed with no bias 1/2, PET 1/4, PEESE 1/4), ``metabma``,
+    ``psma``."""
+    return get_ensemble(name)
 
 
 def bias_analysis(data: EffectData, plan: BiasPlan, level: float, seed: int = 0) -> dict[str, Any]:
     """The ensemble ``plan.ensemble`` (``custom``: the plan's ``[[bias.models]]``, ``plan.models``) fitted to the
-    outcome's effects (flipped where benefit is below the null): :meth:`bayesmeta.bias.BiasResult.to_dict` on the
-    analysis and reported scales of the outcome, with ``flipped`` recording whether the signs were turned;
+    outcome's effects (flipped where benefit is below the null, :func:`bayesmeta.bias.direction.fitted_effects`):
+    :func:`bayesmeta.bias.direction.oriented_dict` on the analysis and reported scales of the outcome, with
+    ``flipped`` recording whether the signs were turned, and the funnel plot's curves and the densities;
     ``seed``: of the selection models estimated by sequential Monte Carlo."""
-    flipped = bool(data.benefit.below)
-    yi = -np.asarray(data.yi, float) if flipped else np.asarray(data.yi, float)
+    yi, flipped = fitted_effects(data.yi, data.benefit)
     priors = informed_priors(plan.informed, data.measure) if plan.informed else None
     ensemble = Ensemble("custom", plan.models) if plan.ensemble == "custom" else bias_ensemble(plan.ensemble)
     fit = fit_bias(yi, data.sei, measure=data.measure, ensemble=ensemble, priors=priors, seed=seed)
-    out = fit.to_dict(level)
+    out = oriented_dict(fit, level, flipped)
     out["ensemble"] = plan.ensemble
-    out["flipped"] = flipped
-    for key in SUMMARY_KEYS:
-        if out[key] is not None:
-            a = out[key]["analysis"]
-            a = _flip(a) if flipped else a
-            out[key] = {"analysis": a, "reported": _reported(a, data.measure)}
-    for m in out["models"]:
-        if m["mu"] is not None:
-            a = _flip(m["mu"]["analysis"]) if flipped else m["mu"]["analysis"]
-            m["mu"] = {"analysis": a, "reported": _reported(a, data.measure)}
-    if flipped:  # PET's and PEESE's slopes on the outcome's own sign, as the funnel plot's curves
-        for table in (out["estimates"], out["estimates_conditional"]):
-            for kind in ("PET", "PEESE"):
-                if kind in table:
-                    e = table[kind]
-                    table[kind] = {"mean": -e["mean"], "median": -e["median"], "ci_lower": -e["ci_upper"],
-                                   "ci_upper": -e["ci_lower"]}
     out["curves"] = _curves(fit, np.asarray(data.sei, float), flipped)
     out["density"] = _densities(fit, flipped)
     return out
