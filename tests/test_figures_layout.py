@@ -147,3 +147,28 @@ def test_the_forest_favours_labels_sit_below_the_axis_label():
     for box in favours:
         assert box.y1 <= label.y0  # below the axis label, not across it
         assert box.y0 >= 0  # and inside the figure
+
+
+@pytest.mark.parametrize("lo, hi", [(0.001, 41.68), (0.13, 0.94), (0.2, 2.9), (0.05, 20.0), (0.005, 3.0)])
+def test_ratio_tick_labels_never_run_into_each_other_on_a_narrow_axis(lo, hi):
+    """A forest of sparse-data studies spans 0.001 to 42 (Niel-Weise 2007: "0.20.30.50.71 1.52" on the axis):
+    ticks are thinned to at most 9 per axis, evenly enough in log space that on a 2.8-inch axis at 9 pt each
+    label's box stays clear of the next; 1 is always a tick, and every tick lies within the data's range."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from bayesmeta.plots.style import ratio_axis, ratio_ticks
+
+    fig = Figure(figsize=(4.0, 1.5))
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.15, 0.4, 0.7, 0.5))  # 2.8 inches wide
+    ratio_axis(ax, "OR", lo, hi)
+    ax.tick_params(labelsize=9)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    boxes = sorted((t.get_window_extent(renderer) for t in ax.get_xticklabels()
+                    if t.get_text() and lo * 0.9 <= float(t.get_text()) <= hi * 1.1), key=lambda b: b.x0)
+    assert len(boxes) >= 3
+    for left, right in zip(boxes, boxes[1:]):
+        assert left.x1 < right.x0, (left, right)
+    ticks = ratio_ticks(lo, hi)
+    assert 1.0 in ticks and len(ticks) <= 9 and all(min(lo, 1) * 0.95 <= t <= max(hi, 1) * 1.05 for t in ticks)

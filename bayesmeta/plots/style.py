@@ -5,6 +5,8 @@ Colours are the Okabe-Ito palette (Okabe & Ito 2008), readable with the common c
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
@@ -43,14 +45,29 @@ RC = {
 }
 
 PAD = 0.04  # share of an axis span left free beyond the data on each side
-_NICE = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0)
+_DECADES = tuple(10.0 ** e for e in range(-4, 5))
+_TICK_RANKS = ((1.0,), (2.0, 5.0), (3.0,), (1.5, 7.0))
+"""Tick mantissas in order of preference: powers of 10, then 2 and 5, then 3, then 1.5 and 7 (0.7, 1.5 and 3
+are the values a clinical reader looks for near the null)."""
+MAX_RATIO_TICKS = 9
+"""Ticks a ratio axis holds at most: consecutive ticks are at least 1/9 of the axis's log span apart, so their
+labels do not run into each other on a narrow forest."""
 
 
 def ratio_ticks(lo: float, hi: float) -> list[float]:
-    """Readable ratio tick values covering [lo, hi] (ratio scale), always including 1."""
-    ticks = [t for t in _NICE if lo * 0.95 <= t <= hi * 1.05]
-    if 1.0 not in ticks:
-        ticks.append(1.0)
+    """Readable ratio tick values covering [lo, hi] (ratio scale), always including 1: powers of 10 first, then
+    2 and 5, 3, 1.5 and 7 of each decade, each kept only when it lies at least 1/:data:`MAX_RATIO_TICKS` of the
+    axis's log span from every tick already chosen."""
+    lo, hi = min(lo, 1.0), max(hi, 1.0)
+    span = math.log(hi) - math.log(lo)
+    gap = span / MAX_RATIO_TICKS
+    ticks = [1.0]
+    for rank in _TICK_RANKS:
+        for m in rank:
+            for d in _DECADES:
+                t = float(f"{m * d:.6g}")
+                if lo * 0.95 <= t <= hi * 1.05 and all(abs(math.log(t) - math.log(u)) >= gap * 0.999 for u in ticks):
+                    ticks.append(t)
     if len(ticks) < 3:
         ticks = sorted(set(ticks) | {round(lo, 2), round(hi, 2)})
     return sorted(ticks)
