@@ -382,3 +382,15 @@ def test_the_surrogacy_section_reads_a_surrogacy_record():
     assert cells["HR predicted for a new trial with RR 2.2"] == "0.60 (0.40 to 0.90)"
     assert any("63% as wide" in getattr(b, "text", "") for b in blocks)
     assert any("ORR for PFS: not fitted (quick run)" in getattr(b, "text", "") for b in blocks)
+
+
+def test_an_outcome_label_that_already_names_the_outcome_is_not_repeated():
+    """'Catheter-related bloodstream infection (CRBSI)' for outcome CRBSI, not '... (CRBSI) (CRBSI)'."""
+    from types import SimpleNamespace
+
+    from bayesmeta.reanalysis.claims import outcome_words
+
+    assert outcome_words(SimpleNamespace(label="Catheter-related bloodstream infection (CRBSI)", name="CRBSI")) == \
+        "Catheter-related bloodstream infection (CRBSI)"
+    assert outcome_words(SimpleNamespace(label="Overall survival", name="OS")) == "Overall survival (OS)"
+    assert outcome_words(SimpleNamespace(label="OS", name="OS")) == "OS"

@@ -104,6 +104,11 @@ class ClaimResult:
         return out
 
 
+def outcome_words(o: Any) -> str:
+    """'Overall survival (OS)': the outcome's label with its name, unless the label already ends with it."""
+    return o.label if o.label.endswith(f"({o.name})") or o.label == o.name else f"{o.label} ({o.name})"
+
+
 def verdict(p: float, low: float | None = None, caps: tuple[str, ...] = ()) -> tuple[Verdict, tuple[str, ...]]:
     """The verdict for a claimed event of probability ``p`` under the main prior, ``low`` the smallest over the
     prior sets (None: one model only), and ``caps`` (codes of conditions that keep a claim from 'supported'); see
@@ -189,7 +194,7 @@ def _result(c: ClaimPlan, about: str, event: str, p: float, values: list[float] 
 # -- per kind ----------------------------------------------------------------------------------------------
 def _pooled(c: ClaimPlan, a: Any, *, mcid_only: bool = False) -> ClaimResult:
     o = a.plan
-    about = f"{o.label} ({o.name})"
+    about = outcome_words(o)
     if not a.bayes:
         return _untestable(c, about, "; ".join(a.skipped.values()) or "no posterior")
     null = null_value(o.measure)
@@ -372,7 +377,7 @@ def _surrogacy(c: ClaimPlan, plan: Plan, results: dict[str, Any], skipped: dict[
 def _sequential(c: ClaimPlan, a: Any) -> ClaimResult:
     o = a.plan
     res = _pooled(c, a, mcid_only=True)
-    about = f"{o.label} ({o.name})"
+    about = outcome_words(o)
     if a.tsa is None or res.probability is None:
         why = a.skipped.get("trial sequential analysis") or res.untestable or "no trial sequential analysis"
         return _untestable(c, about, why, res.event)
@@ -390,7 +395,7 @@ def _sequential(c: ClaimPlan, a: Any) -> ClaimResult:
 
 def _bias(c: ClaimPlan, a: Any) -> ClaimResult:
     o = a.plan
-    about = f"{o.label} ({o.name})"
+    about = outcome_words(o)
     egger = a.frequentist.get("egger") if a.frequentist else None
     egger_p = None if egger is None else getattr(egger, "pval", None)
     if a.bias is None:

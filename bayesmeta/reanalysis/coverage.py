@@ -59,7 +59,9 @@ def _coverage_statement(o: OutcomePlan, k_used: int, k_pub: int | None, n_rows: 
         f"{k_used} studies (the paper's number is not known)"
     text = f"{o.label}: {pub} have data usable here"
     if n_rows > k_used:
-        text += f"; {n_rows - k_used} more have a row whose numbers cannot give an effect and its SE"
+        extra = n_rows - k_used
+        text += (f"; {extra} more {'has a row' if extra == 1 else 'have rows'} whose numbers cannot give an effect "
+                 "and its SE")
     return text + "."
 
 def published_pooled(published: pd.DataFrame | None, outcome: str, pooling: str = "") -> dict[str, Any] | None:
