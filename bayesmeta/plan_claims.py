@@ -28,6 +28,9 @@ CLAIM_ASSERTS = ("benefit", "important_benefit", "no_benefit", "harm")
 (an effect beyond the outcome's MCID), no_benefit (no clinically important benefit: the effect not beyond the
 outcome's MCID) or harm (an effect on the other side of the null: an exposure that raises a risk, a treatment that
 worsens the outcome)."""
+BIAS_ASSERTS = ("no_bias", "bias")
+"""For bias claims: no_bias (the default: the paper says there is no publication bias) or bias (it says the
+effect is overestimated through small-study effects or selective publication)."""
 MCID_ASSERTS = ("important_benefit", "no_benefit")
 """The assertions that need the outcome's MCID."""
 CLAIM_KEYS = ("id", "text", "where", "kind", "asserts", "outcome", "characteristic", "level", "reference",
@@ -49,7 +52,7 @@ _ALLOWED = {
     "estimate": ("outcome", "analysis", "variable", "level", "asserts", "benefit"),
     "surrogacy": ("outcome", "surrogate"),
     "sequential": ("outcome",),
-    "bias": ("outcome",),
+    "bias": ("outcome", "asserts"),
     "other": ("reason", "outcome"),
 }
 _COMMON = ("id", "text", "where", "kind", "published")
@@ -222,7 +225,8 @@ def load_claims(r: Any, value: Any, outcomes: dict[str, Any], published: Path | 
         where = r.get(spec, p, "where", str, valid="where it is printed, e.g. \"Abstract\"")
         if not text.strip():
             raise r.fail(f"{p}.text", "empty", "the sentence as printed")
-        asserts = r.choice(spec, p, "asserts", CLAIM_ASSERTS, default="benefit")
+        asserts = r.choice(spec, p, "asserts", BIAS_ASSERTS, default="no_bias") if kind == "bias" else \
+            r.choice(spec, p, "asserts", CLAIM_ASSERTS, default="benefit")
         outcome = r.get(spec, p, "outcome", str, default=None, valid=", ".join(names))
         benefit = None
         if kind == "estimate":

@@ -394,3 +394,19 @@ def test_an_outcome_label_that_already_names_the_outcome_is_not_repeated():
         "Catheter-related bloodstream infection (CRBSI)"
     assert outcome_words(SimpleNamespace(label="Overall survival", name="OS")) == "Overall survival (OS)"
     assert outcome_words(SimpleNamespace(label="OS", name="OS")) == "OS"
+
+
+def test_a_claim_of_bias_reads_the_probability_of_the_bias_models(folder):
+    """A paper that warns of an overestimated effect (Niel-Weise 2007: "strong arguments in favor of a systematic
+    overestimation") asserts bias: P(publication bias) is the inclusion probability itself, and the plan accepts
+    asserts = "bias" (or the default "no_bias") for a bias claim, nothing else."""
+    a = _analysis("below", {"1.0": 0.99}, pd.DataFrame())
+    a.bias = {"inclusion": {"bias": {"prior_prob": 0.5, "post_prob": 0.84, "bf": 5.25}}, "ensemble": "pet-peese"}
+    r = C._bias(_plan_claim(kind="bias", asserts="bias"), a)
+    assert (r.event, r.probability, r.verdict) == ("P(publication bias)", pytest.approx(0.84), Verdict.WEAKER)
+    path = folder / "bias_claim.toml"
+    path.write_text((folder / "base.toml").read_text() + "\n" +
+                    _claim('kind = "bias"\noutcome = "AE"\nasserts = "bias"'))
+    assert [c.asserts for c in load_plan(path).claims] == ["bias"]
+    error = _load(folder, _claim('kind = "bias"\noutcome = "AE"\nasserts = "benefit"'))
+    assert "claims[0] ('c1').asserts" in str(error) and "no_bias, bias" in str(error)

@@ -22,7 +22,7 @@ The claimed event and its probability p, per kind of claim:
 - sequential: P(effect beyond the outcome's MCID) (the data sufficient to establish a clinically meaningful
   effect), with the trial sequential analysis recomputed from the data;
 - bias: P(no publication bias) = 1 - the posterior inclusion probability of the bias models of the [bias]
-  ensemble.
+  ensemble; for a claim that asserts bias (the effect overestimated), that inclusion probability.
 
 Verdict rule (:func:`verdict`), with p under the main prior and p_low the smallest over the prior sets:
 
@@ -405,6 +405,10 @@ def _bias(c: ClaimPlan, a: Any) -> ClaimResult:
     if inclusion is None:  # metabma, or a custom ensemble without (or only with) bias models
         return _untestable(c, about, f"the [bias] section's {a.bias['ensemble']} ensemble does not weigh models "
                            "with against models without publication bias", "P(no publication bias)")
+    if c.asserts == "bias":  # the paper says the effect is overestimated
+        return _result(c, about, "P(publication bias)", inclusion["post_prob"], None,
+                       others={"prior P(publication bias)": inclusion["prior_prob"]},
+                       facts={"bf_bias": inclusion["bf"], "k": a.k, "egger_p": egger_p, "ensemble": a.bias["ensemble"]})
     return _result(c, about, "P(no publication bias)", 1.0 - inclusion["post_prob"], None,
                    others={"prior P(no publication bias)": 1.0 - inclusion["prior_prob"]},
                    facts={"bf_bias": inclusion["bf"], "k": a.k, "egger_p": egger_p, "ensemble": a.bias["ensemble"]})
