@@ -340,3 +340,16 @@ def test_the_sensitivity_command_mirrors_the_packaged_sets_for_benefit_above(tmp
     assert main(["sensitivity", str(table), "--measure", "RR", "--json"]) == 0
     assert _enthusiastic_mu(pd.DataFrame(json.loads(capsys.readouterr().out)["prior_grid"])) == \
         "normal(-0.35667, 0.21684)"
+
+
+def test_the_sensitivity_command_judges_the_conclusion_at_the_mcid(tmp_path, capsys):
+    """`--mcid 0.8` joins the thresholds and the conclusion is read at P(RR < 0.8), not at the most demanding
+    threshold; an MCID on the harm side is refused with the valid side (exit 2)."""
+    table = tmp_path / "effects.csv"
+    pd.DataFrame({"study": [f"s{i}" for i in range(Y.size)], "yi": Y, "sei": SEI}).to_csv(table, index=False)
+    assert main(["sensitivity", str(table), "--measure", "RR", "--threshold", "0.7", "--threshold", "1",
+                 "--mcid", "0.8", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["conclusion"]["column"] == "prob_below_0.8" and "prob_below_0.8" in out["prior_grid"][0]
+    assert main(["sensitivity", str(table), "--measure", "RR", "--mcid", "1.25"]) == 2
+    assert "--mcid 1.25 is not on the benefit side of 1" in capsys.readouterr().err

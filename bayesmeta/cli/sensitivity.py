@@ -21,12 +21,14 @@ from bayesmeta.cli.options import (
     MuPriorOption,
     TauPriorOption,
     ThresholdOption,
+    finite,
     json_text,
     measure_value,
     plain,
     note_prior_units,
     read_table,
 )
+from bayesmeta.errors import InputError
 
 
 def _records(frame, index_name: str | None = None) -> list[dict[str, object]]:
@@ -47,12 +49,16 @@ def sensitivity_command(
     priors: Annotated[str | None, typer.Option(help="TOML file of named prior sets")] = None,
     threshold: ThresholdOption = None,
     benefit: BenefitOption = Benefit.BELOW,
+    mcid: Annotated[float | None, typer.Option(
+        "--mcid", help="minimal clinically important difference, reported scale: the conclusion is judged there "
+                       "(default: none; the most demanding threshold)", callback=finite)] = None,
     level: LevelOption = 0.95,
     figures: FiguresOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Refit under every named prior set and half-normal tau scale, flag conclusions that change, compute
-    power-scaling prior/likelihood sensitivity (Kallioinen et al. 2024) and leave-one-study-out influence."""
+    power-scaling prior/likelihood sensitivity (Kallioinen et al. 2024) and leave-one-study-out influence. The
+    conclusion is judged at the MCID when given (it joins the thresholds), else at the most demanding threshold."""
     from bayesmeta.influence import leave_one_out
     from bayesmeta.priors import load_prior_sets, parse_prior
     from bayesmeta.sensitivity import conclusion_changes, power_scaling, prior_grid
@@ -69,7 +75,12 @@ def sensitivity_command(
         thresholds = (1.0, 0.8, 0.7) if benefit.below else (1.0, 1.25, 1.4286)
     else:
         thresholds = (null,)
-    decisive = benefit.most_demanding(thresholds)
+    if mcid is not None:
+        if not benefit.favours(mcid, null) or (is_ratio(table.measure) and mcid <= 0):
+            raise InputError(f"--mcid {mcid:g} is not on the benefit side of {null:g} (benefit {benefit.value})",
+                             column="--mcid", valid=f"a {table.measure} {benefit.sign} {null:g}")
+        thresholds = tuple(sorted(set(thresholds) | {float(mcid)}))
+    decisive = benefit.most_demanding(thresholds) if mcid is None else float(mcid)
     sets = load_prior_sets(priors)
     grid = prior_grid(table, prior_sets=sets, thresholds=thresholds, level=level)
     changes = conclusion_changes(grid, threshold=decisive)
