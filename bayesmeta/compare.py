@@ -12,9 +12,13 @@ Published Spearman correlations between two outcomes' study effects (analysis 'c
 level naming a subset of studies or blank for all) are set beside the correlation of the available studies that
 report both outcomes; a subset is one the plan declares (:class:`bayesmeta.plan.StudySubset`).
 
-Agreement of a pooled result: 'reproduced' when each point estimate lies inside the other's 95% CI,
-'overlapping' when only the CIs overlap, 'not reproduced' when they are disjoint. Agreement of a p-value: whether
-both fall on the same side of 0.05. Agreement of a correlation: 'agree' with the same sign and p-values on the
+Agreement of a pooled result (or of a meta-regression coefficient printed with its CI), graded
+(:func:`agreement`): 'reproduced' when the recomputed estimate and both CI limits, each rounded to the decimals
+printed in the published cell, equal the printed numbers within one unit of the last printed digit (rounding of
+the inputs); 'close' when each of the three is within half a published standard error of its printed value (SE =
+CI width / (2 x 1.96), on the analysis scale: log for ratios); 'differs' when not, but each point estimate lies
+inside the other's CI; 'overlapping' when only the CIs overlap; 'disjoint' when they do not. Agreement of a
+p-value: whether both fall on the same side of 0.05. Agreement of a correlation: 'agree' with the same sign and p-values on the
 same side of 0.05, 'same direction' with the same sign only, 'opposite direction' otherwise.
 """
 
@@ -25,6 +29,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from bayesmeta.consistency import Z_975, decimals_of
 from bayesmeta.design import design_matrix, reference_level
 from bayesmeta.errors import BayesmetaError, InputError
 from bayesmeta.frequentist import paper_rule, rma, spearman_correlation, subgroup_analysis
@@ -37,7 +42,7 @@ MIN_K_MODERATOR = 3
 POOLED_COLUMNS: tuple[str, ...] = (
     "outcome", "measure", "published_model", "k_published", "k_used", "studies",
     "published_estimate", "published_ci_lower", "published_ci_upper", "published_i2",
-    "rule_model", "rule_estimate", "rule_ci_lower", "rule_ci_upper", "i2",
+    "rule_model", "rule_estimate", "rule_ci_lower", "rule_ci_upper", "i2", "tau2", "h2",
     "reml_estimate", "reml_ci_lower", "reml_ci_upper", "reml_tau2",
     "status", "note",
 )  # fmt: skip
@@ -80,20 +85,51 @@ def _fmt_ratio(est: float, lo: float, hi: float) -> str:
     return f"{est:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
-def _agreement(pub: tuple[float, float, float], new: tuple[float, float, float]) -> str:
-    (pe, pl, pu), (ne, nl, nu) = pub, new
-    if pl <= ne <= pu and nl <= pe <= nu:
+CLOSE_SE = 0.5
+STATUSES: tuple[str, ...] = ("reproduced", "close", "differs", "overlapping", "disjoint")
+
+
+def printed_decimals(row: pd.Series, column: str) -> int:
+    """Decimals printed in a published cell: the ``<column>_decimals`` that :func:`bayesmeta.data.load_published`
+    reads from the text, else those of the number's shortest repr (a table read as numbers: 0.60 gives 1)."""
+    value = row.get(f"{column}_decimals")
+    if value is not None and not pd.isna(value):
+        return int(value)
+    return decimals_of(row[column])
+
+
+def agreement(published: tuple[float, float, float], recomputed: tuple[float, float, float],
+              decimals: tuple[int, int, int], measure: str) -> str:
+    """Graded agreement of a recomputed (estimate, lower, upper) with the printed one, all on the reported scale
+    (:data:`STATUSES`, best first). 'reproduced': each recomputed number rounded to its printed decimals d is
+    within 10^-d of the printed one; 'close': each within ``CLOSE_SE`` published SEs (SE = (upper - lower) /
+    (2 x 1.96) on the analysis scale); 'differs': each point estimate inside the other's CI; 'overlapping': the
+    CIs overlap; else 'disjoint'."""
+    if all(abs(round(n, d) - p) <= 10.0 ** -d + 1e-9 for p, n, d in zip(published, recomputed, decimals, strict=True)):
         return "reproduced"
+    to_analysis = np.log if is_ratio(measure) else (lambda x: x)
+    with np.errstate(divide="ignore"):
+        pub, new = to_analysis(np.asarray(published, float)), to_analysis(np.asarray(recomputed, float))
+    se = (pub[2] - pub[1]) / (2 * Z_975)
+    if np.isfinite(se) and se > 0 and np.all(np.abs(new - pub) <= CLOSE_SE * se):
+        return "close"
+    (pe, pl, pu), (ne, nl, nu) = published, recomputed
+    if pl <= ne <= pu and nl <= pe <= nu:
+        return "differs"
     if nl <= pu and pl <= nu:
         return "overlapping"
-    return "not reproduced"
+    return "disjoint"
 
 
 _VERDICT = {
-    "reproduced": "the available studies reproduce the published pooled {m}",
+    "reproduced": "the available studies reproduce the published pooled {m} to the printed precision",
+    "close": "the available studies give a pooled {m} close to the published one (estimate and CI limits within "
+    "half a published standard error) but not equal to it at the printed precision",
+    "differs": "the available studies give a different pooled {m}, though each point estimate lies inside the "
+    "other's CI",
     "overlapping": "the available studies give a pooled {m} whose CI overlaps the published one, but the point "
     "estimates fall outside each other's CI",
-    "not reproduced": "the available studies do not reproduce the published pooled {m} (disjoint CIs)",
+    "disjoint": "the available studies do not reproduce the published pooled {m} (disjoint CIs)",
 }
 
 
@@ -102,7 +138,10 @@ def compare_pooled(effects: pd.DataFrame, published: pd.DataFrame, pooling: str 
     beside the recomputation from the
     available effects (``bayesmeta.effects.derive_effects`` rows: study_id, outcome, measure, yi, vi, ...), with
     the paper's pooling (``pooling``, see :func:`bayesmeta.frequentist.paper_rule`) and with REML, on the
-    reported scale; ``status`` and a plain ``note`` say whether they agree. An outcome with several published
+    reported scale, with the heterogeneity (i2 in percent, tau2, h2) of the model the paper's pooling fits
+    (metafor: I^2 = tau^2 / (tau^2 + s^2) from that model's tau^2, Higgins & Thompson 2002); ``status``
+    (:func:`agreement`, to the decimals printed in the published cells) and a plain ``note`` say whether they
+    agree. An outcome with several published
     pooled rows (a paper printing both its common-effect and its random-effects result) gets one row each, each
     recomputed with the model its ``model`` column names (:func:`pooling_for`)."""
     effects = _load_effects(effects)
@@ -125,6 +164,7 @@ def compare_pooled(effects: pd.DataFrame, published: pd.DataFrame, pooling: str 
                 published_ci_upper=float(p["ci_upper"]),
                 published_i2=None if pd.isna(p["i2_percent"]) else float(p["i2_percent"]),
             )
+            decimals = tuple(printed_decimals(p, c) for c in ("estimate", "ci_lower", "ci_upper"))
         rec["measure"] = measure
         if len(rows):
             y, v = rows["yi"].to_numpy(float), rows["vi"].to_numpy(float)
@@ -135,8 +175,9 @@ def compare_pooled(effects: pd.DataFrame, published: pd.DataFrame, pooling: str 
                 rule_estimate=reported_float(rule.estimate, show),
                 rule_ci_lower=reported_float(rule.ci_lower, show),
                 rule_ci_upper=reported_float(rule.ci_upper, show),
-                i2=rma(y, v, method="FE").i2 if len(rows) > 1 else None,
             )
+            if len(rows) > 1:  # the heterogeneity of the model pooled with (metafor: I^2 from its tau^2)
+                rec.update(i2=rule.i2, tau2=rule.tau2, h2=rule.h2)
             if len(rows) > 1:
                 reml = rma(y, v, method="REML")
                 rec.update(
@@ -145,7 +186,7 @@ def compare_pooled(effects: pd.DataFrame, published: pd.DataFrame, pooling: str 
                     reml_ci_upper=reported_float(reml.ci_upper, show),
                     reml_tau2=reml.tau2,
                 )
-        rec["status"], rec["note"] = _pooled_verdict(rec)
+        rec["status"], rec["note"] = _pooled_verdict({**rec, "printed_decimals": None if p is None else decimals})
         records.append(rec)
     table = pd.DataFrame(records, columns=list(POOLED_COLUMNS))
     for column in ("k_published", "k_used"):
@@ -203,10 +244,10 @@ def _pooled_verdict(rec: dict) -> tuple[str, str]:
     new = (rec["rule_estimate"], rec["rule_ci_lower"], rec["rule_ci_upper"])
     text = f"published {_fmt_ratio(*pub)} vs recomputed {_fmt_ratio(*new)} ({rec['rule_model']})"
     if rec["i2"] is not None and rec["published_i2"] is not None:
-        text += f"; I^2 {rec['i2']:.0f}% vs published {rec['published_i2']:.0f}%"
+        text += f"; I^2 {rec['i2']:.0f}% ({rec['rule_model']}) vs published {rec['published_i2']:.0f}%"
     if k_used == 1:
         return "single study", f"{of}: one usable study, not a pooled estimate; {text}"
-    status = _agreement(pub, new)
+    status = agreement(pub, new, rec["printed_decimals"], m)
     return status, f"{of}: {_VERDICT[status].format(m=m)}; {text}"
 
 
