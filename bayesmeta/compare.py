@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from bayesmeta.consistency import Z_975, decimals_of
-from bayesmeta.design import design_matrix, reference_level
+from bayesmeta.design import reference_level
 from bayesmeta.errors import BayesmetaError, InputError
 from bayesmeta.frequentist import paper_rule, rma, spearman_correlation, subgroup_analysis
 from bayesmeta.plan import StudySubset
@@ -49,6 +49,11 @@ POOLED_COLUMNS: tuple[str, ...] = (
 P_COLUMNS: tuple[str, ...] = (
     "outcome", "variable", "k_used", "levels", "published_p", "published_p_relation",
     "method", "p", "status", "note",
+)  # fmt: skip
+METAREG_COLUMNS: tuple[str, ...] = (
+    "outcome", "variable", "kind", "level", "reference", "k_used", "levels", "published_estimate",
+    "published_ci_lower", "published_ci_upper", "published_p", "published_p_relation", "method", "estimate",
+    "ci_lower", "ci_upper", "p", "status", "note",
 )  # fmt: skip
 CORRELATION_COLUMNS: tuple[str, ...] = (
     "pair", "x_outcome", "y_outcome", "subset", "n_published", "n_used", "studies",
@@ -273,7 +278,8 @@ def _compare_p(effects: pd.DataFrame, published: pd.DataFrame, analysis: str, fi
     for _, pub in _published_p(published, analysis).iterrows():
         outcome, variable = pub["outcome"], pub["variable"]
         rows = _rows(effects, outcome)
-        rows = rows[rows[variable].notna()] if variable in rows.columns else rows.iloc[0:0]
+        present = with_values(rows, variable)[0].index  # a blank cell is a missing value
+        rows = rows.loc[present]
         levels = rows[variable].astype(str).value_counts() if len(rows) else pd.Series(dtype=int)
         level_text = ", ".join(f"{lv} {n}" for lv, n in sorted(levels.items()))
         rec = dict.fromkeys(P_COLUMNS)
@@ -320,19 +326,6 @@ def records(table: pd.DataFrame) -> list[dict[str, object]]:
     return out
 
 
-def _metareg_fit(rows: pd.DataFrame, variable: str) -> tuple[str, float, str]:
-    x, names = design_matrix(rows[[variable]].reset_index(drop=True), [variable])
-    fit = rma(rows["yi"].to_numpy(float), rows["vi"].to_numpy(float), method="REML", mods=x, mod_names=names)
-    coef = fit.coefficients[1]
-    ref = reference_level(rows[variable])
-    level = names[0][len(variable) + 1 : -1]
-    measure = str(rows["measure"].iloc[0])
-    what = f"ratio {level}/{ref}" if is_ratio(measure) else f"difference {level} - {ref}"
-    detail = (f"REML meta-regression: {what} {reported_float(coef.estimate, measure):.2f}, "
-              f"residual tau^2 {fit.tau2:.3f}")
-    return "REML", float(fit.qm_p), detail
-
-
 def _subgroup_fit(rows: pd.DataFrame, variable: str) -> tuple[str, float, str]:
     y, v = rows["yi"].to_numpy(float), rows["vi"].to_numpy(float)
     method = paper_rule(y, v).method
@@ -342,11 +335,147 @@ def _subgroup_fit(rows: pd.DataFrame, variable: str) -> tuple[str, float, str]:
     return method, res.p_between, f"{res.model}-effects subgroups ({parts}), Q_between {res.q_between:.2f}"
 
 
+def with_values(rows: pd.DataFrame, variable: str) -> tuple[pd.DataFrame, bool]:
+    """The rows with a value of ``variable`` (a blank cell is a missing value, left out), and whether the column
+    is numeric: every value reads as a number (as :func:`bayesmeta.reanalysis.metaregression.attach_covariates`
+    decides), the numbers then replacing the text."""
+    if variable not in rows.columns:
+        return rows.iloc[0:0], False
+    text = rows[variable].astype(str).str.strip()
+    present = rows[variable].notna() & ~text.isin(["", "nan", "None", "<NA>"])
+    kept = rows[present].copy()
+    numbers = pd.to_numeric(text[present], errors="coerce")
+    numeric = bool(len(kept)) and bool(numbers.notna().all()) and not pd.api.types.is_bool_dtype(rows[variable])
+    kept[variable] = numbers.astype(float) if numeric else text[present]
+    return kept, numeric
+
+
+def _cell(row: pd.Series, column: str) -> str:
+    value = row.get(column, "")
+    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value).strip()
+
+
+def _number(row: pd.Series, column: str) -> float | None:
+    value = row.get(column)
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def _fmt(x: float, decimals: int) -> str:
+    return f"{x:.{max(decimals, 2)}f}"
+
+
+def _metareg_record(rows: pd.DataFrame, pub: pd.Series) -> dict[str, object]:
+    """One published meta-regression row against the REML meta-regression of the outcome's studies on its
+    variable (see :func:`compare_metaregression`)."""
+    variable, level = str(pub["variable"]), _cell(pub, "level")
+    kept, numeric = with_values(rows, variable)
+    kind = "slope" if numeric else ("coefficient" if level else "omnibus")
+    rec: dict[str, object] = dict.fromkeys(METAREG_COLUMNS)
+    published_p = _number(pub, "p_value")
+    rec.update(outcome=pub["outcome"], variable=variable, kind=kind, level=level, k_used=len(kept),
+               published_estimate=_number(pub, "estimate"), published_ci_lower=_number(pub, "ci_lower"),
+               published_ci_upper=_number(pub, "ci_upper"), published_p=published_p,
+               published_p_relation=None if published_p is None else (_cell(pub, "p_relation") or "="))
+    left_out = len(rows) - len(kept)
+    if numeric:
+        values = kept[variable]
+        rec["levels"] = f"{values.nunique()} distinct values, {values.min():g} to {values.max():g}"
+    else:
+        counts = kept[variable].value_counts()
+        rec["levels"] = ", ".join(f"{lv} {n}" for lv, n in sorted(counts.items()))
+    if left_out:
+        rec["levels"] += f"; {left_out} without a value left out"
+    why = ""
+    if numeric and level:
+        why = f"{variable} is numeric: its row gives the slope with a blank level, not level '{level}'"
+    elif len(kept) < MIN_K_MODERATOR:
+        why = f"k = {len(kept)}"
+    elif numeric and kept[variable].nunique() < 2:
+        why = f"{variable} takes one value"
+    elif not numeric and kept[variable].nunique() < 2:
+        why = f"only {rec['levels'] or 'no level'}"
+    reference = None
+    if not numeric and not why:
+        found = sorted(set(kept[variable]))
+        reference = _cell(pub, "reference") or reference_level(kept[variable])
+        rec["reference"] = reference if kind == "coefficient" else None
+        for name, value in (("level", level), ("reference", reference)):
+            if value and value not in found:
+                why = f"{name} '{value}' is not a level of {variable} among these studies ({', '.join(found)})"
+        if not why and level == reference:
+            why = f"level '{level}' is the reference level"
+    if why:
+        rec.update(status="not estimable", note=f"not estimable from the available studies ({why})")
+        return rec
+    x, names = _single_design(kept, variable, numeric, reference if not numeric else None)
+    measure = str(kept["measure"].iloc[0])
+    try:
+        fit = rma(kept["yi"].to_numpy(float), kept["vi"].to_numpy(float), method="REML", mods=x, mod_names=names)
+    except BayesmetaError as exc:
+        rec.update(status="not estimable", note=f"not estimable: {exc}")
+        return rec
+    of = f"k {len(kept)} ({rec['levels']}): REML meta-regression"
+    pub_p = "" if published_p is None else f"published {_p_text(published_p, rec['published_p_relation'])}"
+    if kind == "omnibus":
+        rec.update(method="REML", p=float(fit.qm_p))
+        rec["status"] = "no published p" if published_p is None else \
+            _p_verdict(published_p, rec["published_p_relation"], rec["p"])
+        rec["note"] = (f"{of}, omnibus test of {variable} (QM {fit.qm:.2f} on {fit.qm_df} df), p = {rec['p']:.3g}"
+                       + (f"; {pub_p}" if pub_p else ""))
+        return rec
+    name = variable if numeric else f"{variable}[{level}]"
+    coef = fit.coefficients[1 + names.index(name)]
+    est, lo, hi = (reported_float(c, measure) for c in (coef.estimate, coef.ci_lower, coef.ci_upper))
+    rec.update(method="REML", estimate=est, ci_lower=lo, ci_upper=hi, p=float(coef.pval))
+    what = (f"slope per unit of {variable}" if numeric else
+            f"{'ratio' if is_ratio(measure) else 'difference'} {level} vs {rec['reference']}")
+    published = (rec["published_estimate"], rec["published_ci_lower"], rec["published_ci_upper"])
+    decimals = tuple(printed_decimals(pub, c) if v is not None else 2
+                     for c, v in zip(("estimate", "ci_lower", "ci_upper"), published, strict=True))
+    text = f"{what} {_fmt(est, decimals[0])} [{_fmt(lo, decimals[1])}, {_fmt(hi, decimals[2])}], p = {coef.pval:.3g}"
+    if None not in published:
+        rec["status"] = agreement(published, (est, lo, hi), decimals, measure)
+        text += f"; published {published[0]:.{decimals[0]}f} [{published[1]:.{decimals[1]}f}, " \
+                f"{published[2]:.{decimals[2]}f}]" + (f", {_p_text(published_p, rec['published_p_relation'])}"
+                                                    if published_p is not None else "")
+    elif published_p is not None:
+        rec["status"] = _p_verdict(published_p, rec["published_p_relation"], rec["p"])
+        text += f"; {pub_p}"
+    else:
+        rec["status"] = "no published value"
+    rec["note"] = f"{of}, {text}"
+    return rec
+
+
+def _single_design(kept: pd.DataFrame, variable: str, numeric: bool,
+                   reference: str | None) -> tuple[np.ndarray, list[str]]:
+    """X of one moderator: the numeric column, or treatment-coded indicators of every level but ``reference``
+    (metafor ``mods = ~ relevel(factor(x), ref)``), named ``variable[level]``."""
+    values = kept[variable].to_numpy()
+    if numeric:
+        return values.astype(float)[:, None], [variable]
+    others = [lv for lv in sorted(set(values)) if lv != reference]
+    return np.column_stack([(values == lv).astype(float) for lv in others]), [f"{variable}[{lv}]" for lv in others]
+
+
 def compare_metaregression(effects: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
-    """Published meta-regression p-values (one per study-level variable) beside the p-value of the same single
-    moderator in a REML mixed-effects meta-regression of the available studies (metafor's default; the omnibus
-    QM test, chi^2 on 1 df). 'not estimable' unless k >= 3 and both levels are present."""
-    return _compare_p(_load_effects(effects), published, "meta_regression", _metareg_fit)
+    """Published meta-regression rows beside a REML mixed-effects meta-regression (metafor's default) of the
+    available studies on the row's single moderator, the studies with no value of it left out (k_used).
+
+    The row says what it is: a ``level`` of a factor -> that level's coefficient against the reference level
+    (the ``reference`` column where the table has one, else the most frequent level, as
+    :mod:`bayesmeta.design`), metafor ``rma(yi, vi, mods = ~ relevel(factor(x), ref))``; a numeric variable
+    (every value a number) with a blank level -> its slope, ``mods = ~ x``; a factor with a blank level -> the
+    omnibus QM test of all its levels (chi^2 on levels - 1 df). A coefficient or slope printed with its CI gets
+    the graded :func:`agreement` of estimate and CI (reported scale: a ratio for HR/RR/OR); one printed with a p
+    only, and the omnibus test, whether the p-values fall on the same side of 0.05. 'not estimable' unless
+    k >= 3 and the levels are present."""
+    effects = _load_effects(effects)
+    records = [_metareg_record(_rows(effects, pub["outcome"]), pub)
+               for _, pub in _published_p(published, "meta_regression").iterrows()]
+    table = pd.DataFrame(records, columns=list(METAREG_COLUMNS))
+    table["k_used"] = table["k_used"].astype("Int64")
+    return table
 
 
 def compare_subgroups(effects: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:

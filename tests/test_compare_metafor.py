@@ -77,3 +77,93 @@ def test_reproduced_means_equal_at_the_printed_precision(tmp_path):
     assert "reproduce the published pooled OR to the printed precision" in notes["0.38,0.23,0.60"]
     assert "reproduce" not in notes["0.26,0.13,0.51"].split(";")[0]
     assert "close to the published one" in notes["0.38,0.23,0.62"]
+
+
+def _bangertdrowns(blank: object = "") -> pd.DataFrame:
+    """The 48 studies as `compare` gets them from a studies table read as text: length missing for two."""
+    length = [blank if v is None else str(v) for v in BD["length"]]
+    return pd.DataFrame({"study_id": BD["study"], "outcome": "achievement", "measure": "SMD", "yi": BD["yi"],
+                         "vi": BD["vi"], "grade": BD["grade"], "length": length})
+
+
+def _coefficient(fit: dict, name: str) -> dict:
+    return next(c for c in fit["coefficients"] if c["name"] == name)
+
+
+METAREG_HEADER = HEADER + ",reference"
+
+
+def _metareg(tmp_path: Path, rows: list[str]) -> pd.DataFrame:
+    path = tmp_path / "published.csv"
+    path.write_text("\n".join([METAREG_HEADER, *rows]) + "\n")
+    return load_published(path)
+
+
+@pytest.mark.parametrize("blank", ["", np.nan])
+def test_meta_regression_rows_against_metafor(tmp_path, blank):
+    published = _metareg(tmp_path, [
+        "achievement,meta_regression,grade,middle,48,SMD,-0.36,-0.68,-0.04,0.028,=,,x,",
+        "achievement,meta_regression,grade,elementary,48,SMD,,,,0.89,=,,x,college",
+        "achievement,meta_regression,grade,,48,SMD,,,,0.113,=,,x,",
+        "achievement,meta_regression,length,,46,SMD,0.015,0.001,0.029,0.040,=,,x,",
+    ])  # fmt: skip
+    table = compare_metaregression(_bangertdrowns(blank), published)
+    middle, elementary, omnibus, length = (table.iloc[i] for i in range(4))
+    grade_fit, length_fit = BD["grade_fit"], BD["length_fit"]
+
+    # a level's coefficient against the reference (college, the most frequent level): metafor -0.357, p 0.028
+    ref = _coefficient(grade_fit, "grade_factormiddle")
+    assert (middle["kind"], middle["reference"], middle["k_used"]) == ("coefficient", "college", 48)
+    for ours, theirs in (("estimate", "estimate"), ("ci_lower", "ci_lower"), ("ci_upper", "ci_upper"), ("p", "p")):
+        assert middle[ours] == pytest.approx(ref[theirs], rel=1e-5), ours
+    assert middle["status"] == "reproduced"
+    ref = _coefficient(grade_fit, "grade_factorelementary")
+    assert elementary["estimate"] == pytest.approx(ref["estimate"], rel=1e-5)
+    assert elementary["p"] == pytest.approx(ref["p"], rel=1e-5) and elementary["status"] == "agree"
+
+    # a blank level of a factor: the omnibus QM test on 3 df (p 0.113)
+    assert omnibus["kind"] == "omnibus" and omnibus["p"] == pytest.approx(grade_fit["qm_p"], rel=1e-5)
+    assert omnibus["status"] == "agree" and f"QM {grade_fit['qm']:.2f} on 3 df" in omnibus["note"]
+
+    # a numeric column: its slope on the 46 studies with a value (metafor 0.0149 per week, p 0.0398)
+    ref = _coefficient(length_fit, "length")
+    assert (length["kind"], length["k_used"]) == ("slope", length_fit["k"])
+    for ours in ("estimate", "ci_lower", "ci_upper", "p"):
+        assert length[ours] == pytest.approx(ref[ours], rel=1e-5), ours
+    assert length["status"] == "reproduced" and "2 without a value left out" in length["levels"]
+
+
+def test_meta_regression_rows_that_cannot_be_estimated_say_why(tmp_path):
+    published = _metareg(tmp_path, [
+        "achievement,meta_regression,grade,graduate,48,SMD,-0.36,-0.68,-0.04,0.028,=,,x,",
+        "achievement,meta_regression,grade,middle,48,SMD,-0.36,-0.68,-0.04,0.028,=,,x,adult",
+        "achievement,meta_regression,length,10,48,SMD,0.015,0.001,0.029,0.040,=,,x,",
+    ])  # fmt: skip
+    table = compare_metaregression(_bangertdrowns(), published)
+    assert set(table["status"]) == {"not estimable"}
+    assert "level 'graduate' is not a level of grade" in table.iloc[0]["note"]
+    assert "reference 'adult' is not a level of grade" in table.iloc[1]["note"]
+    assert "length is numeric" in table.iloc[2]["note"]
+
+
+def test_cli_compare_meta_regression_from_a_studies_table_read_as_text(tmp_path, capsys):
+    """The Bangert-Drowns rows through `bayesmeta compare`: the studies table's blank lengths are missing values
+    (k 46), not a level, and the coefficient row is set beside the coefficient."""
+    from bayesmeta.cli import main
+
+    frame = _bangertdrowns()
+    frame[["study_id", "outcome", "measure", "yi", "vi"]].to_csv(tmp_path / "outcomes.csv", index=False)
+    frame[["study_id", "grade", "length"]].to_csv(tmp_path / "studies.csv", index=False)
+    (tmp_path / "published.csv").write_text("\n".join([
+        HEADER, "achievement,meta_regression,grade,middle,48,SMD,-0.36,-0.68,-0.04,0.028,=,,x",
+        "achievement,meta_regression,length,,46,SMD,0.015,0.001,0.029,0.040,=,,x"]) + "\n")
+    args = ["compare", str(tmp_path / "published.csv"), "--outcomes", str(tmp_path / "outcomes.csv"),
+            "--studies", str(tmp_path / "studies.csv")]
+    assert main([*args, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["meta_regression"]
+    assert [(r["kind"], r["k_used"], r["status"]) for r in rows] == [("coefficient", 48, "reproduced"),
+                                                                     ("slope", 46, "reproduced")]
+    assert rows[1]["p"] == pytest.approx(BD["length_fit"]["qm_p"], rel=1e-5)
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "grade middle vs college" in text and "-0.357 [-0.676, -0.0386]" in text
