@@ -167,3 +167,32 @@ def test_cli_compare_meta_regression_from_a_studies_table_read_as_text(tmp_path,
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "grade middle vs college" in text and "-0.357 [-0.676, -0.0386]" in text
+
+
+def test_the_report_row_of_a_coefficient_shows_the_coefficient_and_its_bayesian_contrast(tmp_path):
+    """The reanalysis comparison table (bayesmeta.reanalysis.comparison) sets a coefficient row beside the
+    recomputed coefficient with its CI and the Bayesian contrast of the same level (not the first one)."""
+    from types import SimpleNamespace
+
+    from bayesmeta.reanalysis.comparison import _covariate_row
+
+    published = _metareg(tmp_path, ["achievement,meta_regression,grade,middle,48,SMD,-0.36,-0.68,-0.04,0.028,=,,x,"])
+    row = next(compare_metaregression(_bangertdrowns(), published).itertuples(index=False))
+
+    def contrast(level: str, median: float) -> dict:
+        return {"level": level, "reference": "college", "reported_median": median, "reported_ci_lower": median - 0.3,
+                "reported_ci_upper": median + 0.3, "p_ratio_below_1": 0.9,
+                "statement": f"P(SMD difference {level} - college < 0)"}
+
+    bayes = {"covariate": "grade", "fitted": True, "kind": "factor",
+             "contrasts": [contrast("elementary", 0.02), contrast("high", 0.04), contrast("middle", -0.34)]}
+    analysis = SimpleNamespace(plan=SimpleNamespace(name="achievement", label="Achievement", measure="SMD"),
+                               metaregression=[bayes])
+    out = _covariate_row(analysis, row, "meta_regression")
+    ref = _coefficient(BD["grade_fit"], "grade_factormiddle")
+    assert out["quantity"] == "grade middle vs college: meta-regression coefficient"
+    assert out["published"] == "-0.36 (-0.68 to -0.04), p = 0.028"
+    assert out["recomputed"] == (f"{ref['estimate']:.3g} ({ref['ci_lower']:.3g} to {ref['ci_upper']:.3g}), "
+                                 f"p = {ref['p']:.3g}")
+    assert out["recomputed_value"] == pytest.approx(ref["estimate"], rel=1e-5) and out["status"] == "reproduced"
+    assert out["bayesian"].startswith("difference middle - college -0.34")
