@@ -196,3 +196,19 @@ def test_the_report_row_of_a_coefficient_shows_the_coefficient_and_its_bayesian_
                                  f"p = {ref['p']:.3g}")
     assert out["recomputed_value"] == pytest.approx(ref["estimate"], rel=1e-5) and out["status"] == "reproduced"
     assert out["bayesian"].startswith("difference middle - college -0.34")
+
+
+def test_a_slope_printed_with_its_p_only_is_compared_by_its_p(tmp_path):
+    from types import SimpleNamespace
+
+    from bayesmeta.reanalysis.comparison import _covariate_row
+
+    published = _metareg(tmp_path, ["achievement,meta_regression,length,,46,SMD,,,,0.04,=,,x,"])
+    row = next(compare_metaregression(_bangertdrowns(), published).itertuples(index=False))
+    assert (row.kind, row.status) == ("slope", "agree")
+    analysis = SimpleNamespace(plan=SimpleNamespace(name="achievement", label="Achievement", measure="SMD"),
+                               metaregression=[])
+    out = _covariate_row(analysis, row, "meta_regression")
+    assert out["published"] == "p = 0.04" and out["published_value"] == 0.04
+    assert out["recomputed_value"] == pytest.approx(BD["length_fit"]["qm_p"], rel=1e-5)
+    assert out["recomputed"].startswith(f"{_coefficient(BD['length_fit'], 'length')['estimate']:.3g} (")

@@ -174,7 +174,9 @@ def _covariate_row(a: OutcomeAnalysis, r: Any, analysis: str) -> dict[str, Any]:
                                relation)
         recomputed = (_coef_text(r.estimate, r.ci_lower, r.ci_upper, r.p) if r.p is not None and not pd.isna(r.p)
                       else "not estimable")
-        published_value, recomputed_value = r.published_estimate, r.estimate
+        printed = r.published_estimate is not None and not pd.isna(r.published_estimate)
+        # the number the paper printed is the one set beside ours: the coefficient, else its p-value
+        published_value, recomputed_value = (r.published_estimate, r.estimate) if printed else (r.published_p, r.p)
     bayes, value, statement = "-", None, ""
     described = what if kind == "omnibus" else ("the meta-regression slope" if kind == "slope" else
                                                 f"the meta-regression coefficient of {level} vs {r.reference}")
