@@ -87,7 +87,7 @@ def _rows(effects: pd.DataFrame, outcome: str) -> pd.DataFrame:
 
 
 def _fmt_ratio(est: float, lo: float, hi: float) -> str:
-    return f"{est:.2f} [{lo:.2f}, {hi:.2f}]"
+    return f"{est:.2f} [{lo:.2f}, {hi:.2f}]" if np.isfinite(lo) and np.isfinite(hi) else f"{est:.2f} (no CI)"
 
 
 CLOSE_SE = 0.5
@@ -109,7 +109,13 @@ def agreement(published: tuple[float, float, float], recomputed: tuple[float, fl
     (:data:`STATUSES`, best first). 'reproduced': each recomputed number rounded to its printed decimals d is
     within 10^-d of the printed one; 'close': each within ``CLOSE_SE`` published SEs (SE = (upper - lower) /
     (2 x 1.96) on the analysis scale); 'differs': each point estimate inside the other's CI; 'overlapping': the
-    CIs overlap; else 'disjoint'."""
+    CIs overlap; else 'disjoint'. A published estimate printed without its CI is 'reproduced' or, inside the
+    recomputed CI, 'differs', else 'disjoint'."""
+    if not (np.isfinite(published[1]) and np.isfinite(published[2])):
+        (pe, _, _), (ne, nl, nu), d = published, recomputed, decimals[0]
+        if abs(round(ne, d) - pe) <= 10.0 ** -d + 1e-9:
+            return "reproduced"
+        return "differs" if nl <= pe <= nu else "disjoint"
     if all(abs(round(n, d) - p) <= 10.0 ** -d + 1e-9 for p, n, d in zip(published, recomputed, decimals, strict=True)):
         return "reproduced"
     to_analysis = np.log if is_ratio(measure) else (lambda x: x)

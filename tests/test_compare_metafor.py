@@ -212,3 +212,11 @@ def test_a_slope_printed_with_its_p_only_is_compared_by_its_p(tmp_path):
     assert out["published"] == "p = 0.04" and out["published_value"] == 0.04
     assert out["recomputed_value"] == pytest.approx(BD["length_fit"]["qm_p"], rel=1e-5)
     assert out["recomputed"].startswith(f"{_coefficient(BD['length_fit'], 'length')['estimate']:.3g} (")
+
+
+def test_a_pooled_estimate_printed_without_its_ci(tmp_path):
+    # metafor REML: 0.3752 [0.2328, 0.6046]
+    published = _published(tmp_path, [f"CRBSI,pooled,,,17,OR,{e},,,,,,x" for e in ("0.38", "0.50", "0.70")])
+    table = compare_pooled(_nielweise(), published, "REML")
+    assert list(table["status"]) == ["reproduced", "differs", "disjoint"]
+    assert "published 0.38 (no CI) vs recomputed 0.38 [0.23, 0.60]" in table["note"].iloc[0]
