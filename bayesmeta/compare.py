@@ -5,8 +5,8 @@ analysis, variable, level, k, measure, estimate, ci_lower, ci_upper, p_value, p_
 For each outcome the published pooled estimate (analysis 'pooled') is set beside the
 estimate recomputed with the paper's own rule (:func:`bayesmeta.frequentist.paper_rule`: common effect if
 I^2 < 50%, else DerSimonian-Laird random effects) and with REML, with the number of studies used against the
-number the paper pooled. The published meta-regression and subgroup-difference p-values are set beside the
-ones the available studies give, where they allow an estimate (k >= 3 with both levels present).
+number the paper pooled. The published meta-regression rows and subgroup-difference p-values are set beside the
+ones the available studies give, where they allow an estimate (k >= 3 with the levels present).
 
 Published Spearman correlations between two outcomes' study effects (analysis 'correlation', outcome 'A~B',
 level naming a subset of studies or blank for all) are set beside the correlation of the available studies that
@@ -18,8 +18,12 @@ printed in the published cell, equal the printed numbers within one unit of the 
 the inputs); 'close' when each of the three is within half a published standard error of its printed value (SE =
 CI width / (2 x 1.96), on the analysis scale: log for ratios); 'differs' when not, but each point estimate lies
 inside the other's CI; 'overlapping' when only the CIs overlap; 'disjoint' when they do not. Agreement of a
-p-value: whether both fall on the same side of 0.05. Agreement of a correlation: 'agree' with the same sign and p-values on the
-same side of 0.05, 'same direction' with the same sign only, 'opposite direction' otherwise.
+p-value: whether both fall on the same side of 0.05. Agreement of a correlation: 'agree' with the same sign and
+p-values on the same side of 0.05, 'same direction' with the same sign only, 'opposite direction' otherwise.
+
+A published meta-regression row names its moderator (``variable``) and what it printed: a factor ``level`` ->
+that level's coefficient against the reference level; a blank level of a numeric column -> the slope; a blank
+level of a factor -> the omnibus QM test (:func:`compare_metaregression`).
 """
 
 from __future__ import annotations
@@ -131,6 +135,14 @@ def agreement(published: tuple[float, float, float], recomputed: tuple[float, fl
         return "overlapping"
     return "disjoint"
 
+
+STATUS_NOTE = (
+    "A pooled result (or a meta-regression coefficient printed with its CI) is 'reproduced' when the recomputed "
+    "estimate and both CI limits, rounded to the decimals printed in the paper, equal the printed numbers within "
+    "one unit of the last digit; 'close' when each is within half a published standard error (CI width / 3.92, "
+    "log scale for ratios); 'differs' when each point estimate lies inside the other's CI; 'overlapping' when "
+    "only the CIs overlap; 'disjoint' otherwise. A p-value 'agrees' when both fall on the same side of 0.05."
+)
 
 _VERDICT = {
     "reproduced": "the available studies reproduce the published pooled {m} to the printed precision",

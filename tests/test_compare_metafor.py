@@ -220,3 +220,12 @@ def test_a_pooled_estimate_printed_without_its_ci(tmp_path):
     table = compare_pooled(_nielweise(), published, "REML")
     assert list(table["status"]) == ["reproduced", "differs", "disjoint"]
     assert "published 0.38 (no CI) vs recomputed 0.38 [0.23, 0.60]" in table["note"].iloc[0]
+
+
+def test_the_report_states_the_status_rule():
+    from bayesmeta.compare import STATUSES
+    from bayesmeta.report.sections import _comparison
+
+    note = _comparison({"comparison": [], "published_not_covered": []})[0].text
+    assert "rounded to the decimals printed in the paper" in note
+    assert all(f"'{status}'" in note for status in STATUSES)

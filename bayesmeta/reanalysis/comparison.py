@@ -133,7 +133,8 @@ def _pooled_rows(a: OutcomeAnalysis, r: Any, plan: Plan) -> list[dict[str, Any]]
         rows.append(_row(
             o.name, "pooled", "I² (%)", k_published=r.k_published, k_used=r.k_used,
             published=f"{r.published_i2:g}%", published_value=r.published_i2,
-            recomputed="-" if i2 is None else f"{i2:.0f}%", recomputed_value=i2, recomputed_method=f"I² of the paper's pooling ({r.rule_model})",
+            recomputed="-" if i2 is None else f"{i2:.0f}%", recomputed_value=i2,
+            recomputed_method=f"I² of the paper's pooling ({r.rule_model})",
             bayesian="-" if tau is None else
             f"tau median {tau['median']:.2f} ({tau['ci_lower']:.2f} to {tau['ci_upper']:.2f})",
             bayesian_value=None if tau is None else tau["median"], bayesian_statement="between-study SD tau",
