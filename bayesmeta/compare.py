@@ -5,17 +5,25 @@ analysis, variable, level, k, measure, estimate, ci_lower, ci_upper, p_value, p_
 For each outcome the published pooled estimate (analysis 'pooled') is set beside the
 estimate recomputed with the paper's own rule (:func:`bayesmeta.frequentist.paper_rule`: common effect if
 I^2 < 50%, else DerSimonian-Laird random effects) and with REML, with the number of studies used against the
-number the paper pooled. The published meta-regression and subgroup-difference p-values are set beside the
-ones the available studies give, where they allow an estimate (k >= 3 with both levels present).
+number the paper pooled. The published meta-regression rows and subgroup-difference p-values are set beside the
+ones the available studies give, where they allow an estimate (k >= 3 with the levels present).
 
 Published Spearman correlations between two outcomes' study effects (analysis 'correlation', outcome 'A~B',
 level naming a subset of studies or blank for all) are set beside the correlation of the available studies that
 report both outcomes; a subset is one the plan declares (:class:`bayesmeta.plan.StudySubset`).
 
-Agreement of a pooled result: 'reproduced' when each point estimate lies inside the other's 95% CI,
-'overlapping' when only the CIs overlap, 'not reproduced' when they are disjoint. Agreement of a p-value: whether
-both fall on the same side of 0.05. Agreement of a correlation: 'agree' with the same sign and p-values on the
-same side of 0.05, 'same direction' with the same sign only, 'opposite direction' otherwise.
+Agreement of a pooled result (or of a meta-regression coefficient printed with its CI), graded
+(:func:`agreement`): 'reproduced' when the recomputed estimate and both CI limits, each rounded to the decimals
+printed in the published cell, equal the printed numbers within one unit of the last printed digit (rounding of
+the inputs); 'close' when each of the three is within half a published standard error of its printed value (SE =
+CI width / (2 x 1.96), on the analysis scale: log for ratios); 'differs' when not, but each point estimate lies
+inside the other's CI; 'overlapping' when only the CIs overlap; 'disjoint' when they do not. Agreement of a
+p-value: whether both fall on the same side of 0.05. Agreement of a correlation: 'agree' with the same sign and
+p-values on the same side of 0.05, 'same direction' with the same sign only, 'opposite direction' otherwise.
+
+A published meta-regression row names its moderator (``variable``) and what it printed: a factor ``level`` ->
+that level's coefficient against the reference level; a blank level of a numeric column -> the slope; a blank
+level of a factor -> the omnibus QM test (:func:`compare_metaregression`).
 """
 
 from __future__ import annotations
@@ -25,7 +33,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from bayesmeta.design import design_matrix, reference_level
+from bayesmeta.consistency import Z_975, decimals_of
+from bayesmeta.design import reference_level
 from bayesmeta.errors import BayesmetaError, InputError
 from bayesmeta.frequentist import paper_rule, rma, spearman_correlation, subgroup_analysis
 from bayesmeta.plan import StudySubset
@@ -37,13 +46,18 @@ MIN_K_MODERATOR = 3
 POOLED_COLUMNS: tuple[str, ...] = (
     "outcome", "measure", "published_model", "k_published", "k_used", "studies",
     "published_estimate", "published_ci_lower", "published_ci_upper", "published_i2",
-    "rule_model", "rule_estimate", "rule_ci_lower", "rule_ci_upper", "i2",
+    "rule_model", "rule_estimate", "rule_ci_lower", "rule_ci_upper", "i2", "tau2", "h2",
     "reml_estimate", "reml_ci_lower", "reml_ci_upper", "reml_tau2",
     "status", "note",
 )  # fmt: skip
 P_COLUMNS: tuple[str, ...] = (
     "outcome", "variable", "k_used", "levels", "published_p", "published_p_relation",
     "method", "p", "status", "note",
+)  # fmt: skip
+METAREG_COLUMNS: tuple[str, ...] = (
+    "outcome", "variable", "kind", "level", "reference", "k_used", "levels", "published_estimate",
+    "published_ci_lower", "published_ci_upper", "published_p", "published_p_relation", "method", "estimate",
+    "ci_lower", "ci_upper", "p", "status", "note",
 )  # fmt: skip
 CORRELATION_COLUMNS: tuple[str, ...] = (
     "pair", "x_outcome", "y_outcome", "subset", "n_published", "n_used", "studies",
@@ -77,23 +91,68 @@ def _rows(effects: pd.DataFrame, outcome: str) -> pd.DataFrame:
 
 
 def _fmt_ratio(est: float, lo: float, hi: float) -> str:
-    return f"{est:.2f} [{lo:.2f}, {hi:.2f}]"
+    return f"{est:.2f} [{lo:.2f}, {hi:.2f}]" if np.isfinite(lo) and np.isfinite(hi) else f"{est:.2f} (no CI)"
 
 
-def _agreement(pub: tuple[float, float, float], new: tuple[float, float, float]) -> str:
-    (pe, pl, pu), (ne, nl, nu) = pub, new
-    if pl <= ne <= pu and nl <= pe <= nu:
+CLOSE_SE = 0.5
+STATUSES: tuple[str, ...] = ("reproduced", "close", "differs", "overlapping", "disjoint")
+
+
+def printed_decimals(row: pd.Series, column: str) -> int:
+    """Decimals printed in a published cell: the ``<column>_decimals`` that :func:`bayesmeta.data.load_published`
+    reads from the text, else those of the number's shortest repr (a table read as numbers: 0.60 gives 1)."""
+    value = row.get(f"{column}_decimals")
+    if value is not None and not pd.isna(value):
+        return int(value)
+    return decimals_of(row[column])
+
+
+def agreement(published: tuple[float, float, float], recomputed: tuple[float, float, float],
+              decimals: tuple[int, int, int], measure: str) -> str:
+    """Graded agreement of a recomputed (estimate, lower, upper) with the printed one, all on the reported scale
+    (:data:`STATUSES`, best first). 'reproduced': each recomputed number rounded to its printed decimals d is
+    within 10^-d of the printed one; 'close': each within ``CLOSE_SE`` published SEs (SE = (upper - lower) /
+    (2 x 1.96) on the analysis scale); 'differs': each point estimate inside the other's CI; 'overlapping': the
+    CIs overlap; else 'disjoint'. A published estimate printed without its CI is 'reproduced' or, inside the
+    recomputed CI, 'differs', else 'disjoint'."""
+    if not (np.isfinite(published[1]) and np.isfinite(published[2])):
+        (pe, _, _), (ne, nl, nu), d = published, recomputed, decimals[0]
+        if abs(round(ne, d) - pe) <= 10.0 ** -d + 1e-9:
+            return "reproduced"
+        return "differs" if nl <= pe <= nu else "disjoint"
+    if all(abs(round(n, d) - p) <= 10.0 ** -d + 1e-9 for p, n, d in zip(published, recomputed, decimals, strict=True)):
         return "reproduced"
+    to_analysis = np.log if is_ratio(measure) else (lambda x: x)
+    with np.errstate(divide="ignore"):
+        pub, new = to_analysis(np.asarray(published, float)), to_analysis(np.asarray(recomputed, float))
+    se = (pub[2] - pub[1]) / (2 * Z_975)
+    if np.isfinite(se) and se > 0 and np.all(np.abs(new - pub) <= CLOSE_SE * se):
+        return "close"
+    (pe, pl, pu), (ne, nl, nu) = published, recomputed
+    if pl <= ne <= pu and nl <= pe <= nu:
+        return "differs"
     if nl <= pu and pl <= nu:
         return "overlapping"
-    return "not reproduced"
+    return "disjoint"
 
+
+STATUS_NOTE = (
+    "A pooled result (or a meta-regression coefficient printed with its CI) is 'reproduced' when the recomputed "
+    "estimate and both CI limits, rounded to the decimals printed in the paper, equal the printed numbers within "
+    "one unit of the last digit; 'close' when each is within half a published standard error (CI width / 3.92, "
+    "log scale for ratios); 'differs' when each point estimate lies inside the other's CI; 'overlapping' when "
+    "only the CIs overlap; 'disjoint' otherwise. A p-value 'agrees' when both fall on the same side of 0.05."
+)
 
 _VERDICT = {
-    "reproduced": "the available studies reproduce the published pooled {m}",
+    "reproduced": "the available studies reproduce the published pooled {m} to the printed precision",
+    "close": "the available studies give a pooled {m} close to the published one (estimate and CI limits within "
+    "half a published standard error) but not equal to it at the printed precision",
+    "differs": "the available studies give a different pooled {m}, though each point estimate lies inside the "
+    "other's CI",
     "overlapping": "the available studies give a pooled {m} whose CI overlaps the published one, but the point "
     "estimates fall outside each other's CI",
-    "not reproduced": "the available studies do not reproduce the published pooled {m} (disjoint CIs)",
+    "disjoint": "the available studies do not reproduce the published pooled {m} (disjoint CIs)",
 }
 
 
@@ -102,7 +161,10 @@ def compare_pooled(effects: pd.DataFrame, published: pd.DataFrame, pooling: str 
     beside the recomputation from the
     available effects (``bayesmeta.effects.derive_effects`` rows: study_id, outcome, measure, yi, vi, ...), with
     the paper's pooling (``pooling``, see :func:`bayesmeta.frequentist.paper_rule`) and with REML, on the
-    reported scale; ``status`` and a plain ``note`` say whether they agree. An outcome with several published
+    reported scale, with the heterogeneity (i2 in percent, tau2, h2) of the model the paper's pooling fits
+    (metafor: I^2 = tau^2 / (tau^2 + s^2) from that model's tau^2, Higgins & Thompson 2002); ``status``
+    (:func:`agreement`, to the decimals printed in the published cells) and a plain ``note`` say whether they
+    agree. An outcome with several published
     pooled rows (a paper printing both its common-effect and its random-effects result) gets one row each, each
     recomputed with the model its ``model`` column names (:func:`pooling_for`)."""
     effects = _load_effects(effects)
@@ -125,6 +187,7 @@ def compare_pooled(effects: pd.DataFrame, published: pd.DataFrame, pooling: str 
                 published_ci_upper=float(p["ci_upper"]),
                 published_i2=None if pd.isna(p["i2_percent"]) else float(p["i2_percent"]),
             )
+            decimals = tuple(printed_decimals(p, c) for c in ("estimate", "ci_lower", "ci_upper"))
         rec["measure"] = measure
         if len(rows):
             y, v = rows["yi"].to_numpy(float), rows["vi"].to_numpy(float)
@@ -135,8 +198,9 @@ def compare_pooled(effects: pd.DataFrame, published: pd.DataFrame, pooling: str 
                 rule_estimate=reported_float(rule.estimate, show),
                 rule_ci_lower=reported_float(rule.ci_lower, show),
                 rule_ci_upper=reported_float(rule.ci_upper, show),
-                i2=rma(y, v, method="FE").i2 if len(rows) > 1 else None,
             )
+            if len(rows) > 1:  # the heterogeneity of the model pooled with (metafor: I^2 from its tau^2)
+                rec.update(i2=rule.i2, tau2=rule.tau2, h2=rule.h2)
             if len(rows) > 1:
                 reml = rma(y, v, method="REML")
                 rec.update(
@@ -145,7 +209,7 @@ def compare_pooled(effects: pd.DataFrame, published: pd.DataFrame, pooling: str 
                     reml_ci_upper=reported_float(reml.ci_upper, show),
                     reml_tau2=reml.tau2,
                 )
-        rec["status"], rec["note"] = _pooled_verdict(rec)
+        rec["status"], rec["note"] = _pooled_verdict({**rec, "printed_decimals": None if p is None else decimals})
         records.append(rec)
     table = pd.DataFrame(records, columns=list(POOLED_COLUMNS))
     for column in ("k_published", "k_used"):
@@ -203,10 +267,10 @@ def _pooled_verdict(rec: dict) -> tuple[str, str]:
     new = (rec["rule_estimate"], rec["rule_ci_lower"], rec["rule_ci_upper"])
     text = f"published {_fmt_ratio(*pub)} vs recomputed {_fmt_ratio(*new)} ({rec['rule_model']})"
     if rec["i2"] is not None and rec["published_i2"] is not None:
-        text += f"; I^2 {rec['i2']:.0f}% vs published {rec['published_i2']:.0f}%"
+        text += f"; I^2 {rec['i2']:.0f}% ({rec['rule_model']}) vs published {rec['published_i2']:.0f}%"
     if k_used == 1:
         return "single study", f"{of}: one usable study, not a pooled estimate; {text}"
-    status = _agreement(pub, new)
+    status = agreement(pub, new, rec["printed_decimals"], m)
     return status, f"{of}: {_VERDICT[status].format(m=m)}; {text}"
 
 
@@ -232,7 +296,8 @@ def _compare_p(effects: pd.DataFrame, published: pd.DataFrame, analysis: str, fi
     for _, pub in _published_p(published, analysis).iterrows():
         outcome, variable = pub["outcome"], pub["variable"]
         rows = _rows(effects, outcome)
-        rows = rows[rows[variable].notna()] if variable in rows.columns else rows.iloc[0:0]
+        present = with_values(rows, variable)[0].index  # a blank cell is a missing value
+        rows = rows.loc[present]
         levels = rows[variable].astype(str).value_counts() if len(rows) else pd.Series(dtype=int)
         level_text = ", ".join(f"{lv} {n}" for lv, n in sorted(levels.items()))
         rec = dict.fromkeys(P_COLUMNS)
@@ -279,19 +344,6 @@ def records(table: pd.DataFrame) -> list[dict[str, object]]:
     return out
 
 
-def _metareg_fit(rows: pd.DataFrame, variable: str) -> tuple[str, float, str]:
-    x, names = design_matrix(rows[[variable]].reset_index(drop=True), [variable])
-    fit = rma(rows["yi"].to_numpy(float), rows["vi"].to_numpy(float), method="REML", mods=x, mod_names=names)
-    coef = fit.coefficients[1]
-    ref = reference_level(rows[variable])
-    level = names[0][len(variable) + 1 : -1]
-    measure = str(rows["measure"].iloc[0])
-    what = f"ratio {level}/{ref}" if is_ratio(measure) else f"difference {level} - {ref}"
-    detail = (f"REML meta-regression: {what} {reported_float(coef.estimate, measure):.2f}, "
-              f"residual tau^2 {fit.tau2:.3f}")
-    return "REML", float(fit.qm_p), detail
-
-
 def _subgroup_fit(rows: pd.DataFrame, variable: str) -> tuple[str, float, str]:
     y, v = rows["yi"].to_numpy(float), rows["vi"].to_numpy(float)
     method = paper_rule(y, v).method
@@ -301,11 +353,147 @@ def _subgroup_fit(rows: pd.DataFrame, variable: str) -> tuple[str, float, str]:
     return method, res.p_between, f"{res.model}-effects subgroups ({parts}), Q_between {res.q_between:.2f}"
 
 
+def with_values(rows: pd.DataFrame, variable: str) -> tuple[pd.DataFrame, bool]:
+    """The rows with a value of ``variable`` (a blank cell is a missing value, left out), and whether the column
+    is numeric: every value reads as a number (as :func:`bayesmeta.reanalysis.metaregression.attach_covariates`
+    decides), the numbers then replacing the text."""
+    if variable not in rows.columns:
+        return rows.iloc[0:0], False
+    text = rows[variable].astype(str).str.strip()
+    present = rows[variable].notna() & ~text.isin(["", "nan", "None", "<NA>"])
+    kept = rows[present].copy()
+    numbers = pd.to_numeric(text[present], errors="coerce")
+    numeric = bool(len(kept)) and bool(numbers.notna().all()) and not pd.api.types.is_bool_dtype(rows[variable])
+    kept[variable] = numbers.astype(float) if numeric else text[present]
+    return kept, numeric
+
+
+def _cell(row: pd.Series, column: str) -> str:
+    value = row.get(column, "")
+    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value).strip()
+
+
+def _number(row: pd.Series, column: str) -> float | None:
+    value = row.get(column)
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def _fmt(x: float, decimals: int) -> str:
+    return f"{x:.{max(decimals, 2)}f}"
+
+
+def _metareg_record(rows: pd.DataFrame, pub: pd.Series) -> dict[str, object]:
+    """One published meta-regression row against the REML meta-regression of the outcome's studies on its
+    variable (see :func:`compare_metaregression`)."""
+    variable, level = str(pub["variable"]), _cell(pub, "level")
+    kept, numeric = with_values(rows, variable)
+    kind = "slope" if numeric else ("coefficient" if level else "omnibus")
+    rec: dict[str, object] = dict.fromkeys(METAREG_COLUMNS)
+    published_p = _number(pub, "p_value")
+    rec.update(outcome=pub["outcome"], variable=variable, kind=kind, level=level, k_used=len(kept),
+               published_estimate=_number(pub, "estimate"), published_ci_lower=_number(pub, "ci_lower"),
+               published_ci_upper=_number(pub, "ci_upper"), published_p=published_p,
+               published_p_relation=None if published_p is None else (_cell(pub, "p_relation") or "="))
+    left_out = len(rows) - len(kept)
+    if numeric:
+        values = kept[variable]
+        rec["levels"] = f"{values.nunique()} distinct values, {values.min():g} to {values.max():g}"
+    else:
+        counts = kept[variable].value_counts()
+        rec["levels"] = ", ".join(f"{lv} {n}" for lv, n in sorted(counts.items()))
+    if left_out:
+        rec["levels"] += f"; {left_out} without a value left out"
+    why = ""
+    if numeric and level:
+        why = f"{variable} is numeric: its row gives the slope with a blank level, not level '{level}'"
+    elif len(kept) < MIN_K_MODERATOR:
+        why = f"k = {len(kept)}"
+    elif numeric and kept[variable].nunique() < 2:
+        why = f"{variable} takes one value"
+    elif not numeric and kept[variable].nunique() < 2:
+        why = f"only {rec['levels'] or 'no level'}"
+    reference = None
+    if not numeric and not why:
+        found = sorted(set(kept[variable]))
+        reference = _cell(pub, "reference") or reference_level(kept[variable])
+        rec["reference"] = reference if kind == "coefficient" else None
+        for name, value in (("level", level), ("reference", reference)):
+            if value and value not in found:
+                why = f"{name} '{value}' is not a level of {variable} among these studies ({', '.join(found)})"
+        if not why and level == reference:
+            why = f"level '{level}' is the reference level"
+    if why:
+        rec.update(status="not estimable", note=f"not estimable from the available studies ({why})")
+        return rec
+    x, names = _single_design(kept, variable, numeric, reference if not numeric else None)
+    measure = str(kept["measure"].iloc[0])
+    try:
+        fit = rma(kept["yi"].to_numpy(float), kept["vi"].to_numpy(float), method="REML", mods=x, mod_names=names)
+    except BayesmetaError as exc:
+        rec.update(status="not estimable", note=f"not estimable: {exc}")
+        return rec
+    of = f"k {len(kept)} ({rec['levels']}): REML meta-regression"
+    pub_p = "" if published_p is None else f"published {_p_text(published_p, rec['published_p_relation'])}"
+    if kind == "omnibus":
+        rec.update(method="REML", p=float(fit.qm_p))
+        rec["status"] = "no published p" if published_p is None else \
+            _p_verdict(published_p, rec["published_p_relation"], rec["p"])
+        rec["note"] = (f"{of}, omnibus test of {variable} (QM {fit.qm:.2f} on {fit.qm_df} df), p = {rec['p']:.3g}"
+                       + (f"; {pub_p}" if pub_p else ""))
+        return rec
+    name = variable if numeric else f"{variable}[{level}]"
+    coef = fit.coefficients[1 + names.index(name)]
+    est, lo, hi = (reported_float(c, measure) for c in (coef.estimate, coef.ci_lower, coef.ci_upper))
+    rec.update(method="REML", estimate=est, ci_lower=lo, ci_upper=hi, p=float(coef.pval))
+    what = (f"slope per unit of {variable}" if numeric else
+            f"{'ratio' if is_ratio(measure) else 'difference'} {level} vs {rec['reference']}")
+    published = (rec["published_estimate"], rec["published_ci_lower"], rec["published_ci_upper"])
+    decimals = tuple(printed_decimals(pub, c) if v is not None else 2
+                     for c, v in zip(("estimate", "ci_lower", "ci_upper"), published, strict=True))
+    text = f"{what} {_fmt(est, decimals[0])} [{_fmt(lo, decimals[1])}, {_fmt(hi, decimals[2])}], p = {coef.pval:.3g}"
+    if None not in published:
+        rec["status"] = agreement(published, (est, lo, hi), decimals, measure)
+        text += f"; published {published[0]:.{decimals[0]}f} [{published[1]:.{decimals[1]}f}, " \
+                f"{published[2]:.{decimals[2]}f}]" + (f", {_p_text(published_p, rec['published_p_relation'])}"
+                                                    if published_p is not None else "")
+    elif published_p is not None:
+        rec["status"] = _p_verdict(published_p, rec["published_p_relation"], rec["p"])
+        text += f"; {pub_p}"
+    else:
+        rec["status"] = "no published value"
+    rec["note"] = f"{of}, {text}"
+    return rec
+
+
+def _single_design(kept: pd.DataFrame, variable: str, numeric: bool,
+                   reference: str | None) -> tuple[np.ndarray, list[str]]:
+    """X of one moderator: the numeric column, or treatment-coded indicators of every level but ``reference``
+    (metafor ``mods = ~ relevel(factor(x), ref)``), named ``variable[level]``."""
+    values = kept[variable].to_numpy()
+    if numeric:
+        return values.astype(float)[:, None], [variable]
+    others = [lv for lv in sorted(set(values)) if lv != reference]
+    return np.column_stack([(values == lv).astype(float) for lv in others]), [f"{variable}[{lv}]" for lv in others]
+
+
 def compare_metaregression(effects: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
-    """Published meta-regression p-values (one per study-level variable) beside the p-value of the same single
-    moderator in a REML mixed-effects meta-regression of the available studies (metafor's default; the omnibus
-    QM test, chi^2 on 1 df). 'not estimable' unless k >= 3 and both levels are present."""
-    return _compare_p(_load_effects(effects), published, "meta_regression", _metareg_fit)
+    """Published meta-regression rows beside a REML mixed-effects meta-regression (metafor's default) of the
+    available studies on the row's single moderator, the studies with no value of it left out (k_used).
+
+    The row says what it is: a ``level`` of a factor -> that level's coefficient against the reference level
+    (the ``reference`` column where the table has one, else the most frequent level, as
+    :mod:`bayesmeta.design`), metafor ``rma(yi, vi, mods = ~ relevel(factor(x), ref))``; a numeric variable
+    (every value a number) with a blank level -> its slope, ``mods = ~ x``; a factor with a blank level -> the
+    omnibus QM test of all its levels (chi^2 on levels - 1 df). A coefficient or slope printed with its CI gets
+    the graded :func:`agreement` of estimate and CI (reported scale: a ratio for HR/RR/OR); one printed with a p
+    only, and the omnibus test, whether the p-values fall on the same side of 0.05. 'not estimable' unless
+    k >= 3 and the levels are present."""
+    effects = _load_effects(effects)
+    records = [_metareg_record(_rows(effects, pub["outcome"]), pub)
+               for _, pub in _published_p(published, "meta_regression").iterrows()]
+    table = pd.DataFrame(records, columns=list(METAREG_COLUMNS))
+    table["k_used"] = table["k_used"].astype("Int64")
+    return table
 
 
 def compare_subgroups(effects: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:

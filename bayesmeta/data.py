@@ -458,7 +458,8 @@ def load_published(path: str | Path, outcomes: Sequence[str] | None = None) -> p
 
     Columns (see the README's "published results" format): outcome, analysis, variable, level, k, measure,
     estimate, ci_lower, ci_upper, p_value, p_relation, i2_percent, where; others are kept. With ``outcomes``
-    (the plan's outcome names), every outcome must be one of them.
+    (the plan's outcome names), every outcome must be one of them. ``estimate_decimals``, ``ci_lower_decimals``
+    and ``ci_upper_decimals`` record the decimals printed in each cell (``0.60``: 2), which the numbers lose.
 
     Checks: outcome (or an ``A~B`` pair), measure, numbers, k a positive whole number, p in (0, 1] with its
     relation, I^2 in [0, 100], proportions in [0, 1], ratios > 0 and lower <= estimate <= upper (equal bounds
@@ -485,6 +486,10 @@ def load_published(path: str | Path, outcomes: Sequence[str] | None = None) -> p
                              column="estimate", valid="0 <= proportion <= 1")
     check_interval(numbers, frame["measure"], file, allow_equal_bounds=True)
     check_p_values(numbers["p_value"], frame["p_relation"], file)
+    from bayesmeta.consistency import decimals_of  # consistency imports this module
+
+    for column in ("estimate", "ci_lower", "ci_upper"):  # the printed precision, read before the text is parsed
+        frame[f"{column}_decimals"] = pd.array([decimals_of(c) if c else pd.NA for c in frame[column]], dtype="Int64")
     for column in numbers.columns:
         frame[column] = numbers[column]
     return frame

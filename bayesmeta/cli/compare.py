@@ -29,6 +29,13 @@ def _ci(est: object, lo: object, hi: object) -> str:
     return f"{est:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
+def _coefficient(est: object, lo: object, hi: object) -> str:
+    """A meta-regression coefficient with its CI (3 significant digits), before its p; '' for a p-value row."""
+    if _missing(est):
+        return ""
+    return f"{est:.3g} [{lo:.3g}, {hi:.3g}], " if not _missing(lo) and not _missing(hi) else f"{est:.3g}, "
+
+
 @app.command("compare")
 def compare_command(
     published: Annotated[str, typer.Argument(help="the paper's published results (CSV, the README's format)")],
@@ -114,7 +121,8 @@ def compare_command(
     console.print(table)
     for r in records(pooled):
         console.print(f"{r['outcome']}: {r['note']}", soft_wrap=True)
-    for title, frame in (("Meta-regression p-values", metareg), ("Subgroup-difference p-values", subgroups)):
+    for title, frame in (("Meta-regression coefficients and p-values", metareg),
+                         ("Subgroup-difference p-values", subgroups)):
         if not records(frame):
             continue  # the paper published none
         t = Table(title=f"{title}: published vs recomputed")
@@ -123,11 +131,15 @@ def compare_command(
         for r in records(frame):
             t.add_row(
                 r["outcome"],
-                r["variable"],
+                r["variable"] + (f" {r['level']} vs {r['reference']}" if r.get("reference") else "")
+                + (" (omnibus)" if r.get("kind") == "omnibus" else ""),
                 str(r["k_used"]),
                 r["levels"],
-                f"{'<' if r['published_p_relation'] == '<' else '='} {r['published_p']:g}",
-                "-" if r["p"] is None else f"{r['p']:.3g} ({r['method']})",
+                _coefficient(r.get("published_estimate"), r.get("published_ci_lower"), r.get("published_ci_upper"))
+                + ("" if r["published_p"] is None else
+                   f"p {'<' if r['published_p_relation'] == '<' else '='} {r['published_p']:g}"),
+                "-" if r["p"] is None else _coefficient(r.get("estimate"), r.get("ci_lower"), r.get("ci_upper"))
+                + f"p {r['p']:.3g} ({r['method']})",
                 r["status"],
             )
         console.print(t)

@@ -133,7 +133,8 @@ def _pooled_rows(a: OutcomeAnalysis, r: Any, plan: Plan) -> list[dict[str, Any]]
         rows.append(_row(
             o.name, "pooled", "I² (%)", k_published=r.k_published, k_used=r.k_used,
             published=f"{r.published_i2:g}%", published_value=r.published_i2,
-            recomputed="-" if i2 is None else f"{i2:.0f}%", recomputed_value=i2, recomputed_method="Higgins I²",
+            recomputed="-" if i2 is None else f"{i2:.0f}%", recomputed_value=i2,
+            recomputed_method=f"I² of the paper's pooling ({r.rule_model})",
             bayesian="-" if tau is None else
             f"tau median {tau['median']:.2f} ({tau['ci_lower']:.2f} to {tau['ci_upper']:.2f})",
             bayesian_value=None if tau is None else tau["median"], bayesian_statement="between-study SD tau",
@@ -147,16 +148,44 @@ def _pooled_rows(a: OutcomeAnalysis, r: Any, plan: Plan) -> list[dict[str, Any]]
         ))
     return rows
 
+def _coef_text(est: Any, lo: Any, hi: Any, p: Any, relation: str = "=") -> str:
+    """A meta-regression coefficient (3 significant digits: slopes are small) with its CI and p."""
+    if est is None or pd.isna(est):
+        return _p_text(p, relation)
+    text = f"{est:.3g}" if lo is None or pd.isna(lo) else f"{est:.3g} ({lo:.3g} to {hi:.3g})"
+    return text if p is None or pd.isna(p) else f"{text}, {_p_text(p, relation)}"
+
 def _covariate_row(a: OutcomeAnalysis, r: Any, analysis: str) -> dict[str, Any]:
+    """A published meta-regression or subgroup-difference row: its p-value (the omnibus test), or a coefficient
+    (a factor level against the reference, or a numeric slope; :func:`bayesmeta.compare.compare_metaregression`)
+    with its CI, beside the recomputation and the Bayesian meta-regression's matching contrast."""
     o = a.plan
     m = next((x for x in a.metaregression if x["covariate"] == r.variable), None)
     what = "meta-regression" if analysis == "meta_regression" else "subgroup difference"
+    kind, level = getattr(r, "kind", None) or "omnibus", getattr(r, "level", None) or ""
+    relation = r.published_p_relation or "="
+    if kind == "omnibus":
+        quantity, published = f"{r.variable}: {what} p", _p_text(r.published_p, relation)
+        recomputed = _p_text(r.p) if r.p is not None and not pd.isna(r.p) else "not estimable"
+        published_value, recomputed_value = r.published_p, r.p
+    else:
+        quantity = (f"{r.variable}: meta-regression slope" if kind == "slope" else
+                    f"{r.variable} {level} vs {r.reference or 'the reference'}: meta-regression coefficient")
+        published = _coef_text(r.published_estimate, r.published_ci_lower, r.published_ci_upper, r.published_p,
+                               relation)
+        recomputed = (_coef_text(r.estimate, r.ci_lower, r.ci_upper, r.p) if r.p is not None and not pd.isna(r.p)
+                      else "not estimable")
+        printed = r.published_estimate is not None and not pd.isna(r.published_estimate)
+        # the number the paper printed is the one set beside ours: the coefficient, else its p-value
+        published_value, recomputed_value = (r.published_estimate, r.estimate) if printed else (r.published_p, r.p)
     bayes, value, statement = "-", None, ""
-    plain = f"{o.label}, {r.variable}: the paper reports {what} {_p_text(r.published_p, r.published_p_relation)}"
+    described = what if kind == "omnibus" else ("the meta-regression slope" if kind == "slope" else
+                                                f"the meta-regression coefficient of {level} vs {r.reference}")
+    plain = f"{o.label}, {r.variable}: the paper reports {described} {published}"
     if r.p is not None and np.isfinite(r.p):
-        plain += f"; the {r.k_used} studies here give {_p_text(r.p)}"
+        plain += f"; the {r.k_used} studies here give {recomputed}"
     if m is not None and m.get("fitted"):
-        c = m["contrasts"][0]
+        c = next((x for x in m["contrasts"] if level and x.get("level") == level), m["contrasts"][0])
         value = c["p_ratio_below_1"]
         statement = c["statement"]
         ratio, what = is_ratio(o.measure), contrast_name(o.measure)
@@ -180,9 +209,9 @@ def _covariate_row(a: OutcomeAnalysis, r: Any, analysis: str) -> dict[str, Any]:
     else:
         why = m["reason"] if m is not None else "covariate not in the plan"
         plain += f"; no Bayesian meta-regression ({why})."
-    return _row(o.name, analysis, f"{r.variable}: {what} p", variable=r.variable, k_used=r.k_used,
-                published=_p_text(r.published_p, r.published_p_relation), published_value=r.published_p,
-                recomputed=_p_text(r.p) if r.p is not None else "not estimable", recomputed_value=r.p,
+    return _row(o.name, analysis, quantity, variable=r.variable, k_used=r.k_used,
+                published=published, published_value=published_value,
+                recomputed=recomputed, recomputed_value=recomputed_value,
                 recomputed_method=str(r.method or ""), bayesian=bayes, bayesian_value=value,
                 bayesian_statement=statement, status=str(r.status), plain=plain)
 

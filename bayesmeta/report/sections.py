@@ -226,12 +226,14 @@ def _scale_words(measures: Any) -> str:
 
 
 def _comparison(s: dict[str, Any]) -> list[Any]:
+    from bayesmeta.compare import STATUS_NOTE
+
     rows = s["comparison"]
     blocks: list[Any] = [
         Paragraph("Every published number of the paper that the data can speak to, beside its frequentist "
                   "recomputation from the studies with data and the Bayesian counterpart, with the number of "
                   "studies used against the number published. 'Status' says whether the recomputation reproduces "
-                  "the published value."),
+                  "the published value. " + STATUS_NOTE),
         _table(rows, [("outcome", "Outcome", _text), ("quantity", "Published quantity", _text),
                       ("k_published", "k published", _int), ("k_used", "k used", _int),
                       ("published", "Published", _text), ("recomputed", "Recomputed (frequentist)", _text),
