@@ -215,3 +215,17 @@ def test_design_centring_keeps_slopes_and_moves_the_intercept():
     years = pd.DataFrame({"year": [1990.0, 1995.0, 2000.0, 2005.0]})
     assert list(far_from_zero(build_design("year", years), years)) == ["year"]
     assert far_from_zero(build_design("year", years, center=True), years) == {}
+
+
+def test_fit_plan_center_key(tmp_path, capsys):
+    pd.DataFrame({"study": DATA["study_id"], "yi": DATA["yi"], "vi": DATA["vi"], "year": DATA["year"]}).to_csv(
+        tmp_path / "flat.csv", index=False)
+    (tmp_path / "fit.toml").write_text('[fit]\ndata = "flat.csv"\ncovariates = "year"\nmu_prior = "normal(0, 1)"\n'
+                                       'center = true\n')
+    assert main(["fit", str(tmp_path / "fit.toml"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    np.testing.assert_allclose(result["centers"]["year"], FITS["year_centred"]["center"], rtol=1e-12)
+    assert abs(result["beta[year]"]["median"] - FITS["year"]["estimate"][1]) < 0.1 * FITS["year"]["se"][1]
+    (tmp_path / "fit.toml").write_text('[fit]\ndata = "flat.csv"\ncovariates = "year"\ncenter = "yes"\n')
+    assert main(["fit", str(tmp_path / "fit.toml")]) == 2
+    assert "fit.center" in capsys.readouterr().err

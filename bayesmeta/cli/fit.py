@@ -127,13 +127,13 @@ def fit_command(
         spec = load_fit_plan(data, ModelSpec(data, measure_value(measure), mu_prior, tau_prior, formula, covariates,
                                              tuple(beta_prior or ()), interval.value, level, tuple(mean_at or ()),
                                              tuple(predict_at or ()), tuple(contrast or ()), tuple(threshold or ()),
-                                             ess_uisd))
+                                             ess_uisd, center))
         data, mu_prior, tau_prior, formula, covariates = (spec.data, spec.mu_prior, spec.tau_prior, spec.formula,
                                                            spec.covariates)
         measure = Measure(spec.measure) if spec.measure else None
         beta_prior, interval, level = list(spec.beta_prior), Interval(spec.interval), spec.level
         mean_at, predict_at, contrast = list(spec.mean_at), list(spec.predict_at), list(spec.contrast)
-        threshold, ess_uisd = list(spec.thresholds), spec.ess_uisd
+        threshold, ess_uisd, center = list(spec.thresholds), spec.ess_uisd, spec.center
     if "posterior(" in tau_prior:
         from bayesmeta.posterior_prior import resolve_tau_prior
 
