@@ -376,6 +376,31 @@ def load_studies(path: str | Path, levels: Mapping[str, Sequence[str]] | None = 
     return frame
 
 
+def check_shared_columns(outcomes: pd.DataFrame, studies: pd.DataFrame, outcomes_file: str,
+                         studies_file: str) -> None:
+    """A column (other than study_id) in both the outcomes and the study table must agree for every outcome row
+    whose study has a value in both (numbers compared as numbers: 1990 = 1990.0); the study table's column is the
+    one used. InputError at the first outcome row that disagrees, naming both files."""
+    shared = [c for c in outcomes.columns if c in studies.columns and c != "study_id"]
+    if not shared:
+        return
+    table = studies.set_index(studies["study_id"].astype(str))
+    for column in shared:
+        for position, (study, cell) in enumerate(zip(outcomes["study_id"].astype(str), outcomes[column])):
+            if study not in table.index:
+                continue
+            mine, theirs = str(cell).strip(), str(table.at[study, column]).strip()
+            if mine in ("", "nan", "<NA>") or theirs in ("", "nan", "<NA>"):
+                continue
+            a, b = pd.to_numeric(pd.Series([mine, theirs]), errors="coerce")
+            same = (a == b) if pd.notna(a) and pd.notna(b) else mine == theirs
+            if not same:
+                raise InputError(
+                    f"column '{column}' is in both {outcomes_file} and {studies_file} and differs for {study} "
+                    f"({mine} vs {theirs})", file=outcomes_file, row=spreadsheet_row(position), column=column,
+                    valid=f"the value of {studies_file}, or the column in one file only")
+
+
 def check_levels(frame: pd.DataFrame, levels: Mapping[str, Sequence[str]], file: str) -> None:
     """Each column named in ``levels`` exists and holds only its allowed values (blank cells allowed)."""
     for column, allowed in levels.items():

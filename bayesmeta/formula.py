@@ -157,6 +157,9 @@ class Design:
     names: tuple[str, ...]
     variables: Mapping[str, Variable]
     full_coded: frozenset[tuple[tuple[str, ...], str]]
+    centers: Mapping[str, float] = field(default_factory=dict)
+    """Numeric columns centred at these values (their means over the studies; build_design's ``center``): the
+    intercept is the effect there, and rows for chosen values (:meth:`row`) are centred the same way."""
 
     @property
     def intercept(self) -> bool:
@@ -193,7 +196,7 @@ class Design:
                 frame[c] = np.array([str(value)])
             else:
                 try:
-                    frame[c] = np.array([float(value)])  # type: ignore[arg-type]
+                    frame[c] = np.array([float(value) - self.centers.get(c, 0.0)])  # type: ignore[arg-type]
                 except (TypeError, ValueError):
                     raise InputError(f"{c} = {value!r} is not a number", column=what, valid="a number") from None
         x, _ = _columns(self.formula, self.variables, frame, self.full_coded, 1)
@@ -262,8 +265,11 @@ def _full_coded(f: Formula, variables: Mapping[str, Variable],
     return frozenset(full)
 
 
-def build_design(formula: str | Formula, table: pd.DataFrame, *, file: str | None = None) -> Design:
-    """Code ``formula`` on the covariate columns of ``table`` (one row per study)."""
+def build_design(formula: str | Formula, table: pd.DataFrame, *, file: str | None = None,
+                 center: bool = False) -> Design:
+    """Code ``formula`` on the covariate columns of ``table`` (one row per study). With ``center``, every numeric
+    column is centred at its mean over the studies, x - mean(x) (R's ``scale(x, scale = FALSE)``): slopes are
+    unchanged, and the intercept ``mu`` (the target of the mu prior) is the effect at the means, not at x = 0."""
     f = parse_formula(formula) if isinstance(formula, str) else formula
     missing = [c for c in f.columns if c not in table.columns]
     if missing:
@@ -273,8 +279,10 @@ def build_design(formula: str | Formula, table: pd.DataFrame, *, file: str | Non
     variables = {c: _variable(table[c], c, c in f.forced, refs.get(c)) for c in f.columns}
     first_factor = next((t[0] for t in f.terms if len(t) == 1 and variables[t[0]].factor), None)
     full = _full_coded(f, variables, first_factor)
-    data = {c: (np.array(_as_text(table[c])) if variables[c].factor else table[c].to_numpy(dtype=float))
-            for c in f.columns}
+    centers = {c: float(np.mean(table[c].to_numpy(dtype=float))) for c in f.columns
+               if center and not variables[c].factor}
+    data = {c: (np.array(_as_text(table[c])) if variables[c].factor
+                else table[c].to_numpy(dtype=float) - centers.get(c, 0.0)) for c in f.columns}
     k = len(table)
     X, names = _columns(f, variables, data, full, k)
     if X.shape[1] == 0:
@@ -284,7 +292,24 @@ def build_design(formula: str | Formula, table: pd.DataFrame, *, file: str | Non
             "a column is constant, duplicated or a linear combination of the others")
         raise InputError(f"the design of {f.text!r} is rank-deficient ({reason}): {', '.join(names)}",
                          file=file, column=", ".join(f.columns), valid="covariates that vary independently")
-    return Design(f, X, tuple(names), variables, full)
+    return Design(f, X, tuple(names), variables, full, centers)
+
+
+def far_from_zero(design: Design, table: pd.DataFrame, ratio: float = 3.0) -> dict[str, tuple[float, float]]:
+    """Uncentred numeric columns of a design (with three or more values) whose mean is more than ``ratio`` SDs
+    from 0: column -> (mean, sd). For them the intercept mu is the effect at x = 0, far outside the data, so a
+    proper mu prior also constrains the slopes (e.g. a slope per year with the intercept at year 0)."""
+    out = {}
+    for c, v in design.variables.items():
+        if v.factor or c in design.centers:
+            continue
+        x = table[c].to_numpy(dtype=float)
+        if len(np.unique(x)) < 3:
+            continue
+        mean, sd = float(np.mean(x)), float(np.std(x, ddof=1))
+        if abs(mean) > ratio * sd:
+            out[c] = (mean, sd)
+    return out
 
 
 def parse_values(text: str, what: str = "--mean-at") -> dict[str, str]:

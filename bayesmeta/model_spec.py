@@ -20,6 +20,7 @@ A fit plan is a TOML file with a ``[fit]`` table whose keys are the options' nam
     contrast = ["beta[group[A]]=1, beta[group[B]]=-1"]
     thresholds = [1.0]
     ess_uisd = 2.35                 # effective sample size of the predictive for this unit-information SD
+    center = true                   # numeric covariates centred at their means (mu: the effect there)
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class ModelSpec:
     contrast: tuple[str, ...] = ()
     thresholds: tuple[float, ...] = field(default_factory=tuple)
     ess_uisd: float | None = None
+    center: bool = False
+    """Numeric covariates centred at their means (``--center``; :func:`bayesmeta.formula.build_design`)."""
 
     def formula_text(self) -> str | None:
         """The formula, or the one ``--covariates a,b`` stands for ("a + b")."""
@@ -109,6 +112,11 @@ def load_fit_plan(path: str | Path, base: ModelSpec | None = None) -> ModelSpec:
                 raise InputError(f"ess_uisd {value!r} is not a positive number", file=str(file), column=where,
                                  valid="e.g. 2.35")
             values[key] = float(value)
+        elif key == "center":
+            if not isinstance(value, bool):
+                raise InputError(f"center {value!r} is not true or false", file=str(file), column=where,
+                                 valid="center = true")
+            values[key] = value
         elif key == "level":
             if not (isinstance(value, (int, float)) and 0 < value < 1):
                 raise InputError(f"level {value!r} is not between 0 and 1", file=str(file), column=where,
@@ -138,7 +146,7 @@ def fit_spec(spec: ModelSpec):
     design, X, names, intercept = None, None, (), True
     formula = spec.formula_text()
     if formula:
-        design = build_design(formula, table.covariates, file=spec.data)
+        design = build_design(formula, table.covariates, file=spec.data, center=spec.center)
         X, names, intercept = design.covariate_matrix, design.covariate_names, design.intercept
     betas = coefficient_priors(spec.beta_prior, names, None)
     tau = resolve_tau_prior(spec.tau_prior, Path(spec.data).parent)

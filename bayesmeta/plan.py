@@ -350,6 +350,19 @@ def _project_root(plan_path: Path) -> Path:
 
 
 # -- loading -----------------------------------------------------------------------------------------------
+def _level_list(r: Any, table: dict[str, Any], column: str) -> tuple[str, ...]:
+    """A column's allowed levels: text, or numbers (a 0/1 moderator: [0, 1]) read as the cells write them."""
+    value = r.get(table, "covariates.levels", column, list, valid="a list of the column's allowed values")
+    out = []
+    for i, item in enumerate(value):
+        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+            raise r.fail(f"covariates.levels.{column}[{i}]", f"expected a text or a number, got {item!r}",
+                         "a list of the column's allowed values, e.g. [0, 1] or [\"no\", \"yes\"]")
+        out.append(item if isinstance(item, str) else
+                   str(int(item)) if float(item).is_integer() else f"{item:g}")
+    return tuple(out)
+
+
 TOP_KEYS = ("title", "seed", "level", "data", "arms", "priors", "outcomes", "covariates", "subsets", "monitoring",
             "tsa", "mcmc", "bias", "claims", "subgroups", "surrogacy")
 OUTCOME_KEYS = ("label", "measure", "benefit", "thresholds", "mcid", "zero_cells", "checks")
@@ -437,8 +450,7 @@ def load_plan(path: str | Path) -> Plan:
             raise r.fail(f"covariates.columns[{i}]", f"column {c!r} is not in {table_name}", ", ".join(study_columns))
     min_per_level = r.positive_int(cov, "covariates", "min_per_level", default=2)
     levels_table = r.table(cov, "covariates", "levels", default={})
-    levels = {c: r.str_list(levels_table, "covariates.levels", c, valid="a list of the column's allowed values")
-              for c in levels_table}
+    levels = {c: _level_list(r, levels_table, c) for c in levels_table}
     for c in levels:
         if c not in study_columns:
             raise r.fail(f"covariates.levels.{c}", f"column {c!r} is not in the study table", ", ".join(study_columns))

@@ -64,7 +64,8 @@ def _relative(path: Path, plan_path: Path) -> str:
 
 def covariates_of(table: pd.DataFrame, k: int) -> list[Covariate]:
     """Columns of a study-level table usable as covariates: numeric columns with three or more values (slopes),
-    and text columns with two or more levels that repeat (at most k/2 levels for k rows, so a column naming each
+    numeric columns with two (0/1 moderators, two-level factors), and text columns with two or more levels that
+    repeat (at most k/2 levels for k rows, so a column naming each
     study is not one)."""
     out = []
     for column in table.columns:
@@ -77,6 +78,8 @@ def covariates_of(table: pd.DataFrame, k: int) -> list[Covariate]:
         if len(values) and numeric.notna().all():
             if len(distinct) >= 3:
                 out.append(Covariate(column, None))
+            elif len(distinct) == 2:  # a 0/1 moderator: a two-level factor
+                out.append(Covariate(column, tuple(sorted(distinct, key=float))))
         elif 2 <= len(distinct) <= max(2, k // 2):
             out.append(Covariate(column, tuple(sorted(distinct))))
     return out

@@ -59,6 +59,12 @@ def fit_command(
                                          'a * b = a + b + a:b, factor(x), "0 +" for no intercept; e.g. '
                                          '"0 + group", "year", "dose * onset"')
     ] = None,
+    center: Annotated[
+        bool, typer.Option("--center/--no-center", help="centre numeric covariates at their means over the studies "
+                                                         "(mu is then the effect at the means, where its prior "
+                                                         "belongs; slopes unchanged). Default off, as metafor's "
+                                                         "rma(mods = ~ x); the JSON's 'centers' holds the means")
+    ] = False,
     beta_prior: Annotated[
         Optional[list[str]], typer.Option("--beta-prior", help='prior of the regression coefficients, '
                                           'independent of mu\'s: "normal(0, 1)" for all, or per coefficient '
@@ -121,13 +127,13 @@ def fit_command(
         spec = load_fit_plan(data, ModelSpec(data, measure_value(measure), mu_prior, tau_prior, formula, covariates,
                                              tuple(beta_prior or ()), interval.value, level, tuple(mean_at or ()),
                                              tuple(predict_at or ()), tuple(contrast or ()), tuple(threshold or ()),
-                                             ess_uisd))
+                                             ess_uisd, center))
         data, mu_prior, tau_prior, formula, covariates = (spec.data, spec.mu_prior, spec.tau_prior, spec.formula,
                                                            spec.covariates)
         measure = Measure(spec.measure) if spec.measure else None
         beta_prior, interval, level = list(spec.beta_prior), Interval(spec.interval), spec.level
         mean_at, predict_at, contrast = list(spec.mean_at), list(spec.predict_at), list(spec.contrast)
-        threshold, ess_uisd = list(spec.thresholds), spec.ess_uisd
+        threshold, ess_uisd, center = list(spec.thresholds), spec.ess_uisd, spec.center
     if "posterior(" in tau_prior:
         from bayesmeta.posterior_prior import resolve_tau_prior
 
@@ -140,6 +146,7 @@ def fit_command(
         raise InputError("the binomial-normal model is fitted without covariates", column="--covariates",
                          valid="no --covariates with --likelihood binomial")
     engine = engine or (Engine.nuts if binomial else Engine.exact)
+    uncentred: list[str] = []
     default_measure = "OR" if binomial else None  # the binomial-normal model is the odds ratio's
     table = read_table(data, measure_value(measure) or default_measure, benefit, likelihood,
                        quick=not (binomial or covariates))
@@ -156,13 +163,17 @@ def fit_command(
     else:
         post, design = _fit_normal(data, table, formula or _covariate_formula(covariates), engine, beta_prior or (),
                                    mu_prior=mu_prior, tau_prior=tau_prior, seed=seed, draws=draws, chains=chains,
-                                   strict=strict)
+                                   strict=strict, center=center)
+        uncentred = _warn_uncentred(design, table)
     thresholds = tuple(threshold or ())
     if thresholds and not post.intercept:
         raise InputError("--threshold is about mu, and a model without intercept has none", column="--threshold",
                          valid="--mean-at or --contrast, or a formula with an intercept")
     result = post.to_dict(level, thresholds=thresholds, kind=interval.value, modes=post.engine == "exact")
     result["interval"] = interval.value
+    if design is not None:
+        result["centers"] = dict(design.centers)
+        result["warnings"] = [*result.get("warnings", []), *uncentred]
     result["benefit"] = benefit.value
     if not benefit.below:
         result["prob_above"] = {str(t): benefit.probability(post, t) for t in thresholds}
@@ -193,6 +204,9 @@ def fit_command(
         typer.echo(json_text(result))
         return
     _print_table(post, thresholds, benefit, level, result["bayes_factors"], interval.value)
+    if result.get("centers"):
+        typer.echo("covariates centred at their means (mu is the effect there): "
+                   + ", ".join(f"{c} = {v:.6g}" for c, v in result["centers"].items()))
     _print_combinations(result, level)
     for text, row in (result.get("pppvalue") or {}).items():
         typer.echo(f"posterior predictive p-value, {text}: {row['p_value']:.4f} (Monte Carlo se {row['mc_se']:.4f}, "
@@ -210,15 +224,31 @@ def _covariate_formula(covariates: str | None) -> str | None:
     return " + ".join(columns) if columns else None
 
 
+def _warn_uncentred(design, table) -> list[str]:
+    """Say on stderr which uncentred numeric covariates sit far from 0 (:func:`bayesmeta.formula.far_from_zero`);
+    the messages are returned for the JSON's warnings."""
+    if design is None:
+        return []
+    from bayesmeta.formula import far_from_zero
+
+    messages = [f"covariate {column} has mean {mean:.6g} and SD {sd:.3g}, far from 0: mu is the effect at "
+                f"{column} = 0 and its prior also constrains the slope; --center fits mu at the mean"
+                for column, (mean, sd) in far_from_zero(design, table.covariates).items()]
+    for message in messages:
+        typer.echo(f"warning: {message}", err=True)
+    return messages
+
+
 def _fit_normal(data: str, table, formula: str | None, engine: Engine, beta_prior: list[str] | tuple[str, ...],
-                *, draws: int, chains: int, strict: bool, **common):
+                *, draws: int, chains: int, strict: bool, center: bool = False, **common):
     """The normal-normal model (a meta-regression on the design of ``formula``) by the exact engine or NUTS;
-    returns the posterior and the design (None without a formula)."""
+    returns the posterior and the design (None without a formula). ``center``: numeric covariates centred at
+    their means (:func:`bayesmeta.formula.build_design`)."""
     X, names, intercept, design = None, (), True, None
     if formula:
         from bayesmeta.formula import build_design
 
-        design = build_design(formula, table.covariates, file=data)
+        design = build_design(formula, table.covariates, file=data, center=center)
         X, names, intercept = design.covariate_matrix, design.covariate_names, design.intercept
     elif beta_prior:
         raise InputError("--beta-prior needs a meta-regression", column="--beta-prior",
@@ -298,8 +328,8 @@ def _print_table(post, thresholds: tuple[float, ...], benefit: Benefit, level: f
         for name, row in effects.iterrows():
             p_col = "prob_below_1" if post.is_ratio else "prob_below_0"
             console.print(
-                f"{escape(str(name))}: {label} {row['median']:.3f} "
-                f"({pct} {row['ci_lower']:.3f} to {row['ci_upper']:.3f}), "
+                f"{escape(str(name))}: {label} {row['median']:.4g} "  # significant digits: a slope per year is small
+                f"({pct} {row['ci_lower']:.4g} to {row['ci_upper']:.4g}), "
                 f"P(< {1 if post.is_ratio else 0}) = {row[p_col]:.3f}"
             )
     for v in thresholds:

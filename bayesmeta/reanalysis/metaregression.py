@@ -1,11 +1,20 @@
 """Bayesian meta-regression on one study-level covariate at a time (exact engine), with the pooled effect at each
-level of a factor and the frequentist REML counterpart."""
+level of a factor and the frequentist REML counterpart.
+
+Each covariate's regression uses the studies with a value of that covariate (metafor's default ``na.action``: the
+others are left out and named). A numeric column with two distinct values (a 0/1 moderator) is a two-level factor
+labelled by its values; a numeric column with three or more is a slope, centred at its mean over the studies used
+so that the intercept is the effect at that mean (the effect the mu prior is written for); the slope is unchanged
+by centring, and its REML estimate is metafor's ``rma(yi, vi, mods = ~ x)``."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
+
+from bayesmeta.errors import InputError
 
 from bayesmeta.plan import OutcomePlan
 from bayesmeta.scales import contrast_name, contrast_text, null_value
@@ -15,16 +24,41 @@ from bayesmeta.scales import reported_float as to_reported
 def is_numeric(values: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
 
+
+def _number_label(value: float) -> str:
+    """1.0 -> '1', 0.5 -> '0.5': a numeric level as it is written."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def factor_labels(values: pd.Series) -> pd.Series:
+    """The level of each study as text (a number as written: 0/1, not 0.0/1.0); missing values stay missing."""
+    present = values.notna()
+    out = pd.Series([None] * len(values), index=values.index, dtype=object)
+    if is_numeric(values):
+        out[present] = [_number_label(v) for v in values[present]]
+    else:
+        out[present] = values[present].astype(str)
+    return out
+
+
+def _blank(values: pd.Series) -> pd.Series:
+    """Missing values and blank cells."""
+    return values.isna() | values.astype(str).str.strip().isin(["", "nan", "None", "<NA>"])
+
+
+def is_slope(values: pd.Series) -> bool:
+    """A numeric covariate with three or more distinct values enters as a slope; fewer: as a factor."""
+    return is_numeric(values) and int(values.nunique()) >= 3
+
+
 def _levels_ok(effects: pd.DataFrame, column: str, min_per_level: int) -> tuple[bool, str, dict[str, int]]:
     """Whether a covariate can be analysed: a factor needs two or more levels with at least ``min_per_level``
-    studies each; a numeric covariate at least three distinct values."""
+    studies each (a numeric covariate with two distinct values is such a factor); a numeric covariate with three
+    or more distinct values is a slope."""
     values = effects[column]
-    if is_numeric(values):
-        distinct = int(values.nunique())
-        if distinct < 3:
-            return False, f"only {distinct} distinct value{'s' if distinct != 1 else ''} among the studies", {}
+    if is_slope(values):
         return True, "", {}
-    counts = values.astype(str).value_counts().sort_index().to_dict()
+    counts = factor_labels(values).value_counts().sort_index().to_dict()
     if len(counts) < 2:
         only = next(iter(counts), "none")
         return False, f"all {len(effects)} studies with data share one level ({only})", counts
@@ -34,10 +68,12 @@ def _levels_ok(effects: pd.DataFrame, column: str, min_per_level: int) -> tuple[
         return False, f"fewer than {min_per_level} studies in a level ({parts})", counts
     return True, "", counts
 
-def attach_covariates(effects: pd.DataFrame, studies: pd.DataFrame | None, columns: tuple[str, ...]) -> pd.DataFrame:
+def attach_covariates(effects: pd.DataFrame, studies: pd.DataFrame | None, columns: tuple[str, ...],
+                      file: str | None = None) -> pd.DataFrame:
     """The plan's covariate columns on an outcome's effects (taken from the study table when the effects lack
     them); a column whose every non-blank value reads as a number becomes numeric, so it enters a
-    meta-regression as a slope rather than as a factor."""
+    meta-regression as a slope (or, with two distinct values, as a two-level factor). A value that reads as an
+    infinite number is an InputError naming ``file`` (the study table's) and the row of that file."""
     missing = [c for c in columns if c not in effects.columns]
     if missing and studies is not None:
         effects = effects.merge(studies[["study_id", *missing]], on="study_id", how="left")
@@ -49,6 +85,12 @@ def attach_covariates(effects: pd.DataFrame, studies: pd.DataFrame | None, colum
         blank = text.isin(["", "nan", "None", "<NA>"])
         numeric = pd.to_numeric(text.where(~blank), errors="coerce")
         if numeric[~blank].notna().all() and (~blank).any():
+            infinite = np.flatnonzero(~np.isfinite(numeric.to_numpy(float)) & ~blank.to_numpy())
+            if infinite.size:
+                study = str(effects["study_id"].iloc[infinite[0]])
+                rows = [] if studies is None else np.flatnonzero(studies["study_id"].astype(str).to_numpy() == study)
+                raise InputError(f"covariate value of {study} is not finite", file=file,
+                                 row=int(rows[0]) + 2 if len(rows) else None, column=c, valid="a finite number")
             effects[c] = numeric.astype(float)
     return effects
 
@@ -57,20 +99,29 @@ def metaregression(effects: pd.DataFrame, o: OutcomePlan, prior: Any, column: st
     """Exact posterior of the meta-regression on one study-level covariate (treatment coding, reference = the
     most frequent level; :func:`bayesmeta.design.design_matrix`): the coefficient as a ratio of effects between
     levels with P(ratio < 1), the pooled effect per level (:meth:`bayesmeta.posterior.Posterior.contrast`), tau,
-    and the frequentist REML mixed-effects counterpart (QM test)."""
+    and the frequentist REML mixed-effects counterpart (QM test). Studies without a value of ``column`` are left
+    out (``k``, ``omitted``); a slope is centred at ``center``, the mean of the covariate over the studies used."""
     from bayesmeta.design import design_matrix, reference_level
     from bayesmeta.exact import fit_exact
     from bayesmeta.frequentist import rma
 
+    present = ~_blank(effects[column]).to_numpy()
+    omitted = sorted(effects.loc[~present, "study_id"].astype(str))
+    effects = effects[present].reset_index(drop=True)
+    numeric = is_slope(effects[column])
     ok, reason, counts = _levels_ok(effects, column, min_per_level)
-    numeric = is_numeric(effects[column])
+    if not len(effects):
+        ok, reason = False, "no study has a value"
+    center = float(effects[column].mean()) if numeric else None
     out: dict[str, Any] = {"covariate": column, "kind": "numeric" if numeric else "factor", "counts": counts,
-                           "fitted": ok, "reason": reason}
+                           "fitted": ok, "reason": reason, "k": int(len(effects)), "omitted": omitted,
+                           "center": center}
     if not ok:
         return out
-    covs = effects[[column]].reset_index(drop=True)
-    if not numeric:
-        covs = covs.astype(str)
+    if numeric:
+        covs = effects[[column]].astype(float) - center
+    else:
+        covs = pd.DataFrame({column: factor_labels(effects[column]).astype(str)})
     X, names = design_matrix(covs, [column])
     ref = "" if numeric else reference_level(covs[column])
     y, s = effects["yi"].to_numpy(float), effects["sei"].to_numpy(float)

@@ -14,7 +14,7 @@ from bayesmeta.effect_data import COUNT_COLUMNS, EffectData
 from bayesmeta.plan import OutcomePlan, Plan
 from bayesmeta.prior_units import log_ratio_priors_note
 from bayesmeta.priors import DEFAULT_PRIOR_FILE
-from bayesmeta.reanalysis.metaregression import metaregression
+from bayesmeta.reanalysis.metaregression import factor_labels, metaregression
 from bayesmeta.reanalysis.result import OutcomeAnalysis
 from bayesmeta.reanalysis.statements import (
     benefit_probability,
@@ -152,7 +152,7 @@ def _mark_confounded(a: OutcomeAnalysis) -> None:
     groups = {}
     for m in a.metaregression:
         if m.get("fitted") and m.get("kind") == "factor":
-            by_level = a.effects.groupby(a.effects[m["covariate"]].astype(str))["study_id"]
+            by_level = a.effects.groupby(factor_labels(a.effects[m["covariate"]]).fillna(""))["study_id"]
             groups[m["covariate"]] = frozenset(frozenset(ids) for _, ids in by_level)
     for m in a.metaregression:
         if m["covariate"] in groups:

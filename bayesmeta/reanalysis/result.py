@@ -91,7 +91,7 @@ class OutcomeAnalysis:
             "k": self.k,
             "k_published": self.k_published,
             "published": to_json(self.published),
-            "effects": to_json(self.effects[[c for c in (*EFFECT_FIELDS, *self.plan_covariates)
+            "effects": to_json(self.effects[[c for c in dict.fromkeys((*EFFECT_FIELDS, *self.plan_covariates))
                                              if c in self.effects.columns]]),
             "frequentist": to_json(self.frequentist),
             "bayes": to_json(self.bayes),

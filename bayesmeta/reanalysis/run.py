@@ -61,7 +61,7 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
     it (e.g. to start drawing figures that do not depend on them); the same object, completed, is returned.
     """
     from bayesmeta.consistency import apply_checks, check_published, reported_problems
-    from bayesmeta.data import load_outcomes, load_published, load_studies, read_text_csv
+    from bayesmeta.data import check_shared_columns, load_outcomes, load_published, load_studies, read_text_csv
     from bayesmeta.effects import derive_effects, effects_for
     from bayesmeta.priors import load_prior_sets
     from bayesmeta.reinterpret import reinterpret_published
@@ -85,13 +85,16 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
     zero_cells = {o.name: o.zero_cells for o in plan.outcomes}
     all_effects = derive_effects(outcome_rows, studies, zero_cells=zero_cells)
     printed = read_text_csv(plan.outcomes_file)  # the cells as printed, for the rounding of each number
+    if studies is not None:  # a column of both files (e.g. year): the study table's is used, so they must agree
+        check_shared_columns(printed, studies, str(plan.outcomes_file), str(plan.studies))
     reported = {o.name: apply_checks(reported_problems(rows, rows["measure"]), o.checks, str(plan.outcomes_file))
                 for o in plan.outcomes for rows in [printed[printed["outcome"] == o.name]]}
     timings["loading data"] = time.perf_counter() - start
 
     seeds: dict[str, int] = {"plan": plan.seed}
+    table_file = str(plan.studies if plan.studies is not None else plan.outcomes_file)
     effects = {o.name: attach_covariates(effects_for(o.name, outcome_rows, studies, o.zero_cells), studies,
-                                         plan.covariates)
+                                         plan.covariates, table_file)
                for o in plan.outcomes}
     oriented = {o.name: {name: oriented_prior_set(ps, o) for name, ps in prior_sets.items()} for o in plan.outcomes}
     mains = {name: sets[plan.main_prior] for name, sets in oriented.items()}

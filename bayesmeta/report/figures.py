@@ -136,6 +136,7 @@ def metareg_panels(a: OutcomeAnalysis, level: float) -> list:
     from scipy import stats
 
     from bayesmeta.plots.metareg import MetaregPanel
+    from bayesmeta.reanalysis.metaregression import factor_labels
 
     z = float(stats.norm.ppf(0.5 + level / 2))
     panels = []
@@ -143,9 +144,10 @@ def metareg_panels(a: OutcomeAnalysis, level: float) -> list:
         if not m.get("fitted") or m.get("kind") != "factor":
             continue
         column = m["covariate"]
-        eff = a.effects
+        labels = factor_labels(a.effects[column])  # 0/1 as written; studies without a value are not in the fit
+        eff, labels = a.effects[labels.notna()], labels[labels.notna()]
         studies = pd.DataFrame({
-            "level": eff[column].astype(str).to_numpy(),
+            "level": labels.astype(str).to_numpy(),
             "label": eff["label"].astype(str).to_numpy(),
             "yi": eff["yi"].to_numpy(float),
             "ci_lower": (eff["yi"] - z * eff["sei"]).to_numpy(float),

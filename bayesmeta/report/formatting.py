@@ -40,6 +40,16 @@ def stated(statement: str, p: Any) -> str:
     return f"{statement} = -" if p is None else stated_probability(statement, float(p))
 
 
+def slope_interval(median: Any, lo: Any, hi: Any) -> str:
+    """A slope and its interval to three significant digits of the interval's width, at least 3 decimals:
+    '0.0012 (-0.0063 to 0.0087)' for a slope per year, where 3 fixed decimals would print 0.001 (-0.006 to 0.009)."""
+    if median is None or lo is None or hi is None:
+        return interval(median, lo, hi, 3)
+    width = abs(float(hi) - float(lo))
+    digits = 3 if not (math.isfinite(width) and width > 0) else max(3, 2 - math.floor(math.log10(width)))
+    return interval(median, lo, hi, digits)
+
+
 def interval(median: Any, lo: Any, hi: Any, digits: int = 2) -> str:
     """'0.52 (0.48 to 0.58)'."""
     if median is None:

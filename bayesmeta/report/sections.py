@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from bayesmeta.report.figures import SavedFigure
-from bayesmeta.report.formatting import interval, num, prob, pval, stated
+from bayesmeta.report.formatting import interval, num, prob, pval, slope_interval, stated
 from bayesmeta.frequentist.paper_rule import POOLING_WORDS
 from bayesmeta.scales import RATIO_MEASURES
 
@@ -285,26 +285,34 @@ def _metaregression(s: dict[str, Any]) -> list[Any]:
         "for a difference measure it is the other level's pooled effect minus the reference level's, with "
         "P(difference < 0). A "
         "covariate is analysed only when each level has enough studies with data; covariates that split the "
-        "studies into the same groups cannot be told apart.")]
+        "studies into the same groups cannot be told apart. A numeric covariate with two values (0/1) is a "
+        "two-level factor; one with more is a slope per unit, centred at its mean over the studies used (the "
+        "intercept, on which the mu prior acts, is then the effect at that mean; the slope is unchanged). Each "
+        "meta-regression uses the studies with a value of its covariate.")]
     if not any(o["metaregression"] or any(w.startswith("meta-regression") for w in o["skipped"])
                for _, o in _fitted(s)):
         blocks.append(Paragraph("The plan names no study-level covariate ([covariates] columns): no "
                                 "meta-regression was run.", "note"))
     for name, o in _fitted(s):
-        rows, skipped = [], []
+        rows, skipped, left_out = [], [], []
         for m in o["metaregression"]:
             if not m["fitted"]:
                 skipped.append(f"{m['covariate']}: {m['reason']}")
                 continue
+            if m.get("omitted"):
+                left_out.append(f"{m['covariate']}: k = {m['k']}, {len(m['omitted'])} "
+                                f"stud{'y' if len(m['omitted']) == 1 else 'ies'} without a value left out "
+                                f"({', '.join(m['omitted'])})")
             for c in m["contrasts"]:
                 numeric = m.get("kind") == "numeric"
                 ratio = o["measure"] in RATIO_MEASURES
                 rows.append({
                     "cov": m["covariate"],
-                    "levels": "numeric covariate" if numeric else
+                    "levels": f"numeric covariate (k = {m.get('k', o['k'])}, centred at {m['center']:.2f})"
+                    if numeric and m.get("center") is not None else "numeric covariate" if numeric else
                     ", ".join(f"{lv['level']} (k = {lv['k']}): {num(lv['reported_median'])}" for lv in m["levels"]),
-                    "ratio": ("per unit: " + interval(c["reported_median"], c["reported_ci_lower"],
-                                                      c["reported_ci_upper"], 3)
+                    "ratio": ("per unit: " + slope_interval(c["reported_median"], c["reported_ci_lower"],
+                                                            c["reported_ci_upper"])
                               if numeric else f"{c['level']} {'/' if ratio else '-'} {c['reference']}: "
                               f"{interval(c['reported_median'], c['reported_ci_lower'], c['reported_ci_upper'])}"),
                     "p": prob(c["p_ratio_below_1"]), "tau": num(m["tau_median"]),
@@ -326,6 +334,9 @@ def _metaregression(s: dict[str, Any]) -> list[Any]:
         for pair in same:
             blocks.append(Paragraph(f"{o['label']}: {pair} split the {o['k']} studies into the same groups; "
                                     f"their rows describe one contrast, not two.", "warning"))
+        if left_out:
+            blocks.append(Paragraph(f"{o['label']}, studies without a value of the covariate are left out of its "
+                                    "meta-regression (as metafor does): " + "; ".join(left_out) + ".", "note"))
         if skipped:
             blocks.append(Paragraph(f"{o['label']}, not analysed: " + "; ".join(skipped) + ".", "note"))
     return blocks
