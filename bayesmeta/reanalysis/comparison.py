@@ -238,7 +238,9 @@ def _other_covariate_rows(analyses: dict[str, OutcomeAnalysis], published: pd.Da
         else:
             published_low = r.p_value <= 0.05 if relation == "<" else r.p_value < 0.05
             status = "agree" if published_low == (p < 0.05) else "disagree"
-        row = SimpleNamespace(outcome=r.outcome, variable=r.variable, k_used=a.k, published_p=float(r.p_value),
+        # k: the studies with a value of the covariate (those without one are left out of its meta-regression)
+        row = SimpleNamespace(outcome=r.outcome, variable=r.variable, k_used=m.get("k", a.k),
+                              published_p=float(r.p_value),
                               published_p_relation=relation, p=p, method="REML" if p is not None else "",
                               status=status)
         out.append(_covariate_row(a, row, analysis))
