@@ -171,7 +171,7 @@ def test_minimal_plan_takes_the_defaults(tmp_path):
                          '[outcomes.pain]\nmeasure = "MD"\nbenefit = "below"\nmcid = -1.5\n')
     plan = load_plan(plan_path)
     o = plan.outcome("pain")
-    assert (o.label, o.thresholds, o.mcid) == ("pain", (0.0,), -1.5)
+    assert (o.label, o.thresholds, o.mcid) == ("pain", (-1.5, 0.0), -1.5)  # the null, and the MCID joins it
     assert plan.studies is None and plan.pooling == "DL" and plan.main_prior == "weakly_informative"
     assert plan.monitoring.outcomes == ("pain",) and plan.monitoring.true_effects["pain"] == (0.0, -1.5)
     assert plan.monitoring.futility_mcid == {"pain": -1.5} and plan.mcmc.outcomes == ("pain",)

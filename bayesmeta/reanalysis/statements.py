@@ -50,7 +50,8 @@ def clinical_threshold(o: OutcomePlan) -> float:
     """The threshold of a clinically important benefit: the outcome's MCID where the plan gives one (the plan
     adds it to the thresholds), else its most demanding threshold (the smallest for benefit below 1, the largest
     above)."""
-    return o.mcid if o.mcid is not None else o.benefit.most_demanding(o.thresholds)
+    mcid = getattr(o, "mcid", None)
+    return mcid if mcid is not None else o.benefit.most_demanding(o.thresholds)
 
 def benefit_probability(post: Any, o: OutcomePlan, threshold: float, param: str = "mu") -> float:
     """P(effect beyond ``threshold`` on the benefit side) from a Posterior."""
