@@ -171,3 +171,32 @@ def test_paper_rule_switches_at_fifty_percent():
     i2 = rma(d["yi"], d["vi"], method="FE").i2
     assert paper_rule(d["yi"], d["vi"], threshold=i2).method == "DL"
     assert paper_rule(d["yi"], d["vi"], threshold=i2 + 1e-9).method == "FE"
+
+
+@pytest.mark.parametrize("case", FIX["mh"], ids=lambda c: f"{c['dataset']}-{c['measure']}")
+def test_the_frequentist_command_pools_arm_counts_by_mantel_haenszel(case, tmp_path, capsys):
+    """`frequentist --method MH` (the standard for sparse binary data) gives metafor's rma.mh from the arm counts;
+    an effects table without counts, or --bias / --hksj with this common-effect model, is a clear error."""
+    import pandas as pd
+
+    from bayesmeta.cli import main
+
+    d = DATA[case["dataset"]]
+    path = tmp_path / "counts.csv"
+    pd.DataFrame({"study": [f"s{i}" for i in range(len(d["ai"]))], "events_treatment": d["ai"],
+                  "total_treatment": d["n1i"], "events_control": d["ci"], "total_control": d["n2i"]}).to_csv(
+        path, index=False)
+    assert main(["frequentist", str(path), "--method", "MH", "--measure", case["measure"], "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["method"] == "MH" and out["k"] == case["k"]
+    for key in ("estimate", "ci_lower", "ci_upper", "q", "i2"):
+        assert out[key] == pytest.approx(case[key], abs=TOL, rel=TOL), key
+    assert out["reported"]["estimate"] == pytest.approx(np.exp(case["estimate"]), rel=1e-8)
+    assert main(["frequentist", str(path), "--method", "MH", "--measure", case["measure"]]) == 0
+    assert "Mantel-Haenszel common-effect model" in capsys.readouterr().out
+    assert main(["frequentist", str(path), "--method", "MH", "--measure", case["measure"], "--bias"]) == 2
+    assert "--bias needs a tau^2 estimator" in capsys.readouterr().err
+    effects = tmp_path / "effects.csv"
+    pd.DataFrame({"study": ["a", "b"], "yi": [0.1, -0.2], "sei": [0.2, 0.3]}).to_csv(effects, index=False)
+    assert main(["frequentist", str(effects), "--method", "MH", "--measure", "OR"]) == 2
+    assert "no arm counts" in capsys.readouterr().err

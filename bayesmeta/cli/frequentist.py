@@ -30,6 +30,7 @@ class Method(str, Enum):
     REML = "REML"
     PM = "PM"
     ML = "ML"
+    MH = "MH"
 
 
 def _exp(x: float | None) -> float | None:
@@ -62,7 +63,8 @@ def _p(x: float | None) -> str:
 @app.command("frequentist")
 def frequentist_command(
     data: DataArgument,
-    method: Annotated[Method, typer.Option(help="tau^2 estimator (FE: common effect)")] = Method.REML,
+    method: Annotated[Method, typer.Option(help="tau^2 estimator (FE: common effect; MH: Mantel-Haenszel common "
+                                                "effect from arm counts, RR or OR, as metafor's rma.mh)")] = Method.REML,
     hksj: Annotated[bool, typer.Option("--hksj", help="Knapp-Hartung (HKSJ) t-based inference")] = False,
     measure: MeasureOption = None,
     level: LevelOption = 0.95,
@@ -87,6 +89,9 @@ def frequentist_command(
         raise InputError("--figures writes the funnel plot of --bias; add --bias", column="--figures")
     cutoffs = DEFAULT_STEPS if steps is None else parse_steps(steps)
     table = read_table(data, measure_value(measure), benefit)
+    if method is Method.MH:
+        _mantel_haenszel(table, level, hksj, bias, as_json)
+        return
     test = "knha" if hksj else "z"
     fit = rma(table, method=method.value, test=test, level=level)
     out = {"source": table.source, "measure": table.measure, "study": list(table.study), **fit.as_dict()}
@@ -105,6 +110,40 @@ def frequentist_command(
     _print_tables(table, fit, out, ratio)
     if pb is not None:
         _print_bias(pb, table.measure, level)
+
+
+def _mantel_haenszel(table, level: float, hksj: bool, bias: bool, as_json: bool) -> None:
+    """The Mantel-Haenszel pooled RR or OR of the arm counts (:func:`bayesmeta.frequentist.mantel_haenszel`)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from bayesmeta.frequentist import mantel_haenszel
+
+    if hksj or bias:
+        raise InputError(f"--method MH is a common-effect model: {'--hksj' if hksj else '--bias'} needs a tau^2 "
+                         "estimator", column="--method", valid="--method FE, DL, REML, PM or ML with it")
+    if table.counts is None or table.measure not in ("RR", "OR"):
+        raise InputError(f"--method MH pools arm counts as RR or OR; {table.source} gives "
+                         f"{'no arm counts' if table.counts is None else table.measure}", column="--method",
+                         valid="arm counts (events_treatment, total_treatment, events_control, total_control) "
+                               "with --measure RR or OR")
+    fit = mantel_haenszel(table, level=level)
+    out = {"source": table.source, "measure": table.measure, "study": list(table.study), "method": "MH",
+           **fit.as_dict()}
+    out["reported"] = _ratio_keys(out, table.measure)
+    if as_json:
+        typer.echo(json_text(out, indent=None))
+        return
+    pct = f"{100 * level:g}%"
+    t = Table(title=f"Mantel-Haenszel common-effect model ({fit.k} studies; {table.measure} [{pct} CI])")
+    for column in ("estimate", "ci", "z", "p", "Q (df)", "Q p", "I^2", "H^2"):
+        t.add_column(column, justify="right")
+    r = out["reported"]
+    t.add_row(_fmt(r["estimate"], 4), f"[{_fmt(r['ci_lower'], 4)}, {_fmt(r['ci_upper'], 4)}]", _fmt(fit.zval, 3),
+              _p(fit.pval), f"{_fmt(fit.q, 3)} ({fit.q_df})", _p(fit.q_p), f"{fit.i2:.1f}%", _fmt(fit.h2, 3))
+    Console().print(t)
+    if fit.cmh is not None:
+        typer.echo(f"Cochran-Mantel-Haenszel test (continuity corrected): {fit.cmh:.4f}, p = {_p(fit.cmh_p)}")
 
 
 def _write_funnel(folder: str, table, fit, pb, level: float) -> None:
