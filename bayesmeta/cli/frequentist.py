@@ -118,15 +118,16 @@ def _mantel_haenszel(table, level: float, hksj: bool, bias: bool, as_json: bool)
     from rich.table import Table
 
     from bayesmeta.frequentist import mantel_haenszel
+    from bayesmeta.frequentist.mantel_haenszel import MEASURES
 
     if hksj or bias:
         raise InputError(f"--method MH is a common-effect model: {'--hksj' if hksj else '--bias'} needs a tau^2 "
                          "estimator", column="--method", valid="--method FE, DL, REML, PM or ML with it")
-    if table.counts is None or table.measure not in ("RR", "OR"):
+    if table.counts is None or table.measure not in MEASURES:
         raise InputError(f"--method MH pools arm counts as RR or OR; {table.source} gives "
                          f"{'no arm counts' if table.counts is None else table.measure}", column="--method",
                          valid="arm counts (events_treatment, total_treatment, events_control, total_control) "
-                               "with --measure RR or OR")
+                               f"with --measure {' or '.join(MEASURES)}")
     fit = mantel_haenszel(table, level=level)
     out = {"source": table.source, "measure": table.measure, "study": list(table.study), "method": "MH",
            **fit.as_dict()}
