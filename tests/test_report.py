@@ -333,3 +333,32 @@ def test_clinically_important_benefit_is_benefit_beyond_the_mcid(built):
                if line.startswith("| BCG trials (tuberculosis) (RR) |"))
     assert row.rstrip(" |").endswith(stated(p["statement"], p["probability"])) and "P(RR < 0.8)" in row
     assert ae["sensitivity"]["clinical_threshold"] == 0.8
+
+
+@pytest.mark.parametrize("all_agree, warnings, words", [
+    (True, [], "all quantities agree with the exact engine."),
+    (True, ["R-hat 1.012 > 1.01: run longer chains before using these numbers"],
+     "all quantities agree with the exact engine, but the sampler's diagnostics call for longer chains"),
+    (False, [], "some quantities disagree with the exact engine"),
+])
+def test_the_nuts_cross_check_sentence_does_not_contradict_its_warnings(all_agree, warnings, words):
+    """Agreement with the exact engine and a failed diagnostic are both said: the sentence no longer reads
+    'all quantities agree' alone above a warning to run longer chains."""
+    from bayesmeta.report.sections import Paragraph, _diagnostics
+
+    mcmc = {"chains": 2, "draws": 200, "seed": 1, "all_agree": all_agree, "warnings": warnings,
+            "diagnostics": {"rhat_max": 1.012, "ess_bulk_min": 300, "ess_tail_min": 250, "divergences": 0},
+            "agreement": [{"parameter": "mu", "quantity": "median", "exact": 0.1, "nuts": 0.1, "mcse": 0.01,
+                           "z": 0.0}]}
+    summary = {"outcomes": {"X": {"label": "Outcome X", "bayes": {"mu": {}}, "mcmc": mcmc, "skipped": {}}},
+               "warnings": []}
+    texts = [b.text for b in _diagnostics(summary) if isinstance(b, Paragraph)]
+    assert any(t.startswith("Outcome X: 2 chains x 200 draws") and words in t for t in texts)
+
+
+def test_every_power_scaling_diagnosis_is_explained_in_its_warning():
+    from bayesmeta.reanalysis.outcome import POWER_SCALING_READING
+    from bayesmeta.sensitivity import DIAGNOSES
+
+    assert set(POWER_SCALING_READING) == set(DIAGNOSES) - {"-"}
+    assert all(len(text) > 40 for text in POWER_SCALING_READING.values())

@@ -31,6 +31,16 @@ OUTCOME_STEPS = ("effects and frequentist pooling", "exact posterior", "meta-reg
                  "posterior predictive checks", "prior sensitivity", "influence", "monitoring",
                  "trial sequential analysis", "publication bias and model averaging")
 
+POWER_SCALING_READING = {
+    "prior-data conflict": "its posterior moves both when the prior and when the likelihood is weighted more, so "
+                           "prior and data disagree about it (for tau, often data that favour less heterogeneity "
+                           "than the tau prior expects); the prior sensitivity table shows how much that matters",
+    "strong prior / weak likelihood": "its posterior moves with the prior but hardly with the data, so the prior "
+                                      "decides it; report it with the prior sensitivity table",
+}
+"""What each power-scaling diagnosis (Kallioinen et al. 2024) means for a reader, in the warning that reports it."""
+
+
 def oriented_prior_set(prior_set: Any, o: OutcomePlan) -> Any:
     """The prior set for outcome ``o``: :meth:`bayesmeta.priors.PriorSet.for_benefit` of its direction of benefit
     (the packaged sets, written for benefit below the null, are mirrored where benefit lies above it; a user's
@@ -269,7 +279,7 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
         for r in power.itertuples():
             if r.diagnosis != "-":
                 a.warnings.append(f"power-scaling: {r.parameter} shows {r.diagnosis} (prior {r.prior:.3f}, "
-                                  f"likelihood {r.likelihood:.3f})")
+                                  f"likelihood {r.likelihood:.3f}): {POWER_SCALING_READING[r.diagnosis]}")
 
     step(f"{o.name}: influence")
     if k >= 3:

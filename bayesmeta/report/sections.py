@@ -685,8 +685,10 @@ def _diagnostics(s: dict[str, Any]) -> list[Any]:
             f"{o['label']}: {m['chains']} chains x {m['draws']} draws (seed {m['seed']}); max R-hat "
             f"{num(d.get('rhat_max'), 3)}, min bulk ESS {num(d.get('ess_bulk_min'), 0)}, min tail ESS "
             f"{num(d.get('ess_tail_min'), 0)}, divergences {d.get('divergences', '-')}; "
-            + ("all quantities agree with the exact engine." if m["all_agree"] else
-               "some quantities disagree with the exact engine (see the warnings).")))
+            + ("some quantities disagree with the exact engine (see the warnings)." if not m["all_agree"] else
+               "all quantities agree with the exact engine, but the sampler's diagnostics call for longer chains "
+               "before these NUTS numbers are used on their own (see the warnings)." if m.get("warnings") else
+               "all quantities agree with the exact engine.")))
         blocks.append(_table(m["agreement"], [("parameter", "Parameter", _text), ("quantity", "Quantity", _text),
                                               ("exact", "exact", lambda v: num(v, 4)),
                                               ("nuts", "NUTS", lambda v: num(v, 4)),
