@@ -15,6 +15,7 @@ from bayesmeta.cli.options import (
     JsonOption,
     LevelOption,
     McidOption,
+    MeasureOption,
     default_mcid,
     finite,
     json_text,
@@ -58,9 +59,16 @@ def reinterpret_command(
     level: LevelOption = 0.95,
     as_json: JsonOption = False,
     figures: FiguresOption = None,
+    measure: MeasureOption = None,
 ) -> None:
     """Posterior of a published ratio under skeptical, enthusiastic, pessimistic and vague priors (Zampieri 2021)."""
     from bayesmeta.reinterpret import reinterpret, reinterpret_published
+    from bayesmeta.scales import MEASURES, is_ratio
+
+    if measure is not None and not is_ratio(measure.value):  # the priors live on the log-ratio scale
+        raise InputError(f"--measure {measure.value}: the reinterpretation's reference priors are built on the "
+                         "log-ratio scale, for a published ratio", column="--measure",
+                         valid=", ".join(m for m in MEASURES if is_ratio(m)))
 
     priors = tuple(prior) if prior else REFERENCE_PRIORS
     if figures is not None and published is None:

@@ -433,7 +433,8 @@ def _reinterpretation(s: dict[str, Any]) -> list[Any]:
     other = [r for r in s["reinterpretation"] if r.get("analysis") not in ("pooled", "regimen")]
     if not s["reinterpretation"]:
         return [Paragraph("The reinterpretation under reference priors works on published ratios (HR, RR, OR) with "
-                          "a CI; the paper prints none, so there is nothing to reinterpret.", "note")]
+                          "a CI; the paper prints no such ratio (differences such as an MD or SMD are not "
+                          "reinterpreted), so there is nothing to reinterpret.", "note")]
     blocks: list[Any] = [Paragraph(
         "Each published pooled estimate is reinterpreted on its own (normal likelihood from its CI) under "
         "reference priors: skeptical (centred on no effect, P(benefit beyond the MCID) = 5%), enthusiastic "
