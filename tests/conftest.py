@@ -107,8 +107,8 @@ def haic_report(tmp_path_factory):
     from bayesmeta.report import write_report
 
     plan = load_plan(HAIC_PLAN).with_mcmc(draws=400, tune=400)
-    files = write_report(run_plan(plan, parallel=False), tmp_path_factory.mktemp("haic") / "haic", figure_formats=("png",),
-                         figure_dpi=TEST_DPI)
+    files = write_report(run_plan(plan, parallel=False), tmp_path_factory.mktemp("haic") / "haic",
+                         figure_formats=("png",), figure_dpi=TEST_DPI)
     return plan, files
 
 
@@ -127,9 +127,9 @@ XDIST_GROUPS = {
     "binomial-nuts": ("test_mcmc_diskcache.py", "test_cli.py", "test_vocabulary.py", "test_mcmc_binomial.py"),
 }
 XDIST_LONGEST_FIRST = ("reports", "binomial-nuts", "test_output_folder.py", "test_wheel.py", "test_gallery.py",
-                       "test_init.py", "test_surrogacy.py", "test_journal_outputs.py", "test_reanalysis.py", "test_quiet.py",
-                       "test_notebook.py", "test_input_reliability.py", "test_batch.py", "test_calibration.py",
-                       "test_rbayesmeta_fixtures.py", "test_report_bias.py")
+                       "test_init.py", "test_surrogacy.py", "test_journal_outputs.py", "test_reanalysis.py",
+                       "test_quiet.py", "test_notebook.py", "test_input_reliability.py", "test_batch.py",
+                       "test_calibration.py", "test_rbayesmeta_fixtures.py", "test_report_bias.py")
 _GROUP_OF = {name: group for group, names in XDIST_GROUPS.items() for name in names}
 
 

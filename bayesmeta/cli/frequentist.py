@@ -63,8 +63,9 @@ def _p(x: float | None) -> str:
 @app.command("frequentist")
 def frequentist_command(
     data: DataArgument,
-    method: Annotated[Method, typer.Option(help="tau^2 estimator (FE: common effect; MH: Mantel-Haenszel common "
-                                                "effect from arm counts, RR or OR, as metafor's rma.mh)")] = Method.REML,
+    method: Annotated[Method, typer.Option(
+        help="tau^2 estimator (FE: common effect; MH: Mantel-Haenszel common effect from arm counts, RR or OR, as "
+             "metafor's rma.mh)")] = Method.REML,
     hksj: Annotated[bool, typer.Option("--hksj", help="Knapp-Hartung (HKSJ) t-based inference")] = False,
     measure: MeasureOption = None,
     level: LevelOption = 0.95,
