@@ -151,7 +151,7 @@ def _overview(s: dict[str, Any]) -> list[Any]:
     ]
     not_used = [{"outcome": c["outcome"], **n} for c in s["coverage"] for n in c["not_used"]]
     if not_used:
-        blocks.append(Paragraph("Studies the paper pooled that are not used here, and why:"))
+        blocks.append(Paragraph("Studies in the data that are not used here, and why:"))
         blocks.append(_table(not_used, [("outcome", "Outcome", _text), ("study", "Study", _text),
                                         ("reason", "Reason", _text)], "Studies without usable data"))
     if s["missing_studies"]:
