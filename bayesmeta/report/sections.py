@@ -546,7 +546,7 @@ def _monitoring(s: dict[str, Any]) -> list[Any]:
                                       ("p_futility", "P(stop for futility)", lambda v: num(v, 3)),
                                       ("p_no_stop", "P(no stop)", lambda v: num(v, 3)),
                                       ("mean_look", "mean look at stop", lambda v: num(v, 1)),
-                                      ("mcse_benefit", "MCSE", lambda v: num(v, 3))],
+                                      ("mcse_benefit", "MCSE of P(stop for benefit)", lambda v: num(v, 3))],
                                  f"{o['label']}: operating characteristics of the monitoring rule "
                                  f"({s['monitoring_settings']['simulations']} simulations per row)"))
     return blocks
