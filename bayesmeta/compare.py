@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from bayesmeta.consistency import Z_975, decimals_of
+from bayesmeta.data import blank_cells
 from bayesmeta.design import reference_level
 from bayesmeta.errors import BayesmetaError, InputError
 from bayesmeta.frequentist import paper_rule, rma, spearman_correlation, subgroup_analysis
@@ -115,12 +116,15 @@ def agreement(published: tuple[float, float, float], recomputed: tuple[float, fl
     (2 x 1.96) on the analysis scale); 'differs': each point estimate inside the other's CI; 'overlapping': the
     CIs overlap; else 'disjoint'. A published estimate printed without its CI is 'reproduced' or, inside the
     recomputed CI, 'differs', else 'disjoint'."""
+    def as_printed(p: float, n: float, d: int) -> bool:  # n rounded to d decimals within one unit of p's last digit
+        return abs(round(n, d) - p) <= 10.0 ** -d + 1e-9
+
     if not (np.isfinite(published[1]) and np.isfinite(published[2])):
-        (pe, _, _), (ne, nl, nu), d = published, recomputed, decimals[0]
-        if abs(round(ne, d) - pe) <= 10.0 ** -d + 1e-9:
+        (pe, _, _), (ne, nl, nu) = published, recomputed
+        if as_printed(pe, ne, decimals[0]):
             return "reproduced"
         return "differs" if nl <= pe <= nu else "disjoint"
-    if all(abs(round(n, d) - p) <= 10.0 ** -d + 1e-9 for p, n, d in zip(published, recomputed, decimals, strict=True)):
+    if all(as_printed(p, n, d) for p, n, d in zip(published, recomputed, decimals, strict=True)):
         return "reproduced"
     to_analysis = np.log if is_ratio(measure) else (lambda x: x)
     with np.errstate(divide="ignore"):
@@ -360,7 +364,7 @@ def with_values(rows: pd.DataFrame, variable: str) -> tuple[pd.DataFrame, bool]:
     if variable not in rows.columns:
         return rows.iloc[0:0], False
     text = rows[variable].astype(str).str.strip()
-    present = rows[variable].notna() & ~text.isin(["", "nan", "None", "<NA>"])
+    present = ~blank_cells(rows[variable])
     kept = rows[present].copy()
     numbers = pd.to_numeric(text[present], errors="coerce")
     numeric = bool(len(kept)) and bool(numbers.notna().all()) and not pd.api.types.is_bool_dtype(rows[variable])

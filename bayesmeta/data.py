@@ -359,6 +359,15 @@ def check_given(numbers: pd.DataFrame, file: str) -> None:
                              valid="sei or vi alone, or vi = sei^2")
 
 
+BLANK_TEXT = ("", "nan", "None", "<NA>")
+"""How a missing value reads once a column is turned into text (pandas' NaN, None and NA included)."""
+
+
+def blank_cells(values: pd.Series) -> pd.Series:
+    """True where a cell is missing or blank: NaN/None/NA, or text that is empty once stripped."""
+    return values.isna() | values.astype(str).str.strip().isin(BLANK_TEXT)
+
+
 def load_studies(path: str | Path, levels: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
     """The validated study table: a unique, non-blank ``study_id``; ``year`` and the arm sizes ``n_treatment``,
     ``n_control`` as positive whole numbers where those columns exist; with ``levels`` (column -> allowed

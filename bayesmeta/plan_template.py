@@ -18,6 +18,7 @@ from bayesmeta.data import (
     LOGRANK_COLUMNS,
     MEAN_COLUMNS,
     STATISTIC_COLUMNS,
+    blank_cells,
     load_outcomes,
     load_published,
     load_studies,
@@ -72,7 +73,7 @@ def covariates_of(table: pd.DataFrame, k: int) -> list[Covariate]:
         if column in NOT_COVARIATE_COLUMNS or column.startswith("source"):
             continue
         text = table[column].astype(str).str.strip()
-        values = text[~text.isin(["", "nan", "None", "<NA>"])]
+        values = text[~blank_cells(table[column])]
         distinct = list(dict.fromkeys(values))
         numeric = pd.to_numeric(values, errors="coerce")
         if len(values) and numeric.notna().all():

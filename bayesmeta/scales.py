@@ -127,3 +127,5 @@ BINARY_MEASURES: tuple[str, ...] = ("RR", "OR", "RD")
 """Measures of a binary outcome, computed from arm counts (events and participants per arm)."""
 TSA_MEASURES: tuple[str, ...] = BINARY_MEASURES + ("MD", "HR")
 """Measures a trial sequential analysis sizes: binary (participants), MD (participants), HR (events)."""
+TSA_INPUT_MEASURES: tuple[str, ...] = TSA_MEASURES + ("SMD",)
+"""Measures a trial sequential analysis takes: those it sizes, and the SMD, sized as an MD in units of the SD."""

@@ -177,10 +177,11 @@ def tsa_command(
                 futility, diversity, convention, rounding, as_json, _rpact_options(futility_rule, beta_adjustment,
                                                                                    two_sided_power))
         return
-    from bayesmeta.tsa import OUTCOMES, tsa
+    from bayesmeta.scales import TSA_INPUT_MEASURES
+    from bayesmeta.tsa import tsa
 
     table = read_table(data, measure_value(measure))
-    if table.measure not in (*OUTCOMES, "SMD"):
+    if table.measure not in TSA_INPUT_MEASURES:
         raise InputError(f"a trial sequential analysis of measure {table.measure} is not defined", file=data,
                          column="measure", valid="--measure RR, OR or RD with arm counts; MD; SMD; or HR")
     if mcid is None:

@@ -52,6 +52,7 @@ from scipy import stats
 from bayesmeta.benefit import Benefit
 from bayesmeta.plan import Plan
 from bayesmeta.plan_claims import MCID_ASSERTS, ClaimPlan
+from bayesmeta.reanalysis.statements import harm_statement
 from bayesmeta.scales import is_ratio, null_value, to_analysis
 
 SUPPORTED_P = 0.95
@@ -163,15 +164,11 @@ def _event(measure: str, benefit: Benefit, t: float, beyond: bool = True) -> str
     return f"P({measure} {_sign(benefit, beyond)} {t:g})"
 
 
-def _harm_event(measure: str, benefit: Benefit, null: float) -> str:
-    return f"P({measure} {'>' if benefit.below else '<'} {null:g})"
-
-
 def _claimed_event(asserts: str, measure: str, benefit: Benefit, null: float, mcid: float | None) -> str:
     if asserts == "benefit":
         return _event(measure, benefit, null)
     if asserts == "harm":
-        return _harm_event(measure, benefit, null)
+        return harm_statement(measure, benefit, null)
     return _event(measure, benefit, mcid, beyond=asserts == "important_benefit")
 
 
@@ -211,7 +208,7 @@ def _pooled(c: ClaimPlan, a: Any, *, mcid_only: bool = False) -> ClaimResult:
              "k": a.k}
     if c.asserts == "harm" and not mcid_only:
         values = _grid_beyond(grid, null, o.benefit)
-        return _result(c, about, _harm_event(o.measure, o.benefit, null), 1.0 - any_benefit,
+        return _result(c, about, harm_statement(o.measure, o.benefit, null), 1.0 - any_benefit,
                        None if values is None else 1.0 - values, others=others, facts=facts)
     if c.asserts != "benefit" or mcid_only:
         values = _grid_beyond(grid, o.mcid, o.benefit)

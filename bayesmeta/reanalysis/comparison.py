@@ -19,6 +19,7 @@ from bayesmeta.reanalysis.statements import (
     benefit_probability,
     benefit_statement,
     clinical_threshold,
+    harm_statement,
     probability_words,
     stated,
 )
@@ -316,9 +317,8 @@ def _regimen_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis], published: p
             plain_b = (f"; the posterior median is {value:.2f} and benefit is {probability_words(p)} "
                        f"({stated(statement, p)})")
             if p < 0.5:  # the likely event is the opposite one
-                opposite = f"P({o.measure} {o.benefit.opposite_sign} {t:g})"
                 plain_b += (f" and an effect on the other side of {t:g} {probability_words(1.0 - p)} "
-                            f"({stated(opposite, 1.0 - p)})")
+                            f"({stated(harm_statement(o.measure, o.benefit, t), 1.0 - p)})")
         out.append(_row(o.name, r.analysis, name, **base, recomputed=rec,
                         recomputed_value=show(rule.estimate), recomputed_method=f"paper's pooling ({rule.method})",
                         bayesian=bayes, bayesian_value=value, bayesian_statement=statement,

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bayesmeta.data import blank_cells
 from bayesmeta.errors import InputError
 
 from bayesmeta.plan import OutcomePlan
@@ -39,11 +40,6 @@ def factor_labels(values: pd.Series) -> pd.Series:
     else:
         out[present] = values[present].astype(str)
     return out
-
-
-def _blank(values: pd.Series) -> pd.Series:
-    """Missing values and blank cells."""
-    return values.isna() | values.astype(str).str.strip().isin(["", "nan", "None", "<NA>"])
 
 
 def is_slope(values: pd.Series) -> bool:
@@ -82,7 +78,7 @@ def attach_covariates(effects: pd.DataFrame, studies: pd.DataFrame | None, colum
         if c not in effects.columns:
             continue
         text = effects[c].astype(str).str.strip()
-        blank = text.isin(["", "nan", "None", "<NA>"])
+        blank = blank_cells(effects[c])
         numeric = pd.to_numeric(text.where(~blank), errors="coerce")
         if numeric[~blank].notna().all() and (~blank).any():
             infinite = np.flatnonzero(~np.isfinite(numeric.to_numpy(float)) & ~blank.to_numpy())
@@ -105,7 +101,7 @@ def metaregression(effects: pd.DataFrame, o: OutcomePlan, prior: Any, column: st
     from bayesmeta.exact import fit_exact
     from bayesmeta.frequentist import rma
 
-    present = ~_blank(effects[column]).to_numpy()
+    present = ~blank_cells(effects[column]).to_numpy()
     omitted = sorted(effects.loc[~present, "study_id"].astype(str))
     effects = effects[present].reset_index(drop=True)
     numeric = is_slope(effects[column])

@@ -20,6 +20,7 @@ from bayesmeta.reanalysis.statements import (
     benefit_probability,
     benefit_statement,
     clinical_threshold,
+    harm_statement,
     probability_words,
 )
 
@@ -131,7 +132,7 @@ def probability_table(post: Any, o: OutcomePlan) -> list[dict[str, Any]]:
             rows.append({"parameter": param, "what": what, "threshold": t,
                          "statement": f"P({benefit_statement(o, t)})", "probability": p,
                          "words": probability_words(p),
-                         "opposite_statement": f"P({o.measure} {o.benefit.opposite_sign} {t:g})",
+                         "opposite_statement": harm_statement(o.measure, o.benefit, t),
                          "opposite_probability": 1.0 - p, "opposite_words": probability_words(1.0 - p)})
     return rows
 

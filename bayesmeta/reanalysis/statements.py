@@ -46,6 +46,10 @@ def benefit_statement(o: OutcomePlan, threshold: float) -> str:
     sign = o.benefit.sign
     return f"{o.measure} {sign} {threshold:g}"
 
+def harm_statement(measure: str, benefit: Any, threshold: float) -> str:
+    """'P(HR > 1)': the effect beyond ``threshold`` on the side opposite to benefit (1 - P(benefit beyond it))."""
+    return f"P({measure} {benefit.opposite_sign} {threshold:g})"
+
 def clinical_threshold(o: OutcomePlan) -> float:
     """The threshold of a clinically important benefit: the outcome's MCID where the plan gives one (the plan
     adds it to the thresholds), else its most demanding threshold (the smallest for benefit below 1, the largest

@@ -22,9 +22,9 @@ from scipy import stats
 
 from bayesmeta.effect_data import EffectArgs, EffectData, effect_args
 from bayesmeta.errors import InputError, ModelError
-from bayesmeta.scales import BINARY_MEASURES, is_ratio, reported_float
+from bayesmeta.scales import BINARY_MEASURES, TSA_INPUT_MEASURES, is_ratio, reported_float
 from bayesmeta.tsa.groupseq import FUTILITY, Boundaries, Convention, boundaries, design, futility_rule_for
-from bayesmeta.tsa.size import (HETEROGENEITY, MAX_INFORMATION_SIZE, OUTCOMES, _check_diversity, _check_variances,
+from bayesmeta.tsa.size import (HETEROGENEITY, MAX_INFORMATION_SIZE, _check_diversity, _check_variances,
                                 fixed_information_size, minimum_trials, rtsa_rounded)
 from bayesmeta.tsa.size import heterogeneity as heterogeneity_statistics
 
@@ -366,13 +366,10 @@ def tsa(
     study = args.study
     if measure is None:
         own = args.data.measure if args.data is not None else None
-        if relative_risk_reduction is None and own is not None and own not in (*OUTCOMES, "SMD", "GEN"):
-            raise InputError(f"no trial sequential analysis for measure {own!r}", column="measure",
-                             valid=", ".join((*OUTCOMES, "SMD")))
-        measure = own if relative_risk_reduction is None and own in (*OUTCOMES, "SMD") else "RR"
-    if measure not in (*OUTCOMES, "SMD"):
+        measure = own if relative_risk_reduction is None and own not in (None, "GEN") else "RR"
+    if measure not in TSA_INPUT_MEASURES:
         raise InputError(f"no trial sequential analysis for measure {measure!r}", column="measure",
-                         valid=", ".join((*OUTCOMES, "SMD")))
+                         valid=", ".join(TSA_INPUT_MEASURES))
     reported_measure = measure
     if measure == "SMD":  # an SMD is an MD in units of the SD: the MD's information size with sd = 1
         measure, sd = "MD", 1.0 if sd is None else sd
