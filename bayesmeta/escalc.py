@@ -1,6 +1,7 @@
 """metafor's ``escalc`` formulas for two-group effect sizes, on numpy arrays (Viechtbauer W (2010), Conducting
 meta-analyses in R with the metafor package, J Stat Softw 36(3); formulas as in metafor 3.8-1, defaults
-``vtype="LS"``, ``add=1/2``, ``to="only0"``, ``drop00=FALSE``).
+``vtype="LS"``, ``add=1/2``, ``to="only0"``, ``drop00=FALSE``): means and SDs (MD, SMD, ROM), 2x2 tables (RR, OR,
+RD), events over person-time (IRR), the log-rank statistic and a ratio's p-value.
 
 Each function broadcasts its arguments and returns ``(yi, vi)`` as floats or arrays. As ``escalc`` does, a
 result that is not finite (a log of zero, a zero pooled SD) comes back as NaN in both yi and vi, and a negative
@@ -17,10 +18,11 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import gammaln, ndtri
 
-from bayesmeta.scales import COUNT_MEASURES, is_ratio
+from bayesmeta.scales import COUNT_MEASURES, PERSON_TIME_MEASURES, is_ratio
 
 ZERO_CELL_TO: tuple[str, ...] = ("only0", "all", "if0all", "none")
-DROP00_MEASURES: tuple[str, ...] = tuple(m for m in COUNT_MEASURES if is_ratio(m))  # RR, OR
+DROP00_MEASURES: tuple[str, ...] = tuple(m for m in (*COUNT_MEASURES, *PERSON_TIME_MEASURES) if is_ratio(m))
+"""The ratios of event counts (RR, OR, IRR): a study without events in either arm carries no information."""
 
 Result = np.ndarray | float
 
@@ -87,6 +89,22 @@ def standardized_mean_difference(
     return _finish(yi, vi)
 
 
+def log_ratio_of_means(
+    m1: ArrayLike, sd1: ArrayLike, n1: ArrayLike, m2: ArrayLike, sd2: ArrayLike, n2: ArrayLike
+) -> tuple[Result, Result]:
+    """Log ratio of means (log response ratio), escalc ``"ROM"`` (``vtype="LS"``): yi = ln(m1 / m2),
+    vi = sd1^2 / (n1 m1^2) + sd2^2 / (n2 m2^2), the delta-method variance of Hedges LV, Gurevitch J, Curtis PS
+    (1999), The meta-analysis of response ratios in experimental ecology, Ecology 80:1150-1156 (Viechtbauer 2010;
+    escalc's documentation, "Measures for Quantitative Variables"). The ratio is defined for positive means only
+    (a ratio-scale outcome): a mean <= 0 raises ValueError, where escalc would take the log of a ratio of two
+    negative means or return NaN."""
+    m1, sd1, n1, m2, sd2, n2 = _arrays(m1, sd1, n1, m2, sd2, n2)
+    _check_means(sd1, n1, sd2, n2)
+    if np.any(~(m1 > 0)) or np.any(~(m2 > 0)):
+        raise ValueError("a ratio of means needs positive means")
+    return _finish(np.log(m1 / m2), sd1**2 / (n1 * m1**2) + sd2**2 / (n2 * m2**2))
+
+
 # --- two-by-two tables: events a of n1 (treatment), c of n2 (control) ---------------------------------------------
 
 
@@ -97,8 +115,8 @@ class ZeroCellRule:
     ``add`` is added to every cell (a, n1-a, c, n2-c) of the studies ``to`` selects: ``"only0"`` those with a
     zero cell, ``"all"`` every study, ``"if0all"`` every study when any study of the set has a zero cell,
     ``"none"`` no study. ``drop00`` drops (NaN) the studies with no events in both arms or only events in both
-    arms, before the addition. ``drop00=None`` is the project default: True for RR and OR (a ratio with no events
-    carries no information; metafor's ``rma.mh``/``rma.peto`` drop them the same way), False for RD (a risk
+    arms, before the addition. ``drop00=None`` is the project default: True for RR, OR and IRR (a ratio with no
+    events carries no information; metafor's ``rma.mh``/``rma.peto`` drop them the same way), False for RD (a risk
     difference of 0 is informative; escalc's default). The default rule otherwise is escalc's, so an RD with a
     zero cell is computed from the corrected cells as escalc does.
     """
@@ -211,6 +229,67 @@ def risk_difference(
     cells = adjusted_cells(a, n1, c, n2, add=add, to=to, drop00=drop00)
     p1, p2, m1, m2 = _proportions(cells)
     return _finish(p1 - p2, p1 * (1 - p1) / m1 + p2 * (1 - p2) / m2)
+
+
+# --- events over person-time: x1 events in t1 person-time (treatment), x2 in t2 (control) ------------------------
+
+
+class Events(NamedTuple):
+    """Event counts after escalc's zero-count handling for incidence rates (NaN where dropped), and the masks of
+    the studies that received ``add`` and of those dropped by ``drop00``."""
+
+    x1: np.ndarray
+    x2: np.ndarray
+    added: np.ndarray
+    dropped: np.ndarray
+
+
+def adjusted_events(
+    x1: ArrayLike, t1: ArrayLike, x2: ArrayLike, t2: ArrayLike, *,
+    add: float = 0.5, to: str = "only0", drop00: bool = False,
+) -> Events:
+    """escalc's zero-count handling of two incidence rates (metafor 3.8-1, measures IRR, IRD, IRSD): ``drop00``
+    drops (NaN) the studies with no events in either arm, then ``add`` is added to both event counts of the
+    studies ``to`` selects (:class:`ZeroCellRule`: ``"only0"`` those with a zero count, ``"all"`` every study,
+    ``"if0all"`` every study when any study of the set has one, ``"none"`` none); the person-times are unchanged.
+    Counts must be finite and >= 0, person-times finite and > 0 (ValueError otherwise, as escalc's stop())."""
+    ZeroCellRule(add, to, drop00)
+    x1, t1, x2, t2 = _arrays(x1, t1, x2, t2)
+    if np.any(~np.isfinite(x1 + t1 + x2 + t2)):
+        raise ValueError("event counts and person-times must be finite")
+    if np.any(x1 < 0) or np.any(x2 < 0):
+        raise ValueError("event counts must not be negative")
+    if np.any(t1 <= 0) or np.any(t2 <= 0):
+        raise ValueError("person-times must be positive")
+    dropped = (x1 == 0) & (x2 == 0) & drop00
+    zero = ((x1 == 0) | (x2 == 0)) & ~dropped
+    if to == "all":
+        added = ~dropped
+    elif to == "only0":
+        added = zero
+    elif to == "if0all":
+        added = ~dropped & bool(zero.any())
+    else:
+        added = np.zeros_like(dropped)
+    added = added & (add > 0)
+    extra = np.where(added, add, 0.0) + np.where(dropped, np.nan, 0.0)
+    return Events(x1 + extra, x2 + extra, added, dropped)
+
+
+def log_incidence_rate_ratio(
+    x1: ArrayLike, t1: ArrayLike, x2: ArrayLike, t2: ArrayLike, *,
+    add: float = 0.5, to: str = "only0", drop00: bool = False,
+) -> tuple[Result, Result]:
+    """Log incidence rate ratio, escalc ``"IRR"``: yi = ln((x1/t1) / (x2/t2)), vi = 1/x1 + 1/x2 (the Poisson
+    variance of a log rate ratio; Rothman KJ, Greenland S, Lash TL (2008), Modern Epidemiology, 3rd ed., ch. 14;
+    Viechtbauer 2010), on the counts after :func:`adjusted_events` (escalc's defaults: 1/2 added to both counts
+    of a study with a zero count). A study without events after the rule (``to="none"``) gives NaN."""
+    events = adjusted_events(x1, t1, x2, t2, add=add, to=to, drop00=drop00)
+    t1, t2 = _arrays(t1, t2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        yi = np.log(events.x1 / t1) - np.log(events.x2 / t2)
+        vi = 1 / events.x1 + 1 / events.x2
+    return _finish(yi, vi)
 
 
 # --- summary statistics of a time-to-event comparison or a ratio --------------------------------------------------

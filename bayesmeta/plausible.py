@@ -2,10 +2,10 @@
 live. The readers of data (:mod:`bayesmeta.tables` for a user's table, :mod:`bayesmeta.effects` for a plan's
 outcomes) refuse effects outside them, so that no analysis overflows or runs out of time on a typing error.
 
-Per measure (analysis scale: logs of HR, RR, OR):
+Per measure (analysis scale: logs of HR, RR, OR, IRR, ROM):
 
-- HR, RR, OR: |log ratio| <= 30, a ratio between 9.4e-14 and 1.1e13 (the most extreme arm counts, all events
-  against none with the 0.5 zero-cell correction, give an OR of about 4 n^2 for n patients an arm: e^29 at
+- HR, RR, OR, IRR, ROM: |log ratio| <= 30, a ratio between 9.4e-14 and 1.1e13 (the most extreme arm counts, all
+  events against none with the 0.5 zero-cell correction, give an OR of about 4 n^2 for n patients an arm: e^29 at
   n = 10^6); 1e-8 <= SE <= 10: a log-ratio variance is at least 4/D for D events (SE 1e-8 would need 4e16
   events), and an SE of 10 is a 95% CI spanning a factor e^39 = 10^17 (a study with one patient an arm and a
   zero cell gives an SE near 2.3). A log ratio of 1e6, or an SE of 1e12, is a typing error;
@@ -47,6 +47,8 @@ RANGES: dict[str, PlausibleRange] = {
     "HR": _RATIO,
     "RR": _RATIO,
     "OR": _RATIO,
+    "IRR": _RATIO,
+    "ROM": _RATIO,
     "SMD": PlausibleRange(max_abs_yi=20.0, min_sei=1e-8, max_sei=10.0),
     "RD": PlausibleRange(max_abs_yi=1.0, min_sei=1e-8, max_sei=1.0),
     "MD": _UNITLESS,

@@ -1,7 +1,8 @@
 """Effect measures and their two scales: the one home of measure names, the ratio/difference split and the
 conversion between the analysis scale and the reported scale.
 
-Ratio measures (HR, RR, OR) are analysed on the log scale and reported as ratios (mu = log HR, HR = exp(mu));
+Ratio measures (HR, RR, OR, IRR, ROM) are analysed on the log scale and reported as ratios (mu = log HR,
+HR = exp(mu));
 differences (MD, SMD, RD) and generic effects (GEN) are analysed and reported as they are. The null effect is 1
 for a ratio and 0 otherwise (Viechtbauer 2010, J Stat Softw 36(3), for the measure names of metafor's escalc).
 """
@@ -39,6 +40,8 @@ MEASURE_INFO: dict[str, MeasureInfo] = {
         MeasureInfo("HR", "hazard ratio", True),
         MeasureInfo("RR", "risk ratio", True),
         MeasureInfo("OR", "odds ratio", True),
+        MeasureInfo("IRR", "incidence rate ratio", True),
+        MeasureInfo("ROM", "ratio of means", True),
         MeasureInfo("MD", "mean difference", False),
         MeasureInfo("SMD", "standardised mean difference (Hedges' g)", False),
         MeasureInfo("RD", "risk difference", False),
@@ -49,6 +52,10 @@ MEASURES: tuple[str, ...] = tuple(MEASURE_INFO)
 RATIO_MEASURES: tuple[str, ...] = tuple(code for code, m in MEASURE_INFO.items() if m.ratio)
 COUNT_MEASURES: tuple[str, ...] = ("RR", "OR", "RD")
 """Measures derivable from the four arm counts."""
+PERSON_TIME_MEASURES: tuple[str, ...] = ("IRR",)
+"""Measures derivable from events and person-time per arm."""
+MEAN_MEASURES: tuple[str, ...] = ("MD", "SMD", "ROM")
+"""Measures derivable from means, SDs and arm sizes."""
 
 
 def measure_info(measure: str) -> MeasureInfo:
@@ -70,7 +77,7 @@ def parse_measure(value: str, *, file: str | None = None, row: int | None = None
 
 
 def is_ratio(measure: str) -> bool:
-    """True for HR, RR and OR (analysed on the log scale)."""
+    """True for the ratio measures, HR, RR, OR, IRR and ROM (analysed on the log scale)."""
     return measure in RATIO_MEASURES
 
 
@@ -128,4 +135,5 @@ BINARY_MEASURES: tuple[str, ...] = ("RR", "OR", "RD")
 TSA_MEASURES: tuple[str, ...] = BINARY_MEASURES + ("MD", "HR")
 """Measures a trial sequential analysis sizes: binary (participants), MD (participants), HR (events)."""
 TSA_INPUT_MEASURES: tuple[str, ...] = TSA_MEASURES + ("SMD",)
-"""Measures a trial sequential analysis takes: those it sizes, and the SMD, sized as an MD in units of the SD."""
+"""Measures a trial sequential analysis takes: those it sizes, and the SMD, sized as an MD in units of the SD.
+IRR (its information is in events over person-time) and ROM are not among them: the TSA refuses them."""
