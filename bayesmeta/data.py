@@ -21,12 +21,20 @@ import pandas as pd
 
 from bayesmeta.effect_data import COUNT_COLUMNS
 from bayesmeta.errors import InputError
-from bayesmeta.scales import MEASURES, RATIO_MEASURES, parse_measure
+from bayesmeta.scales import MEAN_MEASURES, MEASURES, RATIO_MEASURES, parse_measure
 
 P_RELATIONS: tuple[str, ...] = ("=", "<", "")
 # Optional outcome columns of further reported forms (bayesmeta.effects): means and SDs (with the arm sizes
-# total_treatment, total_control), the log-rank O - E with its variance, an effect given on the analysis scale.
+# total_treatment, total_control), the log-rank O - E with its variance, an effect given on the analysis scale,
+# and the person-time of each arm (with its events, events_treatment and events_control).
 MEAN_COLUMNS: tuple[str, ...] = ("mean_treatment", "sd_treatment", "mean_control", "sd_control")
+PERSON_TIME_COLUMNS: tuple[str, ...] = ("person_time_treatment", "person_time_control")
+PERSON_TIME_FORM: tuple[str, ...] = (
+    "events_treatment", "person_time_treatment", "events_control", "person_time_control",
+)
+"""Events over person-time per arm, the incidence rate ratio's form (escalc's x1i, t1i, x2i, t2i)."""
+RATIO_OF_MEANS: tuple[str, ...] = tuple(m for m in MEAN_MEASURES if m in RATIO_MEASURES)
+"""Measures of means and SDs defined for positive means only (ROM)."""
 LOGRANK_COLUMNS: tuple[str, ...] = ("o_minus_e", "var_o_minus_e")
 GIVEN_COLUMNS: tuple[str, ...] = ("yi", "sei", "vi")
 
@@ -201,14 +209,20 @@ def boolean_column(frame: pd.DataFrame, column: str, file: str) -> pd.Series:
     )
 
 
-def check_arm_counts(values: pd.DataFrame, file: str, *, sizes_alone: bool = False) -> None:
+def check_arm_counts(values: pd.DataFrame, file: str, *, sizes_alone: bool = False,
+                     events_alone: np.ndarray | None = None) -> None:
     """Arm counts: all four given or all four blank; events in [0, total]; totals > 0 (whole numbers). With
-    ``sizes_alone``, the two totals may also be given without the events (arm sizes for means and SDs)."""
+    ``sizes_alone``, the two totals may also be given without the events (arm sizes for means and SDs); rows
+    flagged in ``events_alone`` (events over person-time, :func:`check_person_time`) may give the events without
+    the totals."""
     counts = {c: values[c].to_numpy(dtype=float) for c in COUNT_COLUMNS}  # numpy: no pandas lookup per cell
     given = {c: ~np.isnan(v) for c, v in counts.items()}
     for position in range(len(values)):
         row = spreadsheet_row(position)
         flags = {c: bool(g[position]) for c, g in given.items()}
+        if events_alone is not None and events_alone[position] and not (
+                flags["total_treatment"] or flags["total_control"]):
+            continue
         if sizes_alone and not (flags["events_treatment"] or flags["events_control"]):
             if flags["total_treatment"] != flags["total_control"]:
                 missing = "total_control" if flags["total_treatment"] else "total_treatment"
@@ -292,8 +306,9 @@ def check_p_values(values: pd.Series, relations: pd.Series, file: str) -> None:
 
 
 def _check_optional_headers(frame: pd.DataFrame, file: str) -> None:
-    """Optional columns that only make sense together: means with SDs, O - E with V, yi with sei or vi."""
-    for columns in (MEAN_COLUMNS, LOGRANK_COLUMNS):
+    """Optional columns that only make sense together: means with SDs, O - E with V, yi with sei or vi, the two
+    arms' person-time."""
+    for columns in (MEAN_COLUMNS, LOGRANK_COLUMNS, PERSON_TIME_COLUMNS):
         present = [c for c in columns if c in frame.columns]
         if present and len(present) < len(columns):
             missing = next(c for c in columns if c not in frame.columns)
@@ -323,6 +338,41 @@ def check_means(frame: pd.DataFrame, numbers: pd.DataFrame, file: str) -> None:
             if np.isnan(numbers[f"total_{arm}"].iloc[position]):
                 raise InputError("means and SDs without the arm size", file=file, row=row, column=f"total_{arm}",
                                  valid="the number of patients of the arm, a whole number > 0")
+
+
+def check_positive_means(numbers: pd.DataFrame, measures: pd.Series, file: str) -> None:
+    """A ratio of means (ROM) needs positive means: InputError at the first mean <= 0 of such a row."""
+    if MEAN_COLUMNS[0] not in numbers.columns:
+        return
+    ratio = measures.isin(RATIO_OF_MEANS).to_numpy()
+    for column in ("mean_treatment", "mean_control"):
+        values = numbers[column].to_numpy(dtype=float)
+        bad = np.flatnonzero(ratio & (values <= 0))
+        if bad.size:
+            position = int(bad[0])
+            raise InputError(f"mean {values[position]:g} is not positive: a ratio of means (ROM) is defined for "
+                             "positive means only", file=file, row=spreadsheet_row(position), column=column,
+                             valid="a mean > 0 (an outcome on a ratio scale), or measure MD or SMD")
+
+
+def check_person_time(numbers: pd.DataFrame, file: str) -> np.ndarray:
+    """Events over person-time: per row both person-times (> 0, checked on conversion) with both event counts
+    (whole numbers >= 0), or no person-time. Returns the rows that give person-time."""
+    if PERSON_TIME_COLUMNS[0] not in numbers.columns:
+        return np.zeros(len(numbers), dtype=bool)
+    given = numbers[list(PERSON_TIME_FORM)].notna().to_numpy()
+    times = given[:, [1, 3]].any(axis=1)
+    for position in np.flatnonzero(times):
+        row = spreadsheet_row(int(position))
+        if not given[position].all():
+            missing = PERSON_TIME_FORM[int(np.flatnonzero(~given[position])[0])]
+            raise InputError("events over person-time are incomplete", file=file, row=row, column=missing,
+                             valid="all four of " + ", ".join(PERSON_TIME_FORM))
+        for column in ("events_treatment", "events_control"):
+            if numbers[column].iloc[position] < 0:
+                raise InputError(f"event count {numbers[column].iloc[position]:g} is negative", file=file, row=row,
+                                 column=column, valid="a whole number >= 0")
+    return times
 
 
 def check_logrank(numbers: pd.DataFrame, file: str) -> None:
@@ -428,8 +478,9 @@ def load_outcomes(
     """The validated outcome rows (one per study and outcome); with ``studies``, every ``study_id`` must be in
     the study table; with ``outcomes`` (the plan's outcome names), rows of other outcomes are dropped after
     validation. Statistics columns (absent ones are added blank) become floats (blank = NaN); every column is
-    kept. Optional columns: ``mean_*``/``sd_*`` (SDs > 0, with the arm sizes ``total_*``),
-    ``o_minus_e``/``var_o_minus_e`` (V > 0), ``yi`` with ``sei`` or ``vi`` (> 0)."""
+    kept. Optional columns: ``mean_*``/``sd_*`` (SDs > 0, with the arm sizes ``total_*``; means > 0 for a ROM),
+    ``o_minus_e``/``var_o_minus_e`` (V > 0), ``yi`` with ``sei`` or ``vi`` (> 0), ``person_time_*`` (> 0, with
+    the events ``events_*``, the arm sizes then optional)."""
     file = str(path)
     frame = read_text_csv(path)
     require_columns(frame, OUTCOME_COLUMNS, file)
@@ -457,14 +508,16 @@ def load_outcomes(
     for column in COUNT_COLUMNS:
         numbers[column] = numeric_column(frame, column, file, integer=True)
     _check_optional_headers(frame, file)
-    for column in (*MEAN_COLUMNS, *LOGRANK_COLUMNS, *GIVEN_COLUMNS):
+    for column in (*MEAN_COLUMNS, *LOGRANK_COLUMNS, *GIVEN_COLUMNS, *PERSON_TIME_COLUMNS):
         if column in frame.columns:
-            positive = column in ("sd_treatment", "sd_control", "var_o_minus_e", "sei", "vi")
+            positive = column in ("sd_treatment", "sd_control", "var_o_minus_e", "sei", "vi", *PERSON_TIME_COLUMNS)
             numbers[column] = numeric_column(frame, column, file, positive=positive)
     check_interval(numbers, frame["measure"], file)
     check_p_values(numbers["p_value"], frame["p_relation"], file)
-    check_arm_counts(numbers, file, sizes_alone=True)
+    person_time = check_person_time(numbers, file)
+    check_arm_counts(numbers, file, sizes_alone=True, events_alone=person_time)
     check_means(frame, numbers, file)
+    check_positive_means(numbers, frame["measure"], file)
     check_logrank(numbers, file)
     check_given(numbers, file)
     converted = {c: numbers[c] for c in numbers.columns}

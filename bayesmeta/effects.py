@@ -8,13 +8,18 @@ Forms, in order of precedence (the first that applies to a row gives its effect;
    vi = 1/V; Tierney et al. 2007);
 4. ``p_exact`` / ``p_bound``: an estimate with its two-sided p-value, exact or an upper bound (Tierney et al. 2007);
 5. ``medians_p``: HR from the medians under exponential survival with the p-value (Tierney et al. 2007);
-6. ``means``: MD or SMD (Hedges' g) from ``mean_*``, ``sd_*`` and the arm sizes ``total_*``;
-7. ``counts`` / ``counts_cc`` (zero-cell correction applied): RR, OR or RD from the arm counts.
-Forms 3, 6 and 7 use metafor's ``escalc`` formulas (:mod:`bayesmeta.escalc`; Viechtbauer 2010, J Stat Softw
+6. ``means``: MD, SMD (Hedges' g) or ROM (log ratio of means) from ``mean_*``, ``sd_*`` and the arm sizes
+   ``total_*``;
+7. ``person_time`` / ``person_time_cc`` (zero-count correction applied): IRR from the events ``events_*`` over
+   the person-time ``person_time_*`` of each arm;
+8. ``counts`` / ``counts_cc`` (zero-cell correction applied): RR, OR or RD from the arm counts.
+Forms 3, 6, 7 and 8 use metafor's ``escalc`` formulas (:mod:`bayesmeta.escalc`; Viechtbauer 2010, J Stat Softw
 36(3)). Zero cells follow a :class:`~bayesmeta.escalc.ZeroCellRule` per outcome, by default escalc's: 1/2 added
 to every cell of a study with a zero cell (``add=1/2, to="only0"``); for RR and OR, studies with no events in
 both arms (or only events in both arms) are excluded (``drop00=TRUE``, as metafor's ``rma.mh`` and ``rma.peto``
-do, since such a ratio carries no information), for RD they are kept (escalc's ``drop00=FALSE``).
+do, since such a ratio carries no information), for RD they are kept (escalc's ``drop00=FALSE``). Events over
+person-time follow the same rule: 1/2 added to both counts of a study with a zero count, and a study with no
+events in either arm excluded.
 
 The low-level functions take and return plain floats or numpy arrays; :func:`derive_effects` applies them to an
 outcome table and records the method and, for rows that cannot be used, the reason.
@@ -29,14 +34,24 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.special import ndtri
 
-from bayesmeta.data import GIVEN_COLUMNS, LOGRANK_COLUMNS, MEAN_COLUMNS, STATISTIC_COLUMNS
+from bayesmeta.data import (
+    GIVEN_COLUMNS,
+    LOGRANK_COLUMNS,
+    MEAN_COLUMNS,
+    PERSON_TIME_COLUMNS,
+    PERSON_TIME_FORM,
+    STATISTIC_COLUMNS,
+)
 from bayesmeta.effect_data import COUNT_COLUMNS
 from bayesmeta.errors import InputError
 from bayesmeta.escalc import (
     ZeroCellRule,
     adjusted_cells,
+    adjusted_events,
     log_hr_from_logrank,
+    log_incidence_rate_ratio,
     log_odds_ratio,
+    log_ratio_of_means,
     log_risk_ratio,
     mean_difference,
     risk_difference,
@@ -44,10 +59,11 @@ from bayesmeta.escalc import (
     standardized_mean_difference,
 )
 from bayesmeta.plausible import table_problems
-from bayesmeta.scales import is_ratio
+from bayesmeta.scales import COUNT_MEASURES, MEAN_MEASURES, PERSON_TIME_MEASURES, is_ratio
 
 METHODS: tuple[str, ...] = (
-    "given", "ci", "logrank", "p_exact", "p_bound", "medians_p", "means", "counts", "counts_cc",
+    "given", "ci", "logrank", "p_exact", "p_bound", "medians_p", "means", "person_time", "person_time_cc", "counts",
+    "counts_cc",
 )
 NOT_COVARIATES: tuple[str, ...] = ("source", "source_kind", "url", "location", "where", "notes", "note", "analysis",
                                    "counts_from_percent")
@@ -57,8 +73,10 @@ EFFECT_COLUMNS: tuple[str, ...] = (
     *COUNT_COLUMNS,
 )
 """The columns every effects frame has; the study table's other columns (year, covariates) follow them."""
-MEAN_FUNCTIONS = {"MD": mean_difference, "SMD": standardized_mean_difference}
-COUNT_FUNCTIONS = {"RR": log_risk_ratio, "OR": log_odds_ratio, "RD": risk_difference}
+MEAN_FUNCTIONS = dict(zip(MEAN_MEASURES, (mean_difference, standardized_mean_difference, log_ratio_of_means),
+                          strict=True))
+COUNT_FUNCTIONS = dict(zip(COUNT_MEASURES, (log_risk_ratio, log_odds_ratio, risk_difference), strict=True))
+PERSON_TIME_FUNCTIONS = dict(zip(PERSON_TIME_MEASURES, (log_incidence_rate_ratio,), strict=True))
 
 
 def _result(value: np.ndarray) -> np.ndarray | float:
@@ -110,6 +128,21 @@ def counts_effect(
     cells = adjusted_cells(a, n1, c, n2, add=rule.add, to=rule.to, drop00=drop00)
     yi, vi = COUNT_FUNCTIONS[measure](a, n1, c, n2, add=rule.add, to=rule.to, drop00=drop00)
     return np.atleast_1d(yi), np.atleast_1d(vi), np.atleast_1d(cells.added), np.atleast_1d(cells.dropped)
+
+
+def person_time_effect(
+    measure: str, x1: ArrayLike, t1: ArrayLike, x2: ArrayLike, t2: ArrayLike, rule: ZeroCellRule = ZeroCellRule()
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """IRR (log) from x1 events in t1 person-time (treatment) and x2 in t2 (control) by metafor's ``escalc`` with
+    the zero-count ``rule`` (1/2 added to both counts of a study with a zero count; a study with no events in
+    either arm dropped unless ``rule.drop00`` is False): (yi, vi, corrected, dropped) as arrays, yi and vi NaN
+    for the dropped studies."""
+    if measure not in PERSON_TIME_FUNCTIONS:
+        raise ValueError(f"events over person-time give an {', '.join(PERSON_TIME_MEASURES)}, not a {measure}")
+    drop00 = rule.drops(measure)
+    events = adjusted_events(x1, t1, x2, t2, add=rule.add, to=rule.to, drop00=drop00)
+    yi, vi = PERSON_TIME_FUNCTIONS[measure](x1, t1, x2, t2, add=rule.add, to=rule.to, drop00=drop00)
+    return np.atleast_1d(yi), np.atleast_1d(vi), np.atleast_1d(events.added), np.atleast_1d(events.dropped)
 
 
 def _counts_with_flag(measure: str, a: ArrayLike, n1: ArrayLike, c: ArrayLike, n2: ArrayLike):
@@ -220,7 +253,7 @@ def _from_means(row: pd.Series) -> tuple[float, float, str] | str | None:
         return None
     measure = row["measure"]
     if measure not in MEAN_FUNCTIONS:
-        return f"means and SDs give an MD or SMD, not a {measure}"
+        return f"means and SDs give an {', '.join(MEAN_MEASURES)}, not a {measure}"
     if any(np.isnan(v) for v in values):
         return "means and SDs incomplete: " + ", ".join(MEAN_COLUMNS) + " are all needed"
     n1, n2 = _cell(row, "total_treatment"), _cell(row, "total_control")
@@ -238,7 +271,7 @@ def _from_means(row: pd.Series) -> tuple[float, float, str] | str | None:
 
 _DERIVATIONS = (_from_given, _from_ci, _from_logrank, _from_p, _from_medians, _from_means)
 _NOTHING = ("nothing to derive from: no yi with its SE, no estimate with a CI or p-value, no log-rank O - E, "
-            "no medians with a p-value, no means and SDs, no arm counts")
+            "no medians with a p-value, no means and SDs, no events over person-time, no arm counts")
 
 
 def _summary_row(row: pd.Series) -> tuple[float, float, str] | list[str]:
@@ -263,7 +296,9 @@ def _from_counts(rows: pd.DataFrame, rule: ZeroCellRule) -> list[tuple[float, fl
     """Arm counts of the rows of one outcome and measure, in one escalc call (``to="if0all"`` needs the set)."""
     measure = str(rows["measure"].iloc[0])
     if measure not in COUNT_FUNCTIONS:
-        return [f"arm counts give a RR, OR or RD, not a {measure}"] * len(rows)
+        hint = (f" (an {measure} needs the person-time of each arm: "
+                f"{', '.join(PERSON_TIME_COLUMNS)})") if measure in PERSON_TIME_FUNCTIONS else ""
+        return [f"arm counts give a {', '.join(COUNT_MEASURES)}, not a {measure}{hint}"] * len(rows)
     a, n1, c, n2 = (rows[column].to_numpy(dtype=float) for column in COUNT_COLUMNS)
     yi, vi, corrected, dropped = counts_effect(measure, a, n1, c, n2, rule)
     results: list[tuple[float, float, str] | str] = []
@@ -279,21 +314,44 @@ def _from_counts(rows: pd.DataFrame, rule: ZeroCellRule) -> list[tuple[float, fl
     return results
 
 
+def _from_person_time(rows: pd.DataFrame, rule: ZeroCellRule) -> list[tuple[float, float, str] | str]:
+    """Events over person-time of the rows of one outcome and measure, in one escalc call (as arm counts)."""
+    measure = str(rows["measure"].iloc[0])
+    x1, t1, x2, t2 = (rows[column].to_numpy(dtype=float) for column in PERSON_TIME_FORM)
+    yi, vi, corrected, dropped = person_time_effect(measure, x1, t1, x2, t2, rule)
+    results: list[tuple[float, float, str] | str] = []
+    for i in range(len(rows)):
+        if dropped[i]:
+            results.append(f"no events in either arm: the {measure} is not estimable (study excluded, drop00)")
+        elif not (np.isfinite(yi[i]) and vi[i] > 0):
+            results.append(f"the {measure} from these events is not finite under the zero-count rule "
+                           f"add={rule.add:g}, to='{rule.to}'")
+        else:
+            results.append((float(yi[i]), float(np.sqrt(vi[i])), "person_time_cc" if corrected[i] else "person_time"))
+    return results
+
+
 def _derive(outcomes: pd.DataFrame, zero_cells: ZeroCellRule | Mapping[str, ZeroCellRule]
             ) -> list[tuple[float, float, str, str]]:
-    """(yi, sei, method, reason) per row by the first form that succeeds (reason '' when one did); arm counts
-    last, grouped by outcome and measure so that a zero-cell rule over the set applies to the right studies."""
+    """(yi, sei, method, reason) per row by the first form that succeeds (reason '' when one did); events over
+    person-time (for an IRR) and arm counts last, grouped by outcome and measure so that a zero-cell rule over
+    the set applies to the right studies."""
     summary = [_summary_row(row) for _, row in outcomes.iterrows()]
+    failed = np.array([isinstance(s, list) for s in summary], dtype=bool)
     complete = outcomes[list(COUNT_COLUMNS)].notna().all(axis=1).to_numpy()
-    pending = np.flatnonzero(np.array([isinstance(s, list) for s in summary], dtype=bool) & complete)
-    groups: dict[tuple[str, str], list[int]] = {}
-    for position in pending:
-        key = (str(outcomes["outcome"].iloc[position]), str(outcomes["measure"].iloc[position]))
-        groups.setdefault(key, []).append(int(position))
+    timed = np.zeros(len(outcomes), dtype=bool)
+    if all(c in outcomes.columns for c in PERSON_TIME_COLUMNS):
+        timed = (outcomes[list(PERSON_TIME_FORM)].notna().all(axis=1).to_numpy()
+                 & outcomes["measure"].isin(PERSON_TIME_MEASURES).to_numpy())
     counts: dict[int, tuple[float, float, str] | str] = {}
-    for (outcome, _), group in groups.items():
-        results = _from_counts(outcomes.iloc[group], _rule_for(outcome, zero_cells))
-        counts.update(zip(group, results, strict=True))
+    for mask, derivation in ((failed & timed, _from_person_time), (failed & complete & ~timed, _from_counts)):
+        groups: dict[tuple[str, str], list[int]] = {}
+        for position in np.flatnonzero(mask):
+            key = (str(outcomes["outcome"].iloc[position]), str(outcomes["measure"].iloc[position]))
+            groups.setdefault(key, []).append(int(position))
+        for (outcome, _), group in groups.items():
+            results = derivation(outcomes.iloc[group], _rule_for(outcome, zero_cells))
+            counts.update(zip(group, results, strict=True))
     derived = []
     for position, result in enumerate(summary):
         if isinstance(result, tuple):
@@ -360,8 +418,9 @@ def derive_effects(outcomes: pd.DataFrame, studies: pd.DataFrame | None = None, 
 
     ``outcomes`` is a validated table (:func:`bayesmeta.data.load_outcomes`). The method is the first form
     that applies, in the order of the module docstring: 'given', 'ci', 'logrank', 'p_exact', 'p_bound',
-    'medians_p', 'means', 'counts' / 'counts_cc' (zero-cell correction applied); rows with nothing derivable
-    stay with usable=False and a reason. ``zero_cells`` is the rule for arm counts, one for every outcome or a
+    'medians_p', 'means', 'person_time' / 'person_time_cc', 'counts' / 'counts_cc' (zero-cell correction
+    applied); rows with nothing derivable stay with usable=False and a reason. ``zero_cells`` is the rule for arm
+    counts and events over person-time, one for every outcome or a
     mapping outcome -> rule (outcomes not in it get the default rule). With ``check_plausibility``, a log HR
     whose SE is below sqrt(4/N) (N = n_treatment + n_control of the study table, else the arm totals), and an
     effect outside its measure's plausible range or too far from its outcome's other effects
@@ -386,7 +445,7 @@ def derive_effects(outcomes: pd.DataFrame, studies: pd.DataFrame | None = None, 
         effects[column] = outcomes[column].astype(float)
     covariates = [c for c in extra.columns if c not in ("n_total", "label")]
     if studies is None:
-        statistics = (*STATISTIC_COLUMNS, *MEAN_COLUMNS, *LOGRANK_COLUMNS, *GIVEN_COLUMNS)
+        statistics = (*STATISTIC_COLUMNS, *MEAN_COLUMNS, *LOGRANK_COLUMNS, *GIVEN_COLUMNS, *PERSON_TIME_COLUMNS)
         covariates = [c for c in outcomes.columns if c not in (*statistics, *EFFECT_COLUMNS, *NOT_COVARIATES)]
         extra = outcomes
     for column in covariates:

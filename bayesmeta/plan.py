@@ -457,7 +457,8 @@ def load_plan(path: str | Path) -> Plan:
 
     subsets = _load_subsets(r, r.table(raw, "", "subsets", default={}), study_columns)
     monitoring = _load_monitoring(r, r.table(raw, "", "monitoring", default={}), outcomes)
-    tsa = _load_tsa(r, r.table(raw, "", "tsa", default={}), names, files["published"], control_arm)
+    tsa = _load_tsa(r, r.table(raw, "", "tsa", default={}), names, files["published"], control_arm,
+                    {o.name: o.measure for o in outcomes})
     mcmc = _load_mcmc(r, r.table(raw, "", "mcmc", default={}), names)
     bias = _load_bias(r, r.table(raw, "", "bias", default={}), names)
     subgroups = load_subgroups(r, r.table(raw, "", "subgroups", default={}), {o.name: o for o in outcomes},
@@ -616,12 +617,17 @@ def _tsa_futility_rule(r: _Reader, spec: dict[str, Any], p: str, sides: int) -> 
 
 
 def _load_tsa(r: _Reader, t: dict[str, Any], names: tuple[str, ...], published: Path | None,
-              control_arm: str | None) -> tuple[TSAPlan, ...]:
+              control_arm: str | None, measures: dict[str, str] | None = None) -> tuple[TSAPlan, ...]:
+    from bayesmeta.scales import TSA_INPUT_MEASURES
+
     out = []
     for name, spec in t.items():
         p = f"tsa.{name}"
         if name not in names:
             raise r.fail(p, f"outcome {name!r} is not among the plan's outcomes", ", ".join(names))
+        if measures is not None and measures[name] not in TSA_INPUT_MEASURES:
+            raise r.fail(p, f"no trial sequential analysis for outcome {name!r} of measure {measures[name]}",
+                         "an outcome of measure " + ", ".join(TSA_INPUT_MEASURES) + ", or no [tsa] table for it")
         if not isinstance(spec, dict):
             raise r.fail(p, f"expected a table, got {spec!r}", "a table")
         r.unknown_keys(spec, p, ("relative_risk_reduction", "mcid", "alpha", "power", "control_rate", "heterogeneity",

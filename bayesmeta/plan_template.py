@@ -17,6 +17,8 @@ from bayesmeta.data import (
     GIVEN_COLUMNS,
     LOGRANK_COLUMNS,
     MEAN_COLUMNS,
+    PERSON_TIME_COLUMNS,
+    RATIO_OF_MEANS,
     STATISTIC_COLUMNS,
     blank_cells,
     load_outcomes,
@@ -28,7 +30,8 @@ from bayesmeta.errors import InputError
 from bayesmeta.scales import MEASURE_INFO, is_ratio, null_value
 
 NOT_COVARIATE_COLUMNS: tuple[str, ...] = (
-    *STATISTIC_COLUMNS, *MEAN_COLUMNS, *LOGRANK_COLUMNS, *GIVEN_COLUMNS, *EFFECT_COLUMNS, *NOT_COVARIATES, "year", "n_treatment", "n_control", "label",
+    *STATISTIC_COLUMNS, *MEAN_COLUMNS, *LOGRANK_COLUMNS, *GIVEN_COLUMNS, *PERSON_TIME_COLUMNS, *EFFECT_COLUMNS,
+    *NOT_COVARIATES, "year", "n_treatment", "n_control", "label",
     "first_author", "outcomes_in_meta_analysis", "doi", "pmid", "reference",
 )
 """Columns never offered as covariates: statistics, identifiers, sizes and provenance."""
@@ -90,6 +93,8 @@ def _benefit_guess(measure: str) -> tuple[str, str]:
     """(benefit, comment): a guess from the measure alone, with what to check."""
     if measure == "HR":
         return "below", "hazard ratios usually count harms (death, progression): check"
+    if measure in RATIO_OF_MEANS:
+        return "below", "guessed: say \"above\" if a higher mean is better (a ratio of means above 1)"
     if is_ratio(measure) or measure == "RD":
         return "below", ("guessed for an adverse event (death, relapse); say \"above\" for a good outcome "
                          "(response, remission)")

@@ -6,9 +6,14 @@ Accepted forms, besides a ``study`` (or ``study_id``) column, tried in this orde
 3. ``estimate, ci_lower, ci_upper`` -- a ratio (HR, RR, OR; logged) or a difference (MD, SMD, RD) with a 95% CI,
    se = (U - L) / (2 * 1.959964) on the analysis scale (Tierney et al. 2007);
 4. ``mean_treatment, sd_treatment, mean_control, sd_control, total_treatment, total_control`` -- means, SDs and
-   arm sizes: MD by default or SMD (Hedges' g) with measure SMD (metafor ``escalc``, :mod:`bayesmeta.escalc`);
+   arm sizes: MD by default, SMD (Hedges' g) with measure SMD or the log ratio of means with measure ROM (means
+   > 0) (metafor ``escalc``, :mod:`bayesmeta.escalc`);
 5. ``o_minus_e, var_o_minus_e`` -- the log-rank O - E and its variance V: log HR = (O - E)/V, variance 1/V;
-6. ``events_treatment, total_treatment, events_control, total_control`` -- arm counts, log RR by default, log
+6. ``events_treatment, person_time_treatment, events_control, person_time_control`` -- events over person-time,
+   the log incidence rate ratio (IRR; escalc ``"IRR"``, 0.5 added to both counts of a study with a zero count,
+   a study with no events in either arm dropped and listed in ``dropped``); when the arm counts' totals are
+   there too, measure IRR (the default) reads this form and RR, OR or RD the arm counts;
+7. ``events_treatment, total_treatment, events_control, total_control`` -- arm counts, log RR by default, log
    OR with measure OR or RD with measure RD (metafor ``escalc`` conventions, :class:`ZeroCellRule`: 0.5 added to
    the cells of studies with a zero cell; for RR and OR, studies with no events (or only events) in both arms
    dropped and listed in ``dropped``; kept for RD).
@@ -26,6 +31,7 @@ import pandas as pd
 
 from bayesmeta.data import (
     COUNT_COLUMNS,
+    PERSON_TIME_FORM,
     check_arm_counts,
     check_interval,
     check_p_values,
@@ -36,12 +42,19 @@ from bayesmeta.data import (
 )
 from bayesmeta.benefit import Benefit
 from bayesmeta.effect_data import EffectData
-from bayesmeta.effects import MEAN_FUNCTIONS, counts_effect, log_ratio_from_ci
+from bayesmeta.effects import MEAN_FUNCTIONS, counts_effect, log_ratio_from_ci, person_time_effect
 from bayesmeta.consistency import apply_checks, reported_problems
 from bayesmeta.errors import InputError, ReportedValueWarning
 from bayesmeta.escalc import ZeroCellRule, log_hr_from_logrank
 from bayesmeta.plausible import table_problems
-from bayesmeta.scales import COUNT_MEASURES, MEASURES, is_ratio
+from bayesmeta.scales import (
+    COUNT_MEASURES,
+    MEAN_MEASURES,
+    MEASURES,
+    PERSON_TIME_MEASURES,
+    RATIO_MEASURES,
+    is_ratio,
+)
 
 MEANS_FORM: tuple[str, ...] = (
     "mean_treatment", "sd_treatment", "mean_control", "sd_control", "total_treatment", "total_control",
@@ -53,6 +66,7 @@ FORMS: tuple[tuple[str, ...], ...] = (
     ("estimate", "ci_lower", "ci_upper"),
     MEANS_FORM,
     LOGRANK_FORM,
+    PERSON_TIME_FORM,
     COUNT_COLUMNS,
 )
 # The columns an effect and its standard error come from, per form (where an implausible value is reported).
@@ -62,6 +76,7 @@ _SOURCE_COLUMNS: dict[tuple[str, ...], tuple[str, str]] = {
     ("estimate", "ci_lower", "ci_upper"): ("estimate", "ci_upper"),
     MEANS_FORM: ("mean_treatment", "sd_treatment"),
     LOGRANK_FORM: ("o_minus_e", "var_o_minus_e"),
+    PERSON_TIME_FORM: ("events_treatment", "person_time_treatment"),
     COUNT_COLUMNS: ("events_treatment", "total_treatment"),
 }
 REPORTED_P_COLUMNS: tuple[str, ...] = ("p_value", "p_relation")
@@ -138,13 +153,18 @@ def _covariate(values: pd.Series, file: str) -> pd.Series:
 
 def _from_means(frame: pd.DataFrame, measure: str, file: str) -> tuple[np.ndarray, np.ndarray]:
     if measure not in MEAN_FUNCTIONS:
-        raise InputError(f"means and SDs give an MD or SMD, not {measure}", file=file, column="measure",
-                         valid="MD (default) or SMD")
+        raise InputError(f"means and SDs give an {', '.join(MEAN_MEASURES)}, not {measure}", file=file,
+                         column="measure", valid=f"{MEAN_MEASURES[0]} (default), " + ", ".join(MEAN_MEASURES[1:]))
     values = {}
     for column in MEANS_FORM:
         size, sd = column.startswith("total_"), column.startswith("sd_")
         values[column] = numeric_column(frame, column, file, required=True, integer=size,
                                         positive=size or sd).to_numpy()
+        if column.startswith("mean_") and is_ratio(measure) and np.any(values[column] <= 0):
+            position = int(np.flatnonzero(values[column] <= 0)[0])
+            raise InputError(f"mean {values[column][position]:g} is not positive: a ratio of means ({measure}) is "
+                             "defined for positive means only", file=file, row=spreadsheet_row(position),
+                             column=column, valid="a mean > 0 (an outcome on a ratio scale), or measure MD or SMD")
     yi, vi = MEAN_FUNCTIONS[measure](*(values[c] for c in (
         "mean_treatment", "sd_treatment", "total_treatment", "mean_control", "sd_control", "total_control")))
     yi, vi = np.atleast_1d(yi), np.atleast_1d(vi)
@@ -166,6 +186,37 @@ def _from_logrank(frame: pd.DataFrame, measure: str, file: str) -> tuple[np.ndar
     return np.atleast_1d(yi), np.sqrt(np.atleast_1d(vi))
 
 
+def _from_person_time(frame: pd.DataFrame, measure: str, file: str, zero_cells: ZeroCellRule
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(yi, sei, corrected, dropped) of events over person-time; InputError at the first bad cell."""
+    if measure not in PERSON_TIME_MEASURES:
+        raise InputError(f"events over person-time give an {', '.join(PERSON_TIME_MEASURES)}, not {measure}",
+                         file=file, column="measure", valid=f"{PERSON_TIME_MEASURES[0]} (default), or arm counts "
+                         "(total_treatment, total_control) for " + ", ".join(COUNT_MEASURES))
+    values = {}
+    for column in PERSON_TIME_FORM:
+        events = column.startswith("events_")
+        values[column] = numeric_column(frame, column, file, required=True, integer=events, nonnegative=events,
+                                        positive=not events).to_numpy()
+    yi, vi, corrected, dropped = person_time_effect(measure, *(values[c] for c in PERSON_TIME_FORM), zero_cells)
+    bad = ~dropped & ~(np.isfinite(vi) & (vi > 0))
+    if bad.any():
+        position = int(np.flatnonzero(bad)[0])
+        raise InputError(f"the {measure} is not finite under the zero-count rule add={zero_cells.add:g}, "
+                         f"to='{zero_cells.to}'", file=file, row=spreadsheet_row(position),
+                         column=PERSON_TIME_FORM[0], valid="a zero-count rule that corrects zero counts (to='only0')")
+    return yi, np.sqrt(vi), corrected, dropped
+
+
+def _form_of(frame: pd.DataFrame, measure: str | None) -> tuple[str, ...] | None:
+    """The first form whose columns the table has; events with both person-time and arm totals are read as
+    arm counts when the measure is one of the counts' (RR, OR, RD)."""
+    forms = [f for f in FORMS if all(c in frame.columns for c in f)]
+    if forms and forms[0] == PERSON_TIME_FORM and COUNT_COLUMNS in forms and measure in COUNT_MEASURES:
+        return COUNT_COLUMNS
+    return forms[0] if forms else None
+
+
 def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
                   methods: pd.Series | None = None, zero_cells: ZeroCellRule = ZeroCellRule(),
                   benefit: Benefit | str = Benefit.BELOW, checks: str = "warn") -> EffectData:
@@ -178,7 +229,7 @@ def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
                              valid="a non-empty study label")
     check_unique(frame, [study_column], file, "study")
     measure = _normalise_measure(measure, file) or _measure_from_column(frame, file)
-    form = next((f for f in FORMS if all(c in frame.columns for c in f)), None)
+    form = _form_of(frame, measure)
     if form is None:
         raise InputError("no effect columns found", file=file,
                          valid=f"a '{study_column}' column and one of: {FORMS_TEXT}")
@@ -214,7 +265,9 @@ def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
     elif form == ("estimate", "ci_lower", "ci_upper"):
         if measure in (None, "GEN"):
             raise InputError("an estimate with a CI needs its measure", file=file, column="measure",
-                             valid="HR, RR, OR (ratio scale, analysed as logs) or MD, SMD, RD (raw scale)")
+                             valid=f"{', '.join(RATIO_MEASURES)} (ratio scale, analysed as logs) or "
+                                   f"{', '.join(m for m in MEASURES if not is_ratio(m) and m != 'GEN')} "
+                                   "(raw scale)")
         values = pd.DataFrame({c: numeric_column(frame, c, file, required=True) for c in form})
         check_interval(values, pd.Series([measure] * len(frame)), file)
         if "p_value" in frame.columns:
@@ -236,11 +289,18 @@ def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
         measure = measure or "HR"
         yi, sei = _from_logrank(frame, measure, file)
         method = np.array(["logrank"] * len(frame), dtype=object)
+    elif form == PERSON_TIME_FORM:
+        measure = measure or PERSON_TIME_MEASURES[0]
+        yi, sei, corrected, dropped = _from_person_time(frame, measure, file, zero_cells)
+        keep = ~dropped
+        method = np.where(corrected, "person_time_cc", "person_time").astype(object)
     else:
         measure = measure or "RR"
         if measure not in COUNT_MEASURES:
+            hint = " with person_time_treatment, person_time_control" if measure in PERSON_TIME_MEASURES else ""
             raise InputError(f"arm counts give a log RR, log OR or RD, not {measure}", file=file,
-                             column="measure", valid="RR (default), OR or RD")
+                             column="measure", valid=f"RR (default), OR or RD; or {', '.join(PERSON_TIME_MEASURES)} "
+                                                     f"from events{hint or ' over person-time'}")
         a, n1, c, n2 = (counts[col].to_numpy() for col in COUNT_COLUMNS)
         yi, vi, corrected, dropped = counts_effect(measure, a, n1, c, n2, zero_cells)
         keep = ~dropped
@@ -262,7 +322,8 @@ def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
         method = methods.astype(str).to_numpy(dtype=object)
 
     reported_p = REPORTED_P_COLUMNS if form == ("estimate", "ci_lower", "ci_upper") else ()
-    used = {study_column, *form, *(COUNT_COLUMNS if has_counts else ()), *reported_p, *_BOOKKEEPING}
+    person_time = [c for c in PERSON_TIME_FORM if c in frame.columns]  # never covariates, whichever form is read
+    used = {study_column, *form, *(COUNT_COLUMNS if has_counts else ()), *person_time, *reported_p, *_BOOKKEEPING}
     covariates = pd.DataFrame({c: _covariate(frame[c], file) for c in frame.columns if c not in used})
     index = pd.Index(studies, name="study")
     covariates.index = index

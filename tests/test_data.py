@@ -240,7 +240,7 @@ def test_unknown_category_in_outcomes(tmp_path, position, column, value):
     with pytest.raises(InputError, match="is not a valid|unknown measure") as info:
         load_outcomes(path)
     assert_located(info.value, path, position + 2, column)
-    expected = {"measure": "HR, RR, OR, MD, SMD, RD, GEN", "p_relation": "=, <, ''"}
+    expected = {"measure": "HR, RR, OR, IRR, ROM, MD, SMD, RD, GEN", "p_relation": "=, <, ''"}
     assert info.value.valid == expected[column]
 
 

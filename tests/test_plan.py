@@ -76,7 +76,7 @@ PLANTED = [
     ("monitoring of an outcome not in the plan", lambda t: t.replace('outcomes = ["OS", "PFS", "ORR", "DCR"]\norder',
                                                                      'outcomes = ["OS", "AE"]\norder'),
      "monitoring.outcomes[1]"),
-    ("unknown measure", lambda t: t.replace('measure = "RR"', 'measure = "ROM"', 1), "outcomes.ORR.measure"),
+    ("unknown measure", lambda t: t.replace('measure = "RR"', 'measure = "RRR"', 1), "outcomes.ORR.measure"),
     ("negative threshold", lambda t: t.replace("[1.0, 1.25, 1.43]", "[1.0, -1.25]", 1),
      "outcomes.ORR.thresholds[1]"),
     ("non-finite threshold", lambda t: t.replace("[1.0, 1.25, 1.43]", "[1.0, nan]", 1),
