@@ -217,6 +217,18 @@ def _form_of(frame: pd.DataFrame, measure: str | None) -> tuple[str, ...] | None
     return forms[0] if forms else None
 
 
+def _missing_column(frame: pd.DataFrame, file: str) -> None:
+    """When the table holds most of one form's columns but not all (the form with the largest share, at least
+    two of its columns), InputError naming the first column it lacks."""
+    share = {f: sum(c in frame.columns for c in f) for f in FORMS}
+    partial = [f for f in FORMS if 2 <= share[f] < len(f)]
+    if partial:
+        form = max(partial, key=lambda f: share[f] / len(f))
+        missing = next(c for c in form if c not in frame.columns)
+        raise InputError("missing column", file=file, column=missing,
+                         valid=f"all of {', '.join(form)} (or one of the other forms: {FORMS_TEXT})")
+
+
 def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
                   methods: pd.Series | None = None, zero_cells: ZeroCellRule = ZeroCellRule(),
                   benefit: Benefit | str = Benefit.BELOW, checks: str = "warn") -> EffectData:
@@ -230,6 +242,8 @@ def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
     check_unique(frame, [study_column], file, "study")
     measure = _normalise_measure(measure, file) or _measure_from_column(frame, file)
     form = _form_of(frame, measure)
+    if form is None or (form == COUNT_COLUMNS and measure in PERSON_TIME_MEASURES):
+        _missing_column(frame, file)
     if form is None:
         raise InputError("no effect columns found", file=file,
                          valid=f"a '{study_column}' column and one of: {FORMS_TEXT}")
