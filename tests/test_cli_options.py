@@ -23,7 +23,7 @@ def test_plain_unwraps_numpy_scalars():
 def test_measure_value_is_the_name_or_none():
     assert measure_value(Measure.RR) == "RR"
     assert measure_value(None) is None
-    assert [m.value for m in Measure] == ["HR", "RR", "OR", "MD", "SMD", "RD", "GEN"]
+    assert [m.value for m in Measure] == ["HR", "RR", "OR", "IRR", "ROM", "MD", "SMD", "RD", "GEN"]
 
 
 

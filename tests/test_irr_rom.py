@@ -22,7 +22,7 @@ from bayesmeta.data import load_outcomes
 from bayesmeta.effects import effects_for, person_time_effect
 from bayesmeta.errors import InputError
 from bayesmeta.escalc import log_incidence_rate_ratio, log_ratio_of_means
-from bayesmeta.plan import load_plan
+from bayesmeta.plan import PLAN_MEASURES, load_plan
 from bayesmeta.scales import MEASURE_INFO, TSA_INPUT_MEASURES, is_ratio
 from bayesmeta.tables import read_effect_table
 
@@ -57,6 +57,12 @@ def files(tmp_path_factory) -> dict[str, Path]:
 def test_the_two_measures_are_ratios_the_tsa_does_not_take():
     for code, label in (("IRR", "incidence rate ratio"), ("ROM", "ratio of means")):
         assert MEASURE_INFO[code].label == label and is_ratio(code) and code not in TSA_INPUT_MEASURES
+
+
+def test_summary_json_schema_names_every_plan_measure():
+    schema = json.loads((ROOT / "bayesmeta" / "resources" / "summary.schema.json").read_text())
+    enum = schema["$defs"]["outcome"]["properties"]["measure"]["enum"]
+    assert enum == list(PLAN_MEASURES)
 
 
 # -- escalc ----------------------------------------------------------------------------------------------------
