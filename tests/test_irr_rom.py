@@ -45,13 +45,12 @@ def _reference(case: str, key: str = "yi") -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> dict[str, Path]:
-    """Each fixture's studies as a user's CSV, under bayesmeta's column names (as the R script wrote them)."""
-    folder = tmp_path_factory.mktemp("irr_rom")
-    paths = {}
-    for case in CASES:
-        paths[case] = folder / f"{case}.csv"
-        pd.DataFrame(REF[case]["data"]).to_csv(paths[case], index=False)
-    return paths
+    """Each fixture's studies as a user's CSV: the two the R script wrote (the README's examples), and the one
+    with zero counts from its JSON."""
+    zero = tmp_path_factory.mktemp("irr_rom") / "irr_zero.csv"
+    pd.DataFrame(REF["irr_zero"]["data"]).to_csv(zero, index=False)
+    return {"irr": ROOT / "tests" / "reference" / "hart1999_irr.csv",
+            "rom": ROOT / "tests" / "reference" / "curtis1998_rom.csv", "irr_zero": zero}
 
 
 def test_the_two_measures_are_ratios_the_tsa_does_not_take():

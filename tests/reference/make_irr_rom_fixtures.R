@@ -1,7 +1,8 @@
 # Reference values from R metafor for tests/test_irr_rom.py: the incidence rate ratio (escalc "IRR") on
 # dat.hart1999 and the ratio of means (escalc "ROM") on dat.curtis1998, both datasets shipped with metafor.
 # Run from the repository root:  Rscript tests/reference/make_irr_rom_fixtures.R
-# Writes tests/reference/irr_rom_metafor.json: per dataset the input columns under bayesmeta's column names,
+# Writes tests/reference/hart1999_irr.csv and curtis1998_rom.csv (the two datasets as a user's tables, the README's
+# examples) and tests/reference/irr_rom_metafor.json: per dataset the input columns under bayesmeta's column names,
 # escalc's yi and vi, and rma's pooled estimate, SE, CI and tau^2 for REML and DL (REML run with tight
 # convergence settings, so the fixture holds the root rather than a value stopped at metafor's default tolerance).
 
@@ -61,5 +62,7 @@ out <- list(
                   vi_drop00_false = num(irr0_keep$vi)),
   rom = list(dataset = "dat.curtis1998", data = curtis_data, yi = num(rom$yi), vi = num(rom$vi), fits = pooled(rom))
 )
+write.csv(as.data.frame(hart_data), "tests/reference/hart1999_irr.csv", row.names = FALSE, quote = FALSE)
+write.csv(as.data.frame(curtis_data), "tests/reference/curtis1998_rom.csv", row.names = FALSE, quote = FALSE)
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, na = "null", pretty = TRUE),
            "tests/reference/irr_rom_metafor.json")
