@@ -27,7 +27,7 @@ from bayesmeta.data import (
 )
 from bayesmeta.effects import EFFECT_COLUMNS, NOT_COVARIATES
 from bayesmeta.errors import InputError
-from bayesmeta.scales import MEASURE_INFO, is_ratio, null_value
+from bayesmeta.scales import MEASURE_INFO, RATIO_MEASURES, is_ratio, null_value
 
 NOT_COVARIATE_COLUMNS: tuple[str, ...] = (
     *STATISTIC_COLUMNS, *MEAN_COLUMNS, *LOGRANK_COLUMNS, *GIVEN_COLUMNS, *PERSON_TIME_COLUMNS, *EFFECT_COLUMNS,
@@ -187,14 +187,15 @@ def plan_text(outcomes: str | Path, studies: str | Path | None = None, published
     ]
     if any(not is_ratio(m) for m in measures.values()):
         lines += [
-            "# CHECK: the packaged prior sets are written for log ratios (HR, RR, OR). For a difference measure",
-            "# (MD, SMD, RD) write prior sets on its own scale in a TOML file and name it as data.priors (see",
-            "# models/gallery/parkinson_offtime_priors.toml for an example in hours).",
+            f"# CHECK: the packaged prior sets are written for log ratios ({', '.join(RATIO_MEASURES)}).",
+            "# For a difference measure (MD, SMD, RD) write prior sets on its own scale in a TOML file and name it",
+            "# as data.priors (see models/gallery/parkinson_offtime_priors.toml for an example in hours).",
         ]
     lines.append("")
     lines.append("# One table per outcome of the outcomes file. thresholds: values at which P(effect beyond threshold) "
                  "is")
-    lines.append("# reported (reported scale: ratios for HR/RR/OR); mcid: the minimal clinically important effect.")
+    lines.append(f"# reported (reported scale: ratios for {'/'.join(RATIO_MEASURES)}); mcid: the minimal clinically "
+                 "important effect.")
     for name in names:
         m = measures[name]
         benefit, note = _benefit_guess(m)

@@ -432,9 +432,9 @@ def _reinterpretation(s: dict[str, Any]) -> list[Any]:
     rows.sort(key=lambda r: (r["row"], prior_order.index(r["prior"])))
     other = [r for r in s["reinterpretation"] if r.get("analysis") not in ("pooled", "regimen")]
     if not s["reinterpretation"]:
-        return [Paragraph("The reinterpretation under reference priors works on published ratios (HR, RR, OR) with "
-                          "a CI; the paper prints no such ratio (differences such as an MD or SMD are not "
-                          "reinterpreted), so there is nothing to reinterpret.", "note")]
+        return [Paragraph(f"The reinterpretation under reference priors works on published ratios "
+                          f"({', '.join(RATIO_MEASURES)}) with a CI; the paper prints no such ratio (differences "
+                          "such as an MD or SMD are not reinterpreted), so there is nothing to reinterpret.", "note")]
     blocks: list[Any] = [Paragraph(
         "Each published pooled estimate is reinterpreted on its own (normal likelihood from its CI) under "
         "reference priors: skeptical (centred on no effect, P(benefit beyond the MCID) = 5%), enthusiastic "
@@ -463,8 +463,8 @@ def _consistency(s: dict[str, Any]) -> list[Any]:
     flagged = [r for r in rows if r.get("flag") not in ("ok", "no CI")]
     ok = sum(1 for r in rows if r.get("flag") == "ok")
     if not rows:
-        return [Paragraph("The consistency checks work on printed ratios (HR, RR, OR) with a CI; the paper prints "
-                          "none, so there is nothing to check.", "note")]
+        return [Paragraph(f"The consistency checks work on printed ratios ({', '.join(RATIO_MEASURES)}) with a CI; "
+                          "the paper prints none, so there is nothing to check.", "note")]
     blocks: list[Any] = [Paragraph(
         f"Each printed ratio with a CI was checked: the estimate inside its CI, the CI symmetric on the log "
         f"scale within rounding, and the printed p-value compatible with the CI. {ok} of {len(rows)} rows are "
