@@ -19,9 +19,9 @@ from scipy import optimize, stats
 
 from bayesmeta.cli import main
 from bayesmeta.data import load_outcomes
-from bayesmeta.effects import effects_for, person_time_effect
+from bayesmeta.effects import derive_effects, effects_for, person_time_effect
 from bayesmeta.errors import InputError
-from bayesmeta.escalc import log_incidence_rate_ratio, log_ratio_of_means
+from bayesmeta.escalc import ZeroCellRule, log_incidence_rate_ratio, log_ratio_of_means
 from bayesmeta.plan import PLAN_MEASURES, load_plan
 from bayesmeta.scales import MEASURE_INFO, TSA_INPUT_MEASURES, is_ratio
 from bayesmeta.tables import read_effect_table
@@ -259,6 +259,22 @@ def test_a_plans_effects_equal_metafors(plan_folder):
         assert set(effects["method"]) == {"person_time" if case == "irr" else "means"}
 
 
+def test_a_plans_person_time_without_arm_sizes_and_its_zero_count_rule(tmp_path):
+    rows = pd.DataFrame(REF["irr_zero"]["data"]).rename(columns={"study": "study_id"})
+    rows.insert(1, "outcome", "stroke")
+    rows.insert(2, "measure", "IRR")
+    rows.to_csv(tmp_path / "outcomes.csv", index=False)
+    table = load_outcomes(tmp_path / "outcomes.csv")
+    default = derive_effects(table)
+    assert default["usable"].tolist() == [True, True, True, False, True, True]
+    assert "no events in either arm" in default["reason"].iloc[3] and default["method"].iloc[2] == "person_time_cc"
+    kept = _reference("irr_zero")
+    np.testing.assert_allclose(default["yi"][default["usable"]], kept[~np.isnan(kept)], rtol=0, atol=1e-10)
+    escalc_default = effects_for("stroke", table, zero_cells=ZeroCellRule(drop00=False))  # the plan's zero_cells
+    np.testing.assert_allclose(escalc_default["yi"], REF["irr_zero"]["yi_drop00_false"], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(escalc_default["vi"], REF["irr_zero"]["vi_drop00_false"], rtol=0, atol=1e-10)
+
+
 def test_compare_reproduces_the_published_ratios(plan_folder):
     status, out, err = _cli(["compare", plan_folder / "published.csv", "--plan", plan_folder / "plan.toml", "--json"])
     assert status == 0, err
@@ -304,12 +320,20 @@ def test_bad_input_is_one_line_naming_file_row_and_column(case, row, column, val
     assert (f"row {row + 2}," in err) == located
 
 
-def test_a_plans_outcomes_with_a_mean_of_zero_for_a_rom_are_refused_at_the_cell(plan_folder, tmp_path):
+@pytest.mark.parametrize("outcome, nth, column, value, valid", [
+    ("biomass", 3, "mean_treatment", 0.0, "a mean > 0"),
+    ("stroke", 1, "person_time_control", -245.0, "a number > 0"),
+    ("stroke", 4, "events_control", np.nan, "all four of events_treatment, person_time_treatment"),
+])
+def test_a_plans_bad_outcome_cell_is_named(outcome, nth, column, value, valid, plan_folder, tmp_path):
     frame = pd.read_csv(plan_folder / "outcomes.csv")
-    position = int(np.flatnonzero(frame["outcome"] == "biomass")[3])
-    frame.loc[position, "mean_treatment"] = 0.0
+    position = int(np.flatnonzero(frame["outcome"] == outcome)[nth])
+    frame.loc[position, column] = value
+    if outcome == "stroke":  # person-time without the arm sizes
+        frame.loc[frame["outcome"] == "stroke", ["total_treatment", "total_control"]] = np.nan
     frame.to_csv(tmp_path / "outcomes.csv", index=False)
     with pytest.raises(InputError) as info:
         load_outcomes(tmp_path / "outcomes.csv")
-    assert (info.value.row, info.value.column) == (position + 2, "mean_treatment")
-    assert "ROM" in str(info.value) and "a mean > 0" in str(info.value)
+    assert (info.value.file, info.value.row, info.value.column) == (str(tmp_path / "outcomes.csv"), position + 2,
+                                                                    column)
+    assert valid in str(info.value)
