@@ -30,7 +30,7 @@ COUNT_COLUMNS: tuple[str, ...] = ("events_treatment", "total_treatment", "events
 class EffectData:
     """Study effects ready for a model.
 
-    ``study`` the study labels (unique), ``yi`` the effects on the analysis scale (log ratio for HR/RR/OR),
+    ``study`` the study labels (unique), ``yi`` the effects on the analysis scale (log ratio for HR/RR/OR/IRR/ROM),
     ``sei`` their standard errors (``vi`` = sei^2), ``measure`` the effect measure, ``benefit`` the side of the
     null that favours the treatment arm, ``method`` how each effect was derived ('ci', 'counts', 'given', ...),
     ``covariates`` study-level columns (a DataFrame indexed by study, or None), ``counts`` the arm counts
@@ -94,7 +94,7 @@ class EffectData:
 
     @property
     def is_ratio(self) -> bool:
-        """True when the effects are log ratios (HR, RR, OR)."""
+        """True when the effects are log ratios (HR, RR, OR, IRR, ROM)."""
         return is_ratio(self.measure)
 
     @property

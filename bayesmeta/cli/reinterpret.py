@@ -21,6 +21,7 @@ from bayesmeta.cli.options import (
     json_text,
 )
 from bayesmeta.errors import InputError
+from bayesmeta.scales import RATIO_MEASURES
 
 REFERENCE_PRIORS = ("skeptical", "enthusiastic", "pessimistic", "vague")
 
@@ -34,10 +35,10 @@ def _strength(text: str) -> str | float:
 
 @app.command("reinterpret")
 def reinterpret_command(
-    estimate: Annotated[float | None, typer.Option("--estimate", help="published ratio (HR, RR, OR)",
+    estimate: Annotated[float | None, typer.Option("--estimate", help=f"published ratio ({', '.join(RATIO_MEASURES)})",
                                                    callback=finite)] = None,
     ci: Annotated[tuple[float, float] | None, typer.Option("--ci", help="its CI: lower upper", callback=finite)] = None,
-    published: Annotated[str | None, typer.Option(help="a published-results CSV: every HR/RR/OR row")] = None,
+    published: Annotated[str | None, typer.Option(help=f"a published-results CSV: every {'/'.join(RATIO_MEASURES)} row")] = None,
     prior: Annotated[list[str] | None, typer.Option("--prior", help="skeptical, enthusiastic, pessimistic, "
                                                        "vague, flat, or the Diamond & Kaul skeptical priors "
                                                        "diamond_kaul_10/50/90 (10/50/90% within the MCID of no "

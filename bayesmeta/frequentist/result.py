@@ -82,7 +82,7 @@ class RmaResult:
 
     def summary_text(self, measure: str | None = None) -> str:
         """A short summary as R metafor's ``print.rma`` (:func:`bayesmeta.printing.rma_text`); with a ratio
-        ``measure`` (HR, RR, OR) the pooled estimate and intervals are also given as ratios."""
+        ``measure`` (HR, RR, OR, IRR, ROM) the pooled estimate and intervals are also given as ratios."""
         from bayesmeta.printing import rma_text
 
         return rma_text(self, measure)
