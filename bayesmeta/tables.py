@@ -3,8 +3,8 @@
 Accepted forms, besides a ``study`` (or ``study_id``) column, tried in this order:
 1. ``yi, sei`` -- effects on the analysis scale with their standard errors;
 2. ``yi, vi`` -- effects with their sampling variances;
-3. ``estimate, ci_lower, ci_upper`` -- a ratio (HR, RR, OR; logged) or a difference (MD, SMD, RD) with a 95% CI,
-   se = (U - L) / (2 * 1.959964) on the analysis scale (Tierney et al. 2007);
+3. ``estimate, ci_lower, ci_upper`` -- a ratio (HR, RR, OR, IRR, ROM; logged) or a difference (MD, SMD, RD) with a
+   95% CI, se = (U - L) / (2 * 1.959964) on the analysis scale (Tierney et al. 2007);
 4. ``mean_treatment, sd_treatment, mean_control, sd_control, total_treatment, total_control`` -- means, SDs and
    arm sizes: MD by default, SMD (Hedges' g) with measure SMD or the log ratio of means with measure ROM (means
    > 0) (metafor ``escalc``, :mod:`bayesmeta.escalc`);
@@ -311,10 +311,9 @@ def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
     else:
         measure = measure or "RR"
         if measure not in COUNT_MEASURES:
-            hint = " with person_time_treatment, person_time_control" if measure in PERSON_TIME_MEASURES else ""
             raise InputError(f"arm counts give a log RR, log OR or RD, not {measure}", file=file,
                              column="measure", valid=f"RR (default), OR or RD; or {', '.join(PERSON_TIME_MEASURES)} "
-                                                     f"from events{hint or ' over person-time'}")
+                                                     "from events over person-time")
         a, n1, c, n2 = (counts[col].to_numpy() for col in COUNT_COLUMNS)
         yi, vi, corrected, dropped = counts_effect(measure, a, n1, c, n2, zero_cells)
         keep = ~dropped
@@ -365,9 +364,10 @@ def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
 def read_effect_table(path: str | Path, measure: str | None = None, *,
                       zero_cells: ZeroCellRule = ZeroCellRule(),
                       benefit: Benefit | str = Benefit.BELOW, checks: str = "warn") -> EffectData:
-    """Read and validate a user's effect table (forms in the module docstring). ``measure`` is one of HR, RR,
-    OR, MD, SMD, RD or GEN; when None it comes from a ``measure`` column, else GEN for yi forms, MD for means,
-    HR for log-rank statistics and RR for counts. ``zero_cells`` is the zero-cell rule of arm counts.
+    """Read and validate a user's effect table (forms in the module docstring). ``measure`` is one of
+    :data:`bayesmeta.scales.MEASURES`; when None it comes from a ``measure`` column, else GEN for yi forms, MD for
+    means, HR for log-rank statistics, IRR for events over person-time and RR for counts. ``zero_cells`` is the
+    zero-cell rule of arm counts and of events over person-time.
 
     Every effect must lie in its measure's plausible range (:mod:`bayesmeta.plausible`) and an estimate inside
     its CI (InputError otherwise). An estimate with a CI that is not symmetric on the analysis scale beyond

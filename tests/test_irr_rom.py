@@ -233,10 +233,10 @@ def plan_folder(tmp_path_factory) -> Path:
     published = []
     for case, outcome in (("irr", "stroke"), ("rom", "biomass")):
         fit = REF[case]["fits"]["REML"]
+        printed = {key: f"{math.exp(fit[key]):.2f}" for key in ("estimate", "ci_lower", "ci_upper")}
         published.append({"outcome": outcome, "analysis": "pooled", "variable": "", "level": "", "k": fit["k"],
-                          "measure": CASES[case], "estimate": f"{math.exp(fit['estimate']):.2f}",
-                          "ci_lower": f"{math.exp(fit['ci_lower']):.2f}", "ci_upper": f"{math.exp(fit['ci_upper']):.2f}",
-                          "p_value": "", "p_relation": "", "i2_percent": "", "where": "metafor", "method": "REML"})
+                          "measure": CASES[case], **printed, "p_value": "", "p_relation": "", "i2_percent": "",
+                          "where": "metafor", "method": "REML"})
     pd.DataFrame(published).to_csv(folder / "published.csv", index=False)
     status, _, err = _cli(["init", "--outcomes", folder / "outcomes.csv", "--published", folder / "published.csv",
                            "--out", folder / "plan.toml"])
