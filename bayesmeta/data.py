@@ -21,7 +21,7 @@ import pandas as pd
 
 from bayesmeta.effect_data import COUNT_COLUMNS
 from bayesmeta.errors import InputError
-from bayesmeta.scales import MEAN_MEASURES, MEASURES, RATIO_MEASURES, parse_measure
+from bayesmeta.scales import MEASURES, RATIO_MEASURES, RATIO_OF_MEANS, parse_measure
 
 P_RELATIONS: tuple[str, ...] = ("=", "<", "")
 # Optional outcome columns of further reported forms (bayesmeta.effects): means and SDs (with the arm sizes
@@ -33,8 +33,6 @@ PERSON_TIME_FORM: tuple[str, ...] = (
     "events_treatment", "person_time_treatment", "events_control", "person_time_control",
 )
 """Events over person-time per arm, the incidence rate ratio's form (escalc's x1i, t1i, x2i, t2i)."""
-RATIO_OF_MEANS: tuple[str, ...] = tuple(m for m in MEAN_MEASURES if m in RATIO_MEASURES)
-"""Measures of means and SDs defined for positive means only (ROM)."""
 LOGRANK_COLUMNS: tuple[str, ...] = ("o_minus_e", "var_o_minus_e")
 GIVEN_COLUMNS: tuple[str, ...] = ("yi", "sei", "vi")
 

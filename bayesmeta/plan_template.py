@@ -18,7 +18,6 @@ from bayesmeta.data import (
     LOGRANK_COLUMNS,
     MEAN_COLUMNS,
     PERSON_TIME_COLUMNS,
-    RATIO_OF_MEANS,
     STATISTIC_COLUMNS,
     blank_cells,
     load_outcomes,
@@ -27,7 +26,7 @@ from bayesmeta.data import (
 )
 from bayesmeta.effects import EFFECT_COLUMNS, NOT_COVARIATES
 from bayesmeta.errors import InputError
-from bayesmeta.scales import MEASURE_INFO, RATIO_MEASURES, is_ratio, null_value
+from bayesmeta.scales import MEASURE_INFO, RATIO_MEASURES, RATIO_OF_MEANS, is_ratio, null_value
 
 NOT_COVARIATE_COLUMNS: tuple[str, ...] = (
     *STATISTIC_COLUMNS, *MEAN_COLUMNS, *LOGRANK_COLUMNS, *GIVEN_COLUMNS, *PERSON_TIME_COLUMNS, *EFFECT_COLUMNS,

@@ -56,6 +56,8 @@ PERSON_TIME_MEASURES: tuple[str, ...] = ("IRR",)
 """Measures derivable from events and person-time per arm."""
 MEAN_MEASURES: tuple[str, ...] = ("MD", "SMD", "ROM")
 """Measures derivable from means, SDs and arm sizes."""
+RATIO_OF_MEANS: tuple[str, ...] = tuple(m for m in MEAN_MEASURES if m in RATIO_MEASURES)
+"""Measures of means and SDs defined for positive means only (ROM)."""
 
 
 def measure_info(measure: str) -> MeasureInfo:
