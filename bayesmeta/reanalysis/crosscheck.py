@@ -167,19 +167,24 @@ class Worker:
     simulations, is faster in this process alone."""
 
     def __init__(self, nuts: list[dict[str, Any]], operating: list[dict[str, Any]],
-                 parallel: bool | None = None) -> None:
+                 parallel: bool | None = None, binomial: list[dict[str, Any]] | None = None) -> None:
         self.pool = None
         self._jobs = {j["name"]: j for j in operating}
         self._local: dict[str, Any] = {}
+        self._binomial_jobs, self._binomial = binomial or [], None  # binomial-normal fits, after the NUTS ones
         if parallel is None:
-            parallel = worker_pays_off(nuts, operating)
-        if parallel and (nuts or operating):
+            parallel = worker_pays_off(nuts + self._binomial_jobs, operating)
+        if parallel and (nuts or operating or self._binomial_jobs):
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
             self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
             with _sigint_blocked_for_children():  # the process starts at the first submit
                 self._nuts = self.pool.submit(fit_nuts_jobs, nuts) if nuts else None
+                if self._binomial_jobs:
+                    from bayesmeta.reanalysis.binomial import fit_binomial_jobs
+
+                    self._binomial = self.pool.submit(fit_binomial_jobs, self._binomial_jobs)
                 self._operating = {j["name"]: self.pool.submit(run_operating_job, j) for j in operating}
             self.pool.shutdown(wait=False)
         else:
@@ -189,6 +194,14 @@ class Worker:
         if self.pool is None:
             return fit_nuts_jobs(self._nuts_jobs) if self._nuts_jobs else {}
         return self._nuts.result() if self._nuts is not None else {}
+
+    def binomial(self) -> dict[str, Any]:
+        """The binomial-normal fits: name -> (Posterior or message, seconds)."""
+        from bayesmeta.reanalysis.binomial import fit_binomial_jobs
+
+        if self.pool is None:
+            return fit_binomial_jobs(self._binomial_jobs) if self._binomial_jobs else {}
+        return self._binomial.result() if self._binomial is not None else {}
 
     def take_back(self) -> None:
         """Run here the simulations the worker has not started yet (last queued first)."""
