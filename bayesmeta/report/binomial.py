@@ -89,8 +89,8 @@ def binomial_blocks(o: dict[str, Any], level: float) -> list[Any]:
     return [
         Heading(f"{label}: binomial-normal model on the arm counts"),
         Paragraph(f"The normal-normal model takes each study's log odds ratio with a normal likelihood; the "
-                  f"binomial-normal model (Smith, Spiegelhalter & Thomas 1995; Günhan, Röver & Friede 2020) takes the "
-                  f"arm counts with their exact binomial likelihood and normal random effects on the log OR, under "
+                  f"binomial-normal model (Smith, Spiegelhalter & Thomas 1995; Günhan, Röver & Friede 2020) takes "
+                  f"the arm counts with their exact binomial likelihood and normal random effects on the log OR, under "
                   f"the same main prior (mu ~ {b['priors']['mu']}, tau ~ {b['priors']['tau']}) and on the same "
                   f"{b['k']} studies. With few events per arm the normal approximation and its continuity "
                   f"corrections are poor (Sweeting, Sutton & Lambert 2004), so where the two differ the "
