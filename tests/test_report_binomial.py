@@ -114,6 +114,18 @@ def test_the_zero_cell_studies_are_those_the_normal_model_corrected(report):
     assert "the binomial-normal model uses their counts as they are" in md
 
 
+def test_only_studies_with_a_zero_cell_are_listed_when_every_study_was_corrected():
+    """zero_cells.to = "all" corrects every study; only those with a zero cell (none or all events in an arm) are
+    the ones the binomial model takes differently."""
+    from bayesmeta.reanalysis.binomial import zero_cell_studies
+
+    effects = pd.DataFrame({"study_id": ["a", "b", "c", "d"],
+                            "method": ["counts_cc", "counts_cc", "counts_cc", "counts"],
+                            "events_treatment": [0, 3, 10, 0], "total_treatment": [10, 10, 10, 10],
+                            "events_control": [2, 4, 5, 1], "total_control": [10, 10, 10, 10]})
+    assert [z.study for z in zero_cell_studies(effects, 1.0)] == ["a", "c"]
+
+
 def test_report_shows_both_likelihoods_with_summary_numbers(report):
     from bayesmeta.report.binomial import shift_words
     from bayesmeta.report.formatting import interval, num, prob

@@ -123,8 +123,13 @@ def fit_binomial_jobs(jobs: list[dict[str, Any]]) -> dict[str, tuple[Any, float]
 
 
 def zero_cell_studies(effects: pd.DataFrame, added: float) -> tuple[ZeroCellStudy, ...]:
-    """The studies whose log OR the normal model took after adding ``added`` to each cell (method 'counts_cc')."""
-    rows = effects[effects["method"].astype(str) == "counts_cc"]
+    """The studies with a zero cell (no events, or only events, in an arm) whose log OR the normal model took after
+    adding ``added`` to each cell (method 'counts_cc'; with ``zero_cells.to = "all"`` the other studies are
+    corrected too, but have no zero cell for the binomial model to take as it is)."""
+    events = effects[["events_treatment", "events_control"]].to_numpy(dtype=float)
+    totals = effects[["total_treatment", "total_control"]].to_numpy(dtype=float)
+    zero = ((events == 0) | (events == totals)).any(axis=1)
+    rows = effects[(effects["method"].astype(str) == "counts_cc").to_numpy() & zero]
     return tuple(ZeroCellStudy(str(r["study_id"]), *(int(r[c]) for c in COUNT_COLUMNS), float(added))
                  for _, r in rows.iterrows())
 
