@@ -224,3 +224,14 @@ def test_plan_refuses_binomial_without_an_or_or_without_counts(tmp_path):
     rows.to_csv(tmp_path / "holed.csv", index=False)
     with pytest.raises(InputError, match=r"study Raad_1997 \(row 5 of nielweise2007_counts.csv\) has no arm counts"):
         load_plan(write_plan(tmp_path, counts=tmp_path / "holed.csv"))
+
+
+def test_init_offers_the_binomial_likelihood_for_an_or_with_arm_counts(tmp_path):
+    """`bayesmeta init` writes the key commented out for an OR outcome with counts; uncommented, the plan loads."""
+    from bayesmeta.plan_template import plan_text
+
+    shutil.copy(COUNTS, tmp_path / "counts.csv")
+    text = plan_text(tmp_path / "counts.csv", plan_path=tmp_path / "plan.toml")
+    assert text.count('# likelihood = "binomial"') == 1
+    (tmp_path / "plan.toml").write_text(text.replace('# likelihood = "binomial"', 'likelihood = "binomial"'))
+    assert load_plan(tmp_path / "plan.toml").outcomes[0].likelihood == "binomial"

@@ -159,9 +159,10 @@ def worker_pays_off(nuts: list[dict[str, Any]], operating: list[dict[str, Any]])
 
 
 class Worker:
-    """A second process (spawned: it shares no state) that runs the NUTS fits and then the operating-
-    characteristics simulations while this process does the exact analyses; simulations it has not started when
-    this process is done are taken back (:meth:`take_back`). On 2 cores this about halves the run time.
+    """A second process (spawned: it shares no state) that runs the NUTS fits (the cross-check's, then the
+    binomial-normal models') and then the operating-characteristics simulations while this process does the exact
+    analyses; simulations it has not started when this process is done are taken back (:meth:`take_back`). On 2
+    cores this about halves the run time.
     ``parallel=False`` runs the same functions in this process instead; the results are the same. ``parallel=None``
     starts the worker only when :func:`worker_pays_off`: a quick run, or a plan without NUTS and with few
     simulations, is faster in this process alone."""
