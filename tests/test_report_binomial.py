@@ -49,7 +49,7 @@ outcomes = []
 outcomes = []
 chains = 2
 draws = 1000
-tune = 1000
+tune = 500
 [bias]
 enabled = false
 """
@@ -177,7 +177,7 @@ def test_the_methods_paragraph_names_the_binomial_normal_model(report):
     summary, _ = report
     text = methods_paragraph(summary)
     assert ("For Catheter-related bloodstream infection, the binomial-normal model on the arm counts" in text
-            and "2 chains of 1000 tuning and 1000 draws" in text and "quick run" not in text)
+            and "2 chains of 500 tuning and 1000 draws" in text and "quick run" not in text)
 
 
 def test_the_report_reuses_the_groups_compiled_binomial_model():
