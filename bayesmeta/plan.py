@@ -36,6 +36,10 @@ QUICK_SIMULATIONS = 20
 TSA_HETEROGENEITY = ("D2", "D2-HKSJ", "I2", "none")
 TSA_SPENDING = ("obf", "pocock")
 TSA_FUTILITY = ("none", "non-binding", "binding")
+LIKELIHOODS = ("normal", "binomial")
+"""An outcome's within-study likelihood (plan ``outcomes.<name>.likelihood``, as ``bayesmeta fit --likelihood``):
+``normal`` on the effects, or ``binomial`` on the arm counts (the binomial-normal model of the OR, fitted by
+NUTS beside the exact normal-normal model)."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,9 @@ class OutcomePlan:
     checks: str = "warn"
     """What an estimate, CI and p-value of a study row that disagree beyond rounding do: 'warn' (a warning in
     the report) or 'error' (:func:`bayesmeta.consistency.reported_problems`)."""
+    likelihood: str = "normal"
+    """'binomial' adds the binomial-normal model on the arm counts beside the normal-normal one (:data:`LIKELIHOODS`;
+    an OR outcome with arm counts in every row only)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "benefit", Benefit.parse(self.benefit))
@@ -365,7 +372,7 @@ def _level_list(r: Any, table: dict[str, Any], column: str) -> tuple[str, ...]:
 
 TOP_KEYS = ("title", "seed", "level", "data", "arms", "priors", "outcomes", "covariates", "subsets", "monitoring",
             "tsa", "mcmc", "bias", "claims", "subgroups", "surrogacy")
-OUTCOME_KEYS = ("label", "measure", "benefit", "thresholds", "mcid", "zero_cells", "checks")
+OUTCOME_KEYS = ("label", "measure", "benefit", "thresholds", "mcid", "zero_cells", "checks", "likelihood")
 
 
 def load_plan(path: str | Path) -> Plan:
@@ -515,7 +522,35 @@ def _load_outcome(r: _Reader, name: str, spec: Any, outcome_names: tuple[str, ..
         thresholds = [*thresholds, mcid]  # P(benefit beyond the MCID) is the clinically important benefit
     return OutcomePlan(name, r.get(spec, p, "label", str, default=name), measure, benefit,
                        tuple(sorted(set(thresholds))), mcid, _load_zero_cells(r, spec, p),
-                       r.choice(spec, p, "checks", CHECK_MODES, default="warn"))
+                       r.choice(spec, p, "checks", CHECK_MODES, default="warn"),
+                       _load_likelihood(r, spec, p, name, measure, file))
+
+
+def _load_likelihood(r: _Reader, spec: dict[str, Any], p: str, name: str, measure: str, file: Path) -> str:
+    """``likelihood = "binomial"``: only for an odds ratio (the binomial-normal model is the log OR's; Smith,
+    Spiegelhalter & Thomas 1995) whose every row in the outcomes file has the four arm counts."""
+    from bayesmeta.effect_data import COUNT_COLUMNS
+
+    likelihood = r.choice(spec, p, "likelihood", LIKELIHOODS, default="normal")
+    if likelihood == "normal":
+        return likelihood
+    valid = (f'likelihood = "normal", or "binomial" for measure = "OR" with the columns {", ".join(COUNT_COLUMNS)} '
+             f"filled in every row of outcome {name}")
+    if measure != "OR":
+        raise r.fail(f"{p}.likelihood", f"the binomial-normal model is fitted on the odds ratio only, and the "
+                     f"outcome's measure is {measure}", valid)
+    rows = pd.read_csv(file, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    rows.columns = [str(c).strip() for c in rows.columns]
+    missing = [c for c in COUNT_COLUMNS if c not in rows.columns]
+    if missing:
+        raise r.fail(f"{p}.likelihood", f"{file.name} has no column {missing[0]}", valid)
+    mine = rows[rows["outcome"].str.strip() == name]
+    blank = mine[(mine[list(COUNT_COLUMNS)].apply(lambda col: col.str.strip()) == "").any(axis=1)]
+    if len(blank):
+        study = blank["study_id"].iloc[0] if "study_id" in blank.columns else "?"
+        raise r.fail(f"{p}.likelihood", f"study {study} (row {int(blank.index[0]) + 2} of {file.name}) has no arm "
+                     f"counts", valid)
+    return likelihood
 
 
 def _load_zero_cells(r: _Reader, spec: dict[str, Any], p: str) -> ZeroCellRule:

@@ -127,6 +127,16 @@ def _pooling_guess(published: pd.DataFrame | None) -> tuple[str, str]:
     return "DL", "check the paper's Methods"
 
 
+def _likelihood_line(rows: pd.DataFrame, measure: str) -> list[str]:
+    """The commented ``likelihood = "binomial"`` line for an OR outcome whose every row has the four arm counts."""
+    from bayesmeta.effect_data import COUNT_COLUMNS
+
+    if measure != "OR" or not set(COUNT_COLUMNS) <= set(rows.columns) or rows[list(COUNT_COLUMNS)].isna().any().any():
+        return []
+    return ['# likelihood = "binomial"   # adds the binomial-normal model on the arm counts beside the normal one '
+            "(for sparse counts or zero cells)"]
+
+
 def plan_text(outcomes: str | Path, studies: str | Path | None = None, published: str | Path | None = None, *,
               plan_path: str | Path = "plan.toml") -> str:
     """The TOML text of a starter plan for these files, to be saved at ``plan_path`` (the data paths are written
@@ -208,6 +218,7 @@ def plan_text(outcomes: str | Path, studies: str | Path | None = None, published
             + ("[0.8, 1.0]" if is_ratio(m) else "[-1.0, 0.0] in the outcome's units"),
             "# mcid = " + ("0.8" if is_ratio(m) else "-1.0") + "   # CHECK: the minimal clinically important effect "
             "(on the benefit side of the null)",
+            *_likelihood_line(rows[rows["outcome"] == name], m),
             "",
         ]
     if covariates:

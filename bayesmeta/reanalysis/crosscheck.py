@@ -159,27 +159,33 @@ def worker_pays_off(nuts: list[dict[str, Any]], operating: list[dict[str, Any]])
 
 
 class Worker:
-    """A second process (spawned: it shares no state) that runs the NUTS fits and then the operating-
-    characteristics simulations while this process does the exact analyses; simulations it has not started when
-    this process is done are taken back (:meth:`take_back`). On 2 cores this about halves the run time.
+    """A second process (spawned: it shares no state) that runs the NUTS fits (the cross-check's, then the
+    binomial-normal models') and then the operating-characteristics simulations while this process does the exact
+    analyses; simulations it has not started when this process is done are taken back (:meth:`take_back`). On 2
+    cores this about halves the run time.
     ``parallel=False`` runs the same functions in this process instead; the results are the same. ``parallel=None``
     starts the worker only when :func:`worker_pays_off`: a quick run, or a plan without NUTS and with few
     simulations, is faster in this process alone."""
 
     def __init__(self, nuts: list[dict[str, Any]], operating: list[dict[str, Any]],
-                 parallel: bool | None = None) -> None:
+                 parallel: bool | None = None, binomial: list[dict[str, Any]] | None = None) -> None:
         self.pool = None
         self._jobs = {j["name"]: j for j in operating}
         self._local: dict[str, Any] = {}
+        self._binomial_jobs, self._binomial = binomial or [], None  # binomial-normal fits, after the NUTS ones
         if parallel is None:
-            parallel = worker_pays_off(nuts, operating)
-        if parallel and (nuts or operating):
+            parallel = worker_pays_off(nuts + self._binomial_jobs, operating)
+        if parallel and (nuts or operating or self._binomial_jobs):
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
             self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
             with _sigint_blocked_for_children():  # the process starts at the first submit
                 self._nuts = self.pool.submit(fit_nuts_jobs, nuts) if nuts else None
+                if self._binomial_jobs:
+                    from bayesmeta.reanalysis.binomial import fit_binomial_jobs
+
+                    self._binomial = self.pool.submit(fit_binomial_jobs, self._binomial_jobs)
                 self._operating = {j["name"]: self.pool.submit(run_operating_job, j) for j in operating}
             self.pool.shutdown(wait=False)
         else:
@@ -189,6 +195,14 @@ class Worker:
         if self.pool is None:
             return fit_nuts_jobs(self._nuts_jobs) if self._nuts_jobs else {}
         return self._nuts.result() if self._nuts is not None else {}
+
+    def binomial(self) -> dict[str, Any]:
+        """The binomial-normal fits: name -> (Posterior or message, seconds)."""
+        from bayesmeta.reanalysis.binomial import fit_binomial_jobs
+
+        if self.pool is None:
+            return fit_binomial_jobs(self._binomial_jobs) if self._binomial_jobs else {}
+        return self._binomial.result() if self._binomial is not None else {}
 
     def take_back(self) -> None:
         """Run here the simulations the worker has not started yet (last queued first)."""

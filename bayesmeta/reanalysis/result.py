@@ -68,6 +68,9 @@ class OutcomeAnalysis:
     tsa: Any = None
     tsa_settings: dict[str, Any] | None = None
     bias: dict[str, Any] | None = None
+    binomial: Any = None
+    """:class:`bayesmeta.reanalysis.binomial.BinomialFit` when the plan's likelihood is binomial and it was fitted."""
+    binomial_idata: Any = None
     skipped: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     plan_covariates: tuple[str, ...] = ()
@@ -106,6 +109,7 @@ class OutcomeAnalysis:
             "tsa": to_json(self.tsa) if self.tsa is not None else None,
             "tsa_settings": to_json(self.tsa_settings),
             "bias": to_json(self.bias),
+            "binomial": to_json(self.binomial),
             "skipped": dict(self.skipped),
             "warnings": list(self.warnings),
         }

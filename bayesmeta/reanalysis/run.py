@@ -9,6 +9,7 @@ import pandas as pd
 
 from bayesmeta.cache import ResultCache, cache_key, library_versions
 from bayesmeta.plan import Plan
+from bayesmeta.reanalysis.binomial import add_binomial, binomial_jobs
 from bayesmeta.reanalysis.claims import evaluate_claims
 from bayesmeta.reanalysis.comparison import comparison_table, published_not_covered
 from bayesmeta.reanalysis.coverage import coverage_tables, published_k, published_pooled, published_ris
@@ -32,7 +33,8 @@ def plan_steps(plan: Plan) -> list[str]:
     for o in plan.outcomes:
         steps += [f"{o.name}: {s}" for s in OUTCOME_STEPS]
     steps += list(GLOBAL_STEPS)
-    return steps + [f"{name}: NUTS cross-check" for name in plan.mcmc.outcomes]
+    steps += [f"{name}: NUTS cross-check" for name in plan.mcmc.outcomes]
+    return steps + [f"{o.name}: binomial-normal model" for o in plan.outcomes if o.likelihood == "binomial"]
 
 
 REINTERPRET_PRIORS = ("skeptical", "enthusiastic", "pessimistic", "vague")
@@ -98,7 +100,8 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
                for o in plan.outcomes}
     oriented = {o.name: {name: oriented_prior_set(ps, o) for name, ps in prior_sets.items()} for o in plan.outcomes}
     mains = {name: sets[plan.main_prior] for name, sets in oriented.items()}
-    worker = Worker(nuts_jobs(plan, effects, mains, seeds), operating_jobs(plan, effects, mains, seeds), parallel)
+    worker = Worker(nuts_jobs(plan, effects, mains, seeds), operating_jobs(plan, effects, mains, seeds), parallel,
+                    binomial_jobs(plan, effects, mains, seeds))
     analyses: dict[str, OutcomeAnalysis] = {}
     for o in plan.outcomes:
         t0 = time.perf_counter()
@@ -157,6 +160,14 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
             record_skip(a, "NUTS cross-check", "no data to fit" if a.k == 0 else "not fitted")
         elif a.bayes:
             add_nuts(a, plan, fits[name])
+    binomial = worker.binomial()
+    for o in plan.outcomes:
+        if o.likelihood == "binomial":
+            step(f"{o.name}: binomial-normal model")
+            if analyses[o.name].bayes:
+                add_binomial(analyses[o.name], plan, binomial.get(o.name))
+            else:
+                record_skip(analyses[o.name], "binomial-normal model", "no normal-normal posterior to compare with")
     for o in plan.outcomes:
         if o.name not in plan.mcmc.outcomes:
             record_skip(analyses[o.name], "NUTS cross-check", "quick run (--quick)" if plan.quick else

@@ -117,7 +117,17 @@ def methods_paragraph(summary: dict[str, Any]) -> str:
             f"{mc['target_accept']}) for {', '.join(nuts)}; a NUTS fit was accepted only with rank-normalised "
             f"R-hat < {RHAT_MAX}, bulk and tail effective sample sizes >= {ESS_MIN} and no divergent transitions "
             f"[3]. ")
-    else:
+    binomial = [o["label"] for o in summary["outcomes"].values() if o.get("binomial")]
+    if binomial:
+        from bayesmeta.mcmc.diagnostics import ESS_MIN, RHAT_MAX
+
+        text += (f"For {', '.join(binomial)}, the binomial-normal model on the arm counts (exact binomial likelihood, "
+                 f"normal random effects on the log odds ratio; Smith, Spiegelhalter & Thomas 1995) was fitted beside "
+                 f"the normal-normal model by NUTS (PyMC [5], sampled by nutpie; {mc['chains']} chains of "
+                 f"{mc['tune']} tuning and {mc['draws']} draws) under the same main prior, with the studies' zero "
+                 f"cells as they are, and checked for R-hat < {RHAT_MAX}, bulk and tail effective sample sizes >= "
+                 f"{ESS_MIN} and no divergent transitions (each failure is reported as a warning). ")
+    elif not nuts:
         text += ("No MCMC cross-check was run for this report (quick run), so no convergence diagnostics "
                  "apply. ")
     if any(o.get("tsa") for o in summary["outcomes"].values()):

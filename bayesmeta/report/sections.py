@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from bayesmeta.report.binomial import binomial_blocks
 from bayesmeta.report.figures import SavedFigure
 from bayesmeta.report.formatting import interval, num, prob, pval, slope_interval, stated
 from bayesmeta.frequentist.paper_rule import POOLING_WORDS
@@ -209,6 +210,7 @@ def _main_results(s: dict[str, Any]) -> list[Any]:
                          f"{stated(p['statement'], p['probability'])}{opposite}"
                          f"{' (the pooled effect)' if p['parameter'] == 'mu' else ' (the effect in a new study)'}.")
         blocks.append(Bullets(items))
+        blocks += binomial_blocks(o, s["level"])
     for name, o in _outcomes(s):
         if not o["bayes"]:
             blocks.append(Paragraph(f"{o['label']}: no posterior ({'; '.join(o['skipped'].values())}).", "warning"))

@@ -46,7 +46,7 @@ def _write_posteriors(result: ReanalysisResult, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, a in result.outcomes.items():
-        for engine, idata in (("exact", a.idata), ("nuts", a.nuts_idata)):
+        for engine, idata in (("exact", a.idata), ("nuts", a.nuts_idata), ("binomial", a.binomial_idata)):
             if idata is not None:
                 path = folder / f"{name}_{engine}.nc"
                 # the netCDF4 library writes the same NetCDF-4 file in about half the time of h5netcdf (ArviZ's
