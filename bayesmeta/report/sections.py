@@ -432,14 +432,24 @@ def _reinterpretation(s: dict[str, Any]) -> list[Any]:
     rows.sort(key=lambda r: (r["row"], prior_order.index(r["prior"])))
     other = [r for r in s["reinterpretation"] if r.get("analysis") not in ("pooled", "regimen")]
     if not s["reinterpretation"]:
-        return [Paragraph("The reinterpretation under reference priors works on published ratios (HR, RR, OR) with "
-                          "a CI; the paper prints no such ratio (differences such as an MD or SMD are not "
-                          "reinterpreted), so there is nothing to reinterpret.", "note")]
+        return [Paragraph("The reinterpretation under reference priors works on published estimates with a CI "
+                          "(ratios, and differences on their own scale); the paper prints none, so there is "
+                          "nothing to reinterpret.", "note")]
     blocks: list[Any] = [Paragraph(
-        "Each published pooled estimate is reinterpreted on its own (normal likelihood from its CI) under "
-        "reference priors: skeptical (centred on no effect, P(benefit beyond the MCID) = 5%), enthusiastic "
-        "(centred on the MCID), pessimistic and vague (Zampieri et al. 2021). ROPE: the region of practical "
-        "equivalence around 1."),
+        "Each published pooled estimate is reinterpreted on its own (normal likelihood from its CI; ratios on "
+        "the log scale, differences on their own scale) under reference priors: skeptical (centred on no effect, "
+        "P(benefit beyond the MCID) = 5%), enthusiastic (centred on the MCID), pessimistic and vague (Zampieri "
+        "et al. 2021; Spiegelhalter et al. 2004). ROPE: the region of practical equivalence around 1 for a "
+        "ratio (none for a difference).")]
+    skipped = {(r["outcome"], r["analysis"], r.get("level") or ""): r["reason"] for r in s["reinterpretation"]
+               if r.get("analysis") in ("pooled", "regimen") and r.get("status") != "ok"}
+    if skipped:
+        blocks.append(Paragraph("Not reinterpreted: " + "; ".join(
+            f"{o} ({a}{'' if level in ('', 'all') else ', ' + str(level)}): {reason}"
+            for (o, a, level), reason in skipped.items()) + ".", "note"))
+    if not rows:
+        return blocks
+    blocks += [
         _table(rows, [("outcome", "Outcome", _text), ("analysis", "Analysis", _text), ("level", "Row", _text),
                       ("prior", "Prior", _text), ("estimate", "Published", num),
                       ("median", "Posterior median", num), ("post_ci_lower", "CrI lower", num),
@@ -449,8 +459,8 @@ def _reinterpretation(s: dict[str, Any]) -> list[Any]:
     if other:
         n_rows = len({(r["outcome"], r["analysis"], r["variable"], r["level"]) for r in other})
         kinds = " and ".join(sorted({str(r["analysis"]).replace("_", "-") for r in other}))
-        text = (f"The figure below shows every published row, including the {n_rows} {kinds} rows, under the same "
-                f"priors; summary.json holds their numbers.")
+        text = (f"The figure below shows every published ratio, including the {n_rows} {kinds} rows, under the "
+                f"same priors; summary.json holds their numbers.")
         if any(r.get("analysis") == "prognostic_factor" for r in other):
             text += (" Most prognostic-factor ratios compare patient groups, not treatments: for them P(ratio < 1) "
                      "says which group fares better, not whether the treatment helps.")
