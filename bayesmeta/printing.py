@@ -1,4 +1,5 @@
-"""Short text summaries of fitted models, laid out as R metafor's ``print.rma`` (Viechtbauer 2010, J Stat Softw
+"""Text for the terminal: :func:`print_table` for the commands' rich tables, and short text summaries of fitted
+models, laid out as R metafor's ``print.rma`` (Viechtbauer 2010, J Stat Softw
 36(3)): the model and k, the heterogeneity, the test, and the estimate with its interval on the analysis scale and,
 for a ratio measure, as a ratio.
 
@@ -17,6 +18,9 @@ import numpy as np
 from bayesmeta.scales import is_ratio, reported_float
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
     from bayesmeta.frequentist.result import RmaResult
     from bayesmeta.posterior import Posterior
 
@@ -151,3 +155,54 @@ def _p_relation(value: float | None) -> str:
     """'= 0.0123' or '< .0001', as metafor words the p-value of a test."""
     text = _p(value)
     return "< .0001" if text == "<.0001" else f"= {text}"
+
+
+def print_table(table: Table, console: Console | None = None) -> None:
+    """Print a rich table with its headers wrapped between words, never cut ("P(OR <" over "0.5)", not
+    "P(OR<…"). Rich squeezes the columns of a table wider than the console and cuts words longer than their column
+    with an ellipsis; here each column gets at least the width of the longest word of its header and of its cells
+    (a number is a word), and the rest of the console's width is shared in proportion to what each column would
+    like beyond that, so words wrap between lines and no character is lost. When the words cannot all fit the
+    console (80 columns for a pipe), the table is printed wider than the console rather than cut."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    console = console or Console()
+    columns = table.columns
+    if not columns:
+        console.print(table)
+        return
+    pad = table.padding[1] + table.padding[3]
+    edges = len(columns) + 1 if table.box is not None and table.show_edge else len(columns) - 1
+    extra = pad * len(columns) + edges
+    least, wanted = [], []
+    for column in columns:
+        cells = [Measurement.get(console, console.options, cell) for cell in column.cells]
+        least.append(max(1, *(len(w) for w in str(column.header).split()), *(m.minimum for m in cells)))
+        wanted.append(max(least[-1], len(str(column.header)), *(m.maximum for m in cells)))
+    for column in columns:
+        if column.overflow == "ellipsis":
+            column.overflow = "fold"
+    available = console.width - extra
+    if sum(wanted) <= available:  # fits as it would like: nothing to squeeze
+        widths = wanted
+    elif sum(least) >= available:  # even the headers' words do not fit: wider than the console
+        widths = least
+    else:
+        spare = available - sum(least)
+        above = [w - low for w, low in zip(wanted, least)]
+        widths = [low + a * spare // sum(above) for low, a in zip(least, above)]
+        for i in sorted(range(len(widths)), key=lambda i: widths[i] - wanted[i])[: available - sum(widths)]:
+            widths[i] += 1
+    for column, width in zip(columns, widths):
+        column.width = width
+    need = sum(widths) + extra
+    if need <= console.width:
+        console.print(table)
+        return
+    width = console.width
+    console.width = need  # Console.print cannot render wider than the console itself
+    try:
+        console.print(table)
+    finally:
+        console.width = width

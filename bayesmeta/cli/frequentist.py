@@ -117,6 +117,7 @@ def _mantel_haenszel(table, level: float, hksj: bool, bias: bool, as_json: bool)
     """The Mantel-Haenszel pooled RR or OR of the arm counts (:func:`bayesmeta.frequentist.mantel_haenszel`)."""
     from rich.console import Console
     from rich.table import Table
+    from bayesmeta.printing import print_table
 
     from bayesmeta.frequentist import mantel_haenszel
     from bayesmeta.frequentist.mantel_haenszel import MEASURES
@@ -143,7 +144,7 @@ def _mantel_haenszel(table, level: float, hksj: bool, bias: bool, as_json: bool)
     r = out["reported"]
     t.add_row(_fmt(r["estimate"], 4), f"[{_fmt(r['ci_lower'], 4)}, {_fmt(r['ci_upper'], 4)}]", _fmt(fit.zval, 3),
               _p(fit.pval), f"{_fmt(fit.q, 3)} ({fit.q_df})", _p(fit.q_p), f"{fit.i2:.1f}%", _fmt(fit.h2, 3))
-    Console().print(t)
+    print_table(t)
     if fit.cmh is not None:
         typer.echo(f"Cochran-Mantel-Haenszel test (continuity corrected): {fit.cmh:.4f}, p = {_p(fit.cmh_p)}")
 
@@ -198,6 +199,7 @@ def _bias_dict(pb, measure: str) -> dict[str, Any]:
 def _print_bias(pb, measure: str, level: float) -> None:
     from rich.console import Console
     from rich.table import Table
+    from bayesmeta.printing import print_table
 
     from bayesmeta.scales import is_ratio
 
@@ -238,13 +240,14 @@ def _print_bias(pb, measure: str, level: float) -> None:
         label = f"  {lows[j]:g} < p <= {s.steps[j]:g}, k = {s.k_per_interval[j]}"
         t.add_row(label, f"{d:.3f}" + ("" if se is None else f" (se {se:.3f})"), "")
     t.add_row(f"  LRT, df {s.lrt_df}", f"{s.lrt:.3f}", _p(s.lrt_pval))
-    Console().print(t)
+    print_table(t)
 
 
 def _print_tables(table, fit, out: dict[str, Any], ratio: bool) -> None:
     import numpy as np
     from rich.console import Console
     from rich.table import Table
+    from bayesmeta.printing import print_table
     from scipy.special import ndtri
 
     console = Console()
@@ -267,7 +270,7 @@ def _print_tables(table, fit, out: dict[str, Any], ratio: bool) -> None:
             row.append(f"{_fmt(_exp(y), 2)} [{_fmt(_exp(y - z * s), 2)}, {_fmt(_exp(y + z * s), 2)}]")
         row.append(f"{100 * w:.1f}")
         studies.add_row(*row)
-    console.print(studies)
+    print_table(studies, console)
 
     summary = Table(title=f"Pooled {model} estimate, {test} test")
     summary.add_column("quantity")
@@ -289,4 +292,4 @@ def _print_tables(table, fit, out: dict[str, Any], ratio: bool) -> None:
     summary.add_row("I^2", f"{fit.i2:.1f}%")
     summary.add_row("H^2", f"{fit.h2:.2f}")
     summary.add_row(f"Q (df {fit.q_df}), p", f"{fit.q:.2f}, {_p(fit.q_p)}")
-    console.print(summary)
+    print_table(summary, console)

@@ -137,6 +137,7 @@ def _save_figure(frame, folder: str) -> None:
 def _print_single(results) -> None:
     from rich.console import Console
     from rich.table import Table
+    from bayesmeta.printing import print_table
 
     from bayesmeta.scales import is_ratio
 
@@ -161,12 +162,13 @@ def _print_single(results) -> None:
         table.add_row(r.prior, f"{r.prior_mean:+.3f}, {prior_sd}", f"{r.median:.3f}",
                       f"{r.post_ci_lower:.3f} to {r.post_ci_upper:.3f}", f"{r.p_benefit:.3f}", f"{r.p_mcid:.3f}",
                       *([] if r.rope is None else [f"{r.p_rope:.3f}"]))
-    console.print(table)
+    print_table(table, console)
 
 
 def _print_published(frame) -> None:
     from rich.console import Console
     from rich.table import Table
+    from bayesmeta.printing import print_table
 
     console = Console()
     table = Table(title="Published estimates under reference priors: posterior median [P(benefit beyond the MCID)]")
@@ -185,6 +187,6 @@ def _print_published(frame) -> None:
                       f"{first['variable']}: {first['level']}".rstrip(": "),
                       f"{first['measure']} {first['estimate']:g} ({first['ci_lower']:g}-{first['ci_upper']:g})",
                       *cells)
-    console.print(table)
+    print_table(table, console)
     for _, r in frame[frame["status"] != "ok"].drop_duplicates("row").iterrows():
         console.print(f"skipped row {r['row']} ({r['outcome']} {r['variable']}): {r['reason']}")
