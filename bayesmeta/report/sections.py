@@ -405,6 +405,11 @@ def _sensitivity(s: dict[str, Any]) -> list[Any]:
                                          ("likelihood", "likelihood sensitivity", lambda v: num(v, 3)),
                                          ("diagnosis", "diagnosis", _text)],
                                  f"{o['label']}: power-scaling sensitivity"))
+            if sens.get("tau_near_zero") and any(r["parameter"] == "tau" and r["diagnosis"] != "-" for r in power):
+                from bayesmeta.reanalysis.outcome import TAU_NEAR_ZERO_READING
+
+                blocks.append(Paragraph(f"{o['label']}: {TAU_NEAR_ZERO_READING[0].upper()}"
+                                        f"{TAU_NEAR_ZERO_READING[1:]}.", "note"))
     return blocks
 
 
