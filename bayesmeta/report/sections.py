@@ -556,15 +556,34 @@ def _monitoring(s: dict[str, Any]) -> list[Any]:
     for name, o in _fitted(s):
         oc = o["operating_characteristics"]
         if oc:
+            oc = [{**r, "mcse_b": _mcse_text(r, "benefit"), "mcse_f": _mcse_text(r, "futility")} for r in oc]
             blocks.append(_table(oc, [("true_ratio", f"true {o['measure']}", num), ("tau", "tau", num),
                                       ("p_benefit", "P(stop for benefit)", lambda v: num(v, 3)),
                                       ("p_futility", "P(stop for futility)", lambda v: num(v, 3)),
                                       ("p_no_stop", "P(no stop)", lambda v: num(v, 3)),
                                       ("mean_look", "mean look at stop", lambda v: num(v, 1)),
-                                      ("mcse_benefit", "MCSE of P(stop for benefit)", lambda v: num(v, 3))],
+                                      ("mcse_b", "MCSE of P(stop for benefit)", _text),
+                                      ("mcse_f", "MCSE of P(stop for futility)", _text)],
                                  f"{o['label']}: operating characteristics of the monitoring rule "
                                  f"({s['monitoring_settings']['simulations']} simulations per row)"))
+            if any(r["mcse_b"][0] in "<>" or r["mcse_f"][0] in "<>" for r in oc):
+                blocks.append(Paragraph(
+                    "MCSE: the Monte Carlo standard error sqrt(p (1 - p) / n) of each probability. Where no "
+                    "simulation stopped that way its MCSE would be 0, so the cell gives instead the one-sided 95% "
+                    "Clopper-Pearson upper limit of the probability ('< u', u = 1 - 0.05^(1/n), close to the rule "
+                    "of three, 3/n); where every simulation did, the lower limit ('> l').", "note"))
     return blocks
+
+
+def _mcse_text(row: dict[str, Any], kind: str) -> str:
+    """The MCSE of P(stop for ``kind``) of an operating-characteristics row; where no simulation (or every one)
+    stopped that way, its one-sided 95% Clopper-Pearson limit instead of an MCSE of 0."""
+    p, mcse = row[f"p_{kind}"], row.get(f"mcse_{kind}")
+    if p == 0 and row.get(f"{kind}_upper95") is not None:
+        return f"< {num(row[f'{kind}_upper95'], 3)}"
+    if p == 1 and row.get(f"{kind}_lower95") is not None:
+        return f"> {num(row[f'{kind}_lower95'], 3)}"
+    return num(mcse, 3)
 
 
 def _funnel(s: dict[str, Any]) -> list[Any]:
