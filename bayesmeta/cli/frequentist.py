@@ -78,6 +78,9 @@ def frequentist_command(
     benefit: BenefitOption = Benefit.BELOW,
     figures: FiguresOption = None,
     as_json: JsonOption = False,
+    fisher: Annotated[bool, typer.Option("--fisher-scoring", help="ML/REML tau^2 by metafor's default Fisher "
+                                         "scoring (stops when tau^2 changes by < 1e-5), to match a default rma() "
+                                         "output; default: the exact root, as rma() with a tight threshold")] = False,
 ) -> None:
     """Pool the studies with metafor's conventions: estimate, CI, tau^2, I^2, H^2, Q and the prediction interval;
     with --bias also the publication-bias analyses (and with --figures DIR their funnel plot, funnel.png)."""
@@ -94,7 +97,7 @@ def frequentist_command(
         _mantel_haenszel(table, level, hksj, bias, as_json)
         return
     test = "knha" if hksj else "z"
-    fit = rma(table, method=method.value, test=test, level=level)
+    fit = rma(table, method=method.value, test=test, level=level, solver="fisher" if fisher else "root")
     out = {"source": table.source, "measure": table.measure, "study": list(table.study), **fit.as_dict()}
     ratio = table.is_ratio
     if ratio:
