@@ -160,10 +160,10 @@ def _p_relation(value: float | None) -> str:
 def print_table(table: Table, console: Console | None = None) -> None:
     """Print a rich table with its headers wrapped between words, never cut ("P(OR <" over "0.5)", not
     "P(OR<…"). Rich squeezes the columns of a table wider than the console and cuts words longer than their column
-    with an ellipsis; here each column gets at least the width of the longest word of its header and of its cells
-    (a number is a word), and the rest of the console's width is shared in proportion to what each column would
-    like beyond that, so words wrap between lines and no character is lost. When the words cannot all fit the
-    console (80 columns for a pipe), the table is printed wider than the console rather than cut."""
+    with an ellipsis; here, as in rich's own collapse, the widest columns give way first, but no column becomes
+    narrower than the longest word of its header and of its cells (a number is a word), so words wrap between
+    lines and no character is lost. When the words cannot all fit the console (80
+    columns for a pipe), the table is printed wider than the console rather than cut."""
     from rich.console import Console
     from rich.measure import Measurement
 
@@ -178,22 +178,18 @@ def print_table(table: Table, console: Console | None = None) -> None:
     least, wanted = [], []
     for column in columns:
         cells = [Measurement.get(console, console.options, cell) for cell in column.cells]
-        least.append(max(1, *(len(w) for w in str(column.header).split()), *(m.minimum for m in cells)))
+        least.append(max(1, column.min_width or 0, *(len(w) for w in str(column.header).split()),
+                         *(m.minimum for m in cells)))
         wanted.append(max(least[-1], len(str(column.header)), *(m.maximum for m in cells)))
-    for column in columns:
         if column.overflow == "ellipsis":
             column.overflow = "fold"
-    available = console.width - extra
-    if sum(wanted) <= available:  # fits as it would like: nothing to squeeze
-        widths = wanted
-    elif sum(least) >= available:  # even the headers' words do not fit: wider than the console
-        widths = least
-    else:
-        spare = available - sum(least)
-        above = [w - low for w, low in zip(wanted, least)]
-        widths = [low + a * spare // sum(above) for low, a in zip(least, above)]
-        for i in sorted(range(len(widths)), key=lambda i: widths[i] - wanted[i])[: available - sum(widths)]:
-            widths[i] += 1
+    # like rich's own collapse, the widest columns give way first: every column is cut down to a common level,
+    # the highest at which the table fits, but never below its longest word
+    available = max(console.width - extra, sum(least))
+    level = max(wanted)
+    while level > 1 and sum(max(lo, min(w, level)) for lo, w in zip(least, wanted)) > available:
+        level -= 1
+    widths = [max(lo, min(w, level)) for lo, w in zip(least, wanted)]
     for column, width in zip(columns, widths):
         column.width = width
     need = sum(widths) + extra
