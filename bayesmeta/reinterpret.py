@@ -152,14 +152,14 @@ def direct_prior(mean: float, sd: float) -> NormalPrior:
     return NormalPrior(f"normal({mean:g}, {sd:g})", float(mean), float(sd), None)
 
 
-def critical_prior_sd(y: np.ndarray | float, se: np.ndarray | float, z: float) -> np.ndarray:
-    """SD of Matthews' (2001) critical skeptical prior N(0, s0^2) for the likelihood N(y, se^2) on the analysis
-    scale: s0 = z se^2 / sqrt(y^2 - z^2 se^2), the prior under which the posterior interval at the level of ``z``
-    ends exactly at 0. With L, U = y -+ z se this is CPL / z, CPL = (U - L)^2 / (4 sqrt(U L)); NaN where the
-    interval includes 0 (|y| <= z se)."""
-    y, se = np.asarray(y, dtype=float), np.asarray(se, dtype=float)
-    gap = y**2 - (z * se) ** 2
-    return np.where(gap > 0, z * se**2 / np.sqrt(np.where(gap > 0, gap, 1.0)), np.nan)
+def critical_prior_sd(yi: np.ndarray | float, sei: np.ndarray | float, z: float) -> np.ndarray:
+    """SD of Matthews' (2001) critical skeptical prior N(0, s0^2) for the likelihood N(yi, sei^2) on the analysis
+    scale: s0 = z sei^2 / sqrt(yi^2 - z^2 sei^2), the prior under which the posterior interval at the level of
+    ``z`` ends exactly at 0. With L, U = yi -+ z sei this is CPL / z, CPL = (U - L)^2 / (4 sqrt(U L)); NaN where
+    the interval includes 0 (|yi| <= z sei)."""
+    yi, sei = np.asarray(yi, dtype=float), np.asarray(sei, dtype=float)
+    gap = yi**2 - (z * sei) ** 2
+    return np.where(gap > 0, z * sei**2 / np.sqrt(np.where(gap > 0, gap, 1.0)), np.nan)
 
 
 def make_prior(name: str, mcid: float | None = None, benefit: Benefit | str | None = None,
