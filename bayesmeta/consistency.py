@@ -20,6 +20,7 @@ or, with ``checks = "error"``, refuse the row (:func:`apply_checks`).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,8 +84,10 @@ def decimals_of(cell: Any) -> int:
     return len(text.split(".", 1)[1]) if "." in text else 0
 
 
-def published_ratio_rows(published: pd.DataFrame | str | Path) -> pd.DataFrame:
-    """Every HR/RR/OR row of a published-results table with its numbers, its spreadsheet row and printed p decimals.
+def published_ratio_rows(published: pd.DataFrame | str | Path,
+                         measures: Sequence[str] = RATIO_MEASURES) -> pd.DataFrame:
+    """Every HR/RR/OR row (or every row of ``measures``) of a published-results table with its numbers, its
+    spreadsheet row and printed p decimals.
 
     Columns kept: outcome, analysis, variable, level, measure, estimate, ci_lower, ci_upper, p_value, p_relation,
     p_decimals and ``row`` (the spreadsheet row: header = 1). Needs at least measure, estimate, ci_lower, ci_upper.
@@ -94,15 +97,16 @@ def published_ratio_rows(published: pd.DataFrame | str | Path) -> pd.DataFrame:
     if missing:
         raise InputError(f"missing column {missing[0]!r}", file=file, column=missing[0],
                          valid="a table with measure, estimate, ci_lower, ci_upper (and p_value, p_relation)")
-    measures = frame["measure"].astype(str).str.strip()
+    printed = frame["measure"].astype(str).str.strip()
     records = []
-    for position in np.flatnonzero(measures.isin(RATIO_MEASURES).to_numpy()):
+    for position in np.flatnonzero(printed.isin(list(measures)).to_numpy()):
         position = int(position)
         row = {key: _text(frame[key].iloc[position]) if key in frame.columns else "" for key in _KEY_COLUMNS}
-        row["measure"] = measures.iloc[position]
+        row["measure"] = printed.iloc[position]
         for column in ("estimate", "ci_lower", "ci_upper", "p_value"):
             row[column] = _number(frame, position, column, file)
-            if column != "p_value" and math.isfinite(row[column]) and row[column] <= 0:
+            if (column != "p_value" and row["measure"] in RATIO_MEASURES and math.isfinite(row[column])
+                    and row[column] <= 0):
                 raise InputError(f"ratio {row[column]:g} is not positive", file=file,
                                  row=spreadsheet_row(position), column=column, valid="a ratio > 0")
         relation = _text(frame["p_relation"].iloc[position]) if "p_relation" in frame.columns else ""

@@ -6,11 +6,14 @@ unchanged, and every line the user should check says so."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from bayesmeta.data import (
@@ -127,6 +130,7 @@ def _pooling_guess(published: pd.DataFrame | None) -> tuple[str, str]:
     return "DL", "check the paper's Methods"
 
 
+<<<<<<< HEAD
 def _likelihood_line(rows: pd.DataFrame, measure: str) -> list[str]:
     """The commented ``likelihood = "binomial"`` line for an OR outcome whose every row has the four arm counts."""
     from bayesmeta.effect_data import COUNT_COLUMNS
@@ -135,13 +139,48 @@ def _likelihood_line(rows: pd.DataFrame, measure: str) -> list[str]:
         return []
     return ['# likelihood = "binomial"   # adds the binomial-normal model on the arm counts beside the normal one '
             "(for sparse counts or zero cells)"]
+=======
+def published_estimates(published: pd.DataFrame | None, outcome: str, measure: str) -> list[float]:
+    """The distinct pooled estimates the paper printed for ``outcome`` on its measure (reported scale), in file
+    order: thresholds at which P(effect beyond what the paper reported) is worth reading."""
+    if published is None or not {"outcome", "analysis", "measure", "estimate"} <= set(published.columns):
+        return []
+    rows = published[(published["outcome"].astype(str) == outcome) & (published["analysis"] == "pooled")
+                     & (published["measure"].astype(str).str.strip() == measure)]
+    values = pd.to_numeric(rows["estimate"], errors="coerce").dropna()
+    values = values[np.isfinite(values) & ((values > 0) | (not is_ratio(measure)))]
+    return list(dict.fromkeys(float(v) for v in values))
+
+
+def _and(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def check_mcid(value: float, measure: str, outcome: str) -> float:
+    """A user's MCID for ``outcome``: finite, not the null, and positive for a ratio."""
+    null = null_value(measure)
+    if not math.isfinite(value) or value == null or (is_ratio(measure) and value <= 0):
+        raise InputError(f"MCID {value:g} of outcome '{outcome}' ({measure}) is not usable", column="--mcid",
+                         valid=f"a {measure} other than {null:g}" + (" and > 0" if is_ratio(measure) else ""))
+    return float(value)
+>>>>>>> small-fixes
 
 
 def plan_text(outcomes: str | Path, studies: str | Path | None = None, published: str | Path | None = None, *,
-              plan_path: str | Path = "plan.toml") -> str:
+              plan_path: str | Path = "plan.toml", mcid: Mapping[str, float] | None = None) -> str:
     """The TOML text of a starter plan for these files, to be saved at ``plan_path`` (the data paths are written
     relative to where the plan will read them from). The files are validated as ``reanalyze`` will read them;
-    an outcome whose rows mix measures is refused."""
+    an outcome whose rows mix measures is refused.
+
+    Clinical thresholds come only from the user: ``mcid`` maps outcome names to the minimal clinically important
+    effect (reported scale), which becomes the outcome's ``mcid`` and sets the side of benefit; the outcome's
+    thresholds are then the null, the paper's published pooled estimates (from ``published``) and the MCID.
+    Without an MCID the thresholds are the null, with the published estimates on a commented line to use once an
+    mcid is set (the report reads the most demanding threshold as the clinically important benefit when there is
+    no mcid, so a printed estimate must not take that place), and a commented mcid line shows where it goes. No
+    clinical value is invented."""
+    mcid = dict(mcid or {})
     plan_path = Path(plan_path)
     study_table = load_studies(studies) if studies is not None else None
     rows = load_outcomes(outcomes, studies=study_table)
@@ -154,6 +193,11 @@ def plan_text(outcomes: str | Path, studies: str | Path | None = None, published
             raise InputError(f"outcome '{name}' has rows of several measures ({', '.join(found)})", file=str(outcomes),
                              column="measure", valid="one measure per outcome")
         measures[name] = found[0]
+    unknown = sorted(set(mcid) - set(names))
+    if unknown:
+        raise InputError(f"--mcid names outcome '{unknown[0]}', which the outcomes file does not have",
+                         file=str(outcomes), column="--mcid", valid=", ".join(names))
+    mcid = {name: check_mcid(float(v), measures[name], name) for name, v in mcid.items()}
     k = max(int((rows["outcome"] == name).sum()) for name in names)
     source = study_table if study_table is not None else rows.drop_duplicates("study_id")
     covariates = covariates_of(source, k)
@@ -209,18 +253,51 @@ def plan_text(outcomes: str | Path, studies: str | Path | None = None, published
         m = measures[name]
         benefit, note = _benefit_guess(m)
         null = null_value(m)
+        if name in mcid:
+            benefit = "below" if mcid[name] < null else "above"
+            note = f"the side of {null:g} where your MCID lies"
+        printed = published_estimates(published_table, name, m)
+        with_printed = list(dict.fromkeys([null, *printed]))
         lines += [
             f"[outcomes.{_toml_key(name)}]",
             f"label = {_toml_string(name)}   # CHECK: the outcome in the paper's words",
             f"measure = {_toml_string(m)}   # {MEASURE_INFO[m].label}, as in the outcomes file",
             f"benefit = {_toml_string(benefit)}   # CHECK: {note}",
+<<<<<<< HEAD
             f"thresholds = [{_number(null)}]   # CHECK: add clinically meaningful values, e.g. "
             + ("[0.8, 1.0]" if is_ratio(m) else "[-1.0, 0.0] in the outcome's units"),
             "# mcid = " + ("0.8" if is_ratio(m) else "-1.0") + "   # CHECK: the minimal clinically important effect "
             "(on the benefit side of the null)",
             *_likelihood_line(rows[rows["outcome"] == name], m),
             "",
+=======
+>>>>>>> small-fixes
         ]
+        if name in mcid:
+            # with an MCID the clinically important benefit is the MCID's, so the paper's estimate can join in
+            thresholds = list(dict.fromkeys([*with_printed, mcid[name]]))
+            sources = ["the null"] + (["the paper's pooled estimate" + ("s" if len(printed) > 1 else "")]
+                                      if printed else []) + ["your MCID"]
+            lines += [
+                f"thresholds = [{', '.join(_number(t) for t in thresholds)}]   # {_and(sources)}; CHECK: add the "
+                "clinical thresholds the paper or its field uses (reported scale)",
+                f"mcid = {_number(mcid[name])}   # the minimal clinically important effect you gave "
+                "(bayesmeta init --mcid)",
+            ]
+        else:
+            lines.append(f"thresholds = [{_number(null)}]   # the null; CHECK: add the clinical thresholds the paper "
+                         "or its field uses (reported scale)")
+            if printed:
+                lines.append(
+                    f"# thresholds = [{', '.join(_number(t) for t in with_printed)}]   # with the paper's pooled "
+                    f"estimate{'s' if len(printed) > 1 else ''}: P(effect beyond what the paper reported). Without "
+                    "an mcid the report reads the most demanding threshold as the clinically important benefit, so "
+                    "use this line once the mcid below is set")
+            lines.append(f"# mcid = ...   # CHECK: the minimal clinically important effect, on the benefit side of "
+                         f"{null:g} ({'a ratio' if is_ratio(m) else 'in the outcome units'}); it adds a threshold, "
+                         "the futility rule and a simulated truth. None is guessed here: give it here or with "
+                         "`bayesmeta init --mcid`")
+        lines.append("")
     if covariates:
         lines.append("# Study-level columns found in the data, offered for meta-regression; CHECK which the paper used.")
         lines.append("[covariates]")

@@ -1,4 +1,5 @@
-"""Short text summaries of fitted models, laid out as R metafor's ``print.rma`` (Viechtbauer 2010, J Stat Softw
+"""Text for the terminal: :func:`print_table` for the commands' rich tables, and short text summaries of fitted
+models, laid out as R metafor's ``print.rma`` (Viechtbauer 2010, J Stat Softw
 36(3)): the model and k, the heterogeneity, the test, and the estimate with its interval on the analysis scale and,
 for a ratio measure, as a ratio.
 
@@ -17,6 +18,9 @@ import numpy as np
 from bayesmeta.scales import is_ratio, reported_float
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
     from bayesmeta.frequentist.result import RmaResult
     from bayesmeta.posterior import Posterior
 
@@ -151,3 +155,50 @@ def _p_relation(value: float | None) -> str:
     """'= 0.0123' or '< .0001', as metafor words the p-value of a test."""
     text = _p(value)
     return "< .0001" if text == "<.0001" else f"= {text}"
+
+
+def print_table(table: Table, console: Console | None = None) -> None:
+    """Print a rich table with its headers wrapped between words, never cut ("P(OR <" over "0.5)", not
+    "P(OR<…"). Rich squeezes the columns of a table wider than the console and cuts words longer than their column
+    with an ellipsis; here, as in rich's own collapse, the widest columns give way first, but no column becomes
+    narrower than the longest word of its header and of its cells (a number is a word), so words wrap between
+    lines and no character is lost. When the words cannot all fit the console (80
+    columns for a pipe), the table is printed wider than the console rather than cut."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    console = console or Console()
+    columns = table.columns
+    if not columns:
+        console.print(table)
+        return
+    pad = table.padding[1] + table.padding[3]
+    edges = len(columns) + 1 if table.box is not None and table.show_edge else len(columns) - 1
+    extra = pad * len(columns) + edges
+    least, wanted = [], []
+    for column in columns:
+        cells = [Measurement.get(console, console.options, cell) for cell in column.cells]
+        least.append(max(1, column.min_width or 0, *(len(w) for w in str(column.header).split()),
+                         *(m.minimum for m in cells)))
+        wanted.append(max(least[-1], len(str(column.header)), *(m.maximum for m in cells)))
+        if column.overflow == "ellipsis":
+            column.overflow = "fold"
+    # like rich's own collapse, the widest columns give way first: every column is cut down to a common level,
+    # the highest at which the table fits, but never below its longest word
+    available = max(console.width - extra, sum(least))
+    level = max(wanted)
+    while level > 1 and sum(max(lo, min(w, level)) for lo, w in zip(least, wanted)) > available:
+        level -= 1
+    widths = [max(lo, min(w, level)) for lo, w in zip(least, wanted)]
+    for column, width in zip(columns, widths):
+        column.width = width
+    need = sum(widths) + extra
+    if need <= console.width:
+        console.print(table)
+        return
+    width = console.width
+    console.width = need  # Console.print cannot render wider than the console itself
+    try:
+        console.print(table)
+    finally:
+        console.width = width

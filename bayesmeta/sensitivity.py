@@ -41,6 +41,25 @@ DIAGNOSES = ("prior-data conflict", "strong prior / weak likelihood", "-")
 
 
 # -- the cumulative Jensen-Shannon distance -----------------------------------------------------------------
+TAU_NEAR_ZERO_I2 = 0.01
+"""I^2 below which tau's posterior median counts as piled up at 0 (see :func:`tau_near_zero`)."""
+
+
+def tau_near_zero(tau_median: float, sei: Any, i2: float = TAU_NEAR_ZERO_I2) -> bool:
+    """True when tau's posterior piles up at 0: its median is below the tau at which I^2 = tau^2 / (tau^2 + s^2)
+    reaches ``i2`` (1%), tau < s sqrt(i2 / (1 - i2)) = 0.1005 s, with s^2 the typical within-study variance of
+    Higgins & Thompson (2002, Stat Med 21:1539, eq. 9); e.g. tau < 0.01 for log ratios with standard errors of
+    0.1. Scale-free, so it reads the same for a log ratio and for a mean difference in days. Near tau = 0 the
+    likelihood of tau is flat (it depends on tau^2, with zero slope at 0, and is highest there for homogeneous
+    studies), so there the prior shapes the posterior whatever the data."""
+    from bayesmeta.printing import typical_variance
+
+    s2 = typical_variance(np.asarray(sei, dtype=float))
+    if not (np.isfinite(tau_median) and np.isfinite(s2)):
+        return False
+    return bool(tau_median < np.sqrt(s2 * i2 / (1.0 - i2)))
+
+
 def cjs_distance(cdf_base: np.ndarray, cdf_other: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Normalised cumulative Jensen-Shannon distance between two distributions given their CDFs on a grid.
 

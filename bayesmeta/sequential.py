@@ -32,6 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from bayesmeta.benefit import Benefit
 from bayesmeta.effect_data import EffectData, effect_args
@@ -365,6 +366,15 @@ def sequence_stops(
     return look, reason.astype(str)
 
 
+def clopper_pearson_95(x: int, n: int) -> tuple[float, float]:
+    """One-sided 95% Clopper-Pearson limits (Clopper & Pearson 1934) of a binomial probability from x of n:
+    lower Beta^-1(0.05; x, n - x + 1) (0 for x = 0), upper Beta^-1(0.95; x + 1, n - x) (1 for x = n). For x = 0
+    the upper limit is 1 - 0.05^(1/n), which the rule of three, 3/n (Hanley & Lippman-Hand 1983), approximates."""
+    lower = 0.0 if x == 0 else float(stats.beta.ppf(0.05, x, n - x + 1))
+    upper = 1.0 if x == n else float(stats.beta.ppf(0.95, x + 1, n - x))
+    return lower, upper
+
+
 def operating_characteristics(
     k: int,
     sei: SESource | EffectData,
@@ -389,7 +399,10 @@ def operating_characteristics(
     ``np.random.default_rng(seed)``), monitored look by look with the exact posterior. Columns: true_ratio, tau,
     n_sim, p_benefit (probability of stopping for benefit at any look; with R = 1 the type-I error analogue),
     p_futility, p_no_stop, mean_look (mean look at stopping among sequences that stop; NaN if none),
-    mcse_benefit (Monte Carlo standard error of p_benefit), and seed. ``sei`` is the pool of standard errors
+    mcse_benefit and mcse_futility (Monte Carlo standard errors sqrt(p (1 - p) / n_sim), 0 when no simulation
+    or every simulation stopped that way), the exact one-sided 95% Clopper-Pearson limits of each probability
+    (:func:`clopper_pearson_95`: benefit_upper95, benefit_lower95, futility_upper95, futility_lower95; with no stop
+    of that kind the upper limit is 1 - 0.05^(1/n_sim), about 3/n_sim, the rule of three), and seed. ``sei`` is the pool of standard errors
     to resample (or a generator), or an EffectData, whose standard errors, measure and direction of benefit are
     then used; ``measure`` defaults to HR and ``benefit`` to below otherwise.
     """
@@ -422,17 +435,24 @@ def operating_characteristics(
     for i, (r, t) in enumerate(scenarios):
         part = slice(i * n_sim, (i + 1) * n_sim)
         f, why = first[part], reason[part]
-        p_benefit = float(np.mean(why == "benefit"))
+        n_benefit, n_futility = int(np.sum(why == "benefit")), int(np.sum(why == "futility"))
+        p_benefit, p_futility = n_benefit / n_sim, n_futility / n_sim
+        (b_low, b_up), (f_low, f_up) = clopper_pearson_95(n_benefit, n_sim), clopper_pearson_95(n_futility, n_sim)
         rows.append(
             {
                 "true_ratio": r,
                 "tau": t,
                 "n_sim": n_sim,
                 "p_benefit": p_benefit,
-                "p_futility": float(np.mean(why == "futility")),
+                "p_futility": p_futility,
                 "p_no_stop": float(np.mean(f == 0)),
                 "mean_look": float(f[f > 0].mean()) if np.any(f > 0) else float("nan"),
                 "mcse_benefit": float(np.sqrt(p_benefit * (1 - p_benefit) / n_sim)),
+                "mcse_futility": float(np.sqrt(p_futility * (1 - p_futility) / n_sim)),
+                "benefit_lower95": b_low,
+                "benefit_upper95": b_up,
+                "futility_lower95": f_low,
+                "futility_upper95": f_up,
                 "seed": seed,
             }
         )

@@ -120,7 +120,7 @@ def test_cli_writes_the_figure(tmp_path, capsys):
     folder = tmp_path / "figures"
     assert main(["reinterpret", "--published", str(PUBLISHED), "--figures", str(folder)]) == 0
     assert (folder / "reinterpretation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "Published ratios under reference priors" in capsys.readouterr().out
+    assert "Published estimates under reference priors" in capsys.readouterr().out
     assert main(["reinterpret", "--estimate", "0.74", "--ci", "0.53", "1.03", "--figures", str(folder)]) == 2
     assert "--published" in capsys.readouterr().err
     a_file = tmp_path / "x.txt"

@@ -165,14 +165,14 @@ def test_cli_published_and_errors(capsys):
     assert "no width" in capsys.readouterr().err
 
 
-def test_the_command_refuses_a_difference_measure_instead_of_reading_it_as_a_ratio(capsys):
-    """An SMD of 0.17 (0.11 to 0.22) is not a ratio of 0.17: `--measure SMD` is a one-line error naming the valid
-    measures (exit 2), and `--measure OR` gives the same posterior as no --measure."""
+def test_the_command_reads_a_difference_on_its_own_scale_not_as_a_ratio(capsys):
+    """An SMD of 0.17 (0.11 to 0.22) is not a ratio of 0.17: `--measure SMD` without an MCID is a one-line error
+    (a difference has no default MCID, exit 2), and `--measure OR` gives the same posterior as no --measure."""
     from bayesmeta.cli import main
 
     assert main(["reinterpret", "--estimate", "0.17", "--ci", "0.11", "0.22", "--measure", "SMD"]) == 2
-    assert "valid: HR, RR, OR" in capsys.readouterr().err
+    assert "no default MCID" in capsys.readouterr().err
     assert main(["reinterpret", "--estimate", "0.74", "--ci", "0.53", "1.03", "--json"]) == 0
     plain = capsys.readouterr().out
     assert main(["reinterpret", "--estimate", "0.74", "--ci", "0.53", "1.03", "--measure", "OR", "--json"]) == 0
-    assert capsys.readouterr().out == plain
+    assert json.loads(capsys.readouterr().out) == [{**r, "measure": "OR"} for r in json.loads(plain)]

@@ -137,6 +137,7 @@ def _fmt_summary(s: dict | None, ratio: bool) -> str:
 def _print(out: dict, level: float) -> None:
     from rich.console import Console
     from rich.table import Table
+    from bayesmeta.printing import print_table
 
     from bayesmeta.scales import is_ratio
 
@@ -149,7 +150,7 @@ def _print(out: dict, level: float) -> None:
     for m in out["models"]:
         table.add_row(m["model"], f"{m['prior_prob']:.4f}", f"{m['post_prob']:.4f}", f"{m['log_ml']:.4f}",
                       f"{m['log_ml_error']:.1e}", _ERROR_KIND[m["log_ml_error_kind"]], _fmt_summary(m["mu"], ratio))
-    console.print(table)
+    print_table(table, console)
     console.print("(± error: " + "; ".join(f"{_ERROR_KIND[k]} = {v}" for k, v in out["log_ml_error_kinds"].items())
                   + ")")
     for comp, i in out["inclusion"].items():
@@ -176,7 +177,7 @@ def _print(out: dict, level: float) -> None:
             cells += ([f"{c['mean']:.3f}", f"{c['median']:.3f}", f"[{c['ci_lower']:.3f}, {c['ci_upper']:.3f}]"]
                       if c else ["-"] * 3)
             est.add_row(name, *cells)
-        console.print(est)
+        print_table(est, console)
         if any(k.startswith("omega") for k in out["estimates"]):
             console.print("(omega: publication weights per interval of one-sided p-values of tests towards benefit, 1 "
                           "for the smallest)")

@@ -91,6 +91,7 @@ def compare_command(
         return
     from rich.console import Console
     from rich.table import Table
+    from bayesmeta.printing import print_table
 
     # piped output gets a fixed width wide enough for the tables (rich assumes 80 columns off a terminal)
     console = Console() if sys.stdout.isatty() else Console(width=160)
@@ -118,7 +119,7 @@ def compare_command(
             _ci(r["reml_estimate"], r["reml_ci_lower"], r["reml_ci_upper"]),
             r["status"],
         )
-    console.print(table)
+    print_table(table, console)
     for r in records(pooled):
         console.print(f"{r['outcome']}: {r['note']}", soft_wrap=True)
     for title, frame in (("Meta-regression coefficients and p-values", metareg),
@@ -142,7 +143,7 @@ def compare_command(
                 + f"p {r['p']:.3g} ({r['method']})",
                 r["status"],
             )
-        console.print(t)
+        print_table(t, console)
     t = Table(title="Spearman correlations of study effects: published vs recomputed")
     for column in ("pair", "subset", "n used/published", "published", "recomputed", "status"):
         t.add_column(column)
@@ -159,6 +160,6 @@ def compare_command(
             r["status"],
         )
     if records(correlations):
-        console.print(t)
+        print_table(t, console)
     for r in records(correlations):
         console.print(f"{r['pair']} ({r['subset']}): {r['note']}", soft_wrap=True)

@@ -299,6 +299,7 @@ def _print_table(post, thresholds: tuple[float, ...], benefit: Benefit, level: f
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
+    from bayesmeta.printing import print_table
 
     console = Console()
     pct = f"{100 * level:g}% CrI" + (" (shortest)" if kind == "shortest" else "")
@@ -314,7 +315,7 @@ def _print_table(post, thresholds: tuple[float, ...], benefit: Benefit, level: f
             f"{row['median']:.4f}",
             f"[{row['ci_lower']:.4f}, {row['ci_upper']:.4f}]",
         )
-    console.print(table)
+    print_table(table, console)
     if post.is_ratio and post.intercept:
         nat = next(r for r in post._summary_rows(level, scale="reported", kind=kind) if r["parameter"] == "mu")
         console.print(

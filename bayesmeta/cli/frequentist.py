@@ -78,6 +78,9 @@ def frequentist_command(
     benefit: BenefitOption = Benefit.BELOW,
     figures: FiguresOption = None,
     as_json: JsonOption = False,
+    fisher: Annotated[bool, typer.Option("--fisher-scoring", help="ML/REML tau^2 by metafor's default Fisher "
+                                         "scoring (stops when tau^2 changes by < 1e-5), to match a default rma() "
+                                         "output; default: the exact root, as rma() with a tight threshold")] = False,
 ) -> None:
     """Pool the studies with metafor's conventions: estimate, CI, tau^2, I^2, H^2, Q and the prediction interval;
     with --bias also the publication-bias analyses (and with --figures DIR their funnel plot, funnel.png)."""
@@ -94,7 +97,7 @@ def frequentist_command(
         _mantel_haenszel(table, level, hksj, bias, as_json)
         return
     test = "knha" if hksj else "z"
-    fit = rma(table, method=method.value, test=test, level=level)
+    fit = rma(table, method=method.value, test=test, level=level, solver="fisher" if fisher else "root")
     out = {"source": table.source, "measure": table.measure, "study": list(table.study), **fit.as_dict()}
     ratio = table.is_ratio
     if ratio:
@@ -117,6 +120,7 @@ def _mantel_haenszel(table, level: float, hksj: bool, bias: bool, as_json: bool)
     """The Mantel-Haenszel pooled RR or OR of the arm counts (:func:`bayesmeta.frequentist.mantel_haenszel`)."""
     from rich.console import Console
     from rich.table import Table
+    from bayesmeta.printing import print_table
 
     from bayesmeta.frequentist import mantel_haenszel
     from bayesmeta.frequentist.mantel_haenszel import MEASURES
@@ -143,7 +147,7 @@ def _mantel_haenszel(table, level: float, hksj: bool, bias: bool, as_json: bool)
     r = out["reported"]
     t.add_row(_fmt(r["estimate"], 4), f"[{_fmt(r['ci_lower'], 4)}, {_fmt(r['ci_upper'], 4)}]", _fmt(fit.zval, 3),
               _p(fit.pval), f"{_fmt(fit.q, 3)} ({fit.q_df})", _p(fit.q_p), f"{fit.i2:.1f}%", _fmt(fit.h2, 3))
-    Console().print(t)
+    print_table(t)
     if fit.cmh is not None:
         typer.echo(f"Cochran-Mantel-Haenszel test (continuity corrected): {fit.cmh:.4f}, p = {_p(fit.cmh_p)}")
 
@@ -198,6 +202,7 @@ def _bias_dict(pb, measure: str) -> dict[str, Any]:
 def _print_bias(pb, measure: str, level: float) -> None:
     from rich.console import Console
     from rich.table import Table
+    from bayesmeta.printing import print_table
 
     from bayesmeta.scales import is_ratio
 
@@ -238,13 +243,14 @@ def _print_bias(pb, measure: str, level: float) -> None:
         label = f"  {lows[j]:g} < p <= {s.steps[j]:g}, k = {s.k_per_interval[j]}"
         t.add_row(label, f"{d:.3f}" + ("" if se is None else f" (se {se:.3f})"), "")
     t.add_row(f"  LRT, df {s.lrt_df}", f"{s.lrt:.3f}", _p(s.lrt_pval))
-    Console().print(t)
+    print_table(t)
 
 
 def _print_tables(table, fit, out: dict[str, Any], ratio: bool) -> None:
     import numpy as np
     from rich.console import Console
     from rich.table import Table
+    from bayesmeta.printing import print_table
     from scipy.special import ndtri
 
     console = Console()
@@ -267,7 +273,7 @@ def _print_tables(table, fit, out: dict[str, Any], ratio: bool) -> None:
             row.append(f"{_fmt(_exp(y), 2)} [{_fmt(_exp(y - z * s), 2)}, {_fmt(_exp(y + z * s), 2)}]")
         row.append(f"{100 * w:.1f}")
         studies.add_row(*row)
-    console.print(studies)
+    print_table(studies, console)
 
     summary = Table(title=f"Pooled {model} estimate, {test} test")
     summary.add_column("quantity")
@@ -289,4 +295,4 @@ def _print_tables(table, fit, out: dict[str, Any], ratio: bool) -> None:
     summary.add_row("I^2", f"{fit.i2:.1f}%")
     summary.add_row("H^2", f"{fit.h2:.2f}")
     summary.add_row(f"Q (df {fit.q_df}), p", f"{fit.q:.2f}, {_p(fit.q_p)}")
-    console.print(summary)
+    print_table(summary, console)

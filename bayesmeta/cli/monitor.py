@@ -134,6 +134,7 @@ def _header(column: str) -> str:
 def _print_table(result, order_label: str) -> None:
     from rich.console import Console
     from rich.table import Table
+    from bayesmeta.printing import print_table
 
     console = Console()
     console.width = max(console.width, 132)  # one line per look even when not writing to a terminal
@@ -153,7 +154,7 @@ def _print_table(result, order_label: str) -> None:
         cells += [f"{row[c]:.4f}" for c in prob_cols]
         cells += [f"{row['tau_median']:.3f}", str(row["decision"])]
         out.add_row(*cells)
-    console.print(out)
+    print_table(out, console)
     stop = result.first_stop
     if stop is None:
         console.print("no stop: the rule was not met at any look")

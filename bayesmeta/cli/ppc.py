@@ -73,6 +73,7 @@ def ppc_command(
 def _print(post, studies, q, level: float) -> None:
     from rich.console import Console
     from rich.table import Table
+    from bayesmeta.printing import print_table
 
     console = Console()
     t = Table(title=f"Posterior predictive checks (exact engine, k = {post.k}, measure {post.measure}; log scale)")
@@ -98,7 +99,7 @@ def _print(post, studies, q, level: float) -> None:
             f"{r['loo_p_two_sided']:.3f}",
             f"[{r['loo_lower']:.3f}, {r['loo_upper']:.3f}]",
         )
-    console.print(t)
+    print_table(t, console)
     worst = studies["loo_p_two_sided"].idxmin()
     console.print(
         f"most surprising study (leave-one-out): {worst} (two-sided p = {studies.loc[worst, 'loo_p_two_sided']:.3f})"

@@ -143,6 +143,7 @@ def _print_pooled_comparison(summary_path: Path) -> None:
 
     from rich.console import Console
     from rich.table import Table
+    from bayesmeta.printing import print_table
 
     rows = [r for r in json.loads(Path(summary_path).read_text())["comparison"] if r["analysis"] == "pooled"]
     table = Table(title="Pooled results: published vs recomputed from the available studies vs Bayesian")
@@ -154,4 +155,4 @@ def _print_pooled_comparison(summary_path: Path) -> None:
         k_pub = "-" if k_pub is None else str(int(k_pub))
         table.add_row(r["outcome"], r["quantity"], f"{r['k_used']}/{k_pub}", r["published"], r["recomputed"],
                       r["bayesian"], r["status"])
-    Console(width=200).print(table)
+    print_table(table, Console(width=200))

@@ -120,6 +120,7 @@ def sensitivity_command(
 def _print(measure: str, grid, changes, power, loo, level: float) -> None:
     from rich.console import Console
     from rich.table import Table
+    from bayesmeta.printing import print_table
 
     console = Console()
     pct = f"{100 * level:g}%"
@@ -139,7 +140,7 @@ def _print(measure: str, grid, changes, power, loo, level: float) -> None:
             *[f"{r[c]:.3f}" for c in prob_cols],
             "yes" if changed else "",
         )
-    console.print(t)
+    print_table(t, console)
     verdict = "does not change" if changes.attrs["robust"] else "changes"
     console.print(f"{changes.attrs['column']} {verdict} band (cuts {changes.attrs['cuts']}) across these priors")
 
@@ -148,7 +149,7 @@ def _print(measure: str, grid, changes, power, loo, level: float) -> None:
         p.add_column(col, justify="left" if col in ("parameter", "diagnosis") else "right")
     for _, r in power.iterrows():
         p.add_row(str(r["parameter"]), f"{r['prior']:.4f}", f"{r['likelihood']:.4f}", str(r["diagnosis"]))
-    console.print(p)
+    print_table(p, console)
 
     loo_probs = [c for c in loo.columns if str(c).startswith("prob_")]
     i = Table(title="Leave one study out")
@@ -164,7 +165,7 @@ def _print(measure: str, grid, changes, power, loo, level: float) -> None:
             f"{r['shift_sd']:+.2f}",
             f"{r['kl']:.3f}",
         )
-    console.print(i)
+    print_table(i, console)
     full = loo.attrs["full"]
     console.print(
         f"all studies: median {full['median']:.3f} [{full['ci_lower']:.3f}, {full['ci_upper']:.3f}]; "

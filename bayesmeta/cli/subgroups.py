@@ -75,6 +75,7 @@ def _p(value: float | None) -> str:
 def _print(result) -> None:
     from rich.console import Console
     from rich.table import Table
+    from bayesmeta.printing import print_table
 
     console = Console()
     m, side = result.measure, result.benefit.sign
@@ -96,7 +97,7 @@ def _print(result) -> None:
             if result.mcid is not None:
                 row.append(f"{_p(e.prob_mcid_pooled)} / {_p(e.prob_mcid_unpooled)}")
             effects.add_row(*row)
-    console.print(effects)
+    print_table(effects, console)
     console.print("Probabilities: pooled / unpooled.")
     ratio = is_ratio(m)
     pair = "level / reference" if ratio else "level - reference"
@@ -112,5 +113,5 @@ def _print(result) -> None:
             h, u = both["hierarchical"], both["unpooled"]
             contrasts.add_row(c.characteristic, f"{a} / {b}" if ratio else f"{a} - {b}", _ci(h.ratio), _ci(u.ratio),
                               f"{h.prob_level_better:.3f} / {u.prob_level_better:.3f}", _p(c.p_between))
-    console.print(contrasts)
+    print_table(contrasts, console)
     console.print(f"Assumption: {result.assumption}")

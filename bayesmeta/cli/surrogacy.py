@@ -94,6 +94,7 @@ def _row(s) -> str:
 def _print(r) -> None:
     from rich.console import Console
     from rich.table import Table
+    from bayesmeta.printing import print_table
 
     console = Console()
     table = Table(title=f"Trial-level surrogacy of {r.x_outcome} (log {r.x_measure}) for {r.y_outcome} "
@@ -118,7 +119,7 @@ def _print(r) -> None:
     if rc.published is not None:
         p_text = "" if rc.published_p is None else f" (p = {rc.published_p:g})"
         table.add_row("Spearman r as published", f"{rc.published:.2f}{p_text}")
-    console.print(table)
+    print_table(table, console)
     console.print(r.prior_vs_posterior.statement)
     console.print(f"Studies: {', '.join(r.study)}" + (f"; with one outcome only: {', '.join(r.unpaired)}"
                                                        if r.unpaired else ""))

@@ -259,6 +259,7 @@ def _design(planned, mcid, measure, p_control, sd, allocation, alpha, power, sid
         return
     from rich.console import Console
     from rich.table import Table
+    from bayesmeta.printing import print_table
 
     console = Console()
     b = d.boundaries
@@ -270,7 +271,7 @@ def _design(planned, mcid, measure, p_control, sd, allocation, alpha, power, sid
         fut = "-" if b.futility is None else _fmt(b.futility[k])
         spent = "-" if b.beta_spent is None else f"{b.beta_spent[k]:.4g}"
         table.add_row(str(k + 1), f"{t:.4g}", _fmt(b.efficacy[k]), fut, f"{b.alpha_spent[k]:.4g}", spent)
-    console.print(table)
+    print_table(table, console)
     console.print(f"Inflation factor {d.inflation_factor:.4f} (drift {d.drift:.4f} at information fraction 1).")
     if mcid is not None:
         console.print(f"Information size: {out['information_fixed']:.1f} {out['unit']} (fixed design), "
@@ -290,6 +291,7 @@ def _fmt(value: float, digits: int = 3) -> str:
 def _print(result) -> None:
     from rich.console import Console
     from rich.table import Table
+    from bayesmeta.printing import print_table
 
     console = Console()
     unit = result.unit
@@ -313,7 +315,7 @@ def _print(result) -> None:
     for row in result.curve.itertuples():
         table.add_row(str(row.look), str(row.study), f"{row.n_cumulative:.0f}", _fmt(row.fraction),
                       _fmt(row.z), _fmt(row.efficacy), _fmt(row.futility))
-    console.print(table)
+    print_table(table, console)
     level = 1.0 - result.alpha
     console.print(f"Pooled {result.measure} at the last look {result.estimate:.4g}; naive {level:.0%} CI "
                   f"{result.ci[0]:.4g} to {result.ci[1]:.4g}; TSA-adjusted CI {result.adjusted_ci[0]:.4g} to "

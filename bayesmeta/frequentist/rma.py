@@ -37,6 +37,7 @@ def rma(
     tau2: float | None = None,
     *,
     sei: ArrayLike | None = None,
+    solver: str = "root",
 ) -> RmaResult:
     """Fit the normal-normal model y_i ~ N(x_i'b, v_i + tau^2) as metafor ``rma.uni`` does.
 
@@ -58,6 +59,10 @@ def rma(
     Prediction interval (metafor ``predict``): b +- c * sqrt(se^2 + tau^2) with c the normal quantile when
     test='z' and the t quantile on k - p df when test='knha' (R meta >= 8 uses t_{k-1} throughout). Given only
     without moderators (None otherwise).
+
+    ``solver``: ML and REML tau^2 as the exact root of the estimating equation ('root', metafor with a tight
+    ``control = list(threshold = 1e-12)``) or by metafor's default Fisher scoring ('fisher', which stops when
+    tau^2 changes by less than 1e-5; see :func:`~bayesmeta.frequentist.tau2.tau2_fisher`).
 
     ``tau2`` fixes tau^2 at a given value instead of estimating it (metafor's ``tau2`` argument); ``tau2_se`` is
     then None. A single study (k = 1) gets tau^2 = 0 with any estimator, as in metafor.
@@ -91,7 +96,7 @@ def rma(
             raise InputError(f"a fixed tau^2 must be a finite number >= 0, got {tau2}", column="tau2")
     else:
         # a single study: tau^2 = 0 whatever the estimator, as metafor does
-        tau2 = 0.0 if k == 1 else estimate_tau2(method, y, v, x)
+        tau2 = 0.0 if k == 1 else estimate_tau2(method, y, v, x, solver)
     fit = weighted_fit(y, v, x, tau2)
     vb = fit.vb
     df_resid = k - p
@@ -147,7 +152,7 @@ def rma(
             qm_p = float(stats.f.sf(qm, m, df_resid))
         else:
             qm_p = float(stats.chi2.sf(qm, m))
-        r2 = _pseudo_r2(method, y, v, x, tau2)
+        r2 = _pseudo_r2(method, y, v, x, tau2, solver)
     else:
         half = crit * float(np.sqrt(vb[0, 0] + tau2))
         pi_lower = float(fit.beta[0] - half)
@@ -183,7 +188,7 @@ def rma(
     )
 
 
-def _pseudo_r2(method: str, y, v, x, tau2: float) -> float:
+def _pseudo_r2(method: str, y, v, x, tau2: float, solver: str = "root") -> float:
     """metafor's R^2 for a meta-regression (in percent).
 
     Random effects: max(0, 100 (tau^2_RE - tau^2_ME) / tau^2_RE), tau^2_RE from the intercept-only model with the
@@ -191,7 +196,7 @@ def _pseudo_r2(method: str, y, v, x, tau2: float) -> float:
     """
     k, p = x.shape
     if method != "FE":
-        tau2_re = estimate_tau2(method, y, v, np.ones((k, 1)))
+        tau2_re = estimate_tau2(method, y, v, np.ones((k, 1)), solver)
         # written as 1 - ratio so that tau^2 = 0 gives exactly 100, not 100 plus rounding
         return 0.0 if tau2_re == 0 else max(0.0, 100.0 * (1.0 - tau2 / tau2_re))
     w = 1.0 / v

@@ -3,8 +3,12 @@
 u ~ N(0, tau^2 I), e ~ N(0, diag(v)). Formulas follow Viechtbauer (2005, J Educ Behav Stat 30:261-293) and
 metafor's ``rma.uni``: DerSimonian-Laird (method of moments), Paule-Mandel (generalised Q set to its expectation),
 maximum likelihood and restricted maximum likelihood. Iterative estimators are solved here as exact roots of
-their estimating equations (Brent's method to machine precision) instead of by metafor's Fisher scoring, which
-stops once successive values differ by less than 1e-5; the two agree to that tolerance.
+their estimating equations (Brent's method to machine precision), which metafor reaches with a tight
+``control = list(threshold = 1e-12)``. metafor's default Fisher scoring stops once tau^2 changes by less than an
+absolute 1e-5 and converges only linearly, so its default answer can lie further from the root than 1e-5: on the
+risk-difference scale, where tau^2 is about 1e-4, by more than 10% (Niel-Weise 2007 RD: REML tau^2 1.38e-4 by
+default, 1.23e-4 at the root). :func:`tau2_fisher` reproduces that default algorithm step by step, for
+agreement with a default metafor output (``solver="fisher"`` of :func:`estimate_tau2`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import optimize
 
-from bayesmeta.errors import ModelError
+from bayesmeta.errors import InputError, ModelError
 
 _XTOL = 1e-13
 _MAX_SCALE = 1e8
@@ -159,11 +163,72 @@ def tau2_reml(y: NDArray[np.float64], v: NDArray[np.float64], x: NDArray[np.floa
 
 
 ESTIMATORS = {"DL": tau2_dl, "PM": tau2_pm, "ML": tau2_ml, "REML": tau2_reml}
+SOLVERS = ("root", "fisher")
+FISHER_THRESHOLD = 1e-5  # metafor rma.uni's control threshold: stop when tau^2 changes by less
+FISHER_MAXITER = 100  # and its maxiter
+FISHER_LL_TOL = float(np.finfo(float).eps ** 0.25)  # and its tol, for the check of the likelihood at tau^2 = 0
 
 
-def estimate_tau2(method: str, y: NDArray[np.float64], v: NDArray[np.float64], x: NDArray[np.float64]) -> float:
+def tau2_hedges(y: NDArray[np.float64], v: NDArray[np.float64], x: NDArray[np.float64]) -> float:
+    """Hedges' estimator, (RSS - tr(P V)) / (k - p) with the unweighted P = I - X (X'X)^-1 X' (may be negative):
+    metafor's starting value of Fisher scoring."""
+    k, p = x.shape
+    h = np.eye(k) - x @ np.linalg.solve(x.T @ x, x.T)
+    r = h @ y
+    return float((r @ r - np.sum(np.diag(h) * v)) / (k - p))
+
+
+def _restricted_loglik(y, v, x, t: float, method: str) -> float:
+    """The (restricted) log-likelihood at tau^2 = t, as metafor's check at tau^2 = 0 computes it."""
+    fit = weighted_fit(y, v, x, t)
+    ll = -0.5 * np.sum(np.log(v + t)) - 0.5 * fit.q()
+    if method == "REML":
+        ll -= 0.5 * np.linalg.slogdet((x * fit.w[:, None]).T @ x)[1]
+    return float(ll)
+
+
+def tau2_fisher(y: NDArray[np.float64], v: NDArray[np.float64], x: NDArray[np.float64], method: str = "REML",
+                threshold: float = FISHER_THRESHOLD, maxiter: int = FISHER_MAXITER) -> float:
+    """ML or REML tau^2 by metafor's default Fisher scoring (``rma.uni``, metafor 3.8): start at
+    max(0, Hedges' estimate); step adj = (y'PPy - tr P) / tr(PP) (REML) or (y'PPy - sum w) / sum w^2 (ML),
+    halved while tau^2 + adj < 0; stop when |adj| <= ``threshold`` (an absolute change of tau^2; ModelError after
+    ``maxiter`` steps). Then, as metafor, tau^2 = 0 when the (restricted) log-likelihood at 0 exceeds that at the
+    result by more than eps^(1/4) and the result exceeds ``threshold``."""
+    if method not in ("ML", "REML"):
+        raise ModelError(f"Fisher scoring is for ML and REML, not {method}")
+    tau2 = max(0.0, tau2_hedges(y, v, x))
+    for _ in range(maxiter):
+        fit = weighted_fit(y, v, x, tau2)
+        p_mat = np.diag(fit.w) - (fit.w[:, None] * x) @ fit.vb @ (x.T * fit.w[None, :])
+        py = p_mat @ y
+        if method == "REML":
+            adj = (py @ py - np.trace(p_mat)) / np.sum(p_mat * p_mat)
+        else:
+            adj = (py @ py - np.sum(fit.w)) / np.sum(fit.w**2)
+        adj = 0.0 if not np.isfinite(adj) else float(adj)
+        while tau2 + adj < 0.0:
+            adj /= 2.0
+        tau2 += adj
+        if abs(adj) <= threshold:
+            break
+    else:
+        raise ModelError("Fisher scoring did not converge (metafor's default maxiter of 100 steps)")
+    if (_restricted_loglik(y, v, x, 0.0, method) - _restricted_loglik(y, v, x, tau2, method) > FISHER_LL_TOL
+            and tau2 > threshold):
+        return 0.0
+    return tau2
+
+
+def estimate_tau2(method: str, y: NDArray[np.float64], v: NDArray[np.float64], x: NDArray[np.float64],
+                  solver: str = "root") -> float:
+    """tau^2 by ``method``; ML and REML as the exact root of their estimating equation (``solver="root"``) or by
+    metafor's default Fisher scoring (``"fisher"``, :func:`tau2_fisher`); the other estimators ignore ``solver``."""
+    if solver not in SOLVERS:
+        raise InputError(f"unknown tau^2 solver '{solver}'", column="solver", valid=" or ".join(SOLVERS))
     if method == "FE":
         return 0.0
+    if solver == "fisher" and method in ("ML", "REML"):
+        return tau2_fisher(y, v, x, method)
     return ESTIMATORS[method](y, v, x)
 
 

@@ -40,6 +40,25 @@ POWER_SCALING_READING = {
                                       "decides it; report it with the prior sensitivity table",
 }
 """What each power-scaling diagnosis (Kallioinen et al. 2024) means for a reader, in the warning that reports it."""
+TAU_NEAR_ZERO_READING = (
+    "tau's posterior piles up at 0 (median I^2 below 1%): with few or homogeneous studies the likelihood of tau is "
+    "flat near 0, so there the prior shapes the posterior and any power-scaling of prior or likelihood moves it; "
+    "this is not the data disagreeing with the prior, and the pooled effect is what to read")
+"""The reading of a power-scaling diagnosis of tau when tau's posterior piles up at 0
+(:func:`bayesmeta.sensitivity.tau_near_zero`), in the warning and in the report."""
+
+
+def power_scaling_warnings(power: pd.DataFrame, tau_near_zero: bool) -> list[str]:
+    """One warning per parameter that power-scaling flags, with its reading (:data:`POWER_SCALING_READING`; for
+    tau piled up at 0, :data:`TAU_NEAR_ZERO_READING`)."""
+    out = []
+    for r in power.itertuples():
+        if r.diagnosis != "-":
+            reading = (TAU_NEAR_ZERO_READING if r.parameter == "tau" and tau_near_zero
+                       else POWER_SCALING_READING[r.diagnosis])
+            out.append(f"power-scaling: {r.parameter} shows {r.diagnosis} (prior {r.prior:.3f}, likelihood "
+                       f"{r.likelihood:.3f}): {reading}")
+    return out
 
 
 def oriented_prior_set(prior_set: Any, o: OutcomePlan) -> Any:
@@ -268,8 +287,9 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
         changes = run_step(a, "conclusion changes", lambda: sensitivity.conclusion_changes(
             grid, threshold=clinical_threshold(o)))
     power = run_step(a, "power-scaling sensitivity", lambda: sensitivity.power_scaling(post))
+    near_zero = sensitivity.tau_near_zero(post.marginal("tau").median(), data.sei)
     a.sensitivity = {"grid": grid, "changes": changes, "power_scaling": power,
-                     "clinical_threshold": clinical_threshold(o),
+                     "tau_near_zero": near_zero, "clinical_threshold": clinical_threshold(o),
                      "robust": None if changes is None else
                      bool(changes.attrs.get("robust", not changes["changes"].any()))}
     if changes is not None and not a.sensitivity["robust"]:
@@ -277,10 +297,7 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
         a.warnings.append(f"prior sensitivity: P({benefit_statement(o, clinical_threshold(o))}) changes band under "
                           f"{len(moved)} of {len(changes)} prior combinations")
     if power is not None:
-        for r in power.itertuples():
-            if r.diagnosis != "-":
-                a.warnings.append(f"power-scaling: {r.parameter} shows {r.diagnosis} (prior {r.prior:.3f}, "
-                                  f"likelihood {r.likelihood:.3f}): {POWER_SCALING_READING[r.diagnosis]}")
+        a.warnings += power_scaling_warnings(power, near_zero)
 
     step(f"{o.name}: influence")
     if k >= 3:

@@ -51,6 +51,22 @@ def _mcid_below(plan: Plan) -> float:
     return 0.8
 
 
+def _difference_mcids(plan: Plan) -> dict[str, float]:
+    """The MCID on the difference scale of each difference outcome, to reinterpret its published rows: the
+    outcome's clinical threshold (its ``mcid``, else its most demanding threshold) when that is not the null 0;
+    outcomes without one are left out (their rows are skipped: a difference has no default MCID)."""
+    from bayesmeta.reanalysis.statements import clinical_threshold
+    from bayesmeta.scales import is_ratio
+
+    out = {}
+    for o in plan.outcomes:
+        if not is_ratio(o.measure):
+            threshold = clinical_threshold(o)
+            if threshold != 0.0 and (threshold < 0.0) == o.benefit.below:
+                out[o.name] = threshold
+    return out
+
+
 def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache | None = None,
              parallel: bool | None = None, while_waiting: Callable[[ReanalysisResult], object] | None = None,
              ) -> ReanalysisResult:
@@ -120,7 +136,8 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
     if published is not None:
         benefit = {o.name: o.benefit for o in plan.outcomes}
         reinterpretation = reinterpret_published(published, priors=REINTERPRET_PRIORS, mcid=_mcid_below(plan),
-                                                 benefit=benefit, level=plan.level)
+                                                 benefit=benefit, level=plan.level,
+                                                 difference_mcid=_difference_mcids(plan))
         consistency = check_published(plan.published)
     else:
         reinterpretation, consistency = pd.DataFrame(), pd.DataFrame()

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from bayesmeta.reanalysis import OutcomeAnalysis, ReanalysisResult, clinical_threshold
 from bayesmeta.report.formatting import stated
-from bayesmeta.scales import contrast_text, null_value, to_analysis
+from bayesmeta.scales import RATIO_MEASURES, contrast_text, null_value, to_analysis
 
 if TYPE_CHECKING:
     from bayesmeta.report.figure_cache import FigureStore
@@ -282,6 +282,8 @@ def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
                                                         title=f"{a.plan.label}: leave one study out"),
                 a.name))
     table = result.reinterpretation
+    if table is not None and not table.empty:  # the figure's axis is a log ratio axis: ratio rows only
+        table = table[table["measure"].isin(RATIO_MEASURES)]
     if table is not None and not table.empty:
         specs.append(FigureSpec(
             "reinterpretation", "reinterpretation", "Published ratios under reference priors",

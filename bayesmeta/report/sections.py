@@ -407,6 +407,11 @@ def _sensitivity(s: dict[str, Any]) -> list[Any]:
                                          ("likelihood", "likelihood sensitivity", lambda v: num(v, 3)),
                                          ("diagnosis", "diagnosis", _text)],
                                  f"{o['label']}: power-scaling sensitivity"))
+            if sens.get("tau_near_zero") and any(r["parameter"] == "tau" and r["diagnosis"] != "-" for r in power):
+                from bayesmeta.reanalysis.outcome import TAU_NEAR_ZERO_READING
+
+                blocks.append(Paragraph(f"{o['label']}: {TAU_NEAR_ZERO_READING[0].upper()}"
+                                        f"{TAU_NEAR_ZERO_READING[1:]}.", "note"))
     return blocks
 
 
@@ -434,14 +439,24 @@ def _reinterpretation(s: dict[str, Any]) -> list[Any]:
     rows.sort(key=lambda r: (r["row"], prior_order.index(r["prior"])))
     other = [r for r in s["reinterpretation"] if r.get("analysis") not in ("pooled", "regimen")]
     if not s["reinterpretation"]:
-        return [Paragraph(f"The reinterpretation under reference priors works on published ratios "
-                          f"({', '.join(RATIO_MEASURES)}) with a CI; the paper prints no such ratio (differences "
-                          "such as an MD or SMD are not reinterpreted), so there is nothing to reinterpret.", "note")]
+        return [Paragraph("The reinterpretation under reference priors works on published estimates with a CI "
+                          "(ratios, and differences on their own scale); the paper prints none, so there is "
+                          "nothing to reinterpret.", "note")]
     blocks: list[Any] = [Paragraph(
-        "Each published pooled estimate is reinterpreted on its own (normal likelihood from its CI) under "
-        "reference priors: skeptical (centred on no effect, P(benefit beyond the MCID) = 5%), enthusiastic "
-        "(centred on the MCID), pessimistic and vague (Zampieri et al. 2021). ROPE: the region of practical "
-        "equivalence around 1."),
+        "Each published pooled estimate is reinterpreted on its own (normal likelihood from its CI; ratios on "
+        "the log scale, differences on their own scale) under reference priors: skeptical (centred on no effect, "
+        "P(benefit beyond the MCID) = 5%), enthusiastic (centred on the MCID), pessimistic and vague (Zampieri "
+        "et al. 2021; Spiegelhalter et al. 2004). ROPE: the region of practical equivalence around 1 for a "
+        "ratio (none for a difference).")]
+    skipped = {(r["outcome"], r["analysis"], r.get("level") or ""): r["reason"] for r in s["reinterpretation"]
+               if r.get("analysis") in ("pooled", "regimen") and r.get("status") != "ok"}
+    if skipped:
+        blocks.append(Paragraph("Not reinterpreted: " + "; ".join(
+            f"{o} ({a}{'' if level in ('', 'all') else ', ' + str(level)}): {reason}"
+            for (o, a, level), reason in skipped.items()) + ".", "note"))
+    if not rows:
+        return blocks
+    blocks += [
         _table(rows, [("outcome", "Outcome", _text), ("analysis", "Analysis", _text), ("level", "Row", _text),
                       ("prior", "Prior", _text), ("estimate", "Published", num),
                       ("median", "Posterior median", num), ("post_ci_lower", "CrI lower", num),
@@ -451,8 +466,8 @@ def _reinterpretation(s: dict[str, Any]) -> list[Any]:
     if other:
         n_rows = len({(r["outcome"], r["analysis"], r["variable"], r["level"]) for r in other})
         kinds = " and ".join(sorted({str(r["analysis"]).replace("_", "-") for r in other}))
-        text = (f"The figure below shows every published row, including the {n_rows} {kinds} rows, under the same "
-                f"priors; summary.json holds their numbers.")
+        text = (f"The figure below shows every published ratio, including the {n_rows} {kinds} rows, under the "
+                f"same priors; summary.json holds their numbers.")
         if any(r.get("analysis") == "prognostic_factor" for r in other):
             text += (" Most prognostic-factor ratios compare patient groups, not treatments: for them P(ratio < 1) "
                      "says which group fares better, not whether the treatment helps.")
@@ -543,15 +558,34 @@ def _monitoring(s: dict[str, Any]) -> list[Any]:
     for name, o in _fitted(s):
         oc = o["operating_characteristics"]
         if oc:
+            oc = [{**r, "mcse_b": _mcse_text(r, "benefit"), "mcse_f": _mcse_text(r, "futility")} for r in oc]
             blocks.append(_table(oc, [("true_ratio", f"true {o['measure']}", num), ("tau", "tau", num),
                                       ("p_benefit", "P(stop for benefit)", lambda v: num(v, 3)),
                                       ("p_futility", "P(stop for futility)", lambda v: num(v, 3)),
                                       ("p_no_stop", "P(no stop)", lambda v: num(v, 3)),
                                       ("mean_look", "mean look at stop", lambda v: num(v, 1)),
-                                      ("mcse_benefit", "MCSE of P(stop for benefit)", lambda v: num(v, 3))],
+                                      ("mcse_b", "MCSE of P(stop for benefit)", _text),
+                                      ("mcse_f", "MCSE of P(stop for futility)", _text)],
                                  f"{o['label']}: operating characteristics of the monitoring rule "
                                  f"({s['monitoring_settings']['simulations']} simulations per row)"))
+            if any(r["mcse_b"][0] in "<>" or r["mcse_f"][0] in "<>" for r in oc):
+                blocks.append(Paragraph(
+                    "MCSE: the Monte Carlo standard error sqrt(p (1 - p) / n) of each probability. Where no "
+                    "simulation stopped that way its MCSE would be 0, so the cell gives instead the one-sided 95% "
+                    "Clopper-Pearson upper limit of the probability ('< u', u = 1 - 0.05^(1/n), close to the rule "
+                    "of three, 3/n); where every simulation did, the lower limit ('> l').", "note"))
     return blocks
+
+
+def _mcse_text(row: dict[str, Any], kind: str) -> str:
+    """The MCSE of P(stop for ``kind``) of an operating-characteristics row; where no simulation (or every one)
+    stopped that way, its one-sided 95% Clopper-Pearson limit instead of an MCSE of 0."""
+    p, mcse = row[f"p_{kind}"], row.get(f"mcse_{kind}")
+    if p == 0 and row.get(f"{kind}_upper95") is not None:
+        return f"< {num(row[f'{kind}_upper95'], 3)}"
+    if p == 1 and row.get(f"{kind}_lower95") is not None:
+        return f"> {num(row[f'{kind}_lower95'], 3)}"
+    return num(mcse, 3)
 
 
 def _funnel(s: dict[str, Any]) -> list[Any]:
