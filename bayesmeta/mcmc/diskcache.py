@@ -8,7 +8,8 @@ callbacks, but its cache key hashes the callbacks' closures, which hold objects 
 :func:`compile_cached` therefore builds the model as ``nutpie.compile_pymc_model`` does for its numba backend
 (nutpie 0.16) but compiles the two callbacks with a numba ``FunctionCache`` keyed by :func:`model_key`: a
 SHA-256 of the PyTensor graphs of both functions, the model structure and the versions of Python, numpy,
-numba, llvmlite, PyTensor, PyMC and nutpie, beside numba's own target description (CPU and its features). The
+numba, llvmlite, PyTensor, PyMC and nutpie and of :mod:`bayesmeta.mcmc.shape_check`, beside numba's own
+target description (CPU and its features). The
 data (effects, standard errors, prior scales) are not compiled in: they are read through pointers at run time,
 so one entry serves every refit of a structure.
 
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from bayesmeta.cachedir import cache_dir, prune
+from bayesmeta.mcmc import shape_check
 
 KEEP = 32  # compiled structures kept; a reanalysis uses one, a test run a dozen
 ENTRY = "?" * 32  # an entry folder's name: the first 32 hex digits of its key
@@ -65,8 +67,8 @@ def _graph_text(fn) -> str:
 def model_key(structure: Any, var_names: list[str], logp_fn, expand_fn, shared: dict[str, Any]) -> str:
     """SHA-256 naming the compiled code of a model (see the module docstring)."""
     h = hashlib.sha256()
-    for part in (repr(structure), repr(list(var_names)), _versions(), _graph_text(logp_fn), _graph_text(expand_fn),
-                 repr(sorted((name, str(v.dtype), v.ndim) for name, v in shared.items()))):
+    for part in (repr(structure), repr(list(var_names)), _versions(), f"shape_check {shape_check.SALT}",
+                 _graph_text(logp_fn), _graph_text(expand_fn), repr(sorted((name, str(v.dtype), v.ndim) for name, v in shared.items()))):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()
@@ -188,6 +190,7 @@ def _functions(model, var_names: list[str]):
     from nutpie import compile_pymc as cp
     from pymc.initial_point import make_initial_point_fn
 
+    shape_check.install()
     initial_point = cp._wrap_with_lock(make_initial_point_fn(
         model=model, overrides=None, default_strategy="support_point", jitter_rvs=set(model.free_RVs),
         return_transformed=True))
