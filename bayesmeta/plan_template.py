@@ -130,7 +130,6 @@ def _pooling_guess(published: pd.DataFrame | None) -> tuple[str, str]:
     return "DL", "check the paper's Methods"
 
 
-<<<<<<< HEAD
 def _likelihood_line(rows: pd.DataFrame, measure: str) -> list[str]:
     """The commented ``likelihood = "binomial"`` line for an OR outcome whose every row has the four arm counts."""
     from bayesmeta.effect_data import COUNT_COLUMNS
@@ -139,7 +138,8 @@ def _likelihood_line(rows: pd.DataFrame, measure: str) -> list[str]:
         return []
     return ['# likelihood = "binomial"   # adds the binomial-normal model on the arm counts beside the normal one '
             "(for sparse counts or zero cells)"]
-=======
+
+
 def published_estimates(published: pd.DataFrame | None, outcome: str, measure: str) -> list[float]:
     """The distinct pooled estimates the paper printed for ``outcome`` on its measure (reported scale), in file
     order: thresholds at which P(effect beyond what the paper reported) is worth reading."""
@@ -164,7 +164,6 @@ def check_mcid(value: float, measure: str, outcome: str) -> float:
         raise InputError(f"MCID {value:g} of outcome '{outcome}' ({measure}) is not usable", column="--mcid",
                          valid=f"a {measure} other than {null:g}" + (" and > 0" if is_ratio(measure) else ""))
     return float(value)
->>>>>>> small-fixes
 
 
 def plan_text(outcomes: str | Path, studies: str | Path | None = None, published: str | Path | None = None, *,
@@ -263,15 +262,6 @@ def plan_text(outcomes: str | Path, studies: str | Path | None = None, published
             f"label = {_toml_string(name)}   # CHECK: the outcome in the paper's words",
             f"measure = {_toml_string(m)}   # {MEASURE_INFO[m].label}, as in the outcomes file",
             f"benefit = {_toml_string(benefit)}   # CHECK: {note}",
-<<<<<<< HEAD
-            f"thresholds = [{_number(null)}]   # CHECK: add clinically meaningful values, e.g. "
-            + ("[0.8, 1.0]" if is_ratio(m) else "[-1.0, 0.0] in the outcome's units"),
-            "# mcid = " + ("0.8" if is_ratio(m) else "-1.0") + "   # CHECK: the minimal clinically important effect "
-            "(on the benefit side of the null)",
-            *_likelihood_line(rows[rows["outcome"] == name], m),
-            "",
-=======
->>>>>>> small-fixes
         ]
         if name in mcid:
             # with an MCID the clinically important benefit is the MCID's, so the paper's estimate can join in
@@ -297,6 +287,7 @@ def plan_text(outcomes: str | Path, studies: str | Path | None = None, published
                          f"{null:g} ({'a ratio' if is_ratio(m) else 'in the outcome units'}); it adds a threshold, "
                          "the futility rule and a simulated truth. None is guessed here: give it here or with "
                          "`bayesmeta init --mcid`")
+        lines += _likelihood_line(rows[rows["outcome"] == name], m)
         lines.append("")
     if covariates:
         lines.append("# Study-level columns found in the data, offered for meta-regression; CHECK which the paper used.")

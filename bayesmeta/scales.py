@@ -50,6 +50,7 @@ MEASURE_INFO: dict[str, MeasureInfo] = {
 }
 MEASURES: tuple[str, ...] = tuple(MEASURE_INFO)
 RATIO_MEASURES: tuple[str, ...] = tuple(code for code, m in MEASURE_INFO.items() if m.ratio)
+DIFFERENCE_MEASURES: tuple[str, ...] = tuple(code for code, m in MEASURE_INFO.items() if not m.ratio)
 COUNT_MEASURES: tuple[str, ...] = ("RR", "OR", "RD")
 """Measures derivable from the four arm counts."""
 PERSON_TIME_MEASURES: tuple[str, ...] = ("IRR",)

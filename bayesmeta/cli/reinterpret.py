@@ -22,7 +22,7 @@ from bayesmeta.cli.options import (
     json_text,
 )
 from bayesmeta.errors import InputError
-from bayesmeta.scales import RATIO_MEASURES
+from bayesmeta.scales import DIFFERENCE_MEASURES, RATIO_MEASURES
 
 REFERENCE_PRIORS = ("skeptical", "enthusiastic", "pessimistic", "vague")
 
@@ -36,19 +36,13 @@ def _strength(text: str) -> str | float:
 
 @app.command("reinterpret")
 def reinterpret_command(
-<<<<<<< HEAD
-    estimate: Annotated[float | None, typer.Option("--estimate", help=f"published ratio ({', '.join(RATIO_MEASURES)})",
-                                                   callback=finite)] = None,
-    ci: Annotated[tuple[float, float] | None, typer.Option("--ci", help="its CI: lower upper", callback=finite)] = None,
-    published: Annotated[str | None, typer.Option(help=f"a published-results CSV: every {'/'.join(RATIO_MEASURES)} row")] = None,
-=======
-    estimate: Annotated[float | None, typer.Option("--estimate", help="published estimate: a ratio (HR, RR, OR), or a "
-                                                   "difference (MD, SMD, RD, GEN) with --measure",
+    estimate: Annotated[float | None, typer.Option("--estimate", help=f"published estimate: a ratio "
+                                                   f"({', '.join(RATIO_MEASURES)}), or a difference "
+                                                   f"({', '.join(DIFFERENCE_MEASURES)}) with --measure",
                                                    callback=finite)] = None,
     ci: Annotated[tuple[float, float] | None, typer.Option("--ci", help="its CI: lower upper", callback=finite)] = None,
     published: Annotated[str | None, typer.Option(help="a published-results CSV: every row with a CI (the difference rows of the "
                                                         "--measure given, with its --mcid)")] = None,
->>>>>>> small-fixes
     prior: Annotated[list[str] | None, typer.Option("--prior", help="skeptical, enthusiastic, pessimistic, "
                                                        "vague, flat, critical (Matthews 2001), or the Diamond & "
                                                        "Kaul skeptical priors "
