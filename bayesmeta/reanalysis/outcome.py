@@ -178,6 +178,12 @@ def _mark_confounded(a: OutcomeAnalysis) -> None:
                               f"effects cannot be told apart")
 
 
+def _formula_columns(plan: Plan) -> tuple[str, ...]:
+    """The columns of the plan's [covariates] formula that are not among its [covariates] columns."""
+    f = plan.covariate_formula
+    return () if f is None else tuple(c for c in f.columns if c not in plan.covariates)
+
+
 def prior_units_warnings(plan: Plan, measure: str, sei: np.ndarray) -> list[str]:
     """The report's warning when an MD outcome is fitted under the packaged (log-ratio) prior sets, i.e. the
     plan names no ``data.priors`` (:func:`bayesmeta.prior_units.log_ratio_priors_note`)."""
@@ -193,7 +199,8 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
 
     main = prior_sets[plan.main_prior]
     a = OutcomeAnalysis(plan=o, rows=rows, effects=effects, k_published=k_published,
-                        main_prior={"name": plan.main_prior, **main.as_dict()}, plan_covariates=plan.covariates)
+                        main_prior={"name": plan.main_prior, **main.as_dict()},
+                        plan_covariates=plan.covariates + _formula_columns(plan))
     wrong = effects[effects["measure"] != o.measure]
     if len(wrong):
         from bayesmeta.errors import InputError
@@ -240,6 +247,17 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
             a.metaregression.append(result)
 
     _mark_confounded(a)
+    if plan.covariate_formula is not None:
+        from bayesmeta.reanalysis.formula_regression import formula_regression
+
+        a.formula_regression = run_step(a, f"meta-regression on {plan.covariate_formula.text}",
+                                        lambda: formula_regression(
+                                            effects, o, main, plan.covariate_formula, level,
+                                            {name: prior_sets[name] for name in plan.sensitivity_priors},
+                                            plan.main_prior))
+        if a.formula_regression is not None:
+            a.warnings += [f"meta-regression on {plan.covariate_formula.text}: {w}"
+                           for w in a.formula_regression.warnings]
 
     step(f"{o.name}: posterior predictive checks")
     from bayesmeta import ppc

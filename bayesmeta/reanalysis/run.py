@@ -93,8 +93,10 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
 
     seeds: dict[str, int] = {"plan": plan.seed}
     table_file = str(plan.studies if plan.studies is not None else plan.outcomes_file)
+    formula_columns = () if plan.covariate_formula is None else plan.covariate_formula.columns
+    covariates = tuple(dict.fromkeys((*plan.covariates, *formula_columns)))
     effects = {o.name: attach_covariates(effects_for(o.name, outcome_rows, studies, o.zero_cells), studies,
-                                         plan.covariates, table_file)
+                                         covariates, table_file)
                for o in plan.outcomes}
     oriented = {o.name: {name: oriented_prior_set(ps, o) for name, ps in prior_sets.items()} for o in plan.outcomes}
     mains = {name: sets[plan.main_prior] for name, sets in oriented.items()}
