@@ -199,9 +199,9 @@ class Plan:
     claims: tuple[ClaimPlan, ...] = ()
     subgroups: SubgroupsPlan = field(default_factory=SubgroupsPlan)
     surrogacy: SurrogacyPlan = field(default_factory=SurrogacyPlan)
-    covariate_formula: Any = None
-    """The parsed ``[covariates] formula`` (:class:`bayesmeta.formula.Formula`): one multiple meta-regression per
-    outcome (:mod:`bayesmeta.reanalysis.formula_regression`); None without one."""
+    covariate_formula: str | None = None
+    """The ``[covariates] formula`` as written (checked by :func:`bayesmeta.plan_formula.load_covariate_formula`):
+    one multiple meta-regression per outcome (:mod:`bayesmeta.reanalysis.formula_regression`); None without one."""
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     def favours(self, benefit: Benefit) -> tuple[str, str]:
@@ -479,7 +479,7 @@ def load_plan(path: str | Path) -> Plan:
         outcomes=tuple(outcomes), covariates=covariates, min_per_level=min_per_level,
         monitoring=monitoring, tsa=tsa, mcmc=mcmc, arms=arms, pooling=pooling, covariate_levels=levels,
         subsets=subsets, bias=bias, claims=claims, subgroups=subgroups, surrogacy=surrogacy,
-        covariate_formula=covariate_formula, raw=raw,
+        covariate_formula=None if covariate_formula is None else covariate_formula.text, raw=raw,
     )
 
 

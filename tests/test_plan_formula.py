@@ -157,6 +157,7 @@ def test_report_states_the_regression_in_sentences_and_a_table(run):
     assert "k = 46 studies; 2 studies without a value of every formula column left out" in text
     assert "Nieswandt1997, Radmacher1995" in text
     assert "grade: college, imag: no" in text and "length at 9.83" in text
+    assert "the intercept is the effect at the reference levels and the numeric columns' means" in text
     assert "QM = 9.29 on 5 df, p = 0.098" in text
     assert "no meta-regression was run" not in text
     table = next(b for b in section.blocks if getattr(b, "caption", "").endswith("grade + imag + length"))
@@ -218,3 +219,14 @@ def test_claim_term_must_be_a_term_of_the_formula(tmp_path):
     plan.write_text(PLAN.replace('formula = "FORMULA"', 'columns = ["imag"]'))
     with pytest.raises(InputError, match=r"a coefficient claim needs a \[covariates\] formula"):
         load_plan(plan)
+
+
+def test_plan_and_record_survive_the_result_cache(run):
+    """The result cache stores plain data only (bayesmeta.plaindata): the plan keeps the formula as text, and the
+    record is made of bayesmeta dataclasses, numbers and strings, so a run with a formula is cached."""
+    from bayesmeta import plaindata
+
+    result, _ = run
+    for value in (result.plan, result.outcomes["achievement"].formula_regression):
+        tree, arrays = plaindata.encode(value)
+        assert plaindata.decode(tree, arrays) == value

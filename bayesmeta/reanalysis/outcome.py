@@ -178,10 +178,13 @@ def _mark_confounded(a: OutcomeAnalysis) -> None:
                               f"effects cannot be told apart")
 
 
-def _formula_columns(plan: Plan) -> tuple[str, ...]:
+def formula_columns(plan: Plan) -> tuple[str, ...]:
     """The columns of the plan's [covariates] formula that are not among its [covariates] columns."""
-    f = plan.covariate_formula
-    return () if f is None else tuple(c for c in f.columns if c not in plan.covariates)
+    from bayesmeta.formula import parse_formula
+
+    if plan.covariate_formula is None:
+        return ()
+    return tuple(c for c in parse_formula(plan.covariate_formula).columns if c not in plan.covariates)
 
 
 def prior_units_warnings(plan: Plan, measure: str, sei: np.ndarray) -> list[str]:
@@ -200,7 +203,7 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
     main = prior_sets[plan.main_prior]
     a = OutcomeAnalysis(plan=o, rows=rows, effects=effects, k_published=k_published,
                         main_prior={"name": plan.main_prior, **main.as_dict()},
-                        plan_covariates=plan.covariates + _formula_columns(plan))
+                        plan_covariates=plan.covariates + formula_columns(plan))
     wrong = effects[effects["measure"] != o.measure]
     if len(wrong):
         from bayesmeta.errors import InputError
@@ -248,16 +251,16 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
 
     _mark_confounded(a)
     if plan.covariate_formula is not None:
+        from bayesmeta.formula import parse_formula
         from bayesmeta.reanalysis.formula_regression import formula_regression
 
-        a.formula_regression = run_step(a, f"meta-regression on {plan.covariate_formula.text}",
+        a.formula_regression = run_step(a, f"meta-regression on {plan.covariate_formula}",
                                         lambda: formula_regression(
-                                            effects, o, main, plan.covariate_formula, level,
+                                            effects, o, main, parse_formula(plan.covariate_formula), level,
                                             {name: prior_sets[name] for name in plan.sensitivity_priors},
                                             plan.main_prior))
         if a.formula_regression is not None:
-            a.warnings += [f"meta-regression on {plan.covariate_formula.text}: {w}"
-                           for w in a.formula_regression.warnings]
+            a.warnings += [f"meta-regression on {plan.covariate_formula}: {w}" for w in a.formula_regression.warnings]
 
     step(f"{o.name}: posterior predictive checks")
     from bayesmeta import ppc

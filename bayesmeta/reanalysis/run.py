@@ -14,7 +14,13 @@ from bayesmeta.reanalysis.comparison import comparison_table, published_not_cove
 from bayesmeta.reanalysis.coverage import coverage_tables, published_k, published_pooled, published_ris
 from bayesmeta.reanalysis.crosscheck import Worker, add_nuts, nuts_jobs, operating_jobs
 from bayesmeta.reanalysis.metaregression import attach_covariates
-from bayesmeta.reanalysis.outcome import OUTCOME_STEPS, analyse_outcome, oriented_prior_set, record_skip
+from bayesmeta.reanalysis.outcome import (
+    OUTCOME_STEPS,
+    analyse_outcome,
+    formula_columns,
+    oriented_prior_set,
+    record_skip,
+)
 from bayesmeta.reanalysis.result import OutcomeAnalysis, ReanalysisResult
 from bayesmeta.reanalysis.subgroups import subgroup_reanalysis
 from bayesmeta.reanalysis.surrogacy import surrogacy_reanalysis
@@ -93,8 +99,7 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
 
     seeds: dict[str, int] = {"plan": plan.seed}
     table_file = str(plan.studies if plan.studies is not None else plan.outcomes_file)
-    formula_columns = () if plan.covariate_formula is None else plan.covariate_formula.columns
-    covariates = tuple(dict.fromkeys((*plan.covariates, *formula_columns)))
+    covariates = (*plan.covariates, *formula_columns(plan))
     effects = {o.name: attach_covariates(effects_for(o.name, outcome_rows, studies, o.zero_cells), studies,
                                          covariates, table_file)
                for o in plan.outcomes}

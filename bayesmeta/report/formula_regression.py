@@ -27,7 +27,9 @@ def _coding(r: dict[str, Any]) -> str:
     if r["centers"]:
         parts.append("numeric columns centred at their mean over the studies used (" + ", ".join(
             f"{c} at {num(v)}" for c, v in r["centers"].items()) + "; slopes per unit, unchanged by centring)")
-    return "; ".join(parts) or "no factor and no numeric column"
+    at = " and ".join(x for x, on in (("the reference levels", r["references"]),
+                                      ("the numeric columns' means", r["centers"])) if on)
+    return "; ".join(parts) + f"; the intercept is the effect at {at}"
 
 
 def _omnibus(f: dict[str, Any], k: int) -> str:
@@ -47,8 +49,7 @@ def formula_blocks(label: str, r: dict[str, Any]) -> list[Any]:
     tau = r["tau"]
     blocks: list[Any] = [Paragraph(
         f"{label}: multiple meta-regression on {r['formula']} (the plan's [covariates] formula; exact engine, main "
-        f"prior), {_studies(r)}. Coding: {_coding(r)}; the intercept is the effect at those means and reference "
-        f"levels. Residual heterogeneity tau {num(tau['median'])} ({num(tau['ci_lower'])} to "
+        f"prior), {_studies(r)}. Coding: {_coding(r)}. Residual heterogeneity tau {num(tau['median'])} ({num(tau['ci_lower'])} to "
         f"{num(tau['ci_upper'])}); REML tau^2 = {num(freq['tau2'], 4)}. REML omnibus test of the "
         f"{freq['qm_df']} coefficients besides the intercept: {_omnibus(freq, r['k'])}"
         + ("" if knha is None else f"; {_omnibus(knha, r['k'])}") + ".")]
