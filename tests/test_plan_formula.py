@@ -230,3 +230,36 @@ def test_plan_and_record_survive_the_result_cache(run):
     for value in (result.plan, result.outcomes["achievement"].formula_regression):
         tree, arrays = plaindata.encode(value)
         assert plaindata.decode(tree, arrays) == value
+
+
+def test_a_ratio_measure_reports_ratios_of_ratios_and_benefit_below():
+    """BCG vaccine trials (log RR, benefit below 1) on absolute latitude against metafor's tight REML fit
+    rma(yi, vi, mods = ~ ablat) (tests/reference/metafor_fixtures.json, z and Knapp-Hartung); the centred
+    intercept is REML's effect at the mean latitude; the coefficient is reported as a ratio of risk ratios per
+    degree, and its benefit side is P(beta < 0)."""
+    import pandas as pd
+
+    from bayesmeta.plan import OutcomePlan
+
+    fixtures = json.loads((REFERENCE / "metafor_fixtures.json").read_text())
+    bcg = pd.DataFrame(fixtures["datasets"]["bcg"])
+    refs = {m["test"]: m for m in fixtures["metareg"]
+            if (m["dataset"], m["mods"], m["method"]) == ("bcg", "ablat", "REML")}
+    effects = pd.DataFrame({"study_id": bcg["study"], "yi": bcg["yi"], "vi": bcg["vi"], "sei": np.sqrt(bcg["vi"]),
+                            "ablat": bcg["ablat"].astype(float)})
+    o = OutcomePlan("TB", "tuberculosis", "RR", "below", (1.0,))
+    r = formula_regression(effects, o, load_prior_sets()["weakly_informative"], parse_formula("ablat"), 0.95)
+    for fit, ref in ((r.frequentist, refs["z"]), (r.frequentist_knha, refs["knha"])):
+        coefs = ref["coefficients"]
+        slope, intercept = fit.coefficients[1], fit.coefficients[0]
+        np.testing.assert_allclose([slope.estimate, slope.se, slope.pval, fit.tau2, fit.qm, fit.qm_p],
+                                   [coefs["estimate"][1], coefs["se"][1], coefs["pval"][1], ref["tau2"], ref["qm"],
+                                    ref["qm_p"]], rtol=1e-6)
+        np.testing.assert_allclose(intercept.estimate, coefs["estimate"][0] + coefs["estimate"][1]
+                                   * bcg["ablat"].mean(), rtol=1e-6)
+    c = r.coefficients[0]
+    assert c.name == "ablat" and c.benefit_statement == "P(beta[ablat] < 0)" and c.prob_benefit == c.prob_below_0
+    np.testing.assert_allclose([c.reported_median, c.reported_ci_lower, c.reported_ci_upper],
+                               np.exp([c.median, c.ci_lower, c.ci_upper]), rtol=1e-12)
+    z = refs["z"]["coefficients"]
+    assert abs(c.median - z["estimate"][1]) < 0.2 * z["se"][1] and c.prob_benefit > 0.99

@@ -437,7 +437,8 @@ def _coefficient(c: ClaimPlan, a: Any) -> ClaimResult:
     z, knha = r.frequentist_coefficient(c.term), r.frequentist_coefficient(c.term, knha=True)
     facts = {"formula": r.formula, "k": r.k, "omitted": list(r.omitted), "median": coef.reported_median,
              "ci_lower": coef.reported_ci_lower, "ci_upper": coef.reported_ci_upper,
-             **{f"reml_{x}": float(to_reported(getattr(z, x), o.measure)) for x in ("estimate", "ci_lower", "ci_upper")},
+             **{f"reml_{x}": float(to_reported(getattr(z, x), o.measure))
+                for x in ("estimate", "ci_lower", "ci_upper")},
              "reml_p": z.pval, "reml_knha_p": None if knha is None else knha.pval}
     return _result(c, about, event, p, values, facts=facts)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from bayesmeta.data import blank_cells
@@ -118,9 +119,14 @@ def _frequentist(y: Any, vi: Any, X: Any, names: tuple[str, ...], level: float, 
                                  fit.q_p, fit.r2)
 
 
+def _below_zero(post: Any, name: str) -> float:
+    """P(beta < 0) on the analysis scale (a ratio of ratios below 1 for HR/RR/OR)."""
+    return float(np.clip(post.marginal(f"beta[{name}]").cdf(0.0), 0.0, 1.0))
+
+
 def _benefit_probabilities(post: Any, names: tuple[str, ...], o: OutcomePlan) -> dict[str, float]:
     """P(beta on the benefit side of 0) of every coefficient."""
-    below = {n: float(post.prob_below(0.0, f"beta[{n}]")) for n in names}
+    below = {n: _below_zero(post, n) for n in names}
     return {n: p if o.benefit.below else 1.0 - p for n, p in below.items()}
 
 
@@ -152,7 +158,7 @@ def formula_regression(effects: pd.DataFrame, o: OutcomePlan, prior: Any, formul
     for name in names:
         param = f"beta[{name}]"
         m = _summary(post.marginal(param), level)
-        below = float(post.prob_below(0.0, param))
+        below = _below_zero(post, name)
         coefficients.append(CoefficientPosterior(
             name=name, **m, reported_median=to_reported(m["median"], o.measure),
             reported_ci_lower=to_reported(m["ci_lower"], o.measure),

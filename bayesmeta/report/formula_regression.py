@@ -49,9 +49,9 @@ def formula_blocks(label: str, r: dict[str, Any]) -> list[Any]:
     tau = r["tau"]
     blocks: list[Any] = [Paragraph(
         f"{label}: multiple meta-regression on {r['formula']} (the plan's [covariates] formula; exact engine, main "
-        f"prior), {_studies(r)}. Coding: {_coding(r)}. Residual heterogeneity tau {num(tau['median'])} ({num(tau['ci_lower'])} to "
-        f"{num(tau['ci_upper'])}); REML tau^2 = {num(freq['tau2'], 4)}. REML omnibus test of the "
-        f"{freq['qm_df']} coefficients besides the intercept: {_omnibus(freq, r['k'])}"
+        f"prior), {_studies(r)}. Coding: {_coding(r)}. Residual heterogeneity tau {num(tau['median'])} "
+        f"({num(tau['ci_lower'])} to {num(tau['ci_upper'])}); REML tau^2 = {num(freq['tau2'], 4)}. REML omnibus "
+        f"test of the {freq['qm_df']} coefficients besides the intercept: {_omnibus(freq, r['k'])}"
         + ("" if knha is None else f"; {_omnibus(knha, r['k'])}") + ".")]
     rows, sentences = [], []
     z = {c["name"]: c for c in freq["coefficients"]}
