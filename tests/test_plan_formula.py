@@ -263,3 +263,12 @@ def test_a_ratio_measure_reports_ratios_of_ratios_and_benefit_below():
                                np.exp([c.median, c.ci_lower, c.ci_upper]), rtol=1e-12)
     z = refs["z"]["coefficients"]
     assert abs(c.median - z["estimate"][1]) < 0.2 * z["se"][1] and c.prob_benefit > 0.99
+
+
+def test_init_offers_a_formula_that_loads_once_uncommented(tmp_path):
+    assert main(["init", "--outcomes", str(DATA / "outcomes.csv"), "--studies", str(DATA / "studies.csv"),
+                 "--out", str(tmp_path / "plan.toml")]) == 0
+    text = (tmp_path / "plan.toml").read_text()
+    assert '# formula = "grade + length"' in text
+    (tmp_path / "plan.toml").write_text(text.replace('# formula = "grade + length"', 'formula = "grade + length"'))
+    assert load_plan(tmp_path / "plan.toml").covariate_formula == "grade + length"
