@@ -25,7 +25,7 @@ from bayesmeta.consistency import CHECK_MODES
 from bayesmeta.errors import InputError
 from bayesmeta.escalc import ZERO_CELL_TO, ZeroCellRule
 from bayesmeta.plan_claims import ClaimPlan, SubgroupsPlan, SurrogacyPlan, load_claims, load_subgroups, load_surrogacy
-from bayesmeta.plan_formula import load_covariate_formula
+from bayesmeta.plan_formula import column_levels, load_covariate_formula
 from bayesmeta.priors import DEFAULT_PRIOR_FILE
 from bayesmeta.scales import MEASURES, is_ratio, null_value
 
@@ -469,8 +469,10 @@ def load_plan(path: str | Path) -> Plan:
     subgroups = load_subgroups(r, r.table(raw, "", "subgroups", default={}), {o.name: o for o in outcomes},
                                files["published"])
     surrogacy = load_surrogacy(r, r.table(raw, "", "surrogacy", default={}), names)
+    formula_levels = None if covariate_formula is None else column_levels(
+        files["studies"] or files["outcomes"], covariate_formula.columns)  # type: ignore[arg-type]
     claims = load_claims(r, raw.get("claims"), {o.name: o for o in outcomes}, files["published"], subgroups,
-                         surrogacy, tuple(t.outcome for t in tsa), covariate_formula)
+                         surrogacy, tuple(t.outcome for t in tsa), covariate_formula, formula_levels)
 
     return Plan(
         path=path, title=title, seed=int(seed), level=float(level),

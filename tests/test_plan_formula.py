@@ -216,6 +216,20 @@ def test_claim_term_must_be_a_term_of_the_formula(tmp_path):
     plan.write_text(plan.read_text().replace('term = "imag[yes]"', 'term = "meta[yes]"'))
     with pytest.raises(InputError, match=r"claims\[0\] \('imaginative'\)\.term.*'meta\[yes\]' is not a term"):
         load_plan(plan)
+    for term, why in (('imag[maybe]', "'maybe' is not a level of 'imag' (no, yes)"),
+                      ('imag', "'imag' is a factor: name one of its levels, e.g. imag[yes]"),
+                      ('length[3]', "'length' enters as a number")):
+        plan.write_text(PLAN.replace("FORMULA", "grade + imag + length").replace('term = "imag[yes]"',
+                                                                                 f'term = "{term}"'))
+        with pytest.raises(InputError) as err:
+            load_plan(plan)
+        assert f"key 'claims[0] ('imaginative').term'" in str(err.value) and why in str(err.value)
+    by_year = PLAN.replace("FORMULA", "grade + factor(year)")  # a numeric column read as a factor
+    plan.write_text(by_year.replace('term = "imag[yes]"', 'term = "year[1800]"'))
+    with pytest.raises(InputError, match=r"'1800' is not a level of 'year' \(1926, 1980, "):
+        load_plan(plan)
+    plan.write_text(by_year.replace('term = "imag[yes]"', 'term = "year[1992]"'))
+    assert load_plan(plan).claims[0].term == "year[1992]"
     plan.write_text(PLAN.replace('formula = "FORMULA"', 'columns = ["imag"]'))
     with pytest.raises(InputError, match=r"a coefficient claim needs a \[covariates\] formula"):
         load_plan(plan)
