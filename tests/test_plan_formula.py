@@ -286,3 +286,16 @@ def test_init_offers_a_formula_that_loads_once_uncommented(tmp_path):
     assert '# formula = "grade + length"' in text
     (tmp_path / "plan.toml").write_text(text.replace('# formula = "grade + length"', 'formula = "grade + length"'))
     assert load_plan(tmp_path / "plan.toml").covariate_formula == "grade + length"
+
+
+def test_a_claim_on_the_reference_level_cannot_be_tested_and_says_why(run):
+    from bayesmeta.plan_claims import ClaimPlan
+    from bayesmeta.reanalysis.claims import Verdict, _coefficient
+
+    result, _ = run
+    c = ClaimPlan("college", "college students gained most", "Results", "coefficient", outcome="achievement",
+                  term="grade[college]")
+    out = _coefficient(c, result.outcomes["achievement"])
+    assert out.verdict == Verdict.UNTESTABLE and out.probability is None
+    assert "college is the reference level of grade" in out.untestable
+    assert "factor(grade, ref = \"...\")" in out.untestable and "grade[middle]" in out.untestable

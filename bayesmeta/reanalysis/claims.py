@@ -428,8 +428,13 @@ def _coefficient(c: ClaimPlan, a: Any) -> ClaimResult:
                            "not fitted", event)
     coef = r.coefficient(c.term)
     if coef is None:
-        return _untestable(c, about, f"the meta-regression on {r.formula} of the {r.k} studies with data has no "
-                           f"coefficient {c.term} (its coefficients: {', '.join(x.name for x in r.coefficients)})",
+        why = f"the meta-regression on {r.formula} of the {r.k} studies with data has no coefficient {c.term}"
+        for part in c.term.split(":"):
+            column, _, level = part.partition("[")
+            if level and r.references.get(column) == level[:-1]:
+                why += (f": {level[:-1]} is the reference level of {column} (its most frequent level; "
+                        f"factor({column}, ref = \"...\") in the formula chooses another)")
+        return _untestable(c, about, f"{why} (its coefficients: {', '.join(x.name for x in r.coefficients)})",
                            event)
     p = coef.prob_benefit if c.asserts == "benefit" else 1.0 - coef.prob_benefit
     values = [q if c.asserts == "benefit" else 1.0 - q for q in
