@@ -25,6 +25,7 @@ from bayesmeta.consistency import CHECK_MODES
 from bayesmeta.errors import InputError
 from bayesmeta.escalc import ZERO_CELL_TO, ZeroCellRule
 from bayesmeta.plan_claims import ClaimPlan, SubgroupsPlan, SurrogacyPlan, load_claims, load_subgroups, load_surrogacy
+from bayesmeta.plan_formula import column_levels, load_covariate_formula
 from bayesmeta.priors import DEFAULT_PRIOR_FILE
 from bayesmeta.scales import MEASURES, is_ratio, null_value
 
@@ -205,6 +206,9 @@ class Plan:
     claims: tuple[ClaimPlan, ...] = ()
     subgroups: SubgroupsPlan = field(default_factory=SubgroupsPlan)
     surrogacy: SurrogacyPlan = field(default_factory=SurrogacyPlan)
+    covariate_formula: str | None = None
+    """The ``[covariates] formula`` as written (checked by :func:`bayesmeta.plan_formula.load_covariate_formula`):
+    one multiple meta-regression per outcome (:mod:`bayesmeta.reanalysis.formula_regression`); None without one."""
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     def favours(self, benefit: Benefit) -> tuple[str, str]:
@@ -449,7 +453,7 @@ def load_plan(path: str | Path) -> Plan:
     names = tuple(o.name for o in outcomes)
 
     cov = r.table(raw, "", "covariates", default={})
-    r.unknown_keys(cov, "covariates", ("columns", "min_per_level", "levels"))
+    r.unknown_keys(cov, "covariates", ("columns", "min_per_level", "levels", "formula"))
     covariates = r.str_list(cov, "covariates", "columns", default=[], valid=", ".join(study_columns))
     for i, c in enumerate(covariates):
         if c not in study_columns:
@@ -461,6 +465,8 @@ def load_plan(path: str | Path) -> Plan:
     for c in levels:
         if c not in study_columns:
             raise r.fail(f"covariates.levels.{c}", f"column {c!r} is not in the study table", ", ".join(study_columns))
+    covariate_formula = load_covariate_formula(r, cov, study_columns,
+                                               (files["studies"] or files["outcomes"]).name)  # type: ignore[union-attr]
 
     subsets = _load_subsets(r, r.table(raw, "", "subsets", default={}), study_columns)
     monitoring = _load_monitoring(r, r.table(raw, "", "monitoring", default={}), outcomes)
@@ -471,8 +477,10 @@ def load_plan(path: str | Path) -> Plan:
     subgroups = load_subgroups(r, r.table(raw, "", "subgroups", default={}), {o.name: o for o in outcomes},
                                files["published"])
     surrogacy = load_surrogacy(r, r.table(raw, "", "surrogacy", default={}), names)
+    formula_levels = None if covariate_formula is None else column_levels(
+        files["studies"] or files["outcomes"], covariate_formula.columns)  # type: ignore[arg-type]
     claims = load_claims(r, raw.get("claims"), {o.name: o for o in outcomes}, files["published"], subgroups,
-                         surrogacy, tuple(t.outcome for t in tsa))
+                         surrogacy, tuple(t.outcome for t in tsa), covariate_formula, formula_levels)
 
     return Plan(
         path=path, title=title, seed=int(seed), level=float(level),
@@ -480,7 +488,8 @@ def load_plan(path: str | Path) -> Plan:
         priors_file=priors_file, control_arm=control_arm, main_prior=main_prior, sensitivity_priors=sens,
         outcomes=tuple(outcomes), covariates=covariates, min_per_level=min_per_level,
         monitoring=monitoring, tsa=tsa, mcmc=mcmc, arms=arms, pooling=pooling, covariate_levels=levels,
-        subsets=subsets, bias=bias, claims=claims, subgroups=subgroups, surrogacy=surrogacy, raw=raw,
+        subsets=subsets, bias=bias, claims=claims, subgroups=subgroups, surrogacy=surrogacy,
+        covariate_formula=None if covariate_formula is None else covariate_formula.text, raw=raw,
     )
 
 

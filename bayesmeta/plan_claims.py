@@ -18,10 +18,12 @@ from bayesmeta.benefit import Benefit
 from bayesmeta.scales import MEASURES
 
 SURROGACY_ENGINES = ("exact", "nuts")  # bayesmeta.surrogacy.analysis.ENGINES (not imported: it is not needed here)
-CLAIM_KINDS = ("pooled", "subgroup", "contrast", "estimate", "surrogacy", "sequential", "bias", "other")
+CLAIM_KINDS = ("pooled", "subgroup", "contrast", "estimate", "surrogacy", "sequential", "bias", "coefficient",
+               "other")
 """What a claim rests on: a pooled effect; one subgroup's effect (or every subgroup's); the ratio of effects between
 two subgroups; a published estimate without study-level data (e.g. a prognostic factor); the association of two
 outcomes' effects across trials; sequential sufficiency (trial sequential analysis); a publication-bias statement;
+a coefficient of the plan's [covariates] formula (a study characteristic that goes with a larger or smaller effect);
 anything else (not testable with the data here, with the plan's reason)."""
 CLAIM_ASSERTS = ("benefit", "important_benefit", "no_benefit", "harm")
 """For pooled, subgroup and estimate claims: benefit (an effect on the benefit side of the null), important_benefit
@@ -31,10 +33,13 @@ worsens the outcome)."""
 BIAS_ASSERTS = ("no_bias", "bias")
 """For bias claims: no_bias (the default: the paper says there is no publication bias) or bias (it says the
 effect is overestimated through small-study effects or selective publication)."""
+COEFFICIENT_ASSERTS = ("benefit", "harm")
+"""For coefficient claims: benefit (the term goes with more benefit: its coefficient lies on the outcome's benefit
+side of 0, e.g. beta > 0 for an SMD whose benefit is above 0) or harm (with less benefit: the other side)."""
 MCID_ASSERTS = ("important_benefit", "no_benefit")
 """The assertions that need the outcome's MCID."""
 CLAIM_KEYS = ("id", "text", "where", "kind", "asserts", "outcome", "characteristic", "level", "reference",
-              "exclude", "surrogate", "analysis", "variable", "benefit", "published", "reason")
+              "exclude", "surrogate", "analysis", "variable", "benefit", "published", "reason", "term")
 _NEEDS = {
     "pooled": ("outcome",),
     "subgroup": ("outcome",),
@@ -43,6 +48,7 @@ _NEEDS = {
     "surrogacy": ("outcome", "surrogate"),
     "sequential": ("outcome",),
     "bias": ("outcome",),
+    "coefficient": ("outcome", "term"),
     "other": ("reason",),
 }
 _ALLOWED = {
@@ -53,6 +59,7 @@ _ALLOWED = {
     "surrogacy": ("outcome", "surrogate"),
     "sequential": ("outcome",),
     "bias": ("outcome", "asserts"),
+    "coefficient": ("outcome", "term", "asserts"),
     "other": ("reason", "outcome"),
 }
 _COMMON = ("id", "text", "where", "kind", "published")
@@ -81,6 +88,8 @@ class ClaimPlan:
     benefit: Benefit | None = None
     published: str = ""
     reason: str = ""
+    term: str | None = None
+    """A coefficient of the plan's [covariates] formula as the report names it ('imag[yes]', 'length')."""
 
 
 @dataclass(frozen=True)
@@ -194,8 +203,8 @@ def load_surrogacy(r: Any, t: dict[str, Any], names: tuple[str, ...]) -> Surroga
 
 
 def load_claims(r: Any, value: Any, outcomes: dict[str, Any], published: Path | None,
-                subgroups: SubgroupsPlan, surrogacy: SurrogacyPlan, tsa_outcomes: tuple[str, ...]
-                ) -> tuple[ClaimPlan, ...]:
+                subgroups: SubgroupsPlan, surrogacy: SurrogacyPlan, tsa_outcomes: tuple[str, ...],
+                formula: Any = None, formula_levels: dict[str, Any] | None = None) -> tuple[ClaimPlan, ...]:
     """``[[claims]]``: one table per claim (keys in :data:`CLAIM_KEYS`; which apply depends on ``kind``)."""
     if value is None:
         return ()
@@ -226,6 +235,7 @@ def load_claims(r: Any, value: Any, outcomes: dict[str, Any], published: Path | 
         if not text.strip():
             raise r.fail(f"{p}.text", "empty", "the sentence as printed")
         asserts = r.choice(spec, p, "asserts", BIAS_ASSERTS, default="no_bias") if kind == "bias" else \
+            r.choice(spec, p, "asserts", COEFFICIENT_ASSERTS, default="benefit") if kind == "coefficient" else \
             r.choice(spec, p, "asserts", CLAIM_ASSERTS, default="benefit")
         outcome = r.get(spec, p, "outcome", str, default=None, valid=", ".join(names))
         benefit = None
@@ -242,7 +252,10 @@ def load_claims(r: Any, value: Any, outcomes: dict[str, Any], published: Path | 
             analysis=r.get(spec, p, "analysis", str, default=None),
             variable=r.get(spec, p, "variable", str, default=None), benefit=benefit,
             published=r.get(spec, p, "published", str, default="", valid="the number as printed"),
-            reason=r.get(spec, p, "reason", str, default="", valid="why the data here cannot test it"))
+            reason=r.get(spec, p, "reason", str, default="", valid="why the data here cannot test it"),
+            term=r.get(spec, p, "term", str, default=None, valid="a coefficient of the [covariates] formula"))
+        if kind == "coefficient":
+            _check_term(r, p, claim.term, formula, formula_levels or {})  # type: ignore[arg-type]
         if asserts in MCID_ASSERTS and (outcome not in outcomes or outcomes[outcome].mcid is None):
             raise r.fail(f"{p}.asserts", f"{asserts!r} needs plan outcome {outcome!r} to have an mcid",
                          f"add outcomes.{outcome}.mcid, or asserts = \"benefit\"")
@@ -263,6 +276,25 @@ def load_claims(r: Any, value: Any, outcomes: dict[str, Any], published: Path | 
             _mcid_among_thresholds(r, p, outcomes[outcome])
         out.append(claim)
     return tuple(out)
+
+
+def _check_term(r: Any, p: str, term: str, formula: Any, levels: dict[str, Any]) -> None:
+    """A coefficient claim's term must be a term of the plan's [covariates] formula: its columns (the parts of
+    'grade[middle]:length' without their levels) those of one of the formula's terms, a factor with one of the
+    levels of the study table and a number without (:func:`bayesmeta.plan_formula.check_term_levels`)."""
+    from bayesmeta.plan_formula import check_term_levels, term_columns
+
+    if formula is None:
+        raise r.fail(f"{p}.kind", "a coefficient claim needs a [covariates] formula",
+                     'add formula = "..." to [covariates], e.g. formula = "grade + imag"')
+    terms = {frozenset(t): ":".join(t) for t in formula.terms}
+    if frozenset(term_columns(term)) not in terms:
+        raise r.fail(f"{p}.term", f"{term!r} is not a term of the formula {formula.text!r}",
+                     "a coefficient as the report names it, of the terms " + ", ".join(terms.values())
+                     + ' (a factor with its level: "imag[yes]")')
+    why = check_term_levels(term, formula, levels)
+    if why is not None:
+        raise r.fail(f"{p}.term", f"{term!r}: {why}", "a coefficient as the report names it")
 
 
 def _valid_for(key: str, kind: str, names: tuple[str, ...], frame: pd.DataFrame | None) -> str:

@@ -294,6 +294,10 @@ def plan_text(outcomes: str | Path, studies: str | Path | None = None, published
         lines.append("[covariates]")
         lines.append("columns = [" + ", ".join(_toml_string(c.column) for c in covariates) + "]")
         lines.append("min_per_level = 2")
+        named = [c.column for c in covariates if re.fullmatch(r"[A-Za-z_.][\w.]*", c.column)]  # formula names
+        if named:
+            lines.append("# formula = " + _toml_string(" + ".join(named[:2]))
+                         + "   # CHECK: one multiple meta-regression per outcome, as `fit --formula` reads it")
         factors = [c for c in covariates if c.levels is not None]
         if factors:
             lines.append("levels = { " + ", ".join(

@@ -8,6 +8,7 @@ published numbers, the reinterpretation of the published estimates, the consiste
 and the data coverage. :meth:`ReanalysisResult.to_summary` returns every number as a JSON-ready dict.
 
 Modules: :mod:`.run` (the driver), :mod:`.outcome` (one outcome's analyses), :mod:`.metaregression`,
+:mod:`.formula_regression` (the plan's [covariates] formula),
 :mod:`.crosscheck` (NUTS and simulations in a second process), :mod:`.coverage`, :mod:`.comparison`,
 :mod:`.statements` (probabilities in words) and :mod:`.result` (the result types).
 """

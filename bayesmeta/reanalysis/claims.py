@@ -22,7 +22,12 @@ The claimed event and its probability p, per kind of claim:
 - sequential: P(effect beyond the outcome's MCID) (the data sufficient to establish a clinically meaningful
   effect), with the trial sequential analysis recomputed from the data;
 - bias: P(no publication bias) = 1 - the posterior inclusion probability of the bias models of the [bias]
-  ensemble; for a claim that asserts bias (the effect overestimated), that inclusion probability.
+  ensemble; for a claim that asserts bias (the effect overestimated), that inclusion probability;
+- coefficient: P(the coefficient of a term of the plan's [covariates] formula lies on the claimed side of 0): for
+  benefit (the term goes with more benefit), P(beta on the outcome's benefit side), e.g. P(beta > 0) for an SMD
+  whose benefit is above 0; for harm, the other side; from the formula's exact meta-regression under the main prior
+  (:mod:`bayesmeta.reanalysis.formula_regression`), range over the plan's prior sets, with the REML estimate and
+  its two-sided p-values (z and Knapp-Hartung) beside it.
 
 Verdict rule (:func:`verdict`), with p under the main prior and p_low the smallest over the prior sets:
 
@@ -53,7 +58,7 @@ from bayesmeta.benefit import Benefit
 from bayesmeta.plan import Plan
 from bayesmeta.plan_claims import MCID_ASSERTS, ClaimPlan
 from bayesmeta.reanalysis.statements import harm_statement
-from bayesmeta.scales import is_ratio, null_value, to_analysis
+from bayesmeta.scales import is_ratio, null_value, to_analysis, to_reported
 
 SUPPORTED_P = 0.95
 """p at or above which a claim is supported (with p_low >= SUPPORTED_LOW and no cap)."""
@@ -411,6 +416,38 @@ def _bias(c: ClaimPlan, a: Any) -> ClaimResult:
                    facts={"bf_bias": inclusion["bf"], "k": a.k, "egger_p": egger_p, "ensemble": a.bias["ensemble"]})
 
 
+def _coefficient(c: ClaimPlan, a: Any) -> ClaimResult:
+    o = a.plan
+    about = f"{outcome_words(o)}, coefficient {c.term}"
+    r = a.formula_regression
+    side = o.benefit.sign if c.asserts == "benefit" else o.benefit.opposite_sign
+    event = f"P(beta[{c.term}] {side} 0)"
+    if r is None:
+        why = next((w for what, w in a.skipped.items() if what.startswith("meta-regression on ")), None)
+        return _untestable(c, about, why or "; ".join(a.skipped.values()) or "the formula's meta-regression was "
+                           "not fitted", event)
+    coef = r.coefficient(c.term)
+    if coef is None:
+        why = f"the meta-regression on {r.formula} of the {r.k} studies with data has no coefficient {c.term}"
+        for part in c.term.split(":"):
+            column, _, level = part.partition("[")
+            if level and r.references.get(column) == level[:-1]:
+                why += (f": {level[:-1]} is the reference level of {column} (its most frequent level; "
+                        f"factor({column}, ref = \"...\") in the formula chooses another)")
+        return _untestable(c, about, f"{why} (its coefficients: {', '.join(x.name for x in r.coefficients)})",
+                           event)
+    p = coef.prob_benefit if c.asserts == "benefit" else 1.0 - coef.prob_benefit
+    values = [q if c.asserts == "benefit" else 1.0 - q for q in
+              (by_coef[c.term] for by_coef in r.sensitivity.values())] if len(r.sensitivity) > 1 else None
+    z, knha = r.frequentist_coefficient(c.term), r.frequentist_coefficient(c.term, knha=True)
+    facts = {"formula": r.formula, "k": r.k, "omitted": list(r.omitted), "median": coef.reported_median,
+             "ci_lower": coef.reported_ci_lower, "ci_upper": coef.reported_ci_upper,
+             **{f"reml_{x}": float(to_reported(getattr(z, x), o.measure))
+                for x in ("estimate", "ci_lower", "ci_upper")},
+             "reml_p": z.pval, "reml_knha_p": None if knha is None else knha.pval}
+    return _result(c, about, event, p, values, facts=facts)
+
+
 def evaluate_claims(plan: Plan, analyses: dict[str, Any], subgroups: dict[str, Any], surrogacy: dict[str, Any],
                 surrogacy_skipped: dict[str, str], published: pd.DataFrame | None,
                 prior_sets: dict[str, Any]) -> list[ClaimResult]:
@@ -436,5 +473,7 @@ def evaluate_claims(plan: Plan, analyses: dict[str, Any], subgroups: dict[str, A
             out.append(_sequential(c, analyses[c.outcome]))
         elif c.kind == "bias":
             out.append(_bias(c, analyses[c.outcome]))
+        elif c.kind == "coefficient":
+            out.append(_coefficient(c, analyses[c.outcome]))
     return out
 

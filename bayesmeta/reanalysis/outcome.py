@@ -197,6 +197,15 @@ def _mark_confounded(a: OutcomeAnalysis) -> None:
                               f"effects cannot be told apart")
 
 
+def formula_columns(plan: Plan) -> tuple[str, ...]:
+    """The columns of the plan's [covariates] formula that are not among its [covariates] columns."""
+    from bayesmeta.formula import parse_formula
+
+    if plan.covariate_formula is None:
+        return ()
+    return tuple(c for c in parse_formula(plan.covariate_formula).columns if c not in plan.covariates)
+
+
 def prior_units_warnings(plan: Plan, measure: str, sei: np.ndarray) -> list[str]:
     """The report's warning when an MD outcome is fitted under the packaged (log-ratio) prior sets, i.e. the
     plan names no ``data.priors`` (:func:`bayesmeta.prior_units.log_ratio_priors_note`)."""
@@ -212,7 +221,8 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
 
     main = prior_sets[plan.main_prior]
     a = OutcomeAnalysis(plan=o, rows=rows, effects=effects, k_published=k_published,
-                        main_prior={"name": plan.main_prior, **main.as_dict()}, plan_covariates=plan.covariates)
+                        main_prior={"name": plan.main_prior, **main.as_dict()},
+                        plan_covariates=plan.covariates + formula_columns(plan))
     wrong = effects[effects["measure"] != o.measure]
     if len(wrong):
         from bayesmeta.errors import InputError
@@ -259,6 +269,17 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
             a.metaregression.append(result)
 
     _mark_confounded(a)
+    if plan.covariate_formula is not None:
+        from bayesmeta.formula import parse_formula
+        from bayesmeta.reanalysis.formula_regression import formula_regression
+
+        a.formula_regression = run_step(a, f"meta-regression on {plan.covariate_formula}",
+                                        lambda: formula_regression(
+                                            effects, o, main, parse_formula(plan.covariate_formula), level,
+                                            {name: prior_sets[name] for name in plan.sensitivity_priors},
+                                            plan.main_prior))
+        if a.formula_regression is not None:
+            a.warnings += [f"meta-regression on {plan.covariate_formula}: {w}" for w in a.formula_regression.warnings]
 
     step(f"{o.name}: posterior predictive checks")
     from bayesmeta import ppc

@@ -74,6 +74,9 @@ class OutcomeAnalysis:
     skipped: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     plan_covariates: tuple[str, ...] = ()
+    formula_regression: Any = None
+    """The plan's [covariates] formula fitted (:class:`bayesmeta.reanalysis.formula_regression.FormulaRegression`);
+    None without a formula, or when it could not be fitted (see skipped)."""
 
     @property
     def name(self) -> str:
@@ -101,6 +104,7 @@ class OutcomeAnalysis:
             "shrinkage": to_json(self.shrinkage) if self.shrinkage is not None else [],
             "mcmc": to_json(self.nuts) if self.nuts is not None else None,
             "metaregression": to_json(self.metaregression),
+            "formula_regression": to_json(self.formula_regression),
             "ppc": to_json(self.ppc),
             "sensitivity": to_json(self.sensitivity),
             "influence": to_json(self.influence) if self.influence is not None else [],

@@ -15,7 +15,13 @@ from bayesmeta.reanalysis.comparison import comparison_table, published_not_cove
 from bayesmeta.reanalysis.coverage import coverage_tables, published_k, published_pooled, published_ris
 from bayesmeta.reanalysis.crosscheck import Worker, add_nuts, nuts_jobs, operating_jobs
 from bayesmeta.reanalysis.metaregression import attach_covariates
-from bayesmeta.reanalysis.outcome import OUTCOME_STEPS, analyse_outcome, oriented_prior_set, record_skip
+from bayesmeta.reanalysis.outcome import (
+    OUTCOME_STEPS,
+    analyse_outcome,
+    formula_columns,
+    oriented_prior_set,
+    record_skip,
+)
 from bayesmeta.reanalysis.result import OutcomeAnalysis, ReanalysisResult
 from bayesmeta.reanalysis.subgroups import subgroup_reanalysis
 from bayesmeta.reanalysis.surrogacy import surrogacy_reanalysis
@@ -111,8 +117,9 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
 
     seeds: dict[str, int] = {"plan": plan.seed}
     table_file = str(plan.studies if plan.studies is not None else plan.outcomes_file)
+    covariates = (*plan.covariates, *formula_columns(plan))
     effects = {o.name: attach_covariates(effects_for(o.name, outcome_rows, studies, o.zero_cells), studies,
-                                         plan.covariates, table_file)
+                                         covariates, table_file)
                for o in plan.outcomes}
     oriented = {o.name: {name: oriented_prior_set(ps, o) for name, ps in prior_sets.items()} for o in plan.outcomes}
     mains = {name: sets[plan.main_prior] for name, sets in oriented.items()}

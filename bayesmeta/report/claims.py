@@ -12,7 +12,8 @@ from bayesmeta.scales import is_ratio, null_value
 KIND_WORDS = {
     "pooled": "pooled effect", "subgroup": "subgroup effect", "contrast": "subgroup contrast",
     "estimate": "published estimate", "surrogacy": "trial-level correlation (surrogacy)",
-    "sequential": "sequential sufficiency (TSA)", "bias": "publication bias", "other": "-",
+    "sequential": "sequential sufficiency (TSA)", "bias": "publication bias",
+    "coefficient": "meta-regression coefficient", "other": "-",
 }
 CLAIMS_CAPTION = "The paper's conclusions, tested"
 CLAIMS_COLUMNS = ["Claim", "Printed in", "Sentence as printed", "Rests on", "Published", "Bayesian answer (main prior)",
@@ -70,6 +71,8 @@ def why(c: dict[str, Any]) -> str:
     if c["kind"] == "bias":
         parts.append(f"Bayes factor for bias {num(f['bf_bias'])} ({f['ensemble']} ensemble, k = {f['k']})"
                      + ("" if f["egger_p"] is None else f"; Egger's test recomputed p = {pval(f['egger_p'])}"))
+    if c["kind"] == "coefficient":
+        parts.append(coefficient_facts(f))
     if c["verdict"] == "not supported":
         parts.append(f"P = {prob(c['probability'])} < {WEAKER_P:g}")
         if c["asserts"] == "no_benefit":
@@ -78,6 +81,16 @@ def why(c: dict[str, Any]) -> str:
             if benefit:
                 parts.append(f"benefit is more likely than not: {benefit}")
     return "; ".join(parts) + "." if parts else "-"
+
+
+def coefficient_facts(f: dict[str, Any]) -> str:
+    """A coefficient claim's numbers in words: the posterior median and interval (reported scale), REML's
+    estimate, interval and two-sided p-values, and the studies used."""
+    left = f"; {len(f['omitted'])} left out for a blank cell" if f["omitted"] else ""
+    knha = "" if f["reml_knha_p"] is None else f", Knapp-Hartung p = {pval(f['reml_knha_p'])}"
+    return (f"posterior median {interval(f['median'], f['ci_lower'], f['ci_upper'], 3)}; REML "
+            f"{interval(f['reml_estimate'], f['reml_ci_lower'], f['reml_ci_upper'], 3)}, "
+            f"two-sided p = {pval(f['reml_p'])}{knha} ({f['formula']}, k = {f['k']}{left})")
 
 
 def _rests_on(c: dict[str, Any]) -> str:

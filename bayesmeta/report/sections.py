@@ -291,7 +291,8 @@ def _metaregression(s: dict[str, Any]) -> list[Any]:
         "two-level factor; one with more is a slope per unit, centred at its mean over the studies used (the "
         "intercept, on which the mu prior acts, is then the effect at that mean; the slope is unchanged). Each "
         "meta-regression uses the studies with a value of its covariate.")]
-    if not any(o["metaregression"] or any(w.startswith("meta-regression") for w in o["skipped"])
+    if not any(o["metaregression"] or o.get("formula_regression") or any(w.startswith("meta-regression")
+                                                                         for w in o["skipped"])
                for _, o in _fitted(s)):
         blocks.append(Paragraph("The plan names no study-level covariate ([covariates] columns): no "
                                 "meta-regression was run.", "note"))
@@ -341,6 +342,10 @@ def _metaregression(s: dict[str, Any]) -> list[Any]:
                                     "meta-regression (as metafor does): " + "; ".join(left_out) + ".", "note"))
         if skipped:
             blocks.append(Paragraph(f"{o['label']}, not analysed: " + "; ".join(skipped) + ".", "note"))
+        if o.get("formula_regression"):
+            from bayesmeta.report.formula_regression import formula_blocks
+
+            blocks += formula_blocks(o["label"], o["formula_regression"])
     return blocks
 
 
