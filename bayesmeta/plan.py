@@ -457,7 +457,8 @@ def load_plan(path: str | Path) -> Plan:
 
     subsets = _load_subsets(r, r.table(raw, "", "subsets", default={}), study_columns)
     monitoring = _load_monitoring(r, r.table(raw, "", "monitoring", default={}), outcomes)
-    tsa = _load_tsa(r, r.table(raw, "", "tsa", default={}), names, files["published"], control_arm)
+    tsa = _load_tsa(r, r.table(raw, "", "tsa", default={}), names, files["published"], control_arm,
+                    {o.name: o.measure for o in outcomes})
     mcmc = _load_mcmc(r, r.table(raw, "", "mcmc", default={}), names)
     bias = _load_bias(r, r.table(raw, "", "bias", default={}), names)
     subgroups = load_subgroups(r, r.table(raw, "", "subgroups", default={}), {o.name: o for o in outcomes},
@@ -616,7 +617,9 @@ def _tsa_futility_rule(r: _Reader, spec: dict[str, Any], p: str, sides: int) -> 
 
 
 def _load_tsa(r: _Reader, t: dict[str, Any], names: tuple[str, ...], published: Path | None,
-              control_arm: str | None) -> tuple[TSAPlan, ...]:
+              control_arm: str | None, measures: dict[str, str] | None = None) -> tuple[TSAPlan, ...]:
+    from bayesmeta.scales import BINARY_MEASURES, TSA_INPUT_MEASURES
+
     out = []
     for name, spec in t.items():
         p = f"tsa.{name}"
@@ -638,6 +641,9 @@ def _load_tsa(r: _Reader, t: dict[str, Any], names: tuple[str, ...], published: 
         sd = r.get(spec, p, "sd", float, default=None, valid="the outcome's standard deviation (MD)")
         if sd is not None and not sd > 0:
             raise r.fail(f"{p}.sd", f"value {sd} is not usable", "a standard deviation > 0")
+        measure = (measures or {}).get(name)
+        if measure is not None:
+            _check_tsa_measure(r, spec, p, measure, change, sd, BINARY_MEASURES, TSA_INPUT_MEASURES)
         sides = r.get(spec, p, "sides", int, default=2, valid="1 or 2")
         if sides not in (1, 2):
             raise r.fail(f"{p}.sides", f"value {sides} is not usable", "1 or 2")
@@ -669,6 +675,24 @@ def _load_tsa(r: _Reader, t: dict[str, Any], names: tuple[str, ...], published: 
                            inflate=r.get(spec, p, "inflate", bool, default=False, valid="true or false"),
                            **_tsa_futility_rule(r, spec, p, sides)))
     return tuple(out)
+
+
+def _check_tsa_measure(r: _Reader, spec: dict[str, Any], p: str, measure: str, change: float | None,
+                       sd: float | None, binary: tuple[str, ...], measures: tuple[str, ...]) -> None:
+    """A [tsa.X] table that its outcome's measure can use: a relative risk reduction sizes a binary outcome (as
+    an RR, as the TSA program does) or an HR (HR = 1 - RRR, by events); an MD needs the outcome's sd; a control
+    rate is for binary outcomes only."""
+    if measure not in measures:
+        raise r.fail(p, f"no trial sequential analysis for measure {measure}", ", ".join(measures))
+    if change is not None and measure not in binary + ("HR",):
+        raise r.fail(f"{p}.relative_risk_reduction", f"a relative risk reduction does not size a {measure} outcome",
+                     f"mcid, the anticipated {measure} (relative_risk_reduction is for {', '.join(binary)} and HR)")
+    if measure == "MD" and sd is None:
+        raise r.fail(f"{p}.sd", "an MD information size needs the outcome's standard deviation",
+                     "sd, the SD of the outcome in one arm, in the outcome's units")
+    if "control_rate" in spec and measure not in binary:
+        raise r.fail(f"{p}.control_rate", f"a control-arm event rate does not size a {measure} outcome",
+                     f"no control_rate (it is for {', '.join(binary)} outcomes)")
 
 
 def _load_mcmc(r: _Reader, t: dict[str, Any], names: tuple[str, ...]) -> MCMCPlan:
