@@ -339,7 +339,9 @@ def _egger_rows(analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame) -
         rec = "-" if egger is None else f"{_p_text(egger.pval)} (intercept {egger.intercept:.2f})"
         plain = (f"{a.plan.label}: the paper found no funnel asymmetry (Egger {pub}); with the {a.k} studies here "
                  + ("Egger's test cannot be run (fewer than 3 studies)." if egger is None else
-                    f"Egger's test gives {_p_text(egger.pval)}; with so few studies the test has little power."))
+                    f"Egger's test gives {_p_text(egger.pval)}"
+                    + (f"; with fewer than {egger.min_k} studies it should not be used (Sterne et al. 2011), so this "
+                       "p-value is descriptive only." if egger.below_min_k else ".")))
         out.append(_row(a.name, "egger", "Egger test p", k_published=k_pub, k_used=a.k, published=pub,
                         published_value=r.p_value, recomputed=rec,
                         recomputed_value=None if egger is None else egger.pval, recomputed_method="Egger 1997",
