@@ -344,7 +344,8 @@ def _print_table(post, thresholds: tuple[float, ...], benefit: Benefit, level: f
                 f"P(< {1 if post.is_ratio else 0}) = {row[p_col]:.3f}"
             )
     for v in thresholds:
-        label = f"exp(mu) {benefit.sign} {v:g}" if post.is_ratio else f"mu {benefit.sign} {v:g}"
+        # the measure's name, as "pooled HR" above and the report's P(HR < 0.9); mu for a generic effect
+        label = f"{post.measure if post.measure != 'GEN' else 'mu'} {benefit.sign} {v:g}"
         console.print(f"P({label}) = {benefit.probability(post, v):.4f}")
     # either Bayes factor may be undefined (None) on its own, e.g. tau = 0 under a lognormal_tau2 prior
     factors = [f"{label}: {bayes_factors[key]:.4g}"
