@@ -42,3 +42,22 @@ def test_fit_states_probabilities_with_the_measure(tmp_path, capsys):
     assert main(["fit", str(data), "--threshold", "0.9"]) == 0
     text = _text(capsys)
     assert re.search(r"P\(HR < 0\.9\) = 0\.\d{4}", text) and "exp(mu)" not in text
+
+
+def test_reinterpret_published_keeps_the_printed_digits_and_names_the_mcid(tmp_path, capsys, wide):
+    published = tmp_path / "published.csv"
+    published.write_text(PUBLISHED)
+    assert main(["reinterpret", "--published", str(published)]) == 0
+    text = _text(capsys)
+    assert "HR 0.86 (0.80-0.93)" in text and "HR 1.0 (0.87-1.16)" in text and "HR 0.40 (0.34-0.47)" in text
+    assert "MCID 0.8 where benefit lies below 1, 1.25 above (the default; set it with --mcid)" in text
+    assert main(["reinterpret", "--published", str(published), "--mcid", "0.9"]) == 0
+    assert "MCID 0.9 where benefit lies below 1" in (text := _text(capsys)) and "the default" not in text
+
+
+def test_subgroup_probabilities_at_the_ends_are_printed_as_the_report_does(tmp_path, capsys, wide):
+    published = tmp_path / "published.csv"
+    published.write_text(PUBLISHED)
+    assert main(["subgroups", str(published), "--characteristic", "age"]) == 0
+    text = _text(capsys)
+    assert "> 0.999 / > 0.999" in text and "1.000" not in text
