@@ -306,7 +306,7 @@ def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
                     futility_prob=result.plan.monitoring.futility_probability,
                     tsa=None if t is None else _tsa_curve(t),
                     boundary=None if t is None else t.boundaries.to_frame(),
-                    ris_label=None if t is None else f"RIS = {t.ris_rounded} patients",
+                    ris_label=None if t is None else f"RIS = {t.ris_rounded} {t.unit}",
                     title=f"{a.plan.label}: monitoring" + (" vs TSA" if t is not None else "")),
                 a.name))
     specs += _bias_specs(fitted, level)

@@ -527,7 +527,10 @@ def _monitoring(s: dict[str, Any]) -> list[Any]:
             "stop": "never" if stop is None else f"{stop['reason']} at look {stop['look']} ({stop['study']})",
             "final": interval(last["median"], last["ci_lower"], last["ci_upper"]),
             "tsa": "-" if tsa is None else
-            (f"RIS {tsa['ris_rounded']}, D^2 {num(tsa['diversity'])}; "
+            (f"RIS {tsa['ris_rounded']} {tsa['unit']}"
+             + (" (each study's events inferred from its standard error, 1 / (a (1 - a) se^2), 4 / se^2 with "
+                "equal arms)" if tsa["measure"] == "HR" else "")
+             + f", D^2 {num(tsa['diversity'])}; "
              + (f"efficacy boundary crossed at look {tsa['crossed_efficacy_at']}" if tsa["crossed_efficacy"]
                 else "efficacy boundary not crossed")
              + ("; RIS reached" if tsa["reached_ris"] else "; RIS not reached")),
