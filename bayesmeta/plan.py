@@ -26,7 +26,7 @@ from bayesmeta.errors import InputError
 from bayesmeta.escalc import ZERO_CELL_TO, ZeroCellRule
 from bayesmeta.plan_claims import ClaimPlan, SubgroupsPlan, SurrogacyPlan, load_claims, load_subgroups, load_surrogacy
 from bayesmeta.priors import DEFAULT_PRIOR_FILE
-from bayesmeta.scales import MEASURES, is_ratio, null_value
+from bayesmeta.scales import BINARY_MEASURES, MEASURES, TSA_INPUT_MEASURES, is_ratio, null_value
 
 PLAN_MEASURES = tuple(m for m in MEASURES if m != "GEN")
 BENEFITS = tuple(b.value for b in Benefit)
@@ -618,8 +618,6 @@ def _tsa_futility_rule(r: _Reader, spec: dict[str, Any], p: str, sides: int) -> 
 
 def _load_tsa(r: _Reader, t: dict[str, Any], names: tuple[str, ...], published: Path | None,
               control_arm: str | None, measures: dict[str, str] | None = None) -> tuple[TSAPlan, ...]:
-    from bayesmeta.scales import BINARY_MEASURES, TSA_INPUT_MEASURES
-
     out = []
     for name, spec in t.items():
         p = f"tsa.{name}"
@@ -643,7 +641,7 @@ def _load_tsa(r: _Reader, t: dict[str, Any], names: tuple[str, ...], published: 
             raise r.fail(f"{p}.sd", f"value {sd} is not usable", "a standard deviation > 0")
         measure = (measures or {}).get(name)
         if measure is not None:
-            _check_tsa_measure(r, spec, p, measure, change, sd, BINARY_MEASURES, TSA_INPUT_MEASURES)
+            _check_tsa_measure(r, spec, p, measure, change, sd)
         sides = r.get(spec, p, "sides", int, default=2, valid="1 or 2")
         if sides not in (1, 2):
             raise r.fail(f"{p}.sides", f"value {sides} is not usable", "1 or 2")
@@ -678,12 +676,13 @@ def _load_tsa(r: _Reader, t: dict[str, Any], names: tuple[str, ...], published: 
 
 
 def _check_tsa_measure(r: _Reader, spec: dict[str, Any], p: str, measure: str, change: float | None,
-                       sd: float | None, binary: tuple[str, ...], measures: tuple[str, ...]) -> None:
+                       sd: float | None) -> None:
     """A [tsa.X] table that its outcome's measure can use: a relative risk reduction sizes a binary outcome (as
     an RR, as the TSA program does) or an HR (HR = 1 - RRR, by events); an MD needs the outcome's sd; a control
     rate is for binary outcomes only."""
-    if measure not in measures:
-        raise r.fail(p, f"no trial sequential analysis for measure {measure}", ", ".join(measures))
+    binary = BINARY_MEASURES
+    if measure not in TSA_INPUT_MEASURES:
+        raise r.fail(p, f"no trial sequential analysis for measure {measure}", ", ".join(TSA_INPUT_MEASURES))
     if change is not None and measure not in binary + ("HR",):
         raise r.fail(f"{p}.relative_risk_reduction", f"a relative risk reduction does not size a {measure} outcome",
                      f"mcid, the anticipated {measure} (relative_risk_reduction is for {', '.join(binary)} and HR)")
