@@ -78,3 +78,19 @@ def test_report_words_the_caveat_beside_egger_table():
     assert len(notes) == 1
     assert "Cardiovascular death (k = 3)" in notes[0] and "Tuberculosis" not in notes[0]
     assert "at least 10 studies (Sterne et al. 2011, BMJ 343:d4002)" in notes[0]
+
+
+@pytest.mark.parametrize("k,caveat", [(3, True), (13, False)])
+def test_comparison_rows_of_funnel_estimates_carry_the_caveat(k, caveat):
+    from types import SimpleNamespace
+
+    from bayesmeta.frequentist import pet_peese, trimfill
+    from bayesmeta.reanalysis.comparison import _bias_adjusted_rows
+
+    bcg = pd.read_csv(ROOT / "tests" / "reference" / "bcg.csv").iloc[:k]
+    y, v = bcg["yi"].to_numpy(), bcg["vi"].to_numpy()
+    a = SimpleNamespace(plan=SimpleNamespace(label="Tuberculosis", measure="RR"), name="TB", k=k, bias=None,
+                        frequentist={"trimfill": trimfill(y, v), "pet_peese": pet_peese(y, v)})
+    rows = _bias_adjusted_rows(a)
+    assert [r["analysis"] for r in rows] == ["trimfill", "pet_peese"]
+    assert all(("fewer than 10 studies" in r["plain"]) is caveat for r in rows)

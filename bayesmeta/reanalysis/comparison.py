@@ -382,8 +382,12 @@ def _bayes_averaged(a: OutcomeAnalysis) -> dict[str, Any]:
 
 def _bias_adjusted_rows(a: OutcomeAnalysis) -> list[dict[str, Any]]:
     """Trim-and-fill and PET-PEESE beside the paper's Egger test (recomputed only; the paper reports neither)."""
+    from bayesmeta.asymmetry import MIN_K, below_min_k
+
     o = a.plan
     show = partial(reported_float, measure=o.measure)
+    caveat = (f" With fewer than {MIN_K} studies this funnel-based estimate is descriptive only (Sterne et al. "
+              "2011)." if below_min_k(a.k) else "")
     out = []
     tf = a.frequentist.get("trimfill")
     if tf is not None:
@@ -395,7 +399,7 @@ def _bias_adjusted_rows(a: OutcomeAnalysis) -> list[dict[str, Any]]:
                         bayesian="no Bayesian counterpart computed", status="not reported by the paper",
                         plain=f"{o.label}: trim-and-fill estimates {tf.k0} missing "
                               f"stud{'y' if tf.k0 == 1 else 'ies'} on the {tf.side} of the funnel; with them the "
-                              f"pooled {o.measure} is {pooled}."))
+                              f"pooled {o.measure} is {pooled}.{caveat}"))
     pp = a.frequentist.get("pet_peese")
     if pp is not None:
         pet = pp.pet.coefficients[0]
@@ -406,7 +410,7 @@ def _bias_adjusted_rows(a: OutcomeAnalysis) -> list[dict[str, Any]]:
                         recomputed_method="Stanley & Doucouliagos 2014 (PEESE if PET's p < 0.10)",
                         **_bayes_averaged(a), status="not reported by the paper",
                         plain=f"{o.label}: the effect of an infinitely precise study, by {pp.selected} (PET's "
-                              f"intercept {_p_text(pet.pval)}), is {o.measure} {adjusted}."))
+                              f"intercept {_p_text(pet.pval)}), is {o.measure} {adjusted}.{caveat}"))
     return out
 
 def _tsa_rows(analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame) -> list[dict[str, Any]]:
