@@ -458,7 +458,7 @@ def load_plan(path: str | Path) -> Plan:
     subsets = _load_subsets(r, r.table(raw, "", "subsets", default={}), study_columns)
     monitoring = _load_monitoring(r, r.table(raw, "", "monitoring", default={}), outcomes)
     tsa = _load_tsa(r, r.table(raw, "", "tsa", default={}), names, files["published"], control_arm,
-                    {o.name: o.measure for o in outcomes})
+                    {o.name: o.measure for o in outcomes}, files["outcomes"])
     mcmc = _load_mcmc(r, r.table(raw, "", "mcmc", default={}), names)
     bias = _load_bias(r, r.table(raw, "", "bias", default={}), names)
     subgroups = load_subgroups(r, r.table(raw, "", "subgroups", default={}), {o.name: o for o in outcomes},
@@ -617,7 +617,8 @@ def _tsa_futility_rule(r: _Reader, spec: dict[str, Any], p: str, sides: int) -> 
 
 
 def _load_tsa(r: _Reader, t: dict[str, Any], names: tuple[str, ...], published: Path | None,
-              control_arm: str | None, measures: dict[str, str] | None = None) -> tuple[TSAPlan, ...]:
+              control_arm: str | None, measures: dict[str, str] | None = None,
+              outcomes_file: Path | None = None) -> tuple[TSAPlan, ...]:
     out = []
     for name, spec in t.items():
         p = f"tsa.{name}"
@@ -642,6 +643,11 @@ def _load_tsa(r: _Reader, t: dict[str, Any], names: tuple[str, ...], published: 
         measure = (measures or {}).get(name)
         if measure is not None:
             _check_tsa_measure(r, spec, p, measure, change, sd)
+            if measure in BINARY_MEASURES and "control_rate" not in spec and outcomes_file is not None \
+                    and not _has_control_counts(outcomes_file, name):
+                raise r.fail(f"{p}.control_rate", f"a {measure} information size needs the control-arm event "
+                             f"rate, and {outcomes_file.name} has no control-arm counts for every {name} row",
+                             "a proportion, \"published\", or events_control and total_control in every row")
         sides = r.get(spec, p, "sides", int, default=2, valid="1 or 2")
         if sides not in (1, 2):
             raise r.fail(f"{p}.sides", f"value {sides} is not usable", "1 or 2")
@@ -819,6 +825,18 @@ def _outcomes_in_file(path: Path) -> tuple[str, ...]:
         raise InputError("no 'outcome' column", file=str(path), column="outcome",
                          valid="an outcomes table with study_id, outcome, measure and the reported statistics") from None
     return tuple(dict.fromkeys(frame["outcome"].dropna().str.strip()))
+
+
+def _has_control_counts(path: Path, outcome: str) -> bool:
+    """Every row of ``outcome`` in the outcomes table has events_control and total_control (the TSA pools its
+    control-arm event rate from them)."""
+    columns = ("outcome", "events_control", "total_control")
+    if not set(columns) <= set(_columns_of(path)):
+        return False
+    frame = pd.read_csv(path, usecols=list(columns), dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    rows = frame[frame["outcome"].str.strip() == outcome]
+    return bool(len(rows)) and bool((rows["events_control"].str.strip() != "").all()
+                                    and (rows["total_control"].str.strip() != "").all())
 
 
 def _columns_of(path: Path) -> tuple[str, ...]:

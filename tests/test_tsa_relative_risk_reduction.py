@@ -80,3 +80,18 @@ def test_relative_risk_reduction_on_an_md_outcome_is_rejected_at_load(tmp_path, 
 def test_md_tsa_that_cannot_be_sized_is_rejected_at_load(tmp_path, extra, key):
     with pytest.raises(InputError, match=key.replace(".", r"\.")):
         load_plan(_gallery_plan(tmp_path, "parkinson_offtime", f"\n[tsa.off_time]\n{extra}"))
+
+
+def test_binary_tsa_without_a_control_rate_needs_control_arm_counts(tmp_path):
+    # Hackshaw 1997: odds ratios with CIs, no arm counts: the control-arm event rate must come from the plan
+    with pytest.raises(InputError, match=r"tsa\.lung_cancer\.control_rate"):
+        load_plan(_gallery_plan(tmp_path, "hackshaw_ets", "\n[tsa.lung_cancer]\nrelative_risk_reduction = -0.2\n"))
+    plan = load_plan(_gallery_plan(tmp_path, "hackshaw_ets", "\n[tsa.lung_cancer]\nrelative_risk_reduction = -0.2\n"
+                                   "control_rate = 0.01\n"))
+    assert plan.tsa[0].control_rate == 0.01
+    # Li 2007 (magnesium): arm counts in every row, so the rate is pooled from the control arms
+    text = (ROOT / "models" / "gallery" / "magnesium_mi.toml").read_text(encoding="utf-8")
+    assert "control_rate = 0.082\n" in text
+    path = _gallery_plan(tmp_path, "magnesium_mi", "")
+    path.write_text(path.read_text(encoding="utf-8").replace("control_rate = 0.082\n", ""), encoding="utf-8")
+    assert load_plan(path).tsa[0].control_rate is None
