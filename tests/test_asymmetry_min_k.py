@@ -94,3 +94,20 @@ def test_comparison_rows_of_funnel_estimates_carry_the_caveat(k, caveat):
     rows = _bias_adjusted_rows(a)
     assert [r["analysis"] for r in rows] == ["trimfill", "pet_peese"]
     assert all(("fewer than 10 studies" in r["plain"]) is caveat for r in rows)
+
+
+def test_report_funnel_panel_marks_an_egger_test_below_ten_studies():
+    from types import SimpleNamespace
+
+    from bayesmeta.frequentist import rma
+    from bayesmeta.plots.funnel import plot_funnel
+    from bayesmeta.report.figures import _funnel_figure
+
+    y = np.log([0.62, 0.87, 0.98])
+    se = (np.log([0.77, 1.06, 1.17]) - np.log([0.49, 0.72, 0.82])) / (2 * 1.959963984540054)
+    effects = pd.DataFrame({"yi": y, "sei": se, "label": ["EMPA-REG OUTCOME", "CANVAS", "DECLARE-TIMI 58"]})
+    a = SimpleNamespace(effects=effects, k=3, plan=SimpleNamespace(label="Cardiovascular death", measure="HR"),
+                        frequentist={"egger": egger_test(y, se**2), "reml": rma(y, se**2, method="REML")})
+    texts = [t.get_text() for t in _funnel_figure([a], 0.95, plot_funnel).axes[0].texts]
+    assert any(t.startswith("Egger intercept -18.69, p = 0.049") and t.endswith("(k < 10: descriptive)")
+               for t in texts), texts

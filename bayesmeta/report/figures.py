@@ -441,7 +441,8 @@ def _funnel_figure(analyses: list[OutcomeAnalysis], level: float, plot_funnel) -
             ax.set_visible(False)
         for ax, a in zip(axes, analyses):
             egger = a.frequentist.get("egger")
-            notes = [] if egger is None else [f"Egger intercept {egger.intercept:.2f}, p = {egger.pval:.3f}"]
+            notes = [] if egger is None else [f"Egger intercept {egger.intercept:.2f}, p = {egger.pval:.3f}"
+                                              + (f" (k < {egger.min_k}: descriptive)" if egger.below_min_k else "")]
             plot_funnel(a.effects["yi"], a.effects["sei"], pooled=a.frequentist["reml"].estimate,
                         labels=a.effects["label"].astype(str).str.split().str[0].tolist(), measure=a.plan.measure,
                         level=level, notes=notes, title=f"{a.plan.label} (k = {a.k})", ax=ax)
