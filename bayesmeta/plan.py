@@ -27,7 +27,7 @@ from bayesmeta.escalc import ZERO_CELL_TO, ZeroCellRule
 from bayesmeta.plan_claims import ClaimPlan, SubgroupsPlan, SurrogacyPlan, load_claims, load_subgroups, load_surrogacy
 from bayesmeta.plan_formula import column_levels, load_covariate_formula
 from bayesmeta.priors import DEFAULT_PRIOR_FILE
-from bayesmeta.scales import MEASURES, is_ratio, null_value
+from bayesmeta.scales import BINARY_MEASURES, MEASURES, TSA_INPUT_MEASURES, is_ratio, null_value
 
 PLAN_MEASURES = tuple(m for m in MEASURES if m != "GEN")
 BENEFITS = tuple(b.value for b in Benefit)
@@ -471,7 +471,7 @@ def load_plan(path: str | Path) -> Plan:
     subsets = _load_subsets(r, r.table(raw, "", "subsets", default={}), study_columns)
     monitoring = _load_monitoring(r, r.table(raw, "", "monitoring", default={}), outcomes)
     tsa = _load_tsa(r, r.table(raw, "", "tsa", default={}), names, files["published"], control_arm,
-                    {o.name: o.measure for o in outcomes})
+                    {o.name: o.measure for o in outcomes}, files["outcomes"])
     mcmc = _load_mcmc(r, r.table(raw, "", "mcmc", default={}), names)
     bias = _load_bias(r, r.table(raw, "", "bias", default={}), names)
     subgroups = load_subgroups(r, r.table(raw, "", "subgroups", default={}), {o.name: o for o in outcomes},
@@ -661,9 +661,8 @@ def _tsa_futility_rule(r: _Reader, spec: dict[str, Any], p: str, sides: int) -> 
 
 
 def _load_tsa(r: _Reader, t: dict[str, Any], names: tuple[str, ...], published: Path | None,
-              control_arm: str | None, measures: dict[str, str] | None = None) -> tuple[TSAPlan, ...]:
-    from bayesmeta.scales import TSA_INPUT_MEASURES
-
+              control_arm: str | None, measures: dict[str, str] | None = None,
+              outcomes_file: Path | None = None) -> tuple[TSAPlan, ...]:
     out = []
     for name, spec in t.items():
         p = f"tsa.{name}"
@@ -688,6 +687,14 @@ def _load_tsa(r: _Reader, t: dict[str, Any], names: tuple[str, ...], published: 
         sd = r.get(spec, p, "sd", float, default=None, valid="the outcome's standard deviation (MD)")
         if sd is not None and not sd > 0:
             raise r.fail(f"{p}.sd", f"value {sd} is not usable", "a standard deviation > 0")
+        measure = (measures or {}).get(name)
+        if measure is not None:
+            _check_tsa_measure(r, spec, p, measure, change, sd)
+            if measure in BINARY_MEASURES and "control_rate" not in spec and outcomes_file is not None \
+                    and not _has_control_counts(outcomes_file, name):
+                raise r.fail(f"{p}.control_rate", f"a {measure} information size needs the control-arm event "
+                             f"rate, and {outcomes_file.name} has no control-arm counts for every {name} row",
+                             "a proportion, \"published\", or events_control and total_control in every row")
         sides = r.get(spec, p, "sides", int, default=2, valid="1 or 2")
         if sides not in (1, 2):
             raise r.fail(f"{p}.sides", f"value {sides} is not usable", "1 or 2")
@@ -719,6 +726,23 @@ def _load_tsa(r: _Reader, t: dict[str, Any], names: tuple[str, ...], published: 
                            inflate=r.get(spec, p, "inflate", bool, default=False, valid="true or false"),
                            **_tsa_futility_rule(r, spec, p, sides)))
     return tuple(out)
+
+
+def _check_tsa_measure(r: _Reader, spec: dict[str, Any], p: str, measure: str, change: float | None,
+                       sd: float | None) -> None:
+    """A [tsa.X] table that its outcome's measure (one the TSA takes) can use: a relative risk reduction sizes a binary outcome (as
+    an RR, as the TSA program does) or an HR (HR = 1 - RRR, by events); an MD needs the outcome's sd; a control
+    rate is for binary outcomes only."""
+    binary = BINARY_MEASURES
+    if change is not None and measure not in binary + ("HR",):
+        raise r.fail(f"{p}.relative_risk_reduction", f"a relative risk reduction does not size a {measure} outcome",
+                     f"mcid, the anticipated {measure} (relative_risk_reduction is for {', '.join(binary)} and HR)")
+    if measure == "MD" and sd is None:
+        raise r.fail(f"{p}.sd", "an MD information size needs the outcome's standard deviation",
+                     "sd, the SD of the outcome in one arm, in the outcome's units")
+    if "control_rate" in spec and measure not in binary:
+        raise r.fail(f"{p}.control_rate", f"a control-arm event rate does not size a {measure} outcome",
+                     f"no control_rate (it is for {', '.join(binary)} outcomes)")
 
 
 def _load_mcmc(r: _Reader, t: dict[str, Any], names: tuple[str, ...]) -> MCMCPlan:
@@ -846,6 +870,18 @@ def _outcomes_in_file(path: Path) -> tuple[str, ...]:
         raise InputError("no 'outcome' column", file=str(path), column="outcome",
                          valid="an outcomes table with study_id, outcome, measure and the reported statistics") from None
     return tuple(dict.fromkeys(frame["outcome"].dropna().str.strip()))
+
+
+def _has_control_counts(path: Path, outcome: str) -> bool:
+    """Every row of ``outcome`` in the outcomes table has events_control and total_control (the TSA pools its
+    control-arm event rate from them)."""
+    columns = ("outcome", "events_control", "total_control")
+    if not set(columns) <= set(_columns_of(path)):
+        return False
+    frame = pd.read_csv(path, usecols=list(columns), dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    rows = frame[frame["outcome"].str.strip() == outcome]
+    return bool(len(rows)) and bool((rows["events_control"].str.strip() != "").all()
+                                    and (rows["total_control"].str.strip() != "").all())
 
 
 def _columns_of(path: Path) -> tuple[str, ...]:

@@ -132,7 +132,7 @@ def test_fit_benefit_above_reports_the_upper_tail_at_the_level(tmp_path, capsys)
                                                                            abs=1e-12)
     assert main(args) == 0
     text = capsys.readouterr().out
-    assert f"P(exp(mu) > 1.25) = {1 - post.prob_below(1.25):.4f}" in text and "90% CrI" in text
+    assert f"P(RR > 1.25) = {1 - post.prob_below(1.25):.4f}" in text and "90% CrI" in text
 
 
 def test_fit_binomial_likelihood_needs_arm_counts_and_nuts(tmp_path, capsys):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import logsumexp
 
+from bayesmeta.asymmetry import MIN_K, below_min_k
 from bayesmeta.bias.estimates import Estimate, ensemble_estimates
 from bayesmeta.bias.gaussian import fit_gaussian
 from bayesmeta.bias.marginals import GridMarginal, mix
@@ -165,6 +166,8 @@ class BiasResult:
             "max_log_ml_error": max(m.log_ml_error for m in self.models),
             "notes": list(self.notes),
             "warnings": list(self.warnings),
+            "min_k": MIN_K,
+            "below_min_k": below_min_k(self.k),
         }
 
 

@@ -187,6 +187,10 @@ def _print(out: dict, level: float) -> None:
         console.print(f"note: {note}")
     for warning in out["warnings"]:
         console.print(f"warning: {warning}")
+    if out.get("below_min_k"):
+        from bayesmeta.asymmetry import few_studies_caveat
+
+        console.print(f"warning: {few_studies_caveat(out['k'], out['min_k'])}")
 
 
 def _direction(out: dict) -> str:

@@ -15,7 +15,9 @@ from bayesmeta.cli.options import (
     DEFAULT_MU_PRIOR,
     DEFAULT_TAU_PRIOR,
     BenefitOption,
+    ChainsOption,
     DataArgument,
+    DrawsOption,
     JsonOption,
     LevelOption,
     Likelihood,
@@ -24,12 +26,15 @@ from bayesmeta.cli.options import (
     MeasureOption,
     MuPriorOption,
     SeedOption,
+    TargetAcceptOption,
     TauPriorOption,
     ThresholdOption,
+    TuneOption,
     finite,
     json_text,
     measure_value,
     note_prior_units,
+    nuts_settings,
     read_table,
 )
 from bayesmeta.errors import InputError
@@ -107,8 +112,10 @@ def fit_command(
     threshold: ThresholdOption = None,
     benefit: BenefitOption = Benefit.BELOW,
     level: LevelOption = 0.95,
-    draws: Annotated[int, typer.Option(help="NUTS draws per chain")] = 1000,
-    chains: Annotated[int, typer.Option(help="NUTS chains")] = 4,
+    draws: DrawsOption = None,
+    chains: ChainsOption = None,
+    tune: TuneOption = None,
+    target_accept: TargetAcceptOption = None,
     seed: SeedOption = 0,
     strict: Annotated[bool, typer.Option(help="NUTS: fail instead of warning on poor diagnostics")] = False,
     as_json: JsonOption = False,
@@ -146,6 +153,12 @@ def fit_command(
         raise InputError("the binomial-normal model is fitted without covariates", column="--covariates",
                          valid="no --covariates with --likelihood binomial")
     engine = engine or (Engine.nuts if binomial else Engine.exact)
+    given = {"--draws": draws, "--chains": chains, "--tune": tune, "--target-accept": target_accept}
+    if engine is Engine.exact and any(v is not None for v in given.values()):
+        name = next(k for k, v in given.items() if v is not None)
+        raise InputError(f"{name} sets the NUTS sampler, and the exact engine does not sample", column=name,
+                         valid="--engine nuts, or no sampler options")
+    sampler = nuts_settings(draws=draws, chains=chains, tune=tune, target_accept=target_accept)
     uncentred: list[str] = []
     default_measure = "OR" if binomial else None  # the binomial-normal model is the odds ratio's
     table = read_table(data, measure_value(measure) or default_measure, benefit, likelihood,
@@ -157,12 +170,11 @@ def fit_command(
         if table.counts is None:
             raise InputError("the binomial likelihood needs arm counts", file=data, column="events_treatment",
                              valid="columns events_treatment, total_treatment, events_control, total_control")
-        post = fit_binomial_nuts(table, mu_prior=mu_prior, tau_prior=tau_prior, draws=draws, chains=chains,
-                                 seed=seed, strict=strict)
+        post = fit_binomial_nuts(table, mu_prior=mu_prior, tau_prior=tau_prior, seed=seed, strict=strict, **sampler)
         design = None
     else:
         post, design = _fit_normal(data, table, formula or _covariate_formula(covariates), engine, beta_prior or (),
-                                   mu_prior=mu_prior, tau_prior=tau_prior, seed=seed, draws=draws, chains=chains,
+                                   mu_prior=mu_prior, tau_prior=tau_prior, seed=seed, sampler=sampler,
                                    strict=strict, center=center)
         uncentred = _warn_uncentred(design, table)
     thresholds = tuple(threshold or ())
@@ -240,10 +252,10 @@ def _warn_uncentred(design, table) -> list[str]:
 
 
 def _fit_normal(data: str, table, formula: str | None, engine: Engine, beta_prior: list[str] | tuple[str, ...],
-                *, draws: int, chains: int, strict: bool, center: bool = False, **common):
-    """The normal-normal model (a meta-regression on the design of ``formula``) by the exact engine or NUTS;
-    returns the posterior and the design (None without a formula). ``center``: numeric covariates centred at
-    their means (:func:`bayesmeta.formula.build_design`)."""
+                *, sampler: dict, strict: bool, center: bool = False, **common):
+    """The normal-normal model (a meta-regression on the design of ``formula``) by the exact engine or NUTS
+    (``sampler``: draws, chains, tune, target_accept); returns the posterior and the design (None without a
+    formula). ``center``: numeric covariates centred at their means (:func:`bayesmeta.formula.build_design`)."""
     X, names, intercept, design = None, (), True, None
     if formula:
         from bayesmeta.formula import build_design
@@ -267,8 +279,7 @@ def _fit_normal(data: str, table, formula: str | None, engine: Engine, beta_prio
                          valid="--engine exact")
     from bayesmeta.mcmc import fit_nuts
 
-    return fit_nuts(table, X=X, covariate_names=names, beta_prior=betas, draws=draws, chains=chains, strict=strict,
-                    **common), design
+    return fit_nuts(table, X=X, covariate_names=names, beta_prior=betas, strict=strict, **sampler, **common), design
 
 
 def _bayes_factors(post) -> dict[str, object]:
@@ -334,7 +345,8 @@ def _print_table(post, thresholds: tuple[float, ...], benefit: Benefit, level: f
                 f"P(< {1 if post.is_ratio else 0}) = {row[p_col]:.3f}"
             )
     for v in thresholds:
-        label = f"exp(mu) {benefit.sign} {v:g}" if post.is_ratio else f"mu {benefit.sign} {v:g}"
+        # the measure's name, as "pooled HR" above and the report's P(HR < 0.9); mu for a generic effect
+        label = f"{post.measure if post.measure != 'GEN' else 'mu'} {benefit.sign} {v:g}"
         console.print(f"P({label}) = {benefit.probability(post, v):.4f}")
     # either Bayes factor may be undefined (None) on its own, e.g. tau = 0 under a lognormal_tau2 prior
     factors = [f"{label}: {bayes_factors[key]:.4g}"

@@ -244,6 +244,10 @@ def _print_bias(pb, measure: str, level: float) -> None:
         t.add_row(label, f"{d:.3f}" + ("" if se is None else f" (se {se:.3f})"), "")
     t.add_row(f"  LRT, df {s.lrt_df}", f"{s.lrt:.3f}", _p(s.lrt_pval))
     print_table(t)
+    if pb.below_min_k:
+        from bayesmeta.asymmetry import few_studies_caveat
+
+        Console().print(f"warning: {few_studies_caveat(pb.k, pb.min_k)}")
 
 
 def _print_tables(table, fit, out: dict[str, Any], ratio: bool) -> None:

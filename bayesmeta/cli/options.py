@@ -81,6 +81,43 @@ LikelihoodOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object (default: tables for people)")]
 
 
+def positive(param: typer.CallbackParam, value: Any) -> Any:
+    """Option callback: a count (draws, chains, tuning steps) must be a whole number >= 1 when given."""
+    if value is not None and value < 1:
+        name = param.opts[0] if param.opts else str(param.name)
+        raise InputError(f"{name} {value} is not usable", valid="a whole number >= 1")
+    return value
+
+
+def open_unit(param: typer.CallbackParam, value: Any) -> Any:
+    """Option callback: a probability strictly between 0 and 1 (NUTS's target acceptance rate) when given."""
+    if value is not None and not (math.isfinite(value) and 0.0 < value < 1.0):
+        name = param.opts[0] if param.opts else str(param.name)
+        raise InputError(f"{name} {value} is not usable", valid="a number in (0, 1), e.g. 0.9")
+    return value
+
+
+# The NUTS sampler's settings, spelled as the plan's [mcmc] keys (chains, draws, tune, target_accept); None:
+# the engine's default, so that a command can tell a given option from its default.
+DrawsOption = Annotated[int | None, typer.Option("--draws", help="NUTS draws per chain after tuning "
+                                                 "(default 1000; the plan's [mcmc] draws)", callback=positive)]
+ChainsOption = Annotated[int | None, typer.Option("--chains", help="NUTS chains (default 4; the plan's [mcmc] chains)",
+                                                  callback=positive)]
+TuneOption = Annotated[int | None, typer.Option("--tune", help="NUTS tuning (warm-up) steps per chain, discarded "
+                                                "(default 1000; the plan's [mcmc] tune)", callback=positive)]
+TargetAcceptOption = Annotated[float | None, typer.Option(
+    "--target-accept", help="NUTS target acceptance rate in (0, 1); raise it (e.g. 0.95 or 0.99) after divergences "
+    "(default 0.9; the plan's [mcmc] target_accept)", callback=open_unit)]
+NUTS_DEFAULTS = {"draws": 1000, "chains": 4, "tune": 1000, "target_accept": 0.9}
+"""The defaults of :data:`DrawsOption`, :data:`ChainsOption`, :data:`TuneOption` and :data:`TargetAcceptOption`
+(those of :func:`bayesmeta.mcmc.fit_nuts`)."""
+
+
+def nuts_settings(**given: Any) -> dict[str, Any]:
+    """The NUTS settings given on the command line, the defaults for the others."""
+    return {key: NUTS_DEFAULTS[key] if given.get(key) is None else given[key] for key in NUTS_DEFAULTS}
+
+
 def default_mcid(mcid: float | None, measure: str, benefit: Benefit) -> float:
     """``--mcid`` as given, else 0.8 (benefit below 1) or 1.25 (above) for a ratio measure; a difference measure
     has no default."""

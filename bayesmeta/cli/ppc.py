@@ -76,7 +76,11 @@ def _print(post, studies, q, level: float) -> None:
     from bayesmeta.printing import print_table
 
     console = Console()
-    t = Table(title=f"Posterior predictive checks (exact engine, k = {post.k}, measure {post.measure}; log scale)")
+    from bayesmeta.scales import measure_info
+
+    scale = measure_info(post.measure).analysis_label
+    t = Table(title=f"Posterior predictive checks (exact engine, k = {post.k}, measure {post.measure}; "
+                    f"yi on the {scale} scale)")
     for col in (
         "study",
         "yi",

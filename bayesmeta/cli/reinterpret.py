@@ -102,7 +102,9 @@ def reinterpret_command(
             records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
             typer.echo(json_text(records))
             return
-        _print_published(frame)
+        _print_published(frame, _printed(published))
+        typer.echo(f"[P(...)]: P(benefit beyond the MCID), MCID {below_mcid:g} where benefit lies below 1, "
+                   f"{1.0 / below_mcid:g} above" + (" (the default; set it with --mcid)" if mcid is None else ""))
         return
     if estimate is None or ci is None:
         raise InputError("give --estimate ESTIMATE --ci LOWER UPPER, or --published FILE", column="--estimate")
@@ -167,7 +169,19 @@ def _print_single(results) -> None:
     print_table(table, console)
 
 
-def _print_published(frame) -> None:
+def _printed(published: str) -> dict[int, str]:
+    """Each row's estimate and CI as printed, by spreadsheet row: the text cells keep the trailing zeros that a
+    number drops (0.80, 1.0)."""
+    from bayesmeta.consistency import read_published, spreadsheet_row
+
+    frame, _ = read_published(published)
+    if not {"estimate", "ci_lower", "ci_upper"} <= set(frame.columns):
+        return {}
+    return {spreadsheet_row(i): f"{str(r['estimate']).strip()} ({str(r['ci_lower']).strip()}-"
+                                f"{str(r['ci_upper']).strip()})" for i, r in frame.iterrows()}
+
+
+def _print_published(frame, printed: dict[int, str]) -> None:
     from rich.console import Console
     from rich.table import Table
     from bayesmeta.printing import print_table
@@ -187,7 +201,8 @@ def _print_published(frame) -> None:
             cells.append(f"{r['median']:.2f} [{r['p_mcid']:.3f}]" if r["status"] == "ok" else "skipped")
         table.add_row(str(first["row"]), first["outcome"], first["analysis"],
                       f"{first['variable']}: {first['level']}".rstrip(": "),
-                      f"{first['measure']} {first['estimate']:g} ({first['ci_lower']:g}-{first['ci_upper']:g})",
+                      f"{first['measure']} " + printed.get(int(first["row"]), f"{first['estimate']:g} "
+                                                                f"({first['ci_lower']:g}-{first['ci_upper']:g})"),
                       *cells)
     print_table(table, console)
     for _, r in frame[frame["status"] != "ok"].drop_duplicates("row").iterrows():

@@ -68,8 +68,16 @@ def _ci(d: dict[str, float]) -> str:
     return f"{d['median']:.2f} ({d['ci_lower']:.2f} to {d['ci_upper']:.2f})"
 
 
+def _prob(value: float | None) -> str:
+    """A posterior probability as the report prints it: 3 decimals, '> 0.999' and '< 0.001' at the ends."""
+    from bayesmeta.reanalysis.statements import probability_text
+
+    return "-" if value is None else probability_text(float(value))
+
+
 def _p(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
+    """A p-value: 3 decimals, '< 0.001' below."""
+    return "-" if value is None else ("< 0.001" if value < 0.001 else f"{value:.3f}")
 
 
 def _print(result) -> None:
@@ -93,9 +101,9 @@ def _print(result) -> None:
                 f"{e.published['estimate']:.2f} ({e.published['ci_lower']:.2f} to {e.published['ci_upper']:.2f})")
             row = [c.characteristic, e.level, "-" if e.k is None else str(e.k), published,
                    "-" if e.pooled is None else _ci(e.pooled.reported(m)), _ci(e.unpooled.reported(m)),
-                   f"{_p(e.prob_benefit_pooled)} / {_p(e.prob_benefit_unpooled)}"]
+                   f"{_prob(e.prob_benefit_pooled)} / {_prob(e.prob_benefit_unpooled)}"]
             if result.mcid is not None:
-                row.append(f"{_p(e.prob_mcid_pooled)} / {_p(e.prob_mcid_unpooled)}")
+                row.append(f"{_prob(e.prob_mcid_pooled)} / {_prob(e.prob_mcid_unpooled)}")
             effects.add_row(*row)
     print_table(effects, console)
     console.print("Probabilities: pooled / unpooled.")
@@ -112,6 +120,6 @@ def _print(result) -> None:
         for (a, b), both in pairs.items():
             h, u = both["hierarchical"], both["unpooled"]
             contrasts.add_row(c.characteristic, f"{a} / {b}" if ratio else f"{a} - {b}", _ci(h.ratio), _ci(u.ratio),
-                              f"{h.prob_level_better:.3f} / {u.prob_level_better:.3f}", _p(c.p_between))
+                              f"{_prob(h.prob_level_better)} / {_prob(u.prob_level_better)}", _p(c.p_between))
     print_table(contrasts, console)
     console.print(f"Assumption: {result.assumption}")

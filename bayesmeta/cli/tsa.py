@@ -288,6 +288,15 @@ def _fmt(value: float, digits: int = 3) -> str:
     return "-" if not math.isfinite(value) else f"{value:.{digits}f}"
 
 
+def _decimals(values: tuple[float, ...], significant: int = 4) -> int:
+    """One number of decimals for an estimate and its intervals: ``significant`` digits of the largest finite
+    absolute value (-24.03 to -3.93; 0.8923, 0.8320 to 0.9571)."""
+    finite = [abs(v) for v in values if math.isfinite(v) and v != 0.0]
+    if not finite:
+        return 2
+    return max(0, significant - 1 - math.floor(math.log10(max(finite))))
+
+
 def _print(result) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -316,10 +325,14 @@ def _print(result) -> None:
         table.add_row(str(row.look), str(row.study), f"{row.n_cumulative:.0f}", _fmt(row.fraction),
                       _fmt(row.z), _fmt(row.efficacy), _fmt(row.futility))
     print_table(table, console)
+    if result.measure == "HR":
+        console.print("events: not counted but inferred from each study's standard error, the events-equivalent "
+                      "1 / (a (1 - a) se^2) of a log HR (4 / se^2 with equal arms, a the intervention share).")
     level = 1.0 - result.alpha
-    console.print(f"Pooled {result.measure} at the last look {result.estimate:.4g}; naive {level:.0%} CI "
-                  f"{result.ci[0]:.4g} to {result.ci[1]:.4g}; TSA-adjusted CI {result.adjusted_ci[0]:.4g} to "
-                  f"{result.adjusted_ci[1]:.4g}.")
+    values = (result.estimate, *result.ci, *result.adjusted_ci)
+    d = _decimals(values)
+    console.print(f"Pooled {result.measure} at the last look {values[0]:.{d}f}; naive {level:.0%} CI "
+                  f"{values[1]:.{d}f} to {values[2]:.{d}f}; TSA-adjusted CI {values[3]:.{d}f} to {values[4]:.{d}f}.")
     if result.crossed_efficacy:
         console.print(f"The Z-curve crosses the monitoring boundary at look {result.crossed_efficacy_at} "
                       f"({result.crossed_efficacy_side} side).")

@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
+from bayesmeta.asymmetry import MIN_K, below_min_k
 from bayesmeta.errors import ModelError
 from bayesmeta.effect_data import EffectData
 from bayesmeta.frequentist.inputs import effects_input
@@ -18,7 +19,8 @@ from bayesmeta.frequentist.result import plain
 @dataclass(frozen=True)
 class EggerResult:
     """Egger's test: ``intercept`` is the asymmetry coefficient, tested with t on k - 2 df (``tval``, ``pval``);
-    ``limit_estimate`` is the slope (the effect as the standard error goes to 0) with its CI."""
+    ``limit_estimate`` is the slope (the effect as the standard error goes to 0) with its CI. ``below_min_k``: k
+    is below the ``min_k`` = 10 studies a funnel-asymmetry test needs (Sterne et al. 2011, BMJ 343:d4002)."""
 
     k: int
     intercept: float
@@ -29,6 +31,8 @@ class EggerResult:
     limit_estimate: float
     limit_ci_lower: float
     limit_ci_upper: float
+    min_k: int = MIN_K
+    below_min_k: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return plain(self)
@@ -71,4 +75,5 @@ def egger_test(data: EffectData | ArrayLike, vi: ArrayLike | None = None, level:
         limit_estimate=float(coef[1]),
         limit_ci_lower=float(coef[1] - crit * ses[1]),
         limit_ci_upper=float(coef[1] + crit * ses[1]),
+        below_min_k=below_min_k(y.size),
     )

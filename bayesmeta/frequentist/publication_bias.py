@@ -9,6 +9,7 @@ from typing import Any
 
 from numpy.typing import ArrayLike
 
+from bayesmeta.asymmetry import MIN_K, below_min_k
 from bayesmeta.benefit import Benefit
 from bayesmeta.effect_data import EffectData
 from bayesmeta.frequentist.egger import EggerResult, egger_test
@@ -24,7 +25,8 @@ DEFAULT_STEPS = (0.025,)  # the three-parameter selection model (3PSM): signific
 
 @dataclass(frozen=True)
 class PublicationBiasResult:
-    """Each method's record; ``alternative`` is the side of the selection model's one-sided p-values."""
+    """Each method's record; ``alternative`` is the side of the selection model's one-sided p-values;
+    ``below_min_k``: fewer than ``min_k`` = 10 studies, too few for any of these methods (Sterne et al. 2011)."""
 
     k: int
     egger: EggerResult
@@ -32,6 +34,8 @@ class PublicationBiasResult:
     trimfill: TrimFillResult
     pet_peese: PetPeeseResult
     selection_model: SelectionModelResult
+    min_k: int = MIN_K
+    below_min_k: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return plain(self)
@@ -62,4 +66,5 @@ def publication_bias(data: EffectData | ArrayLike, vi: ArrayLike | None = None, 
         pet_peese=pet_peese(y, v, level=level),
         selection_model=selection_model(y, v, steps=steps_t[:-1], alternative=selection_side(benefit), level=level,
                                         common_effect=canonical_method(method) == "FE"),
+        below_min_k=below_min_k(y.size),
     )

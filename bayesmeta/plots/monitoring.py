@@ -25,6 +25,12 @@ _TSA_ALIASES = {
 }
 
 
+def _has_segment(values: np.ndarray) -> bool:
+    """True when a line through ``values`` (NaN: a gap) draws at least one segment: two neighbours finite."""
+    finite = np.isfinite(np.asarray(values, dtype=float))
+    return bool(np.any(finite[:-1] & finite[1:]))
+
+
 def _tsa_columns(tsa: pd.DataFrame | Mapping[str, Sequence[float]]) -> dict[str, np.ndarray]:
     """Pick the Z-curve columns out of a TSA table or a mapping of plain arrays (aliases allowed)."""
     frame = tsa if isinstance(tsa, pd.DataFrame) else pd.DataFrame({k: np.asarray(v) for k, v in tsa.items()})
@@ -151,7 +157,7 @@ def plot_monitoring(
             x_b = x
         ax_tsa.plot(x_b, upper, ".-", color="tab:red", label="monitoring boundary")
         ax_tsa.plot(x_b, lower, ".-", color="tab:red")
-        if futility is not None and np.any(np.isfinite(futility)):
+        if futility is not None and _has_segment(futility):  # a lone finite value would draw no line
             ax_tsa.plot(x_b, futility, "-", color="tab:orange", label="futility wedge")
             ax_tsa.plot(x_b, -futility, "-", color="tab:orange")
         ax_tsa.axhline(

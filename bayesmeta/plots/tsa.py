@@ -34,8 +34,9 @@ def plot_tsa(result: Any, title: str | None = None) -> Figure:
         ax.plot(info[finite], b.efficacy[finite], color=style.PUBLISHED, lw=1.2, label="monitoring boundary")
         if result.sides == 2:
             ax.plot(info[finite], -b.efficacy[finite], color=style.PUBLISHED, lw=1.2)
-        if b.futility is not None:
-            wedge = np.isfinite(b.futility) & (b.futility > 0) if result.sides == 2 else np.isfinite(b.futility)
+        wedge = None if b.futility is None else (
+            np.isfinite(b.futility) & (b.futility > 0) if result.sides == 2 else np.isfinite(b.futility))
+        if wedge is not None and wedge.sum() >= 2:  # one point draws no line: no legend entry for it
             kind = getattr(result, "futility", "non-binding")
             if result.sides == 2:
                 # the inner region -f_k < Z < f_k where the trial stops for futility, shaded between its bounds
@@ -51,7 +52,7 @@ def plot_tsa(result: Any, title: str | None = None) -> Figure:
         for sign in ((1, -1) if result.sides == 2 else (1,)):
             ax.axhline(sign * conventional, color=style.NULL_LINE, lw=0.7, ls=":")
         ax.axhline(0.0, color=style.NULL_LINE, lw=0.5)
-        ax.axvline(ris, color=style.THRESHOLD, lw=0.9, ls="-.", label=f"RIS {result.ris_rounded:,}")
+        ax.axvline(ris, color=style.THRESHOLD, lw=0.9, ls="-.", label=f"RIS {result.ris_rounded:,} {result.unit}")
         top = np.nanmax(np.abs(np.concatenate([z, b.efficacy[finite][-3:], [conventional]]))) * 1.15
         ax.set_ylim(-top if result.sides == 2 else min(-1.0, np.nanmin(z) * 1.15), top)
         ax.set_xlim(0.0, max(ris, float(x[-1])) * 1.05)

@@ -85,6 +85,11 @@ def comparison_table(plan: Plan, analyses: dict[str, OutcomeAnalysis], published
 def _model_words(model: str) -> str:
     return {"common": "common effect", "random": "random effects"}.get(model, model)
 
+def bayesian_model_words(plan: Plan) -> str:
+    """The Bayesian model beside every published pooled row: the normal-normal random-effects model under the
+    plan's main prior set."""
+    return f"random effects ({plan.main_prior})"
+
 def _pooled_rows(a: OutcomeAnalysis, r: Any, plan: Plan) -> list[dict[str, Any]]:
     o = a.plan
     b = a.bayes.get("reported", {})
@@ -103,8 +108,9 @@ def _pooled_rows(a: OutcomeAnalysis, r: Any, plan: Plan) -> list[dict[str, Any]]
              f"{r.k_used} studies with data here give "
              f"{_ci_text(r.rule_estimate, r.rule_ci_lower, r.rule_ci_upper)} with the paper's pooling "
              f"({r.rule_model})")
+    bayes_model = bayesian_model_words(plan)
     if p_any and p_clin:
-        plain += (f", and the posterior median is {bayes_text}: benefit is {p_any['words']} "
+        plain += (f", and the {bayes_model} posterior median is {bayes_text}: benefit is {p_any['words']} "
                   f"({stated(p_any['statement'], p_any['probability'])})")
         if p_any["probability"] < 0.5:  # the likely event is the opposite one (an exposure, or harm)
             plain += (f" and an effect on the other side of {first_t:g} {p_any['opposite_words']} "
@@ -113,6 +119,9 @@ def _pooled_rows(a: OutcomeAnalysis, r: Any, plan: Plan) -> list[dict[str, Any]]
             plain += (f" and a benefit beyond {clinical:g} is {p_clin['words']} "
                       f"({stated(p_clin['statement'], p_clin['probability'])})")
         plain += "."
+        if r.published_model == "common":
+            plain += (" The Bayesian model allows for heterogeneity between studies, which the paper's "
+                      "common-effect result does not, so its interval is the wider one.")
     else:
         plain += "; no posterior could be computed."
     quantity = f"pooled {o.measure}" + (f" ({_model_words(r.published_model)})" if r.published_model else "")
@@ -120,11 +129,10 @@ def _pooled_rows(a: OutcomeAnalysis, r: Any, plan: Plan) -> list[dict[str, Any]]
                  published=_ci_text(r.published_estimate, r.published_ci_lower, r.published_ci_upper),
                  published_value=r.published_estimate,
                  recomputed=_ci_text(r.rule_estimate, r.rule_ci_lower, r.rule_ci_upper)
-                 + (f"; REML {_ci_text(r.reml_estimate, r.reml_ci_lower, r.reml_ci_upper)}"
-                    if r.reml_estimate is not None and np.isfinite(r.reml_estimate) else ""),
-                 recomputed_value=r.rule_estimate, recomputed_method=f"paper's pooling ({r.rule_model}); REML",
-                 bayesian=f"median {bayes_text}" + (f"; {stated(p_clin['statement'], p_clin['probability'])}"
-                                                     if p_clin else ""),
+                 + (f" ({r.rule_model})" if r.rule_model else ""),
+                 recomputed_value=r.rule_estimate, recomputed_method=f"the published row's pooling ({r.rule_model})",
+                 bayesian=f"{bayes_model}: median {bayes_text}"
+                 + (f"; {stated(p_clin['statement'], p_clin['probability'])}" if p_clin else ""),
                  bayesian_value=mu.get("median"),
                  bayesian_statement=(p_clin["statement"] if p_clin else ""),
                  status=r.status, plain=plain)]
@@ -339,7 +347,9 @@ def _egger_rows(analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame) -
         rec = "-" if egger is None else f"{_p_text(egger.pval)} (intercept {egger.intercept:.2f})"
         plain = (f"{a.plan.label}: the paper found no funnel asymmetry (Egger {pub}); with the {a.k} studies here "
                  + ("Egger's test cannot be run (fewer than 3 studies)." if egger is None else
-                    f"Egger's test gives {_p_text(egger.pval)}; with so few studies the test has little power."))
+                    f"Egger's test gives {_p_text(egger.pval)}"
+                    + (f"; with fewer than {egger.min_k} studies it should not be used (Sterne et al. 2011), so this "
+                       "p-value is descriptive only." if egger.below_min_k else ".")))
         out.append(_row(a.name, "egger", "Egger test p", k_published=k_pub, k_used=a.k, published=pub,
                         published_value=r.p_value, recomputed=rec,
                         recomputed_value=None if egger is None else egger.pval, recomputed_method="Egger 1997",
@@ -372,8 +382,12 @@ def _bayes_averaged(a: OutcomeAnalysis) -> dict[str, Any]:
 
 def _bias_adjusted_rows(a: OutcomeAnalysis) -> list[dict[str, Any]]:
     """Trim-and-fill and PET-PEESE beside the paper's Egger test (recomputed only; the paper reports neither)."""
+    from bayesmeta.asymmetry import MIN_K, below_min_k
+
     o = a.plan
     show = partial(reported_float, measure=o.measure)
+    caveat = (f" With fewer than {MIN_K} studies this funnel-based estimate is descriptive only (Sterne et al. "
+              "2011)." if below_min_k(a.k) else "")
     out = []
     tf = a.frequentist.get("trimfill")
     if tf is not None:
@@ -385,7 +399,7 @@ def _bias_adjusted_rows(a: OutcomeAnalysis) -> list[dict[str, Any]]:
                         bayesian="no Bayesian counterpart computed", status="not reported by the paper",
                         plain=f"{o.label}: trim-and-fill estimates {tf.k0} missing "
                               f"stud{'y' if tf.k0 == 1 else 'ies'} on the {tf.side} of the funnel; with them the "
-                              f"pooled {o.measure} is {pooled}."))
+                              f"pooled {o.measure} is {pooled}.{caveat}"))
     pp = a.frequentist.get("pet_peese")
     if pp is not None:
         pet = pp.pet.coefficients[0]
@@ -396,7 +410,7 @@ def _bias_adjusted_rows(a: OutcomeAnalysis) -> list[dict[str, Any]]:
                         recomputed_method="Stanley & Doucouliagos 2014 (PEESE if PET's p < 0.10)",
                         **_bayes_averaged(a), status="not reported by the paper",
                         plain=f"{o.label}: the effect of an infinitely precise study, by {pp.selected} (PET's "
-                              f"intercept {_p_text(pet.pval)}), is {o.measure} {adjusted}."))
+                              f"intercept {_p_text(pet.pval)}), is {o.measure} {adjusted}.{caveat}"))
     return out
 
 def _tsa_rows(analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame) -> list[dict[str, Any]]:

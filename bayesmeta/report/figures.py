@@ -308,7 +308,7 @@ def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
                     futility_prob=result.plan.monitoring.futility_probability,
                     tsa=None if t is None else _tsa_curve(t),
                     boundary=None if t is None else t.boundaries.to_frame(),
-                    ris_label=None if t is None else f"RIS = {t.ris_rounded} patients",
+                    ris_label=None if t is None else f"RIS = {t.ris_rounded} {t.unit}",
                     title=f"{a.plan.label}: monitoring" + (" vs TSA" if t is not None else "")),
                 a.name))
     specs += _bias_specs(fitted, level)
@@ -443,7 +443,8 @@ def _funnel_figure(analyses: list[OutcomeAnalysis], level: float, plot_funnel) -
             ax.set_visible(False)
         for ax, a in zip(axes, analyses):
             egger = a.frequentist.get("egger")
-            notes = [] if egger is None else [f"Egger intercept {egger.intercept:.2f}, p = {egger.pval:.3f}"]
+            notes = [] if egger is None else [f"Egger intercept {egger.intercept:.2f}, p = {egger.pval:.3f}"
+                                              + (f" (k < {egger.min_k}: descriptive)" if egger.below_min_k else "")]
             plot_funnel(a.effects["yi"], a.effects["sei"], pooled=a.frequentist["reml"].estimate,
                         labels=a.effects["label"].astype(str).str.split().str[0].tolist(), measure=a.plan.measure,
                         level=level, notes=notes, title=f"{a.plan.label} (k = {a.k})", ax=ax)

@@ -549,7 +549,10 @@ def _monitoring(s: dict[str, Any]) -> list[Any]:
             "stop": "never" if stop is None else f"{stop['reason']} at look {stop['look']} ({stop['study']})",
             "final": interval(last["median"], last["ci_lower"], last["ci_upper"]),
             "tsa": "-" if tsa is None else
-            (f"RIS {tsa['ris_rounded']}, D^2 {num(tsa['diversity'])}; "
+            (f"RIS {tsa['ris_rounded']} {tsa['unit']}"
+             + (" (each study's events inferred from its standard error, 1 / (a (1 - a) se^2), 4 / se^2 with "
+                "equal arms)" if tsa["measure"] == "HR" else "")
+             + f", D^2 {num(tsa['diversity'])}; "
              + (f"efficacy boundary crossed at look {tsa['crossed_efficacy_at']}" if tsa["crossed_efficacy"]
                 else "efficacy boundary not crossed")
              + ("; RIS reached" if tsa["reached_ris"] else "; RIS not reached")),
@@ -593,17 +596,32 @@ def _mcse_text(row: dict[str, Any], kind: str) -> str:
     return num(mcse, 3)
 
 
+def _few_studies_note(which: Sequence[str], min_k: int, what: str) -> Paragraph:
+    """The caveat of funnel-asymmetry results from fewer than ``min_k`` studies (Sterne et al. 2011)."""
+    return Paragraph(f"{'; '.join(which)}: fewer than {min_k} studies. Tests for funnel-plot asymmetry should be "
+                     f"used only with at least {min_k} studies (Sterne et al. 2011, BMJ 343:d4002); with fewer "
+                     f"they cannot tell chance from real asymmetry, so {what} are descriptive only.", "note")
+
+
 def _funnel(s: dict[str, Any]) -> list[Any]:
-    rows = []
+    rows, few, min_k = [], [], None
     for name, o in _fitted(s):
         e = o["frequentist"].get("egger")
+        if e is not None and e.get("below_min_k"):
+            few.append(f"{o['label']} (k = {o['k']})")
+            min_k = e["min_k"]
         rows.append({"o": o["label"], "k": o["k"], "int": None if e is None else e["intercept"],
-                     "p": None if e is None else e["pval"],
+                     "p": None if e is None else (e["pval"], bool(e.get("below_min_k"))),
                      "pub": (o.get("published") or {}).get("where", "-")})
-    return [Paragraph("Funnel plots show each study's estimate against its standard error; Egger's regression tests "
-                      "the asymmetry (few studies give the test little power)."),
-            _table(rows, [("o", "Outcome", _text), ("k", "k", _int), ("int", "Egger intercept", num),
-                          ("p", "Egger p", pval)], "Egger's test on the studies with data")]
+    blocks = [Paragraph("Funnel plots show each study's estimate against its standard error; Egger's regression "
+                        "tests the asymmetry (few studies give the test little power)."),
+              _table(rows, [("o", "Outcome", _text), ("k", "k", _int), ("int", "Egger intercept", num),
+                            ("p", "Egger p", lambda v: "-" if v is None else
+                             pval(v[0]) + (" (too few studies)" if v[1] else ""))],
+                     "Egger's test on the studies with data")]
+    if few:
+        blocks.append(_few_studies_note(few, min_k, "these Egger p-values"))
+    return blocks
 
 
 def _bf(x: Any) -> str:
@@ -677,6 +695,9 @@ def _bias(s: dict[str, Any]) -> list[Any]:
         if unadj is not None:
             text += f" against {interval(unadj['median'], unadj['ci_lower'], unadj['ci_upper'])} unadjusted"
         blocks.append(Paragraph(text + f". Inclusion Bayes factors: {words}."))
+        if b.get("below_min_k"):
+            blocks.append(_few_studies_note([f"{o['label']} (k = {b['k']})"], b["min_k"],
+                                            "its bias inclusion Bayes factor and adjusted estimates"))
         harm = _harm_side_asymmetry(o)
         if harm:
             blocks.append(Paragraph(f"{o['label']}: {harm}", "note"))

@@ -246,14 +246,15 @@ class TSAResult:
 
 
 def _effect_of(measure: str, relative_risk_reduction: float | None, effect: float | None) -> float:
-    """The anticipated effect on the reported scale; a relative risk reduction is the RR 1 - RRR."""
+    """The anticipated effect on the reported scale; a relative risk reduction is the RR 1 - RRR, or for an HR
+    the relative hazard reduction, HR = 1 - RRR."""
     if effect is not None and relative_risk_reduction is not None:
         raise InputError("give the anticipated effect once: as mcid or as a relative risk reduction",
                          column="relative_risk_reduction", valid="one of mcid, relative_risk_reduction")
     if effect is not None:
         value = float(effect)
     elif relative_risk_reduction is not None:
-        if not is_ratio(measure) or measure == "HR":
+        if not is_ratio(measure):
             raise InputError(f"a relative risk reduction does not size a {measure} analysis", column="mcid",
                              valid=f"the anticipated {measure} (mcid)")
         rrr = float(relative_risk_reduction)
@@ -339,10 +340,10 @@ def tsa(
 
     ``data``: an EffectData (with arm counts, ``sample_sizes`` default to the arm totals and ``p_control`` to
     the pooled control-arm proportion), or the effects yi with ``vi`` (or ``sei``) and ``study`` labels.
-    ``measure`` defaults to RR with a ``relative_risk_reduction`` (the TSA program's sizing of any binary
-    outcome), else to the EffectData's measure when it is one of RR, OR, RD, MD, HR, else RR. The
-    anticipated effect: ``mcid`` on the reported scale (RR, OR, HR ratios; RD, MD differences) or, for RR and OR,
-    ``relative_risk_reduction`` (RR = 1 - RRR). MD needs ``sd``, the outcome's standard deviation; HR sizes events
+    ``measure`` defaults to the EffectData's measure when it is HR, else to RR with a ``relative_risk_reduction``
+    (the TSA program's sizing of any binary outcome), else to the EffectData's measure when it is one of RR, OR,
+    RD, MD, HR, else RR. The anticipated effect: ``mcid`` on the reported scale (RR, OR, HR ratios; RD, MD
+    differences) or, for RR, OR and HR, ``relative_risk_reduction`` (RR = 1 - RRR; HR = 1 - RRR). MD needs ``sd``, the outcome's standard deviation; HR sizes events
     with ``allocation`` the intervention share (:func:`bayesmeta.tsa.size.fixed_information_size`).
 
     Heterogeneity: ``diversity`` a given D^2, or 'auto' (or None) for the correction ``heterogeneity``: 'D2'
@@ -366,7 +367,8 @@ def tsa(
     study = args.study
     if measure is None:
         own = args.data.measure if args.data is not None else None
-        measure = own if relative_risk_reduction is None and own not in (None, "GEN") else "RR"
+        # an HR outcome keeps its own sizing by events (HR = 1 - RRR); a binary one is sized as the TSA program does
+        measure = own if own == "HR" or (relative_risk_reduction is None and own not in (None, "GEN")) else "RR"
     if measure not in TSA_INPUT_MEASURES:
         raise InputError(f"no trial sequential analysis for measure {measure!r}", column="measure",
                          valid=", ".join(TSA_INPUT_MEASURES))
