@@ -18,6 +18,7 @@ covariate.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from pathlib import Path
 
@@ -168,7 +169,8 @@ def _from_logrank(frame: pd.DataFrame, measure: str, file: str) -> tuple[np.ndar
 
 def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
                   methods: pd.Series | None = None, zero_cells: ZeroCellRule = ZeroCellRule(),
-                  benefit: Benefit | str = Benefit.BELOW, checks: str = "warn") -> EffectData:
+                  benefit: Benefit | str = Benefit.BELOW, checks: str = "warn",
+                  rows: np.ndarray | None = None) -> EffectData:
     if frame.empty:
         raise InputError("the table has no data rows", file=file)
     study_column = _study_column(frame, file)
@@ -220,7 +222,10 @@ def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
         if "p_value" in frame.columns:
             relations = frame["p_relation"] if "p_relation" in frame.columns else pd.Series([""] * len(frame))
             check_p_values(numeric_column(frame, "p_value", file), relations, file)
-        for message in apply_checks(reported_problems(frame, measure), checks, file):
+        problems = reported_problems(frame, measure)
+        if rows is not None:  # one outcome's rows of a longer file: locate them in the file
+            problems = [dataclasses.replace(p, position=int(rows[p.position])) for p in problems]
+        for message in apply_checks(problems, checks, file):
             warnings.warn(message, ReportedValueWarning, stacklevel=3)
         est, lower, upper = (values[c].to_numpy() for c in form)
         if not is_ratio(measure):
@@ -287,9 +292,51 @@ def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
     )
 
 
+def outcome_names(frame: pd.DataFrame) -> list[str]:
+    """The distinct names of an ``outcome`` column, in order of first appearance (none without the column)."""
+    if "outcome" not in frame.columns:
+        return []
+    return list(dict.fromkeys(str(v) for v in frame["outcome"] if str(v) != ""))
+
+
+def select_outcome(frame: pd.DataFrame, outcome: str | None, file: str) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The rows of one outcome of a table with an ``outcome`` column (the outcomes table's long format), and
+    their 0-based positions in the file (None when every row is kept). A table without the column is one
+    outcome; a table with several needs ``outcome``, and an InputError lists their names."""
+    names = outcome_names(frame)
+    if "outcome" not in frame.columns:
+        if outcome is not None:
+            raise InputError(f"no 'outcome' column to select outcome '{outcome}' from", file=file,
+                             column="outcome", valid="an 'outcome' column, or no --outcome")
+        return frame, None
+    blank = np.flatnonzero((frame["outcome"] == "").to_numpy())
+    if blank.size:
+        raise InputError("blank outcome name", file=file, row=spreadsheet_row(int(blank[0])), column="outcome",
+                         valid="the outcome's name on every row, e.g. " + ", ".join(names[:3]))
+    if outcome is None:
+        if len(names) > 1:
+            raise InputError(f"{len(names)} outcomes in one table ({', '.join(names)}): choose one", file=file,
+                             column="outcome", valid="--outcome " + " | ".join(names))
+        return frame, None
+    if outcome not in names:
+        raise InputError(f"no outcome '{outcome}'", file=file, column="outcome", valid=", ".join(names))
+    check_unique(frame, [_study_column(frame, file), "outcome"], file, "study and outcome")
+    keep = (frame["outcome"] == outcome).to_numpy()
+    return frame[keep].reset_index(drop=True), np.flatnonzero(keep)
+
+
+def _relocated(error: InputError, rows: np.ndarray) -> InputError:
+    """An error located on a row of one outcome's rows, moved to that row's place in the file."""
+    if error.row is None:
+        return error
+    return InputError(error.reason, file=error.file, row=spreadsheet_row(int(rows[error.row - 2])),
+                      column=error.column, valid=error.valid)
+
+
 def read_effect_table(path: str | Path, measure: str | None = None, *,
                       zero_cells: ZeroCellRule = ZeroCellRule(),
-                      benefit: Benefit | str = Benefit.BELOW, checks: str = "warn") -> EffectData:
+                      benefit: Benefit | str = Benefit.BELOW, checks: str = "warn",
+                      outcome: str | None = None) -> EffectData:
     """Read and validate a user's effect table (forms in the module docstring). ``measure`` is one of HR, RR,
     OR, MD, SMD, RD or GEN; when None it comes from a ``measure`` column, else GEN for yi forms, MD for means,
     HR for log-rank statistics and RR for counts. ``zero_cells`` is the zero-cell rule of arm counts.
@@ -298,9 +345,19 @@ def read_effect_table(path: str | Path, measure: str | None = None, *,
     its CI (InputError otherwise). An estimate with a CI that is not symmetric on the analysis scale beyond
     the rounding of its printed digits, or a ``p_value`` the CI contradicts
     (:func:`bayesmeta.consistency.reported_problems`), gives a :class:`~bayesmeta.errors.ReportedValueWarning`
-    with ``checks="warn"`` and an InputError with ``checks="error"``."""
+    with ``checks="warn"`` and an InputError with ``checks="error"``.
+
+    A table with an ``outcome`` column may hold several outcomes (one row per study and outcome, as the
+    outcomes table of a plan); ``outcome`` names the one to read, and is required when there are several
+    (:func:`select_outcome`). Errors and warnings name the rows of the file."""
     file = str(path)
-    return _effect_table(read_text_csv(path), measure, file, zero_cells=zero_cells, benefit=benefit, checks=checks)
+    frame, rows = select_outcome(read_text_csv(path), outcome, file)
+    try:
+        return _effect_table(frame, measure, file, zero_cells=zero_cells, benefit=benefit, checks=checks, rows=rows)
+    except InputError as error:
+        if rows is None:
+            raise
+        raise _relocated(error, rows) from None
 
 
 def effect_table_from_frame(df: pd.DataFrame, measure: str | None, source: str = "<frame>",

@@ -17,6 +17,7 @@ from bayesmeta.cli.options import (
     BenefitOption,
     DataArgument,
     JsonOption,
+    OutcomeOption,
     LevelOption,
     Likelihood,
     LikelihoodOption,
@@ -48,6 +49,7 @@ class Interval(str, Enum):
 @app.command("fit")
 def fit_command(
     data: DataArgument,
+    outcome: OutcomeOption = None,
     measure: MeasureOption = None,
     mu_prior: MuPriorOption = DEFAULT_MU_PRIOR,
     tau_prior: TauPriorOption = DEFAULT_TAU_PRIOR,
@@ -149,7 +151,7 @@ def fit_command(
     uncentred: list[str] = []
     default_measure = "OR" if binomial else None  # the binomial-normal model is the odds ratio's
     table = read_table(data, measure_value(measure) or default_measure, benefit, likelihood,
-                       quick=not (binomial or covariates))
+                       quick=not (binomial or covariates), outcome=outcome)
     note_prior_units(table, mu_prior, tau_prior)
     if binomial:
         from bayesmeta.mcmc import fit_binomial_nuts

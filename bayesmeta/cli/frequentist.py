@@ -15,6 +15,7 @@ from bayesmeta.cli.options import (
     DataArgument,
     FiguresOption,
     JsonOption,
+    OutcomeOption,
     LevelOption,
     MeasureOption,
     json_text,
@@ -63,6 +64,7 @@ def _p(x: float | None) -> str:
 @app.command("frequentist")
 def frequentist_command(
     data: DataArgument,
+    outcome: OutcomeOption = None,
     method: Annotated[Method, typer.Option(
         help="tau^2 estimator (FE: common effect; MH: Mantel-Haenszel common effect from arm counts, RR or OR, as "
              "metafor's rma.mh)")] = Method.REML,
@@ -89,7 +91,7 @@ def frequentist_command(
     if figures is not None and not bias:
         raise InputError("--figures writes the funnel plot of --bias; add --bias", column="--figures")
     cutoffs = DEFAULT_STEPS if steps is None else parse_steps(steps)
-    table = read_table(data, measure_value(measure), benefit)
+    table = read_table(data, measure_value(measure), benefit, outcome=outcome)
     if method is Method.MH:
         _mantel_haenszel(table, level, hksj, bias, as_json)
         return

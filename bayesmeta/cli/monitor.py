@@ -15,6 +15,7 @@ from bayesmeta.cli.options import (
     DataArgument,
     FiguresOption,
     JsonOption,
+    OutcomeOption,
     LevelOption,
     McidOption,
     Measure,
@@ -34,6 +35,7 @@ from bayesmeta.errors import InputError
 @app.command("monitor")
 def monitor_command(
     data: DataArgument,
+    outcome: OutcomeOption = None,
     measure: Annotated[
         Measure | None,
         typer.Option("--measure", help="effect measure (default: the file's measure column, else HR for yi/sei "
@@ -63,9 +65,9 @@ def monitor_command(
     from bayesmeta.scales import is_ratio, null_value
     from bayesmeta.sequential import monitor
 
-    table = read_table(data, measure_value(measure), benefit)
+    table = read_table(data, measure_value(measure), benefit, outcome=outcome)
     if measure is None and table.measure == "GEN":
-        table = read_table(data, "HR", benefit)
+        table = read_table(data, "HR", benefit, outcome=outcome)
     note_prior_units(table, mu_prior, tau_prior)
     covariates = table.covariates
     order = None

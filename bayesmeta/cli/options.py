@@ -79,6 +79,11 @@ LikelihoodOption = Annotated[
                  "model for the OR; NUTS engine)"),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object (default: tables for people)")]
+OutcomeOption = Annotated[
+    str | None,
+    typer.Option("--outcome", help="the outcome to read from a table with an outcome column (one row per study and "
+                 "outcome, as a plan's outcomes table); required when it holds several"),
+]
 
 
 def default_mcid(mcid: float | None, measure: str, benefit: Benefit) -> float:
@@ -158,17 +163,18 @@ TABLE_READ: str | None = None
 
 
 def read_table(path: str, measure: str | None, benefit: Benefit | str = Benefit.BELOW,
-               likelihood: Likelihood = Likelihood.normal, *, quick: bool = False):
+               likelihood: Likelihood = Likelihood.normal, *, quick: bool = False, outcome: str | None = None):
     """Read a user's effect table (:func:`bayesmeta.tables.read_effect_table`, with the run's ``--checks``) and
     say on stderr which studies have no log ratio (no events, or only events, in both arms: left out of a normal
     likelihood, kept in the binomial one) and which reported numbers disagree, so that nothing is dropped or
     doubted silently. ``quick``: a plain ``study, yi, sei|vi`` table is read without pandas
-    (:func:`bayesmeta.quick_table.read_plain_effects`; no covariates kept), any other by the full reader."""
+    (:func:`bayesmeta.quick_table.read_plain_effects`; no covariates kept), any other by the full reader.
+    ``outcome``: the outcome (``--outcome``) of a table with an outcome column."""
     import warnings
 
     global TABLE_READ
     TABLE_READ = path
-    if quick:
+    if quick and outcome is None:
         from bayesmeta.quick_table import read_plain_effects
 
         table = read_plain_effects(path, measure, benefit=benefit)
@@ -180,7 +186,7 @@ def read_table(path: str, measure: str | None, benefit: Benefit | str = Benefit.
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ReportedValueWarning)
-        table = read_effect_table(path, measure, benefit=benefit, checks=CHECKS.value)
+        table = read_effect_table(path, measure, benefit=benefit, checks=CHECKS.value, outcome=outcome)
     for w in caught:
         if issubclass(w.category, ReportedValueWarning):
             typer.echo(f"warning: {w.message}", err=True)

@@ -1,0 +1,37 @@
+# Reference values from R metafor 3.8.1 for tests/test_frequentist_cli_metafor.py: the options of
+# `bayesmeta frequentist` on two users' tables, Normand 1999 (length of stay, means and SDs;
+# normand1999_outcomes.csv) and Zelniker 2019 (SGLT2 inhibitor trials, hazard ratios with CIs, four outcomes in
+# one long table; zelniker2019_outcomes.csv).
+# Run from the repository root:  Rscript tests/reference/make_frequentist_cli_fixtures.R
+# Writes tests/reference/frequentist_cli_fixtures.json. Iterative estimators use tight convergence settings.
+
+suppressPackageStartupMessages({
+  library(metafor)
+  library(jsonlite)
+})
+
+tight <- list(threshold = 1e-12, tol = 1e-12, maxiter = 10000)
+num <- function(x) if (is.null(x) || length(x) == 0 || all(is.na(x))) NA else unname(as.numeric(x))
+here <- "tests/reference"
+
+pooled <- function(res) list(k = res$k, estimate = num(res$beta[1]), se = num(res$se[1]),
+                             ci_lower = num(res$ci.lb[1]), ci_upper = num(res$ci.ub[1]), tau2 = num(res$tau2),
+                             i2 = num(res$I2), h2 = num(res$H2), q = num(res$QE), q_p = num(res$QEp))
+
+out <- list(metafor = as.character(packageVersion("metafor")))
+
+# --- Zelniker 2019: one long table, one fit per outcome (--outcome) -------------------------------------------
+hr <- read.csv(file.path(here, "zelniker2019_outcomes.csv"), check.names = FALSE, stringsAsFactors = FALSE)
+hr$yi <- log(hr$estimate)
+hr$sei <- (log(hr$ci_upper) - log(hr$ci_lower)) / (2 * qnorm(0.975))
+out$outcome <- list()
+for (o in unique(hr$outcome)) {
+  e <- hr[hr$outcome == o, ]
+  for (m in c("FE", "DL", "REML")) {
+    res <- rma(yi, sei = sei, data = e, method = m, control = tight)
+    out$outcome[[length(out$outcome) + 1]] <- c(list(outcome = o, method = m), pooled(res))
+  }
+}
+
+writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, na = "null", pretty = TRUE),
+           file.path(here, "frequentist_cli_fixtures.json"))
