@@ -81,9 +81,9 @@ def frequentist_command(
     figures: FiguresOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Pool the studies with metafor's conventions: estimate, CI, tau^2, I^2, H^2, Q and the prediction interval;
-    with --bias also the publication-bias analyses (and with --figures DIR their funnel plot, funnel.png)."""
-    from bayesmeta.frequentist import publication_bias, rma
+    """Pool the studies with metafor's conventions: estimate, CI, tau^2, I^2, H^2, Q and the prediction interval,
+    with Q-profile intervals of tau^2, tau, I^2 and H^2 (random effects); with --bias also the publication-bias analyses (and with --figures DIR their funnel plot, funnel.png)."""
+    from bayesmeta.frequentist import heterogeneity_ci, publication_bias, rma
     from bayesmeta.frequentist.publication_bias import DEFAULT_STEPS
 
     if steps is not None and not bias:
@@ -101,6 +101,10 @@ def frequentist_command(
     ratio = table.is_ratio
     if ratio:
         out["reported"] = _reported(out, table.measure)
+    heterogeneity = None
+    if fit.method != "FE" and fit.q_df >= 1:
+        heterogeneity = heterogeneity_ci(table, fit.tau2, level=level)
+        out["heterogeneity"] = heterogeneity.as_dict()
     pb = None
     if bias:
         pb = publication_bias(table, method=method.value, test=test, level=level, steps=cutoffs, benefit=benefit)
@@ -111,6 +115,8 @@ def frequentist_command(
         typer.echo(json_text(out, indent=None))
         return
     _print_tables(table, fit, out, ratio)
+    if heterogeneity is not None:
+        _print_heterogeneity(heterogeneity)
     if pb is not None:
         _print_bias(pb, table.measure, level)
 
@@ -292,3 +298,16 @@ def _print_tables(table, fit, out: dict[str, Any], ratio: bool) -> None:
     summary.add_row("H^2", f"{fit.h2:.2f}")
     summary.add_row(f"Q (df {fit.q_df}), p", f"{fit.q:.2f}, {_p(fit.q_p)}")
     console.print(summary)
+
+
+def _print_heterogeneity(h) -> None:
+    """tau^2, tau, I^2 and H^2 with their Q-profile intervals (metafor ``confint``)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"Heterogeneity, Q-profile {100 * h.level:g}% CI (Viechtbauer 2007)")
+    for column in ("quantity", "estimate", "ci_lower", "ci_upper"):
+        t.add_column(column, justify="right" if column != "quantity" else "left")
+    for label, (estimate, lower, upper) in (("tau^2", h.tau2), ("tau", h.tau), ("I^2 (%)", h.i2), ("H^2", h.h2)):
+        t.add_row(label, _fmt(estimate), _fmt(lower), _fmt(upper))
+    Console().print(t)

@@ -33,5 +33,30 @@ for (o in unique(hr$outcome)) {
   }
 }
 
+# --- Normand 1999: means and SDs as printed, MD with per-arm variances (escalc vtype = "LS") -------------------
+md <- read.csv(file.path(here, "normand1999_outcomes.csv"), stringsAsFactors = FALSE)
+ls <- escalc("MD", m1i = mean_treatment, sd1i = sd_treatment, n1i = total_treatment, m2i = mean_control,
+             sd2i = sd_control, n2i = total_control, data = md, slab = study_id)
+
+# --- Q-profile intervals of tau^2, tau, I^2, H^2 (confint.rma.uni; Viechtbauer 2007) ------------------------
+confint_row <- function(ci, name) {
+  r <- ci$random
+  list(estimate = num(r[name, "estimate"]), ci_lower = num(r[name, "ci.lb"]), ci_upper = num(r[name, "ci.ub"]))
+}
+out$confint <- list()
+add_confint <- function(label, outcome, yi, vi, method, level) {
+  res <- rma(yi, vi, method = method, level = level, control = tight)
+  ci <- confint(res, level = level, control = list(tol = 1e-12, tau2.max = 1e6))
+  out$confint[[length(out$confint) + 1]] <<- list(
+    dataset = label, outcome = outcome, method = method, level = level,
+    tau2 = confint_row(ci, "tau^2"), tau = confint_row(ci, "tau"), i2 = confint_row(ci, "I^2(%)"),
+    h2 = confint_row(ci, "H^2"))
+}
+for (m in c("REML", "DL", "PM", "ML")) for (lv in c(0.95, 0.90)) add_confint("normand", "LOS", ls$yi, ls$vi, m, lv)
+for (o in c("HHF", "CVD")) {
+  e <- hr[hr$outcome == o, ]
+  add_confint("zelniker", o, e$yi, e$sei^2, "REML", 0.95)
+}
+
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, na = "null", pretty = TRUE),
            file.path(here, "frequentist_cli_fixtures.json"))
