@@ -5,6 +5,7 @@ table of four outcomes)."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,44 @@ def test_qprofile_interval_is_printed_for_people(capsys):
 
 def test_common_effect_has_no_heterogeneity_interval(capsys):
     assert "heterogeneity" not in _run(capsys, str(NORMAND), "--method", "FE")
+
+
+REFIT_KEYS = ("estimate", "se", "zval", "pval", "ci_lower", "ci_upper", "q", "q_p", "tau2", "i2", "h2")
+
+
+def _refit_args(ref: dict) -> list[str]:
+    return [*_data(ref), "--method", ref["method"], *(["--hksj"] if ref["test"] == "knha" else [])]
+
+
+def _assert_rows(rows: list[dict], table: dict, ks: list[int]) -> None:
+    assert [r["study"] for r in rows] == table["study"]
+    assert [r["k"] for r in rows] == ks
+    for key in REFIT_KEYS:
+        assert [r[key] for r in rows] == pytest.approx(table[key], **TOL), key
+
+
+@pytest.mark.parametrize("ref", FIX["leave_one_out"], ids=lambda r: f"{r['dataset']}-{r['method']}-{r['test']}")
+def test_leave_one_out_matches_metafor_leave1out(capsys, ref):
+    rows = _run(capsys, *_refit_args(ref), "--leave-one-out")["leave_one_out"]
+    k = len(ref["table"]["study"])
+    _assert_rows(rows, ref["table"], [k - 1] * k)
+
+
+@pytest.mark.parametrize("ref", FIX["cumulative"], ids=lambda r: f"{r['dataset']}-{r['method']}-{r['test']}-{r['order']}")
+def test_cumulative_matches_metafor_cumul(capsys, ref):
+    order = [] if ref["order"] is None or ref["order"] == "year" else ["--order", ref["order"]]
+    out = _run(capsys, *_refit_args(ref), "--cumulative", *order)["cumulative"]
+    assert out["order"] == (ref["order"] or "file order")  # year by default when the file has it
+    _assert_rows(out["rows"], ref["table"], list(range(1, len(ref["table"]["study"]) + 1)))
+
+
+def test_refits_of_ratios_are_reported_as_ratios(capsys):
+    row = _run(capsys, str(ZELNIKER), "--outcome", "MACE_ASCVD", "--leave-one-out")["leave_one_out"][0]
+    assert row["reported"]["estimate"] == pytest.approx(math.exp(row["estimate"]), rel=1e-12)
+
+
+def test_order_without_cumulative_or_an_unknown_column_exits_2(capsys):
+    assert main(["frequentist", str(NORMAND), "--order", "setting"]) == 2
+    assert "add --cumulative" in capsys.readouterr().err
+    assert main(["frequentist", str(NORMAND), "--cumulative", "--order", "country"]) == 2
+    assert "no column 'country'" in capsys.readouterr().err

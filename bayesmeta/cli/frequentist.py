@@ -77,6 +77,13 @@ def frequentist_command(
     steps: Annotated[str | None, typer.Option("--steps", help="one-sided p-value cut-offs of the selection model "
                                               "(with --bias), comma-separated, e.g. 0.025,0.05,0.5; default 0.025; "
                                               "p-values are one-sided towards --benefit")] = None,
+    leave_one_out: Annotated[bool, typer.Option("--leave-one-out", help="refit without each study in turn "
+                                                "(metafor leave1out)")] = False,
+    cumulative: Annotated[bool, typer.Option("--cumulative", help="refit as the studies are added one by one "
+                                             "(metafor cumul), in --order")] = False,
+    order: Annotated[str | None, typer.Option("--order", help="column the studies are added in by --cumulative "
+                                              "(a stable sort; default: year when the file has it, else the "
+                                              "file's order)")] = None,
     benefit: BenefitOption = Benefit.BELOW,
     figures: FiguresOption = None,
     as_json: JsonOption = False,
@@ -90,9 +97,14 @@ def frequentist_command(
         raise InputError("--steps sets the selection model of --bias; add --bias", column="--steps")
     if figures is not None and not bias:
         raise InputError("--figures writes the funnel plot of --bias; add --bias", column="--figures")
+    if order is not None and not cumulative:
+        raise InputError("--order sets the order of --cumulative; add --cumulative", column="--order")
     cutoffs = DEFAULT_STEPS if steps is None else parse_steps(steps)
     table = read_table(data, measure_value(measure), benefit, outcome=outcome)
     if method is Method.MH:
+        if leave_one_out or cumulative:
+            raise InputError("--leave-one-out and --cumulative refit rma; --method MH has no refits here",
+                             column="--method", valid="--method FE, DL, REML, PM or ML with them")
         _mantel_haenszel(table, level, hksj, bias, as_json)
         return
     test = "knha" if hksj else "z"
@@ -105,6 +117,20 @@ def frequentist_command(
     if fit.method != "FE" and fit.q_df >= 1:
         heterogeneity = heterogeneity_ci(table, fit.tau2, level=level)
         out["heterogeneity"] = heterogeneity.as_dict()
+    refits = []
+    if leave_one_out:
+        from bayesmeta.frequentist import leave_one_out as loo
+
+        rows = loo(table, method=method.value, test=test, level=level)
+        refits.append(("leave_one_out", "omitted", "Leave one out", rows))
+        out["leave_one_out"] = _refit_records(rows, table.measure)
+    if cumulative:
+        from bayesmeta.frequentist import cumulative as cumul
+
+        column, key = _cumulative_order(table, order)
+        rows = cumul(table, order=key, method=method.value, test=test, level=level)
+        refits.append(("cumulative", "added", f"Cumulative, by {column}", rows))
+        out["cumulative"] = {"order": column, "rows": _refit_records(rows, table.measure)}
     pb = None
     if bias:
         pb = publication_bias(table, method=method.value, test=test, level=level, steps=cutoffs, benefit=benefit)
@@ -117,6 +143,8 @@ def frequentist_command(
     _print_tables(table, fit, out, ratio)
     if heterogeneity is not None:
         _print_heterogeneity(heterogeneity)
+    for _, index, title, rows in refits:
+        _print_refits(rows, index, title, fit, table.measure)
     if pb is not None:
         _print_bias(pb, table.measure, level)
 
@@ -310,4 +338,57 @@ def _print_heterogeneity(h) -> None:
         t.add_column(column, justify="right" if column != "quantity" else "left")
     for label, (estimate, lower, upper) in (("tau^2", h.tau2), ("tau", h.tau), ("I^2 (%)", h.i2), ("H^2", h.h2)):
         t.add_row(label, _fmt(estimate), _fmt(lower), _fmt(upper))
+    Console().print(t)
+
+
+def _cumulative_order(table, order: str | None):
+    """The column ``--cumulative`` adds the studies in (default ``year`` when present) and its values; None for
+    the file's order. A named column must exist and have a value for every study."""
+    import pandas as pd
+
+    covariates = table.covariates
+    column = order if order is not None else ("year" if covariates is not None and "year" in covariates else None)
+    if column is None:
+        return "file order", None
+    if covariates is None or column not in covariates.columns:
+        raise InputError(f"no column '{column}' to order the studies by", file=table.source, column="--order",
+                         valid=", ".join(covariates.columns) if covariates is not None and len(covariates.columns)
+                         else "a study-level column of the file, e.g. year")
+    values = covariates[column]
+    if values.isna().any():
+        study = values.index[values.isna()][0]
+        raise InputError(f"study {study} has no value of '{column}' to order it by", file=table.source,
+                         column=column, valid="a value for every study")
+    if pd.api.types.is_numeric_dtype(values):
+        return column, values.to_numpy(dtype=float)
+    return column, values.astype(str).rank(method="dense").to_numpy()  # text: alphabetical order
+
+
+def _refit_records(rows, measure: str) -> list[dict[str, Any]]:
+    """One JSON record per refit (metafor's columns), with estimate and CI also on the reported scale."""
+    from bayesmeta.frequentist.result import plain
+
+    records = []
+    for study, row in rows.iterrows():
+        record = {"study": str(study), **{c: plain(row[c]) for c in rows.columns}}
+        record["k"] = int(record["k"])
+        record["reported"] = _ratio_keys(record, measure)
+        records.append(record)
+    return records
+
+
+def _print_refits(rows, index: str, title: str, fit, measure: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from bayesmeta.scales import is_ratio
+
+    show = _exp if is_ratio(measure) else (lambda x: x)
+    t = Table(title=f"{title} ({fit.method}; {measure} [{100 * fit.level:g}% CI])")
+    for column in (index, "k", "estimate [CI]", "p", "tau^2", "I^2", "Q p"):
+        t.add_column(column, justify="left" if column == index else "right")
+    for study, r in rows.iterrows():
+        t.add_row(str(study), str(int(r["k"])),
+                  f"{_fmt(show(r['estimate']), 3)} [{_fmt(show(r['ci_lower']), 3)}, {_fmt(show(r['ci_upper']), 3)}]",
+                  _p(r["pval"]), _fmt(r["tau2"]), f"{r['i2']:.1f}%", _p(r["q_p"]))
     Console().print(t)

@@ -58,5 +58,37 @@ for (o in c("HHF", "CVD")) {
   add_confint("zelniker", o, e$yi, e$sei^2, "REML", 0.95)
 }
 
+# --- leave-one-out and cumulative meta-analysis (leave1out, cumul) ------------------------------------------
+list_table <- function(x) {
+  d <- as.data.frame(x)
+  list(study = as.character(x$slab), k = if (is.null(d$k)) NA else d$k, estimate = num(d$estimate),
+       se = num(d$se), zval = num(if (is.null(d$zval)) d$tval else d$zval), pval = num(d$pval),
+       ci_lower = num(d$ci.lb), ci_upper = num(d$ci.ub), q = num(d$Q), q_p = num(d$Qp),
+       tau2 = num(if (is.null(d$tau2)) rep(0, nrow(d)) else d$tau2), i2 = num(d$I2), h2 = num(d$H2))
+}
+out$leave_one_out <- list()
+out$cumulative <- list()
+for (m in c("FE", "DL", "REML")) for (tt in c("z", "knha")) {
+  if (m == "FE" && tt == "knha") next
+  res <- rma(yi, vi, data = ls, method = m, test = tt, control = tight)
+  out$leave_one_out[[length(out$leave_one_out) + 1]] <- list(
+    dataset = "normand", outcome = "LOS", method = m, test = tt, table = list_table(leave1out(res)))
+  out$cumulative[[length(out$cumulative) + 1]] <- list(
+    dataset = "normand", outcome = "LOS", method = m, test = tt, order = NA, table = list_table(cumul(res)))
+}
+res <- rma(yi, vi, data = ls, method = "REML", control = tight)
+out$cumulative[[length(out$cumulative) + 1]] <- list(
+  dataset = "normand", outcome = "LOS", method = "REML", test = "z", order = "setting",
+  table = list_table(cumul(res, order = ls$setting)))
+asc <- hr[hr$outcome == "MACE_ASCVD", ]
+for (m in c("DL", "REML")) {
+  res <- rma(yi, sei = sei, data = asc, method = m, slab = study_id, control = tight)
+  out$leave_one_out[[length(out$leave_one_out) + 1]] <- list(
+    dataset = "zelniker", outcome = "MACE_ASCVD", method = m, test = "z", table = list_table(leave1out(res)))
+  out$cumulative[[length(out$cumulative) + 1]] <- list(
+    dataset = "zelniker", outcome = "MACE_ASCVD", method = m, test = "z", order = "year",
+    table = list_table(cumul(res, order = asc$year)))
+}
+
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, na = "null", pretty = TRUE),
            file.path(here, "frequentist_cli_fixtures.json"))
