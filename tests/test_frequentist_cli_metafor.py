@@ -88,3 +88,61 @@ def test_order_without_cumulative_or_an_unknown_column_exits_2(capsys):
     assert "add --cumulative" in capsys.readouterr().err
     assert main(["frequentist", str(NORMAND), "--cumulative", "--order", "country"]) == 2
     assert "no column 'country'" in capsys.readouterr().err
+
+
+def _method_args(ref: dict) -> list[str]:
+    return ["--method", ref["method"], *(["--hksj"] if ref["test"] == "knha" else [])]
+
+
+@pytest.mark.parametrize("ref", FIX["metareg"], ids=lambda r: f"{r['dataset']}-{r['formula']}-{r['method']}-{r['test']}")
+def test_formula_matches_metafor_mods(capsys, ref):
+    out = _run(capsys, *_data(ref), *_method_args(ref), "--formula", ref["formula"])
+    c = ref["coefficients"]
+    levels = [f"beta[{ref['formula']}]"] if ref["formula"] == "year" else [
+        f"beta[{ref['formula']}[{n.rsplit(')', 1)[1]}]]" for n in c["name"][1:]]
+    assert [x["name"] for x in out["coefficients"]] == ["mu", *levels]
+    for key in ("estimate", "se", "stat", "pval", "ci_lower", "ci_upper"):
+        assert [x[key] for x in out["coefficients"]] == pytest.approx(c[key], **TOL), key
+    for key in ("tau2", "i2", "h2", "q", "q_p", "qm", "qm_p", "r2"):
+        assert out[key] == pytest.approx(ref[key], **TOL), key
+    assert out["qm_df"] == ref["qm_df"] and out["formula"] == ref["formula"]
+    if ref["method"] == "FE":
+        assert "heterogeneity" not in out
+    else:  # residual heterogeneity's Q-profile interval (metafor confint of the meta-regression)
+        h = out["heterogeneity"]["tau2"]
+        assert [h["ci_lower"], h["ci_upper"]] == pytest.approx(ref["tau2_ci"], **TOL)
+
+
+@pytest.mark.parametrize("ref", FIX["subgroup"], ids=lambda r: f"{r['dataset']}-{r['method']}-{r['test']}")
+def test_subgroup_matches_metafor(capsys, ref):
+    sub = _run(capsys, *_data(ref), *_method_args(ref), "--subgroup", ref["column"])["subgroup"]
+    sep = sub["separate"]
+    assert list(sep["groups"]) == ref["levels"]
+    for key in ("k", "estimate", "se", "ci_lower", "ci_upper", "tau2", "i2", "q"):
+        assert [g[key] for g in sep["groups"].values()] == pytest.approx(ref[key], **TOL), key
+    assert sep["q_between"] == pytest.approx(ref["q_between"], **TOL)
+    assert sep["p_between"] == pytest.approx(ref["p_between"], **TOL)
+    assert sep["df_between"] == ref["df_between"]
+    mt = sub["moderator_test"]
+    assert [mt["qm"], mt["qm_p"]] == pytest.approx([ref["qm"], ref["qm_p"]], **TOL)
+    assert mt["qm_df"] == ref["qm_df"] and mt["test"] == ("F" if ref["test"] == "knha" else "chi2")
+
+
+def test_subgroups_of_hazard_ratios_as_published(capsys):
+    # Zelniker et al. 2019 (Lancet 393:31-39), fixed effect, as tabulated in PMC6685897 Table 1: MACE with
+    # established ASCVD 0.86 (0.80-0.93), with risk factors only 1.00 (0.87-1.16)
+    groups = _run(capsys, str(ZELNIKER), "--outcome", "MACE_ASCVD", "--method", "FE",
+                  "--subgroup", "ascvd")["subgroup"]["separate"]["groups"]
+    printed = {"yes": (0.86, 0.80, 0.93), "no": (1.00, 0.87, 1.16)}
+    for level, numbers in printed.items():
+        r = groups[level]["reported"]
+        assert tuple(round(r[k], 2) for k in ("estimate", "ci_lower", "ci_upper")) == numbers
+
+
+def test_formula_and_subgroup_errors_exit_2(capsys):
+    assert main(["frequentist", str(NORMAND), "--subgroup", "country"]) == 2
+    assert "no column 'country'" in capsys.readouterr().err
+    assert main(["frequentist", str(NORMAND), "--formula", "0 + setting"]) == 2
+    assert "keeps the intercept" in capsys.readouterr().err
+    assert main(["frequentist", str(NORMAND), "--formula", "setting", "--leave-one-out"]) == 2
+    assert "without moderators" in capsys.readouterr().err

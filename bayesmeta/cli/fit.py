@@ -16,6 +16,7 @@ from bayesmeta.cli.options import (
     DEFAULT_TAU_PRIOR,
     BenefitOption,
     DataArgument,
+    FormulaOption,
     JsonOption,
     OutcomeOption,
     LevelOption,
@@ -56,11 +57,7 @@ def fit_command(
     covariates: Annotated[
         Optional[str], typer.Option(help="comma-separated study-level columns for a meta-regression")
     ] = None,
-    formula: Annotated[
-        Optional[str], typer.Option(help='design of a meta-regression: terms joined by "+", a:b interactions, '
-                                         'a * b = a + b + a:b, factor(x), "0 +" for no intercept; e.g. '
-                                         '"0 + group", "year", "dose * onset"')
-    ] = None,
+    formula: FormulaOption = None,
     center: Annotated[
         bool, typer.Option("--center/--no-center", help="centre numeric covariates at their means over the studies "
                                                          "(mu is then the effect at the means, where its prior "

@@ -79,6 +79,11 @@ LikelihoodOption = Annotated[
                  "model for the OR; NUTS engine)"),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object (default: tables for people)")]
+FormulaOption = Annotated[
+    str | None,
+    typer.Option("--formula", help='design of a meta-regression: terms joined by "+", a:b interactions, '
+                 'a * b = a + b + a:b, factor(x), "0 +" for no intercept; e.g. "0 + group", "year", "dose * onset"'),
+]
 OutcomeOption = Annotated[
     str | None,
     typer.Option("--outcome", help="the outcome to read from a table with an outcome column (one row per study and "

@@ -90,5 +90,58 @@ for (m in c("DL", "REML")) {
     table = list_table(cumul(res, order = asc$year)))
 }
 
+# --- meta-regression (--formula) and subgroups (--subgroup) --------------------------------------------------
+# bayesmeta codes a factor against its most frequent level (setting: UK; ascvd: yes), so relevel() to it.
+coefs <- function(res) list(name = rownames(res$beta), estimate = num(res$beta), se = num(res$se),
+                            stat = num(res$zval), pval = num(res$pval), ci_lower = num(res$ci.lb),
+                            ci_upper = num(res$ci.ub))
+metareg_row <- function(label, outcome, formula, res, ci) {
+  list(dataset = label, outcome = outcome, formula = formula, method = res$method, test = res$test,
+       k = res$k, tau2 = num(res$tau2), i2 = num(res$I2), h2 = num(res$H2), q = num(res$QE), q_p = num(res$QEp),
+       qm = num(res$QM), qm_df = res$QMdf[1], qm_p = num(res$QMp), r2 = num(res$R2), coefficients = coefs(res),
+       tau2_ci = if (is.null(ci)) NA else num(ci$random["tau^2", c("ci.lb", "ci.ub")]))
+}
+out$metareg <- list()
+for (m in c("FE", "DL", "REML")) for (tt in c("z", "knha")) {
+  if (m == "FE" && tt == "knha") next
+  res <- rma(yi, vi, mods = ~ relevel(factor(setting), ref = "UK"), data = ls, method = m, test = tt,
+             control = tight)
+  ci <- if (m == "FE") NULL else confint(res, control = list(tol = 1e-12, tau2.max = 1e6))
+  out$metareg[[length(out$metareg) + 1]] <- metareg_row("normand", "LOS", "setting", res, ci)
+}
+for (m in c("FE", "REML")) {
+  res <- rma(yi, sei = sei, mods = ~ relevel(factor(ascvd), ref = "yes"), data = asc, method = m, control = tight)
+  ci <- if (m == "FE") NULL else confint(res, control = list(tol = 1e-12, tau2.max = 1e6))
+  out$metareg[[length(out$metareg) + 1]] <- metareg_row("zelniker", "MACE_ASCVD", "ascvd", res, ci)
+}
+res <- rma(yi, sei = sei, mods = ~ year, data = asc, method = "DL", control = tight)
+out$metareg[[length(out$metareg) + 1]] <- metareg_row("zelniker", "MACE_ASCVD", "year", res,
+                                                      confint(res, control = list(tol = 1e-12, tau2.max = 1e6)))
+
+# subgroups: a fit per level; the test of subgroup differences of the separate fits (common effect: QM of
+# mods = ~ factor, which equals Q_total - sum Q_within; random effects with a tau^2 per subgroup: the Q of the
+# subgroup estimates, rma(estimates, sei, method = "FE")$QE, as RevMan); and QM of mods = ~ factor(column)
+out$subgroup <- list()
+add_subgroup <- function(label, outcome, column, yi, vi, g, method, test = "z") {
+  lev <- unique(as.character(g))
+  per <- lapply(lev, function(l) rma(yi[g == l], vi[g == l], method = method, test = if (sum(g == l) > 1) test else "z",
+                                     control = tight))
+  est <- sapply(per, function(r) num(r$beta)); se <- sapply(per, function(r) num(r$se))
+  between <- if (method == "FE") rma(yi, vi, mods = ~ factor(g), method = "FE")$QM else
+    rma(est, sei = se, method = "FE")$QE
+  mod <- rma(yi, vi, mods = ~ factor(g), method = method, test = test, control = tight)
+  out$subgroup[[length(out$subgroup) + 1]] <<- list(
+    dataset = label, outcome = outcome, column = column, method = method, test = test, levels = lev,
+    k = sapply(per, function(r) r$k), estimate = est, se = se,
+    ci_lower = sapply(per, function(r) num(r$ci.lb)), ci_upper = sapply(per, function(r) num(r$ci.ub)),
+    tau2 = sapply(per, function(r) num(r$tau2)), i2 = sapply(per, function(r) num(r$I2)),
+    q = sapply(per, function(r) num(r$QE)), q_between = num(between), df_between = length(lev) - 1,
+    p_between = pchisq(num(between), length(lev) - 1, lower.tail = FALSE),
+    qm = num(mod$QM), qm_df = mod$QMdf[1], qm_p = num(mod$QMp))
+}
+for (m in c("FE", "DL", "REML")) add_subgroup("normand", "LOS", "setting", ls$yi, ls$vi, ls$setting, m)
+add_subgroup("normand", "LOS", "setting", ls$yi, ls$vi, ls$setting, "REML", "knha")
+for (m in c("FE", "REML")) add_subgroup("zelniker", "MACE_ASCVD", "ascvd", asc$yi, asc$sei^2, asc$ascvd, m)
+
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, na = "null", pretty = TRUE),
            file.path(here, "frequentist_cli_fixtures.json"))
