@@ -6,7 +6,8 @@ Accepted forms, besides a ``study`` (or ``study_id``) column, tried in this orde
 3. ``estimate, ci_lower, ci_upper`` -- a ratio (HR, RR, OR; logged) or a difference (MD, SMD, RD) with a 95% CI,
    se = (U - L) / (2 * 1.959964) on the analysis scale (Tierney et al. 2007);
 4. ``mean_treatment, sd_treatment, mean_control, sd_control, total_treatment, total_control`` -- means, SDs and
-   arm sizes: MD by default or SMD (Hedges' g) with measure SMD (metafor ``escalc``, :mod:`bayesmeta.escalc`);
+   arm sizes: MD by default or SMD (Hedges' g) with measure SMD (metafor ``escalc``, :mod:`bayesmeta.escalc`;
+   the MD's variance from per-arm SDs, or with ``vtype="HO"`` from the pooled SD);
 5. ``o_minus_e, var_o_minus_e`` -- the log-rank O - E and its variance V: log HR = (O - E)/V, variance 1/V;
 6. ``events_treatment, total_treatment, events_control, total_control`` -- arm counts, log RR by default, log
    OR with measure OR or RD with measure RD (metafor ``escalc`` conventions, :class:`ZeroCellRule`: 0.5 added to
@@ -40,7 +41,7 @@ from bayesmeta.effect_data import EffectData
 from bayesmeta.effects import MEAN_FUNCTIONS, counts_effect, log_ratio_from_ci
 from bayesmeta.consistency import apply_checks, reported_problems
 from bayesmeta.errors import InputError, ReportedValueWarning
-from bayesmeta.escalc import ZeroCellRule, log_hr_from_logrank
+from bayesmeta.escalc import MD_VTYPES, ZeroCellRule, log_hr_from_logrank
 from bayesmeta.plausible import table_problems
 from bayesmeta.scales import COUNT_MEASURES, MEASURES, is_ratio
 
@@ -137,7 +138,7 @@ def _covariate(values: pd.Series, file: str) -> pd.Series:
     return values.where(~blank, None).astype(object)
 
 
-def _from_means(frame: pd.DataFrame, measure: str, file: str) -> tuple[np.ndarray, np.ndarray]:
+def _from_means(frame: pd.DataFrame, measure: str, file: str, vtype: str = "LS") -> tuple[np.ndarray, np.ndarray]:
     if measure not in MEAN_FUNCTIONS:
         raise InputError(f"means and SDs give an MD or SMD, not {measure}", file=file, column="measure",
                          valid="MD (default) or SMD")
@@ -146,8 +147,12 @@ def _from_means(frame: pd.DataFrame, measure: str, file: str) -> tuple[np.ndarra
         size, sd = column.startswith("total_"), column.startswith("sd_")
         values[column] = numeric_column(frame, column, file, required=True, integer=size,
                                         positive=size or sd).to_numpy()
-    yi, vi = MEAN_FUNCTIONS[measure](*(values[c] for c in (
-        "mean_treatment", "sd_treatment", "total_treatment", "mean_control", "sd_control", "total_control")))
+    if vtype != "LS" and measure != "MD":
+        raise InputError(f"vtype {vtype} is a variance of the MD, not of the {measure}", file=file,
+                         column="measure", valid="vtype LS (default) with an SMD")
+    arms = [values[c] for c in (
+        "mean_treatment", "sd_treatment", "total_treatment", "mean_control", "sd_control", "total_control")]
+    yi, vi = MEAN_FUNCTIONS[measure](*arms, vtype=vtype) if measure == "MD" else MEAN_FUNCTIONS[measure](*arms)
     yi, vi = np.atleast_1d(yi), np.atleast_1d(vi)
     if not np.all(np.isfinite(vi)):
         position = int(np.flatnonzero(~np.isfinite(vi))[0])
@@ -170,7 +175,7 @@ def _from_logrank(frame: pd.DataFrame, measure: str, file: str) -> tuple[np.ndar
 def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
                   methods: pd.Series | None = None, zero_cells: ZeroCellRule = ZeroCellRule(),
                   benefit: Benefit | str = Benefit.BELOW, checks: str = "warn",
-                  rows: np.ndarray | None = None) -> EffectData:
+                  rows: np.ndarray | None = None, vtype: str = "LS") -> EffectData:
     if frame.empty:
         raise InputError("the table has no data rows", file=file)
     study_column = _study_column(frame, file)
@@ -184,6 +189,11 @@ def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
     if form is None:
         raise InputError("no effect columns found", file=file,
                          valid=f"a '{study_column}' column and one of: {FORMS_TEXT}")
+    if vtype not in MD_VTYPES:
+        raise InputError(f"unknown vtype '{vtype}'", file=file, valid=", ".join(MD_VTYPES))
+    if vtype != "LS" and form != MEANS_FORM:
+        raise InputError(f"vtype {vtype} is the variance of an MD from means and SDs; this table gives "
+                         f"{', '.join(form)}", file=file, valid="vtype LS (default) for other forms")
     has_counts = all(c in frame.columns for c in COUNT_COLUMNS)
     counts = None
     if has_counts:
@@ -235,7 +245,7 @@ def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
         method = np.array(["ci"] * len(frame), dtype=object)
     elif form == MEANS_FORM:
         measure = measure or "MD"
-        yi, sei = _from_means(frame, measure, file)
+        yi, sei = _from_means(frame, measure, file, vtype)
         method = np.array(["means"] * len(frame), dtype=object)
     elif form == LOGRANK_FORM:
         measure = measure or "HR"
@@ -336,7 +346,7 @@ def _relocated(error: InputError, rows: np.ndarray) -> InputError:
 def read_effect_table(path: str | Path, measure: str | None = None, *,
                       zero_cells: ZeroCellRule = ZeroCellRule(),
                       benefit: Benefit | str = Benefit.BELOW, checks: str = "warn",
-                      outcome: str | None = None) -> EffectData:
+                      outcome: str | None = None, vtype: str = "LS") -> EffectData:
     """Read and validate a user's effect table (forms in the module docstring). ``measure`` is one of HR, RR,
     OR, MD, SMD, RD or GEN; when None it comes from a ``measure`` column, else GEN for yi forms, MD for means,
     HR for log-rank statistics and RR for counts. ``zero_cells`` is the zero-cell rule of arm counts.
@@ -349,11 +359,13 @@ def read_effect_table(path: str | Path, measure: str | None = None, *,
 
     A table with an ``outcome`` column may hold several outcomes (one row per study and outcome, as the
     outcomes table of a plan); ``outcome`` names the one to read, and is required when there are several
-    (:func:`select_outcome`). Errors and warnings name the rows of the file."""
+    (:func:`select_outcome`). Errors and warnings name the rows of the file. ``vtype``: the variance of an MD
+    from means and SDs, escalc's ``"LS"`` (per-arm SDs, the default) or ``"HO"`` (the pooled SD)."""
     file = str(path)
     frame, rows = select_outcome(read_text_csv(path), outcome, file)
     try:
-        return _effect_table(frame, measure, file, zero_cells=zero_cells, benefit=benefit, checks=checks, rows=rows)
+        return _effect_table(frame, measure, file, zero_cells=zero_cells, benefit=benefit, checks=checks, rows=rows,
+                             vtype=vtype)
     except InputError as error:
         if rows is None:
             raise

@@ -15,6 +15,7 @@ from bayesmeta.cli import main
 REF = Path(__file__).parent / "reference"
 NORMAND = REF / "normand1999_outcomes.csv"
 ZELNIKER = REF / "zelniker2019_outcomes.csv"
+PUBLISHED = REF / "normand1999_published.csv"
 FIX = json.loads((REF / "frequentist_cli_fixtures.json").read_text())
 TOL = {"rel": 1e-8, "abs": 1e-10}
 
@@ -146,3 +147,52 @@ def test_formula_and_subgroup_errors_exit_2(capsys):
     assert "keeps the intercept" in capsys.readouterr().err
     assert main(["frequentist", str(NORMAND), "--formula", "setting", "--leave-one-out"]) == 2
     assert "without moderators" in capsys.readouterr().err
+
+
+HO = FIX["vtype_ho"]
+# Normand 1999, Stat Med 18:321-359, Table IX (length of stay, days): the rows the paper printed
+NORMAND_PRINTED = {"DL": (-14.10, -24.45, -3.75), "FE": (-3.49, -5.03, -1.96), "REML": (-15.12, -32.67, 2.43)}
+
+
+def test_pooled_sd_variance_matches_escalc_ho():
+    import pandas as pd
+
+    from bayesmeta.escalc import mean_difference
+
+    d = pd.read_csv(NORMAND)
+    yi, vi = mean_difference(d.mean_treatment, d.sd_treatment, d.total_treatment, d.mean_control, d.sd_control,
+                             d.total_control, vtype="HO")
+    assert list(yi) == pytest.approx(HO["yi"], rel=1e-12) and list(vi) == pytest.approx(HO["vi"], rel=1e-12)
+
+
+@pytest.mark.parametrize("ref", HO["fits"], ids=lambda r: r["method"])
+def test_vtype_ho_matches_metafor_and_the_printed_rows(capsys, ref):
+    out = _run(capsys, str(NORMAND), "--vtype", "HO", "--method", ref["method"])
+    for key in ("estimate", "se", "ci_lower", "ci_upper", "tau2", "i2", "h2", "q", "q_p"):
+        assert out[key] == pytest.approx(ref[key], **TOL), key
+    if ref["method"] in NORMAND_PRINTED:
+        assert tuple(round(out[k], 2) for k in ("estimate", "ci_lower", "ci_upper")) == NORMAND_PRINTED[ref["method"]]
+        ls = _run(capsys, str(NORMAND), "--method", ref["method"])  # per-arm SDs do not give the printed row
+        assert tuple(round(ls[k], 2) for k in ("estimate", "ci_lower", "ci_upper")) != NORMAND_PRINTED[ref["method"]]
+
+
+def test_vtype_is_a_plan_key_per_outcome(tmp_path, capsys):
+    plan = tmp_path / "plan.toml"
+    body = (f'title = "Normand 1999"\n\n[data]\noutcomes = "{NORMAND}"\npublished = "{PUBLISHED}"\n\n'
+            '[outcomes.LOS]\nmeasure = "MD"\nbenefit = "below"\n')
+    statuses = {}
+    for vtype in ("LS", "HO"):
+        plan.write_text(body + f'vtype = "{vtype}"\n')
+        assert main(["compare", str(PUBLISHED), "--plan", str(plan), "--json"]) == 0
+        statuses[vtype] = [r["status"] for r in json.loads(capsys.readouterr().out)["pooled"]]
+    assert statuses == {"LS": ["close"] * 3, "HO": ["reproduced"] * 3}  # the DL, FE and REML rows of Table IX
+    plan.write_text(body.replace('"MD"', '"SMD"') + 'vtype = "HO"\n')
+    assert main(["compare", str(PUBLISHED), "--plan", str(plan)]) == 2
+    assert "outcomes.LOS.vtype" in capsys.readouterr().err
+
+
+def test_vtype_ho_needs_means_and_sds(capsys):
+    assert main(["frequentist", str(ZELNIKER), "--outcome", "HHF", "--vtype", "HO"]) == 2
+    assert "vtype HO is the variance of an MD from means and SDs" in capsys.readouterr().err
+    assert main(["frequentist", str(NORMAND), "--measure", "SMD", "--vtype", "HO"]) == 2
+    assert "not of the SMD" in capsys.readouterr().err

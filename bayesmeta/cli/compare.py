@@ -70,7 +70,8 @@ def compare_command(
     levels = chosen.covariate_levels if chosen else None
     study_table = load_studies(studies_file, levels) if studies_file else None
     rows = load_outcomes(outcomes_file, studies=study_table)
-    effects = derive_effects(rows, study_table)
+    vtypes = {o.name: o.vtype for o in chosen.outcomes} if chosen else "LS"  # the plan's MD variances
+    effects = derive_effects(rows, study_table, vtypes=vtypes)
     effects = effects[effects["usable"]].reset_index(drop=True)
     table = load_published(published)
     rule = pooling or (chosen.pooling if chosen else "DL")

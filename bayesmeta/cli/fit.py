@@ -19,6 +19,8 @@ from bayesmeta.cli.options import (
     FormulaOption,
     JsonOption,
     OutcomeOption,
+    VType,
+    VTypeOption,
     LevelOption,
     Likelihood,
     LikelihoodOption,
@@ -51,6 +53,7 @@ class Interval(str, Enum):
 def fit_command(
     data: DataArgument,
     outcome: OutcomeOption = None,
+    vtype: VTypeOption = VType.LS,
     measure: MeasureOption = None,
     mu_prior: MuPriorOption = DEFAULT_MU_PRIOR,
     tau_prior: TauPriorOption = DEFAULT_TAU_PRIOR,
@@ -148,7 +151,7 @@ def fit_command(
     uncentred: list[str] = []
     default_measure = "OR" if binomial else None  # the binomial-normal model is the odds ratio's
     table = read_table(data, measure_value(measure) or default_measure, benefit, likelihood,
-                       quick=not (binomial or covariates), outcome=outcome)
+                       quick=not (binomial or covariates), outcome=outcome, vtype=vtype)
     note_prior_units(table, mu_prior, tau_prior)
     if binomial:
         from bayesmeta.mcmc import fit_binomial_nuts

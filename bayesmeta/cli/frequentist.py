@@ -18,6 +18,8 @@ from bayesmeta.cli.options import (
     FormulaOption,
     JsonOption,
     OutcomeOption,
+    VType,
+    VTypeOption,
     LevelOption,
     MeasureOption,
     json_text,
@@ -67,6 +69,7 @@ def _p(x: float | None) -> str:
 def frequentist_command(
     data: DataArgument,
     outcome: OutcomeOption = None,
+    vtype: VTypeOption = VType.LS,
     method: Annotated[Method, typer.Option(
         help="tau^2 estimator (FE: common effect; MH: Mantel-Haenszel common effect from arm counts, RR or OR, as "
              "metafor's rma.mh)")] = Method.REML,
@@ -106,7 +109,7 @@ def frequentist_command(
     if order is not None and not cumulative:
         raise InputError("--order sets the order of --cumulative; add --cumulative", column="--order")
     cutoffs = DEFAULT_STEPS if steps is None else parse_steps(steps)
-    table = read_table(data, measure_value(measure), benefit, outcome=outcome)
+    table = read_table(data, measure_value(measure), benefit, outcome=outcome, vtype=vtype)
     if method is Method.MH:
         if leave_one_out or cumulative:
             raise InputError("--leave-one-out and --cumulative refit rma; --method MH has no refits here",

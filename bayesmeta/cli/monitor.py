@@ -16,6 +16,8 @@ from bayesmeta.cli.options import (
     FiguresOption,
     JsonOption,
     OutcomeOption,
+    VType,
+    VTypeOption,
     LevelOption,
     McidOption,
     Measure,
@@ -36,6 +38,7 @@ from bayesmeta.errors import InputError
 def monitor_command(
     data: DataArgument,
     outcome: OutcomeOption = None,
+    vtype: VTypeOption = VType.LS,
     measure: Annotated[
         Measure | None,
         typer.Option("--measure", help="effect measure (default: the file's measure column, else HR for yi/sei "
@@ -65,9 +68,9 @@ def monitor_command(
     from bayesmeta.scales import is_ratio, null_value
     from bayesmeta.sequential import monitor
 
-    table = read_table(data, measure_value(measure), benefit, outcome=outcome)
+    table = read_table(data, measure_value(measure), benefit, outcome=outcome, vtype=vtype)
     if measure is None and table.measure == "GEN":
-        table = read_table(data, "HR", benefit, outcome=outcome)
+        table = read_table(data, "HR", benefit, outcome=outcome, vtype=vtype)
     note_prior_units(table, mu_prior, tau_prior)
     covariates = table.covariates
     order = None

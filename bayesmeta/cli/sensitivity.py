@@ -17,6 +17,8 @@ from bayesmeta.cli.options import (
     FiguresOption,
     JsonOption,
     OutcomeOption,
+    VType,
+    VTypeOption,
     LevelOption,
     MeasureOption,
     MuPriorOption,
@@ -45,6 +47,7 @@ def _records(frame, index_name: str | None = None) -> list[dict[str, object]]:
 def sensitivity_command(
     data: DataArgument,
     outcome: OutcomeOption = None,
+    vtype: VTypeOption = VType.LS,
     measure: MeasureOption = None,
     mu_prior: MuPriorOption = DEFAULT_MU_PRIOR,
     tau_prior: TauPriorOption = DEFAULT_TAU_PRIOR,
@@ -67,7 +70,7 @@ def sensitivity_command(
 
     from bayesmeta.scales import is_ratio, null_value
 
-    table = read_table(data, measure_value(measure), benefit, outcome=outcome)
+    table = read_table(data, measure_value(measure), benefit, outcome=outcome, vtype=vtype)
     note_prior_units(table, mu_prior, tau_prior)
     mu, tau = parse_prior(mu_prior, "mu"), parse_prior(tau_prior, "tau")
     null = null_value(table.measure)

@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 
 from bayesmeta.cli import app
-from bayesmeta.cli.options import (FiguresOption, JsonOption, MeasureOption, OutcomeOption, finite, json_text,
-                                   measure_value, read_table)
+from bayesmeta.cli.options import (FiguresOption, JsonOption, MeasureOption, OutcomeOption, VType, VTypeOption,
+                                   finite, json_text, measure_value, read_table)
 from bayesmeta.errors import InputError
 from bayesmeta.scales import BINARY_MEASURES
 
@@ -113,6 +113,7 @@ def tsa_command(
         help="CSV in any reported form (study + yi,sei | estimate,ci_lower,ci_upper | means,SDs,sizes | "
              "o_minus_e,var_o_minus_e | counts), optional year (default: none: the design at --fractions)")] = None,
     outcome: OutcomeOption = None,
+    vtype: VTypeOption = VType.LS,
     mcid: Annotated[float | None, typer.Option(
         "--mcid", help="anticipated effect the information size is powered for, reported scale: a ratio for RR, "
                        "OR, HR (0.8 = a 20% relative reduction), a difference for RD, MD (default: none; required)",
@@ -184,7 +185,7 @@ def tsa_command(
     from bayesmeta.scales import TSA_INPUT_MEASURES
     from bayesmeta.tsa import tsa
 
-    table = read_table(data, measure_value(measure), outcome=outcome)
+    table = read_table(data, measure_value(measure), outcome=outcome, vtype=vtype)
     if table.measure not in TSA_INPUT_MEASURES:
         raise InputError(f"a trial sequential analysis of measure {table.measure} is not defined", file=data,
                          column="measure", valid="--measure RR, OR or RD with arm counts; MD; SMD; or HR")

@@ -143,5 +143,14 @@ for (m in c("FE", "DL", "REML")) add_subgroup("normand", "LOS", "setting", ls$yi
 add_subgroup("normand", "LOS", "setting", ls$yi, ls$vi, ls$setting, "REML", "knha")
 for (m in c("FE", "REML")) add_subgroup("zelniker", "MACE_ASCVD", "ascvd", asc$yi, asc$sei^2, asc$ascvd, m)
 
+# --- variance type of the MD: escalc(vtype = "HO"), the pooled SD (Normand's published rows) -----------------
+ho <- escalc("MD", m1i = mean_treatment, sd1i = sd_treatment, n1i = total_treatment, m2i = mean_control,
+             sd2i = sd_control, n2i = total_control, data = md, vtype = "HO", slab = study_id)
+out$vtype_ho <- list(study = as.character(md$study_id), yi = num(ho$yi), vi = num(ho$vi), fits = list())
+for (m in c("FE", "DL", "REML", "PM", "ML")) {
+  res <- rma(yi, vi, data = ho, method = m, control = tight)
+  out$vtype_ho$fits[[length(out$vtype_ho$fits) + 1]] <- c(list(method = m), pooled(res))
+}
+
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, na = "null", pretty = TRUE),
            file.path(here, "frequentist_cli_fixtures.json"))
