@@ -196,3 +196,8 @@ def test_vtype_ho_needs_means_and_sds(capsys):
     assert "vtype HO is the variance of an MD from means and SDs" in capsys.readouterr().err
     assert main(["frequentist", str(NORMAND), "--measure", "SMD", "--vtype", "HO"]) == 2
     assert "not of the SMD" in capsys.readouterr().err
+
+
+def test_mantel_haenszel_refuses_the_rma_options(tmp_path, capsys):
+    assert main(["frequentist", str(NORMAND), "--method", "MH", "--subgroup", "setting"]) == 2
+    assert "--method MH pools the counts once" in capsys.readouterr().err

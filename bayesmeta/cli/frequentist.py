@@ -98,7 +98,9 @@ def frequentist_command(
     as_json: JsonOption = False,
 ) -> None:
     """Pool the studies with metafor's conventions: estimate, CI, tau^2, I^2, H^2, Q and the prediction interval,
-    with Q-profile intervals of tau^2, tau, I^2 and H^2 (random effects); with --bias also the publication-bias analyses (and with --figures DIR their funnel plot, funnel.png)."""
+    with Q-profile intervals of tau^2, tau, I^2 and H^2 (random effects); a meta-regression with --formula;
+    leave-one-out and cumulative refits; subgroups; with --bias also the publication-bias analyses (and with
+    --figures DIR their funnel plot, funnel.png)."""
     from bayesmeta.frequentist import heterogeneity_ci, publication_bias, rma
     from bayesmeta.frequentist.publication_bias import DEFAULT_STEPS
 
@@ -111,9 +113,10 @@ def frequentist_command(
     cutoffs = DEFAULT_STEPS if steps is None else parse_steps(steps)
     table = read_table(data, measure_value(measure), benefit, outcome=outcome, vtype=vtype)
     if method is Method.MH:
-        if leave_one_out or cumulative:
-            raise InputError("--leave-one-out and --cumulative refit rma; --method MH has no refits here",
-                             column="--method", valid="--method FE, DL, REML, PM or ML with them")
+        if leave_one_out or cumulative or formula or subgroup:
+            raise InputError("--leave-one-out, --cumulative, --formula and --subgroup fit rma models; --method MH "
+                             "pools the counts once", column="--method",
+                             valid="--method FE, DL, REML, PM or ML with them")
         _mantel_haenszel(table, level, hksj, bias, as_json)
         return
     test = "knha" if hksj else "z"
@@ -142,14 +145,14 @@ def frequentist_command(
         from bayesmeta.frequentist import leave_one_out as loo
 
         rows = loo(table, method=method.value, test=test, level=level)
-        refits.append(("leave_one_out", "omitted", "Leave one out", rows))
+        refits.append(("omitted", "Leave one out", rows))
         out["leave_one_out"] = _refit_records(rows, table.measure)
     if cumulative:
         from bayesmeta.frequentist import cumulative as cumul
 
         column, key = _cumulative_order(table, order)
         rows = cumul(table, order=key, method=method.value, test=test, level=level)
-        refits.append(("cumulative", "added", f"Cumulative, by {column}", rows))
+        refits.append(("added", f"Cumulative, by {column}", rows))
         out["cumulative"] = {"order": column, "rows": _refit_records(rows, table.measure)}
     pb = None
     if bias:
@@ -165,7 +168,7 @@ def frequentist_command(
         _print_coefficients(out, fit, table.measure)
     if heterogeneity is not None:
         _print_heterogeneity(heterogeneity)
-    for _, index, title, rows in refits:
+    for index, title, rows in refits:
         _print_refits(rows, index, title, fit, table.measure)
     if subgroups is not None:
         _print_subgroups(subgroups, table.measure, fit.level)
