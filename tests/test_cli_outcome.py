@@ -18,7 +18,7 @@ FIX = json.loads((REF / "frequentist_cli_fixtures.json").read_text())
 VERBS = ("fit", "frequentist", "ppc", "sensitivity", "monitor", "tsa", "bias")
 
 
-@pytest.mark.parametrize("ref", FIX["outcome"], ids=lambda r: f"{r['outcome']}-{r['method']}")
+@pytest.mark.parametrize("ref", FIX["outcome"], ids=lambda r: r["outcome"])
 def test_each_outcome_matches_metafor_on_its_rows(capsys, ref):
     assert main(["frequentist", str(ZELNIKER), "--outcome", ref["outcome"], "--method", ref["method"],
                  "--json"]) == 0
@@ -28,10 +28,8 @@ def test_each_outcome_matches_metafor_on_its_rows(capsys, ref):
         assert out[key] == pytest.approx(ref[key], abs=1e-8), key
 
 
-@pytest.mark.parametrize("verb", VERBS)
-def test_several_outcomes_without_outcome_is_one_line_naming_them(capsys, verb):
-    extra = ["--mcid", "0.85"] if verb == "tsa" else []
-    assert main([verb, str(ZELNIKER), *extra]) == 2
+def test_several_outcomes_without_outcome_is_one_line_naming_them(capsys):
+    assert main(["frequentist", str(ZELNIKER)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert "4 outcomes" in err and "--outcome MACE | HHF | CVD | MACE_ASCVD" in err
@@ -39,6 +37,7 @@ def test_several_outcomes_without_outcome_is_one_line_naming_them(capsys, verb):
 
 @pytest.mark.parametrize("verb", VERBS)
 def test_every_verb_passes_outcome_to_the_reader(capsys, verb):
+    """Each verb's --outcome reaches the reader (an unknown name is refused with the file's names)."""
     extra = ["--mcid", "0.85"] if verb == "tsa" else []
     assert main([verb, str(ZELNIKER), "--outcome", "MACE_SUBGROUP", *extra]) == 2
     err = capsys.readouterr().err

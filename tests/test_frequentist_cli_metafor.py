@@ -64,18 +64,25 @@ def _assert_rows(rows: list[dict], table: dict, ks: list[int]) -> None:
         assert [r[key] for r in rows] == pytest.approx(table[key], **TOL), key
 
 
+def _cumulative_for(loo: dict) -> dict | None:
+    return next((c for c in FIX["cumulative"] if all(c[k] == loo[k] for k in ("dataset", "method", "test"))
+                 and c["order"] in (None, "year")), None)
+
+
 @pytest.mark.parametrize("ref", FIX["leave_one_out"], ids=lambda r: f"{r['dataset']}-{r['method']}-{r['test']}")
-def test_leave_one_out_matches_metafor_leave1out(capsys, ref):
-    rows = _run(capsys, *_refit_args(ref), "--leave-one-out")["leave_one_out"]
+def test_leave_one_out_and_cumulative_match_metafor(capsys, ref):
+    out = _run(capsys, *_refit_args(ref), "--leave-one-out", "--cumulative")
     k = len(ref["table"]["study"])
-    _assert_rows(rows, ref["table"], [k - 1] * k)
+    _assert_rows(out["leave_one_out"], ref["table"], [k - 1] * k)  # metafor leave1out
+    cumul = _cumulative_for(ref)  # metafor cumul, by year when the file has it, else in the file's order
+    assert out["cumulative"]["order"] == (cumul["order"] or "file order")
+    _assert_rows(out["cumulative"]["rows"], cumul["table"], list(range(1, k + 1)))
 
 
-@pytest.mark.parametrize("ref", FIX["cumulative"], ids=lambda r: f"{r['dataset']}-{r['method']}-{r['test']}-{r['order']}")
-def test_cumulative_matches_metafor_cumul(capsys, ref):
-    order = [] if ref["order"] is None or ref["order"] == "year" else ["--order", ref["order"]]
-    out = _run(capsys, *_refit_args(ref), "--cumulative", *order)["cumulative"]
-    assert out["order"] == (ref["order"] or "file order")  # year by default when the file has it
+def test_cumulative_by_a_text_column_matches_metafor_cumul(capsys):
+    ref = next(c for c in FIX["cumulative"] if c["order"] == "setting")
+    out = _run(capsys, *_refit_args(ref), "--cumulative", "--order", "setting")["cumulative"]
+    assert out["order"] == "setting"
     _assert_rows(out["rows"], ref["table"], list(range(1, len(ref["table"]["study"]) + 1)))
 
 

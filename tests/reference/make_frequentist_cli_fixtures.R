@@ -27,10 +27,8 @@ hr$sei <- (log(hr$ci_upper) - log(hr$ci_lower)) / (2 * qnorm(0.975))
 out$outcome <- list()
 for (o in unique(hr$outcome)) {
   e <- hr[hr$outcome == o, ]
-  for (m in c("FE", "DL", "REML")) {
-    res <- rma(yi, sei = sei, data = e, method = m, control = tight)
-    out$outcome[[length(out$outcome) + 1]] <- c(list(outcome = o, method = m), pooled(res))
-  }
+  res <- rma(yi, sei = sei, data = e, method = "REML", control = tight)
+  out$outcome[[length(out$outcome) + 1]] <- c(list(outcome = o, method = "REML"), pooled(res))
 }
 
 # --- Normand 1999: means and SDs as printed, MD with per-arm variances (escalc vtype = "LS") -------------------
