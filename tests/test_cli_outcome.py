@@ -23,7 +23,7 @@ def test_each_outcome_matches_metafor_on_its_rows(capsys, ref):
     assert main(["frequentist", str(ZELNIKER), "--outcome", ref["outcome"], "--method", ref["method"],
                  "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["k"] == ref["k"] and out["measure"] == "HR"
+    assert out["k"] == ref["k"] and out["measure"] == "HR" and out["outcome"] == ref["outcome"]
     for key in ("estimate", "se", "ci_lower", "ci_upper", "tau2", "i2", "h2", "q", "q_p"):
         assert out[key] == pytest.approx(ref[key], abs=1e-8), key
 

@@ -126,6 +126,8 @@ def frequentist_command(
     mods, names = _moderators(table, formula)
     fit = rma(table, method=method.value, test=test, level=level, mods=mods, mod_names=names)
     out = {"source": table.source, "measure": table.measure, "study": list(table.study), **fit.as_dict()}
+    if outcome is not None:
+        out["outcome"] = outcome
     if formula:
         out["formula"] = formula
         out["coefficients"][0]["name"] = "mu"
