@@ -75,3 +75,13 @@ def test_tsa_reads_the_arm_sizes_of_the_outcome(tmp_path, capsys):
     alone = json.loads(capsys.readouterr().out)
     los.pop("source", None), alone.pop("source", None)
     assert los == alone  # the copy's doubled control arms are not read
+
+
+def test_warnings_name_the_row_of_the_file(tmp_path, capsys):
+    frame = pd.read_csv(ZELNIKER, dtype=str, keep_default_na=False)
+    frame.loc[4, "ci_upper"] = "0.97"  # CANVAS, HHF: 0.67 (0.52-0.97) is far from symmetric on the log scale
+    path = tmp_path / "long.csv"
+    frame.to_csv(path, index=False)
+    assert main(["frequentist", str(path), "--outcome", "HHF", "--json"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("warning:") and "row 6" in err  # the 5th data row; the 2nd of outcome HHF
