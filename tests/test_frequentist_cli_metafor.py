@@ -193,6 +193,8 @@ def test_vtype_is_a_plan_key_per_outcome(tmp_path, capsys):
         assert main(["compare", str(PUBLISHED), "--plan", str(plan), "--json"]) == 0
         statuses[vtype] = [r["status"] for r in json.loads(capsys.readouterr().out)["pooled"]]
     assert statuses == {"LS": ["close"] * 3, "HO": ["reproduced"] * 3}  # the DL, FE and REML rows of Table IX
+    assert main(["compare", str(PUBLISHED), "--outcomes", str(NORMAND), "--vtype", "HO", "--json"]) == 0
+    assert [r["status"] for r in json.loads(capsys.readouterr().out)["pooled"]] == ["reproduced"] * 3
     plan.write_text(body.replace('"MD"', '"SMD"') + 'vtype = "HO"\n')
     assert main(["compare", str(PUBLISHED), "--plan", str(plan)]) == 2
     assert "outcomes.LOS.vtype" in capsys.readouterr().err
