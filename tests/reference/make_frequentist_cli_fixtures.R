@@ -1,7 +1,11 @@
-# Reference values from R metafor 3.8.1 for tests/test_frequentist_cli_metafor.py: the options of
-# `bayesmeta frequentist` on two users' tables, Normand 1999 (length of stay, means and SDs;
-# normand1999_outcomes.csv) and Zelniker 2019 (SGLT2 inhibitor trials, hazard ratios with CIs, four outcomes in
-# one long table; zelniker2019_outcomes.csv).
+# Reference values from R metafor 3.8.1 for tests/test_frequentist_cli_metafor.py and tests/test_cli_outcome.py:
+# the options of `bayesmeta frequentist` on two users' tables:
+# - normand1999_outcomes.csv: Normand SLT (1999) Stat Med 18:321-359, length of stay (days) of specialist stroke
+#   units vs routine care, means, SDs and arm sizes as metafor's dat.normand1999 (checked below), with the
+#   setting of each trial; normand1999_published.csv: the pooled rows of its Table IX;
+# - zelniker2019_outcomes.csv: Zelniker TA et al. (2019) Lancet 393:31-39, SGLT2 inhibitor trials, hazard ratios
+#   with 95% CIs for four outcomes in one long table (MACE, HHF, CVD, and MACE by ASCVD stratum), each row's
+#   source in its `source` column (PMC6685897 Table 1, PMC8112180 Table 1, PMC8010211 Table 3).
 # Run from the repository root:  Rscript tests/reference/make_frequentist_cli_fixtures.R
 # Writes tests/reference/frequentist_cli_fixtures.json. Iterative estimators use tight convergence settings.
 
@@ -33,6 +37,9 @@ for (o in unique(hr$outcome)) {
 
 # --- Normand 1999: means and SDs as printed, MD with per-arm variances (escalc vtype = "LS") -------------------
 md <- read.csv(file.path(here, "normand1999_outcomes.csv"), stringsAsFactors = FALSE)
+stopifnot(md$mean_treatment == dat.normand1999$m1i, md$sd_treatment == dat.normand1999$sd1i,
+          md$total_treatment == dat.normand1999$n1i, md$mean_control == dat.normand1999$m2i,
+          md$sd_control == dat.normand1999$sd2i, md$total_control == dat.normand1999$n2i)
 ls <- escalc("MD", m1i = mean_treatment, sd1i = sd_treatment, n1i = total_treatment, m2i = mean_control,
              sd2i = sd_control, n2i = total_control, data = md, slab = study_id)
 
