@@ -29,7 +29,8 @@ def _data(ref: dict) -> list[str]:
     return [str(NORMAND)] if ref["dataset"] == "normand" else [str(ZELNIKER), "--outcome", ref["outcome"]]
 
 
-@pytest.mark.parametrize("ref", FIX["confint"], ids=lambda r: f"{r['dataset']}-{r['outcome']}-{r['method']}-{r['level']}")
+@pytest.mark.parametrize("ref", FIX["confint"],
+                         ids=lambda r: f"{r['dataset']}-{r['outcome']}-{r['method']}-{r['level']}")
 def test_qprofile_intervals_match_metafor_confint(capsys, ref):
     out = _run(capsys, *_data(ref), "--method", ref["method"], "--level", str(ref["level"]))
     h = out["heterogeneity"]
@@ -102,7 +103,8 @@ def _method_args(ref: dict) -> list[str]:
     return ["--method", ref["method"], *(["--hksj"] if ref["test"] == "knha" else [])]
 
 
-@pytest.mark.parametrize("ref", FIX["metareg"], ids=lambda r: f"{r['dataset']}-{r['formula']}-{r['method']}-{r['test']}")
+@pytest.mark.parametrize("ref", FIX["metareg"],
+                         ids=lambda r: f"{r['dataset']}-{r['formula']}-{r['method']}-{r['test']}")
 def test_formula_matches_metafor_mods(capsys, ref):
     out = _run(capsys, *_data(ref), *_method_args(ref), "--formula", ref["formula"])
     c = ref["coefficients"]

@@ -90,9 +90,9 @@ def frequentist_command(
                                               "(a stable sort; default: year when the file has it, else the "
                                               "file's order)")] = None,
     formula: FormulaOption = None,
-    subgroup: Annotated[str | None, typer.Option("--subgroup", help="a study-level column: the pooled effect per "
-                                                 "level, the test of subgroup differences of the separate fits "
-                                                 "(RevMan's) and the moderator test of mods = ~ factor(COLUMN)")] = None,
+    subgroup: Annotated[str | None, typer.Option(
+        "--subgroup", help="a study-level column: the pooled effect per level, the test of subgroup differences of "
+                           "the separate fits (RevMan's) and the moderator test of mods = ~ factor(COLUMN)")] = None,
     benefit: BenefitOption = Benefit.BELOW,
     figures: FiguresOption = None,
     as_json: JsonOption = False,

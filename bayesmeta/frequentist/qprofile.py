@@ -1,4 +1,5 @@
-"""Q-profile confidence interval for tau^2, and for tau, I^2 and H^2 with it (Viechtbauer 2007, Stat Med 26:37-52; metafor ``confint.rma.uni``)."""
+"""Q-profile confidence interval for tau^2, and for tau, I^2 and H^2 with it (Viechtbauer 2007, Stat Med
+26:37-52; metafor ``confint.rma.uni``)."""
 
 from __future__ import annotations
 
