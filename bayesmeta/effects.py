@@ -247,7 +247,7 @@ def _from_logrank(row: pd.Series) -> tuple[float, float, str] | str | None:
     return y, float(np.sqrt(var)), "logrank"
 
 
-def _from_means(row: pd.Series) -> tuple[float, float, str] | str | None:
+def _from_means(row: pd.Series, vtype: str = "LS") -> tuple[float, float, str] | str | None:
     values = [_cell(row, c) for c in MEAN_COLUMNS]
     if all(np.isnan(v) for v in values):
         return None
@@ -261,7 +261,10 @@ def _from_means(row: pd.Series) -> tuple[float, float, str] | str | None:
         return "means and SDs without the arm sizes total_treatment, total_control"
     m1, sd1, m2, sd2 = values
     try:
-        y, var = MEAN_FUNCTIONS[measure](m1, sd1, n1, m2, sd2, n2)
+        if vtype != "LS" and measure != "MD":
+            return f"vtype {vtype} is a variance of the MD, not of the {measure}"
+        y, var = (MEAN_FUNCTIONS[measure](m1, sd1, n1, m2, sd2, n2, vtype=vtype) if measure == "MD"
+                  else MEAN_FUNCTIONS[measure](m1, sd1, n1, m2, sd2, n2))
     except ValueError as exc:
         return f"means and SDs: {exc}"
     if not (np.isfinite(y) and np.isfinite(var) and var > 0):
@@ -274,11 +277,12 @@ _NOTHING = ("nothing to derive from: no yi with its SE, no estimate with a CI or
             "no medians with a p-value, no means and SDs, no events over person-time, no arm counts")
 
 
-def _summary_row(row: pd.Series) -> tuple[float, float, str] | list[str]:
-    """The first derivation other than arm counts that succeeds, else the reasons the others gave."""
+def _summary_row(row: pd.Series, vtype: str = "LS") -> tuple[float, float, str] | list[str]:
+    """The first derivation other than arm counts that succeeds, else the reasons the others gave; ``vtype`` the
+    variance of an MD from means and SDs (escalc's LS or HO)."""
     failures = []
     for derivation in _DERIVATIONS:
-        outcome = derivation(row)
+        outcome = _from_means(row, vtype) if derivation is _from_means else derivation(row)
         if isinstance(outcome, tuple):
             return outcome
         if isinstance(outcome, str):
@@ -331,12 +335,13 @@ def _from_person_time(rows: pd.DataFrame, rule: ZeroCellRule) -> list[tuple[floa
     return results
 
 
-def _derive(outcomes: pd.DataFrame, zero_cells: ZeroCellRule | Mapping[str, ZeroCellRule]
-            ) -> list[tuple[float, float, str, str]]:
+def _derive(outcomes: pd.DataFrame, zero_cells: ZeroCellRule | Mapping[str, ZeroCellRule],
+            vtypes: str | Mapping[str, str] = "LS") -> list[tuple[float, float, str, str]]:
     """(yi, sei, method, reason) per row by the first form that succeeds (reason '' when one did); events over
     person-time (for an IRR) and arm counts last, grouped by outcome and measure so that a zero-cell rule over
     the set applies to the right studies."""
-    summary = [_summary_row(row) for _, row in outcomes.iterrows()]
+    summary = [_summary_row(row, vtypes if isinstance(vtypes, str) else vtypes.get(str(row["outcome"]), "LS"))
+               for _, row in outcomes.iterrows()]
     failed = np.array([isinstance(s, list) for s in summary], dtype=bool)
     complete = outcomes[list(COUNT_COLUMNS)].notna().all(axis=1).to_numpy()
     timed = np.zeros(len(outcomes), dtype=bool)
@@ -410,7 +415,8 @@ def _study_columns(outcomes: pd.DataFrame, studies: pd.DataFrame | None) -> pd.D
 
 def derive_effects(outcomes: pd.DataFrame, studies: pd.DataFrame | None = None, *,
                    check_plausibility: bool = True,
-                   zero_cells: ZeroCellRule | Mapping[str, ZeroCellRule] = ZeroCellRule()) -> pd.DataFrame:
+                   zero_cells: ZeroCellRule | Mapping[str, ZeroCellRule] = ZeroCellRule(),
+                   vtypes: str | Mapping[str, str] = "LS") -> pd.DataFrame:
     """One row per outcome row: the :data:`EFFECT_COLUMNS` (study_id, label, outcome, measure, yi, sei, vi,
     method, usable, reason, n_total, the arm counts), then every column of ``studies`` (year, covariates); without
     a study table, the outcome table's own columns that are not statistics (for example a ``year`` or a
@@ -420,13 +426,14 @@ def derive_effects(outcomes: pd.DataFrame, studies: pd.DataFrame | None = None, 
     that applies, in the order of the module docstring: 'given', 'ci', 'logrank', 'p_exact', 'p_bound',
     'medians_p', 'means', 'person_time' / 'person_time_cc', 'counts' / 'counts_cc' (zero-cell correction
     applied); rows with nothing derivable stay with usable=False and a reason. ``zero_cells`` is the rule for arm
-    counts and events over person-time, one for every outcome or a
-    mapping outcome -> rule (outcomes not in it get the default rule). With ``check_plausibility``, a log HR
-    whose SE is below sqrt(4/N) (N = n_treatment + n_control of the study table, else the arm totals), and an
+    counts and events over person-time, one for every outcome or a mapping outcome -> rule (outcomes not in it get
+    the default rule); ``vtypes`` the variance of an MD from means and SDs (escalc's ``"LS"``, per-arm SDs, or
+    ``"HO"``, the pooled SD), likewise. With ``check_plausibility``, a log HR whose SE is below sqrt(4/N)
+    (N = n_treatment + n_control of the study table, else the arm totals), and an
     effect outside its measure's plausible range or too far from its outcome's other effects
     (:mod:`bayesmeta.plausible`), are flagged usable=False with the reason; yi and sei are kept for inspection.
     """
-    derived = _derive(outcomes, zero_cells)
+    derived = _derive(outcomes, zero_cells, vtypes)
     effects = pd.DataFrame({
         "study_id": outcomes["study_id"].astype(str).to_numpy(),
         "outcome": outcomes["outcome"].astype(str).to_numpy(),
@@ -487,14 +494,16 @@ def _flag_implausible(effects: pd.DataFrame) -> None:
 
 
 def effects_for(outcome: str, outcomes: pd.DataFrame, studies: pd.DataFrame | None = None,
-                zero_cells: ZeroCellRule = ZeroCellRule()) -> pd.DataFrame:
+                zero_cells: ZeroCellRule = ZeroCellRule(), vtype: str = "LS") -> pd.DataFrame:
     """The usable effects of one outcome (a name of the outcomes table), sorted by year then study_id when the
     data have a year, else in the order of the outcomes file (the order sequential monitoring adds them);
-    ``zero_cells`` the rule for arm counts (:class:`bayesmeta.escalc.ZeroCellRule`)."""
+    ``zero_cells`` the rule for arm counts (:class:`bayesmeta.escalc.ZeroCellRule`), ``vtype`` the variance of
+    an MD from means and SDs."""
     known = sorted(set(outcomes["outcome"]))
     if outcome not in known:
         raise InputError(f"no rows for outcome '{outcome}'", column="outcome", valid=", ".join(known))
-    effects = derive_effects(outcomes[outcomes["outcome"] == outcome], studies, zero_cells=zero_cells)
+    effects = derive_effects(outcomes[outcomes["outcome"] == outcome], studies, zero_cells=zero_cells,
+                             vtypes=vtype)
     usable = effects[effects["usable"]]
     if "year" in usable.columns:
         usable = usable.sort_values(["year", "study_id"], kind="stable")

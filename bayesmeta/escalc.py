@@ -53,13 +53,24 @@ def _check_means(sd1: np.ndarray, n1: np.ndarray, sd2: np.ndarray, n2: np.ndarra
         raise ValueError("arm sizes must be positive")
 
 
+MD_VTYPES: tuple[str, ...] = ("LS", "HO")
+"""escalc's variance types of a mean difference: per-arm SDs (LS, its default) or the pooled SD (HO)."""
+
+
 def mean_difference(
-    m1: ArrayLike, sd1: ArrayLike, n1: ArrayLike, m2: ArrayLike, sd2: ArrayLike, n2: ArrayLike
+    m1: ArrayLike, sd1: ArrayLike, n1: ArrayLike, m2: ArrayLike, sd2: ArrayLike, n2: ArrayLike, vtype: str = "LS"
 ) -> tuple[Result, Result]:
-    """Raw mean difference, escalc ``"MD"`` (``vtype="LS"``, heteroscedastic): yi = m1 - m2,
-    vi = sd1^2/n1 + sd2^2/n2."""
+    """Raw mean difference, escalc ``"MD"``: yi = m1 - m2; ``vtype="LS"`` (heteroscedastic) vi = sd1^2/n1 +
+    sd2^2/n2, ``vtype="HO"`` (homoscedastic) vi = s^2 (1/n1 + 1/n2) with the pooled variance
+    s^2 = ((n1-1) sd1^2 + (n2-1) sd2^2) / (n1 + n2 - 2)."""
+    if vtype not in MD_VTYPES:
+        raise ValueError(f"vtype {vtype!r} is not one of {', '.join(MD_VTYPES)}")
     m1, sd1, n1, m2, sd2, n2 = _arrays(m1, sd1, n1, m2, sd2, n2)
     _check_means(sd1, n1, sd2, n2)
+    if vtype == "HO":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pooled = ((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2) / (n1 + n2 - 2)
+        return _finish(m1 - m2, pooled * (1 / n1 + 1 / n2))
     return _finish(m1 - m2, sd1**2 / n1 + sd2**2 / n2)
 
 

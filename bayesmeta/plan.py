@@ -23,7 +23,7 @@ import pandas as pd
 from bayesmeta.benefit import Benefit
 from bayesmeta.consistency import CHECK_MODES
 from bayesmeta.errors import InputError
-from bayesmeta.escalc import ZERO_CELL_TO, ZeroCellRule
+from bayesmeta.escalc import MD_VTYPES, ZERO_CELL_TO, ZeroCellRule
 from bayesmeta.plan_claims import ClaimPlan, SubgroupsPlan, SurrogacyPlan, load_claims, load_subgroups, load_surrogacy
 from bayesmeta.plan_formula import column_levels, load_covariate_formula
 from bayesmeta.priors import DEFAULT_PRIOR_FILE
@@ -62,6 +62,8 @@ class OutcomePlan:
     likelihood: str = "normal"
     """'binomial' adds the binomial-normal model on the arm counts beside the normal-normal one (:data:`LIKELIHOODS`;
     an OR outcome with arm counts in every row only)."""
+    vtype: str = "LS"
+    """The variance of an MD from means and SDs: metafor escalc's 'LS' (per-arm SDs) or 'HO' (the pooled SD)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "benefit", Benefit.parse(self.benefit))
@@ -376,7 +378,8 @@ def _level_list(r: Any, table: dict[str, Any], column: str) -> tuple[str, ...]:
 
 TOP_KEYS = ("title", "seed", "level", "data", "arms", "priors", "outcomes", "covariates", "subsets", "monitoring",
             "tsa", "mcmc", "bias", "claims", "subgroups", "surrogacy")
-OUTCOME_KEYS = ("label", "measure", "benefit", "thresholds", "mcid", "zero_cells", "checks", "likelihood")
+OUTCOME_KEYS = ("label", "measure", "benefit", "thresholds", "mcid", "zero_cells", "checks", "likelihood",
+                "vtype")
 
 
 def load_plan(path: str | Path) -> Plan:
@@ -529,10 +532,13 @@ def _load_outcome(r: _Reader, name: str, spec: Any, outcome_names: tuple[str, ..
             raise r.fail(f"{p}.mcid", f"value {mcid} is not finite", "a finite number")
         _side_check(r, f"{p}.mcid", mcid, measure, benefit, allow_null=False)
         thresholds = [*thresholds, mcid]  # P(benefit beyond the MCID) is the clinically important benefit
+    vtype = r.choice(spec, p, "vtype", MD_VTYPES, default="LS")
+    if vtype != "LS" and measure != "MD":
+        raise r.fail(f"{p}.vtype", f"vtype {vtype} is a variance of an MD, not of an {measure}", '"LS" (default)')
     return OutcomePlan(name, r.get(spec, p, "label", str, default=name), measure, benefit,
                        tuple(sorted(set(thresholds))), mcid, _load_zero_cells(r, spec, p),
                        r.choice(spec, p, "checks", CHECK_MODES, default="warn"),
-                       _load_likelihood(r, spec, p, name, measure, file))
+                       _load_likelihood(r, spec, p, name, measure, file), vtype)
 
 
 def _load_likelihood(r: _Reader, spec: dict[str, Any], p: str, name: str, measure: str, file: Path) -> str:

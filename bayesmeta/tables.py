@@ -7,7 +7,8 @@ Accepted forms, besides a ``study`` (or ``study_id``) column, tried in this orde
    95% CI, se = (U - L) / (2 * 1.959964) on the analysis scale (Tierney et al. 2007);
 4. ``mean_treatment, sd_treatment, mean_control, sd_control, total_treatment, total_control`` -- means, SDs and
    arm sizes: MD by default, SMD (Hedges' g) with measure SMD or the log ratio of means with measure ROM (means
-   > 0) (metafor ``escalc``, :mod:`bayesmeta.escalc`);
+   > 0) (metafor ``escalc``, :mod:`bayesmeta.escalc`; the MD's variance from per-arm SDs, or with
+   ``vtype="HO"`` from the pooled SD);
 5. ``o_minus_e, var_o_minus_e`` -- the log-rank O - E and its variance V: log HR = (O - E)/V, variance 1/V;
 6. ``events_treatment, person_time_treatment, events_control, person_time_control`` -- events over person-time,
    the log incidence rate ratio (IRR; escalc ``"IRR"``, 0.5 added to both counts of a study with a zero count,
@@ -23,6 +24,7 @@ covariate.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from pathlib import Path
 
@@ -45,7 +47,7 @@ from bayesmeta.effect_data import EffectData
 from bayesmeta.effects import MEAN_FUNCTIONS, counts_effect, log_ratio_from_ci, person_time_effect
 from bayesmeta.consistency import apply_checks, reported_problems
 from bayesmeta.errors import InputError, ReportedValueWarning
-from bayesmeta.escalc import ZeroCellRule, log_hr_from_logrank
+from bayesmeta.escalc import MD_VTYPES, ZeroCellRule, log_hr_from_logrank
 from bayesmeta.plausible import table_problems
 from bayesmeta.scales import (
     COUNT_MEASURES,
@@ -151,7 +153,7 @@ def _covariate(values: pd.Series, file: str) -> pd.Series:
     return values.where(~blank, None).astype(object)
 
 
-def _from_means(frame: pd.DataFrame, measure: str, file: str) -> tuple[np.ndarray, np.ndarray]:
+def _from_means(frame: pd.DataFrame, measure: str, file: str, vtype: str = "LS") -> tuple[np.ndarray, np.ndarray]:
     if measure not in MEAN_FUNCTIONS:
         raise InputError(f"means and SDs give an {', '.join(MEAN_MEASURES)}, not {measure}", file=file,
                          column="measure", valid=f"{MEAN_MEASURES[0]} (default), " + ", ".join(MEAN_MEASURES[1:]))
@@ -165,8 +167,12 @@ def _from_means(frame: pd.DataFrame, measure: str, file: str) -> tuple[np.ndarra
             raise InputError(f"mean {values[column][position]:g} is not positive: a ratio of means ({measure}) is "
                              "defined for positive means only", file=file, row=spreadsheet_row(position),
                              column=column, valid="a mean > 0 (an outcome on a ratio scale), or measure MD or SMD")
-    yi, vi = MEAN_FUNCTIONS[measure](*(values[c] for c in (
-        "mean_treatment", "sd_treatment", "total_treatment", "mean_control", "sd_control", "total_control")))
+    if vtype != "LS" and measure != "MD":
+        raise InputError(f"vtype {vtype} is a variance of the MD, not of the {measure}", file=file,
+                         column="measure", valid=f"vtype LS (default) with a {measure}")
+    arms = [values[c] for c in (
+        "mean_treatment", "sd_treatment", "total_treatment", "mean_control", "sd_control", "total_control")]
+    yi, vi = MEAN_FUNCTIONS[measure](*arms, vtype=vtype) if measure == "MD" else MEAN_FUNCTIONS[measure](*arms)
     yi, vi = np.atleast_1d(yi), np.atleast_1d(vi)
     if not np.all(np.isfinite(vi)):
         position = int(np.flatnonzero(~np.isfinite(vi))[0])
@@ -231,7 +237,8 @@ def _missing_column(frame: pd.DataFrame, file: str) -> None:
 
 def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
                   methods: pd.Series | None = None, zero_cells: ZeroCellRule = ZeroCellRule(),
-                  benefit: Benefit | str = Benefit.BELOW, checks: str = "warn") -> EffectData:
+                  benefit: Benefit | str = Benefit.BELOW, checks: str = "warn",
+                  rows: np.ndarray | None = None, vtype: str = "LS") -> EffectData:
     if frame.empty:
         raise InputError("the table has no data rows", file=file)
     study_column = _study_column(frame, file)
@@ -247,6 +254,11 @@ def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
     if form is None:
         raise InputError("no effect columns found", file=file,
                          valid=f"a '{study_column}' column and one of: {FORMS_TEXT}")
+    if vtype not in MD_VTYPES:
+        raise InputError(f"unknown vtype '{vtype}'", file=file, valid=", ".join(MD_VTYPES))
+    if vtype != "LS" and form != MEANS_FORM:
+        raise InputError(f"vtype {vtype} is the variance of an MD from means and SDs; this table gives "
+                         f"{', '.join(form)}", file=file, valid="vtype LS (default) for other forms")
     has_counts = all(c in frame.columns for c in COUNT_COLUMNS)
     counts = None
     if has_counts:
@@ -287,7 +299,10 @@ def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
         if "p_value" in frame.columns:
             relations = frame["p_relation"] if "p_relation" in frame.columns else pd.Series([""] * len(frame))
             check_p_values(numeric_column(frame, "p_value", file), relations, file)
-        for message in apply_checks(reported_problems(frame, measure), checks, file):
+        problems = reported_problems(frame, measure)
+        if rows is not None:  # one outcome's rows of a longer file: locate them in the file
+            problems = [dataclasses.replace(p, position=int(rows[p.position])) for p in problems]
+        for message in apply_checks(problems, checks, file):
             warnings.warn(message, ReportedValueWarning, stacklevel=3)
         est, lower, upper = (values[c].to_numpy() for c in form)
         if not is_ratio(measure):
@@ -297,7 +312,7 @@ def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
         method = np.array(["ci"] * len(frame), dtype=object)
     elif form == MEANS_FORM:
         measure = measure or "MD"
-        yi, sei = _from_means(frame, measure, file)
+        yi, sei = _from_means(frame, measure, file, vtype)
         method = np.array(["means"] * len(frame), dtype=object)
     elif form == LOGRANK_FORM:
         measure = measure or "HR"
@@ -361,9 +376,51 @@ def _effect_table(frame: pd.DataFrame, measure: str | None, file: str,
     )
 
 
+def outcome_names(frame: pd.DataFrame) -> list[str]:
+    """The distinct names of an ``outcome`` column, in order of first appearance (none without the column)."""
+    if "outcome" not in frame.columns:
+        return []
+    return list(dict.fromkeys(str(v) for v in frame["outcome"] if str(v) != ""))
+
+
+def select_outcome(frame: pd.DataFrame, outcome: str | None, file: str) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The rows of one outcome of a table with an ``outcome`` column (the outcomes table's long format), and
+    their 0-based positions in the file (None when every row is kept). A table without the column is one
+    outcome; a table with several needs ``outcome``, and an InputError lists their names."""
+    names = outcome_names(frame)
+    if "outcome" not in frame.columns:
+        if outcome is not None:
+            raise InputError(f"no 'outcome' column to select outcome '{outcome}' from", file=file,
+                             column="outcome", valid="an 'outcome' column, or no --outcome")
+        return frame, None
+    blank = np.flatnonzero((frame["outcome"] == "").to_numpy())
+    if blank.size:
+        raise InputError("blank outcome name", file=file, row=spreadsheet_row(int(blank[0])), column="outcome",
+                         valid="the outcome's name on every row, e.g. " + ", ".join(names[:3]))
+    if outcome is None:
+        if len(names) > 1:
+            raise InputError(f"{len(names)} outcomes in one table ({', '.join(names)}): choose one", file=file,
+                             column="outcome", valid="--outcome " + " | ".join(names))
+        return frame, None
+    if outcome not in names:
+        raise InputError(f"no outcome '{outcome}'", file=file, column="outcome", valid=", ".join(names))
+    check_unique(frame, [_study_column(frame, file), "outcome"], file, "study and outcome")
+    keep = (frame["outcome"] == outcome).to_numpy()
+    return frame[keep].reset_index(drop=True), np.flatnonzero(keep)
+
+
+def _relocated(error: InputError, rows: np.ndarray) -> InputError:
+    """An error located on a row of one outcome's rows, moved to that row's place in the file."""
+    if error.row is None:
+        return error
+    return InputError(error.reason, file=error.file, row=spreadsheet_row(int(rows[error.row - 2])),
+                      column=error.column, valid=error.valid)
+
+
 def read_effect_table(path: str | Path, measure: str | None = None, *,
                       zero_cells: ZeroCellRule = ZeroCellRule(),
-                      benefit: Benefit | str = Benefit.BELOW, checks: str = "warn") -> EffectData:
+                      benefit: Benefit | str = Benefit.BELOW, checks: str = "warn",
+                      outcome: str | None = None, vtype: str = "LS") -> EffectData:
     """Read and validate a user's effect table (forms in the module docstring). ``measure`` is one of
     :data:`bayesmeta.scales.MEASURES`; when None it comes from a ``measure`` column, else GEN for yi forms, MD for
     means, HR for log-rank statistics, IRR for events over person-time and RR for counts. ``zero_cells`` is the
@@ -373,9 +430,21 @@ def read_effect_table(path: str | Path, measure: str | None = None, *,
     its CI (InputError otherwise). An estimate with a CI that is not symmetric on the analysis scale beyond
     the rounding of its printed digits, or a ``p_value`` the CI contradicts
     (:func:`bayesmeta.consistency.reported_problems`), gives a :class:`~bayesmeta.errors.ReportedValueWarning`
-    with ``checks="warn"`` and an InputError with ``checks="error"``."""
+    with ``checks="warn"`` and an InputError with ``checks="error"``.
+
+    A table with an ``outcome`` column may hold several outcomes (one row per study and outcome, as the
+    outcomes table of a plan); ``outcome`` names the one to read, and is required when there are several
+    (:func:`select_outcome`). Errors and warnings name the rows of the file. ``vtype``: the variance of an MD
+    from means and SDs, escalc's ``"LS"`` (per-arm SDs, the default) or ``"HO"`` (the pooled SD)."""
     file = str(path)
-    return _effect_table(read_text_csv(path), measure, file, zero_cells=zero_cells, benefit=benefit, checks=checks)
+    frame, rows = select_outcome(read_text_csv(path), outcome, file)
+    try:
+        return _effect_table(frame, measure, file, zero_cells=zero_cells, benefit=benefit, checks=checks, rows=rows,
+                             vtype=vtype)
+    except InputError as error:
+        if rows is None:
+            raise
+        raise _relocated(error, rows) from None
 
 
 def effect_table_from_frame(df: pd.DataFrame, measure: str | None, source: str = "<frame>",

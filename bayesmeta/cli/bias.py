@@ -17,6 +17,9 @@ from bayesmeta.cli.options import (
     BenefitOption,
     DataArgument,
     JsonOption,
+    OutcomeOption,
+    VType,
+    VTypeOption,
     LevelOption,
     MeasureOption,
     SeedOption,
@@ -43,6 +46,8 @@ DEFAULT_ENSEMBLE = EnsembleName.pet_peese
 @app.command("bias")
 def bias_command(
     data: DataArgument,
+    outcome: OutcomeOption = None,
+    vtype: VTypeOption = VType.LS,
     measure: MeasureOption = None,
     ensemble: Annotated[Optional[EnsembleName], typer.Option(
         help="pet-peese: no bias, PET, PEESE x effect x heterogeneity, 12 models (the default, as the plan's); "
@@ -79,7 +84,7 @@ def bias_command(
         raise InputError("--models and --ensemble exclude each other", column="--models",
                          valid="either a named ensemble or a file of [[models]] tables")
     chosen = _read_models(models) if models is not None else (ensemble or DEFAULT_ENSEMBLE).value
-    table = read_table(data, measure_value(measure), benefit=benefit)
+    table = read_table(data, measure_value(measure), benefit=benefit, outcome=outcome, vtype=vtype)
     yi, flipped = fitted_effects(table.yi, benefit)
     try:
         priors = default_priors(table.measure, mu=mu_prior, tau=tau_prior)

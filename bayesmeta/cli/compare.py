@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from bayesmeta.cli import app
-from bayesmeta.cli.options import json_text
+from bayesmeta.cli.options import VType, json_text
 
 
 def _missing(x: object) -> bool:
@@ -44,6 +44,9 @@ def compare_command(
     plan: Annotated[str | None, typer.Option(help="a plan TOML: its data files, pooling and named subsets")] = None,
     pooling: Annotated[str | None, typer.Option(help="how the paper pooled: I2_rule, FE, DL, REML, PM, ML "
                                                      "(default: the plan's, else DL)")] = None,
+    vtype: Annotated[VType | None, typer.Option(
+        "--vtype", help="variance of an MD from means and SDs for every outcome: LS (per-arm SDs) or HO (the pooled "
+                        "SD), as metafor escalc's vtype (default: the plan's outcomes.<name>.vtype, else LS)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object with the tables")] = False,
 ) -> None:
     """Published pooled estimates, meta-regression and subgroup p-values and correlations between outcomes
@@ -71,7 +74,8 @@ def compare_command(
     levels = chosen.covariate_levels if chosen else None
     study_table = load_studies(studies_file, levels) if studies_file else None
     rows = load_outcomes(outcomes_file, studies=study_table)
-    effects = derive_effects(rows, study_table)
+    vtypes = vtype.value if vtype else {o.name: o.vtype for o in chosen.outcomes} if chosen else "LS"
+    effects = derive_effects(rows, study_table, vtypes=vtypes)
     effects = effects[effects["usable"]].reset_index(drop=True)
     table = load_published(published)
     rule = pooling or (chosen.pooling if chosen else "DL")

@@ -18,7 +18,11 @@ from bayesmeta.cli.options import (
     ChainsOption,
     DataArgument,
     DrawsOption,
+    FormulaOption,
     JsonOption,
+    OutcomeOption,
+    VType,
+    VTypeOption,
     LevelOption,
     Likelihood,
     LikelihoodOption,
@@ -53,17 +57,15 @@ class Interval(str, Enum):
 @app.command("fit")
 def fit_command(
     data: DataArgument,
+    outcome: OutcomeOption = None,
+    vtype: VTypeOption = VType.LS,
     measure: MeasureOption = None,
     mu_prior: MuPriorOption = DEFAULT_MU_PRIOR,
     tau_prior: TauPriorOption = DEFAULT_TAU_PRIOR,
     covariates: Annotated[
         Optional[str], typer.Option(help="comma-separated study-level columns for a meta-regression")
     ] = None,
-    formula: Annotated[
-        Optional[str], typer.Option(help='design of a meta-regression: terms joined by "+", a:b interactions, '
-                                         'a * b = a + b + a:b, factor(x), "0 +" for no intercept; e.g. '
-                                         '"0 + group", "year", "dose * onset"')
-    ] = None,
+    formula: FormulaOption = None,
     center: Annotated[
         bool, typer.Option("--center/--no-center", help="centre numeric covariates at their means over the studies "
                                                          "(mu is then the effect at the means, where its prior "
@@ -162,7 +164,7 @@ def fit_command(
     uncentred: list[str] = []
     default_measure = "OR" if binomial else None  # the binomial-normal model is the odds ratio's
     table = read_table(data, measure_value(measure) or default_measure, benefit, likelihood,
-                       quick=not (binomial or covariates))
+                       quick=not (binomial or covariates), outcome=outcome, vtype=vtype)
     note_prior_units(table, mu_prior, tau_prior)
     if binomial:
         from bayesmeta.mcmc import fit_binomial_nuts

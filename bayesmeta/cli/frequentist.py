@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from enum import Enum
 from typing import Annotated, Any
@@ -14,7 +15,11 @@ from bayesmeta.cli.options import (
     BenefitOption,
     DataArgument,
     FiguresOption,
+    FormulaOption,
     JsonOption,
+    OutcomeOption,
+    VType,
+    VTypeOption,
     LevelOption,
     MeasureOption,
     json_text,
@@ -63,6 +68,8 @@ def _p(x: float | None) -> str:
 @app.command("frequentist")
 def frequentist_command(
     data: DataArgument,
+    outcome: OutcomeOption = None,
+    vtype: VTypeOption = VType.LS,
     method: Annotated[Method, typer.Option(
         help="tau^2 estimator (FE: common effect; MH: Mantel-Haenszel common effect from arm counts, RR or OR, as "
              "metafor's rma.mh)")] = Method.REML,
@@ -75,6 +82,17 @@ def frequentist_command(
     steps: Annotated[str | None, typer.Option("--steps", help="one-sided p-value cut-offs of the selection model "
                                               "(with --bias), comma-separated, e.g. 0.025,0.05,0.5; default 0.025; "
                                               "p-values are one-sided towards --benefit")] = None,
+    leave_one_out: Annotated[bool, typer.Option("--leave-one-out", help="refit without each study in turn "
+                                                "(metafor leave1out)")] = False,
+    cumulative: Annotated[bool, typer.Option("--cumulative", help="refit as the studies are added one by one "
+                                             "(metafor cumul), in --order")] = False,
+    order: Annotated[str | None, typer.Option("--order", help="column the studies are added in by --cumulative "
+                                              "(a stable sort; default: year when the file has it, else the "
+                                              "file's order)")] = None,
+    formula: FormulaOption = None,
+    subgroup: Annotated[str | None, typer.Option(
+        "--subgroup", help="a study-level column: the pooled effect per level, the test of subgroup differences of "
+                           "the separate fits (RevMan's) and the moderator test of mods = ~ factor(COLUMN)")] = None,
     benefit: BenefitOption = Benefit.BELOW,
     figures: FiguresOption = None,
     as_json: JsonOption = False,
@@ -82,26 +100,66 @@ def frequentist_command(
                                          "scoring (stops when tau^2 changes by < 1e-5), to match a default rma() "
                                          "output; default: the exact root, as rma() with a tight threshold")] = False,
 ) -> None:
-    """Pool the studies with metafor's conventions: estimate, CI, tau^2, I^2, H^2, Q and the prediction interval;
-    with --bias also the publication-bias analyses (and with --figures DIR their funnel plot, funnel.png)."""
-    from bayesmeta.frequentist import publication_bias, rma
+    """Pool the studies with metafor's conventions: estimate, CI, tau^2, I^2, H^2, Q and the prediction interval,
+    with Q-profile intervals of tau^2, tau, I^2 and H^2 (random effects); a meta-regression with --formula;
+    leave-one-out and cumulative refits; subgroups; with --bias also the publication-bias analyses (and with
+    --figures DIR their funnel plot, funnel.png)."""
+    from bayesmeta.frequentist import heterogeneity_ci, publication_bias, rma
     from bayesmeta.frequentist.publication_bias import DEFAULT_STEPS
 
     if steps is not None and not bias:
         raise InputError("--steps sets the selection model of --bias; add --bias", column="--steps")
     if figures is not None and not bias:
         raise InputError("--figures writes the funnel plot of --bias; add --bias", column="--figures")
+    if order is not None and not cumulative:
+        raise InputError("--order sets the order of --cumulative; add --cumulative", column="--order")
     cutoffs = DEFAULT_STEPS if steps is None else parse_steps(steps)
-    table = read_table(data, measure_value(measure), benefit)
+    table = read_table(data, measure_value(measure), benefit, outcome=outcome, vtype=vtype)
     if method is Method.MH:
+        if leave_one_out or cumulative or formula or subgroup:
+            raise InputError("--leave-one-out, --cumulative, --formula and --subgroup fit rma models; --method MH "
+                             "pools the counts once", column="--method",
+                             valid="--method FE, DL, REML, PM or ML with them")
         _mantel_haenszel(table, level, hksj, bias, as_json)
         return
     test = "knha" if hksj else "z"
-    fit = rma(table, method=method.value, test=test, level=level, solver="fisher" if fisher else "root")
+    if formula and (leave_one_out or cumulative or bias):
+        raise InputError("--leave-one-out, --cumulative and --bias refit the model without moderators",
+                         column="--formula", valid="--formula alone, or those options without it")
+    mods, names = _moderators(table, formula)
+    fit = rma(table, method=method.value, test=test, level=level, mods=mods, mod_names=names,
+              solver="fisher" if fisher else "root")
     out = {"source": table.source, "measure": table.measure, "study": list(table.study), **fit.as_dict()}
+    if outcome is not None:
+        out["outcome"] = outcome
+    if formula:
+        out["formula"] = formula
+        out["coefficients"][0]["name"] = "mu"
+    subgroups = None
+    if subgroup is not None:
+        subgroups = _subgroups(table, subgroup, method.value, test, level)
+        out["subgroup"] = subgroups
     ratio = table.is_ratio
     if ratio:
         out["reported"] = _reported(out, table.measure)
+    heterogeneity = None
+    if fit.method != "FE" and fit.q_df >= 1:
+        heterogeneity = heterogeneity_ci(table, fit.tau2, level=level, mods=mods, mod_names=names)
+        out["heterogeneity"] = heterogeneity.as_dict()
+    refits = []
+    if leave_one_out:
+        from bayesmeta.frequentist import leave_one_out as loo
+
+        rows = loo(table, method=method.value, test=test, level=level)
+        refits.append(("omitted", "Leave one out", rows))
+        out["leave_one_out"] = _refit_records(rows, table.measure)
+    if cumulative:
+        from bayesmeta.frequentist import cumulative as cumul
+
+        column, key = _cumulative_order(table, order)
+        rows = cumul(table, order=key, method=method.value, test=test, level=level)
+        refits.append(("added", f"Cumulative, by {column}", rows))
+        out["cumulative"] = {"order": column, "rows": _refit_records(rows, table.measure)}
     pb = None
     if bias:
         pb = publication_bias(table, method=method.value, test=test, level=level, steps=cutoffs, benefit=benefit)
@@ -112,6 +170,14 @@ def frequentist_command(
         typer.echo(json_text(out, indent=None))
         return
     _print_tables(table, fit, out, ratio)
+    if fit.has_moderators:
+        _print_coefficients(out, fit, table.measure)
+    if heterogeneity is not None:
+        _print_heterogeneity(heterogeneity)
+    for index, title, rows in refits:
+        _print_refits(rows, index, title, fit, table.measure)
+    if subgroups is not None:
+        _print_subgroups(subgroups, table.measure, fit.level)
     if pb is not None:
         _print_bias(pb, table.measure, level)
 
@@ -279,7 +345,8 @@ def _print_tables(table, fit, out: dict[str, Any], ratio: bool) -> None:
         studies.add_row(*row)
     print_table(studies, console)
 
-    summary = Table(title=f"Pooled {model} estimate, {test} test")
+    what = "Intercept (mu) of the meta-regression" if fit.has_moderators else "Pooled"
+    summary = Table(title=f"{what} {model} estimate, {test} test")
     summary.add_column("quantity")
     summary.add_column("value", justify="right")
     if ratio:
@@ -288,10 +355,12 @@ def _print_tables(table, fit, out: dict[str, Any], ratio: bool) -> None:
             f"{table.measure} [{pct} CI]",
             f"{_fmt(nat['estimate'], 3)} [{_fmt(nat['ci_lower'], 3)}, {_fmt(nat['ci_upper'], 3)}]",
         )
-        summary.add_row(f"{pct} prediction interval", f"[{_fmt(nat['pi_lower'], 3)}, {_fmt(nat['pi_upper'], 3)}]")
+        if not fit.has_moderators:
+            summary.add_row(f"{pct} prediction interval",
+                            f"[{_fmt(nat['pi_lower'], 3)}, {_fmt(nat['pi_upper'], 3)}]")
     summary.add_row("estimate (analysis scale)", f"{fit.estimate:.4f} (se {fit.se:.4f})")
     summary.add_row(f"{pct} CI (analysis scale)", f"[{fit.ci_lower:.4f}, {fit.ci_upper:.4f}]")
-    if not ratio:
+    if not ratio and not fit.has_moderators:
         summary.add_row(f"{pct} prediction interval", f"[{fit.pi_lower:.4f}, {fit.pi_upper:.4f}]")
     stat = "t" if fit.test == "knha" else "z"
     summary.add_row(f"{stat}, p", f"{fit.zval:.3f}, {_p(fit.pval)}")
@@ -300,3 +369,148 @@ def _print_tables(table, fit, out: dict[str, Any], ratio: bool) -> None:
     summary.add_row("H^2", f"{fit.h2:.2f}")
     summary.add_row(f"Q (df {fit.q_df}), p", f"{fit.q:.2f}, {_p(fit.q_p)}")
     print_table(summary, console)
+
+
+def _print_heterogeneity(h) -> None:
+    """tau^2, tau, I^2 and H^2 with their Q-profile intervals (metafor ``confint``)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"Heterogeneity, Q-profile {100 * h.level:g}% CI (Viechtbauer 2007)")
+    for column in ("quantity", "estimate", "ci_lower", "ci_upper"):
+        t.add_column(column, justify="right" if column != "quantity" else "left")
+    for label, (estimate, lower, upper) in (("tau^2", h.tau2), ("tau", h.tau), ("I^2 (%)", h.i2), ("H^2", h.h2)):
+        t.add_row(label, _fmt(estimate), _fmt(lower), _fmt(upper))
+    print_table(t)
+
+
+def _cumulative_order(table, order: str | None):
+    """The column ``--cumulative`` adds the studies in (default ``year`` when present) and its values; None for
+    the file's order. A named column must exist and have a value for every study."""
+    import pandas as pd
+
+    covariates = table.covariates
+    column = order if order is not None else ("year" if covariates is not None and "year" in covariates else None)
+    if column is None:
+        return "file order", None
+    if covariates is None or column not in covariates.columns:
+        raise InputError(f"no column '{column}' to order the studies by", file=table.source, column="--order",
+                         valid=", ".join(covariates.columns) if covariates is not None and len(covariates.columns)
+                         else "a study-level column of the file, e.g. year")
+    values = covariates[column]
+    if values.isna().any():
+        study = values.index[values.isna()][0]
+        raise InputError(f"study {study} has no value of '{column}' to order it by", file=table.source,
+                         column=column, valid="a value for every study")
+    if pd.api.types.is_numeric_dtype(values):
+        return column, values.to_numpy(dtype=float)
+    return column, values.astype(str).rank(method="dense").to_numpy()  # text: alphabetical order
+
+
+def _refit_records(rows, measure: str) -> list[dict[str, Any]]:
+    """One JSON record per refit (metafor's columns), with estimate and CI also on the reported scale."""
+    from bayesmeta.frequentist.result import plain
+
+    records = []
+    for study, row in rows.iterrows():
+        record = {"study": str(study), **{c: plain(row[c]) for c in rows.columns}}
+        record["k"] = int(record["k"])
+        record["reported"] = _ratio_keys(record, measure)
+        records.append(record)
+    return records
+
+
+def _print_refits(rows, index: str, title: str, fit, measure: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from bayesmeta.scales import is_ratio
+
+    show = _exp if is_ratio(measure) else (lambda x: x)
+    t = Table(title=f"{title} ({fit.method}; {measure} [{100 * fit.level:g}% CI])")
+    for column in (index, "k", "estimate [CI]", "p", "tau^2", "I^2", "Q p"):
+        t.add_column(column, justify="left" if column == index else "right")
+    for study, r in rows.iterrows():
+        t.add_row(str(study), str(int(r["k"])),
+                  f"{_fmt(show(r['estimate']), 3)} [{_fmt(show(r['ci_lower']), 3)}, {_fmt(show(r['ci_upper']), 3)}]",
+                  _p(r["pval"]), _fmt(r["tau2"]), f"{r['i2']:.1f}%", _p(r["q_p"]))
+    print_table(t)
+
+
+def _moderators(table, formula: str | None) -> tuple[Any, list[str] | None]:
+    """The moderators of ``--formula`` (bayesmeta.formula, as fit codes them) without the intercept column, named
+    beta[...] as the vocabulary has it; (None, None) without a formula."""
+    if not formula:
+        return None, None
+    from bayesmeta.formula import build_design
+
+    design = build_design(formula, table.covariates, file=table.source)
+    if not design.intercept:
+        raise InputError(f"the frequentist meta-regression keeps the intercept; {formula!r} drops it",
+                         column="--formula", valid='a formula without "0 +" or "- 1"')
+    return design.covariate_matrix, [f"beta[{n}]" for n in design.covariate_names]
+
+
+def _subgroups(table, column: str, method: str, test: str, level: float) -> dict[str, Any]:
+    """--subgroup: the separate fits per level with the test of subgroup differences
+    (:func:`bayesmeta.frequentist.subgroup_analysis`) and the moderator test QM of mods = ~ factor(column)."""
+    from bayesmeta.frequentist import rma, subgroup_analysis
+    from bayesmeta.formula import build_design
+
+    if table.covariates is None or column not in table.covariates.columns:
+        raise InputError(f"no column '{column}' to form subgroups", file=table.source, column="--subgroup",
+                         valid=", ".join(table.covariates.columns) if table.covariates is not None and
+                         len(table.covariates.columns) else "a study-level column of the file")
+    design = build_design(f"factor({column})", table.covariates, file=table.source)
+    moderated = rma(table, method=method, test=test, level=level, mods=design.covariate_matrix,
+                    mod_names=[f"beta[{n}]" for n in design.covariate_names])
+    separate = subgroup_analysis(table, groups=column, method=method, test=test, level=level)
+    groups = separate.as_dict()
+    for record in groups["groups"].values():
+        record["reported"] = _ratio_keys(record, table.measure)
+    coefficients = [dataclasses.asdict(c) for c in moderated.coefficients]
+    coefficients[0]["name"] = "mu"
+    return {"column": column, "separate": groups,
+            "moderator_test": {"qm": moderated.qm, "qm_df": moderated.qm_df, "qm_p": moderated.qm_p,
+                               "test": "F" if test == "knha" else "chi2", "tau2": moderated.tau2,
+                               "coefficients": coefficients}}
+
+
+def _print_coefficients(out: dict[str, Any], fit, measure: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    stat = "t" if fit.test == "knha" else "z"
+    t = Table(title=f"Meta-regression {out['formula']!r} ({fit.method}; analysis scale of {measure})")
+    for column in ("coefficient", "estimate", "se", stat, "p", f"{100 * fit.level:g}% CI"):
+        t.add_column(column, justify="left" if column == "coefficient" else "right")
+    for c in out["coefficients"]:
+        t.add_row(c["name"], _fmt(c["estimate"]), _fmt(c["se"]), _fmt(c["stat"], 3), _p(c["pval"]),
+                  f"[{_fmt(c['ci_lower'])}, {_fmt(c['ci_upper'])}]")
+    print_table(t)
+    kind = f"F({fit.qm_df}, {fit.df})" if fit.test == "knha" else f"QM (df {fit.qm_df})"
+    typer.echo(f"Test of moderators: {kind} = {fit.qm:.4f}, p = {_p(fit.qm_p)}; residual heterogeneity QE (df "
+               f"{fit.q_df}) = {fit.q:.4f}, p = {_p(fit.q_p)}; R^2 = {fit.r2:.2f}%")
+
+
+def _print_subgroups(sub: dict[str, Any], measure: str, level: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from bayesmeta.scales import is_ratio
+
+    sep = sub["separate"]
+    scale = measure if is_ratio(measure) else "effect"
+    t = Table(title=f"Subgroups by {sub['column']} (separate {sep['method']} fits; {scale} [{100 * level:g}% CI])")
+    for column in ("level", "k", "estimate [CI]", "tau^2", "I^2", "Q p"):
+        t.add_column(column, justify="left" if column == "level" else "right")
+    for name, g in sep["groups"].items():
+        r = g["reported"]
+        t.add_row(name, str(g["k"]), f"{_fmt(r['estimate'], 3)} [{_fmt(r['ci_lower'], 3)}, {_fmt(r['ci_upper'], 3)}]",
+                  _fmt(g["tau2"]), f"{g['i2']:.1f}%", _p(g["q_p"]))
+    print_table(t)
+    mt = sub["moderator_test"]
+    typer.echo(f"Test for subgroup differences ({sep['model']} effects, separate fits): Q = {sep['q_between']:.4f}, "
+               f"df = {sep['df_between']}, p = {_p(sep['p_between'])}")
+    typer.echo(f"Moderator test, mods = ~ factor({sub['column']}) ({sep['method']}, one tau^2): "
+               f"{'F' if mt['test'] == 'F' else 'QM'} = {mt['qm']:.4f}, df = {mt['qm_df']}, p = {_p(mt['qm_p'])}")

@@ -15,6 +15,9 @@ from bayesmeta.cli.options import (
     DataArgument,
     FiguresOption,
     JsonOption,
+    OutcomeOption,
+    VType,
+    VTypeOption,
     LevelOption,
     McidOption,
     Measure,
@@ -34,6 +37,8 @@ from bayesmeta.errors import InputError
 @app.command("monitor")
 def monitor_command(
     data: DataArgument,
+    outcome: OutcomeOption = None,
+    vtype: VTypeOption = VType.LS,
     measure: Annotated[
         Measure | None,
         typer.Option("--measure", help="effect measure (default: the file's measure column, else HR for yi/sei "
@@ -63,9 +68,9 @@ def monitor_command(
     from bayesmeta.scales import is_ratio, null_value
     from bayesmeta.sequential import monitor
 
-    table = read_table(data, measure_value(measure), benefit)
+    table = read_table(data, measure_value(measure), benefit, outcome=outcome, vtype=vtype)
     if measure is None and table.measure == "GEN":
-        table = read_table(data, "HR", benefit)
+        table = read_table(data, "HR", benefit, outcome=outcome, vtype=vtype)
     note_prior_units(table, mu_prior, tau_prior)
     covariates = table.covariates
     order = None

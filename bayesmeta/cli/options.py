@@ -79,6 +79,28 @@ LikelihoodOption = Annotated[
                  "model for the OR; NUTS engine)"),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object (default: tables for people)")]
+FormulaOption = Annotated[
+    str | None,
+    typer.Option("--formula", help='design of a meta-regression: terms joined by "+", a:b interactions, '
+                 'a * b = a + b + a:b, factor(x), "0 +" for no intercept; e.g. "0 + group", "year", "dose * onset"'),
+]
+class VType(str, Enum):
+    """The variance of a mean difference from means and SDs (metafor escalc's vtype)."""
+
+    LS = "LS"
+    HO = "HO"
+
+
+VTypeOption = Annotated[
+    VType,
+    typer.Option("--vtype", help="variance of an MD from means and SDs: LS (per-arm SDs, sd1^2/n1 + sd2^2/n2) or "
+                 "HO (the pooled SD, s^2 (1/n1 + 1/n2)), as metafor escalc's vtype"),
+]
+OutcomeOption = Annotated[
+    str | None,
+    typer.Option("--outcome", help="the outcome to read from a table with an outcome column (one row per study and "
+                 "outcome, as a plan's outcomes table); required when it holds several"),
+]
 
 
 def positive(param: typer.CallbackParam, value: Any) -> Any:
@@ -195,17 +217,20 @@ TABLE_READ: str | None = None
 
 
 def read_table(path: str, measure: str | None, benefit: Benefit | str = Benefit.BELOW,
-               likelihood: Likelihood = Likelihood.normal, *, quick: bool = False):
+               likelihood: Likelihood = Likelihood.normal, *, quick: bool = False, outcome: str | None = None,
+               vtype: VType | str = "LS"):
     """Read a user's effect table (:func:`bayesmeta.tables.read_effect_table`, with the run's ``--checks``) and
     say on stderr which studies have no log ratio (no events, or only events, in both arms: left out of a normal
     likelihood, kept in the binomial one) and which reported numbers disagree, so that nothing is dropped or
     doubted silently. ``quick``: a plain ``study, yi, sei|vi`` table is read without pandas
-    (:func:`bayesmeta.quick_table.read_plain_effects`; no covariates kept), any other by the full reader."""
+    (:func:`bayesmeta.quick_table.read_plain_effects`; no covariates kept), any other by the full reader.
+    ``outcome``: the outcome (``--outcome``) of a table with an outcome column; ``vtype`` (``--vtype``) the
+    variance of an MD from means and SDs."""
     import warnings
 
     global TABLE_READ
     TABLE_READ = path
-    if quick:
+    if quick and outcome is None and VType(vtype) is VType.LS:
         from bayesmeta.quick_table import read_plain_effects
 
         table = read_plain_effects(path, measure, benefit=benefit)
@@ -217,7 +242,8 @@ def read_table(path: str, measure: str | None, benefit: Benefit | str = Benefit.
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ReportedValueWarning)
-        table = read_effect_table(path, measure, benefit=benefit, checks=CHECKS.value)
+        table = read_effect_table(path, measure, benefit=benefit, checks=CHECKS.value, outcome=outcome,
+                                  vtype=VType(vtype).value)
     for w in caught:
         if issubclass(w.category, ReportedValueWarning):
             typer.echo(f"warning: {w.message}", err=True)

@@ -14,6 +14,9 @@ from bayesmeta.cli.options import (
     DataArgument,
     FiguresOption,
     JsonOption,
+    OutcomeOption,
+    VType,
+    VTypeOption,
     LevelOption,
     MeasureOption,
     MuPriorOption,
@@ -30,6 +33,8 @@ from bayesmeta.cli.options import (
 @app.command("ppc")
 def ppc_command(
     data: DataArgument,
+    outcome: OutcomeOption = None,
+    vtype: VTypeOption = VType.LS,
     measure: MeasureOption = None,
     mu_prior: MuPriorOption = DEFAULT_MU_PRIOR,
     tau_prior: TauPriorOption = DEFAULT_TAU_PRIOR,
@@ -44,7 +49,7 @@ def ppc_command(
     from bayesmeta.exact import fit_exact
     from bayesmeta.ppc import q_discrepancy_ppp, study_predictive_pvalues
 
-    table = read_table(data, measure_value(measure))
+    table = read_table(data, measure_value(measure), outcome=outcome, vtype=vtype)
     note_prior_units(table, mu_prior, tau_prior)
     post = fit_exact(table, mu_prior=mu_prior, tau_prior=tau_prior, seed=seed)
     studies = study_predictive_pvalues(post, level=level)

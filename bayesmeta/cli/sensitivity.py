@@ -16,6 +16,9 @@ from bayesmeta.cli.options import (
     DataArgument,
     FiguresOption,
     JsonOption,
+    OutcomeOption,
+    VType,
+    VTypeOption,
     LevelOption,
     MeasureOption,
     MuPriorOption,
@@ -43,6 +46,8 @@ def _records(frame, index_name: str | None = None) -> list[dict[str, object]]:
 @app.command("sensitivity")
 def sensitivity_command(
     data: DataArgument,
+    outcome: OutcomeOption = None,
+    vtype: VTypeOption = VType.LS,
     measure: MeasureOption = None,
     mu_prior: MuPriorOption = DEFAULT_MU_PRIOR,
     tau_prior: TauPriorOption = DEFAULT_TAU_PRIOR,
@@ -65,7 +70,7 @@ def sensitivity_command(
 
     from bayesmeta.scales import is_ratio, null_value
 
-    table = read_table(data, measure_value(measure), benefit)
+    table = read_table(data, measure_value(measure), benefit, outcome=outcome, vtype=vtype)
     note_prior_units(table, mu_prior, tau_prior)
     mu, tau = parse_prior(mu_prior, "mu"), parse_prior(tau_prior, "tau")
     null = null_value(table.measure)

@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 
 from bayesmeta.cli import app
-from bayesmeta.cli.options import (FiguresOption, JsonOption, MeasureOption, finite, json_text, measure_value,
-                                   read_table)
+from bayesmeta.cli.options import (FiguresOption, JsonOption, MeasureOption, OutcomeOption, VType, VTypeOption,
+                                   finite, json_text, measure_value, read_table)
 from bayesmeta.errors import InputError
 from bayesmeta.scales import BINARY_MEASURES
 
@@ -81,8 +81,9 @@ def _parse_fractions(text: str | None) -> list[float] | None:
     return values
 
 
-def _participants(path: str, table) -> list[float] | None:
-    """Participants per study: the arm totals of the counts, else the file's total_treatment + total_control."""
+def _participants(path: str, table, outcome: str | None = None) -> list[float] | None:
+    """Participants per study: the arm totals of the counts, else the file's total_treatment + total_control (of
+    the rows of ``outcome`` in a table with an outcome column)."""
     import pandas as pd
 
     if table.counts is not None:
@@ -90,6 +91,8 @@ def _participants(path: str, table) -> list[float] | None:
         return (counts["total_treatment"] + counts["total_control"]).astype(float).tolist()
     frame = pd.read_csv(path, encoding="utf-8-sig")
     frame.columns = [str(c).strip() for c in frame.columns]
+    if outcome is not None and "outcome" in frame.columns:
+        frame = frame[frame["outcome"].astype(str).str.strip() == outcome]
     key = next((c for c in ("study", "study_id") if c in frame.columns), None)
     if key is None or not {"total_treatment", "total_control"} <= set(frame.columns):
         return None
@@ -109,6 +112,8 @@ def tsa_command(
     data: Annotated[str | None, typer.Argument(
         help="CSV in any reported form (study + yi,sei | estimate,ci_lower,ci_upper | means,SDs,sizes | "
              "o_minus_e,var_o_minus_e | counts), optional year (default: none: the design at --fractions)")] = None,
+    outcome: OutcomeOption = None,
+    vtype: VTypeOption = VType.LS,
     mcid: Annotated[float | None, typer.Option(
         "--mcid", help="anticipated effect the information size is powered for, reported scale: a ratio for RR, "
                        "OR, HR (0.8 = a 20% relative reduction), a difference for RD, MD (default: none; required)",
@@ -180,7 +185,7 @@ def tsa_command(
     from bayesmeta.scales import TSA_INPUT_MEASURES
     from bayesmeta.tsa import tsa
 
-    table = read_table(data, measure_value(measure))
+    table = read_table(data, measure_value(measure), outcome=outcome, vtype=vtype)
     if table.measure not in TSA_INPUT_MEASURES:
         raise InputError(f"a trial sequential analysis of measure {table.measure} is not defined", file=data,
                          column="measure", valid="--measure RR, OR or RD with arm counts; MD; SMD; or HR")
@@ -191,7 +196,7 @@ def tsa_command(
         raise InputError("an MD information size needs the outcome's standard deviation", column="--sd",
                          valid="--sd, the SD of the outcome in one arm, in the outcome's units (e.g. from the "
                                "studies' sd_treatment and sd_control)")
-    sizes = _participants(data, table)
+    sizes = _participants(data, table, outcome)
     if sizes is None and table.measure in BINARY_MEASURES:
         raise InputError("a binary TSA needs the participants of each study", file=data,
                          column="events_treatment",

@@ -1,6 +1,7 @@
 """Frequentist meta-analysis reproducing R metafor: the cross-check for the Bayesian engines.
 
-One module per verb: ``rma`` (common/random effects and meta-regression), ``tau2_ci_qprofile``,
+One module per verb: ``rma`` (common/random effects and meta-regression), ``tau2_ci_qprofile`` (and
+``heterogeneity_ci``: tau, I^2, H^2 with it),
 ``mantel_haenszel``, ``egger_test``, ``leave_one_out``, ``cumulative``, ``subgroup_analysis``,
 ``spearman_correlation``, ``paper_rule`` (pooling as a paper's Methods state, e.g. an I^2 rule), and for
 publication bias ``trimfill``, ``rank_test`` (Begg), ``pet_peese``, ``selection_model`` (step function) and
@@ -15,7 +16,7 @@ from bayesmeta.frequentist.mantel_haenszel import MantelHaenszelResult, mantel_h
 from bayesmeta.frequentist.paper_rule import paper_rule
 from bayesmeta.frequentist.petpeese import PetPeeseResult, pet_peese
 from bayesmeta.frequentist.publication_bias import PublicationBiasResult, publication_bias
-from bayesmeta.frequentist.qprofile import tau2_ci_qprofile
+from bayesmeta.frequentist.qprofile import HeterogeneityInterval, heterogeneity_ci, tau2_ci_qprofile
 from bayesmeta.frequentist.ranktest import RankTestResult, rank_test
 from bayesmeta.frequentist.result import Coefficient, RmaResult
 from bayesmeta.frequentist.rma import rma
@@ -26,6 +27,7 @@ from bayesmeta.frequentist.trimfill import TrimFillResult, trimfill
 __all__ = [
     "Coefficient",
     "EggerResult",
+    "HeterogeneityInterval",
     "MantelHaenszelResult",
     "PetPeeseResult",
     "PublicationBiasResult",
@@ -36,6 +38,7 @@ __all__ = [
     "TrimFillResult",
     "cumulative",
     "egger_test",
+    "heterogeneity_ci",
     "leave_one_out",
     "mantel_haenszel",
     "paper_rule",

@@ -1,8 +1,12 @@
-"""Q-profile confidence interval for tau^2 (Viechtbauer 2007, Stat Med 26:37-52; metafor ``confint.rma.uni``)."""
+"""Q-profile confidence interval for tau^2, and for tau, I^2 and H^2 with it (Viechtbauer 2007, Stat Med
+26:37-52; metafor ``confint.rma.uni``)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from numpy.typing import ArrayLike
 from scipy import stats
@@ -52,3 +56,50 @@ def tau2_ci_qprofile(
     lower = bound(float(stats.chi2.ppf(1 - alpha / 2, df)))
     upper = bound(float(stats.chi2.ppf(alpha / 2, df)))
     return lower, upper
+
+
+@dataclass(frozen=True)
+class HeterogeneityInterval:
+    """Estimates and Q-profile intervals of tau^2, tau, I^2 (percent) and H^2, as metafor ``confint.rma.uni``
+    prints them: each a ``{estimate, ci_lower, ci_upper}`` in :meth:`as_dict`."""
+
+    level: float
+    tau2: tuple[float, float, float]
+    tau: tuple[float, float, float]
+    i2: tuple[float, float, float]
+    h2: tuple[float, float, float]
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"method": "Q-profile", "level": self.level}
+        for name in ("tau2", "tau", "i2", "h2"):
+            estimate, lower, upper = getattr(self, name)
+            out[name] = {"estimate": estimate, "ci_lower": lower, "ci_upper": upper}
+        return out
+
+
+def heterogeneity_ci(
+    data: EffectData | ArrayLike,
+    tau2: float,
+    vi: ArrayLike | None = None,
+    level: float = 0.95,
+    mods: ArrayLike | None = None,
+    mod_names: Sequence[str] | None = None,
+    *,
+    sei: ArrayLike | None = None,
+) -> HeterogeneityInterval:
+    """The Q-profile interval of tau^2 (:func:`tau2_ci_qprofile`; Viechtbauer 2007) carried to tau = sqrt(tau^2),
+    I^2 = 100 tau^2 / (s^2 + tau^2) and H^2 = tau^2 / s^2 + 1, with s^2 = (k - p) / tr(P) the typical
+    within-study variance of the fit (Higgins & Thompson 2002), as metafor ``confint.rma.uni``; ``tau2`` is the
+    fit's estimate."""
+    lower, upper = tau2_ci_qprofile(data, vi, level=level, mods=mods, mod_names=mod_names, sei=sei)
+    y, v, _ = effects_input(data, vi, sei=sei, min_k=2)
+    x, _ = design_matrix(mods, y.size, mod_names)
+    s2 = (y.size - x.shape[1]) / weighted_fit(y, v, x, 0.0).trace_p
+    values = (float(tau2), lower, upper)
+    return HeterogeneityInterval(
+        level=check_level(level),
+        tau2=values,
+        tau=tuple(math.sqrt(t) for t in values),  # type: ignore[arg-type]
+        i2=tuple(100.0 * t / (s2 + t) for t in values),  # type: ignore[arg-type]
+        h2=tuple(t / s2 + 1.0 for t in values),  # type: ignore[arg-type]
+    )

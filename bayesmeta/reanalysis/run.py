@@ -107,7 +107,8 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
     published = load_published(plan.published) if plan.published is not None else None
     prior_sets = load_prior_sets(plan.priors_file)
     zero_cells = {o.name: o.zero_cells for o in plan.outcomes}
-    all_effects = derive_effects(outcome_rows, studies, zero_cells=zero_cells)
+    all_effects = derive_effects(outcome_rows, studies, zero_cells=zero_cells,
+                                 vtypes={o.name: o.vtype for o in plan.outcomes})
     printed = read_text_csv(plan.outcomes_file)  # the cells as printed, for the rounding of each number
     if studies is not None:  # a column of both files (e.g. year): the study table's is used, so they must agree
         check_shared_columns(printed, studies, str(plan.outcomes_file), str(plan.studies))
@@ -118,8 +119,8 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
     seeds: dict[str, int] = {"plan": plan.seed}
     table_file = str(plan.studies if plan.studies is not None else plan.outcomes_file)
     covariates = (*plan.covariates, *formula_columns(plan))
-    effects = {o.name: attach_covariates(effects_for(o.name, outcome_rows, studies, o.zero_cells), studies,
-                                         covariates, table_file)
+    effects = {o.name: attach_covariates(effects_for(o.name, outcome_rows, studies, o.zero_cells, o.vtype),
+                                         studies, covariates, table_file)
                for o in plan.outcomes}
     oriented = {o.name: {name: oriented_prior_set(ps, o) for name, ps in prior_sets.items()} for o in plan.outcomes}
     mains = {name: sets[plan.main_prior] for name, sets in oriented.items()}
