@@ -49,6 +49,8 @@ MEASURES: tuple[str, ...] = tuple(MEASURE_INFO)
 RATIO_MEASURES: tuple[str, ...] = tuple(code for code, m in MEASURE_INFO.items() if m.ratio)
 COUNT_MEASURES: tuple[str, ...] = ("RR", "OR", "RD")
 """Measures derivable from the four arm counts."""
+OWN_UNIT_MEASURES: tuple[str, ...] = ("MD", "GEN")
+"""Measures in the outcome's own units (days, mmHg), whose scale unit is derived (:mod:`bayesmeta.scale_unit`)."""
 
 
 def measure_info(measure: str) -> MeasureInfo:

@@ -79,6 +79,10 @@ LikelihoodOption = Annotated[
                  "model for the OR; NUTS engine)"),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object (default: tables for people)")]
+UisdOption = Annotated[float | None, typer.Option(
+    "--uisd", help="MD or GEN: the outcome's unit-information SD in its own units (Röver et al. 2021; e.g. 26 for "
+                   "days), which sizes the defaults (bayesmeta.scale_unit); default: from the studies' sample sizes "
+                   "(an n_total column, or arm counts)", callback=finite)]
 
 
 def default_mcid(mcid: float | None, measure: str, benefit: Benefit) -> float:
@@ -196,3 +200,20 @@ def read_table(path: str, measure: str | None, benefit: Benefit | str = Benefit.
             err=True,
         )
     return table
+
+
+def table_unit(table: Any, uisd: float | None = None, tau_prior: str | None = None) -> Any:
+    """The scale unit of a table read by :func:`read_table` (:func:`bayesmeta.scale_unit.scale_unit`): ``--uisd``;
+    else a ``--tau-prior`` other than the default; else the studies' sizes (an ``n_total`` column, or the arm
+    totals of counts) with their standard errors."""
+    from bayesmeta.priors import parse_prior
+    from bayesmeta.scale_unit import scale_unit
+
+    sizes = None
+    covariates = getattr(table, "covariates", None)
+    if covariates is not None and "n_total" in covariates.columns:
+        sizes = covariates["n_total"].to_numpy(dtype=float)
+    elif getattr(table, "counts", None) is not None and len(table.counts) == len(table.sei):
+        sizes = (table.counts["total_treatment"] + table.counts["total_control"]).to_numpy(dtype=float)
+    own = parse_prior(tau_prior, "tau") if tau_prior and tau_prior != DEFAULT_TAU_PRIOR else None
+    return scale_unit(table.measure, uisd=uisd, tau_prior=own, sample_sizes=sizes, sei=table.sei)

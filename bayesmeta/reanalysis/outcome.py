@@ -185,6 +185,17 @@ def prior_units_warnings(plan: Plan, measure: str, sei: np.ndarray) -> list[str]
     return [f"priors: {note}"] if note else []
 
 
+def outcome_unit(plan: Plan, o: OutcomePlan, main: Any, effects: pd.DataFrame) -> Any:
+    """The outcome's scale unit (:func:`bayesmeta.scale_unit.scale_unit`): from the main set's tau prior when the
+    plan names its own prior sets (``data.priors``), else from the studies' sizes and standard errors."""
+    from bayesmeta.scale_unit import scale_unit
+
+    own = plan.priors_file != DEFAULT_PRIOR_FILE
+    sizes = effects["n_total"].to_numpy(float) if "n_total" in effects.columns else None
+    return scale_unit(o.measure, tau_prior=main.tau if own else None, sample_sizes=sizes,
+                      sei=effects["sei"].to_numpy(float))
+
+
 def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.DataFrame,
                     prior_sets: dict[str, Any], k_published: int | None, seeds: dict[str, int],
                     step: Callable[[str], None], published_ris: float | None = None) -> OutcomeAnalysis:
@@ -261,15 +272,18 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
     from bayesmeta import sensitivity
 
     chosen = {name: prior_sets[name] for name in (plan.main_prior, *plan.sensitivity_priors)}
+    unit = outcome_unit(plan, o, main, effects)
+    tau_scales = plan.tau_scales or unit.tau_scales()
     grid = run_step(a, "prior grid", lambda: sensitivity.prior_grid(
-        data, prior_sets=chosen, thresholds=o.thresholds, level=level))
+        data, prior_sets=chosen, tau_scales=tau_scales, thresholds=o.thresholds, level=level))
     changes = None
     if grid is not None:
         changes = run_step(a, "conclusion changes", lambda: sensitivity.conclusion_changes(
             grid, threshold=clinical_threshold(o)))
     power = run_step(a, "power-scaling sensitivity", lambda: sensitivity.power_scaling(post))
     a.sensitivity = {"grid": grid, "changes": changes, "power_scaling": power,
-                     "clinical_threshold": clinical_threshold(o),
+                     "clinical_threshold": clinical_threshold(o), "scale_unit": unit.as_dict(),
+                     "tau_scales": list(tau_scales),
                      "robust": None if changes is None else
                      bool(changes.attrs.get("robust", not changes["changes"].any()))}
     if changes is not None and not a.sensitivity["robust"]:
@@ -305,11 +319,12 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
         record_skip(a, "trial sequential analysis", "not requested in the plan's [tsa] tables")
 
     step(f"{o.name}: publication bias and model averaging")
-    _bias(plan, o, a, data, seeds)
+    _bias(plan, o, a, data, seeds, unit)
     return a
 
 
-def _bias(plan: Plan, o: OutcomePlan, a: OutcomeAnalysis, data: EffectData, seeds: dict[str, int]) -> None:
+def _bias(plan: Plan, o: OutcomePlan, a: OutcomeAnalysis, data: EffectData, seeds: dict[str, int],
+          unit: Any = None) -> None:
     """The plan's [bias] ensemble for this outcome when it is enabled, chosen and has min_k studies; the warnings
     of its Monte Carlo gate (selection models beyond the tensor rule) join the outcome's warnings."""
     from bayesmeta.reanalysis.bias import bias_analysis
@@ -322,7 +337,7 @@ def _bias(plan: Plan, o: OutcomePlan, a: OutcomeAnalysis, data: EffectData, seed
         record_skip(a, what, f"fewer than bias.min_k = {b.min_k} studies (k = {a.k})")
     else:
         seed = seeds[f"bias.{o.name}"] = derived_seed(plan.seed, "bias", o.name)
-        a.bias = run_step(a, what, lambda: bias_analysis(data, b, plan.level, seed))
+        a.bias = run_step(a, what, lambda: bias_analysis(data, b, plan.level, seed, unit))
         if a.bias is not None:
             a.warnings += [f"publication bias: {w}" for w in a.bias.get("warnings", [])]
 
