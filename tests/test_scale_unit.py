@@ -152,3 +152,24 @@ def test_bias_cli_asks_for_the_unit_of_an_md_and_keeps_ratio_defaults():
     f = math.pi / math.sqrt(3)
     lor = default_priors("OR", unit=scale_unit("OR", uisd=26.0))  # a unit never touches a log ratio's priors
     assert (lor.mu.scale, lor.tau.scale_, lor.peese.scale) == pytest.approx((f, 0.15 * f, 5 / f))
+
+
+def test_the_power_scaling_reading_says_which_way_the_data_pull_tau():
+    """Normand under halfnormal(3.25) days: the posterior median of tau (about 13 days) lies far above the prior's
+    (3.25 x 0.674 days), so the data favour more heterogeneity; identical studies favour less than a wide prior."""
+    from bayesmeta.exact import fit_exact
+    from bayesmeta.reanalysis.statements import tau_conflict_words
+    from bayesmeta.sensitivity import prior_median, tau_pull
+
+    assert prior_median(parse_prior("halfnormal(2)")) == pytest.approx(2 * 0.6744897501960817, rel=1e-9)
+    assert prior_median(parse_prior("halfcauchy(3)")) == pytest.approx(3.0, rel=1e-9)
+    table, _ = _normand()
+    tau = parse_prior("halfnormal(3.25)")
+    post = fit_exact(table, mu_prior=parse_prior("normal(0, 26)"), tau_prior=tau)
+    assert tau_pull(post, tau) == "more"
+    same = fit_exact(np.zeros(6), np.ones(6), mu_prior=parse_prior("normal(0, 4)"),
+                     tau_prior=parse_prior("halfnormal(2)"))
+    assert tau_pull(same, parse_prior("halfnormal(2)")) == "less"
+    words = tau_conflict_words("tau", "prior-data conflict", "more")
+    assert "more heterogeneity" in words and "less" not in words
+    assert tau_conflict_words("mu", "prior-data conflict", "more") == ""

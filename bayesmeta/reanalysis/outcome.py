@@ -22,6 +22,7 @@ from bayesmeta.reanalysis.statements import (
     clinical_threshold,
     harm_statement,
     probability_words,
+    tau_conflict_words,
 )
 
 DENSITY_POINTS = 400
@@ -34,8 +35,8 @@ OUTCOME_STEPS = ("effects and frequentist pooling", "exact posterior", "meta-reg
 
 POWER_SCALING_READING = {
     "prior-data conflict": "its posterior moves both when the prior and when the likelihood is weighted more, so "
-                           "prior and data disagree about it (for tau, often data that favour less heterogeneity "
-                           "than the tau prior expects); the prior sensitivity table shows how much that matters",
+                           "prior and data disagree about it; the prior sensitivity table shows how much that "
+                           "matters",
     "strong prior / weak likelihood": "its posterior moves with the prior but hardly with the data, so the prior "
                                       "decides it; report it with the prior sensitivity table",
 }
@@ -283,7 +284,7 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
     power = run_step(a, "power-scaling sensitivity", lambda: sensitivity.power_scaling(post))
     a.sensitivity = {"grid": grid, "changes": changes, "power_scaling": power,
                      "clinical_threshold": clinical_threshold(o), "scale_unit": unit.as_dict(),
-                     "tau_scales": list(tau_scales),
+                     "tau_scales": list(tau_scales), "tau_pull": sensitivity.tau_pull(post, main.tau),
                      "robust": None if changes is None else
                      bool(changes.attrs.get("robust", not changes["changes"].any()))}
     if changes is not None and not a.sensitivity["robust"]:
@@ -293,8 +294,9 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
     if power is not None:
         for r in power.itertuples():
             if r.diagnosis != "-":
+                pull = tau_conflict_words(r.parameter, r.diagnosis, a.sensitivity["tau_pull"])
                 a.warnings.append(f"power-scaling: {r.parameter} shows {r.diagnosis} (prior {r.prior:.3f}, "
-                                  f"likelihood {r.likelihood:.3f}): {POWER_SCALING_READING[r.diagnosis]}")
+                                  f"likelihood {r.likelihood:.3f}){pull}: {POWER_SCALING_READING[r.diagnosis]}")
 
     step(f"{o.name}: influence")
     if k >= 3:
