@@ -141,14 +141,28 @@ def test_bias_priors_for_an_md_are_scale_equivariant():
         default_priors("MD")
 
 
-def test_bias_cli_asks_for_the_unit_of_an_md_and_keeps_ratio_defaults():
+def test_bias_cli_asks_for_the_unit_of_an_md_and_keeps_ratio_defaults(tmp_path):
+    """A yi/sei table of an MD has no sizes: the CLI asks for --uisd; the means-and-SDs file has its arm totals,
+    from which the unit comes (the same fit as --uisd with that unit-information SD)."""
     from bayesmeta.bias import default_priors
     from bayesmeta.cli import main
 
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = main(["bias", str(NORMAND), "--measure", "MD", "--ensemble", "metabma"])
-    assert status == 2 and "--uisd" in err.getvalue() and "Traceback" not in err.getvalue()
+    table, n = _normand()
+    plain = tmp_path / "normand_yi.csv"
+    pd.DataFrame({"study": table.study, "yi": table.yi, "sei": table.sei}).to_csv(plain, index=False)
+
+    def run(args: list[str]) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = main(["bias", *args, "--measure", "MD", "--ensemble", "metabma"])
+        return status, out.getvalue(), err.getvalue()
+
+    status, _, err = run([str(plain)])
+    assert status == 2 and "--uisd" in err and "Traceback" not in err
+    uisd = scale_unit("MD", sample_sizes=n, sei=table.sei).uisd
+    by_sizes, by_option = run([str(NORMAND), "--json"]), run([str(plain), "--uisd", repr(uisd), "--json"])
+    assert by_sizes[0] == by_option[0] == 0
+    assert json.loads(by_sizes[1])["mu"] == json.loads(by_option[1])["mu"]
     f = math.pi / math.sqrt(3)
     lor = default_priors("OR", unit=scale_unit("OR", uisd=26.0))  # a unit never touches a log ratio's priors
     assert (lor.mu.scale, lor.tau.scale_, lor.peese.scale) == pytest.approx((f, 0.15 * f, 5 / f))
