@@ -56,7 +56,8 @@ def bias_command(
     mu_prior: Annotated[Optional[str], typer.Option("--mu-prior", help='effect prior, e.g. "normal(0, 1)" or '
                                                     '"cauchy(0, 0.707)+" (default: RoBMA\'s normal(0, 1) for '
                                                     'Cohen\'s d, rescaled to the measure: x pi/sqrt(3) for log '
-                                                    'ratios, x UISD/2 for MD and GEN, see --uisd)')] = None,
+                                                    'ratios, x UISD/2 for MD and GEN (see --uisd), as it is for SMD '
+                                                    'and RD)')] = None,
     tau_prior: Annotated[Optional[str], typer.Option("--tau-prior", help='heterogeneity prior, e.g. '
                                                      '"invgamma(1, 0.15)" (default: RoBMA\'s invgamma(1, 0.15), '
                                                      'rescaled as --mu-prior\'s)')] = None,

@@ -83,7 +83,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object 
 UisdOption = Annotated[float | None, typer.Option(
     "--uisd", help="MD or GEN: the outcome's unit-information SD in its own units (Röver et al. 2021; e.g. 26 for "
                    "days), which sizes the defaults (bayesmeta.scale_unit); default: from the studies' sample sizes "
-                   "(an n_total column, or arm counts)", callback=finite)]
+                   "(an n_total column, or arm totals)", callback=finite)]
 
 
 def default_mcid(mcid: float | None, measure: str, benefit: Benefit) -> float:
