@@ -589,7 +589,7 @@ def _load_monitoring(r: _Reader, t: dict[str, Any], outcomes: list[OutcomePlan])
                            "monitoring.benefit_probability", 0.0, 1.0)
     futility_p = r.in_range(r.get(t, "monitoring", "futility_probability", float, default=0.10),
                             "monitoring.futility_probability", 0.0, 1.0)
-    taus = r.float_list(t, "monitoring", "tau_values", default=None) if "tau_values" in t else None
+    taus = r.float_list(t, "monitoring", "tau_values") if "tau_values" in t else None
     for i, v in enumerate(taus or ()):
         if not math.isfinite(v) or v < 0:
             raise r.fail(f"monitoring.tau_values[{i}]", f"value {v} is not usable", "a number >= 0")

@@ -171,8 +171,8 @@ def default_priors(measure: str | None = None, *, mu: str | None = None, tau: st
     """RoBMA's default priors rescaled to the measure (module docstring; ``unit``: the scale unit of an MD or
     GEN, :func:`bayesmeta.scale_unit.scale_unit`); any of them replaced by text."""
     if measure in UNIT_MEASURES and mu and tau and peese:
-        return BiasPriors(parse_tprior(mu), parse_prior(tau, for_param="tau"), TPrior(0.0, 1.0, 1.0, 0.0),
-                          parse_tprior(peese))
+        return BiasPriors(parse_tprior(mu), parse_prior(tau, for_param="tau"),
+                          parse_tprior(pet) if pet else TPrior(0.0, 1.0, 1.0, 0.0), parse_tprior(peese))
     f, note = scale_factor(measure, unit)
     return BiasPriors(
         mu=parse_tprior(mu) if mu else TPrior(0.0, 1.0 * f),
