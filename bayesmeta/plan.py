@@ -138,7 +138,8 @@ class MonitoringPlan:
     futility_probability: float
     simulations: int
     true_effects: dict[str, tuple[float, ...]]
-    tau_values: tuple[float, ...]
+    tau_values: tuple[float, ...] | None
+    """None: each outcome's (:meth:`bayesmeta.scale_unit.ScaleUnit.monitoring_tau_values`)."""
 
 
 BIAS_ENSEMBLES = ("pet-peese", "metabma", "psma", "custom")
@@ -211,6 +212,9 @@ class Plan:
     covariate_formula: str | None = None
     """The ``[covariates] formula`` as written (checked by :func:`bayesmeta.plan_formula.load_covariate_formula`):
     one multiple meta-regression per outcome (:mod:`bayesmeta.reanalysis.formula_regression`); None without one."""
+    tau_scales: tuple[float, ...] | None = None
+    """``priors.tau_scales``: the prior grid's half-normal tau scales; None: each outcome's
+    (:meth:`bayesmeta.scale_unit.ScaleUnit.tau_scales`)."""
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     def favours(self, benefit: Benefit) -> tuple[str, str]:
@@ -439,7 +443,7 @@ def load_plan(path: str | Path) -> Plan:
                 r.get(arms_table, "arms", "control", str, default="control"))
 
     priors = r.table(raw, "", "priors", default={})
-    r.unknown_keys(priors, "priors", ("main", "sensitivity"))
+    r.unknown_keys(priors, "priors", ("main", "sensitivity", "tau_scales"))
     main_prior = r.get(priors, "priors", "main", str, default="weakly_informative", valid=", ".join(prior_names))
     if main_prior not in prior_names:
         raise r.fail("priors.main", f"unknown prior set {main_prior!r} in {priors_file.name}", ", ".join(prior_names))
@@ -448,6 +452,7 @@ def load_plan(path: str | Path) -> Plan:
         if name not in prior_names:
             raise r.fail(f"priors.sensitivity[{i}]", f"unknown prior set {name!r} in {priors_file.name}",
                          ", ".join(prior_names))
+    tau_scales = _positive_list(r, priors, "priors", "tau_scales")
 
     out_table = r.table(raw, "", "outcomes")
     if not out_table:
@@ -489,11 +494,25 @@ def load_plan(path: str | Path) -> Plan:
         path=path, title=title, seed=int(seed), level=float(level),
         studies=files["studies"], outcomes_file=files["outcomes"], published=files["published"],  # type: ignore
         priors_file=priors_file, control_arm=control_arm, main_prior=main_prior, sensitivity_priors=sens,
+        tau_scales=tau_scales,
         outcomes=tuple(outcomes), covariates=covariates, min_per_level=min_per_level,
         monitoring=monitoring, tsa=tsa, mcmc=mcmc, arms=arms, pooling=pooling, covariate_levels=levels,
         subsets=subsets, bias=bias, claims=claims, subgroups=subgroups, surrogacy=surrogacy,
         covariate_formula=None if covariate_formula is None else covariate_formula.text, raw=raw,
     )
+
+
+def _positive_list(r: _Reader, t: dict[str, Any], path: str, key: str) -> tuple[float, ...] | None:
+    """An optional non-empty list of positive numbers (None when the key is absent)."""
+    if key not in t:
+        return None
+    values = r.float_list(t, path, key)
+    if not values:
+        raise r.fail(f"{path}.{key}", "the list is empty", "one or more positive numbers")
+    for i, v in enumerate(values):
+        if v <= 0:
+            raise r.fail(f"{path}.{key}[{i}]", f"value {v} is not positive", "a number > 0")
+    return values
 
 
 def _side_check(r: _Reader, key: str, value: float, measure: str, benefit: Benefit, *, allow_null: bool) -> None:
@@ -621,8 +640,8 @@ def _load_monitoring(r: _Reader, t: dict[str, Any], outcomes: list[OutcomePlan])
                            "monitoring.benefit_probability", 0.0, 1.0)
     futility_p = r.in_range(r.get(t, "monitoring", "futility_probability", float, default=0.10),
                             "monitoring.futility_probability", 0.0, 1.0)
-    taus = r.float_list(t, "monitoring", "tau_values", default=[0.0, 0.3])
-    for i, v in enumerate(taus):
+    taus = r.float_list(t, "monitoring", "tau_values") if "tau_values" in t else None
+    for i, v in enumerate(taus or ()):
         if not math.isfinite(v) or v < 0:
             raise r.fail(f"monitoring.tau_values[{i}]", f"value {v} is not usable", "a number >= 0")
     truths_table = r.table(t, "monitoring", "true_effects", default={})

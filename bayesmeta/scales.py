@@ -59,6 +59,8 @@ MEAN_MEASURES: tuple[str, ...] = ("MD", "SMD", "ROM")
 """Measures derivable from means, SDs and arm sizes."""
 RATIO_OF_MEANS: tuple[str, ...] = tuple(m for m in MEAN_MEASURES if m in RATIO_MEASURES)
 """Measures of means and SDs defined for positive means only (ROM)."""
+OWN_UNIT_MEASURES: tuple[str, ...] = ("MD", "GEN")
+"""Measures in the outcome's own units (days, mmHg), whose scale unit is derived (:mod:`bayesmeta.scale_unit`)."""
 
 
 def measure_info(measure: str) -> MeasureInfo:

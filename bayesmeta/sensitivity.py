@@ -17,6 +17,7 @@ Two complementary checks of how much a conclusion owes to the prior:
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -411,3 +412,38 @@ def _power_scaling_psis(post: Posterior, params: Sequence[str], alphas: tuple[fl
     lik = az.psens(idata, component="likelihood", var_names=present, delta=delta)
     rows = [{"parameter": p, "prior": float(prior[p].values), "likelihood": float(lik[p].values)} for p in present]
     return pd.DataFrame(rows)
+
+
+# -- which way the data pull tau -----------------------------------------------------------------------------
+def prior_median(prior: Prior) -> float:
+    """The median of a proper tau prior on [0, inf): the root of int_0^m p(t) dt = 1/2 (adaptive quadrature)."""
+    import warnings
+
+    from scipy import integrate, optimize
+
+    def mass(m: float) -> float:
+        return float(integrate.quad(lambda t: float(prior.pdf(t)), 0.0, m, limit=200)[0]) - 0.5
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", integrate.IntegrationWarning)
+        total = float(integrate.quad(lambda t: float(prior.pdf(t)), 0.0, math.inf, limit=200)[0])
+    if not abs(total - 1.0) < 1e-6:
+        raise ValueError(f"{prior.text} is not a proper prior on [0, inf): it has no median")
+    hi = prior.scale() or 1.0
+    for _ in range(60):
+        if mass(hi) >= 0:
+            break
+        hi *= 4.0
+    return float(optimize.brentq(mass, 0.0, hi, xtol=1e-12 * hi))
+
+
+def tau_pull(post: Posterior, tau_prior: Prior) -> str:
+    """'more' when tau's posterior median lies above its prior's (:func:`prior_median`): the data favour more
+    heterogeneity than the tau prior expects; else 'less'. An improper tau prior (no median) gives 'more'
+    only when it has a characteristic scale below the posterior median, else 'less'."""
+    median = float(post.marginal("tau").ppf(0.5))
+    try:
+        reference = prior_median(tau_prior)
+    except (ModelError, ValueError, ZeroDivisionError):
+        reference = tau_prior.scale() or math.inf
+    return "more" if median > reference else "less"

@@ -193,12 +193,13 @@ def test_estimates_in_the_json_and_the_table(capsys):
     from bayesmeta.cli import main
 
     path = str(REF / "power_pose.csv")
-    assert main(["bias", path, "--measure", "MD", "--ensemble", "metabma", "--json"]) == 0
+    # effects in units of one SD (Cohen's d) read as an MD: --uisd 2 makes the priors RoBMA's for d, unscaled
+    assert main(["bias", path, "--measure", "MD", "--uisd", "2", "--ensemble", "metabma", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out["estimates"]) == {"tau"} and set(out["estimates"]["tau"]) == {"mean", "median", "ci_lower",
                                                                                   "ci_upper"}
     assert out["estimates_conditional"]["tau"]["mean"] == pytest.approx(out["tau_conditional"]["mean"], rel=1e-9)
     assert out["estimates"]["tau"]["ci_lower"] == 0.0  # the fixed-effect models' atom
-    assert main(["bias", path, "--measure", "MD", "--ensemble", "metabma"]) == 0
+    assert main(["bias", path, "--measure", "MD", "--uisd", "2", "--ensemble", "metabma"]) == 0
     text = capsys.readouterr().out
     assert "Model-averaged and conditional estimates" in text and "tau" in text

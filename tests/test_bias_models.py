@@ -47,7 +47,9 @@ def test_priors_scale_to_log_odds_ratio():
     assert lor.tau.scale_ == pytest.approx(0.15 * f)
     assert lor.pet.scale == d.pet.scale == 1.0
     assert lor.peese.scale == pytest.approx(5.0 / f)
-    assert default_priors("MD").note
+    with pytest.raises(ModelError, match="unit-information SD"):  # an MD without its unit is not guessed
+        default_priors("MD")
+    assert default_priors("RD").note
 
 
 def test_cumulative_dirichlet_prior_is_a_density_on_the_unit_cube():

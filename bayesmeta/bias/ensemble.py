@@ -247,7 +247,8 @@ def fit_bias(yi: Sequence[float], sei: Sequence[float], *, measure: str | None =
              ensemble: str | Ensemble | Sequence[ModelSpec | Mapping[str, object]] = "psma",
              priors: BiasPriors | None = None, thresholds: Thresholds | None = None, seed: int = 0) -> BiasResult:
     """Fit an ensemble ("psma", "metabma" or user-defined models) to effects yi with standard errors sei on the
-    analysis scale (log ratios for OR/RR/HR); priors default to RoBMA's, rescaled to the measure; ``thresholds``:
+    analysis scale (log ratios for OR/RR/HR); priors default to RoBMA's, rescaled to the measure (an MD or GEN
+    needs its scale unit: ``default_priors(measure, unit=...)``, :mod:`bayesmeta.scale_unit`); ``thresholds``:
     the selection models' cut-offs on the effect scale (default: normal-test p-values y / se); ``seed``: of the
     selection models estimated by sequential Monte Carlo (:func:`bayesmeta.bias.smc.model_seed`)."""
     y = np.asarray(yi, dtype=float)

@@ -24,6 +24,17 @@ from bayesmeta.errors import ModelError
 from bayesmeta.priors import Prior
 
 LOG_TAU_RANGE = (-30.0, 4.0)
+"""The range of log tau integrated over for effects on a log scale (tau up to e^4 = 55)."""
+
+
+def log_tau_range(yi: np.ndarray, sei: np.ndarray) -> tuple[float, float]:
+    """:data:`LOG_TAU_RANGE`, its upper end raised by log(reach / 10) when the data's reach (max |yi| + max sei)
+    exceeds 10: an MD in days or mmHg can have tau beyond e^4 = 55 (Normand 1999: about 26 days, 260 in tenths of
+    a day), and the range then scales with the unit, so that the fit is equivariant under a change of units (tau
+    up to 5.5 times the reach). Log ratios, whose reach is below 10, keep the range."""
+    reach = float(np.max(np.abs(yi)) + np.max(sei))
+    lo, hi = LOG_TAU_RANGE
+    return lo, hi + max(0.0, math.log(reach / 10.0))
 
 
 def log_interval_prob(mean: np.ndarray, sd: np.ndarray, lower: float, upper: float) -> np.ndarray:
@@ -154,7 +165,7 @@ def fit_gaussian(model: ModelSpec, priors: BiasPriors, y: np.ndarray, sei: np.nd
 
     if any(d.priors[j].df < 1 for j in mix):
         raise ModelError("t priors with fewer than 1 degree of freedom are not supported")
-    wide = ([LOG_TAU_RANGE] if model.heterogeneity else []) + [(0.0, 2.0 + 12.0 / math.sqrt(d.priors[j].df))
+    wide = ([log_tau_range(y, sei)] if model.heterogeneity else []) + [(0.0, 2.0 + 12.0 / math.sqrt(d.priors[j].df))
                                                                for j in mix]
     box = bracket(logf, wide) if wide else None
     for size in ((n,) if n else (64, 128)):

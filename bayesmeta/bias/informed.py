@@ -80,7 +80,7 @@ def informed_tau_prior(subfield: str, measure: str) -> Prior:
 def informed_priors(subfield: str, measure: str) -> BiasPriors:
     """The bias ensemble's priors with the informed mu and tau of the subfield; PET and PEESE as RoBMA's
     defaults for the measure."""
+    mu, tau = informed_effect_prior(subfield, measure), informed_tau_prior(subfield, measure)
     base = default_priors(measure)
-    return BiasPriors(mu=informed_effect_prior(subfield, measure), tau=informed_tau_prior(subfield, measure),
-                      pet=base.pet, peese=base.peese,
+    return BiasPriors(mu=mu, tau=tau, pet=base.pet, peese=base.peese,
                       note=f"Cochrane-informed priors for {subfield} ({measure}; Bartos et al. 2021, 2023)")

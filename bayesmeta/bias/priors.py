@@ -9,7 +9,10 @@ mu ~ N(0, 1), tau ~ InvGamma(1, 0.15), PET b ~ Cauchy(0, 1) on b > 0, PEESE b ~ 
 odds ratio RoBMA rescales them by the logistic-to-normal factor pi / sqrt(3) (log OR = d pi / sqrt(3); Borenstein
 et al. 2009, ch. 7): mu and tau scale by it, PET's b is scale-free and PEESE's b (a coefficient of se^2) scales by
 its inverse. We apply the log OR factor to every log ratio (OR, RR, HR), as RoBMA's ``prior_scale = "logOR"`` does
-for any log ratio given to it, and factor 1 to SMD; MD, RD and GEN keep the Cohen's d numbers (a note says so).
+for any log ratio given to it, and factor 1 to SMD; RD keeps the Cohen's d numbers (a note says so). An MD or GEN,
+in the outcome's own units, is rescaled by the size of one Cohen's d in those units, sigma_u / 2 with sigma_u the
+outcome's unit-information SD (:mod:`bayesmeta.scale_unit`; RoBMA 4 rescales by UISD_measure / UISD_SMD alike):
+mu and tau by it, PEESE's b by its inverse. Without a unit the defaults are refused (:class:`ModelError`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from scipy import special, stats
 
 from bayesmeta.errors import ModelError
 from bayesmeta.priors import InverseGammaPrior, Prior, parse_prior
+from bayesmeta.scale_unit import UNIT_MEASURES, ScaleUnit
 from bayesmeta.scales import is_ratio, measure_info
 
 LOGOR_PER_D = math.pi / math.sqrt(3.0)
@@ -137,21 +141,39 @@ class BiasPriors:
         return {"mu": self.mu.text, "tau": self.tau.text, "pet": self.pet.text, "peese": self.peese.text}
 
 
-def scale_factor(measure: str | None) -> tuple[float, str]:
-    """The factor from Cohen's d to the measure's analysis scale, and a note when the factor is a convention."""
+NO_UNIT = ("RoBMA's default priors are stated for Cohen's d, and the {measure} is in the outcome's own units: give "
+           "its unit-information SD (Röver et al. 2021; `bayesmeta bias --uisd`, e.g. 26 for days; in a plan, "
+           "prior sets on the {measure} scale in data.priors), the studies' sample sizes (an n_total column or "
+           "arm totals), or priors on the {measure} scale for mu, tau and PEESE")
+"""The error when an MD or GEN has no scale unit to rescale the default priors by."""
+
+
+def scale_factor(measure: str | None, unit: ScaleUnit | None = None) -> tuple[float, str]:
+    """The factor from Cohen's d to the measure's analysis scale (MD, GEN: ``unit``'s
+    :meth:`~bayesmeta.scale_unit.ScaleUnit.cohens_d`), and a note when the factor is a convention or derived."""
     if measure is None or measure in ("SMD",):
         return 1.0, ""
     measure_info(measure)
     if is_ratio(measure):
         return LOGOR_PER_D, ""
+    if measure in UNIT_MEASURES:
+        d = unit.cohens_d() if unit is not None and unit.measure == measure else None
+        if d is None:
+            raise ModelError(NO_UNIT.format(measure=measure))
+        return d, (f"the default priors are RoBMA's for Cohen's d rescaled to the {measure} by {d:.4g} (half the "
+                   f"unit-information SD {unit.uisd:.4g}, from {unit.source})")
     return 1.0, (f"the default priors are RoBMA's for Cohen's d, used unscaled for {measure}: give priors on the "
                  f"{measure} scale when its units differ much from standard deviations")
 
 
 def default_priors(measure: str | None = None, *, mu: str | None = None, tau: str | None = None,
-                   pet: str | None = None, peese: str | None = None) -> BiasPriors:
-    """RoBMA's default priors rescaled to the measure (module docstring); any of them replaced by text."""
-    f, note = scale_factor(measure)
+                   pet: str | None = None, peese: str | None = None, unit: ScaleUnit | None = None) -> BiasPriors:
+    """RoBMA's default priors rescaled to the measure (module docstring; ``unit``: the scale unit of an MD or
+    GEN, :func:`bayesmeta.scale_unit.scale_unit`); any of them replaced by text."""
+    if measure in UNIT_MEASURES and mu and tau and peese:
+        return BiasPriors(parse_tprior(mu), parse_prior(tau, for_param="tau"),
+                          parse_tprior(pet) if pet else TPrior(0.0, 1.0, 1.0, 0.0), parse_tprior(peese))
+    f, note = scale_factor(measure, unit)
     return BiasPriors(
         mu=parse_tprior(mu) if mu else TPrior(0.0, 1.0 * f),
         tau=parse_prior(tau, for_param="tau") if tau else InverseGammaPrior(1.0, 0.15 * f),

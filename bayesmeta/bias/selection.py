@@ -18,7 +18,7 @@ from scipy.special import gammaln, ndtr, ndtri
 
 from bayesmeta.bias.models import ModelSpec, WeightFunction
 from bayesmeta.bias.priors import BiasPriors
-from bayesmeta.bias.gaussian import LOG_TAU_RANGE
+from bayesmeta.bias.gaussian import log_tau_range
 from bayesmeta.bias.quadrature import Integral, integrate
 from bayesmeta.errors import ModelError
 
@@ -208,7 +208,7 @@ def fit_selection(model: ModelSpec, priors: BiasPriors, yi: np.ndarray, sei: np.
         return jac + log_weight_prior(wf, x) + weighted_loglik(wf, yi, sei, mu, tau, x, thresholds)
 
     wide = ([(-40.0, 40.0)] if model.effect else []) + (
-        [LOG_TAU_RANGE] if model.heterogeneity else []) + [(0.0, 1.0)] * (wf.intervals - 1)
+        [log_tau_range(yi, sei)] if model.heterogeneity else []) + [(0.0, 1.0)] * (wf.intervals - 1)
     sizes = [n[0]] * (len(axes) - wf.intervals + 1) + [n_w] * (wf.intervals - 1)
     # the trimmed box at drop 25 (slices below e^-25 of the mass left out): the rule's accuracy depends on the
     # box's width in units of the integrand's scale, and the one-cell pads of the scan cost up to 10x in error

@@ -23,9 +23,11 @@ from bayesmeta.cli.options import (
     LevelOption,
     MeasureOption,
     SeedOption,
+    UisdOption,
     json_text,
     measure_value,
     read_table,
+    table_unit,
 )
 from bayesmeta.errors import InputError
 
@@ -57,9 +59,14 @@ def bias_command(
         "alpha, prior_weight, as the plan's [[bias.models]]): a user-defined ensemble instead of --ensemble")
     ] = None,
     mu_prior: Annotated[Optional[str], typer.Option("--mu-prior", help='effect prior, e.g. "normal(0, 1)" or '
-                                                    '"cauchy(0, 0.707)+" (default: RoBMA\'s, rescaled)')] = None,
+                                                    '"cauchy(0, 0.707)+" (default: RoBMA\'s normal(0, 1) for '
+                                                    'Cohen\'s d, rescaled to the measure: x pi/sqrt(3) for log '
+                                                    'ratios, x UISD/2 for MD and GEN (see --uisd), as it is for SMD '
+                                                    'and RD)')] = None,
     tau_prior: Annotated[Optional[str], typer.Option("--tau-prior", help='heterogeneity prior, e.g. '
-                                                     '"invgamma(1, 0.15)" (default: RoBMA\'s, rescaled)')] = None,
+                                                     '"invgamma(1, 0.15)" (default: RoBMA\'s invgamma(1, 0.15), '
+                                                     'rescaled as --mu-prior\'s)')] = None,
+    uisd: UisdOption = None,
     informed: Annotated[Optional[str], typer.Option(
         "--informed", help='Cochrane-informed mu and tau priors of a medical subfield (Bartos et al. 2021, 2023), '
         'e.g. "Oral Health" or "Cochrane" (whole database); for SMD, OR, RR, RD, HR; --mu-prior/--tau-prior '
@@ -76,6 +83,7 @@ def bias_command(
     the bias models look for small studies with a larger benefit, on the side of the null --benefit names."""
     from bayesmeta.bias import default_priors, fit_bias
     from bayesmeta.bias.direction import fitted_effects, oriented_dict
+    from bayesmeta.bias.priors import NO_UNIT
     from bayesmeta.errors import ModelError
 
     if not 0 < level < 1:
@@ -86,10 +94,13 @@ def bias_command(
     chosen = _read_models(models) if models is not None else (ensemble or DEFAULT_ENSEMBLE).value
     table = read_table(data, measure_value(measure), benefit=benefit, outcome=outcome, vtype=vtype)
     yi, flipped = fitted_effects(table.yi, benefit)
+    if fisher_z and table.measure != "SMD":
+        raise InputError(f"--fisher-z needs --measure SMD, got {table.measure}", column="--fisher-z")
     try:
-        priors = default_priors(table.measure, mu=mu_prior, tau=tau_prior)
+        priors = default_priors(table.measure, mu=mu_prior, tau=tau_prior, unit=table_unit(table, uisd))
     except ModelError as exc:
-        raise InputError(str(exc), column="--mu-prior/--tau-prior") from None
+        no_unit = str(exc) == NO_UNIT.format(measure=table.measure)
+        raise InputError(str(exc), column="--uisd" if no_unit else "--mu-prior/--tau-prior") from None
     if informed is not None:
         from dataclasses import replace
 
@@ -103,8 +114,6 @@ def bias_command(
     if fisher_z:
         from bayesmeta.bias.robma import fit_bias_robma
 
-        if table.measure != "SMD":
-            raise InputError(f"--fisher-z needs --measure SMD, got {table.measure}", column="--fisher-z")
         try:
             result = fit_bias_robma(yi, table.sei, ensemble=chosen, d_priors=priors, seed=seed)
         except ModelError as exc:

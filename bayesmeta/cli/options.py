@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from enum import Enum
 from typing import Annotated, Any
 
@@ -138,6 +139,10 @@ NUTS_DEFAULTS = {"draws": 1000, "chains": 4, "tune": 1000, "target_accept": 0.9}
 def nuts_settings(**given: Any) -> dict[str, Any]:
     """The NUTS settings given on the command line, the defaults for the others."""
     return {key: NUTS_DEFAULTS[key] if given.get(key) is None else given[key] for key in NUTS_DEFAULTS}
+UisdOption = Annotated[float | None, typer.Option(
+    "--uisd", help="MD or GEN: the outcome's unit-information SD in its own units (Röver et al. 2021; e.g. 26 for "
+                   "days), which sizes the defaults (bayesmeta.scale_unit); default: from the studies' sample sizes "
+                   "(an n_total column, or arm totals)", callback=finite)]
 
 
 def default_mcid(mcid: float | None, measure: str, benefit: Benefit) -> float:
@@ -259,3 +264,37 @@ def read_table(path: str, measure: str | None, benefit: Benefit | str = Benefit.
             err=True,
         )
     return table
+
+
+def table_unit(table: Any, uisd: float | None = None, tau_prior: str | None = None) -> Any:
+    """The scale unit of a table read by :func:`read_table` (:func:`bayesmeta.scale_unit.scale_unit`): ``--uisd``;
+    else a ``--tau-prior`` other than the default; else the studies' sizes (an ``n_total`` column, or the arm
+    totals of counts, or of a means-and-SDs file) with their standard errors."""
+    from bayesmeta.priors import parse_prior
+    from bayesmeta.scale_unit import scale_unit
+
+    sizes = None
+    covariates = getattr(table, "covariates", None)
+    if covariates is not None and "n_total" in covariates.columns:
+        sizes = covariates["n_total"].to_numpy(dtype=float)
+    elif getattr(table, "counts", None) is not None and len(table.counts) == len(table.sei):
+        sizes = (table.counts["total_treatment"] + table.counts["total_control"]).to_numpy(dtype=float)
+    elif table.measure == "MD" and Path(str(table.source)).is_file():
+        sizes = _arm_totals(table.source, len(table.sei))
+    own = parse_prior(tau_prior, "tau") if tau_prior and tau_prior != DEFAULT_TAU_PRIOR else None
+    return scale_unit(table.measure, uisd=uisd, tau_prior=own, sample_sizes=sizes, sei=table.sei)
+
+
+def _arm_totals(path: str, k: int) -> Any:
+    """total_treatment + total_control of a means-and-SDs table (the reader turns them into the MD and keeps no
+    sizes), when the file has both columns and one row per study; else None."""
+    import pandas as pd
+
+    from bayesmeta.tables import read_text_csv
+
+    frame = read_text_csv(path)
+    if not {"total_treatment", "total_control"} <= set(frame.columns) or len(frame) != k:
+        return None
+    sizes = pd.to_numeric(frame["total_treatment"], errors="coerce") + pd.to_numeric(frame["total_control"],
+                                                                                    errors="coerce")
+    return sizes.to_numpy(dtype=float)

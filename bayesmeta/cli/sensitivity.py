@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -24,12 +25,14 @@ from bayesmeta.cli.options import (
     MuPriorOption,
     TauPriorOption,
     ThresholdOption,
+    UisdOption,
     finite,
     json_text,
     measure_value,
     plain,
     note_prior_units,
     read_table,
+    table_unit,
 )
 from bayesmeta.errors import InputError
 
@@ -57,6 +60,11 @@ def sensitivity_command(
     mcid: Annotated[float | None, typer.Option(
         "--mcid", help="minimal clinically important difference, reported scale: the conclusion is judged there "
                        "(default: none; the most demanding threshold)", callback=finite)] = None,
+    tau_scales: Annotated[str | None, typer.Option(
+        "--tau-scales", help="the prior grid's half-normal tau scales, comma-separated, e.g. 1.6,3.25,6.5,13 "
+        "(default: 0.25,0.5,1,2 for log ratios, SMD and RD; for MD and GEN half to four times UISD/8, the UISD from "
+        "--uisd, a --tau-prior of your own or the studies' sample sizes; bayesmeta.scale_unit)")] = None,
+    uisd: UisdOption = None,
     level: LevelOption = 0.95,
     figures: FiguresOption = None,
     as_json: JsonOption = False,
@@ -87,7 +95,8 @@ def sensitivity_command(
         thresholds = tuple(sorted(set(thresholds) | {float(mcid)}))
     decisive = benefit.most_demanding(thresholds) if mcid is None else float(mcid)
     sets = load_prior_sets(priors)
-    grid = prior_grid(table, prior_sets=sets, thresholds=thresholds, level=level)
+    scales = _tau_scales(tau_scales) if tau_scales else table_unit(table, uisd, tau_prior).tau_scales()
+    grid = prior_grid(table, prior_sets=sets, tau_scales=scales, thresholds=thresholds, level=level)
     changes = conclusion_changes(grid, threshold=decisive)
     power = power_scaling(table, mu_prior=mu, tau_prior=tau)
     loo = leave_one_out(
@@ -120,6 +129,21 @@ def sensitivity_command(
         typer.echo(json_text(out))
         return
     _print(table.measure, grid, changes, power, loo, level)
+
+
+def _tau_scales(text: str) -> tuple[float, ...]:
+    """The positive numbers of a comma-separated ``--tau-scales``."""
+    values = []
+    for part in text.split(","):
+        try:
+            value = float(part)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise InputError(f"--tau-scales {text!r}: {part.strip()!r} is not a positive number", column="--tau-scales",
+                             valid="positive numbers separated by commas, e.g. 0.25,0.5,1,2")
+        values.append(value)
+    return tuple(values)
 
 
 def _print(measure: str, grid, changes, power, loo, level: float) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from bayesmeta.bias import Ensemble, fit_bias, get_ensemble
+from bayesmeta.bias import Ensemble, default_priors, fit_bias, get_ensemble
 from bayesmeta.bias.direction import fitted_effects, oriented_dict
 from bayesmeta.bias.informed import informed_priors
 from bayesmeta.effect_data import EffectData
@@ -30,14 +30,15 @@ def bias_ensemble(name: str) -> Ensemble:
     return get_ensemble(name)
 
 
-def bias_analysis(data: EffectData, plan: BiasPlan, level: float, seed: int = 0) -> dict[str, Any]:
+def bias_analysis(data: EffectData, plan: BiasPlan, level: float, seed: int = 0, unit: Any = None) -> dict[str, Any]:
     """The ensemble ``plan.ensemble`` (``custom``: the plan's ``[[bias.models]]``, ``plan.models``) fitted to the
     outcome's effects (flipped where benefit is below the null, :func:`bayesmeta.bias.direction.fitted_effects`):
     :func:`bayesmeta.bias.direction.oriented_dict` on the analysis and reported scales of the outcome, with
     ``flipped`` recording whether the signs were turned, and the funnel plot's curves and the densities;
-    ``seed``: of the selection models estimated by sequential Monte Carlo."""
+    ``seed``: of the selection models estimated by sequential Monte Carlo; ``unit``: the outcome's scale unit
+    (:func:`bayesmeta.scale_unit.scale_unit`), by which RoBMA's default priors are rescaled for an MD or GEN."""
     yi, flipped = fitted_effects(data.yi, data.benefit)
-    priors = informed_priors(plan.informed, data.measure) if plan.informed else None
+    priors = informed_priors(plan.informed, data.measure) if plan.informed else default_priors(data.measure, unit=unit)
     ensemble = Ensemble("custom", plan.models) if plan.ensemble == "custom" else bias_ensemble(plan.ensemble)
     fit = fit_bias(yi, data.sei, measure=data.measure, ensemble=ensemble, priors=priors, seed=seed)
     out = oriented_dict(fit, level, flipped)

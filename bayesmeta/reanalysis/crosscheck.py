@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from bayesmeta.plan import OutcomePlan, Plan
-from bayesmeta.reanalysis.outcome import derived_seed, record_skip
+from bayesmeta.reanalysis.outcome import derived_seed, outcome_unit, record_skip
 from bayesmeta.reanalysis.result import OutcomeAnalysis
 from bayesmeta.reanalysis.statements import benefit_probability, benefit_statement
 from bayesmeta.scales import to_analysis
@@ -92,7 +92,8 @@ def operating_jobs(plan: Plan, effects: dict[str, pd.DataFrame], mains: dict[str
                    seeds: dict[str, int]) -> list[dict[str, Any]]:
     """One simulation of the monitoring rule's operating characteristics per monitored outcome with data: the
     arguments of :func:`bayesmeta.sequential.operating_characteristics` (standard errors resampled from the
-    outcome's studies, k as observed)."""
+    outcome's studies, k as observed; heterogeneities: the plan's ``monitoring.tau_values``, else the outcome's scale
+    unit's, :meth:`bayesmeta.scale_unit.ScaleUnit.monitoring_tau_values`)."""
     m = plan.monitoring
     jobs = []
     for name in m.outcomes:
@@ -102,8 +103,9 @@ def operating_jobs(plan: Plan, effects: dict[str, pd.DataFrame], mains: dict[str
         o = plan.outcome(name)
         seed = seeds[f"operating.{name}"] = derived_seed(plan.seed, "operating", name)
         main = mains[name]
+        taus = m.tau_values if m.tau_values is not None else outcome_unit(plan, o, main, e).monitoring_tau_values()
         jobs.append({"name": name, "k": len(e), "sei": e["sei"].to_numpy(float), "true_ratio": m.true_effects[name],
-                     "tau_values": m.tau_values, "n_sim": m.simulations, "seed": seed, "mu_prior": main.mu.text,
+                     "tau_values": taus, "n_sim": m.simulations, "seed": seed, "mu_prior": main.mu.text,
                      "tau_prior": main.tau.text, "benefit_prob": m.benefit_probability,
                      "futility_mcid": m.futility_mcid.get(name), "futility_prob": m.futility_probability,
                      "measure": o.measure, "benefit": o.benefit.value})

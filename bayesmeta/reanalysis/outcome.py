@@ -22,6 +22,7 @@ from bayesmeta.reanalysis.statements import (
     clinical_threshold,
     harm_statement,
     probability_words,
+    tau_conflict_words,
 )
 
 DENSITY_POINTS = 400
@@ -34,8 +35,8 @@ OUTCOME_STEPS = ("effects and frequentist pooling", "exact posterior", "meta-reg
 
 POWER_SCALING_READING = {
     "prior-data conflict": "its posterior moves both when the prior and when the likelihood is weighted more, so "
-                           "prior and data disagree about it (for tau, often data that favour less heterogeneity "
-                           "than the tau prior expects); the prior sensitivity table shows how much that matters",
+                           "prior and data disagree about it; the prior sensitivity table shows how much that "
+                           "matters",
     "strong prior / weak likelihood": "its posterior moves with the prior but hardly with the data, so the prior "
                                       "decides it; report it with the prior sensitivity table",
 }
@@ -48,16 +49,18 @@ TAU_NEAR_ZERO_READING = (
 (:func:`bayesmeta.sensitivity.tau_near_zero`), in the warning and in the report."""
 
 
-def power_scaling_warnings(power: pd.DataFrame, tau_near_zero: bool) -> list[str]:
+def power_scaling_warnings(power: pd.DataFrame, tau_near_zero: bool, tau_pull: str | None = None) -> list[str]:
     """One warning per parameter that power-scaling flags, with its reading (:data:`POWER_SCALING_READING`; for
-    tau piled up at 0, :data:`TAU_NEAR_ZERO_READING`)."""
+    tau piled up at 0, :data:`TAU_NEAR_ZERO_READING`) and, for tau in conflict with its prior, which way the data
+    pull it (``tau_pull``, :func:`bayesmeta.sensitivity.tau_pull`)."""
     out = []
     for r in power.itertuples():
         if r.diagnosis != "-":
-            reading = (TAU_NEAR_ZERO_READING if r.parameter == "tau" and tau_near_zero
-                       else POWER_SCALING_READING[r.diagnosis])
+            near_zero = r.parameter == "tau" and tau_near_zero
+            reading = TAU_NEAR_ZERO_READING if near_zero else POWER_SCALING_READING[r.diagnosis]
+            pull = "" if near_zero else tau_conflict_words(r.parameter, r.diagnosis, tau_pull)
             out.append(f"power-scaling: {r.parameter} shows {r.diagnosis} (prior {r.prior:.3f}, likelihood "
-                       f"{r.likelihood:.3f}): {reading}")
+                       f"{r.likelihood:.3f}){pull}: {reading}")
     return out
 
 
@@ -213,6 +216,17 @@ def prior_units_warnings(plan: Plan, measure: str, sei: np.ndarray) -> list[str]
     return [f"priors: {note}"] if note else []
 
 
+def outcome_unit(plan: Plan, o: OutcomePlan, main: Any, effects: pd.DataFrame) -> Any:
+    """The outcome's scale unit (:func:`bayesmeta.scale_unit.scale_unit`): from the main set's tau prior when the
+    plan names its own prior sets (``data.priors``), else from the studies' sizes and standard errors."""
+    from bayesmeta.scale_unit import scale_unit
+
+    own = plan.priors_file != DEFAULT_PRIOR_FILE
+    sizes = effects["n_total"].to_numpy(float) if "n_total" in effects.columns else None
+    return scale_unit(o.measure, tau_prior=main.tau if own else None, sample_sizes=sizes,
+                      sei=effects["sei"].to_numpy(float))
+
+
 def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.DataFrame,
                     prior_sets: dict[str, Any], k_published: int | None, seeds: dict[str, int],
                     step: Callable[[str], None], published_ris: float | None = None) -> OutcomeAnalysis:
@@ -301,8 +315,10 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
     from bayesmeta import sensitivity
 
     chosen = {name: prior_sets[name] for name in (plan.main_prior, *plan.sensitivity_priors)}
+    unit = outcome_unit(plan, o, main, effects)
+    tau_scales = plan.tau_scales or unit.tau_scales()
     grid = run_step(a, "prior grid", lambda: sensitivity.prior_grid(
-        data, prior_sets=chosen, thresholds=o.thresholds, level=level))
+        data, prior_sets=chosen, tau_scales=tau_scales, thresholds=o.thresholds, level=level))
     changes = None
     if grid is not None:
         changes = run_step(a, "conclusion changes", lambda: sensitivity.conclusion_changes(
@@ -311,6 +327,7 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
     near_zero = sensitivity.tau_near_zero(post.marginal("tau").median(), data.sei)
     a.sensitivity = {"grid": grid, "changes": changes, "power_scaling": power,
                      "tau_near_zero": near_zero, "clinical_threshold": clinical_threshold(o),
+                     "scale_unit": unit.as_dict(), "tau_scales": list(tau_scales), "tau_pull": sensitivity.tau_pull(post, main.tau),
                      "robust": None if changes is None else
                      bool(changes.attrs.get("robust", not changes["changes"].any()))}
     if changes is not None and not a.sensitivity["robust"]:
@@ -318,7 +335,7 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
         a.warnings.append(f"prior sensitivity: P({benefit_statement(o, clinical_threshold(o))}) changes band under "
                           f"{len(moved)} of {len(changes)} prior combinations")
     if power is not None:
-        a.warnings += power_scaling_warnings(power, near_zero)
+        a.warnings += power_scaling_warnings(power, near_zero, a.sensitivity["tau_pull"])
 
     step(f"{o.name}: influence")
     if k >= 3:
@@ -343,11 +360,12 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
         record_skip(a, "trial sequential analysis", "not requested in the plan's [tsa] tables")
 
     step(f"{o.name}: publication bias and model averaging")
-    _bias(plan, o, a, data, seeds)
+    _bias(plan, o, a, data, seeds, unit)
     return a
 
 
-def _bias(plan: Plan, o: OutcomePlan, a: OutcomeAnalysis, data: EffectData, seeds: dict[str, int]) -> None:
+def _bias(plan: Plan, o: OutcomePlan, a: OutcomeAnalysis, data: EffectData, seeds: dict[str, int],
+          unit: Any = None) -> None:
     """The plan's [bias] ensemble for this outcome when it is enabled, chosen and has min_k studies; the warnings
     of its Monte Carlo gate (selection models beyond the tensor rule) join the outcome's warnings."""
     from bayesmeta.reanalysis.bias import bias_analysis
@@ -360,7 +378,7 @@ def _bias(plan: Plan, o: OutcomePlan, a: OutcomeAnalysis, data: EffectData, seed
         record_skip(a, what, f"fewer than bias.min_k = {b.min_k} studies (k = {a.k})")
     else:
         seed = seeds[f"bias.{o.name}"] = derived_seed(plan.seed, "bias", o.name)
-        a.bias = run_step(a, what, lambda: bias_analysis(data, b, plan.level, seed))
+        a.bias = run_step(a, what, lambda: bias_analysis(data, b, plan.level, seed, unit))
         if a.bias is not None:
             a.warnings += [f"publication bias: {w}" for w in a.bias.get("warnings", [])]
 

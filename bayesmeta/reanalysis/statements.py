@@ -60,3 +60,12 @@ def clinical_threshold(o: OutcomePlan) -> float:
 def benefit_probability(post: Any, o: OutcomePlan, threshold: float, param: str = "mu") -> float:
     """P(effect beyond ``threshold`` on the benefit side) from a Posterior."""
     return o.benefit.probability(post, threshold, param)
+
+
+def tau_conflict_words(parameter: str, diagnosis: str, pull: str | None) -> str:
+    """For tau in prior-data conflict, which way the data pull it: ' (for tau, the data favour more heterogeneity
+    than the tau prior expects)' or '... less ...' (``pull`` from :func:`bayesmeta.sensitivity.tau_pull`); ''
+    otherwise."""
+    if parameter != "tau" or diagnosis != "prior-data conflict" or pull not in ("more", "less"):
+        return ""
+    return f" (for tau, the data favour {pull} heterogeneity than the tau prior expects)"
