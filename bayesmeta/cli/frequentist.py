@@ -313,7 +313,7 @@ def _print_bias(pb, measure: str, level: float) -> None:
     if pb.below_min_k:
         from bayesmeta.asymmetry import few_studies_caveat
 
-        Console().print(f"warning: {few_studies_caveat(pb.k, pb.min_k)}")
+        Console(soft_wrap=True).print(f"warning: {few_studies_caveat(pb.k, pb.min_k)}")
 
 
 def _print_tables(table, fit, out: dict[str, Any], ratio: bool) -> None:
@@ -373,8 +373,9 @@ def _print_tables(table, fit, out: dict[str, Any], ratio: bool) -> None:
 
 def _print_heterogeneity(h) -> None:
     """tau^2, tau, I^2 and H^2 with their Q-profile intervals (metafor ``confint``)."""
-    from rich.console import Console
     from rich.table import Table
+
+    from bayesmeta.printing import print_table
 
     t = Table(title=f"Heterogeneity, Q-profile {100 * h.level:g}% CI (Viechtbauer 2007)")
     for column in ("quantity", "estimate", "ci_lower", "ci_upper"):
@@ -421,9 +422,9 @@ def _refit_records(rows, measure: str) -> list[dict[str, Any]]:
 
 
 def _print_refits(rows, index: str, title: str, fit, measure: str) -> None:
-    from rich.console import Console
     from rich.table import Table
 
+    from bayesmeta.printing import print_table
     from bayesmeta.scales import is_ratio
 
     show = _exp if is_ratio(measure) else (lambda x: x)
@@ -477,8 +478,9 @@ def _subgroups(table, column: str, method: str, test: str, level: float) -> dict
 
 
 def _print_coefficients(out: dict[str, Any], fit, measure: str) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from bayesmeta.printing import print_table
 
     stat = "t" if fit.test == "knha" else "z"
     t = Table(title=f"Meta-regression {out['formula']!r} ({fit.method}; analysis scale of {measure})")
@@ -494,9 +496,9 @@ def _print_coefficients(out: dict[str, Any], fit, measure: str) -> None:
 
 
 def _print_subgroups(sub: dict[str, Any], measure: str, level: float) -> None:
-    from rich.console import Console
     from rich.table import Table
 
+    from bayesmeta.printing import print_table
     from bayesmeta.scales import is_ratio
 
     sep = sub["separate"]

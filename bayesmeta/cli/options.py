@@ -100,7 +100,8 @@ VTypeOption = Annotated[
 OutcomeOption = Annotated[
     str | None,
     typer.Option("--outcome", help="the outcome to read from a table with an outcome column (one row per study and "
-                 "outcome, as a plan's outcomes table); required when it holds several"),
+                 "outcome, as a plan's outcomes table); required when it holds several (default: the table's only "
+                 "outcome)"),
 ]
 
 

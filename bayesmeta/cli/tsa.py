@@ -266,7 +266,7 @@ def _design(planned, mcid, measure, p_control, sd, allocation, alpha, power, sid
     from rich.table import Table
     from bayesmeta.printing import print_table
 
-    console = Console()
+    console = Console(soft_wrap=True)  # sentences are not broken at the terminal's width
     b = d.boundaries
     table = Table(title=f"Design: {b.spending} spending, {sides}-sided, alpha {alpha:g}, power {power:g}, "
                         f"futility {d.futility}{_rule(b.futility_rule, sides)}")
@@ -307,7 +307,7 @@ def _print(result) -> None:
     from rich.table import Table
     from bayesmeta.printing import print_table
 
-    console = Console()
+    console = Console(soft_wrap=True)  # sentences are not broken at the terminal's width
     unit = result.unit
     inflated = f", x {result.inflation_factor:.4f} for the sequential design" if result.inflation_factor != 1.0 else ""
     console.print(
