@@ -305,17 +305,9 @@ def _from_counts(rows: pd.DataFrame, rule: ZeroCellRule) -> list[tuple[float, fl
         return [f"arm counts give a {', '.join(COUNT_MEASURES)}, not a {measure}{hint}"] * len(rows)
     a, n1, c, n2 = (rows[column].to_numpy(dtype=float) for column in COUNT_COLUMNS)
     yi, vi, corrected, dropped = counts_effect(measure, a, n1, c, n2, rule)
-    results: list[tuple[float, float, str] | str] = []
-    for i in range(len(rows)):
-        if dropped[i]:
-            which = "no events in either arm" if a[i] == 0 else "events in every patient of both arms"
-            results.append(f"{which}: the {measure} is not estimable (study excluded, drop00)")
-        elif not (np.isfinite(yi[i]) and vi[i] > 0):
-            results.append(f"the {measure} from these counts is not finite or has variance 0 under the zero-cell "
-                           f"rule add={rule.add:g}, to='{rule.to}'")
-        else:
-            results.append((float(yi[i]), float(np.sqrt(vi[i])), "counts_cc" if corrected[i] else "counts"))
-    return results
+    which = np.where(a == 0, "no events in either arm", "events in every patient of both arms")
+    return _arm_results(yi, vi, corrected, dropped, which, "counts", f"the {measure} from these counts is not "
+                        f"finite or has variance 0 under the zero-cell rule add={rule.add:g}, to='{rule.to}'", measure)
 
 
 def _from_person_time(rows: pd.DataFrame, rule: ZeroCellRule) -> list[tuple[float, float, str] | str]:
@@ -323,15 +315,23 @@ def _from_person_time(rows: pd.DataFrame, rule: ZeroCellRule) -> list[tuple[floa
     measure = str(rows["measure"].iloc[0])
     x1, t1, x2, t2 = (rows[column].to_numpy(dtype=float) for column in PERSON_TIME_FORM)
     yi, vi, corrected, dropped = person_time_effect(measure, x1, t1, x2, t2, rule)
+    which = np.full(len(rows), "no events in either arm")
+    return _arm_results(yi, vi, corrected, dropped, which, "person_time", f"the {measure} from these events is not "
+                        f"finite under the zero-count rule add={rule.add:g}, to='{rule.to}'", measure)
+
+
+def _arm_results(yi: np.ndarray, vi: np.ndarray, corrected: np.ndarray, dropped: np.ndarray, which: np.ndarray,
+                 method: str, not_finite: str, measure: str) -> list[tuple[float, float, str] | str]:
+    """Per study of an escalc call on arm data: (yi, sei, method, with "_cc" where a zero was corrected), or the
+    reason it has none: dropped as a double zero (``which`` says which kind) or not finite (``not_finite``)."""
     results: list[tuple[float, float, str] | str] = []
-    for i in range(len(rows)):
+    for i in range(len(yi)):
         if dropped[i]:
-            results.append(f"no events in either arm: the {measure} is not estimable (study excluded, drop00)")
+            results.append(f"{which[i]}: the {measure} is not estimable (study excluded, drop00)")
         elif not (np.isfinite(yi[i]) and vi[i] > 0):
-            results.append(f"the {measure} from these events is not finite under the zero-count rule "
-                           f"add={rule.add:g}, to='{rule.to}'")
+            results.append(not_finite)
         else:
-            results.append((float(yi[i]), float(np.sqrt(vi[i])), "person_time_cc" if corrected[i] else "person_time"))
+            results.append((float(yi[i]), float(np.sqrt(vi[i])), f"{method}_cc" if corrected[i] else method))
     return results
 
 

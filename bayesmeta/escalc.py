@@ -168,6 +168,20 @@ def double_zero(a: ArrayLike, n1: ArrayLike, c: ArrayLike, n2: ArrayLike) -> Res
     return bool(both) if both.ndim == 0 else both
 
 
+def _corrected(zero: np.ndarray, dropped: np.ndarray, add: float, to: str) -> np.ndarray:
+    """Which studies get ``add`` under escalc's ``to`` (Viechtbauer 2010): every kept study ("all"), those with a
+    zero (``zero``; "only0"), every kept study when any has a zero ("if0all"), or none ("none")."""
+    if to == "all":
+        added = ~dropped
+    elif to == "only0":
+        added = zero
+    elif to == "if0all":
+        added = ~dropped & bool(zero.any())
+    else:
+        added = np.zeros_like(dropped)
+    return added & (add > 0)
+
+
 def adjusted_cells(
     a: ArrayLike, n1: ArrayLike, c: ArrayLike, n2: ArrayLike, *,
     add: float = 0.5, to: str = "only0", drop00: bool = False,
@@ -184,16 +198,7 @@ def adjusted_cells(
         raise ValueError("event counts must lie between 0 and the arm size")
     b, d = n1 - a, n2 - c
     dropped = np.asarray(double_zero(a, n1, c, n2)) & drop00
-    zero = ((a == 0) | (b == 0) | (c == 0) | (d == 0)) & ~dropped
-    if to == "all":
-        added = ~dropped
-    elif to == "only0":
-        added = zero
-    elif to == "if0all":
-        added = ~dropped & bool(zero.any())
-    else:
-        added = np.zeros_like(dropped)
-    added = added & (add > 0)
+    added = _corrected(((a == 0) | (b == 0) | (c == 0) | (d == 0)) & ~dropped, dropped, add, to)
     extra = np.where(added, add, 0.0)
     nan = np.where(dropped, np.nan, 0.0)
     return Cells(a + extra + nan, b + extra + nan, c + extra + nan, d + extra + nan, added, dropped)
@@ -273,16 +278,7 @@ def adjusted_events(
     if np.any(t1 <= 0) or np.any(t2 <= 0):
         raise ValueError("person-times must be positive")
     dropped = (x1 == 0) & (x2 == 0) & drop00
-    zero = ((x1 == 0) | (x2 == 0)) & ~dropped
-    if to == "all":
-        added = ~dropped
-    elif to == "only0":
-        added = zero
-    elif to == "if0all":
-        added = ~dropped & bool(zero.any())
-    else:
-        added = np.zeros_like(dropped)
-    added = added & (add > 0)
+    added = _corrected(((x1 == 0) | (x2 == 0)) & ~dropped, dropped, add, to)
     extra = np.where(added, add, 0.0) + np.where(dropped, np.nan, 0.0)
     return Events(x1 + extra, x2 + extra, added, dropped)
 
