@@ -95,6 +95,14 @@ def _pooled_rows(a: OutcomeAnalysis, r: Any, plan: Plan) -> list[dict[str, Any]]
     b = a.bayes.get("reported", {})
     mu = b.get("mu", {})
     probs = {(p["parameter"], p["threshold"]): p for p in a.bayes.get("probabilities", [])}
+    common = a.bayes.get("common_effect") or {}
+    # a published common-effect row is set beside the Bayesian common-effect model (tau = 0), not the
+    # random-effects posterior, whose interval is wider for a reason unrelated to the row
+    own_model = r.published_model == "common" and "reported" in common
+    if own_model:
+        random_text = _ci_text(mu.get("median"), mu.get("ci_lower"), mu.get("ci_upper"))
+        mu = common["reported"]["mu"]
+        probs = {(p["parameter"], p["threshold"]): p for p in common["probabilities"]}
     null = null_value(o.measure)
     first_t = null if null in o.thresholds else o.thresholds[0]
     clinical = clinical_threshold(o)
@@ -108,7 +116,7 @@ def _pooled_rows(a: OutcomeAnalysis, r: Any, plan: Plan) -> list[dict[str, Any]]
              f"{r.k_used} studies with data here give "
              f"{_ci_text(r.rule_estimate, r.rule_ci_lower, r.rule_ci_upper)} with the paper's pooling "
              f"({r.rule_model})")
-    bayes_model = bayesian_model_words(plan)
+    bayes_model = f"common effect ({plan.main_prior})" if own_model else bayesian_model_words(plan)
     if p_any and p_clin:
         plain += (f", and the {bayes_model} posterior median is {bayes_text}: benefit is {p_any['words']} "
                   f"({stated(p_any['statement'], p_any['probability'])})")
@@ -119,9 +127,14 @@ def _pooled_rows(a: OutcomeAnalysis, r: Any, plan: Plan) -> list[dict[str, Any]]
             plain += (f" and a benefit beyond {clinical:g} is {p_clin['words']} "
                       f"({stated(p_clin['statement'], p_clin['probability'])})")
         plain += "."
-        if r.published_model == "common":
+        if own_model:
+            plain += (f" The Bayesian common-effect model assumes, as the paper does, one effect in every study "
+                      f"(tau = 0; mu prior {common['mu_prior']}); the random-effects posterior, which allows for "
+                      f"heterogeneity between studies, has median {random_text}.")
+        elif r.published_model == "common":
             plain += (" The Bayesian model allows for heterogeneity between studies, which the paper's "
-                      "common-effect result does not, so its interval is the wider one.")
+                      "common-effect result does not, so its interval is the wider one"
+                      + (f" (no common-effect posterior: {common['reason']})." if "reason" in common else "."))
     else:
         plain += "; no posterior could be computed."
     quantity = f"pooled {o.measure}" + (f" ({_model_words(r.published_model)})" if r.published_model else "")

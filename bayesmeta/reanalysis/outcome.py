@@ -143,12 +143,15 @@ def shrinkage_table(post: Any, level: float) -> pd.DataFrame:
     return table
 
 
-def probability_table(post: Any, o: OutcomePlan) -> list[dict[str, Any]]:
-    """P(benefit beyond each threshold) for the pooled effect and for a new study's effect, with words, and the
-    probability of the opposite event (the effect on the other side of the threshold, 1 - P): for an exposure, or
-    a treatment that does harm, the event that is likely."""
+def probability_table(post: Any, o: OutcomePlan,
+                      parameters: tuple[tuple[str, str], ...] = (("mu", "pooled effect"),
+                                                                 ("predictive", "effect in a new study")),
+                      ) -> list[dict[str, Any]]:
+    """P(benefit beyond each threshold) for the pooled effect and for a new study's effect (``parameters``), with
+    words, and the probability of the opposite event (the effect on the other side of the threshold, 1 - P): for
+    an exposure, or a treatment that does harm, the event that is likely."""
     rows = []
-    for param, what in (("mu", "pooled effect"), ("predictive", "effect in a new study")):
+    for param, what in parameters:
         for t in o.thresholds:
             p = benefit_probability(post, o, t, param)
             rows.append({"parameter": param, "what": what, "threshold": t,
@@ -157,6 +160,22 @@ def probability_table(post: Any, o: OutcomePlan) -> list[dict[str, Any]]:
                          "opposite_statement": harm_statement(o.measure, o.benefit, t),
                          "opposite_probability": 1.0 - p, "opposite_words": probability_words(1.0 - p)})
     return rows
+
+def common_effect_record(data: EffectData, mu_prior: Any, o: OutcomePlan, level: float) -> dict[str, Any]:
+    """The Bayesian common-effect model (tau = 0, :mod:`bayesmeta.common_effect`) under the main prior's mu
+    prior: mu on the analysis scale ({median, mean, sd, ci_lower, ci_upper}), on the reported scale, and
+    P(benefit beyond each threshold) as :func:`probability_table`; ``{"reason": why}`` when the mu prior has no
+    closed form (it is not approximated)."""
+    from bayesmeta.common_effect import common_effect_posterior
+    from bayesmeta.errors import ModelError
+
+    try:
+        post = common_effect_posterior(data, mu_prior=mu_prior)
+    except ModelError as exc:
+        return {"reason": str(exc)}
+    return {"model": "common effect", "mu_prior": post.mu_prior, "mu": post.summary(level),
+            "reported": {"mu": post.summary(level, "reported")},
+            "probabilities": probability_table(post, o, (("mu", "pooled effect"),)), "level": level}
 
 def reported_summary(post: Any, level: float) -> dict[str, dict[str, float]]:
     """{median, ci_lower, ci_upper} of mu and predictive on the reported scale (ratios for HR/RR/OR,
@@ -270,6 +289,9 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
     a.bayes["reported"] = reported_summary(post, level)
     a.bayes["level"] = level
     a.bayes["seed"] = seed
+    a.bayes["common_effect"] = common_effect_record(data, main.mu, o, level)
+    if "reason" in a.bayes["common_effect"]:
+        a.warnings.append(f"common-effect posterior not computed: {a.bayes['common_effect']['reason']}")
     a.shrinkage = shrinkage_table(post, level)
     a.density = density_curves(post)
     a.idata = post.to_inference_data(DRAWS, seed)
