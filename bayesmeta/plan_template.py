@@ -29,7 +29,7 @@ from bayesmeta.data import (
 )
 from bayesmeta.effects import EFFECT_COLUMNS, NOT_COVARIATES
 from bayesmeta.errors import InputError
-from bayesmeta.scales import MEASURE_INFO, RATIO_MEASURES, RATIO_OF_MEANS, is_ratio, null_value
+from bayesmeta.scales import MEASURE_INFO, OWN_UNIT_MEASURES, RATIO_MEASURES, RATIO_OF_MEANS, is_ratio, null_value
 
 NOT_COVARIATE_COLUMNS: tuple[str, ...] = (
     *STATISTIC_COLUMNS, *MEAN_COLUMNS, *LOGRANK_COLUMNS, *GIVEN_COLUMNS, *PERSON_TIME_COLUMNS, *EFFECT_COLUMNS,
@@ -242,6 +242,17 @@ def plan_text(outcomes: str | Path, studies: str | Path | None = None, published
             f"# CHECK: the packaged prior sets are written for log ratios ({', '.join(RATIO_MEASURES)}).",
             "# For a difference measure (MD, SMD, RD) write prior sets on its own scale in a TOML file and name it",
             "# as data.priors (see models/gallery/parkinson_offtime_priors.toml for an example in hours).",
+        ]
+    own_units = sorted({m for m in measures.values() if m in OWN_UNIT_MEASURES})
+    if own_units:
+        lines += [
+            f"# tau_scales = [1.625, 3.25, 6.5, 13]   # CHECK ({', '.join(own_units)}, in the outcome's own units): the "
+            "prior grid's half-normal tau scales.",
+            "#   Default: sigma_u / 8 x (0.5, 1, 2, 4), sigma_u the outcome's unit-information SD (the commands' "
+            "--uisd; in a plan",
+            "#   8 x the scale of your own main tau prior, else from the studies' sizes); these are for sigma_u = 26 "
+            "days.",
+            "#   See the README, \"The outcome's scale unit\".",
         ]
     lines.append("")
     lines.append("# One table per outcome of the outcomes file. thresholds: values at which P(effect beyond threshold) "

@@ -1,6 +1,7 @@
-"""`fit --engine nuts` passes --draws, --chains, --tune and --target-accept (the plan's [mcmc] names) to the
-sampler. The sampler is replaced by a recorder that returns the exact engine's posterior, so no NUTS model is
-compiled here (tests/test_mcmc.py and test_cli.py sample the compiled models)."""
+"""`fit --engine nuts` and `surrogacy --engine nuts` pass --draws, --chains, --tune and --target-accept (the plan's
+[mcmc] names) to the sampler, surrogacy with its own default target acceptance (0.95). The sampler is replaced by a
+recorder that returns the exact engine's posterior, so no NUTS model is compiled here (tests/test_mcmc.py,
+test_cli.py and test_surrogacy.py sample the compiled models)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import json
 import pytest
 
 import bayesmeta.mcmc
+import bayesmeta.surrogacy
+from conftest import HAIC_OUTCOMES
 from bayesmeta.cli import main
 from bayesmeta.cli.options import NUTS_DEFAULTS
 from bayesmeta.exact import fit_exact
@@ -64,3 +67,40 @@ def test_unusable_sampler_options_exit_2(tmp_path, capsys, recorder, args, messa
     assert main(["fit", str(data), *args]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and recorder == []
+
+
+@pytest.fixture()
+def surrogacy_recorder(monkeypatch):
+    """Replace the surrogacy fit by a recorder of its sampler settings that fits the exact engine instead."""
+    calls: list[dict] = []
+    real = bayesmeta.surrogacy.fit_surrogacy
+
+    def record(pairs, **kwargs):
+        calls.append({k: kwargs[k] for k in ("engine", *SAMPLER)})
+        return real(pairs, **{**{k: v for k, v in kwargs.items() if k not in SAMPLER}, "engine": "exact"})
+
+    monkeypatch.setattr(bayesmeta.surrogacy, "fit_surrogacy", record)
+    return calls
+
+
+SURROGACY = ["surrogacy", str(HAIC_OUTCOMES), "--surrogate", "ORR", "--final", "OS", "--json"]
+
+
+def test_surrogacy_takes_the_shared_sampler_options_with_its_own_target_accept(capsys, surrogacy_recorder):
+    for args in (["--engine", "nuts", "--tune", "300", "--draws", "200", "--chains", "2"],
+                 ["--engine", "nuts", "--target-accept", "0.99"], []):
+        assert main([*SURROGACY, *args]) == 0
+        assert json.loads(capsys.readouterr().out)["engine"] == "exact"  # the recorder's fit
+    assert surrogacy_recorder[0] == {"engine": "nuts", "draws": 200, "chains": 2, "tune": 300, "target_accept": 0.95}
+    assert surrogacy_recorder[1] == {"engine": "nuts", **NUTS_DEFAULTS, "target_accept": 0.99}
+    assert surrogacy_recorder[2]["engine"] == "exact"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--draws", "200"], "--draws sets the NUTS sampler"),
+    (["--engine", "nuts", "--target-accept", "0.95", "--tune", "0"], "--tune 0 is not usable"),
+])
+def test_surrogacy_unusable_sampler_options_exit_2(capsys, surrogacy_recorder, args, message):
+    assert main([*SURROGACY, *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and surrogacy_recorder == []

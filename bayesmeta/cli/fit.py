@@ -155,12 +155,8 @@ def fit_command(
         raise InputError("the binomial-normal model is fitted without covariates", column="--covariates",
                          valid="no --covariates with --likelihood binomial")
     engine = engine or (Engine.nuts if binomial else Engine.exact)
-    given = {"--draws": draws, "--chains": chains, "--tune": tune, "--target-accept": target_accept}
-    if engine is Engine.exact and any(v is not None for v in given.values()):
-        name = next(k for k, v in given.items() if v is not None)
-        raise InputError(f"{name} sets the NUTS sampler, and the exact engine does not sample", column=name,
-                         valid="--engine nuts, or no sampler options")
-    sampler = nuts_settings(draws=draws, chains=chains, tune=tune, target_accept=target_accept)
+    sampler = nuts_settings(sampling=engine is Engine.nuts, draws=draws, chains=chains, tune=tune,
+                            target_accept=target_accept)
     uncentred: list[str] = []
     default_measure = "OR" if binomial else None  # the binomial-normal model is the odds ratio's
     table = read_table(data, measure_value(measure) or default_measure, benefit, likelihood,

@@ -131,15 +131,23 @@ TuneOption = Annotated[int | None, typer.Option("--tune", help="NUTS tuning (war
                                                 "(default 1000; the plan's [mcmc] tune)", callback=positive)]
 TargetAcceptOption = Annotated[float | None, typer.Option(
     "--target-accept", help="NUTS target acceptance rate in (0, 1); raise it (e.g. 0.95 or 0.99) after divergences "
-    "(default 0.9; the plan's [mcmc] target_accept)", callback=open_unit)]
+    "(default 0.9, surrogacy 0.95; the plan's [mcmc] target_accept)", callback=open_unit)]
 NUTS_DEFAULTS = {"draws": 1000, "chains": 4, "tune": 1000, "target_accept": 0.9}
 """The defaults of :data:`DrawsOption`, :data:`ChainsOption`, :data:`TuneOption` and :data:`TargetAcceptOption`
 (those of :func:`bayesmeta.mcmc.fit_nuts`)."""
 
 
-def nuts_settings(**given: Any) -> dict[str, Any]:
-    """The NUTS settings given on the command line, the defaults for the others."""
-    return {key: NUTS_DEFAULTS[key] if given.get(key) is None else given[key] for key in NUTS_DEFAULTS}
+def nuts_settings(*, sampling: bool = True, defaults: dict[str, Any] | None = None, **given: Any) -> dict[str, Any]:
+    """The NUTS settings given on the command line, the defaults for the others: :data:`NUTS_DEFAULTS` updated
+    by the command's own ``defaults`` (surrogacy's target acceptance of 0.95). ``sampling`` False (an exact
+    engine): any given setting is an :class:`InputError`, since nothing is sampled."""
+    named = {key: given.get(key) for key in NUTS_DEFAULTS}
+    if not sampling and any(v is not None for v in named.values()):
+        name = "--" + next(k for k, v in named.items() if v is not None).replace("_", "-")
+        raise InputError(f"{name} sets the NUTS sampler, and the exact engine does not sample", column=name,
+                         valid="--engine nuts, or no sampler options")
+    base = {**NUTS_DEFAULTS, **(defaults or {})}
+    return {key: base[key] if value is None else value for key, value in named.items()}
 UisdOption = Annotated[float | None, typer.Option(
     "--uisd", help="MD or GEN: the outcome's unit-information SD in its own units (Röver et al. 2021; e.g. 26 for "
                    "days), which sizes the defaults (bayesmeta.scale_unit); default: from the studies' sample sizes "

@@ -11,7 +11,19 @@ import typer
 from bayesmeta.benefit import Benefit
 from bayesmeta.cli import app
 from bayesmeta.cli.fit import Engine
-from bayesmeta.cli.options import BenefitOption, JsonOption, LevelOption, SeedOption, finite, json_text
+from bayesmeta.cli.options import (
+    BenefitOption,
+    ChainsOption,
+    DrawsOption,
+    JsonOption,
+    LevelOption,
+    SeedOption,
+    TargetAcceptOption,
+    TuneOption,
+    finite,
+    json_text,
+    nuts_settings,
+)
 from bayesmeta.errors import InputError
 
 
@@ -30,6 +42,10 @@ def _within(text: str) -> float | tuple[float, float]:
     except ValueError:
         raise InputError(f"--within '{text}' is neither a number nor uniform(lower, upper)", column="--within",
                          valid="a value in (-1, 1), or uniform(lower, upper) with -1 < lower < upper < 1") from None
+
+
+# The bivariate model's own sampler default (that of bayesmeta.surrogacy.fit_surrogacy), above fit's 0.9.
+SURROGACY_NUTS = {"target_accept": 0.95}
 
 
 @app.command("surrogacy")
@@ -59,8 +75,10 @@ def surrogacy_command(
     level: LevelOption = 0.95,
     engine: Annotated[Engine, typer.Option(help="exact integration over (tau_x, tau_y, rho[, r_w]) or NUTS "
                                                 "sampling")] = Engine.exact,
-    draws: Annotated[int, typer.Option(help="NUTS draws per chain (--engine nuts)")] = 1000,
-    chains: Annotated[int, typer.Option(help="NUTS chains (--engine nuts)")] = 4,
+    draws: DrawsOption = None,
+    chains: ChainsOption = None,
+    tune: TuneOption = None,
+    target_accept: TargetAcceptOption = None,
     seed: SeedOption = 0,
     strict: Annotated[bool, typer.Option(help="fail instead of warning on poor NUTS diagnostics")] = False,
     as_json: JsonOption = False,
@@ -72,6 +90,8 @@ def surrogacy_command(
     from bayesmeta.data import load_outcomes, load_published, load_studies
     from bayesmeta.surrogacy import Priors, effect_pairs, fit_surrogacy, published_rank_correlation
 
+    sampler = nuts_settings(sampling=engine is Engine.nuts, defaults=SURROGACY_NUTS, draws=draws, chains=chains,
+                            tune=tune, target_accept=target_accept)
     options.TABLE_READ = data
     study_table = load_studies(studies) if studies else None
     pairs = effect_pairs(load_outcomes(data, studies=study_table), x, y, study_table)
@@ -79,8 +99,7 @@ def surrogacy_command(
     priors = Priors(mu_sd=mu_sd, tau_x_scale=tau_scale, tau_y_scale=tau_scale, eta=eta,
                     within=_within(within_correlation))
     result = fit_surrogacy(pairs, priors=priors, level=level, new_x=new_x, new_x_se=new_x_se, benefit=benefit,
-                           published=paper, engine=engine.value, draws=draws, chains=chains, seed=seed,
-                           strict=strict)
+                           published=paper, engine=engine.value, seed=seed, strict=strict, **sampler)
     if as_json:
         typer.echo(json_text(result.as_dict()))
         return

@@ -51,3 +51,10 @@ nm <- escalc("MD", m1i = mean_treatment, sd1i = sd_treatment, n1i = total_treatm
 show("  inverse-variance common effect", rma(yi, vi, data = nm, method = "EE"), identity, "-3.49 (-5.03 to -1.96)")
 show("  random effects, DerSimonian-Laird", rma(yi, vi, data = nm, method = "DL"), identity, "-14.10 (-24.45 to -3.75)")
 show("  random effects, REML", rma(yi, vi, data = nm, method = "REML"), identity, "-15.12 (-32.67 to 2.43)")
+ho <- escalc("MD", m1i = mean_treatment, sd1i = sd_treatment, n1i = total_treatment, m2i = mean_control,
+             sd2i = sd_control, n2i = total_control, vtype = "HO",
+             data = read.csv(file.path(dir, "normand_stroke", "outcomes.csv")))
+cat("normand_stroke, pooled SD (vtype HO, the plan's and Normand's)\n")
+show("  inverse-variance common effect", rma(yi, vi, data = ho, method = "EE"), identity, "-3.49 (-5.03 to -1.96)")
+show("  random effects, DerSimonian-Laird", rma(yi, vi, data = ho, method = "DL"), identity, "-14.10 (-24.45 to -3.75)")
+show("  random effects, REML", rma(yi, vi, data = ho, method = "REML"), identity, "-15.12 (-32.67 to 2.43)")
