@@ -129,6 +129,24 @@ def compare_subgroup_rows(effects: pd.DataFrame, published: pd.DataFrame, poolin
     return (pd.DataFrame(rows_out, columns=list(ROW_COLUMNS)), pd.DataFrame(tests, columns=list(TEST_COLUMNS)))
 
 
+def strata_as_columns(effects: pd.DataFrame, published: pd.DataFrame, strata: tuple[Strata, ...]) -> pd.DataFrame:
+    """``effects`` plus, for each published subgroup or subgroup-difference variable of a ``strata_of`` outcome
+    that names a strata outcome's column, that outcome's rows as rows of the published outcome with the level in a
+    column named as the published variable: :func:`bayesmeta.compare.compare_subgroups` then recomputes the
+    published subgroup-difference p-value from the strata."""
+    rows = published[published["analysis"].isin(["subgroup", "subgroup_difference"])]
+    extra = []
+    for s in strata:
+        mine = rows[rows["outcome"] == s.strata_of]
+        for variable in dict.fromkeys(mine["variable"].dropna().astype(str)):
+            if _same(variable, s.subgroup):
+                copy = effects[effects["outcome"] == s.outcome].copy()
+                copy[variable] = copy[s.subgroup]
+                copy["outcome"] = s.strata_of
+                extra.append(copy)
+    return pd.concat([effects, *extra], ignore_index=True) if extra else effects
+
+
 def _test(rows: pd.DataFrame, column: str, outcome: str, variable: str, source: str, pooling: str,
           level: float) -> list[dict[str, object]]:
     kept = rows[rows[column].notna() & (rows[column].astype(str).str.strip() != "")]
@@ -144,4 +162,4 @@ def _test(rows: pd.DataFrame, column: str, outcome: str, variable: str, source: 
 
 
 __all__ = ["NO_SOURCE", "ROW_COLUMNS", "TEST_COLUMNS", "Strata", "compare_subgroup_rows", "level_source",
-           "plan_strata", "rows_of_level"]
+           "plan_strata", "rows_of_level", "strata_as_columns"]

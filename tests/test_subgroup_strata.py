@@ -10,6 +10,7 @@ import math
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from bayesmeta.cli import main
@@ -110,3 +111,21 @@ def test_the_report_shows_the_subgroup_rows_instead_of_dropping_them(tmp_path, m
     assert diff["recomputed_value"] == pytest.approx(FIXTURE["qm_p"], abs=1e-6)
     assert diff["status"] == "not reported by the paper"
     assert not [r for r in summary["published_not_covered"] if r["analysis"] == "subgroup"]
+
+
+def test_a_published_subgroup_difference_row_is_recomputed_from_the_strata(tmp_path):
+    """compare's subgroup-difference table reaches the strata too (its p beside the row's; the row's p here is a
+    test input, not a printed number: the paper's interaction p is not in the committed published rows)."""
+    from bayesmeta.compare import compare_subgroups
+    from bayesmeta.strata import strata_as_columns
+
+    plan = load_plan(_folder(tmp_path))
+    effects = derive_effects(load_outcomes(str(plan.outcomes_file)), None)
+    published = load_published(str(plan.published))
+    row = published[published["analysis"] == "subgroup"].iloc[[0]].assign(
+        analysis="subgroup_difference", level="", p_value=0.5, p_relation="=")
+    published = pd.concat([published, row], ignore_index=True)
+    assert compare_subgroups(effects, published)["status"].tolist() == ["not estimable"]
+    out = compare_subgroups(strata_as_columns(effects, published, plan_strata(plan)), published).iloc[0]
+    assert (out["outcome"], out["variable"], out["k_used"], out["method"]) == ("MACE", "ASCVD", 5, "FE")
+    assert out["p"] == pytest.approx(FIXTURE["qm_p"], abs=1e-6)

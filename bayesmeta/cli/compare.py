@@ -65,7 +65,7 @@ def compare_command(
     from bayesmeta.effects import derive_effects
     from bayesmeta.errors import InputError
     from bayesmeta.plan import load_plan
-    from bayesmeta.strata import compare_subgroup_rows, plan_strata
+    from bayesmeta.strata import compare_subgroup_rows, plan_strata, strata_as_columns
 
     chosen = load_plan(plan) if plan is not None else None
     outcomes_file = outcomes or (str(chosen.outcomes_file) if chosen else None)
@@ -82,7 +82,7 @@ def compare_command(
     rule = pooling or (chosen.pooling if chosen else "DL")
     pooled = compare_pooled(effects, table, rule)
     metareg = compare_metaregression(effects, table)
-    subgroups = compare_subgroups(effects, table)
+    subgroups = compare_subgroups(strata_as_columns(effects, table, plan_strata(chosen)), table)
     correlations = compare_correlations(effects, table, chosen.subsets if chosen else None)
     subgroup_rows, subgroup_tests = compare_subgroup_rows(effects, table, rule, plan_strata(chosen),
                                                           chosen.level if chosen else 0.95)
