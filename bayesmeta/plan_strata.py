@@ -53,3 +53,21 @@ def check_strata_targets(r: Any, outcomes: tuple[Any, ...]) -> None:
             raise r.fail(f"outcomes.{o.name}.strata_of", f"outcome {o.strata_of!r} is not in the plan",
                          f"an outcome of the plan ({', '.join(n for n in names if n != o.name)}), or add "
                          f"[outcomes.{o.strata_of}]")
+
+
+def strata_lines(rows: pd.DataFrame, name: str, published: pd.DataFrame | None) -> list[str]:
+    """``bayesmeta init``'s guess, as CHECK lines of outcome ``name``'s table: its rows are within-trial strata of
+    another outcome when a published ``subgroup`` row of that outcome names (case ignored) a column of these rows
+    that has a level in every row."""
+    from bayesmeta.data import blank_cells
+
+    if published is None or not len(rows):
+        return []
+    subgroup = published[(published["analysis"] == "subgroup") & (published["outcome"] != name)]
+    for outcome, variable in dict.fromkeys(zip(subgroup["outcome"].astype(str), subgroup["variable"].astype(str))):
+        column = next((c for c in rows.columns if str(c).casefold() == variable.strip().casefold()), None)
+        if column is not None and not blank_cells(rows[column]).any():
+            return [f'strata_of = "{outcome}"   # CHECK: rows are {outcome} within trials by {variable} (a row per '
+                    f"trial and stratum): the published {variable} rows of {outcome} are recomputed from them",
+                    f'subgroup = "{column}"']
+    return []

@@ -129,3 +129,13 @@ def test_a_published_subgroup_difference_row_is_recomputed_from_the_strata(tmp_p
     out = compare_subgroups(strata_as_columns(effects, published, plan_strata(plan)), published).iloc[0]
     assert (out["outcome"], out["variable"], out["k_used"], out["method"]) == ("MACE", "ASCVD", 5, "FE")
     assert out["p"] == pytest.approx(FIXTURE["qm_p"], abs=1e-6)
+
+
+def test_init_offers_the_strata_keys_and_the_plan_loads(tmp_path):
+    shutil.copy(REF / "zelniker2019_outcomes.csv", tmp_path / "outcomes.csv")
+    shutil.copy(REF / "zelniker2019_published.csv", tmp_path / "published.csv")
+    assert main(["init", "--outcomes", str(tmp_path / "outcomes.csv"), "--published", str(tmp_path / "published.csv"),
+                 "--out", str(tmp_path / "plan.toml")]) == 0
+    plan = load_plan(tmp_path / "plan.toml")
+    strata = [(o.name, o.strata_of, o.subgroup) for o in plan.outcomes if o.strata_of]
+    assert strata == [("MACE_ASCVD", "MACE", "ascvd")]
