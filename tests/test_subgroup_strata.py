@@ -139,3 +139,19 @@ def test_init_offers_the_strata_keys_and_the_plan_loads(tmp_path):
     plan = load_plan(tmp_path / "plan.toml")
     strata = [(o.name, o.strata_of, o.subgroup) for o in plan.outcomes if o.strata_of]
     assert strata == [("MACE_ASCVD", "MACE", "ascvd")]
+
+
+@pytest.mark.parametrize("variable", ["ASCVD", "ascvd"])
+def test_the_report_finds_the_strata_when_the_column_is_blank_for_the_outcome(tmp_path, variable):
+    """The outcomes table's ascvd column is blank in the MACE rows: a published variable spelled as the column
+    must still reach the strata, not the MACE trials."""
+    from types import SimpleNamespace
+
+    from bayesmeta.reanalysis.comparison import _subset_of
+
+    plan = load_plan(_folder(tmp_path))
+    effects = derive_effects(load_outcomes(str(plan.outcomes_file)), None)
+    analyses = {n: SimpleNamespace(name=n, effects=effects[effects["outcome"] == n]) for n in ("MACE", "MACE_ASCVD")}
+    row = SimpleNamespace(analysis="subgroup", variable=variable, level="no")
+    sel = _subset_of(plan, analyses["MACE"], row, analyses)
+    assert sel["study_id"].tolist() == ["CANVAS (risk factors only)", "DECLARE-TIMI 58 (risk factors only)"]

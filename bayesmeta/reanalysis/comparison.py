@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bayesmeta.data import blank_cells
 from bayesmeta.plan import Plan
 from bayesmeta.scales import contrast_name, is_ratio, null_value, reported_float
 from bayesmeta.reanalysis.result import OutcomeAnalysis
@@ -273,7 +274,8 @@ def _subset_of(plan: Plan, a: OutcomeAnalysis, r: Any,
             return None
         return a.effects[subset.mask(a.effects).to_numpy(bool)] if len(a.effects) else a.effects
     variable = "" if pd.isna(r.variable) else str(r.variable)
-    if r.analysis == "subgroup" and variable and variable in a.effects.columns:
+    if r.analysis == "subgroup" and variable and variable in a.effects.columns \
+            and not blank_cells(a.effects[variable]).all():  # a column blank for this outcome's studies: not theirs
         return a.effects[a.effects[variable].astype(str) == str(r.level)]
     if r.analysis == "subgroup" and variable:
         from bayesmeta.strata import plan_strata, rows_of_level
