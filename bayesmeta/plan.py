@@ -26,6 +26,7 @@ from bayesmeta.errors import InputError
 from bayesmeta.escalc import MD_VTYPES, ZERO_CELL_TO, ZeroCellRule
 from bayesmeta.plan_claims import ClaimPlan, SubgroupsPlan, SurrogacyPlan, load_claims, load_subgroups, load_surrogacy
 from bayesmeta.plan_formula import column_levels, load_covariate_formula
+from bayesmeta.plan_strata import STRATA_KEYS, check_strata_targets, load_strata
 from bayesmeta.priors import DEFAULT_PRIOR_FILE
 from bayesmeta.scales import BINARY_MEASURES, MEASURES, TSA_INPUT_MEASURES, is_ratio, null_value
 
@@ -64,6 +65,11 @@ class OutcomePlan:
     an OR outcome with arm counts in every row only)."""
     vtype: str = "LS"
     """The variance of an MD from means and SDs: metafor escalc's 'LS' (per-arm SDs) or 'HO' (the pooled SD)."""
+    strata_of: str | None = None
+    """The outcome whose published subgroup rows this outcome's rows (a row per trial and stratum) recompute
+    (:mod:`bayesmeta.plan_strata`); None for an outcome of whole trials."""
+    subgroup: str | None = None
+    """With ``strata_of``: the column of the outcomes table holding each row's stratum (level)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "benefit", Benefit.parse(self.benefit))
@@ -383,7 +389,7 @@ def _level_list(r: Any, table: dict[str, Any], column: str) -> tuple[str, ...]:
 TOP_KEYS = ("title", "seed", "level", "data", "arms", "priors", "outcomes", "covariates", "subsets", "monitoring",
             "tsa", "mcmc", "bias", "claims", "subgroups", "surrogacy")
 OUTCOME_KEYS = ("label", "measure", "benefit", "thresholds", "mcid", "zero_cells", "checks", "likelihood",
-                "vtype")
+                "vtype", *STRATA_KEYS)
 
 
 def load_plan(path: str | Path) -> Plan:
@@ -459,6 +465,7 @@ def load_plan(path: str | Path) -> Plan:
         raise r.fail("outcomes", "no outcome given", "one table per outcome, e.g. [outcomes.mortality]")
     outcomes = [_load_outcome(r, name, spec, outcome_names, files["outcomes"]) for name, spec in out_table.items()]
     names = tuple(o.name for o in outcomes)
+    check_strata_targets(r, tuple(outcomes))
 
     cov = r.table(raw, "", "covariates", default={})
     r.unknown_keys(cov, "covariates", ("columns", "min_per_level", "levels", "formula"))
@@ -554,10 +561,11 @@ def _load_outcome(r: _Reader, name: str, spec: Any, outcome_names: tuple[str, ..
     vtype = r.choice(spec, p, "vtype", MD_VTYPES, default="LS")
     if vtype != "LS" and measure != "MD":
         raise r.fail(f"{p}.vtype", f"vtype {vtype} is a variance of an MD, not of an {measure}", '"LS" (default)')
+    strata_of, subgroup = load_strata(r, spec, p, name, outcome_names, file)
     return OutcomePlan(name, r.get(spec, p, "label", str, default=name), measure, benefit,
                        tuple(sorted(set(thresholds))), mcid, _load_zero_cells(r, spec, p),
                        r.choice(spec, p, "checks", CHECK_MODES, default="warn"),
-                       _load_likelihood(r, spec, p, name, measure, file), vtype)
+                       _load_likelihood(r, spec, p, name, measure, file), vtype, strata_of, subgroup)
 
 
 def _load_likelihood(r: _Reader, spec: dict[str, Any], p: str, name: str, measure: str, file: Path) -> str:

@@ -29,6 +29,7 @@ from bayesmeta.data import (
 )
 from bayesmeta.effects import EFFECT_COLUMNS, NOT_COVARIATES
 from bayesmeta.errors import InputError
+from bayesmeta.plan_strata import strata_lines
 from bayesmeta.scales import MEASURE_INFO, OWN_UNIT_MEASURES, RATIO_MEASURES, RATIO_OF_MEANS, is_ratio, null_value
 
 NOT_COVARIATE_COLUMNS: tuple[str, ...] = (
@@ -299,6 +300,7 @@ def plan_text(outcomes: str | Path, studies: str | Path | None = None, published
                          "the futility rule and a simulated truth. None is guessed here: give it here or with "
                          "`bayesmeta init --mcid`")
         lines += _likelihood_line(rows[rows["outcome"] == name], m)
+        lines += strata_lines(rows[rows["outcome"] == name], name, published_table)
         lines.append("")
     if covariates:
         lines.append("# Study-level columns found in the data, offered for meta-regression; CHECK which the paper used.")

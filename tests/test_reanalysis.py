@@ -183,7 +183,8 @@ def test_comparison_covers_every_published_number_it_can(synthetic):
     not_covered = pd.DataFrame(s["published_not_covered"])
     assert not_covered.to_dict("records") == [{"outcome": "AE", "analysis": "subgroup", "rows": 1,
                                                "reason": "the subgroup is not a study-level column of the data, "
-                                                         "and the data hold no within-study subgroup results"}]
+                                                         "and no outcome of the plan holds its within-trial strata "
+                                                         "(outcomes.<name>.strata_of and .subgroup)"}]
 
 
 def test_seeds_and_versions_are_recorded(synthetic):

@@ -65,6 +65,7 @@ def compare_command(
     from bayesmeta.effects import derive_effects
     from bayesmeta.errors import InputError
     from bayesmeta.plan import load_plan
+    from bayesmeta.strata import compare_subgroup_rows, plan_strata, strata_as_columns
 
     chosen = load_plan(plan) if plan is not None else None
     outcomes_file = outcomes or (str(chosen.outcomes_file) if chosen else None)
@@ -81,8 +82,10 @@ def compare_command(
     rule = pooling or (chosen.pooling if chosen else "DL")
     pooled = compare_pooled(effects, table, rule)
     metareg = compare_metaregression(effects, table)
-    subgroups = compare_subgroups(effects, table)
+    subgroups = compare_subgroups(strata_as_columns(effects, table, plan_strata(chosen)), table)
     correlations = compare_correlations(effects, table, chosen.subsets if chosen else None)
+    subgroup_rows, subgroup_tests = compare_subgroup_rows(effects, table, rule, plan_strata(chosen),
+                                                          chosen.level if chosen else 0.95)
     consistency = check_published(published)
     if as_json:
         out = {
@@ -90,6 +93,8 @@ def compare_command(
             "meta_regression": records(metareg),
             "subgroups": records(subgroups),
             "correlations": records(correlations),
+            "subgroup_rows": records(subgroup_rows),
+            "subgroup_tests": records(subgroup_tests),
             "consistency": records(consistency),
         }
         typer.echo(json_text(out, indent=None))
@@ -147,6 +152,7 @@ def compare_command(
                 r["status"],
             )
         print_table(t, console)
+    _print_subgroup_rows(console, subgroup_rows, subgroup_tests)
     t = Table(title="Spearman correlations of study effects: published vs recomputed")
     for column in ("pair", "subset", "n used/published", "published", "recomputed", "status"):
         t.add_column(column)
@@ -166,3 +172,38 @@ def compare_command(
         print_table(t, console)
     for r in records(correlations):
         console.print(f"{r['pair']} ({r['subset']}): {r['note']}", soft_wrap=True)
+
+
+def _print_subgroup_rows(console: object, rows: object, tests: object) -> None:
+    """Every published subgroup row: recomputed from the studies of its level (a study-level column, or the
+    plan's within-trial strata), or listed with the reason it is not."""
+    from rich.table import Table
+
+    from bayesmeta.compare import records
+    from bayesmeta.printing import print_table
+
+    done = [r for r in records(rows) if r["status"] != "not recomputed"]
+    unreached: dict[tuple[str, str, str], list[str]] = {}
+    for r in records(rows):
+        if r["status"] == "not recomputed":
+            unreached.setdefault((r["outcome"], r["variable"], r["note"]), []).append(r["level"])
+    for (outcome, variable, note), levels in unreached.items():
+        console.print(f"{outcome}, {variable} ({', '.join(levels)}): published subgroup rows not recomputed: {note}",
+                      soft_wrap=True)
+    if not done:
+        return
+    t = Table(title="Published subgroup rows: published vs recomputed from the studies of each level")
+    for column in ("outcome", "subgroup", "k used/published", "published [95% CI]", "recomputed [95% CI]", "status"):
+        t.add_column(column)
+    for r in done:
+        t.add_row(r["outcome"], f"{r['variable']} = {r['level']}", f"{r['k_used']}/{_num(r['k_published'])}",
+                  _ci(r["published_estimate"], r["published_ci_lower"], r["published_ci_upper"]),
+                  _ci(r["rule_estimate"], r["rule_ci_lower"], r["rule_ci_upper"])
+                  + (f" {r['rule_model']}" if r["rule_model"] else ""), r["status"])
+    print_table(t, console)
+    for r in done:
+        console.print(f"{r['outcome']}, {r['variable']} = {r['level']}: {r['note']}", soft_wrap=True)
+    for r in records(tests):
+        console.print(f"{r['outcome']}, {r['variable']}: test for subgroup differences ({r['method']}, "
+                      f"{r['source']}): Q_between = {r['q_between']:.2f} on {r['df_between']} df, "
+                      f"p = {r['p_between']:.3g}", soft_wrap=True)

@@ -12,9 +12,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bayesmeta.data import blank_cells
 from bayesmeta.plan import Plan
 from bayesmeta.scales import contrast_name, is_ratio, null_value, reported_float
 from bayesmeta.reanalysis.result import OutcomeAnalysis
+from bayesmeta.strata import NO_SOURCE
 from bayesmeta.reanalysis.statements import (
     benefit_probability,
     benefit_statement,
@@ -66,16 +68,21 @@ def comparison_table(plan: Plan, analyses: dict[str, OutcomeAnalysis], published
         if a is None:
             continue
         rows += _pooled_rows(a, r, plan)
+    strata_rows = _strata_difference_rows(plan, analyses, used, published)
+    by_strata = {(r["outcome"], r["variable"].casefold()) for r in strata_rows}
     for analysis, table in (("meta_regression", compare_metaregression(used, published)),
                             ("subgroup_difference", compare_subgroups(used, published))):
         done = set()
         for r in table.itertuples(index=False):
             a = analyses.get(r.outcome)
+            if analysis == "subgroup_difference" and (r.outcome, str(r.variable).casefold()) in by_strata:
+                continue  # recomputed from the plan's within-trial strata below
             if a is not None:
                 rows.append(_covariate_row(a, r, analysis))
                 done.add((r.outcome, r.variable))
         rows += _other_covariate_rows(analyses, published, analysis, done)
     rows += _regimen_rows(plan, analyses, published, prior_sets)
+    rows += strata_rows
     rows += _egger_rows(analyses, published)
     rows += _tsa_rows(analyses, published)
     rows += _rate_rows(plan, analyses, published)
@@ -268,19 +275,68 @@ def _other_covariate_rows(analyses: dict[str, OutcomeAnalysis], published: pd.Da
         out.append(_covariate_row(a, row, analysis))
     return out
 
-def _subset_of(plan: Plan, a: OutcomeAnalysis, r: Any) -> pd.DataFrame | None:
+def _subset_of(plan: Plan, a: OutcomeAnalysis, r: Any,
+               analyses: dict[str, OutcomeAnalysis] | None = None) -> pd.DataFrame | None:
     """The outcome's studies a published row refers to: a regimen row's plan [subsets] entry (named by its
-    level), or a subgroup row's level of a study-level column of the data (e.g. a drug class); None when the
-    row names neither."""
+    level), or a subgroup row's level of a study-level column of the data (e.g. a drug class), or of the
+    within-trial strata of another outcome of the plan (``outcomes.<name>.strata_of``, :mod:`bayesmeta.strata`);
+    None when the row names none of these."""
     if r.analysis == "regimen":
         subset = plan.subsets.get(str(r.level))
         if subset is None:
             return None
         return a.effects[subset.mask(a.effects).to_numpy(bool)] if len(a.effects) else a.effects
     variable = "" if pd.isna(r.variable) else str(r.variable)
-    if r.analysis == "subgroup" and variable and variable in a.effects.columns:
+    if r.analysis == "subgroup" and variable and variable in a.effects.columns \
+            and not blank_cells(a.effects[variable]).all():  # a column blank for this outcome's studies: not theirs
         return a.effects[a.effects[variable].astype(str) == str(r.level)]
+    if r.analysis == "subgroup" and variable:
+        from bayesmeta.strata import plan_strata, rows_of_level
+
+        for s in plan_strata(plan):
+            b = (analyses or {}).get(s.outcome)
+            if s.strata_of == a.name and s.subgroup.casefold() == variable.strip().casefold() and b is not None:
+                return rows_of_level(b.effects, s.subgroup, r.level) if len(b.effects) else b.effects
     return None
+
+
+def _strata_difference_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis], used: pd.DataFrame,
+                            published: pd.DataFrame) -> list[dict[str, Any]]:
+    """The test of subgroup differences (:func:`bayesmeta.strata.compare_subgroup_rows`) for the published
+    subgroup rows of an outcome recomputed from the plan's within-trial strata, beside the paper's
+    subgroup-difference p-value when it printed one ('not reported by the paper' otherwise)."""
+    from bayesmeta.compare import ALPHA
+    from bayesmeta.strata import compare_subgroup_rows, plan_strata
+
+    strata = tuple(s for s in plan_strata(plan) if s.strata_of in analyses and s.outcome in analyses)
+    if not strata or not len(used):
+        return []
+    _, tests = compare_subgroup_rows(used, published, plan.pooling, strata, plan.level)
+    diff = published[published["analysis"] == "subgroup_difference"]
+    out = []
+    for t in tests.itertuples(index=False):
+        if not any(s.strata_of == t.outcome and s.subgroup.casefold() == t.variable.casefold() for s in strata):
+            continue
+        a = analyses[t.outcome]
+        p = diff[(diff["outcome"] == t.outcome)
+                 & (diff["variable"].astype(str).str.strip().str.casefold() == t.variable.casefold())]
+        rec = f"Q = {t.q_between:.2f} on {t.df_between} df, {_p_text(t.p_between)} ({t.method})"
+        plain = (f"{a.plan.label}, {t.variable}: the {t.k_used} rows of {t.source} give a test for subgroup "
+                 f"differences of {rec}")
+        base = dict(variable=t.variable, k_used=t.k_used, recomputed=rec, recomputed_value=t.p_between,
+                    recomputed_method=f"test for subgroup differences ({t.method})",
+                    bayesian="the subgroup rows above: one posterior per level")
+        if len(p):
+            pv, relation = float(p["p_value"].iloc[0]), str(p["p_relation"].iloc[0] or "=")
+            published_low = pv <= ALPHA if relation == "<" else pv < ALPHA
+            out.append(_row(t.outcome, "subgroup_difference", f"{t.variable}: subgroup difference p", **base,
+                            published=_p_text(pv, relation), published_value=pv,
+                            status="agree" if published_low == (t.p_between < ALPHA) else "disagree",
+                            plain=f"{plain}; the paper reports {_p_text(pv, relation)}."))
+        else:
+            out.append(_row(t.outcome, "subgroup_difference", f"{t.variable}: subgroup difference p", **base,
+                            status="not reported by the paper", plain=f"{plain}; the paper printed none."))
+    return out
 
 
 def _regimen_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame,
@@ -297,7 +353,7 @@ def _regimen_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis], published: p
     out = []
     for r in published[published["analysis"].isin(["regimen", "subgroup"])].itertuples(index=False):
         a = analyses.get(r.outcome)
-        sel = None if a is None else _subset_of(plan, a, r)
+        sel = None if a is None else _subset_of(plan, a, r, analyses)
         if sel is None:
             continue
         o = a.plan
@@ -343,10 +399,35 @@ def _regimen_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis], published: p
         out.append(_row(o.name, r.analysis, name, **base, recomputed=rec,
                         recomputed_value=show(rule.estimate), recomputed_method=f"paper's pooling ({rule.method})",
                         bayesian=bayes, bayesian_value=value, bayesian_statement=statement,
-                        status="recomputed on fewer studies" if k_pub and len(sel) < k_pub else "recomputed",
-                        plain=f"{o.label}, {name}: the paper reports {o.measure} {pub}; the {len(sel)} studies "
-                              f"with data give {rec}{plain_b}."))
+                        status=_subset_status(r, rule, o.measure, len(sel), k_pub),
+                        plain=f"{o.label}, {name}: the paper reports {o.measure} {pub}; "
+                              f"{_studies_words(o.name, sel)} give {rec}{plain_b}."))
     return out
+
+def _studies_words(outcome: str, sel: pd.DataFrame) -> str:
+    """'the 3 studies with data', or for within-trial strata of another outcome 'the 3 trials' strata of
+    outcome MACE_ASCVD'."""
+    other = str(sel["outcome"].iloc[0]) if "outcome" in sel.columns and len(sel) else outcome
+    return (f"the {len(sel)} studies with data" if other == outcome
+            else f"the {len(sel)} trials' strata of outcome {other}")
+
+
+def _subset_status(r: Any, rule: Any, measure: str, k_used: int, k_pub: int | None) -> str:
+    """A regimen or subgroup row's status: 'recomputed on fewer studies' when fewer studies than the paper's
+    had data; a subgroup row on all of them graded by :func:`bayesmeta.compare.agreement` to the printed
+    decimals; else 'recomputed'."""
+    from bayesmeta.compare import agreement, printed_decimals
+
+    if k_pub and k_used < k_pub:
+        return "recomputed on fewer studies"
+    if r.analysis != "subgroup" or pd.isna(r.ci_lower) or pd.isna(r.ci_upper):
+        return "recomputed"
+    row = pd.Series(r._asdict())
+    show = partial(reported_float, measure=measure)
+    return agreement((float(r.estimate), float(r.ci_lower), float(r.ci_upper)),
+                     (show(rule.estimate), show(rule.ci_lower), show(rule.ci_upper)),
+                     tuple(printed_decimals(row, c) for c in ("estimate", "ci_lower", "ci_upper")), measure)
+
 
 def _egger_rows(analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame) -> list[dict[str, Any]]:
     out = []
@@ -521,8 +602,7 @@ def _correlation_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis],
     return out
 
 NOT_COVERED_REASONS = {
-    "subgroup": "the subgroup is not a study-level column of the data, and the data hold no within-study "
-                "subgroup results",
+    "subgroup": NO_SOURCE,
     "prognostic_factor": "the data hold no within-study prognostic-factor hazard ratios",
     "correlation": "the pair of outcomes is not in the plan",
     "meta_regression": "the covariate is not in the plan's [covariates]",
