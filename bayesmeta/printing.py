@@ -163,15 +163,23 @@ def print_table(table: Table, console: Console | None = None) -> None:
     with an ellipsis; here, as in rich's own collapse, the widest columns give way first, but no column becomes
     narrower than the longest word of its header and of its cells (a number is a word), so words wrap between
     lines and no character is lost. When the words cannot all fit the console (80
-    columns for a pipe), the table is printed wider than the console rather than cut."""
+    columns for a pipe), the table is printed wider than the console rather than cut. Text cells are printed as
+    they are, never read as rich markup."""
     from rich.console import Console
     from rich.measure import Measurement
+    from rich.text import Text
 
     console = console or Console()
     columns = table.columns
     if not columns:
         console.print(table)
         return
+    for column in columns:
+        # cells are data (study, level and coefficient names such as beta[ablat]), not rich markup, which would
+        # drop the bracketed part
+        cells = getattr(column, "_cells", None)
+        if isinstance(cells, list):
+            cells[:] = [Text(cell) if isinstance(cell, str) else cell for cell in cells]
     pad = table.padding[1] + table.padding[3]
     edges = len(columns) + 1 if table.box is not None and table.show_edge else len(columns) - 1
     extra = pad * len(columns) + edges
@@ -202,3 +210,12 @@ def print_table(table: Table, console: Console | None = None) -> None:
         console.print(table)
     finally:
         console.width = width
+
+
+def probability_header(column: str, measure: str | None = None) -> str:
+    """The printed header of a probability column: 'prob_below_1' -> 'P(OR < 1)' (or 'P(< 1)' without a
+    measure), 'prob_above_0.2' -> 'P(SMD > 0.2)'; other columns as they are."""
+    for prefix, sign in (("prob_below_", "<"), ("prob_above_", ">")):
+        if column.startswith(prefix):
+            return f"P({measure + ' ' if measure else ''}{sign} {column[len(prefix):]})"
+    return column

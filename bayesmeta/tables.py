@@ -385,8 +385,9 @@ def outcome_names(frame: pd.DataFrame) -> list[str]:
 
 def select_outcome(frame: pd.DataFrame, outcome: str | None, file: str) -> tuple[pd.DataFrame, np.ndarray | None]:
     """The rows of one outcome of a table with an ``outcome`` column (the outcomes table's long format), and
-    their 0-based positions in the file (None when every row is kept). A table without the column is one
-    outcome; a table with several needs ``outcome``, and an InputError lists their names."""
+    their 0-based positions in the file (None when every row is kept), without the columns that are blank in all
+    of them. A table without the column is one outcome; a table with several needs ``outcome``, and an
+    InputError lists their names."""
     names = outcome_names(frame)
     if "outcome" not in frame.columns:
         if outcome is not None:
@@ -406,7 +407,11 @@ def select_outcome(frame: pd.DataFrame, outcome: str | None, file: str) -> tuple
         raise InputError(f"no outcome '{outcome}'", file=file, column="outcome", valid=", ".join(names))
     check_unique(frame, [_study_column(frame, file), "outcome"], file, "study and outcome")
     keep = (frame["outcome"] == outcome).to_numpy()
-    return frame[keep].reset_index(drop=True), np.flatnonzero(keep)
+    mine = frame[keep].reset_index(drop=True)
+    # a long table may hold other forms for other outcomes (person-time here, means there): columns left blank in
+    # every row of this outcome are not part of its form
+    filled = [c for c in mine.columns if not (mine[c].astype(str).str.strip() == "").all()]
+    return mine[filled], np.flatnonzero(keep)
 
 
 def _relocated(error: InputError, rows: np.ndarray) -> InputError:

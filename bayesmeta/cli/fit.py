@@ -318,7 +318,7 @@ def _print_table(post, thresholds: tuple[float, ...], benefit: Benefit, level: f
         table.add_column(col, justify="right" if col != "parameter" else "left")
     for row in post._summary_rows(level, kind=kind):  # plain rows: the table needs no pandas
         table.add_row(
-            escape(str(row["parameter"])),
+            str(row["parameter"]),  # print_table prints cells as text, never as markup
             f"{row['mean']:.4f}",
             f"{row['sd']:.4f}",
             f"{row['median']:.4f}",

@@ -129,17 +129,10 @@ def monitor_command(
     _print_table(result, order_by if order is not None else "file order")
 
 
-def _header(column: str) -> str:
-    for prefix, sign in (("prob_below_", "<"), ("prob_above_", ">")):
-        if column.startswith(prefix):
-            return f"P({sign} {column[len(prefix) :]})"
-    return column
-
-
 def _print_table(result, order_label: str) -> None:
     from rich.console import Console
     from rich.table import Table
-    from bayesmeta.printing import print_table
+    from bayesmeta.printing import print_table, probability_header
 
     console = Console()
     console.width = max(console.width, 132)  # one line per look even when not writing to a terminal
@@ -150,7 +143,7 @@ def _print_table(result, order_label: str) -> None:
     for col in ("look", "study", "n_cum", "median", f"{100 * result.level:g}% CrI", *prob_cols, "tau", "decision"):
         if col == "n_cum" and "n_cum" not in frame.columns:
             continue
-        out.add_column(_header(col), justify="right")
+        out.add_column(probability_header(col), justify="right")
     for _, row in frame.iterrows():
         cells = [str(row["look"]), str(row["study"])]
         if "n_cum" in frame.columns:

@@ -149,14 +149,14 @@ def _tau_scales(text: str) -> tuple[float, ...]:
 def _print(measure: str, grid, changes, power, loo, level: float) -> None:
     from rich.console import Console
     from rich.table import Table
-    from bayesmeta.printing import print_table
+    from bayesmeta.printing import print_table, probability_header
 
     console = Console()
     pct = f"{100 * level:g}%"
     prob_cols = [c for c in grid.columns if str(c).startswith("prob_")]
     t = Table(title=f"Prior grid ({measure}; median and {pct} CrI of the pooled effect)")
-    for col in ("prior set", "tau prior", "median", f"{pct} CrI", "tau median", f"{pct} predictive", *prob_cols,
-                "changes"):
+    for col in ("prior set", "tau prior", "median", f"{pct} CrI", "tau median", f"{pct} predictive",
+                *(probability_header(c, measure) for c in prob_cols), "changes"):
         t.add_column(col, justify="left" if col in ("prior set", "tau prior") else "right")
     for (_, r), changed in zip(grid.iterrows(), changes["changes"]):
         t.add_row(
@@ -171,7 +171,7 @@ def _print(measure: str, grid, changes, power, loo, level: float) -> None:
         )
     print_table(t, console)
     verdict = "does not change" if changes.attrs["robust"] else "changes"
-    console.print(f"{changes.attrs['column']} {verdict} band (cuts {changes.attrs['cuts']}) across these priors")
+    console.print(f"{probability_header(changes.attrs['column'], measure)} {verdict} band (cuts {changes.attrs['cuts']}) across these priors")
 
     p = Table(title="Power-scaling sensitivity (Kallioinen et al. 2024; threshold 0.05)")
     for col in ("parameter", "prior", "likelihood", "diagnosis"):
@@ -182,7 +182,8 @@ def _print(measure: str, grid, changes, power, loo, level: float) -> None:
 
     loo_probs = [c for c in loo.columns if str(c).startswith("prob_")]
     i = Table(title="Leave one study out")
-    for col in ("omitted", "median", f"{pct} CrI", *loo_probs, "tau median", "shift (sd)", "KL"):
+    for col in ("omitted", "median", f"{pct} CrI", *(probability_header(c, measure) for c in loo_probs),
+                "tau median", "shift (sd)", "KL"):
         i.add_column(col, justify="left" if col == "omitted" else "right")
     for sid, r in loo.iterrows():
         i.add_row(

@@ -404,11 +404,28 @@ def _bias(plan: Plan, o: OutcomePlan, a: OutcomeAnalysis, data: EffectData, seed
         if a.bias is not None:
             a.warnings += [f"publication bias: {w}" for w in a.bias.get("warnings", [])]
 
-def _order_keys(plan: Plan, effects: pd.DataFrame) -> np.ndarray | None:
-    """Publication years when the plan orders by year and the data have a year column; else file order."""
-    if plan.monitoring.order == "year" and "year" in effects.columns:
-        return effects["year"].to_numpy(float)
-    return None
+
+def study_years(effects: pd.DataFrame) -> tuple[np.ndarray | None, list[str]]:
+    """(publication years, studies without one): the years when every study has one, else None (file order)
+    and the studies whose year is blank or not a number; (None, []) without a year column."""
+    if "year" not in effects.columns:
+        return None, []
+    years = pd.to_numeric(effects["year"], errors="coerce").to_numpy(float)
+    missing = ~np.isfinite(years)
+    if missing.any():
+        return None, [str(s) for s in effects["study_id"][missing]]
+    return years, []
+
+
+def _order_keys(a: OutcomeAnalysis, effects: pd.DataFrame, what: str) -> np.ndarray | None:
+    """Publication years when every study has one; else file order, with a warning naming the studies without
+    a year."""
+    years, missing = study_years(effects)
+    if missing:
+        a.warnings.append(f"{what}: no year for {len(missing)} of {len(effects)} studies ({', '.join(missing[:5])}"
+                          f"{', ...' if len(missing) > 5 else ''}), so the studies are taken in file order")
+    return years
+
 
 def _monitoring(plan: Plan, o: OutcomePlan, a: OutcomeAnalysis, effects: pd.DataFrame, data: EffectData,
                 main: Any, seeds: dict[str, int]) -> None:
@@ -417,12 +434,11 @@ def _monitoring(plan: Plan, o: OutcomePlan, a: OutcomeAnalysis, effects: pd.Data
     m = plan.monitoring
     common = dict(mu_prior=main.mu, tau_prior=main.tau, benefit_prob=m.benefit_probability,
                   futility_mcid=m.futility_mcid.get(o.name), futility_prob=m.futility_probability)
+    order = _order_keys(a, effects, "monitoring") if m.order == "year" else None
     a.monitoring = run_step(a, "monitoring", lambda: monitor(
-        data, order=_order_keys(plan, effects), sample_sizes=effects["n_total"].to_numpy(float),
-        thresholds=o.thresholds, level=plan.level, **common))
+        data, order=order, sample_sizes=effects["n_total"].to_numpy(float), thresholds=o.thresholds,
+        level=plan.level, **common))
 
-def _order_keys_any(effects: pd.DataFrame) -> np.ndarray | None:
-    return effects["year"].to_numpy(float) if "year" in effects.columns else None
 
 
 def _tsa(a: OutcomeAnalysis, t: Any, effects: pd.DataFrame, data: EffectData, published_ris: float | None) -> None:
@@ -453,6 +469,6 @@ def _tsa(a: OutcomeAnalysis, t: Any, effects: pd.DataFrame, data: EffectData, pu
         # without every study's size, an MD or SMD counts participants-equivalents from its standard errors
         data, sample_sizes=sizes if np.isfinite(sizes).all() else None, p_control=t.control_rate,
         relative_risk_reduction=t.relative_risk_reduction, alpha=t.alpha, power=t.power, diversity=diversity,
-        order=_order_keys_any(effects), method=method, mcid=t.mcid, sd=t.sd, sides=t.sides, spending=t.spending,
+        order=_order_keys(a, effects, "trial sequential analysis"), method=method, mcid=t.mcid, sd=t.sd, sides=t.sides, spending=t.spending,
         futility=t.futility, inflate=t.inflate, heterogeneity=t.heterogeneity if t.heterogeneity != "none" else "D2",
         futility_rule=t.futility_rule, beta_adjustment=t.beta_adjustment, two_sided_power=t.two_sided_power))

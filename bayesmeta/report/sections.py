@@ -771,9 +771,11 @@ def _methods(s: dict[str, Any]) -> list[Any]:
     priors = [{"name": n, **p} for n, p in s["priors"].items()]
     mc = s["mcmc_settings"]
     return [
-        Paragraph("Effects: ratios (HR, RR, OR) are analysed as logs, from reported ratios with CIs (or "
-                  "p-values, or medians with p under exponential survival; Tierney et al. 2007) or from arm "
-                  "counts (metafor conventions); differences are analysed as reported. Frequentist pooling "
+        Paragraph(f"Effects: ratios ({', '.join(RATIO_MEASURES)}) are analysed as logs, from reported ratios with "
+                  "CIs (or p-values, or medians with p under exponential survival; Tierney et al. 2007), from arm "
+                  "counts, from events over person-time (IRR) or from means, SDs and arm sizes (ROM; Hedges, "
+                  "Gurevitch & Curtis 1999), by metafor's escalc conventions; differences are analysed as reported "
+                  "or from means, SDs and arm sizes. Frequentist pooling "
                   f"reproduces R metafor (REML, and the paper's own pooling: "
                   f"{POOLING_WORDS.get(s.get('pooling', ''), s.get('pooling', '-'))}). "
                   "Bayesian model: y_i ~ N(theta_i, s_i^2), "
