@@ -53,14 +53,17 @@ def power_scaling_warnings(power: pd.DataFrame, tau_near_zero: bool, tau_pull: s
     """One warning per parameter that power-scaling flags, with its reading (:data:`POWER_SCALING_READING`; for
     tau piled up at 0, :data:`TAU_NEAR_ZERO_READING`) and, for tau in conflict with its prior, which way the data
     pull it (``tau_pull``, :func:`bayesmeta.sensitivity.tau_pull`)."""
+    from bayesmeta.sensitivity import SENSITIVITY_THRESHOLD
+
     out = []
     for r in power.itertuples():
         if r.diagnosis != "-":
             near_zero = r.parameter == "tau" and tau_near_zero
             reading = TAU_NEAR_ZERO_READING if near_zero else POWER_SCALING_READING[r.diagnosis]
             pull = "" if near_zero else tau_conflict_words(r.parameter, r.diagnosis, tau_pull)
-            out.append(f"power-scaling: {r.parameter} shows {r.diagnosis} (prior {r.prior:.3f}, likelihood "
-                       f"{r.likelihood:.3f}){pull}: {reading}")
+            out.append(f"power-scaling: {r.parameter} shows {r.diagnosis} (sensitivity to scaling the prior "
+                       f"{r.prior:.3f} and the likelihood {r.likelihood:.3f}, against {SENSITIVITY_THRESHOLD}; "
+                       f"Kallioinen et al. 2024){pull}: {reading}")
     return out
 
 
