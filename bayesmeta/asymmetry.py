@@ -15,8 +15,12 @@ def below_min_k(k: int, min_k: int = MIN_K) -> bool:
     return int(k) < int(min_k)
 
 
+def min_k_reason(min_k: int = MIN_K) -> str:
+    """Why fewer than ``min_k`` studies make a funnel-asymmetry analysis descriptive (Sterne et al. 2011)."""
+    return (f"tests for funnel-plot asymmetry should be used only with at least {min_k} studies (Sterne et al. "
+            "2011, BMJ 343:d4002); with fewer they cannot tell chance from real asymmetry")
+
+
 def few_studies_caveat(k: int, min_k: int = MIN_K) -> str:
     """The caveat of a funnel-asymmetry analysis of ``k`` < ``min_k`` studies, as one sentence."""
-    return (f"only {k} studies: tests for funnel-plot asymmetry should be used only with at least {min_k} studies "
-            "(Sterne et al. 2011, BMJ 343:d4002); with fewer they cannot tell chance from real asymmetry, so "
-            "read these results as descriptive")
+    return f"only {k} studies: {min_k_reason(min_k)}, so read these results as descriptive"

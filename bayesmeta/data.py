@@ -416,6 +416,25 @@ def blank_cells(values: pd.Series) -> pd.Series:
     return values.isna() | values.astype(str).str.strip().isin(BLANK_TEXT)
 
 
+def outcome_rows(path: str | Path, outcome: str) -> pd.DataFrame:
+    """The rows of ``outcome`` in an outcomes table (:func:`read_text_csv`: cells as stripped text), indexed by
+    their position among the file's data rows; none when the table has no ``outcome`` column."""
+    frame = read_text_csv(path)
+    return frame[frame["outcome"] == outcome] if "outcome" in frame.columns else frame.iloc[0:0]
+
+
+def first_blank_row(rows: pd.DataFrame, columns: Sequence[str]) -> tuple[str, int] | None:
+    """``(study_id, spreadsheet row)`` of the first of ``rows`` (:func:`outcome_rows`) with a blank cell
+    (:func:`blank_cells`) in one of ``columns``; None when every row has them all."""
+    blank = np.zeros(len(rows), dtype=bool)
+    for column in columns:
+        blank |= blank_cells(rows[column]).to_numpy()
+    if not blank.any():
+        return None
+    i = int(np.flatnonzero(blank)[0])
+    return str(rows["study_id"].iloc[i]) if "study_id" in rows.columns else "?", spreadsheet_row(int(rows.index[i]))
+
+
 def load_studies(path: str | Path, levels: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
     """The validated study table: a unique, non-blank ``study_id``; ``year`` and the arm sizes ``n_treatment``,
     ``n_control`` as positive whole numbers where those columns exist; with ``levels`` (column -> allowed

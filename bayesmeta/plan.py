@@ -571,6 +571,7 @@ def _load_outcome(r: _Reader, name: str, spec: Any, outcome_names: tuple[str, ..
 def _load_likelihood(r: _Reader, spec: dict[str, Any], p: str, name: str, measure: str, file: Path) -> str:
     """``likelihood = "binomial"``: only for an odds ratio (the binomial-normal model is the log OR's; Smith,
     Spiegelhalter & Thomas 1995) whose every row in the outcomes file has the four arm counts."""
+    from bayesmeta.data import first_blank_row, outcome_rows
     from bayesmeta.effect_data import COUNT_COLUMNS
 
     likelihood = r.choice(spec, p, "likelihood", LIKELIHOODS, default="normal")
@@ -581,17 +582,13 @@ def _load_likelihood(r: _Reader, spec: dict[str, Any], p: str, name: str, measur
     if measure != "OR":
         raise r.fail(f"{p}.likelihood", f"the binomial-normal model is fitted on the odds ratio only, and the "
                      f"outcome's measure is {measure}", valid)
-    rows = pd.read_csv(file, dtype=str, encoding="utf-8-sig", keep_default_na=False)
-    rows.columns = [str(c).strip() for c in rows.columns]
+    rows = outcome_rows(file, name)
     missing = [c for c in COUNT_COLUMNS if c not in rows.columns]
     if missing:
         raise r.fail(f"{p}.likelihood", f"{file.name} has no column {missing[0]}", valid)
-    mine = rows[rows["outcome"].str.strip() == name]
-    blank = mine[(mine[list(COUNT_COLUMNS)].apply(lambda col: col.str.strip()) == "").any(axis=1)]
-    if len(blank):
-        study = blank["study_id"].iloc[0] if "study_id" in blank.columns else "?"
-        raise r.fail(f"{p}.likelihood", f"study {study} (row {int(blank.index[0]) + 2} of {file.name}) has no arm "
-                     f"counts", valid)
+    blank = first_blank_row(rows, COUNT_COLUMNS)
+    if blank is not None:
+        raise r.fail(f"{p}.likelihood", f"study {blank[0]} (row {blank[1]} of {file.name}) has no arm counts", valid)
     return likelihood
 
 
@@ -908,13 +905,11 @@ def _outcomes_in_file(path: Path) -> tuple[str, ...]:
 def _has_control_counts(path: Path, outcome: str) -> bool:
     """Every row of ``outcome`` in the outcomes table has events_control and total_control (the TSA pools its
     control-arm event rate from them)."""
-    columns = ("outcome", "events_control", "total_control")
-    if not set(columns) <= set(_columns_of(path)):
-        return False
-    frame = pd.read_csv(path, usecols=list(columns), dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    rows = frame[frame["outcome"].str.strip() == outcome]
-    return bool(len(rows)) and bool((rows["events_control"].str.strip() != "").all()
-                                    and (rows["total_control"].str.strip() != "").all())
+    from bayesmeta.data import first_blank_row, outcome_rows
+
+    columns = ("events_control", "total_control")
+    rows = outcome_rows(path, outcome)
+    return bool(len(rows)) and set(columns) <= set(rows.columns) and first_blank_row(rows, columns) is None
 
 
 def _columns_of(path: Path) -> tuple[str, ...]:

@@ -32,16 +32,15 @@ def load_strata(r: Any, spec: dict[str, Any], p: str, name: str, outcome_names: 
     if strata_of == name or strata_of not in outcome_names:
         why = "is this outcome" if strata_of == name else f"has no rows in {file.name}"
         raise r.fail(f"{p}.strata_of", f"outcome {strata_of!r} {why}", ", ".join(others) or "another outcome")
-    rows = pd.read_csv(file, dtype=str, encoding="utf-8-sig", keep_default_na=False)
-    rows.columns = [str(c).strip() for c in rows.columns]
+    from bayesmeta.data import first_blank_row, outcome_rows
+
+    rows = outcome_rows(file, name)
     if subgroup not in rows.columns:
         raise r.fail(f"{p}.subgroup", f"column {subgroup!r} is not in {file.name}", ", ".join(rows.columns))
-    mine = rows[rows["outcome"].str.strip() == name]
-    blank = mine[mine[subgroup].str.strip() == ""]
-    if len(blank):
-        study = blank["study_id"].iloc[0] if "study_id" in blank.columns else "?"
-        raise r.fail(f"{p}.subgroup", f"study {study} (row {int(blank.index[0]) + 2} of {file.name}) has no "
-                     f"{subgroup}", f"a level of {subgroup} in every row of outcome {name}")
+    blank = first_blank_row(rows, [subgroup])
+    if blank is not None:
+        raise r.fail(f"{p}.subgroup", f"study {blank[0]} (row {blank[1]} of {file.name}) has no {subgroup}",
+                     f"a level of {subgroup} in every row of outcome {name}")
     return strata_of, subgroup
 
 

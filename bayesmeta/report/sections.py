@@ -598,9 +598,11 @@ def _mcse_text(row: dict[str, Any], kind: str) -> str:
 
 def _few_studies_note(which: Sequence[str], min_k: int, what: str) -> Paragraph:
     """The caveat of funnel-asymmetry results from fewer than ``min_k`` studies (Sterne et al. 2011)."""
-    return Paragraph(f"{'; '.join(which)}: fewer than {min_k} studies. Tests for funnel-plot asymmetry should be "
-                     f"used only with at least {min_k} studies (Sterne et al. 2011, BMJ 343:d4002); with fewer "
-                     f"they cannot tell chance from real asymmetry, so {what} are descriptive only.", "note")
+    from bayesmeta.asymmetry import min_k_reason
+
+    reason = min_k_reason(min_k)
+    return Paragraph(f"{'; '.join(which)}: fewer than {min_k} studies. {reason[0].upper()}{reason[1:]}, so {what} "
+                     "are descriptive only.", "note")
 
 
 def _funnel(s: dict[str, Any]) -> list[Any]:
