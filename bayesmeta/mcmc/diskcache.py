@@ -6,9 +6,10 @@ callbacks, but its cache key hashes the callbacks' closures, which hold objects 
 (dispatcher UUIDs), so nutpie's own ``cache=True`` never hits (nutpie issue #115, pull request #334).
 
 :func:`compile_cached` therefore builds the model as ``nutpie.compile_pymc_model`` does for its numba backend
-(nutpie 0.16) but compiles the two callbacks with a numba ``FunctionCache`` keyed by :func:`model_key`: a
+(nutpie 0.16), with the callbacks of :mod:`bayesmeta.mcmc.callbacks`, but compiles them with a numba ``FunctionCache`` keyed by :func:`model_key`: a
 SHA-256 of the PyTensor graphs of both functions, the model structure and the versions of Python, numpy,
-numba, llvmlite, PyTensor, PyMC and nutpie and of :mod:`bayesmeta.mcmc.shape_check`, beside numba's own
+numba, llvmlite, PyTensor, PyMC and nutpie and of :mod:`bayesmeta.mcmc.shape_check` and
+:mod:`bayesmeta.mcmc.callbacks` (the callbacks' source), beside numba's own
 target description (CPU and its features). The
 data (effects, standard errors, prior scales) are not compiled in: they are read through pointers at run time,
 so one entry serves every refit of a structure.
@@ -37,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from bayesmeta.cachedir import cache_dir, prune
-from bayesmeta.mcmc import shape_check
+from bayesmeta.mcmc import callbacks, shape_check
 
 KEEP = 32  # compiled structures kept; a reanalysis uses one, a test run a dozen
 ENTRY = "?" * 32  # an entry folder's name: the first 32 hex digits of its key
@@ -68,7 +69,7 @@ def model_key(structure: Any, var_names: list[str], logp_fn, expand_fn, shared: 
     """SHA-256 naming the compiled code of a model (see the module docstring)."""
     h = hashlib.sha256()
     for part in (repr(structure), repr(list(var_names)), _versions(), f"shape_check {shape_check.SALT}",
-                 _graph_text(logp_fn), _graph_text(expand_fn), repr(sorted((name, str(v.dtype), v.ndim) for name, v in shared.items()))):
+                 f"callbacks {callbacks.VERSION}", _graph_text(logp_fn), _graph_text(expand_fn), repr(sorted((name, str(v.dtype), v.ndim) for name, v in shared.items()))):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()
@@ -243,9 +244,9 @@ def _callbacks(model, var_names: list[str], structure: Any):
     n_dim, n_expanded, logp_fn_pt, expand_fn_pt, _, _, shared_data, shared_vars = functions
     user_data = cp.make_user_data(shared_vars, shared_data)
     key = model_key(structure, var_names, logp_fn_pt, expand_fn_pt, shared_data)
-    logp = cp._make_c_logp_func(
+    logp = callbacks.logp_callback(
         n_dim, logp_fn_pt.vm.jit_fn, user_data, [v.name for v in logp_fn_pt.get_shared()], shared_data)
-    expand = cp._make_c_expand_func(
+    expand = callbacks.expand_callback(
         n_dim, n_expanded, expand_fn_pt.vm.jit_fn, user_data, [v.name for v in expand_fn_pt.get_shared()],
         shared_data)
     return functions, user_data, key, (logp, expand)
