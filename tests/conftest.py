@@ -6,6 +6,7 @@ files read, computed once (synthetic_report, haic_report); and how pytest-xdist 
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import shutil
 import tempfile
@@ -149,6 +150,16 @@ def _order(nodeid: str) -> tuple[int, int]:
     """Longest units first; within a group, its files in the order of XDIST_GROUPS."""
     unit, name = xdist_unit(nodeid), nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
     return _unit_rank(unit), XDIST_GROUPS[unit].index(name) if unit in XDIST_GROUPS else 0
+
+
+def pytest_collection_finish(session):
+    # The cyclic garbage collector took about 7% of the CPU time of the report and NUTS tests (measured with
+    # gc.callbacks), mostly rescanning what lives for the whole session. The imported libraries and collected tests
+    # are moved out of its reach (gc.freeze), and the youngest generation is collected after 10 000 allocations
+    # instead of 700: in a run of the whole suite on two workers, 31.4 s of collector time became 17.6 s.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
 
 
 def pytest_collection_modifyitems(config, items):

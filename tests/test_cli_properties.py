@@ -179,8 +179,9 @@ def _reject_constant(name: str):
 
 def run_cli(table: dict, command: list[str], as_json: bool = True) -> int:
     """Write the table, run the command on it and check every property; the exit status."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = str(Path(folder) / "table.csv")
+    # a relative path: a random folder name may hold "inf" and a long path is wrapped in printed titles
+    with tempfile.TemporaryDirectory() as folder, contextlib.chdir(folder):
+        path = "table.csv"
         lines = [",".join(table["header"]), *(",".join(r) for r in table["rows"])]
         Path(path).write_text("\n".join(lines) + "\n")
         args = [command[0], path, *command[1:], *table["options"], *(["--json"] if as_json else [])]
@@ -205,7 +206,7 @@ def run_cli(table: dict, command: list[str], as_json: bool = True) -> int:
         elif as_json:
             _walk(json.loads(stdout, parse_constant=_reject_constant))
         else:
-            assert not NON_FINITE.search(stdout.replace(path, "")), context
+            assert not NON_FINITE.search(stdout), context
         event(f"{'valid' if table['valid'] else 'corrupted'} {table['form']}: exit {status}")
         return status
 
