@@ -295,6 +295,28 @@ def build_design(formula: str | Formula, table: pd.DataFrame, *, file: str | Non
     return Design(f, X, tuple(names), variables, full, centers)
 
 
+def covariates_formula(covariates: str | None, table: pd.DataFrame) -> str | None:
+    """The formula ``--covariates a,b`` stands for: "a + b", each column coded as the plan's per-covariate
+    meta-regression codes it (:mod:`bayesmeta.reanalysis.metaregression`): a numeric column with two distinct
+    values (a 0/1 moderator) is a two-level factor labelled by its values, ``factor(a)``; one with three or more
+    is a slope; text is a factor."""
+    columns = [c.strip() for c in (covariates or "").split(",") if c.strip()]
+    terms = []
+    for c in columns:
+        values = table[c] if c in table.columns else None
+        two = values is not None and _is_numeric(values) and values.nunique() == 2
+        terms.append(f"factor({c})" if two else c)
+    return " + ".join(terms) or None
+
+
+def centred_by_default(formula: str | Formula) -> bool:
+    """Whether ``fit`` centres the numeric columns of ``formula`` when neither ``--center`` nor ``--no-center`` is
+    given: when the formula has an intercept, as the plan's ``[covariates] formula`` always does
+    (:mod:`bayesmeta.reanalysis.formula_regression`). Centring is then a reparametrisation (slopes unchanged,
+    mu the effect at the means); without an intercept it would change the model, so it is left to ``--center``."""
+    return (parse_formula(formula) if isinstance(formula, str) else formula).intercept
+
+
 def far_from_zero(design: Design, table: pd.DataFrame, ratio: float = 3.0) -> dict[str, tuple[float, float]]:
     """Uncentred numeric columns of a design (with three or more values) whose mean is more than ``ratio`` SDs
     from 0: column -> (mean, sd). For them the intercept mu is the effect at x = 0, far outside the data, so a

@@ -20,7 +20,7 @@ A fit plan is a TOML file with a ``[fit]`` table whose keys are the options' nam
     contrast = ["beta[group[A]]=1, beta[group[B]]=-1"]
     thresholds = [1.0]
     ess_uisd = 2.35                 # effective sample size of the predictive for this unit-information SD
-    center = true                   # numeric covariates centred at their means (mu: the effect there)
+    center = false                  # numeric covariates at 0 (default: centred at their means with an intercept)
 """
 
 from __future__ import annotations
@@ -55,16 +55,18 @@ class ModelSpec:
     contrast: tuple[str, ...] = ()
     thresholds: tuple[float, ...] = field(default_factory=tuple)
     ess_uisd: float | None = None
-    center: bool = False
-    """Numeric covariates centred at their means (``--center``; :func:`bayesmeta.formula.build_design`)."""
+    center: bool | None = None
+    """Numeric covariates centred at their means (``--center``; :func:`bayesmeta.formula.build_design`); None:
+    when the formula has an intercept (:func:`bayesmeta.formula.centred_by_default`)."""
 
-    def formula_text(self) -> str | None:
-        """The formula, or the one ``--covariates a,b`` stands for ("a + b")."""
+    def formula_text(self, table: Any) -> str | None:
+        """The formula, or the one ``--covariates a,b`` stands for on the covariates ``table``
+        (:func:`bayesmeta.formula.covariates_formula`: "a + b", a two-valued number read as a factor)."""
+        from bayesmeta.formula import covariates_formula
+
         if self.formula:
             return self.formula
-        if self.covariates:
-            return " + ".join(c.strip() for c in self.covariates.split(",") if c.strip())
-        return None
+        return covariates_formula(self.covariates, table)
 
 
 _LISTS = {"beta_prior", "mean_at", "predict_at", "contrast", "thresholds"}
@@ -138,15 +140,16 @@ def fit_spec(spec: ModelSpec):
     """Fit ``spec`` by the exact engine (the table read as ``fit`` reads it); returns (posterior, design or None).
     A ``posterior(...)`` tau prior is resolved relative to the data's folder."""
     from bayesmeta.exact import fit_exact
-    from bayesmeta.formula import build_design
+    from bayesmeta.formula import build_design, centred_by_default
     from bayesmeta.posterior_prior import resolve_tau_prior
     from bayesmeta.tables import read_effect_table
 
     table = read_effect_table(spec.data, spec.measure)
     design, X, names, intercept = None, None, (), True
-    formula = spec.formula_text()
+    formula = spec.formula_text(table.covariates)
     if formula:
-        design = build_design(formula, table.covariates, file=spec.data, center=spec.center)
+        center = centred_by_default(formula) if spec.center is None else spec.center
+        design = build_design(formula, table.covariates, file=spec.data, center=center)
         X, names, intercept = design.covariate_matrix, design.covariate_names, design.intercept
     betas = coefficient_priors(spec.beta_prior, names, None)
     tau = resolve_tau_prior(spec.tau_prior, Path(spec.data).parent)

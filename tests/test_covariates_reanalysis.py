@@ -195,7 +195,7 @@ def test_fit_center_option_and_the_uncentred_warning(tmp_path, capsys):
     assert abs(slope["median"] - ref["estimate"][1]) < 0.1 * ref["se"][1]
     at_1990 = result["mean_at"]["year=1990"]["median"]  # --mean-at is on the data's scale, not the centred one
     assert abs(at_1990 - (ref["estimate"][0] + 1990 * ref["estimate"][1])) < 0.2 * FITS["year_centred"]["se"][0]
-    assert main(common) == 0
+    assert main([*common, "--no-center"]) == 0
     captured = capsys.readouterr()
     assert "warning: covariate year has mean 1989.98" in captured.err and "--center" in captured.err
     uncentred = json.loads(captured.out)
@@ -229,3 +229,25 @@ def test_fit_plan_center_key(tmp_path, capsys):
     (tmp_path / "fit.toml").write_text('[fit]\ndata = "flat.csv"\ncovariates = "year"\ncenter = "yes"\n')
     assert main(["fit", str(tmp_path / "fit.toml")]) == 2
     assert "fit.center" in capsys.readouterr().err
+
+
+def test_fit_covariates_codes_and_centres_as_the_plans_one_covariate_regression(tmp_path, capsys):
+    """`fit --covariates x` is the plan's `[covariates] columns = ["x"]` regression: a 0/1 moderator is a two-level
+    factor against its more frequent level, a numeric column a slope centred at its mean by default; the same
+    priors give the same exact posterior."""
+    effects = _effects(("imag", "year"))
+    pd.DataFrame({"study": effects["study_id"], "yi": effects["yi"], "vi": effects["vi"], "imag": effects["imag"],
+                  "year": effects["year"]}).to_csv(tmp_path / "flat.csv", index=False)
+    prior = _prior()
+    keys = ("median", "mean", "sd", "ci_lower", "ci_upper")
+    for column, coefficient in (("imag", "imag[1]"), ("year", "year")):
+        planned = metaregression(effects, SMD, prior, column, 0.95, 2)["posterior"]
+        assert main(["fit", str(tmp_path / "flat.csv"), "--measure", "SMD", "--covariates", column, "--mu-prior",
+                     prior.mu.text, "--tau-prior", prior.tau.text, "--beta-prior", prior.beta.text, "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert [k for k in out if k.startswith("beta[")] == [f"beta[{coefficient}]"]
+        for name in ("mu", f"beta[{coefficient}]"):
+            np.testing.assert_allclose([out[name][k] for k in keys], [planned[name][k] for k in keys], rtol=1e-8,
+                                       err_msg=name)
+        assert out["centers"] == ({} if column == "imag" else {"year": pytest.approx(FITS["year_centred"]["center"],
+                                                                                      rel=1e-12)})

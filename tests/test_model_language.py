@@ -121,7 +121,7 @@ def test_group_means_without_intercept_mean_and_prediction(groups_csv, capsys):
 
 
 def test_interaction_with_per_coefficient_priors_from_a_plan(groups_csv, tmp_path, capsys):
-    plan = _plan(tmp_path, groups_csv, formula="dose * group", mu_prior="normal(0, 3)",
+    plan = _plan(tmp_path, groups_csv, formula="dose * group", center=False, mu_prior="normal(0, 3)",
                  beta_prior=["normal(0, 1)", "dose=normal(0, 0.5)"], tau_prior="halfnormal(0.3)",
                  interval="central", mean_at=["dose=2, group=C"], predict_at=["dose=1, group=A"])
     out = _run(capsys, ["fit", plan, "--json"])

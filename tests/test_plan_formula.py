@@ -15,6 +15,7 @@ from types import SimpleNamespace
 
 import jsonschema
 import numpy as np
+import pandas as pd
 import pytest
 
 from bayesmeta.cli import main
@@ -299,3 +300,45 @@ def test_a_claim_on_the_reference_level_cannot_be_tested_and_says_why(run):
     assert out.verdict == Verdict.UNTESTABLE and out.probability is None
     assert "college is the reference level of grade" in out.untestable
     assert "factor(grade, ref = \"...\")" in out.untestable and "grade[middle]" in out.untestable
+
+
+def _fit_json(capsys, data: Path, *options: str) -> dict:
+    assert main(["fit", str(data), "--measure", "SMD", "--formula", "grade + imag + length", *options,
+                 "--json"]) == 0, capsys.readouterr().err
+    return json.loads(capsys.readouterr().out)
+
+
+def test_fit_formula_centres_as_the_plan_and_its_intercept_is_metafors_shifted(run, tmp_path, capsys):
+    """`fit --formula` centres numeric columns by default, as the plan's formula does: on the same studies, formula
+    and priors it gives the plan's exact posterior of the intercept and of every coefficient. The centred
+    intercept is metafor's uncentred one shifted by the closed form b0 + b_length * mean(length): REML's from the
+    plan, and the posterior mean under flat priors with tau fixed at REML's (the GLS estimate); `--no-center`
+    gives metafor's uncentred intercept itself."""
+    result, _ = run
+    r = result.outcomes["achievement"].formula_regression
+    studies = pd.read_csv(DATA / "studies.csv")
+    table = pd.read_csv(DATA / "outcomes.csv").merge(studies[["study_id", "grade", "imag", "length"]], on="study_id")
+    table = table.dropna(subset=["length"]).rename(columns={"study_id": "study"})
+    table[["study", "yi", "vi", "grade", "imag", "length"]].to_csv(tmp_path / "bd.csv", index=False)
+    main_set = load_prior_sets(DATA / "priors.toml")["weakly_informative"]
+    out = _fit_json(capsys, tmp_path / "bd.csv", "--mu-prior", main_set.mu.text, "--tau-prior", main_set.tau.text,
+                    "--beta-prior", main_set.beta.text)
+    assert out["k"] == r.k == 46 and out["centers"] == pytest.approx(r.centers, rel=1e-12)
+    keys = ("median", "mean", "sd", "ci_lower", "ci_upper")
+    np.testing.assert_allclose([out["mu"][key] for key in keys], [r.intercept[key] for key in keys], rtol=1e-8)
+    for c in r.coefficients:
+        np.testing.assert_allclose([out[f"beta[{c.name}]"][key] for key in keys], [getattr(c, key) for key in keys],
+                                   rtol=1e-8, atol=1e-12, err_msg=c.name)
+    uncentred = FIXTURES["grade_imag_length_uncentred"]["z"]
+    b0, b_length = uncentred["estimate"][0], uncentred["estimate"][-1]
+    shifted = b0 + b_length * table["length"].mean()
+    assert abs(shifted - b0) > uncentred["se"][0]  # two different quantities, told apart by the tolerance below
+    np.testing.assert_allclose(r.frequentist.coefficients[0].estimate, shifted, rtol=1e-6)
+    fixed = ["--mu-prior", "flat", "--beta-prior", "flat",
+             "--tau-prior", f"lognormal({math.log(math.sqrt(uncentred['tau2']))!r}, 1e-3)"]
+    centred = _fit_json(capsys, tmp_path / "bd.csv", *fixed)
+    plain = _fit_json(capsys, tmp_path / "bd.csv", *fixed, "--no-center")
+    assert plain["centers"] == {}
+    np.testing.assert_allclose(centred["mu"]["mean"], shifted, atol=1e-5 * uncentred["se"][0])
+    np.testing.assert_allclose(plain["mu"]["mean"], b0, atol=1e-5 * uncentred["se"][0])
+    np.testing.assert_allclose(centred["beta[length]"]["mean"], b_length, atol=1e-5 * uncentred["se"][-1])

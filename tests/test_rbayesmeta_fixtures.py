@@ -48,7 +48,8 @@ EARLY, LATE = "onset=up to wk 16", "onset=after wk 16"
 IL2 = "beta[IL2RA[basiliximab]]=-1, beta[IL2RA[daclizumab]]=1"
 TMP_AP = "beta[TMP.DP]=1, beta[AP.DP]=-1"
 
-# analysis -> (data file, options, {R name: JSON path}); a JSON path is (section, key) or a top-level key
+# analysis -> (data file, options, {R name: JSON path}); a JSON path is (section, key) or a top-level key. R's bmr()
+# fits the intercept at dose 0: center=False (fit's --no-center) where a formula has an intercept and a number
 CRINS = "crins2014_covariates.csv"
 ANALYSES: dict[str, tuple[str, dict, dict]] = {
     "crins_intercept": (CRINS, dict(measure="OR", mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)"),
@@ -71,7 +72,7 @@ ANALYSES: dict[str, tuple[str, dict, dict]] = {
                                       tau_prior="uniform(0, inf)", contrast=[TMP_AP]),
                {"tau": "tau", "TMP.DP": "beta[TMP.DP]", "AP.DP": "beta[AP.DP]", "mean:TMP-SMX vs. D/P": "beta[TMP.DP]",
                 "mean:AP vs. D/P": "beta[AP.DP]", "mean:TMP-SMX vs. AP": ("contrast", TMP_AP)}),
-    "roberge_x01": ("roberge", dict(formula="dose", mu_prior="flat", tau_prior="uniform(0, inf)",
+    "roberge_x01": ("roberge", dict(formula="dose", center=False, mu_prior="flat", tau_prior="uniform(0, inf)",
                                     mean_at=["dose=100"], predict_at=["dose=100"]),
                     {"tau": "tau", "intercept": "mu", "slope": "beta[dose]", "mean:dose=100": ("mean_at", "dose=100"),
                      "prediction:dose=100": ("predict_at", "dose=100")}),
@@ -94,11 +95,11 @@ ANALYSES: dict[str, tuple[str, dict, dict]] = {
 ONSET = 'factor(onset, ref = "up to wk 16")'
 SELECTION = {  # Roever & Friede 2023, sec. 3.4: the models of make_bayesmeta_fixtures.R, every prior proper
     "m0": (dict(mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)"), {"tau": "tau", "intercept": "mu"}),
-    "m1": (dict(formula="dose", mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)",
+    "m1": (dict(formula="dose", center=False, mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)",
                 beta_prior=["dose=normal(0, 0.01)"]), {"tau": "tau", "intercept": "mu", "slope": "beta[dose]"}),
     "m2": (dict(formula=ONSET, mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)", beta_prior=["normal(0, 4)"]),
            {"tau": "tau", "intercept": "mu", "late": "beta[onset[after wk 16]]"}),
-    "m3": (dict(formula=f"dose * {ONSET}", mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)",
+    "m3": (dict(formula=f"dose * {ONSET}", center=False, mu_prior="normal(0, 4)", tau_prior="halfnormal(0.5)",
                 beta_prior=["normal(0, 4)", "dose=normal(0, 0.01)", "dose:onset[after wk 16]=normal(0, 0.01)"]),
            {"tau": "tau", "intercept": "mu", "slope": "beta[dose]", "late": "beta[onset[after wk 16]]",
             "slope.late": "beta[dose:onset[after wk 16]]"}),
@@ -108,6 +109,9 @@ SELECTION = {  # Roever & Friede 2023, sec. 3.4: the models of make_bayesmeta_fi
 def _argv(options: dict, interval: str) -> list[str]:
     argv = ["--interval", interval, "--json"]
     for key, value in options.items():
+        if isinstance(value, bool):  # center: R's bmr() fits the intercept at dose 0, --no-center as fit does
+            argv.append(f"--{'' if value else 'no-'}{key}")
+            continue
         for v in value if isinstance(value, list) else [value]:
             argv += [f"--{key.replace('_', '-')}", v]
     return argv

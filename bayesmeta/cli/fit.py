@@ -67,11 +67,13 @@ def fit_command(
     ] = None,
     formula: FormulaOption = None,
     center: Annotated[
-        bool, typer.Option("--center/--no-center", help="centre numeric covariates at their means over the studies "
-                                                         "(mu is then the effect at the means, where its prior "
-                                                         "belongs; slopes unchanged). Default off, as metafor's "
-                                                         "rma(mods = ~ x); the JSON's 'centers' holds the means")
-    ] = False,
+        Optional[bool], typer.Option("--center/--no-center",
+                                     help="centre numeric covariates at their means over the studies (mu is then "
+                                          "the effect at the means, where its prior belongs; slopes unchanged). "
+                                          "Default: on for a formula with an intercept, as the plan's "
+                                          "[covariates] formula; --no-center fits mu at 0, as metafor's "
+                                          "rma(mods = ~ x). The JSON's 'centers' holds the means")
+    ] = None,
     beta_prior: Annotated[
         Optional[list[str]], typer.Option("--beta-prior", help='prior of the regression coefficients, '
                                           'independent of mu\'s: "normal(0, 1)" for all, or per coefficient '
@@ -171,7 +173,10 @@ def fit_command(
         post = fit_binomial_nuts(table, mu_prior=mu_prior, tau_prior=tau_prior, seed=seed, strict=strict, **sampler)
         design = None
     else:
-        post, design = _fit_normal(data, table, formula or _covariate_formula(covariates), engine, beta_prior or (),
+        from bayesmeta.formula import covariates_formula
+
+        post, design = _fit_normal(data, table, formula or covariates_formula(covariates, table.covariates), engine,
+                                   beta_prior or (),
                                    mu_prior=mu_prior, tau_prior=tau_prior, seed=seed, sampler=sampler,
                                    strict=strict, center=center)
         uncentred = _warn_uncentred(design, table)
@@ -226,14 +231,6 @@ def fit_command(
                    f"{result['ess']['predictive']:.1f}")
 
 
-def _covariate_formula(covariates: str | None) -> str | None:
-    """``--covariates a,b`` is the formula "a + b"."""
-    if not covariates:
-        return None
-    columns = [c.strip() for c in covariates.split(",") if c.strip()]
-    return " + ".join(columns) if columns else None
-
-
 def _warn_uncentred(design, table) -> list[str]:
     """Say on stderr which uncentred numeric covariates sit far from 0 (:func:`bayesmeta.formula.far_from_zero`);
     the messages are returned for the JSON's warnings."""
@@ -250,14 +247,16 @@ def _warn_uncentred(design, table) -> list[str]:
 
 
 def _fit_normal(data: str, table, formula: str | None, engine: Engine, beta_prior: list[str] | tuple[str, ...],
-                *, sampler: dict, strict: bool, center: bool = False, **common):
+                *, sampler: dict, strict: bool, center: bool | None = None, **common):
     """The normal-normal model (a meta-regression on the design of ``formula``) by the exact engine or NUTS
     (``sampler``: draws, chains, tune, target_accept); returns the posterior and the design (None without a
-    formula). ``center``: numeric covariates centred at their means (:func:`bayesmeta.formula.build_design`)."""
+    formula). ``center``: numeric covariates centred at their means (:func:`bayesmeta.formula.build_design`);
+    None: :func:`bayesmeta.formula.centred_by_default`."""
     X, names, intercept, design = None, (), True, None
     if formula:
-        from bayesmeta.formula import build_design
+        from bayesmeta.formula import build_design, centred_by_default
 
+        center = centred_by_default(formula) if center is None else center
         design = build_design(formula, table.covariates, file=data, center=center)
         X, names, intercept = design.covariate_matrix, design.covariate_names, design.intercept
     elif beta_prior:

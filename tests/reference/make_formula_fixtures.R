@@ -2,7 +2,8 @@
 # [covariates] formula on Bangert-Drowns et al. 2004 (writing-to-learn, 48 Hedges' g; metadat
 # dat.bangertdrowns2004), read from the committed tests/reference/formula_bd2004/{outcomes,studies}.csv.
 # Factors are coded with the reference level bayesmeta takes (the most frequent: grade college, imag no);
-# numeric columns are centred at their mean over the studies used, as the reanalysis does (slopes unchanged);
+# numeric columns are centred at their mean over the studies used, as the reanalysis does (slopes unchanged; one
+# fit also uncentred);
 # studies with a blank in a formula column are left out (metafor's default na.action).
 # Run from the repository root:  Rscript tests/reference/make_formula_fixtures.R
 # Writes tests/reference/formula_fixtures.json.
@@ -36,6 +37,9 @@ out <- list(
                     z = fit(~ grade + imag, d, "z"), knha = fit(~ grade + imag, d, "knha")),
   grade_imag_length = list(formula = "grade + imag + length", center = list(length = length_center),
                            z = fit(~ grade + imag + length_c, d, "z"),
-                           knha = fit(~ grade + imag + length_c, d, "knha"))
+                           knha = fit(~ grade + imag + length_c, d, "knha")),
+  # uncentred, as rma(mods = ~ x) and `fit --no-center`: the intercept is the effect at length 0
+  grade_imag_length_uncentred = list(formula = "grade + imag + length", center = list(),
+                                     z = fit(~ grade + imag + length, d, "z"))
 )
 write_json(out, "tests/reference/formula_fixtures.json", digits = NA, auto_unbox = TRUE, pretty = TRUE)
