@@ -295,7 +295,7 @@ def build_design(formula: str | Formula, table: pd.DataFrame, *, file: str | Non
     return Design(f, X, tuple(names), variables, full, centers)
 
 
-def covariates_formula(covariates: str | None, table: pd.DataFrame) -> str | None:
+def covariates_formula(covariates: str | None, table: pd.DataFrame | None) -> str | None:
     """The formula ``--covariates a,b`` stands for: "a + b", each column coded as the plan's per-covariate
     meta-regression codes it (:mod:`bayesmeta.reanalysis.metaregression`): a numeric column with two distinct
     values (a 0/1 moderator) is a two-level factor labelled by its values, ``factor(a)``; one with three or more
@@ -303,7 +303,7 @@ def covariates_formula(covariates: str | None, table: pd.DataFrame) -> str | Non
     columns = [c.strip() for c in (covariates or "").split(",") if c.strip()]
     terms = []
     for c in columns:
-        values = table[c] if c in table.columns else None
+        values = table[c] if table is not None and c in table.columns else None
         two = values is not None and _is_numeric(values) and values.nunique() == 2
         terms.append(f"factor({c})" if two else c)
     return " + ".join(terms) or None
