@@ -26,6 +26,7 @@ from bayesmeta.data import (
     load_outcomes,
     load_published,
     load_studies,
+    spreadsheet_row,
 )
 from bayesmeta.effects import EFFECT_COLUMNS, NOT_COVARIATES
 from bayesmeta.errors import InputError
@@ -158,6 +159,17 @@ def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
+def rows_without_year(table: pd.DataFrame, studies: set[str], file: str) -> list[str]:
+    """'<study_id> (<file> row <n>)' for each row of ``table`` (the file the reanalysis takes years from) of one
+    of ``studies`` whose year is blank or not a number, as :func:`bayesmeta.reanalysis.outcome.study_years`
+    reads it; [] when every such row has a year. A table without a year column: every row of those studies."""
+    years = (pd.to_numeric(table["year"].astype(object).where(table["year"].notna(), ""), errors="coerce")
+             if "year" in table.columns else pd.Series(np.nan, index=table.index))
+    used = table["study_id"].astype(str).isin(studies).to_numpy()
+    missing = used & ~np.isfinite(years.to_numpy(float))
+    return [f"{table['study_id'].iloc[i]} ({file} row {spreadsheet_row(i)})" for i in np.flatnonzero(missing)]
+
+
 def check_mcid(value: float, measure: str, outcome: str) -> float:
     """A user's MCID for ``outcome``: finite, not the null, and positive for a ratio."""
     null = null_value(measure)
@@ -202,6 +214,10 @@ def plan_text(outcomes: str | Path, studies: str | Path | None = None, published
     source = study_table if study_table is not None else rows.drop_duplicates("study_id")
     covariates = covariates_of(source, k)
     has_year = "year" in source.columns
+    # the reanalysis takes years from the study table when there is one, else from the outcome rows; a blank or
+    # text year sends monitoring to file order (reanalysis.outcome._order_keys), so init says so here
+    no_year = rows_without_year(study_table if study_table is not None else rows, set(rows["study_id"].astype(str)),
+                                Path(studies if study_table is not None else outcomes).name) if has_year else []
     pooling, pooling_note = _pooling_guess(published_table)
 
     lines = [
@@ -317,10 +333,16 @@ def plan_text(outcomes: str | Path, studies: str | Path | None = None, published
                 f"{_toml_key(c.column)} = [" + ", ".join(_toml_string(v) for v in c.levels) + "]"
                 for c in factors) + " }")
         lines.append("")
+    by_year = has_year and not no_year
+    lines += ["# Sequential monitoring: studies are added " + ("by year" if by_year else "in the order of the file")
+              + "."]
+    if no_year:
+        shown = ", ".join(no_year[:10]) + (f" and {len(no_year) - 10} more" if len(no_year) > 10 else "")
+        lines.append(f"# CHECK: no year (blank or not a number) in {len(no_year)} row(s): {shown}; "
+                     "fill them in to add the studies by year (order = \"year\").")
     lines += [
-        "# Sequential monitoring: studies are added " + ("by year" if has_year else "in the order of the file") + ".",
         "[monitoring]",
-        f"order = {_toml_string('year' if has_year else 'file')}",
+        f"order = {_toml_string('year' if by_year else 'file')}",
         "benefit_probability = 0.975",
         "futility_probability = 0.10   # used once an outcome has an mcid",
         "simulations = 100",

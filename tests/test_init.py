@@ -134,3 +134,43 @@ def test_the_pooling_follows_the_estimator_the_published_pooled_rows_name(tmp_pa
     text = plan_text(tmp_path / "outcomes.csv", published=tmp_path / "published.csv",
                      plan_path=tmp_path / "plan.toml")
     assert tomllib.loads(text)["data"]["pooling"] == pooling
+
+
+def _monitoring_order(tmp_path: Path, outcomes: str, studies: str | None = None) -> tuple[str, str]:
+    """The plan init writes for these tables: (its [monitoring] order, its text)."""
+    (tmp_path / "outcomes.csv").write_text(outcomes)
+    if studies is not None:
+        (tmp_path / "studies.csv").write_text(studies)
+    text = plan_text(tmp_path / "outcomes.csv", tmp_path / "studies.csv" if studies is not None else None,
+                     plan_path=tmp_path / "plan.toml")
+    return tomllib.loads(text)["monitoring"]["order"], text
+
+
+def test_init_orders_monitoring_by_year_only_when_every_study_has_one(tmp_path):
+    """A blank or non-numeric year sends the reanalysis' monitoring to file order (with a warning): init then
+    writes order = "file" and names the rows without a year, the same studies as the reanalysis finds."""
+    from bayesmeta.data import load_outcomes, load_studies
+    from bayesmeta.effects import effects_for
+    from bayesmeta.reanalysis.outcome import study_years
+
+    head = "study_id,outcome,measure,yi,sei,year\n"
+    full = head + "A,death,HR,-0.2,0.1,2001\nB,death,HR,-0.1,0.2,1999\nC,death,HR,0.1,0.15,2005\n"
+    order, text = _monitoring_order(tmp_path, full)
+    assert order == "year" and "no year" not in text
+    gaps = head + "A,death,HR,-0.2,0.1,2001\nB,death,HR,-0.1,0.2,\nC,death,HR,0.1,0.15,n.d.\n"
+    order, text = _monitoring_order(tmp_path, gaps)
+    assert order == "file"
+    assert "# CHECK: no year (blank or not a number) in 2 row(s): B (outcomes.csv row 3), C (outcomes.csv row 4)" \
+        in text
+    _, missing = study_years(effects_for("death", load_outcomes(tmp_path / "outcomes.csv")))
+    assert sorted(missing) == ["B", "C"]
+    # with a study table the years are its own (the outcome rows' are not read): a blank one of a study the
+    # outcomes use sends monitoring to file order, one of a study they do not use does not
+    rows = "study_id,outcome,measure,yi,sei\nA,death,HR,-0.2,0.1\nB,death,HR,-0.1,0.2\n"
+    order, text = _monitoring_order(tmp_path, rows, "study_id,year\nA,2001\nB,\nZ,1990\n")
+    assert order == "file" and "in 1 row(s): B (studies.csv row 3);" in text
+    studies = load_studies(tmp_path / "studies.csv")
+    _, missing = study_years(effects_for("death", load_outcomes(tmp_path / "outcomes.csv"), studies))
+    assert missing == ["B"]
+    order, text = _monitoring_order(tmp_path, rows, "study_id,year\nA,2001\nB,1999\nZ,\n")
+    assert order == "year" and "no year" not in text
