@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from bayesmeta.cli import main
@@ -149,25 +151,74 @@ def test_fit_binomial_likelihood_needs_arm_counts_and_nuts(tmp_path, capsys):
     assert "odds ratio" in capsys.readouterr().err
 
 
+COUNTS_WITH_DOUBLE_ZERO = ("study,events_treatment,total_treatment,events_control,total_control\n"
+                           "A,10,100,20,100\nB,12,110,18,105\nC,8,90,15,95\nD,0,40,0,38\nE,30,200,41,210\n")
+
+
 @pytest.mark.slow
 def test_fit_binomial_likelihood_on_arm_counts(tmp_path, capsys):
-    """`fit --likelihood binomial` fits the binomial-normal model of the OR by NUTS, keeping a study without
-    events in the likelihood; its posterior of mu agrees with the library's fit of the same counts."""
+    """`fit --likelihood binomial` fits the binomial-normal model of the OR by NUTS on the studies a plan fits it
+    to: the study without events in either arm is left out (zero_cells drop00) and named; its posterior of mu
+    agrees with the library's fit of the other studies' counts."""
     import json
 
     from bayesmeta.mcmc import fit_binomial_nuts
-    from bayesmeta.tables import read_effect_table
 
     counts = tmp_path / "c.csv"
-    counts.write_text("study,events_treatment,total_treatment,events_control,total_control\n"
-                      "A,10,100,20,100\nB,12,110,18,105\nC,8,90,15,95\nD,0,40,0,38\nE,30,200,41,210\n")
+    counts.write_text(COUNTS_WITH_DOUBLE_ZERO)
     # a short run: the assertion is about plumbing (the same draws as the library's fit), not about precision
     assert main(["fit", str(counts), "--likelihood", "binomial", "--seed", "5", "--draws", "300", "--chains", "2",
                  "--json"]) == 0
     captured = capsys.readouterr()
     out = json.loads(captured.out)
-    assert "D kept in the binomial likelihood" in captured.err
+    assert "excluded D from the normal and the binomial likelihood" in captured.err
     assert out["likelihood"] == "binomial" and out["engine"] == "nuts" and out["measure"] == "OR"
-    assert out["k"] == 5 and "theta[D]" in out
-    post = fit_binomial_nuts(read_effect_table(counts, "OR"), seed=5, draws=300, chains=2)
+    assert out["k"] == 4 and "theta[D]" not in out
+    assert out["dropped"] == [{"study": "D", "reason": "no events in either arm"}]
+    others = pd.read_csv(counts).query("study != 'D'")
+    post = fit_binomial_nuts(others, seed=5, draws=300, chains=2)
     assert out["mu"]["median"] == pytest.approx(post.marginal("mu").median(), abs=1e-12)
+
+
+def test_fit_binomial_likelihood_drops_double_zero_studies_as_a_plan(tmp_path, capsys, monkeypatch):
+    """The counts `fit --likelihood binomial` hands to the sampler (recorded, not sampled) are those of the studies
+    a plan's outcome keeps under the same zero_cells rule (bayesmeta.effects.effects_for, metafor escalc's
+    drop00): by default without the double-zero study D, with --no-drop00 (plan drop00 = false) with it."""
+    import json
+
+    import bayesmeta.mcmc
+    from bayesmeta.data import load_outcomes
+    from bayesmeta.effects import effects_for
+    from bayesmeta.errors import ModelError
+    from bayesmeta.escalc import ZeroCellRule
+
+    handed = []
+
+    def record(data, **_):
+        handed.append(list(data.counts.index))
+        raise ModelError("recorded")
+
+    monkeypatch.setattr(bayesmeta.mcmc, "fit_binomial_nuts", record)
+    counts = tmp_path / "c.csv"
+    counts.write_text(COUNTS_WITH_DOUBLE_ZERO)
+    rows = tmp_path / "outcomes.csv"  # the same studies as a plan's outcomes table
+    pd.read_csv(counts).rename(columns={"study": "study_id"}).assign(outcome="x", measure="OR").to_csv(rows,
+                                                                                                    index=False)
+    for options, drop00 in (([], None), (["--no-drop00"], False), (["--drop00"], True)):
+        assert main(["fit", str(counts), "--likelihood", "binomial", *options]) == 2
+        err = capsys.readouterr().err
+        planned = effects_for("x", load_outcomes(rows), zero_cells=ZeroCellRule(drop00=drop00))["study_id"]
+        assert handed.pop() == sorted(planned) == (["A", "B", "C", "E"] if drop00 is not False else list("ABCDE"))
+        assert ("excluded D" in err) == (drop00 is not False)
+    assert main(["fit", str(counts), "--measure", "OR", "--no-drop00", "--add", "0.25", "--to", "all",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["k"] == 5 and out["dropped"] == [] and "theta[D]" in out
+    # the reader took escalc(measure = "OR", add = 0.25, to = "all", drop00 = FALSE)'s variances, 1/a + 1/b + 1/c +
+    # 1/d of every cell + 0.25, as R's uisd() from the arms' totals shows: sqrt(sum n_i / sum 1/v_i)
+    c = pd.read_csv(counts)
+    a, n1, e, n2 = (c[k].to_numpy(float) for k in ("events_treatment", "total_treatment", "events_control",
+                                                    "total_control"))
+    vi = 1 / (a + 0.25) + 1 / (n1 - a + 0.25) + 1 / (e + 0.25) + 1 / (n2 - e + 0.25)
+    assert out["uisd"] == pytest.approx(np.sqrt((n1 + n2).sum() / np.sum(1 / vi)), rel=1e-12)
+    assert main(["fit", str(counts), "--add", "-1"]) == 2

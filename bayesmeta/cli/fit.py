@@ -14,10 +14,12 @@ from bayesmeta.cli import app
 from bayesmeta.cli.options import (
     DEFAULT_MU_PRIOR,
     DEFAULT_TAU_PRIOR,
+    AddOption,
     BenefitOption,
     ChainsOption,
     DataArgument,
     DrawsOption,
+    Drop00Option,
     FormulaOption,
     JsonOption,
     OutcomeOption,
@@ -33,13 +35,16 @@ from bayesmeta.cli.options import (
     TargetAcceptOption,
     TauPriorOption,
     ThresholdOption,
+    ToOption,
     TuneOption,
+    ZeroCellsTo,
     finite,
     json_text,
     measure_value,
     note_prior_units,
     nuts_settings,
     read_table,
+    zero_cell_rule,
 )
 from bayesmeta.errors import InputError
 
@@ -109,6 +114,9 @@ def fit_command(
                                           '"beta[group[A]]=1, beta[group[B]]=-1" (repeatable)')
     ] = None,
     likelihood: LikelihoodOption = Likelihood.normal,
+    add: AddOption = 0.5,
+    to: ToOption = ZeroCellsTo.only0,
+    drop00: Drop00Option = None,
     engine: Annotated[
         Optional[Engine], typer.Option(help="exact integration or NUTS sampling (default: exact; nuts for the "
                                             "binomial likelihood)")
@@ -162,7 +170,8 @@ def fit_command(
     uncentred: list[str] = []
     default_measure = "OR" if binomial else None  # the binomial-normal model is the odds ratio's
     table = read_table(data, measure_value(measure) or default_measure, benefit, likelihood,
-                       quick=not (binomial or covariates), outcome=outcome, vtype=vtype)
+                       quick=not (binomial or covariates), outcome=outcome, vtype=vtype,
+                       zero_cells=zero_cell_rule(add, to, drop00))
     note_prior_units(table, mu_prior, tau_prior)
     if binomial:
         from bayesmeta.mcmc import fit_binomial_nuts
@@ -170,7 +179,8 @@ def fit_command(
         if table.counts is None:
             raise InputError("the binomial likelihood needs arm counts", file=data, column="events_treatment",
                              valid="columns events_treatment, total_treatment, events_control, total_control")
-        post = fit_binomial_nuts(table, mu_prior=mu_prior, tau_prior=tau_prior, seed=seed, strict=strict, **sampler)
+        post = fit_binomial_nuts(binomial_data(table), mu_prior=mu_prior, tau_prior=tau_prior, seed=seed,
+                                 strict=strict, **sampler)
         design = None
     else:
         from bayesmeta.formula import covariates_formula
@@ -190,6 +200,7 @@ def fit_command(
         result["centers"] = dict(design.centers)
         result["warnings"] = [*result.get("warnings", []), *uncentred]
     result["benefit"] = benefit.value
+    result["dropped"] = dropped_studies(table)
     if not benefit.below:
         result["prob_above"] = {str(t): benefit.probability(post, t) for t in thresholds}
     result["bayes_factors"] = _bayes_factors(post)
@@ -229,6 +240,29 @@ def fit_command(
     if "ess" in result:
         typer.echo(f"effective sample size of the predictive distribution (ELIR, UISD {ess_uisd:g}): "
                    f"{result['ess']['predictive']:.1f}")
+
+
+def binomial_data(table):
+    """The data the binomial-normal model is fitted to: ``table`` with the arm counts of the studies its reader
+    dropped (``table.dropped``: no events, or only events, in both arms under the zero-cell rule's drop00) left
+    out, so that it has the normal model's studies, as a plan's binomial likelihood has
+    (:mod:`bayesmeta.reanalysis.binomial`)."""
+    if not table.dropped or table.counts is None:
+        return table
+    import dataclasses
+
+    return dataclasses.replace(table, counts=table.counts.drop(index=list(table.dropped)))
+
+
+def dropped_studies(table) -> list[dict[str, str]]:
+    """The studies the reader left out, {study, reason} as a plan's coverage table names them."""
+    out = []
+    for study in table.dropped:
+        counts = table.counts.loc[study] if table.counts is not None and study in table.counts.index else None
+        reason = ("no events in either arm" if counts is None or counts["events_treatment"] == 0
+                  else "events in every patient of both arms")
+        out.append({"study": study, "reason": reason})
+    return out
 
 
 def _warn_uncentred(design, table) -> list[str]:

@@ -105,6 +105,36 @@ OutcomeOption = Annotated[
 ]
 
 
+
+class ZeroCellsTo(str, Enum):
+    """The studies whose cells get ``--add`` (metafor escalc's ``to``; bayesmeta.escalc.ZERO_CELL_TO)."""
+
+    only0 = "only0"
+    all = "all"
+    if0all = "if0all"
+    none = "none"
+
+
+# The zero-cell rule of arm counts, spelled as the plan's outcomes.<name>.zero_cells keys (metafor escalc's names)
+AddOption = Annotated[float, typer.Option("--add", help="zero cells: added to every cell of the studies --to "
+                                          "selects (escalc's add; plan zero_cells.add)", min=0.0, callback=finite)]
+ToOption = Annotated[ZeroCellsTo, typer.Option("--to", help="zero cells: only0 (studies with a zero cell), all, "
+                                               "if0all or none (escalc's to; plan zero_cells.to)")]
+Drop00Option = Annotated[
+    bool | None,
+    typer.Option("--drop00/--no-drop00", help="leave out studies with no events (or only events) in both arms, from "
+                 "the normal and the binomial likelihood (escalc's drop00; plan zero_cells.drop00; default: yes for "
+                 "RR, OR and IRR, no for RD)"),
+]
+
+
+def zero_cell_rule(add: float = 0.5, to: ZeroCellsTo | str = ZeroCellsTo.only0, drop00: bool | None = None) -> Any:
+    """The :class:`bayesmeta.escalc.ZeroCellRule` of ``--add``, ``--to`` and ``--drop00/--no-drop00``."""
+    from bayesmeta.escalc import ZeroCellRule
+
+    return ZeroCellRule(float(add), ZeroCellsTo(to).value, drop00)
+
+
 def positive(param: typer.CallbackParam, value: Any) -> Any:
     """Option callback: a count (draws, chains, tuning steps) must be a whole number >= 1 when given."""
     if value is not None and value < 1:
@@ -232,11 +262,11 @@ TABLE_READ: str | None = None
 
 def read_table(path: str, measure: str | None, benefit: Benefit | str = Benefit.BELOW,
                likelihood: Likelihood = Likelihood.normal, *, quick: bool = False, outcome: str | None = None,
-               vtype: VType | str = "LS"):
+               vtype: VType | str = "LS", zero_cells: Any = None):
     """Read a user's effect table (:func:`bayesmeta.tables.read_effect_table`, with the run's ``--checks``) and
-    say on stderr which studies have no log ratio (no events, or only events, in both arms: left out of a normal
-    likelihood, kept in the binomial one) and which reported numbers disagree, so that nothing is dropped or
-    doubted silently. ``quick``: a plain ``study, yi, sei|vi`` table is read without pandas
+    say on stderr which studies have no log ratio (no events, or only events, in both arms: left out under the
+    zero-cell rule's drop00, ``zero_cells``, a :class:`bayesmeta.escalc.ZeroCellRule`; escalc's default when None)
+    and which reported numbers disagree, so that nothing is dropped or doubted silently. ``quick``: a plain ``study, yi, sei|vi`` table is read without pandas
     (:func:`bayesmeta.quick_table.read_plain_effects`; no covariates kept), any other by the full reader.
     ``outcome``: the outcome (``--outcome``) of a table with an outcome column; ``vtype`` (``--vtype``) the
     variance of an MD from means and SDs."""
@@ -257,7 +287,7 @@ def read_table(path: str, measure: str | None, benefit: Benefit | str = Benefit.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ReportedValueWarning)
         table = read_effect_table(path, measure, benefit=benefit, checks=CHECKS.value, outcome=outcome,
-                                  vtype=VType(vtype).value)
+                                  vtype=VType(vtype).value, **({} if zero_cells is None else {"zero_cells": zero_cells}))
     for w in caught:
         if issubclass(w.category, ReportedValueWarning):
             typer.echo(f"warning: {w.message}", err=True)
@@ -265,11 +295,11 @@ def read_table(path: str, measure: str | None, benefit: Benefit | str = Benefit.
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if table.dropped:
         names = ", ".join(table.dropped)
-        what = (f"{names} kept in the binomial likelihood, with no log ratio to display"
-                if likelihood is Likelihood.binomial else f"excluded {names}")
+        likelihoods = "the normal and the binomial likelihood" if likelihood is Likelihood.binomial else "the fit"
         typer.echo(
-            f"note: {path}: {what} (no events in either arm, or events in every patient of both: no ratio can be "
-            "estimated)",
+            f"note: {path}: excluded {names} from {likelihoods} (no events in either arm, or events in every patient "
+            "of both: no ratio can be estimated; zero_cells drop00, as a plan and metafor's escalc"
+            + ("; --no-drop00 keeps them)" if zero_cells is not None else ")"),
             err=True,
         )
     return table
