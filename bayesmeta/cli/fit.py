@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from enum import Enum
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -47,6 +47,9 @@ from bayesmeta.cli.options import (
     zero_cell_rule,
 )
 from bayesmeta.errors import InputError
+
+if TYPE_CHECKING:
+    from bayesmeta.effect_data import EffectData
 
 
 class Engine(str, Enum):
@@ -242,7 +245,7 @@ def fit_command(
                    f"{result['ess']['predictive']:.1f}")
 
 
-def binomial_data(table):
+def binomial_data(table: EffectData) -> EffectData:
     """The data the binomial-normal model is fitted to: ``table`` with the arm counts of the studies its reader
     dropped (``table.dropped``: no events, or only events, in both arms under the zero-cell rule's drop00) left
     out, so that it has the normal model's studies, as a plan's binomial likelihood has
@@ -254,7 +257,7 @@ def binomial_data(table):
     return dataclasses.replace(table, counts=table.counts.drop(index=list(table.dropped)))
 
 
-def dropped_studies(table) -> list[dict[str, str]]:
+def dropped_studies(table: EffectData) -> list[dict[str, str]]:
     """The studies the reader left out, {study, reason} as a plan's coverage table names them."""
     out = []
     for study in table.dropped:

@@ -105,7 +105,6 @@ OutcomeOption = Annotated[
 ]
 
 
-
 class ZeroCellsTo(str, Enum):
     """The studies whose cells get ``--add`` (metafor escalc's ``to``; bayesmeta.escalc.ZERO_CELL_TO)."""
 
@@ -266,8 +265,9 @@ def read_table(path: str, measure: str | None, benefit: Benefit | str = Benefit.
     """Read a user's effect table (:func:`bayesmeta.tables.read_effect_table`, with the run's ``--checks``) and
     say on stderr which studies have no log ratio (no events, or only events, in both arms: left out under the
     zero-cell rule's drop00, ``zero_cells``, a :class:`bayesmeta.escalc.ZeroCellRule`; escalc's default when None)
-    and which reported numbers disagree, so that nothing is dropped or doubted silently. ``quick``: a plain ``study, yi, sei|vi`` table is read without pandas
-    (:func:`bayesmeta.quick_table.read_plain_effects`; no covariates kept), any other by the full reader.
+    and which reported numbers disagree, so that nothing is dropped or doubted silently. ``quick``: a plain
+    ``study, yi, sei|vi`` table is read without pandas (:func:`bayesmeta.quick_table.read_plain_effects`;
+    no covariates kept), any other by the full reader.
     ``outcome``: the outcome (``--outcome``) of a table with an outcome column; ``vtype`` (``--vtype``) the
     variance of an MD from means and SDs."""
     import warnings
@@ -286,8 +286,9 @@ def read_table(path: str, measure: str | None, benefit: Benefit | str = Benefit.
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ReportedValueWarning)
+        rule = {} if zero_cells is None else {"zero_cells": zero_cells}
         table = read_effect_table(path, measure, benefit=benefit, checks=CHECKS.value, outcome=outcome,
-                                  vtype=VType(vtype).value, **({} if zero_cells is None else {"zero_cells": zero_cells}))
+                                  vtype=VType(vtype).value, **rule)
     for w in caught:
         if issubclass(w.category, ReportedValueWarning):
             typer.echo(f"warning: {w.message}", err=True)
