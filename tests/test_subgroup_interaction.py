@@ -180,3 +180,20 @@ def test_more_levels_are_each_compared_with_the_most_frequent_within_the_same_tr
     # a trial with two rows of one level is listed, not paired at random
     twice = pd.concat([rows, rows.iloc[[3]].assign(study_id="S2 (c)")], ignore_index=True)
     assert {f.level: f for f in _interactions(twice, "g")}["high"].not_contributing["S2"] == "2 rows of level mid"
+
+
+@pytest.mark.parametrize("method, key", [("FE", "common"), ("REML", "random")])
+def test_the_frequentist_command_pools_the_within_trial_interactions_as_metafor(capsys, method, key):
+    from bayesmeta.cli import main
+
+    assert main(["frequentist", str(REF / "zelniker2019_outcomes.csv"), "--outcome", "MACE_ASCVD", "--method", method,
+                 "--subgroup", "ascvd", "--within-trial", "--json"]) == 0
+    (w,) = json.loads(capsys.readouterr().out)["subgroup"]["within_trial"]
+    ref = FIXTURE["interaction"]
+    assert (w["level"], w["reference"], w["trials"]) == ("no", "yes", ref["trials"])
+    assert w["not_contributing"] == {"EMPA-REG OUTCOME": "only level yes"}
+    assert max(abs(w["fit"][f] - ref[key][f]) for f in FIELDS) < 1e-6
+    assert w["reported"]["estimate"] == pytest.approx(np.exp(ref[key]["estimate"]), rel=1e-9)
+    assert main(["frequentist", str(REF / "zelniker2019_outcomes.csv"), "--outcome", "MACE_ASCVD",
+                 "--within-trial"]) == 2
+    assert "add --subgroup" in capsys.readouterr().err
