@@ -1,5 +1,6 @@
 """Within-trial interactions of within-trial strata (Fisher, Carpenter, Morris, Freeman & Tierney 2017, BMJ
-356:j573, "Meta-analysis of interactions"; Godolphin et al. 2023, the "deft" approach).
+356:j573, the "deft" approach; more than two levels as Godolphin, White, Tierney & Fisher 2023, Res Synth Methods
+14:68).
 
 The test of subgroup differences across levels (Q_between, :func:`bayesmeta.frequentist.subgroup_analysis`) compares
 the pooled effect of one level's strata with another's: it mixes within-trial with across-trial information, and
@@ -17,7 +18,8 @@ over the reference's).
 
 The reference level is the most frequent level, ties broken alphabetically (:func:`bayesmeta.design.reference_level`,
 as the meta-regressions' factors); a characteristic with more levels gives one interaction per other level, each
-from the trials with both that level and the reference. A trial's strata rows share its name: the column ``trial``
+from the trials with both that level and the reference and pooled on its own (Godolphin et al. pool them jointly,
+with the covariance of contrasts sharing a reference stratum; not done here). A trial's strata rows share its name: the column ``trial``
 of the outcomes table where it has one, else the ``study_id`` without a trailing parenthesised label
 ("CANVAS (ASCVD)" and "CANVAS (risk factors only)" are both CANVAS). Trials without both levels are listed as not
 contributing, never dropped silently.
