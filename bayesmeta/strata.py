@@ -147,6 +147,15 @@ def strata_as_columns(effects: pd.DataFrame, published: pd.DataFrame, strata: tu
     return pd.concat([effects, *extra], ignore_index=True) if extra else effects
 
 
+def across_level_test(rows: pd.DataFrame, column: str, pooling: str = "I2_rule",
+                      level: float = 0.95) -> dict[str, object] | None:
+    """The test of subgroup differences across the levels of ``column`` (``method``, ``q_between``,
+    ``df_between``, ``p_between``, ``k_used``), pooled by ``pooling`` (:func:`bayesmeta.frequentist.paper_rule`'s
+    choice for 'I2_rule'); None with fewer than two levels."""
+    found = _test(rows, column, "", column, "", pooling, level)
+    return {k: found[0][k] for k in ("method", "q_between", "df_between", "p_between", "k_used")} if found else None
+
+
 def _test(rows: pd.DataFrame, column: str, outcome: str, variable: str, source: str, pooling: str,
           level: float) -> list[dict[str, object]]:
     kept = rows[rows[column].notna() & (rows[column].astype(str).str.strip() != "")]
@@ -161,5 +170,5 @@ def _test(rows: pd.DataFrame, column: str, outcome: str, variable: str, source: 
                  p_between=float(res.p_between))]
 
 
-__all__ = ["NO_SOURCE", "ROW_COLUMNS", "TEST_COLUMNS", "Strata", "compare_subgroup_rows", "level_source",
-           "plan_strata", "rows_of_level", "strata_as_columns"]
+__all__ = ["NO_SOURCE", "ROW_COLUMNS", "TEST_COLUMNS", "Strata", "across_level_test", "compare_subgroup_rows",
+           "level_source", "plan_strata", "rows_of_level", "strata_as_columns"]

@@ -111,6 +111,27 @@ def test_the_report_shows_the_subgroup_rows_instead_of_dropping_them(tmp_path, m
     assert diff["recomputed_value"] == pytest.approx(FIXTURE["qm_p"], abs=1e-6)
     assert diff["status"] == "not reported by the paper"
     assert not [r for r in summary["published_not_covered"] if r["analysis"] == "subgroup"]
+    # the within-trial interaction (bayesmeta.interaction) beside the across-level test, in summary.json and report
+    import jsonschema
+
+    from bayesmeta.report.interactions import WITHIN_TRIAL_NOTE
+
+    schema = json.loads((Path(writer.__file__).parents[1] / "resources" / "summary.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(summary)
+    (inter,) = summary["subgroup_interactions"]
+    ref = FIXTURE["interaction"]
+    assert (inter["outcome"], inter["strata"], inter["variable"], inter["level"], inter["reference"]) \
+        == ("MACE", "MACE_ASCVD", "ASCVD", "no", "yes")
+    assert inter["trials"] == ref["trials"] and list(inter["not_contributing"]) == ref["not_contributing"]
+    for model in ("common", "random"):
+        for key in ("estimate", "se", "tau2"):
+            assert inter[model][key] == pytest.approx(ref[model][key], abs=1e-6)
+    assert inter["mu_prior"] == "normal(0, 4)" and inter["tau_prior"] == "halfnormal(0.5)"  # weakly_informative
+    assert inter["across"]["p_between"] == pytest.approx(FIXTURE["qm_p"], abs=1e-6)
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert WITHIN_TRIAL_NOTE in report
+    assert "| MACE | ASCVD | no / yes (ratio of ratios) | 2 | EMPA-REG OUTCOME (only level yes) | 1.14 (0.96 to 1.36)" \
+        in report and "Q = 3.27 on 1 df, p = 0.070 (FE)" in report
 
 
 def test_a_published_subgroup_difference_row_is_recomputed_from_the_strata(tmp_path):

@@ -93,6 +93,11 @@ def frequentist_command(
     subgroup: Annotated[str | None, typer.Option(
         "--subgroup", help="a study-level column: the pooled effect per level, the test of subgroup differences of "
                            "the separate fits (RevMan's) and the moderator test of mods = ~ factor(COLUMN)")] = None,
+    within_trial: Annotated[bool, typer.Option(
+        "--within-trial", help="with --subgroup, the rows are strata of trials (a row per trial and level; a "
+                               "trial's rows share its 'trial' column, else its study label up to a trailing "
+                               "'(...)'): also each level's within-trial interaction against the most frequent "
+                               "level, pooled with --method (Fisher et al. 2017)")] = False,
     benefit: BenefitOption = Benefit.BELOW,
     figures: FiguresOption = None,
     as_json: JsonOption = False,
@@ -135,9 +140,14 @@ def frequentist_command(
     if formula:
         out["formula"] = formula
         out["coefficients"][0]["name"] = "mu"
+    if within_trial and subgroup is None:
+        raise InputError("--within-trial pairs the levels of --subgroup within trials; add --subgroup",
+                         column="--within-trial")
     subgroups = None
     if subgroup is not None:
         subgroups = _subgroups(table, subgroup, method.value, test, level)
+        if within_trial:
+            subgroups["within_trial"] = _within_trial(table, subgroup, method.value, test, level)
         out["subgroup"] = subgroups
     ratio = table.is_ratio
     if ratio:
@@ -477,6 +487,33 @@ def _subgroups(table, column: str, method: str, test: str, level: float) -> dict
                                "coefficients": coefficients}}
 
 
+def _within_trial(table, column: str, method: str, test: str, level: float) -> list[dict[str, Any]]:
+    """--within-trial: per level other than the reference (the most frequent), the trials' interactions
+    d = y(level) - y(reference), v = v(level) + v(reference) (:func:`bayesmeta.interaction.pair_levels`) pooled
+    with rma(d, v) under --method; trials without both levels in ``not_contributing``."""
+    from bayesmeta.design import reference_level
+    from bayesmeta.frequentist import rma
+    from bayesmeta.interaction import pair_levels
+
+    rows = table.to_frame().reset_index().rename(columns={"study": "study_id"})
+    labels = rows[column].astype(str).str.strip()
+    reference = reference_level(labels)
+    out = []
+    for lv in dict.fromkeys(labels):
+        if lv.casefold() == reference.casefold():
+            continue
+        trials, d, v, missing = pair_levels(rows, column, lv, reference)
+        rec: dict[str, Any] = {"level": lv, "reference": reference, "trials": trials, "d": d, "v": v,
+                               "not_contributing": missing, "fit": None, "reported": None}
+        if d:
+            fit = rma(d, v, method=method, test=test, level=level)
+            rec["fit"] = {k: x for k, x in fit.as_dict().items() if k in (
+                "k", "method", "test", "estimate", "se", "zval", "pval", "ci_lower", "ci_upper", "tau2", "q", "q_p")}
+            rec["reported"] = _ratio_keys(rec["fit"], table.measure)
+        out.append(rec)
+    return out
+
+
 def _print_coefficients(out: dict[str, Any], fit, measure: str) -> None:
     from rich.table import Table
 
@@ -512,6 +549,17 @@ def _print_subgroups(sub: dict[str, Any], measure: str, level: float) -> None:
                   _fmt(g["tau2"]), f"{g['i2']:.1f}%", _p(g["q_p"]))
     print_table(t)
     mt = sub["moderator_test"]
+    for w in sub.get("within_trial", []):
+        why = "; ".join(f"{t}: {r}" for t, r in w["not_contributing"].items())
+        left = f" (not contributing: {why})" if why else ""
+        if w["fit"] is None:
+            typer.echo(f"Within-trial interaction {w['level']} / {w['reference']}: no trial has both levels{left}")
+            continue
+        f, r = w["fit"], w["reported"]
+        what = "ratio of ratios" if is_ratio(measure) else "difference"
+        typer.echo(f"Within-trial interaction {w['level']} / {w['reference']} ({what}, {f['method']}, "
+                   f"{f['k']} trials with both levels): {_fmt(r['estimate'], 3)} [{_fmt(r['ci_lower'], 3)}, "
+                   f"{_fmt(r['ci_upper'], 3)}], p = {_p(f['pval'])}, tau^2 = {_fmt(f['tau2'])}{left}")
     typer.echo(f"Test for subgroup differences ({sep['model']} effects, separate fits): Q = {sep['q_between']:.4f}, "
                f"df = {sep['df_between']}, p = {_p(sep['p_between'])}")
     typer.echo(f"Moderator test, mods = ~ factor({sub['column']}) ({sep['method']}, one tau^2): "

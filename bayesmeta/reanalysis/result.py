@@ -147,6 +147,9 @@ class ReanalysisResult:
     surrogacy_skipped: dict[str, str] = field(default_factory=dict)
     claims: list[Any] = field(default_factory=list)
     """:class:`bayesmeta.reanalysis.claims.ClaimResult` per plan claim, in the plan's order."""
+    interactions: list[Any] = field(default_factory=list)
+    """:class:`bayesmeta.interaction.WithinTrialInteraction` per level of each declared strata outcome
+    (:func:`bayesmeta.reanalysis.interactions.strata_interactions`)."""
 
     @property
     def warnings(self) -> list[dict[str, str]]:
@@ -191,4 +194,5 @@ class ReanalysisResult:
             "subgroups": {name: s.summary() for name, s in self.subgroups.items()},
             "surrogacy": {key: to_json(r.as_dict()) for key, r in self.surrogacy.items()},
             "surrogacy_skipped": dict(self.surrogacy_skipped),
+            "subgroup_interactions": [to_json(i.as_dict()) for i in self.interactions],
         }

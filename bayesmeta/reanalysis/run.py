@@ -12,6 +12,7 @@ from bayesmeta.plan import Plan
 from bayesmeta.reanalysis.binomial import add_binomial, binomial_jobs
 from bayesmeta.reanalysis.claims import evaluate_claims
 from bayesmeta.reanalysis.comparison import comparison_table, published_not_covered
+from bayesmeta.reanalysis.interactions import strata_interactions
 from bayesmeta.reanalysis.coverage import coverage_tables, published_k, published_pooled, published_ris
 from bayesmeta.reanalysis.crosscheck import Worker, add_nuts, nuts_jobs, operating_jobs
 from bayesmeta.reanalysis.metaregression import attach_covariates
@@ -140,6 +141,7 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
     t0 = time.perf_counter()
     step("comparison with the published numbers")
     comparison = comparison_table(plan, analyses, published, all_effects, oriented)
+    interactions = strata_interactions(plan, analyses, published, oriented)
     step("reinterpretation and consistency")
     if published is not None:
         benefit = {o.name: o.benefit for o in plan.outcomes}
@@ -170,6 +172,7 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
                 for name in (plan.main_prior, *plan.sensitivity_priors)},
         versions=library_versions(), seeds=seeds, timings=timings, cache_key=key,
         subgroups=subgroups, surrogacy=surrogacy, surrogacy_skipped=surrogacy_skipped, claims=claims,
+        interactions=interactions,
     )
     if while_waiting is not None:
         while_waiting(result)

@@ -247,7 +247,9 @@ def _comparison(s: dict[str, Any]) -> list[Any]:
         blocks.append(_table(s["published_not_covered"], [("outcome", "Outcome", _text),
                                                           ("analysis", "Analysis", _text), ("rows", "rows", _int),
                                                           ("reason", "Why not", _text)]))
-    return blocks
+    from bayesmeta.report.interactions import interaction_blocks
+
+    return blocks + interaction_blocks(s)
 
 
 def _forest(s: dict[str, Any]) -> list[Any]:

@@ -37,7 +37,28 @@ total <- rma(yi, vi, data = s, method = "FE")
 mod <- rma(yi, vi, mods = ~ factor(ascvd), data = s, method = "FE")
 q_between <- num(total$QE) - sum(sapply(levels, function(l) l$q))
 stopifnot(abs(q_between - num(mod$QM)) < 1e-8)
+# Within-trial interactions (Fisher et al. 2017, BMJ 356:j573): per trial with both strata, d = y(no) - y(yes)
+# (reference: the most frequent level, yes), v = v(no) + v(yes); the trial is the study_id without its trailing
+# parenthesised label. Pooled with rma(yi = d, vi = v), common effect and REML.
+s$trial <- sub("\\s*\\([^()]*\\)\\s*$", "", s$study_id)
+both <- intersect(s$trial[s$ascvd == "yes"], s$trial[s$ascvd == "no"])
+yes <- s[s$ascvd == "yes", ][match(both, s$trial[s$ascvd == "yes"]), ]
+no <- s[s$ascvd == "no", ][match(both, s$trial[s$ascvd == "no"]), ]
+d <- no$yi - yes$yi
+v <- no$vi + yes$vi
+pooled <- function(fit) list(estimate = num(fit$beta[1]), se = num(fit$se), ci_lower = num(fit$ci.lb),
+                             ci_upper = num(fit$ci.ub), pval = num(fit$pval), tau2 = num(fit$tau2))
+interaction <- list(level = "no", reference = "yes", trials = both, d = d, v = v,
+                    not_contributing = I(setdiff(unique(s$trial), both)),
+                    common = pooled(rma(yi = d, vi = v, method = "FE")),
+                    random = pooled(rma(yi = d, vi = v, method = "REML", control = list(threshold = 1e-12))))
+# A heterogeneous set of interactions (tau^2 > 0 under REML): the engine's REML beyond the boundary case above.
+hd <- c(0.31, -0.12, 0.45, 0.02, -0.28, 0.19)
+hv <- c(0.021, 0.034, 0.015, 0.050, 0.027, 0.012)
+heterogeneous <- list(d = hd, v = hv, common = pooled(rma(yi = hd, vi = hv, method = "FE")),
+                      random = pooled(rma(yi = hd, vi = hv, method = "REML", control = list(threshold = 1e-12))))
 out <- list(metafor = as.character(packageVersion("metafor")), outcome = "MACE", strata = "MACE_ASCVD",
             column = "ascvd", levels = unname(levels), qm = num(mod$QM), qm_df = num(mod$QMdf[1]),
-            qm_p = num(mod$QMp), q_between = q_between)
+            qm_p = num(mod$QMp), q_between = q_between, interaction = interaction,
+            interaction_heterogeneous = heterogeneous)
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE), file.path(here, "strata_metafor.json"))
