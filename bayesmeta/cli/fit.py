@@ -186,9 +186,11 @@ def fit_command(
                                  strict=strict, **sampler)
         design = None
     else:
-        from bayesmeta.formula import covariates_formula
+        if covariates and not formula:
+            from bayesmeta.formula import covariates_formula  # pandas: kept off the path of a plain table
 
-        post, design = _fit_normal(data, table, formula or covariates_formula(covariates, table.covariates), engine,
+            formula = covariates_formula(covariates, table.covariates)
+        post, design = _fit_normal(data, table, formula, engine,
                                    beta_prior or (),
                                    mu_prior=mu_prior, tau_prior=tau_prior, seed=seed, sampler=sampler,
                                    strict=strict, center=center)
