@@ -76,13 +76,49 @@ def _plan_folder(tmp: Path, formula: str, extra: str = "") -> Path:
     return tmp / "plan.toml"
 
 
+COPY = """
+[outcomes.achievement_copy]
+label = "Academic achievement, fitted with its own formula"
+measure = "SMD"
+benefit = "above"
+formula = "grade + imag"
+"""
+
+
+COPY_CLAIM = """
+[[claims]]
+id = "imaginative-copy"
+text = "the effect was larger in studies with imaginative writing"
+where = "Results"
+kind = "coefficient"
+outcome = "achievement_copy"
+term = "imag[yes]"
+"""
+
+
+def _with_copy(plan: Path, name: str = "achievement_copy") -> Path:
+    """The plan with a second outcome: the same 48 effects under another outcome name, with the formula of its
+    own ``outcomes.<name>.formula`` table (COPY)."""
+    import pandas as pd
+
+    rows = pd.read_csv(plan.parent / "outcomes.csv", dtype=str, keep_default_na=False)
+    pd.concat([rows, rows.assign(outcome=name)]).to_csv(plan.parent / "outcomes.csv", index=False)
+    text = plan.read_text()
+    plan.write_text(text.replace("[covariates]", COPY.replace("achievement_copy", name) + "[covariates]", 1)
+                    + COPY_CLAIM.replace("achievement_copy", name))
+    return plan
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """A small plan (one outcome, exact engine only: quick, no monitoring, no bias ensemble) with the formula
-    grade + imag + length, run as `reanalyze` runs it; its summary as summary.json holds it."""
+    """A small plan (exact engine only: quick, no monitoring, no bias ensemble) with the [covariates] formula
+    grade + imag + length for its outcome, and a second outcome (the same effects) whose
+    ``outcomes.achievement_copy.formula`` is grade + imag, run as `reanalyze` runs it; its summary as
+    summary.json holds it."""
     from bayesmeta.reanalysis import run_plan
 
-    plan = load_plan(_plan_folder(tmp_path_factory.mktemp("formula"), "grade + imag + length")).as_quick()
+    plan = load_plan(_with_copy(_plan_folder(tmp_path_factory.mktemp("formula"), "grade + imag + length")))
+    plan = plan.as_quick()
     result = run_plan(plan)
     summary = json.loads(json.dumps(result.to_summary()))
     return result, summary
@@ -200,9 +236,17 @@ def test_coefficient_claims_are_answered_by_the_sign_probability(run):
     ("grade + imgs", "covariates.formula", "column 'imgs' of 'grade + imgs' is not in studies.csv"),
     ("grade +", "covariates.formula", "cannot read formula"),
     ("0 + grade", "covariates.formula", "drops the intercept"),
+    ("grade + imgs", "outcomes.achievement_copy.formula", "column 'imgs' of 'grade + imgs' is not in studies.csv"),
+    ("grade +", "outcomes.achievement_copy.formula", "cannot read formula"),
+    ("0 + grade", "outcomes.achievement_copy.formula", "drops the intercept"),
 ])
 def test_a_bad_formula_is_one_line_naming_the_key_and_the_columns(tmp_path, capsys, formula, key, message):
-    plan = _plan_folder(tmp_path, formula)
+    if key == "covariates.formula":
+        plan = _plan_folder(tmp_path, formula)
+    else:  # a good [covariates] formula, and a bad one of the second outcome's own
+        plan = _with_copy(_plan_folder(tmp_path, "grade + imag"))
+        own, covariates = plan.read_text().split("[covariates]", 1)
+        plan.write_text(own.replace('formula = "grade + imag"', f'formula = "{formula}"') + "[covariates]" + covariates)
     assert main(["reanalyze", str(plan), "--out", str(tmp_path / "report"), "--quick"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and f"key '{key}'" in err and message in err and "plan.toml" in err
@@ -231,8 +275,58 @@ def test_claim_term_must_be_a_term_of_the_formula(tmp_path):
     plan.write_text(by_year.replace('term = "imag[yes]"', 'term = "year[1992]"'))
     assert load_plan(plan).claims[0].term == "year[1992]"
     plan.write_text(PLAN.replace('formula = "FORMULA"', 'columns = ["imag"]'))
-    with pytest.raises(InputError, match=r"a coefficient claim needs a \[covariates\] formula"):
+    with pytest.raises(InputError, match=r"a coefficient claim needs a formula for outcome 'achievement'"):
         load_plan(plan)
+
+
+def test_a_coefficient_claim_is_checked_against_its_outcomes_own_formula(tmp_path):
+    """A claim's term must be a term of its outcome's formula: 'length' is one of [covariates] formula's
+    (achievement) but not of achievement_copy's own grade + imag; an outcome whose formula is turned off
+    (``formula = ""``) has none."""
+    plan = _with_copy(_plan_folder(tmp_path, "grade + imag + length"))
+    text = plan.read_text()
+    assert {o.name: o.formula for o in load_plan(plan).outcomes} == {"achievement": "grade + imag + length",
+                                                                     "achievement_copy": "grade + imag"}
+    plan.write_text(text[:text.rindex('term = "imag[yes]"')] + 'term = "length"\n')
+    with pytest.raises(InputError) as err:
+        load_plan(plan)
+    assert "key 'claims[2] ('imaginative-copy').term'" in str(err.value)
+    assert "'length' is not a term of outcome 'achievement_copy''s formula 'grade + imag'" in str(err.value)
+    plan.write_text(text.replace('formula = "grade + imag"\n', 'formula = ""\n', 1))
+    with pytest.raises(InputError) as err:
+        load_plan(plan)
+    assert "a coefficient claim needs a formula for outcome 'achievement_copy'" in str(err.value)
+    assert "[outcomes.achievement_copy]" in str(err.value)
+    plan.write_text(text[:text.index("[[claims]]")].replace('formula = "grade + imag"\n', 'formula = ""\n', 1))
+    loaded = load_plan(plan)
+    assert {o.name: o.formula for o in loaded.outcomes} == {"achievement": "grade + imag + length",
+                                                            "achievement_copy": None}
+    from bayesmeta.reanalysis.outcome import formula_columns
+
+    assert formula_columns(loaded) == ("grade", "imag", "length")
+
+
+def test_each_outcome_gets_the_coefficients_metafor_gives_for_its_own_formula(run):
+    """Two outcomes of one plan with two formulas: achievement with [covariates] formula grade + imag + length,
+    achievement_copy (the same effects) with its outcomes.achievement_copy.formula grade + imag; each outcome's
+    REML fits (z and Knapp-Hartung) are metafor's for its own formula, and its coefficient claim reads its own."""
+    result, summary = run
+    for outcome, case in (("achievement", "grade_imag_length"), ("achievement_copy", "grade_imag")):
+        r = result.outcomes[outcome].formula_regression
+        ref = FIXTURES[case]
+        assert r.formula == ref["formula"] == summary["outcomes"][outcome]["formula_regression"]["formula"]
+        assert r.k == ref["z"]["k"] and list(r.omitted) == ref["z"]["omitted"]
+        _check_against_metafor(r.frequentist, ref["z"])
+        _check_against_metafor(r.frequentist_knha, ref["knha"])
+    claims = {c["id"]: c for c in summary["claims"]}
+    np.testing.assert_allclose([claims["imaginative-copy"]["facts"]["reml_p"], claims["imaginative"]["facts"]["reml_p"]],
+                               [FIXTURES["grade_imag"]["z"]["pval"][4], FIXTURES["grade_imag_length"]["z"]["pval"][4]],
+                               rtol=1e-6)
+    assert claims["imaginative-copy"]["facts"]["formula"] == "grade + imag"
+    section = next(s for s in build_sections(summary, []) if s.id == "metaregression")
+    captions = [getattr(b, "caption", "") for b in section.blocks]
+    assert "Academic achievement: meta-regression on grade + imag + length" in captions
+    assert "Academic achievement, fitted with its own formula: meta-regression on grade + imag" in captions
 
 
 def test_plan_and_record_survive_the_result_cache(run):
