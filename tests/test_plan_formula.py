@@ -96,6 +96,22 @@ term = "imag[yes]"
 """
 
 
+def _printed(case: str, r_name: str) -> str:
+    fit = FIXTURES[case]["z"]
+    j = fit["name"].index(r_name)
+    return ",".join(f"{fit[key][j]:.2f}" for key in ("estimate", "ci_lower", "ci_upper"))
+
+
+PUBLISHED = "\n".join([
+    "outcome,analysis,variable,level,k,measure,estimate,ci_lower,ci_upper,p_value,p_relation,i2_percent,where,formula",
+    f"achievement,meta_regression,meta,yes,46,SMD,{_printed('grade_meta', 'metayes')},,,,Table 3,grade + meta",
+    f"achievement_copy,meta_regression,imag,yes,48,SMD,{_printed('grade_imag', 'imagyes')},,,,Table 3,grade + imag",
+    "achievement,meta_regression,grade,middle,48,SMD,-0.37,-0.69,-0.05,,,,Table 4,grade + homework",
+]) + "\n"
+"""Published coefficients of multiple meta-regressions (metafor's, rounded): one on a column no plan formula
+names (meta), one of achievement_copy's own formula, one naming a column the study table lacks."""
+
+
 def _with_copy(plan: Path, name: str = "achievement_copy") -> Path:
     """The plan with a second outcome: the same 48 effects under another outcome name, with the formula of its
     own ``outcomes.<name>.formula`` table (COPY)."""
@@ -117,8 +133,10 @@ def run(tmp_path_factory):
     summary.json holds it."""
     from bayesmeta.reanalysis import run_plan
 
-    plan = load_plan(_with_copy(_plan_folder(tmp_path_factory.mktemp("formula"), "grade + imag + length")))
-    plan = plan.as_quick()
+    path = _with_copy(_plan_folder(tmp_path_factory.mktemp("formula"), "grade + imag + length"))
+    (path.parent / "published.csv").write_text(PUBLISHED)
+    path.write_text(path.read_text().replace('pooling = "FE"', 'pooling = "FE"\npublished = "published.csv"', 1))
+    plan = load_plan(path).as_quick()
     result = run_plan(plan)
     summary = json.loads(json.dumps(result.to_summary()))
     return result, summary
@@ -393,3 +411,26 @@ def test_a_claim_on_the_reference_level_cannot_be_tested_and_says_why(run):
     assert out.verdict == Verdict.UNTESTABLE and out.probability is None
     assert "college is the reference level of grade" in out.untestable
     assert "factor(grade, ref = \"...\")" in out.untestable and "grade[middle]" in out.untestable
+
+
+def test_published_coefficients_of_a_formula_in_the_reports_comparison(run):
+    """The comparison table sets each published multiple meta-regression coefficient beside metafor's REML fit of
+    its formula (the study table's meta column attached for it, though no plan formula names it), with the
+    posterior of the same coefficient where the outcome's plan formula is the row's; a row whose formula names a
+    column the study table lacks is listed, not estimable, with the reason."""
+    result, summary = run
+    rows = [r for r in summary["comparison"] if r["analysis"] == "meta_regression"]
+    meta, imag, homework = rows
+    ref = {case: dict(zip(FIXTURES[case]["z"]["name"], FIXTURES[case]["z"]["estimate"]))
+           for case in ("grade_meta", "grade_imag")}
+    assert meta["quantity"] == "meta[yes] (against no) in grade + meta: meta-regression coefficient"
+    assert (meta["status"], meta["k_used"]) == ("reproduced", 46)
+    assert meta["recomputed_value"] == pytest.approx(ref["grade_meta"]["metayes"], rel=1e-6)
+    assert meta["bayesian"] == "-" and 'outcomes.achievement.formula = "grade + meta" fits it' in meta["plain"]
+    assert (imag["outcome"], imag["status"]) == ("achievement_copy", "reproduced")
+    assert imag["recomputed_value"] == pytest.approx(ref["grade_imag"]["imagyes"], rel=1e-6)
+    coef = result.outcomes["achievement_copy"].formula_regression.coefficient("imag[yes]")
+    assert imag["bayesian_value"] == coef.prob_benefit and imag["bayesian_statement"] == "P(beta[imag[yes]] > 0)"
+    assert homework["status"] == "not estimable"
+    assert "column 'homework' of the formula 'grade + homework' is not in the study data" in homework["plain"]
+    assert not [r for r in summary["published_not_covered"] if r["analysis"] == "meta_regression"]

@@ -141,7 +141,8 @@ def compare_command(
             t.add_row(
                 r["outcome"],
                 r["variable"] + (f" {r['level']} vs {r['reference']}" if r.get("reference") else "")
-                + (" (omnibus)" if r.get("kind") == "omnibus" else ""),
+                + (" (omnibus)" if r.get("kind") == "omnibus" else "")
+                + (f" in {r['formula']}" if r.get("formula") else ""),
                 str(r["k_used"]),
                 r["levels"],
                 _coefficient(r.get("published_estimate"), r.get("published_ci_lower"), r.get("published_ci_upper"))
