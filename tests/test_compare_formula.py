@@ -43,7 +43,10 @@ def _coef(case: str, r_name: str) -> dict[str, float]:
     return {key: fit[key][j] for key in ("estimate", "se", "ci_lower", "ci_upper", "pval")}
 
 
-def _printed(values: list[float], decimals: int = 2) -> str:
+def _printed(values: list[float] | dict[str, float], decimals: int = 2) -> str:
+    """estimate,ci_lower,ci_upper as a paper prints them (a fixture coefficient's, or the values given)."""
+    if isinstance(values, dict):
+        values = [values[k] for k in ("estimate", "ci_lower", "ci_upper")]
     return ",".join(f"{v:.{decimals}f}" for v in values)
 
 
@@ -59,7 +62,7 @@ def test_coefficients_of_a_formula_against_metafor(tmp_path):
         "grade + imag",
         f"achievement,meta_regression,imag,yes,48,SMD,{_printed([v + 1.2 * se for v in (est, lo, hi)])},,,,x,,"
         "imag + grade",
-        f"achievement,meta_regression,length,,46,SMD,{_printed([length[k] for k in ('estimate', 'ci_lower', 'ci_upper')], 3)}"
+        f"achievement,meta_regression,length,,46,SMD,{_printed(length, 3)}"
         ",,,,x,,grade + imag + length",
         "achievement,meta_regression,grade,middle,46,SMD,,,,0.03,=,,x,college,grade + meta",
     ])  # fmt: skip
@@ -102,7 +105,8 @@ def test_rows_that_cannot_be_recomputed_are_listed_with_their_reason(tmp_path):
     assert "has no coefficient imag (its coefficients: grade[elementary], grade[high], grade[middle], imag[yes])" \
         in notes[3]
     assert "rank-deficient" in notes[4] or "more coefficients than studies" in notes[4]
-    assert table["k_used"].iloc[0] == 0 and all(n.startswith("not estimable from the available studies (") for n in notes)
+    assert table["k_used"].iloc[0] == 0
+    assert all(n.startswith("not estimable from the available studies (") for n in notes)
 
 
 @pytest.mark.parametrize("row, column, message", [
@@ -139,7 +143,7 @@ def test_the_report_row_sets_the_posterior_of_the_plans_same_formula_beside(tmp_
 
     imag = _coef("grade_imag", "imagyes")
     published = _published(tmp_path, [
-        f"achievement,meta_regression,imag,yes,48,SMD,{_printed([imag[k] for k in ('estimate', 'ci_lower', 'ci_upper')])}"
+        f"achievement,meta_regression,imag,yes,48,SMD,{_printed(imag)}"
         ",,,,x,,imag + grade",
     ])  # fmt: skip
     row = next(compare_metaregression(_effects(), published).itertuples(index=False))
@@ -157,3 +161,24 @@ def test_the_report_row_sets_the_posterior_of_the_plans_same_formula_beside(tmp_
     other = _covariate_row(SimpleNamespace(plan=o, name="achievement", formula_regression=None), row,
                            "meta_regression")
     assert other["bayesian"] == "-" and 'outcomes.achievement.formula = "imag + grade" fits it' in other["plain"]
+
+
+def test_cli_compare_lists_the_formula_rows_and_why_one_is_not_recomputed(tmp_path, capsys):
+    from bayesmeta.cli import main
+
+    imag = _coef("grade_imag", "imagyes")
+    (tmp_path / "published.csv").write_text("\n".join([
+        HEADER, f"achievement,meta_regression,imag,yes,48,SMD,{_printed(imag)},,,,x,,grade + imag",
+        "achievement,meta_regression,grade,middle,48,SMD,-0.37,-0.69,-0.05,,,,x,,grade + homework"]) + "\n")
+    args = ["compare", str(tmp_path / "published.csv"), "--outcomes", str(DATA / "outcomes.csv"),
+            "--studies", str(DATA / "studies.csv")]
+    assert main([*args, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["meta_regression"]
+    assert [(r["formula"], r["status"]) for r in rows] == [("grade + imag", "reproduced"),
+                                                           ("grade + homework", "not estimable")]
+    assert rows[0]["estimate"] == pytest.approx(imag["estimate"], rel=1e-6)
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "imag[yes] vs no in grade +" in text
+    assert ("achievement, grade[middle] in grade + homework: not estimable from the available studies (column "
+            "'homework' of the formula 'grade + homework' is not in the study data)") in text
