@@ -436,17 +436,20 @@ def _metareg_record(rows: pd.DataFrame, pub: pd.Series) -> dict[str, object]:
     x, names = _single_design(kept, variable, numeric, reference if not numeric else None)
     measure = str(kept["measure"].iloc[0])
     try:
-        fit = rma(kept["yi"].to_numpy(float), kept["vi"].to_numpy(float), method="REML", mods=x, mod_names=names)
+        fit = rma(kept["yi"].to_numpy(float), kept["vi"].to_numpy(float), method="REML", mods=x, mod_names=names,
+                  test=published_test(pub))
     except BayesmetaError as exc:
         rec.update(status="not estimable", note=f"not estimable: {exc}")
         return rec
     of = f"k {len(kept)} ({rec['levels']}): REML meta-regression"
     pub_p = "" if published_p is None else f"published {_p_text(published_p, rec['published_p_relation'])}"
     if kind == "omnibus":
-        rec.update(method="REML", p=float(fit.qm_p))
+        rec.update(method=_method_words(pub), p=float(fit.qm_p))
         rec["status"] = "no published p" if published_p is None else \
             _p_verdict(published_p, rec["published_p_relation"], rec["p"])
-        rec["note"] = (f"{of}, omnibus test of {variable} (QM {fit.qm:.2f} on {fit.qm_df} df), p = {rec['p']:.3g}"
+        statistic = f"F({fit.qm_df}, {fit.df}) = {fit.qm:.2f}" if fit.test == "knha" else \
+            f"QM {fit.qm:.2f} on {fit.qm_df} df"
+        rec["note"] = (f"{of}, omnibus test of {variable} ({statistic}), p = {rec['p']:.3g}"
                        + (f"; {pub_p}" if pub_p else ""))
         return rec
     name = variable if numeric else f"{variable}[{level}]"
@@ -456,6 +459,16 @@ def _metareg_record(rows: pd.DataFrame, pub: pd.Series) -> dict[str, object]:
     return _graded(rec, pub, coef, measure, what, of)
 
 
+def published_test(row: pd.Series) -> str:
+    """A published meta-regression row's tests: ``knha`` (Knapp & Hartung 2003: t on k - p df and F, metafor's
+    ``test = "knha"``, Stata ``metareg``'s default) where its optional ``test`` column says so, else ``z``."""
+    return "knha" if _cell(row, "test").lower() == "knha" else "z"
+
+
+def _method_words(row: pd.Series) -> str:
+    return "REML, Knapp-Hartung" if published_test(row) == "knha" else "REML"
+
+
 def _graded(rec: dict[str, object], pub: pd.Series, coef: object, measure: str, what: str,
             of: str) -> dict[str, object]:
     """A recomputed coefficient (``coef``, analysis scale) set beside the published row: estimate and CI graded
@@ -463,7 +476,7 @@ def _graded(rec: dict[str, object], pub: pd.Series, coef: object, measure: str, 
     published_p = rec["published_p"]
     pub_p = "" if published_p is None else f"published {_p_text(published_p, rec['published_p_relation'])}"
     est, lo, hi = (reported_float(c, measure) for c in (coef.estimate, coef.ci_lower, coef.ci_upper))
-    rec.update(method="REML", estimate=est, ci_lower=lo, ci_upper=hi, p=float(coef.pval))
+    rec.update(method=_method_words(pub), estimate=est, ci_lower=lo, ci_upper=hi, p=float(coef.pval))
     published = (rec["published_estimate"], rec["published_ci_lower"], rec["published_ci_upper"])
     decimals = tuple(printed_decimals(pub, c) if v is not None else 2
                      for c, v in zip(("estimate", "ci_lower", "ci_upper"), published, strict=True))
@@ -540,7 +553,7 @@ def formula_record(rows: pd.DataFrame, pub: pd.Series) -> dict[str, object]:
         return not_estimable(why)
     try:
         fit = rma(kept["yi"].to_numpy(float), kept["vi"].to_numpy(float), method="REML",
-                  mods=design.covariate_matrix, mod_names=names)
+                  mods=design.covariate_matrix, mod_names=names, test=published_test(pub))
     except BayesmetaError as exc:
         return not_estimable(str(exc))
     measure = str(kept["measure"].iloc[0])

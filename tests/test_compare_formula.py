@@ -182,3 +182,65 @@ def test_cli_compare_lists_the_formula_rows_and_why_one_is_not_recomputed(tmp_pa
     assert "imag[yes] vs no in grade +" in text
     assert ("achievement, grade[middle] in grade + homework: not estimable from the available studies (column "
             "'homework' of the formula 'grade + homework' is not in the study data)") in text
+
+
+def _with_test(case: str, test: str) -> dict[str, float]:
+    fit = FIXTURES[case][test]
+    j = fit["name"].index("imagyes")
+    return {key: fit[key][j] for key in ("estimate", "ci_lower", "ci_upper", "pval")} | {"qm_p": fit["qm_p"]}
+
+
+def test_knapp_hartung_where_the_row_says_so(tmp_path):
+    """A row's optional ``test = knha`` recomputes it as metafor's rma(..., test = "knha") does (Stata metareg's
+    default): the same estimate, a t-based CI and p; printed Knapp-Hartung numbers are then reproduced, and the
+    same numbers taken for z tests are not. One-moderator rows (coefficient and omnibus F test) follow it too."""
+    kh, z = _with_test("grade_imag", "knha"), _with_test("grade_imag", "z")
+    alone = _with_test("imag", "knha")
+    header = HEADER + ",test"
+    path = tmp_path / "published.csv"
+    path.write_text("\n".join([
+        header,
+        f"achievement,meta_regression,imag,yes,48,SMD,{_printed(kh)},,,,x,,grade + imag,knha",
+        f"achievement,meta_regression,imag,yes,48,SMD,{_printed(kh)},,,,x,,grade + imag,",
+        f"achievement,meta_regression,imag,yes,48,SMD,{_printed(alone)},,,,x,,,KNHA",
+        "achievement,meta_regression,imag,,48,SMD,,,,0.6,=,,x,,,knha",
+    ]) + "\n")
+    table = compare_metaregression(_effects(), load_published(path))
+    first, as_z, one, omnibus = (table.iloc[i] for i in range(4))
+    np.testing.assert_allclose([first["estimate"], first["ci_lower"], first["ci_upper"], first["p"]],
+                               [kh["estimate"], kh["ci_lower"], kh["ci_upper"], kh["pval"]], rtol=1e-6)
+    assert (first["status"], first["method"]) == ("reproduced", "REML, Knapp-Hartung")
+    np.testing.assert_allclose([as_z["ci_lower"], as_z["ci_upper"]], [z["ci_lower"], z["ci_upper"]], rtol=1e-6)
+    assert as_z["status"] == "close" and as_z["method"] == "REML"
+    np.testing.assert_allclose([one["estimate"], one["ci_lower"], one["ci_upper"], one["p"]],
+                               [alone["estimate"], alone["ci_lower"], alone["ci_upper"], alone["pval"]], rtol=1e-6)
+    assert (one["kind"], one["status"]) == ("coefficient", "reproduced")
+    assert omnibus["kind"] == "omnibus" and omnibus["p"] == pytest.approx(alone["qm_p"], rel=1e-6)
+    assert "F(1, 46) = " in omnibus["note"]
+    path.write_text("\n".join([header, "achievement,meta_regression,imag,yes,48,SMD,0.16,-0.28,0.59,,,,x,,,hksj"]))
+    with pytest.raises(InputError, match=r"row 2.*column 'test'.*unknown test 'hksj'.*valid: z, or knha"):
+        load_published(path)
+    path.write_text("\n".join([header, "achievement,pooled,,,48,SMD,0.16,-0.28,0.59,,,,x,,,knha"]))
+    with pytest.raises(InputError, match=r"a test on a 'pooled' row"):
+        load_published(path)
+
+
+R_ROWS = {"gradeelementary": "grade,elementary", "gradehigh": "grade,high", "grademiddle": "grade,middle",
+          "imagyes": "imag,yes", "length_c": "length,", "metayes": "meta,yes"}
+
+
+@pytest.mark.parametrize("test", ["z", "knha"])
+@pytest.mark.parametrize("case", sorted(FIXTURES))
+def test_every_coefficient_of_every_fixture_formula_is_metafors(tmp_path, case, test):
+    """Every coefficient but the intercept of each fixture formula, as a published row of that formula with
+    ``test`` z or knha: estimate, CI and p equal metafor's (measured largest relative difference 7e-12)."""
+    fit = FIXTURES[case][test]
+    names = [n for n in fit["name"] if n != "intrcpt"]
+    path = tmp_path / "published.csv"
+    path.write_text("\n".join([HEADER + ",test", *(f"achievement,meta_regression,{R_ROWS[n]},48,SMD,,,,0.5,=,,x,,"
+                                                   f"{FIXTURES[case]['formula']},{test}" for n in names)]) + "\n")
+    table = compare_metaregression(_effects(), load_published(path))
+    assert list(table["k_used"]) == [fit["k"]] * len(names)
+    expected = [[fit[key][fit["name"].index(n)] for key in ("estimate", "ci_lower", "ci_upper", "pval")]
+                for n in names]
+    np.testing.assert_allclose(table[["estimate", "ci_lower", "ci_upper", "p"]].to_numpy(float), expected, rtol=1e-9)

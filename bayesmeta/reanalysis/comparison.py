@@ -270,7 +270,7 @@ def _formula_row(a: OutcomeAnalysis, r: Any) -> dict[str, Any]:
     printed = r.published_estimate is not None and not pd.isna(r.published_estimate)
     published_value, recomputed_value = (r.published_estimate, r.estimate) if printed else (r.published_p, r.p)
     plain = (f"{o.label}: the paper reports the coefficient {name}{against} of its meta-regression on {r.formula} "
-             f"as {published}; " + (f"the {r.k_used} studies here give {recomputed} (REML)" if have else r.note))
+             f"as {published}; " + (f"the {r.k_used} studies here give {recomputed} ({r.method})" if have else r.note))
     fitted = a.formula_regression
     coef = fitted.coefficient(name) if fitted is not None and same_formula(fitted.formula, r.formula) else None
     bayes, value, statement = "-", None, ""

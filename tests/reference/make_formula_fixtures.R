@@ -40,6 +40,8 @@ out <- list(
                            knha = fit(~ grade + imag + length_c, d, "knha")),
   # a column of the study table that no plan names (a published coefficient's own model)
   grade_meta = list(formula = "grade + meta", center = list(),
-                    z = fit(~ grade + meta, d, "z"), knha = fit(~ grade + meta, d, "knha"))
+                    z = fit(~ grade + meta, d, "z"), knha = fit(~ grade + meta, d, "knha")),
+  # one moderator, as a published one-moderator row is recomputed (z, or Knapp-Hartung with test = knha)
+  imag = list(formula = "imag", center = list(), z = fit(~ imag, d, "z"), knha = fit(~ imag, d, "knha"))
 )
 write_json(out, "tests/reference/formula_fixtures.json", digits = NA, auto_unbox = TRUE, pretty = TRUE)
