@@ -434,3 +434,27 @@ def test_published_coefficients_of_a_formula_in_the_reports_comparison(run):
     assert homework["status"] == "not estimable"
     assert "column 'homework' of the formula 'grade + homework' is not in the study data" in homework["plain"]
     assert not [r for r in summary["published_not_covered"] if r["analysis"] == "meta_regression"]
+
+
+def test_init_writes_the_papers_own_formula_per_outcome(tmp_path):
+    """`init --published` with coefficients of a multiple meta-regression (published.csv formula column) writes
+    that formula as the outcome's own, so the report's comparison sets the posterior beside them; one naming a
+    column the data lack stays commented out."""
+    published = tmp_path / "published.csv"
+    published.write_text("\n".join([
+        "outcome,analysis,variable,level,k,measure,estimate,ci_lower,ci_upper,p_value,p_relation,i2_percent,where,"
+        "formula",
+        "achievement,meta_regression,imag,yes,48,SMD,0.16,-0.25,0.56,,,,Table 3,grade + imag",
+        "achievement,meta_regression,meta,yes,46,SMD,0.26,,,0.02,=,,Table 4,grade + meta"]) + "\n")
+    args = ["init", "--outcomes", str(DATA / "outcomes.csv"), "--studies", str(DATA / "studies.csv"),
+            "--published", str(published)]
+    assert main([*args, "--out", str(tmp_path / "plan.toml")]) == 0
+    text = (tmp_path / "plan.toml").read_text()
+    assert 'formula = "grade + imag"   # CHECK: the paper\'s multiple meta-regression of this outcome' in text
+    assert "the paper also printed grade + meta" in text
+    assert load_plan(tmp_path / "plan.toml").outcome("achievement").formula == "grade + imag"
+    published.write_text(published.read_text().replace("grade + imag", "grade + homework"))
+    assert main([*args, "--out", str(tmp_path / "other.toml")]) == 0
+    text = (tmp_path / "other.toml").read_text()
+    assert "# formula = \"grade + homework\"   # the paper's multiple meta-regression" in text
+    assert "the data lack column 'homework'" in text and load_plan(tmp_path / "other.toml").outcomes[0].formula is None
