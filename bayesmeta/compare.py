@@ -532,6 +532,8 @@ def formula_record(rows: pd.DataFrame, pub: pd.Series) -> dict[str, object]:
     kept = kept.reset_index(drop=True)
     rec["k_used"] = len(kept)
     left_out = len(rows) - len(kept)
+    if len(kept) < MIN_K_MODERATOR:
+        return not_estimable(f"k = {len(kept)} with a value of every column of {text!r}")
     try:
         design = build_design(formula, kept, center=True)
     except InputError as exc:

@@ -94,9 +94,11 @@ def test_rows_that_cannot_be_recomputed_are_listed_with_their_reason(tmp_path):
         "achievement,meta_regression,imag,,48,SMD,0.16,-0.25,0.56,,,,x,,grade + imag",
         "achievement,meta_regression,info,yes,46,SMD,0.16,-0.25,0.56,,,,x,,info + meta + pers + wic + grade + imag"
         " + feedback + subject",
+        "retention,meta_regression,imag,yes,12,SMD,0.16,-0.25,0.56,,,,x,,grade + imag",
     ])  # fmt: skip
     table = compare_metaregression(_effects(), published)
-    assert list(table["status"]) == ["not estimable"] * 5
+    assert list(table["status"]) == ["not estimable"] * 6
+    assert "k = 0 with a value of every column of 'grade + imag'" in table["note"].iloc[5]
     notes = list(table["note"])
     assert "column 'homework' of the formula 'grade + homework' is not in the study data" in notes[0]
     assert "has no coefficient grade[college]" in notes[1] and "'college' is the reference level of grade" in notes[1]
