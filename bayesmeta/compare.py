@@ -23,7 +23,9 @@ p-values on the same side of 0.05, 'same direction' with the same sign only, 'op
 
 A published meta-regression row names its moderator (``variable``) and what it printed: a factor ``level`` ->
 that level's coefficient against the reference level; a blank level of a numeric column -> the slope; a blank
-level of a factor -> the omnibus QM test (:func:`compare_metaregression`).
+level of a factor -> the omnibus QM test (:func:`compare_metaregression`). A row with a ``formula`` (an optional
+column) printed a coefficient of a multiple meta-regression: ``variable[level]`` (or ``variable`` for a numeric
+column) of the REML fit of that formula (:func:`formula_record`).
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ P_COLUMNS: tuple[str, ...] = (
 METAREG_COLUMNS: tuple[str, ...] = (
     "outcome", "variable", "kind", "level", "reference", "k_used", "levels", "published_estimate",
     "published_ci_lower", "published_ci_upper", "published_p", "published_p_relation", "method", "estimate",
-    "ci_lower", "ci_upper", "p", "status", "note",
+    "ci_lower", "ci_upper", "p", "status", "note", "formula",
 )  # fmt: skip
 CORRELATION_COLUMNS: tuple[str, ...] = (
     "pair", "x_outcome", "y_outcome", "subset", "n_published", "n_used", "studies",
@@ -388,7 +390,9 @@ def _fmt(x: float, decimals: int) -> str:
 
 def _metareg_record(rows: pd.DataFrame, pub: pd.Series) -> dict[str, object]:
     """One published meta-regression row against the REML meta-regression of the outcome's studies on its
-    variable (see :func:`compare_metaregression`)."""
+    variable (see :func:`compare_metaregression`), or, with a ``formula``, on that formula (:func:`formula_record`)."""
+    if _cell(pub, "formula"):
+        return formula_record(rows, pub)
     variable, level = str(pub["variable"]), _cell(pub, "level")
     kept, numeric = with_values(rows, variable)
     kind = "slope" if numeric else ("coefficient" if level else "omnibus")
@@ -432,25 +436,47 @@ def _metareg_record(rows: pd.DataFrame, pub: pd.Series) -> dict[str, object]:
     x, names = _single_design(kept, variable, numeric, reference if not numeric else None)
     measure = str(kept["measure"].iloc[0])
     try:
-        fit = rma(kept["yi"].to_numpy(float), kept["vi"].to_numpy(float), method="REML", mods=x, mod_names=names)
+        fit = rma(kept["yi"].to_numpy(float), kept["vi"].to_numpy(float), method="REML", mods=x, mod_names=names,
+                  test=published_test(pub))
     except BayesmetaError as exc:
         rec.update(status="not estimable", note=f"not estimable: {exc}")
         return rec
     of = f"k {len(kept)} ({rec['levels']}): REML meta-regression"
     pub_p = "" if published_p is None else f"published {_p_text(published_p, rec['published_p_relation'])}"
     if kind == "omnibus":
-        rec.update(method="REML", p=float(fit.qm_p))
+        rec.update(method=_method_words(pub), p=float(fit.qm_p))
         rec["status"] = "no published p" if published_p is None else \
             _p_verdict(published_p, rec["published_p_relation"], rec["p"])
-        rec["note"] = (f"{of}, omnibus test of {variable} (QM {fit.qm:.2f} on {fit.qm_df} df), p = {rec['p']:.3g}"
+        statistic = f"F({fit.qm_df}, {fit.df}) = {fit.qm:.2f}" if fit.test == "knha" else \
+            f"QM {fit.qm:.2f} on {fit.qm_df} df"
+        rec["note"] = (f"{of}, omnibus test of {variable} ({statistic}), p = {rec['p']:.3g}"
                        + (f"; {pub_p}" if pub_p else ""))
         return rec
     name = variable if numeric else f"{variable}[{level}]"
     coef = fit.coefficients[1 + names.index(name)]
-    est, lo, hi = (reported_float(c, measure) for c in (coef.estimate, coef.ci_lower, coef.ci_upper))
-    rec.update(method="REML", estimate=est, ci_lower=lo, ci_upper=hi, p=float(coef.pval))
     what = (f"slope per unit of {variable}" if numeric else
             f"{'ratio' if is_ratio(measure) else 'difference'} {level} vs {rec['reference']}")
+    return _graded(rec, pub, coef, measure, what, of)
+
+
+def published_test(row: pd.Series) -> str:
+    """A published meta-regression row's tests: ``knha`` (Knapp & Hartung 2003: t on k - p df and F, metafor's
+    ``test = "knha"``, Stata ``metareg``'s default) where its optional ``test`` column says so, else ``z``."""
+    return "knha" if _cell(row, "test").lower() == "knha" else "z"
+
+
+def _method_words(row: pd.Series) -> str:
+    return "REML, Knapp-Hartung" if published_test(row) == "knha" else "REML"
+
+
+def _graded(rec: dict[str, object], pub: pd.Series, coef: object, measure: str, what: str,
+            of: str) -> dict[str, object]:
+    """A recomputed coefficient (``coef``, analysis scale) set beside the published row: estimate and CI graded
+    by :func:`agreement`, a p-value alone by its side of 0.05."""
+    published_p = rec["published_p"]
+    pub_p = "" if published_p is None else f"published {_p_text(published_p, rec['published_p_relation'])}"
+    est, lo, hi = (reported_float(c, measure) for c in (coef.estimate, coef.ci_lower, coef.ci_upper))
+    rec.update(method=_method_words(pub), estimate=est, ci_lower=lo, ci_upper=hi, p=float(coef.pval))
     published = (rec["published_estimate"], rec["published_ci_lower"], rec["published_ci_upper"])
     decimals = tuple(printed_decimals(pub, c) if v is not None else 2
                      for c, v in zip(("estimate", "ci_lower", "ci_upper"), published, strict=True))
@@ -467,6 +493,86 @@ def _metareg_record(rows: pd.DataFrame, pub: pd.Series) -> dict[str, object]:
         rec["status"] = "no published value"
     rec["note"] = f"{of}, {text}"
     return rec
+
+
+def formula_record(rows: pd.DataFrame, pub: pd.Series) -> dict[str, object]:
+    """A published coefficient of a multiple meta-regression (a meta_regression row with a ``formula``, e.g.
+    ``grade + imag``) beside the same coefficient of metafor's ``rma(yi, vi, mods = ~ grade + imag, method =
+    "REML")`` on the outcome's studies with a value of every formula column (the others left out, as metafor's
+    ``na.action``). The coefficient is ``variable[level]``, or ``variable`` for a numeric column (or the name of an
+    interaction, ``grade[middle]:length``), coded as ``bayesmeta fit --formula`` codes it
+    (:func:`bayesmeta.formula.build_design`: a factor against its most frequent level, or
+    ``factor(x, ref = "level")``). 'not estimable', with the reason, for a formula column the studies lack, a
+    design they cannot support, a coefficient the formula does not have, or a ``reference`` cell other than the
+    formula's."""
+    from bayesmeta.formula import build_design, parse_formula
+
+    text = _cell(pub, "formula")
+    formula = parse_formula(text)
+    variable, level = str(pub["variable"]), _cell(pub, "level")
+    name = f"{variable}[{level}]" if level else variable
+    rec: dict[str, object] = dict.fromkeys(METAREG_COLUMNS)
+    published_p = _number(pub, "p_value")
+    rec.update(outcome=pub["outcome"], variable=variable, kind="coefficient" if "[" in name else "slope",
+               level=level, formula=text, k_used=0, published_estimate=_number(pub, "estimate"),
+               published_ci_lower=_number(pub, "ci_lower"), published_ci_upper=_number(pub, "ci_upper"),
+               published_p=published_p,
+               published_p_relation=None if published_p is None else (_cell(pub, "p_relation") or "="))
+
+    def not_estimable(why: str) -> dict[str, object]:
+        rec.update(status="not estimable", note=f"not estimable from the available studies ({why})")
+        return rec
+
+    absent = [c for c in formula.columns if c not in rows.columns]
+    if absent:
+        return not_estimable(f"column {absent[0]!r} of the formula {text!r} is not in the study data")
+    kept = rows
+    for column in formula.columns:
+        kept, _ = with_values(kept, column)
+    kept = kept.reset_index(drop=True)
+    rec["k_used"] = len(kept)
+    left_out = len(rows) - len(kept)
+    if len(kept) < MIN_K_MODERATOR:
+        return not_estimable(f"k = {len(kept)} with a value of every column of {text!r}")
+    try:
+        design = build_design(formula, kept, center=True)
+    except InputError as exc:
+        return not_estimable(f"{exc.reason}; k = {len(kept)}")
+    references = {c: v.reference for c, v in design.variables.items() if v.factor}
+    rec["levels"] = "; ".join([*(f"{c} against {r}" for c, r in references.items()),
+                               *([f"{left_out} without a value of every formula column left out"] if left_out else [])])
+    if level and variable in references:
+        rec["reference"] = references[variable]
+        wanted = _cell(pub, "reference")
+        if wanted and wanted != references[variable]:
+            return not_estimable(f"the formula codes {variable} against {references[variable]!r}, the row against "
+                                 f"{wanted!r}: write factor({variable}, ref = \"{wanted}\") in the formula")
+    names = list(design.covariate_names)
+    if name not in names:
+        why = f"the formula {text!r} has no coefficient {name} (its coefficients: {', '.join(names)})"
+        if level and references.get(variable) == level:
+            why += f"; {level!r} is the reference level of {variable}"
+        return not_estimable(why)
+    try:
+        fit = rma(kept["yi"].to_numpy(float), kept["vi"].to_numpy(float), method="REML",
+                  mods=design.covariate_matrix, mod_names=names, test=published_test(pub))
+    except BayesmetaError as exc:
+        return not_estimable(str(exc))
+    measure = str(kept["measure"].iloc[0])
+    of = f"k {len(kept)}" + (f" ({left_out} left out)" if left_out else "") + f": REML meta-regression on {text}"
+    return _graded(rec, pub, fit.coefficients[1 + names.index(name)], measure, f"coefficient {name}"
+                   + (f" (against {rec['reference']})" if rec["reference"] else ""), of)
+
+
+def published_formula_columns(published: pd.DataFrame | None) -> tuple[str, ...]:
+    """The columns named by the published table's ``formula`` cells (the study-level columns their multiple
+    meta-regressions need), in order of first appearance."""
+    if published is None or "formula" not in published.columns:
+        return ()
+    from bayesmeta.formula import parse_formula
+
+    cells = [str(c).strip() for c in published["formula"] if isinstance(c, str) and c.strip()]
+    return tuple(dict.fromkeys(c for text in cells for c in parse_formula(text).columns))
 
 
 def _single_design(kept: pd.DataFrame, variable: str, numeric: bool,

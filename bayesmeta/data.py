@@ -557,6 +557,49 @@ def _check_published_outcome(frame: pd.DataFrame, file: str, outcomes: Sequence[
                              column="outcome", valid=valid)
 
 
+PUBLISHED_TESTS = ("z", "knha")
+"""A published meta-regression row's tests (optional ``test`` column, as metafor's ``test``): z, or Knapp-Hartung."""
+
+
+def _check_published_tests(frame: pd.DataFrame, file: str) -> None:
+    """The optional ``test`` column: blank, or on a ``meta_regression`` row one of :data:`PUBLISHED_TESTS`."""
+    for position, (test, analysis) in enumerate(zip(frame["test"], frame["analysis"], strict=True)):
+        if not test.strip():
+            continue
+        if test.strip().lower() not in PUBLISHED_TESTS:
+            raise InputError(f"unknown test {test!r}", file=file, row=spreadsheet_row(position), column="test",
+                             valid="z, or knha (Knapp-Hartung); blank for z")
+        if analysis != "meta_regression":
+            raise InputError(f"a test on a {analysis!r} row", file=file, row=spreadsheet_row(position),
+                             column="test", valid="a test on meta_regression rows only; blank elsewhere")
+
+
+def _check_published_formulas(frame: pd.DataFrame, file: str) -> None:
+    """The optional ``formula`` column: on a ``meta_regression`` row with a ``variable``, the multiple
+    meta-regression (with its intercept, in the syntax of ``bayesmeta fit --formula``) whose coefficient the row
+    printed; blank elsewhere."""
+    from bayesmeta.formula import FORMULA_HELP, parse_formula
+
+    for position, (text, analysis, variable) in enumerate(zip(frame["formula"], frame["analysis"],
+                                                              frame["variable"], strict=True)):
+        if not text.strip():
+            continue
+        row = spreadsheet_row(position)
+        if analysis != "meta_regression":
+            raise InputError(f"a formula on a {analysis!r} row", file=file, row=row, column="formula",
+                             valid="a formula on meta_regression rows only; blank elsewhere")
+        if not variable.strip():
+            raise InputError(f"the row's coefficient of {text!r} is not named", file=file, row=row, column="variable",
+                             valid="the coefficient's column (and its level in 'level' for a factor)")
+        try:
+            formula = parse_formula(text)
+        except InputError as error:
+            raise InputError(error.reason, file=file, row=row, column="formula", valid=FORMULA_HELP) from None
+        if not formula.intercept:
+            raise InputError(f"{text!r} drops the intercept", file=file, row=row, column="formula",
+                             valid='a formula with the intercept (no "0 +" or "- 1"), e.g. "grade + imag"')
+
+
 def load_published(path: str | Path, outcomes: Sequence[str] | None = None) -> pd.DataFrame:
     """The validated published results (pooled, subgroup, regression, TSA figures as printed).
 
@@ -590,6 +633,10 @@ def load_published(path: str | Path, outcomes: Sequence[str] | None = None) -> p
                              column="estimate", valid="0 <= proportion <= 1")
     check_interval(numbers, frame["measure"], file, allow_equal_bounds=True)
     check_p_values(numbers["p_value"], frame["p_relation"], file)
+    if "formula" in frame.columns:
+        _check_published_formulas(frame, file)
+    if "test" in frame.columns:
+        _check_published_tests(frame, file)
     from bayesmeta.consistency import decimals_of  # consistency imports this module
 
     for column in ("estimate", "ci_lower", "ci_upper"):  # the printed precision, read before the text is parsed

@@ -25,7 +25,7 @@ from bayesmeta.consistency import CHECK_MODES
 from bayesmeta.errors import InputError
 from bayesmeta.escalc import MD_VTYPES, ZERO_CELL_TO, ZeroCellRule
 from bayesmeta.plan_claims import ClaimPlan, SubgroupsPlan, SurrogacyPlan, load_claims, load_subgroups, load_surrogacy
-from bayesmeta.plan_formula import column_levels, load_covariate_formula
+from bayesmeta.plan_formula import column_levels, load_covariate_formula, load_outcome_formulas
 from bayesmeta.plan_strata import STRATA_KEYS, check_strata_targets, load_strata
 from bayesmeta.priors import DEFAULT_PRIOR_FILE
 from bayesmeta.scales import BINARY_MEASURES, MEASURES, TSA_INPUT_MEASURES, is_ratio, null_value
@@ -70,6 +70,9 @@ class OutcomePlan:
     (:mod:`bayesmeta.plan_strata`); None for an outcome of whole trials."""
     subgroup: str | None = None
     """With ``strata_of``: the column of the outcomes table holding each row's stratum (level)."""
+    formula: str | None = None
+    """The multiple meta-regression fitted for this outcome (:mod:`bayesmeta.reanalysis.formula_regression`), as
+    written: ``outcomes.<name>.formula``, else ``[covariates] formula``; None for none (or ``formula = ""``)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "benefit", Benefit.parse(self.benefit))
@@ -217,7 +220,8 @@ class Plan:
     surrogacy: SurrogacyPlan = field(default_factory=SurrogacyPlan)
     covariate_formula: str | None = None
     """The ``[covariates] formula`` as written (checked by :func:`bayesmeta.plan_formula.load_covariate_formula`):
-    one multiple meta-regression per outcome (:mod:`bayesmeta.reanalysis.formula_regression`); None without one."""
+    one multiple meta-regression per outcome (:mod:`bayesmeta.reanalysis.formula_regression`) that has no
+    ``outcomes.<name>.formula`` of its own; None without one. Each outcome's formula is ``OutcomePlan.formula``."""
     tau_scales: tuple[float, ...] | None = None
     """``priors.tau_scales``: the prior grid's half-normal tau scales; None: each outcome's
     (:meth:`bayesmeta.scale_unit.ScaleUnit.tau_scales`)."""
@@ -389,7 +393,7 @@ def _level_list(r: Any, table: dict[str, Any], column: str) -> tuple[str, ...]:
 TOP_KEYS = ("title", "seed", "level", "data", "arms", "priors", "outcomes", "covariates", "subsets", "monitoring",
             "tsa", "mcmc", "bias", "claims", "subgroups", "surrogacy")
 OUTCOME_KEYS = ("label", "measure", "benefit", "thresholds", "mcid", "zero_cells", "checks", "likelihood",
-                "vtype", *STRATA_KEYS)
+                "vtype", "formula", *STRATA_KEYS)
 
 
 def load_plan(path: str | Path) -> Plan:
@@ -482,6 +486,9 @@ def load_plan(path: str | Path) -> Plan:
             raise r.fail(f"covariates.levels.{c}", f"column {c!r} is not in the study table", ", ".join(study_columns))
     covariate_formula = load_covariate_formula(r, cov, study_columns,
                                                (files["studies"] or files["outcomes"]).name)  # type: ignore[union-attr]
+    formulas = load_outcome_formulas(r, out_table, covariate_formula, study_columns,
+                                     (files["studies"] or files["outcomes"]).name)  # type: ignore[union-attr]
+    outcomes = [replace(o, formula=None if formulas[o.name] is None else formulas[o.name].text) for o in outcomes]
 
     subsets = _load_subsets(r, r.table(raw, "", "subsets", default={}), study_columns)
     monitoring = _load_monitoring(r, r.table(raw, "", "monitoring", default={}), outcomes)
@@ -492,10 +499,11 @@ def load_plan(path: str | Path) -> Plan:
     subgroups = load_subgroups(r, r.table(raw, "", "subgroups", default={}), {o.name: o for o in outcomes},
                                files["published"])
     surrogacy = load_surrogacy(r, r.table(raw, "", "surrogacy", default={}), names)
-    formula_levels = None if covariate_formula is None else column_levels(
-        files["studies"] or files["outcomes"], covariate_formula.columns)  # type: ignore[arg-type]
+    formula_columns = tuple(dict.fromkeys(c for f in formulas.values() if f is not None for c in f.columns))
+    formula_levels = column_levels(files["studies"] or files["outcomes"],  # type: ignore[arg-type]
+                                   formula_columns) if formula_columns else None
     claims = load_claims(r, raw.get("claims"), {o.name: o for o in outcomes}, files["published"], subgroups,
-                         surrogacy, tuple(t.outcome for t in tsa), covariate_formula, formula_levels)
+                         surrogacy, tuple(t.outcome for t in tsa), formulas, formula_levels)
 
     return Plan(
         path=path, title=title, seed=int(seed), level=float(level),

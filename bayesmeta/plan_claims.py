@@ -204,8 +204,11 @@ def load_surrogacy(r: Any, t: dict[str, Any], names: tuple[str, ...]) -> Surroga
 
 def load_claims(r: Any, value: Any, outcomes: dict[str, Any], published: Path | None,
                 subgroups: SubgroupsPlan, surrogacy: SurrogacyPlan, tsa_outcomes: tuple[str, ...],
-                formula: Any = None, formula_levels: dict[str, Any] | None = None) -> tuple[ClaimPlan, ...]:
-    """``[[claims]]``: one table per claim (keys in :data:`CLAIM_KEYS`; which apply depends on ``kind``)."""
+                formulas: dict[str, Any] | None = None,
+                formula_levels: dict[str, Any] | None = None) -> tuple[ClaimPlan, ...]:
+    """``[[claims]]``: one table per claim (keys in :data:`CLAIM_KEYS`; which apply depends on ``kind``).
+    ``formulas``: each outcome's parsed formula (None for an outcome without one), against which a coefficient
+    claim's term is checked."""
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(c, dict) for c in value):
@@ -255,7 +258,8 @@ def load_claims(r: Any, value: Any, outcomes: dict[str, Any], published: Path | 
             reason=r.get(spec, p, "reason", str, default="", valid="why the data here cannot test it"),
             term=r.get(spec, p, "term", str, default=None, valid="a coefficient of the [covariates] formula"))
         if kind == "coefficient":
-            _check_term(r, p, claim.term, formula, formula_levels or {})  # type: ignore[arg-type]
+            _check_term(r, p, claim.term, outcome, (formulas or {}).get(outcome),  # type: ignore[arg-type]
+                        formula_levels or {})
         if asserts in MCID_ASSERTS and (outcome not in outcomes or outcomes[outcome].mcid is None):
             raise r.fail(f"{p}.asserts", f"{asserts!r} needs plan outcome {outcome!r} to have an mcid",
                          f"add outcomes.{outcome}.mcid, or asserts = \"benefit\"")
@@ -278,18 +282,19 @@ def load_claims(r: Any, value: Any, outcomes: dict[str, Any], published: Path | 
     return tuple(out)
 
 
-def _check_term(r: Any, p: str, term: str, formula: Any, levels: dict[str, Any]) -> None:
-    """A coefficient claim's term must be a term of the plan's [covariates] formula: its columns (the parts of
-    'grade[middle]:length' without their levels) those of one of the formula's terms, a factor with one of the
-    levels of the study table and a number without (:func:`bayesmeta.plan_formula.check_term_levels`)."""
+def _check_term(r: Any, p: str, term: str, outcome: str, formula: Any, levels: dict[str, Any]) -> None:
+    """A coefficient claim's term must be a term of its outcome's formula (``outcomes.<name>.formula``, else the
+    plan's [covariates] formula): its columns (the parts of 'grade[middle]:length' without their levels) those of
+    one of the formula's terms, a factor with one of the levels of the study table and a number without
+    (:func:`bayesmeta.plan_formula.check_term_levels`)."""
     from bayesmeta.plan_formula import check_term_levels, term_columns
 
     if formula is None:
-        raise r.fail(f"{p}.kind", "a coefficient claim needs a [covariates] formula",
-                     'add formula = "..." to [covariates], e.g. formula = "grade + imag"')
+        raise r.fail(f"{p}.kind", f"a coefficient claim needs a formula for outcome {outcome!r}",
+                     f'add formula = "..." to [covariates] or to [outcomes.{outcome}], e.g. formula = "grade + imag"')
     terms = {frozenset(t): ":".join(t) for t in formula.terms}
     if frozenset(term_columns(term)) not in terms:
-        raise r.fail(f"{p}.term", f"{term!r} is not a term of the formula {formula.text!r}",
+        raise r.fail(f"{p}.term", f"{term!r} is not a term of outcome {outcome!r}'s formula {formula.text!r}",
                      "a coefficient as the report names it, of the terms " + ", ".join(terms.values())
                      + ' (a factor with its level: "imag[yes]")')
     why = check_term_levels(term, formula, levels)

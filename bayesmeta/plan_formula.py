@@ -1,8 +1,10 @@
 """The plan's ``[covariates] formula``: one multiple meta-regression per outcome, written in the syntax of
-``bayesmeta fit --formula`` (:mod:`bayesmeta.formula`), e.g. ``formula = "grade + imag"``.
+``bayesmeta fit --formula`` (:mod:`bayesmeta.formula`), e.g. ``formula = "grade + imag"``; an outcome's own
+``outcomes.<name>.formula`` replaces it for that outcome (a paper fitting other moderators per outcome), and
+``formula = ""`` there fits none for it.
 
-Read by :func:`bayesmeta.plan.load_plan`; errors name the key ``covariates.formula`` and what would be valid (the
-formula syntax, or the columns of the study table)."""
+Read by :func:`bayesmeta.plan.load_plan`; errors name the key (``covariates.formula`` or
+``outcomes.<name>.formula``) and what would be valid (the formula syntax, or the columns of the study table)."""
 
 from __future__ import annotations
 
@@ -18,20 +20,46 @@ def load_covariate_formula(r: Any, cov: dict[str, Any], columns: tuple[str, ...]
     reference levels and the covariates' means, the quantity the mu prior is written for), and every column it
     names must be a column of the study table (``table``, whose ``columns`` are given)."""
     text = r.get(cov, "covariates", "formula", str, default=None, valid=FORMULA_HELP)
-    if text is None:
-        return None
+    return None if text is None else check_formula(r, "covariates.formula", text, columns, table)
+
+
+def check_formula(r: Any, key: str, text: str, columns: tuple[str, ...], table: str) -> Formula:
+    """``text`` parsed as a plan formula: it must keep the intercept and name only columns of ``table``; an error
+    names ``key``."""
     try:
         formula = parse_formula(text)
     except InputError as error:
-        raise r.fail("covariates.formula", error.reason, FORMULA_HELP) from None
+        raise r.fail(key, error.reason, FORMULA_HELP) from None
     if not formula.intercept:
-        raise r.fail("covariates.formula", f"{text!r} drops the intercept",
+        raise r.fail(key, f"{text!r} drops the intercept",
                      'a formula with the intercept (no "0 +" or "- 1"), e.g. "grade + imag"')
     for column in formula.columns:
         if column not in columns:
-            raise r.fail("covariates.formula", f"column {column!r} of {text!r} is not in {table}",
+            raise r.fail(key, f"column {column!r} of {text!r} is not in {table}",
                          ", ".join(c for c in columns if c != "study_id"))
     return formula
+
+
+OUTCOME_FORMULA_OFF = ""
+"""``outcomes.<name>.formula = ""``: no multiple meta-regression for that outcome, whatever ``[covariates]`` says."""
+
+
+def load_outcome_formulas(r: Any, outcomes: dict[str, Any], default: Formula | None, columns: tuple[str, ...],
+                          table: str) -> dict[str, Formula | None]:
+    """Each outcome's formula: its own ``outcomes.<name>.formula`` (checked as ``[covariates] formula`` is, errors
+    naming that key), ``""`` for none, else the ``[covariates] formula`` (``default``; None without one)."""
+    out: dict[str, Formula | None] = {}
+    for name, spec in outcomes.items():
+        key = f"outcomes.{name}"
+        text = r.get(spec, key, "formula", str, default=None,
+                     valid=f'{FORMULA_HELP}; or "" for no meta-regression of this outcome')
+        if text is None:
+            out[name] = default
+        elif not text.strip():
+            out[name] = None
+        else:
+            out[name] = check_formula(r, f"{key}.formula", text, columns, table)
+    return out
 
 
 def term_columns(term: str) -> tuple[str, ...]:

@@ -179,6 +179,27 @@ def check_mcid(value: float, measure: str, outcome: str) -> float:
     return float(value)
 
 
+def published_formula_lines(published: pd.DataFrame | None, outcome: str, columns: tuple[str, ...]) -> list[str]:
+    """``formula = "..."`` for an outcome whose published meta-regression coefficients name a multiple
+    meta-regression (published.csv ``formula``): the paper's model, fitted for that outcome so the report sets its
+    posterior beside the printed coefficients; commented out when it names a column the data lack."""
+    if published is None or "formula" not in published.columns:
+        return []
+    rows = published[(published["outcome"] == outcome) & (published["analysis"] == "meta_regression")]
+    formulas = list(dict.fromkeys(f.strip() for f in rows["formula"] if isinstance(f, str) and f.strip()))
+    if not formulas:
+        return []
+    from bayesmeta.formula import parse_formula
+
+    missing = [c for c in parse_formula(formulas[0]).columns if c not in columns]
+    others = f"; the paper also printed {', '.join(formulas[1:])}" if formulas[1:] else ""
+    if missing:
+        return [f"# formula = {_toml_string(formulas[0])}   # the paper's multiple meta-regression (published "
+                f"formula column); the data lack column {missing[0]!r}{others}"]
+    return [f"formula = {_toml_string(formulas[0])}   # CHECK: the paper's multiple meta-regression of this outcome "
+            f"(published formula column){others}"]
+
+
 def plan_text(outcomes: str | Path, studies: str | Path | None = None, published: str | Path | None = None, *,
               plan_path: str | Path = "plan.toml", mcid: Mapping[str, float] | None = None) -> str:
     """The TOML text of a starter plan for these files, to be saved at ``plan_path`` (the data paths are written
@@ -317,6 +338,7 @@ def plan_text(outcomes: str | Path, studies: str | Path | None = None, published
                          "`bayesmeta init --mcid`")
         lines += _likelihood_line(rows[rows["outcome"] == name], m)
         lines += strata_lines(rows[rows["outcome"] == name], name, published_table)
+        lines += published_formula_lines(published_table, name, tuple(source.columns))
         lines.append("")
     if covariates:
         lines.append("# Study-level columns found in the data, offered for meta-regression; CHECK which the paper used.")

@@ -77,13 +77,67 @@ def _plan_folder(tmp: Path, formula: str, extra: str = "") -> Path:
     return tmp / "plan.toml"
 
 
+COPY = """
+[outcomes.achievement_copy]
+label = "Academic achievement, fitted with its own formula"
+measure = "SMD"
+benefit = "above"
+formula = "grade + imag"
+"""
+
+
+COPY_CLAIM = """
+[[claims]]
+id = "imaginative-copy"
+text = "the effect was larger in studies with imaginative writing"
+where = "Results"
+kind = "coefficient"
+outcome = "achievement_copy"
+term = "imag[yes]"
+"""
+
+
+def _printed(case: str, r_name: str) -> str:
+    fit = FIXTURES[case]["z"]
+    j = fit["name"].index(r_name)
+    return ",".join(f"{fit[key][j]:.2f}" for key in ("estimate", "ci_lower", "ci_upper"))
+
+
+PUBLISHED = "\n".join([
+    "outcome,analysis,variable,level,k,measure,estimate,ci_lower,ci_upper,p_value,p_relation,i2_percent,where,formula",
+    f"achievement,meta_regression,meta,yes,46,SMD,{_printed('grade_meta', 'metayes')},,,,Table 3,grade + meta",
+    f"achievement_copy,meta_regression,imag,yes,48,SMD,{_printed('grade_imag', 'imagyes')},,,,Table 3,grade + imag",
+    "achievement,meta_regression,grade,middle,48,SMD,-0.37,-0.69,-0.05,,,,Table 4,grade + homework",
+]) + "\n"
+"""Published coefficients of multiple meta-regressions (metafor's, rounded): one on a column no plan formula
+names (meta), one of achievement_copy's own formula, one naming a column the study table lacks."""
+
+
+def _with_copy(plan: Path, name: str = "achievement_copy") -> Path:
+    """The plan with a second outcome: the same 48 effects under another outcome name, with the formula of its
+    own ``outcomes.<name>.formula`` table (COPY)."""
+    import pandas as pd
+
+    rows = pd.read_csv(plan.parent / "outcomes.csv", dtype=str, keep_default_na=False)
+    pd.concat([rows, rows.assign(outcome=name)]).to_csv(plan.parent / "outcomes.csv", index=False)
+    text = plan.read_text()
+    plan.write_text(text.replace("[covariates]", COPY.replace("achievement_copy", name) + "[covariates]", 1)
+                    + COPY_CLAIM.replace("achievement_copy", name))
+    return plan
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """A small plan (one outcome, exact engine only: quick, no monitoring, no bias ensemble) with the formula
-    grade + imag + length, run as `reanalyze` runs it; its summary as summary.json holds it."""
+    """A small plan (exact engine only: quick, no monitoring, no bias ensemble) with the [covariates] formula
+    grade + imag + length for its outcome, and a second outcome (the same effects) whose
+    ``outcomes.achievement_copy.formula`` is grade + imag, run as `reanalyze` runs it; its summary as
+    summary.json holds it."""
     from bayesmeta.reanalysis import run_plan
 
-    plan = load_plan(_plan_folder(tmp_path_factory.mktemp("formula"), "grade + imag + length")).as_quick()
+    path = _with_copy(_plan_folder(tmp_path_factory.mktemp("formula"), "grade + imag + length"))
+    (path.parent / "published.csv").write_text(PUBLISHED)
+    path.write_text(path.read_text().replace('pooling = "FE"', 'pooling = "FE"\npublished = "published.csv"', 1))
+    plan = load_plan(path).as_quick()
     result = run_plan(plan)
     summary = json.loads(json.dumps(result.to_summary()))
     return result, summary
@@ -201,9 +255,17 @@ def test_coefficient_claims_are_answered_by_the_sign_probability(run):
     ("grade + imgs", "covariates.formula", "column 'imgs' of 'grade + imgs' is not in studies.csv"),
     ("grade +", "covariates.formula", "cannot read formula"),
     ("0 + grade", "covariates.formula", "drops the intercept"),
+    ("grade + imgs", "outcomes.achievement_copy.formula", "column 'imgs' of 'grade + imgs' is not in studies.csv"),
+    ("grade +", "outcomes.achievement_copy.formula", "cannot read formula"),
+    ("0 + grade", "outcomes.achievement_copy.formula", "drops the intercept"),
 ])
 def test_a_bad_formula_is_one_line_naming_the_key_and_the_columns(tmp_path, capsys, formula, key, message):
-    plan = _plan_folder(tmp_path, formula)
+    if key == "covariates.formula":
+        plan = _plan_folder(tmp_path, formula)
+    else:  # a good [covariates] formula, and a bad one of the second outcome's own
+        plan = _with_copy(_plan_folder(tmp_path, "grade + imag"))
+        own, covariates = plan.read_text().split("[covariates]", 1)
+        plan.write_text(own.replace('formula = "grade + imag"', f'formula = "{formula}"') + "[covariates]" + covariates)
     assert main(["reanalyze", str(plan), "--out", str(tmp_path / "report"), "--quick"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and f"key '{key}'" in err and message in err and "plan.toml" in err
@@ -232,8 +294,58 @@ def test_claim_term_must_be_a_term_of_the_formula(tmp_path):
     plan.write_text(by_year.replace('term = "imag[yes]"', 'term = "year[1992]"'))
     assert load_plan(plan).claims[0].term == "year[1992]"
     plan.write_text(PLAN.replace('formula = "FORMULA"', 'columns = ["imag"]'))
-    with pytest.raises(InputError, match=r"a coefficient claim needs a \[covariates\] formula"):
+    with pytest.raises(InputError, match=r"a coefficient claim needs a formula for outcome 'achievement'"):
         load_plan(plan)
+
+
+def test_a_coefficient_claim_is_checked_against_its_outcomes_own_formula(tmp_path):
+    """A claim's term must be a term of its outcome's formula: 'length' is one of [covariates] formula's
+    (achievement) but not of achievement_copy's own grade + imag; an outcome whose formula is turned off
+    (``formula = ""``) has none."""
+    plan = _with_copy(_plan_folder(tmp_path, "grade + imag + length"))
+    text = plan.read_text()
+    assert {o.name: o.formula for o in load_plan(plan).outcomes} == {"achievement": "grade + imag + length",
+                                                                     "achievement_copy": "grade + imag"}
+    plan.write_text(text[:text.rindex('term = "imag[yes]"')] + 'term = "length"\n')
+    with pytest.raises(InputError) as err:
+        load_plan(plan)
+    assert "key 'claims[2] ('imaginative-copy').term'" in str(err.value)
+    assert "'length' is not a term of outcome 'achievement_copy''s formula 'grade + imag'" in str(err.value)
+    plan.write_text(text.replace('formula = "grade + imag"\n', 'formula = ""\n', 1))
+    with pytest.raises(InputError) as err:
+        load_plan(plan)
+    assert "a coefficient claim needs a formula for outcome 'achievement_copy'" in str(err.value)
+    assert "[outcomes.achievement_copy]" in str(err.value)
+    plan.write_text(text[:text.index("[[claims]]")].replace('formula = "grade + imag"\n', 'formula = ""\n', 1))
+    loaded = load_plan(plan)
+    assert {o.name: o.formula for o in loaded.outcomes} == {"achievement": "grade + imag + length",
+                                                            "achievement_copy": None}
+    from bayesmeta.reanalysis.outcome import formula_columns
+
+    assert formula_columns(loaded) == ("grade", "imag", "length")
+
+
+def test_each_outcome_gets_the_coefficients_metafor_gives_for_its_own_formula(run):
+    """Two outcomes of one plan with two formulas: achievement with [covariates] formula grade + imag + length,
+    achievement_copy (the same effects) with its outcomes.achievement_copy.formula grade + imag; each outcome's
+    REML fits (z and Knapp-Hartung) are metafor's for its own formula, and its coefficient claim reads its own."""
+    result, summary = run
+    for outcome, case in (("achievement", "grade_imag_length"), ("achievement_copy", "grade_imag")):
+        r = result.outcomes[outcome].formula_regression
+        ref = FIXTURES[case]
+        assert r.formula == ref["formula"] == summary["outcomes"][outcome]["formula_regression"]["formula"]
+        assert r.k == ref["z"]["k"] and list(r.omitted) == ref["z"]["omitted"]
+        _check_against_metafor(r.frequentist, ref["z"])
+        _check_against_metafor(r.frequentist_knha, ref["knha"])
+    claims = {c["id"]: c for c in summary["claims"]}
+    np.testing.assert_allclose([claims[c]["facts"]["reml_p"] for c in ("imaginative-copy", "imaginative")],
+                               [FIXTURES["grade_imag"]["z"]["pval"][4], FIXTURES["grade_imag_length"]["z"]["pval"][4]],
+                               rtol=1e-6)
+    assert claims["imaginative-copy"]["facts"]["formula"] == "grade + imag"
+    section = next(s for s in build_sections(summary, []) if s.id == "metaregression")
+    captions = [getattr(b, "caption", "") for b in section.blocks]
+    assert "Academic achievement: meta-regression on grade + imag + length" in captions
+    assert "Academic achievement, fitted with its own formula: meta-regression on grade + imag" in captions
 
 
 def test_plan_and_record_survive_the_result_cache(run):
@@ -342,3 +454,50 @@ def test_fit_formula_centres_as_the_plan_and_its_intercept_is_metafors_shifted(r
     np.testing.assert_allclose(centred["mu"]["mean"], shifted, atol=1e-5 * uncentred["se"][0])
     np.testing.assert_allclose(plain["mu"]["mean"], b0, atol=1e-5 * uncentred["se"][0])
     np.testing.assert_allclose(centred["beta[length]"]["mean"], b_length, atol=1e-5 * uncentred["se"][-1])
+
+
+def test_published_coefficients_of_a_formula_in_the_reports_comparison(run):
+    """The comparison table sets each published multiple meta-regression coefficient beside metafor's REML fit of
+    its formula (the study table's meta column attached for it, though no plan formula names it), with the
+    posterior of the same coefficient where the outcome's plan formula is the row's; a row whose formula names a
+    column the study table lacks is listed, not estimable, with the reason."""
+    result, summary = run
+    rows = [r for r in summary["comparison"] if r["analysis"] == "meta_regression"]
+    meta, imag, homework = rows
+    ref = {case: dict(zip(FIXTURES[case]["z"]["name"], FIXTURES[case]["z"]["estimate"]))
+           for case in ("grade_meta", "grade_imag")}
+    assert meta["quantity"] == "meta[yes] (against no) in grade + meta: meta-regression coefficient"
+    assert (meta["status"], meta["k_used"]) == ("reproduced", 46)
+    assert meta["recomputed_value"] == pytest.approx(ref["grade_meta"]["metayes"], rel=1e-6)
+    assert meta["bayesian"] == "-" and 'outcomes.achievement.formula = "grade + meta" fits it' in meta["plain"]
+    assert (imag["outcome"], imag["status"]) == ("achievement_copy", "reproduced")
+    assert imag["recomputed_value"] == pytest.approx(ref["grade_imag"]["imagyes"], rel=1e-6)
+    coef = result.outcomes["achievement_copy"].formula_regression.coefficient("imag[yes]")
+    assert imag["bayesian_value"] == coef.prob_benefit and imag["bayesian_statement"] == "P(beta[imag[yes]] > 0)"
+    assert homework["status"] == "not estimable"
+    assert "column 'homework' of the formula 'grade + homework' is not in the study data" in homework["plain"]
+    assert not [r for r in summary["published_not_covered"] if r["analysis"] == "meta_regression"]
+
+
+def test_init_writes_the_papers_own_formula_per_outcome(tmp_path):
+    """`init --published` with coefficients of a multiple meta-regression (published.csv formula column) writes
+    that formula as the outcome's own, so the report's comparison sets the posterior beside them; one naming a
+    column the data lack stays commented out."""
+    published = tmp_path / "published.csv"
+    published.write_text("\n".join([
+        "outcome,analysis,variable,level,k,measure,estimate,ci_lower,ci_upper,p_value,p_relation,i2_percent,where,"
+        "formula",
+        "achievement,meta_regression,imag,yes,48,SMD,0.16,-0.25,0.56,,,,Table 3,grade + imag",
+        "achievement,meta_regression,meta,yes,46,SMD,0.26,,,0.02,=,,Table 4,grade + meta"]) + "\n")
+    args = ["init", "--outcomes", str(DATA / "outcomes.csv"), "--studies", str(DATA / "studies.csv"),
+            "--published", str(published)]
+    assert main([*args, "--out", str(tmp_path / "plan.toml")]) == 0
+    text = (tmp_path / "plan.toml").read_text()
+    assert 'formula = "grade + imag"   # CHECK: the paper\'s multiple meta-regression of this outcome' in text
+    assert "the paper also printed grade + meta" in text
+    assert load_plan(tmp_path / "plan.toml").outcome("achievement").formula == "grade + imag"
+    published.write_text(published.read_text().replace("grade + imag", "grade + homework"))
+    assert main([*args, "--out", str(tmp_path / "other.toml")]) == 0
+    text = (tmp_path / "other.toml").read_text()
+    assert "# formula = \"grade + homework\"   # the paper's multiple meta-regression" in text
+    assert "the data lack column 'homework'" in text and load_plan(tmp_path / "other.toml").outcomes[0].formula is None

@@ -36,6 +36,12 @@ def _coefficient(est: object, lo: object, hi: object) -> str:
     return f"{est:.3g} [{lo:.3g}, {hi:.3g}], " if not _missing(lo) and not _missing(hi) else f"{est:.3g}, "
 
 
+def _formula_term(r: dict) -> str:
+    """A published coefficient of a multiple meta-regression: 'imag[yes] vs no in grade + imag'."""
+    name = f"{r['variable']}[{r['level']}]" if r.get("level") else r["variable"]
+    return name + (f" vs {r['reference']}" if r.get("reference") else "") + f" in {r['formula']}"
+
+
 @app.command("compare")
 def compare_command(
     published: Annotated[str, typer.Argument(help="the paper's published results (CSV, the README's format)")],
@@ -140,6 +146,7 @@ def compare_command(
         for r in records(frame):
             t.add_row(
                 r["outcome"],
+                _formula_term(r) if r.get("formula") else
                 r["variable"] + (f" {r['level']} vs {r['reference']}" if r.get("reference") else "")
                 + (" (omnibus)" if r.get("kind") == "omnibus" else ""),
                 str(r["k_used"]),
@@ -152,6 +159,9 @@ def compare_command(
                 r["status"],
             )
         print_table(t, console)
+        for r in records(frame):  # why a published multiple meta-regression coefficient was not recomputed
+            if r.get("formula") and r["status"] == "not estimable":
+                console.print(f"{r['outcome']}, {_formula_term(r)}: {r['note']}", soft_wrap=True, markup=False)
     _print_subgroup_rows(console, subgroup_rows, subgroup_tests)
     t = Table(title="Spearman correlations of study effects: published vs recomputed")
     for column in ("pair", "subset", "n used/published", "published", "recomputed", "status"):

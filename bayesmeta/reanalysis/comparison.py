@@ -188,6 +188,8 @@ def _covariate_row(a: OutcomeAnalysis, r: Any, analysis: str) -> dict[str, Any]:
     """A published meta-regression or subgroup-difference row: its p-value (the omnibus test), or a coefficient
     (a factor level against the reference, or a numeric slope; :func:`bayesmeta.compare.compare_metaregression`)
     with its CI, beside the recomputation and the Bayesian meta-regression's matching contrast."""
+    if getattr(r, "formula", None):
+        return _formula_row(a, r)
     o = a.plan
     m = next((x for x in a.metaregression if x["covariate"] == r.variable), None)
     what = "meta-regression" if analysis == "meta_regression" else "subgroup difference"
@@ -243,6 +245,53 @@ def _covariate_row(a: OutcomeAnalysis, r: Any, analysis: str) -> dict[str, Any]:
                 recomputed=recomputed, recomputed_value=recomputed_value,
                 recomputed_method=str(r.method or ""), bayesian=bayes, bayesian_value=value,
                 bayesian_statement=statement, status=str(r.status), plain=plain)
+
+def same_formula(a: str, b: str) -> bool:
+    """Whether two formulas are the same model: the same terms (in any order), factors and reference levels."""
+    from bayesmeta.formula import parse_formula
+
+    f, g = parse_formula(a), parse_formula(b)
+    return ({frozenset(t) for t in f.terms}, f.forced, set(f.references), f.intercept) == \
+        ({frozenset(t) for t in g.terms}, g.forced, set(g.references), g.intercept)
+
+
+def _formula_row(a: OutcomeAnalysis, r: Any) -> dict[str, Any]:
+    """A published coefficient of a multiple meta-regression (:func:`bayesmeta.compare.formula_record`) beside
+    the recomputed REML coefficient and, when the plan fits the same formula for the outcome
+    (``outcomes.<name>.formula`` or [covariates] formula), that coefficient's posterior."""
+    o = a.plan
+    name = f"{r.variable}[{r.level}]" if r.level else str(r.variable)
+    against = f" (against {r.reference})" if r.reference else ""
+    relation = r.published_p_relation or "="
+    published = _coef_text(r.published_estimate, r.published_ci_lower, r.published_ci_upper, r.published_p,
+                           relation)
+    have = r.p is not None and not pd.isna(r.p)
+    recomputed = _coef_text(r.estimate, r.ci_lower, r.ci_upper, r.p) if have else "not estimable"
+    printed = r.published_estimate is not None and not pd.isna(r.published_estimate)
+    published_value, recomputed_value = (r.published_estimate, r.estimate) if printed else (r.published_p, r.p)
+    plain = (f"{o.label}: the paper reports the coefficient {name}{against} of its meta-regression on {r.formula} "
+             f"as {published}; " + (f"the {r.k_used} studies here give {recomputed} ({r.method})" if have else r.note))
+    fitted = a.formula_regression
+    coef = fitted.coefficient(name) if fitted is not None and same_formula(fitted.formula, r.formula) else None
+    bayes, value, statement = "-", None, ""
+    if coef is not None:
+        value, statement = coef.prob_benefit, coef.benefit_statement
+        bayes = (f"{name} {_ci_text(coef.reported_median, coef.reported_ci_lower, coef.reported_ci_upper)}; "
+                 f"{stated(statement, value)}")
+        plain += (f"; the Bayesian meta-regression on the same formula puts it at {coef.reported_median:.3g}, and "
+                  f"{stated(statement, value)} ({probability_words(value)}).")
+    elif fitted is not None and same_formula(fitted.formula, r.formula):
+        plain += f"; the Bayesian meta-regression on {fitted.formula} has no coefficient {name}."
+    else:
+        plain += (f"; no Bayesian meta-regression on {r.formula} (the plan fits "
+                  + (f"{fitted.formula}" if fitted is not None else "none") + f" for this outcome; "
+                  f"outcomes.{o.name}.formula = \"{r.formula}\" fits it).")
+    return _row(o.name, "meta_regression", f"{name}{against} in {r.formula}: meta-regression coefficient",
+                variable=r.variable, k_used=r.k_used, published=published, published_value=published_value,
+                recomputed=recomputed, recomputed_value=recomputed_value, recomputed_method=str(r.method or ""),
+                bayesian=bayes, bayesian_value=value, bayesian_statement=statement, status=str(r.status),
+                plain=plain)
+
 
 def _other_covariate_rows(analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame, analysis: str,
                           done: set[tuple[str, str]]) -> list[dict[str, Any]]:

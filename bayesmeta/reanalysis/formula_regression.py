@@ -1,4 +1,4 @@
-"""The multiple meta-regression of the plan's ``[covariates] formula`` for one outcome: every coefficient's exact
+"""The multiple meta-regression of the outcome's plan formula (``outcomes.<name>.formula``, else ``[covariates] formula``): every coefficient's exact
 posterior beside its frequentist REML counterpart.
 
 Studies with a blank cell in any column of the formula are left out and named (metafor's default ``na.action``;

@@ -223,12 +223,12 @@ def _mark_confounded(a: OutcomeAnalysis) -> None:
 
 
 def formula_columns(plan: Plan) -> tuple[str, ...]:
-    """The columns of the plan's [covariates] formula that are not among its [covariates] columns."""
+    """The columns of the outcomes' formulas (``outcomes.<name>.formula`` or [covariates] formula) that are not
+    among the plan's [covariates] columns."""
     from bayesmeta.formula import parse_formula
 
-    if plan.covariate_formula is None:
-        return ()
-    return tuple(c for c in parse_formula(plan.covariate_formula).columns if c not in plan.covariates)
+    columns = (c for o in plan.outcomes if o.formula is not None for c in parse_formula(o.formula).columns)
+    return tuple(c for c in dict.fromkeys(columns) if c not in plan.covariates)
 
 
 def prior_units_warnings(plan: Plan, measure: str, sei: np.ndarray) -> list[str]:
@@ -308,17 +308,17 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
             a.metaregression.append(result)
 
     _mark_confounded(a)
-    if plan.covariate_formula is not None:
+    if o.formula is not None:
         from bayesmeta.formula import parse_formula
         from bayesmeta.reanalysis.formula_regression import formula_regression
 
-        a.formula_regression = run_step(a, f"meta-regression on {plan.covariate_formula}",
+        a.formula_regression = run_step(a, f"meta-regression on {o.formula}",
                                         lambda: formula_regression(
-                                            effects, o, main, parse_formula(plan.covariate_formula), level,
+                                            effects, o, main, parse_formula(o.formula), level,
                                             {name: prior_sets[name] for name in plan.sensitivity_priors},
                                             plan.main_prior))
         if a.formula_regression is not None:
-            a.warnings += [f"meta-regression on {plan.covariate_formula}: {w}" for w in a.formula_regression.warnings]
+            a.warnings += [f"meta-regression on {o.formula}: {w}" for w in a.formula_regression.warnings]
 
     step(f"{o.name}: posterior predictive checks")
     from bayesmeta import ppc

@@ -75,7 +75,7 @@ class OutcomeAnalysis:
     warnings: list[str] = field(default_factory=list)
     plan_covariates: tuple[str, ...] = ()
     formula_regression: Any = None
-    """The plan's [covariates] formula fitted (:class:`bayesmeta.reanalysis.formula_regression.FormulaRegression`);
+    """The outcome's formula (``outcomes.<name>.formula``, else [covariates] formula) fitted (:class:`bayesmeta.reanalysis.formula_regression.FormulaRegression`);
     None without a formula, or when it could not be fitted (see skipped)."""
 
     @property

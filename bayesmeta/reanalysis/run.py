@@ -120,6 +120,10 @@ def run_plan(plan: Plan, progress: Progress | None = None, *, cache: ResultCache
     seeds: dict[str, int] = {"plan": plan.seed}
     table_file = str(plan.studies if plan.studies is not None else plan.outcomes_file)
     covariates = (*plan.covariates, *formula_columns(plan))
+    from bayesmeta.compare import published_formula_columns  # published coefficients of multiple meta-regressions
+
+    covariates += tuple(c for c in published_formula_columns(published)
+                        if c not in covariates and (studies is None or c in studies.columns))
     effects = {o.name: attach_covariates(effects_for(o.name, outcome_rows, studies, o.zero_cells, o.vtype),
                                          studies, covariates, table_file)
                for o in plan.outcomes}

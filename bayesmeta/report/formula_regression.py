@@ -1,4 +1,4 @@
-"""The report's multiple meta-regression of the plan's ``[covariates] formula``, in sentences and a table per
+"""The report's multiple meta-regression of each outcome's plan formula (``outcomes.<name>.formula`` or ``[covariates] formula``), in sentences and a table per
 outcome, from summary.json's ``outcomes.<name>.formula_regression``
 (:class:`bayesmeta.reanalysis.formula_regression.FormulaRegression`)."""
 
@@ -48,7 +48,7 @@ def formula_blocks(label: str, r: dict[str, Any]) -> list[Any]:
     freq, knha = r["frequentist"], r["frequentist_knha"]
     tau = r["tau"]
     blocks: list[Any] = [Paragraph(
-        f"{label}: multiple meta-regression on {r['formula']} (the plan's [covariates] formula; exact engine, main "
+        f"{label}: multiple meta-regression on {r['formula']} (the plan's formula for this outcome; exact engine, main "
         f"prior), {_studies(r)}. Coding: {_coding(r)}. Residual heterogeneity tau {num(tau['median'])} "
         f"({num(tau['ci_lower'])} to {num(tau['ci_upper'])}); REML tau^2 = {num(freq['tau2'], 4)}. REML omnibus "
         f"test of the {freq['qm_df']} coefficients besides the intercept: {_omnibus(freq, r['k'])}"

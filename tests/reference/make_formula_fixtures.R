@@ -1,4 +1,4 @@
-# Reference values from R metafor for tests/test_plan_formula.py: the multiple meta-regressions of a plan's
+# Reference values from R metafor for tests/test_plan_formula.py and tests/test_compare_formula.py: the multiple meta-regressions of a plan's
 # [covariates] formula on Bangert-Drowns et al. 2004 (writing-to-learn, 48 Hedges' g; metadat
 # dat.bangertdrowns2004), read from the committed tests/reference/formula_bd2004/{outcomes,studies}.csv.
 # Factors are coded with the reference level bayesmeta takes (the most frequent: grade college, imag no);
@@ -20,6 +20,7 @@ studies <- read.csv(file.path(folder, "studies.csv"), stringsAsFactors = FALSE, 
 d <- merge(effects[, c("study_id", "yi", "vi")], studies, by = "study_id", sort = FALSE)
 d$grade <- relevel(factor(d$grade), ref = "college")
 d$imag <- relevel(factor(d$imag), ref = "no")
+d$meta <- relevel(factor(d$meta), ref = "no")  # 29 no, 17 yes, 2 blank
 
 num <- function(x) unname(as.numeric(x))
 fit <- function(mods, data, test) {
@@ -40,6 +41,11 @@ out <- list(
                            knha = fit(~ grade + imag + length_c, d, "knha")),
   # uncentred, as rma(mods = ~ x) and `fit --no-center`: the intercept is the effect at length 0
   grade_imag_length_uncentred = list(formula = "grade + imag + length", center = list(),
-                                     z = fit(~ grade + imag + length, d, "z"))
+                                     z = fit(~ grade + imag + length, d, "z")),
+  # a column of the study table that no plan names (a published coefficient's own model)
+  grade_meta = list(formula = "grade + meta", center = list(),
+                    z = fit(~ grade + meta, d, "z"), knha = fit(~ grade + meta, d, "knha")),
+  # one moderator, as a published one-moderator row is recomputed (z, or Knapp-Hartung with test = knha)
+  imag = list(formula = "imag", center = list(), z = fit(~ imag, d, "z"), knha = fit(~ imag, d, "knha"))
 )
 write_json(out, "tests/reference/formula_fixtures.json", digits = NA, auto_unbox = TRUE, pretty = TRUE)
