@@ -14,6 +14,13 @@ import typer
 from bayesmeta.benefit import Benefit
 from bayesmeta.cli import app
 from bayesmeta.cli.options import (
+    DEFAULT_ADD,
+    AddOption,
+    Drop00Option,
+    ToOption,
+    ZeroCellsTo,
+    dropped_studies,
+    zero_cell_rule,
     BenefitOption,
     DataArgument,
     JsonOption,
@@ -50,6 +57,9 @@ def bias_command(
     data: DataArgument,
     outcome: OutcomeOption = None,
     vtype: VTypeOption = VType.LS,
+    add: AddOption = DEFAULT_ADD,
+    to: ToOption = ZeroCellsTo.only0,
+    drop00: Drop00Option = None,
     measure: MeasureOption = None,
     ensemble: Annotated[Optional[EnsembleName], typer.Option(
         help="pet-peese: no bias, PET, PEESE x effect x heterogeneity, 12 models (the default, as the plan's); "
@@ -92,7 +102,8 @@ def bias_command(
         raise InputError("--models and --ensemble exclude each other", column="--models",
                          valid="either a named ensemble or a file of [[models]] tables")
     chosen = _read_models(models) if models is not None else (ensemble or DEFAULT_ENSEMBLE).value
-    table = read_table(data, measure_value(measure), benefit=benefit, outcome=outcome, vtype=vtype)
+    table = read_table(data, measure_value(measure), benefit=benefit, outcome=outcome, vtype=vtype,
+                       zero_cells=zero_cell_rule(add, to, drop00))
     yi, flipped = fitted_effects(table.yi, benefit)
     if fisher_z and table.measure != "SMD":
         raise InputError(f"--fisher-z needs --measure SMD, got {table.measure}", column="--fisher-z")
@@ -123,6 +134,7 @@ def bias_command(
     out = oriented_dict(result, level, flipped)
     out["benefit"] = benefit.value
     out["source"] = data
+    out["dropped"] = dropped_studies(table)
     if as_json:
         typer.echo(json_text(out))
         return

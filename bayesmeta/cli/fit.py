@@ -12,6 +12,7 @@ import typer
 from bayesmeta.benefit import Benefit
 from bayesmeta.cli import app
 from bayesmeta.cli.options import (
+    DEFAULT_ADD,
     DEFAULT_MU_PRIOR,
     DEFAULT_TAU_PRIOR,
     AddOption,
@@ -39,6 +40,7 @@ from bayesmeta.cli.options import (
     TuneOption,
     ZeroCellsTo,
     finite,
+    dropped_studies,
     json_text,
     measure_value,
     note_prior_units,
@@ -117,7 +119,7 @@ def fit_command(
                                           '"beta[group[A]]=1, beta[group[B]]=-1" (repeatable)')
     ] = None,
     likelihood: LikelihoodOption = Likelihood.normal,
-    add: AddOption = 0.5,
+    add: AddOption = DEFAULT_ADD,
     to: ToOption = ZeroCellsTo.only0,
     drop00: Drop00Option = None,
     engine: Annotated[
@@ -257,17 +259,6 @@ def binomial_data(table: EffectData) -> EffectData:
     import dataclasses
 
     return dataclasses.replace(table, counts=table.counts.drop(index=list(table.dropped)))
-
-
-def dropped_studies(table: EffectData) -> list[dict[str, str]]:
-    """The studies the reader left out, {study, reason} as a plan's coverage table names them."""
-    out = []
-    for study in table.dropped:
-        counts = table.counts.loc[study] if table.counts is not None and study in table.counts.index else None
-        reason = ("no events in either arm" if counts is None or counts["events_treatment"] == 0
-                  else "events in every patient of both arms")
-        out.append({"study": study, "reason": reason})
-    return out
 
 
 def _warn_uncentred(design, table) -> list[str]:

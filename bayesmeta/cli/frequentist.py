@@ -12,6 +12,13 @@ import typer
 from bayesmeta.cli import app
 from bayesmeta.benefit import Benefit
 from bayesmeta.cli.options import (
+    DEFAULT_ADD,
+    AddOption,
+    Drop00Option,
+    ToOption,
+    ZeroCellsTo,
+    dropped_studies,
+    zero_cell_rule,
     BenefitOption,
     DataArgument,
     FiguresOption,
@@ -70,6 +77,9 @@ def frequentist_command(
     data: DataArgument,
     outcome: OutcomeOption = None,
     vtype: VTypeOption = VType.LS,
+    add: AddOption = DEFAULT_ADD,
+    to: ToOption = ZeroCellsTo.only0,
+    drop00: Drop00Option = None,
     method: Annotated[Method, typer.Option(
         help="tau^2 estimator (FE: common effect; MH: Mantel-Haenszel common effect from arm counts, RR or OR, as "
              "metafor's rma.mh)")] = Method.REML,
@@ -119,7 +129,8 @@ def frequentist_command(
     if order is not None and not cumulative:
         raise InputError("--order sets the order of --cumulative; add --cumulative", column="--order")
     cutoffs = DEFAULT_STEPS if steps is None else parse_steps(steps)
-    table = read_table(data, measure_value(measure), benefit, outcome=outcome, vtype=vtype)
+    table = read_table(data, measure_value(measure), benefit, outcome=outcome, vtype=vtype,
+                       zero_cells=zero_cell_rule(add, to, drop00))
     if method is Method.MH:
         if leave_one_out or cumulative or formula or subgroup:
             raise InputError("--leave-one-out, --cumulative, --formula and --subgroup fit rma models; --method MH "
@@ -134,7 +145,8 @@ def frequentist_command(
     mods, names = _moderators(table, formula)
     fit = rma(table, method=method.value, test=test, level=level, mods=mods, mod_names=names,
               solver="fisher" if fisher else "root")
-    out = {"source": table.source, "measure": table.measure, "study": list(table.study), **fit.as_dict()}
+    out = {"source": table.source, "measure": table.measure, "study": list(table.study), **fit.as_dict(),
+           "dropped": dropped_studies(table)}
     if outcome is not None:
         out["outcome"] = outcome
     if formula:

@@ -9,6 +9,13 @@ import typer
 from bayesmeta.benefit import Benefit
 from bayesmeta.cli import app
 from bayesmeta.cli.options import (
+    DEFAULT_ADD,
+    AddOption,
+    Drop00Option,
+    ToOption,
+    ZeroCellsTo,
+    dropped_studies,
+    zero_cell_rule,
     DEFAULT_MU_PRIOR,
     DEFAULT_TAU_PRIOR,
     BenefitOption,
@@ -39,6 +46,9 @@ def monitor_command(
     data: DataArgument,
     outcome: OutcomeOption = None,
     vtype: VTypeOption = VType.LS,
+    add: AddOption = DEFAULT_ADD,
+    to: ToOption = ZeroCellsTo.only0,
+    drop00: Drop00Option = None,
     measure: Annotated[
         Measure | None,
         typer.Option("--measure", help="effect measure (default: the file's measure column, else HR for yi/sei "
@@ -68,9 +78,10 @@ def monitor_command(
     from bayesmeta.scales import is_ratio, null_value
     from bayesmeta.sequential import monitor
 
-    table = read_table(data, measure_value(measure), benefit, outcome=outcome, vtype=vtype)
+    rule = zero_cell_rule(add, to, drop00)
+    table = read_table(data, measure_value(measure), benefit, outcome=outcome, vtype=vtype, zero_cells=rule)
     if measure is None and table.measure == "GEN":
-        table = read_table(data, "HR", benefit, outcome=outcome, vtype=vtype)
+        table = read_table(data, "HR", benefit, outcome=outcome, vtype=vtype, zero_cells=rule)
     note_prior_units(table, mu_prior, tau_prior)
     covariates = table.covariates
     order = None
@@ -124,6 +135,8 @@ def monitor_command(
     if as_json:
         out = result.as_dict()
         out["order"] = order_by if order is not None else "file"
+        out["k"] = len(table.study)
+        out["dropped"] = dropped_studies(table)
         typer.echo(json_text(out))
         return
     _print_table(result, order_by if order is not None else "file order")

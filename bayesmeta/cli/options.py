@@ -127,11 +127,30 @@ Drop00Option = Annotated[
 ]
 
 
-def zero_cell_rule(add: float = 0.5, to: ZeroCellsTo | str = ZeroCellsTo.only0, drop00: bool | None = None) -> Any:
+DEFAULT_ADD = 0.5
+"""The default of :data:`AddOption` (escalc's add; :class:`bayesmeta.escalc.ZeroCellRule`); ``--to`` defaults to
+``ZeroCellsTo.only0`` and ``--drop00/--no-drop00`` to None (the measure's default). Every command that reads arm
+counts offers the three options with these defaults."""
+
+
+def zero_cell_rule(add: float = DEFAULT_ADD, to: ZeroCellsTo | str = ZeroCellsTo.only0,
+                   drop00: bool | None = None) -> Any:
     """The :class:`bayesmeta.escalc.ZeroCellRule` of ``--add``, ``--to`` and ``--drop00/--no-drop00``."""
     from bayesmeta.escalc import ZeroCellRule
 
     return ZeroCellRule(float(add), ZeroCellsTo(to).value, drop00)
+
+
+def dropped_studies(table: Any) -> list[dict[str, str]]:
+    """The studies the reader left out under the zero-cell rule's drop00 (``table.dropped``), {study, reason} as
+    a plan's coverage table names them: the JSON key ``dropped`` of every command that reads arm counts."""
+    out = []
+    for study in table.dropped:
+        counts = table.counts.loc[study] if table.counts is not None and study in table.counts.index else None
+        reason = ("no events in either arm" if counts is None or counts["events_treatment"] == 0
+                  else "events in every patient of both arms")
+        out.append({"study": study, "reason": reason})
+    return out
 
 
 def positive(param: typer.CallbackParam, value: Any) -> Any:

@@ -9,6 +9,13 @@ import typer
 
 from bayesmeta.cli import app
 from bayesmeta.cli.options import (
+    DEFAULT_ADD,
+    AddOption,
+    Drop00Option,
+    ToOption,
+    ZeroCellsTo,
+    dropped_studies,
+    zero_cell_rule,
     DEFAULT_MU_PRIOR,
     DEFAULT_TAU_PRIOR,
     DataArgument,
@@ -35,6 +42,9 @@ def ppc_command(
     data: DataArgument,
     outcome: OutcomeOption = None,
     vtype: VTypeOption = VType.LS,
+    add: AddOption = DEFAULT_ADD,
+    to: ToOption = ZeroCellsTo.only0,
+    drop00: Drop00Option = None,
     measure: MeasureOption = None,
     mu_prior: MuPriorOption = DEFAULT_MU_PRIOR,
     tau_prior: TauPriorOption = DEFAULT_TAU_PRIOR,
@@ -49,7 +59,8 @@ def ppc_command(
     from bayesmeta.exact import fit_exact
     from bayesmeta.ppc import q_discrepancy_ppp, study_predictive_pvalues
 
-    table = read_table(data, measure_value(measure), outcome=outcome, vtype=vtype)
+    table = read_table(data, measure_value(measure), outcome=outcome, vtype=vtype,
+                       zero_cells=zero_cell_rule(add, to, drop00))
     note_prior_units(table, mu_prior, tau_prior)
     post = fit_exact(table, mu_prior=mu_prior, tau_prior=tau_prior, seed=seed)
     studies = study_predictive_pvalues(post, level=level)
@@ -69,6 +80,7 @@ def ppc_command(
             ],
             "q_discrepancy": {k: plain(v) for k, v in q.to_dict().items()},
             "seed": seed,
+            "dropped": dropped_studies(table),
         }
         typer.echo(json_text(out))
         return

@@ -11,6 +11,13 @@ import typer
 from bayesmeta.benefit import Benefit
 from bayesmeta.cli import app
 from bayesmeta.cli.options import (
+    DEFAULT_ADD,
+    AddOption,
+    Drop00Option,
+    ToOption,
+    ZeroCellsTo,
+    dropped_studies,
+    zero_cell_rule,
     DEFAULT_MU_PRIOR,
     DEFAULT_TAU_PRIOR,
     BenefitOption,
@@ -51,6 +58,9 @@ def sensitivity_command(
     data: DataArgument,
     outcome: OutcomeOption = None,
     vtype: VTypeOption = VType.LS,
+    add: AddOption = DEFAULT_ADD,
+    to: ToOption = ZeroCellsTo.only0,
+    drop00: Drop00Option = None,
     measure: MeasureOption = None,
     mu_prior: MuPriorOption = DEFAULT_MU_PRIOR,
     tau_prior: TauPriorOption = DEFAULT_TAU_PRIOR,
@@ -78,7 +88,8 @@ def sensitivity_command(
 
     from bayesmeta.scales import is_ratio, null_value
 
-    table = read_table(data, measure_value(measure), benefit, outcome=outcome, vtype=vtype)
+    table = read_table(data, measure_value(measure), benefit, outcome=outcome, vtype=vtype,
+                       zero_cells=zero_cell_rule(add, to, drop00))
     note_prior_units(table, mu_prior, tau_prior)
     mu, tau = parse_prior(mu_prior, "mu"), parse_prior(tau_prior, "tau")
     null = null_value(table.measure)
@@ -112,6 +123,7 @@ def sensitivity_command(
         out = {
             "measure": table.measure,
             "k": len(table.study),
+            "dropped": dropped_studies(table),
             "priors": {"mu": mu.text, "tau": tau.text},
             "prior_grid": _records(grid),
             "conclusion": {

@@ -10,8 +10,9 @@ from typing import Annotated
 import typer
 
 from bayesmeta.cli import app
-from bayesmeta.cli.options import (FiguresOption, JsonOption, MeasureOption, OutcomeOption, VType, VTypeOption,
-                                   finite, json_text, measure_value, read_table)
+from bayesmeta.cli.options import (DEFAULT_ADD, AddOption, Drop00Option, FiguresOption, JsonOption, MeasureOption,
+                                   OutcomeOption, ToOption, VType, VTypeOption, ZeroCellsTo, dropped_studies, finite,
+                                   json_text, measure_value, read_table, zero_cell_rule)
 from bayesmeta.errors import InputError
 from bayesmeta.scales import BINARY_MEASURES
 
@@ -114,6 +115,9 @@ def tsa_command(
              "o_minus_e,var_o_minus_e | counts), optional year (default: none: the design at --fractions)")] = None,
     outcome: OutcomeOption = None,
     vtype: VTypeOption = VType.LS,
+    add: AddOption = DEFAULT_ADD,
+    to: ToOption = ZeroCellsTo.only0,
+    drop00: Drop00Option = None,
     mcid: Annotated[float | None, typer.Option(
         "--mcid", help="anticipated effect the information size is powered for, reported scale: a ratio for RR, "
                        "OR, HR (0.8 = a 20% relative reduction), a difference for RD, MD (default: none; required)",
@@ -185,7 +189,8 @@ def tsa_command(
     from bayesmeta.scales import TSA_INPUT_MEASURES
     from bayesmeta.tsa import tsa
 
-    table = read_table(data, measure_value(measure), outcome=outcome, vtype=vtype)
+    table = read_table(data, measure_value(measure), outcome=outcome, vtype=vtype,
+                       zero_cells=zero_cell_rule(add, to, drop00))
     if table.measure not in TSA_INPUT_MEASURES:
         raise InputError(f"a trial sequential analysis of measure {table.measure} is not defined", file=data,
                          column="measure", valid="--measure RR, OR or RD with arm counts; MD; SMD; or HR")
@@ -223,7 +228,8 @@ def tsa_command(
         folder.mkdir(parents=True, exist_ok=True)
         plot_tsa(result).savefig(folder / "tsa.png", dpi=150)
     if as_json:
-        typer.echo(json_text(result.as_dict()))
+        typer.echo(json_text({**result.as_dict(), "k": len(table.study),
+                                   "dropped": dropped_studies(table)}))
         return
     _print(result)
 
