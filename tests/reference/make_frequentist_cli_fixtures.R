@@ -5,7 +5,10 @@
 #   setting of each trial; normand1999_published.csv: the pooled rows of its Table IX;
 # - zelniker2019_outcomes.csv: Zelniker TA et al. (2019) Lancet 393:31-39, SGLT2 inhibitor trials, hazard ratios
 #   with 95% CIs for four outcomes in one long table (MACE, HHF, CVD, and MACE by ASCVD stratum), each row's
-#   source in its `source` column (PMC6685897 Table 1, PMC8112180 Table 1, PMC8010211 Table 3).
+#   source in its `source` column (PMC6685897 Table 1, PMC8112180 Table 1, PMC8010211 Table 3);
+# - nielweise2007_counts.csv: Niel-Weise BS et al. (2007) Intensive Care Med 33:2058-2068, arm counts of
+#   catheter-related bloodstream infection as metafor's dat.nielweise2007 (checked below), Yucel 2004 without an
+#   infection in either arm: the zero-cell rule (--add, --to, --drop00/--no-drop00, escalc's add, to, drop00).
 # Run from the repository root:  Rscript tests/reference/make_frequentist_cli_fixtures.R
 # Writes tests/reference/frequentist_cli_fixtures.json. Iterative estimators use tight convergence settings.
 
@@ -155,6 +158,21 @@ out$vtype_ho <- list(study = as.character(md$study_id), yi = num(ho$yi), vi = nu
 for (m in c("FE", "DL", "REML", "PM", "ML")) {
   res <- rma(yi, vi, data = ho, method = m, control = tight)
   out$vtype_ho$fits[[length(out$vtype_ho$fits) + 1]] <- c(list(method = m), pooled(res))
+}
+
+# --- zero cells of arm counts: rma(measure = "OR", add, to, drop00) on dat.nielweise2007 ---------------------
+nw <- read.csv(file.path(here, "nielweise2007_counts.csv"), stringsAsFactors = FALSE)
+stopifnot(nw$events_treatment == dat.nielweise2007$ai, nw$total_treatment == dat.nielweise2007$n1i,
+          nw$events_control == dat.nielweise2007$ci, nw$total_control == dat.nielweise2007$n2i)
+out$zero_cells <- list()
+for (rule in list(list(add = 1/2, to = "only0", drop00 = TRUE), list(add = 1/2, to = "only0", drop00 = FALSE),
+                  list(add = 1/4, to = "all", drop00 = TRUE), list(add = 1/4, to = "all", drop00 = FALSE))) {
+  for (m in c("REML", "DL")) {
+    res <- suppressWarnings(rma(measure = "OR", ai = events_treatment, n1i = total_treatment, ci = events_control,
+                                n2i = total_control, data = nw, add = rule$add, to = rule$to, drop00 = rule$drop00,
+                                method = m, control = tight))
+    out$zero_cells[[length(out$zero_cells) + 1]] <- c(rule, list(method = m), pooled(res))
+  }
 }
 
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, na = "null", pretty = TRUE),

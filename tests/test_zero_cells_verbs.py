@@ -1,0 +1,74 @@
+"""The zero-cell rule of arm counts (``--add``, ``--to``, ``--drop00/--no-drop00``: metafor escalc's add, to and
+drop00) on every command that reads them: `frequentist` against R metafor 3.8.1's
+``rma(measure = "OR", ai, n1i, ci, n2i, add, to, drop00)`` (tests/reference/make_frequentist_cli_fixtures.R,
+``zero_cells``) on Niel-Weise et al. (2007), Intensive Care Med 33:2058-2068 (dat.nielweise2007: Yucel 2004 has no
+infection in either arm), and each other command's studies and its JSON ``dropped``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bayesmeta.cli import main
+
+REF = Path(__file__).parent / "reference"
+COUNTS = REF / "nielweise2007_counts.csv"
+FIX = json.loads((REF / "frequentist_cli_fixtures.json").read_text())["zero_cells"]
+TOL = {"rel": 1e-8, "abs": 1e-10}
+DOUBLE_ZERO = [{"study": "Yucel_2004", "reason": "no events in either arm"}]
+
+
+def _rule_args(ref: dict) -> list[str]:
+    """The command line of one of the fixture's rules; escalc's default add and to are left to the defaults."""
+    args = [] if ref["add"] == 0.5 else ["--add", str(ref["add"])]
+    args += [] if ref["to"] == "only0" else ["--to", ref["to"]]
+    return args + ([] if ref["drop00"] else ["--no-drop00"])  # drop00 = TRUE is the OR's default
+
+
+@pytest.mark.parametrize("ref", FIX, ids=lambda r: f"add{r['add']:g}-{r['to']}-drop00={r['drop00']}-{r['method']}")
+def test_frequentist_zero_cell_rule_matches_metafor_rma(capsys, ref):
+    assert main(["frequentist", str(COUNTS), "--measure", "OR", "--method", ref["method"], *_rule_args(ref),
+                 "--json"]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert out["k"] == ref["k"]
+    for key in ("estimate", "se", "ci_lower", "ci_upper", "tau2", "i2", "h2", "q", "q_p"):
+        assert out[key] == pytest.approx(ref[key], **TOL), key
+    assert out["dropped"] == (DOUBLE_ZERO if ref["drop00"] else [])
+    assert ("excluded Yucel_2004 from the fit" in captured.err) == ref["drop00"]
+
+
+# Every command reading arm counts, with the options it needs besides the data (exact engine, few draws).
+VERBS = {
+    "frequentist": [],
+    "ppc": ["--draws", "200"],
+    "sensitivity": [],
+    "monitor": [],
+    "tsa": ["--mcid", "0.8"],
+    "bias": [],
+}
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_every_command_reading_arm_counts_applies_the_zero_cell_rule(capsys, verb):
+    """By default the OR leaves out the study without events in either arm (k 17 of 18) and names it in ``dropped``
+    and on stderr; ``--no-drop00`` keeps it (k 18), here with ``--add 0.25 --to all``."""
+    runs = {}
+    for rule in ([], ["--no-drop00", "--add", "0.25", "--to", "all"]):
+        assert main([verb, str(COUNTS), "--measure", "OR", *VERBS[verb], *rule, "--json"]) == 0, verb
+        captured = capsys.readouterr()
+        runs[bool(rule)] = json.loads(captured.out), captured.err
+    (dropped, err_dropped), (kept, err_kept) = runs[False], runs[True]
+    assert kept["k"] - dropped["k"] == 1 and kept["k"] == 18
+    assert dropped["dropped"] == DOUBLE_ZERO and kept["dropped"] == []
+    assert "excluded Yucel_2004 from the fit" in err_dropped and "--no-drop00 keeps them" in err_dropped
+    assert "excluded" not in err_kept
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_a_negative_add_or_an_unknown_to_exits_2(capsys, verb):
+    assert main([verb, str(COUNTS), "--measure", "OR", *VERBS[verb], "--add", "-1"]) == 2
+    assert main([verb, str(COUNTS), "--measure", "OR", *VERBS[verb], "--to", "some0"]) == 2
+    capsys.readouterr()
