@@ -261,3 +261,48 @@ def test_measure_options_offer_every_measure_and_benefit_its_two_sides(commands)
                 assert choices == [b.value for b in Benefit], command
             seen[name] = seen.get(name, 0) + 1
     assert seen["measure"] >= 4 and seen["benefit"] >= 4 and seen["likelihood"] == 1
+
+
+# -- the zero-cell rule of arm counts on every command that reads them ------------------------------------------
+ZERO_CELL_OPTIONS = {"add": ["--add"], "to": ["--to"], "drop00": ["--drop00", "--no-drop00"]}
+
+
+@pytest.fixture(scope="module")
+def zero_cell_options():
+    """Per command: whether its callback reads a user's table (read_table), and its zero-cell options as
+    (spellings, default, help, choices), read in a fresh interpreter."""
+    code = """
+import enum, inspect, json, typing, typer
+from bayesmeta.cli import app, _register
+_register()
+group = typer.main.get_command(app)
+
+def choices(hints, name):
+    base = typing.get_args(hints[name])[0]
+    return [m.value for m in base] if isinstance(base, type) and issubclass(base, enum.Enum) else []
+
+out = {}
+for name, cmd in group.commands.items():
+    hints = typing.get_type_hints(cmd.callback, include_extras=True)
+    params = {p.name: [[*p.opts, *p.secondary_opts], p.default.value if isinstance(p.default, enum.Enum) else p.default,
+                       p.help, choices(hints, p.name)]
+              for p in cmd.params if p.name in ("add", "to", "drop00")}
+    out[name] = {"reads_table": "read_table(" in inspect.getsource(cmd.callback), "options": params}
+print(json.dumps(out))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return json.loads(out.splitlines()[-1])
+
+
+def test_every_command_reading_arm_counts_offers_the_zero_cell_rule_one_way(zero_cell_options):
+    """--add, --to and --drop00/--no-drop00 (escalc's add, to, drop00): on every command that reads a user's table
+    (which may hold arm counts), all three, spelled, defaulted and explained as fit's."""
+    readers = {name for name, c in zero_cell_options.items() if c["reads_table"]}
+    assert {"fit", "frequentist", "ppc", "sensitivity", "monitor", "tsa", "bias"} <= readers
+    reference = zero_cell_options["fit"]["options"]
+    assert {name: spec[0] for name, spec in reference.items()} == ZERO_CELL_OPTIONS
+    assert reference["add"][1] == 0.5 and reference["to"][1] == "only0" and reference["drop00"][1] is None
+    assert reference["to"][3] == ["only0", "all", "if0all", "none"]
+    for name, command in zero_cell_options.items():
+        if name in readers or command["options"]:
+            assert command["options"] == reference, name
