@@ -121,9 +121,9 @@ ToOption = Annotated[ZeroCellsTo, typer.Option("--to", help="zero cells: only0 (
                                                "if0all or none (escalc's to; plan zero_cells.to)")]
 Drop00Option = Annotated[
     bool | None,
-    typer.Option("--drop00/--no-drop00", help="leave out studies with no events (or only events) in both arms, from "
-                 "the normal and the binomial likelihood (escalc's drop00; plan zero_cells.drop00; default: yes for "
-                 "RR, OR and IRR, no for RD)"),
+    typer.Option("--drop00/--no-drop00", help="leave out studies with no events (or only events) in both arms "
+                 "(with fit --likelihood binomial from both likelihoods; escalc's drop00; plan zero_cells.drop00; "
+                 "default: yes for RR, OR and IRR, no for RD)"),
 ]
 
 
