@@ -157,8 +157,8 @@ def compare_command(
         )
     print_table(table, console)
     if chosen is None and records(pooled):
-        console.print(f"bayesian: {NO_PLAN[2:-1]}: the report's Bayesian cells use the plan's main prior set",
-                      soft_wrap=True, markup=False)
+        console.print("bayesian: needs a plan's priors (--plan PLAN.toml): the report's Bayesian cells use the "
+                      "plan's main prior set", soft_wrap=True, markup=False)
     for r in records(pooled):
         console.print(f"{r['outcome']}: {r['note']}", soft_wrap=True)
     for title, frame in (("Meta-regression coefficients and p-values", metareg),
