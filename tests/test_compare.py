@@ -292,7 +292,7 @@ def test_cli_compare_json(capsys):
     assert main([*HAIC_COMPARE, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"pooled", "meta_regression", "subgroups", "correlations", "consistency", "subgroup_rows",
-                        "subgroup_tests"}
+                        "subgroup_tests", "subgroup_interactions"}
     assert [r["pair"] for r in out["correlations"]] == ["ORR~OS", "ORR~PFS", "ORR~OS", "ORR~PFS"]
     assert [r["outcome"] for r in out["pooled"]][:4] == ["OS", "PFS", "ORR", "DCR"]
     assert all(isinstance(r["k_used"], int) for r in out["pooled"])

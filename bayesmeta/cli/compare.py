@@ -11,6 +11,10 @@ from bayesmeta.cli import app
 from bayesmeta.cli.options import VType, json_text
 
 
+NO_PLAN = "- (needs a plan's priors: --plan)"
+"""The Bayesian cell of a pooled row without a plan: the report's priors are the plan's main prior set."""
+
+
 def _missing(x: object) -> bool:
     import pandas as pd
 
@@ -82,7 +86,8 @@ def compare_command(
     study_table = load_studies(studies_file, levels) if studies_file else None
     rows = load_outcomes(outcomes_file, studies=study_table)
     vtypes = vtype.value if vtype else {o.name: o.vtype for o in chosen.outcomes} if chosen else "LS"
-    effects = derive_effects(rows, study_table, vtypes=vtypes)
+    zero_cells = {o.name: o.zero_cells for o in chosen.outcomes} if chosen else {}
+    effects = derive_effects(rows, study_table, vtypes=vtypes, zero_cells=zero_cells)
     effects = effects[effects["usable"]].reset_index(drop=True)
     table = load_published(published)
     rule = pooling or (chosen.pooling if chosen else "DL")
@@ -93,7 +98,21 @@ def compare_command(
     subgroup_rows, subgroup_tests = compare_subgroup_rows(effects, table, rule, plan_strata(chosen),
                                                           chosen.level if chosen else 0.95)
     consistency = check_published(published)
+    interactions = []
+    if chosen is not None:  # the report's Bayesian cells and within-trial interactions, from the plan's priors
+        from dataclasses import replace
+
+        from bayesmeta.reanalysis.compare_plan import plan_analyses, pooled_bayesian_columns
+        from bayesmeta.reanalysis.interactions import strata_interactions
+
+        analyses, oriented = plan_analyses(chosen, rows, study_table, vtypes)
+        pooled = pooled_bayesian_columns(chosen, analyses, pooled)
+        interactions = strata_interactions(replace(chosen, pooling=rule), analyses, table, oriented)
+    else:
+        pooled = pooled.assign(bayesian=NO_PLAN, bayesian_value=None, bayesian_statement="")
     if as_json:
+        from bayesmeta.reanalysis.result import to_json
+
         out = {
             "pooled": records(pooled),
             "meta_regression": records(metareg),
@@ -101,6 +120,7 @@ def compare_command(
             "correlations": records(correlations),
             "subgroup_rows": records(subgroup_rows),
             "subgroup_tests": records(subgroup_tests),
+            "subgroup_interactions": [to_json(i.as_dict()) for i in interactions],  # as summary.json's
             "consistency": records(consistency),
         }
         typer.echo(json_text(out, indent=None))
@@ -120,6 +140,7 @@ def compare_command(
         "paper rule [95% CI]",
         "I^2",
         "status",
+        *(("bayesian",) if chosen is not None else ()),
     ):
         table.add_column(column)
     for r in records(pooled):
@@ -132,8 +153,12 @@ def compare_command(
             + (f" {r['rule_model']}" if r["rule_model"] else ""),
             _num(r["i2"], 0),
             r["status"],
+            *((r["bayesian"],) if chosen is not None else ()),
         )
     print_table(table, console)
+    if chosen is None and records(pooled):
+        console.print("bayesian: needs a plan's priors (--plan PLAN.toml): the report's Bayesian cells use the "
+                      "plan's main prior set", soft_wrap=True, markup=False)
     for r in records(pooled):
         console.print(f"{r['outcome']}: {r['note']}", soft_wrap=True)
     for title, frame in (("Meta-regression coefficients and p-values", metareg),
@@ -163,6 +188,7 @@ def compare_command(
             if r.get("formula") and r["status"] == "not estimable":
                 console.print(f"{r['outcome']}, {_formula_term(r)}: {r['note']}", soft_wrap=True, markup=False)
     _print_subgroup_rows(console, subgroup_rows, subgroup_tests)
+    _print_interactions(console, interactions)
     t = Table(title="Spearman correlations of study effects: published vs recomputed")
     for column in ("pair", "subset", "n used/published", "published", "recomputed", "status"):
         t.add_column(column)
@@ -217,3 +243,30 @@ def _print_subgroup_rows(console: object, rows: object, tests: object) -> None:
         console.print(f"{r['outcome']}, {r['variable']}: test for subgroup differences ({r['method']}, "
                       f"{r['source']}): Q_between = {r['q_between']:.2f} on {r['df_between']} df, "
                       f"p = {r['p_between']:.3g}", soft_wrap=True)
+
+
+def _print_interactions(console: object, interactions: list) -> None:
+    """The declared strata's within-trial interactions (summary.json ``subgroup_interactions``): each level
+    against the reference level, pooled over the trials with both by common effect and REML, and the trials that
+    do not contribute."""
+    from rich.table import Table
+
+    from bayesmeta.printing import print_table
+    from bayesmeta.scales import is_ratio
+
+    if not interactions:
+        return
+    t = Table(title="Within-trial interactions (each trial's own strata compared, then pooled)")
+    for column in ("outcome", "interaction", "trials", "common effect [95% CI], p", "REML [95% CI], p, tau^2",
+                   "not contributing"):
+        t.add_column(column)
+    for i in interactions:
+        what = "ratio of ratios" if is_ratio(i.measure) else "difference"
+        pooled = ["-" if p is None else
+                  f"{_ci(p.reported['estimate'], p.reported['ci_lower'], p.reported['ci_upper'])}, p {p.pval:.3g}"
+                  for p in (i.common, i.random)]
+        if i.random is not None:
+            pooled[1] += f", tau^2 {i.random.tau2:.3g}"
+        t.add_row(i.outcome, f"{i.variable} {i.level} / {i.reference} ({what})", str(i.k), *pooled,
+                  "; ".join(f"{trial} ({why})" for trial, why in i.not_contributing.items()) or "-")
+    print_table(t, console)

@@ -97,25 +97,45 @@ def bayesian_model_words(plan: Plan) -> str:
     plan's main prior set."""
     return f"random effects ({plan.main_prior})"
 
-def _pooled_rows(a: OutcomeAnalysis, r: Any, plan: Plan) -> list[dict[str, Any]]:
-    o = a.plan
-    b = a.bayes.get("reported", {})
-    mu = b.get("mu", {})
-    probs = {(p["parameter"], p["threshold"]): p for p in a.bayes.get("probabilities", [])}
-    common = a.bayes.get("common_effect") or {}
+def pooled_bayesian(bayes: dict[str, Any], o: Any, published_model: str | None, plan: Plan) -> dict[str, Any]:
+    """The Bayesian cell beside a published pooled row, from an outcome's ``bayes`` record
+    (:func:`bayesmeta.reanalysis.outcome.posterior_record`): the comparison row's ``bayesian``, ``bayesian_value``
+    and ``bayesian_statement``, and (for the row's plain line) ``model``, ``median_text``, ``own_model``,
+    ``random_text``, ``p_any``, ``p_clin``, ``first_t``, ``clinical`` and ``common``. A published common-effect
+    row (``published_model`` 'common') gets the Bayesian common-effect model where it was computed, any other row
+    the random-effects posterior."""
+    mu = bayes.get("reported", {}).get("mu", {})
+    probs = {(p["parameter"], p["threshold"]): p for p in bayes.get("probabilities", [])}
+    common = bayes.get("common_effect") or {}
     # a published common-effect row is set beside the Bayesian common-effect model (tau = 0), not the
     # random-effects posterior, whose interval is wider for a reason unrelated to the row
-    own_model = r.published_model == "common" and "reported" in common
+    own_model = published_model == "common" and "reported" in common
+    random_text = _ci_text(mu.get("median"), mu.get("ci_lower"), mu.get("ci_upper"))
     if own_model:
-        random_text = _ci_text(mu.get("median"), mu.get("ci_lower"), mu.get("ci_upper"))
         mu = common["reported"]["mu"]
         probs = {(p["parameter"], p["threshold"]): p for p in common["probabilities"]}
     null = null_value(o.measure)
     first_t = null if null in o.thresholds else o.thresholds[0]
     clinical = clinical_threshold(o)
-    p_any = probs.get(("mu", first_t))
     p_clin = probs.get(("mu", clinical))
     bayes_text = _ci_text(mu.get("median"), mu.get("ci_lower"), mu.get("ci_upper"))
+    bayes_model = f"common effect ({plan.main_prior})" if own_model else bayesian_model_words(plan)
+    return {"bayesian": f"{bayes_model}: median {bayes_text}"
+                        + (f"; {stated(p_clin['statement'], p_clin['probability'])}" if p_clin else ""),
+            "bayesian_value": mu.get("median"), "bayesian_statement": p_clin["statement"] if p_clin else "",
+            "model": bayes_model, "median_text": bayes_text, "own_model": own_model, "random_text": random_text,
+            "p_any": probs.get(("mu", first_t)), "p_clin": p_clin, "first_t": first_t, "clinical": clinical,
+            "common": common}
+
+BAYESIAN_COLUMNS = ("bayesian", "bayesian_value", "bayesian_statement")
+"""The columns of a comparison row that :func:`pooled_bayesian` fills (summary.json ``comparison``)."""
+
+def _pooled_rows(a: OutcomeAnalysis, r: Any, plan: Plan) -> list[dict[str, Any]]:
+    o = a.plan
+    cell = pooled_bayesian(a.bayes, o, r.published_model, plan)
+    own_model, random_text, common = cell["own_model"], cell["random_text"], cell["common"]
+    p_any, p_clin, first_t, clinical = cell["p_any"], cell["p_clin"], cell["first_t"], cell["clinical"]
+    bayes_text, bayes_model = cell["median_text"], cell["model"]
     published_text = _ci_text(r.published_estimate, r.published_ci_lower, r.published_ci_upper)
     model = f" ({_model_words(r.published_model)})" if r.published_model else ""
     k_pub = "an unprinted number of" if r.k_published is None or pd.isna(r.k_published) else r.k_published
@@ -123,7 +143,6 @@ def _pooled_rows(a: OutcomeAnalysis, r: Any, plan: Plan) -> list[dict[str, Any]]
              f"{r.k_used} studies with data here give "
              f"{_ci_text(r.rule_estimate, r.rule_ci_lower, r.rule_ci_upper)} with the paper's pooling "
              f"({r.rule_model})")
-    bayes_model = f"common effect ({plan.main_prior})" if own_model else bayesian_model_words(plan)
     if p_any and p_clin:
         plain += (f", and the {bayes_model} posterior median is {bayes_text}: benefit is {p_any['words']} "
                   f"({stated(p_any['statement'], p_any['probability'])})")
@@ -151,11 +170,7 @@ def _pooled_rows(a: OutcomeAnalysis, r: Any, plan: Plan) -> list[dict[str, Any]]
                  recomputed=_ci_text(r.rule_estimate, r.rule_ci_lower, r.rule_ci_upper)
                  + (f" ({r.rule_model})" if r.rule_model else ""),
                  recomputed_value=r.rule_estimate, recomputed_method=f"the published row's pooling ({r.rule_model})",
-                 bayesian=f"{bayes_model}: median {bayes_text}"
-                 + (f"; {stated(p_clin['statement'], p_clin['probability'])}" if p_clin else ""),
-                 bayesian_value=mu.get("median"),
-                 bayesian_statement=(p_clin["statement"] if p_clin else ""),
-                 status=r.status, plain=plain)]
+                 **{c: cell[c] for c in BAYESIAN_COLUMNS}, status=r.status, plain=plain)]
     tau = a.bayes.get("reported", {}).get("tau")
     if r.published_i2 is not None and np.isfinite(r.published_i2):
         i2 = None if r.i2 is None or not np.isfinite(r.i2) else float(r.i2)

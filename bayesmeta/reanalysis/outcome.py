@@ -180,6 +180,20 @@ def common_effect_record(data: EffectData, mu_prior: Any, o: OutcomePlan, level:
             "reported": {"mu": post.summary(level, "reported")},
             "probabilities": probability_table(post, o, (("mu", "pooled effect"),)), "level": level}
 
+def posterior_record(post: Any, data: EffectData, mu_prior: Any, o: OutcomePlan, level: float,
+                     seed: int | None) -> dict[str, Any]:
+    """An outcome's ``bayes`` record (summary.json ``outcomes.<name>.bayes``): the exact random-effects posterior
+    ``post`` summarised (:meth:`bayesmeta.posterior.Posterior.to_dict`), its probability table and reported
+    summary, and the common-effect model under the same ``mu_prior`` (:func:`common_effect_record`). The report
+    and ``bayesmeta compare --plan`` both take their Bayesian cells from it."""
+    bayes = post.to_dict(level, thresholds=o.thresholds)
+    bayes["probabilities"] = probability_table(post, o)
+    bayes["reported"] = reported_summary(post, level)
+    bayes["level"] = level
+    bayes["seed"] = seed
+    bayes["common_effect"] = common_effect_record(data, mu_prior, o, level)
+    return bayes
+
 def reported_summary(post: Any, level: float) -> dict[str, dict[str, float]]:
     """{median, ci_lower, ci_upper} of mu and predictive on the reported scale (ratios for HR/RR/OR,
     :func:`bayesmeta.scales.to_reported`) and of tau as it is (the between-study SD of the analysis scale)."""
@@ -287,12 +301,7 @@ def analyse_outcome(plan: Plan, o: OutcomePlan, rows: pd.DataFrame, effects: pd.
         for what in OUTCOME_STEPS[2:]:
             step(f"{o.name}: {what}")
         return a
-    a.bayes = post.to_dict(level, thresholds=o.thresholds)
-    a.bayes["probabilities"] = probability_table(post, o)
-    a.bayes["reported"] = reported_summary(post, level)
-    a.bayes["level"] = level
-    a.bayes["seed"] = seed
-    a.bayes["common_effect"] = common_effect_record(data, main.mu, o, level)
+    a.bayes = posterior_record(post, data, main.mu, o, level, seed)
     if "reason" in a.bayes["common_effect"]:
         a.warnings.append(f"common-effect posterior not computed: {a.bayes['common_effect']['reason']}")
     a.shrinkage = shrinkage_table(post, level)
