@@ -72,3 +72,14 @@ def test_a_negative_add_or_an_unknown_to_exits_2(capsys, verb):
     assert main([verb, str(COUNTS), "--measure", "OR", *VERBS[verb], "--add", "-1"]) == 2
     assert main([verb, str(COUNTS), "--measure", "OR", *VERBS[verb], "--to", "some0"]) == 2
     capsys.readouterr()
+
+
+def test_mantel_haenszel_keeps_every_study_and_says_the_double_zero_one_adds_nothing(capsys):
+    """MH pools the arm counts themselves (metafor's rma.mh: k counts Yucel 2004, whose table adds nothing to the
+    estimate), so nothing is dropped and the note says so instead of 'excluded'."""
+    assert main(["frequentist", str(COUNTS), "--measure", "OR", "--method", "MH", "--json"]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert out["k"] == 18 and out["dropped"] == [] and "Yucel_2004" in out["study"]
+    assert "Yucel_2004" in captured.err and "add nothing to the Mantel-Haenszel estimate" in captured.err
+    assert "excluded" not in captured.err

@@ -130,7 +130,7 @@ def frequentist_command(
         raise InputError("--order sets the order of --cumulative; add --cumulative", column="--order")
     cutoffs = DEFAULT_STEPS if steps is None else parse_steps(steps)
     table = read_table(data, measure_value(measure), benefit, outcome=outcome, vtype=vtype,
-                       zero_cells=zero_cell_rule(add, to, drop00))
+                       zero_cells=zero_cell_rule(add, to, drop00), counts_pooled=method is Method.MH)
     if method is Method.MH:
         if leave_one_out or cumulative or formula or subgroup:
             raise InputError("--leave-one-out, --cumulative, --formula and --subgroup fit rma models; --method MH "
@@ -222,8 +222,9 @@ def _mantel_haenszel(table, level: float, hksj: bool, bias: bool, as_json: bool)
                          valid="arm counts (events_treatment, total_treatment, events_control, total_control) "
                                f"with --measure {' or '.join(MEASURES)}")
     fit = mantel_haenszel(table, level=level)
-    out = {"source": table.source, "measure": table.measure, "study": list(table.study), "method": "MH",
-           **fit.as_dict()}
+    # every study's counts are pooled, those without a log ratio too
+    out = {"source": table.source, "measure": table.measure, "study": [str(s) for s in table.counts.index],
+           "method": "MH", **fit.as_dict(), "dropped": []}
     out["reported"] = _ratio_keys(out, table.measure)
     if as_json:
         typer.echo(json_text(out, indent=None))

@@ -280,7 +280,7 @@ TABLE_READ: str | None = None
 
 def read_table(path: str, measure: str | None, benefit: Benefit | str = Benefit.BELOW,
                likelihood: Likelihood = Likelihood.normal, *, quick: bool = False, outcome: str | None = None,
-               vtype: VType | str = "LS", zero_cells: Any = None):
+               vtype: VType | str = "LS", zero_cells: Any = None, counts_pooled: bool = False):
     """Read a user's effect table (:func:`bayesmeta.tables.read_effect_table`, with the run's ``--checks``) and
     say on stderr which studies have no log ratio (no events, or only events, in both arms: left out under the
     zero-cell rule's drop00, ``zero_cells``, a :class:`bayesmeta.escalc.ZeroCellRule`; escalc's default when None)
@@ -288,7 +288,8 @@ def read_table(path: str, measure: str | None, benefit: Benefit | str = Benefit.
     ``study, yi, sei|vi`` table is read without pandas (:func:`bayesmeta.quick_table.read_plain_effects`;
     no covariates kept), any other by the full reader.
     ``outcome``: the outcome (``--outcome``) of a table with an outcome column; ``vtype`` (``--vtype``) the
-    variance of an MD from means and SDs."""
+    variance of an MD from means and SDs. ``counts_pooled``: the arm counts themselves are pooled (Mantel-Haenszel),
+    so studies without a log ratio are kept and only said to add nothing to the estimate."""
     import warnings
 
     global TABLE_READ
@@ -313,7 +314,11 @@ def read_table(path: str, measure: str | None, benefit: Benefit | str = Benefit.
             typer.echo(f"warning: {w.message}", err=True)
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    if table.dropped:
+    if table.dropped and counts_pooled:
+        typer.echo(f"note: {path}: {', '.join(table.dropped)} (no events in either arm, or events in every patient "
+                   "of both) add nothing to the Mantel-Haenszel estimate and count in k, as in metafor's rma.mh",
+                   err=True)
+    elif table.dropped:
         names = ", ".join(table.dropped)
         likelihoods = "the normal and the binomial likelihood" if likelihood is Likelihood.binomial else "the fit"
         typer.echo(
