@@ -301,6 +301,19 @@ def test_cli_compare_json(capsys):
 def test_cli_compare_without_outcomes_is_a_user_error(capsys):
     assert main(["compare", str(HAIC_PUBLISHED)]) == 2
     assert "--outcomes" in capsys.readouterr().err
+    assert main(["compare"]) == 2
+    assert "no published results given" in capsys.readouterr().err
+
+
+def test_cli_compare_reads_the_plans_published_file_when_none_is_given(capsys):
+    """`compare --plan PLAN` compares the paper's results the plan names (data.published), as the report does."""
+    assert load_plan(HAIC_PLAN).published == HAIC_PUBLISHED
+    outputs = []
+    for args in (["compare", "--plan", str(HAIC_PLAN), "--json"],
+                 ["compare", str(HAIC_PUBLISHED), "--plan", str(HAIC_PLAN), "--json"]):
+        assert main(args) == 0
+        outputs.append(json.loads(capsys.readouterr().out))
+    assert outputs[0] == outputs[1] and len(outputs[0]["pooled"]) > 4
 
 
 def test_cli_compare_files_without_a_plan(capsys):

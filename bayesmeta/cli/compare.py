@@ -48,7 +48,8 @@ def _formula_term(r: dict) -> str:
 
 @app.command("compare")
 def compare_command(
-    published: Annotated[str, typer.Argument(help="the paper's published results (CSV, the README's format)")],
+    published: Annotated[str | None, typer.Argument(
+        help="the paper's published results (CSV, the README's format; default: the plan's data.published)")] = None,
     outcomes: Annotated[str | None, typer.Option(help="outcomes CSV of the studies (default: the plan's)")] = None,
     studies: Annotated[str | None, typer.Option(help="studies CSV with the covariates (default: the plan's)")] = None,
     plan: Annotated[str | None, typer.Option(help="a plan TOML: its data files, pooling and named subsets")] = None,
@@ -78,6 +79,10 @@ def compare_command(
     from bayesmeta.strata import compare_subgroup_rows, plan_strata, strata_as_columns
 
     chosen = load_plan(plan) if plan is not None else None
+    published = published or (str(chosen.published) if chosen and chosen.published else None)
+    if published is None:
+        raise InputError("no published results given",
+                         valid="a PUBLISHED.csv argument, or --plan PLAN.toml whose [data] names published")
     outcomes_file = outcomes or (str(chosen.outcomes_file) if chosen else None)
     if outcomes_file is None:
         raise InputError("no outcomes table given", valid="--outcomes FILE, or --plan PLAN.toml")
