@@ -28,7 +28,7 @@ contributing, never dropped silently.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,7 @@ from bayesmeta.benefit import Benefit
 from bayesmeta.design import reference_level
 from bayesmeta.frequentist import rma
 from bayesmeta.scales import reported_float
+from bayesmeta.summaries import Summary
 
 TRIAL_COLUMN = "trial"
 _LABEL = re.compile(r"\s*\([^()]*\)\s*$")
@@ -106,8 +107,6 @@ class WithinTrialInteraction:
         return len(self.trials)
 
     def as_dict(self) -> dict[str, Any]:
-        from dataclasses import asdict
-
         out = asdict(self)
         out["k"] = self.k
         return out
@@ -177,9 +176,8 @@ def within_trial_interactions(rows: pd.DataFrame, column: str, *, outcome: str, 
                 post = None
             if post is not None:
                 m = post.marginal("mu")
-                lo, hi = m.interval(level)
-                posterior = {"median": m.median(), "mean": m.mean(), "sd": m.std(), "ci_lower": lo, "ci_upper": hi}
-                reported = {k: reported_float(posterior[k], measure) for k in ("median", "ci_lower", "ci_upper")}
+                summary = Summary.of(m, level)
+                posterior, reported = asdict(summary), summary.reported(measure)
                 below = float(np.clip(m.cdf(0.0), 0.0, 1.0))
                 prob = below if benefit.below else 1.0 - below
         out.append(WithinTrialInteraction(

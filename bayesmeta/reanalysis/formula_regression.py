@@ -26,6 +26,7 @@ from bayesmeta.errors import InputError, ModelError
 from bayesmeta.formula import Formula, build_design
 from bayesmeta.plan import OutcomePlan
 from bayesmeta.scales import reported_float as to_reported
+from bayesmeta.summaries import Summary
 
 
 @dataclass(frozen=True)
@@ -105,9 +106,7 @@ class FormulaRegression:
 
 
 def _summary(m: Any, level: float) -> dict[str, float]:
-    lo, hi = m.interval(level)
-    return {"median": float(m.median()), "mean": float(m.mean()), "sd": float(m.std()), "ci_lower": float(lo),
-            "ci_upper": float(hi)}
+    return asdict(Summary.of(m, level))
 
 
 def _frequentist(y: Any, vi: Any, X: Any, names: tuple[str, ...], level: float, test: str) -> FrequentistRegression:
