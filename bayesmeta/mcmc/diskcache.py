@@ -1,7 +1,7 @@
 """nutpie models whose machine code is kept in the user's cache folder, so it is compiled once per machine.
 
 nutpie turns the PyMC log density and its gradient into two numba C callbacks (``numba.cfunc``) that inline the
-PyTensor graph; compiling them takes ~25 s and is repeated by every new process. numba can cache such
+PyTensor graph; compiling them takes 10-25 s of CPU and is repeated by every new process. numba can cache such
 callbacks, but its cache key hashes the callbacks' closures, which hold objects that differ in every process
 (dispatcher UUIDs), so nutpie's own ``cache=True`` never hits (nutpie issue #115, pull request #334).
 
