@@ -2,8 +2,9 @@
 model's entry goes (pickles that would run a command if loaded, as its index and object files) is never
 unpickled: the model is compiled and its new entry, with fresh checksums, is loaded next time; a compile loads the
 machine code from the user's cache folder only, computes the log density and gradient that PyTensor's Python
-implementation computes, and samples exactly as the freshly compiled model; the key follows the model graph;
-nothing is written to the project.
+implementation computes, and samples exactly as the freshly compiled model; a process that finds a complete entry
+loads it from its layout (plain JSON, checksummed) without building PyTensor's functions, and a damaged layout is
+not trusted but written again; the key follows the model graph; nothing is written to the project.
 
 The model is the binomial-normal model on arm counts (32 study slots) that test_cli, test_vocabulary and
 test_mcmc_binomial fit. This module runs first in their pytest-xdist group (tests/conftest.py) and plants its
@@ -13,6 +14,7 @@ that follows is the one the group needs, and the others load its entry."""
 from __future__ import annotations
 
 import ctypes
+import json
 import pickle
 import shutil
 
@@ -52,8 +54,8 @@ def _structure(tau: str = PRIORS["tau"], k: int = K) -> Structure:
                      baseline_sd=spec["baseline_sd"])
 
 
-def _compile(structure: Structure):
-    return compile_cached(build_model(structure), structure.var_names, structure)
+def _compile(structure: Structure, folder=None):
+    return compile_cached(build_model(structure), structure.var_names, structure, folder)
 
 
 def _logp_and_grad(compiled, x: np.ndarray) -> tuple[float, np.ndarray]:
@@ -126,8 +128,9 @@ def test_a_planted_entry_never_runs_and_the_model_is_compiled_and_stored_with_ch
 
 
 def test_the_second_compile_loads_from_the_user_cache_only(loaded_elsewhere):
-    base, project, (_, loaded) = loaded_elsewhere
+    base, project, (compiled, loaded) = loaded_elsewhere
     assert loaded
+    assert compiled.logp_func is None and compiled.expand_func is None  # from the layout: no PyTensor functions
     assert list(project.rglob("*")) == []
     assert any((base / "user-cache" / "compiled").rglob("*.nbc"))
 
@@ -160,6 +163,27 @@ def test_the_loaded_model_samples_exactly_as_the_fresh_one(planted):
                            progress_bar=False).posterior for c in (fresh, stored)]
     for name in ("mu", "tau", "z", "a"):
         assert np.array_equal(draws[0][name].values, draws[1][name].values)
+
+
+@pytest.mark.parametrize("damage", ["edited", "no checksum"])
+def test_a_damaged_layout_is_not_trusted_and_is_written_again(planted, tmp_path, damage):
+    structure, files, *_ = planted
+    entry = tmp_path / "compiled" / files[0].parent.name
+    shutil.copytree(files[0].parent, entry)
+    layout = entry / "layout.json"
+    good = json.loads(layout.read_text())
+    if damage == "edited":  # a plausible edit: another number of sampled dimensions
+        layout.write_text(json.dumps({**good, "n_dim": good["n_dim"] + 1}, sort_keys=True))
+    else:
+        layout.with_name("layout.json.sha256").unlink()
+    compiled, loaded = _compile(structure, tmp_path / "compiled")
+    assert loaded  # numba's intact files were used
+    assert compiled.logp_func is not None and compiled.n_dim == good["n_dim"]  # the layout came from the functions
+    assert json.loads(layout.read_text()) == good
+    _, reloaded = _compile(structure, tmp_path / "compiled")
+    assert reloaded
+    x = RNG.normal(0, 0.7, compiled.n_dim)
+    assert _logp_and_grad(compiled.with_data(**DATA), x)[0] == _logp_and_grad(planted[3][0].with_data(**DATA), x)[0]
 
 
 def test_the_key_follows_the_model_graph(planted):
