@@ -249,7 +249,7 @@ def _wait_until_writing(proc: subprocess.Popen, parent: Path, name: str, timeout
     while time.monotonic() < deadline:
         found = list(parent.glob(f".{name}.tmp-*"))
         if found:
-            time.sleep(1.0)
+            time.sleep(0.3)
             assert proc.poll() is None, proc.communicate()
             return found[0]
         assert proc.poll() is None, proc.communicate()
