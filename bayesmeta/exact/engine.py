@@ -285,7 +285,7 @@ def _joint_sampler(sub: GaussianModel, tau_marginal: TauMarginal, cols: np.ndarr
     effect."""
 
     def sample(n_draws: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        tau = tau_marginal.ppf(rng.uniform(size=n_draws))
+        tau = tau_marginal.draw(rng.uniform(size=n_draws))
         cond = sub.conditional(tau[None, :])
         chol = np.linalg.cholesky(cond.cov[0])
         b = cond.mean[0] + np.einsum("dij,dj->di", chol, rng.standard_normal((n_draws, sub.p)))

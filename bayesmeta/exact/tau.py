@@ -351,6 +351,13 @@ class TauMarginal(QuantileMarginal):
         x = np.asarray(x, dtype=float)
         return self.batch.cdf(x.reshape(1, -1), self._rows).reshape(x.shape)
 
+    def draw(self, u: np.ndarray) -> np.ndarray:
+        """tau at uniform numbers ``u`` by the inverse of the interpolated CDF (:meth:`TauBatch.ppf` with
+        ``exact=False``): within about 2e-10 (relative) of the exact quantile, far inside Monte Carlo error,
+        without the exact CDF's integrals, which at k = 2000 studies took most of a sample's time."""
+        u = np.asarray(u, dtype=float)
+        return self.batch.ppf(u.reshape(1, -1), self._rows, exact=False).reshape(u.shape)
+
     def ppf(self, q: np.ndarray | float) -> np.ndarray:
         q = np.asarray(q, dtype=float)
         if q.size > 16:
