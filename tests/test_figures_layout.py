@@ -1,6 +1,6 @@
-"""The report's figures laid out once (bayesmeta.report.figures.fix_layout): the same pixels and vector files as
-matplotlib's own save with the layout engine in place, with each format drawn once instead of twice. Small
-figures of the plots modules, no reanalysis."""
+"""The report's and the commands' figures laid out once (bayesmeta.plots.saving.fix_layout): the same pixels
+and vector files as matplotlib's own save with the layout engine in place, with each format drawn once instead
+of twice. Small figures of the plots modules, no reanalysis."""
 
 from __future__ import annotations
 
@@ -172,3 +172,23 @@ def test_ratio_tick_labels_never_run_into_each_other_on_a_narrow_axis(lo, hi):
         assert left.x1 < right.x0, (left, right)
     ticks = ratio_ticks(lo, hi)
     assert 1.0 in ticks and len(ticks) <= 9 and all(min(lo, 1) * 0.95 <= t <= max(hi, 1) * 1.05 for t in ticks)
+
+
+def test_a_command_line_figure_is_saved_with_matplotlibs_pixels_in_one_draw(tmp_path, monkeypatch):
+    """bayesmeta.plots.saving.save_png, which the commands' --figures use: one draw, not savefig's two."""
+    from bayesmeta.plots.saving import save_png
+
+    reference = _pixels(_matplotlib_save(_forest(), "png", 150))
+    draws: list[str] = []
+    original = Figure.draw
+
+    def counting(self, renderer):
+        draws.append(type(renderer).__name__)
+        return original(self, renderer)
+
+    monkeypatch.setattr(Figure, "draw", counting)
+    save_png(_forest(), tmp_path / "forest.png", 150)
+    assert draws == ["RendererAgg"]
+    saved = Image.open(tmp_path / "forest.png")
+    assert np.array_equal(_pixels((tmp_path / "forest.png").read_bytes()), reference)
+    assert tuple(round(d) for d in saved.info["dpi"]) == (150, 150)

@@ -248,6 +248,7 @@ def _write_funnel(folder: str, table, fit, pb, level: float) -> None:
     import numpy as np
 
     from bayesmeta.plots.funnel import plot_funnel
+    from bayesmeta.plots.saving import save_png
 
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
@@ -258,7 +259,7 @@ def _write_funnel(folder: str, table, fit, pb, level: float) -> None:
                       filled_sei=np.sqrt(tf.filled_vi),
                       notes=[f"Egger p = {pb.egger.pval:.3f}", f"Begg p = {pb.rank_test.pval:.3f}",
                              f"trim-and-fill k0 = {tf.k0} ({tf.side})"])
-    fig.savefig(target / "funnel.png", dpi=150)
+    save_png(fig, target / "funnel.png", 150)
 
 
 def parse_steps(text: str) -> tuple[float, ...]:

@@ -121,6 +121,7 @@ def monitor_command(
         from pathlib import Path
 
         from bayesmeta.plots.monitoring import plot_monitoring
+        from bayesmeta.plots.saving import save_png
 
         folder = Path(figures)
         folder.mkdir(parents=True, exist_ok=True)
@@ -131,7 +132,7 @@ def monitor_command(
             futility_prob=None if no_futility else futility_prob,
             level=level,
         )
-        fig.savefig(folder / "monitoring.png", dpi=150)
+        save_png(fig, folder / "monitoring.png", 150)
     if as_json:
         out = result.as_dict()
         out["order"] = order_by if order is not None else "file"

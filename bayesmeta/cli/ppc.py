@@ -138,9 +138,10 @@ def _write_figures(folder: Path, studies, q, measure: str) -> None:
         plot_predictive_intervals,
         plot_q_discrepancy,
     )
+    from bayesmeta.plots.saving import save_png
     from bayesmeta.ppc import uniform_ecdf_band
 
     folder.mkdir(parents=True, exist_ok=True)
-    plot_predictive_intervals(studies, measure=measure).savefig(folder / "ppc_studies.png", dpi=150)
-    plot_loo_pit(studies["loo_pit"], band=uniform_ecdf_band(len(studies))).savefig(folder / "ppc_loo_pit.png", dpi=150)
-    plot_q_discrepancy(q.t_obs, q.t_rep, q.ppp).savefig(folder / "ppc_q_discrepancy.png", dpi=150)
+    save_png(plot_predictive_intervals(studies, measure=measure), folder / "ppc_studies.png", 150)
+    save_png(plot_loo_pit(studies["loo_pit"], band=uniform_ecdf_band(len(studies))), folder / "ppc_loo_pit.png", 150)
+    save_png(plot_q_discrepancy(q.t_obs, q.t_rep, q.ppp), folder / "ppc_q_discrepancy.png", 150)

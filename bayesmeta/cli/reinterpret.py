@@ -127,6 +127,7 @@ def _save_figure(frame, folder: str) -> None:
     from pathlib import Path
 
     from bayesmeta.plots.reinterpret import plot_reinterpretation
+    from bayesmeta.plots.saving import save_png
     from bayesmeta.scales import RATIO_MEASURES
 
     frame = frame[frame["measure"].isin(RATIO_MEASURES)]
@@ -135,7 +136,7 @@ def _save_figure(frame, folder: str) -> None:
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
     fig = plot_reinterpretation(frame, title="Published ratios under reference priors")
-    fig.savefig(target / "reinterpretation.png", dpi=110)
+    save_png(fig, target / "reinterpretation.png", 110)
 
 
 def _print_single(results) -> None:

@@ -221,14 +221,13 @@ def _write_figures(folder: Path, grid, power, loo, measure: str, decisive: float
         plot_power_scaling,
         plot_prior_grid,
     )
+    from bayesmeta.plots.saving import save_png
 
     folder.mkdir(parents=True, exist_ok=True)
     lines = tuple(sorted({null, decisive}))
     column = next(c for c in grid.columns if str(c).startswith("prob_") and str(c).endswith(f"_{decisive:g}"))
-    plot_prior_grid(grid, measure=measure, lines=lines, probability_column=column).savefig(
-        folder / "sensitivity_prior_grid.png", dpi=150
-    )
-    plot_power_scaling(power).savefig(folder / "sensitivity_power_scaling.png", dpi=150)
-    plot_influence(loo, loo.attrs["full"], measure=measure, lines=lines).savefig(
-        folder / "sensitivity_influence.png", dpi=150
-    )
+    save_png(plot_prior_grid(grid, measure=measure, lines=lines, probability_column=column),
+             folder / "sensitivity_prior_grid.png", 150)
+    save_png(plot_power_scaling(power), folder / "sensitivity_power_scaling.png", 150)
+    save_png(plot_influence(loo, loo.attrs["full"], measure=measure, lines=lines),
+             folder / "sensitivity_influence.png", 150)

@@ -222,11 +222,12 @@ def tsa_command(
     if figures:
         from pathlib import Path
 
+        from bayesmeta.plots.saving import save_png
         from bayesmeta.plots.tsa import plot_tsa
 
         folder = Path(figures)
         folder.mkdir(parents=True, exist_ok=True)
-        plot_tsa(result).savefig(folder / "tsa.png", dpi=150)
+        save_png(plot_tsa(result), folder / "tsa.png", 150)
     if as_json:
         typer.echo(json_text({**result.as_dict(), "k": len(table.study),
                                    "dropped": dropped_studies(table)}))
