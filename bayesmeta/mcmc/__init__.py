@@ -1,20 +1,36 @@
 """The NUTS engine (PyMC models sampled by nutpie): normal-normal model, meta-regression and binomial-normal
-model, compiled once per model structure with data swapped between refits, every result gated by diagnostics."""
+model, compiled once per model structure with data swapped between refits, every result gated by diagnostics.
 
-from bayesmeta.mcmc.binomial import fit_binomial_nuts
-from bayesmeta.mcmc.compiled import CACHE, CompiledModelCache
-from bayesmeta.mcmc.diagnostics import ESS_MIN, RHAT_MAX, diagnose
-from bayesmeta.mcmc.fit import check_identified, fit_nuts
-from bayesmeta.mcmc.models import padded_size
+The names below are loaded on first use (PEP 562), so that importing a light submodule, such as
+:mod:`bayesmeta.mcmc.diagnostics` for its thresholds, does not import PyMC."""
 
-__all__ = [
-    "CACHE",
-    "ESS_MIN",
-    "RHAT_MAX",
-    "CompiledModelCache",
-    "check_identified",
-    "diagnose",
-    "fit_binomial_nuts",
-    "fit_nuts",
-    "padded_size",
-]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_HOME = {
+    "CACHE": "compiled",
+    "CompiledModelCache": "compiled",
+    "ESS_MIN": "diagnostics",
+    "RHAT_MAX": "diagnostics",
+    "diagnose": "diagnostics",
+    "check_identified": "fit",
+    "fit_nuts": "fit",
+    "fit_binomial_nuts": "binomial",
+    "padded_size": "models",
+}
+
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{_HOME[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOME))
