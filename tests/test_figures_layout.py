@@ -70,17 +70,23 @@ def test_the_vector_files_are_those_of_matplotlibs_own_save(tmp_path):
         assert (tmp_path / f"f.{fmt}").read_bytes() == _matplotlib_save(fig, fmt, 72)
 
 
-def test_each_format_is_drawn_once_after_one_layout(tmp_path, monkeypatch):
-    fig = _forest()
-    assert fig.get_layout_engine() is not None
-    draws: list[str] = []
+@pytest.fixture
+def draws(monkeypatch) -> list[str]:
+    """The renderers of every Figure.draw from here on, by class name."""
+    log: list[str] = []
     original = Figure.draw
 
     def counting(self, renderer):
-        draws.append(type(renderer).__name__)
+        log.append(type(renderer).__name__)
         return original(self, renderer)
 
     monkeypatch.setattr(Figure, "draw", counting)
+    return log
+
+
+def test_each_format_is_drawn_once_after_one_layout(tmp_path, draws):
+    fig = _forest()
+    assert fig.get_layout_engine() is not None
     with rc_context(SAVE_RC):
         fix_layout(fig, 72)
         assert fig.get_layout_engine() is None and draws == []  # laid out without drawing
@@ -174,19 +180,12 @@ def test_ratio_tick_labels_never_run_into_each_other_on_a_narrow_axis(lo, hi):
     assert 1.0 in ticks and len(ticks) <= 9 and all(min(lo, 1) * 0.95 <= t <= max(hi, 1) * 1.05 for t in ticks)
 
 
-def test_a_command_line_figure_is_saved_with_matplotlibs_pixels_in_one_draw(tmp_path, monkeypatch):
+def test_a_command_line_figure_is_saved_with_matplotlibs_pixels_in_one_draw(tmp_path, draws):
     """bayesmeta.plots.saving.save_png, which the commands' --figures use: one draw, not savefig's two."""
     from bayesmeta.plots.saving import save_png
 
     reference = _pixels(_matplotlib_save(_forest(), "png", 150))
-    draws: list[str] = []
-    original = Figure.draw
-
-    def counting(self, renderer):
-        draws.append(type(renderer).__name__)
-        return original(self, renderer)
-
-    monkeypatch.setattr(Figure, "draw", counting)
+    draws.clear()  # the reference's two draws
     save_png(_forest(), tmp_path / "forest.png", 150)
     assert draws == ["RendererAgg"]
     saved = Image.open(tmp_path / "forest.png")
