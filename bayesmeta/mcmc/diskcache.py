@@ -5,15 +5,15 @@ PyTensor graph; compiling them takes 10-25 s of CPU and is repeated by every new
 callbacks, but its cache key hashes the callbacks' closures, which hold objects that differ in every process
 (dispatcher UUIDs), so nutpie's own ``cache=True`` never hits (nutpie issue #115, pull request #334).
 
-Each entry is named by its key, :func:`model_key`: a SHA-256 of the model structure, the sampled variables, the model's graph as
-built (its log density and the variables nutpie expands to, with their types), PyTensor's flags that steer its
-rewrites and numba code, and the versions of Python, numpy, numba, llvmlite, PyTensor, PyMC and nutpie and of
-:mod:`bayesmeta.mcmc.shape_check` and :mod:`bayesmeta.mcmc.callbacks` (the callbacks' source), beside numba's own
-target description (CPU and its features). PyTensor's rewrites and numba's code generation are deterministic
-given these, so the key names the machine code without compiling anything: it takes about 0.1 s, where building
-the PyTensor functions whose graphs the code comes from takes about 3 s. The data (effects, standard errors,
-prior scales) are not compiled in: they are read through pointers at run time, so one entry serves every refit
-of a structure.
+Each entry is named by its key, :func:`model_key`: a SHA-256 of the model structure, the sampled variables,
+the model's graph as built (its log density and the variables nutpie expands to, with their types), PyTensor's
+flags that steer its rewrites and numba code, and the versions of Python, numpy, numba, llvmlite, PyTensor, PyMC
+and nutpie and of :mod:`bayesmeta.mcmc.shape_check` and :mod:`bayesmeta.mcmc.callbacks` (the callbacks' source),
+beside numba's own target description (CPU and its features). PyTensor's rewrites and numba's code generation
+are deterministic given these, so the key names the machine code without compiling anything: it takes about
+0.1 s, where building the PyTensor functions whose graphs the code comes from takes about 3 s. The data
+(effects, standard errors, prior scales) are not compiled in: they are read through pointers at run time, so one
+entry serves every refit of a structure.
 
 :func:`compile_cached` builds the model as ``nutpie.compile_pymc_model`` does for its numba backend (nutpie
 0.16), with the callbacks of :mod:`bayesmeta.mcmc.callbacks`, and compiles them with a numba ``FunctionCache``
@@ -353,7 +353,7 @@ def _from_layout(model, layout: dict):
             shared_vars)
 
 
-def _load(model, var_names: list[str], entry: Path, key: str):
+def _load(model, entry: Path, key: str):
     """The compiled model from a complete entry (layout and both callbacks), or None."""
     from nutpie import compile_pymc as cp
 
@@ -421,7 +421,7 @@ def compile_cached(model, var_names: list[str], structure: Any, folder: Path | N
     entry = root / key[:32]
     with warnings.catch_warnings(), _exclusive(root / "locks" / key[:32]):
         warnings.filterwarnings("ignore", message="Cannot cache compiled function", category=numba.NumbaWarning)
-        compiled = _load(model, var_names, entry, key)
+        compiled = _load(model, entry, key)
         loaded = compiled is not None
         if compiled is None:
             compiled, loaded = _compile(model, var_names, entry, key)
