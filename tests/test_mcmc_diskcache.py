@@ -183,6 +183,18 @@ def test_an_edited_layout_is_not_trusted_and_is_written_again(planted, tmp_path)
     assert _logp_and_grad(compiled.with_data(**DATA), x)[0] == _logp_and_grad(planted[3][0].with_data(**DATA), x)[0]
 
 
+def test_a_layout_of_another_format_is_not_read(tmp_path):
+    from bayesmeta.mcmc.diskcache import LAYOUT_FORMAT, _checksum, _load_layout, _save_layout
+
+    layout = {"format": LAYOUT_FORMAT, "n_dim": 3}
+    _save_layout(tmp_path, "k", layout)
+    assert _load_layout(tmp_path, "k") == layout and _load_layout(tmp_path, "other key") is None
+    older = json.dumps({**layout, "format": LAYOUT_FORMAT - 1}).encode()  # with a checksum that matches
+    (tmp_path / "layout.json").write_bytes(older)
+    (tmp_path / "layout.json.sha256").write_text(_checksum("k", older))
+    assert _load_layout(tmp_path, "k") is None
+
+
 def test_the_key_follows_the_model_graph(planted):
     structure, files, *_ = planted
     # the same structure built again (PyTensor numbers intermediate variables per build): the same entry

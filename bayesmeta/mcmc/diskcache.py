@@ -289,12 +289,14 @@ def entry_files(model, var_names: list[str], structure: Any, folder: Path | None
 
 
 LAYOUT = "layout.json"
+LAYOUT_FORMAT = 1
+"""The layout's format: a layout of another format is not read (the model is compiled and its layout rewritten)."""
 
 
 def _layout(n_dim: int, n_expanded: int, shape_info, logp_fn, expand_fn, shared_data: dict[str, Any]) -> dict:
     """What a compiled entry needs besides its machine code, as plain data."""
     names, slices, shapes = shape_info
-    return {"n_dim": int(n_dim), "n_expanded": int(n_expanded),
+    return {"format": LAYOUT_FORMAT, "n_dim": int(n_dim), "n_expanded": int(n_expanded),
             "variables": [[name, [int(sl.start), int(sl.stop)], [int(n) for n in shape]]
                           for name, sl, shape in zip(names, slices, shapes)],
             "shared": [[name, str(value.dtype), [int(n) for n in value.shape]] for name, value in shared_data.items()],
@@ -309,7 +311,7 @@ def _save_layout(entry: Path, key: str, layout: dict) -> None:
 
 
 def _load_layout(entry: Path, key: str) -> dict | None:
-    """The entry's layout when its checksum matches, else None."""
+    """The entry's layout when its checksum matches and it has this format, else None."""
     try:
         content = (entry / LAYOUT).read_bytes()
         expected = (entry / (LAYOUT + ".sha256")).read_text(encoding="ascii").strip()
@@ -318,9 +320,10 @@ def _load_layout(entry: Path, key: str) -> dict | None:
     if expected != _checksum(key, content):
         return None
     try:
-        return json.loads(content)
+        layout = json.loads(content)
     except ValueError:
         return None
+    return layout if isinstance(layout, dict) and layout.get("format") == LAYOUT_FORMAT else None
 
 
 def _from_layout(model, layout: dict):
