@@ -17,7 +17,6 @@ import io
 import json
 import logging
 import zipfile
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ import bayesmeta
 from bayesmeta import plaindata
 from bayesmeta.cachedir import cache_dir, prune, write_atomic
 from bayesmeta.plan import Plan
+from bayesmeta.versions import installed_version
 
 log = logging.getLogger(__name__)
 LIBRARIES = ("numpy", "scipy", "pandas", "pymc", "pytensor", "nutpie", "numba", "arviz", "xarray", "netCDF4",
@@ -37,10 +37,7 @@ def library_versions() -> dict[str, str]:
     """Installed versions of bayesmeta and the libraries its numbers depend on."""
     out = {"python": ".".join(map(str, __import__("sys").version_info[:3])), "bayesmeta": bayesmeta.__version__}
     for name in LIBRARIES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
+        out[name] = installed_version(name) or "not installed"
     return out
 
 

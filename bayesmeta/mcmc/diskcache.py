@@ -42,12 +42,12 @@ import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from bayesmeta.cachedir import cache_dir, prune, write_atomic
 from bayesmeta.mcmc import callbacks, shape_check
+from bayesmeta.versions import installed_version
 
 KEEP = 32  # compiled structures kept; a reanalysis uses one, a test run a dozen
 ENTRY = "?" * 32  # an entry folder's name: the first 32 hex digits of its key
@@ -57,10 +57,7 @@ LIBRARIES = ("numpy", "numba", "llvmlite", "pytensor", "pymc", "nutpie")
 def _versions() -> str:
     parts = [f"python={sys.version}"]
     for name in LIBRARIES:
-        try:
-            parts.append(f"{name}={metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            parts.append(f"{name}=none")
+        parts.append(f"{name}={installed_version(name) or 'none'}")
     return ";".join(parts)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from importlib import metadata
 
 import arviz as az
 import numpy as np
@@ -24,6 +23,7 @@ from bayesmeta.mcmc.models import Structure, prior_data
 from bayesmeta.mcmc.prior_forms import PriorForm
 from bayesmeta.posterior import Posterior, SampleMarginal
 from bayesmeta.priors import Prior
+from bayesmeta.versions import installed_version
 
 ENGINE = "nuts"
 _STATS = {
@@ -103,7 +103,7 @@ def sample(
     )
     record = {
         "sampler": "nutpie",
-        "sampler_version": metadata.version("nutpie"),
+        "sampler_version": installed_version("nutpie"),
         "draws": settings.draws,
         "tune": settings.tune,
         "chains": settings.chains,

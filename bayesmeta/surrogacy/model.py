@@ -22,11 +22,11 @@ import math
 import os
 import time
 from dataclasses import dataclass
-from importlib import metadata
 
 import numpy as np
 
 from bayesmeta.errors import ModelError
+from bayesmeta.versions import installed_version
 
 PARAMETERS = ("mu_x", "mu_y", "tau_x", "tau_y", "rho")
 MIN_SLOTS = 32
@@ -144,7 +144,7 @@ def sample_surrogacy(x: np.ndarray, sx: np.ndarray, y: np.ndarray, sy: np.ndarra
     start = time.perf_counter()
     raw = nutpie.sample(compiled.with_data(**data), draws=draws, tune=tune, chains=chains, cores=cores,
                         seed=int(seed), progress_bar=False, target_accept=float(target_accept), save_warmup=False)
-    record = {"sampler": "nutpie", "sampler_version": metadata.version("nutpie"), "draws": draws, "tune": tune,
+    record = {"sampler": "nutpie", "sampler_version": installed_version("nutpie"), "draws": draws, "tune": tune,
               "chains": chains, "cores": cores, "target_accept": float(target_accept), "seed": int(seed),
               "k_padded": structure.k_pad, "cache_hit": hit, "compile_seconds": compile_seconds,
               "sampling_seconds": time.perf_counter() - start}
