@@ -124,12 +124,12 @@ def haic_report(tmp_path_factory):
 # no longer reads.)
 XDIST_GROUPS = {
     "reports": ("test_cache.py", "test_claims.py", "test_mcmc.py", "test_report.py", "test_report_browser.py",
-                "test_summary_schema.py"),
+                "test_summary_schema.py", "test_journal_outputs.py"),
     "binomial-nuts": ("test_mcmc_diskcache.py", "test_cli.py", "test_vocabulary.py", "test_mcmc_binomial.py",
                       "test_report_binomial.py"),
 }
 XDIST_LONGEST_FIRST = ("reports", "binomial-nuts", "test_output_folder.py", "test_wheel.py", "test_gallery.py",
-                       "test_init.py", "test_surrogacy.py", "test_journal_outputs.py", "test_reanalysis.py",
+                       "test_init.py", "test_surrogacy.py", "test_reanalysis.py",
                        "test_quiet.py", "test_notebook.py", "test_input_reliability.py", "test_batch.py",
                        "test_calibration.py", "test_rbayesmeta_fixtures.py", "test_report_bias.py")
 _GROUP_OF = {name: group for group, names in XDIST_GROUPS.items() for name in names}

@@ -1,6 +1,8 @@
-"""The outputs a journal takes, from a quick reanalysis of the HAIC plan: report.docx (opened with python-docx;
-its tables checked against summary.json at the printed precision, its figures and its methods paragraph) and
-tables/*.csv (each report table, checked against summary.json and against the tables of report.md)."""
+"""The outputs a journal takes, from the first case's full report (models/haic.toml with its short NUTS
+cross-check: conftest.haic_report, shared with test_claims.py, test_report_browser.py and test_summary_schema.py):
+report.docx (opened with python-docx; its tables checked against summary.json at the printed precision, its
+figures and its methods paragraph) and tables/*.csv (each report table, checked against summary.json and against
+the tables of report.md)."""
 
 from __future__ import annotations
 
@@ -12,26 +14,16 @@ from pathlib import Path
 import docx
 import pytest
 
-import bayesmeta.report.writer as writer
-from bayesmeta.cli import main
 from bayesmeta.report.docx import MAIN_FIGURE_SECTIONS, engines_used, methods_paragraph
 
-ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.slow  # one quick reanalysis of the HAIC plan, as in test_summary_schema.py
+pytestmark = pytest.mark.slow  # the full report of the HAIC plan
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
-    """`reanalyze --quick` on models/haic.toml drawing only the figures that go into the Word document (the
-    other figures take most of a report's time and are tested in test_report.py)."""
-    out = tmp_path_factory.mktemp("journal") / "report"
-    specs = writer.figure_specs
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(writer, "figure_specs", lambda result: [s for s in specs(result)
-                                                           if s.section in MAIN_FIGURE_SECTIONS])
-        assert main(["reanalyze", str(ROOT / "models" / "haic.toml"), "--out", str(out), "--quick", "--no-cache",
-                     "--quiet"]) == 0
-    return out, json.loads((out / "summary.json").read_text()), docx.Document(str(out / "report.docx"))
+def report(haic_report):
+    """(report folder, its summary.json, its report.docx)."""
+    _, files = haic_report
+    return files.folder, json.loads(files.summary.read_text()), docx.Document(str(files.folder / "report.docx"))
 
 
 def _cells(table) -> list[list[str]]:
@@ -100,7 +92,14 @@ def test_the_methods_paragraph_names_priors_engines_gates_and_versions(report):
         assert f"'{name}' (mu ~ {prior['mu']}, tau ~ {prior['tau']}; {prior['source'].rstrip('.')})" in methods
     engines = {o["bayes"]["engine"] for o in summary["outcomes"].values() if o["bayes"]}
     assert engines == {"exact"} and all(f"the {e} engine" in methods for e in engines)
-    assert "No MCMC cross-check was run for this report (quick run)" in methods  # quick: no NUTS, no gates
+    # the NUTS cross-check ran for every fitted outcome: its settings and the gates of Vehtari et al. 2021
+    # (rank-normalised R-hat < 1.01, bulk and tail ESS >= 400, no divergences)
+    settings = summary["mcmc_settings"]
+    labels = [o["label"] for o in summary["outcomes"].values() if o["mcmc"]]
+    assert len(labels) == 4 and f"for {', '.join(labels)}; " in methods
+    assert f"{settings['chains']} chains of {settings['tune']} tuning and {settings['draws']} draws" in methods
+    assert "R-hat < 1.01, bulk and tail effective sample sizes >= 400 and no divergent transitions" in methods
+    assert "No MCMC cross-check" not in methods
     for package in ("bayesmeta", "numpy", "scipy", "pymc", "arviz"):
         assert f"{package} {summary['versions'][package]}" in methods
     cited = {int(n) for n in re.findall(r"\[(\d)\]", methods)}
@@ -152,17 +151,14 @@ def test_csv_tables_match_summary(report):
     assert versions == summary["versions"]
 
 
-def test_the_methods_paragraph_states_the_nuts_gates_when_nuts_ran(report):
+def test_the_methods_paragraph_of_a_quick_run_says_no_cross_check_ran(report):
     _, summary, _ = report
-    with_nuts = json.loads(json.dumps(summary))
-    with_nuts["outcomes"]["OS"]["mcmc"] = {"chains": 2}  # as if the OS model had been cross-checked by NUTS
-    text = methods_paragraph(with_nuts)
-    settings = summary["mcmc_settings"]
-    # the gates of Vehtari et al. 2021: rank-normalised R-hat < 1.01, bulk and tail ESS >= 400, no divergences
-    assert "R-hat < 1.01, bulk and tail effective sample sizes >= 400 and no divergent transitions" in text
-    assert f"{settings['chains']} chains of {settings['tune']} tuning and {settings['draws']} draws" in text
-    assert "for Overall survival;" in text and "No MCMC cross-check" not in text
-    assert engines_used(with_nuts) == ["exact", "NUTS"] and engines_used(summary) == ["exact"]
+    quick = json.loads(json.dumps(summary))
+    for o in quick["outcomes"].values():  # as a quick run writes them: no NUTS, no binomial-normal fit
+        o["mcmc"] = o["binomial"] = None
+    text = methods_paragraph(quick)
+    assert "No MCMC cross-check was run for this report (quick run)" in text and "R-hat" not in text
+    assert engines_used(quick) == ["exact"] and engines_used(summary) == ["exact", "NUTS"]
 
 
 def test_the_document_carries_no_time_of_writing(report):
