@@ -256,15 +256,18 @@ def test_an_unchanged_rerun_keeps_the_report_and_a_changed_one_rewrites_it(synth
     from bayesmeta.cachedir import cache_dir
     from bayesmeta.cli import main
 
-    # a user cache without results or report notes; its figure store holds this plan's figures (drawn by
-    # conftest.synthetic_report), so that only the changed run below draws them
+    # a user cache without report notes whose result and figure stores hold this plan's results and figures
+    # (from conftest.synthetic_report: the key does not depend on where the plan's folder is), so that only the
+    # changed run below computes
     shutil.copytree(cache_dir("figures"), tmp_path / "user-cache" / "figures")
+    shutil.copytree(synthetic_report[1], tmp_path / "user-cache" / "results")
     monkeypatch.setenv("BAYESMETA_CACHE_DIR", str(tmp_path / "user-cache"))
     project = tmp_path / "synthetic"
     shutil.copytree(SYNTHETIC.parent, project)
     plan_file, out = project / "plan.toml", tmp_path / "report"
     assert main(["reanalyze", str(plan_file), "--out", str(out), "--quiet", *TEST_FIGURES]) == 0
-    assert "from fresh fits" in capsys.readouterr().out
+    assert "from cached fits" in capsys.readouterr().out
+    assert (out / "summary.json").read_bytes() == synthetic_report[3][0]
     html = (out / "report.html").stat()
     assert main(["reanalyze", str(plan_file), "--out", str(out), "--quiet", *TEST_FIGURES]) == 0
     assert "is up to date" in capsys.readouterr().out
