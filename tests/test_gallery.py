@@ -14,6 +14,7 @@ import pytest
 from bayesmeta.cli import main
 from bayesmeta.plan import load_plan
 from bayesmeta.scales import reported_float
+from conftest import TEST_FIGURES
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "bayesmeta" / "resources" / "summary.schema.json"
@@ -37,7 +38,7 @@ def case(request, tmp_path_factory):
     name = request.param
     plan_file = ROOT / "models" / "gallery" / f"{name}.toml"
     out = tmp_path_factory.mktemp(name) / "report"
-    code = main(["reanalyze", str(plan_file), "--out", str(out), "--quick", "--no-cache", "--quiet"])
+    code = main(["reanalyze", str(plan_file), "--out", str(out), "--quick", "--no-cache", "--quiet", *TEST_FIGURES])
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
     html = re.sub(r"data:[^\"')]+", "", (out / "report.html").read_text())  # the text, not embedded images

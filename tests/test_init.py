@@ -15,6 +15,7 @@ import bayesmeta.report.writer as writer
 from bayesmeta.cli import main
 from bayesmeta.plan import load_plan
 from bayesmeta.plan_template import covariates_of, plan_text
+from conftest import TEST_FIGURES
 
 ROOT = Path(__file__).resolve().parents[1]
 GALLERY = ROOT / "data" / "gallery"
@@ -28,7 +29,7 @@ def _init_and_run(folder: Path, *files: str) -> tuple[dict, dict]:
         args += ["--published", str(folder / files[1])]
     assert main(args) == 0
     assert main(["reanalyze", str(folder / "plan.toml"), "--out", str(folder / "report"), "--quick", "--no-cache",
-                 "--quiet"]) == 0
+                 "--quiet", *TEST_FIGURES]) == 0
     plan = tomllib.loads((folder / "plan.toml").read_text())
     return plan, json.loads((folder / "report" / "summary.json").read_text())
 
