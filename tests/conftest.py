@@ -118,20 +118,25 @@ def haic_report(tmp_path_factory):
 # group in XDIST_GROUPS share a worker, in the order listed: they use the same session fixtures above, or NUTS models
 # of the same structure (bayesmeta.mcmc.compiled keeps them in the process; the workers share the compiled folder
 # above): haic_report compiles the 32-slot normal model that test_mcmc refits, and test_mcmc_diskcache compiles the
-# binomial-normal model that the rest of its group fits. The groups and files in XDIST_LONGEST_FIRST take the most
-# CPU time and are handed out first, so that no long one starts last; the other files follow in their usual order.
+# binomial-normal model that the rest of its group fits. Units are handed out in the order of XDIST_ORDER, the
+# other files after them in their usual order. The longest come first, so that no long one starts last, except
+# that the binomial-normal and surrogacy models are compiled after the normal one: on a machine whose PyTensor
+# cache is empty, as CI's, a model compiles PyTensor's numba code of each of its ops that is not cached yet, and the
+# three models share many (the binomial-normal model's first compile took 33 s of CPU alone and 20 s after the
+# normal model's). The reports group starts with a file that computes haic_report at its first test, and the
+# other worker runs the next units meanwhile (about 40 s of CPU; the normal model's first compile takes about 27 s).
 # (pytest-xdist's own xdist_group marks are not used: pytest-xdist 3.8 records them in an attribute that pytest 9
 # no longer reads.)
 XDIST_GROUPS = {
-    "reports": ("test_cache.py", "test_claims.py", "test_mcmc.py", "test_report.py", "test_report_browser.py",
-                "test_summary_schema.py", "test_journal_outputs.py"),
+    "reports": ("test_journal_outputs.py", "test_summary_schema.py", "test_claims.py", "test_cache.py",
+                "test_mcmc.py", "test_report.py", "test_report_browser.py"),
     "binomial-nuts": ("test_mcmc_diskcache.py", "test_cli.py", "test_vocabulary.py", "test_mcmc_binomial.py",
                       "test_report_binomial.py"),
 }
-XDIST_LONGEST_FIRST = ("reports", "binomial-nuts", "test_output_folder.py", "test_wheel.py", "test_gallery.py",
-                       "test_init.py", "test_surrogacy.py", "test_reanalysis.py",
-                       "test_quiet.py", "test_notebook.py", "test_input_reliability.py", "test_batch.py",
-                       "test_calibration.py", "test_rbayesmeta_fixtures.py", "test_report_bias.py")
+XDIST_ORDER = ("reports", "test_output_folder.py", "test_wheel.py", "test_gallery.py", "binomial-nuts",
+               "test_init.py", "test_surrogacy.py", "test_reanalysis.py", "test_quiet.py", "test_notebook.py",
+               "test_input_reliability.py", "test_batch.py", "test_calibration.py", "test_rbayesmeta_fixtures.py",
+               "test_report_bias.py")
 _GROUP_OF = {name: group for group, names in XDIST_GROUPS.items() for name in names}
 
 
@@ -143,11 +148,11 @@ def xdist_unit(nodeid: str) -> str:
 
 def _unit_rank(unit: str) -> int:
     name = unit.rsplit("/", 1)[-1]
-    return XDIST_LONGEST_FIRST.index(name) if name in XDIST_LONGEST_FIRST else len(XDIST_LONGEST_FIRST)
+    return XDIST_ORDER.index(name) if name in XDIST_ORDER else len(XDIST_ORDER)
 
 
 def _order(nodeid: str) -> tuple[int, int]:
-    """Longest units first; within a group, its files in the order of XDIST_GROUPS."""
+    """Units in the order of XDIST_ORDER; within a group, its files in the order of XDIST_GROUPS."""
     unit, name = xdist_unit(nodeid), nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
     return _unit_rank(unit), XDIST_GROUPS[unit].index(name) if unit in XDIST_GROUPS else 0
 
