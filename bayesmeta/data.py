@@ -13,6 +13,7 @@ blank cells as ''.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -71,13 +72,15 @@ def _csv_error(path: Path, exc: Exception) -> InputError:
 
 
 def _text_cells(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
-    frame.columns = [str(c).strip() for c in frame.columns]
-    duplicated = [c for c in frame.columns if "." in c and c.rsplit(".", 1)[0] in frame.columns]
-    if duplicated:
-        raise InputError("duplicate column name", file=str(path), column=duplicated[0].rsplit(".", 1)[0])
-    for column in frame.columns:
-        frame[column] = frame[column].astype(str).str.strip()
-    return frame
+    """``frame`` with stripped column names and cells, built at once (column by column costs 0.3 ms each)."""
+    names = [str(c).strip() for c in frame.columns]
+    for i, name in enumerate(names):
+        repeated = name.rsplit(".", 1)[0] if "." in name else None  # pandas reads a second 'dose' as 'dose.1'
+        if name in names[:i] or repeated in names:
+            raise InputError("duplicate column name", file=str(path), column=name if name in names[:i] else repeated)
+    cells = {name: [str(cell).strip() for cell in frame[column].tolist()]
+             for name, column in zip(names, frame.columns, strict=True)}
+    return pd.DataFrame(cells, index=frame.index, columns=names, dtype=str)
 
 
 def read_text_csv(path: str | Path) -> pd.DataFrame:
@@ -142,8 +145,8 @@ def numeric_column(
 ) -> pd.Series:
     """Convert a text column to float, raising at the first cell that is text, blank when required, non-finite,
     not a whole number (``integer``), not > 0 (``positive``) or < 0 (``nonnegative``)."""
-    text = frame[column].astype(str)
-    values = pd.to_numeric(text.where(text != "", None), errors="coerce").astype(float)
+    text = [cell if isinstance(cell, str) else str(cell) for cell in frame[column].tolist()]
+    values = [math.nan if cell == "" else _number(cell) for cell in text]
     for position, (cell, value) in enumerate(zip(text, values, strict=True)):
         row = spreadsheet_row(position)
         if cell == "":
@@ -162,7 +165,18 @@ def numeric_column(
             raise InputError(f"{cell} is not positive", file=file, row=row, column=column, valid="a number > 0")
         if nonnegative and value < 0:
             raise InputError(f"{cell} is negative", file=file, row=row, column=column, valid="a number >= 0")
-    return values
+    return pd.Series(values, index=frame.index, name=column, dtype=float)
+
+
+def _number(cell: str) -> float:
+    """The number a cell's text writes, as ``pandas.to_numeric`` reads it (NaN when it is not one): Python's
+    ``float`` without what pandas refuses, digits of other scripts and '_' separators ('1_000')."""
+    if not cell.isascii() or "_" in cell:
+        return math.nan
+    try:
+        return float(cell)
+    except ValueError:
+        return math.nan
 
 
 def check_choice(frame: pd.DataFrame, column: str, allowed: Sequence[str], file: str) -> None:
@@ -501,9 +515,9 @@ def load_outcomes(
     file = str(path)
     frame = read_text_csv(path)
     require_columns(frame, OUTCOME_COLUMNS, file)
-    for column in STATISTIC_COLUMNS:
-        if column not in frame.columns:
-            frame[column] = ""
+    missing = [column for column in STATISTIC_COLUMNS if column not in frame.columns]
+    if missing:
+        frame = frame.reindex(columns=[*frame.columns, *missing], fill_value="").astype(dict.fromkeys(missing, str))
     check_nonblank(frame, "study_id", file)
     check_nonblank(frame, "outcome", file)
     if studies is not None:
@@ -517,7 +531,7 @@ def load_outcomes(
                         for i, m in enumerate(frame["measure"])]
     check_choice(frame, "measure", MEASURES, file)
     check_unique(frame, ["study_id", "outcome"], file, "study and outcome")
-    numbers = pd.DataFrame(index=frame.index)
+    numbers = {}
     for column in ("estimate", "ci_lower", "ci_upper", "p_value"):
         numbers[column] = numeric_column(frame, column, file)
     for column in ("median_treatment", "median_control"):
@@ -529,6 +543,7 @@ def load_outcomes(
         if column in frame.columns:
             positive = column in ("sd_treatment", "sd_control", "var_o_minus_e", "sei", "vi", *PERSON_TIME_COLUMNS)
             numbers[column] = numeric_column(frame, column, file, positive=positive)
+    numbers = pd.DataFrame(numbers, index=frame.index)
     check_interval(numbers, frame["measure"], file)
     check_p_values(numbers["p_value"], frame["p_relation"], file)
     person_time = check_person_time(numbers, file)
@@ -540,11 +555,16 @@ def load_outcomes(
     converted = {c: numbers[c] for c in numbers.columns}
     if "counts_from_percent" in frame.columns:
         converted["counts_from_percent"] = boolean_column(frame, "counts_from_percent", file)
-    for column, values in converted.items():
-        frame[column] = values
+    frame = _replace_columns(frame, converted)
     if outcomes is not None:
         frame = frame[frame["outcome"].isin(list(outcomes))].reset_index(drop=True)
     return frame
+
+
+def _replace_columns(frame: pd.DataFrame, columns: Mapping[str, pd.Series]) -> pd.DataFrame:
+    """``frame`` with ``columns`` in place of its columns of those names (in one construction, not column by
+    column)."""
+    return pd.DataFrame({c: columns[c] if c in columns else frame[c] for c in frame.columns}, index=frame.index)
 
 
 def _check_published_outcome(frame: pd.DataFrame, file: str, outcomes: Sequence[str] | None) -> None:
@@ -618,11 +638,11 @@ def load_published(path: str | Path, outcomes: Sequence[str] | None = None) -> p
     _check_published_outcome(frame, file, outcomes)
     check_nonblank(frame, "analysis", file)
     check_choice(frame, "measure", PUBLISHED_MEASURES, file)
-    numbers = pd.DataFrame(index=frame.index)
-    for column in ("estimate", "ci_lower", "ci_upper", "p_value"):
-        numbers[column] = numeric_column(frame, column, file)
+    numbers = {column: numeric_column(frame, column, file)
+               for column in ("estimate", "ci_lower", "ci_upper", "p_value")}
     numbers["k"] = numeric_column(frame, "k", file, integer=True, positive=True)
     numbers["i2_percent"] = numeric_column(frame, "i2_percent", file, nonnegative=True)
+    numbers = pd.DataFrame(numbers, index=frame.index)
     for position, i2 in enumerate(numbers["i2_percent"]):
         if i2 > 100:
             raise InputError(f"I^2 {i2:g}% exceeds 100", file=file, row=spreadsheet_row(position),
@@ -641,6 +661,4 @@ def load_published(path: str | Path, outcomes: Sequence[str] | None = None) -> p
 
     for column in ("estimate", "ci_lower", "ci_upper"):  # the printed precision, read before the text is parsed
         frame[f"{column}_decimals"] = pd.array([decimals_of(c) if c else pd.NA for c in frame[column]], dtype="Int64")
-    for column in numbers.columns:
-        frame[column] = numbers[column]
-    return frame
+    return _replace_columns(frame, numbers)

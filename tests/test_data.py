@@ -133,6 +133,16 @@ def test_empty_and_header_only_files(tmp_path):
         load_outcomes(header_only)
 
 
+@pytest.mark.parametrize("repeated", ["estimate", "estimate "])
+def test_a_repeated_column_is_named(tmp_path, repeated):
+    """A header naming a column twice, as written or once stripped of spaces, is refused naming the column."""
+    header, rows = read_cells(OUTCOMES)
+    path = write_cells(tmp_path, "outcomes.csv", [*header, repeated], [[*row, "0.5"] for row in rows])
+    with pytest.raises(InputError, match="duplicate column name") as info:
+        load_outcomes(path)
+    assert info.value.column == "estimate" and info.value.file == str(path)
+
+
 def test_unknown_study_in_outcomes(tmp_path, studies):
     path = corrupt(tmp_path, OUTCOMES, 4, "study_id", "Smith2020")
     with pytest.raises(InputError) as info:
