@@ -242,6 +242,10 @@ class Plan:
         """A copy with some MCMC settings changed (for quick runs)."""
         return replace(self, mcmc=replace(self.mcmc, **changes))
 
+    def with_monitoring(self, **changes: Any) -> "Plan":
+        """A copy with some [monitoring] settings changed (e.g. fewer ``simulations``)."""
+        return replace(self, monitoring=replace(self.monitoring, **changes))
+
     def with_surrogacy(self, **changes: Any) -> "Plan":
         """A copy with some [surrogacy] settings changed (e.g. ``enabled=False``: no NUTS fits)."""
         return replace(self, surrogacy=replace(self.surrogacy, **changes))

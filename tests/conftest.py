@@ -100,14 +100,15 @@ def synthetic_report(tmp_path_factory):
 @pytest.fixture(scope="session")
 def haic_report(tmp_path_factory):
     """The first case's plan (models/haic.toml) with a short NUTS cross-check (400 tuning steps and 400 draws
-    per chain), run once by run_plan in this process (the test worker keeps the compiled NUTS model for test_mcmc;
-    a second process would import everything again on a machine whose cores the workers already fill) and written
-    by write_report with PNG figures at 72 dpi (as TEST_FIGURES). Returns (plan, ReportFiles)."""
-    from bayesmeta.plan import load_plan
+    per chain) and a quick run's number of simulations per operating characteristic, run once by run_plan in this
+    process (the test worker keeps the compiled NUTS model for test_mcmc; a second process would import everything
+    again on a machine whose cores the workers already fill) and written by write_report with PNG figures at
+    72 dpi (as TEST_FIGURES). Returns (plan, ReportFiles)."""
+    from bayesmeta.plan import QUICK_SIMULATIONS, load_plan
     from bayesmeta.reanalysis import run_plan
     from bayesmeta.report import write_report
 
-    plan = load_plan(HAIC_PLAN).with_mcmc(draws=400, tune=400)
+    plan = load_plan(HAIC_PLAN).with_mcmc(draws=400, tune=400).with_monitoring(simulations=QUICK_SIMULATIONS)
     files = write_report(run_plan(plan, parallel=False), tmp_path_factory.mktemp("haic") / "haic",
                          figure_formats=("png",), figure_dpi=TEST_DPI)
     return plan, files

@@ -58,6 +58,9 @@ def test_fingerprint_changes_with_the_plan_and_the_data(tmp_path):
     b = load_plan(_absolute_copy(tmp_path, text.replace("seed = 20250417", "seed = 1"))).fingerprint()
     assert a != b
     assert load_plan(HAIC).with_mcmc(draws=50).fingerprint() != a
+    fewer = load_plan(HAIC).with_monitoring(simulations=20)
+    assert fewer.fingerprint() != a and fewer.monitoring.simulations == 20 != load_plan(HAIC).monitoring.simulations
+    assert fewer.monitoring.true_effects == load_plan(HAIC).monitoring.true_effects
 
 
 PLANTED = [
