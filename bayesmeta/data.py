@@ -531,19 +531,19 @@ def load_outcomes(
                         for i, m in enumerate(frame["measure"])]
     check_choice(frame, "measure", MEASURES, file)
     check_unique(frame, ["study_id", "outcome"], file, "study and outcome")
-    numbers = {}
+    parsed: dict[str, pd.Series] = {}
     for column in ("estimate", "ci_lower", "ci_upper", "p_value"):
-        numbers[column] = numeric_column(frame, column, file)
+        parsed[column] = numeric_column(frame, column, file)
     for column in ("median_treatment", "median_control"):
-        numbers[column] = numeric_column(frame, column, file, positive=True)
+        parsed[column] = numeric_column(frame, column, file, positive=True)
     for column in COUNT_COLUMNS:
-        numbers[column] = numeric_column(frame, column, file, integer=True)
+        parsed[column] = numeric_column(frame, column, file, integer=True)
     _check_optional_headers(frame, file)
     for column in (*MEAN_COLUMNS, *LOGRANK_COLUMNS, *GIVEN_COLUMNS, *PERSON_TIME_COLUMNS):
         if column in frame.columns:
             positive = column in ("sd_treatment", "sd_control", "var_o_minus_e", "sei", "vi", *PERSON_TIME_COLUMNS)
-            numbers[column] = numeric_column(frame, column, file, positive=positive)
-    numbers = pd.DataFrame(numbers, index=frame.index)
+            parsed[column] = numeric_column(frame, column, file, positive=positive)
+    numbers = pd.DataFrame(parsed, index=frame.index)
     check_interval(numbers, frame["measure"], file)
     check_p_values(numbers["p_value"], frame["p_relation"], file)
     person_time = check_person_time(numbers, file)
@@ -638,11 +638,10 @@ def load_published(path: str | Path, outcomes: Sequence[str] | None = None) -> p
     _check_published_outcome(frame, file, outcomes)
     check_nonblank(frame, "analysis", file)
     check_choice(frame, "measure", PUBLISHED_MEASURES, file)
-    numbers = {column: numeric_column(frame, column, file)
-               for column in ("estimate", "ci_lower", "ci_upper", "p_value")}
-    numbers["k"] = numeric_column(frame, "k", file, integer=True, positive=True)
-    numbers["i2_percent"] = numeric_column(frame, "i2_percent", file, nonnegative=True)
-    numbers = pd.DataFrame(numbers, index=frame.index)
+    parsed = {column: numeric_column(frame, column, file) for column in ("estimate", "ci_lower", "ci_upper", "p_value")}
+    parsed["k"] = numeric_column(frame, "k", file, integer=True, positive=True)
+    parsed["i2_percent"] = numeric_column(frame, "i2_percent", file, nonnegative=True)
+    numbers = pd.DataFrame(parsed, index=frame.index)
     for position, i2 in enumerate(numbers["i2_percent"]):
         if i2 > 100:
             raise InputError(f"I^2 {i2:g}% exceeds 100", file=file, row=spreadsheet_row(position),
