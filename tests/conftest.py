@@ -125,7 +125,8 @@ def haic_report(tmp_path_factory):
 # cache is empty, as CI's, a model compiles PyTensor's numba code of each of its ops that is not cached yet, and the
 # three models share many (the binomial-normal model's first compile took 33 s of CPU alone and 20 s after the
 # normal model's). The reports group starts with a file that computes haic_report at its first test, and the
-# other worker runs the next units meanwhile (about 40 s of CPU; the normal model's first compile takes about 27 s).
+# other worker runs the next units meanwhile, none of which fits a NUTS model (about 90 s of CPU; the normal
+# model's first compile and the HAIC report take 40-50 s with an empty cache).
 # (pytest-xdist's own xdist_group marks are not used: pytest-xdist 3.8 records them in an attribute that pytest 9
 # no longer reads.)
 XDIST_GROUPS = {
@@ -134,9 +135,9 @@ XDIST_GROUPS = {
     "binomial-nuts": ("test_mcmc_diskcache.py", "test_cli.py", "test_vocabulary.py", "test_mcmc_binomial.py",
                       "test_report_binomial.py"),
 }
-XDIST_ORDER = ("reports", "test_output_folder.py", "test_wheel.py", "test_gallery.py", "binomial-nuts",
-               "test_init.py", "test_surrogacy.py", "test_reanalysis.py", "test_quiet.py", "test_notebook.py",
-               "test_input_reliability.py", "test_batch.py", "test_calibration.py", "test_rbayesmeta_fixtures.py",
+XDIST_ORDER = ("reports", "test_output_folder.py", "test_wheel.py", "test_gallery.py", "test_init.py",
+               "test_reanalysis.py", "test_quiet.py", "test_notebook.py", "test_input_reliability.py", "binomial-nuts",
+               "test_surrogacy.py", "test_batch.py", "test_calibration.py", "test_rbayesmeta_fixtures.py",
                "test_report_bias.py")
 _GROUP_OF = {name: group for group, names in XDIST_GROUPS.items() for name in names}
 
