@@ -2,11 +2,13 @@
 drop00) on every command that reads them: `frequentist` against R metafor 3.8.1's
 ``rma(measure = "OR", ai, n1i, ci, n2i, add, to, drop00)`` (tests/reference/make_frequentist_cli_fixtures.R,
 ``zero_cells``) on Niel-Weise et al. (2007), Intensive Care Med 33:2058-2068 (dat.nielweise2007: Yucel 2004 has no
-infection in either arm), and each other command's studies and its JSON ``dropped``."""
+infection in either arm), `compare`'s recomputed pooled row against the same fixtures, and each other command's
+studies and its JSON ``dropped``."""
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -83,3 +85,40 @@ def test_mantel_haenszel_keeps_every_study_and_says_the_double_zero_one_adds_not
     assert out["k"] == 18 and out["dropped"] == [] and "Yucel_2004" in out["study"]
     assert "Yucel_2004" in captured.err and "add nothing to the Mantel-Haenszel estimate" in captured.err
     assert "excluded" not in captured.err
+
+
+PUBLISHED = ("outcome,analysis,variable,level,k,measure,estimate,ci_lower,ci_upper,p_value,p_relation,i2_percent,"
+             "where\nCRBSI,pooled,,,18,OR,0.38,0.24,0.61,,,,Fig 2\n")
+
+
+@pytest.mark.parametrize("ref", FIX, ids=lambda r: f"add{r['add']:g}-{r['to']}-drop00={r['drop00']}-{r['method']}")
+def test_compare_recomputes_with_the_zero_cell_rule_as_metafor_rma(tmp_path, capsys, ref):
+    """`compare` reads arm counts too: its recomputed pooled row under each rule is metafor's rma on them."""
+    published = tmp_path / "published.csv"
+    published.write_text(PUBLISHED)
+    assert main(["compare", str(published), "--outcomes", str(COUNTS), "--pooling", ref["method"],
+                 *_rule_args(ref), "--json"]) == 0
+    row, = json.loads(capsys.readouterr().out)["pooled"]
+    assert row["k_used"] == ref["k"] and ("Yucel_2004" in row["studies"]) != ref["drop00"]
+    assert math.log(row["rule_estimate"]) == pytest.approx(ref["estimate"], **TOL)
+    assert math.log(row["rule_ci_lower"]) == pytest.approx(ref["ci_lower"], **TOL)
+    assert row["tau2"] == pytest.approx(ref["tau2"], **TOL) and row["i2"] == pytest.approx(ref["i2"], **TOL)
+
+
+def test_compare_options_replace_the_plans_zero_cells_in_every_cell(capsys):
+    """With a plan, --to all (here: 0.5 added to every study of the BCG counts, none of which has a zero cell) is
+    the rule of the recomputed row and of the Bayesian cell alike: the recomputed row is the one `compare` gives
+    without the plan, and both cells move from the plan's rule."""
+    from conftest import ROOT
+
+    plan = ROOT / "tests" / "reference" / "reanalysis_synthetic" / "plan.toml"
+    folder = plan.parent
+    runs = {}
+    for args in ([], ["--to", "all"]):
+        assert main(["compare", "--plan", str(plan), *args, "--json"]) == 0
+        runs[bool(args)] = next(r for r in json.loads(capsys.readouterr().out)["pooled"] if r["outcome"] == "AE")
+    assert main(["compare", str(folder / "published.csv"), "--outcomes", str(folder / "outcomes.csv"), "--studies",
+                 str(folder / "studies.csv"), "--pooling", runs[True]["rule_model"], "--to", "all", "--json"]) == 0
+    alone = next(r for r in json.loads(capsys.readouterr().out)["pooled"] if r["outcome"] == "AE")
+    assert runs[True]["rule_estimate"] == alone["rule_estimate"] != runs[False]["rule_estimate"]
+    assert runs[True]["bayesian_value"] != runs[False]["bayesian_value"]

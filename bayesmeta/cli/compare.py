@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 
 from bayesmeta.cli import app
-from bayesmeta.cli.options import VType, json_text
+from bayesmeta.cli.options import (
+    DEFAULT_ADD,
+    AddOption,
+    Drop00Option,
+    ToOption,
+    VType,
+    ZeroCellsTo,
+    json_text,
+    zero_cell_rule,
+)
 
 
 NO_PLAN = "- (needs a plan's priors: --plan)"
@@ -48,6 +57,7 @@ def _formula_term(r: dict) -> str:
 
 @app.command("compare")
 def compare_command(
+    ctx: typer.Context,
     published: Annotated[str | None, typer.Argument(
         help="the paper's published results (CSV, the README's format; default: the plan's data.published)")] = None,
     outcomes: Annotated[str | None, typer.Option(help="outcomes CSV of the studies (default: the plan's)")] = None,
@@ -58,12 +68,16 @@ def compare_command(
     vtype: Annotated[VType | None, typer.Option(
         "--vtype", help="variance of an MD from means and SDs for every outcome: LS (per-arm SDs) or HO (the pooled "
                         "SD), as metafor escalc's vtype (default: the plan's outcomes.<name>.vtype, else LS)")] = None,
+    add: AddOption = DEFAULT_ADD,
+    to: ToOption = ZeroCellsTo.only0,
+    drop00: Drop00Option = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object with the tables")] = False,
 ) -> None:
     """Published pooled estimates, meta-regression and subgroup p-values and correlations between outcomes
     against the recomputation from the available studies (each published row with its own pooling; REML in the
-    JSON), and the internal
-    consistency of every printed ratio with its CI and p-value."""
+    JSON), and the internal consistency of every printed ratio with its CI and p-value. Zero cells of arm counts
+    follow --add, --to and --drop00 when any is given (for every outcome), else the plan's
+    outcomes.<name>.zero_cells, else escalc's defaults (add 0.5 to studies with a zero cell)."""
     from bayesmeta.compare import (
         compare_correlations,
         compare_metaregression,
@@ -79,6 +93,13 @@ def compare_command(
     from bayesmeta.strata import compare_subgroup_rows, plan_strata, strata_as_columns
 
     chosen = load_plan(plan) if plan is not None else None
+    zero_rule = None
+    if any(ctx.get_parameter_source(name).name == "COMMANDLINE" for name in ("add", "to", "drop00")):
+        zero_rule = zero_cell_rule(add, to, drop00)
+        if chosen is not None:  # the plan's analyses (Bayesian cells, interactions) read the same counts
+            from dataclasses import replace
+
+            chosen = replace(chosen, outcomes=tuple(replace(o, zero_cells=zero_rule) for o in chosen.outcomes))
     published = published or (str(chosen.published) if chosen and chosen.published else None)
     if published is None:
         raise InputError("no published results given",
@@ -91,7 +112,7 @@ def compare_command(
     study_table = load_studies(studies_file, levels) if studies_file else None
     rows = load_outcomes(outcomes_file, studies=study_table)
     vtypes = vtype.value if vtype else {o.name: o.vtype for o in chosen.outcomes} if chosen else "LS"
-    zero_cells = {o.name: o.zero_cells for o in chosen.outcomes} if chosen else {}
+    zero_cells = {o.name: o.zero_cells for o in chosen.outcomes} if chosen else zero_rule or {}
     effects = derive_effects(rows, study_table, vtypes=vtypes, zero_cells=zero_cells)
     effects = effects[effects["usable"]].reset_index(drop=True)
     table = load_published(published)
