@@ -341,3 +341,46 @@ def test_cli_compare_prints_no_empty_tables(capsys):
     text = capsys.readouterr().out
     assert "Pooled results" in text and "lung_cancer" in text
     assert "Meta-regression" not in text and "Subgroup-difference" not in text and "Spearman" not in text
+
+
+PARKINSON = ROOT / "models" / "gallery" / "parkinson_offtime.toml"
+
+
+def test_cli_compare_gives_each_subgroup_row_the_reports_bayesian_cell(capsys):
+    """With a plan, a published subgroup row recomputed from the studies of its level (the Parkinson review's
+    drug classes: a study-level column) carries the exact posterior of those studies under the plan's main prior,
+    as the report's comparison table does; the text table prints it, and an estimate printed without an interval
+    is shown alone (it crashed the table before)."""
+    from bayesmeta.data import load_outcomes
+    from bayesmeta.effects import effects_for
+    from bayesmeta.exact import fit_exact
+    from bayesmeta.priors import load_prior_sets
+    from bayesmeta.reanalysis.outcome import oriented_prior_set
+
+    assert main(["compare", "--plan", str(PARKINSON), "--json"]) == 0
+    rows = [r for r in json.loads(capsys.readouterr().out)["subgroup_rows"] if r["k_used"] >= 2]
+    assert {r["level"] for r in rows} == {"DA", "COMTI", "MAOBI"}
+    plan = load_plan(PARKINSON)
+    o = plan.outcomes[0]
+    main_prior = oriented_prior_set(load_prior_sets(plan.priors_file)[plan.main_prior], o)
+    effects = effects_for(o.name, load_outcomes(plan.outcomes_file, studies=None), None, o.zero_cells, o.vtype)
+    for r in rows:
+        level = effects[effects["drug_class"] == r["level"]]
+        assert len(level) == r["k_used"]
+        post = fit_exact(level["yi"].to_numpy(), level["sei"].to_numpy(), mu_prior=main_prior.mu,
+                         tau_prior=main_prior.tau, measure="MD")
+        assert r["bayesian_value"] == pytest.approx(post.marginal("mu").median(), rel=1e-9)
+        assert r["bayesian"].startswith(f"median {r['bayesian_value']:.2f} (") and "P(MD < 0)" in r["bayesian"]
+    assert main(["compare", "--plan", str(PARKINSON)]) == 0
+    printed = capsys.readouterr().out
+    assert "Published subgroup rows" in printed and f"{rows[0]['published_estimate']:.2f}" in printed
+    assert "median" in printed.split("Published subgroup rows")[1]
+
+
+def test_cli_compare_without_a_plan_says_the_subgroup_rows_need_its_priors(capsys):
+    folder = ROOT / "data" / "gallery" / "parkinson_offtime"
+    assert main(["compare", str(folder / "published.csv"), "--outcomes", str(folder / "outcomes.csv"),
+                 "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["subgroup_rows"]
+    assert rows and all(r["bayesian"].startswith("- (needs a plan's priors") and r["bayesian_value"] is None
+                        for r in rows)

@@ -37,9 +37,10 @@ def _num(x: object, digits: int = 2) -> str:
 
 
 def _ci(est: object, lo: object, hi: object) -> str:
+    """'0.52 [0.48, 0.58]'; the estimate alone where no interval was printed."""
     if _missing(est):
         return "-"
-    return f"{est:.2f} [{lo:.2f}, {hi:.2f}]"
+    return f"{est:.2f}" if _missing(lo) or _missing(hi) else f"{est:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
 def _coefficient(est: object, lo: object, hi: object) -> str:
@@ -128,14 +129,20 @@ def compare_command(
     if chosen is not None:  # the report's Bayesian cells and within-trial interactions, from the plan's priors
         from dataclasses import replace
 
-        from bayesmeta.reanalysis.compare_plan import plan_analyses, pooled_bayesian_columns
+        from bayesmeta.reanalysis.compare_plan import (
+            plan_analyses,
+            pooled_bayesian_columns,
+            subgroup_bayesian_columns,
+        )
         from bayesmeta.reanalysis.interactions import strata_interactions
 
         analyses, oriented = plan_analyses(chosen, rows, study_table, vtypes)
         pooled = pooled_bayesian_columns(chosen, analyses, pooled)
+        subgroup_rows = subgroup_bayesian_columns(chosen, analyses, oriented, table, subgroup_rows)
         interactions = strata_interactions(replace(chosen, pooling=rule), analyses, table, oriented)
     else:
         pooled = pooled.assign(bayesian=NO_PLAN, bayesian_value=None, bayesian_statement="")
+        subgroup_rows = subgroup_rows.assign(bayesian=NO_PLAN, bayesian_value=None, bayesian_statement="")
     if as_json:
         from bayesmeta.reanalysis.result import to_json
 
@@ -213,7 +220,7 @@ def compare_command(
         for r in records(frame):  # why a published multiple meta-regression coefficient was not recomputed
             if r.get("formula") and r["status"] == "not estimable":
                 console.print(f"{r['outcome']}, {_formula_term(r)}: {r['note']}", soft_wrap=True, markup=False)
-    _print_subgroup_rows(console, subgroup_rows, subgroup_tests)
+    _print_subgroup_rows(console, subgroup_rows, subgroup_tests, bayesian=chosen is not None)
     _print_interactions(console, interactions)
     t = Table(title="Spearman correlations of study effects: published vs recomputed")
     for column in ("pair", "subset", "n used/published", "published", "recomputed", "status"):
@@ -236,9 +243,10 @@ def compare_command(
         console.print(f"{r['pair']} ({r['subset']}): {r['note']}", soft_wrap=True)
 
 
-def _print_subgroup_rows(console: object, rows: object, tests: object) -> None:
+def _print_subgroup_rows(console: object, rows: object, tests: object, bayesian: bool = False) -> None:
     """Every published subgroup row: recomputed from the studies of its level (a study-level column, or the
-    plan's within-trial strata), or listed with the reason it is not."""
+    plan's within-trial strata), with the report's Bayesian cell when a plan gives the priors (``bayesian``), or
+    listed with the reason it is not."""
     from rich.table import Table
 
     from bayesmeta.compare import records
@@ -255,13 +263,15 @@ def _print_subgroup_rows(console: object, rows: object, tests: object) -> None:
     if not done:
         return
     t = Table(title="Published subgroup rows: published vs recomputed from the studies of each level")
-    for column in ("outcome", "subgroup", "k used/published", "published [95% CI]", "recomputed [95% CI]", "status"):
+    for column in ("outcome", "subgroup", "k used/published", "published [95% CI]", "recomputed [95% CI]", "status",
+                   *(("bayesian",) if bayesian else ())):
         t.add_column(column)
     for r in done:
         t.add_row(r["outcome"], f"{r['variable']} = {r['level']}", f"{r['k_used']}/{_num(r['k_published'])}",
                   _ci(r["published_estimate"], r["published_ci_lower"], r["published_ci_upper"]),
                   _ci(r["rule_estimate"], r["rule_ci_lower"], r["rule_ci_upper"])
-                  + (f" {r['rule_model']}" if r["rule_model"] else ""), r["status"])
+                  + (f" {r['rule_model']}" if r["rule_model"] else ""), r["status"],
+                  *((r["bayesian"],) if bayesian else ()))
     print_table(t, console)
     for r in done:
         console.print(f"{r['outcome']}, {r['variable']} = {r['level']}: {r['note']}", soft_wrap=True)

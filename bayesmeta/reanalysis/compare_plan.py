@@ -5,8 +5,9 @@ Each outcome of the plan gets the report's effects (:func:`bayesmeta.effects.eff
 rule and vtype), the exact posterior under its main prior set oriented for its benefit (same seed as the report's)
 and the report's ``bayes`` record (:func:`bayesmeta.reanalysis.outcome.posterior_record`: the random-effects
 posterior and the common-effect model). A published pooled row's Bayesian cell is then the report's
-(:func:`bayesmeta.reanalysis.comparison.pooled_bayesian`), and the declared strata's within-trial interactions are
-the report's (:func:`bayesmeta.reanalysis.interactions.strata_interactions`)."""
+(:func:`bayesmeta.reanalysis.comparison.pooled_bayesian`), so is a published subgroup row's (the exact posterior on
+the studies of its level, :func:`bayesmeta.reanalysis.comparison.subset_rows`), and the declared strata's
+within-trial interactions are the report's (:func:`bayesmeta.reanalysis.interactions.strata_interactions`)."""
 
 from __future__ import annotations
 
@@ -79,3 +80,20 @@ def pooled_bayesian_columns(plan: Plan, analyses: Mapping[str, OutcomeAnalysis],
 
 
 __all__ = ["plan_analyses", "pooled_bayesian_columns"]
+
+
+def subgroup_bayesian_columns(plan: Plan, analyses: Mapping[str, OutcomeAnalysis],
+                              oriented: Mapping[str, dict[str, Any]], published: pd.DataFrame,
+                              rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` (:func:`bayesmeta.strata.compare_subgroup_rows`) with the report's Bayesian cell of each published
+    subgroup row (:data:`~bayesmeta.reanalysis.comparison.BAYESIAN_COLUMNS`): the posterior median, interval and
+    probability of benefit of the exact fit under the main prior set on the studies of its level, where the
+    report computes one (two studies or more); '-' elsewhere."""
+    from bayesmeta.reanalysis.comparison import BAYESIAN_COLUMNS, subset_rows
+
+    subgroup = published[published["analysis"] == "subgroup"]
+    cells = {(r["outcome"], r["quantity"]): r for r in subset_rows(plan, dict(analyses), subgroup, dict(oriented))}
+    none = {"bayesian": "-", "bayesian_value": None, "bayesian_statement": ""}
+    filled = [{c: cells.get((r.outcome, f"{r.variable} = {r.level}"), none)[c] for c in BAYESIAN_COLUMNS}
+              for r in rows.itertuples(index=False)]
+    return pd.concat([rows.reset_index(drop=True), pd.DataFrame(filled, columns=list(BAYESIAN_COLUMNS))], axis=1)

@@ -81,7 +81,7 @@ def comparison_table(plan: Plan, analyses: dict[str, OutcomeAnalysis], published
                 rows.append(_covariate_row(a, r, analysis))
                 done.add((r.outcome, r.variable))
         rows += _other_covariate_rows(analyses, published, analysis, done)
-    rows += _regimen_rows(plan, analyses, published, prior_sets)
+    rows += subset_rows(plan, analyses, published, prior_sets)
     rows += strata_rows
     rows += _egger_rows(analyses, published)
     rows += _tsa_rows(analyses, published)
@@ -403,7 +403,7 @@ def _strata_difference_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis], us
     return out
 
 
-def _regimen_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame,
+def subset_rows(plan: Plan, analyses: dict[str, OutcomeAnalysis], published: pd.DataFrame,
                   prior_sets: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """Published pooled estimates of a subset of the studies (regimen rows whose level names one of the plan's
     [subsets]; subgroup rows whose variable is a study-level column of the data), recomputed (the paper's
