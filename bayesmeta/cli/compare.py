@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -98,8 +99,6 @@ def compare_command(
     if any(ctx.get_parameter_source(name).name == "COMMANDLINE" for name in ("add", "to", "drop00")):
         zero_rule = zero_cell_rule(add, to, drop00)
         if chosen is not None:  # the plan's analyses (Bayesian cells, interactions) read the same counts
-            from dataclasses import replace
-
             chosen = replace(chosen, outcomes=tuple(replace(o, zero_cells=zero_rule) for o in chosen.outcomes))
     published = published or (str(chosen.published) if chosen and chosen.published else None)
     if published is None:
@@ -127,8 +126,6 @@ def compare_command(
     consistency = check_published(published)
     interactions = []
     if chosen is not None:  # the report's Bayesian cells and within-trial interactions, from the plan's priors
-        from dataclasses import replace
-
         from bayesmeta.reanalysis.compare_plan import (
             plan_analyses,
             pooled_bayesian_columns,

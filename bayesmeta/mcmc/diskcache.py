@@ -214,26 +214,38 @@ def _cfunc(py_func, signature, folder: Path, key: str, load_only: bool = False):
     return func
 
 
-def _functions(model, var_names: list[str]):
-    """The PyTensor functions, initial point, shapes and shared data that nutpie 0.16 builds for ``model``."""
-    import numpy as np
+def _initial_point(model):
+    """PyMC's initial-point function of ``model`` as nutpie 0.16 wraps it (support point, jittered)."""
     from nutpie import compile_pymc as cp
     from pymc.initial_point import make_initial_point_fn
 
-    shape_check.install()
-    initial_point = cp._wrap_with_lock(make_initial_point_fn(
+    return cp._wrap_with_lock(make_initial_point_fn(
         model=model, overrides=None, default_strategy="support_point", jitter_rvs=set(model.free_RVs),
         return_transformed=True))
+
+
+def _shared_value(var):
+    """A read-only C-ordered copy of a shared variable's value, as nutpie passes it to the callbacks."""
+    import numpy as np
+
+    value = np.array(var.get_value(), order="C", copy=True)
+    value.flags.writeable = False
+    return value
+
+
+def _functions(model, var_names: list[str]):
+    """The PyTensor functions, initial point, shapes and shared data that nutpie 0.16 builds for ``model``."""
+    from nutpie import compile_pymc as cp
+
+    shape_check.install()
     n_dim, n_expanded, logp_fn, expand_fn, initial_point_fn, shape_info = cp._make_functions(
-        model, mode="NUMBA", compute_grad=True, join_expanded=True, pymc_initial_point_fn=initial_point,
+        model, mode="NUMBA", compute_grad=True, join_expanded=True, pymc_initial_point_fn=_initial_point(model),
         var_names=var_names)
     shared_data, shared_vars = {}, {}
     for val in [*logp_fn.get_shared(), *expand_fn.get_shared()]:
         if val.name in shared_vars and shared_vars[val.name] is not val:
             raise ValueError(f"Shared variables must have unique names: {val.name}")
-        shared_data[val.name] = np.array(val.get_value(), order="C", copy=True)
-        shared_data[val.name].flags.writeable = False
-        shared_vars[val.name] = val
+        shared_data[val.name], shared_vars[val.name] = _shared_value(val), val
     return n_dim, n_expanded, logp_fn, expand_fn, initial_point_fn, shape_info, shared_data, shared_vars
 
 
@@ -327,28 +339,23 @@ def _from_layout(model, layout: dict):
     """``(n_dim, n_expanded, initial point function, shape info, shared data, shared variables)`` of ``model``
     from a stored layout, as :func:`_functions` returns them; None when the model's data do not have the stored
     names, types and ranks."""
-    import numpy as np
     from nutpie import compile_pymc as cp
-    from pymc.initial_point import make_initial_point_fn
 
     shared_data, shared_vars = {}, {}
     for name, dtype, shape in layout["shared"]:
         var = model.named_vars.get(name)
         if var is None or not hasattr(var, "get_value"):
             return None
-        value = np.array(var.get_value(), order="C", copy=True)
+        value = _shared_value(var)
         if str(value.dtype) != dtype or value.ndim != len(shape):
             return None
-        value.flags.writeable = False
         shared_data[name], shared_vars[name] = value, var
     names = [name for name, _, _ in layout["variables"]]
     slices = [slice(start, stop) for _, (start, stop), _ in layout["variables"]]
     shapes = [tuple(shape) for _, _, shape in layout["variables"]]
     free = len(model.free_RVs)
-    initial_point = cp._wrap_with_lock(make_initial_point_fn(
-        model=model, overrides=None, default_strategy="support_point", jitter_rvs=set(model.free_RVs),
-        return_transformed=True))
-    initial_point_fn = cp._rv_dict_to_flat_array_wrapper(initial_point, names=names[:free], shapes=shapes[:free])
+    initial_point_fn = cp._rv_dict_to_flat_array_wrapper(_initial_point(model), names=names[:free],
+                                                         shapes=shapes[:free])
     return (layout["n_dim"], layout["n_expanded"], initial_point_fn, (names, slices, shapes), shared_data,
             shared_vars)
 
