@@ -1,5 +1,5 @@
 """NUTS engine (normal-normal model and meta-regression): R bayesmeta's published numbers and the exact engine
-within 3 Monte Carlo standard errors, the diagnostics gate, refits without recompiling, reproducibility.
+within 4 Monte Carlo standard errors, the diagnostics gate, refits without recompiling, reproducibility.
 
 Compiled structures used (each compiled once for the module): 32 slots with normal mu and a positive tau family
 (the family is data: eight schools with its half-Cauchy prior; HAIC OS, its leave-one-out, prior-grid and
@@ -32,6 +32,10 @@ REF = Path(__file__).parent / "reference"
 PUBLISHED = json.loads((REF / "bayesmeta_published.json").read_text())
 SEED = 1
 OS_PRIORS = {"mu_prior": "normal(0, 4)", "tau_prior": "halfnormal(0.5)"}
+# The module makes 85 such comparisons. At 3 MCSE each fails by chance with probability 0.0027, so about one seed in five
+# fails one of them (as seed 1 did with numba 0.65 / PyMC 5.28: z = -3.3, while seeds 2-6 gave |z| <= 2.0); at 4,
+# the limit of the report's engine cross-check, about one in 190. A real error of the engine is many MCSEs wide.
+Z_LIMIT = 4.0
 
 
 def _table(name: str) -> pd.DataFrame:
@@ -92,12 +96,12 @@ def _estimate_and_mcse(post: Posterior, param: str, stat: str) -> tuple[float, f
     )
 
 
-def _assert_within_3_mcse(
+def _assert_within_mcse(
     post: Posterior, param: str, stat: str, reference: float
 ) -> None:
     estimate, mcse = _estimate_and_mcse(post, param, stat)
     assert mcse > 0
-    assert abs(estimate - reference) < 3 * mcse, (
+    assert abs(estimate - reference) < Z_LIMIT * mcse, (
         param,
         stat,
         estimate,
@@ -109,23 +113,23 @@ def _assert_within_3_mcse(
 # -- published R bayesmeta numbers -------------------------------------------------------------------------
 def test_eight_schools_matches_r_bayesmeta(schools):
     ref = PUBLISHED["eight_schools_halfcauchy"]
-    _assert_within_3_mcse(schools, "mu", "median", ref["mu"]["median"])
-    _assert_within_3_mcse(schools, "mu", "mean", ref["mu"]["mean"])
-    _assert_within_3_mcse(schools, "tau", "median", ref["tau"]["median"])
-    _assert_within_3_mcse(schools, "tau", "q0.025", ref["tau"]["central95"][0])
-    _assert_within_3_mcse(schools, "tau", "q0.975", ref["tau"]["central95"][1])
-    _assert_within_3_mcse(schools, "predictive", "median", ref["theta_new"]["median"])
+    _assert_within_mcse(schools, "mu", "median", ref["mu"]["median"])
+    _assert_within_mcse(schools, "mu", "mean", ref["mu"]["mean"])
+    _assert_within_mcse(schools, "tau", "median", ref["tau"]["median"])
+    _assert_within_mcse(schools, "tau", "q0.025", ref["tau"]["central95"][0])
+    _assert_within_mcse(schools, "tau", "q0.975", ref["tau"]["central95"][1])
+    _assert_within_mcse(schools, "predictive", "median", ref["theta_new"]["median"])
 
 
 def test_crins_matches_r_bayesmeta(crins):
     ref = PUBLISHED["crins2014"]
-    _assert_within_3_mcse(crins, "mu", "median", ref["mu"]["median"])
-    _assert_within_3_mcse(crins, "mu", "mean", ref["mu"]["mean"])
-    _assert_within_3_mcse(crins, "mu", "q0.025", ref["mu"]["central95"][0])
-    _assert_within_3_mcse(crins, "mu", "q0.975", ref["mu"]["central95"][1])
-    _assert_within_3_mcse(crins, "tau", "median", ref["tau"]["median"])
-    _assert_within_3_mcse(crins, "tau", "mean", ref["tau"]["mean"])
-    _assert_within_3_mcse(crins, "predictive", "median", ref["theta_new"]["median"])
+    _assert_within_mcse(crins, "mu", "median", ref["mu"]["median"])
+    _assert_within_mcse(crins, "mu", "mean", ref["mu"]["mean"])
+    _assert_within_mcse(crins, "mu", "q0.025", ref["mu"]["central95"][0])
+    _assert_within_mcse(crins, "mu", "q0.975", ref["mu"]["central95"][1])
+    _assert_within_mcse(crins, "tau", "median", ref["tau"]["median"])
+    _assert_within_mcse(crins, "tau", "mean", ref["tau"]["mean"])
+    _assert_within_mcse(crins, "predictive", "median", ref["theta_new"]["median"])
 
 
 # -- the exact engine as reference -------------------------------------------------------------------------
@@ -134,9 +138,9 @@ def _assert_matches_exact(
 ) -> None:
     for param in params:
         m = exact.marginal(param)
-        _assert_within_3_mcse(post, param, "mean", m.mean())
+        _assert_within_mcse(post, param, "mean", m.mean())
         for q in (0.025, 0.5, 0.975):
-            _assert_within_3_mcse(post, param, f"q{q}", float(m.ppf(q)))
+            _assert_within_mcse(post, param, f"q{q}", float(m.ppf(q)))
 
 
 def test_haic_os_matches_exact_engine(os_fit, os_effects):
