@@ -62,6 +62,18 @@ def check_identified(
     check_proper(k, n_flat, tau_prior, location_priors[0])
 
 
+def conditional_theta(yi: np.ndarray, sei: np.ndarray, mean: np.ndarray, tau: np.ndarray, seed: int) -> np.ndarray:
+    """One draw of each theta_i per posterior draw from theta_i | mu, beta, tau, y ~ N(B_i m_i + (1 - B_i) yi_i,
+    (1 - B_i) sei_i^2), B_i = sei_i^2 / (sei_i^2 + tau^2), m_i = mu + x_i' beta (Gelman et al. 2013, BDA3 eq. 5.17,
+    written with the shrinkage factor so that tau = 0 gives theta_i = m_i), from its own generator seeded by
+    ``seed``. ``mean`` holds m (draws x studies), ``tau`` the draws."""
+    var = sei**2
+    shrink = var / (var + tau[..., None] ** 2)
+    centre = shrink * mean + (1.0 - shrink) * yi
+    rng = np.random.default_rng([int(seed), 2])
+    return centre + np.sqrt((1.0 - shrink) * var) * rng.standard_normal(np.shape(centre))
+
+
 def fit_nuts(
     data: EffectData | Sequence[float] | np.ndarray,
     sei: Sequence[float] | np.ndarray | None = None,
@@ -85,7 +97,8 @@ def fit_nuts(
     pad_to: int | None = None,
 ) -> Posterior:
     """NUTS fit of the normal-normal hierarchical model or meta-regression (Roever 2020, J Stat Softw 93(6)):
-    y_i ~ N(theta_i, sei_i^2), theta_i = mu + x_i' beta + tau z_i, z_i ~ N(0, 1) (non-centred).
+    y_i ~ N(theta_i, sei_i^2), theta_i ~ N(mu + x_i' beta, tau^2), sampled with theta_i integrated out
+    (:mod:`bayesmeta.mcmc.models`) and the theta_i drawn from :func:`conditional_theta`.
 
     ``data`` is an :class:`~bayesmeta.effect_data.EffectData`, or the effects yi with ``sei`` (or ``vi``),
     ``study`` labels and ``measure`` (default GEN). The predictive effect ~ N(mu, tau^2) is drawn once per
@@ -139,7 +152,7 @@ def fit_nuts(
     if p:
         post["beta"] = draws_of(raw, "beta")[..., :p].reshape(post["mu"].shape + (p,))
         mean = mean + post["beta"] @ X_arr.T
-    post["theta"] = mean + post["tau"][..., None] * draws_of(raw, "z")[..., :k]
+    post["theta"] = conditional_theta(y_arr, sei_arr, mean, post["tau"], seed)
     post["predictive"] = predictive_draws(post["mu"], post["tau"], seed)
     constant = {"sei": sei_arr}
     prior_texts = {"mu": mu.text, "tau": tau.text}

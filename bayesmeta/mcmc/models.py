@@ -3,13 +3,15 @@
 Everything that changes between refits of the same model (effects, standard errors, covariates, arm counts,
 prior locations and scales) is ``pm.Data``; the structure (likelihood, padded number of studies, number of
 covariates, prior families) fixes the compiled graph. Studies are padded up to ``k_pad`` with a mask that
-removes the padding from the likelihood, so leave-one-out and cumulative refits reuse one compiled model; a
-padded study's latent ``z`` is a free standard normal that touches nothing else.
+removes the padding from the likelihood, so leave-one-out and cumulative refits reuse one compiled model; in the
+binomial model a padded study's latent ``z`` is a free standard normal that touches nothing else.
 
-Normal-normal hierarchical model and meta-regression (Roever 2020, J Stat Softw 93(6)), non-centred
-(Papaspiliopoulos, Roberts & Skold 2007):
-    y_i ~ N(theta_i, sei_i^2),  theta_i = mu + x_i' beta + tau * z_i,  z_i ~ N(0, 1).
-Coefficients with normal priors sit in slots, as studies do: beta = beta_loc + beta_scale * b, b ~ N(0, I), with
+Normal-normal hierarchical model and meta-regression (Roever 2020, J Stat Softw 93(6)):
+    y_i ~ N(theta_i, sei_i^2),  theta_i ~ N(mu + x_i' beta, tau^2).
+NUTS samples mu, tau and beta from the likelihood with theta_i integrated out, y_i ~ N(mu + x_i' beta, sei_i^2 +
+tau^2), as R bayesmeta integrates it: no funnel, whether the studies are weakly informative (the centred form's
+funnel) or precise (the non-centred form's); the theta_i are then drawn from their conditional posterior
+(:func:`bayesmeta.mcmc.fit.conditional_theta`). Coefficients with normal priors sit in slots, as studies do: beta = beta_loc + beta_scale * b, b ~ N(0, I), with
 the design X, beta_loc and beta_scale as data, so the intercept-only model and meta-regressions of up to
 :data:`BETA_BLOCK` such coefficients share one compiled model; an unused slot has a zero column in X, so its b is
 a free standard normal that touches nothing else.
@@ -107,7 +109,7 @@ class Structure:
 
     @property
     def var_names(self) -> list[str]:
-        names = ["mu", "tau", "z"]
+        names = ["mu", "tau"] + (["z"] if self.likelihood == "binomial" else [])
         if self.beta or self.beta_slots:
             names.append("beta")
         if self.likelihood == "binomial":
@@ -183,7 +185,6 @@ def build_normal_model(structure: Structure) -> pm.Model:
         mask = pm.Data("mask", np.zeros(k))
         mu = _location_scale("mu", structure.mu)
         tau = _location_scale("tau", structure.tau, loc=False)
-        z = pm.Normal("z", 0.0, 1.0, shape=k)
         mean = mu
         if slots:
             X = pm.Data("X", np.zeros((k, slots)))
@@ -198,9 +199,9 @@ def build_normal_model(structure: Structure) -> pm.Model:
             ]
             beta = pm.Deterministic("beta", pt.stack(coefs))
             mean = mu + pt.sum(X * beta, axis=1)
-        theta = mean + tau * z
-        # log N(y; theta, sei^2) without the constant -log(sei) - log(2 pi)/2, which holds no parameter
-        pm.Potential("loglik", pt.sum(mask * -0.5 * ((y - theta) / sei) ** 2))
+        var = sei**2 + tau**2
+        # log N(y; mean, sei^2 + tau^2) without the constant -log(2 pi)/2
+        pm.Potential("loglik", pt.sum(mask * -0.5 * (pt.log(var) + (y - mean) ** 2 / var)))
     return model
 
 
