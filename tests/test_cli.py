@@ -63,7 +63,10 @@ def test_fit_with_covariates_reports_beta(tmp_path, capsys):
     assert "beta[platinum[cis]]" in out
     assert out["beta[platinum[cis]]"]["median"] > 0  # cisplatin studies have the larger log HRs
     assert main(["fit", str(data), "--measure", "HR", "--covariates", "platinum"]) == 0
-    assert "ratio of HRs" in capsys.readouterr().out
+    assert "platinum[cis]: ratio of HRs 1." in capsys.readouterr().out
+    data.write_text("study,yi,sei,year\nA,-0.7,0.2,2001\nB,-0.6,0.25,2004\nC,-0.2,0.2,2010\nD,-0.1,0.3,2012\n")
+    assert main(["fit", str(data), "--formula", "year"]) == 0
+    assert "year: difference per unit 0.0" in capsys.readouterr().out  # a slope: later studies, larger effects
     assert main(["fit", str(data), "--covariates", "nope"]) == 2
     assert "column 'nope'" in capsys.readouterr().err
 

@@ -366,8 +366,10 @@ def _print_table(post, thresholds: tuple[float, ...], benefit: Benefit, level: f
             label = post.measure if post.is_ratio else "effect"
         for name, row in effects.iterrows():
             p_col = "prob_below_1" if post.is_ratio else "prob_below_0"
+            # a coded level is named column[level]; any other coefficient multiplies a numeric column
+            per_unit = " per unit" if post.intercept and "[" not in str(name) else ""
             console.print(
-                f"{escape(str(name))}: {label} {row['median']:.4g} "  # significant digits: a slope per year is small
+                f"{escape(str(name))}: {label}{per_unit} {row['median']:.4g} "  # significant digits: a slope per year is small
                 f"({pct} {row['ci_lower']:.4g} to {row['ci_upper']:.4g}), "
                 f"P(< {1 if post.is_ratio else 0}) = {row[p_col]:.3f}"
             )
