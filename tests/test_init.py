@@ -74,6 +74,25 @@ def test_init_plan_of_a_minimal_count_table_runs_unchanged(tmp_path):
     assert (tmp_path / "plan.toml").read_text().count("# CHECK") >= 3
 
 
+def test_a_plan_without_published_numbers_says_so_instead_of_an_empty_comparison(tmp_path, capsys):
+    import docx
+
+    from bayesmeta.cli.reanalyze import _print_pooled_comparison
+
+    (tmp_path / "outcomes.csv").write_text(
+        "study_id,outcome,measure,yi,vi\nA,iq,SMD,0.03,0.0156\nB,iq,SMD,0.12,0.0216\nC,iq,SMD,-0.14,0.0279\n")
+    _init_and_run(tmp_path, "outcomes.csv")
+    report = (tmp_path / "report" / "report.md").read_text()
+    comparison = report[report.index('<a id="comparison">'):report.index('<a id="forest">')]
+    assert "names no file of published numbers (data.published)" in comparison and "|" not in comparison
+    document = docx.Document(str(tmp_path / "report" / "report.docx"))
+    captions = [p.text for p in document.paragraphs if p.text.startswith("Table ")]
+    assert len(document.tables) == 1 and captions == [captions[0]] and captions[0].startswith("Table 1.")
+    capsys.readouterr()
+    _print_pooled_comparison(tmp_path / "report" / "summary.json")
+    assert "No pooled result to compare: the plan names no published numbers" in capsys.readouterr().out
+
+
 def test_init_never_overwrites_a_plan(tmp_path, capsys):
     shutil.copy(GALLERY / "glp1_mace" / "outcomes.csv", tmp_path / "outcomes.csv")
     target = tmp_path / "plan.toml"

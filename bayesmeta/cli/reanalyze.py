@@ -145,7 +145,14 @@ def _print_pooled_comparison(summary_path: Path) -> None:
     from rich.table import Table
     from bayesmeta.printing import print_table
 
-    rows = [r for r in json.loads(Path(summary_path).read_text())["comparison"] if r["analysis"] == "pooled"]
+    summary = json.loads(Path(summary_path).read_text())
+    rows = [r for r in summary["comparison"] if r["analysis"] == "pooled"]
+    if not rows:
+        source = summary["inputs"]["published"]
+        why = "the plan names no published numbers (data.published)" if source is None else \
+            f"{source} holds no pooled estimate of the plan's outcomes"
+        Console().print(f"No pooled result to compare: {why}; report.md's Main results give the posteriors.")
+        return
     table = Table(title="Pooled results: published vs recomputed from the available studies vs Bayesian")
     for col in ("outcome", "quantity", "k used/published", "published", "recomputed (frequentist)", "Bayesian",
                 "status"):

@@ -196,8 +196,9 @@ def _add_table(document: Any, table: Table, number: int) -> None:
 
 def write_docx(path: Path, title: str, summary: dict[str, Any], sections: Sequence[Section],
                figures: Sequence[SavedFigure], folder: Path) -> Path:
-    """report.docx: title, Table 1 (:func:`main_table`), Table 2 (published vs recomputed vs Bayesian), Table 3
-    (the paper's conclusions, tested; when the plan lists claims), the figures of :data:`MAIN_FIGURE_SECTIONS`
+    """report.docx: title, Table 1 (:func:`main_table`), Table 2 (published vs recomputed vs Bayesian; when the
+    plan has published numbers), Table 3 (the paper's conclusions, tested; when the plan lists claims; numbered 2
+    without published numbers), the figures of :data:`MAIN_FIGURE_SECTIONS`
     (PNG files under ``folder``), the methods paragraph and the references."""
     import docx
     from docx.enum.section import WD_ORIENT
@@ -212,13 +213,15 @@ def write_docx(path: Path, title: str, summary: dict[str, Any], sections: Sequen
     page.page_width, page.page_height = page.page_height, page.page_width
     document.add_heading(title, level=0)
     document.add_heading("Results", level=1)
-    comparison = next(b for s in sections if s.id == "comparison" for b in s.blocks if isinstance(b, Table))
-    _add_table(document, main_table(summary), 1)
-    _add_table(document, comparison, 2)
+    # without published numbers the comparison section is a note, and the tables after it move up
+    comparison = next((b for s in sections if s.id == "comparison" for b in s.blocks if isinstance(b, Table)), None)
+    tables = [main_table(summary)] + ([comparison] if comparison is not None else [])
+    for number, table in enumerate(tables, 1):
+        _add_table(document, table, number)
     if summary.get("claims"):
         document.add_heading(CLAIMS_CAPTION, level=1)
         document.add_paragraph(verdict_rule())
-        _add_table(document, claims_table(summary), 3)
+        _add_table(document, claims_table(summary), len(tables) + 1)
     number = 0
     for f in figures:
         if f.section in MAIN_FIGURE_SECTIONS:

@@ -231,6 +231,12 @@ def _comparison(s: dict[str, Any]) -> list[Any]:
     from bayesmeta.compare import STATUS_NOTE
 
     rows = s["comparison"]
+    if not rows and not s["published_not_covered"]:
+        why = ("The plan names no file of published numbers (data.published)" if s["inputs"]["published"] is None
+               else f"{s['inputs']['published']} holds no number of the plan's outcomes")
+        return [Paragraph(f"{why}, so there is nothing to set the recomputations beside. The Bayesian results are "
+                          "in the main results; the frequentist fit under the plan's pooling is in the forest "
+                          "plots and in summary.json (outcomes.<name>.frequentist).", "note")]
     blocks: list[Any] = [
         Paragraph("Every published number of the paper that the data can speak to, beside its frequentist "
                   "recomputation from the studies with data and the Bayesian counterpart, with the number of "
