@@ -107,6 +107,36 @@ def test_numeric_covariate_is_centred_so_the_slope_agrees_with_reml(prior):
     np.testing.assert_allclose(beta["estimate"], ref["estimate"][1], rtol=1e-4)
 
 
+def test_the_line_along_a_numeric_covariate_is_the_gls_prediction_when_tau_is_known():
+    """With flat priors on mu and the slope and tau held at tau0 (a uniform prior on [tau0, tau0 (1 + 1e-9)]), the
+    pooled effect at x is normal with the weighted least-squares mean c'b and variance c'(X'WX)^-1 c,
+    W = diag(1 / (v_i + tau0^2)), c = (1, x - center) (Raudenbush 2009, Handbook of Research Synthesis, ch. 16)."""
+    from scipy import stats
+
+    from bayesmeta.priors import PriorSet, parse_prior
+    from bayesmeta.reanalysis.metaregression import LINE_POINTS
+
+    tau0 = 0.12
+    prior = PriorSet(name="known_tau", mu=parse_prior("flat"), tau=parse_prior(f"uniform({tau0}, {tau0 * (1 + 1e-9)})"),
+                     beta=parse_prior("flat"), description="", source="")
+    effects = _effects(("year",))
+    m = metaregression(effects, SMD, prior, "year", 0.9, 2)
+    line = m["line"]
+    x = effects["year"].to_numpy(float)
+    X = np.column_stack([np.ones_like(x), x - x.mean()])
+    w = 1 / (effects["vi"].to_numpy(float) + tau0**2)
+    cov = np.linalg.inv(X.T @ (w[:, None] * X))
+    b = cov @ X.T @ (w * effects["yi"].to_numpy(float))
+    grid = np.asarray(line["x"])
+    assert len(grid) == LINE_POINTS and grid[0] == x.min() and grid[-1] == x.max()
+    c = np.column_stack([np.ones_like(grid), grid - x.mean()])
+    mean, sd = c @ b, np.sqrt(np.einsum("ij,jk,ik->i", c, cov, c))
+    np.testing.assert_allclose(line["median"], mean, atol=1e-6 * sd.max())
+    z = stats.norm.ppf(0.95)
+    np.testing.assert_allclose(line["ci_lower"], mean - z * sd, atol=1e-6 * sd.max())
+    np.testing.assert_allclose(line["ci_upper"], mean + z * sd, atol=1e-6 * sd.max())
+
+
 def test_infinite_covariate_names_the_study_table_and_its_row():
     studies = _studies()
     studies.loc[40, "length"] = "inf"  # file row 42

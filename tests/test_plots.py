@@ -412,6 +412,45 @@ def test_metaregression_draws_the_studies_of_each_level_under_its_pooled_row(bcg
     assert "RR ratio late / early: 1.33" in texts(fig)
 
 
+def test_bubble_plot_draws_each_study_by_weight_under_the_posterior_line_and_band(bcg):
+    """BCG's absolute latitude as a numeric covariate: one circle per study at (latitude, RR) with area proportional
+    to 1/se^2, the exact posterior of the pooled RR along latitude (median line, 95% band), a log RR axis that keeps
+    every study, the band and RR = 1 in view."""
+    from matplotlib.collections import PathCollection
+
+    from bayesmeta.plots.bubble import MAX_AREA, SlopePanel, plot_bubble
+    from bayesmeta.reanalysis.metaregression import slope_line
+
+    latitude = pd.read_csv(REFERENCE / "bcg.csv").head(6)["ablat"].to_numpy(float)
+    center = latitude.mean()
+    post = fit_exact(bcg.y, bcg.sei, X=(latitude - center)[:, None], covariate_names=["ablat"], mu_prior=MU_PRIOR,
+                     tau_prior=TAU_PRIOR, measure="RR")
+    line = pd.DataFrame(slope_line(post, "ablat", latitude, center, 0.95))
+    studies = pd.DataFrame({"label": bcg.labels, "x": latitude, "yi": bcg.y, "sei": bcg.sei})
+    fig = plot_bubble([SlopePanel("ablat", studies, line, notes=["RR ratio per unit of ablat: 0.97"])],
+                      measure="RR", title="BCG: effect along latitude")
+    (ax,) = fig.axes
+    (circles,) = [c for c in ax.collections if isinstance(c, PathCollection)]
+    np.testing.assert_allclose(circles.get_offsets(), np.column_stack([latitude, np.exp(bcg.y)]), rtol=1e-12)
+    weight = 1 / bcg.sei**2
+    np.testing.assert_allclose(circles.get_sizes(), np.maximum(MAX_AREA * weight / weight.max(), 8.0), rtol=1e-12)
+    (median,) = [ln for ln in ax.get_lines() if len(ln.get_xdata()) == len(line)]
+    np.testing.assert_allclose(median.get_ydata(), np.exp(line["median"]), rtol=1e-12)
+    (band,) = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    vertices = band.get_paths()[0].vertices
+    assert vertices[:, 1].min() == pytest.approx(np.exp(line["ci_lower"]).min(), rel=1e-12)
+    assert vertices[:, 1].max() == pytest.approx(np.exp(line["ci_upper"]).max(), rel=1e-12)
+    assert np.all(np.exp(line["ci_lower"]) < np.exp(line["median"])) and np.all(np.exp(line["median"]) < np.exp(line["ci_upper"]))
+    assert ax.get_yscale() == "log" and ax.get_xlabel() == "ablat" and ax.get_ylabel() == "RR (log scale)"
+    covers(ax, [*np.exp(bcg.y), *np.exp(line["ci_lower"]), *np.exp(line["ci_upper"]), 1.0], axis="y")
+    hline_at(ax, 1.0)
+    assert ax.get_title(loc="left") == "by ablat" and fig.get_suptitle() == "BCG: effect along latitude"
+    assert "RR ratio per unit of ablat: 0.97" in texts(fig)
+    assert legend_labels(ax) == ["95% credible band", "pooled effect (posterior median)", "study (area: weight 1/se²)"]
+    with pytest.raises(ValueError, match="no numeric covariate"):
+        plot_bubble([], measure="RR")
+
+
 # -- sequential monitoring -------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def sequence():

@@ -90,6 +90,24 @@ def attach_covariates(effects: pd.DataFrame, studies: pd.DataFrame | None, colum
             effects[c] = numeric.astype(float)
     return effects
 
+LINE_POINTS = 41
+
+
+def slope_line(post: Any, coefficient: str, values: np.ndarray, center: float, level: float) -> dict[str, list[float]]:
+    """The pooled effect along a numeric covariate: at :data:`LINE_POINTS` values x from its smallest to its largest
+    observed value, the posterior median and ``level`` interval of mu + beta (x - center) on the analysis scale
+    (:meth:`bayesmeta.posterior.Posterior.contrast`; metafor's ``regplot`` draws the frequentist counterpart)."""
+    grid = np.linspace(float(np.min(values)), float(np.max(values)), LINE_POINTS)
+    line: dict[str, list[float]] = {"x": grid.tolist(), "median": [], "ci_lower": [], "ci_upper": []}
+    for x in grid:
+        marginal = post.contrast({"mu": 1.0, f"beta[{coefficient}]": float(x - center)})
+        lo, hi = marginal.interval(level)
+        line["median"].append(float(marginal.median()))
+        line["ci_lower"].append(float(lo))
+        line["ci_upper"].append(float(hi))
+    return line
+
+
 def metaregression(effects: pd.DataFrame, o: OutcomePlan, prior: Any, column: str, level: float,
                    min_per_level: int) -> dict[str, Any]:
     """Exact posterior of the meta-regression on one study-level covariate (treatment coding, reference = the
@@ -153,6 +171,8 @@ def metaregression(effects: pd.DataFrame, o: OutcomePlan, prior: Any, column: st
         })
     tau = post.marginal("tau")
     freq = rma(y, effects["vi"].to_numpy(float), method="REML", mods=X, mod_names=names, level=level)
+    if numeric:
+        out["line"] = slope_line(post, names[0], effects[column].to_numpy(float), center, level)
     out.update({
         "reference": ref, "levels": levels, "contrasts": contrasts,
         "tau_median": float(tau.median()), "tau_interval": list(tau.interval(level)),

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from bayesmeta.plots.saving import fix_layout, png_bytes
 from bayesmeta.reanalysis import OutcomeAnalysis, ReanalysisResult, clinical_threshold
-from bayesmeta.report.formatting import stated
+from bayesmeta.report.formatting import slope_interval, stated
 from bayesmeta.scales import RATIO_MEASURES, contrast_text, null_value, to_analysis
 
 if TYPE_CHECKING:
@@ -162,6 +162,27 @@ def metareg_panels(a: OutcomeAnalysis, level: float) -> list:
     return panels
 
 
+def slope_panels(a: OutcomeAnalysis) -> list:
+    """One bubble-plot panel per numeric covariate the outcome's meta-regressions fitted (a slope)."""
+    from bayesmeta.plots.bubble import SlopePanel
+
+    panels = []
+    for m in a.metaregression:
+        if not m.get("fitted") or m.get("kind") != "numeric":
+            continue
+        column = m["covariate"]
+        eff = a.effects[a.effects[column].notna()]
+        studies = pd.DataFrame({"label": eff["label"].astype(str).to_numpy(), "x": eff[column].to_numpy(float),
+                                "yi": eff["yi"].to_numpy(float), "sei": eff["sei"].to_numpy(float)})
+        c = m["contrasts"][0]
+        what = f"{a.plan.measure} ratio" if a.plan.measure in RATIO_MEASURES else f"{a.plan.measure} difference"
+        notes = [f"{what} per unit of {column}: "
+                 f"{slope_interval(c['reported_median'], c['reported_ci_lower'], c['reported_ci_upper'])}; "
+                 f"{stated(c['statement'], c['p_ratio_below_1'])}"]
+        panels.append(SlopePanel(covariate=column, studies=studies, line=pd.DataFrame(m["line"]), notes=notes))
+    return panels
+
+
 def density_panels(result: ReanalysisResult) -> list:
     from bayesmeta.plots.density import DensityPanel
 
@@ -186,6 +207,7 @@ def density_panels(result: ReanalysisResult) -> list:
 # -- the list of figures -------------------------------------------------------------------------------------
 def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
     """Every figure of the report, in the order of the report's sections."""
+    from bayesmeta.plots.bubble import plot_bubble
     from bayesmeta.plots.density import plot_densities
     from bayesmeta.plots.forest import plot_forest
     from bayesmeta.plots.funnel import plot_funnel
@@ -226,6 +248,17 @@ def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
                 "studies of that level; one panel per covariate with enough studies per level.",
                 lambda a=a, mp=mp: plot_metaregression(mp, measure=a.plan.measure, level=level,
                                                        title=f"{a.plan.label}: effect by study characteristic"),
+                a.name))
+    for a in fitted:
+        sp = slope_panels(a)
+        if sp:
+            specs.append(FigureSpec(
+                f"bubble_{a.name}", "metaregression", f"Meta-regression on numeric covariates: {a.plan.label}",
+                f"Each study's effect against the covariate (circle area proportional to its weight 1/se²), with the "
+                f"posterior median of the pooled effect at each value of the covariate and its {100 * level:g}% "
+                f"credible band; one panel per numeric covariate.",
+                lambda a=a, sp=sp: plot_bubble(sp, measure=a.plan.measure, level=level,
+                                               title=f"{a.plan.label}: effect along numeric covariates"),
                 a.name))
     for a in fitted:
         table = a.ppc.get("studies")
