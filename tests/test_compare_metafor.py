@@ -226,6 +226,7 @@ def test_the_report_states_the_status_rule():
     from bayesmeta.compare import STATUSES
     from bayesmeta.report.sections import _comparison
 
-    note = _comparison({"comparison": [], "published_not_covered": []})[0].text
+    uncovered = [{"outcome": "OS", "analysis": "pooled", "rows": 1, "reason": "no study has data"}]
+    note = _comparison({"comparison": [], "published_not_covered": uncovered})[0].text
     assert "rounded to the decimals printed in the paper" in note
     assert all(f"'{status}'" in note for status in STATUSES)
