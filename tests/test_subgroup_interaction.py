@@ -182,6 +182,54 @@ def test_more_levels_are_each_compared_with_the_most_frequent_within_the_same_tr
     assert {f.level: f for f in _interactions(twice, "g")}["high"].not_contributing["S2"] == "2 rows of level mid"
 
 
+def test_the_interaction_forest_plot_draws_each_trials_difference_and_the_three_poolings():
+    """One figure per outcome and characteristic, one panel per level: a grey square per contributing trial at
+    exp(d_i) with its 95% interval exp(d_i +- 1.96 sqrt(v_i)), square area by weight; diamonds at the common-effect,
+    REML and Bayesian estimates with their intervals; a log axis with a line at a ratio of 1."""
+    from types import SimpleNamespace
+
+    from matplotlib.colors import same_color
+
+    from bayesmeta.plots import style
+    from bayesmeta.plots.interaction import MAX_SQUARE, plot_interactions
+    from bayesmeta.report.figures import interaction_panels
+
+    rows = _strata()
+    (inter,) = _interactions(rows)
+    grouped = interaction_panels(SimpleNamespace(interactions=[inter]))
+    assert list(grouped) == [("MACE", "ascvd", "HR")]
+    (panel,) = grouped[("MACE", "ascvd", "HR")]
+    fig = plot_interactions([panel], measure="HR", title="MACE: within-trial interactions by ascvd")
+    (ax,) = fig.axes
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[:inter.k] == list(inter.trials)
+    assert labels[inter.k:] == ["Common effect", f"Random effects (REML, tau² = {inter.random.tau2:.3f})",
+                                "Bayesian (posterior median)"]
+    squares = [ln for ln in ax.get_lines() if ln.get_marker() == "s"]
+    d, v = np.asarray(inter.d), np.asarray(inter.v)
+    assert [ln.get_xdata()[0] for ln in squares] == pytest.approx(np.exp(d), rel=1e-12)
+    assert max(ln.get_markersize() for ln in squares) == MAX_SQUARE
+    sizes = np.array([ln.get_markersize() for ln in squares])
+    assert sizes ** 2 == pytest.approx(MAX_SQUARE ** 2 * (1 / v) / (1 / v).max(), rel=1e-12)
+    grey = [ln for ln in ax.get_lines() if len(ln.get_xdata()) == 2 and same_color(ln.get_color(), "#999999")]
+    np.testing.assert_allclose([ln.get_xdata() for ln in grey],
+                               np.exp(np.column_stack([d - 1.959964 * np.sqrt(v), d + 1.959964 * np.sqrt(v)])),
+                               rtol=1e-6)
+    diamonds = [ln.get_xdata()[0] for ln in ax.get_lines() if ln.get_marker() == "D"]
+    assert diamonds == pytest.approx(np.exp([inter.common.estimate, inter.random.estimate,
+                                             inter.posterior["median"]]), rel=1e-12)
+    assert ax.get_xscale() == "log" and "ratio of HRs, level / reference" in ax.get_xlabel()
+    assert [ln for ln in ax.get_lines() if ln.get_xdata()[0] == 1.0 and ln.get_xdata()[-1] == 1.0
+            and same_color(ln.get_color(), style.NULL_LINE)]
+    assert ax.get_title(loc="left") == "no / yes"
+    assert any(t.get_text().startswith("P(no better than yes)") for t in ax.texts)
+    # a characteristic whose interactions have no contributing trial draws nothing
+    lone = rows[rows["study_id"].str.startswith("EMPA")]
+    assert interaction_panels(SimpleNamespace(interactions=_interactions(lone))) == {}
+    with pytest.raises(ValueError, match="no within-trial interaction"):
+        plot_interactions([], measure="HR")
+
+
 @pytest.mark.parametrize("method, key", [("FE", "common"), ("REML", "random")])
 def test_the_frequentist_command_pools_the_within_trial_interactions_as_metafor(capsys, method, key):
     from bayesmeta.cli import main

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 from bayesmeta.report.claims import CLAIMS_CAPTION, claims_table, verdict_rule
 from bayesmeta.report.figures import SavedFigure
 from bayesmeta.report.formatting import interval, stated
-from bayesmeta.report.sections import Section, Table
+from bayesmeta.report.sections import COMPARISON_CAPTION, Section, Table
 
 # The figures of these report sections go into the Word document (the rest stay in report.html).
 MAIN_FIGURE_SECTIONS = ("forest", "densities")
@@ -214,7 +214,8 @@ def write_docx(path: Path, title: str, summary: dict[str, Any], sections: Sequen
     document.add_heading(title, level=0)
     document.add_heading("Results", level=1)
     # without published numbers the comparison section is a note, and the tables after it move up
-    comparison = next((b for s in sections if s.id == "comparison" for b in s.blocks if isinstance(b, Table)), None)
+    comparison = next((b for s in sections if s.id == "comparison" for b in s.blocks
+                       if isinstance(b, Table) and b.caption == COMPARISON_CAPTION), None)
     tables = [main_table(summary)] + ([comparison] if comparison is not None else [])
     for number, table in enumerate(tables, 1):
         _add_table(document, table, number)

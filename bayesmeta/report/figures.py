@@ -4,6 +4,7 @@ format). Nothing is computed here beyond arranging tables for the plotting funct
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -99,6 +100,12 @@ class SavedFigure:
     pdf: str = ""
 
 
+def figure_name(text: str) -> str:
+    """``text`` as part of a figure id (a file name): runs of characters other than letters, digits, '.', '-'
+    and '_' become '_'."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("_") or "_"
+
+
 # -- tables for the forest and meta-regression plots ---------------------------------------------------------
 def forest_tables(a: OutcomeAnalysis, level: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Study rows (observed and shrunken) and pooled rows (posterior, predictive, REML, published)."""
@@ -183,6 +190,30 @@ def slope_panels(a: OutcomeAnalysis) -> list:
     return panels
 
 
+def interaction_panels(result: ReanalysisResult) -> dict[tuple[str, str, str], list]:
+    """The within-trial interactions with contributing trials, one panel per level, grouped by (outcome,
+    characteristic, measure): the trials' d_i and v_i and the common-effect, REML and Bayesian poolings."""
+    from bayesmeta.plots.interaction import InteractionPanel
+    from bayesmeta.report.formatting import num
+
+    grouped: dict[tuple[str, str, str], list] = {}
+    for i in result.interactions:
+        if not i.k:
+            continue
+        pooled = [("Common effect", i.common.estimate, i.common.ci_lower, i.common.ci_upper),
+                  (f"Random effects (REML, tau² = {num(i.random.tau2, 3)})", i.random.estimate, i.random.ci_lower,
+                   i.random.ci_upper)]
+        if i.posterior is not None:
+            pooled.append(("Bayesian (posterior median)", i.posterior["median"], i.posterior["ci_lower"],
+                           i.posterior["ci_upper"]))
+        notes = [stated(f"P({i.level} better than {i.reference})", i.prob_level_better)] \
+            if i.prob_level_better is not None else []
+        grouped.setdefault((i.outcome, i.variable, i.measure), []).append(InteractionPanel(
+            title=f"{i.level} / {i.reference}" if i.measure in RATIO_MEASURES else f"{i.level} - {i.reference}",
+            trials=i.trials, d=i.d, v=i.v, pooled=pooled, notes=notes))
+    return grouped
+
+
 def density_panels(result: ReanalysisResult) -> list:
     from bayesmeta.plots.density import DensityPanel
 
@@ -211,6 +242,7 @@ def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
     from bayesmeta.plots.density import plot_densities
     from bayesmeta.plots.forest import plot_forest
     from bayesmeta.plots.funnel import plot_funnel
+    from bayesmeta.plots.interaction import plot_interactions
     from bayesmeta.plots.metareg import plot_metaregression
     from bayesmeta.plots.monitoring import plot_monitoring
     from bayesmeta.plots.ppc import plot_loo_pit, plot_predictive_intervals
@@ -232,6 +264,17 @@ def figure_specs(result: ReanalysisResult) -> list[FigureSpec]:
                                                      thresholds=a.plan.thresholds, level=level,
                                                      title=f"{a.plan.label} ({a.plan.measure})", favours=favours),
             o.name))
+    for (outcome, variable, measure), ip in interaction_panels(result).items():
+        label = result.outcomes[outcome].plan.label if outcome in result.outcomes else outcome
+        specs.append(FigureSpec(
+            f"interaction_{outcome}_{figure_name(variable)}", "comparison",
+            f"Within-trial interactions: {label}, by {variable}",
+            f"Each trial's own difference between the levels of {variable} (grey squares, area by weight, with "
+            f"{100 * level:g}% intervals) and their pooling by common effect, random effects (REML) and the exact "
+            f"Bayesian model (diamonds).",
+            lambda ip=ip, measure=measure, label=label, variable=variable: plot_interactions(
+                ip, measure=measure, level=level, title=f"{label}: within-trial interactions by {variable}"),
+            outcome))
     panels = density_panels(result)
     if panels:
         specs.append(FigureSpec(

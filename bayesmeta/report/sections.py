@@ -227,8 +227,12 @@ def _scale_words(measures: Any) -> str:
     return "ratios for HR, RR and OR, with tau on the log scale; differences in their own units"
 
 
+COMPARISON_CAPTION = "Published vs recomputed vs Bayesian"
+
+
 def _comparison(s: dict[str, Any]) -> list[Any]:
     from bayesmeta.compare import STATUS_NOTE
+    from bayesmeta.report.interactions import interaction_blocks
 
     rows = s["comparison"]
     if not rows and not s["published_not_covered"]:
@@ -236,7 +240,7 @@ def _comparison(s: dict[str, Any]) -> list[Any]:
                else f"{s['inputs']['published']} holds no number of the plan's outcomes")
         return [Paragraph(f"{why}, so there is nothing to set the recomputations beside. The Bayesian results are "
                           "in the main results; the frequentist fit under the plan's pooling is in the forest "
-                          "plots and in summary.json (outcomes.<name>.frequentist).", "note")]
+                          "plots and in summary.json (outcomes.<name>.frequentist).", "note")] + interaction_blocks(s)
     blocks: list[Any] = [
         Paragraph("Every published number of the paper that the data can speak to, beside its frequentist "
                   "recomputation from the studies with data and the Bayesian counterpart, with the number of "
@@ -246,15 +250,13 @@ def _comparison(s: dict[str, Any]) -> list[Any]:
                       ("k_published", "k published", _int), ("k_used", "k used", _int),
                       ("published", "Published", _text), ("recomputed", "Recomputed (frequentist)", _text),
                       ("bayesian", "Bayesian", _text), ("status", "Status", _text),
-                      ("plain", "In plain words", _text)], "Published vs recomputed vs Bayesian"),
+                      ("plain", "In plain words", _text)], COMPARISON_CAPTION),
     ]
     if s["published_not_covered"]:
         blocks.append(Paragraph("Published numbers the data cannot speak to:"))
         blocks.append(_table(s["published_not_covered"], [("outcome", "Outcome", _text),
                                                           ("analysis", "Analysis", _text), ("rows", "rows", _int),
                                                           ("reason", "Why not", _text)]))
-    from bayesmeta.report.interactions import interaction_blocks
-
     return blocks + interaction_blocks(s)
 
 
