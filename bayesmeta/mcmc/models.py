@@ -11,7 +11,9 @@ Normal-normal hierarchical model and meta-regression (Roever 2020, J Stat Softw 
 NUTS samples mu, tau and beta from the likelihood with theta_i integrated out, y_i ~ N(mu + x_i' beta, sei_i^2 +
 tau^2), as R bayesmeta integrates it: no funnel, whether the studies are weakly informative (the centred form's
 funnel) or precise (the non-centred form's); the theta_i are then drawn from their conditional posterior
-(:func:`bayesmeta.mcmc.fit.conditional_theta`). Coefficients with normal priors sit in slots, as studies do: beta = beta_loc + beta_scale * b, b ~ N(0, I), with
+(:func:`bayesmeta.mcmc.fit.conditional_theta`). Under a normal or flat prior mu is sampled about its conditional
+centre given tau (:func:`_conditional_mu`), which removes the funnel between mu and tau left when tau's posterior
+reaches far beyond the studies' standard errors. Coefficients with normal priors sit in slots, as studies do: beta = beta_loc + beta_scale * b, b ~ N(0, I), with
 the design X, beta_loc and beta_scale as data, so the intercept-only model and meta-regressions of up to
 :data:`BETA_BLOCK` such coefficients share one compiled model; an unused slot has a zero column in X, so its b is
 a free standard normal that touches nothing else.
@@ -176,6 +178,29 @@ def _location_scale(
     return value
 
 
+CONDITIONAL_MU = ("normal(0, 1)", "flat")
+"""Compiled texts of the mu priors (a scaled normal, or flat) under which mu is sampled about its conditional centre
+(:func:`_conditional_mu`); other mu priors are sampled as written."""
+
+
+def _conditional_mu(spec: ParamSpec, residual: pt.TensorVariable, weight: pt.TensorVariable) -> pt.TensorVariable:
+    """mu = m + u / sqrt(W) with u free: m = sum w_i r_i / W and W = sum w_i are the mean and precision of mu given
+    tau (and the coefficients) from the likelihood (w_i = 1 / (sei_i^2 + tau^2), r_i = y_i - x_i' beta). Given tau,
+    mu's posterior is then about as wide as u's whatever tau is, so the sampler meets no funnel between mu and tau
+    (the posterior of mu widens with tau when the studies are precise). The density is p(mu, ...) times the
+    Jacobian 1 / sqrt(W); the prior of mu (normal(loc, scale) with loc and scale as data, or flat) enters as a
+    potential."""
+    total = pt.sum(weight)
+    centre = pt.sum(weight * residual) / total
+    u = pm.Flat("mu_u")
+    mu = pm.Deterministic("mu", centre + u / pt.sqrt(total))
+    pm.Potential("mu_jacobian", -0.5 * pt.log(total))
+    if spec.scaled:
+        z = (mu - pm.Data("mu_loc", 0.0)) / pm.Data("mu_scale", 1.0)
+        pm.Potential("mu_prior", -0.5 * z**2)
+    return mu
+
+
 def build_normal_model(structure: Structure) -> pm.Model:
     """The (masked, padded) normal-normal model or meta-regression for ``structure``."""
     k, p, slots = structure.k_pad, len(structure.beta), structure.beta_slots
@@ -183,23 +208,27 @@ def build_normal_model(structure: Structure) -> pm.Model:
         y = pm.Data("y", np.zeros(k))
         sei = pm.Data("sei", np.ones(k))
         mask = pm.Data("mask", np.zeros(k))
-        mu = _location_scale("mu", structure.mu)
         tau = _location_scale("tau", structure.tau, loc=False)
-        mean = mu
+        shift = pt.zeros(k)
         if slots:
             X = pm.Data("X", np.zeros((k, slots)))
             unit = pm.Normal("beta_std", 0.0, 1.0, shape=slots)
             beta = pm.Deterministic(
                 "beta", pm.Data("beta_loc", np.zeros(slots)) + pm.Data("beta_scale", np.ones(slots)) * unit)
-            mean = mu + pt.sum(X * beta, axis=1)
+            shift = pt.sum(X * beta, axis=1)
         elif p:
             X = pm.Data("X", np.zeros((k, p)))
             coefs = [
                 _parameter(f"beta{j}", spec) for j, spec in enumerate(structure.beta)
             ]
             beta = pm.Deterministic("beta", pt.stack(coefs))
-            mean = mu + pt.sum(X * beta, axis=1)
+            shift = pt.sum(X * beta, axis=1)
         var = sei**2 + tau**2
+        if structure.mu.text in CONDITIONAL_MU and structure.mu.scaled == (structure.mu.text != "flat"):
+            mu = _conditional_mu(structure.mu, y - shift, mask / var)
+        else:
+            mu = _location_scale("mu", structure.mu)
+        mean = mu + shift
         # log N(y; mean, sei^2 + tau^2) without the constant -log(2 pi)/2
         pm.Potential("loglik", pt.sum(mask * -0.5 * (pt.log(var) + (y - mean) ** 2 / var)))
     return model
