@@ -18,8 +18,9 @@ over the reference's).
 
 The reference level is the most frequent level, ties broken alphabetically (:func:`bayesmeta.design.reference_level`,
 as the meta-regressions' factors); a characteristic with more levels gives one interaction per other level, each
-from the trials with both that level and the reference and pooled on its own (Godolphin et al. pool them jointly,
-with the covariance of contrasts sharing a reference stratum; not done here). A trial's strata rows share its name: the column ``trial``
+from the trials with both that level and the reference and pooled on its own, and the joint common-effect model of
+all levels (:func:`joint_interactions`; Godolphin et al. 2023): every trial with two levels or more contributes,
+also one without the reference level, and the contrasts that share a stratum are correlated as they should be. A trial's strata rows share its name: the column ``trial``
 of the outcomes table where it has one, else the ``study_id`` without a trailing parenthesised label
 ("CANVAS (ASCVD)" and "CANVAS (risk factors only)" are both CANVAS). Trials without both levels are listed as not
 contributing, never dropped silently.
@@ -101,6 +102,7 @@ class WithinTrialInteraction:
     prob_level_better: float | None
     ci_level: float
     across: dict[str, Any] = field(default_factory=dict)
+    joint: dict[str, Any] | None = None
 
     @property
     def k(self) -> int:
@@ -110,6 +112,81 @@ class WithinTrialInteraction:
         out = asdict(self)
         out["k"] = self.k
         return out
+
+
+@dataclass(frozen=True)
+class JointInteractions:
+    """The common-effect within-trial model of all levels of a characteristic (Godolphin, White, Tierney & Fisher
+    2023, Res Synth Methods 14:68): y_il = alpha_i + delta_l + e_il, e_il ~ N(0, v_il), a free intercept alpha_i per
+    trial and delta_reference = 0, fitted by weighted least squares (metafor's ``rma(yi, vi, mods = ~ factor(trial)
+    + factor(level), method = "FE")``). With the trial intercepts profiled out (Frisch-Waugh), the information is
+    I = sum_i sum_l w_il (z_il - zbar_i)(z_il - zbar_i)' and the score U = sum_i sum_l w_il (z_il - zbar_i) y_il,
+    z_il the indicators of the non-reference levels and zbar_i their w-weighted mean in trial i: delta = I^-1 U with
+    covariance I^-1. ``qm``: the Wald test of no interaction at any level, delta' I delta on ``len(levels)`` df."""
+
+    reference: str
+    levels: tuple[str, ...]
+    trials: tuple[str, ...]
+    estimate: tuple[float, ...]
+    vcov: tuple[tuple[float, ...], ...]
+    qm: float
+    qm_df: int
+    qm_p: float
+
+
+def joint_interactions(rows: pd.DataFrame, column: str, reference: str) -> JointInteractions | None:
+    """:class:`JointInteractions` of ``column`` against ``reference`` from a strata outcome's rows (``study_id``,
+    ``yi``, ``vi``, ``column``): the trials with two levels or more, each at most once (a trial with two rows of a
+    level is left out, as :func:`pair_levels` lists it). None with fewer than two other levels, or when the trials
+    do not identify every level's contrast."""
+    from scipy import stats
+
+    text = rows[column].astype(str).str.strip().to_numpy()
+    folded = np.array([x.casefold() for x in text])
+    others = [x for x in dict.fromkeys(text) if x.casefold() != reference.casefold()]
+    if len(others) < 2:
+        return None
+    index = {x.casefold(): j for j, x in enumerate(others)}
+    trials = trial_names(rows).to_numpy()
+    y, w = rows["yi"].to_numpy(float), 1.0 / rows["vi"].to_numpy(float)
+    info, score, used = np.zeros((len(others), len(others))), np.zeros(len(others)), []
+    for trial in dict.fromkeys(trials):
+        mine = np.flatnonzero(trials == trial)
+        if len(mine) < 2 or len(set(folded[mine])) < len(mine):
+            continue
+        z = np.zeros((len(mine), len(others)))
+        for r, i in enumerate(mine):
+            if folded[i] in index:
+                z[r, index[folded[i]]] = 1.0
+        wi = w[mine]
+        centred = z - (wi @ z) / wi.sum()
+        info += centred.T @ (wi[:, None] * centred)
+        score += centred.T @ (wi * y[mine])
+        used.append(str(trial))
+    if np.linalg.matrix_rank(info) < len(others):
+        return None
+    vcov = np.linalg.inv(info)
+    delta = vcov @ score
+    qm = float(delta @ info @ delta)
+    return JointInteractions(reference=reference, levels=tuple(others), trials=tuple(used),
+                             estimate=tuple(float(x) for x in delta),
+                             vcov=tuple(tuple(float(x) for x in row) for row in vcov), qm=qm, qm_df=len(others),
+                             qm_p=float(stats.chi2.sf(qm, len(others))))
+
+
+def _joint_row(joint: JointInteractions, level: str, ci_level: float, measure: str) -> dict[str, Any]:
+    """One level's entry of the joint model: estimate, se, CI, p (analysis scale), reported, and the joint test."""
+    from scipy import stats
+
+    j = joint.levels.index(level)
+    est, se = joint.estimate[j], float(np.sqrt(joint.vcov[j][j]))
+    z = float(stats.norm.ppf(0.5 + ci_level / 2))
+    lo, hi = est - z * se, est + z * se
+    return {"estimate": est, "se": se, "ci_lower": lo, "ci_upper": hi, "pval": float(2 * stats.norm.sf(abs(est / se))),
+            "reported": {k: reported_float(x, measure) for k, x in (("estimate", est), ("ci_lower", lo),
+                                                                     ("ci_upper", hi))},
+            "k": len(joint.trials), "trials": list(joint.trials), "qm": joint.qm, "qm_df": joint.qm_df,
+            "qm_p": joint.qm_p}
 
 
 def _pooled(d: np.ndarray, v: np.ndarray, method: str, level: float, measure: str) -> PooledInteraction:
@@ -159,6 +236,7 @@ def within_trial_interactions(rows: pd.DataFrame, column: str, *, outcome: str, 
     labels = kept[column].astype(str).str.strip()
     reference = reference_level(labels)
     benefit = Benefit(benefit) if not isinstance(benefit, Benefit) else benefit
+    joint = joint_interactions(kept, column, reference)
     out = []
     for lv in dict.fromkeys(labels):
         if lv.casefold() == reference.casefold():
@@ -185,9 +263,9 @@ def within_trial_interactions(rows: pd.DataFrame, column: str, *, outcome: str, 
             trials=tuple(names), d=tuple(d), v=tuple(v), not_contributing=missing, common=common, random=random,
             mu_prior=getattr(mu_prior, "text", str(mu_prior)), tau_prior=getattr(tau_prior, "text", str(tau_prior)),
             posterior=posterior, reported=reported, prob_level_better=prob, ci_level=level,
-            across=dict(across or {})))
+            across=dict(across or {}), joint=None if joint is None else _joint_row(joint, lv, level, measure)))
     return out
 
 
-__all__ = ["TRIAL_COLUMN", "PooledInteraction", "WithinTrialInteraction", "pair_levels", "trial_names",
-           "within_trial_interactions"]
+__all__ = ["TRIAL_COLUMN", "JointInteractions", "PooledInteraction", "WithinTrialInteraction", "joint_interactions",
+           "pair_levels", "trial_names", "within_trial_interactions"]

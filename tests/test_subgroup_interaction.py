@@ -182,6 +182,50 @@ def test_more_levels_are_each_compared_with_the_most_frequent_within_the_same_tr
     assert {f.level: f for f in _interactions(twice, "g")}["high"].not_contributing["S2"] == "2 rows of level mid"
 
 
+def test_all_levels_pooled_jointly_equal_metafor_with_a_fixed_intercept_per_trial():
+    """Three age levels in eight simulated trials, two of which lack the reference level (mid)
+    (tests/reference/make_joint_interaction_fixtures.R): the joint common-effect model equals metafor's
+    rma(yi, vi, mods = ~ factor(trial) + factor(level), method = "FE") in the level coefficients, their covariance
+    and the QM test of no interaction to 1e-10; each per-level record carries its joint row, and the report's table
+    shows it with the joint test."""
+    from bayesmeta.interaction import joint_interactions
+    from bayesmeta.report.interactions import JOINT_NOTE, interaction_blocks
+
+    rows = pd.read_csv(REF / "joint_interaction_strata.csv")
+    rows["sei"] = np.sqrt(rows["vi"])
+    ref = json.loads((REF / "joint_interaction_metafor.json").read_text())
+    joint = joint_interactions(rows, "age", ref["reference"])
+    order = [joint.levels.index(lv) for lv in ref["levels"]]
+    np.testing.assert_allclose(np.asarray(joint.estimate)[order], ref["estimate"], atol=1e-10)
+    np.testing.assert_allclose(np.asarray(joint.vcov)[np.ix_(order, order)], ref["vcov"], atol=1e-10)
+    assert joint.qm == pytest.approx(ref["qm"], abs=1e-9) and joint.qm_df == ref["qm_df"] == 2
+    assert joint.qm_p == pytest.approx(ref["qm_p"], abs=1e-10)
+    assert len(joint.trials) == 8  # T5 has low and high only: it informs their difference
+    found = {f.level: f for f in _interactions(rows, "age", outcome="death", strata="death_by_age")}
+    assert {f.reference for f in found.values()} == {"mid"}
+    for lv, est, se, lo, hi, pv in zip(ref["levels"], ref["estimate"], ref["se"], ref["ci_lower"], ref["ci_upper"],
+                                       ref["pval"]):
+        j = found[lv].joint
+        assert [j["estimate"], j["se"], j["ci_lower"], j["ci_upper"], j["pval"]] == pytest.approx(
+            [est, se, lo, hi, pv], abs=1e-9)
+        assert j["reported"]["estimate"] == pytest.approx(np.exp(est), rel=1e-12)
+        assert found[lv].k < j["k"] == 8  # the pairwise pooling uses only the trials with lv and mid
+    (paragraph, table, note) = interaction_blocks({"subgroup_interactions": [f.as_dict() for f in found.values()]})
+    assert note.text == JOINT_NOTE and "All levels jointly" in table.columns[6]
+    assert all(f"Q = {ref['qm']:.2f} on 2 df, p = {ref['qm_p']:.3f} (8 trials)" in row[6] for row in table.rows)
+    from types import SimpleNamespace
+
+    from bayesmeta.report.figures import interaction_panels
+
+    for panel in interaction_panels(SimpleNamespace(interactions=list(found.values())))[("death", "age", "HR")]:
+        label, est, lo, hi = panel.pooled[-1]
+        level = panel.title.split(" / ")[0]
+        assert label == "All levels jointly (common effect, 8 trials)" and est == found[level].joint["estimate"]
+    # two levels: no joint model, no column
+    (two,) = _interactions(_strata())
+    assert two.joint is None and len(interaction_blocks({"subgroup_interactions": [two.as_dict()]})) == 2
+
+
 def test_the_interaction_forest_plot_draws_each_trials_difference_and_the_three_poolings():
     """One figure per outcome and characteristic, one panel per level: a grey square per contributing trial at
     exp(d_i) with its 95% interval exp(d_i +- 1.96 sqrt(v_i)), square area by weight; diamonds at the common-effect,

@@ -289,8 +289,10 @@ def _print_interactions(console: object, interactions: list) -> None:
 
     if not interactions:
         return
+    joint = any(i.joint is not None for i in interactions)
     t = Table(title="Within-trial interactions (each trial's own strata compared, then pooled)")
     for column in ("outcome", "interaction", "trials", "common effect [95% CI], p", "REML [95% CI], p, tau^2",
+                   *(("all levels jointly, common effect [95% CI], p; joint test",) if joint else ()),
                    "not contributing"):
         t.add_column(column)
     for i in interactions:
@@ -300,6 +302,12 @@ def _print_interactions(console: object, interactions: list) -> None:
                   for p in (i.common, i.random)]
         if i.random is not None:
             pooled[1] += f", tau^2 {i.random.tau2:.3g}"
+        if joint:
+            j = i.joint
+            pooled.append("-" if j is None else
+                          f"{_ci(j['reported']['estimate'], j['reported']['ci_lower'], j['reported']['ci_upper'])}, "
+                          f"p {j['pval']:.3g}; Q {j['qm']:.3g} on {j['qm_df']} df, p {j['qm_p']:.3g} "
+                          f"({j['k']} trials)")
         t.add_row(i.outcome, f"{i.variable} {i.level} / {i.reference} ({what})", str(i.k), *pooled,
                   "; ".join(f"{trial} ({why})" for trial, why in i.not_contributing.items()) or "-")
     print_table(t, console)

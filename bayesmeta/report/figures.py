@@ -206,6 +206,9 @@ def interaction_panels(result: ReanalysisResult) -> dict[tuple[str, str, str], l
         if i.posterior is not None:
             pooled.append(("Bayesian (posterior median)", i.posterior["median"], i.posterior["ci_lower"],
                            i.posterior["ci_upper"]))
+        if i.joint is not None:
+            pooled.append((f"All levels jointly (common effect, {i.joint['k']} trials)", i.joint["estimate"],
+                           i.joint["ci_lower"], i.joint["ci_upper"]))
         notes = [stated(f"P({i.level} better than {i.reference})", i.prob_level_better)] \
             if i.prob_level_better is not None else []
         grouped.setdefault((i.outcome, i.variable, i.measure), []).append(InteractionPanel(

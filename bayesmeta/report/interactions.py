@@ -16,6 +16,22 @@ WITHIN_TRIAL_NOTE = (
     "strata, pooled over the trials that report both levels (Fisher et al. 2017, BMJ 356:j573).")
 
 
+JOINT_NOTE = (
+    "With more than two levels, 'all levels jointly' fits the common-effect within-trial model of every level at once "
+    "(a fixed intercept per trial and one effect per level; Godolphin et al. 2023, Res Synth Methods 14:68): every "
+    "trial with two levels or more contributes, also one without the reference level, and the joint test asks "
+    "whether any level's effect differs from the reference level's.")
+
+
+def _joint(j: dict[str, Any] | None) -> str:
+    if not j:
+        return "-"
+    r = j["reported"]
+    p = pval(j["qm_p"])
+    return (f"{interval(r['estimate'], r['ci_lower'], r['ci_upper'])}; Q = {num(j['qm'])} on {j['qm_df']} df, "
+            f"p {p if p.startswith('<') else '= ' + p} ({j['k']} trials)")
+
+
 def _pooled(p: dict[str, Any] | None) -> str:
     if p is None:
         return "-"
@@ -38,6 +54,7 @@ def interaction_blocks(s: dict[str, Any]) -> list[Any]:
     found = s.get("subgroup_interactions") or []
     if not found:
         return []
+    joint = any(i.get("joint") for i in found)
     rows = []
     for i in found:
         what = "ratio of ratios" if is_ratio(i["measure"]) else "difference"
@@ -45,9 +62,12 @@ def interaction_blocks(s: dict[str, Any]) -> list[Any]:
                                                            i["reported"]["ci_upper"])
         tau2 = "-" if i["random"] is None else num(i["random"]["tau2"], 3)
         missing = "; ".join(f"{t} ({why})" for t, why in i["not_contributing"].items()) or "-"
-        rows.append([i["outcome"], i["variable"], f"{i['level']} / {i['reference']} ({what})", str(i["k"]),
-                     missing, _pooled(i["common"]), f"{_pooled(i['random'])}; tau^2 = {tau2}", bayes,
-                     prob(i["prob_level_better"]), _across(i["across"])])
+        row = [i["outcome"], i["variable"], f"{i['level']} / {i['reference']} ({what})", str(i["k"]),
+               missing, _pooled(i["common"]), f"{_pooled(i['random'])}; tau^2 = {tau2}", bayes,
+               prob(i["prob_level_better"]), _across(i["across"])]
+        if joint:
+            row.insert(6, _joint(i.get("joint")))
+        rows.append(row)
     first = found[0]
     level = f"{100 * first['ci_level']:g}%"
     return [
@@ -56,8 +76,10 @@ def interaction_blocks(s: dict[str, Any]) -> list[Any]:
                   f"difference) and tau ~ {first['tau_prior']}; 'P(level better)' is the posterior probability "
                   f"that the level's effect lies further on the benefit side than the reference level's."),
         Table(["Outcome", "Characteristic", "Level / reference", "Trials with both", "Not contributing",
-               f"Within-trial, common effect ({level} CI)", f"Within-trial, random effects (REML, {level} CI)",
+               f"Within-trial, common effect ({level} CI)",
+               *([f"All levels jointly, common effect ({level} CI); joint test"] if joint else []),
+               f"Within-trial, random effects (REML, {level} CI)",
                f"Within-trial, Bayesian (median, {level} CrI)", "P(level better)",
                "Across levels: test of subgroup differences"], rows,
               "Within-trial interactions beside the test of subgroup differences across levels"),
-    ]
+    ] + ([Paragraph(JOINT_NOTE)] if joint else [])
