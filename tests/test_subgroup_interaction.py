@@ -212,6 +212,7 @@ def test_all_levels_pooled_jointly_equal_metafor_with_a_fixed_intercept_per_tria
         assert found[lv].k < j["k"] == 8  # the pairwise pooling uses only the trials with lv and mid
     (paragraph, table, note) = interaction_blocks({"subgroup_interactions": [f.as_dict() for f in found.values()]})
     assert note.text == JOINT_NOTE and "All levels jointly" in table.columns[6]
+    assert table.columns[4] == "Not contributing (to the pairwise pooling)"  # T5 (low, high) is in the joint model
     assert all(f"Q = {ref['qm']:.2f} on 2 df, p = {ref['qm_p']:.3f} (8 trials)" in row[6] for row in table.rows)
     from types import SimpleNamespace
 

@@ -293,7 +293,7 @@ def _print_interactions(console: object, interactions: list) -> None:
     t = Table(title="Within-trial interactions (each trial's own strata compared, then pooled)")
     for column in ("outcome", "interaction", "trials", "common effect [95% CI], p", "REML [95% CI], p, tau^2",
                    *(("all levels jointly, common effect [95% CI], p; joint test",) if joint else ()),
-                   "not contributing"):
+                   "not contributing (pairwise)" if joint else "not contributing"):
         t.add_column(column)
     for i in interactions:
         what = "ratio of ratios" if is_ratio(i.measure) else "difference"

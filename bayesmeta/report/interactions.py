@@ -75,7 +75,8 @@ def interaction_blocks(s: dict[str, Any]) -> list[Any]:
                   f"~ {first['mu_prior']} (the main prior set's prior of a contrast between levels, centred on no "
                   f"difference) and tau ~ {first['tau_prior']}; 'P(level better)' is the posterior probability "
                   f"that the level's effect lies further on the benefit side than the reference level's."),
-        Table(["Outcome", "Characteristic", "Level / reference", "Trials with both", "Not contributing",
+        Table(["Outcome", "Characteristic", "Level / reference", "Trials with both",
+               "Not contributing (to the pairwise pooling)" if joint else "Not contributing",
                f"Within-trial, common effect ({level} CI)",
                *([f"All levels jointly, common effect ({level} CI); joint test"] if joint else []),
                f"Within-trial, random effects (REML, {level} CI)",
