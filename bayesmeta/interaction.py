@@ -20,7 +20,8 @@ The reference level is the most frequent level, ties broken alphabetically (:fun
 as the meta-regressions' factors); a characteristic with more levels gives one interaction per other level, each
 from the trials with both that level and the reference and pooled on its own, and the joint common-effect model of
 all levels (:func:`joint_interactions`; Godolphin et al. 2023): every trial with two levels or more contributes,
-also one without the reference level, and the contrasts that share a stratum are correlated as they should be. A trial's strata rows share its name: the column ``trial``
+also one without the reference level, and the contrasts that share a stratum are correlated as they should be.
+A trial's strata rows share its name: the column ``trial``
 of the outcomes table where it has one, else the ``study_id`` without a trailing parenthesised label
 ("CANVAS (ASCVD)" and "CANVAS (risk factors only)" are both CANVAS). Trials without both levels are listed as not
 contributing, never dropped silently.

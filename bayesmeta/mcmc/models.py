@@ -13,7 +13,8 @@ tau^2), as R bayesmeta integrates it: no funnel, whether the studies are weakly 
 funnel) or precise (the non-centred form's); the theta_i are then drawn from their conditional posterior
 (:func:`bayesmeta.mcmc.fit.conditional_theta`). Under a normal or flat prior mu is sampled about its conditional
 centre given tau (:func:`_conditional_mu`), which removes the funnel between mu and tau left when tau's posterior
-reaches far beyond the studies' standard errors. Coefficients with normal priors sit in slots, as studies do: beta = beta_loc + beta_scale * b, b ~ N(0, I), with
+reaches far beyond the studies' standard errors.
+Coefficients with normal priors sit in slots, as studies do: beta = beta_loc + beta_scale * b, b ~ N(0, I), with
 the design X, beta_loc and beta_scale as data, so the intercept-only model and meta-regressions of up to
 :data:`BETA_BLOCK` such coefficients share one compiled model; an unused slot has a zero column in X, so its b is
 a free standard normal that touches nothing else.
@@ -178,9 +179,10 @@ def _location_scale(
     return value
 
 
-CONDITIONAL_MU = ("normal(0, 1)", "flat")
-"""Compiled texts of the mu priors (a scaled normal, or flat) under which mu is sampled about its conditional centre
-(:func:`_conditional_mu`); other mu priors are sampled as written."""
+CONDITIONAL_MU = (("normal(0, 1)", True), ("flat", False))
+"""(compiled text, scaled) of the mu priors under which mu is sampled about its conditional centre
+(:func:`_conditional_mu`): a normal prior with its location and scale as data, or flat; other mu priors are sampled
+as written."""
 
 
 def _conditional_mu(spec: ParamSpec, residual: pt.TensorVariable, weight: pt.TensorVariable) -> pt.TensorVariable:
@@ -224,7 +226,7 @@ def build_normal_model(structure: Structure) -> pm.Model:
             beta = pm.Deterministic("beta", pt.stack(coefs))
             shift = pt.sum(X * beta, axis=1)
         var = sei**2 + tau**2
-        if structure.mu.text in CONDITIONAL_MU and structure.mu.scaled == (structure.mu.text != "flat"):
+        if (structure.mu.text, structure.mu.scaled) in CONDITIONAL_MU:
             mu = _conditional_mu(structure.mu, y - shift, mask / var)
         else:
             mu = _location_scale("mu", structure.mu)

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from bayesmeta.plots.saving import fix_layout, png_bytes
 from bayesmeta.reanalysis import OutcomeAnalysis, ReanalysisResult, clinical_threshold
 from bayesmeta.report.formatting import slope_interval, stated
-from bayesmeta.scales import RATIO_MEASURES, contrast_text, null_value, to_analysis
+from bayesmeta.scales import RATIO_MEASURES, contrast_name, contrast_text, null_value, to_analysis
 
 if TYPE_CHECKING:
     from bayesmeta.report.figure_cache import FigureStore
@@ -182,8 +182,7 @@ def slope_panels(a: OutcomeAnalysis) -> list:
         studies = pd.DataFrame({"label": eff["label"].astype(str).to_numpy(), "x": eff[column].to_numpy(float),
                                 "yi": eff["yi"].to_numpy(float), "sei": eff["sei"].to_numpy(float)})
         c = m["contrasts"][0]
-        what = f"{a.plan.measure} ratio" if a.plan.measure in RATIO_MEASURES else f"{a.plan.measure} difference"
-        notes = [f"{what} per unit of {column}: "
+        notes = [f"{a.plan.measure} {contrast_name(a.plan.measure)} per unit of {column}: "
                  f"{slope_interval(c['reported_median'], c['reported_ci_lower'], c['reported_ci_upper'])}; "
                  f"{stated(c['statement'], c['p_ratio_below_1'])}"]
         panels.append(SlopePanel(covariate=column, studies=studies, line=pd.DataFrame(m["line"]), notes=notes))
